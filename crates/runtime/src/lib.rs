@@ -1,0 +1,11 @@
+//! berth's low-level container runtime: it runs an OCI runtime bundle
+//! (`config.json` plus a root filesystem) as an isolated process tree, the way
+//! runc, crun and youki do, with a lifecycle compatible with theirs
+//! (`create`, `start`, `state`, `kill`, `delete`, `exec`, `pause`, `resume`).
+//!
+//! It knows nothing about images, registries or the Docker API: the engine turns
+//! those into a bundle and hands it here. It never prints and never exits; the
+//! `berth-runtime` binary renders its errors.
+
+pub mod cgroups;
+pub mod seccomp;
