@@ -9,3 +9,15 @@
 
 pub mod cgroups;
 pub mod seccomp;
+pub mod caps;
+pub mod console;
+pub mod container;
+pub mod error;
+pub mod mount_opts;
+pub mod process;
+pub mod rootfs;
+pub mod spec;
+pub mod state;
+
+pub use container::{CreateOptions, ExecOptions, Runtime};
+pub use error::{Error, Kind, Result};

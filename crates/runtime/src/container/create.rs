@@ -1,0 +1,150 @@
+//! `create`: set a container up from a bundle and leave its init waiting on
+//! the exec fifo until `start`.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::mkfifo;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::Runtime;
+use crate::caps::CapSets;
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::process::{self, cstrings, ns_flag, Plan, Spawned};
+use crate::spec::Bundle;
+use crate::state::{pid_start_time, Record, StateDir};
+
+/// Options of `create` beyond the bundle.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Descriptors 3..3+N passed to the process (runc's `--preserve-fds`).
+    pub preserve_fds: i32,
+}
+
+impl Runtime {
+    /// Creates container `id` from the bundle at `bundle`. On success the init
+    /// runs, set up, and waits for [`Runtime::start`]; the returned pty master
+    /// (for a terminal) is the caller's to hand on.
+    pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Spawned> {
+        let bundle = Bundle::load(bundle)?;
+        let dir = StateDir::create(&self.root, id)?;
+        let mut cgroup = None;
+        let res = self.create_in(&dir, id, &bundle, opts, &mut cgroup);
+        if res.is_err() {
+            if let Some(cg) = cgroup {
+                let _ = cg.destroy();
+            }
+            let _ = dir.remove();
+        }
+        res
+    }
+
+    fn create_in(&self, dir: &StateDir, id: &str, bundle: &Bundle, opts: &CreateOptions, cgroup_out: &mut Option<Cgroup>) -> Result<Spawned> {
+        let spec = &bundle.spec;
+        let linux = spec.linux().as_ref();
+        let cgroup = Cgroup::open(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        cgroup.create()?;
+        *cgroup_out = Some(cgroup.clone());
+        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+            cgroup.apply(res)?;
+        }
+        let fifo_path = dir.fifo();
+        mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+        let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
+        let plan = plan_init(spec, &bundle.rootfs, cgroup.clone(), fifo, opts.preserve_fds)?;
+        let spawned = process::spawn(&plan)?;
+        let record = Record {
+            id: id.to_string(),
+            pid: spawned.pid,
+            pid_start: pid_start_time(spawned.pid).unwrap_or(0),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            cgroup,
+            created: now_rfc3339(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            own_pid_ns: plan.new.contains(CloneFlags::CLONE_NEWPID),
+        };
+        if let Err(e) = dir.save(&record) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(spawned.pid), nix::sys::signal::Signal::SIGKILL);
+            return Err(e);
+        }
+        Ok(spawned)
+    }
+}
+
+/// Works out what the children will do for a container's init.
+fn plan_init(spec: &Spec, rootfs: &Path, cgroup: Cgroup, fifo: OwnedFd, preserve_fds: i32) -> Result<Plan> {
+    let linux = spec.linux().as_ref();
+    let mut new = CloneFlags::empty();
+    let mut new_user = false;
+    let mut join = Vec::new();
+    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+        let flag = ns_flag(ns.typ());
+        match ns.path() {
+            Some(path) => {
+                let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+                    .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
+                join.push((flag, fd));
+            }
+            None if ns.typ() == LinuxNamespaceType::User => new_user = true,
+            None => new |= flag,
+        }
+    }
+    let process = spec.process().clone().ok_or_else(|| Error::InvalidSpec("process is missing".into()))?;
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(crate::seccomp::compile(profile)?),
+        None => None,
+    };
+    Ok(Plan {
+        init: true,
+        spec: spec.clone(),
+        caps: CapSets::from_spec(process.capabilities().as_ref())?,
+        args: cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
+        env: cstrings("environment variable", process.env().as_deref().unwrap_or(&[]))?,
+        process,
+        rootfs: rootfs.to_path_buf(),
+        cgroup,
+        join,
+        new,
+        new_user,
+        uid_maps: linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default(),
+        gid_maps: linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default(),
+        seccomp,
+        fifo: Some(fifo),
+        preserve_fds,
+    })
+}
+
+/// The current time in RFC 3339 with nanoseconds, UTC, as runc records it.
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_nanos())
+}
+
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_format() {
+        let t = super::now_rfc3339();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

@@ -1,0 +1,286 @@
+//! The container's root filesystem, set up by its init in a fresh mount
+//! namespace, in this order:
+//!
+//! 1. make the host's mounts stop propagating into ours (`/` slave or as the
+//!    spec's `rootfsPropagation` says) so nothing we do leaks back;
+//! 2. bind the rootfs onto itself, so it is a mount point `pivot_root` accepts;
+//! 3. mount the spec's mounts in order, each destination resolved inside the
+//!    rootfs (see [`resolve`]);
+//! 4. fill `/dev` (devices, symlinks, `/dev/console` for a terminal);
+//! 5. `pivot_root` into it and detach the old root ([`pivot`]);
+//! 6. read-only root, masked and read-only paths ([`finish`]).
+
+pub mod devices;
+pub mod resolve;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+use nix::unistd::{chdir, pivot_root};
+use oci_spec::runtime::{Mount, Spec};
+
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::mount_opts::{self, MountOptions};
+use resolve::{fd_path, open_in_root, Create};
+
+/// What the rootfs setup needs besides the spec.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    /// The spec.
+    pub spec: &'a Spec,
+    /// Host path of the rootfs.
+    pub rootfs: &'a Path,
+    /// The container's cgroup, for `cgroup` mounts.
+    pub cgroup: &'a Cgroup,
+    /// Whether the container has its own user namespace.
+    pub userns: bool,
+    /// Whether it has its own cgroup namespace.
+    pub cgroupns: bool,
+    /// Whether the process gets a terminal: a pty is opened in the
+    /// container's devpts and its follower bound onto `/dev/console`.
+    pub terminal: bool,
+}
+
+/// Steps 1 to 4. Returns the pty (master, follower) when `terminal` is set.
+pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
+    let linux = s.spec.linux().as_ref();
+    // 1. Our mount tree must not propagate back to the host.
+    let root_prop = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mount_opts::propagation)
+        .filter(|p| !p.contains(MsFlags::MS_SHARED))
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, root_prop | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| Error::sys("make / private", e))?;
+    // 2. The rootfs becomes a mount point of its own.
+    mount(Some(s.rootfs), s.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| Error::sys(format!("bind rootfs {}", s.rootfs.display()), e))?;
+    let root = open(s.rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("open rootfs {}", s.rootfs.display()), e))?;
+    // 3. The spec's mounts, in order.
+    let mut with_pts = false;
+    for m in s.spec.mounts().iter().flatten() {
+        with_pts |= m.destination() == Path::new("/dev/pts");
+        mount_one(s, &root, m)?;
+    }
+    // 4. /dev.
+    let spec_devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    devices::create(&root, &devices::wanted(spec_devices)?, s.userns)?;
+    devices::symlinks(&root, with_pts)?;
+    if !s.terminal {
+        return Ok(None);
+    }
+    let (master, follower) = if with_pts {
+        let ptmx = open_in_root(&root, Path::new("/dev/pts/ptmx"), Create::No)?;
+        crate::console::open_pty(&fd_path(&ptmx))?
+    } else {
+        crate::console::open_pty(Path::new("/dev/ptmx"))?
+    };
+    let target = open_in_root(&root, Path::new("/dev/console"), Create::File)?;
+    mount(Some(&fd_path(&follower)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| Error::sys("bind /dev/console", e))?;
+    Ok(Some((master, follower)))
+}
+
+fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let opts = mount_opts::parse(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(s, root, dest, &opts);
+    }
+    let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    let create = if is_bind && !source.is_dir() { Create::File } else { Create::Dir };
+    let target = open_in_root(root, dest, create)?;
+    let target_path = fd_path(&target);
+    let what = || format!("mount {} on {}", source.display(), dest.display());
+    if is_bind {
+        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+        mount(Some(&source), &target_path, None::<&str>, flags, None::<&str>)
+            .map_err(|e| Error::sys(what(), e))?;
+        // A bind ignores the other flags: apply them with a remount.
+        let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !rest.is_empty() {
+            // Reopen: the descriptor from before the mount names the covered inode.
+            let target = open_in_root(root, dest, Create::No)?;
+            remount_bind(&target, rest, s.userns).map_err(|e| Error::sys(what(), e))?;
+        }
+    } else {
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        mount(Some(&source), &target_path, Some(typ), opts.flags, data)
+            .map_err(|e| Error::sys(what(), e))?;
+    }
+    set_propagation(root, dest, &opts)
+}
+
+/// Remounts a bind mount with `flags`, keeping the flags the kernel will not let
+/// us clear (in a user namespace, and nosuid/nodev/noexec everywhere, as runc).
+fn remount_bind(target: &OwnedFd, flags: MsFlags, userns: bool) -> nix::Result<()> {
+    let st = fstatvfs(target.as_fd())?.flags();
+    let mut locked = MsFlags::empty();
+    for (f, m) in [(FsFlags::ST_NOSUID, MsFlags::MS_NOSUID), (FsFlags::ST_NODEV, MsFlags::MS_NODEV), (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC)] {
+        if st.contains(f) {
+            locked |= m;
+        }
+    }
+    if userns {
+        for (f, m) in [(FsFlags::ST_RDONLY, MsFlags::MS_RDONLY), (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME), (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME), (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME)] {
+            if st.contains(f) {
+                locked |= m;
+            }
+        }
+    }
+    mount(None::<&str>, &fd_path(target), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | locked, None::<&str>)
+}
+
+fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if opts.propagation.is_empty() {
+        return Ok(());
+    }
+    let target = open_in_root(root, dest, Create::No)?;
+    for p in &opts.propagation {
+        mount(None::<&str>, &fd_path(&target), None::<&str>, *p, None::<&str>)
+            .map_err(|e| Error::sys(format!("set propagation of {}", dest.display()), e))?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount: with a cgroup namespace, the kernel shows the container's
+/// own cgroup as the root of a fresh cgroupfs; without one, the container's
+/// directories are bound in. For v1, a tmpfs holds one mount per hierarchy.
+fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+    let what = |e| Error::sys(format!("mount cgroup on {}", dest.display()), e);
+    match s.cgroup {
+        Cgroup::V2 { path } => {
+            let target = open_in_root(root, dest, Create::Dir)?;
+            if s.cgroupns {
+                mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>).map_err(what)?;
+            } else {
+                mount(Some(path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(what)?;
+                remount_bind(&open_in_root(root, dest, Create::No)?, flags, s.userns).map_err(what)?;
+            }
+        }
+        Cgroup::V1 { paths } => {
+            let target = open_in_root(root, dest, Create::Dir)?;
+            let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755")).map_err(what)?;
+            for h in v1_hierarchies() {
+                let sub = dest.join(&h.name);
+                let target = open_in_root(root, &sub, Create::Dir)?;
+                if s.cgroupns {
+                    mount(Some("cgroup"), &fd_path(&target), Some(h.fstype.as_str()), flags, Some(h.options.as_str())).map_err(what)?;
+                } else if let Some(p) = h.controllers.iter().find_map(|c| paths.get(c)) {
+                    mount(Some(p), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(what)?;
+                    remount_bind(&open_in_root(root, &sub, Create::No)?, flags, s.userns).map_err(what)?;
+                }
+            }
+            if flags.contains(MsFlags::MS_RDONLY) {
+                let target = open_in_root(root, dest, Create::No)?;
+                mount(None::<&str>, &fd_path(&target), None::<&str>, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")).map_err(what)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A v1 hierarchy (or the hybrid layout's cgroup2 tree) as the host mounts it.
+struct Hierarchy {
+    /// Directory name under `/sys/fs/cgroup` (`memory`, `cpu,cpuacct`, `unified`).
+    name: String,
+    /// `cgroup` or `cgroup2`.
+    fstype: String,
+    /// Super options to mount it again (`memory`, `name=systemd`).
+    options: String,
+    /// Controllers it carries.
+    controllers: Vec<String>,
+}
+
+fn v1_hierarchies() -> Vec<Hierarchy> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in info.lines() {
+        // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let mut r = right.split(' ');
+        let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else { continue };
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let Some(point) = left.split(' ').nth(4) else { continue };
+        let name = Path::new(point).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let known = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"];
+        let controllers: Vec<String> = sopts.split(',').filter(|o| known.contains(o)).map(String::from).collect();
+        let options = sopts
+            .split(',')
+            .filter(|o| known.contains(o) || o.starts_with("name="))
+            .collect::<Vec<_>>()
+            .join(",");
+        if fstype == "cgroup" && options.is_empty() {
+            continue;
+        }
+        out.push(Hierarchy { name, fstype: fstype.to_string(), options, controllers });
+    }
+    out
+}
+
+/// Step 5: make the rootfs `/` and detach the host's tree, as runc does with
+/// `pivot_root(".", ".")`: the old root is stacked under the new one at `/`,
+/// then lazily unmounted, so no directory for it is needed in the image.
+pub fn pivot(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).map_err(|e| Error::sys(format!("chdir {}", rootfs.display()), e))?;
+    pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
+    // The old root must not propagate our unmount to the host.
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| Error::sys("make old root slave", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
+    chdir("/").map_err(|e| Error::sys("chdir /", e))
+}
+
+/// Step 6, inside the new root.
+pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys("open /", e))?;
+    for path in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
+        let Some(target) = existing(&root, path)? else { continue };
+        mount(Some(&fd_path(&target)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| Error::sys(format!("bind {path}"), e))?;
+        let target = open_in_root(&root, Path::new(path), Create::No)?;
+        remount_bind(&target, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, userns)
+            .map_err(|e| Error::sys(format!("make {path} read-only"), e))?;
+    }
+    for path in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
+        let Some(target) = existing(&root, path)? else { continue };
+        let is_dir = nix::sys::stat::fstat(target.as_fd()).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
+        let res = if is_dir {
+            mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+        } else {
+            mount(Some("/dev/null"), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        };
+        res.map_err(|e| Error::sys(format!("mask {path}"), e))?;
+    }
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()).and_then(mount_opts::propagation) {
+        if p.contains(MsFlags::MS_SHARED) || p.contains(MsFlags::MS_UNBINDABLE) {
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>).map_err(|e| Error::sys("set / propagation", e))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        remount_bind(&root, MsFlags::MS_RDONLY, userns).map_err(|e| Error::sys("make / read-only", e))?;
+    }
+    Ok(())
+}
+
+fn existing(root: &OwnedFd, path: &str) -> Result<Option<OwnedFd>> {
+    match open_in_root(root, Path::new(path), Create::No) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Error::Sys { source: nix::errno::Errno::ENOENT, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
