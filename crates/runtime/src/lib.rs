@@ -19,5 +19,7 @@ pub mod rootfs;
 pub mod spec;
 pub mod state;
 
-pub use container::{CreateOptions, ExecOptions, Runtime};
+pub use container::{create::now_rfc3339, CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Kind, Result};
+pub mod features;
+pub use features::{default_spec, features};

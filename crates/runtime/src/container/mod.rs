@@ -4,7 +4,7 @@
 //! [`exec`](Runtime::exec), [`pause`](Runtime::pause) and
 //! [`resume`](Runtime::resume), plus state queries here.
 
-mod create;
+pub mod create;
 mod delete;
 mod exec;
 mod kill;

@@ -32,8 +32,22 @@ fn fail(ch: &Channel, e: Error) -> ! {
     exit(1)
 }
 
+/// Gives the process the signal state of a fresh one: nothing blocked,
+/// nothing ignored. The runtime blocks signals it forwards, and Rust ignores
+/// SIGPIPE; both would otherwise survive the exec into the container.
+fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+    for sig in nix::sys::signal::Signal::iterator() {
+        if sig != nix::sys::signal::Signal::SIGKILL && sig != nix::sys::signal::Signal::SIGSTOP {
+            // SAFETY: SIG_DFL installs no handler code of ours.
+            let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+        }
+    }
+}
+
 /// Stage 1: namespaces, then fork the process proper.
 pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
+    reset_signals();
     if let Err(e) = namespaces(plan, &ch) {
         fail(&ch, e);
     }
