@@ -72,12 +72,28 @@ fn dispatch(cli: &Cli) -> Result<i32> {
 /// Reports an error on stderr (one line) and in the log file when given, the
 /// way conmon expects to find it; exits 1 as runc does.
 fn fail(cli: &Cli, e: &anyhow::Error) -> ExitCode {
-    let msg = format!("{e:#}");
+    let msg = one_line(e);
     let _ = writeln!(std::io::stderr(), "berth-runtime: {msg}");
     if let Some(log) = &cli.log {
         log_error(log, cli.log_format, &msg);
     }
     ExitCode::from(1)
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the
+/// message before it already contains (our errors name their source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg
 }
 
 fn log_error(path: &Path, format: LogFormat, msg: &str) {

@@ -66,7 +66,7 @@ pub enum Error {
         op: &'static str,
     },
     /// The container's init reported a failure while being set up.
-    #[error("container init: {0}")]
+    #[error("{0}")]
     Init(String),
     /// A cgroup operation failed.
     #[error(transparent)]

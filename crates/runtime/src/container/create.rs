@@ -54,6 +54,9 @@ impl Runtime {
         }
         let fifo_path = dir.fifo();
         mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+        // Writable by the container's user, whoever that is (mkfifo applied our umask).
+        std::fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(|e| Error::io("chmod", &fifo_path, e))?;
         let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
         let plan = plan_init(spec, &bundle.rootfs, cgroup.clone(), fifo, opts.preserve_fds)?;
