@@ -114,8 +114,12 @@ pub fn apply(sets: &CapSets) -> nix::Result<()> {
     // structs, both `repr(C)` and alive for the call.
     let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) };
     nix::errno::Errno::result(r)?;
+    // The kernel takes an ambient capability only if it is both permitted and
+    // inheritable; specs that list others (runc's default one does) get the
+    // rest, as runc only warns about them.
+    let ambient = sets.ambient & sets.permitted & sets.inheritable;
     for cap in 0..64u64 {
-        if sets.ambient & (1 << cap) != 0 {
+        if ambient & (1 << cap) != 0 {
             // SAFETY: integer arguments only.
             let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0) };
             nix::errno::Errno::result(r)?;

@@ -14,7 +14,7 @@ use oci_spec::runtime::Box as ConsoleSize;
 use crate::error::{Error, Result};
 
 mod ioctl {
-    nix::ioctl_write_int_bad!(tiocsptlck, libc::TIOCSPTLCK);
+    nix::ioctl_write_ptr_bad!(tiocsptlck, libc::TIOCSPTLCK, libc::c_int);
     nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
 }
 use ioctl::{tiocsctty, tiocsptlck};
@@ -23,8 +23,9 @@ use ioctl::{tiocsctty, tiocsptlck};
 pub fn open_pty(ptmx: &Path) -> Result<(OwnedFd, OwnedFd)> {
     let master = open(ptmx, OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open {}", ptmx.display()), e))?;
-    // SAFETY: TIOCSPTLCK takes an int by value; `master` is an open pty master.
-    unsafe { tiocsptlck(master.as_raw_fd(), 0) }.map_err(|e| Error::sys("unlock pty", e))?;
+    // SAFETY: TIOCSPTLCK reads an int through the pointer, which outlives the
+    // call; `master` is an open pty master.
+    unsafe { tiocsptlck(master.as_raw_fd(), &0) }.map_err(|e| Error::sys("unlock pty", e))?;
     // TIOCGPTPEER opens the follower through the master, without a path lookup
     // that the container could redirect.
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.

@@ -41,7 +41,7 @@ pub fn base_config(args: &[&str]) -> Value {
     let out = Command::new(BIN).args(["spec", "--bundle"]).arg(tmp_spec_dir()).output().unwrap();
     assert!(out.status.success(), "spec: {}", String::from_utf8_lossy(&out.stderr));
     let mut c: Value = serde_json::from_slice(&std::fs::read(tmp_spec_dir().join("config.json")).unwrap()).unwrap();
-    let _ = std::fs::remove_file(tmp_spec_dir().join("config.json"));
+    let _ = std::fs::remove_dir_all(tmp_spec_dir());
     c["process"]["terminal"] = json!(false);
     c["process"]["args"] = json!(args);
     c["root"]["readonly"] = json!(false);
@@ -91,8 +91,23 @@ impl Bundle {
         c
     }
 
+    /// Runs a command to completion and collects its output. `create` and
+    /// `run --detach` hand their stdio to the container (as runc's do), so their
+    /// output goes through files rather than pipes the container would hold open.
     pub fn rt(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
+        if !args.contains(&"create") && !args.contains(&"--detach") {
+            return self.cmd(args).output().unwrap();
+        }
+        let n = std::sync::atomic::AtomicUsize::new(0).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out_path = self.dir.path().join(format!("out-{}-{n}", std::process::id()));
+        let err_path = self.dir.path().join(format!("err-{}-{n}", std::process::id()));
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .unwrap();
+        Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() }
     }
 
     /// `run ID` in the foreground: (exit code, stdout, stderr).
