@@ -1,0 +1,69 @@
+#!/bin/bash
+# The project's test command (CI runs it through .ci/run). As root:
+#   1. cargo build --release --workspace; cargo test --workspace --no-run
+#   2. cargo test --workspace            (the runtime's tests need root)
+#   3. tests/podman/smoke.sh target/release/berth-runtime, if that binary exists
+#      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose)
+# Every step runs even if an earlier test step failed, so one run shows all
+# failures; the exit code is non-zero if anything failed. The last line is a
+# plain total, "total: N passed, N failed, N skipped", summed from cargo's
+# "test result:" lines plus the smoke test's steps.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+[ "$(id -u)" = 0 ] || echo "test.sh: warning: not root; the runtime's tests need root" >&2
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+	PATH=$HOME/.cargo/bin:$PATH
+fi
+export CARGO_TERM_COLOR=never
+target=${CARGO_TARGET_DIR:-target}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+section() { printf '\n==== %s ====\n' "$*"; }
+start=$SECONDS
+
+section "build"
+cargo build --release --workspace
+cargo test --workspace --no-run
+
+section "cargo test --workspace"
+rc_cargo=0
+# tee: cargo's own output stays on the terminal/CI log, whole; the copy is
+# only read for the total below.
+cargo test --workspace 2>&1 | tee "$log" || rc_cargo=$?
+
+# Sum every "test result: ok. 3 passed; 0 failed; 1 ignored; ..." line.
+read -r passed failed ignored < <(awk '
+	/^test result:/ {
+		for (i = 1; i <= NF; i++) {
+			if ($(i) ~ /^passed;?$/) p += $(i - 1)
+			if ($(i) ~ /^failed;?$/) f += $(i - 1)
+			if ($(i) ~ /^ignored;?$/) s += $(i - 1)
+		}
+	}
+	END { print p + 0, f + 0, s + 0 }' "$log")
+if [ "$rc_cargo" != 0 ] && [ "$failed" = 0 ]; then
+	# A crash or a build error fails without a "failed" count: count it.
+	failed=1
+fi
+
+section "podman smoke test"
+rc_smoke=0
+bin=$target/release/berth-runtime
+if [ "${BERTH_PODMAN_SMOKE:-1}" = 0 ]; then
+	echo "SKIP podman smoke test: BERTH_PODMAN_SMOKE=0"
+	ignored=$((ignored + 1))
+elif [ ! -x "$bin" ]; then
+	echo "SKIP podman smoke test: $bin does not exist"
+	ignored=$((ignored + 1))
+else
+	tests/podman/smoke.sh "$bin" 2>&1 | tee "$log" || rc_smoke=$?
+	passed=$((passed + $(grep -c ' ok$' "$log" || true)))
+	if [ "$rc_smoke" != 0 ]; then failed=$((failed + 1)); fi
+fi
+
+section "done in $((SECONDS - start)) s"
+echo "cargo test exit code: $rc_cargo; podman smoke exit code: $rc_smoke"
+echo "total: $passed passed, $failed failed, $ignored skipped"
+[ "$rc_cargo" = 0 ] && [ "$rc_smoke" = 0 ]
