@@ -7,12 +7,15 @@
 //! mounts then target `/proc/self/fd/N`, the very inode that was checked, so the
 //! path cannot be swapped between check and use.
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{mkdirat, Mode};
+use nix::fcntl::readlinkat;
 
 use crate::error::{Error, Result};
 
@@ -37,8 +40,16 @@ fn how(dir: bool) -> OpenHow {
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
 }
 
+/// Most symlinks followed in one lookup, as the kernel's `MAXSYMLINKS`.
+const MAX_LINKS: usize = 40;
+
 /// Opens `path` (absolute, as the container sees it) below `root`, creating what
 /// is missing as `create` says. Returns an `O_PATH` descriptor.
+///
+/// Creation walks the path one component at a time, expanding symlinks itself
+/// (absolute targets restart at the root, `..` stops there), so a dangling
+/// symlink such as `/evil -> /host/dir` gets its target made inside the rootfs.
+/// The final open is again `RESOLVE_IN_ROOT`.
 pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd> {
     let rel = relative(path);
     match openat2(root.as_fd(), &rel, how(false)) {
@@ -46,36 +57,71 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
         Err(Errno::ENOENT) if create != Create::No => {}
         Err(e) => return Err(Error::sys(format!("open {} in rootfs", path.display()), e)),
     }
-    let parts: Vec<_> = rel.components().collect();
-    let mut prefix = PathBuf::from(".");
-    for (i, part) in parts.iter().enumerate() {
-        let Component::Normal(name) = part else {
-            continue;
-        };
-        let parent = openat2(root.as_fd(), &prefix, how(true))
-            .map_err(|e| Error::sys(format!("open {} in rootfs", prefix.display()), e))?;
-        let last = i + 1 == parts.len();
-        let made = if last && create == Create::File {
-            openat(
-                parent.as_fd(),
-                Path::new(name),
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map(drop)
-        } else {
-            mkdirat(parent.as_fd(), Path::new(name), Mode::from_bits_truncate(0o755))
-        };
-        match made {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => {
-                return Err(Error::sys(format!("create {} in rootfs", path.display()), e));
+    let err = |op: &str, e: Errno| Error::sys(format!("{op} {} in rootfs", path.display()), e);
+    let mut pending: VecDeque<OsString> = components(path);
+    // `cur` never contains a symlink, so popping it is what `..` means.
+    let mut cur = PathBuf::from(".");
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            if cur != Path::new(".") {
+                cur.pop();
             }
+            continue;
         }
-        prefix.push(name);
+        let parent = openat2(root.as_fd(), &cur, how(true)).map_err(|e| err("open", e))?;
+        match readlinkat(parent.as_fd(), Path::new(&name)) {
+            Ok(target) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(err("resolve", Errno::ELOOP));
+                }
+                let target = PathBuf::from(target);
+                if target.is_absolute() {
+                    cur = PathBuf::from(".");
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => pending.push_front(n.to_os_string()),
+                        Component::ParentDir => pending.push_front("..".into()),
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            Err(Errno::EINVAL) => {} // exists, not a symlink
+            Err(Errno::ENOENT) => {
+                let made = if pending.is_empty() && create == Create::File {
+                    openat(
+                        parent.as_fd(),
+                        Path::new(&name),
+                        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    mkdirat(parent.as_fd(), Path::new(&name), Mode::from_bits_truncate(0o755))
+                };
+                match made {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(err("create", e)),
+                }
+            }
+            Err(e) => return Err(err("read link", e)),
+        }
+        cur.push(&name);
     }
-    openat2(root.as_fd(), &rel, how(false))
-        .map_err(|e| Error::sys(format!("open {} in rootfs", path.display()), e))
+    openat2(root.as_fd(), &cur, how(false)).map_err(|e| err("open", e))
+}
+
+fn components(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `/a/b` as `./a/b`, for lookups relative to the root descriptor.
@@ -125,6 +171,10 @@ mod tests {
         symlink("../../../../../../..", d.path().join("up")).unwrap();
         open_in_root(&r, Path::new("/abs/x"), Create::Dir).unwrap();
         open_in_root(&r, Path::new("/up/y"), Create::File).unwrap();
+        // A dangling absolute link gets its target made inside.
+        symlink("/made/here", d.path().join("dangling")).unwrap();
+        open_in_root(&r, Path::new("/dangling/z"), Create::Dir).unwrap();
+        assert!(d.path().join("made/here/z").is_dir());
         // Nothing appeared outside; both landed inside the root.
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
         assert!(d.path().join("y").is_file());
