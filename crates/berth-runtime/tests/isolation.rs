@@ -152,3 +152,20 @@ fn user_namespace_maps_ids() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(rootfs.join("tmp/f")).unwrap().uid(), 100000, "host sees the mapped uid");
 }
+
+#[test]
+fn seccomp_docker_default_blocks_namespace_syscalls() {
+    use oci_spec::runtime::Capability;
+    let mut b = Bundle::new(&["sh", "-c", "grep Seccomp: /proc/self/status; unshare -m true 2>&1; echo rc=$?; mkdir /tmp/ok && echo mkdir ok"]);
+    let profile = runtime::seccomp::docker_default(&[Capability::Chown, Capability::Kill, Capability::Setuid, Capability::Setgid]);
+    b.edit(|c| {
+        c["linux"]["seccomp"] = serde_json::to_value(&profile).unwrap();
+        // Docker's default set, without CAP_SYS_ADMIN.
+        let caps = json!(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]);
+        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+    });
+    let out = b.run_ok(&id("seccomp"));
+    assert!(out.starts_with("Seccomp:\t2\n"), "filter mode: {out}");
+    assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
+    assert!(out.ends_with("mkdir ok\n"), "{out}");
+}
