@@ -10,7 +10,14 @@
 //! `/proc/self/mountinfo` by [`Cgroup::open`], or given by tests), so the file
 //! writes can be checked on a temporary directory.
 
+mod apply;
+mod devices;
+mod layout;
+
+pub use apply::{blkio_to_io_weight, device_rule, shares_to_weight};
+
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
@@ -73,56 +80,159 @@ pub struct Stats {
     pub pids_limit: u64,
 }
 
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
+    move |source| CgroupError::Io { path: path.to_path_buf(), source }
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(io_err(path))
+}
+
+fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(io_err(path))
+}
+
+/// How long freezing may take before we give up.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Cgroup {
     /// Resolves the spec's `cgroupsPath` (absolute: from the hierarchy root;
-    /// relative: under the calling process's own cgroup; empty: `/berth/<id>`)
-    /// against the hierarchies mounted on this host.
+    /// relative: under the calling process's own cgroup; systemd's
+    /// `slice:prefix:name`: `/slice/prefix-name.scope`; empty: `/berth/<id>`)
+    /// against the hierarchies mounted on this host. v1 controllers win when
+    /// any is mounted (the hybrid layout keeps none on cgroup2).
     pub fn open(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
-        let _ = (cgroups_path, id);
-        todo!()
+        let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
+        let own = read(Path::new("/proc/self/cgroup"))?;
+        layout::resolve(&layout::Mounts::parse(&mountinfo), &own, cgroups_path, id)
+    }
+
+    /// The distinct directories (v1 hierarchies mounted together share one).
+    pub fn dirs(&self) -> Vec<&Path> {
+        match self {
+            Cgroup::V2 { path } => vec![path.as_path()],
+            Cgroup::V1 { paths } => {
+                let mut dirs: Vec<&Path> = paths.values().map(PathBuf::as_path).collect();
+                dirs.sort();
+                dirs.dedup();
+                dirs
+            }
+        }
+    }
+
+    /// The directory of a v1 controller, or the v2 directory.
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        match self {
+            Cgroup::V2 { path } => Some(path),
+            Cgroup::V1 { paths } => paths.get(controller).map(PathBuf::as_path),
+        }
     }
 
     /// Creates the directories (parents included).
     pub fn create(&self) -> Result<(), CgroupError> {
-        todo!()
+        match self {
+            Cgroup::V2 { path } => layout::create_v2(path),
+            Cgroup::V1 { paths } => {
+                for dir in self.dirs() {
+                    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+                }
+                if let Some(cpuset) = paths.get("cpuset") {
+                    layout::fill_cpuset(cpuset)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Writes the limits of `resources` into the cgroup files.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let _ = resources;
-        todo!()
+        match self {
+            Cgroup::V2 { path } => apply::v2(path, resources),
+            Cgroup::V1 { paths } => apply::v1(paths, resources),
+        }
     }
 
     /// Moves process `pid` into the cgroup (every hierarchy for v1).
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
-        let _ = pid;
-        todo!()
+        for dir in self.dirs() {
+            write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
     }
 
-    /// Freezes (`true`) or thaws (`false`) every process in the cgroup, waiting until
-    /// the kernel reports the new state.
+    /// Freezes (`true`) or thaws (`false`) every process in the cgroup, waiting
+    /// until the kernel reports the new state.
     pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
-        let _ = frozen;
-        todo!()
+        let (file, value) = match self {
+            Cgroup::V2 { path } => (path.join("cgroup.freeze"), if frozen { "1" } else { "0" }),
+            Cgroup::V1 { paths } => {
+                let dir = paths.get("freezer").ok_or(CgroupError::Unsupported("freezer"))?;
+                (dir.join("freezer.state"), if frozen { "FROZEN" } else { "THAWED" })
+            }
+        };
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        loop {
+            write(&file, value)?;
+            if self.is_frozen()? == frozen {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(CgroupError::Io { path: file, source: std::io::Error::from(std::io::ErrorKind::TimedOut) });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Whether the cgroup is frozen now.
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
-        todo!()
+        match self {
+            Cgroup::V2 { path } => {
+                let events = read(&path.join("cgroup.events"))?;
+                Ok(events.lines().any(|l| l == "frozen 1"))
+            }
+            Cgroup::V1 { paths } => match paths.get("freezer") {
+                Some(dir) => Ok(read(&dir.join("freezer.state"))?.trim() == "FROZEN"),
+                None => Ok(false),
+            },
+        }
     }
 
-    /// The pids of every process in the cgroup.
+    /// The pids of every process in the cgroup (none once it is gone).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        todo!()
+        let dir = self.dir("pids").or_else(|| self.dir("memory")).or_else(|| self.dirs().first().copied());
+        let Some(dir) = dir else { return Ok(Vec::new()) };
+        let file = dir.join("cgroup.procs");
+        match std::fs::read_to_string(&file) {
+            Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(CgroupError::Io { path: file, source: e }),
+        }
     }
 
-    /// Reads usage back.
+    /// Reads usage back; figures a controller does not offer stay 0.
     pub fn stats(&self) -> Result<Stats, CgroupError> {
-        todo!()
+        Ok(apply::stats(self))
     }
 
     /// Removes the cgroup directories (they must be empty of processes).
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        todo!()
+        for dir in self.dirs() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match std::fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    // EBUSY: the last task is still leaving.
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(e) => return Err(CgroupError::Io { path: dir.to_path_buf(), source: e }),
+                }
+            }
+        }
+        Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

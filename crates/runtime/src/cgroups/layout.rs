@@ -1,0 +1,217 @@
+//! Where the hierarchies are and where a container's cgroup goes in them.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::{io_err, read, write, Cgroup, CgroupError};
+
+/// v1 controllers berth manages (named hierarchies such as `name=systemd` are
+/// left alone).
+const V1_CONTROLLERS: &[&str] = &[
+    "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "net_cls",
+    "net_prio", "perf_event", "pids", "rdma", "misc",
+];
+
+/// The cgroup mounts of this host.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Mounts {
+    /// The cgroup2 mount point, if any.
+    pub v2: Option<PathBuf>,
+    /// v1 controller to its hierarchy's mount point.
+    pub v1: BTreeMap<String, PathBuf>,
+}
+
+impl Mounts {
+    /// Reads `/proc/self/mountinfo` text.
+    pub fn parse(mountinfo: &str) -> Mounts {
+        let mut m = Mounts::default();
+        for line in mountinfo.lines() {
+            // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
+            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let mut r = right.split(' ');
+            let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else { continue };
+            let Some(point) = left.split(' ').nth(4) else { continue };
+            let point = PathBuf::from(unescape(point));
+            match fstype {
+                "cgroup2" => {
+                    m.v2.get_or_insert(point);
+                }
+                "cgroup" => {
+                    for opt in sopts.split(',').filter(|o| V1_CONTROLLERS.contains(o)) {
+                        m.v1.entry(opt.to_string()).or_insert_with(|| point.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}
+
+/// The caller's own cgroup per v1 controller and for v2, from `/proc/self/cgroup`.
+fn own_paths(own: &str) -> (BTreeMap<String, String>, Option<String>) {
+    let mut v1 = BTreeMap::new();
+    let mut v2 = None;
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        if ctrls.is_empty() {
+            v2 = Some(path.to_string());
+        }
+        for c in ctrls.split(',') {
+            v1.insert(c.to_string(), path.to_string());
+        }
+    }
+    (v1, v2)
+}
+
+/// The container's path relative to a hierarchy root, given the caller's own
+/// cgroup in that hierarchy (for relative spec paths).
+fn container_path(spec: Option<&Path>, id: &str, own: &str) -> Result<PathBuf, CgroupError> {
+    let given = spec.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let path = if given.is_empty() {
+        format!("/berth/{id}")
+    } else if !given.starts_with('/') && given.matches(':').count() == 2 {
+        // systemd's "slice:prefix:name"; without systemd, a plain path.
+        let mut it = given.split(':');
+        let (slice, prefix, name) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
+        let slice = if slice.is_empty() { "system.slice" } else { slice };
+        format!("/{slice}/{prefix}-{name}.scope")
+    } else if given.starts_with('/') {
+        given.clone()
+    } else {
+        format!("{}/{given}", own.trim_end_matches('/'))
+    };
+    let path = PathBuf::from(path);
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(CgroupError::InvalidPath(given));
+    }
+    Ok(path.components().filter(|c| matches!(c, Component::Normal(_))).collect())
+}
+
+/// Builds the container's [`Cgroup`] from the host's mounts.
+pub fn resolve(mounts: &Mounts, own: &str, spec: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+    let (own_v1, own_v2) = own_paths(own);
+    if mounts.v1.contains_key("memory") || mounts.v1.contains_key("pids") || mounts.v1.contains_key("cpu") {
+        let mut paths = BTreeMap::new();
+        for (ctrl, mount) in &mounts.v1 {
+            let own = own_v1.get(ctrl).map(String::as_str).unwrap_or("/");
+            paths.insert(ctrl.clone(), mount.join(container_path(spec, id, own)?));
+        }
+        return Ok(Cgroup::V1 { paths });
+    }
+    let mount = mounts.v2.as_ref().ok_or(CgroupError::NoHierarchy)?;
+    let rel = container_path(spec, id, own_v2.as_deref().unwrap_or("/"))?;
+    Ok(Cgroup::V2 { path: mount.join(rel) })
+}
+
+/// Creates a v2 cgroup, enabling in each ancestor the controllers it offers, so
+/// that the container's cgroup gets its limit files.
+pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
+    let mut ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for dir in ancestors {
+        if !dir.join("cgroup.controllers").exists() {
+            continue;
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let available = read(&dir.join("cgroup.controllers")).unwrap_or_default();
+        let wanted: Vec<String> = available
+            .split_whitespace()
+            .filter(|c| ["cpu", "cpuset", "io", "memory", "pids", "hugetlb"].contains(c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if !wanted.is_empty() {
+            // Refused where the parent has processes of its own (the "no
+            // internal processes" rule): the limits then cannot apply, which
+            // `apply` reports when it finds the files missing.
+            let _ = write(&dir.join("cgroup.subtree_control"), &wanted.join(" "));
+        }
+    }
+    std::fs::create_dir_all(path).map_err(io_err(path))
+}
+
+/// A new v1 cpuset cgroup starts with empty cpus and mems, and refuses tasks
+/// until they are set: copy them down from the first ancestor that has them.
+pub fn fill_cpuset(path: &Path) -> Result<(), CgroupError> {
+    let mut chain: Vec<&Path> = path.ancestors().take_while(|p| p.join("cpuset.cpus").exists()).collect();
+    chain.reverse();
+    for pair in chain.windows(2) {
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = read(&pair[1].join(file)).unwrap_or_default();
+            if mine.trim().is_empty() {
+                let parent = read(&pair[0].join(file))?;
+                write(&pair[1].join(file), parent.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime shared:7 - cgroup cgroup rw,cpu
+31 25 0:27 / /sys/fs/cgroup/memory rw,relatime shared:8 - cgroup cgroup rw,memory
+32 25 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+33 25 0:29 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+34 25 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    const UNIFIED: &str = "29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+
+    #[test]
+    fn hybrid_hosts_use_v1() {
+        let m = Mounts::parse(HYBRID);
+        assert_eq!(m.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(m.v1.keys().collect::<Vec<_>>(), ["cpu", "cpuacct", "memory"]);
+        let own = "2:memory:/user.slice\n1:cpu:/\n0::/init.scope\n";
+        let cg = resolve(&m, own, None, "abc").unwrap();
+        let Cgroup::V1 { paths } = cg else { panic!("v1 expected") };
+        assert_eq!(paths["memory"], Path::new("/sys/fs/cgroup/memory/berth/abc"));
+        assert_eq!(paths["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/abc"));
+        // Relative paths go under the caller's own cgroup, per hierarchy.
+        let cg = resolve(&m, own, Some(Path::new("sub/x")), "abc").unwrap();
+        let Cgroup::V1 { paths } = cg else { panic!() };
+        assert_eq!(paths["memory"], Path::new("/sys/fs/cgroup/memory/user.slice/sub/x"));
+    }
+
+    #[test]
+    fn unified_hosts_use_v2() {
+        let m = Mounts::parse(UNIFIED);
+        for (spec, want) in [
+            (None, "/sys/fs/cgroup/berth/c1"),
+            (Some("/libpod_parent/libpod-c1"), "/sys/fs/cgroup/libpod_parent/libpod-c1"),
+            (Some("machine.slice:libpod:c1"), "/sys/fs/cgroup/machine.slice/libpod-c1.scope"),
+            (Some("rel"), "/sys/fs/cgroup/init.scope/rel"),
+        ] {
+            let cg = resolve(&m, "0::/init.scope\n", spec.map(Path::new), "c1").unwrap();
+            assert_eq!(cg, Cgroup::V2 { path: PathBuf::from(want) }, "{spec:?}");
+        }
+        assert!(matches!(resolve(&m, "0::/\n", Some(Path::new("/a/../../etc")), "c"), Err(CgroupError::InvalidPath(_))));
+        assert!(matches!(resolve(&Mounts::default(), "", None, "c"), Err(CgroupError::NoHierarchy)));
+    }
+
+    #[test]
+    fn cpuset_is_filled_from_ancestors() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::write(root.join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(root.join("cpuset.mems"), "0\n").unwrap();
+        let leaf = root.join("berth/c");
+        for dir in [root.join("berth"), leaf.clone()] {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("cpuset.cpus"), "").unwrap();
+            std::fs::write(dir.join("cpuset.mems"), "").unwrap();
+        }
+        fill_cpuset(&leaf).unwrap();
+        assert_eq!(std::fs::read_to_string(leaf.join("cpuset.cpus")).unwrap(), "0-1");
+        assert_eq!(std::fs::read_to_string(root.join("berth/cpuset.mems")).unwrap(), "0");
+    }
+}

@@ -1,0 +1,277 @@
+//! File writes checked on a temporary tree laid out like cgroupfs; kernel
+//! behaviour checked on the real hierarchies of this host (as root).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::*;
+
+fn resources(v: serde_json::Value) -> LinuxResources {
+    serde_json::from_value(v).unwrap()
+}
+
+fn fake_v1(root: &Path, with_memsw: bool) -> BTreeMap<String, PathBuf> {
+    let mut paths = BTreeMap::new();
+    for c in ["memory", "cpu", "cpuset", "pids", "blkio", "devices", "freezer"] {
+        let dir = root.join(c).join("berth/c");
+        std::fs::create_dir_all(&dir).unwrap();
+        paths.insert(c.to_string(), dir);
+    }
+    if with_memsw {
+        std::fs::write(paths["memory"].join("memory.memsw.limit_in_bytes"), "").unwrap();
+    }
+    std::fs::write(paths["blkio"].join("blkio.weight"), "").unwrap();
+    paths
+}
+
+fn file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|_| panic!("{name} not written"))
+}
+
+#[test]
+fn v1_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let paths = fake_v1(d.path(), true);
+    let r = resources(serde_json::json!({
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728, "swappiness": 10},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 20},
+        "blockIO": {"weight": 300},
+        "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}, {"allow": true, "type": "c", "major": 136, "access": "rw"}]
+    }));
+    apply::v1(&paths, &r).unwrap();
+    let cases = [
+        ("memory", "memory.limit_in_bytes", "67108864"),
+        ("memory", "memory.soft_limit_in_bytes", "33554432"),
+        ("memory", "memory.memsw.limit_in_bytes", "134217728"),
+        ("memory", "memory.swappiness", "10"),
+        ("cpu", "cpu.shares", "512"),
+        ("cpu", "cpu.cfs_quota_us", "50000"),
+        ("cpu", "cpu.cfs_period_us", "100000"),
+        ("cpuset", "cpuset.cpus", "0"),
+        ("pids", "pids.max", "20"),
+        ("blkio", "blkio.weight", "300"),
+        // The last allow rule written; fake files keep only the last write.
+        ("devices", "devices.allow", "c 136:* rw"),
+        ("devices", "devices.deny", "a *:* rwm"),
+    ];
+    for (ctrl, name, want) in cases {
+        assert_eq!(file(&paths[ctrl], name), want, "{ctrl}/{name}");
+    }
+    // Without swap accounting, memsw is not written (and no error).
+    let d = tempfile::tempdir().unwrap();
+    let paths = fake_v1(d.path(), false);
+    apply::v1(&paths, &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "pids": {"limit": 0}}))).unwrap();
+    assert_eq!(file(&paths["memory"], "memory.limit_in_bytes"), "-1");
+    assert!(!paths["memory"].join("memory.memsw.limit_in_bytes").exists());
+    assert_eq!(file(&paths["pids"], "pids.max"), "max");
+}
+
+#[test]
+fn v2_writes_and_conversions() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let r = resources(serde_json::json!({
+        "memory": {"limit": 67108864, "reservation": 1048576, "swap": 134217728},
+        "cpu": {"shares": 1024, "quota": 25000, "period": 50000},
+        "pids": {"limit": 64},
+        "blockIO": {"weight": 500},
+        "unified": {"memory.high": "50000000"}
+    }));
+    apply::v2(dir, &r).unwrap();
+    for (name, want) in [
+        ("memory.max", "67108864"),
+        ("memory.swap.max", "67108864"),
+        ("memory.low", "1048576"),
+        ("cpu.weight", "39"),
+        ("cpu.max", "25000 50000"),
+        ("pids.max", "64"),
+        ("io.weight", "default 4950"),
+        ("memory.high", "50000000"),
+    ] {
+        assert_eq!(file(dir, name), want, "{name}");
+    }
+    apply::v2(dir, &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "cpu": {"quota": -1}}))).unwrap();
+    assert_eq!(file(dir, "memory.max"), "max");
+    assert_eq!(file(dir, "memory.swap.max"), "max");
+    assert_eq!(file(dir, "cpu.max"), "max 100000");
+    assert!(apply::v2(dir, &resources(serde_json::json!({"unified": {"../escape": "1"}}))).is_err());
+    for (shares, weight) in [(2, 1), (1024, 39), (262_144, 10_000)] {
+        assert_eq!(shares_to_weight(shares), weight);
+    }
+    assert_eq!((blkio_to_io_weight(10), blkio_to_io_weight(1000)), (1, 10_000));
+}
+
+/// A cgroup removed when the test ends, even on failure.
+struct Guard(Cgroup);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for pid in self.0.pids().unwrap_or_default() {
+            // SAFETY: signals a process of our test's cgroup.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.0.set_frozen(false);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _ = self.0.destroy();
+    }
+}
+
+/// Forks a child that waits until it is in `cg`, then runs `f` and exits with
+/// its result; returns the child's wait status.
+fn run_in(cg: &Cgroup, f: fn() -> i32) -> i32 {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child only makes raw syscalls and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut b = [0u8; 1];
+        // SAFETY: reads into a local byte; raw syscalls only in this child.
+        unsafe {
+            libc::read(fds[0], b.as_mut_ptr().cast(), 1);
+            libc::_exit(f());
+        }
+    }
+    cg.add_pid(pid).unwrap();
+    // SAFETY: writes one byte from a local; then waits for our own child.
+    unsafe {
+        libc::write(fds[1], b"g".as_ptr().cast(), 1);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        status
+    }
+}
+
+fn unique(name: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("/berth-test/{name}-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+fn memory_hog() -> i32 {
+    // Touch 256 MiB, a page at a time.
+    let size = 256usize << 20;
+    // SAFETY: an anonymous private mapping, written only within its bounds.
+    unsafe {
+        let p = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+        if p as isize == -1 {
+            return 2;
+        }
+        let mut i = 0;
+        while i < size {
+            *p.add(i) = 1;
+            i += 4096;
+        }
+    }
+    0
+}
+
+fn fork_many() -> i32 {
+    let mut failed = 0;
+    for _ in 0..20 {
+        // SAFETY: the grandchildren sleep then exit; raw syscalls only.
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                libc::usleep(300_000);
+                libc::_exit(0)
+            },
+            -1 => failed += 1,
+            _ => {}
+        }
+    }
+    if failed > 0 { 0 } else { 1 }
+}
+
+#[test]
+fn real_hierarchy_limits_oom_pids_and_freezer() {
+    let cg = Cgroup::open(Some(Path::new(&unique("limits"))), "x").unwrap();
+    cg.create().unwrap();
+    let cg = Guard(cg);
+    cg.0.apply(&resources(serde_json::json!({"memory": {"limit": 33554432}, "pids": {"limit": 8}}))).unwrap();
+    let status = run_in(&cg.0, memory_hog);
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, "OOM-killed: {status:#x}");
+    let stats = cg.0.stats().unwrap();
+    assert!(stats.oom_kills >= 1, "{stats:?}");
+    assert_eq!(stats.memory_limit, 33554432);
+    assert_eq!(stats.pids_limit, 8);
+    let status = run_in(&cg.0, fork_many);
+    assert_eq!(libc::WEXITSTATUS(status), 0, "forks beyond pids.max fail");
+}
+
+fn sleeper() -> i32 {
+    // SAFETY: sleeps; the test kills it.
+    unsafe { libc::sleep(30) };
+    0
+}
+
+fn freeze_and_list(cg: &Cgroup) {
+    // SAFETY: the child sleeps until killed; raw syscalls only.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(sleeper()) };
+    }
+    cg.add_pid(pid).unwrap();
+    assert_eq!(cg.pids().unwrap(), [pid]);
+    cg.set_frozen(true).unwrap();
+    assert!(cg.is_frozen().unwrap());
+    cg.set_frozen(false).unwrap();
+    assert!(!cg.is_frozen().unwrap());
+    // SAFETY: our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+#[test]
+fn real_v1_or_v2_freezer_and_pids() {
+    let cg = Cgroup::open(Some(Path::new(&unique("freeze"))), "x").unwrap();
+    cg.create().unwrap();
+    let cg = Guard(cg);
+    freeze_and_list(&cg.0);
+}
+
+/// The v2 code path on a real cgroup2 tree: this host's own if it is
+/// unified, else the hybrid layout's controller-less cgroup2 mount (where the
+/// freezer and device programs still work).
+fn v2_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    layout::Mounts::parse(&info).v2
+}
+
+fn open_null_then_zero() -> i32 {
+    // SAFETY: opening device nodes with static paths; raw syscalls only.
+    unsafe {
+        if libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) < 0 {
+            return 1;
+        }
+        if libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) >= 0 {
+            return 2;
+        }
+        if *libc::__errno_location() != libc::EPERM {
+            return 3;
+        }
+    }
+    0
+}
+
+#[test]
+fn real_v2_freezer_and_device_filter() {
+    let Some(mount) = v2_mount() else {
+        eprintln!("SKIP: no cgroup2 mount on this host");
+        return;
+    };
+    let cg = Cgroup::V2 { path: mount.join(unique("v2").trim_start_matches('/')) };
+    cg.create().unwrap();
+    let cg = Guard(cg);
+    freeze_and_list(&cg.0);
+    let Cgroup::V2 { path } = &cg.0 else { unreachable!() };
+    let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])).unwrap();
+    devices::attach(path, &rules).unwrap();
+    let status = run_in(&cg.0, open_null_then_zero);
+    assert_eq!(libc::WEXITSTATUS(status), 0, "only /dev/null is allowed (code {})", libc::WEXITSTATUS(status));
+}
