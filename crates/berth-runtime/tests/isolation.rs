@@ -169,3 +169,27 @@ fn seccomp_docker_default_blocks_namespace_syscalls() {
     assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
     assert!(out.ends_with("mkdir ok\n"), "{out}");
 }
+
+#[test]
+fn cgroup_limits_are_visible_and_enforced() {
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/cgroup | grep -c ':/$'; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done 2>&1 | grep -c \"can't fork\"; tail /dev/zero"]);
+    b.edit(|c| {
+        c["linux"]["resources"] = json!({"memory": {"limit": 33554432}, "pids": {"limit": 6}});
+    });
+    let (code, out, err) = b.run(&id("limits"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].parse::<u32>().unwrap() >= 5, "every hierarchy shows the container's cgroup as /: {out}");
+    assert_eq!(&lines[1..3], ["33554432", "6"], "{out}");
+    assert!(lines[3].parse::<u32>().unwrap() >= 1, "forks beyond pids.max fail: {out} {err}");
+    assert_eq!(code, 137, "the memory hog is OOM-killed: {out} {err}");
+}
+
+#[test]
+fn device_cgroup_denies_host_disks() {
+    // CAP_MKNOD is in Docker's default set: the device cgroup is what stops a
+    // container from reading a host disk through a node it made itself.
+    let b = Bundle::new(&["sh", "-c", "mknod /tmp/disk b 253 0 2>&1 || mknod /tmp/disk b 8 0; head -c1 /tmp/disk 2>&1; echo; head -c1 /dev/zero | wc -c"]);
+    let out = b.run_ok(&id("devices"));
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.ends_with("1\n"), "default devices stay usable: {out}");
+}

@@ -8,7 +8,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use super::Runtime;
 use crate::caps::CapSets;
@@ -49,9 +49,7 @@ impl Runtime {
         let cgroup = Cgroup::open(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
         cgroup.create()?;
         *cgroup_out = Some(cgroup.clone());
-        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-            cgroup.apply(res)?;
-        }
+        cgroup.apply(&with_device_rules(linux))?;
         let fifo_path = dir.fifo();
         mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
         // Writable by the container's user, whoever that is (mkfifo applied our umask).
@@ -78,6 +76,27 @@ impl Runtime {
         }
         Ok(spawned)
     }
+}
+
+/// The spec's resources with the device rules every container gets, as runc
+/// does: deny all, then the spec's rules, then the spec's own devices and the
+/// default ones (null, zero, full, random, urandom, tty, console, ptmx, pts).
+/// A spec without rules is no open door to the host's disks.
+fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources {
+    let mut res = linux.and_then(|l| l.resources().clone()).unwrap_or_default();
+    let mut rules: Vec<serde_json::Value> = vec![serde_json::json!({"allow": false, "access": "rwm"})];
+    for r in res.devices().iter().flatten() {
+        rules.push(serde_json::to_value(r).unwrap_or_default());
+    }
+    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        rules.push(serde_json::json!({"allow": true, "type": d.typ(), "major": d.major(), "minor": d.minor(), "access": "rwm"}));
+    }
+    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+        rules.push(serde_json::json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}));
+    }
+    rules.push(serde_json::json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
+    res.set_devices(serde_json::from_value(serde_json::Value::Array(rules)).ok());
+    res
 }
 
 /// Works out what the children will do for a container's init.
