@@ -22,7 +22,11 @@ fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<()> {
 }
 
 /// Hands the pty master to the console socket, or keeps it for a foreground run.
-fn place_pty(pty: Option<OwnedFd>, socket: Option<&Path>, foreground: bool) -> Result<Option<OwnedFd>> {
+fn place_pty(
+    pty: Option<OwnedFd>,
+    socket: Option<&Path>,
+    foreground: bool,
+) -> Result<Option<OwnedFd>> {
     match (pty, socket) {
         (Some(m), Some(sock)) => {
             runtime::console::send_to_socket(sock, &m)?;
@@ -35,7 +39,13 @@ fn place_pty(pty: Option<OwnedFd>, socket: Option<&Path>, foreground: bool) -> R
 
 /// `create`.
 pub fn create(rt: &Runtime, f: &CreateFlags) -> Result<()> {
-    let spawned = rt.create(&f.id, &f.bundle, &CreateOptions { preserve_fds: f.preserve_fds })?;
+    let spawned = rt.create(
+        &f.id,
+        &f.bundle,
+        &CreateOptions {
+            preserve_fds: f.preserve_fds,
+        },
+    )?;
     let pid = spawned.pid;
     if let Err(e) = place_pty(spawned.pty, f.console_socket.as_deref(), false)
         .and_then(|_| write_pid_file(f.pid_file.as_deref(), pid))
@@ -51,7 +61,13 @@ pub fn run(rt: &Runtime, f: &CreateFlags, detach: bool, keep: bool) -> Result<i3
     if !detach {
         supervise::block_signals()?;
     }
-    let spawned = rt.create(&f.id, &f.bundle, &CreateOptions { preserve_fds: f.preserve_fds })?;
+    let spawned = rt.create(
+        &f.id,
+        &f.bundle,
+        &CreateOptions {
+            preserve_fds: f.preserve_fds,
+        },
+    )?;
     let pid = spawned.pid;
     let pty = match place_pty(spawned.pty, f.console_socket.as_deref(), !detach)
         .and_then(|pty| write_pid_file(f.pid_file.as_deref(), pid).map(|_| pty))
@@ -83,7 +99,13 @@ pub fn exec(rt: &Runtime, f: &ExecFlags) -> Result<i32> {
     if foreground {
         supervise::block_signals()?;
     }
-    let spawned = rt.exec(&f.id, process, &ExecOptions { preserve_fds: f.preserve_fds })?;
+    let spawned = rt.exec(
+        &f.id,
+        process,
+        &ExecOptions {
+            preserve_fds: f.preserve_fds,
+        },
+    )?;
     let pty = place_pty(spawned.pty, f.console_socket.as_deref(), foreground)?;
     write_pid_file(f.pid_file.as_deref(), spawned.pid)?;
     if f.detach {
@@ -100,7 +122,10 @@ fn process_from_flags(rt: &Runtime, f: &ExecFlags) -> Result<Process> {
     }
     let state = rt.state(&f.id)?;
     let spec: Spec = runtime::spec::read_json(&state.bundle.join("config.json"))?;
-    let mut p = spec.process().clone().context("container spec has no process")?;
+    let mut p = spec
+        .process()
+        .clone()
+        .context("container spec has no process")?;
     p.set_args(Some(f.command.clone()));
     p.set_terminal(Some(f.tty));
     p.set_console_size(None);
@@ -116,15 +141,27 @@ fn process_from_flags(rt: &Runtime, f: &ExecFlags) -> Result<Process> {
     }
     if let Some(user) = &f.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
-        let uid: u32 = uid.parse().with_context(|| format!("invalid --user {user:?}"))?;
-        let gid: u32 = gid.parse().with_context(|| format!("invalid --user {user:?}"))?;
-        p.set_user(UserBuilder::default().uid(uid).gid(gid).additional_gids(f.additional_gids.clone()).build()?);
+        let uid: u32 = uid
+            .parse()
+            .with_context(|| format!("invalid --user {user:?}"))?;
+        let gid: u32 = gid
+            .parse()
+            .with_context(|| format!("invalid --user {user:?}"))?;
+        p.set_user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .additional_gids(f.additional_gids.clone())
+                .build()?,
+        );
     }
     if !f.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
         for name in &f.cap {
             let name = name.trim_start_matches("CAP_").to_string();
-            let cap: Capability = name.parse().map_err(|_| anyhow::anyhow!("unknown capability {name}"))?;
+            let cap: Capability = name
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown capability {name}"))?;
             let add = |s: &Option<std::collections::HashSet<Capability>>| {
                 let mut s = s.clone().unwrap_or_default();
                 s.insert(cap);
@@ -150,15 +187,28 @@ pub fn ps(rt: &Runtime, format: &str, id: &str, ps_args: &[String]) -> Result<()
         writeln!(out, "{}", serde_json::to_string(&pids)?)?;
         return Ok(());
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
-    let output = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let output = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let col = header.split_whitespace().position(|c| c == "PID").context("ps output has no PID column")?;
+    let col = header
+        .split_whitespace()
+        .position(|c| c == "PID")
+        .context("ps output has no PID column")?;
     writeln!(out, "{header}")?;
     for line in lines {
-        let pid: Option<i32> = line.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        let pid: Option<i32> = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             writeln!(out, "{line}")?;
         }

@@ -17,7 +17,10 @@ use runtime::Runtime;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Every command that runs code in a container runs from a sealed copy.
-    if matches!(cli.command, Command::Create(_) | Command::Run { .. } | Command::Exec(_)) {
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
         if let Err(e) = sealed::ensure() {
             return fail(&cli, &e);
         }
@@ -34,14 +37,24 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Create(f) => commands::create(&rt, f)?,
         Command::Start { id } => rt.start(id)?,
-        Command::Run { create, detach, keep } => return commands::run(&rt, create, *detach, *keep),
-        Command::State { id } => writeln!(out, "{}", serde_json::to_string_pretty(&rt.state(id)?)?)?,
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => return commands::run(&rt, create, *detach, *keep),
+        Command::State { id } => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&rt.state(id)?)?)?
+        }
         Command::Kill { all, id, signal } => commands::kill(&rt, id, signal, *all)?,
         Command::Delete { force, id } => rt.delete(id, *force)?,
         Command::Exec(f) => return commands::exec(&rt, f),
         Command::Pause { id } => rt.pause(id)?,
         Command::Resume { id } => rt.resume(id)?,
-        Command::Ps { format, id, ps_args } => commands::ps(&rt, format, id, ps_args)?,
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => commands::ps(&rt, format, id, ps_args)?,
         Command::List { quiet, format } => {
             let all = rt.list()?;
             if format == "json" {
@@ -51,19 +64,38 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                     writeln!(out, "{}", s.id)?;
                 }
             } else {
-                writeln!(out, "{:<24} {:<8} {:<10} {:<40} {}", "ID", "PID", "STATUS", "BUNDLE", "CREATED")?;
+                writeln!(
+                    out,
+                    "{:<24} {:<8} {:<10} {:<40} CREATED",
+                    "ID", "PID", "STATUS", "BUNDLE"
+                )?;
                 for s in all {
-                    writeln!(out, "{:<24} {:<8} {:<10} {:<40} {}", s.id, s.pid, s.status, s.bundle.display(), s.created)?;
+                    writeln!(
+                        out,
+                        "{:<24} {:<8} {:<10} {:<40} {}",
+                        s.id,
+                        s.pid,
+                        s.status,
+                        s.bundle.display(),
+                        s.created
+                    )?;
                 }
             }
         }
-        Command::Features => writeln!(out, "{}", serde_json::to_string_pretty(&runtime::features())?)?,
+        Command::Features => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&runtime::features())?
+        )?,
         Command::Spec { bundle } => {
             let path = bundle.join("config.json");
             if path.exists() {
                 anyhow::bail!("{} already exists", path.display());
             }
-            std::fs::write(&path, serde_json::to_string_pretty(&runtime::default_spec())?)?;
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&runtime::default_spec())?,
+            )?;
         }
     }
     Ok(0)
@@ -99,10 +131,16 @@ fn one_line(e: &anyhow::Error) -> String {
 fn log_error(path: &Path, format: LogFormat, msg: &str) {
     let time = runtime::now_rfc3339();
     let line = match format {
-        LogFormat::Json => serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string(),
+        LogFormat::Json => {
+            serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+        }
         LogFormat::Text => format!("time=\"{time}\" level=error msg={msg:?}"),
     };
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(f, "{line}");
     }
 }

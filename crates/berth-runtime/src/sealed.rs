@@ -23,7 +23,9 @@ const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
 
 /// Whether the running binary is a sealed memfd.
 fn running_sealed() -> bool {
-    let Ok(exe) = File::open("/proc/self/exe") else { return false };
+    let Ok(exe) = File::open("/proc/self/exe") else {
+        return false;
+    };
     match fcntl(&exe, FcntlArg::F_GET_SEALS) {
         Ok(bits) => SealFlag::from_bits_truncate(bits).contains(SEALS),
         Err(_) => false,
@@ -37,13 +39,19 @@ pub fn ensure() -> Result<()> {
         return Ok(());
     }
     let mut src = File::open("/proc/self/exe").context("open /proc/self/exe")?;
-    let memfd = memfd_create("berth-runtime", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
-        .context("memfd_create")?;
+    let memfd = memfd_create(
+        "berth-runtime",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .context("memfd_create")?;
     let mut dst = File::from(memfd);
     std::io::copy(&mut src, &mut dst).context("copy runtime binary to memfd")?;
     fcntl(&dst, FcntlArg::F_ADD_SEALS(SEALS)).context("seal memfd")?;
     let args: Vec<std::ffi::CString> = std::env::args_os()
-        .map(|a| std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).unwrap_or_default())
+        .map(|a| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
+                .unwrap_or_default()
+        })
         .collect();
     let env: Vec<std::ffi::CString> = std::env::vars_os()
         .map(|(k, v)| {

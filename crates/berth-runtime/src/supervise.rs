@@ -15,8 +15,15 @@ use nix::unistd::Pid;
 
 /// Signals passed on to the container rather than acted on.
 const FORWARDED: &[Signal] = &[
-    Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM, Signal::SIGUSR1, Signal::SIGUSR2,
-    Signal::SIGWINCH, Signal::SIGCONT, Signal::SIGALRM,
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCONT,
+    Signal::SIGALRM,
 ];
 
 /// The signals `run` and `exec` handle through a signalfd.
@@ -32,7 +39,8 @@ pub fn signal_set() -> SigSet {
 /// Blocks the handled signals; call before spawning so none is missed. The
 /// container's processes reset their mask before exec.
 pub fn block_signals() -> Result<()> {
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signal_set()), None).context("block signals")
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signal_set()), None)
+        .context("block signals")
 }
 
 /// Restores the terminal mode on drop (also when leaving with an error).
@@ -62,7 +70,12 @@ impl Drop for RawMode {
 }
 
 fn copy_winsize(master: &OwnedFd) {
-    let mut ws: libc::winsize = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws: libc::winsize = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ fills `ws`, which outlives the call; TIOCSWINSZ reads it.
     unsafe {
         if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
@@ -86,7 +99,9 @@ pub fn supervise(pid: i32, pty: Option<OwnedFd>) -> Result<i32> {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => exit = Some(code),
-                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => exit = Some(128 + sig as i32),
+                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
+                    exit = Some(128 + sig as i32)
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }
@@ -111,7 +126,10 @@ pub fn supervise(pid: i32, pty: Option<OwnedFd>) -> Result<i32> {
             Err(e) => return Err(e).context("poll"),
             Ok(_) => {}
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         if ready[0] {
             if let Ok(Some(info)) = sfd.read_signal() {
                 let sig = Signal::try_from(info.ssi_signo as i32).ok();
@@ -156,7 +174,10 @@ fn relay(from: BorrowedFd<'_>, to: &mut impl Write, buf: &mut [u8]) -> bool {
 }
 
 fn drain(master: &OwnedFd, buf: &mut [u8]) {
-    let _ = nix::fcntl::fcntl(master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    let _ = nix::fcntl::fcntl(
+        master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
     while relay(master.as_fd(), &mut std::io::stdout(), buf) {}
 }
 
@@ -167,4 +188,3 @@ fn write_all_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> nix::Result<()> {
     }
     Ok(())
 }
-

@@ -21,14 +21,25 @@ fn rootfs_symlink_to_host_root_is_refused() {
     std::os::unix::fs::symlink("/", b.rootfs()).unwrap();
     let err = run_err(&b, &id("rootlink"));
     assert!(err.contains("host's root"), "{err}");
-    assert!(!b.root.join(id("rootlink")).exists(), "no state left behind");
+    assert!(
+        !b.root.join(id("rootlink")).exists(),
+        "no state left behind"
+    );
 }
 
 #[test]
 fn malformed_configs_get_clear_errors() {
     let cases: &[(&str, serde_json::Value, &str)] = &[
-        ("dotdot", json!({"destination": "/a/../../etc", "type": "tmpfs", "source": "tmpfs"}), "contains '..'"),
-        ("relative", json!({"destination": "etc", "type": "tmpfs", "source": "tmpfs"}), "not absolute"),
+        (
+            "dotdot",
+            json!({"destination": "/a/../../etc", "type": "tmpfs", "source": "tmpfs"}),
+            "contains '..'",
+        ),
+        (
+            "relative",
+            json!({"destination": "etc", "type": "tmpfs", "source": "tmpfs"}),
+            "not absolute",
+        ),
     ];
     for (name, mount, want) in cases {
         let mut b = Bundle::new(&["true"]);
@@ -51,7 +62,11 @@ fn malformed_configs_get_clear_errors() {
 #[test]
 fn mount_through_planted_symlink_stays_inside() {
     let host = tempfile::tempdir().unwrap();
-    let mut b = Bundle::new(&["sh", "-c", "ls -d /evil/mnt && grep ' /evil/mnt ' /proc/mounts | wc -l"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "ls -d /evil/mnt && grep ' /evil/mnt ' /proc/mounts | wc -l",
+    ]);
     std::os::unix::fs::symlink(host.path(), b.rootfs().join("evil")).unwrap();
     std::os::unix::fs::symlink("../../../../../../../..", b.rootfs().join("up")).unwrap();
     b.edit(|c| {
@@ -60,9 +75,20 @@ fn mount_through_planted_symlink_stays_inside() {
         m.push(json!({"destination": "/up/tmp/x", "type": "tmpfs", "source": "tmpfs"}));
     });
     b.run_ok(&id("planted"));
-    assert_eq!(std::fs::read_dir(host.path()).unwrap().count(), 0, "nothing created on the host");
-    let inside = b.rootfs().join(host.path().strip_prefix("/").unwrap()).join("mnt");
-    assert!(inside.is_dir(), "created inside the rootfs at {}", inside.display());
+    assert_eq!(
+        std::fs::read_dir(host.path()).unwrap().count(),
+        0,
+        "nothing created on the host"
+    );
+    let inside = b
+        .rootfs()
+        .join(host.path().strip_prefix("/").unwrap())
+        .join("mnt");
+    assert!(
+        inside.is_dir(),
+        "created inside the rootfs at {}",
+        inside.display()
+    );
     assert!(b.rootfs().join("tmp/x").is_dir());
     assert!(!std::path::Path::new("/tmp/x").exists() || std::fs::read_dir("/tmp/x").is_ok());
 }
@@ -76,10 +102,17 @@ fn runtime_binary_cannot_be_overwritten_from_the_container() {
     let b = Bundle::new(&["true"]);
     let name = id("cve");
     let out = b.rt(&["create", &name]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pid = b.state(&name)["pid"].as_i64().unwrap();
     let exe = format!("/proc/{pid}/exe");
-    assert!(std::fs::read_link(&exe).unwrap().to_string_lossy().starts_with("/memfd:berth-runtime"));
+    assert!(std::fs::read_link(&exe)
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("/memfd:berth-runtime"));
     // Hold it (the attacker's O_PATH), let the init exec and exit, then write.
     let held = std::fs::File::open(&exe).unwrap();
     assert!(b.rt(&["start", &name]).status.success());
@@ -90,7 +123,9 @@ fn runtime_binary_cannot_be_overwritten_from_the_container() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     use std::os::fd::AsRawFd;
-    let reopened = std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    let reopened = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()));
     let denied = match reopened {
         Err(e) => e.raw_os_error() == Some(libc::EPERM),
         Ok(mut f) => f.write_all(b"pwned").map_err(|e| e.raw_os_error()) == Err(Some(libc::EPERM)),

@@ -17,10 +17,14 @@ fn init_is_pid_1_with_own_hostname_and_user() {
 fn runs_as_the_spec_user_with_groups_and_umask() {
     let mut b = Bundle::new(&["sh", "-c", "id; umask; cd /tmp && touch f && stat -c %a f"]);
     b.edit(|c| {
-        c["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [1002, 1003], "umask": 63});
+        c["process"]["user"] =
+            json!({"uid": 1000, "gid": 1001, "additionalGids": [1002, 1003], "umask": 63});
     });
     let out = b.run_ok(&id("user"));
-    assert!(out.starts_with("uid=1000 gid=1001 groups=1002,1003\n"), "{out}");
+    assert!(
+        out.starts_with("uid=1000 gid=1001 groups=1002,1003\n"),
+        "{out}"
+    );
     assert!(out.contains("0077\n600\n"), "{out}");
 }
 
@@ -53,9 +57,16 @@ fn missing_executable_is_a_clear_error() {
 
 #[test]
 fn namespaces_differ_from_the_host() {
-    let b = Bundle::new(&["sh", "-c", "for n in mnt uts ipc pid net cgroup; do readlink /proc/1/ns/$n; done"]);
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "for n in mnt uts ipc pid net cgroup; do readlink /proc/1/ns/$n; done",
+    ]);
     let out = b.run_ok(&id("ns"));
-    for (line, n) in out.lines().zip(["mnt", "uts", "ipc", "pid", "net", "cgroup"]) {
+    for (line, n) in out
+        .lines()
+        .zip(["mnt", "uts", "ipc", "pid", "net", "cgroup"])
+    {
         let host = std::fs::read_link(format!("/proc/self/ns/{n}")).unwrap();
         assert_ne!(line, host.to_str().unwrap(), "{n} namespace is the host's");
     }
@@ -76,7 +87,10 @@ fn mounts_readonly_root_masked_and_readonly_paths() {
     let mut lines = after.lines();
     assert_eq!(lines.next(), Some("0"), "masked files read empty: {out}");
     assert_eq!(lines.next(), Some("0"), "masked dirs are empty: {out}");
-    assert!(out.contains("Read-only file system") && out.matches("Read-only").count() >= 2, "/proc/sys is read-only: {out}");
+    assert!(
+        out.contains("Read-only file system") && out.matches("Read-only").count() >= 2,
+        "/proc/sys is read-only: {out}"
+    );
     assert!(out.lines().last().unwrap().contains(" ro,"), "{out}");
 }
 
@@ -84,7 +98,11 @@ fn mounts_readonly_root_masked_and_readonly_paths() {
 fn bind_mounts_with_options() {
     let host = tempfile::tempdir().unwrap();
     std::fs::write(host.path().join("data"), "from host").unwrap();
-    let mut b = Bundle::new(&["sh", "-c", "cat /mnt/data; echo x > /mnt/new 2>&1 || echo refused; cat /etc/host-file"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /mnt/data; echo x > /mnt/new 2>&1 || echo refused; cat /etc/host-file",
+    ]);
     let file = host.path().join("data");
     b.edit(|c| {
         c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": host.path(), "options": ["rbind", "ro"]}));
@@ -106,12 +124,19 @@ fn capabilities_follow_the_spec() {
     });
     let out = b.run_ok(&id("caps"));
     // CAP_CHOWN = bit 0, CAP_KILL = bit 5.
-    assert_eq!(out, "CapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n");
+    assert_eq!(
+        out,
+        "CapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n"
+    );
 }
 
 #[test]
 fn no_new_privileges_and_rlimits_and_oom_score() {
-    let mut b = Bundle::new(&["sh", "-c", "grep NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "grep NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj",
+    ]);
     b.edit(|c| {
         c["process"]["noNewPrivileges"] = json!(true);
         c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]);
@@ -122,27 +147,45 @@ fn no_new_privileges_and_rlimits_and_oom_score() {
 
 #[test]
 fn sysctl_and_domainname_and_env_and_cwd() {
-    let mut b = Bundle::new(&["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/domainname; echo $FOO; pwd"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/domainname; echo $FOO; pwd",
+    ]);
     b.edit(|c| {
         c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
         c["domainname"] = json!("example.org");
         c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
         c["process"]["cwd"] = json!("/work/dir");
     });
-    assert_eq!(b.run_ok(&id("sysctl")), "1\nexample.org\nbar baz\n/work/dir\n");
+    assert_eq!(
+        b.run_ok(&id("sysctl")),
+        "1\nexample.org\nbar baz\n/work/dir\n"
+    );
 }
 
 #[test]
 fn user_namespace_maps_ids() {
-    let mut b = Bundle::new(&["sh", "-c", "id -u; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f",
+    ]);
     b.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     });
     // The rootfs must belong to the mapped root for it to write.
     let rootfs = b.rootfs();
-    std::process::Command::new("chown").args(["-R", "100000:100000"]).arg(&rootfs).status().unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(&rootfs)
+        .status()
+        .unwrap();
     let out = b.run_ok(&id("userns"));
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("0"));
@@ -150,23 +193,51 @@ fn user_namespace_maps_ids() {
     assert_eq!(map, ["0", "100000", "65536"]);
     assert_eq!(lines.next(), Some("0"));
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(rootfs.join("tmp/f")).unwrap().uid(), 100000, "host sees the mapped uid");
+    assert_eq!(
+        std::fs::metadata(rootfs.join("tmp/f")).unwrap().uid(),
+        100000,
+        "host sees the mapped uid"
+    );
 }
 
 #[test]
 fn seccomp_docker_default_blocks_namespace_syscalls() {
     use oci_spec::runtime::Capability;
     let mut b = Bundle::new(&["sh", "-c", "grep Seccomp: /proc/self/status; unshare -m true 2>&1; echo rc=$?; mkdir /tmp/ok && echo mkdir ok"]);
-    let profile = runtime::seccomp::docker_default(&[Capability::Chown, Capability::Kill, Capability::Setuid, Capability::Setgid]);
+    let profile = runtime::seccomp::docker_default(&[
+        Capability::Chown,
+        Capability::Kill,
+        Capability::Setuid,
+        Capability::Setgid,
+    ]);
     b.edit(|c| {
         c["linux"]["seccomp"] = serde_json::to_value(&profile).unwrap();
         // Docker's default set, without CAP_SYS_ADMIN.
-        let caps = json!(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]);
-        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+        let caps = json!([
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FSETID",
+            "CAP_FOWNER",
+            "CAP_MKNOD",
+            "CAP_NET_RAW",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETFCAP",
+            "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SYS_CHROOT",
+            "CAP_KILL",
+            "CAP_AUDIT_WRITE"
+        ]);
+        c["process"]["capabilities"] =
+            json!({"bounding": caps, "effective": caps, "permitted": caps});
     });
     let out = b.run_ok(&id("seccomp"));
     assert!(out.starts_with("Seccomp:\t2\n"), "filter mode: {out}");
-    assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("rc=1"),
+        "{out}"
+    );
     assert!(out.ends_with("mkdir ok\n"), "{out}");
 }
 
@@ -178,9 +249,15 @@ fn cgroup_limits_are_visible_and_enforced() {
     });
     let (code, out, err) = b.run(&id("limits"));
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].parse::<u32>().unwrap() >= 5, "every hierarchy shows the container's cgroup as /: {out}");
+    assert!(
+        lines[0].parse::<u32>().unwrap() >= 5,
+        "every hierarchy shows the container's cgroup as /: {out}"
+    );
     assert_eq!(&lines[1..3], ["33554432", "6"], "{out}");
-    assert!(lines[3].parse::<u32>().unwrap() >= 1, "forks beyond pids.max fail: {out} {err}");
+    assert!(
+        lines[3].parse::<u32>().unwrap() >= 1,
+        "forks beyond pids.max fail: {out} {err}"
+    );
     assert_eq!(code, 137, "the memory hog is OOM-killed: {out} {err}");
 }
 

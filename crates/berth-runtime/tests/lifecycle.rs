@@ -23,7 +23,11 @@ fn wait_status(b: &Bundle, id: &str, want: &str) -> Value {
 }
 
 fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -32,15 +36,28 @@ fn create_start_exec_pause_resume_kill_delete() {
     let b = Bundle::new(&["sleep", "1000"]);
     let name = id("life");
     let pid_file = b.path().join("pid");
-    ok(b.rt(&["create", "--bundle", b.path().to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &name]));
+    ok(b.rt(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &name,
+    ]));
     let s = wait_status(&b, &name, "created");
     let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     assert_eq!(s["pid"], pid);
     assert_eq!(s["id"], name.as_str());
-    assert_eq!(s["bundle"], std::fs::canonicalize(b.path()).unwrap().to_str().unwrap());
+    assert_eq!(
+        s["bundle"],
+        std::fs::canonicalize(b.path()).unwrap().to_str().unwrap()
+    );
     // Created: the init is ours, not yet the user's command.
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    assert!(exe.to_string_lossy().starts_with("/memfd:berth-runtime"), "init runs from the sealed copy: {exe:?}");
+    assert!(
+        exe.to_string_lossy().starts_with("/memfd:berth-runtime"),
+        "init runs from the sealed copy: {exe:?}"
+    );
 
     ok(b.rt(&["start", &name]));
     wait_status(&b, &name, "running");
@@ -48,13 +65,31 @@ fn create_start_exec_pause_resume_kill_delete() {
     assert_eq!(comm.trim(), "sleep");
 
     // exec joins the container: same pid namespace (sleep is pid 1 there), same hostname.
-    let out = ok(b.rt(&["exec", &name, "sh", "-c", "cat /proc/1/comm; hostname; echo $$"]));
+    let out = ok(b.rt(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "cat /proc/1/comm; hostname; echo $$",
+    ]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(&lines[..2], ["sleep", "berth-test"], "{out}");
     assert_ne!(lines[2], "1");
     let code = b.rt(&["exec", &name, "sh", "-c", "exit 5"]).status.code();
     assert_eq!(code, Some(5));
-    let out = ok(b.rt(&["exec", "--env", "A=b", "--cwd", "/tmp", "--user", "65534:65534", &name, "sh", "-c", "echo $A; pwd; id -u"]));
+    let out = ok(b.rt(&[
+        "exec",
+        "--env",
+        "A=b",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "65534:65534",
+        &name,
+        "sh",
+        "-c",
+        "echo $A; pwd; id -u",
+    ]));
     assert_eq!(out, "b\n/tmp\n65534\n");
 
     // ps lists the init.
@@ -67,7 +102,10 @@ fn create_start_exec_pause_resume_kill_delete() {
     let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert!(st.contains(") D ") || st.contains(") S "), "{st}");
     let err = b.rt(&["exec", &name, "true"]);
-    assert!(!err.status.success(), "exec into a paused container is refused");
+    assert!(
+        !err.status.success(),
+        "exec into a paused container is refused"
+    );
     ok(b.rt(&["resume", &name]));
     wait_status(&b, &name, "running");
 
@@ -98,7 +136,12 @@ fn delete_force_kills_a_running_container() {
     ok(b.rt(&["run", "--detach", &name]));
     let pid = wait_status(&b, &name, "running")["pid"].as_i64().unwrap();
     ok(b.rt(&["delete", "--force", &name]));
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().contains(") Z "));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z ")
+    );
     ok(b.rt(&["list", "--quiet"]));
 }
 
@@ -113,10 +156,18 @@ fn duplicate_ids_and_unknown_ids() {
     // The failed create did not disturb the first one.
     wait_status(&b, &name, "created");
     ok(b.rt(&["delete", "--force", &name]));
-    for cmd in [vec!["start", "nope"], vec!["kill", "nope"], vec!["delete", "nope"], vec!["state", "nope"]] {
+    for cmd in [
+        vec!["start", "nope"],
+        vec!["kill", "nope"],
+        vec!["delete", "nope"],
+        vec!["state", "nope"],
+    ] {
         let out = b.rt(&cmd);
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+            "{cmd:?}"
+        );
     }
     let out = b.rt(&["state", "../etc"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid container id"));
@@ -126,14 +177,23 @@ fn duplicate_ids_and_unknown_ids() {
 /// the container writes on its terminal.
 #[test]
 fn terminal_through_console_socket() {
-    use nix::sys::socket::{accept, bind, listen, recvmsg, socket, AddressFamily, Backlog, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr};
+    use nix::sys::socket::{
+        accept, bind, listen, recvmsg, socket, AddressFamily, Backlog, ControlMessageOwned,
+        MsgFlags, SockFlag, SockType, UnixAddr,
+    };
     let mut b = Bundle::new(&["sh", "-c", "tty; stty size; echo done"]);
     b.edit(|c| {
         c["process"]["terminal"] = serde_json::json!(true);
         c["process"]["consoleSize"] = serde_json::json!({"height": 33, "width": 111});
     });
     let sock_path = b.path().join("console.sock");
-    let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::empty(), None).unwrap();
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
     bind(sock.as_raw_fd(), &UnixAddr::new(&sock_path).unwrap()).unwrap();
     listen(&sock, Backlog::new(1).unwrap()).unwrap();
     let name = id("tty");
@@ -152,7 +212,12 @@ fn terminal_through_console_socket() {
         }
         fd.expect("pty master received")
     });
-    ok(b.rt(&["create", "--console-socket", sock_path.to_str().unwrap(), &name]));
+    ok(b.rt(&[
+        "create",
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        &name,
+    ]));
     let master = receiver.join().unwrap();
     ok(b.rt(&["start", &name]));
     let mut f = std::fs::File::from(master);
@@ -168,7 +233,10 @@ fn terminal_through_console_socket() {
         }
     }
     let text = String::from_utf8_lossy(&out).replace('\r', "");
-    assert!(text.starts_with("/dev/console\n") || text.starts_with("/dev/pts/0\n"), "{text}");
+    assert!(
+        text.starts_with("/dev/console\n") || text.starts_with("/dev/pts/0\n"),
+        "{text}"
+    );
     assert!(text.contains("33 111\n"), "{text}");
     ok(b.rt(&["delete", "--force", &name]));
 }
@@ -178,5 +246,9 @@ fn features_and_spec() {
     let b = Bundle::new(&["true"]);
     let f: Value = serde_json::from_str(&ok(b.rt(&["features"]))).unwrap();
     assert_eq!(f["linux"]["cgroup"]["v2"], true);
-    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "user"));
 }

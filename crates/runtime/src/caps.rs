@@ -50,8 +50,14 @@ impl CapSets {
     /// From the spec's `process.capabilities`; missing sets are empty, and
     /// capabilities this kernel does not know are left out (as runc warns and does).
     pub fn from_spec(c: Option<&LinuxCapabilities>) -> Result<CapSets> {
-        let Some(c) = c else { return Ok(CapSets::default()) };
-        let known = if last_cap() >= 63 { u64::MAX } else { (1u64 << (last_cap() + 1)) - 1 };
+        let Some(c) = c else {
+            return Ok(CapSets::default());
+        };
+        let known = if last_cap() >= 63 {
+            u64::MAX
+        } else {
+            (1u64 << (last_cap() + 1)) - 1
+        };
         Ok(CapSets {
             bounding: mask(c.bounding().as_ref())? & known,
             effective: mask(c.effective().as_ref())? & known,
@@ -68,7 +74,8 @@ pub fn drop_bounding(sets: &CapSets, last: u8) -> nix::Result<()> {
         if sets.bounding & (1 << cap) == 0 {
             // SAFETY: prctl with PR_CAPBSET_DROP takes an integer capability
             // number and touches no memory of ours.
-            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
+            let r =
+                unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
             // EINVAL: the kernel does not know this capability; nothing to drop.
             if r != 0 && nix::errno::Errno::last() != nix::errno::Errno::EINVAL {
                 return Err(nix::errno::Errno::last());
@@ -103,12 +110,27 @@ const CAP_VERSION_3: u32 = 0x2008_0522;
 
 /// Sets effective, permitted and inheritable in one `capset`, then the ambient set.
 pub fn apply(sets: &CapSets) -> nix::Result<()> {
-    let header = CapHeader { version: CAP_VERSION_3, pid: 0 };
+    let header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
     let split = |m: u64| [(m & 0xffff_ffff) as u32, (m >> 32) as u32];
-    let (e, p, i) = (split(sets.effective), split(sets.permitted), split(sets.inheritable));
+    let (e, p, i) = (
+        split(sets.effective),
+        split(sets.permitted),
+        split(sets.inheritable),
+    );
     let data = [
-        CapData { effective: e[0], permitted: p[0], inheritable: i[0] },
-        CapData { effective: e[1], permitted: p[1], inheritable: i[1] },
+        CapData {
+            effective: e[0],
+            permitted: p[0],
+            inheritable: i[0],
+        },
+        CapData {
+            effective: e[1],
+            permitted: p[1],
+            inheritable: i[1],
+        },
     ];
     // SAFETY: version 3 of the ABI takes a header and an array of two data
     // structs, both `repr(C)` and alive for the call.
@@ -121,7 +143,15 @@ pub fn apply(sets: &CapSets) -> nix::Result<()> {
     for cap in 0..64u64 {
         if ambient & (1 << cap) != 0 {
             // SAFETY: integer arguments only.
-            let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0) };
+            let r = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                )
+            };
             nix::errno::Errno::result(r)?;
         }
     }

@@ -21,15 +21,25 @@ use ioctl::{tiocsctty, tiocsptlck};
 
 /// Opens a pty through the multiplexer at `ptmx`; returns (master, follower).
 pub fn open_pty(ptmx: &Path) -> Result<(OwnedFd, OwnedFd)> {
-    let master = open(ptmx, OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open {}", ptmx.display()), e))?;
+    let master = open(
+        ptmx,
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open {}", ptmx.display()), e))?;
     // SAFETY: TIOCSPTLCK reads an int through the pointer, which outlives the
     // call; `master` is an open pty master.
     unsafe { tiocsptlck(master.as_raw_fd(), &0) }.map_err(|e| Error::sys("unlock pty", e))?;
     // TIOCGPTPEER opens the follower through the master, without a path lookup
     // that the container could redirect.
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
-    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(Error::sys("open pty follower", nix::errno::Errno::last()));
     }
@@ -56,7 +66,8 @@ pub fn set_size(master: &OwnedFd, size: Option<&ConsoleSize>) {
 /// and its stdin, stdout and stderr.
 pub fn make_controlling(follower: &OwnedFd) -> Result<()> {
     // SAFETY: TIOCSCTTY takes an int by value; we lead a new session.
-    unsafe { tiocsctty(follower.as_raw_fd(), 0) }.map_err(|e| Error::sys("set controlling terminal", e))?;
+    unsafe { tiocsctty(follower.as_raw_fd(), 0) }
+        .map_err(|e| Error::sys("set controlling terminal", e))?;
     dup2_stdin(follower).map_err(|e| Error::sys("dup2 pty", e))?;
     nix::unistd::dup2_stdout(follower).map_err(|e| Error::sys("dup2 pty", e))?;
     nix::unistd::dup2_stderr(follower).map_err(|e| Error::sys("dup2 pty", e))?;
@@ -65,15 +76,31 @@ pub fn make_controlling(follower: &OwnedFd) -> Result<()> {
 
 /// Sends `master` over the unix socket at `socket` (runc's `--console-socket`).
 pub fn send_to_socket(socket: &Path, master: &OwnedFd) -> Result<()> {
-    use nix::sys::socket::{connect, sendmsg, socket as mksocket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
-    let sock = mksocket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| Error::sys("console socket", e))?;
-    let addr = UnixAddr::new(socket).map_err(|e| Error::sys(format!("console socket {}", socket.display()), e))?;
-    connect(sock.as_raw_fd(), &addr).map_err(|e| Error::sys(format!("connect {}", socket.display()), e))?;
+    use nix::sys::socket::{
+        connect, sendmsg, socket as mksocket, AddressFamily, ControlMessage, MsgFlags, SockFlag,
+        SockType, UnixAddr,
+    };
+    let sock = mksocket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("console socket", e))?;
+    let addr = UnixAddr::new(socket)
+        .map_err(|e| Error::sys(format!("console socket {}", socket.display()), e))?;
+    connect(sock.as_raw_fd(), &addr)
+        .map_err(|e| Error::sys(format!("connect {}", socket.display()), e))?;
     let fds = [master.as_raw_fd()];
     let name = b"/dev/ptmx";
     let iov = [std::io::IoSlice::new(name)];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .map_err(|e| Error::sys(format!("send pty to {}", socket.display()), e))?;
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::sys(format!("send pty to {}", socket.display()), e))?;
     Ok(())
 }

@@ -7,15 +7,15 @@
 //! those into a bundle and hands it here. It never prints and never exits; the
 //! `berth-runtime` binary renders its errors.
 
-pub mod cgroups;
-pub mod seccomp;
 pub mod caps;
+pub mod cgroups;
 pub mod console;
 pub mod container;
 pub mod error;
 pub mod mount_opts;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 

@@ -94,7 +94,10 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
 
 /// Parses a propagation name (`rootfsPropagation`).
 pub fn propagation(name: &str) -> Option<MsFlags> {
-    PROPAGATION.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    PROPAGATION
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
 }
 
 #[cfg(test)]
@@ -104,11 +107,31 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(&[&str], MsFlags, &[MsFlags], &str)] = &[
-            (&["nosuid", "noexec", "nodev"], MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV, &[], ""),
-            (&["rbind", "ro", "rprivate"], MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY, &[MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)], ""),
+            (
+                &["nosuid", "noexec", "nodev"],
+                MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+                &[],
+                "",
+            ),
+            (
+                &["rbind", "ro", "rprivate"],
+                MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY,
+                &[MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)],
+                "",
+            ),
             (&["ro", "rw"], MsFlags::empty(), &[], ""),
-            (&["nosuid", "strictatime", "mode=755", "size=65536k"], MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, &[], "mode=755,size=65536k"),
-            (&["newinstance", "ptmxmode=0666", "gid=5", "tmpcopyup"], MsFlags::empty(), &[], "newinstance,ptmxmode=0666,gid=5"),
+            (
+                &["nosuid", "strictatime", "mode=755", "size=65536k"],
+                MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+                &[],
+                "mode=755,size=65536k",
+            ),
+            (
+                &["newinstance", "ptmxmode=0666", "gid=5", "tmpcopyup"],
+                MsFlags::empty(),
+                &[],
+                "newinstance,ptmxmode=0666,gid=5",
+            ),
         ];
         for (opts, flags, prop, data) in cases {
             let got = parse(opts);

@@ -101,7 +101,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     let linux = spec.linux().as_ref();
     let mut seen = Vec::new();
-    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
         if seen.contains(&ns.typ()) {
             return Err(Error::InvalidSpec(format!(
                 "namespace {:?} is listed twice",
@@ -181,7 +185,10 @@ mod tests {
         }
     }
 
-    fn bundle_with(config: &str, rootfs: impl FnOnce(&Path)) -> (tempfile::TempDir, Result<Bundle>) {
+    fn bundle_with(
+        config: &str,
+        rootfs: impl FnOnce(&Path),
+    ) -> (tempfile::TempDir, Result<Bundle>) {
         let dir = tempfile::tempdir().unwrap();
         rootfs(dir.path());
         fs::write(dir.path().join("config.json"), config).unwrap();

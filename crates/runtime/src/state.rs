@@ -167,7 +167,8 @@ impl StateDir {
         let tmp = self.path.join(".state.json.tmp");
         let body = serde_json::to_vec(record).expect("state serialises");
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        f.write_all(&body).map_err(|e| Error::io("write", &tmp, e))?;
+        f.write_all(&body)
+            .map_err(|e| Error::io("write", &tmp, e))?;
         fs::rename(&tmp, &file).map_err(|e| Error::io("rename", &file, e))
     }
 
@@ -225,7 +226,11 @@ impl Record {
             oci_version: "1.2.0".into(),
             id: self.id.clone(),
             status,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             bundle: self.bundle.clone(),
             rootfs: self.rootfs.clone(),
             created: self.created.clone(),

@@ -24,23 +24,42 @@ pub fn busybox_rootfs(rootfs: &Path) {
     for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root"] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
-    std::fs::set_permissions(rootfs.join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static installed at /bin/busybox");
+    std::fs::set_permissions(
+        rootfs.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+        .expect("busybox-static installed at /bin/busybox");
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" {
             let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
         }
     }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
 }
 
 /// The docker-like base config: the runtime's default spec with the command.
 pub fn base_config(args: &[&str]) -> Value {
-    let out = Command::new(BIN).args(["spec", "--bundle"]).arg(tmp_spec_dir()).output().unwrap();
-    assert!(out.status.success(), "spec: {}", String::from_utf8_lossy(&out.stderr));
-    let mut c: Value = serde_json::from_slice(&std::fs::read(tmp_spec_dir().join("config.json")).unwrap()).unwrap();
+    let out = Command::new(BIN)
+        .args(["spec", "--bundle"])
+        .arg(tmp_spec_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "spec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c: Value =
+        serde_json::from_slice(&std::fs::read(tmp_spec_dir().join("config.json")).unwrap())
+            .unwrap();
     let _ = std::fs::remove_dir_all(tmp_spec_dir());
     c["process"]["terminal"] = json!(false);
     c["process"]["args"] = json!(args);
@@ -50,7 +69,11 @@ pub fn base_config(args: &[&str]) -> Value {
 }
 
 fn tmp_spec_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("berth-spec-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let d = std::env::temp_dir().join(format!(
+        "berth-spec-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -60,7 +83,11 @@ impl Bundle {
         let dir = tempfile::tempdir().unwrap();
         busybox_rootfs(&dir.path().join("rootfs"));
         let root = dir.path().join("state");
-        let b = Bundle { config: base_config(args), dir, root };
+        let b = Bundle {
+            config: base_config(args),
+            dir,
+            root,
+        };
         b.write();
         b
     }
@@ -75,7 +102,11 @@ impl Bundle {
 
     /// Rewrites config.json from `self.config`.
     pub fn write(&self) {
-        std::fs::write(self.dir.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     pub fn edit(&mut self, f: impl FnOnce(&mut Value)) {
@@ -86,7 +117,10 @@ impl Bundle {
     /// `berth-runtime --root <state> ARGS...` with the bundle as cwd.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--root").arg(&self.root).args(args).current_dir(self.dir.path());
+        c.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .current_dir(self.dir.path());
         c.stdin(Stdio::null());
         c
     }
@@ -98,22 +132,37 @@ impl Bundle {
         if !args.contains(&"create") && !args.contains(&"--detach") {
             return self.cmd(args).output().unwrap();
         }
-        let n = std::sync::atomic::AtomicUsize::new(0).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let out_path = self.dir.path().join(format!("out-{}-{n}", std::process::id()));
-        let err_path = self.dir.path().join(format!("err-{}-{n}", std::process::id()));
+        let n = std::sync::atomic::AtomicUsize::new(0)
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out_path = self
+            .dir
+            .path()
+            .join(format!("out-{}-{n}", std::process::id()));
+        let err_path = self
+            .dir
+            .path()
+            .join(format!("err-{}-{n}", std::process::id()));
         let status = self
             .cmd(args)
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&err_path).unwrap())
             .status()
             .unwrap();
-        Output { status, stdout: std::fs::read(&out_path).unwrap(), stderr: std::fs::read(&err_path).unwrap() }
+        Output {
+            status,
+            stdout: std::fs::read(&out_path).unwrap(),
+            stderr: std::fs::read(&err_path).unwrap(),
+        }
     }
 
     /// `run ID` in the foreground: (exit code, stdout, stderr).
     pub fn run(&self, id: &str) -> (i32, String, String) {
         let out = self.rt(&["run", id]);
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs and expects exit 0; returns stdout.
@@ -125,7 +174,11 @@ impl Bundle {
 
     pub fn state(&self, id: &str) -> Value {
         let out = self.rt(&["state", id]);
-        assert!(out.status.success(), "state: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "state: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }

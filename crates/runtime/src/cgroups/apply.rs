@@ -25,16 +25,29 @@ pub fn blkio_to_io_weight(weight: u16) -> u64 {
 }
 
 fn limit_v1(v: i64) -> String {
-    if v < 0 { "-1".into() } else { v.to_string() }
+    if v < 0 {
+        "-1".into()
+    } else {
+        v.to_string()
+    }
 }
 
 fn limit_v2(v: i64) -> String {
-    if v < 0 { "max".into() } else { v.to_string() }
+    if v < 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
 }
 
 /// Writes the files that exist for a controller: a missing controller
 /// directory is a host without it, a missing file an older kernel.
-fn write_in(dir: Option<&PathBuf>, controller: &'static str, file: &str, value: &str) -> Result<(), CgroupError> {
+fn write_in(
+    dir: Option<&PathBuf>,
+    controller: &'static str,
+    file: &str,
+    value: &str,
+) -> Result<(), CgroupError> {
     let dir = dir.ok_or(CgroupError::Unsupported(controller))?;
     write(&dir.join(file), value)
 }
@@ -47,7 +60,10 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
         LinuxDeviceType::P => "p",
         LinuxDeviceType::A => "a",
     };
-    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
     let access = d.access().clone().unwrap_or_else(|| "rwm".into());
     format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()))
 }
@@ -57,7 +73,9 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
     if let Some(m) = r.memory() {
         let dir = paths.get("memory");
         if let Some(limit) = m.limit() {
-            let memsw = dir.map(|d| d.join("memory.memsw.limit_in_bytes")).filter(|f| f.exists());
+            let memsw = dir
+                .map(|d| d.join("memory.memsw.limit_in_bytes"))
+                .filter(|f| f.exists());
             // limit <= memsw must hold at every step: when raising, memsw
             // goes first; try the limit first and retry in the other order.
             if write_in(dir, "memory", "memory.limit_in_bytes", &limit_v1(limit)).is_err() {
@@ -91,14 +109,23 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
         if let Some(quota) = c.quota().filter(|q| *q != 0) {
             write_in(dir, "cpu", "cpu.cfs_quota_us", &limit_v1(quota))?;
         }
-        cpuset(paths.get("cpuset"), c.cpus().as_deref(), c.mems().as_deref())?;
+        cpuset(
+            paths.get("cpuset"),
+            c.cpus().as_deref(),
+            c.mems().as_deref(),
+        )?;
     }
     if let Some(p) = r.pids() {
         write_in(paths.get("pids"), "pids", "pids.max", &pids_max(p.limit()))?;
     }
     if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        let dir = paths.get("blkio").ok_or(CgroupError::Unsupported("blkio"))?;
-        let file = ["blkio.weight", "blkio.bfq.weight"].into_iter().map(|f| dir.join(f)).find(|f| f.exists());
+        let dir = paths
+            .get("blkio")
+            .ok_or(CgroupError::Unsupported("blkio"))?;
+        let file = ["blkio.weight", "blkio.bfq.weight"]
+            .into_iter()
+            .map(|f| dir.join(f))
+            .find(|f| f.exists());
         match file {
             Some(f) => write(&f, &w.to_string())?,
             None => return Err(CgroupError::Unsupported("blkio weight")),
@@ -110,7 +137,11 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
             // which the kernel's list gives for allow-after-deny).
             write(&dir.join("devices.deny"), "a")?;
             for d in rules {
-                let file = if d.allow() { "devices.allow" } else { "devices.deny" };
+                let file = if d.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
                 write(&dir.join(file), &device_rule(d))?;
             }
         }
@@ -119,10 +150,18 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
 }
 
 fn pids_max(limit: i64) -> String {
-    if limit <= 0 { "max".into() } else { limit.to_string() }
+    if limit <= 0 {
+        "max".into()
+    } else {
+        limit.to_string()
+    }
 }
 
-fn cpuset(dir: Option<&PathBuf>, cpus: Option<&str>, mems: Option<&str>) -> Result<(), CgroupError> {
+fn cpuset(
+    dir: Option<&PathBuf>,
+    cpus: Option<&str>,
+    mems: Option<&str>,
+) -> Result<(), CgroupError> {
     if let Some(cpus) = cpus.filter(|s| !s.is_empty()) {
         write_in(dir, "cpuset", "cpuset.cpus", cpus)?;
     }
@@ -141,7 +180,13 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
             write_in(dir, "memory", "memory.max", &limit_v2(limit))?;
             // v1's memsw is memory + swap; v2's swap.max is the swap alone.
             if let Some(swap) = m.swap() {
-                let v = if swap < 0 { "max".to_string() } else if limit > 0 { (swap - limit).max(0).to_string() } else { swap.to_string() };
+                let v = if swap < 0 {
+                    "max".to_string()
+                } else if limit > 0 {
+                    (swap - limit).max(0).to_string()
+                } else {
+                    swap.to_string()
+                };
                 write_in(dir, "memory", "memory.swap.max", &v)?;
             }
         }
@@ -151,10 +196,18 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(c) = r.cpu() {
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
-            write_in(dir, "cpu", "cpu.weight", &shares_to_weight(shares).to_string())?;
+            write_in(
+                dir,
+                "cpu",
+                "cpu.weight",
+                &shares_to_weight(shares).to_string(),
+            )?;
         }
         if c.quota().is_some() || c.period().is_some() {
-            let quota = c.quota().filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
+            let quota = c
+                .quota()
+                .filter(|q| *q > 0)
+                .map_or("max".to_string(), |q| q.to_string());
             let period = c.period().filter(|p| *p > 0).unwrap_or(100_000);
             write_in(dir, "cpu", "cpu.max", &format!("{quota} {period}"))?;
         }
@@ -167,7 +220,10 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         if d.join("io.bfq.weight").exists() {
             write(&d.join("io.bfq.weight"), &w.to_string())?;
         } else {
-            write(&d.join("io.weight"), &format!("default {}", blkio_to_io_weight(w)))?;
+            write(
+                &d.join("io.weight"),
+                &format!("default {}", blkio_to_io_weight(w)),
+            )?;
         }
     }
     if let Some(rules) = r.devices() {
@@ -183,16 +239,26 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
 }
 
 fn number(path: &Path) -> u64 {
-    read(path).ok().and_then(|s| {
-        let s = s.trim();
-        if s == "max" { Some(u64::MAX) } else { s.parse().ok() }
-    }).unwrap_or(0)
+    read(path)
+        .ok()
+        .and_then(|s| {
+            let s = s.trim();
+            if s == "max" {
+                Some(u64::MAX)
+            } else {
+                s.parse().ok()
+            }
+        })
+        .unwrap_or(0)
 }
 
 fn keyed(path: &Path, key: &str) -> u64 {
     read(path)
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -208,7 +274,8 @@ pub fn stats(cg: &Cgroup) -> Stats {
             pids_limit: number(&path.join("pids.max")),
         },
         Cgroup::V1 { paths } => {
-            let f = |ctrl: &str, file: &str| paths.get(ctrl).map(|d| d.join(file)).unwrap_or_default();
+            let f =
+                |ctrl: &str, file: &str| paths.get(ctrl).map(|d| d.join(file)).unwrap_or_default();
             let limit = number(&f("memory", "memory.limit_in_bytes"));
             Stats {
                 memory_usage: number(&f("memory", "memory.usage_in_bytes")),

@@ -26,7 +26,12 @@ pub struct Insn {
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn { code, regs: (src << 4) | dst, off, imm }
+    Insn {
+        code,
+        regs: (src << 4) | dst,
+        off,
+        imm,
+    }
 }
 
 // Opcodes: class | op | source.
@@ -92,7 +97,9 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
         block.push(insn(EXIT, 0, 0, 0, 0));
         // A rule that matches everything ends the program: what comes after
         // it could never run, and the verifier refuses unreachable code.
-        let terminal = !block.iter().any(|i| i.code == JMP32_JNE_K || i.code == JMP32_JNE_X);
+        let terminal = !block
+            .iter()
+            .any(|i| i.code == JMP32_JNE_K || i.code == JMP32_JNE_X);
         // Every jump goes to the end of the block: the next rule.
         let len = block.len();
         for (i, ins) in block.iter_mut().enumerate() {
@@ -143,7 +150,10 @@ struct ProgAttach {
 }
 
 fn bpf_err(what: &str, dir: &Path) -> CgroupError {
-    CgroupError::Io { path: dir.to_path_buf(), source: std::io::Error::other(format!("{what}: {}", std::io::Error::last_os_error())) }
+    CgroupError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(format!("{what}: {}", std::io::Error::last_os_error())),
+    }
 }
 
 /// Loads the program for `rules` and attaches it to the cgroup at `dir`.
@@ -165,16 +175,34 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError
     };
     // SAFETY: `load` is a zero-padded bpf_attr prefix whose pointers (the
     // instructions, the license) stay alive for the call.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &load as *const ProgLoad, std::mem::size_of::<ProgLoad>()) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &load as *const ProgLoad,
+            std::mem::size_of::<ProgLoad>(),
+        )
+    };
     if fd < 0 {
         let why = std::io::Error::last_os_error();
         let text = String::from_utf8_lossy(&log);
-        let first = text.trim_end_matches('\0').lines().next().unwrap_or("").to_string();
-        return Err(CgroupError::Io { path: dir.to_path_buf(), source: std::io::Error::other(format!("load device filter: {why}: {first}")) });
+        let first = text
+            .trim_end_matches('\0')
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        return Err(CgroupError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(format!("load device filter: {why}: {first}")),
+        });
     }
     // SAFETY: the kernel returned a new descriptor that nothing else owns.
     let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let cg = std::fs::File::open(dir).map_err(|e| CgroupError::Io { path: dir.to_path_buf(), source: e })?;
+    let cg = std::fs::File::open(dir).map_err(|e| CgroupError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let att = ProgAttach {
         target_fd: cg.as_raw_fd() as u32,
         attach_bpf_fd: prog_fd.as_raw_fd() as u32,
@@ -183,7 +211,14 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError
         pad: [0; 112],
     };
     // SAFETY: `att` is a zero-padded bpf_attr prefix naming two open fds.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, &att as *const ProgAttach, std::mem::size_of::<ProgAttach>()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &att as *const ProgAttach,
+            std::mem::size_of::<ProgAttach>(),
+        )
+    };
     if r != 0 {
         return Err(bpf_err("attach device filter", dir));
     }

@@ -8,8 +8,20 @@ use super::{io_err, read, write, Cgroup, CgroupError};
 /// v1 controllers berth manages (named hierarchies such as `name=systemd` are
 /// left alone).
 const V1_CONTROLLERS: &[&str] = &[
-    "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "net_cls",
-    "net_prio", "perf_event", "pids", "rdma", "misc",
+    "blkio",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "freezer",
+    "hugetlb",
+    "memory",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 /// The cgroup mounts of this host.
@@ -27,10 +39,16 @@ impl Mounts {
         let mut m = Mounts::default();
         for line in mountinfo.lines() {
             // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let mut r = right.split(' ');
-            let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else { continue };
-            let Some(point) = left.split(' ').nth(4) else { continue };
+            let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else {
+                continue;
+            };
+            let Some(point) = left.split(' ').nth(4) else {
+                continue;
+            };
             let point = PathBuf::from(unescape(point));
             match fstype {
                 "cgroup2" => {
@@ -50,7 +68,10 @@ impl Mounts {
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// The caller's own cgroup per v1 controller and for v2, from `/proc/self/cgroup`.
@@ -59,7 +80,9 @@ fn own_paths(own: &str) -> (BTreeMap<String, String>, Option<String>) {
     let mut v2 = None;
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
         if ctrls.is_empty() {
             v2 = Some(path.to_string());
         }
@@ -73,14 +96,24 @@ fn own_paths(own: &str) -> (BTreeMap<String, String>, Option<String>) {
 /// The container's path relative to a hierarchy root, given the caller's own
 /// cgroup in that hierarchy (for relative spec paths).
 fn container_path(spec: Option<&Path>, id: &str, own: &str) -> Result<PathBuf, CgroupError> {
-    let given = spec.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let given = spec
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let path = if given.is_empty() {
         format!("/berth/{id}")
     } else if !given.starts_with('/') && given.matches(':').count() == 2 {
         // systemd's "slice:prefix:name"; without systemd, a plain path.
         let mut it = given.split(':');
-        let (slice, prefix, name) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
-        let slice = if slice.is_empty() { "system.slice" } else { slice };
+        let (slice, prefix, name) = (
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+        );
+        let slice = if slice.is_empty() {
+            "system.slice"
+        } else {
+            slice
+        };
         format!("/{slice}/{prefix}-{name}.scope")
     } else if given.starts_with('/') {
         given.clone()
@@ -91,13 +124,24 @@ fn container_path(spec: Option<&Path>, id: &str, own: &str) -> Result<PathBuf, C
     if path.components().any(|c| c == Component::ParentDir) {
         return Err(CgroupError::InvalidPath(given));
     }
-    Ok(path.components().filter(|c| matches!(c, Component::Normal(_))).collect())
+    Ok(path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect())
 }
 
 /// Builds the container's [`Cgroup`] from the host's mounts.
-pub fn resolve(mounts: &Mounts, own: &str, spec: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+pub fn resolve(
+    mounts: &Mounts,
+    own: &str,
+    spec: Option<&Path>,
+    id: &str,
+) -> Result<Cgroup, CgroupError> {
     let (own_v1, own_v2) = own_paths(own);
-    if mounts.v1.contains_key("memory") || mounts.v1.contains_key("pids") || mounts.v1.contains_key("cpu") {
+    if mounts.v1.contains_key("memory")
+        || mounts.v1.contains_key("pids")
+        || mounts.v1.contains_key("cpu")
+    {
         let mut paths = BTreeMap::new();
         for (ctrl, mount) in &mounts.v1 {
             let own = own_v1.get(ctrl).map(String::as_str).unwrap_or("/");
@@ -107,7 +151,9 @@ pub fn resolve(mounts: &Mounts, own: &str, spec: Option<&Path>, id: &str) -> Res
     }
     let mount = mounts.v2.as_ref().ok_or(CgroupError::NoHierarchy)?;
     let rel = container_path(spec, id, own_v2.as_deref().unwrap_or("/"))?;
-    Ok(Cgroup::V2 { path: mount.join(rel) })
+    Ok(Cgroup::V2 {
+        path: mount.join(rel),
+    })
 }
 
 /// Creates a v2 cgroup, enabling in each ancestor the controllers it offers, so
@@ -139,7 +185,10 @@ pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and refuses tasks
 /// until they are set: copy them down from the first ancestor that has them.
 pub fn fill_cpuset(path: &Path) -> Result<(), CgroupError> {
-    let mut chain: Vec<&Path> = path.ancestors().take_while(|p| p.join("cpuset.cpus").exists()).collect();
+    let mut chain: Vec<&Path> = path
+        .ancestors()
+        .take_while(|p| p.join("cpuset.cpus").exists())
+        .collect();
     chain.reverse();
     for pair in chain.windows(2) {
         for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -170,16 +219,30 @@ mod tests {
     fn hybrid_hosts_use_v1() {
         let m = Mounts::parse(HYBRID);
         assert_eq!(m.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert_eq!(m.v1.keys().collect::<Vec<_>>(), ["cpu", "cpuacct", "memory"]);
+        assert_eq!(
+            m.v1.keys().collect::<Vec<_>>(),
+            ["cpu", "cpuacct", "memory"]
+        );
         let own = "2:memory:/user.slice\n1:cpu:/\n0::/init.scope\n";
         let cg = resolve(&m, own, None, "abc").unwrap();
-        let Cgroup::V1 { paths } = cg else { panic!("v1 expected") };
-        assert_eq!(paths["memory"], Path::new("/sys/fs/cgroup/memory/berth/abc"));
-        assert_eq!(paths["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/abc"));
+        let Cgroup::V1 { paths } = cg else {
+            panic!("v1 expected")
+        };
+        assert_eq!(
+            paths["memory"],
+            Path::new("/sys/fs/cgroup/memory/berth/abc")
+        );
+        assert_eq!(
+            paths["cpuacct"],
+            Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/abc")
+        );
         // Relative paths go under the caller's own cgroup, per hierarchy.
         let cg = resolve(&m, own, Some(Path::new("sub/x")), "abc").unwrap();
         let Cgroup::V1 { paths } = cg else { panic!() };
-        assert_eq!(paths["memory"], Path::new("/sys/fs/cgroup/memory/user.slice/sub/x"));
+        assert_eq!(
+            paths["memory"],
+            Path::new("/sys/fs/cgroup/memory/user.slice/sub/x")
+        );
     }
 
     #[test]
@@ -187,15 +250,33 @@ mod tests {
         let m = Mounts::parse(UNIFIED);
         for (spec, want) in [
             (None, "/sys/fs/cgroup/berth/c1"),
-            (Some("/libpod_parent/libpod-c1"), "/sys/fs/cgroup/libpod_parent/libpod-c1"),
-            (Some("machine.slice:libpod:c1"), "/sys/fs/cgroup/machine.slice/libpod-c1.scope"),
+            (
+                Some("/libpod_parent/libpod-c1"),
+                "/sys/fs/cgroup/libpod_parent/libpod-c1",
+            ),
+            (
+                Some("machine.slice:libpod:c1"),
+                "/sys/fs/cgroup/machine.slice/libpod-c1.scope",
+            ),
             (Some("rel"), "/sys/fs/cgroup/init.scope/rel"),
         ] {
             let cg = resolve(&m, "0::/init.scope\n", spec.map(Path::new), "c1").unwrap();
-            assert_eq!(cg, Cgroup::V2 { path: PathBuf::from(want) }, "{spec:?}");
+            assert_eq!(
+                cg,
+                Cgroup::V2 {
+                    path: PathBuf::from(want)
+                },
+                "{spec:?}"
+            );
         }
-        assert!(matches!(resolve(&m, "0::/\n", Some(Path::new("/a/../../etc")), "c"), Err(CgroupError::InvalidPath(_))));
-        assert!(matches!(resolve(&Mounts::default(), "", None, "c"), Err(CgroupError::NoHierarchy)));
+        assert!(matches!(
+            resolve(&m, "0::/\n", Some(Path::new("/a/../../etc")), "c"),
+            Err(CgroupError::InvalidPath(_))
+        ));
+        assert!(matches!(
+            resolve(&Mounts::default(), "", None, "c"),
+            Err(CgroupError::NoHierarchy)
+        ));
     }
 
     #[test]
@@ -211,7 +292,13 @@ mod tests {
             std::fs::write(dir.join("cpuset.mems"), "").unwrap();
         }
         fill_cpuset(&leaf).unwrap();
-        assert_eq!(std::fs::read_to_string(leaf.join("cpuset.cpus")).unwrap(), "0-1");
-        assert_eq!(std::fs::read_to_string(root.join("berth/cpuset.mems")).unwrap(), "0");
+        assert_eq!(
+            std::fs::read_to_string(leaf.join("cpuset.cpus")).unwrap(),
+            "0-1"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("berth/cpuset.mems")).unwrap(),
+            "0"
+        );
     }
 }

@@ -81,7 +81,10 @@ pub struct Stats {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
-    move |source| CgroupError::Io { path: path.to_path_buf(), source }
+    move |source| CgroupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
@@ -166,8 +169,13 @@ impl Cgroup {
         let (file, value) = match self {
             Cgroup::V2 { path } => (path.join("cgroup.freeze"), if frozen { "1" } else { "0" }),
             Cgroup::V1 { paths } => {
-                let dir = paths.get("freezer").ok_or(CgroupError::Unsupported("freezer"))?;
-                (dir.join("freezer.state"), if frozen { "FROZEN" } else { "THAWED" })
+                let dir = paths
+                    .get("freezer")
+                    .ok_or(CgroupError::Unsupported("freezer"))?;
+                (
+                    dir.join("freezer.state"),
+                    if frozen { "FROZEN" } else { "THAWED" },
+                )
             }
         };
         let deadline = Instant::now() + FREEZE_TIMEOUT;
@@ -177,7 +185,10 @@ impl Cgroup {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(CgroupError::Io { path: file, source: std::io::Error::from(std::io::ErrorKind::TimedOut) });
+                return Err(CgroupError::Io {
+                    path: file,
+                    source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+                });
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -199,13 +210,21 @@ impl Cgroup {
 
     /// The pids of every process in the cgroup (none once it is gone).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        let dir = self.dir("pids").or_else(|| self.dir("memory")).or_else(|| self.dirs().first().copied());
-        let Some(dir) = dir else { return Ok(Vec::new()) };
+        let dir = self
+            .dir("pids")
+            .or_else(|| self.dir("memory"))
+            .or_else(|| self.dirs().first().copied());
+        let Some(dir) = dir else {
+            return Ok(Vec::new());
+        };
         let file = dir.join("cgroup.procs");
         match std::fs::read_to_string(&file) {
             Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(CgroupError::Io { path: file, source: e }),
+            Err(e) => Err(CgroupError::Io {
+                path: file,
+                source: e,
+            }),
         }
     }
 
@@ -223,10 +242,17 @@ impl Cgroup {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                     // EBUSY: the last task is still leaving.
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+                    {
                         std::thread::sleep(Duration::from_millis(2));
                     }
-                    Err(e) => return Err(CgroupError::Io { path: dir.to_path_buf(), source: e }),
+                    Err(e) => {
+                        return Err(CgroupError::Io {
+                            path: dir.to_path_buf(),
+                            source: e,
+                        })
+                    }
                 }
             }
         }

@@ -14,7 +14,9 @@ fn resources(v: serde_json::Value) -> LinuxResources {
 
 fn fake_v1(root: &Path, with_memsw: bool) -> BTreeMap<String, PathBuf> {
     let mut paths = BTreeMap::new();
-    for c in ["memory", "cpu", "cpuset", "pids", "blkio", "devices", "freezer"] {
+    for c in [
+        "memory", "cpu", "cpuset", "pids", "blkio", "devices", "freezer",
+    ] {
         let dir = root.join(c).join("berth/c");
         std::fs::create_dir_all(&dir).unwrap();
         paths.insert(c.to_string(), dir);
@@ -63,7 +65,11 @@ fn v1_writes() {
     // Without swap accounting, memsw is not written (and no error).
     let d = tempfile::tempdir().unwrap();
     let paths = fake_v1(d.path(), false);
-    apply::v1(&paths, &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "pids": {"limit": 0}}))).unwrap();
+    apply::v1(
+        &paths,
+        &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "pids": {"limit": 0}})),
+    )
+    .unwrap();
     assert_eq!(file(&paths["memory"], "memory.limit_in_bytes"), "-1");
     assert!(!paths["memory"].join("memory.memsw.limit_in_bytes").exists());
     assert_eq!(file(&paths["pids"], "pids.max"), "max");
@@ -93,15 +99,26 @@ fn v2_writes_and_conversions() {
     ] {
         assert_eq!(file(dir, name), want, "{name}");
     }
-    apply::v2(dir, &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "cpu": {"quota": -1}}))).unwrap();
+    apply::v2(
+        dir,
+        &resources(serde_json::json!({"memory": {"limit": -1, "swap": -1}, "cpu": {"quota": -1}})),
+    )
+    .unwrap();
     assert_eq!(file(dir, "memory.max"), "max");
     assert_eq!(file(dir, "memory.swap.max"), "max");
     assert_eq!(file(dir, "cpu.max"), "max 100000");
-    assert!(apply::v2(dir, &resources(serde_json::json!({"unified": {"../escape": "1"}}))).is_err());
+    assert!(apply::v2(
+        dir,
+        &resources(serde_json::json!({"unified": {"../escape": "1"}}))
+    )
+    .is_err());
     for (shares, weight) in [(2, 1), (1024, 39), (262_144, 10_000)] {
         assert_eq!(shares_to_weight(shares), weight);
     }
-    assert_eq!((blkio_to_io_weight(10), blkio_to_io_weight(1000)), (1, 10_000));
+    assert_eq!(
+        (blkio_to_io_weight(10), blkio_to_io_weight(1000)),
+        (1, 10_000)
+    );
 }
 
 /// A cgroup removed when the test ends, even on failure.
@@ -149,7 +166,11 @@ fn run_in(cg: &Cgroup, f: fn() -> i32) -> i32 {
 
 fn unique(name: &str) -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    format!("/berth-test/{name}-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    format!(
+        "/berth-test/{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 fn memory_hog() -> i32 {
@@ -157,7 +178,14 @@ fn memory_hog() -> i32 {
     let size = 256usize << 20;
     // SAFETY: an anonymous private mapping, written only within its bounds.
     unsafe {
-        let p = libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        ) as *mut u8;
         if p as isize == -1 {
             return 2;
         }
@@ -175,6 +203,7 @@ fn fork_many() -> i32 {
     for _ in 0..20 {
         // SAFETY: the grandchildren sleep then exit; raw syscalls only.
         match unsafe { libc::fork() } {
+            // SAFETY: the grandchild sleeps and exits; raw syscalls only.
             0 => unsafe {
                 libc::usleep(300_000);
                 libc::_exit(0)
@@ -183,7 +212,11 @@ fn fork_many() -> i32 {
             _ => {}
         }
     }
-    if failed > 0 { 0 } else { 1 }
+    if failed > 0 {
+        0
+    } else {
+        1
+    }
 }
 
 #[test]
@@ -191,9 +224,15 @@ fn real_hierarchy_limits_oom_pids_and_freezer() {
     let cg = Cgroup::open(Some(Path::new(&unique("limits"))), "x").unwrap();
     cg.create().unwrap();
     let cg = Guard(cg);
-    cg.0.apply(&resources(serde_json::json!({"memory": {"limit": 33554432}, "pids": {"limit": 8}}))).unwrap();
+    cg.0.apply(&resources(
+        serde_json::json!({"memory": {"limit": 33554432}, "pids": {"limit": 8}}),
+    ))
+    .unwrap();
     let status = run_in(&cg.0, memory_hog);
-    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, "OOM-killed: {status:#x}");
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "OOM-killed: {status:#x}"
+    );
     let stats = cg.0.stats().unwrap();
     assert!(stats.oom_kills >= 1, "{stats:?}");
     assert_eq!(stats.memory_limit, 33554432);
@@ -212,6 +251,7 @@ fn freeze_and_list(cg: &Cgroup) {
     // SAFETY: the child sleeps until killed; raw syscalls only.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
+        // SAFETY: the child sleeps, then ends without running exit handlers.
         unsafe { libc::_exit(sleeper()) };
     }
     cg.add_pid(pid).unwrap();
@@ -260,18 +300,28 @@ fn open_null_then_zero() -> i32 {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
 fn real_v2_freezer_and_device_filter() {
     let Some(mount) = v2_mount() else {
         eprintln!("SKIP: no cgroup2 mount on this host");
         return;
     };
-    let cg = Cgroup::V2 { path: mount.join(unique("v2").trim_start_matches('/')) };
+    let cg = Cgroup::V2 {
+        path: mount.join(unique("v2").trim_start_matches('/')),
+    };
     cg.create().unwrap();
     let cg = Guard(cg);
     freeze_and_list(&cg.0);
-    let Cgroup::V2 { path } = &cg.0 else { unreachable!() };
+    let Cgroup::V2 { path } = &cg.0 else {
+        unreachable!()
+    };
     let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])).unwrap();
     devices::attach(path, &rules).unwrap();
     let status = run_in(&cg.0, open_null_then_zero);
-    assert_eq!(libc::WEXITSTATUS(status), 0, "only /dev/null is allowed (code {})", libc::WEXITSTATUS(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "only /dev/null is allowed (code {})",
+        libc::WEXITSTATUS(status)
+    );
 }

@@ -43,7 +43,14 @@ impl Runtime {
         res
     }
 
-    fn create_in(&self, dir: &StateDir, id: &str, bundle: &Bundle, opts: &CreateOptions, cgroup_out: &mut Option<Cgroup>) -> Result<Spawned> {
+    fn create_in(
+        &self,
+        dir: &StateDir,
+        id: &str,
+        bundle: &Bundle,
+        opts: &CreateOptions,
+        cgroup_out: &mut Option<Cgroup>,
+    ) -> Result<Spawned> {
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
         let cgroup = Cgroup::open(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
@@ -51,13 +58,23 @@ impl Runtime {
         *cgroup_out = Some(cgroup.clone());
         cgroup.apply(&with_device_rules(linux))?;
         let fifo_path = dir.fifo();
-        mkfifo(&fifo_path, Mode::from_bits_truncate(0o622)).map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+        mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+            .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
         // Writable by the container's user, whoever that is (mkfifo applied our umask).
-        std::fs::set_permissions(&fifo_path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-            .map_err(|e| Error::io("chmod", &fifo_path, e))?;
+        std::fs::set_permissions(
+            &fifo_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o622),
+        )
+        .map_err(|e| Error::io("chmod", &fifo_path, e))?;
         let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
-        let plan = plan_init(spec, &bundle.rootfs, cgroup.clone(), fifo, opts.preserve_fds)?;
+        let plan = plan_init(
+            spec,
+            &bundle.rootfs,
+            cgroup.clone(),
+            fifo,
+            opts.preserve_fds,
+        )?;
         let spawned = process::spawn(&plan)?;
         let record = Record {
             id: id.to_string(),
@@ -71,7 +88,10 @@ impl Runtime {
             own_pid_ns: plan.new.contains(CloneFlags::CLONE_NEWPID),
         };
         if let Err(e) = dir.save(&record) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(spawned.pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(spawned.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
             return Err(e);
         }
         Ok(spawned)
@@ -83,15 +103,31 @@ impl Runtime {
 /// default ones (null, zero, full, random, urandom, tty, console, ptmx, pts).
 /// A spec without rules is no open door to the host's disks.
 fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources {
-    let mut res = linux.and_then(|l| l.resources().clone()).unwrap_or_default();
-    let mut rules: Vec<serde_json::Value> = vec![serde_json::json!({"allow": false, "access": "rwm"})];
+    let mut res = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut rules: Vec<serde_json::Value> =
+        vec![serde_json::json!({"allow": false, "access": "rwm"})];
     for r in res.devices().iter().flatten() {
         rules.push(serde_json::to_value(r).unwrap_or_default());
     }
-    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         rules.push(serde_json::json!({"allow": true, "type": d.typ(), "major": d.major(), "minor": d.minor(), "access": "rwm"}));
     }
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ] {
         rules.push(serde_json::json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}));
     }
     rules.push(serde_json::json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
@@ -100,12 +136,22 @@ fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources
 }
 
 /// Works out what the children will do for a container's init.
-fn plan_init(spec: &Spec, rootfs: &Path, cgroup: Cgroup, fifo: OwnedFd, preserve_fds: i32) -> Result<Plan> {
+fn plan_init(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroup: Cgroup,
+    fifo: OwnedFd,
+    preserve_fds: i32,
+) -> Result<Plan> {
     let linux = spec.linux().as_ref();
     let mut new = CloneFlags::empty();
     let mut new_user = false;
     let mut join = Vec::new();
-    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
         let flag = ns_flag(ns.typ());
         match ns.path() {
             Some(path) => {
@@ -117,7 +163,10 @@ fn plan_init(spec: &Spec, rootfs: &Path, cgroup: Cgroup, fifo: OwnedFd, preserve
             None => new |= flag,
         }
     }
-    let process = spec.process().clone().ok_or_else(|| Error::InvalidSpec("process is missing".into()))?;
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::InvalidSpec("process is missing".into()))?;
     let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => Some(crate::seccomp::compile(profile)?),
         None => None,
@@ -127,15 +176,22 @@ fn plan_init(spec: &Spec, rootfs: &Path, cgroup: Cgroup, fifo: OwnedFd, preserve
         spec: spec.clone(),
         caps: CapSets::from_spec(process.capabilities().as_ref())?,
         args: cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
-        env: cstrings("environment variable", process.env().as_deref().unwrap_or(&[]))?,
+        env: cstrings(
+            "environment variable",
+            process.env().as_deref().unwrap_or(&[]),
+        )?,
         process,
         rootfs: rootfs.to_path_buf(),
         cgroup,
         join,
         new,
         new_user,
-        uid_maps: linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default(),
-        gid_maps: linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default(),
+        uid_maps: linux
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default(),
+        gid_maps: linux
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default(),
         seccomp,
         fifo: Some(fifo),
         preserve_fds,
@@ -144,7 +200,9 @@ fn plan_init(spec: &Spec, rootfs: &Path, cgroup: Cgroup, fifo: OwnedFd, preserve
 
 /// The current time in RFC 3339 with nanoseconds, UTC, as runc records it.
 pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -157,9 +215,14 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_nanos())
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,9 @@ impl Runtime {
             // record: force removes it, as runc does.
             Err(Error::NotFound(_)) if force => {
                 crate::state::check_id(id)?;
-                let dir = StateDir { path: self.root.join(id) };
+                let dir = StateDir {
+                    path: self.root.join(id),
+                };
                 if dir.path.exists() {
                     return dir.remove();
                 }
@@ -33,7 +35,11 @@ impl Runtime {
         let status = record.status(&dir);
         match status {
             Status::Running | Status::Paused if !force => {
-                return Err(Error::BadState { id: id.into(), status: status.to_string(), op: "delete (use --force)" });
+                return Err(Error::BadState {
+                    id: id.into(),
+                    status: status.to_string(),
+                    op: "delete (use --force)",
+                });
             }
             Status::Created | Status::Running | Status::Paused => {
                 let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
@@ -53,7 +59,11 @@ impl Runtime {
             }
             let _ = record.cgroup.set_frozen(false);
             if Instant::now() > deadline {
-                return Err(Error::BadState { id: id.into(), status: format!("still holding pids {pids:?}"), op: "delete" });
+                return Err(Error::BadState {
+                    id: id.into(),
+                    status: format!("still holding pids {pids:?}"),
+                    op: "delete",
+                });
             }
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -30,10 +30,18 @@ impl Runtime {
         let spec = bundle.spec;
         let linux = spec.linux().as_ref();
         let mut join = Vec::new();
-        for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+        for ns in linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+        {
             let path = format!("/proc/{}/ns/{}", record.pid, ns_name(ns.typ()));
-            let fd = open(path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| Error::sys(format!("open {path}"), e))?;
+            let fd = open(
+                path.as_str(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::sys(format!("open {path}"), e))?;
             join.push((ns_flag(ns.typ()), fd));
         }
         let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
@@ -44,7 +52,10 @@ impl Runtime {
             init: false,
             caps: CapSets::from_spec(process.capabilities().as_ref())?,
             args: cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
-            env: cstrings("environment variable", process.env().as_deref().unwrap_or(&[]))?,
+            env: cstrings(
+                "environment variable",
+                process.env().as_deref().unwrap_or(&[]),
+            )?,
             process,
             rootfs: record.rootfs.clone(),
             cgroup: record.cgroup.clone(),

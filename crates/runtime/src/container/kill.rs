@@ -13,7 +13,12 @@ impl Runtime {
     /// that the signal is delivered.
     pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<()> {
         let (dir, record) = self.open(id)?;
-        let status = self.require(&dir, &record, &[Status::Created, Status::Running, Status::Paused], "kill")?;
+        let status = self.require(
+            &dir,
+            &record,
+            &[Status::Created, Status::Running, Status::Paused],
+            "kill",
+        )?;
         if all {
             for pid in record.cgroup.pids()? {
                 let _ = kill(Pid::from_raw(pid), signal);
@@ -32,11 +37,17 @@ impl Runtime {
 /// Parses a signal as runc accepts it: `9`, `KILL`, `SIGKILL`.
 pub fn parse_signal(s: &str) -> Result<Signal> {
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::InvalidArgument(format!("invalid signal {s:?}")));
+        return Signal::try_from(n)
+            .map_err(|_| Error::InvalidArgument(format!("invalid signal {s:?}")));
     }
     let name = s.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") { name } else { format!("SIG{name}") };
-    name.parse().map_err(|_| Error::InvalidArgument(format!("invalid signal {s:?}")))
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    name.parse()
+        .map_err(|_| Error::InvalidArgument(format!("invalid signal {s:?}")))
 }
 
 #[cfg(test)]
@@ -45,7 +56,14 @@ mod tests {
 
     #[test]
     fn signals() {
-        for (s, want) in [("9", Some(Signal::SIGKILL)), ("KILL", Some(Signal::SIGKILL)), ("sigterm", Some(Signal::SIGTERM)), ("HUP", Some(Signal::SIGHUP)), ("NOPE", None), ("999", None)] {
+        for (s, want) in [
+            ("9", Some(Signal::SIGKILL)),
+            ("KILL", Some(Signal::SIGKILL)),
+            ("sigterm", Some(Signal::SIGTERM)),
+            ("HUP", Some(Signal::SIGHUP)),
+            ("NOPE", None),
+            ("999", None),
+        ] {
             assert_eq!(parse_signal(s).ok(), want, "{s}");
         }
     }

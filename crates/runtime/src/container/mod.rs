@@ -76,12 +76,22 @@ impl Runtime {
         Ok(record.cgroup.pids()?)
     }
 
-    fn require(&self, dir: &StateDir, record: &Record, ok: &[Status], op: &'static str) -> Result<Status> {
+    fn require(
+        &self,
+        dir: &StateDir,
+        record: &Record,
+        ok: &[Status],
+        op: &'static str,
+    ) -> Result<Status> {
         let status = record.status(dir);
         if ok.contains(&status) {
             Ok(status)
         } else {
-            Err(Error::BadState { id: record.id.clone(), status: status.to_string(), op })
+            Err(Error::BadState {
+                id: record.id.clone(),
+                status: status.to_string(),
+                op,
+            })
         }
     }
 }

@@ -24,7 +24,8 @@ impl Runtime {
             .map_err(|e| Error::io("open", &path, e))?;
         loop {
             let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-            let n = poll(&mut fds, PollTimeout::from(100u16)).map_err(|e| Error::sys("poll exec fifo", e))?;
+            let n = poll(&mut fds, PollTimeout::from(100u16))
+                .map_err(|e| Error::sys("poll exec fifo", e))?;
             if n > 0 {
                 let mut byte = [0u8; 1];
                 match fifo.read(&mut byte) {
@@ -38,7 +39,11 @@ impl Runtime {
             }
             if !record.alive() {
                 let _ = std::fs::remove_file(&path);
-                return Err(Error::BadState { id: id.into(), status: "stopped".into(), op: "start" });
+                return Err(Error::BadState {
+                    id: id.into(),
+                    status: "stopped".into(),
+                    op: "start",
+                });
             }
         }
         std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))

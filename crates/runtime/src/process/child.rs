@@ -11,14 +11,19 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, execve, fork, setgroups, sethostname, setresgid, setresuid, setsid, ForkResult, Gid, Uid};
+use nix::unistd::{
+    chdir, execve, fork, setgroups, sethostname, setresgid, setresuid, setsid, ForkResult, Gid, Uid,
+};
 
 use super::sync::{Channel, Msg};
 use super::Plan;
 use crate::caps;
 use crate::console;
 use crate::error::{Error, Result};
-use crate::rootfs::{self, resolve::{open_in_root, Create}};
+use crate::rootfs::{
+    self,
+    resolve::{open_in_root, Create},
+};
 
 /// Ends the process without running Rust's or libc's exit handlers (they belong
 /// to the parent's copy of the state).
@@ -36,7 +41,11 @@ fn fail(ch: &Channel, e: Error) -> ! {
 /// nothing ignored. The runtime blocks signals it forwards, and Rust ignores
 /// SIGPIPE; both would otherwise survive the exec into the container.
 fn reset_signals() {
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&nix::sys::signal::SigSet::empty()), None);
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     for sig in nix::sys::signal::Signal::iterator() {
         if sig != nix::sys::signal::Signal::SIGKILL && sig != nix::sys::signal::Signal::SIGSTOP {
             // SAFETY: SIG_DFL installs no handler code of ours.
@@ -54,7 +63,11 @@ pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
     // SAFETY: single-threaded (see `spawn`); the child ends in execve or _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let res = if plan.init { init(plan, &ch) } else { join(plan, &ch) };
+            let res = if plan.init {
+                init(plan, &ch)
+            } else {
+                join(plan, &ch)
+            };
             match res {
                 Ok(never) => match never {},
                 Err(e) => fail(&ch, e),
@@ -70,8 +83,10 @@ pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
 
 fn namespaces(plan: &Plan, ch: &Channel) -> Result<()> {
     // A user namespace to join comes first: the others are owned by it.
-    let (user, rest): (Vec<_>, Vec<_>) =
-        plan.join.iter().partition(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let (user, rest): (Vec<_>, Vec<_>) = plan
+        .join
+        .iter()
+        .partition(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
     for (flag, fd) in user.into_iter().chain(rest) {
         setns(fd.as_fd(), *flag).map_err(|e| Error::sys(format!("join namespace {flag:?}"), e))?;
     }
@@ -114,14 +129,22 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
     let terminal = plan.process.terminal().unwrap_or(false);
     let mut pty = None;
     if mounts_ns {
-        let root = open(&plan.rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::sys("open rootfs", e))?;
+        let root = open(
+            &plan.rootfs,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open rootfs", e))?;
         open_in_root(&root, plan.process.cwd(), Create::Dir)?;
         let setup = rootfs::Setup {
             spec,
             rootfs: &plan.rootfs,
             cgroup: &plan.cgroup,
-            userns: plan.new_user || plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER),
+            userns: plan.new_user
+                || plan
+                    .join
+                    .iter()
+                    .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER),
             cgroupns: plan.new.contains(CloneFlags::CLONE_NEWCGROUP),
             terminal,
         };
@@ -134,7 +157,8 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
     }
     if let Some((master, follower)) = pty {
         console::set_size(&master, plan.process.console_size().as_ref());
-        ch.send(&Msg::Pty(master)).map_err(|e| Error::sys("send pty", e))?;
+        ch.send(&Msg::Pty(master))
+            .map_err(|e| Error::sys("send pty", e))?;
         console::make_controlling(&follower)?;
     }
     let path = prepare_identity(plan)?;
@@ -143,8 +167,12 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
         // opens the fifo for reading.
         ch.send(&Msg::Ready).map_err(|e| Error::sys("sync", e))?;
         let p = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-        let mut f = std::fs::OpenOptions::new().write(true).open(&p).map_err(|e| Error::io("open exec fifo", &p, e))?;
-        f.write_all(b"0").map_err(|e| Error::io("write exec fifo", &p, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .map_err(|e| Error::io("open exec fifo", &p, e))?;
+        f.write_all(b"0")
+            .map_err(|e| Error::io("write exec fifo", &p, e))?;
     }
     exec(plan, ch, &path)
 }
@@ -157,7 +185,8 @@ fn join(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
     if plan.process.terminal().unwrap_or(false) {
         let (master, follower) = console::open_pty(Path::new("/dev/ptmx"))?;
         console::set_size(&master, plan.process.console_size().as_ref());
-        ch.send(&Msg::Pty(master)).map_err(|e| Error::sys("send pty", e))?;
+        ch.send(&Msg::Pty(master))
+            .map_err(|e| Error::sys("send pty", e))?;
         console::make_controlling(&follower)?;
     }
     let path = prepare_identity(plan)?;
@@ -167,14 +196,20 @@ fn join(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
 fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: the pointer and length describe `name`'s bytes, alive for the call.
     let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    nix::errno::Errno::result(r).map(drop).map_err(|e| Error::sys("setdomainname", e))
+    nix::errno::Errno::result(r)
+        .map(drop)
+        .map_err(|e| Error::sys("setdomainname", e))
 }
 
 fn sysctls(plan: &Plan) -> Result<()> {
-    let Some(map) = plan.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let Some(map) = plan.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
     for (key, value) in map {
         if key.contains("..") || key.contains('/') && key.contains('.') {
-            return Err(Error::InvalidSpec(format!("sysctl {key:?} is not a valid name")));
+            return Err(Error::InvalidSpec(format!(
+                "sysctl {key:?} is not a valid name"
+            )));
         }
         let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
         std::fs::write(&path, value).map_err(|e| Error::io("write sysctl", path, e))?;
@@ -205,10 +240,16 @@ fn prepare_identity(plan: &Plan) -> Result<CString> {
         }
     }
     let last = caps::last_cap();
-    caps::drop_bounding(&plan.caps, last).map_err(|e| Error::sys("drop bounding capabilities", e))?;
+    caps::drop_bounding(&plan.caps, last)
+        .map_err(|e| Error::sys("drop bounding capabilities", e))?;
     caps::keep_caps(true).map_err(|e| Error::sys("keep capabilities", e))?;
     let user = p.user();
-    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     // setgroups is refused in a user namespace whose setgroups file says deny.
     match setgroups(&groups) {
         Ok(()) | Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
@@ -251,17 +292,27 @@ fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<()> {
         "Rttime" => libc::RLIMIT_RTTIME,
         other => return Err(Error::InvalidSpec(format!("unknown rlimit {other}"))),
     };
-    let rl = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let rl = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: `rl` is a valid rlimit alive for the call.
     let r = unsafe { libc::setrlimit(res, &rl) };
-    nix::errno::Errno::result(r).map(drop).map_err(|e| Error::sys(format!("setrlimit {name} {soft}/{hard}"), e))
+    nix::errno::Errno::result(r)
+        .map(drop)
+        .map_err(|e| Error::sys(format!("setrlimit {name} {soft}/{hard}"), e))
 }
 
 /// The executable for argv[0], looked up in the process's own `PATH` inside the
 /// container, as execvp would.
 fn find_executable(plan: &Plan) -> Result<CString> {
     let arg0 = plan.args[0].to_bytes();
-    let not_found = || Error::Init(format!("exec: {:?}: executable file not found in $PATH", String::from_utf8_lossy(arg0)));
+    let not_found = || {
+        Error::Init(format!(
+            "exec: {:?}: executable file not found in $PATH",
+            String::from_utf8_lossy(arg0)
+        ))
+    };
     if arg0.contains(&b'/') {
         return Ok(plan.args[0].clone());
     }
@@ -271,12 +322,18 @@ fn find_executable(plan: &Plan) -> Result<CString> {
         .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
         .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path_var.split(|b| *b == b':') {
-        let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+        let mut full = if dir.is_empty() {
+            b".".to_vec()
+        } else {
+            dir.to_vec()
+        };
         full.push(b'/');
         full.extend_from_slice(arg0);
         let candidate = Path::new(std::ffi::OsStr::from_bytes(&full));
         if let Ok(meta) = std::fs::metadata(candidate) {
-            if meta.is_file() && nix::unistd::access(candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+            if meta.is_file()
+                && nix::unistd::access(candidate, nix::unistd::AccessFlags::X_OK).is_ok()
+            {
                 return CString::new(full).map_err(|_| not_found());
             }
         }
@@ -293,13 +350,26 @@ fn exec(plan: &Plan, ch: &Channel, path: &CStr) -> Result<std::convert::Infallib
     let first = 3 + plan.preserve_fds.max(0);
     // Everything else is close-on-exec from here on (our channel included).
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    umask(Mode::from_bits_truncate(plan.process.user().umask().unwrap_or(0o022) & 0o777));
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    umask(Mode::from_bits_truncate(
+        plan.process.user().umask().unwrap_or(0o022) & 0o777,
+    ));
     let e = execve(path, &plan.args, &plan.env).unwrap_err();
     let msg = format!("exec {}: {e}", path.to_string_lossy());
     let _ = ch.send(&Msg::Error(msg.clone()));
     if plan.init {
         let _ = writeln!(std::io::stderr(), "berth-runtime: {msg}");
     }
-    exit(if e == nix::errno::Errno::ENOENT { 127 } else { 126 })
+    exit(if e == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    })
 }

@@ -120,7 +120,10 @@ pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
 pub fn cstrings(what: &str, items: &[String]) -> Result<Vec<CString>> {
     items
         .iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| Error::InvalidSpec(format!("{what} {s:?} contains a NUL byte"))))
+        .map(|s| {
+            CString::new(s.as_bytes())
+                .map_err(|_| Error::InvalidSpec(format!("{what} {s:?} contains a NUL byte")))
+        })
         .collect()
 }
 
@@ -150,7 +153,10 @@ pub fn spawn(plan: &Plan) -> Result<Spawned> {
 }
 
 fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
-    let recv = || ch.recv().map_err(|e| Error::sys("read from container setup", e));
+    let recv = || {
+        ch.recv()
+            .map_err(|e| Error::sys("read from container setup", e))
+    };
     plan.cgroup.add_pid(stage1.as_raw())?;
     if plan.new_user {
         match recv()? {
@@ -159,7 +165,8 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
             other => return Err(Error::Init(format!("unexpected {other:?} from setup"))),
         }
     }
-    ch.send(&Msg::Go).map_err(|e| Error::sys("write to container setup", e))?;
+    ch.send(&Msg::Go)
+        .map_err(|e| Error::sys("write to container setup", e))?;
     let pid = match recv()? {
         Msg::Pid(pid) if pid > 0 => pid,
         Msg::Error(e) => return Err(Error::Init(e)),
@@ -178,7 +185,11 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
             // An exec's end of the channel is close-on-exec: EOF means it ran.
             Msg::Closed if !plan.init => return Ok(Spawned { pid, pty }),
             Msg::Error(e) => return Err(fail(Error::Init(e))),
-            other => return Err(fail(Error::Init(format!("unexpected {other:?} from setup")))),
+            other => {
+                return Err(fail(Error::Init(format!(
+                    "unexpected {other:?} from setup"
+                ))))
+            }
         }
     }
 }

@@ -9,9 +9,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
-use nix::fcntl::AtFlags;
 use nix::unistd::{fchownat, symlinkat, Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
@@ -39,18 +39,25 @@ pub struct Device {
 
 /// The runtime spec's default devices (config-linux.md, "Default Devices").
 pub fn defaults() -> Vec<Device> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| Device {
-            path: format!("/dev/{name}"),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| Device {
+        path: format!("/dev/{name}"),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// The spec's devices after the defaults; a spec device replaces a default with
@@ -95,12 +102,24 @@ pub fn create(root: &OwnedFd, devices: &[Device], bind: bool) -> Result<()> {
         let dir = open_in_root(root, parent, Create::Dir)?;
         if bind {
             let target = open_in_root(root, path, Create::File)?;
-            mount(Some(path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| Error::sys(format!("bind device {}", dev.path), e))?;
+            mount(
+                Some(path),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| Error::sys(format!("bind device {}", dev.path), e))?;
             continue;
         }
         let mode = Mode::from_bits_truncate(dev.mode);
-        match mknodat(dir.as_fd(), Path::new(name), dev.kind, mode, makedev(dev.major, dev.minor)) {
+        match mknodat(
+            dir.as_fd(),
+            Path::new(name),
+            dev.kind,
+            mode,
+            makedev(dev.major, dev.minor),
+        ) {
             Ok(()) => {}
             // Already there (a spec device listed twice, or a rootfs that ships
             // nodes): keep it.

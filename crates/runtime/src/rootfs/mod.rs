@@ -55,13 +55,29 @@ pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
         .and_then(mount_opts::propagation)
         .filter(|p| !p.contains(MsFlags::MS_SHARED))
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mount(None::<&str>, "/", None::<&str>, root_prop | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| Error::sys("make / private", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        root_prop | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("make / private", e))?;
     // 2. The rootfs becomes a mount point of its own.
-    mount(Some(s.rootfs), s.rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| Error::sys(format!("bind rootfs {}", s.rootfs.display()), e))?;
-    let root = open(s.rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open rootfs {}", s.rootfs.display()), e))?;
+    mount(
+        Some(s.rootfs),
+        s.rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys(format!("bind rootfs {}", s.rootfs.display()), e))?;
+    let root = open(
+        s.rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open rootfs {}", s.rootfs.display()), e))?;
     // 3. The spec's mounts, in order.
     let mut with_pts = false;
     for m in s.spec.mounts().iter().flatten() {
@@ -82,8 +98,14 @@ pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
         crate::console::open_pty(Path::new("/dev/ptmx"))?
     };
     let target = open_in_root(&root, Path::new("/dev/console"), Create::File)?;
-    mount(Some(&fd_path(&follower)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| Error::sys("bind /dev/console", e))?;
+    mount(
+        Some(&fd_path(&follower)),
+        &fd_path(&target),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("bind /dev/console", e))?;
     Ok(Some((master, follower)))
 }
 
@@ -96,14 +118,24 @@ fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
     }
     let is_bind = opts.flags.contains(MsFlags::MS_BIND) || typ == "bind";
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let create = if is_bind && !source.is_dir() { Create::File } else { Create::Dir };
+    let create = if is_bind && !source.is_dir() {
+        Create::File
+    } else {
+        Create::Dir
+    };
     let target = open_in_root(root, dest, create)?;
     let target_path = fd_path(&target);
     let what = || format!("mount {} on {}", source.display(), dest.display());
     if is_bind {
         let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(&source), &target_path, None::<&str>, flags, None::<&str>)
-            .map_err(|e| Error::sys(what(), e))?;
+        mount(
+            Some(&source),
+            &target_path,
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys(what(), e))?;
         // A bind ignores the other flags: apply them with a remount.
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {
@@ -124,19 +156,34 @@ fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
 fn remount_bind(target: &OwnedFd, flags: MsFlags, userns: bool) -> nix::Result<()> {
     let st = fstatvfs(target.as_fd())?.flags();
     let mut locked = MsFlags::empty();
-    for (f, m) in [(FsFlags::ST_NOSUID, MsFlags::MS_NOSUID), (FsFlags::ST_NODEV, MsFlags::MS_NODEV), (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC)] {
+    for (f, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
         if st.contains(f) {
             locked |= m;
         }
     }
     if userns {
-        for (f, m) in [(FsFlags::ST_RDONLY, MsFlags::MS_RDONLY), (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME), (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME), (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME)] {
+        for (f, m) in [
+            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        ] {
             if st.contains(f) {
                 locked |= m;
             }
         }
     }
-    mount(None::<&str>, &fd_path(target), None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | locked, None::<&str>)
+    mount(
+        None::<&str>,
+        &fd_path(target),
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | locked,
+        None::<&str>,
+    )
 }
 
 fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
@@ -145,8 +192,14 @@ fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(
     }
     let target = open_in_root(root, dest, Create::No)?;
     for p in &opts.propagation {
-        mount(None::<&str>, &fd_path(&target), None::<&str>, *p, None::<&str>)
-            .map_err(|e| Error::sys(format!("set propagation of {}", dest.display()), e))?;
+        mount(
+            None::<&str>,
+            &fd_path(&target),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys(format!("set propagation of {}", dest.display()), e))?;
     }
     Ok(())
 }
@@ -155,35 +208,80 @@ fn set_propagation(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(
 /// own cgroup as the root of a fresh cgroupfs; without one, the container's
 /// directories are bound in. For v1, a tmpfs holds one mount per hierarchy.
 fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+    let flags = opts.flags
+        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
     let what = |e| Error::sys(format!("mount cgroup on {}", dest.display()), e);
     match s.cgroup {
         Cgroup::V2 { path } => {
             let target = open_in_root(root, dest, Create::Dir)?;
             if s.cgroupns {
-                mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>).map_err(what)?;
+                mount(
+                    Some("cgroup2"),
+                    &fd_path(&target),
+                    Some("cgroup2"),
+                    flags,
+                    None::<&str>,
+                )
+                .map_err(what)?;
             } else {
-                mount(Some(path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(what)?;
-                remount_bind(&open_in_root(root, dest, Create::No)?, flags, s.userns).map_err(what)?;
+                mount(
+                    Some(path),
+                    &fd_path(&target),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(what)?;
+                remount_bind(&open_in_root(root, dest, Create::No)?, flags, s.userns)
+                    .map_err(what)?;
             }
         }
         Cgroup::V1 { paths } => {
             let target = open_in_root(root, dest, Create::Dir)?;
             let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755")).map_err(what)?;
+            mount(
+                Some("tmpfs"),
+                &fd_path(&target),
+                Some("tmpfs"),
+                tmpfs_flags,
+                Some("mode=755"),
+            )
+            .map_err(what)?;
             for h in v1_hierarchies() {
                 let sub = dest.join(&h.name);
                 let target = open_in_root(root, &sub, Create::Dir)?;
                 if s.cgroupns {
-                    mount(Some("cgroup"), &fd_path(&target), Some(h.fstype.as_str()), flags, Some(h.options.as_str())).map_err(what)?;
+                    mount(
+                        Some("cgroup"),
+                        &fd_path(&target),
+                        Some(h.fstype.as_str()),
+                        flags,
+                        Some(h.options.as_str()),
+                    )
+                    .map_err(what)?;
                 } else if let Some(p) = h.controllers.iter().find_map(|c| paths.get(c)) {
-                    mount(Some(p), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(what)?;
-                    remount_bind(&open_in_root(root, &sub, Create::No)?, flags, s.userns).map_err(what)?;
+                    mount(
+                        Some(p),
+                        &fd_path(&target),
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(what)?;
+                    remount_bind(&open_in_root(root, &sub, Create::No)?, flags, s.userns)
+                        .map_err(what)?;
                 }
             }
             if flags.contains(MsFlags::MS_RDONLY) {
                 let target = open_in_root(root, dest, Create::No)?;
-                mount(None::<&str>, &fd_path(&target), None::<&str>, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")).map_err(what)?;
+                mount(
+                    None::<&str>,
+                    &fd_path(&target),
+                    None::<&str>,
+                    MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY,
+                    Some("mode=755"),
+                )
+                .map_err(what)?;
             }
         }
     }
@@ -207,16 +305,44 @@ fn v1_hierarchies() -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in info.lines() {
         // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut r = right.split(' ');
-        let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else { continue };
+        let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let Some(point) = left.split(' ').nth(4) else { continue };
-        let name = Path::new(point).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let known = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"];
-        let controllers: Vec<String> = sopts.split(',').filter(|o| known.contains(o)).map(String::from).collect();
+        let Some(point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let name = Path::new(point)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let known = [
+            "cpu",
+            "cpuacct",
+            "cpuset",
+            "memory",
+            "devices",
+            "freezer",
+            "blkio",
+            "pids",
+            "net_cls",
+            "net_prio",
+            "perf_event",
+            "hugetlb",
+            "rdma",
+            "misc",
+        ];
+        let controllers: Vec<String> = sopts
+            .split(',')
+            .filter(|o| known.contains(o))
+            .map(String::from)
+            .collect();
         let options = sopts
             .split(',')
             .filter(|o| known.contains(o) || o.starts_with("name="))
@@ -225,7 +351,12 @@ fn v1_hierarchies() -> Vec<Hierarchy> {
         if fstype == "cgroup" && options.is_empty() {
             continue;
         }
-        out.push(Hierarchy { name, fstype: fstype.to_string(), options, controllers });
+        out.push(Hierarchy {
+            name,
+            fstype: fstype.to_string(),
+            options,
+            controllers,
+        });
     }
     out
 }
@@ -237,8 +368,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     chdir(rootfs).map_err(|e| Error::sys(format!("chdir {}", rootfs.display()), e))?;
     pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
     // The old root must not propagate our unmount to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| Error::sys("make old root slave", e))?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("make old root slave", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::sys("detach old root", e))?;
     chdir("/").map_err(|e| Error::sys("chdir /", e))
 }
@@ -246,33 +383,83 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 /// Step 6, inside the new root.
 pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys("open /", e))?;
-    for path in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
-        let Some(target) = existing(&root, path)? else { continue };
-        mount(Some(&fd_path(&target)), &fd_path(&target), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| Error::sys(format!("bind {path}"), e))?;
+    let root = open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open /", e))?;
+    for path in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some(target) = existing(&root, path)? else {
+            continue;
+        };
+        mount(
+            Some(&fd_path(&target)),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| Error::sys(format!("bind {path}"), e))?;
         let target = open_in_root(&root, Path::new(path), Create::No)?;
-        remount_bind(&target, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, userns)
-            .map_err(|e| Error::sys(format!("make {path} read-only"), e))?;
+        remount_bind(
+            &target,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            userns,
+        )
+        .map_err(|e| Error::sys(format!("make {path} read-only"), e))?;
     }
-    for path in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
-        let Some(target) = existing(&root, path)? else { continue };
-        let is_dir = nix::sys::stat::fstat(target.as_fd()).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
+    for path in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let Some(target) = existing(&root, path)? else {
+            continue;
+        };
+        let is_dir = nix::sys::stat::fstat(target.as_fd())
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
         let res = if is_dir {
-            mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+            mount(
+                Some("tmpfs"),
+                &fd_path(&target),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
         } else {
-            mount(Some("/dev/null"), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                &fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         res.map_err(|e| Error::sys(format!("mask {path}"), e))?;
     }
-    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()).and_then(mount_opts::propagation) {
+    if let Some(p) = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mount_opts::propagation)
+    {
         if p.contains(MsFlags::MS_SHARED) || p.contains(MsFlags::MS_UNBINDABLE) {
-            mount(None::<&str>, "/", None::<&str>, p, None::<&str>).map_err(|e| Error::sys("set / propagation", e))?;
+            mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
+                .map_err(|e| Error::sys("set / propagation", e))?;
         }
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        remount_bind(&root, MsFlags::MS_RDONLY, userns).map_err(|e| Error::sys("make / read-only", e))?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        remount_bind(&root, MsFlags::MS_RDONLY, userns)
+            .map_err(|e| Error::sys("make / read-only", e))?;
     }
     Ok(())
 }
@@ -280,7 +467,10 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
 fn existing(root: &OwnedFd, path: &str) -> Result<Option<OwnedFd>> {
     match open_in_root(root, Path::new(path), Create::No) {
         Ok(fd) => Ok(Some(fd)),
-        Err(Error::Sys { source: nix::errno::Errno::ENOENT, .. }) => Ok(None),
+        Err(Error::Sys {
+            source: nix::errno::Errno::ENOENT,
+            ..
+        }) => Ok(None),
         Err(e) => Err(e),
     }
 }

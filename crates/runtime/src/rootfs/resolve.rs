@@ -13,9 +13,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::readlinkat;
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{mkdirat, Mode};
-use nix::fcntl::readlinkat;
 
 use crate::error::{Error, Result};
 
@@ -95,12 +95,20 @@ pub fn open_in_root(root: &OwnedFd, path: &Path, create: Create) -> Result<Owned
                     openat(
                         parent.as_fd(),
                         Path::new(&name),
-                        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
                         Mode::from_bits_truncate(0o644),
                     )
                     .map(drop)
                 } else {
-                    mkdirat(parent.as_fd(), Path::new(&name), Mode::from_bits_truncate(0o755))
+                    mkdirat(
+                        parent.as_fd(),
+                        Path::new(&name),
+                        Mode::from_bits_truncate(0o755),
+                    )
                 };
                 match made {
                     Ok(()) | Err(Errno::EEXIST) => {}
@@ -147,7 +155,12 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn root(dir: &Path) -> OwnedFd {
-        nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
+        nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -178,6 +191,10 @@ mod tests {
         // Nothing appeared outside; both landed inside the root.
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
         assert!(d.path().join("y").is_file());
-        assert!(d.path().join(outside.path().strip_prefix("/").unwrap()).join("x").is_dir());
+        assert!(d
+            .path()
+            .join(outside.path().strip_prefix("/").unwrap())
+            .join("x")
+            .is_dir());
     }
 }

@@ -11,7 +11,9 @@ mod default;
 use std::io::{Read, Seek};
 use std::str::FromStr;
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
 pub use default::docker_default;
@@ -49,23 +51,38 @@ fn lib(e: libseccomp::error::SeccompError) -> SeccompError {
 
 /// The name the spec uses for a value (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`...).
 fn spec_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, SeccompError> {
     let name = spec_name(&a);
     match name.as_str() {
         // Notify needs a listener (seccomp agent); not supported yet.
-        "SCMP_ACT_NOTIFY" => Err(SeccompError::Invalid("SCMP_ACT_NOTIFY is not supported".into())),
+        "SCMP_ACT_NOTIFY" => Err(SeccompError::Invalid(
+            "SCMP_ACT_NOTIFY is not supported".into(),
+        )),
         // EPERM when no errno is given, as runc.
-        "SCMP_ACT_ERRNO" => Ok(ScmpAction::Errno(i32::try_from(errno.unwrap_or(1)).unwrap_or(1))),
-        "SCMP_ACT_TRACE" => Ok(ScmpAction::Trace(u16::try_from(errno.unwrap_or(1)).unwrap_or(1))),
-        _ => ScmpAction::from_str(&name, None).map_err(|_| SeccompError::Invalid(format!("unknown action {name:?}"))),
+        "SCMP_ACT_ERRNO" => Ok(ScmpAction::Errno(
+            i32::try_from(errno.unwrap_or(1)).unwrap_or(1),
+        )),
+        "SCMP_ACT_TRACE" => Ok(ScmpAction::Trace(
+            u16::try_from(errno.unwrap_or(1)).unwrap_or(1),
+        )),
+        _ => ScmpAction::from_str(&name, None)
+            .map_err(|_| SeccompError::Invalid(format!("unknown action {name:?}"))),
     }
 }
 
 fn compare(arg: &LinuxSeccompArg) -> Result<ScmpArgCompare, SeccompError> {
-    let index = u32::try_from(arg.index()).ok().filter(|i| *i < 6).ok_or_else(|| SeccompError::Invalid(format!("argument index {} is over 5", arg.index())))?;
+    let index = u32::try_from(arg.index())
+        .ok()
+        .filter(|i| *i < 6)
+        .ok_or_else(|| {
+            SeccompError::Invalid(format!("argument index {} is over 5", arg.index()))
+        })?;
     let op = match arg.op() {
         LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
         LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
@@ -75,7 +92,11 @@ fn compare(arg: &LinuxSeccompArg) -> Result<ScmpArgCompare, SeccompError> {
         LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
         // The spec's value is the mask and valueTwo the datum.
         LinuxSeccompOperator::ScmpCmpMaskedEq => {
-            return Ok(ScmpArgCompare::new(index, ScmpCompareOp::MaskedEqual(arg.value()), arg.value_two().unwrap_or(0)));
+            return Ok(ScmpArgCompare::new(
+                index,
+                ScmpCompareOp::MaskedEqual(arg.value()),
+                arg.value_two().unwrap_or(0),
+            ));
         }
     };
     Ok(ScmpArgCompare::new(index, op, arg.value()))
@@ -90,7 +111,8 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
     ctx.set_ctl_nnp(false).map_err(lib)?;
     for arch in profile.architectures().iter().flatten() {
         let name = spec_name(arch);
-        let a = ScmpArch::from_str(&name).map_err(|_| SeccompError::Invalid(format!("unknown architecture {name:?}")))?;
+        let a = ScmpArch::from_str(&name)
+            .map_err(|_| SeccompError::Invalid(format!("unknown architecture {name:?}")))?;
         ctx.add_arch(a).map_err(lib)?;
     }
     for flag in profile.flags().iter().flatten() {
@@ -117,9 +139,13 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
         let args = rule.args().as_deref().unwrap_or(&[]);
         let conds = args.iter().map(compare).collect::<Result<Vec<_>, _>>()?;
         let mut seen = [false; 6];
-        let unique = args.iter().all(|a| !std::mem::replace(&mut seen[a.index().min(5)], true));
+        let unique = args
+            .iter()
+            .all(|a| !std::mem::replace(&mut seen[a.index().min(5)], true));
         for name in rule.names() {
-            let Ok(sc) = ScmpSyscall::from_name(name) else { continue };
+            let Ok(sc) = ScmpSyscall::from_name(name) else {
+                continue;
+            };
             if conds.is_empty() {
                 ctx.add_rule(act, sc).map_err(lib)?;
             } else if unique {
@@ -128,7 +154,8 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
                 // Several conditions on one argument: one rule each (any may
                 // match), as runc does.
                 for c in &conds {
-                    ctx.add_rule_conditional(act, sc, std::slice::from_ref(c)).map_err(lib)?;
+                    ctx.add_rule_conditional(act, sc, std::slice::from_ref(c))
+                        .map_err(lib)?;
                 }
             }
         }
@@ -137,15 +164,21 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
 }
 
 fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
-    let memfd = nix::sys::memfd::memfd_create("berth-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-        .map_err(|e| SeccompError::Load(e.into()))?;
+    let memfd =
+        nix::sys::memfd::memfd_create("berth-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| SeccompError::Load(e.into()))?;
     let mut file = std::fs::File::from(memfd);
     ctx.export_bpf(&file).map_err(lib)?;
     let mut bytes = Vec::new();
-    file.rewind().and_then(|_| file.read_to_end(&mut bytes)).map_err(SeccompError::Load)?;
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(SeccompError::Load)?;
     let size = std::mem::size_of::<libc::sock_filter>();
     if bytes.is_empty() || bytes.len() % size != 0 {
-        return Err(SeccompError::Lib(format!("exported filter has {} bytes", bytes.len())));
+        return Err(SeccompError::Lib(format!(
+            "exported filter has {} bytes",
+            bytes.len()
+        )));
     }
     let instructions = bytes
         .chunks_exact(size)
@@ -163,12 +196,19 @@ fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
 /// while `CAP_SYS_ADMIN` is held. Does not allocate.
 pub fn install(program: &Program) -> Result<(), SeccompError> {
     let prog = libc::sock_fprog {
-        len: u16::try_from(program.instructions.len()).map_err(|_| SeccompError::Load(std::io::Error::other("filter too long")))?,
+        len: u16::try_from(program.instructions.len())
+            .map_err(|_| SeccompError::Load(std::io::Error::other("filter too long")))?,
         filter: program.instructions.as_ptr().cast_mut(),
     };
     // SAFETY: `prog` points at `program.instructions`, alive and unchanged for
     // the call; the kernel copies the program.
-    let r = unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const libc::sock_fprog) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
     if r != 0 {
         return Err(SeccompError::Load(std::io::Error::last_os_error()));
     }

@@ -64,11 +64,28 @@ fn profile(v: serde_json::Value) -> LinuxSeccomp {
 #[test]
 fn errno_rules_and_defaults() {
     // (profile, probe, expected errno): ENOENT means mkdir ran (the path is missing).
-    let cases: Vec<(serde_json::Value, fn() -> i32, i32)> = vec![
-        (serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}), mkdir_probe, libc::EPERM),
-        (serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}), getcwd_probe, 38),
-        (serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_syscall", "getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}]}), getcwd_probe, 5),
-        (serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}), mkdir_probe, libc::ENOENT),
+    type Case = (serde_json::Value, fn() -> i32, i32);
+    let cases: Vec<Case> = vec![
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+            mkdir_probe,
+            libc::EPERM,
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}),
+            getcwd_probe,
+            38,
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_syscall", "getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}]}),
+            getcwd_probe,
+            5,
+        ),
+        (
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+            mkdir_probe,
+            libc::ENOENT,
+        ),
     ];
     for (p, probe, want) in cases {
         let prog = compile(&profile(p.clone())).unwrap();
@@ -86,7 +103,11 @@ fn personality_probe() -> i32 {
     // READ_IMPLIES_EXEC (0x0400000) is not on Docker's list.
     // SAFETY: an integer argument; the process ends right after.
     let r = unsafe { libc::personality(0x0040_0000) };
-    if errno_of(r.into()) == libc::EPERM { 0 } else { 2 }
+    if errno_of(r.into()) == libc::EPERM {
+        0
+    } else {
+        2
+    }
 }
 
 fn unshare_probe() -> i32 {
@@ -103,6 +124,7 @@ fn clone3_probe() -> i32 {
 fn fork_probe() -> i32 {
     // SAFETY: the grandchild exits at once.
     match unsafe { libc::fork() } {
+        // SAFETY: the grandchild ends at once.
         0 => unsafe { libc::_exit(0) },
         -1 => 1,
         pid => {
@@ -117,8 +139,18 @@ fn fork_probe() -> i32 {
 fn clone_newns_probe() -> i32 {
     // clone(CLONE_NEWNS|SIGCHLD) with a null stack behaves like fork.
     // SAFETY: fork semantics; a child exits at once.
-    let r = unsafe { libc::syscall(libc::SYS_clone, (libc::CLONE_NEWNS | libc::SIGCHLD) as libc::c_ulong, 0, 0, 0, 0) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWNS | libc::SIGCHLD) as libc::c_ulong,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
     if r == 0 {
+        // SAFETY: the clone child ends at once.
         unsafe { libc::_exit(0) };
     }
     errno_of(r)
@@ -131,15 +163,45 @@ fn vsock_probe() -> i32 {
 
 #[test]
 fn docker_default_profile_behaves_like_dockers() {
-    let default_caps = [Capability::Chown, Capability::Kill, Capability::Setuid, Capability::Setgid, Capability::NetBindService];
+    let default_caps = [
+        Capability::Chown,
+        Capability::Kill,
+        Capability::Setuid,
+        Capability::Setgid,
+        Capability::NetBindService,
+    ];
     let prog = compile(&docker_default(&default_caps)).unwrap();
-    assert_eq!(in_child(Some(&prog), unshare_probe), libc::EPERM, "unshare needs CAP_SYS_ADMIN");
-    assert_eq!(in_child(Some(&prog), clone3_probe), libc::ENOSYS, "clone3 answers ENOSYS");
+    assert_eq!(
+        in_child(Some(&prog), unshare_probe),
+        libc::EPERM,
+        "unshare needs CAP_SYS_ADMIN"
+    );
+    assert_eq!(
+        in_child(Some(&prog), clone3_probe),
+        libc::ENOSYS,
+        "clone3 answers ENOSYS"
+    );
     assert_eq!(in_child(Some(&prog), fork_probe), 0, "plain fork works");
-    assert_eq!(in_child(Some(&prog), clone_newns_probe), libc::EPERM, "clone with namespace flags is denied");
-    assert_eq!(in_child(Some(&prog), personality_probe), 0, "query allowed, other personalities denied");
-    assert_eq!(in_child(Some(&prog), vsock_probe), libc::EPERM, "AF_VSOCK denied");
-    assert_eq!(in_child(Some(&prog), mkdir_probe), libc::ENOENT, "mkdir allowed");
+    assert_eq!(
+        in_child(Some(&prog), clone_newns_probe),
+        libc::EPERM,
+        "clone with namespace flags is denied"
+    );
+    assert_eq!(
+        in_child(Some(&prog), personality_probe),
+        0,
+        "query allowed, other personalities denied"
+    );
+    assert_eq!(
+        in_child(Some(&prog), vsock_probe),
+        libc::EPERM,
+        "AF_VSOCK denied"
+    );
+    assert_eq!(
+        in_child(Some(&prog), mkdir_probe),
+        libc::ENOENT,
+        "mkdir allowed"
+    );
     // With CAP_SYS_ADMIN, unshare passes the filter (it is root here).
     let admin = compile(&docker_default(&[Capability::SysAdmin])).unwrap();
     assert_eq!(in_child(Some(&admin), unshare_probe), 0);
@@ -149,9 +211,12 @@ fn docker_default_profile_behaves_like_dockers() {
 fn invalid_profiles_are_errors() {
     let notify = profile(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
     assert!(matches!(compile(&notify), Err(SeccompError::Invalid(_))));
-    let bad_index = profile(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
+    let bad_index = profile(
+        serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+    );
     assert!(matches!(compile(&bad_index), Err(SeccompError::Invalid(_))));
-    let bad: Result<LinuxSeccomp, _> = serde_json::from_value(serde_json::json!({"defaultAction": "SCMP_ACT_BOGUS"}));
+    let bad: Result<LinuxSeccomp, _> =
+        serde_json::from_value(serde_json::json!({"defaultAction": "SCMP_ACT_BOGUS"}));
     assert!(bad.is_err());
 }
