@@ -147,6 +147,14 @@ pub enum Command {
         #[arg(short, long, default_value = "table")]
         format: String,
     },
+    /// Print a container's resource usage, as runc's `events --stats`.
+    Events {
+        /// Print one set of statistics and exit (the only mode for now).
+        #[arg(long)]
+        stats: bool,
+        /// The container id.
+        id: String,
+    },
     /// Print what this runtime supports, as JSON (runtime-spec features).
     Features,
     /// Write a default config.json in the current directory.

@@ -82,6 +82,14 @@ fn dispatch(cli: &Cli) -> Result<i32> {
                 }
             }
         }
+        Command::Events { stats, id } => {
+            if !stats {
+                anyhow::bail!("only `events --stats` is supported");
+            }
+            let stats = rt.stats(id)?;
+            let event = serde_json::json!({"type": "stats", "id": id, "data": stats});
+            writeln!(out, "{event}")?;
+        }
         Command::Features => writeln!(
             out,
             "{}",

@@ -252,3 +252,34 @@ fn features_and_spec() {
         .iter()
         .any(|n| n == "user"));
 }
+
+#[test]
+fn join_another_containers_network_namespace_and_read_stats() {
+    let a = Bundle::new(&["sleep", "1000"]);
+    let first = id("netA");
+    ok(a.rt(&["run", "--detach", &first]));
+    let pid = wait_status(&a, &first, "running")["pid"].as_i64().unwrap();
+    let stats: Value = serde_json::from_str(&ok(a.rt(&["events", "--stats", &first]))).unwrap();
+    assert_eq!(stats["type"], "stats");
+    assert_eq!(stats["data"]["pids_current"], 1, "{stats}");
+    assert!(
+        stats["data"]["memory_usage"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+
+    // A second container joins the first one's network namespace by path, as
+    // `--network container:` and pods need.
+    let mut b = Bundle::new(&["readlink", "/proc/self/ns/net"]);
+    let netns = format!("/proc/{pid}/ns/net");
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network");
+        ns.push(serde_json::json!({"type": "network", "path": netns}));
+    });
+    let out = b.run_ok(&id("netB"));
+    assert_eq!(
+        out.trim(),
+        std::fs::read_link(&netns).unwrap().to_str().unwrap()
+    );
+    ok(a.rt(&["delete", "--force", &first]));
+}

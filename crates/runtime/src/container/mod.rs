@@ -70,6 +70,12 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Resource usage of the container's cgroup.
+    pub fn stats(&self, id: &str) -> Result<crate::cgroups::Stats> {
+        let (_, record) = self.open(id)?;
+        Ok(record.cgroup.stats()?)
+    }
+
     /// Pids of every process in the container (its cgroup).
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let (_, record) = self.open(id)?;
