@@ -283,3 +283,58 @@ fn join_another_containers_network_namespace_and_read_stats() {
     );
     ok(a.rt(&["delete", "--force", &first]));
 }
+
+#[test]
+fn hooks_run_at_each_point_with_the_state() {
+    let mut b = Bundle::new(&["true"]);
+    let out = b.path().join("hooks-out");
+    std::fs::create_dir(&out).unwrap();
+    let host_hook = |name: &str| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}.json", out.display())]});
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({
+            "prestart": [host_hook("prestart")],
+            "createRuntime": [host_hook("createRuntime")],
+            "createContainer": [host_hook("createContainer")],
+            // Inside the container, after pivot_root: its own /bin/sh and /tmp.
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/startContainer.json"]}],
+            "poststart": [host_hook("poststart")],
+            "poststop": [host_hook("poststop")],
+        });
+    });
+    let name = id("hooks");
+    b.run_ok(&name);
+    for hook in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("{hook}.json")))
+                .unwrap_or_else(|_| panic!("{hook} ran")),
+        )
+        .unwrap();
+        assert_eq!(state["id"], name.as_str(), "{hook}: {state}");
+    }
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(b.rootfs().join("tmp/startContainer.json")).unwrap())
+            .unwrap();
+    assert!(
+        state["pid"].as_i64().unwrap() > 1,
+        "the host pid of the init: {state}"
+    );
+
+    // A failing createRuntime hook fails the create, leaving nothing behind.
+    b.edit(|c| {
+        c["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]});
+    });
+    let failed = id("hookfail");
+    let (code, _, err) = b.run(&failed);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("createRuntime hook") && err.contains("nope"),
+        "{err}"
+    );
+    assert!(!b.root.join(&failed).exists());
+}

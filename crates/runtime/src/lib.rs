@@ -22,4 +22,5 @@ pub mod state;
 pub use container::{create::now_rfc3339, CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Kind, Result};
 pub mod features;
+pub mod hooks;
 pub use features::{default_spec, features};

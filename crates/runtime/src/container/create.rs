@@ -69,6 +69,8 @@ impl Runtime {
         let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
         let plan = plan_init(
+            id,
+            &bundle.dir,
             spec,
             &bundle.rootfs,
             cgroup.clone(),
@@ -137,6 +139,8 @@ fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources
 
 /// Works out what the children will do for a container's init.
 fn plan_init(
+    id: &str,
+    bundle: &Path,
     spec: &Spec,
     rootfs: &Path,
     cgroup: Cgroup,
@@ -195,6 +199,8 @@ fn plan_init(
         seccomp,
         fifo: Some(fifo),
         preserve_fds,
+        id: id.to_string(),
+        bundle: bundle.to_path_buf(),
     })
 }
 

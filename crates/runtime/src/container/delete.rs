@@ -68,6 +68,14 @@ impl Runtime {
             std::thread::sleep(Duration::from_millis(5));
         }
         record.cgroup.destroy()?;
+        // poststop: reported by nobody, as the spec allows; the delete stands.
+        if let Ok(spec) =
+            crate::spec::read_json::<oci_spec::runtime::Spec>(&record.bundle.join("config.json"))
+        {
+            if let Some(hooks) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
+                let _ = crate::hooks::run("poststop", hooks, &record.oci_state(&dir));
+            }
+        }
         dir.remove()
     }
 }

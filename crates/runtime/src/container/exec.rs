@@ -68,6 +68,8 @@ impl Runtime {
             fifo: None,
             preserve_fds: opts.preserve_fds,
             spec,
+            id: id.to_string(),
+            bundle: record.bundle.clone(),
         };
         process::spawn(&plan)
     }

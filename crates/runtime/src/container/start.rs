@@ -46,7 +46,16 @@ impl Runtime {
                 });
             }
         }
-        std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))
+        std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+        // poststart: a failure is no reason to stop the container (runtime spec).
+        if let Ok(spec) =
+            crate::spec::read_json::<oci_spec::runtime::Spec>(&record.bundle.join("config.json"))
+        {
+            if let Some(hooks) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+                let _ = crate::hooks::run("poststart", hooks, &record.oci_state(&dir));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -128,6 +128,7 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
     let mounts_ns = plan.new.contains(CloneFlags::CLONE_NEWNS);
     let terminal = plan.process.terminal().unwrap_or(false);
     let mut pty = None;
+    let mut hook_state = None;
     if mounts_ns {
         let root = open(
             &plan.rootfs,
@@ -149,6 +150,7 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             terminal,
         };
         pty = rootfs::prepare(&setup)?;
+        hook_state = creation_hooks(plan, ch)?;
         rootfs::pivot(&plan.rootfs)?;
         sysctls(plan)?;
         rootfs::finish(spec, setup.userns)?;
@@ -174,7 +176,49 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
         f.write_all(b"0")
             .map_err(|e| Error::io("write exec fifo", &p, e))?;
     }
+    let start_hooks = plan
+        .spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref());
+    if let (Some(hooks), Some(state)) = (start_hooks, &hook_state) {
+        crate::hooks::run("startContainer", hooks, state)?;
+    }
     exec(plan, ch, &path)
+}
+
+/// Before `pivot_root`: has the runtime run prestart and createRuntime hooks,
+/// then runs createContainer hooks here. Returns the state for startContainer.
+fn creation_hooks(plan: &Plan, ch: &Channel) -> Result<Option<crate::state::OciState>> {
+    let Some(hooks) = plan.spec.hooks() else {
+        return Ok(None);
+    };
+    #[allow(deprecated)]
+    let any = [
+        hooks.prestart(),
+        hooks.create_runtime(),
+        hooks.create_container(),
+        hooks.start_container(),
+    ]
+    .iter()
+    .any(|h| h.as_ref().is_some_and(|h| !h.is_empty()));
+    if !any {
+        return Ok(None);
+    }
+    ch.send(&Msg::Hooks).map_err(|e| Error::sys("sync", e))?;
+    let state: crate::state::OciState = match ch.recv() {
+        Ok(Msg::State(json)) => {
+            serde_json::from_slice(&json).map_err(|e| Error::Init(format!("hook state: {e}")))?
+        }
+        Ok(other) => return Err(Error::Init(format!("unexpected {other:?} from runtime"))),
+        Err(e) => return Err(Error::sys("sync", e)),
+    };
+    crate::hooks::run(
+        "createContainer",
+        hooks.create_container().as_deref().unwrap_or(&[]),
+        &state,
+    )?;
+    Ok(Some(state))
 }
 
 /// A process joining a running container (`exec`): the namespaces were joined

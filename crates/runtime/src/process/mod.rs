@@ -77,6 +77,26 @@ pub struct Plan {
     pub fifo: Option<OwnedFd>,
     /// Descriptors 3.. kept open for the process (runc's `--preserve-fds`).
     pub preserve_fds: i32,
+    /// Container id and bundle, for the state given to hooks.
+    pub id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+}
+
+impl Plan {
+    /// The state handed to hooks while the container is being created.
+    fn hook_state(&self, pid: i32) -> crate::state::OciState {
+        crate::state::OciState {
+            oci_version: "1.2.0".into(),
+            id: self.id.clone(),
+            status: crate::state::Status::Creating,
+            pid,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: String::new(),
+            annotations: self.spec.annotations().clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// A started process.
@@ -181,6 +201,23 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
     loop {
         match recv().map_err(fail)? {
             Msg::Pty(fd) => pty = Some(fd),
+            Msg::Hooks => {
+                let state = plan.hook_state(pid);
+                if let Some(h) = plan.spec.hooks() {
+                    #[allow(deprecated)]
+                    let prestart = h.prestart().as_deref().unwrap_or(&[]);
+                    crate::hooks::run("prestart", prestart, &state).map_err(fail)?;
+                    crate::hooks::run(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or(&[]),
+                        &state,
+                    )
+                    .map_err(fail)?;
+                }
+                let json = serde_json::to_vec(&state).expect("state serialises");
+                ch.send(&Msg::State(json))
+                    .map_err(|e| fail(Error::sys("write to container setup", e)))?;
+            }
             Msg::Ready if plan.init => return Ok(Spawned { pid, pty }),
             // An exec's end of the channel is close-on-exec: EOF means it ran.
             Msg::Closed if !plan.init => return Ok(Spawned { pid, pty }),

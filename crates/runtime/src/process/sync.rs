@@ -7,6 +7,8 @@
 //! - `G` (parent → child): go on (cgroup joined, maps written);
 //! - `P` + decimal pid (child → parent): the pid of the container's init;
 //! - `T` + fd (child → parent): the pty master;
+//! - `H` (init → parent): run the prestart and createRuntime hooks, then send
+//!   `S` + the state JSON (parent → init) for the init's own hooks;
 //! - `R` (init → parent): set up, now waiting for `start`;
 //! - `E` + text (any → parent): setup failed, with the reason.
 
@@ -38,6 +40,10 @@ pub enum Msg {
     Pid(i32),
     /// `T`.
     Pty(OwnedFd),
+    /// `H`.
+    Hooks,
+    /// `S`.
+    State(Vec<u8>),
     /// `R`.
     Ready,
     /// `E`.
@@ -81,6 +87,8 @@ impl Channel {
             Msg::UserNs => self.send_raw(b'U', &[], None),
             Msg::Go => self.send_raw(b'G', &[], None),
             Msg::Ready => self.send_raw(b'R', &[], None),
+            Msg::Hooks => self.send_raw(b'H', &[], None),
+            Msg::State(json) => self.send_raw(b'S', json, None),
             Msg::Pid(pid) => self.send_raw(b'P', pid.to_string().as_bytes(), None),
             Msg::Pty(fd) => self.send_raw(b'T', &[], Some(fd.as_raw_fd())),
             Msg::Error(text) => self.send_raw(b'E', text.as_bytes(), None),
@@ -121,6 +129,8 @@ impl Channel {
             b'U' => Msg::UserNs,
             b'G' => Msg::Go,
             b'R' => Msg::Ready,
+            b'H' => Msg::Hooks,
+            b'S' => Msg::State(payload.to_vec()),
             b'P' => Msg::Pid(
                 std::str::from_utf8(payload)
                     .ok()
