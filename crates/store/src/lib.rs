@@ -1,0 +1,6 @@
+//! berth's image store: what images are made of, on disk, and knows nothing
+//! about processes. Content-addressed blobs, layers unpacked with their
+//! whiteouts, image references as Docker spells them, and the metadata that
+//! ties them together.
+
+pub mod reference;
