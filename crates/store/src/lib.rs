@@ -3,4 +3,5 @@
 //! whiteouts, image references as Docker spells them, and the metadata that
 //! ties them together.
 
+pub mod mount;
 pub mod reference;

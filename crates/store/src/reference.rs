@@ -338,7 +338,8 @@ mod tests {
     #[test]
     fn refuses_what_docker_refuses() {
         let long = format!("a/{}", "b".repeat(260));
-        let cases: Vec<(&str, fn(&ReferenceError) -> bool)> = vec![
+        type Case<'a> = (&'a str, fn(&ReferenceError) -> bool);
+        let cases: Vec<Case> = vec![
             ("", |e| matches!(e, ReferenceError::Empty)),
             ("Busybox", |e| matches!(e, ReferenceError::Uppercase(_))),
             ("me/App", |e| matches!(e, ReferenceError::Uppercase(_))),
