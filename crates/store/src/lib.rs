@@ -3,5 +3,6 @@
 //! whiteouts, image references as Docker spells them, and the metadata that
 //! ties them together.
 
+pub mod meta;
 pub mod mount;
 pub mod reference;
