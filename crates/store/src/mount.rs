@@ -73,9 +73,12 @@ impl Overlay<'_> {
             fsconfig_set_string(fs.as_fd(), "upperdir", upper)?;
             fsconfig_set_string(fs.as_fd(), "workdir", work)?;
         }
-        // Container layers need no atime updates, and overlay's index and
-        // redirects are not used by berth's layers.
+        // The upper directory must hold whole files and plain directories, or
+        // it cannot be turned back into a layer: no metacopy (metadata-only
+        // copy-ups), no redirect_dir (renamed directories), no index.
         fsconfig_set_string(fs.as_fd(), "index", "off")?;
+        fsconfig_set_string(fs.as_fd(), "metacopy", "off")?;
+        fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
         fsconfig_create(fs.as_fd())?;
         let attrs = if self.upper.is_some() {
             MountAttrFlags::empty()
@@ -108,7 +111,10 @@ impl Overlay<'_> {
             .iter()
             .map(|p| text(p))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut data = format!("lowerdir={},index=off", lower.join(":"));
+        let mut data = format!(
+            "lowerdir={},index=off,metacopy=off,redirect_dir=off",
+            lower.join(":")
+        );
         if let Some((upper, work)) = self.upper {
             data.push_str(&format!(
                 ",upperdir={},workdir={}",
