@@ -3,6 +3,7 @@
 //! whiteouts, image references as Docker spells them, and the metadata that
 //! ties them together.
 
+pub mod config;
 pub mod diff;
 pub mod meta;
 pub mod mount;

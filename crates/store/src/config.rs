@@ -1,0 +1,395 @@
+//! Image configs as Docker writes them (a superset of the OCI image config:
+//! `Healthcheck`, `OnBuild`, `Shell`... live in `config`), chain ids, and the
+//! Dockerfile-style `--change` edits of `import` and `commit`.
+//!
+//! A config read from a registry or an archive keeps fields this code does not
+//! know (`extra`), and its blob is stored as received: the image id is the
+//! digest of those exact bytes and never of a re-serialisation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+/// `config` of an image config: what a container inherits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RunConfig {
+    /// `USER`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    /// `EXPOSE`: `"80/tcp": {}`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub exposed_ports: BTreeMap<String, Value>,
+    /// `ENV`, `KEY=value`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// `ENTRYPOINT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// `CMD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// `VOLUME`: `"/data": {}`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, Value>,
+    /// `WORKDIR`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+    /// `LABEL`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `STOPSIGNAL`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    /// `ONBUILD` triggers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_build: Vec<String>,
+    /// `SHELL`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shell: Vec<String>,
+    /// `HEALTHCHECK`, as Docker's JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Value>,
+    /// Fields of other tools, kept.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `rootfs` of an image config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootFs {
+    /// Always `layers`.
+    #[serde(rename = "type")]
+    pub typ: String,
+    /// Diff ids, bottom first.
+    pub diff_ids: Vec<String>,
+}
+
+/// One `history` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct History {
+    /// When.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub created: String,
+    /// The instruction.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub created_by: String,
+    /// A comment (`Imported from -`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+    /// Author.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// True when the step made no layer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+/// An image config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    /// CPU architecture (`amd64`).
+    pub architecture: String,
+    /// OS (`linux`).
+    pub os: String,
+    /// CPU variant (`v8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Creation time, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// What containers inherit.
+    #[serde(default)]
+    pub config: RunConfig,
+    /// Layers.
+    pub rootfs: RootFs,
+    /// One entry per step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+    /// Fields of other tools, kept.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// This machine's architecture in Go's spelling, as image configs use it.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+impl ImageConfig {
+    /// An empty config for this machine's platform.
+    pub fn new(created: &str) -> ImageConfig {
+        ImageConfig {
+            architecture: host_arch().into(),
+            os: "linux".into(),
+            variant: None,
+            created: Some(created.into()),
+            author: None,
+            config: RunConfig::default(),
+            rootfs: RootFs {
+                typ: "layers".into(),
+                diff_ids: Vec::new(),
+            },
+            history: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The config's canonical bytes (what is stored and digested).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("configs serialise")
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in d {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Chain ids of a layer stack (image-spec config.md): the first is its diff
+/// id; each next is `sha256(previous + " " + diff_id)`.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => d.clone(),
+            Some(prev) => sha256(format!("{prev} {d}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
+}
+
+/// Why a `--change` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// Not one of the instructions `import` and `commit` accept.
+    #[error("{0} is not a valid change command")]
+    Unsupported(String),
+    /// The instruction's argument is malformed.
+    #[error("invalid {instruction}: {why}")]
+    Invalid {
+        /// The instruction.
+        instruction: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Splits `a b "c d"` the way Docker's shell-form word split does for
+/// `EXPOSE`, `VOLUME`, `LABEL` and `ENV` (quotes group, backslash escapes).
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (q, '\\') if q != Some('\'') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    any = true;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// `["a", "b"]` (exec form) or `a b` (shell form, run by `/bin/sh -c`).
+fn command(arg: &str) -> Vec<String> {
+    if arg.trim_start().starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(arg.trim()) {
+            return v;
+        }
+    }
+    vec!["/bin/sh".into(), "-c".into(), arg.to_string()]
+}
+
+/// Applies Dockerfile-style changes (`CMD`, `ENTRYPOINT`, `ENV`, `EXPOSE`,
+/// `LABEL`, `ONBUILD`, `USER`, `VOLUME`, `WORKDIR`, `STOPSIGNAL`), as
+/// `docker import --change` and `docker commit --change` do.
+pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), ChangeError> {
+    for change in changes {
+        let change = change.trim();
+        let (instr, arg) = change
+            .split_once(char::is_whitespace)
+            .unwrap_or((change, ""));
+        let arg = arg.trim();
+        let upper = instr.to_ascii_uppercase();
+        let invalid = |why: &str| ChangeError::Invalid {
+            instruction: upper.clone(),
+            why: why.into(),
+        };
+        match upper.as_str() {
+            "CMD" => cfg.cmd = Some(command(arg)),
+            "ENTRYPOINT" => cfg.entrypoint = Some(command(arg)),
+            "USER" => cfg.user = arg.into(),
+            "WORKDIR" => cfg.working_dir = arg.into(),
+            "STOPSIGNAL" => cfg.stop_signal = arg.into(),
+            "ONBUILD" => cfg.on_build.push(arg.into()),
+            "EXPOSE" => {
+                for p in words(arg) {
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    cfg.exposed_ports
+                        .insert(p, Value::Object(Default::default()));
+                }
+            }
+            "VOLUME" => {
+                let list = if arg.starts_with('[') {
+                    serde_json::from_str(arg).map_err(|_| invalid("not a JSON array"))?
+                } else {
+                    words(arg)
+                };
+                for v in list {
+                    cfg.volumes.insert(v, Value::Object(Default::default()));
+                }
+            }
+            "ENV" | "LABEL" => {
+                let ws = words(arg);
+                let pairs: Vec<(String, String)> =
+                    if ws.iter().all(|w| w.contains('=')) && !ws.is_empty() {
+                        ws.iter()
+                            .map(|w| {
+                                let (k, v) = w.split_once('=').unwrap_or((w, ""));
+                                (k.to_string(), v.to_string())
+                            })
+                            .collect()
+                    } else if upper == "ENV" && ws.len() >= 2 {
+                        // Old form: ENV key value with spaces.
+                        let (k, v) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+                        vec![(k.to_string(), v.trim().to_string())]
+                    } else {
+                        return Err(invalid("expected KEY=VALUE"));
+                    };
+                for (k, v) in pairs {
+                    if k.is_empty() {
+                        return Err(invalid("empty key"));
+                    }
+                    if upper == "ENV" {
+                        cfg.env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                        cfg.env.push(format!("{k}={v}"));
+                    } else {
+                        cfg.labels.insert(k, v);
+                    }
+                }
+            }
+            _ => return Err(ChangeError::Unsupported(instr.to_string())),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_spec() {
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let ids = chain_ids(&[d('a'), d('b')]);
+        assert_eq!(ids[0], d('a'));
+        assert_eq!(ids[1], sha256(format!("{} {}", d('a'), d('b')).as_bytes()));
+        assert_eq!(
+            sha256(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn changes_like_docker_import() {
+        let mut c = RunConfig::default();
+        let changes: Vec<String> = [
+            r#"CMD ["/bin/sh", "-c", "echo hi"]"#,
+            "ENTRYPOINT /init --flag",
+            "ENV A=1 B=\"two words\"",
+            "ENV A=3",
+            "ENV OLD form with spaces",
+            "EXPOSE 80 53/udp",
+            "LABEL org.x=\"y z\"",
+            "USER 1000:1000",
+            "VOLUME [\"/data\", \"/logs\"]",
+            "workdir /srv",
+            "STOPSIGNAL SIGINT",
+        ]
+        .map(String::from)
+        .to_vec();
+        apply_changes(&mut c, &changes).unwrap();
+        assert_eq!(c.cmd.as_deref().unwrap(), ["/bin/sh", "-c", "echo hi"]);
+        assert_eq!(
+            c.entrypoint.as_deref().unwrap(),
+            ["/bin/sh", "-c", "/init --flag"]
+        );
+        assert_eq!(c.env, ["B=two words", "A=3", "OLD=form with spaces"]);
+        assert!(c.exposed_ports.contains_key("80/tcp") && c.exposed_ports.contains_key("53/udp"));
+        assert_eq!(c.labels["org.x"], "y z");
+        assert_eq!(
+            (
+                c.user.as_str(),
+                c.working_dir.as_str(),
+                c.stop_signal.as_str()
+            ),
+            ("1000:1000", "/srv", "SIGINT")
+        );
+        assert_eq!(c.volumes.keys().collect::<Vec<_>>(), ["/data", "/logs"]);
+        assert_eq!(
+            apply_changes(&mut c, &["RUN rm -rf /".into()]),
+            Err(ChangeError::Unsupported("RUN".into()))
+        );
+        assert!(apply_changes(&mut c, &["LABEL novalue".into()]).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let raw = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Hostname":"x"},"rootfs":{"type":"layers","diff_ids":[]},"container":"abc"}"#;
+        let cfg: ImageConfig = serde_json::from_str(raw).unwrap();
+        assert_eq!(cfg.config.extra["Hostname"], "x");
+        assert_eq!(cfg.extra["container"], "abc");
+        let back: Value = serde_json::from_slice(&cfg.to_bytes()).unwrap();
+        assert_eq!(back["config"]["Hostname"], "x");
+    }
+}
