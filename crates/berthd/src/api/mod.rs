@@ -1,0 +1,132 @@
+//! The Docker Engine API: routing, and one module per resource that turns a
+//! request into a call and the answer into Docker's JSON. Errors leave as
+//! Docker's `{"message": …}` with the status that their kind maps to, here
+//! and nowhere else.
+
+pub mod system;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use crate::Daemon;
+
+/// The API version berthd implements and announces.
+pub const API_VERSION: &str = "1.47";
+/// The oldest API version it accepts from clients.
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// A response body.
+pub type Body = Full<Bytes>;
+
+/// An API error: a status and Docker's message.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message for `{"message": …}`.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 404 with `message`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let body = serde_json::to_vec(value).expect("responses serialise");
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    json(e.status, &serde_json::json!({ "message": e.message }))
+}
+
+/// Splits `/v1.47/containers/json` into the version (if any) and the path.
+pub fn split_version(path: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(i) = rest.find('/') {
+            let v = &rest[..i];
+            if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                return (Some(v), &rest[i..]);
+            }
+        }
+    }
+    (None, path)
+}
+
+fn version_tuple(v: &str) -> (u32, u32) {
+    let mut it = v.split('.').map(|p| p.parse().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// Routes one request.
+pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    let (version, path) = split_version(req.uri().path());
+    if let Some(v) = version {
+        if version_tuple(v) < version_tuple(MIN_API_VERSION) {
+            return error_response(&ApiError::bad_request(format!(
+                "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+            )));
+        }
+        if version_tuple(v) > version_tuple(API_VERSION) {
+            return error_response(&ApiError::bad_request(format!(
+                "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+            )));
+        }
+    }
+    let method = req.method().clone();
+    let path = path.to_string();
+    let res = match (&method, path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(&method)),
+        (&Method::GET, "/version") => Ok(system::version()),
+        (&Method::GET, "/info") => Ok(system::info(daemon)),
+        _ => Err(ApiError::not_found("page not found")),
+    };
+    let mut resp = res.unwrap_or_else(|e| error_response(&e));
+    // Every answer says who it is, as dockerd's do.
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_paths() {
+        assert_eq!(
+            split_version("/v1.47/containers/json"),
+            (Some("1.47"), "/containers/json")
+        );
+        assert_eq!(split_version("/_ping"), (None, "/_ping"));
+        assert_eq!(split_version("/volumes/v1"), (None, "/volumes/v1"));
+        assert!(version_tuple("1.9") < version_tuple("1.24"));
+    }
+}

@@ -1,0 +1,116 @@
+//! `/_ping`, `/version`, `/info`.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::HeaderValue;
+use hyper::{Method, Response, StatusCode};
+use serde_json::json;
+
+use super::{json, Body, API_VERSION, MIN_API_VERSION};
+use crate::Daemon;
+
+/// `/_ping`: `OK`, with the headers clients negotiate with.
+pub fn ping(method: &Method) -> Response<Body> {
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from_static(b"OK")
+    };
+    let mut r = Response::new(Full::new(body));
+    let h = r.headers_mut();
+    h.insert("Builder-Version", HeaderValue::from_static("1"));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    h.insert("Pragma", HeaderValue::from_static("no-cache"));
+    h.insert(
+        "Content-Type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// `/version`.
+pub fn version() -> Response<Body> {
+    let v = env!("CARGO_PKG_VERSION");
+    json(
+        StatusCode::OK,
+        &json!({
+            "Platform": {"Name": "berth"},
+            "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
+            "Version": v,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown"),
+            "GoVersion": "none (Rust)",
+            "Os": "linux",
+            "Arch": arch(),
+            "KernelVersion": kernel(),
+            "BuildTime": "",
+        }),
+    )
+}
+
+/// `/info`: host facts and counts.
+pub fn info(d: &Daemon) -> Response<Body> {
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().unwrap_or(0) * 1024)
+            })
+        })
+        .unwrap_or(0);
+    let cgroup_version = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    };
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    json(
+        StatusCode::OK,
+        &json!({
+            "ID": d.id,
+            "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+            "Images": 0,
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "DockerRootDir": d.settings.data_root,
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": cgroup_version,
+            "KernelVersion": kernel(),
+            "OperatingSystem": "Linux",
+            "OSType": "linux",
+            "Architecture": std::env::consts::ARCH,
+            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "MemTotal": mem,
+            "Name": host,
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Runtimes": {"berth-runtime": {"path": "berth-runtime"}},
+            "DefaultRuntime": "berth-runtime",
+            "LiveRestoreEnabled": true,
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
+            "Warnings": [],
+        }),
+    )
+}

@@ -1,0 +1,115 @@
+//! berthd's flags: dockerd's where they mean the same, so that several
+//! daemons can run side by side (tests do), and a `daemon.json`-style config.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use serde::Deserialize;
+
+/// berth's daemon: serves the Docker Engine API.
+#[derive(Debug, Parser)]
+#[command(name = "berthd", version, about)]
+pub struct Flags {
+    /// Socket to listen on (`unix:///run/berth/berth.sock`).
+    #[arg(short = 'H', long = "host")]
+    pub host: Vec<String>,
+    /// Root of persistent state.
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Root of runtime state (sockets, container state).
+    #[arg(long)]
+    pub exec_root: Option<PathBuf>,
+    /// File to write the daemon's pid to.
+    #[arg(short, long)]
+    pub pidfile: Option<PathBuf>,
+    /// debug, info, warn, error.
+    #[arg(short, long)]
+    pub log_level: Option<String>,
+    /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
+    /// `pidfile`, `log-level`), as dockerd's daemon.json.
+    #[arg(long)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// The config file's keys, as dockerd names them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    hosts: Option<Vec<String>>,
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    pidfile: Option<PathBuf>,
+    log_level: Option<String>,
+}
+
+/// Settings after defaults, the config file and the flags (flags win).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The unix socket path.
+    pub socket: PathBuf,
+    /// Persistent state.
+    pub data_root: PathBuf,
+    /// Runtime state.
+    pub exec_root: PathBuf,
+    /// Pid file.
+    pub pidfile: PathBuf,
+    /// Log level.
+    pub log_level: String,
+}
+
+fn socket_path(host: &str) -> Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => bail!("unsupported host {host:?}: berthd listens on unix:// sockets only"),
+    }
+}
+
+impl Flags {
+    /// Resolves the settings.
+    pub fn settings(&self) -> Result<Settings> {
+        let file: FileConfig = match &self.config_file {
+            Some(p) => {
+                let text = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
+                serde_json::from_slice(&text).with_context(|| format!("parse {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let hosts = if !self.host.is_empty() {
+            self.host.clone()
+        } else {
+            file.hosts.unwrap_or_default()
+        };
+        if hosts.len() > 1 {
+            bail!("berthd listens on one socket; got {}", hosts.len());
+        }
+        let socket = match hosts.first() {
+            Some(h) => socket_path(h)?,
+            None => PathBuf::from("/run/berth/berth.sock"),
+        };
+        let exec_root = self
+            .exec_root
+            .clone()
+            .or(file.exec_root)
+            .unwrap_or_else(|| PathBuf::from("/run/berth"));
+        Ok(Settings {
+            socket,
+            data_root: self
+                .data_root
+                .clone()
+                .or(file.data_root)
+                .unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
+            pidfile: self
+                .pidfile
+                .clone()
+                .or(file.pidfile)
+                .unwrap_or_else(|| Path::new(&exec_root).join("berthd.pid")),
+            exec_root,
+            log_level: self
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! `berthd`: berth's daemon. It serves the Docker Engine API on a unix socket
+//! (root-owned, mode 0660) and maps each route to an engine call.
+
+mod api;
+mod flags;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixListener;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Resolved settings.
+    pub settings: flags::Settings,
+    /// This daemon's id (kept in the data root).
+    pub id: String,
+}
+
+fn daemon_id(data_root: &std::path::Path) -> Result<String> {
+    let path = data_root.join("engine-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_string());
+    }
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .context("read /dev/urandom")?;
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &id).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;
+    Ok(id)
+}
+
+fn main() -> std::process::ExitCode {
+    let flags = flags::Flags::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(flags)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("berthd: {e:#}\n").as_bytes(),
+            );
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(flags: flags::Flags) -> Result<()> {
+    let settings = flags.settings()?;
+    for dir in [&settings.data_root, &settings.exec_root] {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let id = daemon_id(&settings.data_root)?;
+    if let Some(parent) = settings.socket.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    // A socket left by a daemon that died; a live one answers and we refuse.
+    if std::os::unix::net::UnixStream::connect(&settings.socket).is_ok() {
+        anyhow::bail!(
+            "another daemon is listening on {}",
+            settings.socket.display()
+        );
+    }
+    let _ = std::fs::remove_file(&settings.socket);
+    let listener = UnixListener::bind(&settings.socket)
+        .with_context(|| format!("listen on {}", settings.socket.display()))?;
+    std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
+    std::fs::write(&settings.pidfile, std::process::id().to_string())
+        .with_context(|| format!("write {}", settings.pidfile.display()))?;
+    let daemon = Arc::new(Daemon { settings, id });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            conn = listener.accept() => {
+                let (stream, _) = match conn {
+                    Ok(c) => c,
+                    Err(_) => continue,
+                };
+                let d = daemon.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let d = d.clone();
+                        async move { Ok::<_, std::convert::Infallible>(api::handle(&d, req).await) }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
+                });
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&daemon.settings.socket);
+    let _ = std::fs::remove_file(&daemon.settings.pidfile);
+    Ok(())
+}
