@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod diff;
+pub mod images;
 pub mod meta;
 pub mod mount;
 pub mod reference;
