@@ -158,10 +158,14 @@ impl ImageConfig {
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(71);
+    digest_string(&Sha256::digest(bytes))
+}
+
+/// `sha256:<hex>` of a finished SHA-256.
+pub fn digest_string(hash: &[u8]) -> String {
+    let mut s = String::with_capacity(7 + 2 * hash.len());
     s.push_str("sha256:");
-    for b in d {
+    for b in hash {
         s.push_str(&format!("{b:02x}"));
     }
     s

@@ -4,6 +4,7 @@
 //! ties them together.
 
 pub mod config;
+pub mod content;
 pub mod diff;
 pub mod images;
 pub mod meta;
