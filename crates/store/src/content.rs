@@ -315,7 +315,7 @@ mod tests {
             }
         }
         assert!(c.ingest(Broken(10), None, 100).is_err());
-        assert_eq!(c.list().unwrap(), [desc.digest.clone()]);
+        assert_eq!(c.list().unwrap(), std::slice::from_ref(&desc.digest));
         assert_eq!(
             fs::read_dir(d.path().join("ingest")).unwrap().count(),
             0,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod content;
 pub mod diff;
 pub mod images;
+pub mod layer;
 pub mod meta;
 pub mod mount;
 pub mod reference;

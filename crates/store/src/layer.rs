@@ -1,0 +1,492 @@
+//! Unpacking a layer blob into a directory of its own, overlay-ready.
+//!
+//! The blob is a tar, plain or compressed (gzip or zstd, told by their magic
+//! bytes). Its diff id (the digest of the uncompressed tar) is computed while
+//! it streams. Whiteouts become what overlayfs understands: `.wh.<name>` a 0/0
+//! character device `<name>`, `.wh..wh..opq` the `trusted.overlay.opaque=y`
+//! xattr on its directory. Owners, modes (setuid included), mtimes, xattrs,
+//! hardlinks, symlinks, devices and fifos are kept.
+//!
+//! Layers are hostile input. Every entry is created relative to a descriptor
+//! of the layer's root, one component at a time with `O_NOFOLLOW`, so no
+//! entry can be written through a symlink; `..` and absolute names are
+//! refused, and so are hardlinks leaving the layer; the number of entries and
+//! bytes is bounded. The tree is built in `<parent>/.tmp-<name>-…` and renamed
+//! to `<parent>/<name>` only when complete: a failure or crash leaves no
+//! partial layer under its real name.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{
+    fchmodat, mkdirat, mknodat, utimensat, FchmodatFlags, Mode, SFlag, UtimensatFlags,
+};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use sha2::{Digest as _, Sha256};
+
+use crate::diff::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
+
+/// Most entries in one layer: real layers have up to a few hundred thousand;
+/// ten million is no image, only an attack on the inode table.
+pub const MAX_ENTRIES: u64 = 10_000_000;
+/// Most uncompressed bytes in one layer (64 GiB): beyond what any image
+/// needs, before a zip bomb fills the disk.
+pub const MAX_BYTES: u64 = 64 << 30;
+
+/// Errors of unpacking.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// An entry is refused; `entry` names it.
+    #[error("layer entry {entry:?}: {why}")]
+    Entry {
+        /// The entry's name as in the tar.
+        entry: String,
+        /// Why.
+        why: String,
+    },
+    /// A bound was exceeded.
+    #[error("layer exceeds {0}")]
+    TooBig(&'static str),
+    /// The stream is not a valid tar (or compressed tar).
+    #[error("reading layer: {0}")]
+    Read(io::Error),
+    /// The filesystem failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Options of [`unpack`].
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Refuse device nodes (and whiteouts need the xattr form; not done yet).
+    pub rootless: bool,
+    /// Entry limit ([`MAX_ENTRIES`] by default).
+    pub max_entries: u64,
+    /// Limit of file bytes ([`MAX_BYTES`] by default).
+    pub max_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            rootless: false,
+            max_entries: MAX_ENTRIES,
+            max_bytes: MAX_BYTES,
+        }
+    }
+}
+
+/// What [`unpack`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpacked {
+    /// Digest of the uncompressed tar.
+    pub diff_id: String,
+    /// Bytes of file data written.
+    pub size: u64,
+    /// The final directory.
+    pub path: PathBuf,
+}
+
+/// Compression of a layer blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    /// gzip (1f 8b).
+    Gzip,
+    /// zstd (28 b5 2f fd).
+    Zstd,
+}
+
+/// Tells the compression from the first bytes.
+pub fn detect(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+    /// The tar may hold headers and padding beyond the file bytes: a margin.
+    limit: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        if self.bytes > self.limit {
+            return Err(io::Error::other("layer exceeds the size limit"));
+        }
+        Ok(n)
+    }
+}
+
+/// Unpacks the layer blob `reader` into `<parent>/<name>`.
+pub fn unpack(
+    reader: impl Read,
+    parent: &Path,
+    name: &str,
+    opts: Options,
+) -> Result<Unpacked, LayerError> {
+    let io_at = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| LayerError::Io { path: p, source }
+    };
+    fs::create_dir_all(parent).map_err(io_at(parent))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".tmp-{name}-"))
+        .tempdir_in(parent)
+        .map_err(io_at(parent))?;
+    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let head = buffered.fill_buf().map_err(LayerError::Read)?.to_vec();
+    let decoded: Box<dyn Read> = match detect(&head) {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(LayerError::Read)?)
+        }
+    };
+    let limit = opts
+        .max_bytes
+        .saturating_add(opts.max_entries.saturating_mul(1024))
+        .saturating_add(1 << 20);
+    let mut hashing = Hashing {
+        inner: decoded,
+        hasher: Sha256::new(),
+        bytes: 0,
+        limit,
+    };
+    let size = extract(&mut hashing, tmp.path(), opts)?;
+    // The diff id covers the whole tar, trailing blocks included.
+    io::copy(&mut hashing, &mut io::sink()).map_err(LayerError::Read)?;
+    let diff_id = crate::config::digest_string(&hashing.hasher.finalize());
+    let dest = parent.join(name);
+    let tmp_path = tmp.keep();
+    match fs::rename(&tmp_path, &dest) {
+        Ok(()) => {}
+        // Unpacked by someone else meanwhile: same content, keep theirs.
+        Err(e)
+            if e.raw_os_error() == Some(libc::ENOTEMPTY)
+                || e.raw_os_error() == Some(libc::EEXIST) =>
+        {
+            let _ = fs::remove_dir_all(&tmp_path);
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp_path);
+            return Err(LayerError::Io {
+                path: dest,
+                source: e,
+            });
+        }
+    }
+    let _ = crate::content::sync_dir(parent);
+    Ok(Unpacked {
+        diff_id,
+        size,
+        path: dest,
+    })
+}
+
+/// Splits an entry name into checked components: no `..`, not absolute.
+fn components(name: &[u8]) -> Result<Vec<OsString>, String> {
+    let path = Path::new(OsStr::from_bytes(name));
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_os_string()),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("contains '..'".into()),
+            Component::RootDir | Component::Prefix(_) => return Err("is an absolute path".into()),
+        }
+    }
+    Ok(out)
+}
+
+fn dir_fd(root: &OwnedFd, parts: &[OsString], create: bool) -> Result<OwnedFd, String> {
+    let mut cur = openat(
+        root.as_fd(),
+        ".",
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| e.to_string())?;
+    for p in parts {
+        let open = |cur: &OwnedFd| {
+            openat(
+                cur.as_fd(),
+                Path::new(p),
+                OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+                Mode::empty(),
+            )
+        };
+        let next = match open(&cur) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) if create => {
+                mkdirat(cur.as_fd(), Path::new(p), Mode::from_bits_truncate(0o755))
+                    .map_err(|e| e.to_string())?;
+                open(&cur).map_err(|e| e.to_string())?
+            }
+            // O_NOFOLLOW on a symlink: ELOOP; on a file: ENOTDIR.
+            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                return Err(format!("goes through {:?}, which is not a directory", p))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        cur = next;
+    }
+    Ok(cur)
+}
+
+fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u64, LayerError> {
+    let root = nix::fcntl::open(
+        root_path,
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| LayerError::Io {
+        path: root_path.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut archive = tar::Archive::new(reader);
+    let mut count = 0u64;
+    let mut bytes = 0u64;
+    // Directory times are set last: creating children changes them.
+    let mut dir_times: Vec<(Vec<OsString>, u64)> = Vec::new();
+    for entry in archive.entries().map_err(LayerError::Read)? {
+        let mut entry = entry.map_err(LayerError::Read)?;
+        count += 1;
+        if count > opts.max_entries {
+            return Err(LayerError::TooBig("the entry limit"));
+        }
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let bad = |why: String| LayerError::Entry {
+            entry: shown.clone(),
+            why,
+        };
+        let parts = components(&raw).map_err(bad)?;
+        let Some((name, dirs)) = parts.split_last() else {
+            continue;
+        };
+        let parent = dir_fd(&root, dirs, true).map_err(bad)?;
+        let name_path = Path::new(name);
+        let h = entry.header().clone();
+        let kind = h.entry_type();
+        // Whiteouts.
+        if name.as_bytes() == OPAQUE_MARKER.as_bytes() {
+            rustix::fs::fsetxattr(&parent, OPAQUE_XATTR, b"y", rustix::fs::XattrFlags::empty())
+                .map_err(|e| bad(format!("opaque xattr: {e}")))?;
+            continue;
+        }
+        if let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            if opts.rootless {
+                return Err(bad(
+                    "whiteouts need root (rootless unpacking is not done yet)".into(),
+                ));
+            }
+            let hidden = Path::new(OsStr::from_bytes(hidden));
+            remove_existing(&parent, hidden);
+            mknodat(parent.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
+                .map_err(|e| bad(format!("whiteout: {e}")))?;
+            continue;
+        }
+        let mode = Mode::from_bits_truncate(h.mode().unwrap_or(0o644) & 0o7777);
+        let uid = Uid::from_raw(h.uid().unwrap_or(0) as u32);
+        let gid = Gid::from_raw(h.gid().unwrap_or(0) as u32);
+        let mtime = h.mtime().unwrap_or(0);
+        if kind.is_dir() {
+            match mkdirat(parent.as_fd(), name_path, mode) {
+                Ok(()) => {}
+                Err(Errno::EEXIST) => {
+                    // An earlier entry made it (or a file sits there: replace).
+                    if dir_fd(&parent, std::slice::from_ref(name), false).is_err() {
+                        remove_existing(&parent, name_path);
+                        mkdirat(parent.as_fd(), name_path, mode).map_err(|e| bad(e.to_string()))?;
+                    }
+                }
+                Err(e) => return Err(bad(e.to_string())),
+            }
+            dir_times.push((parts.clone(), mtime));
+        } else {
+            remove_existing(&parent, name_path);
+            if kind.is_file() || kind == tar::EntryType::Continuous {
+                let size = h.size().unwrap_or(0);
+                bytes += size;
+                if bytes > opts.max_bytes {
+                    return Err(LayerError::TooBig("the size limit"));
+                }
+                let fd = openat(
+                    parent.as_fd(),
+                    name_path,
+                    OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_WRONLY
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(|e| bad(e.to_string()))?;
+                let mut f = File::from(fd);
+                io::copy(&mut (&mut entry).take(size), &mut f).map_err(LayerError::Read)?;
+            } else if kind.is_symlink() {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| bad("symlink without target".into()))?
+                    .into_owned();
+                symlinkat(
+                    Path::new(OsStr::from_bytes(&target)),
+                    parent.as_fd(),
+                    name_path,
+                )
+                .map_err(|e| bad(e.to_string()))?;
+            } else if kind.is_hard_link() {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| bad("hardlink without target".into()))?
+                    .into_owned();
+                let tparts =
+                    components(&target).map_err(|why| bad(format!("hardlink target {why}")))?;
+                let Some((tname, tdirs)) = tparts.split_last() else {
+                    return Err(bad("empty hardlink target".into()));
+                };
+                let tparent = dir_fd(&root, tdirs, false)
+                    .map_err(|why| bad(format!("hardlink target {why}")))?;
+                linkat(
+                    tparent.as_fd(),
+                    Path::new(tname),
+                    parent.as_fd(),
+                    name_path,
+                    AtFlags::empty(),
+                )
+                .map_err(|e| {
+                    bad(format!(
+                        "hardlink to {}: {e}",
+                        String::from_utf8_lossy(&target)
+                    ))
+                })?;
+                continue; // shares the target's metadata
+            } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+                if opts.rootless && !kind.is_fifo() {
+                    return Err(bad(
+                        "device nodes are refused when unpacking rootless".into()
+                    ));
+                }
+                let sflag = if kind.is_character_special() {
+                    SFlag::S_IFCHR
+                } else if kind.is_block_special() {
+                    SFlag::S_IFBLK
+                } else {
+                    SFlag::S_IFIFO
+                };
+                let dev = libc::makedev(
+                    h.device_major().ok().flatten().unwrap_or(0),
+                    h.device_minor().ok().flatten().unwrap_or(0),
+                );
+                mknodat(parent.as_fd(), name_path, sflag, mode, dev)
+                    .map_err(|e| bad(e.to_string()))?;
+            } else {
+                // PAX/GNU metadata entries are consumed by the tar crate; other
+                // types (sparse, volume labels) carry nothing for a rootfs.
+                continue;
+            }
+        }
+        // Ownership, then mode (chown clears setuid), xattrs, time.
+        fchownat(
+            parent.as_fd(),
+            name_path,
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| bad(format!("chown: {e}")))?;
+        if !kind.is_symlink() {
+            fchmodat(
+                parent.as_fd(),
+                name_path,
+                mode,
+                FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| bad(format!("chmod: {e}")))?;
+            if let Some(exts) = entry.pax_extensions().map_err(LayerError::Read)? {
+                for ext in exts.flatten() {
+                    let Ok(key) = ext.key() else { continue };
+                    if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
+                        let fd = openat(
+                            parent.as_fd(),
+                            name_path,
+                            OFlag::O_RDONLY
+                                | OFlag::O_NOFOLLOW
+                                | OFlag::O_CLOEXEC
+                                | OFlag::O_NONBLOCK,
+                            Mode::empty(),
+                        )
+                        .map_err(|e| bad(e.to_string()))?;
+                        rustix::fs::fsetxattr(
+                            &fd,
+                            attr,
+                            ext.value_bytes(),
+                            rustix::fs::XattrFlags::empty(),
+                        )
+                        .map_err(|e| bad(format!("xattr {attr}: {e}")))?;
+                    }
+                }
+            }
+        }
+        let t = TimeSpec::new(mtime as i64, 0);
+        utimensat(
+            parent.as_fd(),
+            name_path,
+            &t,
+            &t,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| bad(format!("mtime: {e}")))?;
+    }
+    for (parts, mtime) in dir_times.into_iter().rev() {
+        if let Some((name, dirs)) = parts.split_last() {
+            if let Ok(parent) = dir_fd(&root, dirs, false) {
+                let t = TimeSpec::new(mtime as i64, 0);
+                let _ = utimensat(
+                    parent.as_fd(),
+                    Path::new(name),
+                    &t,
+                    &t,
+                    UtimensatFlags::NoFollowSymlink,
+                );
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// Removes whatever sits at `name` (a later entry replaces an earlier one).
+fn remove_existing(parent: &OwnedFd, name: &Path) {
+    if unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir).is_err() {
+        // A directory: only when empty, as tar does.
+        let _ = unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir);
+    }
+}
+
+#[cfg(test)]
+mod tests;
