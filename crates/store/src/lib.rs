@@ -11,3 +11,6 @@ pub mod layer;
 pub mod meta;
 pub mod mount;
 pub mod reference;
+pub mod store;
+
+pub use store::{ImportOptions, Store, StoreError};

@@ -1,0 +1,374 @@
+//! The image store as one object: content, layers and metadata under one root,
+//! and the operations that need more than one of them.
+//!
+//! ```text
+//! <root>/blobs/sha256/<hex>    blobs: configs, manifests, layer blobs as received
+//! <root>/ingest/               blobs being written (emptied at open)
+//! <root>/layers/<chain hex>/   unpacked layers, overlay lower directories
+//! <root>/layers/.tmp-*         layers being unpacked (removed at open)
+//! <root>/meta.redb             images, references, layer records
+//! ```
+//!
+//! Order of writes, so that a crash at any point leaves nothing visible that
+//! is not whole: blob (renamed in), layer directory (renamed in), then one
+//! metadata transaction naming them. A blob or layer directory no record names
+//! is garbage, collected by [`Store::gc`].
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::config::{apply_changes, chain_ids, History, ImageConfig};
+use crate::content::{Content, ContentError};
+use crate::images::ImageError;
+use crate::layer::{self, LayerError};
+use crate::meta::{ImageRecord, LayerRecord, Meta, MetaError};
+use crate::reference::Reference;
+
+/// Largest config we read (configs are a few KiB; history of a huge build
+/// some hundred).
+pub const MAX_CONFIG: u64 = 8 << 20;
+/// Largest layer blob we accept (compressed).
+pub const MAX_BLOB: u64 = 64 << 30;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Content.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// Layers.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// Metadata.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Image rules.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A change instruction.
+    #[error(transparent)]
+    Change(#[from] crate::config::ChangeError),
+    /// A config or manifest that does not say what it should.
+    #[error("invalid image: {0}")]
+    Invalid(String),
+    /// I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    content: Content,
+    meta: Meta,
+}
+
+/// What `import` needs besides the data.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Tag the image with this reference.
+    pub reference: Option<Reference>,
+    /// Dockerfile-style `--change` lines.
+    pub changes: Vec<String>,
+    /// History comment (`--message`); Docker's default is "Imported from -".
+    pub message: Option<String>,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+fn hex(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+impl Store {
+    /// Opens the store under `root`, clearing what a crash left half-done.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let layers = root.join("layers");
+        std::fs::create_dir_all(&layers).map_err(|source| StoreError::Io {
+            path: layers.clone(),
+            source,
+        })?;
+        let content = Content::open(root)?;
+        content.cleanup()?;
+        for e in std::fs::read_dir(&layers)
+            .map_err(|source| StoreError::Io {
+                path: layers.clone(),
+                source,
+            })?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") || name.starts_with(".unpacked-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let meta = Meta::open(&root.join("meta.redb"))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            content,
+            meta,
+        })
+    }
+
+    /// The metadata.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The content store.
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
+    /// Directory of an unpacked layer.
+    pub fn layer_dir(&self, chain_id: &str) -> PathBuf {
+        self.root.join("layers").join(hex(chain_id))
+    }
+
+    /// Lower directories of an image, top first, for its overlay.
+    pub fn lower_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = chain_ids(&image.diff_ids)
+            .iter()
+            .map(|c| self.layer_dir(c))
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// Makes sure the layer in blob `digest` is unpacked on top of `parent`;
+    /// returns its record (not yet in the metadata: the caller commits it
+    /// with the image that needs it). `expected_diff_id`, when known (from a
+    /// config), must match.
+    pub fn unpack_blob(
+        &self,
+        digest: &str,
+        parent: Option<&str>,
+        expected_diff_id: Option<&str>,
+    ) -> Result<LayerRecord, StoreError> {
+        // Known already? A chain id names the layer with all below it.
+        if let Some(diff_id) = expected_diff_id {
+            let chain = chain_of(parent, diff_id);
+            if let Some(rec) = self.meta.layer(&chain)? {
+                if self.layer_dir(&chain).is_dir() {
+                    return Ok(rec);
+                }
+            }
+        }
+        let blob = self.content.open_blob(digest)?;
+        let parent_dir = self.root.join("layers");
+        let name = format!(".unpacked-{}", hex(digest));
+        let _ = std::fs::remove_dir_all(parent_dir.join(&name));
+        let u = layer::unpack(blob, &parent_dir, &name, layer::Options::default())?;
+        if let Some(want) = expected_diff_id {
+            if want != u.diff_id {
+                let _ = std::fs::remove_dir_all(&u.path);
+                return Err(StoreError::Invalid(format!(
+                    "layer {digest} has diff id {}, its config says {want}",
+                    u.diff_id
+                )));
+            }
+        }
+        let chain = chain_of(parent, &u.diff_id);
+        let dest = self.layer_dir(&chain);
+        if dest.exists() {
+            let _ = std::fs::remove_dir_all(&u.path);
+        } else {
+            std::fs::rename(&u.path, &dest).map_err(|source| StoreError::Io {
+                path: dest.clone(),
+                source,
+            })?;
+        }
+        Ok(LayerRecord {
+            chain_id: chain,
+            diff_id: u.diff_id,
+            parent: parent.map(String::from),
+            size: u.size,
+            blobs: vec![(digest.to_string(), String::new())],
+        })
+    }
+
+    /// `docker import`: a root filesystem tar (plain or compressed) becomes a
+    /// one-layer image.
+    pub fn import(&self, data: impl Read, opts: &ImportOptions) -> Result<ImageRecord, StoreError> {
+        let blob = self.content.ingest(data, None, MAX_BLOB)?;
+        let layer = match self.unpack_blob(&blob.digest, None, None) {
+            Ok(l) => l,
+            Err(e) => {
+                // A blob that made no layer is garbage now, unless a layer
+                // already holds the same bytes.
+                if !self
+                    .meta
+                    .layers()?
+                    .iter()
+                    .any(|l| l.blobs.iter().any(|(d, _)| *d == blob.digest))
+                {
+                    let _ = self.content.delete(&blob.digest);
+                }
+                return Err(e);
+            }
+        };
+        let mut config = ImageConfig::new(&opts.created);
+        apply_changes(&mut config.config, &opts.changes)?;
+        config.rootfs.diff_ids = vec![layer.diff_id.clone()];
+        config.history.push(History {
+            created: opts.created.clone(),
+            comment: opts
+                .message
+                .clone()
+                .unwrap_or_else(|| "Imported from -".into()),
+            ..Default::default()
+        });
+        self.add_image(&config.to_bytes(), &[layer], opts.reference.as_ref(), None)
+    }
+
+    /// Stores a config blob and records the image over `layers` (bottom
+    /// first, as unpacked), tagging it; all metadata in one transaction.
+    pub fn add_image(
+        &self,
+        config_bytes: &[u8],
+        layers: &[LayerRecord],
+        reference: Option<&Reference>,
+        repo_digest: Option<String>,
+    ) -> Result<ImageRecord, StoreError> {
+        let config: ImageConfig = serde_json::from_slice(config_bytes)
+            .map_err(|e| StoreError::Invalid(format!("config: {e}")))?;
+        let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        if config.rootfs.diff_ids != diff_ids {
+            return Err(StoreError::Invalid(
+                "the config's diff ids do not match the layers".into(),
+            ));
+        }
+        let desc = self.content.ingest(config_bytes, None, MAX_CONFIG)?;
+        let record = ImageRecord {
+            id: desc.digest,
+            top_layer: layers
+                .last()
+                .map(|l| l.chain_id.clone())
+                .unwrap_or_default(),
+            diff_ids,
+            repo_digests: repo_digest.into_iter().collect(),
+            parent: None,
+            created: config.created.clone().unwrap_or_default(),
+        };
+        let old = self.meta.image(&record.id)?;
+        self.meta.write(|w| {
+            for l in layers {
+                w.put_layer(l)?;
+            }
+            let mut rec = record.clone();
+            if let Some(old) = &old {
+                // Keep what an earlier pull recorded.
+                for d in &old.repo_digests {
+                    if !rec.repo_digests.contains(d) {
+                        rec.repo_digests.push(d.clone());
+                    }
+                }
+            }
+            w.put_image(&rec)?;
+            if let Some(r) = reference {
+                w.tag(&r.clone().with_default_tag().to_string(), &rec.id)?;
+            }
+            Ok::<_, MetaError>(())
+        })?;
+        Ok(self.meta.image(&record.id)?.unwrap_or(record))
+    }
+
+    /// An image's config.
+    pub fn config(&self, image: &ImageRecord) -> Result<ImageConfig, StoreError> {
+        let bytes = self.content.read(&image.id, MAX_CONFIG)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Invalid(format!("config {}: {e}", image.id)))
+    }
+
+    /// Bytes of an image's layers on disk.
+    pub fn size(&self, image: &ImageRecord) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for c in chain_ids(&image.diff_ids) {
+            total += self.meta.layer(&c)?.map(|l| l.size).unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Writes an image's filesystem, all layers merged, as a tar (`docker
+    /// image save` has layers; this is the flattened view `export` gives).
+    pub fn export_image<W: std::io::Write>(
+        &self,
+        image: &ImageRecord,
+        out: W,
+    ) -> Result<W, StoreError> {
+        let lowers = self.lower_dirs(image);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        if lowers.len() == 1 {
+            return crate::diff::write_layer(&lowers[0], out).map_err(io(&lowers[0]));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-export-")
+            .tempdir_in(self.root.join("layers"))
+            .map_err(io(&self.root))?;
+        let target = tmp.path();
+        if lowers.is_empty() {
+            return crate::diff::write_layer(target, out).map_err(io(target));
+        }
+        crate::mount::Overlay {
+            lower: &lowers,
+            upper: None,
+        }
+        .mount(target)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let res = crate::diff::write_layer(target, out).map_err(io(target));
+        let _ = crate::mount::unmount(target);
+        res
+    }
+
+    /// Removes layers and blobs no image needs (`keep` adds chain ids that
+    /// containers use). Returns the number of layers and blobs removed.
+    pub fn gc(&self, keep: &[String]) -> Result<(usize, usize), StoreError> {
+        let dead: Vec<LayerRecord> = crate::images::unreferenced_layers(&self.meta)?
+            .into_iter()
+            .filter(|l| !keep.contains(&l.chain_id))
+            .collect();
+        self.meta.write(|w| {
+            for l in &dead {
+                w.delete_layer(&l.chain_id)?;
+            }
+            Ok::<_, MetaError>(())
+        })?;
+        for l in &dead {
+            let _ = std::fs::remove_dir_all(self.layer_dir(&l.chain_id));
+        }
+        // Blobs: configs of images, and layer blobs of layers, are live.
+        let mut live: std::collections::BTreeSet<String> =
+            self.meta.images()?.into_iter().map(|i| i.id).collect();
+        for l in self.meta.layers()? {
+            live.extend(l.blobs.into_iter().map(|(d, _)| d));
+        }
+        let mut blobs = 0;
+        for d in self.content.list()? {
+            if !live.contains(&d) {
+                self.content.delete(&d)?;
+                blobs += 1;
+            }
+        }
+        Ok((dead.len(), blobs))
+    }
+}
+
+/// Chain id of `diff_id` on top of `parent`.
+pub fn chain_of(parent: Option<&str>, diff_id: &str) -> String {
+    match parent {
+        None => diff_id.to_string(),
+        Some(p) => crate::config::sha256(format!("{p} {diff_id}").as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! The store end to end on a real filesystem.
+
+use std::io::Write;
+
+use super::*;
+
+fn rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_mtime(0);
+    h.set_size(0);
+    b.append_data(&mut h, "bin", std::io::empty()).unwrap();
+    for (name, data) in extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_mtime(0);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn opts(r: &str, changes: &[&str]) -> ImportOptions {
+    ImportOptions {
+        reference: Some(Reference::parse(r).unwrap()),
+        changes: changes.iter().map(|s| s.to_string()).collect(),
+        message: None,
+        created: "2026-11-22T00:00:00Z".into(),
+    }
+}
+
+#[test]
+fn import_export_round_trip_and_gc() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let tar = rootfs_tar(&[("bin/hello", b"#!/bin/sh\necho hi\n")]);
+    let img = store
+        .import(
+            gz(&tar).as_slice(),
+            &opts("hello", &["CMD [\"/bin/hello\"]", "ENV A=1"]),
+        )
+        .unwrap();
+    assert_eq!(
+        img.diff_ids,
+        [crate::config::sha256(&tar)],
+        "diff id is the uncompressed tar's"
+    );
+    assert_eq!(
+        store
+            .meta()
+            .resolve("docker.io/library/hello:latest")
+            .unwrap()
+            .as_deref(),
+        Some(img.id.as_str())
+    );
+    let cfg = store.config(&img).unwrap();
+    assert_eq!(cfg.config.cmd.as_deref().unwrap(), ["/bin/hello"]);
+    assert_eq!(cfg.config.env, ["A=1"]);
+    assert_eq!(cfg.history[0].comment, "Imported from -");
+    assert_eq!(
+        crate::config::sha256(&cfg.to_bytes()),
+        img.id,
+        "the id is the config's digest"
+    );
+    // The same import again gives the same image and stores nothing twice.
+    let again = store
+        .import(
+            tar.as_slice(),
+            &opts("hello:2", &["CMD [\"/bin/hello\"]", "ENV A=1"]),
+        )
+        .unwrap();
+    assert_eq!(again.id, img.id);
+    assert_eq!(
+        std::fs::read_dir(d.path().join("layers")).unwrap().count(),
+        1
+    );
+    // Export gives back the tree.
+    let out = store.export_image(&img, Vec::new()).unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(out.as_slice()).entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+        names.push(format!("{} {body:?}", e.path().unwrap().display()));
+    }
+    assert_eq!(names, ["bin \"\"", "bin/hello \"#!/bin/sh\\necho hi\\n\""]);
+    // Removing the image leaves garbage that gc collects: layer and blobs.
+    let none = |_: &str| Vec::new();
+    crate::images::remove(store.meta(), &img.id, true, &none).unwrap();
+    let (layers, blobs) = store.gc(&[]).unwrap();
+    assert_eq!(
+        (layers, blobs),
+        (1, 3),
+        "one layer; the gzip blob, the plain blob and the config"
+    );
+    assert_eq!(
+        std::fs::read_dir(d.path().join("layers")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn a_bad_import_leaves_the_store_as_it_was() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let good = store
+        .import(rootfs_tar(&[]).as_slice(), &opts("good", &[]))
+        .unwrap();
+    // A tar whose entry climbs out.
+    let mut evil = rootfs_tar(&[]);
+    evil.truncate(evil.len() - 1024); // drop the end-of-archive blocks
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..9].copy_from_slice(b"../escape");
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_cksum();
+    evil.extend_from_slice(h.as_bytes());
+    evil.extend_from_slice(&[0u8; 1024]);
+    let err = store
+        .import(evil.as_slice(), &opts("good", &[]))
+        .unwrap_err();
+    assert!(err.to_string().contains("'..'"), "{err}");
+    assert_eq!(
+        store
+            .meta()
+            .resolve("docker.io/library/good:latest")
+            .unwrap()
+            .as_deref(),
+        Some(good.id.as_str()),
+        "tag untouched"
+    );
+    assert_eq!(store.meta().images().unwrap().len(), 1);
+    assert_eq!(
+        store.content().list().unwrap().len(),
+        2,
+        "the good layer blob and config only"
+    );
+    assert!(!d.path().join("escape").exists());
+    assert!(matches!(
+        store.import(&b"not a tar at all"[..], &opts("x", &[])),
+        Err(_)
+    ));
+    assert!(matches!(
+        store.import(rootfs_tar(&[]).as_slice(), &opts("x", &["RUN x"])),
+        Err(StoreError::Change(_))
+    ));
+}
+
+#[test]
+fn open_removes_what_a_crash_left() {
+    let d = tempfile::tempdir().unwrap();
+    drop(Store::open(d.path()).unwrap());
+    std::fs::create_dir(d.path().join("layers/.tmp-x-123")).unwrap();
+    std::fs::create_dir(d.path().join("layers/.unpacked-abc")).unwrap();
+    std::fs::write(d.path().join("ingest/.tmpXYZ"), "half").unwrap();
+    let _store = Store::open(d.path()).unwrap();
+    assert_eq!(
+        std::fs::read_dir(d.path().join("layers")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(d.path().join("ingest")).unwrap().count(),
+        0
+    );
+}
