@@ -144,10 +144,7 @@ fn a_bad_import_leaves_the_store_as_it_was() {
         "the good layer blob and config only"
     );
     assert!(!d.path().join("escape").exists());
-    assert!(matches!(
-        store.import(&b"not a tar at all"[..], &opts("x", &[])),
-        Err(_)
-    ));
+    assert!(store.import(&b"not a tar at all"[..], &opts("x", &[])).is_err());
     assert!(matches!(
         store.import(rootfs_tar(&[]).as_slice(), &opts("x", &["RUN x"])),
         Err(StoreError::Change(_))
