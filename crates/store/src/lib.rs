@@ -14,3 +14,4 @@ pub mod reference;
 pub mod store;
 
 pub use store::{ImportOptions, Store, StoreError};
+pub mod archive;

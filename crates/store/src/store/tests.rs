@@ -144,7 +144,9 @@ fn a_bad_import_leaves_the_store_as_it_was() {
         "the good layer blob and config only"
     );
     assert!(!d.path().join("escape").exists());
-    assert!(store.import(&b"not a tar at all"[..], &opts("x", &[])).is_err());
+    assert!(store
+        .import(&b"not a tar at all"[..], &opts("x", &[]))
+        .is_err());
     assert!(matches!(
         store.import(rootfs_tar(&[]).as_slice(), &opts("x", &["RUN x"])),
         Err(StoreError::Change(_))

@@ -1,0 +1,434 @@
+//! `save` and `load`: images in and out of archives, in the two formats
+//! people have.
+//!
+//! `save` writes what Docker 25+ writes: an OCI image layout (`oci-layout`,
+//! `index.json`, `blobs/sha256/…` with OCI manifests and uncompressed layer
+//! tars) plus Docker's `manifest.json` and `repositories`, so that both
+//! `docker load` and OCI tools (`skopeo inspect oci:…`) read it. Entries are
+//! written in a fixed order with fixed headers: the same images make the same
+//! archive.
+//!
+//! `load` reads Docker's `manifest.json` (any Docker version's layout, and
+//! skopeo's `docker-archive`) or, without it, an OCI layout's `index.json`.
+//! The archive is untrusted: it is unpacked with the layer unpacker (no
+//! escapes, bounded), every path it names is resolved inside it, every blob
+//! is checked against its digest, and every layer against the diff id its
+//! config gives. Nothing is recorded until all of an image is in place.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::{chain_ids, ImageConfig};
+use crate::meta::{ImageRecord, LayerRecord};
+use crate::reference::Reference;
+use crate::store::{Store, StoreError, MAX_BLOB, MAX_CONFIG};
+
+/// Media types berth writes.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image config.
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Uncompressed OCI layer.
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+/// OCI index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// One entry of Docker's `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifest {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+fn invalid(why: impl Into<String>) -> StoreError {
+    StoreError::Invalid(why.into())
+}
+
+fn hex(d: &str) -> &str {
+    d.strip_prefix("sha256:").unwrap_or(d)
+}
+
+/// Writes `images` (each with the references to record for it) as a tar.
+pub fn save<W: Write>(
+    store: &Store,
+    images: &[(ImageRecord, Vec<Reference>)],
+    out: W,
+) -> Result<W, StoreError> {
+    let mut b = tar::Builder::new(out);
+    let io = |e: std::io::Error| StoreError::Io {
+        path: PathBuf::from("<archive>"),
+        source: e,
+    };
+    let mut written = std::collections::BTreeSet::new();
+    let mut docker = Vec::new();
+    let mut index = Vec::new();
+    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let add = |b: &mut tar::Builder<W>,
+               name: &str,
+               data: &mut dyn Read,
+               size: u64|
+     -> Result<(), StoreError> {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_size(size);
+        b.append_data(&mut h, name, data).map_err(io)
+    };
+    let dir = |b: &mut tar::Builder<W>, name: &str| -> Result<(), StoreError> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_mtime(0);
+        h.set_size(0);
+        b.append_data(&mut h, name, std::io::empty()).map_err(io)
+    };
+    dir(&mut b, "blobs")?;
+    dir(&mut b, "blobs/sha256")?;
+    for (image, refs) in images {
+        let config_bytes = store.content().read(&image.id, MAX_CONFIG)?;
+        if written.insert(image.id.clone()) {
+            add(
+                &mut b,
+                &format!("blobs/sha256/{}", hex(&image.id)),
+                &mut config_bytes.as_slice(),
+                config_bytes.len() as u64,
+            )?;
+        }
+        let mut layer_descs = Vec::new();
+        let mut layer_paths = Vec::new();
+        for (diff_id, chain) in image.diff_ids.iter().zip(chain_ids(&image.diff_ids)) {
+            let rec = store
+                .meta()
+                .layer(&chain)?
+                .ok_or_else(|| invalid(format!("layer {chain} of {} is missing", image.id)))?;
+            let (size, mut reader) = layer_tar(store, &rec)?;
+            if written.insert(diff_id.clone()) {
+                add(
+                    &mut b,
+                    &format!("blobs/sha256/{}", hex(diff_id)),
+                    &mut reader,
+                    size,
+                )?;
+            }
+            layer_descs.push(json!({"mediaType": OCI_LAYER, "digest": diff_id, "size": size}));
+            layer_paths.push(format!("blobs/sha256/{}", hex(diff_id)));
+        }
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": image.id, "size": config_bytes.len()},
+            "layers": layer_descs,
+        }))
+        .expect("json");
+        let manifest_digest = crate::config::sha256(&manifest);
+        if written.insert(manifest_digest.clone()) {
+            add(
+                &mut b,
+                &format!("blobs/sha256/{}", hex(&manifest_digest)),
+                &mut manifest.as_slice(),
+                manifest.len() as u64,
+            )?;
+        }
+        let tags: Vec<String> = refs
+            .iter()
+            .filter(|r| r.tag.is_some())
+            .map(|r| r.familiar())
+            .collect();
+        let mut desc =
+            json!({"mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest.len()});
+        if let Some(r) = refs.iter().find(|r| r.tag.is_some()) {
+            desc["annotations"] = json!({
+                "io.containerd.image.name": r.to_string(),
+                "org.opencontainers.image.ref.name": r.tag.clone().unwrap_or_default(),
+            });
+        }
+        index.push(desc);
+        for r in refs {
+            if let (Some(tag), Some(top)) = (&r.tag, image.diff_ids.last()) {
+                repositories
+                    .entry(r.familiar_name())
+                    .or_default()
+                    .insert(tag.clone(), hex(top).to_string());
+            }
+        }
+        docker.push(DockerManifest {
+            config: format!("blobs/sha256/{}", hex(&image.id)),
+            repo_tags: Some(tags),
+            layers: layer_paths,
+        });
+    }
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}),
+    )
+    .expect("json");
+    add(
+        &mut b,
+        "index.json",
+        &mut index.as_slice(),
+        index.len() as u64,
+    )?;
+    let m = serde_json::to_vec(&docker).expect("json");
+    add(&mut b, "manifest.json", &mut m.as_slice(), m.len() as u64)?;
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+    add(
+        &mut b,
+        "oci-layout",
+        &mut layout.as_slice(),
+        layout.len() as u64,
+    )?;
+    let repos = serde_json::to_vec(&repositories).expect("json");
+    add(
+        &mut b,
+        "repositories",
+        &mut repos.as_slice(),
+        repos.len() as u64,
+    )?;
+    b.into_inner().map_err(io)
+}
+
+/// The uncompressed tar of a layer: its blob as received, decompressed when
+/// it was compressed (its digest is then the diff id, checked at unpack).
+fn layer_tar(store: &Store, rec: &LayerRecord) -> Result<(u64, Box<dyn Read>), StoreError> {
+    let Some((blob, _)) = rec.blobs.first() else {
+        return Err(invalid(format!("layer {} has no blob", rec.chain_id)));
+    };
+    if blob == &rec.diff_id {
+        let f = store.content().open_blob(blob)?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        return Ok((size, Box::new(f)));
+    }
+    // Compressed: decompress once to learn the size, then stream again.
+    let open = || -> Result<Box<dyn Read>, StoreError> {
+        let mut f = std::io::BufReader::new(store.content().open_blob(blob)?);
+        let head = std::io::BufRead::fill_buf(&mut f)
+            .map_err(|e| StoreError::Io {
+                path: PathBuf::from(blob),
+                source: e,
+            })?
+            .to_vec();
+        Ok(match crate::layer::detect(&head) {
+            crate::layer::Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
+            crate::layer::Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::with_buffer(f).map_err(|e| {
+                    StoreError::Io {
+                        path: PathBuf::from(blob),
+                        source: e,
+                    }
+                })?)
+            }
+            crate::layer::Compression::None => Box::new(f),
+        })
+    };
+    let size = std::io::copy(&mut open()?, &mut std::io::sink()).map_err(|e| StoreError::Io {
+        path: PathBuf::from(blob),
+        source: e,
+    })?;
+    Ok((size, open()?))
+}
+
+/// A path named by the archive, resolved inside its unpacked directory.
+fn inside(root: &Path, name: &str) -> Result<PathBuf, StoreError> {
+    let p = Path::new(name);
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(invalid(format!("archive path {name:?} leaves the archive")));
+    }
+    let full = root.join(p);
+    let meta = std::fs::symlink_metadata(&full)
+        .map_err(|_| invalid(format!("archive has no file {name:?}")))?;
+    if !meta.is_file() {
+        return Err(invalid(format!(
+            "archive entry {name:?} is not a regular file"
+        )));
+    }
+    Ok(full)
+}
+
+fn open_at(path: &Path) -> Result<File, StoreError> {
+    File::open(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_small(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut buf = Vec::new();
+    open_at(path)?
+        .take(MAX_CONFIG + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if buf.len() as u64 > MAX_CONFIG {
+        return Err(invalid(format!(
+            "{} is larger than {MAX_CONFIG} bytes",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// What `load` did: image ids and the references it set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// `(image id, references)` per image, in archive order.
+    pub images: Vec<(String, Vec<String>)>,
+}
+
+/// Loads every image of the archive `data`.
+pub fn load(store: &Store, data: impl Read) -> Result<Loaded, StoreError> {
+    let work = tempfile::tempdir().map_err(|source| StoreError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let u = crate::layer::unpack(
+        data,
+        work.path(),
+        "archive",
+        crate::layer::Options::default(),
+    )?;
+    let root = u.path;
+    if root.join("manifest.json").exists() {
+        let list: Vec<DockerManifest> =
+            serde_json::from_slice(&read_small(&root.join("manifest.json"))?)
+                .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+        let mut out = Loaded::default();
+        for m in list {
+            let config = read_small(&inside(&root, &m.config)?)?;
+            let files = m
+                .layers
+                .iter()
+                .map(|l| inside(&root, l))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs = m.repo_tags.unwrap_or_default();
+            out.images.push(load_one(store, &config, &files, &refs)?);
+        }
+        return Ok(out);
+    }
+    if root.join("index.json").exists() {
+        return load_oci(store, &root);
+    }
+    Err(invalid("archive has neither manifest.json nor index.json"))
+}
+
+fn blob_path(root: &Path, digest: &str) -> Result<PathBuf, StoreError> {
+    crate::content::parse_digest(digest)?;
+    inside(root, &format!("blobs/sha256/{}", hex(digest)))
+}
+
+fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
+    let index: Value = serde_json::from_slice(&read_small(&root.join("index.json"))?)
+        .map_err(|e| invalid(format!("index.json: {e}")))?;
+    let mut out = Loaded::default();
+    let mut manifests: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
+    let mut depth = 0;
+    while let Some(desc) = manifests.pop() {
+        let digest = desc["digest"]
+            .as_str()
+            .ok_or_else(|| invalid("index entry without digest"))?;
+        let bytes = read_small(&blob_path(root, digest)?)?;
+        if crate::config::sha256(&bytes) != digest {
+            return Err(invalid(format!("blob {digest} does not match its digest")));
+        }
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+        if doc["manifests"].is_array() {
+            // A nested index (multi-platform): take this platform's entries.
+            depth += 1;
+            if depth > 8 {
+                return Err(invalid("indexes nested too deep"));
+            }
+            for m in doc["manifests"].as_array().into_iter().flatten() {
+                let p = &m["platform"];
+                if p.is_null()
+                    || (p["os"] == "linux" && p["architecture"] == crate::config::host_arch())
+                {
+                    let mut m = m.clone();
+                    if m["annotations"].is_null() {
+                        m["annotations"] = desc["annotations"].clone();
+                    }
+                    manifests.push(m);
+                }
+            }
+            continue;
+        }
+        let config_digest = doc["config"]["digest"]
+            .as_str()
+            .ok_or_else(|| invalid("manifest without config"))?;
+        let config = read_small(&blob_path(root, config_digest)?)?;
+        let layers = doc["layers"].as_array().cloned().unwrap_or_default();
+        let files = layers
+            .iter()
+            .map(|l| blob_path(root, l["digest"].as_str().unwrap_or("")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ann = &desc["annotations"];
+        let name = ann["io.containerd.image.name"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| {
+                ann["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .filter(|n| n.contains('/') || n.contains(':'))
+                    .map(String::from)
+            });
+        out.images.push(load_one(
+            store,
+            &config,
+            &files,
+            &name.into_iter().collect::<Vec<_>>(),
+        )?);
+    }
+    out.images.reverse();
+    Ok(out)
+}
+
+/// Stores one image: config, layers (checked against its diff ids), tags.
+fn load_one(
+    store: &Store,
+    config: &[u8],
+    layer_files: &[PathBuf],
+    refs: &[String],
+) -> Result<(String, Vec<String>), StoreError> {
+    let cfg: ImageConfig =
+        serde_json::from_slice(config).map_err(|e| invalid(format!("config: {e}")))?;
+    if cfg.rootfs.diff_ids.len() != layer_files.len() {
+        return Err(invalid(format!(
+            "config lists {} layers, the manifest {}",
+            cfg.rootfs.diff_ids.len(),
+            layer_files.len()
+        )));
+    }
+    let parsed = refs
+        .iter()
+        .map(|r| Reference::parse(r).map(Reference::with_default_tag))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut layers = Vec::new();
+    let mut parent: Option<String> = None;
+    for (file, diff_id) in layer_files.iter().zip(&cfg.rootfs.diff_ids) {
+        let blob = store.content().ingest(open_at(file)?, None, MAX_BLOB)?;
+        let rec = store.unpack_blob(&blob.digest, parent.as_deref(), Some(diff_id))?;
+        parent = Some(rec.chain_id.clone());
+        layers.push(rec);
+    }
+    let image = store.add_image(config, &layers, None, None)?;
+    store.meta().write(|w| {
+        for r in &parsed {
+            w.tag(&r.to_string(), &image.id)?;
+        }
+        Ok::<_, crate::meta::MetaError>(())
+    })?;
+    Ok((image.id, parsed.iter().map(|r| r.familiar()).collect()))
+}
+
+#[cfg(test)]
+mod tests;
