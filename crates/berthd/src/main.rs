@@ -21,6 +21,17 @@ pub struct Daemon {
     pub settings: flags::Settings,
     /// This daemon's id (kept in the data root).
     pub id: String,
+    /// The engine.
+    pub engine: Arc<engine::Engine>,
+}
+
+/// The current time, RFC 3339, UTC.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    engine::time::rfc3339(secs)
 }
 
 fn daemon_id(data_root: &std::path::Path) -> Result<String> {
@@ -79,7 +90,15 @@ async fn run(flags: flags::Flags) -> Result<()> {
     std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
-    let daemon = Arc::new(Daemon { settings, id });
+    let data_root = settings.data_root.clone();
+    let engine = tokio::task::spawn_blocking(move || engine::Engine::open(&data_root))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = Arc::new(Daemon {
+        settings,
+        id,
+        engine: Arc::new(engine),
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {

@@ -68,7 +68,11 @@ pub fn find(meta: &Meta, name: &str) -> Result<ImageRecord, ImageError> {
             return Ok(first);
         }
     }
-    Err(ImageError::NotFound(name.into()))
+    // Docker names what it looked for, tag included.
+    let shown = Reference::parse(name)
+        .map(|r| r.with_default_tag().familiar())
+        .unwrap_or_else(|_| name.to_string());
+    Err(ImageError::NotFound(shown))
 }
 
 /// References that name `id`, normalized, sorted.

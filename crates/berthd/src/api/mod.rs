@@ -3,6 +3,8 @@
 //! Docker's `{"message": …}` with the status that their kind maps to, here
 //! and nowhere else.
 
+pub mod images;
+pub mod query;
 pub mod system;
 
 use bytes::Bytes;
@@ -31,6 +33,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// 500 with `message`.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+
     /// 404 with `message`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {
@@ -46,6 +56,38 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+impl From<engine::EngineError> for ApiError {
+    fn from(e: engine::EngineError) -> ApiError {
+        let status = match e.kind {
+            engine::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            engine::ErrorKind::Conflict => StatusCode::CONFLICT,
+            engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
+            engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            message: e.message,
+        }
+    }
+}
+
+/// Runs a (blocking) engine call off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, engine::EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(format!("engine task failed: {e}"))),
+    }
+}
+
+/// An empty response.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
 }
 
 /// A JSON response.
@@ -97,12 +139,9 @@ pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Res
     }
     let method = req.method().clone();
     let path = path.to_string();
-    let res = match (&method, path.as_str()) {
-        (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(&method)),
-        (&Method::GET, "/version") => Ok(system::version()),
-        (&Method::GET, "/info") => Ok(system::info(daemon)),
-        _ => Err(ApiError::not_found("page not found")),
-    };
+    let q = query::Query::parse(req.uri().query());
+    let body = req.into_body();
+    let res = route(daemon, &method, &path, &q, body).await;
     let mut resp = res.unwrap_or_else(|e| error_response(&e));
     // Every answer says who it is, as dockerd's do.
     let h = resp.headers_mut();
@@ -113,6 +152,49 @@ pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Res
     );
     h.insert("Ostype", HeaderValue::from_static("linux"));
     resp
+}
+
+/// Maps a method and path to its handler. Image names may contain `/`, so
+/// `/images/{name}/json` is matched by its suffix, as Docker's router does.
+async fn route(
+    d: &Daemon,
+    method: &Method,
+    path: &str,
+    q: &query::Query,
+    body: hyper::body::Incoming,
+) -> Result<Response<Body>, ApiError> {
+    let image = |suffix: &str| {
+        path.strip_prefix("/images/")
+            .and_then(|p| p.strip_suffix(suffix))
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+    };
+    match (method, path) {
+        (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(method)),
+        (&Method::GET, "/version") => Ok(system::version()),
+        (&Method::GET, "/info") => Ok(system::info(d)),
+        (&Method::GET, "/images/json") => images::list(d, q).await,
+        (&Method::POST, "/images/load") => images::load(d, body).await,
+        (&Method::POST, "/images/create") => images::create(d, q, body).await,
+        (&Method::POST, "/images/prune") => images::prune(d, q).await,
+        (&Method::GET, "/images/get") => images::save(d, q.all("names").to_vec()).await,
+        (&Method::GET, _) if image("/json").is_some() => {
+            images::inspect(d, image("/json").unwrap_or_default()).await
+        }
+        (&Method::GET, _) if image("/history").is_some() => {
+            images::history(d, image("/history").unwrap_or_default()).await
+        }
+        (&Method::GET, _) if image("/get").is_some() => {
+            images::save(d, vec![image("/get").unwrap_or_default()]).await
+        }
+        (&Method::POST, _) if image("/tag").is_some() => {
+            images::tag(d, image("/tag").unwrap_or_default(), q).await
+        }
+        (&Method::DELETE, _) if image("").is_some() => {
+            images::remove(d, image("").unwrap_or_default(), q).await
+        }
+        _ => Err(ApiError::not_found("page not found")),
+    }
 }
 
 #[cfg(test)]

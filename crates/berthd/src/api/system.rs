@@ -91,7 +91,7 @@ pub fn info(d: &Daemon) -> Response<Body> {
         &json!({
             "ID": d.id,
             "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
-            "Images": 0,
+            "Images": d.engine.store().meta().images().map(|i| i.len()).unwrap_or(0),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
             "DockerRootDir": d.settings.data_root,

@@ -1,0 +1,109 @@
+//! A berthd on a private socket and roots, driven by the real docker CLI.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A berthd on a private socket and roots, stopped on drop.
+pub struct Daemon {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .arg("-H")
+            .arg(format!(
+                "unix://{}",
+                dir.path().join("berth.sock").display()
+            ))
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .spawn()
+            .unwrap();
+        let d = Daemon { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(d.socket()).is_err() {
+            assert!(Instant::now() < deadline, "berthd did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+
+    pub fn docker(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .output()
+            .expect("the docker CLI is installed");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// One raw HTTP/1.1 request; returns the status line and headers, and the body.
+    pub fn http(&self, method: &str, path: &str) -> (String, String) {
+        let mut s = UnixStream::connect(self.socket()).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (head.to_string(), body.to_string())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A deterministic busybox root filesystem tar, made from Debian's
+/// busybox-static with the project's script.
+pub fn busybox_tar(dir: &std::path::Path) -> PathBuf {
+    let root = dir.join("bbroot");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-rootfs.sh");
+    let st = Command::new("bash")
+        .arg(script)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let tar = dir.join("busybox.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tar
+}

@@ -1,0 +1,79 @@
+//! Engine errors carry a kind; the daemon maps kinds to HTTP statuses once.
+
+use store::images::ImageError;
+use store::StoreError;
+
+/// What sort of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 404.
+    NotFound,
+    /// 409.
+    Conflict,
+    /// 400.
+    InvalidArgument,
+    /// 500.
+    System,
+}
+
+/// An engine error: a kind and Docker's message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct EngineError {
+    /// Kind, for the status code.
+    pub kind: ErrorKind,
+    /// Message, for `{"message": …}`.
+    pub message: String,
+}
+
+impl EngineError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> EngineError {
+        EngineError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> EngineError {
+        let kind = match &e {
+            StoreError::Image(i) => return i.into(),
+            StoreError::Invalid(_) | StoreError::Layer(_) | StoreError::Change(_) => {
+                ErrorKind::InvalidArgument
+            }
+            StoreError::Content(
+                store::content::ContentError::Mismatch { .. }
+                | store::content::ContentError::TooLarge(_)
+                | store::content::ContentError::BadDigest(_),
+            ) => ErrorKind::InvalidArgument,
+            _ => ErrorKind::System,
+        };
+        EngineError::new(kind, e.to_string())
+    }
+}
+
+impl From<&ImageError> for EngineError {
+    fn from(e: &ImageError) -> EngineError {
+        let kind = match e {
+            ImageError::NotFound(_) => ErrorKind::NotFound,
+            ImageError::Conflict(_) => ErrorKind::Conflict,
+            ImageError::Reference(_) | ImageError::Ambiguous(_) => ErrorKind::InvalidArgument,
+            ImageError::Meta(_) => ErrorKind::System,
+        };
+        EngineError::new(kind, e.to_string())
+    }
+}
+
+impl From<ImageError> for EngineError {
+    fn from(e: ImageError) -> EngineError {
+        (&e).into()
+    }
+}
+
+impl From<store::meta::MetaError> for EngineError {
+    fn from(e: store::meta::MetaError) -> EngineError {
+        EngineError::new(ErrorKind::System, e.to_string())
+    }
+}

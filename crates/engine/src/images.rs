@@ -1,0 +1,273 @@
+//! Images through the engine, in the Engine API's shapes: `ImageSummary`,
+//! `ImageInspect`, `HistoryResponseItem`, `ImageDeleteResponseItem`,
+//! `ImagePruneResponse`.
+
+use std::io::{Read, Write};
+
+use serde_json::{json, Value};
+use store::images::{self as ops, Removed};
+use store::meta::ImageRecord;
+use store::reference::Reference;
+use store::{ImportOptions, StoreError};
+
+use crate::time::unix_seconds;
+use crate::{Engine, EngineError, ErrorKind};
+
+/// No container uses images yet (containers arrive with the engine's
+/// container side); the rules still ask.
+fn no_users(_: &str) -> Vec<(String, bool)> {
+    Vec::new()
+}
+
+fn familiar(r: &str) -> String {
+    Reference::parse(r)
+        .map(|x| x.familiar())
+        .unwrap_or_else(|_| r.to_string())
+}
+
+impl Engine {
+    fn repo_tags(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        Ok(ops::tags_of(self.store.meta(), id)?
+            .iter()
+            .map(|r| familiar(r))
+            .collect())
+    }
+
+    /// `GET /images/json`: every image (with `all` too; there are no
+    /// intermediate build images yet), dangling ones with `<none>`.
+    pub fn image_list(&self, dangling_only: bool) -> Result<Vec<Value>, EngineError> {
+        let mut out = Vec::new();
+        let mut images = self.store.meta().images()?;
+        images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        for img in images {
+            let tags = self.repo_tags(&img.id)?;
+            if dangling_only && !tags.is_empty() {
+                continue;
+            }
+            let cfg = self.store.config(&img)?;
+            out.push(json!({
+                "Id": img.id,
+                "ParentId": img.parent.clone().unwrap_or_default(),
+                "RepoTags": tags,
+                "RepoDigests": img.repo_digests,
+                "Created": unix_seconds(&img.created),
+                "Size": self.store.size(&img)?,
+                "SharedSize": -1,
+                "Labels": cfg.config.labels,
+                "Containers": -1,
+            }));
+        }
+        Ok(out)
+    }
+
+    fn find(&self, name: &str) -> Result<ImageRecord, EngineError> {
+        Ok(ops::find(self.store.meta(), name)?)
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn image_inspect(&self, name: &str) -> Result<Value, EngineError> {
+        let img = self.find(name)?;
+        let cfg = self.store.config(&img)?;
+        let size = self.store.size(&img)?;
+        Ok(json!({
+            "Id": img.id,
+            "RepoTags": self.repo_tags(&img.id)?,
+            "RepoDigests": img.repo_digests,
+            "Parent": img.parent.clone().unwrap_or_default(),
+            "Comment": cfg.history.last().map(|h| h.comment.clone()).unwrap_or_default(),
+            "Created": cfg.created.clone().unwrap_or_default(),
+            "DockerVersion": "",
+            "Author": cfg.author.clone().unwrap_or_default(),
+            "Config": cfg.config,
+            "Architecture": cfg.architecture,
+            "Variant": cfg.variant,
+            "Os": cfg.os,
+            "Size": size,
+            "GraphDriver": {"Name": "overlay2", "Data": {
+                "LowerDir": self.store.lower_dirs(&img).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+            }},
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        }))
+    }
+
+    /// `GET /images/{name}/history`, newest first, as Docker lists it.
+    pub fn image_history(&self, name: &str) -> Result<Vec<Value>, EngineError> {
+        let img = self.find(name)?;
+        let cfg = self.store.config(&img)?;
+        let mut out = Vec::new();
+        let chains = store::config::chain_ids(&img.diff_ids);
+        let mut layer = 0;
+        let count = cfg.history.len();
+        for (i, h) in cfg.history.iter().enumerate() {
+            let size = if h.empty_layer {
+                0
+            } else {
+                let s = chains
+                    .get(layer)
+                    .and_then(|c| self.store.meta().layer(c).ok().flatten())
+                    .map(|l| l.size)
+                    .unwrap_or(0);
+                layer += 1;
+                s
+            };
+            let newest = i + 1 == count;
+            out.push(json!({
+                "Id": if newest { img.id.clone() } else { "<missing>".into() },
+                "Created": unix_seconds(&h.created),
+                "CreatedBy": h.created_by,
+                "Tags": if newest { json!(self.repo_tags(&img.id)?) } else { Value::Null },
+                "Size": size,
+                "Comment": h.comment,
+            }));
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
+        if repo.is_empty() {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                "repository name must have at least one component",
+            ));
+        }
+        let target = if tag.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        ops::tag(self.store.meta(), name, &target)?;
+        Ok(())
+    }
+
+    /// `DELETE /images/{name}`: Docker's untag/delete items; garbage is
+    /// collected unless `noprune`.
+    pub fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> Result<Vec<Value>, EngineError> {
+        let removed = ops::remove(self.store.meta(), name, force, &no_users)?;
+        if !noprune {
+            self.store.gc(&[])?;
+        }
+        Ok(removed
+            .into_iter()
+            .map(|r| match r {
+                Removed::Untagged(t) => json!({"Untagged": t}),
+                Removed::Deleted(id) => json!({"Deleted": id}),
+            })
+            .collect())
+    }
+
+    /// `POST /images/prune`: dangling images (all unused with `all`).
+    pub fn image_prune(&self, all: bool) -> Result<Value, EngineError> {
+        let ids = ops::prunable(self.store.meta(), all, &no_users)?;
+        let before: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
+        let mut deleted = Vec::new();
+        for id in ids {
+            for r in ops::remove(self.store.meta(), &id, true, &no_users)? {
+                deleted.push(match r {
+                    Removed::Untagged(t) => json!({"Untagged": t}),
+                    Removed::Deleted(id) => json!({"Deleted": id}),
+                });
+            }
+        }
+        self.store.gc(&[])?;
+        let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
+        Ok(
+            json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": before.saturating_sub(after)}),
+        )
+    }
+
+    /// `POST /images/load`: the lines Docker prints.
+    pub fn image_load(&self, data: impl Read) -> Result<Vec<String>, EngineError> {
+        let loaded = store::archive::load(&self.store, data)?;
+        let mut lines = Vec::new();
+        for (id, refs) in loaded.images {
+            if refs.is_empty() {
+                lines.push(format!("Loaded image ID: {id}"));
+            }
+            for r in refs {
+                lines.push(format!("Loaded image: {r}"));
+            }
+        }
+        Ok(lines)
+    }
+
+    /// `GET /images/get?names=…`: the archive of the named images.
+    pub fn image_save<W: Write>(&self, names: &[String], out: W) -> Result<W, EngineError> {
+        let mut list: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+        for name in names {
+            let img = self.find(name)?;
+            // A name that is a reference saves that reference; an id saves
+            // every reference of the image, as Docker does.
+            let by_ref = Reference::parse(name)
+                .ok()
+                .map(Reference::with_default_tag)
+                .filter(|r| {
+                    self.store
+                        .meta()
+                        .resolve(&r.to_string())
+                        .ok()
+                        .flatten()
+                        .as_deref()
+                        == Some(img.id.as_str())
+                });
+            let refs = match by_ref {
+                Some(r) => vec![r],
+                None => ops::tags_of(self.store.meta(), &img.id)?
+                    .iter()
+                    .filter_map(|r| Reference::parse(r).ok())
+                    .collect(),
+            };
+            match list.iter_mut().find(|(i, _)| i.id == img.id) {
+                Some((_, existing)) => existing.extend(refs),
+                None => list.push((img, refs)),
+            }
+        }
+        Ok(store::archive::save(&self.store, &list, out)?)
+    }
+
+    /// `POST /images/create?fromSrc=-`: `docker import`. Returns the image id.
+    pub fn image_import(
+        &self,
+        data: impl Read,
+        repo: &str,
+        tag: &str,
+        changes: Vec<String>,
+        message: Option<String>,
+        created: String,
+    ) -> Result<String, EngineError> {
+        let reference = match repo {
+            "" => None,
+            r => {
+                let full = if tag.is_empty() {
+                    r.to_string()
+                } else {
+                    format!("{r}:{tag}")
+                };
+                Some(
+                    Reference::parse(&full)
+                        .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?,
+                )
+            }
+        };
+        let img = self
+            .store
+            .import(
+                data,
+                &ImportOptions {
+                    reference,
+                    changes,
+                    message,
+                    created,
+                },
+            )
+            .map_err(|e: StoreError| EngineError::from(e))?;
+        Ok(img.id)
+    }
+}

@@ -1,0 +1,32 @@
+//! berth's engine: what the daemon does, as library calls. It composes the
+//! store (images) and, as their issues land, the runtime (containers),
+//! networking and volumes. It speaks in Docker's shapes (the JSON the Engine
+//! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
+
+pub mod error;
+pub mod images;
+pub mod time;
+
+pub use error::{EngineError, ErrorKind};
+
+use std::path::Path;
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    store: store::Store,
+}
+
+impl Engine {
+    /// Opens the engine's state under `data_root` (`<data_root>/image` holds
+    /// the image store).
+    pub fn open(data_root: &Path) -> Result<Engine, EngineError> {
+        let store = store::Store::open(&data_root.join("image"))?;
+        Ok(Engine { store })
+    }
+
+    /// The image store.
+    pub fn store(&self) -> &store::Store {
+        &self.store
+    }
+}

@@ -1,0 +1,63 @@
+//! Times as the API shows them.
+
+/// Seconds since the epoch of an RFC 3339 time (`2026-11-22T10:00:00.123Z`,
+/// or with an offset); 0 when it cannot be read.
+pub fn unix_seconds(t: &str) -> i64 {
+    let b = t.as_bytes();
+    if b.len() < 19 {
+        return 0;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    let (hh, mm, ss) = (num(11..13), num(14..16), num(17..19));
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut secs = days * 86400 + hh * 3600 + mm * 60 + ss;
+    // An offset after the seconds (and fraction): +hh:mm or -hh:mm.
+    if let Some(pos) = t[19..].find(['+', '-']).map(|p| p + 19) {
+        let sign = if b[pos] == b'+' { 1 } else { -1 };
+        secs -= sign * (num(pos + 1..pos + 3) * 3600 + num(pos + 4..pos + 6) * 60);
+    }
+    secs
+}
+
+/// RFC 3339 (UTC, whole seconds) of seconds since the epoch.
+pub fn rfc3339(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::unix_seconds("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(super::unix_seconds("2026-11-22T00:00:00.5Z"), 1_795_305_600);
+        assert_eq!(
+            super::unix_seconds("2026-11-22T02:00:00+02:00"),
+            1_795_305_600
+        );
+        assert_eq!(super::unix_seconds("bogus"), 0);
+        assert_eq!(super::rfc3339(1_795_305_600), "2026-11-22T00:00:00Z");
+    }
+}
