@@ -329,6 +329,91 @@ impl Store {
         res
     }
 
+    /// Mounts a container's root filesystem at `target`: the image's layers
+    /// under the container's own writable layer (`<dir>/upper`, `<dir>/work`,
+    /// made if missing).
+    pub fn mount_rw(
+        &self,
+        image: &ImageRecord,
+        dir: &Path,
+        target: &Path,
+    ) -> Result<(), StoreError> {
+        let (upper, work) = (dir.join("upper"), dir.join("work"));
+        for d in [&upper, &work, &target.to_path_buf()] {
+            std::fs::create_dir_all(d).map_err(|source| StoreError::Io {
+                path: d.clone(),
+                source,
+            })?;
+        }
+        let mut lowers = self.lower_dirs(image);
+        if lowers.is_empty() {
+            // overlayfs needs a lower layer: an empty one stands in for scratch.
+            let empty = self.root.join("layers").join("empty");
+            std::fs::create_dir_all(&empty).map_err(|source| StoreError::Io {
+                path: empty.clone(),
+                source,
+            })?;
+            lowers.push(empty);
+        }
+        crate::mount::Overlay {
+            lower: &lowers,
+            upper: Some((&upper, &work)),
+        }
+        .mount(target)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+
+    /// `commit`: the writable layer `upper` on top of `image` becomes a new
+    /// image with `config` edits applied by the caller (`edit`), and one
+    /// history entry.
+    pub fn commit(
+        &self,
+        image: &ImageRecord,
+        upper: &Path,
+        history: History,
+        reference: Option<&Reference>,
+        edit: impl FnOnce(&mut ImageConfig),
+    ) -> Result<ImageRecord, StoreError> {
+        let tar = crate::diff::write_layer(
+            upper,
+            tempfile::tempfile().map_err(|source| StoreError::Io {
+                path: upper.to_path_buf(),
+                source,
+            })?,
+        )
+        .map_err(|source| StoreError::Io {
+            path: upper.to_path_buf(),
+            source,
+        })?;
+        let mut tar = tar;
+        std::io::Seek::rewind(&mut tar).map_err(|source| StoreError::Io {
+            path: upper.to_path_buf(),
+            source,
+        })?;
+        let blob = self.content.ingest(tar, None, MAX_BLOB)?;
+        let mut layers: Vec<LayerRecord> = Vec::new();
+        for c in chain_ids(&image.diff_ids) {
+            layers.push(self.meta.layer(&c)?.ok_or_else(|| {
+                StoreError::Invalid(format!("layer {c} of {} is missing", image.id))
+            })?);
+        }
+        let parent = layers.last().map(|l| l.chain_id.clone());
+        // The blob is the uncompressed tar: its digest is the diff id.
+        let top = self.unpack_blob(&blob.digest, parent.as_deref(), Some(&blob.digest))?;
+        let mut config = self.config(image)?;
+        config.rootfs.diff_ids.push(top.diff_id.clone());
+        config.created = Some(history.created.clone());
+        config.history.push(history);
+        edit(&mut config);
+        layers.push(top);
+        let mut rec = self.add_image(&config.to_bytes(), &layers, reference, None)?;
+        if rec.parent.is_none() {
+            rec.parent = Some(image.id.clone());
+            self.meta.write(|w| w.put_image(&rec))?;
+        }
+        Ok(rec)
+    }
+
     /// Removes layers and blobs no image needs (`keep` adds chain ids that
     /// containers use). Returns the number of layers and blobs removed.
     pub fn gc(&self, keep: &[String]) -> Result<(usize, usize), StoreError> {

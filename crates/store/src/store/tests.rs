@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use std::path::Path;
+
 use super::*;
 
 fn rootfs_tar(extra: &[(&str, &[u8])]) -> Vec<u8> {
@@ -169,4 +171,123 @@ fn open_removes_what_a_crash_left() {
         std::fs::read_dir(d.path().join("ingest")).unwrap().count(),
         0
     );
+}
+
+/// A container deletes a file and a directory and adds one; committed, the
+/// new image hides the deleted ones and the old image still has them.
+#[test]
+fn commit_of_a_real_container_layer_hides_deletions() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(&d.path().join("store")).unwrap();
+    let base = store
+        .import(
+            rootfs_tar(&[("bin/keep", b"k"), ("bin/gone", b"g"), ("etc/dir/f", b"f")]).as_slice(),
+            &opts("base", &[]),
+        )
+        .unwrap();
+    let ctr = d.path().join("ctr");
+    let rootfs = ctr.join("rootfs");
+    store.mount_rw(&base, &ctr, &rootfs).unwrap();
+    std::fs::remove_file(rootfs.join("bin/gone")).unwrap();
+    std::fs::remove_dir_all(rootfs.join("etc/dir")).unwrap();
+    std::fs::write(rootfs.join("bin/new"), "n").unwrap();
+    crate::mount::unmount(&rootfs).unwrap();
+    let history = History {
+        created: "2026-11-22T01:00:00Z".into(),
+        created_by: "sh".into(),
+        ..Default::default()
+    };
+    let new = store
+        .commit(
+            &base,
+            &ctr.join("upper"),
+            history,
+            Some(&Reference::parse("derived").unwrap()),
+            |c| c.config.cmd = Some(vec!["sh".into()]),
+        )
+        .unwrap();
+    assert_eq!(new.diff_ids.len(), 2);
+    assert_eq!(new.parent.as_deref(), Some(base.id.as_str()));
+    assert_eq!(
+        store.config(&new).unwrap().config.cmd.as_deref().unwrap(),
+        ["sh"]
+    );
+    let view = d.path().join("view");
+    let ctr2 = d.path().join("ctr2");
+    store.mount_rw(&new, &ctr2, &view).unwrap();
+    let names = |dir: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&view.join("bin")), ["keep", "new"]);
+    assert!(!view.join("etc/dir").exists());
+    crate::mount::unmount(&view).unwrap();
+    let old = d.path().join("old");
+    store.mount_rw(&base, &d.path().join("ctr3"), &old).unwrap();
+    assert_eq!(names(&old.join("bin")), ["gone", "keep"]);
+    crate::mount::unmount(&old).unwrap();
+}
+
+/// Run as a child by `kill_9_during_imports_leaves_whole_images`.
+#[test]
+fn importer_child() {
+    let Ok(root) = std::env::var("BERTH_STORE_IMPORTER") else {
+        return;
+    };
+    let store = Store::open(Path::new(&root)).unwrap();
+    for i in 0.. {
+        let data = format!("{i}").repeat(100_000);
+        let tar = rootfs_tar(&[("data", data.as_bytes())]);
+        store
+            .import(gz(&tar).as_slice(), &opts(&format!("img:{i}"), &[]))
+            .unwrap();
+    }
+}
+
+#[test]
+fn kill_9_during_imports_leaves_whole_images() {
+    let d = tempfile::tempdir().unwrap();
+    for round in 0..3u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::importer_child",
+                "--test-threads=1",
+            ])
+            .env("BERTH_STORE_IMPORTER", d.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200 + 70 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let images = store.meta().images().unwrap();
+        for img in &images {
+            // Every recorded image is whole: config, layer records and dirs.
+            store.config(img).unwrap();
+            for c in crate::config::chain_ids(&img.diff_ids) {
+                assert!(
+                    store.meta().layer(&c).unwrap().is_some(),
+                    "layer record {c}"
+                );
+                assert!(store.layer_dir(&c).is_dir(), "layer dir {c}");
+            }
+        }
+        for (r, id) in store.meta().refs().unwrap() {
+            assert!(
+                store.meta().image(&id).unwrap().is_some(),
+                "{r} names a missing image"
+            );
+        }
+        if round == 2 {
+            assert!(!images.is_empty(), "the importer got some in");
+        }
+        // What the crash left half-done is gone, and gc finds nothing recorded missing.
+        store.gc(&[]).unwrap();
+    }
 }
