@@ -184,7 +184,7 @@ impl Engine {
     }
 
     /// `POST /images/load`: the lines Docker prints.
-    pub fn image_load(&self, data: impl Read) -> Result<Vec<String>, EngineError> {
+    pub fn image_load(&self, data: impl Read + Send) -> Result<Vec<String>, EngineError> {
         let loaded = store::archive::load(&self.store, data)?;
         let mut lines = Vec::new();
         for (id, refs) in loaded.images {

@@ -285,7 +285,7 @@ pub struct Loaded {
 }
 
 /// Loads every image of the archive `data`.
-pub fn load(store: &Store, data: impl Read) -> Result<Loaded, StoreError> {
+pub fn load(store: &Store, data: impl Read + Send) -> Result<Loaded, StoreError> {
     let work = tempfile::tempdir().map_err(|source| StoreError::Io {
         path: std::env::temp_dir(),
         source,

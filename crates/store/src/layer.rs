@@ -142,9 +142,35 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// Reads the chunks the decompressing thread sends.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Unpacks the layer blob `reader` into `<parent>/<name>`.
 pub fn unpack(
-    reader: impl Read,
+    reader: impl Read + Send,
     parent: &Path,
     name: &str,
     opts: Options,
@@ -158,29 +184,66 @@ pub fn unpack(
         .prefix(&format!(".tmp-{name}-"))
         .tempdir_in(parent)
         .map_err(io_at(parent))?;
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-    let head = buffered.fill_buf().map_err(LayerError::Read)?.to_vec();
-    let decoded: Box<dyn Read> = match detect(&head) {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(LayerError::Read)?)
-        }
-    };
     let limit = opts
         .max_bytes
         .saturating_add(opts.max_entries.saturating_mul(1024))
         .saturating_add(1 << 20);
-    let mut hashing = Hashing {
-        inner: decoded,
-        hasher: Sha256::new(),
-        bytes: 0,
-        limit,
-    };
-    let size = extract(&mut hashing, tmp.path(), opts)?;
-    // The diff id covers the whole tar, trailing blocks included.
-    io::copy(&mut hashing, &mut io::sink()).map_err(LayerError::Read)?;
-    let diff_id = crate::config::digest_string(&hashing.hasher.finalize());
+    // Two stages on two threads, as `zstd -dc | tar -x` is two processes:
+    // one decompresses and hashes, the other writes files.
+    let (size, diff_id) = std::thread::scope(|scope| -> Result<(u64, String), LayerError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(16);
+        let producer = scope.spawn(move || -> Result<String, io::Error> {
+            let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+            let head = buffered.fill_buf()?.to_vec();
+            let decoded: Box<dyn Read> = match detect(&head) {
+                Compression::None => Box::new(buffered),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+                Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+            };
+            let mut hashing = Hashing {
+                inner: decoded,
+                hasher: Sha256::new(),
+                bytes: 0,
+                limit,
+            };
+            loop {
+                let mut chunk = vec![0u8; 256 * 1024];
+                let n = match hashing.read(&mut chunk) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let _ = tx.send(Err(e));
+                        return Err(io::Error::other(msg));
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                chunk.truncate(n);
+                if tx.send(Ok(chunk)).is_err() {
+                    // The extractor gave up; its error is the one to report.
+                    return Err(io::Error::other("extraction stopped"));
+                }
+            }
+            Ok(crate::config::digest_string(&hashing.hasher.finalize()))
+        });
+        let mut stream = ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        };
+        let extracted = extract(&mut stream, tmp.path(), opts).and_then(|size| {
+            // The diff id covers the whole tar, trailing blocks included.
+            io::copy(&mut stream, &mut io::sink()).map_err(LayerError::Read)?;
+            Ok(size)
+        });
+        drop(stream);
+        let hashed = producer
+            .join()
+            .map_err(|_| LayerError::Read(io::Error::other("decompression thread panicked")))?;
+        let size = extracted?;
+        Ok((size, hashed.map_err(LayerError::Read)?))
+    })?;
     let dest = parent.join(name);
     let tmp_path = tmp.keep();
     match fs::rename(&tmp_path, &dest) {
@@ -273,6 +336,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
     let mut bytes = 0u64;
     // Directory times are set last: creating children changes them.
     let mut dir_times: Vec<(Vec<OsString>, u64)> = Vec::new();
+    // Entries come grouped by directory: keep the last parent open.
+    let mut last_parent: Option<(Vec<OsString>, OwnedFd)> = None;
+    let mut copy_buf = vec![0u8; 1 << 20];
     for entry in archive.entries().map_err(LayerError::Read)? {
         let mut entry = entry.map_err(LayerError::Read)?;
         count += 1;
@@ -289,7 +355,10 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         let Some((name, dirs)) = parts.split_last() else {
             continue;
         };
-        let parent = dir_fd(&root, dirs, true).map_err(bad)?;
+        let parent = match last_parent.take() {
+            Some((d, fd)) if d.as_slice() == dirs => fd,
+            _ => dir_fd(&root, dirs, true).map_err(bad)?,
+        };
         let name_path = Path::new(name);
         let h = entry.header().clone();
         let kind = h.entry_type();
@@ -348,7 +417,20 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 )
                 .map_err(|e| bad(e.to_string()))?;
                 let mut f = File::from(fd);
-                io::copy(&mut (&mut entry).take(size), &mut f).map_err(LayerError::Read)?;
+                let mut left = size;
+                while left > 0 {
+                    let want = copy_buf
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let n = entry
+                        .read(&mut copy_buf[..want])
+                        .map_err(LayerError::Read)?;
+                    if n == 0 {
+                        return Err(LayerError::Read(io::ErrorKind::UnexpectedEof.into()));
+                    }
+                    io::Write::write_all(&mut f, &copy_buf[..n]).map_err(|e| bad(e.to_string()))?;
+                    left -= n as u64;
+                }
             } else if kind.is_symlink() {
                 let target = entry
                     .link_name_bytes()
@@ -462,6 +544,7 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
             UtimensatFlags::NoFollowSymlink,
         )
         .map_err(|e| bad(format!("mtime: {e}")))?;
+        last_parent = Some((dirs.to_vec(), parent));
     }
     for (parts, mtime) in dir_times.into_iter().rev() {
         if let Some((name, dirs)) = parts.split_last() {
@@ -482,8 +565,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
 
 /// Removes whatever sits at `name` (a later entry replaces an earlier one).
 fn remove_existing(parent: &OwnedFd, name: &Path) {
-    if unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir).is_err() {
-        // A directory: only when empty, as tar does.
+    // EISDIR: a directory, removed only when empty, as tar does; ENOENT (the
+    // usual case): nothing there.
+    if unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) == Err(Errno::EISDIR) {
         let _ = unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir);
     }
 }
