@@ -6,6 +6,8 @@
 //!   commits a small change on top as a second image, and prints
 //!   `on_disk_bytes sum_of_image_sizes`.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 use std::time::Instant;
 
