@@ -34,6 +34,18 @@ enum Command {
     Version,
     /// Display system-wide information.
     Info,
+    /// Manage berth.
+    System {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SystemCommand {
+    /// Verify every stored blob against its digest and every image's parts.
+    Check,
 }
 
 fn host(cli: &Cli) -> String {
@@ -127,6 +139,22 @@ async fn run(cli: &Cli) -> Result<u8> {
                 )?;
             }
             writeln!(out, "CPUs: {}\nTotal Memory: {}", i["NCPU"], i["MemTotal"])?;
+        }
+        Command::System {
+            command: SystemCommand::Check,
+        } => {
+            let (_, body) = client
+                .request(hyper::Method::POST, "/berth/system/check", None)
+                .await?;
+            let v: Value = serde_json::from_slice(&body)?;
+            let problems = v["Problems"].as_array().cloned().unwrap_or_default();
+            for p in &problems {
+                writeln!(out, "{}", p.as_str().unwrap_or_default())?;
+            }
+            if !problems.is_empty() {
+                return Ok(1);
+            }
+            writeln!(out, "ok")?;
         }
     }
     Ok(0)

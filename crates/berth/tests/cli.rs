@@ -88,3 +88,45 @@ fn unreachable_daemon_is_one_clear_line() {
         "{err}"
     );
 }
+
+/// `berth system check` finds a blob whose bytes changed on disk.
+#[test]
+fn system_check_finds_corrupt_blobs() {
+    let d = Daemon::start();
+    // An image, imported through the docker CLI (berth's own import comes later).
+    let tar = d.dir.path().join("rootfs.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "hello", &b"hello"[..]).unwrap();
+    b.finish().unwrap();
+    drop(b);
+    let st = Command::new("docker")
+        .args(["import", tar.to_str().unwrap(), "x"])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let (code, out, err) = berth(&["-H", &d.host(), "system", "check"], None);
+    assert_eq!((code, out.trim()), (0, "ok"), "{err}");
+    let blobs = d.dir.path().join("data/image/blobs/sha256");
+    let victim = std::fs::read_dir(&blobs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&victim, "tampered").unwrap();
+    let (code, out, _) = berth(&["-H", &d.host(), "system", "check"], None);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("digest mismatch")
+            && out.contains(victim.file_name().unwrap().to_str().unwrap()),
+        "{out}"
+    );
+}

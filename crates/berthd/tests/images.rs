@@ -75,6 +75,19 @@ fn import_list_inspect_tag_history_save_rmi_load_prune() {
     );
     let out = ok(d.docker(&["info", "--format", "{{.Images}}"]));
     assert_eq!(out.trim(), "1");
+    // A second image over the same layer: the layer is shared by both.
+    ok(d.docker(&["import", "-c", "CMD [\"true\"]", tar, "other"]));
+    let (_, body) = d.http("GET", "/v1.47/images/json");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{body}");
+    for img in list.as_array().unwrap() {
+        assert!(img["Size"].as_u64().unwrap() > 1_000_000);
+        assert_eq!(
+            img["SharedSize"], img["Size"],
+            "the one layer is shared: {body}"
+        );
+    }
+    ok(d.docker(&["rmi", "other"]));
     ok(d.docker(&["image", "prune", "-f"]));
     assert_eq!(
         ok(d.docker(&["images", "-q"])).lines().count(),

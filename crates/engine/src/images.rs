@@ -39,7 +39,29 @@ impl Engine {
         let mut out = Vec::new();
         let mut images = self.store.meta().images()?;
         images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        // How many images stand on each layer: a layer under two or more is
+        // shared, and its size counts in each one's SharedSize.
+        let mut users: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for img in &images {
+            for c in store::config::chain_ids(&img.diff_ids) {
+                *users.entry(c).or_default() += 1;
+            }
+        }
+        let layer_size = |c: &str| {
+            self.store
+                .meta()
+                .layer(c)
+                .ok()
+                .flatten()
+                .map(|l| l.size)
+                .unwrap_or(0)
+        };
         for img in images {
+            let shared: u64 = store::config::chain_ids(&img.diff_ids)
+                .iter()
+                .filter(|c| users[*c] > 1)
+                .map(|c| layer_size(c))
+                .sum();
             let tags = self.repo_tags(&img.id)?;
             if dangling_only && !tags.is_empty() {
                 continue;
@@ -52,7 +74,7 @@ impl Engine {
                 "RepoDigests": img.repo_digests,
                 "Created": unix_seconds(&img.created),
                 "Size": self.store.size(&img)?,
-                "SharedSize": -1,
+                "SharedSize": shared,
                 "Labels": cfg.config.labels,
                 "Containers": -1,
             }));
@@ -230,6 +252,29 @@ impl Engine {
             }
         }
         Ok(store::archive::save(&self.store, &list, out)?)
+    }
+
+    /// `berth system check`: re-hashes every blob and checks every image's
+    /// config and layers are there. Returns one line per problem.
+    pub fn system_check(&self) -> Result<Vec<String>, EngineError> {
+        let mut problems = Vec::new();
+        let content = self.store.content();
+        for d in content.list().map_err(StoreError::from)? {
+            if let Err(e) = content.verify(&d) {
+                problems.push(format!("blob {d}: {e}"));
+            }
+        }
+        for img in self.store.meta().images()? {
+            if let Err(e) = self.store.config(&img) {
+                problems.push(format!("image {}: {e}", img.id));
+            }
+            for c in store::config::chain_ids(&img.diff_ids) {
+                if self.store.meta().layer(&c)?.is_none() || !self.store.layer_dir(&c).is_dir() {
+                    problems.push(format!("image {}: layer {c} is missing", img.id));
+                }
+            }
+        }
+        Ok(problems)
     }
 
     /// `POST /images/create?fromSrc=-`: `docker import`. Returns the image id.

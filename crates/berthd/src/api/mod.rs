@@ -173,6 +173,7 @@ async fn route(
         (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(method)),
         (&Method::GET, "/version") => Ok(system::version()),
         (&Method::GET, "/info") => Ok(system::info(d)),
+        (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
         (&Method::POST, "/images/create") => images::create(d, q, body).await,

@@ -114,3 +114,10 @@ pub fn info(d: &Daemon) -> Response<Body> {
         }),
     )
 }
+
+/// `POST /berth/system/check` (berth's own): verifies the store.
+pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
+    let e = d.engine.clone();
+    let problems = super::blocking(move || e.system_check()).await?;
+    Ok(json(StatusCode::OK, &json!({"Problems": problems})))
+}
