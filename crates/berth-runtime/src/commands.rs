@@ -37,8 +37,14 @@ fn place_pty(
     }
 }
 
-/// `create`.
-pub fn create(rt: &Runtime, f: &CreateFlags) -> Result<()> {
+/// Creates the container, hands its pty on and writes the pid file; on
+/// failure the half-made container is deleted. Returns the pid and, for a
+/// foreground run, the pty to relay.
+fn create_placed(
+    rt: &Runtime,
+    f: &CreateFlags,
+    foreground: bool,
+) -> Result<(i32, Option<OwnedFd>)> {
     let spawned = rt.create(
         &f.id,
         &f.bundle,
@@ -47,13 +53,20 @@ pub fn create(rt: &Runtime, f: &CreateFlags) -> Result<()> {
         },
     )?;
     let pid = spawned.pid;
-    if let Err(e) = place_pty(spawned.pty, f.console_socket.as_deref(), false)
-        .and_then(|_| write_pid_file(f.pid_file.as_deref(), pid))
+    match place_pty(spawned.pty, f.console_socket.as_deref(), foreground)
+        .and_then(|pty| write_pid_file(f.pid_file.as_deref(), pid).map(|_| pty))
     {
-        let _ = rt.delete(&f.id, true);
-        return Err(e);
+        Ok(pty) => Ok((pid, pty)),
+        Err(e) => {
+            let _ = rt.delete(&f.id, true);
+            Err(e)
+        }
     }
-    Ok(())
+}
+
+/// `create`.
+pub fn create(rt: &Runtime, f: &CreateFlags) -> Result<()> {
+    create_placed(rt, f, false).map(drop)
 }
 
 /// `run`: create, start and (unless detached) wait; returns the exit code.
@@ -61,24 +74,11 @@ pub fn run(rt: &Runtime, f: &CreateFlags, detach: bool, keep: bool) -> Result<i3
     if !detach {
         supervise::block_signals()?;
     }
-    let spawned = rt.create(
-        &f.id,
-        &f.bundle,
-        &CreateOptions {
-            preserve_fds: f.preserve_fds,
-        },
-    )?;
-    let pid = spawned.pid;
-    let pty = match place_pty(spawned.pty, f.console_socket.as_deref(), !detach)
-        .and_then(|pty| write_pid_file(f.pid_file.as_deref(), pid).map(|_| pty))
-        .and_then(|pty| rt.start(&f.id).map(|_| pty).map_err(Into::into))
-    {
-        Ok(pty) => pty,
-        Err(e) => {
-            let _ = rt.delete(&f.id, true);
-            return Err(e);
-        }
-    };
+    let (pid, pty) = create_placed(rt, f, !detach)?;
+    if let Err(e) = rt.start(&f.id) {
+        let _ = rt.delete(&f.id, true);
+        return Err(e.into());
+    }
     if detach {
         return Ok(0);
     }

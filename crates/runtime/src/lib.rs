@@ -18,6 +18,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod state;
+pub mod time;
 
 pub use container::{create::now_rfc3339, CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Kind, Result};

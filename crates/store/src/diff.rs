@@ -245,14 +245,8 @@ fn walk_tar<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mount::{unmount, Overlay};
-
-    struct Mounted(PathBuf);
-    impl Drop for Mounted {
-        fn drop(&mut self) {
-            let _ = unmount(&self.0);
-        }
-    }
+    use crate::mount::tests::Mounted;
+    use crate::mount::Overlay;
 
     /// A container's life in miniature: changes made through a real overlay.
     #[test]

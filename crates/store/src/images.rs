@@ -148,19 +148,7 @@ pub fn remove(
         if *running || !force {
             // Untagging with force is still allowed; the image stays.
             if force {
-                meta.write(|w| {
-                    for t in &tags {
-                        w.untag(t)?;
-                    }
-                    Ok::<_, MetaError>(())
-                })?;
-                out.extend(tags.iter().map(|t| {
-                    Removed::Untagged(
-                        Reference::parse(t)
-                            .map(|x| x.familiar())
-                            .unwrap_or(t.clone()),
-                    )
-                }));
+                out.extend(untag_all(meta, &tags, None)?);
                 return Ok(out);
             }
             return Err(ImageError::Conflict(format!(
@@ -170,21 +158,37 @@ pub fn remove(
             )));
         }
     }
+    out.extend(untag_all(meta, &tags, Some(&image.id))?);
+    Ok(out)
+}
+
+/// Removes every reference in `tags` and, with `delete`, that image, in one
+/// transaction; returns what `docker rmi` prints.
+fn untag_all(
+    meta: &Meta,
+    tags: &[String],
+    delete: Option<&str>,
+) -> Result<Vec<Removed>, ImageError> {
     meta.write(|w| {
-        for t in &tags {
+        for t in tags {
             w.untag(t)?;
         }
-        w.delete_image(&image.id)?;
+        if let Some(id) = delete {
+            w.delete_image(id)?;
+        }
         Ok::<_, MetaError>(())
     })?;
-    out.extend(tags.iter().map(|t| {
-        Removed::Untagged(
-            Reference::parse(t)
-                .map(|x| x.familiar())
-                .unwrap_or(t.clone()),
-        )
-    }));
-    out.push(Removed::Deleted(image.id));
+    let mut out: Vec<Removed> = tags
+        .iter()
+        .map(|t| {
+            Removed::Untagged(
+                Reference::parse(t)
+                    .map(|x| x.familiar())
+                    .unwrap_or(t.clone()),
+            )
+        })
+        .collect();
+    out.extend(delete.map(|id| Removed::Deleted(id.to_string())));
     Ok(out)
 }
 

@@ -147,11 +147,12 @@ pub fn unmount(target: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::fs;
 
-    struct Mounted(PathBuf);
+    /// Unmounts on drop, so a failing test leaves no mount behind.
+    pub(crate) struct Mounted(pub(crate) PathBuf);
     impl Drop for Mounted {
         fn drop(&mut self) {
             let _ = unmount(&self.0);

@@ -11,10 +11,9 @@ use nix::unistd::mkfifo;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
 
 use super::Runtime;
-use crate::caps::CapSets;
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
-use crate::process::{self, cstrings, ns_flag, Plan, Spawned};
+use crate::process::{self, ns_flag, Plan, Spawned};
 use crate::spec::Bundle;
 use crate::state::{pid_start_time, Record, StateDir};
 
@@ -171,19 +170,13 @@ fn plan_init(
         .process()
         .clone()
         .ok_or_else(|| Error::InvalidSpec("process is missing".into()))?;
-    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(crate::seccomp::compile(profile)?),
-        None => None,
-    };
+    let (caps, args, env, seccomp) = process::process_parts(spec, &process)?;
     Ok(Plan {
         init: true,
         spec: spec.clone(),
-        caps: CapSets::from_spec(process.capabilities().as_ref())?,
-        args: cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
-        env: cstrings(
-            "environment variable",
-            process.env().as_deref().unwrap_or(&[]),
-        )?,
+        caps,
+        args,
+        env,
         process,
         rootfs: rootfs.to_path_buf(),
         cgroup,
@@ -209,25 +202,7 @@ pub fn now_rfc3339() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_nanos()
-    )
+    crate::time::rfc3339(now.as_secs() as i64, Some(now.subsec_nanos()))
 }
 
 #[cfg(test)]

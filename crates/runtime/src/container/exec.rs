@@ -7,9 +7,8 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::Process;
 
 use super::Runtime;
-use crate::caps::CapSets;
 use crate::error::{Error, Result};
-use crate::process::{self, cstrings, ns_flag, ns_name, Plan, Spawned};
+use crate::process::{self, ns_flag, ns_name, Plan, Spawned};
 use crate::spec::Bundle;
 use crate::state::Status;
 
@@ -44,18 +43,12 @@ impl Runtime {
             .map_err(|e| Error::sys(format!("open {path}"), e))?;
             join.push((ns_flag(ns.typ()), fd));
         }
-        let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => Some(crate::seccomp::compile(profile)?),
-            None => None,
-        };
+        let (caps, args, env, seccomp) = process::process_parts(&spec, &process)?;
         let plan = Plan {
             init: false,
-            caps: CapSets::from_spec(process.capabilities().as_ref())?,
-            args: cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
-            env: cstrings(
-                "environment variable",
-                process.env().as_deref().unwrap_or(&[]),
-            )?,
+            caps,
+            args,
+            env,
             process,
             rootfs: record.rootfs.clone(),
             cgroup: record.cgroup.clone(),

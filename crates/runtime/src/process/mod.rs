@@ -147,6 +147,29 @@ pub fn cstrings(what: &str, items: &[String]) -> Result<Vec<CString>> {
         .collect()
 }
 
+/// Capability masks, argv, envp and the compiled seccomp filter.
+pub type ProcessParts = (CapSets, Vec<CString>, Vec<CString>, Option<Program>);
+
+/// The parts of a plan that come from the process and the spec alone.
+pub fn process_parts(
+    spec: &Spec,
+    process: &Process,
+) -> Result<ProcessParts> {
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(crate::seccomp::compile(profile)?),
+        None => None,
+    };
+    Ok((
+        CapSets::from_spec(process.capabilities().as_ref())?,
+        cstrings("argument", process.args().as_deref().unwrap_or(&[]))?,
+        cstrings(
+            "environment variable",
+            process.env().as_deref().unwrap_or(&[]),
+        )?,
+        seccomp,
+    ))
+}
+
 /// Forks the children and waits until the process is ready: for an init, set
 /// up and blocked on the exec fifo; for an exec, past its `execve`.
 pub fn spawn(plan: &Plan) -> Result<Spawned> {
