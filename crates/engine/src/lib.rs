@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod images;
+pub mod spec;
 pub mod time;
 
 pub use error::{EngineError, ErrorKind};

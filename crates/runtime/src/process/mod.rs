@@ -151,10 +151,7 @@ pub fn cstrings(what: &str, items: &[String]) -> Result<Vec<CString>> {
 pub type ProcessParts = (CapSets, Vec<CString>, Vec<CString>, Option<Program>);
 
 /// The parts of a plan that come from the process and the spec alone.
-pub fn process_parts(
-    spec: &Spec,
-    process: &Process,
-) -> Result<ProcessParts> {
+pub fn process_parts(spec: &Spec, process: &Process) -> Result<ProcessParts> {
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(profile) => Some(crate::seccomp::compile(profile)?),
         None => None,

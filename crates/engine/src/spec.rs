@@ -1,0 +1,467 @@
+//! The OCI runtime spec of a container, built the way Docker builds it
+//! (moby's `daemon/oci_linux.go` and `oci/defaults.go`): the image config
+//! merged with the create request, Docker's default capabilities and seccomp
+//! profile, its mounts, masked and read-only paths, and `/etc/hostname`,
+//! `/etc/hosts`, `/etc/resolv.conf` bound from the container's own directory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oci_spec::runtime::{Capability, Spec};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use store::config::ImageConfig;
+
+use crate::{EngineError, ErrorKind};
+
+/// Docker's default capabilities (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Paths Docker masks (moby `oci/defaults.go`).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The default `PATH` when the image sets none (Docker's).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The part of Docker's `HostConfig` the spec depends on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    /// All capabilities and devices, no seccomp, no masked paths.
+    pub privileged: bool,
+    /// Read-only root filesystem.
+    pub readonly_rootfs: bool,
+    /// Capabilities to add (`NET_ADMIN` or `CAP_NET_ADMIN`, or `ALL`).
+    pub cap_add: Option<Vec<String>>,
+    /// Capabilities to drop.
+    pub cap_drop: Option<Vec<String>>,
+    /// Memory limit in bytes (0: none).
+    pub memory: i64,
+    /// Memory + swap in bytes (-1: unlimited; 0: twice the memory, as Docker).
+    pub memory_swap: i64,
+    /// CPUs × 10⁹ (`--cpus`).
+    pub nano_cpus: i64,
+    /// Relative CPU weight.
+    pub cpu_shares: i64,
+    /// Process limit (0 or -1: none).
+    pub pids_limit: Option<i64>,
+    /// `seccomp=unconfined`, `no-new-privileges[:true]`, ...
+    pub security_opt: Option<Vec<String>>,
+}
+
+/// The part of Docker's `ContainerCreate` body the spec depends on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateRequest {
+    /// Overrides the image's `CMD`.
+    pub cmd: Option<Vec<String>>,
+    /// Overrides the image's `ENTRYPOINT` (and then its `CMD` too).
+    pub entrypoint: Option<Vec<String>>,
+    /// Added to (and overriding) the image's environment.
+    pub env: Option<Vec<String>>,
+    /// Working directory.
+    pub working_dir: String,
+    /// `user[:group]`, names or numbers.
+    pub user: String,
+    /// Host name (default: the id's first 12 characters).
+    pub hostname: String,
+    /// Domain name.
+    pub domainname: String,
+    /// A terminal.
+    pub tty: bool,
+    /// Host settings.
+    pub host_config: HostConfig,
+}
+
+fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::new(ErrorKind::InvalidArgument, msg)
+}
+
+fn cap_name(c: &str) -> String {
+    let up = c.to_ascii_uppercase();
+    if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    }
+}
+
+/// The process's arguments, Docker's way: a new entrypoint drops the image's
+/// `CMD` too.
+pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, EngineError> {
+    let (entry, cmd) = match &req.entrypoint {
+        Some(e) => (e.clone(), req.cmd.clone().unwrap_or_default()),
+        None => (
+            cfg.config.entrypoint.clone().unwrap_or_default(),
+            req.cmd
+                .clone()
+                .or_else(|| cfg.config.cmd.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let all: Vec<String> = entry.into_iter().chain(cmd).collect();
+    if all.is_empty() {
+        return Err(bad("no command specified"));
+    }
+    Ok(all)
+}
+
+/// The environment: the image's, then the request's (a key set twice keeps
+/// the later value), `PATH` when missing, `HOSTNAME`, `TERM` for a tty.
+pub fn env(cfg: &ImageConfig, req: &CreateRequest, hostname: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut set = |kv: &str| {
+        let key = kv.split('=').next().unwrap_or(kv);
+        out.retain(|e| e.split('=').next() != Some(key));
+        out.push(kv.to_string());
+    };
+    set(&format!("HOSTNAME={hostname}"));
+    for kv in cfg.config.env.iter().chain(req.env.iter().flatten()) {
+        set(kv);
+    }
+    if req.tty && !out.iter().any(|e| e.starts_with("TERM=")) {
+        out.push("TERM=xterm".into());
+    }
+    if !out.iter().any(|e| e.starts_with("PATH=")) {
+        out.insert(0, DEFAULT_PATH.into());
+    }
+    out
+}
+
+/// Resolves `user[:group]` against the container's `/etc/passwd` and
+/// `/etc/group`: (uid, gid, additional gids).
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
+    let read = |f: &str| std::fs::read_to_string(rootfs.join(f)).unwrap_or_default();
+    let passwd = read("etc/passwd");
+    let group = read("etc/group");
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let u = if u.is_empty() { "0" } else { u };
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let (uid, mut gid, name) = match (u.parse::<u32>(), &entry) {
+        (_, Some(f)) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            Some(f[0].to_string()),
+        ),
+        // A uid the image does not know runs with gid 0, as Docker.
+        (Ok(n), None) => (n, 0, None),
+        (Err(_), None) => {
+            return Err(bad(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )))
+        }
+    };
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        };
+    }
+    let mut extra = Vec::new();
+    if let Some(name) = name {
+        for f in group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4)
+        {
+            if f[3].split(',').any(|m| m == name) {
+                if let Ok(id) = f[2].parse::<u32>() {
+                    if id != gid && !extra.contains(&id) {
+                        extra.push(id);
+                    }
+                }
+            }
+        }
+    }
+    Ok((uid, gid, extra))
+}
+
+/// Builds the spec of container `id` whose root filesystem is mounted at
+/// `rootfs`, with its `hostname`, `hosts` and `resolv.conf` files in `etc_dir`.
+pub fn build(
+    id: &str,
+    cfg: &ImageConfig,
+    req: &CreateRequest,
+    rootfs: &Path,
+    etc_dir: &Path,
+) -> Result<Spec, EngineError> {
+    let hc = &req.host_config;
+    let hostname = if req.hostname.is_empty() {
+        id.chars().take(12).collect()
+    } else {
+        req.hostname.clone()
+    };
+    let user = if req.user.is_empty() {
+        cfg.config.user.clone()
+    } else {
+        req.user.clone()
+    };
+    let (uid, gid, extra) = resolve_user(rootfs, &user)?;
+    let cwd = [req.working_dir.as_str(), cfg.config.working_dir.as_str()]
+        .into_iter()
+        .find(|w| !w.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    if !cwd.starts_with('/') {
+        return Err(bad(format!(
+            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    // Capabilities: Docker's set, then --cap-add, then --cap-drop.
+    let all_caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    let mut caps: Vec<String> = if hc.privileged {
+        all_caps.clone()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()
+    };
+    for c in hc.cap_add.iter().flatten() {
+        if c.eq_ignore_ascii_case("ALL") {
+            caps = all_caps.clone();
+        } else if !caps.contains(&cap_name(c)) {
+            caps.push(cap_name(c));
+        }
+    }
+    for c in hc.cap_drop.iter().flatten() {
+        if c.eq_ignore_ascii_case("ALL") {
+            caps.clear();
+        } else {
+            caps.retain(|x| *x != cap_name(c));
+        }
+    }
+    let opts = hc.security_opt.clone().unwrap_or_default();
+    let unconfined = hc.privileged
+        || opts
+            .iter()
+            .any(|o| o == "seccomp=unconfined" || o == "seccomp:unconfined");
+    let nnp = opts.iter().any(|o| {
+        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
+    });
+    let seccomp = if unconfined {
+        Value::Null
+    } else {
+        let parsed: Vec<Capability> = caps
+            .iter()
+            .filter_map(|c| c.trim_start_matches("CAP_").parse().ok())
+            .collect();
+        serde_json::to_value(runtime::seccomp::docker_default(&parsed)).unwrap_or(Value::Null)
+    };
+    let bind = |dest: &str, file: &str| json!({"destination": dest, "type": "bind", "source": etc_dir.join(file), "options": ["rbind", "rprivate"]});
+    let sys_opts = if hc.privileged {
+        json!(["nosuid", "noexec", "nodev", "rw"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
+    let mounts = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+        bind("/etc/resolv.conf", "resolv.conf"),
+        bind("/etc/hostname", "hostname"),
+        bind("/etc/hosts", "hosts"),
+    ]);
+    let mut resources = serde_json::Map::new();
+    if hc.memory > 0 {
+        // Docker: no --memory-swap means twice the memory; -1 unlimited.
+        let swap = match hc.memory_swap {
+            0 => hc.memory * 2,
+            s => s,
+        };
+        resources.insert("memory".into(), json!({"limit": hc.memory, "swap": swap}));
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert(
+            "quota".into(),
+            json!(hc.nano_cpus * 100_000 / 1_000_000_000),
+        );
+    }
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if !cpu.is_empty() {
+        resources.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        resources.insert("pids".into(), json!({"limit": p}));
+    }
+    if hc.privileged {
+        resources.insert("devices".into(), json!([{"allow": true, "access": "rwm"}]));
+    }
+    let mut linux = json!({
+        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+        "resources": Value::Object(resources),
+        "cgroupsPath": format!("/berth/{id}"),
+        "maskedPaths": if hc.privileged { json!([]) } else { json!(MASKED_PATHS) },
+        "readonlyPaths": if hc.privileged { json!([]) } else { json!(READONLY_PATHS) },
+    });
+    if !seccomp.is_null() {
+        linux["seccomp"] = seccomp;
+    }
+    let labels: BTreeMap<String, String> = cfg.config.labels.clone();
+    let spec = json!({
+        "ociVersion": "1.2.0",
+        "root": {"path": rootfs, "readonly": hc.readonly_rootfs},
+        "hostname": hostname,
+        "domainname": req.domainname,
+        "process": {
+            "terminal": req.tty,
+            "user": {"uid": uid, "gid": gid, "additionalGids": extra},
+            "args": args(cfg, req)?,
+            "env": env(cfg, req, &hostname),
+            "cwd": cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": nnp,
+            "oomScoreAdj": 0,
+        },
+        "mounts": mounts,
+        "linux": linux,
+        "annotations": labels,
+    });
+    serde_json::from_value(spec).map_err(|e| {
+        EngineError::new(
+            ErrorKind::System,
+            format!("building the container's spec: {e}"),
+        )
+    })
+}
+
+/// Writes the files bound into the container's `/etc`.
+pub fn write_etc_files(etc_dir: &Path, hostname: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(etc_dir)?;
+    std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
+    std::fs::write(
+        etc_dir.join("hosts"),
+        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"),
+    )?;
+    // Until networking lands, containers have only loopback: the host's
+    // resolvers are unreachable, but the file is the host's, as Docker's
+    // would be with host networking.
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(etc_dir.join("resolv.conf"), resolv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(v: Value) -> ImageConfig {
+        let mut base = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
+        base["config"] = v;
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_as_docker() {
+        let c = cfg(json!({"Entrypoint": ["/init"], "Cmd": ["serve"]}));
+        let r = |v: Value| -> CreateRequest { serde_json::from_value(v).unwrap() };
+        assert_eq!(args(&c, &r(json!({}))).unwrap(), ["/init", "serve"]);
+        assert_eq!(args(&c, &r(json!({"Cmd": ["x"]}))).unwrap(), ["/init", "x"]);
+        assert_eq!(
+            args(&c, &r(json!({"Entrypoint": ["sh"]}))).unwrap(),
+            ["sh"],
+            "a new entrypoint drops the image's CMD"
+        );
+        assert!(args(&cfg(json!({})), &r(json!({}))).is_err());
+    }
+
+    #[test]
+    fn environment_merge() {
+        let c = cfg(json!({"Env": ["A=1", "PATH=/bin"]}));
+        let r: CreateRequest =
+            serde_json::from_value(json!({"Env": ["A=2", "B=3"], "Tty": true})).unwrap();
+        assert_eq!(
+            env(&c, &r, "h"),
+            ["HOSTNAME=h", "PATH=/bin", "A=2", "B=3", "TERM=xterm"]
+        );
+        assert_eq!(
+            env(&cfg(json!({})), &CreateRequest::default(), "h"),
+            [DEFAULT_PATH, "HOSTNAME=h"]
+        );
+    }
+
+    #[test]
+    fn users_from_the_containers_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("etc")).unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\napp:x:1000:\nextra:x:2000:app\n",
+        )
+        .unwrap();
+        for (user, want) in [
+            ("", (0, 0, vec![])),
+            ("app", (1000, 1000, vec![2000])),
+            ("app:extra", (1000, 2000, vec![])),
+            ("1234:5", (1234, 5, vec![])),
+            ("1000", (1000, 1000, vec![2000])),
+        ] {
+            assert_eq!(resolve_user(d.path(), user).unwrap(), want, "{user}");
+        }
+        assert!(resolve_user(d.path(), "nobody")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find user nobody"));
+    }
+}
