@@ -2,7 +2,6 @@
 
 mod commands;
 mod flags;
-mod sealed;
 mod supervise;
 
 use std::io::Write;
@@ -21,8 +20,8 @@ fn main() -> ExitCode {
         cli.command,
         Command::Create(_) | Command::Run { .. } | Command::Exec(_)
     ) {
-        if let Err(e) = sealed::ensure() {
-            return fail(&cli, &e);
+        if let Err(e) = runtime::sealed::ensure("berth-runtime") {
+            return fail(&cli, &anyhow::Error::from(e));
         }
     }
     match dispatch(&cli) {

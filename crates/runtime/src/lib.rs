@@ -15,6 +15,7 @@ pub mod error;
 pub mod mount_opts;
 pub mod process;
 pub mod rootfs;
+pub mod sealed;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

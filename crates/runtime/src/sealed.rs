@@ -9,10 +9,11 @@
 //! touching any container. `/proc/self/exe` then names the sealed memfd, which
 //! nobody can write. It costs one copy of the binary (see `bench/`).
 
+use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 
-use anyhow::{Context, Result};
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
@@ -32,36 +33,29 @@ fn running_sealed() -> bool {
     }
 }
 
-/// Re-executes this process from a sealed memfd copy, unless it already runs
-/// from one. Returns only in the sealed copy (or with an error).
-pub fn ensure() -> Result<()> {
+/// Re-executes this process from a sealed memfd copy (named `name`), unless
+/// it already runs from one. Returns only in the sealed copy, or with an
+/// error. Every binary whose forks become container processes (berth-runtime,
+/// the shim) calls this first.
+pub fn ensure(name: &str) -> std::io::Result<()> {
     if running_sealed() {
         return Ok(());
     }
-    let mut src = File::open("/proc/self/exe").context("open /proc/self/exe")?;
-    let memfd = memfd_create(
-        "berth-runtime",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .context("memfd_create")?;
+    let ctx = |what: &str, e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"));
+    let mut src = File::open("/proc/self/exe").map_err(|e| ctx("open /proc/self/exe", e))?;
+    let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).map_err(|e| ctx("memfd_create", e.into()))?;
     let mut dst = File::from(memfd);
-    std::io::copy(&mut src, &mut dst).context("copy runtime binary to memfd")?;
-    fcntl(&dst, FcntlArg::F_ADD_SEALS(SEALS)).context("seal memfd")?;
-    let args: Vec<std::ffi::CString> = std::env::args_os()
-        .map(|a| {
-            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()))
-                .unwrap_or_default()
-        })
-        .collect();
-    let env: Vec<std::ffi::CString> = std::env::vars_os()
+    std::io::copy(&mut src, &mut dst).map_err(|e| ctx("copy the binary to a memfd", e))?;
+    fcntl(&dst, FcntlArg::F_ADD_SEALS(SEALS)).map_err(|e| ctx("seal the memfd", e.into()))?;
+    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
-            let mut kv = std::os::unix::ffi::OsStrExt::as_bytes(k.as_os_str()).to_vec();
+            let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
-            kv.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()));
-            std::ffi::CString::new(kv).unwrap_or_default()
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).unwrap_or_default()
         })
         .collect();
-    let _ = dst.as_raw_fd();
-    let err = nix::unistd::fexecve(&dst, &args, &env).unwrap_err();
-    Err(err).context("fexecve sealed runtime")
+    let err = nix::unistd::fexecve(dst.as_fd(), &args, &env).unwrap_err();
+    Err(ctx("fexecve the sealed copy", err.into()))
 }
