@@ -23,6 +23,8 @@ pub struct Daemon {
     pub id: String,
     /// The engine.
     pub engine: Arc<engine::Engine>,
+    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`).
+    pub shim: std::path::PathBuf,
 }
 
 /// The current time, RFC 3339, UTC.
@@ -90,11 +92,19 @@ async fn run(flags: flags::Flags) -> Result<()> {
     std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
-    let data_root = settings.data_root.clone();
-    let engine = tokio::task::spawn_blocking(move || engine::Engine::open(&data_root))
+    let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
+    let engine = tokio::task::spawn_blocking(move || engine::Engine::open(&data_root, &exec_root))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shim = std::env::var_os("BERTH_SHIM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .map(|p| p.with_file_name("berth-shim"))
+                .unwrap_or_else(|_| "berth-shim".into())
+        });
     let daemon = Arc::new(Daemon {
+        shim,
         settings,
         id,
         engine: Arc::new(engine),

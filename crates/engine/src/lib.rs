@@ -3,6 +3,7 @@
 //! networking and volumes. It speaks in Docker's shapes (the JSON the Engine
 //! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
 
+pub mod containers;
 pub mod error;
 pub mod images;
 pub mod spec;
@@ -16,14 +17,21 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct Engine {
     store: store::Store,
+    data_root: std::path::PathBuf,
+    exec_root: std::path::PathBuf,
 }
 
 impl Engine {
     /// Opens the engine's state under `data_root` (`<data_root>/image` holds
-    /// the image store).
-    pub fn open(data_root: &Path) -> Result<Engine, EngineError> {
+    /// the image store, `<data_root>/containers` the containers) with runtime
+    /// state under `exec_root`.
+    pub fn open(data_root: &Path, exec_root: &Path) -> Result<Engine, EngineError> {
         let store = store::Store::open(&data_root.join("image"))?;
-        Ok(Engine { store })
+        Ok(Engine {
+            store,
+            data_root: data_root.to_path_buf(),
+            exec_root: exec_root.to_path_buf(),
+        })
     }
 
     /// The image store.

@@ -43,11 +43,14 @@ pub fn ensure(name: &str) -> std::io::Result<()> {
     }
     let ctx = |what: &str, e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"));
     let mut src = File::open("/proc/self/exe").map_err(|e| ctx("open /proc/self/exe", e))?;
-    let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).map_err(|e| ctx("memfd_create", e.into()))?;
+    let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .map_err(|e| ctx("memfd_create", e.into()))?;
     let mut dst = File::from(memfd);
     std::io::copy(&mut src, &mut dst).map_err(|e| ctx("copy the binary to a memfd", e))?;
     fcntl(&dst, FcntlArg::F_ADD_SEALS(SEALS)).map_err(|e| ctx("seal the memfd", e.into()))?;
-    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.as_bytes()).unwrap_or_default()).collect();
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
     let env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();

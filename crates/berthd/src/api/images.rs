@@ -3,7 +3,6 @@
 
 use std::io::{Seek, Write};
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
@@ -48,7 +47,7 @@ fn json_lines(messages: &[serde_json::Value]) -> Response<Body> {
         body.extend_from_slice(m.to_string().as_bytes());
         body.push(b'\n');
     }
-    let mut r = Response::new(http_body_util::Full::new(Bytes::from(body)));
+    let mut r = Response::new(super::full(body));
     r.headers_mut().insert(
         "Content-Type",
         hyper::header::HeaderValue::from_static("application/json"),
@@ -139,7 +138,7 @@ pub async fn save(d: &Daemon, names: Vec<String>) -> Result<Response<Body>, ApiE
     let e = d.engine.clone();
     // Held in memory for now; a streamed body comes with the other streams.
     let tar = blocking(move || e.image_save(&names, Vec::new())).await?;
-    let mut r = Response::new(http_body_util::Full::new(Bytes::from(tar)));
+    let mut r = Response::new(super::full(tar));
     r.headers_mut().insert(
         "Content-Type",
         hyper::header::HeaderValue::from_static("application/x-tar"),

@@ -3,6 +3,7 @@
 //! Docker's `{"message": …}` with the status that their kind maps to, here
 //! and nowhere else.
 
+pub mod containers;
 pub mod images;
 pub mod query;
 pub mod system;
@@ -20,8 +21,14 @@ pub const API_VERSION: &str = "1.47";
 /// The oldest API version it accepts from clients.
 pub const MIN_API_VERSION: &str = "1.24";
 
-/// A response body.
-pub type Body = Full<Bytes>;
+/// A response body: whole, or streamed through a channel.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// A whole body.
+pub fn full(b: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    Full::new(b.into()).boxed()
+}
 
 /// An API error: a status and Docker's message.
 #[derive(Debug)]
@@ -85,7 +92,7 @@ pub async fn blocking<T: Send + 'static>(
 
 /// An empty response.
 pub fn empty(status: StatusCode) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(full(Bytes::new()));
     *r.status_mut() = status;
     r
 }
@@ -93,7 +100,7 @@ pub fn empty(status: StatusCode) -> Response<Body> {
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("responses serialise");
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -123,7 +130,10 @@ fn version_tuple(v: &str) -> (u32, u32) {
 }
 
 /// Routes one request.
-pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Response<Body> {
+pub async fn handle(
+    daemon: &std::sync::Arc<Daemon>,
+    mut req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
     let (version, path) = split_version(req.uri().path());
     if let Some(v) = version {
         if version_tuple(v) < version_tuple(MIN_API_VERSION) {
@@ -140,8 +150,22 @@ pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Res
     let method = req.method().clone();
     let path = path.to_string();
     let q = query::Query::parse(req.uri().query());
-    let body = req.into_body();
-    let res = route(daemon, &method, &path, &q, body).await;
+    if daemon.settings.log_level == "debug" {
+        let line = format!("berthd: {} {}\n", method, req.uri());
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    }
+    let attach = path
+        .strip_prefix("/containers/")
+        .and_then(|p| p.strip_suffix("/attach"))
+        .filter(|_| method == Method::POST)
+        .map(String::from);
+    let res = if let Some(name) = attach {
+        let upgrade = hyper::upgrade::on(&mut req);
+        containers::attach(daemon, name, &q, upgrade).await
+    } else {
+        let body = req.into_body();
+        route(daemon, &method, &path, &q, body).await
+    };
     let mut resp = res.unwrap_or_else(|e| error_response(&e));
     // Every answer says who it is, as dockerd's do.
     let h = resp.headers_mut();
@@ -157,7 +181,7 @@ pub async fn handle(daemon: &Daemon, req: Request<hyper::body::Incoming>) -> Res
 /// Maps a method and path to its handler. Image names may contain `/`, so
 /// `/images/{name}/json` is matched by its suffix, as Docker's router does.
 async fn route(
-    d: &Daemon,
+    d: &std::sync::Arc<Daemon>,
     method: &Method,
     path: &str,
     q: &query::Query,
@@ -169,6 +193,20 @@ async fn route(
             .filter(|n| !n.is_empty())
             .map(String::from)
     };
+    // Container ids and names have no '/': `/containers/{id}/{verb}`.
+    let ctr: Option<(&str, &str)> = path
+        .strip_prefix("/containers/")
+        .map(|p| p.split_once('/').unwrap_or((p, "")));
+    match (method, ctr) {
+        (&Method::POST, Some(("create", ""))) => return containers::create(d, q, body).await,
+        (&Method::GET, Some(("json", ""))) => return containers::list(d, q).await,
+        (&Method::POST, Some((id, "start"))) => return containers::start(d, id.to_string()).await,
+        (&Method::POST, Some((id, "wait"))) => return containers::wait(d, id.to_string(), q).await,
+        (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
+        (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
+        (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,
+        _ => {}
+    }
     match (method, path) {
         (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(method)),
         (&Method::GET, "/version") => Ok(system::version()),

@@ -1,7 +1,6 @@
 //! `/_ping`, `/version`, `/info`.
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
 use serde_json::json;
@@ -16,7 +15,7 @@ pub fn ping(method: &Method) -> Response<Body> {
     } else {
         Bytes::from_static(b"OK")
     };
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(super::full(body));
     let h = r.headers_mut();
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));

@@ -1,0 +1,173 @@
+//! `berth-shim CTRDIR ID RUNTIME_ROOT`: runs one container and stays with it.
+//!
+//! berthd starts one shim per container. The shim detaches (new session,
+//! reparented away from the daemon, so a daemon restart or crash leaves the
+//! container running), makes itself the child subreaper, creates the
+//! container from the bundle in `CTRDIR` with its stdout and stderr on pipes,
+//! starts it, and reports `started <pid>` (or `error <why>`) on its own stdout
+//! to the daemon, which then returns. From then on it copies the container's
+//! output into `CTRDIR/ctr.log` (Docker's json-file lines), reaps, and when
+//! the init exits records `CTRDIR/exit.json` atomically, deletes the runtime
+//! state and exits. It uses no async runtime and allocates little: it is paid
+//! for per container.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid, ForkResult, Pid};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "usage: berth-shim CTRDIR ID RUNTIME_ROOT"
+        );
+        std::process::exit(2);
+    }
+    // The container's init is a fork of this process: run from a sealed copy.
+    if let Err(e) = runtime::sealed::ensure("berth-shim") {
+        let _ = writeln!(std::io::stdout(), "error {e}");
+        std::process::exit(1);
+    }
+    let (dir, id, root) = (
+        PathBuf::from(&args[1]),
+        args[2].clone(),
+        PathBuf::from(&args[3]),
+    );
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    // SAFETY: single-threaded; the child goes on as the shim, the parent only
+    // relays the report and exits.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Parent { .. } => {
+            drop(report_w);
+            let mut msg = String::new();
+            let _ = File::from(report_r).read_to_string(&mut msg);
+            let ok = msg.starts_with("started ");
+            let _ = write!(std::io::stdout(), "{msg}");
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        ForkResult::Child => {
+            drop(report_r);
+            let code = shim(&dir, &id, &root, File::from(report_w));
+            std::process::exit(code);
+        }
+    }
+}
+
+fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
+    let _ = setsid();
+    // SAFETY: integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    let null = File::open("/dev/null").expect("/dev/null");
+    // The container inherits our 0, 1 and 2.
+    let _ = dup2_stdin(null.as_fd());
+    let _ = dup2_stdout(out_w.as_fd());
+    let _ = dup2_stderr(err_w.as_fd());
+    let rt = runtime::Runtime::new(root);
+    let started = rt
+        .create(id, dir, &runtime::CreateOptions::default())
+        .and_then(|s| rt.start(id).map(|_| s.pid));
+    // Our own copies of the write ends go, so EOF comes when the container's do.
+    let _ = dup2_stdout(null.as_fd());
+    let _ = dup2_stderr(null.as_fd());
+    drop(out_w);
+    drop(err_w);
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = rt.delete(id, true);
+            let _ = write!(report, "error {e}");
+            return 1;
+        }
+    };
+    let _ = std::fs::write(dir.join("shim.pid"), std::process::id().to_string());
+    let _ = write!(report, "started {pid}");
+    drop(report);
+    let code = supervise(dir, pid, out_r, err_r);
+    let finished = runtime::now_rfc3339();
+    let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();
+    let tmp = dir.join(".exit.json.tmp");
+    if std::fs::write(&tmp, body).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("exit.json"));
+    }
+    let _ = rt.delete(id, true);
+    0
+}
+
+/// Copies output into the log until both pipes close and the init is reaped.
+fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("ctr.log"))
+        .ok();
+    let mut open = [Some(out), Some(err)];
+    let mut exit: Option<i32> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => exit = Some(c),
+                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => {
+                    exit = Some(128 + s as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        if open.iter().all(Option::is_none) {
+            if let Some(c) = exit {
+                return c;
+            }
+        }
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .flatten()
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if fds.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        let _ = poll(&mut fds, PollTimeout::from(100u16));
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        let mut k = 0;
+        for (i, stream) in ["stdout", "stderr"].iter().enumerate() {
+            let Some(fd) = &open[i] else { continue };
+            let is_ready = ready[k];
+            k += 1;
+            if !is_ready {
+                continue;
+            }
+            match nix::unistd::read(fd.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => open[i] = None,
+                Ok(n) => {
+                    if let Some(l) = &mut log {
+                        write_lines(l, stream, &buf[..n]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Docker's json-file format: one JSON object per line of output.
+fn write_lines(log: &mut File, stream: &str, data: &[u8]) {
+    let time = runtime::now_rfc3339();
+    for chunk in data.split_inclusive(|b| *b == b'\n') {
+        let line = serde_json::json!({"log": String::from_utf8_lossy(chunk), "stream": stream, "time": time});
+        let _ = writeln!(log, "{line}");
+    }
+    let _ = log.as_raw_fd();
+}
