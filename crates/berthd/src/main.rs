@@ -3,6 +3,7 @@
 
 mod api;
 mod flags;
+mod monitor;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -29,11 +30,7 @@ pub struct Daemon {
 
 /// The current time, RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    engine::time::rfc3339(secs)
+    engine::time::now()
 }
 
 fn daemon_id(data_root: &std::path::Path) -> Result<String> {
@@ -109,6 +106,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         id,
         engine: Arc::new(engine),
     });
+    monitor::adopt(daemon.clone()).await;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {

@@ -44,6 +44,24 @@ pub struct ContainerRecord {
     pub created: String,
     /// Start time of the last start.
     pub started: String,
+    /// Stopped by a user (stop, kill): restart policies leave it alone.
+    pub stopped_by_user: bool,
+    /// Restarts by the restart policy since the last user start.
+    pub restart_count: u32,
+    /// The chain ids of the image's layers: kept while the container is,
+    /// even when its image was removed with force.
+    pub layers: Vec<String>,
+}
+
+/// One line of a container's log.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// 1 stdout, 2 stderr.
+    pub stream: u8,
+    /// The bytes, with their newline.
+    pub data: Vec<u8>,
+    /// When the shim read them (RFC 3339, nanoseconds).
+    pub time: String,
 }
 
 /// The live state.
@@ -51,8 +69,8 @@ pub struct ContainerRecord {
 pub enum State {
     /// Never started.
     Created,
-    /// Its init runs (pid).
-    Running(i32),
+    /// Its init runs (pid), frozen when paused.
+    Running(i32, bool),
     /// Exited with a code, at a time.
     Exited(i32, String),
 }
@@ -116,20 +134,24 @@ impl Engine {
     /// The live state, from the shim's files.
     pub fn state(&self, c: &ContainerRecord) -> State {
         let dir = self.container_dir(&c.id);
+        // A live shim first: the previous run's exit.json stays until the
+        // shim of this run replaces it.
+        let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
+        if shim_alive {
+            let st = self.runtime().state(&c.id);
+            let pid = st.as_ref().map(|s| s.pid).unwrap_or(0);
+            let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
+            return State::Running(pid, paused);
+        }
         if let Ok(text) = std::fs::read_to_string(dir.join("exit.json")) {
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
             return State::Exited(
                 v["ExitCode"].as_i64().unwrap_or(-1) as i32,
                 v["FinishedAt"].as_str().unwrap_or("").to_string(),
             );
-        }
-        let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-        if shim_alive {
-            let pid = self.runtime().state(&c.id).map(|s| s.pid).unwrap_or(0);
-            return State::Running(pid);
         }
         if c.started.is_empty() {
             State::Created
@@ -140,6 +162,39 @@ impl Engine {
 
     fn runtime(&self) -> runtime::Runtime {
         runtime::Runtime::new(self.exec_root.join("runtime"))
+    }
+
+    /// Every container record.
+    pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
+        Ok(self.store().meta().list(Table::Containers)?)
+    }
+
+    fn is_restarting(&self, id: &str) -> bool {
+        self.restarting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    /// Which containers use each image: (container id, running).
+    pub fn image_users(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, bool)>>, EngineError> {
+        let mut out: std::collections::HashMap<String, Vec<(String, bool)>> = Default::default();
+        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
+        for c in all {
+            let running = matches!(self.state(&c), State::Running(..));
+            out.entry(c.image.clone())
+                .or_default()
+                .push((c.id, running));
+        }
+        Ok(out)
+    }
+
+    /// Every layer some container stands on, for the garbage collector.
+    pub fn container_layers(&self) -> Result<Vec<String>, EngineError> {
+        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
+        Ok(all.into_iter().flat_map(|c| c.layers).collect())
     }
 
     /// `POST /containers/create`.
@@ -163,21 +218,19 @@ impl Engine {
             ));
         }
         let image = store::images::find(self.store().meta(), &image_name)?;
-        // Checks that the command and user resolve before anything is kept.
-        spec::args(&self.store().config(&image)?, &req)?;
+        // Checks that the command resolves before anything is kept.
+        let cfg = self.store().config(&image)?;
+        spec::args(&cfg, &req)?;
+        let id = random_hex(32);
+        let mut body = body;
+        spec::merge(&cfg, &mut body, &id);
         let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
-                if !n
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| b.is_ascii_alphanumeric() || (i > 0 && b"_.-".contains(&b)))
-                {
-                    return Err(EngineError::new(ErrorKind::InvalidArgument, format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
-                }
+                valid_name(n)?;
                 if let Some(c) = existing.iter().find(|c| c.name == n) {
-                    return Err(EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", c.id)));
+                    return Err(name_conflict(n, &c.id));
                 }
                 n.to_string()
             }
@@ -194,9 +247,10 @@ impl Engine {
                 }
             },
         };
-        let id = random_hex(32);
         std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
+        let layers = store::config::chain_ids(&image.diff_ids);
         let rec = ContainerRecord {
+            layers,
             id: id.clone(),
             name,
             image: image.id,
@@ -204,6 +258,7 @@ impl Engine {
             config: body,
             created,
             started: String::new(),
+            ..Default::default()
         };
         self.store()
             .meta()
@@ -216,7 +271,7 @@ impl Engine {
     pub fn container_start(&self, name: &str, shim: &Path, now: String) -> Result<(), EngineError> {
         let mut c = self.find_container(name)?;
         match self.state(&c) {
-            State::Running(_) => return Ok(()),
+            State::Running(..) => return Ok(()),
             State::Exited(..) => self.cleanup_run(&c),
             State::Created => {}
         }
@@ -276,16 +331,43 @@ impl Engine {
         Ok(())
     }
 
-    /// Forgets the files of a previous run (before a restart).
+    /// Forgets the shim of a previous run (before a restart); its exit.json
+    /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
         let dir = self.container_dir(&c.id);
-        let _ = std::fs::remove_file(dir.join("exit.json"));
         let _ = std::fs::remove_file(dir.join("shim.pid"));
     }
 
     /// Unmounts an exited container's root filesystem.
     pub fn container_release(&self, c: &ContainerRecord) {
         let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+    }
+
+    /// Records whether a user stopped the container (restart policies
+    /// leave such a container alone) and resets or counts restarts.
+    pub fn mark(&self, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), EngineError> {
+        let mut c = self.find_container(id)?;
+        f(&mut c);
+        self.store()
+            .meta()
+            .write(|w| w.put(Table::Containers, &c.id.clone(), &c))?;
+        Ok(())
+    }
+
+    /// What the restart policy says once the container exited with `code`:
+    /// start it again (true) or leave it. `at_boot` is the daemon's start,
+    /// where `always` brings back even a container a user stopped.
+    pub fn should_restart(&self, c: &ContainerRecord, code: i32, at_boot: bool) -> bool {
+        let policy = &c.config["HostConfig"]["RestartPolicy"];
+        let max = policy["MaximumRetryCount"].as_u64().unwrap_or(0);
+        match policy["Name"].as_str().unwrap_or("") {
+            "always" => at_boot || !c.stopped_by_user,
+            "unless-stopped" => !c.stopped_by_user,
+            "on-failure" => {
+                !c.stopped_by_user && code != 0 && (max == 0 || u64::from(c.restart_count) < max)
+            }
+            _ => false,
+        }
     }
 
     /// Its exit code once exited, `None` while it runs or was never started.
@@ -299,7 +381,7 @@ impl Engine {
     /// `DELETE /containers/{id}`.
     pub fn container_remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
-        if let State::Running(_) = self.state(&c) {
+        if let State::Running(..) = self.state(&c) {
             if !force {
                 return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", c.name)));
             }
@@ -307,12 +389,16 @@ impl Engine {
                 .runtime()
                 .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while matches!(self.state(&c), State::Running(_))
+            while matches!(self.state(&c), State::Running(..))
                 && std::time::Instant::now() < deadline
             {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
+        self.restarting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&c.id);
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
         let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
@@ -322,94 +408,543 @@ impl Engine {
         Ok(())
     }
 
-    /// The log lines (stream, bytes) of a container, in order.
-    pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<(u8, Vec<u8>)>, u64) {
-        let path = self.container_dir(&c.id).join("ctr.log");
-        let Ok(data) = std::fs::read(&path) else {
-            return (Vec::new(), from);
-        };
-        let start = (from as usize).min(data.len());
-        // Only whole lines; a partial last line waits for the next read.
-        let end = data[start..]
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(start, |p| start + p + 1);
-        let mut out = Vec::new();
-        for line in data[start..end]
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-        {
-            let v: Value = serde_json::from_slice(line).unwrap_or_default();
-            let stream = if v["stream"] == "stderr" { 2 } else { 1 };
-            out.push((stream, v["log"].as_str().unwrap_or("").as_bytes().to_vec()));
-        }
-        (out, end as u64)
+    fn not_running(c: &ContainerRecord) -> EngineError {
+        EngineError::new(
+            ErrorKind::Conflict,
+            format!("Container {} is not running", c.id),
+        )
     }
 
-    /// `GET /containers/{id}/json`, the fields clients read most.
+    /// `POST /containers/{id}/kill?signal=`: any signal, by name or number.
+    pub fn container_kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
+        let c = self.find_container(name)?;
+        let sig = runtime::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
+            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+        if !matches!(self.state(&c), State::Running(..)) {
+            return Err(Self::not_running(&c));
+        }
+        self.runtime().kill(&c.id, sig, false).map_err(|e| {
+            EngineError::new(
+                ErrorKind::System,
+                format!("cannot kill container {}: {e}", c.id),
+            )
+        })
+    }
+
+    /// Waits until the container is no longer running, at most `timeout`;
+    /// true when it stopped.
+    fn wait_stopped(&self, c: &ContainerRecord, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if !matches!(self.state(c), State::Running(..)) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// `POST /containers/{id}/stop?t=&signal=`: the stop signal (the
+    /// request's, the container's `StopSignal`, the image's, else SIGTERM),
+    /// then SIGKILL after the timeout (`t`, `StopTimeout`, else 10 s).
+    /// `Ok(false)` when it was not running (Docker's 304).
+    pub fn container_stop(
+        &self,
+        name: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<bool, EngineError> {
+        let c = self.find_container(name)?;
+        if !matches!(self.state(&c), State::Running(..)) {
+            return Ok(false);
+        }
+        let image_signal = self
+            .store()
+            .meta()
+            .image(&c.image)
+            .ok()
+            .flatten()
+            .and_then(|i| self.store().config(&i).ok())
+            .map(|cfg| cfg.config.stop_signal.clone())
+            .filter(|s| !s.is_empty());
+        let sig = signal
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .or_else(|| {
+                c.config["StopSignal"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            })
+            .or(image_signal)
+            .unwrap_or_else(|| "SIGTERM".into());
+        let sig = runtime::container::parse_signal(&sig)
+            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+        let timeout = timeout
+            .or_else(|| c.config["StopTimeout"].as_i64())
+            .unwrap_or(10);
+        if let State::Running(_, true) = self.state(&c) {
+            // A frozen process cannot act on the signal: thaw it first.
+            let _ = self.runtime().resume(&c.id);
+        }
+        let _ = self.runtime().kill(&c.id, sig, false);
+        // A negative timeout waits for ever, as Docker's does.
+        let wait = if timeout < 0 {
+            std::time::Duration::from_secs(u64::MAX / 4)
+        } else {
+            std::time::Duration::from_secs(timeout as u64)
+        };
+        if !self.wait_stopped(&c, wait) {
+            let _ = self
+                .runtime()
+                .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true);
+            if !self.wait_stopped(&c, std::time::Duration::from_secs(30)) {
+                return Err(EngineError::new(
+                    ErrorKind::System,
+                    format!(
+                        "cannot stop container {}: it did not exit after SIGKILL",
+                        c.id
+                    ),
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
+    pub fn container_pause(&self, name: &str, pause: bool) -> Result<(), EngineError> {
+        let c = self.find_container(name)?;
+        match (self.state(&c), pause) {
+            (State::Running(_, true), true) => Err(EngineError::new(
+                ErrorKind::Conflict,
+                format!("Container {} is already paused", c.id),
+            )),
+            (State::Running(_, false), false) => Err(EngineError::new(
+                ErrorKind::Conflict,
+                format!("Container {} is not paused", c.id),
+            )),
+            (State::Running(..), _) => {
+                let r = if pause {
+                    self.runtime().pause(&c.id)
+                } else {
+                    self.runtime().resume(&c.id)
+                };
+                r.map_err(|e| {
+                    EngineError::new(
+                        ErrorKind::System,
+                        format!(
+                            "cannot {} container {}: {e}",
+                            if pause { "pause" } else { "unpause" },
+                            c.id
+                        ),
+                    )
+                })
+            }
+            _ => Err(Self::not_running(&c)),
+        }
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub fn container_rename(&self, name: &str, new_name: &str) -> Result<(), EngineError> {
+        let mut c = self.find_container(name)?;
+        let new_name = new_name.trim_start_matches('/');
+        valid_name(new_name)?;
+        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
+        if let Some(other) = all.iter().find(|o| o.name == new_name) {
+            if other.id == c.id {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("Renaming a container with the same name as its current name"),
+                ));
+            }
+            return Err(name_conflict(new_name, &other.id));
+        }
+        c.name = new_name.to_string();
+        self.store()
+            .meta()
+            .write(|w| w.put(Table::Containers, &c.id.clone(), &c))?;
+        Ok(())
+    }
+
+    /// The whole log lines of a container from byte offset `from`, in
+    /// order, and the offset after the last one.
+    pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
+        let path = self.container_dir(&c.id).join("ctr.log");
+        let Ok(mut f) = std::fs::File::open(&path) else {
+            return (Vec::new(), from);
+        };
+        let mut data = Vec::new();
+        if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from)).is_err()
+            || std::io::Read::read_to_end(&mut f, &mut data).is_err()
+        {
+            return (Vec::new(), from);
+        }
+        // Only whole lines; a partial last line waits for the next read.
+        let end = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let mut out = Vec::new();
+        for line in data[..end].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let v: Value = serde_json::from_slice(line).unwrap_or_default();
+            let stream = if v["stream"] == "stderr" { 2 } else { 1 };
+            out.push(LogLine {
+                stream,
+                data: v["log"].as_str().unwrap_or("").as_bytes().to_vec(),
+                time: v["time"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        (out, from + end as u64)
+    }
+
+    /// Docker's `State` of a container.
+    fn state_json(&self, c: &ContainerRecord) -> Value {
+        const ZERO: &str = "0001-01-01T00:00:00Z";
+        let restarting = self.is_restarting(&c.id);
+        let (status, running, paused, pid, code, finished) = match self.state(c) {
+            State::Created => ("created", false, false, 0, 0, ZERO.to_string()),
+            State::Running(p, paused) => (
+                if paused { "paused" } else { "running" },
+                true,
+                paused,
+                p,
+                0,
+                ZERO.to_string(),
+            ),
+            State::Exited(code, at) => (
+                if restarting { "restarting" } else { "exited" },
+                false,
+                false,
+                0,
+                code,
+                at,
+            ),
+        };
+        let started = if c.started.is_empty() {
+            ZERO.to_string()
+        } else {
+            c.started.clone()
+        };
+        json!({"Status": status, "Running": running, "Paused": paused, "Restarting": restarting, "OOMKilled": false, "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": started, "FinishedAt": finished})
+    }
+
+    /// `GET /containers/{id}/json`, Docker's `ContainerInspectResponse`.
     pub fn container_inspect(&self, name: &str) -> Result<Value, EngineError> {
         let c = self.find_container(name)?;
-        let state = self.state(&c);
-        let (status, running, pid, code, finished) = match &state {
-            State::Created => ("created", false, 0, 0, "0001-01-01T00:00:00Z".to_string()),
-            State::Running(p) => ("running", true, *p, 0, "0001-01-01T00:00:00Z".to_string()),
-            State::Exited(code, at) => ("exited", false, 0, *code, at.clone()),
-        };
         let dir = self.container_dir(&c.id);
+        let cfg = &c.config;
+        let args: Vec<Value> = cfg["Entrypoint"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(cfg["Cmd"].as_array().into_iter().flatten())
+            .cloned()
+            .collect();
+        let mut config = cfg.clone();
+        if let Some(o) = config.as_object_mut() {
+            o.remove("HostConfig");
+            o.remove("NetworkingConfig");
+        }
+        for (k, default) in [
+            ("Domainname", json!("")),
+            ("User", json!("")),
+            ("AttachStdin", json!(false)),
+            ("AttachStdout", json!(false)),
+            ("AttachStderr", json!(false)),
+            ("Tty", json!(false)),
+            ("OpenStdin", json!(false)),
+            ("StdinOnce", json!(false)),
+            ("WorkingDir", json!("")),
+            ("OnBuild", Value::Null),
+        ] {
+            if config[k].is_null() {
+                config[k] = default;
+            }
+        }
+        config["Image"] = json!(c.image_name);
+        let mut host = cfg["HostConfig"].clone();
+        if host.is_null() {
+            host = json!({});
+        }
+        if host["RestartPolicy"].is_null() {
+            host["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
+        }
+        if host["NetworkMode"].is_null() {
+            host["NetworkMode"] = json!("none");
+        }
+        if host["LogConfig"].is_null() {
+            host["LogConfig"] = json!({"Type": "json-file", "Config": {}});
+        }
         Ok(json!({
             "Id": c.id,
             "Created": c.created,
-            "Path": c.config["Cmd"].get(0).cloned().unwrap_or(Value::Null),
-            "Args": c.config["Cmd"].as_array().map(|a| a[1.min(a.len())..].to_vec()).unwrap_or_default(),
-            "State": {"Status": status, "Running": running, "Paused": false, "Restarting": false, "OOMKilled": false, "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": if c.started.is_empty() { "0001-01-01T00:00:00Z".to_string() } else { c.started.clone() }, "FinishedAt": finished},
+            "Path": args.first().cloned().unwrap_or(json!("")),
+            "Args": args.get(1..).unwrap_or_default(),
+            "State": self.state_json(&c),
             "Image": c.image,
-            "Name": format!("/{}", c.name),
-            "RestartCount": 0,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "LogPath": dir.join("ctr.log"),
+            "ResolvConfPath": dir.join("etc/resolv.conf"),
             "HostnamePath": dir.join("etc/hostname"),
             "HostsPath": dir.join("etc/hosts"),
-            "ResolvConfPath": dir.join("etc/resolv.conf"),
-            "Config": {"Image": c.image_name, "Cmd": c.config["Cmd"], "Entrypoint": c.config["Entrypoint"], "Env": c.config["Env"], "Tty": c.config["Tty"], "Labels": c.config["Labels"]},
-            "HostConfig": c.config["HostConfig"],
+            "LogPath": dir.join("ctr.log"),
+            "Name": format!("/{}", c.name),
+            "RestartCount": c.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": Value::Null,
+            "HostConfig": host,
             "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
             "Mounts": [],
+            "Config": config,
+            "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},
         }))
     }
 
-    /// `GET /containers/json`.
-    pub fn container_list(&self, all: bool) -> Result<Vec<Value>, EngineError> {
+    /// `GET /containers/json`: Docker's `ContainerSummary` list, newest
+    /// first, with `all`, `limit`, `size` and the filters `id`, `name`,
+    /// `label`, `status`, `ancestor`, `exited`, `before`, `since`.
+    pub fn container_list(
+        &self,
+        all: bool,
+        limit: Option<usize>,
+        size: bool,
+        filters: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<Value>, EngineError> {
+        for k in filters.keys() {
+            if ![
+                "id", "name", "label", "status", "ancestor", "exited", "before", "since",
+            ]
+            .contains(&k.as_str())
+            {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid filter '{k}'"),
+                ));
+            }
+        }
+        for s in filters.get("status").into_iter().flatten() {
+            if ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&s.as_str())
+            {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid filter 'status={s}'"),
+                ));
+            }
+        }
+        // A limit, before and since look at stopped containers too.
+        let all = all
+            || limit.is_some()
+            || filters.contains_key("before")
+            || filters.contains_key("since");
+        let mut list = self.container_records()?;
+        list.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        let created_of = |name: &str| self.find_container(name).map(|c| c.created);
+        let before = filters
+            .get("before")
+            .and_then(|v| v.first())
+            .map(|n| created_of(n))
+            .transpose()?;
+        let since = filters
+            .get("since")
+            .and_then(|v| v.first())
+            .map(|n| created_of(n))
+            .transpose()?;
+        // The ancestor filter names images; each becomes an image id.
+        let ancestors: Vec<String> = filters
+            .get("ancestor")
+            .into_iter()
+            .flatten()
+            .filter_map(|a| {
+                store::images::find(self.store().meta(), a)
+                    .ok()
+                    .map(|i| i.id)
+            })
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let mut out = Vec::new();
-        let mut list: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        list.sort_by(|a, b| b.created.cmp(&a.created));
         for c in list {
-            let state = self.state(&c);
-            let (st, status) = match &state {
-                State::Created => ("created", "Created".to_string()),
-                State::Running(_) => ("running", "Up".to_string()),
-                State::Exited(code, _) => ("exited", format!("Exited ({code})")),
+            let state = self.state_json(&c);
+            let st = state["Status"].as_str().unwrap_or("").to_string();
+            let any = |key: &str, f: &dyn Fn(&str) -> bool| {
+                filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
             };
-            if !all && st != "running" {
+            let keep = (all
+                || st == "running"
+                || st == "paused"
+                || filters.contains_key("status")
+                || filters.contains_key("exited"))
+                && any("id", &|x| c.id.starts_with(x))
+                && any("name", &|x| regex_lite_match(x, &c.name))
+                && any("status", &|x| x == st)
+                && any("exited", &|x| {
+                    st == "exited" && x.parse::<i64>().ok() == state["ExitCode"].as_i64()
+                })
+                && filters
+                    .get("label")
+                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config["Labels"], l)))
+                && (!filters.contains_key("ancestor") || ancestors.contains(&c.image))
+                && before.as_ref().is_none_or(|b| c.created < *b)
+                && since.as_ref().is_none_or(|s| c.created > *s);
+            if !keep {
                 continue;
             }
-            let cmd: Vec<String> = c.config["Cmd"]
+            let status = match st.as_str() {
+                "created" => "Created".to_string(),
+                "running" => format!(
+                    "Up {}",
+                    human_duration(now - crate::time::unix_seconds(&c.started))
+                ),
+                "paused" => format!(
+                    "Up {} (Paused)",
+                    human_duration(now - crate::time::unix_seconds(&c.started))
+                ),
+                "restarting" => format!(
+                    "Restarting ({}) {} ago",
+                    state["ExitCode"],
+                    human_duration(
+                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
+                    )
+                ),
+                _ => format!(
+                    "Exited ({}) {} ago",
+                    state["ExitCode"],
+                    human_duration(
+                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
+                    )
+                ),
+            };
+            let words: Vec<String> = c.config["Entrypoint"]
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push(json!({
+                .into_iter()
+                .flatten()
+                .chain(c.config["Cmd"].as_array().into_iter().flatten())
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect();
+            let mut v = json!({
                 "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
-                "Command": cmd.join(" "), "Created": crate::time::unix_seconds(&c.created),
+                "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
                 "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": [],
-                "HostConfig": {"NetworkMode": "none"}, "NetworkSettings": {"Networks": {}},
-            }));
+                "HostConfig": {"NetworkMode": c.config["HostConfig"]["NetworkMode"].as_str().unwrap_or("none")}, "NetworkSettings": {"Networks": {}},
+            });
+            if size {
+                let rw = dir_size(&self.container_dir(&c.id).join("upper"));
+                let image = self.store().meta().image(&c.image).ok().flatten();
+                let base: u64 = image
+                    .map(|i| {
+                        store::config::chain_ids(&i.diff_ids)
+                            .iter()
+                            .filter_map(|l| self.store().meta().layer(l).ok().flatten())
+                            .map(|l| l.size)
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                v["SizeRw"] = json!(rw);
+                v["SizeRootFs"] = json!(rw + base);
+            }
+            out.push(v);
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
         }
         Ok(out)
     }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (m, h) = (s / 60, s / 3600);
+    match () {
+        _ if s < 1 => "Less than a second".into(),
+        _ if s == 1 => "1 second".into(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
+        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
+        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
+        _ => format!("{} years", h / 24 / 365),
+    }
+}
+
+/// `key` or `key=value` against a labels object.
+fn label_matches(labels: &Value, filter: &str) -> bool {
+    match filter.split_once('=') {
+        Some((k, v)) => labels[k].as_str() == Some(v),
+        None => labels.get(filter).is_some(),
+    }
+}
+
+/// Docker matches the name filter as a regular expression; berth takes the
+/// common forms: a substring, with `^` and `$` anchors.
+fn regex_lite_match(pattern: &str, name: &str) -> bool {
+    let p = pattern.trim_start_matches('/');
+    let (start, p) = p
+        .strip_prefix('^')
+        .map_or((false, p), |r| (true, r.trim_start_matches('/')));
+    let (end, p) = p.strip_suffix('$').map_or((false, p), |r| (true, r));
+    match (start, end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
+}
+
+/// Bytes of regular files under `dir` (not following symlinks).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                stack.push(e.path());
+            } else if md.is_file() {
+                total += md.len();
+            }
+        }
+    }
+    total
+}
+
+/// Docker's rule for container names.
+fn valid_name(n: &str) -> Result<(), EngineError> {
+    let ok = !n.is_empty()
+        && n.bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_alphanumeric() || (i > 0 && b"_.-".contains(&b)));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::new(
+            ErrorKind::InvalidArgument,
+            format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
+        ))
+    }
+}
+
+/// Docker's 409 for a name in use.
+fn name_conflict(n: &str, id: &str) -> EngineError {
+    EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }
 
 fn is_mounted(path: &Path) -> bool {

@@ -13,12 +13,6 @@ use store::{ImportOptions, StoreError};
 use crate::time::unix_seconds;
 use crate::{Engine, EngineError, ErrorKind};
 
-/// No container uses images yet (containers arrive with the engine's
-/// container side); the rules still ask.
-fn no_users(_: &str) -> Vec<(String, bool)> {
-    Vec::new()
-}
-
 fn familiar(r: &str) -> String {
     Reference::parse(r)
         .map(|x| x.familiar())
@@ -172,9 +166,12 @@ impl Engine {
         force: bool,
         noprune: bool,
     ) -> Result<Vec<Value>, EngineError> {
-        let removed = ops::remove(self.store.meta(), name, force, &no_users)?;
+        let users = self.image_users()?;
+        let removed = ops::remove(self.store.meta(), name, force, &|id: &str| {
+            users.get(id).cloned().unwrap_or_default()
+        })?;
         if !noprune {
-            self.store.gc(&[])?;
+            self.store.gc(&self.container_layers()?)?;
         }
         Ok(removed
             .into_iter()
@@ -187,18 +184,20 @@ impl Engine {
 
     /// `POST /images/prune`: dangling images (all unused with `all`).
     pub fn image_prune(&self, all: bool) -> Result<Value, EngineError> {
-        let ids = ops::prunable(self.store.meta(), all, &no_users)?;
+        let users = self.image_users()?;
+        let users = |id: &str| users.get(id).cloned().unwrap_or_default();
+        let ids = ops::prunable(self.store.meta(), all, &users)?;
         let before: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         let mut deleted = Vec::new();
         for id in ids {
-            for r in ops::remove(self.store.meta(), &id, true, &no_users)? {
+            for r in ops::remove(self.store.meta(), &id, true, &users)? {
                 deleted.push(match r {
                     Removed::Untagged(t) => json!({"Untagged": t}),
                     Removed::Deleted(id) => json!({"Deleted": id}),
                 });
             }
         }
-        self.store.gc(&[])?;
+        self.store.gc(&self.container_layers()?)?;
         let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         Ok(
             json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": before.saturating_sub(after)}),

@@ -19,6 +19,8 @@ pub struct Engine {
     store: store::Store,
     data_root: std::path::PathBuf,
     exec_root: std::path::PathBuf,
+    /// Containers waiting out a restart back-off.
+    pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -31,6 +33,7 @@ impl Engine {
             store,
             data_root: data_root.to_path_buf(),
             exec_root: exec_root.to_path_buf(),
+            restarting: Default::default(),
         })
     }
 

@@ -123,6 +123,87 @@ fn cap_name(c: &str) -> String {
     }
 }
 
+/// Merges the image's config into a create body, as Docker does at create:
+/// what the request leaves empty comes from the image (command, entrypoint,
+/// user, working dir, stop signal, healthcheck, volumes, exposed ports),
+/// the environment and labels are the image's overlaid by the request's.
+pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
+    use serde_json::{json, Value};
+    let ic = &cfg.config;
+    let empty = |v: &Value| {
+        v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) || v.as_str() == Some("")
+    };
+    let entry_given = !body["Entrypoint"].is_null();
+    if !entry_given {
+        if let Some(e) = &ic.entrypoint {
+            body["Entrypoint"] = json!(e);
+        }
+        if empty(&body["Cmd"]) {
+            if let Some(c) = &ic.cmd {
+                body["Cmd"] = json!(c);
+            }
+        }
+    }
+    // `--entrypoint ""` clears it.
+    if body["Entrypoint"]
+        .as_array()
+        .is_some_and(|a| a.len() == 1 && a[0] == "")
+    {
+        body["Entrypoint"] = Value::Null;
+    }
+    for (key, val) in [
+        ("User", &ic.user),
+        ("WorkingDir", &ic.working_dir),
+        ("StopSignal", &ic.stop_signal),
+    ] {
+        if empty(&body[key]) && !val.is_empty() {
+            body[key] = json!(val);
+        }
+    }
+    if empty(&body["Hostname"]) {
+        body["Hostname"] = json!(id.chars().take(12).collect::<String>());
+    }
+    let mut env: Vec<String> = Vec::new();
+    for kv in ic.env.iter().cloned().chain(
+        body["Env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from)),
+    ) {
+        let key = kv.split('=').next().unwrap_or(&kv).to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(kv);
+    }
+    body["Env"] = json!(env);
+    let mut labels: serde_json::Map<String, Value> = ic
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    if let Some(l) = body["Labels"].as_object() {
+        labels.extend(l.clone());
+    }
+    body["Labels"] = Value::Object(labels);
+    if body["Healthcheck"].is_null() {
+        if let Some(h) = &ic.healthcheck {
+            body["Healthcheck"] = h.clone();
+        }
+    }
+    for (key, map) in [
+        ("Volumes", &ic.volumes),
+        ("ExposedPorts", &ic.exposed_ports),
+    ] {
+        if !map.is_empty() {
+            let mut m = body[key].as_object().cloned().unwrap_or_default();
+            for k in map.keys() {
+                m.entry(k.clone()).or_insert_with(|| json!({}));
+            }
+            body[key] = Value::Object(m);
+        }
+    }
+}
+
 /// The process's arguments, Docker's way: a new entrypoint drops the image's
 /// `CMD` too.
 pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, EngineError> {

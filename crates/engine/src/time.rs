@@ -27,6 +27,22 @@ pub fn unix_seconds(t: &str) -> i64 {
     secs
 }
 
+/// Now, in RFC 3339 with nanoseconds (UTC), as Docker records times.
+pub fn now() -> String {
+    runtime::now_rfc3339()
+}
+
+/// Seconds since the epoch with the fraction, of an RFC 3339 UTC time.
+pub fn unix_seconds_f64(t: &str) -> f64 {
+    let frac = t
+        .get(19..)
+        .and_then(|r| r.strip_prefix('.'))
+        .map(|r| r.trim_end_matches('Z'))
+        .and_then(|d| format!("0.{d}").parse::<f64>().ok())
+        .unwrap_or(0.0);
+    unix_seconds(t) as f64 + frac
+}
+
 /// RFC 3339 (UTC, whole seconds) of seconds since the epoch.
 pub fn rfc3339(secs: i64) -> String {
     runtime::time::rfc3339(secs, None)

@@ -88,12 +88,18 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
             return 1;
         }
     };
-    let _ = std::fs::write(dir.join("shim.pid"), std::process::id().to_string());
+    let tmp = dir.join(".shim.pid.tmp");
+    if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
+    }
     let _ = write!(report, "started {pid}");
     drop(report);
     let code = supervise(dir, pid, out_r, err_r);
     let finished = runtime::now_rfc3339();
     let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();
+    // No shim.pid any more before the new exit shows: a reader sees the
+    // previous exit or this one, never a dead shim's pid.
+    let _ = std::fs::remove_file(dir.join("shim.pid"));
     let tmp = dir.join(".exit.json.tmp");
     if std::fs::write(&tmp, body).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));

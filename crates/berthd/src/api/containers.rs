@@ -60,53 +60,147 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     ))
 }
 
-/// `POST /containers/{id}/start`; with `AutoRemove`, a task removes the
-/// container once it has exited.
+/// `POST /containers/{id}/start`: a user start (it clears an earlier
+/// user stop and the restart count); a monitor task follows the container.
 pub async fn start(d: &Arc<Daemon>, name: String) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let c = blocking(move || e.find_container(&name)).await?;
+    if let engine::containers::State::Running(..) = d.engine.state(&c) {
+        return Ok(super::empty(StatusCode::NOT_MODIFIED));
+    }
+    start_and_monitor(d, c, true).await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
+/// Starts a container and spawns its monitor.
+pub async fn start_and_monitor(
+    d: &Arc<Daemon>,
+    c: engine::containers::ContainerRecord,
+    by_user: bool,
+) -> Result<(), ApiError> {
+    let id = c.id.clone();
+    start_container(d, c, by_user).await?;
+    tokio::spawn(crate::monitor::watch(d.clone(), id));
+    Ok(())
+}
+
+/// Starts a container. A user start forgets an earlier user stop; a failed
+/// start of an `--rm` container removes it (Docker's CLI waits for that
+/// before it reports the error).
+pub async fn start_container(
+    d: &Arc<Daemon>,
+    c: engine::containers::ContainerRecord,
+    by_user: bool,
+) -> Result<(), ApiError> {
     let e = d.engine.clone();
     let shim = d.shim.clone();
     let now = crate::now_rfc3339();
-    let n = name.clone();
-    let c = blocking(move || {
-        let c = e.find_container(&n)?;
-        if let Err(err) = e.container_start(&n, &shim, now) {
-            // Docker removes an --rm container whose start failed; the CLI
-            // waits for that before it reports the error.
-            if c.config["HostConfig"]["AutoRemove"]
+    let c2 = c.clone();
+    blocking(move || {
+        if by_user {
+            e.mark(&c2.id, |r| {
+                r.stopped_by_user = false;
+                r.restart_count = 0;
+            })?;
+        }
+        if let Err(err) = e.container_start(&c2.id, &shim, now) {
+            if c2.config["HostConfig"]["AutoRemove"]
                 .as_bool()
                 .unwrap_or(false)
             {
-                let _ = e.container_remove(&c.id, true);
+                let _ = e.container_remove(&c2.id, true);
             }
             return Err(err);
         }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// `POST /containers/{id}/stop?t=&signal=` (204, or 304 when not running).
+pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let t = timeout(q)?;
+    let signal = q.get("signal").to_string();
+    let stopped = blocking(move || {
+        let c = e.find_container(&name)?;
+        e.mark(&c.id, |r| r.stopped_by_user = true)?;
+        e.restarting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&c.id);
+        e.container_stop(&c.id, Some(&signal), t)
+    })
+    .await?;
+    Ok(super::empty(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    }))
+}
+
+fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
+    match q.get("t") {
+        "" => Ok(None),
+        t => t
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid value for t: {t:?}"))),
+    }
+}
+
+/// `POST /containers/{id}/restart?t=&signal=`.
+pub async fn restart(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let t = timeout(q)?;
+    let signal = q.get("signal").to_string();
+    let c = blocking(move || {
+        let c = e.find_container(&name)?;
+        // Stopped by us on the user's behalf: the monitor must not restart it.
+        e.mark(&c.id, |r| r.stopped_by_user = true)?;
+        e.container_stop(&c.id, Some(&signal), t)?;
+        e.container_release(&c);
         Ok(c)
     })
     .await?;
+    start_and_monitor(d, c, true).await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /containers/{id}/kill?signal=`.
+pub async fn kill(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    tokio::spawn(async move {
-        // Unmount once exited; remove when asked to.
-        loop {
-            tokio::time::sleep(POLL).await;
-            let (e2, c2) = (e.clone(), c.clone());
-            let done = tokio::task::spawn_blocking(move || e2.exit_code(&c2).is_some())
-                .await
-                .unwrap_or(true);
-            if done {
-                break;
-            }
+    let signal = q.get("signal").to_string();
+    blocking(move || {
+        let c = e.find_container(&name)?;
+        let sig = if signal.is_empty() {
+            "KILL".to_string()
+        } else {
+            signal
+        };
+        // Docker counts a kill with SIGKILL (or the default) as a user stop.
+        if matches!(sig.to_ascii_uppercase().as_str(), "KILL" | "SIGKILL" | "9") {
+            e.mark(&c.id, |r| r.stopped_by_user = true)?;
         }
-        let auto = c.config["HostConfig"]["AutoRemove"]
-            .as_bool()
-            .unwrap_or(false);
-        let _ = tokio::task::spawn_blocking(move || {
-            e.container_release(&c);
-            if auto {
-                let _ = e.container_remove(&c.id, true);
-            }
-        })
-        .await;
-    });
+        e.container_kill(&c.id, &sig)
+    })
+    .await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /containers/{id}/pause` and `/unpause`.
+pub async fn pause(d: &Daemon, name: String, pause: bool) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    blocking(move || e.container_pause(&name, pause)).await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /containers/{id}/rename?name=`.
+pub async fn rename(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let new = q.get("name").to_string();
+    blocking(move || e.container_rename(&name, &new)).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -122,7 +216,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(1);
     tokio::spawn(async move {
         // next-exit waits for an exit after this moment, not an earlier one.
-        let mut seen_running = false;
+        let mut first: Option<Option<String>> = None;
         let mut last = None;
         loop {
             let (e, c2) = (engine.clone(), c.clone());
@@ -133,16 +227,18 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
             else {
                 return;
             };
-            let code = match state {
-                engine::containers::State::Exited(code, _) => Some(code),
+            let finished = match &state {
+                engine::containers::State::Exited(code, at) => {
+                    last = Some(*code);
+                    Some(at.clone())
+                }
                 _ => None,
             };
-            last = code.or(last);
-            seen_running |= matches!(state, engine::containers::State::Running(_));
+            let initial = first.get_or_insert_with(|| finished.clone()).clone();
             let done = match condition.as_str() {
                 "removed" => !exists,
-                "next-exit" => seen_running && code.is_some(),
-                _ => !matches!(state, engine::containers::State::Running(_)),
+                "next-exit" => finished.is_some() && finished != initial,
+                _ => !matches!(state, engine::containers::State::Running(..)),
             };
             if done {
                 let v = json!({"StatusCode": last.unwrap_or(0), "Error": null});
@@ -160,62 +256,154 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     Ok(r)
 }
 
-/// Streams a container's output from log offset 0 into `tx` until it has
-/// exited and everything was sent (`follow`), or once (`!follow`).
-async fn pump(
-    d: Arc<Daemon>,
-    c: engine::containers::ContainerRecord,
+/// What `logs` and `attach` read from the log.
+#[derive(Clone, Default)]
+struct LogOptions {
+    stdout: bool,
+    stderr: bool,
+    /// Keep going until the container exits (or is removed).
     follow: bool,
-    want: (bool, bool),
-    mut send: impl FnMut(Vec<u8>) -> bool,
-) {
-    let mut offset = 0u64;
-    let raw = tty(&c);
-    loop {
-        let (e, c2) = (d.engine.clone(), c.clone());
-        let Ok((lines, next, exited)) = tokio::task::spawn_blocking(move || {
-            let exited = e.exit_code(&c2).is_some() || e.find_container(&c2.id).is_err();
-            let (l, n) = e.container_log(&c2, offset);
-            (l, n, exited)
-        })
-        .await
-        else {
-            return;
+    /// Only lines after / before these times (seconds since the epoch).
+    since: Option<f64>,
+    until: Option<f64>,
+    /// The last N lines of what is already there.
+    tail: Option<usize>,
+    /// Prefix each line with its RFC 3339 time.
+    timestamps: bool,
+    /// Start at the end of what is already there (attach without `logs`).
+    from_end: bool,
+    /// Follow until the next exit, not an earlier one (attach before a
+    /// start, as `docker start -a` does).
+    next_exit: bool,
+}
+
+impl LogOptions {
+    fn from_query(q: &Query) -> Result<LogOptions, ApiError> {
+        let time = |k: &str| -> Result<Option<f64>, ApiError> {
+            match q.get(k) {
+                "" | "0" => Ok(None),
+                t => t
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| ApiError::bad_request(format!("invalid value for {k}: {t:?}"))),
+            }
         };
-        offset = next;
-        for (stream, data) in lines {
-            if (stream == 1 && !want.0) || (stream == 2 && !want.1) {
-                continue;
-            }
-            let bytes = if raw { data } else { frame(stream, &data) };
-            if !send(bytes) {
-                return;
-            }
+        let tail = match q.get("tail") {
+            "" | "all" => None,
+            t => Some(
+                t.parse::<usize>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {t:?}")))?,
+            ),
+        };
+        let o = LogOptions {
+            stdout: q.flag("stdout"),
+            stderr: q.flag("stderr"),
+            follow: q.flag("follow"),
+            since: time("since")?,
+            until: time("until")?,
+            tail,
+            timestamps: q.flag("timestamps"),
+            from_end: false,
+            next_exit: false,
+        };
+        if !o.stdout && !o.stderr {
+            return Err(ApiError::bad_request(
+                "Bad parameters: you must choose at least one stream",
+            ));
         }
-        if !follow || exited {
-            // One more read after the exit picks up the last lines.
-            let (e, c2) = (d.engine.clone(), c.clone());
-            if let Ok((lines, _)) =
-                tokio::task::spawn_blocking(move || e.container_log(&c2, offset)).await
-            {
-                for (stream, data) in lines {
-                    if (stream == 1 && want.0) || (stream == 2 && want.1) {
-                        let _ = send(if raw { data } else { frame(stream, &data) });
-                    }
-                }
-            }
-            return;
-        }
-        tokio::time::sleep(POLL).await;
+        Ok(o)
+    }
+
+    fn keep(&self, l: &engine::containers::LogLine) -> bool {
+        let t = || engine::time::unix_seconds_f64(&l.time);
+        (if l.stream == 2 {
+            self.stderr
+        } else {
+            self.stdout
+        }) && self.since.is_none_or(|s| t() >= s)
+            && self.until.is_none_or(|u| t() <= u)
     }
 }
 
-/// `GET /containers/{id}/logs`.
+/// Streams a container's output into `send` from the start of its log
+/// (or its end), once or until it has exited and everything was sent.
+async fn pump(
+    d: Arc<Daemon>,
+    c: engine::containers::ContainerRecord,
+    o: LogOptions,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) {
+    let raw = tty(&c);
+    let encode = |l: &engine::containers::LogLine| {
+        let mut data = Vec::with_capacity(l.data.len() + 32);
+        if o.timestamps {
+            data.extend_from_slice(l.time.as_bytes());
+            data.push(b' ');
+        }
+        data.extend_from_slice(&l.data);
+        if raw {
+            data
+        } else {
+            frame(l.stream, &data)
+        }
+    };
+    // (lines, next offset, the exit's time if exited, removed)
+    let read = |offset: u64| {
+        let (e, c2) = (d.engine.clone(), c.clone());
+        tokio::task::spawn_blocking(move || {
+            let finished = match e.state(&c2) {
+                engine::containers::State::Exited(_, at) => Some(at),
+                _ => None,
+            };
+            let removed = e.find_container(&c2.id).is_err();
+            let (l, n) = e.container_log(&c2, offset);
+            (l, n, finished, removed)
+        })
+    };
+    let Ok((first, mut offset, before, removed)) = read(0).await else {
+        return;
+    };
+    let ended = |finished: &Option<String>, removed: bool| {
+        removed || (finished.is_some() && !(o.next_exit && *finished == before))
+    };
+    let mut exited = ended(&before, removed);
+    if !o.from_end {
+        let lines: Vec<_> = first.into_iter().filter(|l| o.keep(l)).collect();
+        let skip = o.tail.map_or(0, |n| lines.len().saturating_sub(n));
+        for l in &lines[skip..] {
+            if !send(encode(l)) {
+                return;
+            }
+        }
+    }
+    while o.follow && !exited {
+        tokio::time::sleep(POLL).await;
+        let Ok((lines, next, finished, removed)) = read(offset).await else {
+            return;
+        };
+        offset = next;
+        exited = ended(&finished, removed);
+        for l in lines.iter().filter(|l| o.keep(l)) {
+            if !send(encode(l)) {
+                return;
+            }
+        }
+    }
+    if o.follow {
+        // The shim writes the last lines before it records the exit.
+        if let Ok((lines, ..)) = read(offset).await {
+            for l in lines.iter().filter(|l| o.keep(l)) {
+                let _ = send(encode(l));
+            }
+        }
+    }
+}
+
+/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&since=&until=&timestamps=&tail=`.
 pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
-    let want = (q.flag("stdout"), q.flag("stderr"));
-    let follow = q.flag("follow");
+    let o = LogOptions::from_query(q)?;
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
     let ctype = if tty(&c) {
         "application/vnd.docker.raw-stream"
@@ -225,7 +413,7 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     let d = d.clone();
     tokio::spawn(async move {
         let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-        let pumping = tokio::spawn(pump(d, c, follow, want, move |b| btx.send(b).is_ok()));
+        let pumping = tokio::spawn(pump(d, c, o, move |b| btx.send(b).is_ok()));
         while let Some(b) = brx.recv().await {
             if tx.send_data(Bytes::from(b)).await.is_err() {
                 break;
@@ -252,15 +440,22 @@ pub async fn attach(
 ) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
-    let want = (q.flag("stdout"), q.flag("stderr"));
-    let stream = q.flag("stream");
+    // attach replays the log with `logs`, then follows with `stream`.
+    let o = LogOptions {
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        follow: q.flag("stream"),
+        from_end: !q.flag("logs"),
+        next_exit: true,
+        ..Default::default()
+    };
     let d = d.clone();
     let raw = tty(&c);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let mut io = TokioIo::new(upgraded);
         let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-        let pumping = tokio::spawn(pump(d, c, stream, want, move |b| btx.send(b).is_ok()));
+        let pumping = tokio::spawn(pump(d, c, o, move |b| btx.send(b).is_ok()));
         while let Some(b) = brx.recv().await {
             if io.write_all(&b).await.is_err() {
                 break;
@@ -307,12 +502,27 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     ))
 }
 
-/// `GET /containers/json`.
+/// `GET /containers/json?all=&limit=&size=&filters=`.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let all = q.flag("all");
+    let size = q.flag("size");
+    let limit = match q.get("limit") {
+        "" => None,
+        l => match l.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as usize),
+            Ok(_) => None,
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid value for limit: {l:?}"
+                )))
+            }
+        },
+    };
+    let filters: std::collections::BTreeMap<String, Vec<String>> =
+        q.filters().into_iter().collect();
     let e = d.engine.clone();
     Ok(json(
         StatusCode::OK,
-        &blocking(move || e.container_list(all)).await?,
+        &blocking(move || e.container_list(all, limit, size, &filters)).await?,
     ))
 }

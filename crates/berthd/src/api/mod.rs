@@ -202,6 +202,20 @@ async fn route(
         (&Method::GET, Some(("json", ""))) => return containers::list(d, q).await,
         (&Method::POST, Some((id, "start"))) => return containers::start(d, id.to_string()).await,
         (&Method::POST, Some((id, "wait"))) => return containers::wait(d, id.to_string(), q).await,
+        (&Method::POST, Some((id, "stop"))) => return containers::stop(d, id.to_string(), q).await,
+        (&Method::POST, Some((id, "restart"))) => {
+            return containers::restart(d, id.to_string(), q).await
+        }
+        (&Method::POST, Some((id, "kill"))) => return containers::kill(d, id.to_string(), q).await,
+        (&Method::POST, Some((id, "pause"))) => {
+            return containers::pause(d, id.to_string(), true).await
+        }
+        (&Method::POST, Some((id, "unpause"))) => {
+            return containers::pause(d, id.to_string(), false).await
+        }
+        (&Method::POST, Some((id, "rename"))) => {
+            return containers::rename(d, id.to_string(), q).await
+        }
         (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
         (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,

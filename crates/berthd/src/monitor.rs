@@ -1,0 +1,124 @@
+//! One task per running container: it notices the exit (the shim's
+//! `exit.json`), unmounts the root filesystem, removes an `--rm` container,
+//! and applies the restart policy with Docker's back-off (100 ms doubling,
+//! at most a minute, back to 100 ms after ten seconds of running).
+//! At start the daemon adopts what its predecessor left: running containers
+//! get a monitor again, exited ones are unmounted, removed or restarted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::containers::State;
+
+use crate::Daemon;
+
+/// How often a monitor looks for the exit.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Follows container `id` until it exits for good.
+pub async fn watch(d: Arc<Daemon>, id: String) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let started = Instant::now();
+        let code = loop {
+            let (e, i) = (d.engine.clone(), id.clone());
+            let st = tokio::task::spawn_blocking(move || e.find_container(&i).map(|c| e.state(&c)))
+                .await;
+            match st {
+                Ok(Ok(State::Exited(code, _))) => break code,
+                Ok(Ok(State::Running(..))) => tokio::time::sleep(POLL).await,
+                // Removed, never started, or the engine failed: nothing to do.
+                _ => return,
+            }
+        };
+        if started.elapsed() >= Duration::from_secs(10) {
+            backoff = Duration::from_millis(100);
+        }
+        if !after_exit(&d, &id, code, false, backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// What follows an exit: release, remove, or restart after `delay`.
+/// True when the container was started again.
+async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: Duration) -> bool {
+    let e = d.engine.clone();
+    let i = id.to_string();
+    let Ok(Ok(c)) = tokio::task::spawn_blocking(move || e.find_container(&i)).await else {
+        return false;
+    };
+    let e = d.engine.clone();
+    if !e.should_restart(&c, code, at_boot) {
+        let auto = c.config["HostConfig"]["AutoRemove"]
+            .as_bool()
+            .unwrap_or(false);
+        let _ = tokio::task::spawn_blocking(move || {
+            e.container_release(&c);
+            if auto {
+                let _ = e.container_remove(&c.id, true);
+            }
+        })
+        .await;
+        return false;
+    }
+    e.restarting
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(c.id.clone());
+    tokio::time::sleep(if at_boot { Duration::ZERO } else { delay }).await;
+    // A stop or removal during the back-off cancels the restart.
+    if !e
+        .restarting
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&c.id)
+    {
+        return false;
+    }
+    let e2 = e.clone();
+    let i = c.id.clone();
+    let Ok(Ok(c)) = tokio::task::spawn_blocking(move || {
+        e2.mark(&i, |r| r.restart_count += 1)?;
+        e2.find_container(&i)
+    })
+    .await
+    else {
+        return false;
+    };
+    if e.should_restart(&c, code, at_boot) || at_boot {
+        let c2 = c.clone();
+        let e3 = e.clone();
+        let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
+        return crate::api::containers::start_container(d, c, false)
+            .await
+            .is_ok();
+    }
+    false
+}
+
+/// At daemon start: monitors for running containers, and for exited ones
+/// what their exit asks (restart policies apply as at a reboot).
+pub async fn adopt(d: Arc<Daemon>) {
+    let e = d.engine.clone();
+    let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
+        return;
+    };
+    for c in all {
+        match d.engine.state(&c) {
+            State::Running(..) => {
+                tokio::spawn(watch(d.clone(), c.id.clone()));
+            }
+            State::Exited(code, _) if !c.started.is_empty() => {
+                let d = d.clone();
+                tokio::spawn(async move {
+                    if after_exit(&d, &c.id, code, true, Duration::ZERO).await {
+                        watch(d, c.id).await;
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+}
