@@ -17,25 +17,42 @@ pub struct Daemon {
 impl Daemon {
     pub fn start() -> Daemon {
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
-            .arg("-H")
-            .arg(format!(
-                "unix://{}",
-                dir.path().join("berth.sock").display()
-            ))
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .spawn()
-            .unwrap();
+        let child = Self::spawn(dir.path());
         let d = Daemon { child, dir };
+        d.wait_ready();
+        d
+    }
+
+    fn spawn(dir: &std::path::Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("berth.sock").display()))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .spawn()
+            .unwrap()
+    }
+
+    fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(d.socket()).is_err() {
+        while UnixStream::connect(self.socket()).is_err() {
             assert!(Instant::now() < deadline, "berthd did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
-        d
+    }
+
+    /// `kill -9` of the daemon: its containers and shims live on.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A new daemon on the same roots and socket.
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(self.dir.path());
+        self.wait_ready();
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -73,6 +90,11 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Containers outlive the daemon by design: remove them first.
+        let (_, ids, _) = self.docker(&["ps", "-aq"]);
+        for id in ids.split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();

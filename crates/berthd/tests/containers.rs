@@ -1,0 +1,444 @@
+//! Containers through berthd, driven by the real docker CLI: run in the
+//! foreground and detached, the lifecycle verbs, logs, restart policies,
+//! and a daemon killed with -9 while a container runs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{busybox_tar, Daemon};
+
+fn ok(r: (i32, String, String)) -> String {
+    assert_eq!(r.0, 0, "stdout: {}\nstderr: {}", r.1, r.2);
+    r.1
+}
+
+/// A daemon with busybox imported as `busybox`.
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    let tar = busybox_tar(d.dir.path());
+    ok(d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "busybox",
+    ]));
+    d
+}
+
+fn inspect(d: &Daemon, name: &str, format: &str) -> String {
+    ok(d.docker(&["inspect", "-f", format, name]))
+        .trim()
+        .to_string()
+}
+
+/// Polls `f` for up to ten seconds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn run_in_the_foreground() {
+    let d = daemon();
+    let (code, out, err) = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
+    // stdout and stderr apart, and the exit code is the container's.
+    let (code, out, err) = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "out\n", "err\n"));
+    // A command that cannot run: 127 and Docker's words; --rm still removes.
+    let (code, _, err) = d.docker(&["run", "--rm", "busybox", "nosuchcmd"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+    // Env, workdir, user and hostname as Docker sets them.
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000:1000",
+        "--hostname",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u):$(id -g) $(hostname)",
+    ]));
+    assert_eq!(out, "1 /tmp 1000:1000 box\n");
+    assert_eq!(ok(d.docker(&["ps", "-aq"])), "", "--rm left containers");
+    // Without --rm the container stays, exited, with its code.
+    let (code, _, _) = d.docker(&["run", "--name", "once", "busybox", "sh", "-c", "exit 4"]);
+    assert_eq!(code, 4);
+    assert_eq!(
+        inspect(&d, "once", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 4"
+    );
+    // start -a runs it again and waits for this run's exit.
+    assert_eq!(d.docker(&["start", "-a", "once"]).0, 4);
+}
+
+#[test]
+fn detached_lifecycle() {
+    let d = daemon();
+    let id = ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--label",
+        "tier=front",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    // Docker's conflict text, and exit code 125 from the CLI.
+    let (code, _, err) = d.docker(&["run", "-d", "--name", "web", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("Conflict. The container name \"/web\" is already in use by container"),
+        "{err}"
+    );
+    let pid: i32 = inspect(&d, "web", "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(
+        inspect(
+            &d,
+            "web",
+            "{{.State.Status}} {{.State.Running}} {{json .Config.Cmd}} {{.Config.Hostname}}"
+        ),
+        format!("running true [\"sleep\",\"1000\"] {}", &id[..12])
+    );
+    assert_eq!(
+        ok(d.docker(&[
+            "ps",
+            "--filter",
+            "label=tier=front",
+            "--format",
+            "{{.Names}} {{.Command}}"
+        ]))
+        .trim(),
+        "web \"sleep 1000\""
+    );
+    assert_eq!(
+        ok(d.docker(&["ps", "--filter", "label=tier=back", "-q"])),
+        ""
+    );
+    // Pause freezes it (the freezer cgroup), unpause thaws.
+    ok(d.docker(&["pause", "web"]));
+    assert_eq!(
+        inspect(&d, "web", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    let (code, _, err) = d.docker(&["pause", "web"]);
+    assert!(code != 0 && err.contains("is already paused"), "{err}");
+    ok(d.docker(&["unpause", "web"]));
+    assert_eq!(inspect(&d, "web", "{{.State.Status}}"), "running");
+    ok(d.docker(&["rename", "web", "web2"]));
+    assert_eq!(inspect(&d, id, "{{.Name}}"), "/web2");
+    // A running container is not removed without force.
+    let (code, _, err) = d.docker(&["rm", "web2"]);
+    assert!(
+        code != 0
+            && err.contains(
+                "container is running: stop the container before removing or force remove"
+            ),
+        "{err}"
+    );
+    // sleep as pid 1 ignores SIGTERM: stop waits out the timeout, then kills.
+    let t = Instant::now();
+    ok(d.docker(&["stop", "-t", "1", "web2"]));
+    assert!(
+        t.elapsed() >= Duration::from_millis(900) && t.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        inspect(&d, "web2", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+                != "sleep\01000\0"
+    );
+    ok(d.docker(&["start", "web2"]));
+    assert_eq!(inspect(&d, "web2", "{{.State.Status}}"), "running");
+    ok(d.docker(&["restart", "-t", "0", "web2"]));
+    assert_eq!(inspect(&d, "web2", "{{.State.Status}}"), "running");
+    ok(d.docker(&["kill", "web2"]));
+    eventually("the kill", || {
+        inspect(&d, "web2", "{{.State.Status}} {{.State.ExitCode}}") == "exited 137"
+    });
+    // A stopped container is listed with -a only, with Docker's status text.
+    assert_eq!(ok(d.docker(&["ps", "-q"])), "");
+    let status = ok(d.docker(&["ps", "-a", "--format", "{{.Status}}"]));
+    assert!(status.starts_with("Exited (137) "), "{status}");
+    ok(d.docker(&["rm", "web2"]));
+    let (code, _, err) = d.docker(&["rm", "web2"]);
+    assert!(
+        code != 0 && err.contains("No such container: web2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stop_signal_and_kill_signal() {
+    let d = daemon();
+    // A process that exits 0 on TERM stops at once.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]));
+    let t = Instant::now();
+    ok(d.docker(&["stop", "t"]));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(inspect(&d, "t", "{{.State.ExitCode}}"), "0");
+    // --stop-signal is the one stop sends; kill -s sends any.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "--stop-signal",
+        "USR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 10' USR1; trap 'exit 12' USR2; while true; do sleep 0.1; done",
+    ]));
+    ok(d.docker(&["stop", "u"]));
+    assert_eq!(inspect(&d, "u", "{{.State.ExitCode}}"), "10");
+    ok(d.docker(&["start", "u"]));
+    ok(d.docker(&["kill", "-s", "USR2", "u"]));
+    eventually("USR2", || {
+        inspect(&d, "u", "{{.State.Status}} {{.State.ExitCode}}") == "exited 12"
+    });
+    let (code, _, err) = d.docker(&["kill", "u"]);
+    assert!(code != 0 && err.contains("is not running"), "{err}");
+}
+
+#[test]
+fn logs() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "l",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two; echo three >&2",
+    ]));
+    let (_, out, err) = d.docker(&["logs", "l"]);
+    assert_eq!((out.as_str(), err.as_str()), ("one\ntwo\n", "three\n"));
+    let (_, out, _) = d.docker(&["logs", "--tail", "1", "l"]);
+    let (_, out_t, _) = d.docker(&["logs", "-t", "l"]);
+    assert!(
+        out.len() + 1 < "one\ntwo\n".len() || out.is_empty() || out == "two\n",
+        "{out}"
+    );
+    let first = out_t.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("20") && first.ends_with("Z one"),
+        "{first}"
+    );
+    // follow ends when the container does, with everything it printed.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]));
+    let (code, out, _) = d.docker(&["logs", "-f", "f"]);
+    assert_eq!((code, out.as_str()), (0, "1\n2\n3\n"));
+}
+
+#[test]
+fn restart_policies() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]));
+    eventually("two restarts", || {
+        inspect(&d, "f", "{{.RestartCount}} {{.State.Status}}") == "2 exited"
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        inspect(&d, "f", "{{.RestartCount}} {{.State.ExitCode}}"),
+        "2 1"
+    );
+    // on-failure leaves a clean exit alone.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "z",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        inspect(&d, "z", "{{.RestartCount}} {{.State.Status}}"),
+        "0 exited"
+    );
+    // always brings it back; a user stop ends that.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]));
+    eventually("a restart", || {
+        inspect(&d, "a", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 1
+    });
+    ok(d.docker(&["stop", "a"]));
+    let count = inspect(&d, "a", "{{.RestartCount}}");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        inspect(&d, "a", "{{.State.Status}} {{.RestartCount}}"),
+        format!("exited {count}")
+    );
+}
+
+#[test]
+fn containers_outlive_a_killed_daemon() {
+    let mut d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; sleep 2; echo after; exit 7",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "back",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]));
+    eventually("a restart", || {
+        inspect(&d, "back", "{{.RestartCount}}") != "0"
+    });
+    let pid = inspect(&d, "long", "{{.State.Pid}}");
+    d.kill9();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the container died with the daemon"
+    );
+    d.restart();
+    assert_eq!(
+        inspect(&d, "long", "{{.State.Status}} {{.State.Pid}}"),
+        format!("running {pid}")
+    );
+    let (code, out, _) = d.docker(&["wait", "long"]);
+    assert_eq!((code, out.trim()), (0, "7"));
+    assert_eq!(ok(d.docker(&["logs", "long"])), "before\nafter\n");
+    assert_eq!(
+        inspect(&d, "long", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 7"
+    );
+    // The restarted daemon unmounted the exited container's root.
+    let rootfs = d
+        .dir
+        .path()
+        .join("data/containers")
+        .join(inspect(&d, "long", "{{.Id}}"))
+        .join("rootfs");
+    eventually("the unmount", || {
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(rootfs.to_str().unwrap())
+    });
+    // And the always-restart container is still cycling under the new daemon.
+    let n: u32 = inspect(&d, "back", "{{.RestartCount}}").parse().unwrap();
+    eventually("a restart after the daemon's", || {
+        inspect(&d, "back", "{{.RestartCount}}")
+            .parse::<u32>()
+            .unwrap_or(0)
+            > n
+    });
+}
+
+#[test]
+fn api_errors() {
+    let d = daemon();
+    let (head, body) = d.http("GET", "/v1.47/containers/nope/json");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    assert!(
+        body.contains("\"message\":\"No such container: nope\""),
+        "{body}"
+    );
+    let (head, _) = d.http("POST", "/v1.47/containers/nope/start");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, body) = d.http(
+        "GET",
+        "/v1.47/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D",
+    );
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("invalid filter 'bogus'"),
+        "{head}{body}"
+    );
+    let (code, _, err) = d.docker(&["create", "--name", "bad/name", "busybox"]);
+    assert!(code != 0 && err.contains("Invalid container name"), "{err}");
+    // The CLI asks the daemon for a missing image and then tries to pull it.
+    let (code, _, err) = d.docker(&["create", "nosuchimage"]);
+    assert!(
+        code != 0 && err.contains("pulling images is not implemented yet"),
+        "{err}"
+    );
+}
