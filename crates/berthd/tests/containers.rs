@@ -442,3 +442,30 @@ fn api_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn images_in_use_by_containers() {
+    let d = daemon();
+    ok(d.docker(&["run", "--name", "s", "busybox", "true"]));
+    let (code, _, err) = d.docker(&["rmi", "busybox"]);
+    assert!(
+        code != 0
+            && err.contains("(must force) - container")
+            && err.contains("is using its referenced image"),
+        "{err}"
+    );
+    let image = inspect(&d, "s", "{{.Image}}");
+    let (code, _, err) = d.docker(&["rmi", &image]);
+    assert!(
+        code != 0 && err.contains("image is being used by stopped container"),
+        "{err}"
+    );
+    ok(d.docker(&["run", "-d", "--name", "r", "busybox", "sleep", "100"]));
+    ok(d.docker(&["tag", "busybox", "other"]));
+    ok(d.docker(&["rmi", "other"]));
+    let (code, _, err) = d.docker(&["rmi", "-f", "busybox"]);
+    assert_eq!(code, 0, "{err}");
+    // Forced away, the image's layers stay for its containers.
+    ok(d.docker(&["start", "-a", "s"]));
+    assert_eq!(inspect(&d, "r", "{{.State.Status}}"), "running");
+}

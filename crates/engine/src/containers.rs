@@ -217,6 +217,7 @@ impl Engine {
                 "config cannot be empty in order to create a container",
             ));
         }
+        let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
@@ -276,21 +277,18 @@ impl Engine {
             State::Created => {}
         }
         let dir = self.container_dir(&c.id);
-        let image = self.store().meta().image(&c.image)?.ok_or_else(|| {
-            EngineError::new(ErrorKind::NotFound, format!("No such image: {}", c.image))
-        })?;
         let rootfs = dir.join("rootfs");
         if !is_mounted(&rootfs) {
-            self.store().mount_rw(&image, &dir, &rootfs)?;
+            self.store().mount_layers_rw(&c.layers, &dir, &rootfs)?;
         }
+        // The create body holds the image's config merged in; the image
+        // itself may be gone (rmi -f), and then it is not needed.
+        let image_config = match self.store().meta().image(&c.image)? {
+            Some(image) => self.store().config(&image)?,
+            None => store::config::ImageConfig::new(&c.created),
+        };
         let req: CreateRequest = serde_json::from_value(c.config.clone()).unwrap_or_default();
-        let spec = spec::build(
-            &c.id,
-            &self.store().config(&image)?,
-            &req,
-            &rootfs,
-            &dir.join("etc"),
-        )?;
+        let spec = spec::build(&c.id, &image_config, &req, &rootfs, &dir.join("etc"))?;
         spec::write_etc_files(&dir.join("etc"), spec.hostname().as_deref().unwrap_or(""))
             .map_err(sys)?;
         std::fs::write(

@@ -171,7 +171,7 @@ impl Engine {
             users.get(id).cloned().unwrap_or_default()
         })?;
         if !noprune {
-            self.store.gc(&self.container_layers()?)?;
+            self.collect_garbage()?;
         }
         Ok(removed
             .into_iter()
@@ -197,7 +197,7 @@ impl Engine {
                 });
             }
         }
-        self.store.gc(&self.container_layers()?)?;
+        self.collect_garbage()?;
         let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         Ok(
             json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": before.saturating_sub(after)}),
@@ -206,7 +206,10 @@ impl Engine {
 
     /// `POST /images/load`: the lines Docker prints.
     pub fn image_load(&self, data: impl Read + Send) -> Result<Vec<String>, EngineError> {
-        let loaded = store::archive::load(&self.store, data)?;
+        let loaded = {
+            let _w = self.writing();
+            store::archive::load(&self.store, data)?
+        };
         let mut lines = Vec::new();
         for (id, refs) in loaded.images {
             if refs.is_empty() {
@@ -286,6 +289,7 @@ impl Engine {
         message: Option<String>,
         created: String,
     ) -> Result<String, EngineError> {
+        let _w = self.writing();
         let reference = match repo {
             "" => None,
             r => {

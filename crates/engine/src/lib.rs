@@ -19,6 +19,10 @@ pub struct Engine {
     store: store::Store,
     data_root: std::path::PathBuf,
     exec_root: std::path::PathBuf,
+    /// Writers of layers (import, load, container create) hold it shared;
+    /// the garbage collector exclusively, so that it never takes a layer
+    /// whose image is not recorded yet.
+    pub(crate) gc_lock: std::sync::RwLock<()>,
     /// Containers waiting out a restart back-off.
     pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -34,7 +38,20 @@ impl Engine {
             data_root: data_root.to_path_buf(),
             exec_root: exec_root.to_path_buf(),
             restarting: Default::default(),
+            gc_lock: Default::default(),
         })
+    }
+
+    /// Shared hold on the store against the garbage collector.
+    pub(crate) fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gc_lock.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Collects unreferenced layers and blobs, keeping containers' layers.
+    pub(crate) fn collect_garbage(&self) -> Result<(), EngineError> {
+        let _only = self.gc_lock.write().unwrap_or_else(|p| p.into_inner());
+        self.store.gc(&self.container_layers()?)?;
+        Ok(())
     }
 
     /// The image store.

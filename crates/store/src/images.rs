@@ -115,7 +115,9 @@ pub fn remove(
         .ok()
         .map(|r| r.with_default_tag().to_string())
         .filter(|r| tags.contains(r));
-    let using = users(&image.id);
+    let mut using = users(&image.id);
+    // A running user decides: such an image is never deleted.
+    using.sort_by_key(|(_, running)| !running);
     let mut out = Vec::new();
     if let Some(r) = by_reference {
         // Removing one of several names only untags.

@@ -338,6 +338,17 @@ impl Store {
         dir: &Path,
         target: &Path,
     ) -> Result<(), StoreError> {
+        self.mount_layers_rw(&chain_ids(&image.diff_ids), dir, target)
+    }
+
+    /// As `mount_rw`, from the chain ids of the layers (bottom first): a
+    /// container keeps its layers when its image was removed with force.
+    pub fn mount_layers_rw(
+        &self,
+        chain: &[String],
+        dir: &Path,
+        target: &Path,
+    ) -> Result<(), StoreError> {
         let (upper, work) = (dir.join("upper"), dir.join("work"));
         for d in [&upper, &work, &target.to_path_buf()] {
             std::fs::create_dir_all(d).map_err(|source| StoreError::Io {
@@ -345,7 +356,7 @@ impl Store {
                 source,
             })?;
         }
-        let mut lowers = self.lower_dirs(image);
+        let mut lowers: Vec<PathBuf> = chain.iter().rev().map(|c| self.layer_dir(c)).collect();
         if lowers.is_empty() {
             // overlayfs needs a lower layer: an empty one stands in for scratch.
             let empty = self.root.join("layers").join("empty");
