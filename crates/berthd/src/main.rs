@@ -4,6 +4,7 @@
 mod api;
 mod flags;
 mod monitor;
+mod phases;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct Daemon {
     pub id: String,
     /// The engine.
     pub engine: Arc<engine::Engine>,
+    /// Exits and removals, for waiters and attached streams.
+    pub phases: Arc<phases::Phases>,
     /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`).
     pub shim: std::path::PathBuf,
 }
@@ -105,6 +108,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         settings,
         id,
         engine: Arc::new(engine),
+        phases: Default::default(),
     });
     monitor::adopt(daemon.clone()).await;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

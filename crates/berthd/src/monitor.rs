@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use engine::containers::State;
 
+use crate::phases::Phase;
 use crate::Daemon;
 
 /// How often a monitor looks for the exit.
@@ -25,7 +26,10 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
             let st = tokio::task::spawn_blocking(move || e.find_container(&i).map(|c| e.state(&c)))
                 .await;
             match st {
-                Ok(Ok(State::Exited(code, _))) => break code,
+                Ok(Ok(State::Exited(code, _))) => {
+                    d.phases.publish(&id, Phase::Exited(code));
+                    break code;
+                }
                 Ok(Ok(State::Running(..))) => tokio::time::sleep(POLL).await,
                 // Removed, never started, or the engine failed: nothing to do.
                 _ => return,
@@ -54,13 +58,19 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
         let auto = c.config["HostConfig"]["AutoRemove"]
             .as_bool()
             .unwrap_or(false);
-        let _ = tokio::task::spawn_blocking(move || {
-            e.container_release(&c);
-            if auto {
-                let _ = e.container_remove(&c.id, true);
+        let c2 = c.clone();
+        let _ = tokio::task::spawn_blocking(move || e.container_release(&c2)).await;
+        if auto {
+            // Attached clients read the last output before the files go.
+            d.phases.drained(&c.id, Duration::from_secs(5)).await;
+            let e = d.engine.clone();
+            let removed =
+                tokio::task::spawn_blocking(move || e.container_remove(&c.id, true).map(|_| c.id))
+                    .await;
+            if let Ok(Ok(id)) = removed {
+                d.phases.publish(&id, Phase::Removed(Some(code)));
             }
-        })
-        .await;
+        }
         return false;
     }
     e.restarting
@@ -87,15 +97,12 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     else {
         return false;
     };
-    if e.should_restart(&c, code, at_boot) || at_boot {
-        let c2 = c.clone();
-        let e3 = e.clone();
-        let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
-        return crate::api::containers::start_container(d, c, false)
-            .await
-            .is_ok();
-    }
-    false
+    let c2 = c.clone();
+    let e3 = e.clone();
+    let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
+    crate::api::containers::start_container(d, c, false)
+        .await
+        .is_ok()
 }
 
 /// At daemon start: monitors for running containers, and for exited ones

@@ -164,6 +164,13 @@ impl Engine {
         runtime::Runtime::new(self.exec_root.join("runtime"))
     }
 
+    /// The lock that orders a container's start and its release.
+    fn lifecycle(&self, id: &str) -> std::sync::Arc<std::sync::Mutex<()>> {
+        let mut m = self.lifecycles.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+        m.entry(id.to_string()).or_default().clone()
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         Ok(self.store().meta().list(Table::Containers)?)
@@ -270,7 +277,9 @@ impl Engine {
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
     /// bundle and hands the container to a new shim.
     pub fn container_start(&self, name: &str, shim: &Path, now: String) -> Result<(), EngineError> {
-        let mut c = self.find_container(name)?;
+        let c = self.find_container(name)?;
+        let lock = self.lifecycle(&c.id);
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.state(&c) {
             State::Running(..) => return Ok(()),
             State::Exited(..) => self.cleanup_run(&c),
@@ -322,11 +331,7 @@ impl Engine {
                 format!("failed to create task for container: {why}"),
             ));
         }
-        c.started = now;
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &c.id.clone(), &c))?;
-        Ok(())
+        self.mark(&c.id, |r| r.started = now)
     }
 
     /// Forgets the shim of a previous run (before a restart); its exit.json
@@ -338,17 +343,28 @@ impl Engine {
 
     /// Unmounts an exited container's root filesystem.
     pub fn container_release(&self, c: &ContainerRecord) {
+        // Not under a start that began meanwhile (a restart).
+        let lock = self.lifecycle(&c.id);
+        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(self.state(c), State::Running(..)) {
+            return;
+        }
         let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
     }
 
     /// Records whether a user stopped the container (restart policies
     /// leave such a container alone) and resets or counts restarts.
     pub fn mark(&self, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), EngineError> {
-        let mut c = self.find_container(id)?;
-        f(&mut c);
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &c.id.clone(), &c))?;
+        let id = self.find_container(id)?.id;
+        // Read and written in one transaction: concurrent marks never lose
+        // each other's change.
+        self.store().meta().write(|w| {
+            if let Some(mut c) = w.get::<ContainerRecord>(Table::Containers, &id)? {
+                f(&mut c);
+                w.put(Table::Containers, &id, &c)?;
+            }
+            Ok::<_, store::meta::MetaError>(())
+        })?;
         Ok(())
     }
 
@@ -546,7 +562,7 @@ impl Engine {
 
     /// `POST /containers/{id}/rename?name=`.
     pub fn container_rename(&self, name: &str, new_name: &str) -> Result<(), EngineError> {
-        let mut c = self.find_container(name)?;
+        let c = self.find_container(name)?;
         let new_name = new_name.trim_start_matches('/');
         valid_name(new_name)?;
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
@@ -559,11 +575,7 @@ impl Engine {
             }
             return Err(name_conflict(new_name, &other.id));
         }
-        c.name = new_name.to_string();
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &c.id.clone(), &c))?;
-        Ok(())
+        self.mark(&c.id, |r| r.name = new_name.to_string())
     }
 
     /// The whole log lines of a container from byte offset `from`, in

@@ -23,6 +23,9 @@ pub struct Engine {
     /// the garbage collector exclusively, so that it never takes a layer
     /// whose image is not recorded yet.
     pub(crate) gc_lock: std::sync::RwLock<()>,
+    /// Per-container locks ordering start and release.
+    lifecycles:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
     /// Containers waiting out a restart back-off.
     pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -38,6 +41,7 @@ impl Engine {
             data_root: data_root.to_path_buf(),
             exec_root: exec_root.to_path_buf(),
             restarting: Default::default(),
+            lifecycles: Default::default(),
             gc_lock: Default::default(),
         })
     }

@@ -97,13 +97,13 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let code = supervise(dir, pid, out_r, err_r);
     let finished = runtime::now_rfc3339();
     let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();
-    // No shim.pid any more before the new exit shows: a reader sees the
-    // previous exit or this one, never a dead shim's pid.
-    let _ = std::fs::remove_file(dir.join("shim.pid"));
+    // The exit first, then no shim: a reader sees this run as running
+    // until its exit is there (the previous run's exit.json is replaced).
     let tmp = dir.join(".exit.json.tmp");
     if std::fs::write(&tmp, body).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));
     }
+    let _ = std::fs::remove_file(dir.join("shim.pid"));
     let _ = rt.delete(id, true);
     0
 }

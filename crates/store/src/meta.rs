@@ -321,6 +321,21 @@ impl Writer<'_> {
         Ok(old)
     }
 
+    /// A record of one of the engine's tables, as this transaction sees it
+    /// (for read-modify-write without a lost update).
+    pub fn get<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>, MetaError> {
+        let t = self.tx.open_table(table.def()).map_err(dberr)?;
+        let v = t.get(key).map_err(dberr)?;
+        match v {
+            Some(v) => Ok(Some(decode(key, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Adds or replaces a record in one of the engine's tables.
     pub fn put<T: Serialize>(
         &mut self,

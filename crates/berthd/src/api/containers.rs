@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
+use crate::phases::Phase;
 use crate::Daemon;
 
 /// Largest create body: a container's config is a few KiB.
@@ -96,7 +97,7 @@ pub async fn start_container(
     let shim = d.shim.clone();
     let now = crate::now_rfc3339();
     let c2 = c.clone();
-    blocking(move || {
+    let started = blocking(move || {
         if by_user {
             e.mark(&c2.id, |r| {
                 r.stopped_by_user = false;
@@ -104,17 +105,24 @@ pub async fn start_container(
             })?;
         }
         if let Err(err) = e.container_start(&c2.id, &shim, now) {
-            if c2.config["HostConfig"]["AutoRemove"]
+            let auto = c2.config["HostConfig"]["AutoRemove"]
                 .as_bool()
-                .unwrap_or(false)
-            {
-                let _ = e.container_remove(&c2.id, true);
-            }
-            return Err(err);
+                .unwrap_or(false);
+            let removed = auto && e.container_remove(&c2.id, true).is_ok();
+            return Ok(Err((err, removed)));
         }
-        Ok(())
+        Ok(Ok(()))
     })
     .await?;
+    match started {
+        Ok(()) => d.phases.publish(&c.id, Phase::Running),
+        Err((err, removed)) => {
+            if removed {
+                d.phases.publish(&c.id, Phase::Removed(None));
+            }
+            return Err(err.into());
+        }
+    }
     Ok(())
 }
 
@@ -206,47 +214,58 @@ pub async fn rename(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
 
 /// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`.
 /// The headers go out at once (the docker CLI waits for them before it
-/// starts the container); the body when the condition is met.
+/// starts the container); the body when the condition is met, from the
+/// phases the monitor and removals publish.
 pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    let n = name.clone();
-    let c = blocking(move || e.find_container(&n)).await?;
-    let condition = q.get("condition").to_string();
-    let engine = d.engine.clone();
+    let c = blocking(move || e.find_container(&name)).await?;
+    let condition = match q.get("condition") {
+        "" | "not-running" => Condition::NotRunning,
+        "next-exit" => Condition::NextExit,
+        "removed" => Condition::Removed,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition: {other:?}"
+            )))
+        }
+    };
+    // Subscribed before the state is read: nothing published after it is missed.
+    let mut rx = d.phases.subscribe(&c.id);
+    let e = d.engine.clone();
+    let c2 = c.clone();
+    let (state, exists) =
+        blocking(move || Ok((e.state(&c2), e.find_container(&c2.id).is_ok()))).await?;
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(1);
     tokio::spawn(async move {
-        // next-exit waits for an exit after this moment, not an earlier one.
-        let mut first: Option<Option<String>> = None;
-        let mut last = None;
-        loop {
-            let (e, c2) = (engine.clone(), c.clone());
-            let Ok((state, exists)) = tokio::task::spawn_blocking(move || {
-                (e.state(&c2), e.find_container(&c2.id).is_ok())
-            })
-            .await
-            else {
-                return;
-            };
-            let finished = match &state {
-                engine::containers::State::Exited(code, at) => {
-                    last = Some(*code);
-                    Some(at.clone())
+        let mut last = match state {
+            engine::containers::State::Exited(code, _) => Some(code),
+            _ => None,
+        };
+        let running = matches!(state, engine::containers::State::Running(..));
+        let mut done = match condition {
+            Condition::NotRunning => !running || !exists,
+            Condition::Removed | Condition::NextExit => !exists,
+        };
+        while !done {
+            let changed = rx.changed().await;
+            let phase = rx.borrow_and_update().clone();
+            match phase {
+                Phase::Exited(code) => {
+                    last = Some(code);
+                    done = condition != Condition::Removed;
                 }
-                _ => None,
-            };
-            let initial = first.get_or_insert_with(|| finished.clone()).clone();
-            let done = match condition.as_str() {
-                "removed" => !exists,
-                "next-exit" => finished.is_some() && finished != initial,
-                _ => !matches!(state, engine::containers::State::Running(..)),
-            };
-            if done {
-                let v = json!({"StatusCode": last.unwrap_or(0), "Error": null});
-                let _ = tx.send_data(Bytes::from(format!("{v}\n"))).await;
-                return;
+                Phase::Removed(code) => {
+                    last = code.or(last);
+                    done = true;
+                }
+                _ => {}
             }
-            tokio::time::sleep(POLL).await;
+            if changed.is_err() {
+                break;
+            }
         }
+        let v = json!({"StatusCode": last.unwrap_or(0), "Error": null});
+        let _ = tx.send_data(Bytes::from(format!("{v}\n"))).await;
     });
     let mut r = Response::new(body.boxed());
     r.headers_mut().insert(
@@ -254,6 +273,13 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    NotRunning,
+    NextExit,
+    Removed,
 }
 
 /// What `logs` and `attach` read from the log.
@@ -451,7 +477,10 @@ pub async fn attach(
     };
     let d = d.clone();
     let raw = tty(&c);
+    // Counted from now: an --rm container waits for this stream to drain.
+    let attached = d.phases.attach(&c.id);
     tokio::spawn(async move {
+        let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
         let mut io = TokioIo::new(upgraded);
         let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
@@ -489,7 +518,14 @@ pub async fn attach(
 pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let force = q.flag("force");
     let e = d.engine.clone();
-    blocking(move || e.container_remove(&name, force)).await?;
+    let (id, code) = blocking(move || {
+        let c = e.find_container(&name)?;
+        let code = e.exit_code(&c);
+        e.container_remove(&c.id, force)?;
+        Ok((c.id.clone(), code.or_else(|| force.then_some(137))))
+    })
+    .await?;
+    d.phases.publish(&id, Phase::Removed(code));
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 

@@ -1,0 +1,108 @@
+//! What happened to each container lately, broadcast to whoever waits:
+//! the monitor publishes the exit, removals publish the removal. `wait`
+//! and `attach` subscribe instead of polling, and an `--rm` container is
+//! removed only after its attached streams have drained, so a fast
+//! container's output and exit code are never lost to its removal.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// A container's latest phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing published since the daemon started.
+    Unknown,
+    /// Started.
+    Running,
+    /// Exited with a code.
+    Exited(i32),
+    /// Removed; its last exit code, if it ran.
+    Removed(Option<i32>),
+}
+
+/// Phases and attached streams, per container id.
+#[derive(Default, Debug)]
+pub struct Phases {
+    senders: Mutex<HashMap<String, watch::Sender<Phase>>>,
+    attached: Mutex<HashMap<String, usize>>,
+}
+
+/// Counts an attached stream while it lives.
+pub struct Attached {
+    phases: Arc<Phases>,
+    id: String,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let mut a = self
+            .phases
+            .attached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = a.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                a.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Phases {
+    fn sender(&self, id: &str) -> watch::Sender<Phase> {
+        let mut s = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        s.entry(id.to_string())
+            .or_insert_with(|| watch::channel(Phase::Unknown).0)
+            .clone()
+    }
+
+    /// A receiver whose current value counts as seen: `changed()` wakes on
+    /// the next publication.
+    pub fn subscribe(&self, id: &str) -> watch::Receiver<Phase> {
+        self.sender(id).subscribe()
+    }
+
+    /// Publishes a phase. A removal is the last word: its sender goes.
+    pub fn publish(&self, id: &str, phase: Phase) {
+        let removed = matches!(phase, Phase::Removed(_));
+        self.sender(id).send_replace(phase);
+        if removed {
+            self.senders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
+        }
+    }
+
+    /// Registers an attached stream.
+    pub fn attach(self: &Arc<Self>, id: &str) -> Attached {
+        *self
+            .attached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default() += 1;
+        Attached {
+            phases: self.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    /// Waits (at most `limit`) until no stream is attached to `id`.
+    pub async fn drained(&self, id: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self
+            .attached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
