@@ -469,3 +469,95 @@ fn images_in_use_by_containers() {
     ok(d.docker(&["start", "-a", "s"]));
     assert_eq!(inspect(&d, "r", "{{.State.Status}}"), "running");
 }
+
+#[test]
+fn diff_commit_export() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "c",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new; rm /bin/ls; rm -r /usr; mkdir -p /tmp/x",
+    ]));
+    let diff = ok(d.docker(&["diff", "c"]));
+    for line in ["A /new", "D /bin/ls", "D /usr", "A /tmp/x", "C /bin"] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing from\n{diff}"
+        );
+    }
+    assert!(!diff.contains("/etc/hostname"), "{diff}");
+    let id = ok(d.docker(&[
+        "commit",
+        "-a",
+        "me",
+        "-m",
+        "a message",
+        "-c",
+        "ENV X=1",
+        "-c",
+        "CMD [\"sh\", \"-c\", \"echo $X\"]",
+        "c",
+        "snap:v1",
+    ]));
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    // The deletions hide the image's files in the new image.
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "snap:v1",
+        "sh",
+        "-c",
+        "cat /new; test -e /bin/ls || echo no-ls; test -e /usr || echo no-usr",
+    ]));
+    assert_eq!(out, "hi\nno-ls\nno-usr\n");
+    assert_eq!(ok(d.docker(&["run", "--rm", "snap:v1"])), "1\n");
+    assert_eq!(
+        inspect(&d, "snap:v1", "{{.Author}}|{{.Comment}}"),
+        "me|a message"
+    );
+    let hist = ok(d.docker(&["history", "--format", "{{.Comment}}", "snap:v1"]));
+    assert!(hist.starts_with("a message\n"), "{hist}");
+    // export: the container's view, deletions applied.
+    let tar = d.dir.path().join("c.tar");
+    ok(d.docker(&["export", "-o", tar.to_str().unwrap(), "c"]));
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        list.lines().any(|l| l.trim_start_matches("./") == "new"),
+        "{list}"
+    );
+    assert!(
+        !list.lines().any(|l| l.trim_start_matches("./") == "bin/ls"),
+        "bin/ls exported"
+    );
+    assert!(
+        list.lines().any(|l| l.trim_start_matches("./") == "bin/sh"),
+        "{list}"
+    );
+    // Commit of a running container pauses it and leaves it running.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /f; sleep 100",
+    ]));
+    eventually("the file", || d.docker(&["diff", "r"]).1.contains("A /f"));
+    ok(d.docker(&["commit", "r", "snap:v2"]));
+    assert_eq!(inspect(&d, "r", "{{.State.Status}}"), "running");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "--entrypoint", "cat", "snap:v2", "/f"])),
+        "x\n"
+    );
+}

@@ -578,6 +578,199 @@ impl Engine {
         self.mark(&c.id, |r| r.name = new_name.to_string())
     }
 
+    /// The layer directories under a container, top first.
+    fn lowers(&self, c: &ContainerRecord) -> Vec<PathBuf> {
+        c.layers
+            .iter()
+            .rev()
+            .map(|l| self.store().layer_dir(l))
+            .collect()
+    }
+
+    /// `GET /containers/{id}/export`: the container's filesystem as a tar,
+    /// its writable layer over its image's layers.
+    pub fn container_export(
+        &self,
+        name: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), EngineError> {
+        let c = self.find_container(name)?;
+        let dir = self.container_dir(&c.id);
+        let upper = dir.join("upper");
+        let mut lower = vec![upper.clone()];
+        if !upper.exists() {
+            lower.clear();
+        }
+        lower.extend(self.lowers(&c));
+        if lower.is_empty() {
+            lower.push(self.store().layer_dir("empty"));
+            std::fs::create_dir_all(&lower[0]).map_err(sys)?;
+        }
+        // A read-only overlay of its own: the upper's whiteouts hide what
+        // the container deleted, and a running container is not disturbed.
+        let view = tempfile::Builder::new()
+            .prefix(".export-")
+            .tempdir_in(&dir)
+            .map_err(sys)?;
+        if lower.len() == 1 {
+            store::diff::write_layer(&lower[0], out).map_err(sys)?;
+            return Ok(());
+        }
+        store::mount::Overlay {
+            lower: &lower,
+            upper: None,
+        }
+        .mount(view.path())
+        .map_err(sys)?;
+        let r = store::diff::write_layer(view.path(), out).map_err(sys);
+        let _ = store::mount::unmount(view.path());
+        r.map(|_| ())
+    }
+
+    /// `GET /containers/{id}/changes`: `[{"Path", "Kind"}]`, Kind 0 changed,
+    /// 1 added, 2 deleted. The files berth mounts over (hostname, hosts,
+    /// resolv.conf) and the directories changed only by them are left out,
+    /// as Docker's init layer leaves them out.
+    pub fn container_changes(&self, name: &str) -> Result<Vec<Value>, EngineError> {
+        let c = self.find_container(name)?;
+        let upper = self.container_dir(&c.id).join("upper");
+        if !upper.exists() {
+            return Ok(Vec::new());
+        }
+        let changes = store::diff::changes(&upper, &self.lowers(&c)).map_err(sys)?;
+        const MOUNTED: &[&str] = &[
+            "/etc/hostname",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/.dockerenv",
+        ];
+        let kept: Vec<&store::diff::Change> = changes
+            .iter()
+            .filter(|ch| !MOUNTED.contains(&ch.path.as_str()))
+            .collect();
+        let out = kept
+            .iter()
+            .filter(|ch| {
+                // A changed directory stays if something under it stays, or if
+                // none of the mounted files lies under it (its own change).
+                let prefix = format!("{}/", ch.path.trim_end_matches('/'));
+                !matches!(ch.kind, store::diff::ChangeKind::Modified)
+                    || kept.iter().any(|o| o.path.starts_with(&prefix))
+                    || !MOUNTED.iter().any(|m| m.starts_with(&prefix))
+            })
+            .map(|ch| {
+                let kind = match ch.kind {
+                    store::diff::ChangeKind::Modified => 0,
+                    store::diff::ChangeKind::Added => 1,
+                    store::diff::ChangeKind::Deleted => 2,
+                };
+                json!({"Path": ch.path, "Kind": kind})
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// `POST /commit?container=&repo=&tag=&author=&comment=&changes=&pause=`:
+    /// the writable layer becomes a new image whose config is the
+    /// container's, with `changes` applied. A running container is frozen
+    /// meanwhile unless `pause` is false.
+    pub fn container_commit(
+        &self,
+        name: &str,
+        reference: Option<&str>,
+        author: &str,
+        comment: &str,
+        changes: &[String],
+        pause: bool,
+        created: String,
+    ) -> Result<String, EngineError> {
+        let c = self.find_container(name)?;
+        let image = self.store().meta().image(&c.image)?.ok_or_else(|| {
+            EngineError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the image of container {} was removed; it cannot be committed",
+                    c.id
+                ),
+            )
+        })?;
+        let reference = match reference {
+            Some(r) => Some(
+                store::reference::Reference::parse(r)
+                    .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?
+                    .with_default_tag(),
+            ),
+            None => None,
+        };
+        let mut run = store::config::RunConfig::default();
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+        };
+        let cfg = &c.config;
+        run.cmd = strings(&cfg["Cmd"]);
+        run.entrypoint = strings(&cfg["Entrypoint"]);
+        run.env = strings(&cfg["Env"]).unwrap_or_default();
+        run.user = cfg["User"].as_str().unwrap_or("").to_string();
+        run.working_dir = cfg["WorkingDir"].as_str().unwrap_or("").to_string();
+        run.stop_signal = cfg["StopSignal"].as_str().unwrap_or("").to_string();
+        run.labels = cfg["Labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        run.exposed_ports = cfg["ExposedPorts"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        run.volumes = cfg["Volumes"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if !cfg["Healthcheck"].is_null() {
+            run.healthcheck = Some(cfg["Healthcheck"].clone());
+        }
+        store::config::apply_changes(&mut run, changes)
+            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+        let frozen = pause
+            && matches!(self.state(&c), State::Running(_, false))
+            && self.runtime().pause(&c.id).is_ok();
+        let _w = self.writing();
+        let history = store::config::History {
+            created,
+            created_by: String::new(),
+            comment: comment.to_string(),
+            author: author.to_string(),
+            empty_layer: false,
+        };
+        let r = self.store().commit(
+            &image,
+            &self.container_dir(&c.id).join("upper"),
+            history,
+            reference.as_ref(),
+            |config| {
+                let shell = std::mem::take(&mut config.config.shell);
+                let on_build = std::mem::take(&mut config.config.on_build);
+                config.config = run;
+                config.config.shell = shell;
+                config.config.on_build = on_build;
+                if !author.is_empty() {
+                    config.author = Some(author.to_string());
+                }
+            },
+        );
+        if frozen {
+            let _ = self.runtime().resume(&c.id);
+        }
+        Ok(r?.id)
+    }
+
     /// The whole log lines of a container from byte offset `from`, in
     /// order, and the offset after the last one.
     pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {

@@ -562,3 +562,53 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         &blocking(move || e.container_list(all, limit, size, &filters)).await?,
     ))
 }
+
+/// `GET /containers/{id}/export`: a tar of its filesystem, streamed.
+pub async fn export(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let n = name.clone();
+    blocking(move || e.find_container(&n)).await?;
+    let e = d.engine.clone();
+    super::stream_blocking("application/x-tar", move |w| e.container_export(&name, w)).await
+}
+
+/// `GET /containers/{id}/changes`.
+pub async fn changes(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    Ok(json(
+        StatusCode::OK,
+        &blocking(move || e.container_changes(&name)).await?,
+    ))
+}
+
+/// `POST /commit?container=&repo=&tag=&author=&comment=&changes=&pause=`
+/// (the body, a config to merge, is not read: changes carry the edits).
+pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    let name = q.get("container").to_string();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("a container is required: container="));
+    }
+    let reference = match (q.get("repo"), q.get("tag")) {
+        ("", _) => None,
+        (r, "") => Some(r.to_string()),
+        (r, t) => Some(format!("{r}:{t}")),
+    };
+    let (author, comment) = (q.get("author").to_string(), q.get("comment").to_string());
+    let changes = q.all("changes").to_vec();
+    let pause = q.get("pause") != "0" && q.get("pause") != "false";
+    let e = d.engine.clone();
+    let created = crate::now_rfc3339();
+    let id = blocking(move || {
+        e.container_commit(
+            &name,
+            reference.as_deref(),
+            &author,
+            &comment,
+            &changes,
+            pause,
+            created,
+        )
+    })
+    .await?;
+    Ok(json(StatusCode::CREATED, &json!({"Id": id})))
+}

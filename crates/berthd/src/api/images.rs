@@ -136,14 +136,10 @@ pub async fn save(d: &Daemon, names: Vec<String>) -> Result<Response<Body>, ApiE
         return Err(ApiError::bad_request("no images to save"));
     }
     let e = d.engine.clone();
-    // Held in memory for now; a streamed body comes with the other streams.
-    let tar = blocking(move || e.image_save(&names, Vec::new())).await?;
-    let mut r = Response::new(super::full(tar));
-    r.headers_mut().insert(
-        "Content-Type",
-        hyper::header::HeaderValue::from_static("application/x-tar"),
-    );
-    Ok(r)
+    super::stream_blocking("application/x-tar", move |w| {
+        e.image_save(&names, w).map(|_| ())
+    })
+    .await
 }
 
 /// `POST /images/create`: import from the body (`fromSrc=-`); pulling

@@ -97,6 +97,82 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     r
 }
 
+/// A body written by blocking code (a tar being made) as it is made: the
+/// writer sends 64 KiB chunks; an error after the first byte can only cut
+/// the stream, so `f` is checked up to its first write.
+pub async fn stream_blocking(
+    content_type: &'static str,
+    f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), engine::EngineError> + Send + 'static,
+) -> Result<Response<Body>, ApiError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(64 * 1024),
+            first: Some(first_tx),
+        };
+        let r = f(&mut w).and_then(|()| {
+            std::io::Write::flush(&mut w)
+                .map_err(|e| engine::EngineError::new(engine::ErrorKind::System, e.to_string()))
+        });
+        if let Some(first) = w.first.take() {
+            let _ = first.send(r.map_err(ApiError::from));
+        }
+    });
+    first_rx
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("the writer stopped")))?;
+    let (mut btx, body) =
+        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if btx.send_data(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = Response::new(http_body_util::BodyExt::boxed(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(r)
+}
+
+/// The `Write` side of `stream_blocking`.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+    /// Told once the first chunk goes (or the writer ends), so that an early
+    /// error still becomes a proper error response.
+    first: Option<tokio::sync::oneshot::Sender<Result<(), ApiError>>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(first) = self.first.take() {
+            let _ = first.send(Ok(()));
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(64 * 1024),
+        ));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("responses serialise");
@@ -216,6 +292,10 @@ async fn route(
         (&Method::POST, Some((id, "rename"))) => {
             return containers::rename(d, id.to_string(), q).await
         }
+        (&Method::GET, Some((id, "export"))) => return containers::export(d, id.to_string()).await,
+        (&Method::GET, Some((id, "changes"))) => {
+            return containers::changes(d, id.to_string()).await
+        }
         (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
         (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,
@@ -226,6 +306,7 @@ async fn route(
         (&Method::GET, "/version") => Ok(system::version()),
         (&Method::GET, "/info") => Ok(system::info(d)),
         (&Method::POST, "/berth/system/check") => system::check(d).await,
+        (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
         (&Method::POST, "/images/create") => images::create(d, q, body).await,
