@@ -2,6 +2,7 @@
 //! (root-owned, mode 0660) and maps each route to an engine call.
 
 mod api;
+mod events;
 mod flags;
 mod monitor;
 mod phases;
@@ -25,6 +26,8 @@ pub struct Daemon {
     pub id: String,
     /// The engine.
     pub engine: Arc<engine::Engine>,
+    /// What happened, for `/events`.
+    pub events: events::Events,
     /// Exits and removals, for waiters and attached streams.
     pub phases: Arc<phases::Phases>,
     /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`).
@@ -109,6 +112,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         id,
         engine: Arc::new(engine),
         phases: Default::default(),
+        events: Default::default(),
     });
     monitor::adopt(daemon.clone()).await;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

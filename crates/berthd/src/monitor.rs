@@ -28,6 +28,13 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
             match st {
                 Ok(Ok(State::Exited(code, _))) => {
                     d.phases.publish(&id, Phase::Exited(code));
+                    crate::api::containers::event(
+                        &d,
+                        &id,
+                        "die",
+                        vec![("exitCode", code.to_string())],
+                    )
+                    .await;
                     break code;
                 }
                 Ok(Ok(State::Running(..))) => tokio::time::sleep(POLL).await,
@@ -65,10 +72,11 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
             d.phases.drained(&c.id, Duration::from_secs(5)).await;
             let e = d.engine.clone();
             let removed =
-                tokio::task::spawn_blocking(move || e.container_remove(&c.id, true).map(|_| c.id))
+                tokio::task::spawn_blocking(move || e.container_remove(&c.id, true).map(|_| c))
                     .await;
-            if let Ok(Ok(id)) = removed {
-                d.phases.publish(&id, Phase::Removed(Some(code)));
+            if let Ok(Ok(c)) = removed {
+                d.phases.publish(&c.id, Phase::Removed(Some(code)));
+                d.events.container(&c, "destroy", &[]);
             }
         }
         return false;

@@ -561,3 +561,121 @@ fn diff_commit_export() {
         "x\n"
     );
 }
+
+#[test]
+fn events_and_disk_usage() {
+    let d = daemon();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 1.0;
+    assert_eq!(
+        d.docker(&["run", "--name", "ev", "--label", "team=a", "busybox", "sh", "-c", "exit 2"])
+            .0,
+        2
+    );
+    ok(d.docker(&["tag", "busybox", "ev-image"]));
+    ok(d.docker(&["rm", "ev"]));
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 1.0;
+    let (since, until) = (format!("{start:.3}"), format!("{until:.3}"));
+    let out = ok(d.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+    ]));
+    let actions: Vec<&str> = out
+        .lines()
+        .map(|l| l.trim_end_matches("<no value>").trim())
+        .collect();
+    for want in [
+        "create ev",
+        "attach ev",
+        "start ev",
+        "die ev 2",
+        "destroy ev",
+    ] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+    let pos = |a: &str| actions.iter().position(|x| *x == a).unwrap();
+    assert!(
+        pos("create ev") < pos("start ev")
+            && pos("start ev") < pos("die ev 2")
+            && pos("die ev 2") < pos("destroy ev")
+    );
+    // Filters: by label and by action; images have their own events.
+    let out = ok(d.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "label=team=a",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Action}}",
+    ]));
+    assert_eq!(out.trim(), "die");
+    let out = ok(d.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]));
+    assert!(out.lines().any(|l| l == "tag ev-image:latest"), "{out}");
+    // A live stream sees what happens after it began.
+    let mut child = std::process::Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ])
+        .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
+        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    ok(d.docker(&["run", "--rm", "--name", "live", "busybox", "true"]));
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "live");
+    // system df: the image, one container of 100 kB in its writable layer.
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "sized",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /f",
+    ]));
+    let out = ok(d.docker(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}",
+    ]));
+    assert!(out.lines().any(|l| l == "Containers 1 0 100kB"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("Images 1 1 ")), "{out}");
+}

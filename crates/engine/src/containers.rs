@@ -1129,6 +1129,11 @@ fn dir_size(dir: &Path) -> u64 {
     total
 }
 
+/// The number of a signal given by name or number (`TERM`, `SIGTERM`, `15`).
+pub fn signal_number(s: &str) -> Option<i32> {
+    runtime::container::parse_signal(s).ok().map(|s| s as i32)
+}
+
 /// Docker's rule for container names.
 fn valid_name(n: &str) -> Result<(), EngineError> {
     let ok = !n.is_empty()

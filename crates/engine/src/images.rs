@@ -13,7 +13,8 @@ use store::{ImportOptions, StoreError};
 use crate::time::unix_seconds;
 use crate::{Engine, EngineError, ErrorKind};
 
-fn familiar(r: &str) -> String {
+/// The short form of a reference, as Docker prints it (`busybox:latest`).
+pub fn familiar(r: &str) -> String {
     Reference::parse(r)
         .map(|x| x.familiar())
         .unwrap_or_else(|_| r.to_string())
@@ -25,6 +26,22 @@ impl Engine {
             .iter()
             .map(|r| familiar(r))
             .collect())
+    }
+
+    /// `GET /system/df`: images (with how many containers use each),
+    /// containers with their sizes, the layers' total size.
+    pub fn system_df(&self) -> Result<Value, EngineError> {
+        let users = self.image_users()?;
+        let mut images = self.image_list(false)?;
+        for img in &mut images {
+            let id = img["Id"].as_str().unwrap_or("").to_string();
+            img["Containers"] = json!(users.get(&id).map_or(0, |u| u.len()));
+        }
+        let containers = self.container_list(true, None, true, &Default::default())?;
+        let layers: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
+        Ok(
+            json!({"LayersSize": layers, "Images": images, "Containers": containers, "Volumes": [], "BuildCache": []}),
+        )
     }
 
     /// `GET /images/json`: every image (with `all` too; there are no

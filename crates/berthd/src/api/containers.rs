@@ -55,6 +55,7 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
     let id = blocking(move || e.container_create(Some(&name), value, created)).await?;
+    event(d, &id, "create", vec![]).await;
     Ok(json(
         StatusCode::CREATED,
         &json!({"Id": id, "Warnings": []}),
@@ -115,7 +116,10 @@ pub async fn start_container(
     })
     .await?;
     match started {
-        Ok(()) => d.phases.publish(&c.id, Phase::Running),
+        Ok(()) => {
+            d.phases.publish(&c.id, Phase::Running);
+            d.events.container(&c, "start", &[]);
+        }
         Err((err, removed)) => {
             if removed {
                 d.phases.publish(&c.id, Phase::Removed(None));
@@ -138,9 +142,13 @@ pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&c.id);
-        e.container_stop(&c.id, Some(&signal), t)
+        e.container_stop(&c.id, Some(&signal), t).map(|s| (s, c.id))
     })
     .await?;
+    let (stopped, id) = stopped;
+    if stopped {
+        event(d, &id, "stop", vec![]).await;
+    }
     Ok(super::empty(if stopped {
         StatusCode::NO_CONTENT
     } else {
@@ -172,7 +180,9 @@ pub async fn restart(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Respons
         Ok(c)
     })
     .await?;
+    let id = c.id.clone();
     start_and_monitor(d, c, true).await?;
+    event(d, &id, "restart", vec![]).await;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -180,7 +190,7 @@ pub async fn restart(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Respons
 pub async fn kill(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let signal = q.get("signal").to_string();
-    blocking(move || {
+    let killed = blocking(move || {
         let c = e.find_container(&name)?;
         let sig = if signal.is_empty() {
             "KILL".to_string()
@@ -191,16 +201,21 @@ pub async fn kill(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
         if matches!(sig.to_ascii_uppercase().as_str(), "KILL" | "SIGKILL" | "9") {
             e.mark(&c.id, |r| r.stopped_by_user = true)?;
         }
-        e.container_kill(&c.id, &sig)
+        e.container_kill(&c.id, &sig).map(|()| (c.id, sig))
     })
     .await?;
+    let (id, sig) = killed;
+    let number = engine::containers::signal_number(&sig).map_or(sig, |n| n.to_string());
+    event(d, &id, "kill", vec![("signal", number)]).await;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn pause(d: &Daemon, name: String, pause: bool) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    blocking(move || e.container_pause(&name, pause)).await?;
+    let n = name.clone();
+    blocking(move || e.container_pause(&n, pause)).await?;
+    event(d, &name, if pause { "pause" } else { "unpause" }, vec![]).await;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -208,7 +223,15 @@ pub async fn pause(d: &Daemon, name: String, pause: bool) -> Result<Response<Bod
 pub async fn rename(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let new = q.get("name").to_string();
-    blocking(move || e.container_rename(&name, &new)).await?;
+    let (old, n) = (name.clone(), new.clone());
+    blocking(move || e.container_rename(&name, &n)).await?;
+    event(
+        d,
+        &new,
+        "rename",
+        vec![("oldName", format!("/{}", old.trim_start_matches('/')))],
+    )
+    .await;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -479,6 +502,7 @@ pub async fn attach(
     let raw = tty(&c);
     // Counted from now: an --rm container waits for this stream to drain.
     let attached = d.phases.attach(&c.id);
+    d.events.container(&c, "attach", &[]);
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
@@ -518,14 +542,15 @@ pub async fn attach(
 pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let force = q.flag("force");
     let e = d.engine.clone();
-    let (id, code) = blocking(move || {
+    let (c, code) = blocking(move || {
         let c = e.find_container(&name)?;
         let code = e.exit_code(&c);
         e.container_remove(&c.id, force)?;
-        Ok((c.id.clone(), code.or_else(|| force.then_some(137))))
+        Ok((c, code.or_else(|| force.then_some(137))))
     })
     .await?;
-    d.phases.publish(&id, Phase::Removed(code));
+    d.phases.publish(&c.id, Phase::Removed(code));
+    d.events.container(&c, "destroy", &[]);
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -568,6 +593,7 @@ pub async fn export(d: &Daemon, name: String) -> Result<Response<Body>, ApiError
     let e = d.engine.clone();
     let n = name.clone();
     blocking(move || e.find_container(&n)).await?;
+    event(d, &name, "export", vec![]).await;
     let e = d.engine.clone();
     super::stream_blocking("application/x-tar", move |w| e.container_export(&name, w)).await
 }
@@ -593,7 +619,9 @@ pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         (r, "") => Some(r.to_string()),
         (r, t) => Some(format!("{r}:{t}")),
     };
+    let container = name.clone();
     let (author, comment) = (q.get("author").to_string(), q.get("comment").to_string());
+    let comment_attr = comment.clone();
     let changes = q.all("changes").to_vec();
     let pause = q.get("pause") != "0" && q.get("pause") != "false";
     let e = d.engine.clone();
@@ -610,5 +638,14 @@ pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         )
     })
     .await?;
+    event(d, &container, "commit", vec![("comment", comment_attr)]).await;
     Ok(json(StatusCode::CREATED, &json!({"Id": id})))
+}
+
+/// Emits a container event; the record gives name, image and labels.
+pub async fn event(d: &Daemon, name: &str, action: &str, extra: Vec<(&'static str, String)>) {
+    let (e, n) = (d.engine.clone(), name.to_string());
+    if let Ok(Ok(c)) = tokio::task::spawn_blocking(move || e.find_container(&n)).await {
+        d.events.container(&c, action, &extra);
+    }
 }

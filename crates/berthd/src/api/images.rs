@@ -90,7 +90,14 @@ pub async fn history(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
 pub async fn tag(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (repo, tag) = (q.get("repo").to_string(), q.get("tag").to_string());
     let e = d.engine.clone();
-    blocking(move || e.image_tag(&name, &repo, &tag)).await?;
+    let (n, r, t) = (name.clone(), repo.clone(), tag.clone());
+    blocking(move || e.image_tag(&n, &r, &t)).await?;
+    let full = if tag.is_empty() {
+        format!("{repo}:latest")
+    } else {
+        format!("{repo}:{tag}")
+    };
+    image_event(d, &name, "tag", &engine::images::familiar(&full)).await;
     Ok(super::empty(StatusCode::CREATED))
 }
 
@@ -98,10 +105,9 @@ pub async fn tag(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, 
 pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (force, noprune) = (q.flag("force"), q.flag("noprune"));
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.image_remove(&name, force, noprune)).await?,
-    ))
+    let items = blocking(move || e.image_remove(&name, force, noprune)).await?;
+    removal_events(d, &items);
+    Ok(json(StatusCode::OK, &items))
 }
 
 /// `POST /images/prune`.
@@ -112,10 +118,11 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         .get("dangling")
         .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.image_prune(all)).await?,
-    ))
+    let report = blocking(move || e.image_prune(all)).await?;
+    if let Some(items) = report["ImagesDeleted"].as_array() {
+        removal_events(d, items);
+    }
+    Ok(json(StatusCode::OK, &report))
 }
 
 /// `POST /images/load`.
@@ -123,6 +130,13 @@ pub async fn load(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError
     let file = spool(body).await?;
     let e = d.engine.clone();
     let lines = blocking(move || e.image_load(file)).await?;
+    for l in &lines {
+        let name = l
+            .strip_prefix("Loaded image: ")
+            .or_else(|| l.strip_prefix("Loaded image ID: "))
+            .unwrap_or(l);
+        image_event(d, name, "load", name).await;
+    }
     let messages: Vec<_> = lines
         .iter()
         .map(|l| json!({"stream": format!("{l}\n")}))
@@ -176,5 +190,44 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
         )
     })
     .await?;
+    image_event(d, &id, "import", &id).await;
     Ok(json_lines(&[json!({"status": id})]))
+}
+
+/// Emits an image event: `ID` the image id, `name` what the user named.
+pub async fn image_event(d: &Daemon, image: &str, action: &str, name: &str) {
+    let (e, i) = (d.engine.clone(), image.to_string());
+    let id = tokio::task::spawn_blocking(move || {
+        e.image_inspect(&i)
+            .ok()
+            .and_then(|v| v["Id"].as_str().map(String::from))
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| image.to_string());
+    let attrs = std::collections::BTreeMap::from([("name".to_string(), name.to_string())]);
+    d.events.emit("image", action, &id, attrs);
+}
+
+/// `untag` and `delete` events for what `rmi` or prune did.
+fn removal_events(d: &Daemon, items: &[serde_json::Value]) {
+    for item in items {
+        if let Some(t) = item["Untagged"].as_str() {
+            d.events.emit(
+                "image",
+                "untag",
+                t,
+                std::collections::BTreeMap::from([("name".to_string(), t.to_string())]),
+            );
+        }
+        if let Some(id) = item["Deleted"].as_str() {
+            d.events.emit(
+                "image",
+                "delete",
+                id,
+                std::collections::BTreeMap::from([("name".to_string(), id.to_string())]),
+            );
+        }
+    }
 }

@@ -305,6 +305,8 @@ async fn route(
         (&Method::GET | &Method::HEAD, "/_ping") => Ok(system::ping(method)),
         (&Method::GET, "/version") => Ok(system::version()),
         (&Method::GET, "/info") => Ok(system::info(d)),
+        (&Method::GET, "/events") => system::events(d, q).await,
+        (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,

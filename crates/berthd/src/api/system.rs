@@ -5,7 +5,8 @@ use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
 use serde_json::json;
 
-use super::{json, Body, API_VERSION, MIN_API_VERSION};
+use super::query::Query;
+use super::{json, ApiError, Body, API_VERSION, MIN_API_VERSION};
 use crate::Daemon;
 
 /// `/_ping`: `OK`, with the headers clients negotiate with.
@@ -119,4 +120,103 @@ pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
     let e = d.engine.clone();
     let problems = super::blocking(move || e.system_check()).await?;
     Ok(json(StatusCode::OK, &json!({"Problems": problems})))
+}
+
+/// `GET /events?since=&until=&filters=`: past events from `since`, then
+/// live ones until `until` (or for ever), one JSON object per line.
+pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    use crate::events::{matches, parse_time, time_of};
+    let filters: std::collections::BTreeMap<String, Vec<String>> =
+        q.filters().into_iter().collect();
+    for k in filters.keys() {
+        if ![
+            "type",
+            "event",
+            "action",
+            "container",
+            "image",
+            "label",
+            "scope",
+            "daemon",
+            "network",
+            "volume",
+            "plugin",
+            "node",
+            "service",
+            "secret",
+            "config",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+    }
+    let bad = |k: &str| ApiError::bad_request(format!("invalid value for {k}: {:?}", q.get(k)));
+    let since = parse_time(q.get("since"));
+    if since.is_none() && !q.get("since").is_empty() {
+        return Err(bad("since"));
+    }
+    let until = parse_time(q.get("until"));
+    if until.is_none() && !q.get("until").is_empty() {
+        return Err(bad("until"));
+    }
+    let (past, mut rx) = d.events.subscribe();
+    let (mut tx, body) =
+        http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(16);
+    tokio::spawn(async move {
+        let line = |v: &serde_json::Value| bytes::Bytes::from(format!("{v}\n"));
+        let in_window = |v: &serde_json::Value| until.is_none_or(|u| time_of(v) <= u);
+        if let Some(s) = since {
+            for v in past
+                .iter()
+                .filter(|v| time_of(v) >= s && in_window(v) && matches(v, &filters))
+            {
+                if tx.send_data(line(v)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let deadline = until.map(|u| {
+            tokio::time::Instant::now() + std::time::Duration::from_secs_f64((u - now).max(0.0))
+        });
+        loop {
+            let next = async {
+                match deadline {
+                    Some(dl) => tokio::time::timeout_at(dl, rx.recv()).await.ok(),
+                    None => Some(rx.recv().await),
+                }
+            };
+            match next.await {
+                Some(Ok(v)) => {
+                    if in_window(&v)
+                        && matches(&v, &filters)
+                        && tx.send_data(line(&v)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                _ => return,
+            }
+        }
+    });
+    let mut r = Response::new(http_body_util::BodyExt::boxed(body));
+    r.headers_mut().insert(
+        "Content-Type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+/// `GET /system/df`.
+pub async fn df(d: &Daemon) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    Ok(json(
+        StatusCode::OK,
+        &super::blocking(move || e.system_df()).await?,
+    ))
 }
