@@ -30,8 +30,11 @@ pub struct Daemon {
     pub events: events::Events,
     /// Exits and removals, for waiters and attached streams.
     pub phases: Arc<phases::Phases>,
-    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`).
+    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`), as
+    /// the path of its sealed copy when one could be made.
     pub shim: std::path::PathBuf,
+    /// Keeps the sealed copy open.
+    _shim_copy: Option<std::os::fd::OwnedFd>,
 }
 
 /// The current time, RFC 3339, UTC.
@@ -106,8 +109,22 @@ async fn run(flags: flags::Flags) -> Result<()> {
                 .map(|p| p.with_file_name("berth-shim"))
                 .unwrap_or_else(|_| "berth-shim".into())
         });
+    // One sealed copy of the shim for all containers: their text pages are
+    // shared, and none can overwrite the binary on disk (CVE-2019-5736).
+    let (shim, shim_copy) = match runtime::sealed::copy(&shim, "berth-shim") {
+        Ok(fd) => (
+            std::path::PathBuf::from(format!(
+                "/proc/{}/fd/{}",
+                std::process::id(),
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            )),
+            Some(fd),
+        ),
+        Err(_) => (shim, None),
+    };
     let daemon = Arc::new(Daemon {
         shim,
+        _shim_copy: shim_copy,
         settings,
         id,
         engine: Arc::new(engine),

@@ -305,12 +305,16 @@ impl Engine {
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
-        let out = Command::new(shim)
-            .arg(&dir)
-            .arg(&c.id)
-            .arg(self.exec_root.join("runtime"))
-            .output()
-            .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
+        let out = {
+            let mut cmd = Command::new(shim);
+            std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
+            cmd
+        }
+        .arg(&dir)
+        .arg(&c.id)
+        .arg(self.exec_root.join("runtime"))
+        .output()
+        .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
         let msg = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() || !msg.starts_with("started ") {
             let why = msg

@@ -33,6 +33,21 @@ fn running_sealed() -> bool {
     }
 }
 
+/// A sealed memfd copy of the binary at `path`. A daemon that starts many
+/// processes of one binary (berthd and its shims) makes one copy and execs
+/// it (through `/proc/PID/fd/N`) each time: the copies then share their
+/// pages, and `ensure` in each finds itself sealed already.
+pub fn copy(path: &std::path::Path, name: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    let ctx = |what: &str, e: std::io::Error| std::io::Error::new(e.kind(), format!("{what}: {e}"));
+    let mut src = File::open(path).map_err(|e| ctx(&format!("open {}", path.display()), e))?;
+    let memfd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .map_err(|e| ctx("memfd_create", e.into()))?;
+    let mut dst = File::from(memfd);
+    std::io::copy(&mut src, &mut dst).map_err(|e| ctx("copy the binary to a memfd", e))?;
+    fcntl(&dst, FcntlArg::F_ADD_SEALS(SEALS)).map_err(|e| ctx("seal the memfd", e.into()))?;
+    Ok(dst.into())
+}
+
 /// Re-executes this process from a sealed memfd copy (named `name`), unless
 /// it already runs from one. Returns only in the sealed copy, or with an
 /// error. Every binary whose forks become container processes (berth-runtime,

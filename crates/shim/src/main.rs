@@ -62,6 +62,8 @@ fn main() {
 
 fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = setsid();
+    // Its name in ps and top (exec'd from a memfd it would be a number).
+    let _ = nix::sys::prctl::set_name(c"berth-shim");
     // SAFETY: integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
@@ -94,6 +96,10 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     }
     let _ = write!(report, "started {pid}");
     drop(report);
+    // Creating the container (spec, seccomp) used heap it no longer needs:
+    // hand it back, since a shim lives as long as its container.
+    // SAFETY: no arguments that could be invalid.
+    unsafe { libc::malloc_trim(0) };
     let code = supervise(dir, pid, out_r, err_r);
     let finished = runtime::now_rfc3339();
     let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Engines side by side: berthd (driven by the docker CLI, and by berth's own
+CLI when it has `run`), dockerd (Debian's docker.io, with its containerd and
+runc) and podman (Debian's, runc). See bench/README.md.
+
+Every engine gets its own socket and roots under WORK, the same busybox image
+(imported from the same tar), and `--network none` (berth has no networking
+yet, so the others are asked for none too). Rounds are interleaved: each
+round runs every engine once, in an order rotated by one per round.
+
+Workloads:
+  run      `run --rm busybox true`, wall time of the CLI process.
+  burst    50 `run -d busybox sleep 1000` (5 at a time) then one `rm -f` of
+           all 50; wall time of each phase.
+  memory   the engine's idle processes (RSS and PSS), then with 10 running
+           containers: what each container adds (shims, conmon included).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(argv, env=None, check=True, timeout=120):
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def wait_socket(path, proc, what, timeout=60):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}; see its log")
+        if time.time() > deadline:
+            raise RuntimeError(f"{what} did not open {path}")
+        time.sleep(0.05)
+
+
+class Engine:
+    """One engine: how to call its CLI and which processes are its own."""
+
+    def __init__(self, name, cli, env, procs_match):
+        self.name, self.cli, self.env, self.procs_match = name, cli, env, procs_match
+
+    def run(self, args, check=True, timeout=120):
+        return sh(self.cli + args, env=self.env, check=check, timeout=timeout)
+
+
+def proc_mem(pid):
+    """(RSS, PSS) in KiB of one process, from smaps_rollup."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def processes():
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{p}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        out.append((int(p), comm, cmd))
+    return out
+
+
+def engine_mem(e):
+    rss = pss = n = 0
+    for pid, comm, cmd in processes():
+        if e.procs_match(comm, cmd):
+            r, p = proc_mem(pid)
+            rss, pss, n = rss + r, pss + p, n + 1
+    return rss, pss, n
+
+
+def timed(f):
+    t = time.perf_counter_ns()
+    f()
+    return (time.perf_counter_ns() - t) / 1e6
+
+
+def stats(vals):
+    if not vals:
+        return {}
+    s = sorted(vals)
+    p90 = s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+    return {"n": len(s), "median": statistics.median(s), "p90": p90, "min": s[0], "max": s[-1]}
+
+
+def setup(work, busybox_tar, berth_bin, with_berth_cli):
+    os.makedirs(work, exist_ok=True)
+    engines, children = [], []
+    # berthd
+    bd = os.path.join(work, "berthd")
+    os.makedirs(bd, exist_ok=True)
+    sock = os.path.join(bd, "berthd.sock")
+    log = open(os.path.join(bd, "log"), "w")
+    p = subprocess.Popen([os.path.join(berth_bin, "berthd"), "-H", f"unix://{sock}",
+                          "--data-root", os.path.join(bd, "data"), "--exec-root", os.path.join(bd, "exec"),
+                          "--pidfile", os.path.join(bd, "pid")], stdout=log, stderr=log, start_new_session=True)
+    children.append(p)
+    wait_socket(sock, p, "berthd")
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=os.path.join(work, "docker-config"))
+    data = os.path.join(bd, "data")
+    berth_match = lambda comm, cmd, p=p, data=data: cmd.startswith(os.path.join(berth_bin, "berthd")) or (data in cmd and "shim" in cmd)
+    engines.append(Engine("berthd (docker CLI)", ["docker"], env, berth_match))
+    if with_berth_cli:
+        benv = dict(os.environ, BERTH_HOST=f"unix://{sock}")
+        engines.append(Engine("berthd (berth CLI)", [os.path.join(berth_bin, "berth")], benv, berth_match))
+    # dockerd
+    dd = os.path.join(work, "dockerd")
+    os.makedirs(dd, exist_ok=True)
+    with open(os.path.join(dd, "daemon.json"), "w") as f:
+        f.write("{}")
+    dsock = os.path.join(dd, "docker.sock")
+    dlog = open(os.path.join(dd, "log"), "w")
+    q = subprocess.Popen(["/usr/sbin/dockerd", "-H", f"unix://{dsock}", "--data-root", os.path.join(dd, "data"),
+                          "--exec-root", os.path.join(dd, "exec"), "--pidfile", os.path.join(dd, "pid"),
+                          "--config-file", os.path.join(dd, "daemon.json"), "--storage-driver", "overlay2"],
+                         stdout=dlog, stderr=dlog, start_new_session=True)
+    children.append(q)
+    wait_socket(dsock, q, "dockerd")
+    denv = dict(os.environ, DOCKER_HOST=f"unix://{dsock}", DOCKER_CONFIG=os.path.join(work, "docker-config"))
+    droot = os.path.join(dd, "exec")
+    docker_match = lambda comm, cmd, droot=droot: cmd.startswith("/usr/sbin/dockerd") and dd in cmd or (comm.startswith("containerd") and ("moby" in cmd or droot in cmd))
+    engines.append(Engine("dockerd", ["docker"], denv, docker_match))
+    # podman
+    pd = os.path.join(work, "podman")
+    r = sh(["bash", os.path.join(REPO, "scripts/podman-setup.sh"), pd])
+    penv = dict(os.environ)
+    for line in r.stdout.splitlines():
+        if line.startswith("export "):
+            k, v = line[len("export "):].split("=", 1)
+            penv[k] = v.strip("'\"")
+    podman_match = lambda comm, cmd, pd=pd: comm == "conmon" and pd in cmd
+    engines.append(Engine("podman", ["podman"], penv, podman_match))
+    # The same image everywhere.
+    for e in engines:
+        if e.name == "podman":
+            continue
+        if e.name.startswith("berthd (berth"):
+            continue
+        e.run(["import", "-c", 'CMD ["sh"]', busybox_tar, "busybox:latest"])
+    return engines, children
+
+
+def teardown(engines, children):
+    for e in engines:
+        if e.name.startswith("berthd (berth"):
+            continue
+        ids = e.run(["ps", "-aq"], check=False).stdout.split()
+        if ids:
+            e.run(["rm", "-f"] + (["-t", "0"] if e.name == "podman" else []) + ids, check=False, timeout=300)
+    for c in children:
+        c.terminate()
+        try:
+            c.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            c.kill()
+
+
+def net_args(e):
+    return [] if e.name.startswith("berthd") else ["--network", "none"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=20, help="rounds of run --rm")
+    ap.add_argument("--bursts", type=int, default=2, help="rounds of the 50-container burst")
+    ap.add_argument("--work", default="/var/lib/berth-bench")
+    ap.add_argument("--busybox", required=True, help="busybox rootfs tar")
+    ap.add_argument("--bin", default=os.path.join(REPO, "target/release"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--berth-cli", action="store_true", help="also time berth's own CLI")
+    a = ap.parse_args()
+
+    engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli)
+    res = {"machine": {"kernel": platform.release(), "cpus": os.cpu_count(),
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+           "versions": {}, "series": {}}
+    try:
+        for e in engines:
+            v = e.run(["version", "--format", "{{.Server.Version}}"] if not e.name.startswith("berthd (berth") else ["version"], check=False)
+            res["versions"][e.name] = (v.stdout.strip().splitlines() or ["?"])[0]
+        # idle memory, before any container
+        idle = {e.name: engine_mem(e) for e in engines}
+        # warm-up
+        for e in engines:
+            e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])
+        samples = {e.name: [] for e in engines}
+        for i in range(a.n):
+            order = engines[i % len(engines):] + engines[:i % len(engines)]
+            for e in order:
+                samples[e.name].append(timed(lambda e=e: e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])))
+        for name, s in samples.items():
+            res["series"][f"run --rm: {name}"] = {"samples": s, **stats(s)}
+        # bursts of 50 detached containers
+        burst_engines = [e for e in engines if not e.name.startswith("berthd (berth")]
+        up = {e.name: [] for e in burst_engines}
+        down = {e.name: [] for e in burst_engines}
+        for i in range(a.bursts):
+            for e in burst_engines[i % len(burst_engines):] + burst_engines[:i % len(burst_engines)]:
+                ids = []
+
+                def one(_, e=e):
+                    return e.run(["run", "-d"] + net_args(e) + ["busybox", "sleep", "1000"]).stdout.strip()
+
+                def start_all(e=e):
+                    with ThreadPoolExecutor(5) as pool:
+                        ids.extend(pool.map(one, range(50)))
+
+                up[e.name].append(timed(start_all))
+                rm = ["rm", "-f"] + (["-t", "0"] if e.name == "podman" else [])
+                down[e.name].append(timed(lambda e=e: e.run(rm + ids, timeout=600)))
+        for e in burst_engines:
+            res["series"][f"50 x run -d: {e.name}"] = {"samples": up[e.name], **stats(up[e.name])}
+            res["series"][f"50 x rm -f: {e.name}"] = {"samples": down[e.name], **stats(down[e.name])}
+        # memory: idle, and what each of 10 running containers adds
+        mem = {}
+        for e in burst_engines:
+            ids = [e.run(["run", "-d"] + net_args(e) + ["busybox", "sleep", "1000"]).stdout.strip() for _ in range(10)]
+            time.sleep(1)
+            busy = engine_mem(e)
+            i_rss, i_pss, i_n = idle[e.name]
+            mem[e.name] = {"idle_rss_kib": i_rss, "idle_pss_kib": i_pss, "idle_procs": i_n,
+                           "per_container_rss_kib": (busy[0] - i_rss) / 10, "per_container_pss_kib": (busy[1] - i_pss) / 10,
+                           "procs_with_10": busy[2]}
+            e.run(["rm", "-f"] + (["-t", "0"] if e.name == "podman" else []) + ids, timeout=300)
+        res["memory"] = mem
+    finally:
+        teardown(engines, children)
+
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1)
+    base = "berthd (docker CLI)"
+    print(f"\nengines side by side: {res['machine']}")
+    for k, v in res["versions"].items():
+        print(f"  {k}: {v}")
+    print(f"\n{'series':48} {'median ms':>10} {'p90 ms':>10} {'x berthd':>9}")
+    for k, v in res["series"].items():
+        what, eng = k.split(": ", 1)
+        ref = res["series"].get(f"{what}: {base}", {}).get("median")
+        ratio = f"{v['median'] / ref:.2f}" if ref else ""
+        print(f"{k:48} {v['median']:10.1f} {v['p90']:10.1f} {ratio:>9}")
+    print(f"\n{'memory (KiB)':24} {'idle RSS':>9} {'idle PSS':>9} {'+RSS/ctr':>9} {'+PSS/ctr':>9}")
+    for k, m in res["memory"].items():
+        print(f"{k:24} {m['idle_rss_kib']:9} {m['idle_pss_kib']:9} {m['per_container_rss_kib']:9.0f} {m['per_container_pss_kib']:9.0f}")
+    print(f"\nJSON: {a.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

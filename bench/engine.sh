@@ -1,0 +1,44 @@
+#!/bin/bash
+# berthd beside dockerd and podman: `run --rm` latency, bursts of 50 detached
+# containers, idle and per-container memory. See bench/README.md.
+#
+#   bench/engine.sh [-n N] [-q] [--bursts K] [--berth-cli] [--out FILE]
+#
+#   -n N        rounds of `run --rm busybox true` (default 20); -q: quick
+#               (5 rounds, 1 burst)
+#   --bursts K  rounds of the 50-container burst (default 2)
+#   --berth-cli also time berth's own CLI (`berth run --rm`)
+#
+# Needs root, Debian's docker.io and podman (installed when missing), and a
+# release build of berth (made when missing). Every engine runs on private
+# roots under /var/lib/berth-bench, removed at the end.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+args=()
+out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
+while [ $# -gt 0 ]; do
+	case $1 in
+	-q) args+=(-n 5 --bursts 1) ;;
+	--out) out=$2; shift ;;
+	*) args+=("$1") ;;
+	esac
+	shift
+done
+[ "$(id -u)" = 0 ] || { echo "$0: needs root" >&2; exit 1; }
+if ! [ -x /usr/sbin/dockerd ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io >&2
+fi
+if ! [ -x "$repo/target/release/berthd" ] || ! [ -x "$repo/target/release/berth-shim" ]; then
+	(cd "$repo" && cargo build --release -p berthd -p shim -p berth >&2)
+fi
+work=/var/lib/berth-bench
+cleanup() {
+	for m in $(awk -v w="$work" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+cleanup
+mkdir -p "$work" "$repo/bench/results"
+bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
+tar -C "$work/bbroot" -cf "$work/busybox.tar" .
+python3 "$repo/bench/engine.py" --work "$work" --busybox "$work/busybox.tar" --out "$out" "${args[@]}"
