@@ -61,8 +61,20 @@ fn create_start_exec_pause_resume_kill_delete() {
 
     ok(b.rt(&["start", &name]));
     wait_status(&b, &name, "running");
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_eq!(comm.trim(), "sleep");
+    // "running" is recorded when start opens the exec fifo; the execve
+    // itself follows a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        if comm.trim() == "sleep" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the init is {comm:?}, not sleep"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 
     // exec joins the container: same pid namespace (sleep is pid 1 there), same hostname.
     let out = ok(b.rt(&[

@@ -13,7 +13,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -116,11 +116,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
 
 /// Copies output into the log until both pipes close and the init is reaped.
 fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("ctr.log"))
-        .ok();
+    let mut log = Log::open(dir);
     let mut open = [Some(out), Some(err)];
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -166,7 +162,7 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
                 Ok(0) | Err(_) => open[i] = None,
                 Ok(n) => {
                     if let Some(l) = &mut log {
-                        write_lines(l, stream, &buf[..n]);
+                        l.write_lines(stream, &buf[..n]);
                     }
                 }
             }
@@ -174,12 +170,74 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
     }
 }
 
-/// Docker's json-file format: one JSON object per line of output.
-fn write_lines(log: &mut File, stream: &str, data: &[u8]) {
-    let time = runtime::now_rfc3339();
-    for chunk in data.split_inclusive(|b| *b == b'\n') {
-        let line = serde_json::json!({"log": String::from_utf8_lossy(chunk), "stream": stream, "time": time});
-        let _ = writeln!(log, "{line}");
+/// The json-file log, rotated by size as Docker's `max-size`/`max-file`
+/// ask (`CTRDIR/log-opts.json`: `{"max_size": bytes, "max_file": n}`, from
+/// the engine; absent, the log grows without bound as Docker's default does).
+struct Log {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: u64,
+    max_file: u32,
+}
+
+impl Log {
+    fn open(dir: &Path) -> Option<Log> {
+        let path = dir.join("ctr.log");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok()?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let opts: serde_json::Value = std::fs::read(dir.join("log-opts.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let max_size = opts["max_size"].as_u64().unwrap_or(0);
+        let max_file = opts["max_file"].as_u64().unwrap_or(1).clamp(1, 100) as u32;
+        Some(Log {
+            path,
+            file,
+            size,
+            max_size,
+            max_file,
+        })
     }
-    let _ = log.as_raw_fd();
+
+    /// `ctr.log` becomes `ctr.log.1`, `.1` becomes `.2`, …; the oldest goes.
+    fn rotate(&mut self) {
+        let name = |i: u32| PathBuf::from(format!("{}.{i}", self.path.display()));
+        if self.max_file <= 1 {
+            let _ = self.file.set_len(0);
+        } else {
+            for i in (1..self.max_file - 1).rev() {
+                let _ = std::fs::rename(name(i), name(i + 1));
+            }
+            let _ = std::fs::rename(&self.path, name(1));
+        }
+        if let Ok(f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            self.file = f;
+        }
+        self.size = 0;
+    }
+
+    /// Docker's json-file format: one JSON object per line of output.
+    fn write_lines(&mut self, stream: &str, data: &[u8]) {
+        let time = runtime::now_rfc3339();
+        for chunk in data.split_inclusive(|b| *b == b'\n') {
+            let line = serde_json::json!({"log": String::from_utf8_lossy(chunk), "stream": stream, "time": time});
+            let text = format!("{line}\n");
+            if self.max_size > 0 && self.size > 0 && self.size + text.len() as u64 > self.max_size {
+                self.rotate();
+            }
+            if self.file.write_all(text.as_bytes()).is_ok() {
+                self.size += text.len() as u64;
+            }
+        }
+    }
 }

@@ -207,46 +207,62 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
     }
     ch.send(&Msg::Go)
         .map_err(|e| Error::sys("write to container setup", e))?;
-    let pid = match recv()? {
-        Msg::Pid(pid) if pid > 0 => pid,
-        Msg::Error(e) => return Err(Error::Init(e)),
-        other => return Err(Error::Init(format!("unexpected {other:?} from setup"))),
-    };
+    // Stage 1 reports the init's pid while the init itself may already talk
+    // (a pty, hooks): two writers on one socket, so their messages can come
+    // in either order. Hooks wait for the pid that their state names.
+    let mut pid: Option<i32> = None;
+    let mut hooks_asked = false;
     let mut pty = None;
-    let fail = |e: Error| {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let _ = waitpid(Pid::from_raw(pid), None);
+    let fail = |pid: Option<i32>, e: Error| {
+        if let Some(p) = pid {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(p), None);
+        }
         e
     };
     loop {
-        match recv().map_err(fail)? {
+        match recv().map_err(|e| fail(pid, e))? {
+            Msg::Pid(p) if p > 0 && pid.is_none() => pid = Some(p),
             Msg::Pty(fd) => pty = Some(fd),
-            Msg::Hooks => {
-                let state = plan.hook_state(pid);
-                if let Some(h) = plan.spec.hooks() {
-                    #[allow(deprecated)]
-                    let prestart = h.prestart().as_deref().unwrap_or(&[]);
-                    crate::hooks::run("prestart", prestart, &state).map_err(fail)?;
-                    crate::hooks::run(
-                        "createRuntime",
-                        h.create_runtime().as_deref().unwrap_or(&[]),
-                        &state,
-                    )
-                    .map_err(fail)?;
-                }
-                let json = serde_json::to_vec(&state).expect("state serialises");
-                ch.send(&Msg::State(json))
-                    .map_err(|e| fail(Error::sys("write to container setup", e)))?;
+            Msg::Hooks => hooks_asked = true,
+            Msg::Ready if plan.init && pid.is_some() => {
+                return Ok(Spawned {
+                    pid: pid.unwrap_or(0),
+                    pty,
+                })
             }
-            Msg::Ready if plan.init => return Ok(Spawned { pid, pty }),
             // An exec's end of the channel is close-on-exec: EOF means it ran.
-            Msg::Closed if !plan.init => return Ok(Spawned { pid, pty }),
-            Msg::Error(e) => return Err(fail(Error::Init(e))),
-            other => {
-                return Err(fail(Error::Init(format!(
-                    "unexpected {other:?} from setup"
-                ))))
+            Msg::Closed if !plan.init && pid.is_some() => {
+                return Ok(Spawned {
+                    pid: pid.unwrap_or(0),
+                    pty,
+                })
             }
+            Msg::Error(e) => return Err(fail(pid, Error::Init(e))),
+            other => {
+                return Err(fail(
+                    pid,
+                    Error::Init(format!("unexpected {other:?} from setup")),
+                ))
+            }
+        }
+        if let (true, Some(p)) = (hooks_asked, pid) {
+            hooks_asked = false;
+            let state = plan.hook_state(p);
+            if let Some(h) = plan.spec.hooks() {
+                #[allow(deprecated)]
+                let prestart = h.prestart().as_deref().unwrap_or(&[]);
+                crate::hooks::run("prestart", prestart, &state).map_err(|e| fail(pid, e))?;
+                crate::hooks::run(
+                    "createRuntime",
+                    h.create_runtime().as_deref().unwrap_or(&[]),
+                    &state,
+                )
+                .map_err(|e| fail(pid, e))?;
+            }
+            let json = serde_json::to_vec(&state).expect("state serialises");
+            ch.send(&Msg::State(json))
+                .map_err(|e| fail(pid, Error::sys("write to container setup", e)))?;
         }
     }
 }
