@@ -679,3 +679,95 @@ fn events_and_disk_usage() {
     assert!(out.lines().any(|l| l == "Containers 1 0 100kB"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("Images 1 1 ")), "{out}");
 }
+
+#[test]
+fn binds_and_log_rotation() {
+    let d = daemon();
+    let host = d.dir.path().join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("in"), "from the host\n").unwrap();
+    let ro = format!("{}:/data:ro", host.display());
+    let rw = format!("{}:/data", host.display());
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "-v", &ro, "busybox", "cat", "/data/in"])),
+        "from the host\n"
+    );
+    let (code, _, err) = d.docker(&["run", "--rm", "-v", &ro, "busybox", "touch", "/data/x"]);
+    assert!(code != 0 && err.contains("Read-only file system"), "{err}");
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &rw,
+        "busybox",
+        "sh",
+        "-c",
+        "echo back > /data/out",
+    ]));
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
+    // A missing host directory is made, as Docker's -v makes it.
+    let fresh = d.dir.path().join("made/by/berth");
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/m", fresh.display()),
+        "busybox",
+        "true",
+    ]));
+    assert!(fresh.is_dir());
+    let (code, _, err) = d.docker(&["run", "--rm", "-v", "myvolume:/data", "busybox", "true"]);
+    assert!(
+        code != 0 && err.contains("named volumes are not supported yet"),
+        "{err}"
+    );
+    // json-file rotation: at most max-file files of about max-size each,
+    // and logs reads across them.
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done",
+    ]));
+    let id = inspect(&d, "chatty", "{{.Id}}");
+    let dir = d.dir.path().join("data/containers").join(&id);
+    let mut logs: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ctr.log"))
+        .collect();
+    logs.sort();
+    assert_eq!(logs, ["ctr.log", "ctr.log.1", "ctr.log.2"]);
+    for l in &logs {
+        assert!(
+            std::fs::metadata(dir.join(l)).unwrap().len() <= 2048,
+            "{l} is over max-size"
+        );
+    }
+    let out = ok(d.docker(&["logs", "chatty"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last(), Some(&"line399"));
+    // Contiguous: what is kept is the end of the output, in order.
+    let first: usize = lines[0].trim_start_matches("line").parse().unwrap();
+    assert!(first > 0, "nothing rotated away");
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("line{}", first + i)),
+        "{out}"
+    );
+    let (code, _, err) = d.docker(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert!(
+        code != 0 && err.contains("logging driver \"syslog\" is not supported"),
+        "{err}"
+    );
+}

@@ -225,6 +225,7 @@ impl Engine {
             ));
         }
         log_options(&body["HostConfig"])?;
+        spec::parse_binds(&req.host_config.binds.clone().unwrap_or_default())?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.

@@ -84,6 +84,72 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     /// `seccomp=unconfined`, `no-new-privileges[:true]`, ...
     pub security_opt: Option<Vec<String>>,
+    /// `-v /host:/ctr[:ro|rw][,propagation]` bind mounts.
+    pub binds: Option<Vec<String>>,
+}
+
+/// One `-v` bind: host path, container path, read-only, propagation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Absolute host path.
+    pub source: String,
+    /// Absolute path in the container.
+    pub destination: String,
+    /// `:ro`.
+    pub readonly: bool,
+    /// `rprivate` unless asked (`shared`, `rslave`, …).
+    pub propagation: String,
+}
+
+/// Parses Docker's `Binds` entries. Named volumes (a source that is not an
+/// absolute path) belong to the volumes issue and are refused clearly.
+pub fn parse_binds(binds: &[String]) -> Result<Vec<Bind>, EngineError> {
+    let mut out = Vec::new();
+    for b in binds {
+        let parts: Vec<&str> = b.split(':').collect();
+        let (source, destination, opts) = match parts.as_slice() {
+            [s, d] => (*s, *d, ""),
+            [s, d, o] => (*s, *d, *o),
+            _ => return Err(bad(format!("invalid volume specification: '{b}'"))),
+        };
+        if !source.starts_with('/') {
+            return Err(bad(format!(
+                "named volumes are not supported yet ('{b}'): bind a host path (an absolute path)"
+            )));
+        }
+        if !destination.starts_with('/') {
+            return Err(bad(format!(
+                "invalid volume specification: '{b}': the destination must be an absolute path"
+            )));
+        }
+        if destination == "/" {
+            return Err(bad(format!("invalid volume specification: '{b}': invalid mount config: destination can't be '/'")));
+        }
+        let mut bind = Bind {
+            source: source.to_string(),
+            destination: destination.to_string(),
+            readonly: false,
+            propagation: "rprivate".into(),
+        };
+        for o in opts.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "ro" => bind.readonly = true,
+                "rw" => bind.readonly = false,
+                // SELinux relabelling has no meaning without SELinux; nocopy is for volumes.
+                "z" | "Z" | "nocopy" => {}
+                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                    bind.propagation = o.to_string()
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "invalid volume specification: '{b}': unknown option '{o}'"
+                    )))
+                }
+            }
+        }
+        out.push(bind);
+    }
+    Ok(out)
 }
 
 /// The part of Docker's `ContainerCreate` body the spec depends on.
@@ -396,6 +462,27 @@ pub fn build(
         bind("/etc/hostname", "hostname"),
         bind("/etc/hosts", "hosts"),
     ]);
+    let mut mounts = mounts;
+    for b in parse_binds(hc.binds.as_deref().unwrap_or(&[]))? {
+        // Docker's -v makes a missing host directory.
+        if !Path::new(&b.source).exists() {
+            std::fs::create_dir_all(&b.source).map_err(|e| {
+                EngineError::new(
+                    ErrorKind::System,
+                    format!("create bind source {}: {e}", b.source),
+                )
+            })?;
+        }
+        let mut options = vec!["rbind".to_string(), b.propagation.clone()];
+        if b.readonly {
+            options.push("ro".into());
+        }
+        if let Some(list) = mounts.as_array_mut() {
+            // A bind over one of the defaults replaces it.
+            list.retain(|m| m["destination"] != b.destination.as_str());
+            list.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": options}));
+        }
+    }
     let mut resources = serde_json::Map::new();
     if hc.memory > 0 {
         // Docker: no --memory-swap means twice the memory; -1 unlimited.
