@@ -60,7 +60,13 @@ fn daemon_id(data_root: &std::path::Path) -> Result<String> {
 
 fn main() -> std::process::ExitCode {
     let flags = flags::Flags::parse();
+    // Engine calls run on blocking threads; a burst of them should neither
+    // leave dozens of threads behind nor a malloc arena for each.
+    // SAFETY: plain integer arguments, before any thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
     let rt = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()
         .expect("tokio runtime");

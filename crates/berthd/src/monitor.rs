@@ -13,8 +13,27 @@ use engine::containers::State;
 use crate::phases::Phase;
 use crate::Daemon;
 
-/// How often a monitor looks for the exit.
+/// How often a monitor looks for the exit where it cannot wait for it.
 const POLL: Duration = Duration::from_millis(10);
+
+/// Waits until process `pid` has exited: a pidfd becomes readable then, so
+/// no polling (Linux 5.3+); false if no pidfd could be had.
+async fn pid_exit(pid: i32) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the fd was just returned to us and is owned by nothing else.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open and the same
+    // until the AsyncFd is dropped.
+    let Ok(afd) = (unsafe { tokio::io::unix::AsyncFd::register(fd) }) else {
+        return false;
+    };
+    let _ = afd.readable().await;
+    true
+}
 
 /// Follows container `id` until it exits for good.
 pub async fn watch(d: Arc<Daemon>, id: String) {
@@ -37,7 +56,13 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     .await;
                     break code;
                 }
-                Ok(Ok(State::Running(..))) => tokio::time::sleep(POLL).await,
+                Ok(Ok(State::Running(..))) => {
+                    // The shim exits right after it records the exit.
+                    let shim = d.engine.shim_pid(&id);
+                    if !matches!(shim, Some(p) if pid_exit(p).await) {
+                        tokio::time::sleep(POLL).await;
+                    }
+                }
                 // Removed, never started, or the engine failed: nothing to do.
                 _ => return,
             }

@@ -171,6 +171,15 @@ impl Engine {
         m.entry(id.to_string()).or_default().clone()
     }
 
+    /// The pid of the container's shim while it runs.
+    pub fn shim_pid(&self, id: &str) -> Option<i32> {
+        std::fs::read_to_string(self.container_dir(id).join("shim.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         Ok(self.store().meta().list(Table::Containers)?)

@@ -383,6 +383,7 @@ async fn pump(
     mut send: impl FnMut(Vec<u8>) -> bool,
 ) {
     let raw = tty(&c);
+    let mut phase = d.phases.subscribe(&c.id);
     let encode = |l: &engine::containers::LogLine| {
         let mut data = Vec::with_capacity(l.data.len() + 32);
         if o.timestamps {
@@ -426,7 +427,11 @@ async fn pump(
         }
     }
     while o.follow && !exited {
-        tokio::time::sleep(POLL).await;
+        // The next poll, or at once when the monitor publishes the exit.
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            r = phase.changed() => if r.is_err() { tokio::time::sleep(POLL).await },
+        }
         let Ok((lines, next, finished, removed)) = read(offset).await else {
             return;
         };
