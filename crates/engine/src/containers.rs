@@ -110,8 +110,18 @@ impl Engine {
 
     /// Finds a container by full id, unique id prefix, or name.
     pub fn find_container(&self, name_or_id: &str) -> Result<ContainerRecord, EngineError> {
-        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
         let wanted = name_or_id.trim_start_matches('/');
+        // A full id is one lookup; names and prefixes need the list.
+        if wanted.len() == 64 {
+            if let Some(c) = self
+                .store()
+                .meta()
+                .get::<ContainerRecord>(Table::Containers, wanted)?
+            {
+                return Ok(self.with_started(c));
+            }
+        }
+        let all = self.container_records()?;
         if let Some(c) = all.iter().find(|c| c.id == wanted || c.name == wanted) {
             return Ok(c.clone());
         }
@@ -182,7 +192,19 @@ impl Engine {
 
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
-        Ok(self.store().meta().list(Table::Containers)?)
+        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
+        Ok(all.into_iter().map(|c| self.with_started(c)).collect())
+    }
+
+    /// The last start time lives in the container's `started` file: written
+    /// at each start without a database commit (and its fsync) on the start
+    /// path. A daemon crash cannot lose it (it is in the page cache); after
+    /// a machine crash the container is not running anyway.
+    fn with_started(&self, mut c: ContainerRecord) -> ContainerRecord {
+        if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join("started")) {
+            c.started = t.trim().to_string();
+        }
+        c
     }
 
     fn is_restarting(&self, id: &str) -> bool {
@@ -351,7 +373,10 @@ impl Engine {
                 format!("failed to create task for container: {why}"),
             ));
         }
-        self.mark(&c.id, |r| r.started = now)
+        let tmp = dir.join(".started.tmp");
+        std::fs::write(&tmp, &now)
+            .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
+            .map_err(sys)
     }
 
     /// Forgets the shim of a previous run (before a restart); its exit.json
