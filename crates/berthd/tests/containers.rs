@@ -175,7 +175,7 @@ fn detached_lifecycle() {
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()
-                != "sleep\01000\0"
+                != "sleep\x001000\x00"
     );
     ok(d.docker(&["start", "web2"]));
     assert_eq!(inspect(&d, "web2", "{{.State.Status}}"), "running");
@@ -769,5 +769,56 @@ fn binds_and_log_rotation() {
     assert!(
         code != 0 && err.contains("logging driver \"syslog\" is not supported"),
         "{err}"
+    );
+}
+
+#[test]
+fn init_forwards_signals_and_passes_the_exit_code() {
+    let d = daemon();
+    let ps = ok(d.docker(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,comm"]));
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "init"]),
+        "{ps}"
+    );
+    assert_eq!(
+        d.docker(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 3"])
+            .0,
+        3
+    );
+    // sleep under an init gets the SIGTERM (as pid 1 it would ignore it).
+    ok(d.docker(&[
+        "run", "-d", "--init", "--name", "i", "busybox", "sleep", "100",
+    ]));
+    let t = Instant::now();
+    ok(d.docker(&["stop", "i"]));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(
+        inspect(&d, "i", "{{.State.ExitCode}} {{.HostConfig.Init}}"),
+        "143 true"
+    );
+}
+
+#[test]
+fn container_prune() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "done1",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /f",
+    ]));
+    ok(d.docker(&[
+        "create", "--name", "made", "--label", "keep=no", "busybox", "true",
+    ]));
+    ok(d.docker(&["run", "-d", "--name", "up", "busybox", "sleep", "100"]));
+    let out = ok(d.docker(&["container", "prune", "-f"]));
+    assert!(out.contains("Total reclaimed space: 5kB"), "{out}");
+    assert_eq!(
+        ok(d.docker(&["ps", "-a", "--format", "{{.Names}}"])).trim(),
+        "up"
     );
 }

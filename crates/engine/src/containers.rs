@@ -53,6 +53,23 @@ pub struct ContainerRecord {
     pub layers: Vec<String>,
 }
 
+/// What `commit` takes besides the container.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions<'a> {
+    /// `repo[:tag]` for the new image.
+    pub reference: Option<&'a str>,
+    /// `--author`.
+    pub author: &'a str,
+    /// `--message`, the history comment.
+    pub comment: &'a str,
+    /// Dockerfile-style `--change` lines.
+    pub changes: &'a [String],
+    /// Freeze a running container meanwhile.
+    pub pause: bool,
+    /// The image's creation time.
+    pub created: String,
+}
+
 /// One line of a container's log.
 #[derive(Debug, Clone)]
 pub struct LogLine {
@@ -615,7 +632,7 @@ impl Engine {
             if other.id == c.id {
                 return Err(EngineError::new(
                     ErrorKind::InvalidArgument,
-                    format!("Renaming a container with the same name as its current name"),
+                    "Renaming a container with the same name as its current name",
                 ));
             }
             return Err(name_conflict(new_name, &other.id));
@@ -722,12 +739,7 @@ impl Engine {
     pub fn container_commit(
         &self,
         name: &str,
-        reference: Option<&str>,
-        author: &str,
-        comment: &str,
-        changes: &[String],
-        pause: bool,
-        created: String,
+        o: &CommitOptions<'_>,
     ) -> Result<String, EngineError> {
         let c = self.find_container(name)?;
         let image = self.store().meta().image(&c.image)?.ok_or_else(|| {
@@ -739,7 +751,7 @@ impl Engine {
                 ),
             )
         })?;
-        let reference = match reference {
+        let reference = match o.reference {
             Some(r) => Some(
                 store::reference::Reference::parse(r)
                     .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?
@@ -781,17 +793,17 @@ impl Engine {
         if !cfg["Healthcheck"].is_null() {
             run.healthcheck = Some(cfg["Healthcheck"].clone());
         }
-        store::config::apply_changes(&mut run, changes)
+        store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let frozen = pause
+        let frozen = o.pause
             && matches!(self.state(&c), State::Running(_, false))
             && self.runtime().pause(&c.id).is_ok();
         let _w = self.writing();
         let history = store::config::History {
-            created,
+            created: o.created.clone(),
             created_by: String::new(),
-            comment: comment.to_string(),
-            author: author.to_string(),
+            comment: o.comment.to_string(),
+            author: o.author.to_string(),
             empty_layer: false,
         };
         let r = self.store().commit(
@@ -805,8 +817,8 @@ impl Engine {
                 config.config = run;
                 config.config.shell = shell;
                 config.config.on_build = on_build;
-                if !author.is_empty() {
-                    config.author = Some(author.to_string());
+                if !o.author.is_empty() {
+                    config.author = Some(o.author.to_string());
                 }
             },
         );
@@ -837,7 +849,7 @@ impl Engine {
                         .map(|n| (n, e.path()))
                 })
                 .collect();
-            rotated.sort_by(|a, b| b.0.cmp(&a.0));
+            rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
             for (_, p) in rotated {
                 if let Ok(data) = std::fs::read(&p) {
                     parse_log(&data, &mut out);
@@ -1263,7 +1275,7 @@ fn parse_bytes(s: &str) -> Option<u64> {
         _ => (s, 1),
     };
     let n: f64 = num.parse().ok()?;
-    (n > 0.0).then(|| (n * mult as f64) as u64)
+    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// The number of a signal given by name or number (`TERM`, `SIGTERM`, `15`).

@@ -86,6 +86,8 @@ pub struct HostConfig {
     pub security_opt: Option<Vec<String>>,
     /// `-v /host:/ctr[:ro|rw][,propagation]` bind mounts.
     pub binds: Option<Vec<String>>,
+    /// `--init`: an init as pid 1 that forwards signals and reaps.
+    pub init: Option<bool>,
 }
 
 /// One `-v` bind: host path, container path, read-only, propagation.
@@ -522,7 +524,10 @@ pub fn build(
     if !seccomp.is_null() {
         linux["seccomp"] = seccomp;
     }
-    let labels: BTreeMap<String, String> = cfg.config.labels.clone();
+    let mut labels: BTreeMap<String, String> = cfg.config.labels.clone();
+    if hc.init == Some(true) {
+        labels.insert(runtime::process::INIT_ANNOTATION.to_string(), "true".into());
+    }
     let spec = json!({
         "ociVersion": "1.2.0",
         "root": {"path": rootfs, "readonly": hc.readonly_rootfs},

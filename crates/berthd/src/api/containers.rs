@@ -632,15 +632,15 @@ pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
     let id = blocking(move || {
-        e.container_commit(
-            &name,
-            reference.as_deref(),
-            &author,
-            &comment,
-            &changes,
+        let o = engine::containers::CommitOptions {
+            reference: reference.as_deref(),
+            author: &author,
+            comment: &comment,
+            changes: &changes,
             pause,
             created,
-        )
+        };
+        e.container_commit(&name, &o)
     })
     .await?;
     event(d, &container, "commit", vec![("comment", comment_attr)]).await;
@@ -653,4 +653,65 @@ pub async fn event(d: &Daemon, name: &str, action: &str, extra: Vec<(&'static st
     if let Ok(Ok(c)) = tokio::task::spawn_blocking(move || e.find_container(&n)).await {
         d.events.container(&c, action, &extra);
     }
+}
+
+/// `POST /containers/prune?filters=`: every stopped container (`label`,
+/// `until` filters), with the space their writable layers took.
+pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    let filters = q.filters();
+    for k in filters.keys() {
+        if k != "label" && k != "until" {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+    }
+    let until = filters
+        .get("until")
+        .and_then(|v| v.first())
+        .map(|u| {
+            crate::events::parse_time(u)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid until: {u:?}")))
+        })
+        .transpose()?;
+    let labels = filters.get("label").cloned().unwrap_or_default();
+    let e = d.engine.clone();
+    let (deleted, space) = blocking(move || {
+        let mut list = std::collections::BTreeMap::new();
+        list.insert(
+            "status".to_string(),
+            vec!["exited".to_string(), "created".to_string()],
+        );
+        if !labels.is_empty() {
+            list.insert("label".to_string(), labels);
+        }
+        let mut deleted = Vec::new();
+        let mut space = 0u64;
+        for c in e.container_list(true, None, true, &list)? {
+            let created = c["Created"].as_i64().unwrap_or(0) as f64;
+            if until.is_some_and(|u| created > u) {
+                continue;
+            }
+            let id = c["Id"].as_str().unwrap_or_default().to_string();
+            if e.container_remove(&id, false).is_ok() {
+                space += c["SizeRw"].as_u64().unwrap_or(0);
+                deleted.push(id);
+            }
+        }
+        Ok((deleted, space))
+    })
+    .await?;
+    for id in &deleted {
+        d.phases.publish(id, Phase::Removed(None));
+        d.events
+            .emit("container", "destroy", id, Default::default());
+    }
+    d.events.emit(
+        "container",
+        "prune",
+        "",
+        std::collections::BTreeMap::from([("reclaimed".to_string(), space.to_string())]),
+    );
+    Ok(json(
+        StatusCode::OK,
+        &json!({"ContainersDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) }, "SpaceReclaimed": space}),
+    ))
 }

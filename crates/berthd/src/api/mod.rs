@@ -276,6 +276,7 @@ async fn route(
     match (method, ctr) {
         (&Method::POST, Some(("create", ""))) => return containers::create(d, q, body).await,
         (&Method::GET, Some(("json", ""))) => return containers::list(d, q).await,
+        (&Method::POST, Some(("prune", ""))) => return containers::prune(d, q).await,
         (&Method::POST, Some((id, "start"))) => return containers::start(d, id.to_string()).await,
         (&Method::POST, Some((id, "wait"))) => return containers::wait(d, id.to_string(), q).await,
         (&Method::POST, Some((id, "stop"))) => return containers::stop(d, id.to_string(), q).await,

@@ -385,6 +385,63 @@ fn find_executable(plan: &Plan) -> Result<CString> {
     Err(not_found())
 }
 
+/// The annotation that asks for an init as pid 1 (`docker run --init`).
+pub const INIT_ANNOTATION: &str = "org.berth.init";
+
+/// `--init`: this process stays as the container's pid 1 and the user's
+/// command runs as its child. It forwards every signal it can catch to the
+/// child, reaps orphans, and exits as the child exits (its code, or 128 +
+/// the signal). Nothing is injected into the container's filesystem: the
+/// code is this (sealed) binary's. Returns only in the child.
+fn tiny_init() {
+    let all = nix::sys::signal::SigSet::all();
+    // Signals stay blocked in both until the child execs (execve keeps the
+    // mask, so the child unblocks first).
+    let _ = all.thread_block();
+    // SAFETY: single-threaded; the child returns to execve.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = all.thread_unblock();
+            return;
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(_) => {
+            let _ = all.thread_unblock();
+            return;
+        }
+    };
+    let _ = nix::sys::prctl::set_name(c"init");
+    // Close what we hold of the runtime (the sync channel and the rest):
+    // the child has its own copies.
+    // SAFETY: closes descriptors only.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    loop {
+        match all.wait() {
+            Ok(nix::sys::signal::Signal::SIGCHLD) => loop {
+                match nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(p, code)) if p == child => exit(code),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(p, sig, _)) if p == child => {
+                        exit(128 + sig as i32)
+                    }
+                    Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            },
+            Ok(sig) => {
+                let _ = nix::sys::signal::kill(child, sig);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 /// Closes inherited descriptors beyond stdio and the preserved ones, sets the
 /// umask, and execs. A failure is reported to the runtime when it still
 /// listens (exec), and on the process's stderr for an init whose `create` has
@@ -405,6 +462,15 @@ fn exec(plan: &Plan, ch: &Channel, path: &CStr) -> Result<std::convert::Infallib
     umask(Mode::from_bits_truncate(
         plan.process.user().umask().unwrap_or(0o022) & 0o777,
     ));
+    let wants_init = plan
+        .spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if plan.init && wants_init {
+        tiny_init();
+    }
     let e = execve(path, &plan.args, &plan.env).unwrap_err();
     let msg = format!("exec {}: {e}", path.to_string_lossy());
     let _ = ch.send(&Msg::Error(msg.clone()));

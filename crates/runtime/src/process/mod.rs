@@ -22,6 +22,7 @@
 //! argv and envp) is prepared in the parent as a [`Plan`]; the children only act.
 
 mod child;
+pub use child::INIT_ANNOTATION;
 pub mod sync;
 
 use std::ffi::CString;
