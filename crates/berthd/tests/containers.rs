@@ -822,3 +822,71 @@ fn container_prune() {
         "up"
     );
 }
+
+#[test]
+fn limits_capabilities_and_privileges() {
+    let d = daemon();
+    // The cgroup limits, read from inside (cgroup v1 or v2 file names).
+    let out = ok(d.docker(&["run", "--rm", "-m", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; true"]));
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert!(
+        words.contains(&"67108864") && words.contains(&"50") && words.contains(&"50000"),
+        "{out}"
+    );
+    let (code, _, err) = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert!(code != 0 && err.contains("Read-only file system"), "{err}");
+    let cap_eff = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "grep", "CapEff", "/proc/self/status"]);
+        u64::from_str_radix(ok(d.docker(&a)).split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    const NET_ADMIN: u64 = 1 << 12;
+    const CHOWN: u64 = 1;
+    let default = cap_eff(&[]);
+    assert_eq!(default, 0xa80425fb, "Docker's default set");
+    assert_eq!(cap_eff(&["--cap-add", "NET_ADMIN"]), default | NET_ADMIN);
+    assert_eq!(cap_eff(&["--cap-drop", "CHOWN"]), default & !CHOWN);
+    assert_eq!(cap_eff(&["--cap-drop", "ALL"]), 0);
+    // Privileged: every capability this daemon holds, the host's devices,
+    // no seccomp.
+    let bounding = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = u64::from_str_radix(
+        bounding
+            .lines()
+            .find(|l| l.starts_with("CapBnd"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap(),
+        16,
+    )
+    .unwrap();
+    assert_eq!(cap_eff(&["--privileged"]), bounding);
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; test -e /dev/kmsg && echo kmsg",
+    ]));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "0", "kmsg"]
+    );
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; test -e /dev/kmsg || echo no-kmsg",
+    ]));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "2", "no-kmsg"]
+    );
+}

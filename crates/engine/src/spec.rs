@@ -409,7 +409,15 @@ pub fn build(
         )));
     }
     // Capabilities: Docker's set, then --cap-add, then --cap-drop.
-    let all_caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    // "All" is what this daemon may hand on: its bounding set (a host may
+    // lack some, CAP_SYS_RESOURCE on some VMs, and asking for more fails).
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut all_caps: Vec<String> = caps::all()
+        .iter()
+        .filter(|c| bounding.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    all_caps.sort();
     let mut caps: Vec<String> = if hc.privileged {
         all_caps.clone()
     } else {
@@ -524,6 +532,9 @@ pub fn build(
     if !seccomp.is_null() {
         linux["seccomp"] = seccomp;
     }
+    if hc.privileged {
+        linux["devices"] = Value::Array(host_devices());
+    }
     let mut labels: BTreeMap<String, String> = cfg.config.labels.clone();
     if hc.init == Some(true) {
         labels.insert(runtime::process::INIT_ANNOTATION.to_string(), "true".into());
@@ -553,6 +564,54 @@ pub fn build(
             format!("building the container's spec: {e}"),
         )
     })
+}
+
+/// Every device node of the host's `/dev` (a privileged container gets them
+/// all, as Docker's), except the container's own pts, shm and mqueue.
+fn host_devices() -> Vec<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("/dev")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let ft = md.file_type();
+            if ft.is_dir() {
+                if !["/dev/pts", "/dev/shm", "/dev/mqueue"]
+                    .iter()
+                    .any(|p| path == Path::new(p))
+                {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let typ = if ft.is_char_device() {
+                "c"
+            } else if ft.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            // /dev/console and the default devices are made by the runtime.
+            if path == Path::new("/dev/console") || path == Path::new("/dev/ptmx") {
+                continue;
+            }
+            let rdev = md.rdev();
+            out.push(json!({
+                "path": path, "type": typ,
+                "major": libc::major(rdev), "minor": libc::minor(rdev),
+                "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
+            }));
+        }
+    }
+    out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    out
 }
 
 /// Writes the files bound into the container's `/etc`.
