@@ -147,6 +147,12 @@ fn detached_lifecycle() {
     );
     let (code, _, err) = d.docker(&["pause", "web"]);
     assert!(code != 0 && err.contains("is already paused"), "{err}");
+    let info = ok(d.docker(&[
+        "info",
+        "--format",
+        "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}",
+    ]));
+    assert_eq!(info.trim(), "1 0 1 0");
     ok(d.docker(&["unpause", "web"]));
     assert_eq!(inspect(&d, "web", "{{.State.Status}}"), "running");
     ok(d.docker(&["rename", "web", "web2"]));

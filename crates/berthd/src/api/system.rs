@@ -86,11 +86,19 @@ pub fn info(d: &Daemon) -> Response<Body> {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let (mut running, mut paused, mut stopped) = (0, 0, 0);
+    for c in d.engine.container_records().unwrap_or_default() {
+        match d.engine.state(&c) {
+            engine::containers::State::Running(_, true) => paused += 1,
+            engine::containers::State::Running(..) => running += 1,
+            _ => stopped += 1,
+        }
+    }
     json(
         StatusCode::OK,
         &json!({
             "ID": d.id,
-            "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+            "Containers": running + paused + stopped, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
             "Images": d.engine.store().meta().images().map(|i| i.len()).unwrap_or(0),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
