@@ -896,3 +896,59 @@ fn limits_capabilities_and_privileges() {
         ["Seccomp:", "2", "no-kmsg"]
     );
 }
+
+#[test]
+fn restart_policies_at_daemon_start() {
+    let mut d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "unless",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    ok(d.docker(&["run", "-d", "--name", "never", "busybox", "sleep", "1000"]));
+    ok(d.docker(&["stop", "-t", "0", "unless"]));
+    let pids: Vec<String> = ["always", "never"]
+        .iter()
+        .map(|n| inspect(&d, n, "{{.State.Pid}}"))
+        .collect();
+    // As after a reboot: the daemon and every container process die.
+    d.kill9();
+    for dir in std::fs::read_dir(d.dir.path().join("data/containers"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(pid) = std::fs::read_to_string(dir.path().join("shim.pid")) {
+            // SAFETY: signals a process of this test's daemon.
+            unsafe { libc::kill(pid.trim().parse().unwrap(), libc::SIGKILL) };
+        }
+    }
+    for pid in &pids {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    d.restart();
+    eventually("always to run again", || {
+        inspect(&d, "always", "{{.State.Status}}") == "running"
+    });
+    assert_ne!(inspect(&d, "always", "{{.State.Pid}}"), pids[0]);
+    assert_eq!(inspect(&d, "unless", "{{.State.Status}}"), "exited");
+    assert_eq!(inspect(&d, "never", "{{.State.Status}}"), "exited");
+}

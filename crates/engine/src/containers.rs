@@ -183,7 +183,7 @@ impl Engine {
         if c.started.is_empty() {
             State::Created
         } else {
-            State::Exited(-1, String::new())
+            State::Exited(255, String::new())
         }
     }
 
@@ -401,6 +401,9 @@ impl Engine {
     fn cleanup_run(&self, c: &ContainerRecord) {
         let dir = self.container_dir(&c.id);
         let _ = std::fs::remove_file(dir.join("shim.pid"));
+        // A shim that died without cleaning up (killed, or a machine crash)
+        // left the runtime's state of the old run behind.
+        let _ = self.runtime().delete(&c.id, true);
     }
 
     /// Unmounts an exited container's root filesystem.
@@ -896,7 +899,8 @@ impl Engine {
                 false,
                 0,
                 code,
-                at,
+                // A shim killed before it could record the exit left no time.
+                if at.is_empty() { ZERO.to_string() } else { at },
             ),
         };
         let started = if c.started.is_empty() {
