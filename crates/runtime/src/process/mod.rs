@@ -213,6 +213,7 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
     // in either order. Hooks wait for the pid that their state names.
     let mut pid: Option<i32> = None;
     let mut hooks_asked = false;
+    let mut ready = false;
     let mut pty = None;
     let fail = |pid: Option<i32>, e: Error| {
         if let Some(p) = pid {
@@ -226,19 +227,10 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
             Msg::Pid(p) if p > 0 && pid.is_none() => pid = Some(p),
             Msg::Pty(fd) => pty = Some(fd),
             Msg::Hooks => hooks_asked = true,
-            Msg::Ready if plan.init && pid.is_some() => {
-                return Ok(Spawned {
-                    pid: pid.unwrap_or(0),
-                    pty,
-                })
-            }
+            // The init may be ready before stage 1's pid message is read.
+            Msg::Ready if plan.init => ready = true,
             // An exec's end of the channel is close-on-exec: EOF means it ran.
-            Msg::Closed if !plan.init && pid.is_some() => {
-                return Ok(Spawned {
-                    pid: pid.unwrap_or(0),
-                    pty,
-                })
-            }
+            Msg::Closed if !plan.init => ready = true,
             Msg::Error(e) => return Err(fail(pid, Error::Init(e))),
             other => {
                 return Err(fail(
@@ -246,6 +238,9 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
                     Error::Init(format!("unexpected {other:?} from setup")),
                 ))
             }
+        }
+        if let (true, Some(p)) = (ready, pid) {
+            return Ok(Spawned { pid: p, pty });
         }
         if let (true, Some(p)) = (hooks_asked, pid) {
             hooks_asked = false;
