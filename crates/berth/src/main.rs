@@ -30,7 +30,7 @@ const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
 /// berth: run containers with the berth daemon.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about)]
+#[command(name = "berth", version, about, arg_required_else_help = true)]
 struct Cli {
     /// Daemon socket to connect to
     #[arg(short = 'H', long = "host", value_name = "unix:///path")]
@@ -43,10 +43,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(RunArgs),
     /// Create a new container
-    #[command(disable_help_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(CreateArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
@@ -99,9 +105,17 @@ enum Command {
         command: ImageCommand,
     },
     /// Show the berth version information
-    Version,
+    Version {
+        /// Format output using a custom template ('json' or a Go template)
+        #[arg(short = 'f', long, value_name = "string")]
+        format: Option<String>,
+    },
     /// Display system-wide information
-    Info,
+    Info {
+        /// Format output using a custom template ('json' or a Go template)
+        #[arg(short = 'f', long, value_name = "string")]
+        format: Option<String>,
+    },
     /// Manage berth
     System {
         /// The subcommand.
@@ -113,10 +127,16 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ContainerCommand {
     /// Create and run a new container from an image
-    #[command(disable_help_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Run(RunArgs),
     /// Create a new container
-    #[command(disable_help_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
     Create(CreateArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
@@ -272,8 +292,8 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
             ImageCommand::Load(a) => image::load(client, a).await,
             ImageCommand::Import(a) => image::import(client, a).await,
         },
-        Command::Version => system::version(client).await,
-        Command::Info => system::info(client).await,
+        Command::Version { format } => system::version(client, format.as_deref()).await,
+        Command::Info { format } => system::info(client, format.as_deref()).await,
         Command::System {
             command: SystemCommand::Check,
         } => system::check(client).await,

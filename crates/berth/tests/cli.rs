@@ -167,6 +167,13 @@ fn version_and_info_through_host_flag_and_env() {
     let (code, out, err) = berth(&["info"], Some(&d.host()));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Storage Driver: overlay2"), "{out}");
+    let (code, out, err) = berth(
+        &["version", "-f", "{{.Server.ApiVersion}}"],
+        Some(&d.host()),
+    );
+    assert_eq!((code, out.as_str()), (0, "1.47\n"), "{err}");
+    let (code, out, err) = berth(&["info", "--format", "{{.Driver}}"], Some(&d.host()));
+    assert_eq!((code, out.as_str()), (0, "overlay2\n"), "{err}");
 }
 
 #[test]

@@ -5,12 +5,43 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{out, outln};
+use super::{out, outln, Status};
 use crate::client::{self, Client};
+use crate::template::Template;
+
+/// Renders `value` through a `--format` template (docker's `version` and
+/// `info` formats), or `None` without one.
+fn formatted(format: Option<&str>, value: &Value) -> Result<Option<String>> {
+    let Some(f) = format.filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let f = if f == "json" { "{{json .}}" } else { f };
+    let t =
+        Template::parse(f).map_err(|e| Status::exit(1, format!("template parsing error: {e}")))?;
+    let text = t
+        .render(value)
+        .map_err(|e| Status::exit(1, format!("template: {e}")))?;
+    Ok(Some(text))
+}
 
 /// `berth version`: the client's part first, so that it shows even when
-/// the daemon cannot be reached.
-pub async fn version(client: &Client) -> Result<u8> {
+/// the daemon cannot be reached. A `--format` sees `.Client` and
+/// `.Server` (the daemon's `/version`), as docker's does.
+pub async fn version(client: &Client, format: Option<&str>) -> Result<u8> {
+    if format.is_some() {
+        let client_info = serde_json::json!({
+            "Version": env!("CARGO_PKG_VERSION"),
+            "ApiVersion": client::API_VERSION,
+            "Os": std::env::consts::OS,
+            "Arch": std::env::consts::ARCH,
+        });
+        let server: Value = client.get("/version").await?;
+        let all = serde_json::json!({"Client": client_info, "Server": server});
+        if let Some(text) = formatted(format, &all)? {
+            outln(text)?;
+        }
+        return Ok(0);
+    }
     outln(format!(
         "Client:\n Version:\t{}\n API version:\t{}",
         env!("CARGO_PKG_VERSION"),
@@ -37,9 +68,13 @@ pub async fn version(client: &Client) -> Result<u8> {
     Ok(0)
 }
 
-/// `berth info`.
-pub async fn info(client: &Client) -> Result<u8> {
+/// `berth info`; a `--format` sees the daemon's `/info`.
+pub async fn info(client: &Client, format: Option<&str>) -> Result<u8> {
     let i: Value = client.get("/info").await?;
+    if let Some(text) = formatted(format, &i)? {
+        outln(text)?;
+        return Ok(0);
+    }
     let mut text = String::new();
     writeln!(text, "Containers: {}", i["Containers"])?;
     writeln!(
