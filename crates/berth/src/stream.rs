@@ -43,53 +43,74 @@ impl Demux {
     }
 }
 
+/// Whether our stdout is still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// The stream ended.
+    Ended,
+    /// Our stdout was closed (`| head`): the rest is not wanted.
+    StdoutClosed,
+}
+
 /// Where output goes: stdout and stderr of this process, flushed per frame.
-fn emit(stream: u8, data: &[u8]) {
-    // A closed stdout (`| head`) is no failure: the rest is dropped.
+/// Returns false once stdout is a closed pipe.
+fn emit(stream: u8, data: &[u8]) -> bool {
     if stream == 2 {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(data);
         let _ = e.flush();
-    } else {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(data);
-        let _ = o.flush();
+        return true;
     }
+    let mut o = std::io::stdout().lock();
+    !matches!(
+        o.write_all(data).and_then(|()| o.flush()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe
+    )
 }
 
-/// Copies an attached connection's output until the daemon closes it.
-pub async fn copy_attached(io: &mut (impl tokio::io::AsyncRead + Unpin), raw: bool) -> Result<()> {
+/// Feeds `data` through, raw or demultiplexed; false once stdout is closed.
+fn forward(demux: &mut Demux, data: &[u8], raw: bool) -> Result<bool> {
+    if raw {
+        return Ok(emit(1, data));
+    }
+    let mut open = true;
+    demux.feed(data, |s, b| open &= emit(s, b))?;
+    Ok(open)
+}
+
+/// Copies an attached connection's output until the daemon closes it (or
+/// nobody reads our stdout any more).
+pub async fn copy_attached(
+    io: &mut (impl tokio::io::AsyncRead + Unpin),
+    raw: bool,
+) -> Result<Copied> {
     let mut demux = Demux::default();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match io.read(&mut buf).await {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(Copied::Ended),
             Ok(n) => n,
             // The daemon closing the upgraded connection hard is the end too.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(Copied::Ended),
             Err(e) => return Err(e.into()),
         };
-        if raw {
-            emit(1, &buf[..n]);
-        } else {
-            demux.feed(&buf[..n], emit)?;
+        if !forward(&mut demux, &buf[..n], raw)? {
+            return Ok(Copied::StdoutClosed);
         }
     }
 }
 
 /// Copies a response body (`logs`) the same way.
-pub async fn copy_body(mut body: hyper::body::Incoming, raw: bool) -> Result<()> {
+pub async fn copy_body(mut body: hyper::body::Incoming, raw: bool) -> Result<Copied> {
     let mut demux = Demux::default();
     while let Some(frame) = body.frame().await {
         if let Some(data) = frame?.data_ref() {
-            if raw {
-                emit(1, data);
-            } else {
-                demux.feed(data, emit)?;
+            if !forward(&mut demux, data, raw)? {
+                return Ok(Copied::StdoutClosed);
             }
         }
     }
-    Ok(())
+    Ok(Copied::Ended)
 }
 
 #[cfg(test)]

@@ -585,3 +585,43 @@ fn errors_are_lines_with_docker_codes() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "", "bad runs create nothing");
 }
+
+/// A reader that goes away (`berth run busybox yes | head -1`) ends berth
+/// quietly with 0, as a closed pipe is no failure; the container runs on,
+/// as it does when docker's CLI dies of SIGPIPE.
+#[test]
+fn closed_stdout_ends_run_quietly() {
+    use std::io::Read;
+    let d = Daemon::with_busybox();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", &d.host(), "run", "--name", "yes", "busybox", "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 2];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"y\n");
+    // The read end is dropped: berth's next write fails.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "berth did not notice the closed pipe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(0), ""));
+    assert_eq!(d.ok(&["rm", "-f", "yes"]), "yes\n");
+}

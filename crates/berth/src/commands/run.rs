@@ -408,7 +408,14 @@ where
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let sig = tokio::select! {
-            r = &mut copy => { r?; break; }
+            r = &mut copy => {
+                // Nobody reads our output any more: leave, as docker's CLI
+                // does when SIGPIPE ends it (the container runs on).
+                if r? == stream::Copied::StdoutClosed {
+                    return Ok(0);
+                }
+                break;
+            }
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
         };
