@@ -1,27 +1,39 @@
 //! `berth`: Docker's command line for berthd. It finds the daemon through
 //! `-H/--host`, then `BERTH_HOST`, then the default socket; it only ever talks
-//! to the API. Exit codes are Docker's: 1 when the daemon refuses (with its
-//! message) or cannot be reached, 125 when `run` itself fails, otherwise what
-//! the command reports.
+//! to the API. Exit codes are Docker's (28.x): 125 for a bad flag, and for
+//! `run` when berth or the daemon fails; 126 and 127 when `run`'s command
+//! cannot be invoked or is not found; otherwise the container's code, or 1
+//! when the daemon refuses (with its message on one line).
 
 mod client;
+mod commands;
+mod stream;
+mod template;
+mod units;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use serde_json::Value;
+
+use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::image::{
+    HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs,
+};
+use commands::inspect::{InspectArgs, Kind};
+use commands::logs::LogsArgs;
+use commands::ps::PsArgs;
+use commands::run::{CreateArgs, RunArgs};
 
 /// Default daemon socket.
 const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
 /// berth: run containers with the berth daemon.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about)]
+#[command(name = "berth", version, about, arg_required_else_help = true)]
 struct Cli {
-    /// Daemon socket to connect to.
-    #[arg(short = 'H', long = "host", global = true)]
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host", value_name = "unix:///path")]
     host: Option<String>,
     /// The command.
     #[command(subcommand)]
@@ -30,11 +42,81 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show the berth version information.
-    Version,
-    /// Display system-wide information.
-    Info,
-    /// Manage berth.
+    /// Create and run a new container from an image
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Manage containers
+    Container {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: ContainerCommand,
+    },
+    /// Manage images
+    Image {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Show the berth version information
+    Version {
+        /// Format output using a custom template ('json' or a Go template)
+        #[arg(short = 'f', long, value_name = "string")]
+        format: Option<String>,
+    },
+    /// Display system-wide information
+    Info {
+        /// Format output using a custom template ('json' or a Go template)
+        #[arg(short = 'f', long, value_name = "string")]
+        format: Option<String>,
+    },
+    /// Manage berth
     System {
         /// The subcommand.
         #[command(subcommand)]
@@ -43,8 +125,74 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// Create and run a new container from an image
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum SystemCommand {
-    /// Verify every stored blob against its digest and every image's parts.
+    /// Verify every stored blob against its digest and every image's parts
     Check,
 }
 
@@ -56,106 +204,109 @@ fn host(cli: &Cli) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            // docker exits 125 on a bad flag; asking for help is no error.
+            return ExitCode::from(match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 125,
+            });
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(run(&cli)) {
+    let result = rt.block_on(async {
+        let client = client::Client::new(&host(&cli))
+            .map_err(|e| commands::Status::exit(125, format!("{e:#}")))?;
+        run(&client, &cli.command).await
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "{e:#}");
-            // The daemon's refusals and an unreachable daemon alike: 1, as docker.
-            let _api_status = e.downcast_ref::<client::ApiError>().map(|a| a.status);
-            ExitCode::from(1)
+            let (code, message) = commands::exit_of(&e);
+            if !message.is_empty() {
+                commands::errln(&message);
+            }
+            ExitCode::from(code)
         }
     }
 }
 
-async fn run(cli: &Cli) -> Result<u8> {
-    let client = client::Client::new(&host(cli))?;
-    let mut out = std::io::stdout().lock();
-    match cli.command {
-        Command::Version => {
-            writeln!(
-                out,
-                "Client:\n Version:\t{}\n API version:\t{}",
-                env!("CARGO_PKG_VERSION"),
-                client::API_VERSION
-            )?;
-            let v: Value = client.get("/version").await?;
-            writeln!(
-                out,
-                "\nServer: {}",
-                v["Platform"]["Name"].as_str().unwrap_or("berth")
-            )?;
-            writeln!(out, " Version:\t{}", v["Version"].as_str().unwrap_or(""))?;
-            writeln!(
-                out,
-                " API version:\t{} (minimum version {})",
-                v["ApiVersion"].as_str().unwrap_or(""),
-                v["MinAPIVersion"].as_str().unwrap_or("")
-            )?;
-            writeln!(
-                out,
-                " OS/Arch:\t{}/{}",
-                v["Os"].as_str().unwrap_or(""),
-                v["Arch"].as_str().unwrap_or("")
-            )?;
-            writeln!(
-                out,
-                " Kernel:\t{}",
-                v["KernelVersion"].as_str().unwrap_or("")
-            )?;
-        }
-        Command::Info => {
-            let i: Value = client.get("/info").await?;
-            writeln!(out, "Containers: {}", i["Containers"])?;
-            writeln!(
-                out,
-                " Running: {}\n Paused: {}\n Stopped: {}",
-                i["ContainersRunning"], i["ContainersPaused"], i["ContainersStopped"]
-            )?;
-            writeln!(out, "Images: {}", i["Images"])?;
-            for (label, key) in [
-                ("Server Version", "ServerVersion"),
-                ("Storage Driver", "Driver"),
-                ("Cgroup Driver", "CgroupDriver"),
-                ("Cgroup Version", "CgroupVersion"),
-                ("Kernel Version", "KernelVersion"),
-                ("Operating System", "OperatingSystem"),
-                ("Architecture", "Architecture"),
-                ("Berth Root Dir", "DockerRootDir"),
-                ("Name", "Name"),
-                ("ID", "ID"),
-            ] {
-                writeln!(
-                    out,
-                    "{label}: {}",
-                    i[key]
-                        .as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| i[key].to_string())
-                )?;
+async fn run(client: &client::Client, command: &Command) -> Result<u8> {
+    use commands::{container, image, inspect, logs, ps, run, system};
+    match command {
+        Command::Run(a) => run::run(client, a).await,
+        Command::Create(a) => run::create_cmd(client, a).await,
+        Command::Start(a) => container::start(client, a).await,
+        Command::Stop(a) => container::stop(client, a).await,
+        Command::Kill(a) => container::kill(client, a).await,
+        Command::Restart(a) => container::restart(client, a).await,
+        Command::Pause(a) => container::pause(client, a, "pause").await,
+        Command::Unpause(a) => container::pause(client, a, "unpause").await,
+        Command::Wait(a) => container::wait(client, a).await,
+        Command::Rename(a) => container::rename(client, a).await,
+        Command::Rm(a) => container::rm(client, a).await,
+        Command::Ps(a) => ps::ps(client, a).await,
+        Command::Inspect(a) => inspect::inspect(client, a, None).await,
+        Command::Logs(a) => logs::logs(client, a).await,
+        Command::Images(a) => image::images(client, a).await,
+        Command::Rmi(a) => image::rmi(client, a).await,
+        Command::Tag(a) => image::tag(client, a).await,
+        Command::History(a) => image::history(client, a).await,
+        Command::Save(a) => image::save(client, a).await,
+        Command::Load(a) => image::load(client, a).await,
+        Command::Import(a) => image::import(client, a).await,
+        Command::Container { command } => match command {
+            ContainerCommand::Run(a) => run::run(client, a).await,
+            ContainerCommand::Create(a) => run::create_cmd(client, a).await,
+            ContainerCommand::Start(a) => container::start(client, a).await,
+            ContainerCommand::Stop(a) => container::stop(client, a).await,
+            ContainerCommand::Kill(a) => container::kill(client, a).await,
+            ContainerCommand::Restart(a) => container::restart(client, a).await,
+            ContainerCommand::Pause(a) => container::pause(client, a, "pause").await,
+            ContainerCommand::Unpause(a) => container::pause(client, a, "unpause").await,
+            ContainerCommand::Wait(a) => container::wait(client, a).await,
+            ContainerCommand::Rename(a) => container::rename(client, a).await,
+            ContainerCommand::Rm(a) => container::rm(client, a).await,
+            ContainerCommand::Ls(a) => ps::ps(client, a).await,
+            ContainerCommand::Inspect(a) => {
+                inspect::inspect(client, a, Some(Kind::Container)).await
             }
-            writeln!(out, "CPUs: {}\nTotal Memory: {}", i["NCPU"], i["MemTotal"])?;
-        }
+            ContainerCommand::Logs(a) => logs::logs(client, a).await,
+        },
+        Command::Image { command } => match command {
+            ImageCommand::Ls(a) => image::images(client, a).await,
+            ImageCommand::Inspect(a) => inspect::inspect(client, a, Some(Kind::Image)).await,
+            ImageCommand::History(a) => image::history(client, a).await,
+            ImageCommand::Tag(a) => image::tag(client, a).await,
+            ImageCommand::Rm(a) => image::rmi(client, a).await,
+            ImageCommand::Prune(a) => image::prune(client, a).await,
+            ImageCommand::Save(a) => image::save(client, a).await,
+            ImageCommand::Load(a) => image::load(client, a).await,
+            ImageCommand::Import(a) => image::import(client, a).await,
+        },
+        Command::Version { format } => system::version(client, format.as_deref()).await,
+        Command::Info { format } => system::info(client, format.as_deref()).await,
         Command::System {
             command: SystemCommand::Check,
-        } => {
-            let (_, body) = client
-                .request(hyper::Method::POST, "/berth/system/check", None)
-                .await?;
-            let v: Value = serde_json::from_slice(&body)?;
-            let problems = v["Problems"].as_array().cloned().unwrap_or_default();
-            for p in &problems {
-                writeln!(out, "{}", p.as_str().unwrap_or_default())?;
-            }
-            if !problems.is_empty() {
-                return Ok(1);
-            }
-            writeln!(out, "ok")?;
-        }
+        } => system::check(client).await,
     }
-    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,7 +1,12 @@
-//! The berth CLI against a real berthd.
+//! The berth CLI against a real berthd: each test starts a daemon on its own
+//! temporary roots, runs the real `berth` binary and checks its exit code,
+//! stdout and stderr together. berthd, berth-shim and berth-runtime come
+//! from the same target directory (`cargo build --workspace` first).
 
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 struct Daemon {
@@ -9,11 +14,14 @@ struct Daemon {
     dir: tempfile::TempDir,
 }
 
+/// What a run of `berth` gave: exit code, stdout, stderr.
+type Output = (i32, String, String);
+
 impl Daemon {
     fn start() -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         // berthd is built beside berth in the same target directory.
-        let berthd = std::path::Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berthd");
+        let berthd = Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berthd");
         assert!(
             berthd.exists(),
             "build berthd first (cargo build --workspace)"
@@ -26,6 +34,8 @@ impl Daemon {
             .arg(dir.path().join("data"))
             .arg("--exec-root")
             .arg(dir.path().join("exec"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -36,22 +46,56 @@ impl Daemon {
         Daemon { child, dir }
     }
 
+    /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
+    fn with_busybox() -> Daemon {
+        let d = Daemon::start();
+        let tar = busybox_tar();
+        d.ok(&[
+            "import",
+            "-c",
+            r#"CMD ["sh"]"#,
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        d
+    }
+
     fn host(&self) -> String {
         format!("unix://{}", self.dir.path().join("berth.sock").display())
+    }
+
+    /// `berth -H <this daemon> args...`.
+    fn berth(&self, args: &[&str]) -> Output {
+        let host = self.host();
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(args);
+        berth(&all, None)
+    }
+
+    /// `berth args...` that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.berth(args);
+        assert_eq!(code, 0, "berth {args:?}: {err}");
+        out
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Containers outlive the daemon by design: remove them first.
+        let (_, ids, _) = self.berth(&["ps", "-aq"]);
+        for id in ids.split_whitespace() {
+            let _ = self.berth(&["rm", "-f", id]);
+        }
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
 }
 
-fn berth(args: &[&str], host_env: Option<&str>) -> (i32, String, String) {
+fn berth(args: &[&str], host_env: Option<&str>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
-    c.args(args).env_remove("BERTH_HOST");
+    c.args(args).env_remove("BERTH_HOST").stdin(Stdio::null());
     if let Some(h) = host_env {
         c.env("BERTH_HOST", h);
     }
@@ -61,6 +105,54 @@ fn berth(args: &[&str], host_env: Option<&str>) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A busybox root filesystem tar made once with the project's script, kept
+/// in cargo's scratch directory for integration tests.
+fn busybox_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let tar = base.join("berth-cli-busybox.tar");
+        if tar.exists() {
+            return tar;
+        }
+        let work = tempfile::tempdir_in(base).unwrap();
+        let root = work.path().join("root");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-rootfs.sh");
+        let st = Command::new("bash")
+            .arg(script)
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let part = work.path().join("busybox.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&part)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::rename(&part, &tar).unwrap();
+        tar
+    })
+    .clone()
+}
+
+/// Polls `f` until it is true (or fails the test after five seconds).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -75,6 +167,13 @@ fn version_and_info_through_host_flag_and_env() {
     let (code, out, err) = berth(&["info"], Some(&d.host()));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Storage Driver: overlay2"), "{out}");
+    let (code, out, err) = berth(
+        &["version", "-f", "{{.Server.ApiVersion}}"],
+        Some(&d.host()),
+    );
+    assert_eq!((code, out.as_str()), (0, "1.47\n"), "{err}");
+    let (code, out, err) = berth(&["info", "--format", "{{.Driver}}"], Some(&d.host()));
+    assert_eq!((code, out.as_str()), (0, "overlay2\n"), "{err}");
 }
 
 #[test]
@@ -87,32 +186,20 @@ fn unreachable_daemon_is_one_clear_line() {
         err.contains("Cannot connect to the berth daemon at unix:///nonexistent/berth.sock"),
         "{err}"
     );
+    // run reports it as its own failure: 125.
+    let (code, _, err) = berth(
+        &["-H", "unix:///nonexistent/berth.sock", "run", "busybox"],
+        None,
+    );
+    assert_eq!(code, 125, "{err}");
+    assert!(err.starts_with("berth: Cannot connect"), "{err}");
 }
 
 /// `berth system check` finds a blob whose bytes changed on disk.
 #[test]
 fn system_check_finds_corrupt_blobs() {
-    let d = Daemon::start();
-    // An image, imported through the docker CLI (berth's own import comes later).
-    let tar = d.dir.path().join("rootfs.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(5);
-    h.set_mode(0o644);
-    b.append_data(&mut h, "hello", &b"hello"[..]).unwrap();
-    b.finish().unwrap();
-    drop(b);
-    let st = Command::new("docker")
-        .args(["import", tar.to_str().unwrap(), "x"])
-        .env("DOCKER_HOST", d.host())
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let (code, out, err) = berth(&["-H", &d.host(), "system", "check"], None);
+    let d = Daemon::with_busybox();
+    let (code, out, err) = d.berth(&["system", "check"]);
     assert_eq!((code, out.trim()), (0, "ok"), "{err}");
     let blobs = d.dir.path().join("data/image/blobs/sha256");
     let victim = std::fs::read_dir(&blobs)
@@ -122,11 +209,419 @@ fn system_check_finds_corrupt_blobs() {
         .unwrap()
         .path();
     std::fs::write(&victim, "tampered").unwrap();
-    let (code, out, _) = berth(&["-H", &d.host(), "system", "check"], None);
+    let (code, out, _) = d.berth(&["system", "check"]);
     assert_eq!(code, 1);
     assert!(
         out.contains("digest mismatch")
             && out.contains(victim.file_name().unwrap().to_str().unwrap()),
         "{out}"
     );
+}
+
+/// `run` in the foreground: output on the right streams, the container's
+/// exit code, Docker's 127 for a missing command and 125 for a missing
+/// image, and `--rm` leaving nothing behind.
+#[test]
+fn run_foreground_output_and_exit_codes() {
+    let d = Daemon::with_busybox();
+    assert_eq!(
+        d.berth(&["run", "busybox", "echo", "hi"]),
+        (0, "hi\n".into(), String::new())
+    );
+    assert_eq!(
+        d.berth(&[
+            "run",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3"
+        ]),
+        (3, "out\n".into(), "err\n".into())
+    );
+    // The command's own flags stay the command's.
+    assert_eq!(d.berth(&["run", "busybox", "echo", "-n", "--rm"]).1, "--rm");
+    let (code, out, err) = d.berth(&["run", "busybox", "nosuchcommand"]);
+    assert_eq!((code, out.as_str()), (127, ""), "{err}");
+    assert!(
+        err.starts_with("berth: Error response from daemon: ")
+            && err.contains("executable file not found")
+            && err.ends_with("Run 'berth run --help' for more information\n"),
+        "{err}"
+    );
+    let (code, _, err) = d.berth(&["run", "nosuchimage"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("No such image: nosuchimage"), "{err}");
+    let before = d.ok(&["ps", "-aq"]);
+    assert_eq!(
+        d.berth(&[
+            "run",
+            "--rm",
+            "-e",
+            "X=from-env",
+            "-w",
+            "/tmp",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $X $(pwd)"
+        ]),
+        (0, "from-env /tmp\n".into(), String::new())
+    );
+    assert_eq!(
+        d.berth(&["run", "--rm", "busybox", "sh", "-c", "exit 7"]).0,
+        7
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), before, "--rm containers are gone");
+}
+
+/// A detached container through its whole life: ps, inspect -f, logs, stop,
+/// start, kill, wait, rm -f, and inspect of what is gone.
+#[test]
+fn detached_lifecycle() {
+    let d = Daemon::with_busybox();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "app=x",
+        "-m",
+        "64m",
+        "--restart",
+        "no",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; while true; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(
+        d.ok(&["ps", "--format", "{{.Names}} {{.State}}"]),
+        "web running\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{index .Config.Labels \"app\"}} {{.HostConfig.Memory}} {{.Name}}",
+            "web"
+        ]),
+        "true x 67108864 /web\n"
+    );
+    let inspected: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "web"])).unwrap();
+    assert_eq!(inspected[0]["Id"], id);
+    eventually("the log line", || d.ok(&["logs", "web"]) == "started\n");
+    let (code, out, _) = d.berth(&["logs", "-t", "web"]);
+    assert!(code == 0 && out.ends_with("Z started\n"), "{out}");
+    // sh as pid 1 ignores SIGTERM: stop kills it after the timeout.
+    assert_eq!(
+        d.berth(&["stop", "-t", "1", "web"]),
+        (0, "web\n".into(), String::new())
+    );
+    let status = d.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=web",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(status.starts_with("Exited (137)"), "{status}");
+    assert_eq!(d.ok(&["start", "web"]), "web\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "web"]),
+        "running\n"
+    );
+    assert_eq!(d.ok(&["kill", "web"]), "web\n");
+    assert_eq!(d.ok(&["wait", "web"]), "137\n");
+    assert_eq!(d.ok(&["rename", "web", "web2"]), "");
+    assert_eq!(d.ok(&["rm", "-f", "web2"]), "web2\n");
+    assert_eq!(
+        d.berth(&["inspect", "web2"]),
+        (1, "[]\n".into(), "Error: No such object: web2\n".into())
+    );
+}
+
+/// `create` then `start -a`: the output and the container's exit code.
+#[test]
+fn create_then_start_attached() {
+    let d = Daemon::with_busybox();
+    let id = d.ok(&[
+        "create",
+        "--name",
+        "c1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attached; exit 4",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(
+        d.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Command}}"]),
+        "c1 created \"sh -c echo attached…\"\n"
+    );
+    assert_eq!(
+        d.berth(&["start", "-a", "c1"]),
+        (4, "attached\n".into(), String::new())
+    );
+}
+
+/// `ps` with filters, quiet and formats, and docker's default table.
+#[test]
+fn ps_filters_and_formats() {
+    let d = Daemon::with_busybox();
+    assert_eq!(
+        d.ok(&["ps"]),
+        "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n"
+    );
+    let a = d.ok(&[
+        "create",
+        "--name",
+        "a",
+        "-l",
+        "tier=front",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        d.berth(&["run", "--name", "b", "busybox", "sh", "-c", "exit 2"])
+            .0,
+        2
+    );
+    assert_eq!(d.ok(&["ps", "-q"]), "", "nothing runs");
+    assert_eq!(
+        d.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=tier=front",
+            "--format",
+            "{{.Names}}"
+        ]),
+        "a\n"
+    );
+    assert_eq!(
+        d.ok(&["ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}"]),
+        "b\n"
+    );
+    assert_eq!(
+        d.ok(&["ps", "-aq", "--filter", "status=created"]),
+        format!("{}\n", &a[..12])
+    );
+    let all = d.ok(&["ps", "-aq", "--no-trunc"]);
+    assert_eq!(
+        all.lines().map(str::len).collect::<Vec<_>>(),
+        [64, 64],
+        "{all}"
+    );
+    assert_eq!(
+        d.ok(&["ps", "-a", "-n", "1", "--format", "{{.Names}}"]),
+        "b\n",
+        "newest first"
+    );
+    let table = d.ok(&[
+        "ps",
+        "-a",
+        "--format",
+        "table {{.Names}}\\t{{.State}}\\t{{.Labels}}",
+    ]);
+    assert_eq!(
+        table,
+        "NAMES     STATE     LABELS\nb         exited    \na         created   tier=front\n"
+    );
+    let json = d.ok(&["ps", "-a", "--filter", "name=a", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        (v["Names"].as_str(), v["State"].as_str()),
+        (Some("a"), Some("created"))
+    );
+    let (code, _, err) = d.berth(&["ps", "--filter", "nonsense"]);
+    assert_eq!(code, 125, "{err}");
+    let (code, _, err) = d.berth(&["ps", "--filter", "color=blue"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Error response from daemon: invalid filter 'color'\n")
+    );
+    let (code, _, err) = d.berth(&["ps", "--format", "{{.Names"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+/// Images: tag, list, save, rmi, load back, run from the loaded image,
+/// import with changes and a message, history, prune.
+#[test]
+fn images_tag_rmi_save_load_round_trip() {
+    let d = Daemon::with_busybox();
+    assert_eq!(d.ok(&["tag", "busybox", "me/bb:v1"]), "");
+    let mut names: Vec<String> = d
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["busybox:latest", "me/bb:v1"]);
+    let table = d.ok(&["images", "me/bb"]);
+    let lines: Vec<&str> = table.lines().collect();
+    // The CREATED column's width depends on the clock.
+    assert!(
+        lines[0].starts_with("REPOSITORY   TAG       IMAGE ID       CREATED   ")
+            && lines[0].ends_with("   SIZE"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("me/bb        v1        ") && lines.len() == 2,
+        "{table}"
+    );
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "me/bb:v1"]);
+    let archive = d.dir.path().join("bb.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "me/bb:v1"]);
+    assert!(std::fs::metadata(&archive).unwrap().len() > 1000);
+    assert_eq!(d.ok(&["rmi", "me/bb:v1"]), "Untagged: me/bb:v1\n");
+    let removed = d.ok(&["rmi", "busybox"]);
+    assert!(
+        removed.starts_with("Untagged: busybox:latest\nDeleted: sha256:"),
+        "{removed}"
+    );
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    assert_eq!(
+        d.ok(&["load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: me/bb:v1\n"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.Id}}", "me/bb:v1"]),
+        id,
+        "same image back"
+    );
+    assert_eq!(
+        d.berth(&["run", "--rm", "me/bb:v1", "echo", "ok"]).1,
+        "ok\n"
+    );
+    assert_eq!(
+        d.berth(&["rmi", "nope"]),
+        (
+            1,
+            String::new(),
+            "Error response from daemon: No such image: nope:latest\n".into()
+        )
+    );
+    let tar = busybox_tar();
+    let new = d.ok(&[
+        "import",
+        "-c",
+        "ENV A=1",
+        "-m",
+        "from a test",
+        tar.to_str().unwrap(),
+        "imp:1",
+    ]);
+    assert!(new.starts_with("sha256:"), "{new}");
+    assert_eq!(
+        d.ok(&["image", "inspect", "-f", "{{json .Config.Env}}", "imp:1"]),
+        "[\"A=1\"]\n"
+    );
+    assert_eq!(
+        d.ok(&["history", "--format", "{{.Comment}}", "imp:1"]),
+        "from a test\n"
+    );
+    let history = d.ok(&["image", "history", "imp:1"]);
+    assert!(history.starts_with("IMAGE          CREATED"), "{history}");
+    // Nothing is dangling; -a removes every image no container uses.
+    assert_eq!(
+        d.ok(&["image", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let pruned = d.ok(&["image", "prune", "-a", "-f"]);
+    assert!(
+        pruned.starts_with("Deleted Images:\nuntagged: ")
+            && pruned.contains("Total reclaimed space: "),
+        "{pruned}"
+    );
+    assert_eq!(d.ok(&["images", "-q"]), "");
+}
+
+/// Failures on one line with Docker's codes: 1 for a refusal (each object
+/// tried), 125 for a bad flag.
+#[test]
+fn errors_are_lines_with_docker_codes() {
+    let d = Daemon::with_busybox();
+    assert_eq!(
+        d.berth(&["stop", "nope"]),
+        (
+            1,
+            String::new(),
+            "Error response from daemon: No such container: nope\n".into()
+        )
+    );
+    assert_eq!(
+        d.berth(&["start", "nope"]),
+        (
+            1,
+            String::new(),
+            "Error response from daemon: No such container: nope\nError: failed to start containers: nope\n"
+                .into()
+        )
+    );
+    d.ok(&["create", "--name", "there", "busybox", "true"]);
+    // The one that exists is still removed; the missing one fails the command.
+    let (code, out, err) = d.berth(&["rm", "there", "nope"]);
+    assert_eq!((code, out.as_str()), (1, "there\n"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // rm -f of nothing reports it and succeeds, as docker's does.
+    assert_eq!(d.berth(&["rm", "-f", "nope"]).0, 0);
+    assert_eq!(d.berth(&["logs", "nope"]).0, 1);
+    for bad in [
+        &["run", "-m", "64x", "busybox"][..],
+        &["run", "--restart", "sometimes", "busybox"][..],
+        &["run", "--rm", "--restart", "always", "busybox"][..],
+        &["ps", "--bogus"][..],
+    ] {
+        let (code, out, err) = d.berth(bad);
+        assert_eq!((code, out.as_str()), (125, ""), "{bad:?}: {err}");
+        assert!(!err.is_empty());
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "", "bad runs create nothing");
+}
+
+/// A reader that goes away (`berth run busybox yes | head -1`) ends berth
+/// quietly with 0, as a closed pipe is no failure; the container runs on,
+/// as it does when docker's CLI dies of SIGPIPE.
+#[test]
+fn closed_stdout_ends_run_quietly() {
+    use std::io::Read;
+    let d = Daemon::with_busybox();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", &d.host(), "run", "--name", "yes", "busybox", "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 2];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"y\n");
+    // The read end is dropped: berth's next write fails.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "berth did not notice the closed pipe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(0), ""));
+    assert_eq!(d.ok(&["rm", "-f", "yes"]), "yes\n");
 }

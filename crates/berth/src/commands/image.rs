@@ -1,0 +1,569 @@
+//! Images: `images`, `history`, `tag`, `rmi`, `image prune`, `save`, `load`
+//! and `import`, printed as docker's `ImageContext` and `HistoryContext`
+//! (`cli/command/formatter/image.go`, `cli/command/image/formatter_history.go`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use http_body_util::BodyExt;
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::ps::ellipsis;
+use super::{filters_json, out, outln, parse_format, print_rows, short_id, Errors, Status};
+use crate::client::{self, Client, Query};
+use crate::units;
+
+/// docker's default `images` table.
+const IMAGES_FORMAT: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+/// docker's default `history` table.
+const HISTORY_FORMAT: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+/// `berth images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('table', 'table TEMPLATE',
+    /// 'json', or a Go template)
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Only images of this repository (and tag)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `berth history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `berth tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image to tag
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    /// The new name
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+/// `berth rmi`.
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    /// Images to remove
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `berth image prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+}
+
+/// `berth save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    /// Images to save
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `berth load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long, value_name = "string")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `berth import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change", value_name = "list")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long, value_name = "string")]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable (accepted)
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// A tar file, a URL, or - for STDIN
+    #[arg(value_name = "file|URL|-")]
+    pub source: String,
+    /// The new image's name
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `name:tag` split at the tag's colon (one after the last `/`).
+fn split_tag(r: &str) -> (&str, Option<&str>) {
+    let slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[slash..].rfind(':') {
+        Some(i) => (&r[..slash + i], Some(&r[slash + i + 1..])),
+        None => (r, None),
+    }
+}
+
+/// One row a tag (or `<none>` when untagged), as docker's `imageFormat`.
+fn image_rows(img: &Value, trunc: bool, filter: Option<&str>) -> Vec<Value> {
+    let id = img["Id"].as_str().unwrap_or_default();
+    let created = img["Created"].as_i64().unwrap_or(0);
+    let strs = |k: &str| -> Vec<String> {
+        img[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    };
+    let (tags, digests) = (strs("RepoTags"), strs("RepoDigests"));
+    let base = |repo: &str, tag: &str, digest: &str| {
+        json!({
+            "ID": if trunc { short_id(id) } else { id.to_string() },
+            "Repository": repo, "Tag": tag, "Digest": digest,
+            "CreatedSince": units::ago(created),
+            "CreatedAt": units::go_time_string(created),
+            "Size": units::human_size_precision(img["Size"].as_f64().unwrap_or(0.0), 3),
+            "VirtualSize": units::human_size_precision(img["Size"].as_f64().unwrap_or(0.0), 3),
+            "SharedSize": units::human_size_precision(img["SharedSize"].as_f64().unwrap_or(0.0), 3),
+            "Containers": "N/A",
+        })
+    };
+    let mut rows = Vec::new();
+    let tagged: Vec<&String> = tags.iter().filter(|t| *t != "<none>:<none>").collect();
+    for t in &tagged {
+        let (repo, tag) = split_tag(t);
+        let tag = tag.unwrap_or("<none>");
+        if let Some(f) = filter {
+            let (frepo, ftag) = split_tag(f);
+            if frepo != repo || ftag.is_some_and(|ft| ft != tag) {
+                continue;
+            }
+        }
+        let digest = digests
+            .iter()
+            .find_map(|d| d.strip_prefix(&format!("{repo}@")))
+            .unwrap_or("<none>");
+        rows.push(base(repo, tag, digest));
+    }
+    if tagged.is_empty() && filter.is_none() {
+        match digests.first().and_then(|d| d.split_once('@')) {
+            Some((repo, digest)) => rows.push(base(repo, "<none>", digest)),
+            None => rows.push(base("<none>", "<none>", "<none>")),
+        }
+    }
+    rows
+}
+
+/// `berth images`.
+pub async fn images(client: &Client, a: &ImagesArgs) -> Result<u8> {
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        IMAGES_FORMAT
+    };
+    let format_text = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() && f != "table" => f.as_str(),
+        (_, true) => "{{.ID}}",
+        _ => default,
+    };
+    let format = parse_format(format_text)?;
+    let q = Query::new().flag("all", a.all).opt(
+        "filters",
+        &if a.filter.is_empty() {
+            String::new()
+        } else {
+            filters_json(&a.filter)?
+        },
+    );
+    let list: Vec<Value> = client.get(&format!("/images/json{q}")).await?;
+    let rows: Vec<Value> = list
+        .iter()
+        .flat_map(|i| image_rows(i, !a.no_trunc, a.reference.as_deref()))
+        .collect();
+    let headers = json!({
+        "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+        "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "Containers": "CONTAINERS",
+    });
+    print_rows(&format, &headers, &rows)?;
+    Ok(0)
+}
+
+/// `berth history`.
+pub async fn history(client: &Client, a: &HistoryArgs) -> Result<u8> {
+    let format_text = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() && f != "table" => f.as_str(),
+        (_, true) => "{{.ID}}",
+        _ => HISTORY_FORMAT,
+    };
+    let format = parse_format(format_text)?;
+    let list: Vec<Value> = client
+        .get(&format!("/images/{}/history", client::path(&a.image)))
+        .await?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|h| {
+            let id = h["Id"].as_str().unwrap_or_default();
+            let created = h["Created"].as_i64().unwrap_or(0);
+            let by = h["CreatedBy"].as_str().unwrap_or_default().replace('\t', " ");
+            let size = h["Size"].as_i64().unwrap_or(0);
+            json!({
+                "ID": if a.no_trunc || id == "<missing>" { id.to_string() } else { short_id(id) },
+                "CreatedSince": if a.human { units::ago(created) } else { units::go_time_string(created) },
+                "CreatedAt": units::go_time_string(created),
+                "CreatedBy": if a.no_trunc { by } else { ellipsis(&by, 45) },
+                "Size": if a.human { units::human_size_precision(size as f64, 3) } else { size.to_string() },
+                "Comment": h["Comment"].as_str().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let headers = json!({
+        "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+        "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
+    });
+    print_rows(&format, &headers, &rows)?;
+    Ok(0)
+}
+
+/// `berth tag`.
+pub async fn tag(client: &Client, a: &TagArgs) -> Result<u8> {
+    let (repo, tag) = split_tag(&a.target);
+    let q = Query::new()
+        .add("repo", repo)
+        .add("tag", tag.unwrap_or("latest"));
+    client
+        .post(&format!("/images/{}/tag{q}", client::path(&a.source)))
+        .await?;
+    Ok(0)
+}
+
+/// `berth rmi`: what each removal untagged and deleted.
+pub async fn rmi(client: &Client, a: &RmiArgs) -> Result<u8> {
+    let q = Query::new()
+        .flag("force", a.force)
+        .flag("noprune", a.no_prune);
+    let mut errs = Errors::default();
+    for name in &a.images {
+        match client
+            .request(
+                Method::DELETE,
+                &format!("/images/{}{q}", client::path(name)),
+                None,
+            )
+            .await
+        {
+            Ok((_, body)) => {
+                let items: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+                for i in items {
+                    if let Some(t) = i["Untagged"].as_str() {
+                        outln(format!("Untagged: {t}"))?;
+                    }
+                    if let Some(d) = i["Deleted"].as_str() {
+                        outln(format!("Deleted: {d}"))?;
+                    }
+                }
+            }
+            Err(e) => errs.push(e),
+        }
+    }
+    errs.finish()
+}
+
+/// `berth image prune`: asks first unless `-f`, as docker does.
+pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        out(&format!(
+            "{warning}\nAre you sure you want to continue? [y/N] "
+        ))?;
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(0);
+        }
+    }
+    let mut filters = a.filter.clone();
+    if a.all {
+        filters.push("dangling=false".into());
+    }
+    let q = Query::new().opt(
+        "filters",
+        &if filters.is_empty() {
+            String::new()
+        } else {
+            filters_json(&filters)?
+        },
+    );
+    let (_, body) = client
+        .request(Method::POST, &format!("/images/prune{q}"), None)
+        .await?;
+    let report: Value = serde_json::from_slice(&body)?;
+    let deleted = report["ImagesDeleted"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        let mut text = String::from("Deleted Images:\n");
+        for d in &deleted {
+            if let Some(t) = d["Untagged"].as_str() {
+                text.push_str(&format!("untagged: {t}\n"));
+            }
+            if let Some(t) = d["Deleted"].as_str() {
+                text.push_str(&format!("deleted: {t}\n"));
+            }
+        }
+        outln(text)?;
+    }
+    outln(format!(
+        "Total reclaimed space: {}",
+        units::human_size(report["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+    ))?;
+    Ok(0)
+}
+
+/// `berth save`: the archive to a file (written beside it, then renamed
+/// over it) or to a stdout that is not a terminal.
+pub async fn save(client: &Client, a: &SaveArgs) -> Result<u8> {
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Status::exit(
+            1,
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
+    }
+    let mut q = Query::new();
+    for i in &a.images {
+        q = q.add("names", i);
+    }
+    let resp = client
+        .send(
+            Method::GET,
+            &format!("/images/get{q}"),
+            client::full(bytes::Bytes::new()),
+            "application/json",
+        )
+        .await?;
+    let mut body = resp.into_body();
+    let (mut sink, tmp): (Box<dyn Write>, Option<(PathBuf, PathBuf)>) = match &a.output {
+        Some(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("failed to save image: create {}", tmp.display()))?;
+            (Box::new(f), Some((tmp, path.clone())))
+        }
+        None => (Box::new(std::io::stdout().lock()), None),
+    };
+    let result: Result<()> = async {
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                sink.write_all(data)?;
+            }
+        }
+        sink.flush()?;
+        Ok(())
+    }
+    .await;
+    // A reader that stopped early (`save | tar -t | head`) is no failure.
+    let result = result.or_else(|e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        _ => Err(e),
+    });
+    drop(sink);
+    match (result, tmp) {
+        (Ok(()), Some((tmp, path))) => std::fs::rename(&tmp, &path)
+            .with_context(|| format!("failed to save image: rename to {}", path.display()))?,
+        (Err(e), Some((tmp, _))) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        (r, None) => r?,
+    }
+    Ok(0)
+}
+
+/// Prints a stream of Docker's JSON messages (`{"stream"}`, `{"status"}`),
+/// failing on an `{"error"}`.
+fn print_messages(body: &[u8]) -> Result<()> {
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(line).unwrap_or_default();
+        if let Some(e) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
+            return Err(Status::exit(1, e.to_string()));
+        }
+        if let Some(s) = v["stream"].as_str() {
+            out(s)?;
+        } else if let Some(s) = v["status"].as_str() {
+            outln(s)?;
+        }
+    }
+    Ok(())
+}
+
+/// `berth load`: from `-i` or from a stdin that is not a terminal.
+pub async fn load(client: &Client, a: &LoadArgs) -> Result<u8> {
+    let body = match &a.input {
+        Some(p) => client::reader_body(
+            std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?,
+        ),
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(Status::exit(
+                    1,
+                    "requested load from stdin, but stdin is empty",
+                ));
+            }
+            client::reader_body(std::io::stdin())
+        }
+    };
+    let q = Query::new().flag("quiet", a.quiet);
+    let resp = client
+        .send(
+            Method::POST,
+            &format!("/images/load{q}"),
+            body,
+            "application/x-tar",
+        )
+        .await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    print_messages(&bytes)?;
+    Ok(0)
+}
+
+/// `berth import`: a tar file (or `-`, stdin) as a one-layer image; a URL
+/// is passed to the daemon to fetch.
+pub async fn import(client: &Client, a: &ImportArgs) -> Result<u8> {
+    let mut q = Query::new();
+    let body = if a.source == "-" {
+        q = q.add("fromSrc", "-");
+        client::reader_body(std::io::stdin())
+    } else if a.source.starts_with("http://") || a.source.starts_with("https://") {
+        q = q.add("fromSrc", &a.source);
+        client::full(bytes::Bytes::new())
+    } else {
+        q = q.add("fromSrc", "-");
+        let f = std::fs::File::open(&a.source).with_context(|| format!("open {}", a.source))?;
+        client::reader_body(f)
+    };
+    q = q
+        .opt("repo", a.reference.as_deref().unwrap_or(""))
+        .opt("message", a.message.as_deref().unwrap_or(""))
+        .opt("platform", a.platform.as_deref().unwrap_or(""));
+    for c in &a.change {
+        q = q.add("changes", c);
+    }
+    let resp = client
+        .send(
+            Method::POST,
+            &format!("/images/create{q}"),
+            body,
+            "application/x-tar",
+        )
+        .await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    print_messages(&bytes)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_after_the_last_slash() {
+        assert_eq!(split_tag("busybox"), ("busybox", None));
+        assert_eq!(split_tag("busybox:1"), ("busybox", Some("1")));
+        assert_eq!(
+            split_tag("localhost:5000/a/b"),
+            ("localhost:5000/a/b", None)
+        );
+        assert_eq!(
+            split_tag("localhost:5000/a:v2"),
+            ("localhost:5000/a", Some("v2"))
+        );
+    }
+
+    #[test]
+    fn a_row_a_tag_and_none_when_untagged() {
+        let img = json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
+            "RepoDigests": [], "Created": 0, "Size": 4_100_000});
+        let rows = image_rows(&img, true, None);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["Repository"], "a");
+        assert_eq!(rows[0]["Tag"], "1");
+        assert_eq!(rows[0]["ID"], "0123456789ab");
+        assert_eq!(rows[0]["Size"], "4.1MB");
+        assert_eq!(image_rows(&img, true, Some("b")).len(), 1);
+        assert_eq!(image_rows(&img, true, Some("a:2")).len(), 0);
+        let none = json!({"Id": "sha256:ff", "RepoTags": [], "Created": 0, "Size": 0});
+        let rows = image_rows(&none, false, None);
+        assert_eq!(
+            (rows[0]["Repository"].as_str(), rows[0]["ID"].as_str()),
+            (Some("<none>"), Some("sha256:ff"))
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! `berth inspect`, `container inspect`, `image inspect`: the daemon's JSON
+//! of each object, as a four-space indented array, or each through a
+//! `--format` template. Objects that are not found are reported after the
+//! others, as docker does (`[]` and `Error: No such object: x`).
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use hyper::StatusCode;
+use serde_json::Value;
+
+use super::{indented, out, outln, Errors, Status};
+use crate::client::{self, ApiError, Client};
+use crate::template::Template;
+
+/// What to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// A container.
+    Container,
+    /// An image.
+    Image,
+}
+
+/// `berth inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template ('json' or a Go template)
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container (accepted)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Return JSON for specified type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<Kind>,
+    /// Names or IDs
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub names: Vec<String>,
+}
+
+async fn find(client: &Client, name: &str, kind: Option<Kind>) -> Result<Option<Value>> {
+    let n = client::path(name);
+    let paths = match kind {
+        Some(Kind::Container) => vec![format!("/containers/{n}/json")],
+        Some(Kind::Image) => vec![format!("/images/{n}/json")],
+        None => vec![format!("/containers/{n}/json"), format!("/images/{n}/json")],
+    };
+    for p in paths {
+        match client.get::<Value>(&p).await {
+            Ok(v) => return Ok(Some(v)),
+            Err(e)
+                if e.downcast_ref::<ApiError>()
+                    .is_some_and(|a| a.status == StatusCode::NOT_FOUND) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// `berth inspect` (and the typed ones, with `kind` set).
+pub async fn inspect(client: &Client, a: &InspectArgs, kind: Option<Kind>) -> Result<u8> {
+    let kind = kind.or(a.kind);
+    let template = match a.format.as_deref() {
+        None | Some("") => None,
+        Some("json") => Some(Template::parse("{{json .}}").expect("a fixed template")),
+        Some(f) => Some(
+            Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n"))
+                .map_err(|e| Status::exit(1, format!("template parsing error: {e}")))?,
+        ),
+    };
+    let mut found = Vec::new();
+    let mut errs = Errors::default();
+    for n in &a.names {
+        match find(client, n, kind).await? {
+            Some(v) => found.push(v),
+            None => errs.push_text(format!(
+                "Error: No such {}: {n}",
+                match kind {
+                    Some(Kind::Container) => "container",
+                    Some(Kind::Image) => "image",
+                    None => "object",
+                }
+            )),
+        }
+    }
+    match template {
+        None => outln(indented(&found))?,
+        Some(t) => {
+            for v in &found {
+                let text = t
+                    .render(v)
+                    .map_err(|e| Status::exit(1, format!("template: {e}")))?;
+                out(&format!("{text}\n"))?;
+            }
+        }
+    }
+    errs.finish()
+}

@@ -1,0 +1,148 @@
+//! One module per group of Docker's commands. Each parses nothing itself:
+//! it gets its flags as a struct, makes its API calls and prints what the
+//! docker CLI prints. Exit codes are decided here, in [`Status`] and
+//! [`Errors`], and nowhere else.
+
+pub mod container;
+pub mod image;
+pub mod inspect;
+pub mod logs;
+pub mod ps;
+pub mod run;
+pub mod system;
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::template::Format;
+
+/// A command's failure with the exit code Docker gives it and the text for
+/// stderr (nothing when empty).
+#[derive(Debug)]
+pub struct Status {
+    /// Exit code.
+    pub code: u8,
+    /// What goes to stderr.
+    pub message: String,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Status {}
+
+impl Status {
+    /// Exit `code` with `message` on stderr.
+    pub fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
+        Status {
+            code,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
+/// The exit code and stderr text of a command's error: a [`Status`] says
+/// both; anything else (the daemon's refusal, an unreachable daemon, a bad
+/// flag value) is 1 with the error's text, as docker does.
+pub fn exit_of(e: &anyhow::Error) -> (u8, String) {
+    match e.downcast_ref::<Status>() {
+        Some(s) => (s.code, s.message.clone()),
+        None => (1, format!("{e:#}")),
+    }
+}
+
+/// The errors of a command applied to several objects (`stop a b c`): each
+/// object is tried, failures are printed together at the end, exit 1.
+#[derive(Debug, Default)]
+pub struct Errors(Vec<String>);
+
+impl Errors {
+    /// Records one object's failure.
+    pub fn push(&mut self, e: anyhow::Error) {
+        self.0.push(exit_of(&e).1);
+    }
+
+    /// Records a failure given as text.
+    pub fn push_text(&mut self, e: String) {
+        self.0.push(e);
+    }
+
+    /// Exit 0, or 1 with every failure a line.
+    pub fn finish(self) -> anyhow::Result<u8> {
+        if self.0.is_empty() {
+            Ok(0)
+        } else {
+            Err(Status::exit(1, self.0.join("\n")))
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe is no failure (the rest is dropped).
+pub fn out(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// A line on stdout.
+pub fn outln(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    out(&format!("{text}\n"))
+}
+
+/// JSON indented with four spaces, as docker's `inspect` prints it.
+pub fn indented(v: &impl Serialize) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).expect("JSON values serialise");
+    String::from_utf8(buf).expect("JSON is UTF-8")
+}
+
+/// Parses a `--format` flag; a bad template is a usage error.
+pub fn parse_format(format: &str) -> anyhow::Result<Format> {
+    Format::parse(format).map_err(|e| Status::exit(1, e))
+}
+
+/// Renders rows through a `--format`, failing as docker does on a
+/// template that does not execute.
+pub fn print_rows(format: &Format, headers: &Value, rows: &[Value]) -> anyhow::Result<()> {
+    let text = format
+        .render_all(headers, rows)
+        .map_err(|e| Status::exit(1, format!("template: {e}")))?;
+    out(&text)
+}
+
+/// Docker's `stringid.TruncateID`: no `sha256:`, twelve characters.
+pub fn short_id(id: &str) -> String {
+    let id = id.split_once(':').map_or(id, |(_, rest)| rest);
+    id.chars().take(12).collect()
+}
+
+/// Docker's `--filter key=value` flags as the API's `filters` JSON map.
+pub fn filters_json(filters: &[String]) -> anyhow::Result<String> {
+    let mut map: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for f in filters {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            Status::exit(
+                125,
+                format!("invalid argument {f:?} for \"-f, --filter\" flag: bad format of filter (expected name=value)"),
+            )
+        })?;
+        map.entry(k.trim()).or_default().push(v);
+    }
+    Ok(serde_json::to_string(&map)?)
+}
+
+/// A line on stderr.
+pub fn errln(text: &str) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{text}\n").as_bytes());
+}

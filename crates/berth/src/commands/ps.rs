@@ -1,0 +1,202 @@
+//! `berth ps`: the container list in docker's columns, through `--format`
+//! like docker's `ContainerContext` (`cli/command/formatter/container.go`).
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::{filters_json, parse_format, print_rows, short_id};
+use crate::client::{Client, Query};
+use crate::units;
+
+/// docker's default `ps` table.
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// `berth ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "int", default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('table', 'table TEMPLATE',
+    /// 'json', or a Go template)
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+/// The titles of the fields in a table's header.
+fn headers() -> Value {
+    json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+        "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
+        "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM",
+    })
+}
+
+/// Docker's `Ellipsis`: at most `max` characters, the last one `…`.
+pub fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// Go's `strconv.Quote`, for the printable text commands are.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One API `ContainerSummary` as the fields docker's templates see.
+fn row(c: &Value, trunc: bool) -> Value {
+    let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+    let id = if trunc { short_id(&s("Id")) } else { s("Id") };
+    let names: Vec<String> = c["Names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|n| n.strip_prefix('/').unwrap_or(n))
+        // Names with a '/' are links' aliases, which docker leaves out.
+        .filter(|n| !n.contains('/'))
+        .map(String::from)
+        .collect();
+    let mut image = s("Image");
+    if trunc && image.starts_with("sha256:") {
+        image = short_id(&image);
+    }
+    let command = if trunc {
+        ellipsis(&s("Command"), 20)
+    } else {
+        s("Command")
+    };
+    let created = c["Created"].as_i64().unwrap_or(0);
+    let mut labels: Vec<String> = c["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    labels.sort();
+    let size = match (c["SizeRw"].as_i64(), c["SizeRootFs"].as_i64()) {
+        (Some(rw), Some(root)) if root > 0 => format!(
+            "{} (virtual {})",
+            units::human_size_precision(rw as f64, 3),
+            units::human_size_precision(root as f64, 3)
+        ),
+        (rw, _) => units::human_size_precision(rw.unwrap_or(0) as f64, 3),
+    };
+    json!({
+        "ID": id,
+        "Names": names.join(","),
+        "Image": image,
+        "Command": go_quote(&command),
+        "CreatedAt": units::go_time_string(created),
+        "RunningFor": units::ago(created),
+        "Ports": "",
+        "State": s("State"),
+        "Status": s("Status"),
+        "Size": size,
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": "",
+        "LocalVolumes": "0",
+        "Platform": null,
+    })
+}
+
+/// `berth ps`.
+pub async fn ps(client: &Client, a: &PsArgs) -> Result<u8> {
+    let format_text = match (&a.format, a.quiet) {
+        (Some(f), _) if !f.is_empty() && f != "table" => f.clone(),
+        (_, true) => "{{.ID}}".to_string(),
+        _ if a.size => format!("{DEFAULT_FORMAT}\t{{{{.Size}}}}"),
+        _ => DEFAULT_FORMAT.to_string(),
+    };
+    let format = parse_format(&format_text)?;
+    let limit = if a.latest { 1 } else { a.last };
+    // A template that shows sizes asks for them, as docker's does.
+    let size = a.size || (!a.quiet && format.template.mentions("Size"));
+    let q = Query::new()
+        .flag("all", a.all)
+        .opt(
+            "limit",
+            &if limit > 0 {
+                limit.to_string()
+            } else {
+                String::new()
+            },
+        )
+        .flag("size", size)
+        .opt(
+            "filters",
+            &if a.filter.is_empty() {
+                String::new()
+            } else {
+                filters_json(&a.filter)?
+            },
+        );
+    let list: Vec<Value> = client.get(&format!("/containers/json{q}")).await?;
+    let rows: Vec<Value> = list.iter().map(|c| row(c, !a.no_trunc)).collect();
+    print_rows(&format, &headers(), &rows)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_as_docker_shows_them() {
+        let c = json!({
+            "Id": "0123456789abcdef0123", "Names": ["/web", "/other/alias"], "Image": "busybox",
+            "Command": "sh -c 'while true; do sleep 1; done'", "Created": 0, "State": "running",
+            "Status": "Up 2 seconds", "Labels": {"b": "2", "a": "1"}, "SizeRw": 12, "SizeRootFs": 4_100_000,
+        });
+        let r = row(&c, true);
+        assert_eq!(r["ID"], "0123456789ab");
+        assert_eq!(r["Names"], "web");
+        assert_eq!(r["Command"], "\"sh -c 'while true; …\"");
+        assert_eq!(r["Labels"], "a=1,b=2");
+        assert_eq!(r["Size"], "12B (virtual 4.1MB)");
+        assert_eq!(r["CreatedAt"], "1970-01-01 00:00:00 +0000 UTC");
+        let r = row(&c, false);
+        assert_eq!(r["ID"], "0123456789abcdef0123");
+        assert_eq!(r["Command"], "\"sh -c 'while true; do sleep 1; done'\"");
+        assert_eq!(go_quote("a\"b\\\n"), r#""a\"b\\\n""#);
+    }
+}

@@ -1,0 +1,568 @@
+//! `run` and `create`: Docker's flags turned into a ContainerCreate body, and
+//! `run`'s sequence as the docker CLI does it (create, attach before start,
+//! wait for the next exit or the removal, start, copy the output, exit with
+//! the container's code). Exit codes as docker's `runStartContainerErr`:
+//! 125 when berth or the daemon fails, 126 when the command cannot be
+//! invoked, 127 when it is not found.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{ArgAction, Args};
+use http_body_util::BodyExt;
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::{outln, Status};
+use crate::client::{self, Client, Query};
+use crate::stream;
+use crate::units;
+
+/// The flags `run` and `create` share (Docker's `containerOptions`).
+#[derive(Debug, Args)]
+pub struct ContainerOptions {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=value, or KEY to pass ours)
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long, value_name = "string")]
+    pub hostname: Option<String>,
+    /// Memory limit (64m, 1g...)
+    #[arg(short = 'm', long, value_name = "bytes", value_parser = units::ram_in_bytes)]
+    pub memory: Option<i64>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", value_parser = parse_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal", value_parser = parse_cpus)]
+    pub cpus: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always,
+    /// unless-stopped, on-failure[:max-retries])
+    #[arg(long, value_name = "string", default_value = "no")]
+    pub restart: String,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(
+        long = "stop-timeout",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub stop_timeout: Option<i64>,
+    /// Keep STDIN open even if not attached (accepted; stdin is not forwarded yet)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Automatically remove the container and its associated anonymous
+    /// volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Print usage
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image, then the command and its arguments
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub image_and_command: Vec<String>,
+}
+
+/// `berth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, value_name = "bool")]
+    pub sig_proxy: bool,
+    /// The container's options.
+    #[command(flatten)]
+    pub opts: ContainerOptions,
+}
+
+/// `berth create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The container's options.
+    #[command(flatten)]
+    pub opts: ContainerOptions,
+}
+
+fn parse_cpus(s: &str) -> Result<i64, String> {
+    let n: f64 = s
+        .parse()
+        .map_err(|_| format!("failed to parse {s} as a rational number"))?;
+    if !(0.0..=1e9).contains(&n) {
+        return Err(format!("value is out of range: {s}"));
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    Ok((n * 1e9).round() as i64)
+}
+
+fn parse_swap(s: &str) -> Result<i64, String> {
+    if s == "-1" {
+        Ok(-1)
+    } else {
+        units::ram_in_bytes(s)
+    }
+}
+
+/// Docker's `opts.ParseRestartPolicy`, and the daemon's checks of it.
+fn restart_policy(p: &str) -> Result<Value, String> {
+    let (name, count) = match p.split_once(':') {
+        Some(("", _)) => {
+            return Err("invalid restart policy format: no policy provided before colon".into())
+        }
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>().map_err(|_| {
+                "invalid restart policy format: maximum retry count must be an integer".to_string()
+            })?,
+        ),
+        None => (p, 0),
+    };
+    match name {
+        "" | "no" | "always" | "unless-stopped" if count != 0 => Err(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+        ),
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {
+            Ok(json!({"Name": if name.is_empty() { "no" } else { name }, "MaximumRetryCount": count}))
+        }
+        _ => Err(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
+    }
+}
+
+/// `KEY=value` stays; a bare `KEY` takes our value, or is left out when we
+/// have none (as docker's `ValidateEnv` does, minus sending it bare).
+fn env_entry(e: &str) -> Option<String> {
+    if e.contains('=') {
+        return Some(e.to_string());
+    }
+    std::env::var(e).ok().map(|v| format!("{e}={v}"))
+}
+
+fn read_env_file(path: &PathBuf) -> Result<Vec<String>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(env_entry)
+        .collect())
+}
+
+/// The ContainerCreate body of the flags; `attach` when the output is
+/// copied to us (a foreground `run`).
+pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> {
+    let image = &o.image_and_command[0];
+    let cmd = &o.image_and_command[1..];
+    let mut env = Vec::new();
+    for f in &o.env_file {
+        env.extend(read_env_file(f)?);
+    }
+    env.extend(o.env.iter().filter_map(|e| env_entry(e)));
+    let labels: BTreeMap<&str, &str> = o
+        .label
+        .iter()
+        .map(|l| l.split_once('=').unwrap_or((l, "")))
+        .collect();
+    let restart = restart_policy(&o.restart)?;
+    if o.rm && restart["Name"] != "no" {
+        return Err("Conflicting options: --restart and --rm".into());
+    }
+    let mut host = json!({
+        "AutoRemove": o.rm,
+        "ReadonlyRootfs": o.read_only,
+        "Privileged": o.privileged,
+        "RestartPolicy": restart,
+        "NetworkMode": "none",
+    });
+    for (k, v) in [
+        ("Memory", o.memory),
+        ("MemorySwap", o.memory_swap),
+        ("NanoCpus", o.cpus),
+        ("CpuShares", o.cpu_shares),
+        ("PidsLimit", o.pids_limit),
+    ] {
+        if let Some(v) = v {
+            host[k] = json!(v);
+        }
+    }
+    for (k, v) in [
+        ("CapAdd", &o.cap_add),
+        ("CapDrop", &o.cap_drop),
+        ("SecurityOpt", &o.security_opt),
+    ] {
+        if !v.is_empty() {
+            host[k] = json!(v);
+        }
+    }
+    let mut body = json!({
+        "Image": image,
+        "Env": env,
+        "Labels": labels,
+        "Tty": false,
+        "OpenStdin": o.interactive,
+        "AttachStdin": false,
+        "AttachStdout": attach,
+        "AttachStderr": attach,
+        "HostConfig": host,
+    });
+    if !cmd.is_empty() {
+        body["Cmd"] = json!(cmd);
+    }
+    // An empty --entrypoint resets the image's, as Docker sends it.
+    if let Some(e) = &o.entrypoint {
+        body["Entrypoint"] = json!([e]);
+    }
+    for (k, v) in [
+        ("WorkingDir", &o.workdir),
+        ("User", &o.user),
+        ("Hostname", &o.hostname),
+        ("StopSignal", &o.stop_signal),
+    ] {
+        if let Some(v) = v {
+            body[k] = json!(v);
+        }
+    }
+    if let Some(t) = o.stop_timeout {
+        body["StopTimeout"] = json!(t);
+    }
+    Ok(body)
+}
+
+async fn create(
+    client: &Client,
+    o: &ContainerOptions,
+    attach: bool,
+    usage: &str,
+) -> Result<String> {
+    let body = create_body(o, attach).map_err(|e| {
+        Status::exit(
+            125,
+            format!("berth: {e}\n\nRun 'berth {usage} --help' for more information"),
+        )
+    })?;
+    let q = Query::new().opt("name", o.name.as_deref().unwrap_or(""));
+    let (_, resp) = client
+        .request(Method::POST, &format!("/containers/create{q}"), Some(body))
+        .await?;
+    let v: Value = serde_json::from_slice(&resp)?;
+    for w in v["Warnings"].as_array().into_iter().flatten() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("WARNING: {}\n", w.as_str().unwrap_or_default()).as_bytes(),
+        );
+    }
+    Ok(v["Id"].as_str().unwrap_or_default().to_string())
+}
+
+/// `berth create`: prints the new container's id. A refusal exits 1 with
+/// the daemon's line, as docker 28's `create` does.
+pub async fn create_cmd(client: &Client, a: &CreateArgs) -> Result<u8> {
+    let id = create(client, &a.opts, false, "create").await?;
+    outln(id)?;
+    Ok(0)
+}
+
+/// docker's `runStartContainerErr`: what a failed start exits with.
+pub fn start_error_code(message: &str) -> u8 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+        || message.contains("system cannot find the file specified")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// docker's `reportError` (28.x): `berth: <message>`, a blank line, and
+/// where to read help.
+fn report(e: &anyhow::Error) -> String {
+    format!("berth: {e:#}\n\nRun 'berth run --help' for more information")
+}
+
+/// `berth run`.
+pub async fn run(client: &Client, a: &RunArgs) -> Result<u8> {
+    let id = match create(client, &a.opts, !a.detach, "run").await {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(match e.downcast::<Status>() {
+                Ok(s) => s.into(),
+                Err(e) => Status::exit(125, report(&e)),
+            })
+        }
+    };
+    let start = |client: Client, id: String| async move {
+        client
+            .post(&format!("/containers/{id}/start"))
+            .await
+            .map_err(|e| {
+                let code = start_error_code(&format!("{e:#}"));
+                Status::exit(code, report(&e))
+            })
+    };
+    if a.detach {
+        start(client.clone(), id.clone()).await?;
+        outln(&id)?;
+        return Ok(0);
+    }
+    attach_start_wait(client, &id, a.opts.rm, a.sig_proxy, || {
+        start(client.clone(), id.clone())
+    })
+    .await
+}
+
+/// Attaches to `id`'s output, asks to be told of its next exit (or its
+/// removal), calls `start`, copies the output until the stream ends, and
+/// returns the exit code, as docker's `run` and `start -a` do. Received
+/// SIGINT/SIGTERM go to the container when `sig_proxy`.
+pub async fn attach_start_wait<F, Fut>(
+    client: &Client,
+    id: &str,
+    auto_remove: bool,
+    sig_proxy: bool,
+    start: F,
+) -> Result<u8>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<hyper::StatusCode>>,
+{
+    let fail = |e: anyhow::Error| match e.downcast::<Status>() {
+        Ok(s) => s.into(),
+        Err(e) => Status::exit(125, report(&e)),
+    };
+    let mut io = client
+        .attach(&format!(
+            "/containers/{id}/attach{}",
+            Query::new()
+                .add("stream", "1")
+                .add("stdout", "1")
+                .add("stderr", "1")
+        ))
+        .await
+        .map_err(fail)?;
+    // The wait is in place (its headers are back) before the start.
+    let condition = if auto_remove { "removed" } else { "next-exit" };
+    let wait = client
+        .send(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition={condition}"),
+            client::full(bytes::Bytes::new()),
+            "application/json",
+        )
+        .await
+        .map_err(fail)?;
+    start().await?;
+    let copy = stream::copy_attached(&mut io, false);
+    tokio::pin!(copy);
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let sig = tokio::select! {
+            r = &mut copy => {
+                // Nobody reads our output any more: leave, as docker's CLI
+                // does when SIGPIPE ends it (the container runs on).
+                if r? == stream::Copied::StdoutClosed {
+                    return Ok(0);
+                }
+                break;
+            }
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        if sig_proxy {
+            let _ = client
+                .post(&format!("/containers/{id}/kill?signal={sig}"))
+                .await;
+        }
+    }
+    let body = wait.into_body().collect().await?.to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
+        return Err(Status::exit(
+            125,
+            format!("Error waiting for container: {m}"),
+        ));
+    }
+    let code = v["StatusCode"].as_i64().unwrap_or(125);
+    Ok(u8::try_from(code.rem_euclid(256)).unwrap_or(125))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(disable_help_flag = true)]
+    struct T {
+        #[command(flatten)]
+        o: ContainerOptions,
+    }
+
+    fn body(args: &[&str]) -> Result<Value, String> {
+        let t = T::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        create_body(&t.o, true)
+    }
+
+    #[test]
+    fn flags_become_docker_create_json() {
+        let b = body(&[
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "-u",
+            "1:2",
+            "-m",
+            "64m",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "-1",
+            "--read-only",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--restart",
+            "on-failure:3",
+            "-l",
+            "a=b",
+            "-l",
+            "c",
+            "--entrypoint",
+            "",
+            "-h",
+            "box",
+            "--stop-signal",
+            "SIGUSR1",
+            "--stop-timeout",
+            "3",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .unwrap();
+        assert_eq!(b["Image"], "busybox");
+        assert_eq!(b["Cmd"], json!(["sh", "-c", "exit 3"]));
+        assert_eq!(b["Entrypoint"], json!([""]));
+        assert_eq!(b["Env"], json!(["A=1"]));
+        assert_eq!(b["WorkingDir"], "/tmp");
+        assert_eq!(b["User"], "1:2");
+        assert_eq!(b["Hostname"], "box");
+        assert_eq!(b["Labels"], json!({"a": "b", "c": ""}));
+        assert_eq!(b["StopSignal"], "SIGUSR1");
+        assert_eq!(b["StopTimeout"], 3);
+        let h = &b["HostConfig"];
+        assert_eq!(h["Memory"], 64 << 20);
+        assert_eq!(h["NanoCpus"], 1_500_000_000i64);
+        assert_eq!(h["PidsLimit"], -1);
+        assert_eq!(h["ReadonlyRootfs"], true);
+        assert_eq!(h["CapAdd"], json!(["NET_ADMIN"]));
+        assert_eq!(h["CapDrop"], json!(["ALL"]));
+        assert_eq!(
+            h["RestartPolicy"],
+            json!({"Name": "on-failure", "MaximumRetryCount": 3})
+        );
+        assert!(b.get("Cmd").is_some());
+    }
+
+    #[test]
+    fn the_command_keeps_its_own_flags() {
+        let b = body(&["--rm", "busybox", "ls", "-l", "--rm", "-d"]).unwrap();
+        assert_eq!(b["Cmd"], json!(["ls", "-l", "--rm", "-d"]));
+        assert_eq!(b["HostConfig"]["AutoRemove"], true);
+        let b = body(&["busybox"]).unwrap();
+        assert!(b.get("Cmd").is_none() && b.get("Entrypoint").is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for (args, want) in [
+            (&["-m", "64x", "busybox"][..], "invalid size: '64x'"),
+            (&["--cpus", "abc", "busybox"][..], "failed to parse abc"),
+            (
+                &["--restart", "sometimes", "busybox"][..],
+                "unknown policy 'sometimes'",
+            ),
+            (
+                &["--restart", "always:3", "busybox"][..],
+                "can only be used with 'on-failure'",
+            ),
+            (
+                &["--restart", "on-failure:x", "busybox"][..],
+                "must be an integer",
+            ),
+            (
+                &["--rm", "--restart", "always", "busybox"][..],
+                "Conflicting options",
+            ),
+        ] {
+            let e = body(args).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn start_errors_map_to_docker_codes() {
+        assert_eq!(
+            start_error_code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(start_error_code("open /x: no such file or directory"), 127);
+        assert_eq!(start_error_code("exec /etc: permission denied"), 126);
+        assert_eq!(start_error_code("cgroup: device busy"), 125);
+    }
+}
