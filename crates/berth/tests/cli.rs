@@ -625,3 +625,41 @@ fn closed_stdout_ends_run_quietly() {
     assert_eq!((status.code(), err.as_str()), (Some(0), ""));
     assert_eq!(d.ok(&["rm", "-f", "yes"]), "yes\n");
 }
+
+/// `-v`, `--init` and `--log-opt` reach the daemon as Docker's fields.
+#[test]
+fn run_binds_init_and_log_options() {
+    let d = Daemon::with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("f"), "host file\n").unwrap();
+    let bind = format!("{}:/h:ro", host.path().display());
+    assert_eq!(
+        d.berth(&["run", "--rm", "-v", &bind, "busybox", "cat", "/h/f"]),
+        (0, "host file\n".into(), String::new())
+    );
+    let (code, _, err) = d.berth(&["run", "--rm", "-v", &bind, "busybox", "touch", "/h/x"]);
+    assert!(code != 0 && err.contains("Read-only file system"), "{err}");
+    let (_, out, _) = d.berth(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,comm"]);
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "init"]),
+        "{out}"
+    );
+    let id = d.ok(&[
+        "create",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "true",
+    ]);
+    let cfg = d.ok(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.LogConfig.Config}}",
+        id.trim(),
+    ]);
+    assert_eq!(cfg.trim(), r#"{"max-file":"2","max-size":"1k"}"#);
+    d.ok(&["rm", id.trim()]);
+}

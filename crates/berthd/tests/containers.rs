@@ -952,3 +952,16 @@ fn restart_policies_at_daemon_start() {
     assert_eq!(inspect(&d, "unless", "{{.State.Status}}"), "exited");
     assert_eq!(inspect(&d, "never", "{{.State.Status}}"), "exited");
 }
+
+#[test]
+fn restart_policy_checks() {
+    let d = daemon();
+    let (code, _, err) = d.docker(&["run", "-d", "--restart", "bogus", "busybox", "true"]);
+    assert!(code != 0 && err.contains("invalid restart policy"), "{err}");
+    let (code, _, err) = d.docker(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert!(
+        code != 0 && err.contains("--restart and --rm") || err.contains("AutoRemove"),
+        "{err}"
+    );
+    assert_eq!(ok(d.docker(&["ps", "-aq"])), "");
+}

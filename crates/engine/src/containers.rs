@@ -273,6 +273,7 @@ impl Engine {
             ));
         }
         log_options(&body["HostConfig"])?;
+        restart_policy_ok(&body["HostConfig"])?;
         spec::parse_binds(&req.host_config.binds.clone().unwrap_or_default())?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
@@ -1208,6 +1209,29 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+/// Docker's checks of `RestartPolicy`.
+fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
+    let p = &host_config["RestartPolicy"];
+    let name = p["Name"].as_str().unwrap_or("");
+    let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));
+    if !["", "no", "always", "unless-stopped", "on-failure"].contains(&name) {
+        return bad(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"));
+    }
+    let max = p["MaximumRetryCount"].as_i64().unwrap_or(0);
+    if max < 0 {
+        return bad("invalid restart policy: maximum retry count can't be negative".into());
+    }
+    if max > 0 && name != "on-failure" {
+        return bad(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
+        );
+    }
+    if host_config["AutoRemove"].as_bool().unwrap_or(false) && !["", "no"].contains(&name) {
+        return bad("can't create 'AutoRemove' container with restart policy".into());
+    }
+    Ok(())
 }
 
 /// json-file lines into `out`.

@@ -74,6 +74,16 @@ pub struct ContainerOptions {
     /// unless-stopped, on-failure[:max-retries])
     #[arg(long, value_name = "string", default_value = "no")]
     pub restart: String,
+    /// Bind mount a host path: /host:/container[:ro|rw]
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps
+    /// processes
+    #[arg(long)]
+    pub init: bool,
+    /// Log driver options (max-size, max-file)
+    #[arg(long = "log-opt", value_name = "list")]
+    pub log_opt: Vec<String>,
     /// Set meta data on a container
     #[arg(short = 'l', long = "label", value_name = "list")]
     pub label: Vec<String>,
@@ -222,6 +232,19 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         "RestartPolicy": restart,
         "NetworkMode": "none",
     });
+    if o.init {
+        host["Init"] = json!(true);
+    }
+    if !o.log_opt.is_empty() {
+        let mut cfg = serde_json::Map::new();
+        for kv in &o.log_opt {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("invalid log opt {kv:?}: key=value"))?;
+            cfg.insert(k.to_string(), json!(v));
+        }
+        host["LogConfig"] = json!({"Type": "json-file", "Config": cfg});
+    }
     for (k, v) in [
         ("Memory", o.memory),
         ("MemorySwap", o.memory_swap),
@@ -237,6 +260,7 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         ("CapAdd", &o.cap_add),
         ("CapDrop", &o.cap_drop),
         ("SecurityOpt", &o.security_opt),
+        ("Binds", &o.volume),
     ] {
         if !v.is_empty() {
             host[k] = json!(v);
