@@ -42,34 +42,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create and run a new container from an image
-    #[command(
-        disable_help_flag = true,
-        override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Run(RunArgs),
-    /// Create a new container
-    #[command(
-        disable_help_flag = true,
-        override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Create(CreateArgs),
-    /// Start one or more stopped containers
-    Start(StartArgs),
-    /// Stop one or more running containers
-    Stop(StopArgs),
-    /// Kill one or more running containers
-    Kill(KillArgs),
-    /// Restart one or more containers
-    Restart(StopArgs),
-    /// Pause all processes within one or more containers
-    Pause(NamesArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(NamesArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(NamesArgs),
-    /// Rename a container
-    Rename(RenameArgs),
+    /// The container verbs, also under `berth container`.
+    #[command(flatten)]
+    Verb(Verb),
     /// Remove one or more containers
     Rm(RmArgs),
     /// List containers
@@ -124,8 +99,9 @@ enum Command {
     },
 }
 
+/// What `berth X` and `berth container X` both do.
 #[derive(Debug, Subcommand)]
-enum ContainerCommand {
+enum Verb {
     /// Create and run a new container from an image
     #[command(
         disable_help_flag = true,
@@ -154,6 +130,13 @@ enum ContainerCommand {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// The verbs that are top-level commands too.
+    #[command(flatten)]
+    Verb(Verb),
     /// Remove one or more containers
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
@@ -240,18 +223,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(client: &client::Client, command: &Command) -> Result<u8> {
-    use commands::{container, image, inspect, logs, ps, run, system};
+    use commands::{container, image, inspect, logs, ps, system};
     match command {
-        Command::Run(a) => run::run(client, a).await,
-        Command::Create(a) => run::create_cmd(client, a).await,
-        Command::Start(a) => container::start(client, a).await,
-        Command::Stop(a) => container::stop(client, a).await,
-        Command::Kill(a) => container::kill(client, a).await,
-        Command::Restart(a) => container::restart(client, a).await,
-        Command::Pause(a) => container::pause(client, a, "pause").await,
-        Command::Unpause(a) => container::pause(client, a, "unpause").await,
-        Command::Wait(a) => container::wait(client, a).await,
-        Command::Rename(a) => container::rename(client, a).await,
+        Command::Verb(v) => verb(client, v).await,
         Command::Rm(a) => container::rm(client, a).await,
         Command::Ps(a) => ps::ps(client, a).await,
         Command::Inspect(a) => inspect::inspect(client, a, None).await,
@@ -264,16 +238,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Load(a) => image::load(client, a).await,
         Command::Import(a) => image::import(client, a).await,
         Command::Container { command } => match command {
-            ContainerCommand::Run(a) => run::run(client, a).await,
-            ContainerCommand::Create(a) => run::create_cmd(client, a).await,
-            ContainerCommand::Start(a) => container::start(client, a).await,
-            ContainerCommand::Stop(a) => container::stop(client, a).await,
-            ContainerCommand::Kill(a) => container::kill(client, a).await,
-            ContainerCommand::Restart(a) => container::restart(client, a).await,
-            ContainerCommand::Pause(a) => container::pause(client, a, "pause").await,
-            ContainerCommand::Unpause(a) => container::pause(client, a, "unpause").await,
-            ContainerCommand::Wait(a) => container::wait(client, a).await,
-            ContainerCommand::Rename(a) => container::rename(client, a).await,
+            ContainerCommand::Verb(v) => verb(client, v).await,
             ContainerCommand::Rm(a) => container::rm(client, a).await,
             ContainerCommand::Ls(a) => ps::ps(client, a).await,
             ContainerCommand::Inspect(a) => {
@@ -297,6 +262,22 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::System {
             command: SystemCommand::Check,
         } => system::check(client).await,
+    }
+}
+
+async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
+    use commands::{container, run};
+    match v {
+        Verb::Run(a) => run::run(client, a).await,
+        Verb::Create(a) => run::create_cmd(client, a).await,
+        Verb::Start(a) => container::start(client, a).await,
+        Verb::Stop(a) => container::stop(client, a).await,
+        Verb::Kill(a) => container::kill(client, a).await,
+        Verb::Restart(a) => container::restart(client, a).await,
+        Verb::Pause(a) => container::pause(client, a, "pause").await,
+        Verb::Unpause(a) => container::pause(client, a, "unpause").await,
+        Verb::Wait(a) => container::wait(client, a).await,
+        Verb::Rename(a) => container::rename(client, a).await,
     }
 }
 
