@@ -132,6 +132,8 @@ enum Verb {
     Rename(RenameArgs),
 }
 
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum ContainerCommand {
     /// The verbs that are top-level commands too.
