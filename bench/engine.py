@@ -203,7 +203,7 @@ def main():
            "versions": {}, "series": {}}
     try:
         for e in engines:
-            v = e.run(["version", "--format", "{{.Server.Version}}"] if not e.name.startswith("berthd (berth") else ["version"], check=False)
+            v = e.run(["version", "--format", "{{.Server.Version}}"], check=False)
             res["versions"][e.name] = (v.stdout.strip().splitlines() or ["?"])[0]
         # idle memory, before any container
         idle = {e.name: engine_mem(e) for e in engines}
