@@ -142,6 +142,8 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 /// what their exit asks (restart policies apply as at a reboot).
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
+    let _ = tokio::task::spawn_blocking(move || e.remove_orphans()).await;
+    let e = d.engine.clone();
     let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
         return;
     };

@@ -943,8 +943,12 @@ fn restart_policies_at_daemon_start() {
         // SAFETY: as above.
         unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
     }
+    // A create cut short by the crash: a directory without a record.
+    let orphan = d.dir.path().join("data/containers").join("ab".repeat(32));
+    std::fs::create_dir_all(orphan.join("upper")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     d.restart();
+    eventually("the orphan directory to go", || !orphan.exists());
     eventually("always to run again", || {
         inspect(&d, "always", "{{.State.Status}}") == "running"
     });

@@ -207,6 +207,36 @@ impl Engine {
             .ok()
     }
 
+    /// At daemon start: container directories with no record (a create or
+    /// a remove cut short by a crash) are unmounted and removed.
+    pub fn remove_orphans(&self) -> Result<usize, EngineError> {
+        let known: std::collections::HashSet<String> = self
+            .container_records()?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let mut removed = 0;
+        for e in std::fs::read_dir(self.containers_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if known.contains(&name)
+                || name.len() != 64
+                || !name.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                continue;
+            }
+            let _ = store::mount::unmount(&e.path().join("rootfs"));
+            let _ = self.runtime().delete(&name, true);
+            if std::fs::remove_dir_all(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
