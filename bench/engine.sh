@@ -42,3 +42,4 @@ mkdir -p "$work" "$repo/bench/results"
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
 python3 "$repo/bench/engine.py" --work "$work" --busybox "$work/busybox.tar" --out "$out" "${args[@]}"
+python3 "$repo/bench/plot.py" "$out" "${out%.json}-plots"
