@@ -35,6 +35,13 @@ pub struct Daemon {
     pub shim: std::path::PathBuf,
     /// Keeps the sealed copy open.
     _shim_copy: Option<std::os::fd::OwnedFd>,
+    /// `berth-runtime` (beside berthd, or `$BERTH_RUNTIME`), for execs; as
+    /// the path of its sealed copy when one could be made.
+    pub runtime: std::path::PathBuf,
+    /// Keeps that copy open.
+    _runtime_copy: Option<std::os::fd::OwnedFd>,
+    /// Execs, by id.
+    pub execs: api::exec::Execs,
 }
 
 /// The current time, RFC 3339, UTC.
@@ -56,6 +63,37 @@ fn daemon_id(data_root: &std::path::Path) -> Result<String> {
     std::fs::write(&tmp, &id).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;
     Ok(id)
+}
+
+/// A helper binary: `$VAR`, else `name` beside berthd's own binary.
+fn beside(var: &str, name: &str) -> std::path::PathBuf {
+    std::env::var_os(var)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .map(|p| p.with_file_name(name))
+                .unwrap_or_else(|_| name.into())
+        })
+}
+
+/// The path of a sealed memfd copy of `path` (and the fd that keeps it),
+/// or `path` itself when no copy could be made.
+fn sealed(
+    path: std::path::PathBuf,
+    name: &str,
+) -> (std::path::PathBuf, Option<std::os::fd::OwnedFd>) {
+    match runtime::sealed::copy(&path, name) {
+        Ok(fd) => (
+            format!(
+                "/proc/{}/fd/{}",
+                std::process::id(),
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            )
+            .into(),
+            Some(fd),
+        ),
+        Err(_) => (path, None),
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,29 +146,18 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let engine = tokio::task::spawn_blocking(move || engine::Engine::open(&data_root, &exec_root))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let shim = std::env::var_os("BERTH_SHIM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::current_exe()
-                .map(|p| p.with_file_name("berth-shim"))
-                .unwrap_or_else(|_| "berth-shim".into())
-        });
-    // One sealed copy of the shim for all containers: their text pages are
-    // shared, and none can overwrite the binary on disk (CVE-2019-5736).
-    let (shim, shim_copy) = match runtime::sealed::copy(&shim, "berth-shim") {
-        Ok(fd) => (
-            std::path::PathBuf::from(format!(
-                "/proc/{}/fd/{}",
-                std::process::id(),
-                std::os::fd::AsRawFd::as_raw_fd(&fd)
-            )),
-            Some(fd),
-        ),
-        Err(_) => (shim, None),
-    };
+    let shim = beside("BERTH_SHIM", "berth-shim");
+    // One sealed copy of each binary whose processes enter containers: their
+    // pages are shared, and none can overwrite the file (CVE-2019-5736).
+    let (shim, shim_copy) = sealed(shim, "berth-shim");
+    let (runtime_bin, runtime_copy) =
+        sealed(beside("BERTH_RUNTIME", "berth-runtime"), "berth-runtime");
     let daemon = Arc::new(Daemon {
         shim,
         _shim_copy: shim_copy,
+        runtime: runtime_bin,
+        _runtime_copy: runtime_copy,
+        execs: Default::default(),
         settings,
         id,
         engine: Arc::new(engine),

@@ -969,3 +969,66 @@ fn restart_policy_checks() {
     );
     assert_eq!(ok(d.docker(&["ps", "-aq"])), "");
 }
+
+#[test]
+fn exec_joins_the_container() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "x",
+        "--hostname",
+        "inside",
+        "busybox",
+        "sleep",
+        "100",
+    ]));
+    // Output split, exit code, the container's namespaces (its hostname and
+    // pid 1 are the container's).
+    let (code, out, err) = d.docker(&[
+        "exec",
+        "x",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; hostname; cat /proc/1/comm; exit 5",
+    ]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (5, "out\ninside\nsleep\n", "err\n")
+    );
+    let out = ok(d.docker(&[
+        "exec",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000:1000",
+        "x",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u):$(id -g)",
+    ]));
+    assert_eq!(out, "1 /tmp 1000:1000\n");
+    // Same cgroup as the init.
+    let out = ok(d.docker(&[
+        "exec",
+        "x",
+        "sh",
+        "-c",
+        "test \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" && echo same",
+    ]));
+    assert_eq!(out, "same\n");
+    let (code, _, err) = d.docker(&["exec", "x", "nosuch"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    // Detached: returns at once, the process runs in the container.
+    ok(d.docker(&["exec", "-d", "x", "sh", "-c", "echo done > /tmp/d"]));
+    eventually("the detached exec", || {
+        d.docker(&["exec", "x", "cat", "/tmp/d"]).1 == "done\n"
+    });
+    ok(d.docker(&["stop", "-t", "0", "x"]));
+    let (code, _, err) = d.docker(&["exec", "x", "true"]);
+    assert!(code != 0 && err.contains("is not running"), "{err}");
+}

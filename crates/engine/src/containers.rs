@@ -237,6 +237,95 @@ impl Engine {
         Ok(removed)
     }
 
+    /// The OCI process of an exec into a running container (Docker's
+    /// `ExecConfig`: Cmd, Env, User, WorkingDir, Privileged, Tty): the
+    /// container's own process with those changes, as Docker derives it.
+    pub fn exec_process(
+        &self,
+        name: &str,
+        cfg: &Value,
+    ) -> Result<(ContainerRecord, Value), EngineError> {
+        let c = self.find_container(name)?;
+        match self.state(&c) {
+            State::Running(_, false) => {}
+            State::Running(_, true) => {
+                return Err(EngineError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "Container {} is paused, unpause the container before exec",
+                        c.id
+                    ),
+                ))
+            }
+            _ => return Err(Self::not_running(&c)),
+        }
+        let cmd: Vec<String> = cfg["Cmd"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if cmd.is_empty() {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                "No exec command specified",
+            ));
+        }
+        let dir = self.container_dir(&c.id);
+        let spec: Value = std::fs::read(dir.join("config.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| sys(format!("container {} has no readable spec", c.id)))?;
+        let mut p = spec["process"].clone();
+        p["args"] = json!(cmd);
+        p["terminal"] = json!(cfg["Tty"].as_bool().unwrap_or(false));
+        if let Some(o) = p.as_object_mut() {
+            o.remove("consoleSize");
+        }
+        let mut env: Vec<String> = p["env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for kv in cfg["Env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str())
+        {
+            let key = kv.split('=').next().unwrap_or(kv);
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(kv.to_string());
+        }
+        p["env"] = json!(env);
+        if let Some(w) = cfg["WorkingDir"].as_str().filter(|w| !w.is_empty()) {
+            if !w.starts_with('/') {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "the working directory '{w}' is invalid, it needs to be an absolute path"
+                    ),
+                ));
+            }
+            p["cwd"] = json!(w);
+        }
+        if let Some(u) = cfg["User"].as_str().filter(|u| !u.is_empty()) {
+            let (uid, gid, extra) = spec::resolve_user(&dir.join("rootfs"), u)?;
+            p["user"] = json!({"uid": uid, "gid": gid, "additionalGids": extra});
+        }
+        if cfg["Privileged"].as_bool().unwrap_or(false) {
+            let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+            let all: Vec<String> = bounding.iter().map(|c| c.to_string()).collect();
+            p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
+        }
+        Ok((c, p))
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;

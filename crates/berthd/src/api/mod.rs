@@ -4,6 +4,7 @@
 //! and nowhere else.
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod query;
 pub mod system;
@@ -235,9 +236,17 @@ pub async fn handle(
         .and_then(|p| p.strip_suffix("/attach"))
         .filter(|_| method == Method::POST)
         .map(String::from);
+    let exec_start = path
+        .strip_prefix("/exec/")
+        .and_then(|p| p.strip_suffix("/start"))
+        .filter(|_| method == Method::POST)
+        .map(String::from);
     let res = if let Some(name) = attach {
         let upgrade = hyper::upgrade::on(&mut req);
         containers::attach(daemon, name, &q, upgrade).await
+    } else if let Some(id) = exec_start {
+        let upgrade = hyper::upgrade::on(&mut req);
+        exec::start(daemon, id, req.into_body(), upgrade).await
     } else {
         let body = req.into_body();
         route(daemon, &method, &path, &q, body).await
@@ -293,6 +302,7 @@ async fn route(
         (&Method::POST, Some((id, "rename"))) => {
             return containers::rename(d, id.to_string(), q).await
         }
+        (&Method::POST, Some((id, "exec"))) => return exec::create(d, id.to_string(), body).await,
         (&Method::GET, Some((id, "export"))) => return containers::export(d, id.to_string()).await,
         (&Method::GET, Some((id, "changes"))) => {
             return containers::changes(d, id.to_string()).await
@@ -310,6 +320,13 @@ async fn route(
         (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
+        (&Method::GET, _) if path.starts_with("/exec/") && path.ends_with("/json") => {
+            let id = path
+                .trim_start_matches("/exec/")
+                .trim_end_matches("/json")
+                .to_string();
+            exec::inspect(d, id).await
+        }
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
         (&Method::POST, "/images/create") => images::create(d, q, body).await,
