@@ -1032,3 +1032,52 @@ fn exec_joins_the_container() {
     let (code, _, err) = d.docker(&["exec", "x", "true"]);
     assert!(code != 0 && err.contains("is not running"), "{err}");
 }
+
+#[test]
+fn top_lists_the_containers_processes() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 101 & sleep 102",
+    ]));
+    eventually("both sleeps", || {
+        d.docker(&["top", "t"]).1.contains("sleep 101")
+    });
+    let out = ok(d.docker(&["top", "t"]));
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .starts_with(&["UID", "PID", "PPID"]),
+        "{out}"
+    );
+    let cmds: Vec<String> = lines
+        .map(|l| l.split_whitespace().skip(7).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        cmds,
+        ["sleep 102", "sleep 101"],
+        "only the container's processes: {out}"
+    );
+    let out = ok(d.docker(&["top", "t", "-o", "pid,comm"]));
+    assert_eq!(
+        out.lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["PID", "COMMAND"]
+    );
+    ok(d.docker(&["stop", "-t", "0", "t"]));
+    let (code, _, err) = d.docker(&["top", "t"]);
+    assert!(code != 0 && err.contains("is not running"), "{err}");
+}

@@ -715,3 +715,13 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         &json!({"ContainersDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) }, "SpaceReclaimed": space}),
     ))
 }
+
+/// `GET /containers/{id}/top?ps_args=`.
+pub async fn top(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let args = q.get("ps_args").to_string();
+    Ok(json(
+        StatusCode::OK,
+        &blocking(move || e.container_top(&name, &args)).await?,
+    ))
+}
