@@ -1081,3 +1081,34 @@ fn top_lists_the_containers_processes() {
     let (code, _, err) = d.docker(&["top", "t"]);
     assert!(code != 0 && err.contains("is not running"), "{err}");
 }
+
+#[test]
+fn stats_show_cpu_memory_and_pids() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do :; done",
+    ]));
+    let out = ok(d.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}",
+        "busy",
+    ]));
+    let f: Vec<&str> = out.trim().split('|').collect();
+    let cpu: f64 = f[0].trim_end_matches('%').parse().unwrap();
+    assert!(cpu > 30.0, "a busy loop uses a CPU: {out}");
+    assert!(f[1].ends_with("/ 64MiB"), "{out}");
+    assert_eq!(f[2], "1");
+}

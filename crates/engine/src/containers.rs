@@ -383,6 +383,42 @@ impl Engine {
         Ok(json!({"Titles": titles, "Processes": procs}))
     }
 
+    /// One sample of `GET /containers/{id}/stats` in Docker's shape (the
+    /// caller fills `precpu_stats` from the previous sample). Zeros for a
+    /// container that is not running, as Docker's.
+    pub fn container_stats(&self, name: &str) -> Result<Value, EngineError> {
+        let c = self.find_container(name)?;
+        let running = matches!(self.state(&c), State::Running(..));
+        let st = if running {
+            self.runtime().stats(&c.id).ok()
+        } else {
+            None
+        };
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let (mem, limit, cpu, pids, pids_limit, ooms) = match &st {
+            Some(s) => (
+                s.memory_usage,
+                s.memory_limit.min(host_memory()),
+                s.cpu_usage_ns,
+                s.pids_current,
+                s.pids_limit,
+                s.oom_kills,
+            ),
+            None => (0, 0, 0, 0, 0, 0),
+        };
+        Ok(json!({
+            "id": c.id, "name": format!("/{}", c.name),
+            "read": crate::time::now(), "preread": "0001-01-01T00:00:00Z",
+            "pids_stats": if pids_limit == u64::MAX { json!({"current": pids}) } else { json!({"current": pids, "limit": pids_limit}) },
+            "memory_stats": if running { json!({"usage": mem, "limit": limit, "failcnt": ooms, "stats": {}}) } else { json!({}) },
+            "cpu_stats": {"cpu_usage": {"total_usage": cpu, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+            "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
+            "blkio_stats": {}, "num_procs": 0, "storage_stats": {},
+        }))
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
@@ -1322,6 +1358,34 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The host's memory in bytes (a cgroup without a limit reports the host's).
+fn host_memory() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<u64>().ok())
+        .map_or(u64::MAX, |k| k * 1024)
+}
+
+/// The host's CPU time of all CPUs in nanoseconds, from `/proc/stat`, as
+/// Docker's `system_cpu_usage`.
+fn system_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .take(7)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf takes an integer and returns one.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * (1_000_000_000 / hz)
 }
 
 /// Docker's `units.HumanDuration`.

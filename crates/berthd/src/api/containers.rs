@@ -725,3 +725,44 @@ pub async fn top(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, 
         &blocking(move || e.container_top(&name, &args)).await?,
     ))
 }
+
+/// `GET /containers/{id}/stats?stream=&one-shot=`: samples a second apart,
+/// each with the previous one as `precpu_stats` (so that clients compute
+/// the CPU share); one sample without `stream` (two, a second apart, unless
+/// `one-shot`).
+pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let stream = q.get("stream").is_empty() || q.flag("stream");
+    let one_shot = q.flag("one-shot");
+    let e = d.engine.clone();
+    let n = name.clone();
+    let first = blocking(move || e.container_stats(&n)).await?;
+    let engine = d.engine.clone();
+    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(2);
+    tokio::spawn(async move {
+        let mut prev = first;
+        if !stream && one_shot {
+            let _ = tx.send_data(Bytes::from(format!("{prev}\n"))).await;
+            return;
+        }
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (e, n) = (engine.clone(), name.clone());
+            let Ok(Ok(mut cur)) = tokio::task::spawn_blocking(move || e.container_stats(&n)).await
+            else {
+                return;
+            };
+            cur["precpu_stats"] = prev["cpu_stats"].clone();
+            cur["preread"] = prev["read"].clone();
+            if tx.send_data(Bytes::from(format!("{cur}\n"))).await.is_err() || !stream {
+                return;
+            }
+            prev = cur;
+        }
+    });
+    let mut r = Response::new(body.boxed());
+    r.headers_mut().insert(
+        "Content-Type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}

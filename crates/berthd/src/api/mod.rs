@@ -304,6 +304,9 @@ async fn route(
         }
         (&Method::POST, Some((id, "exec"))) => return exec::create(d, id.to_string(), body).await,
         (&Method::GET, Some((id, "export"))) => return containers::export(d, id.to_string()).await,
+        (&Method::GET, Some((id, "stats"))) => {
+            return containers::stats(d, id.to_string(), q).await
+        }
         (&Method::GET, Some((id, "top"))) => return containers::top(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "changes"))) => {
             return containers::changes(d, id.to_string()).await
