@@ -42,6 +42,8 @@ pub struct Daemon {
     _runtime_copy: Option<std::os::fd::OwnedFd>,
     /// Execs, by id.
     pub execs: api::exec::Execs,
+    /// The write ends of open stdins (`-i`), by container id.
+    pub stdins: std::sync::Mutex<std::collections::HashMap<String, Arc<std::fs::File>>>,
 }
 
 /// The current time, RFC 3339, UTC.
@@ -158,6 +160,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         runtime: runtime_bin,
         _runtime_copy: runtime_copy,
         execs: Default::default(),
+        stdins: Default::default(),
         settings,
         id,
         engine: Arc::new(engine),

@@ -47,6 +47,10 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
             match st {
                 Ok(Ok(State::Exited(code, _))) => {
                     d.phases.publish(&id, Phase::Exited(code));
+                    d.stdins
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
                     crate::api::containers::event(
                         &d,
                         &id,

@@ -1112,3 +1112,39 @@ fn stats_show_cpu_memory_and_pids() {
     assert!(f[1].ends_with("/ 64MiB"), "{out}");
     assert_eq!(f[2], "1");
 }
+
+#[test]
+fn stdin_with_i_reaches_the_container_and_ends_with_eof() {
+    let d = daemon();
+    let run_with_input = |args: &[&str], input: &str| {
+        let mut child = std::process::Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
+            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        run_with_input(&["run", "-i", "--rm", "busybox", "cat"], "hello\n"),
+        (0, "hello\n".into())
+    );
+    // EOF arrives when the input ends: wc can count.
+    assert_eq!(
+        run_with_input(&["run", "-i", "--rm", "busybox", "wc", "-l"], "a\nb\nc\n"),
+        (0, "3\n".into())
+    );
+    // Without -i the container's stdin is empty.
+    assert_eq!(
+        run_with_input(&["run", "--rm", "busybox", "cat"], "ignored\n"),
+        (0, String::new())
+    );
+}

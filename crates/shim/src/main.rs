@@ -69,15 +69,20 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let null = File::open("/dev/null").expect("/dev/null");
-    // The container inherits our 0, 1 and 2.
-    let _ = dup2_stdin(null.as_fd());
+    // The container inherits our 0, 1 and 2. Its stdin is ours (a pipe
+    // whose write end berthd holds) when it was opened (`-i`), else nothing.
+    if std::env::var_os("BERTH_OPEN_STDIN").is_none() {
+        let _ = dup2_stdin(null.as_fd());
+    }
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
     let started = rt
         .create(id, dir, &runtime::CreateOptions::default())
         .and_then(|s| rt.start(id).map(|_| s.pid));
-    // Our own copies of the write ends go, so EOF comes when the container's do.
+    // Our own copies of the write ends go, so EOF comes when the container's
+    // do; and our stdin, so that the container alone holds its read end.
+    let _ = dup2_stdin(null.as_fd());
     let _ = dup2_stdout(null.as_fd());
     let _ = dup2_stderr(null.as_fd());
     drop(out_w);

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
@@ -105,18 +105,26 @@ pub async fn start_container(
                 r.restart_count = 0;
             })?;
         }
-        if let Err(err) = e.container_start(&c2.id, &shim, now) {
-            let auto = c2.config["HostConfig"]["AutoRemove"]
-                .as_bool()
-                .unwrap_or(false);
-            let removed = auto && e.container_remove(&c2.id, true).is_ok();
-            return Ok(Err((err, removed)));
+        match e.container_start(&c2.id, &shim, now) {
+            Ok(stdin) => Ok(Ok(stdin)),
+            Err(err) => {
+                let auto = c2.config["HostConfig"]["AutoRemove"]
+                    .as_bool()
+                    .unwrap_or(false);
+                let removed = auto && e.container_remove(&c2.id, true).is_ok();
+                Ok(Err((err, removed)))
+            }
         }
-        Ok(Ok(()))
     })
     .await?;
     match started {
-        Ok(()) => {
+        Ok(stdin) => {
+            let mut stdins = d.stdins.lock().unwrap_or_else(|p| p.into_inner());
+            match stdin {
+                Some(w) => stdins.insert(c.id.clone(), Arc::new(w)),
+                None => stdins.remove(&c.id),
+            };
+            drop(stdins);
             d.phases.publish(&c.id, Phase::Running);
             d.events.container(&c, "start", &[]);
         }
@@ -508,20 +516,31 @@ pub async fn attach(
     // Counted from now: an --rm container waits for this stream to drain.
     let attached = d.phases.attach(&c.id);
     d.events.container(&c, "attach", &[]);
+    let want_stdin = q.flag("stdin") && c.config["OpenStdin"].as_bool().unwrap_or(false);
+    let stdin_once = c.config["StdinOnce"].as_bool().unwrap_or(false);
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
-        let mut io = TokioIo::new(upgraded);
+        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        if want_stdin {
+            tokio::spawn(feed_stdin(d.clone(), c.id.clone(), rd, stdin_once));
+        } else {
+            // Nothing to read; keep the half open until the stream ends.
+            tokio::spawn(async move {
+                let mut sink = [0u8; 512];
+                while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+        }
         let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
         let pumping = tokio::spawn(pump(d, c, o, move |b| btx.send(b).is_ok()));
         while let Some(b) = brx.recv().await {
-            if io.write_all(&b).await.is_err() {
+            if wr.write_all(&b).await.is_err() {
                 break;
             }
-            let _ = io.flush().await;
+            let _ = wr.flush().await;
         }
         let _ = pumping.await;
-        let _ = io.shutdown().await;
+        let _ = wr.shutdown().await;
     });
     let mut r = Response::new(super::full(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -541,6 +560,60 @@ pub async fn attach(
         hyper::header::HeaderValue::from_static(ctype),
     );
     Ok(r)
+}
+
+/// Copies what the client sends into the container's stdin pipe (held by
+/// berthd, see `container_start`). The pipe appears when the container
+/// starts, which may be after the attach (`docker run -i`). When the client
+/// closes its side and the container was created with `StdinOnce`, the pipe
+/// is closed: the container reads EOF.
+async fn feed_stdin(
+    d: Arc<Daemon>,
+    id: String,
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    once: bool,
+) {
+    let mut phase = d.phases.subscribe(&id);
+    let pipe = loop {
+        if let Some(p) = d
+            .stdins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+        {
+            break p;
+        }
+        if matches!(*phase.borrow(), Phase::Exited(_) | Phase::Removed(_)) {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = phase.changed() => {}
+        }
+    };
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match rd.read(&mut buf).await {
+            Ok(n) if n > 0 => {
+                let (p, data) = (pipe.clone(), buf[..n].to_vec());
+                let wrote =
+                    tokio::task::spawn_blocking(move || std::io::Write::write_all(&mut &*p, &data))
+                        .await;
+                if !matches!(wrote, Ok(Ok(()))) {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    if once {
+        drop(pipe);
+        d.stdins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
 }
 
 /// `DELETE /containers/{id}`.
