@@ -259,14 +259,7 @@ impl Engine {
             }
             _ => return Err(Self::not_running(&c)),
         }
-        let cmd: Vec<String> = cfg["Cmd"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cmd: Vec<String> = strings(&cfg["Cmd"]);
         if cmd.is_empty() {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
@@ -284,14 +277,7 @@ impl Engine {
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
         }
-        let mut env: Vec<String> = p["env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut env: Vec<String> = strings(&p["env"]);
         for kv in cfg["Env"]
             .as_array()
             .into_iter()
@@ -995,17 +981,12 @@ impl Engine {
             None => None,
         };
         let mut run = store::config::RunConfig::default();
-        let strings = |v: &Value| -> Option<Vec<String>> {
-            v.as_array().map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-        };
+        // A missing Cmd or Entrypoint stays missing (null), an empty one empty.
+        let list = |v: &Value| v.is_array().then(|| strings(v));
         let cfg = &c.config;
-        run.cmd = strings(&cfg["Cmd"]);
-        run.entrypoint = strings(&cfg["Entrypoint"]);
-        run.env = strings(&cfg["Env"]).unwrap_or_default();
+        run.cmd = list(&cfg["Cmd"]);
+        run.entrypoint = list(&cfg["Entrypoint"]);
+        run.env = strings(&cfg["Env"]);
         run.user = cfg["User"].as_str().unwrap_or("").to_string();
         run.working_dir = cfg["WorkingDir"].as_str().unwrap_or("").to_string();
         run.stop_signal = cfg["StopSignal"].as_str().unwrap_or("").to_string();
@@ -1377,6 +1358,17 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The strings of a JSON array (none for anything else).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The host's memory in bytes (a cgroup without a limit reports the host's).

@@ -542,24 +542,7 @@ pub async fn attach(
         let _ = pumping.await;
         let _ = wr.shutdown().await;
     });
-    let mut r = Response::new(super::full(Bytes::new()));
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = r.headers_mut();
-    h.insert(
-        "Connection",
-        hyper::header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert("Upgrade", hyper::header::HeaderValue::from_static("tcp"));
-    let ctype = if raw {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    h.insert(
-        "Content-Type",
-        hyper::header::HeaderValue::from_static(ctype),
-    );
-    Ok(r)
+    Ok(super::upgraded(raw))
 }
 
 /// Copies what the client sends into the container's stdin pipe (held by

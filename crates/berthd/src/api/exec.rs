@@ -9,7 +9,6 @@
 use std::process::Stdio;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
@@ -234,19 +233,7 @@ pub async fn start(
         let _ = io.flush().await;
         let _ = io.shutdown().await;
     });
-    let mut r = Response::new(super::full(Bytes::new()));
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = r.headers_mut();
-    h.insert(
-        "Connection",
-        hyper::header::HeaderValue::from_static("Upgrade"),
-    );
-    h.insert("Upgrade", hyper::header::HeaderValue::from_static("tcp"));
-    h.insert(
-        "Content-Type",
-        hyper::header::HeaderValue::from_static("application/vnd.docker.multiplexed-stream"),
-    );
-    Ok(r)
+    Ok(super::upgraded(false))
 }
 
 /// `GET /exec/{id}/json`.

@@ -174,6 +174,24 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
+/// `101 Switching Protocols` to a raw stream (`Upgrade: tcp`), as Docker
+/// answers attach and exec start; `raw` for a TTY's bytes, else Docker's
+/// multiplexed frames.
+pub fn upgraded(raw: bool) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("Connection", HeaderValue::from_static("Upgrade"));
+    h.insert("Upgrade", HeaderValue::from_static("tcp"));
+    let ctype = if raw {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("responses serialise");
