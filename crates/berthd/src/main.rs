@@ -4,6 +4,7 @@
 mod api;
 mod events;
 mod flags;
+mod health;
 mod monitor;
 mod phases;
 
@@ -42,6 +43,8 @@ pub struct Daemon {
     _runtime_copy: Option<std::os::fd::OwnedFd>,
     /// Execs, by id.
     pub execs: api::exec::Execs,
+    /// Health of containers with a healthcheck, by id (`State.Health`).
+    pub health: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
     /// The write ends of open stdins (`-i`), by container id.
     pub stdins: std::sync::Mutex<std::collections::HashMap<String, Arc<std::fs::File>>>,
 }
@@ -161,6 +164,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         _runtime_copy: runtime_copy,
         execs: Default::default(),
         stdins: Default::default(),
+        health: Default::default(),
         settings,
         id,
         engine: Arc::new(engine),

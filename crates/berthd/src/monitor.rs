@@ -154,6 +154,7 @@ pub async fn adopt(d: Arc<Daemon>) {
     for c in all {
         match d.engine.state(&c) {
             State::Running(..) => {
+                crate::health::watch(&d, &c);
                 tokio::spawn(watch(d.clone(), c.id.clone()));
             }
             State::Exited(code, _) if !c.started.is_empty() => {

@@ -1148,3 +1148,57 @@ fn stdin_with_i_reaches_the_container_and_ends_with_eof() {
         (0, String::new())
     );
 }
+
+#[test]
+fn healthchecks() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--health-cmd",
+        "test -e /tmp/ok",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1.5; touch /tmp/ok; sleep 100",
+    ]));
+    assert!(ok(d.docker(&["ps", "--format", "{{.Status}}"])).contains("(health: starting)"));
+    eventually("unhealthy", || {
+        inspect(&d, "h", "{{.State.Health.Status}}") == "unhealthy"
+    });
+    eventually("healthy", || {
+        inspect(&d, "h", "{{.State.Health.Status}}") == "healthy"
+    });
+    assert!(ok(d.docker(&["ps", "--format", "{{.Status}}"])).contains("(healthy)"));
+    assert_eq!(inspect(&d, "h", "{{.State.Health.FailingStreak}}"), "0");
+    let log = inspect(&d, "h", "{{range .State.Health.Log}}{{.ExitCode}} {{end}}");
+    assert!(log.contains('1') && log.ends_with('0'), "{log}");
+    let events = ok(d.docker(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &format!(
+            "{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 1
+        ),
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}}",
+    ]));
+    assert_eq!(
+        events.lines().collect::<Vec<_>>(),
+        ["health_status: unhealthy", "health_status: healthy"]
+    );
+}

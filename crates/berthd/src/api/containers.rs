@@ -127,6 +127,7 @@ pub async fn start_container(
             drop(stdins);
             d.phases.publish(&c.id, Phase::Running);
             d.events.container(&c, "start", &[]);
+            crate::health::watch(d, &c);
         }
         Err((err, removed)) => {
             if removed {
@@ -611,6 +612,10 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     })
     .await?;
     d.phases.publish(&c.id, Phase::Removed(code));
+    d.health
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&c.id);
     d.events.container(&c, "destroy", &[]);
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
@@ -618,10 +623,9 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
 /// `GET /containers/{id}/json`.
 pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.container_inspect(&name)).await?,
-    ))
+    let mut v = blocking(move || e.container_inspect(&name)).await?;
+    crate::health::annotate_inspect(d, &mut v);
+    Ok(json(StatusCode::OK, &v))
 }
 
 /// `GET /containers/json?all=&limit=&size=&filters=`.
@@ -643,10 +647,9 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let filters: std::collections::BTreeMap<String, Vec<String>> =
         q.filters().into_iter().collect();
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.container_list(all, limit, size, &filters)).await?,
-    ))
+    let mut list = blocking(move || e.container_list(all, limit, size, &filters)).await?;
+    crate::health::annotate_list(d, &mut list);
+    Ok(json(StatusCode::OK, &list))
 }
 
 /// `GET /containers/{id}/export`: a tar of its filesystem, streamed.
