@@ -1202,3 +1202,66 @@ fn healthchecks() {
         ["health_status: unhealthy", "health_status: healthy"]
     );
 }
+
+#[test]
+fn api_statuses_of_the_lifecycle() {
+    let d = daemon();
+    let id = ok(d.docker(&["run", "-d", "busybox", "sleep", "100"]))
+        .trim()
+        .to_string();
+    let status = |method: &str, path: &str| {
+        let (head, body) = d.http(method, &format!("/v1.47/containers/{id}{path}"));
+        (
+            head.split_whitespace().nth(1).unwrap_or("").to_string(),
+            body,
+        )
+    };
+    assert_eq!(
+        status("POST", "/start").0,
+        "304",
+        "start of a running container"
+    );
+    let (code, body) = status("POST", "/wait?condition=bogus");
+    assert!(
+        code == "400" && body.contains("invalid condition"),
+        "{code} {body}"
+    );
+    let (code, body) = status("GET", "/logs");
+    assert!(
+        code == "400" && body.contains("you must choose at least one stream"),
+        "{code} {body}"
+    );
+    let (code, body) = status("POST", "/kill?signal=NOPE");
+    assert!(
+        code == "400" && body.contains("invalid signal"),
+        "{code} {body}"
+    );
+    assert_eq!(status("POST", "/stop?t=0").0, "204");
+    assert_eq!(
+        status("POST", "/stop").0,
+        "304",
+        "stop of a stopped container"
+    );
+    let (code, body) = status("POST", "/pause");
+    assert!(
+        code == "409" && body.contains("is not running"),
+        "{code} {body}"
+    );
+    let (code, body) = status("POST", "/kill");
+    assert!(
+        code == "409" && body.contains("is not running"),
+        "{code} {body}"
+    );
+    let (code, _) = status("POST", "/exec");
+    assert!(
+        code == "409" || code == "400",
+        "exec into a stopped container: {code}"
+    );
+    let (code, body) = status("POST", "/rename?name=bad/name");
+    assert!(
+        code == "400" && body.contains("Invalid container name"),
+        "{code} {body}"
+    );
+    assert_eq!(status("DELETE", "").0, "204");
+    assert_eq!(status("DELETE", "").0, "404");
+}
