@@ -1192,7 +1192,7 @@ impl Engine {
             "ExecIDs": Value::Null,
             "HostConfig": host,
             "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
-            "Mounts": [],
+            "Mounts": mounts_json(&c.config),
             "Config": config,
             "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},
         }))
@@ -1333,7 +1333,7 @@ impl Engine {
             let mut v = json!({
                 "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
                 "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
-                "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": [],
+                "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": mounts_json(&c.config),
                 "HostConfig": {"NetworkMode": c.config["HostConfig"]["NetworkMode"].as_str().unwrap_or("none")}, "NetworkSettings": {"Networks": {}},
             });
             if size {
@@ -1358,6 +1358,17 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// A container's mounts as `inspect` and `ps` show them (binds for now).
+fn mounts_json(config: &Value) -> Value {
+    let binds = spec::parse_binds(&strings(&config["HostConfig"]["Binds"])).unwrap_or_default();
+    Value::Array(
+        binds
+            .into_iter()
+            .map(|b| json!({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": if b.readonly { "ro" } else { "" }, "RW": !b.readonly, "Propagation": b.propagation}))
+            .collect(),
+    )
 }
 
 /// The strings of a JSON array (none for anything else).
