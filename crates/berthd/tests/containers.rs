@@ -1265,3 +1265,107 @@ fn api_statuses_of_the_lifecycle() {
     assert_eq!(status("DELETE", "").0, "204");
     assert_eq!(status("DELETE", "").0, "404");
 }
+
+#[test]
+fn archive_get_stays_inside_the_container() {
+    let d = daemon();
+    // A file on the host that a symlink in the container names.
+    let marker = d.dir.path().join("host-secret");
+    std::fs::write(&marker, "HOST-ONLY-CONTENT-7f3a\n").unwrap();
+    let script = format!(
+        "echo inside > /secret; ln -s / /up; ln -s {m} /hostlink; ln -s ../../../..{m} /rel; mkdir -p /d/e; echo f > /d/e/f; ln -s ../../.. /d/esc; \
+         mkdir /x; echo x > /x/file; while true; do mv /x /x.real; ln -s / /x; rm /x; mv /x.real /x; done",
+        m = marker.display()
+    );
+    ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sh", "-c", &script]));
+    eventually("the files", || {
+        d.docker(&["exec", "c", "test", "-e", "/d/esc"]).0 == 0
+    });
+    let cat = |path: &str| d.docker(&["cp", &format!("c:{path}"), "-"]);
+    let tar_text = |r: &(i32, String, String)| r.1.clone();
+    assert!(tar_text(&cat("/secret")).contains("inside\n"));
+    // A symlink inside resolves inside: /up is the container's root.
+    assert!(tar_text(&cat("/up/secret")).contains("inside\n"));
+    // Symlinks naming a host path, absolute or climbing out, stay inside.
+    for p in ["/hostlink", "/rel"] {
+        let (code, out, err) = cat(p);
+        assert!(
+            code != 0 && err.contains("Could not find the file"),
+            "{p}: {out} {err}"
+        );
+        assert!(
+            !out.contains("HOST-ONLY-CONTENT"),
+            "{p} read the host's file"
+        );
+    }
+    // A directory: symlinks are entries, never followed.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker cp c:/d - | tar -tv",
+            d.socket().display(),
+            d.dir.path().join("docker-config").display()
+        ))
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.lines().any(|l| l.ends_with("d/e/f")), "{list}");
+    assert!(
+        list.lines().any(|l| l.contains("d/esc -> ../../..")),
+        "{list}"
+    );
+    assert_eq!(list.lines().count(), 4, "d, d/e, d/e/f, d/esc only: {list}");
+    // A directory swapped for a symlink to / while it is copied: whatever is
+    // read is the container's, never the host's.
+    for _ in 0..10 {
+        let (_, out, _) = cat("/x");
+        assert!(
+            !out.contains("HOST-ONLY-CONTENT"),
+            "a copy left the container"
+        );
+    }
+    // HEAD: the stat header, Docker's way.
+    let (head, _) = d.http("HEAD", "/v1.47/containers/c/archive?path=/secret");
+    assert!(
+        head.starts_with("HTTP/1.1 200")
+            && head
+                .to_ascii_lowercase()
+                .contains("x-docker-container-path-stat"),
+        "{head}"
+    );
+    // A stopped container is copied from too.
+    ok(d.docker(&["stop", "-t", "0", "c"]));
+    assert!(tar_text(&cat("/secret")).contains("inside\n"));
+}
+
+#[test]
+fn archive_of_the_root_skips_kernel_trees() {
+    let d = daemon();
+    ok(d.docker(&["run", "-d", "--name", "r", "busybox", "sleep", "100"]));
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker cp r:/ - | tar -t",
+            d.socket().display(),
+            d.dir.path().join("docker-config").display()
+        ))
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.trim_start_matches("./").trim_start_matches('/') == "bin/busybox"),
+        "{}",
+        &list[..list.len().min(500)]
+    );
+    assert!(
+        list.lines().any(|l| l.contains("proc")),
+        "the mount point is there"
+    );
+    assert!(
+        !list
+            .lines()
+            .any(|l| l.contains("proc/self") || l.contains("sys/kernel")),
+        "kernel trees were walked"
+    );
+}

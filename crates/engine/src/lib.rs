@@ -3,6 +3,7 @@
 //! networking and volumes. It speaks in Docker's shapes (the JSON the Engine
 //! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
 
+pub mod archive;
 pub mod containers;
 pub mod error;
 pub mod images;

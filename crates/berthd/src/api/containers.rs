@@ -825,3 +825,56 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     );
     Ok(r)
 }
+
+/// Docker's `X-Docker-Container-Path-Stat`: the stat JSON in base64.
+fn path_stat_header(v: &serde_json::Value) -> hyper::header::HeaderValue {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let data = v.to_string().into_bytes();
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    hyper::header::HeaderValue::from_str(&out)
+        .unwrap_or_else(|_| hyper::header::HeaderValue::from_static(""))
+}
+
+/// `HEAD /containers/{id}/archive?path=`: the path's stat only.
+pub async fn archive_head(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let path = q.get("path").to_string();
+    let st = blocking(move || e.archive_stat(&name, &path)).await?;
+    let mut r = super::empty(StatusCode::OK);
+    r.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", path_stat_header(&st));
+    Ok(r)
+}
+
+/// `GET /containers/{id}/archive?path=`: a tar of the path, its stat in a
+/// header. The walk never follows the container's symlinks out of it.
+pub async fn archive_get(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let path = q.get("path").to_string();
+    let (n, p) = (name.clone(), path.clone());
+    // The stat first, so that a missing path is a proper 404.
+    let st = blocking(move || e.archive_stat(&n, &p)).await?;
+    let e = d.engine.clone();
+    let mut r = super::stream_blocking("application/x-tar", move |w| {
+        e.archive_get(&name, &path, |_| {}, w)
+    })
+    .await?;
+    r.headers_mut()
+        .insert("X-Docker-Container-Path-Stat", path_stat_header(&st));
+    Ok(r)
+}

@@ -325,6 +325,12 @@ async fn route(
         (&Method::GET, Some((id, "stats"))) => {
             return containers::stats(d, id.to_string(), q).await
         }
+        (&Method::GET, Some((id, "archive"))) => {
+            return containers::archive_get(d, id.to_string(), q).await
+        }
+        (&Method::HEAD, Some((id, "archive"))) => {
+            return containers::archive_head(d, id.to_string(), q).await
+        }
         (&Method::GET, Some((id, "top"))) => return containers::top(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "changes"))) => {
             return containers::changes(d, id.to_string()).await

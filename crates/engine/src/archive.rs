@@ -1,0 +1,311 @@
+//! `GET`/`HEAD /containers/{id}/archive`: a path of a container as a tar,
+//! and its stat. The container's filesystem is hostile: a symlink in it must
+//! never make berth read outside it (the CVE-2018-15664 / CVE-2019-14271
+//! class), even one swapped while the copy runs. So nothing here follows a
+//! path on the host side: the path is opened with `openat2(RESOLVE_IN_ROOT)`
+//! from a descriptor of the container's root, and the tree below it is
+//! walked through directory descriptors, every open `O_NOFOLLOW` relative to
+//! its parent; symlinks are stored as symlinks, never followed.
+//!
+//! The root is the running container's own (`/proc/PID/root`: its mounts,
+//! binds included, are there), or a read-only overlay of a stopped one.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use serde_json::{json, Value};
+
+use crate::containers::State;
+use crate::{Engine, EngineError, ErrorKind};
+
+fn sys(e: impl std::fmt::Display) -> EngineError {
+    EngineError::new(ErrorKind::System, e.to_string())
+}
+
+/// A container's root, open, and what must be undone after.
+struct Root {
+    fd: OwnedFd,
+    /// A temporary read-only view of a stopped container, unmounted on drop.
+    view: Option<tempfile::TempDir>,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if let Some(v) = &self.view {
+            let _ = store::mount::unmount(v.path());
+        }
+    }
+}
+
+fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// Docker's `X-Docker-Container-Path-Stat` body.
+fn stat_json(name: &str, st: &FileStat, link: &str) -> Value {
+    // Go's os.FileMode: permission bits plus type bits high up.
+    let mut mode = (st.st_mode & 0o777) as u64;
+    match kind(st) {
+        SFlag::S_IFDIR => mode |= 1 << 31,
+        SFlag::S_IFLNK => mode |= 1 << 27,
+        _ => {}
+    }
+    let secs = st.st_mtime;
+    json!({"name": name, "size": st.st_size, "mode": mode, "mtime": crate::time::rfc3339(secs), "linkTarget": link})
+}
+
+impl Engine {
+    fn archive_root(
+        &self,
+        name: &str,
+    ) -> Result<(crate::containers::ContainerRecord, Root), EngineError> {
+        let c = self.find_container(name)?;
+        let open_dir = |p: &Path| {
+            nix::fcntl::open(
+                p,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| sys(format!("open {}: {e}", p.display())))
+        };
+        if let State::Running(pid, _) = self.state(&c) {
+            if pid > 0 {
+                if let Ok(fd) = open_dir(Path::new(&format!("/proc/{pid}/root"))) {
+                    return Ok((c, Root { fd, view: None }));
+                }
+            }
+        }
+        let dir = self.container_dir(&c.id);
+        let mut lower = Vec::new();
+        if dir.join("upper").exists() {
+            lower.push(dir.join("upper"));
+        }
+        lower.extend(c.layers.iter().rev().map(|l| self.store().layer_dir(l)));
+        let view = tempfile::Builder::new()
+            .prefix(".archive-")
+            .tempdir_in(&dir)
+            .map_err(sys)?;
+        if lower.len() == 1 {
+            let fd = open_dir(&lower[0])?;
+            return Ok((c, Root { fd, view: None }));
+        }
+        store::mount::Overlay {
+            lower: &lower,
+            upper: None,
+        }
+        .mount(view.path())
+        .map_err(sys)?;
+        let root = Root {
+            fd: open_dir(view.path())?,
+            view: Some(view),
+        };
+        Ok((c, root))
+    }
+
+    /// The stat of `path` in the container (Docker's path stat), as HEAD
+    /// answers it; a missing path is 404.
+    pub fn archive_stat(&self, name: &str, path: &str) -> Result<Value, EngineError> {
+        let (_, root) = self.archive_root(name)?;
+        let (fd, base) = open_path(&root, path)?;
+        let st = fstat(&fd).map_err(sys)?;
+        Ok(stat_json(&base, &st, ""))
+    }
+
+    /// Writes `path` of the container as a tar to `out` (entries named from
+    /// the path's last component, as Docker's); returns its stat first
+    /// through `stat` (for the header).
+    pub fn archive_get(
+        &self,
+        name: &str,
+        path: &str,
+        stat: impl FnOnce(Value),
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), EngineError> {
+        let (_, root) = self.archive_root(name)?;
+        let (fd, base) = open_path(&root, path)?;
+        let st = fstat(&fd).map_err(sys)?;
+        stat(stat_json(&base, &st, ""));
+        let mut tar = tar::Builder::new(out);
+        tar.follow_symlinks(false);
+        // Reopen the O_PATH descriptor for what it is: the very inode checked.
+        let reopen = |flags: OFlag| {
+            nix::fcntl::open(
+                Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                flags | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(sys)
+        };
+        if kind(&st) == SFlag::S_IFDIR {
+            let dir = reopen(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+            append_dir(&mut tar, dir, PathBuf::from(&base), &st)?;
+        } else if kind(&st) == SFlag::S_IFREG {
+            let file = reopen(OFlag::O_RDONLY)?;
+            append_file(&mut tar, std::fs::File::from(file), Path::new(&base), &st)?;
+        } else {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("{path}: not a file or a directory"),
+            ));
+        }
+        tar.finish().map_err(sys)?;
+        Ok(())
+    }
+}
+
+/// Opens `path` inside the root; (O_PATH fd, the name its entries take).
+fn open_path(root: &Root, path: &str) -> Result<(OwnedFd, String), EngineError> {
+    if path.is_empty() {
+        return Err(EngineError::new(
+            ErrorKind::InvalidArgument,
+            "a path is required",
+        ));
+    }
+    let p = Path::new(path);
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new("/").join(p)
+    };
+    let fd =
+        runtime::rootfs::resolve::open_in_root(&root.fd, &p, runtime::rootfs::resolve::Create::No)
+            .map_err(|e| {
+                if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
+                    EngineError::new(
+                        ErrorKind::NotFound,
+                        format!("Could not find the file {path} in container"),
+                    )
+                } else {
+                    sys(e)
+                }
+            })?;
+    // Entries are named from the last component; the root's are `./…`.
+    let base = p
+        .file_name()
+        .map_or_else(|| ".".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((fd, base))
+}
+
+fn header(st: &FileStat, typ: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(typ);
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(u64::from(st.st_uid));
+    h.set_gid(u64::from(st.st_gid));
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(size);
+    h
+}
+
+fn append_file<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    file: std::fs::File,
+    name: &Path,
+    st: &FileStat,
+) -> Result<(), EngineError> {
+    let mut h = header(st, tar::EntryType::Regular, st.st_size as u64);
+    // The size is what was stat'ed; a file that grows meanwhile is cut there.
+    tar.append_data(&mut h, name, file.take(st.st_size as u64))
+        .map_err(sys)
+}
+
+/// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
+/// devpts, mqueue and kin), whose trees are not the container's files.
+fn pseudo_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::{
+        fstatfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC,
+        SYSFS_MAGIC,
+    };
+    const MQUEUE_MAGIC: i64 = 0x1980_0202;
+    let Ok(st) = fstatfs(fd) else { return false };
+    let t = st.filesystem_type();
+    [
+        PROC_SUPER_MAGIC,
+        SYSFS_MAGIC,
+        CGROUP_SUPER_MAGIC,
+        CGROUP2_SUPER_MAGIC,
+        DEVPTS_SUPER_MAGIC,
+    ]
+    .contains(&t)
+        || t.0 as i64 == MQUEUE_MAGIC
+}
+
+/// A directory and everything below it, through descriptors only.
+fn append_dir<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    dir: OwnedFd,
+    name: PathBuf,
+    st: &FileStat,
+) -> Result<(), EngineError> {
+    let mut h = header(st, tar::EntryType::Directory, 0);
+    tar.append_data(&mut h, &name, std::io::empty())
+        .map_err(sys)?;
+    let mut d = nix::dir::Dir::from_fd(dir).map_err(sys)?;
+    let dfd = d.as_fd().try_clone_to_owned().map_err(sys)?;
+    let mut names: Vec<Vec<u8>> = d
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_bytes().to_vec())
+        .filter(|n| n != b"." && n != b"..")
+        .collect();
+    names.sort();
+    for n in names {
+        let child = OsStr::from_bytes(&n);
+        let Ok(cst) = fstatat(&dfd, child, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        let path = name.join(child);
+        match kind(&cst) {
+            SFlag::S_IFDIR => {
+                // O_NOFOLLOW: a directory swapped for a symlink since the stat fails here.
+                let Ok(sub) = openat(
+                    &dfd,
+                    child,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) else {
+                    continue;
+                };
+                if pseudo_fs(&sub) {
+                    // /proc, /sys and the like: the mount point, not the kernel's tree.
+                    let mut h = header(&cst, tar::EntryType::Directory, 0);
+                    tar.append_data(&mut h, &path, std::io::empty())
+                        .map_err(sys)?;
+                    continue;
+                }
+                append_dir(tar, sub, path, &cst)?;
+            }
+            SFlag::S_IFREG => {
+                let Ok(f) = openat(
+                    &dfd,
+                    child,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                ) else {
+                    continue;
+                };
+                // Still the file that was stat'ed (not swapped for another).
+                let Ok(now) = fstat(&f) else { continue };
+                if now.st_ino != cst.st_ino || kind(&now) != SFlag::S_IFREG {
+                    continue;
+                }
+                append_file(tar, std::fs::File::from(f), &path, &now)?;
+            }
+            SFlag::S_IFLNK => {
+                let Ok(target) = nix::fcntl::readlinkat(&dfd, child) else {
+                    continue;
+                };
+                let mut h = header(&cst, tar::EntryType::Symlink, 0);
+                tar.append_link(&mut h, &path, Path::new(&target))
+                    .map_err(sys)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
