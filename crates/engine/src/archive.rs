@@ -232,7 +232,7 @@ fn pseudo_fs(fd: &OwnedFd) -> bool {
         DEVPTS_SUPER_MAGIC,
     ]
     .contains(&t)
-        || t.0 as i64 == MQUEUE_MAGIC
+        || t.0 == MQUEUE_MAGIC
 }
 
 /// A directory and everything below it, through descriptors only.
