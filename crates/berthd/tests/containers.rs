@@ -1369,3 +1369,125 @@ fn archive_of_the_root_skips_kernel_trees() {
         "kernel trees were walked"
     );
 }
+
+#[test]
+fn archive_put_never_writes_outside() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "p",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /dst; ln -s / /dst/rootlink; ln -s / /up; sleep 100",
+    ]));
+    eventually("the directory", || {
+        d.docker(&["exec", "p", "test", "-L", "/dst/rootlink"]).0 == 0
+    });
+    let host = d.dir.path().join("host-dir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(d.dir.path().join("in.txt"), "hello\n").unwrap();
+    // docker cp in: a file, and through a symlink inside (resolved inside).
+    ok(d.docker(&[
+        "cp",
+        d.dir.path().join("in.txt").to_str().unwrap(),
+        "p:/dst/",
+    ]));
+    assert_eq!(
+        ok(d.docker(&["exec", "p", "cat", "/dst/in.txt"])),
+        "hello\n"
+    );
+    ok(d.docker(&[
+        "cp",
+        d.dir.path().join("in.txt").to_str().unwrap(),
+        "p:/up/tmp/",
+    ]));
+    assert_eq!(
+        ok(d.docker(&["exec", "p", "cat", "/tmp/in.txt"])),
+        "hello\n"
+    );
+    // Crafted archives, sent as the API takes them.
+    let craft = |name: &str, py: &str| {
+        let path = d.dir.path().join(name);
+        let script = format!("import io, tarfile\nt = tarfile.open({:?}, 'w')\ndef add(n, data=b'x', **kw):\n    i = tarfile.TarInfo(n)\n    for k, v in kw.items(): setattr(i, k, v)\n    if i.isfile(): i.size = len(data)\n    t.addfile(i, io.BytesIO(data) if i.isfile() else None)\n{py}\nt.close()\n", path.to_str().unwrap());
+        assert!(std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .status()
+            .unwrap()
+            .success());
+        path
+    };
+    let put = |tar: &std::path::Path, dir: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/stderr",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "--unix-socket",
+                d.socket().to_str().unwrap(),
+                "--data-binary",
+            ])
+            .arg(format!("@{}", tar.display()))
+            .arg(format!(
+                "http://berth/v1.47/containers/p/archive?path={dir}"
+            ))
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let target = host.join("pwned");
+    let cases = [
+        (
+            "dotdot.tar",
+            format!("add('../../../../../../..{}')", target.display()),
+        ),
+        ("abs.tar", format!("add('{}')", target.display())),
+        (
+            "through-link.tar",
+            format!("add('rootlink{}')", target.display()),
+        ),
+        (
+            "link-then-file.tar",
+            format!(
+                "add('esc', type=tarfile.SYMTYPE, linkname='{}')\nadd('esc/pwned')",
+                host.display()
+            ),
+        ),
+    ];
+    for (name, py) in cases {
+        let (code, body) = put(&craft(name, &py), "/dst");
+        assert_eq!(code, "400", "{name}: {body}");
+        assert!(!target.exists(), "{name} wrote on the host");
+    }
+    // A normal archive still lands, owned by root.
+    let (code, body) = put(
+        &craft(
+            "ok.tar",
+            "add('sub', type=tarfile.DIRTYPE, mode=0o755)\nadd('sub/f', b'data\\n', uid=1000)",
+        ),
+        "/dst",
+    );
+    assert_eq!(code, "200", "{body}");
+    assert_eq!(
+        ok(d.docker(&[
+            "exec",
+            "p",
+            "sh",
+            "-c",
+            "cat /dst/sub/f; stat -c %u /dst/sub/f"
+        ])),
+        "data\n0\n"
+    );
+    let (code, _) = put(&craft("file-dest.tar", "add('f')"), "/dst/in.txt");
+    assert_eq!(code, "400", "extraction into a file");
+}

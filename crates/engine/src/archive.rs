@@ -158,6 +158,187 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `PUT /containers/{id}/archive?path=DIR`: extracts a tar into DIR of
+    /// the container. DIR is resolved inside the container's root; every
+    /// entry is created relative to a directory descriptor, each parent
+    /// opened `O_NOFOLLOW` (a symlink on the way is refused, not followed),
+    /// and `..` or absolute entry names are refused. Files belong to root
+    /// unless `keep_ids` (`docker cp -a`).
+    pub fn archive_put(
+        &self,
+        name: &str,
+        path: &str,
+        tar: impl Read,
+        keep_ids: bool,
+    ) -> Result<(), EngineError> {
+        let c = self.find_container(name)?;
+        let running = matches!(self.state(&c), State::Running(..));
+        let (_, root) = if running {
+            self.archive_root(name)?
+        } else {
+            // A stopped container's writable layer, mounted for the copy.
+            let dir = self.container_dir(&c.id);
+            let view = tempfile::Builder::new()
+                .prefix(".archive-")
+                .tempdir_in(&dir)
+                .map_err(sys)?;
+            self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
+            let fd = nix::fcntl::open(
+                view.path(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(sys)?;
+            (
+                c.clone(),
+                Root {
+                    fd,
+                    view: Some(view),
+                },
+            )
+        };
+        let (dest, _) = open_path(&root, path)?;
+        if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("extraction point is not a directory: {path}"),
+            ));
+        }
+        let dest = nix::fcntl::open(
+            Path::new(&format!("/proc/self/fd/{}", dest.as_raw_fd())),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys)?;
+        let mut archive = tar::Archive::new(tar);
+        for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
+            let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
+            let name = entry
+                .path()
+                .map_err(|e| bad_tar(e.to_string()))?
+                .into_owned();
+            let mut parts: Vec<&OsStr> = Vec::new();
+            for comp in name.components() {
+                match comp {
+                    std::path::Component::Normal(n) => parts.push(n),
+                    std::path::Component::CurDir => {}
+                    _ => {
+                        return Err(bad_tar(format!(
+                            "entry {} leaves the destination",
+                            name.display()
+                        )))
+                    }
+                }
+            }
+            let Some((last, dirs)) = parts.split_last() else {
+                continue;
+            };
+            let parent = walk(&dest, dirs)?;
+            let h = entry.header().clone();
+            let (uid, gid) = if keep_ids {
+                (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
+            } else {
+                (0, 0)
+            };
+            let mode = Mode::from_bits_truncate(h.mode().unwrap_or(0o644) & 0o7777);
+            let own = |fd: &OwnedFd| {
+                let _ = nix::unistd::fchown(
+                    fd,
+                    Some(nix::unistd::Uid::from_raw(uid)),
+                    Some(nix::unistd::Gid::from_raw(gid)),
+                );
+                let _ = nix::sys::stat::fchmod(fd, mode);
+            };
+            match h.entry_type() {
+                tar::EntryType::Directory => {
+                    let d = subdir(&parent, last)?;
+                    own(&d);
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    remove_non_dir(&parent, last);
+                    let f = openat(
+                        &parent,
+                        *last,
+                        OFlag::O_WRONLY
+                            | OFlag::O_CREAT
+                            | OFlag::O_TRUNC
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o600),
+                    )
+                    .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                    own(&f);
+                    let mut file = std::fs::File::from(f);
+                    std::io::copy(&mut entry, &mut file)
+                        .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
+                }
+                tar::EntryType::Symlink => {
+                    let target = entry
+                        .link_name()
+                        .map_err(|e| bad_tar(e.to_string()))?
+                        .ok_or_else(|| {
+                            bad_tar(format!("symlink {} has no target", name.display()))
+                        })?
+                        .into_owned();
+                    remove_non_dir(&parent, last);
+                    nix::unistd::symlinkat(target.as_path(), &parent, *last)
+                        .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
+                }
+                other => {
+                    return Err(bad_tar(format!(
+                        "entry {} is a {other:?}, which copies do not take",
+                        name.display()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bad_tar(msg: String) -> EngineError {
+    EngineError::new(ErrorKind::InvalidArgument, format!("bad archive: {msg}"))
+}
+
+/// Opens (making it if missing) directory `name` below `parent`, refusing
+/// a symlink in its place.
+fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
+    match nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(sys(format!("mkdir {}: {e}", name.to_string_lossy()))),
+    }
+    openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        EngineError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}: not a directory here ({e}); berth does not write through symlinks",
+                name.to_string_lossy()
+            ),
+        )
+    })
+}
+
+/// The directory `dirs` below `dest`, made as needed.
+fn walk(dest: &OwnedFd, dirs: &[&OsStr]) -> Result<OwnedFd, EngineError> {
+    let mut cur = dest.try_clone().map_err(sys)?;
+    for d in dirs {
+        cur = subdir(&cur, d)?;
+    }
+    Ok(cur)
+}
+
+/// Makes room for a file or link: whatever non-directory is there goes.
+fn remove_non_dir(parent: &OwnedFd, name: &OsStr) {
+    let _ = nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+}
+
 /// Opens `path` inside the root; (O_PATH fd, the name its entries take).
 fn open_path(root: &Root, path: &str) -> Result<(OwnedFd, String), EngineError> {
     if path.is_empty() {

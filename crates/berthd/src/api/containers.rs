@@ -878,3 +878,19 @@ pub async fn archive_get(d: &Daemon, name: String, q: &Query) -> Result<Response
         .insert("X-Docker-Container-Path-Stat", path_stat_header(&st));
     Ok(r)
 }
+
+/// `PUT /containers/{id}/archive?path=&copyUIDGID=`: a tar extracted into
+/// a directory of the container (see `engine::archive`).
+pub async fn archive_put(
+    d: &Daemon,
+    name: String,
+    q: &Query,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
+    let path = q.get("path").to_string();
+    let keep_ids = q.flag("copyUIDGID");
+    let file = super::images::spool(body).await?;
+    let e = d.engine.clone();
+    blocking(move || e.archive_put(&name, &path, file, keep_ids)).await?;
+    Ok(super::empty(StatusCode::OK))
+}

@@ -328,6 +328,9 @@ async fn route(
         (&Method::GET, Some((id, "archive"))) => {
             return containers::archive_get(d, id.to_string(), q).await
         }
+        (&Method::PUT, Some((id, "archive"))) => {
+            return containers::archive_put(d, id.to_string(), q, body).await
+        }
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
         }
