@@ -204,17 +204,19 @@ fn parse_rfc3339(s: &str) -> Option<f64> {
 }
 
 /// What `--since`/`--until` accept, as `timetypes.GetTimestamp` does: a Go
-/// duration before now (`10m`), an RFC 3339 time, or Unix seconds; sent to
-/// the daemon as `seconds[.nanoseconds]`.
+/// duration before now (`10m`, sent as whole seconds), an RFC 3339 time, or
+/// Unix seconds (`0` is the epoch, not a duration); sent to the daemon as
+/// `seconds[.nanoseconds]`.
 pub fn timestamp(value: &str, now: f64) -> Result<String, String> {
-    let secs = if let Some(d) = go_duration(value) {
-        now - d
+    let secs = if let Some(d) = go_duration(value).filter(|_| value != "0") {
+        // Whole seconds, as docker's `reference.Add(-d).Unix()`: `--until 0s`
+        // leaves out what happened earlier in the current second.
+        return Ok(format!("{}", (now - d).floor()));
     } else if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Ok(value.to_string());
     } else {
-        parse_rfc3339(value).ok_or_else(|| {
-            format!("invalid value for \"since\"/\"until\": failed to parse value as time or duration: \"{value}\"")
-        })?
+        parse_rfc3339(value)
+            .ok_or_else(|| format!("failed to parse value as time or duration: \"{value}\""))?
     };
     Ok(format!("{secs:.9}"))
 }
@@ -275,7 +277,11 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2024-05-01"), Some(1_714_521_600.0));
         assert_eq!(timestamp("1700000000", 0.0).unwrap(), "1700000000");
-        assert_eq!(timestamp("10s", 100.0).unwrap(), "90.000000000");
-        assert!(timestamp("yesterday", 0.0).is_err());
+        assert_eq!(timestamp("10s", 100.7).unwrap(), "90");
+        assert_eq!(timestamp("0", 100.0).unwrap(), "0");
+        assert_eq!(
+            timestamp("yesterday", 0.0).unwrap_err(),
+            "failed to parse value as time or duration: \"yesterday\""
+        );
     }
 }
