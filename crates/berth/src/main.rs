@@ -17,6 +17,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
 use commands::image::{
     HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs,
 };
@@ -130,6 +131,12 @@ enum Verb {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
 }
 
 // Parsed once per process: the size of a variant does not matter.
@@ -261,14 +268,14 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,
         Command::Info { format } => system::info(client, format.as_deref()).await,
-        Command::System {
-            command: SystemCommand::Check,
-        } => system::check(client).await,
+        Command::System { command } => match command {
+            SystemCommand::Check => system::check(client).await,
+        },
     }
 }
 
 async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
-    use commands::{container, run};
+    use commands::{container, filesystem, run};
     match v {
         Verb::Run(a) => run::run(client, a).await,
         Verb::Create(a) => run::create_cmd(client, a).await,
@@ -280,6 +287,9 @@ async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
         Verb::Unpause(a) => container::pause(client, a, "unpause").await,
         Verb::Wait(a) => container::wait(client, a).await,
         Verb::Rename(a) => container::rename(client, a).await,
+        Verb::Diff(a) => filesystem::diff(client, a).await,
+        Verb::Commit(a) => filesystem::commit(client, a).await,
+        Verb::Export(a) => filesystem::export(client, a).await,
     }
 }
 

@@ -663,3 +663,140 @@ fn run_binds_init_and_log_options() {
     assert_eq!(cfg.trim(), r#"{"max-file":"2","max-size":"1k"}"#);
     d.ok(&["rm", id.trim()]);
 }
+
+/// `diff` after a container added, changed and deleted files: docker's
+/// letters, the parents of what changed marked changed, in path order.
+#[test]
+fn diff_shows_what_a_container_changed() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "ch",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new; echo x >> /etc/passwd; rm /bin/vi",
+    ]);
+    let want = "C /bin\nD /bin/vi\nC /etc\nC /etc/passwd\nA /new\n";
+    assert_eq!(d.berth(&["diff", "ch"]), (0, want.into(), String::new()));
+    assert_eq!(d.ok(&["container", "diff", "ch"]), want);
+    d.ok(&["create", "--name", "untouched", "busybox", "true"]);
+    assert_eq!(d.ok(&["diff", "untouched"]), "");
+    assert_eq!(
+        d.berth(&["diff", "nope"]),
+        (
+            1,
+            String::new(),
+            "Error response from daemon: No such container: nope\n".into()
+        )
+    );
+}
+
+/// `commit` with an author, a message and changes: the printed ID is the
+/// new image's, which runs with the container's files and the new CMD.
+#[test]
+fn commit_makes_a_runnable_image() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new",
+    ]);
+    let id = d.ok(&[
+        "commit",
+        "-a",
+        "Ann <ann@example.com>",
+        "-m",
+        "a message",
+        "-c",
+        "ENV A=1",
+        "-c",
+        r#"CMD ["cat", "/new"]"#,
+        "src",
+        "me/committed:v1",
+    ]);
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id:?}");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.Id}}", "me/committed:v1"]), id);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{json .Config.Env}}",
+            "me/committed:v1"
+        ]),
+        "Ann <ann@example.com>|a message|[\"A=1\"]\n"
+    );
+    assert_eq!(
+        d.berth(&["run", "--rm", "me/committed:v1"]),
+        (0, "hi\n".into(), String::new())
+    );
+    // No name: an untagged image; --pause=false is accepted.
+    let bare = d.ok(&["container", "commit", "--pause=false", "src"]);
+    assert!(d.ok(&["images", "-q", "--no-trunc"]).contains(bare.trim()));
+    assert_eq!(d.berth(&["commit", "nope"]).0, 1);
+}
+
+/// `export -o`: the container's whole filesystem, its changes included,
+/// in a file only its owner reads, as docker writes it.
+#[test]
+fn export_writes_the_filesystem_as_a_tar() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "ex",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new; rm /bin/vi",
+    ]);
+    let file = d.dir.path().join("ex.tar");
+    assert_eq!(
+        d.berth(&["export", "-o", file.to_str().unwrap(), "ex"]),
+        (0, String::new(), String::new())
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let mut names = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&file).unwrap());
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        names.push(
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+        );
+    }
+    for want in ["new", "bin/busybox", "etc/passwd"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n == "bin/vi"),
+        "deleted files stay out"
+    );
+    // To a stdout that is no terminal: the same archive.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", &d.host(), "container", "export", "ex"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len() as u64, meta.len());
+    assert_eq!(
+        d.berth(&["export", "-o", "/nonexistent/dir/x.tar", "ex"]),
+        (
+            1,
+            String::new(),
+            "failed to export container: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+                .into()
+        )
+    );
+}

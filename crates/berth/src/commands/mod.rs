@@ -4,6 +4,7 @@
 //! [`Errors`], and nowhere else.
 
 pub mod container;
+pub mod filesystem;
 pub mod image;
 pub mod inspect;
 pub mod logs;
@@ -212,5 +213,21 @@ pub async fn body_to(mut body: Incoming, output: Option<&Path>, what: &str) -> a
             Err(e)
         }
         (r, None) => r,
+    }
+}
+
+/// docker's `ValidateOutputPath`, the part that can fail before the
+/// request: the directory the file goes to must exist.
+pub fn validate_output_path(path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "invalid output path: stat {}: no such file or directory",
+            dir.display()
+        ),
+        Err(e) => anyhow::bail!("invalid output path: stat {}: {e}", dir.display()),
+        Ok(_) => Ok(()),
     }
 }
