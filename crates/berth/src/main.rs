@@ -17,6 +17,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::events::EventsArgs;
 use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
 use commands::image::{
     HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs,
@@ -68,6 +69,8 @@ enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Manage containers
     Container {
         /// The subcommand.
@@ -186,6 +189,8 @@ enum ImageCommand {
 enum SystemCommand {
     /// Verify every stored blob against its digest and every image's parts
     Check,
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 fn host(cli: &Cli) -> String {
@@ -232,7 +237,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(client: &client::Client, command: &Command) -> Result<u8> {
-    use commands::{container, image, inspect, logs, ps, system};
+    use commands::{container, events, image, inspect, logs, ps, system};
     match command {
         Command::Verb(v) => verb(client, v).await,
         Command::Rm(a) => container::rm(client, a).await,
@@ -246,6 +251,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Save(a) => image::save(client, a).await,
         Command::Load(a) => image::load(client, a).await,
         Command::Import(a) => image::import(client, a).await,
+        Command::Events(a) => events::events(client, a).await,
         Command::Container { command } => match command {
             ContainerCommand::Verb(v) => verb(client, v).await,
             ContainerCommand::Rm(a) => container::rm(client, a).await,
@@ -270,6 +276,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Info { format } => system::info(client, format.as_deref()).await,
         Command::System { command } => match command {
             SystemCommand::Check => system::check(client).await,
+            SystemCommand::Events(a) => events::events(client, a).await,
         },
     }
 }

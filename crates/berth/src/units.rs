@@ -173,9 +173,27 @@ pub fn go_time_string(unix: i64) -> String {
     )
 }
 
+/// Go's `Format` with docker's `rfc3339NanoFixed` layout
+/// (`2006-01-02T15:04:05.000000000Z07:00`) of a time in nanoseconds, in
+/// UTC: `2024-05-01T12:34:56.000000123Z`.
+pub fn rfc3339_nano_fixed(nanos: i64) -> String {
+    let (secs, frac) = (
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000),
+    );
+    let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// An RFC 3339 time (`2024-05-01T12:34:56.123Z`, `…+02:00`, a date alone,
 /// or no zone meaning UTC) as seconds since the epoch.
-fn parse_rfc3339(s: &str) -> Option<f64> {
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
     let num = |a: &str| a.parse::<i64>().ok();
     let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
     let mut dp = date.split('-');
@@ -283,5 +301,10 @@ mod tests {
             timestamp("yesterday", 0.0).unwrap_err(),
             "failed to parse value as time or duration: \"yesterday\""
         );
+        assert_eq!(
+            rfc3339_nano_fixed(1_714_566_896_000_000_123),
+            "2024-05-01T12:34:56.000000123Z"
+        );
+        assert_eq!(rfc3339_nano_fixed(0), "1970-01-01T00:00:00.000000000Z");
     }
 }

@@ -800,3 +800,93 @@ fn export_writes_the_filesystem_as_a_tar() {
         )
     );
 }
+
+/// `events` between `--since` and `--until`: docker's line, attributes
+/// sorted, filters, `--format` over the Go field names and `json`.
+#[test]
+fn events_between_since_and_until() {
+    let d = Daemon::with_busybox();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let before = format!("{:.9}", now());
+    let id = d.ok(&[
+        "run", "-d", "--name", "evt", "-l", "zz=1", "-l", "app=x", "busybox", "true",
+    ]);
+    let id = id.trim();
+    d.ok(&["wait", "evt"]);
+    // berthd answers `wait` before it records `die` (monitor.rs publishes
+    // the exit first): removing at once could lose the event.
+    eventually("the die event", || {
+        let now = format!("{:.9}", now());
+        !d.ok(&[
+            "events",
+            "--since",
+            &before,
+            "--until",
+            &now,
+            "-f",
+            "event=die",
+        ])
+        .is_empty()
+    });
+    d.ok(&["rm", "evt"]);
+    let after = format!("{:.9}", now());
+    let window = ["events", "--since", &before, "--until", &after];
+    let args = |more: &[&'static str]| -> Vec<&str> {
+        window.iter().copied().chain(more.iter().copied()).collect()
+    };
+    assert_eq!(
+        d.ok(&args(&["-f", "container=evt", "--format", "{{.Action}}"])),
+        "create\nstart\ndie\ndestroy\n"
+    );
+    let out = d.ok(&args(&["--filter", "event=die"]));
+    let (time, rest) = out.split_once(' ').unwrap();
+    assert!(time.len() == 30 && time.ends_with('Z'), "{out}");
+    assert_eq!(
+        rest,
+        format!("container die {id} (app=x, exitCode=0, image=busybox, name=evt, zz=1)\n")
+    );
+    assert_eq!(
+        d.ok(&args(&[
+            "-f",
+            "event=start",
+            "--format",
+            "{{.Type}} {{.Actor.Attributes.name}} {{.From}}"
+        ])),
+        "container evt busybox\n"
+    );
+    let json = d.ok(&args(&["-f", "event=destroy", "--format", "json"]));
+    assert!(
+        json.starts_with(&format!(
+            "{{\"status\":\"destroy\",\"id\":\"{id}\",\"from\":\"busybox\",\"Type\":\"container\""
+        )),
+        "{json}"
+    );
+    // A window that closed before the container: nothing.
+    assert_eq!(
+        d.ok(&[
+            "events",
+            "--since",
+            "1",
+            "--until",
+            &before,
+            "-f",
+            "container=evt"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d.berth(&["events", "--since", "yesterday"]),
+        (
+            1,
+            String::new(),
+            "failed to parse value as time or duration: \"yesterday\"\n".into()
+        )
+    );
+    let (code, _, err) = d.berth(&["events", "--format", "{{.Nope}}"]);
+    assert_eq!(code, 64, "{err}");
+}
