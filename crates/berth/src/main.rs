@@ -17,6 +17,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::df::DfArgs;
 use commands::events::EventsArgs;
 use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
 use commands::image::{
@@ -189,6 +190,8 @@ enum ImageCommand {
 enum SystemCommand {
     /// Verify every stored blob against its digest and every image's parts
     Check,
+    /// Show berth disk usage
+    Df(DfArgs),
     /// Get real time events from the server
     Events(EventsArgs),
 }
@@ -237,7 +240,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(client: &client::Client, command: &Command) -> Result<u8> {
-    use commands::{container, events, image, inspect, logs, ps, system};
+    use commands::{container, df, events, image, inspect, logs, ps, system};
     match command {
         Command::Verb(v) => verb(client, v).await,
         Command::Rm(a) => container::rm(client, a).await,
@@ -276,6 +279,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Info { format } => system::info(client, format.as_deref()).await,
         Command::System { command } => match command {
             SystemCommand::Check => system::check(client).await,
+            SystemCommand::Df(a) => df::df(client, a).await,
             SystemCommand::Events(a) => events::events(client, a).await,
         },
     }

@@ -890,3 +890,59 @@ fn events_between_since_and_until() {
     let (code, _, err) = d.berth(&["events", "--format", "{{.Nope}}"]);
     assert_eq!(code, 64, "{err}");
 }
+
+/// `system df` after a container wrote 100 kB: docker's summary table and
+/// the container's size in `-v`.
+#[test]
+fn system_df_counts_what_containers_wrote() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/big",
+        "bs=1000",
+        "count=100",
+    ]);
+    let table = d.ok(&["system", "df"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0],
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"
+    );
+    assert!(
+        lines[1].starts_with("Images          1         1         "),
+        "{table}"
+    );
+    assert!(lines[1].ends_with("   0B (0%)"), "{table}");
+    assert_eq!(
+        &lines[2..],
+        [
+            "Containers      1         0         100kB     100kB (100%)",
+            "Local Volumes   0         0         0B        0B",
+            "Build Cache     0         0         0B        0B",
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        d.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]),
+        "Images=1\nContainers=1\nLocal Volumes=0\nBuild Cache=0\n"
+    );
+    let verbose = d.ok(&["system", "df", "-v"]);
+    assert!(
+        verbose.starts_with("Images space usage:\n\nREPOSITORY   TAG "),
+        "{verbose}"
+    );
+    let row = verbose
+        .lines()
+        .find(|l| l.ends_with(" writer"))
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert!(row.contains("   0               100kB     "), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["system", "df", "-v", "--format", "json"])).unwrap();
+    assert_eq!(json["Containers"][0]["Names"], "writer");
+    assert_eq!(json["Images"][0]["Containers"], "1");
+}

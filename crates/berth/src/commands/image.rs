@@ -153,7 +153,7 @@ pub struct ImportArgs {
 }
 
 /// `name:tag` split at the tag's colon (one after the last `/`).
-fn split_tag(r: &str) -> (&str, Option<&str>) {
+pub fn split_tag(r: &str) -> (&str, Option<&str>) {
     let slash = r.rfind('/').map_or(0, |i| i + 1);
     match r[slash..].rfind(':') {
         Some(i) => (&r[..slash + i], Some(&r[slash + i + 1..])),

@@ -4,6 +4,7 @@
 //! [`Errors`], and nowhere else.
 
 pub mod container;
+pub mod df;
 pub mod events;
 pub mod filesystem;
 pub mod image;
