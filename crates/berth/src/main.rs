@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::container::{
+    KillArgs, NamesArgs, PruneArgs as ContainerPruneArgs, RenameArgs, RmArgs, StartArgs, StopArgs,
+};
 use commands::df::DfArgs;
 use commands::events::EventsArgs;
 use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
@@ -160,6 +162,8 @@ enum ContainerCommand {
     Inspect(InspectArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +267,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
                 inspect::inspect(client, a, Some(Kind::Container)).await
             }
             ContainerCommand::Logs(a) => logs::logs(client, a).await,
+            ContainerCommand::Prune(a) => container::prune(client, a).await,
         },
         Command::Image { command } => match command {
             ImageCommand::Ls(a) => image::images(client, a).await,

@@ -946,3 +946,43 @@ fn system_df_counts_what_containers_wrote() {
     assert_eq!(json["Containers"][0]["Names"], "writer");
     assert_eq!(json["Images"][0]["Containers"], "1");
 }
+
+/// `container prune`: asks first (a closed stdin is no), then with `-f`
+/// removes every stopped container and says what it freed.
+#[test]
+fn container_prune_removes_stopped_containers() {
+    let d = Daemon::with_busybox();
+    let a = d.ok(&["create", "busybox", "true"]);
+    d.ok(&["run", "--name", "b", "busybox", "sh", "-c", "echo x > /f"]);
+    let b = d.ok(&["inspect", "-f", "{{.Id}}", "b"]);
+    let live = d.ok(&["run", "-d", "busybox", "sleep", "30"]);
+    assert_eq!(
+        d.berth(&["container", "prune"]),
+        (
+            0,
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ".into(),
+            String::new()
+        )
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]).lines().count(), 3);
+    let out = d.ok(&["container", "prune", "-f"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.remove(0), "Deleted Containers:", "{out}");
+    let mut deleted: Vec<&str> = lines.drain(..2).collect();
+    deleted.sort();
+    let mut want = [a.trim(), b.trim()];
+    want.sort();
+    assert_eq!(deleted, want);
+    assert_eq!(lines[0], "");
+    assert!(
+        lines[1].starts_with("Total reclaimed space: ")
+            && lines[1].ends_with('B')
+            && lines[1] != "Total reclaimed space: 0B",
+        "{out}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq", "--no-trunc"]), live);
+    assert_eq!(
+        d.ok(&["container", "prune", "-f", "--filter", "label=x"]),
+        "Total reclaimed space: 0B\n"
+    );
+}
