@@ -16,7 +16,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::container::{KillArgs, NamesArgs, RenameArgs, RmArgs, StartArgs, StopArgs};
+use commands::container::{
+    KillArgs, NamesArgs, PruneArgs as ContainerPruneArgs, RenameArgs, RmArgs, StartArgs, StopArgs,
+};
+use commands::df::DfArgs;
+use commands::events::EventsArgs;
+use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
 use commands::image::{
     HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs,
 };
@@ -67,6 +72,8 @@ enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Manage containers
     Container {
         /// The subcommand.
@@ -130,6 +137,12 @@ enum Verb {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
 }
 
 // Parsed once per process: the size of a variant does not matter.
@@ -149,6 +162,8 @@ enum ContainerCommand {
     Inspect(InspectArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +194,10 @@ enum ImageCommand {
 enum SystemCommand {
     /// Verify every stored blob against its digest and every image's parts
     Check,
+    /// Show berth disk usage
+    Df(DfArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 fn host(cli: &Cli) -> String {
@@ -225,7 +244,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(client: &client::Client, command: &Command) -> Result<u8> {
-    use commands::{container, image, inspect, logs, ps, system};
+    use commands::{container, df, events, image, inspect, logs, ps, system};
     match command {
         Command::Verb(v) => verb(client, v).await,
         Command::Rm(a) => container::rm(client, a).await,
@@ -239,6 +258,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Save(a) => image::save(client, a).await,
         Command::Load(a) => image::load(client, a).await,
         Command::Import(a) => image::import(client, a).await,
+        Command::Events(a) => events::events(client, a).await,
         Command::Container { command } => match command {
             ContainerCommand::Verb(v) => verb(client, v).await,
             ContainerCommand::Rm(a) => container::rm(client, a).await,
@@ -247,6 +267,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
                 inspect::inspect(client, a, Some(Kind::Container)).await
             }
             ContainerCommand::Logs(a) => logs::logs(client, a).await,
+            ContainerCommand::Prune(a) => container::prune(client, a).await,
         },
         Command::Image { command } => match command {
             ImageCommand::Ls(a) => image::images(client, a).await,
@@ -261,14 +282,16 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,
         Command::Info { format } => system::info(client, format.as_deref()).await,
-        Command::System {
-            command: SystemCommand::Check,
-        } => system::check(client).await,
+        Command::System { command } => match command {
+            SystemCommand::Check => system::check(client).await,
+            SystemCommand::Df(a) => df::df(client, a).await,
+            SystemCommand::Events(a) => events::events(client, a).await,
+        },
     }
 }
 
 async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
-    use commands::{container, run};
+    use commands::{container, filesystem, run};
     match v {
         Verb::Run(a) => run::run(client, a).await,
         Verb::Create(a) => run::create_cmd(client, a).await,
@@ -280,6 +303,9 @@ async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
         Verb::Unpause(a) => container::pause(client, a, "unpause").await,
         Verb::Wait(a) => container::wait(client, a).await,
         Verb::Rename(a) => container::rename(client, a).await,
+        Verb::Diff(a) => filesystem::diff(client, a).await,
+        Verb::Commit(a) => filesystem::commit(client, a).await,
+        Verb::Export(a) => filesystem::export(client, a).await,
     }
 }
 

@@ -162,6 +162,23 @@ impl Template {
         Ok(out)
     }
 
+    /// Every field path the template reads (`.Actor.ID` is `["Actor", "ID"]`).
+    pub fn fields(&self) -> Vec<&[String]> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Action(p) => Some(p),
+                Node::Text(_) => None,
+            })
+            .flatten()
+            .flatten()
+            .filter_map(|t| match t {
+                Term::Field(f) => Some(f.as_slice()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The field names the template reads (to ask only for what it shows).
     pub fn mentions(&self, field: &str) -> bool {
         self.nodes.iter().any(|n| match n {

@@ -173,9 +173,27 @@ pub fn go_time_string(unix: i64) -> String {
     )
 }
 
+/// Go's `Format` with docker's `rfc3339NanoFixed` layout
+/// (`2006-01-02T15:04:05.000000000Z07:00`) of a time in nanoseconds, in
+/// UTC: `2024-05-01T12:34:56.000000123Z`.
+pub fn rfc3339_nano_fixed(nanos: i64) -> String {
+    let (secs, frac) = (
+        nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000),
+    );
+    let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// An RFC 3339 time (`2024-05-01T12:34:56.123Z`, `…+02:00`, a date alone,
 /// or no zone meaning UTC) as seconds since the epoch.
-fn parse_rfc3339(s: &str) -> Option<f64> {
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
     let num = |a: &str| a.parse::<i64>().ok();
     let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
     let mut dp = date.split('-');
@@ -204,17 +222,19 @@ fn parse_rfc3339(s: &str) -> Option<f64> {
 }
 
 /// What `--since`/`--until` accept, as `timetypes.GetTimestamp` does: a Go
-/// duration before now (`10m`), an RFC 3339 time, or Unix seconds; sent to
-/// the daemon as `seconds[.nanoseconds]`.
+/// duration before now (`10m`, sent as whole seconds), an RFC 3339 time, or
+/// Unix seconds (`0` is the epoch, not a duration); sent to the daemon as
+/// `seconds[.nanoseconds]`.
 pub fn timestamp(value: &str, now: f64) -> Result<String, String> {
-    let secs = if let Some(d) = go_duration(value) {
-        now - d
+    let secs = if let Some(d) = go_duration(value).filter(|_| value != "0") {
+        // Whole seconds, as docker's `reference.Add(-d).Unix()`: `--until 0s`
+        // leaves out what happened earlier in the current second.
+        return Ok(format!("{}", (now - d).floor()));
     } else if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Ok(value.to_string());
     } else {
-        parse_rfc3339(value).ok_or_else(|| {
-            format!("invalid value for \"since\"/\"until\": failed to parse value as time or duration: \"{value}\"")
-        })?
+        parse_rfc3339(value)
+            .ok_or_else(|| format!("failed to parse value as time or duration: \"{value}\""))?
     };
     Ok(format!("{secs:.9}"))
 }
@@ -275,7 +295,16 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2024-05-01"), Some(1_714_521_600.0));
         assert_eq!(timestamp("1700000000", 0.0).unwrap(), "1700000000");
-        assert_eq!(timestamp("10s", 100.0).unwrap(), "90.000000000");
-        assert!(timestamp("yesterday", 0.0).is_err());
+        assert_eq!(timestamp("10s", 100.7).unwrap(), "90");
+        assert_eq!(timestamp("0", 100.0).unwrap(), "0");
+        assert_eq!(
+            timestamp("yesterday", 0.0).unwrap_err(),
+            "failed to parse value as time or duration: \"yesterday\""
+        );
+        assert_eq!(
+            rfc3339_nano_fixed(1_714_566_896_000_000_123),
+            "2024-05-01T12:34:56.000000123Z"
+        );
+        assert_eq!(rfc3339_nano_fixed(0), "1970-01-01T00:00:00.000000000Z");
     }
 }

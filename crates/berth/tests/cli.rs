@@ -663,3 +663,326 @@ fn run_binds_init_and_log_options() {
     assert_eq!(cfg.trim(), r#"{"max-file":"2","max-size":"1k"}"#);
     d.ok(&["rm", id.trim()]);
 }
+
+/// `diff` after a container added, changed and deleted files: docker's
+/// letters, the parents of what changed marked changed, in path order.
+#[test]
+fn diff_shows_what_a_container_changed() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "ch",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new; echo x >> /etc/passwd; rm /bin/vi",
+    ]);
+    let want = "C /bin\nD /bin/vi\nC /etc\nC /etc/passwd\nA /new\n";
+    assert_eq!(d.berth(&["diff", "ch"]), (0, want.into(), String::new()));
+    assert_eq!(d.ok(&["container", "diff", "ch"]), want);
+    d.ok(&["create", "--name", "untouched", "busybox", "true"]);
+    assert_eq!(d.ok(&["diff", "untouched"]), "");
+    assert_eq!(
+        d.berth(&["diff", "nope"]),
+        (
+            1,
+            String::new(),
+            "Error response from daemon: No such container: nope\n".into()
+        )
+    );
+}
+
+/// `commit` with an author, a message and changes: the printed ID is the
+/// new image's, which runs with the container's files and the new CMD.
+#[test]
+fn commit_makes_a_runnable_image() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new",
+    ]);
+    let id = d.ok(&[
+        "commit",
+        "-a",
+        "Ann <ann@example.com>",
+        "-m",
+        "a message",
+        "-c",
+        "ENV A=1",
+        "-c",
+        r#"CMD ["cat", "/new"]"#,
+        "src",
+        "me/committed:v1",
+    ]);
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id:?}");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.Id}}", "me/committed:v1"]), id);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{json .Config.Env}}",
+            "me/committed:v1"
+        ]),
+        "Ann <ann@example.com>|a message|[\"A=1\"]\n"
+    );
+    assert_eq!(
+        d.berth(&["run", "--rm", "me/committed:v1"]),
+        (0, "hi\n".into(), String::new())
+    );
+    // No name: an untagged image; --pause=false is accepted.
+    let bare = d.ok(&["container", "commit", "--pause=false", "src"]);
+    assert!(d.ok(&["images", "-q", "--no-trunc"]).contains(bare.trim()));
+    assert_eq!(d.berth(&["commit", "nope"]).0, 1);
+}
+
+/// `export -o`: the container's whole filesystem, its changes included,
+/// in a file only its owner reads, as docker writes it.
+#[test]
+fn export_writes_the_filesystem_as_a_tar() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "ex",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /new; rm /bin/vi",
+    ]);
+    let file = d.dir.path().join("ex.tar");
+    assert_eq!(
+        d.berth(&["export", "-o", file.to_str().unwrap(), "ex"]),
+        (0, String::new(), String::new())
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let mut names = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&file).unwrap());
+    for e in archive.entries().unwrap() {
+        let e = e.unwrap();
+        names.push(
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+        );
+    }
+    for want in ["new", "bin/busybox", "etc/passwd"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n == "bin/vi"),
+        "deleted files stay out"
+    );
+    // To a stdout that is no terminal: the same archive.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", &d.host(), "container", "export", "ex"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len() as u64, meta.len());
+    assert_eq!(
+        d.berth(&["export", "-o", "/nonexistent/dir/x.tar", "ex"]),
+        (
+            1,
+            String::new(),
+            "failed to export container: invalid output path: stat /nonexistent/dir: no such file or directory\n"
+                .into()
+        )
+    );
+}
+
+/// `events` between `--since` and `--until`: docker's line, attributes
+/// sorted, filters, `--format` over the Go field names and `json`.
+#[test]
+fn events_between_since_and_until() {
+    let d = Daemon::with_busybox();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let before = format!("{:.9}", now());
+    let id = d.ok(&[
+        "run", "-d", "--name", "evt", "-l", "zz=1", "-l", "app=x", "busybox", "true",
+    ]);
+    let id = id.trim();
+    d.ok(&["wait", "evt"]);
+    // berthd answers `wait` before it records `die` (monitor.rs publishes
+    // the exit first): removing at once could lose the event.
+    eventually("the die event", || {
+        let now = format!("{:.9}", now());
+        !d.ok(&[
+            "events",
+            "--since",
+            &before,
+            "--until",
+            &now,
+            "-f",
+            "event=die",
+        ])
+        .is_empty()
+    });
+    d.ok(&["rm", "evt"]);
+    let after = format!("{:.9}", now());
+    let window = ["events", "--since", &before, "--until", &after];
+    let args = |more: &[&'static str]| -> Vec<&str> {
+        window.iter().copied().chain(more.iter().copied()).collect()
+    };
+    assert_eq!(
+        d.ok(&args(&["-f", "container=evt", "--format", "{{.Action}}"])),
+        "create\nstart\ndie\ndestroy\n"
+    );
+    let out = d.ok(&args(&["--filter", "event=die"]));
+    let (time, rest) = out.split_once(' ').unwrap();
+    assert!(time.len() == 30 && time.ends_with('Z'), "{out}");
+    assert_eq!(
+        rest,
+        format!("container die {id} (app=x, exitCode=0, image=busybox, name=evt, zz=1)\n")
+    );
+    assert_eq!(
+        d.ok(&args(&[
+            "-f",
+            "event=start",
+            "--format",
+            "{{.Type}} {{.Actor.Attributes.name}} {{.From}}"
+        ])),
+        "container evt busybox\n"
+    );
+    let json = d.ok(&args(&["-f", "event=destroy", "--format", "json"]));
+    assert!(
+        json.starts_with(&format!(
+            "{{\"status\":\"destroy\",\"id\":\"{id}\",\"from\":\"busybox\",\"Type\":\"container\""
+        )),
+        "{json}"
+    );
+    // A window that closed before the container: nothing.
+    assert_eq!(
+        d.ok(&[
+            "events",
+            "--since",
+            "1",
+            "--until",
+            &before,
+            "-f",
+            "container=evt"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d.berth(&["events", "--since", "yesterday"]),
+        (
+            1,
+            String::new(),
+            "failed to parse value as time or duration: \"yesterday\"\n".into()
+        )
+    );
+    let (code, _, err) = d.berth(&["events", "--format", "{{.Nope}}"]);
+    assert_eq!(code, 64, "{err}");
+}
+
+/// `system df` after a container wrote 100 kB: docker's summary table and
+/// the container's size in `-v`.
+#[test]
+fn system_df_counts_what_containers_wrote() {
+    let d = Daemon::with_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/big",
+        "bs=1000",
+        "count=100",
+    ]);
+    let table = d.ok(&["system", "df"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0],
+        "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"
+    );
+    assert!(
+        lines[1].starts_with("Images          1         1         "),
+        "{table}"
+    );
+    assert!(lines[1].ends_with("   0B (0%)"), "{table}");
+    assert_eq!(
+        &lines[2..],
+        [
+            "Containers      1         0         100kB     100kB (100%)",
+            "Local Volumes   0         0         0B        0B",
+            "Build Cache     0         0         0B        0B",
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        d.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]),
+        "Images=1\nContainers=1\nLocal Volumes=0\nBuild Cache=0\n"
+    );
+    let verbose = d.ok(&["system", "df", "-v"]);
+    assert!(
+        verbose.starts_with("Images space usage:\n\nREPOSITORY   TAG "),
+        "{verbose}"
+    );
+    let row = verbose
+        .lines()
+        .find(|l| l.ends_with(" writer"))
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert!(row.contains("   0               100kB     "), "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["system", "df", "-v", "--format", "json"])).unwrap();
+    assert_eq!(json["Containers"][0]["Names"], "writer");
+    assert_eq!(json["Images"][0]["Containers"], "1");
+}
+
+/// `container prune`: asks first (a closed stdin is no), then with `-f`
+/// removes every stopped container and says what it freed.
+#[test]
+fn container_prune_removes_stopped_containers() {
+    let d = Daemon::with_busybox();
+    let a = d.ok(&["create", "busybox", "true"]);
+    d.ok(&["run", "--name", "b", "busybox", "sh", "-c", "echo x > /f"]);
+    let b = d.ok(&["inspect", "-f", "{{.Id}}", "b"]);
+    let live = d.ok(&["run", "-d", "busybox", "sleep", "30"]);
+    assert_eq!(
+        d.berth(&["container", "prune"]),
+        (
+            0,
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ".into(),
+            String::new()
+        )
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]).lines().count(), 3);
+    let out = d.ok(&["container", "prune", "-f"]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.remove(0), "Deleted Containers:", "{out}");
+    let mut deleted: Vec<&str> = lines.drain(..2).collect();
+    deleted.sort();
+    let mut want = [a.trim(), b.trim()];
+    want.sort();
+    assert_eq!(deleted, want);
+    assert_eq!(lines[0], "");
+    assert!(
+        lines[1].starts_with("Total reclaimed space: ")
+            && lines[1].ends_with('B')
+            && lines[1] != "Total reclaimed space: 0B",
+        "{out}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq", "--no-trunc"]), live);
+    assert_eq!(
+        d.ok(&["container", "prune", "-f", "--filter", "label=x"]),
+        "Total reclaimed space: 0B\n"
+    );
+}

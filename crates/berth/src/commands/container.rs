@@ -243,3 +243,50 @@ pub async fn rm(client: &Client, a: &RmArgs) -> Result<u8> {
     }
     errs.finish()
 }
+
+/// `berth container prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+}
+
+/// `berth container prune`: asks first unless `-f`; a no ends quietly with
+/// 0, as docker 28 does. Prints the removed IDs and the space freed.
+pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
+    if !a.force && !super::confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(0);
+    }
+    let q = if a.filter.is_empty() {
+        Query::new()
+    } else {
+        Query::new().add("filters", &super::filters_json(&a.filter)?)
+    };
+    let (_, body) = client
+        .request(Method::POST, &format!("/containers/prune{q}"), None)
+        .await?;
+    let report: Value = serde_json::from_slice(&body)?;
+    let mut text = String::new();
+    let deleted = report["ContainersDeleted"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        text.push_str("Deleted Containers:\n");
+        for id in &deleted {
+            text.push_str(id.as_str().unwrap_or_default());
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        crate::units::human_size(report["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+    ));
+    super::out(&text)?;
+    Ok(0)
+}

@@ -2,7 +2,7 @@
 //! and `import`, printed as docker's `ImageContext` and `HistoryContext`
 //! (`cli/command/formatter/image.go`, `cli/command/image/formatter_history.go`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -153,7 +153,7 @@ pub struct ImportArgs {
 }
 
 /// `name:tag` split at the tag's colon (one after the last `/`).
-fn split_tag(r: &str) -> (&str, Option<&str>) {
+pub fn split_tag(r: &str) -> (&str, Option<&str>) {
     let slash = r.rfind('/').map_or(0, |i| i + 1);
     match r[slash..].rfind(':') {
         Some(i) => (&r[..slash + i], Some(&r[slash + i + 1..])),
@@ -335,13 +335,7 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        out(&format!(
-            "{warning}\nAre you sure you want to continue? [y/N] "
-        ))?;
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !super::confirm(warning)? {
             return Ok(0);
         }
     }
@@ -384,8 +378,8 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `berth save`: the archive to a file (written beside it, then renamed
-/// over it) or to a stdout that is not a terminal.
+/// `berth save`: the archive to a file or to a stdout that is not a
+/// terminal.
 pub async fn save(client: &Client, a: &SaveArgs) -> Result<u8> {
     if a.output.is_none() && std::io::stdout().is_terminal() {
         return Err(Status::exit(
@@ -405,45 +399,12 @@ pub async fn save(client: &Client, a: &SaveArgs) -> Result<u8> {
             "application/json",
         )
         .await?;
-    let mut body = resp.into_body();
-    let (mut sink, tmp): (Box<dyn Write>, Option<(PathBuf, PathBuf)>) = match &a.output {
-        Some(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
-            let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("failed to save image: create {}", tmp.display()))?;
-            (Box::new(f), Some((tmp, path.clone())))
-        }
-        None => (Box::new(std::io::stdout().lock()), None),
-    };
-    let result: Result<()> = async {
-        while let Some(frame) = body.frame().await {
-            if let Some(data) = frame?.data_ref() {
-                sink.write_all(data)?;
-            }
-        }
-        sink.flush()?;
-        Ok(())
-    }
-    .await;
-    // A reader that stopped early (`save | tar -t | head`) is no failure.
-    let result = result.or_else(|e| match e.downcast_ref::<std::io::Error>() {
-        Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        _ => Err(e),
-    });
-    drop(sink);
-    match (result, tmp) {
-        (Ok(()), Some((tmp, path))) => std::fs::rename(&tmp, &path)
-            .with_context(|| format!("failed to save image: rename to {}", path.display()))?,
-        (Err(e), Some((tmp, _))) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        (r, None) => r?,
-    }
+    super::body_to(
+        resp.into_body(),
+        a.output.as_deref(),
+        "failed to save image",
+    )
+    .await?;
     Ok(0)
 }
 

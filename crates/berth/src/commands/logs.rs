@@ -40,10 +40,12 @@ pub struct LogsArgs {
 /// `berth logs`.
 pub async fn logs(client: &Client, a: &LogsArgs) -> Result<u8> {
     let now = units::now_f64();
-    let time = |v: &Option<String>| -> Result<String> {
+    // docker's client names the flag the value came from.
+    let time = |flag: &str, v: &Option<String>| -> Result<String> {
         match v {
             None => Ok(String::new()),
-            Some(v) => units::timestamp(v, now).map_err(|e| Status::exit(1, e)),
+            Some(v) => units::timestamp(v, now)
+                .map_err(|e| Status::exit(1, format!("invalid value for \"{flag}\": {e}"))),
         }
     };
     let q = Query::new()
@@ -52,8 +54,8 @@ pub async fn logs(client: &Client, a: &LogsArgs) -> Result<u8> {
         .flag("follow", a.follow)
         .flag("timestamps", a.timestamps)
         .opt("tail", &a.tail)
-        .opt("since", &time(&a.since)?)
-        .opt("until", &time(&a.until)?);
+        .opt("since", &time("since", &a.since)?)
+        .opt("until", &time("until", &a.until)?);
     let resp = client
         .send(
             Method::GET,

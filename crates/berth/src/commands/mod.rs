@@ -4,6 +4,9 @@
 //! [`Errors`], and nowhere else.
 
 pub mod container;
+pub mod df;
+pub mod events;
+pub mod filesystem;
 pub mod image;
 pub mod inspect;
 pub mod logs;
@@ -12,7 +15,11 @@ pub mod run;
 pub mod system;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -145,4 +152,84 @@ pub fn errln(text: &str) {
     let _ = std::io::stderr()
         .lock()
         .write_all(format!("{text}\n").as_bytes());
+}
+
+/// docker's `PromptForConfirmation`: the question on stdout, then one line
+/// of stdin; only `y` or `Y` is yes (an empty or closed stdin is no).
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
+    out(&format!(
+        "{warning}\nAre you sure you want to continue? [y/N] "
+    ))?;
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim().eq_ignore_ascii_case("y"))
+}
+
+/// Copies a streamed body (an image archive, a container's filesystem) to
+/// `output` or to stdout. A file is written beside its name with mode 0600,
+/// then renamed over it, as docker's `CopyToFile` (an `atomicwriter`) does,
+/// so a failed copy leaves nothing half-written; `what` starts a file
+/// error ("failed to save image"). A stdout reader that stopped early
+/// (`export | tar -t | head`) is no failure.
+pub async fn body_to(mut body: Incoming, output: Option<&Path>, what: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let (mut sink, tmp): (Box<dyn Write>, Option<(PathBuf, &Path)>) = match output {
+        Some(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .with_context(|| format!("{what}: create {}", tmp.display()))?;
+            (Box::new(f), Some((tmp, path)))
+        }
+        None => (Box::new(std::io::stdout().lock()), None),
+    };
+    let result: anyhow::Result<()> = async {
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                sink.write_all(data)?;
+            }
+        }
+        sink.flush()?;
+        Ok(())
+    }
+    .await;
+    let result = result.or_else(|e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        _ => Err(e),
+    });
+    drop(sink);
+    match (result, tmp) {
+        (Ok(()), Some((tmp, path))) => std::fs::rename(&tmp, path)
+            .with_context(|| format!("{what}: rename to {}", path.display())),
+        (Err(e), Some((tmp, _))) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+        (r, None) => r,
+    }
+}
+
+/// docker's `ValidateOutputPath`, the part that can fail before the
+/// request: the directory the file goes to must exist.
+pub fn validate_output_path(path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "invalid output path: stat {}: no such file or directory",
+            dir.display()
+        ),
+        Err(e) => anyhow::bail!("invalid output path: stat {}: {e}", dir.display()),
+        Ok(_) => Ok(()),
+    }
 }

@@ -44,7 +44,7 @@ pub struct PsArgs {
 }
 
 /// The titles of the fields in a table's header.
-fn headers() -> Value {
+pub fn headers() -> Value {
     json!({
         "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
         "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
@@ -82,7 +82,7 @@ pub fn go_quote(s: &str) -> String {
 }
 
 /// One API `ContainerSummary` as the fields docker's templates see.
-fn row(c: &Value, trunc: bool) -> Value {
+pub fn row(c: &Value, trunc: bool) -> Value {
     let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
     let id = if trunc { short_id(&s("Id")) } else { s("Id") };
     let names: Vec<String> = c["Names"]
