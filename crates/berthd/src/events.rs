@@ -116,15 +116,52 @@ pub fn matches(v: &Value, filters: &BTreeMap<String, Vec<String>>) -> bool {
 }
 
 /// Seconds since the epoch of a `since`/`until` value: Unix seconds (with
-/// a fraction) or an RFC 3339 time.
+/// a fraction), an RFC 3339 time, or a duration before now (`10m`, `1h30m`).
 pub fn parse_time(s: &str) -> Option<f64> {
     if s.is_empty() {
         return None;
+    }
+    if let Some(d) = parse_duration(s) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        return Some(now - d);
     }
     s.parse::<f64>().ok().or_else(|| {
         let t = engine::time::unix_seconds_f64(s);
         (t > 0.0).then_some(t)
     })
+}
+
+/// Go's durations: numbers with units h, m, s, ms (`1h30m`, `90s`).
+fn parse_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut rest = s;
+    let mut any = false;
+    while let Some(c) = rest.chars().next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            rest = &rest[1..];
+            continue;
+        }
+        let (unit, len) = if rest.starts_with("ms") {
+            (0.001, 2)
+        } else {
+            match c {
+                'h' => (3600.0, 1),
+                'm' => (60.0, 1),
+                's' => (1.0, 1),
+                _ => return None,
+            }
+        };
+        total += num.parse::<f64>().ok()? * unit;
+        num.clear();
+        rest = &rest[len..];
+        any = true;
+    }
+    (any && num.is_empty()).then_some(total)
 }
 
 /// An event's time in seconds, with the fraction.
@@ -133,4 +170,25 @@ pub fn time_of(v: &Value) -> f64 {
         .as_u64()
         .map(|n| n as f64 / 1e9)
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_time("1700000000.5"), Some(1_700_000_000.5));
+        assert_eq!(parse_time("2026-11-22T00:00:00Z"), Some(1_795_305_600.0));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let t = parse_time("1h30m").unwrap();
+        assert!((now - t - 5400.0).abs() < 5.0, "{t}");
+        assert_eq!(parse_duration("90s"), Some(90.0));
+        assert_eq!(parse_duration("250ms"), Some(0.25));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_time("bogus"), None);
+    }
 }

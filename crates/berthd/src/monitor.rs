@@ -46,11 +46,8 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                 .await;
             match st {
                 Ok(Ok(State::Exited(code, _))) => {
-                    d.phases.publish(&id, Phase::Exited(code));
-                    d.stdins
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
+                    // The event first: a client that waited for the exit and
+                    // then reads the events finds the die there.
                     crate::api::containers::event(
                         &d,
                         &id,
@@ -58,6 +55,11 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                         vec![("exitCode", code.to_string())],
                     )
                     .await;
+                    d.phases.publish(&id, Phase::Exited(code));
+                    d.stdins
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
                     break code;
                 }
                 Ok(Ok(State::Running(..))) => {
