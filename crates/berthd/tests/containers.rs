@@ -1491,3 +1491,37 @@ fn archive_put_never_writes_outside() {
     let (code, _) = put(&craft("file-dest.tar", "add('f')"), "/dst/in.txt");
     assert_eq!(code, "400", "extraction into a file");
 }
+
+#[test]
+fn tty_output_kill_waits_and_empty_changes() {
+    let d = daemon();
+    // A TTY container's output is the pty's, logged raw.
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi from tty",
+    ]));
+    eventually("the exit", || {
+        inspect(&d, "t", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(ok(d.docker(&["logs", "t"])), "hi from tty\r\n");
+    // A SIGKILL returns once the container is down: a remove right after works.
+    for i in 0..3 {
+        let name = format!("k{i}");
+        ok(d.docker(&["run", "-d", "--name", &name, "busybox", "sleep", "100"]));
+        let (head, _) = d.http("POST", &format!("/v1.47/containers/{name}/kill"));
+        assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+        let (head, body) = d.http("DELETE", &format!("/v1.47/containers/{name}"));
+        assert!(head.starts_with("HTTP/1.1 204"), "{head} {body}");
+    }
+    // No change is null, as Docker answers; mount points berth made are not changes.
+    ok(d.docker(&["run", "--name", "same", "busybox", "true"]));
+    let (_, body) = d.http("GET", "/v1.47/containers/same/changes");
+    assert_eq!(body.trim(), "null");
+}

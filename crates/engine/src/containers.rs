@@ -725,7 +725,13 @@ impl Engine {
                 ErrorKind::System,
                 format!("cannot kill container {}: {e}", c.id),
             )
-        })
+        })?;
+        // As dockerd: a SIGKILL returns once the container is down, so that
+        // a remove right after it finds it stopped.
+        if sig == nix::sys::signal::Signal::SIGKILL {
+            self.wait_stopped(&c, std::time::Duration::from_secs(10));
+        }
+        Ok(())
     }
 
     /// Waits until the container is no longer running, at most `timeout`;
@@ -914,32 +920,60 @@ impl Engine {
     /// 1 added, 2 deleted. The files berth mounts over (hostname, hosts,
     /// resolv.conf) and the directories changed only by them are left out,
     /// as Docker's init layer leaves them out.
-    pub fn container_changes(&self, name: &str) -> Result<Vec<Value>, EngineError> {
+    pub fn container_changes(&self, name: &str) -> Result<Value, EngineError> {
         let c = self.find_container(name)?;
         let upper = self.container_dir(&c.id).join("upper");
         if !upper.exists() {
-            return Ok(Vec::new());
+            return Ok(Value::Null);
         }
         let changes = store::diff::changes(&upper, &self.lowers(&c)).map_err(sys)?;
+        // What berth mounts over: the /etc files, and the mount points the
+        // runtime makes when an image lacks them (Docker's init layer holds
+        // these, so they are not the container's changes).
         const MOUNTED: &[&str] = &[
             "/etc/hostname",
             "/etc/hosts",
             "/etc/resolv.conf",
             "/.dockerenv",
         ];
+        const MOUNT_POINTS: &[&str] = &[
+            "/dev",
+            "/proc",
+            "/sys",
+            "/etc",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys/fs",
+            "/sys/fs/cgroup",
+        ];
         let kept: Vec<&store::diff::Change> = changes
             .iter()
             .filter(|ch| !MOUNTED.contains(&ch.path.as_str()))
             .collect();
-        let out = kept
+        let out: Vec<Value> = kept
             .iter()
             .filter(|ch| {
-                // A changed directory stays if something under it stays, or if
-                // none of the mounted files lies under it (its own change).
                 let prefix = format!("{}/", ch.path.trim_end_matches('/'));
-                !matches!(ch.kind, store::diff::ChangeKind::Modified)
-                    || kept.iter().any(|o| o.path.starts_with(&prefix))
-                    || !MOUNTED.iter().any(|m| m.starts_with(&prefix))
+                let something_under = kept.iter().any(|o| {
+                    o.path.starts_with(&prefix) && !MOUNT_POINTS.contains(&o.path.as_str())
+                });
+                match ch.kind {
+                    // A made mount point goes unless the container put something in it.
+                    store::diff::ChangeKind::Added => {
+                        !MOUNT_POINTS.contains(&ch.path.as_str()) || something_under
+                    }
+                    // A changed directory stays if something under it stays, or
+                    // if none of the mounted files lies under it (its own change).
+                    store::diff::ChangeKind::Modified => {
+                        something_under
+                            || !MOUNTED
+                                .iter()
+                                .chain(MOUNT_POINTS)
+                                .any(|m| m.starts_with(&prefix))
+                    }
+                    store::diff::ChangeKind::Deleted => true,
+                }
             })
             .map(|ch| {
                 let kind = match ch.kind {
@@ -950,7 +984,12 @@ impl Engine {
                 json!({"Path": ch.path, "Kind": kind})
             })
             .collect();
-        Ok(out)
+        // Docker's answer for no change is null.
+        Ok(if out.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(out)
+        })
     }
 
     /// `POST /commit?container=&repo=&tag=&author=&comment=&changes=&pause=`:

@@ -79,7 +79,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let rt = runtime::Runtime::new(root);
     let started = rt
         .create(id, dir, &runtime::CreateOptions::default())
-        .and_then(|s| rt.start(id).map(|_| s.pid));
+        .and_then(|s| rt.start(id).map(|_| (s.pid, s.pty)));
     // Our own copies of the write ends go, so EOF comes when the container's
     // do; and our stdin, so that the container alone holds its read end.
     let _ = dup2_stdin(null.as_fd());
@@ -87,8 +87,8 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stderr(null.as_fd());
     drop(out_w);
     drop(err_w);
-    let pid = match started {
-        Ok(pid) => pid,
+    let (pid, pty) = match started {
+        Ok(p) => p,
         Err(e) => {
             let _ = rt.delete(id, true);
             let _ = write!(report, "error {e}");
@@ -105,7 +105,16 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // hand it back, since a shim lives as long as its container.
     // SAFETY: no arguments that could be invalid.
     unsafe { libc::malloc_trim(0) };
-    let code = supervise(dir, pid, out_r, err_r);
+    // With a terminal, the container's output is the pty's: its master is
+    // read as stdout (raw bytes, as Docker logs a TTY), the pipes stay idle.
+    let out = match pty {
+        Some(master) => {
+            drop(out_r);
+            master
+        }
+        None => out_r,
+    };
+    let code = supervise(dir, pid, out, err_r);
     let finished = runtime::now_rfc3339();
     let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();
     // The exit first, then no shim: a reader sees this run as running
