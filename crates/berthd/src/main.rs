@@ -45,8 +45,6 @@ pub struct Daemon {
     pub execs: api::exec::Execs,
     /// Health of containers with a healthcheck, by id (`State.Health`).
     pub health: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
-    /// The write ends of open stdins (`-i`), by container id.
-    pub stdins: std::sync::Mutex<std::collections::HashMap<String, Arc<std::fs::File>>>,
 }
 
 /// The current time, RFC 3339, UTC.
@@ -163,7 +161,6 @@ async fn run(flags: flags::Flags) -> Result<()> {
         runtime: runtime_bin,
         _runtime_copy: runtime_copy,
         execs: Default::default(),
-        stdins: Default::default(),
         health: Default::default(),
         settings,
         id,

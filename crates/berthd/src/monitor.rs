@@ -56,10 +56,6 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     )
                     .await;
                     d.phases.publish(&id, Phase::Exited(code));
-                    d.stdins
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&id);
                     break code;
                 }
                 Ok(Ok(State::Running(..))) => {

@@ -1508,3 +1508,31 @@ fn tty_output_kill_waits_and_empty_changes() {
     let (_, body) = d.http("GET", "/v1.47/containers/same/changes");
     assert_eq!(body.trim(), "null");
 }
+
+#[test]
+fn resize_a_tty_through_the_shim() {
+    let d = daemon();
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "-t",
+        "--name",
+        "tt",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; stty size",
+    ]));
+    let (head, _) = d.http("POST", "/v1.47/containers/tt/resize?h=40&w=100");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    eventually("the exit", || {
+        inspect(&d, "tt", "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(ok(d.docker(&["logs", "tt"])), "40 100\r\n");
+    ok(d.docker(&["run", "-d", "--name", "nt", "busybox", "sleep", "100"]));
+    let (head, body) = d.http("POST", "/v1.47/containers/nt/resize?h=40&w=100");
+    assert!(
+        head.starts_with("HTTP/1.1 400") && body.contains("no TTY"),
+        "{head} {body}"
+    );
+}

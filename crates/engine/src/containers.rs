@@ -525,19 +525,14 @@ impl Engine {
 
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
     /// bundle and hands the container to a new shim.
-    /// With `OpenStdin`, the container's stdin is a pipe: the write end is
-    /// returned, for `attach` to feed (closing it is the container's EOF).
-    pub fn container_start(
-        &self,
-        name: &str,
-        shim: &Path,
-        now: String,
-    ) -> Result<Option<std::fs::File>, EngineError> {
+    /// With `OpenStdin`, the shim gives the container a stdin pipe and feeds
+    /// it from its control socket (`ctl.sock`), which `attach` uses.
+    pub fn container_start(&self, name: &str, shim: &Path, now: String) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.state(&c) {
-            State::Running(..) => return Ok(None),
+            State::Running(..) => return Ok(()),
             State::Exited(..) => self.cleanup_run(&c),
             State::Created => {}
         }
@@ -566,20 +561,16 @@ impl Engine {
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
-        let open_stdin = c.config["OpenStdin"].as_bool().unwrap_or(false);
-        let (stdin, stdin_w) = if open_stdin {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys)?;
-            (std::process::Stdio::from(r), Some(std::fs::File::from(w)))
-        } else {
-            (std::process::Stdio::null(), None)
-        };
         let out = {
             let mut cmd = Command::new(shim);
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
-            if open_stdin {
+            if c.config["OpenStdin"].as_bool().unwrap_or(false) {
                 cmd.env("BERTH_OPEN_STDIN", "1");
+                if c.config["StdinOnce"].as_bool().unwrap_or(false) {
+                    cmd.env("BERTH_STDIN_ONCE", "1");
+                }
             }
-            cmd.stdin(stdin);
+            cmd.stdin(std::process::Stdio::null());
             cmd
         }
         .arg(&dir)
@@ -610,8 +601,7 @@ impl Engine {
         let tmp = dir.join(".started.tmp");
         std::fs::write(&tmp, &now)
             .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
-            .map_err(sys)?;
-        Ok(stdin_w)
+            .map_err(sys)
     }
 
     /// Forgets the shim of a previous run (before a restart); its exit.json

@@ -6,10 +6,11 @@
 //! container from the bundle in `CTRDIR` with its stdout and stderr on pipes,
 //! starts it, and reports `started <pid>` (or `error <why>`) on its own stdout
 //! to the daemon, which then returns. From then on it copies the container's
-//! output into `CTRDIR/ctr.log` (Docker's json-file lines), reaps, and when
-//! the init exits records `CTRDIR/exit.json` atomically, deletes the runtime
-//! state and exits. It uses no async runtime and allocates little: it is paid
-//! for per container.
+//! output (pipes, or the pty master of a TTY container) into `CTRDIR/ctr.log`
+//! (Docker's json-file lines), answers on `CTRDIR/ctl.sock` (state, stdin,
+//! resize; see `control`), reaps, and when the init exits records
+//! `CTRDIR/exit.json` atomically, deletes the runtime state and exits. It
+//! uses no async runtime and allocates little: it is paid for per container.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -20,6 +21,8 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid, ForkResult, Pid};
+
+mod control;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -69,11 +72,17 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let null = File::open("/dev/null").expect("/dev/null");
-    // The container inherits our 0, 1 and 2. Its stdin is ours (a pipe
-    // whose write end berthd holds) when it was opened (`-i`), else nothing.
-    if std::env::var_os("BERTH_OPEN_STDIN").is_none() {
+    // The container inherits our 0, 1 and 2. Its stdin, when it was opened
+    // (`-i`), is a pipe whose write end this shim keeps for the control
+    // socket; else nothing.
+    let stdin_w = if std::env::var_os("BERTH_OPEN_STDIN").is_some() {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let _ = dup2_stdin(r.as_fd());
+        Some(w)
+    } else {
         let _ = dup2_stdin(null.as_fd());
-    }
+        None
+    };
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
@@ -107,6 +116,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     unsafe { libc::malloc_trim(0) };
     // With a terminal, the container's output is the pty's: its master is
     // read as stdout (raw bytes, as Docker logs a TTY), the pipes stay idle.
+    let master = pty.as_ref().and_then(|m| m.try_clone().ok());
     let out = match pty {
         Some(master) => {
             drop(out_r);
@@ -114,6 +124,13 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         }
         None => out_r,
     };
+    control::serve(
+        dir,
+        pid,
+        stdin_w,
+        master,
+        std::env::var_os("BERTH_STDIN_ONCE").is_some(),
+    );
     let code = supervise(dir, pid, out, err_r);
     let finished = runtime::now_rfc3339();
     let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();

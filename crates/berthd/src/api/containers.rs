@@ -106,7 +106,7 @@ pub async fn start_container(
             })?;
         }
         match e.container_start(&c2.id, &shim, now) {
-            Ok(stdin) => Ok(Ok(stdin)),
+            Ok(()) => Ok(Ok(())),
             Err(err) => {
                 let auto = c2.config["HostConfig"]["AutoRemove"]
                     .as_bool()
@@ -118,13 +118,7 @@ pub async fn start_container(
     })
     .await?;
     match started {
-        Ok(stdin) => {
-            let mut stdins = d.stdins.lock().unwrap_or_else(|p| p.into_inner());
-            match stdin {
-                Some(w) => stdins.insert(c.id.clone(), Arc::new(w)),
-                None => stdins.remove(&c.id),
-            };
-            drop(stdins);
+        Ok(()) => {
             d.phases.publish(&c.id, Phase::Running);
             d.events.container(&c, "start", &[]);
             crate::health::watch(d, &c);
@@ -518,13 +512,12 @@ pub async fn attach(
     let attached = d.phases.attach(&c.id);
     d.events.container(&c, "attach", &[]);
     let want_stdin = q.flag("stdin") && c.config["OpenStdin"].as_bool().unwrap_or(false);
-    let stdin_once = c.config["StdinOnce"].as_bool().unwrap_or(false);
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         if want_stdin {
-            tokio::spawn(feed_stdin(d.clone(), c.id.clone(), rd, stdin_once));
+            tokio::spawn(feed_stdin(d.clone(), c.id.clone(), rd));
         } else {
             // Nothing to read; keep the half open until the stream ends.
             tokio::spawn(async move {
@@ -546,27 +539,18 @@ pub async fn attach(
     Ok(super::upgraded(raw))
 }
 
-/// Copies what the client sends into the container's stdin pipe (held by
-/// berthd, see `container_start`). The pipe appears when the container
-/// starts, which may be after the attach (`docker run -i`). When the client
-/// closes its side and the container was created with `StdinOnce`, the pipe
-/// is closed: the container reads EOF.
-async fn feed_stdin(
-    d: Arc<Daemon>,
-    id: String,
-    mut rd: impl tokio::io::AsyncRead + Unpin,
-    once: bool,
-) {
+/// Copies what the client sends into the container's stdin, through the
+/// shim's control socket (the shim holds the pipe, so this works across a
+/// daemon restart). The socket appears when the container starts, which
+/// may be after the attach (`docker run -i`). The client's EOF ends the
+/// copy; the shim then closes the container's stdin if it was `StdinOnce`.
+async fn feed_stdin(d: Arc<Daemon>, id: String, mut rd: impl tokio::io::AsyncRead + Unpin) {
+    let sock = d.engine.container_dir(&id).join("ctl.sock");
     let mut phase = d.phases.subscribe(&id);
-    let pipe = loop {
-        if let Some(p) = d
-            .stdins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .cloned()
-        {
-            break p;
+    let mut conn = loop {
+        // A socket left by an earlier run refuses: wait for this run's shim.
+        if let Ok(c) = tokio::net::UnixStream::connect(&sock).await {
+            break c;
         }
         if matches!(*phase.borrow(), Phase::Exited(_) | Phase::Removed(_)) {
             return;
@@ -576,28 +560,15 @@ async fn feed_stdin(
             _ = phase.changed() => {}
         }
     };
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match rd.read(&mut buf).await {
-            Ok(n) if n > 0 => {
-                let (p, data) = (pipe.clone(), buf[..n].to_vec());
-                let wrote =
-                    tokio::task::spawn_blocking(move || std::io::Write::write_all(&mut &*p, &data))
-                        .await;
-                if !matches!(wrote, Ok(Ok(()))) {
-                    break;
-                }
-            }
-            _ => break,
-        }
+    if conn.write_all(b"stdin\n").await.is_err() {
+        return;
     }
-    if once {
-        drop(pipe);
-        d.stdins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+    let mut answer = [0u8; 3];
+    if conn.read_exact(&mut answer).await.is_err() || &answer != b"ok\n" {
+        return;
     }
+    let _ = tokio::io::copy(&mut rd, &mut conn).await;
+    let _ = conn.shutdown().await;
 }
 
 /// `DELETE /containers/{id}`.
@@ -893,4 +864,40 @@ pub async fn archive_put(
     let e = d.engine.clone();
     blocking(move || e.archive_put(&name, &path, file, keep_ids)).await?;
     Ok(super::empty(StatusCode::OK))
+}
+
+/// `POST /containers/{id}/resize?h=&w=`: the TTY's size, set by the shim
+/// (it holds the pty master) through its control socket.
+pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let (h, w) = (q.get("h").parse::<u16>(), q.get("w").parse::<u16>());
+    let (Ok(h), Ok(w)) = (h, w) else {
+        return Err(ApiError::bad_request("h and w must be numbers"));
+    };
+    let e = d.engine.clone();
+    let c = blocking(move || e.find_container(&name)).await?;
+    if !matches!(d.engine.state(&c), engine::containers::State::Running(..)) {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!("Container {} is not running", c.id),
+        });
+    }
+    let sock = d.engine.container_dir(&c.id).join("ctl.sock");
+    let mut conn = tokio::net::UnixStream::connect(&sock)
+        .await
+        .map_err(|e| ApiError::internal(format!("the container's shim: {e}")))?;
+    conn.write_all(format!("resize {h} {w}\n").as_bytes())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer).await;
+    match answer.trim() {
+        "ok" => Ok(super::empty(StatusCode::OK)),
+        "error no tty" => Err(ApiError::bad_request(format!(
+            "container {} has no TTY to resize",
+            c.id
+        ))),
+        other => Err(ApiError::internal(
+            other.trim_start_matches("error ").to_string(),
+        )),
+    }
 }

@@ -334,6 +334,9 @@ async fn route(
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
         }
+        (&Method::POST, Some((id, "resize"))) => {
+            return containers::resize(d, id.to_string(), q).await
+        }
         (&Method::GET, Some((id, "top"))) => return containers::top(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "changes"))) => {
             return containers::changes(d, id.to_string()).await
