@@ -1536,3 +1536,29 @@ fn resize_a_tty_through_the_shim() {
         "{head} {body}"
     );
 }
+
+#[test]
+fn oom_killed_is_reported() {
+    let d = daemon();
+    // A memory hog under a 16 MiB limit (no swap): the OOM killer ends it.
+    let (code, _, _) = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=a; while true; do x=$x$x; done",
+    ]);
+    assert_eq!(code, 137);
+    assert_eq!(
+        inspect(&d, "hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    ok(d.docker(&["run", "--name", "fine", "busybox", "true"]));
+    assert_eq!(inspect(&d, "fine", "{{.State.OOMKilled}}"), "false");
+}

@@ -405,6 +405,14 @@ impl Engine {
         }))
     }
 
+    /// Whether the last run was ended by the OOM killer (the shim records it).
+    fn oom_killed(&self, c: &ContainerRecord) -> bool {
+        std::fs::read(self.container_dir(&c.id).join("exit.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|v| v["OOMKilled"].as_bool().unwrap_or(false))
+    }
+
     /// Every container record.
     pub fn container_records(&self) -> Result<Vec<ContainerRecord>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
@@ -1150,7 +1158,7 @@ impl Engine {
         } else {
             c.started.clone()
         };
-        json!({"Status": status, "Running": running, "Paused": paused, "Restarting": restarting, "OOMKilled": false, "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": started, "FinishedAt": finished})
+        json!({"Status": status, "Running": running, "Paused": paused, "Restarting": restarting, "OOMKilled": self.oom_killed(c), "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": started, "FinishedAt": finished})
     }
 
     /// `GET /containers/{id}/json`, Docker's `ContainerInspectResponse`.

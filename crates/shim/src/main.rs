@@ -133,7 +133,11 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     );
     let code = supervise(dir, pid, out, err_r);
     let finished = runtime::now_rfc3339();
-    let body = serde_json::json!({"ExitCode": code, "FinishedAt": finished}).to_string();
+    // Whether the kernel's OOM killer struck in the container's cgroup, read
+    // before the cgroup goes with the runtime state.
+    let oom = rt.stats(id).is_ok_and(|s| s.oom_kills > 0);
+    let body =
+        serde_json::json!({"ExitCode": code, "FinishedAt": finished, "OOMKilled": oom}).to_string();
     // The exit first, then no shim: a reader sees this run as running
     // until its exit is there (the previous run's exit.json is replaced).
     let tmp = dir.join(".exit.json.tmp");
