@@ -142,13 +142,7 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
     if std::fs::write(&file, process.to_string()).is_err() {
         return (-1, "cannot write the check's process".into());
     }
-    let child = tokio::process::Command::new(&d.runtime)
-        .arg0("berth-runtime")
-        .arg("--root")
-        .arg(d.settings.exec_root.join("runtime"))
-        .arg("exec")
-        .arg("--process")
-        .arg(&file)
+    let child = crate::api::exec::runtime_exec(d, &file)
         .arg(id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

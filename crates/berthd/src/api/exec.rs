@@ -126,15 +126,8 @@ pub async fn start(
     std::fs::write(&process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", process.display())))?;
     let detach = opts["Detach"].as_bool().unwrap_or(false);
-    let mut cmd = tokio::process::Command::new(&d.runtime);
-    cmd.arg0("berth-runtime")
-        .arg("--root")
-        .arg(d.settings.exec_root.join("runtime"))
-        .arg("exec")
-        .arg("--process")
-        .arg(&process)
-        .arg("--pid-file")
-        .arg(&pid_file);
+    let mut cmd = runtime_exec(d, &process);
+    cmd.arg("--pid-file").arg(&pid_file);
     if detach {
         cmd.arg("--detach");
     }
@@ -234,6 +227,20 @@ pub async fn start(
         let _ = io.shutdown().await;
     });
     Ok(super::upgraded(false))
+}
+
+/// `berth-runtime --root R exec --process FILE` (the sealed copy): every
+/// process berthd puts into a container (execs, healthchecks) starts so.
+/// The caller adds its flags, then the container id.
+pub fn runtime_exec(d: &Daemon, process: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&d.runtime);
+    cmd.arg0("berth-runtime")
+        .arg("--root")
+        .arg(d.settings.exec_root.join("runtime"))
+        .arg("exec")
+        .arg("--process")
+        .arg(process);
+    cmd
 }
 
 /// `GET /exec/{id}/json`.
