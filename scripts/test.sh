@@ -1,7 +1,9 @@
 #!/bin/bash
 # The project's test command (CI runs it through .ci/run). As root:
-#   1. cargo build --release --workspace; cargo test --workspace --no-run
-#   2. cargo test --workspace            (the runtime's tests need root)
+#   1. cargo build --release --workspace; cargo build --workspace (the debug
+#      berthd, berth-shim and berth-runtime that the tests start: cargo only
+#      builds a package's binaries for its own tests); cargo test --no-run
+#   2. cargo test --workspace --no-fail-fast (the runtime's tests need root)
 #   3. tests/podman/smoke.sh target/release/berth-runtime, if that binary exists
 #      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose)
 # Every step runs even if an earlier test step failed, so one run shows all
@@ -25,13 +27,14 @@ start=$SECONDS
 
 section "build"
 cargo build --release --workspace
+cargo build --workspace
 cargo test --workspace --no-run
 
 section "cargo test --workspace"
 rc_cargo=0
 # tee: cargo's own output stays on the terminal/CI log, whole; the copy is
 # only read for the total below.
-cargo test --workspace 2>&1 | tee "$log" || rc_cargo=$?
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || rc_cargo=$?
 
 # Sum every "test result: ok. 3 passed; 0 failed; 1 ignored; ..." line.
 read -r passed failed ignored < <(awk '
