@@ -98,9 +98,10 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
             // Attached clients read the last output before the files go.
             d.phases.drained(&c.id, Duration::from_secs(5)).await;
             let e = d.engine.clone();
-            let removed =
-                tokio::task::spawn_blocking(move || e.container_remove(&c.id, true).map(|_| c))
-                    .await;
+            let removed = tokio::task::spawn_blocking(move || {
+                e.container_remove(&c.id, true, true).map(|_| c)
+            })
+            .await;
             if let Ok(Ok(c)) = removed {
                 d.phases.publish(&c.id, Phase::Removed(Some(code)));
                 d.events.container(&c, "destroy", &[]);

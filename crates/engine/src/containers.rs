@@ -51,6 +51,8 @@ pub struct ContainerRecord {
     /// The chain ids of the image's layers: kept while the container is,
     /// even when its image was removed with force.
     pub layers: Vec<String>,
+    /// Its mounts, resolved at create (binds, volumes, tmpfs).
+    pub mounts: Vec<crate::mounts::MountPoint>,
 }
 
 /// What `commit` takes besides the container.
@@ -103,7 +105,7 @@ const NAMES: &[&str] = &[
     "wozniak", "yalow",
 ];
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut b);
@@ -234,6 +236,7 @@ impl Engine {
                 removed += 1;
             }
         }
+        removed += self.sweep_volumes()?;
         Ok(removed)
     }
 
@@ -480,7 +483,7 @@ impl Engine {
         }
         log_options(&body["HostConfig"])?;
         restart_policy_ok(&body["HostConfig"])?;
-        spec::parse_binds(&req.host_config.binds.clone().unwrap_or_default())?;
+        crate::mounts::parse_requested(&body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
@@ -512,6 +515,10 @@ impl Engine {
                 }
             },
         };
+        // Volumes are made and the record written under the volumes lock:
+        // no volume named here can be removed in between.
+        let _vl = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mounts = self.resolve_mounts(&body, &created)?;
         std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
         let layers = store::config::chain_ids(&image.diff_ids);
         let rec = ContainerRecord {
@@ -523,6 +530,7 @@ impl Engine {
             config: body,
             created,
             started: String::new(),
+            mounts,
             ..Default::default()
         };
         self.store()
@@ -556,7 +564,21 @@ impl Engine {
             None => store::config::ImageConfig::new(&c.created),
         };
         let req: CreateRequest = serde_json::from_value(c.config.clone()).unwrap_or_default();
-        let spec = spec::build(&c.id, &image_config, &req, &rootfs, &dir.join("etc"))?;
+        let mounts = match self.prepare_mounts(&c, &rootfs) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = store::mount::unmount(&rootfs);
+                return Err(e);
+            }
+        };
+        let spec = spec::build(
+            &c.id,
+            &image_config,
+            &req,
+            &rootfs,
+            &dir.join("etc"),
+            &mounts,
+        )?;
         std::fs::write(
             dir.join("log-opts.json"),
             log_options(&c.config["HostConfig"])?.to_string(),
@@ -631,6 +653,7 @@ impl Engine {
             return;
         }
         let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+        self.release_volumes(c);
     }
 
     /// Records whether a user stopped the container (restart policies
@@ -673,8 +696,14 @@ impl Engine {
         }
     }
 
-    /// `DELETE /containers/{id}`.
-    pub fn container_remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
+    /// `DELETE /containers/{id}?force=&v=`: `volumes` removes its anonymous
+    /// volumes too (`rm -v`, `--rm`).
+    pub fn container_remove(
+        &self,
+        name: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
         if let State::Running(..) = self.state(&c) {
             if !force {
@@ -700,6 +729,9 @@ impl Engine {
         self.store()
             .meta()
             .write(|w| w.delete(Table::Containers, &c.id))?;
+        if volumes {
+            self.remove_anonymous_volumes(&c);
+        }
         Ok(())
     }
 
@@ -1229,7 +1261,7 @@ impl Engine {
             "ExecIDs": Value::Null,
             "HostConfig": host,
             "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
-            "Mounts": mounts_json(&c.config),
+            "Mounts": self.mounts_json(&c),
             "Config": config,
             "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},
         }))
@@ -1370,7 +1402,7 @@ impl Engine {
             let mut v = json!({
                 "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
                 "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
-                "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": mounts_json(&c.config),
+                "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
                 "HostConfig": {"NetworkMode": c.config["HostConfig"]["NetworkMode"].as_str().unwrap_or("none")}, "NetworkSettings": {"Networks": {}},
             });
             if size {
@@ -1397,15 +1429,18 @@ impl Engine {
     }
 }
 
-/// A container's mounts as `inspect` and `ps` show them (binds for now).
-fn mounts_json(config: &Value) -> Value {
-    let binds = spec::parse_binds(&strings(&config["HostConfig"]["Binds"])).unwrap_or_default();
-    Value::Array(
-        binds
-            .into_iter()
-            .map(|b| json!({"Type": "bind", "Source": b.source, "Destination": b.destination, "Mode": if b.readonly { "ro" } else { "" }, "RW": !b.readonly, "Propagation": b.propagation}))
-            .collect(),
-    )
+impl Engine {
+    /// A container's mounts as `inspect` and `ps` show them (Docker leaves
+    /// out `--tmpfs` ones).
+    fn mounts_json(&self, c: &ContainerRecord) -> Value {
+        Value::Array(
+            c.mounts
+                .iter()
+                .filter(|m| !m.hidden)
+                .map(|m| m.to_json(&self.volume_data(&m.name).to_string_lossy()))
+                .collect(),
+        )
+    }
 }
 
 /// The strings of a JSON array (none for anything else).

@@ -40,7 +40,7 @@ impl Engine {
         let containers = self.container_list(true, None, true, &Default::default())?;
         let layers: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         Ok(
-            json!({"LayersSize": layers, "Images": images, "Containers": containers, "Volumes": [], "BuildCache": []}),
+            json!({"LayersSize": layers, "Images": images, "Containers": containers, "Volumes": self.volumes_df()?, "BuildCache": []}),
         )
     }
 

@@ -7,8 +7,10 @@ pub mod archive;
 pub mod containers;
 pub mod error;
 pub mod images;
+pub mod mounts;
 pub mod spec;
 pub mod time;
+pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};
 
@@ -29,6 +31,10 @@ pub struct Engine {
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
     /// Containers waiting out a restart back-off.
     pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Held by container creates (while they make volumes and record their
+    /// mounts) and by volume removals (between the in-use check and the
+    /// delete), so that no volume goes while a container takes it.
+    pub(crate) volumes_lock: std::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -44,6 +50,7 @@ impl Engine {
             restarting: Default::default(),
             lifecycles: Default::default(),
             gc_lock: Default::default(),
+            volumes_lock: Default::default(),
         })
     }
 

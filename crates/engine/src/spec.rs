@@ -84,74 +84,8 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     /// `seccomp=unconfined`, `no-new-privileges[:true]`, ...
     pub security_opt: Option<Vec<String>>,
-    /// `-v /host:/ctr[:ro|rw][,propagation]` bind mounts.
-    pub binds: Option<Vec<String>>,
     /// `--init`: an init as pid 1 that forwards signals and reaps.
     pub init: Option<bool>,
-}
-
-/// One `-v` bind: host path, container path, read-only, propagation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    /// Absolute host path.
-    pub source: String,
-    /// Absolute path in the container.
-    pub destination: String,
-    /// `:ro`.
-    pub readonly: bool,
-    /// `rprivate` unless asked (`shared`, `rslave`, …).
-    pub propagation: String,
-}
-
-/// Parses Docker's `Binds` entries. Named volumes (a source that is not an
-/// absolute path) belong to the volumes issue and are refused clearly.
-pub fn parse_binds(binds: &[String]) -> Result<Vec<Bind>, EngineError> {
-    let mut out = Vec::new();
-    for b in binds {
-        let parts: Vec<&str> = b.split(':').collect();
-        let (source, destination, opts) = match parts.as_slice() {
-            [s, d] => (*s, *d, ""),
-            [s, d, o] => (*s, *d, *o),
-            _ => return Err(bad(format!("invalid volume specification: '{b}'"))),
-        };
-        if !source.starts_with('/') {
-            return Err(bad(format!(
-                "named volumes are not supported yet ('{b}'): bind a host path (an absolute path)"
-            )));
-        }
-        if !destination.starts_with('/') {
-            return Err(bad(format!(
-                "invalid volume specification: '{b}': the destination must be an absolute path"
-            )));
-        }
-        if destination == "/" {
-            return Err(bad(format!("invalid volume specification: '{b}': invalid mount config: destination can't be '/'")));
-        }
-        let mut bind = Bind {
-            source: source.to_string(),
-            destination: destination.to_string(),
-            readonly: false,
-            propagation: "rprivate".into(),
-        };
-        for o in opts.split(',').filter(|o| !o.is_empty()) {
-            match o {
-                "ro" => bind.readonly = true,
-                "rw" => bind.readonly = false,
-                // SELinux relabelling has no meaning without SELinux; nocopy is for volumes.
-                "z" | "Z" | "nocopy" => {}
-                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                    bind.propagation = o.to_string()
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "invalid volume specification: '{b}': unknown option '{o}'"
-                    )))
-                }
-            }
-        }
-        out.push(bind);
-    }
-    Ok(out)
 }
 
 /// The part of Docker's `ContainerCreate` body the spec depends on.
@@ -378,13 +312,16 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
 }
 
 /// Builds the spec of container `id` whose root filesystem is mounted at
-/// `rootfs`, with its `hostname`, `hosts` and `resolv.conf` files in `etc_dir`.
+/// `rootfs`, with its `hostname`, `hosts` and `resolv.conf` files in `etc_dir`
+/// and the user's mounts (binds with their host paths, volumes with their
+/// `_data`, tmpfs), sorted parents first.
 pub fn build(
     id: &str,
     cfg: &ImageConfig,
     req: &CreateRequest,
     rootfs: &Path,
     etc_dir: &Path,
+    user_mounts: &[crate::mounts::MountPoint],
 ) -> Result<Spec, EngineError> {
     let hc = &req.host_config;
     let hostname = if req.hostname.is_empty() {
@@ -473,24 +410,41 @@ pub fn build(
         bind("/etc/hosts", "hosts"),
     ]);
     let mut mounts = mounts;
-    for b in parse_binds(hc.binds.as_deref().unwrap_or(&[]))? {
-        // Docker's -v makes a missing host directory.
-        if !Path::new(&b.source).exists() {
-            std::fs::create_dir_all(&b.source).map_err(|e| {
-                EngineError::new(
-                    ErrorKind::System,
-                    format!("create bind source {}: {e}", b.source),
-                )
-            })?;
-        }
-        let mut options = vec!["rbind".to_string(), b.propagation.clone()];
-        if b.readonly {
-            options.push("ro".into());
-        }
+    for m in user_mounts {
+        let mount = match m.typ.as_str() {
+            // Docker's tmpfs defaults, then the user's options.
+            "tmpfs" => {
+                let mut options: Vec<String> = ["noexec", "nosuid", "nodev", "rprivate"]
+                    .map(String::from)
+                    .to_vec();
+                options.extend(
+                    m.tmpfs
+                        .split(',')
+                        .filter(|o| !o.is_empty())
+                        .map(String::from),
+                );
+                if !m.rw && !options.iter().any(|o| o == "ro") {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": options})
+            }
+            _ => {
+                let propagation = if m.propagation.is_empty() {
+                    "rprivate"
+                } else {
+                    m.propagation.as_str()
+                };
+                let mut options = vec!["rbind".to_string(), propagation.to_string()];
+                if !m.rw {
+                    options.push("ro".into());
+                }
+                json!({"destination": m.destination, "type": "bind", "source": m.source, "options": options})
+            }
+        };
         if let Some(list) = mounts.as_array_mut() {
-            // A bind over one of the defaults replaces it.
-            list.retain(|m| m["destination"] != b.destination.as_str());
-            list.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": options}));
+            // A mount over one of the defaults replaces it.
+            list.retain(|x| x["destination"] != m.destination.as_str());
+            list.push(mount);
         }
     }
     let mut resources = serde_json::Map::new();

@@ -54,11 +54,12 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     let name = q.get("name").to_string();
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
+    let warnings = engine::mounts::warnings(&value);
     let id = blocking(move || e.container_create(Some(&name), value, created)).await?;
     event(d, &id, "create", vec![]).await;
     Ok(json(
         StatusCode::CREATED,
-        &json!({"Id": id, "Warnings": []}),
+        &json!({"Id": id, "Warnings": warnings}),
     ))
 }
 
@@ -111,7 +112,7 @@ pub async fn start_container(
                 let auto = c2.config["HostConfig"]["AutoRemove"]
                     .as_bool()
                     .unwrap_or(false);
-                let removed = auto && e.container_remove(&c2.id, true).is_ok();
+                let removed = auto && e.container_remove(&c2.id, true, true).is_ok();
                 Ok(Err((err, removed)))
             }
         }
@@ -574,11 +575,12 @@ async fn feed_stdin(d: Arc<Daemon>, id: String, mut rd: impl tokio::io::AsyncRea
 /// `DELETE /containers/{id}`.
 pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let force = q.flag("force");
+    let volumes = q.flag("v");
     let e = d.engine.clone();
     let (c, code) = blocking(move || {
         let c = e.find_container(&name)?;
         let code = e.exit_code(&c);
-        e.container_remove(&c.id, force)?;
+        e.container_remove(&c.id, force, volumes)?;
         Ok((c, code.or_else(|| force.then_some(137))))
     })
     .await?;
@@ -721,7 +723,7 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
                 continue;
             }
             let id = c["Id"].as_str().unwrap_or_default().to_string();
-            if e.container_remove(&id, false).is_ok() {
+            if e.container_remove(&id, false, false).is_ok() {
                 space += c["SizeRw"].as_u64().unwrap_or(0);
                 deleted.push(id);
             }

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod images;
 pub mod query;
 pub mod system;
+pub mod volumes;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -281,6 +282,13 @@ pub async fn handle(
     resp
 }
 
+/// `{name}` of `/volumes/{name}` (volume names have no `/`).
+fn volume(path: &str) -> Option<String> {
+    path.strip_prefix("/volumes/")
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(String::from)
+}
+
 /// Maps a method and path to its handler. Image names may contain `/`, so
 /// `/images/{name}/json` is matched by its suffix, as Docker's router does.
 async fn route(
@@ -354,6 +362,15 @@ async fn route(
         (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
+        (&Method::GET, "/volumes") => volumes::list(d, q).await,
+        (&Method::POST, "/volumes/create") => volumes::create(d, body).await,
+        (&Method::POST, "/volumes/prune") => volumes::prune(d, q).await,
+        (&Method::GET, _) if volume(path).is_some() => {
+            volumes::inspect(d, volume(path).unwrap_or_default()).await
+        }
+        (&Method::DELETE, _) if volume(path).is_some() => {
+            volumes::remove(d, volume(path).unwrap_or_default(), q).await
+        }
         (&Method::GET, _) if path.starts_with("/exec/") && path.ends_with("/json") => {
             let id = path
                 .trim_start_matches("/exec/")

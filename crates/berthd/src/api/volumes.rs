@@ -1,0 +1,115 @@
+//! `/volumes…`: list, create, inspect, remove and prune volumes, in
+//! Docker's shapes and statuses (moby `api/server/router/volume`): 404 for a
+//! missing volume, 409 for one in use.
+
+use std::collections::BTreeMap;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+use super::query::Query;
+use super::{blocking, json, ApiError, Body};
+use crate::Daemon;
+
+/// Largest create body: a name, a driver, a few options and labels.
+const MAX_CREATE_BODY: usize = 1 << 20;
+
+fn filters(q: &Query) -> BTreeMap<String, Vec<String>> {
+    q.filters().into_iter().collect()
+}
+
+fn event(d: &Daemon, name: &str, action: &str) {
+    let mut a = BTreeMap::new();
+    a.insert("driver".to_string(), "local".to_string());
+    d.events.emit("volume", action, name, a);
+}
+
+/// `GET /volumes?filters=`.
+pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    let f = filters(q);
+    let e = d.engine.clone();
+    let volumes = blocking(move || e.volume_list(&f)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"Volumes": volumes, "Warnings": []}),
+    ))
+}
+
+/// `POST /volumes/create` with `{Name, Driver, DriverOpts, Labels}`.
+pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bytes = http_body_util::Limited::new(body, MAX_CREATE_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "reading the body (at most {MAX_CREATE_BODY} bytes): {e}"
+            ))
+        })?
+        .to_bytes();
+    let v: serde_json::Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    if !v.is_object() {
+        return Err(ApiError::bad_request("invalid JSON: an object expected"));
+    }
+    let name = v["Name"].as_str().unwrap_or("").to_string();
+    let driver = v["Driver"].as_str().unwrap_or("").to_string();
+    let opts = engine::mounts::string_map(&v["DriverOpts"]);
+    let labels = engine::mounts::string_map(&v["Labels"]);
+    let e = d.engine.clone();
+    let created = crate::now_rfc3339();
+    let existed = {
+        let e = e.clone();
+        let n = name.clone();
+        blocking(move || Ok(e.volume_inspect(&n).is_ok())).await?
+    };
+    let vol = blocking(move || e.volume_create(&name, &driver, opts, labels, created)).await?;
+    if !existed {
+        event(d, vol["Name"].as_str().unwrap_or(""), "create");
+    }
+    Ok(json(StatusCode::CREATED, &vol))
+}
+
+/// `GET /volumes/{name}`.
+pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    Ok(json(
+        StatusCode::OK,
+        &blocking(move || e.volume_inspect(&name)).await?,
+    ))
+}
+
+/// `DELETE /volumes/{name}?force=`.
+pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let force = q.flag("force");
+    let e = d.engine.clone();
+    let n = name.clone();
+    if blocking(move || e.volume_remove(&n, force)).await? {
+        event(d, &name, "destroy");
+    }
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /volumes/prune?filters=`.
+pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    let f = filters(q);
+    let e = d.engine.clone();
+    let (gone, space) = blocking(move || e.volume_prune(&f)).await?;
+    for n in &gone {
+        event(d, n, "destroy");
+    }
+    d.events.emit("volume", "prune", "", {
+        let mut a = BTreeMap::new();
+        a.insert("reclaimed".to_string(), space.to_string());
+        a
+    });
+    Ok(json(
+        StatusCode::OK,
+        &json!({"VolumesDeleted": gone, "SpaceReclaimed": space}),
+    ))
+}

@@ -1,0 +1,529 @@
+//! A container's mounts, resolved once at create from every form Docker
+//! takes them in (moby's `volume/mounts/linux_parser.go` and
+//! `daemon/volumes.go` `registerMountPoints`), in Docker's order of
+//! precedence:
+//!
+//! 1. `HostConfig.VolumesFrom` (`name[:ro|rw]`): the other container's mounts;
+//! 2. `HostConfig.Binds` (`src:dst[:opts]`: a host path, or a volume name),
+//!    `HostConfig.Mounts` (typed: bind, volume, tmpfs) and `HostConfig.Tmpfs`
+//!    (`{"/dst": "size=…,mode=…"}`), which replace a volumes-from mount at the
+//!    same destination and may not share one among themselves;
+//! 3. `Config.Volumes` (the image's `VOLUME`s and `-v /path`): an anonymous
+//!    volume at each destination nothing else mounts.
+//!
+//! The result, a list of [`MountPoint`]s, is kept in the container's record:
+//! what a start mounts and what inspect shows never depend on re-parsing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{EngineError, ErrorKind};
+
+/// Longest mount specification or path taken from a request: far beyond
+/// any real path (`PATH_MAX` is 4096), short of a memory problem.
+const MAX_SPEC: usize = 4096;
+
+/// One mount of a container, as Docker's `MountPoint`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MountPoint {
+    /// `bind`, `volume` or `tmpfs`.
+    pub typ: String,
+    /// The volume's name (volumes only).
+    pub name: String,
+    /// The host path of a bind (a volume's is its `_data`, known at start).
+    pub source: String,
+    /// Absolute path in the container.
+    pub destination: String,
+    /// The volume driver (`local`).
+    pub driver: String,
+    /// The mode string as given (`ro`, `z`, `rw,nocopy`, …), as inspect shows it.
+    pub mode: String,
+    /// Writable.
+    pub rw: bool,
+    /// Propagation of a bind (`rprivate` unless asked).
+    pub propagation: String,
+    /// A volume made for this container (no name given): `rm -v` and
+    /// `--rm` remove it.
+    pub anonymous: bool,
+    /// Fill an empty volume with the image's content at the destination.
+    pub copy_data: bool,
+    /// A missing bind source is made (`-v`), or refused (`--mount`).
+    pub create_source: bool,
+    /// tmpfs data options (`size=…,mode=…`).
+    pub tmpfs: String,
+    /// Left out of inspect's `Mounts` (`--tmpfs`, as Docker).
+    pub hidden: bool,
+    /// Labels and driver options for a named volume a `--mount` creates.
+    #[serde(skip)]
+    pub volume_labels: BTreeMap<String, String>,
+    /// Driver options for a volume a `--mount` creates.
+    #[serde(skip)]
+    pub volume_opts: BTreeMap<String, String>,
+}
+
+impl MountPoint {
+    /// Docker's `MountPoint` JSON (inspect, ps); `data` is the volume's `_data`.
+    pub fn to_json(&self, volume_source: &str) -> Value {
+        match self.typ.as_str() {
+            "volume" => json!({
+                "Type": "volume", "Name": self.name, "Source": volume_source,
+                "Destination": self.destination, "Driver": self.driver, "Mode": self.mode,
+                "RW": self.rw, "Propagation": "",
+            }),
+            "tmpfs" => json!({
+                "Type": "tmpfs", "Source": "", "Destination": self.destination,
+                "Mode": self.mode, "RW": self.rw, "Propagation": "",
+            }),
+            _ => json!({
+                "Type": "bind", "Source": self.source, "Destination": self.destination,
+                "Mode": self.mode, "RW": self.rw, "Propagation": self.propagation,
+            }),
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::new(ErrorKind::InvalidArgument, msg)
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+];
+
+/// Docker's local volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_volume_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2
+        && b.len() <= 255
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+fn check_destination(spec: &str, dst: &str) -> Result<(), EngineError> {
+    let invalid = |why: String| {
+        bad(format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"bind\": {why}"
+        ))
+    };
+    if !dst.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid mount path: '{dst}' mount path must be absolute"
+        )));
+    }
+    if clean(dst) == "/" {
+        return Err(invalid(
+            "invalid specification: destination can't be '/'".into(),
+        ));
+    }
+    if dst.split('/').any(|c| c == "..") {
+        return Err(invalid(format!("invalid mount path: '{dst}'")));
+    }
+    Ok(())
+}
+
+/// Docker's path cleaning for destinations: no trailing or doubled slashes.
+fn clean(p: &str) -> String {
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// Parses one `Binds` entry: `/host:/ctr[:opts]` or `name:/ctr[:opts]`.
+pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
+    if spec.len() > MAX_SPEC {
+        return Err(bad("invalid volume specification: too long"));
+    }
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(bad(format!("invalid volume specification: '{spec}'"))),
+    };
+    if src.is_empty() {
+        return Err(bad(format!("invalid volume specification: '{spec}'")));
+    }
+    check_destination(spec, dst)?;
+    let mut m = MountPoint {
+        destination: clean(dst),
+        mode: mode.to_string(),
+        rw: true,
+        ..Default::default()
+    };
+    let mut nocopy = false;
+    for o in mode.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => m.rw = false,
+            "rw" => m.rw = true,
+            // SELinux relabelling means nothing without SELinux (see
+            // `warnings`).
+            "z" | "Z" => {}
+            "nocopy" => nocopy = true,
+            p if PROPAGATIONS.contains(&p) => m.propagation = p.to_string(),
+            _ => return Err(bad(format!("invalid mode: {o}"))),
+        }
+    }
+    if src.starts_with('/') {
+        if nocopy {
+            return Err(bad(format!("invalid mode: {mode}")));
+        }
+        m.typ = "bind".into();
+        m.source = clean(src);
+        m.create_source = true;
+        if m.propagation.is_empty() {
+            m.propagation = "rprivate".into();
+        }
+    } else {
+        if !valid_volume_name(src) {
+            return Err(bad(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+        }
+        if !m.propagation.is_empty() {
+            return Err(bad(format!("invalid mode: {mode}")));
+        }
+        m.typ = "volume".into();
+        m.name = src.to_string();
+        m.driver = "local".into();
+        m.copy_data = !nocopy;
+    }
+    Ok(m)
+}
+
+/// Parses one `HostConfig.Mounts` entry (moby's `mount.Mount`).
+pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let typ = s("Type");
+    let target = s("Target");
+    let source = s("Source");
+    let invalid = |why: String| bad(format!("invalid mount config for type \"{typ}\": {why}"));
+    if target.is_empty() {
+        return Err(invalid("field Target must not be empty".into()));
+    }
+    if target.len() > MAX_SPEC || source.len() > MAX_SPEC {
+        return Err(invalid("path too long".into()));
+    }
+    if !target.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid mount path: '{target}' mount path must be absolute"
+        )));
+    }
+    if clean(&target) == "/" || target.split('/').any(|c| c == "..") {
+        return Err(invalid(format!("invalid mount path: '{target}'")));
+    }
+    let ro = v["ReadOnly"].as_bool().unwrap_or(false);
+    let mut m = MountPoint {
+        destination: clean(&target),
+        rw: !ro,
+        mode: String::new(),
+        ..Default::default()
+    };
+    let only = |k: &str, allowed: &str| -> Result<(), EngineError> {
+        if !v[k].is_null() && k != allowed {
+            return Err(invalid(format!("{k} cannot be used with type {typ}")));
+        }
+        Ok(())
+    };
+    match typ.as_str() {
+        "bind" => {
+            for k in ["VolumeOptions", "TmpfsOptions"] {
+                only(k, "BindOptions")?;
+            }
+            if source.is_empty() {
+                return Err(invalid("field Source must not be empty".into()));
+            }
+            if !source.starts_with('/') {
+                return Err(invalid(format!(
+                    "invalid mount path: '{source}' mount path must be absolute"
+                )));
+            }
+            let prop = v["BindOptions"]["Propagation"].as_str().unwrap_or("");
+            if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
+                return Err(invalid(format!("invalid propagation mode: {prop}")));
+            }
+            m.typ = "bind".into();
+            m.source = clean(&source);
+            m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
+            // --mount never makes the source unless asked (CreateMountpoint).
+            m.create_source = v["BindOptions"]["CreateMountpoint"]
+                .as_bool()
+                .unwrap_or(false);
+            if !m.create_source && !std::path::Path::new(&m.source).exists() {
+                return Err(invalid(format!(
+                    "bind source path does not exist: {}",
+                    m.source
+                )));
+            }
+        }
+        "volume" => {
+            for k in ["BindOptions", "TmpfsOptions"] {
+                only(k, "VolumeOptions")?;
+            }
+            if !source.is_empty() && !valid_volume_name(&source) {
+                return Err(invalid(format!("invalid volume name: {source:?}")));
+            }
+            let vo = &v["VolumeOptions"];
+            if vo["Subpath"].as_str().is_some_and(|p| !p.is_empty()) {
+                return Err(invalid("volume subpaths are not supported".into()));
+            }
+            let driver = vo["DriverConfig"]["Name"].as_str().unwrap_or("");
+            if !driver.is_empty() && driver != "local" {
+                return Err(EngineError::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+                    ),
+                ));
+            }
+            m.typ = "volume".into();
+            m.driver = "local".into();
+            m.anonymous = source.is_empty();
+            m.name = source;
+            m.copy_data = !vo["NoCopy"].as_bool().unwrap_or(false);
+            m.volume_labels = string_map(&vo["Labels"]);
+            m.volume_opts = string_map(&vo["DriverConfig"]["Options"]);
+        }
+        "tmpfs" => {
+            for k in ["BindOptions", "VolumeOptions"] {
+                only(k, "TmpfsOptions")?;
+            }
+            if !source.is_empty() {
+                return Err(invalid("field Source must be empty".into()));
+            }
+            let t = &v["TmpfsOptions"];
+            let mut data = Vec::new();
+            if let Some(size) = t["SizeBytes"].as_i64().filter(|s| *s > 0) {
+                // Docker's ConvertTmpfsOptions: the largest unit that divides.
+                let (n, unit) = [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)]
+                    .iter()
+                    .find(|(_, d)| size % d == 0)
+                    .map_or((size, ""), |(u, d)| (size / d, *u));
+                data.push(format!("size={n}{unit}"));
+            }
+            if let Some(mode) = t["Mode"].as_u64().filter(|m| *m > 0) {
+                data.push(format!("mode={:o}", mode & 0o7777));
+            }
+            if ro {
+                data.push("ro".into());
+            }
+            m.typ = "tmpfs".into();
+            m.tmpfs = data.join(",");
+        }
+        "" => return Err(bad("invalid mount config: mount type unknown")),
+        other => {
+            return Err(bad(format!(
+                "invalid mount config for type \"{other}\": mount type unknown"
+            )))
+        }
+    }
+    Ok(m)
+}
+
+/// The strings of a JSON object.
+pub fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks a `--tmpfs` option string: what `mount(2)` takes for tmpfs.
+fn check_tmpfs(dst: &str, opts: &str) -> Result<(), EngineError> {
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        let key = o.split('=').next().unwrap_or(o);
+        let known = [
+            "size",
+            "mode",
+            "uid",
+            "gid",
+            "nr_inodes",
+            "nr_blocks",
+            "huge",
+            "mpol",
+            "ro",
+            "rw",
+            "exec",
+            "noexec",
+            "suid",
+            "nosuid",
+            "dev",
+            "nodev",
+            "atime",
+            "noatime",
+            "diratime",
+            "nodiratime",
+            "relatime",
+            "norelatime",
+            "strictatime",
+            "nostrictatime",
+            "sync",
+            "async",
+            "dirsync",
+            "private",
+            "rprivate",
+            "shared",
+            "rshared",
+            "slave",
+            "rslave",
+            "tmpcopyup",
+            "notmpcopyup",
+        ];
+        if !known.contains(&key) {
+            return Err(bad(format!("invalid tmpfs option [\"{o}\"] for {dst}")));
+        }
+    }
+    Ok(())
+}
+
+/// The mounts a create body asks for, before volumes-from and the image's
+/// volumes: parsed and checked, nothing made yet.
+pub fn parse_requested(body: &Value) -> Result<Vec<MountPoint>, EngineError> {
+    let host = &body["HostConfig"];
+    let mut out: Vec<MountPoint> = Vec::new();
+    let push = |out: &mut Vec<MountPoint>, m: MountPoint| {
+        if out.iter().any(|x| x.destination == m.destination) {
+            return Err(bad(format!("Duplicate mount point: {}", m.destination)));
+        }
+        out.push(m);
+        Ok(())
+    };
+    for b in host["Binds"].as_array().into_iter().flatten() {
+        let b = b.as_str().ok_or_else(|| bad("Binds: strings expected"))?;
+        push(&mut out, parse_bind(b)?)?;
+    }
+    for m in host["Mounts"].as_array().into_iter().flatten() {
+        push(&mut out, parse_mount(m)?)?;
+    }
+    for (dst, opts) in host["Tmpfs"].as_object().into_iter().flatten() {
+        let opts = opts.as_str().unwrap_or("");
+        if dst.len() > MAX_SPEC || opts.len() > MAX_SPEC {
+            return Err(bad("invalid tmpfs: too long"));
+        }
+        if !dst.starts_with('/') || clean(dst) == "/" || dst.split('/').any(|c| c == "..") {
+            return Err(bad(format!("invalid tmpfs destination: {dst}")));
+        }
+        check_tmpfs(dst, opts)?;
+        push(
+            &mut out,
+            MountPoint {
+                typ: "tmpfs".into(),
+                destination: clean(dst),
+                rw: !opts.split(',').any(|o| o == "ro"),
+                tmpfs: opts.to_string(),
+                hidden: true,
+                ..Default::default()
+            },
+        )?;
+    }
+    for v in host["VolumesFrom"].as_array().into_iter().flatten() {
+        split_volumes_from(v.as_str().unwrap_or(""))?;
+    }
+    Ok(out)
+}
+
+/// `name[:ro|rw]` of `--volumes-from`: the container and whether its mounts
+/// stay writable (`None`: as they are).
+pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> {
+    match v.split_once(':') {
+        None => Ok((v, None)),
+        Some((c, "rw")) => Ok((c, Some(true))),
+        Some((c, "ro")) => Ok((c, Some(false))),
+        Some((_, m)) => Err(bad(format!("invalid mode: {m}"))),
+    }
+}
+
+/// What a create body's mounts warrant saying (Docker's create `Warnings`).
+pub fn warnings(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in body["HostConfig"]["Binds"].as_array().into_iter().flatten() {
+        let b = b.as_str().unwrap_or("");
+        let mode = b.splitn(3, ':').nth(2).unwrap_or("");
+        if mode.split(',').any(|o| o == "z" || o == "Z") {
+            out.push(format!(
+                "SELinux relabeling of {b} ignored: this host has no SELinux labels to apply"
+            ));
+        }
+    }
+    out
+}
+
+/// Sorts mounts so that a parent is mounted before what lies below it
+/// (Docker sorts by the number of path components).
+pub fn sort(mounts: &mut [MountPoint]) {
+    mounts.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_and_volumes_from_v() {
+        let m = parse_bind("/h:/c:ro,rslave").unwrap();
+        assert_eq!(
+            (
+                m.typ.as_str(),
+                m.rw,
+                m.propagation.as_str(),
+                m.create_source
+            ),
+            ("bind", false, "rslave", true)
+        );
+        let m = parse_bind("data:/d/:nocopy").unwrap();
+        assert_eq!(
+            (
+                m.typ.as_str(),
+                m.name.as_str(),
+                m.destination.as_str(),
+                m.copy_data
+            ),
+            ("volume", "data", "/d", false)
+        );
+        for bad in [
+            "/h",
+            "/h:rel",
+            "/h:/",
+            "/h:/a/../b",
+            "a:/x",
+            "bad name:/x",
+            "/h:/x:bogus",
+            "v1:/x:rshared",
+            "/h:/x:nocopy",
+        ] {
+            assert!(parse_bind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn typed_mounts() {
+        let t = parse_mount(&json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}})).unwrap();
+        assert_eq!(t.tmpfs, "size=1m,mode=700");
+        let v = parse_mount(&json!({"Type": "volume", "Target": "/v"})).unwrap();
+        assert!(v.anonymous && v.copy_data);
+        let e =
+            parse_mount(&json!({"Type": "bind", "Source": "/no/such/dir/here", "Target": "/b"}))
+                .unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir/here"
+        );
+        assert!(parse_mount(&json!({"Type": "tmpfs", "Source": "x", "Target": "/t"})).is_err());
+        assert!(parse_mount(&json!({"Type": "npipe", "Target": "/t"})).is_err());
+    }
+
+    #[test]
+    fn duplicates_refused() {
+        let body = json!({"HostConfig": {"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}}});
+        assert_eq!(
+            parse_requested(&body).unwrap_err().message,
+            "Duplicate mount point: /x"
+        );
+    }
+}
