@@ -1279,7 +1279,7 @@ impl Engine {
     ) -> Result<Vec<Value>, EngineError> {
         for k in filters.keys() {
             if ![
-                "id", "name", "label", "status", "ancestor", "exited", "before", "since",
+                "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
             ]
             .contains(&k.as_str())
             {
@@ -1355,6 +1355,11 @@ impl Engine {
                 && any("id", &|x| c.id.starts_with(x))
                 && any("name", &|x| regex_lite_match(x, &c.name))
                 && any("status", &|x| x == st)
+                && any("volume", &|x| {
+                    c.mounts.iter().any(|m| {
+                        m.destination == x || m.name == x || (m.typ == "bind" && m.source == x)
+                    })
+                })
                 && any("exited", &|x| {
                     st == "exited" && x.parse::<i64>().ok() == state["ExitCode"].as_i64()
                 })

@@ -295,7 +295,14 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
                 return Err(invalid("field Source must be empty".into()));
             }
             let t = &v["TmpfsOptions"];
+            // Docker's ConvertTmpfsOptions: ro, mode, size.
             let mut data = Vec::new();
+            if ro {
+                data.push("ro".to_string());
+            }
+            if let Some(mode) = t["Mode"].as_u64().filter(|m| *m > 0) {
+                data.push(format!("mode={:o}", mode & 0o7777));
+            }
             if let Some(size) = t["SizeBytes"].as_i64().filter(|s| *s > 0) {
                 // Docker's ConvertTmpfsOptions: the largest unit that divides.
                 let (n, unit) = [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)]
@@ -303,12 +310,6 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
                     .find(|(_, d)| size % d == 0)
                     .map_or((size, ""), |(u, d)| (size / d, *u));
                 data.push(format!("size={n}{unit}"));
-            }
-            if let Some(mode) = t["Mode"].as_u64().filter(|m| *m > 0) {
-                data.push(format!("mode={:o}", mode & 0o7777));
-            }
-            if ro {
-                data.push("ro".into());
             }
             m.typ = "tmpfs".into();
             m.tmpfs = data.join(",");
@@ -431,6 +432,9 @@ pub fn parse_requested(body: &Value) -> Result<Vec<MountPoint>, EngineError> {
 /// `name[:ro|rw]` of `--volumes-from`: the container and whether its mounts
 /// stay writable (`None`: as they are).
 pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> {
+    if v.is_empty() {
+        return Err(bad("volumes-from specification cannot be an empty string"));
+    }
     match v.split_once(':') {
         None => Ok((v, None)),
         Some((c, "rw")) => Ok((c, Some(true))),
@@ -504,7 +508,7 @@ mod tests {
     #[test]
     fn typed_mounts() {
         let t = parse_mount(&json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}})).unwrap();
-        assert_eq!(t.tmpfs, "size=1m,mode=700");
+        assert_eq!(t.tmpfs, "mode=700,size=1m");
         let v = parse_mount(&json!({"Type": "volume", "Target": "/v"})).unwrap();
         assert!(v.anonymous && v.copy_data);
         let e =

@@ -401,7 +401,8 @@ impl Engine {
             .flatten()
         {
             let (name, rw) = mounts::split_volumes_from(v.as_str().unwrap_or(""))?;
-            let other = self.find_container(name)?;
+            // A 404 here would read to the docker CLI as a missing image.
+            let other = self.find_container(name).map_err(|e| bad(e.message))?;
             for m in other.mounts {
                 let mut m = MountPoint {
                     rw: m.rw && rw != Some(false),
@@ -410,9 +411,7 @@ impl Engine {
                 };
                 // What the other container made is not ours to remove.
                 m.anonymous = false;
-                if let Some(rw) = rw {
-                    m.mode = if rw { "rw" } else { "ro" }.into();
-                }
+                m.mode = String::new();
                 out.retain(|x| x.destination != m.destination);
                 out.push(m);
             }
