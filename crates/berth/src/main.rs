@@ -98,6 +98,12 @@ enum Command {
         #[arg(short = 'f', long, value_name = "string")]
         format: Option<String>,
     },
+    /// Manage volumes
+    Volume {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: VolumeCommand,
+    },
     /// Manage berth
     System {
         /// The subcommand.
@@ -188,6 +194,22 @@ enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum VolumeCommand {
+    /// Create a volume
+    Create(commands::volume::CreateArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(commands::volume::LsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(InspectArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(commands::volume::RmArgs),
+    /// Remove unused local volumes
+    Prune(commands::volume::PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,6 +304,13 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,
         Command::Info { format } => system::info(client, format.as_deref()).await,
+        Command::Volume { command } => match command {
+            VolumeCommand::Create(a) => commands::volume::create(client, a).await,
+            VolumeCommand::Ls(a) => commands::volume::ls(client, a).await,
+            VolumeCommand::Inspect(a) => inspect::inspect(client, a, Some(Kind::Volume)).await,
+            VolumeCommand::Rm(a) => commands::volume::rm(client, a).await,
+            VolumeCommand::Prune(a) => commands::volume::prune(client, a).await,
+        },
         Command::System { command } => match command {
             SystemCommand::Check => system::check(client).await,
             SystemCommand::Df(a) => df::df(client, a).await,

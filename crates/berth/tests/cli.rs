@@ -986,3 +986,145 @@ fn container_prune_removes_stopped_containers() {
         "Total reclaimed space: 0B\n"
     );
 }
+
+#[test]
+fn volume_commands_and_mount_flags() {
+    let d = Daemon::with_busybox();
+    assert_eq!(
+        d.ok(&["volume", "create", "--label", "k=v", "vol1"]),
+        "vol1\n"
+    );
+    let random = d.ok(&["volume", "create"]);
+    assert_eq!(random.trim().len(), 64, "{random}");
+    assert_eq!(
+        d.ok(&["volume", "ls"]),
+        format!(
+            "DRIVER    VOLUME NAME\nlocal     {}local     vol1\n",
+            random
+        )
+    );
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "label=k=v"]), "vol1\n");
+    assert_eq!(
+        d.ok(&["volume", "inspect", "-f", "{{.Name}} {{.Labels}}", "vol1"]),
+        "vol1 map[k:v]\n"
+    );
+    let (code, out, err) = d.berth(&["volume", "inspect", "nosuch"]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            1,
+            "[]\n",
+            "Error response from daemon: get nosuch: no such volume\n"
+        )
+    );
+    // -v name:/dst, --mount readonly, --tmpfs, --volumes-from, -v /anon.
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "vol1:/d",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /d/f",
+    ]);
+    let (code, out, err) = d.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,source=vol1,target=/d,readonly",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /d/f; touch /d/g",
+    ]);
+    assert_eq!((code, out.as_str()), (1, "hi\n"), "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/t:size=1m",
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /t ' /proc/mounts",
+    ]);
+    assert!(
+        out.starts_with("tmpfs /t tmpfs ") && out.contains("size=1024k"),
+        "{out}"
+    );
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "-v",
+        "vol1:/d",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /anon/a",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "src:ro",
+            "busybox",
+            "cat",
+            "/d/f",
+            "/anon/a"
+        ]),
+        "hi\na\n"
+    );
+    // In use: refused with the daemon's words, exit 1.
+    let (code, _, err) = d.berth(&["volume", "rm", "vol1"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Error response from daemon: remove vol1: volume is in use - ["),
+        "{err}"
+    );
+    // rm -v removes the anonymous volume, not the named one.
+    assert_eq!(d.ok(&["volume", "ls", "-q"]).lines().count(), 3);
+    d.ok(&["rm", "-v", "src"]);
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), format!("{random}vol1\n"));
+    // A bad --mount is a usage error (125), a missing bind source the daemon's.
+    let (code, _, err) = d.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,dst=/x,bogus=1",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("unexpected key 'bogus' in 'bogus=1'"), "{err}");
+    let (code, _, err) = d.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,src=/no/such/path,dst=/x",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("bind source path does not exist: /no/such/path"),
+        "{err}"
+    );
+    // prune: anonymous only by default, then all with -a.
+    assert_eq!(
+        d.ok(&["volume", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let out = d.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(
+        out.starts_with("Deleted Volumes:\n") && out.contains("vol1\n"),
+        "{out}"
+    );
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
+    assert_eq!(d.ok(&["volume", "rm", "-f", "gone"]), "gone\n");
+}

@@ -150,9 +150,14 @@ impl Engine {
                 json!(m)
             }
         };
+        // Docker's local driver gives whole seconds (Go's time.RFC3339).
+        let created = match (r.created.find('.'), r.created.rfind('Z')) {
+            (Some(dot), Some(z)) if dot < z => format!("{}Z", &r.created[..dot]),
+            _ => r.created.clone(),
+        };
         json!({
             "Name": r.name, "Driver": r.driver, "Mountpoint": self.volume_data(&r.name),
-            "CreatedAt": r.created, "Labels": map(&r.labels), "Scope": "local",
+            "CreatedAt": created, "Labels": map(&r.labels), "Scope": "local",
             "Options": map(&r.options),
         })
     }
@@ -578,9 +583,7 @@ fn matches(r: &VolumeRecord, filters: &BTreeMap<String, Vec<String>>, used: bool
         && filters
             .get("name")
             .is_none_or(|v| v.iter().any(|n| r.name.contains(n.as_str())))
-        && filters
-            .get("driver")
-            .is_none_or(|v| v.iter().any(|d| *d == r.driver))
+        && filters.get("driver").is_none_or(|v| v.contains(&r.driver))
         && filters
             .get("label")
             .is_none_or(|v| v.iter().all(|l| label_ok(l)))

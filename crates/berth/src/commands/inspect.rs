@@ -19,6 +19,8 @@ pub enum Kind {
     Container,
     /// An image.
     Image,
+    /// A volume.
+    Volume,
 }
 
 /// `berth inspect`.
@@ -43,7 +45,12 @@ async fn find(client: &Client, name: &str, kind: Option<Kind>) -> Result<Option<
     let paths = match kind {
         Some(Kind::Container) => vec![format!("/containers/{n}/json")],
         Some(Kind::Image) => vec![format!("/images/{n}/json")],
-        None => vec![format!("/containers/{n}/json"), format!("/images/{n}/json")],
+        Some(Kind::Volume) => vec![format!("/volumes/{n}")],
+        None => vec![
+            format!("/containers/{n}/json"),
+            format!("/images/{n}/json"),
+            format!("/volumes/{n}"),
+        ],
     };
     for p in paths {
         match client.get::<Value>(&p).await {
@@ -73,12 +80,16 @@ pub async fn inspect(client: &Client, a: &InspectArgs, kind: Option<Kind>) -> Re
     for n in &a.names {
         match find(client, n, kind).await? {
             Some(v) => found.push(v),
+            // docker's volume inspect passes the daemon's words on.
+            None if kind == Some(Kind::Volume) => errs.push_text(format!(
+                "Error response from daemon: get {n}: no such volume"
+            )),
             None => errs.push_text(format!(
                 "Error: No such {}: {n}",
                 match kind {
                     Some(Kind::Container) => "container",
                     Some(Kind::Image) => "image",
-                    None => "object",
+                    _ => "object",
                 }
             )),
         }

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod ps;
 pub mod run;
 pub mod system;
+pub mod volume;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -74,9 +74,20 @@ pub struct ContainerOptions {
     /// unless-stopped, on-failure[:max-retries])
     #[arg(long, value_name = "string", default_value = "no")]
     pub restart: String,
-    /// Bind mount a host path: /host:/container[:ro|rw]
+    /// Bind mount a volume: /host:/ctr or name:/ctr [:ro|rw|nocopy|z|Z|propagation],
+    /// or /ctr alone for an anonymous volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    /// (type=bind|volume|tmpfs,source=…,target=…,readonly,…)
+    #[arg(long = "mount", value_name = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (/path[:size=…,mode=…])
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (name[:ro|rw])
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Run an init inside the container that forwards signals and reaps
     /// processes
     #[arg(long)]
@@ -260,11 +271,31 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         ("CapAdd", &o.cap_add),
         ("CapDrop", &o.cap_drop),
         ("SecurityOpt", &o.security_opt),
-        ("Binds", &o.volume),
+        ("VolumesFrom", &o.volumes_from),
     ] {
         if !v.is_empty() {
             host[k] = json!(v);
         }
+    }
+    let (binds, anonymous) = split_volumes(&o.volume);
+    if !binds.is_empty() {
+        host["Binds"] = json!(binds);
+    }
+    if !o.mount.is_empty() {
+        let mounts: Vec<Value> = o
+            .mount
+            .iter()
+            .map(|m| parse_mount(m))
+            .collect::<Result<_, _>>()?;
+        host["Mounts"] = json!(mounts);
+    }
+    if !o.tmpfs.is_empty() {
+        let t: BTreeMap<&str, &str> = o
+            .tmpfs
+            .iter()
+            .map(|t| t.split_once(':').unwrap_or((t, "")))
+            .collect();
+        host["Tmpfs"] = json!(t);
     }
     let mut body = json!({
         "Image": image,
@@ -297,7 +328,92 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
     if let Some(t) = o.stop_timeout {
         body["StopTimeout"] = json!(t);
     }
+    if !anonymous.is_empty() {
+        let v: BTreeMap<&str, Value> = anonymous.iter().map(|a| (a.as_str(), json!({}))).collect();
+        body["Volumes"] = json!(v);
+    }
     Ok(body)
+}
+
+/// docker's split of `-v`: `src:dst[:mode]` goes to `Binds` (a relative
+/// host path starting with `.` made absolute), a lone `/dst` to
+/// `Config.Volumes` (an anonymous volume).
+fn split_volumes(list: &[String]) -> (Vec<String>, Vec<String>) {
+    let (mut binds, mut anonymous) = (Vec::new(), Vec::new());
+    for v in list {
+        match v.split_once(':') {
+            None => anonymous.push(v.clone()),
+            Some((host, rest)) if host.starts_with('.') => {
+                let abs = std::path::absolute(host)
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| host.to_string());
+                binds.push(format!("{abs}:{rest}"));
+            }
+            Some(_) => binds.push(v.clone()),
+        }
+    }
+    (binds, anonymous)
+}
+
+/// docker's `--mount` (`opts/mount.go`): comma-separated `key=value`
+/// fields as one `HostConfig.Mounts` entry.
+fn parse_mount(spec: &str) -> Result<Value, String> {
+    let mut m = json!({"Type": "volume"});
+    let bool_of = |k: &str, v: Option<&str>| -> Result<bool, String> {
+        match v {
+            None | Some("1") | Some("true") => Ok(true),
+            Some("0") | Some("false") => Ok(false),
+            Some(x) => Err(format!("invalid value for {k}: {x}")),
+        }
+    };
+    let kv = |v: Option<&str>, field: &str| -> Result<(String, String), String> {
+        let v = v.ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))?;
+        let (a, b) = v.split_once('=').unwrap_or((v, ""));
+        Ok((a.to_string(), b.to_string()))
+    };
+    for field in spec.split(',').filter(|f| !f.is_empty()) {
+        let (key, value) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v)),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        let need =
+            || value.ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"));
+        match key.as_str() {
+            "type" => m["Type"] = json!(need()?),
+            "source" | "src" => m["Source"] = json!(need()?),
+            "target" | "dst" | "destination" => m["Target"] = json!(need()?),
+            "readonly" | "ro" => m["ReadOnly"] = json!(bool_of(&key, value)?),
+            "consistency" => m["Consistency"] = json!(need()?),
+            "bind-propagation" => m["BindOptions"]["Propagation"] = json!(need()?),
+            "bind-nonrecursive" => m["BindOptions"]["NonRecursive"] = json!(bool_of(&key, value)?),
+            "bind-create-mountpoint" => {
+                m["BindOptions"]["CreateMountpoint"] = json!(bool_of(&key, value)?)
+            }
+            "volume-nocopy" => m["VolumeOptions"]["NoCopy"] = json!(bool_of(&key, value)?),
+            "volume-label" => {
+                let (k, v) = kv(value, field)?;
+                m["VolumeOptions"]["Labels"][k] = json!(v);
+            }
+            "volume-driver" => m["VolumeOptions"]["DriverConfig"]["Name"] = json!(need()?),
+            "volume-opt" => {
+                let (k, v) = kv(value, field)?;
+                m["VolumeOptions"]["DriverConfig"]["Options"][k] = json!(v);
+            }
+            "volume-subpath" => m["VolumeOptions"]["Subpath"] = json!(need()?),
+            "tmpfs-size" => m["TmpfsOptions"]["SizeBytes"] = json!(units::ram_in_bytes(need()?)?),
+            "tmpfs-mode" => {
+                let v = need()?;
+                let mode = u32::from_str_radix(v, 8)
+                    .map_err(|_| format!("invalid value for {key}: {v}"))?;
+                m["TmpfsOptions"]["Mode"] = json!(mode);
+            }
+            _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+        }
+    }
+    if m["Target"].is_null() {
+        return Err("target is required".into());
+    }
+    Ok(m)
 }
 
 async fn create(
