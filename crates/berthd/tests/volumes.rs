@@ -565,8 +565,12 @@ fn volumes_survive_kill9_and_show_in_df() {
     ]));
     assert!(df.contains("durable 1 5kB"), "{df}");
     d.kill9();
+    // What a create cut short between its directory and its record leaves.
+    let stray = d.dir.path().join("data/volumes/stray");
+    std::fs::create_dir_all(stray.join("_data")).unwrap();
     d.restart();
     assert_eq!(volumes(&d, &[]), ["durable", "mem"]);
+    assert!(!stray.exists(), "a directory with no record is swept");
     assert_eq!(
         ok(d.docker(&[
             "run",

@@ -372,6 +372,8 @@ impl Engine {
     /// At daemon start: volume directories with no record (a create or a
     /// remove cut short) are removed, after undoing any mount on them.
     pub fn sweep_volumes(&self) -> Result<usize, EngineError> {
+        // Creates make their directory before their record, under this lock.
+        let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut removed = 0;
         for e in std::fs::read_dir(self.volumes_dir())
             .into_iter()
@@ -772,4 +774,84 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(), EngineErro
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
+
+    #[test]
+    fn copy_up_copies_the_tree_and_follows_no_symlink() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "host\n").unwrap();
+        let seed = root.path().join("seed");
+        std::fs::create_dir_all(seed.join("sub")).unwrap();
+        std::fs::write(seed.join("file"), "img\n").unwrap();
+        std::fs::set_permissions(seed.join("file"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+        std::fs::write(seed.join("sub/deep"), "deep\n").unwrap();
+        // Links to the host, absolute and climbing: copied as links.
+        symlink(outside.path(), seed.join("abs")).unwrap();
+        symlink("../../../../../..", seed.join("up")).unwrap();
+        nix::unistd::mkfifo(&seed.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        // A destination that is itself a link to the host.
+        symlink(outside.path(), root.path().join("evil")).unwrap();
+
+        let data = tempfile::tempdir().unwrap();
+        copy_up(root.path(), "/seed", data.path()).unwrap();
+        let d = data.path();
+        assert_eq!(std::fs::read_to_string(d.join("file")).unwrap(), "img\n");
+        assert_eq!(
+            std::fs::metadata(d.join("file")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("sub/deep")).unwrap(),
+            "deep\n"
+        );
+        assert_eq!(std::fs::read_link(d.join("abs")).unwrap(), outside.path());
+        assert_eq!(
+            std::fs::read_link(d.join("up")).unwrap(),
+            Path::new("../../../../../..")
+        );
+        assert!(std::fs::symlink_metadata(d.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo());
+
+        // The link at the destination resolves inside the root, where
+        // nothing is: the host's files are not copied.
+        let data2 = tempfile::tempdir().unwrap();
+        copy_up(root.path(), "/evil", data2.path()).unwrap();
+        assert_eq!(std::fs::read_dir(data2.path()).unwrap().count(), 0);
+
+        // Only into an empty volume.
+        let data3 = tempfile::tempdir().unwrap();
+        std::fs::write(data3.path().join("mine"), "x").unwrap();
+        copy_up(root.path(), "/seed", data3.path()).unwrap();
+        assert_eq!(std::fs::read_dir(data3.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn driver_options_as_the_local_driver_takes_them() {
+        let m = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(check_options(&m(&[])).is_ok());
+        assert!(check_options(&m(&[
+            ("type", "tmpfs"),
+            ("device", "tmpfs"),
+            ("o", "size=1m")
+        ]))
+        .is_ok());
+        assert_eq!(
+            check_options(&m(&[("foo", "bar")])).unwrap_err().message,
+            "invalid option: \"foo\""
+        );
+        assert!(check_options(&m(&[("type", "tmpfs")])).is_err());
+    }
 }
