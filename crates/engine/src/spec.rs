@@ -410,7 +410,36 @@ pub fn build(
         bind("/etc/hosts", "hosts"),
     ]);
     let mut mounts = mounts;
+    let mut root_propagation = "";
     for m in user_mounts {
+        // Docker's rules (moby `daemon/oci_linux.go` WithMounts): a shared
+        // bind needs a shared source mount, a slave one a shared or slave
+        // source, and the root's propagation follows so that events reach.
+        match m.propagation.as_str() {
+            "shared" | "rshared" => {
+                let (at, tags) = source_mount(Path::new(&m.source));
+                if !tags.contains("shared:") {
+                    return Err(bad(format!(
+                        "path {} is mounted on {at} but it is not a shared mount",
+                        m.source
+                    )));
+                }
+                root_propagation = "shared";
+            }
+            "slave" | "rslave" => {
+                let (at, tags) = source_mount(Path::new(&m.source));
+                if !tags.contains("shared:") && !tags.contains("master:") {
+                    return Err(bad(format!(
+                        "path {} is mounted on {at} but it is not a shared or slave mount",
+                        m.source
+                    )));
+                }
+                if root_propagation.is_empty() {
+                    root_propagation = "rslave";
+                }
+            }
+            _ => {}
+        }
         let mount = match m.typ.as_str() {
             // Docker's tmpfs defaults, then the user's options.
             "tmpfs" => {
@@ -486,6 +515,9 @@ pub fn build(
     if !seccomp.is_null() {
         linux["seccomp"] = seccomp;
     }
+    if !root_propagation.is_empty() {
+        linux["rootfsPropagation"] = json!(root_propagation);
+    }
     if hc.privileged {
         linux["devices"] = Value::Array(host_devices());
     }
@@ -518,6 +550,27 @@ pub fn build(
             format!("building the container's spec: {e}"),
         )
     })
+}
+
+/// The mount point that holds `path` and its mountinfo optional fields
+/// (`shared:N`, `master:N`), from `/proc/self/mountinfo`.
+fn source_mount(path: &Path) -> (String, String) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut best: (String, String) = ("/".into(), String::new());
+    let mut best_len = 0;
+    for line in info.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(at), Some(dash)) = (fields.get(4), fields.iter().position(|f| *f == "-")) else {
+            continue;
+        };
+        // Later lines are mounted on top: on a tie, the last one wins.
+        if path.starts_with(at) && at.len() >= best_len {
+            best_len = at.len();
+            best = (at.to_string(), fields[6..dash].join(" "));
+        }
+    }
+    best
 }
 
 /// Every device node of the host's `/dev` (a privileged container gets them

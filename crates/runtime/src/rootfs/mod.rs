@@ -452,6 +452,34 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
                 .map_err(|e| Error::sys("set / propagation", e))?;
         }
     }
+    // The old root was made a slave recursively before it went (`pivot`),
+    // which turned the shared mounts asked for into slaves: they are made
+    // shared again, so that mounts made inside reach the source's peers.
+    for m in spec.mounts().iter().flatten() {
+        let opts = mount_opts::parse(m.options().as_deref().unwrap_or(&[]));
+        for p in opts
+            .propagation
+            .iter()
+            .filter(|p| p.contains(MsFlags::MS_SHARED))
+        {
+            let Some(target) = existing(&root, &m.destination().to_string_lossy())? else {
+                continue;
+            };
+            mount(
+                None::<&str>,
+                &fd_path(&target),
+                None::<&str>,
+                *p,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                Error::sys(
+                    format!("set propagation of {}", m.destination().display()),
+                    e,
+                )
+            })?;
+        }
+    }
     if spec
         .root()
         .as_ref()
