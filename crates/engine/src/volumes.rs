@@ -410,7 +410,8 @@ impl Engine {
             let (name, rw) = mounts::split_volumes_from(v.as_str().unwrap_or(""))?;
             // A 404 here would read to the docker CLI as a missing image.
             let other = self.find_container(name).map_err(|e| bad(e.message))?;
-            for m in other.mounts {
+            // Its `--tmpfs` mounts are no mount points in Docker: not copied.
+            for m in other.mounts.into_iter().filter(|m| !m.hidden) {
                 let mut m = MountPoint {
                     rw: m.rw && rw != Some(false),
                     copy_data: false,
