@@ -40,6 +40,10 @@ pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 /// makes us store.
 const MAX_ENTRIES: usize = 256;
 
+/// Most mounts of one container: far beyond real use; a bound on the
+/// volumes (directories, records) one create body can make.
+const MAX_MOUNTS: usize = 1024;
+
 /// What the store records about a volume.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -460,6 +464,12 @@ impl Engine {
                 copy_data: true,
                 ..Default::default()
             });
+        }
+        if out.len() > MAX_MOUNTS {
+            return Err(bad(format!(
+                "too many mounts: {} (at most {MAX_MOUNTS})",
+                out.len()
+            )));
         }
         for m in out.iter_mut().filter(|m| m.typ == "volume") {
             if m.name.is_empty() {

@@ -57,6 +57,24 @@ pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiErr
     if !v.is_object() {
         return Err(ApiError::bad_request("invalid JSON: an object expected"));
     }
+    for k in ["DriverOpts", "Labels"] {
+        if !v[k].is_null()
+            && !v[k]
+                .as_object()
+                .is_some_and(|o| o.values().all(|x| x.is_string()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid JSON: {k} must map strings to strings"
+            )));
+        }
+    }
+    for k in ["Name", "Driver"] {
+        if !v[k].is_null() && !v[k].is_string() {
+            return Err(ApiError::bad_request(format!(
+                "invalid JSON: {k} must be a string"
+            )));
+        }
+    }
     let name = v["Name"].as_str().unwrap_or("").to_string();
     let driver = v["Driver"].as_str().unwrap_or("").to_string();
     let opts = engine::mounts::string_map(&v["DriverOpts"]);
