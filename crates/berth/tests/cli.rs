@@ -1080,6 +1080,16 @@ fn volume_commands_and_mount_flags() {
         ]),
         "hi\na\n"
     );
+    // ps shows a volume by its name (cut to 15), and counts local volumes.
+    let ps = d.ok(&[
+        "ps",
+        "-a",
+        "-f",
+        "name=src",
+        "--format",
+        "{{.Mounts}} {{.LocalVolumes}}",
+    ]);
+    assert!(ps.starts_with("vol1,") && ps.ends_with("… 2\n"), "{ps}");
     // In use: refused with the daemon's words, exit 1.
     let (code, _, err) = d.berth(&["volume", "rm", "vol1"]);
     assert_eq!(code, 1);

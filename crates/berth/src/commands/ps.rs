@@ -120,6 +120,25 @@ pub fn row(c: &Value, trunc: bool) -> Value {
         ),
         (rw, _) => units::human_size_precision(rw.unwrap_or(0) as f64, 3),
     };
+    // docker's ContainerContext: a volume by its name, a bind by its source;
+    // local volumes counted by their driver.
+    let mounts: Vec<&Value> = c["Mounts"].as_array().into_iter().flatten().collect();
+    let mount_names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let name = m["Name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .or(m["Source"].as_str())
+                .unwrap_or_default();
+            if trunc {
+                ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
     json!({
         "ID": id,
         "Names": names.join(","),
@@ -132,9 +151,9 @@ pub fn row(c: &Value, trunc: bool) -> Value {
         "Status": s("Status"),
         "Size": size,
         "Labels": labels.join(","),
-        "Mounts": "",
+        "Mounts": mount_names.join(","),
         "Networks": "",
-        "LocalVolumes": "0",
+        "LocalVolumes": local.to_string(),
         "Platform": null,
     })
 }
