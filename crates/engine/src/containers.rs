@@ -430,6 +430,15 @@ impl Engine {
         if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join("started")) {
             c.started = t.trim().to_string();
         }
+        // Records from before mounts were resolved at create had host binds
+        // only (named volumes were refused then): derived from the body.
+        if c.mounts.is_empty() {
+            c.mounts = strings(&c.config["HostConfig"]["Binds"])
+                .iter()
+                .filter_map(|b| crate::mounts::parse_bind(b).ok())
+                .filter(|m| m.typ == "bind")
+                .collect();
+        }
         c
     }
 
