@@ -224,7 +224,7 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
     };
     let only = |k: &str, allowed: &str| -> Result<(), EngineError> {
         if !v[k].is_null() && k != allowed {
-            return Err(invalid(format!("{k} cannot be used with type {typ}")));
+            return Err(invalid(format!("field {k} must not be specified")));
         }
         Ok(())
     };
@@ -292,7 +292,7 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
                 only(k, "TmpfsOptions")?;
             }
             if !source.is_empty() {
-                return Err(invalid("field Source must be empty".into()));
+                return Err(invalid("field Source must not be specified".into()));
             }
             let t = &v["TmpfsOptions"];
             // Docker's ConvertTmpfsOptions: ro, mode, size.
