@@ -518,6 +518,9 @@ impl Engine {
                         mount_driver_options(&r, &data)?;
                     }
                     if m.copy_data {
+                        // Two containers starting on one empty volume: the
+                        // second finds it filled.
+                        let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
                         copy_up(rootfs, &m.destination, &data)?;
                     }
                     m.source = data.to_string_lossy().into_owned();
