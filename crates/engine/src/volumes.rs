@@ -510,6 +510,9 @@ impl Engine {
         for m in &mut out {
             match m.typ.as_str() {
                 "volume" => {
+                    // Two containers starting on one volume: the second finds
+                    // it mounted and filled, never mounts or copies twice.
+                    let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
                     let r = self
                         .volume_record(&m.name)?
                         .ok_or_else(|| no_such(&m.name))?;
@@ -518,9 +521,6 @@ impl Engine {
                         mount_driver_options(&r, &data)?;
                     }
                     if m.copy_data {
-                        // Two containers starting on one empty volume: the
-                        // second finds it filled.
-                        let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
                         copy_up(rootfs, &m.destination, &data)?;
                     }
                     m.source = data.to_string_lossy().into_owned();
