@@ -194,7 +194,7 @@ impl Engine {
     }
 
     /// The lock that orders a container's start and its release.
-    fn lifecycle(&self, id: &str) -> std::sync::Arc<std::sync::Mutex<()>> {
+    pub(crate) fn lifecycle(&self, id: &str) -> std::sync::Arc<std::sync::Mutex<()>> {
         let mut m = self.lifecycles.lock().unwrap_or_else(|p| p.into_inner());
         m.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
         m.entry(id.to_string()).or_default().clone()

@@ -560,11 +560,18 @@ impl Engine {
         if with_opts.is_empty() {
             return;
         }
+        let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Running, or being started (its lifecycle lock held: it may have
+        // mounted the volume and not run yet).
         let running: Vec<ContainerRecord> = self
             .container_records()
             .unwrap_or_default()
             .into_iter()
-            .filter(|o| o.id != c.id && matches!(self.state(o), State::Running(..)))
+            .filter(|o| {
+                o.id != c.id
+                    && (matches!(self.state(o), State::Running(..))
+                        || self.lifecycle(&o.id).try_lock().is_err())
+            })
             .collect();
         for m in with_opts {
             if !running.iter().any(|o| {
