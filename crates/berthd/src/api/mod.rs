@@ -354,6 +354,13 @@ async fn route(
         (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
+        (&Method::POST, _) if path.starts_with("/exec/") && path.ends_with("/resize") => {
+            let id = path
+                .trim_start_matches("/exec/")
+                .trim_end_matches("/resize")
+                .to_string();
+            exec::resize(d, id, q).await
+        }
         (&Method::GET, _) if path.starts_with("/exec/") && path.ends_with("/json") => {
             let id = path
                 .trim_start_matches("/exec/")
