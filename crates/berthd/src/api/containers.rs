@@ -594,17 +594,23 @@ async fn feed_stdin(
 ) -> Input {
     let sock = d.engine.container_dir(&id).join("ctl.sock");
     let mut phase = d.phases.subscribe(&id);
+    // What is published now may be an earlier run's exit (`start -ai` of
+    // an exited container): only an exit from here on ends the wait.
+    phase.borrow_and_update();
     let mut conn = loop {
         // A socket left by an earlier run refuses: wait for this run's shim.
         if let Ok(c) = tokio::net::UnixStream::connect(&sock).await {
             break c;
         }
-        if matches!(*phase.borrow(), Phase::Exited(_) | Phase::Removed(_)) {
-            return Input::Ended;
-        }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = phase.changed() => {}
+            r = phase.changed() => {
+                let gone = r.is_err()
+                    || matches!(*phase.borrow_and_update(), Phase::Exited(_) | Phase::Removed(_));
+                if gone {
+                    return Input::Ended;
+                }
+            }
         }
     };
     if conn.write_all(b"stdin\n").await.is_err() {

@@ -86,6 +86,12 @@ impl Pty {
         let mut buf = [0u8; 4096];
         match self.master.read(&mut buf) {
             Ok(n) if n > 0 => {
+                // A program asking where the cursor is (busybox's shell does,
+                // at times) waits for the answer a real terminal gives; one
+                // that never comes would eat the next typed line instead.
+                if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                    let _ = self.master.write_all(b"\x1b[1;1R");
+                }
                 self.seen.extend_from_slice(&buf[..n]);
                 self.all.extend_from_slice(&buf[..n]);
                 true
