@@ -255,12 +255,22 @@ impl Client {
         Ok(self.request(Method::POST, path, None).await?.0)
     }
 
-    /// `POST /containers/{id}/attach`: expects `101 Switching Protocols` and
-    /// returns the raw connection the output streams on.
-    pub async fn attach(&self, path: &str) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
-        let resp = self
-            .send_raw(Method::POST, path, full(Bytes::new()), "text/plain", true)
-            .await?;
+    /// `POST /containers/{id}/attach` or `/exec/{id}/start` (with its JSON
+    /// body): expects `101 Switching Protocols` and returns the raw
+    /// connection the streams go over.
+    pub async fn attach(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let (body, ctype) = match body {
+            Some(v) => (
+                full(serde_json::to_vec(&v).expect("json")),
+                "application/json",
+            ),
+            None => (full(Bytes::new()), "text/plain"),
+        };
+        let resp = self.send_raw(Method::POST, path, body, ctype, true).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             check(resp).await?;
             return Err(anyhow!("attach: the daemon did not switch protocols"));

@@ -7,8 +7,10 @@
 
 mod client;
 mod commands;
+mod session;
 mod stream;
 mod template;
+mod term;
 mod units;
 
 use std::process::ExitCode;
@@ -17,10 +19,12 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use commands::container::{
-    KillArgs, NamesArgs, PruneArgs as ContainerPruneArgs, RenameArgs, RmArgs, StartArgs, StopArgs,
+    AttachArgs, KillArgs, NamesArgs, PruneArgs as ContainerPruneArgs, RenameArgs, RmArgs,
+    StartArgs, StopArgs,
 };
 use commands::df::DfArgs;
 use commands::events::EventsArgs;
+use commands::exec::ExecArgs;
 use commands::filesystem::{CommitArgs, DiffArgs, ExportArgs};
 use commands::image::{
     HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs,
@@ -129,6 +133,10 @@ enum Verb {
     Create(CreateArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Kill one or more running containers
@@ -325,6 +333,8 @@ async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
         Verb::Run(a) => run::run(client, a).await,
         Verb::Create(a) => run::create_cmd(client, a).await,
         Verb::Start(a) => container::start(client, a).await,
+        Verb::Attach(a) => container::attach(client, a).await,
+        Verb::Exec(a) => commands::exec::exec(client, a).await,
         Verb::Stop(a) => container::stop(client, a).await,
         Verb::Kill(a) => container::kill(client, a).await,
         Verb::Restart(a) => container::restart(client, a).await,

@@ -6,25 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{busybox_tar, Daemon};
+use common::Daemon;
 
 fn ok(r: (i32, String, String)) -> String {
     assert_eq!(r.0, 0, "stdout: {}\nstderr: {}", r.1, r.2);
     r.1
-}
-
-/// A daemon with busybox imported as `busybox`.
-fn daemon() -> Daemon {
-    let d = Daemon::start();
-    let tar = busybox_tar(d.dir.path());
-    ok(d.docker(&[
-        "import",
-        "-c",
-        "CMD [\"sh\"]",
-        tar.to_str().unwrap(),
-        "busybox",
-    ]));
-    d
 }
 
 fn inspect(d: &Daemon, name: &str, format: &str) -> String {
@@ -44,7 +30,7 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn run_in_the_foreground() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let (code, out, err) = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
     assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
     // stdout and stderr apart, and the exit code is the container's.
@@ -93,7 +79,7 @@ fn run_in_the_foreground() {
 
 #[test]
 fn detached_lifecycle() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let id = ok(d.docker(&[
         "run",
         "-d",
@@ -205,7 +191,7 @@ fn detached_lifecycle() {
 
 #[test]
 fn stop_signal_and_kill_signal() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     // A process that exits 0 on TERM stops at once.
     ok(d.docker(&[
         "run",
@@ -247,7 +233,7 @@ fn stop_signal_and_kill_signal() {
 
 #[test]
 fn logs() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "--name",
@@ -290,7 +276,7 @@ fn logs() {
 
 #[test]
 fn restart_policies() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -357,7 +343,7 @@ fn restart_policies() {
 
 #[test]
 fn containers_outlive_a_killed_daemon() {
-    let mut d = daemon();
+    let mut d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -425,7 +411,7 @@ fn containers_outlive_a_killed_daemon() {
 
 #[test]
 fn api_errors() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let (head, body) = d.http("GET", "/v1.47/containers/nope/json");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     assert!(
@@ -454,7 +440,7 @@ fn api_errors() {
 
 #[test]
 fn images_in_use_by_containers() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&["run", "--name", "s", "busybox", "true"]));
     let (code, _, err) = d.docker(&["rmi", "busybox"]);
     assert!(
@@ -481,7 +467,7 @@ fn images_in_use_by_containers() {
 
 #[test]
 fn diff_commit_export() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "--name",
@@ -573,7 +559,7 @@ fn diff_commit_export() {
 
 #[test]
 fn events_and_disk_usage() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -691,7 +677,7 @@ fn events_and_disk_usage() {
 
 #[test]
 fn binds_and_log_rotation() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let host = d.dir.path().join("shared");
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("in"), "from the host\n").unwrap();
@@ -780,7 +766,7 @@ fn binds_and_log_rotation() {
 
 #[test]
 fn init_forwards_signals_and_passes_the_exit_code() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let ps = ok(d.docker(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,comm"]));
     assert!(
         ps.lines()
@@ -807,7 +793,7 @@ fn init_forwards_signals_and_passes_the_exit_code() {
 
 #[test]
 fn container_prune() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "--name",
@@ -831,7 +817,7 @@ fn container_prune() {
 
 #[test]
 fn limits_capabilities_and_privileges() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     // The cgroup limits, read from inside (cgroup v1 or v2 file names).
     let out = ok(d.docker(&["run", "--rm", "-m", "64m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sh", "-c",
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; true"]));
@@ -899,7 +885,7 @@ fn limits_capabilities_and_privileges() {
 
 #[test]
 fn restart_policies_at_daemon_start() {
-    let mut d = daemon();
+    let mut d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -959,7 +945,7 @@ fn restart_policies_at_daemon_start() {
 
 #[test]
 fn restart_policy_checks() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let (code, _, err) = d.docker(&["run", "-d", "--restart", "bogus", "busybox", "true"]);
     assert!(code != 0 && err.contains("invalid restart policy"), "{err}");
     let (code, _, err) = d.docker(&["run", "--rm", "--restart", "always", "busybox", "true"]);
@@ -972,7 +958,7 @@ fn restart_policy_checks() {
 
 #[test]
 fn exec_joins_the_container() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1035,7 +1021,7 @@ fn exec_joins_the_container() {
 
 #[test]
 fn top_lists_the_containers_processes() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1084,7 +1070,7 @@ fn top_lists_the_containers_processes() {
 
 #[test]
 fn stats_show_cpu_memory_and_pids() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1115,7 +1101,7 @@ fn stats_show_cpu_memory_and_pids() {
 
 #[test]
 fn stdin_with_i_reaches_the_container_and_ends_with_eof() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let run_with_input = |args: &[&str], input: &str| {
         let mut child = std::process::Command::new("docker")
             .args(args)
@@ -1151,7 +1137,7 @@ fn stdin_with_i_reaches_the_container_and_ends_with_eof() {
 
 #[test]
 fn healthchecks() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1205,7 +1191,7 @@ fn healthchecks() {
 
 #[test]
 fn api_statuses_of_the_lifecycle() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     let id = ok(d.docker(&["run", "-d", "busybox", "sleep", "100"]))
         .trim()
         .to_string();
@@ -1251,7 +1237,7 @@ fn api_statuses_of_the_lifecycle() {
 
 #[test]
 fn archive_get_stays_inside_the_container() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     // A file on the host that a symlink in the container names.
     let marker = d.dir.path().join("host-secret");
     std::fs::write(&marker, "HOST-ONLY-CONTENT-7f3a\n").unwrap();
@@ -1323,7 +1309,7 @@ fn archive_get_stays_inside_the_container() {
 
 #[test]
 fn archive_of_the_root_skips_kernel_trees() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&["run", "-d", "--name", "r", "busybox", "sleep", "100"]));
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -1355,7 +1341,7 @@ fn archive_of_the_root_skips_kernel_trees() {
 
 #[test]
 fn archive_put_never_writes_outside() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1477,7 +1463,7 @@ fn archive_put_never_writes_outside() {
 
 #[test]
 fn tty_output_kill_waits_and_empty_changes() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     // A TTY container's output is the pty's, logged raw.
     ok(d.docker(&[
         "run",
@@ -1511,7 +1497,7 @@ fn tty_output_kill_waits_and_empty_changes() {
 
 #[test]
 fn resize_a_tty_through_the_shim() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     ok(d.docker(&[
         "run",
         "-d",
@@ -1539,7 +1525,7 @@ fn resize_a_tty_through_the_shim() {
 
 #[test]
 fn oom_killed_is_reported() {
-    let d = daemon();
+    let d = Daemon::with_busybox();
     // A memory hog under a 16 MiB limit (no swap): the OOM killer ends it.
     let (code, _, _) = d.docker(&[
         "run",

@@ -603,11 +603,11 @@ impl Engine {
         let out = {
             let mut cmd = Command::new(shim);
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
-            if c.config["OpenStdin"].as_bool().unwrap_or(false) {
+            // A TTY container's input goes into its pty (the shim keeps the
+            // master); others get a stdin pipe when it was opened (`-i`).
+            let tty = c.config["Tty"].as_bool().unwrap_or(false);
+            if c.config["OpenStdin"].as_bool().unwrap_or(false) && !tty {
                 cmd.env("BERTH_OPEN_STDIN", "1");
-                if c.config["StdinOnce"].as_bool().unwrap_or(false) {
-                    cmd.env("BERTH_STDIN_ONCE", "1");
-                }
             }
             cmd.stdin(std::process::Stdio::null());
             cmd

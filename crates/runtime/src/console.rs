@@ -104,3 +104,31 @@ pub fn send_to_socket(socket: &Path, master: &OwnedFd) -> Result<()> {
     .map_err(|e| Error::sys(format!("send pty to {}", socket.display()), e))?;
     Ok(())
 }
+
+/// Receives a pty master sent by `send_to_socket` on an accepted connection
+/// of a console socket (the other end of `--console-socket`).
+pub fn recv_from(conn: &impl AsRawFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 64];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("receive pty", e))?;
+    let mut master = None;
+    for c in msg.cmsgs().map_err(|e| Error::sys("receive pty", e))? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                // SAFETY: the kernel just installed `raw` in our table for
+                // this message; nothing else owns it.
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                master.get_or_insert(owned);
+            }
+        }
+    }
+    master.ok_or_else(|| Error::sys("receive pty", nix::errno::Errno::EBADMSG))
+}

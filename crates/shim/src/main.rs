@@ -124,13 +124,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         }
         None => out_r,
     };
-    control::serve(
-        dir,
-        pid,
-        stdin_w,
-        master,
-        std::env::var_os("BERTH_STDIN_ONCE").is_some(),
-    );
+    control::serve(dir, pid, stdin_w, master);
     let code = supervise(dir, pid, out, err_r);
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read

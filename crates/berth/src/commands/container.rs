@@ -8,8 +8,10 @@ use clap::Args;
 use hyper::Method;
 use serde_json::Value;
 
+use super::run::Attach;
 use super::{outln, Errors, Status};
 use crate::client::{self, ApiError, Client, Query};
+use crate::session::Streams;
 
 /// `berth start`.
 #[derive(Debug, Args)]
@@ -17,9 +19,12 @@ pub struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short = 'a', long)]
     pub attach: bool,
-    /// Attach container's STDIN (accepted; stdin is not forwarded yet)
+    /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
     /// Containers to start
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -123,11 +128,21 @@ pub async fn start(client: &Client, a: &StartArgs) -> Result<u8> {
             .await?;
         let id = c["Id"].as_str().unwrap_or(name).to_string();
         let auto_remove = c["HostConfig"]["AutoRemove"].as_bool().unwrap_or(false);
+        let streams = Streams {
+            stdin: a.interactive && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+            tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
+        };
+        super::run::check_tty(streams.stdin, streams.tty)?;
         let path = format!("/containers/{id}/start");
-        return super::run::attach_start_wait(client, &id, auto_remove, true, || {
-            client.post(&path)
-        })
-        .await;
+        let att = Attach {
+            id: &id,
+            streams,
+            detach_keys: a.detach_keys.as_deref(),
+            sig_proxy: true,
+            condition: if auto_remove { "removed" } else { "next-exit" },
+        };
+        let code = super::run::attached(client, &att, Some(Box::pin(client.post(&path)))).await?;
+        return Ok(code.unwrap_or(0));
     }
     let (mut errs, failed) = each(client, &a.containers, "start", &Query::new()).await;
     if !failed.is_empty() {
@@ -289,4 +304,69 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
     ));
     super::out(&text)?;
     Ok(0)
+}
+
+/// `berth attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// `berth attach`: the running container's streams, until it exits (its
+/// code) or the detach keys (docker 28 then says "read escape sequence" and
+/// exits 1).
+pub async fn attach(client: &Client, a: &AttachArgs) -> Result<u8> {
+    let c: Value = client
+        .get(&format!("/containers/{}/json", client::path(&a.container)))
+        .await?;
+    if c["State"]["Paused"].as_bool().unwrap_or(false) {
+        return Err(Status::exit(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    if !c["State"]["Running"].as_bool().unwrap_or(false) {
+        return Err(Status::exit(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    let id = c["Id"].as_str().unwrap_or(&a.container).to_string();
+    let streams = Streams {
+        stdin: !a.no_stdin && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+        tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
+    };
+    super::run::check_tty(streams.stdin, streams.tty)?;
+    if streams.tty {
+        // A size one off first, as docker does, so that the shell redraws
+        // its prompt when the real size follows.
+        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
+            let q = Query::new()
+                .add("h", &(h + 1).to_string())
+                .add("w", &(w + 1).to_string());
+            let _ = client.post(&format!("/containers/{id}/resize{q}")).await;
+        }
+    }
+    let att = Attach {
+        id: &id,
+        streams,
+        detach_keys: a.detach_keys.as_deref(),
+        sig_proxy: a.sig_proxy,
+        condition: "not-running",
+    };
+    match super::run::attached(client, &att, None).await? {
+        Some(code) => Ok(code),
+        None => Err(Status::exit(1, "read escape sequence")),
+    }
 }

@@ -6,6 +6,7 @@
 pub mod container;
 pub mod df;
 pub mod events;
+pub mod exec;
 pub mod filesystem;
 pub mod image;
 pub mod inspect;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::{outln, Status};
 use crate::client::{self, Client, Query};
+use crate::session::{self, Streams};
 use crate::stream;
 use crate::units;
 
@@ -111,9 +112,12 @@ pub struct ContainerOptions {
         allow_negative_numbers = true
     )]
     pub stop_timeout: Option<i64>,
-    /// Keep STDIN open even if not attached (accepted; stdin is not forwarded yet)
+    /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// Automatically remove the container and its associated anonymous
     /// volumes when it exits
     #[arg(long)]
@@ -140,6 +144,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set, value_name = "bool")]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
     /// The container's options.
     #[command(flatten)]
     pub opts: ContainerOptions,
@@ -199,14 +206,14 @@ fn restart_policy(p: &str) -> Result<Value, String> {
 
 /// `KEY=value` stays; a bare `KEY` takes our value, or is left out when we
 /// have none (as docker's `ValidateEnv` does, minus sending it bare).
-fn env_entry(e: &str) -> Option<String> {
+pub fn env_entry(e: &str) -> Option<String> {
     if e.contains('=') {
         return Some(e.to_string());
     }
     std::env::var(e).ok().map(|v| format!("{e}={v}"))
 }
 
-fn read_env_file(path: &PathBuf) -> Result<Vec<String>, String> {
+pub fn read_env_file(path: &PathBuf) -> Result<Vec<String>, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("open {}: {e}", path.display()))?;
     Ok(text
@@ -301,9 +308,11 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         "Image": image,
         "Env": env,
         "Labels": labels,
-        "Tty": false,
+        "Tty": o.tty,
         "OpenStdin": o.interactive,
-        "AttachStdin": false,
+        // An attached -i client's EOF is the container's (docker's StdinOnce).
+        "AttachStdin": attach && o.interactive,
+        "StdinOnce": attach && o.interactive,
         "AttachStdout": attach,
         "AttachStderr": attach,
         "HostConfig": host,
@@ -472,6 +481,9 @@ fn report(e: &anyhow::Error) -> String {
 
 /// `berth run`.
 pub async fn run(client: &Client, a: &RunArgs) -> Result<u8> {
+    if !a.detach {
+        check_tty(a.opts.interactive, a.opts.tty)?;
+    }
     let id = match create(client, &a.opts, !a.detach, "run").await {
         Ok(id) => id,
         Err(e) => {
@@ -495,54 +507,87 @@ pub async fn run(client: &Client, a: &RunArgs) -> Result<u8> {
         outln(&id)?;
         return Ok(0);
     }
-    attach_start_wait(client, &id, a.opts.rm, a.sig_proxy, || {
-        start(client.clone(), id.clone())
-    })
-    .await
+    let a = Attach {
+        id: &id,
+        streams: Streams {
+            stdin: a.opts.interactive,
+            tty: a.opts.tty,
+        },
+        detach_keys: a.detach_keys.as_deref(),
+        sig_proxy: a.sig_proxy,
+        condition: if a.opts.rm { "removed" } else { "next-exit" },
+    };
+    let code = attached(
+        client,
+        &a,
+        Some(Box::pin(start(client.clone(), id.clone()))),
+    )
+    .await?;
+    // Detached: the container runs on and `run` leaves quietly.
+    Ok(code.unwrap_or(0))
 }
 
-/// Attaches to `id`'s output, asks to be told of its next exit (or its
-/// removal), calls `start`, copies the output until the stream ends, and
-/// returns the exit code, as docker's `run` and `start -a` do. Received
-/// SIGINT/SIGTERM go to the container when `sig_proxy`.
-pub async fn attach_start_wait<F, Fut>(
+/// How a client attaches to a container (`run`, `start -a`, `attach`).
+pub struct Attach<'a> {
+    pub id: &'a str,
+    pub streams: Streams,
+    /// `--detach-keys`; the daemon's default when `None`.
+    pub detach_keys: Option<&'a str>,
+    /// Received SIGINT/SIGTERM go to the container (without a TTY).
+    pub sig_proxy: bool,
+    /// What the exit code waits for: `next-exit` (run, start), `removed`
+    /// (run --rm), `not-running` (attach).
+    pub condition: &'a str,
+}
+
+/// A start to make once attached and waiting.
+pub type Start<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<hyper::StatusCode>> + 'a>>;
+
+/// Attaches to a container, asks to be told of its exit (or removal),
+/// calls `start`, relays the streams until they end, and returns the exit
+/// code, as docker's `run`, `start -a` and `attach` do; `None` when the
+/// client detached (the container runs on).
+pub async fn attached(
     client: &Client,
-    id: &str,
-    auto_remove: bool,
-    sig_proxy: bool,
-    start: F,
-) -> Result<u8>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<hyper::StatusCode>>,
-{
+    a: &Attach<'_>,
+    start: Option<Start<'_>>,
+) -> Result<Option<u8>> {
     let fail = |e: anyhow::Error| match e.downcast::<Status>() {
         Ok(s) => s.into(),
         Err(e) => Status::exit(125, report(&e)),
     };
-    let mut io = client
-        .attach(&format!(
-            "/containers/{id}/attach{}",
-            Query::new()
-                .add("stream", "1")
-                .add("stdout", "1")
-                .add("stderr", "1")
-        ))
+    let id = a.id;
+    let io = client
+        .attach(
+            &format!(
+                "/containers/{id}/attach{}",
+                Query::new()
+                    .add("stream", "1")
+                    .flag("stdin", a.streams.stdin)
+                    .add("stdout", "1")
+                    .add("stderr", "1")
+                    .opt("detachKeys", a.detach_keys.unwrap_or("")),
+            ),
+            None,
+        )
         .await
         .map_err(fail)?;
     // The wait is in place (its headers are back) before the start.
-    let condition = if auto_remove { "removed" } else { "next-exit" };
     let wait = client
         .send(
             Method::POST,
-            &format!("/containers/{id}/wait?condition={condition}"),
+            &format!("/containers/{id}/wait?condition={}", a.condition),
             client::full(bytes::Bytes::new()),
             "application/json",
         )
         .await
         .map_err(fail)?;
-    start().await?;
-    let copy = stream::copy_attached(&mut io, false);
+    if let Some(start) = start {
+        start.await?;
+    }
+    let resize = format!("/containers/{id}/resize");
+    let copy = session::relay(client, io, a.streams, &resize);
     tokio::pin!(copy);
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -552,18 +597,22 @@ where
                 // Nobody reads our output any more: leave, as docker's CLI
                 // does when SIGPIPE ends it (the container runs on).
                 if r? == stream::Copied::StdoutClosed {
-                    return Ok(0);
+                    return Ok(Some(0));
                 }
                 break;
             }
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
         };
-        if sig_proxy {
+        if a.sig_proxy && !a.streams.tty {
             let _ = client
                 .post(&format!("/containers/{id}/kill?signal={sig}"))
                 .await;
         }
+    }
+    // The stream ends at the exit, or when the daemon saw the detach keys.
+    if a.streams.stdin && running(client, id).await {
+        return Ok(None);
     }
     let body = wait.into_body().collect().await?.to_bytes();
     let v: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -574,7 +623,23 @@ where
         ));
     }
     let code = v["StatusCode"].as_i64().unwrap_or(125);
-    Ok(u8::try_from(code.rem_euclid(256)).unwrap_or(125))
+    Ok(Some(u8::try_from(code.rem_euclid(256)).unwrap_or(125)))
+}
+
+/// Whether the container still runs (false once it is gone).
+async fn running(client: &Client, id: &str) -> bool {
+    client
+        .get::<Value>(&format!("/containers/{id}/json"))
+        .await
+        .is_ok_and(|c| c["State"]["Running"].as_bool().unwrap_or(false))
+}
+
+/// docker's check before it puts a terminal into raw mode.
+pub fn check_tty(stdin: bool, tty: bool) -> Result<()> {
+    if stdin && tty && !crate::term::is_terminal(crate::term::STDIN) {
+        return Err(Status::exit(1, "the input device is not a TTY"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -488,14 +488,19 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
 }
 
 /// `POST /containers/{id}/attach`: the connection is upgraded (101) and the
-/// output streams on it until the container exits. stdin is not forwarded
-/// yet (interactive containers are their own issue).
+/// output streams on it until the container exits; with `stdin`, what the
+/// client sends goes to the container's stdin (or its pty) until the client
+/// closes its side or types the detach keys.
 pub async fn attach(
     d: &Arc<Daemon>,
     name: String,
     q: &Query,
     upgrade: hyper::upgrade::OnUpgrade,
 ) -> Result<Response<Body>, ApiError> {
+    let keys = match q.get("detachKeys") {
+        "" => crate::detach::DEFAULT.to_vec(),
+        k => crate::detach::parse(k).map_err(ApiError::bad_request)?,
+    };
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
     // attach replays the log with `logs`, then follows with `stream`.
@@ -513,12 +518,22 @@ pub async fn attach(
     let attached = d.phases.attach(&c.id);
     d.events.container(&c, "attach", &[]);
     let want_stdin = q.flag("stdin") && c.config["OpenStdin"].as_bool().unwrap_or(false);
+    // The client's EOF closes the container's stdin when it asked for that
+    // (`docker run -i`); a pty is never closed by a client.
+    let close_at_eof = c.config["StdinOnce"].as_bool().unwrap_or(false) && !raw;
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
         if want_stdin {
-            tokio::spawn(feed_stdin(d.clone(), c.id.clone(), rd));
+            let (d, id) = (d.clone(), c.id.clone());
+            tokio::spawn(async move {
+                let watch = crate::detach::Watch::new(keys);
+                if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
+                    let _ = detached_tx.send(());
+                }
+            });
         } else {
             // Nothing to read; keep the half open until the stream ends.
             tokio::spawn(async move {
@@ -526,13 +541,29 @@ pub async fn attach(
                 while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
             });
         }
+        // Only a detach ends the output early; a dropped sender never does.
+        let detached = async {
+            if detached.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(detached);
         let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
         let pumping = tokio::spawn(pump(d, c, o, move |b| btx.send(b).is_ok()));
-        while let Some(b) = brx.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                b = brx.recv() => {
+                    let Some(b) = b else { break };
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
+                    let _ = wr.flush().await;
+                }
+                _ = &mut detached => {
+                    pumping.abort();
+                    break;
+                }
             }
-            let _ = wr.flush().await;
         }
         let _ = pumping.await;
         let _ = wr.shutdown().await;
@@ -540,36 +571,84 @@ pub async fn attach(
     Ok(super::upgraded(raw))
 }
 
+/// How a client's input ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Input {
+    /// It closed its side (or the container went).
+    Ended,
+    /// It typed the detach keys.
+    Detached,
+}
+
 /// Copies what the client sends into the container's stdin, through the
-/// shim's control socket (the shim holds the pipe, so this works across a
-/// daemon restart). The socket appears when the container starts, which
-/// may be after the attach (`docker run -i`). The client's EOF ends the
-/// copy; the shim then closes the container's stdin if it was `StdinOnce`.
-async fn feed_stdin(d: Arc<Daemon>, id: String, mut rd: impl tokio::io::AsyncRead + Unpin) {
+/// shim's control socket (the shim holds the pipe or the pty, so this works
+/// across a daemon restart). The socket appears when the container starts,
+/// which may be after the attach (`docker run -i`). The client's EOF ends
+/// the copy and, with `close_at_eof`, closes the container's stdin; the
+/// detach keys end it and leave stdin open.
+async fn feed_stdin(
+    d: Arc<Daemon>,
+    id: String,
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    mut watch: crate::detach::Watch,
+    close_at_eof: bool,
+) -> Input {
     let sock = d.engine.container_dir(&id).join("ctl.sock");
     let mut phase = d.phases.subscribe(&id);
+    // What is published now may be an earlier run's exit (`start -ai` of
+    // an exited container): only an exit from here on ends the wait.
+    phase.borrow_and_update();
     let mut conn = loop {
         // A socket left by an earlier run refuses: wait for this run's shim.
         if let Ok(c) = tokio::net::UnixStream::connect(&sock).await {
             break c;
         }
-        if matches!(*phase.borrow(), Phase::Exited(_) | Phase::Removed(_)) {
-            return;
-        }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = phase.changed() => {}
+            r = phase.changed() => {
+                let gone = r.is_err()
+                    || matches!(*phase.borrow_and_update(), Phase::Exited(_) | Phase::Removed(_));
+                if gone {
+                    return Input::Ended;
+                }
+            }
         }
     };
     if conn.write_all(b"stdin\n").await.is_err() {
-        return;
+        return Input::Ended;
     }
     let mut answer = [0u8; 3];
     if conn.read_exact(&mut answer).await.is_err() || &answer != b"ok\n" {
-        return;
+        return Input::Ended;
     }
-    let _ = tokio::io::copy(&mut rd, &mut conn).await;
+    let mut buf = vec![0u8; 32 * 1024];
+    let how = loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break Input::Ended,
+            Ok(n) => n,
+        };
+        let (data, how) = match watch.feed(&buf[..n]) {
+            crate::detach::Seen::Send(b) => (b, None),
+            crate::detach::Seen::Detach(b) => (b, Some(Input::Detached)),
+        };
+        if conn.write_all(&data).await.is_err() {
+            return Input::Ended;
+        }
+        if let Some(how) = how {
+            break how;
+        }
+    };
+    // The shim says "done" when all of it is in the pipe.
     let _ = conn.shutdown().await;
+    let mut done = Vec::new();
+    let _ = conn.read_to_end(&mut done).await;
+    if how == Input::Ended && close_at_eof {
+        if let Ok(mut c) = tokio::net::UnixStream::connect(&sock).await {
+            let _ = c.write_all(b"close-stdin\n").await;
+            let _ = c.read_to_end(&mut done).await;
+        }
+    }
+    how
 }
 
 /// `DELETE /containers/{id}`.

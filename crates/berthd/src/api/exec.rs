@@ -30,6 +30,11 @@ pub struct ExecRecord {
     running: bool,
     exit_code: Option<i32>,
     pid: i32,
+    /// A TTY exec: its pty master, held for resizes while it runs.
+    tty: bool,
+    pty: Option<Arc<std::os::fd::OwnedFd>>,
+    /// Input from the attached client (`AttachStdin`).
+    stdin: bool,
 }
 
 /// The daemon's execs by id.
@@ -58,8 +63,8 @@ async fn read_json(body: Incoming) -> Result<Value, ApiError> {
 /// `POST /containers/{id}/exec`.
 pub async fn create(d: &Daemon, name: String, body: Incoming) -> Result<Response<Body>, ApiError> {
     let cfg = read_json(body).await?;
-    if cfg["Tty"].as_bool().unwrap_or(false) || cfg["AttachStdin"].as_bool().unwrap_or(false) {
-        return Err(ApiError { status: StatusCode::NOT_IMPLEMENTED, message: "exec with a TTY or stdin is not implemented yet in berth (interactive containers are the next issue)".into() });
+    if let Some(k) = cfg["DetachKeys"].as_str().filter(|k| !k.is_empty()) {
+        crate::detach::parse(k).map_err(ApiError::bad_request)?;
     }
     let e = d.engine.clone();
     let c2 = cfg.clone();
@@ -68,11 +73,14 @@ pub async fn create(d: &Daemon, name: String, body: Incoming) -> Result<Response
     let rec = ExecRecord {
         id: id.clone(),
         container: c.id.clone(),
-        config: cfg,
         process,
         running: false,
         exit_code: None,
         pid: 0,
+        tty: cfg["Tty"].as_bool().unwrap_or(false),
+        pty: None,
+        stdin: cfg["AttachStdin"].as_bool().unwrap_or(false),
+        config: cfg,
     };
     d.execs
         .lock()
@@ -102,8 +110,10 @@ fn update(d: &Daemon, id: &str, f: impl FnOnce(&mut ExecRecord)) {
     }
 }
 
-/// `POST /exec/{id}/start`: attached (the connection is upgraded and the
-/// output streams on it) or detached (`{"Detach": true}`).
+/// `POST /exec/{id}/start`: attached (the connection is upgraded: output
+/// out, and with `AttachStdin` input in, raw bytes through a pty for a TTY
+/// exec, Docker's frames without one) or detached (`{"Detach": true}`; the
+/// exec runs on and its exit is still recorded).
 pub async fn start(
     d: &Arc<Daemon>,
     id: String,
@@ -118,28 +128,63 @@ pub async fn start(
             message: format!("exec {id} has already run"),
         });
     }
+    let keys = match rec.config["DetachKeys"].as_str().unwrap_or("") {
+        "" => crate::detach::DEFAULT.to_vec(),
+        k => crate::detach::parse(k).map_err(ApiError::bad_request)?,
+    };
     let dir = d.settings.exec_root.join("execs");
     std::fs::create_dir_all(&dir)
         .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
-    let process = dir.join(format!("{id}.json"));
-    let pid_file = dir.join(format!("{id}.pid"));
-    std::fs::write(&process, rec.process.to_string())
-        .map_err(|e| ApiError::internal(format!("write {}: {e}", process.display())))?;
+    let files = ExecFiles {
+        process: dir.join(format!("{id}.json")),
+        pid: dir.join(format!("{id}.pid")),
+        console: dir.join(format!("{id}.sock")),
+    };
+    std::fs::write(&files.process, rec.process.to_string())
+        .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
     let detach = opts["Detach"].as_bool().unwrap_or(false);
-    let mut cmd = runtime_exec(d, &process);
-    cmd.arg("--pid-file").arg(&pid_file);
-    if detach {
-        cmd.arg("--detach");
+    let (tty, stdin) = (rec.tty, rec.stdin && !detach);
+    let console = if tty {
+        let _ = std::fs::remove_file(&files.console);
+        Some(
+            tokio::net::UnixListener::bind(&files.console)
+                .map_err(|e| ApiError::internal(format!("console socket: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let mut cmd = runtime_exec(d, &files.process);
+    cmd.arg("--pid-file").arg(&files.pid);
+    if tty {
+        cmd.arg("--console-socket").arg(&files.console);
     }
+    // Foreground even when detached: berth-runtime stays with the process
+    // and its exit code is the exec's.
+    let piped = |yes: bool| if yes { Stdio::piped() } else { Stdio::null() };
     cmd.arg(&rec.container)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdin(piped(stdin && !tty))
+        .stdout(piped(!tty && !detach))
         .stderr(Stdio::piped())
         .kill_on_drop(false);
     let mut child = cmd
         .spawn()
         .map_err(|e| ApiError::internal(format!("start {}: {e}", d.runtime.display())))?;
-    update(d, &id, |r| r.running = true);
+    let pty = match console {
+        Some(l) => match receive_pty(&l, &mut child).await {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                files.remove();
+                update(d, &id, |r| r.exit_code = Some(126));
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    update(d, &id, |r| {
+        r.running = true;
+        r.pty = pty.clone();
+    });
+    tokio::spawn(record_pid(d.clone(), id.clone(), files.pid.clone()));
     super::containers::event(
         d,
         &rec.container,
@@ -147,62 +192,75 @@ pub async fn start(
         vec![("execID", id.clone())],
     )
     .await;
-    let mut out = child.stdout.take();
     let mut err = child.stderr.take();
-    let d2 = d.clone();
-    let finish = move |code: i32| {
-        let pid = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(0);
-        update(&d2, &id, |r| {
-            r.running = false;
-            r.exit_code = Some(code);
-            r.pid = pid;
-        });
-        let _ = std::fs::remove_file(&process);
-        let _ = std::fs::remove_file(&pid_file);
-    };
     if detach {
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        if !status.success() {
-            let mut msg = String::new();
-            if let Some(e) = err.as_mut() {
-                let _ = e.read_to_string(&mut msg).await;
-            }
-            finish(126);
-            return Err(ApiError::bad_request(
-                msg.trim().trim_start_matches("berth-runtime: ").to_string(),
-            ));
+        if let Err(msg) = started(&mut child, &files.pid, &mut err).await {
+            finish(d, &id, &files, 126);
+            return Err(ApiError::bad_request(msg));
         }
-        // The process runs on; its code is not known to berthd (Docker's is).
-        update(d, &rec.id, |r| r.running = true);
+        if let Some(m) = &pty {
+            // Nobody reads a detached TTY exec: its output is drained so it
+            // never blocks on a full pty.
+            tokio::spawn(drain(m.clone()));
+        }
+        let d2 = d.clone();
+        tokio::spawn(async move {
+            let code = child
+                .wait()
+                .await
+                .ok()
+                .and_then(|s| s.code())
+                .unwrap_or(126);
+            finish(&d2, &id, &files, code);
+        });
         return Ok(super::empty(StatusCode::OK));
     }
+    let mut out = child.stdout.take();
+    let child_stdin = child.stdin.take();
+    let d = d.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let mut io = TokioIo::new(upgraded);
-        let (mut ob, mut eb) = (vec![0u8; 32 * 1024], vec![0u8; 32 * 1024]);
-        // The end of stderr: berth-runtime's own error, if it failed.
-        let mut tail: Vec<u8> = Vec::new();
-        while out.is_some() || err.is_some() {
-            tokio::select! {
-                n = async { out.as_mut().unwrap().read(&mut ob).await }, if out.is_some() => match n {
-                    Ok(n) if n > 0 => { if io.write_all(&frame(1, &ob[..n])).await.is_err() { break } }
-                    _ => out = None,
-                },
-                n = async { err.as_mut().unwrap().read(&mut eb).await }, if err.is_some() => match n {
-                    Ok(n) if n > 0 => {
-                        tail.extend_from_slice(&eb[..n]);
-                        tail.drain(..tail.len().saturating_sub(512));
-                        if io.write_all(&frame(2, &eb[..n])).await.is_err() { break }
+        let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        if stdin {
+            let sink: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> = match &pty {
+                Some(m) => dup_file(m).map(|f| Box::new(f) as _),
+                None => child_stdin.map(|s| Box::new(s) as _),
+            };
+            if let Some(sink) = sink {
+                let watch = crate::detach::Watch::new(keys);
+                tokio::spawn(async move {
+                    if forward_input(rd, sink, watch).await {
+                        let _ = detached_tx.send(());
                     }
-                    _ => err = None,
-                },
+                });
             }
+        }
+        let detached = async {
+            if detached.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(detached);
+        let mut tail: Vec<u8> = Vec::new();
+        let left = tokio::select! {
+            _ = relay_output(&mut wr, pty.as_ref(), &mut out, &mut err, &mut tail) => false,
+            _ = &mut detached => true,
+        };
+        if left {
+            // Detached: the exec runs on; its exit is recorded when it comes.
+            let d2 = d.clone();
+            tokio::spawn(async move {
+                let code = child
+                    .wait()
+                    .await
+                    .ok()
+                    .and_then(|s| s.code())
+                    .unwrap_or(126);
+                finish(&d2, &id, &files, code);
+            });
+            let _ = wr.shutdown().await;
+            return;
         }
         let mut code = child
             .wait()
@@ -222,11 +280,200 @@ pub async fn start(
             };
         }
         // Recorded before the stream ends: the client asks for it right after.
-        finish(code);
-        let _ = io.flush().await;
-        let _ = io.shutdown().await;
+        finish(&d, &id, &files, code);
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
     });
-    Ok(super::upgraded(false))
+    Ok(super::upgraded(tty))
+}
+
+/// The files of one exec under `EXEC_ROOT/execs`.
+struct ExecFiles {
+    process: std::path::PathBuf,
+    pid: std::path::PathBuf,
+    console: std::path::PathBuf,
+}
+
+impl ExecFiles {
+    fn remove(&self) {
+        for f in [&self.process, &self.pid, &self.console] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// Records an exec's end (its pid read from the pid file) and lets its
+/// files and pty go.
+fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
+    let pid = std::fs::read_to_string(&files.pid)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(0);
+    update(d, id, |r| {
+        r.running = false;
+        r.exit_code = Some(code);
+        if pid != 0 {
+            r.pid = pid;
+        }
+        r.pty = None;
+    });
+    files.remove();
+}
+
+/// Records the exec's pid once berth-runtime has written it (it runs by
+/// then), for `/exec/{id}/json` while it runs.
+async fn record_pid(d: Arc<Daemon>, id: String, pid_file: std::path::PathBuf) {
+    for _ in 0..2000 {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            update(&d, &id, |r| r.pid = pid);
+            return;
+        }
+        if find(&d, &id).map_or(true, |r| !r.running) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The pty master that `berth-runtime exec --console-socket` sends, or its
+/// error if it fails first.
+async fn receive_pty(
+    l: &tokio::net::UnixListener,
+    child: &mut tokio::process::Child,
+) -> Result<std::os::fd::OwnedFd, ApiError> {
+    let got = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        tokio::select! {
+            c = l.accept() => {
+                let (conn, _) = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+                let conn = conn.into_std().map_err(|e| ApiError::internal(e.to_string()))?;
+                conn.set_nonblocking(false).map_err(|e| ApiError::internal(e.to_string()))?;
+                tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                    .map_err(|e| ApiError::internal(e.to_string()))
+            }
+            _ = child.wait() => {
+                let mut msg = String::new();
+                if let Some(e) = child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut msg).await;
+                }
+                Err(ApiError::bad_request(msg.trim().trim_start_matches("berth-runtime: ").to_string()))
+            }
+        }
+    })
+    .await;
+    got.unwrap_or_else(|_| Err(ApiError::internal("the exec's pty did not come")))
+}
+
+/// Waits until a detached exec's process runs (its pid file is written) or
+/// its start failed (berth-runtime exited; its error is returned).
+async fn started(
+    child: &mut tokio::process::Child,
+    pid_file: &std::path::Path,
+    err: &mut Option<tokio::process::ChildStderr>,
+) -> Result<(), String> {
+    loop {
+        if pid_file.exists() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            if status.success() {
+                return Ok(());
+            }
+            let mut msg = String::new();
+            if let Some(e) = err.as_mut() {
+                let _ = e.read_to_string(&mut msg).await;
+            }
+            return Err(msg.trim().trim_start_matches("berth-runtime: ").to_string());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// An async file on a duplicate of the pty master (reads and writes go
+/// through tokio's blocking pool, as a pty is not pollable by tokio's files).
+fn dup_file(m: &std::os::fd::OwnedFd) -> Option<tokio::fs::File> {
+    m.try_clone()
+        .ok()
+        .map(|fd| tokio::fs::File::from_std(std::fs::File::from(fd)))
+}
+
+/// Reads a pty until its last holder closes it.
+async fn drain(m: Arc<std::os::fd::OwnedFd>) {
+    let Some(mut f) = dup_file(&m) else { return };
+    let mut buf = vec![0u8; 16 * 1024];
+    while matches!(f.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+/// Copies the client's input to the exec until EOF (the sink is closed) or
+/// the detach keys (true).
+async fn forward_input(
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    mut watch: crate::detach::Watch,
+) -> bool {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let (data, detach) = match watch.feed(&buf[..n]) {
+            crate::detach::Seen::Send(b) => (b, false),
+            crate::detach::Seen::Detach(b) => (b, true),
+        };
+        if sink.write_all(&data).await.is_err() || sink.flush().await.is_err() {
+            break;
+        }
+        if detach {
+            return true;
+        }
+    }
+    let _ = sink.shutdown().await;
+    false
+}
+
+/// Relays an exec's output to the client until it ends: the pty's bytes
+/// raw, or stdout and stderr in frames. The end of stderr (berth-runtime's
+/// own error, if it failed) is kept in `tail`.
+async fn relay_output(
+    wr: &mut (impl tokio::io::AsyncWrite + Unpin),
+    pty: Option<&Arc<std::os::fd::OwnedFd>>,
+    out: &mut Option<tokio::process::ChildStdout>,
+    err: &mut Option<tokio::process::ChildStderr>,
+    tail: &mut Vec<u8>,
+) {
+    let mut master = pty.and_then(|m| dup_file(m));
+    let (mut ob, mut eb, mut tb) = (
+        vec![0u8; 32 * 1024],
+        vec![0u8; 32 * 1024],
+        vec![0u8; 32 * 1024],
+    );
+    while out.is_some() || err.is_some() || master.is_some() {
+        tokio::select! {
+            n = async { master.as_mut().unwrap().read(&mut tb).await }, if master.is_some() => match n {
+                Ok(n) if n > 0 => { if wr.write_all(&tb[..n]).await.is_err() { return } let _ = wr.flush().await; }
+                // EIO: the last process holding the pty is gone.
+                _ => master = None,
+            },
+            n = async { out.as_mut().unwrap().read(&mut ob).await }, if out.is_some() => match n {
+                Ok(n) if n > 0 => { if wr.write_all(&frame(1, &ob[..n])).await.is_err() { return } }
+                _ => *out = None,
+            },
+            n = async { err.as_mut().unwrap().read(&mut eb).await }, if err.is_some() => match n {
+                Ok(n) if n > 0 => {
+                    tail.extend_from_slice(&eb[..n]);
+                    tail.drain(..tail.len().saturating_sub(512));
+                    let data = if pty.is_some() { eb[..n].to_vec() } else { frame(2, &eb[..n]) };
+                    if wr.write_all(&data).await.is_err() { return }
+                }
+                _ => *err = None,
+            },
+        }
+    }
 }
 
 /// `berth-runtime --root R exec --process FILE` (the sealed copy): every
@@ -252,7 +499,7 @@ pub async fn inspect(d: &Daemon, id: String) -> Result<Response<Body>, ApiError>
         &json!({
             "ID": r.id, "Running": r.running, "ExitCode": r.exit_code, "Pid": r.pid,
             "ContainerID": r.container, "CanRemove": false, "DetachKeys": "",
-            "OpenStdin": false, "OpenStdout": true, "OpenStderr": true,
+            "OpenStdin": r.stdin, "OpenStdout": true, "OpenStderr": true,
             "ProcessConfig": {
                 "tty": r.config["Tty"].as_bool().unwrap_or(false),
                 "entrypoint": cmd.first().cloned().unwrap_or(json!("")),
@@ -262,4 +509,36 @@ pub async fn inspect(d: &Daemon, id: String) -> Result<Response<Body>, ApiError>
             },
         }),
     ))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`: a TTY exec's window size.
+pub async fn resize(
+    d: &Daemon,
+    id: String,
+    q: &super::query::Query,
+) -> Result<Response<Body>, ApiError> {
+    let (Ok(h), Ok(w)) = (q.get("h").parse::<u16>(), q.get("w").parse::<u16>()) else {
+        return Err(ApiError::bad_request("h and w must be numbers"));
+    };
+    let r = find(d, &id)?;
+    let Some(m) = r.pty else {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!("exec {id} has no TTY or is not running"),
+        });
+    };
+    let ws = libc::winsize {
+        ws_row: h,
+        ws_col: w,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize we own from a valid fd.
+    if unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&*m), libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(ApiError::internal(format!(
+            "resize: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(super::empty(StatusCode::OK))
 }

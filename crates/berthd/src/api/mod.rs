@@ -371,6 +371,13 @@ async fn route(
         (&Method::DELETE, _) if volume(path).is_some() => {
             volumes::remove(d, volume(path).unwrap_or_default(), q).await
         }
+        (&Method::POST, _) if path.starts_with("/exec/") && path.ends_with("/resize") => {
+            let id = path
+                .trim_start_matches("/exec/")
+                .trim_end_matches("/resize")
+                .to_string();
+            exec::resize(d, id, q).await
+        }
         (&Method::GET, _) if path.starts_with("/exec/") && path.ends_with("/json") => {
             let id = path
                 .trim_start_matches("/exec/")

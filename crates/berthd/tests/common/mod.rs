@@ -23,6 +23,21 @@ impl Daemon {
         d
     }
 
+    /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
+    pub fn with_busybox() -> Daemon {
+        let d = Daemon::start();
+        let tar = busybox_tar(d.dir.path());
+        let (code, out, err) = d.docker(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        assert_eq!(code, 0, "import: {out}{err}");
+        d
+    }
+
     fn spawn(dir: &std::path::Path) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berthd"))
             .arg("-H")
@@ -59,11 +74,18 @@ impl Daemon {
         self.dir.path().join("berth.sock")
     }
 
-    pub fn docker(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new("docker")
-            .args(args)
+    /// The docker CLI, pointed at this daemon.
+    pub fn docker_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.args(args)
             .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
-            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
+        cmd
+    }
+
+    pub fn docker(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self
+            .docker_command(args)
             .output()
             .expect("the docker CLI is installed");
         (

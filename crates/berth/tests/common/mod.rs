@@ -1,0 +1,158 @@
+//! A berthd on its own temporary roots, and the real `berth` binary pointed
+//! at it; shared by the berth CLI's test files. berthd, berth-shim and
+//! berth-runtime come from the same target directory (`cargo build
+//! --workspace` first).
+
+#![allow(dead_code)]
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub struct Daemon {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run of `berth` gave: exit code, stdout, stderr.
+pub type Output = (i32, String, String);
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        // berthd is built beside berth in the same target directory.
+        let berthd = Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berthd");
+        assert!(
+            berthd.exists(),
+            "build berthd first (cargo build --workspace)"
+        );
+        let sock = dir.path().join("berth.sock");
+        let child = Command::new(berthd)
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&sock).is_err() {
+            assert!(Instant::now() < deadline, "berthd did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Daemon { child, dir }
+    }
+
+    /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
+    pub fn with_busybox() -> Daemon {
+        let d = Daemon::start();
+        let tar = busybox_tar();
+        d.ok(&[
+            "import",
+            "-c",
+            r#"CMD ["sh"]"#,
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        d
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("berth.sock").display())
+    }
+
+    /// `berth -H <this daemon> args...`.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        let host = self.host();
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(args);
+        berth(&all, None)
+    }
+
+    /// `berth args...` that must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.berth(args);
+        assert_eq!(code, 0, "berth {args:?}: {err}");
+        out
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Containers outlive the daemon by design: remove them first.
+        let (_, ids, _) = self.berth(&["ps", "-aq"]);
+        for id in ids.split_whitespace() {
+            let _ = self.berth(&["rm", "-f", id]);
+        }
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+pub fn berth(args: &[&str], host_env: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+    c.args(args).env_remove("BERTH_HOST").stdin(Stdio::null());
+    if let Some(h) = host_env {
+        c.env("BERTH_HOST", h);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A busybox root filesystem tar made once with the project's script, kept
+/// in cargo's scratch directory for integration tests.
+pub fn busybox_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let tar = base.join("berth-cli-busybox.tar");
+        if tar.exists() {
+            return tar;
+        }
+        let work = tempfile::tempdir_in(base).unwrap();
+        let root = work.path().join("root");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/busybox-rootfs.sh");
+        let st = Command::new("bash")
+            .arg(script)
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let part = work.path().join("busybox.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&part)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::rename(&part, &tar).unwrap();
+        tar
+    })
+    .clone()
+}
+
+/// Polls `f` until it is true (or fails the test after five seconds).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
