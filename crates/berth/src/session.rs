@@ -19,6 +19,9 @@ use crate::term;
 pub struct Streams {
     /// Our stdin goes to the container.
     pub stdin: bool,
+    /// Its output comes to our stdout and stderr (attach asks for these).
+    pub stdout: bool,
+    pub stderr: bool,
     /// The container has a terminal: raw bytes both ways.
     pub tty: bool,
 }

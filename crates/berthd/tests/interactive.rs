@@ -195,6 +195,24 @@ fn exec_with_stdin_and_detached_exec_codes() {
         done["Running"] == false
     });
     assert_eq!(done["ExitCode"], 7, "{done}");
+    // Its end is an event, with the code, as Docker's exec_die.
+    let until = (std::time::SystemTime::now() + Duration::from_secs(1))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let events = ok(d.docker(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "event=exec_die",
+        "--format",
+        "{{.Actor.Attributes.execID}} {{.Actor.Attributes.exitCode}}",
+    ]));
+    assert!(events.contains(&format!("{id} 7")), "{events}");
     // Resizing an exec without a TTY is refused.
     let (head, _) = d.http("POST", &format!("/exec/{id}/resize?h=10&w=10"));
     assert!(head.starts_with("HTTP/1.1 409"), "{head}");

@@ -86,6 +86,8 @@ pub async fn exec(client: &Client, a: &ExecArgs) -> Result<u8> {
     let container = &a.container_and_command[0];
     let streams = Streams {
         stdin: a.interactive && !a.detach,
+        stdout: true,
+        stderr: true,
         tty: a.tty,
     };
     if !a.detach {

@@ -195,7 +195,7 @@ pub async fn start(
     let mut err = child.stderr.take();
     if detach {
         if let Err(msg) = started(&mut child, &files.pid, &mut err).await {
-            finish(d, &id, &files, 126);
+            finish(d, &id, &files, 126).await;
             return Err(ApiError::bad_request(msg));
         }
         if let Some(m) = &pty {
@@ -211,7 +211,7 @@ pub async fn start(
                 .ok()
                 .and_then(|s| s.code())
                 .unwrap_or(126);
-            finish(&d2, &id, &files, code);
+            finish(&d2, &id, &files, code).await;
         });
         return Ok(super::empty(StatusCode::OK));
     }
@@ -257,7 +257,7 @@ pub async fn start(
                     .ok()
                     .and_then(|s| s.code())
                     .unwrap_or(126);
-                finish(&d2, &id, &files, code);
+                finish(&d2, &id, &files, code).await;
             });
             let _ = wr.shutdown().await;
             return;
@@ -280,7 +280,7 @@ pub async fn start(
             };
         }
         // Recorded before the stream ends: the client asks for it right after.
-        finish(&d, &id, &files, code);
+        finish(&d, &id, &files, code).await;
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
@@ -302,9 +302,9 @@ impl ExecFiles {
     }
 }
 
-/// Records an exec's end (its pid read from the pid file) and lets its
-/// files and pty go.
-fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
+/// Records an exec's end (its pid read from the pid file), lets its files
+/// and pty go, and tells the events (`exec_die`, as Docker does).
+async fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
     let pid = std::fs::read_to_string(&files.pid)
         .ok()
         .and_then(|p| p.trim().parse().ok())
@@ -318,6 +318,10 @@ fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
         r.pty = None;
     });
     files.remove();
+    if let Ok(r) = find(d, id) {
+        let extra = vec![("execID", id.to_string()), ("exitCode", code.to_string())];
+        super::containers::event(d, &r.container, "exec_die", extra).await;
+    }
 }
 
 /// Records the exec's pid once berth-runtime has written it (it runs by
