@@ -47,13 +47,7 @@ fn run_it_is_a_terminal_session() {
     t.expect("30 100");
     t.expect("/dev/pts/0");
     // A resize of our terminal reaches the container's.
-    t.resize(40, 120);
-    let mut seen = String::new();
-    eventually("the new size inside", || {
-        t.send("stty size\r");
-        seen = t.expect("/ # ");
-        seen.contains("40 120")
-    });
+    t.resize_until_seen("/ # ");
     // ctrl-c interrupts the foreground job in the container, not the client.
     t.send("sleep 30\r");
     std::thread::sleep(Duration::from_millis(300));
@@ -129,13 +123,7 @@ fn exec_it_is_a_terminal_in_the_running_container() {
     t.expect("exec in /tmp");
     t.expect("25 90");
     t.expect("sleep 1000");
-    t.resize(33, 77);
-    let mut seen = String::new();
-    eventually("the exec's new size", || {
-        t.send("stty size\r");
-        seen = t.expect("# ");
-        seen.contains("33 77")
-    });
+    t.resize_until_seen("# ");
     t.send("sleep 30\r");
     std::thread::sleep(Duration::from_millis(300));
     t.send("\x03");
@@ -238,4 +226,33 @@ fn api(d: &Daemon, method: &str, path: &str, body: &str) -> serde_json::Value {
     }
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn attach_streams_are_whole_both_ways() {
+    let d = Daemon::with_busybox();
+    // 8 MiB of varied bytes (no newline structure) in through stdin and
+    // back out through attach, unchanged; the log has them too.
+    let data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut child = d
+        .docker_command(&["run", "-i", "--name", "pipe", "busybox", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), data.len());
+    assert!(out.stdout == data, "the bytes came back changed");
+    // A fast container's first bytes reach a client attached before the start.
+    for _ in 0..5 {
+        let (code, out, _) = d.docker(&["run", "--rm", "busybox", "echo", "first"]);
+        assert_eq!((code, out.as_str()), (0, "first\n"));
+    }
 }

@@ -69,6 +69,11 @@ fn body(a: &ExecArgs) -> Result<Value> {
         "Env": env,
         "Cmd": &a.container_and_command[1..],
     });
+    if a.tty {
+        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
+            b["ConsoleSize"] = json!([h, w]);
+        }
+    }
     for (k, v) in [
         ("User", &a.user),
         ("WorkingDir", &a.workdir),

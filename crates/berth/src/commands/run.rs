@@ -256,6 +256,12 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
     if o.init {
         host["Init"] = json!(true);
     }
+    // A terminal starts at our size (docker sends it too), before any resize.
+    if o.tty {
+        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
+            host["ConsoleSize"] = json!([h, w]);
+        }
+    }
     if !o.log_opt.is_empty() {
         let mut cfg = serde_json::Map::new();
         for kv in &o.log_opt {
