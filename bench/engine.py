@@ -195,6 +195,8 @@ def main():
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--berth-cli", action="store_true", help="also time berth's own CLI")
+    ap.add_argument("--exec", type=int, default=20, dest="execs", help="rounds of exec into a running container")
+    ap.add_argument("--attach-mib", type=int, default=1024, help="MiB piped through run -i cat (0: skip)")
     a = ap.parse_args()
 
     engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli)
@@ -217,6 +219,41 @@ def main():
                 samples[e.name].append(timed(lambda e=e: e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])))
         for name, s in samples.items():
             res["series"][f"run --rm: {name}"] = {"samples": s, **stats(s)}
+        # exec into a running container, round-robin
+        for e in engines:
+            e.run(["run", "-d", "--name", "bench-exec"] + net_args(e) + ["busybox", "sleep", "1000"])
+            e.run(["exec", "bench-exec", "true"])
+        ex = {e.name: [] for e in engines}
+        for i in range(a.execs):
+            for e in engines[i % len(engines):] + engines[:i % len(engines)]:
+                ex[e.name].append(timed(lambda e=e: e.run(["exec", "bench-exec", "true"])))
+        for e in engines:
+            e.run(["rm", "-f"] + (["-t", "0"] if e.name == "podman" else []) + ["bench-exec"])
+            res["series"][f"exec true: {e.name}"] = {"samples": ex[e.name], **stats(ex[e.name])}
+        # bytes through attach: our stdin into `cat`, its stdout back out
+        if a.attach_mib:
+            blob = os.path.join(a.work, "attach.bin")
+            with open(blob, "wb") as f:
+                chunk = os.urandom(1 << 20)
+                for _ in range(a.attach_mib):
+                    f.write(chunk)
+            size = a.attach_mib << 20
+            thr = {}
+
+            def through(cmd, env=None):
+                with open(blob, "rb") as src:
+                    t = time.perf_counter()
+                    p = subprocess.run(cmd, stdin=src, stdout=subprocess.PIPE, env=env, check=True)
+                    dt = time.perf_counter() - t
+                assert len(p.stdout) == size, f"{cmd}: {len(p.stdout)} of {size} bytes"
+                return dt
+
+            thr["a bare pipe (cat)"] = through(["cat"])
+            for e in engines:
+                thr[e.name] = through(e.cli + ["run", "-i", "--rm"] + net_args(e) + ["busybox", "cat"], env=e.env)
+            res["attach"] = {"mib": a.attach_mib,
+                             "mb_per_s": {k: size / 1e6 / v for k, v in thr.items()}}
+            os.unlink(blob)
         # bursts of 50 detached containers
         burst_engines = [e for e in engines if not e.name.startswith("berthd (berth")]
         up = {e.name: [] for e in burst_engines}
@@ -273,6 +310,10 @@ def main():
     print(f"\n{'memory (KiB)':24} {'idle RSS':>9} {'idle PSS':>9} {'busy PSS':>9} {'+RSS/ctr':>9} {'+PSS/ctr':>9}")
     for k, m in res["memory"].items():
         print(f"{k:24} {m['idle_rss_kib']:9} {m['idle_pss_kib']:9} {m['after_work_pss_kib']:9} {m['per_container_rss_kib']:9.0f} {m['per_container_pss_kib']:9.0f}")
+    if "attach" in res:
+        print(f"\n{res['attach']['mib']} MiB through run -i cat (MB/s; higher is better)")
+        for k, v in res["attach"]["mb_per_s"].items():
+            print(f"  {k:28} {v:8.0f}")
     print(f"\nJSON: {a.out}")
 
 

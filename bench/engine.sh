@@ -1,11 +1,14 @@
 #!/bin/bash
-# berthd beside dockerd and podman: `run --rm` latency, bursts of 50 detached
-# containers, idle and per-container memory. See bench/README.md.
+# berthd beside dockerd and podman: `run --rm` and `exec` latency, bytes
+# through attach, bursts of 50 detached containers, idle and per-container
+# memory. See bench/README.md.
 #
 #   bench/engine.sh [-n N] [-q] [--bursts K] [--berth-cli] [--out FILE]
 #
 #   -n N        rounds of `run --rm busybox true` (default 20); -q: quick
-#               (5 rounds, 1 burst)
+#               (5 rounds, 1 burst, 5 execs, 64 MiB through attach)
+#   --exec N    rounds of `exec NAME true` (default 20)
+#   --attach-mib M  MiB through `run -i --rm busybox cat` (default 1024; 0 skips)
 #   --bursts K  rounds of the 50-container burst (default 2)
 #   --berth-cli also time berth's own CLI (`berth run --rm`)
 #
@@ -18,7 +21,7 @@ args=()
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1) ;;
+	-q) args+=(-n 5 --bursts 1 --exec 5 --attach-mib 64) ;;
 	--out) out=$2; shift ;;
 	*) args+=("$1") ;;
 	esac
