@@ -233,9 +233,11 @@ fn attach_streams_are_whole_both_ways() {
     let d = Daemon::with_busybox();
     // 8 MiB of varied bytes (no newline structure) in through stdin and
     // back out through attach, unchanged; the log has them too.
-    let data: Vec<u8> = (0..8u32 << 20)
+    let mut data: Vec<u8> = (0..8u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
+    // Without a terminal the detach keys are data, as in Docker.
+    data[1000..1002].copy_from_slice(b"\x10\x11");
     let mut child = d
         .docker_command(&["run", "-i", "--name", "pipe", "busybox", "cat"])
         .stdin(std::process::Stdio::piped())

@@ -519,7 +519,9 @@ pub async fn attach(
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
             tokio::spawn(async move {
-                let watch = crate::detach::Watch::new(keys);
+                // As Docker: the keys detach from a terminal only; other
+                // input is data, copied as it is.
+                let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
                 if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }

@@ -228,7 +228,9 @@ pub async fn start(
                 None => child_stdin.map(|s| Box::new(s) as _),
             };
             if let Some(sink) = sink {
-                let watch = crate::detach::Watch::new(keys);
+                // As Docker: the keys detach from a terminal only; other
+                // input is data, copied as it is.
+                let watch = crate::detach::Watch::new(if tty { keys } else { Vec::new() });
                 tokio::spawn(async move {
                     if forward_input(rd, sink, watch).await {
                         let _ = detached_tx.send(());
