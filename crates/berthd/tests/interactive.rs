@@ -7,9 +7,9 @@ mod common;
 #[path = "common/pty.rs"]
 mod pty;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Daemon;
+use common::{eventually, Daemon};
 use pty::Pty;
 
 fn ok(r: (i32, String, String)) -> String {
@@ -21,15 +21,6 @@ fn status(d: &Daemon, name: &str) -> String {
     ok(d.docker(&["inspect", "-f", "{{.State.Status}}", name]))
         .trim()
         .to_string()
-}
-
-/// Polls `f` for up to ten seconds.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -203,16 +203,7 @@ pub async fn start(
             // never blocks on a full pty.
             tokio::spawn(drain(m.clone()));
         }
-        let d2 = d.clone();
-        tokio::spawn(async move {
-            let code = child
-                .wait()
-                .await
-                .ok()
-                .and_then(|s| s.code())
-                .unwrap_or(126);
-            finish(&d2, &id, &files, code).await;
-        });
+        tokio::spawn(finish_when_done(d.clone(), id, files, child));
         return Ok(super::empty(StatusCode::OK));
     }
     let mut out = child.stdout.take();
@@ -251,16 +242,7 @@ pub async fn start(
         };
         if left {
             // Detached: the exec runs on; its exit is recorded when it comes.
-            let d2 = d.clone();
-            tokio::spawn(async move {
-                let code = child
-                    .wait()
-                    .await
-                    .ok()
-                    .and_then(|s| s.code())
-                    .unwrap_or(126);
-                finish(&d2, &id, &files, code).await;
-            });
+            tokio::spawn(finish_when_done(d.clone(), id, files, child));
             let _ = wr.shutdown().await;
             return;
         }
@@ -302,6 +284,22 @@ impl ExecFiles {
             let _ = std::fs::remove_file(f);
         }
     }
+}
+
+/// Records an exec's end once its berth-runtime has exited (a detached exec).
+async fn finish_when_done(
+    d: Arc<Daemon>,
+    id: String,
+    files: ExecFiles,
+    mut child: tokio::process::Child,
+) {
+    let code = child
+        .wait()
+        .await
+        .ok()
+        .and_then(|s| s.code())
+        .unwrap_or(126);
+    finish(&d, &id, &files, code).await;
 }
 
 /// Records an exec's end (its pid read from the pid file), lets its files

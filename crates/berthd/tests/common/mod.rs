@@ -151,3 +151,12 @@ pub fn busybox_tar(dir: &std::path::Path) -> PathBuf {
     assert!(st.success());
     tar
 }
+
+/// Polls `f` for up to ten seconds.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
