@@ -57,5 +57,6 @@ if [ "$crun" = 1 ]; then
 fi
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
+[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 python3 "$repo/bench/engine.py" --work "$work" --busybox "$work/busybox.tar" --out "$out" "${args[@]}"
 python3 "$repo/bench/plot.py" "$out" "${out%.json}-plots"

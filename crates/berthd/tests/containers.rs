@@ -382,7 +382,8 @@ fn containers_outlive_a_killed_daemon() {
     let rootfs = d
         .dir
         .path()
-        .join("data/containers")
+        .join(common::DATA_ROOT)
+        .join("containers")
         .join(inspect(&d, "long", "{{.Id}}"))
         .join("rootfs");
     eventually("the unmount", || {
@@ -723,7 +724,12 @@ fn binds_and_log_rotation() {
         "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done",
     ]));
     let id = inspect(&d, "chatty", "{{.Id}}");
-    let dir = d.dir.path().join("data/containers").join(&id);
+    let dir = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("containers")
+        .join(&id);
     let mut logs: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -910,7 +916,7 @@ fn restart_policies_at_daemon_start() {
         .collect();
     // As after a reboot: the daemon and every container process die.
     d.kill9();
-    for dir in std::fs::read_dir(d.dir.path().join("data/containers"))
+    for dir in std::fs::read_dir(d.dir.path().join(common::DATA_ROOT).join("containers"))
         .unwrap()
         .flatten()
     {
@@ -924,7 +930,12 @@ fn restart_policies_at_daemon_start() {
         unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
     }
     // A create cut short by the crash: a directory without a record.
-    let orphan = d.dir.path().join("data/containers").join("ab".repeat(32));
+    let orphan = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("containers")
+        .join("ab".repeat(32));
     std::fs::create_dir_all(orphan.join("upper")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     d.restart();

@@ -105,9 +105,17 @@ pub fn serve(
     pty: Option<OwnedFd>,
     output: Arc<Output>,
 ) {
-    let path = dir.join("ctl.sock");
+    // Through a descriptor of the directory: a deep data root could make
+    // the full path longer than a socket address may be (berthd connects
+    // the same way).
+    let Ok(d) = std::fs::File::open(dir) else {
+        return;
+    };
+    let path = format!("/proc/self/fd/{}/ctl.sock", d.as_raw_fd());
     let _ = std::fs::remove_file(&path);
-    let Ok(listener) = UnixListener::bind(&path) else {
+    let listener = UnixListener::bind(&path);
+    drop(d);
+    let Ok(listener) = listener else {
         return;
     };
     let input = Arc::new(Input {

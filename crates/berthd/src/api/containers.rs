@@ -589,12 +589,12 @@ async fn follow_shim(
     waiting: crate::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
 ) {
-    let sock = d.engine.container_dir(&c.id).join("ctl.sock");
+    let dir = d.engine.container_dir(&c.id);
     let mut phase = d.phases.subscribe(&c.id);
     phase.borrow_and_update();
     let since = std::time::Instant::now();
     let mut conn = loop {
-        if let Ok(mut s) = tokio::net::UnixStream::connect(&sock).await {
+        if let Ok(mut s) = crate::ctl::connect(&dir).await {
             let mut answer = [0u8; 3];
             if s.write_all(b"attach\n").await.is_ok()
                 && s.read_exact(&mut answer).await.is_ok()
@@ -675,14 +675,14 @@ async fn feed_stdin(
     mut watch: crate::detach::Watch,
     close_at_eof: bool,
 ) -> Input {
-    let sock = d.engine.container_dir(&id).join("ctl.sock");
+    let dir = d.engine.container_dir(&id);
     let mut phase = d.phases.subscribe(&id);
     // What is published now may be an earlier run's exit (`start -ai` of
     // an exited container): only an exit from here on ends the wait.
     phase.borrow_and_update();
     let mut conn = loop {
         // A socket left by an earlier run refuses: wait for this run's shim.
-        if let Ok(c) = tokio::net::UnixStream::connect(&sock).await {
+        if let Ok(c) = crate::ctl::connect(&dir).await {
             break c;
         }
         tokio::select! {
@@ -725,7 +725,7 @@ async fn feed_stdin(
     let mut done = Vec::new();
     let _ = conn.read_to_end(&mut done).await;
     if how == Input::Ended && close_at_eof {
-        if let Ok(mut c) = tokio::net::UnixStream::connect(&sock).await {
+        if let Ok(mut c) = crate::ctl::connect(&dir).await {
             let _ = c.write_all(b"close-stdin\n").await;
             let _ = c.read_to_end(&mut done).await;
         }
@@ -1043,8 +1043,8 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
             message: format!("Container {} is not running", c.id),
         });
     }
-    let sock = d.engine.container_dir(&c.id).join("ctl.sock");
-    let mut conn = tokio::net::UnixStream::connect(&sock)
+    let dir = d.engine.container_dir(&c.id);
+    let mut conn = crate::ctl::connect(&dir)
         .await
         .map_err(|e| ApiError::internal(format!("the container's shim: {e}")))?;
     conn.write_all(format!("resize {h} {w}\n").as_bytes())

@@ -138,7 +138,8 @@ pub async fn start(
     let files = ExecFiles {
         process: dir.join(format!("{id}.json")),
         pid: dir.join(format!("{id}.pid")),
-        console: dir.join(format!("{id}.sock")),
+        // Short: a socket path may have 107 bytes at most.
+        console: dir.join(format!("{}.sock", &id[..16])),
     };
     std::fs::write(&files.process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
