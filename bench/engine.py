@@ -288,7 +288,7 @@ def main():
             for e in burst_engines:
                 name = "bench-commit"
                 e.run(["run", "--name", name] + net_args(e) +
-                      ["busybox", "sh", "-c", f"head -c {a.commit_mib}M /dev/urandom > /big"], timeout=300)
+                      ["busybox", "dd", "if=/dev/urandom", "of=/big", "bs=1M", f"count={a.commit_mib}"], timeout=300)
                 t = timed(lambda e=e: e.run(["commit", name, "bench-committed:1"], timeout=600))
                 res["series"][f"commit {a.commit_mib} MiB: {e.name}"] = {"samples": [t], **stats([t])}
                 e.run(rm_cmd(e) + [name])
