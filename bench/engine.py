@@ -110,7 +110,7 @@ def stats(vals):
     return {"n": len(s), "median": statistics.median(s), "p90": p90, "min": s[0], "max": s[-1]}
 
 
-def setup(work, busybox_tar, berth_bin, with_berth_cli):
+def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
     os.makedirs(work, exist_ok=True)
     engines, children = [], []
     # berthd
@@ -157,9 +157,11 @@ def setup(work, busybox_tar, berth_bin, with_berth_cli):
             penv[k] = v.strip("'\"")
     podman_match = lambda comm, cmd, pd=pd: comm == "conmon" and pd in cmd
     engines.append(Engine("podman", ["podman"], penv, podman_match))
+    if podman_crun:
+        engines.append(Engine("podman (crun)", ["podman", "--runtime", "crun"], penv, podman_match))
     # The same image everywhere.
     for e in engines:
-        if e.name == "podman":
+        if e.name.startswith("podman"):
             continue
         if e.name.startswith("berthd (berth"):
             continue
@@ -173,7 +175,7 @@ def teardown(engines, children):
             continue
         ids = e.run(["ps", "-aq"], check=False).stdout.split()
         if ids:
-            e.run(["rm", "-f"] + (["-t", "0"] if e.name == "podman" else []) + ids, check=False, timeout=300)
+            e.run(["rm", "-f"] + (["-t", "0"] if e.name.startswith("podman") else []) + ids, check=False, timeout=300)
     for c in children:
         c.terminate()
         try:
@@ -189,15 +191,20 @@ def net_args(e):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="rounds of run --rm")
-    ap.add_argument("--bursts", type=int, default=2, help="rounds of the 50-container burst")
+    ap.add_argument("--bursts", type=int, default=2, help="rounds of each burst")
+    ap.add_argument("--burst-sizes", default="50,200", help="containers per burst, comma-separated")
+    ap.add_argument("--commit-mib", type=int, default=100, help="MiB written then committed (0: skip)")
+    ap.add_argument("--podman-crun", action="store_true", help="podman with crun as another engine")
     ap.add_argument("--work", default="/var/lib/berth-bench")
     ap.add_argument("--busybox", required=True, help="busybox rootfs tar")
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--berth-cli", action="store_true", help="also time berth's own CLI")
+    ap.add_argument("--exec", type=int, default=20, dest="execs", help="rounds of exec into a running container")
+    ap.add_argument("--attach-mib", type=int, default=1024, help="MiB piped through run -i cat (0: skip)")
     a = ap.parse_args()
 
-    engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli)
+    engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli, a.podman_crun)
     res = {"machine": {"kernel": platform.release(), "cpus": os.cpu_count(),
                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
            "versions": {}, "series": {}}
@@ -217,27 +224,75 @@ def main():
                 samples[e.name].append(timed(lambda e=e: e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])))
         for name, s in samples.items():
             res["series"][f"run --rm: {name}"] = {"samples": s, **stats(s)}
-        # bursts of 50 detached containers
+        # exec into a running container, round-robin
+        # (two clients may share one daemon: a name each)
+        box = {e.name: f"bench-exec-{k}" for k, e in enumerate(engines)}
+        for e in engines:
+            e.run(["run", "-d", "--name", box[e.name]] + net_args(e) + ["busybox", "sleep", "1000"])
+            e.run(["exec", box[e.name], "true"])
+        ex = {e.name: [] for e in engines}
+        for i in range(a.execs):
+            for e in engines[i % len(engines):] + engines[:i % len(engines)]:
+                ex[e.name].append(timed(lambda e=e: e.run(["exec", box[e.name], "true"])))
+        for e in engines:
+            e.run(["rm", "-f"] + (["-t", "0"] if e.name.startswith("podman") else []) + [box[e.name]])
+            res["series"][f"exec true: {e.name}"] = {"samples": ex[e.name], **stats(ex[e.name])}
+        # bytes through attach: our stdin into `cat`, its stdout back out
+        if a.attach_mib:
+            blob = os.path.join(a.work, "attach.bin")
+            with open(blob, "wb") as f:
+                chunk = os.urandom(1 << 20)
+                for _ in range(a.attach_mib):
+                    f.write(chunk)
+            size = a.attach_mib << 20
+            thr = {}
+
+            def through(cmd, env=None):
+                with open(blob, "rb") as src:
+                    t = time.perf_counter()
+                    p = subprocess.run(cmd, stdin=src, stdout=subprocess.PIPE, env=env, check=True)
+                    dt = time.perf_counter() - t
+                assert len(p.stdout) == size, f"{cmd}: {len(p.stdout)} of {size} bytes"
+                return dt
+
+            thr["a bare pipe (cat)"] = through(["cat"])
+            for e in engines:
+                thr[e.name] = through(e.cli + ["run", "-i", "--rm"] + net_args(e) + ["busybox", "cat"], env=e.env)
+            res["attach"] = {"mib": a.attach_mib,
+                             "mb_per_s": {k: size / 1e6 / v for k, v in thr.items()}}
+            os.unlink(blob)
+        # bursts of detached containers, started 5 at a time, then removed
         burst_engines = [e for e in engines if not e.name.startswith("berthd (berth")]
-        up = {e.name: [] for e in burst_engines}
-        down = {e.name: [] for e in burst_engines}
-        for i in range(a.bursts):
-            for e in burst_engines[i % len(burst_engines):] + burst_engines[:i % len(burst_engines)]:
-                ids = []
+        rm_cmd = lambda e: ["rm", "-f"] + (["-t", "0"] if e.name.startswith("podman") else [])
+        for size in [int(x) for x in a.burst_sizes.split(",") if x]:
+            up = {e.name: [] for e in burst_engines}
+            down = {e.name: [] for e in burst_engines}
+            for i in range(a.bursts):
+                for e in burst_engines[i % len(burst_engines):] + burst_engines[:i % len(burst_engines)]:
+                    ids = []
 
-                def one(_, e=e):
-                    return e.run(["run", "-d"] + net_args(e) + ["busybox", "sleep", "1000"]).stdout.strip()
+                    def one(_, e=e):
+                        return e.run(["run", "-d"] + net_args(e) + ["busybox", "sleep", "1000"]).stdout.strip()
 
-                def start_all(e=e):
-                    with ThreadPoolExecutor(5) as pool:
-                        ids.extend(pool.map(one, range(50)))
+                    def start_all(e=e, ids=ids):
+                        with ThreadPoolExecutor(5) as pool:
+                            ids.extend(pool.map(one, range(size)))
 
-                up[e.name].append(timed(start_all))
-                rm = ["rm", "-f"] + (["-t", "0"] if e.name == "podman" else [])
-                down[e.name].append(timed(lambda e=e: e.run(rm + ids, timeout=600)))
-        for e in burst_engines:
-            res["series"][f"50 x run -d: {e.name}"] = {"samples": up[e.name], **stats(up[e.name])}
-            res["series"][f"50 x rm -f: {e.name}"] = {"samples": down[e.name], **stats(down[e.name])}
+                    up[e.name].append(timed(start_all))
+                    down[e.name].append(timed(lambda e=e, ids=ids: e.run(rm_cmd(e) + ids, timeout=900)))
+            for e in burst_engines:
+                res["series"][f"{size} x run -d: {e.name}"] = {"samples": up[e.name], **stats(up[e.name])}
+                res["series"][f"{size} x rm -f: {e.name}"] = {"samples": down[e.name], **stats(down[e.name])}
+        # commit of a container that wrote N MiB
+        if a.commit_mib:
+            for e in burst_engines:
+                name = "bench-commit"
+                e.run(["run", "--name", name] + net_args(e) +
+                      ["busybox", "dd", "if=/dev/urandom", "of=/big", "bs=1M", f"count={a.commit_mib}"], timeout=300)
+                t = timed(lambda e=e: e.run(["commit", name, "bench-committed:1"], timeout=600))
+                res["series"][f"commit {a.commit_mib} MiB: {e.name}"] = {"samples": [t], **stats([t])}
+                e.run(rm_cmd(e) + [name])
+                e.run(["rmi", "bench-committed:1"], check=False)
         # memory: idle, and what each of 10 running containers adds
         mem = {}
         for e in burst_engines:
@@ -253,7 +308,7 @@ def main():
                            "after_work_rss_kib": base[0], "after_work_pss_kib": base[1],
                            "per_container_rss_kib": (busy[0] - base[0]) / 10, "per_container_pss_kib": (busy[1] - base[1]) / 10,
                            "procs_with_10": busy[2]}
-            e.run(["rm", "-f"] + (["-t", "0"] if e.name == "podman" else []) + ids, timeout=300)
+            e.run(rm_cmd(e) + ids, timeout=300)
         res["memory"] = mem
     finally:
         teardown(engines, children)
@@ -273,6 +328,10 @@ def main():
     print(f"\n{'memory (KiB)':24} {'idle RSS':>9} {'idle PSS':>9} {'busy PSS':>9} {'+RSS/ctr':>9} {'+PSS/ctr':>9}")
     for k, m in res["memory"].items():
         print(f"{k:24} {m['idle_rss_kib']:9} {m['idle_pss_kib']:9} {m['after_work_pss_kib']:9} {m['per_container_rss_kib']:9.0f} {m['per_container_pss_kib']:9.0f}")
+    if "attach" in res:
+        print(f"\n{res['attach']['mib']} MiB through run -i cat (MB/s; higher is better)")
+        for k, v in res["attach"]["mb_per_s"].items():
+            print(f"  {k:28} {v:8.0f}")
     print(f"\nJSON: {a.out}")
 
 

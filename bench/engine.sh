@@ -1,12 +1,21 @@
 #!/bin/bash
-# berthd beside dockerd and podman: `run --rm` latency, bursts of 50 detached
-# containers, idle and per-container memory. See bench/README.md.
+# berthd beside dockerd and podman: `run --rm` and `exec` latency, bytes
+# through attach, bursts of detached containers, commit, idle and per-container
+# memory. See bench/README.md.
 #
 #   bench/engine.sh [-n N] [-q] [--bursts K] [--berth-cli] [--out FILE]
 #
 #   -n N        rounds of `run --rm busybox true` (default 20); -q: quick
-#               (5 rounds, 1 burst)
-#   --bursts K  rounds of the 50-container burst (default 2)
+#               (5 rounds, 1 burst of 50, 5 execs, 64 MiB through attach,
+#               a 20 MiB commit)
+#   --exec N    rounds of `exec NAME true` (default 20)
+#   --attach-mib M  MiB through `run -i --rm busybox cat` (default 1024; 0 skips)
+#   --bursts K  rounds of each burst (default 2) of 50 and 200 containers
+#               (--burst-sizes 50,200)
+#   --commit-mib M  commit of a container that wrote M MiB (default 100)
+#   --podman-crun   podman with crun as one more engine (moves the hugetlb
+#               controller off cgroup2 for crun, until reboot; see
+#               scripts/lib/crun-hybrid.sh)
 #   --berth-cli also time berth's own CLI (`berth run --rm`)
 #
 # Needs root, Debian's docker.io and podman (installed when missing), and a
@@ -15,10 +24,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 args=()
+crun=0
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1) ;;
+	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20) ;;
+	--podman-crun) args+=(--podman-crun); crun=1 ;;
 	--out) out=$2; shift ;;
 	*) args+=("$1") ;;
 	esac
@@ -39,7 +50,13 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 mkdir -p "$work" "$repo/bench/results"
+if [ "$crun" = 1 ]; then
+	# shellcheck source=scripts/lib/crun-hybrid.sh disable=SC1091
+	. "$repo/scripts/lib/crun-hybrid.sh"
+	crun_hybrid_fix
+fi
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
+[ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 python3 "$repo/bench/engine.py" --work "$work" --busybox "$work/busybox.tar" --out "$out" "${args[@]}"
 python3 "$repo/bench/plot.py" "$out" "${out%.json}-plots"

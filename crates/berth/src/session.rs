@@ -19,6 +19,9 @@ use crate::term;
 pub struct Streams {
     /// Our stdin goes to the container.
     pub stdin: bool,
+    /// Its output comes to our stdout and stderr (attach asks for these).
+    pub stdout: bool,
+    pub stderr: bool,
     /// The container has a terminal: raw bytes both ways.
     pub tty: bool,
 }
@@ -72,7 +75,26 @@ pub async fn relay(
         None
     };
     let (mut rd, mut wr) = tokio::io::split(io);
-    let mut input = s.stdin.then(read_stdin);
+    // Input on a task of its own: a container that does not read its stdin
+    // must not stop its output from reaching us.
+    let feeding = s.stdin.then(|| {
+        let mut input = read_stdin();
+        let tty = s.tty;
+        tokio::spawn(async move {
+            while let Some(b) = input.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            // Our EOF is the container's (`echo x | berth run -i`); a
+            // terminal is never closed by us.
+            if !tty {
+                let _ = wr.shutdown().await;
+            }
+            // Else the write half stays open until the stream ends.
+            std::future::pending::<()>().await;
+        })
+    });
     let mut winch = if s.tty && term::is_terminal(term::STDOUT) {
         resize(client, resize_path).await;
         Some(tokio::signal::unix::signal(
@@ -83,29 +105,16 @@ pub async fn relay(
     };
     let copy = stream::copy_attached(&mut rd, s.tty);
     tokio::pin!(copy);
-    loop {
+    let r = loop {
         tokio::select! {
-            r = &mut copy => return r,
-            chunk = async { input.as_mut().expect("guarded").recv().await }, if input.is_some() => {
-                match chunk {
-                    Some(b) => {
-                        if wr.write_all(&b).await.is_err() {
-                            input = None;
-                        }
-                    }
-                    None => {
-                        input = None;
-                        // Our EOF is the container's (`echo x | berth run -i`);
-                        // a terminal is never closed by us.
-                        if !s.tty {
-                            let _ = wr.shutdown().await;
-                        }
-                    }
-                }
-            }
+            r = &mut copy => break r,
             _ = async { winch.as_mut().expect("guarded").recv().await }, if winch.is_some() => {
                 resize(client, resize_path).await;
             }
         }
+    };
+    if let Some(f) = feeding {
+        f.abort();
     }
+    r
 }

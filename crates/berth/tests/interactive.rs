@@ -40,13 +40,7 @@ fn run_it_detach_attach_and_start_ai() {
     t.send("echo $((6*7)); stty size\r");
     t.expect("42");
     t.expect("30 100");
-    t.resize(41, 121);
-    let mut seen = String::new();
-    eventually("the new size inside", || {
-        t.send("stty size\r");
-        seen = t.expect("/ # ");
-        seen.contains("41 121")
-    });
+    t.resize_until_seen("/ # ");
     // ctrl-c is a key for the container's shell (raw mode), not our signal.
     t.send("sleep 30\r");
     std::thread::sleep(Duration::from_millis(300));

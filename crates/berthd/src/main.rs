@@ -2,6 +2,7 @@
 //! (root-owned, mode 0660) and maps each route to an engine call.
 
 mod api;
+mod ctl;
 mod detach;
 mod events;
 mod flags;

@@ -28,19 +28,22 @@ pub enum Phase {
 pub struct Phases {
     senders: Mutex<HashMap<String, watch::Sender<Phase>>>,
     attached: Mutex<HashMap<String, usize>>,
+    /// Attached streams that wait for a shim to join (see `shim_waiters`).
+    waiting: Mutex<HashMap<String, usize>>,
 }
 
-/// Counts an attached stream while it lives.
+/// Counts an attached stream (or one waiting for its shim) while it lives.
 pub struct Attached {
     phases: Arc<Phases>,
     id: String,
+    waiting: bool,
 }
 
 impl Drop for Attached {
     fn drop(&mut self) {
         let mut a = self
             .phases
-            .attached
+            .counts(self.waiting)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if let Some(n) = a.get_mut(&self.id) {
@@ -80,8 +83,33 @@ impl Phases {
 
     /// Registers an attached stream.
     pub fn attach(self: &Arc<Self>, id: &str) -> Attached {
+        self.count(id, false)
+    }
+
+    /// Counts a stream that waits to join the next shim of `id`: the shim
+    /// holds the container's start until they are there (`BERTH_ATTACH_WAIT`),
+    /// so `run` and `start -a` see the first bytes.
+    pub fn wait_for_shim(self: &Arc<Self>, id: &str) -> Attached {
+        self.count(id, true)
+    }
+
+    /// How many streams wait to join `id`'s next shim.
+    pub fn shim_waiters(&self, id: &str) -> usize {
+        let w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        w.get(id).copied().unwrap_or(0)
+    }
+
+    fn counts(&self, waiting: bool) -> &Mutex<HashMap<String, usize>> {
+        if waiting {
+            &self.waiting
+        } else {
+            &self.attached
+        }
+    }
+
+    fn count(self: &Arc<Self>, id: &str, waiting: bool) -> Attached {
         *self
-            .attached
+            .counts(waiting)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(id.to_string())
@@ -89,6 +117,7 @@ impl Phases {
         Attached {
             phases: self.clone(),
             id: id.to_string(),
+            waiting,
         }
     }
 

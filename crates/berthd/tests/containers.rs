@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Daemon;
+use common::{eventually, Daemon};
 
 fn ok(r: (i32, String, String)) -> String {
     assert_eq!(r.0, 0, "stdout: {}\nstderr: {}", r.1, r.2);
@@ -17,15 +17,6 @@ fn inspect(d: &Daemon, name: &str, format: &str) -> String {
     ok(d.docker(&["inspect", "-f", format, name]))
         .trim()
         .to_string()
-}
-
-/// Polls `f` for up to ten seconds.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -391,7 +382,8 @@ fn containers_outlive_a_killed_daemon() {
     let rootfs = d
         .dir
         .path()
-        .join("data/containers")
+        .join(common::DATA_ROOT)
+        .join("containers")
         .join(inspect(&d, "long", "{{.Id}}"))
         .join("rootfs");
     eventually("the unmount", || {
@@ -729,7 +721,12 @@ fn binds_and_log_rotation() {
         "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done",
     ]));
     let id = inspect(&d, "chatty", "{{.Id}}");
-    let dir = d.dir.path().join("data/containers").join(&id);
+    let dir = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("containers")
+        .join(&id);
     let mut logs: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -916,7 +913,7 @@ fn restart_policies_at_daemon_start() {
         .collect();
     // As after a reboot: the daemon and every container process die.
     d.kill9();
-    for dir in std::fs::read_dir(d.dir.path().join("data/containers"))
+    for dir in std::fs::read_dir(d.dir.path().join(common::DATA_ROOT).join("containers"))
         .unwrap()
         .flatten()
     {
@@ -930,7 +927,12 @@ fn restart_policies_at_daemon_start() {
         unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
     }
     // A create cut short by the crash: a directory without a record.
-    let orphan = d.dir.path().join("data/containers").join("ab".repeat(32));
+    let orphan = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("containers")
+        .join("ab".repeat(32));
     std::fs::create_dir_all(orphan.join("upper")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     d.restart();

@@ -7,9 +7,9 @@ mod common;
 #[path = "common/pty.rs"]
 mod pty;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Daemon;
+use common::{eventually, Daemon};
 use pty::Pty;
 
 fn ok(r: (i32, String, String)) -> String {
@@ -21,15 +21,6 @@ fn status(d: &Daemon, name: &str) -> String {
     ok(d.docker(&["inspect", "-f", "{{.State.Status}}", name]))
         .trim()
         .to_string()
-}
-
-/// Polls `f` for up to ten seconds.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -47,13 +38,7 @@ fn run_it_is_a_terminal_session() {
     t.expect("30 100");
     t.expect("/dev/pts/0");
     // A resize of our terminal reaches the container's.
-    t.resize(40, 120);
-    let mut seen = String::new();
-    eventually("the new size inside", || {
-        t.send("stty size\r");
-        seen = t.expect("/ # ");
-        seen.contains("40 120")
-    });
+    t.resize_until_seen("/ # ");
     // ctrl-c interrupts the foreground job in the container, not the client.
     t.send("sleep 30\r");
     std::thread::sleep(Duration::from_millis(300));
@@ -129,13 +114,7 @@ fn exec_it_is_a_terminal_in_the_running_container() {
     t.expect("exec in /tmp");
     t.expect("25 90");
     t.expect("sleep 1000");
-    t.resize(33, 77);
-    let mut seen = String::new();
-    eventually("the exec's new size", || {
-        t.send("stty size\r");
-        seen = t.expect("# ");
-        seen.contains("33 77")
-    });
+    t.resize_until_seen("# ");
     t.send("sleep 30\r");
     std::thread::sleep(Duration::from_millis(300));
     t.send("\x03");
@@ -195,6 +174,24 @@ fn exec_with_stdin_and_detached_exec_codes() {
         done["Running"] == false
     });
     assert_eq!(done["ExitCode"], 7, "{done}");
+    // Its end is an event, with the code, as Docker's exec_die.
+    let until = (std::time::SystemTime::now() + Duration::from_secs(1))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let events = ok(d.docker(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "event=exec_die",
+        "--format",
+        "{{.Actor.Attributes.execID}} {{.Actor.Attributes.exitCode}}",
+    ]));
+    assert!(events.contains(&format!("{id} 7")), "{events}");
     // Resizing an exec without a TTY is refused.
     let (head, _) = d.http("POST", &format!("/exec/{id}/resize?h=10&w=10"));
     assert!(head.starts_with("HTTP/1.1 409"), "{head}");
@@ -220,4 +217,35 @@ fn api(d: &Daemon, method: &str, path: &str, body: &str) -> serde_json::Value {
     }
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn attach_streams_are_whole_both_ways() {
+    let d = Daemon::with_busybox();
+    // 8 MiB of varied bytes (no newline structure) in through stdin and
+    // back out through attach, unchanged; the log has them too.
+    let mut data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    // Without a terminal the detach keys are data, as in Docker.
+    data[1000..1002].copy_from_slice(b"\x10\x11");
+    let mut child = d
+        .docker_command(&["run", "-i", "--name", "pipe", "busybox", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), data.len());
+    assert!(out.stdout == data, "the bytes came back changed");
+    // A fast container's first bytes reach a client attached before the start.
+    for _ in 0..5 {
+        let (code, out, _) = d.docker(&["run", "--rm", "busybox", "echo", "first"]);
+        assert_eq!((code, out.as_str()), (0, "first\n"));
+    }
 }

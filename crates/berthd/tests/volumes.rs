@@ -72,7 +72,11 @@ fn volume_commands_and_api() {
         "{{.Mountpoint}} {{.Driver}} {{.Scope}} {{.Labels}}",
         "data1",
     ]));
-    let want = d.dir.path().join("data/volumes/data1/_data");
+    let want = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("volumes/data1/_data");
     assert_eq!(
         mountpoint.trim(),
         format!("{} local local map[tier:db]", want.display())
@@ -147,7 +151,12 @@ fn volume_commands_and_api() {
     assert_eq!(volumes(&d, &[]), ["data1"]);
     ok(d.docker(&["rm", "user"]));
     ok(d.docker(&["volume", "rm", "data1"]));
-    assert!(!d.dir.path().join("data/volumes/data1").exists());
+    assert!(!d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("volumes/data1")
+        .exists());
 }
 
 #[test]
@@ -177,7 +186,13 @@ fn data_outlives_containers_and_copy_up() {
         "kept\n"
     );
     assert_eq!(
-        std::fs::read_to_string(d.dir.path().join("data/volumes/keep/_data/f")).unwrap(),
+        std::fs::read_to_string(
+            d.dir
+                .path()
+                .join(common::DATA_ROOT)
+                .join("volumes/keep/_data/f")
+        )
+        .unwrap(),
         "kept\n"
     );
     // An image with content at /seed, declared a VOLUME.
@@ -500,7 +515,13 @@ fn symlinked_destinations_stay_in_the_root() {
     }
     // The writes landed inside: in the volume, and in the bind's source.
     assert_eq!(
-        std::fs::read_to_string(d.dir.path().join("data/volumes/v1/_data/p")).unwrap(),
+        std::fs::read_to_string(
+            d.dir
+                .path()
+                .join(common::DATA_ROOT)
+                .join("volumes/v1/_data/p")
+        )
+        .unwrap(),
         "planted\n"
     );
     assert_eq!(
@@ -549,7 +570,11 @@ fn volumes_survive_kill9_and_show_in_df() {
         out.starts_with("tmpfs /m tmpfs ") && out.contains("size=1024k"),
         "{out}"
     );
-    let data = d.dir.path().join("data/volumes/mem/_data");
+    let data = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("volumes/mem/_data");
     assert!(
         !std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
@@ -566,7 +591,7 @@ fn volumes_survive_kill9_and_show_in_df() {
     assert!(df.contains("durable 1 5kB"), "{df}");
     d.kill9();
     // What a create cut short between its directory and its record leaves.
-    let stray = d.dir.path().join("data/volumes/stray");
+    let stray = d.dir.path().join(common::DATA_ROOT).join("volumes/stray");
     std::fs::create_dir_all(stray.join("_data")).unwrap();
     d.restart();
     assert_eq!(volumes(&d, &[]), ["durable", "mem"]);

@@ -276,9 +276,14 @@ impl Engine {
             .ok_or_else(|| sys(format!("container {} has no readable spec", c.id)))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(cmd);
-        p["terminal"] = json!(cfg["Tty"].as_bool().unwrap_or(false));
+        let tty = cfg["Tty"].as_bool().unwrap_or(false);
+        p["terminal"] = json!(tty);
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
+        }
+        let size = serde_json::from_value(cfg["ConsoleSize"].clone()).ok();
+        if let Some(size) = spec::console_size(tty, size) {
+            p["consoleSize"] = size;
         }
         let mut env: Vec<String> = strings(&p["env"]);
         for kv in cfg["Env"]
@@ -551,8 +556,16 @@ impl Engine {
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
     /// bundle and hands the container to a new shim.
     /// With `OpenStdin`, the shim gives the container a stdin pipe and feeds
-    /// it from its control socket (`ctl.sock`), which `attach` uses.
-    pub fn container_start(&self, name: &str, shim: &Path, now: String) -> Result<(), EngineError> {
+    /// it from its control socket (`ctl.sock`), which `attach` uses. The
+    /// shim starts the container once `attached` readers have joined it
+    /// (or a few seconds passed), so that they miss none of its output.
+    pub fn container_start(
+        &self,
+        name: &str,
+        shim: &Path,
+        now: String,
+        attached: usize,
+    ) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -608,6 +621,9 @@ impl Engine {
             let tty = c.config["Tty"].as_bool().unwrap_or(false);
             if c.config["OpenStdin"].as_bool().unwrap_or(false) && !tty {
                 cmd.env("BERTH_OPEN_STDIN", "1");
+            }
+            if attached > 0 {
+                cmd.env("BERTH_ATTACH_WAIT", attached.to_string());
             }
             cmd.stdin(std::process::Stdio::null());
             cmd

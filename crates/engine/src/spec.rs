@@ -66,6 +66,8 @@ pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 pub struct HostConfig {
     /// All capabilities and devices, no seccomp, no masked paths.
     pub privileged: bool,
+    /// A TTY's first size, `[height, width]` (the docker CLI sends its own).
+    pub console_size: Option<[u32; 2]>,
     /// Read-only root filesystem.
     pub readonly_rootfs: bool,
     /// Capabilities to add (`NET_ADMIN` or `CAP_NET_ADMIN`, or `ALL`).
@@ -525,7 +527,7 @@ pub fn build(
     if hc.init == Some(true) {
         labels.insert(runtime::process::INIT_ANNOTATION.to_string(), "true".into());
     }
-    let spec = json!({
+    let mut spec = json!({
         "ociVersion": "1.2.0",
         "root": {"path": rootfs, "readonly": hc.readonly_rootfs},
         "hostname": hostname,
@@ -544,6 +546,9 @@ pub fn build(
         "linux": linux,
         "annotations": labels,
     });
+    if let Some(size) = console_size(req.tty, hc.console_size) {
+        spec["process"]["consoleSize"] = size;
+    }
     serde_json::from_value(spec).map_err(|e| {
         EngineError::new(
             ErrorKind::System,
@@ -571,6 +576,14 @@ fn source_mount(path: &Path) -> (String, String) {
         }
     }
     best
+}
+
+/// A TTY's first size as the spec says it (`[0, 0]` is none).
+pub fn console_size(tty: bool, size: Option<[u32; 2]>) -> Option<Value> {
+    match size {
+        Some([h, w]) if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
+        _ => None,
+    }
 }
 
 /// Every device node of the host's `/dev` (a privileged container gets them

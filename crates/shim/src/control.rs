@@ -11,6 +11,9 @@
 //!                  asks when an attached StdinOnce client reached its EOF,
 //!                  not when it detached)
 //! resize H W       -> ok; the TTY's window size
+//! attach           -> ok, then the container's output as it comes, in
+//!                  frames (a byte: 1 stdout, 2 stderr; a big-endian u32
+//!                  length; the bytes), until the container has exited
 //! ```
 //!
 //! Connections are served on threads with small stacks: a slow stdin never
@@ -20,7 +23,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Where client input goes.
 struct Input {
@@ -32,11 +36,86 @@ struct Input {
 
 const STACK: usize = 64 * 1024;
 
+/// How long an attached reader may stall the container's output before it
+/// is dropped.
+const SLOW_READER: Duration = Duration::from_secs(10);
+
+/// The attached readers of the container's output.
+#[derive(Default)]
+pub struct Output {
+    readers: Mutex<Vec<UnixStream>>,
+    joined: Condvar,
+}
+
+impl Output {
+    fn join(&self, conn: UnixStream) {
+        let _ = conn.set_write_timeout(Some(SLOW_READER));
+        if let Ok(mut r) = self.readers.lock() {
+            r.push(conn);
+            self.joined.notify_all();
+        }
+    }
+
+    /// Waits until `n` readers are there (the clients attached before the
+    /// start, so that they see its first bytes), at most `limit`.
+    pub fn wait_for(&self, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let Ok(mut r) = self.readers.lock() else {
+            return;
+        };
+        while r.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            r = match self.joined.wait_timeout(r, left) {
+                Ok((r, _)) => r,
+                Err(_) => return,
+            };
+        }
+    }
+
+    /// Sends a piece of output to every reader; one that fails is dropped.
+    pub fn send(&self, stream: u8, data: &[u8]) {
+        let Ok(mut r) = self.readers.lock() else {
+            return;
+        };
+        if r.is_empty() {
+            return;
+        }
+        let mut head = [0u8; 5];
+        head[0] = stream;
+        head[1..].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        r.retain_mut(|c| c.write_all(&head).and_then(|()| c.write_all(data)).is_ok());
+    }
+
+    /// The end: every reader sees EOF.
+    pub fn close(&self) {
+        if let Ok(mut r) = self.readers.lock() {
+            r.clear();
+        }
+    }
+}
+
 /// Starts the control thread; without a socket the container just has none.
-pub fn serve(dir: &Path, pid: i32, stdin: Option<OwnedFd>, pty: Option<OwnedFd>) {
-    let path = dir.join("ctl.sock");
+pub fn serve(
+    dir: &Path,
+    pid: i32,
+    stdin: Option<OwnedFd>,
+    pty: Option<OwnedFd>,
+    output: Arc<Output>,
+) {
+    // Through a descriptor of the directory: a deep data root could make
+    // the full path longer than a socket address may be (berthd connects
+    // the same way).
+    let Ok(d) = std::fs::File::open(dir) else {
+        return;
+    };
+    let path = format!("/proc/self/fd/{}/ctl.sock", d.as_raw_fd());
     let _ = std::fs::remove_file(&path);
-    let Ok(listener) = UnixListener::bind(&path) else {
+    let listener = UnixListener::bind(&path);
+    drop(d);
+    let Ok(listener) = listener else {
         return;
     };
     let input = Arc::new(Input {
@@ -48,17 +127,17 @@ pub fn serve(dir: &Path, pid: i32, stdin: Option<OwnedFd>, pty: Option<OwnedFd>)
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
-                let input = input.clone();
+                let (input, output) = (input.clone(), output.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
                 let _ = std::thread::Builder::new()
                     .stack_size(STACK)
-                    .spawn(move || handle(conn, pid, &input));
+                    .spawn(move || handle(conn, pid, &input, &output));
             }
         });
 }
 
-fn handle(conn: UnixStream, pid: i32, input: &Input) {
+fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
         Err(_) => return,
@@ -92,6 +171,11 @@ fn handle(conn: UnixStream, pid: i32, input: &Input) {
             let _ = writeln!(out, "ok");
             let _ = std::io::copy(&mut reader, w);
             let _ = writeln!(out, "done");
+        }
+        ["attach"] => {
+            if writeln!(out, "ok").is_ok() {
+                output.join(out);
+            }
         }
         ["close-stdin"] => {
             if let Ok(mut guard) = input.pipe.lock() {

@@ -86,9 +86,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
-    let started = rt
-        .create(id, dir, &runtime::CreateOptions::default())
-        .and_then(|s| rt.start(id).map(|_| (s.pid, s.pty)));
+    let created = rt.create(id, dir, &runtime::CreateOptions::default());
     // Our own copies of the write ends go, so EOF comes when the container's
     // do; and our stdin, so that the container alone holds its read end.
     let _ = dup2_stdin(null.as_fd());
@@ -96,24 +94,14 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stderr(null.as_fd());
     drop(out_w);
     drop(err_w);
-    let (pid, pty) = match started {
-        Ok(p) => p,
+    let (pid, pty) = match created {
+        Ok(s) => (s.pid, s.pty),
         Err(e) => {
             let _ = rt.delete(id, true);
             let _ = write!(report, "error {e}");
             return 1;
         }
     };
-    let tmp = dir.join(".shim.pid.tmp");
-    if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
-    }
-    let _ = write!(report, "started {pid}");
-    drop(report);
-    // Creating the container (spec, seccomp) used heap it no longer needs:
-    // hand it back, since a shim lives as long as its container.
-    // SAFETY: no arguments that could be invalid.
-    unsafe { libc::malloc_trim(0) };
     // With a terminal, the container's output is the pty's: its master is
     // read as stdout (raw bytes, as Docker logs a TTY), the pipes stay idle.
     let master = pty.as_ref().and_then(|m| m.try_clone().ok());
@@ -124,8 +112,31 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         }
         None => out_r,
     };
-    control::serve(dir, pid, stdin_w, master);
-    let code = supervise(dir, pid, out, err_r);
+    // The control socket is up before the start: clients that attached
+    // before it (`run`, `start -a`) join first and miss no output.
+    let output = std::sync::Arc::new(control::Output::default());
+    control::serve(dir, pid, stdin_w, master, output.clone());
+    let waiting = std::env::var("BERTH_ATTACH_WAIT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    output.wait_for(waiting, std::time::Duration::from_secs(5));
+    if let Err(e) = rt.start(id) {
+        let _ = rt.delete(id, true);
+        let _ = write!(report, "error {e}");
+        return 1;
+    }
+    let tmp = dir.join(".shim.pid.tmp");
+    if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
+    }
+    let _ = write!(report, "started {pid}");
+    drop(report);
+    // Creating the container (spec, seccomp) used heap it no longer needs:
+    // hand it back, since a shim lives as long as its container.
+    // SAFETY: no arguments that could be invalid.
+    unsafe { libc::malloc_trim(0) };
+    let code = supervise(dir, pid, out, err_r, &output);
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read
     // before the cgroup goes with the runtime state.
@@ -139,12 +150,14 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));
     }
     let _ = std::fs::remove_file(dir.join("shim.pid"));
+    // Attached readers see the end once the exit is there to be read.
+    output.close();
     let _ = rt.delete(id, true);
     0
 }
 
 /// Copies output into the log until both pipes close and the init is reaped.
-fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
+fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control::Output) -> i32 {
     let mut log = Log::open(dir);
     let mut open = [Some(out), Some(err)];
     let mut exit: Option<i32> = None;
@@ -193,6 +206,7 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd) -> i32 {
                     if let Some(l) = &mut log {
                         l.write_lines(stream, &buf[..n]);
                     }
+                    output.send(i as u8 + 1, &buf[..n]);
                 }
             }
         }
@@ -255,18 +269,42 @@ impl Log {
         self.size = 0;
     }
 
-    /// Docker's json-file format: one JSON object per line of output.
+    /// Docker's json-file format: one JSON object per line of output. The
+    /// lines of one read go out in one write (rotation permitting).
     fn write_lines(&mut self, stream: &str, data: &[u8]) {
         let time = runtime::now_rfc3339();
+        let mut batch = Vec::with_capacity(data.len() + 128);
         for chunk in data.split_inclusive(|b| *b == b'\n') {
-            let line = serde_json::json!({"log": String::from_utf8_lossy(chunk), "stream": stream, "time": time});
-            let text = format!("{line}\n");
-            if self.max_size > 0 && self.size > 0 && self.size + text.len() as u64 > self.max_size {
-                self.rotate();
+            let start = batch.len();
+            batch.extend_from_slice(b"{\"log\":");
+            let text = String::from_utf8_lossy(chunk);
+            let _ = serde_json::to_writer(&mut batch, &*text);
+            batch.extend_from_slice(b",\"stream\":\"");
+            batch.extend_from_slice(stream.as_bytes());
+            batch.extend_from_slice(b"\",\"time\":\"");
+            batch.extend_from_slice(time.as_bytes());
+            batch.extend_from_slice(b"\"}\n");
+            let len = (batch.len() - start) as u64;
+            let pending = start as u64;
+            if self.max_size > 0
+                && self.size + pending > 0
+                && self.size + pending + len > self.max_size
+            {
+                // This line would overflow the file: what came before goes
+                // to the current file, then it rotates.
+                self.flush(&batch[..start]);
+                batch.drain(..start);
+                if self.size > 0 {
+                    self.rotate();
+                }
             }
-            if self.file.write_all(text.as_bytes()).is_ok() {
-                self.size += text.len() as u64;
-            }
+        }
+        self.flush(&batch);
+    }
+
+    fn flush(&mut self, lines: &[u8]) {
+        if !lines.is_empty() && self.file.write_all(lines).is_ok() {
+            self.size += lines.len() as u64;
         }
     }
 }

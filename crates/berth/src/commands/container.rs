@@ -130,6 +130,8 @@ pub async fn start(client: &Client, a: &StartArgs) -> Result<u8> {
         let auto_remove = c["HostConfig"]["AutoRemove"].as_bool().unwrap_or(false);
         let streams = Streams {
             stdin: a.interactive && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+            stdout: true,
+            stderr: true,
             tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
         };
         super::run::check_tty(streams.stdin, streams.tty)?;
@@ -345,6 +347,8 @@ pub async fn attach(client: &Client, a: &AttachArgs) -> Result<u8> {
     let id = c["Id"].as_str().unwrap_or(&a.container).to_string();
     let streams = Streams {
         stdin: !a.no_stdin && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+        stdout: true,
+        stderr: true,
         tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
     };
     super::run::check_tty(streams.stdin, streams.tty)?;

@@ -69,6 +69,11 @@ fn body(a: &ExecArgs) -> Result<Value> {
         "Env": env,
         "Cmd": &a.container_and_command[1..],
     });
+    if a.tty {
+        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
+            b["ConsoleSize"] = json!([h, w]);
+        }
+    }
     for (k, v) in [
         ("User", &a.user),
         ("WorkingDir", &a.workdir),
@@ -86,6 +91,8 @@ pub async fn exec(client: &Client, a: &ExecArgs) -> Result<u8> {
     let container = &a.container_and_command[0];
     let streams = Streams {
         stdin: a.interactive && !a.detach,
+        stdout: true,
+        stderr: true,
         tty: a.tty,
     };
     if !a.detach {

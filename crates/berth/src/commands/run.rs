@@ -118,6 +118,9 @@ pub struct ContainerOptions {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list", value_parser = ["stdin", "stdout", "stderr", "STDIN", "STDOUT", "STDERR"])]
+    pub attach: Vec<String>,
     /// Automatically remove the container and its associated anonymous
     /// volumes when it exits
     #[arg(long)]
@@ -133,6 +136,17 @@ pub struct ContainerOptions {
         allow_hyphen_values = true
     )]
     pub image_and_command: Vec<String>,
+}
+
+impl ContainerOptions {
+    /// Whether a foreground run attaches `stream`: those `-a` names, or by
+    /// default stdout and stderr, and stdin with `-i`.
+    pub fn attaches(&self, stream: &str) -> bool {
+        if self.attach.is_empty() {
+            return stream != "stdin" || self.interactive;
+        }
+        self.attach.iter().any(|a| a.eq_ignore_ascii_case(stream))
+    }
 }
 
 /// `berth run`.
@@ -253,6 +267,12 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
     if o.init {
         host["Init"] = json!(true);
     }
+    // A terminal starts at our size (docker sends it too), before any resize.
+    if o.tty {
+        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
+            host["ConsoleSize"] = json!([h, w]);
+        }
+    }
     if !o.log_opt.is_empty() {
         let mut cfg = serde_json::Map::new();
         for kv in &o.log_opt {
@@ -311,10 +331,10 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         "Tty": o.tty,
         "OpenStdin": o.interactive,
         // An attached -i client's EOF is the container's (docker's StdinOnce).
-        "AttachStdin": attach && o.interactive,
-        "StdinOnce": attach && o.interactive,
-        "AttachStdout": attach,
-        "AttachStderr": attach,
+        "AttachStdin": attach && o.attaches("stdin"),
+        "StdinOnce": attach && o.attaches("stdin"),
+        "AttachStdout": attach && o.attaches("stdout"),
+        "AttachStderr": attach && o.attaches("stderr"),
         "HostConfig": host,
     });
     if !cmd.is_empty() {
@@ -481,8 +501,14 @@ fn report(e: &anyhow::Error) -> String {
 
 /// `berth run`.
 pub async fn run(client: &Client, a: &RunArgs) -> Result<u8> {
+    if a.detach && !a.opts.attach.is_empty() {
+        return Err(Status::exit(
+            125,
+            report(&anyhow::anyhow!("Conflicting options: -a and -d")),
+        ));
+    }
     if !a.detach {
-        check_tty(a.opts.interactive, a.opts.tty)?;
+        check_tty(a.opts.attaches("stdin"), a.opts.tty)?;
     }
     let id = match create(client, &a.opts, !a.detach, "run").await {
         Ok(id) => id,
@@ -510,7 +536,9 @@ pub async fn run(client: &Client, a: &RunArgs) -> Result<u8> {
     let a = Attach {
         id: &id,
         streams: Streams {
-            stdin: a.opts.interactive,
+            stdin: a.opts.attaches("stdin"),
+            stdout: a.opts.attaches("stdout"),
+            stderr: a.opts.attaches("stderr"),
             tty: a.opts.tty,
         },
         detach_keys: a.detach_keys.as_deref(),
@@ -565,8 +593,8 @@ pub async fn attached(
                 Query::new()
                     .add("stream", "1")
                     .flag("stdin", a.streams.stdin)
-                    .add("stdout", "1")
-                    .add("stderr", "1")
+                    .flag("stdout", a.streams.stdout)
+                    .flag("stderr", a.streams.stderr)
                     .opt("detachKeys", a.detach_keys.unwrap_or("")),
             ),
             None,

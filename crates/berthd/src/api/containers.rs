@@ -99,6 +99,7 @@ pub async fn start_container(
     let shim = d.shim.clone();
     let now = crate::now_rfc3339();
     let c2 = c.clone();
+    let attached = d.phases.shim_waiters(&c.id);
     let started = blocking(move || {
         if by_user {
             e.mark(&c2.id, |r| {
@@ -106,7 +107,7 @@ pub async fn start_container(
                 r.restart_count = 0;
             })?;
         }
-        match e.container_start(&c2.id, &shim, now) {
+        match e.container_start(&c2.id, &shim, now, attached) {
             Ok(()) => Ok(Ok(())),
             Err(err) => {
                 let auto = c2.config["HostConfig"]["AutoRemove"]
@@ -323,11 +324,6 @@ struct LogOptions {
     tail: Option<usize>,
     /// Prefix each line with its RFC 3339 time.
     timestamps: bool,
-    /// Start at the end of what is already there (attach without `logs`).
-    from_end: bool,
-    /// Follow until the next exit, not an earlier one (attach before a
-    /// start, as `docker start -a` does).
-    next_exit: bool,
 }
 
 impl LogOptions {
@@ -356,8 +352,6 @@ impl LogOptions {
             until: time("until")?,
             tail,
             timestamps: q.flag("timestamps"),
-            from_end: false,
-            next_exit: false,
         };
         if !o.stdout && !o.stderr {
             return Err(ApiError::bad_request(
@@ -417,17 +411,13 @@ async fn pump(
     let Ok((first, mut offset, before, removed)) = read(0).await else {
         return;
     };
-    let ended = |finished: &Option<String>, removed: bool| {
-        removed || (finished.is_some() && !(o.next_exit && *finished == before))
-    };
+    let ended = |finished: &Option<String>, removed: bool| removed || finished.is_some();
     let mut exited = ended(&before, removed);
-    if !o.from_end {
-        let lines: Vec<_> = first.into_iter().filter(|l| o.keep(l)).collect();
-        let skip = o.tail.map_or(0, |n| lines.len().saturating_sub(n));
-        for l in &lines[skip..] {
-            if !send(encode(l)) {
-                return;
-            }
+    let lines: Vec<_> = first.into_iter().filter(|l| o.keep(l)).collect();
+    let skip = o.tail.map_or(0, |n| lines.len().saturating_sub(n));
+    for l in &lines[skip..] {
+        if !send(encode(l)) {
+            return;
         }
     }
     while o.follow && !exited {
@@ -503,19 +493,20 @@ pub async fn attach(
     };
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
-    // attach replays the log with `logs`, then follows with `stream`.
-    let o = LogOptions {
+    // attach replays the log with `logs`, then streams what the container
+    // writes from now on with `stream` (from its shim, not the log).
+    let replay = LogOptions {
         stdout: q.flag("stdout"),
         stderr: q.flag("stderr"),
-        follow: q.flag("stream"),
-        from_end: !q.flag("logs"),
-        next_exit: true,
         ..Default::default()
     };
+    let (replay_wanted, live) = (q.flag("logs"), q.flag("stream"));
     let d = d.clone();
     let raw = tty(&c);
-    // Counted from now: an --rm container waits for this stream to drain.
+    // Counted from now: an --rm container waits for this stream to drain,
+    // and a start that comes next waits for it to join the shim.
     let attached = d.phases.attach(&c.id);
+    let waiting = live.then(|| d.phases.wait_for_shim(&c.id));
     d.events.container(&c, "attach", &[]);
     let want_stdin = q.flag("stdin") && c.config["OpenStdin"].as_bool().unwrap_or(false);
     // The client's EOF closes the container's stdin when it asked for that
@@ -529,7 +520,9 @@ pub async fn attach(
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
             tokio::spawn(async move {
-                let watch = crate::detach::Watch::new(keys);
+                // As Docker: the keys detach from a terminal only; other
+                // input is data, copied as it is.
+                let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
                 if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }
@@ -548,8 +541,25 @@ pub async fn attach(
             }
         };
         tokio::pin!(detached);
-        let (btx, mut brx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-        let pumping = tokio::spawn(pump(d, c, o, move |b| btx.send(b).is_ok()));
+        let (btx, mut brx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+        let producing = tokio::spawn(async move {
+            if replay_wanted {
+                // The log as it is (not followed), then the live stream.
+                let (utx, mut urx) = tokio::sync::mpsc::unbounded_channel();
+                pump(d.clone(), c.clone(), replay.clone(), move |b| {
+                    utx.send(b).is_ok()
+                })
+                .await;
+                while let Ok(b) = urx.try_recv() {
+                    if btx.send(b).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if let Some(waiting) = waiting {
+                follow_shim(&d, &c, &replay, waiting, &btx).await;
+            }
+        });
         loop {
             tokio::select! {
                 b = brx.recv() => {
@@ -559,16 +569,89 @@ pub async fn attach(
                     }
                     let _ = wr.flush().await;
                 }
-                _ = &mut detached => {
-                    pumping.abort();
-                    break;
-                }
+                _ = &mut detached => break,
             }
         }
-        let _ = pumping.await;
+        producing.abort();
         let _ = wr.shutdown().await;
     });
     Ok(super::upgraded(raw))
+}
+
+/// Streams what the container writes from now on, read from its shim
+/// (`attach` on the control socket): this run's if it runs, else the next
+/// run's, joined before it starts (`waiting` counts this stream until then).
+/// Ends when the container has exited (the shim closes), was removed, or
+/// the client went.
+async fn follow_shim(
+    d: &Arc<Daemon>,
+    c: &engine::containers::ContainerRecord,
+    o: &LogOptions,
+    waiting: crate::phases::Attached,
+    out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+) {
+    let dir = d.engine.container_dir(&c.id);
+    let mut phase = d.phases.subscribe(&c.id);
+    phase.borrow_and_update();
+    let since = std::time::Instant::now();
+    let mut conn = loop {
+        if let Ok(mut s) = crate::ctl::connect(&dir).await {
+            let mut answer = [0u8; 3];
+            if s.write_all(b"attach\n").await.is_ok()
+                && s.read_exact(&mut answer).await.is_ok()
+                && &answer == b"ok\n"
+            {
+                break s;
+            }
+        }
+        // A start is usually right behind the attach (`run`): look often
+        // at first, then less.
+        let pause = match since.elapsed().as_millis() {
+            0..=300 => Duration::from_millis(1),
+            301..=5000 => POLL,
+            _ => Duration::from_millis(100),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            r = phase.changed() => {
+                let gone = r.is_err()
+                    || matches!(*phase.borrow_and_update(), Phase::Exited(_) | Phase::Removed(_));
+                if gone {
+                    return;
+                }
+            }
+        }
+        if out.is_closed() {
+            return;
+        }
+    };
+    drop(waiting);
+    let raw = tty(c);
+    let mut head = [0u8; 5];
+    let mut data = Vec::new();
+    while conn.read_exact(&mut head).await.is_ok() {
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        // The shim reads at most 64 KiB at a time.
+        if len > 1 << 20 {
+            return;
+        }
+        data.resize(len, 0);
+        if conn.read_exact(&mut data).await.is_err() {
+            return;
+        }
+        let wanted = if head[0] == 2 { o.stderr } else { o.stdout };
+        if !wanted {
+            continue;
+        }
+        let b = if raw {
+            data.clone()
+        } else {
+            frame(head[0], &data)
+        };
+        if out.send(b).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// How a client's input ended.
@@ -593,14 +676,14 @@ async fn feed_stdin(
     mut watch: crate::detach::Watch,
     close_at_eof: bool,
 ) -> Input {
-    let sock = d.engine.container_dir(&id).join("ctl.sock");
+    let dir = d.engine.container_dir(&id);
     let mut phase = d.phases.subscribe(&id);
     // What is published now may be an earlier run's exit (`start -ai` of
     // an exited container): only an exit from here on ends the wait.
     phase.borrow_and_update();
     let mut conn = loop {
         // A socket left by an earlier run refuses: wait for this run's shim.
-        if let Ok(c) = tokio::net::UnixStream::connect(&sock).await {
+        if let Ok(c) = crate::ctl::connect(&dir).await {
             break c;
         }
         tokio::select! {
@@ -643,7 +726,7 @@ async fn feed_stdin(
     let mut done = Vec::new();
     let _ = conn.read_to_end(&mut done).await;
     if how == Input::Ended && close_at_eof {
-        if let Ok(mut c) = tokio::net::UnixStream::connect(&sock).await {
+        if let Ok(mut c) = crate::ctl::connect(&dir).await {
             let _ = c.write_all(b"close-stdin\n").await;
             let _ = c.read_to_end(&mut done).await;
         }
@@ -962,8 +1045,8 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
             message: format!("Container {} is not running", c.id),
         });
     }
-    let sock = d.engine.container_dir(&c.id).join("ctl.sock");
-    let mut conn = tokio::net::UnixStream::connect(&sock)
+    let dir = d.engine.container_dir(&c.id);
+    let mut conn = crate::ctl::connect(&dir)
         .await
         .map_err(|e| ApiError::internal(format!("the container's shim: {e}")))?;
     conn.write_all(format!("resize {h} {w}\n").as_bytes())

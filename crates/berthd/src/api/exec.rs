@@ -138,7 +138,8 @@ pub async fn start(
     let files = ExecFiles {
         process: dir.join(format!("{id}.json")),
         pid: dir.join(format!("{id}.pid")),
-        console: dir.join(format!("{id}.sock")),
+        // Short: a socket path may have 107 bytes at most.
+        console: dir.join(format!("{}.sock", &id[..16])),
     };
     std::fs::write(&files.process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
@@ -195,7 +196,7 @@ pub async fn start(
     let mut err = child.stderr.take();
     if detach {
         if let Err(msg) = started(&mut child, &files.pid, &mut err).await {
-            finish(d, &id, &files, 126);
+            finish(d, &id, &files, 126).await;
             return Err(ApiError::bad_request(msg));
         }
         if let Some(m) = &pty {
@@ -203,16 +204,7 @@ pub async fn start(
             // never blocks on a full pty.
             tokio::spawn(drain(m.clone()));
         }
-        let d2 = d.clone();
-        tokio::spawn(async move {
-            let code = child
-                .wait()
-                .await
-                .ok()
-                .and_then(|s| s.code())
-                .unwrap_or(126);
-            finish(&d2, &id, &files, code);
-        });
+        tokio::spawn(finish_when_done(d.clone(), id, files, child));
         return Ok(super::empty(StatusCode::OK));
     }
     let mut out = child.stdout.take();
@@ -228,7 +220,9 @@ pub async fn start(
                 None => child_stdin.map(|s| Box::new(s) as _),
             };
             if let Some(sink) = sink {
-                let watch = crate::detach::Watch::new(keys);
+                // As Docker: the keys detach from a terminal only; other
+                // input is data, copied as it is.
+                let watch = crate::detach::Watch::new(if tty { keys } else { Vec::new() });
                 tokio::spawn(async move {
                     if forward_input(rd, sink, watch).await {
                         let _ = detached_tx.send(());
@@ -249,16 +243,7 @@ pub async fn start(
         };
         if left {
             // Detached: the exec runs on; its exit is recorded when it comes.
-            let d2 = d.clone();
-            tokio::spawn(async move {
-                let code = child
-                    .wait()
-                    .await
-                    .ok()
-                    .and_then(|s| s.code())
-                    .unwrap_or(126);
-                finish(&d2, &id, &files, code);
-            });
+            tokio::spawn(finish_when_done(d.clone(), id, files, child));
             let _ = wr.shutdown().await;
             return;
         }
@@ -280,7 +265,7 @@ pub async fn start(
             };
         }
         // Recorded before the stream ends: the client asks for it right after.
-        finish(&d, &id, &files, code);
+        finish(&d, &id, &files, code).await;
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
@@ -302,9 +287,25 @@ impl ExecFiles {
     }
 }
 
-/// Records an exec's end (its pid read from the pid file) and lets its
-/// files and pty go.
-fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
+/// Records an exec's end once its berth-runtime has exited (a detached exec).
+async fn finish_when_done(
+    d: Arc<Daemon>,
+    id: String,
+    files: ExecFiles,
+    mut child: tokio::process::Child,
+) {
+    let code = child
+        .wait()
+        .await
+        .ok()
+        .and_then(|s| s.code())
+        .unwrap_or(126);
+    finish(&d, &id, &files, code).await;
+}
+
+/// Records an exec's end (its pid read from the pid file), lets its files
+/// and pty go, and tells the events (`exec_die`, as Docker does).
+async fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
     let pid = std::fs::read_to_string(&files.pid)
         .ok()
         .and_then(|p| p.trim().parse().ok())
@@ -318,6 +319,10 @@ fn finish(d: &Daemon, id: &str, files: &ExecFiles, code: i32) {
         r.pty = None;
     });
     files.remove();
+    if let Ok(r) = find(d, id) {
+        let extra = vec![("execID", id.to_string()), ("exitCode", code.to_string())];
+        super::containers::event(d, &r.container, "exec_die", extra).await;
+    }
 }
 
 /// Records the exec's pid once berth-runtime has written it (it runs by

@@ -8,6 +8,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// The data root's name: long on purpose, so that every test runs with
+/// container directories deeper than a unix socket's path may be (107
+/// bytes), as a deep `--data-root` on a real host makes them.
+pub const DATA_ROOT: &str = "data-root-long-enough-to-pass-the-socket-path-limit";
+
 /// A berthd on a private socket and roots, stopped on drop.
 pub struct Daemon {
     child: Child,
@@ -43,7 +48,7 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--data-root")
-            .arg(dir.join("data"))
+            .arg(dir.join(DATA_ROOT))
             .arg("--exec-root")
             .arg(dir.join("exec"))
             .spawn()
@@ -150,4 +155,13 @@ pub fn busybox_tar(dir: &std::path::Path) -> PathBuf {
         .unwrap();
     assert!(st.success());
     tar
+}
+
+/// Polls `f` for up to ten seconds.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -135,6 +135,27 @@ impl Pty {
         assert_eq!(r, 0);
     }
 
+    /// Resizes the terminal until a shell inside (at `prompt`) sees it with
+    /// `stty size`. The client may not listen for SIGWINCH yet when the
+    /// shell already answers (it sets that up after the start returns): the
+    /// size alternates so that every try is a change, and so a signal.
+    pub fn resize_until_seen(&mut self, prompt: &str) {
+        let deadline = Instant::now() + LIMIT;
+        for rows in (0u16..).map(|r| 40 + r % 2) {
+            self.resize(rows, 120);
+            std::thread::sleep(Duration::from_millis(100));
+            self.send("stty size\r");
+            if self.expect(prompt).contains(&format!("{rows} 120")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the new size never showed: {}",
+                self.transcript()
+            );
+        }
+    }
+
     /// The command's exit code (after reading the rest of its output).
     pub fn wait(mut self) -> i32 {
         let deadline = Instant::now() + LIMIT;
