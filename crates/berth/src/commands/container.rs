@@ -286,26 +286,7 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
     let (_, body) = client
         .request(Method::POST, &format!("/containers/prune{q}"), None)
         .await?;
-    let report: Value = serde_json::from_slice(&body)?;
-    let mut text = String::new();
-    let deleted = report["ContainersDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        text.push_str("Deleted Containers:\n");
-        for id in &deleted {
-            text.push_str(id.as_str().unwrap_or_default());
-            text.push('\n');
-        }
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        crate::units::human_size(report["SpaceReclaimed"].as_f64().unwrap_or(0.0))
-    ));
-    super::out(&text)?;
-    Ok(0)
+    super::print_prune_report(&body, "ContainersDeleted", "Containers")
 }
 
 /// `berth attach`.
