@@ -22,6 +22,7 @@ use commands::container::{
     AttachArgs, KillArgs, NamesArgs, PruneArgs as ContainerPruneArgs, RenameArgs, RmArgs,
     StartArgs, StopArgs,
 };
+use commands::cp::CpArgs;
 use commands::df::DfArgs;
 use commands::events::EventsArgs;
 use commands::exec::ExecArgs;
@@ -33,6 +34,8 @@ use commands::inspect::{InspectArgs, Kind};
 use commands::logs::LogsArgs;
 use commands::ps::PsArgs;
 use commands::run::{CreateArgs, RunArgs};
+use commands::stats::StatsArgs;
+use commands::top::TopArgs;
 
 /// Default daemon socket.
 const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
@@ -157,6 +160,12 @@ enum Verb {
     Commit(CommitArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
 }
 
 // Parsed once per process: the size of a variant does not matter.
@@ -345,6 +354,9 @@ async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
         Verb::Diff(a) => filesystem::diff(client, a).await,
         Verb::Commit(a) => filesystem::commit(client, a).await,
         Verb::Export(a) => filesystem::export(client, a).await,
+        Verb::Cp(a) => commands::cp::cp(client, a).await,
+        Verb::Top(a) => commands::top::top(client, a).await,
+        Verb::Stats(a) => commands::stats::stats(client, a).await,
     }
 }
 

@@ -504,7 +504,11 @@ impl Format {
 /// tab-terminated cells are padded to their column's widest cell plus three
 /// (at least ten); a column runs over consecutive lines that have that cell.
 pub fn tabwrite(text: &str) -> String {
-    const MIN_WIDTH: usize = 10;
+    tabwrite_min(text, 10)
+}
+
+/// [`tabwrite`] with another minimum cell width (`docker top` uses 20).
+pub fn tabwrite_min(text: &str, min_width: usize) -> String {
     const PADDING: usize = 3;
     let lines: Vec<Vec<&str>> = text
         .strip_suffix('\n')
@@ -520,7 +524,7 @@ pub fn tabwrite(text: &str) -> String {
         lines.len(),
         &mut widths,
         &mut out,
-        MIN_WIDTH,
+        min_width,
         PADDING,
     );
     if !text.is_empty() {

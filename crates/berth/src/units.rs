@@ -72,6 +72,18 @@ pub fn human_size_precision(size: f64, precision: usize) -> String {
     format!("{}{}", go_g(s, precision), UNITS[i])
 }
 
+/// `units.BytesSize`: binary units, `1.5MiB`, `0B`.
+pub fn bytes_size(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut s = size;
+    let mut i = 0;
+    while s >= 1024.0 && i + 1 < UNITS.len() {
+        s /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(s, 4), UNITS[i])
+}
+
 /// `units.HumanSize` (four significant digits).
 pub fn human_size(size: f64) -> String {
     human_size_precision(size, 4)

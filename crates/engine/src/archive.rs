@@ -111,9 +111,13 @@ impl Engine {
     /// answers it; a missing path is 404.
     pub fn archive_stat(&self, name: &str, path: &str) -> Result<Value, EngineError> {
         let (_, root) = self.archive_root(name)?;
-        let (fd, base) = open_path(&root, path)?;
-        let st = fstat(&fd).map_err(sys)?;
-        Ok(stat_json(&base, &st, ""))
+        let o = open_path(&root, path, false)?;
+        let st = fstat(&o.fd).map_err(sys)?;
+        let link = o
+            .link
+            .as_ref()
+            .map_or("", |(_, resolved)| resolved.as_str());
+        Ok(stat_json(&o.base, &st, link))
     }
 
     /// Writes `path` of the container as a tar to `out` (entries named from
@@ -127,11 +131,18 @@ impl Engine {
         out: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
         let (_, root) = self.archive_root(name)?;
-        let (fd, base) = open_path(&root, path)?;
+        let Opened { fd, base, link } = open_path(&root, path, false)?;
         let st = fstat(&fd).map_err(sys)?;
-        stat(stat_json(&base, &st, ""));
+        let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
+        stat(stat_json(&base, &st, resolved));
         let mut tar = tar::Builder::new(out);
         tar.follow_symlinks(false);
+        if let Some((target, _)) = &link {
+            let mut h = header(&st, tar::EntryType::Symlink, 0);
+            tar.append_link(&mut h, &base, target).map_err(sys)?;
+            tar.finish().map_err(sys)?;
+            return Ok(());
+        }
         // Reopen the O_PATH descriptor for what it is: the very inode checked.
         let reopen = |flags: OFlag| {
             nix::fcntl::open(
@@ -198,7 +209,7 @@ impl Engine {
                 },
             )
         };
-        let (dest, _) = open_path(&root, path)?;
+        let dest = open_path(&root, path, true)?.fd;
         if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
@@ -339,8 +350,23 @@ fn remove_non_dir(parent: &OwnedFd, name: &OsStr) {
     let _ = nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
 }
 
-/// Opens `path` inside the root; (O_PATH fd, the name its entries take).
-fn open_path(root: &Root, path: &str) -> Result<(OwnedFd, String), EngineError> {
+/// A path opened inside a container's root.
+struct Opened {
+    /// An `O_PATH` descriptor of it (of the link itself for a symlink).
+    fd: OwnedFd,
+    /// The name its entries take in a tar (`.` for `dir/.`).
+    base: String,
+    /// For a symlink: its target as stored, and the path it resolves to
+    /// inside the root (Docker's `linkTarget`).
+    link: Option<(PathBuf, String)>,
+}
+
+/// Opens `path` inside the root. A symlink named by the path's last
+/// component is opened itself, as Docker's archive routes take it (`cp
+/// -L` follows it through the `linkTarget` of the stat) unless
+/// `follow_last`; symlinks on the way there are resolved inside the root.
+fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, EngineError> {
+    use runtime::rootfs::resolve::{open_in_root, Create};
     if path.is_empty() {
         return Err(EngineError::new(
             ErrorKind::InvalidArgument,
@@ -353,23 +379,99 @@ fn open_path(root: &Root, path: &str) -> Result<(OwnedFd, String), EngineError> 
     } else {
         Path::new("/").join(p)
     };
-    let fd =
-        runtime::rootfs::resolve::open_in_root(&root.fd, &p, runtime::rootfs::resolve::Create::No)
-            .map_err(|e| {
-                if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
-                    EngineError::new(
-                        ErrorKind::NotFound,
-                        format!("Could not find the file {path} in container"),
-                    )
-                } else {
-                    sys(e)
+    let not_found = |e: runtime::Error| {
+        if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
+            EngineError::new(
+                ErrorKind::NotFound,
+                format!("Could not find the file {path} in container"),
+            )
+        } else {
+            sys(e)
+        }
+    };
+    // `dir/.` means the directory's contents: its entries are `./…`.
+    let dot = path == "." || path.ends_with("/.");
+    let base = if dot {
+        ".".to_string()
+    } else {
+        p.file_name()
+            .map_or_else(|| ".".to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    if !follow_last && !dot && !path.ends_with('/') {
+        if let (Some(parent), Some(name)) = (p.parent(), p.file_name()) {
+            let dir = open_in_root(&root.fd, parent, Create::No).map_err(not_found)?;
+            if let Ok(target) = nix::fcntl::readlinkat(&dir, name) {
+                let fd = openat(
+                    &dir,
+                    name,
+                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys)?;
+                let resolved = resolve_in_root(root, &p);
+                return Ok(Opened {
+                    fd,
+                    base,
+                    link: Some((PathBuf::from(target), resolved)),
+                });
+            }
+        }
+    }
+    let fd = open_in_root(&root.fd, &p, Create::No).map_err(not_found)?;
+    Ok(Opened {
+        fd,
+        base,
+        link: None,
+    })
+}
+
+/// The path `p` comes to inside the root once every symlink in it is
+/// followed (absolute targets from the root, `..` stopping there), as
+/// text; what does not exist is taken as it is written.
+fn resolve_in_root(root: &Root, p: &Path) -> String {
+    use std::collections::VecDeque;
+    let mut pending: VecDeque<std::ffi::OsString> = p
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        let dir = runtime::rootfs::resolve::open_in_root(
+            &root.fd,
+            &cur,
+            runtime::rootfs::resolve::Create::No,
+        );
+        match dir
+            .ok()
+            .and_then(|d| nix::fcntl::readlinkat(&d, name.as_os_str()).ok())
+        {
+            Some(target) if links < 40 => {
+                links += 1;
+                let target = PathBuf::from(target);
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
                 }
-            })?;
-    // Entries are named from the last component; the root's are `./…`.
-    let base = p
-        .file_name()
-        .map_or_else(|| ".".to_string(), |n| n.to_string_lossy().into_owned());
-    Ok((fd, base))
+                for c in target.components().rev() {
+                    match c {
+                        std::path::Component::Normal(n) => pending.push_front(n.to_os_string()),
+                        std::path::Component::ParentDir => pending.push_front("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => cur.push(name),
+        }
+    }
+    cur.to_string_lossy().into_owned()
 }
 
 fn header(st: &FileStat, typ: tar::EntryType, size: u64) -> tar::Header {
@@ -383,6 +485,54 @@ fn header(st: &FileStat, typ: tar::EntryType, size: u64) -> tar::Header {
     h
 }
 
+/// Appends an entry named `name`, link target `link` for a symlink.
+/// The tar crate drops `.` components from names, but Docker names the
+/// entries of `dir/.` `./…` (its clients rebase on that prefix): such names
+/// are written into the header as they are, a GNU long-name entry before
+/// one longer than the header holds.
+fn append_entry<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    h: &mut tar::Header,
+    name: &Path,
+    link: Option<&Path>,
+    data: impl Read,
+) -> std::io::Result<()> {
+    let raw = name.as_os_str().as_bytes();
+    if !raw.starts_with(b"./") && raw != b"." {
+        return match link {
+            Some(l) => tar.append_link(h, name, l),
+            None => tar.append_data(h, name, data),
+        };
+    }
+    let long = |tar: &mut tar::Builder<W>, kind: tar::EntryType, bytes: &[u8]| {
+        let mut l = tar::Header::new_gnu();
+        l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        l.set_mode(0o644);
+        l.set_mtime(0);
+        l.set_entry_type(kind);
+        l.set_size(bytes.len() as u64 + 1);
+        l.set_cksum();
+        tar.append(&l, bytes.chain(&[0u8][..]))
+    };
+    if raw.len() > 100 {
+        long(tar, tar::EntryType::GNULongName, raw)?;
+    }
+    if let Some(l) = link {
+        let lb = l.as_os_str().as_bytes();
+        if lb.len() > 100 {
+            long(tar, tar::EntryType::GNULongLink, lb)?;
+        }
+        let field = &mut h.as_old_mut().linkname;
+        field.fill(0);
+        field[..lb.len().min(100)].copy_from_slice(&lb[..lb.len().min(100)]);
+    }
+    let field = &mut h.as_old_mut().name;
+    field.fill(0);
+    field[..raw.len().min(100)].copy_from_slice(&raw[..raw.len().min(100)]);
+    h.set_cksum();
+    tar.append(h, data)
+}
+
 fn append_file<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     file: std::fs::File,
@@ -391,8 +541,7 @@ fn append_file<W: std::io::Write>(
 ) -> Result<(), EngineError> {
     let mut h = header(st, tar::EntryType::Regular, st.st_size as u64);
     // The size is what was stat'ed; a file that grows meanwhile is cut there.
-    tar.append_data(&mut h, name, file.take(st.st_size as u64))
-        .map_err(sys)
+    append_entry(tar, &mut h, name, None, file.take(st.st_size as u64)).map_err(sys)
 }
 
 /// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
@@ -424,8 +573,7 @@ fn append_dir<W: std::io::Write>(
     st: &FileStat,
 ) -> Result<(), EngineError> {
     let mut h = header(st, tar::EntryType::Directory, 0);
-    tar.append_data(&mut h, &name, std::io::empty())
-        .map_err(sys)?;
+    append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(sys)?;
     let mut d = nix::dir::Dir::from_fd(dir).map_err(sys)?;
     let dfd = d.as_fd().try_clone_to_owned().map_err(sys)?;
     let mut names: Vec<Vec<u8>> = d
@@ -455,8 +603,7 @@ fn append_dir<W: std::io::Write>(
                 if pseudo_fs(&sub) {
                     // /proc, /sys and the like: the mount point, not the kernel's tree.
                     let mut h = header(&cst, tar::EntryType::Directory, 0);
-                    tar.append_data(&mut h, &path, std::io::empty())
-                        .map_err(sys)?;
+                    append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
                     continue;
                 }
                 append_dir(tar, sub, path, &cst)?;
@@ -482,8 +629,14 @@ fn append_dir<W: std::io::Write>(
                     continue;
                 };
                 let mut h = header(&cst, tar::EntryType::Symlink, 0);
-                tar.append_link(&mut h, &path, Path::new(&target))
-                    .map_err(sys)?;
+                append_entry(
+                    tar,
+                    &mut h,
+                    &path,
+                    Some(Path::new(&target)),
+                    std::io::empty(),
+                )
+                .map_err(sys)?;
             }
             _ => {}
         }

@@ -4,6 +4,7 @@
 //! [`Errors`], and nowhere else.
 
 pub mod container;
+pub mod cp;
 pub mod df;
 pub mod events;
 pub mod exec;
@@ -13,7 +14,9 @@ pub mod inspect;
 pub mod logs;
 pub mod ps;
 pub mod run;
+pub mod stats;
 pub mod system;
+pub mod top;
 pub mod volume;
 
 use std::io::Write;

@@ -262,6 +262,87 @@ fn keyed(path: &Path, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The device of `MAJ:MIN`.
+fn device(s: &str) -> Option<(u64, u64)> {
+    let (maj, min) = s.split_once(':')?;
+    Some((maj.parse().ok()?, min.parse().ok()?))
+}
+
+/// cgroup v2 `io.stat`: `8:0 rbytes=1 wbytes=2 rios=…` per device.
+pub(crate) fn io_stat_v2(text: &str) -> Vec<(u64, u64, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (maj, min) = device(words.next()?)?;
+            let (mut r, mut w) = (0, 0);
+            for kv in words {
+                match kv.split_once('=') {
+                    Some(("rbytes", v)) => r = v.parse().unwrap_or(0),
+                    Some(("wbytes", v)) => w = v.parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+            Some((maj, min, r, w))
+        })
+        .collect()
+}
+
+/// cgroup v1 `blkio.throttle.io_service_bytes_recursive`: `8:0 Read 1`
+/// lines, a device each op, and a `Total` line.
+pub(crate) fn io_service_bytes_v1(text: &str) -> Vec<(u64, u64, u64, u64)> {
+    let mut out: Vec<(u64, u64, u64, u64)> = Vec::new();
+    for l in text.lines() {
+        let mut words = l.split_whitespace();
+        let (Some(dev), Some(op), Some(v)) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let (Some((maj, min)), Ok(v)) = (device(dev), v.parse::<u64>()) else {
+            continue;
+        };
+        let i = match out.iter().position(|e| (e.0, e.1) == (maj, min)) {
+            Some(i) => i,
+            None => {
+                out.push((maj, min, 0, 0));
+                out.len() - 1
+            }
+        };
+        match op {
+            "Read" => out[i].2 = v,
+            "Write" => out[i].3 = v,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Block I/O of the processes in a cgroup, summed from `/proc/PID/io`
+/// (`read_bytes`, `write_bytes`) as one entry for device 0:0. Recent
+/// kernels leave v1's blkio throttle counters at zero unless a throttle
+/// rule is set; the tasks' own counters are what is left (I/O of
+/// processes that already exited is not in them).
+fn tasks_io(procs: &Path) -> Vec<(u64, u64, u64, u64)> {
+    let Ok(list) = read(procs) else {
+        return Vec::new();
+    };
+    let (mut r, mut w) = (0, 0);
+    for pid in list.lines() {
+        let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) else {
+            continue;
+        };
+        for l in io.lines() {
+            match l.split_once(": ") {
+                Some(("read_bytes", v)) => r += v.trim().parse::<u64>().unwrap_or(0),
+                Some(("write_bytes", v)) => w += v.trim().parse::<u64>().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    if r == 0 && w == 0 {
+        return Vec::new();
+    }
+    vec![(0, 0, r, w)]
+}
+
 /// Usage read back from whichever files exist.
 pub fn stats(cg: &Cgroup) -> Stats {
     match cg {
@@ -272,6 +353,10 @@ pub fn stats(cg: &Cgroup) -> Stats {
             cpu_usage_ns: keyed(&path.join("cpu.stat"), "usage_usec") * 1000,
             pids_current: number(&path.join("pids.current")),
             pids_limit: number(&path.join("pids.max")),
+            inactive_file: keyed(&path.join("memory.stat"), "inactive_file"),
+            io_bytes: read(&path.join("io.stat"))
+                .map(|s| io_stat_v2(&s))
+                .unwrap_or_default(),
         },
         Cgroup::V1 { paths } => {
             let f =
@@ -285,6 +370,12 @@ pub fn stats(cg: &Cgroup) -> Stats {
                 cpu_usage_ns: number(&f("cpuacct", "cpuacct.usage")),
                 pids_current: number(&f("pids", "pids.current")),
                 pids_limit: number(&f("pids", "pids.max")),
+                inactive_file: keyed(&f("memory", "memory.stat"), "total_inactive_file"),
+                io_bytes: read(&f("blkio", "blkio.throttle.io_service_bytes_recursive"))
+                    .map(|s| io_service_bytes_v1(&s))
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| tasks_io(&f("pids", "cgroup.procs"))),
             }
         }
     }

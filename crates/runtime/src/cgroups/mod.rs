@@ -78,6 +78,13 @@ pub struct Stats {
     pub pids_current: u64,
     /// Task limit (`u64::MAX` when unlimited).
     pub pids_limit: u64,
+    /// Page cache that could be dropped (`inactive_file`), which Docker's
+    /// clients take off the memory usage.
+    #[serde(default)]
+    pub inactive_file: u64,
+    /// Bytes read and written per block device: (major, minor, read, write).
+    #[serde(default)]
+    pub io_bytes: Vec<(u64, u64, u64, u64)>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {

@@ -325,3 +325,18 @@ fn real_v2_freezer_and_device_filter() {
         libc::WEXITSTATUS(status)
     );
 }
+
+#[test]
+fn io_bytes_parsed_from_both_versions() {
+    let v1 =
+        "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\n253:1 Read 7\nTotal 12295\n";
+    assert_eq!(
+        apply::io_service_bytes_v1(v1),
+        vec![(8, 0, 4096, 8192), (253, 1, 7, 0)]
+    );
+    let v2 = "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n259:0 rbytes=5 wbytes=0\n";
+    assert_eq!(
+        apply::io_stat_v2(v2),
+        vec![(8, 0, 100, 200), (259, 0, 5, 0)]
+    );
+}
