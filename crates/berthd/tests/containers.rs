@@ -1257,16 +1257,20 @@ fn archive_get_stays_inside_the_container() {
     assert!(tar_text(&cat("/secret")).contains("inside\n"));
     // A symlink inside resolves inside: /up is the container's root.
     assert!(tar_text(&cat("/up/secret")).contains("inside\n"));
-    // Symlinks naming a host path, absolute or climbing out, stay inside.
+    // Symlinks naming a host path, absolute or climbing out: the link
+    // itself is copied (as Docker does), never what it names on the host;
+    // followed through a directory they stay inside.
     for p in ["/hostlink", "/rel"] {
         let (code, out, err) = cat(p);
-        assert!(
-            code != 0 && err.contains("Could not find the file"),
-            "{p}: {out} {err}"
-        );
+        assert_eq!(code, 0, "{p}: {err}");
         assert!(
             !out.contains("HOST-ONLY-CONTENT"),
             "{p} read the host's file"
+        );
+        let (code, out, err) = cat(&format!("{p}/"));
+        assert!(
+            code != 0 && err.contains("Could not find the file"),
+            "{p}/: {out} {err}"
         );
     }
     // A directory: symlinks are entries, never followed.
@@ -1286,6 +1290,18 @@ fn archive_get_stays_inside_the_container() {
         "{list}"
     );
     assert_eq!(list.lines().count(), 4, "d, d/e, d/e/f, d/esc only: {list}");
+    // `dir/.` is the directory's contents: entries `./…`, as Docker's.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "DOCKER_HOST=unix://{} DOCKER_CONFIG={} docker cp c:/d/. - | tar -t",
+            d.socket().display(),
+            d.dir.path().join("docker-config").display()
+        ))
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.lines().any(|l| l == "./e/f"), "{list}");
     // A directory swapped for a symlink to / while it is copied: whatever is
     // read is the container's, never the host's.
     for _ in 0..10 {
