@@ -222,90 +222,203 @@ impl Engine {
             Mode::empty(),
         )
         .map_err(sys)?;
-        let mut archive = tar::Archive::new(tar);
-        for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
-            let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
-            let name = entry
-                .path()
-                .map_err(|e| bad_tar(e.to_string()))?
-                .into_owned();
-            let mut parts: Vec<&OsStr> = Vec::new();
-            for comp in name.components() {
-                match comp {
-                    std::path::Component::Normal(n) => parts.push(n),
-                    std::path::Component::CurDir => {}
-                    _ => {
-                        return Err(bad_tar(format!(
-                            "entry {} leaves the destination",
-                            name.display()
-                        )))
-                    }
-                }
-            }
-            let Some((last, dirs)) = parts.split_last() else {
-                continue;
-            };
-            let parent = walk(&dest, dirs)?;
-            let h = entry.header().clone();
-            let (uid, gid) = if keep_ids {
-                (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
-            } else {
-                (0, 0)
-            };
-            let mode = Mode::from_bits_truncate(h.mode().unwrap_or(0o644) & 0o7777);
-            let own = |fd: &OwnedFd| {
-                let _ = nix::unistd::fchown(
-                    fd,
-                    Some(nix::unistd::Uid::from_raw(uid)),
-                    Some(nix::unistd::Gid::from_raw(gid)),
-                );
-                let _ = nix::sys::stat::fchmod(fd, mode);
-            };
-            match h.entry_type() {
-                tar::EntryType::Directory => {
-                    let d = subdir(&parent, last)?;
-                    own(&d);
-                }
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    remove_non_dir(&parent, last);
-                    let f = openat(
-                        &parent,
-                        *last,
-                        OFlag::O_WRONLY
-                            | OFlag::O_CREAT
-                            | OFlag::O_TRUNC
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o600),
-                    )
-                    .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
-                    own(&f);
-                    let mut file = std::fs::File::from(f);
-                    std::io::copy(&mut entry, &mut file)
-                        .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
-                }
-                tar::EntryType::Symlink => {
-                    let target = entry
-                        .link_name()
-                        .map_err(|e| bad_tar(e.to_string()))?
-                        .ok_or_else(|| {
-                            bad_tar(format!("symlink {} has no target", name.display()))
-                        })?
-                        .into_owned();
-                    remove_non_dir(&parent, last);
-                    nix::unistd::symlinkat(target.as_path(), &parent, *last)
-                        .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
-                }
-                other => {
+        let owner = if keep_ids {
+            Owner::FromTar
+        } else {
+            Owner::Root
+        };
+        extract_into(&dest, tar, owner, None)
+    }
+}
+
+/// Who owns what [`extract_into`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// root (`docker cp` without `-a`, `COPY` without `--chown`).
+    Root,
+    /// The ids in the tar (`cp -a`, `ADD` of an archive).
+    FromTar,
+    /// These ids (`COPY --chown`).
+    Fixed(u32, u32),
+}
+
+/// Extracts a tar below the directory `dest`: every entry is created
+/// relative to a directory descriptor, each parent opened `O_NOFOLLOW` (a
+/// symlink on the way is refused, not followed), and `..` or absolute
+/// entry names are refused; hardlinks must name an entry below `dest`.
+/// `chmod` replaces every entry's mode (`COPY --chmod`).
+pub(crate) fn extract_into(
+    dest: &OwnedFd,
+    tar: impl Read,
+    owner: Owner,
+    chmod: Option<u32>,
+) -> Result<(), EngineError> {
+    let parts_of = |name: &Path| -> Result<Vec<std::ffi::OsString>, EngineError> {
+        let mut parts = Vec::new();
+        for comp in name.components() {
+            match comp {
+                std::path::Component::Normal(n) => parts.push(n.to_os_string()),
+                std::path::Component::CurDir => {}
+                _ => {
                     return Err(bad_tar(format!(
-                        "entry {} is a {other:?}, which copies do not take",
+                        "entry {} leaves the destination",
                         name.display()
                     )))
                 }
             }
         }
-        Ok(())
+        Ok(parts)
+    };
+    let mut archive = tar::Archive::new(tar);
+    for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad_tar(e.to_string()))?
+            .into_owned();
+        let parts = parts_of(&name)?;
+        let parts: Vec<&OsStr> = parts.iter().map(|p| p.as_os_str()).collect();
+        let Some((last, dirs)) = parts.split_last() else {
+            continue;
+        };
+        let parent = walk(dest, dirs)?;
+        let h = entry.header().clone();
+        let (uid, gid) = match owner {
+            Owner::Root => (0, 0),
+            Owner::FromTar => (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32),
+            Owner::Fixed(u, g) => (u, g),
+        };
+        let mode = Mode::from_bits_truncate(chmod.unwrap_or(h.mode().unwrap_or(0o644)) & 0o7777);
+        let own = |fd: &OwnedFd| {
+            let _ = nix::unistd::fchown(
+                fd,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            );
+            let _ = nix::sys::stat::fchmod(fd, mode);
+        };
+        match h.entry_type() {
+            tar::EntryType::Directory => {
+                let d = subdir(&parent, last)?;
+                own(&d);
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                remove_non_dir(&parent, last);
+                let f = openat(
+                    &parent,
+                    *last,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_TRUNC
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                let mut file = std::fs::File::from(f);
+                std::io::copy(&mut entry, &mut file)
+                    .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
+                // After the data: a setuid bit survives only the owner's chown.
+                own(&OwnedFd::from(file));
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| bad_tar(e.to_string()))?
+                    .ok_or_else(|| bad_tar(format!("symlink {} has no target", name.display())))?
+                    .into_owned();
+                remove_non_dir(&parent, last);
+                nix::unistd::symlinkat(target.as_path(), &parent, *last)
+                    .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
+                let _ = nix::unistd::fchownat(
+                    &parent,
+                    *last,
+                    Some(nix::unistd::Uid::from_raw(uid)),
+                    Some(nix::unistd::Gid::from_raw(gid)),
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                );
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| bad_tar(e.to_string()))?
+                    .ok_or_else(|| bad_tar(format!("hardlink {} has no target", name.display())))?
+                    .into_owned();
+                let tparts = parts_of(&target)?;
+                let tparts: Vec<&OsStr> = tparts.iter().map(|p| p.as_os_str()).collect();
+                let Some((tlast, tdirs)) = tparts.split_last() else {
+                    return Err(bad_tar(format!(
+                        "hardlink {} names no file",
+                        name.display()
+                    )));
+                };
+                let tparent = walk(dest, tdirs)?;
+                remove_non_dir(&parent, last);
+                nix::unistd::linkat(
+                    &tparent,
+                    *tlast,
+                    &parent,
+                    *last,
+                    nix::fcntl::AtFlags::empty(),
+                )
+                .map_err(|e| sys(format!("hardlink {}: {e}", name.display())))?;
+            }
+            other => {
+                return Err(bad_tar(format!(
+                    "entry {} is a {other:?}, which copies do not take",
+                    name.display()
+                )))
+            }
+        }
     }
+    Ok(())
+}
+
+/// Appends `path`, resolved inside the root `root` (an `O_PATH`
+/// directory; symlinks followed inside it), to `tar` under the name
+/// `top`: a directory with everything below it (walked by descriptors,
+/// symlinks stored), a file, or a symlink. `Ok(false)`: no such path.
+pub(crate) fn tar_from_root<W: std::io::Write>(
+    root: &OwnedFd,
+    path: &Path,
+    top: &Path,
+    tar: &mut tar::Builder<W>,
+) -> Result<bool, EngineError> {
+    use runtime::rootfs::resolve::{open_in_root, Create};
+    let fd = match open_in_root(root, path, Create::No) {
+        Ok(fd) => fd,
+        Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
+            return Ok(false)
+        }
+        Err(e) => return Err(sys(e)),
+    };
+    let st = fstat(&fd).map_err(sys)?;
+    let reopen = |flags: OFlag| {
+        nix::fcntl::open(
+            Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+            flags | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys)
+    };
+    match kind(&st) {
+        SFlag::S_IFDIR => append_dir(
+            tar,
+            reopen(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?,
+            top.to_path_buf(),
+            &st,
+        )?,
+        SFlag::S_IFREG => {
+            append_file(tar, std::fs::File::from(reopen(OFlag::O_RDONLY)?), top, &st)?
+        }
+        _ => {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("{}: not a file or a directory", path.display()),
+            ))
+        }
+    }
+    Ok(true)
 }
 
 fn bad_tar(msg: String) -> EngineError {

@@ -4,6 +4,7 @@
 //! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
 
 pub mod archive;
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod images;

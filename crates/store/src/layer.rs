@@ -121,6 +121,17 @@ pub fn detect(head: &[u8]) -> Compression {
     }
 }
 
+/// `reader` decompressed as its first bytes say (gzip, zstd, or plain).
+pub fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let head = buffered.fill_buf()?.to_vec();
+    Ok(match detect(&head) {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+    })
+}
+
 /// Hashes what passes through.
 struct Hashing<R> {
     inner: R,

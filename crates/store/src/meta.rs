@@ -45,6 +45,8 @@ pub enum Table {
     Volumes,
     /// Networks.
     Networks,
+    /// The build cache: a step's key to the image it made.
+    BuildCache,
 }
 
 impl Table {
@@ -53,6 +55,7 @@ impl Table {
             Table::Containers => TableDefinition::new("containers"),
             Table::Volumes => TableDefinition::new("volumes"),
             Table::Networks => TableDefinition::new("networks"),
+            Table::BuildCache => TableDefinition::new("build_cache"),
         }
     }
 }
@@ -155,7 +158,12 @@ impl Meta {
             tx.open_table(IMAGES).map_err(dberr)?;
             tx.open_table(REFS).map_err(dberr)?;
             tx.open_table(LAYERS).map_err(dberr)?;
-            for t in [Table::Containers, Table::Volumes, Table::Networks] {
+            for t in [
+                Table::Containers,
+                Table::Volumes,
+                Table::Networks,
+                Table::BuildCache,
+            ] {
                 tx.open_table(t.def()).map_err(dberr)?;
             }
         }
@@ -251,6 +259,18 @@ impl Meta {
         key: &str,
     ) -> Result<Option<T>, MetaError> {
         self.read_table(table.def(), key)
+    }
+
+    /// The keys of one of the engine's tables.
+    pub fn keys(&self, table: Table) -> Result<Vec<String>, MetaError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(table.def()).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(dberr)? {
+            let (k, _) = item.map_err(dberr)?;
+            out.push(k.value().to_string());
+        }
+        Ok(out)
     }
 
     /// Every record of one of the engine's tables.

@@ -425,6 +425,46 @@ impl Store {
         Ok(rec)
     }
 
+    /// A build step's image: over the layers `chain` (chain ids, bottom
+    /// first), the diff of `upper` as a new top layer when given (a
+    /// metadata-only step has none), with `config` (whose `rootfs` is set
+    /// here from the layers) and `parent` recorded.
+    pub fn commit_step(
+        &self,
+        chain: &[String],
+        upper: Option<&Path>,
+        mut config: ImageConfig,
+        parent: Option<&str>,
+    ) -> Result<ImageRecord, StoreError> {
+        let mut layers: Vec<LayerRecord> = Vec::new();
+        for c in chain {
+            layers.push(
+                self.meta
+                    .layer(c)?
+                    .ok_or_else(|| StoreError::Invalid(format!("layer {c} is missing")))?,
+            );
+        }
+        if let Some(upper) = upper {
+            let io = |source| StoreError::Io {
+                path: upper.to_path_buf(),
+                source,
+            };
+            let mut tar =
+                crate::diff::write_layer(upper, tempfile::tempfile().map_err(io)?).map_err(io)?;
+            std::io::Seek::rewind(&mut tar).map_err(io)?;
+            let blob = self.content.ingest(tar, None, MAX_BLOB)?;
+            let below = layers.last().map(|l| l.chain_id.clone());
+            layers.push(self.unpack_blob(&blob.digest, below.as_deref(), Some(&blob.digest))?);
+        }
+        config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mut rec = self.add_image(&config.to_bytes(), &layers, None, None)?;
+        if rec.parent.is_none() && parent.is_some() {
+            rec.parent = parent.map(String::from);
+            self.meta.write(|w| w.put_image(&rec))?;
+        }
+        Ok(rec)
+    }
+
     /// Removes layers and blobs no image needs (`keep` adds chain ids that
     /// containers use). Returns the number of layers and blobs removed.
     pub fn gc(&self, keep: &[String]) -> Result<(usize, usize), StoreError> {

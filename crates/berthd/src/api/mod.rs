@@ -3,6 +3,7 @@
 //! Docker's `{"message": …}` with the status that their kind maps to, here
 //! and nowhere else.
 
+pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod images;
@@ -385,6 +386,8 @@ async fn route(
                 .to_string();
             exec::inspect(d, id).await
         }
+        (&Method::POST, "/build") => build::build(d, q, body).await,
+        (&Method::POST, "/build/prune") => build::prune(d).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
         (&Method::POST, "/images/create") => images::create(d, q, body).await,

@@ -1,0 +1,109 @@
+//! `POST /build`: Docker's classic builder protocol. The build context is
+//! the request body (a tar, maybe compressed), the options are in the
+//! query string, and the answer streams JSON messages: `{"stream": …}`
+//! lines of progress, `{"aux": {"ID": …}}` with the image, or
+//! `{"errorDetail": …, "error": …}` when a step fails.
+
+use std::collections::BTreeMap;
+
+use hyper::body::Incoming;
+use hyper::Response;
+use serde_json::json;
+
+use super::images::spool;
+use super::query::Query;
+use super::{ApiError, Body};
+use crate::Daemon;
+
+/// A JSON object of the query (`buildargs`, `labels`), bounded and checked.
+fn json_map(q: &Query, key: &str) -> Result<BTreeMap<String, Option<String>>, ApiError> {
+    let raw = q.get(key);
+    if raw.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    if raw.len() > 1 << 20 {
+        return Err(ApiError::bad_request(format!("{key} is larger than 1 MiB")));
+    }
+    let v: BTreeMap<String, Option<String>> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid {key}: {e}")))?;
+    Ok(v)
+}
+
+/// `POST /build`.
+pub async fn build(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Body>, ApiError> {
+    if !q.get("remote").is_empty() {
+        return Err(ApiError::bad_request(
+            "building from a remote context (remote=) is not supported by berth: send the context in the body",
+        ));
+    }
+    let opts = engine::build::BuildOptions {
+        dockerfile: q.get("dockerfile").to_string(),
+        tags: q.all("t").to_vec(),
+        build_args: json_map(q, "buildargs")?,
+        labels: json_map(q, "labels")?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
+        target: Some(q.get("target").to_string()).filter(|t| !t.is_empty()),
+        no_cache: q.flag("nocache"),
+        remove: !matches!(q.get("rm"), "0" | "false" | "False"),
+        force_remove: q.flag("forcerm"),
+        shim: d.shim.clone(),
+    };
+    let quiet = q.flag("q");
+    let context = spool(body).await?;
+    let e = d.engine.clone();
+    super::stream_blocking("application/json", move |w| {
+        let dir = e.build_context_dir()?;
+        engine::build::extract_context(context, dir.path())?;
+        let mut wrote = false;
+        let mut failed = None;
+        let mut out = |text: &str| {
+            if quiet || failed.is_some() {
+                return;
+            }
+            let line = json!({ "stream": text }).to_string();
+            if let Err(e) = w
+                .write_all(line.as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+            {
+                failed = Some(e);
+            }
+            wrote = true;
+        };
+        let result = e.build(dir.path(), &opts, &mut out);
+        drop(out);
+        match result {
+            Ok(id) => {
+                let mut lines = vec![json!({"aux": {"ID": id}})];
+                if quiet {
+                    lines.push(json!({ "stream": format!("{id}\n") }));
+                }
+                for l in lines {
+                    let _ = w.write_all(format!("{l}\n").as_bytes());
+                }
+                Ok(())
+            }
+            // Nothing streamed yet: a plain error status (a Dockerfile
+            // that does not parse, a missing base image).
+            Err(err) if !wrote => Err(err),
+            Err(err) => {
+                let m = err.to_string();
+                let line = json!({"errorDetail": {"message": m}, "error": m});
+                let _ = w.write_all(format!("{line}\n").as_bytes());
+                Ok(())
+            }
+        }
+    })
+    .await
+}
+
+/// `POST /build/prune`: forgets the build cache.
+pub async fn prune(d: &Daemon) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let n = super::blocking(move || e.build_cache_prune()).await?;
+    Ok(super::json(
+        hyper::StatusCode::OK,
+        &json!({"CachesDeleted": n, "SpaceReclaimed": 0}),
+    ))
+}

@@ -1,0 +1,1446 @@
+//! `POST /build`: Docker's classic builder. A Dockerfile (parsed by the
+//! `build` crate) is run step by step over a build context already
+//! extracted into a directory: every step makes an image (metadata steps
+//! without a layer), `RUN` in a container of the previous step's image,
+//! committed; `COPY`/`ADD` written into an overlay of the previous step and
+//! committed without any container. Each step's image is remembered in the
+//! build cache under a key of its parent, its resolved instruction and, for
+//! `COPY`/`ADD`, the content copied (not mtimes): a cached step starts
+//! nothing.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use build::{Command, Kind};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use serde_json::json;
+use sha2::Digest;
+use store::config::{History, ImageConfig};
+use store::meta::ImageRecord;
+use store::meta::Table;
+
+use crate::archive::{extract_into, tar_from_root, Owner};
+use crate::containers::State;
+use crate::{Engine, EngineError, ErrorKind};
+
+/// What `POST /build` asks for besides the context.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The Dockerfile's path in the context (`Dockerfile`).
+    pub dockerfile: String,
+    /// `-t` names.
+    pub tags: Vec<String>,
+    /// `--build-arg` (a name alone takes its value from nowhere: unset).
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `--label`s added to the final image.
+    pub labels: BTreeMap<String, String>,
+    /// `--target` stage.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// Remove intermediate containers after a successful step (`--rm`).
+    pub remove: bool,
+    /// Remove them after a failed one too (`--force-rm`).
+    pub force_remove: bool,
+    /// The shim binary containers run under.
+    pub shim: PathBuf,
+}
+
+/// Largest Dockerfile read.
+const MAX_DOCKERFILE: u64 = 4 << 20;
+
+fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::new(ErrorKind::InvalidArgument, msg)
+}
+
+fn sys(e: impl std::fmt::Display) -> EngineError {
+    EngineError::new(ErrorKind::System, e.to_string())
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+/// Where a stage stands: its image so far (none for `scratch` before the
+/// first step) and the config its next step starts from.
+struct StageState {
+    image: Option<ImageRecord>,
+    config: ImageConfig,
+    /// ARGs declared in the stage, with their values.
+    args: BTreeMap<String, String>,
+    /// Whether CMD was set in this stage (ENTRYPOINT resets an inherited one).
+    cmd_set: bool,
+}
+
+impl StageState {
+    fn chain(&self) -> Vec<String> {
+        self.image
+            .as_ref()
+            .map(|i| store::config::chain_ids(&i.diff_ids))
+            .unwrap_or_default()
+    }
+
+    fn parent_key(&self) -> String {
+        self.image
+            .as_ref()
+            .map_or_else(|| "scratch".to_string(), |i| i.id.clone())
+    }
+
+    /// Variables for expansion: the stage's ARGs, overridden by its ENV.
+    fn vars(&self) -> BTreeMap<String, String> {
+        let mut v = self.args.clone();
+        for e in &self.config.config.env {
+            if let Some((k, val)) = e.split_once('=') {
+                v.insert(k.to_string(), val.to_string());
+            }
+        }
+        v
+    }
+
+    fn shell(&self) -> Vec<String> {
+        if self.config.config.shell.is_empty() {
+            vec!["/bin/sh".into(), "-c".into()]
+        } else {
+            self.config.config.shell.clone()
+        }
+    }
+
+    fn set_env(&mut self, key: &str, value: &str) {
+        let env = &mut self.config.config.env;
+        let entry = format!("{key}={value}");
+        match env
+            .iter_mut()
+            .find(|e| e.split_once('=').map(|(k, _)| k) == Some(key))
+        {
+            Some(e) => *e = entry,
+            None => env.push(entry),
+        }
+    }
+}
+
+/// Expands a word with `vars`.
+fn expand(
+    word: &str,
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, EngineError> {
+    build::expand(word, escape, &|k| vars.get(k).cloned()).map_err(bad)
+}
+
+/// Docker's `shell.Lex` words of `text` with `vars`.
+fn expand_words(
+    text: &str,
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Result<Vec<String>, EngineError> {
+    build::expand_words(text, escape, &|k| vars.get(k).cloned()).map_err(bad)
+}
+
+/// A command's argv: exec form as is, shell form through the shell.
+fn argv(shell: &[String], c: &Command) -> Vec<String> {
+    match c {
+        Command::Exec(v) => v.clone(),
+        Command::Shell(s) => {
+            let mut v = shell.to_vec();
+            v.push(s.clone());
+            v
+        }
+    }
+}
+
+/// The sha256 hex of some bytes.
+fn hex(bytes: &[u8]) -> String {
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// Go's `filepath.Match` for one path (no `/` matched by `*` or `?`).
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob_match(&pattern[1..], name)
+                || (!name.is_empty() && name[0] != b'/' && glob_match(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(&c)) if c != b'/' => glob_match(&pattern[1..], &name[1..]),
+        (Some(b'['), Some(&c)) if c != b'/' => {
+            let Some(end) = pattern[1..].iter().position(|&b| b == b']').map(|i| i + 1) else {
+                return false;
+            };
+            let class = &pattern[1..end];
+            let (negate, class) = match class.first() {
+                Some(b'^') | Some(b'!') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob_match(&pattern[end + 1..], &name[1..])
+        }
+        (Some(b'\\'), Some(&c)) if pattern.len() > 1 => {
+            pattern[1] == c && glob_match(&pattern[2..], &name[1..])
+        }
+        (Some(&p), Some(&c)) => p == c && glob_match(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// Every path below `dir` (relative, `/`-separated), not following
+/// symlinks.
+fn list_tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>, budget: &mut usize) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            if *budget == 0 {
+                return;
+            }
+            *budget -= 1;
+            let p = e.path();
+            if let Ok(rel) = p.strip_prefix(base) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(base, &p, out, budget);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut budget = 1_000_000;
+    walk(dir, dir, &mut out, &mut budget);
+    out.sort();
+    out
+}
+
+/// Lexically cleans a source path of the context: `..` cannot climb
+/// above the root.
+fn clean_rel(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// An O_PATH descriptor of a directory.
+fn open_root(p: &Path) -> Result<OwnedFd, EngineError> {
+    nix::fcntl::open(
+        p,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sys(format!("open {}: {e}", p.display())))
+}
+
+/// An image's layers mounted (writable, on a scratch upper) at `dir/root`.
+struct Mounted {
+    dir: tempfile::TempDir,
+}
+
+impl Mounted {
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn upper(&self) -> PathBuf {
+        self.dir.path().join("upper")
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = store::mount::unmount(&self.root());
+    }
+}
+
+/// Parses `--chown` (`user[:group]`, names looked up in the root's
+/// `/etc/passwd` and `/etc/group`).
+fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
+    let read = |path: &str| -> String {
+        runtime::rootfs::resolve::open_in_root(
+            root,
+            Path::new(path),
+            runtime::rootfs::resolve::Create::No,
+        )
+        .ok()
+        .and_then(|fd| std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok())
+        .unwrap_or_default()
+    };
+    let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
+        read(file).lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[0] == name).then(|| {
+                (
+                    f[2].parse().unwrap_or(0),
+                    f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
+                )
+            })
+        })
+    };
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, primary) = match user.parse::<u32>() {
+        Ok(n) => (n, n),
+        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| {
+            bad(format!(
+                "unable to find user {user}: no matching entries in passwd file"
+            ))
+        })?,
+    };
+    let gid = match group {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => lookup("/etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
+                bad(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })?,
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// `ADD http://…`: a plain-HTTP GET, bounded; the body and the file name.
+fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
+    const MAX: u64 = 1 << 30;
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        bad(format!(
+            "ADD {url}: only http:// URLs are supported by berth's builder"
+        ))
+    })?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let mut s = std::net::TcpStream::connect(&addr).map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: berth\r\n\r\n"
+    )
+    .map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    let mut all = Vec::new();
+    s.take(MAX + 65536)
+        .read_to_end(&mut all)
+        .map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad(format!("ADD {url}: not an HTTP answer")))?;
+    let head = String::from_utf8_lossy(&all[..end]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(bad(format!(
+            "ADD {url}: the server answered {}",
+            head.lines().next().unwrap_or("")
+        )));
+    }
+    let body = all[end + 4..].to_vec();
+    if body.len() as u64 > MAX {
+        return Err(bad(format!("ADD {url}: larger than 1 GiB")));
+    }
+    let name = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("index.html")
+        .to_string();
+    Ok((body, name))
+}
+
+/// The hash of a tar's contents for the cache: names, types, modes,
+/// owners, link targets and data, not mtimes.
+fn content_hash(tar_file: &mut std::fs::File) -> Result<String, EngineError> {
+    tar_file.rewind().map_err(sys)?;
+    let mut h = sha2::Sha256::new();
+    let mut a = tar::Archive::new(&mut *tar_file);
+    for e in a.entries().map_err(sys)? {
+        let mut e = e.map_err(sys)?;
+        let hd = e.header().clone();
+        h.update(&*e.path_bytes());
+        h.update([0, hd.entry_type().as_byte()]);
+        h.update(format!(
+            "{:o} {} {}",
+            hd.mode().unwrap_or(0),
+            hd.uid().unwrap_or(0),
+            hd.gid().unwrap_or(0)
+        ));
+        if let Some(l) = e.link_name_bytes() {
+            h.update(&*l);
+        }
+        std::io::copy(&mut e, &mut h).map_err(sys)?;
+    }
+    tar_file.rewind().map_err(sys)?;
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
+fn is_archive(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(mut r) = store::layer::decompressed(f) else {
+        return false;
+    };
+    let mut block = [0u8; 512];
+    if r.read_exact(&mut block).is_err() {
+        return false;
+    }
+    &block[257..262] == b"ustar"
+}
+
+impl Engine {
+    /// Builds the Dockerfile of the context at `context`; `out` gets the
+    /// progress text as Docker's classic builder writes it. Returns the
+    /// final image's id.
+    pub fn build(
+        &self,
+        context: &Path,
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<String, EngineError> {
+        let ctx_root = open_root(context)?;
+        let dockerfile = if o.dockerfile.is_empty() {
+            "Dockerfile"
+        } else {
+            o.dockerfile.as_str()
+        };
+        let text = {
+            let fd = runtime::rootfs::resolve::open_in_root(
+                &ctx_root,
+                &Path::new("/").join(clean_rel(dockerfile)),
+                runtime::rootfs::resolve::Create::No,
+            )
+            .map_err(|_| bad(format!("Cannot locate specified Dockerfile: {dockerfile}")))?;
+            let f =
+                std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(sys)?;
+            let mut s = String::new();
+            f.take(MAX_DOCKERFILE + 1)
+                .read_to_string(&mut s)
+                .map_err(|e| bad(format!("{dockerfile}: {e}")))?;
+            if s.len() as u64 > MAX_DOCKERFILE {
+                return Err(bad(format!("{dockerfile}: larger than 4 MiB")));
+            }
+            s
+        };
+        let df = build::parse(&text, dockerfile).map_err(|e| bad(e.to_string()))?;
+        let escape = df.directives.escape;
+        // Meta ARGs: their defaults, or what --build-arg says.
+        let mut meta: BTreeMap<String, String> = BTreeMap::new();
+        for a in &df.meta_args {
+            let v = match o.build_args.get(&a.name) {
+                Some(Some(v)) => Some(v.clone()),
+                _ => match &a.default {
+                    Some(d) => Some(expand(d, escape, &meta)?),
+                    None => None,
+                },
+            };
+            if let Some(v) = v {
+                meta.insert(a.name.clone(), v);
+            }
+        }
+        let last = match &o.target {
+            Some(t) => df
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
+                .ok_or_else(|| bad(format!("failed to reach build target {t} in Dockerfile")))?,
+            None => df.stages.len() - 1,
+        };
+        let stages = &df.stages[..=last];
+        let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();
+        let mut step = 0;
+        let mut done: Vec<ImageRecord> = Vec::new();
+        let mut final_image: Option<ImageRecord> = None;
+        for (si, stage) in stages.iter().enumerate() {
+            step += 1;
+            out(&format!("Step {step}/{total} : {}\n", stage.from.text));
+            let base = expand(&stage.base, escape, &meta)?;
+            let mut st = if base == "scratch" {
+                let mut config = ImageConfig::new(&crate::time::now());
+                config.config = Default::default();
+                StageState {
+                    image: None,
+                    config,
+                    args: BTreeMap::new(),
+                    cmd_set: false,
+                }
+            } else {
+                let image = match stages[..si]
+                    .iter()
+                    .position(|s| s.name.as_deref() == Some(base.to_ascii_lowercase().as_str()))
+                {
+                    Some(i) => done[i].clone(),
+                    None => store::images::find(self.store().meta(), &base).map_err(|_| {
+                        EngineError::new(
+                            ErrorKind::NotFound,
+                            format!("pull access denied for {base}, repository does not exist or may require 'docker login': the image is not here and berth does not pull during builds yet"),
+                        )
+                    })?,
+                };
+                out(&format!(" ---> {}\n", short(&image.id)));
+                StageState {
+                    config: self.store().config(&image)?,
+                    image: Some(image),
+                    args: BTreeMap::new(),
+                    cmd_set: false,
+                }
+            };
+            // The base's ONBUILD triggers run first, then are not inherited.
+            let triggers = std::mem::take(&mut st.config.config.on_build);
+            if !triggers.is_empty() {
+                out(&format!(
+                    "# Executing {} build trigger{}\n",
+                    triggers.len(),
+                    if triggers.len() == 1 { "" } else { "s" }
+                ));
+                for t in &triggers {
+                    let parsed = build::parse(&format!("FROM scratch\n{t}\n"), "ONBUILD")
+                        .map_err(|e| bad(e.to_string()))?;
+                    for ins in &parsed.stages[0].instructions {
+                        self.step(
+                            &mut st, ins, escape, context, &ctx_root, stages, &done, o, out,
+                        )?;
+                    }
+                }
+            }
+            for ins in &stage.instructions {
+                step += 1;
+                out(&format!("Step {step}/{total} : {}\n", ins.source.text));
+                self.step(
+                    &mut st, ins, escape, context, &ctx_root, stages, &done, o, out,
+                )?;
+            }
+            // A stage without steps is its base (or an empty image).
+            let image = match st.image.clone() {
+                Some(i) => i,
+                None => self.commit_config(&mut st, "", o.no_cache)?,
+            };
+            done.push(image.clone());
+            final_image = Some(image);
+        }
+        let mut image = final_image.expect("at least one stage");
+        if !o.labels.is_empty() {
+            let mut st = StageState {
+                config: self.store().config(&image)?,
+                image: Some(image.clone()),
+                args: BTreeMap::new(),
+                cmd_set: true,
+            };
+            for (k, v) in &o.labels {
+                st.config.config.labels.insert(k.clone(), v.clone());
+            }
+            let sig = format!("labels {:?}", o.labels);
+            image = self.commit_config(&mut st, &sig, o.no_cache)?;
+        }
+        out(&format!("Successfully built {}\n", short(&image.id)));
+        for t in &o.tags {
+            let r = store::reference::Reference::parse(t)
+                .map_err(|e| bad(format!("invalid tag {t:?}: {e}")))?
+                .with_default_tag();
+            self.store()
+                .meta()
+                .write(|w| w.tag(&r.to_string(), &image.id))?;
+            out(&format!(
+                "Successfully tagged {}\n",
+                crate::images::familiar(&r.to_string())
+            ));
+        }
+        Ok(image.id)
+    }
+
+    /// A fresh directory for a build's context, removed when dropped.
+    pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
+        let base = self.data_root.join("build");
+        std::fs::create_dir_all(&base).map_err(sys)?;
+        tempfile::Builder::new()
+            .prefix("context-")
+            .tempdir_in(&base)
+            .map_err(sys)
+    }
+
+    /// `POST /build/prune`: forgets every cached step (the images stay
+    /// until pruned); returns the keys dropped.
+    pub fn build_cache_prune(&self) -> Result<Vec<String>, EngineError> {
+        let keys: Vec<String> = self.store().meta().keys(Table::BuildCache)?;
+        self.store().meta().write(|w| {
+            for k in &keys {
+                w.delete(Table::BuildCache, k)?;
+            }
+            Ok::<_, store::meta::MetaError>(())
+        })?;
+        Ok(keys)
+    }
+
+    /// A cached image for `key`, if it is still there.
+    fn cached(&self, key: &str) -> Option<ImageRecord> {
+        let id: String = self.store().meta().get(Table::BuildCache, key).ok()??;
+        self.store().meta().image(&id).ok()?
+    }
+
+    fn remember(&self, key: &str, image: &ImageRecord) -> Result<(), EngineError> {
+        self.store()
+            .meta()
+            .write(|w| w.put(Table::BuildCache, key, &image.id))?;
+        Ok(())
+    }
+
+    /// A metadata step's image: the stage's config over the same layers.
+    fn commit_config(
+        &self,
+        st: &mut StageState,
+        sig: &str,
+        no_cache: bool,
+    ) -> Result<ImageRecord, EngineError> {
+        let key = hex(format!("{}\n{sig}", st.parent_key()).as_bytes());
+        if !no_cache && !sig.is_empty() {
+            if let Some(img) = self.cached(&key) {
+                st.config = self.store().config(&img)?;
+                st.image = Some(img.clone());
+                return Ok(img);
+            }
+        }
+        let _w = self.writing();
+        let mut config = st.config.clone();
+        let now = crate::time::now();
+        config.created = Some(now.clone());
+        if !sig.is_empty() {
+            config.history.push(History {
+                created: now,
+                created_by: format!("/bin/sh -c #(nop)  {sig}"),
+                empty_layer: true,
+                ..Default::default()
+            });
+        }
+        let parent = st.image.as_ref().map(|i| i.id.clone());
+        let img = self
+            .store()
+            .commit_step(&st.chain(), None, config.clone(), parent.as_deref())?;
+        if !sig.is_empty() {
+            self.remember(&key, &img)?;
+        }
+        st.config = config;
+        st.image = Some(img.clone());
+        Ok(img)
+    }
+
+    /// One instruction of a stage.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        st: &mut StageState,
+        ins: &build::Instruction,
+        escape: char,
+        context: &Path,
+        ctx_root: &OwnedFd,
+        stages: &[build::Stage],
+        done: &[ImageRecord],
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let vars = st.vars();
+        let text = &ins.source.text;
+        let cfg = &mut st.config.config;
+        match &ins.kind {
+            Kind::Env(pairs) => {
+                let mut shown = Vec::new();
+                let mut vars = vars;
+                for (k, v) in pairs {
+                    let k = expand(k, escape, &vars)?;
+                    let v = expand(v, escape, &vars)?;
+                    vars.insert(k.clone(), v.clone());
+                    shown.push(format!("{k}={v}"));
+                    st.set_env(&k, &v);
+                }
+                self.meta_step(st, &format!("ENV {}", shown.join(" ")), o, out)
+            }
+            Kind::Arg(decls) => {
+                let mut shown = Vec::new();
+                for a in decls {
+                    let value = match o.build_args.get(&a.name) {
+                        Some(Some(v)) => Some(v.clone()),
+                        _ => match &a.default {
+                            Some(d) => Some(expand(d, escape, &st.vars())?),
+                            None => None,
+                        },
+                    };
+                    shown.push(match &a.default {
+                        Some(d) => format!("{}={d}", a.name),
+                        None => a.name.clone(),
+                    });
+                    if let Some(v) = value {
+                        st.args.insert(a.name.clone(), v);
+                    }
+                }
+                self.meta_step(st, &format!("ARG {}", shown.join(" ")), o, out)
+            }
+            Kind::Label(pairs) => {
+                let mut shown = Vec::new();
+                for (k, v) in pairs {
+                    let k = expand(k, escape, &vars)?;
+                    let v = expand(v, escape, &vars)?;
+                    shown.push(format!("{k}={v}"));
+                    cfg.labels.insert(k, v);
+                }
+                self.meta_step(st, &format!("LABEL {}", shown.join(" ")), o, out)
+            }
+            Kind::Expose(ports) => {
+                let mut shown = Vec::new();
+                for p in ports {
+                    for p in expand_words(p, escape, &vars)? {
+                        let p = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
+                        shown.push(p.clone());
+                        cfg.exposed_ports.insert(p, json!({}));
+                    }
+                }
+                self.meta_step(st, &format!("EXPOSE {}", shown.join(" ")), o, out)
+            }
+            Kind::Volume(vols) => {
+                let mut shown = Vec::new();
+                for v in vols {
+                    let v = expand(v, escape, &vars)?;
+                    if v.is_empty() {
+                        return Err(bad("VOLUME specified can not be an empty string"));
+                    }
+                    shown.push(v.clone());
+                    cfg.volumes.insert(v, json!({}));
+                }
+                self.meta_step(st, &format!("VOLUME [{}]", shown.join(" ")), o, out)
+            }
+            Kind::User(u) => {
+                cfg.user = expand(u, escape, &vars)?;
+                let sig = format!("USER {}", cfg.user);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Workdir(w) => {
+                let w = expand(w, escape, &vars)?;
+                let joined = if w.starts_with('/') {
+                    w
+                } else {
+                    let base = if cfg.working_dir.is_empty() {
+                        "/"
+                    } else {
+                        cfg.working_dir.as_str()
+                    };
+                    format!("{}/{w}", base.trim_end_matches('/'))
+                };
+                cfg.working_dir = format!("/{}", clean_rel(&joined));
+                let sig = format!("WORKDIR {}", cfg.working_dir);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Stopsignal(s) => {
+                cfg.stop_signal = expand(s, escape, &vars)?;
+                let sig = format!("STOPSIGNAL {}", cfg.stop_signal);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Cmd(c) => {
+                let shell = st.shell();
+                st.config.config.cmd = Some(argv(&shell, c));
+                st.cmd_set = true;
+                let sig = format!(
+                    "CMD {}",
+                    serde_json::to_string(&st.config.config.cmd).unwrap_or_default()
+                );
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Entrypoint(c) => {
+                let shell = st.shell();
+                let cfg = &mut st.config.config;
+                cfg.entrypoint = Some(argv(&shell, c));
+                if !st.cmd_set {
+                    cfg.cmd = None;
+                }
+                let sig = format!(
+                    "ENTRYPOINT {}",
+                    serde_json::to_string(&cfg.entrypoint).unwrap_or_default()
+                );
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Shell(s) => {
+                cfg.shell = s.clone();
+                let sig = format!("SHELL {}", serde_json::to_string(s).unwrap_or_default());
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Maintainer(m) => {
+                st.config.author = Some(m.clone());
+                self.meta_step(st, &format!("MAINTAINER {m}"), o, out)
+            }
+            Kind::Onbuild(inner) => {
+                let t = inner.source.text.clone();
+                cfg.on_build.push(t.clone());
+                self.meta_step(st, &format!("ONBUILD {t}"), o, out)
+            }
+            Kind::Healthcheck(h) => {
+                cfg.healthcheck = Some(match h {
+                    None => json!({"Test": ["NONE"]}),
+                    Some(h) => {
+                        let test = match &h.command {
+                            Command::Exec(v) => {
+                                let mut t = vec!["CMD".to_string()];
+                                t.extend(v.iter().cloned());
+                                t
+                            }
+                            Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
+                        };
+                        let mut v = json!({"Test": test});
+                        for (k, val) in &h.flags {
+                            let key = match k.as_str() {
+                                "interval" => "Interval",
+                                "timeout" => "Timeout",
+                                "start-period" => "StartPeriod",
+                                "start-interval" => "StartInterval",
+                                "retries" => {
+                                    v["Retries"] = json!(val.parse::<i64>().map_err(|_| bad(
+                                        format!("HEALTHCHECK --retries: {val:?} is not a number")
+                                    ))?);
+                                    continue;
+                                }
+                                other => {
+                                    return Err(bad(format!("HEALTHCHECK: unknown flag --{other}")))
+                                }
+                            };
+                            let ns = go_duration_ns(val).ok_or_else(|| {
+                                bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}"))
+                            })?;
+                            v[key] = json!(ns);
+                        }
+                        v
+                    }
+                });
+                self.meta_step(st, text, o, out)
+            }
+            Kind::Run {
+                flags,
+                command,
+                heredocs,
+            } => {
+                if let Some((f, _)) = flags.first() {
+                    return Err(bad(format!(
+                        "RUN --{f} is not supported by the classic builder"
+                    )));
+                }
+                self.run_step(st, command, heredocs, escape, o, out)
+            }
+            Kind::Copy(spec) => {
+                self.copy_step(st, spec, escape, context, ctx_root, stages, done, o, out)
+            }
+        }
+    }
+
+    /// A step that changes only the config.
+    fn meta_step(
+        &self,
+        st: &mut StageState,
+        sig: &str,
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let before = st.image.as_ref().map(|i| i.id.clone());
+        let key_parent = st.parent_key();
+        let key = hex(format!("{key_parent}\n{sig}").as_bytes());
+        if !o.no_cache {
+            if let Some(img) = self.cached(&key) {
+                if before.as_deref() != Some(img.id.as_str()) {
+                    out(" ---> Using cache\n");
+                    out(&format!(" ---> {}\n", short(&img.id)));
+                    st.config = self.store().config(&img)?;
+                    st.image = Some(img);
+                    return Ok(());
+                }
+            }
+        }
+        let img = self.commit_config(st, sig, true)?;
+        self.remember(&key, &img)?;
+        out(&format!(" ---> {}\n", short(&img.id)));
+        Ok(())
+    }
+
+    /// `RUN`: a container of the current image runs the command; its
+    /// changes become the step's layer.
+    fn run_step(
+        &self,
+        st: &mut StageState,
+        command: &Command,
+        heredocs: &[build::Heredoc],
+        escape: char,
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let shell = st.shell();
+        let cmd = match command {
+            Command::Shell(s) if !heredocs.is_empty() => {
+                let vars = st.vars();
+                let trimmed = s.trim();
+                // `RUN <<EOF` alone: the body is the script.
+                if heredocs.len() == 1 && trimmed.starts_with("<<") && !trimmed.contains(' ') {
+                    let h = &heredocs[0];
+                    let body = if h.expand {
+                        expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
+                    } else {
+                        h.content.clone()
+                    };
+                    let mut v = shell.clone();
+                    v.push(body);
+                    v
+                } else {
+                    // The shell reads the here-documents itself.
+                    let mut script = s.clone();
+                    for h in heredocs {
+                        script.push('\n');
+                        script.push_str(&h.content);
+                        if !h.content.ends_with('\n') && !h.content.is_empty() {
+                            script.push('\n');
+                        }
+                        script.push_str(&h.name);
+                    }
+                    let mut v = shell.clone();
+                    v.push(script);
+                    v
+                }
+            }
+            c => argv(&shell, c),
+        };
+        // Build args are in the command's environment, not in the image.
+        let mut env = st.config.config.env.clone();
+        let mut used_args = Vec::new();
+        for (k, v) in &st.args {
+            if !env
+                .iter()
+                .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k.as_str()))
+            {
+                env.push(format!("{k}={v}"));
+                used_args.push(format!("{k}={v}"));
+            }
+        }
+        let created_by = if used_args.is_empty() {
+            cmd.join(" ")
+        } else {
+            format!(
+                "|{} {} {}",
+                used_args.len(),
+                used_args.join(" "),
+                cmd.join(" ")
+            )
+        };
+        let key = hex(format!(
+            "{}\nRUN {}",
+            st.parent_key(),
+            serde_json::to_string(&(
+                &cmd,
+                &used_args,
+                &st.config.config.user,
+                &st.config.config.working_dir
+            ))
+            .unwrap_or_default()
+        )
+        .as_bytes());
+        if !o.no_cache {
+            if let Some(img) = self.cached(&key) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
+            }
+        }
+        let Some(image) = st.image.clone() else {
+            return Err(bad(format!(
+                "The command '{}' cannot run: the stage has no files (FROM scratch)",
+                cmd.join(" ")
+            )));
+        };
+        let body = json!({
+            "Image": image.id,
+            "Cmd": cmd,
+            "Entrypoint": [],
+            "Env": env,
+            "User": st.config.config.user,
+            "WorkingDir": st.config.config.working_dir,
+            "Labels": {},
+            "HostConfig": {},
+        });
+        let id = self.container_create(None, body, crate::time::now())?;
+        out(&format!(" ---> Running in {}\n", &id[..12]));
+        let result = self.run_and_commit(st, &id, &image, &created_by, o, out);
+        let remove = match &result {
+            Ok(_) => o.remove || o.force_remove,
+            Err(_) => o.force_remove,
+        };
+        if remove {
+            let _ = self.container_remove(&id, true, true);
+            if result.is_ok() {
+                out(&format!(
+                    " ---> Removed intermediate container {}\n",
+                    &id[..12]
+                ));
+            }
+        }
+        let img = result?;
+        self.remember(&key, &img)?;
+        out(&format!(" ---> {}\n", short(&img.id)));
+        Ok(())
+    }
+
+    fn run_and_commit(
+        &self,
+        st: &mut StageState,
+        id: &str,
+        image: &ImageRecord,
+        created_by: &str,
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<ImageRecord, EngineError> {
+        self.container_start(id, &o.shim, crate::time::now(), 0)?;
+        let c = self.find_container(id)?;
+        let mut offset = 0;
+        let code = loop {
+            let state = self.state(&c);
+            let (lines, next) = self.container_log(&c, offset);
+            offset = next;
+            for l in lines {
+                out(&String::from_utf8_lossy(&l.data));
+            }
+            if let State::Exited(code, _) = state {
+                let (lines, _) = self.container_log(&c, offset);
+                for l in lines {
+                    out(&String::from_utf8_lossy(&l.data));
+                }
+                break code;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.container_release(&c);
+        if code != 0 {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "The command '{}' returned a non-zero code: {code}",
+                    created_by
+                ),
+            ));
+        }
+        let _w = self.writing();
+        let mut config = st.config.clone();
+        let now = crate::time::now();
+        config.created = Some(now.clone());
+        config.history.push(History {
+            created: now,
+            created_by: created_by.to_string(),
+            ..Default::default()
+        });
+        let img = self.store().commit_step(
+            &c.layers,
+            Some(&self.container_dir(id).join("upper")),
+            config.clone(),
+            Some(&image.id),
+        )?;
+        st.config = config;
+        st.image = Some(img.clone());
+        Ok(img)
+    }
+
+    /// An image's layers mounted on a scratch upper under the data root.
+    fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
+        let base = self.data_root.join("build");
+        std::fs::create_dir_all(&base).map_err(sys)?;
+        let dir = tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(&base)
+            .map_err(sys)?;
+        let m = Mounted { dir };
+        self.store()
+            .mount_layers_rw(chain, m.dir.path(), &m.root())?;
+        Ok(m)
+    }
+
+    /// `COPY`/`ADD`: the sources, from the context or another stage or
+    /// image, written into an overlay of the current image at the
+    /// destination (resolved inside the image), committed.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_step(
+        &self,
+        st: &mut StageState,
+        spec: &build::CopySpec,
+        escape: char,
+        _context: &Path,
+        ctx_root: &OwnedFd,
+        stages: &[build::Stage],
+        done: &[ImageRecord],
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let what = if spec.add { "ADD" } else { "COPY" };
+        let vars = st.vars();
+        let mut from = None;
+        let mut chown = None;
+        let mut chmod = None;
+        for (k, v) in &spec.flags {
+            let v = expand(v, escape, &vars)?;
+            match k.as_str() {
+                "from" if !spec.add => from = Some(v),
+                "chown" => chown = Some(v),
+                "chmod" => {
+                    chmod = Some(
+                        u32::from_str_radix(&v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| bad(format!("{what} --chmod={v}: not an octal mode")))?,
+                    )
+                }
+                "link" => {}
+                other => {
+                    return Err(bad(format!(
+                        "{what} --{other} is not supported by the classic builder"
+                    )))
+                }
+            }
+        }
+        // Where the sources are read from.
+        let from_mount;
+        let src_root: &OwnedFd;
+        let src_dir: PathBuf;
+        let from_fd;
+        match &from {
+            None => {
+                src_root = ctx_root;
+                src_dir = _context.to_path_buf();
+            }
+            Some(f) => {
+                let image = match stages
+                    .iter()
+                    .take(done.len())
+                    .position(|s| s.name.as_deref() == Some(f.to_ascii_lowercase().as_str()))
+                    .or_else(|| f.parse::<usize>().ok().filter(|i| *i < done.len()))
+                {
+                    Some(i) => done[i].clone(),
+                    None => store::images::find(self.store().meta(), f).map_err(|_| {
+                        bad(format!(
+                            "invalid from flag value {f}: no stage or image of that name here"
+                        ))
+                    })?,
+                };
+                from_mount = self.mount_for_step(&store::config::chain_ids(&image.diff_ids))?;
+                from_fd = open_root(&from_mount.root())?;
+                src_root = &from_fd;
+                src_dir = from_mount.root();
+            }
+        }
+        // Sources: expanded, globbed, each a path in the source root.
+        let mut sources: Vec<(String, bool)> = Vec::new(); // (path, is_url)
+        for s in &spec.sources {
+            for w in expand_words(s, escape, &vars)? {
+                if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
+                    sources.push((w, true));
+                    continue;
+                }
+                let rel = clean_rel(&w);
+                if rel.contains(['*', '?', '[']) {
+                    let all = list_tree(&src_dir);
+                    let hits: Vec<&String> = all
+                        .iter()
+                        .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
+                        .collect();
+                    if hits.is_empty() {
+                        return Err(bad(format!(
+                            "{what} failed: no source files were specified"
+                        )));
+                    }
+                    sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
+                } else {
+                    sources.push((rel, false));
+                }
+            }
+        }
+        let dest_raw = expand(&spec.dest, escape, &vars)?;
+        let workdir = if st.config.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            st.config.config.working_dir.clone()
+        };
+        let dest_abs = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{}/{}", workdir.trim_end_matches('/'), dest_raw)
+        };
+        let dest_clean = format!("/{}", clean_rel(&dest_abs));
+        let n_sources = sources.len() + spec.heredocs.len();
+        let mut dest_is_dir =
+            dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == "." || n_sources > 1;
+
+        // The tar of what is copied, into a temp file; its content hash
+        // keys the cache.
+        let mut tarf = tempfile::tempfile().map_err(sys)?;
+        let target = self.mount_for_step(&st.chain())?;
+        let root_fd = open_root(&target.root())?;
+        if !dest_is_dir {
+            // An existing directory at the destination takes the sources.
+            if let Ok(fd) = runtime::rootfs::resolve::open_in_root(
+                &root_fd,
+                Path::new(&dest_clean),
+                runtime::rootfs::resolve::Create::No,
+            ) {
+                if nix::sys::stat::fstat(&fd)
+                    .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                    .unwrap_or(false)
+                {
+                    dest_is_dir = true;
+                }
+            }
+        }
+        let (dir, single_name) = if dest_is_dir {
+            (dest_clean.clone(), None)
+        } else {
+            let p = Path::new(&dest_clean);
+            (
+                p.parent()
+                    .map_or("/".into(), |d| d.to_string_lossy().into_owned()),
+                Some(
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ),
+            )
+        };
+        let mut archives: Vec<PathBuf> = Vec::new();
+        let mut kinds: Vec<&str> = Vec::new();
+        {
+            let mut tar = tar::Builder::new(&mut tarf);
+            for (src, is_url) in &sources {
+                if *is_url {
+                    let (data, name) = fetch_url(src)?;
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o600);
+                    h.set_size(data.len() as u64);
+                    h.set_mtime(0);
+                    let name = single_name.clone().unwrap_or(name);
+                    tar.append_data(&mut h, &name, &data[..]).map_err(sys)?;
+                    kinds.push("file");
+                    continue;
+                }
+                let path = Path::new("/").join(src);
+                let host = src_dir.join(src);
+                if spec.add && from.is_none() && is_archive(&host) {
+                    archives.push(host);
+                    kinds.push("file");
+                    continue;
+                }
+                let is_dir = std::fs::symlink_metadata(&host)
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false);
+                let top = if is_dir {
+                    PathBuf::from(".")
+                } else {
+                    PathBuf::from(single_name.clone().unwrap_or_else(|| {
+                        Path::new(src)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    }))
+                };
+                kinds.push(if is_dir { "dir" } else { "file" });
+                if !tar_from_root(src_root, &path, &top, &mut tar)? {
+                    return Err(bad(format!(
+                        "{what} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
+                    )));
+                }
+            }
+            for h in &spec.heredocs {
+                let body = if h.expand {
+                    expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
+                } else {
+                    h.content.clone()
+                };
+                let mut hd = tar::Header::new_gnu();
+                hd.set_entry_type(tar::EntryType::Regular);
+                hd.set_mode(0o644);
+                hd.set_size(body.len() as u64);
+                hd.set_mtime(0);
+                let name = single_name.clone().unwrap_or_else(|| h.name.clone());
+                tar.append_data(&mut hd, &name, body.as_bytes())
+                    .map_err(sys)?;
+                kinds.push("file");
+            }
+            tar.finish().map_err(sys)?;
+        }
+        let mut hash = content_hash(&mut tarf)?;
+        for a in &archives {
+            let mut f = std::fs::File::open(a).map_err(sys)?;
+            let mut h = sha2::Sha256::new();
+            std::io::copy(&mut f, &mut h).map_err(sys)?;
+            hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
+        }
+        let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
+        let created_by = format!("/bin/sh -c #(nop) {what} {kind}:{hash} in {dest_raw} ");
+        let key =
+            hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
+        if !o.no_cache {
+            if let Some(img) = self.cached(&key) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
+            }
+        }
+        let owner = match &chown {
+            Some(c) => {
+                let (u, g) = chown_ids(&root_fd, c)?;
+                Owner::Fixed(u, g)
+            }
+            None => Owner::Root,
+        };
+        let dest = runtime::rootfs::resolve::open_in_root(
+            &root_fd,
+            Path::new(&dir),
+            runtime::rootfs::resolve::Create::Dir,
+        )
+        .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
+        let dest = nix::fcntl::open(
+            Path::new(&format!("/proc/self/fd/{}", dest.as_raw_fd())),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
+        tarf.rewind().map_err(sys)?;
+        extract_into(&dest, &mut tarf, owner, chmod)?;
+        for a in &archives {
+            let f = std::fs::File::open(a).map_err(sys)?;
+            let r = store::layer::decompressed(f).map_err(sys)?;
+            extract_into(&dest, r, Owner::FromTar, None)?;
+        }
+        drop(dest);
+        drop(root_fd);
+        let _w = self.writing();
+        let mut config = st.config.clone();
+        let now = crate::time::now();
+        config.created = Some(now.clone());
+        config.history.push(History {
+            created: now,
+            created_by,
+            ..Default::default()
+        });
+        let upper = target.upper();
+        let _ = store::mount::unmount(&target.root());
+        let parent = st.image.as_ref().map(|i| i.id.clone());
+        let img = self.store().commit_step(
+            &st.chain(),
+            Some(&upper),
+            config.clone(),
+            parent.as_deref(),
+        )?;
+        drop(target);
+        self.remember(&key, &img)?;
+        st.config = config;
+        st.image = Some(img.clone());
+        out(&format!(" ---> {}\n", short(&img.id)));
+        Ok(())
+    }
+}
+
+/// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).
+fn go_duration_ns(s: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += value * mult;
+        rest = &rest[u..];
+    }
+    Some(total as i64)
+}
+
+/// The build's context directory, extracted from the request body:
+/// `.dockerignore` is the client's business (the docker CLI applies it);
+/// what arrives is extracted with the same checks as `docker cp` input.
+pub fn extract_context(tar: impl Read, dir: &Path) -> Result<(), EngineError> {
+    let fd = nix::fcntl::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys)?;
+    let r = store::layer::decompressed(tar).map_err(|e| bad(format!("build context: {e}")))?;
+    extract_into(&fd, r, Owner::FromTar, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*.txt", b"a.txt"));
+        assert!(!glob_match(b"*.txt", b"d/a.txt"));
+        assert!(glob_match(b"d/*.txt", b"d/a.txt"));
+        assert!(glob_match(b"f?le", b"file"));
+        assert!(glob_match(b"[a-c]x", b"bx"));
+        assert!(!glob_match(b"[!a-c]x", b"bx"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(go_duration_ns("30s"), Some(30_000_000_000));
+        assert_eq!(go_duration_ns("1m30s"), Some(90_000_000_000));
+        assert_eq!(go_duration_ns("500ms"), Some(500_000_000));
+        assert_eq!(go_duration_ns("5"), None);
+    }
+
+    #[test]
+    fn cleaning() {
+        assert_eq!(clean_rel("../../etc/passwd"), "etc/passwd");
+        assert_eq!(clean_rel("./a/./b/../c"), "a/c");
+    }
+}
