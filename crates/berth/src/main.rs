@@ -81,6 +81,8 @@ enum Command {
     Import(ImportArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Build an image from a Dockerfile
+    Build(commands::build::BuildArgs),
     /// Manage containers
     Container {
         /// The subcommand.
@@ -298,6 +300,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Load(a) => image::load(client, a).await,
         Command::Import(a) => image::import(client, a).await,
         Command::Events(a) => events::events(client, a).await,
+        Command::Build(a) => commands::build::build(client, a).await,
         Command::Container { command } => match command {
             ContainerCommand::Verb(v) => verb(client, v).await,
             ContainerCommand::Rm(a) => container::rm(client, a).await,

@@ -640,7 +640,7 @@ async fn to_container(
         Some((_, to)) => to.clone(),
         None => src_base,
     };
-    let (reader, writer) = pipe()?;
+    let (reader, writer) = super::pipe()?;
     let (src_owned, follow) = (PathBuf::from(src), a.follow_link);
     let size = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = Counting {
@@ -671,23 +671,6 @@ async fn to_container(
     sent?;
     built?;
     Ok(size.load(std::sync::atomic::Ordering::Relaxed))
-}
-
-/// A pipe, both ends close-on-exec.
-fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are new and owned by nothing else.
-    Ok(unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    })
 }
 
 /// Go's wording of the common errors (`no such file or directory`).

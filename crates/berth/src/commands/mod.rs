@@ -3,6 +3,7 @@
 //! docker CLI prints. Exit codes are decided here, in [`Status`] and
 //! [`Errors`], and nowhere else.
 
+pub mod build;
 pub mod container;
 pub mod cp;
 pub mod df;
@@ -260,3 +261,21 @@ pub fn print_prune_report(body: &[u8], key: &str, title: &str) -> anyhow::Result
     out(&text)?;
     Ok(0)
 }
+
+/// A pipe, both ends close-on-exec.
+pub fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and owned by nothing else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
