@@ -1,0 +1,435 @@
+//! One instruction line (continuations joined, heredoc bodies read) into
+//! its AST node: moby's `newNodeFromLine` (word splitting) and the checks
+//! of BuildKit's `instructions/parse.go`, with Docker's messages.
+
+use super::words::{extract_flags, heredoc_marker, parse_json, parse_words, suggest, Json};
+use crate::{ArgDecl, Command, CopySpec, Flags, Healthcheck, Heredoc, Kind};
+
+/// The instructions Docker knows, lower-case.
+pub(super) const KEYWORDS: &[&str] = &[
+    "add",
+    "arg",
+    "cmd",
+    "copy",
+    "entrypoint",
+    "env",
+    "expose",
+    "from",
+    "healthcheck",
+    "label",
+    "maintainer",
+    "onbuild",
+    "run",
+    "shell",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
+];
+
+/// What a line is: a stage's start, or an instruction inside one.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// `FROM`.
+    From {
+        base: String,
+        name: Option<String>,
+        platform: Option<String>,
+    },
+    /// Anything else.
+    Instr(Kind),
+}
+
+/// A rejected line: what is wrong and, if known, the byte offset in the
+/// line where it starts (for the column).
+#[derive(Debug)]
+pub(super) struct Fail {
+    pub(super) at: Option<usize>,
+    pub(super) message: String,
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, Fail> {
+    Err(Fail {
+        at: None,
+        message: message.into(),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum FlagKind {
+    /// `--link`, `--link=false`.
+    Bool,
+    /// `--from=x`, once.
+    Str,
+    /// `--mount=…`, any number of times.
+    List,
+}
+
+use FlagKind::{Bool, List, Str};
+
+const RUN_FLAGS: &[(&str, FlagKind)] = &[("mount", List), ("network", Str), ("security", Str)];
+const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", Str)];
+// As BuildKit's parseCopy and parseAdd: `--from`/`--parents` are COPY's,
+// `--checksum`/`--keep-git-dir` ADD's.
+const COPY_FLAGS: &[(&str, FlagKind)] = &[
+    ("from", Str),
+    ("chown", Str),
+    ("chmod", Str),
+    ("link", Bool),
+    ("parents", Bool),
+    ("exclude", List),
+];
+const ADD_FLAGS: &[(&str, FlagKind)] = &[
+    ("chown", Str),
+    ("chmod", Str),
+    ("link", Bool),
+    ("exclude", List),
+    ("checksum", Str),
+    ("keep-git-dir", Bool),
+];
+const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
+    ("interval", Str),
+    ("timeout", Str),
+    ("start-period", Str),
+    ("start-interval", Str),
+    ("retries", Str),
+];
+
+/// Parses one instruction line. `heredocs` are the bodies the line
+/// opened (RUN, COPY, ADD, or those under ONBUILD).
+pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> Result<Step, Fail> {
+    let text = text.trim();
+    let (keyword, rest) = text
+        .split_once(|c: char| c.is_whitespace())
+        .unwrap_or((text, ""));
+    let lower = keyword.to_lowercase();
+    let upper = keyword.to_uppercase();
+    let (raw_flags, rest) = extract_flags(rest);
+    let rest = rest.trim();
+    let allowed: &[(&str, FlagKind)] = match lower.as_str() {
+        "run" => RUN_FLAGS,
+        "from" => FROM_FLAGS,
+        "copy" => COPY_FLAGS,
+        "add" => ADD_FLAGS,
+        "healthcheck" => HEALTHCHECK_FLAGS,
+        _ => &[],
+    };
+    if !KEYWORDS.contains(&lower.as_str()) {
+        let hint = suggest(&lower, KEYWORDS)
+            .map(|k| format!(" (did you mean {}?)", k.to_uppercase()))
+            .unwrap_or_default();
+        return fail(format!("unknown instruction: {upper}{hint}"));
+    }
+    let flags = parse_flags(raw_flags, allowed).map_err(|(flag, message)| Fail {
+        at: text.find(&format!("--{flag}")),
+        message,
+    })?;
+    let kind = match lower.as_str() {
+        "from" => return from(&flags, rest),
+        "run" => {
+            let command = match command(rest)? {
+                Command::Shell(s) if s.is_empty() && heredocs.is_empty() => {
+                    return fail("RUN requires at least one argument")
+                }
+                c => c,
+            };
+            Kind::Run {
+                flags,
+                command,
+                heredocs,
+            }
+        }
+        "cmd" => Kind::Cmd(command(rest)?),
+        "entrypoint" => Kind::Entrypoint(command(rest)?),
+        "env" => Kind::Env(name_values(rest, "ENV", escape)?),
+        "label" => Kind::Label(name_values(rest, "LABEL", escape)?),
+        "arg" => Kind::Arg(args(rest, escape)?),
+        "expose" => Kind::Expose(at_least_one(split(rest), "EXPOSE")?),
+        "volume" => {
+            let volumes = at_least_one(json_or_split(rest)?, "VOLUME")?;
+            if volumes.iter().any(|v| v.trim().is_empty()) {
+                return fail("VOLUME specified can not be an empty string");
+            }
+            Kind::Volume(volumes)
+        }
+        "user" => Kind::User(exactly_one(rest, "USER")?),
+        "workdir" => Kind::Workdir(exactly_one(rest, "WORKDIR")?),
+        "stopsignal" => Kind::Stopsignal(exactly_one(rest, "STOPSIGNAL")?),
+        "maintainer" => Kind::Maintainer(exactly_one(rest, "MAINTAINER")?),
+        "copy" | "add" => Kind::Copy(copy(&upper, lower == "add", flags, rest, heredocs)?),
+        "healthcheck" => healthcheck(flags, rest)?,
+        "shell" => match parse_json(rest) {
+            Json::Strings(v) if v.is_empty() => {
+                return fail("SHELL requires at least one argument")
+            }
+            Json::Strings(v) => Kind::Shell(v),
+            _ => return fail("SHELL requires the arguments to be in JSON form"),
+        },
+        "onbuild" => onbuild(text, rest, heredocs, escape)?,
+        _ => unreachable!("every keyword is handled"),
+    };
+    Ok(Step::Instr(kind))
+}
+
+/// `--name[=value]` words checked against what the instruction takes, as
+/// BuildKit's `BFlags.Parse`. A bare boolean flag is stored as `true`.
+fn parse_flags(raw: Vec<String>, allowed: &[(&str, FlagKind)]) -> Result<Flags, (String, String)> {
+    let mut flags: Flags = Vec::new();
+    for word in raw {
+        let word = word.strip_prefix("--").unwrap_or(&word);
+        let (name, value) = match word.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (word.to_string(), None),
+        };
+        let Some(&(_, kind)) = allowed.iter().find(|(n, _)| *n == name) else {
+            return Err((name.clone(), format!("unknown flag: {name}")));
+        };
+        let value = match (kind, value) {
+            (Bool, None) => "true".to_string(),
+            (Bool, Some(v))
+                if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
+            {
+                v.to_lowercase()
+            }
+            (Bool, Some(v)) => {
+                let msg = format!("expecting boolean value for flag {name}, not: {v}");
+                return Err((name, msg));
+            }
+            (_, None) => {
+                let msg = format!("Missing a value on flag: {name}");
+                return Err((name, msg));
+            }
+            (_, Some(v)) => v,
+        };
+        if kind != List && flags.iter().any(|(n, _)| *n == name) {
+            let msg = format!("Duplicate flag specified: {name}");
+            return Err((name, msg));
+        }
+        flags.push((name, value));
+    }
+    Ok(flags)
+}
+
+/// `FROM [--platform=p] image [AS name]`.
+fn from(flags: &Flags, rest: &str) -> Result<Step, Fail> {
+    let words = split(rest);
+    let name = match words.as_slice() {
+        [_] => None,
+        [_, r#as, name] if r#as.eq_ignore_ascii_case("as") => {
+            let lower = name.to_lowercase();
+            let valid = lower.starts_with(|c: char| c.is_ascii_lowercase())
+                && lower
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+            if !valid {
+                return fail(format!(
+                    "invalid name for build stage: {name:?}, name can't start with a number or contain symbols"
+                ));
+            }
+            Some(lower)
+        }
+        _ => return fail("FROM requires either one or three arguments"),
+    };
+    Ok(Step::From {
+        base: words[0].clone(),
+        name,
+        platform: flags.first().map(|(_, v)| v.clone()),
+    })
+}
+
+/// Exec form if the rest is a JSON array of strings, else shell form
+/// (moby's `parseMaybeJSON`).
+fn command(rest: &str) -> Result<Command, Fail> {
+    match parse_json(rest) {
+        Json::Strings(v) => Ok(Command::Exec(v)),
+        Json::Invalid => Ok(Command::Shell(rest.to_string())),
+        Json::Mixed => {
+            fail("when using JSON array syntax, arrays must be comprised of strings only")
+        }
+    }
+}
+
+/// Whitespace-separated words, quotes not considered
+/// (`parseStringsWhitespaceDelimited`).
+fn split(rest: &str) -> Vec<String> {
+    rest.split_whitespace().map(String::from).collect()
+}
+
+/// `parseMaybeJSONToList`: a JSON array, or whitespace-separated words.
+fn json_or_split(rest: &str) -> Result<Vec<String>, Fail> {
+    match parse_json(rest) {
+        Json::Strings(v) => Ok(v),
+        Json::Invalid => Ok(split(rest)),
+        Json::Mixed => {
+            fail("when using JSON array syntax, arrays must be comprised of strings only")
+        }
+    }
+}
+
+fn at_least_one(words: Vec<String>, keyword: &str) -> Result<Vec<String>, Fail> {
+    if words.is_empty() {
+        return fail(format!("{keyword} requires at least one argument"));
+    }
+    Ok(words)
+}
+
+/// USER, WORKDIR, STOPSIGNAL, MAINTAINER take the rest of the line whole
+/// (`parseString`).
+fn exactly_one(rest: &str, keyword: &str) -> Result<String, Fail> {
+    if rest.is_empty() {
+        return fail(format!("{keyword} requires exactly one argument"));
+    }
+    Ok(rest.to_string())
+}
+
+/// ENV and LABEL (moby's `parseNameVal`): `k=v …`, or the old `k v w`
+/// (one pair, the value the rest of the line). Values keep their quotes.
+fn name_values(rest: &str, keyword: &str, escape: char) -> Result<Vec<(String, String)>, Fail> {
+    let words = parse_words(rest, escape);
+    let Some(first) = words.first() else {
+        return fail(format!("{keyword} requires at least one argument"));
+    };
+    if !first.contains('=') {
+        let Some((name, value)) = rest.split_once(|c: char| c.is_whitespace()) else {
+            return fail(format!("{keyword} must have two arguments"));
+        };
+        return Ok(vec![(name.to_string(), value.trim_start().to_string())]);
+    }
+    let mut pairs = Vec::new();
+    for word in words {
+        let Some((name, value)) = word.split_once('=') else {
+            return fail(format!(
+                "Syntax error - can't find = in {word:?}. Must be of the form: name=value"
+            ));
+        };
+        if name.is_empty() {
+            return fail(format!("{keyword} names can not be blank"));
+        }
+        pairs.push((name.to_string(), value.to_string()));
+    }
+    Ok(pairs)
+}
+
+/// `ARG a[=b] …`.
+fn args(rest: &str, escape: char) -> Result<Vec<ArgDecl>, Fail> {
+    let words = parse_words(rest, escape);
+    if words.is_empty() {
+        return fail("ARG requires at least one argument");
+    }
+    words
+        .into_iter()
+        .map(|w| {
+            let (name, default) = match w.split_once('=') {
+                Some((n, d)) => (n.to_string(), Some(d.to_string())),
+                None => (w, None),
+            };
+            if name.is_empty() {
+                return fail("ARG names can not be blank");
+            }
+            Ok(ArgDecl { name, default })
+        })
+        .collect()
+}
+
+/// COPY and ADD (BuildKit's `parseSourcesAndDest`): the last word is the
+/// destination; `<<NAME` sources are the line's here-documents.
+fn copy(
+    keyword: &str,
+    add: bool,
+    flags: Flags,
+    rest: &str,
+    heredocs: Vec<Heredoc>,
+) -> Result<CopySpec, Fail> {
+    let mut words = json_or_split(rest)?;
+    match words.len() {
+        0 => return fail(format!("{keyword} requires at least two arguments")),
+        1 => {
+            return fail(format!(
+                "{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"
+            ))
+        }
+        _ => {}
+    }
+    let dest = words.pop().unwrap_or_default();
+    if heredoc_marker(&dest).is_some() {
+        return fail(format!(
+            "{keyword} cannot accept a heredoc as a destination"
+        ));
+    }
+    let mut sources = Vec::new();
+    let mut used = Vec::new();
+    for word in words {
+        match heredoc_marker(&word).filter(|_| !heredocs.is_empty()) {
+            Some((marker, _)) => {
+                if let Some(h) = heredocs.iter().find(|h| h.name == marker.name) {
+                    used.push(h.clone());
+                }
+            }
+            None => sources.push(word),
+        }
+    }
+    Ok(CopySpec {
+        add,
+        flags,
+        sources,
+        heredocs: used,
+        dest,
+    })
+}
+
+/// `HEALTHCHECK NONE` or `HEALTHCHECK [flags] CMD …`.
+fn healthcheck(flags: Flags, rest: &str) -> Result<Kind, Fail> {
+    let (typ, cmd) = rest
+        .split_once(|c: char| c.is_whitespace())
+        .unwrap_or((rest, ""));
+    let cmd = cmd.trim();
+    match typ.to_uppercase().as_str() {
+        "" => fail("HEALTHCHECK requires at least one argument"),
+        "NONE" if !cmd.is_empty() => fail("HEALTHCHECK NONE takes no arguments"),
+        "NONE" => Ok(Kind::Healthcheck(None)),
+        "CMD" if cmd.is_empty() => fail("Missing command after HEALTHCHECK CMD"),
+        "CMD" => {
+            if let Some((_, r)) = flags.iter().find(|(n, _)| n == "retries") {
+                match r.parse::<i32>() {
+                    Ok(n) if n < 0 => return fail("--retries cannot be negative"),
+                    Ok(_) => {}
+                    Err(_) => return fail(format!("invalid value for --retries: {r:?}")),
+                }
+            }
+            Ok(Kind::Healthcheck(Some(Healthcheck {
+                flags,
+                command: command(cmd)?,
+            })))
+        }
+        _ => fail(format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)")),
+    }
+}
+
+/// `ONBUILD <instruction>`: the trigger parsed as an instruction of its
+/// own (its text without `ONBUILD`, as BuildKit stores it).
+fn onbuild(text: &str, rest: &str, heredocs: Vec<Heredoc>, escape: char) -> Result<Kind, Fail> {
+    let trigger = rest.split_whitespace().next().unwrap_or("").to_uppercase();
+    match trigger.as_str() {
+        "" => return fail("ONBUILD requires at least one argument"),
+        "ONBUILD" => return fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+        "FROM" | "MAINTAINER" => {
+            return fail(format!("{trigger} isn't allowed as an ONBUILD trigger"))
+        }
+        _ => {}
+    }
+    let offset = text.len() - rest.len();
+    let inner = instruction(rest, heredocs, escape).map_err(|f| Fail {
+        at: f.at.map(|a| a + offset),
+        message: f.message,
+    })?;
+    match inner {
+        Step::Instr(kind) => Ok(Kind::Onbuild(Box::new(crate::Instruction {
+            source: crate::Source {
+                line: 0, // filled in by the caller, which knows the line
+                text: rest.to_string(),
+            },
+            kind,
+        }))),
+        Step::From { .. } => fail("FROM isn't allowed as an ONBUILD trigger"),
+    }
+}

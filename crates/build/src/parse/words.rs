@@ -1,0 +1,269 @@
+//! The word-level helpers of moby's `frontend/dockerfile/parser`
+//! (`line_parsers.go`, `parser.go`): builder flags, words that keep their
+//! quotes, JSON arrays, here-document markers and "did you mean".
+
+use crate::Heredoc;
+
+/// moby's `extractBuilderFlags`: the leading `--flag[=value]` words (quotes
+/// and `\` removed) and the rest of the line. A lone `--` ends the flags.
+pub(super) fn extract_flags(line: &str) -> (Vec<String>, &str) {
+    let mut flags = Vec::new();
+    let mut chars = line.char_indices().peekable();
+    loop {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let Some(&(start, _)) = chars.peek() else {
+            return (flags, "");
+        };
+        if !line[start..].starts_with("--") {
+            return (flags, &line[start..]);
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        let mut end = line.len();
+        while let Some((i, c)) = chars.next() {
+            match quote {
+                None if c.is_whitespace() => {
+                    end = i;
+                    break;
+                }
+                None if c == '\'' || c == '"' => quote = Some(c),
+                Some(q) if c == q => quote = None,
+                _ if c == '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        word.push(n);
+                    }
+                }
+                _ => word.push(c),
+            }
+        }
+        if word == "--" {
+            return (flags, &line[end..]);
+        }
+        flags.push(word);
+    }
+}
+
+/// moby's `parseWords`: splits on whitespace outside quotes, keeping the
+/// quotes and escapes in each word (expansion removes them later).
+pub(super) fn parse_words(rest: &str, escape: char) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut blank_ok = false;
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !in_word {
+            if c.is_whitespace() {
+                continue;
+            }
+            in_word = true;
+        }
+        match quote {
+            None => {
+                if c.is_whitespace() {
+                    if blank_ok || !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    blank_ok = false;
+                    in_word = false;
+                    continue;
+                }
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                    blank_ok = true;
+                }
+                if c == escape {
+                    // An escape at the end is dropped; otherwise it stays
+                    // with the character it escapes.
+                    let Some(n) = chars.next() else { continue };
+                    word.push(c);
+                    word.push(n);
+                    continue;
+                }
+                word.push(c);
+            }
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                if c == escape && q != '\'' {
+                    match chars.next() {
+                        None => continue,
+                        Some(n) => {
+                            word.push(c);
+                            word.push(n);
+                            continue;
+                        }
+                    }
+                }
+                word.push(c);
+            }
+        }
+    }
+    if in_word && (blank_ok || !word.is_empty()) {
+        words.push(word);
+    }
+    words
+}
+
+/// What a `[`-line turned out to be.
+pub(super) enum Json {
+    /// A JSON array of strings.
+    Strings(Vec<String>),
+    /// Not JSON (shell form, as Docker falls back).
+    Invalid,
+    /// A JSON array holding something else: an error in Docker.
+    Mixed,
+}
+
+/// moby's `parseJSON`: a JSON array of strings.
+pub(super) fn parse_json(rest: &str) -> Json {
+    let rest = rest.trim();
+    if !rest.starts_with('[') || !rest.ends_with(']') {
+        return Json::Invalid;
+    }
+    match serde_json::from_str::<Vec<serde_json::Value>>(rest) {
+        Err(_) => Json::Invalid,
+        Ok(values) => values
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map_or(Json::Mixed, Json::Strings),
+    }
+}
+
+/// moby's `ParseHeredoc`: whether a word is `[n]<<[-]NAME`, and which.
+/// The content is filled in by the line reader.
+pub(super) fn heredoc_marker(word: &str) -> Option<(Heredoc, bool)> {
+    let digits = word.len() - word.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let rest = word[digits..].strip_prefix("<<")?;
+    let (chomp, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    if rest.is_empty() || rest.contains('<') {
+        return None;
+    }
+    let words = crate::expand::expand_words(rest, '\\', &|_| None).ok()?;
+    let [name] = <[String; 1]>::try_from(words).ok()?;
+    // A quoted (or escaped) name turns expansion off, as in sh.
+    let expand = name == rest;
+    Some((
+        Heredoc {
+            name,
+            content: String::new(),
+            expand,
+        },
+        chomp,
+    ))
+}
+
+/// The here-documents a RUN/COPY/ADD line opens, in order (moby's
+/// `heredocsFromLine`, which always splits with `\`).
+pub(super) fn heredocs_in(line: &str) -> Vec<(Heredoc, bool)> {
+    if !line.contains("<<") {
+        return Vec::new();
+    }
+    parse_words(line, '\\')
+        .iter()
+        .filter_map(|w| heredoc_marker(w))
+        .collect()
+}
+
+/// The known keyword closest to `word`, if within two edits.
+pub(super) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let word: Vec<char> = word.to_lowercase().chars().collect();
+    known
+        .iter()
+        .filter(|k| k.len().abs_diff(word.len()) <= 2)
+        .map(|k| (levenshtein(&word, &k.chars().collect::<Vec<_>>()), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_split_off_the_front() {
+        let (f, rest) = extract_flags("  --a=1 --b='x y' --c=\"q\\\"\" cmd --d");
+        assert_eq!(f, ["--a=1", "--b=x y", "--c=q\""]);
+        assert_eq!(rest, "cmd --d");
+        let (f, rest) = extract_flags("--link -- --notflag");
+        assert_eq!(f, ["--link"]);
+        assert_eq!(rest, " --notflag");
+        assert_eq!(extract_flags("--only").0, ["--only"]);
+        assert_eq!(extract_flags("-x").1, "-x");
+    }
+
+    #[test]
+    fn words_keep_quotes() {
+        assert_eq!(
+            parse_words(r#"a=b c="d e" f='g h'  i\ j"#, '\\'),
+            ["a=b", "c=\"d e\"", "f='g h'", "i\\ j"]
+        );
+        assert_eq!(parse_words(r#"x="a\"b""#, '\\'), [r#"x="a\"b""#]);
+        assert_eq!(parse_words("''", '\\'), ["''"]);
+        assert_eq!(parse_words("a` b", '`'), ["a` b"]);
+        assert!(parse_words("   ", '\\').is_empty());
+    }
+
+    #[test]
+    fn json_or_not() {
+        assert!(matches!(parse_json(r#" ["a", "b c"] "#), Json::Strings(v) if v == ["a", "b c"]));
+        assert!(matches!(parse_json("[\"a\", 1]"), Json::Mixed));
+        assert!(matches!(parse_json("[a]"), Json::Invalid));
+        assert!(matches!(parse_json("[\"a\"] x"), Json::Invalid));
+        assert!(matches!(parse_json("echo"), Json::Invalid));
+    }
+
+    #[test]
+    fn heredoc_markers() {
+        let names = |l: &str| {
+            heredocs_in(l)
+                .into_iter()
+                .map(|(h, chomp)| (h.name, h.expand, chomp))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("RUN <<EOF"), [("EOF".into(), true, false)]);
+        assert_eq!(
+            names("RUN <<-A cat - <<\"B\" 3<<'C'"),
+            [
+                ("A".into(), true, true),
+                ("B".into(), false, false),
+                ("C".into(), false, false)
+            ]
+        );
+        assert!(names("RUN echo \"<<EOF\"").is_empty());
+        assert!(names("RUN a<<b").is_empty());
+        assert!(names("RUN echo <<").is_empty());
+    }
+
+    #[test]
+    fn suggestions() {
+        let known = ["from", "run", "copy", "healthcheck"];
+        assert_eq!(suggest("FORM", &known), Some("from"));
+        assert_eq!(suggest("rn", &known), Some("run"));
+        assert_eq!(suggest("helthchek", &known), Some("healthcheck"));
+        assert_eq!(suggest("banana", &known), None);
+    }
+}
