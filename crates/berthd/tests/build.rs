@@ -109,8 +109,8 @@ CMD ["cat", "/app/run.txt"]
     let id1 = ok(d.docker(&["images", "-q", "--no-trunc", "t1"]));
 
     // Again: every step cached, no container started, the same image.
-    let since = now();
     std::thread::sleep(std::time::Duration::from_millis(1100));
+    let since = now();
     let out = ok(build(&d, &["-t", "t1", ctxs]));
     assert_eq!(out.matches("Using cache").count(), 10, "{out}");
     assert_eq!(ok(d.docker(&["images", "-q", "--no-trunc", "t1"])), id1);
