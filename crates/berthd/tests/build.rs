@@ -253,3 +253,54 @@ fn hostile_contexts_stay_inside() {
     assert!(text.contains("leaves the destination"), "{text}");
     assert!(!d.dir.path().join("escaped").exists());
 }
+
+#[test]
+fn add_extracts_local_archives_and_fetches_urls() {
+    let d = Daemon::with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    // A gzipped tar in the context: ADD unpacks it (with its owners).
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "pkg/bin/tool", "#!/bin/sh\necho tool\n");
+    let st = std::process::Command::new("tar")
+        .arg("-C").arg(src.path())
+        .args(["--owner=123", "--group=456", "-czf"])
+        .arg(c.join("pkg.tar.gz"))
+        .arg("pkg")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(c, "plain.txt", "plain\n");
+    // A file served over HTTP on loopback.
+    let www = tempfile::tempdir().unwrap();
+    write(www.path(), "remote.txt", "from the web\n");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = std::process::Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .current_dir(www.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the web server", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    write(
+        c,
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD pkg.tar.gz /opt/\nADD plain.txt /opt/plain.txt\nADD http://127.0.0.1:{port}/remote.txt /opt/\n"
+        ),
+    );
+    let r = build(&d, &["-t", "added", c.to_str().unwrap()]);
+    let _ = server.kill();
+    let _ = server.wait();
+    ok(r);
+    assert_eq!(
+        ok(d.docker(&[
+            "run", "--rm", "added", "sh", "-c",
+            "cat /opt/pkg/bin/tool /opt/plain.txt /opt/remote.txt; stat -c %u:%g /opt/pkg/bin/tool; ls /opt"
+        ])),
+        "#!/bin/sh\necho tool\nplain\nfrom the web\n123:456\npkg\nplain.txt\nremote.txt\n"
+    );
+}
