@@ -20,7 +20,11 @@ fn build_context_dockerignore_quiet_and_iidfile() {
     fs::write(c.join("keep.log"), "kept\n").unwrap();
     fs::write(c.join("logs/deep/x.log"), "no\n").unwrap();
     fs::write(c.join("secret.key"), "no\n").unwrap();
-    fs::write(c.join(".dockerignore"), "# ignore logs\n**/*.log\n!keep.log\nsecret.*\n").unwrap();
+    fs::write(
+        c.join(".dockerignore"),
+        "# ignore logs\n**/*.log\n!keep.log\nsecret.*\n",
+    )
+    .unwrap();
     fs::write(
         c.join("Dockerfile"),
         "FROM busybox\nCOPY . /ctx/\nCMD [\"sh\", \"-c\", \"cd /ctx && find . -type f | sort\"]\n",
@@ -41,8 +45,7 @@ fn build_context_dockerignore_quiet_and_iidfile() {
     assert_eq!(fs::read_to_string(&iid).unwrap(), id);
     let listing = d.ok(&["run", "--rm", "ctx:1"]);
     assert_eq!(
-        listing,
-        "./.dockerignore\n./Dockerfile\n./a.txt\n./keep.log\n",
+        listing, "./.dockerignore\n./Dockerfile\n./a.txt\n./keep.log\n",
         "what .dockerignore let through"
     );
 }
@@ -82,11 +85,20 @@ fn dockerfile_outside_the_context_and_on_stdin() {
         .write_all(b"FROM busybox\nRUN echo made > /m\nCMD [\"cat\", \"/m\"]\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(d.ok(&["run", "--rm", "stdin"]), "made\n");
     // A failing step: exit 1 and the daemon's one line.
     fs::write(&df, "FROM busybox\nRUN exit 7\n").unwrap();
-    let (code, _, err) = d.berth(&["build", "-f", df.to_str().unwrap(), ctx.path().to_str().unwrap()]);
+    let (code, _, err) = d.berth(&[
+        "build",
+        "-f",
+        df.to_str().unwrap(),
+        ctx.path().to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("returned a non-zero code: 7"), "{err}");
     let (code, _, err) = d.berth(&["build", "/no/such/dir"]);

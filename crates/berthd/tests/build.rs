@@ -38,10 +38,26 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// Containers the daemon created since `since` (unix seconds).
 fn containers_created(d: &Daemon, since: &str) -> usize {
-    let until = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
+    let until = format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1
+    );
     let out = ok(d.docker(&[
-        "events", "--since", since, "--until", &until, "--filter", "type=container", "--filter", "event=create",
-        "--format", "{{.ID}}",
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.ID}}",
     ]));
     out.lines().count()
 }
@@ -85,7 +101,10 @@ CMD ["cat", "/app/run.txt"]
     assert!(out.contains("Step 1/11 : FROM busybox"), "{out}");
     assert!(out.contains("hello file"), "the RUN's output: {out}");
     assert!(out.contains("Successfully tagged t1:latest"), "{out}");
-    assert_eq!(ok(d.docker(&["run", "--rm", "t1"])), "hello from run in /app\n");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "t1"])),
+        "hello from run in /app\n"
+    );
     let inspect = ok(d.docker(&[
         "inspect", "-f",
         "{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Labels}}|{{json .Config.ExposedPorts}}|{{json .Config.Env}}",
@@ -94,18 +113,51 @@ CMD ["cat", "/app/run.txt"]
     let f: Vec<&str> = inspect.trim().split('|').collect();
     assert_eq!(f[0], "/app");
     assert_eq!(f[1], "1000:1000");
-    assert_eq!(f[2], r#"{"org.test.kind":"build test","org.test.mode":"test"}"#);
-    assert_eq!(f[3], r#"{"53/udp":{},"8080/tcp":{}}"#);
-    assert!(f[4].contains("\"APP=/app\"") && f[4].contains("\"MODE=test\""), "{inspect}");
-    assert!(!f[4].contains("GREETING"), "build args stay out of the image: {inspect}");
     assert_eq!(
-        ok(d.docker(&["run", "--rm", "--entrypoint", "sh", "t1", "-c", "cat /app/dir/a /app/dir/sub/b; stat -c %u /app/hello.txt"])),
+        f[2],
+        r#"{"org.test.kind":"build test","org.test.mode":"test"}"#
+    );
+    assert_eq!(f[3], r#"{"53/udp":{},"8080/tcp":{}}"#);
+    assert!(
+        f[4].contains("\"APP=/app\"") && f[4].contains("\"MODE=test\""),
+        "{inspect}"
+    );
+    assert!(
+        !f[4].contains("GREETING"),
+        "build args stay out of the image: {inspect}"
+    );
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            "t1",
+            "-c",
+            "cat /app/dir/a /app/dir/sub/b; stat -c %u /app/hello.txt"
+        ])),
         "A\nB\n0\n"
     );
     // History: one entry a step, metadata steps without a layer.
-    let history = ok(d.docker(&["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "t1"]));
-    assert!(history.lines().any(|l| l.contains("echo \"$GREETING from run")), "{history}");
-    assert!(history.lines().any(|l| l.contains("#(nop)  ENV APP=/app MODE=test|0B")), "{history}");
+    let history = ok(d.docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|{{.Size}}",
+        "t1",
+    ]));
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("echo \"$GREETING from run")),
+        "{history}"
+    );
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("#(nop)  ENV APP=/app MODE=test|0B")),
+        "{history}"
+    );
     let id1 = ok(d.docker(&["images", "-q", "--no-trunc", "t1"]));
 
     // Again: every step cached, no container started, the same image.
@@ -114,22 +166,37 @@ CMD ["cat", "/app/run.txt"]
     let out = ok(build(&d, &["-t", "t1", ctxs]));
     assert_eq!(out.matches("Using cache").count(), 10, "{out}");
     assert_eq!(ok(d.docker(&["images", "-q", "--no-trunc", "t1"])), id1);
-    assert_eq!(containers_created(&d, &since), 0, "a cached build started a container");
+    assert_eq!(
+        containers_created(&d, &since),
+        0,
+        "a cached build started a container"
+    );
 
     // Only an mtime changed: still cached. The content changed: COPY and
     // what follows run again.
-    let f = fs::File::options().write(true).open(c.join("hello.txt")).unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).unwrap();
+    let f = fs::File::options()
+        .write(true)
+        .open(c.join("hello.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
     let out = ok(build(&d, &["-t", "t1", ctxs]));
     assert_eq!(out.matches("Using cache").count(), 10, "mtime only: {out}");
     write(c, "hello.txt", "changed\n");
     let out = ok(build(&d, &["-t", "t1", ctxs]));
-    assert_eq!(out.matches("Using cache").count(), 3, "ARG, ENV, WORKDIR: {out}");
+    assert_eq!(
+        out.matches("Using cache").count(),
+        3,
+        "ARG, ENV, WORKDIR: {out}"
+    );
     assert!(out.contains("changed"), "{out}");
     // A build arg: the RUN runs again with it.
     let out = ok(build(&d, &["--build-arg", "GREETING=hi", "-t", "t2", ctxs]));
     assert!(out.contains("Running in"), "{out}");
-    assert_eq!(ok(d.docker(&["run", "--rm", "t2"])), "hi from run in /app\n");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "t2"])),
+        "hi from run in /app\n"
+    );
     // --no-cache: nothing from the cache.
     let out = ok(build(&d, &["--no-cache", "-q", ctxs]));
     assert!(out.trim().starts_with("sha256:"), "{out}");
@@ -165,18 +232,44 @@ COPY --from=builder --chmod=0600 /out/artifact /private
     // The final stage has no shell: copy the files out to check them.
     ok(d.docker(&["create", "--name", "f", "final", "x"]));
     let host = tempfile::tempdir().unwrap();
-    ok(d.docker(&["cp", "f:/artifact", host.path().join("artifact").to_str().unwrap()]));
-    ok(d.docker(&["cp", "f:/notes.txt", host.path().join("notes").to_str().unwrap()]));
-    assert_eq!(fs::read_to_string(host.path().join("artifact")).unwrap(), "built\n");
-    assert_eq!(fs::read_to_string(host.path().join("notes")).unwrap(), "line one\nline two\n");
+    ok(d.docker(&[
+        "cp",
+        "f:/artifact",
+        host.path().join("artifact").to_str().unwrap(),
+    ]));
+    ok(d.docker(&[
+        "cp",
+        "f:/notes.txt",
+        host.path().join("notes").to_str().unwrap(),
+    ]));
+    assert_eq!(
+        fs::read_to_string(host.path().join("artifact")).unwrap(),
+        "built\n"
+    );
+    assert_eq!(
+        fs::read_to_string(host.path().join("notes")).unwrap(),
+        "line one\nline two\n"
+    );
     let listing = ok(d.docker(&["export", "f"]));
     assert!(listing.contains("private"), "the chmod'ed copy is there");
     // --target stops at the named stage.
     ok(build(&d, &["--target", "builder", "-t", "b", ctxs]));
-    assert_eq!(ok(d.docker(&["run", "--rm", "b", "cat", "/out/artifact"])), "built\n");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "b", "cat", "/out/artifact"])),
+        "built\n"
+    );
     // ONBUILD runs in the next build from that image.
     write(c, "Dockerfile.child", "FROM b\nRUN cat /trigger\n");
-    let out = ok(build(&d, &["-f", c.join("Dockerfile.child").to_str().unwrap(), "-t", "child", ctxs]));
+    let out = ok(build(
+        &d,
+        &[
+            "-f",
+            c.join("Dockerfile.child").to_str().unwrap(),
+            "-t",
+            "child",
+            ctxs,
+        ],
+    ));
     assert!(out.contains("triggered"), "{out}");
 }
 
@@ -187,7 +280,11 @@ fn failures_say_what_and_where() {
     let c = ctx.path();
     let ctxs = c.to_str().unwrap();
     let before = ok(d.docker(&["images", "-q"]));
-    write(c, "Dockerfile", "FROM busybox\nRUN echo partial && exit 3\n");
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN echo partial && exit 3\n",
+    );
     let (code, out, err) = build(&d, &[ctxs]);
     assert_eq!(code, 1);
     assert!(
@@ -197,7 +294,10 @@ fn failures_say_what_and_where() {
     write(c, "Dockerfile", "FROM busybox\nFORM x\n");
     let (code, _, err) = build(&d, &[ctxs]);
     assert_eq!(code, 1);
-    assert!(err.contains(":2:") && err.contains("unknown instruction"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("unknown instruction"),
+        "{err}"
+    );
     write(c, "Dockerfile", "FROM busybox\nCOPY missing.txt /\n");
     let (code, _, err) = build(&d, &[ctxs]);
     assert_eq!(code, 1);
@@ -222,7 +322,11 @@ fn hostile_contexts_stay_inside() {
     let secret = d.dir.path().join("host-secret");
     fs::write(&secret, "HOST-ONLY-7d1e\n").unwrap();
     std::os::unix::fs::symlink(&secret, c.join("link")).unwrap();
-    write(c, "Dockerfile", "FROM busybox\nCOPY ../../../../../../../../host-secret /x\n");
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nCOPY ../../../../../../../../host-secret /x\n",
+    );
     let (code, out, err) = build(&d, &[ctxs]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("not found"), "{err}");
@@ -240,10 +344,25 @@ fn hostile_contexts_stay_inside() {
         "import io, tarfile\nt = tarfile.open({:?}, 'w')\nfor n, data in [('Dockerfile', b'FROM busybox\\n'), ('../../escaped', b'x')]:\n    i = tarfile.TarInfo(n); i.size = len(data); t.addfile(i, io.BytesIO(data))\nt.close()\n",
         evil.to_str().unwrap()
     );
-    assert!(std::process::Command::new("python3").arg("-c").arg(&script).status().unwrap().success());
+    assert!(std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap()
+        .success());
     let out = std::process::Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--unix-socket", d.socket().to_str().unwrap(), "-X", "POST",
-            "-H", "Content-Type: application/x-tar", "--data-binary"])
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+            d.socket().to_str().unwrap(),
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+        ])
         .arg(format!("@{}", evil.display()))
         .arg("http://berth/v1.47/build")
         .output()
@@ -263,7 +382,8 @@ fn add_extracts_local_archives_and_fetches_urls() {
     let src = tempfile::tempdir().unwrap();
     write(src.path(), "pkg/bin/tool", "#!/bin/sh\necho tool\n");
     let st = std::process::Command::new("tar")
-        .arg("-C").arg(src.path())
+        .arg("-C")
+        .arg(src.path())
         .args(["--owner=123", "--group=456", "-czf"])
         .arg(c.join("pkg.tar.gz"))
         .arg("pkg")
@@ -278,13 +398,21 @@ fn add_extracts_local_archives_and_fetches_urls() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let mut server = std::process::Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
         .current_dir(www.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    eventually("the web server", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    eventually("the web server", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     write(
         c,
         "Dockerfile",

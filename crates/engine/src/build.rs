@@ -948,11 +948,22 @@ impl Engine {
         // Docker's predefined proxy args need no ARG and stay out of the
         // history and the cache key.
         for k in [
-            "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-            "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "FTP_PROXY",
+            "ftp_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "ALL_PROXY",
+            "all_proxy",
         ] {
             if let Some(Some(v)) = o.build_args.get(k) {
-                if !env.iter().any(|e| e.split_once('=').map(|(n, _)| n) == Some(k)) {
+                if !env
+                    .iter()
+                    .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k))
+                {
                     env.push(format!("{k}={v}"));
                 }
             }

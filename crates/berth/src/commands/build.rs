@@ -78,7 +78,8 @@ fn context_tar(a: &BuildArgs) -> Result<(client::Body, String)> {
             .read_to_end(&mut data)
             .context("read stdin")?;
         let is_tar = data.len() >= 262 && &data[257..262] == b"ustar";
-        let is_compressed = data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        let is_compressed =
+            data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         let name = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
         std::thread::spawn(move || -> std::io::Result<()> {
             let mut w = fs::File::from(writer);
@@ -97,12 +98,22 @@ fn context_tar(a: &BuildArgs) -> Result<(client::Body, String)> {
         return Ok((body, name));
     }
     let dir = PathBuf::from(&a.context);
-    let meta = fs::metadata(&dir)
-        .map_err(|e| Status::exit(1, format!("unable to prepare context: path {:?} not found ({e})", a.context)))?;
+    let meta = fs::metadata(&dir).map_err(|e| {
+        Status::exit(
+            1,
+            format!(
+                "unable to prepare context: path {:?} not found ({e})",
+                a.context
+            ),
+        )
+    })?;
     if !meta.is_dir() {
         return Err(Status::exit(
             1,
-            format!("unable to prepare context: context must be a directory: {}", a.context),
+            format!(
+                "unable to prepare context: context must be a directory: {}",
+                a.context
+            ),
         ));
     }
     // The Dockerfile: inside the context, or sent beside it under a
@@ -117,7 +128,10 @@ fn context_tar(a: &BuildArgs) -> Result<(client::Body, String)> {
         Some(f) => {
             let p = Path::new(f);
             let abs = fs::canonicalize(p).map_err(|e| {
-                Status::exit(1, format!("unable to prepare context: the Dockerfile ({f}) cannot be read: {e}"))
+                Status::exit(
+                    1,
+                    format!("unable to prepare context: the Dockerfile ({f}) cannot be read: {e}"),
+                )
             })?;
             let root = fs::canonicalize(&dir)?;
             match abs.strip_prefix(&root) {
@@ -214,7 +228,10 @@ pub async fn build(client: &Client, a: &BuildArgs) -> Result<u8> {
         .collect();
     let mut q = Query::new()
         .add("dockerfile", &dockerfile)
-        .add("buildargs", &serde_json::to_string(&build_args(&a.build_arg))?)
+        .add(
+            "buildargs",
+            &serde_json::to_string(&build_args(&a.build_arg))?,
+        )
         .add("labels", &serde_json::to_string(&labels)?)
         .flag("nocache", a.no_cache)
         .flag("pull", a.pull)
@@ -229,7 +246,12 @@ pub async fn build(client: &Client, a: &BuildArgs) -> Result<u8> {
         super::outln("Sending build context to the berth daemon")?;
     }
     let resp = client
-        .send(Method::POST, &format!("/build{q}"), body, "application/x-tar")
+        .send(
+            Method::POST,
+            &format!("/build{q}"),
+            body,
+            "application/x-tar",
+        )
         .await?;
     let mut body = resp.into_body();
     let mut buf = Vec::new();

@@ -58,21 +58,22 @@ pub async fn build(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bod
         engine::build::extract_context(context, dir.path())?;
         let mut wrote = false;
         let mut failed = None;
-        let mut out = |text: &str| {
-            if quiet || failed.is_some() {
-                return;
-            }
-            let line = json!({ "stream": text }).to_string();
-            if let Err(e) = w
-                .write_all(line.as_bytes())
-                .and_then(|()| w.write_all(b"\n"))
-            {
-                failed = Some(e);
-            }
-            wrote = true;
+        let result = {
+            let mut out = |text: &str| {
+                if quiet || failed.is_some() {
+                    return;
+                }
+                let line = json!({ "stream": text }).to_string();
+                if let Err(e) = w
+                    .write_all(line.as_bytes())
+                    .and_then(|()| w.write_all(b"\n"))
+                {
+                    failed = Some(e);
+                }
+                wrote = true;
+            };
+            e.build(dir.path(), &opts, &mut out)
         };
-        let result = e.build(dir.path(), &opts, &mut out);
-        drop(out);
         match result {
             Ok(id) => {
                 let mut lines = vec![json!({"aux": {"ID": id}})];
