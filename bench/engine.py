@@ -202,6 +202,7 @@ def main():
     ap.add_argument("--berth-cli", action="store_true", help="also time berth's own CLI")
     ap.add_argument("--exec", type=int, default=20, dest="execs", help="rounds of exec into a running container")
     ap.add_argument("--attach-mib", type=int, default=1024, help="MiB piped through run -i cat (0: skip)")
+    ap.add_argument("--builds", type=int, default=3, help="rounds of a cold and a warm build (0: skip)")
     a = ap.parse_args()
 
     engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli, a.podman_crun)
@@ -293,6 +294,28 @@ def main():
                 res["series"][f"commit {a.commit_mib} MiB: {e.name}"] = {"samples": [t], **stats([t])}
                 e.run(rm_cmd(e) + [name])
                 e.run(["rmi", "bench-committed:1"], check=False)
+        # build: cold (no cache) and warm (all cached) of the same Dockerfile:
+        # COPY of a 16 MiB context, three RUN steps, metadata steps
+        if a.builds:
+            ctx = os.path.join(a.work, "build-ctx")
+            os.makedirs(os.path.join(ctx, "data"), exist_ok=True)
+            for k in range(16):
+                with open(os.path.join(ctx, "data", f"f{k}"), "wb") as f:
+                    f.write(os.urandom(1 << 20))
+            with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+                f.write("FROM busybox\nENV APP=/app\nWORKDIR /app\nCOPY data/ ./data/\n"
+                        "RUN cat data/* | md5sum > sum\nRUN mkdir -p out && cp sum out/\nRUN ls -l out > listing\n"
+                        "LABEL bench=yes\nCMD [\"cat\", \"sum\"]\n")
+            for e in burst_engines:
+                benv = dict(e.env, DOCKER_BUILDKIT="0")
+                extra = ["--network", "none"] if e.name.startswith("podman") else []
+                build = lambda flags, e=e, benv=benv, extra=extra: sh(
+                    e.cli + ["build"] + extra + flags + ["-t", "bench-built:1", ctx], env=benv, timeout=600)
+                cold = [timed(lambda: build(["--no-cache"])) for _ in range(a.builds)]
+                warm = [timed(lambda: build([])) for _ in range(a.builds)]
+                res["series"][f"build, cold: {e.name}"] = {"samples": cold, **stats(cold)}
+                res["series"][f"build, warm: {e.name}"] = {"samples": warm, **stats(warm)}
+                e.run(["rmi", "bench-built:1"], check=False)
         # memory: idle, and what each of 10 running containers adds
         mem = {}
         for e in burst_engines:

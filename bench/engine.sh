@@ -28,7 +28,7 @@ crun=0
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20) ;;
+	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2) ;;
 	--podman-crun) args+=(--podman-crun); crun=1 ;;
 	--out) out=$2; shift ;;
 	*) args+=("$1") ;;
