@@ -13,6 +13,7 @@
 #   --bursts K  rounds of each burst (default 2) of 50 and 200 containers
 #               (--burst-sizes 50,200)
 #   --commit-mib M  commit of a container that wrote M MiB (default 100)
+#   --builds N      rounds of a cold and a warm build (default 3)
 #   --podman-crun   podman with crun as one more engine (moves the hugetlb
 #               controller off cgroup2 for crun, until reboot; see
 #               scripts/lib/crun-hybrid.sh)
