@@ -83,7 +83,13 @@ struct Lexer<'a> {
     pos: usize,
     escape: char,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// How deep `${…${…}}` substitutions are nested here.
+    depth: usize,
 }
+
+/// Deepest nesting of substitutions taken (hostile input must not
+/// exhaust the stack).
+const MAX_DEPTH: usize = 64;
 
 impl<'a> Lexer<'a> {
     fn new(text: &str, escape: char, lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
@@ -92,6 +98,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             escape,
             lookup,
+            depth: 0,
         }
     }
 
@@ -321,8 +328,17 @@ impl<'a> Lexer<'a> {
 
     /// The word after an operator, up to `}`.
     fn operand(&mut self, raw_escapes: bool) -> Result<String, String> {
-        match self.process_until(Some('}'), raw_escapes) {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "substitutions nested deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        self.depth += 1;
+        let r = self.process_until(Some('}'), raw_escapes);
+        self.depth -= 1;
+        match r {
             Ok((word, _)) => Ok(word),
+            Err(e) if e.contains("nested deeper") => Err(e),
             Err(_) if self.peek().is_none() => Err("syntax error: missing '}'".into()),
             Err(e) => Err(e),
         }
