@@ -44,7 +44,7 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Remove intermediate containers after a successful step (`--rm`).
     pub remove: bool,
-    /// Remove them after a failed one too (`--force-rm`).
+    /// `--force-rm` (a failed step's container is always removed).
     pub force_remove: bool,
     /// The shim binary containers run under.
     pub shim: PathBuf,
@@ -1018,9 +1018,11 @@ impl Engine {
         let id = self.container_create(None, body, crate::time::now())?;
         out(&format!(" ---> Running in {}\n", &id[..12]));
         let result = self.run_and_commit(st, &id, &image, &created_by, o, out);
+        // A failed step's container goes too: its output was streamed and
+        // its exit code is in the error; nothing dangles.
         let remove = match &result {
             Ok(_) => o.remove || o.force_remove,
-            Err(_) => o.force_remove,
+            Err(_) => true,
         };
         if remove {
             let _ = self.container_remove(&id, true, true);
