@@ -303,7 +303,7 @@ def main():
                 with open(os.path.join(ctx, "data", f"f{k}"), "wb") as f:
                     f.write(os.urandom(1 << 20))
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-                f.write("FROM busybox\nENV APP=/app\nWORKDIR /app\nCOPY data/ ./data/\n"
+                f.write("FROM busybox\nENV APP=/app\nWORKDIR /app\nCOPY data/ ./data/\nEXPOSE 8080\n"
                         "RUN cat data/* | md5sum > sum\nRUN mkdir -p out && cp sum out/\nRUN ls -l out > listing\n"
                         "LABEL bench=yes\nCMD [\"cat\", \"sum\"]\n")
             for e in burst_engines:
