@@ -40,8 +40,9 @@ enum Token {
     Star,
     /// `**` (or `**/`) followed by more: nothing, or anything ending in `/`.
     DirStar,
-    /// `**` at the end: anything.
-    Rest,
+    /// `**` at the end (or a leading `**` before plain text): any run,
+    /// `/` included.
+    AnyRun,
     /// `[…]` / `[^…]`: ranges, negated or not.
     Class(bool, Vec<(char, char)>),
 }
@@ -160,7 +161,7 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
                     i += 1;
                 }
                 tokens.push(if i == chars.len() {
-                    Token::Rest
+                    Token::AnyRun
                 } else {
                     Token::DirStar
                 });
@@ -175,7 +176,9 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
                 None => tokens.push(Token::Literal('\\')),
             },
             '[' => {
-                let negated = matches!(chars.get(i), Some('^' | '!'));
+                // Only `^` negates: moby hands `[…]` to Go's regexp, where
+                // `[!a]` is the class of `!` and `a`.
+                let negated = chars.get(i) == Some(&'^');
                 if negated {
                     i += 1;
                 }
@@ -210,6 +213,15 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
             }
             c => tokens.push(Token::Literal(c)),
         }
+    }
+    // moby's `suffixMatch` fast path: `**` then plain text matches any
+    // path ending in that text (`**foo` matches `xfoo`, where the regexp
+    // would want `x/foo`).
+    if pattern.starts_with("**")
+        && !pattern.starts_with("**/")
+        && tokens[1..].iter().all(|t| matches!(t, Token::Literal(_)))
+    {
+        tokens[0] = Token::AnyRun;
     }
     Ok(tokens)
 }
@@ -262,7 +274,7 @@ fn matches(tokens: &[Token], path: &[char]) -> bool {
                         }
                     }
                 }
-                Token::Rest => next[j..].iter_mut().for_each(|r| *r = true),
+                Token::AnyRun => next[j..].iter_mut().for_each(|r| *r = true),
             }
         }
         reach = next;
@@ -308,14 +320,28 @@ mod tests {
         );
         check("a/**", &[("a/x", true), ("a/x/y", true), ("a", false)]);
         check("**", &[("anything/at/all", true)]);
+        check(
+            "**foo\n**/bar",
+            &[
+                ("xfoo", true),
+                ("a/b/foo", true),
+                ("xbar", false),
+                ("bar", true),
+                ("a/bar", true),
+            ],
+        );
         check("file?.txt", &[("file1.txt", true), ("file10.txt", false)]);
         check(
-            "[a-c]*.log\n[!x]z",
+            "[a-c]*.log\n[^x]z\n[!q]w",
             &[
                 ("b1.log", true),
                 ("d1.log", false),
                 ("yz", true),
                 ("xz", false),
+                // `!` is no negation, as in Go's regexp.
+                ("!w", true),
+                ("qw", true),
+                ("pw", false),
             ],
         );
         check("\\*star", &[("*star", true), ("xstar", false)]);

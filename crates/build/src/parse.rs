@@ -210,6 +210,10 @@ impl<'a> Reader<'a> {
                 text.push_str(more);
                 ended = end;
             }
+            if text.trim().is_empty() {
+                // Only escapes, blank and comment lines: nothing to run.
+                continue;
+            }
             let mut heredocs = Vec::new();
             if heredoc_capable(&text) {
                 for (mut heredoc, chomp) in heredocs_in(&text) {
