@@ -573,7 +573,7 @@ fn continuations_comments_and_blank_lines() {
                 CMD [\"sh\"] \\\n";
     let i = instrs(text);
     assert_eq!(i.len(), 3, "{i:?}");
-    assert_eq!(i[0].source.line, 2);
+    assert_eq!(i[0].source.line, 4);
     assert_eq!(i[0].source.text, "RUN apk add     curl     git");
     assert_eq!(
         i[0].kind,
@@ -594,7 +594,7 @@ fn continuations_comments_and_blank_lines() {
     let i = instrs("FROM a\n\\\n\nUSER u\n\\\n");
     assert_eq!(i.len(), 1);
     assert_eq!(i[0].kind, Kind::User("u".into()));
-    assert_eq!(i[0].source.line, 4);
+    assert_eq!(i[0].source.line, 2);
 
     // CRLF line ends and a byte-order mark.
     let i = instrs("\u{feff}FROM a\r\nRUN a \\\r\n b\r\n");
