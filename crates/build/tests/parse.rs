@@ -79,8 +79,11 @@ fn from_errors() {
             "FROM a AS 1x\n",
             "invalid name for build stage: \"1x\", name can't start with a number or contain symbols",
         ),
-        ("FROM --os=linux a\n", "unknown flag: os"),
-        ("FROM a AS x\nFROM b AS X\n", "duplicate stage name \"x\""),
+        ("FROM --os=linux a\n", "unknown flag: --os"),
+        (
+            "FROM --platfrom=x a\n",
+            "unknown flag: --platfrom (did you mean platform?)",
+        ),
     ];
     for (text, message) in cases {
         assert_eq!(err(text).2, message, "{text:?}");
@@ -200,18 +203,34 @@ fn run_flags() {
     );
     assert_eq!(
         err("FROM a\nRUN --bogus=1 true\n"),
-        (2, 5, "unknown flag: bogus".into())
+        (2, 5, "unknown flag: --bogus".into())
     );
     assert_eq!(
         err("FROM a\nRUN --network=a --network=b x\n").2,
-        "Duplicate flag specified: network"
+        "duplicate flag specified: --network"
     );
     assert_eq!(
         err("FROM a\nRUN --network x\n").2,
-        "Missing a value on flag: network"
+        "missing a value on flag: --network"
     );
-    assert_eq!(err("FROM a\nRUN\n").2, "RUN requires at least one argument");
-    assert_eq!(err("FROM a\nCMD --x y\n").2, "unknown flag: x");
+    // An empty RUN passes, as in BuildKit.
+    assert_eq!(
+        one("RUN"),
+        Kind::Run {
+            flags: vec![],
+            command: shell(""),
+            heredocs: vec![]
+        }
+    );
+    assert_eq!(
+        err("FROM a\nRUN --network= x\n").2,
+        "missing a value on flag: --network"
+    );
+    let Kind::Run { flags, .. } = one("RUN --device=/dev/fuse --device=x y") else {
+        panic!()
+    };
+    assert_eq!(flags, pairs(&[("device", "/dev/fuse"), ("device", "x")]));
+    assert_eq!(err("FROM a\nCMD --x y\n").2, "unknown flag: --x");
 }
 
 #[test]
@@ -380,17 +399,23 @@ fn copy_and_add() {
     assert_eq!(c.sources, s(&["a"]));
 
     let cases = [
-        ("COPY", "COPY requires at least two arguments"),
+        (
+            "COPY",
+            "COPY requires at least two arguments, but only one was provided. Destination could not be determined",
+        ),
         (
             "COPY a",
             "COPY requires at least two arguments, but only one was provided. Destination could not be determined",
         ),
-        ("ADD", "ADD requires at least two arguments"),
-        ("COPY --bogus a b", "unknown flag: bogus"),
-        ("ADD --from=x a b", "unknown flag: from"),
-        ("COPY --checksum=x a b", "unknown flag: checksum"),
-        ("COPY --link=maybe a b", "expecting boolean value for flag link, not: maybe"),
-        ("COPY --from a b", "Missing a value on flag: from"),
+        (
+            "ADD",
+            "ADD requires at least two arguments, but only one was provided. Destination could not be determined",
+        ),
+        ("COPY --bogus a b", "unknown flag: --bogus"),
+        ("ADD --from=x a b", "unknown flag: --from"),
+        ("COPY --checksum=x a b", "unknown flag: --checksum"),
+        ("COPY --link=maybe a b", "expecting boolean value for flag --link, not: maybe"),
+        ("COPY --from a b", "missing a value on flag: --from"),
     ];
     for (line, message) in cases {
         assert_eq!(err(&format!("FROM a\n{line}\n")).2, message, "{line:?}");
@@ -398,7 +423,7 @@ fn copy_and_add() {
     // The column points at the bad flag.
     assert_eq!(
         err("FROM a\n  COPY --link --nope=1 a b\n"),
-        (2, 15, "unknown flag: nope".into())
+        (2, 15, "unknown flag: --nope".into())
     );
 }
 
@@ -435,9 +460,21 @@ fn healthcheck_forms() {
         ),
         (
             "HEALTHCHECK --retries=-1 CMD x",
-            "--retries cannot be negative",
+            "--retries cannot be negative (-1)",
         ),
-        ("HEALTHCHECK --foo=1 CMD x", "unknown flag: foo"),
+        ("HEALTHCHECK --foo=1 CMD x", "unknown flag: --foo"),
+        (
+            "HEALTHCHECK --retries=x CMD x",
+            "strconv.ParseInt: parsing \"x\": invalid syntax",
+        ),
+        (
+            "HEALTHCHECK --interval=5 CMD x",
+            "time: invalid duration \"5\"",
+        ),
+        (
+            "HEALTHCHECK --timeout=1ns CMD x",
+            "Interval \"timeout\" cannot be less than 1ms",
+        ),
     ];
     for (line, message) in cases {
         assert_eq!(err(&format!("FROM a\n{line}\n")).2, message, "{line:?}");
@@ -505,7 +542,7 @@ fn onbuild_wraps_an_instruction() {
     }
     assert_eq!(
         err("FROM a\nONBUILD RUN --x=1 y\n"),
-        (2, 13, "unknown flag: x".into())
+        (2, 13, "unknown flag: --x".into())
     );
 }
 
@@ -696,7 +733,7 @@ fn heredocs() {
     // CMD does not take heredocs: the body lines are instructions.
     assert_eq!(
         err("FROM a\nCMD <<EOF\nhello\nEOF\n").2,
-        "unknown instruction: HELLO (did you mean SHELL?)"
+        "unknown instruction: hello (did you mean shell?)"
     );
 
     assert_eq!(
@@ -732,7 +769,7 @@ fn unknown_instructions_and_suggestions() {
         (
             2,
             3,
-            "unknown instruction: CPOY (did you mean COPY?)".into()
+            "unknown instruction: cpoy (did you mean copy?)".into()
         )
     );
     assert_eq!(
@@ -809,4 +846,67 @@ fn hostile_input_is_bounded() {
         "USER u\n".repeat(build::parse::MAX_INSTRUCTIONS - 1)
     );
     assert_eq!(instrs(&fine).len(), build::parse::MAX_INSTRUCTIONS - 1);
+}
+
+#[test]
+fn buildkit_details() {
+    // An escaped escape at the end does not continue the line.
+    let i = instrs("FROM a\nRUN echo c:\\\\\nUSER u\n");
+    assert_eq!(i.len(), 2);
+    assert_eq!(i[0].source.text, "RUN echo c:\\\\");
+    let d = ok("# escape=`\nFROM a\nRUN dir c:\\ ``\nUSER u\n");
+    assert_eq!(d.stages[0].instructions.len(), 2);
+
+    // Heredoc bodies keep CRLF line ends, as BuildKit's do.
+    let i = instrs("FROM a\r\nRUN << EOF\r\nline\r\nEOF\r\n");
+    let Kind::Run { heredocs, .. } = &i[0].kind else {
+        panic!()
+    };
+    assert_eq!(heredocs[0].name, "EOF");
+    assert_eq!(heredocs[0].content, "line\r\n");
+
+    // Stage names: BuildKit's [a-z0-9-_.] spans `9`..`_`; repeats pass.
+    let d = ok("FROM a AS x:y\nFROM b AS x:y\n");
+    assert_eq!(d.stages[1].name.as_deref(), Some("x:y"));
+    assert_eq!(
+        err("FROM a AS x/y\n").2,
+        "invalid name for build stage: \"x/y\", name can't start with a number or contain symbols"
+    );
+
+    assert_eq!(
+        err("FROM a\nSHELL\n").2,
+        "SHELL requires at least one argument"
+    );
+    let Kind::Copy(c) = one("ADD --unpack=TRUE a.tgz /") else {
+        panic!()
+    };
+    assert_eq!(c.flags, pairs(&[("unpack", "true")]));
+    assert_eq!(
+        err("FROM a\nFrom b\nExpose 80\nCopY a b\nRUn x\nWorkDir /\nfroM c\nRUNN x\n").2,
+        "unknown instruction: RUNN (did you mean RUN?)"
+    );
+    assert_eq!(
+        err("FROM a\nRunn x\n").2,
+        "unknown instruction: Runn (did you mean run?)"
+    );
+    // Durations as Go parses them; zero and fractional pass.
+    let Kind::Healthcheck(Some(h)) =
+        one("HEALTHCHECK --interval=1m30.5s --timeout=0 --start-period=1h --retries=0 CMD x")
+    else {
+        panic!()
+    };
+    assert_eq!(h.flags.len(), 4);
+    assert_eq!(
+        err("FROM a\nHEALTHCHECK --interval=-1s CMD x").2,
+        "Interval \"interval\" cannot be less than 1ms"
+    );
+    assert_eq!(
+        err("FROM a\nHEALTHCHECK --interval=1x CMD x").2,
+        "time: invalid duration \"1x\""
+    );
+    // HEALTHCHECK NONE ignores flags, as BuildKit does.
+    assert_eq!(
+        one("HEALTHCHECK --interval=nonsense NONE"),
+        Kind::Healthcheck(None)
+    );
 }
