@@ -144,6 +144,24 @@ fn clean(path: &str) -> String {
     }
 }
 
+/// What Go's `filepath.ErrBadPattern` says.
+const BAD_PATTERN: &str = "syntax error in pattern";
+
+/// One character of a `[…]` class, as Go's `getEsc`: `\` quotes the next;
+/// a bare `-` or `]`, or the end, is malformed.
+fn class_char(chars: &[char], i: &mut usize) -> Result<char, &'static str> {
+    let mut c = *chars.get(*i).ok_or(BAD_PATTERN)?;
+    if c == '-' || c == ']' {
+        return Err(BAD_PATTERN);
+    }
+    if c == '\\' {
+        *i += 1;
+        c = *chars.get(*i).ok_or(BAD_PATTERN)?;
+    }
+    *i += 1;
+    Ok(c)
+}
+
 /// Turns a cleaned pattern into tokens, as moby's `Pattern.compile` turns
 /// it into a regexp; a `[` without its `]` is refused as
 /// `filepath.Match` refuses it.
@@ -168,13 +186,12 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
             }
             '*' => tokens.push(Token::Star),
             '?' => tokens.push(Token::Any),
-            '\\' => match chars.get(i) {
-                Some(&n) => {
-                    tokens.push(Token::Literal(n));
-                    i += 1;
-                }
-                None => tokens.push(Token::Literal('\\')),
-            },
+            '\\' => {
+                // A trailing `\` is malformed for `filepath.Match`.
+                let &n = chars.get(i).ok_or(BAD_PATTERN)?;
+                tokens.push(Token::Literal(n));
+                i += 1;
+            }
             '[' => {
                 // Only `^` negates: moby hands `[…]` to Go's regexp, where
                 // `[!a]` is the class of `!` and `a`.
@@ -184,31 +201,21 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
                 }
                 let mut ranges = Vec::new();
                 loop {
-                    let lo = match chars.get(i) {
-                        None => return Err("syntax error in pattern"),
-                        Some(']') if !ranges.is_empty() => break,
-                        Some('\\') => {
-                            i += 1;
-                            *chars.get(i).ok_or("syntax error in pattern")?
-                        }
-                        Some(&c) => c,
-                    };
-                    i += 1;
+                    if chars.get(i) == Some(&']') && !ranges.is_empty() {
+                        i += 1;
+                        break;
+                    }
+                    let lo = class_char(&chars, &mut i)?;
                     let mut hi = lo;
-                    if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&c| c != ']') {
+                    if chars.get(i) == Some(&'-') {
                         i += 1;
-                        if chars[i] == '\\' {
-                            i += 1;
-                        }
-                        hi = *chars.get(i).ok_or("syntax error in pattern")?;
-                        i += 1;
+                        hi = class_char(&chars, &mut i)?;
                         if hi < lo {
-                            return Err("syntax error in pattern");
+                            return Err(BAD_PATTERN);
                         }
                     }
                     ranges.push((lo, hi));
                 }
-                i += 1;
                 tokens.push(Token::Class(negated, ranges));
             }
             c => tokens.push(Token::Literal(c)),
@@ -396,7 +403,13 @@ mod tests {
         assert!(p.excluded("./dot"));
         assert!(p.has_exceptions());
         assert!(Patterns::parse("!").is_err());
-        assert!(Patterns::parse("[abc").is_err());
+        for bad in ["[abc", "[]", "[-a]", "[a-]", "a\\", "[z-a]"] {
+            assert!(Patterns::parse(bad).is_err(), "{bad:?}");
+        }
+        check(
+            "[\\]]x\n[a\\-]y",
+            &[("]x", true), ("-y", true), ("by", false)],
+        );
     }
 
     #[test]
