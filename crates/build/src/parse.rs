@@ -334,8 +334,9 @@ impl DirectiveReader {
             }
             "syntax" => self.syntax = Some(value.to_string()),
             // `# check=skip=…;error=true` configures BuildKit's linter,
-            // which berth does not run; it is accepted and not kept.
-            _ => {}
+            // which berth does not run; it is checked as BuildKit's
+            // `ParseLintOptions` checks it, and not kept.
+            _ => check_options(value)?,
         }
         self.seen.push(key);
         Ok(())
@@ -347,6 +348,42 @@ impl DirectiveReader {
             syntax: self.syntax,
         }
     }
+}
+
+/// BuildKit's `ParseLintOptions`: up to three `key=value` parts split by
+/// `;`, keys `skip`, `experimental` and `error` (a Go boolean).
+fn check_options(value: &str) -> Result<(), String> {
+    for part in value.trim().splitn(3, ';') {
+        let Some((key, v)) = part.split_once('=') else {
+            return Err(format!("invalid check option {part:?}"));
+        };
+        match key.trim() {
+            "skip" | "experimental" => {}
+            "error" => {
+                let v = v.trim();
+                if !matches!(
+                    v,
+                    "1" | "t"
+                        | "T"
+                        | "TRUE"
+                        | "true"
+                        | "True"
+                        | "0"
+                        | "f"
+                        | "F"
+                        | "FALSE"
+                        | "false"
+                        | "False"
+                ) {
+                    return Err(format!(
+                        "failed to parse check option {part:?}: strconv.ParseBool: parsing {v:?}: invalid syntax"
+                    ));
+                }
+            }
+            other => return Err(format!("invalid check option {other:?}")),
+        }
+    }
+    Ok(())
 }
 
 /// moby's `reDirective`: `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`.

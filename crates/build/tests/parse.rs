@@ -580,6 +580,25 @@ fn directives() {
     let d = ok("# escape=\\\nFROM a\n");
     assert_eq!(d.directives.escape, '\\');
 
+    let d = ok("# check=skip=JSONArgsRecommended,StageNameCasing;error=true\nFROM a\n");
+    assert_eq!(d.stages.len(), 1);
+    assert_eq!(
+        err("# check=error=maybe\nFROM a\n"),
+        (
+            1,
+            1,
+            "failed to parse check option \"error=maybe\": strconv.ParseBool: parsing \"maybe\": invalid syntax"
+                .into()
+        )
+    );
+    assert_eq!(
+        err("# check=skip\nFROM a\n").2,
+        "invalid check option \"skip\""
+    );
+    assert_eq!(
+        err("# check=fix=all\nFROM a\n").2,
+        "invalid check option \"fix\""
+    );
     assert_eq!(
         err("# escape=x\nFROM a\n"),
         (
