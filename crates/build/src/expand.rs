@@ -13,6 +13,11 @@
 //! Errors read as Docker's: `failed to process "${A:?}": A: is not
 //! allowed to be unset`.
 
+/// How deeply `${…}` may nest (`${a:-${b:-…}}`): each level recurses, and a
+/// hostile Dockerfile must not exhaust the stack (BuildKit's Go stacks
+/// grow; ours do not). Real Dockerfiles nest two or three deep.
+pub const MAX_NESTING: usize = 64;
+
 /// Expands one word: quotes removed, escapes applied (`escape` is the
 /// Dockerfile's escape character), variables from `lookup`.
 pub fn expand(
@@ -48,6 +53,7 @@ fn process(
         pos: 0,
         escape,
         raw_escapes: false,
+        depth: 0,
         lookup,
     };
     lex.process_until(None, false)
@@ -100,6 +106,8 @@ struct Lexer<'a> {
     /// Keep escape characters in the result (inside `${v#…}` and
     /// `${v/…/…}`, whose pattern syntax reads them itself).
     raw_escapes: bool,
+    /// `${` levels open around the cursor.
+    depth: usize,
     lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -292,6 +300,17 @@ impl Lexer<'_> {
             }
             return Ok((self.lookup)(&name).unwrap_or_default());
         }
+        if self.depth == MAX_NESTING {
+            return Err(format!("more than {MAX_NESTING} nested ${{}}"));
+        }
+        self.depth += 1;
+        let result = self.braced();
+        self.depth -= 1;
+        result
+    }
+
+    /// `${…}`, the cursor on the `{`.
+    fn braced(&mut self) -> Result<String, String> {
         self.pos += 1;
         match self.peek() {
             None => return Err("syntax error: missing '}'".into()),
@@ -637,6 +656,19 @@ mod tests {
                 assert_eq!(got.as_deref(), Ok(want), "{input:?}");
             }
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |n: usize| format!("{}x{}", "${U:-".repeat(n), "}".repeat(n));
+        assert_eq!(ex(&nested(MAX_NESTING)), Ok("x".into()));
+        let deep = nested(200_000);
+        assert_eq!(
+            ex(&deep).unwrap_err().split(": ").last(),
+            Some("more than 64 nested ${}")
+        );
+        let quoted = format!("{}x{}", "${U:-\"".repeat(100), "\"}".repeat(100));
+        assert!(ex(&quoted).is_err());
     }
 
     #[test]

@@ -859,6 +859,13 @@ fn hostile_input_is_bounded() {
         format!("more than {} instructions", build::parse::MAX_INSTRUCTIONS)
     );
 
+    // Many heredocs on one line stay linear.
+    let n = 50_000;
+    let many_docs = format!("FROM a\nCOPY {}/d\n{}", "<<E ".repeat(n), "E\n".repeat(n));
+    let i = instrs(&many_docs);
+    let Kind::Copy(c) = &i[0].kind else { panic!() };
+    assert_eq!(c.heredocs.len(), n);
+
     // Just under the bounds parses.
     let fine = format!(
         "FROM a\n{}",

@@ -2,6 +2,8 @@
 //! its AST node: moby's `newNodeFromLine` (word splitting) and the checks
 //! of BuildKit's `instructions/parse.go`, with Docker's messages.
 
+use std::collections::HashMap;
+
 use super::words::{extract_flags, heredoc_marker, parse_json, parse_words, suggest, Json};
 use crate::{ArgDecl, Command, CopySpec, Flags, Healthcheck, Heredoc, Kind};
 
@@ -126,6 +128,13 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
             .unwrap_or_default();
         return fail(format!("unknown instruction: {keyword}{hint}"));
     }
+    // BuildKit does not look at HEALTHCHECK's flags when it says NONE.
+    let none = lower == "healthcheck"
+        && rest
+            .split_whitespace()
+            .next()
+            .is_some_and(|t| t.eq_ignore_ascii_case("none"));
+    let raw_flags = if none { Vec::new() } else { raw_flags };
     let flags = parse_flags(raw_flags, allowed).map_err(|(flag, message)| Fail {
         at: text.find(&format!("--{flag}")),
         message,
@@ -354,14 +363,15 @@ fn copy(
             "{keyword} cannot accept a heredoc as a destination"
         ));
     }
+    // By name, the last of a name winning, as BuildKit's map does; a map
+    // keeps a line of many heredocs linear.
+    let by_name: HashMap<&str, &Heredoc> = heredocs.iter().map(|h| (h.name.as_str(), h)).collect();
     let mut sources = Vec::new();
     let mut used = Vec::new();
     for word in words {
         match heredoc_marker(&word).filter(|_| !heredocs.is_empty()) {
             Some((marker, _)) => {
-                if let Some(h) = heredocs.iter().find(|h| h.name == marker.name) {
-                    used.push(h.clone());
-                }
+                used.extend(by_name.get(marker.name.as_str()).map(|h| (*h).clone()))
             }
             None => sources.push(word),
         }
