@@ -98,9 +98,7 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, Error> {
             line: logical.line,
             text: logical.text.clone(),
         };
-        match instruction::instruction(&logical.text, logical.heredocs, escape)
-            .map_err(at)?
-        {
+        match instruction::instruction(&logical.text, logical.heredocs, escape).map_err(at)? {
             // A repeated stage name is only a lint warning in BuildKit
             // (DuplicateStageName), so it is accepted here too.
             Step::From {

@@ -288,7 +288,7 @@ fn label_expose_volume_arg() {
     );
     assert_eq!(one("VOLUME /a /b"), Kind::Volume(s(&["/a", "/b"])));
     assert_eq!(
-        one("VOLUME [\"/data\", \"/my logs\"]"),
+        one("VOLUME [\"/data\", \" /my logs \"]"),
         Kind::Volume(s(&["/data", "/my logs"]))
     );
     assert_eq!(

@@ -155,7 +155,9 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
         "expose" => Kind::Expose(at_least_one(split(rest), "EXPOSE")?),
         "volume" => {
             let volumes = at_least_one(json_or_split(rest)?, "VOLUME")?;
-            if volumes.iter().any(|v| v.trim().is_empty()) {
+            // Trimmed, and none empty, as BuildKit's parseVolume.
+            let volumes: Vec<String> = volumes.iter().map(|v| v.trim().to_string()).collect();
+            if volumes.iter().any(String::is_empty) {
                 return fail("VOLUME specified can not be an empty string");
             }
             Kind::Volume(volumes)
