@@ -43,6 +43,21 @@ pub fn expand_words(
     Ok(process(text, escape, lookup)?.1)
 }
 
+/// BuildKit's `SkipUnsetEnv` words with no variables set: what a heredoc
+/// marker's name is (`<<$EOF` is named `$EOF`).
+pub(crate) fn words_keeping_variables(text: &str) -> Result<Vec<String>, String> {
+    let mut lex = Lexer {
+        chars: text.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        raw_escapes: false,
+        depth: 0,
+        keep_unset: true,
+        lookup: &|_| None,
+    };
+    Ok(lex.process_until(None, false)?.1)
+}
+
 fn process(
     text: &str,
     escape: char,
@@ -54,6 +69,7 @@ fn process(
         escape,
         raw_escapes: false,
         depth: 0,
+        keep_unset: false,
         lookup,
     };
     lex.process_until(None, false)
@@ -108,6 +124,8 @@ struct Lexer<'a> {
     raw_escapes: bool,
     /// `${` levels open around the cursor.
     depth: usize,
+    /// Leave unset variables as written (BuildKit's `SkipUnsetEnv`).
+    keep_unset: bool,
     lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -298,7 +316,10 @@ impl Lexer<'_> {
             if name.is_empty() {
                 return Ok("$".into());
             }
-            return Ok((self.lookup)(&name).unwrap_or_default());
+            return Ok(match (self.lookup)(&name) {
+                None if self.keep_unset => format!("${name}"),
+                value => value.unwrap_or_default(),
+            });
         }
         if self.depth == MAX_NESTING {
             return Err(format!("more than {MAX_NESTING} nested ${{}}"));
@@ -328,6 +349,9 @@ impl Lexer<'_> {
             ops.extend(op);
         }
         let value = (self.lookup)(&name);
+        if value.is_none() && self.keep_unset {
+            return Ok(self.unset_as_written(&name, op, &ops));
+        }
         match op {
             Some('}') if !colon => Ok(value.unwrap_or_default()),
             Some(c @ ('-' | '+' | '?')) => {
@@ -378,6 +402,16 @@ impl Lexer<'_> {
             None => Err("syntax error: missing '}'".into()),
             _ => Err(format!("unsupported modifier ({ops}) in substitution")),
         }
+    }
+
+    /// `${name…}` of an unset variable, as written (only the heredoc
+    /// marker reader asks for it, and only its name matters there).
+    fn unset_as_written(&mut self, name: &str, op: Option<char>, ops: &str) -> String {
+        if op == Some('}') {
+            return format!("${{{name}}}");
+        }
+        let word = self.operand('}', false).unwrap_or_default();
+        format!("${{{name}{ops}{word}}}")
     }
 
     /// The word after an operator, up to `stop`.

@@ -936,3 +936,27 @@ fn buildkit_details() {
         Kind::Healthcheck(None)
     );
 }
+
+#[test]
+fn heredoc_names_quoted_and_spaced() {
+    // (line, name, expand): quotes anywhere turn expansion off, escaped
+    // quotes do not; blanks after `<<` are allowed; unset `$X` stays.
+    let cases = [
+        ("RUN <<ab'c'", "abc", false),
+        ("RUN <<ab\\'c", "ab'c", true),
+        ("RUN <<'a'b\\'c", "ab'c", false),
+        ("RUN <<'two words'", "two words", false),
+        ("RUN <<$NAME", "$NAME", true),
+        ("RUN <<   NAME   > out", "NAME", true),
+    ];
+    for (line, name, expand) in cases {
+        let text = format!("FROM a\n{line}\nbody\n{name}\n");
+        let Kind::Run { heredocs, .. } = &instrs(&text)[0].kind else {
+            panic!("{line:?}")
+        };
+        assert_eq!(heredocs.len(), 1, "{line:?}");
+        assert_eq!(heredocs[0].name, name, "{line:?}");
+        assert_eq!(heredocs[0].expand, expand, "{line:?}");
+        assert_eq!(heredocs[0].content, "body\n", "{line:?}");
+    }
+}

@@ -150,7 +150,7 @@ pub(super) fn heredoc_marker(word: &str) -> Option<(Heredoc, bool)> {
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    let words = crate::expand::expand_words(rest, '\\', &|_| None).ok()?;
+    let words = crate::expand::words_keeping_variables(rest).ok()?;
     let [name] = <[String; 1]>::try_from(words).ok()?;
     // A quoted name turns expansion off, as in sh (BuildKit compares the
     // quotes left with and without quote removal).
@@ -299,6 +299,8 @@ mod tests {
         assert!(names("RUN a<<b").is_empty());
         assert!(names("RUN echo <<").is_empty());
         assert_eq!(names("RUN cat << EOF"), [("EOF".into(), true, false)]);
+        assert_eq!(names("RUN <<$EOF"), [("$EOF".into(), true, false)]);
+        assert_eq!(names("RUN <<${A}"), [("${A}".into(), true, false)]);
         assert_eq!(names("RUN <<E\\\"OF"), [("E\"OF".into(), true, false)]);
         assert_eq!(names("RUN <<'it\"s'"), [("it\"s".into(), false, false)]);
     }
