@@ -1,5 +1,5 @@
 //! The front end of `berth build`: a Dockerfile parsed into stages and
-//! instructions ([`parse`]), Docker's variable expansion ([`expand`]) and
+//! instructions ([`parse`](mod@parse)), Docker's variable expansion ([`expand`](mod@expand)) and
 //! `.dockerignore` patterns ([`ignore::Patterns`]). Pure functions of
 //! their input: the builder in the engine does the running.
 

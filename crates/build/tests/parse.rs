@@ -339,6 +339,11 @@ fn single_argument_instructions() {
         one("MAINTAINER Jane Doe <j@example.com>"),
         Kind::Maintainer("Jane Doe <j@example.com>".into())
     );
+    // Flags are checked first, as BuildKit does.
+    assert_eq!(
+        err("FROM a\nMAINTAINER --boo joe@example.com\n").2,
+        "unknown flag: --boo"
+    );
     for k in ["USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"] {
         assert_eq!(
             err(&format!("FROM a\n{k}\n")).2,
