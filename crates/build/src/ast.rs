@@ -99,7 +99,9 @@ pub struct Heredoc {
     pub expand: bool,
 }
 
-/// `--flag=value` options of an instruction, in order, unexpanded.
+/// `--flag=value` options of an instruction, in order, unexpanded: the
+/// name without `--`, quotes removed as Docker's `extractBuilderFlags`
+/// does; a bare boolean flag (`--link`) has the value `true`.
 pub type Flags = Vec<(String, String)>;
 
 /// The instructions. Words are unexpanded.

@@ -3,12 +3,20 @@
 //! `${VAR+alt}`, `${VAR:?message}` (and the prefix/suffix removals
 //! `${VAR#p}`, `${VAR##p}`, `${VAR%p}`, `${VAR%%p}` Docker has since 23).
 //!
-//! A port of moby's `frontend/dockerfile/shell/lex.go` (BuildKit): single
-//! quotes are literal; double quotes allow `$` and escape only `"`, `$` and
-//! the escape character (other escapes stay as written); outside quotes
-//! the escape character takes the next character literally; `$` followed
-//! by anything but a name, a digit, a special parameter or `{` stays `$`;
-//! an unset variable expands to nothing.
+//! A port of BuildKit's `frontend/dockerfile/shell/lex.go`: single quotes
+//! are literal; double quotes allow `$` and escape only `"`, `$` and the
+//! escape character (other escapes stay as written); outside quotes the
+//! escape character takes the next character literally; `$` followed by
+//! anything but a name, a digit, a special parameter or `{` stays `$`; an
+//! unset variable expands to nothing. Also `${VAR/pattern/repl}` and
+//! `${VAR//pattern/repl}` (first or every match, replaced literally).
+//! Errors read as Docker's: `failed to process "${A:?}": A: is not
+//! allowed to be unset`.
+
+/// How deeply `${…}` may nest (`${a:-${b:-…}}`): each level recurses, and a
+/// hostile Dockerfile must not exhaust the stack (BuildKit's Go stacks
+/// grow; ours do not). Real Dockerfiles nest two or three deep.
+pub const MAX_NESTING: usize = 64;
 
 /// Expands one word: quotes removed, escapes applied (`escape` is the
 /// Dockerfile's escape character), variables from `lookup`.
@@ -17,29 +25,58 @@ pub fn expand(
     escape: char,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let mut lex = Lexer::new(word, escape, lookup);
-    let (text, _) = lex.process_until(None, false)?;
-    Ok(text)
+    Ok(process(word, escape, lookup)?.0)
 }
 
 /// Expands a line into words (`COPY a "b c" $D` → `a`, `b c`, value of D),
 /// split on unquoted whitespace, as Docker's `ProcessWords`.
 ///
-/// As in moby (`wordsStruct.addString`), whitespace inside an unquoted
-/// variable's value splits it too: with `D="x y"`, `$D` gives two words
-/// and `"$D"` one. Quoted text never splits, and an empty quoted word
-/// (`""`) yields no word, also as moby does.
+/// As in BuildKit (`wordsStruct.addString`), whitespace inside an
+/// unquoted variable's value splits it too: with `D="x y"`, `$D` gives two
+/// words and `"$D"` one. Quoted text never splits, and an empty quoted
+/// word (`""`) yields no word, also as BuildKit does.
 pub fn expand_words(
     text: &str,
     escape: char,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, String> {
-    let mut lex = Lexer::new(text, escape, lookup);
-    let (_, words) = lex.process_until(None, false)?;
-    Ok(words)
+    Ok(process(text, escape, lookup)?.1)
 }
 
-/// moby's `wordsStruct`: the words of a line as they are built.
+/// BuildKit's `SkipUnsetEnv` words with no variables set: what a heredoc
+/// marker's name is (`<<$EOF` is named `$EOF`).
+pub(crate) fn words_keeping_variables(text: &str) -> Result<Vec<String>, String> {
+    let mut lex = Lexer {
+        chars: text.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        raw_escapes: false,
+        depth: 0,
+        keep_unset: true,
+        lookup: &|_| None,
+    };
+    Ok(lex.process_until(None, false)?.1)
+}
+
+fn process(
+    text: &str,
+    escape: char,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), String> {
+    let mut lex = Lexer {
+        chars: text.chars().collect(),
+        pos: 0,
+        escape,
+        raw_escapes: false,
+        depth: 0,
+        keep_unset: false,
+        lookup,
+    };
+    lex.process_until(None, false)
+        .map_err(|e| format!("failed to process {text:?}: {e}"))
+}
+
+/// BuildKit's `wordsStruct`: the words of a line as they are built.
 #[derive(Default)]
 struct Words {
     word: String,
@@ -82,26 +119,17 @@ struct Lexer<'a> {
     chars: Vec<char>,
     pos: usize,
     escape: char,
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-    /// How deep `${…${…}}` substitutions are nested here.
+    /// Keep escape characters in the result (inside `${v#…}` and
+    /// `${v/…/…}`, whose pattern syntax reads them itself).
+    raw_escapes: bool,
+    /// `${` levels open around the cursor.
     depth: usize,
+    /// Leave unset variables as written (BuildKit's `SkipUnsetEnv`).
+    keep_unset: bool,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
-/// Deepest nesting of substitutions taken (hostile input must not
-/// exhaust the stack).
-const MAX_DEPTH: usize = 64;
-
-impl<'a> Lexer<'a> {
-    fn new(text: &str, escape: char, lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
-        Lexer {
-            chars: text.chars().collect(),
-            pos: 0,
-            escape,
-            lookup,
-            depth: 0,
-        }
-    }
-
+impl Lexer<'_> {
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
@@ -114,14 +142,20 @@ impl<'a> Lexer<'a> {
         c
     }
 
-    /// moby's `processStopOn`: reads up to `stop` (consumed) or the end.
-    /// `raw_escapes` keeps the escape character in the result (patterns of
-    /// `#` and `%`, where the glob matcher needs it).
+    /// BuildKit's `processStopOn`: reads up to `stop` (consumed) or the
+    /// end, giving the text and its words.
     fn process_until(
         &mut self,
         stop: Option<char>,
         raw_escapes: bool,
     ) -> Result<(String, Vec<String>), String> {
+        let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
+        let result = self.process_inner(stop);
+        self.raw_escapes = saved;
+        result
+    }
+
+    fn process_inner(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), String> {
         let mut result = String::new();
         let mut words = Words::default();
         while let Some(c) = self.peek() {
@@ -145,10 +179,26 @@ impl<'a> Lexer<'a> {
                     result.push_str(&s);
                     s.chars().for_each(|c| words.add_char(c));
                 }
+                '<' => {
+                    // `<<` keeps the blanks after it in the same word, so
+                    // `<< EOF` stays one heredoc marker.
+                    self.pos += 1;
+                    let mut s = String::from("<");
+                    if self.peek() == Some('<') {
+                        self.pos += 1;
+                        s.push('<');
+                        while let Some(b) = self.peek().filter(|b| matches!(b, ' ' | '\t' | '\r')) {
+                            self.pos += 1;
+                            s.push(b);
+                        }
+                    }
+                    result.push_str(&s);
+                    words.add_raw_str(&s);
+                }
                 _ => {
                     self.pos += 1;
                     if c == self.escape {
-                        if raw_escapes {
+                        if self.raw_escapes {
                             words.add_raw_char(c);
                             result.push(c);
                         }
@@ -207,17 +257,21 @@ impl<'a> Lexer<'a> {
                     return Ok(s);
                 }
                 Some('$') => s.push_str(&self.dollar()?),
-                Some(c) => {
+                Some(mut c) => {
                     self.pos += 1;
                     if c == self.escape {
+                        // In raw mode BuildKit writes the escape, then the
+                        // escaped character, or the escape once more.
+                        if self.raw_escapes {
+                            s.push(c);
+                        }
                         match self.peek() {
                             // The closing quote is missing anyway; the
                             // loop reports it.
                             None => continue,
                             Some(n) if n == '"' || n == '$' || n == self.escape => {
                                 self.pos += 1;
-                                s.push(n);
-                                continue;
+                                c = n;
                             }
                             Some(_) => {}
                         }
@@ -228,8 +282,8 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// moby's `processName`: letters, digits and `_`; a leading digit run
-    /// (`$1`) or one special parameter (`$@`, `$*`, `$#`, `$?`, `$-`,
+    /// BuildKit's `processName`: letters, digits and `_`; a leading digit
+    /// run (`$1`) or one special parameter (`$@`, `$*`, `$#`, `$?`, `$-`,
     /// `$$`, `$!`, `$0`).
     fn name(&mut self) -> String {
         let mut name = String::new();
@@ -262,8 +316,22 @@ impl<'a> Lexer<'a> {
             if name.is_empty() {
                 return Ok("$".into());
             }
-            return Ok((self.lookup)(&name).unwrap_or_default());
+            return Ok(match (self.lookup)(&name) {
+                None if self.keep_unset => format!("${name}"),
+                value => value.unwrap_or_default(),
+            });
         }
+        if self.depth == MAX_NESTING {
+            return Err(format!("more than {MAX_NESTING} nested ${{}}"));
+        }
+        self.depth += 1;
+        let result = self.braced();
+        self.depth -= 1;
+        result
+    }
+
+    /// `${…}`, the cursor on the `{`.
+    fn braced(&mut self) -> Result<String, String> {
         self.pos += 1;
         match self.peek() {
             None => return Err("syntax error: missing '}'".into()),
@@ -271,74 +339,85 @@ impl<'a> Lexer<'a> {
             Some(_) => {}
         }
         let name = self.name();
+        let mut op = self.next();
+        let mut ops: String = op.map(String::from).unwrap_or_default();
+        let mut colon = false;
+        if op == Some(':') {
+            // `:` makes an empty value count as unset.
+            colon = true;
+            op = self.next();
+            ops.extend(op);
+        }
         let value = (self.lookup)(&name);
-        let op = self.next();
+        if value.is_none() && self.keep_unset {
+            return Ok(self.unset_as_written(&name, op, &ops));
+        }
         match op {
-            Some('}') => Ok(value.unwrap_or_default()),
-            Some('?') => {
-                let word = self.operand(false)?;
-                match value {
-                    Some(v) => Ok(v),
-                    None => Err(unset_message(&name, word, "is not allowed to be unset")),
+            Some('}') if !colon => Ok(value.unwrap_or_default()),
+            Some(c @ ('-' | '+' | '?')) => {
+                let word = self.operand('}', false)?;
+                let unset = value.is_none() || (colon && value.as_deref() == Some(""));
+                match c {
+                    '-' if unset => Ok(word),
+                    '-' => Ok(value.unwrap_or_default()),
+                    '+' if unset => Ok(String::new()),
+                    '+' => Ok(word),
+                    _ if value.is_none() => {
+                        Err(required(&name, word, "is not allowed to be unset"))
+                    }
+                    _ if unset => Err(required(&name, word, "is not allowed to be empty")),
+                    _ => Ok(value.unwrap_or_default()),
                 }
             }
-            Some(':') => {
-                let modifier = self.next();
-                let word = self.operand(false)?;
-                let v = value.clone().unwrap_or_default();
-                match modifier {
-                    Some('+') => Ok(if v.is_empty() { v } else { word }),
-                    Some('-') => Ok(if v.is_empty() { word } else { v }),
-                    Some('?') if value.is_none() => {
-                        Err(unset_message(&name, word, "is not allowed to be unset"))
-                    }
-                    Some('?') if v.is_empty() => {
-                        Err(unset_message(&name, word, "is not allowed to be empty"))
-                    }
-                    Some('?') => Ok(v),
-                    other => Err(format!(
-                        "unsupported modifier ({}) in substitution",
-                        other.map(String::from).unwrap_or_default()
-                    )),
-                }
+            Some(c @ ('#' | '%')) if !colon => {
+                let word = self.operand('}', true)?;
+                let (longest, pattern) = match word.strip_prefix(c) {
+                    Some(p) => (true, p),
+                    None => (false, word.as_str()),
+                };
+                let tokens = glob_tokens(pattern)?;
+                Ok(trim(&value.unwrap_or_default(), &tokens, c == '#', longest))
             }
-            Some(c @ ('-' | '+')) => {
-                let word = self.operand(false)?;
-                Ok(match (c, value) {
-                    ('+', Some(_)) => word,
-                    ('+', None) => String::new(),
-                    (_, Some(v)) => v,
-                    (_, None) => word,
-                })
-            }
-            Some(c @ ('#' | '%')) => {
-                let longest = self.peek() == Some(c);
-                if longest {
+            Some('/') if !colon => {
+                let all = self.peek() == Some('/');
+                if all {
                     self.pos += 1;
                 }
-                let pattern = self.operand(true)?;
-                let pattern: Vec<char> = pattern.chars().collect();
-                let v: Vec<char> = value.unwrap_or_default().chars().collect();
-                Ok(trim(&v, &pattern, self.escape, c == '#', longest))
+                let pattern = match self.process_until(Some('/'), true) {
+                    Ok((p, _)) => p,
+                    Err(_) if self.peek().is_none() => {
+                        return Err("syntax error: missing '/' in ${}".into())
+                    }
+                    Err(e) => return Err(e),
+                };
+                let replacement = self.operand('}', true)?;
+                let tokens = glob_tokens(&pattern)?;
+                Ok(replace(
+                    &value.unwrap_or_default(),
+                    &tokens,
+                    &replacement,
+                    all,
+                ))
             }
-            Some(c) => Err(format!("unsupported modifier ({c}) in substitution")),
             None => Err("syntax error: missing '}'".into()),
+            _ => Err(format!("unsupported modifier ({ops}) in substitution")),
         }
     }
 
-    /// The word after an operator, up to `}`.
-    fn operand(&mut self, raw_escapes: bool) -> Result<String, String> {
-        if self.depth >= MAX_DEPTH {
-            return Err(format!(
-                "substitutions nested deeper than {MAX_DEPTH} levels"
-            ));
+    /// `${name…}` of an unset variable, as written (only the heredoc
+    /// marker reader asks for it, and only its name matters there).
+    fn unset_as_written(&mut self, name: &str, op: Option<char>, ops: &str) -> String {
+        if op == Some('}') {
+            return format!("${{{name}}}");
         }
-        self.depth += 1;
-        let r = self.process_until(Some('}'), raw_escapes);
-        self.depth -= 1;
-        match r {
+        let word = self.operand('}', false).unwrap_or_default();
+        format!("${{{name}{ops}{word}}}")
+    }
+
+    /// The word after an operator, up to `stop`.
+    fn operand(&mut self, stop: char, raw_escapes: bool) -> Result<String, String> {
+        match self.process_until(Some(stop), raw_escapes) {
             Ok((word, _)) => Ok(word),
-            Err(e) if e.contains("nested deeper") => Err(e),
             Err(_) if self.peek().is_none() => Err("syntax error: missing '}'".into()),
             Err(e) => Err(e),
         }
@@ -346,7 +425,7 @@ impl<'a> Lexer<'a> {
 }
 
 /// `${VAR?msg}`'s error: `VAR: msg`, or the default wording.
-fn unset_message(name: &str, word: String, default: &str) -> String {
+fn required(name: &str, word: String, default: &str) -> String {
     let word = if word.is_empty() {
         default.to_string()
     } else {
@@ -355,61 +434,144 @@ fn unset_message(name: &str, word: String, default: &str) -> String {
     format!("{name}: {word}")
 }
 
-/// `${v#p}`, `${v##p}`, `${v%p}`, `${v%%p}`: removes the shortest or
-/// longest prefix or suffix matching the glob `pattern`.
-fn trim(value: &[char], pattern: &[char], escape: char, prefix: bool, longest: bool) -> String {
-    let n = value.len();
-    let cut = |i: usize| -> Option<String> {
-        let (part, rest) = if prefix {
-            (&value[..i], &value[i..])
-        } else {
-            (&value[n - i..], &value[..n - i])
-        };
-        glob(pattern, part, escape).then(|| rest.iter().collect())
-    };
-    let found = if longest {
-        (0..=n).rev().find_map(cut)
-    } else {
-        (0..=n).find_map(cut)
-    };
-    found.unwrap_or_else(|| value.iter().collect())
+/// One element of a `#`, `%` or `/` pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Glob {
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: any one character.
+    Any,
+    /// A character, literally.
+    Lit(char),
 }
 
-/// Shell glob as moby converts it to a regexp for `#` and `%`: `*` any
-/// run, `?` any one character, the escape character quotes the next.
-fn glob(pattern: &[char], text: &[char], escape: char) -> bool {
-    // Iterative matcher with single-star backtracking: linear memory and
-    // O(len²) at worst, whatever the pattern.
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        let step = match pattern.get(p) {
-            Some('*') => {
-                star = Some((p + 1, t));
-                p += 1;
-                continue;
+/// BuildKit's `convertShellPatternToRegex`: `*`, `?`, and `\` quoting `*`,
+/// `?` or `\` (`\}` and `\/` are the delimiters escaped; any other escape
+/// is an error). Brackets are literal.
+fn glob_tokens(pattern: &str) -> Result<Vec<Glob>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '*' => Glob::Star,
+            '?' => Glob::Any,
+            '\\' => match chars.peek() {
+                Some('}' | '/') => continue,
+                Some(&n @ ('*' | '?' | '\\')) => {
+                    chars.next();
+                    Glob::Lit(n)
+                }
+                other => {
+                    let shown = other.map(|c| c.to_string()).unwrap_or_default();
+                    return Err(format!(
+                        "invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'"
+                    ));
+                }
+            },
+            c => Glob::Lit(c),
+        });
+    }
+    Ok(tokens)
+}
+
+/// For each end `j` in `start..=text.len()`, the smallest start `s ≥
+/// start` such that the pattern matches `text[s..j]` (`usize::MAX`: none).
+/// A dynamic programme, O(text × pattern) whatever the pattern.
+fn earliest_starts(tokens: &[Glob], text: &[char], start: usize, anchored: bool) -> Vec<usize> {
+    const NONE: usize = usize::MAX;
+    let n = text.len();
+    // best[j - start] for the tokens so far.
+    let mut best: Vec<usize> = (start..=n)
+        .map(|j| if anchored && j != start { NONE } else { j })
+        .collect();
+    for token in tokens {
+        let mut next = vec![NONE; best.len()];
+        match token {
+            Glob::Star => {
+                let mut min = NONE;
+                for (k, b) in best.iter().enumerate() {
+                    min = min.min(*b);
+                    next[k] = min;
+                }
             }
-            Some('?') => Some(1),
-            Some(&c) if c == escape && p + 1 < pattern.len() => {
-                (pattern[p + 1] == text[t]).then_some(2)
+            Glob::Any | Glob::Lit(_) => {
+                for k in 0..best.len() - 1 {
+                    let fits = match token {
+                        Glob::Lit(c) => text[start + k] == *c,
+                        _ => true,
+                    };
+                    if fits {
+                        next[k + 1] = best[k];
+                    }
+                }
             }
-            Some(&c) => (c == text[t]).then_some(1),
-            None => None,
+        }
+        best = next;
+    }
+    best
+}
+
+/// `${v#p}`, `${v##p}`, `${v%p}`, `${v%%p}`: removes the shortest or
+/// longest prefix or suffix matching `tokens`.
+fn trim(value: &str, tokens: &[Glob], prefix: bool, longest: bool) -> String {
+    let mut text: Vec<char> = value.chars().collect();
+    let mut tokens = tokens.to_vec();
+    if !prefix {
+        // A suffix of the text is a prefix of it reversed, as BuildKit
+        // does it.
+        text.reverse();
+        tokens.reverse();
+    }
+    let ends = earliest_starts(&tokens, &text, 0, true);
+    let mut matching = ends.iter().enumerate().filter(|(_, s)| **s == 0);
+    let cut = if longest {
+        matching.next_back()
+    } else {
+        matching.next()
+    };
+    if let Some((len, _)) = cut {
+        text.drain(..len);
+    }
+    if !prefix {
+        text.reverse();
+    }
+    text.into_iter().collect()
+}
+
+/// `${v/p/r}` and `${v//p/r}`: the leftmost (then longest) match of `p`
+/// replaced by `r`, once or for every non-overlapping match.
+fn replace(value: &str, tokens: &[Glob], replacement: &str, all: bool) -> String {
+    let text: Vec<char> = value.chars().collect();
+    let n = text.len();
+    let mut out = String::new();
+    let mut pos = 0;
+    let mut last_end = None;
+    while pos <= n {
+        let ends = earliest_starts(tokens, &text, pos, false);
+        let Some(first) = ends.iter().copied().min().filter(|s| *s != usize::MAX) else {
+            break;
         };
-        match (step, star) {
-            (Some(s), _) => {
-                p += s;
-                t += 1;
-            }
-            (None, Some((sp, st))) => {
-                p = sp;
-                t = st + 1;
-                star = Some((sp, st + 1));
-            }
-            (None, None) => return false,
+        let end = pos + ends.iter().rposition(|s| *s == first).unwrap_or(0);
+        out.extend(&text[pos..first]);
+        // An empty match right after the previous match does not count,
+        // as Go's ReplaceAll has it.
+        if !(first == end && last_end == Some(first)) {
+            out.push_str(replacement);
+        }
+        last_end = Some(end);
+        pos = end;
+        if first == end {
+            out.extend(text.get(pos));
+            pos += 1;
+        }
+        if !all {
+            break;
         }
     }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == '*')
+    if pos < n {
+        out.extend(&text[pos..]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -474,6 +636,15 @@ mod tests {
             ("${PWD:-x", "ERR"),
             ("${PWD x}", "ERR"),
             ("${PWD:=x}", "ERR"),
+            ("${PWD:#x}", "ERR"),
+            ("${PWD/home/x}", "/x"),
+            ("${FILE/a/A}", "dir/Archive.tar.gz"),
+            ("${FILE//a/A}", "dir/Archive.tAr.gz"),
+            ("${FILE/*./}", "gz"),
+            ("${FILE//[/x}", "dir/archive.tar.gz"),
+            ("${FILE/\\//-}", "dir-archive.tar.gz"),
+            ("${UNSET//x/y}", ""),
+            ("a<<b", "a<<b"),
             ("$1", "one"),
             ("$12", ""),
             ("${UNSET}", ""),
@@ -506,6 +677,8 @@ mod tests {
             ("${FILE#nomatch}", "dir/archive.tar.gz"),
             ("${FILE%?z}", "dir/archive.tar."),
             ("${FILE%\\*}", "dir/archive.tar.gz"),
+            ("${FILE#*\\}}", "dir/archive.tar.gz"),
+            ("\"${FILE%.*}\"", "dir/archive.tar"),
             ("${UNSET#x}", ""),
             ("a b", "a b"),
         ];
@@ -520,29 +693,53 @@ mod tests {
     }
 
     #[test]
-    fn required_variables_report_their_message() {
-        assert_eq!(ex("${UNSET:?oops}"), Err("UNSET: oops".into()));
-        assert_eq!(ex("${UNSET?oops}"), Err("UNSET: oops".into()));
+    fn nesting_is_bounded() {
+        let nested = |n: usize| format!("{}x{}", "${U:-".repeat(n), "}".repeat(n));
+        assert_eq!(ex(&nested(MAX_NESTING)), Ok("x".into()));
+        let deep = nested(200_000);
         assert_eq!(
-            ex("${UNSET?}"),
-            Err("UNSET: is not allowed to be unset".into())
+            ex(&deep).unwrap_err().split(": ").last(),
+            Some("more than 64 nested ${}")
         );
-        assert_eq!(
-            ex("${EMPTY:?}"),
-            Err("EMPTY: is not allowed to be empty".into())
-        );
-        assert_eq!(
-            ex("${UNSET:?}"),
-            Err("UNSET: is not allowed to be unset".into())
-        );
-        assert_eq!(
-            ex("'abc"),
-            Err("unexpected end of statement while looking for matching single-quote".into())
-        );
-        assert_eq!(
-            ex("${PWD x}"),
-            Err("unsupported modifier ( ) in substitution".into())
-        );
+        let quoted = format!("{}x{}", "${U:-\"".repeat(100), "\"}".repeat(100));
+        assert!(ex(&quoted).is_err());
+    }
+
+    #[test]
+    fn errors_read_like_docker() {
+        let cases = [
+            ("${UNSET:?oops}", "UNSET: oops"),
+            ("${UNSET?oops}", "UNSET: oops"),
+            ("${UNSET?}", "UNSET: is not allowed to be unset"),
+            ("${EMPTY:?}", "EMPTY: is not allowed to be empty"),
+            ("${UNSET:?}", "UNSET: is not allowed to be unset"),
+            (
+                "'abc",
+                "unexpected end of statement while looking for matching single-quote",
+            ),
+            (
+                "\"abc",
+                "unexpected end of statement while looking for matching double-quote",
+            ),
+            ("${PWD x}", "unsupported modifier ( ) in substitution"),
+            ("${PWD:=x}", "unsupported modifier (:=) in substitution"),
+            ("${PWD:#x}", "unsupported modifier (:#) in substitution"),
+            ("${}", "syntax error: bad substitution"),
+            ("${", "syntax error: missing '}'"),
+            ("${PWD:-x", "syntax error: missing '}'"),
+            ("${PWD/x", "syntax error: missing '/' in ${}"),
+            (
+                "${PWD#\\x}",
+                "invalid pattern (\\x) in substitution: invalid escape '\\x'",
+            ),
+        ];
+        for (word, message) in cases {
+            assert_eq!(
+                ex(word),
+                Err(format!("failed to process {word:?}: {message}")),
+                "{word:?}"
+            );
+        }
     }
 
     #[test]
@@ -570,24 +767,37 @@ mod tests {
         assert_eq!(w("a \"\" b"), ["a", "b"]);
         assert_eq!(w("$UNSET"), Vec::<String>::new());
         assert!(expand_words("\"open", '\\', &env).is_err());
+        // `<<` keeps the blanks after it: a heredoc marker stays one word.
+        assert_eq!(w("RUN << EOF x"), ["RUN", "<< EOF", "x"]);
+        assert_eq!(w("a < b"), ["a", "<", "b"]);
     }
 
     #[test]
-    fn glob_matches_like_sh() {
-        let g = |p: &str, t: &str| {
-            glob(
-                &p.chars().collect::<Vec<_>>(),
-                &t.chars().collect::<Vec<_>>(),
-                '\\',
-            )
-        };
-        assert!(g("*", ""));
-        assert!(g("a*c", "abbbc"));
-        assert!(g("a?c", "abc"));
-        assert!(!g("a?c", "ac"));
-        assert!(g("*.*", "x.y"));
-        assert!(!g("a\\*", "ab"));
-        assert!(g("a\\*", "a*"));
-        assert!(g("**a", "bba"));
+    fn patterns_trim_and_replace() {
+        let t =
+            |v: &str, p: &str, prefix, longest| trim(v, &glob_tokens(p).unwrap(), prefix, longest);
+        assert_eq!(t("abcabc", "*b", true, false), "cabc");
+        assert_eq!(t("abcabc", "*b", true, true), "c");
+        assert_eq!(t("abcabc", "b*", false, false), "abca");
+        assert_eq!(t("abcabc", "b*", false, true), "a");
+        assert_eq!(t("abc", "x", true, false), "abc");
+        assert_eq!(t("abc", "", true, true), "abc");
+        assert_eq!(t("a*c", "a\\*", true, false), "c");
+        assert_eq!(t("a[b]", "a[", true, false), "b]");
+        assert_eq!(t("héllo", "h?", true, false), "llo");
+
+        let r = |v: &str, p: &str, rep: &str, all| replace(v, &glob_tokens(p).unwrap(), rep, all);
+        assert_eq!(r("a.b.c", ".", "/", false), "a/b.c");
+        assert_eq!(r("a.b.c", ".", "/", true), "a/b/c");
+        assert_eq!(r("aXbYb", "X*b", "-", false), "a-");
+        assert_eq!(r("abc", "*", "x", true), "x");
+        assert_eq!(r("abc", "z", "x", true), "abc");
+        assert_eq!(r("ab", "", "-", true), "-a-b-");
+        assert_eq!(r("aaa", "a", "", true), "");
+
+        // Matching stays linear in the text whatever the pattern.
+        let long = "a".repeat(20_000);
+        assert_eq!(t(&long, "*b", true, true), long);
+        assert_eq!(t(&long, "*a*a*a*a*", true, false), "a".repeat(19_996));
     }
 }

@@ -40,8 +40,9 @@ enum Token {
     Star,
     /// `**` (or `**/`) followed by more: nothing, or anything ending in `/`.
     DirStar,
-    /// `**` at the end: anything.
-    Rest,
+    /// `**` at the end (or a leading `**` before plain text): any run,
+    /// `/` included.
+    AnyRun,
     /// `[…]` / `[^…]`: ranges, negated or not.
     Class(bool, Vec<(char, char)>),
 }
@@ -143,6 +144,24 @@ fn clean(path: &str) -> String {
     }
 }
 
+/// What Go's `filepath.ErrBadPattern` says.
+const BAD_PATTERN: &str = "syntax error in pattern";
+
+/// One character of a `[…]` class, as Go's `getEsc`: `\` quotes the next;
+/// a bare `-` or `]`, or the end, is malformed.
+fn class_char(chars: &[char], i: &mut usize) -> Result<char, &'static str> {
+    let mut c = *chars.get(*i).ok_or(BAD_PATTERN)?;
+    if c == '-' || c == ']' {
+        return Err(BAD_PATTERN);
+    }
+    if c == '\\' {
+        *i += 1;
+        c = *chars.get(*i).ok_or(BAD_PATTERN)?;
+    }
+    *i += 1;
+    Ok(c)
+}
+
 /// Turns a cleaned pattern into tokens, as moby's `Pattern.compile` turns
 /// it into a regexp; a `[` without its `]` is refused as
 /// `filepath.Match` refuses it.
@@ -160,56 +179,56 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
                     i += 1;
                 }
                 tokens.push(if i == chars.len() {
-                    Token::Rest
+                    Token::AnyRun
                 } else {
                     Token::DirStar
                 });
             }
             '*' => tokens.push(Token::Star),
             '?' => tokens.push(Token::Any),
-            '\\' => match chars.get(i) {
-                Some(&n) => {
-                    tokens.push(Token::Literal(n));
-                    i += 1;
-                }
-                None => tokens.push(Token::Literal('\\')),
-            },
+            '\\' => {
+                // A trailing `\` is malformed for `filepath.Match`.
+                let &n = chars.get(i).ok_or(BAD_PATTERN)?;
+                tokens.push(Token::Literal(n));
+                i += 1;
+            }
             '[' => {
-                let negated = matches!(chars.get(i), Some('^' | '!'));
+                // Only `^` negates: moby hands `[…]` to Go's regexp, where
+                // `[!a]` is the class of `!` and `a`.
+                let negated = chars.get(i) == Some(&'^');
                 if negated {
                     i += 1;
                 }
                 let mut ranges = Vec::new();
                 loop {
-                    let lo = match chars.get(i) {
-                        None => return Err("syntax error in pattern"),
-                        Some(']') if !ranges.is_empty() => break,
-                        Some('\\') => {
-                            i += 1;
-                            *chars.get(i).ok_or("syntax error in pattern")?
-                        }
-                        Some(&c) => c,
-                    };
-                    i += 1;
+                    if chars.get(i) == Some(&']') && !ranges.is_empty() {
+                        i += 1;
+                        break;
+                    }
+                    let lo = class_char(&chars, &mut i)?;
                     let mut hi = lo;
-                    if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&c| c != ']') {
+                    if chars.get(i) == Some(&'-') {
                         i += 1;
-                        if chars[i] == '\\' {
-                            i += 1;
-                        }
-                        hi = *chars.get(i).ok_or("syntax error in pattern")?;
-                        i += 1;
+                        hi = class_char(&chars, &mut i)?;
                         if hi < lo {
-                            return Err("syntax error in pattern");
+                            return Err(BAD_PATTERN);
                         }
                     }
                     ranges.push((lo, hi));
                 }
-                i += 1;
                 tokens.push(Token::Class(negated, ranges));
             }
             c => tokens.push(Token::Literal(c)),
         }
+    }
+    // moby's `suffixMatch` fast path: `**` then plain text matches any
+    // path ending in that text (`**foo` matches `xfoo`, where the regexp
+    // would want `x/foo`).
+    if pattern.starts_with("**")
+        && !pattern.starts_with("**/")
+        && tokens[1..].iter().all(|t| matches!(t, Token::Literal(_)))
+    {
+        tokens[0] = Token::AnyRun;
     }
     Ok(tokens)
 }
@@ -262,7 +281,7 @@ fn matches(tokens: &[Token], path: &[char]) -> bool {
                         }
                     }
                 }
-                Token::Rest => next[j..].iter_mut().for_each(|r| *r = true),
+                Token::AnyRun => next[j..].iter_mut().for_each(|r| *r = true),
             }
         }
         reach = next;
@@ -308,14 +327,28 @@ mod tests {
         );
         check("a/**", &[("a/x", true), ("a/x/y", true), ("a", false)]);
         check("**", &[("anything/at/all", true)]);
+        check(
+            "**foo\n**/bar",
+            &[
+                ("xfoo", true),
+                ("a/b/foo", true),
+                ("xbar", false),
+                ("bar", true),
+                ("a/bar", true),
+            ],
+        );
         check("file?.txt", &[("file1.txt", true), ("file10.txt", false)]);
         check(
-            "[a-c]*.log\n[!x]z",
+            "[a-c]*.log\n[^x]z\n[!q]w",
             &[
                 ("b1.log", true),
                 ("d1.log", false),
                 ("yz", true),
                 ("xz", false),
+                // `!` is no negation, as in Go's regexp.
+                ("!w", true),
+                ("qw", true),
+                ("pw", false),
             ],
         );
         check("\\*star", &[("*star", true), ("xstar", false)]);
@@ -370,7 +403,13 @@ mod tests {
         assert!(p.excluded("./dot"));
         assert!(p.has_exceptions());
         assert!(Patterns::parse("!").is_err());
-        assert!(Patterns::parse("[abc").is_err());
+        for bad in ["[abc", "[]", "[-a]", "[a-]", "a\\", "[z-a]"] {
+            assert!(Patterns::parse(bad).is_err(), "{bad:?}");
+        }
+        check(
+            "[\\]]x\n[a\\-]y",
+            &[("]x", true), ("-y", true), ("by", false)],
+        );
     }
 
     #[test]

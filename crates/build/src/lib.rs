@@ -1,7 +1,11 @@
 //! The front end of `berth build`: a Dockerfile parsed into stages and
-//! instructions ([`parse`]), Docker's variable expansion ([`expand`]) and
-//! `.dockerignore` patterns ([`ignore::Patterns`]). Pure functions of
-//! their input: the builder in the engine does the running.
+//! instructions ([`parse`](mod@parse)), Docker's variable expansion
+//! ([`expand`](mod@expand)) and `.dockerignore` patterns
+//! ([`ignore::Patterns`]). Pure functions of their input: the builder in
+//! the engine does the running. Each follows BuildKit's Dockerfile
+//! frontend and moby's patternmatcher, messages included, and bounds what
+//! hostile input can cost ([`parse::MAX_DOCKERFILE_BYTES`] and its
+//! siblings, [`expand::MAX_NESTING`]).
 
 pub mod ast;
 pub mod expand;

@@ -56,10 +56,9 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, Error> {
         ));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let lines: Vec<&str> = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
+    // Lines keep a `\r` before their `\n`: heredoc bodies keep it, as
+    // BuildKit's do; everything else trims it.
+    let lines: Vec<&str> = text.split('\n').collect();
     if let Some(i) = lines.iter().position(|l| l.len() > MAX_LINE_BYTES) {
         return Err(error(
             i + 1,
@@ -99,22 +98,14 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, Error> {
             line: logical.line,
             text: logical.text.clone(),
         };
-        match instruction::instruction(&logical.text, logical.heredocs.clone(), escape)
-            .map_err(at)?
-        {
+        match instruction::instruction(&logical.text, logical.heredocs, escape).map_err(at)? {
+            // A repeated stage name is only a lint warning in BuildKit
+            // (DuplicateStageName), so it is accepted here too.
             Step::From {
                 base,
                 name,
                 platform,
             } => {
-                if let Some(n) = &name {
-                    if stages.iter().any(|s| s.name.as_ref() == Some(n)) {
-                        return Err(at(Fail {
-                            at: None,
-                            message: format!("duplicate stage name {n:?}"),
-                        }));
-                    }
-                }
                 stages.push(Stage {
                     base,
                     name,
@@ -172,7 +163,13 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// The next line, without its line end.
     fn take_line(&mut self) -> Option<&'a str> {
+        self.take_raw_line().map(|l| l.trim_end_matches('\r'))
+    }
+
+    /// The next line, with the `\r` of a CRLF end if there is one.
+    fn take_raw_line(&mut self) -> Option<&'a str> {
         let line = self.lines.get(self.next).copied();
         self.next += 1;
         line
@@ -210,8 +207,12 @@ impl<'a> Reader<'a> {
                 text.push_str(more);
                 ended = end;
             }
+            if text.trim().is_empty() {
+                // Only escapes, blank and comment lines: nothing to run.
+                continue;
+            }
             let mut heredocs = Vec::new();
-            if heredoc_capable(&text) {
+            if heredoc_capable(&text, escape) {
                 for (mut heredoc, chomp) in heredocs_in(&text) {
                     heredoc.content = self
                         .heredoc_body(&heredoc.name, chomp)
@@ -234,33 +235,36 @@ impl<'a> Reader<'a> {
     fn heredoc_body(&mut self, name: &str, chomp: bool) -> Option<String> {
         let mut body = String::new();
         loop {
-            let line = self.take_line()?;
-            let line = if chomp {
-                line.trim_start_matches('\t')
+            let raw = self.take_raw_line()?;
+            let line = raw.trim_end_matches('\r');
+            let (line, raw) = if chomp {
+                (line.trim_start_matches('\t'), raw.trim_start_matches('\t'))
             } else {
-                line
+                (line, raw)
             };
             if line == name {
                 return Some(body);
             }
-            body.push_str(line);
+            body.push_str(raw);
             body.push('\n');
         }
     }
 }
 
-/// moby's `trimContinuationCharacter`: a line ending in the escape
-/// character (then only spaces or tabs) continues on the next.
+/// BuildKit's `trimContinuationCharacter`: a line ending in the escape
+/// character (then only spaces or tabs) continues on the next, unless
+/// that escape is itself escaped (`c:\\` ends the line) — BuildKit's
+/// regexp `([^\\])\\[ \t]*$|^\\[ \t]*$`, for either escape.
 fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
     match line.trim_end_matches([' ', '\t']).strip_suffix(escape) {
-        Some(joined) => (joined, false),
-        None => (line, true),
+        Some(joined) if !joined.ends_with(escape) => (joined, false),
+        _ => (line, true),
     }
 }
 
 /// moby's `canContainHeredoc`: RUN, COPY and ADD (also as an ONBUILD
 /// trigger) in shell form.
-fn heredoc_capable(line: &str) -> bool {
+fn heredoc_capable(line: &str, escape: char) -> bool {
     let split = |s: &str| -> (String, String) {
         let s = s.trim_start();
         let (k, r) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
@@ -273,7 +277,7 @@ fn heredoc_capable(line: &str) -> bool {
     if !matches!(keyword.as_str(), "run" | "copy" | "add") {
         return false;
     }
-    !matches!(parse_json(extract_flags(&rest).1), Json::Strings(_))
+    !matches!(parse_json(extract_flags(&rest, escape).1), Json::Strings(_))
 }
 
 /// Parser directives as read so far (moby's `directives`).
@@ -328,8 +332,9 @@ impl DirectiveReader {
             }
             "syntax" => self.syntax = Some(value.to_string()),
             // `# check=skip=…;error=true` configures BuildKit's linter,
-            // which berth does not run; it is accepted and not kept.
-            _ => {}
+            // which berth does not run; it is checked as BuildKit's
+            // `ParseLintOptions` checks it, and not kept.
+            _ => check_options(value)?,
         }
         self.seen.push(key);
         Ok(())
@@ -341,6 +346,42 @@ impl DirectiveReader {
             syntax: self.syntax,
         }
     }
+}
+
+/// BuildKit's `ParseLintOptions`: up to three `key=value` parts split by
+/// `;`, keys `skip`, `experimental` and `error` (a Go boolean).
+fn check_options(value: &str) -> Result<(), String> {
+    for part in value.trim().splitn(3, ';') {
+        let Some((key, v)) = part.split_once('=') else {
+            return Err(format!("invalid check option {part:?}"));
+        };
+        match key.trim() {
+            "skip" | "experimental" => {}
+            "error" => {
+                let v = v.trim();
+                if !matches!(
+                    v,
+                    "1" | "t"
+                        | "T"
+                        | "TRUE"
+                        | "true"
+                        | "True"
+                        | "0"
+                        | "f"
+                        | "F"
+                        | "FALSE"
+                        | "false"
+                        | "False"
+                ) {
+                    return Err(format!(
+                        "failed to parse check option {part:?}: strconv.ParseBool: parsing {v:?}: invalid syntax"
+                    ));
+                }
+            }
+            other => return Err(format!("invalid check option {other:?}")),
+        }
+    }
+    Ok(())
 }
 
 /// moby's `reDirective`: `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`.

@@ -2,6 +2,8 @@
 //! its AST node: moby's `newNodeFromLine` (word splitting) and the checks
 //! of BuildKit's `instructions/parse.go`, with Docker's messages.
 
+use std::collections::HashMap;
+
 use super::words::{extract_flags, heredoc_marker, parse_json, parse_words, suggest, Json};
 use crate::{ArgDecl, Command, CopySpec, Flags, Healthcheck, Heredoc, Kind};
 
@@ -67,7 +69,12 @@ enum FlagKind {
 
 use FlagKind::{Bool, List, Str};
 
-const RUN_FLAGS: &[(&str, FlagKind)] = &[("mount", List), ("network", Str), ("security", Str)];
+const RUN_FLAGS: &[(&str, FlagKind)] = &[
+    ("mount", List),
+    ("network", Str),
+    ("security", Str),
+    ("device", List),
+];
 const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", Str)];
 // As BuildKit's parseCopy and parseAdd: `--from`/`--parents` are COPY's,
 // `--checksum`/`--keep-git-dir` ADD's.
@@ -86,6 +93,7 @@ const ADD_FLAGS: &[(&str, FlagKind)] = &[
     ("exclude", List),
     ("checksum", Str),
     ("keep-git-dir", Bool),
+    ("unpack", Bool),
 ];
 const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
     ("interval", Str),
@@ -104,7 +112,7 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
         .unwrap_or((text, ""));
     let lower = keyword.to_lowercase();
     let upper = keyword.to_uppercase();
-    let (raw_flags, rest) = extract_flags(rest);
+    let (raw_flags, rest) = extract_flags(rest, escape);
     let rest = rest.trim();
     let allowed: &[(&str, FlagKind)] = match lower.as_str() {
         "run" => RUN_FLAGS,
@@ -115,30 +123,30 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
         _ => &[],
     };
     if !KEYWORDS.contains(&lower.as_str()) {
-        let hint = suggest(&lower, KEYWORDS)
-            .map(|k| format!(" (did you mean {}?)", k.to_uppercase()))
+        let hint = suggest(keyword, KEYWORDS, true)
+            .map(|k| format!(" (did you mean {k}?)"))
             .unwrap_or_default();
-        return fail(format!("unknown instruction: {upper}{hint}"));
+        return fail(format!("unknown instruction: {keyword}{hint}"));
     }
+    // BuildKit does not look at HEALTHCHECK's flags when it says NONE.
+    let none = lower == "healthcheck"
+        && rest
+            .split_whitespace()
+            .next()
+            .is_some_and(|t| t.eq_ignore_ascii_case("none"));
+    let raw_flags = if none { Vec::new() } else { raw_flags };
     let flags = parse_flags(raw_flags, allowed).map_err(|(flag, message)| Fail {
         at: text.find(&format!("--{flag}")),
         message,
     })?;
     let kind = match lower.as_str() {
         "from" => return from(&flags, rest),
-        "run" => {
-            let command = match command(rest)? {
-                Command::Shell(s) if s.is_empty() && heredocs.is_empty() => {
-                    return fail("RUN requires at least one argument")
-                }
-                c => c,
-            };
-            Kind::Run {
-                flags,
-                command,
-                heredocs,
-            }
-        }
+        // BuildKit accepts an empty RUN (the shell then runs nothing).
+        "run" => Kind::Run {
+            flags,
+            command: command(rest)?,
+            heredocs,
+        },
         "cmd" => Kind::Cmd(command(rest)?),
         "entrypoint" => Kind::Entrypoint(command(rest)?),
         "env" => Kind::Env(name_values(rest, "ENV", escape)?),
@@ -147,7 +155,9 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
         "expose" => Kind::Expose(at_least_one(split(rest), "EXPOSE")?),
         "volume" => {
             let volumes = at_least_one(json_or_split(rest)?, "VOLUME")?;
-            if volumes.iter().any(|v| v.trim().is_empty()) {
+            // Trimmed, and none empty, as BuildKit's parseVolume.
+            let volumes: Vec<String> = volumes.iter().map(|v| v.trim().to_string()).collect();
+            if volumes.iter().any(String::is_empty) {
                 return fail("VOLUME specified can not be an empty string");
             }
             Kind::Volume(volumes)
@@ -158,6 +168,7 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
         "maintainer" => Kind::Maintainer(exactly_one(rest, "MAINTAINER")?),
         "copy" | "add" => Kind::Copy(copy(&upper, lower == "add", flags, rest, heredocs)?),
         "healthcheck" => healthcheck(flags, rest)?,
+        "shell" if rest.is_empty() => return fail("SHELL requires at least one argument"),
         "shell" => match parse_json(rest) {
             Json::Strings(v) if v.is_empty() => {
                 return fail("SHELL requires at least one argument")
@@ -172,39 +183,39 @@ pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> R
 }
 
 /// `--name[=value]` words checked against what the instruction takes, as
-/// BuildKit's `BFlags.Parse`. A bare boolean flag is stored as `true`.
+/// BuildKit's `BFlags.Parse` does, with its messages. A bare boolean flag
+/// is stored as `true`.
 fn parse_flags(raw: Vec<String>, allowed: &[(&str, FlagKind)]) -> Result<Flags, (String, String)> {
     let mut flags: Flags = Vec::new();
     for word in raw {
-        let word = word.strip_prefix("--").unwrap_or(&word);
-        let (name, value) = match word.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (word.to_string(), None),
+        let (flag, value) = match word.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (word.as_str(), None),
         };
+        let name = flag.strip_prefix("--").unwrap_or(flag).to_string();
+        let err = |message: String| Err((name.clone(), message));
         let Some(&(_, kind)) = allowed.iter().find(|(n, _)| *n == name) else {
-            return Err((name.clone(), format!("unknown flag: {name}")));
-        };
-        let value = match (kind, value) {
-            (Bool, None) => "true".to_string(),
-            (Bool, Some(v))
-                if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
-            {
-                v.to_lowercase()
-            }
-            (Bool, Some(v)) => {
-                let msg = format!("expecting boolean value for flag {name}, not: {v}");
-                return Err((name, msg));
-            }
-            (_, None) => {
-                let msg = format!("Missing a value on flag: {name}");
-                return Err((name, msg));
-            }
-            (_, Some(v)) => v,
+            let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+            let hint = suggest(&name, &names, false)
+                .map(|k| format!(" (did you mean {k}?)"))
+                .unwrap_or_default();
+            return err(format!("unknown flag: {flag}{hint}"));
         };
         if kind != List && flags.iter().any(|(n, _)| *n == name) {
-            let msg = format!("Duplicate flag specified: {name}");
-            return Err((name, msg));
+            return err(format!("duplicate flag specified: {flag}"));
         }
+        let value = match (kind, value) {
+            (Bool, None) => "true".to_string(),
+            (_, Some("")) | (Str | List, None) => {
+                return err(format!("missing a value on flag: {flag}"))
+            }
+            (Bool, Some(v)) if v.eq_ignore_ascii_case("true") => "true".to_string(),
+            (Bool, Some(v)) if v.eq_ignore_ascii_case("false") => "false".to_string(),
+            (Bool, Some(v)) => {
+                return err(format!("expecting boolean value for flag {flag}, not: {v}"))
+            }
+            (_, Some(v)) => v.to_string(),
+        };
         flags.push((name, value));
     }
     Ok(flags)
@@ -217,10 +228,12 @@ fn from(flags: &Flags, rest: &str) -> Result<Step, Fail> {
         [_] => None,
         [_, r#as, name] if r#as.eq_ignore_ascii_case("as") => {
             let lower = name.to_lowercase();
+            // BuildKit's `^[a-z][a-z0-9-_.]*$`, where `9-_` is the range
+            // from `9` to `_` (so `:;<=>?@[\]^` pass too), as Docker has it.
             let valid = lower.starts_with(|c: char| c.is_ascii_lowercase())
                 && lower
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+                    .all(|c| c.is_ascii_lowercase() || ('0'..='_').contains(&c) || c == '.');
             if !valid {
                 return fail(format!(
                     "invalid name for build stage: {name:?}, name can't start with a number or contain symbols"
@@ -341,14 +354,10 @@ fn copy(
     heredocs: Vec<Heredoc>,
 ) -> Result<CopySpec, Fail> {
     let mut words = json_or_split(rest)?;
-    match words.len() {
-        0 => return fail(format!("{keyword} requires at least two arguments")),
-        1 => {
-            return fail(format!(
-                "{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"
-            ))
-        }
-        _ => {}
+    if words.len() < 2 {
+        return fail(format!(
+            "{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"
+        ));
     }
     let dest = words.pop().unwrap_or_default();
     if heredoc_marker(&dest).is_some() {
@@ -356,14 +365,15 @@ fn copy(
             "{keyword} cannot accept a heredoc as a destination"
         ));
     }
+    // By name, the last of a name winning, as BuildKit's map does; a map
+    // keeps a line of many heredocs linear.
+    let by_name: HashMap<&str, &Heredoc> = heredocs.iter().map(|h| (h.name.as_str(), h)).collect();
     let mut sources = Vec::new();
     let mut used = Vec::new();
     for word in words {
         match heredoc_marker(&word).filter(|_| !heredocs.is_empty()) {
             Some((marker, _)) => {
-                if let Some(h) = heredocs.iter().find(|h| h.name == marker.name) {
-                    used.push(h.clone());
-                }
+                used.extend(by_name.get(marker.name.as_str()).map(|h| (*h).clone()))
             }
             None => sources.push(word),
         }
@@ -377,32 +387,90 @@ fn copy(
     })
 }
 
-/// `HEALTHCHECK NONE` or `HEALTHCHECK [flags] CMD …`.
+/// `HEALTHCHECK NONE` or `HEALTHCHECK [flags] CMD …`, the durations and
+/// retries checked as BuildKit checks them (and its flags ignored with
+/// NONE, as there).
 fn healthcheck(flags: Flags, rest: &str) -> Result<Kind, Fail> {
     let (typ, cmd) = rest
         .split_once(|c: char| c.is_whitespace())
         .unwrap_or((rest, ""));
     let cmd = cmd.trim();
     match typ.to_uppercase().as_str() {
-        "" => fail("HEALTHCHECK requires at least one argument"),
-        "NONE" if !cmd.is_empty() => fail("HEALTHCHECK NONE takes no arguments"),
-        "NONE" => Ok(Kind::Healthcheck(None)),
-        "CMD" if cmd.is_empty() => fail("Missing command after HEALTHCHECK CMD"),
-        "CMD" => {
-            if let Some((_, r)) = flags.iter().find(|(n, _)| n == "retries") {
-                match r.parse::<i32>() {
-                    Ok(n) if n < 0 => return fail("--retries cannot be negative"),
-                    Ok(_) => {}
-                    Err(_) => return fail(format!("invalid value for --retries: {r:?}")),
+        "" => return fail("HEALTHCHECK requires at least one argument"),
+        "NONE" if !cmd.is_empty() => return fail("HEALTHCHECK NONE takes no arguments"),
+        "NONE" => return Ok(Kind::Healthcheck(None)),
+        "CMD" if cmd.is_empty() => return fail("Missing command after HEALTHCHECK CMD"),
+        "CMD" => {}
+        _ => return fail(format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)")),
+    }
+    for (name, value) in &flags {
+        if name == "retries" {
+            match value.parse::<i32>() {
+                Ok(n) if n < 0 => return fail(format!("--retries cannot be negative ({n})")),
+                Ok(_) => {}
+                Err(_) => {
+                    return fail(format!(
+                        "strconv.ParseInt: parsing {value:?}: invalid syntax"
+                    ))
                 }
             }
-            Ok(Kind::Healthcheck(Some(Healthcheck {
-                flags,
-                command: command(cmd)?,
-            })))
+        } else {
+            match go_duration_nanos(value) {
+                None => return fail(format!("time: invalid duration {value:?}")),
+                Some(n) if n != 0.0 && n < 1e6 => {
+                    return fail(format!("Interval {name:?} cannot be less than 1ms"))
+                }
+                Some(_) => {}
+            }
         }
-        _ => fail(format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)")),
     }
+    Ok(Kind::Healthcheck(Some(Healthcheck {
+        flags,
+        command: command(cmd)?,
+    })))
+}
+
+/// Go's `time.ParseDuration`, for validation: `300ms`, `-1.5h`, `2h45m`;
+/// units ns, us (µs, μs), ms, s, m, h; a bare `0` is allowed. The value
+/// in nanoseconds.
+fn go_duration_nanos(s: &str) -> Option<f64> {
+    let (negative, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0.0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    Some(if negative { -total } else { total })
 }
 
 /// `ONBUILD <instruction>`: the trigger parsed as an instruction of its

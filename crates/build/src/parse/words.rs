@@ -4,9 +4,10 @@
 
 use crate::Heredoc;
 
-/// moby's `extractBuilderFlags`: the leading `--flag[=value]` words (quotes
-/// and `\` removed) and the rest of the line. A lone `--` ends the flags.
-pub(super) fn extract_flags(line: &str) -> (Vec<String>, &str) {
+/// BuildKit's `extractBuilderFlags`: the leading `--flag[=value]` words
+/// (quotes and escapes removed) and the rest of the line. A lone `--` ends
+/// the flags.
+pub(super) fn extract_flags(line: &str, escape: char) -> (Vec<String>, &str) {
     let mut flags = Vec::new();
     let mut chars = line.char_indices().peekable();
     loop {
@@ -28,7 +29,7 @@ pub(super) fn extract_flags(line: &str) -> (Vec<String>, &str) {
                 }
                 None if c == '\'' || c == '"' => quote = Some(c),
                 Some(q) if c == q => quote = None,
-                _ if c == '\\' => {
+                _ if c == escape => {
                     if let Some((_, n)) = chars.next() {
                         word.push(n);
                     }
@@ -145,13 +146,15 @@ pub(super) fn heredoc_marker(word: &str) -> Option<(Heredoc, bool)> {
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let rest = rest.trim_start();
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    let words = crate::expand::expand_words(rest, '\\', &|_| None).ok()?;
+    let words = crate::expand::words_keeping_variables(rest).ok()?;
     let [name] = <[String; 1]>::try_from(words).ok()?;
-    // A quoted (or escaped) name turns expansion off, as in sh.
-    let expand = name == rest;
+    // A quoted name turns expansion off, as in sh (BuildKit compares the
+    // quotes left with and without quote removal).
+    let expand = !has_unescaped_quote(rest);
     Some((
         Heredoc {
             name,
@@ -162,28 +165,66 @@ pub(super) fn heredoc_marker(word: &str) -> Option<(Heredoc, bool)> {
     ))
 }
 
-/// The here-documents a RUN/COPY/ADD line opens, in order (moby's
-/// `heredocsFromLine`, which always splits with `\`).
+fn has_unescaped_quote(s: &str) -> bool {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '"' | '\'' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The here-documents a RUN/COPY/ADD line opens, in order (BuildKit's
+/// `heredocsFromLine`, which always splits with `\`; its lexer keeps
+/// `<<` and the blanks after it with the next word, so `<< EOF` counts).
 pub(super) fn heredocs_in(line: &str) -> Vec<(Heredoc, bool)> {
     if !line.contains("<<") {
         return Vec::new();
     }
-    parse_words(line, '\\')
-        .iter()
-        .filter_map(|w| heredoc_marker(w))
-        .collect()
+    let mut words = parse_words(line, '\\').into_iter().peekable();
+    let mut found = Vec::new();
+    while let Some(mut word) = words.next() {
+        let bare = word.trim_start_matches(|c: char| c.is_ascii_digit()) == "<<";
+        if bare {
+            if let Some(next) = words.next() {
+                word.push_str(&next);
+            }
+        }
+        found.extend(heredoc_marker(&word));
+    }
+    found
 }
 
-/// The known keyword closest to `word`, if within two edits.
-pub(super) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let word: Vec<char> = word.to_lowercase().chars().collect();
-    known
+/// The known word closest to `word`, if within two edits (BuildKit's
+/// `suggest.Search`). Ignoring case, the answer takes the case of `word`
+/// when that is all lower or all upper, else lower case.
+pub(super) fn suggest(word: &str, known: &[&str], ignore_case: bool) -> Option<String> {
+    let wanted = if ignore_case {
+        word.to_lowercase()
+    } else {
+        word.to_string()
+    };
+    let wanted: Vec<char> = wanted.chars().collect();
+    let best = known
         .iter()
-        .filter(|k| k.len().abs_diff(word.len()) <= 2)
-        .map(|k| (levenshtein(&word, &k.chars().collect::<Vec<_>>()), *k))
+        .filter(|k| k.chars().count().abs_diff(wanted.len()) <= 2)
+        .map(|k| (levenshtein(&wanted, &k.chars().collect::<Vec<_>>()), *k))
         .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+        .min_by_key(|(d, _)| *d)?
+        .1;
+    if !ignore_case {
+        return Some(best.to_string());
+    }
+    Some(if word == word.to_uppercase() {
+        best.to_uppercase()
+    } else {
+        best.to_lowercase()
+    })
 }
 
 fn levenshtein(a: &[char], b: &[char]) -> usize {
@@ -205,14 +246,15 @@ mod tests {
 
     #[test]
     fn flags_are_split_off_the_front() {
-        let (f, rest) = extract_flags("  --a=1 --b='x y' --c=\"q\\\"\" cmd --d");
+        let (f, rest) = extract_flags("  --a=1 --b='x y' --c=\"q\\\"\" cmd --d", '\\');
         assert_eq!(f, ["--a=1", "--b=x y", "--c=q\""]);
         assert_eq!(rest, "cmd --d");
-        let (f, rest) = extract_flags("--link -- --notflag");
+        let (f, rest) = extract_flags("--link -- --notflag", '\\');
         assert_eq!(f, ["--link"]);
         assert_eq!(rest, " --notflag");
-        assert_eq!(extract_flags("--only").0, ["--only"]);
-        assert_eq!(extract_flags("-x").1, "-x");
+        assert_eq!(extract_flags("--only", '\\').0, ["--only"]);
+        assert_eq!(extract_flags("--a=x`=y b", '`').0, ["--a=x=y"]);
+        assert_eq!(extract_flags("-x", '\\').1, "-x");
     }
 
     #[test]
@@ -256,14 +298,27 @@ mod tests {
         assert!(names("RUN echo \"<<EOF\"").is_empty());
         assert!(names("RUN a<<b").is_empty());
         assert!(names("RUN echo <<").is_empty());
+        assert_eq!(names("RUN cat << EOF"), [("EOF".into(), true, false)]);
+        assert_eq!(names("RUN <<$EOF"), [("$EOF".into(), true, false)]);
+        assert_eq!(names("RUN <<${A}"), [("${A}".into(), true, false)]);
+        assert_eq!(names("RUN <<E\\\"OF"), [("E\"OF".into(), true, false)]);
+        assert_eq!(names("RUN <<'it\"s'"), [("it\"s".into(), false, false)]);
     }
 
     #[test]
     fn suggestions() {
         let known = ["from", "run", "copy", "healthcheck"];
-        assert_eq!(suggest("FORM", &known), Some("from"));
-        assert_eq!(suggest("rn", &known), Some("run"));
-        assert_eq!(suggest("helthchek", &known), Some("healthcheck"));
-        assert_eq!(suggest("banana", &known), None);
+        let s = |w: &str| suggest(w, &known, true);
+        assert_eq!(s("FORM").as_deref(), Some("FROM"));
+        assert_eq!(s("form").as_deref(), Some("from"));
+        assert_eq!(s("Form").as_deref(), Some("from"));
+        assert_eq!(s("rn").as_deref(), Some("run"));
+        assert_eq!(s("helthchek").as_deref(), Some("healthcheck"));
+        assert_eq!(s("banana"), None);
+        assert_eq!(
+            suggest("chwon", &["chown"], false).as_deref(),
+            Some("chown")
+        );
+        assert_eq!(suggest("CHOWN", &["chown"], false), None);
     }
 }
