@@ -243,12 +243,13 @@ fn seccomp_docker_default_blocks_namespace_syscalls() {
 
 #[test]
 fn cgroup_limits_are_visible_and_enforced() {
-    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/cgroup | grep -c ':/$'; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done 2>&1 | grep -c \"can't fork\"; tail /dev/zero"]);
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/cgroup | grep -c ':/$'; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; (for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done) 2>/forks; grep -c \"can't fork\" /forks; tail /dev/zero"]);
     b.edit(|c| {
         c["linux"]["resources"] = json!({"memory": {"limit": 33554432}, "pids": {"limit": 6}});
     });
     let (code, out, err) = b.run(&id("limits"));
     let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 4, "{code} {out} {err}");
     assert!(
         lines[0].parse::<u32>().unwrap() >= 5,
         "every hierarchy shows the container's cgroup as /: {out}"
