@@ -291,8 +291,15 @@ fn failures_say_what_and_where() {
         err.contains("The command '/bin/sh -c echo partial && exit 3' returned a non-zero code: 3"),
         "{out}{err}"
     );
-    assert!(out.contains("partial"), "the failing step's output is shown: {out}");
-    assert_eq!(ok(d.docker(&["ps", "-aq"])), "", "no container is left behind");
+    assert!(
+        out.contains("partial"),
+        "the failing step's output is shown: {out}"
+    );
+    assert_eq!(
+        ok(d.docker(&["ps", "-aq"])),
+        "",
+        "no container is left behind"
+    );
     write(c, "Dockerfile", "FROM busybox\nFORM x\n");
     let (code, _, err) = build(&d, &[ctxs]);
     assert_eq!(code, 1);

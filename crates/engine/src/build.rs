@@ -1186,27 +1186,28 @@ impl Engine {
         // Sources: expanded, globbed, each a path in the source root.
         let mut sources: Vec<(String, bool)> = Vec::new(); // (path, is_url)
         for s in &spec.sources {
-            for w in expand_words(s, escape, &vars)? {
-                if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
-                    sources.push((w, true));
-                    continue;
+            // Each source word is expanded on its own (BuildKit's way): a
+            // value with spaces stays one path.
+            let w = expand(s, escape, &vars)?;
+            if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
+                sources.push((w, true));
+                continue;
+            }
+            let rel = clean_rel(&w);
+            if rel.contains(['*', '?', '[']) {
+                let all = list_tree(&src_dir);
+                let hits: Vec<&String> = all
+                    .iter()
+                    .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
+                    .collect();
+                if hits.is_empty() {
+                    return Err(bad(format!(
+                        "{what} failed: no source files were specified"
+                    )));
                 }
-                let rel = clean_rel(&w);
-                if rel.contains(['*', '?', '[']) {
-                    let all = list_tree(&src_dir);
-                    let hits: Vec<&String> = all
-                        .iter()
-                        .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
-                        .collect();
-                    if hits.is_empty() {
-                        return Err(bad(format!(
-                            "{what} failed: no source files were specified"
-                        )));
-                    }
-                    sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
-                } else {
-                    sources.push((rel, false));
-                }
+                sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
+            } else {
+                sources.push((rel, false));
             }
         }
         let dest_raw = expand(&spec.dest, escape, &vars)?;
