@@ -143,27 +143,7 @@ impl Engine {
             tar.finish().map_err(sys)?;
             return Ok(());
         }
-        // Reopen the O_PATH descriptor for what it is: the very inode checked.
-        let reopen = |flags: OFlag| {
-            nix::fcntl::open(
-                Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
-                flags | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(sys)
-        };
-        if kind(&st) == SFlag::S_IFDIR {
-            let dir = reopen(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-            append_dir(&mut tar, dir, PathBuf::from(&base), &st)?;
-        } else if kind(&st) == SFlag::S_IFREG {
-            let file = reopen(OFlag::O_RDONLY)?;
-            append_file(&mut tar, std::fs::File::from(file), Path::new(&base), &st)?;
-        } else {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("{path}: not a file or a directory"),
-            ));
-        }
+        append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
         tar.finish().map_err(sys)?;
         Ok(())
     }
@@ -216,12 +196,7 @@ impl Engine {
                 format!("extraction point is not a directory: {path}"),
             ));
         }
-        let dest = nix::fcntl::open(
-            Path::new(&format!("/proc/self/fd/{}", dest.as_raw_fd())),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(sys)?;
+        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
         let owner = if keep_ids {
             Owner::FromTar
         } else {
@@ -374,6 +349,46 @@ pub(crate) fn extract_into(
     Ok(())
 }
 
+/// Opens again what an `O_PATH` descriptor names (the very inode that was
+/// checked, not a path that may have been swapped since).
+pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError> {
+    nix::fcntl::open(
+        Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        flags | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys)
+}
+
+/// Appends the directory (with all below it) or file `fd` names, stat'ed
+/// as `st`, under the name `top`; anything else is refused (`what` names it).
+fn append_opened<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    fd: &OwnedFd,
+    st: &FileStat,
+    top: &Path,
+    what: &str,
+) -> Result<(), EngineError> {
+    match kind(st) {
+        SFlag::S_IFDIR => append_dir(
+            tar,
+            reopen(fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?,
+            top.to_path_buf(),
+            st,
+        ),
+        SFlag::S_IFREG => append_file(
+            tar,
+            std::fs::File::from(reopen(fd, OFlag::O_RDONLY)?),
+            top,
+            st,
+        ),
+        _ => Err(EngineError::new(
+            ErrorKind::InvalidArgument,
+            format!("{what}: not a file or a directory"),
+        )),
+    }
+}
+
 /// Appends `path`, resolved inside the root `root` (an `O_PATH`
 /// directory; symlinks followed inside it), to `tar` under the name
 /// `top`: a directory with everything below it (walked by descriptors,
@@ -393,31 +408,7 @@ pub(crate) fn tar_from_root<W: std::io::Write>(
         Err(e) => return Err(sys(e)),
     };
     let st = fstat(&fd).map_err(sys)?;
-    let reopen = |flags: OFlag| {
-        nix::fcntl::open(
-            Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
-            flags | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(sys)
-    };
-    match kind(&st) {
-        SFlag::S_IFDIR => append_dir(
-            tar,
-            reopen(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?,
-            top.to_path_buf(),
-            &st,
-        )?,
-        SFlag::S_IFREG => {
-            append_file(tar, std::fs::File::from(reopen(OFlag::O_RDONLY)?), top, &st)?
-        }
-        _ => {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("{}: not a file or a directory", path.display()),
-            ))
-        }
-    }
+    append_opened(tar, &fd, &st, top, &path.to_string_lossy())?;
     Ok(true)
 }
 

@@ -23,7 +23,7 @@ use store::config::{History, ImageConfig};
 use store::meta::ImageRecord;
 use store::meta::Table;
 
-use crate::archive::{extract_into, tar_from_root, Owner};
+use crate::archive::{extract_into, reopen, tar_from_root, Owner};
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -1355,12 +1355,8 @@ impl Engine {
             runtime::rootfs::resolve::Create::Dir,
         )
         .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
-        let dest = nix::fcntl::open(
-            Path::new(&format!("/proc/self/fd/{}", dest.as_raw_fd())),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
+        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
         tarf.rewind().map_err(sys)?;
         extract_into(&dest, &mut tarf, owner, chmod)?;
         for a in &archives {
