@@ -49,7 +49,7 @@ pub fn ruleset(table: &str, bridge: &str, subnet: Subnet, forwards: &[Forward]) 
 delete table ip {table}\n\
 table ip {table} {{\n\
 \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
-\tchain output {{\n\t\ttype nat hook output priority dstnat; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
+\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
 \tchain ports {{\n{ports}\t}}\n\
 \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
 \t\tip saddr {subnet} oifname != \"{bridge}\" masquerade\n\
