@@ -53,7 +53,9 @@ impl std::fmt::Display for Subnet {
 
 /// The netmask of a prefix length.
 pub fn mask(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0)
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0)
 }
 
 /// Parses `a.b.c.d/n` (Docker's `bip`: the gateway's address and prefix).
@@ -165,7 +167,8 @@ mod tests {
 
     #[test]
     fn proc_routes() {
-        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+        let text =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         assert_eq!(
@@ -179,7 +182,10 @@ eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         let sub = s("10.0.0.0/29"); // hosts .1 to .6
         let gw = sub.first();
         let none = |_: Ipv4Addr| false;
-        assert_eq!(next_free(sub, gw, None, &none), Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(
+            next_free(sub, gw, None, &none),
+            Some("10.0.0.2".parse().unwrap())
+        );
         assert_eq!(
             next_free(sub, gw, Some("10.0.0.2".parse().unwrap()), &none),
             Some("10.0.0.3".parse().unwrap())
@@ -190,14 +196,23 @@ eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
             "wraps, skipping the gateway"
         );
         let taken = |ip: Ipv4Addr| ip != "10.0.0.5".parse::<Ipv4Addr>().unwrap();
-        assert_eq!(next_free(sub, gw, None, &taken), Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(
+            next_free(sub, gw, None, &taken),
+            Some("10.0.0.5".parse().unwrap())
+        );
         assert_eq!(next_free(sub, gw, None, &|_| true), None);
     }
 
     #[test]
     fn cidr_and_mac() {
-        assert_eq!(parse_cidr("172.17.0.1/16"), Some(("172.17.0.1".parse().unwrap(), 16)));
+        assert_eq!(
+            parse_cidr("172.17.0.1/16"),
+            Some(("172.17.0.1".parse().unwrap(), 16))
+        );
         assert_eq!(parse_cidr("172.17.0.1"), None);
-        assert_eq!(mac_string(mac_of("172.17.0.2".parse().unwrap())), "02:42:ac:11:00:02");
+        assert_eq!(
+            mac_string(mac_of("172.17.0.2".parse().unwrap())),
+            "02:42:ac:11:00:02"
+        );
     }
 }

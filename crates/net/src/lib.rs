@@ -153,10 +153,7 @@ impl Bridge {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
                 Err(e) => {
-                    return Err(io_err(format!(
-                        "add {gateway}/{prefix} to {}",
-                        config.name
-                    ))(e))
+                    return Err(io_err(format!("add {gateway}/{prefix} to {}", config.name))(e))
                 }
             }
         }
@@ -188,7 +185,10 @@ impl Bridge {
             self.subnet,
             forwards,
         ))
-        .map_err(io_err(format!("write nftables table {}", self.config.table)))
+        .map_err(io_err(format!(
+            "write nftables table {}",
+            self.config.table
+        )))
     }
 
     /// The host end's name of container `id`'s veth pair.

@@ -122,7 +122,8 @@ impl Msg {
         self.align();
         self.nests.push(self.buf.len());
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(typ | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(typ | NLA_F_NESTED).to_ne_bytes());
         self
     }
 
@@ -199,14 +200,7 @@ impl Netlink {
         m.buf[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         // SAFETY: the buffer is valid for its length; a netlink socket with
         // no address sends to the kernel.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                m.buf.as_ptr().cast(),
-                m.buf.len(),
-                0,
-            )
-        };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), m.buf.as_ptr().cast(), m.buf.len(), 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -219,14 +213,8 @@ impl Netlink {
         let mut buf = vec![0u8; RECV_BUFFER];
         loop {
             // SAFETY: the buffer is valid and writable for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -386,7 +374,11 @@ impl Netlink {
 
     /// The IPv4 addresses of link `index`, with their prefix lengths.
     pub fn addresses(&mut self, index: i32) -> io::Result<Vec<(Ipv4Addr, u8)>> {
-        let mut m = Msg::new(RTM_GETADDR, NLM_F_DUMP, &[libc::AF_INET as u8, 0, 0, 0, 0, 0, 0, 0]);
+        let mut m = Msg::new(
+            RTM_GETADDR,
+            NLM_F_DUMP,
+            &[libc::AF_INET as u8, 0, 0, 0, 0, 0, 0, 0],
+        );
         let seq = self.send(&mut m)?;
         let mut out = Vec::new();
         self.recv(seq, |_, p| {
@@ -446,7 +438,9 @@ mod tests {
     fn attributes_nest_and_align() {
         let mut m = Msg::new(RTM_NEWLINK, 0, &ifinfo(0, 0, 0));
         m.str_attr(IFLA_IFNAME, "ab");
-        m.begin(IFLA_LINKINFO).str_attr(IFLA_INFO_KIND, "veth").end();
+        m.begin(IFLA_LINKINFO)
+            .str_attr(IFLA_INFO_KIND, "veth")
+            .end();
         let body = &m.buf[32..];
         let a = attrs(body);
         assert_eq!(a.len(), 2);

@@ -58,7 +58,11 @@ pub fn parse_key(key: &str) -> Option<(u16, Proto)> {
 /// Holds `host_ip:port` (port 0: a free one the kernel picks) for `proto`;
 /// returns the socket and the port. Fails as Docker's port allocator does
 /// when it is taken.
-pub fn reserve(proto: Proto, host_ip: Option<Ipv4Addr>, port: u16) -> Result<(OwnedFd, u16), String> {
+pub fn reserve(
+    proto: Proto,
+    host_ip: Option<Ipv4Addr>,
+    port: u16,
+) -> Result<(OwnedFd, u16), String> {
     let typ = match proto {
         Proto::Tcp => libc::SOCK_STREAM,
         Proto::Udp => libc::SOCK_DGRAM,
@@ -121,7 +125,10 @@ mod tests {
         let (_a, p) = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), 0).unwrap();
         assert!(p > 0);
         let e = reserve(Proto::Tcp, None, p).unwrap_err();
-        assert_eq!(e, format!("Bind for 0.0.0.0:{p} failed: port is already allocated"));
+        assert_eq!(
+            e,
+            format!("Bind for 0.0.0.0:{p} failed: port is already allocated")
+        );
         // UDP is another space.
         assert!(reserve(Proto::Udp, Some(Ipv4Addr::LOCALHOST), p).is_ok());
     }

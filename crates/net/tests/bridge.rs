@@ -11,7 +11,9 @@ struct Cleanup(BridgeConfig);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.0.name])
+            .status();
         let _ = net::nft::delete(&self.0.table);
     }
 }
@@ -45,7 +47,10 @@ fn bridge_endpoint_and_sweep() {
     let ep = b.attach(id, "10.251.77.9".parse().unwrap(), &ns).unwrap();
     assert_eq!(ep.mac, "02:42:0a:fb:4d:09");
     let (ok, text) = sh(&format!("nsenter --net={} ip addr show eth0", ns.display()));
-    assert!(ok && text.contains("10.251.77.9/24") && text.contains("UP"), "{text}");
+    assert!(
+        ok && text.contains("10.251.77.9/24") && text.contains("UP"),
+        "{text}"
+    );
     let (ok, text) = sh(&format!("nsenter --net={} ip route", ns.display()));
     assert!(ok && text.contains("default via 10.251.77.1"), "{text}");
     let (ok, text) = sh("busybox ping -c1 -W2 10.251.77.9");

@@ -6,6 +6,7 @@
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod system;
 pub mod volumes;
@@ -362,6 +363,10 @@ async fn route(
         (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
+        (&Method::GET, "/networks") => networks::list(d, q).await,
+        (&Method::GET, _) if path.starts_with("/networks/") => {
+            networks::inspect(d, path.trim_start_matches("/networks/").to_string()).await
+        }
         (&Method::GET, "/volumes") => volumes::list(d, q).await,
         (&Method::POST, "/volumes/create") => volumes::create(d, body).await,
         (&Method::POST, "/volumes/prune") => volumes::prune(d, q).await,
