@@ -834,8 +834,12 @@ impl Engine {
         })?;
         // As dockerd: a SIGKILL returns once the container is down, so that
         // a remove right after it finds it stopped.
-        if sig == nix::sys::signal::Signal::SIGKILL {
-            self.wait_stopped(&c, std::time::Duration::from_secs(10));
+        if sig == nix::sys::signal::Signal::SIGKILL
+            && self.wait_stopped(&c, std::time::Duration::from_secs(10))
+        {
+            // Its ports and address are free when the call returns, as
+            // Docker's (the monitor's release finds nothing left).
+            self.container_release(&c);
         }
         Ok(())
     }
@@ -919,6 +923,8 @@ impl Engine {
                 ));
             }
         }
+        // A script's next `run -p` finds the ports free, as with Docker.
+        self.container_release(&c);
         Ok(true)
     }
 

@@ -79,6 +79,8 @@ pub struct Attachment {
     pub endpoint: Option<net::Endpoint>,
     /// Its published ports.
     pub forwards: Vec<net::Forward>,
+    /// Its namespace when it has one but no endpoint (`none`).
+    pub netns: Option<PathBuf>,
 }
 
 /// The network namespace the spec asks for.
@@ -281,6 +283,13 @@ impl Engine {
     pub fn network_setup(&mut self, config: Option<net::BridgeConfig>) -> Result<(), EngineError> {
         let records = self.network_records()?;
         let Some(config) = config else {
+            let keep: Vec<String> = self
+                .container_records()?
+                .into_iter()
+                .filter(|c| matches!(self.state(c), State::Running(..)))
+                .map(|c| c.id)
+                .collect();
+            net::netns::sweep(&self.netns_dir(), &keep);
             return Ok(());
         };
         let bridge = net::Bridge::setup(config).map_err(sys)?;
@@ -300,7 +309,15 @@ impl Engine {
             .filter(|(_, a)| a.endpoint.is_some())
             .collect();
         let keep: Vec<String> = attached.iter().map(|(id, _)| id.clone()).collect();
-        bridge.sweep(&self.netns_dir(), &keep).map_err(sys)?;
+        let with_netns: Vec<String> = running
+            .iter()
+            .filter(|c| {
+                self.attachment(&c.id)
+                    .is_some_and(|a| a.endpoint.is_some() || a.netns.is_some())
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        bridge.sweep(&self.netns_dir(), &with_netns).map_err(sys)?;
         let subnet = bridge.subnet.to_string();
         let gateway = bridge.gateway.to_string();
         self.store().meta().write(|w| {
@@ -363,8 +380,8 @@ impl Engine {
         let mode = mode_of(&c.config);
         let plan = |netns, etc| NetPlan { netns, etc };
         match mode.as_str() {
-            "none" => Ok(plan(NetNs::New, EtcNet::Loopback)),
-            "bridge" if self.net.is_none() => Ok(plan(NetNs::New, EtcNet::Loopback)),
+            "none" => self.attach_none(c, mode),
+            "bridge" if self.net.is_none() => self.attach_none(c, "none".into()),
             "host" => {
                 self.write_attachment(
                     &c.id,
@@ -424,6 +441,25 @@ impl Engine {
                 format!("network {m} not found"),
             )),
         }
+    }
+
+    /// A namespace with `lo` up and nothing else.
+    fn attach_none(&self, c: &ContainerRecord, mode: String) -> Result<NetPlan, EngineError> {
+        let path = self.netns_dir().join(&c.id);
+        net::netns::loopback_only(&path)
+            .map_err(|e| sys(format!("create {}: {e}", path.display())))?;
+        self.write_attachment(
+            &c.id,
+            &Attachment {
+                mode,
+                netns: Some(path.clone()),
+                ..Default::default()
+            },
+        )?;
+        Ok(NetPlan {
+            netns: NetNs::Join(path),
+            etc: EtcNet::Loopback,
+        })
     }
 
     fn write_attachment(&self, id: &str, a: &Attachment) -> Result<(), EngineError> {
@@ -489,6 +525,7 @@ impl Engine {
             mode: "bridge".into(),
             endpoint: Some(endpoint.clone()),
             forwards: Vec::new(),
+            netns: None,
         };
         // Written before the ports: a release after a failure below finds it.
         self.write_attachment(&c.id, &a)?;
@@ -548,6 +585,9 @@ impl Engine {
     /// ports go. Idempotent.
     pub(crate) fn network_detach(&self, id: &str) {
         let a = self.attachment(id);
+        if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
+            let _ = net::netns::remove(path);
+        }
         if let Some(ctx) = &self.net {
             let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
             st.held.remove(id);

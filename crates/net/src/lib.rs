@@ -257,14 +257,7 @@ impl Bridge {
     /// After a crash: deletes veths on the bridge and namespaces under
     /// `netns_dir` that belong to none of `keep` (container ids).
     pub fn sweep(&self, netns_dir: &Path, keep: &[String]) -> Result<usize, NetError> {
-        let mut removed = 0;
-        for e in std::fs::read_dir(netns_dir).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !keep.contains(&name) {
-                let _ = netns::remove(&e.path());
-                removed += 1;
-            }
-        }
+        let mut removed = netns::sweep(netns_dir, keep);
         let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
         let wanted: Vec<String> = keep.iter().map(|id| Self::veth_name(id)).collect();
         for l in nl.links().map_err(io_err("list links"))? {

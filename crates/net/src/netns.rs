@@ -47,6 +47,30 @@ pub fn create(path: &Path) -> io::Result<(File, Netlink)> {
     made
 }
 
+/// Makes a namespace kept at `path` with only `lo`, up (Docker's `none`
+/// network: loopback works, nothing else).
+pub fn loopback_only(path: &Path) -> io::Result<()> {
+    let (_ns, mut nl) = create(path)?;
+    let up = nl.index("lo").and_then(|lo| nl.set_up(lo));
+    if up.is_err() {
+        let _ = remove(path);
+    }
+    up
+}
+
+/// Lets go of every namespace kept under `dir` but those named in `keep`;
+/// returns how many went.
+pub fn sweep(dir: &Path, keep: &[String]) -> usize {
+    let mut removed = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name) && remove(&e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// A netlink socket inside the namespace kept at `path`.
 pub fn netlink_in(path: &Path) -> io::Result<Netlink> {
     let ns = File::open(path)?;
