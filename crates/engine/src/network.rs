@@ -132,12 +132,14 @@ pub fn mode_of(config: &Value) -> String {
     }
 }
 
+/// A port to publish: container port, protocol, host address (`None`:
+/// all), host port spec (empty: any).
+type Wanted = (u16, net::Proto, Option<Ipv4Addr>, String);
+
 /// The ports a container publishes: (container port, proto, host ip, host
 /// port spec) from `PortBindings`, and every `ExposedPorts` entry with a
 /// free port when `PublishAllPorts`.
-fn wanted_ports(
-    config: &Value,
-) -> Result<Vec<(u16, net::Proto, Option<Ipv4Addr>, String)>, EngineError> {
+fn wanted_ports(config: &Value) -> Result<Vec<Wanted>, EngineError> {
     let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
     let mut out = Vec::new();
     let hc = &config["HostConfig"];
