@@ -288,6 +288,16 @@ fn published_ports_from_the_host_its_address_and_another_namespace() {
     let target = format!("{}:{hp}", outside.host);
     let body = outside.within(move || http_get(connect(&target).unwrap()));
     assert_eq!(body, "hello\n");
+    // Containers reach it through the host's address too: another one, and
+    // the publishing container itself (hairpin). busybox's wget crashes
+    // when statically linked, so nc speaks HTTP.
+    let get =
+        format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {src} {hp} | tail -1");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "busybox", "sh", "-c", &get])),
+        "hello\n"
+    );
+    assert_eq!(ok(d.docker(&["exec", "web", "sh", "-c", &get])), "hello\n");
     // A taken port is refused with Docker's words.
     let (code, _, err) = d.docker(&["run", "-d", "-p", &web, "busybox", "sleep", "5"]);
     assert_ne!(code, 0);

@@ -220,6 +220,11 @@ impl Bridge {
             let host_end = nl.index(&veth).map_err(io_err(format!("find {veth}")))?;
             nl.set_up(host_end)
                 .map_err(io_err(format!("set {veth} up")))?;
+            // Hairpin: a container reaching its own published port through
+            // a host address gets the DNATed frame back out of the port it
+            // came in by (when `br_netfilter` bridges the DNAT), as Docker
+            // sets it without its userland proxy.
+            sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
             let lo = inside.index("lo").map_err(io_err("find lo"))?;
             inside.set_up(lo).map_err(io_err("set lo up"))?;
             let eth0 = inside.index("eth0").map_err(io_err("find eth0"))?;
