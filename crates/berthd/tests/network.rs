@@ -405,6 +405,20 @@ fn addresses_stay_unique_across_a_kill_9() {
     for n in ["a", "b", "c"] {
         ok(d.docker(&["run", "-d", "--name", n, "busybox", "sleep", "60"]));
     }
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo up > /www/index.html && httpd -f -p 80 -h /www",
+    ]));
+    let published = ok(d.docker(&["port", "web", "80"])).trim().to_string();
+    assert!(published.starts_with("127.0.0.1:"), "{published}");
     let victim_pid = inspect(&d, "c", "{{.State.Pid}}");
     let victim_ip = inspect(&d, "c", "{{.NetworkSettings.IPAddress}}");
     let victim_id = inspect(&d, "c", "{{.Id}}");
@@ -434,6 +448,24 @@ fn addresses_stay_unique_across_a_kill_9() {
     // The running ones still reach each other.
     let ip_a = inspect(&d, "a", "{{.NetworkSettings.IPAddress}}");
     ok(d.docker(&["exec", "f", "ping", "-c", "1", "-W", "3", &ip_a]));
+    // The published port lives through the daemon's restart: forwarded,
+    // and still held (a second publisher is refused).
+    eventually("the published port answers", || {
+        connect(&published).is_ok_and(|s| http_get(s) == "up\n")
+    });
+    let port = published.rsplit(':').next().unwrap();
+    let (code, _, err) = d.docker(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        code != 0 && err.contains("port is already allocated"),
+        "{err}"
+    );
     // berth's table holds only berth's chains.
     let table = sh(&format!("nft list table ip {}", d.nft_table()));
     let chains: Vec<&str> = table
