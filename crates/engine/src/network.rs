@@ -496,6 +496,15 @@ impl Engine {
 
     /// Frees the addresses `id` holds.
     fn free(&self, ctx: &NetContext, id: &str) -> Result<(), EngineError> {
+        // Most calls find nothing (a second release): no write for them.
+        let held = self
+            .store()
+            .meta()
+            .get::<NetworkRecord>(Table::Networks, &ctx.bridge_id)?
+            .is_some_and(|r| r.allocated.values().any(|c| c == id));
+        if !held {
+            return Ok(());
+        }
         self.store().meta().write(|w| {
             if let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &ctx.bridge_id)? {
                 let before = r.allocated.len();

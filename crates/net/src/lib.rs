@@ -253,10 +253,17 @@ impl Bridge {
     /// Removes a container's veth pair and lets go of its namespace. What
     /// is already gone is fine.
     pub fn detach(&self, veth: &str, netns: &Path) {
-        if let Ok(mut nl) = Netlink::open() {
-            let _ = nl.del_link(veth);
-        }
+        let found = Netlink::open().and_then(|mut nl| nl.index(veth).map(|i| (nl, i)));
         let _ = netns::remove(netns);
+        // Deleting a veth waits for the kernel's RCU grace periods (10 to
+        // 15 ms here), which a stop need not wait for: its address and
+        // ports are free already, and the namespace is gone. By index, not
+        // name: a restart may have made a new veth of the same name by then.
+        if let Ok((mut nl, index)) = found {
+            std::thread::spawn(move || {
+                let _ = nl.del_index(index);
+            });
+        }
     }
 
     /// After a crash: deletes veths on the bridge and namespaces under

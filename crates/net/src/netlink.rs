@@ -323,6 +323,12 @@ impl Netlink {
         self.request(&mut m)
     }
 
+    /// Deletes link `index`.
+    pub fn del_index(&mut self, index: i32) -> io::Result<()> {
+        let mut m = Msg::new(RTM_DELLINK, NLM_F_ACK, &ifinfo(index, 0, 0));
+        self.request(&mut m)
+    }
+
     /// The index of link `name`.
     pub fn index(&mut self, name: &str) -> io::Result<i32> {
         let mut m = Msg::new(RTM_GETLINK, 0, &ifinfo(0, 0, 0));
