@@ -352,6 +352,9 @@ fn network_modes_none_host_and_container() {
         "link",
     ]));
     assert!(out.contains(&format!("{}:", d.bridge)), "{out}");
+    // And the host's name and hosts file.
+    let out = ok(d.docker(&["run", "--rm", "--network", "host", "busybox", "hostname"]));
+    assert_eq!(out.trim(), sh("hostname").trim());
 
     ok(d.docker(&["run", "-d", "--name", "x", "busybox", "sleep", "60"]));
     let ip = inspect(&d, "x", "{{.NetworkSettings.IPAddress}}");
@@ -369,6 +372,20 @@ fn network_modes_none_host_and_container() {
         "eth0",
     ]));
     assert!(out.contains(&format!("inet {ip}/")), "{out}");
+    // X's name and /etc/hosts (which names X's address) come along.
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:x",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; cat /etc/hosts",
+    ]));
+    let x_host = inspect(&d, "x", "{{.Config.Hostname}}");
+    assert!(out.starts_with(&format!("{x_host}\n")), "{out}");
+    assert!(out.contains(&format!("{ip}\t{x_host}")), "{out}");
     assert_eq!(inspect(&d, "x", "{{.HostConfig.NetworkMode}}"), "bridge");
 
     ok(d.docker(&["create", "--name", "idle", "busybox", "true"]));

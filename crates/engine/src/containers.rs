@@ -638,10 +638,14 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let dir = self.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
+        let mut req = req.clone();
+        if let Some(h) = &plan.hostname {
+            req.hostname = h.clone();
+        }
         let spec = spec::build(
             &c.id,
             image_config,
-            req,
+            &req,
             &rootfs,
             &dir.join("etc"),
             mounts,

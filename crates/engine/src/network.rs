@@ -114,6 +114,8 @@ pub struct NetPlan {
     pub netns: NetNs,
     /// The `/etc` files.
     pub etc: EtcNet,
+    /// The host name when the network dictates it (`container:X`: X's).
+    pub hostname: Option<String>,
 }
 
 /// The three networks every Docker daemon has.
@@ -380,7 +382,11 @@ impl Engine {
     /// (bridge), or what the other modes need.
     pub(crate) fn network_attach(&self, c: &ContainerRecord) -> Result<NetPlan, EngineError> {
         let mode = mode_of(&c.config);
-        let plan = |netns, etc| NetPlan { netns, etc };
+        let plan = |netns, etc| NetPlan {
+            netns,
+            etc,
+            hostname: None,
+        };
         match mode.as_str() {
             "none" => self.attach_none(c, mode),
             "bridge" if self.net.is_none() => self.attach_none(c, "none".into()),
@@ -433,10 +439,17 @@ impl Engine {
                 } else {
                     NetNs::Join(path)
                 };
-                Ok(plan(
+                // X's name too, as Docker gives a container joining X.
+                let hostname =
+                    std::fs::read_to_string(self.container_dir(&other.id).join("etc/hostname"))
+                        .ok()
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty());
+                Ok(NetPlan {
                     netns,
-                    EtcNet::Shared(self.container_dir(&other.id).join("etc")),
-                ))
+                    etc: EtcNet::Shared(self.container_dir(&other.id).join("etc")),
+                    hostname,
+                })
             }
             m => Err(EngineError::new(
                 ErrorKind::NotFound,
@@ -461,6 +474,7 @@ impl Engine {
         Ok(NetPlan {
             netns: NetNs::Join(path),
             etc: EtcNet::Loopback,
+            hostname: None,
         })
     }
 
@@ -589,6 +603,7 @@ impl Engine {
         Ok(NetPlan {
             netns: NetNs::Join(netns),
             etc: EtcNet::Address(ip),
+            hostname: None,
         })
     }
 

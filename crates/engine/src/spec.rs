@@ -165,7 +165,14 @@ pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
         }
     }
     if empty(&body["Hostname"]) {
-        body["Hostname"] = json!(id.chars().take(12).collect::<String>());
+        // On the host's network the host's name, as Docker
+        // (moby `daemon/container_operations_unix.go` initializeNetworking).
+        let host_name = (body["HostConfig"]["NetworkMode"] == "host")
+            .then(|| nix::unistd::gethostname().ok())
+            .flatten()
+            .and_then(|h| h.into_string().ok());
+        body["Hostname"] =
+            json!(host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>()));
     }
     let mut env: Vec<String> = Vec::new();
     for kv in ic.env.iter().cloned().chain(
