@@ -143,3 +143,29 @@ impl Flags {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_settings_from_flags_and_file() {
+        let f = Flags::parse_from(["berthd"]);
+        let b = f.settings().unwrap().bridge.unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.table.as_str(), b.bip),
+            ("berth0", "berth", None)
+        );
+        let f = Flags::parse_from(["berthd", "-b", "none"]);
+        assert!(f.settings().unwrap().bridge.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, r#"{"bridge": "br9", "bip": "10.9.0.1/16"}"#).unwrap();
+        let f = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap()]);
+        let b = f.settings().unwrap().bridge.unwrap();
+        assert_eq!(b.name, "br9");
+        assert_eq!(b.bip, Some(("10.9.0.1".parse().unwrap(), 16)));
+        let f = Flags::parse_from(["berthd", "--bip", "10.9.0.1"]);
+        assert!(f.settings().is_err(), "a bip needs its prefix");
+    }
+}
