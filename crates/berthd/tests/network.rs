@@ -495,3 +495,57 @@ fn addresses_stay_unique_across_a_kill_9() {
         "{table}"
     );
 }
+
+#[test]
+fn publish_all_takes_the_images_exposed_ports() {
+    let d = Daemon::with_busybox();
+    // The tar `with_busybox` made.
+    let tar = d.dir.path().join("busybox.tar");
+    ok(d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-c",
+        "EXPOSE 80 53/udp",
+        tar.to_str().unwrap(),
+        "web",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "w",
+        "-P",
+        "web",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo all > /www/index.html && httpd -f -p 80 -h /www",
+    ]));
+    let tcp = ok(d.docker(&["port", "w", "80/tcp"]));
+    let udp = ok(d.docker(&["port", "w", "53/udp"]));
+    assert!(
+        tcp.starts_with("0.0.0.0:") && udp.starts_with("0.0.0.0:"),
+        "{tcp}{udp}"
+    );
+    let port = tcp.lines().next().unwrap().rsplit(':').next().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    eventually("httpd answers on the -P port", || {
+        connect(&addr).is_ok_and(|s| http_get(s) == "all\n")
+    });
+    // The UDP port is held by the daemon while published.
+    let uport: u16 = udp.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::UdpSocket::bind(("0.0.0.0", uport)).is_err());
+    let rules = sh(&format!("nft list chain ip {} ports", d.nft_table()));
+    assert!(
+        rules.contains(&format!("udp dport {uport} dnat to")),
+        "{rules}"
+    );
+    // Exposed but not published: a null in inspect, bare in ps.
+    ok(d.docker(&["run", "-d", "--name", "quiet", "web", "sleep", "60"]));
+    assert_eq!(
+        inspect(&d, "quiet", "{{json .NetworkSettings.Ports}}"),
+        r#"{"53/udp":null,"80/tcp":null}"#
+    );
+    let ps = ok(d.docker(&["ps", "-f", "name=quiet", "--format", "{{.Ports}}"]));
+    assert_eq!(ps.trim(), "53/udp, 80/tcp");
+}
