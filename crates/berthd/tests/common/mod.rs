@@ -168,6 +168,7 @@ impl Drop for Daemon {
         // test's go with it.
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = Command::new("nft")
             .args(["delete", "table", "ip", &self.nft_table()])
