@@ -414,6 +414,16 @@ fn network_modes_none_host_and_container() {
         "bridge",
     ]));
     assert_eq!(subnet.trim(), gateway(&d).to_string());
+    let (code, _, err) = d.docker(&["network", "rm", "host"]);
+    assert!(
+        code != 0 && err.contains("host is a pre-defined network and cannot be removed"),
+        "{err}"
+    );
+    let (code, _, err) = d.docker(&["network", "create", "mine"]);
+    assert!(
+        code != 0 && err.contains("not supported by berth yet"),
+        "{err}"
+    );
 }
 
 #[test]

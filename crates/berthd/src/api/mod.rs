@@ -364,6 +364,11 @@ async fn route(
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/networks") => networks::list(d, q).await,
+        (&Method::POST, "/networks/prune") => Ok(networks::prune()),
+        (&Method::POST, _) if path.starts_with("/networks/") => networks::create(body).await,
+        (&Method::DELETE, _) if path.starts_with("/networks/") => {
+            networks::remove(d, path.trim_start_matches("/networks/").to_string()).await
+        }
         (&Method::GET, _) if path.starts_with("/networks/") => {
             networks::inspect(d, path.trim_start_matches("/networks/").to_string()).await
         }

@@ -41,3 +41,38 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     let v = blocking(move || e.network_inspect(&name)).await?;
     Ok(json(StatusCode::OK, &v))
 }
+
+/// Largest body read before refusing: a create or connect request.
+const MAX_BODY: usize = 1 << 20;
+
+/// Creating, connecting and disconnecting networks: not yet (issue 8,
+/// part 2), said plainly rather than with a 404. The body is read first,
+/// so that the client is not cut off while it writes it.
+pub async fn create(body: hyper::body::Incoming) -> Result<Response<Body>, ApiError> {
+    use http_body_util::BodyExt;
+    let _ = http_body_util::Limited::new(body, MAX_BODY).collect().await;
+    Err(ApiError::bad_request(
+        "user-defined networks are not supported by berth yet: only bridge, host, none and container:<name>",
+    ))
+}
+
+/// `DELETE /networks/{id}`: the predefined ones cannot go (Docker's 403).
+pub async fn remove(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    let v = blocking(move || e.network_inspect(&name)).await?;
+    Err(ApiError {
+        status: StatusCode::FORBIDDEN,
+        message: format!(
+            "{} is a pre-defined network and cannot be removed",
+            v["Name"].as_str().unwrap_or("")
+        ),
+    })
+}
+
+/// `POST /networks/prune`: nothing to prune among predefined networks.
+pub fn prune() -> Response<Body> {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "NetworksDeleted": null }),
+    )
+}
