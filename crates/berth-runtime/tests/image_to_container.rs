@@ -39,8 +39,22 @@ fn an_imported_image_runs_with_dockers_defaults() {
         "HostConfig": {"Memory": 67108864, "PidsLimit": 50},
     }))
     .unwrap();
-    let spec = engine::spec::build(&id, &cfg, &req, &merged, &ctr.join("etc"), &[]).unwrap();
-    engine::spec::write_etc_files(&ctr.join("etc"), &spec.hostname().clone().unwrap()).unwrap();
+    let spec = engine::spec::build(
+        &id,
+        &cfg,
+        &req,
+        &merged,
+        &ctr.join("etc"),
+        &[],
+        &engine::network::NetNs::New,
+    )
+    .unwrap();
+    engine::spec::write_etc_files(
+        &ctr.join("etc"),
+        &spec.hostname().clone().unwrap(),
+        &engine::network::EtcNet::Loopback,
+    )
+    .unwrap();
     std::fs::write(ctr.join("config.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
     let out = Command::new(BIN)
         .arg("--root")

@@ -27,9 +27,17 @@ pub struct Flags {
     #[arg(short, long)]
     pub log_level: Option<String>,
     /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
-    /// `pidfile`, `log-level`), as dockerd's daemon.json.
+    /// `pidfile`, `log-level`, `bridge`, `bip`), as dockerd's daemon.json.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
+    /// The default bridge's name (`berth0`); `none` runs without one, and
+    /// containers then default to the `none` network.
+    #[arg(short = 'b', long)]
+    pub bridge: Option<String>,
+    /// The default bridge's address and prefix, `172.17.0.1/16` (default: a
+    /// subnet clear of the host's routes, as Docker picks).
+    #[arg(long)]
+    pub bip: Option<String>,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -41,6 +49,8 @@ struct FileConfig {
     exec_root: Option<PathBuf>,
     pidfile: Option<PathBuf>,
     log_level: Option<String>,
+    bridge: Option<String>,
+    bip: Option<String>,
 }
 
 /// Settings after defaults, the config file and the flags (flags win).
@@ -56,6 +66,8 @@ pub struct Settings {
     pub pidfile: PathBuf,
     /// Log level.
     pub log_level: String,
+    /// The default bridge, `None` for none.
+    pub bridge: Option<engine::net::BridgeConfig>,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -92,7 +104,25 @@ impl Flags {
             .clone()
             .or(file.exec_root)
             .unwrap_or_else(|| PathBuf::from("/run/berth"));
+        let bridge = match self.bridge.clone().or(file.bridge).as_deref() {
+            Some("none") => None,
+            name => {
+                let name = name.unwrap_or("berth0");
+                // IFNAMSIZ: 15 bytes and a NUL.
+                if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                    bail!("invalid bridge name {name:?}");
+                }
+                let mut cfg = engine::net::BridgeConfig::new(name);
+                if let Some(bip) = self.bip.clone().or(file.bip) {
+                    cfg.bip = Some(engine::net::ipam::parse_cidr(&bip).with_context(|| {
+                        format!("invalid bip {bip:?}: an address and prefix, like 172.17.0.1/16")
+                    })?);
+                }
+                Some(cfg)
+            }
+        };
         Ok(Settings {
+            bridge,
             socket,
             data_root: self
                 .data_root
@@ -111,5 +141,31 @@ impl Flags {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_settings_from_flags_and_file() {
+        let f = Flags::parse_from(["berthd"]);
+        let b = f.settings().unwrap().bridge.unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.table.as_str(), b.bip),
+            ("berth0", "berth", None)
+        );
+        let f = Flags::parse_from(["berthd", "-b", "none"]);
+        assert!(f.settings().unwrap().bridge.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, r#"{"bridge": "br9", "bip": "10.9.0.1/16"}"#).unwrap();
+        let f = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap()]);
+        let b = f.settings().unwrap().bridge.unwrap();
+        assert_eq!(b.name, "br9");
+        assert_eq!(b.bip, Some(("10.9.0.1".parse().unwrap(), 16)));
+        let f = Flags::parse_from(["berthd", "--bip", "10.9.0.1"]);
+        assert!(f.settings().is_err(), "a bip needs its prefix");
     }
 }

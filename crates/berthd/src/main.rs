@@ -148,9 +148,14 @@ async fn run(flags: flags::Flags) -> Result<()> {
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
-    let engine = tokio::task::spawn_blocking(move || engine::Engine::open(&data_root, &exec_root))
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bridge = settings.bridge.clone();
+    let engine = tokio::task::spawn_blocking(move || {
+        let mut e = engine::Engine::open(&data_root, &exec_root)?;
+        e.network_setup(bridge)?;
+        Ok::<_, engine::EngineError>(e)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let shim = beside("BERTH_SHIM", "berth-shim");
     // One sealed copy of each binary whose processes enter containers: their
     // pages are shared, and none can overwrite the file (CVE-2019-5736).

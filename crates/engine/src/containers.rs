@@ -519,6 +519,7 @@ impl Engine {
         log_options(&body["HostConfig"])?;
         restart_policy_ok(&body["HostConfig"])?;
         crate::mounts::parse_requested(&body)?;
+        self.network_check(&body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
@@ -592,7 +593,11 @@ impl Engine {
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.state(&c) {
             State::Running(..) => return Ok(()),
-            State::Exited(..) => self.cleanup_run(&c),
+            State::Exited(..) => {
+                self.cleanup_run(&c);
+                // What the last run's release has not let go yet.
+                self.network_detach(&c.id);
+            }
             State::Created => {}
         }
         let dir = self.container_dir(&c.id);
@@ -614,21 +619,70 @@ impl Engine {
                 return Err(e);
             }
         };
+        let plan = match self.network_attach(&c) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = store::mount::unmount(&rootfs);
+                return Err(e);
+            }
+        };
+        let started = self.start_attached(
+            &c,
+            shim,
+            &now,
+            attached,
+            &image_config,
+            &req,
+            &mounts,
+            &plan,
+        );
+        if started.is_err() {
+            self.network_detach(&c.id);
+            let _ = store::mount::unmount(&rootfs);
+        }
+        started
+    }
+
+    /// The rest of a start, once the network is there: the spec, the
+    /// files, the shim.
+    #[allow(clippy::too_many_arguments)]
+    fn start_attached(
+        &self,
+        c: &ContainerRecord,
+        shim: &Path,
+        now: &str,
+        attached: usize,
+        image_config: &store::config::ImageConfig,
+        req: &CreateRequest,
+        mounts: &[crate::mounts::MountPoint],
+        plan: &crate::network::NetPlan,
+    ) -> Result<(), EngineError> {
+        let dir = self.container_dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        let mut req = req.clone();
+        if let Some(h) = &plan.hostname {
+            req.hostname = h.clone();
+        }
         let spec = spec::build(
             &c.id,
-            &image_config,
+            image_config,
             &req,
             &rootfs,
             &dir.join("etc"),
-            &mounts,
+            mounts,
+            &plan.netns,
         )?;
         std::fs::write(
             dir.join("log-opts.json"),
             log_options(&c.config["HostConfig"])?.to_string(),
         )
         .map_err(sys)?;
-        spec::write_etc_files(&dir.join("etc"), spec.hostname().as_deref().unwrap_or(""))
-            .map_err(sys)?;
+        spec::write_etc_files(
+            &dir.join("etc"),
+            spec.hostname().as_deref().unwrap_or(""),
+            &plan.etc,
+        )
+        .map_err(sys)?;
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(sys)?,
@@ -675,7 +729,7 @@ impl Engine {
             ));
         }
         let tmp = dir.join(".started.tmp");
-        std::fs::write(&tmp, &now)
+        std::fs::write(&tmp, now)
             .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
             .map_err(sys)
     }
@@ -699,6 +753,7 @@ impl Engine {
             return;
         }
         let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+        self.network_detach(&c.id);
         self.release_volumes(c);
     }
 
@@ -804,8 +859,12 @@ impl Engine {
         })?;
         // As dockerd: a SIGKILL returns once the container is down, so that
         // a remove right after it finds it stopped.
-        if sig == nix::sys::signal::Signal::SIGKILL {
-            self.wait_stopped(&c, std::time::Duration::from_secs(10));
+        if sig == nix::sys::signal::Signal::SIGKILL
+            && self.wait_stopped(&c, std::time::Duration::from_secs(10))
+        {
+            // Its ports and address are free when the call returns, as
+            // Docker's (the monitor's release finds nothing left).
+            self.container_release(&c);
         }
         Ok(())
     }
@@ -889,6 +948,8 @@ impl Engine {
                 ));
             }
         }
+        // A script's next `run -p` finds the ports free, as with Docker.
+        self.container_release(&c);
         Ok(true)
     }
 
@@ -1280,8 +1341,8 @@ impl Engine {
         if host["RestartPolicy"].is_null() {
             host["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
         }
-        if host["NetworkMode"].is_null() {
-            host["NetworkMode"] = json!("none");
+        if host["NetworkMode"].is_null() || host["NetworkMode"] == "default" {
+            host["NetworkMode"] = json!(if self.net.is_some() { "bridge" } else { "none" });
         }
         if host["LogConfig"].is_null() {
             host["LogConfig"] = json!({"Type": "json-file", "Config": {}});
@@ -1309,7 +1370,7 @@ impl Engine {
             "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
             "Mounts": self.mounts_json(&c),
             "Config": config,
-            "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "SandboxKey": "", "Networks": {}},
+            "NetworkSettings": self.network_settings(&c, matches!(self.state(&c), State::Running(..))),
         }))
     }
 
@@ -1453,8 +1514,8 @@ impl Engine {
             let mut v = json!({
                 "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
                 "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
-                "State": st, "Status": status, "Ports": [], "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
-                "HostConfig": {"NetworkMode": c.config["HostConfig"]["NetworkMode"].as_str().unwrap_or("none")}, "NetworkSettings": {"Networks": {}},
+                "State": st, "Status": status, "Ports": self.ports_summary(&c, st == "running" || st == "paused"), "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
+                "HostConfig": {"NetworkMode": crate::network::mode_of(&c.config)}, "NetworkSettings": {"Networks": self.network_settings(&c, st == "running" || st == "paused")["Networks"]},
             });
             if size {
                 let rw = dir_size(&self.container_dir(&c.id).join("upper"));

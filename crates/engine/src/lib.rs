@@ -9,11 +9,14 @@ pub mod containers;
 pub mod error;
 pub mod images;
 pub mod mounts;
+pub mod network;
 pub mod spec;
 pub mod time;
 pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};
+/// The networking crate, for the daemon's settings.
+pub use net;
 
 use std::path::Path;
 
@@ -36,6 +39,10 @@ pub struct Engine {
     /// mounts) and by volume removals (between the in-use check and the
     /// delete), so that no volume goes while a container takes it.
     pub(crate) volumes_lock: std::sync::Mutex<()>,
+    /// The default bridge, once [`Engine::network_setup`] made it.
+    pub(crate) net: Option<network::NetContext>,
+    /// Published ports in force.
+    pub(crate) net_state: std::sync::Mutex<network::NetState>,
 }
 
 impl Engine {
@@ -52,6 +59,8 @@ impl Engine {
             lifecycles: Default::default(),
             gc_lock: Default::default(),
             volumes_lock: Default::default(),
+            net: None,
+            net_state: Default::default(),
         })
     }
 

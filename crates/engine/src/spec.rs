@@ -165,7 +165,14 @@ pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
         }
     }
     if empty(&body["Hostname"]) {
-        body["Hostname"] = json!(id.chars().take(12).collect::<String>());
+        // On the host's network the host's name, as Docker
+        // (moby `daemon/container_operations_unix.go` initializeNetworking).
+        let host_name = (body["HostConfig"]["NetworkMode"] == "host")
+            .then(|| nix::unistd::gethostname().ok())
+            .flatten()
+            .and_then(|h| h.into_string().ok());
+        body["Hostname"] =
+            json!(host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>()));
     }
     let mut env: Vec<String> = Vec::new();
     for kv in ic.env.iter().cloned().chain(
@@ -324,6 +331,7 @@ pub fn build(
     rootfs: &Path,
     etc_dir: &Path,
     user_mounts: &[crate::mounts::MountPoint],
+    netns: &crate::network::NetNs,
 ) -> Result<Spec, EngineError> {
     let hc = &req.host_config;
     let hostname = if req.hostname.is_empty() {
@@ -507,8 +515,20 @@ pub fn build(
     if hc.privileged {
         resources.insert("devices".into(), json!([{"allow": true, "access": "rwm"}]));
     }
+    let mut namespaces = vec![json!({"type": "pid"})];
+    match netns {
+        crate::network::NetNs::New => namespaces.push(json!({"type": "network"})),
+        crate::network::NetNs::Join(path) => {
+            namespaces.push(json!({"type": "network", "path": path}))
+        }
+        // The host's network: no namespace of its own.
+        crate::network::NetNs::Host => {}
+    }
+    for t in ["ipc", "uts", "mount", "cgroup"] {
+        namespaces.push(json!({ "type": t }));
+    }
     let mut linux = json!({
-        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+        "namespaces": namespaces,
         "resources": Value::Object(resources),
         "cgroupsPath": format!("/berth/{id}"),
         "maskedPaths": if hc.privileged { json!([]) } else { json!(MASKED_PATHS) },
@@ -634,18 +654,37 @@ fn host_devices() -> Vec<Value> {
     out
 }
 
-/// Writes the files bound into the container's `/etc`.
-pub fn write_etc_files(etc_dir: &Path, hostname: &str) -> std::io::Result<()> {
+/// Writes the files bound into the container's `/etc`: `hostname`, and
+/// `hosts` and `resolv.conf` as its network gives them (Docker's: the
+/// container's address and name in `hosts`; the host's resolvers without
+/// loopback ones on a bridge; the host's files on the host's network; the
+/// other container's files when it joins another's network).
+pub fn write_etc_files(
+    etc_dir: &Path,
+    hostname: &str,
+    net: &crate::network::EtcNet,
+) -> std::io::Result<()> {
+    use crate::network::EtcNet;
     std::fs::create_dir_all(etc_dir)?;
     std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
-    std::fs::write(
-        etc_dir.join("hosts"),
-        format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"),
-    )?;
-    // Until networking lands, containers have only loopback: the host's
-    // resolvers are unreachable, but the file is the host's, as Docker's
-    // would be with host networking.
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    const BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = match net {
+        EtcNet::Loopback => (format!("{BASE}127.0.1.1\t{hostname}\n"), host_resolv),
+        EtcNet::Address(ip) => (
+            format!("{BASE}{ip}\t{hostname}\n"),
+            crate::network::container_resolv_conf(&host_resolv),
+        ),
+        EtcNet::Host => (
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| BASE.to_string()),
+            host_resolv,
+        ),
+        EtcNet::Shared(other) => (
+            std::fs::read_to_string(other.join("hosts")).unwrap_or_else(|_| BASE.to_string()),
+            std::fs::read_to_string(other.join("resolv.conf")).unwrap_or(host_resolv),
+        ),
+    };
+    std::fs::write(etc_dir.join("hosts"), hosts)?;
     std::fs::write(etc_dir.join("resolv.conf"), resolv)
 }
 

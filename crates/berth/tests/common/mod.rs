@@ -36,6 +36,9 @@ impl Daemon {
             .arg(dir.path().join("data"))
             .arg("--exec-root")
             .arg(dir.path().join("exec"))
+            // Daemons run side by side here: none may share a bridge (each
+            // would sweep the others' veths). The berthd tests cover networks.
+            .args(["--bridge", "none"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

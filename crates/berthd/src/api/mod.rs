@@ -7,6 +7,7 @@ pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod query;
 pub mod system;
 pub mod volumes;
@@ -363,6 +364,15 @@ async fn route(
         (&Method::GET, "/system/df") => system::df(d).await,
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
+        (&Method::GET, "/networks") => networks::list(d, q).await,
+        (&Method::POST, "/networks/prune") => Ok(networks::prune()),
+        (&Method::POST, _) if path.starts_with("/networks/") => networks::create(body).await,
+        (&Method::DELETE, _) if path.starts_with("/networks/") => {
+            networks::remove(d, path.trim_start_matches("/networks/").to_string()).await
+        }
+        (&Method::GET, _) if path.starts_with("/networks/") => {
+            networks::inspect(d, path.trim_start_matches("/networks/").to_string()).await
+        }
         (&Method::GET, "/volumes") => volumes::list(d, q).await,
         (&Method::POST, "/volumes/create") => volumes::create(d, body).await,
         (&Method::POST, "/volumes/prune") => volumes::prune(d, q).await,

@@ -17,15 +17,53 @@ pub const DATA_ROOT: &str = "data-root-long-enough-to-pass-the-socket-path-limit
 pub struct Daemon {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// Its own default bridge (daemons run side by side: none may share one).
+    pub bridge: String,
+    /// The bridge's gateway and prefix, `10.x.y.1/24`.
+    pub bip: String,
+}
+
+/// A bridge name and a /24 no route and no other test daemon uses: the
+/// second octet from the process, the third from a counter, checked
+/// against the host's routes.
+fn private_bridge() -> (String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (b, c) = (100 + (pid + n / 250) % 100, 1 + n % 250);
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        // /proc/net/route has the destination in hex, in host (little-endian) order.
+        let dst = format!("{:02X}{:02X}{:02X}{:02X}", 0, c, b, 10);
+        if routes.contains(&dst) {
+            continue;
+        }
+        return (
+            format!("bt{}x{n}", pid % 100_000),
+            format!("10.{b}.{c}.1/24"),
+        );
+    }
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
         let dir = tempfile::tempdir().unwrap();
-        let child = Self::spawn(dir.path());
-        let d = Daemon { child, dir };
+        let (bridge, bip) = private_bridge();
+        let child = Self::spawn(dir.path(), &bridge, &bip);
+        let d = Daemon {
+            child,
+            dir,
+            bridge,
+            bip,
+        };
         d.wait_ready();
         d
+    }
+
+    /// The nftables table of this daemon's bridge.
+    pub fn nft_table(&self) -> String {
+        format!("berth_{}", self.bridge)
     }
 
     /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
@@ -43,8 +81,9 @@ impl Daemon {
         d
     }
 
-    fn spawn(dir: &std::path::Path) -> Child {
+    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .args(["--bridge", bridge, "--bip", bip])
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--data-root")
@@ -71,7 +110,7 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path());
+        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip);
         self.wait_ready();
     }
 
@@ -125,6 +164,16 @@ impl Drop for Daemon {
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
+        // The bridge and the table stay after a daemon, as Docker's do: the
+        // test's go with it.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table()])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 

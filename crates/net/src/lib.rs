@@ -1,0 +1,283 @@
+//! berth's networking, as Docker's default bridge driver does it: a Linux
+//! bridge with the gateway's address, a veth pair per container (its peer
+//! `eth0` inside the container's network namespace), IPv4 forwarding, an
+//! nftables table of berth's own for outbound NAT and published ports.
+//!
+//! This crate does the kernel's side (netlink, namespaces, nftables) and
+//! the pure parts of address management. It knows nothing of containers'
+//! records: the engine decides which address a container gets, persists
+//! it, and asks for the endpoint.
+//!
+//! Needs root (`CAP_NET_ADMIN`, `CAP_SYS_ADMIN` for the namespace mounts)
+//! and the `nft` binary.
+
+pub mod ipam;
+pub mod netlink;
+pub mod netns;
+pub mod nft;
+pub mod ports;
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipam::Subnet;
+use netlink::Netlink;
+pub use ports::{Forward, Proto};
+
+/// Errors of the network setup, each with what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A kernel or tool call failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        source: io::Error,
+    },
+    /// No subnet of the default pool is clear of the host's routes.
+    #[error("could not find a free subnet for the default bridge; set one with `bip`")]
+    NoSubnet,
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> NetError {
+    let what = what.into();
+    move |source| NetError::Io { what, source }
+}
+
+/// What the daemon configures (dockerd's `bridge`, `bip`, `mtu`).
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// The bridge's name (`berth0`).
+    pub name: String,
+    /// The gateway's address and prefix (`bip`); `None` picks a subnet
+    /// clear of the host's routes, or keeps the bridge's own.
+    pub bip: Option<(Ipv4Addr, u8)>,
+    /// MTU of the bridge and the veths.
+    pub mtu: u32,
+    /// The nftables table (family `ip`) berth owns.
+    pub table: String,
+}
+
+impl BridgeConfig {
+    /// Docker's defaults under berth's names: `berth0`, table `berth`.
+    pub fn new(name: &str) -> BridgeConfig {
+        BridgeConfig {
+            name: name.to_string(),
+            bip: None,
+            mtu: 1500,
+            table: if name == "berth0" {
+                "berth".into()
+            } else {
+                format!("berth_{}", name.replace(['-', '.'], "_"))
+            },
+        }
+    }
+}
+
+/// The bridge, set up.
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    /// Its configuration.
+    pub config: BridgeConfig,
+    /// The gateway's address (the bridge's).
+    pub gateway: Ipv4Addr,
+    /// The subnet.
+    pub subnet: Subnet,
+    index: i32,
+}
+
+/// A container's interface on the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Endpoint {
+    /// The host's end of the veth pair.
+    pub veth: String,
+    /// The container's address.
+    pub ip: Ipv4Addr,
+    /// The prefix length of the subnet.
+    pub prefix: u8,
+    /// The gateway.
+    pub gateway: Ipv4Addr,
+    /// The MAC of its `eth0`.
+    pub mac: String,
+    /// Where its network namespace is kept.
+    pub netns: PathBuf,
+}
+
+fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
+    std::fs::write(path, value).map_err(io_err(format!("write {path}")))
+}
+
+impl Bridge {
+    /// Makes the bridge (or finds it), gives it the gateway's address, sets
+    /// it up, turns IPv4 forwarding on and writes berth's nftables table
+    /// with no published ports. Idempotent: a daemon restart calls it again.
+    pub fn setup(config: BridgeConfig) -> Result<Bridge, NetError> {
+        let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+        match nl.add_bridge(&config.name, config.mtu) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(io_err(format!("create bridge {}", config.name))(e)),
+        }
+        let index = nl
+            .index(&config.name)
+            .map_err(io_err(format!("find bridge {}", config.name)))?;
+        let have = nl
+            .addresses(index)
+            .map_err(io_err(format!("addresses of {}", config.name)))?;
+        let (gateway, prefix) = match (config.bip, have.first()) {
+            (Some(bip), _) if have.contains(&bip) => bip,
+            (Some(bip), _) => {
+                // A changed `bip`: the old addresses go.
+                if !have.is_empty() {
+                    let _ = nl.del_link(&config.name);
+                    nl.add_bridge(&config.name, config.mtu)
+                        .map_err(io_err(format!("re-create bridge {}", config.name)))?;
+                }
+                bip
+            }
+            (None, Some(own)) => *own,
+            (None, None) => {
+                let routes = std::fs::read_to_string("/proc/net/route")
+                    .map_err(io_err("read /proc/net/route"))?;
+                let s = ipam::choose(&ipam::routes_from_proc(&routes)).ok_or(NetError::NoSubnet)?;
+                (s.first(), s.prefix)
+            }
+        };
+        let index = nl
+            .index(&config.name)
+            .map_err(io_err(format!("find bridge {}", config.name)))?;
+        if !have.contains(&(gateway, prefix)) || config.bip.is_some_and(|b| !have.contains(&b)) {
+            match nl.add_address(index, gateway, prefix) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => {
+                    return Err(io_err(format!("add {gateway}/{prefix} to {}", config.name))(e))
+                }
+            }
+        }
+        nl.set_up(index)
+            .map_err(io_err(format!("set {} up", config.name)))?;
+        // Routing between the bridge and the host's interfaces, as Docker.
+        sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        // 127.0.0.1:PORT DNATed into the bridge (see `nft`).
+        sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", config.name),
+            "1",
+        )?;
+        let b = Bridge {
+            subnet: Subnet::new(gateway, prefix),
+            gateway,
+            config,
+            index,
+        };
+        b.apply_forwards(&[])?;
+        Ok(b)
+    }
+
+    /// Writes berth's table with these published ports (all of them: the
+    /// table is replaced whole).
+    pub fn apply_forwards(&self, forwards: &[Forward]) -> Result<(), NetError> {
+        nft::apply(&nft::ruleset(
+            &self.config.table,
+            &self.config.name,
+            self.subnet,
+            forwards,
+        ))
+        .map_err(io_err(format!(
+            "write nftables table {}",
+            self.config.table
+        )))
+    }
+
+    /// The host end's name of container `id`'s veth pair.
+    pub fn veth_name(id: &str) -> String {
+        format!("veth{}", &id[..id.len().min(11)])
+    }
+
+    /// Makes a network namespace kept at `netns`, a veth pair from the
+    /// bridge into it (`eth0`, address `ip`, up, MTU as the bridge's), `lo`
+    /// up and a default route through the gateway.
+    pub fn attach(&self, id: &str, ip: Ipv4Addr, netns: &Path) -> Result<Endpoint, NetError> {
+        let veth = Self::veth_name(id);
+        let mac = ipam::mac_of(ip);
+        let (ns, mut inside) =
+            netns::create(netns).map_err(io_err(format!("create {}", netns.display())))?;
+        let made = (|| {
+            let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+            // A veth left by a crash under the same name goes first.
+            let _ = nl.del_link(&veth);
+            nl.add_veth(
+                &veth,
+                self.index,
+                "eth0",
+                std::os::fd::AsRawFd::as_raw_fd(&ns),
+                mac,
+                self.config.mtu,
+            )
+            .map_err(io_err(format!("create veth {veth}")))?;
+            let host_end = nl.index(&veth).map_err(io_err(format!("find {veth}")))?;
+            nl.set_up(host_end)
+                .map_err(io_err(format!("set {veth} up")))?;
+            // Hairpin: a container reaching its own published port through
+            // a host address gets the DNATed frame back out of the port it
+            // came in by (when `br_netfilter` bridges the DNAT), as Docker
+            // sets it without its userland proxy.
+            sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
+            let lo = inside.index("lo").map_err(io_err("find lo"))?;
+            inside.set_up(lo).map_err(io_err("set lo up"))?;
+            let eth0 = inside.index("eth0").map_err(io_err("find eth0"))?;
+            inside
+                .add_address(eth0, ip, self.subnet.prefix)
+                .map_err(io_err(format!("add {ip} to eth0")))?;
+            inside.set_up(eth0).map_err(io_err("set eth0 up"))?;
+            inside
+                .add_default_route(self.gateway)
+                .map_err(io_err("add the default route"))?;
+            Ok(Endpoint {
+                veth: veth.clone(),
+                ip,
+                prefix: self.subnet.prefix,
+                gateway: self.gateway,
+                mac: ipam::mac_string(mac),
+                netns: netns.to_path_buf(),
+            })
+        })();
+        if made.is_err() {
+            self.detach(&veth, netns);
+        }
+        made
+    }
+
+    /// Removes a container's veth pair and lets go of its namespace. What
+    /// is already gone is fine.
+    pub fn detach(&self, veth: &str, netns: &Path) {
+        let found = Netlink::open().and_then(|mut nl| nl.index(veth).map(|i| (nl, i)));
+        let _ = netns::remove(netns);
+        // Deleting a veth waits for the kernel's RCU grace periods (10 to
+        // 15 ms here), which a stop need not wait for: its address and
+        // ports are free already, and the namespace is gone. By index, not
+        // name: a restart may have made a new veth of the same name by then.
+        if let Ok((mut nl, index)) = found {
+            std::thread::spawn(move || {
+                let _ = nl.del_index(index);
+            });
+        }
+    }
+
+    /// After a crash: deletes veths on the bridge and namespaces under
+    /// `netns_dir` that belong to none of `keep` (container ids).
+    pub fn sweep(&self, netns_dir: &Path, keep: &[String]) -> Result<usize, NetError> {
+        let mut removed = netns::sweep(netns_dir, keep);
+        let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+        let wanted: Vec<String> = keep.iter().map(|id| Self::veth_name(id)).collect();
+        for l in nl.links().map_err(io_err("list links"))? {
+            if l.master == self.index && l.name.starts_with("veth") && !wanted.contains(&l.name) {
+                let _ = nl.del_link(&l.name);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,135 @@
+//! Published ports: Docker's `PortBindings` keys (`80/tcp`), the forwards
+//! they become, and the host ports berth holds while they are published.
+//!
+//! A published port is held by a bound socket in the daemon (not listening:
+//! the DNAT takes every packet first). So a port is never published twice,
+//! a port in use by a host program is refused with Docker's words, and
+//! `-p 80` gets a free port from the kernel.
+
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// `tcp` or `udp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// One published port: traffic to `host_ip:host_port` goes to `ip:port`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Forward {
+    /// Protocol.
+    pub proto: Proto,
+    /// The host address it is bound to; `None` is every address.
+    pub host_ip: Option<Ipv4Addr>,
+    /// The host's port.
+    pub host_port: u16,
+    /// The container's address.
+    pub ip: Ipv4Addr,
+    /// The container's port.
+    pub port: u16,
+}
+
+/// Parses Docker's port key, `80`, `80/tcp` or `53/udp`.
+pub fn parse_key(key: &str) -> Option<(u16, Proto)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = match proto {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        _ => return None,
+    };
+    Some((port.parse().ok().filter(|p| *p > 0)?, proto))
+}
+
+/// Holds `host_ip:port` (port 0: a free one the kernel picks) for `proto`;
+/// returns the socket and the port. Fails as Docker's port allocator does
+/// when it is taken.
+pub fn reserve(
+    proto: Proto,
+    host_ip: Option<Ipv4Addr>,
+    port: u16,
+) -> Result<(OwnedFd, u16), String> {
+    let typ = match proto {
+        Proto::Tcp => libc::SOCK_STREAM,
+        Proto::Udp => libc::SOCK_DGRAM,
+    };
+    let ip = host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    // SAFETY: socket(2) with constant arguments returns a new fd or -1.
+    let raw = unsafe { libc::socket(libc::AF_INET, typ | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(format!(
+            "a socket for port {port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: raw was just returned by socket(2) and is owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: sa is a valid sockaddr_in and len its size.
+    if unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len) } < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            format!("Bind for {ip}:{port} failed: port is already allocated")
+        } else {
+            format!("Bind for {ip}:{port} failed: {e}")
+        });
+    }
+    let mut got_len = len;
+    // SAFETY: sa is writable for got_len bytes, which getsockname updates.
+    if unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut sa).cast(), &mut got_len) } < 0 {
+        return Err(format!(
+            "the port bound for {ip}:{port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok((fd, u16::from_be(sa.sin_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(parse_key("80/tcp"), Some((80, Proto::Tcp)));
+        assert_eq!(parse_key("53/udp"), Some((53, Proto::Udp)));
+        assert_eq!(parse_key("8080"), Some((8080, Proto::Tcp)));
+        assert_eq!(parse_key("1/sctp"), None);
+        assert_eq!(parse_key("x/tcp"), None);
+    }
+
+    #[test]
+    fn a_held_port_is_refused_and_zero_picks_one() {
+        let (_a, p) = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), 0).unwrap();
+        assert!(p > 0);
+        let e = reserve(Proto::Tcp, None, p).unwrap_err();
+        assert_eq!(
+            e,
+            format!("Bind for 0.0.0.0:{p} failed: port is already allocated")
+        );
+        // UDP is another space.
+        assert!(reserve(Proto::Udp, Some(Ipv4Addr::LOCALHOST), p).is_ok());
+    }
+}
