@@ -3,6 +3,10 @@
 //! error it stops at (`NAME.error`). Adding `tests/corpus/NAME.Dockerfile`
 //! and its expectation adds a case; `BLESS=1` rewrites the expectations
 //! from the parser (review them line by line before committing).
+//!
+//! Strings are rendered with Rust's `{:?}` escaping (names, which are
+//! never quoted, with `escape_debug`), so blanks, quotes, tabs, `\r` and
+//! no-break spaces are all visible in the expected files.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,10 @@ fn command(c: &Command) -> String {
 }
 
 fn flags(f: &Flags) -> String {
-    let parts: Vec<String> = f.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    let parts: Vec<String> = f
+        .iter()
+        .map(|(n, v)| format!("{}={v:?}", n.escape_debug()))
+        .collect();
     format!("flags=[{}]", parts.join(", "))
 }
 
@@ -26,14 +33,17 @@ fn heredocs(h: &[Heredoc]) -> String {
         .iter()
         .map(|h| {
             let mode = if h.expand { "expand" } else { "noexpand" };
-            format!("{}:{mode}:{:?}", h.name, h.content)
+            format!("{}:{mode}:{:?}", h.name.escape_debug(), h.content)
         })
         .collect();
     format!("heredocs=[{}]", parts.join(", "))
 }
 
 fn pairs(p: &[(String, String)]) -> String {
-    let parts: Vec<String> = p.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    let parts: Vec<String> = p
+        .iter()
+        .map(|(n, v)| format!("{}={v:?}", n.escape_debug()))
+        .collect();
     parts.join(" ")
 }
 
@@ -77,8 +87,8 @@ fn kind(k: &Kind) -> String {
             let parts: Vec<String> = decls
                 .iter()
                 .map(|d| match &d.default {
-                    Some(v) => format!("{}={v:?}", d.name),
-                    None => d.name.clone(),
+                    Some(v) => format!("{}={v:?}", d.name.escape_debug()),
+                    None => d.name.escape_debug().to_string(),
                 })
                 .collect();
             format!("ARG {}", parts.join(" "))
@@ -90,7 +100,11 @@ fn kind(k: &Kind) -> String {
         Kind::Stopsignal(s) => format!("STOPSIGNAL {s:?}"),
         Kind::Maintainer(s) => format!("MAINTAINER {s:?}"),
         Kind::Copy(c) => copy(c),
-        Kind::Onbuild(inner) => format!("ONBUILD {}", kind(&inner.kind)),
+        Kind::Onbuild(inner) => format!(
+            "ONBUILD trigger={:?} {}",
+            inner.source.text,
+            kind(&inner.kind)
+        ),
         Kind::Healthcheck(None) => "HEALTHCHECK NONE".into(),
         Kind::Healthcheck(Some(h)) => {
             format!("HEALTHCHECK {} {}", flags(&h.flags), command(&h.command))
@@ -109,8 +123,8 @@ fn render(d: &Dockerfile) -> String {
     }
     for a in &d.meta_args {
         match &a.default {
-            Some(v) => writeln!(out, "META_ARG {}={v:?}", a.name).unwrap(),
-            None => writeln!(out, "META_ARG {}", a.name).unwrap(),
+            Some(v) => writeln!(out, "META_ARG {}={v:?}", a.name.escape_debug()).unwrap(),
+            None => writeln!(out, "META_ARG {}", a.name.escape_debug()).unwrap(),
         }
     }
     let opt = |o: &Option<String>| o.as_ref().map_or("-".to_string(), |s| format!("{s:?}"));

@@ -9,3 +9,6 @@ RUN ["a", "b"] && echo trailing
 CMD []
 VOLUME ["/data", "/var/lib/app"]
 VOLUME [/not/json]
+CMD ["echo", "\ud800 lone"]
+ENTRYPOINT ["\udc00\ud83d\ude00x"]
+RUN ["printf", "\ud83d\u0041"]
