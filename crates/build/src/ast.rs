@@ -138,7 +138,11 @@ pub enum Kind {
     Workdir(String),
     /// `COPY` or `ADD`.
     Copy(CopySpec),
-    /// `ONBUILD <instruction>` (stored in the image config as its text).
+    /// `ONBUILD <instruction>`, stored in the image config as the inner
+    /// instruction's `source.text`: the trigger without `ONBUILD`, then
+    /// each of its here-documents' body and terminator on the lines after
+    /// it (BuildKit's `OnbuildCommand.Expression`), so that it parses
+    /// again in the build that runs it.
     Onbuild(Box<Instruction>),
     /// `STOPSIGNAL sig`.
     Stopsignal(String),

@@ -22,7 +22,7 @@ mod instruction;
 mod words;
 
 use instruction::{Fail, Step};
-use words::{extract_flags, heredocs_in, parse_json, Json};
+use words::{extract_flags, heredocs_in, parse_json, split_keyword, Json};
 
 use crate::{Directives, Dockerfile, Error, Heredoc, Instruction, Kind, Source, Stage};
 
@@ -266,8 +266,7 @@ fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
 /// trigger) in shell form.
 fn heredoc_capable(line: &str, escape: char) -> bool {
     let split = |s: &str| -> (String, String) {
-        let s = s.trim_start();
-        let (k, r) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+        let (k, r) = split_keyword(s);
         (k.to_lowercase(), r.to_string())
     };
     let (mut keyword, mut rest) = split(line);

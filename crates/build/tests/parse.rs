@@ -965,3 +965,24 @@ fn heredoc_names_quoted_and_spaced() {
         assert_eq!(heredocs[0].content, "body\n", "{line:?}");
     }
 }
+
+#[test]
+fn onbuild_trigger_text_parses_again() {
+    // The engine stores the trigger's text and parses it again in the
+    // build FROM the image: heredoc bodies must travel with it.
+    let d = ok("FROM scratch\nONBUILD RUN <<-EOF cat - <<'B'\n\techo a\n\tEOF\n$b\nB\nONBUILD COPY <<X /x\nx\nX\n");
+    for ins in &d.stages[0].instructions {
+        let Kind::Onbuild(inner) = &ins.kind else {
+            panic!("{ins:?}")
+        };
+        let again = ok(&format!("FROM scratch\n{}\n", inner.source.text));
+        assert_eq!(again.stages[0].instructions[0].kind, inner.kind);
+    }
+    let Kind::Onbuild(inner) = &d.stages[0].instructions[0].kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        inner.source.text,
+        "RUN <<-EOF cat - <<'B'\necho a\nEOF\n$b\nB"
+    );
+}

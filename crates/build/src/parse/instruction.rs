@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use super::words::{extract_flags, heredoc_marker, parse_json, parse_words, suggest, Json};
+use super::words::{
+    extract_flags, heredoc_marker, is_go_blank, parse_json, parse_words, split_keyword, suggest,
+    Json,
+};
 use crate::{ArgDecl, Command, CopySpec, Flags, Healthcheck, Heredoc, Kind};
 
 /// The instructions Docker knows, lower-case.
@@ -107,9 +110,7 @@ const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
 /// opened (RUN, COPY, ADD, or those under ONBUILD).
 pub(super) fn instruction(text: &str, heredocs: Vec<Heredoc>, escape: char) -> Result<Step, Fail> {
     let text = text.trim();
-    let (keyword, rest) = text
-        .split_once(|c: char| c.is_whitespace())
-        .unwrap_or((text, ""));
+    let (keyword, rest) = split_keyword(text);
     let lower = keyword.to_lowercase();
     let upper = keyword.to_uppercase();
     let (raw_flags, rest) = extract_flags(rest, escape);
@@ -262,10 +263,13 @@ fn command(rest: &str) -> Result<Command, Fail> {
     }
 }
 
-/// Whitespace-separated words, quotes not considered
-/// (`parseStringsWhitespaceDelimited`).
+/// Blank-separated words, quotes not considered
+/// (`parseStringsWhitespaceDelimited`, blanks as [`is_go_blank`]).
 fn split(rest: &str) -> Vec<String> {
-    rest.split_whitespace().map(String::from).collect()
+    rest.split(is_go_blank)
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// `parseMaybeJSONToList`: a JSON array, or whitespace-separated words.
@@ -303,10 +307,11 @@ fn name_values(rest: &str, keyword: &str, escape: char) -> Result<Vec<(String, S
         return fail(format!("{keyword} requires at least one argument"));
     };
     if !first.contains('=') {
-        let Some((name, value)) = rest.split_once(|c: char| c.is_whitespace()) else {
+        let Some((name, value)) = rest.split_once(is_go_blank) else {
             return fail(format!("{keyword} must have two arguments"));
         };
-        return Ok(vec![(name.to_string(), value.trim_start().to_string())]);
+        let value = value.trim_start_matches(is_go_blank);
+        return Ok(vec![(name.to_string(), value.to_string())]);
     }
     let mut pairs = Vec::new();
     for word in words {
@@ -476,7 +481,7 @@ fn go_duration_nanos(s: &str) -> Option<f64> {
 /// `ONBUILD <instruction>`: the trigger parsed as an instruction of its
 /// own (its text without `ONBUILD`, as BuildKit stores it).
 fn onbuild(text: &str, rest: &str, heredocs: Vec<Heredoc>, escape: char) -> Result<Kind, Fail> {
-    let trigger = rest.split_whitespace().next().unwrap_or("").to_uppercase();
+    let trigger = split_keyword(rest).0.to_uppercase();
     match trigger.as_str() {
         "" => return fail("ONBUILD requires at least one argument"),
         "ONBUILD" => return fail("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
@@ -484,6 +489,16 @@ fn onbuild(text: &str, rest: &str, heredocs: Vec<Heredoc>, escape: char) -> Resu
             return fail(format!("{trigger} isn't allowed as an ONBUILD trigger"))
         }
         _ => {}
+    }
+    // The trigger as BuildKit stores it (`OnbuildCommand.Expression`):
+    // with its here-documents' bodies and terminators after it, so that a
+    // build FROM this image can parse it again. (A `<<-` body is stored
+    // with its tabs already removed, which reads back the same.)
+    let mut stored = rest.to_string();
+    for heredoc in &heredocs {
+        stored.push('\n');
+        stored.push_str(&heredoc.content);
+        stored.push_str(&heredoc.name);
     }
     let offset = text.len() - rest.len();
     let inner = instruction(rest, heredocs, escape).map_err(|f| Fail {
@@ -494,7 +509,7 @@ fn onbuild(text: &str, rest: &str, heredocs: Vec<Heredoc>, escape: char) -> Resu
         Step::Instr(kind) => Ok(Kind::Onbuild(Box::new(crate::Instruction {
             source: crate::Source {
                 line: 0, // filled in by the caller, which knows the line
-                text: rest.to_string(),
+                text: stored,
             },
             kind,
         }))),

@@ -44,6 +44,26 @@ pub(super) fn extract_flags(line: &str, escape: char) -> (Vec<String>, &str) {
     }
 }
 
+/// moby's `reWhitespace` (`[\t\v\f\r ]+`): the blanks that split the
+/// keyword from its arguments, the words of FROM, EXPOSE and of COPY, ADD
+/// and VOLUME in shell form, and the old `ENV name value`. ASCII only, so
+/// a no-break space pasted from a web page stays inside its word there (as
+/// it does not in `parseWords` and `extractBuilderFlags`, which use Go's
+/// `unicode.IsSpace` like [`char::is_whitespace`]).
+pub(super) fn is_go_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\u{b}' | '\u{c}' | '\r')
+}
+
+/// The keyword and the rest, split as moby's `splitCommand` does: at the
+/// first run of [`is_go_blank`] characters of the trimmed line.
+pub(super) fn split_keyword(line: &str) -> (&str, &str) {
+    let line = line.trim();
+    match line.split_once(is_go_blank) {
+        Some((keyword, rest)) => (keyword, rest.trim_start_matches(is_go_blank)),
+        None => (line, ""),
+    }
+}
+
 /// moby's `parseWords`: splits on whitespace outside quotes, keeping the
 /// quotes and escapes in each word (expansion removes them later).
 pub(super) fn parse_words(rest: &str, escape: char) -> Vec<String> {
@@ -124,7 +144,7 @@ pub(super) fn parse_json(rest: &str) -> Json {
     if !rest.starts_with('[') || !rest.ends_with(']') {
         return Json::Invalid;
     }
-    match serde_json::from_str::<Vec<serde_json::Value>>(rest) {
+    match serde_json::from_str::<Vec<serde_json::Value>>(&go_surrogates(rest)) {
         Err(_) => Json::Invalid,
         Ok(values) => values
             .into_iter()
@@ -135,6 +155,61 @@ pub(super) fn parse_json(rest: &str) -> Json {
             .collect::<Option<Vec<_>>>()
             .map_or(Json::Mixed, Json::Strings),
     }
+}
+
+/// Go's `encoding/json` reads a `\u` escape of a UTF-16 surrogate that is
+/// not half of a valid pair as U+FFFD (and the next escape on its own),
+/// where serde_json refuses the whole document, which would turn an exec
+/// form into a shell form. Such escapes inside strings are rewritten to
+/// `\ufffd` first, so both read the same array.
+fn go_surrogates(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains("\\u") {
+        return json.into();
+    }
+    let b = json.as_bytes();
+    let hex = |at: usize| -> Option<u32> {
+        let h = b.get(at..at + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
+    };
+    let escape_at = |at: usize| -> Option<u32> {
+        (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let mut out = String::new();
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                in_string = !in_string;
+                i += 1;
+            }
+            b'\\' if in_string => match escape_at(i) {
+                Some(0xD800..=0xDBFF)
+                    if escape_at(i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) =>
+                {
+                    i += 12
+                }
+                Some(0xD800..=0xDFFF) => {
+                    out.push_str(&json[copied..i]);
+                    out.push_str("\\ufffd");
+                    i += 6;
+                    copied = i;
+                }
+                Some(_) => i += 6,
+                None => i += 2,
+            },
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return json.into();
+    }
+    out.push_str(&json[copied..]);
+    out.into()
 }
 
 /// moby's `ParseHeredoc`: whether a word is `[n]<<[-]NAME`, and which.
@@ -276,6 +351,31 @@ mod tests {
         assert!(matches!(parse_json("[a]"), Json::Invalid));
         assert!(matches!(parse_json("[\"a\"] x"), Json::Invalid));
         assert!(matches!(parse_json("echo"), Json::Invalid));
+    }
+
+    #[test]
+    fn lone_surrogates_read_as_go_reads_them() {
+        let strings = |s: &str| match parse_json(s) {
+            Json::Strings(v) => v,
+            _ => panic!("{s:?} should be a JSON array of strings"),
+        };
+        assert_eq!(strings(r#"["\ud800 x"]"#), ["\u{fffd} x"]);
+        assert_eq!(strings(r#"["\udc00\ud83d\ude00"]"#), ["\u{fffd}\u{1f600}"]);
+        assert_eq!(
+            strings(r#"["\ud83d\u0041", "\ud83d"]"#),
+            ["\u{fffd}A", "\u{fffd}"]
+        );
+        // An escaped backslash before `u` is no escape; outside strings
+        // nothing is rewritten.
+        assert_eq!(strings(r#"["\\ud800"]"#), ["\\ud800"]);
+        assert!(matches!(parse_json(r#"[\ud800]"#), Json::Invalid));
+    }
+
+    #[test]
+    fn keyword_split_on_ascii_blanks_only() {
+        assert_eq!(split_keyword("  RUN \t echo hi "), ("RUN", "echo hi"));
+        assert_eq!(split_keyword("RUN\u{a0}echo"), ("RUN\u{a0}echo", ""));
+        assert_eq!(split_keyword("RUN"), ("RUN", ""));
     }
 
     #[test]
