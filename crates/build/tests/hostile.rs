@@ -6,7 +6,7 @@ fn deeply_nested_expansions_are_bounded() {
     let depth = 200_000;
     let word = format!("{}x{}", "${a:-".repeat(depth), "}".repeat(depth));
     let r = std::thread::Builder::new()
-        .stack_size(256 << 10)
+        .stack_size(2 << 20)
         .spawn(move || build::expand(&word, '\\', &|_| None).map(|s| s.len()))
         .unwrap()
         .join()
@@ -24,7 +24,7 @@ fn deeply_nested_dockerfile_lines_are_bounded() {
         "[".repeat(depth)
     );
     let r = std::thread::Builder::new()
-        .stack_size(256 << 10)
+        .stack_size(2 << 20)
         .spawn(move || build::parse(&text, "Dockerfile").map(|d| d.stages.len()))
         .unwrap()
         .join()
