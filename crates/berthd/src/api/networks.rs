@@ -85,8 +85,8 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
                     "label" => labels_match(&n["Labels"], w),
                     "type" => (w == "builtin") == builtin(n),
                     "dangling" => {
-                        let empty = n["Containers"].as_object().is_none_or(|m| m.is_empty())
-                            && !builtin(n);
+                        let empty =
+                            n["Containers"].as_object().is_none_or(|m| m.is_empty()) && !builtin(n);
                         (w == "true" || w == "1") == empty
                     }
                     _ => true,
@@ -117,7 +117,9 @@ fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, ApiErro
             .iter()
             .map(|(k, v)| match v.as_str() {
                 Some(s) => Ok((k.clone(), s.to_string())),
-                None => Err(ApiError::bad_request(format!("{what}: {k} is not a string"))),
+                None => Err(ApiError::bad_request(format!(
+                    "{what}: {k} is not a string"
+                ))),
             })
             .collect(),
         _ => Err(ApiError::bad_request(format!("{what}: an object expected"))),
@@ -144,7 +146,12 @@ pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiErr
         ));
     }
     let cfg = configs.first().cloned().unwrap_or(Value::Null);
-    let s = |k: &str| cfg[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let s = |k: &str| {
+        cfg[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     if cfg["Subnet"].as_str().is_none() && s("Gateway").is_some() {
         return Err(ApiError::bad_request(
             "gateway needs a subnet (--subnet) to be given",
@@ -205,7 +212,11 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
 }
 
 /// `POST /networks/{id}/connect` with `{Container, EndpointConfig}`.
-pub async fn connect(d: &Daemon, network: String, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn connect(
+    d: &Daemon,
+    network: String,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     let v = read_json(body).await?;
     let container = v["Container"].as_str().unwrap_or("").to_string();
     let ep = v["EndpointConfig"].clone();

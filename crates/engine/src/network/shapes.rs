@@ -91,7 +91,10 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default()
             {
-                let id = records.iter().find(|r| r.name == name).map(|r| r.id.clone());
+                let id = records
+                    .iter()
+                    .find(|r| r.name == name)
+                    .map(|r| r.id.clone());
                 networks.entry(name).or_insert_with(|| json!({
                     "IPAMConfig": ep.get("IPAMConfig").cloned().unwrap_or(Value::Null), "Links": null,
                     "Aliases": ep.get("Aliases").cloned().unwrap_or(Value::Null), "MacAddress": "",

@@ -47,7 +47,11 @@ fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
 fn parse_subnet(s: &str) -> Result<net::ipam::Subnet, EngineError> {
     let bad = || err(ErrorKind::InvalidArgument, format!("invalid subnet {s}"));
     let (a, p) = s.split_once('/').ok_or_else(bad)?;
-    let p: u8 = p.parse().ok().filter(|p| (1..=30).contains(p)).ok_or_else(bad)?;
+    let p: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| (1..=30).contains(p))
+        .ok_or_else(bad)?;
     let a: Ipv4Addr = a.parse().map_err(|_| bad())?;
     Ok(net::ipam::Subnet::new(a, p))
 }
@@ -188,9 +192,9 @@ impl Engine {
         };
         let gateway = match &req.gateway {
             Some(g) => {
-                let g: Ipv4Addr = g.parse().map_err(|_| {
-                    err(ErrorKind::InvalidArgument, format!("invalid gateway {g}"))
-                })?;
+                let g: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| err(ErrorKind::InvalidArgument, format!("invalid gateway {g}")))?;
                 if !subnet.contains(g) {
                     return Err(err(
                         ErrorKind::Forbidden,
@@ -361,7 +365,10 @@ impl Engine {
                     ));
                 }
                 ip.parse::<Ipv4Addr>().map_err(|_| {
-                    err(ErrorKind::InvalidArgument, format!("invalid IPv4 address: {ip}"))
+                    err(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid IPv4 address: {ip}"),
+                    )
                 })?;
             }
         }
@@ -461,7 +468,10 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<Ipv4Addr>().map_err(|_| {
-                    err(ErrorKind::InvalidArgument, format!("invalid IPv4 address: {s}"))
+                    err(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid IPv4 address: {s}"),
+                    )
                 })
             })
             .transpose()?;
@@ -476,14 +486,10 @@ impl Engine {
             .map(|i| format!("eth{i}"))
             .find(|n| !used.contains(n))
             .unwrap_or_default();
-        let default_route = !u.internal
-            && a.endpoint.is_none()
-            && !a.networks.iter().any(|n| n.default_route);
+        let default_route =
+            !u.internal && a.endpoint.is_none() && !a.networks.iter().any(|n| n.default_route);
         let veth = veth_of(&c.id, &r.id);
-        let endpoint = match u
-            .bridge
-            .connect(&veth, &ifname, ip, &netns, default_route)
-        {
+        let endpoint = match u.bridge.connect(&veth, &ifname, ip, &netns, default_route) {
             Ok(e) => e,
             Err(e) => {
                 let _ = self.free_in(&r.id, &c.id);
@@ -551,9 +557,10 @@ impl Engine {
             ));
         }
         let mut config = c.config.clone();
-        if wanted_networks(&config).iter().any(|(n, _)| {
-            self.find_network(n).is_ok_and(|x| x.id == r.id)
-        }) && !matches!(self.state(&c), State::Running(..))
+        if wanted_networks(&config)
+            .iter()
+            .any(|(n, _)| self.find_network(n).is_ok_and(|x| x.id == r.id))
+            && !matches!(self.state(&c), State::Running(..))
         {
             return Err(err(
                 ErrorKind::Forbidden,
@@ -634,10 +641,7 @@ impl Engine {
         if !found && !force {
             return Err(err(
                 ErrorKind::Forbidden,
-                format!(
-                    "container {} is not connected to network {}",
-                    c.id, r.name
-                ),
+                format!("container {} is not connected to network {}", c.id, r.name),
             ));
         }
         self.update_config(&c.id, config)
@@ -697,7 +701,9 @@ impl Engine {
             if !subnet.contains(ip) || ip == subnet.addr || ip == subnet.broadcast() {
                 return Err(err(
                     ErrorKind::InvalidArgument,
-                    format!("invalid address {ip}: it does not belong to any of this network's subnets"),
+                    format!(
+                        "invalid address {ip}: it does not belong to any of this network's subnets"
+                    ),
                 ));
             }
         }
