@@ -107,6 +107,12 @@ enum Command {
         #[arg(short = 'f', long, value_name = "string")]
         format: Option<String>,
     },
+    /// Manage networks
+    Network {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
     /// Manage volumes
     Volume {
         /// The subcommand.
@@ -213,6 +219,26 @@ enum ImageCommand {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum NetworkCommand {
+    /// Create a network
+    Create(commands::network::CreateArgs),
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(commands::network::LsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(InspectArgs),
+    /// Remove one or more networks
+    #[command(visible_alias = "remove")]
+    Rm(commands::network::RmArgs),
+    /// Remove all unused networks
+    Prune(commands::network::PruneArgs),
+    /// Connect a container to a network
+    Connect(commands::network::ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(commands::network::DisconnectArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,6 +350,15 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,
         Command::Info { format } => system::info(client, format.as_deref()).await,
+        Command::Network { command } => match command {
+            NetworkCommand::Create(a) => commands::network::create(client, a).await,
+            NetworkCommand::Ls(a) => commands::network::ls(client, a).await,
+            NetworkCommand::Inspect(a) => inspect::inspect(client, a, Some(Kind::Network)).await,
+            NetworkCommand::Rm(a) => commands::network::rm(client, a).await,
+            NetworkCommand::Prune(a) => commands::network::prune(client, a).await,
+            NetworkCommand::Connect(a) => commands::network::connect(client, a).await,
+            NetworkCommand::Disconnect(a) => commands::network::disconnect(client, a).await,
+        },
         Command::Volume { command } => match command {
             VolumeCommand::Create(a) => commands::volume::create(client, a).await,
             VolumeCommand::Ls(a) => commands::volume::ls(client, a).await,

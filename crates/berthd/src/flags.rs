@@ -38,6 +38,11 @@ pub struct Flags {
     /// subnet clear of the host's routes, as Docker picks).
     #[arg(long)]
     pub bip: Option<String>,
+    /// Resolvers the embedded DNS server of user-defined networks forwards
+    /// to (default: the host's `/etc/resolv.conf`), as dockerd's `--dns`;
+    /// `IP` or `IP:PORT`.
+    #[arg(long)]
+    pub dns: Vec<String>,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -51,6 +56,7 @@ struct FileConfig {
     log_level: Option<String>,
     bridge: Option<String>,
     bip: Option<String>,
+    dns: Option<Vec<String>>,
 }
 
 /// Settings after defaults, the config file and the flags (flags win).
@@ -68,6 +74,8 @@ pub struct Settings {
     pub log_level: String,
     /// The default bridge, `None` for none.
     pub bridge: Option<engine::net::BridgeConfig>,
+    /// Upstream resolvers of the embedded DNS server.
+    pub dns: Vec<std::net::SocketAddr>,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -121,7 +129,21 @@ impl Flags {
                 Some(cfg)
             }
         };
+        let dns_flags = if self.dns.is_empty() {
+            file.dns.clone().unwrap_or_default()
+        } else {
+            self.dns.clone()
+        };
+        let mut dns = Vec::new();
+        for d in dns_flags {
+            let addr = d
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| d.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                .with_context(|| format!("invalid dns {d:?}: an IP address, or IP:PORT"))?;
+            dns.push(addr);
+        }
         Ok(Settings {
+            dns,
             bridge,
             socket,
             data_root: self

@@ -149,8 +149,10 @@ async fn run(flags: flags::Flags) -> Result<()> {
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
     let bridge = settings.bridge.clone();
+    let dns = settings.dns.clone();
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
+        e.dns_servers = dns;
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })

@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Conflict,
     /// 400.
     InvalidArgument,
+    /// 403 (Docker's for what is refused as such: removing a network in
+    /// use, an overlapping pool).
+    Forbidden,
     /// 500.
     System,
 }

@@ -43,6 +43,11 @@ pub struct Engine {
     pub(crate) net: Option<network::NetContext>,
     /// Published ports in force.
     pub(crate) net_state: std::sync::Mutex<network::NetState>,
+    /// The embedded DNS server of user-defined networks.
+    pub(crate) dns: Option<net::dns::Server>,
+    /// Where it forwards what is not a container's name (dockerd's `--dns`);
+    /// empty: the host's `/etc/resolv.conf`.
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }
 
 impl Engine {
@@ -61,6 +66,8 @@ impl Engine {
             volumes_lock: Default::default(),
             net: None,
             net_state: Default::default(),
+            dns: None,
+            dns_servers: Vec::new(),
         })
     }
 

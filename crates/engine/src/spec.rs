@@ -675,6 +675,10 @@ pub fn write_etc_files(
             format!("{BASE}{ip}\t{hostname}\n"),
             crate::network::container_resolv_conf(&host_resolv),
         ),
+        EtcNet::Embedded(ip) => (
+            format!("{BASE}{ip}\t{hostname}\n"),
+            crate::network::embedded_resolv_conf(&host_resolv),
+        ),
         EtcNet::Host => (
             std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| BASE.to_string()),
             host_resolv,

@@ -11,6 +11,7 @@
 //! Needs root (`CAP_NET_ADMIN`, `CAP_SYS_ADMIN` for the namespace mounts)
 //! and the `nft` binary.
 
+pub mod dns;
 pub mod ipam;
 pub mod netlink;
 pub mod netns;
@@ -103,6 +104,10 @@ pub struct Endpoint {
     pub mac: String,
     /// Where its network namespace is kept.
     pub netns: PathBuf,
+    /// Its name inside the namespace (`eth0`, `eth1`…); empty in records
+    /// written before user-defined networks, which mean `eth0`.
+    #[serde(default)]
+    pub ifname: String,
 }
 
 fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
@@ -114,6 +119,14 @@ impl Bridge {
     /// it up, turns IPv4 forwarding on and writes berth's nftables table
     /// with no published ports. Idempotent: a daemon restart calls it again.
     pub fn setup(config: BridgeConfig) -> Result<Bridge, NetError> {
+        let b = Bridge::create(config)?;
+        b.apply_forwards(&[])?;
+        Ok(b)
+    }
+
+    /// What [`Bridge::setup`] does but the nftables table, which the caller
+    /// writes whole for all its bridges ([`nft::ruleset`]).
+    pub fn create(config: BridgeConfig) -> Result<Bridge, NetError> {
         let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
         match nl.add_bridge(&config.name, config.mtu) {
             Ok(()) => {}
@@ -166,14 +179,32 @@ impl Bridge {
             &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", config.name),
             "1",
         )?;
-        let b = Bridge {
+        Ok(Bridge {
             subnet: Subnet::new(gateway, prefix),
             gateway,
             config,
             index,
-        };
-        b.apply_forwards(&[])?;
-        Ok(b)
+        })
+    }
+
+    /// Its part of the nftables table.
+    pub fn rule(&self, internal: bool) -> nft::BridgeRule {
+        nft::BridgeRule {
+            name: self.config.name.clone(),
+            subnet: self.subnet,
+            internal,
+        }
+    }
+
+    /// Deletes the bridge (its veths go with it). Gone already is fine.
+    pub fn remove(&self) -> Result<(), NetError> {
+        let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+        match nl.del_link(&self.config.name) {
+            Err(e) if e.raw_os_error() != Some(libc::ENODEV) => {
+                Err(io_err(format!("delete bridge {}", self.config.name))(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Writes berth's table with these published ports (all of them: the
@@ -181,8 +212,7 @@ impl Bridge {
     pub fn apply_forwards(&self, forwards: &[Forward]) -> Result<(), NetError> {
         nft::apply(&nft::ruleset(
             &self.config.table,
-            &self.config.name,
-            self.subnet,
+            &[self.rule(false)],
             forwards,
         ))
         .map_err(io_err(format!(
@@ -201,53 +231,115 @@ impl Bridge {
     /// up and a default route through the gateway.
     pub fn attach(&self, id: &str, ip: Ipv4Addr, netns: &Path) -> Result<Endpoint, NetError> {
         let veth = Self::veth_name(id);
-        let mac = ipam::mac_of(ip);
         let (ns, mut inside) =
             netns::create(netns).map_err(io_err(format!("create {}", netns.display())))?;
         let made = (|| {
-            let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
-            // A veth left by a crash under the same name goes first.
-            let _ = nl.del_link(&veth);
-            nl.add_veth(
-                &veth,
-                self.index,
-                "eth0",
-                std::os::fd::AsRawFd::as_raw_fd(&ns),
-                mac,
-                self.config.mtu,
-            )
-            .map_err(io_err(format!("create veth {veth}")))?;
-            let host_end = nl.index(&veth).map_err(io_err(format!("find {veth}")))?;
-            nl.set_up(host_end)
-                .map_err(io_err(format!("set {veth} up")))?;
-            // Hairpin: a container reaching its own published port through
-            // a host address gets the DNATed frame back out of the port it
-            // came in by (when `br_netfilter` bridges the DNAT), as Docker
-            // sets it without its userland proxy.
-            sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
             let lo = inside.index("lo").map_err(io_err("find lo"))?;
             inside.set_up(lo).map_err(io_err("set lo up"))?;
-            let eth0 = inside.index("eth0").map_err(io_err("find eth0"))?;
-            inside
-                .add_address(eth0, ip, self.subnet.prefix)
-                .map_err(io_err(format!("add {ip} to eth0")))?;
-            inside.set_up(eth0).map_err(io_err("set eth0 up"))?;
-            inside
-                .add_default_route(self.gateway)
-                .map_err(io_err("add the default route"))?;
-            Ok(Endpoint {
-                veth: veth.clone(),
-                ip,
-                prefix: self.subnet.prefix,
-                gateway: self.gateway,
-                mac: ipam::mac_string(mac),
-                netns: netns.to_path_buf(),
-            })
+            self.plug(&veth, (&ns, netns), &mut inside, "eth0", ip, true)
         })();
         if made.is_err() {
             self.detach(&veth, netns);
         }
         made
+    }
+
+    /// Adds an interface `ifname` on this bridge (address `ip`) to the
+    /// namespace kept at `netns`, which exists (a user-defined network's
+    /// connect), with the default route through this bridge's gateway when
+    /// `default_route`.
+    pub fn connect(
+        &self,
+        veth: &str,
+        ifname: &str,
+        ip: Ipv4Addr,
+        netns: &Path,
+        default_route: bool,
+    ) -> Result<Endpoint, NetError> {
+        let ns = std::fs::File::open(netns).map_err(io_err(format!("open {}", netns.display())))?;
+        let mut inside =
+            netns::netlink_in(netns).map_err(io_err(format!("enter {}", netns.display())))?;
+        let made = self.plug(veth, (&ns, netns), &mut inside, ifname, ip, default_route);
+        if made.is_err() {
+            self.unplug(veth);
+        }
+        made
+    }
+
+    fn plug(
+        &self,
+        veth: &str,
+        (ns, netns): (&std::fs::File, &Path),
+        inside: &mut Netlink,
+        ifname: &str,
+        ip: Ipv4Addr,
+        default_route: bool,
+    ) -> Result<Endpoint, NetError> {
+        let mac = ipam::mac_of(ip);
+        let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+        // A veth left by a crash under the same name goes first.
+        let _ = nl.del_link(veth);
+        nl.add_veth(
+            veth,
+            self.index,
+            ifname,
+            std::os::fd::AsRawFd::as_raw_fd(ns),
+            mac,
+            self.config.mtu,
+        )
+        .map_err(io_err(format!("create veth {veth}")))?;
+        let host_end = nl.index(veth).map_err(io_err(format!("find {veth}")))?;
+        nl.set_up(host_end)
+            .map_err(io_err(format!("set {veth} up")))?;
+        // Hairpin: a container reaching its own published port through
+        // a host address gets the DNATed frame back out of the port it
+        // came in by (when `br_netfilter` bridges the DNAT), as Docker
+        // sets it without its userland proxy.
+        sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
+        let eth = inside
+            .index(ifname)
+            .map_err(io_err(format!("find {ifname}")))?;
+        inside
+            .add_address(eth, ip, self.subnet.prefix)
+            .map_err(io_err(format!("add {ip} to {ifname}")))?;
+        inside
+            .set_up(eth)
+            .map_err(io_err(format!("set {ifname} up")))?;
+        if default_route {
+            inside
+                .add_default_route(self.gateway)
+                .map_err(io_err("add the default route"))?;
+        }
+        Ok(Endpoint {
+            veth: veth.to_string(),
+            ip,
+            prefix: self.subnet.prefix,
+            gateway: self.gateway,
+            mac: ipam::mac_string(mac),
+            netns: netns.to_path_buf(),
+            ifname: ifname.to_string(),
+        })
+    }
+
+    /// Removes one veth pair (a disconnect); its peer in the container goes
+    /// with it. Gone already is fine.
+    pub fn unplug(&self, veth: &str) {
+        if let Ok(mut nl) = Netlink::open() {
+            let _ = nl.del_link(veth);
+        }
+    }
+
+    /// After a crash: deletes the veths on this bridge not named in `keep`.
+    pub fn sweep_veths(&self, keep: &[String]) -> Result<usize, NetError> {
+        let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
+        let mut removed = 0;
+        for l in nl.links().map_err(io_err("list links"))? {
+            if l.master == self.index && !keep.contains(&l.name) {
+                let _ = nl.del_link(&l.name);
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes a container's veth pair and lets go of its namespace. What

@@ -1,5 +1,5 @@
-//! berth's nftables table: NAT for the bridge's subnet and the DNAT of
-//! published ports. The whole table is written at once by `nft -f -` in one
+//! berth's nftables table: NAT for the bridges' subnets, the DNAT of
+//! published ports and the isolation of user-defined networks. The whole table is written at once by `nft -f -` in one
 //! transaction (`table …; delete table …; table … { … }`): the ruleset is
 //! never seen half applied, and no rule outside berth's table is touched.
 //!
@@ -12,6 +12,9 @@
 //!   from the subnet out of any other interface  -> masquerade (outbound NAT)
 //!   into the bridge from 127.0.0.0/8            -> masquerade (127.0.0.1:PORT)
 //!   into the bridge from the subnet, DNATed     -> masquerade (hairpin)
+//!   (each bridge; an internal one has no outbound masquerade)
+//! forward (filter): from one berth bridge to another -> drop;
+//!   internal bridge to or from any other interface   -> drop
 //! ```
 //!
 //! Reaching `127.0.0.1:PORT` from the host: the output chain's DNAT sends
@@ -27,8 +30,24 @@ use std::process::{Command, Stdio};
 use crate::ipam::Subnet;
 use crate::ports::{Forward, Proto};
 
-/// The ruleset of table `table` (family `ip`) for `bridge` on `subnet`.
-pub fn ruleset(table: &str, bridge: &str, subnet: Subnet, forwards: &[Forward]) -> String {
+/// One bridge's part of the table: its name, its subnet, and whether it is
+/// internal (Docker's `--internal`: no masquerade, no forwarding to or
+/// from any other interface).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeRule {
+    /// The bridge's name.
+    pub name: String,
+    /// Its subnet.
+    pub subnet: Subnet,
+    /// No way out.
+    pub internal: bool,
+}
+
+/// The ruleset of table `table` (family `ip`) for `bridges` (the default
+/// bridge and the user-defined networks' bridges): NAT, published ports,
+/// and a filter chain that keeps the bridges apart, as Docker's
+/// `DOCKER-ISOLATION` chains do.
+pub fn ruleset(table: &str, bridges: &[BridgeRule], forwards: &[Forward]) -> String {
     let mut ports = String::new();
     for f in forwards {
         let proto = match f.proto {
@@ -44,6 +63,32 @@ pub fn ruleset(table: &str, bridge: &str, subnet: Subnet, forwards: &[Forward]) 
             f.host_port, f.ip, f.port
         ));
     }
+    let mut post = String::new();
+    let mut isolation = String::new();
+    for b in bridges {
+        let (name, subnet) = (&b.name, b.subnet);
+        if !b.internal {
+            post.push_str(&format!(
+                "\t\tip saddr {subnet} oifname != \"{name}\" masquerade\n"
+            ));
+        }
+        post.push_str(&format!(
+            "\t\toifname \"{name}\" ip saddr 127.0.0.0/8 masquerade\n\
+\t\toifname \"{name}\" ip saddr {subnet} ct status dnat masquerade\n"
+        ));
+        if b.internal {
+            isolation.push_str(&format!(
+                "\t\tiifname \"{name}\" oifname != \"{name}\" drop\n\
+\t\toifname \"{name}\" iifname != \"{name}\" drop\n"
+            ));
+        }
+        for o in bridges.iter().filter(|o| o.name != b.name) {
+            isolation.push_str(&format!(
+                "\t\tiifname \"{name}\" oifname \"{}\" drop\n",
+                o.name
+            ));
+        }
+    }
     format!(
         "table ip {table}\n\
 delete table ip {table}\n\
@@ -51,10 +96,8 @@ table ip {table} {{\n\
 \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
 \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
 \tchain ports {{\n{ports}\t}}\n\
-\tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-\t\tip saddr {subnet} oifname != \"{bridge}\" masquerade\n\
-\t\toifname \"{bridge}\" ip saddr 127.0.0.0/8 masquerade\n\
-\t\toifname \"{bridge}\" ip saddr {subnet} ct status dnat masquerade\n\t}}\n\
+\tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{post}\t}}\n\
+\tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n{isolation}\t}}\n\
 }}\n"
     )
 }
@@ -109,10 +152,26 @@ mod tests {
             },
         ];
         let sub = Subnet::new("172.17.0.0".parse().unwrap(), 16);
-        let r = ruleset("berth", "berth0", sub, &f);
+        let b = |name: &str, sub, internal| BridgeRule {
+            name: name.into(),
+            subnet: sub,
+            internal,
+        };
+        let r = ruleset("berth", &[b("berth0", sub, false)], &f);
         assert!(r.starts_with("table ip berth\ndelete table ip berth\n"));
         assert!(r.contains("\t\ttcp dport 8080 dnat to 172.17.0.2:80\n"));
         assert!(r.contains("ip daddr 127.0.0.1 udp dport 53 dnat to 172.17.0.3:5353\n"));
         assert!(r.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
+        assert!(!r.contains("drop"));
+        let user = Subnet::new("172.18.0.0".parse().unwrap(), 16);
+        let r = ruleset(
+            "berth",
+            &[b("berth0", sub, false), b("br-1", user, true)],
+            &[],
+        );
+        assert!(r.contains("iifname \"berth0\" oifname \"br-1\" drop\n"));
+        assert!(r.contains("iifname \"br-1\" oifname \"berth0\" drop\n"));
+        assert!(r.contains("iifname \"br-1\" oifname != \"br-1\" drop\n"));
+        assert!(!r.contains("ip saddr 172.18.0.0/16 oifname != \"br-1\" masquerade"));
     }
 }

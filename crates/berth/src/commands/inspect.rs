@@ -21,6 +21,8 @@ pub enum Kind {
     Image,
     /// A volume.
     Volume,
+    /// A network.
+    Network,
 }
 
 /// `berth inspect`.
@@ -46,6 +48,7 @@ async fn find(client: &Client, name: &str, kind: Option<Kind>) -> Result<Option<
         Some(Kind::Container) => vec![format!("/containers/{n}/json")],
         Some(Kind::Image) => vec![format!("/images/{n}/json")],
         Some(Kind::Volume) => vec![format!("/volumes/{n}")],
+        Some(Kind::Network) => vec![format!("/networks/{n}")],
         None => vec![
             format!("/containers/{n}/json"),
             format!("/images/{n}/json"),
@@ -84,6 +87,9 @@ pub async fn inspect(client: &Client, a: &InspectArgs, kind: Option<Kind>) -> Re
             None if kind == Some(Kind::Volume) => errs.push_text(format!(
                 "Error response from daemon: get {n}: no such volume"
             )),
+            None if kind == Some(Kind::Network) => {
+                errs.push_text(format!("Error response from daemon: network {n} not found"))
+            }
             None => errs.push_text(format!(
                 "Error: No such {}: {n}",
                 match kind {

@@ -13,6 +13,7 @@ pub mod filesystem;
 pub mod image;
 pub mod inspect;
 pub mod logs;
+pub mod network;
 pub mod ps;
 pub mod run;
 pub mod stats;

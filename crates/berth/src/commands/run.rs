@@ -41,6 +41,15 @@ pub struct ContainerOptions {
     /// Container host name
     #[arg(short = 'h', long, value_name = "string")]
     pub hostname: Option<String>,
+    /// Connect a container to a network (repeat for several)
+    #[arg(long = "network", alias = "net", value_name = "network")]
+    pub network: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
     /// Memory limit (64m, 1g...)
     #[arg(short = 'm', long, value_name = "bytes", value_parser = units::ram_in_bytes)]
     pub memory: Option<i64>,
@@ -262,7 +271,7 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         "ReadonlyRootfs": o.read_only,
         "Privileged": o.privileged,
         "RestartPolicy": restart,
-        "NetworkMode": "none",
+        "NetworkMode": o.network.first().map_or("none", String::as_str),
     });
     if o.init {
         host["Init"] = json!(true);
@@ -356,6 +365,24 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
     }
     if let Some(t) = o.stop_timeout {
         body["StopTimeout"] = json!(t);
+    }
+    // Each network an endpoint; `--ip` and `--network-alias` are the
+    // first's, as docker sends them.
+    let mut endpoints = serde_json::Map::new();
+    for (i, n) in o.network.iter().enumerate() {
+        let mut ep = json!({});
+        if i == 0 {
+            if let Some(ip) = &o.ip {
+                ep["IPAMConfig"] = json!({ "IPv4Address": ip });
+            }
+            if !o.network_alias.is_empty() {
+                ep["Aliases"] = json!(o.network_alias);
+            }
+        }
+        endpoints.insert(n.clone(), ep);
+    }
+    if !endpoints.is_empty() {
+        body["NetworkingConfig"] = json!({ "EndpointsConfig": endpoints });
     }
     if !anonymous.is_empty() {
         let v: BTreeMap<&str, Value> = anonymous.iter().map(|a| (a.as_str(), json!({}))).collect();

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 pub struct Daemon {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// Its own default bridge, when it has one (removed on drop, with its
+    /// nftables table).
+    pub bridge: Option<String>,
 }
 
 /// What a run of `berth` gave: exit code, stdout, stderr.
@@ -21,6 +24,22 @@ pub type Output = (i32, String, String);
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Self::spawn(None)
+    }
+
+    /// A daemon with a default bridge of its own, `bc<pid>x<n>` on
+    /// 10.97.<n>.1/24 (the berthd tests use 10.1xx and 10.2xx), so that its
+    /// user-defined networks share berth's nftables table with no other
+    /// daemon's.
+    pub fn with_bridge() -> Daemon {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("bc{}x{n}", std::process::id() % 100_000);
+        Self::spawn(Some((name, format!("10.97.{n}.1/24"))))
+    }
+
+    fn spawn(bridge: Option<(String, String)>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         // berthd is built beside berth in the same target directory.
         let berthd = Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berthd");
@@ -29,16 +48,20 @@ impl Daemon {
             "build berthd first (cargo build --workspace)"
         );
         let sock = dir.path().join("berth.sock");
-        let child = Command::new(berthd)
+        let mut cmd = Command::new(berthd);
+        match &bridge {
+            Some((name, bip)) => cmd.args(["--bridge", name, "--bip", bip]),
+            // Daemons run side by side here: none may share a bridge (each
+            // would sweep the others' veths). The berthd tests cover networks.
+            None => cmd.args(["--bridge", "none"]),
+        };
+        let child = cmd
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
             .arg("--data-root")
             .arg(dir.path().join("data"))
             .arg("--exec-root")
             .arg(dir.path().join("exec"))
-            // Daemons run side by side here: none may share a bridge (each
-            // would sweep the others' veths). The berthd tests cover networks.
-            .args(["--bridge", "none"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,12 +71,24 @@ impl Daemon {
             assert!(Instant::now() < deadline, "berthd did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
-        Daemon { child, dir }
+        Daemon {
+            child,
+            dir,
+            bridge: bridge.map(|b| b.0),
+        }
     }
 
     /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
     pub fn with_busybox() -> Daemon {
-        let d = Daemon::start();
+        Self::import_busybox(Daemon::start())
+    }
+
+    /// [`Daemon::with_bridge`] with busybox imported.
+    pub fn with_bridge_and_busybox() -> Daemon {
+        Self::import_busybox(Daemon::with_bridge())
+    }
+
+    fn import_busybox(d: Daemon) -> Daemon {
         let tar = busybox_tar();
         d.ok(&[
             "import",
@@ -92,9 +127,22 @@ impl Drop for Daemon {
         for id in ids.split_whitespace() {
             let _ = self.berth(&["rm", "-f", id]);
         }
+        if self.bridge.is_some() {
+            let _ = self.berth(&["network", "prune", "-f"]);
+        }
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
+        if let Some(b) = &self.bridge {
+            let _ = Command::new("ip")
+                .args(["link", "del", b])
+                .stderr(Stdio::null())
+                .status();
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &format!("berth_{b}")])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -75,6 +75,7 @@ impl From<engine::EngineError> for ApiError {
             engine::ErrorKind::NotFound => StatusCode::NOT_FOUND,
             engine::ErrorKind::Conflict => StatusCode::CONFLICT,
             engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
+            engine::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {
@@ -365,8 +366,16 @@ async fn route(
         (&Method::POST, "/berth/system/check") => system::check(d).await,
         (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/networks") => networks::list(d, q).await,
-        (&Method::POST, "/networks/prune") => Ok(networks::prune()),
-        (&Method::POST, _) if path.starts_with("/networks/") => networks::create(body).await,
+        (&Method::POST, "/networks/prune") => networks::prune(d, q).await,
+        (&Method::POST, "/networks/create") => networks::create(d, body).await,
+        (&Method::POST, _) if path.starts_with("/networks/") => {
+            let rest = path.trim_start_matches("/networks/");
+            match rest.rsplit_once('/') {
+                Some((id, "connect")) => networks::connect(d, id.to_string(), body).await,
+                Some((id, "disconnect")) => networks::disconnect(d, id.to_string(), body).await,
+                _ => Err(ApiError::not_found(format!("page not found: {path}"))),
+            }
+        }
         (&Method::DELETE, _) if path.starts_with("/networks/") => {
             networks::remove(d, path.trim_start_matches("/networks/").to_string()).await
         }

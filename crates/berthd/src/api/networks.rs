@@ -1,78 +1,240 @@
-//! `/networks…`: the predefined networks (`bridge`, `host`, `none`) listed
-//! and inspected in Docker's shapes (moby `api/server/router/network`).
-//! User-defined networks are not there yet (issue 8, part 2).
+//! `/networks…` (moby `api/server/router/network`): the predefined
+//! networks (`bridge`, `host`, `none`) and user-defined bridge networks:
+//! create, list with filters, inspect, remove, prune, connect, disconnect.
 
+use std::collections::BTreeMap;
+
+use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
 
 use super::query::Query;
-use super::{blocking, json, ApiError, Body};
+use super::{blocking, ApiError, Body};
 use crate::Daemon;
 
-/// `GET /networks?filters=`: the `name`, `id` and `driver` filters.
+/// Largest body read before refusing: a create or connect request.
+const MAX_BODY: usize = 1 << 20;
+
+async fn read_json(body: Incoming) -> Result<Value, ApiError> {
+    use http_body_util::BodyExt;
+    let bytes = http_body_util::Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the body (at most 1 MiB): {e}")))?
+        .to_bytes();
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request("invalid JSON: an object expected"));
+    }
+    Ok(v)
+}
+
+fn labels_match(labels: &Value, wanted: &str) -> bool {
+    match wanted.split_once('=') {
+        Some((k, v)) => labels[k].as_str() == Some(v),
+        None => labels.get(wanted).is_some(),
+    }
+}
+
+/// `GET /networks?filters=`: `name` (part of it), `id` (prefix), `label`,
+/// `driver`, `type` (`custom`, `builtin`), `dangling`, as Docker.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let filters = q.filters();
-    let e = d.engine.clone();
-    let mut all = blocking(move || e.network_list()).await?;
-    for (key, wanted) in filters {
-        let field = match key.as_str() {
-            "name" => "Name",
-            "id" => "Id",
-            "driver" => "Driver",
-            "type" | "scope" => continue,
-            other => {
-                return Err(ApiError::bad_request(format!("invalid filter '{other}'")));
-            }
-        };
-        all.retain(|n| {
-            let v = n[field].as_str().unwrap_or("");
-            wanted.iter().any(|w| match field {
-                "Id" => v.starts_with(w.as_str()),
-                "Name" => v.contains(w.as_str()),
-                _ => v == w,
-            })
-        });
+    for key in filters.keys() {
+        if !matches!(
+            key.as_str(),
+            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
+        ) {
+            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
+        }
     }
-    Ok(json(StatusCode::OK, &all))
+    if let Some(t) = filters.get("type") {
+        if let Some(bad) = t.iter().find(|t| *t != "custom" && *t != "builtin") {
+            return Err(ApiError::bad_request(format!(
+                "invalid filter: 'type'='{bad}'"
+            )));
+        }
+    }
+    let e = d.engine.clone();
+    let dangling = filters.contains_key("dangling");
+    let all = blocking(move || {
+        let mut all = e.network_list()?;
+        if dangling {
+            for n in &mut all {
+                let id = n["Id"].as_str().unwrap_or("").to_string();
+                n["Containers"] = e.network_inspect(&id)?["Containers"].clone();
+            }
+        }
+        Ok(all)
+    })
+    .await?;
+    let builtin = |n: &Value| matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
+    let kept: Vec<Value> = all
+        .into_iter()
+        .filter(|n| {
+            filters.iter().all(|(key, wanted)| {
+                let field = |f: &str| n[f].as_str().unwrap_or("").to_string();
+                wanted.iter().any(|w| match key.as_str() {
+                    "name" => field("Name").contains(w.as_str()),
+                    "id" => field("Id").starts_with(w.as_str()),
+                    "driver" => field("Driver") == *w,
+                    "label" => labels_match(&n["Labels"], w),
+                    "type" => (w == "builtin") == builtin(n),
+                    "dangling" => {
+                        let empty =
+                            n["Containers"].as_object().is_none_or(|m| m.is_empty()) && !builtin(n);
+                        (w == "true" || w == "1") == empty
+                    }
+                    _ => true,
+                })
+            })
+        })
+        .map(|mut n| {
+            if let Some(m) = n.as_object_mut() {
+                m.insert("Containers".into(), json!({}));
+            }
+            n
+        })
+        .collect();
+    Ok(super::json(StatusCode::OK, &kept))
 }
 
 /// `GET /networks/{id}`.
 pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let v = blocking(move || e.network_inspect(&name)).await?;
-    Ok(json(StatusCode::OK, &v))
+    Ok(super::json(StatusCode::OK, &v))
 }
 
-/// Largest body read before refusing: a create or connect request.
-const MAX_BODY: usize = 1 << 20;
+fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    match v {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(s) => Ok((k.clone(), s.to_string())),
+                None => Err(ApiError::bad_request(format!(
+                    "{what}: {k} is not a string"
+                ))),
+            })
+            .collect(),
+        _ => Err(ApiError::bad_request(format!("{what}: an object expected"))),
+    }
+}
 
-/// Creating, connecting and disconnecting networks: not yet (issue 8,
-/// part 2), said plainly rather than with a 404. The body is read first,
-/// so that the client is not cut off while it writes it.
-pub async fn create(body: hyper::body::Incoming) -> Result<Response<Body>, ApiError> {
-    use http_body_util::BodyExt;
-    let _ = http_body_util::Limited::new(body, MAX_BODY).collect().await;
-    Err(ApiError::bad_request(
-        "user-defined networks are not supported by berth yet: only bridge, host, none and container:<name>",
+/// `POST /networks/create` with `{Name, Driver, Internal, IPAM: {Config:
+/// [{Subnet, Gateway, IPRange}]}, Labels, Options}`.
+pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let v = read_json(body).await?;
+    let name = v["Name"].as_str().unwrap_or("").to_string();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("network name must not be empty"));
+    }
+    if v["EnableIPv6"].as_bool() == Some(true) {
+        return Err(ApiError::bad_request(
+            "IPv6 networks are not supported by berth",
+        ));
+    }
+    let configs = v["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(ApiError::bad_request(
+            "berth's networks take one IPv4 subnet",
+        ));
+    }
+    let cfg = configs.first().cloned().unwrap_or(Value::Null);
+    let s = |k: &str| {
+        cfg[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if cfg["Subnet"].as_str().is_none() && s("Gateway").is_some() {
+        return Err(ApiError::bad_request(
+            "gateway needs a subnet (--subnet) to be given",
+        ));
+    }
+    let req = engine::network::NetworkCreate {
+        name: name.clone(),
+        driver: v["Driver"].as_str().unwrap_or("").to_string(),
+        internal: v["Internal"].as_bool().unwrap_or(false),
+        subnet: s("Subnet"),
+        gateway: s("Gateway"),
+        ip_range: s("IPRange"),
+        labels: string_map(&v["Labels"], "Labels")?,
+        options: string_map(&v["Options"], "Options")?,
+    };
+    let e = d.engine.clone();
+    let id = blocking(move || e.network_create(req)).await?;
+    d.events.emit(
+        "network",
+        "create",
+        &id,
+        BTreeMap::from([("name".into(), name), ("type".into(), "bridge".into())]),
+    );
+    Ok(super::json(
+        StatusCode::CREATED,
+        &json!({"Id": id, "Warning": ""}),
     ))
 }
 
-/// `DELETE /networks/{id}`: the predefined ones cannot go (Docker's 403).
+/// `DELETE /networks/{id}`.
 pub async fn remove(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    let v = blocking(move || e.network_inspect(&name)).await?;
-    Err(ApiError {
-        status: StatusCode::FORBIDDEN,
-        message: format!(
-            "{} is a pre-defined network and cannot be removed",
-            v["Name"].as_str().unwrap_or("")
-        ),
+    let id = blocking(move || {
+        let r = e.find_network_id(&name)?;
+        e.network_remove(&r)?;
+        Ok(r)
     })
+    .await?;
+    d.events.emit("network", "destroy", &id, BTreeMap::new());
+    Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
-/// `POST /networks/prune`: nothing to prune among predefined networks.
-pub fn prune() -> Response<Body> {
-    json(
+/// `POST /networks/prune?filters=` (`label`).
+pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
+    let filters = q.filters();
+    for key in filters.keys() {
+        if key != "label" && key != "until" {
+            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
+        }
+    }
+    let labels = filters.get("label").cloned().unwrap_or_default();
+    let e = d.engine.clone();
+    let gone = blocking(move || e.network_prune(&labels)).await?;
+    Ok(super::json(
         StatusCode::OK,
-        &serde_json::json!({ "NetworksDeleted": null }),
-    )
+        &json!({ "NetworksDeleted": if gone.is_empty() { Value::Null } else { json!(gone) } }),
+    ))
+}
+
+/// `POST /networks/{id}/connect` with `{Container, EndpointConfig}`.
+pub async fn connect(
+    d: &Daemon,
+    network: String,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
+    let v = read_json(body).await?;
+    let container = v["Container"].as_str().unwrap_or("").to_string();
+    let ep = v["EndpointConfig"].clone();
+    let e = d.engine.clone();
+    blocking(move || e.network_connect(&network, &container, ep)).await?;
+    Ok(super::json(StatusCode::OK, &json!(null)))
+}
+
+/// `POST /networks/{id}/disconnect` with `{Container, Force}`.
+pub async fn disconnect(
+    d: &Daemon,
+    network: String,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
+    let v = read_json(body).await?;
+    let container = v["Container"].as_str().unwrap_or("").to_string();
+    let force = v["Force"].as_bool().unwrap_or(false);
+    let e = d.engine.clone();
+    blocking(move || e.network_disconnect(&network, &container, force)).await?;
+    Ok(super::json(StatusCode::OK, &json!(null)))
 }

@@ -21,6 +21,8 @@ pub struct Daemon {
     pub bridge: String,
     /// The bridge's gateway and prefix, `10.x.y.1/24`.
     pub bip: String,
+    /// More flags for berthd (kept for a restart).
+    pub extra: Vec<String>,
 }
 
 /// A bridge name and a /24 no route and no other test daemon uses: the
@@ -48,14 +50,21 @@ fn private_bridge() -> (String, String) {
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Self::start_with(&[])
+    }
+
+    /// A daemon with more flags.
+    pub fn start_with(extra: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, bip) = private_bridge();
-        let child = Self::spawn(dir.path(), &bridge, &bip);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(dir.path(), &bridge, &bip, &extra);
         let d = Daemon {
             child,
             dir,
             bridge,
             bip,
+            extra,
         };
         d.wait_ready();
         d
@@ -68,7 +77,12 @@ impl Daemon {
 
     /// A daemon with busybox imported as `busybox` (`CMD ["sh"]`).
     pub fn with_busybox() -> Daemon {
-        let d = Daemon::start();
+        Self::with_busybox_and(&[])
+    }
+
+    /// [`Daemon::with_busybox`] with more flags for berthd.
+    pub fn with_busybox_and(extra: &[&str]) -> Daemon {
+        let d = Daemon::start_with(extra);
         let tar = busybox_tar(d.dir.path());
         let (code, out, err) = d.docker(&[
             "import",
@@ -81,9 +95,10 @@ impl Daemon {
         d
     }
 
-    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str) -> Child {
+    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str, extra: &[String]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berthd"))
             .args(["--bridge", bridge, "--bip", bip])
+            .args(extra)
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--data-root")
@@ -110,7 +125,7 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip);
+        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip, &self.extra);
         self.wait_ready();
     }
 
@@ -161,6 +176,8 @@ impl Drop for Daemon {
         for id in ids.split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
         }
+        // User-defined networks' bridges go with their networks.
+        let _ = self.docker(&["network", "prune", "-f"]);
         // SAFETY: signals our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();

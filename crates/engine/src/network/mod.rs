@@ -17,8 +17,16 @@
 //!
 //! Namespaces are kept at `<exec-root>/netns/<id>` (the inspect's
 //! `SandboxKey`).
+//!
+//! User-defined networks (`user.rs`) are bridges of their own
+//! (`br-<id12>`), with their addresses in their own records of the same
+//! table, and the embedded DNS server (`net::dns`) for the containers on
+//! them; a container may be on several (`eth0`, `eth1`…).
 
 mod shapes;
+mod user;
+
+pub use user::NetworkCreate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -47,6 +55,18 @@ pub struct NetContext {
 pub struct NetState {
     held: HashMap<String, Vec<OwnedFd>>,
     forwards: BTreeMap<String, Vec<net::Forward>>,
+    /// The user-defined networks' bridges, by network id.
+    users: BTreeMap<String, UserBridge>,
+    /// Whether this daemon has written the nftables table (a daemon without
+    /// a default bridge writes it only once it has a user network).
+    wrote: bool,
+}
+
+/// A user-defined network's bridge, set up.
+#[derive(Debug, Clone)]
+pub(crate) struct UserBridge {
+    bridge: net::Bridge,
+    internal: bool,
 }
 
 /// A network's record (table `networks`).
@@ -69,6 +89,45 @@ pub struct NetworkRecord {
     pub allocated: BTreeMap<String, String>,
     /// The last address handed out: the next search starts after it.
     pub last: Option<Ipv4Addr>,
+    /// A user-defined network's bridge (`br-<id12>`); empty for the
+    /// predefined ones.
+    pub bridge: String,
+    /// `--internal`: no way out.
+    pub internal: bool,
+    /// `--ip-range`: where dynamic addresses come from (empty: the subnet).
+    pub ip_range: String,
+    /// Whether the subnet was given (a static `--ip` needs one, as Docker).
+    pub user_subnet: bool,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Driver options, as given.
+    pub options: BTreeMap<String, String>,
+    /// MTU of the bridge and its veths.
+    pub mtu: u32,
+}
+
+impl NetworkRecord {
+    /// Whether it is a user-defined network (not `bridge`, `host`, `none`).
+    pub fn is_user(&self) -> bool {
+        !self.bridge.is_empty()
+    }
+}
+
+/// A container's interface on a user-defined network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserEndpoint {
+    /// The network's id.
+    pub network: String,
+    /// The interface.
+    pub endpoint: net::Endpoint,
+    /// `--network-alias`.
+    pub aliases: Vec<String>,
+    /// The names the embedded DNS answers for it there.
+    pub dns_names: Vec<String>,
+    /// The address was asked for (`--ip`).
+    pub static_ip: bool,
+    /// It holds the default route.
+    pub default_route: bool,
 }
 
 /// What a running container got (`network.json`).
@@ -81,8 +140,11 @@ pub struct Attachment {
     pub endpoint: Option<net::Endpoint>,
     /// Its published ports.
     pub forwards: Vec<net::Forward>,
-    /// Its namespace when it has one but no endpoint (`none`).
+    /// Its namespace when it has one but no endpoint (`none`, user
+    /// networks).
     pub netns: Option<PathBuf>,
+    /// Its interfaces on user-defined networks, in order of connection.
+    pub networks: Vec<UserEndpoint>,
 }
 
 /// The network namespace the spec asks for.
@@ -103,6 +165,8 @@ pub enum EtcNet {
     Loopback,
     /// The container's address on the bridge.
     Address(Ipv4Addr),
+    /// Its address on a user-defined network, and the embedded DNS server.
+    Embedded(Ipv4Addr),
     /// The host's files.
     Host,
     /// Another container's files (its `etc` directory).
@@ -236,6 +300,26 @@ pub fn container_resolv_conf(host: &str) -> String {
     out
 }
 
+/// The `resolv.conf` of a container on a user-defined network, as Docker
+/// writes it: the embedded server, the host's `search` and `options` kept,
+/// `ndots:0` unless the host sets it (moby `libnetwork/internal/resolvconf`).
+pub fn embedded_resolv_conf(host: &str) -> String {
+    let mut out = format!("nameserver {}\n", net::dns::ADDRESS);
+    let mut ndots = false;
+    for line in host.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first == "search" || first == "domain" || first == "options" {
+            ndots |= first == "options" && line.contains("ndots:");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !ndots {
+        out.push_str("options ndots:0\n");
+    }
+    out
+}
+
 impl Engine {
     fn netns_dir(&self) -> PathBuf {
         self.exec_root.join("netns")
@@ -288,40 +372,44 @@ impl Engine {
     /// ports of those that run are held again, the nftables table rewritten.
     pub fn network_setup(&mut self, config: Option<net::BridgeConfig>) -> Result<(), EngineError> {
         let records = self.network_records()?;
-        let Some(config) = config else {
-            let keep: Vec<String> = self
-                .container_records()?
-                .into_iter()
-                .filter(|c| matches!(self.state(c), State::Running(..)))
-                .map(|c| c.id)
-                .collect();
-            net::netns::sweep(&self.netns_dir(), &keep);
-            return Ok(());
+        let upstreams = if self.dns_servers.is_empty() {
+            net::dns::upstreams_of(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+        } else {
+            self.dns_servers.clone()
         };
-        let bridge = net::Bridge::setup(config).map_err(sys)?;
-        let bridge_id = records
-            .iter()
-            .find(|r| r.name == "bridge")
-            .map(|r| r.id.clone())
-            .unwrap_or_default();
+        self.dns = Some(
+            net::dns::Server::start(Default::default(), upstreams)
+                .map_err(|e| sys(format!("start the embedded DNS server: {e}")))?,
+        );
         let running: Vec<ContainerRecord> = self
             .container_records()?
             .into_iter()
             .filter(|c| matches!(self.state(c), State::Running(..)))
             .collect();
-        let attached: Vec<(String, Attachment)> = running
+        let attachments: Vec<(ContainerRecord, Attachment)> = running
             .iter()
-            .filter_map(|c| self.attachment(&c.id).map(|a| (c.id.clone(), a)))
-            .filter(|(_, a)| a.endpoint.is_some())
+            .filter_map(|c| self.attachment(&c.id).map(|a| (c.clone(), a)))
             .collect();
-        let keep: Vec<String> = attached.iter().map(|(id, _)| id.clone()).collect();
-        let with_netns: Vec<String> = running
+        let Some(config) = config else {
+            let keep: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
+            net::netns::sweep(&self.netns_dir(), &keep);
+            return self.users_setup(&records, &attachments);
+        };
+        let bridge = net::Bridge::create(config).map_err(sys)?;
+        let bridge_id = records
             .iter()
-            .filter(|c| {
-                self.attachment(&c.id)
-                    .is_some_and(|a| a.endpoint.is_some() || a.netns.is_some())
-            })
-            .map(|c| c.id.clone())
+            .find(|r| r.name == "bridge")
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        let keep: Vec<String> = attachments
+            .iter()
+            .filter(|(_, a)| a.endpoint.is_some())
+            .map(|(c, _)| c.id.clone())
+            .collect();
+        let with_netns: Vec<String> = attachments
+            .iter()
+            .filter(|(_, a)| a.endpoint.is_some() || a.netns.is_some())
+            .map(|(c, _)| c.id.clone())
             .collect();
         bridge.sweep(&self.netns_dir(), &with_netns).map_err(sys)?;
         let subnet = bridge.subnet.to_string();
@@ -340,23 +428,32 @@ impl Engine {
             }
             Ok::<_, store::meta::MetaError>(())
         })?;
-        {
-            let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, a) in &attached {
-                let mut held = Vec::new();
-                for f in &a.forwards {
-                    if let Ok((fd, _)) = net::ports::reserve(f.proto, f.host_ip, f.host_port) {
-                        held.push(fd);
-                    }
-                }
-                st.held.insert(id.clone(), held);
-                st.forwards.insert(id.clone(), a.forwards.clone());
-            }
-            let all: Vec<net::Forward> = st.forwards.values().flatten().cloned().collect();
-            bridge.apply_forwards(&all).map_err(sys)?;
-        }
         self.net = Some(NetContext { bridge, bridge_id });
-        Ok(())
+        self.users_setup(&records, &attachments)
+    }
+
+    /// The nftables table's name: the default bridge's, or berth's own.
+    fn nft_table(&self) -> String {
+        self.net
+            .as_ref()
+            .map_or_else(|| "berth".to_string(), |c| c.bridge.config.table.clone())
+    }
+
+    /// Writes berth's nftables table whole: every bridge, every published
+    /// port. Called with the state's lock held, so that writes go in order.
+    fn apply_table(&self, st: &mut NetState) -> Result<(), EngineError> {
+        let mut rules = Vec::new();
+        if let Some(ctx) = &self.net {
+            rules.push(ctx.bridge.rule(false));
+        }
+        rules.extend(st.users.values().map(|u| u.bridge.rule(u.internal)));
+        if rules.is_empty() && !st.wrote {
+            return Ok(());
+        }
+        st.wrote = true;
+        let all: Vec<net::Forward> = st.forwards.values().flatten().cloned().collect();
+        net::nft::apply(&net::nft::ruleset(&self.nft_table(), &rules, &all))
+            .map_err(|e| sys(format!("write nftables table {}: {e}", self.nft_table())))
     }
 
     /// Checks a create body's network mode and ports (Docker's errors).
@@ -367,13 +464,9 @@ impl Engine {
             m if m.starts_with("container:") => {
                 self.find_container(&m["container:".len()..])?;
             }
-            m => {
-                return Err(EngineError::new(
-                    ErrorKind::NotFound,
-                    format!("network {m} not found"),
-                ))
-            }
+            _ => {}
         }
+        self.user_network_check(config)?;
         for (_, _, _, spec) in wanted_ports(config)? {
             host_ports(&spec)?;
         }
@@ -402,7 +495,16 @@ impl Engine {
                 )?;
                 Ok(plan(NetNs::Host, EtcNet::Host))
             }
-            "bridge" => self.attach_bridge(c),
+            "bridge" => {
+                let plan = self.attach_bridge(c)?;
+                // User networks connected to a container of the default
+                // bridge come after its `eth0`.
+                if let Err(e) = self.connect_wanted(c) {
+                    self.network_detach(&c.id);
+                    return Err(e);
+                }
+                Ok(plan)
+            }
             m if m.starts_with("container:") => {
                 let other = self.find_container(&m["container:".len()..])?;
                 let State::Running(pid, _) = self.state(&other) else {
@@ -453,10 +555,7 @@ impl Engine {
                     hostname,
                 })
             }
-            m => Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("network {m} not found"),
-            )),
+            _ => self.attach_user(c),
         }
     }
 
@@ -538,7 +637,7 @@ impl Engine {
         let Some(ctx) = &self.net else {
             return Err(sys("the default bridge is not set up"));
         };
-        let wanted = wanted_ports(&c.config)?;
+        wanted_ports(&c.config)?;
         let ip = self.allocate(ctx, &c.id)?;
         let netns = self.netns_dir().join(&c.id);
         let endpoint = match ctx.bridge.attach(&c.id, ip, &netns) {
@@ -551,62 +650,76 @@ impl Engine {
         let mut a = Attachment {
             mode: "bridge".into(),
             endpoint: Some(endpoint.clone()),
-            forwards: Vec::new(),
-            netns: None,
+            ..Default::default()
         };
         // Written before the ports: a release after a failure below finds it.
         self.write_attachment(&c.id, &a)?;
-        if !wanted.is_empty() {
-            let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
-            let mut held = Vec::new();
-            for (port, proto, host_ip, spec) in wanted {
-                let mut last_err = String::new();
-                let mut got = None;
-                for hp in host_ports(&spec)? {
-                    match net::ports::reserve(proto, host_ip, hp) {
-                        Ok(r) => {
-                            got = Some(r);
-                            break;
-                        }
-                        Err(e) => last_err = e,
-                    }
-                }
-                let Some((fd, host_port)) = got else {
-                    drop(st);
-                    self.network_detach(&c.id);
-                    return Err(EngineError::new(
-                        ErrorKind::System,
-                        format!(
-                            "driver failed programming external connectivity on endpoint {} ({}): {last_err}",
-                            c.name, endpoint.veth
-                        ),
-                    ));
-                };
-                held.push(fd);
-                a.forwards.push(net::Forward {
-                    proto,
-                    host_ip,
-                    host_port,
-                    ip,
-                    port,
-                });
-            }
-            st.held.insert(c.id.clone(), held);
-            st.forwards.insert(c.id.clone(), a.forwards.clone());
-            let all: Vec<net::Forward> = st.forwards.values().flatten().cloned().collect();
-            let applied = ctx.bridge.apply_forwards(&all);
-            let written = self.write_attachment(&c.id, &a);
-            drop(st);
-            if let Err(e) = applied.map_err(sys).and(written) {
-                self.network_detach(&c.id);
-                return Err(e);
-            }
-        }
+        self.publish(c, &mut a, ip, &endpoint.veth)?;
         Ok(NetPlan {
             netns: NetNs::Join(netns),
             etc: EtcNet::Address(ip),
             hostname: None,
         })
+    }
+
+    /// Publishes the ports the container asks for on its address `ip`:
+    /// holds the host ports, records the forwards in `a` and writes the
+    /// table. On failure the container's network is released.
+    fn publish(
+        &self,
+        c: &ContainerRecord,
+        a: &mut Attachment,
+        ip: Ipv4Addr,
+        veth: &str,
+    ) -> Result<(), EngineError> {
+        let wanted = wanted_ports(&c.config)?;
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = Vec::new();
+        for (port, proto, host_ip, spec) in wanted {
+            let mut last_err = String::new();
+            let mut got = None;
+            for hp in host_ports(&spec)? {
+                match net::ports::reserve(proto, host_ip, hp) {
+                    Ok(r) => {
+                        got = Some(r);
+                        break;
+                    }
+                    Err(e) => last_err = e,
+                }
+            }
+            let Some((fd, host_port)) = got else {
+                drop(st);
+                self.network_detach(&c.id);
+                return Err(EngineError::new(
+                    ErrorKind::System,
+                    format!(
+                        "driver failed programming external connectivity on endpoint {} ({veth}): {last_err}",
+                        c.name
+                    ),
+                ));
+            };
+            held.push(fd);
+            a.forwards.push(net::Forward {
+                proto,
+                host_ip,
+                host_port,
+                ip,
+                port,
+            });
+        }
+        st.held.insert(c.id.clone(), held);
+        st.forwards.insert(c.id.clone(), a.forwards.clone());
+        let applied = self.apply_table(&mut st);
+        let written = self.write_attachment(&c.id, a);
+        drop(st);
+        if let Err(e) = applied.and(written) {
+            self.network_detach(&c.id);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// After a stop (or a failed start): the veth, namespace, address and
@@ -616,14 +729,17 @@ impl Engine {
         if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
             let _ = net::netns::remove(path);
         }
-        if let Some(ctx) = &self.net {
+        {
             let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
             st.held.remove(id);
             if st.forwards.remove(id).is_some_and(|f| !f.is_empty()) {
-                let all: Vec<net::Forward> = st.forwards.values().flatten().cloned().collect();
-                let _ = ctx.bridge.apply_forwards(&all);
+                let _ = self.apply_table(&mut st);
             }
-            drop(st);
+        }
+        if let Some(a) = &a {
+            self.release_user(id, a);
+        }
+        if let Some(ctx) = &self.net {
             let veth = a
                 .as_ref()
                 .and_then(|a| a.endpoint.as_ref())

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{mode_of, NetworkRecord};
 use crate::containers::{ContainerRecord, State};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// `NetworkSettings` of `GET /containers/{id}/json`, Docker's shape.
@@ -63,7 +63,49 @@ impl Engine {
         } else {
             mode.clone()
         };
-        if !net_name.starts_with("container:") {
+        let user = a.as_ref().map(|a| a.networks.clone()).unwrap_or_default();
+        let records = self.network_records().unwrap_or_default();
+        for n in &user {
+            let e = &n.endpoint;
+            let name = records
+                .iter()
+                .find(|r| r.id == n.network)
+                .map_or_else(|| n.network.clone(), |r| r.name.clone());
+            networks.insert(
+                name,
+                json!({
+                    "IPAMConfig": if n.static_ip { json!({"IPv4Address": e.ip.to_string()}) } else { Value::Null },
+                    "Links": null, "Aliases": if n.aliases.is_empty() { Value::Null } else { json!(n.aliases) },
+                    "MacAddress": e.mac, "DriverOpts": null, "GwPriority": 0, "NetworkID": n.network,
+                    "EndpointID": derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                    "Gateway": e.gateway.to_string(), "IPAddress": e.ip.to_string(), "IPPrefixLen": e.prefix,
+                    "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                    "DNSNames": n.dns_names,
+                }),
+            );
+        }
+        if !running {
+            // A created container: the networks it will join, unaddressed.
+            for (name, ep) in c.config["NetworkingConfig"]["EndpointsConfig"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let id = records
+                    .iter()
+                    .find(|r| r.name == name)
+                    .map(|r| r.id.clone());
+                networks.entry(name).or_insert_with(|| json!({
+                    "IPAMConfig": ep.get("IPAMConfig").cloned().unwrap_or(Value::Null), "Links": null,
+                    "Aliases": ep.get("Aliases").cloned().unwrap_or(Value::Null), "MacAddress": "",
+                    "DriverOpts": null, "GwPriority": 0, "NetworkID": id.unwrap_or_default(), "EndpointID": "",
+                    "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
+                }));
+            }
+        }
+        let on_user = records.iter().any(|r| r.is_user() && r.name == net_name);
+        if !net_name.starts_with("container:") && !on_user {
             let net_id = self
                 .network_records()
                 .ok()
@@ -82,7 +124,8 @@ impl Engine {
         }
         json!({
             "Bridge": "", "SandboxID": if running { sandbox_id(&c.id) } else { String::new() },
-            "SandboxKey": ep.as_ref().map(|e| e.netns.to_string_lossy().into_owned()).unwrap_or_default(),
+            "SandboxKey": ep.as_ref().map(|e| e.netns.clone()).or(a.as_ref().and_then(|a| a.netns.clone()))
+                .map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
             "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
             "Ports": Value::Object(ports),
             "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
@@ -122,7 +165,8 @@ impl Engine {
         Value::Array(out)
     }
 
-    /// `GET /networks`: the predefined networks in Docker's shape.
+    /// `GET /networks`: every network in Docker's shape (without
+    /// `Containers`, as Docker lists them).
     pub fn network_list(&self) -> Result<Vec<Value>, EngineError> {
         let mut out = Vec::new();
         for r in self.network_records()? {
@@ -137,27 +181,8 @@ impl Engine {
 
     /// `GET /networks/{id}`: by name, full id or unique id prefix.
     pub fn network_inspect(&self, name: &str) -> Result<Value, EngineError> {
-        let all = self.network_records()?;
-        let found = all
-            .iter()
-            .find(|r| r.name == name || r.id == name)
-            .or_else(|| {
-                let mut p = all
-                    .iter()
-                    .filter(|r| !name.is_empty() && r.id.starts_with(name));
-                match (p.next(), p.next()) {
-                    (Some(r), None) => Some(r),
-                    _ => None,
-                }
-            })
-            .filter(|r| !(r.name == "bridge" && self.net.is_none()));
-        match found {
-            Some(r) => self.network_json(r, true),
-            None => Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("network {name} not found"),
-            )),
-        }
+        let r = self.find_network(name)?;
+        self.network_json(&r, true)
     }
 
     fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Value, EngineError> {
@@ -165,6 +190,27 @@ impl Engine {
         if containers {
             for c in self.container_records()? {
                 if !matches!(self.state(&c), State::Running(..)) {
+                    continue;
+                }
+                let a = self.attachment(&c.id);
+                if let Some(n) = a
+                    .as_ref()
+                    .and_then(|a| a.networks.iter().find(|n| n.network == r.id))
+                {
+                    let e = &n.endpoint;
+                    members.insert(
+                        c.id.clone(),
+                        json!({
+                            "Name": c.name,
+                            "EndpointID": derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                            "MacAddress": e.mac,
+                            "IPv4Address": format!("{}/{}", e.ip, e.prefix),
+                            "IPv6Address": "",
+                        }),
+                    );
+                    continue;
+                }
+                if r.is_user() {
                     continue;
                 }
                 let mode = mode_of(&c.config);
@@ -201,6 +247,16 @@ impl Engine {
                     "com.docker.network.driver.mtu": ctx.bridge.config.mtu.to_string(),
                 }),
             ),
+            _ if r.is_user() => {
+                let mut cfg = json!({"Subnet": r.subnet, "Gateway": r.gateway});
+                if !r.ip_range.is_empty() {
+                    cfg["IPRange"] = json!(r.ip_range);
+                }
+                (
+                    json!({"Driver": "default", "Options": {}, "Config": [cfg]}),
+                    json!(r.options),
+                )
+            }
             _ => (
                 json!({"Driver": "default", "Options": null, "Config": null}),
                 json!({}),
@@ -208,9 +264,9 @@ impl Engine {
         };
         Ok(json!({
             "Name": r.name, "Id": r.id, "Created": r.created, "Scope": "local", "Driver": r.driver,
-            "EnableIPv4": r.name == "bridge", "EnableIPv6": false, "IPAM": ipam, "Internal": false,
+            "EnableIPv4": r.driver == "bridge", "EnableIPv6": false, "IPAM": ipam, "Internal": r.internal,
             "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-            "Containers": Value::Object(members), "Options": options, "Labels": {},
+            "Containers": Value::Object(members), "Options": options, "Labels": r.labels,
         }))
     }
 }
