@@ -271,7 +271,7 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         "ReadonlyRootfs": o.read_only,
         "Privileged": o.privileged,
         "RestartPolicy": restart,
-        "NetworkMode": o.network.first().map_or("none", String::as_str),
+        "NetworkMode": o.network.first().map_or("default", String::as_str),
     });
     if o.init {
         host["Init"] = json!(true);
