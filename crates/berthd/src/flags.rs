@@ -30,6 +30,14 @@ pub struct Flags {
     /// `pidfile`, `log-level`), as dockerd's daemon.json.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
+    /// A registry to reach over plain HTTP or unverified HTTPS
+    /// (`host[:port]` or a CIDR), as dockerd's flag; repeatable.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registry: Vec<String>,
+    /// Per-registry CA certificates: `<dir>/<host[:port]>/*.crt`
+    /// (`/etc/berth/certs.d`).
+    #[arg(long)]
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -41,6 +49,8 @@ struct FileConfig {
     exec_root: Option<PathBuf>,
     pidfile: Option<PathBuf>,
     log_level: Option<String>,
+    insecure_registries: Option<Vec<String>>,
+    certs_dir: Option<PathBuf>,
 }
 
 /// Settings after defaults, the config file and the flags (flags win).
@@ -56,6 +66,10 @@ pub struct Settings {
     pub pidfile: PathBuf,
     /// Log level.
     pub log_level: String,
+    /// `insecure-registries`: flags and config file together, as dockerd.
+    pub insecure_registries: Vec<String>,
+    /// Per-registry CA directory.
+    pub certs_dir: Option<PathBuf>,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -92,7 +106,11 @@ impl Flags {
             .clone()
             .or(file.exec_root)
             .unwrap_or_else(|| PathBuf::from("/run/berth"));
+        let mut insecure_registries = file.insecure_registries.unwrap_or_default();
+        insecure_registries.extend(self.insecure_registry.iter().cloned());
         Ok(Settings {
+            insecure_registries,
+            certs_dir: self.certs_dir.clone().or(file.certs_dir),
             socket,
             data_root: self
                 .data_root

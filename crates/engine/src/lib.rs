@@ -8,6 +8,7 @@ pub mod containers;
 pub mod error;
 pub mod images;
 pub mod mounts;
+pub mod pull;
 pub mod spec;
 pub mod time;
 pub mod volumes;

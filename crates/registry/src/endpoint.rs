@@ -185,7 +185,11 @@ mod tests {
         let unverified = vec![Scheme::HttpsUnverified, Scheme::Http];
         for (r, host, schemes) in [
             ("busybox", DOCKER_HUB_HOST, vec![Scheme::Https]),
-            ("docker.io/library/busybox:1", DOCKER_HUB_HOST, vec![Scheme::Https]),
+            (
+                "docker.io/library/busybox:1",
+                DOCKER_HUB_HOST,
+                vec![Scheme::Https],
+            ),
             ("quay.io/a/b", "quay.io", vec![Scheme::Https]),
             ("127.0.0.1:5000/bb", "127.0.0.1:5000", unverified.clone()),
             ("127.1.2.3/bb", "127.1.2.3", unverified.clone()),

@@ -252,7 +252,11 @@ pub fn select<'a>(
     entries
         .iter()
         .filter(fits)
-        .find(|d| d.platform.as_ref().is_some_and(|p| p.variant == platform.variant))
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.variant == platform.variant)
+        })
         .or_else(|| entries.iter().find(fits))
         .ok_or_else(|| RegistryError::NoPlatform(platform.to_string()))
 }
@@ -318,7 +322,10 @@ mod tests {
             Parsed::Image { .. }
         ));
         let err = parse(image.as_bytes(), "application/vnd.foo").unwrap_err();
-        assert!(err.to_string().contains("unsupported manifest media type"), "{err}");
+        assert!(
+            err.to_string().contains("unsupported manifest media type"),
+            "{err}"
+        );
         let bad_layer = image.replace("v1.tar+gzip", "v1.tar+lz4");
         assert!(parse(bad_layer.as_bytes(), OCI_MANIFEST).is_err());
         let index = r#"{"schemaVersion":2,"manifests":[]}"#;

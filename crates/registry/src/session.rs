@@ -111,7 +111,9 @@ pub async fn status_error(resp: Response<Incoming>) -> RegistryError {
             code: String::new(),
             message: match status {
                 StatusCode::UNAUTHORIZED => "unauthorized: authentication required".into(),
-                StatusCode::FORBIDDEN => "denied: requested access to the resource is denied".into(),
+                StatusCode::FORBIDDEN => {
+                    "denied: requested access to the resource is denied".into()
+                }
                 s => format!(
                     "unexpected status {} {}",
                     s.as_u16(),
@@ -301,8 +303,22 @@ impl Session {
     /// `docker login` does through `POST /auth`).
     pub async fn login(&self) -> Result<(), RegistryError> {
         let resp = self.get("/v2/", None, "").await?;
-        if resp.status().is_success() {
+        let status = resp.status();
+        if status.is_success() {
             return Ok(());
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // Docker's words (registry/auth.go, loginV2).
+            return Err(RegistryError::Status {
+                status: status.as_u16(),
+                code: String::new(),
+                message: format!(
+                    "login attempt to {}/v2/ failed with status: {} {}",
+                    self.base,
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                ),
+            });
         }
         Err(status_error(resp).await)
     }
@@ -377,7 +393,10 @@ impl Session {
 
     /// Fetches a manifest by tag or digest; checks its size and, asked by
     /// digest, its digest. Returns the bytes, their digest and media type.
-    pub async fn manifest(&self, reference: &str) -> Result<(Bytes, String, String), RegistryError> {
+    pub async fn manifest(
+        &self,
+        reference: &str,
+    ) -> Result<(Bytes, String, String), RegistryError> {
         let path = format!("/v2/{}/manifests/{reference}", self.repository);
         let resp = self
             .get(&path, Some(manifest::ACCEPT), &self.pull_scope())
@@ -560,10 +579,11 @@ impl BlobStream {
                 }
                 return Ok(None);
             };
-            let frame = frame.map_err(|e| {
-                RegistryError::Invalid(format!("blob {}: {e}", self.digest))
-            })?;
-            let Ok(data) = frame.into_data() else { continue };
+            let frame =
+                frame.map_err(|e| RegistryError::Invalid(format!("blob {}: {e}", self.digest)))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             self.seen += data.len() as u64;
             if self.seen > self.size {
                 return Err(RegistryError::Invalid(format!(

@@ -58,9 +58,7 @@ fn tls_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
                     .map_err(|e| format!("{}: {e}", f.display()))?;
                 for c in certs {
                     let c = c.map_err(|e| format!("{}: {e}", f.display()))?;
-                    roots
-                        .add(c)
-                        .map_err(|e| format!("{}: {e}", f.display()))?;
+                    roots.add(c).map_err(|e| format!("{}: {e}", f.display()))?;
                 }
             }
             builder.with_root_certificates(roots).with_no_client_auth()
@@ -271,5 +269,7 @@ pub fn resolve_location(base: &Uri, location: &str) -> Option<Uri> {
     }
     let path = base.path();
     let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    format!("{scheme}://{authority}{dir}{location}").parse().ok()
+    format!("{scheme}://{authority}{dir}{location}")
+        .parse()
+        .ok()
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -17,13 +19,21 @@ pub const DATA_ROOT: &str = "data-root-long-enough-to-pass-the-socket-path-limit
 pub struct Daemon {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// Flags added to berthd's command line.
+    extra: Vec<String>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// A daemon with more flags.
+    pub fn start_with(extra: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
-        let child = Self::spawn(dir.path());
-        let d = Daemon { child, dir };
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(dir.path(), &extra);
+        let d = Daemon { child, dir, extra };
         d.wait_ready();
         d
     }
@@ -43,8 +53,9 @@ impl Daemon {
         d
     }
 
-    fn spawn(dir: &std::path::Path) -> Child {
+    fn spawn(dir: &std::path::Path, extra: &[String]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .args(extra)
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--data-root")
@@ -71,7 +82,7 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path());
+        self.child = Self::spawn(self.dir.path(), &self.extra);
         self.wait_ready();
     }
 
