@@ -98,3 +98,63 @@ fn missing_tag_and_repository_fail_clearly() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}\n{body}");
     assert_eq!(ok(d.docker(&["images", "-q"])), before);
 }
+
+/// `~/.docker`-style config of the daemon's docker CLI: what `login` saved.
+fn saved_auths(d: &Daemon) -> String {
+    std::fs::read_to_string(d.dir.path().join("docker-config/config.json")).unwrap_or_default()
+}
+
+#[test]
+fn basic_auth_login_and_pull() {
+    let (reg, d) = setup(
+        Options {
+            htpasswd: Some(("tester", "s3cret")),
+            ..Default::default()
+        },
+        &["--dest-creds", "tester:s3cret"],
+    );
+    let name = format!("{}/bb:latest", reg.host);
+    // No credentials: refused, before any stream.
+    let (code, _, err) = d.docker(&["pull", &name]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no basic auth credentials"), "{err}");
+    // A wrong password: `docker login` fails with the registry's status.
+    let mut login = d.docker_command(&["login", "-u", "tester", "--password-stdin", &reg.host]);
+    let (code, _, err) = run_with_stdin(&mut login, "wrong");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    let mut login = d.docker_command(&["login", "-u", "tester", "--password-stdin", &reg.host]);
+    let (code, out, err) = run_with_stdin(&mut login, "s3cret");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Login Succeeded"), "{out}");
+    assert!(saved_auths(&d).contains(&reg.host));
+    // Now the CLI sends X-Registry-Auth.
+    let out = ok(d.docker(&["pull", &name]));
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", &name, "echo", "authed"])).trim(),
+        "authed"
+    );
+}
+
+fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

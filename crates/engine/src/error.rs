@@ -12,10 +12,6 @@ pub enum ErrorKind {
     Conflict,
     /// 400.
     InvalidArgument,
-    /// 401: credentials missing or refused (a registry's answer).
-    Unauthorized,
-    /// 403: access denied (a registry's answer).
-    Forbidden,
     /// 500.
     System,
 }

@@ -72,10 +72,13 @@ impl std::fmt::Debug for Pull {
 /// A registry error as the engine reports it, in Docker's words for the
 /// common cases.
 pub fn registry_error(e: RegistryError, reference: &Reference) -> EngineError {
+    // dockerd's statuses (distribution/errors.go, translatePullError): a
+    // denial is a 404 ("pull access denied"), an unauthorized answer an
+    // unknown error (500). Not 401: the docker CLI answers a 401 with a
+    // login prompt and a retry, which dockerd never triggers on pull.
     let kind = match e.kind() {
-        registry::Kind::NotFound => ErrorKind::NotFound,
-        registry::Kind::Unauthorized => ErrorKind::Unauthorized,
-        registry::Kind::Denied => ErrorKind::Forbidden,
+        registry::Kind::NotFound | registry::Kind::Denied => ErrorKind::NotFound,
+        registry::Kind::Unauthorized => ErrorKind::System,
         registry::Kind::Invalid => ErrorKind::InvalidArgument,
         registry::Kind::Unavailable => ErrorKind::System,
     };
@@ -92,6 +95,7 @@ pub fn registry_error(e: RegistryError, reference: &Reference) -> EngineError {
                 reference.familiar_name()
             )
         }
+        RegistryError::Status { status: 401, code, message } if code == "UNAUTHORIZED" && message.starts_with("Get ") => message.clone(),
         RegistryError::Status { status: 401 | 403, message, .. } => format!(
             "pull access denied for {}, repository does not exist or may require 'docker login': {message}",
             reference.familiar_name()

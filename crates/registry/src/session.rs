@@ -382,6 +382,19 @@ impl Session {
                 })?;
                 continue;
             }
+            if status == StatusCode::UNAUTHORIZED
+                && own
+                && auth.is_none()
+                && self.challenge == Some(Challenge::Basic)
+            {
+                // Docker's words for a basic-auth registry asked without
+                // credentials.
+                return Err(RegistryError::Status {
+                    status: 401,
+                    code: "UNAUTHORIZED".into(),
+                    message: format!("Get \"{url}\": no basic auth credentials"),
+                });
+            }
             return Ok(resp);
         }
     }

@@ -73,8 +73,6 @@ impl From<engine::EngineError> for ApiError {
             engine::ErrorKind::NotFound => StatusCode::NOT_FOUND,
             engine::ErrorKind::Conflict => StatusCode::CONFLICT,
             engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-            engine::ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            engine::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {
