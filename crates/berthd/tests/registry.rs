@@ -158,3 +158,282 @@ fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, String,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// This machine's first global IPv4 address: a registry there is not on
+/// loopback, so berth verifies its certificate.
+fn global_ipv4() -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let addr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)?;
+    Some(addr.split('/').next()?.to_string())
+}
+
+/// A CA and a server certificate it signed for `ips`, made with openssl.
+fn make_certs(dir: &std::path::Path, ips: &[&str]) {
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let san: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
+    sh(&format!(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+           -keyout ca.key -out ca.crt -days 2 -subj /CN=berth-test-ca 2>/dev/null
+         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+           -keyout server.key -out server.csr -subj /CN=registry 2>/dev/null
+         printf 'subjectAltName={}\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext
+         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+           -out server.crt -days 2 -extfile ext 2>/dev/null",
+        san.join(",")
+    ));
+}
+
+#[test]
+fn tls_with_the_registrys_ca_and_without() {
+    let Some(ip) = global_ipv4() else {
+        eprintln!("skipped: no global IPv4 address to serve a non-loopback registry on");
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path(), &[&ip, "127.0.0.1"]);
+    let (cert, key) = (
+        certs.path().join("server.crt"),
+        certs.path().join("server.key"),
+    );
+    let reg = Registry::start(Options {
+        tls: Some((&cert, &key)),
+        ip: Some(&ip),
+        ..Default::default()
+    });
+    let maker = Daemon::start();
+    let archive = busybox_archive(&maker, reg.dir.path());
+    reg.push(
+        &format!("docker-archive:{}", archive.display()),
+        "bb:latest",
+        &[],
+    );
+    drop(maker);
+    let name = format!("{}/bb:latest", reg.host);
+    // Without the CA: refused, in the words users know.
+    let empty = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(&["--certs-dir", empty.path().to_str().unwrap()]);
+    let (code, _, err) = d.docker(&["pull", &name]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("x509: certificate signed by unknown authority")
+            && err.contains(&format!("https://{}/v2/", reg.host)),
+        "{err}"
+    );
+    assert_eq!(ok(d.docker(&["images", "-q"])), "");
+    drop(d);
+    // With it under <certs-dir>/<host:port>/ca.crt: pulled and verified.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(&reg.host)).unwrap();
+    std::fs::copy(
+        certs.path().join("ca.crt"),
+        dir.path().join(&reg.host).join("ca.crt"),
+    )
+    .unwrap();
+    let d = Daemon::start_with(&["--certs-dir", dir.path().to_str().unwrap()]);
+    let out = ok(d.docker(&["pull", &name]));
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", &name, "echo", "tls"])).trim(),
+        "tls"
+    );
+}
+
+/// What the hostile registry answers for a path.
+#[derive(Clone)]
+enum Answer {
+    Body(&'static str, Vec<u8>),
+    Redirect(String),
+}
+
+/// A registry of the test's own that says what the test tells it to: plain
+/// HTTP on loopback, one thread per connection, `Connection: close`.
+fn hostile(routes: std::collections::HashMap<String, Answer>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let routes = std::sync::Arc::new(routes);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let routes = routes.clone();
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match s.read(&mut b) {
+                        // A TLS hello (berth tries HTTPS first on loopback):
+                        // hang up, as an HTTP server answers garbage.
+                        Ok(1) if head.is_empty() && !b[0].is_ascii_uppercase() => return,
+                        Ok(1) => head.push(b[0]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&head);
+                let path = text.split_whitespace().nth(1).unwrap_or("/");
+                let path = path.split('?').next().unwrap_or(path).to_string();
+                let (status, ctype, body, location) = match routes.get(&path) {
+                    _ if path == "/v2/" => ("200 OK", "application/json", b"{}".to_vec(), None),
+                    Some(Answer::Body(t, b)) => ("200 OK", *t, b.clone(), None),
+                    Some(Answer::Redirect(to)) => (
+                        "307 Temporary Redirect",
+                        "text/plain",
+                        vec![],
+                        Some(to.clone()),
+                    ),
+                    None => (
+                        "404 Not Found",
+                        "application/json",
+                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+                            .to_vec(),
+                        None,
+                    ),
+                };
+                let mut resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                if let Some(l) = location {
+                    resp.push_str(&format!("Location: {l}\r\n"));
+                }
+                resp.push_str("\r\n");
+                let _ = s.write_all(resp.as_bytes());
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    host
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{:x}", sha2::Sha256::digest(b))
+}
+
+/// A layer tar with one file; `name` as raw bytes (so it can be hostile).
+fn layer_tar(name: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, &b"hi\n"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// A manifest and config for one layer whose bytes are `served`, announced
+/// as `announced`; routes for repository `repo`.
+fn image_routes(
+    routes: &mut std::collections::HashMap<String, Answer>,
+    repo: &str,
+    announced: &[u8],
+    served: &[u8],
+) {
+    let layer_digest = sha256(announced);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha256(served)]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": served.len()}],
+    }))
+    .unwrap();
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    routes.insert(
+        format!("/v2/{repo}/manifests/latest"),
+        Answer::Body(oci, manifest),
+    );
+    routes.insert(
+        format!("/v2/{repo}/blobs/{}", sha256(&config)),
+        Answer::Body("application/octet-stream", config),
+    );
+    routes.insert(
+        format!("/v2/{repo}/blobs/{layer_digest}"),
+        Answer::Body("application/octet-stream", served.to_vec()),
+    );
+}
+
+/// Nothing of a failed pull may remain: no image, no layer, no blob.
+fn assert_nothing_stored(d: &Daemon) {
+    assert_eq!(ok(d.docker(&["images", "-aq"])), "");
+    let root = d.dir.path().join(common::DATA_ROOT).join("image");
+    for sub in ["layers", "blobs/sha256", "ingest"] {
+        let left: Vec<_> = std::fs::read_dir(root.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{sub}: {left:?}");
+    }
+}
+
+#[test]
+fn hostile_registry_is_refused_and_leaves_nothing() {
+    let good = layer_tar(b"hello");
+    let other = layer_tar(b"other");
+    let mut routes = std::collections::HashMap::new();
+    // Announces one layer, serves another of the same size.
+    image_routes(&mut routes, "evil/mismatch", &good, &other);
+    // A layer that climbs out of its directory, digests all correct.
+    let escape = layer_tar(b"../../escape");
+    image_routes(&mut routes, "evil/dotdot", &escape, &escape);
+    // A manifest of 5 MiB.
+    routes.insert(
+        "/v2/evil/huge/manifests/latest".into(),
+        Answer::Body(
+            "application/vnd.oci.image.manifest.v1+json",
+            vec![b' '; 5 << 20],
+        ),
+    );
+    // A manifest type nobody knows.
+    routes.insert(
+        "/v2/evil/strange/manifests/latest".into(),
+        Answer::Body("application/vnd.example.thing+json", b"{}".to_vec()),
+    );
+    // A layer whose blob redirects forever.
+    image_routes(&mut routes, "evil/loop", &good, &good);
+    let looping = format!("/v2/evil/loop/blobs/{}", sha256(&good));
+    routes.insert(looping.clone(), Answer::Redirect(looping));
+    let host = hostile(routes);
+    let d = Daemon::start();
+    for (repo, want) in [
+        ("evil/mismatch", "verification failed"),
+        ("evil/dotdot", "contains '..'"),
+        ("evil/huge", "limit of 4194304"),
+        ("evil/strange", "unsupported manifest media type"),
+        ("evil/loop", "redirects"),
+    ] {
+        let (code, out, err) = d.docker(&["pull", &format!("{host}/{repo}")]);
+        assert_eq!(code, 1, "{repo}: {out}{err}");
+        assert!(err.contains(want), "{repo}: {want:?} in {err}");
+        assert_nothing_stored(&d);
+    }
+    // The escape did not happen either.
+    assert!(!d.dir.path().join(common::DATA_ROOT).join("escape").exists());
+}
