@@ -437,3 +437,110 @@ fn hostile_registry_is_refused_and_leaves_nothing() {
     // The escape did not happen either.
     assert!(!d.dir.path().join(common::DATA_ROOT).join("escape").exists());
 }
+
+/// The raw manifest of `repo_tag` (`skopeo inspect --raw`).
+fn raw_manifest(reg: &Registry, repo_tag: &str) -> Vec<u8> {
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}/{repo_tag}", reg.host))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn multi_platform_index_picks_the_platform() {
+    let (reg, d) = setup(Options::default(), &[]);
+    // A second image, different config, pushed as bb:other.
+    let maker = Daemon::start();
+    let tar = common::busybox_tar(maker.dir.path());
+    ok(maker.docker(&[
+        "import",
+        "-c",
+        "CMD [\"echo\", \"other\"]",
+        tar.to_str().unwrap(),
+        "other",
+    ]));
+    let archive = maker.dir.path().join("other.tar");
+    ok(maker.docker(&["save", "-o", archive.to_str().unwrap(), "other"]));
+    reg.push(
+        &format!("docker-archive:{}", archive.display()),
+        "bb:other",
+        &[],
+    );
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let foreign = if host_arch == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let mut entries = Vec::new();
+    let mut config_of = std::collections::HashMap::new();
+    for (tag, arch) in [("other", foreign), ("latest", host_arch)] {
+        let raw = raw_manifest(&reg, &format!("bb:{tag}"));
+        let doc: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        config_of.insert(arch, doc["config"]["digest"].as_str().unwrap().to_string());
+        entries.push(serde_json::json!({
+            "mediaType": doc["mediaType"], "digest": sha256(&raw), "size": raw.len(),
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    }))
+    .unwrap();
+    let file = reg.dir.path().join("index.json");
+    std::fs::write(&file, &index).unwrap();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sSf",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.index.v1+json",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("http://{}/v2/bb/manifests/multi", reg.host))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = format!("{}/bb:multi", reg.host);
+    let id = |d: &Daemon| {
+        ok(d.docker(&["inspect", "-f", "{{.Id}}", &name]))
+            .trim()
+            .to_string()
+    };
+    // The host's platform by default; the index's digest is the repo digest.
+    let out = ok(d.docker(&["pull", &name]));
+    assert!(
+        out.contains(&format!("Digest: {}", sha256(&index))),
+        "{out}"
+    );
+    assert_eq!(id(&d), config_of[host_arch]);
+    // Another platform on request: the tag moves to it.
+    let out = ok(d.docker(&["pull", "--platform", &format!("linux/{foreign}"), &name]));
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(id(&d), config_of[foreign]);
+    let (code, _, err) = d.docker(&["pull", "--platform", "linux/s390x", &name]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no matching manifest for linux/s390x"),
+        "{err}"
+    );
+}
