@@ -12,6 +12,7 @@ pub mod image;
 pub mod inspect;
 pub mod logs;
 pub mod ps;
+pub mod pull;
 pub mod run;
 pub mod system;
 pub mod volume;
