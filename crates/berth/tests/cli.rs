@@ -994,8 +994,13 @@ fn volume_commands_and_mount_flags() {
     assert_eq!(d.ok(&["volume", "rm", "-f", "gone"]), "gone\n");
 }
 
-/// Debian's docker-registry on a free loopback port, killed on drop.
-struct TestRegistry(std::process::Child, tempfile::TempDir, String);
+/// Debian's docker-registry on a free loopback port, killed on drop (its
+/// storage directory with it).
+struct TestRegistry(
+    std::process::Child,
+    #[allow(dead_code)] tempfile::TempDir,
+    String,
+);
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {

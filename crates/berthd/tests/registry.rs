@@ -203,6 +203,7 @@ fn make_certs(dir: &std::path::Path, ips: &[&str]) {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
 fn tls_with_the_registrys_ca_and_without() {
     let Some(ip) = global_ipv4() else {
         eprintln!("skipped: no global IPv4 address to serve a non-loopback registry on");
