@@ -201,7 +201,13 @@ impl Session {
                 if !c.registry_token.is_empty() {
                     return Ok(Some(format!("Bearer {}", c.registry_token)));
                 }
-                let key = format!("{realm}|{service}|{scope}|{}", c.username);
+                // Keyed by the whole credentials (hashed): a token fetched
+                // with one password must never serve a request made with
+                // another, even for the same user name.
+                let who = sha256(
+                    format!("{}\0{}\0{}", c.username, c.password, c.identity_token).as_bytes(),
+                );
+                let key = format!("{realm}|{service}|{scope}|{who}");
                 if let Some((t, until)) = self.tokens.lock().map_err(poisoned)?.get(&key) {
                     if Instant::now() < *until {
                         return Ok(Some(format!("Bearer {t}")));
