@@ -27,7 +27,8 @@ pub struct Flags {
     #[arg(short, long)]
     pub log_level: Option<String>,
     /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
-    /// `pidfile`, `log-level`), as dockerd's daemon.json.
+    /// `pidfile`, `log-level`, `insecure-registries`, `certs-dir`), as
+    /// dockerd's daemon.json.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
     /// A registry to reach over plain HTTP or unverified HTTPS

@@ -545,3 +545,41 @@ fn multi_platform_index_picks_the_platform() {
         "{err}"
     );
 }
+
+#[test]
+#[allow(clippy::print_stderr)]
+fn insecure_registries_from_daemon_json() {
+    let Some(ip) = global_ipv4() else {
+        eprintln!("skipped: no global IPv4 address to serve a non-loopback registry on");
+        return;
+    };
+    let reg = Registry::start(Options {
+        ip: Some(&ip),
+        ..Default::default()
+    });
+    let maker = Daemon::start();
+    let archive = busybox_archive(&maker, reg.dir.path());
+    reg.push(
+        &format!("docker-archive:{}", archive.display()),
+        "bb:latest",
+        &[],
+    );
+    drop(maker);
+    let name = format!("{}/bb:latest", reg.host);
+    // Not on loopback, not declared: HTTPS only, which a plain HTTP
+    // registry cannot speak.
+    let d = Daemon::start();
+    let (code, _, err) = d.docker(&["pull", &name]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("https://{}/v2/", reg.host)), "{err}");
+    drop(d);
+    let cfg = reg.dir.path().join("daemon.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({"insecure-registries": [format!("{ip}/32")]}).to_string(),
+    )
+    .unwrap();
+    let d = Daemon::start_with(&["--config-file", cfg.to_str().unwrap()]);
+    let out = ok(d.docker(&["pull", &name]));
+    assert!(out.contains("Downloaded newer image"), "{out}");
+}
