@@ -263,7 +263,13 @@ fn tls_with_the_registrys_ca_and_without() {
 enum Answer {
     Body(&'static str, Vec<u8>),
     Redirect(String),
+    /// A body sent 16 KiB at a time, 20 ms apart (counted in SLOW_NOW).
+    Slow(Vec<u8>),
 }
+
+/// Slow answers being sent now, and the most at once.
+static SLOW_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static SLOW_MAX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A registry of the test's own that says what the test tells it to: plain
 /// HTTP on loopback, one thread per connection, `Connection: close`.
@@ -294,6 +300,26 @@ fn hostile(routes: std::collections::HashMap<String, Answer>) -> String {
                 let (status, ctype, body, location) = match routes.get(&path) {
                     _ if path == "/v2/" => ("200 OK", "application/json", b"{}".to_vec(), None),
                     Some(Answer::Body(t, b)) => ("200 OK", *t, b.clone(), None),
+                    Some(Answer::Slow(b)) => {
+                        use std::sync::atomic::Ordering::SeqCst;
+                        let now = SLOW_NOW.fetch_add(1, SeqCst) + 1;
+                        SLOW_MAX.fetch_max(now, SeqCst);
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            b.len()
+                        );
+                        // Sleep before each chunk, so that the count drops
+                        // before the client can have the last byte.
+                        for chunk in b.chunks(16 << 10) {
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            if s.write_all(chunk).is_err() {
+                                break;
+                            }
+                        }
+                        SLOW_NOW.fetch_sub(1, SeqCst);
+                        return;
+                    }
                     Some(Answer::Redirect(to)) => (
                         "307 Temporary Redirect",
                         "text/plain",
@@ -582,4 +608,111 @@ fn insecure_registries_from_daemon_json() {
     let d = Daemon::start_with(&["--config-file", cfg.to_str().unwrap()]);
     let out = ok(d.docker(&["pull", &name]));
     assert!(out.contains("Downloaded newer image"), "{out}");
+}
+
+/// A layer tar holding one file `name` of `len` pseudo-random bytes.
+fn big_layer(name: &str, len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ name.len() as u64;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut h = tar::Header::new_gnu();
+    h.set_path(name).unwrap();
+    h.set_size(len as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, data.as_slice()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Routes of an image of `layers` (plain tars), each served slowly.
+fn slow_image_routes(
+    routes: &mut std::collections::HashMap<String, Answer>,
+    repo: &str,
+    layers: &[Vec<u8>],
+) {
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| sha256(l)).collect::<Vec<_>>()},
+    }))
+    .unwrap();
+    let descs: Vec<_> = layers
+        .iter()
+        .map(|l| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(l), "size": l.len()}))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    routes.insert(
+        format!("/v2/{repo}/manifests/latest"),
+        Answer::Body("application/vnd.oci.image.manifest.v1+json", manifest),
+    );
+    routes.insert(
+        format!("/v2/{repo}/blobs/{}", sha256(&config)),
+        Answer::Body("application/octet-stream", config),
+    );
+    for l in layers {
+        routes.insert(
+            format!("/v2/{repo}/blobs/{}", sha256(l)),
+            Answer::Slow(l.clone()),
+        );
+    }
+}
+
+#[test]
+fn layers_download_three_at_a_time_and_a_kill_9_leaves_nothing() {
+    let mut routes = std::collections::HashMap::new();
+    let five: Vec<Vec<u8>> = (0..5)
+        .map(|i| big_layer(&format!("f{i}"), 160 << 10))
+        .collect();
+    slow_image_routes(&mut routes, "slow/five", &five);
+    slow_image_routes(&mut routes, "slow/big", &[big_layer("big", 2 << 20)]);
+    let host = hostile(routes);
+    let mut d = Daemon::start();
+    let out = ok(d.docker(&["pull", &format!("{host}/slow/five")]));
+    assert_eq!(out.matches("Pull complete").count(), 5, "{out}");
+    assert!(out.matches(": Waiting").count() == 2, "{out}");
+    let max = SLOW_MAX.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((2..=3).contains(&max), "{max} layers at once");
+    let images = ok(d.docker(&["images", "-q"]));
+    // A pull killed in the middle of a layer: nothing of it after a restart.
+    let mut pull = d
+        .docker_command(&["pull", &format!("{host}/slow/big")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let image = d.dir.path().join(common::DATA_ROOT).join("image");
+    common::eventually("the layer to be half written", || {
+        std::fs::read_dir(image.join("ingest"))
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(false)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    d.kill9();
+    let _ = pull.wait();
+    d.restart();
+    assert_eq!(ok(d.docker(&["images", "-q"])), images);
+    for sub in ["ingest", "layers"] {
+        let temp: Vec<_> = std::fs::read_dir(image.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') || sub == "ingest")
+            .collect();
+        assert!(temp.is_empty(), "{sub}: {temp:?}");
+    }
+    // And the pull goes through afterwards.
+    let out = ok(d.docker(&["pull", &format!("{host}/slow/big")]));
+    assert!(out.contains("Pull complete"), "{out}");
 }
