@@ -15,8 +15,8 @@ pub const MAX_AUTH_HEADER: usize = 64 << 10;
 /// Largest token answer we read.
 pub const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
-/// What a client gave to log in with.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// What a client gave to log in with. Its `Debug` hides the secrets.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Credentials {
     /// User name.
     #[serde(default)]
@@ -33,6 +33,19 @@ pub struct Credentials {
     /// The registry these are for.
     #[serde(default, rename = "serveraddress")]
     pub server_address: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &str| if s.is_empty() { "" } else { "<hidden>" };
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("identity_token", &hidden(&self.identity_token))
+            .field("registry_token", &hidden(&self.registry_token))
+            .field("server_address", &self.server_address)
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -231,5 +244,11 @@ mod tests {
         let c = Credentials::from_header(&URL_SAFE.encode(r#"{"identitytoken":"t"}"#)).unwrap();
         assert_eq!(c.identity_token, "t");
         assert_eq!(c.basic(), "Basic Og==");
+        let c = Credentials {
+            username: "u".into(),
+            password: "secret".into(),
+            ..Default::default()
+        };
+        assert!(!format!("{c:?}").contains("secret"));
     }
 }

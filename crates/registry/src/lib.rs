@@ -29,10 +29,19 @@ use store::reference::Reference;
 pub const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
 
 /// The registry client of a daemon: its settings and the tokens it holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Client {
     config: Config,
     tokens: session::TokenCache,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens stay out of logs.
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {

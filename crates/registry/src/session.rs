@@ -29,8 +29,8 @@ pub const MAX_CONFIG: u64 = store::store::MAX_CONFIG;
 pub type TokenCache = Arc<Mutex<HashMap<String, (String, Instant)>>>;
 
 /// A session with one registry, for one repository. Cheap to clone: layer
-/// downloads each take a clone.
-#[derive(Debug, Clone)]
+/// downloads each take a clone. Its `Debug` shows no credentials or tokens.
+#[derive(Clone)]
 pub struct Session {
     endpoint: Endpoint,
     /// `https://host` or `http://host`, as the `/v2/` check found.
@@ -40,6 +40,17 @@ pub struct Session {
     challenge: Option<Challenge>,
     repository: String,
     tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base", &self.base)
+            .field("repository", &self.repository)
+            .field("challenge", &self.challenge)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a reference resolved to.
