@@ -490,6 +490,9 @@ impl Session {
                 }
                 Parsed::Index(entries) => {
                     let entry = manifest::select(&entries, platform)?;
+                    // It goes into a URL: only a well-formed digest.
+                    store::content::parse_digest(&entry.digest)
+                        .map_err(|e| RegistryError::Invalid(format!("index entry: {e}")))?;
                     (bytes, digest, media) = self.manifest(&entry.digest).await?;
                     if bytes.len() as u64 != entry.size {
                         return Err(RegistryError::Invalid(format!(

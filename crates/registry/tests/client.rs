@@ -242,3 +242,37 @@ async fn by_digest_the_manifest_must_match() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_index_entry_must_be_a_digest() {
+    let arch = Platform::host().architecture;
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": "sha256:../../../v2/other/manifests/x", "size": 10,
+            "platform": {"os": "linux", "architecture": arch}}],
+    }))
+    .unwrap();
+    let host = serve(Arc::new(move |r: &Req| match r.path.as_str() {
+        "/v2/" => (200, vec![], vec![]),
+        "/v2/x/manifests/latest" => (
+            200,
+            vec![h("Content-Type", "application/vnd.oci.image.index.v1+json")],
+            index.clone(),
+        ),
+        other => panic!("asked for {other}"),
+    }));
+    let client = Client::new(Config::default());
+    let reference = Reference::parse(&format!("{host}/x")).unwrap();
+    let session = client
+        .session(&reference, Credentials::default())
+        .await
+        .unwrap();
+    let err = session
+        .resolve("latest", &Platform::host())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), registry::Kind::Invalid, "{err}");
+    assert!(err.to_string().contains("invalid digest"), "{err}");
+}
