@@ -716,3 +716,29 @@ fn layers_download_three_at_a_time_and_a_kill_9_leaves_nothing() {
     let out = ok(d.docker(&["pull", &format!("{host}/slow/big")]));
     assert!(out.contains("Pull complete"), "{out}");
 }
+
+#[test]
+fn all_tags() {
+    let (reg, d) = setup(Options::default(), &[]);
+    let source = format!("docker://{}/bb:latest", reg.host);
+    reg.push(&source, "bb:v2", &["--src-tls-verify=false"]);
+    let name = format!("{}/bb", reg.host);
+    let out = ok(d.docker(&["pull", "--all-tags", &name]));
+    assert!(
+        out.contains("latest: Pulling from bb")
+            && out.contains("v2: Pulling from bb")
+            && out.ends_with(&format!(
+                "Status: Downloaded newer image for {name}\n{name}\n"
+            )),
+        "{out}"
+    );
+    let tags = ok(d.docker(&["images", "--format", "{{.Tag}}"]));
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, ["latest", "v2"]);
+    let out = ok(d.docker(&["pull", "-a", &name]));
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {name}")),
+        "{out}"
+    );
+}

@@ -142,6 +142,21 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The tags of `reference`'s repository at its registry
+    /// (`docker pull --all-tags`).
+    pub async fn pull_tags(
+        &self,
+        client: &registry::Client,
+        reference: &Reference,
+        credentials: Credentials,
+    ) -> Result<Vec<String>, EngineError> {
+        let err = |e| registry_error(e, reference);
+        let session = client.session(reference, credentials).await.map_err(err)?;
+        session.tags().await.map_err(err)
+    }
+}
+
 impl Pull {
     /// The digest the reference resolved to.
     pub fn digest(&self) -> &str {

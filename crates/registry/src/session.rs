@@ -511,6 +511,36 @@ impl Session {
         )))
     }
 
+    /// The repository's tags (`/v2/<name>/tags/list`, first page), for
+    /// `docker pull --all-tags`; tags that are not valid tags are dropped.
+    pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        let path = format!("/v2/{}/tags/list", self.repository);
+        let resp = self.get(&path, None, &self.pull_scope()).await?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp).await);
+        }
+        let body = read_body(resp, MAX_MANIFEST, "tag list").await?;
+        #[derive(serde::Deserialize)]
+        struct List {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let list: List = serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::Invalid(format!("tag list: {e}")))?;
+        let mut tags: Vec<String> = list
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| {
+                store::reference::Reference::parse(&format!("x:{t}"))
+                    .is_ok_and(|r| r.tag.as_deref() == Some(t.as_str()))
+            })
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
     /// Starts a blob download; the stream checks size and digest.
     pub async fn blob(&self, desc: &Descriptor) -> Result<BlobStream, RegistryError> {
         store::content::parse_digest(&desc.digest)

@@ -277,10 +277,45 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let credentials = registry::Credentials::from_header(registry_auth)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let plan = d
-        .engine
-        .pull_prepare(&d.registry, reference.clone(), &platform, credentials)
-        .await?;
+    // No tag anywhere is every tag (`docker pull --all-tags`), as dockerd.
+    let all_tags = q.get("tag").is_empty()
+        && Reference::parse(q.get("fromImage"))
+            .is_ok_and(|r| r.tag.is_none() && r.digest.is_none());
+    let references = if all_tags {
+        let bare = Reference {
+            tag: None,
+            digest: None,
+            ..reference.clone()
+        };
+        let tags = d
+            .engine
+            .pull_tags(&d.registry, &bare, credentials.clone())
+            .await?;
+        if tags.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no tags found for {}",
+                bare.familiar_name()
+            )));
+        }
+        tags.into_iter()
+            .map(|t| Reference {
+                tag: Some(t),
+                ..bare.clone()
+            })
+            .collect()
+    } else {
+        vec![reference.clone()]
+    };
+    // Every manifest resolved before the stream starts, so that a failure
+    // there still gets its status code.
+    let mut plans = Vec::new();
+    for r in &references {
+        plans.push(
+            d.engine
+                .pull_prepare(&d.registry, r.clone(), &platform, credentials.clone())
+                .await?,
+        );
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let line = |v: serde_json::Value| {
         let mut b = v.to_string().into_bytes();
@@ -288,21 +323,42 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
         Bytes::from(b)
     };
     let sink_tx = tx.clone();
+    // With every tag, one `Status:` line at the end for the repository, as
+    // dockerd prints it.
+    let newer = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = newer.clone();
     let sink: engine::pull::Sink = Arc::new(move |p| {
+        if all_tags && p.id.is_none() && p.status.starts_with("Status: ") {
+            if p.status.starts_with("Status: Downloaded") {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            return;
+        }
         let _ = sink_tx.send(line(progress_json(&p)));
     });
     let daemon = d.clone();
     tokio::spawn(async move {
-        match plan.run(sink).await {
-            Ok(id) => {
-                let name = reference.with_default_tag().familiar();
-                image_event(&daemon, &id, "pull", &name).await;
+        for (plan, r) in plans.into_iter().zip(references) {
+            match plan.run(sink.clone()).await {
+                Ok(id) => {
+                    image_event(&daemon, &id, "pull", &r.familiar()).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(line(
+                        json!({"errorDetail": {"message": e.message}, "error": e.message}),
+                    ));
+                    return;
+                }
             }
-            Err(e) => {
-                let _ = tx.send(line(
-                    json!({"errorDetail": {"message": e.message}, "error": e.message}),
-                ));
-            }
+        }
+        if all_tags {
+            let name = reference.familiar_name();
+            let status = if newer.load(std::sync::atomic::Ordering::Relaxed) {
+                format!("Status: Downloaded newer image for {name}")
+            } else {
+                format!("Status: Image is up to date for {name}")
+            };
+            let _ = tx.send(line(json!({ "status": status })));
         }
     });
     let (mut btx, body) =
