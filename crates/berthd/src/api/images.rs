@@ -1,7 +1,9 @@
 //! `/images/…`: list, inspect, history, tag, remove, prune, load, save
-//! (`get`), and import (`create?fromSrc=`). Pull arrives with the registry.
+//! (`get`), import (`create?fromSrc=`) and pull (`create?fromImage=`);
+//! `POST /auth` (`docker login`).
 
 use std::io::{Seek, Write};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -9,8 +11,6 @@ use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use serde_json::json;
 use store::reference::Reference;
-
-use std::sync::Arc;
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
@@ -268,7 +268,9 @@ fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
 }
 
 /// `POST /images/create?fromImage=…`: resolves at the registry first (its
-/// failures get status codes: 404 for a missing tag, 401 for credentials),
+/// failures get dockerd's status codes: 404 for a missing tag or a denied
+/// repository, 500 for missing or wrong credentials; see
+/// `engine::pull::registry_error`),
 /// then streams Docker's progress messages; a later failure is the last
 /// message, as `{"errorDetail":…,"error":…}`.
 async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Response<Body>, ApiError> {
