@@ -77,6 +77,8 @@ enum Command {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Download an image from a registry
+    Pull(commands::pull::PullArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Get real time events from the server
@@ -217,6 +219,8 @@ enum ImageCommand {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Download an image from a registry
+    Pull(commands::pull::PullArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
 }
@@ -324,6 +328,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::History(a) => image::history(client, a).await,
         Command::Save(a) => image::save(client, a).await,
         Command::Load(a) => image::load(client, a).await,
+        Command::Pull(a) => commands::pull::pull(client, a).await,
         Command::Import(a) => image::import(client, a).await,
         Command::Events(a) => events::events(client, a).await,
         Command::Build(a) => commands::build::build(client, a).await,
@@ -346,6 +351,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
             ImageCommand::Prune(a) => image::prune(client, a).await,
             ImageCommand::Save(a) => image::save(client, a).await,
             ImageCommand::Load(a) => image::load(client, a).await,
+            ImageCommand::Pull(a) => commands::pull::pull(client, a).await,
             ImageCommand::Import(a) => image::import(client, a).await,
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,

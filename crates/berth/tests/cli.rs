@@ -993,3 +993,90 @@ fn volume_commands_and_mount_flags() {
     assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
     assert_eq!(d.ok(&["volume", "rm", "-f", "gone"]), "gone\n");
 }
+
+/// Debian's docker-registry on a free loopback port, killed on drop (its
+/// storage directory with it).
+struct TestRegistry(
+    std::process::Child,
+    #[allow(dead_code)] tempfile::TempDir,
+    String,
+);
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn test_registry() -> TestRegistry {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry is installed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(&host).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    TestRegistry(child, dir, host)
+}
+
+#[test]
+fn pull_prints_progress_and_runs() {
+    let reg = test_registry();
+    let d = Daemon::with_busybox();
+    let archive = d.dir.path().join("bb.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let out = Command::new("skopeo")
+        .args(["copy", "-q", "--dest-tls-verify=false"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://{}/bb:v1", reg.2))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.ok(&["rmi", "busybox"]);
+    let name = format!("{}/bb:v1", reg.2);
+    let out = d.ok(&["pull", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "v1: Pulling from bb", "{out}");
+    assert!(lines[1].ends_with(": Pulling fs layer"), "{out}");
+    assert!(out.contains(": Pull complete\nDigest: sha256:"), "{out}");
+    assert_eq!(
+        &lines[lines.len() - 2..],
+        [
+            format!("Status: Downloaded newer image for {name}"),
+            name.clone()
+        ],
+        "{out}"
+    );
+    assert_eq!(d.ok(&["run", "--rm", &name, "echo", "ok"]), "ok\n");
+    // -q: the reference only; a missing tag: the daemon's message, exit 1.
+    assert_eq!(d.ok(&["pull", "-q", &name]), format!("{name}\n"));
+    let (code, _, err) = d.berth(&["pull", &format!("{}/bb:nope", reg.2)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("manifest unknown"), "{err}");
+}

@@ -27,7 +27,8 @@ pub struct Flags {
     #[arg(short, long)]
     pub log_level: Option<String>,
     /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
-    /// `pidfile`, `log-level`, `bridge`, `bip`), as dockerd's daemon.json.
+    /// `pidfile`, `log-level`, `bridge`, `bip`, `dns`, `insecure-registries`,
+    /// `certs-dir`), as dockerd's daemon.json.
     #[arg(long)]
     pub config_file: Option<PathBuf>,
     /// The default bridge's name (`berth0`); `none` runs without one, and
@@ -43,6 +44,14 @@ pub struct Flags {
     /// `IP` or `IP:PORT`.
     #[arg(long)]
     pub dns: Vec<String>,
+    /// A registry to reach over plain HTTP or unverified HTTPS
+    /// (`host[:port]` or a CIDR), as dockerd's flag; repeatable.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registry: Vec<String>,
+    /// Per-registry CA certificates: `<dir>/<host[:port]>/*.crt`
+    /// (`/etc/berth/certs.d`).
+    #[arg(long)]
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -57,6 +66,8 @@ struct FileConfig {
     bridge: Option<String>,
     bip: Option<String>,
     dns: Option<Vec<String>>,
+    insecure_registries: Option<Vec<String>>,
+    certs_dir: Option<PathBuf>,
 }
 
 /// Settings after defaults, the config file and the flags (flags win).
@@ -76,6 +87,10 @@ pub struct Settings {
     pub bridge: Option<engine::net::BridgeConfig>,
     /// Upstream resolvers of the embedded DNS server.
     pub dns: Vec<std::net::SocketAddr>,
+    /// `insecure-registries`: flags and config file together, as dockerd.
+    pub insecure_registries: Vec<String>,
+    /// Per-registry CA directory.
+    pub certs_dir: Option<PathBuf>,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -142,9 +157,13 @@ impl Flags {
                 .with_context(|| format!("invalid dns {d:?}: an IP address, or IP:PORT"))?;
             dns.push(addr);
         }
+        let mut insecure_registries = file.insecure_registries.unwrap_or_default();
+        insecure_registries.extend(self.insecure_registry.iter().cloned());
         Ok(Settings {
             dns,
             bridge,
+            insecure_registries,
+            certs_dir: self.certs_dir.clone().or(file.certs_dir),
             socket,
             data_root: self
                 .data_root

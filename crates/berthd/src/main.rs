@@ -31,6 +31,8 @@ pub struct Daemon {
     pub engine: Arc<engine::Engine>,
     /// What happened, for `/events`.
     pub events: events::Events,
+    /// The registry client (settings and cached tokens).
+    pub registry: registry::Client,
     /// Exits and removals, for waiters and attached streams.
     pub phases: Arc<phases::Phases>,
     /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`), as
@@ -164,7 +166,12 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let (shim, shim_copy) = sealed(shim, "berth-shim");
     let (runtime_bin, runtime_copy) =
         sealed(beside("BERTH_RUNTIME", "berth-runtime"), "berth-runtime");
+    let registry = registry::Client::new(registry::Config {
+        insecure: settings.insecure_registries.clone(),
+        certs_dir: settings.certs_dir.clone(),
+    });
     let daemon = Arc::new(Daemon {
+        registry,
         shim,
         _shim_copy: shim_copy,
         runtime: runtime_bin,

@@ -108,9 +108,13 @@ fn image_errors_are_dockers() {
     let (code, _, err) = d.docker(&["image", "inspect", "nope"]);
     assert_ne!(code, 0);
     assert!(err.contains("No such image"), "{err}");
-    let (code, _, err) = d.docker(&["pull", "busybox"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("not implemented"), "{err}");
+    // A registry that is not there: the URL tried and why, exit 1.
+    let (code, _, err) = d.docker(&["pull", "127.0.0.1:1/nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("\"http://127.0.0.1:1/v2/\"") && err.contains("onnection refused"),
+        "{err}"
+    );
     // A hostile archive is refused with a 400 and stores nothing.
     let evil = d.dir.path().join("evil.tar");
     std::fs::write(&evil, b"").unwrap();

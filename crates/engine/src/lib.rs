@@ -10,6 +10,7 @@ pub mod error;
 pub mod images;
 pub mod mounts;
 pub mod network;
+pub mod pull;
 pub mod spec;
 pub mod time;
 pub mod volumes;

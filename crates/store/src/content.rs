@@ -206,6 +206,28 @@ impl Content {
         Ok(Descriptor { digest, size })
     }
 
+    /// A temporary file in the ingest directory, for a caller that writes
+    /// and hashes a blob itself (a layer streamed into the store and its
+    /// unpack at once). Nothing is visible until [`Content::commit`]; a
+    /// crash leaves only the temp file, which [`Content::cleanup`] removes.
+    pub fn begin(&self) -> Result<tempfile::NamedTempFile, ContentError> {
+        let ingest = self.root.join("ingest");
+        tempfile::NamedTempFile::new_in(&ingest).map_err(io_at(&ingest))
+    }
+
+    /// Makes a blob begun with [`Content::begin`] visible as `digest`: the
+    /// caller has checked that its bytes hash to it. Fsyncs, renames.
+    pub fn commit(&self, tmp: tempfile::NamedTempFile, digest: &str) -> Result<(), ContentError> {
+        let dest = self.path(digest)?;
+        tmp.as_file().sync_all().map_err(io_at(tmp.path()))?;
+        tmp.persist(&dest).map_err(|e| ContentError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        let _ = sync_dir(dest.parent().unwrap_or(&self.root));
+        Ok(())
+    }
+
     /// Removes a blob; absent is fine.
     pub fn delete(&self, digest: &str) -> Result<(), ContentError> {
         let p = self.path(digest)?;

@@ -48,6 +48,17 @@ fn short(id: &str) -> &str {
 /// a name first, then an id).
 pub fn find(meta: &Meta, name: &str) -> Result<ImageRecord, ImageError> {
     if let Ok(r) = Reference::parse(name) {
+        if let Some(d) = &r.digest {
+            // `name@sha256:…`: the manifest digest a pull recorded.
+            let want = format!("{}@{d}", r.familiar_name());
+            if let Some(img) = meta
+                .images()?
+                .into_iter()
+                .find(|i| i.repo_digests.contains(&want))
+            {
+                return Ok(img);
+            }
+        }
         if let Some(id) = meta.resolve(&r.clone().with_default_tag().to_string())? {
             return meta
                 .image(&id)?

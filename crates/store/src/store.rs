@@ -23,6 +23,7 @@ use crate::images::ImageError;
 use crate::layer::{self, LayerError};
 use crate::meta::{ImageRecord, LayerRecord, Meta, MetaError};
 use crate::reference::Reference;
+use sha2::Digest as _;
 
 /// Largest config we read (configs are a few KiB; history of a huge build
 /// some hundred).
@@ -190,6 +191,91 @@ impl Store {
             parent: parent.map(String::from),
             size: u.size,
             blobs: vec![(digest.to_string(), String::new())],
+        })
+    }
+
+    /// Unpacks a layer blob as it streams in (a pull): the compressed bytes
+    /// go to the content store and through the layer unpack in one pass.
+    /// The blob must be `size` bytes hashing to `digest`, and its tar must
+    /// hash to `diff_id` (from the image's config); only when all three
+    /// hold does anything become visible: the blob renamed in, then the
+    /// layer directory renamed to its chain id. A failure, or a crash,
+    /// leaves temp files that [`Store::open`] clears. Returns the layer's
+    /// record, to be committed with its image by [`Store::add_image`].
+    pub fn unpack_stream(
+        &self,
+        reader: impl Read + Send,
+        desc: (&str, u64, &str),
+        parent: Option<&str>,
+        diff_id: &str,
+    ) -> Result<LayerRecord, StoreError> {
+        let (digest, size, media_type) = desc;
+        crate::content::parse_digest(digest)?;
+        let chain = chain_of(parent, diff_id);
+        let tmp = if self.content.exists(digest) {
+            None
+        } else {
+            Some(self.content.begin()?)
+        };
+        let mut tee = Tee {
+            inner: reader,
+            out: tmp,
+            hasher: sha2::Sha256::new(),
+            seen: 0,
+            size,
+            digest,
+            verified: false,
+        };
+        let parent_dir = self.root.join("layers");
+        // A name of its own: two pulls of one layer may run at once.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            ".unpacked-{}-{}-{}",
+            &hex(digest)[..12],
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let u = layer::unpack(&mut tee, &parent_dir, &name, layer::Options::default())?;
+        let checked = (|| {
+            // The tar may end before the blob does: the rest must still be
+            // read, and hashed, before the blob counts as verified.
+            std::io::copy(&mut tee, &mut std::io::sink())
+                .map_err(|e| StoreError::Layer(LayerError::Read(e)))?;
+            if !tee.verified {
+                return Err(StoreError::Invalid(format!(
+                    "layer {digest} was not verified"
+                )));
+            }
+            if u.diff_id != diff_id {
+                return Err(StoreError::Invalid(format!(
+                    "layer {digest} has diff id {}, its config says {diff_id}",
+                    u.diff_id
+                )));
+            }
+            if let Some(tmp) = tee.out.take() {
+                self.content.commit(tmp, digest)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = checked {
+            let _ = std::fs::remove_dir_all(&u.path);
+            return Err(e);
+        }
+        let dest = self.layer_dir(&chain);
+        if dest.exists() {
+            let _ = std::fs::remove_dir_all(&u.path);
+        } else {
+            std::fs::rename(&u.path, &dest).map_err(|source| StoreError::Io {
+                path: dest.clone(),
+                source,
+            })?;
+        }
+        Ok(LayerRecord {
+            chain_id: chain,
+            diff_id: u.diff_id,
+            parent: parent.map(String::from),
+            size: u.size,
+            blobs: vec![(digest.to_string(), media_type.to_string())],
         })
     }
 
@@ -495,6 +581,53 @@ impl Store {
             }
         }
         Ok((dead.len(), blobs))
+    }
+}
+
+/// Copies what it reads into a blob's temp file and checks, at the end,
+/// that it was `size` bytes hashing to `digest`: an error instead of the
+/// end of the stream otherwise, so that the unpack fails with it.
+struct Tee<'a, R> {
+    inner: R,
+    out: Option<tempfile::NamedTempFile>,
+    hasher: sha2::Sha256,
+    seen: u64,
+    size: u64,
+    digest: &'a str,
+    verified: bool,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        use std::io::Write as _;
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if self.verified {
+                return Ok(0);
+            }
+            let actual = crate::config::digest_string(&std::mem::take(&mut self.hasher).finalize());
+            if self.seen != self.size || actual != self.digest {
+                return Err(std::io::Error::other(format!(
+                    "blob {}: got {} bytes hashing to {actual}, expected {} bytes",
+                    self.digest, self.seen, self.size
+                )));
+            }
+            self.verified = true;
+            return Ok(0);
+        }
+        self.seen += n as u64;
+        if self.seen > self.size {
+            return Err(std::io::Error::other(format!(
+                "blob {}: more than its {} bytes",
+                self.digest, self.size
+            )));
+        }
+        self.hasher.update(&buf[..n]);
+        if let Some(f) = &mut self.out {
+            f.write_all(&buf[..n])?;
+        }
+        Ok(n)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod logs;
 pub mod network;
 pub mod ps;
+pub mod pull;
 pub mod run;
 pub mod stats;
 pub mod system;

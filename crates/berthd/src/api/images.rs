@@ -1,12 +1,16 @@
 //! `/images/…`: list, inspect, history, tag, remove, prune, load, save
-//! (`get`), and import (`create?fromSrc=`). Pull arrives with the registry.
+//! (`get`), import (`create?fromSrc=`) and pull (`create?fromImage=`);
+//! `POST /auth` (`docker login`).
 
 use std::io::{Seek, Write};
+use std::sync::Arc;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use serde_json::json;
+use store::reference::Reference;
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
@@ -156,14 +160,16 @@ pub async fn save(d: &Daemon, names: Vec<String>) -> Result<Response<Body>, ApiE
     .await
 }
 
-/// `POST /images/create`: import from the body (`fromSrc=-`); pulling
-/// (`fromImage`) is not there yet.
-pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Body>, ApiError> {
+/// `POST /images/create`: pull (`fromImage`, with `tag` and `platform`),
+/// or import from the body (`fromSrc=-`).
+pub async fn create(
+    d: &Arc<Daemon>,
+    q: &Query,
+    body: Incoming,
+    registry_auth: &str,
+) -> Result<Response<Body>, ApiError> {
     if !q.get("fromImage").is_empty() {
-        return Err(ApiError {
-            status: StatusCode::NOT_IMPLEMENTED,
-            message: "pulling images is not implemented yet in berth: load or import them".into(),
-        });
+        return pull(d, q, registry_auth).await;
     }
     match q.get("fromSrc") {
         "-" => {}
@@ -228,6 +234,188 @@ fn removal_events(d: &Daemon, items: &[serde_json::Value]) {
                 id,
                 std::collections::BTreeMap::from([("name".to_string(), id.to_string())]),
             );
+        }
+    }
+}
+
+/// The reference a pull names: `fromImage` (which may carry a tag or
+/// digest already) with `tag` (a tag, or a digest `sha256:…`).
+fn pull_reference(from: &str, tag: &str) -> Result<Reference, ApiError> {
+    let bad = |e: store::reference::ReferenceError| ApiError::bad_request(e.to_string());
+    let base = Reference::parse(from).map_err(bad)?;
+    if tag.is_empty() {
+        return Ok(base.with_default_tag());
+    }
+    let name = base.name();
+    let full = if tag.contains(':') {
+        format!("{name}@{tag}")
+    } else {
+        format!("{name}:{tag}")
+    };
+    Reference::parse(&full).map_err(bad)
+}
+
+/// One progress message as Docker's JSON message.
+fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
+    let mut m = json!({"status": p.status});
+    if let Some(id) = &p.id {
+        m["id"] = json!(id);
+    }
+    if let Some((current, total)) = p.detail {
+        m["progressDetail"] = json!({"current": current, "total": total});
+    }
+    m
+}
+
+/// `POST /images/create?fromImage=…`: resolves at the registry first (its
+/// failures get dockerd's status codes: 404 for a missing tag or a denied
+/// repository, 500 for missing or wrong credentials; see
+/// `engine::pull::registry_error`),
+/// then streams Docker's progress messages; a later failure is the last
+/// message, as `{"errorDetail":…,"error":…}`.
+async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Response<Body>, ApiError> {
+    let reference = pull_reference(q.get("fromImage"), q.get("tag"))?;
+    let platform = registry::Platform::parse(q.get("platform"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let credentials = registry::Credentials::from_header(registry_auth)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // No tag anywhere is every tag (`docker pull --all-tags`), as dockerd.
+    let all_tags = q.get("tag").is_empty()
+        && Reference::parse(q.get("fromImage"))
+            .is_ok_and(|r| r.tag.is_none() && r.digest.is_none());
+    let references = if all_tags {
+        let bare = Reference {
+            tag: None,
+            digest: None,
+            ..reference.clone()
+        };
+        let tags = d
+            .engine
+            .pull_tags(&d.registry, &bare, credentials.clone())
+            .await?;
+        if tags.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no tags found for {}",
+                bare.familiar_name()
+            )));
+        }
+        tags.into_iter()
+            .map(|t| Reference {
+                tag: Some(t),
+                ..bare.clone()
+            })
+            .collect()
+    } else {
+        vec![reference.clone()]
+    };
+    // Every manifest resolved before the stream starts, so that a failure
+    // there still gets its status code.
+    let mut plans = Vec::new();
+    for r in &references {
+        plans.push(
+            d.engine
+                .pull_prepare(&d.registry, r.clone(), &platform, credentials.clone())
+                .await?,
+        );
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let line = |v: serde_json::Value| {
+        let mut b = v.to_string().into_bytes();
+        b.push(b'\n');
+        Bytes::from(b)
+    };
+    let sink_tx = tx.clone();
+    // With every tag, one `Status:` line at the end for the repository, as
+    // dockerd prints it.
+    let newer = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = newer.clone();
+    let sink: engine::pull::Sink = Arc::new(move |p| {
+        if all_tags && p.id.is_none() && p.status.starts_with("Status: ") {
+            if p.status.starts_with("Status: Downloaded") {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            return;
+        }
+        let _ = sink_tx.send(line(progress_json(&p)));
+    });
+    let daemon = d.clone();
+    tokio::spawn(async move {
+        for (plan, r) in plans.into_iter().zip(references) {
+            match plan.run(sink.clone()).await {
+                Ok(id) => {
+                    image_event(&daemon, &id, "pull", &r.familiar()).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(line(
+                        json!({"errorDetail": {"message": e.message}, "error": e.message}),
+                    ));
+                    return;
+                }
+            }
+        }
+        if all_tags {
+            let name = reference.familiar_name();
+            let status = if newer.load(std::sync::atomic::Ordering::Relaxed) {
+                format!("Status: Downloaded newer image for {name}")
+            } else {
+                format!("Status: Image is up to date for {name}")
+            };
+            let _ = tx.send(line(json!({ "status": status })));
+        }
+    });
+    let (mut btx, body) =
+        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if btx.send_data(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = Response::new(BodyExt::boxed(body));
+    r.headers_mut().insert(
+        "Content-Type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+/// Largest `POST /auth` body (a name, a password, an address).
+const MAX_AUTH_BODY: u64 = 64 << 10;
+
+/// `POST /auth` (`docker login`): checks the credentials against the
+/// registry's `/v2/`.
+pub async fn auth(d: &Arc<Daemon>, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let mut body = body;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            bytes.extend_from_slice(data);
+            if bytes.len() as u64 > MAX_AUTH_BODY {
+                return Err(ApiError::bad_request("request body is too large"));
+            }
+        }
+    }
+    let creds: registry::Credentials = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid credentials: {e}")))?;
+    match d.registry.login(creds).await {
+        Ok(()) => Ok(json(
+            StatusCode::OK,
+            &json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+        )),
+        Err(e) => {
+            let status = match e.kind() {
+                registry::Kind::Unauthorized | registry::Kind::Denied => StatusCode::UNAUTHORIZED,
+                registry::Kind::NotFound => StatusCode::NOT_FOUND,
+                registry::Kind::Invalid => StatusCode::BAD_REQUEST,
+                registry::Kind::Unavailable => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            Err(ApiError {
+                status,
+                message: e.to_string(),
+            })
         }
     }
 }

@@ -269,6 +269,20 @@ pub async fn handle(
     } else if let Some(id) = exec_start {
         let upgrade = hyper::upgrade::on(&mut req);
         exec::start(daemon, id, req.into_body(), upgrade).await
+    } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
+        // These two read a header too: the registry credentials.
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = req.into_body();
+        if path == "/auth" {
+            images::auth(daemon, body).await
+        } else {
+            images::create(daemon, &q, body, &auth).await
+        }
     } else {
         let body = req.into_body();
         route(daemon, &method, &path, &q, body).await
@@ -409,7 +423,6 @@ async fn route(
         (&Method::POST, "/build/prune") => build::prune(d).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
-        (&Method::POST, "/images/create") => images::create(d, q, body).await,
         (&Method::POST, "/images/prune") => images::prune(d, q).await,
         (&Method::GET, "/images/get") => images::save(d, q.all("names").to_vec()).await,
         (&Method::GET, _) if image("/json").is_some() => {

@@ -291,3 +291,75 @@ fn kill_9_during_imports_leaves_whole_images() {
         store.gc(&[]).unwrap();
     }
 }
+
+/// Everything under `sub` of the store's root, hidden names included.
+fn entries(root: &Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root.join(sub))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn unpack_stream_checks_digest_size_and_diff_id_before_anything_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tar = rootfs_tar(&[("bin/x", b"x")]);
+    let blob = gz(&tar);
+    let digest = crate::config::sha256(&blob);
+    let diff_id = crate::config::sha256(&tar);
+    let media = "application/vnd.oci.image.layer.v1.tar+gzip";
+    let wrong = crate::config::sha256(b"not it");
+    // Each lie is refused, and leaves no blob, layer or temp file.
+    for (d, size, diff, why) in [
+        (
+            wrong.as_str(),
+            blob.len() as u64,
+            diff_id.as_str(),
+            "hashing to",
+        ),
+        (
+            digest.as_str(),
+            blob.len() as u64 + 1,
+            diff_id.as_str(),
+            "expected",
+        ),
+        (
+            digest.as_str(),
+            blob.len() as u64 - 1,
+            diff_id.as_str(),
+            "more than",
+        ),
+        (
+            digest.as_str(),
+            blob.len() as u64,
+            wrong.as_str(),
+            "its config says",
+        ),
+    ] {
+        let err = store
+            .unpack_stream(blob.as_slice(), (d, size, media), None, diff)
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{why}: {err}");
+        assert_eq!(entries(dir.path(), "layers"), Vec::<String>::new());
+        assert_eq!(entries(dir.path(), "ingest"), Vec::<String>::new());
+        assert_eq!(entries(dir.path(), "blobs/sha256"), Vec::<String>::new());
+    }
+    // The truth: blob and layer both in place.
+    let rec = store
+        .unpack_stream(
+            blob.as_slice(),
+            (&digest, blob.len() as u64, media),
+            None,
+            &diff_id,
+        )
+        .unwrap();
+    assert_eq!(rec.diff_id, diff_id);
+    assert_eq!(rec.blobs, vec![(digest.clone(), media.to_string())]);
+    assert!(store.layer_dir(&rec.chain_id).join("bin/x").exists());
+    store.content().verify(&digest).unwrap();
+    assert_eq!(entries(dir.path(), "ingest"), Vec::<String>::new());
+}
