@@ -742,3 +742,54 @@ fn all_tags() {
         "{out}"
     );
 }
+
+#[test]
+fn build_pulls_a_missing_base_and_with_pull_again() {
+    let (reg, d) = setup(Options::default(), &[]);
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "ARG REG={}\nFROM $REG/bb:latest AS base\nRUN echo on-the-pulled-base > /m\nFROM base\nCMD [\"cat\", \"/m\"]\n",
+            reg.host
+        ),
+    )
+    .unwrap();
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build"];
+        args.extend_from_slice(extra);
+        args.extend(["-t", "on-pulled", ctx.path().to_str().unwrap()]);
+        let out = d
+            .docker_command(&args)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The base is not here: the build pulls it (once: the second FROM is a stage).
+    let out = ok(build(&[]));
+    assert!(out.contains("Pulling from bb"), "{out}");
+    assert_eq!(out.matches("Pulling from").count(), 1, "{out}");
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "on-pulled"])).trim(),
+        "on-the-pulled-base"
+    );
+    // Present now: no pull; with --pull the registry is asked again.
+    let out = ok(build(&[]));
+    assert!(!out.contains("Pulling from"), "{out}");
+    let out = ok(build(&["--pull"]));
+    assert!(out.contains("Image is up to date"), "{out}");
+    // A base no registry has: a clear error, no image.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {}/nope:1\n", reg.host),
+    )
+    .unwrap();
+    let (code, out, err) = build(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("nope"), "{err}");
+}

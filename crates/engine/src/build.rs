@@ -418,6 +418,90 @@ fn is_archive(path: &Path) -> bool {
     &block[257..262] == b"ustar"
 }
 
+/// A Dockerfile read from a context and parsed, its meta ARGs resolved,
+/// and the index of the last stage to build.
+struct Plan {
+    df: build::Dockerfile,
+    meta: BTreeMap<String, String>,
+    last: usize,
+}
+
+fn plan(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<Plan, EngineError> {
+    let dockerfile = if o.dockerfile.is_empty() {
+        "Dockerfile"
+    } else {
+        o.dockerfile.as_str()
+    };
+    let text = {
+        let fd = runtime::rootfs::resolve::open_in_root(
+            ctx_root,
+            &Path::new("/").join(clean_rel(dockerfile)),
+            runtime::rootfs::resolve::Create::No,
+        )
+        .map_err(|_| bad(format!("Cannot locate specified Dockerfile: {dockerfile}")))?;
+        let f = std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?);
+        let mut s = String::new();
+        f.take(MAX_DOCKERFILE + 1)
+            .read_to_string(&mut s)
+            .map_err(|e| bad(format!("{dockerfile}: {e}")))?;
+        if s.len() as u64 > MAX_DOCKERFILE {
+            return Err(bad(format!("{dockerfile}: larger than 4 MiB")));
+        }
+        s
+    };
+    let df = build::parse(&text, dockerfile).map_err(|e| bad(e.to_string()))?;
+    let escape = df.directives.escape;
+    // Meta ARGs: their defaults, or what --build-arg says.
+    let mut meta: BTreeMap<String, String> = BTreeMap::new();
+    for a in &df.meta_args {
+        let v = match o.build_args.get(&a.name) {
+            Some(Some(v)) => Some(v.clone()),
+            _ => match &a.default {
+                Some(d) => Some(expand(d, escape, &meta)?),
+                None => None,
+            },
+        };
+        if let Some(v) = v {
+            meta.insert(a.name.clone(), v);
+        }
+    }
+    let last = match &o.target {
+        Some(t) => df
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
+            .ok_or_else(|| bad(format!("failed to reach build target {t} in Dockerfile")))?,
+        None => df.stages.len() - 1,
+    };
+    Ok(Plan { df, meta, last })
+}
+
+impl Engine {
+    /// The images a build starts from (its stages' `FROM`s that are
+    /// neither `scratch` nor an earlier stage), so that the daemon can
+    /// pull them first (missing ones, or all with `--pull`).
+    pub fn build_bases(
+        &self,
+        context: &Path,
+        o: &BuildOptions,
+    ) -> Result<Vec<String>, EngineError> {
+        let ctx_root = open_root(context)?;
+        let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        let mut out: Vec<String> = Vec::new();
+        for (i, stage) in df.stages[..=last].iter().enumerate() {
+            let base = expand(&stage.base, df.directives.escape, &meta)?;
+            let lower = base.to_ascii_lowercase();
+            let is_stage = df.stages[..i]
+                .iter()
+                .any(|s| s.name.as_deref() == Some(lower.as_str()));
+            if base != "scratch" && !is_stage && !out.contains(&base) {
+                out.push(base);
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Engine {
     /// Builds the Dockerfile of the context at `context`; `out` gets the
     /// progress text as Docker's classic builder writes it. Returns the
@@ -429,53 +513,8 @@ impl Engine {
         out: &mut dyn FnMut(&str),
     ) -> Result<String, EngineError> {
         let ctx_root = open_root(context)?;
-        let dockerfile = if o.dockerfile.is_empty() {
-            "Dockerfile"
-        } else {
-            o.dockerfile.as_str()
-        };
-        let text = {
-            let fd = runtime::rootfs::resolve::open_in_root(
-                &ctx_root,
-                &Path::new("/").join(clean_rel(dockerfile)),
-                runtime::rootfs::resolve::Create::No,
-            )
-            .map_err(|_| bad(format!("Cannot locate specified Dockerfile: {dockerfile}")))?;
-            let f =
-                std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(sys)?;
-            let mut s = String::new();
-            f.take(MAX_DOCKERFILE + 1)
-                .read_to_string(&mut s)
-                .map_err(|e| bad(format!("{dockerfile}: {e}")))?;
-            if s.len() as u64 > MAX_DOCKERFILE {
-                return Err(bad(format!("{dockerfile}: larger than 4 MiB")));
-            }
-            s
-        };
-        let df = build::parse(&text, dockerfile).map_err(|e| bad(e.to_string()))?;
+        let Plan { df, meta, last } = plan(&ctx_root, o)?;
         let escape = df.directives.escape;
-        // Meta ARGs: their defaults, or what --build-arg says.
-        let mut meta: BTreeMap<String, String> = BTreeMap::new();
-        for a in &df.meta_args {
-            let v = match o.build_args.get(&a.name) {
-                Some(Some(v)) => Some(v.clone()),
-                _ => match &a.default {
-                    Some(d) => Some(expand(d, escape, &meta)?),
-                    None => None,
-                },
-            };
-            if let Some(v) = v {
-                meta.insert(a.name.clone(), v);
-            }
-        }
-        let last = match &o.target {
-            Some(t) => df
-                .stages
-                .iter()
-                .position(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
-                .ok_or_else(|| bad(format!("failed to reach build target {t} in Dockerfile")))?,
-            None => df.stages.len() - 1,
-        };
         let stages = &df.stages[..=last];
         let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();
         let mut step = 0;
@@ -503,7 +542,7 @@ impl Engine {
                     None => store::images::find(self.store().meta(), &base).map_err(|_| {
                         EngineError::new(
                             ErrorKind::NotFound,
-                            format!("pull access denied for {base}, repository does not exist or may require 'docker login': the image is not here and berth does not pull during builds yet"),
+                            format!("pull access denied for {base}, repository does not exist or may require 'docker login'"),
                         )
                     })?,
                 };

@@ -5,6 +5,7 @@
 //! `{"errorDetail": …, "error": …}` when a step fails.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::Response;
@@ -30,7 +31,12 @@ fn json_map(q: &Query, key: &str) -> Result<BTreeMap<String, Option<String>>, Ap
 }
 
 /// `POST /build`.
-pub async fn build(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Body>, ApiError> {
+pub async fn build(
+    d: &Arc<Daemon>,
+    q: &Query,
+    registry_config: &str,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     if !q.get("remote").is_empty() {
         return Err(ApiError::bad_request(
             "building from a remote context (remote=) is not supported by berth: send the context in the body",
@@ -51,11 +57,32 @@ pub async fn build(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bod
         shim: d.shim.clone(),
     };
     let quiet = q.flag("q");
+    let pull_always = q.flag("pull");
+    let auths = registry_auths(registry_config)?;
     let context = spool(body).await?;
     let e = d.engine.clone();
+    let daemon = d.clone();
+    let rt = tokio::runtime::Handle::current();
     super::stream_blocking("application/json", move |w| {
         let dir = e.build_context_dir()?;
         engine::build::extract_context(context, dir.path())?;
+        // Base images not here (or all, with --pull) come from their
+        // registries first; their progress goes out as the pull's lines.
+        for base in e.build_bases(dir.path(), &opts)? {
+            if !pull_always && e.image_inspect(&base).is_ok() {
+                continue;
+            }
+            let lines = rt.block_on(pull_base(&daemon, &base, &auths))?;
+            if !quiet {
+                for l in lines {
+                    w.write_all(l.to_string().as_bytes())
+                        .and_then(|()| w.write_all(b"\n"))
+                        .map_err(|e| {
+                            engine::EngineError::new(engine::ErrorKind::System, e.to_string())
+                        })?;
+                }
+            }
+        }
         let mut wrote = false;
         let mut failed = None;
         let result = {
@@ -97,6 +124,71 @@ pub async fn build(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bod
         }
     })
     .await
+}
+
+/// Docker's `X-Registry-Config`: base64url JSON of registry → credentials
+/// (the docker CLI sends every login it has).
+fn registry_auths(header: &str) -> Result<BTreeMap<String, registry::Credentials>, ApiError> {
+    use base64::Engine as _;
+    let h = header.trim().trim_end_matches('=');
+    if h.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    if h.len() > 1 << 20 {
+        return Err(ApiError::bad_request("X-Registry-Config is too long"));
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(h)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(h))
+        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid base64: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid JSON: {e}")))
+}
+
+/// Pulls one base image of a build with the credentials for its registry;
+/// returns the progress lines.
+async fn pull_base(
+    d: &Arc<Daemon>,
+    name: &str,
+    auths: &BTreeMap<String, registry::Credentials>,
+) -> Result<Vec<serde_json::Value>, engine::EngineError> {
+    let reference = store::reference::Reference::parse(name)
+        .map_err(|e| engine::EngineError::new(engine::ErrorKind::InvalidArgument, e.to_string()))?
+        .with_default_tag();
+    let credentials = auths
+        .iter()
+        .find(|(k, _)| {
+            let host = k
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            host == reference.domain
+                || (reference.domain == "docker.io" && host.ends_with("docker.io"))
+        })
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default();
+    let plan = d
+        .engine
+        .pull_prepare(
+            &d.registry,
+            reference,
+            &registry::Platform::host(),
+            credentials,
+        )
+        .await?;
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink_lines = lines.clone();
+    let sink: engine::pull::Sink = Arc::new(move |p| {
+        sink_lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(super::images::progress_json(&p));
+    });
+    plan.run(sink).await?;
+    let out = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(out)
 }
 
 /// `POST /build/prune`: forgets the build cache.

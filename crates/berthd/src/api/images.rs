@@ -256,7 +256,7 @@ fn pull_reference(from: &str, tag: &str) -> Result<Reference, ApiError> {
 }
 
 /// One progress message as Docker's JSON message.
-fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
+pub fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
     let mut m = json!({"status": p.status});
     if let Some(id) = &p.id {
         m["id"] = json!(id);

@@ -269,6 +269,15 @@ pub async fn handle(
     } else if let Some(id) = exec_start {
         let upgrade = hyper::upgrade::on(&mut req);
         exec::start(daemon, id, req.into_body(), upgrade).await
+    } else if method == Method::POST && path == "/build" {
+        // The docker CLI sends every login it has for the base images.
+        let config = req
+            .headers()
+            .get("X-Registry-Config")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        build::build(daemon, &q, &config, req.into_body()).await
     } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
         // These two read a header too: the registry credentials.
         let auth = req
@@ -419,7 +428,6 @@ async fn route(
                 .to_string();
             exec::inspect(d, id).await
         }
-        (&Method::POST, "/build") => build::build(d, q, body).await,
         (&Method::POST, "/build/prune") => build::prune(d).await,
         (&Method::GET, "/images/json") => images::list(d, q).await,
         (&Method::POST, "/images/load") => images::load(d, body).await,
