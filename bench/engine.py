@@ -23,6 +23,8 @@ import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -188,6 +190,76 @@ def net_args(e):
     return [] if e.name.startswith("berthd") else ["--network", "none"]
 
 
+def start_registry(work, name):
+    """Debian's docker-registry on a free loopback port; (process, host:port)."""
+    import socket
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    d = os.path.join(work, "registry", name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cfg = os.path.join(d, "config.yml")
+    with open(cfg, "w") as f:
+        f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n"
+                f"http:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n")
+    p = subprocess.Popen(["docker-registry", "serve", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return p, f"127.0.0.1:{port}"
+
+
+def pull_push(a, engines, res):
+    """Cold pulls of a multi-layer image from a local registry, then pushes of
+    it to an empty registry, every engine, round-robin; MB/s of the image's
+    uncompressed size."""
+    size = 0
+    with tarfile.open(a.pull_image) as t:
+        for m in t.getmembers():
+            if m.name.endswith("/layer.tar"):
+                size += m.size
+    src, host = start_registry(a.work, "source")
+    try:
+        sh(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"docker-archive:{a.pull_image}",
+            f"docker://{host}/debian:ml"], timeout=600)
+        ref = f"{host}/debian:ml"
+        pulls = {e.name: [] for e in engines}
+        pushes = {e.name: [] for e in engines}
+        tls = lambda e: ["--tls-verify=false"] if e.name.startswith("podman") else []
+        for i in range(a.pulls):
+            for e in engines[i % len(engines):] + engines[:i % len(engines)]:
+                e.run(["rmi", "-f", ref], check=False, timeout=300)
+                e.run(["image", "prune", "-f"], check=False, timeout=300)
+                sh(["sync"])
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("1")
+                pulls[e.name].append(timed(lambda e=e: e.run(["pull", "-q"] + tls(e) + [ref], timeout=900)))
+                dst, dhost = start_registry(a.work, "push")
+                try:
+                    target = f"{dhost}/pushed:1"
+                    e.run(["tag", ref, target])
+                    pushes[e.name].append(timed(lambda e=e: e.run(["push"] + tls(e) + [target], timeout=900)))
+                    e.run(["rmi", target], check=False)
+                finally:
+                    dst.terminate()
+                    dst.wait()
+        out = {"image_mib": size / (1 << 20), "mb_per_s": {}}
+        for e in engines:
+            for what, d in (("pull, cold", pulls), ("push, empty registry", pushes)):
+                s = d[e.name]
+                res["series"][f"{what}: {e.name}"] = {"samples": s, **stats(s)}
+                out["mb_per_s"][f"{what}: {e.name}"] = size / 1e6 / (stats(s)["median"] / 1000)
+        return out
+    finally:
+        src.terminate()
+        src.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20, help="rounds of run --rm")
@@ -203,6 +275,8 @@ def main():
     ap.add_argument("--exec", type=int, default=20, dest="execs", help="rounds of exec into a running container")
     ap.add_argument("--attach-mib", type=int, default=1024, help="MiB piped through run -i cat (0: skip)")
     ap.add_argument("--builds", type=int, default=3, help="rounds of a cold and a warm build (0: skip)")
+    ap.add_argument("--pull-image", default="", help="a docker-save archive (bench/debian-image.py) pulled and pushed through a local registry")
+    ap.add_argument("--pulls", type=int, default=3, help="rounds of pull and push (with --pull-image)")
     a = ap.parse_args()
 
     engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli, a.podman_crun)
@@ -316,6 +390,10 @@ def main():
                 res["series"][f"build, cold: {e.name}"] = {"samples": cold, **stats(cold)}
                 res["series"][f"build, warm: {e.name}"] = {"samples": warm, **stats(warm)}
                 e.run(["rmi", "bench-built:1"], check=False)
+        # pull (cold: the image and its layers removed first) and push, each
+        # through a registry of its own on loopback (Debian's docker-registry)
+        if a.pull_image:
+            res["pull"] = pull_push(a, burst_engines, res)
         # memory: idle, and what each of 10 running containers adds
         mem = {}
         for e in burst_engines:
@@ -351,6 +429,10 @@ def main():
     print(f"\n{'memory (KiB)':24} {'idle RSS':>9} {'idle PSS':>9} {'busy PSS':>9} {'+RSS/ctr':>9} {'+PSS/ctr':>9}")
     for k, m in res["memory"].items():
         print(f"{k:24} {m['idle_rss_kib']:9} {m['idle_pss_kib']:9} {m['after_work_pss_kib']:9} {m['per_container_rss_kib']:9.0f} {m['per_container_pss_kib']:9.0f}")
+    if "pull" in res:
+        print(f"\npull and push of a {res['pull']['image_mib']:.0f} MiB image (MB/s of its layers; higher is better)")
+        for k, v in res["pull"]["mb_per_s"].items():
+            print(f"  {k:44} {v:8.0f}")
     if "attach" in res:
         print(f"\n{res['attach']['mib']} MiB through run -i cat (MB/s; higher is better)")
         for k, v in res["attach"]["mb_per_s"].items():

@@ -14,6 +14,10 @@
 #               (--burst-sizes 50,200)
 #   --commit-mib M  commit of a container that wrote M MiB (default 100)
 #   --builds N      rounds of a cold and a warm build (default 3)
+#   --pulls N       rounds of a cold pull and a push of a 4-layer Debian
+#               image through local registries (default 3; 0 skips; the
+#               image is made once: debootstrap as bench/store.sh does, then
+#               bench/debian-image.py, in /var/tmp/berth-bench)
 #   --podman-crun   podman with crun as one more engine (moves the hugetlb
 #               controller off cgroup2 for crun, until reboot; see
 #               scripts/lib/crun-hybrid.sh)
@@ -26,10 +30,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 args=()
 crun=0
+pulls=3
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2) ;;
+	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2); pulls=1 ;;
+	--pulls) pulls=$2; shift ;;
 	--podman-crun) args+=(--podman-crun); crun=1 ;;
 	--out) out=$2; shift ;;
 	*) args+=("$1") ;;
@@ -58,6 +64,15 @@ if [ "$crun" = 1 ]; then
 fi
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
+if [ "$pulls" != 0 ]; then
+	img=/var/tmp/berth-bench/debian-ml.tar
+	if [ ! -f "$img" ]; then
+		command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
+		[ -x /var/tmp/berth-bench/debian/bin/sh ] || debootstrap --variant=minbase bookworm /var/tmp/berth-bench/debian >/dev/null
+		python3 "$repo/bench/debian-image.py" /var/tmp/berth-bench/debian "$img"
+	fi
+	args+=(--pull-image "$img" --pulls "$pulls")
+fi
 [ -n "${BENCH_KEEP:-}" ] && trap - EXIT
 python3 "$repo/bench/engine.py" --work "$work" --busybox "$work/busybox.tar" --out "$out" "${args[@]}"
 python3 "$repo/bench/plot.py" "$out" "${out%.json}-plots"
