@@ -190,8 +190,20 @@ impl Client {
         body: Body,
         content_type: &str,
     ) -> Result<Response<Incoming>> {
+        self.send_with(method, path, body, content_type, &[]).await
+    }
+
+    /// As [`Client::send`], with more headers (`X-Registry-Auth`).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
         let resp = self
-            .send_raw(method, path, body, content_type, false)
+            .send_raw(method, path, body, content_type, false, headers)
             .await?;
         check(resp).await
     }
@@ -203,6 +215,7 @@ impl Client {
         body: Body,
         content_type: &str,
         upgrade: bool,
+        headers: &[(&str, String)],
     ) -> Result<Response<Incoming>> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             Unreachable(format!(
@@ -220,6 +233,9 @@ impl Client {
             .header("Content-Type", content_type);
         if upgrade {
             req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
         }
         sender
             .send_request(req.body(body)?)
@@ -270,7 +286,9 @@ impl Client {
             ),
             None => (full(Bytes::new()), "text/plain"),
         };
-        let resp = self.send_raw(Method::POST, path, body, ctype, true).await?;
+        let resp = self
+            .send_raw(Method::POST, path, body, ctype, true, &[])
+            .await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             check(resp).await?;
             return Err(anyhow!("attach: the daemon did not switch protocols"));

@@ -79,6 +79,10 @@ enum Command {
     Load(LoadArgs),
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Log in to a registry
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::login::LogoutArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
     /// Get real time events from the server
@@ -329,6 +333,8 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Save(a) => image::save(client, a).await,
         Command::Load(a) => image::load(client, a).await,
         Command::Pull(a) => commands::pull::pull(client, a).await,
+        Command::Login(a) => commands::login::login(client, a).await,
+        Command::Logout(a) => commands::login::logout(client, a).await,
         Command::Import(a) => image::import(client, a).await,
         Command::Events(a) => events::events(client, a).await,
         Command::Build(a) => commands::build::build(client, a).await,

@@ -1010,6 +1010,12 @@ impl Drop for TestRegistry {
 }
 
 fn test_registry() -> TestRegistry {
+    test_registry_with(None)
+}
+
+/// With `user:password` htpasswd basic auth when asked (bcrypt by python3's
+/// crypt).
+fn test_registry_with(basic: Option<(&str, &str)>) -> TestRegistry {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1023,7 +1029,20 @@ fn test_registry() -> TestRegistry {
         format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
             dir.path().join("data").display()
-        ),
+        ) + &basic
+            .map(|(user, password)| {
+                let out = Command::new("python3")
+                    .args(["-W", "ignore", "-c", "import crypt,sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))", user, password])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+                std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                )
+            })
+            .unwrap_or_default(),
     )
     .unwrap();
     let child = Command::new("docker-registry")
@@ -1079,4 +1098,72 @@ fn pull_prints_progress_and_runs() {
     let (code, _, err) = d.berth(&["pull", &format!("{}/bb:nope", reg.2)]);
     assert_eq!(code, 1);
     assert!(err.contains("manifest unknown"), "{err}");
+}
+
+#[test]
+fn login_then_pull_with_stored_credentials() {
+    let reg = test_registry_with(Some(("tester", "s3cret")));
+    let d = Daemon::with_busybox();
+    let archive = d.dir.path().join("bb.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "tester:s3cret",
+        ])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://{}/bb:v1", reg.2))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = d.dir.path().join("docker-config");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("-H")
+            .arg(d.host())
+            .args(args)
+            .env("DOCKER_CONFIG", &config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let name = format!("{}/bb:v1", reg.2);
+    let (code, _, err) = run(&["pull", &name]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no basic auth credentials"), "{err}");
+    let (code, _, err) = run(&["login", "-u", "tester", "-p", "wrong", &reg.2]);
+    assert_eq!(code, 1);
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    let (code, out, err) = run(&["login", "-u", "tester", "-p", "s3cret", &reg.2]);
+    assert_eq!((code, out.as_str()), (0, "Login Succeeded\n"), "{err}");
+    let file = config.join("config.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(saved["auths"][&reg.2]["auth"].is_string(), "{saved}");
+    let (code, out, err) = run(&["pull", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    let (code, out, _) = run(&["logout", &reg.2]);
+    assert_eq!(
+        (code, out),
+        (0, format!("Removing login credentials for {}\n", reg.2))
+    );
+    let (code, _, err) = run(&["pull", &name]);
+    assert_eq!(code, 1, "{err}");
 }

@@ -792,4 +792,31 @@ fn build_pulls_a_missing_base_and_with_pull_again() {
     let (code, out, err) = build(&[]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("nope"), "{err}");
+
+#[test]
+fn a_pull_stops_when_its_client_goes_away() {
+    let mut routes = std::collections::HashMap::new();
+    slow_image_routes(&mut routes, "slow/gone", &[big_layer("gone", 2 << 20)]);
+    let host = hostile(routes);
+    let d = Daemon::start();
+    let mut pull = d
+        .docker_command(&["pull", &format!("{host}/slow/gone")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let image = d.dir.path().join(common::DATA_ROOT).join("image");
+    let ingest_busy = || {
+        std::fs::read_dir(image.join("ingest"))
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(false)
+    };
+    common::eventually("the layer to be downloading", ingest_busy);
+    // ctrl-c of `docker pull`: the client's connection closes.
+    let _ = pull.kill();
+    let _ = pull.wait();
+    common::eventually("the download to stop and clean up", || !ingest_busy());
+    // Long enough for the whole layer to have arrived, had it gone on.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_nothing_stored(&d);
 }

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod filesystem;
 pub mod image;
 pub mod inspect;
+pub mod login;
 pub mod logs;
 pub mod network;
 pub mod ps;

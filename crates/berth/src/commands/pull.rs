@@ -117,12 +117,17 @@ pub async fn pull(client: &Client, a: &PullArgs) -> Result<u8> {
     {
         outln("Using default tag: latest")?;
     }
+    // The credentials `login` stored for the image's registry, if any.
+    let auth: Vec<(&str, String)> = super::login::registry_auth(&a.reference)
+        .map(|h| vec![("X-Registry-Auth", h)])
+        .unwrap_or_default();
     let resp = client
-        .send(
+        .send_with(
             Method::POST,
             &format!("/images/create{q}"),
             client::full(bytes::Bytes::new()),
             "text/plain",
+            &auth,
         )
         .await?;
     let tty = std::io::stdout().is_terminal();

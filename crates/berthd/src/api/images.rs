@@ -339,7 +339,7 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
         let _ = sink_tx.send(line(progress_json(&p)));
     });
     let daemon = d.clone();
-    tokio::spawn(async move {
+    let pulling = tokio::spawn(async move {
         for (plan, r) in plans.into_iter().zip(references) {
             match plan.run(sink.clone()).await {
                 Ok(id) => {
@@ -368,6 +368,10 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if btx.send_data(b).await.is_err() {
+                // The client went away (ctrl-c of `docker pull`): the pull
+                // stops, as dockerd cancels it with the request's context.
+                // Its downloads end early and their unpacks clean up.
+                pulling.abort();
                 break;
             }
         }
