@@ -792,6 +792,7 @@ fn build_pulls_a_missing_base_and_with_pull_again() {
     let (code, out, err) = build(&[]);
     assert_eq!(code, 1, "{out}");
     assert!(err.contains("nope"), "{err}");
+}
 
 #[test]
 fn a_pull_stops_when_its_client_goes_away() {
