@@ -187,7 +187,62 @@ def teardown(engines, children):
 
 
 def net_args(e):
-    return [] if e.name.startswith("berthd") else ["--network", "none"]
+    """Every engine on its own default network (a bridge with NAT)."""
+    return []
+
+
+def host_ipv4():
+    out = sh(["ip", "-4", "-o", "addr", "show", "scope", "global"], check=False).stdout.split()
+    for i, w in enumerate(out):
+        if w == "inet":
+            return out[i + 1].split("/")[0]
+    return None
+
+
+def send_mib(host, port, mib):
+    """Sends `mib` MiB over TCP and waits for the peer to close; ms."""
+    import socket
+    chunk = b"\0" * (1 << 20)
+    t0 = time.monotonic()
+    with socket.create_connection((host, port), timeout=30) as sk:
+        for _ in range(mib):
+            sk.sendall(chunk)
+        sk.shutdown(socket.SHUT_WR)
+        while sk.recv(65536):
+            pass
+    return (time.monotonic() - t0) * 1000
+
+
+def throughput(e, mib, rounds):
+    """MB/s into `nc -l` in a container: through a published port on
+    127.0.0.1 (dockerd's userland proxy), on the host's own address (DNAT),
+    and straight to the container's address over the bridge."""
+    name = "bench-tput"
+    e.run(["run", "-d", "--name", name, "-p", "5001", "busybox", "sh", "-c",
+           "while true; do nc -l -p 5001 >/dev/null; done"])
+    try:
+        hp = int(e.run(["port", name, "5001/tcp"]).stdout.split()[0].rsplit(":", 1)[1])
+        cip = e.run(["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name]).stdout.strip()
+        hip = host_ipv4()
+        targets = [("published, 127.0.0.1", "127.0.0.1", hp), ("published, host address", hip, hp),
+                   ("container address", cip, 5001)]
+        out = {}
+        for what, h, port in targets:
+            if not h:
+                continue
+            best = []
+            for _ in range(rounds):
+                for _ in range(50):
+                    try:
+                        best.append(send_mib(h, port, mib))
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+            if best:
+                out[what] = mib * (1 << 20) / 1e6 / (statistics.median(best) / 1000)
+        return out
+    finally:
+        e.run(["rm", "-f"] + (["-t", "0"] if e.name.startswith("podman") else []) + [name], check=False)
 
 
 def start_registry(work, name):
@@ -277,6 +332,7 @@ def main():
     ap.add_argument("--builds", type=int, default=3, help="rounds of a cold and a warm build (0: skip)")
     ap.add_argument("--pull-image", default="", help="a docker-save archive (bench/debian-image.py) pulled and pushed through a local registry")
     ap.add_argument("--pulls", type=int, default=3, help="rounds of pull and push (with --pull-image)")
+    ap.add_argument("--tcp-mib", type=int, default=256, help="MiB sent through a published port and a veth (0: skip)")
     a = ap.parse_args()
 
     engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli, a.podman_crun)
@@ -299,6 +355,13 @@ def main():
                 samples[e.name].append(timed(lambda e=e: e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])))
         for name, s in samples.items():
             res["series"][f"run --rm: {name}"] = {"samples": s, **stats(s)}
+        # the cost of the network: the same without one
+        none = {e.name: [] for e in engines}
+        for i in range(a.n):
+            for e in engines[i % len(engines):] + engines[:i % len(engines)]:
+                none[e.name].append(timed(lambda e=e: e.run(["run", "--rm", "--network", "none", "busybox", "true"])))
+        for name, s in none.items():
+            res["series"][f"run --rm --network none: {name}"] = {"samples": s, **stats(s)}
         # exec into a running container, round-robin
         # (two clients may share one daemon: a name each)
         box = {e.name: f"bench-exec-{k}" for k, e in enumerate(engines)}
@@ -390,6 +453,12 @@ def main():
                 res["series"][f"build, cold: {e.name}"] = {"samples": cold, **stats(cold)}
                 res["series"][f"build, warm: {e.name}"] = {"samples": warm, **stats(warm)}
                 e.run(["rmi", "bench-built:1"], check=False)
+        # TCP through a published port and over the bridge
+        if a.tcp_mib:
+            res["tcp"] = {"mib": a.tcp_mib, "mb_per_s": {}}
+            for e in [x for x in engines if not x.name.startswith("berthd (berth")]:
+                for what, v in throughput(e, a.tcp_mib, 3).items():
+                    res["tcp"]["mb_per_s"][f"{what}: {e.name}"] = v
         # pull (cold: the image and its layers removed first) and push, each
         # through a registry of its own on loopback (Debian's docker-registry)
         if a.pull_image:
@@ -429,6 +498,10 @@ def main():
     print(f"\n{'memory (KiB)':24} {'idle RSS':>9} {'idle PSS':>9} {'busy PSS':>9} {'+RSS/ctr':>9} {'+PSS/ctr':>9}")
     for k, m in res["memory"].items():
         print(f"{k:24} {m['idle_rss_kib']:9} {m['idle_pss_kib']:9} {m['after_work_pss_kib']:9} {m['per_container_rss_kib']:9.0f} {m['per_container_pss_kib']:9.0f}")
+    if "tcp" in res:
+        print(f"\n{res['tcp']['mib']} MiB over TCP into nc in a container (MB/s; higher is better)")
+        for k, v in res["tcp"]["mb_per_s"].items():
+            print(f"  {k:48} {v:8.0f}")
     if "pull" in res:
         print(f"\npull and push of a {res['pull']['image_mib']:.0f} MiB image (MB/s of its layers; higher is better)")
         for k, v in res["pull"]["mb_per_s"].items():

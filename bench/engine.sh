@@ -1,7 +1,8 @@
 #!/bin/bash
-# berthd beside dockerd and podman: `run --rm` and `exec` latency, bytes
-# through attach, bursts of detached containers, commit, idle and per-container
-# memory. See bench/README.md.
+# berthd beside dockerd and podman: `run --rm` (with the default network and
+# with none) and `exec` latency, bytes through attach, bursts of detached
+# containers, commit, builds, TCP through published ports, pulls and pushes,
+# idle and per-container memory. See bench/README.md.
 #
 #   bench/engine.sh [-n N] [-q] [--bursts K] [--berth-cli] [--out FILE]
 #
@@ -18,6 +19,9 @@
 #               image through local registries (default 3; 0 skips; the
 #               image is made once: debootstrap as bench/store.sh does, then
 #               bench/debian-image.py, in /var/tmp/berth-bench)
+#   --tcp-mib M     MiB sent over TCP into a container through a published
+#               port (127.0.0.1 and the host's address) and straight over
+#               the bridge (default 256; 0 skips)
 #   --podman-crun   podman with crun as one more engine (moves the hugetlb
 #               controller off cgroup2 for crun, until reboot; see
 #               scripts/lib/crun-hybrid.sh)
@@ -34,7 +38,7 @@ pulls=3
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2); pulls=1 ;;
+	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2 --tcp-mib 64); pulls=1 ;;
 	--pulls) pulls=$2; shift ;;
 	--podman-crun) args+=(--podman-crun); crun=1 ;;
 	--out) out=$2; shift ;;
