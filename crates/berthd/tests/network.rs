@@ -565,3 +565,93 @@ fn publish_all_takes_the_images_exposed_ports() {
     let ps = ok(d.docker(&["ps", "-f", "name=quiet", "--format", "{{.Ports}}"]));
     assert_eq!(ps.trim(), "53/udp, 80/tcp");
 }
+
+/// A static UDP echo server, compiled here with gcc (busybox has no UDP
+/// server), to put into a container.
+fn udp_echo_binary(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let src = dir.join("udp-echo.c");
+    std::fs::write(
+        &src,
+        r#"#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
+    for (;;) {
+        char buf[2048];
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
+    }
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("udp-echo");
+    let st = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .ok()?;
+    st.success().then_some(bin)
+}
+
+#[test]
+fn published_udp_ports_answer() {
+    let d = Daemon::with_busybox();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin =
+        udp_echo_binary(tmp.path()).expect("gcc -static (build-essential) makes the UDP server");
+    ok(d.docker(&[
+        "create",
+        "--name",
+        "udp",
+        "-p",
+        "127.0.0.1::7/udp",
+        "-p",
+        "7/udp",
+        "busybox",
+        "/udp-echo",
+        "7",
+    ]));
+    ok(d.docker(&["cp", bin.to_str().unwrap(), "udp:/udp-echo"]));
+    ok(d.docker(&["start", "udp"]));
+    let ports = ok(d.docker(&["port", "udp", "7/udp"]));
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut targets = Vec::new();
+    for l in ports.lines() {
+        let port: u16 = l.rsplit(':').next().unwrap().trim().parse().unwrap();
+        targets.push(format!("127.0.0.1:{port}"));
+        let own = sh("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1");
+        if !own.trim().is_empty() && !l.starts_with("127.0.0.1") {
+            targets.push(format!("{}:{port}", own.trim()));
+        }
+    }
+    assert!(targets.len() >= 2, "{ports}");
+    for t in &targets {
+        let mut answered = false;
+        for _ in 0..30 {
+            sock.send_to(b"ping over udp", t).unwrap();
+            let mut buf = [0u8; 64];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                assert_eq!(&buf[..n], b"ping over udp", "{t}");
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "no UDP answer through {t} ({ports})");
+    }
+    // Stopped: the rules are gone, nothing answers.
+    ok(d.docker(&["stop", "-t", "0", "udp"]));
+    sock.send_to(b"x", &targets[0]).unwrap();
+    let mut buf = [0u8; 8];
+    assert!(sock.recv_from(&mut buf).is_err(), "an answer after stop");
+}
