@@ -377,32 +377,6 @@ fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
     Ok((body, name))
 }
 
-/// The hash of a tar's contents for the cache: names, types, modes,
-/// owners, link targets and data, not mtimes.
-fn content_hash(tar_file: &mut std::fs::File) -> Result<String, EngineError> {
-    tar_file.rewind().map_err(sys)?;
-    let mut h = sha2::Sha256::new();
-    let mut a = tar::Archive::new(&mut *tar_file);
-    for e in a.entries().map_err(sys)? {
-        let mut e = e.map_err(sys)?;
-        let hd = e.header().clone();
-        h.update(&*e.path_bytes());
-        h.update([0, hd.entry_type().as_byte()]);
-        h.update(format!(
-            "{:o} {} {}",
-            hd.mode().unwrap_or(0),
-            hd.uid().unwrap_or(0),
-            hd.gid().unwrap_or(0)
-        ));
-        if let Some(l) = e.link_name_bytes() {
-            h.update(&*l);
-        }
-        std::io::copy(&mut e, &mut h).map_err(sys)?;
-    }
-    tar_file.rewind().map_err(sys)?;
-    Ok(format!("{:x}", h.finalize()))
-}
-
 /// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
 fn is_archive(path: &Path) -> bool {
     let Ok(f) = std::fs::File::open(path) else {
@@ -474,6 +448,143 @@ fn plan(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<Plan, EngineError> {
         None => df.stages.len() - 1,
     };
     Ok(Plan { df, meta, last })
+}
+
+/// What a COPY/ADD copies, ready to be written as a tar.
+struct Sources<'a> {
+    /// Paths in the source root (or URLs), in order.
+    sources: &'a [(String, bool)],
+    /// The bodies of the URLs among them.
+    fetched: &'a [Option<(Vec<u8>, String)>],
+    /// Here-documents: (name, body).
+    heredocs: &'a [(String, String)],
+    src_root: &'a OwnedFd,
+    src_dir: &'a Path,
+    /// ADD from the context: local archives are unpacked, not copied.
+    unpack_archives: bool,
+    what: &'a str,
+}
+
+impl Sources<'_> {
+    /// Appends every source; a file takes `single` as its name when given
+    /// (one source onto a file path), a directory's contents go in as they
+    /// are. Returns each source's kind and the archives ADD unpacks.
+    fn append<W: Write>(
+        &self,
+        tar: &mut tar::Builder<W>,
+        single: Option<&str>,
+    ) -> Result<(Vec<&'static str>, Vec<PathBuf>), EngineError> {
+        let mut kinds = Vec::new();
+        let mut archives = Vec::new();
+        for ((src, _), fetched) in self.sources.iter().zip(self.fetched) {
+            if let Some((data, name)) = fetched {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o600);
+                h.set_size(data.len() as u64);
+                h.set_mtime(0);
+                tar.append_data(&mut h, single.unwrap_or(name), &data[..])
+                    .map_err(sys)?;
+                kinds.push("file");
+                continue;
+            }
+            let host = self.src_dir.join(src);
+            if self.unpack_archives && is_archive(&host) {
+                archives.push(host);
+                kinds.push("file");
+                continue;
+            }
+            let is_dir = std::fs::symlink_metadata(&host)
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
+            let top = if is_dir {
+                PathBuf::from(".")
+            } else {
+                PathBuf::from(single.map(String::from).unwrap_or_else(|| {
+                    Path::new(src)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                }))
+            };
+            kinds.push(if is_dir { "dir" } else { "file" });
+            if !tar_from_root(self.src_root, &Path::new("/").join(src), &top, tar)? {
+                return Err(bad(format!(
+                    "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
+                    self.what
+                )));
+            }
+        }
+        for (name, body) in self.heredocs {
+            let mut hd = tar::Header::new_gnu();
+            hd.set_entry_type(tar::EntryType::Regular);
+            hd.set_mode(0o644);
+            hd.set_size(body.len() as u64);
+            hd.set_mtime(0);
+            tar.append_data(&mut hd, single.unwrap_or(name), body.as_bytes())
+                .map_err(sys)?;
+            kinds.push("file");
+        }
+        Ok((kinds, archives))
+    }
+}
+
+/// Hashes a tar stream as it is written, with each header's mtime and
+/// checksum left out: the cache follows content, not mtimes.
+#[derive(Default)]
+struct TarHash {
+    h: sha2::Sha256,
+    header: Vec<u8>,
+    /// Data bytes (padded to 512) of the current entry still to come.
+    remaining: u64,
+}
+
+/// A tar header's size field: octal text, or GNU's base-256.
+fn tar_size(field: &[u8]) -> u64 {
+    if field[0] & 0x80 != 0 {
+        field[1..].iter().fold(0u64, |n, &b| {
+            n.saturating_mul(256).saturating_add(u64::from(b))
+        })
+    } else {
+        let text: String = field
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| b as char)
+            .collect();
+        u64::from_str_radix(text.trim(), 8).unwrap_or(0)
+    }
+}
+
+impl Write for TarHash {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        while !buf.is_empty() {
+            if self.remaining > 0 {
+                let k = (self.remaining.min(buf.len() as u64)) as usize;
+                self.h.update(&buf[..k]);
+                self.remaining -= k as u64;
+                buf = &buf[k..];
+                continue;
+            }
+            let k = (512 - self.header.len()).min(buf.len());
+            self.header.extend_from_slice(&buf[..k]);
+            buf = &buf[k..];
+            if self.header.len() == 512 {
+                let mut block = std::mem::take(&mut self.header);
+                if block.iter().any(|&b| b != 0) {
+                    let size = tar_size(&block[124..136]);
+                    block[136..156].fill(0);
+                    self.remaining = size.div_ceil(512) * 512;
+                }
+                self.h.update(&block);
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Engine {
@@ -1265,9 +1376,63 @@ impl Engine {
         let mut dest_is_dir =
             dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == "." || n_sources > 1;
 
-        // The tar of what is copied, into a temp file; its content hash
-        // keys the cache.
-        let mut tarf = tempfile::tempfile().map_err(sys)?;
+        // URLs are fetched once; heredocs expanded once.
+        let mut fetched: Vec<Option<(Vec<u8>, String)>> = Vec::new();
+        for (src, is_url) in &sources {
+            fetched.push(if *is_url { Some(fetch_url(src)?) } else { None });
+        }
+        let heredocs: Vec<(String, String)> = spec
+            .heredocs
+            .iter()
+            .map(|h| {
+                let body = if h.expand {
+                    expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
+                } else {
+                    h.content.clone()
+                };
+                (h.name.clone(), body)
+            })
+            .collect();
+        let input = Sources {
+            sources: &sources,
+            fetched: &fetched,
+            heredocs: &heredocs,
+            src_root,
+            src_dir: &src_dir,
+            unpack_archives: spec.add && from.is_none(),
+            what,
+        };
+        // The cache key: what is copied, hashed as a tar of the sources
+        // under their own names, mtimes left out, nothing written to disk.
+        let mut hasher = TarHash::default();
+        let (kinds, archives) = {
+            let mut tar = tar::Builder::new(&mut hasher);
+            let r = input.append(&mut tar, None)?;
+            tar.finish().map_err(sys)?;
+            r
+        };
+        let mut hash = format!("{:x}", hasher.h.finalize());
+        for a in &archives {
+            let mut f = std::fs::File::open(a).map_err(sys)?;
+            let mut h = sha2::Sha256::new();
+            std::io::copy(&mut f, &mut h).map_err(sys)?;
+            hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
+        }
+        let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
+        let created_by = format!("/bin/sh -c #(nop) {what} {kind}:{hash} in {dest_raw} ");
+        // The parent image decides what the destination is (an existing
+        // directory or not), so the key needs nothing of the mount.
+        let key =
+            hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
+        if !o.no_cache {
+            if let Some(img) = self.cached(&key) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
+            }
+        }
         let target = self.mount_for_step(&st.chain())?;
         let root_fd = open_root(&target.root())?;
         if !dest_is_dir {
@@ -1299,87 +1464,11 @@ impl Engine {
                 ),
             )
         };
-        let mut archives: Vec<PathBuf> = Vec::new();
-        let mut kinds: Vec<&str> = Vec::new();
+        let mut tarf = tempfile::tempfile().map_err(sys)?;
         {
             let mut tar = tar::Builder::new(&mut tarf);
-            for (src, is_url) in &sources {
-                if *is_url {
-                    let (data, name) = fetch_url(src)?;
-                    let mut h = tar::Header::new_gnu();
-                    h.set_entry_type(tar::EntryType::Regular);
-                    h.set_mode(0o600);
-                    h.set_size(data.len() as u64);
-                    h.set_mtime(0);
-                    let name = single_name.clone().unwrap_or(name);
-                    tar.append_data(&mut h, &name, &data[..]).map_err(sys)?;
-                    kinds.push("file");
-                    continue;
-                }
-                let path = Path::new("/").join(src);
-                let host = src_dir.join(src);
-                if spec.add && from.is_none() && is_archive(&host) {
-                    archives.push(host);
-                    kinds.push("file");
-                    continue;
-                }
-                let is_dir = std::fs::symlink_metadata(&host)
-                    .map(|m| m.is_dir())
-                    .unwrap_or(false);
-                let top = if is_dir {
-                    PathBuf::from(".")
-                } else {
-                    PathBuf::from(single_name.clone().unwrap_or_else(|| {
-                        Path::new(src)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    }))
-                };
-                kinds.push(if is_dir { "dir" } else { "file" });
-                if !tar_from_root(src_root, &path, &top, &mut tar)? {
-                    return Err(bad(format!(
-                        "{what} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
-                    )));
-                }
-            }
-            for h in &spec.heredocs {
-                let body = if h.expand {
-                    expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
-                } else {
-                    h.content.clone()
-                };
-                let mut hd = tar::Header::new_gnu();
-                hd.set_entry_type(tar::EntryType::Regular);
-                hd.set_mode(0o644);
-                hd.set_size(body.len() as u64);
-                hd.set_mtime(0);
-                let name = single_name.clone().unwrap_or_else(|| h.name.clone());
-                tar.append_data(&mut hd, &name, body.as_bytes())
-                    .map_err(sys)?;
-                kinds.push("file");
-            }
+            input.append(&mut tar, single_name.as_deref())?;
             tar.finish().map_err(sys)?;
-        }
-        let mut hash = content_hash(&mut tarf)?;
-        for a in &archives {
-            let mut f = std::fs::File::open(a).map_err(sys)?;
-            let mut h = sha2::Sha256::new();
-            std::io::copy(&mut f, &mut h).map_err(sys)?;
-            hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
-        }
-        let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
-        let created_by = format!("/bin/sh -c #(nop) {what} {kind}:{hash} in {dest_raw} ");
-        let key =
-            hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                out(" ---> Using cache\n");
-                out(&format!(" ---> {}\n", short(&img.id)));
-                st.config = self.store().config(&img)?;
-                st.image = Some(img);
-                return Ok(());
-            }
         }
         let owner = match &chown {
             Some(c) => {
@@ -1503,5 +1592,51 @@ mod tests {
     fn cleaning() {
         assert_eq!(clean_rel("../../etc/passwd"), "etc/passwd");
         assert_eq!(clean_rel("./a/./b/../c"), "a/c");
+    }
+}
+
+#[cfg(test)]
+mod tar_hash_tests {
+    use super::*;
+
+    fn hash_of(entries: &[(&str, &[u8], u64)]) -> String {
+        let mut h = TarHash::default();
+        {
+            let mut tar = tar::Builder::new(&mut h);
+            for (name, data, mtime) in entries {
+                let mut hd = tar::Header::new_gnu();
+                hd.set_entry_type(tar::EntryType::Regular);
+                hd.set_mode(0o644);
+                hd.set_size(data.len() as u64);
+                hd.set_mtime(*mtime);
+                tar.append_data(&mut hd, name, *data).unwrap();
+            }
+            tar.finish().unwrap();
+        }
+        format!("{:x}", h.h.finalize())
+    }
+
+    #[test]
+    fn mtimes_do_not_count_content_does() {
+        let a = hash_of(&[("a", b"one", 1), ("b", &[7u8; 1000], 2)]);
+        assert_eq!(a, hash_of(&[("a", b"one", 99), ("b", &[7u8; 1000], 12345)]));
+        assert_ne!(a, hash_of(&[("a", b"one", 1), ("b", &[8u8; 1000], 2)]));
+        assert_ne!(a, hash_of(&[("a", b"onf", 1), ("b", &[7u8; 1000], 2)]));
+        assert_ne!(a, hash_of(&[("c", b"one", 1), ("b", &[7u8; 1000], 2)]));
+        let long = "d/".repeat(80) + "f";
+        assert_eq!(
+            hash_of(&[(long.as_str(), b"x", 1)]),
+            hash_of(&[(long.as_str(), b"x", 2)])
+        );
+    }
+
+    #[test]
+    fn sizes_in_both_encodings() {
+        assert_eq!(tar_size(b"00000001750\0"), 1000);
+        let mut b = [0u8; 12];
+        b[0] = 0x80;
+        b[11] = 0x10;
+        b[10] = 0x01;
+        assert_eq!(tar_size(&b), 0x110);
     }
 }

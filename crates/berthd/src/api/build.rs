@@ -11,7 +11,6 @@ use hyper::body::Incoming;
 use hyper::Response;
 use serde_json::json;
 
-use super::images::spool;
 use super::query::Query;
 use super::{ApiError, Body};
 use crate::Daemon;
@@ -59,7 +58,8 @@ pub async fn build(
     let quiet = q.flag("q");
     let pull_always = q.flag("pull");
     let auths = registry_auths(registry_config)?;
-    let context = spool(body).await?;
+    // Extracted as it arrives, not spooled first.
+    let context = super::images::BodyReader::new(body);
     let e = d.engine.clone();
     let daemon = d.clone();
     let rt = tokio::runtime::Handle::current();
@@ -72,7 +72,14 @@ pub async fn build(
             if !pull_always && e.image_inspect(&base).is_ok() {
                 continue;
             }
-            let lines = rt.block_on(pull_base(&daemon, &base, &auths))?;
+            let lines = rt
+                .block_on(pull_base(&daemon, &base, &auths))
+                .map_err(|e| {
+                    engine::EngineError::new(
+                        e.kind,
+                        format!("pulling the base image {base}: {}", e.message),
+                    )
+                })?;
             if !quiet {
                 for l in lines {
                     w.write_all(l.to_string().as_bytes())

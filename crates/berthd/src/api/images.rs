@@ -44,6 +44,68 @@ pub async fn spool(body: Incoming) -> Result<std::fs::File, ApiError> {
     Ok(file)
 }
 
+/// A request body read as a blocking `Read` (on a blocking thread) while
+/// it arrives: a task forwards its frames, bounded like [`spool`]. A body
+/// that fails or passes the bound ends in a read error.
+pub struct BodyReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    cur: bytes::Bytes,
+}
+
+impl BodyReader {
+    /// Starts forwarding `body`.
+    pub fn new(body: Incoming) -> BodyReader {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut body = body;
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                let item = match frame {
+                    Ok(f) => match f.into_data() {
+                        Ok(d) => {
+                            total += d.len() as u64;
+                            if total > MAX_UPLOAD {
+                                Err(std::io::Error::other(format!(
+                                    "request body exceeds {MAX_UPLOAD} bytes"
+                                )))
+                            } else {
+                                Ok(d)
+                            }
+                        }
+                        Err(_) => continue,
+                    },
+                    Err(e) => Err(std::io::Error::other(format!("reading request body: {e}"))),
+                };
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        BodyReader {
+            rx,
+            cur: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            // On a blocking thread (never on the runtime's own).
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = bytes::Bytes::slice(&self.cur, n..);
+        Ok(n)
+    }
+}
+
 /// One JSON message a line, as Docker streams progress.
 fn json_lines(messages: &[serde_json::Value]) -> Response<Body> {
     let mut body = Vec::new();
