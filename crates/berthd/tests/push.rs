@@ -125,3 +125,214 @@ fn zstd_on_request_gives_an_oci_manifest() {
     ok(d2.docker(&["pull", &name]));
     assert_eq!(image_id(&d2, &name), image_id(&d, "busybox"));
 }
+
+fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn htpasswd_registry_refuses_then_takes_a_login() {
+    let reg = Registry::start(Options {
+        htpasswd: Some(("tester", "s3cret")),
+        ..Default::default()
+    });
+    let d = Daemon::with_busybox();
+    let name = format!("{}/secret/bb:1", reg.host);
+    ok(d.docker(&["tag", "busybox", &name]));
+    let (code, out, err) = d.docker(&["push", &name]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no basic auth credentials"), "{out}{err}");
+    // Nothing recorded for a push that did not happen.
+    let rd = ok(d.docker(&["inspect", "-f", "{{json .RepoDigests}}", &name]));
+    assert_eq!(rd.trim(), "[]");
+    let mut login = d.docker_command(&["login", "-u", "tester", "--password-stdin", &reg.host]);
+    let (code, out, err) = run_with_stdin(&mut login, "s3cret");
+    assert_eq!(code, 0, "{out}{err}");
+    let out = ok(d.docker(&["push", &name]));
+    let digest = pushed_digest(&out, "1");
+    assert_eq!(
+        reg.digest("secret/bb:1", &["--creds", "tester:s3cret"]),
+        digest
+    );
+}
+
+#[test]
+#[allow(clippy::print_stderr)]
+fn tls_registry_with_the_test_ca() {
+    use common::tls::{global_ipv4, make_certs};
+    let Some(ip) = global_ipv4() else {
+        eprintln!("skipped: no global IPv4 address to serve a non-loopback registry on");
+        return;
+    };
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path(), &[&ip]);
+    let (cert, key) = (
+        certs.path().join("server.crt"),
+        certs.path().join("server.key"),
+    );
+    let reg = Registry::start(Options {
+        tls: Some((&cert, &key)),
+        ip: Some(&ip),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(&reg.host)).unwrap();
+    std::fs::copy(
+        certs.path().join("ca.crt"),
+        dir.path().join(&reg.host).join("ca.crt"),
+    )
+    .unwrap();
+    let certs_dir = dir.path().to_str().unwrap();
+    let d = Daemon::with_busybox_and(&["--certs-dir", certs_dir]);
+    let name = format!("{}/bb:tls", reg.host);
+    ok(d.docker(&["tag", "busybox", &name]));
+    let out = ok(d.docker(&["push", &name]));
+    let digest = pushed_digest(&out, "tls");
+    let d2 = Daemon::start_with(&["--certs-dir", certs_dir]);
+    let out = ok(d2.docker(&["pull", &name]));
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    // Without the CA: refused in the words users know.
+    let empty = tempfile::tempdir().unwrap();
+    let d3 = Daemon::with_busybox_and(&["--certs-dir", empty.path().to_str().unwrap()]);
+    ok(d3.docker(&["tag", "busybox", &name]));
+    let (code, _, err) = d3.docker(&["push", &name]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("x509: certificate signed by unknown authority"),
+        "{err}"
+    );
+}
+
+/// What the hostile registry answers: status, headers.
+type Answer = (u16, Vec<(&'static str, String)>);
+
+/// A registry of the test's own: plain HTTP on loopback, each request
+/// answered by `f(method, path)`; bodies read and dropped.
+fn hostile(f: impl Fn(&str, &str, &str) -> Answer + Send + Sync + 'static) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let f = std::sync::Arc::new(f);
+    let h = host.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (f, host) = (f.clone(), h.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                // A TLS hello (berth tries HTTPS first): hang up.
+                if r.fill_buf()
+                    .map(|b| b.is_empty() || !b[0].is_ascii_uppercase())
+                    .unwrap_or(true)
+                {
+                    return;
+                }
+                r.read_line(&mut first).unwrap_or(0);
+                let mut len = 0usize;
+                loop {
+                    let mut l = String::new();
+                    if r.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let target = parts.next().unwrap_or("/").to_string();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let (status, headers) = if path == "/v2/" {
+                    (200, vec![])
+                } else {
+                    f(&method, path, query)
+                };
+                let mut s = stream;
+                let mut resp = format!(
+                    "HTTP/1.1 {status} X\r\nConnection: close\r\nDocker-Distribution-Api-Version: registry/2.0\r\n"
+                );
+                let mut has_len = false;
+                for (k, v) in headers {
+                    has_len |= k.eq_ignore_ascii_case("content-length");
+                    resp.push_str(&format!("{k}: {}\r\n", v.replace("HOST", &host)));
+                }
+                if !has_len {
+                    resp.push_str("Content-Length: 0\r\n");
+                }
+                resp.push_str("\r\n");
+                let _ = s.write_all(resp.as_bytes());
+            });
+        }
+    });
+    host
+}
+
+/// Pushes `name:1` (busybox) through `d` and expects exit 1 and `want`.
+fn push_fails(d: &Daemon, name: &str, want: &str) {
+    ok(d.docker(&["tag", "busybox", &format!("{name}:1")]));
+    let (code, out, err) = d.docker(&["push", &format!("{name}:1")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(want), "{want:?} in:\n{out}{err}");
+    let rd = ok(d.docker(&[
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}}",
+        &format!("{name}:1"),
+    ]));
+    assert_eq!(rd.trim(), "[]", "nothing recorded");
+}
+
+#[test]
+fn hostile_registries_fail_clearly_and_change_nothing() {
+    let d = Daemon::with_busybox();
+    // HEAD says the blob is there, with another size.
+    let liar = hostile(|m, p, _| match m {
+        "HEAD" if p.contains("/blobs/") => (200, vec![("Content-Length", "7".into())]),
+        _ => (404, vec![]),
+    });
+    push_fails(&d, &format!("{liar}/liar"), "bytes, it is");
+    // Blobs go up; the manifest PUT answers 500.
+    let broken = hostile(|m, p, _| match m {
+        "HEAD" => (404, vec![]),
+        "POST" => (202, vec![("Location", "/v2/up/1".into())]),
+        "PUT" if p.contains("/manifests/") => (500, vec![]),
+        "PUT" => (201, vec![]),
+        _ => (404, vec![]),
+    });
+    push_fails(&d, &format!("{broken}/broken"), "500");
+    // The upload redirects to itself forever.
+    let looping = hostile(|m, _, _| match m {
+        "HEAD" => (404, vec![]),
+        "POST" => (
+            307,
+            vec![("Location", "http://HOST/v2/loop/blobs/uploads/".into())],
+        ),
+        _ => (404, vec![]),
+    });
+    push_fails(&d, &format!("{looping}/loop"), "redirects");
+    // The image is untouched and still runs.
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "busybox", "echo", "intact"])).trim(),
+        "intact"
+    );
+}
