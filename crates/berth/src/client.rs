@@ -196,6 +196,27 @@ impl Client {
         check(resp).await
     }
 
+    /// [`Client::send`] with Docker's registry credentials header
+    /// (`X-Registry-Auth`), as the docker CLI sends it on pull and push.
+    pub async fn send_with_auth(
+        &self,
+        method: Method,
+        path: &str,
+        registry_auth: &str,
+    ) -> Result<Response<Incoming>> {
+        let resp = self
+            .send_headers(
+                method,
+                path,
+                full(Bytes::new()),
+                "text/plain",
+                false,
+                &[("X-Registry-Auth", registry_auth)],
+            )
+            .await?;
+        check(resp).await
+    }
+
     async fn send_raw(
         &self,
         method: Method,
@@ -203,6 +224,19 @@ impl Client {
         body: Body,
         content_type: &str,
         upgrade: bool,
+    ) -> Result<Response<Incoming>> {
+        self.send_headers(method, path, body, content_type, upgrade, &[])
+            .await
+    }
+
+    async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: &str,
+        upgrade: bool,
+        headers: &[(&str, &str)],
     ) -> Result<Response<Incoming>> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             Unreachable(format!(
@@ -220,6 +254,9 @@ impl Client {
             .header("Content-Type", content_type);
         if upgrade {
             req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         sender
             .send_request(req.body(body)?)
