@@ -655,7 +655,7 @@ mod tests {
         let a = manifest_bytes(
             registry::manifest::DOCKER_MANIFEST,
             &config,
-            &[layer.clone()],
+            std::slice::from_ref(&layer),
         );
         let b = manifest_bytes(registry::manifest::DOCKER_MANIFEST, &config, &[layer]);
         assert_eq!(a, b);
