@@ -64,7 +64,31 @@ fn push_then_pull_elsewhere_gives_the_same_image_then_layers_exist() {
     let again = format!("{}/copy:1", reg.host);
     ok(d2.docker(&["tag", &name, &again]));
     let out = ok(d2.docker(&["push", &again]));
+    // Pulled from `bb`: its layers are mounted from there, not sent again.
+    assert!(out.contains(": Mounted from bb"), "{out}");
     assert_eq!(pushed_digest(&out, "1"), digest);
+}
+
+#[test]
+fn all_tags_pushes_every_tag_of_the_repository() {
+    let reg = Registry::start(Options::default());
+    let d = Daemon::with_busybox();
+    let repo = format!("{}/multi", reg.host);
+    for t in ["a", "b"] {
+        ok(d.docker(&["tag", "busybox", &format!("{repo}:{t}")]));
+    }
+    let out = ok(d.docker(&["push", "--all-tags", &repo]));
+    let (a, b) = (pushed_digest(&out, "a"), pushed_digest(&out, "b"));
+    assert_eq!(a, b);
+    assert_eq!(reg.digest("multi:a", &[]), a);
+    assert_eq!(reg.digest("multi:b", &[]), b);
+    // A repository with no tag here: Docker's words.
+    let (code, _, err) = d.docker(&["push", "--all-tags", &format!("{}/none", reg.host)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("An image does not exist locally with the tag"),
+        "{err}"
+    );
 }
 
 #[test]
