@@ -247,8 +247,10 @@ impl Session {
     ) -> Result<(String, u64), RegistryError> {
         let c = &self.credentials;
         let mut query = format!("service={}", encode(service));
-        if !scope.is_empty() {
-            query.push_str(&format!("&scope={}", encode(scope)));
+        // Several scopes (a push that mounts from another repository) are
+        // several `scope` parameters, as the docker CLI sends them.
+        for one in scope.split(' ').filter(|s| !s.is_empty()) {
+            query.push_str(&format!("&scope={}", encode(one)));
         }
         let sep = if realm.contains('?') { '&' } else { '?' };
         let req = if !c.identity_token.is_empty() {

@@ -82,8 +82,20 @@ impl Session {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Response<Incoming>, RegistryError> {
-        let scope = self.push_scope();
-        let mut auth = self.authorization(&scope).await?;
+        self.send_scoped(method, target, headers, body, &self.push_scope())
+            .await
+    }
+
+    /// [`Session::send`] authorized for `scope` (space-separated scopes).
+    async fn send_scoped(
+        &self,
+        method: Method,
+        target: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+        scope: &str,
+    ) -> Result<Response<Incoming>, RegistryError> {
+        let mut auth = self.authorization(scope).await?;
         let mut retried = false;
         let base: Uri = format!("{}/v2/", self.base)
             .parse()
@@ -114,7 +126,7 @@ impl Session {
             if status == StatusCode::UNAUTHORIZED && own && !retried && auth.is_some() {
                 retried = true;
                 self.forget_tokens()?;
-                auth = self.authorization(&scope).await?;
+                auth = self.authorization(scope).await?;
                 continue;
             }
             if status == StatusCode::TEMPORARY_REDIRECT || status == StatusCode::PERMANENT_REDIRECT
@@ -196,7 +208,12 @@ impl Session {
             encode(digest),
             encode(from)
         );
-        let resp = self.send(Method::POST, &path, &[], Bytes::new()).await?;
+        // A token server must grant pull on the source too, or the
+        // registry cannot link the blob.
+        let scope = format!("{} repository:{from}:pull", self.push_scope());
+        let resp = self
+            .send_scoped(Method::POST, &path, &[], Bytes::new(), &scope)
+            .await?;
         match resp.status() {
             StatusCode::CREATED => Ok(Mount::Mounted),
             StatusCode::ACCEPTED => Ok(Mount::Upload(location(&resp)?)),
