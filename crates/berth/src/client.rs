@@ -190,20 +190,29 @@ impl Client {
         body: Body,
         content_type: &str,
     ) -> Result<Response<Incoming>> {
-        self.send_with(method, path, body, content_type, &[]).await
+        let resp = self
+            .send_raw(method, path, body, content_type, false)
+            .await?;
+        check(resp).await
     }
 
-    /// As [`Client::send`], with more headers (`X-Registry-Auth`).
-    pub async fn send_with(
+    /// [`Client::send`] with Docker's registry credentials header
+    /// (`X-Registry-Auth`), as the docker CLI sends it on pull and push.
+    pub async fn send_with_auth(
         &self,
         method: Method,
         path: &str,
-        body: Body,
-        content_type: &str,
-        headers: &[(&str, String)],
+        registry_auth: &str,
     ) -> Result<Response<Incoming>> {
         let resp = self
-            .send_raw(method, path, body, content_type, false, headers)
+            .send_headers(
+                method,
+                path,
+                full(Bytes::new()),
+                "text/plain",
+                false,
+                &[("X-Registry-Auth", registry_auth)],
+            )
             .await?;
         check(resp).await
     }
@@ -215,7 +224,19 @@ impl Client {
         body: Body,
         content_type: &str,
         upgrade: bool,
-        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
+        self.send_headers(method, path, body, content_type, upgrade, &[])
+            .await
+    }
+
+    async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: &str,
+        upgrade: bool,
+        headers: &[(&str, &str)],
     ) -> Result<Response<Incoming>> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             Unreachable(format!(
@@ -235,7 +256,7 @@ impl Client {
             req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
         }
         for (k, v) in headers {
-            req = req.header(*k, v.as_str());
+            req = req.header(*k, *v);
         }
         sender
             .send_request(req.body(body)?)
@@ -286,9 +307,7 @@ impl Client {
             ),
             None => (full(Bytes::new()), "text/plain"),
         };
-        let resp = self
-            .send_raw(Method::POST, path, body, ctype, true, &[])
-            .await?;
+        let resp = self.send_raw(Method::POST, path, body, ctype, true).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             check(resp).await?;
             return Err(anyhow!("attach: the daemon did not switch protocols"));

@@ -7,6 +7,8 @@
 
 mod client;
 mod commands;
+mod credentials;
+mod progress;
 mod session;
 mod stream;
 mod template;
@@ -79,7 +81,9 @@ enum Command {
     Load(LoadArgs),
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
-    /// Log in to a registry
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
+    /// Authenticate to a registry
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
@@ -225,6 +229,8 @@ enum ImageCommand {
     Load(LoadArgs),
     /// Download an image from a registry
     Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
 }
@@ -333,6 +339,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
         Command::Save(a) => image::save(client, a).await,
         Command::Load(a) => image::load(client, a).await,
         Command::Pull(a) => commands::pull::pull(client, a).await,
+        Command::Push(a) => commands::push::push(client, a).await,
         Command::Login(a) => commands::login::login(client, a).await,
         Command::Logout(a) => commands::login::logout(client, a).await,
         Command::Import(a) => image::import(client, a).await,
@@ -358,6 +365,7 @@ async fn run(client: &client::Client, command: &Command) -> Result<u8> {
             ImageCommand::Save(a) => image::save(client, a).await,
             ImageCommand::Load(a) => image::load(client, a).await,
             ImageCommand::Pull(a) => commands::pull::pull(client, a).await,
+            ImageCommand::Push(a) => commands::push::push(client, a).await,
             ImageCommand::Import(a) => image::import(client, a).await,
         },
         Command::Version { format } => system::version(client, format.as_deref()).await,

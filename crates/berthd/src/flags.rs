@@ -52,6 +52,15 @@ pub struct Flags {
     /// (`/etc/berth/certs.d`).
     #[arg(long)]
     pub certs_dir: Option<PathBuf>,
+    /// How pushed layers are compressed when no compressed blob of them is
+    /// stored yet: `gzip` (Docker's schema2 manifest) or `zstd` (an OCI
+    /// manifest); a push's `compression=` query overrides it.
+    #[arg(long, default_value = "gzip")]
+    pub push_compression: String,
+    /// Blobs larger than this many bytes are pushed in chunks of this size
+    /// (PATCH with `Content-Range`); smaller ones in one PUT.
+    #[arg(long, default_value_t = registry::upload::DEFAULT_CHUNK)]
+    pub push_chunk_size: u64,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -91,6 +100,8 @@ pub struct Settings {
     pub insecure_registries: Vec<String>,
     /// Per-registry CA directory.
     pub certs_dir: Option<PathBuf>,
+    /// How pushes compress and chunk.
+    pub push: engine::push::PushOptions,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -164,6 +175,11 @@ impl Flags {
             bridge,
             insecure_registries,
             certs_dir: self.certs_dir.clone().or(file.certs_dir),
+            push: engine::push::PushOptions {
+                compression: engine::push::Compression::parse(&self.push_compression)
+                    .map_err(|e| anyhow::anyhow!("--push-compression: {}", e.message))?,
+                chunk: self.push_chunk_size.max(1),
+            },
             socket,
             data_root: self
                 .data_root

@@ -11,6 +11,7 @@ pub mod images;
 pub mod mounts;
 pub mod network;
 pub mod pull;
+pub mod push;
 pub mod spec;
 pub mod time;
 pub mod volumes;

@@ -1,10 +1,11 @@
-//! berth's registry client: the pull side of the OCI distribution protocol
+//! berth's registry client: the pull and push sides of the OCI distribution protocol
 //! (<https://github.com/opencontainers/distribution-spec>) as Docker speaks
 //! it. Where a reference's registry is and how to reach it ([`endpoint`]),
 //! the `/v2/` check, bearer-token and basic authentication ([`auth`]),
 //! manifests and indexes with platform selection ([`manifest`]), and blobs
 //! streamed with their size and digest checked as they arrive
-//! ([`session`]).
+//! ([`session`]); and the push side: blobs checked, mounted across
+//! repositories or uploaded whole or in chunks, manifests put ([`upload`]).
 //!
 //! It stores nothing: the engine feeds the streams into the store's layer
 //! unpack. Everything a registry sends is untrusted: manifests are bounded
@@ -16,6 +17,7 @@ pub mod error;
 pub mod manifest;
 pub mod session;
 pub mod transport;
+pub mod upload;
 
 pub use auth::Credentials;
 pub use endpoint::Config;

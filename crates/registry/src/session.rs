@@ -32,13 +32,13 @@ pub type TokenCache = Arc<Mutex<HashMap<String, (String, Instant)>>>;
 /// downloads each take a clone. Its `Debug` shows no credentials or tokens.
 #[derive(Clone)]
 pub struct Session {
-    endpoint: Endpoint,
+    pub(crate) endpoint: Endpoint,
     /// `https://host` or `http://host`, as the `/v2/` check found.
-    base: String,
+    pub(crate) base: String,
     tls: Tls,
-    credentials: Credentials,
-    challenge: Option<Challenge>,
-    repository: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) challenge: Option<Challenge>,
+    pub(crate) repository: String,
     tokens: TokenCache,
 }
 
@@ -197,7 +197,7 @@ impl Session {
     }
 
     /// The `Authorization` value for `scope`, fetching a token if needed.
-    async fn authorization(&self, scope: &str) -> Result<Option<String>, RegistryError> {
+    pub(crate) async fn authorization(&self, scope: &str) -> Result<Option<String>, RegistryError> {
         let c = &self.credentials;
         match &self.challenge {
             None => Ok(None),
@@ -247,8 +247,10 @@ impl Session {
     ) -> Result<(String, u64), RegistryError> {
         let c = &self.credentials;
         let mut query = format!("service={}", encode(service));
-        if !scope.is_empty() {
-            query.push_str(&format!("&scope={}", encode(scope)));
+        // Several scopes (a push that mounts from another repository) are
+        // several `scope` parameters, as the docker CLI sends them.
+        for one in scope.split(' ').filter(|s| !s.is_empty()) {
+            query.push_str(&format!("&scope={}", encode(one)));
         }
         let sep = if realm.contains('?') { '&' } else { '?' };
         let req = if !c.identity_token.is_empty() {
@@ -304,7 +306,7 @@ impl Session {
 
     /// The TLS settings for a URL: the registry's own for its host, the
     /// system's roots elsewhere (a CDN, a token server).
-    fn tls_for(&self, url: &Uri) -> Tls {
+    pub(crate) fn tls_for(&self, url: &Uri) -> Tls {
         if url.authority().map(|a| a.as_str()) == Some(self.endpoint.host.as_str()) {
             self.tls.clone()
         } else {
@@ -416,7 +418,7 @@ impl Session {
         }
     }
 
-    fn forget_tokens(&self) -> Result<(), RegistryError> {
+    pub(crate) fn forget_tokens(&self) -> Result<(), RegistryError> {
         self.tokens.lock().map_err(poisoned)?.clear();
         Ok(())
     }
@@ -589,7 +591,7 @@ fn poisoned<T>(_: T) -> RegistryError {
     RegistryError::Auth("token cache poisoned".into())
 }
 
-fn content_length(resp: &Response<Incoming>) -> Option<u64> {
+pub(crate) fn content_length(resp: &Response<Incoming>) -> Option<u64> {
     resp.headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -341,6 +341,30 @@ impl Writer<'_> {
         Ok(old)
     }
 
+    /// An image record as this transaction sees it (read-modify-write of
+    /// its repo digests without a lost update).
+    pub fn image(&mut self, id: &str) -> Result<Option<ImageRecord>, MetaError> {
+        self.get_in(IMAGES, id)
+    }
+
+    /// A layer record as this transaction sees it.
+    pub fn layer(&mut self, chain_id: &str) -> Result<Option<LayerRecord>, MetaError> {
+        self.get_in(LAYERS, chain_id)
+    }
+
+    fn get_in<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        def: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, MetaError> {
+        let t = self.tx.open_table(def).map_err(dberr)?;
+        let v = t.get(key).map_err(dberr)?;
+        match v {
+            Some(v) => Ok(Some(decode(key, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
     /// A record of one of the engine's tables, as this transaction sees it
     /// (for read-modify-write without a lost update).
     pub fn get<T: for<'de> Deserialize<'de>>(

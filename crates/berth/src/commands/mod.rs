@@ -17,6 +17,7 @@ pub mod logs;
 pub mod network;
 pub mod ps;
 pub mod pull;
+pub mod push;
 pub mod run;
 pub mod stats;
 pub mod system;

@@ -1,18 +1,18 @@
 //! `berth pull`: `POST /images/create?fromImage=…`, its stream of Docker's
-//! JSON messages printed as the docker CLI prints them without a terminal
-//! (one line per step and layer; `Downloading` progress only on a
-//! terminal, overwritten in place), then the full reference.
+//! JSON messages drawn as the docker CLI draws them (a line per layer with
+//! a progress bar on a terminal, plain lines otherwise; see
+//! [`crate::progress`]), then the full reference. The saved login for the
+//! image's registry goes along as `X-Registry-Auth`.
 
 use std::io::IsTerminal;
 
 use anyhow::Result;
 use clap::Args;
-use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::Value;
 
-use super::{out, outln, Status};
-use crate::client::{self, Client, Query};
+use super::outln;
+use crate::client::{Client, Query};
+use crate::progress::{render, Renderer};
 
 /// `berth pull`.
 #[derive(Debug, Args)]
@@ -70,40 +70,6 @@ fn split(reference: &str) -> (String, String) {
     }
 }
 
-/// Renders one message; returns an error for `{"error"}`.
-fn show(v: &Value, quiet: bool, tty: bool) -> Result<()> {
-    if let Some(e) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
-        return Err(Status::exit(1, e.to_string()));
-    }
-    if quiet {
-        return Ok(());
-    }
-    let status = v["status"].as_str().unwrap_or("");
-    let line = match v["id"].as_str() {
-        Some(id) => format!("{id}: {status}"),
-        None => status.to_string(),
-    };
-    let detail = &v["progressDetail"];
-    match (detail["current"].as_u64(), detail["total"].as_u64()) {
-        (Some(cur), Some(total)) if status == "Downloading" || status == "Extracting" => {
-            if tty {
-                out(&format!(
-                    "\r\x1b[2K{line} {}/{}",
-                    crate::units::human_size(cur as f64),
-                    crate::units::human_size(total as f64)
-                ))?;
-            }
-            Ok(())
-        }
-        _ => {
-            if tty {
-                out("\r\x1b[2K")?;
-            }
-            outln(line)
-        }
-    }
-}
-
 /// `berth pull`.
 pub async fn pull(client: &Client, a: &PullArgs) -> Result<u8> {
     let (from, tag) = split(&a.reference);
@@ -117,38 +83,13 @@ pub async fn pull(client: &Client, a: &PullArgs) -> Result<u8> {
     {
         outln("Using default tag: latest")?;
     }
-    // The credentials `login` stored for the image's registry, if any.
-    let auth: Vec<(&str, String)> = super::login::registry_auth(&a.reference)
-        .map(|h| vec![("X-Registry-Auth", h)])
-        .unwrap_or_default();
+    // The saved login for the image's registry, as the docker CLI sends it.
+    let auth = crate::credentials::registry_auth(&crate::credentials::server_of(&from))?;
     let resp = client
-        .send_with(
-            Method::POST,
-            &format!("/images/create{q}"),
-            client::full(bytes::Bytes::new()),
-            "text/plain",
-            &auth,
-        )
+        .send_with_auth(Method::POST, &format!("/images/create{q}"), &auth)
         .await?;
-    let tty = std::io::stdout().is_terminal();
-    let mut body = resp.into_body();
-    let mut pending: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame?;
-        let Some(data) = frame.data_ref() else {
-            continue;
-        };
-        pending.extend_from_slice(data);
-        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            if let Ok(v) = serde_json::from_slice::<Value>(&line) {
-                show(&v, a.quiet, tty)?;
-            }
-        }
-    }
-    if let Ok(v) = serde_json::from_slice::<Value>(&pending) {
-        show(&v, a.quiet, tty)?;
-    }
+    let mut r = Renderer::new(std::io::stdout().is_terminal(), a.quiet);
+    render(resp.into_body(), &mut r).await?;
     outln(normalize(&a.reference))?;
     Ok(0)
 }

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod exec;
 pub mod images;
 pub mod networks;
+pub mod push;
 pub mod query;
 pub mod system;
 pub mod volumes;
@@ -278,6 +279,18 @@ pub async fn handle(
             .unwrap_or("")
             .to_string();
         build::build(daemon, &q, &config, req.into_body()).await
+    } else if let Some(name) = path
+        .strip_prefix("/images/")
+        .and_then(|p| p.strip_suffix("/push"))
+        .filter(|_| method == Method::POST)
+    {
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        push::push(daemon, name.to_string(), &q, &auth).await
     } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
         // These two read a header too: the registry credentials.
         let auth = req

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod registry;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
