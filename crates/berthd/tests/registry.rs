@@ -265,7 +265,15 @@ enum Answer {
     Redirect(String),
     /// A body sent 16 KiB at a time, 20 ms apart (counted in SLOW_NOW).
     Slow(Vec<u8>),
+    /// A body cut off halfway at the first request; later requests get
+    /// what their `Range` asks for (206) when the flag says so, else all
+    /// of it again (200). Counted in FLAKY_206 / FLAKY_200.
+    Flaky(Vec<u8>, bool),
 }
+
+static FLAKY_CUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static FLAKY_206: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static FLAKY_200: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Slow answers being sent now, and the most at once.
 static SLOW_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -318,6 +326,51 @@ fn hostile(routes: std::collections::HashMap<String, Answer>) -> String {
                             }
                         }
                         SLOW_NOW.fetch_sub(1, SeqCst);
+                        return;
+                    }
+                    Some(Answer::Flaky(b, honor)) => {
+                        use std::sync::atomic::Ordering::SeqCst;
+                        let range = text.lines().find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("range")
+                                .then(|| v.trim().to_string())
+                        });
+                        let from = range
+                            .as_deref()
+                            .and_then(|r| r.strip_prefix("bytes="))
+                            .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+                        if !FLAKY_CUT.swap(true, SeqCst) {
+                            // Promise it all, send half, hang up.
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                b.len()
+                            );
+                            let _ = s.write_all(&b[..b.len() / 2]);
+                            return;
+                        }
+                        match from {
+                            Some(f) if *honor && f < b.len() => {
+                                FLAKY_206.fetch_add(1, SeqCst);
+                                let _ = write!(
+                                    s,
+                                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {f}-{}/{}\r\nConnection: close\r\n\r\n",
+                                    b.len() - f,
+                                    b.len() - 1,
+                                    b.len()
+                                );
+                                let _ = s.write_all(&b[f..]);
+                            }
+                            _ => {
+                                FLAKY_200.fetch_add(1, SeqCst);
+                                let _ = write!(
+                                    s,
+                                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                    b.len()
+                                );
+                                let _ = s.write_all(b);
+                            }
+                        }
                         return;
                     }
                     Some(Answer::Redirect(to)) => (
@@ -820,4 +873,39 @@ fn a_pull_stops_when_its_client_goes_away() {
     // Long enough for the whole layer to have arrived, had it gone on.
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_nothing_stored(&d);
+}
+
+#[test]
+fn an_interrupted_layer_download_is_resumed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // One registry honours Range (206 from where it stopped), the other
+    // sends the whole blob again (its head dropped by berth).
+    for honor in [true, false] {
+        FLAKY_CUT.store(false, SeqCst);
+        let (before_206, before_200) = (FLAKY_206.load(SeqCst), FLAKY_200.load(SeqCst));
+        let layer = big_layer("resumed", 1 << 20);
+        let mut routes = std::collections::HashMap::new();
+        slow_image_routes(&mut routes, "flaky/img", &[layer.clone()]);
+        routes.insert(
+            format!("/v2/flaky/img/blobs/{}", sha256(&layer)),
+            Answer::Flaky(layer.clone(), honor),
+        );
+        let host = hostile(routes);
+        let d = Daemon::start();
+        let out = ok(d.docker(&["pull", &format!("{host}/flaky/img")]));
+        assert!(out.contains("Pull complete"), "{out}");
+        assert!(FLAKY_CUT.load(SeqCst), "the first answer was cut");
+        if honor {
+            assert_eq!(FLAKY_206.load(SeqCst), before_206 + 1, "a range request");
+        } else {
+            assert_eq!(
+                FLAKY_200.load(SeqCst),
+                before_200 + 1,
+                "the whole blob again"
+            );
+        }
+        // The layer is whole: its diff id checked, the image listed.
+        let ids = ok(d.docker(&["images", "-q", &format!("{host}/flaky/img")]));
+        assert_eq!(ids.lines().count(), 1, "{ids}");
+    }
 }

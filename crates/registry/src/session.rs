@@ -350,6 +350,18 @@ impl Session {
         accept: Option<&str>,
         scope: &str,
     ) -> Result<Response<Incoming>, RegistryError> {
+        self.get_from(path, accept, scope, 0).await
+    }
+
+    /// [`get`](Session::get) of the bytes from offset `from` on (a
+    /// `Range` request when `from` > 0; the server may ignore it).
+    pub async fn get_from(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        scope: &str,
+        from: u64,
+    ) -> Result<Response<Incoming>, RegistryError> {
         let mut auth = self.authorization(scope).await?;
         let mut retried = false;
         let mut url: Uri = format!("{}{path}", self.base)
@@ -364,6 +376,9 @@ impl Session {
                 .header("User-Agent", crate::USER_AGENT);
             if let Some(a) = accept {
                 b = b.header("Accept", a);
+            }
+            if from > 0 {
+                b = b.header("Range", format!("bytes={from}-"));
             }
             if own {
                 if let Some(a) = &auth {
@@ -567,6 +582,10 @@ impl Session {
             seen: 0,
             hasher: Sha256::new(),
             done: false,
+            session: self.clone(),
+            path,
+            resumes: 0,
+            skip: 0,
         })
     }
 
@@ -603,7 +622,6 @@ pub(crate) fn content_length(resp: &Response<Incoming>) -> Option<u64> {
 /// returned `None`, the bytes are unverified.
 ///
 /// [`next`]: BlobStream::next
-#[derive(Debug)]
 pub struct BlobStream {
     body: Incoming,
     digest: String,
@@ -611,7 +629,29 @@ pub struct BlobStream {
     seen: u64,
     hasher: Sha256,
     done: bool,
+    /// Where the blob came from, to resume an interrupted download.
+    session: Session,
+    path: String,
+    /// Resumes so far (at most [`MAX_RESUMES`]).
+    resumes: u32,
+    /// Bytes of a resumed answer to drop (a server that ignored `Range`
+    /// sends the blob from its start).
+    skip: u64,
 }
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("digest", &self.digest)
+            .field("size", &self.size)
+            .field("seen", &self.seen)
+            .field("resumes", &self.resumes)
+            .finish()
+    }
+}
+
+/// How many times an interrupted blob download is taken up again.
+const MAX_RESUMES: u32 = 3;
 
 impl BlobStream {
     /// The next chunk; `None` once all bytes arrived and matched the
@@ -621,11 +661,31 @@ impl BlobStream {
             return Ok(None);
         }
         loop {
-            let frame = tokio::time::timeout(STALL_TIMEOUT, self.body.frame())
-                .await
-                .map_err(|_| {
-                    RegistryError::Invalid(format!("blob {}: transfer stalled", self.digest))
-                })?;
+            let frame = match tokio::time::timeout(STALL_TIMEOUT, self.body.frame()).await {
+                Ok(f) => f,
+                Err(_) => {
+                    self.resume(format!("blob {}: transfer stalled", self.digest))
+                        .await?;
+                    continue;
+                }
+            };
+            // Cut short (the connection dropped): take it up where it stopped.
+            let cut = match &frame {
+                None => self.seen < self.size,
+                Some(Err(_)) => true,
+                Some(Ok(_)) => false,
+            };
+            if cut {
+                let why = match &frame {
+                    Some(Err(e)) => format!("blob {}: {e}", self.digest),
+                    _ => format!(
+                        "blob {}: got {} bytes, expected {}",
+                        self.digest, self.seen, self.size
+                    ),
+                };
+                self.resume(why).await?;
+                continue;
+            }
             let Some(frame) = frame else {
                 self.done = true;
                 if self.seen != self.size {
@@ -646,9 +706,17 @@ impl BlobStream {
             };
             let frame =
                 frame.map_err(|e| RegistryError::Invalid(format!("blob {}: {e}", self.digest)))?;
-            let Ok(data) = frame.into_data() else {
+            let Ok(mut data) = frame.into_data() else {
                 continue;
             };
+            if self.skip > 0 {
+                let k = self.skip.min(data.len() as u64) as usize;
+                self.skip -= k as u64;
+                data = data.slice(k..);
+                if data.is_empty() {
+                    continue;
+                }
+            }
             self.seen += data.len() as u64;
             if self.seen > self.size {
                 return Err(RegistryError::Invalid(format!(
@@ -664,5 +732,42 @@ impl BlobStream {
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.seen
+    }
+
+    /// Asks again for the bytes from `seen` on (a `Range` request); a
+    /// `206` with the right start continues the stream, a `200` is the
+    /// whole blob again (its first `seen` bytes dropped). Gives up with
+    /// `why` after [`MAX_RESUMES`] tries.
+    async fn resume(&mut self, why: String) -> Result<(), RegistryError> {
+        if self.resumes >= MAX_RESUMES {
+            return Err(RegistryError::Invalid(why));
+        }
+        self.resumes += 1;
+        let resp = self
+            .session
+            .get_from(&self.path, None, &self.session.pull_scope(), self.seen)
+            .await?;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let start = resp
+                    .headers()
+                    .get(hyper::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if start != Some(self.seen) {
+                    return Err(RegistryError::Invalid(format!(
+                        "blob {}: asked to resume at {}, the registry answered {:?}",
+                        self.digest, self.seen, start
+                    )));
+                }
+                self.skip = 0;
+            }
+            s if s.is_success() => self.skip = self.seen,
+            _ => return Err(status_error(resp).await),
+        }
+        self.body = resp.into_body();
+        Ok(())
     }
 }
