@@ -885,7 +885,7 @@ fn an_interrupted_layer_download_is_resumed() {
         let (before_206, before_200) = (FLAKY_206.load(SeqCst), FLAKY_200.load(SeqCst));
         let layer = big_layer("resumed", 1 << 20);
         let mut routes = std::collections::HashMap::new();
-        slow_image_routes(&mut routes, "flaky/img", &[layer.clone()]);
+        slow_image_routes(&mut routes, "flaky/img", std::slice::from_ref(&layer));
         routes.insert(
             format!("/v2/flaky/img/blobs/{}", sha256(&layer)),
             Answer::Flaky(layer.clone(), honor),
