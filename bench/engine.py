@@ -362,6 +362,22 @@ def main():
                 none[e.name].append(timed(lambda e=e: e.run(["run", "--rm", "--network", "none", "busybox", "true"])))
         for name, s in none.items():
             res["series"][f"run --rm --network none: {name}"] = {"samples": s, **stats(s)}
+        # the lifecycle step by step: create, start, stop, rm; and run -d
+        steps = {k: {e.name: [] for e in engines} for k in ("create", "start", "stop", "rm", "run -d")}
+        for i in range(a.n):
+            for k, e in enumerate(engines[i % len(engines):] + engines[:i % len(engines)]):
+                name = f"bench-life-{k}"
+                stop_t = ["-t", "0"]
+                steps["create"][e.name].append(timed(lambda e=e, name=name: e.run(["create", "--name", name, "busybox", "sleep", "1000"])))
+                steps["start"][e.name].append(timed(lambda e=e, name=name: e.run(["start", name])))
+                steps["stop"][e.name].append(timed(lambda e=e, name=name: e.run(["stop"] + stop_t + [name])))
+                steps["rm"][e.name].append(timed(lambda e=e, name=name: e.run(["rm", name])))
+                box = {}
+                steps["run -d"][e.name].append(timed(lambda e=e, box=box: box.setdefault("id", e.run(["run", "-d", "busybox", "sleep", "1000"]).stdout.strip())))
+                e.run(["rm", "-f"] + (["-t", "0"] if e.name.startswith("podman") else []) + [box["id"]], check=False)
+        for k, per in steps.items():
+            for name, s in per.items():
+                res["series"][f"{k}: {name}"] = {"samples": s, **stats(s)}
         # exec into a running container, round-robin
         # (two clients may share one daemon: a name each)
         box = {e.name: f"bench-exec-{k}" for k, e in enumerate(engines)}
