@@ -89,12 +89,14 @@ def processes():
     return out
 
 
-def engine_mem(e):
+def engine_mem(e, names=None):
     rss = pss = n = 0
     for pid, comm, cmd in processes():
-        if e.procs_match(comm, cmd):
+        if e.procs_match(pid, comm, cmd):
             r, p = proc_mem(pid)
             rss, pss, n = rss + r, pss + p, n + 1
+            if names is not None:
+                names.append(f"{comm} {r}")
     return rss, pss, n
 
 
@@ -127,7 +129,9 @@ def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
     wait_socket(sock, p, "berthd")
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=os.path.join(work, "docker-config"))
     data = os.path.join(bd, "data")
-    berth_match = lambda comm, cmd, p=p, data=data: cmd.startswith(os.path.join(berth_bin, "berthd")) or (data in cmd and "shim" in cmd)
+    # This berthd by its pid (other daemons of the same binary may run on
+    # the machine), and the shims of its data root.
+    berth_match = lambda pid, comm, cmd, p=p, data=data: pid == p.pid or (data in cmd and "shim" in cmd)
     engines.append(Engine("berthd (docker CLI)", ["docker"], env, berth_match))
     if with_berth_cli:
         benv = dict(os.environ, BERTH_HOST=f"unix://{sock}")
@@ -147,7 +151,7 @@ def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
     wait_socket(dsock, q, "dockerd")
     denv = dict(os.environ, DOCKER_HOST=f"unix://{dsock}", DOCKER_CONFIG=os.path.join(work, "docker-config"))
     droot = os.path.join(dd, "exec")
-    docker_match = lambda comm, cmd, droot=droot: cmd.startswith("/usr/sbin/dockerd") and dd in cmd or (comm.startswith("containerd") and ("moby" in cmd or droot in cmd))
+    docker_match = lambda pid, comm, cmd, droot=droot: cmd.startswith("/usr/sbin/dockerd") and dd in cmd or (comm.startswith("containerd") and ("moby" in cmd or droot in cmd))
     engines.append(Engine("dockerd", ["docker"], denv, docker_match))
     # podman
     pd = os.path.join(work, "podman")
@@ -157,7 +161,7 @@ def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
         if line.startswith("export "):
             k, v = line[len("export "):].split("=", 1)
             penv[k] = v.strip("'\"")
-    podman_match = lambda comm, cmd, pd=pd: comm == "conmon" and pd in cmd
+    podman_match = lambda pid, comm, cmd, pd=pd: comm == "conmon" and pd in cmd
     engines.append(Engine("podman", ["podman"], penv, podman_match))
     if podman_crun:
         engines.append(Engine("podman (crun)", ["podman", "--runtime", "crun"], penv, podman_match))
@@ -344,7 +348,9 @@ def main():
             v = e.run(["version", "--format", "{{.Server.Version}}"], check=False)
             res["versions"][e.name] = (v.stdout.strip().splitlines() or ["?"])[0]
         # idle memory, before any container
-        idle = {e.name: engine_mem(e) for e in engines}
+        idle_names = {e.name: [] for e in engines}
+        idle = {e.name: engine_mem(e, idle_names[e.name]) for e in engines}
+        res["idle_processes"] = idle_names
         # warm-up
         for e in engines:
             e.run(["run", "--rm"] + net_args(e) + ["busybox", "true"])
