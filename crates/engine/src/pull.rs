@@ -105,6 +105,50 @@ pub fn registry_error(e: RegistryError, reference: &Reference) -> EngineError {
     EngineError::new(kind, message)
 }
 
+/// Runs `jobs` (each with its index), at most [`PARALLEL`] at once, and
+/// returns their results with their indexes. The first failure aborts the
+/// others (their futures are dropped) and is returned; `what` names a task
+/// that panicked.
+pub(crate) async fn run_bounded<T, F>(
+    jobs: Vec<(usize, F)>,
+    what: &str,
+) -> Result<Vec<(usize, T)>, EngineError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, EngineError>> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, job) in jobs {
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (i, job.await)
+        });
+    }
+    let mut out = Vec::new();
+    let mut failure = None;
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((i, Ok(v))) => out.push((i, v)),
+            Ok((_, Err(e))) => {
+                failure = Some(e);
+                break;
+            }
+            Err(e) => {
+                failure = Some(EngineError::new(ErrorKind::System, format!("{what}: {e}")));
+                break;
+            }
+        }
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
 fn short(digest: &str) -> String {
     digest
         .strip_prefix("sha256:")
@@ -231,8 +275,7 @@ impl Pull {
             }
         }
         let downloaded = !missing.is_empty();
-        let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut jobs = Vec::new();
         for (n, &i) in missing.iter().enumerate() {
             if n >= PARALLEL {
                 sink(Progress::new(Some(&short(&layers[i].digest)), "Waiting"));
@@ -249,37 +292,21 @@ impl Pull {
                 diff_id: diff_ids[i].clone(),
                 sink: sink.clone(),
             };
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (i, job.run().await)
-            });
+            jobs.push((i, async move { job.run().await }));
         }
-        let mut failure = None;
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok((i, Ok(rec))) => records[i] = Some(rec),
-                Ok((_, Err(e))) => {
-                    failure = Some(e);
-                    break;
-                }
-                Err(e) => {
-                    failure = Some(EngineError::new(
-                        ErrorKind::System,
-                        format!("layer download: {e}"),
-                    ));
-                    break;
+        // A failure aborts the other downloads; their unpacks see the
+        // stream end early and clean up after themselves.
+        match run_bounded(jobs, "layer download").await {
+            Ok(done) => {
+                for (i, rec) in done {
+                    records[i] = Some(rec);
                 }
             }
-        }
-        // Dropping the set aborts the other downloads; their unpacks see
-        // the stream end early and clean up after themselves.
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        if let Some(e) = failure {
-            drop(release);
-            let _ = held.await;
-            return Err(e);
+            Err(e) => {
+                drop(release);
+                let _ = held.await;
+                return Err(e);
+            }
         }
         let records: Vec<LayerRecord> = records.into_iter().flatten().collect();
         let engine = self.engine.clone();

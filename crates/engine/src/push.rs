@@ -259,8 +259,7 @@ impl Push {
         for rec in records.iter().rev() {
             sink(status(Some(&short(&rec.diff_id)), "Preparing"));
         }
-        let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut jobs = Vec::new();
         for (n, (i, rec)) in records.iter().enumerate().rev().enumerate() {
             if n >= PARALLEL {
                 sink(status(Some(&short(&rec.diff_id)), "Waiting"));
@@ -278,34 +277,11 @@ impl Push {
                     .collect(),
                 sink: sink.clone(),
             };
-            let limit = limit.clone();
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (i, job.run().await)
-            });
+            jobs.push((i, async move { job.run().await }));
         }
         let mut layers: Vec<Option<Descriptor>> = vec![None; records.len()];
-        let mut failure = None;
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok((i, Ok(d))) => layers[i] = Some(d),
-                Ok((_, Err(e))) => {
-                    failure = Some(e);
-                    break;
-                }
-                Err(e) => {
-                    failure = Some(EngineError::new(
-                        ErrorKind::System,
-                        format!("layer upload: {e}"),
-                    ));
-                    break;
-                }
-            }
-        }
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-        if let Some(e) = failure {
-            return Err(e);
+        for (i, d) in crate::pull::run_bounded(jobs, "layer upload").await? {
+            layers[i] = Some(d);
         }
         let layers: Vec<Descriptor> = layers.into_iter().flatten().collect();
 
