@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::run_with_stdin;
+
 use common::registry::{Options, Registry};
 use common::Daemon;
 
@@ -148,28 +150,6 @@ fn zstd_on_request_gives_an_oci_manifest() {
     let d2 = Daemon::start();
     ok(d2.docker(&["pull", &name]));
     assert_eq!(image_id(&d2, &name), image_id(&d, "busybox"));
-}
-
-fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::run_with_stdin;
+
 use common::registry::{busybox_archive, Options, Registry};
 use common::tls::{global_ipv4, make_certs};
 use common::Daemon;
@@ -136,28 +138,6 @@ fn basic_auth_login_and_pull() {
         ok(d.docker(&["run", "--rm", &name, "echo", "authed"])).trim(),
         "authed"
     );
-}
-
-fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
