@@ -6,9 +6,10 @@
 #
 #   bench/engine.sh [-n N] [-q] [--bursts K] [--berth-cli] [--out FILE]
 #
-#   -n N        rounds of `run --rm busybox true` (default 20); -q: quick
-#               (5 rounds, 1 burst of 50, 5 execs, 64 MiB through attach,
-#               a 20 MiB commit)
+#   -n N        rounds of `run --rm busybox true` (default 20); -q: quick,
+#               under 3 minutes here (3 rounds, 1 burst of 20, 3 execs,
+#               32 MiB through attach and over TCP, a 20 MiB commit, one
+#               build of each kind, one pull and push)
 #   --exec N    rounds of `exec NAME true` (default 20)
 #   --attach-mib M  MiB through `run -i --rm busybox cat` (default 1024; 0 skips)
 #   --bursts K  rounds of each burst (default 2) of 50 and 200 containers
@@ -38,7 +39,7 @@ pulls=3
 out=$repo/bench/results/engine-$(date -u +%Y%m%dT%H%M%S).json
 while [ $# -gt 0 ]; do
 	case $1 in
-	-q) args+=(-n 5 --bursts 1 --burst-sizes 50 --exec 5 --attach-mib 64 --commit-mib 20 --builds 2 --tcp-mib 64); pulls=1 ;;
+	-q) args+=(-n 3 --bursts 1 --burst-sizes 20 --exec 3 --attach-mib 32 --commit-mib 20 --builds 1 --tcp-mib 32); pulls=1 ;;
 	--pulls) pulls=$2; shift ;;
 	--podman-crun) args+=(--podman-crun); crun=1 ;;
 	--out) out=$2; shift ;;
