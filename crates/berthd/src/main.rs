@@ -185,6 +185,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         events: Default::default(),
     });
     monitor::adopt(daemon.clone()).await;
+    tokio::spawn(give_back_memory());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
@@ -210,4 +211,17 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let _ = std::fs::remove_file(&daemon.settings.socket);
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     Ok(())
+}
+
+/// Every 30 s, hands the heap pages glibc keeps after large operations
+/// (the buffers of pulls, builds and loads, on threads that are gone) back
+/// to the kernel: an idle daemon stays small.
+async fn give_back_memory() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        #[cfg(target_env = "gnu")]
+        // SAFETY: malloc_trim only releases free memory of the allocator.
+        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+    }
 }
