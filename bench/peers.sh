@@ -14,8 +14,13 @@
 #   bench/peers.sh down   stop them all and remove their roots
 #
 # podman needs no daemon: its private store and config come from
-# scripts/podman-setup.sh (`eval "$(bench/peers.sh env)"` sets PODMAN_*; use
-# `podman --runtime crun` or `--runtime runc` for either runtime).
+# scripts/podman-setup.sh (`eval "$(bench/peers.sh env)"` sets its
+# CONTAINERS_* variables; `podman --runtime crun` or `--runtime runc`).
+# crun refuses a hybrid cgroup layout while the cgroup2 root holds a
+# controller: `bench/peers.sh up --crun` moves hugetlb off it
+# (scripts/lib/crun-hybrid.sh; lasts until reboot, machine-wide).
+# `down` leaves the bridges berth0 and docker0 and berth's nft table, as the
+# daemons themselves do.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 root=/var/lib/berth-peers
@@ -104,7 +109,7 @@ up() {
 		python3 "$repo/bench/debian-image.py" /var/tmp/berth-bench/debian "$deb"
 	fi
 	for host in "unix://$root/berthd/berth.sock" "unix://$root/dockerd/docker.sock"; do
-		DOCKER_HOST=$host docker import -q -c 'CMD ["sh"]' "$root/busybox.tar" busybox:latest >/dev/null
+		DOCKER_HOST=$host docker import -c 'CMD ["sh"]' "$root/busybox.tar" busybox:latest >/dev/null
 		DOCKER_HOST=$host docker load -q -i "$deb" >/dev/null
 	done
 	(
@@ -121,8 +126,16 @@ up() {
 }
 
 case ${1:-} in
-up) down; up ;;
+up)
+	if [ "${2:-}" = --crun ]; then
+		# shellcheck source=scripts/lib/crun-hybrid.sh disable=SC1091
+		. "$repo/scripts/lib/crun-hybrid.sh"
+		crun_hybrid_fix
+	fi
+	down
+	up
+	;;
 down) down ;;
 env) env_lines ;;
-*) echo "usage: $0 up|env|down" >&2; exit 2 ;;
+*) echo "usage: $0 up [--crun]|env|down" >&2; exit 2 ;;
 esac
