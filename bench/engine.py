@@ -340,7 +340,14 @@ def main():
     a = ap.parse_args()
 
     engines, children = setup(a.work, a.busybox, a.bin, a.berth_cli, a.podman_crun)
-    res = {"machine": {"kernel": platform.release(), "cpus": os.cpu_count(),
+    def first_line(cmd):
+        r = sh(cmd, check=False)
+        return (r.stdout.strip().splitlines() or ["?"])[0]
+    cgroup = "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else (
+        "v1 + cgroup2 (hybrid)" if os.path.isdir("/sys/fs/cgroup/unified") else "v1")
+    res = {"machine": {"kernel": platform.release(), "cpus": os.cpu_count(), "cgroup": cgroup,
+                       "runc": first_line(["runc", "--version"]), "crun": first_line(["crun", "--version"]),
+                       "containerd": first_line(["containerd", "--version"]),
                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
            "versions": {}, "series": {}}
     try:

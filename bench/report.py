@@ -18,7 +18,8 @@ BASE = "berthd (docker CLI)"
 def render(res, command):
     m = res["machine"]
     lines = [
-        f"`{command}`, {m['date']}, Linux {m['kernel']}, {m['cpus']} CPUs; "
+        f"`{command}`, {m['date']}, Linux {m['kernel']}, {m['cpus']} CPUs, cgroup {m.get('cgroup', '?')}, "
+        + ", ".join(m[k] for k in ("runc", "crun", "containerd") if m.get(k)) + "; "
         + ", ".join(f"{k} {v}" for k, v in res["versions"].items())
         + ". Medians in ms (p90); `×` is the engine's median over berthd's with the docker CLI.",
         "",
