@@ -996,69 +996,6 @@ fn volume_commands_and_mount_flags() {
 
 /// Debian's docker-registry on a free loopback port, killed on drop (its
 /// storage directory with it).
-struct TestRegistry(
-    std::process::Child,
-    #[allow(dead_code)] tempfile::TempDir,
-    String,
-);
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn test_registry() -> TestRegistry {
-    test_registry_with(None)
-}
-
-/// With `user:password` htpasswd basic auth when asked (bcrypt by python3's
-/// crypt).
-fn test_registry_with(basic: Option<(&str, &str)>) -> TestRegistry {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let host = format!("127.0.0.1:{port}");
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-            dir.path().join("data").display()
-        ) + &basic
-            .map(|(user, password)| {
-                let out = Command::new("python3")
-                    .args(["-W", "ignore", "-c", "import crypt,sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))", user, password])
-                    .output()
-                    .unwrap();
-                assert!(out.status.success());
-                std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
-                    dir.path().join("htpasswd").display()
-                )
-            })
-            .unwrap_or_default(),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry is installed");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(&host).is_err() {
-        assert!(Instant::now() < deadline, "docker-registry did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    TestRegistry(child, dir, host)
-}
 
 #[test]
 fn pull_prints_progress_and_runs() {

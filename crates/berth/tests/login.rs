@@ -10,70 +10,13 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{Daemon, Output};
+use common::{test_registry_with, Daemon, Output, TestRegistry};
 
 /// Debian's `docker-registry` with htpasswd basic auth on a free loopback
 /// port, stopped on drop.
-struct Registry(
-    std::process::Child,
-    #[allow(dead_code)] tempfile::TempDir,
-    String,
-);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn registry(user: &str, password: &str) -> Registry {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let host = format!("127.0.0.1:{port}");
-    // bcrypt through python3's crypt, as the berthd tests do.
-    let line = Command::new("python3")
-        .args([
-            "-W",
-            "ignore",
-            "-c",
-            "import crypt,sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-            user,
-            password,
-        ])
-        .output()
-        .unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    std::fs::write(&htpasswd, &line.stdout).unwrap();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
-            dir.path().join("data").display(),
-            htpasswd.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry is installed");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(&host).is_err() {
-        assert!(Instant::now() < deadline, "docker-registry did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Registry(child, dir, host)
+fn registry(user: &str, password: &str) -> TestRegistry {
+    test_registry_with(Some((user, password)))
 }
 
 /// `berth -H d args…` with `DOCKER_CONFIG=config`, `PATH` led by `path`,
