@@ -85,8 +85,39 @@ pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Error> {
     T::deserialize(Go(v))
 }
 
+/// Runs a serde `deserialize` function over `v` with Go's rules; the
+/// [`go_json!`](crate::go_json) impls use it.
+pub fn with_go_rules<T>(v: Value, f: impl FnOnce(GoValue) -> Result<T, Error>) -> Result<T, Error> {
+    f(Go(v))
+}
+
+/// Gives a model `Deserialize` and `Serialize` impls that apply Go's rules
+/// whatever deserializer reads it (`serde_json::from_slice` too, and a
+/// record read back from the database): the type derives both with
+/// `#[serde(remote = "Self")]` (serde then makes them inherent functions)
+/// and this macro makes the trait impls, the `Deserialize` one reading a
+/// `Value` first and decoding it as [`from_value`] does.
+#[macro_export]
+macro_rules! go_json {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+                $crate::de::with_go_rules(v, |g| <$t>::deserialize(g))
+                    .map_err(<D::Error as serde::de::Error>::custom)
+            }
+        }
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+    )*};
+}
+
 /// A JSON value read with Go's rules.
-struct Go(Value);
+pub struct GoValue(Value);
+use GoValue as Go;
 
 /// The zero value of a scalar for a `null`, else the value's own reading.
 macro_rules! scalar {

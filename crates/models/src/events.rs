@@ -50,3 +50,14 @@ pub struct Actor {
     #[serde(rename = "Attributes")]
     pub attributes: Option<BTreeMap<String, String>>,
 }
+
+impl Message {
+    /// An attribute of the actor, empty when it has none.
+    pub fn attr(&self, key: &str) -> &str {
+        self.actor
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map_or("", String::as_str)
+    }
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /containers/{id}/exec` (`container.ExecOptions`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ExecConfig {
     /// `user[:group]`.
@@ -36,6 +37,7 @@ pub struct ExecConfig {
 
 /// `POST /exec/{id}/start`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ExecStart {
     /// Run in the background.
@@ -102,3 +104,5 @@ pub struct ProcessConfig {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub user: String,
 }
+
+crate::go_json!(ExecConfig, ExecStart);

@@ -180,3 +180,45 @@ pub struct BuildResult {
     #[serde(rename = "ID")]
     pub id: String,
 }
+
+/// An API version, `(1, 47)`.
+pub type ApiVersion = (u32, u32);
+
+impl Inspect {
+    /// What dockerd 27 changes for older clients (moby's
+    /// `getImagesByName`): `VirtualSize` and a zero `Created` before 1.44;
+    /// no `Container` or `ContainerConfig` from 1.45.
+    pub fn for_version(&mut self, v: ApiVersion) {
+        if v < (1, 44) {
+            self.virtual_size = self.size;
+            if self.created.is_empty() {
+                self.created = "0001-01-01T00:00:00Z".into();
+            }
+        }
+        if v >= (1, 45) {
+            self.container.clear();
+            self.container_config = None;
+        }
+    }
+}
+
+impl Summary {
+    /// What dockerd 27 changes for older clients (moby's `getImagesJSON`):
+    /// `<none>` names for an untagged image before 1.43 (empty lists from
+    /// then on, never null), `VirtualSize` before 1.44.
+    pub fn for_version(&mut self, v: ApiVersion) {
+        let empty = |l: &Option<Vec<String>>| l.as_ref().is_none_or(|l| l.is_empty());
+        if v < (1, 43) {
+            if empty(&self.repo_tags) && empty(&self.repo_digests) {
+                self.repo_tags = Some(vec!["<none>:<none>".into()]);
+                self.repo_digests = Some(vec!["<none>@<none>".into()]);
+            }
+        } else {
+            self.repo_tags.get_or_insert_with(Vec::new);
+            self.repo_digests.get_or_insert_with(Vec::new);
+        }
+        if v < (1, 44) {
+            self.virtual_size = self.size;
+        }
+    }
+}

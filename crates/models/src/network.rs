@@ -15,6 +15,17 @@ pub struct NetworkingConfig {
     pub endpoints_config: Option<BTreeMap<String, Option<EndpointSettings>>>,
 }
 
+impl NetworkingConfig {
+    /// Network name → endpoint settings (a `null` entry is the defaults).
+    pub fn endpoints(&self) -> BTreeMap<String, EndpointSettings> {
+        self.endpoints_config
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+            .collect()
+    }
+}
+
 /// `network.EndpointSettings`: a container on one network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -152,6 +163,7 @@ pub struct SummaryNetworkSettings {
 
 /// `POST /networks/create` (API 1.47; `CreateOptions` inline).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct CreateRequest {
     /// The name.
@@ -307,6 +319,7 @@ pub struct EndpointResource {
 
 /// `POST /networks/{id}/connect`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ConnectRequest {
     /// The container.
@@ -318,6 +331,7 @@ pub struct ConnectRequest {
 
 /// `POST /networks/{id}/disconnect`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct DisconnectRequest {
     /// The container.
@@ -333,3 +347,5 @@ pub struct PruneReport {
     /// Names of the removed networks.
     pub networks_deleted: Option<Vec<String>>,
 }
+
+crate::go_json!(CreateRequest, ConnectRequest, DisconnectRequest);

@@ -19,6 +19,7 @@ use crate::{is_default, Empty};
 /// An image config (`application/vnd.oci.image.config.v1+json`, Docker's
 /// `application/vnd.docker.container.image.v1+json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default)]
 pub struct ImageConfig {
     /// CPU architecture (`amd64`).
@@ -217,6 +218,7 @@ pub struct Platform {
 
 /// An image manifest (OCI, or Docker's schema 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "camelCase")]
 pub struct Manifest {
     /// 2.
@@ -235,6 +237,7 @@ pub struct Manifest {
 
 /// An image index (OCI) or manifest list (Docker).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "camelCase")]
 pub struct Index {
     /// 2.
@@ -248,3 +251,29 @@ pub struct Index {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
+
+impl From<&RunConfig> for Config {
+    /// The image's config as a container's (`inspect`'s `Config`): Go's
+    /// `container.Config`, nil where the image has nothing.
+    fn from(r: &RunConfig) -> Config {
+        let nil_if_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        Config {
+            user: r.user.clone(),
+            exposed_ports: r.exposed_ports.clone(),
+            env: nil_if_empty(&r.env),
+            cmd: r.cmd.clone(),
+            healthcheck: r.healthcheck.clone(),
+            args_escaped: r.args_escaped,
+            volumes: (!r.volumes.is_empty()).then(|| r.volumes.clone()),
+            working_dir: r.working_dir.clone(),
+            entrypoint: r.entrypoint.clone(),
+            on_build: nil_if_empty(&r.on_build),
+            labels: (!r.labels.is_empty()).then(|| r.labels.clone()),
+            stop_signal: r.stop_signal.clone(),
+            shell: r.shell.clone(),
+            ..Config::default()
+        }
+    }
+}
+
+crate::go_json!(ImageConfig, Manifest, Index);

@@ -276,6 +276,7 @@ pub struct ErrorResponse {
 
 /// `POST /auth`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default)]
 #[allow(missing_docs)]
 pub struct AuthConfig {
@@ -322,6 +323,16 @@ pub struct DiskUsage {
     pub build_cache: Option<Vec<BuildCache>>,
 }
 
+/// `POST /build/prune`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct BuildCachePruneReport {
+    /// Ids of the removed records.
+    pub caches_deleted: Option<Vec<String>>,
+    /// Bytes freed.
+    pub space_reclaimed: u64,
+}
+
 /// One build cache record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
@@ -341,3 +352,5 @@ pub struct BuildCache {
     pub last_used_at: Option<String>,
     pub usage_count: i64,
 }
+
+crate::go_json!(AuthConfig);

@@ -51,6 +51,7 @@ pub struct UsageData {
 
 /// `POST /volumes/create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default)]
 pub struct CreateOptions {
     /// Its name (empty: a random one).
@@ -88,3 +89,5 @@ pub struct PruneReport {
     /// Bytes freed.
     pub space_reclaimed: u64,
 }
+
+crate::go_json!(CreateOptions);

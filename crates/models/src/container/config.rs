@@ -12,6 +12,7 @@ use crate::{is_default, Empty};
 /// written as dockerd writes it: a nil list or map is `null`, and only the
 /// fields Go marks `omitempty` are left out when empty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct Config {
     /// Host name (default: the id's first 12 characters).
@@ -126,3 +127,5 @@ impl Config {
         e.chain(self.cmd.iter().flatten()).cloned().collect()
     }
 }
+
+crate::go_json!(Config);

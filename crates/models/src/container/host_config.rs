@@ -10,6 +10,7 @@ use crate::mount::Mount;
 
 /// `container.HostConfig`: what the host gives the container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(default, rename_all = "PascalCase")]
 pub struct HostConfig {
     /// `-v src:dst[:opts]`.
@@ -276,3 +277,5 @@ impl HostConfig {
         self.binds.as_deref().unwrap_or_default()
     }
 }
+
+crate::go_json!(HostConfig);
