@@ -82,7 +82,35 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 
 /// Decodes a parsed value as Go would into `T`.
 pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Error> {
+    let _direct = Direct::enter();
     T::deserialize(Go(v))
+}
+
+thread_local! {
+    /// Set while a deserializer of this module runs: the [`go_json!`]
+    /// types then let it read them directly (it applies Go's rules, or
+    /// notes zeros, itself) instead of going through a `Value` again.
+    static DIRECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this module's deserializer is the one reading (see [`go_json!`]).
+pub fn direct() -> bool {
+    DIRECT.with(std::cell::Cell::get)
+}
+
+/// Sets [`direct`] for a scope.
+pub(crate) struct Direct(bool);
+
+impl Direct {
+    pub(crate) fn enter() -> Direct {
+        Direct(DIRECT.with(|d| d.replace(true)))
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        DIRECT.with(|d| d.set(self.0));
+    }
 }
 
 /// Runs a serde `deserialize` function over `v` with Go's rules; the
@@ -96,12 +124,16 @@ pub fn with_go_rules<T>(v: Value, f: impl FnOnce(GoValue) -> Result<T, Error>) -
 /// record read back from the database): the type derives both with
 /// `#[serde(remote = "Self")]` (serde then makes them inherent functions)
 /// and this macro makes the trait impls, the `Deserialize` one reading a
-/// `Value` first and decoding it as [`from_value`] does.
+/// `Value` first and decoding it as [`from_value`] does (unless this
+/// module's own deserializer is reading: then directly).
 #[macro_export]
 macro_rules! go_json {
     ($($t:ty),* $(,)?) => {$(
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if $crate::de::direct() {
+                    return <$t>::deserialize(d);
+                }
                 let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
                 $crate::de::with_go_rules(v, |g| <$t>::deserialize(g))
                     .map_err(<D::Error as serde::de::Error>::custom)

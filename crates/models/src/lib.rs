@@ -33,6 +33,7 @@ pub mod oci;
 pub mod progress;
 pub mod system;
 pub mod volume;
+pub mod zero;
 
 use serde::{Deserialize, Serialize};
 
