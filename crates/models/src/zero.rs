@@ -416,7 +416,10 @@ struct Entries<'a> {
 impl<'de> MapAccess<'de> for Entries<'_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         let Some((k, v)) = self.entries.next() else {
             return Ok(None);
         };
@@ -471,8 +474,14 @@ mod tests {
         assert_eq!(z.get("State"), Some(&Zero::Nil));
         assert_eq!(z.get("ExecIDs"), Some(&Zero::Slice));
         assert_eq!(z.get("SizeRw"), Some(&Zero::Nil));
-        assert_eq!(z.get("NetworkSettings.Networks.bridge.Aliases"), Some(&Zero::Slice));
-        assert_eq!(z.get("NetworkSettings.Networks.bridge.IPAddress"), Some(&Zero::Str));
+        assert_eq!(
+            z.get("NetworkSettings.Networks.bridge.Aliases"),
+            Some(&Zero::Slice)
+        );
+        assert_eq!(
+            z.get("NetworkSettings.Networks.bridge.IPAddress"),
+            Some(&Zero::Str)
+        );
         assert!(!z.contains_key("Config.Env"));
         assert!(!z.contains_key("Id"));
     }
