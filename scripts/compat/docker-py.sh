@@ -14,7 +14,11 @@
 # and regression files without swarm, service, secret, config, plugin and
 # node ones), prints pytest's summary and leaves nothing behind.
 # Root. Environment: BERTHD, DPY_VENV (default /var/tmp/berth-docker-py-venv),
-# DPY_TIMEOUT (per test, default 120 s), BERTHD_ARGS (more daemon flags).
+# DPY_TIMEOUT (per test, default 120 s), BERTHD_ARGS (more daemon flags),
+# DPY_LOG (a file to keep berthd's log in). The suite runs with a HOME of
+# its own holding an empty ~/.docker/config.json: without one, docker-py's
+# context tests write `contexts/` into the current directory (the checkout),
+# and a run cut short there fails the next run's.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 DOCKER_PY_CHECKOUT [PYTEST ARGS…]" >&2; exit 2; }
 dpy=$(cd "$1" && pwd)
@@ -48,6 +52,7 @@ cleanup() {
 	ip link del "$bridge" 2>/dev/null
 	nft delete table ip "berth_$bridge" 2>/dev/null
 	umount -R "$work/root" 2>/dev/null
+	[ -n "${DPY_LOG:-}" ] && cp "$work/berthd.log" "$DPY_LOG"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,7 +88,9 @@ for f in tests/integration/*_test.py; do
 	esac
 done
 rc=0
-PYTHONPATH=$dpy "$venv/bin/pytest" -p no:cacheprovider --timeout "${DPY_TIMEOUT:-120}" \
+mkdir -p "$work/home/.docker"
+echo '{}' >"$work/home/.docker/config.json"
+HOME=$work/home PYTHONPATH=$dpy "$venv/bin/pytest" -p no:cacheprovider --timeout "${DPY_TIMEOUT:-120}" \
 	-rfE -q "${files[@]}" "$@" || rc=$?
 echo "berthd log: $(wc -l <"$work/berthd.log") lines (kept only while this runs)"
 exit $rc
