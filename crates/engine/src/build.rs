@@ -46,8 +46,28 @@ pub struct BuildOptions {
     pub remove: bool,
     /// `--force-rm` (a failed step's container is always removed).
     pub force_remove: bool,
+    /// `--cache-from`: when given, a cached step counts only if its image
+    /// is one of these images or below one (Docker's classic builder);
+    /// names that do not resolve are ignored, so none left means no cache.
+    pub cache_from: Vec<String>,
+    /// `--network` of the `RUN` containers (`default`, `none`, `host`, a
+    /// network's name or id).
+    pub network_mode: String,
+    /// `--add-host` entries (`host:ip`) of the `RUN` containers.
+    pub extra_hosts: Vec<String>,
     /// The shim binary containers run under.
     pub shim: PathBuf,
+}
+
+/// What a build reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildEvent<'a> {
+    /// Progress text (Docker's `{"stream": …}`): step lines, a `RUN`'s
+    /// output (its stderr between `ESC[91m` and `ESC[0m`, as Docker's).
+    Stream(&'a str),
+    /// The final image's id, before the `Successfully built` line (Docker's
+    /// `{"aux": {"ID": …}}`).
+    Built(&'a str),
 }
 
 /// Largest Dockerfile read.
@@ -614,17 +634,21 @@ impl Engine {
 }
 
 impl Engine {
-    /// Builds the Dockerfile of the context at `context`; `out` gets the
-    /// progress text as Docker's classic builder writes it. Returns the
-    /// final image's id.
+    /// Builds the Dockerfile of the context at `context`; `events` gets the
+    /// progress as Docker's classic builder writes it. Returns the final
+    /// image's id. A `RUN` that exits non-zero fails the build with its
+    /// code in the error (`EngineError::code`).
     pub fn build(
         &self,
         context: &Path,
         o: &BuildOptions,
-        out: &mut dyn FnMut(&str),
+        events: &mut dyn FnMut(BuildEvent),
     ) -> Result<String, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        remove_ignored_dockerfile(&ctx_root, o)?;
+        let mut stream = |s: &str| events(BuildEvent::Stream(s));
+        let out: &mut dyn FnMut(&str) = &mut stream;
         let escape = df.directives.escape;
         let stages = &df.stages[..=last];
         let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();
@@ -633,7 +657,9 @@ impl Engine {
         let mut final_image: Option<ImageRecord> = None;
         for (si, stage) in stages.iter().enumerate() {
             step += 1;
-            out(&format!("Step {step}/{total} : {}\n", stage.from.text));
+            // dockerd writes the step and its newline as two messages.
+            out(&format!("Step {step}/{total} : {}", stage.from.text));
+            out("\n");
             let base = expand(&stage.base, escape, &meta)?;
             let mut st = if base == "scratch" {
                 let mut config = store::config::new_config(&crate::time::now());
@@ -685,7 +711,8 @@ impl Engine {
             }
             for ins in &stage.instructions {
                 step += 1;
-                out(&format!("Step {step}/{total} : {}\n", ins.source.text));
+                out(&format!("Step {step}/{total} : {}", ins.source.text));
+                out("\n");
                 self.step(
                     &mut st, ins, escape, context, &ctx_root, stages, &done, o, out,
                 )?;
@@ -693,7 +720,7 @@ impl Engine {
             // A stage without steps is its base (or an empty image).
             let image = match st.image.clone() {
                 Some(i) => i,
-                None => self.commit_config(&mut st, "", o.no_cache)?,
+                None => self.commit_config(&mut st, "", Some(o))?,
             };
             done.push(image.clone());
             final_image = Some(image);
@@ -710,8 +737,10 @@ impl Engine {
                 st.config.config.labels.insert(k.clone(), v.clone());
             }
             let sig = format!("labels {:?}", o.labels);
-            image = self.commit_config(&mut st, &sig, o.no_cache)?;
+            image = self.commit_config(&mut st, &sig, Some(o))?;
         }
+        events(BuildEvent::Built(&image.id));
+        let out = &mut |s: &str| events(BuildEvent::Stream(s));
         out(&format!("Successfully built {}\n", short(&image.id)));
         for t in &o.tags {
             let r = store::reference::Reference::parse(t)
@@ -751,10 +780,44 @@ impl Engine {
         Ok(keys)
     }
 
-    /// A cached image for `key`, if it is still there.
-    fn cached(&self, key: &str) -> Option<ImageRecord> {
+    /// A cached image for `key`, if it is still there (and, with
+    /// `--cache-from`, one of those images or below one).
+    fn cached(&self, key: &str, o: &BuildOptions) -> Option<ImageRecord> {
+        if o.no_cache {
+            return None;
+        }
         let id: String = self.store().meta().get(Table::BuildCache, key).ok()??;
+        // Resolved at each hit: the images may change during a build,
+        // and a hit is rare enough that a walk of parents costs nothing.
+        if !o.cache_from.is_empty() && !self.cache_sources(&o.cache_from).contains(&id) {
+            return None;
+        }
         self.store().meta().image(&id).ok()?
+    }
+
+    /// The ids of `names` (those that resolve) and of every image below
+    /// them, following the parents recorded at build and commit.
+    fn cache_sources(&self, names: &[String]) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for name in names {
+            let Ok(mut img) = store::images::find(self.store().meta(), name) else {
+                continue;
+            };
+            // Bounded: a parent chain is as long as an image's history.
+            for _ in 0..4096 {
+                if !out.insert(img.id.clone()) {
+                    break;
+                }
+                let Some(parent) = img.parent.clone() else {
+                    break;
+                };
+                match self.store().meta().image(&parent) {
+                    Ok(Some(p)) => img = p,
+                    _ => break,
+                }
+            }
+        }
+        out
     }
 
     fn remember(&self, key: &str, image: &ImageRecord) -> Result<(), EngineError> {
@@ -769,11 +832,11 @@ impl Engine {
         &self,
         st: &mut StageState,
         sig: &str,
-        no_cache: bool,
+        cache: Option<&BuildOptions>,
     ) -> Result<ImageRecord, EngineError> {
         let key = hex(format!("{}\n{sig}", st.parent_key()).as_bytes());
-        if !no_cache && !sig.is_empty() {
-            if let Some(img) = self.cached(&key) {
+        if let (false, Some(o)) = (sig.is_empty(), cache) {
+            if let Some(img) = self.cached(&key, o) {
                 st.config = self.store().config(&img)?;
                 st.image = Some(img.clone());
                 return Ok(img);
@@ -1028,18 +1091,16 @@ impl Engine {
         let before = st.image.as_ref().map(|i| i.id.clone());
         let key_parent = st.parent_key();
         let key = hex(format!("{key_parent}\n{sig}").as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                if before.as_deref() != Some(img.id.as_str()) {
-                    out(" ---> Using cache\n");
-                    out(&format!(" ---> {}\n", short(&img.id)));
-                    st.config = self.store().config(&img)?;
-                    st.image = Some(img);
-                    return Ok(());
-                }
+        if let Some(img) = self.cached(&key, o) {
+            if before.as_deref() != Some(img.id.as_str()) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
             }
         }
-        let img = self.commit_config(st, sig, true)?;
+        let img = self.commit_config(st, sig, None)?;
         self.remember(&key, &img)?;
         out(&format!(" ---> {}\n", short(&img.id)));
         Ok(())
@@ -1147,14 +1208,12 @@ impl Engine {
             .unwrap_or_default()
         )
         .as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                out(" ---> Using cache\n");
-                out(&format!(" ---> {}\n", short(&img.id)));
-                st.config = self.store().config(&img)?;
-                st.image = Some(img);
-                return Ok(());
-            }
+        if let Some(img) = self.cached(&key, o) {
+            out(" ---> Using cache\n");
+            out(&format!(" ---> {}\n", short(&img.id)));
+            st.config = self.store().config(&img)?;
+            st.image = Some(img);
+            return Ok(());
         }
         let Some(image) = st.image.clone() else {
             return Err(bad(format!(
@@ -1173,6 +1232,11 @@ impl Engine {
                 labels: Some(Default::default()),
                 ..Default::default()
             },
+            host_config: models::container::HostConfig {
+                network_mode: o.network_mode.clone(),
+                extra_hosts: Some(o.extra_hosts.clone()).filter(|h| !h.is_empty()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let id = self.container_create(None, body, crate::time::now())?;
@@ -1187,10 +1251,7 @@ impl Engine {
         if remove {
             let _ = self.container_remove(&id, true, true);
             if result.is_ok() {
-                out(&format!(
-                    " ---> Removed intermediate container {}\n",
-                    &id[..12]
-                ));
+                out(&format!("Removing intermediate container {}\n", &id[..12]));
             }
         }
         let img = result?;
@@ -1215,13 +1276,13 @@ impl Engine {
             let state = self.state(&c);
             let (lines, next) = self.container_log(&c, offset);
             offset = next;
-            for l in lines {
-                out(&String::from_utf8_lossy(&l.data));
+            for l in &lines {
+                run_output(l, out);
             }
             if let State::Exited(code, _) = state {
                 let (lines, _) = self.container_log(&c, offset);
-                for l in lines {
-                    out(&String::from_utf8_lossy(&l.data));
+                for l in &lines {
+                    run_output(l, out);
                 }
                 break code;
             }
@@ -1235,7 +1296,8 @@ impl Engine {
                     "The command '{}' returned a non-zero code: {code}",
                     created_by
                 ),
-            ));
+            )
+            .with_code(i64::from(code)));
         }
         let _w = self.writing();
         let mut config = st.config.clone();
@@ -1434,17 +1496,31 @@ impl Engine {
         // directory or not), so the key needs nothing of the mount.
         let key =
             hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                out(" ---> Using cache\n");
-                out(&format!(" ---> {}\n", short(&img.id)));
-                st.config = self.store().config(&img)?;
-                st.image = Some(img);
-                return Ok(());
-            }
+        if let Some(img) = self.cached(&key, o) {
+            out(" ---> Using cache\n");
+            out(&format!(" ---> {}\n", short(&img.id)));
+            st.config = self.store().config(&img)?;
+            st.image = Some(img);
+            return Ok(());
         }
         let target = self.mount_for_step(&st.chain())?;
         let root_fd = open_root(&target.root())?;
+        // One directory source: its contents go into the destination,
+        // made as a directory when it is missing (`COPY . /src`).
+        if let (false, [(src, false)], true) = (dest_is_dir, &sources[..], spec.heredocs.is_empty())
+        {
+            if runtime::rootfs::resolve::open_in_root(
+                src_root,
+                &Path::new("/").join(src),
+                runtime::rootfs::resolve::Create::No,
+            )
+            .ok()
+            .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+            .is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            {
+                dest_is_dir = true;
+            }
+        }
         if !dest_is_dir {
             // An existing directory at the destination takes the sources.
             if let Ok(fd) = runtime::rootfs::resolve::open_in_root(
@@ -1560,6 +1636,67 @@ fn go_duration_ns(s: &str) -> Option<i64> {
         rest = &rest[u..];
     }
     Some(total as i64)
+}
+
+/// A `RUN`'s output line as a `stream` message: stderr between
+/// `ESC[91m` and `ESC[0m`, as Docker's classic builder colours it.
+fn run_output(l: &crate::containers::LogLine, out: &mut dyn FnMut(&str)) {
+    let text = String::from_utf8_lossy(&l.data);
+    if l.stream == 2 {
+        out(&format!("\x1b[91m{text}\x1b[0m"));
+    } else {
+        out(&text);
+    }
+}
+
+/// Docker's `removeDockerfile`: when the context's `.dockerignore` matches
+/// itself or the Dockerfile, both leave the context once the Dockerfile
+/// is read, so `COPY .` does not copy them (docker-py sends a Dockerfile
+/// from outside the context this way, with a `.dockerignore` naming it).
+fn remove_ignored_dockerfile(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<(), EngineError> {
+    let Ok(fd) = runtime::rootfs::resolve::open_in_root(
+        ctx_root,
+        Path::new("/.dockerignore"),
+        runtime::rootfs::resolve::Create::No,
+    ) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?)
+        .take(MAX_DOCKERFILE)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!(".dockerignore: {e}")))?;
+    let patterns = build::ignore::Patterns::parse(&text)
+        .map_err(|e| bad(format!("error reading .dockerignore: {e}")))?;
+    let dockerfile = if o.dockerfile.is_empty() {
+        "Dockerfile".to_string()
+    } else {
+        clean_rel(&o.dockerfile)
+    };
+    for name in [".dockerignore".to_string(), dockerfile] {
+        if name.is_empty() || !patterns.excluded(&name) {
+            continue;
+        }
+        // The parent is resolved inside the context (a symlinked
+        // directory in it cannot point the unlink elsewhere).
+        let rel = Path::new(&name);
+        let parent = Path::new("/").join(rel.parent().unwrap_or(Path::new("")));
+        let Some(base) = rel.file_name() else {
+            continue;
+        };
+        let Ok(dir) = runtime::rootfs::resolve::open_in_root(
+            ctx_root,
+            &parent,
+            runtime::rootfs::resolve::Create::No,
+        ) else {
+            continue;
+        };
+        match nix::unistd::unlinkat(&dir, base, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EISDIR) => {}
+            Err(e) => return Err(sys(format!("removing {name} from the context: {e}"))),
+        }
+    }
+    Ok(())
 }
 
 /// The build's context directory, extracted from the request body:

@@ -27,6 +27,9 @@ pub struct EngineError {
     pub kind: ErrorKind,
     /// Message, for `{"message": …}`.
     pub message: String,
+    /// The exit code of the process whose failure this is (a build's
+    /// `RUN`: Docker's `errorDetail.code`).
+    pub code: Option<i64>,
 }
 
 impl EngineError {
@@ -35,7 +38,14 @@ impl EngineError {
         EngineError {
             kind,
             message: message.into(),
+            code: None,
         }
+    }
+
+    /// The same error, caused by a process that exited with `code`.
+    pub fn with_code(mut self, code: i64) -> EngineError {
+        self.code = Some(code);
+        self
     }
 }
 

@@ -172,6 +172,77 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// One API request through curl with `body` (sent as is) and extra
+    /// headers; returns the status and the body (de-chunked).
+    pub fn curl(&self, method: &str, path: &str, headers: &[&str], body: &[u8]) -> (u16, Vec<u8>) {
+        use std::process::Stdio;
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
+            .arg(self.socket())
+            .args(["-X", method]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        if !body.is_empty() {
+            cmd.args(["--data-binary", "@-"]);
+        }
+        let mut child = cmd
+            .arg(format!("http://berth{path}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(body).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "curl {method} {path}");
+        let mut text = out.stdout;
+        let nl = text.iter().rposition(|b| *b == b'\n').unwrap();
+        let status = std::str::from_utf8(&text[nl + 1..])
+            .unwrap()
+            .parse()
+            .unwrap();
+        text.truncate(nl);
+        (status, text)
+    }
+
+    /// A JSON-lines stream (build, pull, load) decoded line by line.
+    pub fn curl_lines(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &[u8],
+    ) -> (u16, Vec<serde_json::Value>) {
+        let (status, text) = self.curl(method, path, headers, body);
+        let lines = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                serde_json::from_slice(l)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)))
+            })
+            .collect();
+        (status, lines)
+    }
+}
+
+/// A tar of `(name, bytes)` files, for request bodies.
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // Containers outlive the daemon by design: remove them first.
