@@ -249,3 +249,99 @@ fn attach_streams_are_whole_both_ways() {
         assert_eq!((code, out.as_str()), (0, "first\n"));
     }
 }
+
+/// `POST /exec/{id}/start` hijacked over a raw socket with `body`; the
+/// response's head and everything after it, read to the end.
+fn exec_start_raw(d: &Daemon, id: &str, body: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /v1.47/exec/{id}/start HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let at = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let rest = all.split_off(at);
+    (String::from_utf8_lossy(&all).into_owned(), rest)
+}
+
+/// Docker's frames `[stream, 0, 0, 0, len u32 BE, bytes]`.
+fn frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while b.len() >= 8 {
+        let n = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        out.push((b[0], b[8..8 + n].to_vec()));
+        b = &b[8 + n..];
+    }
+    assert!(b.is_empty(), "a torn frame: {b:?}");
+    out
+}
+
+/// As dockerd decides it: the start's `Tty`, not the exec's, says whether
+/// the output comes in frames. docker-py starts a TTY exec with `"Tty":
+/// false` and reads the pty's bytes as stdout frames (it read `h` of
+/// `hello` as a stream number); a non-TTY exec started with `"Tty": true`
+/// is raw.
+#[test]
+fn exec_output_framed_by_the_start_not_the_exec() {
+    let d = Daemon::with_busybox();
+    ok(d.docker(&["run", "-d", "--name", "x", "busybox", "sleep", "1000"]));
+    let cmd = r#"["sh","-c","echo hello out; echo hello err >&2"]"#;
+    let create = |tty: bool| {
+        let body =
+            format!(r#"{{"Cmd":{cmd},"Tty":{tty},"AttachStdout":true,"AttachStderr":true}}"#);
+        api(&d, "POST", "/containers/x/exec", &body)["Id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (head, rest) = exec_start_raw(&d, &create(true), r#"{"Tty":false}"#);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("application/vnd.docker.multiplexed-stream"),
+        "{head}"
+    );
+    let f = frames(&rest);
+    assert!(f.iter().all(|(s, _)| *s == 1), "the pty is stdout: {f:?}");
+    let text: Vec<u8> = f.into_iter().flat_map(|(_, b)| b).collect();
+    assert_eq!(text, b"hello out\r\nhello err\r\n");
+
+    let (head, rest) = exec_start_raw(&d, &create(true), r#"{"Tty":true}"#);
+    assert!(head.contains("application/vnd.docker.raw-stream"), "{head}");
+    assert_eq!(rest, b"hello out\r\nhello err\r\n");
+
+    let (head, rest) = exec_start_raw(&d, &create(false), r#"{"Tty":false}"#);
+    assert!(head.contains("multiplexed-stream"), "{head}");
+    let mut f = frames(&rest);
+    f.sort();
+    assert_eq!(
+        f,
+        [(1, b"hello out\n".to_vec()), (2, b"hello err\n".to_vec())]
+    );
+
+    let (head, rest) = exec_start_raw(&d, &create(false), r#"{"Tty":true}"#);
+    assert!(head.contains("raw-stream"), "{head}");
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        text.contains("hello out\n") && text.contains("hello err\n") && rest.len() == 20,
+        "{text:?}"
+    );
+
+    // A start that fails once hijacked says why on the stream, as dockerd.
+    let body = r#"{"Cmd":["/no/such/binary"],"Tty":true}"#;
+    let id = api(&d, "POST", "/containers/x/exec", body)["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (head, rest) = exec_start_raw(&d, &id, r#"{"Tty":true}"#);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.contains("no/such/binary"), "{text}");
+    let done = api(&d, "GET", &format!("/exec/{id}/json"), "");
+    assert_eq!(done["Running"], false, "{done}");
+    assert_ne!(done["ExitCode"], 0, "{done}");
+}
