@@ -617,3 +617,62 @@ fn volumes_survive_kill9_and_show_in_df() {
         "durable"
     );
 }
+
+/// `docker cp` into and out of a created or stopped container reaches its
+/// volumes and binds, as Docker mounts them for the copy (the data lands
+/// in the volume, not in the container's layer); a read-only mount is
+/// refused with dockerd's text, and nothing stays mounted after.
+#[test]
+fn cp_reaches_volumes_and_binds_of_stopped_containers() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let bind = host.path().join("bind");
+    let robind = host.path().join("robind");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::create_dir_all(&robind).unwrap();
+    let file = host.path().join("data.txt");
+    std::fs::write(&file, "Deaf To All But The Song\n").unwrap();
+    let (b, rb) = (
+        format!("{}:/b", bind.display()),
+        format!("{}:/rb:ro", robind.display()),
+    );
+    ok(d.docker(&[
+        "create", "--name", "c", "-v", "/vol1", "-v", "named:/vol2", "-v", &b, "-v", &rb,
+        "busybox", "sh", "-c", "cat /vol1/data.txt /vol2/data.txt /b/data.txt",
+    ]));
+    let f = file.to_str().unwrap();
+    for dest in ["c:/vol1/", "c:/vol2/", "c:/b/"] {
+        ok(d.docker(&["cp", f, dest]));
+    }
+    let (code, _, err) = d.docker(&["cp", f, "c:/rb/"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("mounted volume is marked read-only"), "{err}");
+    assert!(std::fs::read_dir(&robind).unwrap().next().is_none());
+    assert_eq!(
+        std::fs::read_to_string(bind.join("data.txt")).unwrap(),
+        "Deaf To All But The Song\n",
+        "the copy went through the bind"
+    );
+    let mp = ok(d.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", "named"]));
+    assert!(std::path::Path::new(mp.trim()).join("data.txt").exists());
+    ok(d.docker(&["start", "-a", "c"]));
+    assert_eq!(
+        ok(d.docker(&["logs", "c"])),
+        "Deaf To All But The Song\n".repeat(3)
+    );
+    // Stopped: out of the volume and the bind again.
+    for src in ["c:/vol1/data.txt", "c:/b/data.txt"] {
+        let out = host.path().join("out.txt");
+        let _ = std::fs::remove_file(&out);
+        ok(d.docker(&["cp", src, out.to_str().unwrap()]));
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "Deaf To All But The Song\n"
+        );
+    }
+    // The copy's layer holds no data of the volumes; nothing stays mounted.
+    let diff = ok(d.docker(&["diff", "c"]));
+    assert!(!diff.contains("data.txt"), "{diff}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(".archive-"), "a copy's view stayed mounted");
+}

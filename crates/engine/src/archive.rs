@@ -66,11 +66,17 @@ fn stat_json(name: &str, st: &FileStat, link: &str) -> PathStat {
 }
 
 impl Engine {
+    /// The root a copy works on: a running container's own (its mounts are
+    /// there), or, for a stopped or created one, its layers with its
+    /// writable layer on top mounted for the copy, with its volumes and
+    /// binds mounted over it as Docker mounts them (read-only unless
+    /// `write`). The caller holds the container's lifecycle lock while a
+    /// stopped container's root is mounted (no start meanwhile).
     fn archive_root(
         &self,
-        name: &str,
-    ) -> Result<(crate::containers::ContainerRecord, Root), EngineError> {
-        let c = self.find_container(name)?;
+        c: &crate::containers::ContainerRecord,
+        write: bool,
+    ) -> Result<Root, EngineError> {
         let open_dir = |p: &Path| {
             nix::fcntl::open(
                 p,
@@ -79,51 +85,57 @@ impl Engine {
             )
             .map_err(|e| sys(format!("open {}: {e}", p.display())))
         };
-        if let State::Running(pid, _) = self.state(&c) {
+        if let State::Running(pid, _) = self.state(c) {
             if pid > 0 {
                 if let Ok(fd) = open_dir(Path::new(&format!("/proc/{pid}/root"))) {
-                    return Ok((c, Root { fd, view: None }));
+                    return Ok(Root { fd, view: None });
                 }
             }
         }
         let dir = self.container_dir(&c.id);
-        let mut lower = Vec::new();
-        if dir.join("upper").exists() {
-            lower.push(dir.join("upper"));
-        }
-        lower.extend(c.layers.iter().rev().map(|l| self.store().layer_dir(l)));
         let view = tempfile::Builder::new()
             .prefix(".archive-")
             .tempdir_in(&dir)
             .map_err(sys)?;
-        if lower.len() == 1 {
-            let fd = open_dir(&lower[0])?;
-            return Ok((c, Root { fd, view: None }));
-        }
-        store::mount::Overlay {
-            lower: &lower,
-            upper: None,
-        }
-        .mount(view.path())
-        .map_err(sys)?;
+        self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
         let root = Root {
             fd: open_dir(view.path())?,
             view: Some(view),
         };
-        Ok((c, root))
+        self.mount_volumes(&copy_mounts(c), &root, write)?;
+        Ok(root)
+    }
+
+    /// [`Engine::archive_root`] for `name`, with its lifecycle lock when it
+    /// is not running.
+    fn with_archive_root<T>(
+        &self,
+        name: &str,
+        write: bool,
+        f: impl FnOnce(&Root) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let c = self.find_container(name)?;
+        let lock = self.lifecycle(&c.id);
+        let _held = match self.state(&c) {
+            State::Running(..) => None,
+            _ => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
+        };
+        let root = self.archive_root(&c, write)?;
+        f(&root)
     }
 
     /// The stat of `path` in the container (Docker's path stat), as HEAD
     /// answers it; a missing path is 404.
     pub fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat, EngineError> {
-        let (_, root) = self.archive_root(name)?;
-        let o = open_path(&root, path, false)?;
-        let st = fstat(&o.fd).map_err(sys)?;
-        let link = o
-            .link
-            .as_ref()
-            .map_or("", |(_, resolved)| resolved.as_str());
-        Ok(stat_json(&o.base, &st, link))
+        self.with_archive_root(name, false, |root| {
+            let o = open_path(root, path, false)?;
+            let st = fstat(&o.fd).map_err(sys)?;
+            let link = o
+                .link
+                .as_ref()
+                .map_or("", |(_, resolved)| resolved.as_str());
+            Ok(stat_json(&o.base, &st, link))
+        })
     }
 
     /// Writes `path` of the container as a tar to `out` (entries named from
@@ -136,21 +148,60 @@ impl Engine {
         stat: impl FnOnce(PathStat),
         out: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
-        let (_, root) = self.archive_root(name)?;
-        let Opened { fd, base, link } = open_path(&root, path, false)?;
-        let st = fstat(&fd).map_err(sys)?;
-        let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
-        stat(stat_json(&base, &st, resolved));
-        let mut tar = tar::Builder::new(out);
-        tar.follow_symlinks(false);
-        if let Some((target, _)) = &link {
-            let mut h = header(&st, tar::EntryType::Symlink, 0);
-            tar.append_link(&mut h, &base, target).map_err(sys)?;
+        self.with_archive_root(name, false, |root| {
+            let Opened { fd, base, link } = open_path(root, path, false)?;
+            let st = fstat(&fd).map_err(sys)?;
+            let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
+            stat(stat_json(&base, &st, resolved));
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            if let Some((target, _)) = &link {
+                let mut h = header(&st, tar::EntryType::Symlink, 0);
+                tar.append_link(&mut h, &base, target).map_err(sys)?;
+                tar.finish().map_err(sys)?;
+                return Ok(());
+            }
+            append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
             tar.finish().map_err(sys)?;
-            return Ok(());
+            Ok(())
+        })
+    }
+
+    /// Docker mounts a stopped container's volumes and binds for a copy
+    /// (`daemon/archive.go`): each over the view at its destination,
+    /// resolved inside the view (a symlink planted in the image cannot
+    /// send it elsewhere), a missing mount point made in the container's
+    /// layer as Docker's are. Read-only unless `writable` and the mount
+    /// is. Undone with the view.
+    fn mount_volumes(
+        &self,
+        mounts: &[crate::mounts::MountPoint],
+        root: &Root,
+        writable: bool,
+    ) -> Result<(), EngineError> {
+        use runtime::rootfs::resolve::{open_in_root, Create};
+        for m in mounts {
+            let source = if m.typ == "volume" {
+                self.volume_data(&m.name)
+            } else {
+                PathBuf::from(&m.source)
+            };
+            let Ok(meta) = std::fs::metadata(&source) else {
+                continue;
+            };
+            let create = if meta.is_dir() {
+                Create::Dir
+            } else {
+                Create::File
+            };
+            let Ok(target) = open_in_root(&root.fd, Path::new(&m.destination), create) else {
+                continue;
+            };
+            let dest = Path::new(&m.destination);
+            bind(&source, &target, writable && m.rw, &|| {
+                open_in_root(&root.fd, dest, Create::No).ok()
+            })?;
         }
-        append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
-        tar.finish().map_err(sys)?;
         Ok(())
     }
 }
@@ -169,47 +220,93 @@ impl Engine {
         tar: impl Read,
         keep_ids: bool,
     ) -> Result<(), EngineError> {
-        let c = self.find_container(name)?;
-        let running = matches!(self.state(&c), State::Running(..));
-        let (_, root) = if running {
-            self.archive_root(name)?
-        } else {
-            // A stopped container's writable layer, mounted for the copy.
-            let dir = self.container_dir(&c.id);
-            let view = tempfile::Builder::new()
-                .prefix(".archive-")
-                .tempdir_in(&dir)
-                .map_err(sys)?;
-            self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
-            let fd = nix::fcntl::open(
-                view.path(),
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(sys)?;
-            (
-                c.clone(),
-                Root {
-                    fd,
-                    view: Some(view),
-                },
-            )
-        };
-        let dest = open_path(&root, path, true)?.fd;
-        if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("extraction point is not a directory: {path}"),
-            ));
-        }
-        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        let owner = if keep_ids {
-            Owner::FromTar
-        } else {
-            Owner::Root
-        };
-        extract_into(&dest, tar, owner, None)
+        check_writable(&self.find_container(name)?, path)?;
+        self.with_archive_root(name, true, |root| {
+            let dest = open_path(root, path, true)?.fd;
+            if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("extraction point is not a directory: {path}"),
+                ));
+            }
+            let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+            let owner = if keep_ids {
+                Owner::FromTar
+            } else {
+                Owner::Root
+            };
+            extract_into(&dest, tar, owner, None)
+        })
     }
+}
+
+/// Docker's `checkIfPathIsInAVolume` and read-only root check for a copy
+/// into `path`: a path in a read-only mount, or outside every mount of a
+/// container with a read-only root, is refused with dockerd's texts (500).
+fn check_writable(c: &crate::containers::ContainerRecord, path: &str) -> Result<(), EngineError> {
+    let abs = Path::new("/").join(path);
+    let inside = c
+        .mounts
+        .iter()
+        .filter(|m| abs.starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len());
+    match inside {
+        Some(m) if !m.rw => Err(sys("mounted volume is marked read-only")),
+        None if c.config.host_config.readonly_rootfs => {
+            Err(sys("container rootfs is marked read-only"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The mounts a copy sees in a stopped container: its binds and volumes
+/// (parents first); tmpfs mounts hold nothing once it stopped.
+fn copy_mounts(c: &crate::containers::ContainerRecord) -> Vec<crate::mounts::MountPoint> {
+    c.mounts
+        .iter()
+        .filter(|m| m.typ == "bind" || m.typ == "volume")
+        .cloned()
+        .collect()
+}
+
+/// Binds `source` (recursively) onto the directory or file `target` (a
+/// descriptor: the mount lands on the inode that was resolved), read-only
+/// unless `rw`; `reopen` opens the target anew, which now reaches the new
+/// mount (the old descriptor still names what is under it).
+fn bind(
+    source: &Path,
+    target: &OwnedFd,
+    rw: bool,
+    reopen: &dyn Fn() -> Option<OwnedFd>,
+) -> Result<(), EngineError> {
+    use nix::mount::{mount, MsFlags};
+    let at = runtime::rootfs::resolve::fd_path(target);
+    let what = |e| sys(format!("mount {} for the copy: {e}", source.display()));
+    mount(
+        Some(source),
+        &at,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(what)?;
+    if !rw {
+        // A remount of the new mount makes it read-only (the source's own
+        // mount stays as it is).
+        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        let done = reopen().ok_or(nix::errno::Errno::ENOENT).and_then(|top| {
+            let top = runtime::rootfs::resolve::fd_path(&top);
+            mount(None::<&str>, &top, None::<&str>, remount, None::<&str>)
+        });
+        if let Err(e) = done {
+            if let Some(top) = reopen() {
+                let top = runtime::rootfs::resolve::fd_path(&top);
+                let _ = nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH);
+            }
+            return Err(what(e));
+        }
+    }
+    Ok(())
 }
 
 /// Who owns what [`extract_into`] makes.
