@@ -637,8 +637,21 @@ fn cp_reaches_volumes_and_binds_of_stopped_containers() {
         format!("{}:/rb:ro", robind.display()),
     );
     ok(d.docker(&[
-        "create", "--name", "c", "-v", "/vol1", "-v", "named:/vol2", "-v", &b, "-v", &rb,
-        "busybox", "sh", "-c", "cat /vol1/data.txt /vol2/data.txt /b/data.txt",
+        "create",
+        "--name",
+        "c",
+        "-v",
+        "/vol1",
+        "-v",
+        "named:/vol2",
+        "-v",
+        &b,
+        "-v",
+        &rb,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /vol1/data.txt /vol2/data.txt /b/data.txt",
     ]));
     let f = file.to_str().unwrap();
     for dest in ["c:/vol1/", "c:/vol2/", "c:/b/"] {
@@ -674,5 +687,8 @@ fn cp_reaches_volumes_and_binds_of_stopped_containers() {
     let diff = ok(d.docker(&["diff", "c"]));
     assert!(!diff.contains("data.txt"), "{diff}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(".archive-"), "a copy's view stayed mounted");
+    assert!(
+        !mounts.contains(".archive-"),
+        "a copy's view stayed mounted"
+    );
 }

@@ -292,32 +292,50 @@ impl Engine {
 
     /// `GET /images/get?names=…`: the archive of the named images.
     pub fn image_save<W: Write>(&self, names: &[String], out: W) -> Result<W, EngineError> {
-        let mut list: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+        // As moby's `tarexport` reads the names: an id (whole or short)
+        // saves the image untagged; a repository without a tag saves its
+        // every tag; a tag or digest saves that reference.
+        let mut wanted: Vec<(ImageRecord, Option<Reference>)> = Vec::new();
         for name in names {
-            let img = self.find(name)?;
-            // A name that is a reference saves that reference; an id saves
-            // every reference of the image, as Docker does.
-            let by_ref = Reference::parse(name)
-                .ok()
-                .map(Reference::with_default_tag)
-                .filter(|r| {
-                    self.store
+            let hex = name.strip_prefix("sha256:").unwrap_or(name);
+            let is_id = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            match Reference::parse(name).ok().filter(|_| !is_id) {
+                Some(r) if r.tag.is_none() && r.digest.is_none() => {
+                    let mut tagged: Vec<(String, String)> = self
+                        .store
                         .meta()
-                        .resolve(&r.to_string())
-                        .ok()
-                        .flatten()
-                        .as_deref()
-                        == Some(img.id.as_str())
-                });
-            let refs = match by_ref {
-                Some(r) => vec![r],
-                None => ops::tags_of(self.store.meta(), &img.id)?
-                    .iter()
-                    .filter_map(|r| Reference::parse(r).ok())
-                    .collect(),
-            };
+                        .refs()
+                        .map_err(StoreError::from)?
+                        .into_iter()
+                        .filter(|(t, _)| {
+                            Reference::parse(t).is_ok_and(|t| {
+                                t.domain == r.domain && t.path == r.path && t.tag.is_some()
+                            })
+                        })
+                        .collect();
+                    tagged.sort();
+                    if tagged.is_empty() {
+                        wanted.push((self.find(name)?, None));
+                    }
+                    for (t, _) in tagged {
+                        wanted.push((self.find(&t)?, Reference::parse(&t).ok()));
+                    }
+                }
+                Some(r) => wanted.push((self.find(name)?, Some(r))),
+                None => wanted.push((self.find(name)?, None)),
+            }
+        }
+        let mut list: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+        for (img, r) in wanted {
+            let refs: Vec<Reference> = r.filter(|r| r.digest.is_none()).into_iter().collect();
             match list.iter_mut().find(|(i, _)| i.id == img.id) {
-                Some((_, existing)) => existing.extend(refs),
+                Some((_, existing)) => {
+                    for r in refs {
+                        if !existing.contains(&r) {
+                            existing.push(r);
+                        }
+                    }
+                }
                 None => list.push((img, refs)),
             }
         }

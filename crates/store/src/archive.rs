@@ -184,7 +184,8 @@ pub fn save<W: Write>(
         }
         docker.push(DockerManifest {
             config: format!("blobs/sha256/{}", hex(&image.id)),
-            repo_tags: Some(tags),
+            // Go's nil slice: an image saved by id has no tags.
+            repo_tags: Some(tags).filter(|t| !t.is_empty()),
             layers: layer_paths,
         });
     }
@@ -322,7 +323,14 @@ pub fn load(store: &Store, data: impl Read + Send) -> Result<Loaded, StoreError>
         work.path(),
         "archive",
         crate::layer::Options::default(),
-    )?;
+    )
+    .map_err(|e| match e {
+        // Not a tar at all (`docker load` of a text file): say so.
+        crate::layer::LayerError::Read(e) => {
+            invalid(format!("the archive is not a (compressed) tar: {e}"))
+        }
+        e => e.into(),
+    })?;
     let root = u.path;
     if root.join("manifest.json").exists() {
         let list: Vec<DockerManifest> =

@@ -115,7 +115,14 @@ fn json_lines(messages: &[Message]) -> Response<Body> {
         body.extend_from_slice(&serde_json::to_vec(m).unwrap_or_default());
         body.push(b'\n');
     }
-    let mut r = Response::new(super::full(body));
+    // Chunked, as dockerd's progress answers always are: docker-py reads a
+    // body with a length as one JSON document, a chunked one line by line.
+    let (mut tx, ch) =
+        http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(1);
+    tokio::spawn(async move {
+        let _ = tx.send_data(bytes::Bytes::from(body)).await;
+    });
+    let mut r = Response::new(http_body_util::BodyExt::boxed(ch));
     r.headers_mut().insert(
         "Content-Type",
         hyper::header::HeaderValue::from_static("application/json"),
@@ -197,7 +204,12 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
 pub async fn load(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
     let file = spool(body).await?;
     let e = d.engine.clone();
-    let lines = blocking(move || e.image_load(file)).await?;
+    // As dockerd: a load that fails answers 200 with the error as the
+    // stream's last message (docker-py raises ImageLoadError from it).
+    let lines = match blocking(move || e.image_load(file)).await {
+        Ok(lines) => lines,
+        Err(err) => return Ok(json_lines(&[Message::error(err.message)])),
+    };
     for l in &lines {
         let name = l
             .strip_prefix("Loaded image: ")

@@ -176,11 +176,32 @@ impl Daemon {
     /// One API request through curl with `body` (sent as is) and extra
     /// headers; returns the status and the body (de-chunked).
     pub fn curl(&self, method: &str, path: &str, headers: &[&str], body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, _, body) = self.curl_head(method, path, headers, body);
+        (status, body)
+    }
+
+    /// [`Daemon::curl`] with the response's headers (lower-cased names).
+    pub fn curl_head(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
         use std::process::Stdio;
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
-            .arg(self.socket())
-            .args(["-X", method]);
+        cmd.args([
+            "-sS",
+            "-D",
+            "/dev/stderr",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(self.socket())
+        .args(["-X", method]);
         for h in headers {
             cmd.args(["-H", h]);
         }
@@ -191,6 +212,7 @@ impl Daemon {
             .arg(format!("http://berth{path}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("curl is installed");
         let mut stdin = child.stdin.take().unwrap();
@@ -205,7 +227,8 @@ impl Daemon {
             .parse()
             .unwrap();
         text.truncate(nl);
-        (status, text)
+        let head = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+        (status, head, text)
     }
 
     /// A JSON-lines stream (build, pull, load) decoded line by line.
