@@ -233,7 +233,7 @@ fn load_answers_in_lines_and_pull_checks_the_platform() {
     assert_eq!(status, 200);
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
     let last: serde_json::Value =
-        serde_json::from_slice(body.trim_ascii_end().split(|b| *b == b'\n').last().unwrap())
+        serde_json::from_slice(body.trim_ascii_end().split(|b| *b == b'\n').next_back().unwrap())
             .unwrap();
     assert!(
         last["errorDetail"]["message"]
