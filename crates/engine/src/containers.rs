@@ -503,6 +503,21 @@ impl Engine {
         body: Value,
         created: String,
     ) -> Result<String, EngineError> {
+        self.container_create_warned(name, body, created)
+            .map(|(id, _)| id)
+    }
+
+    /// `POST /containers/create`, with Docker's `Warnings`: what the host
+    /// cannot apply and Docker drops with a warning (see `spec::resources`),
+    /// and what the mounts warrant saying.
+    pub fn container_create_warned(
+        &self,
+        name: Option<&str>,
+        body: Value,
+        created: String,
+    ) -> Result<(String, Vec<String>), EngineError> {
+        let mut warnings = spec::check_create(&body)?;
+        warnings.extend(crate::mounts::warnings(&body));
         let req: CreateRequest = serde_json::from_value(body.clone()).map_err(|e| {
             EngineError::new(
                 ErrorKind::InvalidArgument,
@@ -572,7 +587,49 @@ impl Engine {
         self.store()
             .meta()
             .write(|w| w.put(Table::Containers, &id, &rec))?;
-        Ok(id)
+        Ok((id, warnings))
+    }
+
+    /// `?platform=` of a create: the image must be of that platform
+    /// (dockerd's 404 otherwise; the docker CLI then tries a pull).
+    pub fn check_platform(&self, image: &str, platform: &str) -> Result<(), EngineError> {
+        if platform.is_empty() {
+            return Ok(());
+        }
+        let img = store::images::find(self.store().meta(), image)?;
+        let cfg = self.store().config(&img)?;
+        let mut want = platform.split('/');
+        let (os, arch) = (want.next().unwrap_or(""), want.next().unwrap_or(""));
+        let variant = want.next().unwrap_or("");
+        let norm = |a: &str| match a {
+            "x86_64" | "x86-64" => "amd64".to_string(),
+            "aarch64" => "arm64".to_string(),
+            a => a.to_ascii_lowercase(),
+        };
+        let have_os = if cfg.os.is_empty() {
+            "linux"
+        } else {
+            cfg.os.as_str()
+        };
+        let have_arch = if cfg.architecture.is_empty() {
+            "amd64"
+        } else {
+            cfg.architecture.as_str()
+        };
+        let matches = os.eq_ignore_ascii_case(have_os)
+            && (arch.is_empty() || norm(arch) == norm(have_arch))
+            && (variant.is_empty() || cfg.variant.as_deref().unwrap_or("") == variant);
+        if matches {
+            return Ok(());
+        }
+        let have = match cfg.variant.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => format!("{have_os}/{have_arch}/{v}"),
+            None => format!("{have_os}/{have_arch}"),
+        };
+        Err(EngineError::new(
+            ErrorKind::NotFound,
+            format!("image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})"),
+        ))
     }
 
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
@@ -663,6 +720,18 @@ impl Engine {
         if let Some(h) = &plan.hostname {
             req.hostname = h.clone();
         }
+        let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
+            let other = self.find_container(name)?;
+            let pid = match self.state(&other) {
+                State::Running(pid, _) => pid,
+                _ => 0,
+            };
+            let shm = std::fs::read_to_string(self.container_dir(&other.id).join(SHM_SOURCE))
+                .ok()
+                .map(PathBuf::from);
+            Ok(spec::namespaces::Peer { pid, shm })
+        })?;
+        self.share_shm(&dir, &req.host_config, &mut ns)?;
         let spec = spec::build(
             &c.id,
             image_config,
@@ -671,7 +740,29 @@ impl Engine {
             &dir.join("etc"),
             mounts,
             &plan.netns,
+            &ns,
         )?;
+        // A real-time budget needs one in every ancestor (moby's
+        // `initCPURtController`).
+        let hc = &req.host_config;
+        if hc.cpu_realtime_runtime > 0 {
+            let path = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().clone())
+                .unwrap_or_default();
+            runtime::cgroups::probe::init_realtime(
+                &path,
+                hc.cpu_realtime_period,
+                hc.cpu_realtime_runtime,
+            )
+            .map_err(|e| {
+                EngineError::new(
+                    ErrorKind::System,
+                    format!("unable to init CPU RT controller: {e}"),
+                )
+            })?;
+        }
         std::fs::write(
             dir.join("log-opts.json"),
             log_options(&c.config["HostConfig"])?.to_string(),
@@ -734,6 +825,47 @@ impl Engine {
             .map_err(sys)
     }
 
+    /// A `shareable` container's `/dev/shm` is a tmpfs mounted under its
+    /// directory on the host, as Docker's `ShmPath`: a mount cannot be
+    /// bound from another container's mount namespace, a host directory
+    /// can. `SHM_SOURCE` names the host directory on its `/dev/shm` for
+    /// the containers that join its IPC namespace.
+    fn share_shm(
+        &self,
+        dir: &Path,
+        hc: &spec::HostConfig,
+        ns: &mut spec::namespaces::Namespaces,
+    ) -> Result<(), EngineError> {
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if hc.ipc_mode == "shareable" {
+            let shm = dir.join("shm");
+            if !is_mounted(&shm) {
+                std::fs::create_dir_all(&shm).map_err(sys)?;
+                let size = if hc.shm_size > 0 {
+                    hc.shm_size
+                } else {
+                    spec::resources::DEFAULT_SHM_SIZE
+                };
+                nix::mount::mount(
+                    Some("shm"),
+                    &shm,
+                    Some("tmpfs"),
+                    nix::mount::MsFlags::MS_NOSUID
+                        | nix::mount::MsFlags::MS_NODEV
+                        | nix::mount::MsFlags::MS_NOEXEC,
+                    Some(spec::namespaces::shm_options(size).as_str()),
+                )
+                .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
+            }
+            ns.shm_source = Some(shm);
+        }
+        if let Some(src) = &ns.shm_source {
+            std::fs::write(dir.join(SHM_SOURCE), src.as_os_str().as_encoded_bytes())
+                .map_err(sys)?;
+        }
+        Ok(())
+    }
+
     /// Forgets the shim of a previous run (before a restart); its exit.json
     /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
@@ -752,7 +884,12 @@ impl Engine {
         if matches!(self.state(c), State::Running(..)) {
             return;
         }
-        let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+        let dir = self.container_dir(&c.id);
+        let _ = store::mount::unmount(&dir.join("rootfs"));
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if is_mounted(&dir.join("shm")) {
+            let _ = store::mount::unmount(&dir.join("shm"));
+        }
         self.network_detach(&c.id);
         self.release_volumes(c);
     }
@@ -826,6 +963,10 @@ impl Engine {
             .remove(&c.id);
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
+        let shm = self.container_dir(&c.id).join("shm");
+        if is_mounted(&shm) {
+            let _ = store::mount::unmount(&shm);
+        }
         let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
         self.store()
             .meta()
@@ -1809,6 +1950,10 @@ fn valid_name(n: &str) -> Result<(), EngineError> {
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }
+
+/// The file in a container's directory naming the host directory on its
+/// `/dev/shm`, while it runs with one to share.
+const SHM_SOURCE: &str = "shm.source";
 
 fn is_mounted(path: &Path) -> bool {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

@@ -56,6 +56,13 @@ pub struct MountPoint {
     pub tmpfs: String,
     /// Left out of inspect's `Mounts` (`--tmpfs`, as Docker).
     pub hidden: bool,
+    /// A bind of the source alone, not the mounts below it
+    /// (`bind-nonrecursive`, `bind-recursive=disabled`).
+    pub non_recursive: bool,
+    /// Read-only only at the top, mounts below it writable
+    /// (`bind-recursive=writable`); otherwise a read-only bind is
+    /// read-only all the way down, as Docker 25+ makes it.
+    pub ro_top_only: bool,
     /// Labels and driver options for a named volume a `--mount` creates.
     #[serde(skip)]
     pub volume_labels: BTreeMap<String, String>,
@@ -248,6 +255,24 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             m.typ = "bind".into();
             m.source = clean(&source);
             m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
+            let bo = &v["BindOptions"];
+            let flag = |k: &str| bo[k].as_bool().unwrap_or(false);
+            m.non_recursive = flag("NonRecursive");
+            m.ro_top_only = flag("ReadOnlyNonRecursive");
+            // moby's ValidateMountConfig rules for the recursive options.
+            if flag("ReadOnlyNonRecursive") && flag("ReadOnlyForceRecursive") {
+                return Err(invalid(
+                    "must not specify both ReadOnlyNonRecursive and ReadOnlyForceRecursive".into(),
+                ));
+            }
+            if (flag("ReadOnlyNonRecursive") || flag("ReadOnlyForceRecursive")) && !ro {
+                return Err(invalid("must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly".into()));
+            }
+            if flag("ReadOnlyForceRecursive") && (m.non_recursive || m.propagation != "rprivate") {
+                return Err(invalid(
+                    "ReadOnlyForceRecursive requires a recursive, rprivate bind".into(),
+                ));
+            }
             // --mount never makes the source unless asked (CreateMountpoint).
             m.create_source = v["BindOptions"]["CreateMountpoint"]
                 .as_bool()

@@ -54,8 +54,12 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     let name = q.get("name").to_string();
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
-    let warnings = engine::mounts::warnings(&value);
-    let id = blocking(move || e.container_create(Some(&name), value, created)).await?;
+    let platform = q.get("platform").to_string();
+    let (id, warnings) = blocking(move || {
+        e.check_platform(value["Image"].as_str().unwrap_or(""), &platform)?;
+        e.container_create_warned(Some(&name), value, created)
+    })
+    .await?;
     event(d, &id, "create", vec![]).await;
     Ok(json(
         StatusCode::CREATED,

@@ -114,10 +114,17 @@ pub fn info(d: &Daemon) -> Response<Body> {
             "Name": host,
             "ServerVersion": env!("CARGO_PKG_VERSION"),
             "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Runtimes": {"berth-runtime": {"path": "berth-runtime"}},
+            // `runc` and containerd's name for it are berth-runtime too
+            // (it takes runc's command line): clients that name Docker's
+            // default runtime (docker-py sends `runc`) get berth's.
+            "Runtimes": {
+                "berth-runtime": {"path": "berth-runtime"},
+                "runc": {"path": "berth-runtime"},
+                "io.containerd.runc.v2": {"path": "berth-runtime"},
+            },
             "DefaultRuntime": "berth-runtime",
             "LiveRestoreEnabled": true,
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file", "local", "none"]},
             "Warnings": [],
         }),
     )
