@@ -531,7 +531,7 @@ impl Engine {
                 "config cannot be empty in order to create a container",
             ));
         }
-        log_options(&body["HostConfig"])?;
+        crate::logging::settings(&body["HostConfig"]["LogConfig"])?;
         restart_policy_ok(&body["HostConfig"])?;
         crate::mounts::parse_requested(&body)?;
         self.network_check(&body)?;
@@ -763,9 +763,11 @@ impl Engine {
                 )
             })?;
         }
+        let mut log = crate::logging::settings(&c.config["HostConfig"]["LogConfig"])?;
+        log.attrs = crate::logging::attrs(c)?;
         std::fs::write(
             dir.join("log-opts.json"),
-            log_options(&c.config["HostConfig"])?.to_string(),
+            crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
         spec::write_etc_files(
@@ -1361,54 +1363,6 @@ impl Engine {
         Ok(r?.id)
     }
 
-    /// The whole log lines of a container from byte offset `from`, in
-    /// order, and the offset after the last one.
-    /// From offset 0, the rotated files (`ctr.log.N` … `ctr.log.1`) come
-    /// first; an offset past the end means the log was rotated meanwhile, and
-    /// reading starts again at the new file's start.
-    pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
-        let dir = self.container_dir(&c.id);
-        let path = dir.join("ctr.log");
-        let mut out = Vec::new();
-        if from == 0 {
-            let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("ctr.log.")
-                        .and_then(|n| n.parse::<u32>().ok())
-                        .map(|n| (n, e.path()))
-                })
-                .collect();
-            rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
-            for (_, p) in rotated {
-                if let Ok(data) = std::fs::read(&p) {
-                    parse_log(&data, &mut out);
-                }
-            }
-        }
-        let Ok(mut f) = std::fs::File::open(&path) else {
-            return (out, from);
-        };
-        let from = if f.metadata().map(|m| m.len()).unwrap_or(0) < from {
-            0
-        } else {
-            from
-        };
-        let mut data = Vec::new();
-        if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from)).is_err()
-            || std::io::Read::read_to_end(&mut f, &mut data).is_err()
-        {
-            return (Vec::new(), from);
-        }
-        // Only whole lines; a partial last line waits for the next read.
-        let end = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        parse_log(&data[..end], &mut out);
-        (out, from + end as u64)
-    }
-
     /// Docker's `State` of a container.
     fn state_json(&self, c: &ContainerRecord) -> Value {
         const ZERO: &str = "0001-01-01T00:00:00Z";
@@ -1851,78 +1805,6 @@ fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
         return bad("can't create 'AutoRemove' container with restart policy".into());
     }
     Ok(())
-}
-
-/// json-file lines into `out`.
-fn parse_log(data: &[u8], out: &mut Vec<LogLine>) {
-    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or_default();
-        let stream = if v["stream"] == "stderr" { 2 } else { 1 };
-        out.push(LogLine {
-            stream,
-            data: v["log"].as_str().unwrap_or("").as_bytes().to_vec(),
-            time: v["time"].as_str().unwrap_or("").to_string(),
-        });
-    }
-}
-
-/// Docker's log options for json-file (`max-size` in bytes with k/m/g
-/// units, `max-file`), as the shim reads them. Other drivers are refused.
-pub fn log_options(host_config: &Value) -> Result<Value, EngineError> {
-    let lc = &host_config["LogConfig"];
-    match lc["Type"].as_str().unwrap_or("") {
-        "" | "json-file" => {}
-        other => {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("logging driver {other:?} is not supported by berth (json-file is)"),
-            ))
-        }
-    }
-    let cfg = &lc["Config"];
-    let size = match cfg["max-size"].as_str().unwrap_or("") {
-        "" | "-1" => 0,
-        s => parse_bytes(s).ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid max-size {s:?}: a size like 10k, 20m or 1g"),
-            )
-        })?,
-    };
-    let files = match cfg["max-file"].as_str().unwrap_or("") {
-        "" => 1,
-        s => s
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid max-file {s:?}: a number from 1 to 100"),
-                )
-            })?,
-    };
-    if files > 1 && size == 0 {
-        return Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            "max-file cannot be set without max-size",
-        ));
-    }
-    Ok(json!({"max_size": size, "max_file": files}))
-}
-
-/// `10k`, `20m`, `1g`, `512` (bytes; powers of 1024, as Docker's units).
-fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// The number of a signal given by name or number (`TERM`, `SIGTERM`, `15`).

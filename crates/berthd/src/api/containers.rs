@@ -455,6 +455,7 @@ async fn pump(
 pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
+    engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
     let ctype = if tty(&c) {
@@ -505,6 +506,9 @@ pub async fn attach(
         ..Default::default()
     };
     let (replay_wanted, live) = (q.flag("logs"), q.flag("stream"));
+    if replay_wanted {
+        engine::Engine::check_log_readable(&c)?;
+    }
     let d = d.clone();
     let raw = tty(&c);
     // Counted from now: an --rm container waits for this stream to drain,

@@ -333,9 +333,11 @@ pub fn check_sysctls(
         if own.uts {
             match key.as_str() {
                 "kernel.domainname" => continue,
-                "kernel.hostname" => return Err(bad(format!(
+                "kernel.hostname" => {
+                    return Err(bad(format!(
                     "sysctl {key:?} is not allowed as it conflicts with the OCI \"hostname\" field"
-                ))),
+                )))
+                }
                 _ => {}
             }
         }
