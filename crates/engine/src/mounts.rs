@@ -297,12 +297,9 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             }
             let driver = vo["DriverConfig"]["Name"].as_str().unwrap_or("");
             if !driver.is_empty() && driver != "local" {
-                return Err(EngineError::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
-                    ),
-                ));
+                return Err(bad(format!(
+                    "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
+                )));
             }
             m.typ = "volume".into();
             m.driver = "local".into();
@@ -327,6 +324,22 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             }
             if let Some(mode) = t["Mode"].as_u64().filter(|m| *m > 0) {
                 data.push(format!("mode={:o}", mode & 0o7777));
+            }
+            // API 1.46's `Options`: `[["noexec"], ["nr_inodes", "1k"]]`.
+            for o in t["Options"].as_array().into_iter().flatten() {
+                let parts: Vec<&str> = o
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let opt = match parts.as_slice() {
+                    [k] => k.to_string(),
+                    [k, v] => format!("{k}={v}"),
+                    _ => return Err(invalid(format!("invalid tmpfs option {o}"))),
+                };
+                check_tmpfs(&target, &opt)?;
+                data.push(opt);
             }
             if let Some(size) = t["SizeBytes"].as_i64().filter(|s| *s > 0) {
                 // Docker's ConvertTmpfsOptions: the largest unit that divides.

@@ -127,11 +127,13 @@ pub fn check_create(body: &Value) -> Result<Vec<String>, EngineError> {
         )));
     }
     if !hc.volume_driver.is_empty() && hc.volume_driver != "local" {
+        // dockerd looks the plugin up when it makes a volume (a 404 the
+        // docker CLI takes for a missing image, and pulls); berth has only
+        // the local driver and says so at once.
         let d = &hc.volume_driver;
-        return Err(EngineError::new(
-            ErrorKind::NotFound,
-            format!("error looking up volume plugin {d}: plugin \"{d}\" not found"),
-        ));
+        return Err(bad(format!(
+            "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
+        )));
     }
     cgroup_parent(hc)?;
     namespaces::check_modes(hc, &req.hostname)?;
