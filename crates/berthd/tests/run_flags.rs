@@ -200,7 +200,8 @@ fn the_issues_flags_take_effect() {
             "sh",
             "-c",
             "ulimit -n; ulimit -Hn; readlink /proc/self/ns/pid; hostname; ls /dev/fuse; \
-             cat /proc/self/oom_score_adj; id -G; grep Cpus_allowed_list /proc/self/status",
+             cat /proc/self/oom_score_adj; id -G; grep Cpus_allowed_list /proc/self/status; \
+             cat /etc/hostname",
         ],
     );
     let lines: Vec<&str> = out.lines().collect();
@@ -215,6 +216,8 @@ fn the_issues_flags_take_effect() {
         "{groups:?}"
     );
     assert_eq!(field(lines[7], "Cpus_allowed_list"), "0");
+    // The file keeps the container's own name (the short id), as Docker's.
+    assert_eq!(lines[8].len(), 12, "/etc/hostname with --uts host: {out}");
     // Without --ulimit, the daemon's own limits: nothing asked beyond them.
     if t.is_berth() {
         let (_, hard) =

@@ -772,7 +772,10 @@ impl Engine {
         .map_err(sys)?;
         spec::write_etc_files(
             &dir.join("etc"),
-            spec.hostname().as_deref().unwrap_or(""),
+            // With the host's UTS namespace the spec sets no name; the
+            // file carries the one create recorded (the short id), as
+            // Docker's does.
+            spec.hostname().as_deref().unwrap_or(&req.hostname),
             &plan.etc,
         )
         .map_err(sys)?;

@@ -62,10 +62,10 @@ pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
         }
     }
     if empty(&body["Hostname"]) {
-        // On the host's network or UTS namespace the host's name, as Docker
-        // (moby `daemon/container_operations_unix.go` initializeNetworking).
-        let host_name = (body["HostConfig"]["NetworkMode"] == "host"
-            || body["HostConfig"]["UTSMode"] == "host")
+        // On the host's network the host's name, as Docker (moby
+        // `daemon/container.go` newContainer; with only the host's UTS
+        // namespace the files keep the short id, as Docker's do).
+        let host_name = (body["HostConfig"]["NetworkMode"] == "host")
             .then(|| nix::unistd::gethostname().ok())
             .flatten()
             .and_then(|h| h.into_string().ok());
