@@ -328,6 +328,7 @@ fn namespaces_host_private_and_shared() {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
 fn resources_reach_the_cgroup() {
     let t = target();
     if !cgroup_v1() {
@@ -449,6 +450,7 @@ fn resources_reach_the_cgroup() {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
 fn realtime_cpu_budget_under_a_cgroup_parent() {
     let t = target();
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {

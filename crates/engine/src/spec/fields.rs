@@ -27,11 +27,14 @@ pub enum Handling {
     Kept,
     /// The network code's (`crate::network`): ports, DNS, hosts, links.
     Network,
-    /// Refused with a 400 whenever set (not zero, empty or null).
+    /// Refused with a 400 whenever set (not zero, empty or null): the
+    /// field's name and why.
     Refused(&'static str),
+    /// Refused likewise, in dockerd's own words (which name the setting).
+    RefusedAs(&'static str),
 }
 
-use Handling::{Applied, Client, Kept, Network, Refused};
+use Handling::{Applied, Client, Kept, Network, Refused, RefusedAs};
 
 /// The body's top level besides `Config`'s fields.
 pub const BODY: &[(&str, Handling)] = &[("HostConfig", Applied), ("NetworkingConfig", Network)];
@@ -141,8 +144,9 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("Ulimits", Applied),
     ("CpuCount", Refused("CPU count is a Windows setting (use --cpus on Linux)")),
     ("CpuPercent", Refused("CPU percent is a Windows setting (use --cpus on Linux)")),
-    ("IOMaximumIOps", Applied),
-    ("IOMaximumBandwidth", Applied),
+    // runconfig's words (moby `runconfig/hostconfig_unix.go` validateQoS).
+    ("IOMaximumIOps", RefusedAs("invalid option: QoS maximum IOPs configuration is not supported on linux")),
+    ("IOMaximumBandwidth", RefusedAs("invalid option: QoS maximum bandwidth configuration is not supported on linux")),
 ];
 
 /// Set: not null, false, zero, empty.
@@ -195,16 +199,12 @@ pub fn check(body: &Value) -> Result<(), EngineError> {
         return Ok(());
     };
     for (key, value) in hc {
-        let Some(Refused(why)) = host_config(key) else {
-            continue;
-        };
-        if !is_set(value) {
-            continue;
-        }
-        let message = if key == "DeviceRequests" {
-            device_request_error(&value[0])
-        } else {
-            format!("{key}: {why}")
+        let message = match host_config(key) {
+            _ if !is_set(value) => continue,
+            Some(Refused(_)) if key == "DeviceRequests" => device_request_error(&value[0]),
+            Some(Refused(why)) => format!("{key}: {why}"),
+            Some(RefusedAs(words)) => words.to_string(),
+            _ => continue,
         };
         return Err(EngineError::new(ErrorKind::InvalidArgument, message));
     }
@@ -242,6 +242,47 @@ mod tests {
         }
     }
 
+    /// Every property of moby's swagger (API 1.47) for `ContainerConfig`,
+    /// `HostConfig` and `Resources` has its handling, and the tables name
+    /// nothing else.
+    #[test]
+    fn every_field_of_the_api_is_decided() {
+        let text = include_str!("testdata/swagger-1.47-fields.txt");
+        let mut section = "";
+        let (mut host, mut config) = (Vec::new(), Vec::new());
+        for line in text.lines() {
+            match line.strip_prefix("# ") {
+                Some(s) => section = s,
+                None if section == "ContainerConfig" => config.push(line),
+                None if section == "HostConfig" || section == "Resources" => host.push(line),
+                None => {}
+            }
+        }
+        assert_eq!(host.len(), 70);
+        for f in &host {
+            assert!(
+                host_config(f).is_some(),
+                "HostConfig field {f} has no handling"
+            );
+        }
+        for f in &config {
+            assert!(
+                CONFIG.iter().any(|(n, _)| n == f),
+                "Config field {f} has no handling"
+            );
+        }
+        // KernelMemory left the swagger with API 1.42; berth still decides it.
+        for (n, _) in HOST_CONFIG {
+            assert!(
+                host.contains(n) || *n == "KernelMemory",
+                "{n} is no field of API 1.47"
+            );
+        }
+        for (n, _) in CONFIG {
+            assert!(config.contains(n), "{n} is no field of API 1.47");
+        }
+    }
+
     #[test]
     fn the_tables_name_each_field_once() {
         for table in [CONFIG, HOST_CONFIG] {
@@ -267,6 +308,11 @@ mod tests {
         assert_eq!(
             e.message,
             "could not select device driver \"\" with capabilities: [[gpu]]"
+        );
+        let e = check(&json!({"HostConfig": {"IOMaximumIOps": 5}})).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid option: QoS maximum IOPs configuration is not supported on linux"
         );
         check(&json!({"HostConfig": {"KernelMemory": 0, "CpuCount": 0, "DeviceRequests": null}}))
             .unwrap();

@@ -40,17 +40,8 @@ pub struct Resources {
 pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources, EngineError> {
     let mut warnings = Vec::new();
     let mut r = hc.clone();
-    // runconfig's checks, made when the body is decoded.
-    if r.io_maximum_bandwidth != 0 {
-        return Err(bad(
-            "invalid option: QoS maximum bandwidth configuration is not supported on linux",
-        ));
-    }
-    if r.io_maximum_iops != 0 {
-        return Err(bad(
-            "invalid option: QoS maximum IOPs configuration is not supported on linux",
-        ));
-    }
+    // runconfig's checks, made when the body is decoded (its QoS ones are
+    // `fields`' refusals).
     if (r.cpu_realtime_period != 0 || r.cpu_realtime_runtime != 0) && !s.cpu_realtime {
         return Err(bad("kernel does not support CPU real-time scheduler"));
     }
@@ -449,7 +440,6 @@ mod tests {
             (json!({"BlkioWeight": 5}), "Range of blkio weight is from 10 to 1000"),
             (json!({"OomScoreAdj": 1001}), "Invalid value 1001, range for oom score adj is [-1000, 1000]"),
             (json!({"ShmSize": -1}), "SHM size can not be less than 0"),
-            (json!({"IOMaximumIOps": 5}), "invalid option: QoS maximum IOPs configuration is not supported on linux"),
             (json!({"BlkioDeviceReadBps": [{"Path": "/no/such/dev", "Rate": 1}]}), "stat /no/such/dev: no such file or directory"),
         ] {
             let e = resources(&hc(body.clone()), &all(), 2).unwrap_err();
