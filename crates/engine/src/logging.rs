@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use models::container::LogConfig;
 use serde_json::{json, Value};
 
 use crate::containers::{ContainerRecord, LogLine};
@@ -102,19 +103,12 @@ pub fn from_human_size(s: &str) -> Option<i64> {
 
 /// Checks `HostConfig.LogConfig` (`Type` and `Config`) at create: the
 /// driver exists, its options are its own, their values parse.
-pub fn settings(log_config: &Value) -> Result<LogSettings, EngineError> {
-    let driver = match log_config["Type"].as_str().unwrap_or("") {
+pub fn settings(log_config: &LogConfig) -> Result<LogSettings, EngineError> {
+    let driver = match log_config.typ.as_str() {
         "" => "json-file",
         d => d,
     };
-    let cfg: BTreeMap<String, String> = log_config["Config"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let cfg: BTreeMap<String, String> = log_config.config.clone().unwrap_or_default();
     let mut out = LogSettings {
         driver: driver.to_string(),
         max_size: 0,
@@ -255,19 +249,23 @@ pub fn settings(log_config: &Value) -> Result<LogSettings, EngineError> {
 /// template (`{{.ID}}`, `{{.FullID}}`, `{{.Name}}`, `{{.ImageID}}`,
 /// `{{.ImageFullID}}`, `{{.ImageName}}`, `{{.DaemonName}}`).
 pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineError> {
-    let lc = &c.config["HostConfig"]["LogConfig"];
-    let opt = |k: &str| lc["Config"][k].as_str().unwrap_or("").to_string();
+    let opts = c
+        .config
+        .host_config
+        .log_config
+        .config
+        .clone()
+        .unwrap_or_default();
+    let opt = |k: &str| opts.get(k).cloned().unwrap_or_default();
     let mut out = BTreeMap::new();
-    let labels: BTreeMap<String, String> = crate::mounts::string_map(&c.config["Labels"]);
-    let env: Vec<(String, String)> = c.config["Env"]
-        .as_array()
-        .into_iter()
+    let labels: BTreeMap<String, String> = c.config.config.labels.clone().unwrap_or_default();
+    let env: Vec<(String, String)> = c
+        .config
+        .config
+        .env
+        .iter()
         .flatten()
-        .filter_map(|e| {
-            e.as_str()?
-                .split_once('=')
-                .map(|(k, v)| (k.into(), v.into()))
-        })
+        .filter_map(|e| e.split_once('=').map(|(k, v)| (k.into(), v.into())))
         .collect();
     for key in opt("labels").split(',').filter(|k| !k.is_empty()) {
         if let Some(v) = labels.get(key) {
@@ -446,9 +444,9 @@ fn read_rotated(p: &Path) -> Vec<u8> {
 impl Engine {
     /// The driver of a container's log (`json-file` when unset).
     pub fn log_driver(c: &ContainerRecord) -> String {
-        match c.config["HostConfig"]["LogConfig"]["Type"].as_str() {
-            None | Some("") => "json-file".into(),
-            Some(d) => d.to_string(),
+        match c.config.host_config.log_config.typ.as_str() {
+            "" => "json-file".into(),
+            d => d.to_string(),
         }
     }
 
@@ -528,8 +526,8 @@ impl Engine {
 mod tests {
     use super::*;
 
-    fn lc(t: &str, opts: Value) -> Value {
-        json!({"Type": t, "Config": opts})
+    fn lc(t: &str, opts: Value) -> LogConfig {
+        models::de::from_value(json!({"Type": t, "Config": opts})).unwrap()
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::host_config::DeviceMapping;
 use crate::{EngineError, ErrorKind};
+use models::container::DeviceMapping;
 
 /// Bound on the nodes one `--device` directory may add (a `/dev` holds a
 /// few hundred): a directory of millions is refused, not walked for ever.

@@ -5,8 +5,10 @@
 //! used by the client, or kept as Docker keeps it, or belongs to the
 //! network code, or is refused with a 400 that names it and says why.
 //!
-//! The unit tests hold this table against the bodies the docker CLI 28
-//! sends (`testdata/`), so a field the CLI sends cannot be missing here.
+//! The unit tests hold this table against the typed models of the body
+//! (`models::container::{Config, HostConfig}`: every field they write),
+//! moby's swagger for API 1.47 and the bodies the docker CLI 28 sends
+//! (`testdata/`), so no field of the body is missing here.
 //! Keys that are no field of Docker's are ignored, as Go's decoder does.
 
 use serde_json::Value;
@@ -280,6 +282,53 @@ mod tests {
         }
         for (n, _) in CONFIG {
             assert!(config.contains(n), "{n} is no field of API 1.47");
+        }
+    }
+
+    /// The typed models (`models::container`) hold every field the daemon
+    /// reads: each field they write, with every optional one set, has its
+    /// handling here. A field added to the model fails this until decided.
+    #[test]
+    fn every_field_of_the_typed_models_is_decided() {
+        use models::container::{Config, HealthConfig, HostConfig};
+        let hc = HostConfig {
+            kernel_memory: 1,
+            kernel_memory_tcp: 1,
+            runtime: "runc".into(),
+            init: Some(true),
+            annotations: [("a".to_string(), "b".to_string())].into(),
+            storage_opt: [("size".to_string(), "1G".to_string())].into(),
+            tmpfs: [("/t".to_string(), String::new())].into(),
+            sysctls: [("net.x".to_string(), "1".to_string())].into(),
+            mounts: vec![Default::default()],
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&hc).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert!(keys.len() >= 70, "{keys:?}");
+        for key in keys {
+            assert!(
+                host_config(key).is_some(),
+                "HostConfig field {key} has no handling"
+            );
+        }
+        let c = Config {
+            exposed_ports: [("80/tcp".to_string(), Default::default())].into(),
+            healthcheck: Some(HealthConfig::default()),
+            args_escaped: true,
+            network_disabled: true,
+            mac_address: "02:42:ac:11:00:02".into(),
+            stop_signal: "SIGTERM".into(),
+            stop_timeout: Some(1),
+            shell: vec!["sh".into()],
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        for key in v.as_object().unwrap().keys() {
+            assert!(
+                CONFIG.iter().any(|(n, _)| n == key),
+                "Config field {key} has no handling"
+            );
         }
     }
 

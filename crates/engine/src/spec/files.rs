@@ -6,11 +6,11 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::host_config::HostConfig;
 use super::namespaces::Namespaces;
 use super::resources::DEFAULT_SHM_SIZE;
 use crate::mounts::MountPoint;
 use crate::{EngineError, ErrorKind};
+use models::container::HostConfig;
 
 fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::new(ErrorKind::InvalidArgument, msg)
@@ -144,9 +144,9 @@ fn source_mount(path: &Path) -> (String, String) {
 }
 
 /// A TTY's first size as the spec says it (`[0, 0]` is none).
-pub fn console_size(tty: bool, size: Option<[u32; 2]>) -> Option<Value> {
+pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
     match size {
-        Some([h, w]) if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
+        [h, w] if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
         _ => None,
     }
 }

@@ -5,14 +5,13 @@
 //! `/etc/hosts`, `/etc/resolv.conf` bound from the container's own directory.
 //!
 //! What each field of the create body becomes is decided in [`fields`];
-//! the fields are read into [`host_config`]'s types; resources, devices,
+//! the body is `models::container::CreateBody`; resources, devices,
 //! namespaces, security and the process each have their module, with
 //! dockerd's checks and words.
 
 pub mod devices;
 pub mod fields;
 mod files;
-pub mod host_config;
 pub mod namespaces;
 pub mod process;
 pub mod resources;
@@ -30,7 +29,7 @@ use store::config::ImageConfig;
 use crate::{EngineError, ErrorKind};
 
 pub use files::{console_size, write_etc_files};
-pub use host_config::{CreateRequest, HostConfig};
+pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 
 /// Docker's default capabilities (moby `oci/caps/defaults.go`).
@@ -109,11 +108,11 @@ fn ncpu() -> usize {
 /// The create-time checks of a body's host settings, with dockerd's
 /// words; the warnings to answer (limits this host cannot apply, which
 /// Docker drops with those words too).
-pub fn check_create(body: &Value) -> Result<Vec<String>, EngineError> {
-    fields::check(body)?;
-    let req: CreateRequest = serde_json::from_value(body.clone())
-        .map_err(|e| bad(format!("invalid create body: {e}")))?;
-    let hc = &req.host_config;
+pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
+    let hc = &body.host_config;
+    let written = serde_json::to_value(hc)
+        .map_err(|e| EngineError::new(ErrorKind::System, format!("HostConfig: {e}")))?;
+    fields::check(&json!({ "HostConfig": written }))?;
     if !hc.isolation.is_empty() && !hc.isolation.eq_ignore_ascii_case("default") {
         return Err(bad(format!(
             "invalid isolation ({}): linux only supports 'default'",
@@ -136,7 +135,7 @@ pub fn check_create(body: &Value) -> Result<Vec<String>, EngineError> {
         )));
     }
     cgroup_parent(hc)?;
-    namespaces::check_modes(hc, &req.hostname)?;
+    namespaces::check_modes(hc, &body.config.hostname)?;
     let r = resources::resources(hc, support(), ncpu())?;
     for m in hc.devices.iter().flatten() {
         devices::from_mapping(m)?;
@@ -154,11 +153,9 @@ pub fn check_create(body: &Value) -> Result<Vec<String>, EngineError> {
         hc.cap_add.as_deref().unwrap_or(&[]),
         hc.cap_drop.as_deref().unwrap_or(&[]),
     )?;
-    if let Some(s) = &hc.sysctls {
-        security::check_sysctls(s, own_namespaces(hc))?;
-    }
+    security::check_sysctls(&hc.sysctls, own_namespaces(hc))?;
     process::rlimits(hc.ulimits.as_deref().unwrap_or(&[]))?;
-    for k in hc.annotations.iter().flatten().map(|(k, _)| k) {
+    for k in hc.annotations.keys() {
         if k.is_empty() {
             return Err(bad(
                 "invalid Annotations: the empty string is not permitted as an annotation key",
@@ -208,14 +205,15 @@ pub fn cgroup_parent(hc: &HostConfig) -> Result<String, EngineError> {
 pub fn build(
     id: &str,
     cfg: &ImageConfig,
-    req: &CreateRequest,
+    body: &CreateBody,
     rootfs: &Path,
     etc_dir: &Path,
     user_mounts: &[crate::mounts::MountPoint],
     netns: &crate::network::NetNs,
     ns: &namespaces::Namespaces,
 ) -> Result<Spec, EngineError> {
-    let hc = &req.host_config;
+    let hc = &body.host_config;
+    let req = &body.config;
     let hostname = if req.hostname.is_empty() {
         id.chars().take(12).collect()
     } else {
@@ -318,7 +316,7 @@ pub fn build(
         // The host's network: no namespace of its own.
         crate::network::NetNs::Host => {}
     }
-    let sysctls = hc.sysctls.clone().unwrap_or_default();
+    let sysctls = hc.sysctls.clone();
     security::check_sysctls(
         &sysctls,
         security::OwnNamespaces {
@@ -355,7 +353,7 @@ pub fn build(
         linux["devices"] = Value::Array(spec_devices);
     }
     let mut annotations: BTreeMap<String, String> = cfg.config.labels.clone();
-    annotations.extend(hc.annotations.clone().unwrap_or_default());
+    annotations.extend(hc.annotations.clone());
     if hc.init == Some(true) {
         annotations.insert(runtime::process::INIT_ANNOTATION.to_string(), "true".into());
     }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::host_config::HostConfig;
 use crate::{EngineError, ErrorKind};
+use models::container::HostConfig;
 
 fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::new(ErrorKind::InvalidArgument, msg)
@@ -213,7 +213,7 @@ mod tests {
     use super::*;
 
     fn hc(v: Value) -> HostConfig {
-        serde_json::from_value(v).unwrap()
+        models::de::from_value(v).unwrap()
     }
 
     #[test]

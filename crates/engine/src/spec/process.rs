@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
-use super::host_config::{CreateRequest, Ulimit};
 use crate::{EngineError, ErrorKind};
+use models::container::{Config, CreateBody, Ulimit};
 
 fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::new(ErrorKind::InvalidArgument, msg)
@@ -18,104 +18,89 @@ fn bad(msg: impl Into<String>) -> EngineError {
 /// The default `PATH` when the image sets none (Docker's).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Merges the image's config into a create body, as Docker does at create:
-/// what the request leaves empty comes from the image (command, entrypoint,
-/// user, working dir, stop signal, healthcheck, volumes, exposed ports),
-/// the environment and labels are the image's overlaid by the request's.
-pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
-    use serde_json::{json, Value};
+/// Merges the image's config into a create body, as Docker does at create
+/// (moby `daemon/create.go` `merge`): what the request leaves empty comes
+/// from the image (command, entrypoint, user, working dir, stop signal,
+/// healthcheck, volumes, exposed ports), the environment and labels are
+/// the image's overlaid by the request's; and the daemon's defaults
+/// (`IpcMode`, `Runtime`) where the request has none.
+pub fn merge(cfg: &ImageConfig, body: &mut CreateBody, id: &str) {
     let ic = &cfg.config;
-    let empty = |v: &Value| {
-        v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) || v.as_str() == Some("")
-    };
-    let entry_given = !body["Entrypoint"].is_null();
-    if !entry_given {
+    let c = &mut body.config;
+    if c.entrypoint.is_none() {
         if let Some(e) = &ic.entrypoint {
-            body["Entrypoint"] = json!(e);
+            c.entrypoint = Some(e.clone());
         }
-        if empty(&body["Cmd"]) {
-            if let Some(c) = &ic.cmd {
-                body["Cmd"] = json!(c);
+        if c.cmd.as_ref().is_none_or(|v| v.is_empty()) {
+            if let Some(cmd) = &ic.cmd {
+                c.cmd = Some(cmd.clone());
             }
         }
     }
     // `--entrypoint ""` clears it.
-    if body["Entrypoint"]
-        .as_array()
-        .is_some_and(|a| a.len() == 1 && a[0] == "")
+    if c.entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
     {
-        body["Entrypoint"] = Value::Null;
+        c.entrypoint = None;
     }
-    for (key, val) in [
-        ("User", &ic.user),
-        ("WorkingDir", &ic.working_dir),
-        ("StopSignal", &ic.stop_signal),
+    for (mine, image) in [
+        (&mut c.user, &ic.user),
+        (&mut c.working_dir, &ic.working_dir),
+        (&mut c.stop_signal, &ic.stop_signal),
     ] {
-        if empty(&body[key]) && !val.is_empty() {
-            body[key] = json!(val);
+        if mine.is_empty() && !image.is_empty() {
+            *mine = image.clone();
         }
     }
     // The daemon's defaults, shown by inspect as dockerd shows its own.
-    for (key, default) in [("IpcMode", "private"), ("Runtime", "berth-runtime")] {
-        if empty(&body["HostConfig"][key]) {
-            body["HostConfig"][key] = json!(default);
+    let hc = &mut body.host_config;
+    for (mine, default) in [
+        (&mut hc.ipc_mode, "private"),
+        (&mut hc.runtime, "berth-runtime"),
+    ] {
+        if mine.is_empty() {
+            *mine = default.to_string();
         }
     }
-    if empty(&body["Hostname"]) {
+    let c = &mut body.config;
+    if c.hostname.is_empty() {
         // On the host's network the host's name, as Docker (moby
         // `daemon/container.go` newContainer; with only the host's UTS
         // namespace the files keep the short id, as Docker's do).
-        let host_name = (body["HostConfig"]["NetworkMode"] == "host")
+        let host_name = (body.host_config.network_mode == "host")
             .then(|| nix::unistd::gethostname().ok())
             .flatten()
             .and_then(|h| h.into_string().ok());
-        body["Hostname"] =
-            json!(host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>()));
+        c.hostname = host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>());
     }
     let mut env: Vec<String> = Vec::new();
-    for kv in ic.env.iter().cloned().chain(
-        body["Env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(String::from)),
-    ) {
-        let key = kv.split('=').next().unwrap_or(&kv).to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(kv);
+    for kv in ic.env.iter().chain(c.env.iter().flatten()) {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
     }
-    body["Env"] = json!(env);
-    let mut labels: serde_json::Map<String, Value> = ic
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    if let Some(l) = body["Labels"].as_object() {
-        labels.extend(l.clone());
+    c.env = Some(env);
+    let mut labels = ic.labels.clone();
+    labels.extend(c.labels.take().unwrap_or_default());
+    c.labels = Some(labels);
+    if c.healthcheck.is_none() {
+        c.healthcheck = ic.healthcheck.clone();
     }
-    body["Labels"] = Value::Object(labels);
-    if body["Healthcheck"].is_null() {
-        if let Some(h) = &ic.healthcheck {
-            body["Healthcheck"] = h.clone();
+    if !ic.volumes.is_empty() {
+        let v = c.volumes.get_or_insert_with(Default::default);
+        for k in ic.volumes.keys() {
+            v.entry(k.clone()).or_default();
         }
     }
-    for (key, map) in [
-        ("Volumes", &ic.volumes),
-        ("ExposedPorts", &ic.exposed_ports),
-    ] {
-        if !map.is_empty() {
-            let mut m = body[key].as_object().cloned().unwrap_or_default();
-            for k in map.keys() {
-                m.entry(k.clone()).or_insert_with(|| json!({}));
-            }
-            body[key] = Value::Object(m);
-        }
+    for k in ic.exposed_ports.keys() {
+        c.exposed_ports.entry(k.clone()).or_default();
     }
 }
 
 /// The process's arguments, Docker's way: a new entrypoint drops the image's
 /// `CMD` too.
-pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, EngineError> {
+pub fn args(cfg: &ImageConfig, req: &Config) -> Result<Vec<String>, EngineError> {
     let (entry, cmd) = match &req.entrypoint {
         Some(e) => (e.clone(), req.cmd.clone().unwrap_or_default()),
         None => (
@@ -135,7 +120,7 @@ pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, Engin
 
 /// The environment: the image's, then the request's (a key set twice keeps
 /// the later value), `PATH` when missing, `HOSTNAME`, `TERM` for a tty.
-pub fn env(cfg: &ImageConfig, req: &CreateRequest, hostname: &str) -> Vec<String> {
+pub fn env(cfg: &ImageConfig, req: &Config, hostname: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut set = |kv: &str| {
         let key = kv.split('=').next().unwrap_or(kv);
@@ -294,13 +279,13 @@ mod tests {
     fn cfg(v: Value) -> ImageConfig {
         let mut base = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
         base["config"] = v;
-        serde_json::from_value(base).unwrap()
+        models::de::from_value(base).unwrap()
     }
 
     #[test]
     fn entrypoint_and_cmd_as_docker() {
         let c = cfg(json!({"Entrypoint": ["/init"], "Cmd": ["serve"]}));
-        let r = |v: Value| -> CreateRequest { serde_json::from_value(v).unwrap() };
+        let r = |v: Value| -> Config { models::de::from_value(v).unwrap() };
         assert_eq!(args(&c, &r(json!({}))).unwrap(), ["/init", "serve"]);
         assert_eq!(args(&c, &r(json!({"Cmd": ["x"]}))).unwrap(), ["/init", "x"]);
         assert_eq!(
@@ -314,14 +299,14 @@ mod tests {
     #[test]
     fn environment_merge() {
         let c = cfg(json!({"Env": ["A=1", "PATH=/bin"]}));
-        let r: CreateRequest =
-            serde_json::from_value(json!({"Env": ["A=2", "B=3"], "Tty": true})).unwrap();
+        let r: Config =
+            models::de::from_value(json!({"Env": ["A=2", "B=3"], "Tty": true})).unwrap();
         assert_eq!(
             env(&c, &r, "h"),
             ["HOSTNAME=h", "PATH=/bin", "A=2", "B=3", "TERM=xterm"]
         );
         assert_eq!(
-            env(&cfg(json!({})), &CreateRequest::default(), "h"),
+            env(&cfg(json!({})), &Config::default(), "h"),
             [DEFAULT_PATH, "HOSTNAME=h"]
         );
     }

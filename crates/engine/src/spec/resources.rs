@@ -12,8 +12,8 @@ use std::os::unix::fs::MetadataExt;
 use runtime::cgroups::probe::Support;
 use serde_json::{json, Map, Value};
 
-use super::host_config::{HostConfig, ThrottleDevice};
 use crate::{EngineError, ErrorKind};
+use models::container::{HostConfig, ThrottleDevice};
 
 /// moby's `linuxMinMemory`: 6 MiB.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -379,7 +379,7 @@ mod tests {
     use super::*;
 
     fn hc(v: Value) -> HostConfig {
-        serde_json::from_value(v).unwrap()
+        models::de::from_value(v).unwrap()
     }
 
     fn all() -> Support {
