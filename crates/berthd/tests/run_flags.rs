@@ -760,6 +760,12 @@ fn logging_drivers_and_options() {
     let mut args: Vec<&str> = flags.split_whitespace().collect();
     args.push("for i in $(seq 100); do echo line-$i; done");
     t.ok(&args);
+    // inspect shows the driver and the options as given (the default
+    // driver named, as dockerd records it).
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", &json]),
+        "{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"2\",\"max-size\":\"1k\"}}\n"
+    );
     let logs = t.ok(&["logs", &json]);
     let n = logs.lines().count();
     assert!(n < 100 && n > 10, "{n} lines kept");
@@ -878,23 +884,34 @@ fn lifecycle_and_client_flags() {
         }
         t.ok(&["rm", "-f", &n]);
     }
-    // --health-*: healthy once the check passes.
+    // --health-*: healthy once the check passes; with a start interval
+    // the checks of the start period come that often, whatever the
+    // interval (healthy within seconds with a 30 s interval).
     let h = name("health");
     let mut flags = format!(
-        "run -d --name {h} --label berth-flags-test --health-interval 200ms --health-timeout 1s \
-         --health-retries 2 --health-start-period 5s"
+        "run -d --name {h} --label berth-flags-test --health-timeout 1s --health-retries 2"
     );
     // API 1.44 (dockerd 20.10 speaks 1.41: the CLI refuses the flag there).
     if t.is_berth() {
-        flags.push_str(" --health-start-interval 100ms");
+        flags.push_str(
+            " --health-interval 30s --health-start-period 20s --health-start-interval 100ms",
+        );
+    } else {
+        flags.push_str(" --health-interval 200ms --health-start-period 5s");
     }
     let mut args: Vec<&str> = flags.split_whitespace().collect();
     args.extend_from_slice(&["--health-cmd", "test -e /tmp/ok", "busybox", "sh", "-c"]);
     args.push("touch /tmp/ok; sleep 60");
     t.ok(&args);
+    let began = Instant::now();
     eventually("healthy", || {
         t.ok(&["inspect", "-f", "{{.State.Health.Status}}", &h]) == "healthy\n"
     });
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
     t.ok(&["rm", "-f", &h]);
     // --rm: gone after the exit; --cidfile: the id written, an existing
     // file refused by the CLI.

@@ -1406,12 +1406,11 @@ impl Engine {
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = if self.net.is_some() { "bridge" } else { "none" }.into();
         }
+        // The default driver, its options kept (dockerd records both).
         if host.log_config.typ.is_empty() {
-            host.log_config = models::container::LogConfig {
-                typ: "json-file".into(),
-                config: Some(Default::default()),
-            };
+            host.log_config.typ = "json-file".into();
         }
+        host.log_config.config.get_or_insert_with(Default::default);
         let path = |p: PathBuf| p.to_string_lossy().into_owned();
         let running = matches!(self.state(&c), State::Running(..));
         Ok(Inspect {
