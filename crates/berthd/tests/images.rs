@@ -232,9 +232,13 @@ fn load_answers_in_lines_and_pull_checks_the_platform() {
     let (status, head, body) = d.curl_head("POST", "/v1.47/images/load", &[], b"abc");
     assert_eq!(status, 200);
     assert!(head.contains("transfer-encoding: chunked"), "{head}");
-    let last: serde_json::Value =
-        serde_json::from_slice(body.trim_ascii_end().split(|b| *b == b'\n').next_back().unwrap())
-            .unwrap();
+    let last: serde_json::Value = serde_json::from_slice(
+        body.trim_ascii_end()
+            .split(|b| *b == b'\n')
+            .next_back()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(
         last["errorDetail"]["message"]
             .as_str()

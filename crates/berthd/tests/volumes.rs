@@ -692,3 +692,50 @@ fn cp_reaches_volumes_and_binds_of_stopped_containers() {
         "a copy's view stayed mounted"
     );
 }
+
+/// `volume prune` as moby counts it: a volume created without a name is
+/// anonymous (moby 23+: docker-py's `create_volume()` then
+/// `prune_volumes()`), API 1.42+ prunes only anonymous volumes unless
+/// `all=true`, older clients prune every unused one; `VolumesDeleted` is
+/// `[]` when nothing went and `SpaceReclaimed` counts the data's bytes.
+#[test]
+fn prune_by_api_version_and_nameless_volumes() {
+    let d = daemon();
+    let post = |path: &str, body: &str| {
+        let (status, out) = d.curl(
+            "POST",
+            path,
+            &["Content-Type: application/json"],
+            body.as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+        )
+    };
+    let (status, v) = post("/v1.47/volumes/create", "{}");
+    assert_eq!(status, 201);
+    let anon = v["Name"].as_str().unwrap().to_string();
+    assert_eq!(anon.len(), 64, "{v}");
+    assert_eq!(v["Labels"]["com.docker.volume.anonymous"], "", "{v}");
+    post("/v1.47/volumes/create", r#"{"Name":"named1"}"#);
+    let mp = ok(d.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &anon]));
+    std::fs::write(
+        std::path::Path::new(mp.trim()).join("blob"),
+        vec![7u8; 10_000],
+    )
+    .unwrap();
+
+    let (_, r) = post("/v1.47/volumes/prune", "");
+    assert_eq!(r["VolumesDeleted"], serde_json::json!([anon]), "{r}");
+    assert!(r["SpaceReclaimed"].as_u64().unwrap() >= 10_000, "{r}");
+    let (_, raw) = d.curl("POST", "/v1.47/volumes/prune", &[], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&raw),
+        r#"{"VolumesDeleted":[],"SpaceReclaimed":0}"#
+    );
+    assert_eq!(volumes(&d, &[]), ["named1"]);
+    let (_, r) = post("/v1.41/volumes/prune", "");
+    assert_eq!(r["VolumesDeleted"], serde_json::json!(["named1"]), "{r}");
+    assert!(volumes(&d, &[]).is_empty());
+}

@@ -204,7 +204,11 @@ impl Engine {
         labels: BTreeMap<String, String>,
         created: String,
     ) -> Result<VolumeRecord, EngineError> {
+        let mut labels = labels;
         let name = if name.is_empty() {
+            // A volume created without a name is anonymous (moby 23+), so
+            // a prune of API 1.42+ takes it as it takes containers' ones.
+            labels.insert(ANONYMOUS_LABEL.into(), String::new());
             crate::containers::random_hex(32)
         } else {
             name.to_string()

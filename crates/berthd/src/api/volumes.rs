@@ -94,7 +94,12 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
 
 /// `POST /volumes/prune?filters=`.
 pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let f = filters(q);
+    let mut f = filters(q);
+    // As moby: before API 1.42 a prune takes every unused volume, not only
+    // the anonymous ones.
+    if q.version() < (1, 42) {
+        f.insert("all".into(), vec!["true".into()]);
+    }
     let e = d.engine.clone();
     let (gone, space) = blocking(move || e.volume_prune(&f)).await?;
     for n in &gone {
