@@ -511,6 +511,26 @@ fn diff_commit_export() {
     );
     let hist = ok(d.docker(&["history", "--format", "{{.Comment}}", "snap:v1"]));
     assert!(hist.starts_with("a message\n"), "{hist}");
+    // As Docker's: CREATED BY is the container's command; the rows below
+    // carry the ids of the image's parents (here the base's).
+    let hist = ok(d.docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}",
+        "snap:v1",
+    ]));
+    let base = inspect(&d, "busybox", "{{.Id}}");
+    let rows: Vec<&str> = hist.lines().collect();
+    assert_eq!(
+        rows[0],
+        format!(
+            "{}|sh -c echo hi > /new; rm /bin/ls; rm -r /usr; mkdir -p /tmp/x",
+            inspect(&d, "snap:v1", "{{.Id}}")
+        ),
+        "{hist}"
+    );
+    assert!(rows[1].starts_with(&format!("{base}|")), "{hist}");
     // export: the container's view, deletions applied.
     let tar = d.dir.path().join("c.tar");
     ok(d.docker(&["export", "-o", tar.to_str().unwrap(), "c"]));

@@ -1320,7 +1320,8 @@ impl Engine {
         let _w = self.writing();
         let history = store::config::History {
             created: o.created.clone(),
-            created_by: String::new(),
+            // As moby's commit: the container's command, joined.
+            created_by: cfg.cmd.clone().unwrap_or_default().join(" "),
             comment: o.comment.to_string(),
             author: o.author.to_string(),
             empty_layer: false,

@@ -182,8 +182,7 @@ impl Engine {
         let mut out = Vec::new();
         let chains = store::config::chain_ids(&img.diff_ids);
         let mut layer = 0;
-        let count = cfg.history.len();
-        for (i, h) in cfg.history.iter().enumerate() {
+        for h in &cfg.history {
             let size = if h.empty_layer {
                 0
             } else {
@@ -195,25 +194,29 @@ impl Engine {
                 layer += 1;
                 s
             };
-            let newest = i + 1 == count;
             out.push(HistoryItem {
-                id: if newest {
-                    img.id.clone()
-                } else {
-                    "<missing>".into()
-                },
+                id: "<missing>".into(),
                 created: unix_seconds(&h.created),
                 created_by: h.created_by.clone(),
-                tags: if newest {
-                    Some(self.repo_tags(&img.id)?)
-                } else {
-                    None
-                },
+                tags: None,
                 size: size as i64,
                 comment: h.comment.clone(),
             });
         }
         out.reverse();
+        // As moby: the ids (and tags) of the image and of its parents, as
+        // far as the parents recorded at build and commit are here.
+        let mut at = Some(img);
+        for item in out.iter_mut() {
+            let Some(i) = at.take() else { break };
+            item.id = i.id.clone();
+            let tags = self.repo_tags(&i.id)?;
+            item.tags = Some(tags).filter(|t| !t.is_empty());
+            at = i
+                .parent
+                .as_deref()
+                .and_then(|p| self.store.meta().image(p).ok().flatten());
+        }
         Ok(out)
     }
 
