@@ -345,3 +345,116 @@ fn exec_output_framed_by_the_start_not_the_exec() {
     assert_eq!(done["Running"], false, "{done}");
     assert_ne!(done["ExitCode"], 0, "{done}");
 }
+
+/// A websocket client's handshake on a raw socket; the answer's head.
+fn ws_connect(d: &Daemon, path: &str) -> (std::os::unix::net::UnixStream, String) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: berth\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://berth\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    (s, String::from_utf8_lossy(&head).into_owned())
+}
+
+/// A masked client frame.
+fn ws_send(s: &mut std::os::unix::net::UnixStream, opcode: u8, payload: &[u8]) {
+    use std::io::Write;
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&f).unwrap();
+}
+
+/// The next server frame: (opcode, payload).
+fn ws_recv(s: &mut std::os::unix::net::UnixStream) -> (u8, Vec<u8>) {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        127 => panic!("unexpectedly long frame"),
+        n => n as usize,
+    };
+    let mut p = vec![0u8; len];
+    s.read_exact(&mut p).unwrap();
+    (h[0] & 0x0f, p)
+}
+
+/// `GET /containers/{id}/attach/ws` (beyond dockerd 20.10 here: docker-py
+/// reaches it over TCP only): the handshake's accept key, the output raw
+/// (never multiplexed) in binary frames, input from the client's frames
+/// into the container's stdin, a ping answered, and a close that ends
+/// the attach with a close frame; text frames for API < 1.28.
+#[test]
+fn attach_over_a_websocket() {
+    let d = Daemon::with_busybox();
+    ok(d.docker(&[
+        "create",
+        "-i",
+        "--name",
+        "w",
+        "busybox",
+        "sh",
+        "-c",
+        "read l; echo got $l; echo err >&2; cat",
+    ]));
+    let (mut s, head) = ws_connect(
+        &d,
+        "/v1.47/containers/w/attach/ws?stream=1&stdout=1&stderr=1&stdin=1",
+    );
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("upgrade: websocket"), "{head}");
+    assert!(
+        lower.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    ok(d.docker(&["start", "w"]));
+    ws_send(&mut s, 0x2, b"hello\n");
+    let mut got = Vec::new();
+    let both = |g: &[u8]| {
+        let t = String::from_utf8_lossy(g);
+        t.contains("got hello\n") && t.contains("err\n")
+    };
+    while !both(&got) && got.len() < 100 {
+        let (op, p) = ws_recv(&mut s);
+        assert_eq!(op, 0x2, "binary frames from API 1.28");
+        got.extend(p);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("got hello\n") && text.contains("err\n"),
+        "{text:?}"
+    );
+    ws_send(&mut s, 0x9, b"pi");
+    assert_eq!(ws_recv(&mut s), (0xA, b"pi".to_vec()));
+    ws_send(&mut s, 0x1, b"through cat\n");
+    assert_eq!(ws_recv(&mut s), (0x2, b"through cat\n".to_vec()));
+    ws_send(&mut s, 0x8, &1000u16.to_be_bytes());
+    assert_eq!(ws_recv(&mut s), (0x8, 1000u16.to_be_bytes().to_vec()));
+    ok(d.docker(&["rm", "-f", "w"]));
+
+    // Text frames for old clients; the log replayed with logs=1.
+    ok(d.docker(&["run", "--name", "old", "busybox", "echo", "from the log"]));
+    let (mut s, head) = ws_connect(&d, "/v1.27/containers/old/attach/ws?logs=1&stdout=1");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(ws_recv(&mut s), (0x1, b"from the log\n".to_vec()));
+    // Not a websocket: refused.
+    let (head, _) = d.http("GET", "/containers/old/attach/ws?stdout=1");
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}

@@ -15,6 +15,7 @@ use models::container::{CreateBody, CreateResponse, PathStat, PruneReport, WaitR
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::query::Query;
+use super::ws;
 use super::{blocking, json, ApiError, Body};
 use crate::phases::Phase;
 use crate::Daemon;
@@ -480,15 +481,32 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     Ok(r)
 }
 
-/// `POST /containers/{id}/attach`: the connection is upgraded (101) and the
-/// output streams on it until the container exits; with `stdin`, what the
-/// client sends goes to the container's stdin (or its pty) until the client
-/// closes its side or types the detach keys.
+/// How an attach's streams travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// The hijacked HTTP connection: raw for a TTY, else Docker's frames.
+    Hijacked,
+    /// A websocket (`/attach/ws`): never multiplexed, one frame per write,
+    /// binary frames from API 1.28 (text before), as dockerd's.
+    WebSocket {
+        /// Binary rather than text frames.
+        binary: bool,
+    },
+}
+
+/// `POST /containers/{id}/attach` and `GET /containers/{id}/attach/ws`: the
+/// connection is upgraded (101) and the output streams on it until the
+/// container exits; with `stdin`, what the client sends goes to the
+/// container's stdin (or its pty) until the client closes its side (a
+/// websocket's close ends the attach) or types the detach keys. `answer`
+/// is the 101 to send.
 pub async fn attach(
     d: &Arc<Daemon>,
     name: String,
     q: &Query,
     upgrade: hyper::upgrade::OnUpgrade,
+    wire: Wire,
+    answer: impl FnOnce(bool) -> Response<Body>,
 ) -> Result<Response<Body>, ApiError> {
     let keys = match q.get("detachKeys") {
         "" => crate::detach::DEFAULT.to_vec(),
@@ -521,7 +539,18 @@ pub async fn attach(
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
-        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        // A websocket's frames are decoded into a pipe; pings and the close
+        // come back to the writer below.
+        let (input, mut control): (Box<dyn tokio::io::AsyncRead + Send + Unpin>, _) = match wire {
+            Wire::Hijacked => (Box::new(rd), None),
+            Wire::WebSocket { .. } => {
+                let (pipe_in, pipe_out) = tokio::io::duplex(64 * 1024);
+                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
+                tokio::spawn(websocket_input(rd, pipe_in, ctl_tx));
+                (Box::new(pipe_out), Some(ctl_rx))
+            }
+        };
         let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
@@ -529,15 +558,16 @@ pub async fn attach(
                 // As Docker: the keys detach from a terminal only; other
                 // input is data, copied as it is.
                 let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
-                if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
+                if feed_stdin(d, id, input, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }
             });
         } else {
             // Nothing to read; keep the half open until the stream ends.
             tokio::spawn(async move {
+                let mut input = input;
                 let mut sink = [0u8; 512];
-                while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+                while matches!(input.read(&mut sink).await, Ok(n) if n > 0) {}
             });
         }
         // Only a detach ends the output early; a dropped sender never does.
@@ -570,18 +600,70 @@ pub async fn attach(
             tokio::select! {
                 b = brx.recv() => {
                     let Some(b) = b else { break };
+                    let b = match wire {
+                        Wire::Hijacked => b,
+                        // Each chunk is one write of the container (one
+                        // Docker frame, whose header goes, unless a TTY's).
+                        Wire::WebSocket { binary } => {
+                            let data = if raw { &b[..] } else { &b[b.len().min(8)..] };
+                            ws::frame(if binary { ws::BINARY } else { ws::TEXT }, data)
+                        }
+                    };
                     if wr.write_all(&b).await.is_err() {
                         break;
                     }
                     let _ = wr.flush().await;
                 }
+                m = async { control.as_mut().unwrap().recv().await }, if control.is_some() => match m {
+                    Some(ws::Message::Ping(p)) => {
+                        if wr.write_all(&ws::frame(ws::PONG, &p)).await.is_err() {
+                            break;
+                        }
+                    }
+                    // The client closed (or broke the protocol): the attach ends.
+                    _ => break,
+                },
                 _ = &mut detached => break,
             }
         }
         producing.abort();
+        if matches!(wire, Wire::WebSocket { .. }) {
+            // Normal closure (1000).
+            let _ = wr
+                .write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes()))
+                .await;
+        }
         let _ = wr.shutdown().await;
     });
-    Ok(super::upgraded(raw))
+    Ok(answer(raw))
+}
+
+/// Decodes a websocket client's messages: data into `pipe` (the attach's
+/// input), pings and the end to `control`. The pipe closes with the
+/// websocket, which the input sees as the client's EOF.
+async fn websocket_input(
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    mut pipe: tokio::io::DuplexStream,
+    control: tokio::sync::mpsc::Sender<ws::Message>,
+) {
+    let mut partial = Vec::new();
+    loop {
+        match ws::read_message(&mut rd, &mut partial).await {
+            Ok(ws::Message::Data(b)) => {
+                if pipe.write_all(&b).await.is_err() {
+                    // Nobody reads the input: keep answering pings.
+                    continue;
+                }
+            }
+            Ok(ws::Message::Ping(p)) => {
+                let _ = control.send(ws::Message::Ping(p)).await;
+            }
+            Ok(ws::Message::Close) | Err(_) => {
+                let _ = control.send(ws::Message::Close).await;
+                return;
+            }
+        }
+    }
 }
 
 /// Streams what the container writes from now on, read from its shim

@@ -12,6 +12,7 @@ pub mod push;
 pub mod query;
 pub mod system;
 pub mod volumes;
+pub mod ws;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -198,6 +199,44 @@ pub fn upgraded(raw: bool) -> Response<Body> {
     r
 }
 
+/// The `Sec-WebSocket-Accept` of a websocket handshake, or why it is not
+/// one (400, as `x/net/websocket` answers).
+fn websocket_accept(req: &Request<hyper::body::Incoming>) -> Result<String, ApiError> {
+    let h = req.headers();
+    let has = |name: &str, token: &str| {
+        h.get_all(name).iter().any(|v| {
+            v.to_str()
+                .unwrap_or("")
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    if !has("Upgrade", "websocket") || !has("Connection", "upgrade") {
+        return Err(ApiError::bad_request(
+            "not a websocket handshake: Upgrade: websocket expected",
+        ));
+    }
+    let key = h
+        .get("Sec-WebSocket-Key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("not a websocket handshake: no Sec-WebSocket-Key"))?;
+    Ok(ws::accept_key(key))
+}
+
+/// The 101 that accepts a websocket.
+fn websocket_upgraded(accept: &str) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("Connection", HeaderValue::from_static("Upgrade"));
+    h.insert("Upgrade", HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert("Sec-WebSocket-Accept", v);
+    }
+    r
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("responses serialise");
@@ -280,9 +319,34 @@ pub async fn handle(
         .and_then(|p| p.strip_suffix("/start"))
         .filter(|_| method == Method::POST)
         .map(String::from);
+    let attach_ws = path
+        .strip_prefix("/containers/")
+        .and_then(|p| p.strip_suffix("/attach/ws"))
+        .filter(|_| method == Method::GET)
+        .map(String::from);
     let res = if let Some(name) = attach {
         let upgrade = hyper::upgrade::on(&mut req);
-        containers::attach(daemon, name, &q, upgrade).await
+        containers::attach(
+            daemon,
+            name,
+            &q,
+            upgrade,
+            containers::Wire::Hijacked,
+            upgraded,
+        )
+        .await
+    } else if let Some(name) = attach_ws {
+        match websocket_accept(&req) {
+            Ok(accept) => {
+                let upgrade = hyper::upgrade::on(&mut req);
+                let wire = containers::Wire::WebSocket {
+                    binary: q.version() >= (1, 28),
+                };
+                let answer = move |_raw: bool| websocket_upgraded(&accept);
+                containers::attach(daemon, name, &q, upgrade, wire, answer).await
+            }
+            Err(e) => Err(e),
+        }
     } else if let Some(id) = exec_start {
         let upgrade = hyper::upgrade::on(&mut req);
         exec::start(daemon, id, req.into_body(), upgrade).await
