@@ -19,7 +19,7 @@
 //! Connections are served on threads with small stacks: a slow stdin never
 //! stalls the log, and a resize goes through while a client types.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -137,6 +137,23 @@ pub fn serve(
         });
 }
 
+/// Copies a client's input into the container's stdin as it comes, by
+/// read and write: `std::io::copy` splices a socket into a pipe, and a
+/// splice that waits for the socket holds the pipe's lock, so the
+/// container's read of its stdin hung (state D) until the client closed
+/// (input typed into an attached `-i` container was seen only at its end).
+fn relay(r: &mut impl Read, w: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => w.write_all(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
@@ -156,7 +173,7 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
             if let Some(m) = &input.pty {
                 let Ok(m) = m.try_clone() else { return };
                 let _ = writeln!(out, "ok");
-                let _ = std::io::copy(&mut reader, &mut std::fs::File::from(m));
+                let _ = relay(&mut reader, &mut std::fs::File::from(m));
                 let _ = writeln!(out, "done");
                 return;
             }
@@ -169,7 +186,7 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
                 return;
             };
             let _ = writeln!(out, "ok");
-            let _ = std::io::copy(&mut reader, w);
+            let _ = relay(&mut reader, w);
             let _ = writeln!(out, "done");
         }
         ["attach"] => {
