@@ -519,14 +519,14 @@ impl Engine {
         log_options(&body["HostConfig"])?;
         restart_policy_ok(&body["HostConfig"])?;
         crate::mounts::parse_requested(&body)?;
-        self.network_check(&body)?;
+        let mut body = body;
+        self.network_prepare(&mut body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
         spec::args(&cfg, &req)?;
         let id = random_hex(32);
-        let mut body = body;
         spec::merge(&cfg, &mut body, &id);
         let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
         let name = match name.filter(|n| !n.is_empty()) {
@@ -663,6 +663,12 @@ impl Engine {
         if let Some(h) = &plan.hostname {
             req.hostname = h.clone();
         }
+        if !plan.env.is_empty() {
+            // Links' variables first: the container's own override them.
+            let mut env = plan.env.clone();
+            env.extend(req.env.take().unwrap_or_default());
+            req.env = Some(env);
+        }
         let spec = spec::build(
             &c.id,
             image_config,
@@ -677,10 +683,11 @@ impl Engine {
             log_options(&c.config["HostConfig"])?.to_string(),
         )
         .map_err(sys)?;
-        spec::write_etc_files(
+        spec::write_etc_files_with(
             &dir.join("etc"),
             spec.hostname().as_deref().unwrap_or(""),
             &plan.etc,
+            &plan.extra,
         )
         .map_err(sys)?;
         std::fs::write(
@@ -1448,6 +1455,8 @@ impl Engine {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut out = Vec::new();
+        // Legacy links name their targets too (`/parent/alias`).
+        let everyone = self.container_records()?;
         for c in list {
             let state = self.state_json(&c);
             let st = state["Status"].as_str().unwrap_or("").to_string();
@@ -1512,7 +1521,7 @@ impl Engine {
                 .filter_map(|x| x.as_str().map(String::from))
                 .collect();
             let mut v = json!({
-                "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
+                "Id": c.id, "Names": std::iter::once(format!("/{}", c.name)).chain(self.link_names(&c, &everyone)).collect::<Vec<_>>(), "Image": c.image_name, "ImageID": c.image,
                 "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
                 "State": st, "Status": status, "Ports": self.ports_summary(&c, st == "running" || st == "paused"), "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
                 "HostConfig": {"NetworkMode": crate::network::mode_of(&c.config)}, "NetworkSettings": {"Networks": self.network_settings(&c, st == "running" || st == "paused")["Networks"]},

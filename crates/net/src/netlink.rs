@@ -10,7 +10,7 @@
 //! from anywhere afterwards.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const NLMSG_ERROR: u16 = 2;
@@ -43,6 +43,10 @@ const NLA_F_NESTED: u16 = 0x8000;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_BROADCAST: u16 = 4;
+const IFA_FLAGS: u16 = 8;
+/// No duplicate address detection: the address is usable at once (the
+/// bridge's subnet is berth's to hand out, so no one else has it).
+const IFA_F_NODAD: u32 = 0x02;
 
 const RTA_GATEWAY: u16 = 5;
 const RT_TABLE_MAIN: u8 = 254;
@@ -411,6 +415,68 @@ impl Netlink {
         m.attr(IFA_LOCAL, &addr.octets())
             .attr(IFA_ADDRESS, &addr.octets())
             .attr(IFA_BROADCAST, &Ipv4Addr::from(bcast).octets());
+        self.request(&mut m)
+    }
+
+    /// The IPv6 addresses of link `index` of global scope, with their
+    /// prefix lengths.
+    pub fn addresses6(&mut self, index: i32) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+        let mut m = Msg::new(
+            RTM_GETADDR,
+            NLM_F_DUMP,
+            &[libc::AF_INET6 as u8, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let seq = self.send(&mut m)?;
+        let mut out = Vec::new();
+        self.recv(seq, |_, p| {
+            // Scope 0 is global; link-local addresses (scope 253) are the
+            // kernel's own.
+            if p.len() < 8 || i32::from_ne_bytes([p[4], p[5], p[6], p[7]]) != index || p[3] != 0 {
+                return;
+            }
+            for (t, d) in attrs(&p[8..]) {
+                if t == IFA_ADDRESS && d.len() == 16 {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(d);
+                    out.push((Ipv6Addr::from(a), p[1]));
+                }
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Adds `addr/prefix` to link `index`, without duplicate address
+    /// detection (usable at once).
+    pub fn add_address6(&mut self, index: i32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut h = [0u8; 8];
+        h[0] = libc::AF_INET6 as u8;
+        h[1] = prefix;
+        h[2] = IFA_F_NODAD as u8;
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        let mut m = Msg::new(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
+        m.attr(IFA_ADDRESS, &addr.octets())
+            .u32_attr(IFA_FLAGS, IFA_F_NODAD);
+        self.request(&mut m)
+    }
+
+    /// Adds an IPv6 default route through `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> io::Result<()> {
+        let h = [
+            libc::AF_INET6 as u8,
+            0, // dst_len: the default route
+            0,
+            0,
+            RT_TABLE_MAIN,
+            RTPROT_BOOT,
+            0, // RT_SCOPE_UNIVERSE
+            RTN_UNICAST,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
+        m.attr(RTA_GATEWAY, &gateway.octets());
         self.request(&mut m)
     }
 

@@ -117,55 +117,125 @@ fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, ApiErro
             .iter()
             .map(|(k, v)| match v.as_str() {
                 Some(s) => Ok((k.clone(), s.to_string())),
+                // Go's decoder, as dockerd answers a wrong type.
                 None => Err(ApiError::bad_request(format!(
-                    "{what}: {k} is not a string"
+                    "json: cannot unmarshal {} into Go struct field CreateRequest.{what} of type string",
+                    json_kind(v)
                 ))),
             })
             .collect(),
-        _ => Err(ApiError::bad_request(format!("{what}: an object expected"))),
+        other => Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go struct field CreateRequest.{what} of type map[string]string",
+            json_kind(other)
+        ))),
     }
 }
 
-/// `POST /networks/create` with `{Name, Driver, Internal, IPAM: {Config:
-/// [{Subnet, Gateway, IPRange}]}, Labels, Options}`.
-pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
+/// The word Go's `encoding/json` uses for a JSON value's type.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A boolean field of the body (absent or null: false), type-checked.
+fn bool_field(v: &Value, key: &str) -> Result<bool, ApiError> {
+    match &v[key] {
+        Value::Null => Ok(false),
+        Value::Bool(b) => Ok(*b),
+        other => Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go struct field CreateRequest.{key} of type bool",
+            json_kind(other)
+        ))),
+    }
+}
+
+/// `IPAM.Config`: each pool's `Subnet`, `IPRange`, `Gateway`,
+/// `AuxiliaryAddresses`.
+fn pools(v: &Value) -> Result<Vec<engine::network::IpamPool>, ApiError> {
+    let configs = match &v["IPAM"]["Config"] {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(a) => a,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go struct field IPAM.IPAM.Config of type []network.IPAMConfig",
+                json_kind(other)
+            )))
+        }
+    };
+    let s = |c: &Value, k: &str| c[k].as_str().unwrap_or("").to_string();
+    let mut out = Vec::new();
+    for c in configs {
+        if s(c, "Subnet").is_empty() && !s(c, "Gateway").is_empty() {
+            return Err(ApiError::bad_request(
+                "gateway needs a subnet (--subnet) to be given",
+            ));
+        }
+        out.push(engine::network::IpamPool {
+            subnet: s(c, "Subnet"),
+            ip_range: s(c, "IPRange"),
+            gateway: s(c, "Gateway"),
+            aux: string_map(&c["AuxiliaryAddresses"], "IPAM.Config.AuxiliaryAddresses")?,
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /networks/create` (moby's `NetworkCreateRequest`): `Name`,
+/// `Driver`, `Scope`, `Internal`, `Attachable`, `Ingress`, `EnableIPv6`,
+/// `IPAM` (`Driver`, `Config` with a pool of each family, `Options`),
+/// `Options`, `Labels`, `CheckDuplicate` (what API < 1.44 meant by it).
+pub async fn create(
+    d: &Daemon,
+    version: Option<(u32, u32)>,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     let v = read_json(body).await?;
     let name = v["Name"].as_str().unwrap_or("").to_string();
     if name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
-    if v["EnableIPv6"].as_bool() == Some(true) {
-        return Err(ApiError::bad_request(
-            "IPv6 networks are not supported by berth",
-        ));
+    match v["Scope"].as_str().unwrap_or("") {
+        "" | "local" => {}
+        s => {
+            return Err(ApiError::bad_request(format!(
+                "invalid scope {s:?}: berth's networks are local"
+            )))
+        }
     }
-    let configs = v["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
-    if configs.len() > 1 {
-        return Err(ApiError::bad_request(
-            "berth's networks take one IPv4 subnet",
-        ));
+    match v["IPAM"]["Driver"].as_str().unwrap_or("") {
+        "" | "default" => {}
+        driver => {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{driver}\" not found"
+            )))
+        }
     }
-    let cfg = configs.first().cloned().unwrap_or(Value::Null);
-    let s = |k: &str| {
-        cfg[k]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+    let ipam_options = match &v["IPAM"]["Options"] {
+        Value::Null => None,
+        o => Some(string_map(o, "IPAM.Options")?),
     };
-    if cfg["Subnet"].as_str().is_none() && s("Gateway").is_some() {
-        return Err(ApiError::bad_request(
-            "gateway needs a subnet (--subnet) to be given",
-        ));
-    }
+    // dockerd before API 1.44 made a second network of a name unless the
+    // client asked it not to; from 1.44 it always refuses.
+    let check_duplicate =
+        version.is_none_or(|v| v >= (1, 44)) || v["CheckDuplicate"].as_bool() == Some(true);
     let req = engine::network::NetworkCreate {
         name: name.clone(),
         driver: v["Driver"].as_str().unwrap_or("").to_string(),
-        internal: v["Internal"].as_bool().unwrap_or(false),
-        subnet: s("Subnet"),
-        gateway: s("Gateway"),
-        ip_range: s("IPRange"),
+        internal: bool_field(&v, "Internal")?,
+        ipv6: bool_field(&v, "EnableIPv6")?,
+        pools: pools(&v)?,
+        ipam_options,
         labels: string_map(&v["Labels"], "Labels")?,
         options: string_map(&v["Options"], "Options")?,
+        attachable: bool_field(&v, "Attachable")?,
+        ingress: bool_field(&v, "Ingress")?,
+        check_duplicate,
     };
     let e = d.engine.clone();
     let id = blocking(move || e.network_create(req)).await?;

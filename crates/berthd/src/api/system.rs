@@ -118,6 +118,7 @@ pub fn info(d: &Daemon) -> Response<Body> {
             "DefaultRuntime": "berth-runtime",
             "LiveRestoreEnabled": true,
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
             "Warnings": [],
         }),
     )
