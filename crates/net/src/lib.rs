@@ -357,7 +357,8 @@ impl Bridge {
         // a host address gets the DNATed frame back out of the port it
         // came in by (when `br_netfilter` bridges the DNAT), as Docker
         // sets it without its userland proxy.
-        sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
+        nl.set_hairpin(host_end)
+            .map_err(io_err(format!("set hairpin mode on {veth}")))?;
         let eth = inside
             .index(ifname)
             .map_err(io_err(format!("find {ifname}")))?;

@@ -25,6 +25,7 @@ const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
+const RTM_SETLINK: u16 = 19;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
@@ -35,6 +36,8 @@ const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_PROTINFO: u16 = 12;
+const IFLA_BRPORT_MODE: u16 = 4;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
@@ -350,6 +353,18 @@ impl Netlink {
     /// Sets link `index` up.
     pub fn set_up(&mut self, index: i32) -> io::Result<()> {
         let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK, &ifinfo(index, IFF_UP, IFF_UP));
+        self.request(&mut m)
+    }
+
+    /// Turns hairpin mode on for bridge port `index` (what `bridge link
+    /// set dev X hairpin on` sends): a frame may leave by the port it came
+    /// in by. By netlink rather than `/sys/class/net/X/brport`, which shows
+    /// the links of the namespace sysfs was mounted in, not the caller's.
+    pub fn set_hairpin(&mut self, index: i32) -> io::Result<()> {
+        let mut h = ifinfo(index, 0, 0);
+        h[0] = libc::AF_BRIDGE as u8;
+        let mut m = Msg::new(RTM_SETLINK, NLM_F_ACK, &h);
+        m.begin(IFLA_PROTINFO).attr(IFLA_BRPORT_MODE, &[1]).end();
         self.request(&mut m)
     }
 

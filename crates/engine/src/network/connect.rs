@@ -286,9 +286,7 @@ impl Engine {
         }
         self.check_endpoint(&r, &endpoint)?;
         let running = matches!(self.state(&c), State::Running(..));
-        let on = endpoint::endpoints(&c.config)
-            .iter()
-            .any(|(n, _)| self.find_network(n).is_ok_and(|x| x.id == r.id));
+        let on = self.recorded_on(&c.config, &r).is_some();
         let mut config = c.config.clone();
         if running {
             if !r.is_user() {
@@ -347,11 +345,7 @@ impl Engine {
         }
         let running = matches!(self.state(&c), State::Running(..));
         let mut config = c.config.clone();
-        let recorded: Vec<String> = endpoint::endpoints(&config)
-            .into_iter()
-            .map(|(n, _)| n)
-            .filter(|n| self.find_network(n).is_ok_and(|x| x.id == r.id))
-            .collect();
+        let recorded: Vec<String> = self.recorded_on(&config, &r).into_iter().collect();
         if running {
             let mut a = self.attachment(&c.id).unwrap_or_default();
             let Some(i) = a.networks.iter().position(|n| n.network == r.id) else {
@@ -396,6 +390,17 @@ impl Engine {
             m.retain(|n, _| !recorded.contains(n) && n != &r.name && n != &r.id);
         }
         self.update_config(&c.id, config)
+    }
+
+    /// The key under which a container's record has it on network `r`:
+    /// its endpoint configs' (even none left, after disconnects), or, in a
+    /// record from before berth kept them, its `NetworkMode`'s.
+    fn recorded_on(&self, config: &Value, r: &NetworkRecord) -> Option<String> {
+        let is = |n: &String| self.find_network(n).is_ok_and(|x| x.id == r.id);
+        match config["NetworkingConfig"]["EndpointsConfig"].as_object() {
+            Some(m) => m.keys().find(|n| is(n)).cloned(),
+            None => Some(super::mode_of(config)).filter(is),
+        }
     }
 
     fn update_config(&self, id: &str, config: Value) -> Result<(), EngineError> {

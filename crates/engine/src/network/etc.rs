@@ -71,8 +71,11 @@ fn with_search_and_options(resolv: &str, extra: &EtcExtra) -> String {
             out.push('\n');
         }
     }
-    if !extra.dns_search.is_empty() {
-        out.push_str(&format!("search {}\n", extra.dns_search.join(" ")));
+    // `--dns-search .`: no search domain at all, as Docker reads it.
+    let search: Vec<&String> = extra.dns_search.iter().filter(|d| *d != ".").collect();
+    if !search.is_empty() {
+        let search: Vec<&str> = search.iter().map(|s| s.as_str()).collect();
+        out.push_str(&format!("search {}\n", search.join(" ")));
     }
     if !extra.dns_options.is_empty() {
         out.push_str(&format!("options {}\n", extra.dns_options.join(" ")));
@@ -99,7 +102,23 @@ pub fn resolv_conf(net: &EtcNet, host: &str, extra: &EtcExtra) -> String {
             out
         }
     };
-    with_search_and_options(&base, extra)
+    let mut out = with_search_and_options(&base, extra);
+    if matches!(net, EtcNet::Embedded(_)) && !out.contains("ndots:") {
+        // The embedded server answers single names: no search domain is
+        // tried first (Docker's `ndots:0`, unless one was asked for).
+        out = match out.find("\noptions ") {
+            Some(i) => {
+                let end = out[i + 1..].find('\n').map_or(out.len(), |e| i + 1 + e);
+                format!("{} ndots:0{}", &out[..end], &out[end..])
+            }
+            None if out.starts_with("options ") => {
+                let end = out.find('\n').unwrap_or(out.len());
+                format!("{} ndots:0{}", &out[..end], &out[end..])
+            }
+            None => format!("{out}options ndots:0\n"),
+        };
+    }
+    out
 }
 
 /// Docker's `--add-host` entries, `name:ip` or `name=ip` (an IPv6 address
@@ -190,5 +209,21 @@ mod tests {
         assert!(r.starts_with("nameserver 127.0.0.11\n"), "{r}");
         assert!(!r.contains("9.9.9.9"), "the embedded server forwards to it");
         assert!(r.contains("search example.com\n") && r.contains("options ndots:2 timeout:1\n"));
+        let daemon = EtcExtra {
+            dns_options: vec!["attempts:3".into()],
+            ..Default::default()
+        };
+        let none = EtcExtra {
+            dns_search: vec![".".into()],
+            ..Default::default()
+        };
+        let r = resolv_conf(&EtcNet::Address("10.1.0.2".parse().unwrap()), host, &none);
+        assert!(!r.contains("search"), "{r}");
+        let r = resolv_conf(
+            &EtcNet::Embedded("10.1.0.2".parse().unwrap()),
+            host,
+            &daemon,
+        );
+        assert!(r.ends_with("options attempts:3 ndots:0\n"), "{r}");
     }
 }

@@ -256,13 +256,15 @@ impl Engine {
                         "invalid network config:\ninvalid subnet : invalid CIDR block notation",
                     ))
                 }
-                None => return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
+                None => {
+                    return Err(err(
+                        ErrorKind::InvalidArgument,
+                        format!(
                         "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
                         p.subnet
                     ),
-                )),
+                    ))
+                }
             }
         }
         if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
