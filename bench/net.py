@@ -9,10 +9,11 @@ docker-proxy (one process per port) and DNATs the rest; podman's netavark
 DNATs. A relay in the path costs a copy of every byte and a second
 connection per connection.
 
-Everything runs in two network namespaces this script makes (and deletes):
-`ENG` holds the three engines, their bridges and firewall rules; `CLI` is a
-remote client, joined to `ENG` by a veth (198.18.0.1/24, fd00:18::1/64 on
-the engines' side). Each engine serves, from a busybox container,
+Everything runs in network namespaces this script makes (and deletes): one
+per engine (its bridges and firewall rules; dockerd's FORWARD policy DROP
+would drop the others' traffic in a shared one) and `CLI`, a remote client
+joined to engine N's namespace by a veth (198.18.N.1/24, fd00:18:N::1/64 on
+the engine's side). Each engine serves, from a busybox container,
 `httpd` on a published port (connections: connect, GET of 6 bytes, close)
 and `nc -l` on another (throughput: MiB sent until the peer closes). The
 rounds rotate the engines' order; the medians are reported.
@@ -31,7 +32,12 @@ import sys
 import threading
 import time
 
-ENG_V4, ENG_V6 = "198.18.0.1", "fd00:18::1"
+def eng_v4(n):
+    return f"198.18.{n}.1"
+
+
+def eng_v6(n):
+    return f"fd00:18:{n}::1"
 
 
 def sh(argv, env=None, check=True, timeout=180):
@@ -41,26 +47,39 @@ def sh(argv, env=None, check=True, timeout=180):
     return r
 
 
-def netns_setup(eng, cli):
+def netns_setup(engs, cli):
     tag = str(os.getpid())
-    for cmd in [
-        f"ip netns add {eng}", f"ip netns add {cli}",
-        f"ip -n {eng} link set lo up", f"ip -n {cli} link set lo up",
-        f"ip link add ve{tag} type veth peer name vc{tag}",
-        f"ip link set ve{tag} netns {eng} name up0", f"ip link set vc{tag} netns {cli} name up0",
-        f"ip -n {eng} addr add {ENG_V4}/24 dev up0", f"ip -n {eng} addr add {ENG_V6}/64 dev up0 nodad",
-        f"ip -n {cli} addr add 198.18.0.2/24 dev up0", f"ip -n {cli} addr add fd00:18::2/64 dev up0 nodad",
-        f"ip -n {eng} link set up0 up", f"ip -n {cli} link set up0 up",
-        f"ip -n {cli} route add default via {ENG_V4}", f"ip -n {cli} -6 route add default via {ENG_V6}",
-    ]:
-        sh(["sh", "-c", cmd])
+    sh(["ip", "netns", "add", cli])
+    sh(["ip", "-n", cli, "link", "set", "lo", "up"])
+    for n, eng in enumerate(engs, 1):
+        for cmd in [
+            f"ip netns add {eng}", f"ip -n {eng} link set lo up",
+            f"ip link add ve{n}x{tag} type veth peer name vc{n}x{tag}",
+            f"ip link set ve{n}x{tag} netns {eng} name up0", f"ip link set vc{n}x{tag} netns {cli} name up{n}",
+            f"ip -n {eng} addr add {eng_v4(n)}/24 dev up0", f"ip -n {eng} addr add {eng_v6(n)}/64 dev up0 nodad",
+            f"ip -n {cli} addr add 198.18.{n}.2/24 dev up{n}", f"ip -n {cli} addr add fd00:18:{n}::2/64 dev up{n} nodad",
+            f"ip -n {eng} link set up0 up", f"ip -n {cli} link set up{n} up",
+            f"ip -n {eng} route add default via 198.18.{n}.2", f"ip -n {eng} -6 route add default via fd00:18:{n}::2",
+        ]:
+            sh(["sh", "-c", cmd])
+
+
+_libc = None
 
 
 def in_ns(ns):
-    """Runs the calling thread's later sockets in namespace `ns`."""
+    """Runs the calling thread's later sockets in namespace `ns`
+    (setns(2) through libc: os.setns is Python 3.12's)."""
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    os.setns(fd, os.CLONE_NEWNET)
-    os.close(fd)
+    try:
+        if _libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError("setns failed")
+    finally:
+        os.close(fd)
 
 
 class Engine:
@@ -88,9 +107,9 @@ def wait_socket(path, proc, what, timeout=60):
     raise RuntimeError(f"{what} did not start")
 
 
-def setup(work, eng, busybox_tar, berth_bin, repo):
+def setup(work, engs, busybox_tar, berth_bin, repo):
     engines, children = [], []
-    nsenter = ["nsenter", f"--net=/run/netns/{eng}"]
+    nsenter = ["nsenter", f"--net=/run/netns/{engs[0]}"]
     # berthd, dual stack on its default bridge.
     bd = os.path.join(work, "berthd")
     os.makedirs(bd, exist_ok=True)
@@ -105,6 +124,7 @@ def setup(work, eng, busybox_tar, berth_bin, repo):
     wait_socket(sock, p, "berthd")
     engines.append(Engine("berthd", ["docker"], dict(os.environ, DOCKER_HOST=f"unix://{sock}",
                                                      DOCKER_CONFIG=os.path.join(work, "docker-config"))))
+    nsenter = ["nsenter", f"--net=/run/netns/{engs[1]}"]
     # dockerd 20.10, dual stack, with its ip6tables rules (experimental in
     # 20.10, the default from 27) and its userland proxy (the default).
     dd = os.path.join(work, "dockerd")
@@ -122,6 +142,7 @@ def setup(work, eng, busybox_tar, berth_bin, repo):
     wait_socket(dsock, q, "dockerd")
     engines.append(Engine("dockerd", ["docker"], dict(os.environ, DOCKER_HOST=f"unix://{dsock}",
                                                       DOCKER_CONFIG=os.path.join(work, "docker-config"))))
+    nsenter = ["nsenter", f"--net=/run/netns/{engs[2]}"]
     # podman with netavark, a dual-stack network of its own.
     pd = os.path.join(work, "podman")
     r = sh(["bash", os.path.join(repo, "scripts/podman-setup.sh"), pd])
@@ -215,10 +236,10 @@ def tput(ns, host, port, mib):
     def go():
         in_ns(ns)
         chunk = b"\0" * (1 << 20)
-        for _ in range(50):
+        for _ in range(5):
             try:
                 t0 = time.monotonic()
-                with socket.create_connection((host, port), timeout=30) as s:
+                with socket.create_connection((host, port), timeout=10) as s:
                     for _ in range(mib):
                         s.sendall(chunk)
                     s.shutdown(socket.SHUT_WR)
@@ -236,6 +257,9 @@ def tput(ns, host, port, mib):
 
 
 def main():
+    # A TERM (bench/net.sh's trap, a timeout) unwinds through the cleanup.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("work")
     ap.add_argument("busybox_tar")
@@ -246,41 +270,57 @@ def main():
     ap.add_argument("--out")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    eng, cli = f"bbeng{os.getpid()}", f"bbcli{os.getpid()}"
-    netns_setup(eng, cli)
+    engs = [f"bbe{n}x{os.getpid()}" for n in (1, 2, 3)]
+    cli = f"bbcli{os.getpid()}"
+    netns_setup(engs, cli)
     engines, children = [], []
     # Where each kind of client connects from, and to.
-    paths = [
-        ("v4, remote", cli, ENG_V4), ("v6, remote", cli, ENG_V6),
-        ("v4, 127.0.0.1", eng, "127.0.0.1"), ("v6, [::1]", eng, "::1"),
-    ]
+    def paths_of(i):
+        n = i + 1
+        return [
+            ("v4, remote", cli, eng_v4(n)), ("v6, remote", cli, eng_v6(n)),
+            ("v4, 127.0.0.1", engs[i], "127.0.0.1"), ("v6, [::1]", engs[i], "::1"),
+        ]
+
+    paths = paths_of(0)
     samples = {}
     try:
-        engines, children = setup(a.work, eng, a.busybox_tar, a.berth_bin, repo)
+        engines, children = setup(a.work, engs, a.busybox_tar, a.berth_bin, repo)
         for i, e in enumerate(engines):
             serve(e, 18080 + 10 * i, 18081 + 10 * i)
+        # Up before anything is timed; a path that never answers (podman
+        # has no relay for [::1]) is reported as failing, not timed.
+        dead = set()
         for e_i, e in enumerate(engines):
-            # Up before anything is timed.
-            for what, ns, host in paths:
-                deadline = time.monotonic() + 15
-                while time.monotonic() < deadline:
-                    try:
-                        r = {}
-                        th = threading.Thread(target=lambda: (in_ns(ns), r.setdefault("ok", one_get(host, 18080 + 10 * e_i))))
-                        th.start()
-                        th.join()
-                        if r.get("ok"):
-                            break
-                    except OSError:
-                        pass
-                    time.sleep(0.2)
+            for what, ns, host in paths_of(e_i):
+                up = {}
+
+                def probe(ns=ns, host=host, port=18080 + 10 * e_i):
+                    in_ns(ns)
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline and not up:
+                        try:
+                            if one_get(host, port):
+                                up["ok"] = True
+                        except OSError:
+                            time.sleep(0.2)
+
+                th = threading.Thread(target=probe)
+                th.start()
+                th.join()
+                if not up:
+                    dead.add((e.name, what))
+                    print(f"{e.name}: {what} does not answer", file=sys.stderr, flush=True)
         for rnd in range(a.rounds):
             order = engines[rnd % len(engines):] + engines[:rnd % len(engines)]
             for e in order:
                 i = engines.index(e)
-                for what, ns, host in paths:
-                    c = conn_rate(ns, host, 18080 + 10 * i, a.seconds)
-                    t = tput(ns, host, 18081 + 10 * i, a.mib)
+                for what, ns, host in paths_of(i):
+                    if (e.name, what) in dead:
+                        c = t = None
+                    else:
+                        c = conn_rate(ns, host, 18080 + 10 * i, a.seconds)
+                        t = tput(ns, host, 18081 + 10 * i, a.mib)
                     samples.setdefault(f"conn/s {what}: {e.name}", []).append(c)
                     samples.setdefault(f"MB/s {what}: {e.name}", []).append(t)
                     print(f"round {rnd + 1} {e.name:18} {what:14} {c or 0:8.0f} conn/s {t or 0:8.0f} MB/s",
@@ -289,7 +329,7 @@ def main():
             unserve(e)
     finally:
         teardown(engines, children)
-        for ns in (eng, cli):
+        for ns in engs + [cli]:
             sh(["ip", "netns", "del", ns], check=False)
     res = {}
     for k, vals in samples.items():

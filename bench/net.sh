@@ -40,9 +40,12 @@ cleanup() {
 	rm -rf "$work"
 }
 cleanup
-trap cleanup EXIT
 mkdir -p "$work"
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
-python3 "$repo/bench/net.py" "$work" "$work/busybox.tar" "$repo/target/release" --out "$out" "${args[@]}"
+# The harness stops its engines itself (also on TERM); the roots go after.
+python3 "$repo/bench/net.py" "$work" "$work/busybox.tar" "$repo/target/release" --out "$out" "${args[@]}" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid; cleanup' EXIT INT TERM
+wait $pid
 echo "results: $out" >&2

@@ -169,6 +169,12 @@ fn curl(nets: &Nets, outside: bool, url: &str) -> String {
     r.1
 }
 
+/// `url` answers `text`, within a few tries (a loaded machine's curl may
+/// time out once).
+fn answers(nets: &Nets, outside: bool, url: &str, text: &str) {
+    eventually(url, || curl(nets, outside, url).contains(text));
+}
+
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     common::eventually(what, &mut f)
 }
@@ -333,12 +339,10 @@ fn dual_stack_networks_dns_ports_and_isolation() {
     // The published port on both families: from outside, and on the
     // daemon's host at 127.0.0.1 and [::1] (berth's relay).
     for url in ["http://198.18.0.1:8080/i", "http://[fd00:18::1]:8080/i"] {
-        let page = curl(&nets, true, url);
-        assert_eq!(page.trim(), "hello from web", "{url}");
+        answers(&nets, true, url, "hello from web");
     }
     for url in ["http://127.0.0.1:8080/i", "http://[::1]:8080/i"] {
-        let page = curl(&nets, false, url);
-        assert_eq!(page.trim(), "hello from web", "{url}");
+        answers(&nets, false, url, "hello from web");
     }
     let ports = ok(d.docker(&["port", "web", "80"]));
     assert!(
@@ -667,14 +671,14 @@ fn the_host_firewall_chain_governs_published_ports() {
             && curl(&nets, true, "http://[fd00:18::1]:8081/i").is_empty()
     };
     assert!(blocked(), "8081 still answers");
-    assert!(curl(&nets, true, "http://198.18.0.1:8082/i").contains("hello from b"));
+    answers(&nets, true, "http://198.18.0.1:8082/i", "hello from b");
     // berth rewrites its chains (a new container): the admin's rule stays.
     start_web(&d, "c", &["-p", "8084:80"]);
     assert!(ok(nets.host(&format!("nft list chain ip {table} firewall"))).contains("8081 drop"));
     assert!(blocked(), "8081 answers after berth rewrote its table");
     // Loopback and hairpin keep working beside it.
-    assert!(curl(&nets, false, "http://127.0.0.1:8083/i").contains("hello from b"));
-    assert!(curl(&nets, false, "http://127.0.0.1:8082/i").contains("hello from b"));
+    answers(&nets, false, "http://127.0.0.1:8083/i", "hello from b");
+    answers(&nets, false, "http://127.0.0.1:8082/i", "hello from b");
     let page = ok(exec(&d, "c", "wget -qO- http://198.18.0.1:8082/i"));
     assert!(page.contains("hello from b"), "hairpin: {page}");
     let page = ok(exec(&d, "b", "wget -qO- http://198.18.0.1:8082/i"));
@@ -683,8 +687,8 @@ fn the_host_firewall_chain_governs_published_ports() {
     for family in ["ip", "ip6"] {
         ok(nets.host(&format!("nft flush chain {family} {table} firewall")));
     }
-    assert!(curl(&nets, true, "http://198.18.0.1:8081/i").contains("hello from a"));
-    assert!(curl(&nets, true, "http://[fd00:18::1]:8081/i").contains("hello from a"));
+    answers(&nets, true, "http://198.18.0.1:8081/i", "hello from a");
+    answers(&nets, true, "http://[fd00:18::1]:8081/i", "hello from a");
 }
 
 /// One HTTP request over the daemon's socket with curl: (status, body).
