@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Value};
+use models::network::{
+    ConnectRequest, CreateRequest, CreateResponse, DisconnectRequest, Network, PruneReport,
+};
 
 use super::query::Query;
 use super::{blocking, ApiError, Body};
@@ -15,7 +17,10 @@ use crate::Daemon;
 /// Largest body read before refusing: a create or connect request.
 const MAX_BODY: usize = 1 << 20;
 
-async fn read_json(body: Incoming) -> Result<Value, ApiError> {
+/// A request body as dockerd reads it; an empty body is the defaults.
+async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    body: Incoming,
+) -> Result<T, ApiError> {
     use http_body_util::BodyExt;
     let bytes = http_body_util::Limited::new(body, MAX_BODY)
         .collect()
@@ -23,20 +28,16 @@ async fn read_json(body: Incoming) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("reading the body (at most 1 MiB): {e}")))?
         .to_bytes();
     if bytes.is_empty() {
-        return Ok(json!({}));
+        return Ok(T::default());
     }
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request("invalid JSON: an object expected"));
-    }
-    Ok(v)
+    super::decode(&bytes)
 }
 
-fn labels_match(labels: &Value, wanted: &str) -> bool {
+fn labels_match(labels: &Option<BTreeMap<String, String>>, wanted: &str) -> bool {
+    let labels = labels.as_ref();
     match wanted.split_once('=') {
-        Some((k, v)) => labels[k].as_str() == Some(v),
-        None => labels.get(wanted).is_some(),
+        Some((k, v)) => labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v),
+        None => labels.is_some_and(|l| l.contains_key(wanted)),
     }
 }
 
@@ -65,39 +66,35 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         let mut all = e.network_list()?;
         if dangling {
             for n in &mut all {
-                let id = n["Id"].as_str().unwrap_or("").to_string();
-                n["Containers"] = e.network_inspect(&id)?["Containers"].clone();
+                n.containers = e.network_inspect(&n.id)?.containers;
             }
         }
         Ok(all)
     })
     .await?;
-    let builtin = |n: &Value| matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
-    let kept: Vec<Value> = all
+    let builtin = |n: &Network| matches!(n.name.as_str(), "bridge" | "host" | "none");
+    let kept: Vec<Network> = all
         .into_iter()
         .filter(|n| {
             filters.iter().all(|(key, wanted)| {
-                let field = |f: &str| n[f].as_str().unwrap_or("").to_string();
                 wanted.iter().any(|w| match key.as_str() {
-                    "name" => field("Name").contains(w.as_str()),
-                    "id" => field("Id").starts_with(w.as_str()),
-                    "driver" => field("Driver") == *w,
-                    "label" => labels_match(&n["Labels"], w),
+                    "name" => n.name.contains(w.as_str()),
+                    "id" => n.id.starts_with(w.as_str()),
+                    "driver" => n.driver == *w,
+                    "label" => labels_match(&n.labels, w),
                     "type" => (w == "builtin") == builtin(n),
                     "dangling" => {
                         let empty =
-                            n["Containers"].as_object().is_none_or(|m| m.is_empty()) && !builtin(n);
+                            n.containers.as_ref().is_none_or(|m| m.is_empty()) && !builtin(n);
                         (w == "true" || w == "1") == empty
                     }
                     _ => true,
                 })
             })
         })
-        .map(|mut n| {
-            if let Some(m) = n.as_object_mut() {
-                m.insert("Containers".into(), json!({}));
-            }
-            n
+        .map(|n| Network {
+            containers: Some(BTreeMap::new()),
+            ..n
         })
         .collect();
     Ok(super::json(StatusCode::OK, &kept))
@@ -110,97 +107,22 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     Ok(super::json(StatusCode::OK, &v))
 }
 
-fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    match v {
-        Value::Null => Ok(BTreeMap::new()),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => Ok((k.clone(), s.to_string())),
-                // Go's decoder, as dockerd answers a wrong type.
-                None => Err(ApiError::bad_request(format!(
-                    "json: cannot unmarshal {} into Go struct field CreateRequest.{what} of type string",
-                    json_kind(v)
-                ))),
-            })
-            .collect(),
-        other => Err(ApiError::bad_request(format!(
-            "json: cannot unmarshal {} into Go struct field CreateRequest.{what} of type map[string]string",
-            json_kind(other)
-        ))),
-    }
-}
-
-/// The word Go's `encoding/json` uses for a JSON value's type.
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// A boolean field of the body (absent or null: false), type-checked.
-fn bool_field(v: &Value, key: &str) -> Result<bool, ApiError> {
-    match &v[key] {
-        Value::Null => Ok(false),
-        Value::Bool(b) => Ok(*b),
-        other => Err(ApiError::bad_request(format!(
-            "json: cannot unmarshal {} into Go struct field CreateRequest.{key} of type bool",
-            json_kind(other)
-        ))),
-    }
-}
-
-/// `IPAM.Config`: each pool's `Subnet`, `IPRange`, `Gateway`,
-/// `AuxiliaryAddresses`.
-fn pools(v: &Value) -> Result<Vec<engine::network::IpamPool>, ApiError> {
-    let configs = match &v["IPAM"]["Config"] {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(a) => a,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "json: cannot unmarshal {} into Go struct field IPAM.IPAM.Config of type []network.IPAMConfig",
-                json_kind(other)
-            )))
-        }
-    };
-    let s = |c: &Value, k: &str| c[k].as_str().unwrap_or("").to_string();
-    let mut out = Vec::new();
-    for c in configs {
-        if s(c, "Subnet").is_empty() && !s(c, "Gateway").is_empty() {
-            return Err(ApiError::bad_request(
-                "gateway needs a subnet (--subnet) to be given",
-            ));
-        }
-        out.push(engine::network::IpamPool {
-            subnet: s(c, "Subnet"),
-            ip_range: s(c, "IPRange"),
-            gateway: s(c, "Gateway"),
-            aux: string_map(&c["AuxiliaryAddresses"], "IPAM.Config.AuxiliaryAddresses")?,
-        });
-    }
-    Ok(out)
-}
-
-/// `POST /networks/create` (moby's `NetworkCreateRequest`): `Name`,
-/// `Driver`, `Scope`, `Internal`, `Attachable`, `Ingress`, `EnableIPv6`,
-/// `IPAM` (`Driver`, `Config` with a pool of each family, `Options`),
-/// `Options`, `Labels`, `CheckDuplicate` (what API < 1.44 meant by it).
+/// `POST /networks/create` (moby's `CreateRequest`, read as Go reads it:
+/// a wrong type is a 400): `Name`, `Driver`, `Scope`, `Internal`,
+/// `Attachable`, `Ingress`, `EnableIPv6`, `IPAM` (`Driver`, `Config` with a
+/// pool of each family and its `AuxiliaryAddresses`, `Options`), `Options`,
+/// `Labels`, `CheckDuplicate` (what API < 1.44 meant by it).
 pub async fn create(
     d: &Daemon,
     version: Option<(u32, u32)>,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let name = v["Name"].as_str().unwrap_or("").to_string();
+    let v: CreateRequest = read_json(body).await?;
+    let name = v.name.clone();
     if name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
-    match v["Scope"].as_str().unwrap_or("") {
+    match v.scope.as_str() {
         "" | "local" => {}
         s => {
             return Err(ApiError::bad_request(format!(
@@ -208,7 +130,8 @@ pub async fn create(
             )))
         }
     }
-    match v["IPAM"]["Driver"].as_str().unwrap_or("") {
+    let ipam = v.ipam.clone().unwrap_or_default();
+    match ipam.driver.as_str() {
         "" | "default" => {}
         driver => {
             return Err(ApiError::not_found(format!(
@@ -216,25 +139,35 @@ pub async fn create(
             )))
         }
     }
-    let ipam_options = match &v["IPAM"]["Options"] {
-        Value::Null => None,
-        o => Some(string_map(o, "IPAM.Options")?),
-    };
+    let mut pools = Vec::new();
+    for c in ipam.config.clone().unwrap_or_default() {
+        if c.subnet.is_empty() && !c.gateway.is_empty() {
+            return Err(ApiError::bad_request(
+                "gateway needs a subnet (--subnet) to be given",
+            ));
+        }
+        pools.push(engine::network::IpamPool {
+            subnet: c.subnet,
+            ip_range: c.ip_range,
+            gateway: c.gateway,
+            aux: c.aux_address,
+        });
+    }
     // dockerd before API 1.44 made a second network of a name unless the
     // client asked it not to; from 1.44 it always refuses.
     let check_duplicate =
-        version.is_none_or(|v| v >= (1, 44)) || v["CheckDuplicate"].as_bool() == Some(true);
+        version.is_none_or(|v| v >= (1, 44)) || v.check_duplicate == Some(true);
     let req = engine::network::NetworkCreate {
         name: name.clone(),
-        driver: v["Driver"].as_str().unwrap_or("").to_string(),
-        internal: bool_field(&v, "Internal")?,
-        ipv6: bool_field(&v, "EnableIPv6")?,
-        pools: pools(&v)?,
-        ipam_options,
-        labels: string_map(&v["Labels"], "Labels")?,
-        options: string_map(&v["Options"], "Options")?,
-        attachable: bool_field(&v, "Attachable")?,
-        ingress: bool_field(&v, "Ingress")?,
+        driver: v.driver.clone(),
+        internal: v.internal,
+        ipv6: v.enable_ipv6 == Some(true),
+        pools,
+        ipam_options: ipam.options,
+        labels: v.labels.clone().unwrap_or_default(),
+        options: v.options.clone().unwrap_or_default(),
+        attachable: v.attachable,
+        ingress: v.ingress,
         check_duplicate,
     };
     let e = d.engine.clone();
@@ -247,7 +180,10 @@ pub async fn create(
     );
     Ok(super::json(
         StatusCode::CREATED,
-        &json!({"Id": id, "Warning": ""}),
+        &CreateResponse {
+            id,
+            warning: String::new(),
+        },
     ))
 }
 
@@ -277,7 +213,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let gone = blocking(move || e.network_prune(&labels)).await?;
     Ok(super::json(
         StatusCode::OK,
-        &json!({ "NetworksDeleted": if gone.is_empty() { Value::Null } else { json!(gone) } }),
+        &PruneReport {
+            networks_deleted: (!gone.is_empty()).then_some(gone),
+        },
     ))
 }
 
@@ -287,12 +225,11 @@ pub async fn connect(
     network: String,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let container = v["Container"].as_str().unwrap_or("").to_string();
-    let ep = v["EndpointConfig"].clone();
+    let v: ConnectRequest = read_json(body).await?;
+    let ep = v.endpoint_config.unwrap_or_default();
     let e = d.engine.clone();
-    blocking(move || e.network_connect(&network, &container, ep)).await?;
-    Ok(super::json(StatusCode::OK, &json!(null)))
+    blocking(move || e.network_connect(&network, &v.container, ep)).await?;
+    Ok(super::json(StatusCode::OK, &()))
 }
 
 /// `POST /networks/{id}/disconnect` with `{Container, Force}`.
@@ -301,10 +238,8 @@ pub async fn disconnect(
     network: String,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let container = v["Container"].as_str().unwrap_or("").to_string();
-    let force = v["Force"].as_bool().unwrap_or(false);
+    let v: DisconnectRequest = read_json(body).await?;
     let e = d.engine.clone();
-    blocking(move || e.network_disconnect(&network, &container, force)).await?;
-    Ok(super::json(StatusCode::OK, &json!(null)))
+    blocking(move || e.network_disconnect(&network, &v.container, v.force)).await?;
+    Ok(super::json(StatusCode::OK, &()))
 }

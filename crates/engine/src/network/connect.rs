@@ -7,12 +7,13 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use serde_json::Value;
+use models::container::CreateBody;
+use models::network::EndpointSettings;
 use store::meta::Table;
 
 use super::endpoint::{self, EndpointSpec};
 use super::user::{parse_subnet, parse_subnet6, veth_of};
-use super::{strings, sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserEndpoint};
+use super::{sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserEndpoint};
 use crate::containers::{ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -21,7 +22,7 @@ fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
 }
 
 /// The user networks among a container's endpoints, in order.
-pub(crate) fn wanted_networks(config: &Value) -> Vec<(String, Value)> {
+pub(crate) fn wanted_networks(config: &CreateBody) -> Vec<(String, EndpointSettings)> {
     endpoint::endpoints(config)
         .into_iter()
         .filter(|(n, _)| !endpoint::predefined(n))
@@ -78,9 +79,10 @@ impl Engine {
         let mut names = vec![c.name.clone()];
         names.extend(aliases.iter().cloned());
         names.push(c.id[..12].to_string());
-        if let Some(h) = c.config["Hostname"].as_str().filter(|h| !h.is_empty()) {
-            names.push(h.to_string());
-            if let Some(d) = c.config["Domainname"].as_str().filter(|d| !d.is_empty()) {
+        let (h, d) = (&c.config.config.hostname, &c.config.config.domainname);
+        if !h.is_empty() {
+            names.push(h.clone());
+            if !d.is_empty() {
                 names.push(format!("{h}.{d}"));
             }
         }
@@ -127,8 +129,11 @@ impl Engine {
             if n.network == a.networks[0].network {
                 // `--link` given on a user network is its first network's.
                 links.extend(
-                    strings(&c.config["HostConfig"]["Links"])
+                    c.config
+                        .host_config
+                        .links
                         .iter()
+                        .flatten()
                         .map(|l| endpoint::parse_link(l))
                         .map(|(t, a)| (a, t)),
                 );
@@ -136,8 +141,12 @@ impl Engine {
         }
         names.set_links(&c.id, links);
         names.set_internal(&c.id, all_internal);
-        let own: Vec<SocketAddr> = strings(&c.config["HostConfig"]["Dns"])
+        let own: Vec<SocketAddr> = c
+            .config
+            .host_config
+            .dns
             .iter()
+            .flatten()
             .filter_map(|d| d.parse::<std::net::IpAddr>().ok())
             .map(|ip| SocketAddr::new(ip, 53))
             .collect();
@@ -162,7 +171,7 @@ impl Engine {
         c: &ContainerRecord,
         a: &mut Attachment,
         name: &str,
-        ep: &Value,
+        ep: &EndpointSettings,
     ) -> Result<(), EngineError> {
         let r = self.find_network(name)?;
         if !r.is_user() {
@@ -200,11 +209,7 @@ impl Engine {
         // `Config.MacAddress` (API < 1.44) is the first network's.
         let mac = spec.mac.or_else(|| {
             (a.endpoint.is_none() && a.networks.is_empty())
-                .then(|| {
-                    c.config["MacAddress"]
-                        .as_str()
-                        .and_then(endpoint::parse_mac)
-                })
+                .then(|| endpoint::parse_mac(&c.config.config.mac_address))
                 .flatten()
         });
         let (ip, ip6) = self.allocate_user(&r, &c.id, spec.ip, spec.ip6)?;
@@ -259,7 +264,7 @@ impl Engine {
         &self,
         network: &str,
         container: &str,
-        endpoint: Value,
+        endpoint: EndpointSettings,
     ) -> Result<(), EngineError> {
         let r = self.find_network(network)?;
         let c = self.find_container(container)?;
@@ -304,20 +309,18 @@ impl Engine {
             // Docker's `updateNetworkSettings`: no duplicate config.
             return Ok(());
         }
-        let eps = &mut config["NetworkingConfig"]["EndpointsConfig"];
-        if !eps.is_object() {
-            // A record from before berth kept its endpoints: its mode's.
-            let mut m = serde_json::Map::new();
-            if let Ok(mode_net) = self.find_network(&mode) {
-                m.insert(mode_net.name, Value::Object(Default::default()));
-            }
-            *eps = Value::Object(m);
-        }
-        eps[&r.name] = if endpoint.is_null() {
-            Value::Object(Default::default())
-        } else {
-            endpoint
-        };
+        let eps = config
+            .networking_config
+            .endpoints_config
+            .get_or_insert_with(|| {
+                // A record from before berth kept its endpoints: its mode's.
+                let mut m = std::collections::BTreeMap::new();
+                if let Ok(mode_net) = self.find_network(&mode) {
+                    m.insert(mode_net.name, Some(EndpointSettings::default()));
+                }
+                m
+            });
+        eps.insert(r.name.clone(), Some(endpoint));
         self.update_config(&c.id, config)
     }
 
@@ -382,28 +385,26 @@ impl Engine {
                 ),
             ));
         }
-        let eps = &mut config["NetworkingConfig"]["EndpointsConfig"];
-        if !eps.is_object() {
-            *eps = Value::Object(Default::default());
-        }
-        if let Some(m) = eps.as_object_mut() {
-            m.retain(|n, _| !recorded.contains(n) && n != &r.name && n != &r.id);
-        }
+        config
+            .networking_config
+            .endpoints_config
+            .get_or_insert_with(Default::default)
+            .retain(|n, _| !recorded.contains(n) && n != &r.name && n != &r.id);
         self.update_config(&c.id, config)
     }
 
     /// The key under which a container's record has it on network `r`:
     /// its endpoint configs' (even none left, after disconnects), or, in a
     /// record from before berth kept them, its `NetworkMode`'s.
-    fn recorded_on(&self, config: &Value, r: &NetworkRecord) -> Option<String> {
+    fn recorded_on(&self, config: &CreateBody, r: &NetworkRecord) -> Option<String> {
         let is = |n: &String| self.find_network(n).is_ok_and(|x| x.id == r.id);
-        match config["NetworkingConfig"]["EndpointsConfig"].as_object() {
+        match &config.networking_config.endpoints_config {
             Some(m) => m.keys().find(|n| is(n)).cloned(),
             None => Some(super::mode_of(config)).filter(is),
         }
     }
 
-    fn update_config(&self, id: &str, config: Value) -> Result<(), EngineError> {
+    fn update_config(&self, id: &str, config: CreateBody) -> Result<(), EngineError> {
         self.store().meta().write(|w| {
             if let Some(mut c) = w.get::<ContainerRecord>(Table::Containers, id)? {
                 c.config = config;
@@ -567,21 +568,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn body(v: serde_json::Value) -> CreateBody {
+        models::de::from_value(v).unwrap()
+    }
+
     #[test]
     fn networks_wanted_in_order() {
-        let cfg = json!({
+        let cfg = body(json!({
             "HostConfig": {"NetworkMode": "front"},
             "NetworkingConfig": {"EndpointsConfig": {
                 "back": {"Aliases": ["db"]}, "front": {"IPAMConfig": {"IPv4Address": "10.0.0.9"}},
                 "bridge": {},
             }},
-        });
+        }));
         let w = wanted_networks(&cfg);
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].0, "front");
-        assert_eq!(w[0].1["IPAMConfig"]["IPv4Address"], "10.0.0.9");
+        assert_eq!(w[0].1.ipam_config.clone().unwrap().ipv4_address, "10.0.0.9");
         assert_eq!(w[1].0, "back");
-        assert!(wanted_networks(&json!({"HostConfig": {"NetworkMode": "bridge"}})).is_empty());
+        assert!(wanted_networks(&body(json!({"HostConfig": {"NetworkMode": "bridge"}}))).is_empty());
     }
 
     #[test]
@@ -589,7 +594,7 @@ mod tests {
         let c = ContainerRecord {
             id: "0123456789abcdef".repeat(4),
             name: "web".into(),
-            config: json!({"Hostname": "h", "Domainname": "example.com"}),
+            config: body(json!({"Hostname": "h", "Domainname": "example.com"})),
             ..Default::default()
         };
         assert_eq!(

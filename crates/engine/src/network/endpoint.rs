@@ -11,7 +11,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde_json::Value;
+use models::container::CreateBody;
+use models::network::EndpointSettings;
 
 use crate::{EngineError, ErrorKind};
 
@@ -29,14 +30,11 @@ pub fn predefined(mode: &str) -> bool {
 /// `NetworkMode`'s first (when it is among them), then the others. A
 /// record with none (made before berth kept them, or with all of them
 /// disconnected) is on its `NetworkMode`'s.
-pub fn endpoints(config: &Value) -> Vec<(String, Value)> {
+pub fn endpoints(config: &CreateBody) -> Vec<(String, EndpointSettings)> {
     let mode = super::mode_of(config);
-    let eps = config["NetworkingConfig"]["EndpointsConfig"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let eps = config.networking_config.endpoints();
     if eps.is_empty() {
-        return vec![(mode, Value::Null)];
+        return vec![(mode, EndpointSettings::default())];
     }
     let mut out = Vec::new();
     if let Some(ep) = eps.get(&mode) {
@@ -90,42 +88,35 @@ pub fn parse_link(s: &str) -> (String, String) {
     (name.to_string(), alias.to_string())
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl EndpointSpec {
     /// Reads an endpoint config; the errors are Docker's.
-    pub fn parse(ep: &Value) -> Result<EndpointSpec, EngineError> {
-        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-        let ip = text(&ep["IPAMConfig"]["IPv4Address"])
+    pub fn parse(ep: &EndpointSettings) -> Result<EndpointSpec, EngineError> {
+        let text = |v: &str| Some(v.to_string()).filter(|s| !s.is_empty());
+        let ipam = ep.ipam_config.clone().unwrap_or_default();
+        let ip = text(&ipam.ipv4_address)
             .map(|s| {
                 s.parse::<Ipv4Addr>()
                     .map_err(|_| bad(format!("invalid IPv4 address: {s}")))
             })
             .transpose()?;
-        let ip6 = text(&ep["IPAMConfig"]["IPv6Address"])
+        let ip6 = text(&ipam.ipv6_address)
             .map(|s| {
                 s.parse::<Ipv6Addr>()
                     .map_err(|_| bad(format!("invalid IPv6 address: {s}")))
             })
             .transpose()?;
-        let mac = text(&ep["MacAddress"])
+        let mac = text(&ep.mac_address)
             .map(|s| parse_mac(&s).ok_or_else(|| bad(format!("invalid MAC address {s}"))))
             .transpose()?;
         Ok(EndpointSpec {
             ip,
             ip6,
             mac,
-            aliases: strings(&ep["Aliases"]),
-            links: strings(&ep["Links"])
+            aliases: ep.aliases.clone().unwrap_or_default(),
+            links: ep
+                .links
                 .iter()
+                .flatten()
                 .map(|l| parse_link(l))
                 .collect(),
         })
@@ -192,33 +183,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn body(v: serde_json::Value) -> CreateBody {
+        models::de::from_value(v).unwrap()
+    }
+
+    fn ep(v: serde_json::Value) -> EndpointSettings {
+        models::de::from_value(v).unwrap()
+    }
+
     #[test]
     fn endpoints_in_order_and_by_mode_when_none() {
-        let cfg = json!({
+        let cfg = body(json!({
             "HostConfig": {"NetworkMode": "front"},
             "NetworkingConfig": {"EndpointsConfig": {
                 "back": {"Aliases": ["db"]}, "front": {"IPAMConfig": {"IPv4Address": "10.0.0.9"}},
             }},
-        });
+        }));
         let e = endpoints(&cfg);
         assert_eq!(
             e.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
             ["front", "back"]
         );
-        let disconnected = json!({"HostConfig": {"NetworkMode": "front"},
-            "NetworkingConfig": {"EndpointsConfig": {"back": {}}}});
+        let disconnected = body(json!({"HostConfig": {"NetworkMode": "front"},
+            "NetworkingConfig": {"EndpointsConfig": {"back": {}}}}));
         assert_eq!(endpoints(&disconnected)[0].0, "back");
-        let legacy = json!({"HostConfig": {"NetworkMode": "front"}});
+        let legacy = body(json!({"HostConfig": {"NetworkMode": "front"}}));
         assert_eq!(endpoints(&legacy)[0].0, "front");
-        assert_eq!(endpoints(&json!({}))[0].0, "bridge");
+        assert_eq!(endpoints(&body(json!({})))[0].0, "bridge");
     }
 
     #[test]
     fn endpoint_specs() {
-        let s = EndpointSpec::parse(&json!({
+        let s = EndpointSpec::parse(&ep(json!({
             "IPAMConfig": {"IPv4Address": "10.0.0.9", "IPv6Address": "fd00::9"},
             "MacAddress": "02:42:ac:11:00:99", "Aliases": ["a"], "Links": ["up:bar", "/x"],
-        }))
+        })))
         .unwrap();
         assert_eq!(s.mac, Some([2, 0x42, 0xac, 0x11, 0, 0x99]));
         assert_eq!(s.ip6, Some("fd00::9".parse().unwrap()));
@@ -226,9 +225,9 @@ mod tests {
             s.links,
             vec![("up".into(), "bar".into()), ("x".into(), "x".into())]
         );
-        let e = EndpointSpec::parse(&json!({"MacAddress": "02:42"})).unwrap_err();
+        let e = EndpointSpec::parse(&ep(json!({"MacAddress": "02:42"}))).unwrap_err();
         assert_eq!(e.message, "invalid MAC address 02:42");
-        assert!(EndpointSpec::parse(&json!({"IPAMConfig": {"IPv6Address": "x"}})).is_err());
+        assert!(EndpointSpec::parse(&ep(json!({"IPAMConfig": {"IPv6Address": "x"}}))).is_err());
         assert_eq!(parse_link("/db:/web/alias"), ("db".into(), "alias".into()));
     }
 

@@ -9,10 +9,9 @@
 
 use std::net::IpAddr;
 
-use serde_json::Value;
 use store::meta::Table;
 
-use super::{endpoint, strings, EtcNet, NetPlan};
+use super::{endpoint, EtcNet, NetPlan};
 use crate::containers::{ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -31,13 +30,13 @@ impl Engine {
         c: &ContainerRecord,
         plan: &mut NetPlan,
     ) -> Result<(), EngineError> {
-        let hc = &c.config["HostConfig"];
+        let hc = &c.config.host_config;
+        let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
         let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
         plan.extra.hosts =
-            super::etc::extra_hosts(&strings(&hc["ExtraHosts"]), self.host_gateway())
-                .map_err(bad)?;
-        plan.extra.domainname = c.config["Domainname"].as_str().unwrap_or("").to_string();
-        plan.extra.dns = strings(&hc["Dns"]);
+            super::etc::extra_hosts(&list(&hc.extra_hosts), self.host_gateway()).map_err(bad)?;
+        plan.extra.domainname = c.config.config.domainname.clone();
+        plan.extra.dns = list(&hc.dns);
         if plan.extra.dns.is_empty() {
             // The daemon's `dns`, as far as a container can use them (a
             // loopback resolver is the host's, and a port is no
@@ -49,15 +48,15 @@ impl Engine {
                 .map(|a| a.ip().to_string())
                 .collect();
         }
-        plan.extra.dns_search = strings(&hc["DnsSearch"]);
+        plan.extra.dns_search = list(&hc.dns_search);
         if plan.extra.dns_search.is_empty() {
             plan.extra.dns_search = self.net_options.dns_search.clone();
         }
-        plan.extra.dns_options = strings(&hc["DnsOptions"]);
+        plan.extra.dns_options = list(&hc.dns_options);
         if plan.extra.dns_options.is_empty() {
             plan.extra.dns_options = self.net_options.dns_options.clone();
         }
-        let links = strings(&hc["Links"]);
+        let links = list(&hc.links);
         if links.is_empty() {
             return Ok(());
         }
@@ -87,10 +86,9 @@ impl Engine {
                 let ip = ep.ip;
                 // The alias, the target's host name, and its name unless
                 // that is the alias (moby `container_operations_unix.go`).
-                let hostname = t.config["Hostname"]
-                    .as_str()
+                let hostname = Some(t.config.config.hostname.clone())
                     .filter(|h| !h.is_empty())
-                    .map_or_else(|| t.id[..12].to_string(), str::to_string);
+                    .unwrap_or_else(|| t.id[..12].to_string());
                 let mut names = format!("{alias} {hostname}");
                 if alias != t.name {
                     names.push_str(&format!(" {}", t.name));
@@ -99,16 +97,19 @@ impl Engine {
                 if let Some(ip6) = ep.ip6 {
                     plan.extra.hosts.push((IpAddr::V6(ip6), names));
                 }
-                let exposed: Vec<(u16, net::Proto)> = t.config["ExposedPorts"]
-                    .as_object()
-                    .map(|m| m.keys().filter_map(|k| net::ports::parse_key(k)).collect())
-                    .unwrap_or_default();
+                let exposed: Vec<(u16, net::Proto)> = t
+                    .config
+                    .config
+                    .exposed_ports
+                    .keys()
+                    .filter_map(|k| net::ports::parse_key(k))
+                    .collect();
                 plan.env.extend(endpoint::link_env(
                     &c.name,
                     &alias,
                     ip,
                     &exposed,
-                    &strings(&t.config["Env"]),
+                    &list(&t.config.config.env),
                 ));
             }
         }
@@ -120,7 +121,7 @@ impl Engine {
     pub fn container_remove_link(&self, parent: &str, alias: &str) -> Result<(), EngineError> {
         let p = self.find_container(parent.trim_start_matches('/'))?;
         let mut config = p.config.clone();
-        let links = strings(&config["HostConfig"]["Links"]);
+        let links = config.host_config.links.clone().unwrap_or_default();
         let kept: Vec<String> = links
             .iter()
             .filter(|l| endpoint::parse_link(l).1 != alias)
@@ -132,11 +133,7 @@ impl Engine {
                 format!("No such link: /{}/{alias}", p.name),
             ));
         }
-        config["HostConfig"]["Links"] = if kept.is_empty() {
-            Value::Null
-        } else {
-            Value::from(kept)
-        };
+        config.host_config.links = (!kept.is_empty()).then_some(kept);
         self.store().meta().write(|w| {
             if let Some(mut c) = w.get::<ContainerRecord>(Table::Containers, &p.id)? {
                 c.config = config;
@@ -152,8 +149,8 @@ impl Engine {
     pub fn link_names(&self, c: &ContainerRecord, all: &[ContainerRecord]) -> Vec<String> {
         let mut out = Vec::new();
         for p in all {
-            for l in strings(&p.config["HostConfig"]["Links"]) {
-                let (target, alias) = endpoint::parse_link(&l);
+            for l in p.config.host_config.links.iter().flatten() {
+                let (target, alias) = endpoint::parse_link(l);
                 if target == c.name || c.id.starts_with(&target) {
                     out.push(format!("/{}/{alias}", p.name));
                 }

@@ -44,8 +44,9 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use models::container::CreateBody;
+use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use store::meta::Table;
 
 use crate::containers::{random_hex, ContainerRecord, State};
@@ -195,7 +196,7 @@ pub struct UserEndpoint {
     /// The endpoint config as given (echoed by inspect: `IPAMConfig`,
     /// `Links`, `MacAddress`).
     #[serde(default)]
-    pub config: Value,
+    pub config: EndpointSettings,
 }
 
 /// What a running container got (`network.json`).
@@ -277,8 +278,8 @@ fn sys(e: impl std::fmt::Display) -> EngineError {
 
 /// The network mode of a create body, resolved: `bridge`, `none`, `host`,
 /// `container:<name>`, or another name (refused: no user-defined networks).
-pub fn mode_of(config: &Value) -> String {
-    match config["HostConfig"]["NetworkMode"].as_str().unwrap_or("") {
+pub fn mode_of(config: &CreateBody) -> String {
+    match config.host_config.network_mode.as_str() {
         "" | "default" => "bridge".into(),
         m => m.to_string(),
     }
@@ -495,20 +496,20 @@ impl Engine {
     /// Checks a create body's network settings (Docker's errors) and puts
     /// its `NetworkMode`'s network among its endpoints, each endpoint keyed
     /// by its network's name, as Docker records them.
-    pub(crate) fn network_prepare(&self, config: &mut Value) -> Result<(), EngineError> {
+    pub(crate) fn network_prepare(&self, config: &mut CreateBody) -> Result<(), EngineError> {
         let mode = mode_of(config);
         if let Some(other) = mode.strip_prefix("container:") {
             self.find_container(other)?;
         }
-        let hc = &config["HostConfig"];
+        let hc = &config.host_config;
         for (_, _, _, spec) in publish::wanted_ports(config)? {
             publish::host_ports(&spec)?;
         }
-        let extra: Vec<String> = strings(&hc["ExtraHosts"]);
+        let extra: Vec<String> = hc.extra_hosts.clone().unwrap_or_default();
         etc::extra_hosts(&extra, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
             .map_err(|m| EngineError::new(ErrorKind::InvalidArgument, m))?;
-        for l in strings(&hc["Links"]) {
-            let (target, _) = endpoint::parse_link(&l);
+        for l in hc.links.iter().flatten() {
+            let (target, _) = endpoint::parse_link(l);
             self.find_container(&target).map_err(|_| {
                 EngineError::new(
                     ErrorKind::NotFound,
@@ -516,7 +517,8 @@ impl Engine {
                 )
             })?;
         }
-        if let Some(mac) = config["MacAddress"].as_str().filter(|m| !m.is_empty()) {
+        let mac = &config.config.mac_address;
+        if !mac.is_empty() {
             endpoint::parse_mac(mac).ok_or_else(|| {
                 EngineError::new(
                     ErrorKind::InvalidArgument,
@@ -528,11 +530,8 @@ impl Engine {
             return Ok(());
         }
         // The endpoints, keyed by their networks' names.
-        let given = config["NetworkingConfig"]["EndpointsConfig"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut eps = serde_json::Map::new();
+        let given = config.networking_config.endpoints();
+        let mut eps = std::collections::BTreeMap::new();
         for (name, ep) in given {
             let r = self.find_network(&name)?;
             if r.name == "host" || r.name == "none" {
@@ -542,7 +541,7 @@ impl Engine {
                 ));
             }
             self.check_endpoint(&r, &ep)?;
-            eps.insert(r.name, ep);
+            eps.insert(r.name, Some(ep));
         }
         let mode_net = match self.find_network(&mode) {
             Ok(r) => r,
@@ -551,15 +550,19 @@ impl Engine {
             Err(e) => return Err(e),
         };
         if !eps.contains_key(&mode_net.name) {
-            eps.insert(mode_net.name.clone(), Value::Object(Default::default()));
+            eps.insert(mode_net.name.clone(), Some(EndpointSettings::default()));
         }
-        config["NetworkingConfig"]["EndpointsConfig"] = Value::Object(eps);
+        config.networking_config.endpoints_config = Some(eps);
         Ok(())
     }
 
     /// Checks what an endpoint config asks of network `r` (Docker's rules:
     /// a static address needs a subnet given by the user).
-    pub(crate) fn check_endpoint(&self, r: &NetworkRecord, ep: &Value) -> Result<(), EngineError> {
+    pub(crate) fn check_endpoint(
+        &self,
+        r: &NetworkRecord,
+        ep: &EndpointSettings,
+    ) -> Result<(), EngineError> {
         let spec = endpoint::EndpointSpec::parse(ep)?;
         if (spec.ip.is_some() || spec.ip6.is_some()) && !r.user_subnet {
             return Err(EngineError::new(
@@ -765,7 +768,7 @@ impl Engine {
     fn attach_bridge(
         &self,
         c: &ContainerRecord,
-        eps: &[(String, Value)],
+        eps: &[(String, EndpointSettings)],
     ) -> Result<NetPlan, EngineError> {
         let Some(ctx) = &self.net else {
             return Err(sys("the default bridge is not set up"));
@@ -775,14 +778,12 @@ impl Engine {
             .iter()
             .find(|(n, _)| n == "bridge" || n == "default")
             .map(|(_, e)| e.clone())
-            .unwrap_or(Value::Null);
+            .unwrap_or_default();
         let spec = endpoint::EndpointSpec::parse(&ep)?;
         // `Config.MacAddress` (API < 1.44) is the default network's.
-        let mac = spec.mac.or_else(|| {
-            c.config["MacAddress"]
-                .as_str()
-                .and_then(endpoint::parse_mac)
-        });
+        let mac = spec
+            .mac
+            .or_else(|| endpoint::parse_mac(&c.config.config.mac_address));
         let (ip, ip6) = self.allocate(ctx, &c.id)?;
         let netns = self.netns_dir().join(&c.id);
         let iface = net::Iface {
@@ -845,21 +846,14 @@ impl Engine {
     }
 }
 
-/// The strings of a JSON list (a missing or `null` one is empty).
-pub(crate) fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn body(v: serde_json::Value) -> CreateBody {
+        models::de::from_value(v).unwrap()
+    }
 
     #[test]
     fn resolv_conf_as_docker() {
@@ -875,13 +869,13 @@ mod tests {
 
     #[test]
     fn modes() {
-        assert_eq!(mode_of(&json!({})), "bridge");
+        assert_eq!(mode_of(&body(json!({}))), "bridge");
         assert_eq!(
-            mode_of(&json!({"HostConfig": {"NetworkMode": "default"}})),
+            mode_of(&body(json!({"HostConfig": {"NetworkMode": "default"}}))),
             "bridge"
         );
         assert_eq!(
-            mode_of(&json!({"HostConfig": {"NetworkMode": "host"}})),
+            mode_of(&body(json!({"HostConfig": {"NetworkMode": "host"}}))),
             "host"
         );
     }

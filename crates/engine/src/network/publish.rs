@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use serde_json::{json, Value};
+use models::container::{CreateBody, PortBinding};
 
 use super::{Attachment, NetState};
 use crate::containers::ContainerRecord;
@@ -22,22 +22,22 @@ pub(crate) type Wanted = (u16, net::Proto, Option<IpAddr>, String);
 /// The ports a container publishes: (container port, proto, host ip, host
 /// port spec) from `PortBindings`, and every `ExposedPorts` entry with a
 /// free port when `PublishAllPorts`.
-pub(crate) fn wanted_ports(config: &Value) -> Result<Vec<Wanted>, EngineError> {
+pub(crate) fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineError> {
     let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
     let mut out = Vec::new();
-    let hc = &config["HostConfig"];
-    let bindings = hc["PortBindings"].as_object().cloned().unwrap_or_default();
+    let hc = &config.host_config;
+    let bindings = hc.port_bindings.clone().unwrap_or_default();
     for (key, list) in &bindings {
         let (port, proto) = net::ports::parse_key(key)
             .ok_or_else(|| bad(format!("invalid port specification: {key:?}")))?;
-        let list = list.as_array().cloned().unwrap_or_default();
+        let list = list.clone().unwrap_or_default();
         let list = if list.is_empty() {
-            vec![json!({})]
+            vec![PortBinding::default()]
         } else {
             list
         };
         for b in list {
-            let ip = b["HostIp"].as_str().unwrap_or("");
+            let ip = b.host_ip.as_str();
             let host_ip = match ip.trim_start_matches('[').trim_end_matches(']') {
                 "" => None,
                 ip => Some(
@@ -45,24 +45,15 @@ pub(crate) fn wanted_ports(config: &Value) -> Result<Vec<Wanted>, EngineError> {
                         .map_err(|_| bad(format!("invalid IP address: {ip}")))?,
                 ),
             };
-            out.push((
-                port,
-                proto,
-                host_ip,
-                b["HostPort"].as_str().unwrap_or("").to_string(),
-            ));
+            out.push((port, proto, host_ip, b.host_port.clone()));
         }
     }
-    if hc["PublishAllPorts"].as_bool().unwrap_or(false) {
-        for key in config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if bindings.contains_key(&key) {
+    if hc.publish_all_ports {
+        for key in config.config.exposed_ports.keys() {
+            if bindings.contains_key(key) {
                 continue;
             }
-            if let Some((port, proto)) = net::ports::parse_key(&key) {
+            if let Some((port, proto)) = net::ports::parse_key(key) {
                 out.push((port, proto, None, String::new()));
             }
         }
@@ -257,16 +248,21 @@ fn relay_target(f: &net::Forward) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn body(v: serde_json::Value) -> CreateBody {
+        models::de::from_value(v).unwrap()
+    }
 
     #[test]
     fn ports_wanted() {
-        let cfg = json!({
+        let cfg = body(json!({
             "ExposedPorts": {"80/tcp": {}, "53/udp": {}, "443/tcp": {}},
             "HostConfig": {
                 "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}]},
                 "PublishAllPorts": true,
             }
-        });
+        }));
         let w = wanted_ports(&cfg).unwrap();
         assert_eq!(w.len(), 4, "{w:?}");
         assert_eq!(
@@ -283,7 +279,7 @@ mod tests {
         assert_eq!(host_ports("").unwrap(), vec![0]);
         assert_eq!(host_ports("8000-8002").unwrap(), vec![8000, 8001, 8002]);
         assert!(host_ports("x").is_err());
-        let bad = json!({"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "nope"}]}}});
+        let bad = body(json!({"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "nope"}]}}}));
         assert!(wanted_ports(&bad).is_err());
     }
 }

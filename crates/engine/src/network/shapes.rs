@@ -1,10 +1,11 @@
 //! A container's network and the predefined networks in Docker's shapes:
 //! `NetworkSettings` of a container's inspect, `Ports` of its list entry,
-//! and `GET /networks[/{id}]` (moby `api/types/network`).
+//! and `GET /networks[/{id}]` (moby `api/types/network`), both families.
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use models::container::{Port, PortBinding};
+use models::network::{EndpointResource, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings};
 
 use super::{endpoint, mode_of, NetworkRecord};
 use crate::containers::{ContainerRecord, State};
@@ -12,57 +13,52 @@ use crate::{Engine, EngineError};
 
 impl Engine {
     /// `NetworkSettings` of `GET /containers/{id}/json`, Docker's shape.
-    pub(crate) fn network_settings(&self, c: &ContainerRecord, running: bool) -> Value {
+    pub(crate) fn network_settings(&self, c: &ContainerRecord, running: bool) -> NetworkSettings {
         let a = if running {
             self.attachment(&c.id)
         } else {
             None
         };
-        let mut ports = serde_json::Map::new();
-        for key in c.config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            ports.insert(key, Value::Null);
-        }
+        // Exposed ports are listed, unpublished (null), as Docker does.
+        let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = c
+            .config
+            .config
+            .exposed_ports
+            .keys()
+            .map(|k| (k.clone(), None))
+            .collect();
         if let Some(a) = &a {
             for f in &a.forwards {
                 let key = format!("{}/{}", f.port, f.proto.as_str());
-                let entry = ports.entry(key).or_insert(Value::Null);
-                if entry.is_null() {
-                    *entry = json!([]);
-                }
-                if let Some(list) = entry.as_array_mut() {
-                    for ip in super::publish::listed(f) {
-                        list.push(
-                            json!({"HostIp": ip.to_string(), "HostPort": f.host_port.to_string()}),
-                        );
-                    }
+                let list = ports.entry(key).or_default().get_or_insert_with(Vec::new);
+                for ip in super::publish::listed(f) {
+                    list.push(PortBinding {
+                        host_ip: ip.to_string(),
+                        host_port: f.host_port.to_string(),
+                    });
                 }
             }
         }
         let mode = mode_of(&c.config);
-        let mut networks = serde_json::Map::new();
+        let mut networks = BTreeMap::new();
         let ep = a.as_ref().and_then(|a| a.endpoint.clone());
         let records = self.network_records().unwrap_or_default();
-        let given: BTreeMap<String, Value> = endpoint::endpoints(&c.config).into_iter().collect();
-        let config_of = |name: &str| given.get(name).cloned().unwrap_or(Value::Null);
+        let given: BTreeMap<String, EndpointSettings> =
+            endpoint::endpoints(&c.config).into_iter().collect();
         let user = a.as_ref().map(|a| a.networks.clone()).unwrap_or_default();
         for n in &user {
-            let e = &n.endpoint;
             let name = records
                 .iter()
                 .find(|r| r.id == n.network)
                 .map_or_else(|| n.network.clone(), |r| r.name.clone());
             networks.insert(
                 name,
-                endpoint_json(
+                endpoint_settings(
                     &n.config,
                     &n.network,
                     &derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                    Some(e),
-                    json!(n.dns_names),
+                    Some(&n.endpoint),
+                    Some(n.dns_names.clone()),
                 ),
             );
         }
@@ -72,25 +68,16 @@ impl Engine {
                 .as_ref()
                 .map(|x| x.bridge_id.clone())
                 .unwrap_or_default();
+            let asked = given.get("bridge").cloned().unwrap_or_default();
             networks.insert(
                 "bridge".into(),
-                endpoint_json(
-                    &config_of("bridge"),
-                    &id,
-                    &endpoint_id(&c.id),
-                    Some(e),
-                    Value::Null,
-                ),
+                endpoint_settings(&asked, &id, &endpoint_id(&c.id), Some(e), None),
             );
         }
         if !running {
             // A created container: the networks it will join, unaddressed.
-            for (name, epc) in endpoint::endpoints(&c.config) {
-                let name = if name == "default" {
-                    "bridge".to_string()
-                } else {
-                    name
-                };
+            for (name, epc) in &given {
+                let name = if name == "default" { "bridge" } else { name.as_str() };
                 if name == "bridge" && self.net.is_none() {
                     continue;
                 }
@@ -100,8 +87,8 @@ impl Engine {
                     .map(|r| r.id.clone())
                     .unwrap_or_default();
                 networks
-                    .entry(name)
-                    .or_insert_with(|| endpoint_json(&epc, &id, "", None, Value::Null));
+                    .entry(name.to_string())
+                    .or_insert_with(|| endpoint_settings(epc, &id, "", None, None));
             }
         } else if networks.is_empty() && !mode.starts_with("container:") {
             // `none`, `host`, or no default bridge.
@@ -117,41 +104,41 @@ impl Engine {
                 .unwrap_or_default();
             networks.insert(
                 name,
-                endpoint_json(&Value::Null, &id, "", None, Value::Null),
+                endpoint_settings(&EndpointSettings::default(), &id, "", None, None),
             );
         }
-        let (ip, prefix, gw, mac, ip6, prefix6, gw6) = match &ep {
-            Some(e) => (
-                e.ip.to_string(),
-                e.prefix,
-                e.gateway.to_string(),
-                e.mac.clone(),
-                e.ip6.map(|i| i.to_string()).unwrap_or_default(),
-                e.prefix6,
-                e.gateway6.map(|i| i.to_string()).unwrap_or_default(),
-            ),
-            None => Default::default(),
-        };
-        let endpoint_id = if ep.is_some() {
-            endpoint_id(&c.id)
-        } else {
-            String::new()
-        };
-        json!({
-            "Bridge": "", "SandboxID": if running { sandbox_id(&c.id) } else { String::new() },
-            "SandboxKey": ep.as_ref().map(|e| e.netns.clone()).or(a.as_ref().and_then(|a| a.netns.clone()))
-                .map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
-            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": Value::Object(ports),
-            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-            "EndpointID": endpoint_id, "Gateway": gw, "GlobalIPv6Address": ip6, "GlobalIPv6PrefixLen": prefix6,
-            "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": gw6, "MacAddress": mac,
-            "Networks": Value::Object(networks),
-        })
+        let top = ep
+            .as_ref()
+            .map(|e| endpoint_settings(&EndpointSettings::default(), "", &endpoint_id(&c.id), Some(e), None))
+            .unwrap_or_default();
+        NetworkSettings {
+            sandbox_id: if running {
+                sandbox_id(&c.id)
+            } else {
+                String::new()
+            },
+            sandbox_key: ep
+                .as_ref()
+                .map(|e| e.netns.clone())
+                .or(a.as_ref().and_then(|a| a.netns.clone()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ports: Some(ports),
+            endpoint_id: top.endpoint_id,
+            gateway: top.gateway,
+            ip_address: top.ip_address,
+            ip_prefix_len: top.ip_prefix_len,
+            ipv6_gateway: top.ipv6_gateway,
+            global_ipv6_address: top.global_ipv6_address,
+            global_ipv6_prefix_len: top.global_ipv6_prefix_len,
+            mac_address: top.mac_address,
+            networks: Some(networks),
+            ..Default::default()
+        }
     }
 
     /// `Ports` of a `GET /containers/json` entry, Docker's shape.
-    pub(crate) fn ports_summary(&self, c: &ContainerRecord, running: bool) -> Value {
+    pub(crate) fn ports_summary(&self, c: &ContainerRecord, running: bool) -> Vec<Port> {
         let mut out = Vec::new();
         let forwards = if running {
             self.attachment(&c.id)
@@ -162,29 +149,31 @@ impl Engine {
         };
         for f in &forwards {
             for ip in super::publish::listed(f) {
-                out.push(json!({
-                    "IP": ip.to_string(),
-                    "PrivatePort": f.port, "PublicPort": f.host_port, "Type": f.proto.as_str(),
-                }));
+                out.push(Port {
+                    ip: ip.to_string(),
+                    private_port: f.port,
+                    public_port: f.host_port,
+                    typ: f.proto.as_str().into(),
+                });
             }
         }
-        for key in c.config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if let Some((port, proto)) = net::ports::parse_key(&key) {
+        for key in c.config.config.exposed_ports.keys() {
+            if let Some((port, proto)) = net::ports::parse_key(key) {
                 if !forwards.iter().any(|f| f.port == port && f.proto == proto) {
-                    out.push(json!({"PrivatePort": port, "Type": proto.as_str()}));
+                    out.push(Port {
+                        private_port: port,
+                        typ: proto.as_str().into(),
+                        ..Default::default()
+                    });
                 }
             }
         }
-        Value::Array(out)
+        out
     }
 
     /// `GET /networks`: every network in Docker's shape (without
     /// `Containers`, as Docker lists them).
-    pub fn network_list(&self) -> Result<Vec<Value>, EngineError> {
+    pub fn network_list(&self) -> Result<Vec<Network>, EngineError> {
         let mut out = Vec::new();
         for r in self.network_records()? {
             if r.name == "bridge" && self.net.is_none() {
@@ -192,18 +181,27 @@ impl Engine {
             }
             out.push(self.network_json(&r, false)?);
         }
-        out.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
     /// `GET /networks/{id}`: by name, full id or unique id prefix.
-    pub fn network_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn network_inspect(&self, name: &str) -> Result<Network, EngineError> {
         let r = self.find_network(name)?;
         self.network_json(&r, true)
     }
 
-    fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Value, EngineError> {
-        let mut members = serde_json::Map::new();
+    fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Network, EngineError> {
+        let mut members = BTreeMap::new();
+        let resource = |name: &str, id: String, e: Option<&net::Endpoint>| EndpointResource {
+            name: name.to_string(),
+            endpoint_id: id,
+            mac_address: e.map(|e| e.mac.clone()).unwrap_or_default(),
+            ipv4_address: e.map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
+            ipv6_address: e
+                .and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6)))
+                .unwrap_or_default(),
+        };
         if containers {
             for c in self.container_records()? {
                 if !matches!(self.state(&c), State::Running(..)) {
@@ -214,17 +212,8 @@ impl Engine {
                     .as_ref()
                     .and_then(|a| a.networks.iter().find(|n| n.network == r.id))
                 {
-                    let e = &n.endpoint;
-                    members.insert(
-                        c.id.clone(),
-                        json!({
-                            "Name": c.name,
-                            "EndpointID": derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                            "MacAddress": e.mac,
-                            "IPv4Address": format!("{}/{}", e.ip, e.prefix),
-                            "IPv6Address": e.ip6.map(|i| format!("{i}/{}", e.prefix6)).unwrap_or_default(),
-                        }),
-                    );
+                    let id = derived(&format!("{}:{}", c.id, n.network), "endpoint");
+                    members.insert(c.id.clone(), resource(&c.name, id, Some(&n.endpoint)));
                     continue;
                 }
                 if r.is_user() {
@@ -237,7 +226,7 @@ impl Engine {
                     "none" => {
                         ep.is_none()
                             && a.as_ref().is_some_and(|a| a.networks.is_empty())
-                            && !matches!(mode.as_str(), "host")
+                            && mode != "host"
                             && !mode.starts_with("container:")
                     }
                     "host" => mode == "host",
@@ -246,115 +235,147 @@ impl Engine {
                 if !on {
                     continue;
                 }
-                members.insert(
-                    c.id.clone(),
-                    json!({
-                        "Name": c.name,
-                        "EndpointID": if ep.is_some() { endpoint_id(&c.id) } else { String::new() },
-                        "MacAddress": ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
-                        "IPv4Address": ep.as_ref().map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
-                        "IPv6Address": ep.as_ref().and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6))).unwrap_or_default(),
-                    }),
-                );
+                let id = if ep.is_some() {
+                    endpoint_id(&c.id)
+                } else {
+                    String::new()
+                };
+                members.insert(c.id.clone(), resource(&c.name, id, ep.as_ref()));
             }
         }
+        let pool = |subnet: String, gateway: String, ip_range: String| IpamConfig {
+            subnet,
+            gateway,
+            ip_range,
+            ..Default::default()
+        };
         let (ipam, options) = match (&self.net, r.name.as_str()) {
             (Some(ctx), "bridge") => {
-                let mut config = vec![
-                    json!({"Subnet": ctx.bridge.subnet.to_string(), "Gateway": ctx.bridge.gateway.to_string()}),
-                ];
+                let mut config = vec![pool(
+                    ctx.bridge.subnet.to_string(),
+                    ctx.bridge.gateway.to_string(),
+                    String::new(),
+                )];
                 if let Some((gw6, sub6)) = ctx.bridge.v6 {
-                    config.push(json!({"Subnet": sub6.to_string(), "Gateway": gw6.to_string()}));
+                    config.push(pool(sub6.to_string(), gw6.to_string(), String::new()));
                 }
                 (
-                    json!({"Driver": "default", "Options": null, "Config": config}),
-                    json!({
-                        "com.docker.network.bridge.default_bridge": "true",
-                        "com.docker.network.bridge.enable_icc": "true",
-                        "com.docker.network.bridge.enable_ip_masquerade": "true",
-                        "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                        "com.docker.network.bridge.name": ctx.bridge.config.name,
-                        "com.docker.network.driver.mtu": ctx.bridge.config.mtu.to_string(),
-                    }),
+                    Ipam {
+                        driver: "default".into(),
+                        options: None,
+                        config: Some(config),
+                    },
+                    BTreeMap::from(
+                        [
+                            (
+                                "com.docker.network.bridge.default_bridge",
+                                "true".to_string(),
+                            ),
+                            ("com.docker.network.bridge.enable_icc", "true".into()),
+                            (
+                                "com.docker.network.bridge.enable_ip_masquerade",
+                                "true".into(),
+                            ),
+                            (
+                                "com.docker.network.bridge.host_binding_ipv4",
+                                "0.0.0.0".into(),
+                            ),
+                            (
+                                "com.docker.network.bridge.name",
+                                ctx.bridge.config.name.clone(),
+                            ),
+                            (
+                                "com.docker.network.driver.mtu",
+                                ctx.bridge.config.mtu.to_string(),
+                            ),
+                        ]
+                        .map(|(k, v)| (k.to_string(), v)),
+                    ),
                 )
             }
             _ if r.is_user() => {
-                let pools: Vec<Value> = if r.ipam.is_empty() {
+                let config = if r.ipam.is_empty() {
                     // A record from before berth kept the pools.
-                    let mut cfg = json!({"Subnet": r.subnet, "Gateway": r.gateway});
-                    if !r.ip_range.is_empty() {
-                        cfg["IPRange"] = json!(r.ip_range);
-                    }
-                    vec![cfg]
+                    vec![pool(r.subnet.clone(), r.gateway.clone(), r.ip_range.clone())]
                 } else {
-                    r.ipam.iter().map(pool_json).collect()
+                    r.ipam
+                        .iter()
+                        .map(|p| IpamConfig {
+                            subnet: p.subnet.clone(),
+                            ip_range: p.ip_range.clone(),
+                            gateway: p.gateway.clone(),
+                            aux_address: p.aux.clone(),
+                        })
+                        .collect()
                 };
                 (
-                    json!({"Driver": "default", "Options": r.ipam_options, "Config": pools}),
-                    json!(r.options),
+                    Ipam {
+                        driver: "default".into(),
+                        options: r.ipam_options.clone(),
+                        config: Some(config),
+                    },
+                    r.options.clone(),
                 )
             }
             _ => (
-                json!({"Driver": "default", "Options": null, "Config": null}),
-                json!({}),
+                Ipam {
+                    driver: "default".into(),
+                    options: None,
+                    config: None,
+                },
+                BTreeMap::new(),
             ),
         };
-        Ok(json!({
-            "Name": r.name, "Id": r.id, "Created": r.created, "Scope": "local", "Driver": r.driver,
-            "EnableIPv4": r.driver == "bridge", "EnableIPv6": r.ipv6, "IPAM": ipam, "Internal": r.internal,
-            "Attachable": r.attachable, "Ingress": r.ingress, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-            "Containers": Value::Object(members), "Options": options, "Labels": r.labels,
-        }))
+        Ok(Network {
+            name: r.name.clone(),
+            id: r.id.clone(),
+            created: r.created.clone(),
+            scope: "local".into(),
+            driver: r.driver.clone(),
+            enable_ipv4: r.driver == "bridge",
+            enable_ipv6: r.ipv6,
+            ipam,
+            internal: r.internal,
+            attachable: r.attachable,
+            ingress: r.ingress,
+            containers: Some(members),
+            options: Some(options),
+            labels: Some(r.labels.clone()),
+            ..Default::default()
+        })
     }
-}
-
-/// One pool of `IPAM.Config`, Docker's shape (empty fields left out).
-fn pool_json(p: &super::IpamPool) -> Value {
-    let mut v = serde_json::Map::new();
-    for (k, x) in [
-        ("Subnet", &p.subnet),
-        ("IPRange", &p.ip_range),
-        ("Gateway", &p.gateway),
-    ] {
-        if !x.is_empty() {
-            v.insert(k.into(), json!(x));
-        }
-    }
-    if !p.aux.is_empty() {
-        v.insert("AuxiliaryAddresses".into(), json!(p.aux));
-    }
-    Value::Object(v)
 }
 
 /// One entry of `NetworkSettings.Networks`: what was asked for
 /// (`IPAMConfig`, `Aliases`, `Links`, `DriverOpts` as given) and what it
 /// got.
-fn endpoint_json(
-    given: &Value,
+fn endpoint_settings(
+    given: &EndpointSettings,
     network_id: &str,
     endpoint_id: &str,
     e: Option<&net::Endpoint>,
-    dns_names: Value,
-) -> Value {
-    let pick = |k: &str| match &given[k] {
-        Value::Null => Value::Null,
-        v => v.clone(),
-    };
-    let mac = e
-        .map(|e| e.mac.clone())
-        .unwrap_or_else(|| given["MacAddress"].as_str().unwrap_or("").to_string());
-    json!({
-        "IPAMConfig": pick("IPAMConfig"), "Links": pick("Links"), "Aliases": pick("Aliases"),
-        "MacAddress": mac, "DriverOpts": pick("DriverOpts"), "GwPriority": 0,
-        "NetworkID": network_id, "EndpointID": endpoint_id,
-        "Gateway": e.map(|e| e.gateway.to_string()).unwrap_or_default(),
-        "IPAddress": e.map(|e| e.ip.to_string()).unwrap_or_default(),
-        "IPPrefixLen": e.map_or(0, |e| e.prefix),
-        "IPv6Gateway": e.and_then(|e| e.gateway6.map(|g| g.to_string())).unwrap_or_default(),
-        "GlobalIPv6Address": e.and_then(|e| e.ip6.map(|g| g.to_string())).unwrap_or_default(),
-        "GlobalIPv6PrefixLen": e.map_or(0, |e| e.prefix6),
-        "DNSNames": dns_names,
-    })
+    dns_names: Option<Vec<String>>,
+) -> EndpointSettings {
+    EndpointSettings {
+        ipam_config: given.ipam_config.clone(),
+        links: given.links.clone(),
+        aliases: given.aliases.clone(),
+        mac_address: e.map_or_else(|| given.mac_address.clone(), |e| e.mac.clone()),
+        driver_opts: given.driver_opts.clone(),
+        network_id: network_id.to_string(),
+        endpoint_id: endpoint_id.to_string(),
+        gateway: e.map(|e| e.gateway.to_string()).unwrap_or_default(),
+        ip_address: e.map(|e| e.ip.to_string()).unwrap_or_default(),
+        ip_prefix_len: e.map_or(0, |e| i64::from(e.prefix)),
+        ipv6_gateway: e
+            .and_then(|e| e.gateway6.map(|g| g.to_string()))
+            .unwrap_or_default(),
+        global_ipv6_address: e
+            .and_then(|e| e.ip6.map(|g| g.to_string()))
+            .unwrap_or_default(),
+        global_ipv6_prefix_len: e.map_or(0, |e| i64::from(e.prefix6)),
+        dns_names,
+    }
 }
 
 /// A stable id for the container's endpoint (Docker's is random; berth
