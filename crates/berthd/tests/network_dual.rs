@@ -854,12 +854,12 @@ fn compose_sequence_and_the_network_api() {
         (
             r#"{"Name": "x", "Labels": ["a=b"]}"#,
             400,
-            "cannot unmarshal array",
+            "Labels: invalid type",
         ),
         (
             r#"{"Name": "x", "Internal": "yes"}"#,
             400,
-            "cannot unmarshal string",
+            "Internal: invalid type",
         ),
         (
             r#"{"Name": "x", "Driver": "host"}"#,

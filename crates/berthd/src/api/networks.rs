@@ -155,8 +155,7 @@ pub async fn create(
     }
     // dockerd before API 1.44 made a second network of a name unless the
     // client asked it not to; from 1.44 it always refuses.
-    let check_duplicate =
-        version.is_none_or(|v| v >= (1, 44)) || v.check_duplicate == Some(true);
+    let check_duplicate = version.is_none_or(|v| v >= (1, 44)) || v.check_duplicate == Some(true);
     let req = engine::network::NetworkCreate {
         name: name.clone(),
         driver: v.driver.clone(),

@@ -586,7 +586,9 @@ mod tests {
         assert_eq!(w[0].0, "front");
         assert_eq!(w[0].1.ipam_config.clone().unwrap().ipv4_address, "10.0.0.9");
         assert_eq!(w[1].0, "back");
-        assert!(wanted_networks(&body(json!({"HostConfig": {"NetworkMode": "bridge"}}))).is_empty());
+        assert!(
+            wanted_networks(&body(json!({"HostConfig": {"NetworkMode": "bridge"}}))).is_empty()
+        );
     }
 
     #[test]

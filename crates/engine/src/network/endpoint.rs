@@ -113,12 +113,7 @@ impl EndpointSpec {
             ip6,
             mac,
             aliases: ep.aliases.clone().unwrap_or_default(),
-            links: ep
-                .links
-                .iter()
-                .flatten()
-                .map(|l| parse_link(l))
-                .collect(),
+            links: ep.links.iter().flatten().map(|l| parse_link(l)).collect(),
         })
     }
 }

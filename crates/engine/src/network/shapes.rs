@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use models::container::{Port, PortBinding};
-use models::network::{EndpointResource, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings};
+use models::network::{
+    EndpointResource, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings,
+};
 
 use super::{endpoint, mode_of, NetworkRecord};
 use crate::containers::{ContainerRecord, State};
@@ -77,7 +79,11 @@ impl Engine {
         if !running {
             // A created container: the networks it will join, unaddressed.
             for (name, epc) in &given {
-                let name = if name == "default" { "bridge" } else { name.as_str() };
+                let name = if name == "default" {
+                    "bridge"
+                } else {
+                    name.as_str()
+                };
                 if name == "bridge" && self.net.is_none() {
                     continue;
                 }
@@ -109,7 +115,15 @@ impl Engine {
         }
         let top = ep
             .as_ref()
-            .map(|e| endpoint_settings(&EndpointSettings::default(), "", &endpoint_id(&c.id), Some(e), None))
+            .map(|e| {
+                endpoint_settings(
+                    &EndpointSettings::default(),
+                    "",
+                    &endpoint_id(&c.id),
+                    Some(e),
+                    None,
+                )
+            })
             .unwrap_or_default();
         NetworkSettings {
             sandbox_id: if running {
@@ -197,7 +211,9 @@ impl Engine {
             name: name.to_string(),
             endpoint_id: id,
             mac_address: e.map(|e| e.mac.clone()).unwrap_or_default(),
-            ipv4_address: e.map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
+            ipv4_address: e
+                .map(|e| format!("{}/{}", e.ip, e.prefix))
+                .unwrap_or_default(),
             ipv6_address: e
                 .and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6)))
                 .unwrap_or_default(),
@@ -296,7 +312,11 @@ impl Engine {
             _ if r.is_user() => {
                 let config = if r.ipam.is_empty() {
                     // A record from before berth kept the pools.
-                    vec![pool(r.subnet.clone(), r.gateway.clone(), r.ip_range.clone())]
+                    vec![pool(
+                        r.subnet.clone(),
+                        r.gateway.clone(),
+                        r.ip_range.clone(),
+                    )]
                 } else {
                     r.ipam
                         .iter()
