@@ -152,9 +152,11 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
     let bridge = settings.bridge.clone();
     let dns = settings.dns.clone();
+    let net_options = settings.net_options.clone();
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
         e.dns_servers = dns;
+        e.net_options = net_options;
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })

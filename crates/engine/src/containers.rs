@@ -533,14 +533,14 @@ impl Engine {
         crate::logging::settings(&body.host_config.log_config)?;
         restart_policy_ok(&body.host_config)?;
         crate::mounts::parse_requested(&body.host_config)?;
-        self.network_check(&body)?;
+        let mut body = body;
+        self.network_prepare(&mut body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
         spec::args(&cfg, &body.config)?;
         let id = random_hex(32);
-        let mut body = body;
         spec::merge(&cfg, &mut body, &id);
         let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
         let name = match name.filter(|n| !n.is_empty()) {
@@ -719,6 +719,12 @@ impl Engine {
         if let Some(h) = &plan.hostname {
             req.config.hostname = h.clone();
         }
+        if !plan.env.is_empty() {
+            // Links' variables first: the container's own override them.
+            let mut env = plan.env.clone();
+            env.extend(req.config.env.take().unwrap_or_default());
+            req.config.env = Some(env);
+        }
         let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
             let other = self.find_container(name)?;
             let pid = match self.state(&other) {
@@ -769,13 +775,14 @@ impl Engine {
             crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
-        spec::write_etc_files(
+        spec::write_etc_files_with(
             &dir.join("etc"),
             // With the host's UTS namespace the spec sets no name; the
             // file carries the one create recorded (the short id), as
             // Docker's does.
             spec.hostname().as_deref().unwrap_or(&req.config.hostname),
             &plan.etc,
+            &plan.extra,
         )
         .map_err(sys)?;
         std::fs::write(
@@ -1523,6 +1530,8 @@ impl Engine {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut out = Vec::new();
+        // Legacy links name their targets too (`/parent/alias`).
+        let everyone = self.container_records()?;
         for c in list {
             let state = self.state_of(&c);
             let st = state.status.clone();
@@ -1578,7 +1587,9 @@ impl Engine {
             let up = st == "running" || st == "paused";
             let mut v = Summary {
                 id: c.id.clone(),
-                names: vec![format!("/{}", c.name)],
+                names: std::iter::once(format!("/{}", c.name))
+                    .chain(self.link_names(&c, &everyone))
+                    .collect(),
                 image: c.image_name.clone(),
                 image_id: c.image.clone(),
                 command: c.config.config.args().join(" "),

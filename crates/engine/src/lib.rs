@@ -51,6 +51,9 @@ pub struct Engine {
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
     pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Daemon-wide settings of containers' networking (`dns-search`,
+    /// `dns-opts`, `host-gateway-ip`).
+    pub net_options: network::NetOptions,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
             net_state: Default::default(),
             dns: None,
             dns_servers: Vec::new(),
+            net_options: Default::default(),
         })
     }
 

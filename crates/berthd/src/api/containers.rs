@@ -761,6 +761,17 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
+/// `DELETE /containers/{parent}/{alias}?link=1`: a legacy link goes.
+pub async fn remove_link(
+    d: &Daemon,
+    parent: String,
+    alias: String,
+) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    blocking(move || e.container_remove_link(&parent, &alias)).await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
 /// `GET /containers/{id}/json`.
 pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();

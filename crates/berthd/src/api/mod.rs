@@ -10,6 +10,7 @@ pub mod images;
 pub mod networks;
 pub mod push;
 pub mod query;
+pub mod swarm;
 pub mod system;
 pub mod volumes;
 
@@ -321,6 +322,11 @@ pub async fn handle(
         } else {
             images::create(daemon, &q, body, &auth).await
         }
+    } else if let Some(e) = swarm::answer(&method, &path) {
+        Err(e)
+    } else if method == Method::POST && path == "/networks/create" {
+        // What a duplicate name means depends on the client's version.
+        networks::create(daemon, version.map(version_tuple), req.into_body()).await
     } else {
         let body = req.into_body();
         route(daemon, &method, &path, &q, body).await
@@ -407,6 +413,10 @@ async fn route(
         (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
         (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,
+        // `docker rm --link PARENT/ALIAS`.
+        (&Method::DELETE, Some((parent, alias))) if q.flag("link") => {
+            return containers::remove_link(d, parent.to_string(), alias.to_string()).await
+        }
         _ => {}
     }
     match (method, path) {
@@ -419,7 +429,6 @@ async fn route(
         (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/networks") => networks::list(d, q).await,
         (&Method::POST, "/networks/prune") => networks::prune(d, q).await,
-        (&Method::POST, "/networks/create") => networks::create(d, body).await,
         (&Method::POST, _) if path.starts_with("/networks/") => {
             let rest = path.trim_start_matches("/networks/");
             match rest.rsplit_once('/') {

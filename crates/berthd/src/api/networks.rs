@@ -107,45 +107,67 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     Ok(super::json(StatusCode::OK, &v))
 }
 
-/// `POST /networks/create` with `{Name, Driver, Internal, IPAM: {Config:
-/// [{Subnet, Gateway, IPRange}]}, Labels, Options}`.
-pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
+/// `POST /networks/create` (moby's `CreateRequest`, read as Go reads it:
+/// a wrong type is a 400): `Name`, `Driver`, `Scope`, `Internal`,
+/// `Attachable`, `Ingress`, `EnableIPv6`, `IPAM` (`Driver`, `Config` with a
+/// pool of each family and its `AuxiliaryAddresses`, `Options`), `Options`,
+/// `Labels`, `CheckDuplicate` (what API < 1.44 meant by it).
+pub async fn create(
+    d: &Daemon,
+    version: Option<(u32, u32)>,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     let v: CreateRequest = read_json(body).await?;
     let name = v.name.clone();
     if name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
-    if v.enable_ipv6 == Some(true) {
-        return Err(ApiError::bad_request(
-            "IPv6 networks are not supported by berth",
-        ));
+    match v.scope.as_str() {
+        "" | "local" => {}
+        s => {
+            return Err(ApiError::bad_request(format!(
+                "invalid scope {s:?}: berth's networks are local"
+            )))
+        }
     }
-    let configs = v
-        .ipam
-        .as_ref()
-        .and_then(|i| i.config.clone())
-        .unwrap_or_default();
-    if configs.len() > 1 {
-        return Err(ApiError::bad_request(
-            "berth's networks take one IPv4 subnet",
-        ));
+    let ipam = v.ipam.clone().unwrap_or_default();
+    match ipam.driver.as_str() {
+        "" | "default" => {}
+        driver => {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{driver}\" not found"
+            )))
+        }
     }
-    let cfg = configs.first().cloned().unwrap_or_default();
-    let given = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-    if cfg.subnet.is_empty() && !cfg.gateway.is_empty() {
-        return Err(ApiError::bad_request(
-            "gateway needs a subnet (--subnet) to be given",
-        ));
+    let mut pools = Vec::new();
+    for c in ipam.config.clone().unwrap_or_default() {
+        if c.subnet.is_empty() && !c.gateway.is_empty() {
+            return Err(ApiError::bad_request(
+                "gateway needs a subnet (--subnet) to be given",
+            ));
+        }
+        pools.push(engine::network::IpamPool {
+            subnet: c.subnet,
+            ip_range: c.ip_range,
+            gateway: c.gateway,
+            aux: c.aux_address,
+        });
     }
+    // dockerd before API 1.44 made a second network of a name unless the
+    // client asked it not to; from 1.44 it always refuses.
+    let check_duplicate = version.is_none_or(|v| v >= (1, 44)) || v.check_duplicate == Some(true);
     let req = engine::network::NetworkCreate {
         name: name.clone(),
         driver: v.driver.clone(),
         internal: v.internal,
-        subnet: given(&cfg.subnet),
-        gateway: given(&cfg.gateway),
-        ip_range: given(&cfg.ip_range),
+        ipv6: v.enable_ipv6 == Some(true),
+        pools,
+        ipam_options: ipam.options,
         labels: v.labels.clone().unwrap_or_default(),
         options: v.options.clone().unwrap_or_default(),
+        attachable: v.attachable,
+        ingress: v.ingress,
+        check_duplicate,
     };
     let e = d.engine.clone();
     let id = blocking(move || e.network_create(req)).await?;

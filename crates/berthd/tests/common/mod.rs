@@ -26,6 +26,8 @@ pub struct Daemon {
     pub bip: String,
     /// More flags for berthd (kept for a restart).
     pub extra: Vec<String>,
+    /// The network namespace it runs in (`ip netns exec`), if not the host's.
+    pub netns: Option<String>,
 }
 
 /// A bridge name and a /24 no route and no other test daemon uses: the
@@ -61,16 +63,50 @@ impl Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, bip) = private_bridge();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = Self::spawn(dir.path(), &bridge, &bip, &extra);
+        let child = Self::spawn(dir.path(), &bridge, &bip, &extra, None);
         let d = Daemon {
             child,
             dir,
             bridge,
             bip,
             extra,
+            netns: None,
         };
         d.wait_ready();
         d
+    }
+
+    /// A daemon with busybox, run in network namespace `netns` (made by the
+    /// caller, who deletes it after the daemon: its bridges and nftables
+    /// tables go with it), with its default bridge on `bip`.
+    pub fn with_busybox_in(netns: &str, bip: &str, extra: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let (bridge, _) = private_bridge();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(dir.path(), &bridge, bip, &extra, Some(netns));
+        let d = Daemon {
+            child,
+            dir,
+            bridge,
+            bip: bip.to_string(),
+            extra,
+            netns: Some(netns.to_string()),
+        };
+        d.wait_ready();
+        d.import_busybox();
+        d
+    }
+
+    fn import_busybox(&self) {
+        let tar = busybox_tar(self.dir.path());
+        let (code, out, err) = self.docker(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        assert_eq!(code, 0, "import: {out}{err}");
     }
 
     /// The nftables table of this daemon's bridge.
@@ -86,21 +122,29 @@ impl Daemon {
     /// [`Daemon::with_busybox`] with more flags for berthd.
     pub fn with_busybox_and(extra: &[&str]) -> Daemon {
         let d = Daemon::start_with(extra);
-        let tar = busybox_tar(d.dir.path());
-        let (code, out, err) = d.docker(&[
-            "import",
-            "-c",
-            "CMD [\"sh\"]",
-            tar.to_str().unwrap(),
-            "busybox",
-        ]);
-        assert_eq!(code, 0, "import: {out}{err}");
+        d.import_busybox();
         d
     }
 
-    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str, extra: &[String]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_berthd"))
-            .args(["--bridge", bridge, "--bip", bip])
+    fn spawn(
+        dir: &std::path::Path,
+        bridge: &str,
+        bip: &str,
+        extra: &[String],
+        netns: Option<&str>,
+    ) -> Child {
+        // Only the network namespace: the host's mounts (its cgroups) stay
+        // in view, as `ip netns exec`'s fresh /sys would hide them.
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg(env!("CARGO_BIN_EXE_berthd"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_berthd")),
+        };
+        cmd.args(["--bridge", bridge, "--bip", bip])
             .args(extra)
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
@@ -128,7 +172,13 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip, &self.extra);
+        self.child = Self::spawn(
+            self.dir.path(),
+            &self.bridge,
+            &self.bip,
+            &self.extra,
+            self.netns.as_deref(),
+        );
         self.wait_ready();
     }
 
@@ -190,10 +240,12 @@ impl Drop for Daemon {
             .args(["link", "del", &self.bridge])
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.nft_table()])
-            .stderr(std::process::Stdio::null())
-            .status();
+        for family in ["ip", "ip6"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.nft_table()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
