@@ -121,3 +121,120 @@ fn kill_and_wait_while_an_attached_client_holds_stdin_open() {
     s.read_to_end(&mut rest)
         .expect("the attach stream ends when the container does");
 }
+
+/// A tar of `(path, bytes)` files, in memory.
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE.encode(s)
+}
+
+/// A registry holding busybox as `bb:latest`, and a daemon without it.
+fn registry_with_busybox() -> (common::registry::Registry, Daemon) {
+    let reg = common::registry::Registry::start(Default::default());
+    let maker = Daemon::start();
+    let archive = common::registry::busybox_archive(&maker, reg.dir.path());
+    reg.push(
+        &format!("docker-archive:{}", archive.display()),
+        "bb:latest",
+        &[],
+    );
+    drop(maker);
+    (reg, Daemon::start())
+}
+
+/// Finding 2: `null` in `X-Registry-Auth` and `X-Registry-Config` is empty,
+/// as dockerd reads it (bollard sends `"password":null`).
+#[test]
+fn null_credentials_in_headers_read_as_empty() {
+    let (reg, d) = registry_with_busybox();
+    let auth = b64(&format!(
+        r#"{{"username":"bollard","password":null,"auth":null,"email":null,"serveraddress":"{}","identitytoken":null,"registrytoken":null}}"#,
+        reg.host
+    ));
+    let (code, body) = api(
+        &d,
+        "POST",
+        &format!("/images/create?fromImage={}/bb&tag=latest", reg.host),
+        &[&format!("X-Registry-Auth: {auth}")],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("errorDetail"), "{body}");
+    let (code, _) = api(
+        &d,
+        "GET",
+        &format!("/images/{}/bb/json", reg.host),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200);
+    // A build whose base image comes from that registry, with every login
+    // the client has in X-Registry-Config (null fields again), and a null
+    // header as no logins at all.
+    let (code, _) = api(&d, "DELETE", &format!("/images/{}/bb", reg.host), &[], b"");
+    assert_eq!(code, 200);
+    let context = tar_of(&[(
+        "Dockerfile",
+        format!("FROM {}/bb\nRUN echo built > /built\n", reg.host).as_bytes(),
+    )]);
+    for config in [
+        format!(
+            r#"{{"{}":{{"username":"bollard","password":null,"email":null}}}}"#,
+            reg.host
+        ),
+        "null".to_string(),
+    ] {
+        let (code, body) = api(
+            &d,
+            "POST",
+            "/build?t=built",
+            &[
+                "Content-Type: application/x-tar",
+                &format!("X-Registry-Config: {}", b64(&config)),
+            ],
+            &context,
+        );
+        assert_eq!(code, 200, "{config}: {body}");
+        assert!(body.contains("Successfully built"), "{config}: {body}");
+    }
+}
+
+/// Finding 2, bodies: a create body full of `null`s (as docker-py and
+/// bollard send them) reads as Go reads it, zero values.
+#[test]
+fn null_members_of_a_create_body_read_as_zero_values() {
+    let d = Daemon::with_busybox();
+    let (code, body) = api(
+        &d,
+        "POST",
+        "/containers/create?name=nulls",
+        &["Content-Type: application/json"],
+        br#"{"Image":"busybox","Cmd":["sh","-c","pwd; echo $A"],"WorkingDir":null,"User":null,
+            "Hostname":null,"Tty":null,"Env":["A=1"],"Labels":{"l":null},"ExposedPorts":null,
+            "HostConfig":{"Memory":null,"Privileged":null,"CapAdd":null,"Binds":null,
+            "PortBindings":null,"RestartPolicy":null,"LogConfig":null,"Mounts":null}}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = api(&d, "GET", "/containers/nulls/json", &[], b"");
+    assert_eq!(code, 200);
+    let v = json(&body);
+    assert_eq!(
+        v["Config"]["Labels"],
+        serde_json::json!({"l": ""}),
+        "{body}"
+    );
+    let (code, out, err) = d.docker(&["start", "-a", "nulls"]);
+    assert_eq!((code, out.as_str()), (0, "/\n1\n"), "{err}");
+}

@@ -503,6 +503,10 @@ impl Engine {
         body: Value,
         created: String,
     ) -> Result<String, EngineError> {
+        // `null` members read as Go's zero values (docker-py and bollard
+        // send them), here and in every later read of the stored body.
+        let mut body = body;
+        crate::gojson::drop_nulls(&mut body);
         let req: CreateRequest = serde_json::from_value(body.clone()).map_err(|e| {
             EngineError::new(
                 ErrorKind::InvalidArgument,
