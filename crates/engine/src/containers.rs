@@ -530,7 +530,6 @@ impl Engine {
         let cfg = self.store().config(&image)?;
         spec::args(&cfg, &req)?;
         let id = random_hex(32);
-        let mut body = body;
         spec::merge(&cfg, &mut body, &id);
         let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
         let name = match name.filter(|n| !n.is_empty()) {
