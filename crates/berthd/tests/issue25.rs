@@ -238,3 +238,112 @@ fn null_members_of_a_create_body_read_as_zero_values() {
     let (code, out, err) = d.docker(&["start", "-a", "nulls"]);
     assert_eq!((code, out.as_str()), (0, "/\n1\n"), "{err}");
 }
+
+/// `data` through a compressor (`gzip -c`, …); `cat` leaves it plain.
+fn compress(tool: &str, data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new(tool)
+        .args(if tool == "cat" { vec![] } else { vec!["-c"] })
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{tool}");
+    out.stdout
+}
+
+/// Finding 3: Docker takes a plain, gzip, bzip2 or xz tar (and berth zstd
+/// too) in `PUT /containers/{id}/archive`, `POST /images/load` and as a
+/// build context.
+#[test]
+fn compressed_tars_in_archive_put_load_and_build() {
+    let d = Daemon::with_busybox();
+    let (code, body) = api(
+        &d,
+        "POST",
+        "/containers/create?name=target",
+        &["Content-Type: application/json"],
+        br#"{"Image":"busybox","Cmd":["true"]}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let saved = d.dir.path().join("bb.tar");
+    let (code, _, err) = d.docker(&["save", "-o", saved.to_str().unwrap(), "busybox"]);
+    assert_eq!(code, 0, "{err}");
+    let saved = std::fs::read(saved).unwrap();
+    for tool in ["cat", "gzip", "bzip2", "xz", "zstd"] {
+        // docker cp's upload: the file lands in the container.
+        let tar = compress(tool, &tar_of(&[(&format!("from-{tool}"), tool.as_bytes())]));
+        let (code, body) = api(
+            &d,
+            "PUT",
+            "/containers/target/archive?path=/tmp",
+            &["Content-Type: application/x-tar"],
+            &tar,
+        );
+        assert_eq!(code, 200, "{tool}: {body}");
+        let (code, body) = api(
+            &d,
+            "GET",
+            &format!("/containers/target/archive?path=/tmp/from-{tool}"),
+            &[],
+            b"",
+        );
+        assert_eq!(code, 200, "{tool}: the file is there");
+        assert!(body.contains(tool), "{tool}: {body}");
+        // load: a `docker save` archive, compressed.
+        let (code, body) = api(
+            &d,
+            "POST",
+            "/images/load?quiet=1",
+            &["Content-Type: application/x-tar"],
+            &compress(tool, &saved),
+        );
+        assert_eq!(code, 200, "{tool}: {body}");
+        assert!(body.contains("Loaded image"), "{tool}: {body}");
+        // build: a context, compressed.
+        let context = compress(
+            tool,
+            &tar_of(&[
+                (
+                    "Dockerfile",
+                    b"FROM busybox\nCOPY file /file\nRUN cat /file\n",
+                ),
+                ("file", format!("context-{tool}").as_bytes()),
+            ]),
+        );
+        let (code, body) = api(
+            &d,
+            "POST",
+            &format!("/build?t=ctx-{tool}"),
+            &["Content-Type: application/x-tar"],
+            &context,
+        );
+        assert_eq!(code, 200, "{tool}: {body}");
+        assert!(
+            body.contains(&format!("context-{tool}")) && body.contains("Successfully built"),
+            "{tool}: {body}"
+        );
+    }
+    // Still hostile input: a compressed tar with `..` is refused, nothing
+    // written outside.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    let (code, body) = api(
+        &d,
+        "PUT",
+        "/containers/target/archive?path=/tmp",
+        &["Content-Type: application/x-tar"],
+        &compress("xz", &b.into_inner().unwrap()),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("leaves the destination"), "{body}");
+}
