@@ -347,3 +347,37 @@ fn compressed_tars_in_archive_put_load_and_build() {
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("leaves the destination"), "{body}");
 }
+
+/// Finding 4: resizing a container without a TTY is a no-op answered 200
+/// (with its `resize` event), as dockerd does; a stopped one is 409.
+#[test]
+fn resize_without_a_tty_is_a_no_op() {
+    let d = Daemon::with_busybox();
+    let (code, out, err) = d.docker(&["run", "-d", "--name", "nt", "busybox", "sleep", "100"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, body) = api(&d, "POST", "/containers/nt/resize?h=40&w=100", &[], b"");
+    assert_eq!(code, 200, "{body}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/events?since=0&until={now}&filters=%7B%22event%22%3A%5B%22resize%22%5D%7D"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200);
+    let ev = json(body.lines().next().unwrap_or("null"));
+    assert_eq!(ev["Action"], "resize", "{body}");
+    assert_eq!(ev["Actor"]["Attributes"]["height"], "40", "{body}");
+    assert_eq!(ev["Actor"]["Attributes"]["width"], "100", "{body}");
+    let (code, body) = api(&d, "POST", "/containers/nt/resize?h=x&w=100", &[], b"");
+    assert_eq!(code, 400, "{body}");
+    let (code, _, _) = d.docker(&["kill", "nt"]);
+    assert_eq!(code, 0);
+    let (code, body) = api(&d, "POST", "/containers/nt/resize?h=40&w=100", &[], b"");
+    assert_eq!(code, 409, "{body}");
+}

@@ -1031,7 +1031,8 @@ pub async fn archive_put(
 }
 
 /// `POST /containers/{id}/resize?h=&w=`: the TTY's size, set by the shim
-/// (it holds the pty master) through its control socket.
+/// (it holds the pty master) through its control socket; a container
+/// without a TTY takes it as a no-op, as dockerd does.
 pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (h, w) = (q.get("h").parse::<u16>(), q.get("w").parse::<u16>());
     let (Ok(h), Ok(w)) = (h, w) else {
@@ -1055,11 +1056,16 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     let mut answer = String::new();
     let _ = conn.read_to_string(&mut answer).await;
     match answer.trim() {
-        "ok" => Ok(super::empty(StatusCode::OK)),
-        "error no tty" => Err(ApiError::bad_request(format!(
-            "container {} has no TTY to resize",
-            c.id
-        ))),
+        // Without a TTY there is nothing to resize: dockerd answers 200
+        // all the same (containerd's shim ignores it), and so do we.
+        "ok" | "error no tty" => {
+            d.events.container(
+                &c,
+                "resize",
+                &[("height", h.to_string()), ("width", w.to_string())],
+            );
+            Ok(super::empty(StatusCode::OK))
+        }
         other => Err(ApiError::internal(
             other.trim_start_matches("error ").to_string(),
         )),
