@@ -381,3 +381,159 @@ fn resize_without_a_tty_is_a_no_op() {
     let (code, body) = api(&d, "POST", "/containers/nt/resize?h=40&w=100", &[], b"");
     assert_eq!(code, 409, "{body}");
 }
+
+/// `GET path` with `filters` (JSON, percent-encoded here): (status, body).
+fn filtered(d: &Daemon, path: &str, filters: &str) -> (u16, String) {
+    let enc: String = filters
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    api(d, "GET", &format!("{path}{sep}filters={enc}"), &[], b"")
+}
+
+/// The `Name`s (or `Names[0]`, or first `RepoTags`) of a list.
+fn names(body: &str) -> Vec<String> {
+    let v = json(body);
+    let list = v["Volumes"]
+        .as_array()
+        .or(v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<String> = list
+        .iter()
+        .map(|x| {
+            x["Name"]
+                .as_str()
+                .or(x["Names"][0].as_str())
+                .or(x["RepoTags"][0].as_str())
+                .unwrap_or("?")
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Finding 5: the list filters of /networks, /containers/json,
+/// /images/json and /volumes that moby's swagger documents, and Docker's
+/// 400 for an unknown key or malformed JSON.
+#[test]
+fn list_filters_as_moby_documents_them() {
+    let d = Daemon::with_busybox();
+    // Networks: scope (bollard's network prune counts on it).
+    let (code, body) = filtered(&d, "/networks", r#"{"scope":["global"]}"#);
+    assert_eq!((code, body.trim()), (200, "[]"));
+    let (code, body) = filtered(&d, "/networks", r#"{"scope":["local"]}"#);
+    assert_eq!(code, 200);
+    assert_eq!(names(&body), ["bridge", "host", "none"]);
+    let (code, _, err) = d.docker(&[
+        "network", "create", "--label", "a=1", "--label", "b=2", "net1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = d.docker(&["network", "create", "--label", "a=1", "net2"]);
+    assert_eq!(code, 0, "{err}");
+    // Labels must all match; names are regular expressions.
+    let (_, body) = filtered(&d, "/networks", r#"{"label":["a=1","b"]}"#);
+    assert_eq!(names(&body), ["net1"]);
+    let (_, body) = filtered(
+        &d,
+        "/networks",
+        r#"{"name":["^net[0-9]$"],"type":["custom"]}"#,
+    );
+    assert_eq!(names(&body), ["net1", "net2"]);
+    let (_, body) = filtered(&d, "/networks", r#"{"dangling":["true"]}"#);
+    assert_eq!(names(&body), ["net1", "net2"]);
+    let (code, body) = filtered(&d, "/networks", r#"{"dangling":["maybe"]}"#);
+    assert_eq!(code, 400, "{body}");
+    // Containers: publish, expose, network, health, is-task, exited.
+    let (code, _, err) = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "net1",
+        "--expose",
+        "7000",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = d.docker(&["run", "--name", "done", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(code, 3, "{err}");
+    for (f, want) in [
+        (r#"{"expose":["7000"]}"#, vec!["web"]),
+        (r#"{"expose":["6990-7010/tcp"]}"#, vec!["web"]),
+        (r#"{"expose":["7000/udp"]}"#, vec![]),
+        (r#"{"network":["net1"]}"#, vec!["web"]),
+        (r#"{"network":["net2"]}"#, vec![]),
+        (r#"{"health":["none"]}"#, vec!["done", "web"]),
+        (r#"{"health":["healthy"]}"#, vec![]),
+        (r#"{"is-task":["false"]}"#, vec!["done", "web"]),
+        (r#"{"is-task":["true"]}"#, vec![]),
+        (r#"{"exited":["3"]}"#, vec!["done"]),
+        (r#"{"name":["^/?w.b$"]}"#, vec!["web"]),
+    ] {
+        let (code, body) = filtered(&d, "/containers/json?all=1", f);
+        assert_eq!(code, 200, "{f}: {body}");
+        assert_eq!(names(&body), want, "{f}");
+    }
+    for (f, want) in [
+        (
+            r#"{"publish":["80:80"]}"#,
+            "filter for 'publish' should not contain ':'",
+        ),
+        (r#"{"health":["sick"]}"#, "invalid filter 'health=sick'"),
+        (r#"{"exited":["x"]}"#, "invalid filter 'exited=x'"),
+    ] {
+        let (code, body) = filtered(&d, "/containers/json", f);
+        assert_eq!(code, 400, "{f}");
+        assert!(body.contains(want), "{f}: {body}");
+    }
+    // Images: reference, label, before and since, dangling.
+    let (code, _, err) = d.docker(&["tag", "busybox", "me/tool:1"]);
+    assert_eq!(code, 0, "{err}");
+    for (f, want) in [
+        (r#"{"reference":["me/*"]}"#, vec!["me/tool:1"]),
+        (r#"{"reference":["busy*:latest"]}"#, vec!["busybox:latest"]),
+        (
+            r#"{"reference":["docker.io/library/busybox"]}"#,
+            vec!["busybox:latest"],
+        ),
+        (r#"{"reference":["nothing"]}"#, vec![]),
+        (r#"{"label":["nope"]}"#, vec![]),
+        (r#"{"before":["busybox"]}"#, vec![]),
+        (r#"{"since":["busybox"]}"#, vec![]),
+        (r#"{"until":["1000"]}"#, vec![]),
+        (r#"{"dangling":["false"]}"#, vec!["busybox:latest"]),
+    ] {
+        let (code, body) = filtered(&d, "/images/json", f);
+        assert_eq!(code, 200, "{f}: {body}");
+        assert_eq!(names(&body), want, "{f}");
+    }
+    // Volumes: names as regular expressions.
+    for v in ["data1", "data2", "other"] {
+        let (code, _, err) = d.docker(&["volume", "create", v]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, body) = filtered(&d, "/volumes", r#"{"name":["^data[0-9]"]}"#);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(names(&body), ["data1", "data2"]);
+    // An unknown key is Docker's 400, on every list; so is broken JSON.
+    for path in ["/networks", "/containers/json", "/images/json", "/volumes"] {
+        let (code, body) = filtered(&d, path, r#"{"xyz":["1"]}"#);
+        assert_eq!(code, 400, "{path}");
+        assert_eq!(json(&body)["message"], "invalid filter 'xyz'", "{path}");
+        let (code, body) = filtered(&d, path, "{not json");
+        assert_eq!(code, 400, "{path}: {body}");
+        assert_eq!(json(&body)["message"], "invalid filter", "{path}");
+    }
+    let (code, _, _) = d.docker(&["rm", "-f", "web", "done"]);
+    assert_eq!(code, 0);
+}

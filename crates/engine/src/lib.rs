@@ -7,6 +7,7 @@ pub mod archive;
 pub mod build;
 pub mod containers;
 pub mod error;
+pub mod filters;
 pub mod gojson;
 pub mod images;
 pub mod mounts;

@@ -779,10 +779,23 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
             }
         },
     };
-    let filters: std::collections::BTreeMap<String, Vec<String>> =
-        q.filters().into_iter().collect();
+    let filters = q.go_filters()?;
+    let health = filters.get("health").to_vec();
     let e = d.engine.clone();
     let mut list = blocking(move || e.container_list(all, limit, size, &filters)).await?;
+    if !health.is_empty() {
+        // The health states are the daemon's: a container without a
+        // healthcheck is `none`, as Docker's.
+        let map = d.health.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|c| {
+            let id = c["Id"].as_str().unwrap_or("");
+            let state = map
+                .get(id)
+                .and_then(|h| h["Status"].as_str())
+                .unwrap_or("none");
+            health.iter().any(|h| h == state)
+        });
+    }
     crate::health::annotate_list(d, &mut list);
     Ok(json(StatusCode::OK, &list))
 }
@@ -869,14 +882,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let labels = filters.get("label").cloned().unwrap_or_default();
     let e = d.engine.clone();
     let (deleted, space) = blocking(move || {
-        let mut list = std::collections::BTreeMap::new();
-        list.insert(
-            "status".to_string(),
-            vec!["exited".to_string(), "created".to_string()],
-        );
-        if !labels.is_empty() {
-            list.insert("label".to_string(), labels);
-        }
+        let mut pairs = vec![("status", "exited"), ("status", "created")];
+        pairs.extend(labels.iter().map(|l| ("label", l.as_str())));
+        let list = engine::filters::Filters::from_pairs(&pairs);
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for c in e.container_list(true, None, true, &list)? {

@@ -33,37 +33,42 @@ async fn read_json(body: Incoming) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-fn labels_match(labels: &Value, wanted: &str) -> bool {
-    match wanted.split_once('=') {
-        Some((k, v)) => labels[k].as_str() == Some(v),
-        None => labels.get(wanted).is_some(),
-    }
-}
-
-/// `GET /networks?filters=`: `name` (part of it), `id` (prefix), `label`,
-/// `driver`, `type` (`custom`, `builtin`), `dangling`, as Docker.
+/// `GET /networks?filters=`: `name` and `id` (regular expressions),
+/// `label`, `driver`, `scope`, `type` (`custom`, `builtin`), `dangling`, as
+/// moby's `daemon/network/filter.go`.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let filters = q.filters();
-    for key in filters.keys() {
-        if !matches!(
-            key.as_str(),
-            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
-        ) {
-            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
-        }
+    let filters = q.go_filters()?;
+    filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+    if let Some(bad) = filters
+        .get("type")
+        .iter()
+        .find(|t| *t != "custom" && *t != "builtin")
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid filter: 'type'='{bad}'"
+        )));
     }
-    if let Some(t) = filters.get("type") {
-        if let Some(bad) = t.iter().find(|t| *t != "custom" && *t != "builtin") {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter: 'type'='{bad}'"
-            )));
+    let dangling = match filters.get("dangling") {
+        [] => None,
+        [one] => match one.as_str() {
+            "1" | "true" => Some(true),
+            "0" | "false" => Some(false),
+            _ => {
+                return Err(ApiError::bad_request(
+                    r#"invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")"#,
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::bad_request(
+                r#"got more than one value for filter key "dangling""#,
+            ))
         }
-    }
+    };
     let e = d.engine.clone();
-    let dangling = filters.contains_key("dangling");
     let all = blocking(move || {
         let mut all = e.network_list()?;
-        if dangling {
+        if dangling.is_some() {
             for n in &mut all {
                 let id = n["Id"].as_str().unwrap_or("").to_string();
                 n["Containers"] = e.network_inspect(&id)?["Containers"].clone();
@@ -76,22 +81,18 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let kept: Vec<Value> = all
         .into_iter()
         .filter(|n| {
-            filters.iter().all(|(key, wanted)| {
-                let field = |f: &str| n[f].as_str().unwrap_or("").to_string();
-                wanted.iter().any(|w| match key.as_str() {
-                    "name" => field("Name").contains(w.as_str()),
-                    "id" => field("Id").starts_with(w.as_str()),
-                    "driver" => field("Driver") == *w,
-                    "label" => labels_match(&n["Labels"], w),
-                    "type" => (w == "builtin") == builtin(n),
-                    "dangling" => {
-                        let empty =
-                            n["Containers"].as_object().is_none_or(|m| m.is_empty()) && !builtin(n);
-                        (w == "true" || w == "1") == empty
-                    }
-                    _ => true,
-                })
-            })
+            let field = |f: &str| n[f].as_str().unwrap_or("").to_string();
+            let in_use = n["Containers"].as_object().is_some_and(|m| !m.is_empty());
+            filters.exact("driver", &field("Driver"))
+                && filters.matches("name", &field("Name"))
+                && filters.matches("id", &field("Id"))
+                && filters.match_labels("label", &n["Labels"])
+                && filters.exact("scope", &field("Scope"))
+                && dangling.is_none_or(|dangling| dangling == (!builtin(n) && !in_use))
+                && filters
+                    .get("type")
+                    .first()
+                    .is_none_or(|t| (t == "builtin") == builtin(n))
         })
         .map(|mut n| {
             if let Some(m) = n.as_object_mut() {
