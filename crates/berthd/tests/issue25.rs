@@ -537,3 +537,110 @@ fn list_filters_as_moby_documents_them() {
     let (code, _, _) = d.docker(&["rm", "-f", "web", "done"]);
     assert_eq!(code, 0);
 }
+
+/// The cgroup files named, read from inside container `c` (v1 or v2 names;
+/// the missing ones are skipped): their words.
+fn cgroup_words(d: &Daemon, c: &str, files: &str) -> Vec<String> {
+    let (code, out, err) = d.docker(&[
+        "exec",
+        c,
+        "sh",
+        "-c",
+        &format!("cd /sys/fs/cgroup && cat {files} 2>/dev/null; true"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    out.split_whitespace().map(String::from).collect()
+}
+
+/// Finding 6: `POST /containers/{id}/update` changes the limits of a
+/// running container in its cgroup at once, keeps them for the next start,
+/// and updates the restart policy; Docker's refusals; the docker CLI's
+/// `update` works against it.
+#[test]
+fn update_changes_limits_live_and_the_restart_policy() {
+    let d = Daemon::with_busybox();
+    let (code, _, err) = d.docker(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, body) = api(
+        &d,
+        "POST",
+        "/containers/up/update",
+        &["Content-Type: application/json"],
+        br#"{"Memory":314572800,"MemorySwap":314572800,"CpuShares":512,"CpuPeriod":100000,
+            "CpuQuota":50000,"CpusetCpus":"0","PidsLimit":50,"BlkioWeight":null,
+            "RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#,
+    );
+    assert_eq!(
+        (code, json(&body)),
+        (200, serde_json::json!({"Warnings": []})),
+        "{body}"
+    );
+    let live = cgroup_words(
+        &d,
+        "up",
+        "memory/memory.limit_in_bytes memory.max cpu/cpu.shares cpu/cpu.cfs_quota_us \
+         cpu.max pids/pids.max pids.max cpuset/cpuset.cpus cpuset.cpus",
+    );
+    for want in ["314572800", "512", "50000", "50", "0"] {
+        assert!(live.iter().any(|w| w == want), "{want} in {live:?}");
+    }
+    let (code, out, _) = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.CpuShares}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+        "up",
+    ]);
+    assert_eq!((code, out.trim()), (0, "314572800 512 50 on-failure:3"));
+    // The docker CLI's own update, then a restart keeps what was set.
+    let (code, out, err) = d.docker(&["update", "--cpu-shares", "256", "--pids-limit", "70", "up"]);
+    assert_eq!((code, out.trim()), (0, "up"), "{err}");
+    let (code, _, err) = d.docker(&["restart", "-t", "0", "up"]);
+    assert_eq!(code, 0, "{err}");
+    let after = cgroup_words(
+        &d,
+        "up",
+        "memory/memory.limit_in_bytes memory.max cpu/cpu.shares pids/pids.max pids.max",
+    );
+    for want in ["314572800", "256", "70"] {
+        assert!(after.iter().any(|w| w == want), "{want} in {after:?}");
+    }
+    // Docker's refusals, with its texts.
+    for (body, want) in [
+        (r#"{"Memory":1024}"#, "Minimum memory limit allowed is 6MB"),
+        (r#"{"Memory":1073741824}"#, "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"),
+        (r#"{"NanoCpus":500000000}"#, "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"),
+        (r#"{"CpuPeriod":10}"#, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+        (r#"{"RestartPolicy":{"Name":"sometimes"}}"#, "invalid restart policy"),
+    ] {
+        let (code, out) = api(
+            &d,
+            "POST",
+            "/containers/up/update",
+            &["Content-Type: application/json"],
+            body.as_bytes(),
+        );
+        assert_eq!(code, 400, "{body}: {out}");
+        assert!(json(&out)["message"].as_str().unwrap_or("").contains(want), "{body}: {out}");
+    }
+    let (code, out) = api(
+        &d,
+        "POST",
+        "/containers/nothing/update",
+        &["Content-Type: application/json"],
+        b"{}",
+    );
+    assert_eq!(code, 404, "{out}");
+    // A container with --rm keeps no restart policy.
+    let (code, _, err) = d.docker(&[
+        "run", "-d", "--rm", "--name", "gone", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = d.docker(&["update", "--restart", "always", "gone"]);
+    assert!(
+        code != 0
+            && err.contains(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+            ),
+        "{err}"
+    );
+}

@@ -189,7 +189,7 @@ impl Engine {
         }
     }
 
-    fn runtime(&self) -> runtime::Runtime {
+    pub(crate) fn runtime(&self) -> runtime::Runtime {
         runtime::Runtime::new(self.exec_root.join("runtime"))
     }
 
@@ -1763,7 +1763,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Docker's checks of `RestartPolicy`.
-fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
+pub(crate) fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
     let p = &host_config["RestartPolicy"];
     let name = p["Name"].as_str().unwrap_or("");
     let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));

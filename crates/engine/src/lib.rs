@@ -16,6 +16,7 @@ pub mod pull;
 pub mod push;
 pub mod spec;
 pub mod time;
+pub mod update;
 pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};

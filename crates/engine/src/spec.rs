@@ -84,6 +84,19 @@ pub struct HostConfig {
     pub cpu_shares: i64,
     /// Process limit (0 or -1: none).
     pub pids_limit: Option<i64>,
+    /// CFS quota in µs per period (0: none; -1: unlimited).
+    pub cpu_quota: i64,
+    /// CFS period in µs (0: the kernel's).
+    pub cpu_period: i64,
+    /// CPUs allowed (`0-3`, `0,1`).
+    pub cpuset_cpus: String,
+    /// Memory nodes allowed.
+    pub cpuset_mems: String,
+    /// Memory soft limit in bytes.
+    pub memory_reservation: i64,
+    /// Block IO weight, 10 to 1000 (0: the kernel's), where the kernel
+    /// has one.
+    pub blkio_weight: u16,
     /// `seccomp=unconfined`, `no-new-privileges[:true]`, ...
     pub security_opt: Option<Vec<String>>,
     /// `--init`: an init as pid 1 that forwards signals and reaps.
@@ -112,6 +125,72 @@ pub struct CreateRequest {
     pub tty: bool,
     /// Host settings.
     pub host_config: HostConfig,
+}
+
+/// The OCI `linux.resources` of a `HostConfig`'s limits (devices aside):
+/// what a create writes into the spec and an update into the live cgroup.
+pub fn resources(hc: &HostConfig) -> Value {
+    let mut resources = serde_json::Map::new();
+    let mut memory = serde_json::Map::new();
+    if hc.memory > 0 {
+        // Docker: no --memory-swap means twice the memory; -1 unlimited.
+        let swap = match hc.memory_swap {
+            0 => hc.memory * 2,
+            s => s,
+        };
+        memory.insert("limit".into(), json!(hc.memory));
+        memory.insert("swap".into(), json!(swap));
+    }
+    if hc.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    }
+    if !memory.is_empty() {
+        resources.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert(
+            "quota".into(),
+            json!(hc.nano_cpus * 100_000 / 1_000_000_000),
+        );
+    }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), json!(hc.cpu_period));
+    }
+    if hc.cpu_quota != 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+    }
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(hc.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        resources.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        resources.insert("pids".into(), json!({"limit": p}));
+    }
+    if hc.blkio_weight > 0 && blkio_weight_supported() {
+        resources.insert("blockIO".into(), json!({"weight": hc.blkio_weight}));
+    }
+    Value::Object(resources)
+}
+
+/// Whether the kernel weighs block IO (CFQ's `blkio.weight`, BFQ's
+/// `blkio.bfq.weight`, or cgroup2's `io` controller). Docker discards the
+/// weight with a warning where it cannot.
+pub fn blkio_weight_supported() -> bool {
+    let v1 = Path::new("/sys/fs/cgroup/blkio");
+    v1.join("blkio.weight").exists()
+        || v1.join("blkio.bfq.weight").exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == "io"))
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
@@ -486,32 +565,10 @@ pub fn build(
             list.push(mount);
         }
     }
-    let mut resources = serde_json::Map::new();
-    if hc.memory > 0 {
-        // Docker: no --memory-swap means twice the memory; -1 unlimited.
-        let swap = match hc.memory_swap {
-            0 => hc.memory * 2,
-            s => s,
-        };
-        resources.insert("memory".into(), json!({"limit": hc.memory, "swap": swap}));
-    }
-    let mut cpu = serde_json::Map::new();
-    if hc.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert(
-            "quota".into(),
-            json!(hc.nano_cpus * 100_000 / 1_000_000_000),
-        );
-    }
-    if hc.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(hc.cpu_shares));
-    }
-    if !cpu.is_empty() {
-        resources.insert("cpu".into(), Value::Object(cpu));
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
-        resources.insert("pids".into(), json!({"limit": p}));
-    }
+    let mut resources = match resources(hc) {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
     if hc.privileged {
         resources.insert("devices".into(), json!([{"allow": true, "access": "rwm"}]));
     }

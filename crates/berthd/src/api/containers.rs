@@ -1038,6 +1038,31 @@ pub async fn archive_put(
     Ok(super::empty(StatusCode::OK))
 }
 
+/// `POST /containers/{id}/update`: resources and restart policy, live in
+/// the cgroup of a running container (`{"Warnings": [...]}`).
+pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bytes = http_body_util::Limited::new(body, MAX_CREATE_BODY as usize)
+        .collect()
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "reading the update body (at most {MAX_CREATE_BODY} bytes): {e}"
+            ))
+        })?
+        .to_bytes();
+    let value: serde_json::Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    let e = d.engine.clone();
+    let n = name.clone();
+    let warnings = blocking(move || e.container_update(&n, value)).await?;
+    event(d, &name, "update", vec![]).await;
+    Ok(json(StatusCode::OK, &json!({ "Warnings": warnings })))
+}
+
 /// `POST /containers/{id}/resize?h=&w=`: the TTY's size, set by the shim
 /// (it holds the pty master) through its control socket; a container
 /// without a TTY takes it as a no-op, as dockerd does.

@@ -381,6 +381,9 @@ async fn route(
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
         }
+        (&Method::POST, Some((id, "update"))) => {
+            return containers::update(d, id.to_string(), body).await
+        }
         (&Method::POST, Some((id, "resize"))) => {
             return containers::resize(d, id.to_string(), q).await
         }
