@@ -22,6 +22,7 @@ pub mod run;
 pub mod stats;
 pub mod system;
 pub mod top;
+pub mod update;
 pub mod volume;
 
 use std::io::Write;
