@@ -644,3 +644,178 @@ fn update_changes_limits_live_and_the_restart_policy() {
         "{err}"
     );
 }
+
+/// Finding 6: `GET /distribution/{name}/json` answers from the registry:
+/// the manifest's descriptor (as skopeo sees its digest) and platforms;
+/// credentials from `X-Registry-Auth` (nulls and all).
+#[test]
+fn distribution_inspect_reads_the_registry() {
+    let (reg, d) = registry_with_busybox();
+    let digest = reg.digest("bb:latest", &[]);
+    let auth = format!(
+        "X-Registry-Auth: {}",
+        b64(r#"{"username":"bollard","password":null}"#)
+    );
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/distribution/{}/bb:latest/json", reg.host),
+        &[&auth],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v["Descriptor"]["digest"], digest.as_str(), "{body}");
+    assert!(v["Descriptor"]["size"].as_u64().unwrap_or(0) > 0, "{body}");
+    assert!(
+        v["Descriptor"]["mediaType"]
+            .as_str()
+            .is_some_and(|m| m.contains("manifest")),
+        "{body}"
+    );
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([{"architecture": "amd64", "os": "linux"}]),
+        "{body}"
+    );
+    // Without a tag: latest. A missing tag: Docker's 404.
+    let (code, again) = api(
+        &d,
+        "GET",
+        &format!("/distribution/{}/bb/json", reg.host),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        (code, json(&again)["Descriptor"]["digest"].clone()),
+        (200, v["Descriptor"]["digest"].clone())
+    );
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/distribution/{}/bb:nope/json", reg.host),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 404, "{body}");
+    // Nothing was pulled.
+    let (code, _) = api(
+        &d,
+        "GET",
+        &format!("/images/{}/bb/json", reg.host),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 404);
+}
+
+/// A v1 search index of the test's own on loopback: answers every request
+/// with `body` (and counts them).
+fn search_index(body: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            if !req.starts_with("GET /v1/search?q=bb&n=") {
+                // berthd tries TLS first on an insecure registry.
+                continue;
+            }
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, hits)
+}
+
+/// Finding 6: `GET /images/search` asks the index named in the term
+/// (`/v1/search`), applies Docker's filters and limits, and answers a
+/// registry without search (distribution's) with Docker's error, not 404.
+#[test]
+fn image_search_asks_the_index() {
+    let d = Daemon::start();
+    let (index, hits) = search_index(
+        r#"{"num_results":3,"query":"bb","results":[
+            {"name":"bb","description":"busybox","star_count":10,"is_official":true,"is_automated":false},
+            {"name":"me/bb","description":"mine","star_count":1,"is_official":false,"is_automated":false},
+            {"name":"you/bb","description":"yours","star_count":5,"is_official":false,"is_automated":false}]}"#,
+    );
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={index}/bb"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    let v = json(&body);
+    assert_eq!(v.as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(v[0]["name"], "bb");
+    assert_eq!(v[0]["star_count"], 10);
+    let (code, body) = filtered(
+        &d,
+        &format!("/images/search?term={index}/bb&limit=2"),
+        r#"{"stars":["3"]}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v = json(&body);
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bb", "you/bb"], "{body}");
+    let (code, body) = filtered(
+        &d,
+        &format!("/images/search?term={index}/bb"),
+        r#"{"is-official":["true"]}"#,
+    );
+    assert_eq!(
+        (code, json(&body).as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    // Docker's refusals.
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={index}/bb&limit=101"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("limit 101 is outside the range of [1, 100]"),
+        "{body}"
+    );
+    let (code, body) = filtered(
+        &d,
+        &format!("/images/search?term={index}/bb"),
+        r#"{"xyz":["1"]}"#,
+    );
+    assert_eq!(
+        (code, json(&body)["message"].as_str()),
+        (400, Some("invalid filter 'xyz'"))
+    );
+    // Distribution's registry has no v1 search: Docker's error, a 500.
+    let reg = common::registry::Registry::start(Default::default());
+    let (code, body) = api(
+        &d,
+        "GET",
+        &format!("/images/search?term={}/bb", reg.host),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("Unexpected status code 404"), "{body}");
+}

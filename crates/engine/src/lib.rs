@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod error;
 pub mod filters;
 pub mod gojson;
