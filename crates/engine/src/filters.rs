@@ -124,6 +124,18 @@ impl Filters {
         })
     }
 
+    /// [`Filters::match_labels`] over labels looked up by `label`.
+    pub fn match_labels_with<'a>(
+        &self,
+        key: &str,
+        label: impl Fn(&str) -> Option<&'a str>,
+    ) -> bool {
+        self.get(key).iter().all(|want| match want.split_once('=') {
+            Some((k, val)) => label(k) == Some(val),
+            None => label(want).is_some(),
+        })
+    }
+
     /// Go's `GetBoolOrDefault`: `true`/`1` or `false`/`0`, not both.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, EngineError> {
         let Some(v) = self.0.get(key) else {

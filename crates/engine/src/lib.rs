@@ -9,7 +9,6 @@ pub mod containers;
 pub mod distribution;
 pub mod error;
 pub mod filters;
-pub mod gojson;
 pub mod images;
 pub mod mounts;
 pub mod network;

@@ -5,26 +5,11 @@
 //! checks and their texts those of `daemon/daemon_unix.go`
 //! (`verifyPlatformContainerResources`) and `daemon/update.go`.
 
-use serde_json::{json, Value};
+use models::container::HostConfig;
+use serde_json::Value;
 
 use crate::containers::State;
-use crate::spec::HostConfig;
 use crate::{Engine, EngineError, ErrorKind};
-
-/// The limits an update may carry, as the API names them.
-const RESOURCE_KEYS: &[&str] = &[
-    "BlkioWeight",
-    "CpuShares",
-    "NanoCpus",
-    "CpuPeriod",
-    "CpuQuota",
-    "CpusetCpus",
-    "CpusetMems",
-    "Memory",
-    "MemorySwap",
-    "MemoryReservation",
-    "PidsLimit",
-];
 
 /// Docker's smallest memory limit (6 MiB).
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -33,87 +18,88 @@ fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::new(ErrorKind::InvalidArgument, msg)
 }
 
-fn int(v: &Value, key: &str) -> i64 {
-    v[key].as_i64().unwrap_or(0)
-}
-
 impl Engine {
-    /// Applies an update body (`Memory`, `CpuShares`, …, `RestartPolicy`)
-    /// to container `name`; returns Docker's warnings.
+    /// Applies an update body (moby's `UpdateConfig`: the resources and
+    /// `RestartPolicy`, read as Go reads them) to container `name`;
+    /// returns Docker's warnings.
     pub fn container_update(&self, name: &str, body: Value) -> Result<Vec<String>, EngineError> {
-        let mut body = body;
-        crate::gojson::drop_nulls(&mut body);
         if !body.is_object() {
             return Err(invalid("invalid JSON: an object expected"));
         }
+        let upd: HostConfig = models::de::from_value(body)
+            .map_err(|e| invalid(format!("invalid update body: {e}")))?;
         let c = self.find_container(name)?;
         let mut warnings = Vec::new();
-        let old = &c.config["HostConfig"];
-        let mut host = old.clone();
-        if !host.is_object() {
-            host = json!({});
-        }
-        check(&body, &mut warnings)?;
+        check(&upd)?;
+        let old = &c.config.host_config;
         // Nano CPUs set CFS's period and quota: one or the other, never
         // both, counting what the container has already.
-        for (new, was, msg) in [
-            ("NanoCpus", "CpuPeriod", "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"),
-            ("NanoCpus", "CpuQuota", "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set"),
-            ("CpuPeriod", "NanoCpus", "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set"),
-            ("CpuQuota", "NanoCpus", "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"),
+        for (conflict, msg) in [
+            (upd.nano_cpus > 0 && old.cpu_period > 0, "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"),
+            (upd.nano_cpus > 0 && old.cpu_quota > 0, "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set"),
+            (upd.cpu_period > 0 && old.nano_cpus > 0, "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set"),
+            (upd.cpu_quota > 0 && old.nano_cpus > 0, "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"),
         ] {
-            if int(&body, new) > 0 && int(old, was) > 0 {
+            if conflict {
                 return Err(invalid(msg));
             }
         }
-        let memory = int(&body, "Memory");
         // As dockerd: a new memory limit above the swap limit the container
         // has (0 when it had no limit) needs a swap limit along with it.
-        if memory != 0 && memory > int(old, "MemorySwap") && int(&body, "MemorySwap") == 0 {
+        if upd.memory != 0 && upd.memory > old.memory_swap && upd.memory_swap == 0 {
             return Err(invalid("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"));
         }
-        for key in RESOURCE_KEYS {
-            let v = &body[*key];
-            let set = match v {
-                Value::Number(n) => n.as_i64() != Some(0),
-                Value::String(s) => !s.is_empty(),
-                _ => false,
-            };
-            // PidsLimit is a pointer in Go: any value given is taken.
-            if set || (*key == "PidsLimit" && v.is_number()) {
-                host[*key] = v.clone();
+        let mut host = old.clone();
+        // A zero keeps what the container had.
+        if upd.blkio_weight != 0 {
+            host.blkio_weight = upd.blkio_weight;
+        }
+        for (new, field) in [
+            (upd.cpu_shares, &mut host.cpu_shares),
+            (upd.nano_cpus, &mut host.nano_cpus),
+            (upd.cpu_period, &mut host.cpu_period),
+            (upd.cpu_quota, &mut host.cpu_quota),
+            (upd.memory, &mut host.memory),
+            (upd.memory_swap, &mut host.memory_swap),
+            (upd.memory_reservation, &mut host.memory_reservation),
+            (upd.cpu_realtime_period, &mut host.cpu_realtime_period),
+            (upd.cpu_realtime_runtime, &mut host.cpu_realtime_runtime),
+        ] {
+            if new != 0 {
+                *field = new;
             }
         }
-        if let Some(policy) = body
-            .get("RestartPolicy")
-            .filter(|p| p["Name"].as_str().is_some_and(|n| !n.is_empty()))
-        {
-            let name = policy["Name"].as_str().unwrap_or("");
-            if host["AutoRemove"].as_bool().unwrap_or(false) && name != "no" {
+        if !upd.cpuset_cpus.is_empty() {
+            host.cpuset_cpus = upd.cpuset_cpus.clone();
+        }
+        if !upd.cpuset_mems.is_empty() {
+            host.cpuset_mems = upd.cpuset_mems.clone();
+        }
+        // A pointer in Go: any value given is taken.
+        if upd.pids_limit.is_some() {
+            host.pids_limit = upd.pids_limit;
+        }
+        if !upd.restart_policy.name.is_empty() {
+            if host.auto_remove && upd.restart_policy.name != "no" {
                 return Err(invalid(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container",
                 ));
             }
-            host["RestartPolicy"] = json!({
-                "Name": name,
-                "MaximumRetryCount": policy["MaximumRetryCount"].as_i64().unwrap_or(0),
-            });
+            host.restart_policy = upd.restart_policy.clone();
             crate::containers::restart_policy_ok(&host)?;
         }
-        let hc: HostConfig = serde_json::from_value(host.clone())
-            .map_err(|e| invalid(format!("invalid update body: {e}")))?;
-        if hc.memory > 0 && hc.memory_swap > 0 && hc.memory_swap < hc.memory {
+        if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
             return Err(invalid(
                 "Minimum memoryswap limit should be larger than memory limit, see usage",
             ));
         }
-        if hc.blkio_weight > 0 && !crate::spec::blkio_weight_supported() {
+        if upd.blkio_weight > 0 && !crate::spec::blkio_weight_supported() {
             warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
-            host["BlkioWeight"] = json!(0);
+            host.blkio_weight = old.blkio_weight;
         }
         // Live first: a limit the kernel refuses is not recorded.
         if matches!(self.state(&c), State::Running(..)) {
-            let resources = serde_json::from_value(crate::spec::resources(&hc))
+            let resources = serde_json::from_value(crate::spec::resources(&host))
                 .map_err(|e| EngineError::new(ErrorKind::System, format!("resources: {e}")))?;
             self.runtime().update(&c.id, &resources).map_err(|e| {
                 EngineError::new(
@@ -122,63 +108,54 @@ impl Engine {
                 )
             })?;
         }
-        self.mark(&c.id, |r| r.config["HostConfig"] = host)?;
+        self.mark(&c.id, |r| r.config.host_config = host)?;
         Ok(warnings)
     }
 }
 
 /// The single-value checks of dockerd's `verifyPlatformContainerResources`.
-fn check(body: &Value, warnings: &mut Vec<String>) -> Result<(), EngineError> {
-    let _ = warnings;
-    let memory = int(body, "Memory");
-    if memory != 0 && memory < MIN_MEMORY {
+fn check(u: &HostConfig) -> Result<(), EngineError> {
+    if u.memory != 0 && u.memory < MIN_MEMORY {
         return Err(invalid("Minimum memory limit allowed is 6MB"));
     }
-    let swap = int(body, "MemorySwap");
-    if memory > 0 && swap > 0 && swap < memory {
+    if u.memory > 0 && u.memory_swap > 0 && u.memory_swap < u.memory {
         return Err(invalid(
             "Minimum memoryswap limit should be larger than memory limit, see usage",
         ));
     }
-    if int(body, "MemoryReservation") < 0 || memory < 0 {
+    if u.memory_reservation < 0 || u.memory < 0 {
         return Err(invalid("Invalid memory limit: must be positive"));
     }
-    let period = int(body, "CpuPeriod");
-    if period != 0 && !(1000..=1_000_000).contains(&period) {
+    if u.cpu_period != 0 && !(1000..=1_000_000).contains(&u.cpu_period) {
         return Err(invalid(
             "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
         ));
     }
-    let quota = int(body, "CpuQuota");
-    if quota > 0 && quota < 1000 {
+    if u.cpu_quota > 0 && u.cpu_quota < 1000 {
         return Err(invalid(
             "CPU cfs quota can not be less than 1ms (i.e. 1000)",
         ));
     }
-    if int(body, "NanoCpus") > 0 && (period > 0 || quota > 0) {
+    if u.nano_cpus > 0 && (u.cpu_period > 0 || u.cpu_quota > 0) {
         return Err(invalid(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ));
     }
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    if int(body, "NanoCpus") < 0 || int(body, "NanoCpus") > ncpu * 1_000_000_000 {
+    if u.nano_cpus < 0 || u.nano_cpus > ncpu * 1_000_000_000 {
         return Err(invalid(format!(
             "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
     }
-    if int(body, "CpuShares") < 0 {
+    if u.cpu_shares < 0 {
         return Err(invalid("invalid CPU shares: must be positive"));
     }
-    let weight = int(body, "BlkioWeight");
-    if weight > 0 && !(10..=1000).contains(&weight) {
+    if u.blkio_weight > 0 && !(10..=1000).contains(&u.blkio_weight) {
         return Err(invalid("Range of blkio weight is from 10 to 1000"));
     }
-    for key in ["CpusetCpus", "CpusetMems"] {
-        if let Some(s) = body[key].as_str() {
-            if !s.is_empty() && !cpuset_ok(s) {
-                let what = if key == "CpusetCpus" { "cpus" } else { "mems" };
-                return Err(invalid(format!("Invalid value {s} for cpuset {what}")));
-            }
+    for (s, what) in [(&u.cpuset_cpus, "cpus"), (&u.cpuset_mems, "mems")] {
+        if !s.is_empty() && !cpuset_ok(s) {
+            return Err(invalid(format!("Invalid value {s} for cpuset {what}")));
         }
     }
     Ok(())
@@ -194,21 +171,27 @@ fn cpuset_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn dockerd_checks() {
-        let mut w = Vec::new();
         for (body, want) in [
             (json!({"Memory": 1024}), "Minimum memory limit allowed is 6MB"),
             (json!({"Memory": 64 << 20, "MemorySwap": 32 << 20}), "Minimum memoryswap limit should be larger than memory limit, see usage"),
             (json!({"CpuPeriod": 10}), "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
             (json!({"CpuQuota": 10}), "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
             (json!({"BlkioWeight": 5}), "Range of blkio weight is from 10 to 1000"),
-            (json!({"CpusetCpus": "a-b"}), "Invalid value a-b for cpuset cpus"),
+            (json!({"cpusetcpus": "a-b"}), "Invalid value a-b for cpuset cpus"),
         ] {
-            assert_eq!(check(&body, &mut w).unwrap_err().message, want, "{body}");
+            let u: HostConfig = models::de::from_value(body.clone()).unwrap();
+            assert_eq!(check(&u).unwrap_err().message, want, "{body}");
         }
-        assert!(check(&json!({"Memory": 64 << 20, "CpusetCpus": "0-1,3"}), &mut w).is_ok());
+        let u: HostConfig = models::de::from_value(
+            json!({"Memory": 64 << 20, "CpusetCpus": "0-1,3", "PidsLimit": null}),
+        )
+        .unwrap();
+        assert!(check(&u).is_ok());
     }
 }
