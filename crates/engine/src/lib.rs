@@ -10,6 +10,7 @@ pub mod distribution;
 pub mod error;
 pub mod filters;
 pub mod images;
+pub mod logging;
 pub mod mounts;
 pub mod network;
 pub mod pull;

@@ -53,8 +53,12 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     let name = q.get("name").to_string();
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
-    let warnings = engine::mounts::warnings(&body.host_config);
-    let id = blocking(move || e.container_create(Some(&name), body, created)).await?;
+    let platform = q.get("platform").to_string();
+    let (id, warnings) = blocking(move || {
+        e.check_platform(&body.config.image, &platform)?;
+        e.container_create_warned(Some(&name), body, created)
+    })
+    .await?;
     event(d, &id, "create", vec![]).await;
     Ok(json(StatusCode::CREATED, &CreateResponse { id, warnings }))
 }
@@ -449,6 +453,7 @@ async fn pump(
 pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
+    engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
     let ctype = if tty(&c) {
@@ -499,6 +504,9 @@ pub async fn attach(
         ..Default::default()
     };
     let (replay_wanted, live) = (q.flag("logs"), q.flag("stream"));
+    if replay_wanted {
+        engine::Engine::check_log_readable(&c)?;
+    }
     let d = d.clone();
     let raw = tty(&c);
     // Counted from now: an --rm container waits for this stream to drain,
@@ -515,12 +523,17 @@ pub async fn attach(
         let Ok(upgraded) = upgrade.await else { return };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        // Input goes in once the output stream has joined the shim, so that
+        // what the input makes the container write reaches this client.
+        let (joined_tx, joined) = tokio::sync::oneshot::channel::<()>();
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
             tokio::spawn(async move {
                 // As Docker: the keys detach from a terminal only; other
                 // input is data, copied as it is.
                 let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
+                // A dropped sender (no live stream, or it ended) lets it go.
+                let _ = joined.await;
                 if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }
@@ -555,7 +568,7 @@ pub async fn attach(
                 }
             }
             if let Some(waiting) = waiting {
-                follow_shim(&d, &c, &replay, waiting, &btx).await;
+                follow_shim(&d, &c, &replay, waiting, &btx, joined_tx).await;
             }
         });
         loop {
@@ -580,13 +593,15 @@ pub async fn attach(
 /// (`attach` on the control socket): this run's if it runs, else the next
 /// run's, joined before it starts (`waiting` counts this stream until then).
 /// Ends when the container has exited (the shim closes), was removed, or
-/// the client went.
+/// the client went. `joined` is told once the shim has taken this stream
+/// (the client's input waits for it).
 async fn follow_shim(
     d: &Arc<Daemon>,
     c: &engine::containers::ContainerRecord,
     o: &LogOptions,
     waiting: crate::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    joined: tokio::sync::oneshot::Sender<()>,
 ) {
     let dir = d.engine.container_dir(&c.id);
     let mut phase = d.phases.subscribe(&c.id);
@@ -624,6 +639,7 @@ async fn follow_shim(
         }
     };
     drop(waiting);
+    let _ = joined.send(());
     let raw = tty(c);
     let mut head = [0u8; 5];
     let mut data = Vec::new();
