@@ -208,6 +208,8 @@ impl Engine {
         } else {
             Owner::Root
         };
+        // As Docker: the tar may be compressed (gzip, bzip2, xz; zstd too).
+        let tar = store::layer::decompressed(tar).map_err(|e| bad_tar(e.to_string()))?;
         extract_into(&dest, tar, owner, None)
     }
 }
@@ -250,8 +252,21 @@ pub(crate) fn extract_into(
         }
         Ok(parts)
     };
-    let mut archive = tar::Archive::new(tar);
+    // The same bounds as a layer's: a small compressed upload may expand
+    // to any size (a decompression bomb) or name millions of entries.
+    let mut archive = tar::Archive::new(Bounded {
+        inner: tar,
+        left: store::layer::MAX_BYTES + store::layer::MAX_ENTRIES * 1024,
+    });
+    let mut count = 0u64;
     for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
+        count += 1;
+        if count > store::layer::MAX_ENTRIES {
+            return Err(bad_tar(format!(
+                "more than {} entries",
+                store::layer::MAX_ENTRIES
+            )));
+        }
         let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
         let name = entry
             .path()
@@ -416,6 +431,23 @@ pub(crate) fn tar_from_root<W: std::io::Write>(
     let st = fstat(&fd).map_err(sys)?;
     append_opened(tar, &fd, &st, top, &path.to_string_lossy())?;
     Ok(true)
+}
+
+/// A reader that fails past `left` bytes (not a silent cut, which would
+/// read as a truncated tar).
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other("the archive exceeds its size limit uncompressed")
+        })?;
+        Ok(n)
+    }
 }
 
 fn bad_tar(msg: String) -> EngineError {

@@ -159,7 +159,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Go's `filepath.Match` for one path (no `/` matched by `*` or `?`).
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {

@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::meta::Table;
 
-use models::container::{
-    Config, CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse,
-};
+use models::container::{CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse};
 use models::exec::ExecConfig;
 
 use crate::spec;
@@ -194,7 +192,7 @@ impl Engine {
         }
     }
 
-    fn runtime(&self) -> runtime::Runtime {
+    pub(crate) fn runtime(&self) -> runtime::Runtime {
         runtime::Runtime::new(self.exec_root.join("runtime"))
     }
 
@@ -1464,21 +1462,37 @@ impl Engine {
         all: bool,
         limit: Option<usize>,
         size: bool,
-        filters: &std::collections::BTreeMap<String, Vec<String>>,
+        filters: &crate::filters::Filters,
     ) -> Result<Vec<Summary>, EngineError> {
-        for k in filters.keys() {
-            if ![
-                "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
-            ]
-            .contains(&k.as_str())
-            {
-                return Err(EngineError::new(
+        // moby's `acceptedPsFilterTags` (daemon/list.go); `health` is the
+        // daemon's to apply (it keeps the health states).
+        filters.validate(&[
+            "ancestor",
+            "before",
+            "exited",
+            "id",
+            "isolation",
+            "label",
+            "name",
+            "status",
+            "health",
+            "since",
+            "volume",
+            "network",
+            "is-task",
+            "publish",
+            "expose",
+        ])?;
+        let mut exited = Vec::new();
+        for x in filters.get("exited") {
+            exited.push(x.parse::<i64>().map_err(|e| {
+                EngineError::new(
                     ErrorKind::InvalidArgument,
-                    format!("invalid filter '{k}'"),
-                ));
-            }
+                    format!("invalid filter 'exited={x}': {e}"),
+                )
+            })?);
         }
-        for s in filters.get("status").into_iter().flatten() {
+        for s in filters.get("status") {
             if ![
                 "created",
                 "restarting",
@@ -1496,29 +1510,37 @@ impl Engine {
                 ));
             }
         }
+        for h in filters.get("health") {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid filter 'health={h}'"),
+                ));
+            }
+        }
+        // No container of berth's is a swarm task.
+        let is_task = filters.bool_or("is-task", false)?;
+        let published = port_filter(filters, "publish")?;
+        let exposed = port_filter(filters, "expose")?;
         // A limit, before and since look at stopped containers too.
-        let all = all
-            || limit.is_some()
-            || filters.contains_key("before")
-            || filters.contains_key("since");
+        let all = all || limit.is_some() || filters.contains("before") || filters.contains("since");
         let mut list = self.container_records()?;
         list.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         let created_of = |name: &str| self.find_container(name).map(|c| c.created);
         let before = filters
             .get("before")
-            .and_then(|v| v.first())
+            .first()
             .map(|n| created_of(n))
             .transpose()?;
         let since = filters
             .get("since")
-            .and_then(|v| v.first())
+            .first()
             .map(|n| created_of(n))
             .transpose()?;
         // The ancestor filter names images; each becomes an image id.
         let ancestors: Vec<String> = filters
             .get("ancestor")
-            .into_iter()
-            .flatten()
+            .iter()
             .filter_map(|a| {
                 store::images::find(self.store().meta(), a)
                     .ok()
@@ -1536,31 +1558,53 @@ impl Engine {
             let state = self.state_of(&c);
             let st = state.status.clone();
             let any = |key: &str, f: &dyn Fn(&str) -> bool| {
-                filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
+                let v = filters.get(key);
+                v.is_empty() || v.iter().any(|x| f(x))
             };
-            let keep = (all
-                || st == "running"
-                || st == "paused"
-                || filters.contains_key("status")
-                || filters.contains_key("exited"))
-                && any("id", &|x| c.id.starts_with(x))
-                && any("name", &|x| regex_lite_match(x, &c.name))
-                && any("status", &|x| x == st)
+            let up = st == "running" || st == "paused";
+            let keep = (all || up || filters.contains("status") || filters.contains("exited"))
+                && filters.matches("id", &c.id)
+                && (filters.matches("name", &c.name)
+                    || filters.matches("name", &format!("/{}", c.name)))
+                && (!filters.contains("is-task") || !is_task)
+                && filters.matches("isolation", &c.config.host_config.isolation)
+                && filters.matches("status", &st)
                 && any("volume", &|x| {
                     c.mounts.iter().any(|m| {
                         m.destination == x || m.name == x || (m.typ == "bind" && m.source == x)
                     })
                 })
-                && any("exited", &|x| {
-                    st == "exited" && x.parse::<i64>().ok() == Some(state.exit_code)
-                })
-                && filters
-                    .get("label")
-                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config.config, l)))
-                && (!filters.contains_key("ancestor") || ancestors.contains(&c.image))
+                && (exited.is_empty()
+                    || (st == "exited"
+                        && !c.started.is_empty()
+                        && exited.contains(&state.exit_code)))
+                && filters.match_labels_with("label", |k| c.config.config.label(k))
+                && (!filters.contains("ancestor") || ancestors.contains(&c.image))
                 && before.as_ref().is_none_or(|b| c.created < *b)
                 && since.as_ref().is_none_or(|s| c.created > *s);
             if !keep {
+                continue;
+            }
+            let networks = self.network_settings(&c, up).networks;
+            if filters.contains("network")
+                && !filters.get("network").iter().any(|n| {
+                    networks.as_ref().is_some_and(|m| {
+                        m.contains_key(n.as_str())
+                            || m.values().any(|e| e.network_id.starts_with(n.as_str()))
+                    })
+                })
+            {
+                continue;
+            }
+            let ports = self.ports_summary(&c, up);
+            if (!published.is_empty() || !exposed.is_empty())
+                && !ports.iter().any(|p| {
+                    let proto = if p.typ.is_empty() { "tcp" } else { &p.typ };
+                    (p.public_port != 0
+                        && published.contains(&format!("{}/{proto}", p.public_port)))
+                        || exposed.contains(&format!("{}/{proto}", p.private_port))
+                })
+            {
                 continue;
             }
             let status = match st.as_str() {
@@ -1584,7 +1628,6 @@ impl Engine {
                     human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
             };
-            let up = st == "running" || st == "paused";
             let mut v = Summary {
                 id: c.id.clone(),
                 names: std::iter::once(format!("/{}", c.name))
@@ -1594,7 +1637,7 @@ impl Engine {
                 image_id: c.image.clone(),
                 command: c.config.config.args().join(" "),
                 created: crate::time::unix_seconds(&c.created),
-                ports: self.ports_summary(&c, up),
+                ports,
                 labels: c.config.config.labels.clone(),
                 state: st.clone(),
                 status,
@@ -1602,9 +1645,7 @@ impl Engine {
                     network_mode: crate::network::mode_of(&c.config),
                     ..Default::default()
                 },
-                network_settings: Some(models::network::SummaryNetworkSettings {
-                    networks: self.network_settings(&c, up).networks,
-                }),
+                network_settings: Some(models::network::SummaryNetworkSettings { networks }),
                 mounts: self.mounts_of(&c),
                 ..Default::default()
             };
@@ -1734,28 +1775,39 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// `key` or `key=value` against a container's labels.
-fn label_matches(config: &Config, filter: &str) -> bool {
-    match filter.split_once('=') {
-        Some((k, v)) => config.label(k) == Some(v),
-        None => config.label(filter).is_some(),
+/// The `publish` or `expose` filter's ports, as `port/proto` (moby's
+/// `portOp`: `80`, `80/udp`, `8000-8010/tcp`).
+fn port_filter(
+    filters: &crate::filters::Filters,
+    key: &str,
+) -> Result<std::collections::HashSet<String>, EngineError> {
+    let mut out = std::collections::HashSet::new();
+    for value in filters.get(key) {
+        let bad = |why: &str| {
+            EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("error while looking up for {key} {value}: {why}"),
+            )
+        };
+        if value.contains(':') {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("filter for '{key}' should not contain ':': {value}"),
+            ));
+        }
+        let (ports, proto) = value.split_once('/').unwrap_or((value, "tcp"));
+        let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+        let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
+            return Err(bad("invalid port"));
+        };
+        if hi < lo || u32::from(hi - lo) > 65535 {
+            return Err(bad("invalid range"));
+        }
+        for p in lo..=hi {
+            out.insert(format!("{p}/{}", proto.to_ascii_lowercase()));
+        }
     }
-}
-
-/// Docker matches the name filter as a regular expression; berth takes the
-/// common forms: a substring, with `^` and `$` anchors.
-fn regex_lite_match(pattern: &str, name: &str) -> bool {
-    let p = pattern.trim_start_matches('/');
-    let (start, p) = p
-        .strip_prefix('^')
-        .map_or((false, p), |r| (true, r.trim_start_matches('/')));
-    let (end, p) = p.strip_suffix('$').map_or((false, p), |r| (true, r));
-    match (start, end) {
-        (true, true) => name == p,
-        (true, false) => name.starts_with(p),
-        (false, true) => name.ends_with(p),
-        (false, false) => name.contains(p),
-    }
+    Ok(out)
 }
 
 /// Bytes of regular files under `dir` (not following symlinks).
@@ -1779,7 +1831,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Docker's checks of `RestartPolicy`.
-fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
+pub(crate) fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
     let p = &host_config.restart_policy;
     let name = p.name.as_str();
     let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));

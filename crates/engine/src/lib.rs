@@ -6,7 +6,9 @@
 pub mod archive;
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod error;
+pub mod filters;
 pub mod images;
 pub mod logging;
 pub mod mounts;
@@ -15,6 +17,7 @@ pub mod pull;
 pub mod push;
 pub mod spec;
 pub mod time;
+pub mod update;
 pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};

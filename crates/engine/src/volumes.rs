@@ -606,9 +606,13 @@ fn matches(r: &VolumeRecord, filters: &BTreeMap<String, Vec<String>>, used: bool
     filters
         .get("dangling")
         .is_none_or(|v| v.iter().all(|d| (d == "true" || d == "1") != used))
-        && filters
-            .get("name")
-            .is_none_or(|v| v.iter().any(|n| r.name.contains(n.as_str())))
+        && filters.get("name").is_none_or(|v| {
+            // Go's `Match`: the name, or a regular expression in it.
+            let f = crate::filters::Filters::from_pairs(
+                &v.iter().map(|n| ("name", n.as_str())).collect::<Vec<_>>(),
+            );
+            f.matches("name", &r.name)
+        })
         && filters.get("driver").is_none_or(|v| v.contains(&r.driver))
         && filters
             .get("label")

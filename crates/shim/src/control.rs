@@ -19,7 +19,7 @@
 //! Connections are served on threads with small stacks: a slow stdin never
 //! stalls the log, and a resize goes through while a client types.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -137,6 +137,33 @@ pub fn serve(
         });
 }
 
+/// Bytes read from one side per write to the other: on the connection
+/// thread's small stack.
+const PUMP_BYTES: usize = 8 * 1024;
+
+/// Copies `from` into `to` until EOF, with a read then a write.
+///
+/// Not `std::io::copy`: from a socket into a pipe it splices, and the
+/// kernel's `splice()` holds the pipe's lock while it waits on the socket.
+/// A client that keeps its connection open without writing would then hold
+/// the container's stdin locked: the container could neither read what came
+/// before nor exit (closing its end of the pipe takes that lock too), not
+/// even on SIGKILL. A plain `write` into a full pipe sleeps without the lock.
+fn pump(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<u64> {
+    let mut buf = [0u8; PUMP_BYTES];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
@@ -156,7 +183,7 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
             if let Some(m) = &input.pty {
                 let Ok(m) = m.try_clone() else { return };
                 let _ = writeln!(out, "ok");
-                let _ = std::io::copy(&mut reader, &mut std::fs::File::from(m));
+                let _ = pump(&mut reader, &mut std::fs::File::from(m));
                 let _ = writeln!(out, "done");
                 return;
             }
@@ -169,7 +196,7 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
                 return;
             };
             let _ = writeln!(out, "ok");
-            let _ = std::io::copy(&mut reader, w);
+            let _ = pump(&mut reader, w);
             let _ = writeln!(out, "done");
         }
         ["attach"] => {

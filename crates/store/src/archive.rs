@@ -240,17 +240,9 @@ fn layer_tar(store: &Store, rec: &LayerRecord) -> Result<(u64, Box<dyn Read>), S
                 source: e,
             })?
             .to_vec();
-        Ok(match crate::layer::detect(&head) {
-            crate::layer::Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
-            crate::layer::Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::with_buffer(f).map_err(|e| {
-                    StoreError::Io {
-                        path: PathBuf::from(blob),
-                        source: e,
-                    }
-                })?)
-            }
-            crate::layer::Compression::None => Box::new(f),
+        crate::layer::decoder(crate::layer::detect(&head), f).map_err(|e| StoreError::Io {
+            path: PathBuf::from(blob),
+            source: e,
         })
     };
     let size = std::io::copy(&mut open()?, &mut std::io::sink()).map_err(|e| StoreError::Io {

@@ -1,7 +1,7 @@
 //! Unpacking a layer blob into a directory of its own, overlay-ready.
 //!
-//! The blob is a tar, plain or compressed (gzip or zstd, told by their magic
-//! bytes). Its diff id (the digest of the uncompressed tar) is computed while
+//! The blob is a tar, plain or compressed (gzip, zstd, bzip2 or xz, told by
+//! their magic bytes). Its diff id (the digest of the uncompressed tar) is computed while
 //! it streams. Whiteouts become what overlayfs understands: `.wh.<name>` a 0/0
 //! character device `<name>`, `.wh..wh..opq` the `trusted.overlay.opaque=y`
 //! xattr on its directory. Owners, modes (setuid included), mtimes, xattrs,
@@ -99,7 +99,9 @@ pub struct Unpacked {
     pub path: PathBuf,
 }
 
-/// Compression of a layer blob.
+/// Compression of a layer blob or an archive: what Docker's
+/// `DecompressStream` tells by the magic bytes (moby's
+/// `pkg/archive/archive.go`), and zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// A plain tar.
@@ -108,7 +110,16 @@ pub enum Compression {
     Gzip,
     /// zstd (28 b5 2f fd).
     Zstd,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (fd `7zXZ` 00).
+    Xz,
 }
+
+/// The most memory the xz decoder may take. xz's presets need at most
+/// 65 MiB to decode (`-9`, a 64 MiB dictionary); a hostile stream can name
+/// a dictionary of up to 4 GiB, which it is refused.
+pub const MAX_XZ_MEMORY: u64 = 128 << 20;
 
 /// Tells the compression from the first bytes.
 pub fn detect(head: &[u8]) -> Compression {
@@ -116,19 +127,39 @@ pub fn detect(head: &[u8]) -> Compression {
         Compression::Gzip
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
+    } else if head.starts_with(b"BZh") {
+        Compression::Bzip2
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Compression::Xz
     } else {
         Compression::None
     }
 }
 
-/// `reader` decompressed as its first bytes say (gzip, zstd, or plain).
+/// `reader` decompressed as its first bytes say (gzip, zstd, bzip2, xz, or
+/// plain).
 pub fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let mut buffered = BufReader::with_capacity(256 * 1024, reader);
     let head = buffered.fill_buf()?.to_vec();
-    Ok(match detect(&head) {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+    decoder(detect(&head), buffered)
+}
+
+/// A decoder of `kind` over `input` (concatenated streams read as one, as
+/// Go's readers and the command-line tools do).
+pub fn decoder<'a>(kind: Compression, input: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match kind {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        Compression::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                MAX_XZ_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(input, stream))
+        }
     })
 }
 
@@ -206,11 +237,7 @@ pub fn unpack(
         let producer = scope.spawn(move || -> Result<String, io::Error> {
             let mut buffered = BufReader::with_capacity(256 * 1024, reader);
             let head = buffered.fill_buf()?.to_vec();
-            let decoded: Box<dyn Read> = match detect(&head) {
-                Compression::None => Box::new(buffered),
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-                Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
-            };
+            let decoded = decoder(detect(&head), buffered)?;
             let mut hashing = Hashing {
                 inner: decoded,
                 hasher: Sha256::new(),

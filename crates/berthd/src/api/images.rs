@@ -123,18 +123,103 @@ fn json_lines(messages: &[Message]) -> Response<Body> {
     r
 }
 
-/// `GET /images/json`.
+/// `GET /images/json?filters=`: `dangling`, `label`, `before`, `since`,
+/// `reference`, `until`, as moby's `daemon/images/image_list.go` applies
+/// them.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let dangling = q
-        .filters()
-        .get("dangling")
-        .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
-    let e = d.engine.clone();
-    let mut list = blocking(move || e.image_list(dangling)).await?;
-    for i in &mut list {
-        i.for_version(q.version());
+    let f = q.go_filters()?;
+    f.validate(&["dangling", "label", "before", "since", "reference", "until"])?;
+    let dangling = f.bool_or("dangling", false)?;
+    // Created bounds: `before` the oldest named image, `since` the newest,
+    // `until` a time.
+    let mut until: Option<f64> = None;
+    for u in f.get("until") {
+        let t = crate::events::parse_time(u).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid value for 'until' filter: {u:?}"))
+        })?;
+        until = Some(until.map_or(t, |x: f64| x.min(t)));
     }
-    Ok(json(StatusCode::OK, &list))
+    let e = d.engine.clone();
+    let f2 = f.clone();
+    let (list, before, since) = blocking(move || {
+        let created = |n: &String| -> Result<f64, engine::EngineError> {
+            Ok(engine::time::unix_seconds_f64(&e.image_inspect(n)?.created))
+        };
+        let before = f2
+            .get("before")
+            .iter()
+            .map(created)
+            .collect::<Result<Vec<_>, _>>()?;
+        let since = f2
+            .get("since")
+            .iter()
+            .map(created)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((e.image_list(dangling)?, before, since))
+    })
+    .await?;
+    let before = before.into_iter().chain(until).reduce(f64::min);
+    let since = since.into_iter().reduce(f64::max);
+    let mut kept = Vec::new();
+    for mut img in list {
+        let created = img.created as f64;
+        let labels = img.labels.as_ref();
+        if before.is_some_and(|b| created >= b.floor())
+            || since.is_some_and(|s| created <= s.floor())
+            || !f.match_labels_with("label", |k| {
+                labels.and_then(|l| l.get(k)).map(String::as_str)
+            })
+        {
+            continue;
+        }
+        let tagged = img.repo_tags.as_ref().is_some_and(|t| !t.is_empty());
+        if f.contains("reference") {
+            let tags: Vec<String> = img
+                .repo_tags
+                .iter()
+                .flatten()
+                .filter(|t| reference_matches(f.get("reference"), t))
+                .cloned()
+                .collect();
+            if tags.is_empty() {
+                continue;
+            }
+            img.repo_tags = Some(tags);
+        }
+        if f.contains("dangling") && !dangling && !tagged {
+            continue;
+        }
+        img.for_version(q.version());
+        kept.push(img);
+    }
+    Ok(json(StatusCode::OK, &kept))
+}
+
+/// Whether a tag (`name:tag`, familiar) matches one of the `reference`
+/// patterns, globbed against its familiar and full forms, with and without
+/// the tag, as Docker does.
+fn reference_matches(patterns: &[String], tag: &str) -> bool {
+    let (name, t) = match tag.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (tag, "latest"),
+    };
+    let first = name.split('/').next().unwrap_or("");
+    let full = if !name.contains('/') {
+        format!("docker.io/library/{name}")
+    } else if first.contains('.') || first.contains(':') || first == "localhost" {
+        name.to_string()
+    } else {
+        format!("docker.io/{name}")
+    };
+    let targets = [
+        tag.to_string(),
+        name.to_string(),
+        format!("{full}:{t}"),
+        full,
+    ];
+    patterns
+        .iter()
+        .any(|p| targets.iter().any(|t| engine::filters::glob(p, t)))
 }
 
 /// `GET /images/{name}/json`.

@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod exec;
 pub mod images;
 pub mod networks;
@@ -308,6 +309,25 @@ pub async fn handle(
             .unwrap_or("")
             .to_string();
         push::push(daemon, name.to_string(), &q, &auth).await
+    } else if method == Method::GET
+        && (path == "/images/search"
+            || (path.starts_with("/distribution/") && path.ends_with("/json")))
+    {
+        // Both ask the registry, with the client's credentials.
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if path == "/images/search" {
+            distribution::search(daemon, &q, &auth).await
+        } else {
+            let name = path
+                .trim_start_matches("/distribution/")
+                .trim_end_matches("/json");
+            distribution::inspect(daemon, name, &auth).await
+        }
     } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
         // These two read a header too: the registry credentials.
         let auth = req
@@ -402,6 +422,9 @@ async fn route(
         }
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
+        }
+        (&Method::POST, Some((id, "update"))) => {
+            return containers::update(d, id.to_string(), body).await
         }
         (&Method::POST, Some((id, "resize"))) => {
             return containers::resize(d, id.to_string(), q).await
