@@ -11,6 +11,8 @@
 //!                  asks when an attached StdinOnce client reached its EOF,
 //!                  not when it detached)
 //! resize H W       -> ok; the TTY's window size
+//! reopen-log       -> ok once the log's path is opened anew (the kubelet
+//!                  renamed the file to rotate it), or error
 //! attach           -> ok, then the container's output as it comes, in
 //!                  frames (a byte: 1 stdout, 2 stderr; a big-endian u32
 //!                  length; the bytes), until the container has exited
@@ -104,6 +106,7 @@ pub fn serve(
     stdin: Option<OwnedFd>,
     pty: Option<OwnedFd>,
     output: Arc<Output>,
+    log: Arc<Mutex<Option<crate::log::Log>>>,
 ) {
     // Through a descriptor of the directory: a deep data root could make
     // the full path longer than a socket address may be (berthd connects
@@ -127,17 +130,23 @@ pub fn serve(
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (input, output) = (input.clone(), output.clone());
+                let (input, output, log) = (input.clone(), output.clone(), log.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
                 let _ = std::thread::Builder::new()
                     .stack_size(STACK)
-                    .spawn(move || handle(conn, pid, &input, &output));
+                    .spawn(move || handle(conn, pid, &input, &output, &log));
             }
         });
 }
 
-fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
+fn handle(
+    conn: UnixStream,
+    pid: i32,
+    input: &Input,
+    output: &Output,
+    log: &Mutex<Option<crate::log::Log>>,
+) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
         Err(_) => return,
@@ -176,6 +185,21 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
             if writeln!(out, "ok").is_ok() {
                 output.join(out);
             }
+        }
+        ["reopen-log"] => {
+            let reopened = log
+                .lock()
+                .ok()
+                .and_then(|mut l| l.as_mut().map(|l| l.reopen()));
+            let _ = writeln!(
+                out,
+                "{}",
+                match reopened {
+                    Some(true) => "ok",
+                    Some(false) => "error cannot open the log",
+                    None => "error the container has no log",
+                }
+            );
         }
         ["close-stdin"] => {
             if let Ok(mut guard) = input.pipe.lock() {
