@@ -16,6 +16,7 @@ pub mod api {
     tonic::include_proto!("runtime.v1");
 }
 
+pub mod authority;
 pub mod cni;
 pub mod config;
 pub mod container;
@@ -185,7 +186,10 @@ pub async fn serve(
         tokio::spawn(stream::serve(cri.clone(), l));
     }
     let services = service::Services(cri.clone());
-    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::UnixListenerStream::new(listener),
+        |c| c.map(authority::relay),
+    );
     let served = tonic::transport::Server::builder()
         .add_service(api::runtime_service_server::RuntimeServiceServer::new(
             services.clone(),

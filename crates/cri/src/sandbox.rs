@@ -440,7 +440,7 @@ fn pause_spec(
             "cwd": "/",
             "capabilities": {"bounding": [], "effective": [], "permitted": []},
             "noNewPrivileges": true,
-            "oomScoreAdj": -998,
+            "oomScoreAdj": crate::spec::oom_score_adj(-998),
         },
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},

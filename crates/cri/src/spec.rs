@@ -304,6 +304,22 @@ pub fn resources(r: &api::LinuxContainerResources) -> Value {
     Value::Object(out)
 }
 
+/// The OOM score adjustment a process can get: lowering it below the
+/// daemon's own needs CAP_SYS_RESOURCE, which some hosts withhold even from
+/// root (this project's machines do); there the daemon's own is the floor.
+pub fn oom_score_adj(wanted: i64) -> i64 {
+    let can_lower = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
+        .unwrap_or(false);
+    if can_lower {
+        return wanted;
+    }
+    let own = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    wanted.max(own)
+}
+
 /// Builds the container's spec.
 pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
     let linux = c.linux.clone().unwrap_or_default();
@@ -439,11 +455,13 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
     } else {
         sc.readonly_paths.clone()
     };
-    let oom = linux
-        .resources
-        .as_ref()
-        .map(|r| r.oom_score_adj)
-        .unwrap_or(0);
+    let oom = oom_score_adj(
+        linux
+            .resources
+            .as_ref()
+            .map(|r| r.oom_score_adj)
+            .unwrap_or(0),
+    );
     let mut linux_spec = json!({
         "namespaces": namespaces,
         "resources": res,
