@@ -130,7 +130,26 @@ export DOCKER_HOST=unix://$work/berth.sock DOCKER_CONFIG=$work/docker-config
 echo "== test images (stand-ins, pushed to $reg)"
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
-docker import -c 'CMD ["sh"]' "$work/busybox.tar" critest/busybox >/dev/null
+docker import -c 'CMD ["sh"]' "$work/busybox.tar" critest/busybox-raw >/dev/null
+# Debian's busybox-static has no pgrep (the suite's checks use it): a small
+# one over /proc.
+mkdir -p "$work/ctx/base"
+cat >"$work/ctx/base/pgrep" <<'EOF'
+#!/bin/sh
+# pgrep [-f] PATTERN: the pids whose name (or command line) contains PATTERN.
+full=0
+[ "$1" = "-f" ] && { full=1; shift; }
+status=1
+for d in /proc/[0-9]*; do
+	pid=${d#/proc/}
+	[ "$pid" = "$$" ] && continue
+	if [ $full = 1 ]; then s=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null); else s=$(cat "$d/comm" 2>/dev/null); fi
+	case "$s" in *"$1"*) echo "$pid"; status=0 ;; esac
+done
+exit $status
+EOF
+printf 'FROM critest/busybox-raw\nCOPY --chmod=755 pgrep /bin/pgrep\n' >"$work/ctx/base/Dockerfile"
+docker build -q -t critest/busybox "$work/ctx/base" >/dev/null
 build() { # NAME (the path in the registry), then a Dockerfile on stdin
 	local ctx=$work/ctx/$1
 	mkdir -p "$ctx"
@@ -155,13 +174,23 @@ build "k8s-staging-cri-tools/hostnet-nginx-$(go env GOARCH):latest" <<EOF
 FROM critest/busybox
 CMD ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 12003 -h /www"]
 EOF
-# nonewprivs: a setuid-root copy of a program that prints its effective uid.
-build e2e-test-images/nonewprivs:1.3 <<'EOF'
-FROM critest/busybox
-RUN cp /bin/busybox /usr/local/bin/nnp && chmod u+s /usr/local/bin/nnp && adduser -D -u 1000 nonroot
-USER 1000
-CMD ["sh", "-c", "/usr/local/bin/nnp id -u"]
+# nonewprivs: a setuid-root static program that prints its effective uid,
+# as the upstream image's does.
+mkdir -p "$work/ctx/nnp"
+cat >"$work/nnp.c" <<'EOF'
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("Effective uid: %d\n", (int)geteuid()); return 0; }
 EOF
+gcc -static -O2 -o "$work/ctx/nnp/nnp" "$work/nnp.c"
+cat >"$work/ctx/nnp/Dockerfile" <<'EOF'
+FROM critest/busybox
+COPY --chmod=4755 nnp /usr/local/bin/nnp
+CMD ["/usr/local/bin/nnp"]
+EOF
+docker build -q -t "$reg/e2e-test-images/nonewprivs:1.3" "$work/ctx/nnp" >/dev/null
+docker push -q "$reg/e2e-test-images/nonewprivs:1.3" >/dev/null
+docker rmi "$reg/e2e-test-images/nonewprivs:1.3" >/dev/null
 for img in test-image-latest:latest test-image-tag:test test-image-tag:all \
 	test-image-1:latest test-image-2:latest test-image-3:latest; do
 	build "k8s-staging-cri-tools/$img" "${img%%:*}" <<<$'FROM critest/busybox\nADD file /'"${img%%:*}"
@@ -179,10 +208,10 @@ for u in test-image-user-uid=1002 test-image-user-username=www-data \
 done
 build k8s-staging-cri-tools/test-image-predefined-group:latest <<'EOF'
 FROM critest/busybox
-RUN adduser -u 1000 -D default-user && addgroup -g 50000 group-defined-in-image && addgroup default-user group-defined-in-image
+RUN echo 'default-user:x:1000:1000::/home/default-user:/bin/sh' >>/etc/passwd && echo 'default-user:x:1000:' >>/etc/group && echo 'group-defined-in-image:x:50000:default-user' >>/etc/group
 USER 1000
 EOF
-docker rmi critest/busybox >/dev/null
+docker rmi critest/busybox critest/busybox-raw >/dev/null
 
 echo "== critest"
 args=(-runtime-endpoint "unix://$work/cri.sock" -image-endpoint "unix://$work/cri.sock"

@@ -53,6 +53,7 @@ impl Cri {
         container_id: &str,
         cmd: &[String],
         tty: bool,
+        size: Option<(u16, u16)>,
     ) -> Result<(Files, tokio::process::Command)> {
         let c = self.container(container_id)?;
         if !matches!(self.container_live(&c), Live::Running(_)) {
@@ -73,6 +74,9 @@ impl Cri {
         p["terminal"] = json!(tty);
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
+        }
+        if let Some((h, w)) = size.filter(|_| tty) {
+            p["consoleSize"] = json!({"height": h, "width": w});
         }
         let dir = self.cfg.state.join("execs");
         std::fs::create_dir_all(&dir)
@@ -109,7 +113,7 @@ impl Cri {
     /// (0: none) the process is killed and the call fails with
     /// `DeadlineExceeded`, as the kubelet's probes expect.
     pub async fn exec_sync(&self, req: &api::ExecSyncRequest) -> Result<api::ExecSyncResponse> {
-        let (files, mut cmd) = self.exec_command(&req.container_id, &req.cmd, false)?;
+        let (files, mut cmd) = self.exec_command(&req.container_id, &req.cmd, false, None)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -161,16 +161,12 @@ impl Cri {
             rec.ip = added.ip;
             rec.cni_network = added.network;
         }
-        let hostname = if host_net {
+        // The host's name on its network or when the pod names none, as
+        // containerd's.
+        let hostname = if host_net || config.hostname.is_empty() {
             nix::unistd::gethostname()
                 .ok()
                 .and_then(|h| h.into_string().ok())
-                .unwrap_or_default()
-        } else if config.hostname.is_empty() {
-            config
-                .metadata
-                .as_ref()
-                .map(|m| m.name.clone())
                 .unwrap_or_default()
         } else {
             config.hostname.clone()

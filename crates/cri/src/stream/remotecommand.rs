@@ -27,6 +27,8 @@ pub const PROTOCOLS: [&str; 3] = [
 const STREAMS_TIMEOUT: Duration = Duration::from_secs(30);
 /// Output is relayed in chunks of at most this many bytes.
 const CHUNK: usize = 32 << 10;
+/// How long a TTY exec waits for the terminal's first size.
+const FIRST_SIZE_WAIT: Duration = Duration::from_millis(300);
 /// A resize message longer than this ends the resize stream.
 const MAX_RESIZE: usize = 4096;
 
@@ -195,8 +197,20 @@ async fn run_exec(
     s: &mut Streams,
     out: &mpsc::Sender<Out>,
 ) -> Result<i32, String> {
+    // The client sends the terminal's size right after its streams: the
+    // process starts with it when it comes soon enough.
+    let mut size = None;
+    if let Some(r) = s.resize.as_mut() {
+        if let Ok(Some(first)) = tokio::time::timeout(FIRST_SIZE_WAIT, r.data.recv()).await {
+            size = serde_json::Deserializer::from_slice(&first)
+                .into_iter::<serde_json::Value>()
+                .filter_map(|v| v.ok())
+                .filter_map(|v| Some((v["Height"].as_u64()? as u16, v["Width"].as_u64()? as u16)))
+                .last();
+        }
+    }
     let (files, mut cmd) = cri
-        .exec_command(&req.container_id, &req.cmd, req.tty)
+        .exec_command(&req.container_id, &req.cmd, req.tty, size)
         .map_err(|e| e.message)?;
     let piped = |yes: bool| {
         if yes {
