@@ -129,6 +129,11 @@ export DOCKER_HOST=unix://$work/berth.sock DOCKER_CONFIG=$work/docker-config
 
 echo "== test images (stand-ins, pushed to $reg)"
 bash "$repo/scripts/busybox-rootfs.sh" "$work/bbroot" >/dev/null
+# Hard links, as the upstream busybox image has (masking /bin/ls must not
+# mask the shell through a symlink).
+for f in "$work"/bbroot/bin/*; do
+	if [ -L "$f" ]; then ln -f "$work/bbroot/bin/busybox" "$f"; fi
+done
 tar -C "$work/bbroot" -cf "$work/busybox.tar" .
 docker import -c 'CMD ["sh"]' "$work/busybox.tar" critest/busybox-raw >/dev/null
 # Debian's busybox-static has no pgrep (the suite's checks use it): a small
@@ -148,7 +153,9 @@ for d in /proc/[0-9]*; do
 done
 exit $status
 EOF
-printf 'FROM critest/busybox-raw\nCOPY --chmod=755 pgrep /bin/pgrep\n' >"$work/ctx/base/Dockerfile"
+# ipcs -m: the segments of the IPC namespace (their ids), from /proc.
+printf '#!/bin/sh\ncat /proc/sysvipc/shm\n' >"$work/ctx/base/ipcs"
+printf 'FROM critest/busybox-raw\nCOPY --chmod=755 pgrep ipcs /bin/\n' >"$work/ctx/base/Dockerfile"
 docker build -q -t critest/busybox "$work/ctx/base" >/dev/null
 build() { # NAME (the path in the registry), then a Dockerfile on stdin
 	local ctx=$work/ctx/$1
@@ -160,20 +167,35 @@ build() { # NAME (the path in the registry), then a Dockerfile on stdin
 	docker rmi "$reg/$1" >/dev/null
 }
 build e2e-test-images/busybox:1.29-2 <<<'FROM critest/busybox'
-# A web server on port 80 (nginx's stand-in), writing its pid where nginx does.
-nginx_cmd='mkdir -p /var/run /www && echo "<h1>Welcome to nginx!</h1>" > /www/index.html && echo $$ > /var/run/nginx.pid && exec httpd -f -p 80 -h /www'
-build e2e-test-images/nginx:1.14-2 <<EOF
-FROM critest/busybox
-CMD ["sh", "-c", "$nginx_cmd"]
+# Web servers: busybox httpd behind small start scripts that do what the
+# suite looks for (nginx writes /var/run/nginx.pid and its pid 1 is the
+# "master process"; httpd logs its command line).
+cat >"$work/ctx/base/start-nginx" <<'EOF'
+#!/bin/sh
+mkdir -p /var/run /www
+echo '<h1>Welcome to nginx!</h1>' >/www/index.html
+echo $$ >/var/run/nginx.pid
+exec httpd -f -p "${PORT:-80}" -h /www -r 'nginx: master process'
 EOF
-build e2e-test-images/httpd:2.4.39-4 <<EOF
-FROM critest/busybox
-CMD ["sh", "-c", "mkdir -p /www && echo 'It works!' > /www/index.html && exec httpd -f -p 80 -h /www"]
+cat >"$work/ctx/base/start-httpd" <<'EOF'
+#!/bin/sh
+mkdir -p /www
+echo 'It works!' >/www/index.html
+echo "AH00094: Command line: 'httpd -D FOREGROUND'"
+exec httpd -f -p 80 -h /www
 EOF
-build "k8s-staging-cri-tools/hostnet-nginx-$(go env GOARCH):latest" <<EOF
-FROM critest/busybox
-CMD ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 12003 -h /www"]
-EOF
+web() { # NAME SCRIPT [ENV]
+	local ctx=$work/ctx/$1
+	mkdir -p "$ctx"
+	cp "$work/ctx/base/$2" "$ctx/start"
+	printf 'FROM critest/busybox\nCOPY --chmod=755 start /usr/local/bin/start\n%bCMD ["/usr/local/bin/start"]\n' "${3:+ENV $3\n}" >"$ctx/Dockerfile"
+	docker build -q -t "$reg/$1" "$ctx" >/dev/null
+	docker push -q "$reg/$1" >/dev/null
+	docker rmi "$reg/$1" >/dev/null
+}
+web e2e-test-images/nginx:1.14-2 start-nginx
+web e2e-test-images/httpd:2.4.39-4 start-httpd
+web "k8s-staging-cri-tools/hostnet-nginx-$(go env GOARCH):latest" start-nginx PORT=12003
 # nonewprivs: a setuid-root static program that prints its effective uid,
 # as the upstream image's does.
 mkdir -p "$work/ctx/nnp"

@@ -230,21 +230,34 @@ async fn run_exec(
         .stderr(piped(!req.tty));
     let mut child = cmd.spawn().map_err(|e| format!("start berth-runtime: {e}"))?;
     let result = if let Some(l) = console {
-        let pty = tokio::select! {
-            c = l.accept() => {
-                let (conn, _) = c.map_err(|e| format!("console socket: {e}"))?;
-                let conn = conn.into_std().map_err(|e| e.to_string())?;
-                let _ = conn.set_nonblocking(false);
-                tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?
-            }
+        // The pty comes over the console socket before the process runs; a
+        // process quick to exit may end berth-runtime before we accepted
+        // it, with the connection still waiting in the backlog.
+        let receive = |conn: tokio::net::UnixStream| async move {
+            let conn = conn.into_std().map_err(|e| e.to_string())?;
+            let _ = conn.set_nonblocking(false);
+            tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        };
+        let conn = tokio::select! {
+            biased;
+            c = l.accept() => c.map_err(|e| format!("console socket: {e}"))?.0,
             st = child.wait() => {
-                files.remove();
-                return Err(format!("the exec did not start ({})", st.map(|s| s.to_string()).unwrap_or_default()));
+                match tokio::time::timeout(Duration::from_millis(200), l.accept()).await {
+                    Ok(Ok((c, _))) => c,
+                    _ => {
+                        files.remove();
+                        return Err(format!(
+                            "the exec did not start ({})",
+                            st.map(|s| s.to_string()).unwrap_or_default()
+                        ));
+                    }
+                }
             }
         };
+        let pty = receive(conn).await?;
         let pty = Arc::new(pty);
         let reader = tokio::fs::File::from_std(std::fs::File::from(
             pty.try_clone().map_err(|e| e.to_string())?,
