@@ -170,12 +170,39 @@ build e2e-test-images/busybox:1.29-2 <<<'FROM critest/busybox'
 # Web servers: busybox httpd behind small start scripts that do what the
 # suite looks for (nginx writes /var/run/nginx.pid and its pid 1 is the
 # "master process"; httpd logs its command line).
+# The "master" is a static program named nginx (what `pidof nginx` finds)
+# whose command line says "master process"; it runs httpd as its child.
+cat >"$work/nginx.c" <<'EOF'
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static pid_t child;
+static void forward(int sig) { if (child > 0) kill(child, sig); }
+int main(void) {
+	const char *port = getenv("PORT");
+	child = fork();
+	if (child == 0) {
+		execl("/bin/httpd", "httpd", "-f", "-p", port ? port : "80", "-h", "/www", (char *)0);
+		_exit(127);
+	}
+	signal(SIGTERM, forward);
+	signal(SIGINT, forward);
+	for (;;) {
+		int st;
+		pid_t p = wait(&st);
+		if (p == child) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (p < 0) return 1;
+	}
+}
+EOF
+gcc -static -O2 -o "$work/nginx" "$work/nginx.c"
 cat >"$work/ctx/base/start-nginx" <<'EOF'
 #!/bin/sh
 mkdir -p /var/run /www
 echo '<h1>Welcome to nginx!</h1>' >/www/index.html
 echo $$ >/var/run/nginx.pid
-exec httpd -f -p "${PORT:-80}" -h /www -r 'nginx: master process'
+exec /usr/local/bin/nginx "master process nginx"
 EOF
 cat >"$work/ctx/base/start-httpd" <<'EOF'
 #!/bin/sh
@@ -188,7 +215,8 @@ web() { # NAME SCRIPT [ENV]
 	local ctx=$work/ctx/$1
 	mkdir -p "$ctx"
 	cp "$work/ctx/base/$2" "$ctx/start"
-	printf 'FROM critest/busybox\nCOPY --chmod=755 start /usr/local/bin/start\n%bCMD ["/usr/local/bin/start"]\n' "${3:+ENV $3\n}" >"$ctx/Dockerfile"
+	cp "$work/nginx" "$ctx/nginx"
+	printf 'FROM critest/busybox\nCOPY --chmod=755 start nginx /usr/local/bin/\n%bCMD ["/usr/local/bin/start"]\n' "${3:+ENV $3\n}" >"$ctx/Dockerfile"
 	docker build -q -t "$reg/$1" "$ctx" >/dev/null
 	docker push -q "$reg/$1" >/dev/null
 	docker rmi "$reg/$1" >/dev/null

@@ -21,7 +21,7 @@
 //! Connections are served on threads with small stacks: a slow stdin never
 //! stalls the log, and a resize goes through while a client types.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -140,6 +140,27 @@ pub fn serve(
         });
 }
 
+/// Copies a client's input to the container as it comes. Not
+/// `std::io::copy`: from a socket into a pipe it splices, and a splice
+/// from a unix socket waits for more than a typed line, so an interactive
+/// shell fed through a pipe (`attach` without a TTY) saw its input only
+/// at EOF.
+fn relay(from: &mut impl Read, to: &mut impl Write) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn handle(
     conn: UnixStream,
     pid: i32,
@@ -165,7 +186,7 @@ fn handle(
             if let Some(m) = &input.pty {
                 let Ok(m) = m.try_clone() else { return };
                 let _ = writeln!(out, "ok");
-                let _ = std::io::copy(&mut reader, &mut std::fs::File::from(m));
+                relay(&mut reader, &mut std::fs::File::from(m));
                 let _ = writeln!(out, "done");
                 return;
             }
@@ -178,7 +199,7 @@ fn handle(
                 return;
             };
             let _ = writeln!(out, "ok");
-            let _ = std::io::copy(&mut reader, w);
+            relay(&mut reader, w);
             let _ = writeln!(out, "done");
         }
         ["attach"] => {
