@@ -77,7 +77,11 @@ impl Drop for Cri {
                 }));
             }
         }
-        for e in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for e in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let _ = std::fs::remove_dir(e.path().join(&self.cgroup));
         }
         let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.cgroup));
@@ -157,7 +161,12 @@ fn container_config(name: &str, cmd: &[&str]) -> api::ContainerConfig {
     }
 }
 
-fn exec(c: &Cri, rt: &mut RuntimeServiceClient<Channel>, id: &str, cmd: &[&str]) -> (i32, String, String) {
+fn exec(
+    c: &Cri,
+    rt: &mut RuntimeServiceClient<Channel>,
+    id: &str,
+    cmd: &[&str],
+) -> (i32, String, String) {
     let r = c
         .block(rt.exec_sync(api::ExecSyncRequest {
             container_id: id.into(),
@@ -177,9 +186,18 @@ fn exec(c: &Cri, rt: &mut RuntimeServiceClient<Channel>, id: &str, cmd: &[&str])
 fn pod_and_container_lifecycle() {
     let c = start();
     let mut rt = c.runtime();
-    let v = c.block(rt.version(api::VersionRequest::default())).unwrap().into_inner();
-    assert_eq!((v.runtime_name.as_str(), v.runtime_api_version.as_str()), ("berth", "v1"));
-    let st = c.block(rt.status(api::StatusRequest::default())).unwrap().into_inner();
+    let v = c
+        .block(rt.version(api::VersionRequest::default()))
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (v.runtime_name.as_str(), v.runtime_api_version.as_str()),
+        ("berth", "v1")
+    );
+    let st = c
+        .block(rt.status(api::StatusRequest::default()))
+        .unwrap()
+        .into_inner();
     let conds: Vec<(String, bool)> = st
         .status
         .unwrap()
@@ -189,7 +207,10 @@ fn pod_and_container_lifecycle() {
         .collect();
     assert_eq!(
         conds,
-        [("RuntimeReady".to_string(), true), ("NetworkReady".to_string(), true)]
+        [
+            ("RuntimeReady".to_string(), true),
+            ("NetworkReady".to_string(), true)
+        ]
     );
 
     let logs = tempfile::tempdir().unwrap();
@@ -233,7 +254,10 @@ fn pod_and_container_lifecycle() {
     let sleeper = mk(&mut rt, container_config("sleeper", &["sleep", "1000"]));
     let writer = mk(
         &mut rt,
-        container_config("writer", &["sh", "-c", "echo out; echo err >&2; printf partial; exit 3"]),
+        container_config(
+            "writer",
+            &["sh", "-c", "echo out; echo err >&2; printf partial; exit 3"],
+        ),
     );
     let listed = c
         .block(rt.list_containers(api::ListContainersRequest {
@@ -256,17 +280,32 @@ fn pod_and_container_lifecycle() {
     }
 
     // The pod's namespaces and files, seen from inside.
-    assert_eq!(exec(&c, &mut rt, &sleeper, &["hostname"]).1.trim(), "host-web");
+    assert_eq!(
+        exec(&c, &mut rt, &sleeper, &["hostname"]).1.trim(),
+        "host-web"
+    );
     let resolv = exec(&c, &mut rt, &sleeper, &["cat", "/etc/resolv.conf"]).1;
     assert!(resolv.contains("nameserver 10.10.10.10"), "{resolv}");
     assert!(resolv.contains("search example.test"), "{resolv}");
     assert!(resolv.contains("options ndots:8"), "{resolv}");
     assert_eq!(
-        exec(&c, &mut rt, &sleeper, &["cat", "/proc/sys/kernel/shm_rmid_forced"]).1.trim(),
+        exec(
+            &c,
+            &mut rt,
+            &sleeper,
+            &["cat", "/proc/sys/kernel/shm_rmid_forced"]
+        )
+        .1
+        .trim(),
         "1",
         "the pod's sysctl is in its IPC namespace"
     );
-    let (code, out, err) = exec(&c, &mut rt, &sleeper, &["sh", "-c", "echo a; echo b >&2; exit 7"]);
+    let (code, out, err) = exec(
+        &c,
+        &mut rt,
+        &sleeper,
+        &["sh", "-c", "echo a; echo b >&2; exit 7"],
+    );
     assert_eq!((code, out.as_str(), err.as_str()), (7, "a\n", "b\n"));
     // ExecSync's timeout: the call fails, the process is gone.
     let t = c.block(rt.exec_sync(api::ExecSyncRequest {
@@ -277,7 +316,13 @@ fn pod_and_container_lifecycle() {
     assert_eq!(t.unwrap_err().code(), tonic::Code::DeadlineExceeded);
     // busybox-static has no pgrep: the names of the container's processes
     // (its `sleep 1000`, this `cat`'s shell and itself).
-    let names = exec(&c, &mut rt, &sleeper, &["sh", "-c", "cat /proc/[0-9]*/comm"]).1;
+    let names = exec(
+        &c,
+        &mut rt,
+        &sleeper,
+        &["sh", "-c", "cat /proc/[0-9]*/comm"],
+    )
+    .1;
     assert_eq!(
         names.lines().filter(|l| *l == "sleep").count(),
         1,
@@ -308,7 +353,10 @@ fn pod_and_container_lifecycle() {
         .unwrap();
     assert_eq!((s.exit_code, s.reason.as_str()), (3, "Error"));
     assert!(s.started_at > 0 && s.finished_at >= s.started_at);
-    assert_eq!(s.log_path, logs.path().join("writer.log").display().to_string());
+    assert_eq!(
+        s.log_path,
+        logs.path().join("writer.log").display().to_string()
+    );
     let log = std::fs::read_to_string(logs.path().join("writer.log")).unwrap();
     let records: Vec<(String, String, String)> = log
         .lines()
@@ -384,8 +432,10 @@ fn pod_and_container_lifecycle() {
         .containers;
     assert!(left.is_empty(), "a pod's containers go with it: {left:?}");
     // Removing again is fine (the kubelet retries).
-    c.block(rt.remove_pod_sandbox(api::RemovePodSandboxRequest { pod_sandbox_id: pod }))
-        .unwrap();
+    c.block(rt.remove_pod_sandbox(api::RemovePodSandboxRequest {
+        pod_sandbox_id: pod,
+    }))
+    .unwrap();
 }
 
 #[test]
@@ -399,7 +449,11 @@ fn images_list_status_remove() {
         .images;
     let bb = list
         .iter()
-        .find(|i| i.repo_tags.iter().any(|t| t == "docker.io/library/busybox:latest"))
+        .find(|i| {
+            i.repo_tags
+                .iter()
+                .any(|t| t == "docker.io/library/busybox:latest")
+        })
         .unwrap_or_else(|| panic!("busybox in {list:?}"));
     assert!(bb.id.starts_with("sha256:") && bb.size > 0);
     let st = c
@@ -424,7 +478,10 @@ fn images_list_status_remove() {
         }))
         .unwrap()
         .into_inner();
-    assert!(none.image.is_none(), "a missing image is no error, and no image");
+    assert!(
+        none.image.is_none(),
+        "a missing image is no error, and no image"
+    );
     let fs = c
         .block(im.image_fs_info(api::ImageFsInfoRequest::default()))
         .unwrap()

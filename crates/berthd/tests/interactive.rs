@@ -280,5 +280,9 @@ fn stdin_without_a_tty_is_relayed_as_typed() {
     // Whatever happened, the shell goes: its input ends.
     drop(stdin);
     let _ = child.wait();
-    assert_eq!(got.as_deref(), Ok("42"), "the shell's answer while its input is open");
+    assert_eq!(
+        got.as_deref(),
+        Ok("42"),
+        "the shell's answer while its input is open"
+    );
 }

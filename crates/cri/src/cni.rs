@@ -203,7 +203,14 @@ impl Cni {
         }
     }
 
-    fn exec(&self, command: &str, id: &str, netns: &Path, conf: &Value, args: &str) -> Result<Value> {
+    fn exec(
+        &self,
+        command: &str,
+        id: &str,
+        netns: &Path,
+        conf: &Value,
+        args: &str,
+    ) -> Result<Value> {
         let typ = conf["type"].as_str().unwrap_or("");
         let bin = self
             .plugin(typ)
@@ -230,13 +237,16 @@ impl Cni {
             .wait_with_output()
             .map_err(|e| CriError::internal(format!("cni plugin {typ}: {e}")))?;
         if out.stdout.len() > MAX_RESULT {
-            return Err(CriError::internal(format!("cni plugin {typ}: result too large")));
+            return Err(CriError::internal(format!(
+                "cni plugin {typ}: result too large"
+            )));
         }
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         if !out.status.success() || v.get("code").is_some() {
-            let msg = v["msg"].as_str().map(String::from).unwrap_or_else(|| {
-                String::from_utf8_lossy(&out.stderr).trim().to_string()
-            });
+            let msg = v["msg"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| String::from_utf8_lossy(&out.stderr).trim().to_string());
             return Err(CriError::internal(format!(
                 "cni plugin {typ} {command} failed: {msg}"
             )));

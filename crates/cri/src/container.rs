@@ -67,9 +67,8 @@ impl Cri {
             .as_ref()
             .map(|i| i.image.clone())
             .unwrap_or_default();
-        let image = crate::images::lookup(&self.engine, &image_name)?.ok_or_else(|| {
-            CriError::not_found(format!("image {image_name:?} not found"))
-        })?;
+        let image = crate::images::lookup(&self.engine, &image_name)?
+            .ok_or_else(|| CriError::not_found(format!("image {image_name:?} not found")))?;
         let image_config = self.engine.store().config(&image)?;
         let sandbox_config = sandbox.config();
         let log_path = match (&sandbox_config.log_directory, &config.log_path) {
@@ -110,12 +109,20 @@ impl Cri {
                 .write(|w| w.put(Table::CriContainers, &id, &rec))?;
         }
         let target_pid = self.target_pid(&config)?;
-        let made = self.prepare_bundle(&rec, &config, &image_config, &sandbox, pause_pid, target_pid);
+        let made = self.prepare_bundle(
+            &rec,
+            &config,
+            &image_config,
+            &sandbox,
+            pause_pid,
+            target_pid,
+        );
         if let Err(e) = made {
             let _ = self.remove_container(&id);
             return Err(e);
         }
-        self.events.container(&id, api::ContainerEventType::ContainerCreatedEvent);
+        self.events
+            .container(&id, api::ContainerEventType::ContainerCreatedEvent);
         Ok(id)
     }
 
@@ -128,7 +135,9 @@ impl Cri {
             .and_then(|s| s.namespace_options.as_ref())
             .filter(|n| n.pid == api::NamespaceMode::Target as i32)
             .map(|n| n.target_id.clone());
-        let Some(target) = target else { return Ok(None) };
+        let Some(target) = target else {
+            return Ok(None);
+        };
         let t = self.container(&target)?;
         match self.container_live(&t) {
             Live::Running(pid) => Ok(Some(pid)),
@@ -226,7 +235,8 @@ impl Cri {
             let _ = std::fs::write(dir.join("exit.json"), body.to_string());
             return Err(e);
         }
-        self.events.container(&c.id, api::ContainerEventType::ContainerStartedEvent);
+        self.events
+            .container(&c.id, api::ContainerEventType::ContainerStartedEvent);
         Ok(())
     }
 
@@ -254,7 +264,8 @@ impl Cri {
             crate::shim::kill(&self.cfg, &c.id, signal, false);
             let wait = std::time::Duration::from_secs(timeout as u64);
             if crate::shim::wait_exit(&dir, wait) {
-                self.events.container(&c.id, api::ContainerEventType::ContainerStoppedEvent);
+                self.events
+                    .container(&c.id, api::ContainerEventType::ContainerStoppedEvent);
                 return Ok(());
             }
         }
@@ -265,7 +276,8 @@ impl Cri {
                 c.id
             )));
         }
-        self.events.container(&c.id, api::ContainerEventType::ContainerStoppedEvent);
+        self.events
+            .container(&c.id, api::ContainerEventType::ContainerStoppedEvent);
         Ok(())
     }
 
@@ -287,18 +299,14 @@ impl Cri {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(CriError::internal(format!(
-                    "remove {}: {e}",
-                    dir.display()
-                )))
-            }
+            Err(e) => return Err(CriError::internal(format!("remove {}: {e}", dir.display()))),
         }
         self.engine
             .store()
             .meta()
             .write(|w| w.delete(Table::CriContainers, &c.id))?;
-        self.events.container(&c.id, api::ContainerEventType::ContainerDeletedEvent);
+        self.events
+            .container(&c.id, api::ContainerEventType::ContainerDeletedEvent);
         Ok(())
     }
 
@@ -311,7 +319,10 @@ impl Cri {
     }
 
     /// `ListContainers`.
-    pub fn list_containers(&self, filter: Option<&api::ContainerFilter>) -> Result<Vec<api::Container>> {
+    pub fn list_containers(
+        &self,
+        filter: Option<&api::ContainerFilter>,
+    ) -> Result<Vec<api::Container>> {
         let mut out = Vec::new();
         for c in self.containers()? {
             let config = c.config();
@@ -348,12 +359,17 @@ impl Cri {
 
     /// `ContainerStatus`, with the CRI's reasons (`Completed`, `Error`,
     /// `OOMKilled`).
-    pub fn container_status(&self, id: &str, verbose: bool) -> Result<api::ContainerStatusResponse> {
+    pub fn container_status(
+        &self,
+        id: &str,
+        verbose: bool,
+    ) -> Result<api::ContainerStatusResponse> {
         let c = self.container(id)?;
         let config = c.config();
         let dir = self.container_dir(&c.id);
         let live = self.container_live(&c);
-        let (mut finished_at, mut exit_code, mut reason, mut message) = (0, 0, String::new(), String::new());
+        let (mut finished_at, mut exit_code, mut reason, mut message) =
+            (0, 0, String::new(), String::new());
         if let Live::Exited(e) = &live {
             finished_at = e.finished_at;
             exit_code = e.code;
@@ -432,7 +448,10 @@ impl Cri {
 
     /// `UpdateContainerResources`: the cgroup's limits of a running
     /// container, and the spec for a created one.
-    pub fn update_container_resources(&self, req: &api::UpdateContainerResourcesRequest) -> Result<()> {
+    pub fn update_container_resources(
+        &self,
+        req: &api::UpdateContainerResourcesRequest,
+    ) -> Result<()> {
         let c = self.container(&req.container_id)?;
         let Some(r) = &req.linux else { return Ok(()) };
         let dir = self.container_dir(&c.id);

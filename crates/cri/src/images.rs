@@ -20,7 +20,11 @@ pub fn to_cri(engine: &engine::Engine, img: &ImageRecord) -> Result<api::Image> 
     let digests = img
         .repo_digests
         .iter()
-        .map(|d| Reference::parse(d).map(|r| r.to_string()).unwrap_or_else(|_| d.clone()))
+        .map(|d| {
+            Reference::parse(d)
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| d.clone())
+        })
         .collect();
     let cfg = store.config(img)?;
     // The image's user decides uid/username, as containerd reports them.
@@ -163,7 +167,10 @@ pub fn remove(engine: &engine::Engine, spec: Option<&api::ImageSpec>) -> Result<
 
 /// `ImageFsInfo`: the bytes and inodes of the unpacked layers, on the
 /// filesystem of the image store.
-pub fn fs_info(engine: &engine::Engine, root: &std::path::Path) -> Result<api::ImageFsInfoResponse> {
+pub fn fs_info(
+    engine: &engine::Engine,
+    root: &std::path::Path,
+) -> Result<api::ImageFsInfoResponse> {
     let layers = engine.store().meta().layers()?;
     let used: u64 = layers.iter().map(|l| l.size).sum();
     Ok(api::ImageFsInfoResponse {

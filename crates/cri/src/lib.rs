@@ -138,7 +138,9 @@ impl Cri {
                     tokio::task::spawn_blocking(move || {
                         c2.containers().ok().map(|all| {
                             all.into_iter()
-                                .filter(|c| matches!(c2.container_live(c), records::Live::Running(_)))
+                                .filter(|c| {
+                                    matches!(c2.container_live(c), records::Live::Running(_))
+                                })
                                 .map(|c| c.id)
                                 .collect()
                         })

@@ -46,11 +46,7 @@ impl Cri {
 
     /// Every sandbox.
     pub fn sandboxes(&self) -> Result<Vec<SandboxRecord>> {
-        Ok(self
-            .engine
-            .store()
-            .meta()
-            .list(Table::CriSandboxes)?)
+        Ok(self.engine.store().meta().list(Table::CriSandboxes)?)
     }
 
     /// The infra process's live state.
@@ -171,8 +167,14 @@ impl Cri {
         } else {
             config.hostname.clone()
         };
-        write_etc(&dir, &hostname, host_net, &rec.ip, config.dns_config.as_ref())
-            .map_err(|e| io("write files of", &dir, e))?;
+        write_etc(
+            &dir,
+            &hostname,
+            host_net,
+            &rec.ip,
+            config.dns_config.as_ref(),
+        )
+        .map_err(|e| io("write files of", &dir, e))?;
         if ns.ipc != NamespaceMode::Node as i32 {
             let shm = dir.join("shm");
             std::fs::create_dir_all(&shm).map_err(|e| io("create", &shm, e))?;
@@ -205,7 +207,11 @@ impl Cri {
             Err(e) if e.kind == crate::error::Kind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        for c in self.containers()?.into_iter().filter(|c| c.sandbox_id == s.id) {
+        for c in self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.sandbox_id == s.id)
+        {
             self.stop_container(&c.id, 0)?;
         }
         let dir = self.sandbox_dir(&s.id);
@@ -214,7 +220,8 @@ impl Cri {
             crate::shim::wait_exit(&dir, std::time::Duration::from_secs(10));
         }
         if !s.netns.is_empty() && !s.stopped {
-            self.cni.del(&s.id, Path::new(&s.netns), &s.config(), &s.cni_network);
+            self.cni
+                .del(&s.id, Path::new(&s.netns), &s.config(), &s.cni_network);
         }
         if !s.stopped {
             s.stopped = true;
@@ -235,7 +242,11 @@ impl Cri {
             Err(e) => return Err(e),
         };
         self.stop_pod_sandbox(&s.id)?;
-        for c in self.containers()?.into_iter().filter(|c| c.sandbox_id == s.id) {
+        for c in self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.sandbox_id == s.id)
+        {
             self.remove_container(&c.id)?;
         }
         self.remove_sandbox_files(&s)?;
@@ -255,7 +266,8 @@ impl Cri {
         crate::shim::delete(&self.cfg, &s.id);
         if !s.netns.is_empty() {
             if !s.stopped {
-                self.cni.del(&s.id, Path::new(&s.netns), &s.config(), &s.cni_network);
+                self.cni
+                    .del(&s.id, Path::new(&s.netns), &s.config(), &s.cni_network);
             }
             let _ = engine::net::netns::remove(Path::new(&s.netns));
         }
@@ -263,15 +275,16 @@ impl Cri {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CriError::internal(format!(
-                "remove {}: {e}",
-                dir.display()
-            ))),
+            Err(e) => Err(CriError::internal(format!("remove {}: {e}", dir.display()))),
         }
     }
 
     /// `PodSandboxStatus`.
-    pub fn pod_sandbox_status(&self, id: &str, verbose: bool) -> Result<api::PodSandboxStatusResponse> {
+    pub fn pod_sandbox_status(
+        &self,
+        id: &str,
+        verbose: bool,
+    ) -> Result<api::PodSandboxStatusResponse> {
         let s = self.sandbox(id)?;
         let config = s.config();
         let linux = config.linux.clone().unwrap_or_default();
@@ -319,7 +332,10 @@ impl Cri {
     }
 
     /// `ListPodSandbox`.
-    pub fn list_pod_sandbox(&self, filter: Option<&api::PodSandboxFilter>) -> Result<Vec<api::PodSandbox>> {
+    pub fn list_pod_sandbox(
+        &self,
+        filter: Option<&api::PodSandboxFilter>,
+    ) -> Result<Vec<api::PodSandbox>> {
         let mut out = Vec::new();
         for s in self.sandboxes()? {
             let config = s.config();
@@ -358,7 +374,8 @@ pub fn labels_match(labels: &HashMap<String, String>, selector: &HashMap<String,
 /// The namespace options of a pod's security context (all `POD` when
 /// absent).
 pub fn namespace_options(sc: Option<&api::LinuxSandboxSecurityContext>) -> api::NamespaceOption {
-    sc.and_then(|s| s.namespace_options.clone()).unwrap_or_default()
+    sc.and_then(|s| s.namespace_options.clone())
+        .unwrap_or_default()
 }
 
 /// The pod's `/etc` files: `hostname`; `hosts` (the host's on its

@@ -24,12 +24,21 @@ pub fn from_profile(v: &Value, caps: &[String]) -> Result<Value> {
     let mut arches: Vec<Value> = v["architectures"].as_array().cloned().unwrap_or_default();
     for m in v["archMap"].as_array().into_iter().flatten() {
         arches.push(m["architecture"].clone());
-        arches.extend(m["subArchitectures"].as_array().cloned().unwrap_or_default());
+        arches.extend(
+            m["subArchitectures"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     let has_cap = |c: &Value| {
         c.as_str().is_some_and(|c| {
             let c = c.to_ascii_uppercase();
-            let full = if c.starts_with("CAP_") { c } else { format!("CAP_{c}") };
+            let full = if c.starts_with("CAP_") {
+                c
+            } else {
+                format!("CAP_{c}")
+            };
             caps.contains(&full)
         })
     };
@@ -37,14 +46,22 @@ pub fn from_profile(v: &Value, caps: &[String]) -> Result<Value> {
     let mut syscalls = Vec::new();
     for s in v["syscalls"].as_array().into_iter().flatten() {
         let inc = &s["includes"];
-        if inc["caps"].as_array().is_some_and(|c| !c.iter().all(has_cap))
-            || inc["arches"].as_array().is_some_and(|a| !a.iter().any(on_arch))
+        if inc["caps"]
+            .as_array()
+            .is_some_and(|c| !c.iter().all(has_cap))
+            || inc["arches"]
+                .as_array()
+                .is_some_and(|a| !a.iter().any(on_arch))
         {
             continue;
         }
         let exc = &s["excludes"];
-        if exc["caps"].as_array().is_some_and(|c| c.iter().any(has_cap))
-            || exc["arches"].as_array().is_some_and(|a| a.iter().any(on_arch))
+        if exc["caps"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(has_cap))
+            || exc["arches"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(on_arch))
         {
             continue;
         }

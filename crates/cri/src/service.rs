@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::api::{self, image_service_server::ImageService, runtime_service_server::RuntimeService};
+use crate::api::{
+    self, image_service_server::ImageService, runtime_service_server::RuntimeService,
+};
 use crate::error::{CriError, Kind};
 use crate::Cri;
 
@@ -50,77 +52,125 @@ impl RuntimeService for Services {
         })
     }
 
-    async fn run_pod_sandbox(&self, r: Request<api::RunPodSandboxRequest>) -> Answer<api::RunPodSandboxResponse> {
+    async fn run_pod_sandbox(
+        &self,
+        r: Request<api::RunPodSandboxRequest>,
+    ) -> Answer<api::RunPodSandboxResponse> {
         let req = r.into_inner();
         let id = blocking(&self.0, move |c| c.run_pod_sandbox(req)).await?;
         ok(api::RunPodSandboxResponse { pod_sandbox_id: id })
     }
 
-    async fn stop_pod_sandbox(&self, r: Request<api::StopPodSandboxRequest>) -> Answer<api::StopPodSandboxResponse> {
+    async fn stop_pod_sandbox(
+        &self,
+        r: Request<api::StopPodSandboxRequest>,
+    ) -> Answer<api::StopPodSandboxResponse> {
         let id = r.into_inner().pod_sandbox_id;
         blocking(&self.0, move |c| c.stop_pod_sandbox(&id)).await?;
         ok(api::StopPodSandboxResponse {})
     }
 
-    async fn remove_pod_sandbox(&self, r: Request<api::RemovePodSandboxRequest>) -> Answer<api::RemovePodSandboxResponse> {
+    async fn remove_pod_sandbox(
+        &self,
+        r: Request<api::RemovePodSandboxRequest>,
+    ) -> Answer<api::RemovePodSandboxResponse> {
         let id = r.into_inner().pod_sandbox_id;
         blocking(&self.0, move |c| c.remove_pod_sandbox(&id)).await?;
         ok(api::RemovePodSandboxResponse {})
     }
 
-    async fn pod_sandbox_status(&self, r: Request<api::PodSandboxStatusRequest>) -> Answer<api::PodSandboxStatusResponse> {
+    async fn pod_sandbox_status(
+        &self,
+        r: Request<api::PodSandboxStatusRequest>,
+    ) -> Answer<api::PodSandboxStatusResponse> {
         let req = r.into_inner();
-        ok(blocking(&self.0, move |c| c.pod_sandbox_status(&req.pod_sandbox_id, req.verbose)).await?)
+        ok(blocking(&self.0, move |c| {
+            c.pod_sandbox_status(&req.pod_sandbox_id, req.verbose)
+        })
+        .await?)
     }
 
-    async fn list_pod_sandbox(&self, r: Request<api::ListPodSandboxRequest>) -> Answer<api::ListPodSandboxResponse> {
+    async fn list_pod_sandbox(
+        &self,
+        r: Request<api::ListPodSandboxRequest>,
+    ) -> Answer<api::ListPodSandboxResponse> {
         let req = r.into_inner();
         let items = blocking(&self.0, move |c| c.list_pod_sandbox(req.filter.as_ref())).await?;
         ok(api::ListPodSandboxResponse { items })
     }
 
-    async fn create_container(&self, r: Request<api::CreateContainerRequest>) -> Answer<api::CreateContainerResponse> {
+    async fn create_container(
+        &self,
+        r: Request<api::CreateContainerRequest>,
+    ) -> Answer<api::CreateContainerResponse> {
         let req = r.into_inner();
         let id = blocking(&self.0, move |c| c.create_container(req)).await?;
         ok(api::CreateContainerResponse { container_id: id })
     }
 
-    async fn start_container(&self, r: Request<api::StartContainerRequest>) -> Answer<api::StartContainerResponse> {
+    async fn start_container(
+        &self,
+        r: Request<api::StartContainerRequest>,
+    ) -> Answer<api::StartContainerResponse> {
         let id = r.into_inner().container_id;
         blocking(&self.0, move |c| c.start_container(&id)).await?;
         ok(api::StartContainerResponse {})
     }
 
-    async fn stop_container(&self, r: Request<api::StopContainerRequest>) -> Answer<api::StopContainerResponse> {
+    async fn stop_container(
+        &self,
+        r: Request<api::StopContainerRequest>,
+    ) -> Answer<api::StopContainerResponse> {
         let req = r.into_inner();
-        blocking(&self.0, move |c| c.stop_container(&req.container_id, req.timeout)).await?;
+        blocking(&self.0, move |c| {
+            c.stop_container(&req.container_id, req.timeout)
+        })
+        .await?;
         ok(api::StopContainerResponse {})
     }
 
-    async fn remove_container(&self, r: Request<api::RemoveContainerRequest>) -> Answer<api::RemoveContainerResponse> {
+    async fn remove_container(
+        &self,
+        r: Request<api::RemoveContainerRequest>,
+    ) -> Answer<api::RemoveContainerResponse> {
         let id = r.into_inner().container_id;
         blocking(&self.0, move |c| c.remove_container(&id)).await?;
         ok(api::RemoveContainerResponse {})
     }
 
-    async fn list_containers(&self, r: Request<api::ListContainersRequest>) -> Answer<api::ListContainersResponse> {
+    async fn list_containers(
+        &self,
+        r: Request<api::ListContainersRequest>,
+    ) -> Answer<api::ListContainersResponse> {
         let req = r.into_inner();
         let containers = blocking(&self.0, move |c| c.list_containers(req.filter.as_ref())).await?;
         ok(api::ListContainersResponse { containers })
     }
 
-    async fn container_status(&self, r: Request<api::ContainerStatusRequest>) -> Answer<api::ContainerStatusResponse> {
+    async fn container_status(
+        &self,
+        r: Request<api::ContainerStatusRequest>,
+    ) -> Answer<api::ContainerStatusResponse> {
         let req = r.into_inner();
-        ok(blocking(&self.0, move |c| c.container_status(&req.container_id, req.verbose)).await?)
+        ok(blocking(&self.0, move |c| {
+            c.container_status(&req.container_id, req.verbose)
+        })
+        .await?)
     }
 
-    async fn update_container_resources(&self, r: Request<api::UpdateContainerResourcesRequest>) -> Answer<api::UpdateContainerResourcesResponse> {
+    async fn update_container_resources(
+        &self,
+        r: Request<api::UpdateContainerResourcesRequest>,
+    ) -> Answer<api::UpdateContainerResourcesResponse> {
         let req = r.into_inner();
         blocking(&self.0, move |c| c.update_container_resources(&req)).await?;
         ok(api::UpdateContainerResourcesResponse {})
     }
 
-    async fn reopen_container_log(&self, r: Request<api::ReopenContainerLogRequest>) -> Answer<api::ReopenContainerLogResponse> {
+    async fn reopen_container_log(
+        &self,
+        r: Request<api::ReopenContainerLogRequest>,
+    ) -> Answer<api::ReopenContainerLogResponse> {
         let id = r.into_inner().container_id;
         blocking(&self.0, move |c| c.reopen_container_log(&id)).await?;
         ok(api::ReopenContainerLogResponse {})
@@ -143,37 +193,61 @@ impl RuntimeService for Services {
         ok(api::AttachResponse { url })
     }
 
-    async fn port_forward(&self, r: Request<api::PortForwardRequest>) -> Answer<api::PortForwardResponse> {
+    async fn port_forward(
+        &self,
+        r: Request<api::PortForwardRequest>,
+    ) -> Answer<api::PortForwardResponse> {
         let req = r.into_inner();
         let url = blocking(&self.0, move |c| c.stream_port_forward(req)).await?;
         ok(api::PortForwardResponse { url })
     }
 
-    async fn container_stats(&self, r: Request<api::ContainerStatsRequest>) -> Answer<api::ContainerStatsResponse> {
+    async fn container_stats(
+        &self,
+        r: Request<api::ContainerStatsRequest>,
+    ) -> Answer<api::ContainerStatsResponse> {
         let id = r.into_inner().container_id;
         let stats = blocking(&self.0, move |c| c.container_stats(&id)).await?;
         ok(api::ContainerStatsResponse { stats: Some(stats) })
     }
 
-    async fn list_container_stats(&self, r: Request<api::ListContainerStatsRequest>) -> Answer<api::ListContainerStatsResponse> {
+    async fn list_container_stats(
+        &self,
+        r: Request<api::ListContainerStatsRequest>,
+    ) -> Answer<api::ListContainerStatsResponse> {
         let req = r.into_inner();
-        let stats = blocking(&self.0, move |c| c.list_container_stats(req.filter.as_ref())).await?;
+        let stats = blocking(&self.0, move |c| {
+            c.list_container_stats(req.filter.as_ref())
+        })
+        .await?;
         ok(api::ListContainerStatsResponse { stats })
     }
 
-    async fn pod_sandbox_stats(&self, r: Request<api::PodSandboxStatsRequest>) -> Answer<api::PodSandboxStatsResponse> {
+    async fn pod_sandbox_stats(
+        &self,
+        r: Request<api::PodSandboxStatsRequest>,
+    ) -> Answer<api::PodSandboxStatsResponse> {
         let id = r.into_inner().pod_sandbox_id;
         let stats = blocking(&self.0, move |c| c.pod_sandbox_stats(&id)).await?;
         ok(api::PodSandboxStatsResponse { stats: Some(stats) })
     }
 
-    async fn list_pod_sandbox_stats(&self, r: Request<api::ListPodSandboxStatsRequest>) -> Answer<api::ListPodSandboxStatsResponse> {
+    async fn list_pod_sandbox_stats(
+        &self,
+        r: Request<api::ListPodSandboxStatsRequest>,
+    ) -> Answer<api::ListPodSandboxStatsResponse> {
         let req = r.into_inner();
-        let stats = blocking(&self.0, move |c| c.list_pod_sandbox_stats(req.filter.as_ref())).await?;
+        let stats = blocking(&self.0, move |c| {
+            c.list_pod_sandbox_stats(req.filter.as_ref())
+        })
+        .await?;
         ok(api::ListPodSandboxStatsResponse { stats })
     }
 
-    async fn update_runtime_config(&self, _r: Request<api::UpdateRuntimeConfigRequest>) -> Answer<api::UpdateRuntimeConfigResponse> {
+    async fn update_runtime_config(
+        &self,
+        _r: Request<api::UpdateRuntimeConfigRequest>,
+    ) -> Answer<api::UpdateRuntimeConfigResponse> {
         // The pod CIDR the kubelet hands down is the CNI config's business
         // (as with containerd's default config); nothing else is in it.
         ok(api::UpdateRuntimeConfigResponse {})
@@ -192,7 +266,11 @@ impl RuntimeService for Services {
             api::RuntimeCondition {
                 r#type: "NetworkReady".into(),
                 status: network.is_ok(),
-                reason: if network.is_ok() { String::new() } else { "NetworkPluginNotReady".into() },
+                reason: if network.is_ok() {
+                    String::new()
+                } else {
+                    "NetworkPluginNotReady".into()
+                },
                 message: network.err().unwrap_or_default(),
             },
         ];
@@ -216,14 +294,21 @@ impl RuntimeService for Services {
         })
     }
 
-    async fn checkpoint_container(&self, _r: Request<api::CheckpointContainerRequest>) -> Answer<api::CheckpointContainerResponse> {
+    async fn checkpoint_container(
+        &self,
+        _r: Request<api::CheckpointContainerRequest>,
+    ) -> Answer<api::CheckpointContainerResponse> {
         Err(CriError::new(Kind::Unimplemented, "checkpoint/restore is not supported").into())
     }
 
-    type GetContainerEventsStream =
-        Pin<Box<dyn tokio_stream::Stream<Item = Result<api::ContainerEventResponse, Status>> + Send>>;
+    type GetContainerEventsStream = Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<api::ContainerEventResponse, Status>> + Send>,
+    >;
 
-    async fn get_container_events(&self, _r: Request<api::GetEventsRequest>) -> Answer<Self::GetContainerEventsStream> {
+    async fn get_container_events(
+        &self,
+        _r: Request<api::GetEventsRequest>,
+    ) -> Answer<Self::GetContainerEventsStream> {
         let cri = self.0.clone();
         let rx = cri.events.subscribe();
         cri.watch_exits();
@@ -247,29 +332,50 @@ impl RuntimeService for Services {
         ok(Box::pin(stream))
     }
 
-    async fn list_metric_descriptors(&self, _r: Request<api::ListMetricDescriptorsRequest>) -> Answer<api::ListMetricDescriptorsResponse> {
+    async fn list_metric_descriptors(
+        &self,
+        _r: Request<api::ListMetricDescriptorsRequest>,
+    ) -> Answer<api::ListMetricDescriptorsResponse> {
         ok(api::ListMetricDescriptorsResponse::default())
     }
 
-    async fn list_pod_sandbox_metrics(&self, _r: Request<api::ListPodSandboxMetricsRequest>) -> Answer<api::ListPodSandboxMetricsResponse> {
+    async fn list_pod_sandbox_metrics(
+        &self,
+        _r: Request<api::ListPodSandboxMetricsRequest>,
+    ) -> Answer<api::ListPodSandboxMetricsResponse> {
         ok(api::ListPodSandboxMetricsResponse::default())
     }
 }
 
 #[tonic::async_trait]
 impl ImageService for Services {
-    async fn list_images(&self, r: Request<api::ListImagesRequest>) -> Answer<api::ListImagesResponse> {
+    async fn list_images(
+        &self,
+        r: Request<api::ListImagesRequest>,
+    ) -> Answer<api::ListImagesResponse> {
         let req = r.into_inner();
-        let images = blocking(&self.0, move |c| crate::images::list(&c.engine, req.filter.as_ref())).await?;
+        let images = blocking(&self.0, move |c| {
+            crate::images::list(&c.engine, req.filter.as_ref())
+        })
+        .await?;
         ok(api::ListImagesResponse { images })
     }
 
-    async fn image_status(&self, r: Request<api::ImageStatusRequest>) -> Answer<api::ImageStatusResponse> {
+    async fn image_status(
+        &self,
+        r: Request<api::ImageStatusRequest>,
+    ) -> Answer<api::ImageStatusResponse> {
         let req = r.into_inner();
-        ok(blocking(&self.0, move |c| crate::images::status(&c.engine, req.image.as_ref(), req.verbose)).await?)
+        ok(blocking(&self.0, move |c| {
+            crate::images::status(&c.engine, req.image.as_ref(), req.verbose)
+        })
+        .await?)
     }
 
-    async fn pull_image(&self, r: Request<api::PullImageRequest>) -> Answer<api::PullImageResponse> {
+    async fn pull_image(
+        &self,
+        r: Request<api::PullImageRequest>,
+    ) -> Answer<api::PullImageResponse> {
         let req = r.into_inner();
         let image_ref = crate::images::pull(
             &self.0.engine,
@@ -281,13 +387,25 @@ impl ImageService for Services {
         ok(api::PullImageResponse { image_ref })
     }
 
-    async fn remove_image(&self, r: Request<api::RemoveImageRequest>) -> Answer<api::RemoveImageResponse> {
+    async fn remove_image(
+        &self,
+        r: Request<api::RemoveImageRequest>,
+    ) -> Answer<api::RemoveImageResponse> {
         let req = r.into_inner();
-        blocking(&self.0, move |c| crate::images::remove(&c.engine, req.image.as_ref())).await?;
+        blocking(&self.0, move |c| {
+            crate::images::remove(&c.engine, req.image.as_ref())
+        })
+        .await?;
         ok(api::RemoveImageResponse {})
     }
 
-    async fn image_fs_info(&self, _r: Request<api::ImageFsInfoRequest>) -> Answer<api::ImageFsInfoResponse> {
-        ok(blocking(&self.0, |c| crate::images::fs_info(&c.engine, &c.image_root())).await?)
+    async fn image_fs_info(
+        &self,
+        _r: Request<api::ImageFsInfoRequest>,
+    ) -> Answer<api::ImageFsInfoResponse> {
+        ok(blocking(&self.0, |c| {
+            crate::images::fs_info(&c.engine, &c.image_root())
+        })
+        .await?)
     }
 }

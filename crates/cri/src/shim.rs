@@ -30,7 +30,11 @@ pub fn start(cfg: &Config, dir: &Path, id: &str, open_stdin: bool) -> Result<i32
     match msg.strip_prefix("started ") {
         Some(pid) if out.status.success() => Ok(pid.trim().parse().unwrap_or(0)),
         _ => {
-            let why = msg.strip_prefix("error ").unwrap_or(&msg).trim().to_string();
+            let why = msg
+                .strip_prefix("error ")
+                .unwrap_or(&msg)
+                .trim()
+                .to_string();
             Err(CriError::new(
                 Kind::Internal,
                 format!("failed to start container {id}: {why}"),
@@ -51,8 +55,9 @@ pub fn connect(dir: &Path, command: &str) -> Result<(String, std::os::unix::net:
         "/proc/self/fd/{}/ctl.sock",
         std::os::fd::AsRawFd::as_raw_fd(&d)
     );
-    let mut conn = std::os::unix::net::UnixStream::connect(&path)
-        .map_err(|e| CriError::internal(format!("connect to the shim of {}: {e}", dir.display())))?;
+    let mut conn = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        CriError::internal(format!("connect to the shim of {}: {e}", dir.display()))
+    })?;
     drop(d);
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
     writeln!(conn, "{command}").map_err(|e| CriError::internal(format!("shim: {e}")))?;

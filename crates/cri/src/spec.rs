@@ -74,9 +74,7 @@ pub fn user(
     sc: &api::LinuxContainerSecurityContext,
 ) -> Result<(u32, u32, Vec<u32>)> {
     if sc.run_as_group.is_some() && sc.run_as_user.is_none() && sc.run_as_username.is_empty() {
-        return Err(invalid(
-            "user group is specified without user or username",
-        ));
+        return Err(invalid("user group is specified without user or username"));
     }
     let spec_user = if let Some(u) = &sc.run_as_user {
         u.value.to_string()
@@ -86,15 +84,11 @@ pub fn user(
         image.config.user.clone()
     };
     let spec_user = match &sc.run_as_group {
-        Some(g) => format!(
-            "{}:{}",
-            spec_user.split(':').next().unwrap_or(""),
-            g.value
-        ),
+        Some(g) => format!("{}:{}", spec_user.split(':').next().unwrap_or(""), g.value),
         None => spec_user,
     };
-    let (uid, gid, mut extra) = engine::spec::resolve_user(rootfs, &spec_user)
-        .map_err(|e| invalid(e.message))?;
+    let (uid, gid, mut extra) =
+        engine::spec::resolve_user(rootfs, &spec_user).map_err(|e| invalid(e.message))?;
     for g in &sc.supplemental_groups {
         let g = u32::try_from(*g).map_err(|_| invalid(format!("invalid group {g}")))?;
         if !extra.contains(&g) {
@@ -195,7 +189,10 @@ fn seccomp(sc: &api::LinuxContainerSecurityContext, caps: &[String]) -> Result<O
                         )
                     })
                     .map_err(|e| {
-                        invalid(format!("cannot load seccomp profile {}: {e}", path.display()))
+                        invalid(format!(
+                            "cannot load seccomp profile {}: {e}",
+                            path.display()
+                        ))
                     })?;
                 if text.len() as u64 > crate::seccomp::MAX_PROFILE {
                     return Err(invalid(format!(
@@ -204,9 +201,8 @@ fn seccomp(sc: &api::LinuxContainerSecurityContext, caps: &[String]) -> Result<O
                         crate::seccomp::MAX_PROFILE
                     )));
                 }
-                let v: Value = serde_json::from_slice(&text).map_err(|e| {
-                    invalid(format!("seccomp profile {}: {e}", path.display()))
-                })?;
+                let v: Value = serde_json::from_slice(&text)
+                    .map_err(|e| invalid(format!("seccomp profile {}: {e}", path.display())))?;
                 Ok(Some(crate::seccomp::from_profile(&v, caps)?))
             }
             None => Err(invalid(format!("unknown seccomp profile option: {p:?}"))),
@@ -308,8 +304,12 @@ pub fn resources(r: &api::LinuxContainerResources) -> Value {
 /// daemon's own needs CAP_SYS_RESOURCE, which some hosts withhold even from
 /// root (this project's machines do); there the daemon's own is the floor.
 pub fn oom_score_adj(wanted: i64) -> i64 {
-    let can_lower = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
-        .unwrap_or(false);
+    let can_lower = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
     if can_lower {
         return wanted;
     }
@@ -334,7 +334,9 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         .unwrap_or("/")
         .to_string();
     if !cwd.starts_with('/') {
-        return Err(invalid(format!("working directory {cwd:?} must be absolute")));
+        return Err(invalid(format!(
+            "working directory {cwd:?} must be absolute"
+        )));
     }
     // The image's environment, then the config's.
     let mut env: Vec<String> = Vec::new();
@@ -430,7 +432,11 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         Ok(NamespaceMode::Pod) => namespaces.push(json!({"type": "pid", "path": pause("pid")})),
         Ok(NamespaceMode::Target) => match i.target_pid {
             Some(p) => namespaces.push(json!({"type": "pid", "path": format!("/proc/{p}/ns/pid")})),
-            None => return Err(invalid("target container of the pid namespace is not running")),
+            None => {
+                return Err(invalid(
+                    "target container of the pid namespace is not running",
+                ))
+            }
         },
         _ => namespaces.push(json!({"type": "pid"})),
     }
@@ -480,7 +486,10 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         linux_spec["devices"] = json!(host_devices(&devices));
     }
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
-    annotations.insert("io.kubernetes.cri.container-type".into(), "container".into());
+    annotations.insert(
+        "io.kubernetes.cri.container-type".into(),
+        "container".into(),
+    );
     let process = json!({
         "terminal": c.tty,
         "user": {"uid": uid, "gid": gid, "additionalGids": extra},
@@ -507,10 +516,14 @@ fn host_devices(requested: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = requested.to_vec();
     let mut stack = vec![std::path::PathBuf::from("/dev")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let path = e.path();
-            let Ok(md) = std::fs::symlink_metadata(&path) else { continue };
+            let Ok(md) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
             let ft = md.file_type();
             if ft.is_dir() {
                 if !["/dev/pts", "/dev/shm", "/dev/mqueue"]
@@ -531,7 +544,10 @@ fn host_devices(requested: &[Value]) -> Vec<Value> {
             if path == Path::new("/dev/console") || path == Path::new("/dev/ptmx") {
                 continue;
             }
-            if out.iter().any(|d| d["path"] == path.display().to_string().as_str()) {
+            if out
+                .iter()
+                .any(|d| d["path"] == path.display().to_string().as_str())
+            {
                 continue;
             }
             let rdev = md.rdev();

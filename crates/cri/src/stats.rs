@@ -17,7 +17,9 @@ fn disk_usage(dir: &std::path::Path) -> (u64, u64) {
     let (mut bytes, mut inodes) = (0u64, 0u64);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(md) = e.metadata() else { continue };
             inodes += 1;
@@ -133,7 +135,11 @@ impl Cri {
         });
         let rt = runtime::Runtime::new(&self.cfg.runtime_root);
         let procs: u64 = std::iter::once(s.id.as_str())
-            .chain(containers.iter().filter_map(|c| c.attributes.as_ref().map(|a| a.id.as_str())))
+            .chain(
+                containers
+                    .iter()
+                    .filter_map(|c| c.attributes.as_ref().map(|a| a.id.as_str())),
+            )
             .filter_map(|id| rt.pids(id).ok())
             .map(|p| p.len() as u64)
             .sum();

@@ -19,7 +19,11 @@ pub fn parse_rfc3339(t: &str) -> Option<i64> {
         .get(19..)
         .and_then(|r| r.strip_prefix('.'))
         .map(|r| r.trim_end_matches('Z'))
-        .map(|d| d.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .map(|d| {
+            d.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
         .map(|d| format!("{d:0<9}"))
         .and_then(|d| d.get(..9).and_then(|d| d.parse::<i64>().ok()))
         .unwrap_or(0);

@@ -33,11 +33,7 @@ pub struct Log {
 }
 
 fn open_append(path: &Path) -> Option<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .ok()
+    OpenOptions::new().create(true).append(true).open(path).ok()
 }
 
 impl Log {

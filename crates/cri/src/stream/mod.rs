@@ -56,7 +56,11 @@ impl Sessions {
         let now = Instant::now();
         m.retain(|_, (t, _)| now.duration_since(*t) < TOKEN_TTL);
         if m.len() >= MAX_PENDING {
-            if let Some(oldest) = m.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+            {
                 m.remove(&oldest);
             }
         }
@@ -224,7 +228,10 @@ async fn handle(cri: Arc<Cri>, mut req: Request<hyper::body::Incoming>) -> Respo
     let mut r = Response::new(Full::new(Bytes::new()).boxed());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
-    h.insert(hyper::header::CONNECTION, "Upgrade".parse().expect("header"));
+    h.insert(
+        hyper::header::CONNECTION,
+        "Upgrade".parse().expect("header"),
+    );
     h.insert(hyper::header::UPGRADE, "SPDY/3.1".parse().expect("header"));
     if let Ok(v) = protocol.parse() {
         h.insert("X-Stream-Protocol-Version", v);

@@ -85,7 +85,12 @@ fn connect_in(netns: &str, port: u16) -> std::io::Result<std::net::TcpStream> {
     .map_err(|_| std::io::Error::other("the connecting thread panicked"))?
 }
 
-async fn forward(netns: &str, port: u16, stream: Stream, out: mpsc::Sender<Out>) -> Result<(), String> {
+async fn forward(
+    netns: &str,
+    port: u16,
+    stream: Stream,
+    out: mpsc::Sender<Out>,
+) -> Result<(), String> {
     let id = stream.id;
     let fail = |e: std::io::Error| format!("error forwarding port {port} to pod: {e}");
     let tcp = connect_in(netns, port).map_err(fail)?;

@@ -80,7 +80,12 @@ async fn collect(conn: &mut Conn, want: Want, protocol: &str) -> Option<Streams>
 }
 
 /// Writes the outcome on the error stream and ends the connection.
-async fn finish(out: &mpsc::Sender<Out>, s: &Streams, protocol: &str, outcome: Result<i32, String>) {
+async fn finish(
+    out: &mpsc::Sender<Out>,
+    s: &Streams,
+    protocol: &str,
+    outcome: Result<i32, String>,
+) {
     let body = match (&outcome, protocol) {
         (Ok(0), "v4.channel.k8s.io") => json!({"metadata": {}, "status": "Success"}).to_string(),
         (Ok(code), "v4.channel.k8s.io") => json!({
@@ -150,7 +155,10 @@ async fn resizes(mut data: mpsc::Receiver<Bytes>, apply: impl Fn(u16, u16) + Sen
         let mut used = 0;
         while let Some(Ok(v)) = it.next() {
             used = it.byte_offset();
-            let (w, h) = (v["Width"].as_u64().unwrap_or(0), v["Height"].as_u64().unwrap_or(0));
+            let (w, h) = (
+                v["Width"].as_u64().unwrap_or(0),
+                v["Height"].as_u64().unwrap_or(0),
+            );
             if w > 0 && h > 0 {
                 apply(h.min(u16::MAX as u64) as u16, w.min(u16::MAX as u64) as u16);
             }
@@ -221,14 +229,19 @@ async fn run_exec(
     };
     let console = if req.tty {
         let _ = std::fs::remove_file(&files.console);
-        Some(tokio::net::UnixListener::bind(&files.console).map_err(|e| format!("console socket: {e}"))?)
+        Some(
+            tokio::net::UnixListener::bind(&files.console)
+                .map_err(|e| format!("console socket: {e}"))?,
+        )
     } else {
         None
     };
     cmd.stdin(piped(s.stdin.is_some() && !req.tty))
         .stdout(piped(!req.tty))
         .stderr(piped(!req.tty));
-    let mut child = cmd.spawn().map_err(|e| format!("start berth-runtime: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("start berth-runtime: {e}"))?;
     let result = if let Some(l) = console {
         // The pty comes over the console socket before the process runs; a
         // process quick to exit may end berth-runtime before we accepted
@@ -281,8 +294,14 @@ async fn run_exec(
         if let (Some(stdin), Some(w)) = (s.stdin.take(), child.stdin.take()) {
             tokio::spawn(pump_in(stdin.data, w));
         }
-        let o = child.stdout.take().map(|r| tokio::spawn(pump_out(r, s.stdout, out.clone())));
-        let e = child.stderr.take().map(|r| tokio::spawn(pump_out(r, s.stderr, out.clone())));
+        let o = child
+            .stdout
+            .take()
+            .map(|r| tokio::spawn(pump_out(r, s.stdout, out.clone())));
+        let e = child
+            .stderr
+            .take()
+            .map(|r| tokio::spawn(pump_out(r, s.stderr, out.clone())));
         let status = child.wait().await;
         for t in [o, e].into_iter().flatten() {
             let _ = t.await;
@@ -348,7 +367,11 @@ async fn run_attach(
             }
             let id = if head[0] == 2 { stderr } else { stdout };
             if let Some(id) = id {
-                if out2.send(Out::Data(id, false, Bytes::from(data))).await.is_err() {
+                if out2
+                    .send(Out::Data(id, false, Bytes::from(data)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

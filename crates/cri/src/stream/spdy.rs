@@ -40,16 +40,71 @@ const FLAG_FIN: u8 = 0x01;
 /// The SPDY/3 header dictionary (section 2.6.10.1): each name or value
 /// length-prefixed (32-bit big-endian), then a run of literal text.
 const WORDS: &[&str] = &[
-    "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
-    "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
-    "cache-control", "connection", "content-base", "content-encoding", "content-language",
-    "content-length", "content-location", "content-md5", "content-range", "content-type", "date",
-    "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since",
-    "if-none-match", "if-range", "if-unmodified-since", "last-modified", "location",
-    "max-forwards", "pragma", "proxy-authenticate", "proxy-authorization", "range", "referer",
-    "retry-after", "server", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
-    "vary", "via", "warning", "www-authenticate", "method", "get", "status", "200 OK", "version",
-    "HTTP/1.1", "url", "public", "set-cookie", "keep-alive", "origin",
+    "options",
+    "head",
+    "post",
+    "put",
+    "delete",
+    "trace",
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "accept-ranges",
+    "age",
+    "allow",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-base",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-location",
+    "content-md5",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "expect",
+    "expires",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "last-modified",
+    "location",
+    "max-forwards",
+    "pragma",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "range",
+    "referer",
+    "retry-after",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "vary",
+    "via",
+    "warning",
+    "www-authenticate",
+    "method",
+    "get",
+    "status",
+    "200 OK",
+    "version",
+    "HTTP/1.1",
+    "url",
+    "public",
+    "set-cookie",
+    "keep-alive",
+    "origin",
 ];
 const TAIL: &str = "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
 
@@ -417,7 +472,11 @@ impl Conn {
                     _ => break,
                 };
                 match frame {
-                    Frame::SynStream { stream, fin, headers } => {
+                    Frame::SynStream {
+                        stream,
+                        fin,
+                        headers,
+                    } => {
                         opened += 1;
                         if opened > MAX_STREAMS {
                             let _ = raw_tx.send(Ctl::Raw(Writer::reset(stream))).await;
@@ -508,11 +567,16 @@ mod tests {
         let mut r = Reader::new(wire.as_slice());
         for (id, typ) in [(1u32, "error"), (3, "stdout")] {
             match r.next().await.unwrap().unwrap() {
-                Frame::SynStream { stream, headers, .. } => {
+                Frame::SynStream {
+                    stream, headers, ..
+                } => {
                     assert_eq!(stream, id);
                     assert_eq!(
                         headers,
-                        vec![("streamtype".into(), typ.into()), ("port".into(), "80".into())]
+                        vec![
+                            ("streamtype".into(), typ.into()),
+                            ("port".into(), "80".into())
+                        ]
                     );
                 }
                 other => panic!("{other:?}"),
