@@ -486,7 +486,7 @@ fn images_list_status_remove() {
         .block(im.image_fs_info(api::ImageFsInfoRequest::default()))
         .unwrap()
         .into_inner();
-    assert!(fs.image_filesystems[0].used_bytes.clone().unwrap().value > 0);
+    assert!(fs.image_filesystems[0].used_bytes.unwrap().value > 0);
     c.block(im.remove_image(api::RemoveImageRequest {
         image: Some(api::ImageSpec {
             image: bb.id.clone(),
