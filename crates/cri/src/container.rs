@@ -186,12 +186,12 @@ impl Cri {
         };
         write("config.json", spec.to_string())?;
         let log = if rec.log_path.is_empty() {
-            json!({"format": "none"})
+            json!({"driver": "none"})
         } else {
             if let Some(parent) = Path::new(&rec.log_path).parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            json!({"format": "cri", "path": rec.log_path})
+            json!({"driver": "cri", "path": rec.log_path})
         };
         write("log-opts.json", log.to_string())
     }

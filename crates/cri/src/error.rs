@@ -62,6 +62,7 @@ impl From<engine::EngineError> for CriError {
             engine::ErrorKind::NotFound => Kind::NotFound,
             engine::ErrorKind::InvalidArgument => Kind::Invalid,
             engine::ErrorKind::Conflict | engine::ErrorKind::Forbidden => Kind::State,
+            engine::ErrorKind::NotImplemented => Kind::Unimplemented,
             engine::ErrorKind::System => Kind::Internal,
         };
         CriError::new(kind, e.message)

@@ -192,7 +192,7 @@ impl Cri {
         let spec = pause_spec(rec, config, ns, &dir, &hostname);
         std::fs::write(dir.join("config.json"), spec.to_string())
             .map_err(|e| io("write", &dir, e))?;
-        std::fs::write(dir.join("log-opts.json"), r#"{"format":"none"}"#)
+        std::fs::write(dir.join("log-opts.json"), r#"{"driver":"none"}"#)
             .map_err(|e| io("write", &dir, e))?;
         crate::shim::start(&self.cfg, &dir, &rec.id, false)?;
         Ok(())
