@@ -133,7 +133,11 @@ impl Log {
     /// Opens the log's path anew (the kubelet renamed the file); false
     /// when it cannot be opened (the old file stays in use).
     pub fn reopen(&mut self) -> bool {
-        match OpenOptions::new().create(true).append(true).open(&self.path) {
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
             Ok(f) => {
                 self.size = f.metadata().map(|m| m.len()).unwrap_or(0);
                 self.file = f;
@@ -315,7 +319,9 @@ mod tests {
         std::fs::rename(&path, d.path().join("pods/c.log.1")).unwrap();
         assert!(log.reopen());
         log.write_lines("stdout", b"after\n");
-        assert!(std::fs::read_to_string(&path).unwrap().contains(" stdout F after"));
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(" stdout F after"));
     }
 
     #[test]
