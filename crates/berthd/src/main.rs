@@ -171,6 +171,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let registry = registry::Client::new(registry::Config {
         insecure: settings.insecure_registries.clone(),
         certs_dir: settings.certs_dir.clone(),
+        mirrors: settings.registry_mirrors.clone(),
     });
     let daemon = Arc::new(Daemon {
         registry,
@@ -187,6 +188,37 @@ async fn run(flags: flags::Flags) -> Result<()> {
         events: Default::default(),
     });
     monitor::adopt(daemon.clone()).await;
+    if let Some(c) = &daemon.settings.cri {
+        let cri = cri::Cri::new(
+            daemon.engine.clone(),
+            cri::Config {
+                socket: c.socket.clone(),
+                root: daemon.settings.data_root.join("cri"),
+                state: daemon.settings.exec_root.join("cri"),
+                runtime_root: daemon.settings.exec_root.join("runtime"),
+                shim: daemon.shim.clone(),
+                runtime_bin: daemon.runtime.clone(),
+                stream_addr: c.stream_address,
+                cni_conf_dir: c.cni_conf_dir.clone(),
+                cni_bin_dirs: c.cni_bin_dirs.clone(),
+                cgroup_parent: c.cgroup_parent.clone(),
+                registry: daemon.registry.clone(),
+            },
+        )
+        .with_context(|| format!("start the CRI server on {}", c.socket.display()))?;
+        // A CRI socket that cannot be served ends the daemon: the kubelet
+        // would otherwise wait on a runtime that never answers.
+        let socket = c.socket.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cri::serve(cri, std::future::pending()).await {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("berthd: CRI server on {}: {e}\n", socket.display()).as_bytes(),
+                );
+                std::process::exit(1);
+            }
+        });
+    }
     tokio::spawn(give_back_memory());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -211,6 +243,9 @@ async fn run(flags: flags::Flags) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&daemon.settings.socket);
+    if let Some(c) = &daemon.settings.cri {
+        let _ = std::fs::remove_file(&c.socket);
+    }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     Ok(())
 }

@@ -493,10 +493,22 @@ impl Engine {
         Ok(out)
     }
 
-    /// Every layer some container stands on, for the garbage collector.
+    /// Every layer some container stands on, for the garbage collector:
+    /// the Docker API's containers and the CRI's.
     pub fn container_layers(&self) -> Result<Vec<String>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        Ok(all.into_iter().flat_map(|c| c.layers).collect())
+        /// The part of a CRI container's record the collector reads.
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Held {
+            layers: Vec<String>,
+        }
+        let cri: Vec<Held> = self.store().meta().list(Table::CriContainers)?;
+        Ok(all
+            .into_iter()
+            .flat_map(|c| c.layers)
+            .chain(cri.into_iter().flat_map(|c| c.layers))
+            .collect())
     }
 
     /// `POST /containers/create`.

@@ -11,6 +11,8 @@
 //!                  asks when an attached StdinOnce client reached its EOF,
 //!                  not when it detached)
 //! resize H W       -> ok; the TTY's window size
+//! reopen-log       -> ok once the log's path is opened anew (the kubelet
+//!                  renamed the file to rotate it), or error
 //! attach           -> ok, then the container's output as it comes, in
 //!                  frames (a byte: 1 stdout, 2 stderr; a big-endian u32
 //!                  length; the bytes), until the container has exited
@@ -104,6 +106,7 @@ pub fn serve(
     stdin: Option<OwnedFd>,
     pty: Option<OwnedFd>,
     output: Arc<Output>,
+    log: Arc<Mutex<Option<crate::log::Log>>>,
 ) {
     // Through a descriptor of the directory: a deep data root could make
     // the full path longer than a socket address may be (berthd connects
@@ -127,12 +130,12 @@ pub fn serve(
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (input, output) = (input.clone(), output.clone());
+                let (input, output, log) = (input.clone(), output.clone(), log.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
                 let _ = std::thread::Builder::new()
                     .stack_size(STACK)
-                    .spawn(move || handle(conn, pid, &input, &output));
+                    .spawn(move || handle(conn, pid, &input, &output, &log));
             }
         });
 }
@@ -149,6 +152,8 @@ const PUMP_BYTES: usize = 8 * 1024;
 /// the container's stdin locked: the container could neither read what came
 /// before nor exit (closing its end of the pipe takes that lock too), not
 /// even on SIGKILL. A plain `write` into a full pipe sleeps without the lock.
+/// And a splice from a unix socket waits for more than a typed line, so an
+/// interactive shell fed through a pipe saw its input only at EOF.
 fn pump(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<u64> {
     let mut buf = [0u8; PUMP_BYTES];
     let mut total = 0;
@@ -164,7 +169,13 @@ fn pump(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<u64> {
     }
 }
 
-fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
+fn handle(
+    conn: UnixStream,
+    pid: i32,
+    input: &Input,
+    output: &Output,
+    log: &Mutex<Option<crate::log::Log>>,
+) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
         Err(_) => return,
@@ -203,6 +214,21 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
             if writeln!(out, "ok").is_ok() {
                 output.join(out);
             }
+        }
+        ["reopen-log"] => {
+            let reopened = log
+                .lock()
+                .ok()
+                .and_then(|mut l| l.as_mut().map(|l| l.reopen()));
+            let _ = writeln!(
+                out,
+                "{}",
+                match reopened {
+                    Some(true) => "ok",
+                    Some(false) => "error cannot open the log",
+                    None => "error the container has no log",
+                }
+            );
         }
         ["close-stdin"] => {
             if let Ok(mut guard) = input.pipe.lock() {

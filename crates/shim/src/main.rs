@@ -118,7 +118,8 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // The control socket is up before the start: clients that attached
     // before it (`run`, `start -a`) join first and miss no output.
     let output = std::sync::Arc::new(control::Output::default());
-    control::serve(dir, pid, stdin_w, master, output.clone());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Log::open(dir)));
+    control::serve(dir, pid, stdin_w, master, output.clone(), log.clone());
     let waiting = std::env::var("BERTH_ATTACH_WAIT")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -139,7 +140,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // hand it back, since a shim lives as long as its container.
     // SAFETY: no arguments that could be invalid.
     unsafe { libc::malloc_trim(0) };
-    let code = supervise(dir, pid, out, err_r, &output);
+    let code = supervise(pid, out, err_r, &output, &log);
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read
     // before the cgroup goes with the runtime state.
@@ -160,8 +161,13 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
 }
 
 /// Copies output into the log until both pipes close and the init is reaped.
-fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control::Output) -> i32 {
-    let mut log = Log::open(dir);
+fn supervise(
+    pid: i32,
+    out: OwnedFd,
+    err: OwnedFd,
+    output: &control::Output,
+    log: &std::sync::Mutex<Option<Log>>,
+) -> i32 {
     let mut open = [Some(out), Some(err)];
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -206,7 +212,7 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control:
             match nix::unistd::read(fd.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => open[i] = None,
                 Ok(n) => {
-                    if let Some(l) = &mut log {
+                    if let Some(l) = log.lock().ok().as_mut().and_then(|l| l.as_mut()) {
                         l.write_lines(stream, &buf[..n]);
                     }
                     output.send(i as u8 + 1, &buf[..n]);

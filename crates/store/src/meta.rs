@@ -12,6 +12,10 @@
 //! containers  container id -> the engine's JSON
 //! volumes     volume name -> the engine's JSON
 //! networks    network id -> the engine's JSON
+//! cri_sandboxes   pod sandbox id -> the CRI server's JSON
+//! cri_containers  CRI container id -> the CRI server's JSON (with the
+//!                 chain ids of its layers under "layers", which the
+//!                 garbage collector keeps)
 //! ```
 //!
 //! Records are JSON so that fields can be added without a migration (unknown
@@ -47,6 +51,10 @@ pub enum Table {
     Networks,
     /// The build cache: a step's key to the image it made.
     BuildCache,
+    /// The CRI's pod sandboxes.
+    CriSandboxes,
+    /// The CRI's containers.
+    CriContainers,
 }
 
 impl Table {
@@ -56,6 +64,8 @@ impl Table {
             Table::Volumes => TableDefinition::new("volumes"),
             Table::Networks => TableDefinition::new("networks"),
             Table::BuildCache => TableDefinition::new("build_cache"),
+            Table::CriSandboxes => TableDefinition::new("cri_sandboxes"),
+            Table::CriContainers => TableDefinition::new("cri_containers"),
         }
     }
 }
@@ -163,6 +173,8 @@ impl Meta {
                 Table::Volumes,
                 Table::Networks,
                 Table::BuildCache,
+                Table::CriSandboxes,
+                Table::CriContainers,
             ] {
                 tx.open_table(t.def()).map_err(dberr)?;
             }
