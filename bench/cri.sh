@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-crictl=${CRICTL:?set CRICTL to a crictl binary (go build ./cmd/crictl in a cri-tools checkout)}
+crictl=${CRICTL:?set CRICTL to a crictl binary of cri-tools v1.26.1}
 profile=${BERTH_PROFILE:-release}
 tb=$repo/target/$profile
 work=$(mktemp -d /tmp/berth-cribench.XXXXXX)

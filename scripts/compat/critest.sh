@@ -2,12 +2,12 @@
 # critest (kubernetes-sigs/cri-tools, tag v1.26.1) against berthd's CRI
 # server, offline.
 #
-#   scripts/compat/critest.sh CRI_TOOLS_CHECKOUT [critest flags...]
+#   scripts/compat/critest.sh CRI_TOOLS_BIN_DIR [critest flags...]
 #
-# CRI_TOOLS_CHECKOUT is a checkout of cri-tools at v1.26.1 (its code is
-# never part of this repository). The script builds `critest` and `crictl`
-# from it with Debian's golang-go (vendored modules, no network), builds
-# berth, starts Debian's docker-registry on a free loopback port, makes the
+# CRI_TOOLS_BIN_DIR holds `critest` and `crictl` built from cri-tools at
+# v1.26.1 (neither its code nor a recipe that builds it is part of this
+# repository; the steering's PEERS.md says how they build offline here).
+# The script builds berth, starts Debian's docker-registry on a free loopback port, makes the
 # suite's test images locally (busybox-static based stand-ins, pushed under
 # the paths the suite names), starts a berthd with its own roots, CRI
 # socket, CNI config (a bridge of its own on a free /24) and registry
@@ -21,9 +21,12 @@
 # directory.
 set -euo pipefail
 
-checkout=${1:?usage: critest.sh CRI_TOOLS_CHECKOUT [critest flags...]}
+tools=${1:?usage: critest.sh CRI_TOOLS_BIN_DIR [critest flags...]}
 shift
-checkout=$(cd "$checkout" && pwd)
+tools=$(cd "$tools" && pwd)
+for t in critest crictl; do
+	[ -x "$tools/$t" ] || { echo "critest.sh: no $t in $tools" >&2; exit 2; }
+done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 profile=${BERTH_PROFILE:-debug}
 work=$(mktemp -d /tmp/berth-critest.XXXXXX)
@@ -70,9 +73,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "== building critest and crictl from $checkout"
-(cd "$checkout" && GOFLAGS=-mod=vendor go test -c -o "$bin/critest" ./cmd/critest \
-	&& GOFLAGS=-mod=vendor go build -o "$bin/crictl" ./cmd/crictl)
+cp "$tools/critest" "$tools/crictl" "$bin/"
 
 echo "== building berth ($profile)"
 flag=; [ "$profile" = release ] && flag=--release
