@@ -77,13 +77,6 @@ impl Runtime {
         Ok(record.cgroup.stats()?)
     }
 
-    /// Applies new resource limits to the container's cgroup (runc's
-    /// `update`).
-    pub fn update(&self, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
-        let (_, record) = self.open(id)?;
-        Ok(record.cgroup.apply(resources)?)
-    }
-
     /// Pids of every process in the container (its cgroup).
     pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let (_, record) = self.open(id)?;
