@@ -362,7 +362,7 @@ pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError>
 
 /// Appends the directory (with all below it) or file `fd` names, stat'ed
 /// as `st`, under the name `top`; anything else is refused (`what` names it).
-fn append_opened<W: std::io::Write>(
+pub(crate) fn append_opened<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     fd: &OwnedFd,
     st: &FileStat,
@@ -389,27 +389,23 @@ fn append_opened<W: std::io::Write>(
     }
 }
 
-/// Appends `path`, resolved inside the root `root` (an `O_PATH`
-/// directory; symlinks followed inside it), to `tar` under the name
-/// `top`: a directory with everything below it (walked by descriptors,
-/// symlinks stored), a file, or a symlink. `Ok(false)`: no such path.
-pub(crate) fn tar_from_root<W: std::io::Write>(
+/// Opens `path` inside the root `root` (an `O_PATH` directory; symlinks
+/// followed inside it, never out of it) as an `O_PATH` descriptor, with its
+/// stat. `Ok(None)`: no such path.
+pub(crate) fn open_source(
     root: &OwnedFd,
     path: &Path,
-    top: &Path,
-    tar: &mut tar::Builder<W>,
-) -> Result<bool, EngineError> {
+) -> Result<Option<(OwnedFd, FileStat)>, EngineError> {
     use runtime::rootfs::resolve::{open_in_root, Create};
     let fd = match open_in_root(root, path, Create::No) {
         Ok(fd) => fd,
         Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
-            return Ok(false)
+            return Ok(None)
         }
         Err(e) => return Err(sys(e)),
     };
     let st = fstat(&fd).map_err(sys)?;
-    append_opened(tar, &fd, &st, top, &path.to_string_lossy())?;
-    Ok(true)
+    Ok(Some((fd, st)))
 }
 
 fn bad_tar(msg: String) -> EngineError {
