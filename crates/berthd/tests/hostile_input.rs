@@ -105,3 +105,106 @@ fn add_does_not_follow_context_symlinks_to_the_host() {
         "inside\ninside\n"
     );
 }
+
+/// A tar of `(name, symlink target or None, body)` entries.
+fn archive(path: &Path, entries: &[(&str, Option<&str>, &[u8])]) {
+    let mut b = tar::Builder::new(fs::File::create(path).unwrap());
+    for (name, link, body) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        match link {
+            Some(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, name, target).unwrap();
+            }
+            None => {
+                h.set_size(body.len() as u64);
+                b.append_data(&mut h, name, *body).unwrap();
+            }
+        }
+    }
+    b.finish().unwrap();
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// Item 9: the paths a `docker load` archive names (its manifest, configs,
+/// layers, blobs) are resolved inside the archive: a symlink among its
+/// entries (`lnk -> /etc`, `manifest.json -> /host/…`, `blobs -> /host/…`)
+/// never makes the daemon read the host's files, and the error says only
+/// that the archive lacks the file.
+#[test]
+fn load_resolves_archive_paths_inside_the_archive() {
+    let d = Daemon::start();
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path();
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
+    // A host file shaped as a config, and a host manifest pointing at it.
+    fs::write(h.join("config.json"), config).unwrap();
+    fs::write(
+        h.join("manifest.json"),
+        r#"[{"Config":"config.json","RepoTags":["fromhost:1"],"Layers":[]}]"#,
+    )
+    .unwrap();
+    let hs = h.to_str().unwrap();
+    let manifest = r#"[{"Config":"lnk/config.json","RepoTags":["evil:1"],"Layers":[]}]"#;
+    // An OCI layout whose blobs directory is a link to the host.
+    let mdoc = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{}","size":{}}},"layers":[]}}"#,
+        sha256_hex(config),
+        config.len()
+    );
+    fs::create_dir_all(h.join("blobs/sha256")).unwrap();
+    fs::write(h.join("blobs/sha256").join(sha256_hex(config)), config).unwrap();
+    fs::write(
+        h.join("blobs/sha256").join(sha256_hex(mdoc.as_bytes())),
+        &mdoc,
+    )
+    .unwrap();
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{}","size":{},"annotations":{{"io.containerd.image.name":"docker.io/library/oci:1"}}}}]}}"#,
+        sha256_hex(mdoc.as_bytes()),
+        mdoc.len()
+    );
+    let blobs = format!("{hs}/blobs");
+    let host_manifest = format!("{hs}/manifest.json");
+    let cases: Vec<(&str, Vec<(&str, Option<&str>, &[u8])>)> = vec![
+        (
+            "config through a link",
+            vec![
+                ("lnk", Some(hs), b""),
+                ("manifest.json", None, manifest.as_bytes()),
+            ],
+        ),
+        (
+            "manifest.json a link",
+            vec![
+                ("manifest.json", Some(&host_manifest), b""),
+                ("config.json", None, config),
+            ],
+        ),
+        (
+            "blobs a link",
+            vec![
+                ("oci-layout", None, br#"{"imageLayoutVersion":"1.0.0"}"#),
+                ("index.json", None, index.as_bytes()),
+                ("blobs", Some(&blobs), b""),
+            ],
+        ),
+    ];
+    for (what, entries) in cases {
+        let path = d.dir.path().join("evil.tar");
+        archive(&path, &entries);
+        let (code, out, err) = d.docker(&["load", "-i", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert!(
+            err.contains("archive has no file") || err.contains("neither manifest.json"),
+            "{what}: {err}"
+        );
+        assert_eq!(ok(d.docker(&["images", "-q"])), "", "{what}");
+    }
+}
