@@ -106,8 +106,11 @@ fn add_does_not_follow_context_symlinks_to_the_host() {
     );
 }
 
-/// A tar of `(name, symlink target or None, body)` entries.
-fn archive(path: &Path, entries: &[(&str, Option<&str>, &[u8])]) {
+/// An archive entry to write: name, symlink target (or None), body.
+type Ent<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+/// A tar of the entries.
+fn archive(path: &Path, entries: &[Ent<'_>]) {
     let mut b = tar::Builder::new(fs::File::create(path).unwrap());
     for (name, link, body) in entries {
         let mut h = tar::Header::new_gnu();
@@ -172,7 +175,7 @@ fn load_resolves_archive_paths_inside_the_archive() {
     );
     let blobs = format!("{hs}/blobs");
     let host_manifest = format!("{hs}/manifest.json");
-    let cases: Vec<(&str, Vec<(&str, Option<&str>, &[u8])>)> = vec![
+    let cases: Vec<(&str, Vec<Ent<'_>>)> = vec![
         (
             "config through a link",
             vec![
@@ -207,4 +210,100 @@ fn load_resolves_archive_paths_inside_the_archive() {
         );
         assert_eq!(ok(d.docker(&["images", "-q"])), "", "{what}");
     }
+}
+
+/// A gzip stream of a tar whose first entry is a GNU long name (or PAX
+/// header) declared `size` bytes long, its bytes all 'a': members of one
+/// 64 MiB run compressed once, repeated (gzip readers take concatenated
+/// members). 8 GiB come to about 8 MB.
+fn header_bomb(path: &Path, kind: tar::EntryType, size: u64) {
+    use std::io::Write;
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_cksum();
+    let mut f = fs::File::create(path).unwrap();
+    f.write_all(&gz(h.as_bytes())).unwrap();
+    const RUN: u64 = 64 << 20;
+    let run = gz(&vec![b'a'; RUN as usize]);
+    for _ in 0..size / RUN {
+        f.write_all(&run).unwrap();
+    }
+    f.write_all(&gz(&vec![b'a'; (size % RUN) as usize]))
+        .unwrap();
+}
+
+/// The daemon's peak resident memory (VmHWM), bytes.
+fn peak_rss(d: &Daemon) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Item 7: a GNU long name or PAX header of 8 GiB (8 MB gzipped) reaches
+/// every place berthd reads a tar (`docker load`, `docker import`, `docker
+/// cp` into a container, a build context): each refuses it at once with a
+/// 400 naming the bound, and the daemon's peak memory does not move.
+#[test]
+fn tar_header_bombs_are_refused_with_bounded_memory() {
+    let d = Daemon::with_busybox();
+    ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sleep", "60"]));
+    const SIZE: u64 = 8 << 30;
+    let bomb = d.dir.path().join("bomb.tar.gz");
+    let pax = d.dir.path().join("pax.tar.gz");
+    header_bomb(&bomb, tar::EntryType::GNULongName, SIZE);
+    header_bomb(&pax, tar::EntryType::XHeader, SIZE);
+    let before = peak_rss(&d);
+    let started = std::time::Instant::now();
+    let stdin = |p: &Path| fs::File::open(p).unwrap();
+    for (what, file, args) in [
+        ("load", &bomb, vec!["load"]),
+        ("load (pax)", &pax, vec!["load"]),
+        ("import", &bomb, vec!["import", "-", "bomb"]),
+        ("cp", &bomb, vec!["cp", "-", "c:/tmp"]),
+        ("build", &bomb, vec!["build", "-t", "bomb", "-"]),
+    ] {
+        let out = d
+            .docker_command(&args)
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(stdin(file))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{what}: {err}");
+        // A build's context streams into the daemon, which answers as soon
+        // as it refuses the header: the CLI may still be writing, and then
+        // reports the broken pipe rather than the answer.
+        let streamed = what == "build" && err.contains("broken pipe");
+        assert!(
+            err.contains("of 8589934592 bytes is over the limit of 1048576 bytes") || streamed,
+            "{what}: {err}"
+        );
+    }
+    let grew = peak_rss(&d).saturating_sub(before);
+    assert!(
+        grew < 64 << 20,
+        "the daemon's peak memory grew by {} MiB",
+        grew >> 20
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Nothing stored, and the daemon goes on.
+    let images = ok(d.docker(&["images", "--format", "{{.Repository}}"]));
+    assert_eq!(images.trim(), "busybox");
+    ok(d.docker(&["exec", "c", "true"]));
 }

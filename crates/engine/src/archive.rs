@@ -202,6 +202,8 @@ impl Engine {
         } else {
             Owner::Root
         };
+        // A compressed tar is taken too, as Docker's `Untar` takes it.
+        let tar = store::layer::decompressed(tar).map_err(|e| bad_tar(e.to_string()))?;
         extract_into(&dest, tar, owner, None)
     }
 }
@@ -244,26 +246,21 @@ pub(crate) fn extract_into(
         }
         Ok(parts)
     };
-    let mut archive = tar::Archive::new(tar);
-    for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
-        let name = entry
-            .path()
-            .map_err(|e| bad_tar(e.to_string()))?
-            .into_owned();
+    let mut archive = untar::Archive::new(tar);
+    while let Some(mut entry) = archive.next_entry().map_err(|e| bad_tar(e.to_string()))? {
+        let name = PathBuf::from(OsStr::from_bytes(entry.path_bytes()));
         let parts = parts_of(&name)?;
         let parts: Vec<&OsStr> = parts.iter().map(|p| p.as_os_str()).collect();
         let Some((last, dirs)) = parts.split_last() else {
             continue;
         };
         let parent = walk(dest, dirs)?;
-        let h = entry.header().clone();
         let (uid, gid) = match owner {
             Owner::Root => (0, 0),
-            Owner::FromTar => (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32),
+            Owner::FromTar => (entry.uid() as u32, entry.gid() as u32),
             Owner::Fixed(u, g) => (u, g),
         };
-        let mode = Mode::from_bits_truncate(chmod.unwrap_or(h.mode().unwrap_or(0o644)) & 0o7777);
+        let mode = Mode::from_bits_truncate(chmod.unwrap_or(entry.mode()) & 0o7777);
         let own = |fd: &OwnedFd| {
             let _ = nix::unistd::fchown(
                 fd,
@@ -272,7 +269,7 @@ pub(crate) fn extract_into(
             );
             let _ = nix::sys::stat::fchmod(fd, mode);
         };
-        match h.entry_type() {
+        match entry.kind() {
             tar::EntryType::Directory => {
                 let d = subdir(&parent, last)?;
                 own(&d);
@@ -297,11 +294,10 @@ pub(crate) fn extract_into(
                 own(&OwnedFd::from(file));
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("symlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("symlink {} has no target", name.display()))
+                    })?));
                 remove_non_dir(&parent, last);
                 nix::unistd::symlinkat(target.as_path(), &parent, *last)
                     .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
@@ -314,11 +310,10 @@ pub(crate) fn extract_into(
                 );
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("hardlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("hardlink {} has no target", name.display()))
+                    })?));
                 let tparts = parts_of(&target)?;
                 let tparts: Vec<&OsStr> = tparts.iter().map(|p| p.as_os_str()).collect();
                 let Some((tlast, tdirs)) = tparts.split_last() else {
