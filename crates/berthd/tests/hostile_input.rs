@@ -307,3 +307,112 @@ fn tar_header_bombs_are_refused_with_bounded_memory() {
     assert_eq!(images.trim(), "busybox");
     ok(d.docker(&["exec", "c", "true"]));
 }
+
+/// How many files under `dir` hold `needle` (grep -rl), and the first.
+fn files_holding(dir: &Path, needle: &str) -> (usize, String) {
+    let out = std::process::Command::new("grep")
+        .args(["-rl", "--binary-files=text", needle])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        text.lines().count(),
+        text.lines().next().unwrap_or("").to_string(),
+    )
+}
+
+/// A static program that swaps `d` and `l` in its working directory with
+/// `renameat2(RENAME_EXCHANGE)` without end: each name always exists, as a
+/// directory or as a symlink (the CVE-2018-15664 race).
+fn swapper(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("swap.c");
+    fs::write(
+        &src,
+        r#"#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+    for (;;) {
+        if (syscall(SYS_renameat2, AT_FDCWD, "d", AT_FDCWD, "l", 2 /* RENAME_EXCHANGE */) != 0) {
+            perror("renameat2");
+            return 1;
+        }
+    }
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("swap");
+    let st = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "gcc -static (build-essential) makes the swapper"
+    );
+    bin
+}
+
+/// Item 8: `commit --pause=false` of a running container that keeps
+/// swapping a directory of its layer with a symlink to a host directory
+/// holding files of the same names and sizes. The walk goes by
+/// descriptors, so the committed layers hold the container's files or the
+/// link itself, never the host's files.
+#[test]
+fn commit_unpaused_never_reads_through_swapped_symlinks() {
+    let d = Daemon::with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    // The host's files are as long as the container's (32 bytes): a walk
+    // through the link then writes a well-formed tar the store takes.
+    let marker = format!("HOST-ONLY-{:<21}", std::process::id());
+    for i in 0..200 {
+        fs::write(host.path().join(format!("f{i:03}")), format!("{marker}\n")).unwrap();
+    }
+    let marker = marker.trim_end().to_string();
+    let swap = swapper(host.path());
+    let hostdir = host.path().to_str().unwrap();
+    let script = format!(
+        "mkdir -p /w/d && cd /w && for i in $(seq -w 0 199); do printf '%-31s\\n' inside > d/f$i; done; \
+         ln -s {hostdir} l && touch ready && exec /swap"
+    );
+    ok(d.docker(&["create", "--name", "racer", "busybox", "sh", "-c", &script]));
+    ok(d.docker(&["cp", swap.to_str().unwrap(), "racer:/swap"]));
+    ok(d.docker(&["start", "racer"]));
+    eventually("the racer", || {
+        d.docker(&["exec", "racer", "test", "-e", "/w/ready"]).0 == 0
+    });
+    let mut committed = 0;
+    for i in 0..10 {
+        let (code, _, err) = d.docker(&["commit", "--pause=false", "racer", &format!("snap:{i}")]);
+        // A commit may fail on a file that vanished mid-walk; it may not
+        // read the host.
+        assert!(code == 0 || !err.contains(&marker), "{err}");
+        committed += usize::from(code == 0);
+    }
+    assert!(committed > 0, "no commit succeeded");
+    let image_dir = d.dir.path().join(DATA_ROOT).join("image");
+    assert_eq!(
+        files_holding(&image_dir, &marker),
+        (0, String::new()),
+        "host files entered the image store"
+    );
+    // A paused commit of the same container is consistent: the files inside.
+    ok(d.docker(&["commit", "racer", "snap:paused"]));
+    let got = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        "snap:paused",
+        "-c",
+        "cat /w/*/f000",
+    ]));
+    assert_eq!(got.trim_end(), "inside");
+    assert_eq!(files_holding(&image_dir, &marker).0, 0);
+}

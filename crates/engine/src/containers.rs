@@ -1187,9 +1187,16 @@ impl Engine {
         }
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let frozen = o.pause
-            && matches!(self.state(&c), State::Running(_, false))
-            && self.runtime().pause(&c.id).is_ok();
+        // Frozen while its layer is read, as Docker does; a pause that
+        // fails ends the commit rather than walking a live layer the
+        // caller asked to have frozen (the walk is by descriptors either
+        // way: `--pause=false` stays safe, only not consistent).
+        let frozen = o.pause && matches!(self.state(&c), State::Running(_, false));
+        if frozen {
+            self.runtime().pause(&c.id).map_err(|e| {
+                EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
+            })?;
+        }
         let _w = self.writing();
         let history = store::config::History {
             created: o.created.clone(),

@@ -1,0 +1,221 @@
+//! Walking a directory tree that someone else may be changing: a running
+//! container's writable layer during `commit --pause=false`, its root during
+//! `docker cp`, an image's files during `export`.
+//!
+//! Nothing here follows a path on the host side. Every entry is opened
+//! `O_PATH | O_NOFOLLOW` relative to its parent's descriptor and everything
+//! read about it (its stat, its data, its link target, its xattrs) comes
+//! from that descriptor, so a directory swapped for a symlink mid-walk is
+//! seen as the symlink it has become, never followed (the CVE-2018-15664
+//! class). The walk is iterative, one open descriptor per level, and bounded
+//! at [`MAX_DEPTH`] levels: a tree of thousands of levels no longer
+//! overflows a 2 MiB thread's stack (issue 15).
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
+
+/// Deepest tree walked (levels below the top). A path names at most
+/// `PATH_MAX` (4096) bytes, so tools that walk by path (Docker's archive
+/// code, `tar`) stop at 2048 levels of one-letter names; this bound is the
+/// same, and keeps a walk at 2048 open descriptors at most.
+pub const MAX_DEPTH: usize = 2048;
+
+/// Why a walk stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    /// The tree goes deeper than [`MAX_DEPTH`].
+    #[error("{path}: the directory tree is deeper than {MAX_DEPTH} levels")]
+    TooDeep {
+        /// The directory at the bound, relative to the top.
+        path: PathBuf,
+    },
+    /// The filesystem failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Relative to the top.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl From<WalkError> for io::Error {
+    fn from(e: WalkError) -> io::Error {
+        match e {
+            WalkError::Io { source, path } => {
+                io::Error::new(source.kind(), format!("{}: {source}", path.display()))
+            }
+            e => io::Error::other(e.to_string()),
+        }
+    }
+}
+
+/// One entry met by [`walk`], opened.
+pub struct Node<'a> {
+    /// Its path relative to the top.
+    pub rel: &'a Path,
+    /// Its name in its directory.
+    pub name: &'a OsStr,
+    /// An `O_PATH` descriptor of the entry itself (the link itself for a
+    /// symlink).
+    pub fd: &'a OwnedFd,
+    /// Its stat, from `fd`.
+    pub stat: &'a FileStat,
+    /// Levels below the top (1 for the top's own entries).
+    pub depth: usize,
+}
+
+impl Node<'_> {
+    /// The entry's type.
+    pub fn kind(&self) -> SFlag {
+        kind(self.stat)
+    }
+}
+
+/// The type bits of a stat.
+pub fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// Opens again what an `O_PATH` descriptor names: the very inode checked,
+/// not a path that may have been swapped since.
+pub fn reopen(fd: &OwnedFd, flags: OFlag) -> io::Result<OwnedFd> {
+    nix::fcntl::open(
+        Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// What the visitor wants done with a directory it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Descend {
+    /// Walk into it.
+    Yes,
+    /// Leave its contents alone.
+    No,
+}
+
+struct Frame {
+    dir: OwnedFd,
+    rel: PathBuf,
+    names: std::vec::IntoIter<OsString>,
+}
+
+/// The names in the directory `dir` (readable descriptor), sorted by bytes.
+pub fn sorted_names(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
+    let fd = reopen(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(io::Error::from)?;
+    let mut names = Vec::new();
+    for e in d.iter() {
+        let e = e.map_err(io::Error::from)?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(OsStr::from_bytes(n).to_os_string());
+        }
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+/// Walks the tree below the directory `top` (any descriptor of it) depth
+/// first, entries of each directory in name order, showing `visit` every
+/// entry opened `O_PATH | O_NOFOLLOW` from its parent. An entry that
+/// vanished between the listing and its open is skipped. The visitor says
+/// whether to enter a directory.
+pub fn walk<E: From<WalkError>>(
+    top: &OwnedFd,
+    mut visit: impl FnMut(&Node<'_>) -> Result<Descend, E>,
+) -> Result<(), E> {
+    let io_at = |rel: &Path| {
+        let path = rel.to_path_buf();
+        move |source: io::Error| WalkError::Io { path, source }
+    };
+    let top = top.try_clone().map_err(io_at(Path::new("")))?;
+    let names = sorted_names(&top).map_err(io_at(Path::new("")))?;
+    let mut stack = vec![Frame {
+        dir: top,
+        rel: PathBuf::new(),
+        names: names.into_iter(),
+    }];
+    while let Some(frame) = stack.last_mut() {
+        let Some(name) = frame.names.next() else {
+            stack.pop();
+            continue;
+        };
+        let rel = frame.rel.join(&name);
+        let fd = match openat(
+            frame.dir.as_fd(),
+            name.as_os_str(),
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => continue,
+            Err(e) => return Err(io_at(&rel)(e.into()).into()),
+        };
+        let stat = fstat(&fd).map_err(|e| io_at(&rel)(e.into()))?;
+        let depth = stack.len();
+        let node = Node {
+            rel: &rel,
+            name: &name,
+            fd: &fd,
+            stat: &stat,
+            depth,
+        };
+        if visit(&node)? == Descend::No || kind(&stat) != SFlag::S_IFDIR {
+            continue;
+        }
+        if depth >= MAX_DEPTH {
+            return Err(WalkError::TooDeep { path: rel }.into());
+        }
+        let names = sorted_names(&fd).map_err(io_at(&rel))?;
+        stack.push(Frame {
+            dir: fd,
+            rel,
+            names: names.into_iter(),
+        });
+    }
+    Ok(())
+}
+
+/// The extended attributes of what `fd` (any descriptor, `O_PATH` too)
+/// names, sorted by name; read through `/proc/self/fd`, which reaches a
+/// symlink itself when the descriptor is of the link.
+pub fn xattrs(fd: &OwnedFd) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let mut names = vec![0u8; 64 << 10];
+    let n = match rustix::fs::listxattr(path.as_str(), &mut names) {
+        Ok(n) => n,
+        Err(e) if e == rustix::io::Errno::NOTSUP => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        let mut value = vec![0u8; 64 << 10];
+        let len = match rustix::fs::getxattr(path.as_str(), name.as_str(), &mut value) {
+            Ok(len) => len,
+            // Removed since the listing.
+            Err(e) if e == rustix::io::Errno::NODATA => continue,
+            Err(e) => return Err(e.into()),
+        };
+        value.truncate(len);
+        out.push((name, value));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Exactly `size` bytes of `r`: cut there if it grew, padded with zeros if
+/// it shrank since it was stat'ed (a tar entry's data must match its header).
+pub fn exactly<R: Read>(r: R, size: u64) -> impl Read {
+    r.take(size).chain(io::repeat(0)).take(size)
+}
