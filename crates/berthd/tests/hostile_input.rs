@@ -322,13 +322,28 @@ fn files_holding(dir: &Path, needle: &str) -> (usize, String) {
     )
 }
 
+/// A static program from C source, made with `gcc -static` in `dir`.
+fn static_binary(dir: &Path, name: &str, source: &str) -> std::path::PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let st = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "gcc -static (build-essential) makes {name}");
+    bin
+}
+
 /// A static program that swaps `d` and `l` in its working directory with
 /// `renameat2(RENAME_EXCHANGE)` without end: each name always exists, as a
 /// directory or as a symlink (the CVE-2018-15664 race).
 fn swapper(dir: &Path) -> std::path::PathBuf {
-    let src = dir.join("swap.c");
-    fs::write(
-        &src,
+    static_binary(
+        dir,
+        "swap",
         r#"#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -344,19 +359,28 @@ int main(void) {
 }
 "#,
     )
-    .unwrap();
-    let bin = dir.join("swap");
-    let st = std::process::Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(
-        st.success(),
-        "gcc -static (build-essential) makes the swapper"
-    );
-    bin
+}
+
+/// A static program that makes `d/d/…/d`, `argv[1]` levels, below its
+/// working directory, by relative `mkdir` and `chdir` (a shell's `cd`
+/// stops at PATH_MAX), and touches `leaf` at the bottom.
+fn deep_maker(dir: &Path) -> std::path::PathBuf {
+    static_binary(
+        dir,
+        "deepmk",
+        r#"#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]);
+    for (int i = 0; i < n; i++) {
+        if (mkdir("d", 0755) != 0 || chdir("d") != 0) return 1;
+    }
+    return open("leaf", O_CREAT | O_WRONLY, 0644) < 0;
+}
+"#,
+    )
 }
 
 /// Item 8: `commit --pause=false` of a running container that keeps
@@ -415,4 +439,108 @@ fn commit_unpaused_never_reads_through_swapped_symlinks() {
     ]));
     assert_eq!(got.trim_end(), "inside");
     assert_eq!(files_holding(&image_dir, &marker).0, 0);
+}
+
+/// A tar of a tree `levels` directories deep (`d/d/…/d/leaf`), with a
+/// Dockerfile at the top when `dockerfile`.
+fn deep_tar(path: &Path, levels: usize, dockerfile: bool) {
+    let mut b = tar::Builder::new(fs::File::create(path).unwrap());
+    if dockerfile {
+        let text = b"FROM busybox\nCOPY . /ctx/\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "Dockerfile", &text[..]).unwrap();
+    }
+    let mut name = String::new();
+    for _ in 0..levels {
+        name.push_str("d/");
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, &name, std::io::empty()).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o644);
+    b.append_data(&mut h, format!("{name}leaf"), &b"leaf"[..])
+        .unwrap();
+    b.finish().unwrap();
+}
+
+/// Item 10: a tree 3,000 directories deep (past the bound of 2,048), made in a container or sent in
+/// a tar, meets every walk berthd does (`cp` out and in, `commit`,
+/// `export`, `diff`, a build context and its `COPY`). Each refuses it with
+/// an error naming the bound, and the daemon lives on (a recursive walk on
+/// a 2 MiB thread overflowed its stack and took the daemon down).
+#[test]
+fn deep_trees_are_refused_not_a_crash() {
+    let d = Daemon::with_busybox();
+    let tools = tempfile::tempdir().unwrap();
+    let maker = deep_maker(tools.path());
+    ok(d.docker(&["run", "-d", "--name", "deep", "busybox", "sleep", "600"]));
+    ok(d.docker(&["cp", maker.to_str().unwrap(), "deep:/deepmk"]));
+    ok(d.docker(&[
+        "exec",
+        "deep",
+        "sh",
+        "-c",
+        "mkdir /deep /ok && cd /deep && /deepmk 3000 && cd /ok && /deepmk 300",
+    ]));
+    let alive = |what: &str| {
+        let (code, _, err) = d.docker(&["version", "--format", "{{.Server.Version}}"]);
+        assert_eq!(code, 0, "the daemon died after {what}: {err}");
+    };
+    let out = d.dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let export = d.dir.path().join("export.tar");
+    let cases: [(&str, Vec<&str>); 4] = [
+        ("cp out", vec!["cp", "deep:/deep", out.to_str().unwrap()]),
+        ("commit", vec!["commit", "deep", "deepimg"]),
+        (
+            "export",
+            vec!["export", "-o", export.to_str().unwrap(), "deep"],
+        ),
+        ("diff", vec!["diff", "deep"]),
+    ];
+    for (what, args) in cases {
+        let (code, stdout, err) = d.docker(&args);
+        alive(what);
+        assert_ne!(code, 0, "{what}: {}", &stdout[..stdout.len().min(200)]);
+        // cp out and export stream: the walk stops after the answer began,
+        // so the daemon aborts the body and the CLI reports the broken
+        // stream (cp's may first stop at PATH_MAX, writing by path).
+        let streamed = matches!(what, "cp out" | "export")
+            && (err.contains("unexpected EOF") || err.contains("file name too long"));
+        assert!(
+            err.contains("deeper than 2048 levels") || streamed,
+            "{what}: {}",
+            &err[..err.len().min(500)]
+        );
+    }
+    // A deep tree sent in: docker cp into the container, a build context.
+    let tar = d.dir.path().join("deep.tar");
+    deep_tar(&tar, 3000, false);
+    let ctx = d.dir.path().join("ctx.tar");
+    deep_tar(&ctx, 3000, true);
+    for (what, file, args) in [
+        ("cp in", &tar, vec!["cp", "-", "deep:/tmp"]),
+        ("build", &ctx, vec!["build", "-t", "deepctx", "-"]),
+    ] {
+        let out = d
+            .docker_command(&args)
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(fs::File::open(file).unwrap())
+            .output()
+            .unwrap();
+        alive(what);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{what}: {err}");
+        assert!(err.contains("deeper than 2048 levels"), "{what}: {err}");
+    }
+    // Within the bound, the same walks work.
+    ok(d.docker(&["cp", "deep:/ok", out.to_str().unwrap()]));
+    let leaf = out.join("ok").join(["d"; 300].join("/")).join("leaf");
+    assert!(leaf.exists());
 }

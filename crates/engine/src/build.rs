@@ -198,31 +198,37 @@ fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 }
 
 /// Every path below `dir` (relative, `/`-separated), not following
-/// symlinks.
-fn list_tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>, budget: &mut usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            if *budget == 0 {
-                return;
-            }
-            *budget -= 1;
-            let p = e.path();
-            if let Ok(rel) = p.strip_prefix(base) {
-                out.push(rel.to_string_lossy().into_owned());
-            }
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(base, &p, out, budget);
-            }
+/// symlinks: walked by descriptors, iteratively (a deep tree is refused at
+/// `store::walk::MAX_DEPTH` levels, not a stack overflow), at most a
+/// million entries.
+fn list_tree(dir: &Path) -> Result<Vec<String>, EngineError> {
+    /// Why the listing stopped.
+    enum Stop {
+        Budget,
+        Walk(store::walk::WalkError),
+    }
+    impl From<store::walk::WalkError> for Stop {
+        fn from(e: store::walk::WalkError) -> Stop {
+            Stop::Walk(e)
         }
     }
+    let top = open_root(dir)?;
     let mut out = Vec::new();
-    let mut budget = 1_000_000;
-    walk(dir, dir, &mut out, &mut budget);
+    let mut budget = 1_000_000usize;
+    let r = store::walk::walk::<Stop>(&top, |n| {
+        if budget == 0 {
+            return Err(Stop::Budget);
+        }
+        budget -= 1;
+        out.push(n.rel.to_string_lossy().into_owned());
+        Ok(store::walk::Descend::Yes)
+    });
+    match r {
+        Ok(()) | Err(Stop::Budget) => {}
+        Err(Stop::Walk(e)) => return Err(e.into()),
+    }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// Lexically cleans a source path of the context: `..` cannot climb
@@ -1346,7 +1352,7 @@ impl Engine {
             }
             let rel = clean_rel(&w);
             if rel.contains(['*', '?', '[']) {
-                let all = list_tree(&src_dir);
+                let all = list_tree(&src_dir)?;
                 let hits: Vec<&String> = all
                     .iter()
                     .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))

@@ -362,8 +362,13 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
     // as (path, mtime), bounded by `opts.max_dir_bookkeeping`.
     let mut dir_times: Vec<(Box<[u8]>, u64)> = Vec::new();
     let mut bookkeeping = 0usize;
-    // Entries come grouped by directory: keep the last parent open.
-    let mut last_parent: Option<(Vec<OsString>, OwnedFd)> = None;
+    // Entries come grouped by directory: the directories along the last
+    // entry's path stay open (each opened once, however deep the tree).
+    let mut dirs_open =
+        crate::walk::DirCache::new(root.try_clone().map_err(|e| LayerError::Io {
+            path: root_path.to_path_buf(),
+            source: e,
+        })?);
     let mut copy_buf = vec![0u8; 1 << 20];
     while let Some(mut entry) = archive.next_entry()? {
         count += 1;
@@ -380,10 +385,10 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         let Some((name, dirs)) = parts.split_last() else {
             continue;
         };
-        let parent = match last_parent.take() {
-            Some((d, fd)) if d.as_slice() == dirs => fd,
-            _ => dir_fd(&root, dirs, true).map_err(bad)?,
-        };
+        let parent = dirs_open
+            .dir(dirs, true)
+            .and_then(|fd| Ok(fd.try_clone()?))
+            .map_err(|e| bad(e.to_string()))?;
         let name_path = Path::new(name);
         let kind = entry.kind();
         // Whiteouts.
@@ -399,7 +404,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 ));
             }
             let hidden = Path::new(OsStr::from_bytes(hidden));
-            remove_existing(&parent, hidden);
+            if remove_existing(&parent, hidden) {
+                dirs_open.forget();
+            }
             mknodat(parent.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
                 .map_err(|e| bad(format!("whiteout: {e}")))?;
             continue;
@@ -426,7 +433,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
             }
             dir_times.push((raw.clone().into_boxed_slice(), mtime));
         } else {
-            remove_existing(&parent, name_path);
+            if remove_existing(&parent, name_path) {
+                dirs_open.forget();
+            }
             if kind.is_file() || kind == tar::EntryType::Continuous {
                 let size = entry.size();
                 bytes += size;
@@ -557,14 +566,14 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
             UtimensatFlags::NoFollowSymlink,
         )
         .map_err(|e| bad(format!("mtime: {e}")))?;
-        last_parent = Some((dirs.to_vec(), parent));
     }
+    dirs_open.forget();
     for (raw, mtime) in dir_times.into_iter().rev() {
         let Ok(parts) = components(&raw) else {
             continue;
         };
         if let Some((name, dirs)) = parts.split_last() {
-            if let Ok(parent) = dir_fd(&root, dirs, false) {
+            if let Ok(parent) = dirs_open.dir(dirs, false) {
                 let t = TimeSpec::new(mtime as i64, 0);
                 let _ = utimensat(
                     parent.as_fd(),
@@ -580,12 +589,12 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
 }
 
 /// Removes whatever sits at `name` (a later entry replaces an earlier one).
-fn remove_existing(parent: &OwnedFd, name: &Path) {
+/// True when that was a directory (open descriptors of it are stale).
+fn remove_existing(parent: &OwnedFd, name: &Path) -> bool {
     // EISDIR: a directory, removed only when empty, as tar does; ENOENT (the
     // usual case): nothing there.
-    if unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) == Err(Errno::EISDIR) {
-        let _ = unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir);
-    }
+    unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) == Err(Errno::EISDIR)
+        && unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir).is_ok()
 }
 
 #[cfg(test)]

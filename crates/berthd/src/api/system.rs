@@ -169,8 +169,7 @@ pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         return Err(bad("until"));
     }
     let (past, mut rx) = d.events.subscribe();
-    let (mut tx, body) =
-        http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(16);
+    let (mut tx, body) = http_body_util::channel::Channel::<bytes::Bytes, std::io::Error>::new(16);
     tokio::spawn(async move {
         let line = |v: &serde_json::Value| bytes::Bytes::from(format!("{v}\n"));
         let in_window = |v: &serde_json::Value| until.is_none_or(|u| time_of(v) <= u);
