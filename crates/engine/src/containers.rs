@@ -232,7 +232,7 @@ impl Engine {
             }
             let _ = store::mount::unmount(&e.path().join("rootfs"));
             let _ = self.runtime().delete(&name, true);
-            if std::fs::remove_dir_all(e.path()).is_ok() {
+            if store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -826,7 +826,9 @@ impl Engine {
             .remove(&c.id);
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
-        let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
+        // Iteratively: a container can leave a tree deep enough to
+        // overflow a recursive removal.
+        let _ = store::walk::remove_tree(&self.container_dir(&c.id));
         self.store()
             .meta()
             .write(|w| w.delete(Table::Containers, &c.id))?;
