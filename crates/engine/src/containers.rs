@@ -23,7 +23,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::meta::Table;
 
-use crate::spec::{self, CreateRequest};
+use models::container::{
+    Config, CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse,
+};
+use models::exec::ExecConfig;
+
+use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// What the store records about a container.
@@ -38,8 +43,8 @@ pub struct ContainerRecord {
     pub image: String,
     /// The image as the user named it.
     pub image_name: String,
-    /// The create body, as sent.
-    pub config: Value,
+    /// The create body, with the image's config merged in.
+    pub config: CreateBody,
     /// Creation time.
     pub created: String,
     /// Start time of the last start.
@@ -246,7 +251,7 @@ impl Engine {
     pub fn exec_process(
         &self,
         name: &str,
-        cfg: &Value,
+        cfg: &ExecConfig,
     ) -> Result<(ContainerRecord, Value), EngineError> {
         let c = self.find_container(name)?;
         match self.state(&c) {
@@ -262,7 +267,7 @@ impl Engine {
             }
             _ => return Err(Self::not_running(&c)),
         }
-        let cmd: Vec<String> = strings(&cfg["Cmd"]);
+        let cmd: Vec<String> = cfg.cmd.clone().unwrap_or_default();
         if cmd.is_empty() {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
@@ -276,28 +281,22 @@ impl Engine {
             .ok_or_else(|| sys(format!("container {} has no readable spec", c.id)))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(cmd);
-        let tty = cfg["Tty"].as_bool().unwrap_or(false);
+        let tty = cfg.tty;
         p["terminal"] = json!(tty);
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
         }
-        let size = serde_json::from_value(cfg["ConsoleSize"].clone()).ok();
-        if let Some(size) = spec::console_size(tty, size) {
+        if let Some(size) = spec::console_size(tty, cfg.console_size.unwrap_or_default()) {
             p["consoleSize"] = size;
         }
         let mut env: Vec<String> = strings(&p["env"]);
-        for kv in cfg["Env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_str())
-        {
+        for kv in cfg.env.iter().flatten() {
             let key = kv.split('=').next().unwrap_or(kv);
             env.retain(|e| e.split('=').next() != Some(key));
             env.push(kv.to_string());
         }
         p["env"] = json!(env);
-        if let Some(w) = cfg["WorkingDir"].as_str().filter(|w| !w.is_empty()) {
+        if let Some(w) = Some(cfg.working_dir.as_str()).filter(|w| !w.is_empty()) {
             if !w.starts_with('/') {
                 return Err(EngineError::new(
                     ErrorKind::InvalidArgument,
@@ -308,11 +307,11 @@ impl Engine {
             }
             p["cwd"] = json!(w);
         }
-        if let Some(u) = cfg["User"].as_str().filter(|u| !u.is_empty()) {
+        if let Some(u) = Some(cfg.user.as_str()).filter(|u| !u.is_empty()) {
             let (uid, gid, extra) = spec::resolve_user(&dir.join("rootfs"), u)?;
             p["user"] = json!({"uid": uid, "gid": gid, "additionalGids": extra});
         }
-        if cfg["Privileged"].as_bool().unwrap_or(false) {
+        if cfg.privileged {
             let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
             let all: Vec<String> = bounding.iter().map(|c| c.to_string()).collect();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
@@ -322,7 +321,7 @@ impl Engine {
 
     /// `GET /containers/{id}/top?ps_args=`: the host's `ps` (default `-ef`)
     /// narrowed to the container's processes (its cgroup's), as Docker does.
-    pub fn container_top(&self, name: &str, ps_args: &str) -> Result<Value, EngineError> {
+    pub fn container_top(&self, name: &str, ps_args: &str) -> Result<TopResponse, EngineError> {
         let c = self.find_container(name)?;
         if !matches!(self.state(&c), State::Running(..)) {
             return Err(Self::not_running(&c));
@@ -374,7 +373,10 @@ impl Engine {
                 procs.push(fields);
             }
         }
-        Ok(json!({"Titles": titles, "Processes": procs}))
+        Ok(TopResponse {
+            titles: titles.iter().map(|t| t.to_string()).collect(),
+            processes: procs,
+        })
     }
 
     /// One sample of `GET /containers/{id}/stats` in Docker's shape (the
@@ -459,7 +461,10 @@ impl Engine {
         // Records from before mounts were resolved at create had host binds
         // only (named volumes were refused then): derived from the body.
         if c.mounts.is_empty() {
-            c.mounts = strings(&c.config["HostConfig"]["Binds"])
+            c.mounts = c
+                .config
+                .host_config
+                .binds()
                 .iter()
                 .filter_map(|b| crate::mounts::parse_bind(b).ok())
                 .filter(|m| m.typ == "bind")
@@ -500,31 +505,40 @@ impl Engine {
     pub fn container_create(
         &self,
         name: Option<&str>,
-        body: Value,
+        body: CreateBody,
         created: String,
     ) -> Result<String, EngineError> {
-        let req: CreateRequest = serde_json::from_value(body.clone()).map_err(|e| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid create body: {e}"),
-            )
-        })?;
-        let image_name = body["Image"].as_str().unwrap_or_default().to_string();
+        self.container_create_warned(name, body, created)
+            .map(|(id, _)| id)
+    }
+
+    /// `POST /containers/create`, with Docker's `Warnings`: what the host
+    /// cannot apply and Docker drops with a warning (see `spec::resources`),
+    /// and what the mounts warrant saying.
+    pub fn container_create_warned(
+        &self,
+        name: Option<&str>,
+        body: CreateBody,
+        created: String,
+    ) -> Result<(String, Vec<String>), EngineError> {
+        let mut warnings = spec::check_create(&body)?;
+        warnings.extend(crate::mounts::warnings(&body.host_config));
+        let image_name = body.config.image.clone();
         if image_name.is_empty() {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
                 "config cannot be empty in order to create a container",
             ));
         }
-        log_options(&body["HostConfig"])?;
-        restart_policy_ok(&body["HostConfig"])?;
-        crate::mounts::parse_requested(&body)?;
+        crate::logging::settings(&body.host_config.log_config)?;
+        restart_policy_ok(&body.host_config)?;
+        crate::mounts::parse_requested(&body.host_config)?;
         self.network_check(&body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
-        spec::args(&cfg, &req)?;
+        spec::args(&cfg, &body.config)?;
         let id = random_hex(32);
         let mut body = body;
         spec::merge(&cfg, &mut body, &id);
@@ -572,7 +586,49 @@ impl Engine {
         self.store()
             .meta()
             .write(|w| w.put(Table::Containers, &id, &rec))?;
-        Ok(id)
+        Ok((id, warnings))
+    }
+
+    /// `?platform=` of a create: the image must be of that platform
+    /// (dockerd's 404 otherwise; the docker CLI then tries a pull).
+    pub fn check_platform(&self, image: &str, platform: &str) -> Result<(), EngineError> {
+        if platform.is_empty() {
+            return Ok(());
+        }
+        let img = store::images::find(self.store().meta(), image)?;
+        let cfg = self.store().config(&img)?;
+        let mut want = platform.split('/');
+        let (os, arch) = (want.next().unwrap_or(""), want.next().unwrap_or(""));
+        let variant = want.next().unwrap_or("");
+        let norm = |a: &str| match a {
+            "x86_64" | "x86-64" => "amd64".to_string(),
+            "aarch64" => "arm64".to_string(),
+            a => a.to_ascii_lowercase(),
+        };
+        let have_os = if cfg.os.is_empty() {
+            "linux"
+        } else {
+            cfg.os.as_str()
+        };
+        let have_arch = if cfg.architecture.is_empty() {
+            "amd64"
+        } else {
+            cfg.architecture.as_str()
+        };
+        let matches = os.eq_ignore_ascii_case(have_os)
+            && (arch.is_empty() || norm(arch) == norm(have_arch))
+            && (variant.is_empty() || cfg.variant.as_deref().unwrap_or("") == variant);
+        if matches {
+            return Ok(());
+        }
+        let have = match cfg.variant.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => format!("{have_os}/{have_arch}/{v}"),
+            None => format!("{have_os}/{have_arch}"),
+        };
+        Err(EngineError::new(
+            ErrorKind::NotFound,
+            format!("image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})"),
+        ))
     }
 
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
@@ -609,9 +665,9 @@ impl Engine {
         // itself may be gone (rmi -f), and then it is not needed.
         let image_config = match self.store().meta().image(&c.image)? {
             Some(image) => self.store().config(&image)?,
-            None => store::config::ImageConfig::new(&c.created),
+            None => store::config::new_config(&c.created),
         };
-        let req: CreateRequest = serde_json::from_value(c.config.clone()).unwrap_or_default();
+        let req = c.config.clone();
         let mounts = match self.prepare_mounts(&c, &rootfs) {
             Ok(m) => m,
             Err(e) => {
@@ -653,7 +709,7 @@ impl Engine {
         now: &str,
         attached: usize,
         image_config: &store::config::ImageConfig,
-        req: &CreateRequest,
+        req: &CreateBody,
         mounts: &[crate::mounts::MountPoint],
         plan: &crate::network::NetPlan,
     ) -> Result<(), EngineError> {
@@ -661,8 +717,20 @@ impl Engine {
         let rootfs = dir.join("rootfs");
         let mut req = req.clone();
         if let Some(h) = &plan.hostname {
-            req.hostname = h.clone();
+            req.config.hostname = h.clone();
         }
+        let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
+            let other = self.find_container(name)?;
+            let pid = match self.state(&other) {
+                State::Running(pid, _) => pid,
+                _ => 0,
+            };
+            let shm = std::fs::read_to_string(self.container_dir(&other.id).join(SHM_SOURCE))
+                .ok()
+                .map(PathBuf::from);
+            Ok(spec::namespaces::Peer { pid, shm })
+        })?;
+        self.share_shm(&dir, &req.host_config, &mut ns)?;
         let spec = spec::build(
             &c.id,
             image_config,
@@ -671,15 +739,42 @@ impl Engine {
             &dir.join("etc"),
             mounts,
             &plan.netns,
+            &ns,
         )?;
+        // A real-time budget needs one in every ancestor (moby's
+        // `initCPURtController`).
+        let hc = &req.host_config;
+        if hc.cpu_realtime_runtime > 0 {
+            let path = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().clone())
+                .unwrap_or_default();
+            runtime::cgroups::probe::init_realtime(
+                &path,
+                hc.cpu_realtime_period,
+                hc.cpu_realtime_runtime,
+            )
+            .map_err(|e| {
+                EngineError::new(
+                    ErrorKind::System,
+                    format!("unable to init CPU RT controller: {e}"),
+                )
+            })?;
+        }
+        let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
+        log.attrs = crate::logging::attrs(c)?;
         std::fs::write(
             dir.join("log-opts.json"),
-            log_options(&c.config["HostConfig"])?.to_string(),
+            crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
         spec::write_etc_files(
             &dir.join("etc"),
-            spec.hostname().as_deref().unwrap_or(""),
+            // With the host's UTS namespace the spec sets no name; the
+            // file carries the one create recorded (the short id), as
+            // Docker's does.
+            spec.hostname().as_deref().unwrap_or(&req.config.hostname),
             &plan.etc,
         )
         .map_err(sys)?;
@@ -693,8 +788,8 @@ impl Engine {
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
             // A TTY container's input goes into its pty (the shim keeps the
             // master); others get a stdin pipe when it was opened (`-i`).
-            let tty = c.config["Tty"].as_bool().unwrap_or(false);
-            if c.config["OpenStdin"].as_bool().unwrap_or(false) && !tty {
+            let tty = c.config.config.tty;
+            if c.config.config.open_stdin && !tty {
                 cmd.env("BERTH_OPEN_STDIN", "1");
             }
             if attached > 0 {
@@ -734,6 +829,47 @@ impl Engine {
             .map_err(sys)
     }
 
+    /// A `shareable` container's `/dev/shm` is a tmpfs mounted under its
+    /// directory on the host, as Docker's `ShmPath`: a mount cannot be
+    /// bound from another container's mount namespace, a host directory
+    /// can. `SHM_SOURCE` names the host directory on its `/dev/shm` for
+    /// the containers that join its IPC namespace.
+    fn share_shm(
+        &self,
+        dir: &Path,
+        hc: &spec::HostConfig,
+        ns: &mut spec::namespaces::Namespaces,
+    ) -> Result<(), EngineError> {
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if hc.ipc_mode == "shareable" {
+            let shm = dir.join("shm");
+            if !is_mounted(&shm) {
+                std::fs::create_dir_all(&shm).map_err(sys)?;
+                let size = if hc.shm_size > 0 {
+                    hc.shm_size
+                } else {
+                    spec::resources::DEFAULT_SHM_SIZE
+                };
+                nix::mount::mount(
+                    Some("shm"),
+                    &shm,
+                    Some("tmpfs"),
+                    nix::mount::MsFlags::MS_NOSUID
+                        | nix::mount::MsFlags::MS_NODEV
+                        | nix::mount::MsFlags::MS_NOEXEC,
+                    Some(spec::namespaces::shm_options(size).as_str()),
+                )
+                .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
+            }
+            ns.shm_source = Some(shm);
+        }
+        if let Some(src) = &ns.shm_source {
+            std::fs::write(dir.join(SHM_SOURCE), src.as_os_str().as_encoded_bytes())
+                .map_err(sys)?;
+        }
+        Ok(())
+    }
+
     /// Forgets the shim of a previous run (before a restart); its exit.json
     /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
@@ -752,7 +888,12 @@ impl Engine {
         if matches!(self.state(c), State::Running(..)) {
             return;
         }
-        let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+        let dir = self.container_dir(&c.id);
+        let _ = store::mount::unmount(&dir.join("rootfs"));
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if is_mounted(&dir.join("shm")) {
+            let _ = store::mount::unmount(&dir.join("shm"));
+        }
         self.network_detach(&c.id);
         self.release_volumes(c);
     }
@@ -777,9 +918,9 @@ impl Engine {
     /// start it again (true) or leave it. `at_boot` is the daemon's start,
     /// where `always` brings back even a container a user stopped.
     pub fn should_restart(&self, c: &ContainerRecord, code: i32, at_boot: bool) -> bool {
-        let policy = &c.config["HostConfig"]["RestartPolicy"];
-        let max = policy["MaximumRetryCount"].as_u64().unwrap_or(0);
-        match policy["Name"].as_str().unwrap_or("") {
+        let policy = &c.config.host_config.restart_policy;
+        let max = u64::try_from(policy.maximum_retry_count).unwrap_or(0);
+        match policy.name.as_str() {
             "always" => at_boot || !c.stopped_by_user,
             "unless-stopped" => !c.stopped_by_user,
             "on-failure" => {
@@ -826,6 +967,10 @@ impl Engine {
             .remove(&c.id);
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
+        let shm = self.container_dir(&c.id).join("shm");
+        if is_mounted(&shm) {
+            let _ = store::mount::unmount(&shm);
+        }
         // Iteratively: a container can leave a tree deep enough to
         // overflow a recursive removal.
         let _ = store::walk::remove_tree(&self.container_dir(&c.id));
@@ -912,19 +1057,12 @@ impl Engine {
         let sig = signal
             .filter(|s| !s.is_empty())
             .map(String::from)
-            .or_else(|| {
-                c.config["StopSignal"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-            })
+            .or_else(|| Some(c.config.config.stop_signal.clone()).filter(|s| !s.is_empty()))
             .or(image_signal)
             .unwrap_or_else(|| "SIGTERM".into());
         let sig = runtime::container::parse_signal(&sig)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let timeout = timeout
-            .or_else(|| c.config["StopTimeout"].as_i64())
-            .unwrap_or(10);
+        let timeout = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
         if let State::Running(_, true) = self.state(&c) {
             // A frozen process cannot act on the signal: thaw it first.
             let _ = self.runtime().resume(&c.id);
@@ -1059,11 +1197,14 @@ impl Engine {
     /// 1 added, 2 deleted. The files berth mounts over (hostname, hosts,
     /// resolv.conf) and the directories changed only by them are left out,
     /// as Docker's init layer leaves them out.
-    pub fn container_changes(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_changes(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<FilesystemChange>>, EngineError> {
         let c = self.find_container(name)?;
         let upper = self.container_dir(&c.id).join("upper");
         if !upper.exists() {
-            return Ok(Value::Null);
+            return Ok(None);
         }
         let changes = store::diff::changes(&upper, &self.lowers(&c)).map_err(sys)?;
         // What berth mounts over: the /etc files, and the mount points the
@@ -1090,7 +1231,7 @@ impl Engine {
             .iter()
             .filter(|ch| !MOUNTED.contains(&ch.path.as_str()))
             .collect();
-        let out: Vec<Value> = kept
+        let out: Vec<FilesystemChange> = kept
             .iter()
             .filter(|ch| {
                 let prefix = format!("{}/", ch.path.trim_end_matches('/'));
@@ -1120,15 +1261,14 @@ impl Engine {
                     store::diff::ChangeKind::Added => 1,
                     store::diff::ChangeKind::Deleted => 2,
                 };
-                json!({"Path": ch.path, "Kind": kind})
+                FilesystemChange {
+                    path: ch.path.clone(),
+                    kind,
+                }
             })
             .collect();
         // Docker's answer for no change is null.
-        Ok(if out.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(out)
-        })
+        Ok((!out.is_empty()).then_some(out))
     }
 
     /// `POST /commit?container=&repo=&tag=&author=&comment=&changes=&pause=`:
@@ -1158,35 +1298,22 @@ impl Engine {
             ),
             None => None,
         };
-        let mut run = store::config::RunConfig::default();
-        // A missing Cmd or Entrypoint stays missing (null), an empty one empty.
-        let list = |v: &Value| v.is_array().then(|| strings(v));
-        let cfg = &c.config;
-        run.cmd = list(&cfg["Cmd"]);
-        run.entrypoint = list(&cfg["Entrypoint"]);
-        run.env = strings(&cfg["Env"]);
-        run.user = cfg["User"].as_str().unwrap_or("").to_string();
-        run.working_dir = cfg["WorkingDir"].as_str().unwrap_or("").to_string();
-        run.stop_signal = cfg["StopSignal"].as_str().unwrap_or("").to_string();
-        run.labels = cfg["Labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        run.exposed_ports = cfg["ExposedPorts"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        run.volumes = cfg["Volumes"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        if !cfg["Healthcheck"].is_null() {
-            run.healthcheck = Some(cfg["Healthcheck"].clone());
-        }
+        // The container's config becomes the image's (moby's commit
+        // `merge`); a missing Cmd or Entrypoint stays missing.
+        let cfg = &c.config.config;
+        let mut run = store::config::RunConfig {
+            cmd: cfg.cmd.clone(),
+            entrypoint: cfg.entrypoint.clone(),
+            env: cfg.env().to_vec(),
+            user: cfg.user.clone(),
+            working_dir: cfg.working_dir.clone(),
+            stop_signal: cfg.stop_signal.clone(),
+            labels: cfg.labels(),
+            exposed_ports: cfg.exposed_ports.clone(),
+            volumes: cfg.volumes.clone().unwrap_or_default(),
+            healthcheck: cfg.healthcheck.clone(),
+            ..Default::default()
+        };
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
         // Frozen while its layer is read, as Docker does; a pause that
@@ -1229,56 +1356,8 @@ impl Engine {
         Ok(r?.id)
     }
 
-    /// The whole log lines of a container from byte offset `from`, in
-    /// order, and the offset after the last one.
-    /// From offset 0, the rotated files (`ctr.log.N` … `ctr.log.1`) come
-    /// first; an offset past the end means the log was rotated meanwhile, and
-    /// reading starts again at the new file's start.
-    pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
-        let dir = self.container_dir(&c.id);
-        let path = dir.join("ctr.log");
-        let mut out = Vec::new();
-        if from == 0 {
-            let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("ctr.log.")
-                        .and_then(|n| n.parse::<u32>().ok())
-                        .map(|n| (n, e.path()))
-                })
-                .collect();
-            rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
-            for (_, p) in rotated {
-                if let Ok(data) = std::fs::read(&p) {
-                    parse_log(&data, &mut out);
-                }
-            }
-        }
-        let Ok(mut f) = std::fs::File::open(&path) else {
-            return (out, from);
-        };
-        let from = if f.metadata().map(|m| m.len()).unwrap_or(0) < from {
-            0
-        } else {
-            from
-        };
-        let mut data = Vec::new();
-        if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from)).is_err()
-            || std::io::Read::read_to_end(&mut f, &mut data).is_err()
-        {
-            return (Vec::new(), from);
-        }
-        // Only whole lines; a partial last line waits for the next read.
-        let end = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        parse_log(&data[..end], &mut out);
-        (out, from + end as u64)
-    }
-
     /// Docker's `State` of a container.
-    fn state_json(&self, c: &ContainerRecord) -> Value {
+    fn state_of(&self, c: &ContainerRecord) -> models::container::State {
         const ZERO: &str = "0001-01-01T00:00:00Z";
         let restarting = self.is_restarting(&c.id);
         let (status, running, paused, pid, code, finished) = match self.state(c) {
@@ -1306,81 +1385,77 @@ impl Engine {
         } else {
             c.started.clone()
         };
-        json!({"Status": status, "Running": running, "Paused": paused, "Restarting": restarting, "OOMKilled": self.oom_killed(c), "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": started, "FinishedAt": finished})
+        models::container::State {
+            status: status.into(),
+            running,
+            paused,
+            restarting,
+            oom_killed: self.oom_killed(c),
+            dead: false,
+            pid: i64::from(pid),
+            exit_code: i64::from(code),
+            error: String::new(),
+            started_at: started,
+            finished_at: finished,
+            health: None,
+        }
     }
 
     /// `GET /containers/{id}/json`, Docker's `ContainerInspectResponse`.
-    pub fn container_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_inspect(&self, name: &str) -> Result<Inspect, EngineError> {
         let c = self.find_container(name)?;
         let dir = self.container_dir(&c.id);
-        let cfg = &c.config;
-        let args: Vec<Value> = cfg["Entrypoint"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(cfg["Cmd"].as_array().into_iter().flatten())
-            .cloned()
-            .collect();
-        let mut config = cfg.clone();
-        if let Some(o) = config.as_object_mut() {
-            o.remove("HostConfig");
-            o.remove("NetworkingConfig");
+        let args = c.config.config.args();
+        let mut config = c.config.config.clone();
+        config.image = c.image_name.clone();
+        let mut host = c.config.host_config.clone();
+        if host.restart_policy.name.is_empty() {
+            host.restart_policy.name = "no".into();
         }
-        for (k, default) in [
-            ("Domainname", json!("")),
-            ("User", json!("")),
-            ("AttachStdin", json!(false)),
-            ("AttachStdout", json!(false)),
-            ("AttachStderr", json!(false)),
-            ("Tty", json!(false)),
-            ("OpenStdin", json!(false)),
-            ("StdinOnce", json!(false)),
-            ("WorkingDir", json!("")),
-            ("OnBuild", Value::Null),
-        ] {
-            if config[k].is_null() {
-                config[k] = default;
-            }
+        if host.network_mode.is_empty() || host.network_mode == "default" {
+            host.network_mode = if self.net.is_some() { "bridge" } else { "none" }.into();
         }
-        config["Image"] = json!(c.image_name);
-        let mut host = cfg["HostConfig"].clone();
-        if host.is_null() {
-            host = json!({});
+        // The default driver, its options kept (dockerd records both).
+        if host.log_config.typ.is_empty() {
+            host.log_config.typ = "json-file".into();
         }
-        if host["RestartPolicy"].is_null() {
-            host["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
-        }
-        if host["NetworkMode"].is_null() || host["NetworkMode"] == "default" {
-            host["NetworkMode"] = json!(if self.net.is_some() { "bridge" } else { "none" });
-        }
-        if host["LogConfig"].is_null() {
-            host["LogConfig"] = json!({"Type": "json-file", "Config": {}});
-        }
-        Ok(json!({
-            "Id": c.id,
-            "Created": c.created,
-            "Path": args.first().cloned().unwrap_or(json!("")),
-            "Args": args.get(1..).unwrap_or_default(),
-            "State": self.state_json(&c),
-            "Image": c.image,
-            "ResolvConfPath": dir.join("etc/resolv.conf"),
-            "HostnamePath": dir.join("etc/hostname"),
-            "HostsPath": dir.join("etc/hosts"),
-            "LogPath": dir.join("ctr.log"),
-            "Name": format!("/{}", c.name),
-            "RestartCount": c.restart_count,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": Value::Null,
-            "HostConfig": host,
-            "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
-            "Mounts": self.mounts_json(&c),
-            "Config": config,
-            "NetworkSettings": self.network_settings(&c, matches!(self.state(&c), State::Running(..))),
-        }))
+        host.log_config.config.get_or_insert_with(Default::default);
+        let path = |p: PathBuf| p.to_string_lossy().into_owned();
+        let running = matches!(self.state(&c), State::Running(..));
+        Ok(Inspect {
+            id: c.id.clone(),
+            created: c.created.clone(),
+            path: args.first().cloned().unwrap_or_default(),
+            args: args.get(1..).unwrap_or_default().to_vec(),
+            state: Some(self.state_of(&c)),
+            image: c.image.clone(),
+            resolv_conf_path: path(dir.join("etc/resolv.conf")),
+            hostname_path: path(dir.join("etc/hostname")),
+            hosts_path: path(dir.join("etc/hosts")),
+            log_path: path(dir.join("ctr.log")),
+            name: format!("/{}", c.name),
+            restart_count: i64::from(c.restart_count),
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            host_config: Some(host),
+            graph_driver: models::container::GraphDriver {
+                name: "overlay2".into(),
+                data: Some(
+                    [
+                        ("MergedDir", dir.join("rootfs")),
+                        ("UpperDir", dir.join("upper")),
+                        ("WorkDir", dir.join("work")),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), path(v)))
+                    .collect(),
+                ),
+            },
+            mounts: self.mounts_of(&c),
+            config: Some(config),
+            network_settings: Some(self.network_settings(&c, running)),
+            ..Default::default()
+        })
     }
 
     /// `GET /containers/json`: Docker's `ContainerSummary` list, newest
@@ -1392,7 +1467,7 @@ impl Engine {
         limit: Option<usize>,
         size: bool,
         filters: &std::collections::BTreeMap<String, Vec<String>>,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<Summary>, EngineError> {
         for k in filters.keys() {
             if ![
                 "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
@@ -1458,8 +1533,8 @@ impl Engine {
             .unwrap_or(0);
         let mut out = Vec::new();
         for c in list {
-            let state = self.state_json(&c);
-            let st = state["Status"].as_str().unwrap_or("").to_string();
+            let state = self.state_of(&c);
+            let st = state.status.clone();
             let any = |key: &str, f: &dyn Fn(&str) -> bool| {
                 filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
             };
@@ -1477,11 +1552,11 @@ impl Engine {
                     })
                 })
                 && any("exited", &|x| {
-                    st == "exited" && x.parse::<i64>().ok() == state["ExitCode"].as_i64()
+                    st == "exited" && x.parse::<i64>().ok() == Some(state.exit_code)
                 })
                 && filters
                     .get("label")
-                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config["Labels"], l)))
+                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config.config, l)))
                 && (!filters.contains_key("ancestor") || ancestors.contains(&c.image))
                 && before.as_ref().is_none_or(|b| c.created < *b)
                 && since.as_ref().is_none_or(|s| c.created > *s);
@@ -1500,32 +1575,37 @@ impl Engine {
                 ),
                 "restarting" => format!(
                     "Restarting ({}) {} ago",
-                    state["ExitCode"],
-                    human_duration(
-                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
-                    )
+                    state.exit_code,
+                    human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
                 _ => format!(
                     "Exited ({}) {} ago",
-                    state["ExitCode"],
-                    human_duration(
-                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
-                    )
+                    state.exit_code,
+                    human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
             };
-            let words: Vec<String> = c.config["Entrypoint"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(c.config["Cmd"].as_array().into_iter().flatten())
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect();
-            let mut v = json!({
-                "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
-                "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
-                "State": st, "Status": status, "Ports": self.ports_summary(&c, st == "running" || st == "paused"), "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
-                "HostConfig": {"NetworkMode": crate::network::mode_of(&c.config)}, "NetworkSettings": {"Networks": self.network_settings(&c, st == "running" || st == "paused")["Networks"]},
-            });
+            let up = st == "running" || st == "paused";
+            let mut v = Summary {
+                id: c.id.clone(),
+                names: vec![format!("/{}", c.name)],
+                image: c.image_name.clone(),
+                image_id: c.image.clone(),
+                command: c.config.config.args().join(" "),
+                created: crate::time::unix_seconds(&c.created),
+                ports: self.ports_summary(&c, up),
+                labels: c.config.config.labels.clone(),
+                state: st.clone(),
+                status,
+                host_config: models::container::SummaryHostConfig {
+                    network_mode: crate::network::mode_of(&c.config),
+                    ..Default::default()
+                },
+                network_settings: Some(models::network::SummaryNetworkSettings {
+                    networks: self.network_settings(&c, up).networks,
+                }),
+                mounts: self.mounts_of(&c),
+                ..Default::default()
+            };
             if size {
                 let rw = dir_size(&self.container_dir(&c.id).join("upper"));
                 let image = self.store().meta().image(&c.image).ok().flatten();
@@ -1538,8 +1618,8 @@ impl Engine {
                             .sum()
                     })
                     .unwrap_or(0);
-                v["SizeRw"] = json!(rw);
-                v["SizeRootFs"] = json!(rw + base);
+                v.size_rw = rw as i64;
+                v.size_root_fs = (rw + base) as i64;
             }
             out.push(v);
             if limit.is_some_and(|l| out.len() >= l) {
@@ -1553,14 +1633,12 @@ impl Engine {
 impl Engine {
     /// A container's mounts as `inspect` and `ps` show them (Docker leaves
     /// out `--tmpfs` ones).
-    fn mounts_json(&self, c: &ContainerRecord) -> Value {
-        Value::Array(
-            c.mounts
-                .iter()
-                .filter(|m| !m.hidden)
-                .map(|m| m.to_json(&self.volume_data(&m.name).to_string_lossy()))
-                .collect(),
-        )
+    fn mounts_of(&self, c: &ContainerRecord) -> Vec<models::mount::MountPoint> {
+        c.mounts
+            .iter()
+            .filter(|m| !m.hidden)
+            .map(|m| m.to_model(&self.volume_data(&m.name).to_string_lossy()))
+            .collect()
     }
 }
 
@@ -1654,11 +1732,11 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// `key` or `key=value` against a labels object.
-fn label_matches(labels: &Value, filter: &str) -> bool {
+/// `key` or `key=value` against a container's labels.
+fn label_matches(config: &Config, filter: &str) -> bool {
     match filter.split_once('=') {
-        Some((k, v)) => labels[k].as_str() == Some(v),
-        None => labels.get(filter).is_some(),
+        Some((k, v)) => config.label(k) == Some(v),
+        None => config.label(filter).is_some(),
     }
 }
 
@@ -1699,14 +1777,14 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Docker's checks of `RestartPolicy`.
-fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
-    let p = &host_config["RestartPolicy"];
-    let name = p["Name"].as_str().unwrap_or("");
+fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
+    let p = &host_config.restart_policy;
+    let name = p.name.as_str();
     let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));
     if !["", "no", "always", "unless-stopped", "on-failure"].contains(&name) {
         return bad(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"));
     }
-    let max = p["MaximumRetryCount"].as_i64().unwrap_or(0);
+    let max = p.maximum_retry_count;
     if max < 0 {
         return bad("invalid restart policy: maximum retry count can't be negative".into());
     }
@@ -1715,82 +1793,10 @@ fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
             "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
         );
     }
-    if host_config["AutoRemove"].as_bool().unwrap_or(false) && !["", "no"].contains(&name) {
+    if host_config.auto_remove && !["", "no"].contains(&name) {
         return bad("can't create 'AutoRemove' container with restart policy".into());
     }
     Ok(())
-}
-
-/// json-file lines into `out`.
-fn parse_log(data: &[u8], out: &mut Vec<LogLine>) {
-    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or_default();
-        let stream = if v["stream"] == "stderr" { 2 } else { 1 };
-        out.push(LogLine {
-            stream,
-            data: v["log"].as_str().unwrap_or("").as_bytes().to_vec(),
-            time: v["time"].as_str().unwrap_or("").to_string(),
-        });
-    }
-}
-
-/// Docker's log options for json-file (`max-size` in bytes with k/m/g
-/// units, `max-file`), as the shim reads them. Other drivers are refused.
-pub fn log_options(host_config: &Value) -> Result<Value, EngineError> {
-    let lc = &host_config["LogConfig"];
-    match lc["Type"].as_str().unwrap_or("") {
-        "" | "json-file" => {}
-        other => {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("logging driver {other:?} is not supported by berth (json-file is)"),
-            ))
-        }
-    }
-    let cfg = &lc["Config"];
-    let size = match cfg["max-size"].as_str().unwrap_or("") {
-        "" | "-1" => 0,
-        s => parse_bytes(s).ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid max-size {s:?}: a size like 10k, 20m or 1g"),
-            )
-        })?,
-    };
-    let files = match cfg["max-file"].as_str().unwrap_or("") {
-        "" => 1,
-        s => s
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid max-file {s:?}: a number from 1 to 100"),
-                )
-            })?,
-    };
-    if files > 1 && size == 0 {
-        return Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            "max-file cannot be set without max-size",
-        ));
-    }
-    Ok(json!({"max_size": size, "max_file": files}))
-}
-
-/// `10k`, `20m`, `1g`, `512` (bytes; powers of 1024, as Docker's units).
-fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// The number of a signal given by name or number (`TERM`, `SIGTERM`, `15`).
@@ -1818,6 +1824,10 @@ fn valid_name(n: &str) -> Result<(), EngineError> {
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }
+
+/// The file in a container's directory naming the host directory on its
+/// `/dev/shm`, while it runs with one to share.
+const SHM_SOURCE: &str = "shm.source";
 
 fn is_mounted(path: &Path) -> bool {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
