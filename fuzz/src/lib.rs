@@ -10,6 +10,14 @@ use std::io::Read;
 #[allow(dead_code, missing_docs)]
 mod query;
 
+/// What berthd's `api` module gives `query.rs` (its `super`).
+const API_VERSION: &str = "1.47";
+
+fn version_tuple(v: &str) -> (u32, u32) {
+    let mut it = v.split('.').map(|p| p.parse().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
 /// Splits the input at its first newline: two inputs from one.
 fn split(data: &[u8]) -> (&[u8], &[u8]) {
     match data.iter().position(|b| *b == b'\n') {
@@ -85,14 +93,14 @@ pub fn layer(data: &[u8]) {
 /// `changes` of commit and import applied (first line: one change).
 pub fn config(data: &[u8]) {
     let (first, rest) = split(data);
-    if let Ok(cfg) = serde_json::from_slice::<store::config::ImageConfig>(rest) {
+    if let Ok(cfg) = models::de::from_slice::<store::config::ImageConfig>(rest) {
         let _ = cfg.to_bytes();
         let _ = store::config::chain_ids(&cfg.rootfs.diff_ids);
         if let Some(c) = &cfg.created {
             let _ = engine::time::unix_seconds(c);
             let _ = engine::time::unix_seconds_f64(c);
         }
-        let req = engine::spec::CreateRequest::default();
+        let req = models::container::Config::default();
         let _ = engine::spec::args(&cfg, &req);
         let _ = engine::spec::env(&cfg, &req, "host");
     }
@@ -176,21 +184,23 @@ pub fn api(data: &[u8]) {
     let query = query::Query::parse(Some(&q));
     let _ = query.filters();
     let _ = (query.get("name"), query.flag("force"), query.all("t"));
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(s) = v.as_str() {
+            let _ = engine::mounts::parse_bind(s);
+            let _ = engine::mounts::split_volumes_from(s);
+        }
+    }
+    let Ok(create) = models::de::from_slice::<engine::spec::CreateBody>(body) else {
         return;
     };
-    let _ = engine::mounts::warnings(&v);
-    let _ = engine::mounts::parse_requested(&v);
-    if let Some(s) = v.as_str() {
-        let _ = engine::mounts::parse_bind(s);
-        let _ = engine::mounts::split_volumes_from(s);
+    let _ = engine::mounts::warnings(&create.host_config);
+    let _ = engine::mounts::parse_requested(&create.host_config);
+    for m in &create.host_config.mounts {
+        let _ = engine::mounts::parse_mount(m);
     }
-    let _ = engine::mounts::parse_mount(&v);
-    if let Ok(req) = serde_json::from_value::<engine::spec::CreateRequest>(v) {
-        let cfg = store::config::ImageConfig::new("2024-01-01T00:00:00Z");
-        let _ = engine::spec::args(&cfg, &req);
-        let _ = engine::spec::env(&cfg, &req, "h");
-    }
+    let cfg = store::config::ImageConfig::default();
+    let _ = engine::spec::args(&cfg, &create.config);
+    let _ = engine::spec::env(&cfg, &create.config, "h");
 }
 
 /// `X-Registry-Auth` (first line) and a registry's `WWW-Authenticate`
