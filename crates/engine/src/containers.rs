@@ -235,7 +235,7 @@ impl Engine {
             }
             let _ = store::mount::unmount(&e.path().join("rootfs"));
             let _ = self.runtime().delete(&name, true);
-            if std::fs::remove_dir_all(e.path()).is_ok() {
+            if store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -988,7 +988,9 @@ impl Engine {
         if is_mounted(&shm) {
             let _ = store::mount::unmount(&shm);
         }
-        let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
+        // Iteratively: a container can leave a tree deep enough to
+        // overflow a recursive removal.
+        let _ = store::walk::remove_tree(&self.container_dir(&c.id));
         self.store()
             .meta()
             .write(|w| w.delete(Table::Containers, &c.id))?;
@@ -1331,9 +1333,16 @@ impl Engine {
         };
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let frozen = o.pause
-            && matches!(self.state(&c), State::Running(_, false))
-            && self.runtime().pause(&c.id).is_ok();
+        // Frozen while its layer is read, as Docker does; a pause that
+        // fails ends the commit rather than walking a live layer the
+        // caller asked to have frozen (the walk is by descriptors either
+        // way: `--pause=false` stays safe, only not consistent).
+        let frozen = o.pause && matches!(self.state(&c), State::Running(_, false));
+        if frozen {
+            self.runtime().pause(&c.id).map_err(|e| {
+                EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
+            })?;
+        }
         let _w = self.writing();
         let history = store::config::History {
             created: o.created.clone(),

@@ -314,7 +314,7 @@ impl Engine {
             .write(|w| w.delete(Table::Volumes, &r.name))?;
         // The record is gone: the volume is. A directory left by a crash
         // here goes at the next start (`sweep_volumes`).
-        let _ = std::fs::remove_dir_all(self.volumes_dir().join(&r.name));
+        let _ = store::walk::remove_tree(&self.volumes_dir().join(&r.name));
         Ok(true)
     }
 
@@ -394,7 +394,7 @@ impl Engine {
             }
             let data = e.path().join("_data");
             let _ = store::mount::unmount(&data);
-            if !is_mounted(&data) && std::fs::remove_dir_all(e.path()).is_ok() {
+            if !is_mounted(&data) && store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }

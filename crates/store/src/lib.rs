@@ -15,3 +15,4 @@ pub mod store;
 
 pub use store::{ImportOptions, Store, StoreError};
 pub mod archive;
+pub mod walk;

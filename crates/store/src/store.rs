@@ -565,7 +565,7 @@ impl Store {
             Ok::<_, MetaError>(())
         })?;
         for l in &dead {
-            let _ = std::fs::remove_dir_all(self.layer_dir(&l.chain_id));
+            let _ = crate::walk::remove_tree(&self.layer_dir(&l.chain_id));
         }
         // Blobs: configs of images, and layer blobs of layers, are live.
         let mut live: std::collections::BTreeSet<String> =

@@ -261,7 +261,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     let c2 = c.clone();
     let (state, exists) =
         blocking(move || Ok((e.state(&c2), e.find_container(&c2.id).is_ok()))).await?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(1);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(1);
     tokio::spawn(async move {
         let mut last = match state {
             engine::containers::State::Exited(code, _) => Some(code),
@@ -455,7 +455,7 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     let c = blocking(move || e.find_container(&name)).await?;
     engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(64);
     let ctype = if tty(&c) {
         "application/vnd.docker.raw-stream"
     } else {
@@ -961,7 +961,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     let n = name.clone();
     let first = blocking(move || e.container_stats(&n)).await?;
     let engine = d.engine.clone();
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(2);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(2);
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {

@@ -49,6 +49,11 @@ pub async fn spool(body: Incoming) -> Result<std::fs::File, ApiError> {
 /// A request body read as a blocking `Read` (on a blocking thread) while
 /// it arrives: a task forwards its frames, bounded like [`spool`]. A body
 /// that fails or passes the bound ends in a read error.
+/// Most bytes of a request body read and dropped after its reader gave up
+/// on it (64 MiB): enough for the rest of a build context or copy, before
+/// a client that keeps sending is cut off.
+const MAX_DRAIN: u64 = 64 << 20;
+
 pub struct BodyReader {
     rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
     cur: bytes::Bytes,
@@ -79,7 +84,22 @@ impl BodyReader {
                     Err(e) => Err(std::io::Error::other(format!("reading request body: {e}"))),
                 };
                 let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
+                if stop {
+                    let _ = tx.send(item).await;
+                    return;
+                }
+                if tx.send(item).await.is_err() {
+                    // The reader refused the input (a bad tar, say) and its
+                    // answer is on its way: read on and drop what the
+                    // client still sends, up to a bound, so that it reads
+                    // that answer rather than a broken pipe.
+                    let mut drained = 0u64;
+                    while let Some(Ok(f)) = body.frame().await {
+                        drained += f.data_ref().map_or(0, |d| d.len() as u64);
+                        if drained > MAX_DRAIN {
+                            break;
+                        }
+                    }
                     return;
                 }
             }
@@ -511,8 +531,7 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
             let _ = tx.send(line(Message::status(status)));
         }
     });
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if btx.send_data(b).await.is_err() {

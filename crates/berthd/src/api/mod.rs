@@ -29,12 +29,14 @@ pub const API_VERSION: &str = "1.47";
 pub const MIN_API_VERSION: &str = "1.24";
 
 /// A response body: whole, or streamed through a channel.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+/// A response body. Its error aborts the connection (no last chunk): how a
+/// stream that fails after its first bytes tells the client so.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// A whole body.
 pub fn full(b: impl Into<Bytes>) -> Body {
     use http_body_util::BodyExt;
-    Full::new(b.into()).boxed()
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
 /// An API error: a status and Docker's message.
@@ -113,7 +115,7 @@ pub async fn stream_blocking(
     content_type: &'static str,
     f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), engine::EngineError> + Send + 'static,
 ) -> Result<Response<Body>, ApiError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
     tokio::task::spawn_blocking(move || {
         let mut w = ChunkWriter {
@@ -125,19 +127,35 @@ pub async fn stream_blocking(
             std::io::Write::flush(&mut w)
                 .map_err(|e| engine::EngineError::new(engine::ErrorKind::System, e.to_string()))
         });
-        if let Some(first) = w.first.take() {
-            let _ = first.send(r.map_err(ApiError::from));
+        match w.first.take() {
+            Some(first) => {
+                let _ = first.send(r.map_err(ApiError::from));
+            }
+            // Failed after the answer began: the body is aborted, so the
+            // client sees a broken stream, not a short one that looks whole.
+            None => {
+                if let Err(e) = r {
+                    let _ = w.tx.blocking_send(Err(e.to_string()));
+                }
+            }
         }
     });
     first_rx
         .await
         .unwrap_or_else(|_| Err(ApiError::internal("the writer stopped")))?;
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
-            if btx.send_data(b).await.is_err() {
-                break;
+            match b {
+                Ok(b) => {
+                    if btx.send_data(b).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    btx.abort(std::io::Error::other(e));
+                    break;
+                }
             }
         }
     });
@@ -149,7 +167,7 @@ pub async fn stream_blocking(
 
 /// The `Write` side of `stream_blocking`.
 struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
     buf: Vec<u8>,
     /// Told once the first chunk goes (or the writer ends), so that an early
     /// error still becomes a proper error response.
@@ -177,7 +195,7 @@ impl std::io::Write for ChunkWriter {
             Vec::with_capacity(64 * 1024),
         ));
         self.tx
-            .blocking_send(chunk)
+            .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
     }
 }

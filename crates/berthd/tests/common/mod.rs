@@ -182,6 +182,11 @@ impl Daemon {
         self.wait_ready();
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("berth.sock")
     }

@@ -340,3 +340,92 @@ fn xz_with_a_huge_dictionary_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("memory limit"), "{err}");
 }
+
+/// A GNU long-name header declaring `size` bytes, then `size` bytes of 'a'
+/// made as they are read (nothing of it is ever in memory here).
+struct LongNameBomb {
+    header: Vec<u8>,
+    sent: u64,
+    size: u64,
+}
+
+impl LongNameBomb {
+    fn new(kind: tar::EntryType, size: u64) -> LongNameBomb {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(size);
+        h.set_cksum();
+        LongNameBomb {
+            header: h.as_bytes().to_vec(),
+            sent: 0,
+            size,
+        }
+    }
+}
+
+impl Read for LongNameBomb {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let head = self.header.len() as u64;
+        if self.sent < head {
+            let from = &self.header[self.sent as usize..];
+            let n = from.len().min(buf.len());
+            buf[..n].copy_from_slice(&from[..n]);
+            self.sent += n as u64;
+            return Ok(n);
+        }
+        let left = (head + self.size).saturating_sub(self.sent);
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        buf[..n].fill(b'a');
+        self.sent += n as u64;
+        Ok(n)
+    }
+}
+
+/// Issue 15: the tar crate read a GNU long name or PAX header whole, so an
+/// 8 GiB one (a few MB gzipped) grew the daemon by 8 GiB. Now refused from
+/// its header, having read next to nothing.
+#[test]
+fn metadata_header_bombs_are_refused_unread() {
+    for kind in [
+        tar::EntryType::GNULongName,
+        tar::EntryType::GNULongLink,
+        tar::EntryType::XHeader,
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let err = unpack(
+            LongNameBomb::new(kind, 8 << 30),
+            d.path(),
+            "bomb",
+            Options::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is over the limit of 1048576 bytes"),
+            "{kind:?}: {err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+}
+
+/// The directory-times list is bounded: a layer of many directories (here
+/// one directory repeated, which a tar may do) is refused once its
+/// bookkeeping passes the bound.
+#[test]
+fn directory_bookkeeping_is_bounded() {
+    let entries: Vec<E<'_>> = (0..200).map(|_| E::Dir("a/long-directory-name")).collect();
+    let tar = build(&entries);
+    let d = tempfile::tempdir().unwrap();
+    let tight = Options {
+        max_dir_bookkeeping: 100 * 48,
+        ..Options::default()
+    };
+    let err = unpack(tar.as_slice(), d.path(), "dirs", tight).unwrap_err();
+    assert!(err.to_string().contains("bookkeeping"), "{err}");
+    assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    unpack(tar.as_slice(), d.path(), "dirs", Options::default()).unwrap();
+}
