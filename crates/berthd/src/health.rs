@@ -137,9 +137,9 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
         Err(err) => return (-1, err.to_string()),
     };
     let dir = d.settings.exec_root.join("execs");
-    let _ = std::fs::create_dir_all(&dir);
+    let _ = engine::perms::private_dir(&dir);
     let file = dir.join(format!("health-{id}.json"));
-    if std::fs::write(&file, process.to_string()).is_err() {
+    if engine::perms::write_private(&file, process.to_string()).is_err() {
         return (-1, "cannot write the check's process".into());
     }
     let child = crate::api::exec::runtime_exec(d, &file)

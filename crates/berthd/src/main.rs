@@ -129,8 +129,11 @@ fn main() -> std::process::ExitCode {
 
 async fn run(flags: flags::Flags) -> Result<()> {
     let settings = flags.settings()?;
+    // Nothing under the roots is any host user's but root's (a container's
+    // root filesystem holds its setuid binaries); older roots are narrowed.
     for dir in [&settings.data_root, &settings.exec_root] {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        engine::perms::dir(dir, engine::perms::ROOT_DIR)
+            .with_context(|| format!("create {}", dir.display()))?;
     }
     let id = daemon_id(&settings.data_root)?;
     if let Some(parent) = settings.socket.parent() {
@@ -144,9 +147,8 @@ async fn run(flags: flags::Flags) -> Result<()> {
         );
     }
     let _ = std::fs::remove_file(&settings.socket);
-    let listener = UnixListener::bind(&settings.socket)
+    let listener = bind_socket(&settings.socket)
         .with_context(|| format!("listen on {}", settings.socket.display()))?;
-    std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
@@ -211,6 +213,25 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let _ = std::fs::remove_file(&daemon.settings.socket);
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     Ok(())
+}
+
+/// The API socket, born with mode 0660 (root and group root): the umask is
+/// narrowed around the `bind`, so that there is no instant in which another
+/// user may connect, as a `chmod` after it would leave. No other thread
+/// creates files yet (the engine opens after).
+fn bind_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
+    use nix::sys::stat::{umask, Mode};
+    let old = umask(Mode::from_bits_truncate(0o117));
+    let bound = UnixListener::bind(path);
+    umask(old);
+    let listener = bound?;
+    // A pre-existing, wider mode cannot be: the path was removed above; still,
+    // say it plainly if the file system ignored the umask.
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if mode & 0o007 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    }
+    Ok(listener)
 }
 
 /// Every 30 s, hands the heap pages glibc keeps after large operations

@@ -731,7 +731,7 @@ impl Engine {
     /// A fresh directory for a build's context, removed when dropped.
     pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         tempfile::Builder::new()
             .prefix("context-")
             .tempdir_in(&base)
@@ -1250,7 +1250,7 @@ impl Engine {
     /// An image's layers mounted on a scratch upper under the data root.
     fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         let dir = tempfile::Builder::new()
             .prefix("step-")
             .tempdir_in(&base)

@@ -555,7 +555,8 @@ impl Engine {
         // no volume named here can be removed in between.
         let _vl = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mounts = self.resolve_mounts(&body, &created)?;
-        std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
+        crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
+        crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
         let layers = store::config::chain_ids(&image.diff_ids);
         let rec = ContainerRecord {
             layers,
@@ -672,8 +673,8 @@ impl Engine {
             mounts,
             &plan.netns,
         )?;
-        std::fs::write(
-            dir.join("log-opts.json"),
+        crate::perms::write_private(
+            &dir.join("log-opts.json"),
             log_options(&c.config["HostConfig"])?.to_string(),
         )
         .map_err(sys)?;
@@ -683,8 +684,9 @@ impl Engine {
             &plan.etc,
         )
         .map_err(sys)?;
-        std::fs::write(
-            dir.join("config.json"),
+        // The whole environment is in it, often secrets.
+        crate::perms::write_private(
+            &dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
@@ -729,7 +731,7 @@ impl Engine {
             ));
         }
         let tmp = dir.join(".started.tmp");
-        std::fs::write(&tmp, now)
+        crate::perms::write_private(&tmp, now)
             .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
             .map_err(sys)
     }

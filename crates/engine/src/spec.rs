@@ -665,7 +665,9 @@ pub fn write_etc_files(
     net: &crate::network::EtcNet,
 ) -> std::io::Result<()> {
     use crate::network::EtcNet;
-    std::fs::create_dir_all(etc_dir)?;
+    // The directory is root's; the files are bound into the container,
+    // whose users read them.
+    crate::perms::private_dir(etc_dir)?;
     std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
     const BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();

@@ -228,6 +228,11 @@ impl Engine {
             return Ok(r);
         }
         let data = self.volume_data(&name);
+        // `volumes/<name>` is root's; `_data` is the volume's root in
+        // containers and keeps the usual 0755.
+        if let Some(own) = data.parent() {
+            crate::perms::private_dir(own).map_err(|e| sys(format!("create {name}: {e}")))?;
+        }
         std::fs::create_dir_all(&data).map_err(|e| sys(format!("create {name}: {e}")))?;
         let rec = VolumeRecord {
             name: name.clone(),

@@ -127,6 +127,9 @@ pub fn serve(
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
+                if !peer_is_daemon(&conn) {
+                    continue;
+                }
                 let (input, output) = (input.clone(), output.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
@@ -135,6 +138,15 @@ pub fn serve(
                     .spawn(move || handle(conn, pid, &input, &output));
             }
         });
+}
+
+/// Only root (the daemon) may drive the container: the socket is 0600 in a
+/// root-only directory already, and the peer's credentials are checked too,
+/// in case a descriptor of the directory leaked.
+fn peer_is_daemon(conn: &UnixStream) -> bool {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    getsockopt(conn, PeerCredentials)
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
 }
 
 fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {

@@ -15,6 +15,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -33,6 +34,9 @@ fn main() {
         );
         std::process::exit(2);
     }
+    // What the shim makes (ctl.sock, ctr.log, exit.json, the runtime's
+    // state) is root's alone; the container's processes set their own umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // The container's init is a fork of this process: run from a sealed copy.
     if let Err(e) = runtime::sealed::ensure("berth-shim") {
         let _ = writeln!(std::io::stdout(), "error {e}");
@@ -230,6 +234,7 @@ impl Log {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .ok()?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -262,6 +267,7 @@ impl Log {
         if let Ok(f) = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.path)
         {
             self.file = f;

@@ -257,3 +257,41 @@ pub fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, Str
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A static binary compiled here from C with `gcc -static` (build-essential),
+/// to put into busybox containers or run as a probe.
+pub fn static_c(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("gcc (build-essential) is installed");
+    assert!(
+        out.status.success(),
+        "gcc -static {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Runs `args` on the host as the unprivileged user `nobody` (65534, no
+/// supplementary groups); (exit code, stdout, stderr). Through a shell: setpriv
+/// keeps its capabilities until its own `execve`, so the command's path would
+/// be looked up with root's powers; the shell's lookup is nobody's.
+pub fn as_nobody(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["--", "/bin/sh", "-c", "exec \"$@\"", "sh"])
+        .args(args)
+        .output()
+        .expect("setpriv (util-linux) is installed");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,155 @@
+//! Issue 15: what surrounds a container (the daemon's files on the host, the
+//! daemon process, the host's services and cgroups, the files it reads from
+//! a container's root) against a host user, an image and a container. Each
+//! test reproduces an attack that worked before its fix.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{as_nobody, static_c, Daemon, DATA_ROOT};
+
+fn ok(r: (i32, String, String)) -> String {
+    assert_eq!(r.0, 0, "stdout: {}\nstderr: {}", r.1, r.2);
+    r.1
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// The test daemon's directory is a private tempdir (0700), which alone
+/// would keep other users out: open it as a host's `/var/lib` is, so that
+/// only berth's own modes stand between them and its roots.
+fn open_up(d: &Daemon) -> (PathBuf, PathBuf) {
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    (d.dir.path().join(DATA_ROOT), d.dir.path().join("exec"))
+}
+
+const EUID_C: &str = r#"#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("euid=%d\n", (int)geteuid()); return 0; }
+"#;
+
+/// Issue 15, item 1 (CVE-2021-41091's class): a container's setuid binary,
+/// run by a host user through `<data-root>/containers/<id>/rootfs`, made
+/// that user root. It must still work inside the container.
+#[test]
+fn issue15_host_user_cannot_run_a_containers_setuid_binary() {
+    let d = Daemon::with_busybox();
+    let (data, _) = open_up(&d);
+    let tmp = tempfile::tempdir().unwrap();
+    let euid = static_c(tmp.path(), "euid", EUID_C);
+    let id = ok(d.docker(&["run", "-d", "--name", "p", "busybox", "sleep", "100"]));
+    let id = id.trim();
+    ok(d.docker(&["cp", euid.to_str().unwrap(), "p:/euid"]));
+    ok(d.docker(&["exec", "p", "sh", "-c", "chown 0:0 /euid; chmod 4755 /euid"]));
+    // Inside, the setuid bit does what the image asks.
+    let inside = ok(d.docker(&["exec", "-u", "65534:65534", "p", "/euid"]));
+    assert_eq!(inside.trim(), "euid=0", "setuid inside the container");
+    // Outside, no host user reaches it.
+    let path = data.join("containers").join(id).join("rootfs/euid");
+    let (code, out, err) = as_nobody(&[path.to_str().unwrap()]);
+    assert!(
+        code != 0 && !out.contains("euid=0"),
+        "a host user ran the container's setuid binary: {code} {out} {err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+/// Issue 15, item 1: nothing under the data root or the exec root is
+/// readable, writable or traversable by a non-root host user, with a
+/// container running (and an exec, a volume, its log), and the files that
+/// hold configuration, environments and logs are root's alone.
+#[test]
+fn issue15_nothing_under_the_roots_is_reachable_by_host_users() {
+    let d = Daemon::with_busybox();
+    let (data, exec) = open_up(&d);
+    ok(d.docker(&["volume", "create", "vol"]));
+    let id = ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "s",
+        "-e",
+        "SECRET=hunter2",
+        "-v",
+        "vol:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; sleep 100",
+    ]));
+    let id = id.trim();
+    ok(d.docker(&["exec", "-e", "EXEC_SECRET=x", "s", "true"]));
+    // A walk as `nobody` sees the two roots and nothing in them.
+    let (_, out, err) = as_nobody(&["find", data.to_str().unwrap(), exec.to_str().unwrap()]);
+    let seen: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        seen,
+        [data.to_str().unwrap(), exec.to_str().unwrap()],
+        "a host user walked into berth's roots:\n{out}\n{err}"
+    );
+    for (path, want) in [
+        (data.clone(), 0o710),
+        (exec.clone(), 0o710),
+        (data.join("containers"), 0o700),
+        (data.join("containers").join(id), 0o700),
+        (data.join("containers").join(id).join("config.json"), 0o600),
+        (data.join("containers").join(id).join("ctr.log"), 0o600),
+        (
+            data.join("containers").join(id).join("log-opts.json"),
+            0o600,
+        ),
+        (data.join("containers").join(id).join("shim.pid"), 0o600),
+        (data.join("volumes/vol"), 0o700),
+        (data.join("image"), 0o700),
+        (data.join("image/meta.redb"), 0o600),
+        (exec.join("execs"), 0o700),
+        (exec.join("runtime"), 0o700),
+        (exec.join("runtime").join(id), 0o700),
+    ] {
+        assert_eq!(mode(&path), want, "{} is {:o}", path.display(), mode(&path));
+    }
+    // Sockets: nobody else may connect to the shim's; the API's is root's
+    // and group root's.
+    let ctl = data.join("containers").join(id).join("ctl.sock");
+    assert_eq!(mode(&ctl) & 0o077, 0, "ctl.sock is {:o}", mode(&ctl));
+    assert_eq!(mode(&d.socket()), 0o660);
+    // The volume's root inside containers keeps its mode.
+    assert_eq!(mode(&data.join("volumes/vol/_data")), 0o755);
+}
+
+/// Issue 15, item 1: a data root made world-readable by an older berth is
+/// narrowed when the daemon starts, running containers included.
+#[test]
+fn issue15_an_old_data_root_is_tightened_at_start() {
+    let mut d = Daemon::with_busybox();
+    let (data, exec) = open_up(&d);
+    let id = ok(d.docker(&["run", "-d", "busybox", "sleep", "100"]));
+    let dir = data.join("containers").join(id.trim());
+    d.kill9();
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for p in [&data, &exec, &data.join("containers"), &dir] {
+        set(p, 0o755);
+    }
+    for f in ["config.json", "ctr.log"] {
+        set(&dir.join(f), 0o644);
+    }
+    d.restart();
+    // The container was adopted as it ran (and the daemon answers: its
+    // engine is open).
+    let running = ok(d.docker(&["inspect", "-f", "{{.State.Running}}", id.trim()]));
+    assert_eq!(running.trim(), "true");
+    assert_eq!(mode(&data), 0o710);
+    assert_eq!(mode(&exec), 0o710);
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("config.json")), 0o600);
+    assert_eq!(mode(&dir.join("ctr.log")), 0o600);
+}
