@@ -9,6 +9,7 @@ mod flags;
 mod health;
 mod monitor;
 mod phases;
+mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -199,11 +200,25 @@ async fn run(flags: flags::Flags) -> Result<()> {
                 };
                 let d = daemon.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let d = d.clone();
-                        async move { Ok::<_, std::convert::Infallible>(api::handle(&d, req).await) }
+                        // A panic in a request is that request's 500.
+                        let handled = unwind::CatchUnwind::new(async move {
+                            unwind::test_panic(req.uri().path());
+                            api::handle(&d, req).await
+                        });
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                handled.await.unwrap_or_else(|m| api::panicked(&m)),
+                            )
+                        }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
+                    let _ = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_read_timeout())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
                 });
             }
             _ = term.recv() => break,
@@ -213,6 +228,26 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let _ = std::fs::remove_file(&daemon.settings.socket);
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     Ok(())
+}
+
+/// How long a client may take to send a request's headers (and how long a
+/// kept-alive connection may sit idle before its next request): a client
+/// that trickles bytes, or opens connections and sends nothing, holds no
+/// connection longer. hyper's own default, which it applies only with a
+/// timer, which berthd had not set.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`HEADER_READ_TIMEOUT`]; test builds take `BERTHD_TEST_HEADER_TIMEOUT_MS`
+/// so that a test need not wait half a minute.
+fn header_read_timeout() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("BERTHD_TEST_HEADER_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_millis(ms);
+    }
+    HEADER_READ_TIMEOUT
 }
 
 /// The API socket, born with mode 0660 (root and group root): the umask is

@@ -153,3 +153,133 @@ fn issue15_an_old_data_root_is_tightened_at_start() {
     assert_eq!(mode(&dir.join("config.json")), 0o600);
     assert_eq!(mode(&dir.join("ctr.log")), 0o600);
 }
+
+/// A `docker load` archive of one empty layer whose config says `config`
+/// (the `rootfs` is filled in), tagged `tag`.
+fn image_archive(dir: &Path, tag: &str, config: serde_json::Value) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.finish().unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = format!("sha256:{:x}", Sha256::digest(&layer));
+    let mut config = config;
+    config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": [diff_id]});
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = serde_json::json!([
+        {"Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"]}
+    ]);
+    let path = dir.join("image.tar");
+    let mut out = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [
+        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+        ("config.json", config),
+        ("layer.tar", layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    out.finish().unwrap();
+    path
+}
+
+/// Issue 15, item 3: an image whose `created` has a multibyte character
+/// at byte 19 loaded fine, then `docker images` panicked in the time
+/// formatting (with `panic = "abort"`, the whole daemon, at every restart).
+#[test]
+fn issue15_a_hostile_image_time_breaks_nothing() {
+    let d = Daemon::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = "2024-01-01T00:00:0\u{e9}\u{e9}Z";
+    let tar = image_archive(
+        tmp.path(),
+        "hostile:1",
+        serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": bad,
+            "config": {"Cmd": ["sh"]},
+            "history": [{"created": bad, "created_by": "x"}],
+        }),
+    );
+    ok(d.docker(&["load", "-i", tar.to_str().unwrap()]));
+    let images = ok(d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    assert!(images.contains("hostile:1"), "{images}");
+    ok(d.docker(&["history", "hostile:1"]));
+    ok(d.docker(&["system", "df"]));
+    ok(d.docker(&["image", "ls", "-a"]));
+    let created = ok(d.docker(&["inspect", "-f", "{{.Created}}", "hostile:1"]));
+    assert_eq!(created.trim(), bad);
+    ok(d.docker(&["version"]));
+}
+
+/// Issue 15, item 3: a panic while a request is handled (a test-only route
+/// of debug builds) is answered 500 with Docker's error body, and the
+/// daemon goes on serving, again and again.
+#[test]
+fn issue15_a_panic_in_a_request_is_a_500_and_the_daemon_goes_on() {
+    let d = Daemon::start_with_env(&[], &[("BERTHD_TEST_PANIC", "1")]);
+    for _ in 0..3 {
+        let (head, body) = d.http("GET", "/v1.47/_berth/test/panic");
+        assert!(head.starts_with("HTTP/1.1 500"), "{head}\n{body}");
+        assert!(body.contains("test-only panic"), "{body}");
+        let (head, body) = d.http("GET", "/_ping");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, "OK");
+    }
+    ok(d.docker(&["ps"]));
+}
+
+/// Issue 15, item 3: release builds unwind, so that the 500 above is what
+/// a release berthd does too (with `panic = "abort"` it died); the shim and
+/// the runtime abort from a panic hook.
+#[test]
+fn issue15_release_builds_unwind() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let release = cargo
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile")
+        .split("\n[")
+        .next()
+        .unwrap();
+    let panic: Vec<&str> = release
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("panic"))
+        .collect();
+    assert_eq!(panic, [r#"panic = "unwind""#], "{release}");
+    for main in [
+        "crates/shim/src/main.rs",
+        "crates/berth-runtime/src/main.rs",
+    ] {
+        let src = std::fs::read_to_string(root.join(main)).unwrap();
+        assert!(src.contains("runtime::abort_on_panic();"), "{main}");
+    }
+}
+
+/// Issue 15, item 11: a client that never finishes its request's headers
+/// loses its connection (hyper's `header_read_timeout`, which needs a timer
+/// berthd had not set, so there was none).
+#[test]
+fn issue15_slow_headers_lose_the_connection() {
+    use std::io::{Read, Write};
+    let d = Daemon::start_with_env(&[], &[("BERTHD_TEST_HEADER_TIMEOUT_MS", "500")]);
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let r = s.read_to_end(&mut buf);
+    assert!(
+        r.is_ok() && started.elapsed() < std::time::Duration::from_secs(4),
+        "the half-sent request was held open: {r:?} after {:?}",
+        started.elapsed()
+    );
+    // A complete request on a fresh connection is served as ever.
+    let (head, _) = d.http("GET", "/_ping");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}

@@ -26,6 +26,7 @@ use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid, For
 mod control;
 
 fn main() {
+    runtime::abort_on_panic();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
         let _ = writeln!(

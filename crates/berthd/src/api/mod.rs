@@ -207,6 +207,13 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r
 }
 
+/// The answer to a request whose handler panicked (see `unwind`).
+pub fn panicked(message: &str) -> Response<Body> {
+    error_response(&ApiError::internal(format!(
+        "internal error in berthd: {message}"
+    )))
+}
+
 fn error_response(e: &ApiError) -> Response<Body> {
     json(e.status, &serde_json::json!({ "message": e.message }))
 }

@@ -26,6 +26,8 @@ pub struct Daemon {
     pub bip: String,
     /// More flags for berthd (kept for a restart).
     pub extra: Vec<String>,
+    /// More environment for berthd (kept for a restart).
+    pub env: Vec<(String, String)>,
 }
 
 /// A bridge name and a /24 no route and no other test daemon uses: the
@@ -58,16 +60,26 @@ impl Daemon {
 
     /// A daemon with more flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// A daemon with more flags and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, bip) = private_bridge();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = Self::spawn(dir.path(), &bridge, &bip, &extra);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(dir.path(), &bridge, &bip, &extra, &env);
         let d = Daemon {
             child,
             dir,
             bridge,
             bip,
             extra,
+            env,
         };
         d.wait_ready();
         d
@@ -98,8 +110,15 @@ impl Daemon {
         d
     }
 
-    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str, extra: &[String]) -> Child {
+    fn spawn(
+        dir: &std::path::Path,
+        bridge: &str,
+        bip: &str,
+        extra: &[String],
+        env: &[(String, String)],
+    ) -> Child {
         Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["--bridge", bridge, "--bip", bip])
             .args(extra)
             .arg("-H")
@@ -128,8 +147,19 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip, &self.extra);
+        self.child = Self::spawn(
+            self.dir.path(),
+            &self.bridge,
+            &self.bip,
+            &self.extra,
+            &self.env,
+        );
         self.wait_ready();
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn socket(&self) -> PathBuf {
