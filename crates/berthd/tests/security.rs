@@ -283,3 +283,78 @@ fn issue15_slow_headers_lose_the_connection() {
     let (head, _) = d.http("GET", "/_ping");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
+
+/// The cgroup hierarchies that carry no v1 controller, as this host mounts
+/// them: named ones (`name=systemd`) and, in the hybrid layout, the cgroup2
+/// tree beside the v1 hierarchies. Their mount points.
+fn controllerless_hierarchies() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v1 = info.lines().any(|l| l.contains(" - cgroup cgroup "));
+    info.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let mut r = right.split(' ');
+            let (fstype, _, opts) = (r.next()?, r.next()?, r.next()?);
+            let point = PathBuf::from(left.split(' ').nth(4)?);
+            let named = fstype == "cgroup"
+                && opts.split(',').any(|o| o.starts_with("name="))
+                && !opts
+                    .split(',')
+                    .any(|o| ["cpu", "memory", "pids", "devices", "freezer", "blkio"].contains(&o));
+            (named || (fstype == "cgroup2" && v1)).then_some(point)
+        })
+        .collect()
+}
+
+/// A cgroup made on the host for the test's time (removed on drop).
+struct HostCgroup(PathBuf);
+
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Issue 15, item 5: a container saw the host's whole `name=systemd`
+/// hierarchy (and the hybrid cgroup2 tree), every other engine's cgroups
+/// listed, because berth placed it in the controllers' hierarchies only.
+/// Now it is placed in each, as runc does; nothing is left after it.
+#[test]
+fn issue15_the_hosts_cgroup_tree_is_not_visible() {
+    let hierarchies = controllerless_hierarchies();
+    assert!(
+        !hierarchies.is_empty(),
+        "this host has no named or hybrid cgroup hierarchy to test"
+    );
+    let probes: Vec<HostCgroup> = hierarchies
+        .iter()
+        .map(|h| {
+            let p = h.join(format!("berth-test-{}-host-only", std::process::id()));
+            std::fs::create_dir(&p).unwrap();
+            HostCgroup(p)
+        })
+        .collect();
+    let d = Daemon::with_busybox();
+    let id = ok(d.docker(&["run", "-d", "busybox", "sleep", "100"]));
+    let id = id.trim();
+    for h in &hierarchies {
+        let name = h.file_name().unwrap().to_str().unwrap();
+        let inside = format!("/sys/fs/cgroup/{name}");
+        let seen = ok(d.docker(&["exec", id, "find", &inside, "-type", "d"]));
+        assert_eq!(
+            seen.trim(),
+            inside,
+            "the container sees the host's {name} tree:\n{seen}"
+        );
+        // Its own cgroup is there on the host, and holds it.
+        let own = h.join("berth").join(id);
+        let procs = std::fs::read_to_string(own.join("cgroup.procs")).unwrap();
+        assert!(!procs.trim().is_empty(), "{}", own.display());
+    }
+    ok(d.docker(&["rm", "-f", id]));
+    for h in &hierarchies {
+        let own = h.join("berth").join(id);
+        assert!(!own.exists(), "{} left behind", own.display());
+    }
+    drop(probes);
+}
