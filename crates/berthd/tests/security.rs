@@ -358,3 +358,35 @@ fn issue15_the_hosts_cgroup_tree_is_not_visible() {
     }
     drop(probes);
 }
+
+/// Issue 15, item 4 (CVE-2020-8558's class): every bridge has
+/// `route_localnet=1` (for `-p 127.0.0.1:…`), so a container with
+/// CAP_NET_RAW (a default one) could hand the gateway a frame addressed to
+/// 127.0.0.1 and reach the host's loopback-only services. The probe sends
+/// one TCP SYN through `AF_PACKET` and reports whether a SYN-ACK came back;
+/// the same probe to the gateway's own address shows that it works.
+#[test]
+fn issue15_containers_do_not_reach_the_hosts_loopback() {
+    let d = Daemon::with_busybox();
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = static_c(tmp.path(), "probe", include_str!("probe_localnet.c"));
+    let gw = d.bip.split('/').next().unwrap().to_string();
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let on_gw = std::net::TcpListener::bind((gw.as_str(), 0)).unwrap();
+    ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sleep", "100"]));
+    // Read once the container's veth is in: a bridge takes its ports' MAC.
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", d.bridge)).unwrap();
+    ok(d.docker(&["cp", probe.to_str().unwrap(), "c:/probe"]));
+    let run =
+        |ip: &str, port: u16| d.docker(&["exec", "c", "/probe", mac.trim(), ip, &port.to_string()]);
+    // The control: the host's service on the gateway's address answers.
+    let (code, out, err) = run(&gw, on_gw.local_addr().unwrap().port());
+    assert_eq!(code, 0, "the probe does not work: {out}{err}");
+    assert!(out.starts_with("reached"), "{out}");
+    // The attack: the host's loopback-only service must not.
+    let (code, out, err) = run("127.0.0.1", local.local_addr().unwrap().port());
+    assert!(
+        code == 1 && out.trim() == "blocked",
+        "a container reached 127.0.0.1 on the host: {code} {out}{err}"
+    );
+}

@@ -6,6 +6,7 @@
 //! What the table holds, for bridge `berth0` on 172.17.0.0/16:
 //!
 //! ```text
+//! localnet (filter, prerouting, raw): to 127.0.0.0/8 not from lo -> drop
 //! prerouting, output (nat, dstnat): to a local address -> chain ports
 //! ports:       [ip daddr HOSTIP] tcp|udp dport HOSTPORT dnat to IP:PORT
 //! postrouting (nat, srcnat):
@@ -22,6 +23,15 @@
 //! kernel routes only with `route_localnet=1` on the bridge; the masquerade
 //! then gives it the gateway's address so that the reply comes back. This
 //! is what Docker does without its userland proxy (`--userland-proxy=false`).
+//!
+//! `route_localnet=1` also lets the kernel accept, on the bridge, a packet
+//! *to* 127.0.0.1: a container with CAP_NET_RAW (a default capability)
+//! could hand the gateway such a frame and reach the host's loopback-only
+//! services (CVE-2020-8558). The `localnet` chain drops every packet for
+//! 127.0.0.0/8 that arrives on an interface other than `lo`, as kube-proxy's
+//! fix and Docker's do. It runs at the raw priority, before conntrack: the
+//! replies of `127.0.0.1:PORT` connections arrive addressed to the gateway
+//! (masqueraded) and become 127.0.0.1 only later, so they pass.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -93,6 +103,7 @@ pub fn ruleset(table: &str, bridges: &[BridgeRule], forwards: &[Forward]) -> Str
         "table ip {table}\n\
 delete table ip {table}\n\
 table ip {table} {{\n\
+\tchain localnet {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n\t}}\n\
 \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
 \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n\t\tfib daddr type local jump ports\n\t}}\n\
 \tchain ports {{\n{ports}\t}}\n\
@@ -162,7 +173,12 @@ mod tests {
         assert!(r.contains("\t\ttcp dport 8080 dnat to 172.17.0.2:80\n"));
         assert!(r.contains("ip daddr 127.0.0.1 udp dport 53 dnat to 172.17.0.3:5353\n"));
         assert!(r.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
-        assert!(!r.contains("drop"));
+        // CVE-2020-8558: nothing reaches 127.0.0.0/8 from outside lo.
+        assert!(r.contains(
+            "type filter hook prerouting priority raw; policy accept;\n\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+        ));
+        let forward = r.split("chain forward").nth(1).unwrap();
+        assert!(!forward.contains("drop"), "{forward}");
         let user = Subnet::new("172.18.0.0".parse().unwrap(), 16);
         let r = ruleset(
             "berth",
