@@ -390,3 +390,192 @@ fn issue15_containers_do_not_reach_the_hosts_loopback() {
         "a container reached 127.0.0.1 on the host: {code} {out}{err}"
     );
 }
+
+/// Issue 15, item 6: `/etc/passwd` was read on the host by path, so a
+/// container's symlink to a host file made berthd read the host's file:
+/// here a user that exists only in a host file was found (uid 4242). It is
+/// resolved inside the root now, on `exec -u` and on `run -u` alike.
+#[test]
+fn issue15_passwd_symlinks_stay_in_the_container() {
+    let d = Daemon::with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let file = host.path().join("passwd");
+    std::fs::write(&file, "hostuser:x:4242:4242::/:/bin/sh\n").unwrap();
+    ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sleep", "100"]));
+    let link = format!("ln -sf {} /etc/passwd", file.display());
+    ok(d.docker(&["exec", "c", "sh", "-c", &link]));
+    let (code, out, err) = d.docker(&["exec", "-u", "hostuser", "c", "id", "-u"]);
+    assert!(
+        code != 0 && err.contains("unable to find user hostuser"),
+        "exec -u read the host's file: {code} {out} {err}"
+    );
+    ok(d.docker(&["commit", "c", "linked"]));
+    let (code, out, err) = d.docker(&["run", "--rm", "-u", "hostuser", "linked", "id", "-u"]);
+    assert!(
+        code != 0 && err.contains("unable to find user hostuser"),
+        "run -u read the host's file: {code} {out} {err}"
+    );
+    // Numeric users need no file.
+    let uid = ok(d.docker(&["exec", "-u", "4242", "c", "id", "-u"]));
+    assert_eq!(uid.trim(), "4242");
+}
+
+/// Releases daemon threads blocked opening the FIFO (the old code's):
+/// opens it for writing whenever a reader waits, until the clients are gone.
+struct Unblock {
+    fifo: PathBuf,
+    clients: Vec<std::process::Child>,
+}
+
+impl Drop for Unblock {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut idle = 0;
+        while std::time::Instant::now() < deadline && idle < 50 {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.fifo)
+                .is_ok();
+            let running = self
+                .clients
+                .iter_mut()
+                .any(|c| matches!(c.try_wait(), Ok(None)));
+            idle = if opened || running { 0 } else { idle + 1 };
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for c in &mut self.clients {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Issue 15, items 6 and 11: a FIFO as `/etc/passwd` hung the thread that
+/// read it, and twenty `exec -u` took every blocking thread the daemon has
+/// (16): then nothing else was answered. Now each is refused at once and
+/// the daemon serves on.
+#[test]
+fn issue15_a_fifo_passwd_neither_hangs_nor_starves_the_daemon() {
+    let d = Daemon::with_busybox();
+    let id = ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sleep", "100"]));
+    ok(d.docker(&[
+        "exec",
+        "c",
+        "sh",
+        "-c",
+        "rm /etc/passwd && mkfifo /etc/passwd",
+    ]));
+    let mut unblock = Unblock {
+        fifo: d
+            .dir
+            .path()
+            .join(DATA_ROOT)
+            .join("containers")
+            .join(id.trim())
+            .join("rootfs/etc/passwd"),
+        clients: Vec::new(),
+    };
+    for _ in 0..20 {
+        let child = d
+            .docker_command(&["exec", "-u", "someone", "c", "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        unblock.clients.push(child);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut refused = 0;
+    for c in &mut unblock.clients {
+        while matches!(c.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if let Ok(Some(status)) = c.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(!status.success(), "exec -u someone ran");
+            assert!(err.contains("not a regular file"), "{err}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 20, "execs hung on the FIFO");
+    // The daemon still answers what needs a blocking thread.
+    let mut ps = d.docker_command(&["ps", "-q"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while matches!(ps.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let answered = matches!(ps.try_wait(), Ok(Some(s)) if s.success());
+    unblock.clients.push(ps);
+    assert!(answered, "docker ps got no answer");
+}
+
+/// Issue 15, item 6: a symlink to `/dev/zero` as `/etc/passwd` made the
+/// old code read the host's `/dev/zero` without end (the daemon grew until
+/// killed; this test is not for running on it). Resolved in the root, it
+/// is a missing file (the container's /dev is its own tmpfs).
+#[test]
+fn issue15_a_passwd_symlink_to_dev_zero_is_no_passwd() {
+    let d = Daemon::with_busybox();
+    ok(d.docker(&["run", "-d", "--name", "c", "busybox", "sleep", "100"]));
+    ok(d.docker(&["exec", "c", "ln", "-sf", "/dev/zero", "/etc/passwd"]));
+    let (code, _, err) = d.docker(&["exec", "-u", "someone", "c", "true"]);
+    assert!(
+        code != 0 && err.contains("unable to find user someone"),
+        "{err}"
+    );
+    // (Not `id`: it would read the container's own /dev/zero.)
+    let status = ok(d.docker(&["exec", "-u", "7", "c", "grep", "^Uid:", "/proc/self/status"]));
+    assert!(status.starts_with("Uid:\t7\t"), "{status}");
+}
+
+/// The daemon's peak resident memory, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// Issue 15, item 6: a healthcheck's output was read whole before it was
+/// cut to 4096 bytes: 100 MB of output were 100 MB (and more) of daemon.
+#[test]
+fn issue15_healthcheck_output_is_bounded_while_read() {
+    let d = Daemon::with_busybox();
+    let before = peak_rss_kib(d.pid());
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--health-cmd",
+        "head -c 100000000 /dev/zero; true",
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        "30s",
+        "busybox",
+        "sleep",
+        "100",
+    ]));
+    common::eventually("a health check's result", || {
+        let (_, out, _) = d.docker(&["inspect", "-f", "{{len .State.Health.Log}}", "h"]);
+        out.trim().parse::<u32>().unwrap_or(0) > 0
+    });
+    let output = ok(d.docker(&[
+        "inspect",
+        "-f",
+        "{{(index .State.Health.Log 0).Output}}",
+        "h",
+    ]));
+    assert!(output.len() <= 4097, "{}", output.len());
+    let grown = peak_rss_kib(d.pid()).saturating_sub(before);
+    assert!(
+        grown < 64 * 1024,
+        "the daemon grew by {grown} KiB reading a check's output"
+    );
+}

@@ -13,6 +13,7 @@ pub mod network;
 pub mod perms;
 pub mod pull;
 pub mod push;
+pub mod rootfile;
 pub mod spec;
 pub mod time;
 pub mod volumes;

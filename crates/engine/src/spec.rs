@@ -259,10 +259,24 @@ pub fn env(cfg: &ImageConfig, req: &CreateRequest, hostname: &str) -> Vec<String
 
 /// Resolves `user[:group]` against the container's `/etc/passwd` and
 /// `/etc/group`: (uid, gid, additional gids).
+///
+/// The files are read inside the root, regular files only, bounded
+/// ([`crate::rootfile`]). One that cannot be read (a FIFO, a device, too
+/// large) counts as absent for numeric ids, and a name looked up in it is
+/// refused with the reason.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
-    let read = |f: &str| std::fs::read_to_string(rootfs.join(f)).unwrap_or_default();
-    let passwd = read("etc/passwd");
-    let group = read("etc/group");
+    let root = crate::rootfile::open_root(rootfs).ok();
+    let read = |f: &str| match &root {
+        Some(root) => crate::rootfile::read(root, f).map(Option::unwrap_or_default),
+        None => Ok(String::new()),
+    };
+    let (passwd_file, group_file) = (read("/etc/passwd"), read("/etc/group"));
+    let why = |r: &Result<String, crate::rootfile::RootFileError>| match r {
+        Err(e) => format!(" ({e})"),
+        Ok(_) => String::new(),
+    };
+    let passwd = passwd_file.as_deref().unwrap_or_default();
+    let group = group_file.as_deref().unwrap_or_default();
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -282,7 +296,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
         (Ok(n), None) => (n, 0, None),
         (Err(_), None) => {
             return Err(bad(format!(
-                "unable to find user {u}: no matching entries in passwd file"
+                "unable to find user {u}: no matching entries in passwd file{}",
+                why(&passwd_file)
             )))
         }
     };
@@ -296,7 +311,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
                 .and_then(|f| f[2].parse().ok())
                 .ok_or_else(|| {
                     bad(format!(
-                        "unable to find group {g}: no matching entries in group file"
+                        "unable to find group {g}: no matching entries in group file{}",
+                        why(&group_file)
                     ))
                 })?,
         };
