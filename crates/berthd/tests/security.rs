@@ -579,3 +579,43 @@ fn issue15_healthcheck_output_is_bounded_while_read() {
         "the daemon grew by {grown} KiB reading a check's output"
     );
 }
+
+/// Issue 15, item 11: the shim's control socket answers root only. Its
+/// modes keep other users away already (see above); here they are opened
+/// up, as a leaked path or a careless chmod would, and the shim itself
+/// still refuses a non-root peer (SO_PEERCRED), while root is served.
+#[test]
+fn issue15_the_shims_socket_serves_root_only() {
+    let d = Daemon::with_busybox();
+    let (data, _) = open_up(&d);
+    let id = ok(d.docker(&["run", "-d", "busybox", "sleep", "100"]));
+    let dir = data.join("containers").join(id.trim());
+    for p in [&data, &data.join("containers"), &dir] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sock = dir.join("ctl.sock");
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ask = r#"
+import os, socket, sys
+os.chdir(sys.argv[1])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect("ctl.sock")
+try:
+    s.sendall(b"state\n")
+    print(s.recv(100).decode() or "refused")
+except (ConnectionResetError, BrokenPipeError):
+    print("refused")
+"#;
+    let (code, out, err) = as_nobody(&["python3", "-c", ask, dir.to_str().unwrap()]);
+    assert!(
+        code == 0 && out.trim() == "refused",
+        "a host user drove the shim: {code} {out} {err}"
+    );
+    let root = std::process::Command::new("python3")
+        .args(["-c", ask, dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&root.stdout);
+    assert!(answer.contains("pid"), "root was not served: {answer}");
+}

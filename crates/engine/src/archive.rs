@@ -279,6 +279,9 @@ pub(crate) fn extract_into(
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_non_dir(&parent, last);
+                // O_NONBLOCK: a FIFO the container puts here meanwhile
+                // must not hold this thread (opening one to write waits for
+                // a reader); it is refused below.
                 let f = openat(
                     &parent,
                     *last,
@@ -286,10 +289,17 @@ pub(crate) fn extract_into(
                         | OFlag::O_CREAT
                         | OFlag::O_TRUNC
                         | OFlag::O_NOFOLLOW
+                        | OFlag::O_NONBLOCK
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
                 .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                if fstat(&f).map(|st| kind(&st)).ok() != Some(SFlag::S_IFREG) {
+                    return Err(sys(format!(
+                        "create {}: not a regular file",
+                        name.display()
+                    )));
+                }
                 let mut file = std::fs::File::from(f);
                 std::io::copy(&mut entry, &mut file)
                     .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
@@ -713,10 +723,13 @@ fn append_dir<W: std::io::Write>(
                 append_dir(tar, sub, path, &cst)?;
             }
             SFlag::S_IFREG => {
+                // O_NONBLOCK: swapped for a FIFO since the stat, it must not
+                // hold this thread waiting for a writer (the check below
+                // then skips it).
                 let Ok(f) = openat(
                     &dfd,
                     child,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 ) else {
                     continue;
