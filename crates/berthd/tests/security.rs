@@ -619,3 +619,112 @@ except (ConnectionResetError, BrokenPipeError):
     let answer = String::from_utf8_lossy(&root.stdout);
     assert!(answer.contains("pid"), "root was not served: {answer}");
 }
+
+/// A registry of the test's own on loopback (plain HTTP; berth tries TLS
+/// first there, which it refuses) serving `me/img:v1`: a config listing
+/// one diff id per layer and a manifest declaring each layer `size` bytes.
+/// Counts the layer downloads asked for.
+fn lying_registry(
+    layers: usize,
+    size: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let sha = |b: &[u8]| format!("sha256:{:x}", Sha256::digest(b));
+    let blobs: Vec<String> = (0..layers)
+        .map(|i| sha(format!("layer {i}").as_bytes()))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": blobs},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": sha(&config), "size": config.len()},
+        "layers": blobs.iter().map(|d| serde_json::json!({
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "digest": d, "size": size})).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let config_path = format!("/v2/me/img/blobs/{}", sha(&config));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(1) if head.is_empty() && !b[0].is_ascii_uppercase() => break,
+                    Ok(1) => head.push(b[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (ctype, body): (&str, &[u8]) = if path == "/v2/" {
+                ("application/json", b"{}")
+            } else if path == "/v2/me/img/manifests/v1" {
+                (
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                    &manifest,
+                )
+            } else if path == config_path {
+                ("application/octet-stream", &config)
+            } else if path.starts_with("/v2/me/img/blobs/") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ("application/octet-stream", b"short")
+            } else {
+                continue;
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(body);
+        }
+    });
+    (host, hits)
+}
+
+/// Issue 15, item 11: a registry may declare any layer size, and the pull
+/// went on downloading whatever came (filling the disk). Declared sizes
+/// above the store's bound, or above the free space, are refused now
+/// before a byte of any layer is fetched.
+#[test]
+fn issue15_declared_layer_sizes_are_bounded_and_must_fit() {
+    let d = Daemon::start();
+    // 1 PiB in one layer: beyond any bound.
+    let (host, hits) = lying_registry(1, 1 << 50);
+    let (code, out, err) = d.docker(&["pull", &format!("{host}/me/img:v1")]);
+    assert!(
+        code != 0 && err.contains("more than the limit"),
+        "{code} {out} {err}"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a layer was fetched"
+    );
+    // Layers each within the bound, together more than the disk has free.
+    let st = nix::sys::statvfs::statvfs(d.dir.path()).unwrap();
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    let each: u64 = 60 << 30;
+    let (host, hits) = lying_registry((free / each + 1) as usize, each);
+    let (code, out, err) = d.docker(&["pull", &format!("{host}/me/img:v1")]);
+    assert!(
+        code != 0 && err.contains("not enough space"),
+        "{code} {out} {err}"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a layer was fetched"
+    );
+}
