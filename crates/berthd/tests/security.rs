@@ -714,7 +714,7 @@ fn issue15_declared_layer_sizes_are_bounded_and_must_fit() {
     );
     // Layers each within the bound, together more than the disk has free.
     let st = nix::sys::statvfs::statvfs(d.dir.path()).unwrap();
-    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    let free = st.blocks_available() * st.fragment_size();
     let each: u64 = 60 << 30;
     let (host, hits) = lying_registry((free / each + 1) as usize, each);
     let (code, out, err) = d.docker(&["pull", &format!("{host}/me/img:v1")]);

@@ -375,7 +375,7 @@ impl Pull {
         }
         let root = self.engine.data_root.join("image");
         if let Ok(st) = nix::sys::statvfs::statvfs(&root) {
-            let free = u64::from(st.blocks_available()).saturating_mul(st.fragment_size());
+            let free = st.blocks_available().saturating_mul(st.fragment_size());
             if declared > free {
                 return Err(EngineError::new(
                     ErrorKind::System,
