@@ -542,7 +542,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// Issue 15, item 6: a healthcheck's output was read whole before it was
-/// cut to 4096 bytes: 100 MB of output were 100 MB (and more) of daemon.
+/// cut to 4096 bytes: 48 MB of output were 48 MB (and more) of daemon.
 #[test]
 fn issue15_healthcheck_output_is_bounded_while_read() {
     let d = Daemon::with_busybox();
@@ -553,7 +553,7 @@ fn issue15_healthcheck_output_is_bounded_while_read() {
         "--name",
         "h",
         "--health-cmd",
-        "head -c 100000000 /dev/zero; true",
+        "head -c 48000000 /dev/zero; true",
         "--health-interval",
         "1s",
         "--health-timeout",
@@ -562,10 +562,19 @@ fn issue15_healthcheck_output_is_bounded_while_read() {
         "sleep",
         "100",
     ]));
-    common::eventually("a health check's result", || {
+    // Piping the output through the exec takes seconds on a loaded machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
         let (_, out, _) = d.docker(&["inspect", "-f", "{{len .State.Health.Log}}", "h"]);
-        out.trim().parse::<u32>().unwrap_or(0) > 0
-    });
+        if out.trim().parse::<u32>().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no health check result"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let output = ok(d.docker(&[
         "inspect",
         "-f",
@@ -575,7 +584,7 @@ fn issue15_healthcheck_output_is_bounded_while_read() {
     assert!(output.len() <= 4097, "{}", output.len());
     let grown = peak_rss_kib(d.pid()).saturating_sub(before);
     assert!(
-        grown < 64 * 1024,
+        grown < 16 * 1024,
         "the daemon grew by {grown} KiB reading a check's output"
     );
 }
