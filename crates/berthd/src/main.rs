@@ -9,6 +9,7 @@ mod flags;
 mod health;
 mod monitor;
 mod phases;
+mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -129,8 +130,11 @@ fn main() -> std::process::ExitCode {
 
 async fn run(flags: flags::Flags) -> Result<()> {
     let settings = flags.settings()?;
+    // Nothing under the roots is any host user's but root's (a container's
+    // root filesystem holds its setuid binaries); older roots are narrowed.
     for dir in [&settings.data_root, &settings.exec_root] {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        engine::perms::dir(dir, engine::perms::ROOT_DIR)
+            .with_context(|| format!("create {}", dir.display()))?;
     }
     let id = daemon_id(&settings.data_root)?;
     if let Some(parent) = settings.socket.parent() {
@@ -144,9 +148,8 @@ async fn run(flags: flags::Flags) -> Result<()> {
         );
     }
     let _ = std::fs::remove_file(&settings.socket);
-    let listener = UnixListener::bind(&settings.socket)
+    let listener = bind_socket(&settings.socket)
         .with_context(|| format!("listen on {}", settings.socket.display()))?;
-    std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
@@ -231,11 +234,25 @@ async fn run(flags: flags::Flags) -> Result<()> {
                 };
                 let d = daemon.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let d = d.clone();
-                        async move { Ok::<_, std::convert::Infallible>(api::handle(&d, req).await) }
+                        // A panic in a request is that request's 500.
+                        let handled = unwind::CatchUnwind::new(async move {
+                            unwind::test_panic(req.uri().path());
+                            api::handle(&d, req).await
+                        });
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                handled.await.unwrap_or_else(|m| api::panicked(&m)),
+                            )
+                        }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
+                    let _ = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_read_timeout())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
                 });
             }
             _ = term.recv() => break,
@@ -248,6 +265,45 @@ async fn run(flags: flags::Flags) -> Result<()> {
     }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     Ok(())
+}
+
+/// How long a client may take to send a request's headers (and how long a
+/// kept-alive connection may sit idle before its next request): a client
+/// that trickles bytes, or opens connections and sends nothing, holds no
+/// connection longer. hyper's own default, which it applies only with a
+/// timer, which berthd had not set.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`HEADER_READ_TIMEOUT`]; test builds take `BERTHD_TEST_HEADER_TIMEOUT_MS`
+/// so that a test need not wait half a minute.
+fn header_read_timeout() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("BERTHD_TEST_HEADER_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_millis(ms);
+    }
+    HEADER_READ_TIMEOUT
+}
+
+/// The API socket, born with mode 0660 (root and group root): the umask is
+/// narrowed around the `bind`, so that there is no instant in which another
+/// user may connect, as a `chmod` after it would leave. No other thread
+/// creates files yet (the engine opens after).
+fn bind_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
+    use nix::sys::stat::{umask, Mode};
+    let old = umask(Mode::from_bits_truncate(0o117));
+    let bound = UnixListener::bind(path);
+    umask(old);
+    let listener = bound?;
+    // A pre-existing, wider mode cannot be: the path was removed above; still,
+    // say it plainly if the file system ignored the umask.
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if mode & 0o007 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    }
+    Ok(listener)
 }
 
 /// Every 30 s, hands the heap pages glibc keeps after large operations

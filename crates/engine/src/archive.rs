@@ -302,6 +302,9 @@ pub(crate) fn extract_into(
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_non_dir(&parent, last);
+                // O_NONBLOCK: a FIFO the container puts here meanwhile
+                // must not hold this thread (opening one to write waits for
+                // a reader); it is refused below.
                 let f = openat(
                     &parent,
                     *last,
@@ -309,10 +312,17 @@ pub(crate) fn extract_into(
                         | OFlag::O_CREAT
                         | OFlag::O_TRUNC
                         | OFlag::O_NOFOLLOW
+                        | OFlag::O_NONBLOCK
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
                 .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                if fstat(&f).map(|st| kind(&st)).ok() != Some(SFlag::S_IFREG) {
+                    return Err(sys(format!(
+                        "create {}: not a regular file",
+                        name.display()
+                    )));
+                }
                 let mut file = std::fs::File::from(f);
                 std::io::copy(&mut entry, &mut file)
                     .map_err(|e| sys(format!("write {}: {e}", name.display())))?;

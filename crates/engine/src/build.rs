@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -279,20 +279,16 @@ impl Drop for Mounted {
 }
 
 /// Parses `--chown` (`user[:group]`, names looked up in the root's
-/// `/etc/passwd` and `/etc/group`).
+/// `/etc/passwd` and `/etc/group`, read inside the root, regular files
+/// only, bounded: [`crate::rootfile`]).
 fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
-    let read = |path: &str| -> String {
-        runtime::rootfs::resolve::open_in_root(
-            root,
-            Path::new(path),
-            runtime::rootfs::resolve::Create::No,
-        )
-        .ok()
-        .and_then(|fd| std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok())
-        .unwrap_or_default()
+    let read = |path: &str| -> Result<String, EngineError> {
+        crate::rootfile::read(root, path)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| bad(format!("--chown={spec}: {e}")))
     };
-    let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
-        read(file).lines().find_map(|l| {
+    let lookup = |file: &str, name: &str| -> Result<Option<(u32, u32)>, EngineError> {
+        Ok(read(file)?.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() > 3 && f[0] == name).then(|| {
                 (
@@ -300,7 +296,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
                     f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
                 )
             })
-        })
+        }))
     };
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -308,7 +304,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
     };
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, n),
-        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| {
+        Err(_) => lookup("/etc/passwd", user)?.ok_or_else(|| {
             bad(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             ))
@@ -318,11 +314,13 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
         None => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => lookup("/etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
-                bad(format!(
-                    "unable to find group {g}: no matching entries in group file"
-                ))
-            })?,
+            Err(_) => lookup("/etc/group", g)?
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         },
     };
     Ok((uid, gid))
@@ -738,7 +736,7 @@ impl Engine {
     /// A fresh directory for a build's context, removed when dropped.
     pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         tempfile::Builder::new()
             .prefix("context-")
             .tempdir_in(&base)
@@ -1267,7 +1265,7 @@ impl Engine {
     /// An image's layers mounted on a scratch upper under the data root.
     fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         let dir = tempfile::Builder::new()
             .prefix("step-")
             .tempdir_in(&base)

@@ -579,7 +579,8 @@ impl Engine {
         // no volume named here can be removed in between.
         let _vl = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mounts = self.resolve_mounts(&body, &created)?;
-        std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
+        crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
+        crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
         let layers = store::config::chain_ids(&image.diff_ids);
         let rec = ContainerRecord {
             layers,
@@ -780,8 +781,8 @@ impl Engine {
         }
         let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
         log.attrs = crate::logging::attrs(c)?;
-        std::fs::write(
-            dir.join("log-opts.json"),
+        crate::perms::write_private(
+            &dir.join("log-opts.json"),
             crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
@@ -795,8 +796,9 @@ impl Engine {
             &plan.extra,
         )
         .map_err(sys)?;
-        std::fs::write(
-            dir.join("config.json"),
+        // The whole environment is in it, often secrets.
+        crate::perms::write_private(
+            &dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
@@ -841,7 +843,7 @@ impl Engine {
             ));
         }
         let tmp = dir.join(".started.tmp");
-        std::fs::write(&tmp, now)
+        crate::perms::write_private(&tmp, now)
             .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
             .map_err(sys)
     }

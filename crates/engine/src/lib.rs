@@ -13,8 +13,10 @@ pub mod images;
 pub mod logging;
 pub mod mounts;
 pub mod network;
+pub mod perms;
 pub mod pull;
 pub mod push;
+pub mod rootfile;
 pub mod spec;
 pub mod time;
 pub mod update;
@@ -64,7 +66,18 @@ impl Engine {
     /// the image store, `<data_root>/containers` the containers) with runtime
     /// state under `exec_root`.
     pub fn open(data_root: &Path, exec_root: &Path) -> Result<Engine, EngineError> {
+        let modes = |e: std::io::Error| {
+            EngineError::new(
+                ErrorKind::System,
+                format!("set the modes of {}: {e}", data_root.display()),
+            )
+        };
+        // The roots first, so nothing below is reachable even for an
+        // instant; then what an older berth left world-readable.
+        perms::dir(data_root, perms::ROOT_DIR).map_err(modes)?;
+        perms::dir(exec_root, perms::ROOT_DIR).map_err(modes)?;
         let store = store::Store::open(&data_root.join("image"))?;
+        perms::tighten(data_root, exec_root).map_err(modes)?;
         Ok(Engine {
             store,
             data_root: data_root.to_path_buf(),

@@ -229,6 +229,11 @@ impl Engine {
             return Ok(r);
         }
         let data = self.volume_data(&name);
+        // `volumes/<name>` is root's; `_data` is the volume's root in
+        // containers and keeps the usual 0755.
+        if let Some(own) = data.parent() {
+            crate::perms::private_dir(own).map_err(|e| sys(format!("create {name}: {e}")))?;
+        }
         std::fs::create_dir_all(&data).map_err(|e| sys(format!("create {name}: {e}")))?;
         let rec = VolumeRecord {
             name: name.clone(),
@@ -749,13 +754,25 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(), EngineErro
                 copy_dir(&s, &d, depth + 1)?;
             }
             SFlag::S_IFREG => {
+                // O_NONBLOCK and the check: never wait on a FIFO put in
+                // the file's place since the stat.
                 let s = openat(
                     src,
                     name,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
                 .map_err(|e| err("open", e))?;
+                if nix::sys::stat::fstat(&s)
+                    .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT)
+                    .ok()
+                    != Some(SFlag::S_IFREG)
+                {
+                    return Err(sys(format!(
+                        "copy-up: {}: not a regular file",
+                        name.to_string_lossy()
+                    )));
+                }
                 let d = openat(
                     dst,
                     name,

@@ -135,11 +135,22 @@ impl StateDir {
     }
 
     /// Makes the directory of a new container; fails if the id is taken.
+    ///
+    /// The root is made 0700 (as runc's) and the container's directory is
+    /// 0700 whatever the root's mode: the exec fifo in it is writable by any
+    /// user (the container's user opens it, through its descriptor), so only
+    /// root may reach it by path, or a host user could start a created
+    /// container early.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        use std::os::unix::fs::DirBuilderExt;
         check_id(id)?;
-        fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| Error::io("create", root, e))?;
         let path = root.join(id);
-        match fs::create_dir(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => Ok(StateDir { path }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::Exists(id.to_string()))

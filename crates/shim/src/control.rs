@@ -130,6 +130,9 @@ pub fn serve(
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
+                if !peer_is_daemon(&conn) {
+                    continue;
+                }
                 let (input, output, log) = (input.clone(), output.clone(), log.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
@@ -138,6 +141,15 @@ pub fn serve(
                     .spawn(move || handle(conn, pid, &input, &output, &log));
             }
         });
+}
+
+/// Only root (the daemon) may drive the container: the socket is 0600 in a
+/// root-only directory already, and the peer's credentials are checked too,
+/// in case a descriptor of the directory leaked.
+fn peer_is_daemon(conn: &UnixStream) -> bool {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    getsockopt(conn, PeerCredentials)
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
 }
 
 /// Bytes read from one side per write to the other: on the connection

@@ -21,6 +21,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Which format the file is in.
@@ -106,6 +107,7 @@ impl Log {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .ok()?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -177,6 +179,7 @@ impl Log {
         if let Ok(f) = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.path)
         {
             self.file = f;

@@ -28,6 +28,7 @@ mod log;
 use log::Log;
 
 fn main() {
+    runtime::abort_on_panic();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
         let _ = writeln!(
@@ -36,6 +37,9 @@ fn main() {
         );
         std::process::exit(2);
     }
+    // What the shim makes (ctl.sock, ctr.log, exit.json, the runtime's
+    // state) is root's alone; the container's processes set their own umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // The container's init is a fork of this process: run from a sealed copy.
     if let Err(e) = runtime::sealed::ensure("berth-shim") {
         let _ = writeln!(std::io::stdout(), "error {e}");

@@ -228,6 +228,13 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r
 }
 
+/// The answer to a request whose handler panicked (see `unwind`).
+pub fn panicked(message: &str) -> Response<Body> {
+    error_response(&ApiError::internal(format!(
+        "internal error in berthd: {message}"
+    )))
+}
+
 /// A request body decoded as dockerd decodes it (Go's rules: `null` is the
 /// zero value, keys match fields ignoring case, unknown keys are ignored);
 /// a body that does not decode is a 400 naming the field.

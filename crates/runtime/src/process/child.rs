@@ -57,6 +57,17 @@ fn reset_signals() {
 /// Stage 1: namespaces, then fork the process proper.
 pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
     reset_signals();
+    // A process joining a running container is non-dumpable until its
+    // execve (which resets it), as runc's: once it is in the container's
+    // pid namespace, the container's root could otherwise ptrace it or
+    // read its /proc/PID/mem, environ and fds (CVE-2016-9962) while it
+    // still runs the runtime with the host's descriptors. Not when it joins
+    // a user namespace: its own /proc files would then be owned by the
+    // host's root, out of its reach.
+    if !plan.init && !joins_user_ns(plan) {
+        // SAFETY: integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
     if let Err(e) = namespaces(plan, &ch) {
         fail(&ch, e);
     }
@@ -79,6 +90,12 @@ pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
         }
         Err(e) => fail(&ch, Error::sys("fork init", e)),
     }
+}
+
+fn joins_user_ns(plan: &Plan) -> bool {
+    plan.join
+        .iter()
+        .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWUSER)
 }
 
 fn namespaces(plan: &Plan, ch: &Channel) -> Result<()> {
