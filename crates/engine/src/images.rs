@@ -273,8 +273,9 @@ impl Engine {
         Ok(store::archive::save(&self.store, &list, out)?)
     }
 
-    /// `berth system check`: re-hashes every blob and checks every image's
-    /// config and layers are there. Returns one line per problem.
+    /// `berth system check`: re-hashes every blob, checks every image's
+    /// config and layers are there, and every layer's directory against its
+    /// fingerprint. Returns one line per problem.
     pub fn system_check(&self) -> Result<Vec<String>, EngineError> {
         let mut problems = Vec::new();
         let content = self.store.content();
@@ -293,6 +294,7 @@ impl Engine {
                 }
             }
         }
+        problems.extend(self.store.check_layers()?);
         Ok(problems)
     }
 

@@ -76,6 +76,9 @@ pub struct Options {
     pub max_entries: u64,
     /// Limit of file bytes ([`MAX_BYTES`] by default).
     pub max_bytes: u64,
+    /// How the files reach the disk before the tree is renamed into place
+    /// (a layer's record may only name a tree that a power cut keeps).
+    pub durability: crate::tree::Durability,
 }
 
 impl Default for Options {
@@ -84,6 +87,7 @@ impl Default for Options {
             rootless: false,
             max_entries: MAX_ENTRIES,
             max_bytes: MAX_BYTES,
+            durability: crate::tree::Durability::Syncfs,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Unpacked {
     pub size: u64,
     /// The final directory.
     pub path: PathBuf,
+    /// The tree's fingerprint ([`crate::tree::fingerprint`]).
+    pub tree: String,
 }
 
 /// Compression of a layer blob.
@@ -255,6 +261,11 @@ pub fn unpack(
         let size = extracted?;
         Ok((size, hashed.map_err(LayerError::Read)?))
     })?;
+    // Whole and on disk before it gets its name: a directory under its real
+    // name is a complete layer even after a power cut.
+    let (tree, _) =
+        crate::tree::fingerprint(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
+    crate::tree::flush(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
     let dest = parent.join(name);
     let tmp_path = tmp.keep();
     match fs::rename(&tmp_path, &dest) {
@@ -279,6 +290,7 @@ pub fn unpack(
         diff_id,
         size,
         path: dest,
+        tree,
     })
 }
 

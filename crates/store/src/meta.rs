@@ -116,6 +116,9 @@ pub struct LayerRecord {
     pub size: u64,
     /// Compressed blobs known to hold this layer (digest, media type), for push.
     pub blobs: Vec<(String, String)>,
+    /// The unpacked directory's fingerprint ([`crate::tree::fingerprint`]),
+    /// checked by `system check`; empty in records older than it.
+    pub tree: String,
 }
 
 /// The database.
