@@ -9,7 +9,7 @@
 //! rootfs/       the overlay mount point; upper/ and work/ its writable layer
 //! etc/          hostname, hosts, resolv.conf bound into the container
 //! ctr.log       json-file log, written by the shim
-//! shim.pid      the shim's pid while it runs
+//! shim.pid      `PID START BOOT_ID` of the shim while it runs
 //! exit.json     {"ExitCode", "FinishedAt"}, written by the shim when the init exits
 //! ```
 //!
@@ -165,11 +165,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         // A live shim first: the previous run's exit.json stays until the
         // shim of this run replaces it.
-        let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-        if shim_alive {
+        if self.shim_pid(&c.id).is_some() {
             let st = self.runtime().state(&c.id);
             let pid = st.as_ref().map(|s| s.pid).unwrap_or(0);
             let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
@@ -200,13 +196,13 @@ impl Engine {
         m.entry(id.to_string()).or_default().clone()
     }
 
-    /// The pid of the container's shim while it runs.
+    /// The pid of the container's shim while it runs: the pid in
+    /// `shim.pid`, if that process is the one that wrote it (same start
+    /// time, same boot), not another that got its pid after a reboot.
     pub fn shim_pid(&self, id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.container_dir(id).join("shim.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        let text = std::fs::read_to_string(self.container_dir(id).join("shim.pid")).ok()?;
+        let p = runtime::state::PidFile::parse(&text)?;
+        p.alive("berth-shim").then_some(p.pid)
     }
 
     /// At daemon start: container directories with no record (a create or
@@ -528,28 +524,19 @@ impl Engine {
         let id = random_hex(32);
         let mut body = body;
         spec::merge(&cfg, &mut body, &id);
-        let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        let name = match name.filter(|n| !n.is_empty()) {
+        let wanted = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 valid_name(n)?;
+                // Early, so a refused create makes no volume; the check
+                // that counts is the one in the record's transaction.
+                let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
                 if let Some(c) = existing.iter().find(|c| c.name == n) {
                     return Err(name_conflict(n, &c.id));
                 }
-                n.to_string()
+                Some(n.to_string())
             }
-            None => loop {
-                let r = random_hex(2);
-                let i = usize::from_str_radix(&r, 16).unwrap_or(0);
-                let n = format!(
-                    "{}_{}",
-                    ADJECTIVES[i % ADJECTIVES.len()],
-                    NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
-                );
-                if !existing.iter().any(|c| c.name == n) {
-                    break n;
-                }
-            },
+            None => None,
         };
         // Volumes are made and the record written under the volumes lock:
         // no volume named here can be removed in between.
@@ -557,10 +544,10 @@ impl Engine {
         let mounts = self.resolve_mounts(&body, &created)?;
         std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
         let layers = store::config::chain_ids(&image.diff_ids);
-        let rec = ContainerRecord {
+        let mut rec = ContainerRecord {
             layers,
             id: id.clone(),
-            name,
+            name: String::new(),
             image: image.id,
             image_name,
             config: body,
@@ -569,9 +556,37 @@ impl Engine {
             mounts,
             ..Default::default()
         };
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &id, &rec))?;
+        // The name is checked in the transaction that records it: of two
+        // creates with one name, the second sees the first's record.
+        let recorded = self.store().meta().write(|w| {
+            let existing: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            let taken = |n: &str| existing.iter().find(|c| c.name == n);
+            rec.name = match &wanted {
+                Some(n) => match taken(n) {
+                    Some(c) => return Err(name_conflict(n, &c.id)),
+                    None => n.clone(),
+                },
+                None => loop {
+                    let n = random_name();
+                    if taken(&n).is_none() {
+                        break n;
+                    }
+                },
+            };
+            w.put(Table::Containers, &id, &rec)?;
+            Ok::<_, EngineError>(())
+        });
+        if let Err(e) = recorded {
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.typ == "volume" && m.anonymous)
+            {
+                let _ = self.remove_volume_locked(&m.name, true);
+            }
+            let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            return Err(e);
+        }
         Ok(id)
     }
 
@@ -991,17 +1006,24 @@ impl Engine {
         let c = self.find_container(name)?;
         let new_name = new_name.trim_start_matches('/');
         valid_name(new_name)?;
-        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        if let Some(other) = all.iter().find(|o| o.name == new_name) {
-            if other.id == c.id {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    "Renaming a container with the same name as its current name",
-                ));
+        // Checked and renamed in one transaction, as a create is.
+        self.store().meta().write(|w| {
+            let all: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            if let Some(other) = all.iter().find(|o| o.name == new_name) {
+                if other.id == c.id {
+                    return Err(EngineError::new(
+                        ErrorKind::InvalidArgument,
+                        "Renaming a container with the same name as its current name",
+                    ));
+                }
+                return Err(name_conflict(new_name, &other.id));
             }
-            return Err(name_conflict(new_name, &other.id));
-        }
-        self.mark(&c.id, |r| r.name = new_name.to_string())
+            if let Some(mut r) = w.get::<ContainerRecord>(Table::Containers, &c.id)? {
+                r.name = new_name.to_string();
+                w.put(Table::Containers, &c.id, &r)?;
+            }
+            Ok(())
+        })
     }
 
     /// The layer directories under a container, top first.
@@ -1806,6 +1828,17 @@ fn valid_name(n: &str) -> Result<(), EngineError> {
 }
 
 /// Docker's 409 for a name in use.
+/// A name as Docker makes one up: `adjective_name`.
+fn random_name() -> String {
+    let r = random_hex(2);
+    let i = usize::from_str_radix(&r, 16).unwrap_or(0);
+    format!(
+        "{}_{}",
+        ADJECTIVES[i % ADJECTIVES.len()],
+        NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
+    )
+}
+
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }

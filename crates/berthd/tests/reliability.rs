@@ -1,0 +1,204 @@
+//! Issue 16's weak points, each a test of its own, through the real docker
+//! CLI and the API: loads of one archive at once, creates racing for one
+//! name, and a recycled pid in a dead container's `shim.pid`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use common::Daemon;
+
+/// A raw `POST` with a JSON body; the status code and the body.
+fn post_json(d: &Daemon, path: &str, body: &str) -> (u16, String) {
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (code, body.to_string())
+}
+
+/// `berth system check`'s problems, through its route.
+fn problems(d: &Daemon) -> Vec<String> {
+    let (code, body) = post_json(d, "/berth/system/check", "");
+    assert_eq!(code, 200, "{body}");
+    // The body may come chunked: take the JSON object in it.
+    let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["Problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Four `docker load -i same.tar` at once on an empty store: four
+/// successes, one layer, and the store checks clean.
+#[test]
+fn issue16_parallel_loads_of_one_archive() {
+    let src = Daemon::with_busybox();
+    let keep = tempfile::tempdir().unwrap();
+    let tar = keep.path().join("bb-save.tar");
+    let (code, out, err) = src.docker(&["save", "-o", tar.to_str().unwrap(), "busybox"]);
+    assert_eq!(code, 0, "{out}{err}");
+    drop(src);
+    for round in 0..2 {
+        let d = Daemon::start();
+        // Started together, then waited for.
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                d.docker_command(&["load", "-i", tar.to_str().unwrap()])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("Loaded image: busybox:latest"));
+        }
+        let layers: Vec<String> =
+            std::fs::read_dir(d.dir.path().join(common::DATA_ROOT).join("image/layers"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+        assert_eq!(layers.len(), 1, "one layer directory: {layers:?}");
+        assert_eq!(problems(&d), Vec::<String>::new());
+        let (code, out, err) = d.docker(&["run", "--rm", "busybox", "echo", "ok"]);
+        assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+    }
+}
+
+/// Twenty creates with one name at once: exactly one is made, nineteen get
+/// Docker's 409.
+#[test]
+fn issue16_concurrent_creates_with_one_name() {
+    let d = Daemon::with_busybox();
+    let results: Vec<(u16, String)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..20)
+            .map(|_| {
+                s.spawn(|| {
+                    post_json(
+                        &d,
+                        "/containers/create?name=same",
+                        r#"{"Image":"busybox","Cmd":["true"]}"#,
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let made: Vec<_> = results.iter().filter(|(c, _)| *c == 201).collect();
+    let refused: Vec<_> = results.iter().filter(|(c, _)| *c == 409).collect();
+    assert_eq!((made.len(), refused.len()), (1, 19), "{results:?}");
+    let (code, id, _) = d.docker(&["inspect", "-f", "{{.Id}}", "same"]);
+    assert_eq!(code, 0);
+    for (_, body) in refused {
+        assert!(
+            body.contains(&format!(
+                "Conflict. The container name \\\"/same\\\" is already in use by container \\\"{}\\\". You have to remove (or rename) that container to be able to reuse that name.",
+                id.trim()
+            )),
+            "{body}"
+        );
+    }
+    let (_, all, _) = d.docker(&["ps", "-aq"]);
+    assert_eq!(all.lines().count(), 1, "{all}");
+    // Renames race the same way: one of two containers gets the name.
+    for n in ["r1", "r2"] {
+        let (code, _, err) = d.docker(&["create", "--name", n, "busybox", "true"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = ["r1", "r2"]
+            .iter()
+            .map(|n| {
+                let d = &d;
+                s.spawn(move || post_json(d, &format!("/containers/{n}/rename?name=taken"), "").0)
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [204, 409], "{codes:?}");
+}
+
+/// After a host crash the shim and its container are gone but `shim.pid`
+/// stays, and another process may have its pid: the container is not
+/// running for that.
+#[test]
+fn issue16_a_recycled_shim_pid_is_not_a_running_container() {
+    let mut d = Daemon::with_busybox();
+    let (code, id, err) = d.docker(&["run", "-d", "busybox", "sleep", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    let id = id.trim().to_string();
+    let mut init = 0;
+    common::eventually("the container's pid", || {
+        let (_, pid, _) = d.docker(&["inspect", "-f", "{{.State.Pid}}", &id]);
+        init = pid.trim().parse().unwrap_or(0);
+        init > 0
+    });
+    let pidfile = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("containers")
+        .join(&id)
+        .join("shim.pid");
+    let recorded = std::fs::read_to_string(&pidfile).unwrap();
+    let shim: i32 = recorded.split_whitespace().next().unwrap().parse().unwrap();
+    // As a power cut does: the daemon, the shim and the container die, and
+    // nothing records the exit.
+    assert!(shim > 0, "shim {shim}");
+    d.kill9();
+    for pid in [shim, init] {
+        // SAFETY: signals processes of this test's daemon.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    common::eventually("the shim to go", || {
+        !std::path::Path::new(&format!("/proc/{shim}")).exists()
+    });
+    // Another process now has the shim's pid (as after a reboot): the file
+    // is kept as written but for the pid.
+    let mut other = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let rest = recorded
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .map(|x| x.1)
+        .unwrap_or("");
+    std::fs::write(&pidfile, format!("{} {rest}", other.id())).unwrap();
+    d.restart();
+    let (_, state, _) = d.docker(&["inspect", "-f", "{{.State.Running}} {{.State.Status}}", &id]);
+    let (_, running, _) = d.docker(&["ps", "-q"]);
+    let (code, _, err) = d.docker(&["rm", &id]);
+    let still = other.try_wait().unwrap().is_none();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(state.trim(), "false exited");
+    assert_eq!(running.trim(), "");
+    assert_eq!(code, 0, "removed without -f: {err}");
+    assert!(still, "the other process was left alone");
+}
