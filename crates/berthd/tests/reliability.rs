@@ -202,3 +202,56 @@ fn issue16_a_recycled_shim_pid_is_not_a_running_container() {
     assert_eq!(code, 0, "removed without -f: {err}");
     assert!(still, "the other process was left alone");
 }
+
+/// On a machine without `nft` (package nftables), berthd says so in one line
+/// with the way out, before it makes anything; with `--bridge none` it
+/// starts and warns once.
+#[test]
+fn fresh_machine_a_missing_nft_is_named_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // A PATH with `ps` and without `nft`.
+    let ps = ["/usr/bin/ps", "/bin/ps"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
+    std::os::unix::fs::symlink(ps, bin.join("ps")).unwrap();
+    let berthd = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berthd"));
+        c.env("PATH", &bin)
+            .args(extra)
+            .arg("-H")
+            .arg(format!("unix://{}", dir.path().join("s.sock").display()))
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("berthd.pid"));
+        c
+    };
+    let out = berthd(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "berthd: missing program `nft` (package nftables): needed for the default bridge's NAT and published ports, and user-defined networks; install it (apt-get install nftables) or start berthd with --bridge none\n"
+    );
+    assert!(!dir.path().join("s.sock").exists() && !dir.path().join("data").exists());
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = berthd(&["--bridge", "none"]).stderr(log).spawn().unwrap();
+    common::eventually("berthd to listen", || {
+        UnixStream::connect(dir.path().join("s.sock")).is_ok()
+    });
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let text = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("berthd: warning: missing program `nft`"))
+            .count(),
+        1,
+        "{text}"
+    );
+}
