@@ -255,3 +255,83 @@ fn fresh_machine_a_missing_nft_is_named_with_the_way_out() {
         "{text}"
     );
 }
+
+/// A build cut by a `kill -9` leaves its context and step directories under
+/// `<data-root>/build` (found by the torture harness): the next start
+/// removes them, unmounting a step's overlay first.
+#[test]
+fn issue16_build_leftovers_are_swept_at_start() {
+    let mut d = Daemon::with_busybox();
+    d.kill9();
+    let build = d.dir.path().join(common::DATA_ROOT).join("build");
+    std::fs::create_dir_all(build.join("context-abc")).unwrap();
+    std::fs::write(build.join("context-abc/Dockerfile"), "FROM busybox\n").unwrap();
+    let step = build.join("step-def");
+    for sub in ["root", "upper", "work", "lower"] {
+        std::fs::create_dir_all(step.join(sub)).unwrap();
+    }
+    std::fs::write(step.join("lower/kept"), "x").unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={},upperdir={},workdir={}",
+            step.join("lower").display(),
+            step.join("upper").display(),
+            step.join("work").display()
+        ))
+        .arg(step.join("root"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d.restart();
+    // The socket listens before the engine opens: an answer means it did.
+    let _ = d.http("GET", "/_ping");
+    let left: Vec<_> = std::fs::read_dir(&build)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&step.display().to_string());
+    if mounted {
+        let _ = std::process::Command::new("umount")
+            .arg(step.join("root"))
+            .status();
+    }
+    assert!(left.is_empty(), "{left:?}");
+    assert!(!mounted);
+}
+
+/// A commit pauses its running container; a `kill -9` before the resume
+/// left it paused for good, its log stopped (found by the torture
+/// harness). The next start resumes it; a container a user paused stays.
+#[test]
+fn issue16_a_commit_cut_by_a_kill_leaves_no_paused_container() {
+    let mut d = Daemon::with_busybox();
+    let ticker = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (code, id, err) = d.docker(&["run", "-d", "busybox", "sh", "-c", ticker]);
+        assert_eq!(code, 0, "{err}");
+        ids.push(id.trim().to_string());
+        let (code, _, err) = d.docker(&["pause", id.trim()]);
+        assert_eq!(code, 0, "{err}");
+    }
+    // The first as a commit leaves it when killed between pause and resume.
+    let dir = d.dir.path().join(common::DATA_ROOT).join("containers");
+    std::fs::write(dir.join(&ids[0]).join("commit-paused"), "").unwrap();
+    d.kill9();
+    d.restart();
+    let status = |id: &str| d.docker(&["inspect", "-f", "{{.State.Status}}", id]).1;
+    assert_eq!(status(&ids[0]).trim(), "running");
+    assert_eq!(status(&ids[1]).trim(), "paused", "a user's pause stays");
+    assert!(!dir.join(&ids[0]).join("commit-paused").exists());
+    let last = |id: &str| {
+        let (_, out, _) = d.docker(&["logs", "--tail", "1", id]);
+        out.trim().parse::<u64>().unwrap_or(0)
+    };
+    let before = last(&ids[0]);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(last(&ids[0]) > before, "its log goes on");
+}

@@ -11,6 +11,7 @@
 //! ctr.log       json-file log, written by the shim
 //! shim.pid      `PID START BOOT_ID` of the shim while it runs
 //! exit.json     {"ExitCode", "FinishedAt"}, written by the shim when the init exits
+//! commit-paused while a commit holds the container paused
 //! ```
 //!
 //! The record (name, image, create body, times) is in the metadata database;
@@ -25,6 +26,9 @@ use store::meta::Table;
 
 use crate::spec::{self, CreateRequest};
 use crate::{Engine, EngineError, ErrorKind};
+
+/// In a container's directory while a commit holds it paused.
+const COMMIT_PAUSED: &str = "commit-paused";
 
 /// What the store records about a container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -1209,8 +1213,12 @@ impl Engine {
         }
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+        // Paused for the commit, as Docker does; the mark says so, so that
+        // a daemon killed before the resume lets it go at its next start.
+        let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
         let frozen = o.pause
             && matches!(self.state(&c), State::Running(_, false))
+            && std::fs::write(&mark, "").is_ok()
             && self.runtime().pause(&c.id).is_ok();
         let _w = self.writing();
         let history = store::config::History {
@@ -1239,7 +1247,28 @@ impl Engine {
         if frozen {
             let _ = self.runtime().resume(&c.id);
         }
+        let _ = std::fs::remove_file(&mark);
         Ok(r?.id)
+    }
+
+    /// At daemon start: containers a commit paused when the daemon was
+    /// killed before it resumed them run again (a pause by a user, which
+    /// leaves no mark, stays).
+    pub fn resume_interrupted_commits(&self) -> Result<usize, EngineError> {
+        let mut resumed = 0;
+        for c in self.container_records()? {
+            let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
+            if !mark.exists() {
+                continue;
+            }
+            if matches!(self.state(&c), State::Running(_, true))
+                && self.runtime().resume(&c.id).is_ok()
+            {
+                resumed += 1;
+            }
+            let _ = std::fs::remove_file(&mark);
+        }
+        Ok(resumed)
     }
 
     /// The whole log lines of a container from byte offset `from`, in

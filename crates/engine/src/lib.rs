@@ -58,6 +58,7 @@ impl Engine {
     /// state under `exec_root`.
     pub fn open(data_root: &Path, exec_root: &Path) -> Result<Engine, EngineError> {
         let store = store::Store::open(&data_root.join("image"))?;
+        sweep_build(data_root);
         Ok(Engine {
             store,
             data_root: data_root.to_path_buf(),
@@ -88,5 +89,23 @@ impl Engine {
     /// The image store.
     pub fn store(&self) -> &store::Store {
         &self.store
+    }
+}
+
+/// At open, no build runs: what builds a crash cut short left under
+/// `<data-root>/build` (contexts, step overlays) is unmounted and removed,
+/// never deleted through a mount that stayed.
+fn sweep_build(data_root: &Path) {
+    for e in std::fs::read_dir(data_root.join("build"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let root = e.path().join("root");
+        let _ = store::mount::unmount(&root);
+        if volumes::is_mounted(&root) {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(e.path());
     }
 }
