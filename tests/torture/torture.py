@@ -206,6 +206,7 @@ class Harness:
         self.problems = []
         self.ops = 0
         self.acked = 0
+        self.by_kind = {}
         self.kills = 0
         self.checked = 0
         self.inflight_at_kill = []
@@ -266,6 +267,7 @@ class Harness:
         if ok:
             with self.counter_lock:
                 self.acked += 1
+                self.by_kind[op] = self.by_kind.get(op, 0) + 1
             return True
         if self.cut_by_kill(start):
             with self.model.lock:
@@ -796,11 +798,16 @@ class Harness:
                     m.containers.pop(name, None)
                     for members in m.networks.values():
                         members.discard(name)
-                elif op == "run -d":
-                    # Made (running or not): not acknowledged, so removed.
+                else:
+                    # A run -d cut by the kill made it (running or not), an
+                    # rm -f cut by it may have killed it: either way it is
+                    # not what was acknowledged; the rm -f is done again.
                     c, _, err = self.docker("rm", "-f", name)
                     if c != 0:
                         self.problem("rm -f of %s (cut by the kill): %s" % (name, err.strip()))
+                    m.containers.pop(name, None)
+                    for members in m.networks.values():
+                        members.discard(name)
             elif op in ("volume create", "volume rm"):
                 if self.inspect("--type", "volume", name) is None:
                     m.volumes.pop(name, None)
@@ -972,6 +979,14 @@ def main():
         for i in range(1, args.iterations + 1):
             h.iterate(i, rng)
         h.teardown_and_check_leaks()
+    except BaseException:
+        # Interrupted or broken: containers outlive the daemon, remove them.
+        if h.berthd.proc and h.berthd.proc.poll() is None:
+            _, ids, _ = h.docker("ps", "-aq")
+            for id_ in ids.split():
+                h.docker("rm", "-f", id_)
+            h.docker("network", "prune", "-f")
+        raise
     finally:
         h.berthd.stop()
         if h.registry:
@@ -986,6 +1001,7 @@ def main():
         "at most %d), %d objects checked, %d problems, %.0f s, seed %d"
         % (args.iterations, h.ops, h.acked, h.kills, mean, max(h.inflight_at_kill or [0]), h.checked,
            len(h.problems), time.time() - t0, args.seed))
+    log("torture: acknowledged by kind: " + ", ".join("%s %d" % kv for kv in sorted(h.by_kind.items())))
     for p in h.problems:
         log("  " + p)
     if h.problems:

@@ -335,3 +335,43 @@ fn issue16_a_commit_cut_by_a_kill_leaves_no_paused_container() {
     std::thread::sleep(std::time::Duration::from_millis(600));
     assert!(last(&ids[0]) > before, "its log goes on");
 }
+
+/// `docker image prune` while a build runs: the build's intermediate
+/// images are untagged until it ends, and the collector took their layers
+/// from under the next step (`invalid image: mount overlay on …`, found by
+/// the torture harness). The build holds the collector off now.
+#[test]
+fn issue16_a_prune_during_a_build_does_not_break_it() {
+    let d = Daemon::with_busybox();
+    let ctx = d.dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo 1 > /a\nCOPY Dockerfile /d1\nRUN echo 2 > /b\nCOPY Dockerfile /d2\nRUN echo 3 > /c\nCOPY Dockerfile /d3\nRUN cat /a /b /c\n",
+    )
+    .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (code, out, err) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // As often as the API answers: the window is between a step's
+            // commit and the next step's mount.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = post_json(&d, "/images/prune", "");
+            }
+        });
+        let r = d.docker(&[
+            "build",
+            "-q",
+            "--no-cache",
+            "-t",
+            "pruned",
+            ctx.to_str().unwrap(),
+        ]);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = d.docker(&["run", "--rm", "pruned", "cat", "/a", "/b", "/c"]);
+    assert_eq!((code, out.as_str()), (0, "1\n2\n3\n"), "{err}");
+    assert_eq!(problems(&d), Vec::<String>::new());
+}
