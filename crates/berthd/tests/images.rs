@@ -132,3 +132,82 @@ fn image_errors_are_dockers() {
     assert!(err.contains("leaves the archive"), "{err}");
     assert_eq!(d.docker(&["images", "-q"]).1.trim(), "");
 }
+
+/// The config dockerd 20.10 writes for `docker import` (Go's `null` for every
+/// empty slice and map, a `container_config`, nanosecond timestamps), as
+/// recorded from `docker save` there; `{DIFF}` is the layer's diff id.
+const DOCKER_IMPORT_CONFIG: &str = r#"{"architecture":"amd64","comment":"Imported from -","config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"container_config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"created":"2026-11-30T09:12:41.873912053Z","docker_version":"20.10.24+dfsg1","history":[{"created":"2026-11-30T09:12:41.873912053Z","comment":"Imported from -"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["{DIFF}"]}}"#;
+
+/// Regression (issue 17): images made by Docker, whose configs hold `null`s,
+/// were refused ("invalid type: null, expected a sequence").
+#[test]
+fn docker_made_image_with_nulls_loads_runs_and_round_trips() {
+    use sha2::Digest as _;
+    let d = Daemon::start();
+    let layer = std::fs::read(busybox_tar(d.dir.path())).unwrap();
+    let hex = |b: &[u8]| {
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let diff = format!("sha256:{}", hex(&layer));
+    let config = DOCKER_IMPORT_CONFIG.replace("{DIFF}", &diff);
+    let config_hex = hex(config.as_bytes());
+    // dockerd 20.10's `docker save` layout: a directory per layer with
+    // VERSION, json and layer.tar; `<config hex>.json`; manifest.json with
+    // `null` for the untagged image's RepoTags beside a tagged one.
+    let layer_dir = "5d2a0c8ea63b4d5f0a1c9e8b7f6e5d4c3b2a19087f6e5d4c3b2a190876543210";
+    let archive = d.dir.path().join("docker-save.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&format!("{layer_dir}/VERSION"), b"1.0");
+    add(
+        &format!("{layer_dir}/json"),
+        format!(r#"{{"id":"{layer_dir}","created":"0001-01-01T00:00:00Z","container_config":{{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null}},"os":"linux"}}"#).as_bytes(),
+    );
+    add(&format!("{layer_dir}/layer.tar"), &layer);
+    add(&format!("{config_hex}.json"), config.as_bytes());
+    add(
+        "manifest.json",
+        format!(r#"[{{"Config":"{config_hex}.json","RepoTags":["dockermade:latest"],"Layers":["{layer_dir}/layer.tar"]}},{{"Config":"{config_hex}.json","RepoTags":null,"Layers":["{layer_dir}/layer.tar"]}}]"#).as_bytes(),
+    );
+    add(
+        "repositories",
+        format!(r#"{{"dockermade":{{"latest":"{layer_dir}"}}}}"#).as_bytes(),
+    );
+    b.finish().unwrap();
+    drop(b);
+
+    let out = ok(d.docker(&["load", "-i", archive.to_str().unwrap()]));
+    assert!(out.contains("Loaded image: dockermade:latest"), "{out}");
+    let id = format!("sha256:{config_hex}");
+    let out = ok(d.docker(&[
+        "image",
+        "inspect",
+        "dockermade",
+        "--format",
+        "{{.Id}}|{{.Created}}|{{.Comment}}",
+    ]));
+    assert_eq!(
+        out.trim(),
+        format!("{id}|2026-11-30T09:12:41.873912053Z|Imported from -")
+    );
+    assert!(ok(d.docker(&["images"])).contains("dockermade"));
+    assert!(ok(d.docker(&["history", "dockermade"])).contains("Imported from -"));
+    let out = ok(d.docker(&["run", "--rm", "dockermade", "echo", "from docker"]));
+    assert_eq!(out.trim(), "from docker");
+    // save → rmi → load: the same id, the config's bytes kept as they were.
+    let saved = d.dir.path().join("resaved.tar");
+    ok(d.docker(&["save", "-o", saved.to_str().unwrap(), "dockermade"]));
+    ok(d.docker(&["rmi", "dockermade"]));
+    ok(d.docker(&["load", "-i", saved.to_str().unwrap()]));
+    let out = ok(d.docker(&["image", "inspect", "dockermade", "--format", "{{.Id}}"]));
+    assert_eq!(out.trim(), id);
+}

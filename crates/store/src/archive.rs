@@ -44,6 +44,7 @@ struct DockerManifest {
     config: String,
     #[serde(default)]
     repo_tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::config::null_as_default")]
     layers: Vec<String>,
 }
 

@@ -8,9 +8,21 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
+
+/// Reads `null` as the type's zero value, as Go's `encoding/json` does: Go
+/// writes `null` for every empty slice and map (`"Env":null`,
+/// `"Labels":null`), so configs made by Docker and older tools are full of
+/// them.
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `config` of an image config: what a container inherits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,12 +30,15 @@ use sha2::{Digest as _, Sha256};
 pub struct RunConfig {
     /// `USER`.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub user: String,
     /// `EXPOSE`: `"80/tcp": {}`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub exposed_ports: BTreeMap<String, Value>,
     /// `ENV`, `KEY=value`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub env: Vec<String>,
     /// `ENTRYPOINT`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,21 +48,27 @@ pub struct RunConfig {
     pub cmd: Option<Vec<String>>,
     /// `VOLUME`: `"/data": {}`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub volumes: BTreeMap<String, Value>,
     /// `WORKDIR`.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub working_dir: String,
     /// `LABEL`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub labels: BTreeMap<String, String>,
     /// `STOPSIGNAL`.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub stop_signal: String,
     /// `ONBUILD` triggers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub on_build: Vec<String>,
     /// `SHELL`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub shell: Vec<String>,
     /// `HEALTHCHECK`, as Docker's JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +85,7 @@ pub struct RootFs {
     #[serde(rename = "type")]
     pub typ: String,
     /// Diff ids, bottom first.
+    #[serde(deserialize_with = "null_as_default")]
     pub diff_ids: Vec<String>,
 }
 
@@ -73,18 +95,23 @@ pub struct RootFs {
 pub struct History {
     /// When.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created: String,
     /// The instruction.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_by: String,
     /// A comment (`Imported from -`).
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub comment: String,
     /// Author.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub author: String,
     /// True when the step made no layer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(deserialize_with = "null_as_default")]
     pub empty_layer: bool,
 }
 
@@ -106,11 +133,13 @@ pub struct ImageConfig {
     pub author: Option<String>,
     /// What containers inherit.
     #[serde(default)]
+    #[serde(deserialize_with = "null_as_default")]
     pub config: RunConfig,
     /// Layers.
     pub rootfs: RootFs,
     /// One entry per step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(deserialize_with = "null_as_default")]
     pub history: Vec<History>,
     /// Fields of other tools, kept.
     #[serde(flatten)]
@@ -385,6 +414,22 @@ mod tests {
             Err(ChangeError::Unsupported("RUN".into()))
         );
         assert!(apply_changes(&mut c, &["LABEL novalue".into()]).is_err());
+    }
+
+    /// Go writes `null` for empty slices and maps; Docker's configs (and
+    /// their `container_config`) are full of them (issue 17).
+    #[test]
+    fn nulls_read_as_go_reads_them() {
+        let raw = r#"{"architecture":"amd64","os":"linux","created":"2026-11-30T09:12:41.873912053Z","config":{"User":"","Env":null,"Cmd":null,"Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null,"ExposedPorts":null,"Shell":null,"Healthcheck":null,"StopSignal":null},"container_config":{"Env":null},"rootfs":{"type":"layers","diff_ids":null},"history":null}"#;
+        let cfg: ImageConfig = serde_json::from_str(raw).unwrap();
+        assert_eq!(cfg.config, RunConfig::default());
+        assert!(cfg.rootfs.diff_ids.is_empty() && cfg.history.is_empty());
+        let cfg: ImageConfig = serde_json::from_str(
+            r#"{"architecture":"amd64","os":"linux","config":null,"rootfs":{"type":"layers","diff_ids":[]},"history":[{"created":"x","created_by":null,"empty_layer":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.config, RunConfig::default());
+        assert_eq!(cfg.history[0].created, "x");
     }
 
     #[test]
