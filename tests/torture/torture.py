@@ -240,7 +240,7 @@ class Harness:
 
     def record(self, op, ok, detail):
         self.oplog.write(json.dumps({"i": self.iteration, "op": op, "ok": ok, "t": time.time(),
-                                     "detail": detail[:300]}) + "\n")
+                                     "detail": message(detail)}) + "\n")
 
     def run_op(self, name, fn, rng):
         with self.counter_lock:
@@ -275,7 +275,7 @@ class Harness:
                     self.model.unknown.append((op, n))
             return False
         if not any(e in err for e in expected):
-            self.problem("%s %s failed with the daemon up: %s" % (op, " ".join(names), (out + err).strip()[:300]))
+            self.problem("%s %s failed with the daemon up: %s" % (op, " ".join(names), message(out + err)))
         return False
 
     # -- the operations ------------------------------------------------------
@@ -941,6 +941,13 @@ class Harness:
                         or p.startswith("image/blobs/sha256/"):
                     if p != "image/layers/empty":
                         self.problem("directory left in the data root: " + p)
+
+
+def message(text):
+    """A client's output without the classic builder's banner, bounded."""
+    noise = ("DEPRECATED:", "Install the buildx", "https://docs.docker.com/go/buildx", "Sending build context")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(noise)]
+    return " / ".join(lines)[:600]
 
 
 def read_tar_file(data):

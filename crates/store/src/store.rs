@@ -15,7 +15,7 @@
 //! fingerprinted, renamed in, directory fsynced), then one metadata
 //! transaction naming them (redb commits durably). A blob or layer directory
 //! no record names is garbage, collected by [`Store::gc`], which renames a
-//! layer's directory away before its record goes. See docs/CRASH-SAFETY.md.
+//! layer's directory away before removing it. See docs/CRASH-SAFETY.md.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -542,11 +542,20 @@ impl Store {
             .into_iter()
             .filter(|l| !keep.contains(&l.chain_id))
             .collect();
-        // Each dead layer's directory is renamed away first (one atomic
-        // step), then the records go, then the trees: a crash at any point
-        // leaves a layer's directory whole under its name or not there at
-        // all (a `.tmp-gc-…` tree, removed at open), never a partial one
-        // that a later pull or load could take for complete.
+        // The records go first (one transaction), then each directory is
+        // renamed away (one atomic step), then the trees are removed: a
+        // crash at any point leaves a layer's directory whole under its name
+        // (with no record: reused by the next unpack after a fingerprint
+        // check, or collected below by the next gc) or not there at all (a
+        // `.tmp-gc-…` tree, removed at open); never a partial directory that
+        // a later pull or load could take for complete, and never a record
+        // whose directory is gone.
+        self.meta.write(|w| {
+            for l in &dead {
+                w.delete_layer(&l.chain_id)?;
+            }
+            Ok::<_, MetaError>(())
+        })?;
         let layers_dir = self.root.join("layers");
         let mut doomed = Vec::new();
         let mut away = |from: PathBuf, chain: &str| -> Result<(), StoreError> {
@@ -560,18 +569,17 @@ impl Store {
                 Err(source) => Err(StoreError::Io { path: from, source }),
             }
         };
-        for l in &dead {
-            away(self.layer_dir(&l.chain_id), &l.chain_id)?;
-        }
-        // Directories no record names: an unpack whose image a crash kept
-        // from being recorded (no writer is between the two while the
-        // collector runs).
+        // Every directory no record names: the dead layers', and those an
+        // unpack left when a crash kept its image from being recorded (no
+        // writer is between the two while the collector runs).
         let recorded: std::collections::BTreeSet<String> = self
             .meta
             .layers()?
             .into_iter()
             .map(|l| hex(&l.chain_id).to_string())
             .collect();
+        let dead_names: std::collections::BTreeSet<String> =
+            dead.iter().map(|l| hex(&l.chain_id).to_string()).collect();
         let mut orphans = 0;
         for e in std::fs::read_dir(&layers_dir)
             .map_err(|source| StoreError::Io {
@@ -586,16 +594,12 @@ impl Store {
                 && !recorded.contains(&name)
             {
                 away(e.path(), &name)?;
-                orphans += 1;
+                if !dead_names.contains(&name) {
+                    orphans += 1;
+                }
             }
         }
         let _ = crate::content::sync_dir(&layers_dir);
-        self.meta.write(|w| {
-            for l in &dead {
-                w.delete_layer(&l.chain_id)?;
-            }
-            Ok::<_, MetaError>(())
-        })?;
         for d in &doomed {
             let _ = std::fs::remove_dir_all(d);
         }

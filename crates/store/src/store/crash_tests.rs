@@ -90,9 +90,10 @@ fn gc_killed_between_record_and_directory_leaves_no_partial_layer() {
     assert!(problems[0].contains("differs"), "{problems:?}");
 }
 
-/// The new collector renames a layer's directory away before its record
-/// goes: each state a kill can leave is one the store opens cleanly and a
-/// later import completes.
+/// The new collector deletes the records, then renames each directory away,
+/// then removes it: each state a kill can leave is one the store opens
+/// cleanly, with no record whose directory is gone, and that a later import
+/// completes.
 #[test]
 fn gc_states_after_a_kill_are_all_recoverable() {
     let d = tempfile::tempdir().unwrap();
@@ -101,15 +102,35 @@ fn gc_states_after_a_kill_are_all_recoverable() {
     let img = import(&store, &tar, "a");
     let chain = img.top_layer.clone();
     let layers = d.path().join("layers");
-    // Killed after the rename, before the record went: a record without
-    // its directory, and a `.tmp-gc-` tree.
+    let forget = |store: &Store, id: &str| {
+        store
+            .meta()
+            .write(|w| {
+                w.untag("docker.io/library/a:latest")?;
+                w.delete_image(id)?;
+                Ok::<_, MetaError>(())
+            })
+            .unwrap();
+    };
+    // Killed after the records went, before the rename: a whole directory
+    // no record names. The next import of the layer keeps it.
+    forget(&store, &img.id);
     store
         .meta()
-        .write(|w| {
-            w.untag("docker.io/library/a:latest")?;
-            w.delete_image(&img.id)?;
-            Ok::<_, MetaError>(())
-        })
+        .write(|w| w.delete_layer(&chain).map(|_| ()))
+        .unwrap();
+    drop(store);
+    let store = Store::open(d.path()).unwrap();
+    assert!(store.check_layers().unwrap().is_empty());
+    let again = import(&store, &tar, "a");
+    assert_eq!(again.top_layer, chain);
+    assert_eq!(count_files(&store.layer_dir(&chain)), 50);
+    assert!(store.check_layers().unwrap().is_empty());
+    // Killed while the renamed tree was being removed: open clears it.
+    forget(&store, &again.id);
+    store
+        .meta()
+        .write(|w| w.delete_layer(&chain).map(|_| ()))
         .unwrap();
     std::fs::rename(
         store.layer_dir(&chain),
@@ -127,35 +148,22 @@ fn gc_states_after_a_kill_are_all_recoverable() {
         names.is_empty(),
         "open clears the collector's trees: {names:?}"
     );
-    let again = import(&store, &tar, "a");
-    assert_eq!(count_files(&store.layer_dir(&again.top_layer)), 50);
-    assert!(store.check_layers().unwrap().is_empty());
-    // A whole directory no record names (an import whose record a kill
-    // lost) is collected by the next gc, and an import meanwhile keeps it.
+    let img = import(&store, &tar, "a");
+    assert_eq!(count_files(&store.layer_dir(&img.top_layer)), 50);
+    // A whole directory no record names is collected by the next gc.
+    forget(&store, &img.id);
     store
         .meta()
-        .write(|w| {
-            w.untag("docker.io/library/a:latest")?;
-            w.delete_image(&again.id)?;
-            w.delete_layer(&chain)?;
-            Ok::<_, MetaError>(())
-        })
+        .write(|w| w.delete_layer(&chain).map(|_| ()))
         .unwrap();
     assert_eq!(store.gc(&[]).unwrap().0, 1, "the unrecorded directory");
-    assert!(!store.layer_dir(&chain).exists());
     assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 0);
-    // A real gc, then nothing is left.
+    // A real gc leaves nothing, and no record without its directory.
     let img = import(&store, &tar, "a");
-    store
-        .meta()
-        .write(|w| {
-            w.untag("docker.io/library/a:latest")?;
-            w.delete_image(&img.id)?;
-            Ok::<_, MetaError>(())
-        })
-        .unwrap();
+    forget(&store, &img.id);
     assert_eq!(store.gc(&[]).unwrap().0, 1);
     assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 0);
+    assert!(store.meta().layers().unwrap().is_empty());
 }
 
 /// Four loads of one archive at once, on an empty store, all succeed and
