@@ -33,7 +33,7 @@ fn an_imported_image_runs_with_dockers_defaults() {
     let merged = ctr.join("rootfs");
     store.mount_rw(&image, &ctr, &merged).unwrap();
     let cfg = store.config(&image).unwrap();
-    let req: engine::spec::CreateRequest = serde_json::from_value(serde_json::json!({
+    let req: models::container::CreateBody = serde_json::from_value(serde_json::json!({
         "Cmd": ["sh", "-c", "echo $IMAGE_VAR $REQ_VAR; pwd; hostname; cat /etc/hostname; id -u; grep -E '^(CapEff|Seccomp):' /proc/self/status; touch /made-here"],
         "Env": ["REQ_VAR=from-request"],
         "HostConfig": {"Memory": 67108864, "PidsLimit": 50},

@@ -59,10 +59,12 @@ impl Renderer {
             return Ok(());
         };
         let detail = &v["progressDetail"];
+        // Go leaves out a zero `current` (`omitempty`): a total alone is a
+        // bar at its start.
         let progress = match (detail["current"].as_u64(), detail["total"].as_u64()) {
-            (Some(c), Some(t)) => Some(bar(c, t)),
+            (c, Some(t)) => Some(bar(c.unwrap_or(0), t)),
             (Some(c), None) => Some(crate::units::human_size(c as f64)),
-            _ => None,
+            (None, None) => None,
         };
         let id = v["id"].as_str();
         if !self.tty {

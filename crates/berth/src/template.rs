@@ -5,7 +5,11 @@
 //! `lower`, `title`, `truncate`, `len`, `println`. No `if`, `range` or
 //! variables. The `table` prefix and Docker's `tabwriter` live here too.
 
+use models::zero::Zero;
 use serde_json::Value;
+
+/// Field path → the zero of its type (see [`models::zero`]).
+pub type Zeros = std::collections::BTreeMap<String, Zero>;
 
 /// A parsed template.
 #[derive(Debug, Clone)]
@@ -131,31 +135,42 @@ impl Template {
         Ok(Template { nodes })
     }
 
-    /// Renders the template against `data`.
+    /// Renders the template against `data`, JSON of no known type: a
+    /// `null` prints `<nil>` and a missing field `<no value>`, as Go's
+    /// templates print a decoded `interface{}`.
     pub fn render(&self, data: &Value) -> Result<String, String> {
-        self.render_with(data, false)
+        self.render_with(data, &Zeros::new(), false)
+    }
+
+    /// Renders the template against `data` of a Docker type, as docker's
+    /// templates run on its typed structs: a field that is `null` or left
+    /// out prints its type's zero (`zeros`, from [`models::zero::zeros`]):
+    /// `[]`, `map[]`, `<nil>`, `""`, `false`, `0`.
+    pub fn render_typed(&self, data: &Value, zeros: &Zeros) -> Result<String, String> {
+        self.render_with(data, zeros, false)
     }
 
     /// Renders a table's header: `headers` maps each field to its title and
     /// every function passes its argument through, as docker's
     /// `HeaderFunctions` do.
     pub fn render_header(&self, headers: &Value) -> String {
-        self.render_with(headers, true).unwrap_or_default()
+        self.render_with(headers, &Zeros::new(), true)
+            .unwrap_or_default()
     }
 
-    fn render_with(&self, data: &Value, header: bool) -> Result<String, String> {
+    fn render_with(&self, data: &Value, zeros: &Zeros, header: bool) -> Result<String, String> {
         let mut out = String::new();
         for n in &self.nodes {
             match n {
                 Node::Text(t) => out.push_str(t),
                 Node::Action(p) => {
-                    let v = eval_pipeline(p, data, header)?;
+                    let v = eval_pipeline(p, data, zeros, header)?;
                     // `{{.Config.Cmd}}` alone: its field's type decides.
-                    let last = match p.last().map(Vec::as_slice) {
-                        Some([Term::Field(path)]) => path.last().map(String::as_str),
+                    let zero = match p.last().map(Vec::as_slice) {
+                        Some([Term::Field(path)]) => zeros.get(&path.join(".")).copied(),
                         _ => None,
                     };
-                    out.push_str(&print_value(&v, last, header));
+                    out.push_str(&print_value(&v, zero, header));
                 }
             }
         }
@@ -195,111 +210,33 @@ fn field<'a>(data: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(data, |v, k| v.get(k))
 }
 
-/// Fields of Docker's API types that are slices or maps: docker runs a
-/// template on its typed structs, where a nil slice prints `[]` and a nil
-/// map `map[]`, not `<nil>`.
-const SLICES: [&str; 22] = [
-    "Args",
-    "Binds",
-    "CapAdd",
-    "CapDrop",
-    "Cmd",
-    "Devices",
-    "Dns",
-    "DnsOptions",
-    "DnsSearch",
-    "Entrypoint",
-    "Env",
-    "ExecIDs",
-    "ExtraHosts",
-    "Layers",
-    "Links",
-    "Mounts",
-    "OnBuild",
-    "RepoDigests",
-    "RepoTags",
-    "SecurityOpt",
-    "Shell",
-    "Tmpfs",
-];
-const MAPS: [&str; 7] = [
-    "Labels",
-    "Volumes",
-    "ExposedPorts",
-    "Ports",
-    "Networks",
-    "Sysctls",
-    "StorageOpt",
-];
-
-/// The zero value docker's typed structs print for a field the daemon
-/// left out of its JSON; `None` when the field is unknown (`<no value>`).
-fn zero_of(key: &str) -> Option<Value> {
-    const NUMBERS: [&str; 16] = [
-        "Memory",
-        "MemorySwap",
-        "MemoryReservation",
-        "NanoCpus",
-        "CpuShares",
-        "CpuPeriod",
-        "CpuQuota",
-        "CpusetCpus",
-        "ShmSize",
-        "RestartCount",
-        "ExitCode",
-        "Pid",
-        "Size",
-        "MaximumRetryCount",
-        "OomScoreAdj",
-        "BlkioWeight",
-    ];
-    const BOOLS: [&str; 12] = [
-        "AutoRemove",
-        "Privileged",
-        "ReadonlyRootfs",
-        "Tty",
-        "OpenStdin",
-        "StdinOnce",
-        "AttachStdin",
-        "AttachStdout",
-        "AttachStderr",
-        "Init",
-        "OOMKilled",
-        "Dead",
-    ];
-    if NUMBERS.contains(&key) {
-        Some(Value::from(0))
-    } else if BOOLS.contains(&key) {
-        Some(Value::Bool(false))
-    } else if SLICES.contains(&key) || MAPS.contains(&key) {
-        Some(Value::Null)
-    } else {
-        None
+/// A field's value as docker's templates see it: what the daemon sent,
+/// or, where it sent `null` or nothing, the zero of the field's type.
+fn lookup(data: &Value, zeros: &Zeros, path: &[String]) -> Option<Value> {
+    match field(data, path) {
+        Some(Value::Null) | None => match zeros.get(&path.join(".")) {
+            Some(z) => Some(z.json()),
+            None => field(data, path).cloned(),
+        },
+        Some(v) => Some(v.clone()),
     }
 }
 
-/// A field's value as docker's templates see it: what the daemon sent, or
-/// the zero value of a known field it left out.
-fn lookup(data: &Value, path: &[String]) -> Option<Value> {
-    if let Some(v) = field(data, path) {
-        return Some(v.clone());
-    }
-    let (last, parent) = path.split_last()?;
-    field(data, parent).filter(|p| p.is_object())?;
-    zero_of(last)
-}
-
-/// How an action's value prints: a nil slice or map named by the last
-/// field prints as Go prints it, empty.
-fn print_value(v: &Value, last_field: Option<&str>, header: bool) -> String {
-    match (v, last_field) {
-        (Value::Null, Some(k)) if !header && SLICES.contains(&k) => "[]".into(),
-        (Value::Null, Some(k)) if !header && MAPS.contains(&k) => "map[]".into(),
+/// How an action's value prints: a nil slice or map prints as Go prints
+/// it, empty, when its type is known.
+fn print_value(v: &Value, zero: Option<Zero>, header: bool) -> String {
+    match (v, zero) {
+        (Value::Null, Some(z)) if !header => z.text().into(),
         _ => to_text(v, header),
     }
 }
 
-fn eval_pipeline(p: &[Vec<Term>], data: &Value, header: bool) -> Result<Value, String> {
+fn eval_pipeline(
+    p: &[Vec<Term>],
+    data: &Value,
+    zeros: &Zeros,
+    header: bool,
+) -> Result<Value, String> {
     let mut prev: Option<Value> = None;
     for cmd in p {
         let mut args: Vec<Value> = Vec::new();
@@ -309,7 +246,7 @@ fn eval_pipeline(p: &[Vec<Term>], data: &Value, header: bool) -> Result<Value, S
         };
         for t in &cmd[usize::from(func.is_some())..] {
             args.push(match t {
-                Term::Field(path) => match lookup(data, path) {
+                Term::Field(path) => match lookup(data, zeros, path) {
                     Some(v) => v,
                     None if header => Value::String(String::new()),
                     None => Value::String("<no value>".into()),
@@ -592,6 +529,7 @@ mod tests {
             "Name": "/web", "State": {"Status": "running", "Pid": 42, "Running": true},
             "Config": {"Env": ["A=1", "B=2"], "Labels": {"b": "2", "a": "1"}, "Cmd": null},
         });
+        let zeros = models::zero::zeros::<models::container::Inspect>(&data);
         for (tmpl, want) in [
             ("{{.Name}}", "/web"),
             ("{{.State.Status}} {{.State.Pid}}", "running 42"),
@@ -607,9 +545,12 @@ mod tests {
             ("{{.Config.Cmd}}", "[]"),
             ("{{json .Config.Cmd}}", "null"),
             ("{{.Config.Labels.x}}", "<no value>"),
-            ("{{.Config.Memory}}", "0"),
+            ("{{.HostConfig.Memory}}", "<no value>"),
             ("{{.Config.Volumes}}", "map[]"),
-            ("{{.State.Health}}", "<no value>"),
+            ("{{.Config.StopSignal}}", ""),
+            ("{{json .Config.Volumes}}", "null"),
+            ("{{.State.Health}}", "<nil>"),
+            ("{{.State.ExitCode}}", "0"),
             ("{{.Nope}}", "<no value>"),
             ("{{.Nope.Deeper}}", "<no value>"),
             ("a {{- .Name -}} b", "a/webb"),
@@ -622,8 +563,11 @@ mod tests {
             ("{{title \"hello world\"}}", "Hello World"),
         ] {
             let t = Template::parse(tmpl).unwrap();
-            assert_eq!(t.render(&data).unwrap(), want, "{tmpl}");
+            assert_eq!(t.render_typed(&data, &zeros).unwrap(), want, "{tmpl}");
         }
+        // Without a type, as Go's templates over decoded JSON.
+        let t = Template::parse("{{.Config.Cmd}}|{{.Config.Volumes}}").unwrap();
+        assert_eq!(t.render(&data).unwrap(), "<nil>|<no value>");
     }
 
     #[test]

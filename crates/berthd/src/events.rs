@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
-use serde_json::{json, Value};
+use models::events::{Actor, Message};
 use tokio::sync::broadcast;
 
 /// How many past events `since` can replay.
@@ -15,8 +15,8 @@ const KEPT: usize = 1024;
 /// The daemon's event log.
 #[derive(Debug)]
 pub struct Events {
-    tx: broadcast::Sender<Value>,
-    past: Mutex<VecDeque<Value>>,
+    tx: broadcast::Sender<Message>,
+    past: Mutex<VecDeque<Message>>,
 }
 
 impl Default for Events {
@@ -34,17 +34,23 @@ impl Events {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let mut v = json!({
-            "Type": typ, "Action": action,
-            "Actor": {"ID": id, "Attributes": attributes},
-            "scope": "local", "time": now.as_secs(), "timeNano": now.as_nanos() as u64,
-        });
+        let mut v = Message {
+            typ: typ.into(),
+            action: action.into(),
+            actor: Actor {
+                id: id.into(),
+                attributes: Some(attributes),
+            },
+            scope: "local".into(),
+            time: now.as_secs() as i64,
+            time_nano: now.as_nanos() as i64,
+            ..Default::default()
+        };
+        // The fields before API 1.22, still written for containers and images.
         if typ == "container" || typ == "image" {
-            v["status"] = json!(action);
-            v["id"] = json!(id);
-            if let Some(image) = attributes.get("image") {
-                v["from"] = json!(image);
-            }
+            v.status = action.into();
+            v.id = id.into();
+            v.from = v.attr("image").to_string();
         }
         let mut past = self.past.lock().unwrap_or_else(|p| p.into_inner());
         if past.len() == KEPT {
@@ -64,11 +70,7 @@ impl Events {
         extra: &[(&str, String)],
     ) {
         let mut a: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(labels) = c.config["Labels"].as_object() {
-            for (k, v) in labels {
-                a.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-            }
-        }
+        a.extend(c.config.config.labels());
         a.insert("name".into(), c.name.clone());
         a.insert("image".into(), c.image_name.clone());
         for (k, v) in extra {
@@ -78,7 +80,7 @@ impl Events {
     }
 
     /// The past events and a receiver for the next ones, taken together.
-    pub fn subscribe(&self) -> (Vec<Value>, broadcast::Receiver<Value>) {
+    pub fn subscribe(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
         let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
         (past.iter().cloned().collect(), self.tx.subscribe())
     }
@@ -86,29 +88,24 @@ impl Events {
 
 /// Docker's event filters: `type`, `event` (action), `container`, `image`,
 /// `label`; values of one key are alternatives, keys all must match.
-pub fn matches(v: &Value, filters: &BTreeMap<String, Vec<String>>) -> bool {
-    let attr = |k: &str| {
-        v["Actor"]["Attributes"][k]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    };
-    let id = v["Actor"]["ID"].as_str().unwrap_or("");
+pub fn matches(v: &Message, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    let attr = |k: &str| v.attr(k);
+    let id = v.actor.id.as_str();
     filters.iter().all(|(k, vals)| {
         vals.iter().any(|x| match k.as_str() {
-            "type" => v["Type"] == x.as_str(),
-            "event" | "action" => v["Action"]
-                .as_str()
-                .is_some_and(|a| a == x || a.split(':').next() == Some(x)),
+            "type" => v.typ == *x,
+            "event" | "action" => v.action == *x || v.action.split(':').next() == Some(x),
             "container" => {
-                v["Type"] == "container" && (id.starts_with(x.as_str()) || attr("name") == *x)
+                v.typ == "container" && (id.starts_with(x.as_str()) || attr("name") == x)
             }
-            "image" => {
-                attr("image") == *x || (v["Type"] == "image" && (id == x || attr("name") == *x))
-            }
+            "image" => attr("image") == x || (v.typ == "image" && (id == x || attr("name") == x)),
             "label" => match x.split_once('=') {
                 Some((lk, lv)) => attr(lk) == lv,
-                None => v["Actor"]["Attributes"].get(x.as_str()).is_some(),
+                None => v
+                    .actor
+                    .attributes
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(x.as_str())),
             },
             _ => true,
         })
@@ -165,11 +162,8 @@ fn parse_duration(s: &str) -> Option<f64> {
 }
 
 /// An event's time in seconds, with the fraction.
-pub fn time_of(v: &Value) -> f64 {
-    v["timeNano"]
-        .as_u64()
-        .map(|n| n as f64 / 1e9)
-        .unwrap_or(0.0)
+pub fn time_of(v: &Message) -> f64 {
+    v.time_nano as f64 / 1e9
 }
 
 #[cfg(test)]

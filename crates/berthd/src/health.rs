@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use models::container::{Health, HealthcheckResult, Inspect, Summary};
+use models::exec::ExecConfig;
 use tokio::io::AsyncReadExt;
 
 use crate::phases::Phase;
@@ -24,20 +25,15 @@ const RETRIES: u64 = 3;
 /// Output kept per result, as Docker's.
 const MAX_OUTPUT: usize = 4096;
 
-fn duration(v: &Value, default: Duration) -> Duration {
-    match v.as_u64() {
-        Some(0) | None => default,
-        Some(ns) => Duration::from_nanos(ns),
+fn duration(ns: i64, default: Duration) -> Duration {
+    match u64::try_from(ns) {
+        Ok(0) | Err(_) => default,
+        Ok(ns) => Duration::from_nanos(ns),
     }
 }
 
 /// The command of a `Test`, or None for none/`NONE`.
-fn command(test: &Value) -> Option<Vec<String>> {
-    let t: Vec<String> = test
-        .as_array()?
-        .iter()
-        .filter_map(|x| x.as_str().map(String::from))
-        .collect();
+fn command(t: &[String]) -> Option<Vec<String>> {
     match t.first().map(String::as_str) {
         Some("CMD") => Some(t[1..].to_vec()),
         Some("CMD-SHELL") => Some(vec!["/bin/sh".into(), "-c".into(), t[1..].join(" ")]),
@@ -47,21 +43,28 @@ fn command(test: &Value) -> Option<Vec<String>> {
 
 /// Starts the checks of a just-started container, if it has any.
 pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
-    let hc = c.config["Healthcheck"].clone();
-    let Some(cmd) = command(&hc["Test"]) else {
+    let hc = c.config.config.healthcheck.clone().unwrap_or_default();
+    let Some(cmd) = command(&hc.test) else {
         return;
     };
     let d = d.clone();
     let id = c.id.clone();
     d.health.lock().unwrap_or_else(|p| p.into_inner()).insert(
         id.clone(),
-        json!({"Status": "starting", "FailingStreak": 0, "Log": []}),
+        Health {
+            status: "starting".into(),
+            failing_streak: 0,
+            log: Some(Vec::new()),
+        },
     );
     tokio::spawn(async move {
-        let interval = duration(&hc["Interval"], INTERVAL);
-        let timeout = duration(&hc["Timeout"], TIMEOUT);
-        let start_period = duration(&hc["StartPeriod"], Duration::ZERO);
-        let retries = hc["Retries"].as_u64().filter(|r| *r > 0).unwrap_or(RETRIES);
+        let interval = duration(hc.interval, INTERVAL);
+        let timeout = duration(hc.timeout, TIMEOUT);
+        let start_period = duration(hc.start_period, Duration::ZERO);
+        let retries = u64::try_from(hc.retries)
+            .ok()
+            .filter(|r| *r > 0)
+            .unwrap_or(RETRIES);
         let began = tokio::time::Instant::now();
         let mut phase = d.phases.subscribe(&id);
         loop {
@@ -78,7 +81,12 @@ pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
             let Some((before, now)) = record(
                 &d,
                 &id,
-                json!({"Start": start, "End": end, "ExitCode": code, "Output": output}),
+                HealthcheckResult {
+                    start,
+                    end,
+                    exit_code: code,
+                    output,
+                },
                 code == 0,
                 began.elapsed() >= start_period,
                 retries,
@@ -98,31 +106,29 @@ pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
 fn record(
     d: &Daemon,
     id: &str,
-    result: Value,
+    result: HealthcheckResult,
     ok: bool,
     counts: bool,
     retries: u64,
 ) -> Option<(String, String)> {
     let mut map = d.health.lock().unwrap_or_else(|p| p.into_inner());
     let h = map.get_mut(id)?;
-    let before = h["Status"].as_str().unwrap_or("").to_string();
-    if let Some(log) = h["Log"].as_array_mut() {
-        log.push(result);
-        if log.len() > 5 {
-            log.remove(0);
-        }
+    let before = h.status.clone();
+    let log = h.log.get_or_insert_with(Vec::new);
+    log.push(result);
+    if log.len() > 5 {
+        log.remove(0);
     }
     if ok {
-        h["FailingStreak"] = json!(0);
-        h["Status"] = json!("healthy");
+        h.failing_streak = 0;
+        h.status = "healthy".into();
     } else if counts {
-        let streak = h["FailingStreak"].as_u64().unwrap_or(0) + 1;
-        h["FailingStreak"] = json!(streak);
-        if streak >= retries {
-            h["Status"] = json!("unhealthy");
+        h.failing_streak += 1;
+        if u64::try_from(h.failing_streak).unwrap_or(0) >= retries {
+            h.status = "unhealthy".into();
         }
     }
-    let now = h["Status"].as_str().unwrap_or("").to_string();
+    let now = h.status.clone();
     Some((before, now))
 }
 
@@ -130,7 +136,11 @@ fn record(
 /// counts as a failure (-1), as Docker's.
 async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (i64, String) {
     let e = d.engine.clone();
-    let (i, cfg) = (id.to_string(), json!({"Cmd": cmd}));
+    let cfg = ExecConfig {
+        cmd: Some(cmd.to_vec()),
+        ..Default::default()
+    };
+    let i = id.to_string();
     let process = match tokio::task::spawn_blocking(move || e.exec_process(&i, &cfg)).await {
         Ok(Ok((_, p))) => p,
         Ok(Err(err)) => return (-1, err.to_string()),
@@ -177,30 +187,34 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
 }
 
 /// Adds `State.Health` to an inspect answer.
-pub fn annotate_inspect(d: &Daemon, v: &mut Value) {
-    let id = v["Id"].as_str().unwrap_or("").to_string();
-    if let Some(h) = d.health.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-        v["State"]["Health"] = h.clone();
+pub fn annotate_inspect(d: &Daemon, v: &mut Inspect) {
+    if let Some(h) = d
+        .health
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&v.id)
+    {
+        if let Some(state) = v.state.as_mut() {
+            state.health = Some(h.clone());
+        }
     }
 }
 
 /// Adds ` (healthy)` and the like to the `Status` of running containers.
-pub fn annotate_list(d: &Daemon, list: &mut [Value]) {
+pub fn annotate_list(d: &Daemon, list: &mut [Summary]) {
     let map = d.health.lock().unwrap_or_else(|p| p.into_inner());
     for c in list.iter_mut() {
-        let id = c["Id"].as_str().unwrap_or("");
-        if c["State"] == "running" {
-            if let Some(s) = map.get(id).and_then(|h| h["Status"].as_str()) {
-                let status = format!(
+        if c.state == "running" {
+            if let Some(s) = map.get(&c.id).map(|h| h.status.as_str()) {
+                c.status = format!(
                     "{} ({})",
-                    c["Status"].as_str().unwrap_or(""),
+                    c.status,
                     if s == "starting" {
                         "health: starting"
                     } else {
                         s
                     }
                 );
-                c["Status"] = json!(status);
             }
         }
     }

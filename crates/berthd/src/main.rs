@@ -49,7 +49,7 @@ pub struct Daemon {
     /// Execs, by id.
     pub execs: api::exec::Execs,
     /// Health of containers with a healthcheck, by id (`State.Health`).
-    pub health: std::sync::Mutex<std::collections::HashMap<String, serde_json::Value>>,
+    pub health: std::sync::Mutex<std::collections::HashMap<String, models::container::Health>>,
 }
 
 /// The current time, RFC 3339, UTC.

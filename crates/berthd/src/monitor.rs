@@ -89,9 +89,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     };
     let e = d.engine.clone();
     if !e.should_restart(&c, code, at_boot) {
-        let auto = c.config["HostConfig"]["AutoRemove"]
-            .as_bool()
-            .unwrap_or(false);
+        let auto = c.config.host_config.auto_remove;
         let c2 = c.clone();
         let _ = tokio::task::spawn_blocking(move || e.container_release(&c2)).await;
         if auto {

@@ -16,9 +16,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use models::container::PathStat;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
-use serde_json::{json, Value};
 
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
@@ -47,16 +47,22 @@ fn kind(st: &FileStat) -> SFlag {
 }
 
 /// Docker's `X-Docker-Container-Path-Stat` body.
-fn stat_json(name: &str, st: &FileStat, link: &str) -> Value {
+fn stat_json(name: &str, st: &FileStat, link: &str) -> PathStat {
     // Go's os.FileMode: permission bits plus type bits high up.
-    let mut mode = (st.st_mode & 0o777) as u64;
+    let mut mode = st.st_mode & 0o777;
     match kind(st) {
         SFlag::S_IFDIR => mode |= 1 << 31,
         SFlag::S_IFLNK => mode |= 1 << 27,
         _ => {}
     }
     let secs = st.st_mtime;
-    json!({"name": name, "size": st.st_size, "mode": mode, "mtime": crate::time::rfc3339(secs), "linkTarget": link})
+    PathStat {
+        name: name.into(),
+        size: st.st_size,
+        mode,
+        mtime: crate::time::rfc3339(secs),
+        link_target: link.into(),
+    }
 }
 
 impl Engine {
@@ -109,7 +115,7 @@ impl Engine {
 
     /// The stat of `path` in the container (Docker's path stat), as HEAD
     /// answers it; a missing path is 404.
-    pub fn archive_stat(&self, name: &str, path: &str) -> Result<Value, EngineError> {
+    pub fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat, EngineError> {
         let (_, root) = self.archive_root(name)?;
         let o = open_path(&root, path, false)?;
         let st = fstat(&o.fd).map_err(sys)?;
@@ -127,7 +133,7 @@ impl Engine {
         &self,
         name: &str,
         path: &str,
-        stat: impl FnOnce(Value),
+        stat: impl FnOnce(PathStat),
         out: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
         let (_, root) = self.archive_root(name)?;

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use build::{Command, Kind};
+use models::container::HealthConfig;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use serde_json::json;
 use sha2::Digest;
 use store::config::{History, ImageConfig};
 use store::meta::ImageRecord;
@@ -644,7 +644,7 @@ impl Engine {
             out(&format!("Step {step}/{total} : {}\n", stage.from.text));
             let base = expand(&stage.base, escape, &meta)?;
             let mut st = if base == "scratch" {
-                let mut config = ImageConfig::new(&crate::time::now());
+                let mut config = store::config::new_config(&crate::time::now());
                 config.config = Default::default();
                 StageState {
                     image: None,
@@ -881,7 +881,7 @@ impl Engine {
                             format!("{p}/tcp")
                         };
                         shown.push(p.clone());
-                        cfg.exposed_ports.insert(p, json!({}));
+                        cfg.exposed_ports.insert(p, models::Empty {});
                     }
                 }
                 self.meta_step(st, &format!("EXPOSE {}", shown.join(" ")), o, out)
@@ -894,7 +894,7 @@ impl Engine {
                         return Err(bad("VOLUME specified can not be an empty string"));
                     }
                     shown.push(v.clone());
-                    cfg.volumes.insert(v, json!({}));
+                    cfg.volumes.insert(v, models::Empty {});
                 }
                 self.meta_step(st, &format!("VOLUME [{}]", shown.join(" ")), o, out)
             }
@@ -963,7 +963,10 @@ impl Engine {
             }
             Kind::Healthcheck(h) => {
                 cfg.healthcheck = Some(match h {
-                    None => json!({"Test": ["NONE"]}),
+                    None => HealthConfig {
+                        test: vec!["NONE".into()],
+                        ..HealthConfig::default()
+                    },
                     Some(h) => {
                         let test = match &h.command {
                             Command::Exec(v) => {
@@ -973,27 +976,31 @@ impl Engine {
                             }
                             Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
                         };
-                        let mut v = json!({"Test": test});
+                        let mut v = HealthConfig {
+                            test,
+                            ..HealthConfig::default()
+                        };
                         for (k, val) in &h.flags {
-                            let key = match k.as_str() {
-                                "interval" => "Interval",
-                                "timeout" => "Timeout",
-                                "start-period" => "StartPeriod",
-                                "start-interval" => "StartInterval",
+                            let field = match k.as_str() {
+                                "interval" => &mut v.interval,
+                                "timeout" => &mut v.timeout,
+                                "start-period" => &mut v.start_period,
+                                "start-interval" => &mut v.start_interval,
                                 "retries" => {
-                                    v["Retries"] = json!(val.parse::<i64>().map_err(|_| bad(
-                                        format!("HEALTHCHECK --retries: {val:?} is not a number")
-                                    ))?);
+                                    v.retries = val.parse::<i64>().map_err(|_| {
+                                        bad(format!(
+                                            "HEALTHCHECK --retries: {val:?} is not a number"
+                                        ))
+                                    })?;
                                     continue;
                                 }
                                 other => {
                                     return Err(bad(format!("HEALTHCHECK: unknown flag --{other}")))
                                 }
                             };
-                            let ns = go_duration_ns(val).ok_or_else(|| {
+                            *field = go_duration_ns(val).ok_or_else(|| {
                                 bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}"))
                             })?;
-                            v[key] = json!(ns);
                         }
                         v
                     }
@@ -1163,16 +1170,19 @@ impl Engine {
                 cmd.join(" ")
             )));
         };
-        let body = json!({
-            "Image": image.id,
-            "Cmd": cmd,
-            "Entrypoint": [],
-            "Env": env,
-            "User": st.config.config.user,
-            "WorkingDir": st.config.config.working_dir,
-            "Labels": {},
-            "HostConfig": {},
-        });
+        let body = models::container::CreateBody {
+            config: models::container::Config {
+                image: image.id.clone(),
+                cmd: Some(cmd.clone()),
+                entrypoint: Some(Vec::new()),
+                env: Some(env),
+                user: st.config.config.user.clone(),
+                working_dir: st.config.config.working_dir.clone(),
+                labels: Some(Default::default()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         let id = self.container_create(None, body, crate::time::now())?;
         out(&format!(" ---> Running in {}\n", &id[..12]));
         let result = self.run_and_commit(st, &id, &image, &created_by, o, out);

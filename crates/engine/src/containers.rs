@@ -24,7 +24,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::meta::Table;
 
-use crate::spec::{self, CreateRequest};
+use models::container::{
+    Config, CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse,
+};
+use models::exec::ExecConfig;
+
+use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// In a container's directory while a commit holds it paused.
@@ -42,8 +47,8 @@ pub struct ContainerRecord {
     pub image: String,
     /// The image as the user named it.
     pub image_name: String,
-    /// The create body, as sent.
-    pub config: Value,
+    /// The create body, with the image's config merged in.
+    pub config: CreateBody,
     /// Creation time.
     pub created: String,
     /// Start time of the last start.
@@ -246,7 +251,7 @@ impl Engine {
     pub fn exec_process(
         &self,
         name: &str,
-        cfg: &Value,
+        cfg: &ExecConfig,
     ) -> Result<(ContainerRecord, Value), EngineError> {
         let c = self.find_container(name)?;
         match self.state(&c) {
@@ -262,7 +267,7 @@ impl Engine {
             }
             _ => return Err(Self::not_running(&c)),
         }
-        let cmd: Vec<String> = strings(&cfg["Cmd"]);
+        let cmd: Vec<String> = cfg.cmd.clone().unwrap_or_default();
         if cmd.is_empty() {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
@@ -276,28 +281,22 @@ impl Engine {
             .ok_or_else(|| sys(format!("container {} has no readable spec", c.id)))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(cmd);
-        let tty = cfg["Tty"].as_bool().unwrap_or(false);
+        let tty = cfg.tty;
         p["terminal"] = json!(tty);
         if let Some(o) = p.as_object_mut() {
             o.remove("consoleSize");
         }
-        let size = serde_json::from_value(cfg["ConsoleSize"].clone()).ok();
-        if let Some(size) = spec::console_size(tty, size) {
+        if let Some(size) = spec::console_size(tty, cfg.console_size.unwrap_or_default()) {
             p["consoleSize"] = size;
         }
         let mut env: Vec<String> = strings(&p["env"]);
-        for kv in cfg["Env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_str())
-        {
+        for kv in cfg.env.iter().flatten() {
             let key = kv.split('=').next().unwrap_or(kv);
             env.retain(|e| e.split('=').next() != Some(key));
             env.push(kv.to_string());
         }
         p["env"] = json!(env);
-        if let Some(w) = cfg["WorkingDir"].as_str().filter(|w| !w.is_empty()) {
+        if let Some(w) = Some(cfg.working_dir.as_str()).filter(|w| !w.is_empty()) {
             if !w.starts_with('/') {
                 return Err(EngineError::new(
                     ErrorKind::InvalidArgument,
@@ -308,11 +307,11 @@ impl Engine {
             }
             p["cwd"] = json!(w);
         }
-        if let Some(u) = cfg["User"].as_str().filter(|u| !u.is_empty()) {
+        if let Some(u) = Some(cfg.user.as_str()).filter(|u| !u.is_empty()) {
             let (uid, gid, extra) = spec::resolve_user(&dir.join("rootfs"), u)?;
             p["user"] = json!({"uid": uid, "gid": gid, "additionalGids": extra});
         }
-        if cfg["Privileged"].as_bool().unwrap_or(false) {
+        if cfg.privileged {
             let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
             let all: Vec<String> = bounding.iter().map(|c| c.to_string()).collect();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
@@ -322,7 +321,7 @@ impl Engine {
 
     /// `GET /containers/{id}/top?ps_args=`: the host's `ps` (default `-ef`)
     /// narrowed to the container's processes (its cgroup's), as Docker does.
-    pub fn container_top(&self, name: &str, ps_args: &str) -> Result<Value, EngineError> {
+    pub fn container_top(&self, name: &str, ps_args: &str) -> Result<TopResponse, EngineError> {
         let c = self.find_container(name)?;
         if !matches!(self.state(&c), State::Running(..)) {
             return Err(Self::not_running(&c));
@@ -374,7 +373,10 @@ impl Engine {
                 procs.push(fields);
             }
         }
-        Ok(json!({"Titles": titles, "Processes": procs}))
+        Ok(TopResponse {
+            titles: titles.iter().map(|t| t.to_string()).collect(),
+            processes: procs,
+        })
     }
 
     /// One sample of `GET /containers/{id}/stats` in Docker's shape (the
@@ -459,7 +461,10 @@ impl Engine {
         // Records from before mounts were resolved at create had host binds
         // only (named volumes were refused then): derived from the body.
         if c.mounts.is_empty() {
-            c.mounts = strings(&c.config["HostConfig"]["Binds"])
+            c.mounts = c
+                .config
+                .host_config
+                .binds()
                 .iter()
                 .filter_map(|b| crate::mounts::parse_bind(b).ok())
                 .filter(|m| m.typ == "bind")
@@ -500,31 +505,25 @@ impl Engine {
     pub fn container_create(
         &self,
         name: Option<&str>,
-        body: Value,
+        body: CreateBody,
         created: String,
     ) -> Result<String, EngineError> {
-        let req: CreateRequest = serde_json::from_value(body.clone()).map_err(|e| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid create body: {e}"),
-            )
-        })?;
-        let image_name = body["Image"].as_str().unwrap_or_default().to_string();
+        let image_name = body.config.image.clone();
         if image_name.is_empty() {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
                 "config cannot be empty in order to create a container",
             ));
         }
-        log_options(&body["HostConfig"])?;
-        restart_policy_ok(&body["HostConfig"])?;
-        crate::mounts::parse_requested(&body)?;
+        log_options(&body.host_config)?;
+        restart_policy_ok(&body.host_config)?;
+        crate::mounts::parse_requested(&body.host_config)?;
         self.network_check(&body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
-        spec::args(&cfg, &req)?;
+        spec::args(&cfg, &body.config)?;
         let id = random_hex(32);
         let mut body = body;
         spec::merge(&cfg, &mut body, &id);
@@ -628,9 +627,9 @@ impl Engine {
         // itself may be gone (rmi -f), and then it is not needed.
         let image_config = match self.store().meta().image(&c.image)? {
             Some(image) => self.store().config(&image)?,
-            None => store::config::ImageConfig::new(&c.created),
+            None => store::config::new_config(&c.created),
         };
-        let req: CreateRequest = serde_json::from_value(c.config.clone()).unwrap_or_default();
+        let req = c.config.clone();
         let mounts = match self.prepare_mounts(&c, &rootfs) {
             Ok(m) => m,
             Err(e) => {
@@ -672,7 +671,7 @@ impl Engine {
         now: &str,
         attached: usize,
         image_config: &store::config::ImageConfig,
-        req: &CreateRequest,
+        req: &CreateBody,
         mounts: &[crate::mounts::MountPoint],
         plan: &crate::network::NetPlan,
     ) -> Result<(), EngineError> {
@@ -680,7 +679,7 @@ impl Engine {
         let rootfs = dir.join("rootfs");
         let mut req = req.clone();
         if let Some(h) = &plan.hostname {
-            req.hostname = h.clone();
+            req.config.hostname = h.clone();
         }
         let spec = spec::build(
             &c.id,
@@ -693,7 +692,7 @@ impl Engine {
         )?;
         std::fs::write(
             dir.join("log-opts.json"),
-            log_options(&c.config["HostConfig"])?.to_string(),
+            log_options(&c.config.host_config)?.to_string(),
         )
         .map_err(sys)?;
         spec::write_etc_files(
@@ -712,8 +711,8 @@ impl Engine {
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
             // A TTY container's input goes into its pty (the shim keeps the
             // master); others get a stdin pipe when it was opened (`-i`).
-            let tty = c.config["Tty"].as_bool().unwrap_or(false);
-            if c.config["OpenStdin"].as_bool().unwrap_or(false) && !tty {
+            let tty = c.config.config.tty;
+            if c.config.config.open_stdin && !tty {
                 cmd.env("BERTH_OPEN_STDIN", "1");
             }
             if attached > 0 {
@@ -796,9 +795,9 @@ impl Engine {
     /// start it again (true) or leave it. `at_boot` is the daemon's start,
     /// where `always` brings back even a container a user stopped.
     pub fn should_restart(&self, c: &ContainerRecord, code: i32, at_boot: bool) -> bool {
-        let policy = &c.config["HostConfig"]["RestartPolicy"];
-        let max = policy["MaximumRetryCount"].as_u64().unwrap_or(0);
-        match policy["Name"].as_str().unwrap_or("") {
+        let policy = &c.config.host_config.restart_policy;
+        let max = u64::try_from(policy.maximum_retry_count).unwrap_or(0);
+        match policy.name.as_str() {
             "always" => at_boot || !c.stopped_by_user,
             "unless-stopped" => !c.stopped_by_user,
             "on-failure" => {
@@ -929,19 +928,12 @@ impl Engine {
         let sig = signal
             .filter(|s| !s.is_empty())
             .map(String::from)
-            .or_else(|| {
-                c.config["StopSignal"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-            })
+            .or_else(|| Some(c.config.config.stop_signal.clone()).filter(|s| !s.is_empty()))
             .or(image_signal)
             .unwrap_or_else(|| "SIGTERM".into());
         let sig = runtime::container::parse_signal(&sig)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let timeout = timeout
-            .or_else(|| c.config["StopTimeout"].as_i64())
-            .unwrap_or(10);
+        let timeout = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
         if let State::Running(_, true) = self.state(&c) {
             // A frozen process cannot act on the signal: thaw it first.
             let _ = self.runtime().resume(&c.id);
@@ -1083,11 +1075,14 @@ impl Engine {
     /// 1 added, 2 deleted. The files berth mounts over (hostname, hosts,
     /// resolv.conf) and the directories changed only by them are left out,
     /// as Docker's init layer leaves them out.
-    pub fn container_changes(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_changes(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<FilesystemChange>>, EngineError> {
         let c = self.find_container(name)?;
         let upper = self.container_dir(&c.id).join("upper");
         if !upper.exists() {
-            return Ok(Value::Null);
+            return Ok(None);
         }
         let changes = store::diff::changes(&upper, &self.lowers(&c)).map_err(sys)?;
         // What berth mounts over: the /etc files, and the mount points the
@@ -1114,7 +1109,7 @@ impl Engine {
             .iter()
             .filter(|ch| !MOUNTED.contains(&ch.path.as_str()))
             .collect();
-        let out: Vec<Value> = kept
+        let out: Vec<FilesystemChange> = kept
             .iter()
             .filter(|ch| {
                 let prefix = format!("{}/", ch.path.trim_end_matches('/'));
@@ -1144,15 +1139,14 @@ impl Engine {
                     store::diff::ChangeKind::Added => 1,
                     store::diff::ChangeKind::Deleted => 2,
                 };
-                json!({"Path": ch.path, "Kind": kind})
+                FilesystemChange {
+                    path: ch.path.clone(),
+                    kind,
+                }
             })
             .collect();
         // Docker's answer for no change is null.
-        Ok(if out.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(out)
-        })
+        Ok((!out.is_empty()).then_some(out))
     }
 
     /// `POST /commit?container=&repo=&tag=&author=&comment=&changes=&pause=`:
@@ -1182,35 +1176,22 @@ impl Engine {
             ),
             None => None,
         };
-        let mut run = store::config::RunConfig::default();
-        // A missing Cmd or Entrypoint stays missing (null), an empty one empty.
-        let list = |v: &Value| v.is_array().then(|| strings(v));
-        let cfg = &c.config;
-        run.cmd = list(&cfg["Cmd"]);
-        run.entrypoint = list(&cfg["Entrypoint"]);
-        run.env = strings(&cfg["Env"]);
-        run.user = cfg["User"].as_str().unwrap_or("").to_string();
-        run.working_dir = cfg["WorkingDir"].as_str().unwrap_or("").to_string();
-        run.stop_signal = cfg["StopSignal"].as_str().unwrap_or("").to_string();
-        run.labels = cfg["Labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        run.exposed_ports = cfg["ExposedPorts"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        run.volumes = cfg["Volumes"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        if !cfg["Healthcheck"].is_null() {
-            run.healthcheck = Some(cfg["Healthcheck"].clone());
-        }
+        // The container's config becomes the image's (moby's commit
+        // `merge`); a missing Cmd or Entrypoint stays missing.
+        let cfg = &c.config.config;
+        let mut run = store::config::RunConfig {
+            cmd: cfg.cmd.clone(),
+            entrypoint: cfg.entrypoint.clone(),
+            env: cfg.env().to_vec(),
+            user: cfg.user.clone(),
+            working_dir: cfg.working_dir.clone(),
+            stop_signal: cfg.stop_signal.clone(),
+            labels: cfg.labels(),
+            exposed_ports: cfg.exposed_ports.clone(),
+            volumes: cfg.volumes.clone().unwrap_or_default(),
+            healthcheck: cfg.healthcheck.clone(),
+            ..Default::default()
+        };
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
         // Paused for the commit, as Docker does; the mark says so, so that
@@ -1320,7 +1301,7 @@ impl Engine {
     }
 
     /// Docker's `State` of a container.
-    fn state_json(&self, c: &ContainerRecord) -> Value {
+    fn state_of(&self, c: &ContainerRecord) -> models::container::State {
         const ZERO: &str = "0001-01-01T00:00:00Z";
         let restarting = self.is_restarting(&c.id);
         let (status, running, paused, pid, code, finished) = match self.state(c) {
@@ -1348,81 +1329,78 @@ impl Engine {
         } else {
             c.started.clone()
         };
-        json!({"Status": status, "Running": running, "Paused": paused, "Restarting": restarting, "OOMKilled": self.oom_killed(c), "Dead": false, "Pid": pid, "ExitCode": code, "Error": "", "StartedAt": started, "FinishedAt": finished})
+        models::container::State {
+            status: status.into(),
+            running,
+            paused,
+            restarting,
+            oom_killed: self.oom_killed(c),
+            dead: false,
+            pid: i64::from(pid),
+            exit_code: i64::from(code),
+            error: String::new(),
+            started_at: started,
+            finished_at: finished,
+            health: None,
+        }
     }
 
     /// `GET /containers/{id}/json`, Docker's `ContainerInspectResponse`.
-    pub fn container_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_inspect(&self, name: &str) -> Result<Inspect, EngineError> {
         let c = self.find_container(name)?;
         let dir = self.container_dir(&c.id);
-        let cfg = &c.config;
-        let args: Vec<Value> = cfg["Entrypoint"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(cfg["Cmd"].as_array().into_iter().flatten())
-            .cloned()
-            .collect();
-        let mut config = cfg.clone();
-        if let Some(o) = config.as_object_mut() {
-            o.remove("HostConfig");
-            o.remove("NetworkingConfig");
+        let args = c.config.config.args();
+        let mut config = c.config.config.clone();
+        config.image = c.image_name.clone();
+        let mut host = c.config.host_config.clone();
+        if host.restart_policy.name.is_empty() {
+            host.restart_policy.name = "no".into();
         }
-        for (k, default) in [
-            ("Domainname", json!("")),
-            ("User", json!("")),
-            ("AttachStdin", json!(false)),
-            ("AttachStdout", json!(false)),
-            ("AttachStderr", json!(false)),
-            ("Tty", json!(false)),
-            ("OpenStdin", json!(false)),
-            ("StdinOnce", json!(false)),
-            ("WorkingDir", json!("")),
-            ("OnBuild", Value::Null),
-        ] {
-            if config[k].is_null() {
-                config[k] = default;
-            }
+        if host.network_mode.is_empty() || host.network_mode == "default" {
+            host.network_mode = if self.net.is_some() { "bridge" } else { "none" }.into();
         }
-        config["Image"] = json!(c.image_name);
-        let mut host = cfg["HostConfig"].clone();
-        if host.is_null() {
-            host = json!({});
+        if host.log_config.typ.is_empty() {
+            host.log_config = models::container::LogConfig {
+                typ: "json-file".into(),
+                config: Some(Default::default()),
+            };
         }
-        if host["RestartPolicy"].is_null() {
-            host["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
-        }
-        if host["NetworkMode"].is_null() || host["NetworkMode"] == "default" {
-            host["NetworkMode"] = json!(if self.net.is_some() { "bridge" } else { "none" });
-        }
-        if host["LogConfig"].is_null() {
-            host["LogConfig"] = json!({"Type": "json-file", "Config": {}});
-        }
-        Ok(json!({
-            "Id": c.id,
-            "Created": c.created,
-            "Path": args.first().cloned().unwrap_or(json!("")),
-            "Args": args.get(1..).unwrap_or_default(),
-            "State": self.state_json(&c),
-            "Image": c.image,
-            "ResolvConfPath": dir.join("etc/resolv.conf"),
-            "HostnamePath": dir.join("etc/hostname"),
-            "HostsPath": dir.join("etc/hosts"),
-            "LogPath": dir.join("ctr.log"),
-            "Name": format!("/{}", c.name),
-            "RestartCount": c.restart_count,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "MountLabel": "",
-            "ProcessLabel": "",
-            "AppArmorProfile": "",
-            "ExecIDs": Value::Null,
-            "HostConfig": host,
-            "GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": dir.join("rootfs"), "UpperDir": dir.join("upper"), "WorkDir": dir.join("work")}},
-            "Mounts": self.mounts_json(&c),
-            "Config": config,
-            "NetworkSettings": self.network_settings(&c, matches!(self.state(&c), State::Running(..))),
-        }))
+        let path = |p: PathBuf| p.to_string_lossy().into_owned();
+        let running = matches!(self.state(&c), State::Running(..));
+        Ok(Inspect {
+            id: c.id.clone(),
+            created: c.created.clone(),
+            path: args.first().cloned().unwrap_or_default(),
+            args: args.get(1..).unwrap_or_default().to_vec(),
+            state: Some(self.state_of(&c)),
+            image: c.image.clone(),
+            resolv_conf_path: path(dir.join("etc/resolv.conf")),
+            hostname_path: path(dir.join("etc/hostname")),
+            hosts_path: path(dir.join("etc/hosts")),
+            log_path: path(dir.join("ctr.log")),
+            name: format!("/{}", c.name),
+            restart_count: i64::from(c.restart_count),
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            host_config: Some(host),
+            graph_driver: models::container::GraphDriver {
+                name: "overlay2".into(),
+                data: Some(
+                    [
+                        ("MergedDir", dir.join("rootfs")),
+                        ("UpperDir", dir.join("upper")),
+                        ("WorkDir", dir.join("work")),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), path(v)))
+                    .collect(),
+                ),
+            },
+            mounts: self.mounts_of(&c),
+            config: Some(config),
+            network_settings: Some(self.network_settings(&c, running)),
+            ..Default::default()
+        })
     }
 
     /// `GET /containers/json`: Docker's `ContainerSummary` list, newest
@@ -1434,7 +1412,7 @@ impl Engine {
         limit: Option<usize>,
         size: bool,
         filters: &std::collections::BTreeMap<String, Vec<String>>,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<Summary>, EngineError> {
         for k in filters.keys() {
             if ![
                 "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
@@ -1500,8 +1478,8 @@ impl Engine {
             .unwrap_or(0);
         let mut out = Vec::new();
         for c in list {
-            let state = self.state_json(&c);
-            let st = state["Status"].as_str().unwrap_or("").to_string();
+            let state = self.state_of(&c);
+            let st = state.status.clone();
             let any = |key: &str, f: &dyn Fn(&str) -> bool| {
                 filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
             };
@@ -1519,11 +1497,11 @@ impl Engine {
                     })
                 })
                 && any("exited", &|x| {
-                    st == "exited" && x.parse::<i64>().ok() == state["ExitCode"].as_i64()
+                    st == "exited" && x.parse::<i64>().ok() == Some(state.exit_code)
                 })
                 && filters
                     .get("label")
-                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config["Labels"], l)))
+                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config.config, l)))
                 && (!filters.contains_key("ancestor") || ancestors.contains(&c.image))
                 && before.as_ref().is_none_or(|b| c.created < *b)
                 && since.as_ref().is_none_or(|s| c.created > *s);
@@ -1542,32 +1520,37 @@ impl Engine {
                 ),
                 "restarting" => format!(
                     "Restarting ({}) {} ago",
-                    state["ExitCode"],
-                    human_duration(
-                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
-                    )
+                    state.exit_code,
+                    human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
                 _ => format!(
                     "Exited ({}) {} ago",
-                    state["ExitCode"],
-                    human_duration(
-                        now - crate::time::unix_seconds(state["FinishedAt"].as_str().unwrap_or(""))
-                    )
+                    state.exit_code,
+                    human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
             };
-            let words: Vec<String> = c.config["Entrypoint"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(c.config["Cmd"].as_array().into_iter().flatten())
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect();
-            let mut v = json!({
-                "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image_name, "ImageID": c.image,
-                "Command": words.join(" "), "Created": crate::time::unix_seconds(&c.created),
-                "State": st, "Status": status, "Ports": self.ports_summary(&c, st == "running" || st == "paused"), "Labels": c.config["Labels"], "Mounts": self.mounts_json(&c),
-                "HostConfig": {"NetworkMode": crate::network::mode_of(&c.config)}, "NetworkSettings": {"Networks": self.network_settings(&c, st == "running" || st == "paused")["Networks"]},
-            });
+            let up = st == "running" || st == "paused";
+            let mut v = Summary {
+                id: c.id.clone(),
+                names: vec![format!("/{}", c.name)],
+                image: c.image_name.clone(),
+                image_id: c.image.clone(),
+                command: c.config.config.args().join(" "),
+                created: crate::time::unix_seconds(&c.created),
+                ports: self.ports_summary(&c, up),
+                labels: c.config.config.labels.clone(),
+                state: st.clone(),
+                status,
+                host_config: models::container::SummaryHostConfig {
+                    network_mode: crate::network::mode_of(&c.config),
+                    ..Default::default()
+                },
+                network_settings: Some(models::network::SummaryNetworkSettings {
+                    networks: self.network_settings(&c, up).networks,
+                }),
+                mounts: self.mounts_of(&c),
+                ..Default::default()
+            };
             if size {
                 let rw = dir_size(&self.container_dir(&c.id).join("upper"));
                 let image = self.store().meta().image(&c.image).ok().flatten();
@@ -1580,8 +1563,8 @@ impl Engine {
                             .sum()
                     })
                     .unwrap_or(0);
-                v["SizeRw"] = json!(rw);
-                v["SizeRootFs"] = json!(rw + base);
+                v.size_rw = rw as i64;
+                v.size_root_fs = (rw + base) as i64;
             }
             out.push(v);
             if limit.is_some_and(|l| out.len() >= l) {
@@ -1595,14 +1578,12 @@ impl Engine {
 impl Engine {
     /// A container's mounts as `inspect` and `ps` show them (Docker leaves
     /// out `--tmpfs` ones).
-    fn mounts_json(&self, c: &ContainerRecord) -> Value {
-        Value::Array(
-            c.mounts
-                .iter()
-                .filter(|m| !m.hidden)
-                .map(|m| m.to_json(&self.volume_data(&m.name).to_string_lossy()))
-                .collect(),
-        )
+    fn mounts_of(&self, c: &ContainerRecord) -> Vec<models::mount::MountPoint> {
+        c.mounts
+            .iter()
+            .filter(|m| !m.hidden)
+            .map(|m| m.to_model(&self.volume_data(&m.name).to_string_lossy()))
+            .collect()
     }
 }
 
@@ -1696,11 +1677,11 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// `key` or `key=value` against a labels object.
-fn label_matches(labels: &Value, filter: &str) -> bool {
+/// `key` or `key=value` against a container's labels.
+fn label_matches(config: &Config, filter: &str) -> bool {
     match filter.split_once('=') {
-        Some((k, v)) => labels[k].as_str() == Some(v),
-        None => labels.get(filter).is_some(),
+        Some((k, v)) => config.label(k) == Some(v),
+        None => config.label(filter).is_some(),
     }
 }
 
@@ -1741,14 +1722,14 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Docker's checks of `RestartPolicy`.
-fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
-    let p = &host_config["RestartPolicy"];
-    let name = p["Name"].as_str().unwrap_or("");
+fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
+    let p = &host_config.restart_policy;
+    let name = p.name.as_str();
     let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));
     if !["", "no", "always", "unless-stopped", "on-failure"].contains(&name) {
         return bad(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"));
     }
-    let max = p["MaximumRetryCount"].as_i64().unwrap_or(0);
+    let max = p.maximum_retry_count;
     if max < 0 {
         return bad("invalid restart policy: maximum retry count can't be negative".into());
     }
@@ -1757,7 +1738,7 @@ fn restart_policy_ok(host_config: &Value) -> Result<(), EngineError> {
             "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
         );
     }
-    if host_config["AutoRemove"].as_bool().unwrap_or(false) && !["", "no"].contains(&name) {
+    if host_config.auto_remove && !["", "no"].contains(&name) {
         return bad("can't create 'AutoRemove' container with restart policy".into());
     }
     Ok(())
@@ -1778,9 +1759,9 @@ fn parse_log(data: &[u8], out: &mut Vec<LogLine>) {
 
 /// Docker's log options for json-file (`max-size` in bytes with k/m/g
 /// units, `max-file`), as the shim reads them. Other drivers are refused.
-pub fn log_options(host_config: &Value) -> Result<Value, EngineError> {
-    let lc = &host_config["LogConfig"];
-    match lc["Type"].as_str().unwrap_or("") {
+pub fn log_options(host_config: &HostConfig) -> Result<Value, EngineError> {
+    let lc = &host_config.log_config;
+    match lc.typ.as_str() {
         "" | "json-file" => {}
         other => {
             return Err(EngineError::new(
@@ -1789,8 +1770,9 @@ pub fn log_options(host_config: &Value) -> Result<Value, EngineError> {
             ))
         }
     }
-    let cfg = &lc["Config"];
-    let size = match cfg["max-size"].as_str().unwrap_or("") {
+    let cfg = lc.config.clone().unwrap_or_default();
+    let opt = |k: &str| cfg.get(k).map_or("", String::as_str);
+    let size = match opt("max-size") {
         "" | "-1" => 0,
         s => parse_bytes(s).ok_or_else(|| {
             EngineError::new(
@@ -1799,7 +1781,7 @@ pub fn log_options(host_config: &Value) -> Result<Value, EngineError> {
             )
         })?,
     };
-    let files = match cfg["max-file"].as_str().unwrap_or("") {
+    let files = match opt("max-file") {
         "" => 1,
         s => s
             .parse::<u64>()

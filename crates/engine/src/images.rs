@@ -4,7 +4,11 @@
 
 use std::io::{Read, Write};
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use models::container::{Config, GraphDriver};
+use models::image::{DeleteResponse, HistoryItem, Inspect, Metadata, PruneReport, RootFs, Summary};
+use models::system::DiskUsage;
 use store::images::{self as ops, Removed};
 use store::meta::ImageRecord;
 use store::reference::Reference;
@@ -12,6 +16,20 @@ use store::{ImportOptions, StoreError};
 
 use crate::time::unix_seconds;
 use crate::{Engine, EngineError, ErrorKind};
+
+/// One untag or delete of `rmi` and `prune`.
+fn deleted(r: Removed) -> DeleteResponse {
+    match r {
+        Removed::Untagged(t) => DeleteResponse {
+            untagged: t,
+            ..Default::default()
+        },
+        Removed::Deleted(id) => DeleteResponse {
+            deleted: id,
+            ..Default::default()
+        },
+    }
+}
 
 /// The short form of a reference, as Docker prints it (`busybox:latest`).
 pub fn familiar(r: &str) -> String {
@@ -30,23 +48,26 @@ impl Engine {
 
     /// `GET /system/df`: images (with how many containers use each),
     /// containers with their sizes, the layers' total size.
-    pub fn system_df(&self) -> Result<Value, EngineError> {
+    pub fn system_df(&self) -> Result<DiskUsage, EngineError> {
         let users = self.image_users()?;
         let mut images = self.image_list(false)?;
         for img in &mut images {
-            let id = img["Id"].as_str().unwrap_or("").to_string();
-            img["Containers"] = json!(users.get(&id).map_or(0, |u| u.len()));
+            img.containers = users.get(&img.id).map_or(0, |u| u.len() as i64);
         }
         let containers = self.container_list(true, None, true, &Default::default())?;
         let layers: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
-        Ok(
-            json!({"LayersSize": layers, "Images": images, "Containers": containers, "Volumes": self.volumes_df()?, "BuildCache": []}),
-        )
+        Ok(DiskUsage {
+            layers_size: layers as i64,
+            images: Some(images),
+            containers: Some(containers),
+            volumes: Some(self.volumes_df()?),
+            build_cache: Some(Vec::new()),
+        })
     }
 
     /// `GET /images/json`: every image (with `all` too; there are no
     /// intermediate build images yet), dangling ones with `<none>`.
-    pub fn image_list(&self, dangling_only: bool) -> Result<Vec<Value>, EngineError> {
+    pub fn image_list(&self, dangling_only: bool) -> Result<Vec<Summary>, EngineError> {
         let mut out = Vec::new();
         let mut images = self.store.meta().images()?;
         images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
@@ -78,17 +99,18 @@ impl Engine {
                 continue;
             }
             let cfg = self.store.config(&img)?;
-            out.push(json!({
-                "Id": img.id,
-                "ParentId": img.parent.clone().unwrap_or_default(),
-                "RepoTags": tags,
-                "RepoDigests": img.repo_digests,
-                "Created": unix_seconds(&img.created),
-                "Size": self.store.size(&img)?,
-                "SharedSize": shared,
-                "Labels": cfg.config.labels,
-                "Containers": -1,
-            }));
+            out.push(Summary {
+                id: img.id.clone(),
+                parent_id: img.parent.clone().unwrap_or_default(),
+                repo_tags: Some(tags),
+                repo_digests: Some(img.repo_digests.clone()),
+                created: unix_seconds(&img.created),
+                size: self.store.size(&img)? as i64,
+                shared_size: shared as i64,
+                labels: (!cfg.config.labels.is_empty()).then_some(cfg.config.labels),
+                containers: -1,
+                ..Default::default()
+            });
         }
         Ok(out)
     }
@@ -98,34 +120,63 @@ impl Engine {
     }
 
     /// `GET /images/{name}/json`.
-    pub fn image_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    /// The fields Docker drops for newer clients (`Container`,
+    /// `ContainerConfig`) are filled: [`Inspect::for_version`] trims them.
+    pub fn image_inspect(&self, name: &str) -> Result<Inspect, EngineError> {
         let img = self.find(name)?;
         let cfg = self.store.config(&img)?;
         let size = self.store.size(&img)?;
-        Ok(json!({
-            "Id": img.id,
-            "RepoTags": self.repo_tags(&img.id)?,
-            "RepoDigests": img.repo_digests,
-            "Parent": img.parent.clone().unwrap_or_default(),
-            "Comment": cfg.history.last().map(|h| h.comment.clone()).unwrap_or_default(),
-            "Created": cfg.created.clone().unwrap_or_default(),
-            "DockerVersion": "",
-            "Author": cfg.author.clone().unwrap_or_default(),
-            "Config": cfg.config,
-            "Architecture": cfg.architecture,
-            "Variant": cfg.variant,
-            "Os": cfg.os,
-            "Size": size,
-            "GraphDriver": {"Name": "overlay2", "Data": {
-                "LowerDir": self.store.lower_dirs(&img).iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
-            }},
-            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        }))
+        let lower = self
+            .store
+            .lower_dirs(&img)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        // Docker's own configs carry the commit message at the top; berth's
+        // import and commit put it in the last history entry.
+        let comment = if cfg.comment.is_empty() {
+            cfg.history
+                .last()
+                .map(|h| h.comment.clone())
+                .unwrap_or_default()
+        } else {
+            cfg.comment.clone()
+        };
+        Ok(Inspect {
+            id: img.id.clone(),
+            repo_tags: self.repo_tags(&img.id)?,
+            repo_digests: img.repo_digests.clone(),
+            parent: img.parent.clone().unwrap_or_default(),
+            comment,
+            created: cfg.created.clone().unwrap_or_default(),
+            container: cfg.container.clone(),
+            container_config: cfg.container_config.clone(),
+            docker_version: cfg.docker_version.clone(),
+            author: cfg.author.clone().unwrap_or_default(),
+            config: Some(Config::from(&cfg.config)),
+            architecture: cfg.architecture.clone(),
+            variant: cfg.variant.clone().unwrap_or_default(),
+            os: cfg.os.clone(),
+            os_version: cfg.os_version.clone(),
+            size: size as i64,
+            virtual_size: 0,
+            graph_driver: GraphDriver {
+                name: "overlay2".into(),
+                data: Some(BTreeMap::from([("LowerDir".to_string(), lower)])),
+            },
+            root_fs: RootFs {
+                typ: "layers".into(),
+                layers: img.diff_ids.clone(),
+            },
+            metadata: Metadata {
+                last_tag_time: "0001-01-01T00:00:00Z".into(),
+            },
+        })
     }
 
     /// `GET /images/{name}/history`, newest first, as Docker lists it.
-    pub fn image_history(&self, name: &str) -> Result<Vec<Value>, EngineError> {
+    pub fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>, EngineError> {
         let img = self.find(name)?;
         let cfg = self.store.config(&img)?;
         let mut out = Vec::new();
@@ -145,14 +196,22 @@ impl Engine {
                 s
             };
             let newest = i + 1 == count;
-            out.push(json!({
-                "Id": if newest { img.id.clone() } else { "<missing>".into() },
-                "Created": unix_seconds(&h.created),
-                "CreatedBy": h.created_by,
-                "Tags": if newest { json!(self.repo_tags(&img.id)?) } else { Value::Null },
-                "Size": size,
-                "Comment": h.comment,
-            }));
+            out.push(HistoryItem {
+                id: if newest {
+                    img.id.clone()
+                } else {
+                    "<missing>".into()
+                },
+                created: unix_seconds(&h.created),
+                created_by: h.created_by.clone(),
+                tags: if newest {
+                    Some(self.repo_tags(&img.id)?)
+                } else {
+                    None
+                },
+                size: size as i64,
+                comment: h.comment.clone(),
+            });
         }
         out.reverse();
         Ok(out)
@@ -182,7 +241,7 @@ impl Engine {
         name: &str,
         force: bool,
         noprune: bool,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<DeleteResponse>, EngineError> {
         let users = self.image_users()?;
         let removed = ops::remove(self.store.meta(), name, force, &|id: &str| {
             users.get(id).cloned().unwrap_or_default()
@@ -190,17 +249,11 @@ impl Engine {
         if !noprune {
             self.collect_garbage()?;
         }
-        Ok(removed
-            .into_iter()
-            .map(|r| match r {
-                Removed::Untagged(t) => json!({"Untagged": t}),
-                Removed::Deleted(id) => json!({"Deleted": id}),
-            })
-            .collect())
+        Ok(removed.into_iter().map(deleted).collect())
     }
 
     /// `POST /images/prune`: dangling images (all unused with `all`).
-    pub fn image_prune(&self, all: bool) -> Result<Value, EngineError> {
+    pub fn image_prune(&self, all: bool) -> Result<PruneReport, EngineError> {
         let users = self.image_users()?;
         let users = |id: &str| users.get(id).cloned().unwrap_or_default();
         let ids = ops::prunable(self.store.meta(), all, &users)?;
@@ -208,17 +261,15 @@ impl Engine {
         let mut deleted = Vec::new();
         for id in ids {
             for r in ops::remove(self.store.meta(), &id, true, &users)? {
-                deleted.push(match r {
-                    Removed::Untagged(t) => json!({"Untagged": t}),
-                    Removed::Deleted(id) => json!({"Deleted": id}),
-                });
+                deleted.push(self::deleted(r));
             }
         }
         self.collect_garbage()?;
         let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
-        Ok(
-            json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": before.saturating_sub(after)}),
-        )
+        Ok(PruneReport {
+            images_deleted: (!deleted.is_empty()).then_some(deleted),
+            space_reclaimed: before.saturating_sub(after),
+        })
     }
 
     /// `POST /images/load`: the lines Docker prints.

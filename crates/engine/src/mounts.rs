@@ -16,8 +16,9 @@
 
 use std::collections::BTreeMap;
 
+use models::container::HostConfig;
+use models::mount::Mount;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::{EngineError, ErrorKind};
 
@@ -65,22 +66,32 @@ pub struct MountPoint {
 }
 
 impl MountPoint {
-    /// Docker's `MountPoint` JSON (inspect, ps); `data` is the volume's `_data`.
-    pub fn to_json(&self, volume_source: &str) -> Value {
+    /// Docker's `MountPoint` (inspect, ps); `volume_source` is the volume's `_data`.
+    pub fn to_model(&self, volume_source: &str) -> models::mount::MountPoint {
+        let base = models::mount::MountPoint {
+            destination: self.destination.clone(),
+            mode: self.mode.clone(),
+            rw: self.rw,
+            ..Default::default()
+        };
         match self.typ.as_str() {
-            "volume" => json!({
-                "Type": "volume", "Name": self.name, "Source": volume_source,
-                "Destination": self.destination, "Driver": self.driver, "Mode": self.mode,
-                "RW": self.rw, "Propagation": "",
-            }),
-            "tmpfs" => json!({
-                "Type": "tmpfs", "Source": "", "Destination": self.destination,
-                "Mode": self.mode, "RW": self.rw, "Propagation": "",
-            }),
-            _ => json!({
-                "Type": "bind", "Source": self.source, "Destination": self.destination,
-                "Mode": self.mode, "RW": self.rw, "Propagation": self.propagation,
-            }),
+            "volume" => models::mount::MountPoint {
+                typ: "volume".into(),
+                name: self.name.clone(),
+                source: volume_source.into(),
+                driver: self.driver.clone(),
+                ..base
+            },
+            "tmpfs" => models::mount::MountPoint {
+                typ: "tmpfs".into(),
+                ..base
+            },
+            _ => models::mount::MountPoint {
+                typ: "bind".into(),
+                source: self.source.clone(),
+                propagation: self.propagation.clone(),
+                ..base
+            },
         }
     }
 }
@@ -195,11 +206,10 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
 }
 
 /// Parses one `HostConfig.Mounts` entry (moby's `mount.Mount`).
-pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-    let typ = s("Type");
-    let target = s("Target");
-    let source = s("Source");
+pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
+    let typ = v.typ.clone();
+    let target = v.target.clone();
+    let source = v.source.clone();
     let invalid = |why: String| bad(format!("invalid mount config for type \"{typ}\": {why}"));
     if target.is_empty() {
         return Err(invalid("field Target must not be empty".into()));
@@ -215,15 +225,20 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
     if clean(&target) == "/" || target.split('/').any(|c| c == "..") {
         return Err(invalid(format!("invalid mount path: '{target}'")));
     }
-    let ro = v["ReadOnly"].as_bool().unwrap_or(false);
+    let ro = v.read_only;
     let mut m = MountPoint {
         destination: clean(&target),
         rw: !ro,
         mode: String::new(),
         ..Default::default()
     };
+    let given = |k: &str| match k {
+        "BindOptions" => v.bind_options.is_some(),
+        "VolumeOptions" => v.volume_options.is_some(),
+        _ => v.tmpfs_options.is_some(),
+    };
     let only = |k: &str, allowed: &str| -> Result<(), EngineError> {
-        if !v[k].is_null() && k != allowed {
+        if given(k) && k != allowed {
             return Err(invalid(format!("field {k} must not be specified")));
         }
         Ok(())
@@ -241,7 +256,8 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
                     "invalid mount path: '{source}' mount path must be absolute"
                 )));
             }
-            let prop = v["BindOptions"]["Propagation"].as_str().unwrap_or("");
+            let bo = v.bind_options.clone().unwrap_or_default();
+            let prop = bo.propagation.as_str();
             if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
                 return Err(invalid(format!("invalid propagation mode: {prop}")));
             }
@@ -249,9 +265,7 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             m.source = clean(&source);
             m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
             // --mount never makes the source unless asked (CreateMountpoint).
-            m.create_source = v["BindOptions"]["CreateMountpoint"]
-                .as_bool()
-                .unwrap_or(false);
+            m.create_source = bo.create_mountpoint;
             if !m.create_source && !std::path::Path::new(&m.source).exists() {
                 return Err(invalid(format!(
                     "bind source path does not exist: {}",
@@ -266,11 +280,12 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             if !source.is_empty() && !valid_volume_name(&source) {
                 return Err(invalid(format!("invalid volume name: {source:?}")));
             }
-            let vo = &v["VolumeOptions"];
-            if vo["Subpath"].as_str().is_some_and(|p| !p.is_empty()) {
+            let vo = v.volume_options.clone().unwrap_or_default();
+            if !vo.subpath.is_empty() {
                 return Err(invalid("volume subpaths are not supported".into()));
             }
-            let driver = vo["DriverConfig"]["Name"].as_str().unwrap_or("");
+            let dc = vo.driver_config.clone().unwrap_or_default();
+            let driver = dc.name.as_str();
             if !driver.is_empty() && driver != "local" {
                 return Err(EngineError::new(
                     ErrorKind::NotFound,
@@ -283,9 +298,9 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             m.driver = "local".into();
             m.anonymous = source.is_empty();
             m.name = source;
-            m.copy_data = !vo["NoCopy"].as_bool().unwrap_or(false);
-            m.volume_labels = string_map(&vo["Labels"]);
-            m.volume_opts = string_map(&vo["DriverConfig"]["Options"]);
+            m.copy_data = !vo.no_copy;
+            m.volume_labels = vo.labels;
+            m.volume_opts = dc.options;
         }
         "tmpfs" => {
             for k in ["BindOptions", "VolumeOptions"] {
@@ -294,16 +309,17 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
             if !source.is_empty() {
                 return Err(invalid("field Source must not be specified".into()));
             }
-            let t = &v["TmpfsOptions"];
+            let t = v.tmpfs_options.clone().unwrap_or_default();
             // Docker's ConvertTmpfsOptions: ro, mode, size.
             let mut data = Vec::new();
             if ro {
                 data.push("ro".to_string());
             }
-            if let Some(mode) = t["Mode"].as_u64().filter(|m| *m > 0) {
-                data.push(format!("mode={:o}", mode & 0o7777));
+            if t.mode > 0 {
+                data.push(format!("mode={:o}", t.mode & 0o7777));
             }
-            if let Some(size) = t["SizeBytes"].as_i64().filter(|s| *s > 0) {
+            if t.size_bytes > 0 {
+                let size = t.size_bytes;
                 // Docker's ConvertTmpfsOptions: the largest unit that divides.
                 let (n, unit) = [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)]
                     .iter()
@@ -322,17 +338,6 @@ pub fn parse_mount(v: &Value) -> Result<MountPoint, EngineError> {
         }
     }
     Ok(m)
-}
-
-/// The strings of a JSON object.
-pub fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Checks a `--tmpfs` option string: what `mount(2)` takes for tmpfs.
@@ -385,8 +390,7 @@ fn check_tmpfs(dst: &str, opts: &str) -> Result<(), EngineError> {
 
 /// The mounts a create body asks for, before volumes-from and the image's
 /// volumes: parsed and checked, nothing made yet.
-pub fn parse_requested(body: &Value) -> Result<Vec<MountPoint>, EngineError> {
-    let host = &body["HostConfig"];
+pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError> {
     let mut out: Vec<MountPoint> = Vec::new();
     let push = |out: &mut Vec<MountPoint>, m: MountPoint| {
         if out.iter().any(|x| x.destination == m.destination) {
@@ -395,15 +399,13 @@ pub fn parse_requested(body: &Value) -> Result<Vec<MountPoint>, EngineError> {
         out.push(m);
         Ok(())
     };
-    for b in host["Binds"].as_array().into_iter().flatten() {
-        let b = b.as_str().ok_or_else(|| bad("Binds: strings expected"))?;
+    for b in host.binds() {
         push(&mut out, parse_bind(b)?)?;
     }
-    for m in host["Mounts"].as_array().into_iter().flatten() {
+    for m in &host.mounts {
         push(&mut out, parse_mount(m)?)?;
     }
-    for (dst, opts) in host["Tmpfs"].as_object().into_iter().flatten() {
-        let opts = opts.as_str().unwrap_or("");
+    for (dst, opts) in &host.tmpfs {
         if dst.len() > MAX_SPEC || opts.len() > MAX_SPEC {
             return Err(bad("invalid tmpfs: too long"));
         }
@@ -423,8 +425,8 @@ pub fn parse_requested(body: &Value) -> Result<Vec<MountPoint>, EngineError> {
             },
         )?;
     }
-    for v in host["VolumesFrom"].as_array().into_iter().flatten() {
-        split_volumes_from(v.as_str().unwrap_or(""))?;
+    for v in host.volumes_from.iter().flatten() {
+        split_volumes_from(v)?;
     }
     Ok(out)
 }
@@ -444,10 +446,9 @@ pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> 
 }
 
 /// What a create body's mounts warrant saying (Docker's create `Warnings`).
-pub fn warnings(body: &Value) -> Vec<String> {
+pub fn warnings(host: &HostConfig) -> Vec<String> {
     let mut out = Vec::new();
-    for b in body["HostConfig"]["Binds"].as_array().into_iter().flatten() {
-        let b = b.as_str().unwrap_or("");
+    for b in host.binds() {
         let mode = b.splitn(3, ':').nth(2).unwrap_or("");
         if mode.split(',').any(|o| o == "z" || o == "Z") {
             out.push(format!(
@@ -466,7 +467,13 @@ pub fn sort(mounts: &mut [MountPoint]) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
+
+    fn mount(v: Value) -> Mount {
+        models::de::from_value(v).unwrap()
+    }
 
     #[test]
     fn binds_and_volumes_from_v() {
@@ -507,26 +514,31 @@ mod tests {
 
     #[test]
     fn typed_mounts() {
-        let t = parse_mount(&json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}})).unwrap();
+        let t = parse_mount(&mount(json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 448}}))).unwrap();
         assert_eq!(t.tmpfs, "mode=700,size=1m");
-        let v = parse_mount(&json!({"Type": "volume", "Target": "/v"})).unwrap();
+        let v = parse_mount(&mount(json!({"Type": "volume", "Target": "/v"}))).unwrap();
         assert!(v.anonymous && v.copy_data);
-        let e =
-            parse_mount(&json!({"Type": "bind", "Source": "/no/such/dir/here", "Target": "/b"}))
-                .unwrap_err();
+        let e = parse_mount(&mount(
+            json!({"Type": "bind", "Source": "/no/such/dir/here", "Target": "/b"}),
+        ))
+        .unwrap_err();
         assert_eq!(
             e.message,
             "invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir/here"
         );
-        assert!(parse_mount(&json!({"Type": "tmpfs", "Source": "x", "Target": "/t"})).is_err());
-        assert!(parse_mount(&json!({"Type": "npipe", "Target": "/t"})).is_err());
+        assert!(parse_mount(&mount(
+            json!({"Type": "tmpfs", "Source": "x", "Target": "/t"})
+        ))
+        .is_err());
+        assert!(parse_mount(&mount(json!({"Type": "npipe", "Target": "/t"}))).is_err());
     }
 
     #[test]
     fn duplicates_refused() {
-        let body = json!({"HostConfig": {"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}}});
+        let host: HostConfig =
+            models::de::from_value(json!({"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}})).unwrap();
         assert_eq!(
-            parse_requested(&body).unwrap_err().message,
+            parse_requested(&host).unwrap_err().message,
             "Duplicate mount point: /x"
         );
     }

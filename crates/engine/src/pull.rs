@@ -222,7 +222,7 @@ impl Pull {
             .blob_bytes(&self.resolved.config, registry::session::MAX_CONFIG)
             .await
             .map_err(err)?;
-        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+        let config: ImageConfig = store::config::parse(&config_bytes).map_err(|e| {
             EngineError::new(
                 ErrorKind::InvalidArgument,
                 format!("invalid image config: {e}"),

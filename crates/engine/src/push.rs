@@ -243,7 +243,7 @@ impl Push {
             .content()
             .read(&self.image.id, registry::session::MAX_CONFIG)
             .map_err(store::store::StoreError::from)?;
-        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+        let config: ImageConfig = store::config::parse(&config_bytes).map_err(|e| {
             EngineError::new(ErrorKind::System, format!("config {}: {e}", self.image.id))
         })?;
         let chains = chain_ids(&config.rootfs.diff_ids);

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use models::container::{Config, CreateBody};
 use oci_spec::runtime::{Capability, Spec};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
@@ -60,60 +60,6 @@ pub const READONLY_PATHS: &[&str] = &[
 /// The default `PATH` when the image sets none (Docker's).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The part of Docker's `HostConfig` the spec depends on.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HostConfig {
-    /// All capabilities and devices, no seccomp, no masked paths.
-    pub privileged: bool,
-    /// A TTY's first size, `[height, width]` (the docker CLI sends its own).
-    pub console_size: Option<[u32; 2]>,
-    /// Read-only root filesystem.
-    pub readonly_rootfs: bool,
-    /// Capabilities to add (`NET_ADMIN` or `CAP_NET_ADMIN`, or `ALL`).
-    pub cap_add: Option<Vec<String>>,
-    /// Capabilities to drop.
-    pub cap_drop: Option<Vec<String>>,
-    /// Memory limit in bytes (0: none).
-    pub memory: i64,
-    /// Memory + swap in bytes (-1: unlimited; 0: twice the memory, as Docker).
-    pub memory_swap: i64,
-    /// CPUs × 10⁹ (`--cpus`).
-    pub nano_cpus: i64,
-    /// Relative CPU weight.
-    pub cpu_shares: i64,
-    /// Process limit (0 or -1: none).
-    pub pids_limit: Option<i64>,
-    /// `seccomp=unconfined`, `no-new-privileges[:true]`, ...
-    pub security_opt: Option<Vec<String>>,
-    /// `--init`: an init as pid 1 that forwards signals and reaps.
-    pub init: Option<bool>,
-}
-
-/// The part of Docker's `ContainerCreate` body the spec depends on.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct CreateRequest {
-    /// Overrides the image's `CMD`.
-    pub cmd: Option<Vec<String>>,
-    /// Overrides the image's `ENTRYPOINT` (and then its `CMD` too).
-    pub entrypoint: Option<Vec<String>>,
-    /// Added to (and overriding) the image's environment.
-    pub env: Option<Vec<String>>,
-    /// Working directory.
-    pub working_dir: String,
-    /// `user[:group]`, names or numbers.
-    pub user: String,
-    /// Host name (default: the id's first 12 characters).
-    pub hostname: String,
-    /// Domain name.
-    pub domainname: String,
-    /// A terminal.
-    pub tty: bool,
-    /// Host settings.
-    pub host_config: HostConfig,
-}
-
 fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::new(ErrorKind::InvalidArgument, msg)
 }
@@ -127,97 +73,76 @@ fn cap_name(c: &str) -> String {
     }
 }
 
-/// Merges the image's config into a create body, as Docker does at create:
-/// what the request leaves empty comes from the image (command, entrypoint,
-/// user, working dir, stop signal, healthcheck, volumes, exposed ports),
-/// the environment and labels are the image's overlaid by the request's.
-pub fn merge(cfg: &ImageConfig, body: &mut serde_json::Value, id: &str) {
-    use serde_json::{json, Value};
+/// Merges the image's config into a create body, as Docker does at create
+/// (moby `daemon/create.go` `merge`): what the request leaves empty comes
+/// from the image (command, entrypoint, user, working dir, stop signal,
+/// healthcheck, volumes, exposed ports), the environment and labels are
+/// the image's overlaid by the request's.
+pub fn merge(cfg: &ImageConfig, body: &mut CreateBody, id: &str) {
     let ic = &cfg.config;
-    let empty = |v: &Value| {
-        v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) || v.as_str() == Some("")
-    };
-    let entry_given = !body["Entrypoint"].is_null();
-    if !entry_given {
+    let c = &mut body.config;
+    if c.entrypoint.is_none() {
         if let Some(e) = &ic.entrypoint {
-            body["Entrypoint"] = json!(e);
+            c.entrypoint = Some(e.clone());
         }
-        if empty(&body["Cmd"]) {
-            if let Some(c) = &ic.cmd {
-                body["Cmd"] = json!(c);
+        if c.cmd.as_ref().is_none_or(|v| v.is_empty()) {
+            if let Some(cmd) = &ic.cmd {
+                c.cmd = Some(cmd.clone());
             }
         }
     }
     // `--entrypoint ""` clears it.
-    if body["Entrypoint"]
-        .as_array()
-        .is_some_and(|a| a.len() == 1 && a[0] == "")
+    if c.entrypoint
+        .as_ref()
+        .is_some_and(|e| e.len() == 1 && e[0].is_empty())
     {
-        body["Entrypoint"] = Value::Null;
+        c.entrypoint = None;
     }
-    for (key, val) in [
-        ("User", &ic.user),
-        ("WorkingDir", &ic.working_dir),
-        ("StopSignal", &ic.stop_signal),
+    for (mine, image) in [
+        (&mut c.user, &ic.user),
+        (&mut c.working_dir, &ic.working_dir),
+        (&mut c.stop_signal, &ic.stop_signal),
     ] {
-        if empty(&body[key]) && !val.is_empty() {
-            body[key] = json!(val);
+        if mine.is_empty() && !image.is_empty() {
+            *mine = image.clone();
         }
     }
-    if empty(&body["Hostname"]) {
+    if c.hostname.is_empty() {
         // On the host's network the host's name, as Docker
         // (moby `daemon/container_operations_unix.go` initializeNetworking).
-        let host_name = (body["HostConfig"]["NetworkMode"] == "host")
+        let host_name = (body.host_config.network_mode == "host")
             .then(|| nix::unistd::gethostname().ok())
             .flatten()
             .and_then(|h| h.into_string().ok());
-        body["Hostname"] =
-            json!(host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>()));
+        c.hostname = host_name.unwrap_or_else(|| id.chars().take(12).collect::<String>());
     }
     let mut env: Vec<String> = Vec::new();
-    for kv in ic.env.iter().cloned().chain(
-        body["Env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(String::from)),
-    ) {
-        let key = kv.split('=').next().unwrap_or(&kv).to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(kv);
+    for kv in ic.env.iter().chain(c.env.iter().flatten()) {
+        let key = kv.split('=').next().unwrap_or(kv);
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
     }
-    body["Env"] = json!(env);
-    let mut labels: serde_json::Map<String, Value> = ic
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    if let Some(l) = body["Labels"].as_object() {
-        labels.extend(l.clone());
+    c.env = Some(env);
+    let mut labels = ic.labels.clone();
+    labels.extend(c.labels.take().unwrap_or_default());
+    c.labels = Some(labels);
+    if c.healthcheck.is_none() {
+        c.healthcheck = ic.healthcheck.clone();
     }
-    body["Labels"] = Value::Object(labels);
-    if body["Healthcheck"].is_null() {
-        if let Some(h) = &ic.healthcheck {
-            body["Healthcheck"] = h.clone();
+    if !ic.volumes.is_empty() {
+        let v = c.volumes.get_or_insert_with(Default::default);
+        for k in ic.volumes.keys() {
+            v.entry(k.clone()).or_default();
         }
     }
-    for (key, map) in [
-        ("Volumes", &ic.volumes),
-        ("ExposedPorts", &ic.exposed_ports),
-    ] {
-        if !map.is_empty() {
-            let mut m = body[key].as_object().cloned().unwrap_or_default();
-            for k in map.keys() {
-                m.entry(k.clone()).or_insert_with(|| json!({}));
-            }
-            body[key] = Value::Object(m);
-        }
+    for k in ic.exposed_ports.keys() {
+        c.exposed_ports.entry(k.clone()).or_default();
     }
 }
 
 /// The process's arguments, Docker's way: a new entrypoint drops the image's
 /// `CMD` too.
-pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, EngineError> {
+pub fn args(cfg: &ImageConfig, req: &Config) -> Result<Vec<String>, EngineError> {
     let (entry, cmd) = match &req.entrypoint {
         Some(e) => (e.clone(), req.cmd.clone().unwrap_or_default()),
         None => (
@@ -237,7 +162,7 @@ pub fn args(cfg: &ImageConfig, req: &CreateRequest) -> Result<Vec<String>, Engin
 
 /// The environment: the image's, then the request's (a key set twice keeps
 /// the later value), `PATH` when missing, `HOSTNAME`, `TERM` for a tty.
-pub fn env(cfg: &ImageConfig, req: &CreateRequest, hostname: &str) -> Vec<String> {
+pub fn env(cfg: &ImageConfig, req: &Config, hostname: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut set = |kv: &str| {
         let key = kv.split('=').next().unwrap_or(kv);
@@ -327,13 +252,14 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
 pub fn build(
     id: &str,
     cfg: &ImageConfig,
-    req: &CreateRequest,
+    req: &CreateBody,
     rootfs: &Path,
     etc_dir: &Path,
     user_mounts: &[crate::mounts::MountPoint],
     netns: &crate::network::NetNs,
 ) -> Result<Spec, EngineError> {
     let hc = &req.host_config;
+    let req = &req.config;
     let hostname = if req.hostname.is_empty() {
         id.chars().take(12).collect()
     } else {
@@ -599,9 +525,9 @@ fn source_mount(path: &Path) -> (String, String) {
 }
 
 /// A TTY's first size as the spec says it (`[0, 0]` is none).
-pub fn console_size(tty: bool, size: Option<[u32; 2]>) -> Option<Value> {
+pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
     match size {
-        Some([h, w]) if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
+        [h, w] if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
         _ => None,
     }
 }
@@ -699,13 +625,13 @@ mod tests {
     fn cfg(v: Value) -> ImageConfig {
         let mut base = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
         base["config"] = v;
-        serde_json::from_value(base).unwrap()
+        models::de::from_value(base).unwrap()
     }
 
     #[test]
     fn entrypoint_and_cmd_as_docker() {
         let c = cfg(json!({"Entrypoint": ["/init"], "Cmd": ["serve"]}));
-        let r = |v: Value| -> CreateRequest { serde_json::from_value(v).unwrap() };
+        let r = |v: Value| -> Config { models::de::from_value(v).unwrap() };
         assert_eq!(args(&c, &r(json!({}))).unwrap(), ["/init", "serve"]);
         assert_eq!(args(&c, &r(json!({"Cmd": ["x"]}))).unwrap(), ["/init", "x"]);
         assert_eq!(
@@ -719,14 +645,14 @@ mod tests {
     #[test]
     fn environment_merge() {
         let c = cfg(json!({"Env": ["A=1", "PATH=/bin"]}));
-        let r: CreateRequest =
-            serde_json::from_value(json!({"Env": ["A=2", "B=3"], "Tty": true})).unwrap();
+        let r: Config =
+            models::de::from_value(json!({"Env": ["A=2", "B=3"], "Tty": true})).unwrap();
         assert_eq!(
             env(&c, &r, "h"),
             ["HOSTNAME=h", "PATH=/bin", "A=2", "B=3", "TERM=xterm"]
         );
         assert_eq!(
-            env(&cfg(json!({})), &CreateRequest::default(), "h"),
+            env(&cfg(json!({})), &Config::default(), "h"),
             [DEFAULT_PATH, "HOSTNAME=h"]
         );
     }

@@ -23,10 +23,11 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use models::container::CreateBody;
+use models::volume::{UsageData, Volume};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstatat, Mode, SFlag};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use store::meta::Table;
 
 use crate::containers::{ContainerRecord, State};
@@ -146,24 +147,24 @@ impl Engine {
         Ok(self.store().meta().get(Table::Volumes, name)?)
     }
 
-    fn volume_json(&self, r: &VolumeRecord) -> Value {
-        let map = |m: &BTreeMap<String, String>| {
-            if m.is_empty() {
-                Value::Null
-            } else {
-                json!(m)
-            }
-        };
+    fn volume_json(&self, r: &VolumeRecord) -> Volume {
+        // Docker writes an empty label or option map as null.
+        let map = |m: &BTreeMap<String, String>| (!m.is_empty()).then(|| m.clone());
         // Docker's local driver gives whole seconds (Go's time.RFC3339).
         let created = match (r.created.find('.'), r.created.rfind('Z')) {
             (Some(dot), Some(z)) if dot < z => format!("{}Z", &r.created[..dot]),
             _ => r.created.clone(),
         };
-        json!({
-            "Name": r.name, "Driver": r.driver, "Mountpoint": self.volume_data(&r.name),
-            "CreatedAt": created, "Labels": map(&r.labels), "Scope": "local",
-            "Options": map(&r.options),
-        })
+        Volume {
+            name: r.name.clone(),
+            driver: r.driver.clone(),
+            mountpoint: self.volume_data(&r.name).to_string_lossy().into_owned(),
+            created_at: created,
+            labels: map(&r.labels),
+            scope: "local".into(),
+            options: map(&r.options),
+            ..Default::default()
+        }
     }
 
     /// Which containers use each volume, by name.
@@ -189,7 +190,7 @@ impl Engine {
         options: BTreeMap<String, String>,
         labels: BTreeMap<String, String>,
         created: String,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Volume, EngineError> {
         let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let r = self.create_volume_locked(name, driver, options, labels, created)?;
         Ok(self.volume_json(&r))
@@ -243,7 +244,7 @@ impl Engine {
     }
 
     /// `GET /volumes/{name}`.
-    pub fn volume_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn volume_inspect(&self, name: &str) -> Result<Volume, EngineError> {
         let r = self.volume_record(name)?.ok_or_else(|| no_such(name))?;
         Ok(self.volume_json(&r))
     }
@@ -253,7 +254,7 @@ impl Engine {
     pub fn volume_list(
         &self,
         filters: &BTreeMap<String, Vec<String>>,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<Volume>, EngineError> {
         for (k, vals) in filters {
             if !["dangling", "name", "label", "label!", "driver"].contains(&k.as_str()) {
                 return Err(bad(format!("invalid filter '{k}'")));
@@ -358,7 +359,7 @@ impl Engine {
     }
 
     /// The volumes of `/system/df`, with `UsageData` (size, containers).
-    pub fn volumes_df(&self) -> Result<Vec<Value>, EngineError> {
+    pub fn volumes_df(&self) -> Result<Vec<Volume>, EngineError> {
         let users = self.volume_users()?;
         let list: Vec<VolumeRecord> = self.store().meta().list(Table::Volumes)?;
         Ok(list
@@ -372,7 +373,10 @@ impl Engine {
                 } else {
                     -1
                 };
-                v["UsageData"] = json!({"Size": size, "RefCount": refs});
+                v.usage_data = Some(UsageData {
+                    size,
+                    ref_count: refs as i64,
+                });
                 v
             })
             .collect())
@@ -406,17 +410,13 @@ impl Engine {
     /// they name that do not exist yet. Called under `volumes_lock`.
     pub(crate) fn resolve_mounts(
         &self,
-        body: &Value,
+        body: &CreateBody,
         created: &str,
     ) -> Result<Vec<MountPoint>, EngineError> {
-        let requested = mounts::parse_requested(body)?;
+        let requested = mounts::parse_requested(&body.host_config)?;
         let mut out: Vec<MountPoint> = Vec::new();
-        for v in body["HostConfig"]["VolumesFrom"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let (name, rw) = mounts::split_volumes_from(v.as_str().unwrap_or(""))?;
+        for v in body.host_config.volumes_from.iter().flatten() {
+            let (name, rw) = mounts::split_volumes_from(v)?;
             // A 404 here would read to the docker CLI as a missing image.
             let other = self.find_container(name).map_err(|e| bad(e.message))?;
             // Its `--tmpfs` mounts are no mount points in Docker: not copied.
@@ -438,10 +438,13 @@ impl Engine {
             out.push(m);
         }
         // The image's volumes and `-v /path`: anonymous, where nothing else is.
-        let mut image_volumes: Vec<&String> = body["Volumes"]
-            .as_object()
-            .map(|o| o.keys().collect())
-            .unwrap_or_default();
+        let mut image_volumes: Vec<&String> = body
+            .config
+            .volumes
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
         image_volumes.sort();
         for dst in image_volumes {
             if !dst.starts_with('/') || dst.len() > 4096 || dst.split('/').any(|c| c == "..") {

@@ -20,8 +20,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use models::oci::{Descriptor, Index, Manifest};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::config::{chain_ids, ImageConfig};
 use crate::meta::{ImageRecord, LayerRecord};
@@ -36,6 +36,10 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 /// OCI index.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The annotation containerd and Docker 25+ name an image by.
+const NAME_ANNOTATION: &str = "io.containerd.image.name";
+/// The OCI annotation of a reference's tag.
+const REF_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 /// One entry of Docker's `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,7 +48,8 @@ struct DockerManifest {
     config: String,
     #[serde(default)]
     repo_tags: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "crate::config::null_as_default")]
+    /// (Read with Go's rules: a `null` list is empty.)
+    #[serde(default)]
     layers: Vec<String>,
 }
 
@@ -118,15 +123,26 @@ pub fn save<W: Write>(
                     size,
                 )?;
             }
-            layer_descs.push(json!({"mediaType": OCI_LAYER, "digest": diff_id, "size": size}));
+            layer_descs.push(Descriptor {
+                media_type: OCI_LAYER.into(),
+                digest: diff_id.clone(),
+                size: size as i64,
+                ..Descriptor::default()
+            });
             layer_paths.push(format!("blobs/sha256/{}", hex(diff_id)));
         }
-        let manifest = serde_json::to_vec(&json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": image.id, "size": config_bytes.len()},
-            "layers": layer_descs,
-        }))
+        let manifest = serde_json::to_vec(&Manifest {
+            schema_version: 2,
+            media_type: OCI_MANIFEST.into(),
+            config: Descriptor {
+                media_type: OCI_CONFIG.into(),
+                digest: image.id.clone(),
+                size: config_bytes.len() as i64,
+                ..Descriptor::default()
+            },
+            layers: layer_descs,
+            ..Manifest::default()
+        })
         .expect("json");
         let manifest_digest = crate::config::sha256(&manifest);
         if written.insert(manifest_digest.clone()) {
@@ -142,13 +158,20 @@ pub fn save<W: Write>(
             .filter(|r| r.tag.is_some())
             .map(|r| r.familiar())
             .collect();
-        let mut desc =
-            json!({"mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest.len()});
+        let mut desc = Descriptor {
+            media_type: OCI_MANIFEST.into(),
+            digest: manifest_digest,
+            size: manifest.len() as i64,
+            ..Descriptor::default()
+        };
         if let Some(r) = refs.iter().find(|r| r.tag.is_some()) {
-            desc["annotations"] = json!({
-                "io.containerd.image.name": r.to_string(),
-                "org.opencontainers.image.ref.name": r.tag.clone().unwrap_or_default(),
-            });
+            desc.annotations = BTreeMap::from([
+                (NAME_ANNOTATION.to_string(), r.to_string()),
+                (
+                    REF_ANNOTATION.to_string(),
+                    r.tag.clone().unwrap_or_default(),
+                ),
+            ]);
         }
         index.push(desc);
         for r in refs {
@@ -165,9 +188,12 @@ pub fn save<W: Write>(
             layers: layer_paths,
         });
     }
-    let index = serde_json::to_vec(
-        &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index}),
-    )
+    let index = serde_json::to_vec(&Index {
+        schema_version: 2,
+        media_type: OCI_INDEX.into(),
+        manifests: index,
+        ..Index::default()
+    })
     .expect("json");
     add(
         &mut b,
@@ -304,7 +330,7 @@ pub fn load(store: &Store, data: impl Read + Send) -> Result<Loaded, StoreError>
     let root = u.path;
     if root.join("manifest.json").exists() {
         let list: Vec<DockerManifest> =
-            serde_json::from_slice(&read_small(&root.join("manifest.json"))?)
+            models::de::from_slice(&read_small(&root.join("manifest.json"))?)
                 .map_err(|e| invalid(format!("manifest.json: {e}")))?;
         let mut out = Loaded::default();
         for m in list {
@@ -331,60 +357,61 @@ fn blob_path(root: &Path, digest: &str) -> Result<PathBuf, StoreError> {
 }
 
 fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
-    let index: Value = serde_json::from_slice(&read_small(&root.join("index.json"))?)
+    let index: Index = models::de::from_slice(&read_small(&root.join("index.json"))?)
         .map_err(|e| invalid(format!("index.json: {e}")))?;
     let mut out = Loaded::default();
-    let mut manifests: Vec<Value> = index["manifests"].as_array().cloned().unwrap_or_default();
+    let mut manifests = index.manifests;
     let mut depth = 0;
     while let Some(desc) = manifests.pop() {
-        let digest = desc["digest"]
-            .as_str()
-            .ok_or_else(|| invalid("index entry without digest"))?;
+        if desc.digest.is_empty() {
+            return Err(invalid("index entry without digest"));
+        }
+        let digest = desc.digest.as_str();
         let bytes = read_small(&blob_path(root, digest)?)?;
         if crate::config::sha256(&bytes) != digest {
             return Err(invalid(format!("blob {digest} does not match its digest")));
         }
-        let doc: Value = serde_json::from_slice(&bytes)
+        // An index and a manifest differ by what they list.
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
-        if doc["manifests"].is_array() {
+        if doc.get("manifests").is_some_and(|m| m.is_array()) {
+            let nested: Index =
+                models::de::from_value(doc).map_err(|e| invalid(format!("index {digest}: {e}")))?;
             // A nested index (multi-platform): take this platform's entries.
             depth += 1;
             if depth > 8 {
                 return Err(invalid("indexes nested too deep"));
             }
-            for m in doc["manifests"].as_array().into_iter().flatten() {
-                let p = &m["platform"];
-                if p.is_null()
-                    || (p["os"] == "linux" && p["architecture"] == crate::config::host_arch())
-                {
-                    let mut m = m.clone();
-                    if m["annotations"].is_null() {
-                        m["annotations"] = desc["annotations"].clone();
+            for mut m in nested.manifests {
+                let this_platform = m.platform.as_ref().is_none_or(|p| {
+                    p.os == "linux" && p.architecture == crate::config::host_arch()
+                });
+                if this_platform {
+                    if m.annotations.is_empty() {
+                        m.annotations = desc.annotations.clone();
                     }
                     manifests.push(m);
                 }
             }
             continue;
         }
-        let config_digest = doc["config"]["digest"]
-            .as_str()
-            .ok_or_else(|| invalid("manifest without config"))?;
-        let config = read_small(&blob_path(root, config_digest)?)?;
-        let layers = doc["layers"].as_array().cloned().unwrap_or_default();
-        let files = layers
+        let manifest: Manifest =
+            models::de::from_value(doc).map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+        if manifest.config.digest.is_empty() {
+            return Err(invalid("manifest without config"));
+        }
+        let config = read_small(&blob_path(root, &manifest.config.digest)?)?;
+        let files = manifest
+            .layers
             .iter()
-            .map(|l| blob_path(root, l["digest"].as_str().unwrap_or("")))
+            .map(|l| blob_path(root, &l.digest))
             .collect::<Result<Vec<_>, _>>()?;
-        let ann = &desc["annotations"];
-        let name = ann["io.containerd.image.name"]
-            .as_str()
-            .map(String::from)
-            .or_else(|| {
-                ann["org.opencontainers.image.ref.name"]
-                    .as_str()
-                    .filter(|n| n.contains('/') || n.contains(':'))
-                    .map(String::from)
-            });
+        let ann = &desc.annotations;
+        let name = ann.get(NAME_ANNOTATION).cloned().or_else(|| {
+            ann.get(REF_ANNOTATION)
+                .filter(|n| n.contains('/') || n.contains(':'))
+                .cloned()
+        });
         out.images.push(load_one(
             store,
             &config,
@@ -404,7 +431,7 @@ fn load_one(
     refs: &[String],
 ) -> Result<(String, Vec<String>), StoreError> {
     let cfg: ImageConfig =
-        serde_json::from_slice(config).map_err(|e| invalid(format!("config: {e}")))?;
+        crate::config::parse(config).map_err(|e| invalid(format!("config: {e}")))?;
     if cfg.rootfs.diff_ids.len() != layer_files.len() {
         return Err(invalid(format!(
             "config lists {} layers, the manifest {}",

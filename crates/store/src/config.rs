@@ -2,148 +2,19 @@
 //! `Healthcheck`, `OnBuild`, `Shell`... live in `config`), chain ids, and the
 //! Dockerfile-style `--change` edits of `import` and `commit`.
 //!
-//! A config read from a registry or an archive keeps fields this code does not
-//! know (`extra`), and its blob is stored as received: the image id is the
-//! digest of those exact bytes and never of a re-serialisation.
+//! The types are the models crate's ([`models::oci`]). A config read from a
+//! registry or an archive is parsed with Go's rules ([`parse`]) and its blob
+//! is stored as received: the image id is the digest of those exact bytes
+//! and never of a re-serialisation.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// Reads `null` as the type's zero value, as Go's `encoding/json` does: Go
-/// writes `null` for every empty slice and map (`"Env":null`,
-/// `"Labels":null`), so configs made by Docker and older tools are full of
-/// them.
-pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+pub use models::oci::{History, ImageConfig, RootFs, RunConfig};
 
-/// `config` of an image config: what a container inherits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RunConfig {
-    /// `USER`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub user: String,
-    /// `EXPOSE`: `"80/tcp": {}`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub exposed_ports: BTreeMap<String, Value>,
-    /// `ENV`, `KEY=value`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub env: Vec<String>,
-    /// `ENTRYPOINT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
-    /// `CMD`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    /// `VOLUME`: `"/data": {}`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub volumes: BTreeMap<String, Value>,
-    /// `WORKDIR`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub working_dir: String,
-    /// `LABEL`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub labels: BTreeMap<String, String>,
-    /// `STOPSIGNAL`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub stop_signal: String,
-    /// `ONBUILD` triggers.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub on_build: Vec<String>,
-    /// `SHELL`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub shell: Vec<String>,
-    /// `HEALTHCHECK`, as Docker's JSON.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Value>,
-    /// Fields of other tools, kept.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// `rootfs` of an image config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RootFs {
-    /// Always `layers`.
-    #[serde(rename = "type")]
-    pub typ: String,
-    /// Diff ids, bottom first.
-    #[serde(deserialize_with = "null_as_default")]
-    pub diff_ids: Vec<String>,
-}
-
-/// One `history` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct History {
-    /// When.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub created: String,
-    /// The instruction.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub created_by: String,
-    /// A comment (`Imported from -`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub comment: String,
-    /// Author.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub author: String,
-    /// True when the step made no layer.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub empty_layer: bool,
-}
-
-/// An image config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImageConfig {
-    /// CPU architecture (`amd64`).
-    pub architecture: String,
-    /// OS (`linux`).
-    pub os: String,
-    /// CPU variant (`v8`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    /// Creation time, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// Author.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// What containers inherit.
-    #[serde(default)]
-    #[serde(deserialize_with = "null_as_default")]
-    pub config: RunConfig,
-    /// Layers.
-    pub rootfs: RootFs,
-    /// One entry per step.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[serde(deserialize_with = "null_as_default")]
-    pub history: Vec<History>,
-    /// Fields of other tools, kept.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
+/// Reads a config's bytes as Docker reads them (Go's rules: `null` is the
+/// zero value, keys match fields ignoring case, unknown keys are ignored).
+pub fn parse(bytes: &[u8]) -> Result<ImageConfig, models::de::Error> {
+    models::de::from_slice(bytes)
 }
 
 /// This machine's architecture in Go's spelling, as image configs use it.
@@ -160,28 +31,13 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-impl ImageConfig {
-    /// An empty config for this machine's platform.
-    pub fn new(created: &str) -> ImageConfig {
-        ImageConfig {
-            architecture: host_arch().into(),
-            os: "linux".into(),
-            variant: None,
-            created: Some(created.into()),
-            author: None,
-            config: RunConfig::default(),
-            rootfs: RootFs {
-                typ: "layers".into(),
-                diff_ids: Vec::new(),
-            },
-            history: Vec::new(),
-            extra: BTreeMap::new(),
-        }
-    }
-
-    /// The config's canonical bytes (what is stored and digested).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("configs serialise")
+/// An empty config for this machine's platform.
+pub fn new_config(created: &str) -> ImageConfig {
+    ImageConfig {
+        architecture: host_arch().into(),
+        os: "linux".into(),
+        created: Some(created.into()),
+        ..ImageConfig::default()
     }
 }
 
@@ -308,8 +164,7 @@ pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), Chan
                     } else {
                         format!("{p}/tcp")
                     };
-                    cfg.exposed_ports
-                        .insert(p, Value::Object(Default::default()));
+                    cfg.exposed_ports.insert(p, models::Empty {});
                 }
             }
             "VOLUME" => {
@@ -319,7 +174,7 @@ pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), Chan
                     words(arg)
                 };
                 for v in list {
-                    cfg.volumes.insert(v, Value::Object(Default::default()));
+                    cfg.volumes.insert(v, models::Empty {});
                 }
             }
             "ENV" | "LABEL" => {
@@ -359,6 +214,8 @@ pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), Chan
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
@@ -430,15 +287,22 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.config, RunConfig::default());
         assert_eq!(cfg.history[0].created, "x");
+        assert_eq!(
+            parse(raw.as_bytes()).unwrap(),
+            serde_json::from_str(raw).unwrap()
+        );
     }
 
     #[test]
-    fn unknown_fields_survive_a_round_trip() {
-        let raw = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Hostname":"x"},"rootfs":{"type":"layers","diff_ids":[]},"container":"abc"}"#;
-        let cfg: ImageConfig = serde_json::from_str(raw).unwrap();
-        assert_eq!(cfg.config.extra["Hostname"], "x");
-        assert_eq!(cfg.extra["container"], "abc");
+    fn unknown_fields_are_read_past() {
+        // What Docker knows is kept; what it does not is ignored, as Go
+        // does. The stored bytes are the received ones in any case.
+        let raw = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Hostname":"x"},"rootfs":{"type":"layers","diff_ids":[]},"container":"abc","x-other":{"a":1}}"#;
+        let cfg = parse(raw.as_bytes()).unwrap();
+        assert_eq!(cfg.container, "abc");
+        assert_eq!(cfg.config.cmd.as_deref().unwrap(), ["sh"]);
         let back: Value = serde_json::from_slice(&cfg.to_bytes()).unwrap();
-        assert_eq!(back["config"]["Hostname"], "x");
+        assert_eq!(back["container"], "abc");
+        assert!(back.get("x-other").is_none());
     }
 }

@@ -283,7 +283,7 @@ impl Store {
                 return Err(e);
             }
         };
-        let mut config = ImageConfig::new(&opts.created);
+        let mut config = crate::config::new_config(&opts.created);
         apply_changes(&mut config.config, &opts.changes)?;
         config.rootfs.diff_ids = vec![layer.diff_id.clone()];
         config.history.push(History {
@@ -306,7 +306,7 @@ impl Store {
         reference: Option<&Reference>,
         repo_digest: Option<String>,
     ) -> Result<ImageRecord, StoreError> {
-        let config: ImageConfig = serde_json::from_slice(config_bytes)
+        let config: ImageConfig = crate::config::parse(config_bytes)
             .map_err(|e| StoreError::Invalid(format!("config: {e}")))?;
         let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
         if config.rootfs.diff_ids != diff_ids {
@@ -352,7 +352,7 @@ impl Store {
     /// An image's config.
     pub fn config(&self, image: &ImageRecord) -> Result<ImageConfig, StoreError> {
         let bytes = self.content.read(&image.id, MAX_CONFIG)?;
-        serde_json::from_slice(&bytes)
+        crate::config::parse(&bytes)
             .map_err(|e| StoreError::Invalid(format!("config {}: {e}", image.id)))
     }
 

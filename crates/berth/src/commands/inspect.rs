@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{indented, out, outln, Errors, Status};
 use crate::client::{self, ApiError, Client};
-use crate::template::Template;
+use crate::template::{Template, Zeros};
 
 /// What to look for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,22 +42,39 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
-async fn find(client: &Client, name: &str, kind: Option<Kind>) -> Result<Option<Value>> {
+/// The zeros of each field of an object of `kind` (see [`Template::render_typed`]).
+fn zeros(kind: Kind, v: &Value) -> Zeros {
+    use models::zero::zeros;
+    match kind {
+        Kind::Container => zeros::<models::container::Inspect>(v),
+        Kind::Image => zeros::<models::image::Inspect>(v),
+        Kind::Volume => zeros::<models::volume::Volume>(v),
+        Kind::Network => zeros::<models::network::Network>(v),
+    }
+}
+
+/// The daemon's JSON of `name` as it sent it (what `inspect` prints), and
+/// the zeros of its type's fields (what a template prints for a field it
+/// left `null` or out, as docker's templates on its typed structs).
+async fn find(client: &Client, name: &str, kind: Option<Kind>) -> Result<Option<(Value, Zeros)>> {
     let n = client::path(name);
     let paths = match kind {
-        Some(Kind::Container) => vec![format!("/containers/{n}/json")],
-        Some(Kind::Image) => vec![format!("/images/{n}/json")],
-        Some(Kind::Volume) => vec![format!("/volumes/{n}")],
-        Some(Kind::Network) => vec![format!("/networks/{n}")],
+        Some(Kind::Container) => vec![(Kind::Container, format!("/containers/{n}/json"))],
+        Some(Kind::Image) => vec![(Kind::Image, format!("/images/{n}/json"))],
+        Some(Kind::Volume) => vec![(Kind::Volume, format!("/volumes/{n}"))],
+        Some(Kind::Network) => vec![(Kind::Network, format!("/networks/{n}"))],
         None => vec![
-            format!("/containers/{n}/json"),
-            format!("/images/{n}/json"),
-            format!("/volumes/{n}"),
+            (Kind::Container, format!("/containers/{n}/json")),
+            (Kind::Image, format!("/images/{n}/json")),
+            (Kind::Volume, format!("/volumes/{n}")),
         ],
     };
-    for p in paths {
+    for (k, p) in paths {
         match client.get::<Value>(&p).await {
-            Ok(v) => return Ok(Some(v)),
+            Ok(v) => {
+                let z = zeros(k, &v);
+                return Ok(Some((v, z)));
+            }
             Err(e)
                 if e.downcast_ref::<ApiError>()
                     .is_some_and(|a| a.status == StatusCode::NOT_FOUND) => {}
@@ -101,11 +118,14 @@ pub async fn inspect(client: &Client, a: &InspectArgs, kind: Option<Kind>) -> Re
         }
     }
     match template {
-        None => outln(indented(&found))?,
+        None => {
+            let raw: Vec<&Value> = found.iter().map(|(v, _)| v).collect();
+            outln(indented(&raw))?
+        }
         Some(t) => {
-            for v in &found {
+            for (v, z) in &found {
                 let text = t
-                    .render(v)
+                    .render_typed(v, z)
                     .map_err(|e| Status::exit(1, format!("template: {e}")))?;
                 out(&format!("{text}\n"))?;
             }

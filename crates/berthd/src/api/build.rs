@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::Response;
-use serde_json::json;
+use models::image::BuildResult;
+use models::progress::Message;
+use models::system::BuildCachePruneReport;
 
 use super::query::Query;
 use super::{ApiError, Body};
@@ -82,7 +84,7 @@ pub async fn build(
                 })?;
             if !quiet {
                 for l in lines {
-                    w.write_all(l.to_string().as_bytes())
+                    w.write_all(&serde_json::to_vec(&l).unwrap_or_default())
                         .and_then(|()| w.write_all(b"\n"))
                         .map_err(|e| {
                             engine::EngineError::new(engine::ErrorKind::System, e.to_string())
@@ -97,7 +99,11 @@ pub async fn build(
                 if quiet || failed.is_some() {
                     return;
                 }
-                let line = json!({ "stream": text }).to_string();
+                let line = serde_json::to_string(&Message {
+                    stream: text.to_string(),
+                    ..Default::default()
+                })
+                .unwrap_or_default();
                 if let Err(e) = w
                     .write_all(line.as_bytes())
                     .and_then(|()| w.write_all(b"\n"))
@@ -110,12 +116,20 @@ pub async fn build(
         };
         match result {
             Ok(id) => {
-                let mut lines = vec![json!({"aux": {"ID": id}})];
+                let mut lines = vec![Message {
+                    aux: serde_json::to_value(BuildResult { id: id.clone() }).ok(),
+                    ..Default::default()
+                }];
                 if quiet {
-                    lines.push(json!({ "stream": format!("{id}\n") }));
+                    lines.push(Message {
+                        stream: format!("{id}\n"),
+                        ..Default::default()
+                    });
                 }
                 for l in lines {
-                    let _ = w.write_all(format!("{l}\n").as_bytes());
+                    let mut b = serde_json::to_vec(&l).unwrap_or_default();
+                    b.push(b'\n');
+                    let _ = w.write_all(&b);
                 }
                 Ok(())
             }
@@ -124,8 +138,9 @@ pub async fn build(
             Err(err) if !wrote => Err(err),
             Err(err) => {
                 let m = err.to_string();
-                let line = json!({"errorDetail": {"message": m}, "error": m});
-                let _ = w.write_all(format!("{line}\n").as_bytes());
+                let mut b = serde_json::to_vec(&Message::error(m)).unwrap_or_default();
+                b.push(b'\n');
+                let _ = w.write_all(&b);
                 Ok(())
             }
         }
@@ -158,7 +173,7 @@ async fn pull_base(
     d: &Arc<Daemon>,
     name: &str,
     auths: &BTreeMap<String, registry::Credentials>,
-) -> Result<Vec<serde_json::Value>, engine::EngineError> {
+) -> Result<Vec<Message>, engine::EngineError> {
     let reference = store::reference::Reference::parse(name)
         .map_err(|e| engine::EngineError::new(engine::ErrorKind::InvalidArgument, e.to_string()))?
         .with_default_tag();
@@ -204,6 +219,9 @@ pub async fn prune(d: &Daemon) -> Result<Response<Body>, ApiError> {
     let n = super::blocking(move || e.build_cache_prune()).await?;
     Ok(super::json(
         hyper::StatusCode::OK,
-        &json!({"CachesDeleted": n, "SpaceReclaimed": 0}),
+        &BuildCachePruneReport {
+            caches_deleted: Some(n),
+            space_reclaimed: 0,
+        },
     ))
 }

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::json;
+use models::container::{CreateBody, CreateResponse, PathStat, PruneReport, WaitResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::query::Query;
@@ -35,7 +35,7 @@ pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn tty(c: &engine::containers::ContainerRecord) -> bool {
-    c.config["Tty"].as_bool().unwrap_or(false)
+    c.config.config.tty
 }
 
 /// `POST /containers/create?name=`.
@@ -49,18 +49,14 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
             ))
         })?
         .to_bytes();
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let body: CreateBody = super::decode(&bytes)?;
     let name = q.get("name").to_string();
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
-    let warnings = engine::mounts::warnings(&value);
-    let id = blocking(move || e.container_create(Some(&name), value, created)).await?;
+    let warnings = engine::mounts::warnings(&body.host_config);
+    let id = blocking(move || e.container_create(Some(&name), body, created)).await?;
     event(d, &id, "create", vec![]).await;
-    Ok(json(
-        StatusCode::CREATED,
-        &json!({"Id": id, "Warnings": warnings}),
-    ))
+    Ok(json(StatusCode::CREATED, &CreateResponse { id, warnings }))
 }
 
 /// `POST /containers/{id}/start`: a user start (it clears an earlier
@@ -110,9 +106,7 @@ pub async fn start_container(
         match e.container_start(&c2.id, &shim, now, attached) {
             Ok(()) => Ok(Ok(())),
             Err(err) => {
-                let auto = c2.config["HostConfig"]["AutoRemove"]
-                    .as_bool()
-                    .unwrap_or(false);
+                let auto = c2.config.host_config.auto_remove;
                 let removed = auto && e.container_remove(&c2.id, true, true).is_ok();
                 Ok(Err((err, removed)))
             }
@@ -292,8 +286,12 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
                 break;
             }
         }
-        let v = json!({"StatusCode": last.unwrap_or(0), "Error": null});
-        let _ = tx.send_data(Bytes::from(format!("{v}\n"))).await;
+        let v = WaitResponse {
+            status_code: i64::from(last.unwrap_or(0)),
+            error: None,
+        };
+        let line = serde_json::to_string(&v).unwrap_or_default();
+        let _ = tx.send_data(Bytes::from(format!("{line}\n"))).await;
     });
     let mut r = Response::new(body.boxed());
     r.headers_mut().insert(
@@ -508,10 +506,10 @@ pub async fn attach(
     let attached = d.phases.attach(&c.id);
     let waiting = live.then(|| d.phases.wait_for_shim(&c.id));
     d.events.container(&c, "attach", &[]);
-    let want_stdin = q.flag("stdin") && c.config["OpenStdin"].as_bool().unwrap_or(false);
+    let want_stdin = q.flag("stdin") && c.config.config.open_stdin;
     // The client's EOF closes the container's stdin when it asked for that
     // (`docker run -i`); a pty is never closed by a client.
-    let close_at_eof = c.config["StdinOnce"].as_bool().unwrap_or(false) && !raw;
+    let close_at_eof = c.config.config.stdin_once && !raw;
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
@@ -838,7 +836,7 @@ pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     })
     .await?;
     event(d, &container, "commit", vec![("comment", comment_attr)]).await;
-    Ok(json(StatusCode::CREATED, &json!({"Id": id})))
+    Ok(json(StatusCode::CREATED, &models::image::IdResponse { id }))
 }
 
 /// Emits a container event; the record gives name, image and labels.
@@ -880,14 +878,12 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for c in e.container_list(true, None, true, &list)? {
-            let created = c["Created"].as_i64().unwrap_or(0) as f64;
-            if until.is_some_and(|u| created > u) {
+            if until.is_some_and(|u| c.created as f64 > u) {
                 continue;
             }
-            let id = c["Id"].as_str().unwrap_or_default().to_string();
-            if e.container_remove(&id, false, false).is_ok() {
-                space += c["SizeRw"].as_u64().unwrap_or(0);
-                deleted.push(id);
+            if e.container_remove(&c.id, false, false).is_ok() {
+                space += u64::try_from(c.size_rw).unwrap_or(0);
+                deleted.push(c.id);
             }
         }
         Ok((deleted, space))
@@ -906,7 +902,10 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     );
     Ok(json(
         StatusCode::OK,
-        &json!({"ContainersDeleted": if deleted.is_empty() { serde_json::Value::Null } else { json!(deleted) }, "SpaceReclaimed": space}),
+        &PruneReport {
+            containers_deleted: (!deleted.is_empty()).then_some(deleted),
+            space_reclaimed: space,
+        },
     ))
 }
 
@@ -962,9 +961,9 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
 }
 
 /// Docker's `X-Docker-Container-Path-Stat`: the stat JSON in base64.
-fn path_stat_header(v: &serde_json::Value) -> hyper::header::HeaderValue {
+fn path_stat_header(v: &PathStat) -> hyper::header::HeaderValue {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let data = v.to_string().into_bytes();
+    let data = serde_json::to_vec(v).unwrap_or_default();
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [

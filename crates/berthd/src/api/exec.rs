@@ -13,7 +13,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use models::exec::{ExecConfig, ExecInspect, ExecStart, ProcessConfig};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::containers::frame;
@@ -25,7 +26,9 @@ use crate::Daemon;
 pub struct ExecRecord {
     id: String,
     container: String,
-    config: Value,
+    config: ExecConfig,
+    /// The OCI process `berth-runtime exec --process` runs (runtime-spec
+    /// JSON, written to a file as it is).
     process: Value,
     running: bool,
     exit_code: Option<i32>,
@@ -48,23 +51,26 @@ fn random_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-async fn read_json(body: Incoming) -> Result<Value, ApiError> {
+/// A body as dockerd reads it; an empty one is the defaults.
+async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    body: Incoming,
+) -> Result<T, ApiError> {
     let bytes = http_body_util::Limited::new(body, 1 << 20)
         .collect()
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the body (at most 1 MiB): {e}")))?
         .to_bytes();
     if bytes.is_empty() {
-        return Ok(json!({}));
+        return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+    super::decode(&bytes)
 }
 
 /// `POST /containers/{id}/exec`.
 pub async fn create(d: &Daemon, name: String, body: Incoming) -> Result<Response<Body>, ApiError> {
-    let cfg = read_json(body).await?;
-    if let Some(k) = cfg["DetachKeys"].as_str().filter(|k| !k.is_empty()) {
-        crate::detach::parse(k).map_err(ApiError::bad_request)?;
+    let cfg: ExecConfig = read_json(body).await?;
+    if !cfg.detach_keys.is_empty() {
+        crate::detach::parse(&cfg.detach_keys).map_err(ApiError::bad_request)?;
     }
     let e = d.engine.clone();
     let c2 = cfg.clone();
@@ -77,9 +83,9 @@ pub async fn create(d: &Daemon, name: String, body: Incoming) -> Result<Response
         running: false,
         exit_code: None,
         pid: 0,
-        tty: cfg["Tty"].as_bool().unwrap_or(false),
+        tty: cfg.tty,
         pty: None,
-        stdin: cfg["AttachStdin"].as_bool().unwrap_or(false),
+        stdin: cfg.attach_stdin,
         config: cfg,
     };
     d.execs
@@ -87,7 +93,7 @@ pub async fn create(d: &Daemon, name: String, body: Incoming) -> Result<Response
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone(), rec);
     super::containers::event(d, &c.id, "exec_create", vec![]).await;
-    Ok(json(StatusCode::CREATED, &json!({"Id": id})))
+    Ok(json(StatusCode::CREATED, &models::image::IdResponse { id }))
 }
 
 fn find(d: &Daemon, id: &str) -> Result<ExecRecord, ApiError> {
@@ -120,7 +126,7 @@ pub async fn start(
     body: Incoming,
     upgrade: hyper::upgrade::OnUpgrade,
 ) -> Result<Response<Body>, ApiError> {
-    let opts = read_json(body).await?;
+    let opts: ExecStart = read_json(body).await?;
     let rec = find(d, &id)?;
     if rec.running || rec.exit_code.is_some() {
         return Err(ApiError {
@@ -128,7 +134,7 @@ pub async fn start(
             message: format!("exec {id} has already run"),
         });
     }
-    let keys = match rec.config["DetachKeys"].as_str().unwrap_or("") {
+    let keys = match rec.config.detach_keys.as_str() {
         "" => crate::detach::DEFAULT.to_vec(),
         k => crate::detach::parse(k).map_err(ApiError::bad_request)?,
     };
@@ -143,7 +149,7 @@ pub async fn start(
     };
     std::fs::write(&files.process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
-    let detach = opts["Detach"].as_bool().unwrap_or(false);
+    let detach = opts.detach;
     let (tty, stdin) = (rec.tty, rec.stdin && !detach);
     let console = if tty {
         let _ = std::fs::remove_file(&files.console);
@@ -498,21 +504,28 @@ pub fn runtime_exec(d: &Daemon, process: &std::path::Path) -> tokio::process::Co
 /// `GET /exec/{id}/json`.
 pub async fn inspect(d: &Daemon, id: String) -> Result<Response<Body>, ApiError> {
     let r = find(d, &id)?;
-    let cmd = r.config["Cmd"].as_array().cloned().unwrap_or_default();
+    let cmd = r.config.cmd.clone().unwrap_or_default();
     Ok(json(
         StatusCode::OK,
-        &json!({
-            "ID": r.id, "Running": r.running, "ExitCode": r.exit_code, "Pid": r.pid,
-            "ContainerID": r.container, "CanRemove": false, "DetachKeys": "",
-            "OpenStdin": r.stdin, "OpenStdout": true, "OpenStderr": true,
-            "ProcessConfig": {
-                "tty": r.config["Tty"].as_bool().unwrap_or(false),
-                "entrypoint": cmd.first().cloned().unwrap_or(json!("")),
-                "arguments": cmd.get(1..).unwrap_or_default(),
-                "privileged": r.config["Privileged"].as_bool().unwrap_or(false),
-                "user": r.config["User"].as_str().unwrap_or(""),
+        &ExecInspect {
+            id: r.id.clone(),
+            running: r.running,
+            exit_code: r.exit_code.map(i64::from),
+            pid: i64::from(r.pid),
+            container_id: r.container.clone(),
+            can_remove: false,
+            detach_keys: String::new(),
+            open_stdin: r.stdin,
+            open_stdout: true,
+            open_stderr: true,
+            process_config: ProcessConfig {
+                tty: r.config.tty,
+                entrypoint: cmd.first().cloned().unwrap_or_default(),
+                arguments: cmd.get(1..).unwrap_or_default().to_vec(),
+                privileged: Some(r.config.privileged),
+                user: r.config.user.clone(),
             },
-        }),
+        },
     ))
 }
 

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use models::image::DeleteResponse;
+use models::progress::{Message, Progress};
+use models::system::AuthResponse;
 use store::reference::Reference;
 
 use super::query::Query;
@@ -107,10 +109,10 @@ impl std::io::Read for BodyReader {
 }
 
 /// One JSON message a line, as Docker streams progress.
-fn json_lines(messages: &[serde_json::Value]) -> Response<Body> {
+fn json_lines(messages: &[Message]) -> Response<Body> {
     let mut body = Vec::new();
     for m in messages {
-        body.extend_from_slice(m.to_string().as_bytes());
+        body.extend_from_slice(&serde_json::to_vec(m).unwrap_or_default());
         body.push(b'\n');
     }
     let mut r = Response::new(super::full(body));
@@ -128,19 +130,19 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         .get("dangling")
         .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.image_list(dangling)).await?,
-    ))
+    let mut list = blocking(move || e.image_list(dangling)).await?;
+    for i in &mut list {
+        i.for_version(q.version());
+    }
+    Ok(json(StatusCode::OK, &list))
 }
 
 /// `GET /images/{name}/json`.
-pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
+pub async fn inspect(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
-    Ok(json(
-        StatusCode::OK,
-        &blocking(move || e.image_inspect(&name)).await?,
-    ))
+    let mut image = blocking(move || e.image_inspect(&name)).await?;
+    image.for_version(q.version());
+    Ok(json(StatusCode::OK, &image))
 }
 
 /// `GET /images/{name}/history`.
@@ -185,7 +187,7 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
     let e = d.engine.clone();
     let report = blocking(move || e.image_prune(all)).await?;
-    if let Some(items) = report["ImagesDeleted"].as_array() {
+    if let Some(items) = &report.images_deleted {
         removal_events(d, items);
     }
     Ok(json(StatusCode::OK, &report))
@@ -205,7 +207,10 @@ pub async fn load(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError
     }
     let messages: Vec<_> = lines
         .iter()
-        .map(|l| json!({"stream": format!("{l}\n")}))
+        .map(|l| Message {
+            stream: format!("{l}\n"),
+            ..Default::default()
+        })
         .collect();
     Ok(json_lines(&messages))
 }
@@ -259,29 +264,25 @@ pub async fn create(
     })
     .await?;
     image_event(d, &id, "import", &id).await;
-    Ok(json_lines(&[json!({"status": id})]))
+    Ok(json_lines(&[Message::status(id)]))
 }
 
 /// Emits an image event: `ID` the image id, `name` what the user named.
 pub async fn image_event(d: &Daemon, image: &str, action: &str, name: &str) {
     let (e, i) = (d.engine.clone(), image.to_string());
-    let id = tokio::task::spawn_blocking(move || {
-        e.image_inspect(&i)
-            .ok()
-            .and_then(|v| v["Id"].as_str().map(String::from))
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| image.to_string());
+    let id = tokio::task::spawn_blocking(move || e.image_inspect(&i).ok().map(|v| v.id))
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| image.to_string());
     let attrs = std::collections::BTreeMap::from([("name".to_string(), name.to_string())]);
     d.events.emit("image", action, &id, attrs);
 }
 
 /// `untag` and `delete` events for what `rmi` or prune did.
-fn removal_events(d: &Daemon, items: &[serde_json::Value]) {
+fn removal_events(d: &Daemon, items: &[DeleteResponse]) {
     for item in items {
-        if let Some(t) = item["Untagged"].as_str() {
+        if let Some(t) = Some(item.untagged.as_str()).filter(|t| !t.is_empty()) {
             d.events.emit(
                 "image",
                 "untag",
@@ -289,7 +290,7 @@ fn removal_events(d: &Daemon, items: &[serde_json::Value]) {
                 std::collections::BTreeMap::from([("name".to_string(), t.to_string())]),
             );
         }
-        if let Some(id) = item["Deleted"].as_str() {
+        if let Some(id) = Some(item.deleted.as_str()).filter(|t| !t.is_empty()) {
             d.events.emit(
                 "image",
                 "delete",
@@ -318,15 +319,17 @@ fn pull_reference(from: &str, tag: &str) -> Result<Reference, ApiError> {
 }
 
 /// One progress message as Docker's JSON message.
-pub fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
-    let mut m = json!({"status": p.status});
-    if let Some(id) = &p.id {
-        m["id"] = json!(id);
+pub fn progress_json(p: &engine::pull::Progress) -> Message {
+    Message {
+        status: p.status.clone(),
+        id: p.id.clone().unwrap_or_default(),
+        progress_detail: p.detail.map(|(current, total)| Progress {
+            current: current as i64,
+            total: total as i64,
+            ..Default::default()
+        }),
+        ..Default::default()
     }
-    if let Some((current, total)) = p.detail {
-        m["progressDetail"] = json!({"current": current, "total": total});
-    }
-    m
 }
 
 /// `POST /images/create?fromImage=…`: resolves at the registry first (its
@@ -381,8 +384,8 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
         );
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let line = |v: serde_json::Value| {
-        let mut b = v.to_string().into_bytes();
+    let line = |v: Message| {
+        let mut b = serde_json::to_vec(&v).unwrap_or_default();
         b.push(b'\n');
         Bytes::from(b)
     };
@@ -408,9 +411,7 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
                     image_event(&daemon, &id, "pull", &r.familiar()).await;
                 }
                 Err(e) => {
-                    let _ = tx.send(line(
-                        json!({"errorDetail": {"message": e.message}, "error": e.message}),
-                    ));
+                    let _ = tx.send(line(Message::error(e.message)));
                     return;
                 }
             }
@@ -422,7 +423,7 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
             } else {
                 format!("Status: Image is up to date for {name}")
             };
-            let _ = tx.send(line(json!({ "status": status })));
+            let _ = tx.send(line(Message::status(status)));
         }
     });
     let (mut btx, body) =
@@ -469,7 +470,10 @@ pub async fn auth(d: &Arc<Daemon>, body: Incoming) -> Result<Response<Body>, Api
     match d.registry.login(creds).await {
         Ok(()) => Ok(json(
             StatusCode::OK,
-            &json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+            &AuthResponse {
+                status: "Login Succeeded".into(),
+                identity_token: String::new(),
+            },
         )),
         Err(e) => {
             let status = match e.kind() {

@@ -207,8 +207,20 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r
 }
 
+/// A request body decoded as dockerd decodes it (Go's rules: `null` is the
+/// zero value, keys match fields ignoring case, unknown keys are ignored);
+/// a body that does not decode is a 400 naming the field.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    models::de::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
 fn error_response(e: &ApiError) -> Response<Body> {
-    json(e.status, &serde_json::json!({ "message": e.message }))
+    json(
+        e.status,
+        &models::system::ErrorResponse {
+            message: e.message.clone(),
+        },
+    )
 }
 
 /// Splits `/v1.47/containers/json` into the version (if any) and the path.
@@ -224,7 +236,7 @@ pub fn split_version(path: &str) -> (Option<&str>, &str) {
     (None, path)
 }
 
-fn version_tuple(v: &str) -> (u32, u32) {
+pub(crate) fn version_tuple(v: &str) -> (u32, u32) {
     let mut it = v.split('.').map(|p| p.parse().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
@@ -249,7 +261,10 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let path = path.to_string();
-    let q = query::Query::parse(req.uri().query());
+    let mut q = query::Query::parse(req.uri().query());
+    if let Some(v) = version {
+        q = q.with_version(version_tuple(v));
+    }
     if daemon.settings.log_level == "debug" {
         let line = format!("berthd: {} {}\n", method, req.uri());
         let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
@@ -447,7 +462,7 @@ async fn route(
         (&Method::POST, "/images/prune") => images::prune(d, q).await,
         (&Method::GET, "/images/get") => images::save(d, q.all("names").to_vec()).await,
         (&Method::GET, _) if image("/json").is_some() => {
-            images::inspect(d, image("/json").unwrap_or_default()).await
+            images::inspect(d, image("/json").unwrap_or_default(), q).await
         }
         (&Method::GET, _) if image("/history").is_some() => {
             images::history(d, image("/history").unwrap_or_default()).await

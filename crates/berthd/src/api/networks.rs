@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Value};
+use models::network::{
+    ConnectRequest, CreateRequest, CreateResponse, DisconnectRequest, Network, PruneReport,
+};
 
 use super::query::Query;
 use super::{blocking, ApiError, Body};
@@ -15,7 +17,10 @@ use crate::Daemon;
 /// Largest body read before refusing: a create or connect request.
 const MAX_BODY: usize = 1 << 20;
 
-async fn read_json(body: Incoming) -> Result<Value, ApiError> {
+/// A request body as dockerd reads it; an empty body is the defaults.
+async fn read_json<T: serde::de::DeserializeOwned + Default>(
+    body: Incoming,
+) -> Result<T, ApiError> {
     use http_body_util::BodyExt;
     let bytes = http_body_util::Limited::new(body, MAX_BODY)
         .collect()
@@ -23,20 +28,16 @@ async fn read_json(body: Incoming) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("reading the body (at most 1 MiB): {e}")))?
         .to_bytes();
     if bytes.is_empty() {
-        return Ok(json!({}));
+        return Ok(T::default());
     }
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request("invalid JSON: an object expected"));
-    }
-    Ok(v)
+    super::decode(&bytes)
 }
 
-fn labels_match(labels: &Value, wanted: &str) -> bool {
+fn labels_match(labels: &Option<BTreeMap<String, String>>, wanted: &str) -> bool {
+    let labels = labels.as_ref();
     match wanted.split_once('=') {
-        Some((k, v)) => labels[k].as_str() == Some(v),
-        None => labels.get(wanted).is_some(),
+        Some((k, v)) => labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v),
+        None => labels.is_some_and(|l| l.contains_key(wanted)),
     }
 }
 
@@ -65,39 +66,35 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         let mut all = e.network_list()?;
         if dangling {
             for n in &mut all {
-                let id = n["Id"].as_str().unwrap_or("").to_string();
-                n["Containers"] = e.network_inspect(&id)?["Containers"].clone();
+                n.containers = e.network_inspect(&n.id)?.containers;
             }
         }
         Ok(all)
     })
     .await?;
-    let builtin = |n: &Value| matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
-    let kept: Vec<Value> = all
+    let builtin = |n: &Network| matches!(n.name.as_str(), "bridge" | "host" | "none");
+    let kept: Vec<Network> = all
         .into_iter()
         .filter(|n| {
             filters.iter().all(|(key, wanted)| {
-                let field = |f: &str| n[f].as_str().unwrap_or("").to_string();
                 wanted.iter().any(|w| match key.as_str() {
-                    "name" => field("Name").contains(w.as_str()),
-                    "id" => field("Id").starts_with(w.as_str()),
-                    "driver" => field("Driver") == *w,
-                    "label" => labels_match(&n["Labels"], w),
+                    "name" => n.name.contains(w.as_str()),
+                    "id" => n.id.starts_with(w.as_str()),
+                    "driver" => n.driver == *w,
+                    "label" => labels_match(&n.labels, w),
                     "type" => (w == "builtin") == builtin(n),
                     "dangling" => {
                         let empty =
-                            n["Containers"].as_object().is_none_or(|m| m.is_empty()) && !builtin(n);
+                            n.containers.as_ref().is_none_or(|m| m.is_empty()) && !builtin(n);
                         (w == "true" || w == "1") == empty
                     }
                     _ => true,
                 })
             })
         })
-        .map(|mut n| {
-            if let Some(m) = n.as_object_mut() {
-                m.insert("Containers".into(), json!({}));
-            }
-            n
+        .map(|n| Network {
+            containers: Some(BTreeMap::new()),
+            ..n
         })
         .collect();
     Ok(super::json(StatusCode::OK, &kept))
@@ -110,62 +107,45 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     Ok(super::json(StatusCode::OK, &v))
 }
 
-fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    match v {
-        Value::Null => Ok(BTreeMap::new()),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => Ok((k.clone(), s.to_string())),
-                None => Err(ApiError::bad_request(format!(
-                    "{what}: {k} is not a string"
-                ))),
-            })
-            .collect(),
-        _ => Err(ApiError::bad_request(format!("{what}: an object expected"))),
-    }
-}
-
 /// `POST /networks/create` with `{Name, Driver, Internal, IPAM: {Config:
 /// [{Subnet, Gateway, IPRange}]}, Labels, Options}`.
 pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let name = v["Name"].as_str().unwrap_or("").to_string();
+    let v: CreateRequest = read_json(body).await?;
+    let name = v.name.clone();
     if name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
-    if v["EnableIPv6"].as_bool() == Some(true) {
+    if v.enable_ipv6 == Some(true) {
         return Err(ApiError::bad_request(
             "IPv6 networks are not supported by berth",
         ));
     }
-    let configs = v["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
+    let configs = v
+        .ipam
+        .as_ref()
+        .and_then(|i| i.config.clone())
+        .unwrap_or_default();
     if configs.len() > 1 {
         return Err(ApiError::bad_request(
             "berth's networks take one IPv4 subnet",
         ));
     }
-    let cfg = configs.first().cloned().unwrap_or(Value::Null);
-    let s = |k: &str| {
-        cfg[k]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    if cfg["Subnet"].as_str().is_none() && s("Gateway").is_some() {
+    let cfg = configs.first().cloned().unwrap_or_default();
+    let given = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+    if cfg.subnet.is_empty() && !cfg.gateway.is_empty() {
         return Err(ApiError::bad_request(
             "gateway needs a subnet (--subnet) to be given",
         ));
     }
     let req = engine::network::NetworkCreate {
         name: name.clone(),
-        driver: v["Driver"].as_str().unwrap_or("").to_string(),
-        internal: v["Internal"].as_bool().unwrap_or(false),
-        subnet: s("Subnet"),
-        gateway: s("Gateway"),
-        ip_range: s("IPRange"),
-        labels: string_map(&v["Labels"], "Labels")?,
-        options: string_map(&v["Options"], "Options")?,
+        driver: v.driver.clone(),
+        internal: v.internal,
+        subnet: given(&cfg.subnet),
+        gateway: given(&cfg.gateway),
+        ip_range: given(&cfg.ip_range),
+        labels: v.labels.clone().unwrap_or_default(),
+        options: v.options.clone().unwrap_or_default(),
     };
     let e = d.engine.clone();
     let id = blocking(move || e.network_create(req)).await?;
@@ -177,7 +157,10 @@ pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiErr
     );
     Ok(super::json(
         StatusCode::CREATED,
-        &json!({"Id": id, "Warning": ""}),
+        &CreateResponse {
+            id,
+            warning: String::new(),
+        },
     ))
 }
 
@@ -207,7 +190,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let gone = blocking(move || e.network_prune(&labels)).await?;
     Ok(super::json(
         StatusCode::OK,
-        &json!({ "NetworksDeleted": if gone.is_empty() { Value::Null } else { json!(gone) } }),
+        &PruneReport {
+            networks_deleted: (!gone.is_empty()).then_some(gone),
+        },
     ))
 }
 
@@ -217,12 +202,11 @@ pub async fn connect(
     network: String,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let container = v["Container"].as_str().unwrap_or("").to_string();
-    let ep = v["EndpointConfig"].clone();
+    let v: ConnectRequest = read_json(body).await?;
+    let ep = v.endpoint_config.unwrap_or_default();
     let e = d.engine.clone();
-    blocking(move || e.network_connect(&network, &container, ep)).await?;
-    Ok(super::json(StatusCode::OK, &json!(null)))
+    blocking(move || e.network_connect(&network, &v.container, ep)).await?;
+    Ok(super::json(StatusCode::OK, &()))
 }
 
 /// `POST /networks/{id}/disconnect` with `{Container, Force}`.
@@ -231,10 +215,8 @@ pub async fn disconnect(
     network: String,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    let v = read_json(body).await?;
-    let container = v["Container"].as_str().unwrap_or("").to_string();
-    let force = v["Force"].as_bool().unwrap_or(false);
+    let v: DisconnectRequest = read_json(body).await?;
     let e = d.engine.clone();
-    blocking(move || e.network_disconnect(&network, &container, force)).await?;
-    Ok(super::json(StatusCode::OK, &json!(null)))
+    blocking(move || e.network_disconnect(&network, &v.container, v.force)).await?;
+    Ok(super::json(StatusCode::OK, &()))
 }

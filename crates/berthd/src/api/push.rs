@@ -13,24 +13,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::Response;
-use serde_json::json;
+use models::progress::{Message, PushResult};
 use store::reference::Reference;
 
 use super::query::Query;
 use super::{ApiError, Body};
 use crate::Daemon;
-
-/// One progress message as Docker's JSON message.
-fn progress_json(p: &engine::pull::Progress) -> serde_json::Value {
-    let mut m = json!({"status": p.status});
-    if let Some(id) = &p.id {
-        m["id"] = json!(id);
-    }
-    if let Some((current, total)) = p.detail {
-        m["progressDetail"] = json!({"current": current, "total": total});
-    }
-    m
-}
 
 /// `POST /images/{name}/push`.
 pub async fn push(
@@ -66,24 +54,30 @@ pub async fn push(
         );
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let line = |v: serde_json::Value| {
-        let mut b = v.to_string().into_bytes();
+    let line = |v: Message| {
+        let mut b = serde_json::to_vec(&v).unwrap_or_default();
         b.push(b'\n');
         Bytes::from(b)
     };
     let sink_tx = tx.clone();
     let sink: engine::pull::Sink = Arc::new(move |p| {
-        let _ = sink_tx.send(line(progress_json(&p)));
+        let _ = sink_tx.send(line(super::images::progress_json(&p)));
     });
     let daemon = d.clone();
     tokio::spawn(async move {
         for (plan, r) in plans.into_iter().zip(references) {
             match plan.run(sink.clone()).await {
                 Ok(pushed) => {
-                    let _ = tx.send(line(json!({
-                        "progressDetail": {},
-                        "aux": {"Tag": pushed.tag, "Digest": pushed.digest, "Size": pushed.size},
-                    })));
+                    let aux = PushResult {
+                        tag: pushed.tag,
+                        digest: pushed.digest,
+                        size: pushed.size as i64,
+                    };
+                    let _ = tx.send(line(Message {
+                        progress_detail: Some(Default::default()),
+                        aux: serde_json::to_value(aux).ok(),
+                        ..Default::default()
+                    }));
                     let shown = r.familiar();
                     daemon.events.emit(
                         "image",
@@ -93,9 +87,7 @@ pub async fn push(
                     );
                 }
                 Err(e) => {
-                    let _ = tx.send(line(
-                        json!({"errorDetail": {"message": e.message}, "error": e.message}),
-                    ));
+                    let _ = tx.send(line(Message::error(e.message)));
                     return;
                 }
             }

@@ -29,11 +29,23 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A parsed query: every value of every key, in order.
+/// A parsed query: every value of every key, in order; and the API
+/// version the client asked for in the path (the newest when it named none).
 #[derive(Debug, Default)]
-pub struct Query(HashMap<String, Vec<String>>);
+pub struct Query(HashMap<String, Vec<String>>, Option<(u32, u32)>);
 
 impl Query {
+    /// The same query, for a client of API `version`.
+    pub fn with_version(self, version: (u32, u32)) -> Query {
+        Query(self.0, Some(version))
+    }
+
+    /// The API version the client asked for (`/v1.41/...`), else the newest.
+    pub fn version(&self) -> (u32, u32) {
+        self.1
+            .unwrap_or_else(|| super::version_tuple(super::API_VERSION))
+    }
+
     /// Parses `a=1&b=x%20y&a=2`.
     pub fn parse(q: Option<&str>) -> Query {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
@@ -41,7 +53,7 @@ impl Query {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             map.entry(decode(k)).or_default().push(decode(v));
         }
-        Query(map)
+        Query(map, None)
     }
 
     /// The first value of `key`, or "".

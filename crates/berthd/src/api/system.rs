@@ -3,6 +3,11 @@
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
+use std::collections::BTreeMap;
+
+use models::system::{
+    ComponentVersion, Info, PlatformName, PluginsInfo, Runtime, SwarmInfo, Version,
+};
 use serde_json::json;
 
 use super::query::Query;
@@ -49,21 +54,38 @@ fn arch() -> &'static str {
 /// `/version`.
 pub fn version() -> Response<Body> {
     let v = env!("CARGO_PKG_VERSION");
+    let details = [
+        ("ApiVersion", API_VERSION.to_string()),
+        ("MinAPIVersion", MIN_API_VERSION.into()),
+        ("Os", "linux".into()),
+        ("Arch", arch().into()),
+        ("KernelVersion", kernel()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     json(
         StatusCode::OK,
-        &json!({
-            "Platform": {"Name": "berth"},
-            "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
-            "Version": v,
-            "ApiVersion": API_VERSION,
-            "MinAPIVersion": MIN_API_VERSION,
-            "GitCommit": option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown"),
-            "GoVersion": "none (Rust)",
-            "Os": "linux",
-            "Arch": arch(),
-            "KernelVersion": kernel(),
-            "BuildTime": "",
-        }),
+        &Version {
+            platform: PlatformName {
+                name: "berth".into(),
+            },
+            components: vec![ComponentVersion {
+                name: "Engine".into(),
+                version: v.into(),
+                details,
+            }],
+            version: v.into(),
+            api_version: API_VERSION.into(),
+            min_api_version: MIN_API_VERSION.into(),
+            git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").into(),
+            go_version: "none (Rust)".into(),
+            os: "linux".into(),
+            arch: arch().into(),
+            kernel_version: kernel(),
+            experimental: false,
+            build_time: String::new(),
+        },
     )
 }
 
@@ -94,32 +116,62 @@ pub fn info(d: &Daemon) -> Response<Body> {
             _ => stopped += 1,
         }
     }
+    let strings = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     json(
         StatusCode::OK,
-        &json!({
-            "ID": d.id,
-            "Containers": running + paused + stopped, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
-            "Images": d.engine.store().meta().images().map(|i| i.len()).unwrap_or(0),
-            "Driver": "overlay2",
-            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-            "DockerRootDir": d.settings.data_root,
-            "CgroupDriver": "cgroupfs",
-            "CgroupVersion": cgroup_version,
-            "KernelVersion": kernel(),
-            "OperatingSystem": "Linux",
-            "OSType": "linux",
-            "Architecture": std::env::consts::ARCH,
-            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "MemTotal": mem,
-            "Name": host,
-            "ServerVersion": env!("CARGO_PKG_VERSION"),
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Runtimes": {"berth-runtime": {"path": "berth-runtime"}},
-            "DefaultRuntime": "berth-runtime",
-            "LiveRestoreEnabled": true,
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
-            "Warnings": [],
-        }),
+        &Info {
+            id: d.id.clone(),
+            containers: running + paused + stopped,
+            containers_running: running,
+            containers_paused: paused,
+            containers_stopped: stopped,
+            images: d
+                .engine
+                .store()
+                .meta()
+                .images()
+                .map(|i| i.len())
+                .unwrap_or(0) as i64,
+            driver: "overlay2".into(),
+            driver_status: Some(vec![
+                ["Backing Filesystem".into(), "extfs".into()],
+                ["Supports d_type".into(), "true".into()],
+            ]),
+            docker_root_dir: d.settings.data_root.to_string_lossy().into_owned(),
+            logging_driver: "json-file".into(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: cgroup_version.into(),
+            kernel_version: kernel(),
+            operating_system: "Linux".into(),
+            os_type: "linux".into(),
+            architecture: std::env::consts::ARCH.into(),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+            mem_total: mem as i64,
+            name: host,
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            security_options: strings(&["name=seccomp,profile=builtin"]),
+            runtimes: Some(BTreeMap::from([(
+                "berth-runtime".to_string(),
+                Runtime {
+                    path: "berth-runtime".into(),
+                    ..Default::default()
+                },
+            )])),
+            default_runtime: "berth-runtime".into(),
+            live_restore_enabled: true,
+            plugins: PluginsInfo {
+                volume: strings(&["local"]),
+                network: strings(&["bridge", "host", "none"]),
+                authorization: None,
+                log: strings(&["json-file"]),
+            },
+            swarm: SwarmInfo {
+                local_node_state: "inactive".into(),
+                ..Default::default()
+            },
+            warnings: Some(Vec::new()),
+            ..Default::default()
+        },
     )
 }
 
@@ -172,8 +224,12 @@ pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let (mut tx, body) =
         http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(16);
     tokio::spawn(async move {
-        let line = |v: &serde_json::Value| bytes::Bytes::from(format!("{v}\n"));
-        let in_window = |v: &serde_json::Value| until.is_none_or(|u| time_of(v) <= u);
+        let line = |v: &models::events::Message| {
+            let mut b = serde_json::to_vec(v).unwrap_or_default();
+            b.push(b'\n');
+            bytes::Bytes::from(b)
+        };
+        let in_window = |v: &models::events::Message| until.is_none_or(|u| time_of(v) <= u);
         if let Some(s) = since {
             for v in past
                 .iter()

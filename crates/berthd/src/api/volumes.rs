@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use models::volume;
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
@@ -33,7 +33,10 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let volumes = blocking(move || e.volume_list(&f)).await?;
     Ok(json(
         StatusCode::OK,
-        &json!({"Volumes": volumes, "Warnings": []}),
+        &volume::ListResponse {
+            volumes: Some(volumes),
+            warnings: Some(Vec::new()),
+        },
     ))
 }
 
@@ -48,37 +51,13 @@ pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiErr
             ))
         })?
         .to_bytes();
-    let v: serde_json::Value = if bytes.is_empty() {
-        json!({})
+    let v: volume::CreateOptions = if bytes.is_empty() {
+        Default::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        super::decode(&bytes)?
     };
-    if !v.is_object() {
-        return Err(ApiError::bad_request("invalid JSON: an object expected"));
-    }
-    for k in ["DriverOpts", "Labels"] {
-        if !v[k].is_null()
-            && !v[k]
-                .as_object()
-                .is_some_and(|o| o.values().all(|x| x.is_string()))
-        {
-            return Err(ApiError::bad_request(format!(
-                "invalid JSON: {k} must map strings to strings"
-            )));
-        }
-    }
-    for k in ["Name", "Driver"] {
-        if !v[k].is_null() && !v[k].is_string() {
-            return Err(ApiError::bad_request(format!(
-                "invalid JSON: {k} must be a string"
-            )));
-        }
-    }
-    let name = v["Name"].as_str().unwrap_or("").to_string();
-    let driver = v["Driver"].as_str().unwrap_or("").to_string();
-    let opts = engine::mounts::string_map(&v["DriverOpts"]);
-    let labels = engine::mounts::string_map(&v["Labels"]);
+    let (name, driver) = (v.name, v.driver);
+    let (opts, labels) = (v.driver_opts, v.labels);
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
     let existed = {
@@ -88,7 +67,7 @@ pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiErr
     };
     let vol = blocking(move || e.volume_create(&name, &driver, opts, labels, created)).await?;
     if !existed {
-        event(d, vol["Name"].as_str().unwrap_or(""), "create");
+        event(d, &vol.name, "create");
     }
     Ok(json(StatusCode::CREATED, &vol))
 }
@@ -128,6 +107,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     });
     Ok(json(
         StatusCode::OK,
-        &json!({"VolumesDeleted": gone, "SpaceReclaimed": space}),
+        &volume::PruneReport {
+            volumes_deleted: Some(gone),
+            space_reclaimed: space,
+        },
     ))
 }

@@ -33,8 +33,8 @@ use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use models::container::{CreateBody, PortBinding};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use store::meta::Table;
 
 use crate::containers::{random_hex, ContainerRecord, State};
@@ -193,8 +193,8 @@ fn sys(e: impl std::fmt::Display) -> EngineError {
 
 /// The network mode of a create body, resolved: `bridge`, `none`, `host`,
 /// `container:<name>`, or another name (refused: no user-defined networks).
-pub fn mode_of(config: &Value) -> String {
-    match config["HostConfig"]["NetworkMode"].as_str().unwrap_or("") {
+pub fn mode_of(config: &CreateBody) -> String {
+    match config.host_config.network_mode.as_str() {
         "" | "default" => "bridge".into(),
         m => m.to_string(),
     }
@@ -207,22 +207,22 @@ type Wanted = (u16, net::Proto, Option<Ipv4Addr>, String);
 /// The ports a container publishes: (container port, proto, host ip, host
 /// port spec) from `PortBindings`, and every `ExposedPorts` entry with a
 /// free port when `PublishAllPorts`.
-fn wanted_ports(config: &Value) -> Result<Vec<Wanted>, EngineError> {
+fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineError> {
     let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
     let mut out = Vec::new();
-    let hc = &config["HostConfig"];
-    let bindings = hc["PortBindings"].as_object().cloned().unwrap_or_default();
+    let hc = &config.host_config;
+    let bindings = hc.port_bindings.clone().unwrap_or_default();
     for (key, list) in &bindings {
         let (port, proto) = net::ports::parse_key(key)
             .ok_or_else(|| bad(format!("invalid port specification: {key:?}")))?;
-        let list = list.as_array().cloned().unwrap_or_default();
+        let list = list.clone().unwrap_or_default();
         let list = if list.is_empty() {
-            vec![json!({})]
+            vec![PortBinding::default()]
         } else {
             list
         };
         for b in list {
-            let host_ip = match b["HostIp"].as_str().unwrap_or("") {
+            let host_ip = match b.host_ip.as_str() {
                 "" | "0.0.0.0" => None,
                 ip => match ip.parse::<Ipv4Addr>() {
                     Ok(a) => Some(a),
@@ -231,24 +231,15 @@ fn wanted_ports(config: &Value) -> Result<Vec<Wanted>, EngineError> {
                     Err(_) => return Err(bad(format!("invalid IP address: {ip}"))),
                 },
             };
-            out.push((
-                port,
-                proto,
-                host_ip,
-                b["HostPort"].as_str().unwrap_or("").to_string(),
-            ));
+            out.push((port, proto, host_ip, b.host_port.clone()));
         }
     }
-    if hc["PublishAllPorts"].as_bool().unwrap_or(false) {
-        for key in config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if bindings.contains_key(&key) {
+    if hc.publish_all_ports {
+        for key in config.config.exposed_ports.keys() {
+            if bindings.contains_key(key) {
                 continue;
             }
-            if let Some((port, proto)) = net::ports::parse_key(&key) {
+            if let Some((port, proto)) = net::ports::parse_key(key) {
                 out.push((port, proto, None, String::new()));
             }
         }
@@ -457,7 +448,7 @@ impl Engine {
     }
 
     /// Checks a create body's network mode and ports (Docker's errors).
-    pub(crate) fn network_check(&self, config: &Value) -> Result<(), EngineError> {
+    pub(crate) fn network_check(&self, config: &CreateBody) -> Result<(), EngineError> {
         let mode = mode_of(config);
         match mode.as_str() {
             "bridge" | "none" | "host" => {}
@@ -756,7 +747,13 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn body(v: serde_json::Value) -> CreateBody {
+        models::de::from_value(v).unwrap()
+    }
 
     #[test]
     fn resolv_conf_as_docker() {
@@ -772,13 +769,13 @@ mod tests {
 
     #[test]
     fn ports_wanted() {
-        let cfg = json!({
+        let cfg = body(json!({
             "ExposedPorts": {"80/tcp": {}, "53/udp": {}, "443/tcp": {}},
             "HostConfig": {
                 "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}]},
                 "PublishAllPorts": true,
             }
-        });
+        }));
         let w = wanted_ports(&cfg).unwrap();
         assert_eq!(w.len(), 3, "{w:?}");
         assert_eq!(
@@ -798,13 +795,13 @@ mod tests {
 
     #[test]
     fn modes() {
-        assert_eq!(mode_of(&json!({})), "bridge");
+        assert_eq!(mode_of(&body(json!({}))), "bridge");
         assert_eq!(
-            mode_of(&json!({"HostConfig": {"NetworkMode": "default"}})),
+            mode_of(&body(json!({"HostConfig": {"NetworkMode": "default"}}))),
             "bridge"
         );
         assert_eq!(
-            mode_of(&json!({"HostConfig": {"NetworkMode": "host"}})),
+            mode_of(&body(json!({"HostConfig": {"NetworkMode": "host"}}))),
             "host"
         );
     }

@@ -2,9 +2,14 @@
 //! `NetworkSettings` of a container's inspect, `Ports` of its list entry,
 //! and `GET /networks[/{id}]` (moby `api/types/network`).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use serde_json::{json, Value};
+use models::container::{Port, PortBinding};
+use models::network::{
+    EndpointIpamConfig, EndpointResource, EndpointSettings, Ipam, IpamConfig, Network,
+    NetworkSettings,
+};
 
 use super::{mode_of, NetworkRecord};
 use crate::containers::{ContainerRecord, State};
@@ -12,42 +17,40 @@ use crate::{Engine, EngineError};
 
 impl Engine {
     /// `NetworkSettings` of `GET /containers/{id}/json`, Docker's shape.
-    pub(crate) fn network_settings(&self, c: &ContainerRecord, running: bool) -> Value {
+    pub(crate) fn network_settings(&self, c: &ContainerRecord, running: bool) -> NetworkSettings {
         let a = if running {
             self.attachment(&c.id)
         } else {
             None
         };
-        let mut ports = serde_json::Map::new();
-        for key in c.config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            ports.insert(key, Value::Null);
-        }
+        // Exposed ports are listed, unpublished (null), as Docker does.
+        let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = c
+            .config
+            .config
+            .exposed_ports
+            .keys()
+            .map(|k| (k.clone(), None))
+            .collect();
         if let Some(a) = &a {
             for f in &a.forwards {
                 let key = format!("{}/{}", f.port, f.proto.as_str());
-                let entry = ports.entry(key).or_insert(Value::Null);
-                if entry.is_null() {
-                    *entry = json!([]);
-                }
-                if let Some(list) = entry.as_array_mut() {
-                    list.push(json!({
-                        "HostIp": f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                        "HostPort": f.host_port.to_string(),
-                    }));
-                }
+                ports
+                    .entry(key)
+                    .or_default()
+                    .get_or_insert_with(Vec::new)
+                    .push(PortBinding {
+                        host_ip: f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                        host_port: f.host_port.to_string(),
+                    });
             }
         }
         let mode = mode_of(&c.config);
-        let mut networks = serde_json::Map::new();
+        let mut networks = BTreeMap::new();
         let ep = a.as_ref().and_then(|a| a.endpoint.clone());
         let (ip, prefix, gw, mac) = match &ep {
             Some(e) => (
                 e.ip.to_string(),
-                e.prefix,
+                i64::from(e.prefix),
                 e.gateway.to_string(),
                 e.mac.clone(),
             ),
@@ -73,70 +76,83 @@ impl Engine {
                 .map_or_else(|| n.network.clone(), |r| r.name.clone());
             networks.insert(
                 name,
-                json!({
-                    "IPAMConfig": if n.static_ip { json!({"IPv4Address": e.ip.to_string()}) } else { Value::Null },
-                    "Links": null, "Aliases": if n.aliases.is_empty() { Value::Null } else { json!(n.aliases) },
-                    "MacAddress": e.mac, "DriverOpts": null, "GwPriority": 0, "NetworkID": n.network,
-                    "EndpointID": derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                    "Gateway": e.gateway.to_string(), "IPAddress": e.ip.to_string(), "IPPrefixLen": e.prefix,
-                    "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                    "DNSNames": n.dns_names,
-                }),
+                EndpointSettings {
+                    ipam_config: n.static_ip.then(|| EndpointIpamConfig {
+                        ipv4_address: e.ip.to_string(),
+                        ..Default::default()
+                    }),
+                    aliases: (!n.aliases.is_empty()).then(|| n.aliases.clone()),
+                    mac_address: e.mac.clone(),
+                    network_id: n.network.clone(),
+                    endpoint_id: derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                    gateway: e.gateway.to_string(),
+                    ip_address: e.ip.to_string(),
+                    ip_prefix_len: i64::from(e.prefix),
+                    dns_names: Some(n.dns_names.clone()),
+                    ..Default::default()
+                },
             );
         }
         if !running {
             // A created container: the networks it will join, unaddressed.
-            for (name, ep) in c.config["NetworkingConfig"]["EndpointsConfig"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-            {
+            for (name, ep) in c.config.networking_config.endpoints() {
                 let id = records
                     .iter()
                     .find(|r| r.name == name)
                     .map(|r| r.id.clone());
-                networks.entry(name).or_insert_with(|| json!({
-                    "IPAMConfig": ep.get("IPAMConfig").cloned().unwrap_or(Value::Null), "Links": null,
-                    "Aliases": ep.get("Aliases").cloned().unwrap_or(Value::Null), "MacAddress": "",
-                    "DriverOpts": null, "GwPriority": 0, "NetworkID": id.unwrap_or_default(), "EndpointID": "",
-                    "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-                }));
+                networks.entry(name).or_insert_with(|| EndpointSettings {
+                    ipam_config: ep.ipam_config,
+                    aliases: ep.aliases,
+                    network_id: id.unwrap_or_default(),
+                    ..Default::default()
+                });
             }
         }
         let on_user = records.iter().any(|r| r.is_user() && r.name == net_name);
         if !net_name.starts_with("container:") && !on_user {
-            let net_id = self
-                .network_records()
-                .ok()
-                .and_then(|r| r.into_iter().find(|r| r.name == net_name))
-                .map(|r| r.id)
+            let net_id = records
+                .iter()
+                .find(|r| r.name == net_name)
+                .map(|r| r.id.clone())
                 .unwrap_or_default();
             networks.insert(
                 net_name.clone(),
-                json!({
-                    "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": mac,
-                    "DriverOpts": null, "GwPriority": 0, "NetworkID": net_id, "EndpointID": endpoint_id,
-                    "Gateway": gw, "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "",
-                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-                }),
+                EndpointSettings {
+                    mac_address: mac.clone(),
+                    network_id: net_id,
+                    endpoint_id: endpoint_id.clone(),
+                    gateway: gw.clone(),
+                    ip_address: ip.clone(),
+                    ip_prefix_len: prefix,
+                    ..Default::default()
+                },
             );
         }
-        json!({
-            "Bridge": "", "SandboxID": if running { sandbox_id(&c.id) } else { String::new() },
-            "SandboxKey": ep.as_ref().map(|e| e.netns.clone()).or(a.as_ref().and_then(|a| a.netns.clone()))
-                .map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
-            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": Value::Object(ports),
-            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
-            "EndpointID": endpoint_id, "Gateway": gw, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "", "MacAddress": mac,
-            "Networks": Value::Object(networks),
-        })
+        NetworkSettings {
+            sandbox_id: if running {
+                sandbox_id(&c.id)
+            } else {
+                String::new()
+            },
+            sandbox_key: ep
+                .as_ref()
+                .map(|e| e.netns.clone())
+                .or(a.as_ref().and_then(|a| a.netns.clone()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ports: Some(ports),
+            endpoint_id,
+            gateway: gw,
+            ip_address: ip,
+            ip_prefix_len: prefix,
+            mac_address: mac,
+            networks: Some(networks),
+            ..Default::default()
+        }
     }
 
     /// `Ports` of a `GET /containers/json` entry, Docker's shape.
-    pub(crate) fn ports_summary(&self, c: &ContainerRecord, running: bool) -> Value {
+    pub(crate) fn ports_summary(&self, c: &ContainerRecord, running: bool) -> Vec<Port> {
         let mut out = Vec::new();
         let forwards = if running {
             self.attachment(&c.id)
@@ -146,28 +162,30 @@ impl Engine {
             Vec::new()
         };
         for f in &forwards {
-            out.push(json!({
-                "IP": f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                "PrivatePort": f.port, "PublicPort": f.host_port, "Type": f.proto.as_str(),
-            }));
+            out.push(Port {
+                ip: f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                private_port: f.port,
+                public_port: f.host_port,
+                typ: f.proto.as_str().into(),
+            });
         }
-        for key in c.config["ExposedPorts"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if let Some((port, proto)) = net::ports::parse_key(&key) {
+        for key in c.config.config.exposed_ports.keys() {
+            if let Some((port, proto)) = net::ports::parse_key(key) {
                 if !forwards.iter().any(|f| f.port == port && f.proto == proto) {
-                    out.push(json!({"PrivatePort": port, "Type": proto.as_str()}));
+                    out.push(Port {
+                        private_port: port,
+                        typ: proto.as_str().into(),
+                        ..Default::default()
+                    });
                 }
             }
         }
-        Value::Array(out)
+        out
     }
 
     /// `GET /networks`: every network in Docker's shape (without
     /// `Containers`, as Docker lists them).
-    pub fn network_list(&self) -> Result<Vec<Value>, EngineError> {
+    pub fn network_list(&self) -> Result<Vec<Network>, EngineError> {
         let mut out = Vec::new();
         for r in self.network_records()? {
             if r.name == "bridge" && self.net.is_none() {
@@ -175,18 +193,18 @@ impl Engine {
             }
             out.push(self.network_json(&r, false)?);
         }
-        out.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
     /// `GET /networks/{id}`: by name, full id or unique id prefix.
-    pub fn network_inspect(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn network_inspect(&self, name: &str) -> Result<Network, EngineError> {
         let r = self.find_network(name)?;
         self.network_json(&r, true)
     }
 
-    fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Value, EngineError> {
-        let mut members = serde_json::Map::new();
+    fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Network, EngineError> {
+        let mut members = BTreeMap::new();
         if containers {
             for c in self.container_records()? {
                 if !matches!(self.state(&c), State::Running(..)) {
@@ -200,13 +218,13 @@ impl Engine {
                     let e = &n.endpoint;
                     members.insert(
                         c.id.clone(),
-                        json!({
-                            "Name": c.name,
-                            "EndpointID": derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                            "MacAddress": e.mac,
-                            "IPv4Address": format!("{}/{}", e.ip, e.prefix),
-                            "IPv6Address": "",
-                        }),
+                        EndpointResource {
+                            name: c.name.clone(),
+                            endpoint_id: derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                            mac_address: e.mac.clone(),
+                            ipv4_address: format!("{}/{}", e.ip, e.prefix),
+                            ipv6_address: String::new(),
+                        },
                     );
                     continue;
                 }
@@ -225,49 +243,103 @@ impl Engine {
                 let ep = self.attachment(&c.id).and_then(|a| a.endpoint);
                 members.insert(
                     c.id.clone(),
-                    json!({
-                        "Name": c.name,
-                        "EndpointID": if ep.is_some() { endpoint_id(&c.id) } else { String::new() },
-                        "MacAddress": ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
-                        "IPv4Address": ep.as_ref().map(|e| format!("{}/{}", e.ip, e.prefix)).unwrap_or_default(),
-                        "IPv6Address": "",
-                    }),
+                    EndpointResource {
+                        name: c.name.clone(),
+                        endpoint_id: if ep.is_some() {
+                            endpoint_id(&c.id)
+                        } else {
+                            String::new()
+                        },
+                        mac_address: ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
+                        ipv4_address: ep
+                            .as_ref()
+                            .map(|e| format!("{}/{}", e.ip, e.prefix))
+                            .unwrap_or_default(),
+                        ipv6_address: String::new(),
+                    },
                 );
             }
         }
+        let pool = |subnet: String, gateway: String, ip_range: String| IpamConfig {
+            subnet,
+            gateway,
+            ip_range,
+            ..Default::default()
+        };
         let (ipam, options) = match (&self.net, r.name.as_str()) {
             (Some(ctx), "bridge") => (
-                json!({"Driver": "default", "Options": null, "Config": [{"Subnet": ctx.bridge.subnet.to_string(), "Gateway": ctx.bridge.gateway.to_string()}]}),
-                json!({
-                    "com.docker.network.bridge.default_bridge": "true",
-                    "com.docker.network.bridge.enable_icc": "true",
-                    "com.docker.network.bridge.enable_ip_masquerade": "true",
-                    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                    "com.docker.network.bridge.name": ctx.bridge.config.name,
-                    "com.docker.network.driver.mtu": ctx.bridge.config.mtu.to_string(),
-                }),
+                Ipam {
+                    driver: "default".into(),
+                    options: None,
+                    config: Some(vec![pool(
+                        ctx.bridge.subnet.to_string(),
+                        ctx.bridge.gateway.to_string(),
+                        String::new(),
+                    )]),
+                },
+                BTreeMap::from(
+                    [
+                        (
+                            "com.docker.network.bridge.default_bridge",
+                            "true".to_string(),
+                        ),
+                        ("com.docker.network.bridge.enable_icc", "true".into()),
+                        (
+                            "com.docker.network.bridge.enable_ip_masquerade",
+                            "true".into(),
+                        ),
+                        (
+                            "com.docker.network.bridge.host_binding_ipv4",
+                            "0.0.0.0".into(),
+                        ),
+                        (
+                            "com.docker.network.bridge.name",
+                            ctx.bridge.config.name.clone(),
+                        ),
+                        (
+                            "com.docker.network.driver.mtu",
+                            ctx.bridge.config.mtu.to_string(),
+                        ),
+                    ]
+                    .map(|(k, v)| (k.to_string(), v)),
+                ),
             ),
-            _ if r.is_user() => {
-                let mut cfg = json!({"Subnet": r.subnet, "Gateway": r.gateway});
-                if !r.ip_range.is_empty() {
-                    cfg["IPRange"] = json!(r.ip_range);
-                }
-                (
-                    json!({"Driver": "default", "Options": {}, "Config": [cfg]}),
-                    json!(r.options),
-                )
-            }
+            _ if r.is_user() => (
+                Ipam {
+                    driver: "default".into(),
+                    options: Some(BTreeMap::new()),
+                    config: Some(vec![pool(
+                        r.subnet.clone(),
+                        r.gateway.clone(),
+                        r.ip_range.clone(),
+                    )]),
+                },
+                r.options.clone(),
+            ),
             _ => (
-                json!({"Driver": "default", "Options": null, "Config": null}),
-                json!({}),
+                Ipam {
+                    driver: "default".into(),
+                    options: None,
+                    config: None,
+                },
+                BTreeMap::new(),
             ),
         };
-        Ok(json!({
-            "Name": r.name, "Id": r.id, "Created": r.created, "Scope": "local", "Driver": r.driver,
-            "EnableIPv4": r.driver == "bridge", "EnableIPv6": false, "IPAM": ipam, "Internal": r.internal,
-            "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
-            "Containers": Value::Object(members), "Options": options, "Labels": r.labels,
-        }))
+        Ok(Network {
+            name: r.name.clone(),
+            id: r.id.clone(),
+            created: r.created.clone(),
+            scope: "local".into(),
+            driver: r.driver.clone(),
+            enable_ipv4: r.driver == "bridge",
+            enable_ipv6: false,
+            ipam,
+            internal: r.internal,
+            containers: Some(members),
+            options: Some(options),
+            labels: Some(r.labels.clone()),
+            ..Default::default()
+        })
     }
 }
 

@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use serde_json::Value;
+use models::container::CreateBody;
+use models::network::EndpointSettings;
 use store::meta::Table;
 
 use super::{sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserBridge, UserEndpoint};
@@ -67,18 +68,15 @@ fn valid_name(n: &str) -> bool {
 /// The user-defined networks a create body asks for, in order: the
 /// `NetworkMode`'s first, then the other `EndpointsConfig` entries; each
 /// with its endpoint config.
-fn wanted_networks(config: &Value) -> Vec<(String, Value)> {
+fn wanted_networks(config: &CreateBody) -> Vec<(String, EndpointSettings)> {
     let mode = super::mode_of(config);
-    let eps = config["NetworkingConfig"]["EndpointsConfig"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let eps = config.networking_config.endpoints();
     let predefined = |n: &str| {
         matches!(n, "bridge" | "host" | "none" | "default") || n.starts_with("container:")
     };
     let mut out = Vec::new();
     if !predefined(&mode) {
-        out.push((mode.clone(), eps.get(&mode).cloned().unwrap_or(Value::Null)));
+        out.push((mode.clone(), eps.get(&mode).cloned().unwrap_or_default()));
     }
     for (name, ep) in eps {
         if name != mode && !predefined(&name) {
@@ -353,10 +351,11 @@ impl Engine {
 
     /// Checks the user networks a create body names: they exist, and a
     /// static address needs a subnet given by the user, as Docker.
-    pub(crate) fn user_network_check(&self, config: &Value) -> Result<(), EngineError> {
+    pub(crate) fn user_network_check(&self, config: &CreateBody) -> Result<(), EngineError> {
         for (name, ep) in wanted_networks(config) {
             let r = self.find_network(&name)?;
-            let ip = ep["IPAMConfig"]["IPv4Address"].as_str().unwrap_or("");
+            let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
+            let ip = ip.as_str();
             if !ip.is_empty() {
                 if !r.user_subnet {
                     return Err(err(
@@ -429,7 +428,7 @@ impl Engine {
         c: &ContainerRecord,
         a: &mut Attachment,
         name: &str,
-        ep: &Value,
+        ep: &EndpointSettings,
     ) -> Result<(), EngineError> {
         let r = self.find_network(name)?;
         if !r.is_user() {
@@ -463,8 +462,10 @@ impl Engine {
             .map(|e| e.netns.clone())
             .or(a.netns.clone())
             .ok_or_else(|| sys("the container has no network namespace"))?;
-        let wanted_ip = ep["IPAMConfig"]["IPv4Address"]
-            .as_str()
+        let wanted_ip = ep
+            .ipam_config
+            .as_ref()
+            .map(|i| i.ipv4_address.as_str())
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<Ipv4Addr>().map_err(|_| {
@@ -496,14 +497,7 @@ impl Engine {
                 return Err(sys(e));
             }
         };
-        let aliases: Vec<String> = ep["Aliases"]
-            .as_array()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let aliases: Vec<String> = ep.aliases.clone().unwrap_or_default();
         let mut dns_names = vec![c.name.clone(), c.id[..12].to_string()];
         dns_names.extend(aliases.iter().cloned());
         a.networks.push(UserEndpoint {
@@ -533,7 +527,7 @@ impl Engine {
         &self,
         network: &str,
         container: &str,
-        endpoint: Value,
+        endpoint: EndpointSettings,
     ) -> Result<(), EngineError> {
         let r = self.find_network(network)?;
         let c = self.find_container(container)?;
@@ -571,18 +565,19 @@ impl Engine {
             ));
         }
         let mut probe = config.clone();
-        probe["HostConfig"]["NetworkMode"] = Value::String(r.name.clone());
-        probe["NetworkingConfig"]["EndpointsConfig"] =
-            serde_json::json!({ r.name.clone(): endpoint.clone() });
+        probe.host_config.network_mode = r.name.clone();
+        probe.networking_config.endpoints_config =
+            Some(BTreeMap::from([(r.name.clone(), Some(endpoint.clone()))]));
         self.user_network_check(&probe)?;
         if let State::Running(..) = self.state(&c) {
             let mut a = self.attachment(&c.id).unwrap_or_default();
             self.connect_endpoint(&c, &mut a, &r.id, &endpoint)?;
         }
-        if !config["NetworkingConfig"]["EndpointsConfig"].is_object() {
-            config["NetworkingConfig"]["EndpointsConfig"] = serde_json::json!({});
-        }
-        config["NetworkingConfig"]["EndpointsConfig"][&r.name] = endpoint;
+        config
+            .networking_config
+            .endpoints_config
+            .get_or_insert_with(Default::default)
+            .insert(r.name.clone(), Some(endpoint));
         self.update_config(&c.id, config)
     }
 
@@ -601,7 +596,7 @@ impl Engine {
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut config = c.config.clone();
         let mut found = false;
-        if let Some(eps) = config["NetworkingConfig"]["EndpointsConfig"].as_object_mut() {
+        if let Some(eps) = config.networking_config.endpoints_config.as_mut() {
             let before = eps.len();
             eps.retain(|n, _| n != &r.name && n != &r.id);
             found |= eps.len() != before;
@@ -614,7 +609,7 @@ impl Engine {
             let next = wanted_networks(&config)
                 .first()
                 .map_or_else(|| "none".to_string(), |(n, _)| n.clone());
-            config["HostConfig"]["NetworkMode"] = Value::String(next);
+            config.host_config.network_mode = next;
         }
         if let State::Running(..) = self.state(&c) {
             if let Some(mut a) = self.attachment(&c.id) {
@@ -647,7 +642,7 @@ impl Engine {
         self.update_config(&c.id, config)
     }
 
-    fn update_config(&self, id: &str, config: Value) -> Result<(), EngineError> {
+    fn update_config(&self, id: &str, config: CreateBody) -> Result<(), EngineError> {
         self.store().meta().write(|w| {
             if let Some(mut c) = w.get::<ContainerRecord>(Table::Containers, id)? {
                 c.config = config;
@@ -843,18 +838,24 @@ mod tests {
 
     #[test]
     fn networks_wanted_in_order() {
-        let cfg = json!({
+        let cfg: CreateBody = models::de::from_value(json!({
             "HostConfig": {"NetworkMode": "front"},
             "NetworkingConfig": {"EndpointsConfig": {
                 "back": {"Aliases": ["db"]}, "front": {"IPAMConfig": {"IPv4Address": "10.0.0.9"}},
             }},
-        });
+        }))
+        .unwrap();
         let w = wanted_networks(&cfg);
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].0, "front");
-        assert_eq!(w[0].1["IPAMConfig"]["IPv4Address"], "10.0.0.9");
+        assert_eq!(
+            w[0].1.ipam_config.as_ref().unwrap().ipv4_address,
+            "10.0.0.9"
+        );
         assert_eq!(w[1].0, "back");
-        assert!(wanted_networks(&json!({"HostConfig": {"NetworkMode": "bridge"}})).is_empty());
+        let bridge: CreateBody =
+            models::de::from_value(json!({"HostConfig": {"NetworkMode": "bridge"}})).unwrap();
+        assert!(wanted_networks(&bridge).is_empty());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::process::Command;
 
 use super::*;
+use serde_json::Value;
+
 use crate::ImportOptions;
 
 fn rootfs(files: &[(&str, &str)]) -> Vec<u8> {
