@@ -375,3 +375,51 @@ fn issue16_a_prune_during_a_build_does_not_break_it() {
     assert_eq!((code, out.as_str()), (0, "1\n2\n3\n"), "{err}");
     assert_eq!(problems(&d), Vec::<String>::new());
 }
+
+/// A push compresses a layer once and keeps the blob, named in the layer's
+/// record. An import of the same layer recorded the layer again with only
+/// its own blob, so the next prune took the pushed one, and a push in
+/// flight failed reading it (found by the torture harness).
+#[test]
+fn issue16_a_pushed_blob_survives_a_reimport_and_a_prune() {
+    let reg = common::registry::Registry::start(Default::default());
+    let d = Daemon::with_busybox();
+    let remote = format!("{}/keep/bb:1", reg.host);
+    for args in [vec!["tag", "busybox", &remote], vec!["push", &remote]] {
+        let (code, out, err) = d.docker(&args);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    // The layer's blob as pushed (gzip), from the registry's manifest.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        ])
+        .arg(format!("http://{}/v2/keep/bb/manifests/1", reg.host))
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = d
+        .dir
+        .path()
+        .join(common::DATA_ROOT)
+        .join("image/blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    assert!(blob.exists());
+    // The same layer imported again, then a prune.
+    // (The tar `with_busybox` imported.)
+    let tar = d.dir.path().join("busybox.tar");
+    let (code, _, err) = d.docker(&["import", tar.to_str().unwrap(), "again"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = d.docker(&["image", "prune", "-f"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(blob.exists(), "the pushed blob was collected");
+    let (code, out, err) = d.docker(&["push", &remote]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(problems(&d), Vec::<String>::new());
+}

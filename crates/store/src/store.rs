@@ -329,7 +329,18 @@ impl Store {
         let old = self.meta.image(&record.id)?;
         self.meta.write(|w| {
             for l in layers {
-                w.put_layer(l)?;
+                // Blobs known to hold a layer only accumulate: a push's
+                // compressed blob stays named when an import of the same
+                // layer records it again (else the collector takes it).
+                let mut l = l.clone();
+                if let Some(known) = w.layer(&l.chain_id)? {
+                    for b in known.blobs {
+                        if !l.blobs.iter().any(|(d, _)| *d == b.0) {
+                            l.blobs.push(b);
+                        }
+                    }
+                }
+                w.put_layer(&l)?;
             }
             let mut rec = record.clone();
             if let Some(old) = &old {
