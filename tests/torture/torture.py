@@ -539,9 +539,15 @@ class Harness:
         src = m.take(rng, m.tags)
         if not src:
             return
-        repo = "torture/" + src.split(":")[0]
+        # One repository per source image's last name component (a pulled
+        # `HOST/torture/x:p` pushes to itself); one push to it at a time.
+        repo = "torture/" + src.rsplit(":", 1)[0].rsplit("/", 1)[-1]
         remote = "%s/%s:p" % (self.registry.host, repo)
-        m.hold(remote)
+        with m.lock:
+            if remote in m.busy:
+                m.busy.discard(src)
+                return
+            m.busy.add(remote)
         code, out, err = self.docker("tag", src, remote)
         if self.outcome("tag for push", start, code, out, err, [remote]):
             with m.lock:

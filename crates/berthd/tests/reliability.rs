@@ -423,3 +423,30 @@ fn issue16_a_pushed_blob_survives_a_reimport_and_a_prune() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(problems(&d), Vec::<String>::new());
 }
+
+/// Prunes at once: an image one of them removed is skipped by the others,
+/// not a failure (`No such image`, found by the torture harness).
+#[test]
+fn issue16_concurrent_prunes_all_succeed() {
+    let d = Daemon::with_busybox();
+    let tar = d.dir.path().join("busybox.tar");
+    for round in 0..3 {
+        // Dangling images: imported without a name, each with its own config.
+        for i in 0..12 {
+            let msg = format!("r{round}-{i}");
+            let (code, _, err) = d.docker(&["import", "-m", &msg, tar.to_str().unwrap()]);
+            assert_eq!(code, 0, "{err}");
+        }
+        let results: Vec<(u16, String)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| post_json(&d, "/images/prune", "")))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (code, body) in &results {
+            assert_eq!(*code, 200, "round {round}: {body}");
+        }
+        let (_, left, _) = d.docker(&["images", "-q", "--filter", "dangling=true"]);
+        assert_eq!(left.trim(), "", "round {round}");
+    }
+}
