@@ -47,6 +47,7 @@ fn an_imported_image_runs_with_dockers_defaults() {
         &ctr.join("etc"),
         &[],
         &engine::network::NetNs::New,
+        &engine::spec::namespaces::Namespaces::default(),
     )
     .unwrap();
     engine::spec::write_etc_files(

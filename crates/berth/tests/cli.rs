@@ -103,9 +103,17 @@ fn run_foreground_output_and_exit_codes() {
             && err.ends_with("Run 'berth run --help' for more information\n"),
         "{err}"
     );
-    let (code, _, err) = d.berth(&["run", "nosuchimage"]);
+    let (code, _, err) = d.berth(&["run", "--pull", "never", "nosuchimage"]);
     assert_eq!(code, 125, "{err}");
     assert!(err.contains("No such image: nosuchimage"), "{err}");
+    // By default a missing image is pulled first, as docker run does (and
+    // fails here: no registry is reachable).
+    let (code, _, err) = d.berth(&["run", "nosuchimage"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.starts_with("Unable to find image 'nosuchimage:latest' locally\n"),
+        "{err}"
+    );
     let before = d.ok(&["ps", "-aq"]);
     assert_eq!(
         d.berth(&[

@@ -1,5 +1,6 @@
 //! Healthchecks: a running container whose config has a `Healthcheck`
-//! (`CMD`/`CMD-SHELL`, interval, timeout, start period, retries, as Docker's)
+//! (`CMD`/`CMD-SHELL`, interval, timeout, start period and interval,
+//! retries, as Docker's)
 //! gets a task that runs the check as an exec (the sealed `berth-runtime
 //! exec`, as `/exec` does), keeps the last five results, and turns the
 //! status to `healthy` or, after `retries` failures in a row, `unhealthy`;
@@ -22,6 +23,7 @@ use crate::Daemon;
 const INTERVAL: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(30);
 const RETRIES: u64 = 3;
+const START_INTERVAL: Duration = Duration::from_secs(5);
 /// Output kept per result, as Docker's.
 const MAX_OUTPUT: usize = 4096;
 
@@ -65,11 +67,21 @@ pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
             .ok()
             .filter(|r| *r > 0)
             .unwrap_or(RETRIES);
+        // `--health-start-interval`: while starting within the start
+        // period the checks come this often (moby `daemon/health.go`).
+        let start_interval = duration(hc.start_interval, START_INTERVAL);
         let began = tokio::time::Instant::now();
         let mut phase = d.phases.subscribe(&id);
         loop {
+            let starting = began.elapsed() < start_period
+                && d.health
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&id)
+                    .is_some_and(|h| h.status == "starting");
+            let wait = if starting { start_interval } else { interval };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = phase.changed() => {}
             }
             if matches!(*phase.borrow(), Phase::Exited(_) | Phase::Removed(_)) {

@@ -508,6 +508,21 @@ impl Engine {
         body: CreateBody,
         created: String,
     ) -> Result<String, EngineError> {
+        self.container_create_warned(name, body, created)
+            .map(|(id, _)| id)
+    }
+
+    /// `POST /containers/create`, with Docker's `Warnings`: what the host
+    /// cannot apply and Docker drops with a warning (see `spec::resources`),
+    /// and what the mounts warrant saying.
+    pub fn container_create_warned(
+        &self,
+        name: Option<&str>,
+        body: CreateBody,
+        created: String,
+    ) -> Result<(String, Vec<String>), EngineError> {
+        let mut warnings = spec::check_create(&body)?;
+        warnings.extend(crate::mounts::warnings(&body.host_config));
         let image_name = body.config.image.clone();
         if image_name.is_empty() {
             return Err(EngineError::new(
@@ -515,7 +530,7 @@ impl Engine {
                 "config cannot be empty in order to create a container",
             ));
         }
-        log_options(&body.host_config)?;
+        crate::logging::settings(&body.host_config.log_config)?;
         restart_policy_ok(&body.host_config)?;
         crate::mounts::parse_requested(&body.host_config)?;
         self.network_check(&body)?;
@@ -590,7 +605,49 @@ impl Engine {
             let _ = std::fs::remove_dir_all(self.container_dir(&id));
             return Err(e);
         }
-        Ok(id)
+        Ok((id, warnings))
+    }
+
+    /// `?platform=` of a create: the image must be of that platform
+    /// (dockerd's 404 otherwise; the docker CLI then tries a pull).
+    pub fn check_platform(&self, image: &str, platform: &str) -> Result<(), EngineError> {
+        if platform.is_empty() {
+            return Ok(());
+        }
+        let img = store::images::find(self.store().meta(), image)?;
+        let cfg = self.store().config(&img)?;
+        let mut want = platform.split('/');
+        let (os, arch) = (want.next().unwrap_or(""), want.next().unwrap_or(""));
+        let variant = want.next().unwrap_or("");
+        let norm = |a: &str| match a {
+            "x86_64" | "x86-64" => "amd64".to_string(),
+            "aarch64" => "arm64".to_string(),
+            a => a.to_ascii_lowercase(),
+        };
+        let have_os = if cfg.os.is_empty() {
+            "linux"
+        } else {
+            cfg.os.as_str()
+        };
+        let have_arch = if cfg.architecture.is_empty() {
+            "amd64"
+        } else {
+            cfg.architecture.as_str()
+        };
+        let matches = os.eq_ignore_ascii_case(have_os)
+            && (arch.is_empty() || norm(arch) == norm(have_arch))
+            && (variant.is_empty() || cfg.variant.as_deref().unwrap_or("") == variant);
+        if matches {
+            return Ok(());
+        }
+        let have = match cfg.variant.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => format!("{have_os}/{have_arch}/{v}"),
+            None => format!("{have_os}/{have_arch}"),
+        };
+        Err(EngineError::new(
+            ErrorKind::NotFound,
+            format!("image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})"),
+        ))
     }
 
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
@@ -681,6 +738,18 @@ impl Engine {
         if let Some(h) = &plan.hostname {
             req.config.hostname = h.clone();
         }
+        let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
+            let other = self.find_container(name)?;
+            let pid = match self.state(&other) {
+                State::Running(pid, _) => pid,
+                _ => 0,
+            };
+            let shm = std::fs::read_to_string(self.container_dir(&other.id).join(SHM_SOURCE))
+                .ok()
+                .map(PathBuf::from);
+            Ok(spec::namespaces::Peer { pid, shm })
+        })?;
+        self.share_shm(&dir, &req.host_config, &mut ns)?;
         let spec = spec::build(
             &c.id,
             image_config,
@@ -689,15 +758,42 @@ impl Engine {
             &dir.join("etc"),
             mounts,
             &plan.netns,
+            &ns,
         )?;
+        // A real-time budget needs one in every ancestor (moby's
+        // `initCPURtController`).
+        let hc = &req.host_config;
+        if hc.cpu_realtime_runtime > 0 {
+            let path = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().clone())
+                .unwrap_or_default();
+            runtime::cgroups::probe::init_realtime(
+                &path,
+                hc.cpu_realtime_period,
+                hc.cpu_realtime_runtime,
+            )
+            .map_err(|e| {
+                EngineError::new(
+                    ErrorKind::System,
+                    format!("unable to init CPU RT controller: {e}"),
+                )
+            })?;
+        }
+        let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
+        log.attrs = crate::logging::attrs(c)?;
         std::fs::write(
             dir.join("log-opts.json"),
-            log_options(&c.config.host_config)?.to_string(),
+            crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
         spec::write_etc_files(
             &dir.join("etc"),
-            spec.hostname().as_deref().unwrap_or(""),
+            // With the host's UTS namespace the spec sets no name; the
+            // file carries the one create recorded (the short id), as
+            // Docker's does.
+            spec.hostname().as_deref().unwrap_or(&req.config.hostname),
             &plan.etc,
         )
         .map_err(sys)?;
@@ -752,6 +848,47 @@ impl Engine {
             .map_err(sys)
     }
 
+    /// A `shareable` container's `/dev/shm` is a tmpfs mounted under its
+    /// directory on the host, as Docker's `ShmPath`: a mount cannot be
+    /// bound from another container's mount namespace, a host directory
+    /// can. `SHM_SOURCE` names the host directory on its `/dev/shm` for
+    /// the containers that join its IPC namespace.
+    fn share_shm(
+        &self,
+        dir: &Path,
+        hc: &spec::HostConfig,
+        ns: &mut spec::namespaces::Namespaces,
+    ) -> Result<(), EngineError> {
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if hc.ipc_mode == "shareable" {
+            let shm = dir.join("shm");
+            if !is_mounted(&shm) {
+                std::fs::create_dir_all(&shm).map_err(sys)?;
+                let size = if hc.shm_size > 0 {
+                    hc.shm_size
+                } else {
+                    spec::resources::DEFAULT_SHM_SIZE
+                };
+                nix::mount::mount(
+                    Some("shm"),
+                    &shm,
+                    Some("tmpfs"),
+                    nix::mount::MsFlags::MS_NOSUID
+                        | nix::mount::MsFlags::MS_NODEV
+                        | nix::mount::MsFlags::MS_NOEXEC,
+                    Some(spec::namespaces::shm_options(size).as_str()),
+                )
+                .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
+            }
+            ns.shm_source = Some(shm);
+        }
+        if let Some(src) = &ns.shm_source {
+            std::fs::write(dir.join(SHM_SOURCE), src.as_os_str().as_encoded_bytes())
+                .map_err(sys)?;
+        }
+        Ok(())
+    }
+
     /// Forgets the shim of a previous run (before a restart); its exit.json
     /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
@@ -770,7 +907,12 @@ impl Engine {
         if matches!(self.state(c), State::Running(..)) {
             return;
         }
-        let _ = store::mount::unmount(&self.container_dir(&c.id).join("rootfs"));
+        let dir = self.container_dir(&c.id);
+        let _ = store::mount::unmount(&dir.join("rootfs"));
+        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        if is_mounted(&dir.join("shm")) {
+            let _ = store::mount::unmount(&dir.join("shm"));
+        }
         self.network_detach(&c.id);
         self.release_volumes(c);
     }
@@ -844,6 +986,10 @@ impl Engine {
             .remove(&c.id);
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
+        let shm = self.container_dir(&c.id).join("shm");
+        if is_mounted(&shm) {
+            let _ = store::mount::unmount(&shm);
+        }
         let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
         self.store()
             .meta()
@@ -1252,54 +1398,6 @@ impl Engine {
         Ok(resumed)
     }
 
-    /// The whole log lines of a container from byte offset `from`, in
-    /// order, and the offset after the last one.
-    /// From offset 0, the rotated files (`ctr.log.N` … `ctr.log.1`) come
-    /// first; an offset past the end means the log was rotated meanwhile, and
-    /// reading starts again at the new file's start.
-    pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
-        let dir = self.container_dir(&c.id);
-        let path = dir.join("ctr.log");
-        let mut out = Vec::new();
-        if from == 0 {
-            let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("ctr.log.")
-                        .and_then(|n| n.parse::<u32>().ok())
-                        .map(|n| (n, e.path()))
-                })
-                .collect();
-            rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
-            for (_, p) in rotated {
-                if let Ok(data) = std::fs::read(&p) {
-                    parse_log(&data, &mut out);
-                }
-            }
-        }
-        let Ok(mut f) = std::fs::File::open(&path) else {
-            return (out, from);
-        };
-        let from = if f.metadata().map(|m| m.len()).unwrap_or(0) < from {
-            0
-        } else {
-            from
-        };
-        let mut data = Vec::new();
-        if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(from)).is_err()
-            || std::io::Read::read_to_end(&mut f, &mut data).is_err()
-        {
-            return (Vec::new(), from);
-        }
-        // Only whole lines; a partial last line waits for the next read.
-        let end = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        parse_log(&data[..end], &mut out);
-        (out, from + end as u64)
-    }
-
     /// Docker's `State` of a container.
     fn state_of(&self, c: &ContainerRecord) -> models::container::State {
         const ZERO: &str = "0001-01-01T00:00:00Z";
@@ -1359,12 +1457,11 @@ impl Engine {
         if host.network_mode.is_empty() || host.network_mode == "default" {
             host.network_mode = if self.net.is_some() { "bridge" } else { "none" }.into();
         }
+        // The default driver, its options kept (dockerd records both).
         if host.log_config.typ.is_empty() {
-            host.log_config = models::container::LogConfig {
-                typ: "json-file".into(),
-                config: Some(Default::default()),
-            };
+            host.log_config.typ = "json-file".into();
         }
+        host.log_config.config.get_or_insert_with(Default::default);
         let path = |p: PathBuf| p.to_string_lossy().into_owned();
         let running = matches!(self.state(&c), State::Running(..));
         Ok(Inspect {
@@ -1744,79 +1841,6 @@ fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// json-file lines into `out`.
-fn parse_log(data: &[u8], out: &mut Vec<LogLine>) {
-    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or_default();
-        let stream = if v["stream"] == "stderr" { 2 } else { 1 };
-        out.push(LogLine {
-            stream,
-            data: v["log"].as_str().unwrap_or("").as_bytes().to_vec(),
-            time: v["time"].as_str().unwrap_or("").to_string(),
-        });
-    }
-}
-
-/// Docker's log options for json-file (`max-size` in bytes with k/m/g
-/// units, `max-file`), as the shim reads them. Other drivers are refused.
-pub fn log_options(host_config: &HostConfig) -> Result<Value, EngineError> {
-    let lc = &host_config.log_config;
-    match lc.typ.as_str() {
-        "" | "json-file" => {}
-        other => {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("logging driver {other:?} is not supported by berth (json-file is)"),
-            ))
-        }
-    }
-    let cfg = lc.config.clone().unwrap_or_default();
-    let opt = |k: &str| cfg.get(k).map_or("", String::as_str);
-    let size = match opt("max-size") {
-        "" | "-1" => 0,
-        s => parse_bytes(s).ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid max-size {s:?}: a size like 10k, 20m or 1g"),
-            )
-        })?,
-    };
-    let files = match opt("max-file") {
-        "" => 1,
-        s => s
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid max-file {s:?}: a number from 1 to 100"),
-                )
-            })?,
-    };
-    if files > 1 && size == 0 {
-        return Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            "max-file cannot be set without max-size",
-        ));
-    }
-    Ok(json!({"max_size": size, "max_file": files}))
-}
-
-/// `10k`, `20m`, `1g`, `512` (bytes; powers of 1024, as Docker's units).
-fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').unwrap_or(&s);
-    let (num, mult) = match s.chars().last()? {
-        'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' => (&s[..s.len() - 1], 1 << 20),
-        'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    let n: f64 = num.parse().ok()?;
-    (n > 0.0).then_some((n * mult as f64) as u64)
-}
-
 /// The number of a signal given by name or number (`TERM`, `SIGTERM`, `15`).
 pub fn signal_number(s: &str) -> Option<i32> {
     runtime::container::parse_signal(s).ok().map(|s| s as i32)
@@ -1853,6 +1877,10 @@ fn random_name() -> String {
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }
+
+/// The file in a container's directory naming the host directory on its
+/// `/dev/shm`, while it runs with one to share.
+const SHM_SOURCE: &str = "shm.source";
 
 fn is_mounted(path: &Path) -> bool {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     /// 403 (Docker's for what is refused as such: removing a network in
     /// use, an overlapping pool).
     Forbidden,
+    /// 501 (what a driver cannot do: reading a `none` log).
+    NotImplemented,
     /// 500.
     System,
 }

@@ -8,6 +8,7 @@ pub mod build;
 pub mod containers;
 pub mod error;
 pub mod images;
+pub mod logging;
 pub mod mounts;
 pub mod network;
 pub mod pull;

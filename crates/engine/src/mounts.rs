@@ -57,6 +57,13 @@ pub struct MountPoint {
     pub tmpfs: String,
     /// Left out of inspect's `Mounts` (`--tmpfs`, as Docker).
     pub hidden: bool,
+    /// A bind of the source alone, not the mounts below it
+    /// (`bind-nonrecursive`, `bind-recursive=disabled`).
+    pub non_recursive: bool,
+    /// Read-only only at the top, mounts below it writable
+    /// (`bind-recursive=writable`); otherwise a read-only bind is
+    /// read-only all the way down, as Docker 25+ makes it.
+    pub ro_top_only: bool,
     /// Labels and driver options for a named volume a `--mount` creates.
     #[serde(skip)]
     pub volume_labels: BTreeMap<String, String>,
@@ -264,6 +271,23 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             m.typ = "bind".into();
             m.source = clean(&source);
             m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
+            m.non_recursive = bo.non_recursive;
+            m.ro_top_only = bo.read_only_non_recursive;
+            // moby's ValidateMountConfig rules for the recursive options.
+            let (top, force) = (bo.read_only_non_recursive, bo.read_only_force_recursive);
+            if top && force {
+                return Err(invalid(
+                    "must not specify both ReadOnlyNonRecursive and ReadOnlyForceRecursive".into(),
+                ));
+            }
+            if (top || force) && !ro {
+                return Err(invalid("must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly".into()));
+            }
+            if force && (m.non_recursive || m.propagation != "rprivate") {
+                return Err(invalid(
+                    "ReadOnlyForceRecursive requires a recursive, rprivate bind".into(),
+                ));
+            }
             // --mount never makes the source unless asked (CreateMountpoint).
             m.create_source = bo.create_mountpoint;
             if !m.create_source && !std::path::Path::new(&m.source).exists() {
@@ -287,12 +311,9 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             let dc = vo.driver_config.clone().unwrap_or_default();
             let driver = dc.name.as_str();
             if !driver.is_empty() && driver != "local" {
-                return Err(EngineError::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
-                    ),
-                ));
+                return Err(bad(format!(
+                    "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
+                )));
             }
             m.typ = "volume".into();
             m.driver = "local".into();
@@ -317,6 +338,16 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             }
             if t.mode > 0 {
                 data.push(format!("mode={:o}", t.mode & 0o7777));
+            }
+            // API 1.46's `Options`: `[["noexec"], ["nr_inodes", "1k"]]`.
+            for o in &t.options {
+                let opt = match o.as_slice() {
+                    [k] => k.clone(),
+                    [k, v] => format!("{k}={v}"),
+                    _ => return Err(invalid(format!("invalid tmpfs option {o:?}"))),
+                };
+                check_tmpfs(&target, &opt)?;
+                data.push(opt);
             }
             if t.size_bytes > 0 {
                 let size = t.size_bytes;

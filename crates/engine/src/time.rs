@@ -48,6 +48,14 @@ pub fn rfc3339(secs: i64) -> String {
     runtime::time::rfc3339(secs, None)
 }
 
+/// RFC 3339 with nanoseconds (UTC) of nanoseconds since the epoch.
+pub fn from_unix_nanos(nanos: i64) -> String {
+    runtime::time::rfc3339(
+        nanos.div_euclid(1_000_000_000),
+        Some(nanos.rem_euclid(1_000_000_000) as u32),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -15,6 +15,9 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Filesystem-specific options joined with commas (`mode=755,size=65536k`).
     pub data: String,
+    /// `rro`: read-only recursively, every mount below the target too
+    /// (`mount_setattr(2)` with `AT_RECURSIVE`, as runc does; Linux 5.12).
+    pub recursive_ro: bool,
 }
 
 /// Known flag options: name, whether it clears, the flag.
@@ -70,6 +73,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
         clear: MsFlags::empty(),
         propagation: Vec::new(),
         data: String::new(),
+        recursive_ro: false,
     };
     let mut data = Vec::new();
     for opt in options {
@@ -82,6 +86,9 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 out.flags.insert(*flag);
                 out.clear.remove(*flag);
             }
+        } else if opt == "rro" {
+            out.recursive_ro = true;
+            out.flags.insert(MsFlags::MS_RDONLY);
         } else if let Some((_, flag)) = PROPAGATION.iter().find(|(n, _)| *n == opt) {
             out.propagation.push(*flag);
         } else if !IGNORED.contains(&opt) {

@@ -12,7 +12,7 @@
 //! `CTRDIR/exit.json` atomically, deletes the runtime state and exits. It
 //! uses no async runtime and allocates little: it is paid for per container.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid, ForkResult, Pid};
 
 mod control;
+mod log;
+
+use log::Log;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -211,102 +214,6 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control:
                     output.send(i as u8 + 1, &buf[..n]);
                 }
             }
-        }
-    }
-}
-
-/// The json-file log, rotated by size as Docker's `max-size`/`max-file`
-/// ask (`CTRDIR/log-opts.json`: `{"max_size": bytes, "max_file": n}`, from
-/// the engine; absent, the log grows without bound as Docker's default does).
-struct Log {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    max_size: u64,
-    max_file: u32,
-}
-
-impl Log {
-    fn open(dir: &Path) -> Option<Log> {
-        let path = dir.join("ctr.log");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok()?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let opts: serde_json::Value = std::fs::read(dir.join("log-opts.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let max_size = opts["max_size"].as_u64().unwrap_or(0);
-        let max_file = opts["max_file"].as_u64().unwrap_or(1).clamp(1, 100) as u32;
-        Some(Log {
-            path,
-            file,
-            size,
-            max_size,
-            max_file,
-        })
-    }
-
-    /// `ctr.log` becomes `ctr.log.1`, `.1` becomes `.2`, …; the oldest goes.
-    fn rotate(&mut self) {
-        let name = |i: u32| PathBuf::from(format!("{}.{i}", self.path.display()));
-        if self.max_file <= 1 {
-            let _ = self.file.set_len(0);
-        } else {
-            for i in (1..self.max_file - 1).rev() {
-                let _ = std::fs::rename(name(i), name(i + 1));
-            }
-            let _ = std::fs::rename(&self.path, name(1));
-        }
-        if let Ok(f) = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-        {
-            self.file = f;
-        }
-        self.size = 0;
-    }
-
-    /// Docker's json-file format: one JSON object per line of output. The
-    /// lines of one read go out in one write (rotation permitting).
-    fn write_lines(&mut self, stream: &str, data: &[u8]) {
-        let time = runtime::now_rfc3339();
-        let mut batch = Vec::with_capacity(data.len() + 128);
-        for chunk in data.split_inclusive(|b| *b == b'\n') {
-            let start = batch.len();
-            batch.extend_from_slice(b"{\"log\":");
-            let text = String::from_utf8_lossy(chunk);
-            let _ = serde_json::to_writer(&mut batch, &*text);
-            batch.extend_from_slice(b",\"stream\":\"");
-            batch.extend_from_slice(stream.as_bytes());
-            batch.extend_from_slice(b"\",\"time\":\"");
-            batch.extend_from_slice(time.as_bytes());
-            batch.extend_from_slice(b"\"}\n");
-            let len = (batch.len() - start) as u64;
-            let pending = start as u64;
-            if self.max_size > 0
-                && self.size + pending > 0
-                && self.size + pending + len > self.max_size
-            {
-                // This line would overflow the file: what came before goes
-                // to the current file, then it rotates.
-                self.flush(&batch[..start]);
-                batch.drain(..start);
-                if self.size > 0 {
-                    self.rotate();
-                }
-            }
-        }
-        self.flush(&batch);
-    }
-
-    fn flush(&mut self, lines: &[u8]) {
-        if !lines.is_empty() && self.file.write_all(lines).is_ok() {
-            self.size += lines.len() as u64;
         }
     }
 }

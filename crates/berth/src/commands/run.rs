@@ -137,6 +137,10 @@ pub struct ContainerOptions {
     /// Print usage
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
+    /// Resources, namespaces, devices, security, health, logging and the
+    /// client-side flags (see `run_opts`).
+    #[command(flatten)]
+    pub host: super::run_opts::HostOptions,
     /// The image, then the command and its arguments
     #[arg(
         value_name = "IMAGE [COMMAND] [ARG...]",
@@ -257,9 +261,11 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         env.extend(read_env_file(f)?);
     }
     env.extend(o.env.iter().filter_map(|e| env_entry(e)));
-    let labels: BTreeMap<&str, &str> = o
-        .label
+    // --label-file first, then --label (the later value wins), as docker.
+    let label_lines = super::run_opts::label_file_lines(&o.host.label_file)?;
+    let labels: BTreeMap<&str, &str> = label_lines
         .iter()
+        .chain(&o.label)
         .map(|l| l.split_once('=').unwrap_or((l, "")))
         .collect();
     let restart = restart_policy(&o.restart)?;
@@ -290,7 +296,7 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
                 .ok_or_else(|| format!("invalid log opt {kv:?}: key=value"))?;
             cfg.insert(k.to_string(), json!(v));
         }
-        host["LogConfig"] = json!({"Type": "json-file", "Config": cfg});
+        host["LogConfig"] = json!({"Type": "", "Config": cfg});
     }
     for (k, v) in [
         ("Memory", o.memory),
@@ -388,6 +394,7 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
         let v: BTreeMap<&str, Value> = anonymous.iter().map(|a| (a.as_str(), json!({}))).collect();
         body["Volumes"] = json!(v);
     }
+    super::run_opts::apply(&o.host, &mut body)?;
     Ok(body)
 }
 
@@ -484,11 +491,53 @@ async fn create(
             format!("berth: {e}\n\nRun 'berth {usage} --help' for more information"),
         )
     })?;
-    let q = Query::new().opt("name", o.name.as_deref().unwrap_or(""));
-    let (_, resp) = client
-        .request(Method::POST, &format!("/containers/create{q}"), Some(body))
-        .await?;
+    // --cidfile: refused before anything is made when the file exists.
+    if let Some(f) = &o.host.cidfile {
+        if f.exists() {
+            return Err(Status::exit(125, format!("berth: container ID file found, make sure the other container isn't running or delete {}", f.display())));
+        }
+    }
+    let image = o.image_and_command[0].as_str();
+    let platform = o.host.platform.as_deref().unwrap_or("");
+    if o.host.pull == "always" {
+        pull_image(client, image, platform, o.host.quiet).await?;
+    }
+    let q = Query::new()
+        .opt("name", o.name.as_deref().unwrap_or(""))
+        .opt("platform", platform);
+    let path = format!("/containers/create{q}");
+    let resp = match client
+        .request(Method::POST, &path, Some(body.clone()))
+        .await
+    {
+        // --pull missing (the default): a missing image is pulled, then made.
+        Err(e)
+            if o.host.pull == "missing"
+                && e.downcast_ref::<crate::client::ApiError>()
+                    .is_some_and(|a| a.status == hyper::StatusCode::NOT_FOUND) =>
+        {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "Unable to find image '{}' locally\n",
+                    normalize_short(image)
+                )
+                .as_bytes(),
+            );
+            pull_image(client, image, platform, o.host.quiet).await?;
+            client.request(Method::POST, &path, Some(body)).await?.1
+        }
+        r => r?.1,
+    };
     let v: Value = serde_json::from_slice(&resp)?;
+    if let Some(f) = &o.host.cidfile {
+        std::fs::write(f, v["Id"].as_str().unwrap_or_default()).map_err(|e| {
+            Status::exit(
+                125,
+                format!("berth: failed to write the container ID to the file: {e}"),
+            )
+        })?;
+    }
     for w in v["Warnings"].as_array().into_iter().flatten() {
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
@@ -496,6 +545,50 @@ async fn create(
         );
     }
     Ok(v["Id"].as_str().unwrap_or_default().to_string())
+}
+
+/// `busybox` → `busybox:latest`, as the docker CLI names a missing image.
+fn normalize_short(image: &str) -> String {
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    if image.contains('@') || image[slash..].contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Pulls `image` for `run`/`create` (`--pull`), the progress kept quiet
+/// (berth draws it only in `berth pull`); an error is the pull's.
+async fn pull_image(client: &Client, image: &str, platform: &str, quiet: bool) -> Result<()> {
+    let (from, tag) = match image.split_once('@') {
+        Some((n, d)) => (n.to_string(), d.to_string()),
+        None => {
+            let full = normalize_short(image);
+            let i = full.rfind(':').unwrap_or(full.len());
+            (full[..i].to_string(), full[i + 1..].to_string())
+        }
+    };
+    let q = Query::new()
+        .add("fromImage", &from)
+        .add("tag", &tag)
+        .opt("platform", platform);
+    let auth = crate::credentials::registry_auth(&crate::credentials::server_of(&from))?;
+    let resp = client
+        .send_with_auth(Method::POST, &format!("/images/create{q}"), &auth)
+        .await?;
+    let mut r = crate::progress::Renderer::new(false, true);
+    crate::progress::render(resp.into_body(), &mut r).await?;
+    if !quiet {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "Status: Downloaded newer image for {}\n",
+                normalize_short(image)
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(())
 }
 
 /// `berth create`: prints the new container's id. A refusal exits 1 with

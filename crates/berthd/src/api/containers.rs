@@ -53,8 +53,12 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
     let name = q.get("name").to_string();
     let e = d.engine.clone();
     let created = crate::now_rfc3339();
-    let warnings = engine::mounts::warnings(&body.host_config);
-    let id = blocking(move || e.container_create(Some(&name), body, created)).await?;
+    let platform = q.get("platform").to_string();
+    let (id, warnings) = blocking(move || {
+        e.check_platform(&body.config.image, &platform)?;
+        e.container_create_warned(Some(&name), body, created)
+    })
+    .await?;
     event(d, &id, "create", vec![]).await;
     Ok(json(StatusCode::CREATED, &CreateResponse { id, warnings }))
 }
@@ -449,6 +453,7 @@ async fn pump(
 pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
+    engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
     let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
     let ctype = if tty(&c) {
@@ -499,6 +504,9 @@ pub async fn attach(
         ..Default::default()
     };
     let (replay_wanted, live) = (q.flag("logs"), q.flag("stream"));
+    if replay_wanted {
+        engine::Engine::check_log_readable(&c)?;
+    }
     let d = d.clone();
     let raw = tty(&c);
     // Counted from now: an --rm container waits for this stream to drain,

@@ -77,6 +77,7 @@ impl From<engine::EngineError> for ApiError {
             engine::ErrorKind::Conflict => StatusCode::CONFLICT,
             engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
             engine::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            engine::ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {

@@ -3,7 +3,6 @@
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response, StatusCode};
-use std::collections::BTreeMap;
 
 use models::system::{
     ComponentVersion, Info, PlatformName, PluginsInfo, Runtime, SwarmInfo, Version,
@@ -150,20 +149,29 @@ pub fn info(d: &Daemon) -> Response<Body> {
             name: host,
             server_version: env!("CARGO_PKG_VERSION").into(),
             security_options: strings(&["name=seccomp,profile=builtin"]),
-            runtimes: Some(BTreeMap::from([(
-                "berth-runtime".to_string(),
-                Runtime {
-                    path: "berth-runtime".into(),
-                    ..Default::default()
-                },
-            )])),
+            // `runc` and containerd's name for it are berth-runtime too
+            // (it takes runc's command line): clients that name Docker's
+            // default runtime (docker-py sends `runc`) get berth's.
+            runtimes: Some(
+                engine::spec::RUNTIMES
+                    .iter()
+                    .filter(|n| !n.is_empty())
+                    .map(|n| {
+                        let r = Runtime {
+                            path: "berth-runtime".into(),
+                            ..Default::default()
+                        };
+                        (n.to_string(), r)
+                    })
+                    .collect(),
+            ),
             default_runtime: "berth-runtime".into(),
             live_restore_enabled: true,
             plugins: PluginsInfo {
                 volume: strings(&["local"]),
                 network: strings(&["bridge", "host", "none"]),
                 authorization: None,
-                log: strings(&["json-file"]),
+                log: strings(&["json-file", "local", "none"]),
             },
             swarm: SwarmInfo {
                 local_node_state: "inactive".into(),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxBlockIo, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::{read, write, Cgroup, CgroupError, Stats};
 
@@ -109,6 +109,14 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
         if let Some(quota) = c.quota().filter(|q| *q != 0) {
             write_in(dir, "cpu", "cpu.cfs_quota_us", &limit_v1(quota))?;
         }
+        // The real-time budget: the period first, so that a runtime that
+        // fits the new period is accepted (runc's order).
+        if let Some(period) = c.realtime_period().filter(|p| *p > 0) {
+            write_in(dir, "cpu", "cpu.rt_period_us", &period.to_string())?;
+        }
+        if let Some(rt) = c.realtime_runtime().filter(|r| *r != 0) {
+            write_in(dir, "cpu", "cpu.rt_runtime_us", &rt.to_string())?;
+        }
         cpuset(
             paths.get("cpuset"),
             c.cpus().as_deref(),
@@ -118,18 +126,8 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
     if let Some(p) = r.pids() {
         write_in(paths.get("pids"), "pids", "pids.max", &pids_max(p.limit()))?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        let dir = paths
-            .get("blkio")
-            .ok_or(CgroupError::Unsupported("blkio"))?;
-        let file = ["blkio.weight", "blkio.bfq.weight"]
-            .into_iter()
-            .map(|f| dir.join(f))
-            .find(|f| f.exists());
-        match file {
-            Some(f) => write(&f, &w.to_string())?,
-            None => return Err(CgroupError::Unsupported("blkio weight")),
-        }
+    if let Some(b) = r.block_io() {
+        blkio_v1(paths.get("blkio"), b)?;
     }
     if let Some(rules) = r.devices() {
         if let Some(dir) = paths.get("devices") {
@@ -144,6 +142,98 @@ pub fn v1(paths: &BTreeMap<String, PathBuf>, r: &LinuxResources) -> Result<(), C
                 };
                 write(&dir.join(file), &device_rule(d))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// v1 block I/O: the weight (CFQ's `blkio.weight` or BFQ's), per-device
+/// weights and the throttle rules, one `MAJ:MIN VALUE` line per write.
+fn blkio_v1(dir: Option<&PathBuf>, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    let weight_file = |dir: &Path| {
+        ["blkio.weight", "blkio.bfq.weight"]
+            .into_iter()
+            .map(|f| dir.join(f))
+            .find(|f| f.exists())
+            .ok_or(CgroupError::Unsupported("blkio weight"))
+    };
+    if let Some(w) = b.weight() {
+        let dir = dir.ok_or(CgroupError::Unsupported("blkio"))?;
+        write(&weight_file(dir)?, &w.to_string())?;
+    }
+    for d in b.weight_device().iter().flatten() {
+        let dir = dir.ok_or(CgroupError::Unsupported("blkio"))?;
+        if let Some(w) = d.weight() {
+            let file = ["blkio.weight_device", "blkio.bfq.weight_device"]
+                .into_iter()
+                .map(|f| dir.join(f))
+                .find(|f| f.exists())
+                .ok_or(CgroupError::Unsupported("blkio weight_device"))?;
+            write(&file, &format!("{}:{} {w}", d.major(), d.minor()))?;
+        }
+    }
+    for (file, list) in [
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
+    ] {
+        for d in list.iter().flatten() {
+            let line = format!("{}:{} {}", d.major(), d.minor(), d.rate());
+            write_in(dir, "blkio", file, &line)?;
+        }
+    }
+    Ok(())
+}
+
+/// v2 block I/O: `io.weight` (or BFQ's `io.bfq.weight`), per-device weights
+/// and `io.max` lines (`MAJ:MIN rbps=… wbps=… riops=… wiops=…`).
+fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    let bfq = d.join("io.bfq.weight").exists();
+    if let Some(w) = b.weight() {
+        if bfq {
+            write(&d.join("io.bfq.weight"), &w.to_string())?;
+        } else {
+            write(
+                &d.join("io.weight"),
+                &format!("default {}", blkio_to_io_weight(w)),
+            )?;
+        }
+    }
+    for dev in b.weight_device().iter().flatten() {
+        if let Some(w) = dev.weight() {
+            let (file, value) = if bfq {
+                ("io.bfq.weight", u64::from(w))
+            } else {
+                ("io.weight", blkio_to_io_weight(w))
+            };
+            write(
+                &d.join(file),
+                &format!("{}:{} {value}", dev.major(), dev.minor()),
+            )?;
+        }
+    }
+    for (key, list) in [
+        ("rbps", b.throttle_read_bps_device()),
+        ("wbps", b.throttle_write_bps_device()),
+        ("riops", b.throttle_read_iops_device()),
+        ("wiops", b.throttle_write_iops_device()),
+    ] {
+        for dev in list.iter().flatten() {
+            let line = format!("{}:{} {key}={}", dev.major(), dev.minor(), dev.rate());
+            write(&d.join("io.max"), &line)?;
         }
     }
     Ok(())
@@ -193,6 +283,21 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(res) = m.reservation() {
             write_in(dir, "memory", "memory.low", &limit_v2(res))?;
         }
+        // v2 has neither a swappiness nor a switch for the OOM killer
+        // (Docker warns and drops both there, as the engine does).
+        if m.swappiness().is_some() {
+            return Err(CgroupError::Unsupported("memory swappiness (cgroup v2)"));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            return Err(CgroupError::Unsupported("memory oom_control (cgroup v2)"));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if c.realtime_runtime().is_some_and(|r| r != 0)
+            || c.realtime_period().is_some_and(|p| p != 0)
+        {
+            return Err(CgroupError::Unsupported("cpu real-time (cgroup v2)"));
+        }
     }
     if let Some(c) = r.cpu() {
         if let Some(shares) = c.shares().filter(|s| *s > 0) {
@@ -216,15 +321,8 @@ pub fn v2(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
     if let Some(p) = r.pids() {
         write_in(dir, "pids", "pids.max", &pids_max(p.limit()))?;
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        if d.join("io.bfq.weight").exists() {
-            write(&d.join("io.bfq.weight"), &w.to_string())?;
-        } else {
-            write(
-                &d.join("io.weight"),
-                &format!("default {}", blkio_to_io_weight(w)),
-            )?;
-        }
+    if let Some(b) = r.block_io() {
+        io_v2(&d, b)?;
     }
     if let Some(rules) = r.devices() {
         super::devices::attach(&d, rules)?;

@@ -13,6 +13,7 @@
 mod apply;
 mod devices;
 mod layout;
+pub mod probe;
 
 pub use apply::{blkio_to_io_weight, device_rule, shares_to_weight};
 

@@ -76,6 +76,62 @@ fn v1_writes() {
 }
 
 #[test]
+fn v1_realtime_and_block_io_devices() {
+    let d = tempfile::tempdir().unwrap();
+    let paths = fake_v1(d.path(), false);
+    std::fs::write(paths["blkio"].join("blkio.weight_device"), "").unwrap();
+    let r = resources(serde_json::json!({
+        "cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 950000},
+        "blockIO": {
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 200}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+            "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2048}],
+            "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 10}],
+            "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 20}]
+        }
+    }));
+    apply::v1(&paths, &r).unwrap();
+    for (ctrl, name, want) in [
+        ("cpu", "cpu.rt_period_us", "1000000"),
+        ("cpu", "cpu.rt_runtime_us", "950000"),
+        ("blkio", "blkio.weight_device", "8:0 200"),
+        ("blkio", "blkio.throttle.read_bps_device", "8:0 1048576"),
+        ("blkio", "blkio.throttle.write_bps_device", "8:0 2048"),
+        ("blkio", "blkio.throttle.read_iops_device", "8:0 10"),
+        ("blkio", "blkio.throttle.write_iops_device", "8:16 20"),
+    ] {
+        assert_eq!(file(&paths[ctrl], name), want, "{ctrl}/{name}");
+    }
+    // A weight per device on a kernel without the file is refused, not dropped.
+    let d = tempfile::tempdir().unwrap();
+    let paths = fake_v1(d.path(), false);
+    let r = resources(serde_json::json!({
+        "blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 200}]}
+    }));
+    assert!(apply::v1(&paths, &r).is_err());
+}
+
+#[test]
+fn v2_io_max_and_what_v2_lacks() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let r = resources(serde_json::json!({
+        "blockIO": {"throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 20}],
+                    "weightDevice": [{"major": 8, "minor": 0, "weight": 1000}]}
+    }));
+    apply::v2(dir, &r).unwrap();
+    assert_eq!(file(dir, "io.max"), "8:0 wiops=20");
+    assert_eq!(file(dir, "io.weight"), "8:0 10000");
+    for v in [
+        serde_json::json!({"memory": {"swappiness": 10}}),
+        serde_json::json!({"memory": {"disableOOMKiller": true}}),
+        serde_json::json!({"cpu": {"realtimeRuntime": 1000}}),
+    ] {
+        assert!(apply::v2(dir, &resources(v.clone())).is_err(), "{v}");
+    }
+}
+
+#[test]
 fn v2_writes_and_conversions() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();

@@ -138,10 +138,15 @@ fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
         .map_err(|e| Error::sys(what(), e))?;
         // A bind ignores the other flags: apply them with a remount.
         let rest = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !rest.is_empty() {
+        if !rest.is_empty() || opts.recursive_ro {
             // Reopen: the descriptor from before the mount names the covered inode.
             let target = open_in_root(root, dest, Create::No)?;
-            remount_bind(&target, rest, s.userns).map_err(|e| Error::sys(what(), e))?;
+            if !rest.is_empty() {
+                remount_bind(&target, rest, s.userns).map_err(|e| Error::sys(what(), e))?;
+            }
+            if opts.recursive_ro {
+                read_only_recursive(&target).map_err(|e| Error::sys(what(), e))?;
+            }
         }
     } else {
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
@@ -149,6 +154,31 @@ fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
             .map_err(|e| Error::sys(what(), e))?;
     }
     set_propagation(root, dest, &opts)
+}
+
+/// Makes the mount at `target` and every mount below it read-only.
+fn read_only_recursive(target: &OwnedFd) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `target` is an open descriptor, the empty path is a valid C
+    // string, and `attr` is a `mount_attr` alive for the call whose size is
+    // passed with it; the kernel only reads it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    nix::errno::Errno::result(r).map(drop)
 }
 
 /// Remounts a bind mount with `flags`, keeping the flags the kernel will not let
