@@ -7,6 +7,7 @@ mod detach;
 mod events;
 mod flags;
 mod health;
+mod host;
 mod monitor;
 mod phases;
 mod unwind;
@@ -130,6 +131,23 @@ fn main() -> std::process::ExitCode {
 
 async fn run(flags: flags::Flags) -> Result<()> {
     let settings = flags.settings()?;
+    // Every program run by name, checked once: one line for each missing.
+    let shim_path = beside("BERTH_SHIM", "berth-shim");
+    let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
+    match host::check(
+        settings.bridge.is_some(),
+        &[("berth-shim", &shim_path), ("berth-runtime", &runtime_path)],
+    ) {
+        Ok(warnings) => {
+            for w in warnings {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("berthd: warning: {w}\n").as_bytes(),
+                );
+            }
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    }
     // Nothing under the roots is any host user's but root's (a container's
     // root filesystem holds its setuid binaries); older roots are narrowed.
     for dir in [&settings.data_root, &settings.exec_root] {
@@ -165,12 +183,11 @@ async fn run(flags: flags::Flags) -> Result<()> {
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let shim = beside("BERTH_SHIM", "berth-shim");
+    let shim = shim_path;
     // One sealed copy of each binary whose processes enter containers: their
     // pages are shared, and none can overwrite the file (CVE-2019-5736).
     let (shim, shim_copy) = sealed(shim, "berth-shim");
-    let (runtime_bin, runtime_copy) =
-        sealed(beside("BERTH_RUNTIME", "berth-runtime"), "berth-runtime");
+    let (runtime_bin, runtime_copy) = sealed(runtime_path, "berth-runtime");
     let registry = registry::Client::new(registry::Config {
         insecure: settings.insecure_registries.clone(),
         certs_dir: settings.certs_dir.clone(),

@@ -921,8 +921,10 @@ fn restart_policies_at_daemon_start() {
         .flatten()
     {
         if let Ok(pid) = std::fs::read_to_string(dir.path().join("shim.pid")) {
+            // `PID START BOOT_ID`: the pid is the first word.
+            let pid = pid.split_whitespace().next().unwrap().parse().unwrap();
             // SAFETY: signals a process of this test's daemon.
-            unsafe { libc::kill(pid.trim().parse().unwrap(), libc::SIGKILL) };
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
     for pid in &pids {

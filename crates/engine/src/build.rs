@@ -603,6 +603,10 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let mut out: Vec<String> = Vec::new();
         for (i, stage) in df.stages[..=last].iter().enumerate() {
             let base = expand(&stage.base, df.directives.escape, &meta)?;
@@ -630,6 +634,10 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let escape = df.directives.escape;
         let stages = &df.stages[..=last];
         let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();

@@ -9,8 +9,9 @@
 //! rootfs/       the overlay mount point; upper/ and work/ its writable layer
 //! etc/          hostname, hosts, resolv.conf bound into the container
 //! ctr.log       json-file log, written by the shim
-//! shim.pid      the shim's pid while it runs
+//! shim.pid      `PID START BOOT_ID` of the shim while it runs
 //! exit.json     {"ExitCode", "FinishedAt"}, written by the shim when the init exits
+//! commit-paused while a commit holds the container paused
 //! ```
 //!
 //! The record (name, image, create body, times) is in the metadata database;
@@ -28,6 +29,9 @@ use models::exec::ExecConfig;
 
 use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
+
+/// In a container's directory while a commit holds it paused.
+const COMMIT_PAUSED: &str = "commit-paused";
 
 /// What the store records about a container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -168,11 +172,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         // A live shim first: the previous run's exit.json stays until the
         // shim of this run replaces it.
-        let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-        if shim_alive {
+        if self.shim_pid(&c.id).is_some() {
             let st = self.runtime().state(&c.id);
             let pid = st.as_ref().map(|s| s.pid).unwrap_or(0);
             let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
@@ -203,13 +203,13 @@ impl Engine {
         m.entry(id.to_string()).or_default().clone()
     }
 
-    /// The pid of the container's shim while it runs.
+    /// The pid of the container's shim while it runs: the pid in
+    /// `shim.pid`, if that process is the one that wrote it (same start
+    /// time, same boot), not another that got its pid after a reboot.
     pub fn shim_pid(&self, id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.container_dir(id).join("shim.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        let text = std::fs::read_to_string(self.container_dir(id).join("shim.pid")).ok()?;
+        let p = runtime::state::PidFile::parse(&text)?;
+        p.alive("berth-shim").then_some(p.pid)
     }
 
     /// At daemon start: container directories with no record (a create or
@@ -552,28 +552,19 @@ impl Engine {
         spec::args(&cfg, &body.config)?;
         let id = random_hex(32);
         spec::merge(&cfg, &mut body, &id);
-        let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        let name = match name.filter(|n| !n.is_empty()) {
+        let wanted = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 valid_name(n)?;
+                // Early, so a refused create makes no volume; the check
+                // that counts is the one in the record's transaction.
+                let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
                 if let Some(c) = existing.iter().find(|c| c.name == n) {
                     return Err(name_conflict(n, &c.id));
                 }
-                n.to_string()
+                Some(n.to_string())
             }
-            None => loop {
-                let r = random_hex(2);
-                let i = usize::from_str_radix(&r, 16).unwrap_or(0);
-                let n = format!(
-                    "{}_{}",
-                    ADJECTIVES[i % ADJECTIVES.len()],
-                    NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
-                );
-                if !existing.iter().any(|c| c.name == n) {
-                    break n;
-                }
-            },
+            None => None,
         };
         // Volumes are made and the record written under the volumes lock:
         // no volume named here can be removed in between.
@@ -582,10 +573,10 @@ impl Engine {
         crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
         crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
         let layers = store::config::chain_ids(&image.diff_ids);
-        let rec = ContainerRecord {
+        let mut rec = ContainerRecord {
             layers,
             id: id.clone(),
-            name,
+            name: String::new(),
             image: image.id,
             image_name,
             config: body,
@@ -594,9 +585,37 @@ impl Engine {
             mounts,
             ..Default::default()
         };
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &id, &rec))?;
+        // The name is checked in the transaction that records it: of two
+        // creates with one name, the second sees the first's record.
+        let recorded = self.store().meta().write(|w| {
+            let existing: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            let taken = |n: &str| existing.iter().find(|c| c.name == n);
+            rec.name = match &wanted {
+                Some(n) => match taken(n) {
+                    Some(c) => return Err(name_conflict(n, &c.id)),
+                    None => n.clone(),
+                },
+                None => loop {
+                    let n = random_name();
+                    if taken(&n).is_none() {
+                        break n;
+                    }
+                },
+            };
+            w.put(Table::Containers, &id, &rec)?;
+            Ok::<_, EngineError>(())
+        });
+        if let Err(e) = recorded {
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.typ == "volume" && m.anonymous)
+            {
+                let _ = self.remove_volume_locked(&m.name, true);
+            }
+            let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            return Err(e);
+        }
         Ok((id, warnings))
     }
 
@@ -1150,17 +1169,24 @@ impl Engine {
         let c = self.find_container(name)?;
         let new_name = new_name.trim_start_matches('/');
         valid_name(new_name)?;
-        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        if let Some(other) = all.iter().find(|o| o.name == new_name) {
-            if other.id == c.id {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    "Renaming a container with the same name as its current name",
-                ));
+        // Checked and renamed in one transaction, as a create is.
+        self.store().meta().write(|w| {
+            let all: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            if let Some(other) = all.iter().find(|o| o.name == new_name) {
+                if other.id == c.id {
+                    return Err(EngineError::new(
+                        ErrorKind::InvalidArgument,
+                        "Renaming a container with the same name as its current name",
+                    ));
+                }
+                return Err(name_conflict(new_name, &other.id));
             }
-            return Err(name_conflict(new_name, &other.id));
-        }
-        self.mark(&c.id, |r| r.name = new_name.to_string())
+            if let Some(mut r) = w.get::<ContainerRecord>(Table::Containers, &c.id)? {
+                r.name = new_name.to_string();
+                w.put(Table::Containers, &c.id, &r)?;
+            }
+            Ok(())
+        })
     }
 
     /// The layer directories under a container, top first.
@@ -1338,12 +1364,22 @@ impl Engine {
         // Frozen while its layer is read, as Docker does; a pause that
         // fails ends the commit rather than walking a live layer the
         // caller asked to have frozen (the walk is by descriptors either
-        // way: `--pause=false` stays safe, only not consistent).
+        // way: `--pause=false` stays safe, only not consistent). The mark
+        // says so, so that a daemon killed before the resume lets it go at
+        // its next start.
+        let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
         let frozen = o.pause && matches!(self.state(&c), State::Running(_, false));
         if frozen {
-            self.runtime().pause(&c.id).map_err(|e| {
+            std::fs::write(&mark, "").map_err(|e| {
                 EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
             })?;
+            if let Err(e) = self.runtime().pause(&c.id) {
+                let _ = std::fs::remove_file(&mark);
+                return Err(EngineError::new(
+                    ErrorKind::System,
+                    format!("error pausing container: {e}"),
+                ));
+            }
         }
         let _w = self.writing();
         let history = store::config::History {
@@ -1372,7 +1408,28 @@ impl Engine {
         if frozen {
             let _ = self.runtime().resume(&c.id);
         }
+        let _ = std::fs::remove_file(&mark);
         Ok(r?.id)
+    }
+
+    /// At daemon start: containers a commit paused when the daemon was
+    /// killed before it resumed them run again (a pause by a user, which
+    /// leaves no mark, stays).
+    pub fn resume_interrupted_commits(&self) -> Result<usize, EngineError> {
+        let mut resumed = 0;
+        for c in self.container_records()? {
+            let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
+            if !mark.exists() {
+                continue;
+            }
+            if matches!(self.state(&c), State::Running(_, true))
+                && self.runtime().resume(&c.id).is_ok()
+            {
+                resumed += 1;
+            }
+            let _ = std::fs::remove_file(&mark);
+        }
+        Ok(resumed)
     }
 
     /// Docker's `State` of a container.
@@ -1898,6 +1955,17 @@ fn valid_name(n: &str) -> Result<(), EngineError> {
 }
 
 /// Docker's 409 for a name in use.
+/// A name as Docker makes one up: `adjective_name`.
+fn random_name() -> String {
+    let r = random_hex(2);
+    let i = usize::from_str_radix(&r, 16).unwrap_or(0);
+    format!(
+        "{}_{}",
+        ADJECTIVES[i % ADJECTIVES.len()],
+        NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
+    )
+}
+
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }

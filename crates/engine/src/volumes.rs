@@ -294,7 +294,12 @@ impl Engine {
         self.remove_volume_locked(name, force)
     }
 
-    fn remove_volume_locked(&self, name: &str, force: bool) -> Result<bool, EngineError> {
+    /// [`Engine::volume_remove`] with the volumes lock held.
+    pub(crate) fn remove_volume_locked(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<bool, EngineError> {
         let Some(r) = self.volume_record(name)? else {
             return if force { Ok(false) } else { Err(no_such(name)) };
         };

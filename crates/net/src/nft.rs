@@ -305,7 +305,17 @@ pub fn apply(text: &str) -> std::io::Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                std::io::Error::new(
+                    e.kind(),
+                    "the nft program is missing (package nftables): berth's networks need it; install it, or start berthd with --bridge none",
+                )
+            } else {
+                e
+            }
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(text.as_bytes())?;
     }

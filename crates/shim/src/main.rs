@@ -135,7 +135,9 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         return 1;
     }
     let tmp = dir.join(".shim.pid.tmp");
-    if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
+    // With the start time and boot id: after a reboot, a pid in this file
+    // may be another process's.
+    if std::fs::write(&tmp, runtime::state::PidFile::of_self()).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
     }
     let _ = write!(report, "started {pid}");

@@ -345,11 +345,15 @@ pub fn load(store: &Store, data: impl Read + Send) -> Result<Loaded, StoreError>
         path: std::env::temp_dir(),
         source,
     })?;
+    // A scratch tree, read once: no flush to disk.
     let u = crate::layer::unpack(
         data,
         work.path(),
         "archive",
-        crate::layer::Options::default(),
+        crate::layer::Options {
+            durability: crate::tree::Durability::None,
+            ..Default::default()
+        },
     )?;
     let root = Unpacked::at(&u.path)?;
     if let Some(f) = root.open("manifest.json")? {

@@ -88,6 +88,9 @@ pub struct Options {
     /// Limit of the directory-times bookkeeping ([`MAX_DIR_BOOKKEEPING`]
     /// by default).
     pub max_dir_bookkeeping: usize,
+    /// How the files reach the disk before the tree is renamed into place
+    /// (a layer's record may only name a tree that a power cut keeps).
+    pub durability: crate::tree::Durability,
 }
 
 impl Default for Options {
@@ -97,6 +100,7 @@ impl Default for Options {
             max_entries: MAX_ENTRIES,
             max_bytes: MAX_BYTES,
             max_dir_bookkeeping: MAX_DIR_BOOKKEEPING,
+            durability: crate::tree::Durability::Syncfs,
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct Unpacked {
     pub size: u64,
     /// The final directory.
     pub path: PathBuf,
+    /// The tree's fingerprint ([`crate::tree::fingerprint`]).
+    pub tree: String,
 }
 
 /// Compression of a layer blob or an archive: what Docker's
@@ -295,6 +301,11 @@ pub fn unpack(
         let size = extracted?;
         Ok((size, hashed.map_err(LayerError::Read)?))
     })?;
+    // Whole and on disk before it gets its name: a directory under its real
+    // name is a complete layer even after a power cut.
+    let (tree, _) =
+        crate::tree::fingerprint(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
+    crate::tree::flush(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
     let dest = parent.join(name);
     let tmp_path = tmp.keep();
     match fs::rename(&tmp_path, &dest) {
@@ -304,10 +315,10 @@ pub fn unpack(
             if e.raw_os_error() == Some(libc::ENOTEMPTY)
                 || e.raw_os_error() == Some(libc::EEXIST) =>
         {
-            let _ = fs::remove_dir_all(&tmp_path);
+            let _ = crate::walk::remove_tree(&tmp_path);
         }
         Err(e) => {
-            let _ = fs::remove_dir_all(&tmp_path);
+            let _ = crate::walk::remove_tree(&tmp_path);
             return Err(LayerError::Io {
                 path: dest,
                 source: e,
@@ -319,6 +330,7 @@ pub fn unpack(
         diff_id,
         size,
         path: dest,
+        tree,
     })
 }
 

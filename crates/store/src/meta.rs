@@ -126,6 +126,9 @@ pub struct LayerRecord {
     pub size: u64,
     /// Compressed blobs known to hold this layer (digest, media type), for push.
     pub blobs: Vec<(String, String)>,
+    /// The unpacked directory's fingerprint ([`crate::tree::fingerprint`]),
+    /// checked by `system check`; empty in records older than it.
+    pub tree: String,
 }
 
 /// The database.
@@ -390,6 +393,22 @@ impl Writer<'_> {
             Some(v) => Ok(Some(decode(key, v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// Every record of one of the engine's tables, as this transaction sees
+    /// it: a check over all of them (a name in use) and the write that
+    /// depends on it commit together, with no other writer in between.
+    pub fn list<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        table: Table,
+    ) -> Result<Vec<T>, MetaError> {
+        let t = self.tx.open_table(table.def()).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(dberr)? {
+            let (k, v) = item.map_err(dberr)?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
     }
 
     /// Adds or replaces a record in one of the engine's tables.
