@@ -459,48 +459,39 @@ fn attach_over_a_websocket() {
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
 }
 
-/// Input to an attached `-i` container reaches it while the client keeps
-/// its side open: the shim spliced the socket into the stdin pipe, and the
-/// splice, waiting for more, held the pipe's lock, so the container's read
-/// hung until the client closed (docker-py's attach-and-send tests, a
-/// websocket's input). Raw hijacked attach, then a line, then its echo.
+/// Regression: input to a container's stdin pipe (`run -i` without a TTY)
+/// reached it only when the client's input ended: the shim's relay
+/// spliced from its socket and waited for more. A shell fed one line must
+/// answer while its input is still open.
 #[test]
-fn attached_input_arrives_before_the_client_closes() {
-    use std::io::{Read, Write};
+fn stdin_without_a_tty_is_relayed_as_typed() {
+    use std::io::{BufRead, Write};
     let d = Daemon::with_busybox();
-    ok(d.docker(&[
-        "create",
-        "-i",
-        "--name",
-        "r",
-        "busybox",
-        "sh",
-        "-c",
-        "read l; echo got $l; cat",
-    ]));
-    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST /containers/r/attach?stream=1&stdout=1&stdin=1 HTTP/1.1\r\nHost: berth\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
-    ok(d.docker(&["start", "r"]));
-    s.write_all(b"hello\n").unwrap();
-    let mut frame = [0u8; 18];
-    s.read_exact(&mut frame)
-        .expect("the container's answer comes while the attach is open");
-    assert_eq!(&frame[8..], b"got hello\n");
-    s.write_all(b"again\n").unwrap();
-    let mut frame = [0u8; 14];
-    s.read_exact(&mut frame).unwrap();
-    assert_eq!(&frame[8..], b"again\n");
-    ok(d.docker(&["rm", "-f", "r"]));
+    let mut child = d
+        .docker_command(&["run", "-i", "--rm", "busybox", "sh"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    writeln!(stdin, "echo $((6*7))").unwrap();
+    stdin.flush().unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(10));
+    // Whatever happened, the shell goes: its input ends.
+    drop(stdin);
+    let _ = child.wait();
+    assert_eq!(
+        got.as_deref(),
+        Ok("42"),
+        "the shell's answer while its input is open"
+    );
 }
