@@ -400,6 +400,60 @@ fn dual_stack_networks_dns_ports_and_isolation() {
         table.contains("ip6 saddr fd00:41::/64 oifname != "),
         "{table}"
     );
+
+    // A static IPv6 address needs an IPv6 subnet given by the user, not an
+    // IPv4 one (moby checks each family: docker-py's
+    // test_create_with_ipv6_address gives only "2001:389::/64"); its IPv4
+    // subnet was picked, so a static IPv4 address is still refused.
+    ok(d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:44::/64",
+        "v6given",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "six",
+        "--network",
+        "v6given",
+        "--ip6",
+        "fd00:44::f00d",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    assert_eq!(
+        inspect(
+            &d,
+            "six",
+            "{{(index .NetworkSettings.Networks \"v6given\").IPAMConfig.IPv6Address}} {{(index .NetworkSettings.Networks \"v6given\").GlobalIPv6Address}}",
+        ),
+        "fd00:44::f00d fd00:44::f00d"
+    );
+    ok(exec(
+        &d,
+        "six",
+        "ip -6 addr show eth0 | grep -q fd00:44::f00d",
+    ));
+    let err = fails(d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6given",
+        "--ip",
+        "10.99.0.9",
+        "busybox",
+        "true",
+    ]));
+    assert!(
+        err.contains("user specified IP address is supported only when connecting to networks with user configured subnets"),
+        "{err}"
+    );
+    ok(d.docker(&["rm", "-f", "six"]));
 }
 
 #[test]

@@ -327,7 +327,7 @@ pub async fn handle(
         }
     }
     let method = req.method().clone();
-    let path = path.to_string();
+    let path = query::decode_path(path);
     let mut q = query::Query::parse(req.uri().query());
     if let Some(v) = version {
         q = q.with_version(version_tuple(v));

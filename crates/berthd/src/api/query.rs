@@ -3,12 +3,23 @@
 use std::collections::HashMap;
 
 fn decode(s: &str) -> String {
+    percent_decode(s, true)
+}
+
+/// A request path as Go's `net/http` hands it to dockerd's router:
+/// percent-decoded, `+` left as it is (`/networks/test%2001` names the
+/// network `test 01`).
+pub fn decode_path(s: &str) -> String {
+    percent_decode(s, false)
+}
+
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = b
                     .get(i + 1..i + 3)
@@ -115,5 +126,7 @@ mod tests {
         assert_eq!(q.filters()["dangling"], ["true"]);
         assert_eq!(q.get("bad"), "%zz");
         assert_eq!(q.get("missing"), "");
+        assert_eq!(decode_path("/networks/test%2001+x"), "/networks/test 01+x");
+        assert_eq!(decode_path("/images/me%2Fapp/json"), "/images/me/app/json");
     }
 }

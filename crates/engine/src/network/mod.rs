@@ -140,6 +140,8 @@ pub struct NetworkRecord {
     pub ip_range: String,
     /// Whether the subnet was given (a static `--ip` needs one, as Docker).
     pub user_subnet: bool,
+    /// Whether the IPv6 subnet was given (a static `--ip6` needs one).
+    pub user_subnet6: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Driver options, as given.
@@ -564,7 +566,9 @@ impl Engine {
         ep: &EndpointSettings,
     ) -> Result<(), EngineError> {
         let spec = endpoint::EndpointSpec::parse(ep)?;
-        if (spec.ip.is_some() || spec.ip6.is_some()) && !r.user_subnet {
+        // As moby's validateEndpointSettings: each family's static address
+        // needs a subnet of that family given by the user.
+        if (spec.ip.is_some() && !r.user_subnet) || (spec.ip6.is_some() && !r.user_subnet6) {
             return Err(EngineError::new(
                 ErrorKind::InvalidArgument,
                 if r.is_user() {

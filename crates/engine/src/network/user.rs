@@ -87,12 +87,12 @@ pub(crate) fn parse_subnet6(s: &str) -> Result<net::ipam::Subnet6, EngineError> 
     }
 }
 
-/// Docker's rule for network names (moby `daemon/names`): a letter or
-/// digit, then letters, digits, `_`, `.`, `-`.
+/// Docker's rule for network names (libnetwork's `IsValidName`): anything
+/// but blank. Container names' stricter rule (`daemon/names`) is not a
+/// network's: dockerd creates `test 01` (docker-py's
+/// test_create_remove_network_with_space_in_name).
 fn valid_name(n: &str) -> bool {
-    let mut b = n.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+    !n.trim().is_empty()
 }
 
 /// A driver option that is a boolean, Docker's way (`strconv.ParseBool`).
@@ -208,10 +208,7 @@ impl Engine {
         if !valid_name(&req.name) {
             return Err(err(
                 ErrorKind::InvalidArgument,
-                format!(
-                    "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                    req.name
-                ),
+                format!("invalid name: {}", req.name),
             ));
         }
         if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
@@ -400,6 +397,7 @@ impl Engine {
         // pool without it is kept in the config and unused, as Docker).
         let (mut subnet6, mut gateway6, mut ip_range6, mut allocated6) =
             (String::new(), String::new(), String::new(), BTreeMap::new());
+        let mut user_subnet6 = false;
         let mut pools = Vec::new();
         let mut shown = pool.clone();
         shown.subnet = sub_s.clone();
@@ -416,6 +414,7 @@ impl Engine {
                     if taken6.iter().any(|t| t.overlaps(&s)) {
                         return Err(overlap());
                     }
+                    user_subnet6 = true;
                     (s, p)
                 }
                 None => (ula_for(&id), IpamPool::default()),
@@ -467,6 +466,7 @@ impl Engine {
             internal: req.internal,
             ip_range,
             user_subnet,
+            user_subnet6,
             labels: req.labels,
             options: req.options,
             mtu,
@@ -666,9 +666,9 @@ mod tests {
     #[test]
     fn names_veths_and_options() {
         assert!(valid_name("my-net_1.x"));
-        assert!(!valid_name("-x"));
+        assert!(valid_name("a b"));
         assert!(!valid_name(""));
-        assert!(!valid_name("a b"));
+        assert!(!valid_name(" \t"));
         let v = veth_of(&"a".repeat(64), &"b".repeat(64));
         assert_eq!(v, "veaaaaaaaabbbbb");
         assert!(v.len() <= 15);
