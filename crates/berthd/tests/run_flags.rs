@@ -857,6 +857,26 @@ fn storage_flags() {
         // dockerd looks the driver up only when it makes a volume.
         t.refuses("--volume-driver nfs -v /data", "plugin \"nfs\" not found");
     }
+    // A container that makes no volume is created with any driver, which
+    // inspect shows (docker-py's test_create_with_volume_driver).
+    let vd = name("voldriver");
+    t.ok(&[
+        "create",
+        "--name",
+        &vd,
+        "--label",
+        "berth-flags-test",
+        "--volume-driver",
+        "nfs",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        t.ok(&["inspect", "-f", "{{.HostConfig.VolumeDriver}}", &vd])
+            .trim(),
+        "nfs"
+    );
+    t.ok(&["rm", &vd]);
 }
 
 #[test]

@@ -488,7 +488,22 @@ impl Engine {
                 out.len()
             )));
         }
+        // `VolumeDriver` names the driver of the volumes made here; dockerd
+        // looks it up only then (a container that makes none is created
+        // with any: docker-py's test_create_with_volume_driver).
+        let wanted = match body.host_config.volume_driver.as_str() {
+            "" | "local" => None,
+            d => Some(d),
+        };
         for m in out.iter_mut().filter(|m| m.typ == "volume") {
+            let missing = m.name.is_empty() || self.volume_record(&m.name)?.is_none();
+            if let (Some(d), true) = (wanted, missing) {
+                // A 400, not the 404 of a volume create: the docker CLI
+                // takes a 404 of a container create for a missing image.
+                return Err(bad(format!(
+                    "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
+                )));
+            }
             if m.name.is_empty() {
                 let mut labels = std::mem::take(&mut m.volume_labels);
                 labels.insert(ANONYMOUS_LABEL.into(), String::new());

@@ -125,15 +125,6 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
             hc.runtime
         )));
     }
-    if !hc.volume_driver.is_empty() && hc.volume_driver != "local" {
-        // dockerd looks the plugin up when it makes a volume (a 404 the
-        // docker CLI takes for a missing image, and pulls); berth has only
-        // the local driver and says so at once.
-        let d = &hc.volume_driver;
-        return Err(bad(format!(
-            "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
-        )));
-    }
     cgroup_parent(hc)?;
     namespaces::check_modes(hc, &body.config.hostname)?;
     let r = resources::resources(hc, support(), ncpu())?;
