@@ -622,6 +622,30 @@ fn update_changes_limits_live_and_the_restart_policy() {
         assert_eq!(code, 400, "{body}: {out}");
         assert!(json(&out)["message"].as_str().unwrap_or("").contains(want), "{body}: {out}");
     }
+    // As dockerd stores it: a memory limit without swap gets twice as much
+    // swap, which inspect shows and an update compares with (docker-py's
+    // test_update_container lowers 400 MiB to 300 MiB without swap).
+    let (code, _, err) = d.docker(&[
+        "run", "-d", "--name", "swap", "-m", "400m", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}",
+        "swap",
+    ]);
+    assert_eq!((code, out.trim()), (0, "419430400 838860800"));
+    let (code, out) = api(
+        &d,
+        "POST",
+        "/containers/swap/update",
+        &["Content-Type: application/json"],
+        br#"{"Memory":314572800}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let (code, out, _) = d.docker(&["inspect", "-f", "{{.HostConfig.Memory}}", "swap"]);
+    assert_eq!((code, out.trim()), (0, "314572800"));
     let (code, out) = api(
         &d,
         "POST",

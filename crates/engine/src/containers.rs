@@ -544,6 +544,7 @@ impl Engine {
         restart_policy_ok(&body.host_config)?;
         crate::mounts::parse_requested(&body.host_config)?;
         let mut body = body;
+        spec::resources::adapt(&mut body.host_config, spec::support());
         self.network_prepare(&mut body)?;
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
