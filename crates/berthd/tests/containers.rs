@@ -323,6 +323,28 @@ fn restart_policies() {
             .unwrap_or(0)
             >= 1
     });
+    // Waiting for its restart it is not removed without force, as dockerd
+    // refuses (docker-py's test_create_with_restart_policy: wait, then rm).
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]));
+    ok(d.docker(&["wait", "r"]));
+    let (code, _, err) = d.docker(&["rm", "r"]);
+    assert_ne!(code, 0, "a restarting container was removed");
+    assert!(
+        err.contains("stop the container before removing or force remove"),
+        "{err}"
+    );
+    ok(d.docker(&["rm", "-f", "r"]));
     ok(d.docker(&["stop", "a"]));
     let count = inspect(&d, "a", "{{.RestartCount}}");
     std::thread::sleep(Duration::from_millis(800));

@@ -986,6 +986,11 @@ impl Engine {
         volumes: bool,
     ) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
+        // A container waiting for its restart is as good as running, as
+        // dockerd counts it (docker-py's test_create_with_restart_policy).
+        if !force && self.is_restarting(&c.id) {
+            return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove", c.name)));
+        }
         if let State::Running(..) = self.state(&c) {
             if !force {
                 return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", c.name)));
