@@ -592,6 +592,34 @@ fn diff_commit_export() {
         ok(d.docker(&["run", "--rm", "--entrypoint", "cat", "snap:v2", "/f"])),
         "x\n"
     );
+    // A commit right after the start of a command that ends at once finds
+    // it running, then stopped when it pauses it: dockerd commits it all
+    // the same (docker-py's CommitTest: start of `touch`, then commit).
+    use std::io::{Read, Write};
+    let post = |path: &str, body: &str| {
+        let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    for i in 0..10 {
+        let name = format!("quick{i}");
+        let r = post(
+            &format!("/containers/create?name={name}"),
+            r#"{"Image":"busybox","Cmd":["touch","/t"]}"#,
+        );
+        assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+        let r = post(&format!("/containers/{name}/start"), "");
+        assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+        let r = post(&format!("/commit?container={name}&pause=1"), "{}");
+        assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+    }
 }
 
 #[test]

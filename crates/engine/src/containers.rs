@@ -1374,17 +1374,29 @@ impl Engine {
         // says so, so that a daemon killed before the resume lets it go at
         // its next start.
         let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
-        let frozen = o.pause && matches!(self.state(&c), State::Running(_, false));
+        let running = match self.state(&c) {
+            State::Running(pid, false) => Some(pid),
+            _ => None,
+        };
+        let mut frozen = o.pause && running.is_some();
         if frozen {
             std::fs::write(&mark, "").map_err(|e| {
                 EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
             })?;
-            if let Err(e) = self.runtime().pause(&c.id) {
-                let _ = std::fs::remove_file(&mark);
-                return Err(EngineError::new(
-                    ErrorKind::System,
-                    format!("error pausing container: {e}"),
-                ));
+            match self.runtime().pause(&c.id) {
+                Ok(()) => {}
+                // It exited meanwhile (docker-py commits right after the
+                // start of a `touch`; the pause found it stopped, or its
+                // cgroup gone): nothing runs to freeze, its layer holds
+                // still; dockerd commits it too.
+                Err(_) if running.is_some_and(init_gone) => frozen = false,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&mark);
+                    return Err(EngineError::new(
+                        ErrorKind::System,
+                        format!("error pausing container: {e}"),
+                    ));
+                }
             }
         }
         let _w = self.writing();
@@ -1946,6 +1958,19 @@ pub fn signal_number(s: &str) -> Option<i32> {
 }
 
 /// Docker's rule for container names.
+/// Whether a container's init has exited (gone, or a zombie its shim has
+/// yet to reap): a pause that failed then had nothing left to freeze. A
+/// pid reused meanwhile reads as alive, which refuses: the safe side.
+fn init_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|st| st == 'Z' || st == 'X'),
+    }
+}
+
 fn valid_name(n: &str) -> Result<(), EngineError> {
     let ok = !n.is_empty()
         && n.bytes()
