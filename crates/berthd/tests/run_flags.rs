@@ -871,11 +871,14 @@ fn storage_flags() {
         "busybox",
         "true",
     ]);
-    assert_eq!(
-        t.ok(&["inspect", "-f", "{{.HostConfig.VolumeDriver}}", &vd])
-            .trim(),
-        "nfs"
-    );
+    // And the runtime is Docker's default by name (docker-py checks `runc`).
+    let shown = t.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.VolumeDriver}} {{.HostConfig.Runtime}}",
+        &vd,
+    ]);
+    assert_eq!(shown.trim(), "nfs runc");
     t.ok(&["rm", &vd]);
 }
 

@@ -255,7 +255,7 @@ pub fn info(d: &Daemon) -> Response<Body> {
                     })
                     .collect(),
             ),
-            default_runtime: "berth-runtime".into(),
+            default_runtime: engine::spec::DEFAULT_RUNTIME.into(),
             live_restore_enabled: true,
             plugins: PluginsInfo {
                 volume: strings(&["local"]),

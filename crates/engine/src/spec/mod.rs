@@ -161,6 +161,10 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
 /// All are `berth-runtime`, which takes runc's command line.
 pub const RUNTIMES: &[&str] = &["", "berth-runtime", "runc", "io.containerd.runc.v2"];
 
+/// The runtime a container gets when it names none, by Docker's default
+/// name (it is berth-runtime, as every name of [`RUNTIMES`]).
+pub const DEFAULT_RUNTIME: &str = "runc";
+
 /// Which namespaces the container owns, for the sysctl rules (before the
 /// peers are resolved: a joined namespace is a container's, not the host's).
 fn own_namespaces(hc: &HostConfig) -> security::OwnNamespaces {

@@ -53,11 +53,14 @@ pub fn merge(cfg: &ImageConfig, body: &mut CreateBody, id: &str) {
             *mine = image.clone();
         }
     }
-    // The daemon's defaults, shown by inspect as dockerd shows its own.
+    // The daemon's defaults, shown by inspect as dockerd shows its own:
+    // the runtime by Docker's default name, `runc`, which is berth-runtime
+    // here (docker-py sends `Runtime` where dockerd ignores it and checks
+    // that inspect says `runc`).
     let hc = &mut body.host_config;
     for (mine, default) in [
         (&mut hc.ipc_mode, "private"),
-        (&mut hc.runtime, "berth-runtime"),
+        (&mut hc.runtime, crate::spec::DEFAULT_RUNTIME),
     ] {
         if mine.is_empty() {
             *mine = default.to_string();
