@@ -528,6 +528,55 @@ fn symlinked_destinations_stay_in_the_root() {
         std::fs::read_to_string(bsrc.join("p")).unwrap(),
         "planted\n"
     );
+
+    // A volume's subpath (API 1.45's VolumeOptions.Subpath, docker-py's
+    // test_create_with_subpath_volume_mount): that directory or file alone,
+    // read-only when asked; its symlinks resolve inside the volume (a
+    // container planted `esc -> /` and `abs -> /sub`); `..` and a missing
+    // path refused with Docker's words; no staging mount left behind.
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "sv:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /v/sub && echo content > /v/sub/f && ln -s / /v/esc && ln -s /sub /v/abs",
+    ]));
+    let sub = |sp: &str, more: &str, cmd: &str| {
+        d.docker(&[
+            "run",
+            "--rm",
+            "--mount",
+            &format!("type=volume,src=sv,dst=/m,volume-subpath={sp}{more}"),
+            "busybox",
+            "sh",
+            "-c",
+            cmd,
+        ])
+    };
+    assert_eq!(ok(sub("sub", ",readonly", "cat /m/f")), "content\n");
+    let (_, _, err) = sub("sub", ",readonly", "touch /m/x");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(ok(sub("esc", "", "ls /m")), "abs\nesc\nsub\n");
+    assert_eq!(ok(sub("abs", "", "cat /m/f")), "content\n");
+    assert_eq!(ok(sub("sub/f", "", "cat /m")), "content\n");
+    let (code, _, err) = sub("../x", "", "true");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("subpath must be a relative path within the volume"),
+        "{err}"
+    );
+    let (code, _, err) = sub("nope", "", "true");
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot access path"), "{err}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let exec = d.dir.path().join("exec");
+    assert!(
+        !mounts.contains(exec.join("subpaths").to_str().unwrap()),
+        "a staging mount was left"
+    );
 }
 
 #[test]

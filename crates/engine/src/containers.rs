@@ -699,7 +699,9 @@ impl Engine {
             None => store::config::new_config(&c.created),
         };
         let req = c.config.clone();
-        let mounts = match self.prepare_mounts(&c, &rootfs) {
+        // `_held`: descriptors the runtime mounts (subpaths), kept open
+        // until the start is through.
+        let (mounts, _held) = match self.prepare_mounts(&c, &rootfs) {
             Ok(m) => m,
             Err(e) => {
                 let _ = store::mount::unmount(&rootfs);

@@ -19,7 +19,7 @@
 //! starts and undone when the last one stops, as Docker's local driver does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,82 @@ pub struct VolumeRecord {
 
 fn sys(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::System, e.to_string())
+}
+
+/// Staging points of subpaths (see `prepare_mounts`), unmounted and
+/// removed when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Staged(Vec<PathBuf>);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for at in &self.0 {
+            // Detached, then the empty point: never a walk into the volume.
+            let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir(at).or_else(|_| std::fs::remove_file(at));
+        }
+    }
+}
+
+/// Binds what `fd` names onto `at` (made: a directory or an empty file,
+/// as what it names), privately.
+fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
+    use nix::mount::{mount, MsFlags};
+    let fail = |e: String| sys(format!("stage subpath at {}: {e}", at.display()));
+    if let Some(parent) = at.parent() {
+        crate::perms::private_dir(parent).map_err(|e| fail(e.to_string()))?;
+    }
+    let is_dir = nix::sys::stat::fstat(fd)
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+    if is_dir {
+        let _ = std::fs::remove_file(at);
+        if !at.is_dir() {
+            std::fs::create_dir(at).map_err(|e| fail(e.to_string()))?;
+        }
+    } else {
+        let _ = std::fs::remove_dir(at);
+        std::fs::File::create(at).map_err(|e| fail(e.to_string()))?;
+    }
+    let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    mount(Some(&src), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| fail(e.to_string()))?;
+    // Private: nothing mounted there shows anywhere else.
+    mount(
+        None::<&str>,
+        at,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// Opens `subpath` of the volume whose data is `data`, resolved inside it
+/// (`RESOLVE_IN_ROOT`: a symlink there cannot lead out); it must exist, as
+/// Docker's ("cannot access path").
+fn open_subpath(data: &Path, subpath: &str) -> Result<OwnedFd, EngineError> {
+    let shown = data.join(subpath);
+    let fail = |e: String| {
+        bad(format!(
+            "invalid mount config for type \"volume\": cannot access path {}: {e}",
+            shown.display()
+        ))
+    };
+    let root = nix::fcntl::open(
+        data,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    runtime::rootfs::resolve::open_in_root(
+        &root,
+        &Path::new("/").join(subpath),
+        runtime::rootfs::resolve::Create::No,
+    )
+    .map_err(|e| fail(e.to_string()))
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
@@ -533,12 +609,21 @@ impl Engine {
     /// Before a start: each volume ready (its driver mount made), bind
     /// sources made where `-v` makes them, and empty volumes filled from the
     /// image (copy-up). Returns the mounts with their host sources.
+    ///
+    /// A volume's subpath is opened inside the volume (its symlinks cannot
+    /// lead out) and that descriptor is bound onto a root-only staging
+    /// point under the exec root, the source the runtime binds: what is
+    /// mounted is what was checked, even if a container swaps the path
+    /// meanwhile (the runtime cannot bind the descriptor itself: it is in a
+    /// mount namespace of its own by then). The staging points come back
+    /// with the mounts; hold them until the start is through.
     pub(crate) fn prepare_mounts(
         &self,
         c: &ContainerRecord,
         rootfs: &Path,
-    ) -> Result<Vec<MountPoint>, EngineError> {
+    ) -> Result<(Vec<MountPoint>, Staged), EngineError> {
         let mut out = c.mounts.clone();
+        let mut held = Staged::default();
         for m in &mut out {
             match m.typ.as_str() {
                 "volume" => {
@@ -556,6 +641,17 @@ impl Engine {
                         copy_up(rootfs, &m.destination, &data)?;
                     }
                     m.source = data.to_string_lossy().into_owned();
+                    if !m.subpath.is_empty() {
+                        let fd = open_subpath(&data, &m.subpath)?;
+                        let at = self.exec_root.join("subpaths").join(format!(
+                            "{}-{}",
+                            &c.id[..12],
+                            held.0.len()
+                        ));
+                        m.source = at.to_string_lossy().into_owned();
+                        held.0.push(at.clone());
+                        stage(&fd, &at)?;
+                    }
                 }
                 "bind" if m.create_source && !Path::new(&m.source).exists() => {
                     // Docker's -v makes a missing host directory.
@@ -571,7 +667,7 @@ impl Engine {
                 _ => {}
             }
         }
-        Ok(out)
+        Ok((out, held))
     }
 
     /// After a container stopped: driver-option volumes that no running
