@@ -80,6 +80,7 @@ impl Engine {
         let store = store::Store::open(&data_root.join("image"))?;
         perms::tighten(data_root, exec_root).map_err(modes)?;
         sweep_build(data_root);
+        volumes::sweep_subpaths(exec_root);
         Ok(Engine {
             store,
             data_root: data_root.to_path_buf(),

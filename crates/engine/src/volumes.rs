@@ -80,6 +80,17 @@ impl Drop for Staged {
     }
 }
 
+/// At open, no start runs: staging points a killed daemon left under
+/// `<exec-root>/subpaths` are unmounted and removed (never a walk into
+/// what they bind).
+pub(crate) fn sweep_subpaths(exec_root: &Path) {
+    let Ok(entries) = std::fs::read_dir(exec_root.join("subpaths")) else {
+        return;
+    };
+    let at: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    drop(Staged(at));
+}
+
 /// Binds what `fd` names onto `at` (made: a directory or an empty file,
 /// as what it names), privately.
 fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
