@@ -495,3 +495,37 @@ fn stdin_without_a_tty_is_relayed_as_typed() {
         "the shell's answer while its input is open"
     );
 }
+
+/// An attach with `logs=1` sends the 101's head alone: the log's replay
+/// waits a moment after it. docker-py reads the head through a buffer and
+/// then takes the bare socket (`attach(stream=False, logs=True)`), so bytes
+/// that came with the head were lost (its test_attach_no_stream got `b''`
+/// one run in three). The client here reads once, a little after asking,
+/// as a slow client does.
+#[test]
+fn attach_replay_never_rides_with_the_head() {
+    use std::io::{Read, Write};
+    let d = Daemon::with_busybox();
+    ok(d.docker(&["run", "--name", "h", "busybox", "echo", "hello"]));
+    for _ in 0..5 {
+        let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST /containers/h/attach?logs=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: berth\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n"
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let mut first = [0u8; 8192];
+        let n = s.read(&mut first).unwrap();
+        let head = String::from_utf8_lossy(&first[..n]).into_owned();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(
+            head.ends_with("\r\n\r\n"),
+            "the replay came with the head: {head:?}"
+        );
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert_eq!(&rest[8..], b"hello\n");
+    }
+}

@@ -25,6 +25,9 @@ const MAX_CREATE_BODY: u64 = 1 << 20;
 
 /// How often waiting and following poll the shim's files.
 const POLL: Duration = Duration::from_millis(10);
+/// How long a hijacked attach holds output that is there at once (the
+/// log's replay) after its 101, so that the head travels alone.
+const HEAD_ALONE: Duration = Duration::from_millis(20);
 
 /// One multiplexed frame.
 pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
@@ -584,6 +587,14 @@ pub async fn attach(
         tokio::pin!(detached);
         let (btx, mut brx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
         let producing = tokio::spawn(async move {
+            if replay_wanted && wire == Wire::Hijacked {
+                // The log is there at once: given a moment, the client has
+                // read the 101's head before it comes. A client that reads
+                // the head through a buffer and then takes the bare socket
+                // (docker-py's attach(stream=False, logs=True)) lost the
+                // bytes that came with the head.
+                tokio::time::sleep(HEAD_ALONE).await;
+            }
             if replay_wanted {
                 // The log as it is (not followed), then the live stream.
                 let (utx, mut urx) = tokio::sync::mpsc::unbounded_channel();
