@@ -36,6 +36,7 @@ fn main() {
         );
         std::process::exit(2);
     }
+    runtime::trace::mark("shim main");
     // The container's init is a fork of this process: run from a sealed copy.
     if let Err(e) = runtime::sealed::ensure("berth-shim") {
         let _ = writeln!(std::io::stdout(), "error {e}");
@@ -89,7 +90,10 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
-    let created = rt.create(id, dir, &runtime::CreateOptions::default());
+    let created = {
+        let _t = runtime::trace::span("runtime create");
+        rt.create(id, dir, &runtime::CreateOptions::default())
+    };
     // Our own copies of the write ends go, so EOF comes when the container's
     // do; and our stdin, so that the container alone holds its read end.
     let _ = dup2_stdin(null.as_fd());
@@ -124,6 +128,8 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     output.wait_for(waiting, std::time::Duration::from_secs(5));
+    runtime::trace::mark("attached readers joined");
+    let start = runtime::trace::span("runtime start");
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
         let _ = write!(report, "error {e}");
@@ -133,6 +139,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
     }
+    drop(start);
     let _ = write!(report, "started {pid}");
     drop(report);
     // Creating the container (spec, seccomp) used heap it no longer needs:
@@ -140,6 +147,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // SAFETY: no arguments that could be invalid.
     unsafe { libc::malloc_trim(0) };
     let code = supervise(dir, pid, out, err_r, &output);
+    runtime::trace::mark("init reaped");
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read
     // before the cgroup goes with the runtime state.
@@ -153,9 +161,11 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));
     }
     let _ = std::fs::remove_file(dir.join("shim.pid"));
+    runtime::trace::mark("exit recorded");
     // Attached readers see the end once the exit is there to be read.
     output.close();
     let _ = rt.delete(id, true);
+    runtime::trace::mark("shim done");
     0
 }
 
