@@ -17,12 +17,22 @@
 # websocket client speaks TCP only); its summary is the second one.
 # Root. Environment: BERTHD, DPY_VENV (default /var/tmp/berth-docker-py-venv),
 # DPY_TIMEOUT (per test, default 120 s), BERTHD_ARGS (more daemon flags),
-# DPY_LOG (a file to keep berthd's log in). The suite runs with a HOME of
+# DPY_LOG (a file to keep berthd's log in). It runs in a mount namespace
+# of its own with / shared (see below). The suite runs with a HOME of
 # its own holding an empty ~/.docker/config.json: without one, docker-py's
 # context tests write `contexts/` into the current directory (the checkout),
 # and a run cut short there fails the next run's.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 DOCKER_PY_CHECKOUT [PYTEST ARGS…]" >&2; exit 2; }
+# The run has a mount namespace of its own whose root is a shared mount, as
+# systemd makes a host's: docker-py's rshared bind test needs the mount made
+# in the container to reach the host path (on a private root, dockerd and
+# berthd both refuse `rshared`). The host's own mounts stay as they are, and
+# what the run mounts goes with it.
+if [ -z "${BERTH_DPY_MOUNTNS:-}" ]; then
+	BERTH_DPY_MOUNTNS=1 exec unshare -m --propagation unchanged "$0" "$@"
+fi
+mount --make-rshared /
 dpy=$(cd "$1" && pwd)
 shift
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
