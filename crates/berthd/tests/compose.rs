@@ -97,11 +97,13 @@ impl Project {
     }
 
     fn compose(&self, args: &[&str]) -> Out {
+        let t = Instant::now();
         let out = self
             .command(args)
             .stdin(Stdio::null())
             .output()
             .expect("docker-compose is installed (Debian's package)");
+        eprintln!("TIMING {:?} {args:?}", t.elapsed());
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -421,4 +423,196 @@ networks:
     let nets = p.docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!nets.contains("net_front") && !nets.contains("net_back"), "{nets}");
     ok(d.docker(&["rm", "-f", &ext]));
+}
+
+/// The lifecycle project: `api` prints a line at each start.
+fn life_yaml(worker_sleep: u32, with_extra: bool) -> String {
+    let extra = if with_extra {
+        "  extra:\n    image: busybox\n    command: [\"sleep\", \"1002\"]\n    init: true\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"services:
+  api:
+    image: busybox
+    command: ["sh", "-c", "echo api-started; trap 'exit 0' TERM; while :; do sleep 1; done"]
+  worker:
+    image: busybox
+    command: ["sleep", "{worker_sleep}"]
+    init: true
+  once:
+    image: busybox
+    command: ["sh", "-c", "echo once-out; echo once-err >&2"]
+    profiles: [manual]
+{extra}"#
+    )
+}
+
+#[test]
+fn lifecycle_scale_recreate_and_every_command() {
+    let d = daemon();
+    let p = Project::new(&d, "life", &life_yaml(1001, true));
+    let running = |c: &str| p.inspect(c, "{{.State.Status}}");
+
+    // --scale: N containers, each labelled with its number and config hash.
+    p.ok(&["up", "-d", "--scale", "worker=3"]);
+    let first = p.containers();
+    assert_eq!(first.len(), 5, "{first:?}");
+    for n in 1..=3 {
+        let w = p.c("worker", n);
+        assert_eq!(running(&w), "running");
+        assert_eq!(
+            p.inspect(&w, "{{index .Config.Labels \"com.docker.compose.container-number\"}}"),
+            n.to_string()
+        );
+        assert_eq!(
+            p.inspect(&w, "{{index .Config.Labels \"com.docker.compose.config-hash\"}}").len(),
+            64
+        );
+    }
+    // Idempotent: nothing changed, nothing recreated.
+    let out = p.ok(&["up", "-d", "--scale", "worker=3"]);
+    assert!(out.contains("is up-to-date"), "{out}");
+    assert_eq!(p.containers(), first);
+    // A changed service is recreated; the others are not.
+    p.write("docker-compose.yml", &life_yaml(1003, true));
+    let out = p.ok(&["up", "-d", "--scale", "worker=3"]);
+    assert!(out.contains("Recreating"), "{out}");
+    let second = p.containers();
+    for (name, id) in &second {
+        if name.contains("_worker_") {
+            assert!(!first.values().any(|i| i == id), "{name} was not recreated");
+            assert_eq!(p.inspect(name, "{{json .Config.Cmd}}"), r#"["sleep","1003"]"#);
+        } else {
+            assert_eq!(first.get(name), Some(id), "{name} was recreated");
+        }
+    }
+    // --no-recreate keeps the containers of a changed service.
+    p.write("docker-compose.yml", &life_yaml(1004, true));
+    p.ok(&["up", "-d", "--no-recreate", "--scale", "worker=3"]);
+    assert_eq!(p.containers(), second);
+    // --force-recreate recreates them all; scaling down removes the extra.
+    p.ok(&["up", "-d", "--force-recreate", "--scale", "worker=1"]);
+    let third = p.containers();
+    assert_eq!(third.len(), 3, "{third:?}");
+    assert!(third.values().all(|id| !second.values().any(|i| i == id)));
+    // A service gone from the file is an orphan until --remove-orphans.
+    p.write("docker-compose.yml", &life_yaml(1004, false));
+    let out = p.ok(&["up", "-d"]);
+    assert!(out.contains("orphan"), "{out}");
+    assert!(p.containers().contains_key(&p.c("extra", 1)));
+    p.ok(&["up", "-d", "--remove-orphans"]);
+    assert!(!p.containers().contains_key(&p.c("extra", 1)));
+
+    // ps, top, port-less services, pause/unpause, kill, stop/start/restart.
+    let api = p.c("api", 1);
+    let out = p.out(&["ps"]);
+    assert!(out.contains(&api) && out.contains("Up"), "{out}");
+    let services = p.out(&["ps", "--services"]);
+    assert!(services.contains("api") && services.contains("worker"), "{services}");
+    let id = p.out(&["ps", "-q", "api"]);
+    assert!(id.starts_with(&p.containers()[&api]), "{id}");
+    let out = p.out(&["top", "api"]);
+    assert!(out.contains("sleep 1"), "{out}");
+    p.ok(&["pause", "api"]);
+    assert_eq!(running(&api), "paused");
+    assert!(p.out(&["ps"]).contains("Paused"));
+    p.ok(&["unpause", "api"]);
+    assert_eq!(running(&api), "running");
+    p.ok(&["kill", "-s", "SIGKILL", "worker"]);
+    wait_for("the worker's death", 10, || running(&p.c("worker", 1)) == "exited");
+    assert_eq!(p.inspect(&p.c("worker", 1), "{{.State.ExitCode}}"), "137");
+    p.ok(&["start", "worker"]);
+    assert_eq!(running(&p.c("worker", 1)), "running");
+    p.ok(&["stop", "-t", "5", "api"]);
+    assert_eq!(running(&api), "exited");
+    assert_eq!(p.inspect(&api, "{{.State.ExitCode}}"), "0", "TERM reached the trap");
+    p.ok(&["start", "api"]);
+    let before = p.inspect(&api, "{{.State.StartedAt}}");
+    p.ok(&["restart", "-t", "5", "api"]);
+    assert!(when(&p.inspect(&api, "{{.State.StartedAt}}")) > when(&before));
+
+    // logs: --tail, -f.
+    wait_for("api's third start line", 10, || {
+        p.out(&["logs", "--no-color", "api"]).matches("api-started").count() == 3
+    });
+    let out = p.out(&["logs", "--no-color", "--tail", "1", "api"]);
+    assert_eq!(out.matches("api-started").count(), 1, "{out}");
+    let mut follow = p
+        .command(&["logs", "-f", "--no-color", "--tail", "0", "api"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(follow.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    // Written after `logs -f` attached: it must arrive while it follows.
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(d.docker(&["exec", &api, "sh", "-c", "echo followed-line > /proc/1/fd/1"]));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = l.contains("followed-line");
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "logs -f did not show the line");
+
+    // exec: -T with the exit code, options, and with a terminal.
+    let (code, ..) = p.compose(&["exec", "-T", "api", "sh", "-c", "exit 3"]);
+    assert_eq!(code, 3);
+    let out = p.out(&[
+        "exec", "-T", "-e", "X=1", "-w", "/tmp", "-u", "65534", "api", "sh", "-c",
+        "echo $X $(pwd) $(id -u)",
+    ]);
+    assert_eq!(out.trim(), "1 /tmp 65534");
+    let mut script = Command::new("script");
+    script.args([
+        "-qec",
+        &format!(
+            "docker-compose --ansi never -p {} exec api sh -c 'tty; exit 4'",
+            p.name
+        ),
+        "/dev/null",
+    ]);
+    p.env(&mut script);
+    let out = script.stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert_eq!(out.status.code(), Some(4), "{text}");
+
+    // run: one-off containers, --rm, --no-deps, -T, exit codes.
+    let (code, out, _) = p.compose(&[
+        "run", "--rm", "--no-deps", "-T", "worker", "sh", "-c", "echo one-off; exit 5",
+    ]);
+    assert_eq!((code, out.trim()), (5, "one-off"));
+    let out = p.out(&["run", "-d", "worker", "sleep", "1000"]);
+    let oneoff = out.trim().to_string();
+    assert_eq!(
+        p.inspect(&oneoff, "{{index .Config.Labels \"com.docker.compose.oneoff\"}}"),
+        "True"
+    );
+    assert!(!p.out(&["ps", "-q"]).contains(&oneoff[..12]), "one-offs are not listed");
+
+    // up without -d: attached to the service's output until it exits.
+    let (code, out, err) = p.compose(&["--profile", "manual", "up", "once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("once-out") && out.contains("once-err"), "{out}");
+    assert!(out.contains("exited with code 0"), "{out}");
+
+    // down: containers (one-offs too) and the network go, within -t.
+    let t = Instant::now();
+    p.ok(&["--profile", "manual", "down", "-t", "1"]);
+    assert!(t.elapsed() < Duration::from_secs(20));
+    assert!(p.containers().is_empty(), "{:?}", p.containers());
+    let nets = p.docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains("life_default"), "{nets}");
 }
