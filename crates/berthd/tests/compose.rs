@@ -616,3 +616,238 @@ fn lifecycle_scale_recreate_and_every_command() {
     let nets = p.docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!nets.contains("life_default"), "{nets}");
 }
+
+#[test]
+fn compose_file_features_health_gated_order_and_volumes() {
+    let d = daemon();
+    let yaml = r#"services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 1000"]
+    init: true
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 300ms
+      timeout: 2s
+      retries: 30
+  seed:
+    image: busybox
+    command: ["sh", "-c", "sleep 1; echo seeded > /data/seed"]
+    volumes: ["shared:/data"]
+  side:
+    image: busybox
+    command: ["sleep", "1000"]
+    init: true
+  app:
+    image: busybox
+    depends_on:
+      db: {condition: service_healthy}
+      seed: {condition: service_completed_successfully}
+      side: {condition: service_started}
+    entrypoint: ["sh", "-c"]
+    command: ["echo app-started; exec sleep 1000"]
+    hostname: apphost
+    user: "1000:1000"
+    working_dir: /tmp
+    environment:
+      FOO: bar
+      OVER: env
+    env_file: [app.env]
+    labels:
+      com.example.x: "y"
+    volumes:
+      - shared:/data
+      - ./data:/bind:ro
+      - /anon
+    tmpfs: ["/scratch:size=1m"]
+    read_only: true
+    cap_drop: [ALL]
+    cap_add: [NET_ADMIN]
+    sysctls:
+      net.ipv4.ip_unprivileged_port_start: "0"
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      nproc: 512
+    init: true
+    stop_signal: SIGUSR1
+    stop_grace_period: 7s
+    restart: unless-stopped
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 50
+    devices: ["/dev/null:/dev/mynull"]
+    secrets: [sec]
+    logging:
+      driver: json-file
+      options: {max-size: "1m", max-file: "2"}
+  stubborn:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  flaky:
+    image: busybox
+    command: ["sh", "-c", "echo try; exit 1"]
+    restart: "on-failure:2"
+  bad:
+    image: busybox
+    command: ["sh", "-c", "exit 4"]
+    profiles: [fail]
+  needs_bad:
+    image: busybox
+    command: ["sleep", "1000"]
+    profiles: [fail]
+    depends_on:
+      bad: {condition: service_completed_successfully}
+  sick:
+    image: busybox
+    command: ["sleep", "1000"]
+    init: true
+    profiles: [fail]
+    healthcheck:
+      test: ["CMD-SHELL", "exit 1"]
+      interval: 300ms
+      retries: 2
+  needs_sick:
+    image: busybox
+    command: ["sleep", "1000"]
+    profiles: [fail]
+    depends_on:
+      sick: {condition: service_healthy}
+secrets:
+  sec:
+    file: ./secret.txt
+volumes:
+  shared: {}
+"#;
+    let p = Project::new(&d, "feat", yaml);
+    p.write("app.env", "FROM_FILE=yes\nOVER=file\n");
+    p.write("secret.txt", "s3cret\n");
+    p.write("data/f", "bound\n");
+    p.ok(&["up", "-d"]);
+    let (app, db, seed) = (p.c("app", 1), p.c("db", 1), p.c("seed", 1));
+
+    // Health-gated order: app started after db was first healthy and after
+    // seed had exited 0.
+    assert_eq!(p.inspect(&db, "{{.State.Health.Status}}"), "healthy");
+    assert!(p.out(&["ps", "db"]).contains("(healthy)"));
+    let started = when(&p.inspect(&app, "{{.State.StartedAt}}"));
+    let healthy = p.inspect(
+        &db,
+        "{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End}}\n{{end}}{{end}}",
+    );
+    let first_healthy = when(healthy.lines().next().expect("a passing check"));
+    assert!(started > first_healthy, "{started:?} vs {first_healthy:?}");
+    assert_eq!(p.inspect(&seed, "{{.State.ExitCode}}"), "0");
+    assert!(started > when(&p.inspect(&seed, "{{.State.FinishedAt}}")));
+
+    // What the container sees.
+    let (code, out, err) = p.sh(
+        "app",
+        "id -u; id -g; pwd; hostname; echo $FOO $OVER $FROM_FILE; cat /data/seed /bind/f /run/secrets/sec; \
+         touch /x 2>/dev/null && echo rootfs-writable; touch /bind/x 2>/dev/null && echo bind-writable; \
+         touch /scratch/y && grep ' /scratch ' /proc/mounts | cut -d' ' -f3; \
+         grep CapBnd /proc/$(pidof sleep)/status | cut -f2; ulimit -n; ulimit -Hn; ulimit -u; \
+         cat /proc/sys/net/ipv4/ip_unprivileged_port_start; stat -c %t,%T /dev/mynull; \
+         cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; \
+         cat /proc/1/comm; ps -o ppid,comm | grep -c '^ *1 sleep'",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "1000",
+            "1000",
+            "/tmp",
+            "apphost",
+            "bar env yes",
+            "seeded",
+            "bound",
+            "s3cret",
+            "tmpfs",
+            "0000000000001000",
+            "1024",
+            "2048",
+            "512",
+            "0",
+            "1,3",
+            "67108864",
+            "50",
+            "50000",
+            lines[18],
+            "1",
+        ],
+        "{out}"
+    );
+    assert_ne!(lines[18], "sleep", "init is pid 1");
+    assert_eq!(p.inspect(&app, "{{index .Config.Labels \"com.example.x\"}}"), "y");
+    assert_eq!(
+        p.inspect(&app, "{{.Path}} {{json .Args}}"),
+        r#"sh ["-c","echo app-started; exec sleep 1000"]"#
+    );
+    assert_eq!(
+        p.inspect(&app, "{{.HostConfig.RestartPolicy.Name}} {{.Config.StopSignal}} {{.Config.StopTimeout}}"),
+        "unless-stopped SIGUSR1 7"
+    );
+    assert_eq!(
+        p.inspect(&app, "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}"),
+        r#"json-file {"max-file":"2","max-size":"1m"}"#
+    );
+    let logs = p.out(&["logs", "--no-color", "app"]);
+    assert!(logs.contains("app-started"), "{logs}");
+
+    // restart: on-failure:2 runs it three times.
+    let flaky = p.c("flaky", 1);
+    wait_for("flaky's retries", 20, || {
+        p.inspect(&flaky, "{{.State.Status}} {{.RestartCount}}") == "exited 2"
+    });
+    assert_eq!(p.out(&["logs", "--no-color", "flaky"]).matches("try").count(), 3);
+
+    // stop_signal reaches the process (through init: 128 + SIGUSR1), long
+    // before the grace period; stop_grace_period bounds a process that
+    // ignores SIGTERM (busybox sleep as pid 1), then SIGKILL.
+    let t = Instant::now();
+    p.ok(&["stop", "app"]);
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    assert_eq!(p.inspect(&app, "{{.State.ExitCode}}"), "138");
+    let t = Instant::now();
+    p.ok(&["stop", "stubborn"]);
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(p.inspect(&p.c("stubborn", 1), "{{.State.ExitCode}}"), "137");
+
+    // Dependencies that fail stop `up` with Compose's errors.
+    let (code, out, err) = p.compose(&["--profile", "fail", "up", "-d", "needs_bad"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exited with code 4"), "{out}{err}");
+    let (code, out, err) = p.compose(&["--profile", "fail", "up", "-d", "needs_sick"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is unhealthy"), "{out}{err}");
+
+    // Volumes: the named one keeps its data across down/up; down -v removes
+    // it and the anonymous ones.
+    p.ok(&["up", "-d", "app"]);
+    ok(d.docker(&["exec", "-u", "0", &app, "sh", "-c", "echo kept > /data/keep"]));
+    let anon = p.inspect(
+        &app,
+        "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}",
+    );
+    assert_eq!(anon.len(), 64, "an anonymous volume: {anon}");
+    p.ok(&["--profile", "fail", "down", "-t", "1"]);
+    assert!(p.containers().is_empty());
+    let vols = p.docker(&["volume", "ls", "-q"]);
+    assert!(vols.contains("feat_shared"), "{vols}");
+    assert!(vols.contains(&anon), "down without -v leaves anonymous volumes, as Docker's");
+    p.ok(&["up", "-d", "app"]);
+    let (_, out, _) = p.sh("app", "cat /data/keep");
+    assert_eq!(out.trim(), "kept");
+    let anon2 = p.inspect(
+        &app,
+        "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}",
+    );
+    p.ok(&["--profile", "fail", "down", "-v", "-t", "1"]);
+    let vols = p.docker(&["volume", "ls", "-q"]);
+    assert!(!vols.contains("feat_shared"), "{vols}");
+    assert!(!vols.contains(&anon2), "{vols}");
+    p.docker(&["volume", "rm", &anon]);
+}
