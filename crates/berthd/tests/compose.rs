@@ -851,3 +851,170 @@ volumes:
     assert!(!vols.contains(&anon2), "{vols}");
     p.docker(&["volume", "rm", &anon]);
 }
+
+#[test]
+fn build_push_pull_images_config_and_down_rmi() {
+    let d = daemon();
+    let reg = Registry::start(Options::default());
+    let image = format!("{}/bld/app:v1", reg.host);
+    let yaml = format!(
+        r#"services:
+  app:
+    build:
+      context: ./ctx
+      dockerfile: Dockerfile.custom
+      target: dev
+      args:
+        GREETING: hello
+      labels:
+        com.example.built: "yes"
+    image: {image}
+    volumes: ["/anon"]
+  local:
+    build: ./plain
+    command: ["sleep", "1000"]
+    init: true
+"#
+    );
+    let p = Project::new(&d, "bld", &yaml);
+    p.write(
+        "ctx/Dockerfile.custom",
+        "FROM busybox AS base\nARG GREETING=none\nRUN echo \"base $GREETING\" > /greet\n\
+         FROM base AS final\nRUN echo final >> /greet\n\
+         FROM base AS dev\nLABEL stage=dev\nRUN echo dev >> /greet\nVOLUME /imgvol\n\
+         CMD [\"sh\", \"-c\", \"cat /greet; trap 'exit 0' TERM; while :; do sleep 1; done\"]\n",
+    );
+    p.write("plain/Dockerfile", "FROM busybox\nRUN echo plain > /plain\n");
+
+    // up of services whose images are built.
+    let out = p.ok(&["up", "-d"]);
+    assert!(out.contains("was built because it did not already exist"), "{out}");
+    let app = p.c("app", 1);
+    wait_for("app's output", 10, || p.out(&["logs", "--no-color", "app"]).contains("dev"));
+    let logs = p.out(&["logs", "--no-color", "app"]);
+    assert!(logs.contains("base hello") && !logs.contains("final"), "{logs}");
+    let labels = p.docker(&["image", "inspect", "-f", "{{json .Config.Labels}}", &image]);
+    assert_eq!(labels.trim(), r#"{"com.example.built":"yes","stage":"dev"}"#);
+    let (_, out, _) = p.sh("local", "cat /plain");
+    assert_eq!(out.trim(), "plain");
+
+    // A recreated container keeps its anonymous volumes, the image's VOLUME
+    // too (Compose 1.29 finds those in the image's ContainerConfig).
+    ok(d.docker(&["exec", &app, "sh", "-c", "echo a > /anon/f; echo i > /imgvol/f"]));
+    p.ok(&["up", "-d", "--force-recreate", "app"]);
+    let (_, out, _) = p.sh("app", "cat /anon/f /imgvol/f");
+    assert_eq!(out, "a\ni\n");
+
+    // build again: cached.
+    let out = p.ok(&["build", "app"]);
+    assert!(out.contains("Using cache"), "{out}");
+
+    // config: the resolved file.
+    let cfg = p.out(&["config"]);
+    assert!(cfg.contains("GREETING: hello") && cfg.contains("target: dev"), "{cfg}");
+    assert!(cfg.contains(&format!("context: {}", p.path().join("ctx").display())), "{cfg}");
+    let services = p.out(&["config", "--services"]);
+    assert_eq!(services.split_whitespace().collect::<Vec<_>>(), ["app", "local"]);
+
+    // images: each container's image.
+    let out = p.out(&["images"]);
+    assert!(out.contains(&format!("{}/bld/app", reg.host)) && out.contains("bld_local"), "{out}");
+
+    // push, then pull it back after down --rmi all.
+    let built = p.docker(&["image", "inspect", "-f", "{{.Id}}", &image]);
+    p.ok(&["push", "app"]);
+    let mut tags = String::new();
+    TcpStream::connect(&reg.host)
+        .and_then(|mut s| {
+            write!(s, "GET /v2/bld/app/tags/list HTTP/1.0\r\nHost: {}\r\n\r\n", reg.host)?;
+            s.read_to_string(&mut tags)
+        })
+        .unwrap();
+    assert!(tags.contains(r#""tags":["v1"]"#), "{tags}");
+    // --rmi local removes only the images without a name of their own.
+    p.ok(&["down", "--rmi", "local", "-t", "1"]);
+    assert_ne!(d.docker(&["image", "inspect", "bld_local"]).0, 0);
+    assert_eq!(d.docker(&["image", "inspect", &image]).0, 0);
+    p.ok(&["up", "-d", "--no-build", "app"]);
+    p.ok(&["down", "--rmi", "all", "-t", "1"]);
+    assert_ne!(d.docker(&["image", "inspect", &image]).0, 0);
+    p.ok(&["pull", "app"]);
+    let pulled = p.docker(&["image", "inspect", "-f", "{{.Id}}", &image]);
+    assert_eq!(pulled, built, "the pushed image comes back with its id");
+    p.ok(&["up", "-d", "--no-build", "app"]);
+    wait_for("app's output", 10, || p.out(&["logs", "--no-color", "app"]).contains("dev"));
+    p.ok(&["down", "--rmi", "all", "-t", "1"]);
+}
+
+/// One request with a JSON body (or none) on the daemon's socket; the
+/// status code and the body (chunked bodies joined).
+fn request(d: &Daemon, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, String) {
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = Vec::new();
+    s.read_to_end(&mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut out = String::new();
+        let mut rest = rest;
+        while let Some((len, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    (code, body)
+}
+
+/// Regression: docker-compose 1.29 negotiates the daemon's newest API and
+/// reads `ContainerConfig.Volumes` of the image when it recreates a
+/// container; berthd wrote no `ContainerConfig` for an imported image (nor
+/// at 1.45 and later), and every recreation failed with
+/// `KeyError: 'ContainerConfig'`.
+#[test]
+fn regression_image_inspect_has_container_config_for_compose_1_29() {
+    let d = daemon();
+    for v in ["v1.41", "v1.47"] {
+        let (code, body) = request(&d, "GET", &format!("/{v}/images/busybox/json"), None);
+        assert_eq!(code, 200, "{body}");
+        let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(j["ContainerConfig"].is_object(), "{v}: {body}");
+        assert!(j["ContainerConfig"].get("Volumes").is_some(), "{v}: {body}");
+    }
+}
+
+/// Regression: a classic build recorded no `container_config`, so Compose
+/// 1.29 saw no image volumes and gave a recreated container a new, empty
+/// volume for the image's `VOLUME` (its data lost).
+#[test]
+fn regression_build_records_container_config_volumes() {
+    let d = daemon();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM busybox\nENV K=v\nVOLUME /v\nRUN true\n",
+    )
+    .unwrap();
+    let tag = format!("cc-regression-{}", std::process::id());
+    ok(d.docker(&["build", "-q", "-t", &tag, dir.path().to_str().unwrap()]));
+    let cc = ok(d.docker(&["image", "inspect", "-f", "{{json .ContainerConfig}}", &tag]));
+    let j: serde_json::Value = serde_json::from_str(&cc).unwrap();
+    assert!(j["Volumes"].get("/v").is_some(), "{cc}");
+    assert!(j["Env"].to_string().contains("K=v"), "{cc}");
+    assert_eq!(j["Cmd"][0], "/bin/sh", "{cc}");
+    ok(d.docker(&["rmi", &tag]));
+}
