@@ -82,6 +82,29 @@ pub struct Flags {
     /// (PATCH with `Content-Range`); smaller ones in one PUT.
     #[arg(long, default_value_t = registry::upload::DEFAULT_CHUNK)]
     pub push_chunk_size: u64,
+    /// A registry's mirror, `DOMAIN=HOST[:PORT]` (repeatable): pulls of
+    /// `DOMAIN/…` connect to the mirror and keep their names, as
+    /// containerd's `registry.mirrors` (e.g. `registry.k8s.io=10.0.0.5:5000`).
+    #[arg(long = "registry-mirror")]
+    pub registry_mirror: Vec<String>,
+    /// Serve the Kubernetes CRI (runtime.v1, gRPC) on this unix socket,
+    /// beside the Docker API (e.g. `/run/berth/cri.sock`); off unless given.
+    #[arg(long)]
+    pub cri_socket: Option<PathBuf>,
+    /// The CRI streaming server's address (exec, attach, port-forward
+    /// URLs), `IP:PORT`; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub cri_stream_address: std::net::SocketAddr,
+    /// CNI network configs for pods (`/etc/cni/net.d`); without one, a
+    /// default bridge network is used.
+    #[arg(long, default_value = "/etc/cni/net.d")]
+    pub cni_conf_dir: PathBuf,
+    /// Where CNI plugins are (repeatable; `/usr/lib/cni` and `/opt/cni/bin`).
+    #[arg(long)]
+    pub cni_bin_dir: Vec<PathBuf>,
+    /// The cgroup under which pods without a cgroup parent go.
+    #[arg(long, default_value = "/berth-cri")]
+    pub cri_cgroup_parent: String,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -134,6 +157,25 @@ pub struct Settings {
     pub certs_dir: Option<PathBuf>,
     /// How pushes compress and chunk.
     pub push: engine::push::PushOptions,
+    /// The CRI's settings, when it is served.
+    pub cri: Option<CriSettings>,
+    /// Registry mirrors: (domain, host).
+    pub registry_mirrors: Vec<(String, String)>,
+}
+
+/// What the CRI server is given from the flags.
+#[derive(Debug, Clone)]
+pub struct CriSettings {
+    /// Its gRPC socket.
+    pub socket: PathBuf,
+    /// The streaming server's address.
+    pub stream_address: std::net::SocketAddr,
+    /// CNI configs.
+    pub cni_conf_dir: PathBuf,
+    /// CNI plugins.
+    pub cni_bin_dirs: Vec<PathBuf>,
+    /// Pods' default cgroup parent.
+    pub cgroup_parent: String,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -235,7 +277,29 @@ impl Flags {
         let _ = file.ip6tables;
         let mut insecure_registries = file.insecure_registries.unwrap_or_default();
         insecure_registries.extend(self.insecure_registry.iter().cloned());
+        let cri = self.cri_socket.clone().map(|socket| CriSettings {
+            socket,
+            stream_address: self.cri_stream_address,
+            cni_conf_dir: self.cni_conf_dir.clone(),
+            cni_bin_dirs: if self.cni_bin_dir.is_empty() {
+                vec!["/usr/lib/cni".into(), "/opt/cni/bin".into()]
+            } else {
+                self.cni_bin_dir.clone()
+            },
+            cgroup_parent: self.cri_cgroup_parent.clone(),
+        });
+        let mut registry_mirrors = Vec::new();
+        for m in &self.registry_mirror {
+            match m.split_once('=') {
+                Some((d, h)) if !d.is_empty() && !h.is_empty() => {
+                    registry_mirrors.push((d.to_string(), h.to_string()))
+                }
+                _ => bail!("invalid --registry-mirror {m:?}: DOMAIN=HOST[:PORT]"),
+            }
+        }
         Ok(Settings {
+            registry_mirrors,
+            cri,
             dns,
             net_options,
             bridge,

@@ -143,7 +143,11 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 /// what their exit asks (restart policies apply as at a reboot).
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
-    let _ = tokio::task::spawn_blocking(move || e.remove_orphans()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = e.remove_orphans();
+        e.resume_interrupted_commits()
+    })
+    .await;
     let e = d.engine.clone();
     let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
         return;

@@ -249,3 +249,40 @@ fn attach_streams_are_whole_both_ways() {
         assert_eq!((code, out.as_str()), (0, "first\n"));
     }
 }
+
+/// Regression: input to a container's stdin pipe (`run -i` without a TTY)
+/// reached it only when the client's input ended: the shim's relay
+/// spliced from its socket and waited for more. A shell fed one line must
+/// answer while its input is still open.
+#[test]
+fn stdin_without_a_tty_is_relayed_as_typed() {
+    use std::io::{BufRead, Write};
+    let d = Daemon::with_busybox();
+    let mut child = d
+        .docker_command(&["run", "-i", "--rm", "busybox", "sh"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    writeln!(stdin, "echo $((6*7))").unwrap();
+    stdin.flush().unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(10));
+    // Whatever happened, the shell goes: its input ends.
+    drop(stdin);
+    let _ = child.wait();
+    assert_eq!(
+        got.as_deref(),
+        Ok("42"),
+        "the shell's answer while its input is open"
+    );
+}

@@ -502,6 +502,7 @@ fn addresses_stay_unique_across_a_kill_9() {
     assert_eq!(
         chains,
         [
+            "localnet {",
             "firewall {",
             "published {",
             "prerouting {",

@@ -175,8 +175,17 @@ fn answers(nets: &Nets, outside: bool, url: &str, text: &str) {
     eventually(url, || curl(nets, outside, url).contains(text));
 }
 
+/// Polls `f` for up to 30 s: each try may be a curl that waits 3 s, and a
+/// loaded machine starts containers slowly.
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    common::eventually(what, &mut f)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]

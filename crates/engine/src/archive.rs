@@ -12,13 +12,13 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use models::container::PathStat;
 use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
@@ -208,6 +208,8 @@ impl Engine {
         } else {
             Owner::Root
         };
+        // As Docker: the tar may be compressed (gzip, bzip2, xz; zstd too).
+        let tar = store::layer::decompressed(tar).map_err(|e| bad_tar(e.to_string()))?;
         extract_into(&dest, tar, owner, None)
     }
 }
@@ -250,26 +252,41 @@ pub(crate) fn extract_into(
         }
         Ok(parts)
     };
-    let mut archive = tar::Archive::new(tar);
-    for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
-        let name = entry
-            .path()
-            .map_err(|e| bad_tar(e.to_string()))?
-            .into_owned();
+    // The same bounds as a layer's: a small compressed upload may expand
+    // to any size (a decompression bomb) or name millions of entries.
+    let mut archive = untar::Archive::new(Bounded {
+        inner: tar,
+        left: store::layer::MAX_BYTES + store::layer::MAX_ENTRIES * 1024,
+    });
+    // The directories along the last entry's path stay open: a deep tree
+    // costs one open per directory, not one per entry and level.
+    let mut dirs_open = store::walk::DirCache::new(dest.try_clone().map_err(sys)?);
+    let mut count = 0u64;
+    while let Some(mut entry) = archive.next_entry().map_err(|e| bad_tar(e.to_string()))? {
+        count += 1;
+        if count > store::layer::MAX_ENTRIES {
+            return Err(bad_tar(format!(
+                "more than {} entries",
+                store::layer::MAX_ENTRIES
+            )));
+        }
+        let name = PathBuf::from(OsStr::from_bytes(entry.path_bytes()));
         let parts = parts_of(&name)?;
         let parts: Vec<&OsStr> = parts.iter().map(|p| p.as_os_str()).collect();
         let Some((last, dirs)) = parts.split_last() else {
             continue;
         };
-        let parent = walk(dest, dirs)?;
-        let h = entry.header().clone();
+        let owned: Vec<std::ffi::OsString> = dirs.iter().map(|d| d.to_os_string()).collect();
+        let parent = dirs_open
+            .dir(&owned, true)
+            .and_then(|fd| Ok(fd.try_clone()?))
+            .map_err(|e| dir_error(&name, e))?;
         let (uid, gid) = match owner {
             Owner::Root => (0, 0),
-            Owner::FromTar => (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32),
+            Owner::FromTar => (entry.uid() as u32, entry.gid() as u32),
             Owner::Fixed(u, g) => (u, g),
         };
-        let mode = Mode::from_bits_truncate(chmod.unwrap_or(h.mode().unwrap_or(0o644)) & 0o7777);
+        let mode = Mode::from_bits_truncate(chmod.unwrap_or(entry.mode()) & 0o7777);
         let own = |fd: &OwnedFd| {
             let _ = nix::unistd::fchown(
                 fd,
@@ -278,13 +295,16 @@ pub(crate) fn extract_into(
             );
             let _ = nix::sys::stat::fchmod(fd, mode);
         };
-        match h.entry_type() {
+        match entry.kind() {
             tar::EntryType::Directory => {
                 let d = subdir(&parent, last)?;
                 own(&d);
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_non_dir(&parent, last);
+                // O_NONBLOCK: a FIFO the container puts here meanwhile
+                // must not hold this thread (opening one to write waits for
+                // a reader); it is refused below.
                 let f = openat(
                     &parent,
                     *last,
@@ -292,10 +312,17 @@ pub(crate) fn extract_into(
                         | OFlag::O_CREAT
                         | OFlag::O_TRUNC
                         | OFlag::O_NOFOLLOW
+                        | OFlag::O_NONBLOCK
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
                 .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                if fstat(&f).map(|st| kind(&st)).ok() != Some(SFlag::S_IFREG) {
+                    return Err(sys(format!(
+                        "create {}: not a regular file",
+                        name.display()
+                    )));
+                }
                 let mut file = std::fs::File::from(f);
                 std::io::copy(&mut entry, &mut file)
                     .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
@@ -303,11 +330,10 @@ pub(crate) fn extract_into(
                 own(&OwnedFd::from(file));
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("symlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("symlink {} has no target", name.display()))
+                    })?));
                 remove_non_dir(&parent, last);
                 nix::unistd::symlinkat(target.as_path(), &parent, *last)
                     .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
@@ -320,11 +346,10 @@ pub(crate) fn extract_into(
                 );
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("hardlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("hardlink {} has no target", name.display()))
+                    })?));
                 let tparts = parts_of(&target)?;
                 let tparts: Vec<&OsStr> = tparts.iter().map(|p| p.as_os_str()).collect();
                 let Some((tlast, tdirs)) = tparts.split_last() else {
@@ -333,7 +358,12 @@ pub(crate) fn extract_into(
                         name.display()
                     )));
                 };
-                let tparent = walk(dest, tdirs)?;
+                let towned: Vec<std::ffi::OsString> =
+                    tdirs.iter().map(|d| d.to_os_string()).collect();
+                let tparent = dirs_open
+                    .dir(&towned, true)
+                    .and_then(|fd| Ok(fd.try_clone()?))
+                    .map_err(|e| dir_error(&target, e))?;
                 remove_non_dir(&parent, last);
                 nix::unistd::linkat(
                     &tparent,
@@ -368,7 +398,7 @@ pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError>
 
 /// Appends the directory (with all below it) or file `fd` names, stat'ed
 /// as `st`, under the name `top`; anything else is refused (`what` names it).
-fn append_opened<W: std::io::Write>(
+pub(crate) fn append_opened<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     fd: &OwnedFd,
     st: &FileStat,
@@ -395,27 +425,40 @@ fn append_opened<W: std::io::Write>(
     }
 }
 
-/// Appends `path`, resolved inside the root `root` (an `O_PATH`
-/// directory; symlinks followed inside it), to `tar` under the name
-/// `top`: a directory with everything below it (walked by descriptors,
-/// symlinks stored), a file, or a symlink. `Ok(false)`: no such path.
-pub(crate) fn tar_from_root<W: std::io::Write>(
+/// Opens `path` inside the root `root` (an `O_PATH` directory; symlinks
+/// followed inside it, never out of it) as an `O_PATH` descriptor, with its
+/// stat. `Ok(None)`: no such path.
+pub(crate) fn open_source(
     root: &OwnedFd,
     path: &Path,
-    top: &Path,
-    tar: &mut tar::Builder<W>,
-) -> Result<bool, EngineError> {
+) -> Result<Option<(OwnedFd, FileStat)>, EngineError> {
     use runtime::rootfs::resolve::{open_in_root, Create};
     let fd = match open_in_root(root, path, Create::No) {
         Ok(fd) => fd,
         Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
-            return Ok(false)
+            return Ok(None)
         }
         Err(e) => return Err(sys(e)),
     };
     let st = fstat(&fd).map_err(sys)?;
-    append_opened(tar, &fd, &st, top, &path.to_string_lossy())?;
-    Ok(true)
+    Ok(Some((fd, st)))
+}
+
+/// A reader that fails past `left` bytes (not a silent cut, which would
+/// read as a truncated tar).
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other("the archive exceeds its size limit uncompressed")
+        })?;
+        Ok(n)
+    }
 }
 
 fn bad_tar(msg: String) -> EngineError {
@@ -446,13 +489,20 @@ fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
     })
 }
 
-/// The directory `dirs` below `dest`, made as needed.
-fn walk(dest: &OwnedFd, dirs: &[&OsStr]) -> Result<OwnedFd, EngineError> {
-    let mut cur = dest.try_clone().map_err(sys)?;
-    for d in dirs {
-        cur = subdir(&cur, d)?;
+/// An entry's directory could not be had.
+fn dir_error(entry: &Path, e: store::walk::DirError) -> EngineError {
+    use store::walk::DirError;
+    match e {
+        DirError::Io(e) => sys(format!("{}: {e}", entry.display())),
+        DirError::NotADirectory(n) => EngineError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}: not a directory here; berth does not write through symlinks",
+                n.to_string_lossy()
+            ),
+        ),
+        e => bad_tar(format!("entry {}: {e}", entry.display())),
     }
-    Ok(cur)
 }
 
 /// Makes room for a file or link: whatever non-directory is there goes.
@@ -650,8 +700,16 @@ fn append_file<W: std::io::Write>(
     st: &FileStat,
 ) -> Result<(), EngineError> {
     let mut h = header(st, tar::EntryType::Regular, st.st_size as u64);
-    // The size is what was stat'ed; a file that grows meanwhile is cut there.
-    append_entry(tar, &mut h, name, None, file.take(st.st_size as u64)).map_err(sys)
+    // The size is what was stat'ed; a file that grows meanwhile is cut
+    // there, one that shrinks padded (the header's size must hold).
+    append_entry(
+        tar,
+        &mut h,
+        name,
+        None,
+        store::walk::exactly(file, st.st_size as u64),
+    )
+    .map_err(sys)
 }
 
 /// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
@@ -675,70 +733,40 @@ fn pseudo_fs(fd: &OwnedFd) -> bool {
         || t.0 == MQUEUE_MAGIC
 }
 
-/// A directory and everything below it, through descriptors only.
+/// A directory and everything below it, through descriptors only
+/// (`store::walk`: each entry opened `O_PATH | O_NOFOLLOW` from its
+/// parent, iteratively, at most `store::walk::MAX_DEPTH` levels).
 fn append_dir<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     dir: OwnedFd,
     name: PathBuf,
     st: &FileStat,
 ) -> Result<(), EngineError> {
+    use store::walk::Descend;
     let mut h = header(st, tar::EntryType::Directory, 0);
     append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(sys)?;
-    let mut d = nix::dir::Dir::from_fd(dir).map_err(sys)?;
-    let dfd = d.as_fd().try_clone_to_owned().map_err(sys)?;
-    let mut names: Vec<Vec<u8>> = d
-        .iter()
-        .flatten()
-        .map(|e| e.file_name().to_bytes().to_vec())
-        .filter(|n| n != b"." && n != b"..")
-        .collect();
-    names.sort();
-    for n in names {
-        let child = OsStr::from_bytes(&n);
-        let Ok(cst) = fstatat(&dfd, child, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        let path = name.join(child);
-        match kind(&cst) {
+    store::walk::walk::<EngineError>(&dir, |n| {
+        let path = name.join(n.rel);
+        match n.kind() {
             SFlag::S_IFDIR => {
-                // O_NOFOLLOW: a directory swapped for a symlink since the stat fails here.
-                let Ok(sub) = openat(
-                    &dfd,
-                    child,
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                ) else {
-                    continue;
-                };
-                if pseudo_fs(&sub) {
-                    // /proc, /sys and the like: the mount point, not the kernel's tree.
-                    let mut h = header(&cst, tar::EntryType::Directory, 0);
-                    append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
-                    continue;
-                }
-                append_dir(tar, sub, path, &cst)?;
+                let mut h = header(n.stat, tar::EntryType::Directory, 0);
+                append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
+                // /proc, /sys and the like: the mount point, not the kernel's tree.
+                Ok(if pseudo_fs(n.fd) {
+                    Descend::No
+                } else {
+                    Descend::Yes
+                })
             }
             SFlag::S_IFREG => {
-                let Ok(f) = openat(
-                    &dfd,
-                    child,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                ) else {
-                    continue;
-                };
-                // Still the file that was stat'ed (not swapped for another).
-                let Ok(now) = fstat(&f) else { continue };
-                if now.st_ino != cst.st_ino || kind(&now) != SFlag::S_IFREG {
-                    continue;
-                }
-                append_file(tar, std::fs::File::from(f), &path, &now)?;
+                // The very inode stat'ed, opened for reading.
+                let f = reopen(n.fd, OFlag::O_RDONLY)?;
+                append_file(tar, std::fs::File::from(f), &path, n.stat)?;
+                Ok(Descend::No)
             }
             SFlag::S_IFLNK => {
-                let Ok(target) = nix::fcntl::readlinkat(&dfd, child) else {
-                    continue;
-                };
-                let mut h = header(&cst, tar::EntryType::Symlink, 0);
+                let target = nix::fcntl::readlinkat(n.fd, "").map_err(sys)?;
+                let mut h = header(n.stat, tar::EntryType::Symlink, 0);
                 append_entry(
                     tar,
                     &mut h,
@@ -747,9 +775,9 @@ fn append_dir<W: std::io::Write>(
                     std::io::empty(),
                 )
                 .map_err(sys)?;
+                Ok(Descend::No)
             }
-            _ => {}
+            _ => Ok(Descend::No),
         }
-    }
-    Ok(())
+    })
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use store::config::{History, ImageConfig};
 use store::meta::ImageRecord;
 use store::meta::Table;
 
-use crate::archive::{extract_into, reopen, tar_from_root, Owner};
+use crate::archive::{append_opened, extract_into, open_source, reopen, Owner};
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -159,7 +159,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Go's `filepath.Match` for one path (no `/` matched by `*` or `?`).
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {
@@ -198,31 +198,37 @@ fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 }
 
 /// Every path below `dir` (relative, `/`-separated), not following
-/// symlinks.
-fn list_tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>, budget: &mut usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            if *budget == 0 {
-                return;
-            }
-            *budget -= 1;
-            let p = e.path();
-            if let Ok(rel) = p.strip_prefix(base) {
-                out.push(rel.to_string_lossy().into_owned());
-            }
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(base, &p, out, budget);
-            }
+/// symlinks: walked by descriptors, iteratively (a deep tree is refused at
+/// `store::walk::MAX_DEPTH` levels, not a stack overflow), at most a
+/// million entries.
+fn list_tree(dir: &Path) -> Result<Vec<String>, EngineError> {
+    /// Why the listing stopped.
+    enum Stop {
+        Budget,
+        Walk(store::walk::WalkError),
+    }
+    impl From<store::walk::WalkError> for Stop {
+        fn from(e: store::walk::WalkError) -> Stop {
+            Stop::Walk(e)
         }
     }
+    let top = open_root(dir)?;
     let mut out = Vec::new();
-    let mut budget = 1_000_000;
-    walk(dir, dir, &mut out, &mut budget);
+    let mut budget = 1_000_000usize;
+    let r = store::walk::walk::<Stop>(&top, |n| {
+        if budget == 0 {
+            return Err(Stop::Budget);
+        }
+        budget -= 1;
+        out.push(n.rel.to_string_lossy().into_owned());
+        Ok(store::walk::Descend::Yes)
+    });
+    match r {
+        Ok(()) | Err(Stop::Budget) => {}
+        Err(Stop::Walk(e)) => return Err(e.into()),
+    }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// Lexically cleans a source path of the context: `..` cannot climb
@@ -273,20 +279,16 @@ impl Drop for Mounted {
 }
 
 /// Parses `--chown` (`user[:group]`, names looked up in the root's
-/// `/etc/passwd` and `/etc/group`).
+/// `/etc/passwd` and `/etc/group`, read inside the root, regular files
+/// only, bounded: [`crate::rootfile`]).
 fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
-    let read = |path: &str| -> String {
-        runtime::rootfs::resolve::open_in_root(
-            root,
-            Path::new(path),
-            runtime::rootfs::resolve::Create::No,
-        )
-        .ok()
-        .and_then(|fd| std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok())
-        .unwrap_or_default()
+    let read = |path: &str| -> Result<String, EngineError> {
+        crate::rootfile::read(root, path)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| bad(format!("--chown={spec}: {e}")))
     };
-    let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
-        read(file).lines().find_map(|l| {
+    let lookup = |file: &str, name: &str| -> Result<Option<(u32, u32)>, EngineError> {
+        Ok(read(file)?.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() > 3 && f[0] == name).then(|| {
                 (
@@ -294,7 +296,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
                     f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
                 )
             })
-        })
+        }))
     };
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -302,7 +304,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
     };
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, n),
-        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| {
+        Err(_) => lookup("/etc/passwd", user)?.ok_or_else(|| {
             bad(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             ))
@@ -312,11 +314,13 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
         None => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => lookup("/etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
-                bad(format!(
-                    "unable to find group {g}: no matching entries in group file"
-                ))
-            })?,
+            Err(_) => lookup("/etc/group", g)?
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         },
     };
     Ok((uid, gid))
@@ -378,18 +382,16 @@ fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
 }
 
 /// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
-fn is_archive(path: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let Ok(mut r) = store::layer::decompressed(f) else {
-        return false;
-    };
-    let mut block = [0u8; 512];
-    if r.read_exact(&mut block).is_err() {
-        return false;
-    }
-    &block[257..262] == b"ustar"
+/// Reads its first block, then rewinds it.
+fn is_archive(f: &mut std::fs::File) -> bool {
+    let yes = (|| {
+        let mut r = store::layer::decompressed(&mut *f).ok()?;
+        let mut block = [0u8; 512];
+        r.read_exact(&mut block).ok()?;
+        Some(&block[257..262] == b"ustar")
+    })()
+    .unwrap_or(false);
+    f.rewind().is_ok() && yes
 }
 
 /// A Dockerfile read from a context and parsed, its meta ARGs resolved,
@@ -459,7 +461,6 @@ struct Sources<'a> {
     /// Here-documents: (name, body).
     heredocs: &'a [(String, String)],
     src_root: &'a OwnedFd,
-    src_dir: &'a Path,
     /// ADD from the context: local archives are unpacked, not copied.
     unpack_archives: bool,
     what: &'a str,
@@ -473,7 +474,7 @@ impl Sources<'_> {
         &self,
         tar: &mut tar::Builder<W>,
         single: Option<&str>,
-    ) -> Result<(Vec<&'static str>, Vec<PathBuf>), EngineError> {
+    ) -> Result<(Vec<&'static str>, Vec<std::fs::File>), EngineError> {
         let mut kinds = Vec::new();
         let mut archives = Vec::new();
         for ((src, _), fetched) in self.sources.iter().zip(self.fetched) {
@@ -488,15 +489,24 @@ impl Sources<'_> {
                 kinds.push("file");
                 continue;
             }
-            let host = self.src_dir.join(src);
-            if self.unpack_archives && is_archive(&host) {
-                archives.push(host);
-                kinds.push("file");
-                continue;
+            // Resolved inside the source root, symlinks followed only
+            // within it (Docker's FollowSymlinkInScope): the context is
+            // the client's, the files around it the daemon host's.
+            let Some((fd, st)) = open_source(self.src_root, &Path::new("/").join(src))? else {
+                return Err(bad(format!(
+                    "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
+                    self.what
+                )));
+            };
+            let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if self.unpack_archives && st.st_mode & libc::S_IFMT == libc::S_IFREG {
+                let mut f = std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?);
+                if is_archive(&mut f) {
+                    archives.push(f);
+                    kinds.push("file");
+                    continue;
+                }
             }
-            let is_dir = std::fs::symlink_metadata(&host)
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
             let top = if is_dir {
                 PathBuf::from(".")
             } else {
@@ -508,12 +518,7 @@ impl Sources<'_> {
                 }))
             };
             kinds.push(if is_dir { "dir" } else { "file" });
-            if !tar_from_root(self.src_root, &Path::new("/").join(src), &top, tar)? {
-                return Err(bad(format!(
-                    "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
-                    self.what
-                )));
-            }
+            append_opened(tar, &fd, &st, &top, src)?;
         }
         for (name, body) in self.heredocs {
             let mut hd = tar::Header::new_gnu();
@@ -598,6 +603,10 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let mut out: Vec<String> = Vec::new();
         for (i, stage) in df.stages[..=last].iter().enumerate() {
             let base = expand(&stage.base, df.directives.escape, &meta)?;
@@ -625,6 +634,10 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let escape = df.directives.escape;
         let stages = &df.stages[..=last];
         let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();
@@ -731,7 +744,7 @@ impl Engine {
     /// A fresh directory for a build's context, removed when dropped.
     pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         tempfile::Builder::new()
             .prefix("context-")
             .tempdir_in(&base)
@@ -1266,7 +1279,7 @@ impl Engine {
     /// An image's layers mounted on a scratch upper under the data root.
     fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         let dir = tempfile::Builder::new()
             .prefix("step-")
             .tempdir_in(&base)
@@ -1361,7 +1374,7 @@ impl Engine {
             }
             let rel = clean_rel(&w);
             if rel.contains(['*', '?', '[']) {
-                let all = list_tree(&src_dir);
+                let all = list_tree(&src_dir)?;
                 let hits: Vec<&String> = all
                     .iter()
                     .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
@@ -1414,24 +1427,24 @@ impl Engine {
             fetched: &fetched,
             heredocs: &heredocs,
             src_root,
-            src_dir: &src_dir,
             unpack_archives: spec.add && from.is_none(),
             what,
         };
         // The cache key: what is copied, hashed as a tar of the sources
         // under their own names, mtimes left out, nothing written to disk.
         let mut hasher = TarHash::default();
-        let (kinds, archives) = {
+        let (kinds, mut archives) = {
             let mut tar = tar::Builder::new(&mut hasher);
             let r = input.append(&mut tar, None)?;
             tar.finish().map_err(sys)?;
             r
         };
         let mut hash = format!("{:x}", hasher.h.finalize());
-        for a in &archives {
-            let mut f = std::fs::File::open(a).map_err(sys)?;
+        // The archives hashed are the very files unpacked below.
+        for f in archives.iter_mut() {
             let mut h = sha2::Sha256::new();
-            std::io::copy(&mut f, &mut h).map_err(sys)?;
+            std::io::copy(f, &mut h).map_err(sys)?;
+            f.rewind().map_err(sys)?;
             hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
         }
         let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
@@ -1503,8 +1516,7 @@ impl Engine {
             .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
         tarf.rewind().map_err(sys)?;
         extract_into(&dest, &mut tarf, owner, chmod)?;
-        for a in &archives {
-            let f = std::fs::File::open(a).map_err(sys)?;
+        for f in archives {
             let r = store::layer::decompressed(f).map_err(sys)?;
             extract_into(&dest, r, Owner::FromTar, None)?;
         }

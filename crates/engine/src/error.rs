@@ -41,6 +41,16 @@ impl EngineError {
     }
 }
 
+impl From<store::walk::WalkError> for EngineError {
+    fn from(e: store::walk::WalkError) -> EngineError {
+        let kind = match e {
+            store::walk::WalkError::TooDeep { .. } => ErrorKind::InvalidArgument,
+            store::walk::WalkError::Io { .. } => ErrorKind::System,
+        };
+        EngineError::new(kind, e.to_string())
+    }
+}
+
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> EngineError {
         let kind = match &e {

@@ -229,6 +229,11 @@ impl Engine {
             return Ok(r);
         }
         let data = self.volume_data(&name);
+        // `volumes/<name>` is root's; `_data` is the volume's root in
+        // containers and keeps the usual 0755.
+        if let Some(own) = data.parent() {
+            crate::perms::private_dir(own).map_err(|e| sys(format!("create {name}: {e}")))?;
+        }
         std::fs::create_dir_all(&data).map_err(|e| sys(format!("create {name}: {e}")))?;
         let rec = VolumeRecord {
             name: name.clone(),
@@ -289,7 +294,12 @@ impl Engine {
         self.remove_volume_locked(name, force)
     }
 
-    fn remove_volume_locked(&self, name: &str, force: bool) -> Result<bool, EngineError> {
+    /// [`Engine::volume_remove`] with the volumes lock held.
+    pub(crate) fn remove_volume_locked(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<bool, EngineError> {
         let Some(r) = self.volume_record(name)? else {
             return if force { Ok(false) } else { Err(no_such(name)) };
         };
@@ -314,7 +324,7 @@ impl Engine {
             .write(|w| w.delete(Table::Volumes, &r.name))?;
         // The record is gone: the volume is. A directory left by a crash
         // here goes at the next start (`sweep_volumes`).
-        let _ = std::fs::remove_dir_all(self.volumes_dir().join(&r.name));
+        let _ = store::walk::remove_tree(&self.volumes_dir().join(&r.name));
         Ok(true)
     }
 
@@ -394,7 +404,7 @@ impl Engine {
             }
             let data = e.path().join("_data");
             let _ = store::mount::unmount(&data);
-            if !is_mounted(&data) && std::fs::remove_dir_all(e.path()).is_ok() {
+            if !is_mounted(&data) && store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -606,9 +616,13 @@ fn matches(r: &VolumeRecord, filters: &BTreeMap<String, Vec<String>>, used: bool
     filters
         .get("dangling")
         .is_none_or(|v| v.iter().all(|d| (d == "true" || d == "1") != used))
-        && filters
-            .get("name")
-            .is_none_or(|v| v.iter().any(|n| r.name.contains(n.as_str())))
+        && filters.get("name").is_none_or(|v| {
+            // Go's `Match`: the name, or a regular expression in it.
+            let f = crate::filters::Filters::from_pairs(
+                &v.iter().map(|n| ("name", n.as_str())).collect::<Vec<_>>(),
+            );
+            f.matches("name", &r.name)
+        })
         && filters.get("driver").is_none_or(|v| v.contains(&r.driver))
         && filters
             .get("label")
@@ -745,13 +759,25 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(), EngineErro
                 copy_dir(&s, &d, depth + 1)?;
             }
             SFlag::S_IFREG => {
+                // O_NONBLOCK and the check: never wait on a FIFO put in
+                // the file's place since the stat.
                 let s = openat(
                     src,
                     name,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
                 .map_err(|e| err("open", e))?;
+                if nix::sys::stat::fstat(&s)
+                    .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT)
+                    .ok()
+                    != Some(SFlag::S_IFREG)
+                {
+                    return Err(sys(format!(
+                        "copy-up: {}: not a regular file",
+                        name.to_string_lossy()
+                    )));
+                }
                 let d = openat(
                     dst,
                     name,

@@ -8,6 +8,7 @@
 //! What a table holds, for bridge `berth0` on 172.17.0.0/16:
 //!
 //! ```text
+//! localnet (filter, prerouting, raw): to 127.0.0.0/8 not from lo -> drop
 //! firewall:    THE ADMIN'S. berth makes it empty once and never writes it
 //!              again (see "The host's firewall" below)
 //! published (filter, prerouting, priority dstnat - 10, before the DNAT):
@@ -45,6 +46,15 @@
 //! For example, `nft add rule ip berth firewall tcp dport 8080 drop`, and
 //! the same in `ip6 berth` (docs/NETWORKING.md has ufw's and firewalld's
 //! ways to the same chain).
+//!
+//! `route_localnet=1` also lets the kernel accept, on the bridge, a packet
+//! *to* 127.0.0.1: a container with CAP_NET_RAW (a default capability)
+//! could hand the gateway such a frame and reach the host's loopback-only
+//! services (CVE-2020-8558). The `localnet` chain drops every packet for
+//! 127.0.0.0/8 that arrives on an interface other than `lo`, as kube-proxy's
+//! fix and Docker's do. It runs at the raw priority, before conntrack: the
+//! replies of `127.0.0.1:PORT` connections arrive addressed to the gateway
+//! (masqueraded) and become 127.0.0.1 only later, so they pass.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -96,7 +106,11 @@ impl Family {
 
 /// Berth's chains: declared (a no-op when they exist), flushed and filled
 /// at each write. The admin's `firewall` is only declared.
-const CHAINS: [(&str, &str); 6] = [
+const CHAINS: [(&str, &str); 7] = [
+    (
+        "localnet",
+        "type filter hook prerouting priority raw; policy accept;",
+    ),
     (
         "published",
         "type filter hook prerouting priority -110; policy accept;",
@@ -207,7 +221,13 @@ fn chain_rules(
         Family::V4 => "\t\tfib daddr type local jump ports\n".to_string(),
         Family::V6 => "\t\tfib daddr type local ip6 daddr != ::1 jump ports\n".to_string(),
     };
+    // CVE-2020-8558 (see the module's doc); IPv6 never routes ::1 off lo.
+    let localnet = match family {
+        Family::V4 => "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n".to_string(),
+        Family::V6 => String::new(),
+    };
     vec![
+        ("localnet", localnet),
         ("published", published),
         ("prerouting", "\t\tfib daddr type local jump ports\n".into()),
         ("output", output),
@@ -285,7 +305,17 @@ pub fn apply(text: &str) -> std::io::Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                std::io::Error::new(
+                    e.kind(),
+                    "the nft program is missing (package nftables): berth's networks need it; install it, or start berthd with --bridge none",
+                )
+            } else {
+                e
+            }
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(text.as_bytes())?;
     }
@@ -353,7 +383,12 @@ mod tests {
         assert!(r.contains("fib daddr type local tcp dport 8080 jump firewall\n"));
         assert!(r.contains("fib daddr type local ip daddr 127.0.0.1 udp dport 53 jump firewall\n"));
         assert!(r.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
-        assert!(!r.contains("drop"));
+        // CVE-2020-8558: nothing reaches 127.0.0.0/8 from outside lo.
+        assert!(r.contains(
+            "\tchain localnet {\n\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+        ));
+        let forward = r.split("chain forward").last().unwrap();
+        assert!(!forward.contains("drop"), "{forward}");
         let r = ruleset(
             "berth",
             &[

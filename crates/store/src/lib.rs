@@ -12,6 +12,8 @@ pub mod meta;
 pub mod mount;
 pub mod reference;
 pub mod store;
+pub mod tree;
 
 pub use store::{ImportOptions, Store, StoreError};
 pub mod archive;
+pub mod walk;

@@ -163,8 +163,10 @@ fn registry_auths(header: &str) -> Result<BTreeMap<String, registry::Credentials
         .decode(h)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(h))
         .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid base64: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid JSON: {e}")))
+    // `null` is no logins, as Go reads it into a map.
+    let auths: Option<BTreeMap<String, registry::Credentials>> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid JSON: {e}")))?;
+    Ok(auths.unwrap_or_default())
 }
 
 /// Pulls one base image of a build with the credentials for its registry;

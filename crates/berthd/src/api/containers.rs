@@ -261,7 +261,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     let c2 = c.clone();
     let (state, exists) =
         blocking(move || Ok((e.state(&c2), e.find_container(&c2.id).is_ok()))).await?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(1);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(1);
     tokio::spawn(async move {
         let mut last = match state {
             engine::containers::State::Exited(code, _) => Some(code),
@@ -455,7 +455,7 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     let c = blocking(move || e.find_container(&name)).await?;
     engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(64);
     let ctype = if tty(&c) {
         "application/vnd.docker.raw-stream"
     } else {
@@ -523,12 +523,17 @@ pub async fn attach(
         let Ok(upgraded) = upgrade.await else { return };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
         let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        // Input goes in once the output stream has joined the shim, so that
+        // what the input makes the container write reaches this client.
+        let (joined_tx, joined) = tokio::sync::oneshot::channel::<()>();
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
             tokio::spawn(async move {
                 // As Docker: the keys detach from a terminal only; other
                 // input is data, copied as it is.
                 let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
+                // A dropped sender (no live stream, or it ended) lets it go.
+                let _ = joined.await;
                 if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }
@@ -563,7 +568,7 @@ pub async fn attach(
                 }
             }
             if let Some(waiting) = waiting {
-                follow_shim(&d, &c, &replay, waiting, &btx).await;
+                follow_shim(&d, &c, &replay, waiting, &btx, joined_tx).await;
             }
         });
         loop {
@@ -588,13 +593,15 @@ pub async fn attach(
 /// (`attach` on the control socket): this run's if it runs, else the next
 /// run's, joined before it starts (`waiting` counts this stream until then).
 /// Ends when the container has exited (the shim closes), was removed, or
-/// the client went.
+/// the client went. `joined` is told once the shim has taken this stream
+/// (the client's input waits for it).
 async fn follow_shim(
     d: &Arc<Daemon>,
     c: &engine::containers::ContainerRecord,
     o: &LogOptions,
     waiting: crate::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    joined: tokio::sync::oneshot::Sender<()>,
 ) {
     let dir = d.engine.container_dir(&c.id);
     let mut phase = d.phases.subscribe(&c.id);
@@ -632,6 +639,7 @@ async fn follow_shim(
         }
     };
     drop(waiting);
+    let _ = joined.send(());
     let raw = tty(c);
     let mut head = [0u8; 5];
     let mut data = Vec::new();
@@ -796,10 +804,19 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
             }
         },
     };
-    let filters: std::collections::BTreeMap<String, Vec<String>> =
-        q.filters().into_iter().collect();
+    let filters = q.go_filters()?;
+    let health = filters.get("health").to_vec();
     let e = d.engine.clone();
     let mut list = blocking(move || e.container_list(all, limit, size, &filters)).await?;
+    if !health.is_empty() {
+        // The health states are the daemon's: a container without a
+        // healthcheck is `none`, as Docker's.
+        let map = d.health.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|c| {
+            let state = map.get(&c.id).map_or("none", |h| h.status.as_str());
+            health.iter().any(|h| h == state)
+        });
+    }
     crate::health::annotate_list(d, &mut list);
     Ok(json(StatusCode::OK, &list))
 }
@@ -886,14 +903,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let labels = filters.get("label").cloned().unwrap_or_default();
     let e = d.engine.clone();
     let (deleted, space) = blocking(move || {
-        let mut list = std::collections::BTreeMap::new();
-        list.insert(
-            "status".to_string(),
-            vec!["exited".to_string(), "created".to_string()],
-        );
-        if !labels.is_empty() {
-            list.insert("label".to_string(), labels);
-        }
+        let mut pairs = vec![("status", "exited"), ("status", "created")];
+        pairs.extend(labels.iter().map(|l| ("label", l.as_str())));
+        let list = engine::filters::Filters::from_pairs(&pairs);
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for c in e.container_list(true, None, true, &list)? {
@@ -949,7 +961,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     let n = name.clone();
     let first = blocking(move || e.container_stats(&n)).await?;
     let engine = d.engine.clone();
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(2);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(2);
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
@@ -1048,8 +1060,39 @@ pub async fn archive_put(
     Ok(super::empty(StatusCode::OK))
 }
 
+/// `POST /containers/{id}/update`: resources and restart policy, live in
+/// the cgroup of a running container (`{"Warnings": [...]}`).
+pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bytes = http_body_util::Limited::new(body, MAX_CREATE_BODY as usize)
+        .collect()
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "reading the update body (at most {MAX_CREATE_BODY} bytes): {e}"
+            ))
+        })?
+        .to_bytes();
+    let value: serde_json::Value = if bytes.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    let e = d.engine.clone();
+    let n = name.clone();
+    let warnings = blocking(move || e.container_update(&n, value)).await?;
+    event(d, &name, "update", vec![]).await;
+    Ok(json(
+        StatusCode::OK,
+        &models::container::UpdateResponse {
+            warnings: Some(warnings),
+        },
+    ))
+}
+
 /// `POST /containers/{id}/resize?h=&w=`: the TTY's size, set by the shim
-/// (it holds the pty master) through its control socket.
+/// (it holds the pty master) through its control socket; a container
+/// without a TTY takes it as a no-op, as dockerd does.
 pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (h, w) = (q.get("h").parse::<u16>(), q.get("w").parse::<u16>());
     let (Ok(h), Ok(w)) = (h, w) else {
@@ -1073,11 +1116,16 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     let mut answer = String::new();
     let _ = conn.read_to_string(&mut answer).await;
     match answer.trim() {
-        "ok" => Ok(super::empty(StatusCode::OK)),
-        "error no tty" => Err(ApiError::bad_request(format!(
-            "container {} has no TTY to resize",
-            c.id
-        ))),
+        // Without a TTY there is nothing to resize: dockerd answers 200
+        // all the same (containerd's shim ignores it), and so do we.
+        "ok" | "error no tty" => {
+            d.events.container(
+                &c,
+                "resize",
+                &[("height", h.to_string()), ("width", w.to_string())],
+            );
+            Ok(super::empty(StatusCode::OK))
+        }
         other => Err(ApiError::internal(
             other.trim_start_matches("error ").to_string(),
         )),

@@ -139,7 +139,7 @@ pub async fn start(
         k => crate::detach::parse(k).map_err(ApiError::bad_request)?,
     };
     let dir = d.settings.exec_root.join("execs");
-    std::fs::create_dir_all(&dir)
+    engine::perms::private_dir(&dir)
         .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
     let files = ExecFiles {
         process: dir.join(format!("{id}.json")),
@@ -147,16 +147,22 @@ pub async fn start(
         // Short: a socket path may have 107 bytes at most.
         console: dir.join(format!("{}.sock", &id[..16])),
     };
-    std::fs::write(&files.process, rec.process.to_string())
+    // The exec's environment: root's only.
+    engine::perms::write_private(&files.process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
     let detach = opts.detach;
     let (tty, stdin) = (rec.tty, rec.stdin && !detach);
     let console = if tty {
         let _ = std::fs::remove_file(&files.console);
-        Some(
-            tokio::net::UnixListener::bind(&files.console)
-                .map_err(|e| ApiError::internal(format!("console socket: {e}")))?,
+        let l = tokio::net::UnixListener::bind(&files.console)
+            .map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+        // In a root-only directory already; root's alone as well.
+        std::fs::set_permissions(
+            &files.console,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
         )
+        .map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+        Some(l)
     } else {
         None
     };
@@ -357,8 +363,8 @@ async fn receive_pty(
 ) -> Result<std::os::fd::OwnedFd, ApiError> {
     let got = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         tokio::select! {
-            c = l.accept() => {
-                let (conn, _) = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+            c = accept_root(l) => {
+                let conn = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
                 let conn = conn.into_std().map_err(|e| ApiError::internal(e.to_string()))?;
                 conn.set_nonblocking(false).map_err(|e| ApiError::internal(e.to_string()))?;
                 tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
@@ -377,6 +383,21 @@ async fn receive_pty(
     })
     .await;
     got.unwrap_or_else(|_| Err(ApiError::internal("the exec's pty did not come")))
+}
+
+/// The next connection from root (berth-runtime, as the daemon runs it):
+/// another user's is closed unanswered, never taken as the exec's terminal.
+async fn accept_root(l: &tokio::net::UnixListener) -> std::io::Result<tokio::net::UnixStream> {
+    loop {
+        let (conn, _) = l.accept().await?;
+        let me = nix::unistd::geteuid().as_raw();
+        if conn
+            .peer_cred()
+            .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
+        {
+            return Ok(conn);
+        }
+    }
 }
 
 /// Waits until a detached exec's process runs (its pid file is written) or

@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod exec;
 pub mod images;
 pub mod networks;
@@ -28,12 +29,14 @@ pub const API_VERSION: &str = "1.47";
 pub const MIN_API_VERSION: &str = "1.24";
 
 /// A response body: whole, or streamed through a channel.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+/// A response body. Its error aborts the connection (no last chunk): how a
+/// stream that fails after its first bytes tells the client so.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// A whole body.
 pub fn full(b: impl Into<Bytes>) -> Body {
     use http_body_util::BodyExt;
-    Full::new(b.into()).boxed()
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
 /// An API error: a status and Docker's message.
@@ -112,7 +115,7 @@ pub async fn stream_blocking(
     content_type: &'static str,
     f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), engine::EngineError> + Send + 'static,
 ) -> Result<Response<Body>, ApiError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
     tokio::task::spawn_blocking(move || {
         let mut w = ChunkWriter {
@@ -124,19 +127,35 @@ pub async fn stream_blocking(
             std::io::Write::flush(&mut w)
                 .map_err(|e| engine::EngineError::new(engine::ErrorKind::System, e.to_string()))
         });
-        if let Some(first) = w.first.take() {
-            let _ = first.send(r.map_err(ApiError::from));
+        match w.first.take() {
+            Some(first) => {
+                let _ = first.send(r.map_err(ApiError::from));
+            }
+            // Failed after the answer began: the body is aborted, so the
+            // client sees a broken stream, not a short one that looks whole.
+            None => {
+                if let Err(e) = r {
+                    let _ = w.tx.blocking_send(Err(e.to_string()));
+                }
+            }
         }
     });
     first_rx
         .await
         .unwrap_or_else(|_| Err(ApiError::internal("the writer stopped")))?;
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
-            if btx.send_data(b).await.is_err() {
-                break;
+            match b {
+                Ok(b) => {
+                    if btx.send_data(b).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    btx.abort(std::io::Error::other(e));
+                    break;
+                }
             }
         }
     });
@@ -148,7 +167,7 @@ pub async fn stream_blocking(
 
 /// The `Write` side of `stream_blocking`.
 struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
     buf: Vec<u8>,
     /// Told once the first chunk goes (or the writer ends), so that an early
     /// error still becomes a proper error response.
@@ -176,7 +195,7 @@ impl std::io::Write for ChunkWriter {
             Vec::with_capacity(64 * 1024),
         ));
         self.tx
-            .blocking_send(chunk)
+            .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
     }
 }
@@ -207,6 +226,13 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
+}
+
+/// The answer to a request whose handler panicked (see `unwind`).
+pub fn panicked(message: &str) -> Response<Body> {
+    error_response(&ApiError::internal(format!(
+        "internal error in berthd: {message}"
+    )))
 }
 
 /// A request body decoded as dockerd decodes it (Go's rules: `null` is the
@@ -308,6 +334,25 @@ pub async fn handle(
             .unwrap_or("")
             .to_string();
         push::push(daemon, name.to_string(), &q, &auth).await
+    } else if method == Method::GET
+        && (path == "/images/search"
+            || (path.starts_with("/distribution/") && path.ends_with("/json")))
+    {
+        // Both ask the registry, with the client's credentials.
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if path == "/images/search" {
+            distribution::search(daemon, &q, &auth).await
+        } else {
+            let name = path
+                .trim_start_matches("/distribution/")
+                .trim_end_matches("/json");
+            distribution::inspect(daemon, name, &auth).await
+        }
     } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
         // These two read a header too: the registry credentials.
         let auth = req
@@ -402,6 +447,9 @@ async fn route(
         }
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
+        }
+        (&Method::POST, Some((id, "update"))) => {
+            return containers::update(d, id.to_string(), body).await
         }
         (&Method::POST, Some((id, "resize"))) => {
             return containers::resize(d, id.to_string(), q).await

@@ -33,38 +33,42 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     super::decode(&bytes)
 }
 
-fn labels_match(labels: &Option<BTreeMap<String, String>>, wanted: &str) -> bool {
-    let labels = labels.as_ref();
-    match wanted.split_once('=') {
-        Some((k, v)) => labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v),
-        None => labels.is_some_and(|l| l.contains_key(wanted)),
-    }
-}
-
-/// `GET /networks?filters=`: `name` (part of it), `id` (prefix), `label`,
-/// `driver`, `type` (`custom`, `builtin`), `dangling`, as Docker.
+/// `GET /networks?filters=`: `name` and `id` (regular expressions),
+/// `label`, `driver`, `scope`, `type` (`custom`, `builtin`), `dangling`, as
+/// moby's `daemon/network/filter.go`.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let filters = q.filters();
-    for key in filters.keys() {
-        if !matches!(
-            key.as_str(),
-            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
-        ) {
-            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
-        }
+    let filters = q.go_filters()?;
+    filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+    if let Some(bad) = filters
+        .get("type")
+        .iter()
+        .find(|t| *t != "custom" && *t != "builtin")
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid filter: 'type'='{bad}'"
+        )));
     }
-    if let Some(t) = filters.get("type") {
-        if let Some(bad) = t.iter().find(|t| *t != "custom" && *t != "builtin") {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter: 'type'='{bad}'"
-            )));
+    let dangling = match filters.get("dangling") {
+        [] => None,
+        [one] => match one.as_str() {
+            "1" | "true" => Some(true),
+            "0" | "false" => Some(false),
+            _ => {
+                return Err(ApiError::bad_request(
+                    r#"invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")"#,
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::bad_request(
+                r#"got more than one value for filter key "dangling""#,
+            ))
         }
-    }
+    };
     let e = d.engine.clone();
-    let dangling = filters.contains_key("dangling");
     let all = blocking(move || {
         let mut all = e.network_list()?;
-        if dangling {
+        if dangling.is_some() {
             for n in &mut all {
                 n.containers = e.network_inspect(&n.id)?.containers;
             }
@@ -76,21 +80,20 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let kept: Vec<Network> = all
         .into_iter()
         .filter(|n| {
-            filters.iter().all(|(key, wanted)| {
-                wanted.iter().any(|w| match key.as_str() {
-                    "name" => n.name.contains(w.as_str()),
-                    "id" => n.id.starts_with(w.as_str()),
-                    "driver" => n.driver == *w,
-                    "label" => labels_match(&n.labels, w),
-                    "type" => (w == "builtin") == builtin(n),
-                    "dangling" => {
-                        let empty =
-                            n.containers.as_ref().is_none_or(|m| m.is_empty()) && !builtin(n);
-                        (w == "true" || w == "1") == empty
-                    }
-                    _ => true,
+            let in_use = n.containers.as_ref().is_some_and(|m| !m.is_empty());
+            let labels = n.labels.as_ref();
+            filters.exact("driver", &n.driver)
+                && filters.matches("name", &n.name)
+                && filters.matches("id", &n.id)
+                && filters.match_labels_with("label", |k| {
+                    labels.and_then(|l| l.get(k)).map(String::as_str)
                 })
-            })
+                && filters.exact("scope", &n.scope)
+                && dangling.is_none_or(|dangling| dangling == (!builtin(n) && !in_use))
+                && filters
+                    .get("type")
+                    .first()
+                    .is_none_or(|t| (t == "builtin") == builtin(n))
         })
         .map(|n| Network {
             containers: Some(BTreeMap::new()),

@@ -75,6 +75,12 @@ impl Query {
         matches!(self.get(key), "1" | "true" | "True")
     }
 
+    /// Docker's `filters`, read as moby reads them: malformed JSON is a 400
+    /// (`invalid filter`), where [`Query::filters`] ignores it.
+    pub fn go_filters(&self) -> Result<engine::filters::Filters, super::ApiError> {
+        engine::filters::Filters::from_json(self.get("filters")).map_err(super::ApiError::from)
+    }
+
     /// Docker's `filters={"dangling":["true"]}` (or the old `{"dangling":{"true":true}}`).
     pub fn filters(&self) -> HashMap<String, Vec<String>> {
         let raw = self.get("filters");

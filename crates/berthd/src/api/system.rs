@@ -229,8 +229,7 @@ pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         return Err(bad("until"));
     }
     let (past, mut rx) = d.events.subscribe();
-    let (mut tx, body) =
-        http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(16);
+    let (mut tx, body) = http_body_util::channel::Channel::<bytes::Bytes, std::io::Error>::new(16);
     tokio::spawn(async move {
         let line = |v: &models::events::Message| {
             let mut b = serde_json::to_vec(v).unwrap_or_default();

@@ -28,6 +28,8 @@ pub struct Daemon {
     pub extra: Vec<String>,
     /// The network namespace it runs in (`ip netns exec`), if not the host's.
     pub netns: Option<String>,
+    /// More environment for berthd (kept for a restart).
+    pub env: Vec<(String, String)>,
 }
 
 /// A bridge name and a /24 no route and no other test daemon uses: the
@@ -60,10 +62,19 @@ impl Daemon {
 
     /// A daemon with more flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// A daemon with more flags and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, bip) = private_bridge();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = Self::spawn(dir.path(), &bridge, &bip, &extra, None);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(dir.path(), &bridge, &bip, &extra, &env, None);
         let d = Daemon {
             child,
             dir,
@@ -71,6 +82,7 @@ impl Daemon {
             bip,
             extra,
             netns: None,
+            env,
         };
         d.wait_ready();
         d
@@ -83,7 +95,7 @@ impl Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, _) = private_bridge();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = Self::spawn(dir.path(), &bridge, bip, &extra, Some(netns));
+        let child = Self::spawn(dir.path(), &bridge, bip, &extra, &[], Some(netns));
         let d = Daemon {
             child,
             dir,
@@ -91,6 +103,7 @@ impl Daemon {
             bip: bip.to_string(),
             extra,
             netns: Some(netns.to_string()),
+            env: Vec::new(),
         };
         d.wait_ready();
         d.import_busybox();
@@ -131,6 +144,7 @@ impl Daemon {
         bridge: &str,
         bip: &str,
         extra: &[String],
+        env: &[(String, String)],
         netns: Option<&str>,
     ) -> Child {
         // Only the network namespace: the host's mounts (its cgroups) stay
@@ -144,7 +158,8 @@ impl Daemon {
             }
             None => Command::new(env!("CARGO_BIN_EXE_berthd")),
         };
-        cmd.args(["--bridge", bridge, "--bip", bip])
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .args(["--bridge", bridge, "--bip", bip])
             .args(extra)
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
@@ -177,9 +192,15 @@ impl Daemon {
             &self.bridge,
             &self.bip,
             &self.extra,
+            &self.env,
             self.netns.as_deref(),
         );
         self.wait_ready();
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -303,6 +324,44 @@ pub fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, Str
         .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A static binary compiled here from C with `gcc -static` (build-essential),
+/// to put into busybox containers or run as a probe.
+pub fn static_c(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("gcc (build-essential) is installed");
+    assert!(
+        out.status.success(),
+        "gcc -static {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Runs `args` on the host as the unprivileged user `nobody` (65534, no
+/// supplementary groups); (exit code, stdout, stderr). Through a shell: setpriv
+/// keeps its capabilities until its own `execve`, so the command's path would
+/// be looked up with root's powers; the shell's lookup is nobody's.
+pub fn as_nobody(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["--", "/bin/sh", "-c", "exec \"$@\"", "sh"])
+        .args(args)
+        .output()
+        .expect("setpriv (util-linux) is installed");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -701,7 +701,7 @@ impl Engine {
     fn write_attachment(&self, id: &str, a: &Attachment) -> Result<(), EngineError> {
         let path = self.attachment_path(id);
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(a).map_err(sys)?)
+        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(sys)?)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(sys)
     }

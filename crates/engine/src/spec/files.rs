@@ -222,7 +222,9 @@ pub fn write_etc_files_with(
 ) -> std::io::Result<()> {
     use crate::network::etc;
     use crate::network::EtcNet;
-    std::fs::create_dir_all(etc_dir)?;
+    // The directory is root's; the files are bound into the container,
+    // whose users read them.
+    crate::perms::private_dir(etc_dir)?;
     std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let (hosts, resolv) = match net {

@@ -5,8 +5,12 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{io_err, read, write, Cgroup, CgroupError};
 
-/// v1 controllers berth manages (named hierarchies such as `name=systemd` are
-/// left alone).
+/// The key of the hybrid layout's cgroup2 tree among a v1 cgroup's paths
+/// (runc's too).
+pub const UNIFIED_KEY: &str = "";
+
+/// v1 controllers berth manages. Named hierarchies (`name=systemd`) carry
+/// none, but the container is placed in them too (see [`Mounts::named`]).
 const V1_CONTROLLERS: &[&str] = &[
     "blkio",
     "cpu",
@@ -31,6 +35,11 @@ pub struct Mounts {
     pub v2: Option<PathBuf>,
     /// v1 controller to its hierarchy's mount point.
     pub v1: BTreeMap<String, PathBuf>,
+    /// Named v1 hierarchies without controllers (`name=systemd` to its
+    /// mount point). A container is placed in each, as runc does, so that
+    /// its cgroup namespace (and the hierarchy mounted in it) shows its own
+    /// cgroup, not the host's whole tree of every engine's cgroups.
+    pub named: BTreeMap<String, PathBuf>,
 }
 
 impl Mounts {
@@ -57,6 +66,12 @@ impl Mounts {
                 "cgroup" => {
                     for opt in sopts.split(',').filter(|o| V1_CONTROLLERS.contains(o)) {
                         m.v1.entry(opt.to_string()).or_insert_with(|| point.clone());
+                    }
+                    let has_controller = sopts.split(',').any(|o| V1_CONTROLLERS.contains(&o));
+                    if let Some(name) = sopts.split(',').find(|o| o.starts_with("name=")) {
+                        if !has_controller {
+                            m.named.entry(name.to_string()).or_insert(point);
+                        }
                     }
                 }
                 _ => {}
@@ -143,9 +158,18 @@ pub fn resolve(
         || mounts.v1.contains_key("cpu")
     {
         let mut paths = BTreeMap::new();
-        for (ctrl, mount) in &mounts.v1 {
+        for (ctrl, mount) in mounts.v1.iter().chain(&mounts.named) {
             let own = own_v1.get(ctrl).map(String::as_str).unwrap_or("/");
             paths.insert(ctrl.clone(), mount.join(container_path(spec, id, own)?));
+        }
+        // The hybrid layout's cgroup2 tree, controller-less: the container
+        // gets its own cgroup there too, or it would see the whole tree.
+        if let Some(v2) = &mounts.v2 {
+            let own = own_v2.as_deref().unwrap_or("/");
+            paths.insert(
+                UNIFIED_KEY.to_string(),
+                v2.join(container_path(spec, id, own)?),
+            );
         }
         return Ok(Cgroup::V1 { paths });
     }
@@ -223,6 +247,10 @@ mod tests {
             m.v1.keys().collect::<Vec<_>>(),
             ["cpu", "cpuacct", "memory"]
         );
+        assert_eq!(
+            m.named.get("name=systemd"),
+            Some(&PathBuf::from("/sys/fs/cgroup/systemd"))
+        );
         let own = "2:memory:/user.slice\n1:cpu:/\n0::/init.scope\n";
         let cg = resolve(&m, own, None, "abc").unwrap();
         let Cgroup::V1 { paths } = cg else {
@@ -235,6 +263,15 @@ mod tests {
         assert_eq!(
             paths["cpuacct"],
             Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/abc")
+        );
+        // Issue 15: the named hierarchy and the hybrid cgroup2 tree too.
+        assert_eq!(
+            paths["name=systemd"],
+            Path::new("/sys/fs/cgroup/systemd/berth/abc")
+        );
+        assert_eq!(
+            paths[UNIFIED_KEY],
+            Path::new("/sys/fs/cgroup/unified/berth/abc")
         );
         // Relative paths go under the caller's own cgroup, per hierarchy.
         let cg = resolve(&m, own, Some(Path::new("sub/x")), "abc").unwrap();

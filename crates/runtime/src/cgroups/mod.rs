@@ -16,6 +16,7 @@ mod layout;
 pub mod probe;
 
 pub use apply::{blkio_to_io_weight, device_rule, shares_to_weight};
+pub use layout::UNIFIED_KEY;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

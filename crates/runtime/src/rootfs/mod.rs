@@ -289,7 +289,12 @@ fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions)
                         Some(h.options.as_str()),
                     )
                     .map_err(what)?;
-                } else if let Some(p) = h.controllers.iter().find_map(|c| paths.get(c)) {
+                } else if let Some(p) = h
+                    .controllers
+                    .iter()
+                    .chain(&h.named)
+                    .find_map(|c| paths.get(c))
+                {
                     mount(
                         Some(p),
                         &fd_path(&target),
@@ -328,6 +333,9 @@ struct Hierarchy {
     options: String,
     /// Controllers it carries.
     controllers: Vec<String>,
+    /// Its key among a v1 cgroup's paths when it carries no controller:
+    /// `name=systemd`, or the hybrid layout's cgroup2 tree.
+    named: Option<String>,
 }
 
 fn v1_hierarchies() -> Vec<Hierarchy> {
@@ -381,11 +389,22 @@ fn v1_hierarchies() -> Vec<Hierarchy> {
         if fstype == "cgroup" && options.is_empty() {
             continue;
         }
+        let named = if fstype == "cgroup2" {
+            Some(crate::cgroups::UNIFIED_KEY.to_string())
+        } else if controllers.is_empty() {
+            sopts
+                .split(',')
+                .find(|o| o.starts_with("name="))
+                .map(String::from)
+        } else {
+            None
+        };
         out.push(Hierarchy {
             name,
             fstype: fstype.to_string(),
             options,
             controllers,
+            named,
         });
     }
     out
