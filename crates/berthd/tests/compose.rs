@@ -813,6 +813,7 @@ volumes:
     );
     assert_eq!(code, 0, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
+    let init = lines.get(18).copied().unwrap_or("");
     assert_eq!(
         lines,
         [
@@ -834,12 +835,12 @@ volumes:
             "67108864",
             "50",
             "50000",
-            lines[18],
+            init,
             "1",
         ],
-        "{out}"
+        "{out}{err}"
     );
-    assert_ne!(lines[18], "sleep", "init is pid 1");
+    assert_ne!(init, "sleep", "init is pid 1");
     assert_eq!(
         p.inspect(&app, "{{index .Config.Labels \"com.example.x\"}}"),
         "y"
