@@ -719,14 +719,18 @@ fn lifecycle_scale_recreate_and_every_command() {
     assert!(out.contains("exited with code 0"), "{out}");
 
     // down leaves an orphan (a service gone from the file) until
-    // --remove-orphans; containers (one-offs too) and the network go,
+    // --remove-orphans; the others' containers (one-offs too) and the network go,
     // within -t.
     p.write("docker-compose.yml", &life_yaml(1004, true));
     p.ok(&["up", "-d", "--no-deps", "extra"]);
     p.write("docker-compose.yml", &life_yaml(1004, false));
     let t = Instant::now();
-    p.ok(&["--profile", "manual", "down", "-t", "1"]);
+    // The orphan keeps the network: Compose fails on its removal, as on
+    // dockerd.
+    let (code, out, err) = p.compose(&["--profile", "manual", "down", "-t", "1"]);
     assert!(t.elapsed() < Duration::from_secs(20));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("has active endpoints"), "{err}");
     assert_eq!(
         p.containers().keys().collect::<Vec<_>>(),
         [&p.c("extra", 1)]
