@@ -695,6 +695,30 @@ fn lifecycle_scale_recreate_and_every_command() {
         "echo one-off; exit 5",
     ]);
     assert_eq!((code, out.trim()), (5, "one-off"));
+    // The same through docker-py's own attach sockets and container wait
+    // (Compose shells out to `docker start -a` unless told not to).
+    let r = p
+        .command(&[
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "worker",
+            "sh",
+            "-c",
+            "echo via-api; exit 6",
+        ])
+        .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        (r.status.code(), text.trim()),
+        (Some(6), "via-api"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let out = p.out(&["run", "-d", "worker", "sleep", "1000"]);
     let oneoff = out.trim().to_string();
     assert_eq!(
