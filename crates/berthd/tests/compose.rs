@@ -1344,6 +1344,18 @@ fn compose_v2_create_body() {
         }
     }
     let _down = Down(&d);
+    // Compose v2 takes the path below when the daemon announces API 1.44 or
+    // later (before, it connects the other networks after create, as 1.29
+    // does: the other tests).
+    let (code, out) = request(&d, "GET", "/version", None);
+    assert_eq!(code, 200, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let minor: u32 = v["ApiVersion"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("1."))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(minor >= 44, "{out}");
     let c = octet(&d);
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("token.txt");
