@@ -15,9 +15,17 @@ use crate::Cri;
 const REMOTECOMMAND: [(&str, Framing, &str); 6] = [
     ("v5.channel.k8s.io", Framing::Binary, "v4.channel.k8s.io"),
     ("v4.channel.k8s.io", Framing::Binary, "v4.channel.k8s.io"),
-    ("v4.base64.channel.k8s.io", Framing::Base64, "v4.channel.k8s.io"),
+    (
+        "v4.base64.channel.k8s.io",
+        Framing::Base64,
+        "v4.channel.k8s.io",
+    ),
     ("channel.k8s.io", Framing::Binary, "v3.channel.k8s.io"),
-    ("base64.channel.k8s.io", Framing::Base64, "v3.channel.k8s.io"),
+    (
+        "base64.channel.k8s.io",
+        Framing::Base64,
+        "v3.channel.k8s.io",
+    ),
     ("", Framing::Binary, "v3.channel.k8s.io"),
 ];
 /// Port-forward subprotocols: the SPDY tunnel, or channels.
@@ -54,7 +62,10 @@ fn offered(req: &Request<hyper::body::Incoming>) -> Vec<String> {
 }
 
 fn headers(pairs: &[(&str, String)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Answers a WebSocket upgrade of `/KIND/TOKEN`.

@@ -202,9 +202,7 @@ pub struct Channels {
 
 type Routes = std::sync::Arc<std::sync::Mutex<HashMap<u8, mpsc::Sender<Bytes>>>>;
 
-fn routes_lock(
-    r: &Routes,
-) -> std::sync::MutexGuard<'_, HashMap<u8, mpsc::Sender<Bytes>>> {
+fn routes_lock(r: &Routes) -> std::sync::MutexGuard<'_, HashMap<u8, mpsc::Sender<Bytes>>> {
     r.lock().unwrap_or_else(|e| e.into_inner())
 }
 
