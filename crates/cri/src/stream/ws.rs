@@ -185,12 +185,15 @@ pub enum Framing {
     Base64,
 }
 
+/// A stream's headers (name, value).
+pub type Headers = Vec<(String, String)>;
+
 /// A channel session's shape.
 #[derive(Debug, Default)]
 pub struct Channels {
     /// The streams handed out at once: channel, headers, and whether the
     /// client writes on it (the others' data is dropped).
-    pub streams: Vec<(u8, Vec<(String, String)>, bool)>,
+    pub streams: Vec<(u8, Headers, bool)>,
     /// Messages written before anything else.
     pub first: Vec<(u8, Vec<u8>)>,
     /// When every one of these channels has been ended by the server, the
