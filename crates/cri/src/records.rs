@@ -125,8 +125,8 @@ pub struct Exit {
     pub oom: bool,
 }
 
-/// Whether the shim named in `dir/shim.pid` (`PID START BOOT_ID`, see
-/// `runtime::state::PidFile`) still runs.
+/// Whether `dir`'s shim runs: the process `shim.pid` names (pid, start
+/// time and boot), as the engine checks it, not another with its pid.
 pub fn shim_alive(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("shim.pid"))
         .ok()

@@ -98,8 +98,7 @@ pub fn delete(cfg: &Config, id: &str) {
 pub fn wait_exit(dir: &Path, limit: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
     loop {
-        let alive = crate::records::shim_alive(dir);
-        if !alive {
+        if !crate::records::shim_alive(dir) {
             return true;
         }
         if std::time::Instant::now() >= deadline {
