@@ -696,7 +696,10 @@ fn lifecycle_scale_recreate_and_every_command() {
     ]);
     assert_eq!((code, out.trim()), (5, "one-off"));
     // The same through docker-py's own attach sockets and container wait
-    // (Compose shells out to `docker start -a` unless told not to).
+    // (Compose shells out to `docker start -a` unless told not to). Compose
+    // 1.29 opens those sockets lazily (dockerpty's `sockets()` returns a
+    // `map`), after its start: a command that printed at once could be done
+    // before the attach on any engine, so this one waits a moment first.
     let r = p
         .command(&[
             "run",
@@ -706,7 +709,7 @@ fn lifecycle_scale_recreate_and_every_command() {
             "worker",
             "sh",
             "-c",
-            "echo via-api; exit 6",
+            "sleep 1; echo via-api; exit 6",
         ])
         .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
         .stdin(Stdio::null())
