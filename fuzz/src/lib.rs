@@ -13,6 +13,16 @@ mod query;
 /// What berthd's `api` module gives `query.rs` (its `super`).
 const API_VERSION: &str = "1.47";
 
+/// berthd's API error, as far as `query.rs` needs it.
+#[derive(Debug)]
+struct ApiError;
+
+impl From<engine::EngineError> for ApiError {
+    fn from(_: engine::EngineError) -> ApiError {
+        ApiError
+    }
+}
+
 fn version_tuple(v: &str) -> (u32, u32) {
     let mut it = v.split('.').map(|p| p.parse().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
@@ -183,6 +193,7 @@ pub fn api(data: &[u8]) {
     let q = text(q);
     let query = query::Query::parse(Some(&q));
     let _ = query.filters();
+    let _ = query.go_filters();
     let _ = (query.get("name"), query.flag("force"), query.all("t"));
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         if let Some(s) = v.as_str() {

@@ -502,8 +502,8 @@ fn addresses_stay_unique_across_a_kill_9() {
     assert_eq!(
         chains,
         [
-            "localnet {",
             "firewall {",
+            "localnet {",
             "published {",
             "prerouting {",
             "output {",

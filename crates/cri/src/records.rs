@@ -125,14 +125,19 @@ pub struct Exit {
     pub oom: bool,
 }
 
+/// Whether `dir`'s shim runs: the process `shim.pid` names (pid, start
+/// time and boot), as the engine checks it, not another with its pid.
+pub fn shim_alive(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("shim.pid"))
+        .ok()
+        .and_then(|t| runtime::state::PidFile::parse(&t))
+        .is_some_and(|p| p.alive("berth-shim"))
+}
+
 /// The live state of the process run from `dir` by a shim, whose runtime
 /// state is under `runtime_root` with `id`.
 pub fn live(dir: &Path, runtime_root: &Path, id: &str) -> Live {
-    let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
-        .ok()
-        .and_then(|p| p.trim().parse::<i32>().ok())
-        .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-    if shim_alive {
+    if shim_alive(dir) {
         let pid = runtime::Runtime::new(runtime_root)
             .state(id)
             .map(|s| s.pid)

@@ -98,11 +98,7 @@ pub fn delete(cfg: &Config, id: &str) {
 pub fn wait_exit(dir: &Path, limit: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + limit;
     loop {
-        let alive = std::fs::read_to_string(dir.join("shim.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-        if !alive {
+        if !crate::records::shim_alive(dir) {
             return true;
         }
         if std::time::Instant::now() >= deadline {

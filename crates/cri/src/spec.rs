@@ -511,51 +511,13 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
 }
 
 /// Every device node of the host's `/dev` (what a privileged container
-/// gets), plus the requested ones.
+/// gets, as the engine gives a privileged Docker container), plus the
+/// requested ones that are not among them.
 fn host_devices(requested: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = requested.to_vec();
-    let mut stack = vec![std::path::PathBuf::from("/dev")];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let path = e.path();
-            let Ok(md) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let ft = md.file_type();
-            if ft.is_dir() {
-                if !["/dev/pts", "/dev/shm", "/dev/mqueue"]
-                    .iter()
-                    .any(|p| path == Path::new(p))
-                {
-                    stack.push(path);
-                }
-                continue;
-            }
-            let typ = if ft.is_char_device() {
-                "c"
-            } else if ft.is_block_device() {
-                "b"
-            } else {
-                continue;
-            };
-            if path == Path::new("/dev/console") || path == Path::new("/dev/ptmx") {
-                continue;
-            }
-            if out
-                .iter()
-                .any(|d| d["path"] == path.display().to_string().as_str())
-            {
-                continue;
-            }
-            let rdev = md.rdev();
-            out.push(json!({
-                "path": path, "type": typ,
-                "major": libc::major(rdev), "minor": libc::minor(rdev),
-                "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
-            }));
+    for d in engine::spec::host_devices() {
+        if !requested.iter().any(|r| r["path"] == d["path"]) {
+            out.push(d);
         }
     }
     out

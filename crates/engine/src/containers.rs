@@ -545,6 +545,7 @@ impl Engine {
         crate::mounts::parse_requested(&body.host_config)?;
         let mut body = body;
         self.network_prepare(&mut body)?;
+        let _t = runtime::trace::span("engine create");
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
@@ -572,6 +573,7 @@ impl Engine {
         let mounts = self.resolve_mounts(&body, &created)?;
         crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
         crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
+        runtime::trace::mark("create checked");
         let layers = store::config::chain_ids(&image.diff_ids);
         let mut rec = ContainerRecord {
             layers,
@@ -674,6 +676,7 @@ impl Engine {
         now: String,
         attached: usize,
     ) -> Result<(), EngineError> {
+        let _t = runtime::trace::span("engine start");
         let c = self.find_container(name)?;
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -689,6 +692,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
         if !is_mounted(&rootfs) {
+            let _t = runtime::trace::span("overlay mount");
             self.store().mount_layers_rw(&c.layers, &dir, &rootfs)?;
         }
         // The create body holds the image's config merged in; the image
@@ -705,6 +709,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        runtime::trace::mark("mounts prepared");
         let plan = match self.network_attach(&c) {
             Ok(p) => p,
             Err(e) => {
@@ -712,6 +717,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        runtime::trace::mark("network attached");
         let started = self.start_attached(
             &c,
             shim,
@@ -798,6 +804,7 @@ impl Engine {
                 )
             })?;
         }
+        runtime::trace::mark("spec built");
         let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
         log.attrs = crate::logging::attrs(c)?;
         crate::perms::write_private(
@@ -821,6 +828,7 @@ impl Engine {
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
+        runtime::trace::mark("bundle written");
         let out = {
             let mut cmd = Command::new(shim);
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
@@ -841,6 +849,7 @@ impl Engine {
         .arg(self.exec_root.join("runtime"))
         .output()
         .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
+        runtime::trace::mark("shim reported");
         let msg = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() || !msg.starts_with("started ") {
             let why = msg
@@ -920,6 +929,7 @@ impl Engine {
 
     /// Unmounts an exited container's root filesystem.
     pub fn container_release(&self, c: &ContainerRecord) {
+        let _t = runtime::trace::span("engine release");
         // Not under a start that began meanwhile (a restart).
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -928,6 +938,7 @@ impl Engine {
         }
         let dir = self.container_dir(&c.id);
         let _ = store::mount::unmount(&dir.join("rootfs"));
+        runtime::trace::mark("rootfs unmounted");
         let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
         if is_mounted(&dir.join("shm")) {
             let _ = store::mount::unmount(&dir.join("shm"));
@@ -1003,18 +1014,22 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&c.id);
+        let _t = runtime::trace::span("engine remove");
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
         let shm = self.container_dir(&c.id).join("shm");
         if is_mounted(&shm) {
             let _ = store::mount::unmount(&shm);
         }
+        runtime::trace::mark("runtime state deleted");
         // Iteratively: a container can leave a tree deep enough to
         // overflow a recursive removal.
         let _ = store::walk::remove_tree(&self.container_dir(&c.id));
+        runtime::trace::mark("container dir removed");
         self.store()
             .meta()
             .write(|w| w.delete(Table::Containers, &c.id))?;
+        runtime::trace::mark("record deleted");
         if volumes {
             self.remove_anonymous_volumes(&c);
         }

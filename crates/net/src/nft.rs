@@ -384,9 +384,7 @@ mod tests {
         assert!(r.contains("fib daddr type local ip daddr 127.0.0.1 udp dport 53 jump firewall\n"));
         assert!(r.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
         // CVE-2020-8558: nothing reaches 127.0.0.0/8 from outside lo.
-        assert!(r.contains(
-            "\tchain localnet {\n\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
-        ));
+        assert!(r.contains("\tchain localnet {\n\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"));
         let forward = r.split("chain forward").last().unwrap();
         assert!(!forward.contains("drop"), "{forward}");
         let r = ruleset(

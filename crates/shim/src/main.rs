@@ -37,6 +37,7 @@ fn main() {
         );
         std::process::exit(2);
     }
+    runtime::trace::mark("shim main");
     // What the shim makes (ctl.sock, ctr.log, exit.json, the runtime's
     // state) is root's alone; the container's processes set their own umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
@@ -93,7 +94,10 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
-    let created = rt.create(id, dir, &runtime::CreateOptions::default());
+    let created = {
+        let _t = runtime::trace::span("runtime create");
+        rt.create(id, dir, &runtime::CreateOptions::default())
+    };
     // Our own copies of the write ends go, so EOF comes when the container's
     // do; and our stdin, so that the container alone holds its read end.
     let _ = dup2_stdin(null.as_fd());
@@ -129,6 +133,8 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     output.wait_for(waiting, std::time::Duration::from_secs(5));
+    runtime::trace::mark("attached readers joined");
+    let start = runtime::trace::span("runtime start");
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
         let _ = write!(report, "error {e}");
@@ -140,6 +146,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     if std::fs::write(&tmp, runtime::state::PidFile::of_self()).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
     }
+    drop(start);
     let _ = write!(report, "started {pid}");
     drop(report);
     // Creating the container (spec, seccomp) used heap it no longer needs:
@@ -147,6 +154,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // SAFETY: no arguments that could be invalid.
     unsafe { libc::malloc_trim(0) };
     let code = supervise(pid, out, err_r, &output, &log);
+    runtime::trace::mark("init reaped");
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read
     // before the cgroup goes with the runtime state.
@@ -160,9 +168,11 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));
     }
     let _ = std::fs::remove_file(dir.join("shim.pid"));
+    runtime::trace::mark("exit recorded");
     // Attached readers see the end once the exit is there to be read.
     output.close();
     let _ = rt.delete(id, true);
+    runtime::trace::mark("shim done");
     0
 }
 

@@ -295,6 +295,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
             error: None,
         };
         let line = serde_json::to_string(&v).unwrap_or_default();
+        runtime::trace::mark("wait answered");
         let _ = tx.send_data(Bytes::from(format!("{line}\n"))).await;
     });
     let mut r = Response::new(body.boxed());

@@ -289,6 +289,10 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let path = path.to_string();
+    let traced = runtime::trace::enabled().then(|| format!("api {method} {path}"));
+    if let Some(t) = &traced {
+        runtime::trace::mark(&format!("{t} >"));
+    }
     let mut q = query::Query::parse(req.uri().query());
     if let Some(v) = version {
         q = q.with_version(version_tuple(v));
@@ -385,6 +389,9 @@ pub async fn handle(
         HeaderValue::from_static(concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
     );
     h.insert("Ostype", HeaderValue::from_static("linux"));
+    if let Some(t) = &traced {
+        runtime::trace::mark(&format!("{t} <"));
+    }
     resp
 }
 

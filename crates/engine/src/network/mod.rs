@@ -785,6 +785,7 @@ impl Engine {
             .mac
             .or_else(|| endpoint::parse_mac(&c.config.config.mac_address));
         let (ip, ip6) = self.allocate(ctx, &c.id)?;
+        runtime::trace::mark("address allocated");
         let netns = self.netns_dir().join(&c.id);
         let iface = net::Iface {
             ip6,
@@ -803,6 +804,7 @@ impl Engine {
             endpoint: Some(endpoint.clone()),
             ..Default::default()
         };
+        runtime::trace::mark("netns and veth made");
         // Written before the ports: a release after a failure below finds it.
         self.write_attachment(&c.id, &a)?;
         self.publish(c, &mut a, (ip, endpoint.ip6), &endpoint.veth)?;
@@ -814,6 +816,7 @@ impl Engine {
     /// After a stop (or a failed start): the veth, namespace, address and
     /// ports go. Idempotent.
     pub(crate) fn network_detach(&self, id: &str) {
+        let _t = runtime::trace::span("network detach");
         let a = self.attachment(id);
         if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
             let _ = net::netns::remove(path);
@@ -840,6 +843,7 @@ impl Engine {
             if a.as_ref().is_some_and(|a| a.endpoint.is_some()) {
                 ctx.bridge.detach(&veth, &self.netns_dir().join(id));
             }
+            runtime::trace::mark("veth detached");
             let _ = self.free(ctx, id);
         }
         let _ = std::fs::remove_file(self.attachment_path(id));

@@ -153,7 +153,7 @@ pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
 
 /// Every device node of the host's `/dev` (a privileged container gets them
 /// all, as Docker's), except the container's own pts, shm and mqueue.
-pub(crate) fn host_devices() -> Vec<Value> {
+pub fn host_devices() -> Vec<Value> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from("/dev")];

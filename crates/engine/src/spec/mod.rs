@@ -28,7 +28,7 @@ use store::config::ImageConfig;
 
 use crate::{EngineError, ErrorKind};
 
-pub use files::{console_size, write_etc_files, write_etc_files_with};
+pub use files::{console_size, host_devices, write_etc_files, write_etc_files_with};
 pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 

@@ -71,6 +71,7 @@ pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
     if let Err(e) = namespaces(plan, &ch) {
         fail(&ch, e);
     }
+    crate::trace::mark("stage1 namespaces made");
     // SAFETY: single-threaded (see `spawn`); the child ends in execve or _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
@@ -166,11 +167,13 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             cgroupns: plan.new.contains(CloneFlags::CLONE_NEWCGROUP),
             terminal,
         };
+        crate::trace::mark("init mounting");
         pty = rootfs::prepare(&setup)?;
         hook_state = creation_hooks(plan, ch)?;
         rootfs::pivot(&plan.rootfs)?;
         sysctls(plan)?;
         rootfs::finish(spec, setup.userns)?;
+        crate::trace::mark("init rootfs done");
     } else if terminal {
         pty = Some(console::open_pty(Path::new("/dev/ptmx"))?);
     }
@@ -192,6 +195,7 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             .map_err(|e| Error::io("open exec fifo", &p, e))?;
         f.write_all(b"0")
             .map_err(|e| Error::io("write exec fifo", &p, e))?;
+        crate::trace::mark("init released");
     }
     let start_hooks = plan
         .spec
@@ -534,6 +538,7 @@ fn exec(plan: &Plan, ch: &Channel, path: &CStr) -> Result<std::convert::Infallib
     if plan.init && wants_init(plan, "true") {
         tiny_init();
     }
+    crate::trace::mark("execve");
     let e = execve(path, &plan.args, &plan.env).unwrap_err();
     let msg = format!("exec {}: {e}", path.to_string_lossy());
     let _ = ch.send(&Msg::Error(msg.clone()));
