@@ -509,3 +509,240 @@ fn images_list_status_remove() {
     }))
     .unwrap();
 }
+
+/// A WebSocket client of the test's own: RFC 6455 over a `TcpStream`,
+/// masked frames out, whole frames in.
+struct Ws {
+    s: std::net::TcpStream,
+}
+
+impl Ws {
+    /// Upgrades `url` offering `protocols`; returns the client and the
+    /// subprotocol the server chose.
+    fn connect(url: &str, protocols: &str) -> (Ws, String) {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: {protocols}\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 101"), "{head}");
+        // RFC 6455's example key and its answer.
+        assert!(
+            head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+        let chosen = head
+            .lines()
+            .find_map(|l| l.strip_prefix("sec-websocket-protocol: "))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        (Ws { s }, chosen)
+    }
+
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        use std::io::Write;
+        let mask = [0x5a, 0x13, 0xc7, 0x01];
+        let mut f = vec![0x80 | opcode];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.s.write_all(&f).unwrap();
+    }
+
+    /// Data on a channel (a binary message).
+    fn channel(&mut self, ch: u8, data: &[u8]) {
+        let mut m = vec![ch];
+        m.extend_from_slice(data);
+        self.send(2, &m);
+    }
+
+    /// The next frame (opcode, payload); `None` at EOF.
+    fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
+        use std::io::Read;
+        let mut h = [0u8; 2];
+        self.s.read_exact(&mut h).ok()?;
+        assert_eq!(h[1] & 0x80, 0, "the server does not mask");
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut l = [0u8; 2];
+                self.s.read_exact(&mut l).unwrap();
+                u16::from_be_bytes(l) as usize
+            }
+            127 => {
+                let mut l = [0u8; 8];
+                self.s.read_exact(&mut l).unwrap();
+                u64::from_be_bytes(l) as usize
+            }
+            n => n as usize,
+        };
+        let mut p = vec![0u8; len];
+        self.s.read_exact(&mut p).unwrap();
+        Some((h[0] & 0x0f, p))
+    }
+
+    /// Channel data until the server closes, by channel; also the order of
+    /// the channels' first messages.
+    fn drain(&mut self, got: &mut HashMap<u8, Vec<u8>>) {
+        while let Some((op, p)) = self.recv() {
+            match op {
+                2 => got.entry(p[0]).or_default().extend_from_slice(&p[1..]),
+                8 => {
+                    self.send(8, &p);
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Channel data until `ch` holds `want`.
+    fn until(&mut self, got: &mut HashMap<u8, Vec<u8>>, ch: u8, want: &str) {
+        while !String::from_utf8_lossy(got.get(&ch).map(|v| &v[..]).unwrap_or(b"")).contains(want) {
+            let (op, p) = self
+                .recv()
+                .unwrap_or_else(|| panic!("EOF before {want:?}: {got:?}"));
+            assert_eq!(op, 2, "{got:?}");
+            got.entry(p[0]).or_default().extend_from_slice(&p[1..]);
+        }
+    }
+}
+
+/// Exec over WebSocket (`v4.channel.k8s.io`, `v5.channel.k8s.io`), with
+/// the test's own client: output by channel, the exit status on the error
+/// channel, a terminal with its size and a resize, v5's close of stdin;
+/// port forwarding over `v4.channel.k8s.io`.
+#[test]
+fn websocket_exec_resize_and_port_forward() {
+    let c = start();
+    let mut rt = c.runtime();
+    let logs = tempfile::tempdir().unwrap();
+    let pod_cfg = pod_config("ws", logs.path());
+    let pod = c
+        .block(rt.run_pod_sandbox(api::RunPodSandboxRequest {
+            config: Some(pod_cfg.clone()),
+            runtime_handler: String::new(),
+        }))
+        .unwrap()
+        .into_inner()
+        .pod_sandbox_id;
+    let ctr = c
+        .block(rt.create_container(api::CreateContainerRequest {
+            pod_sandbox_id: pod.clone(),
+            config: Some(container_config(
+                "server",
+                &["sh", "-c", "echo pf-hello | nc -l -p 7777; sleep 1000"],
+            )),
+            sandbox_config: Some(pod_cfg.clone()),
+        }))
+        .unwrap()
+        .into_inner()
+        .container_id;
+    c.block(rt.start_container(api::StartContainerRequest {
+        container_id: ctr.clone(),
+    }))
+    .unwrap();
+    let url = |rt: &mut RuntimeServiceClient<Channel>, cmd: &[&str], tty: bool, stdin: bool| {
+        c.block(rt.exec(api::ExecRequest {
+            container_id: ctr.clone(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            tty,
+            stdin,
+            stdout: true,
+            stderr: !tty,
+        }))
+        .unwrap()
+        .into_inner()
+        .url
+    };
+
+    // No terminal: stdout and stderr apart, a non-zero exit as v4's Status.
+    let u = url(
+        &mut rt,
+        &["sh", "-c", "echo out; echo err >&2; exit 3"],
+        false,
+        false,
+    );
+    let (mut ws, chosen) = Ws::connect(&u, "v4.channel.k8s.io, channel.k8s.io");
+    assert_eq!(chosen, "v4.channel.k8s.io");
+    let mut got = HashMap::new();
+    ws.drain(&mut got);
+    assert_eq!(String::from_utf8_lossy(&got[&1]), "out\n");
+    assert_eq!(String::from_utf8_lossy(&got[&2]), "err\n");
+    let status: serde_json::Value = serde_json::from_slice(&got[&3]).unwrap();
+    assert_eq!(status["status"], "Failure", "{status}");
+    assert_eq!(status["reason"], "NonZeroExitCode", "{status}");
+    assert_eq!(status["details"]["causes"][0]["message"], "3", "{status}");
+
+    // A terminal: its first size, a resize, input, success.
+    let u = url(
+        &mut rt,
+        &["sh", "-c", "stty size; read x; stty size; echo got-$x"],
+        true,
+        true,
+    );
+    let (mut ws, chosen) = Ws::connect(&u, "v5.channel.k8s.io, v4.channel.k8s.io");
+    assert_eq!(chosen, "v5.channel.k8s.io");
+    ws.channel(4, br#"{"Width":100,"Height":30}"#);
+    let mut got = HashMap::new();
+    ws.until(&mut got, 1, "30 100");
+    ws.channel(4, br#"{"Width":120,"Height":40}"#);
+    std::thread::sleep(Duration::from_millis(300));
+    ws.channel(0, b"hi\n");
+    ws.drain(&mut got);
+    let out = String::from_utf8_lossy(&got[&1]).into_owned();
+    assert!(out.contains("40 120") && out.contains("got-hi"), "{out:?}");
+    assert!(!got.contains_key(&2), "a terminal has one output: {got:?}");
+    let status: serde_json::Value = serde_json::from_slice(&got[&3]).unwrap();
+    assert_eq!(status["status"], "Success", "{status}");
+
+    // v5: the client ends stdin with [255, 0]; `cat` sees EOF.
+    let u = url(&mut rt, &["cat"], false, true);
+    let (mut ws, _) = Ws::connect(&u, "v5.channel.k8s.io");
+    ws.channel(0, b"abc");
+    ws.send(2, &[255, 0]);
+    let mut got = HashMap::new();
+    ws.drain(&mut got);
+    assert_eq!(String::from_utf8_lossy(&got[&1]), "abc");
+    let status: serde_json::Value = serde_json::from_slice(&got[&3]).unwrap();
+    assert_eq!(status["status"], "Success", "{status}");
+
+    // Port forwarding: data on channel 0, error on 1, each opened with the
+    // port (little-endian); what the pod's server wrote arrives.
+    let u = c
+        .block(rt.port_forward(api::PortForwardRequest {
+            pod_sandbox_id: pod.clone(),
+            port: vec![7777],
+        }))
+        .unwrap()
+        .into_inner()
+        .url;
+    let (mut ws, chosen) = Ws::connect(&u, "v4.channel.k8s.io");
+    assert_eq!(chosen, "v4.channel.k8s.io");
+    let mut got = HashMap::new();
+    ws.until(&mut got, 0, "pf-hello");
+    assert_eq!(&got[&0][..2], &7777u16.to_le_bytes());
+    assert_eq!(&got[&0][2..], b"pf-hello\n");
+    assert_eq!(&got[&1][..], &7777u16.to_le_bytes());
+    ws.send(8, &1000u16.to_be_bytes());
+}

@@ -617,3 +617,101 @@ fn volumes_survive_kill9_and_show_in_df() {
         "durable"
     );
 }
+
+/// A host directory bound onto itself and made shared; it and everything
+/// mounted below it are detached when dropped, also when the test fails.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(path: &std::path::Path) -> SharedMount {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some(path),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let guard = SharedMount(path.to_path_buf());
+        mount(
+            None::<&str>,
+            path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        guard
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// `docker run -v SRC:DST:rshared` propagates mounts both ways, as on
+/// dockerd: one made inside the container under the bind shows on the
+/// host, one made on the host shows inside.
+#[test]
+fn rshared_bind_propagates_both_ways() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("src");
+    for sub in ["in", "out"] {
+        std::fs::create_dir_all(src.join(sub)).unwrap();
+    }
+    let shared = SharedMount::new(&src);
+    let vol = format!("{}:/mnt:rshared", src.display());
+    let out_file = host.path().join("out");
+    let mut run = d
+        .docker_command(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "-v",
+            &vol,
+            "busybox",
+            "sh",
+            "-c",
+            "mount -t tmpfs from-ctr /mnt/in && echo made-inside > /mnt/in/f || exit 3; \
+             i=0; while [ ! -e /mnt/out/g ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
+             cat /mnt/out/g",
+        ])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .spawn()
+        .unwrap();
+    let seen = src.join("in/f");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let from_ctr = std::fs::read_to_string(&seen).unwrap_or_default();
+    let tmpfs = nix::mount::mount(
+        Some("from-host"),
+        &src.join("out"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    if tmpfs.is_ok() {
+        std::fs::write(src.join("out/g"), "made-on-host\n").unwrap();
+    }
+    let status = run.wait().unwrap();
+    let out = std::fs::read_to_string(&out_file).unwrap();
+    drop(shared);
+    tmpfs.unwrap();
+    assert_eq!(
+        from_ctr, "made-inside\n",
+        "the container's mount reached the host"
+    );
+    assert!(status.success(), "{status:?} {out}");
+    assert_eq!(
+        out, "made-on-host\n",
+        "the host's mount reached the container"
+    );
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!info.contains(src.to_str().unwrap()), "{info}");
+}

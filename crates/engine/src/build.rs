@@ -805,6 +805,11 @@ impl Engine {
             });
         }
         let parent = st.image.as_ref().map(|i| i.id.clone());
+        step_container_config(
+            &mut config,
+            parent.as_deref(),
+            &format!("/bin/sh -c #(nop)  {sig}"),
+        );
         let img = self
             .store()
             .commit_step(&st.chain(), None, config.clone(), parent.as_deref())?;
@@ -1259,6 +1264,7 @@ impl Engine {
             created_by: created_by.to_string(),
             ..Default::default()
         });
+        step_container_config(&mut config, Some(&image.id), created_by);
         let img = self.store().commit_step(
             &c.layers,
             Some(&self.container_dir(id).join("upper")),
@@ -1520,6 +1526,11 @@ impl Engine {
         let mut config = st.config.clone();
         let now = crate::time::now();
         config.created = Some(now.clone());
+        step_container_config(
+            &mut config,
+            st.image.as_ref().map(|i| i.id.as_str()),
+            &created_by,
+        );
         config.history.push(History {
             created: now,
             created_by,
@@ -1541,6 +1552,32 @@ impl Engine {
         out(&format!(" ---> {}\n", short(&img.id)));
         Ok(())
     }
+}
+
+/// Records what dockerd 20.10's classic builder writes as a step's
+/// `container_config`: the config the step ran with, its image the parent,
+/// its command the step's own (`["/bin/sh", "-c", "#(nop) ", "CMD …"]` for a
+/// metadata step or a copy, the shell command for a RUN). docker-compose
+/// 1.29 reads an image's volumes from it (`ContainerConfig.Volumes`) to
+/// hand a service's anonymous volumes on when it recreates a container;
+/// without it the data under an image's `VOLUME` was lost.
+fn step_container_config(config: &mut ImageConfig, parent: Option<&str>, created_by: &str) {
+    let mut cc = models::container::Config::from(&config.config);
+    let shell = created_by
+        .find("/bin/sh -c ")
+        .map(|i| &created_by[i + 11..]);
+    cc.cmd = Some(match shell {
+        Some(rest) if rest.starts_with("#(nop) ") => vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "#(nop) ".into(),
+            rest["#(nop) ".len()..].trim_start().to_string(),
+        ],
+        Some(rest) => vec!["/bin/sh".into(), "-c".into(), rest.to_string()],
+        None => vec!["/bin/sh".into(), "-c".into(), created_by.to_string()],
+    });
+    cc.image = parent.unwrap_or_default().to_string();
+    config.container_config = Some(cc);
 }
 
 /// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).

@@ -362,7 +362,12 @@ async fn receive_pty(
     child: &mut tokio::process::Child,
 ) -> Result<std::os::fd::OwnedFd, ApiError> {
     let got = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        // Biased: a quick process's berth-runtime sends the terminal and
+        // exits before this task runs again; its connection, waiting in the
+        // backlog, must win over its exit (an unbiased pick failed such an
+        // exec with an empty 400 about once in twenty on a loaded machine).
         tokio::select! {
+            biased;
             c = accept_root(l) => {
                 let conn = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
                 let conn = conn.into_std().map_err(|e| ApiError::internal(e.to_string()))?;

@@ -7,12 +7,18 @@
 //! `v2.channel.k8s.io`) for exec and attach (streams `error`, `stdin`,
 //! `stdout`, `stderr`, `resize`), `portforward.k8s.io` for port forwarding
 //! (a `data` and an `error` stream per connection, named by `port` and
-//! `requestID`). WebSocket upgrades (what newer clients try first) are
-//! refused, so such clients fall back to SPDY.
+//! `requestID`). Or it upgrades to WebSocket ([`ws`]) with a subprotocol in
+//! `Sec-WebSocket-Protocol`: `v5.channel.k8s.io`, `v4.channel.k8s.io`
+//! (and the older `channel.k8s.io`, and `base64.` variants) for exec and
+//! attach; for port forwarding `SPDY/3.1+portforward.k8s.io` (a SPDY
+//! session tunnelled in binary messages, as client-go's newer
+//! port-forward does) or `v4.channel.k8s.io` (a data and an error channel
+//! per port of the request, as the kubelet's).
 
 pub mod portforward;
 pub mod remotecommand;
 pub mod spdy;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -192,10 +198,13 @@ async fn handle(cri: Arc<Cri>, mut req: Request<hyper::body::Incoming>) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    if upgrade == "websocket" {
+        return websocket::handle(cri, req, kind, token);
+    }
     if upgrade != "spdy/3.1" {
         return plain(
             StatusCode::BAD_REQUEST,
-            "this streaming server speaks SPDY/3.1 (Upgrade: SPDY/3.1)",
+            "this streaming server speaks SPDY/3.1 (Upgrade: SPDY/3.1) and WebSocket",
         );
     }
     let Some(pending) = cri.streams.take(token) else {
@@ -224,6 +233,15 @@ async fn handle(cri: Arc<Cri>, mut req: Request<hyper::body::Incoming>) -> Respo
             Pending::PortForward(r) => portforward::run(cri, conn, r).await,
         }
     });
+    switching("SPDY/3.1", |h| {
+        if let Ok(v) = protocol.parse() {
+            h.insert("X-Stream-Protocol-Version", v);
+        }
+    })
+}
+
+/// A `101 Switching Protocols` to `to`, with more headers from `more`.
+fn switching(to: &str, more: impl FnOnce(&mut hyper::HeaderMap)) -> Response<Body> {
     use http_body_util::BodyExt;
     let mut r = Response::new(Full::new(Bytes::new()).boxed());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -232,9 +250,11 @@ async fn handle(cri: Arc<Cri>, mut req: Request<hyper::body::Incoming>) -> Respo
         hyper::header::CONNECTION,
         "Upgrade".parse().expect("header"),
     );
-    h.insert(hyper::header::UPGRADE, "SPDY/3.1".parse().expect("header"));
-    if let Ok(v) = protocol.parse() {
-        h.insert("X-Stream-Protocol-Version", v);
+    if let Ok(v) = to.parse() {
+        h.insert(hyper::header::UPGRADE, v);
     }
+    more(h);
     r
 }
+
+mod websocket;

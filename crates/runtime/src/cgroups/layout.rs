@@ -222,13 +222,35 @@ pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
     mkdir(path)
 }
 
-/// `mkdir`, an existing directory being fine.
+/// `mkdir` with mode 0755 whatever the umask (see [`create_dir`]), an
+/// existing directory being fine; a missing parent is `NotFound`.
 fn mkdir(dir: &Path) -> Result<(), CgroupError> {
+    use std::os::unix::fs::PermissionsExt;
     match std::fs::create_dir(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io_err(dir)(e)),
-        _ => Ok(()),
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(CGROUP_DIR_MODE))
+            .map_err(io_err(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(dir)(e)),
     }
 }
+
+/// Creates `path` and its missing parents with mode 0755 whatever the
+/// process's umask (the shim runs with 077): as runc makes them, so that a
+/// container's non-root user reads its own limits in `/sys/fs/cgroup` (the
+/// JVM, Go's automaxprocs, busybox `free` do), and host users can list them.
+pub fn create_dir(path: &Path) -> Result<(), CgroupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
+    std::fs::create_dir_all(path).map_err(io_err(path))?;
+    for dir in missing {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(CGROUP_DIR_MODE))
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+/// The mode of the cgroup directories the runtime makes (runc's).
+pub const CGROUP_DIR_MODE: u32 = 0o755;
 
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and refuses tasks
 /// until they are set: copy them down from the first ancestor that has them.

@@ -166,7 +166,7 @@ impl Cgroup {
             Cgroup::V2 { path } => layout::create_v2(path),
             Cgroup::V1 { paths } => {
                 for dir in self.dirs() {
-                    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+                    layout::create_dir(dir)?;
                 }
                 if let Some(cpuset) = paths.get("cpuset") {
                     layout::fill_cpuset(cpuset)?;
