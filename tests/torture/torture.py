@@ -3,6 +3,7 @@
 
     tests/torture/torture.py [--berthd PATH] [--iterations N] [--seed S]
                              [--workers W] [--work DIR] [--keep]
+                             [--duration SECONDS]
 
 As root. Starts a berthd of its own (private socket, data and exec roots,
 bridge `bx<pid>`) and Debian's docker-registry on a free loopback port, then
@@ -973,6 +974,8 @@ def main():
     ap.add_argument("--berthd", default=os.path.join(REPO, "target/release/berthd"))
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--duration", type=float, default=None,
+                    help="start no iteration after this many seconds (a bounded run)")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--max-delay", type=float, default=3.0, help="longest run before a kill (s)")
     ap.add_argument("--work", default=None, help="work directory (default: a new one in /var/tmp)")
@@ -990,6 +993,9 @@ def main():
     try:
         h.setup()
         for i in range(1, args.iterations + 1):
+            if args.duration is not None and time.time() - t0 > args.duration:
+                log("torture: %.0f s are up after %d iterations" % (args.duration, i - 1))
+                break
             h.iterate(i, rng)
         h.teardown_and_check_leaks()
     except BaseException:
@@ -1012,7 +1018,7 @@ def main():
     mean = sum(h.inflight_at_kill) / max(1, len(h.inflight_at_kill))
     log("torture: %d iterations, %d operations (%d acknowledged), %d kills (%.1f operations in flight on average, "
         "at most %d), %d objects checked, %d problems, %.0f s, seed %d"
-        % (args.iterations, h.ops, h.acked, h.kills, mean, max(h.inflight_at_kill or [0]), h.checked,
+        % (h.iteration, h.ops, h.acked, h.kills, mean, max(h.inflight_at_kill or [0]), h.checked,
            len(h.problems), time.time() - t0, args.seed))
     log("torture: acknowledged by kind: " + ", ".join("%s %d" % kv for kv in sorted(h.by_kind.items())))
     for p in h.problems:

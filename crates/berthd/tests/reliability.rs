@@ -450,3 +450,78 @@ fn issue16_concurrent_prunes_all_succeed() {
         assert_eq!(left.trim(), "", "round {round}");
     }
 }
+
+/// A prune listed the dangling images, then removed them one by one; a
+/// build meanwhile hit its cache on one of them, tagged it and answered, and
+/// the prune removed it, tag and all (found by the torture harness: `build`
+/// acknowledged, its tag gone). The prune now runs alone from its list to
+/// its collection, and a build holds it off for its whole run.
+#[test]
+fn issue16_a_prune_never_takes_a_build_it_raced() {
+    let d = Daemon::with_busybox();
+    let ctx = d.dir.path().join("ctx-race");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nARG N\nLABEL n=$N\n").unwrap();
+    let tar = d.dir.path().join("busybox.tar");
+    let build = |n: usize, tag: Option<&str>| {
+        let arg = format!("N={n}");
+        let mut args = vec!["build", "-q", "--build-arg", &arg];
+        if let Some(t) = tag {
+            args.extend(["-t", t]);
+        }
+        args.push(ctx.to_str().unwrap());
+        let (code, out, err) = d.docker(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        out.trim().to_string()
+    };
+    const CACHED: usize = 6;
+    // The race is lost in some rounds only: a few of them.
+    let mut lost = Vec::new();
+    for round in 0..3 {
+        for n in 0..CACHED {
+            build(round * CACHED + n, None);
+        }
+        // More dangling images: the prune's removals take a while.
+        for i in 0..16 {
+            let msg = format!("filler {round} {i}");
+            let (code, _, err) = d.docker(&["import", "-m", &msg, tar.to_str().unwrap()]);
+            assert_eq!(code, 0, "{err}");
+        }
+        lost = std::thread::scope(|s| {
+            let prune = s.spawn(|| post_json(&d, "/images/prune", ""));
+            let builds: Vec<_> = (0..CACHED)
+                .map(|n| {
+                    let (build, d) = (&build, &d);
+                    s.spawn(move || {
+                        let tag = format!("raced{round}:{n}");
+                        let id = build(round * CACHED + n, Some(&tag));
+                        let (code, got, _) = d.docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+                        (code != 0 || got.trim() != id).then_some(tag)
+                    })
+                })
+                .collect();
+            let lost = builds
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect();
+            assert_eq!(prune.join().unwrap().0, 200);
+            lost
+        });
+        // Each tag names its build's image, after the prune too.
+        for n in 0..CACHED {
+            let tag = format!("raced{round}:{n}");
+            if d.docker(&["image", "inspect", &tag]).0 != 0 && !lost.contains(&tag) {
+                lost.push(tag);
+            }
+        }
+        if !lost.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        lost,
+        Vec::<String>::new(),
+        "builds whose image a prune took"
+    );
+    assert_eq!(problems(&d), Vec::<String>::new());
+}

@@ -256,13 +256,24 @@ impl Engine {
     }
 
     /// `POST /images/prune`: dangling images (all unused with `all`).
+    ///
+    /// It runs alone from the list to the collection (the collector's turn
+    /// of the lock): a build, pull, load, import or commit in flight holds
+    /// it off, so the image it made and has not tagged yet is never taken
+    /// for a dangling one (a build's image was, and the build's tag went
+    /// with it: found by the torture harness).
     pub fn image_prune(&self, all: bool) -> Result<PruneReport, EngineError> {
+        let alone = self.gc_lock.exclusive();
         let users = self.image_users()?;
         let users = |id: &str| users.get(id).cloned().unwrap_or_default();
         let ids = ops::prunable(self.store.meta(), all, &users)?;
         let before: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         let mut deleted = Vec::new();
         for id in ids {
+            // Tagged meanwhile (`docker tag` needs no lock): no longer dangling.
+            if !all && !ops::tags_of(self.store.meta(), &id)?.is_empty() {
+                continue;
+            }
             // Removed meanwhile by another prune or rmi: nothing to do, as
             // Docker's prune skips it (found by the torture harness).
             match ops::remove(self.store.meta(), &id, true, &users) {
@@ -271,7 +282,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.collect_garbage()?;
+        self.collect_garbage_alone(&alone)?;
         let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         Ok(PruneReport {
             images_deleted: (!deleted.is_empty()).then_some(deleted),

@@ -104,7 +104,12 @@ impl Engine {
 
     /// Collects unreferenced layers and blobs, keeping containers' layers.
     pub(crate) fn collect_garbage(&self) -> Result<(), EngineError> {
-        let _only = self.gc_lock.exclusive();
+        let only = self.gc_lock.exclusive();
+        self.collect_garbage_alone(&only)
+    }
+
+    /// [`Engine::collect_garbage`] for a caller already running alone.
+    pub(crate) fn collect_garbage_alone(&self, _alone: &Collecting<'_>) -> Result<(), EngineError> {
         self.store.gc(&self.container_layers()?)?;
         Ok(())
     }

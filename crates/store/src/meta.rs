@@ -356,6 +356,19 @@ impl Writer<'_> {
         Ok(old)
     }
 
+    /// The references naming image `id`, as this transaction sees them.
+    pub fn refs_to(&mut self, id: &str) -> Result<Vec<String>, MetaError> {
+        let refs = self.tx.open_table(REFS).map_err(dberr)?;
+        let mut out = Vec::new();
+        for entry in refs.iter().map_err(dberr)? {
+            let (k, v) = entry.map_err(dberr)?;
+            if v.value() == id {
+                out.push(k.value().to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// An image record as this transaction sees it (read-modify-write of
     /// its repo digests without a lost update).
     pub fn image(&mut self, id: &str) -> Result<Option<ImageRecord>, MetaError> {

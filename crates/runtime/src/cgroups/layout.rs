@@ -9,6 +9,11 @@ use super::{io_err, read, write, Cgroup, CgroupError};
 /// (runc's too).
 pub const UNIFIED_KEY: &str = "";
 
+/// The parent under which containers without a cgroups path of their own
+/// go (`/berth/<id>`). It is berth's: removed when its last container goes
+/// (see [`super::Cgroup::destroy`]), so nothing is left once all are gone.
+pub const DEFAULT_PARENT: &str = "berth";
+
 /// v1 controllers berth manages. Named hierarchies (`name=systemd`) carry
 /// none, but the container is placed in them too (see [`Mounts::named`]).
 const V1_CONTROLLERS: &[&str] = &[
@@ -115,7 +120,7 @@ fn container_path(spec: Option<&Path>, id: &str, own: &str) -> Result<PathBuf, C
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = if given.is_empty() {
-        format!("/berth/{id}")
+        format!("/{DEFAULT_PARENT}/{id}")
     } else if !given.starts_with('/') && given.matches(':').count() == 2 {
         // systemd's "slice:prefix:name"; without systemd, a plain path.
         let mut it = given.split(':');
@@ -181,15 +186,26 @@ pub fn resolve(
 }
 
 /// Creates a v2 cgroup, enabling in each ancestor the controllers it offers, so
-/// that the container's cgroup gets its limit files.
+/// that the container's cgroup gets its limit files. Ancestors missing below
+/// the mount are made one by one, each enabled before its child is made (a
+/// child made before its parent enables a controller lacks its files). The
+/// leaf is made last with `mkdir`, not `mkdir -p`: if a concurrent destroy
+/// removed an empty parent meanwhile, this fails with `NotFound` (and
+/// [`super::Cgroup::create`] tries again) instead of making the parent anew
+/// without its controllers.
 pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
     let mut ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
     ancestors.reverse();
     for dir in ancestors {
         if !dir.join("cgroup.controllers").exists() {
-            continue;
+            let in_cgroupfs = dir
+                .parent()
+                .is_some_and(|p| p.join("cgroup.controllers").exists());
+            if !in_cgroupfs {
+                continue;
+            }
+            mkdir(dir)?;
         }
-        create_dir(dir)?;
         let available = read(&dir.join("cgroup.controllers")).unwrap_or_default();
         let wanted: Vec<String> = available
             .split_whitespace()
@@ -203,7 +219,19 @@ pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
             let _ = write(&dir.join("cgroup.subtree_control"), &wanted.join(" "));
         }
     }
-    create_dir(path)
+    mkdir(path)
+}
+
+/// `mkdir` with mode 0755 whatever the umask (see [`create_dir`]), an
+/// existing directory being fine; a missing parent is `NotFound`.
+fn mkdir(dir: &Path) -> Result<(), CgroupError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(CGROUP_DIR_MODE))
+            .map_err(io_err(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(dir)(e)),
+    }
 }
 
 /// Creates `path` and its missing parents with mode 0755 whatever the

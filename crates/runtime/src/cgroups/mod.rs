@@ -104,6 +104,10 @@ fn read(path: &Path) -> Result<String, CgroupError> {
     std::fs::read_to_string(path).map_err(io_err(path))
 }
 
+/// How often [`Cgroup::create`] makes its directories again when a
+/// concurrent destroy removed the default parent from under it.
+const CREATE_TRIES: usize = 20;
+
 /// How long freezing may take before we give up.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -140,8 +144,24 @@ impl Cgroup {
         }
     }
 
-    /// Creates the directories (parents included).
+    /// Creates the directories (parents included). A concurrent
+    /// [`Cgroup::destroy`] of the last other container may remove the shared
+    /// default parent between its making and the leaf's: made again then.
     pub fn create(&self) -> Result<(), CgroupError> {
+        let mut tries = 0;
+        loop {
+            match self.create_once() {
+                Err(CgroupError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && tries < CREATE_TRIES =>
+                {
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn create_once(&self) -> Result<(), CgroupError> {
         match self {
             Cgroup::V2 { path } => layout::create_v2(path),
             Cgroup::V1 { paths } => {
@@ -242,7 +262,10 @@ impl Cgroup {
         Ok(apply::stats(self))
     }
 
-    /// Removes the cgroup directories (they must be empty of processes).
+    /// Removes the cgroup directories (they must be empty of processes),
+    /// then the default parent (`berth`) where no other container is left in
+    /// it, so that a host where every container is gone keeps no cgroup of
+    /// berth's (parents a `cgroupsPath` names are the caller's and stay).
     pub fn destroy(&self) -> Result<(), CgroupError> {
         for dir in self.dirs() {
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -262,6 +285,14 @@ impl Cgroup {
                             source: e,
                         })
                     }
+                }
+            }
+        }
+        for dir in self.dirs() {
+            if let Some(parent) = dir.parent() {
+                if parent.file_name() == Some(std::ffi::OsStr::new(layout::DEFAULT_PARENT)) {
+                    // EBUSY or ENOTEMPTY: another container is in it.
+                    let _ = std::fs::remove_dir(parent);
                 }
             }
         }

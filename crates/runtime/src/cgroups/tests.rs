@@ -442,3 +442,70 @@ fn io_bytes_parsed_from_both_versions() {
         vec![(8, 0, 100, 200), (259, 0, 5, 0)]
     );
 }
+
+/// Removes a directory tree of empty cgroups, deepest first (a test's own).
+struct TreeGuard(Vec<PathBuf>);
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        for top in &self.0 {
+            for dir in [top.join("berth/a"), top.join("berth/b"), top.join("berth")] {
+                let _ = std::fs::remove_dir(dir);
+            }
+            let _ = std::fs::remove_dir(top);
+        }
+    }
+}
+
+/// Issue 16: every test's containers went, and `berth` stayed in each
+/// hierarchy (the named `systemd` one and the hybrid cgroup2 tree too). The
+/// default parent now goes with its last container; one still in it keeps
+/// it, and a parent emptied under a create is made again.
+#[test]
+fn real_default_parent_goes_with_its_last_container() {
+    let top = unique("parent");
+    let open =
+        |leaf: &str| Cgroup::open(Some(Path::new(&format!("{top}/berth/{leaf}"))), leaf).unwrap();
+    let (a, b) = (open("a"), open("b"));
+    let tops: Vec<PathBuf> = a
+        .dirs()
+        .iter()
+        .map(|d| d.parent().unwrap().parent().unwrap().to_path_buf())
+        .collect();
+    let _guard = TreeGuard(tops.clone());
+    a.create().unwrap();
+    b.create().unwrap();
+    a.destroy().unwrap();
+    for t in &tops {
+        assert!(
+            t.join("berth/b").is_dir(),
+            "{}: b's parent went",
+            t.display()
+        );
+    }
+    b.destroy().unwrap();
+    for t in &tops {
+        assert!(
+            !t.join("berth").exists(),
+            "{}/berth left with no container in it",
+            t.display()
+        );
+        assert!(
+            t.is_dir(),
+            "{}: a parent the caller named went",
+            t.display()
+        );
+    }
+    // Racing creates and destroys under one parent never fail a create.
+    std::thread::scope(|s| {
+        for leaf in ["a", "b"] {
+            let cg = open(leaf);
+            s.spawn(move || {
+                for _ in 0..200 {
+                    cg.create().unwrap();
+                    cg.destroy().unwrap();
+                }
+            });
+        }
+    });
+}
