@@ -192,8 +192,16 @@ fn stop_signal_and_kill_signal() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done",
     ]));
+    // A signal sent before the shell set its trap would end it otherwise
+    // (seen under load): each stop and kill waits for the `ready` after it.
+    let ready = |name: &str, n: usize| {
+        eventually("the shell's traps", || {
+            d.docker(&["logs", name]).1.matches("ready").count() >= n
+        })
+    };
+    ready("t", 1);
     let t = Instant::now();
     ok(d.docker(&["stop", "t"]));
     assert!(t.elapsed() < Duration::from_secs(5));
@@ -209,11 +217,13 @@ fn stop_signal_and_kill_signal() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 10' USR1; trap 'exit 12' USR2; while true; do sleep 0.1; done",
+        "trap 'exit 10' USR1; trap 'exit 12' USR2; echo ready; while true; do sleep 0.1; done",
     ]));
+    ready("u", 1);
     ok(d.docker(&["stop", "u"]));
     assert_eq!(inspect(&d, "u", "{{.State.ExitCode}}"), "10");
     ok(d.docker(&["start", "u"]));
+    ready("u", 2);
     ok(d.docker(&["kill", "-s", "USR2", "u"]));
     eventually("USR2", || {
         inspect(&d, "u", "{{.State.Status}} {{.State.ExitCode}}") == "exited 12"
