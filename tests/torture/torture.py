@@ -892,6 +892,22 @@ class Harness:
         return subprocess.run(["nft", "list", "table", "ip", "berth_" + self.bridge],
                               capture_output=True, text=True).stdout
 
+    @staticmethod
+    def shims(work):
+        """The berth-shim processes whose arguments name the work directory."""
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0] == b"berth-shim" and any(work.encode() in a for a in cmd):
+                found.append(pid)
+        return found
+
     def leaks(self):
         work = os.path.realpath(self.work)
         with open("/proc/self/mountinfo") as f:
@@ -925,16 +941,17 @@ class Harness:
                     self.problem("cgroup left: " + os.path.join(root, d))
             if root.count("/") > 5:
                 dirs[:] = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    cmd = f.read().split(b"\0")
-            except OSError:
-                continue
-            if cmd and cmd[0] == b"berth-shim" and any(work.encode() in a for a in cmd):
-                self.problem("shim left: pid %s" % pid)
+        # A shim finishes its own cleanup (the runtime's state, its files)
+        # after the container's removal was answered: give it a moment
+        # before calling it left.
+        deadline = time.monotonic() + 5
+        while True:
+            shims = self.shims(work)
+            if not shims or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        for pid in shims:
+            self.problem("shim left: pid %s" % pid)
         data = self.berthd.data
         for root, dirs, files in os.walk(data):
             rel = os.path.relpath(root, data)
