@@ -147,14 +147,24 @@ impl Cgroup {
     /// Creates the directories (parents included). A concurrent
     /// [`Cgroup::destroy`] of the last other container may remove the shared
     /// default parent between its making and the leaf's: made again then.
+    /// A cgroup just removed can still answer `mkdir` with `EEXIST` while
+    /// the kernel lets it go (`create_dir_all` then finds no directory):
+    /// tried again after a moment.
     pub fn create(&self) -> Result<(), CgroupError> {
+        use std::io::ErrorKind;
         let mut tries = 0;
         loop {
             match self.create_once() {
                 Err(CgroupError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound && tries < CREATE_TRIES =>
+                    if matches!(
+                        source.kind(),
+                        ErrorKind::NotFound | ErrorKind::AlreadyExists
+                    ) && tries < CREATE_TRIES =>
                 {
                     tries += 1;
+                    if source.kind() == ErrorKind::AlreadyExists {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
                 }
                 r => return r,
             }
