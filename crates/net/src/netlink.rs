@@ -476,29 +476,18 @@ impl Netlink {
 
     /// Adds an IPv6 default route through `gateway`.
     pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> io::Result<()> {
-        let h = [
-            libc::AF_INET6 as u8,
-            0, // dst_len: the default route
-            0,
-            0,
-            RT_TABLE_MAIN,
-            RTPROT_BOOT,
-            0, // RT_SCOPE_UNIVERSE
-            RTN_UNICAST,
-            0,
-            0,
-            0,
-            0,
-        ];
-        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
-        m.attr(RTA_GATEWAY, &gateway.octets());
-        self.request(&mut m)
+        self.add_default_route_via(libc::AF_INET6, &gateway.octets())
     }
 
     /// Adds a default route through `gateway`.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> io::Result<()> {
+        self.add_default_route_via(libc::AF_INET, &gateway.octets())
+    }
+
+    /// A default route of `family` through the gateway's address bytes.
+    fn add_default_route_via(&mut self, family: libc::c_int, gateway: &[u8]) -> io::Result<()> {
         let h = [
-            libc::AF_INET as u8,
+            family as u8,
             0, // dst_len: the default route
             0,
             0,
@@ -512,7 +501,7 @@ impl Netlink {
             0,
         ];
         let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
-        m.attr(RTA_GATEWAY, &gateway.octets());
+        m.attr(RTA_GATEWAY, gateway);
         self.request(&mut m)
     }
 }
