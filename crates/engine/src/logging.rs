@@ -328,9 +328,15 @@ pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineErro
 }
 
 /// What the shim reads from `log-opts.json`.
-pub fn shim_options(s: &LogSettings) -> Value {
-    json!({"driver": s.driver, "max_size": s.max_size, "max_file": s.max_file,
-           "compress": s.compress, "attrs": s.attrs})
+pub fn shim_options(s: &LogSettings) -> models::log::LogOptions {
+    models::log::LogOptions {
+        driver: s.driver.clone(),
+        path: String::new(),
+        max_size: s.max_size,
+        max_file: s.max_file,
+        compress: s.compress,
+        attrs: s.attrs.clone(),
+    }
 }
 
 /// json-file lines into `out`.

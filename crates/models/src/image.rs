@@ -181,6 +181,17 @@ pub struct BuildResult {
     pub id: String,
 }
 
+/// `GET /distribution/{name}/json` (moby's `registry.DistributionInspect`):
+/// what a registry has under a name, without pulling it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DistributionInspect {
+    /// The manifest's (or index's) descriptor.
+    pub descriptor: crate::oci::Descriptor,
+    /// The platforms it serves.
+    pub platforms: Vec<crate::oci::Platform>,
+}
+
 /// An API version, `(1, 47)`.
 pub type ApiVersion = (u32, u32);
 

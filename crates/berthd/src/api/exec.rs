@@ -14,7 +14,6 @@ use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use models::exec::{ExecConfig, ExecInspect, ExecStart, ProcessConfig};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::containers::frame;
@@ -29,7 +28,7 @@ pub struct ExecRecord {
     config: ExecConfig,
     /// The OCI process `berth-runtime exec --process` runs (runtime-spec
     /// JSON, written to a file as it is).
-    process: Value,
+    process: oci_spec::runtime::Process,
     running: bool,
     exit_code: Option<i32>,
     pid: i32,
@@ -148,7 +147,9 @@ pub async fn start(
         console: dir.join(format!("{}.sock", &id[..16])),
     };
     // The exec's environment: root's only.
-    engine::perms::write_private(&files.process, rec.process.to_string())
+    let text = serde_json::to_string(&rec.process)
+        .map_err(|e| ApiError::internal(format!("the exec process: {e}")))?;
+    engine::perms::write_private(&files.process, text)
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
     let detach = opts.detach;
     let (tty, stdin) = (rec.tty, rec.stdin && !detach);

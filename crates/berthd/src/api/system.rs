@@ -296,7 +296,10 @@ pub fn info(d: &Daemon) -> Response<Body> {
 pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
     let e = d.engine.clone();
     let problems = super::blocking(move || e.system_check()).await?;
-    Ok(json(StatusCode::OK, &json!({"Problems": problems})))
+    Ok(json(
+        StatusCode::OK,
+        &models::system::CheckReport { problems },
+    ))
 }
 
 /// `GET /events?since=&until=&filters=`: past events from `since`, then
