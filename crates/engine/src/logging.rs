@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use models::container::LogConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::containers::{ContainerRecord, LogLine};
 use crate::{Engine, EngineError, ErrorKind};
@@ -530,6 +530,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn lc(t: &str, opts: Value) -> LogConfig {

@@ -214,6 +214,8 @@ impl Inspect {
             if self.created.is_empty() {
                 self.created = "0001-01-01T00:00:00Z".into();
             }
+        } else {
+            self.virtual_size = 0;
         }
         if self.container_config.is_none() {
             self.container_config = Some(Config::default());
@@ -239,9 +241,7 @@ impl Summary {
             self.repo_tags.get_or_insert_with(Vec::new);
             self.repo_digests.get_or_insert_with(Vec::new);
         }
-        if v < (1, 44) {
-            self.virtual_size = self.size;
-        }
+        self.virtual_size = if v < (1, 44) { self.size } else { 0 };
     }
 }
 

@@ -401,6 +401,18 @@ fn split_volumes(list: &[String]) -> (Vec<String>, Vec<String>) {
     (binds, anonymous)
 }
 
+fn bind(m: &mut Mount) -> &mut BindOptions {
+    m.bind_options.get_or_insert_with(Default::default)
+}
+
+fn vol(m: &mut Mount) -> &mut VolumeOptions {
+    m.volume_options.get_or_insert_with(Default::default)
+}
+
+fn tmpfs(m: &mut Mount) -> &mut TmpfsOptions {
+    m.tmpfs_options.get_or_insert_with(Default::default)
+}
+
 /// docker's `--mount` (`opts/mount.go`): comma-separated `key=value`
 /// fields as one `HostConfig.Mounts` entry.
 fn parse_mount(spec: &str) -> Result<Mount, String> {
@@ -429,15 +441,6 @@ fn parse_mount(spec: &str) -> Result<Mount, String> {
             value
                 .map(String::from)
                 .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
-        };
-        let bind = |m: &mut Mount| -> &mut BindOptions {
-            m.bind_options.get_or_insert_with(Default::default)
-        };
-        let vol = |m: &mut Mount| -> &mut VolumeOptions {
-            m.volume_options.get_or_insert_with(Default::default)
-        };
-        let tmpfs = |m: &mut Mount| -> &mut TmpfsOptions {
-            m.tmpfs_options.get_or_insert_with(Default::default)
         };
         match key.as_str() {
             "type" => m.typ = need()?,

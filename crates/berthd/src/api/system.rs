@@ -7,7 +7,6 @@ use hyper::{Method, Response, StatusCode};
 use models::system::{
     ComponentVersion, Info, PlatformName, PluginsInfo, Runtime, SwarmInfo, Version,
 };
-use serde_json::json;
 
 use super::query::Query;
 use super::{json, ApiError, Body, API_VERSION, MIN_API_VERSION};
