@@ -1,15 +1,13 @@
 //! `berthd`: berth's daemon. It serves the Docker Engine API on a unix socket
-//! (root-owned, mode 0660) and maps each route to an engine call.
+//! (root-owned, mode 0660): `api/` parses each request and calls one of
+//! the services in `daemon/`, which drive the engine.
 
 mod api;
 mod ctl;
+mod daemon;
 mod detach;
-mod events;
 mod flags;
-mod health;
 mod host;
-mod monitor;
-mod phases;
 mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
@@ -22,41 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
 
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct Daemon {
-    /// Resolved settings.
-    pub settings: flags::Settings,
-    /// This daemon's id (kept in the data root).
-    pub id: String,
-    /// The engine.
-    pub engine: Arc<engine::Engine>,
-    /// What happened, for `/events`.
-    pub events: events::Events,
-    /// The registry client (settings and cached tokens).
-    pub registry: registry::Client,
-    /// Exits and removals, for waiters and attached streams.
-    pub phases: Arc<phases::Phases>,
-    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`), as
-    /// the path of its sealed copy when one could be made.
-    pub shim: std::path::PathBuf,
-    /// Keeps the sealed copy open.
-    _shim_copy: Option<std::os::fd::OwnedFd>,
-    /// `berth-runtime` (beside berthd, or `$BERTH_RUNTIME`), for execs; as
-    /// the path of its sealed copy when one could be made.
-    pub runtime: std::path::PathBuf,
-    /// Keeps that copy open.
-    _runtime_copy: Option<std::os::fd::OwnedFd>,
-    /// Execs, by id.
-    pub execs: api::exec::Execs,
-    /// Health of containers with a healthcheck, by id (`State.Health`).
-    pub health: std::sync::Mutex<std::collections::HashMap<String, models::container::Health>>,
-}
-
-/// The current time, RFC 3339, UTC.
-pub fn now_rfc3339() -> String {
-    engine::time::now()
-}
+pub use daemon::{now_rfc3339, Daemon};
 
 fn daemon_id(data_root: &std::path::Path) -> Result<String> {
     let path = data_root.join("engine-id");
@@ -207,7 +171,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         phases: Default::default(),
         events: Default::default(),
     });
-    monitor::adopt(daemon.clone()).await;
+    daemon::monitor::adopt(daemon.clone()).await;
     if let Some(c) = &daemon.settings.cri {
         let cri = cri::Cri::new(
             daemon.engine.clone(),

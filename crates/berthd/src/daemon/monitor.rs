@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use engine::containers::State;
 
-use crate::phases::Phase;
-use crate::Daemon;
+use super::phases::Phase;
+use super::Daemon;
 
 /// How often a monitor looks for the exit where it cannot wait for it.
 const POLL: Duration = Duration::from_millis(10);
@@ -49,7 +49,7 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     runtime::trace::mark("monitor saw exit");
                     // The event first: a client that waited for the exit and
                     // then reads the events finds the die there.
-                    crate::api::containers::event(
+                    super::containers::event(
                         &d,
                         &id,
                         "die",
@@ -138,7 +138,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     let c2 = c.clone();
     let e3 = e.clone();
     let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
-    crate::api::containers::start_container(d, c, false)
+    super::containers::start_container(d, c, false)
         .await
         .is_ok()
 }
@@ -159,7 +159,7 @@ pub async fn adopt(d: Arc<Daemon>) {
     for c in all {
         match d.engine.state(&c) {
             State::Running(..) => {
-                crate::health::watch(&d, &c);
+                super::health::watch(&d, &c);
                 tokio::spawn(watch(d.clone(), c.id.clone()));
             }
             State::Exited(code, _) if !c.started.is_empty() => {
