@@ -72,11 +72,13 @@ pub async fn start(d: &Arc<Daemon>, name: String) -> Result<Response<Body>, ApiE
 /// `POST /containers/{id}/stop?t=&signal=` (204, or 304 when not running).
 pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (t, signal) = (timeout(q)?, q.get("signal").to_string());
-    Ok(super::empty(if containers::stop(d, name, signal, t).await? {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_MODIFIED
-    }))
+    Ok(super::empty(
+        if containers::stop(d, name, signal, t).await? {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::NOT_MODIFIED
+        },
+    ))
 }
 
 fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {

@@ -106,8 +106,7 @@ pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
                 return;
             };
             if now != before {
-                super::containers::event(&d, &id, &format!("health_status: {now}"), vec![])
-                    .await;
+                super::containers::event(&d, &id, &format!("health_status: {now}"), vec![]).await;
             }
         }
     });

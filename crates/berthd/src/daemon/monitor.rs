@@ -49,13 +49,8 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     runtime::trace::mark("monitor saw exit");
                     // The event first: a client that waited for the exit and
                     // then reads the events finds the die there.
-                    super::containers::event(
-                        &d,
-                        &id,
-                        "die",
-                        vec![("exitCode", code.to_string())],
-                    )
-                    .await;
+                    super::containers::event(&d, &id, "die", vec![("exitCode", code.to_string())])
+                        .await;
                     d.phases.publish(&id, Phase::Exited(code));
                     runtime::trace::mark("exit published");
                     break code;
