@@ -8,6 +8,7 @@ mod daemon;
 mod detach;
 mod flags;
 mod host;
+mod log;
 mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
@@ -95,6 +96,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(flags: flags::Flags) -> Result<()> {
     let settings = flags.settings()?;
+    log::init(log::level(&settings.log_level, flags.debug).map_err(anyhow::Error::msg)?);
     // Every program run by name, checked once: one line for each missing.
     let shim_path = beside("BERTH_SHIM", "berth-shim");
     let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
@@ -104,10 +106,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
     ) {
         Ok(warnings) => {
             for w in warnings {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: warning: {w}\n").as_bytes(),
-                );
+                tracing::warn!("{w}");
             }
         }
         Err(e) => anyhow::bail!("{e}"),
@@ -195,15 +194,18 @@ async fn run(flags: flags::Flags) -> Result<()> {
         let socket = c.socket.clone();
         tokio::spawn(async move {
             if let Err(e) = cri::serve(cri, std::future::pending()).await {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: CRI server on {}: {e}\n", socket.display()).as_bytes(),
-                );
+                tracing::error!("CRI server on {}: {e}", socket.display());
                 std::process::exit(1);
             }
         });
     }
     tokio::spawn(give_back_memory());
+    tracing::info!(
+        "API listening on {} (data root {}, exec root {})",
+        daemon.settings.socket.display(),
+        daemon.settings.data_root.display(),
+        daemon.settings.exec_root.display()
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
@@ -240,6 +242,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
             _ = int.recv() => break,
         }
     }
+    tracing::info!("stopping: containers run on with their shims");
     let _ = std::fs::remove_file(&daemon.settings.socket);
     if let Some(c) = &daemon.settings.cri {
         let _ = std::fs::remove_file(&c.socket);

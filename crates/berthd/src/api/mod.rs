@@ -347,10 +347,7 @@ pub async fn handle(
     if let Some(v) = version {
         q = q.with_version(version_tuple(v));
     }
-    if daemon.settings.log_level == "debug" {
-        let line = format!("berthd: {} {}\n", method, req.uri());
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-    }
+    tracing::debug!("{method} {}", req.uri());
     let attach = path
         .strip_prefix("/containers/")
         .and_then(|p| p.strip_suffix("/attach"))

@@ -133,9 +133,14 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     let c2 = c.clone();
     let e3 = e.clone();
     let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
-    super::containers::start_container(d, c, false)
-        .await
-        .is_ok()
+    let id = c.id.clone();
+    match super::containers::start_container(d, c, false).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!("restart of container {id} by its policy failed: {err}");
+            false
+        }
+    }
 }
 
 /// At daemon start: monitors for running containers, and for exited ones
@@ -143,13 +148,29 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = e.remove_orphans();
-        e.resume_interrupted_commits()
+        match e.remove_orphans() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} orphaned container directories"),
+            Err(err) => tracing::warn!("removing orphaned container directories: {err}"),
+        }
+        match e.resume_interrupted_commits() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("resumed {n} containers paused by an interrupted commit"),
+            Err(err) => tracing::warn!("resuming containers paused by a commit: {err}"),
+        }
     })
     .await;
     let e = d.engine.clone();
-    let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
-        return;
+    let all = match tokio::task::spawn_blocking(move || e.container_records()).await {
+        Ok(Ok(all)) => all,
+        Ok(Err(err)) => {
+            tracing::error!("reading the container records: {err}");
+            return;
+        }
+        Err(err) => {
+            tracing::error!("reading the container records: {err}");
+            return;
+        }
     };
     for c in all {
         match d.engine.state(&c) {
