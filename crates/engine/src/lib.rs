@@ -13,6 +13,7 @@ pub mod mounts;
 pub mod network;
 pub mod pull;
 pub mod push;
+pub mod rootless;
 pub mod spec;
 pub mod time;
 pub mod volumes;
@@ -51,6 +52,9 @@ pub struct Engine {
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
     pub dns_servers: Vec<std::net::SocketAddr>,
+    /// How published ports reach the host when the daemon's network
+    /// namespace is not the host's (rootless); `None` as root.
+    pub port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
 }
 
 impl Engine {
@@ -71,6 +75,7 @@ impl Engine {
             net_state: Default::default(),
             dns: None,
             dns_servers: Vec::new(),
+            port_driver: None,
         })
     }
 

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 /// Name of the opaque-directory marker in a layer tar.
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
-/// The xattr overlayfs marks an opaque directory with.
-pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The xattr overlayfs marks an opaque directory with (as root; a rootless
+/// daemon's overlays use `user.overlay.opaque`, see [`crate::userns`]).
+pub const OPAQUE_XATTR: &str = crate::userns::TRUSTED_OPAQUE;
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +63,7 @@ fn is_whiteout(meta: &fs::Metadata) -> bool {
 
 fn is_opaque(path: &Path) -> bool {
     matches!(
-        rustix::fs::lgetxattr(path, OPAQUE_XATTR, &mut [0u8; 4]),
+        rustix::fs::lgetxattr(path, crate::userns::opaque_xattr(), &mut [0u8; 4]),
         Ok(1)
     )
 }
@@ -158,8 +159,11 @@ fn xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let name = String::from_utf8_lossy(name).into_owned();
-        // overlayfs' own bookkeeping is not part of the layer.
-        if name.starts_with("trusted.overlay.") {
+        // overlayfs' own bookkeeping is not part of the layer (`user.` in
+        // a user namespace, where the overlay is mounted with `userxattr`).
+        if name.starts_with("trusted.overlay.")
+            || (crate::userns::in_user_namespace() && name.starts_with("user.overlay."))
+        {
             continue;
         }
         let mut value = vec![0u8; 65536];

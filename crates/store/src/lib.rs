@@ -12,6 +12,7 @@ pub mod meta;
 pub mod mount;
 pub mod reference;
 pub mod store;
+pub mod userns;
 
 pub use store::{ImportOptions, Store, StoreError};
 pub mod archive;

@@ -79,6 +79,11 @@ impl Overlay<'_> {
         fsconfig_set_string(fs.as_fd(), "index", "off")?;
         fsconfig_set_string(fs.as_fd(), "metacopy", "off")?;
         fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
+        if crate::userns::in_user_namespace() {
+            // In a user namespace overlayfs keeps whiteouts' opaque marks in
+            // `user.overlay.*` (see `crate::userns`).
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), "userxattr")?;
+        }
         fsconfig_create(fs.as_fd())?;
         let attrs = if self.upper.is_some() {
             MountAttrFlags::empty()
@@ -115,6 +120,9 @@ impl Overlay<'_> {
             "lowerdir={},index=off,metacopy=off,redirect_dir=off",
             lower.join(":")
         );
+        if crate::userns::in_user_namespace() {
+            data.push_str(",userxattr");
+        }
         if let Some((upper, work)) = self.upper {
             data.push_str(&format!(
                 ",upperdir={},workdir={}",

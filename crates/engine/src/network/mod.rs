@@ -30,7 +30,6 @@ pub use user::NetworkCreate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use models::container::{CreateBody, PortBinding};
@@ -53,7 +52,7 @@ pub struct NetContext {
 /// by container. One lock, so that the nftables table is written in order.
 #[derive(Debug, Default)]
 pub struct NetState {
-    held: HashMap<String, Vec<OwnedFd>>,
+    held: HashMap<String, Vec<Box<dyn crate::rootless::Held>>>,
     forwards: BTreeMap<String, Vec<net::Forward>>,
     /// The user-defined networks' bridges, by network id.
     users: BTreeMap<String, UserBridge>,
@@ -673,7 +672,14 @@ impl Engine {
             let mut last_err = String::new();
             let mut got = None;
             for hp in host_ports(&spec)? {
-                match net::ports::reserve(proto, host_ip, hp) {
+                let f = net::Forward {
+                    proto,
+                    host_ip,
+                    host_port: hp,
+                    ip,
+                    port,
+                };
+                match self.hold_port(&f) {
                     Ok(r) => {
                         got = Some(r);
                         break;

@@ -800,7 +800,7 @@ impl Engine {
         for (c, a) in attachments {
             let mut held = Vec::new();
             for f in &a.forwards {
-                if let Ok((fd, _)) = net::ports::reserve(f.proto, f.host_ip, f.host_port) {
+                if let Ok((fd, _)) = self.hold_port(f) {
                     held.push(fd);
                 }
             }
