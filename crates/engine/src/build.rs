@@ -334,12 +334,13 @@ fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| bad(format!("ADD {url}: invalid port")))?),
+        None => (hostport, 80),
     };
-    let mut s = std::net::TcpStream::connect(&addr).map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut s = registry::transport::connect_blocking(host, port)
+        .map_err(|e| bad(format!("ADD {url}: {e}")))?;
     s.set_read_timeout(Some(Duration::from_secs(60))).ok();
     write!(
         s,

@@ -1,0 +1,209 @@
+//! Rootless berthd: the daemon started by an ordinary user, with no setuid
+//! binary of its own. Everything that needs privileges runs as root of a
+//! user namespace mapped from the user's `/etc/subuid` and `/etc/subgid`
+//! ranges by Debian's `newuidmap`/`newgidmap` (package `uidmap`), with a
+//! mount namespace of its own and a network namespace for the containers'
+//! bridges, reached from the host by a user-mode stack (`stack.rs`) and a
+//! port forwarder (`ports.rs`). Placement follows Docker rootless:
+//! `$XDG_RUNTIME_DIR/berth.sock`, `$XDG_RUNTIME_DIR/berth` (exec root),
+//! `$XDG_RUNTIME_DIR/berth.pid`, `~/.local/share/berth` (data root).
+//!
+//! The process model is in `holder.rs`; docs/ROOTLESS.md says what works
+//! and what cannot.
+
+pub mod cgroups;
+pub mod holder;
+pub mod hostnet;
+pub mod ports;
+pub mod stack;
+pub mod subid;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// Whether this berthd was started by a user other than root: rootless.
+pub fn wanted() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
+/// The user a rootless daemon runs for, and where its files go.
+#[derive(Debug, Clone)]
+pub struct UserEnv {
+    /// The user's id.
+    pub uid: u32,
+    /// Its primary group.
+    pub gid: u32,
+    /// Its login name (`/etc/subuid` keys ranges by name or uid).
+    pub name: String,
+    /// `$HOME`, else the password database's.
+    pub home: PathBuf,
+    /// `$XDG_RUNTIME_DIR`.
+    pub runtime_dir: Option<PathBuf>,
+    /// `$XDG_DATA_HOME`.
+    pub data_home: Option<PathBuf>,
+}
+
+impl UserEnv {
+    /// The calling user's.
+    pub fn current() -> Result<UserEnv> {
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .with_context(|| format!("user {uid} is not in the password database"))?;
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        Ok(UserEnv {
+            uid: uid.as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            name: user.name,
+            home: var("HOME").unwrap_or(user.dir),
+            runtime_dir: var("XDG_RUNTIME_DIR"),
+            data_home: var("XDG_DATA_HOME"),
+        })
+    }
+
+    fn runtime_dir(&self, what: &str) -> Result<&Path> {
+        match &self.runtime_dir {
+            Some(d) => Ok(d),
+            None => bail!(
+                "rootless berthd needs XDG_RUNTIME_DIR for its {what} (as Docker rootless does): \
+                 set it to a directory of yours that only you can read (pam_systemd makes \
+                 /run/user/{}), or give --host, --exec-root and --pidfile",
+                self.uid
+            ),
+        }
+    }
+
+    /// `$XDG_RUNTIME_DIR/berth.sock`.
+    pub fn socket(&self) -> Result<PathBuf> {
+        Ok(self.runtime_dir("socket")?.join("berth.sock"))
+    }
+
+    /// `$XDG_RUNTIME_DIR/berth`.
+    pub fn exec_root(&self) -> Result<PathBuf> {
+        Ok(self.runtime_dir("exec root")?.join("berth"))
+    }
+
+    /// `$XDG_RUNTIME_DIR/berth.pid`.
+    pub fn pidfile(&self) -> Result<PathBuf> {
+        Ok(self.runtime_dir("pid file")?.join("berth.pid"))
+    }
+
+    /// `$XDG_DATA_HOME/berth`, else `~/.local/share/berth`.
+    pub fn data_root(&self) -> PathBuf {
+        self.data_home
+            .clone()
+            .unwrap_or_else(|| self.home.join(".local/share"))
+            .join("berth")
+    }
+}
+
+/// A rootless daemon, once inside its namespaces.
+#[derive(Debug)]
+pub struct Rootless {
+    /// The holder of the namespaces.
+    pub holder: holder::Record,
+}
+
+/// Enters the rootless daemon's namespaces, starting their holder when
+/// none runs. Must be called while the process is single-threaded (joining
+/// a user namespace requires it).
+pub fn enter(
+    exec_root: &Path,
+    network: stack::Stack,
+    user: &UserEnv,
+) -> Result<Rootless> {
+    let dir = exec_root.join("rootless");
+    make_private_dir(exec_root)?;
+    make_private_dir(&dir)?;
+    let rec = match holder::find_live(&dir) {
+        Some(rec) => rec,
+        None => {
+            preflight(network)?;
+            let cfg = holder::Config {
+                dir: dir.clone(),
+                stack: network,
+            };
+            holder::spawn(&cfg, |pid| write_maps(pid, user))?
+        }
+    };
+    let cwd = std::env::current_dir().ok();
+    holder::join(&rec).context("join the rootless namespaces")?;
+    if let Some(cwd) = cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    // The one thread left in the host's network namespace, made before
+    // this one moves.
+    hostnet::start().context("start the host network thread")?;
+    let netns = holder::netns_path(&dir);
+    let ns = std::fs::File::open(&netns).with_context(|| format!("open {}", netns.display()))?;
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("join {}", netns.display()))?;
+    registry::transport::set_dialer(hostnet::dial);
+    Ok(Rootless { holder: rec })
+}
+
+fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("create {}", dir.display())),
+    }
+}
+
+/// What the stack needs from the host, said before anything starts.
+fn preflight(network: stack::Stack) -> Result<()> {
+    if nix::unistd::access("/dev/net/tun", nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK)
+        .is_err()
+    {
+        bail!(
+            "rootless networking ({}) needs /dev/net/tun readable and writable by this user \
+             (mode 0666, as udev sets it on Debian): it is not here",
+            network.program()
+        );
+    }
+    Ok(())
+}
+
+/// Writes the holder's id maps with the setuid helpers: the user is 0,
+/// its subordinate ranges follow from 1.
+fn write_maps(pid: u32, user: &UserEnv) -> Result<()> {
+    for (tool, file, own) in [
+        ("newuidmap", "/etc/subuid", user.uid),
+        ("newgidmap", "/etc/subgid", user.gid),
+    ] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        // Both files key ranges by the login name (or the uid).
+        let ranges = subid::ranges(&text, &user.name, user.uid);
+        if ranges.is_empty() {
+            bail!(
+                "no range for {} ({}) in {file}: rootless berthd maps the user's subordinate ids \
+                 into its user namespace, as Docker rootless does; add one, e.g. \
+                 `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}` as root",
+                user.name,
+                user.uid,
+                user.name
+            );
+        }
+        let out = std::process::Command::new(tool)
+            .arg(pid.to_string())
+            .args(subid::map_args(own, &ranges))
+            .output()
+            .with_context(|| format!("run {tool} (install Debian's uidmap package)"))?;
+        if !out.status.success() {
+            bail!(
+                "{tool} {pid} for {} ({file}: {}): {}",
+                user.name,
+                subid::describe(&ranges),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    Ok(())
+}
