@@ -75,7 +75,7 @@ pub fn set_cgroups(c: Cgroups) {
 }
 
 /// The rootless daemon's cgroups, `None` as root.
-pub(crate) fn cgroups() -> Option<&'static Cgroups> {
+pub fn cgroups() -> Option<&'static Cgroups> {
     CGROUPS.get()
 }
 

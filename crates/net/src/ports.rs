@@ -63,6 +63,27 @@ pub fn reserve(
     host_ip: Option<Ipv4Addr>,
     port: u16,
 ) -> Result<(OwnedFd, u16), String> {
+    bind(proto, host_ip, port, false)
+}
+
+/// [`reserve`] for a socket that will listen (a userland forwarder's):
+/// `SO_REUSEADDR` lets it bind over connections of an earlier listener
+/// still in `TIME_WAIT`, as every server does; a port another socket
+/// holds is still refused.
+pub fn reserve_to_listen(
+    proto: Proto,
+    host_ip: Option<Ipv4Addr>,
+    port: u16,
+) -> Result<(OwnedFd, u16), String> {
+    bind(proto, host_ip, port, proto == Proto::Tcp)
+}
+
+fn bind(
+    proto: Proto,
+    host_ip: Option<Ipv4Addr>,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
     let typ = match proto {
         Proto::Tcp => libc::SOCK_STREAM,
         Proto::Udp => libc::SOCK_DGRAM,
@@ -78,6 +99,26 @@ pub fn reserve(
     }
     // SAFETY: raw was just returned by socket(2) and is owned by no one else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    if reuse_addr {
+        let one: libc::c_int = 1;
+        // SAFETY: fd is a socket we own; `one` is a c_int alive for the call
+        // and its size is passed with it.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&raw const one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(format!(
+                "SO_REUSEADDR for port {port}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     let mut sa = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),

@@ -116,9 +116,7 @@ pub fn info(d: &Daemon) -> Response<Body> {
         }
     }
     let strings = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    json(
-        StatusCode::OK,
-        &Info {
+    let mut info = Info {
             id: d.id.clone(),
             containers: running + paused + stopped,
             containers_running: running,
@@ -179,8 +177,11 @@ pub fn info(d: &Daemon) -> Response<Body> {
             },
             warnings: Some(Vec::new()),
             ..Default::default()
-        },
-    )
+    };
+    if d.engine.is_rootless() {
+        crate::rootless::info(&mut info);
+    }
+    json(StatusCode::OK, &info)
 }
 
 /// `POST /berth/system/check` (berth's own): verifies the store.

@@ -207,3 +207,60 @@ fn write_maps(pid: u32, user: &UserEnv) -> Result<()> {
     }
     Ok(())
 }
+
+/// What `/info` says of a rootless daemon, in dockerd rootless's words:
+/// `name=rootless` among the security options, the `none` cgroup driver
+/// and its warning when nothing is delegated, and what the host's sysctls
+/// keep from working (ports below the unprivileged start, ping).
+pub fn info(info: &mut models::system::Info) {
+    info.security_options
+        .get_or_insert_with(Vec::new)
+        .push("name=rootless".into());
+    let warnings = info.warnings.get_or_insert_with(Vec::new);
+    if matches!(engine::rootless::cgroups(), Some(engine::rootless::Cgroups::None)) {
+        info.cgroup_driver = "none".into();
+        warnings.push(if info.cgroup_version == "2" {
+            "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable cgroups in rootless-mode.".into()
+        } else {
+            "WARNING: Running in rootless-mode without cgroups. To enable cgroups in rootless-mode, you need to boot the system in cgroup v2 mode.".into()
+        });
+    }
+    // The host's sysctls (they are per network namespace).
+    let read = |k: &'static str| {
+        hostnet::run(move || std::fs::read_to_string(k).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let start = read("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    if let Ok(n) = start.trim().parse::<u32>() {
+        if n > 0 {
+            warnings.push(format!(
+                "WARNING: ports below {n} cannot be published by a rootless daemon \
+                 (net.ipv4.ip_unprivileged_port_start={n})"
+            ));
+        }
+    }
+    let range = read("/proc/sys/net/ipv4/ping_group_range");
+    let mut r = range.split_whitespace().filter_map(|v| v.parse::<u64>().ok());
+    if let (Some(lo), Some(hi)) = (r.next(), r.next()) {
+        if !(lo..=hi).contains(&u64::from(host_gid())) {
+            warnings.push(format!(
+                "WARNING: ping from containers to beyond the host fails: net.ipv4.ping_group_range \
+                 ({lo} {hi}) leaves out this user's group; add net.ipv4.ping_group_range = 0 2147483647 \
+                 to /etc/sysctl.conf"
+            ));
+        }
+    }
+}
+
+/// The daemon user's group on the host (0 inside the namespace maps to it).
+fn host_gid() -> u32 {
+    std::fs::read_to_string("/proc/self/gid_map")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&"0")).then(|| f.get(1)?.parse().ok()).flatten()
+            })
+        })
+        .unwrap_or(0)
+}

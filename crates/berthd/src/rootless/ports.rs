@@ -66,7 +66,7 @@ impl PortDriver for Builtin {
         let (proto, host_ip, port) = (f.proto, f.host_ip, f.host_port);
         let (fd, port) = hostnet::run(move || -> Result<(OwnedFd, u16), String> {
             check_privileged(proto, host_ip, port)?;
-            engine::net::ports::reserve(proto, host_ip, port)
+            engine::net::ports::reserve_to_listen(proto, host_ip, port)
         })
         .map_err(|e| e.to_string())??;
         let target = SocketAddrV4::new(f.ip, f.port);
