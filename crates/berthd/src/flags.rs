@@ -117,7 +117,9 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
     if p.is_absolute() {
         return Ok(p);
     }
-    Ok(std::env::current_dir().context("working directory")?.join(p))
+    Ok(std::env::current_dir()
+        .context("working directory")?
+        .join(p))
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -205,9 +207,14 @@ impl Flags {
                 chunk: self.push_chunk_size.max(1),
             },
             socket: absolute(socket)?,
-            data_root: absolute(self.data_root.clone().or(file.data_root).unwrap_or_else(|| {
-                user.map_or_else(|| PathBuf::from("/var/lib/berth"), |u| u.data_root())
-            }))?,
+            data_root: absolute(
+                self.data_root
+                    .clone()
+                    .or(file.data_root)
+                    .unwrap_or_else(|| {
+                        user.map_or_else(|| PathBuf::from("/var/lib/berth"), |u| u.data_root())
+                    }),
+            )?,
             pidfile: absolute(match (self.pidfile.clone().or(file.pidfile), user) {
                 (Some(p), _) => p,
                 (None, Some(u)) => u.pidfile()?,

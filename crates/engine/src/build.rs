@@ -335,7 +335,11 @@ fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
         None => (rest, "/"),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().map_err(|_| bad(format!("ADD {url}: invalid port")))?),
+        Some((h, p)) => (
+            h,
+            p.parse()
+                .map_err(|_| bad(format!("ADD {url}: invalid port")))?,
+        ),
         None => (hostport, 80),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');

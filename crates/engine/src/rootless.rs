@@ -99,17 +99,32 @@ fn limits_asked(hc: &HostConfig) -> Vec<&'static str> {
     ask(hc.memory != 0, "--memory");
     ask(hc.memory_reservation != 0, "--memory-reservation");
     ask(hc.memory_swap != 0 && hc.memory_swap != -1, "--memory-swap");
-    ask(hc.memory_swappiness.is_some_and(|s| s != -1), "--memory-swappiness");
+    ask(
+        hc.memory_swappiness.is_some_and(|s| s != -1),
+        "--memory-swappiness",
+    );
     ask(hc.oom_kill_disable == Some(true), "--oom-kill-disable");
     ask(hc.nano_cpus != 0, "--cpus");
     ask(hc.cpu_shares != 0, "--cpu-shares");
-    ask(hc.cpu_period != 0 || hc.cpu_quota != 0, "--cpu-period/--cpu-quota");
-    ask(!hc.cpuset_cpus.is_empty() || !hc.cpuset_mems.is_empty(), "--cpuset-cpus/--cpuset-mems");
+    ask(
+        hc.cpu_period != 0 || hc.cpu_quota != 0,
+        "--cpu-period/--cpu-quota",
+    );
+    ask(
+        !hc.cpuset_cpus.is_empty() || !hc.cpuset_mems.is_empty(),
+        "--cpuset-cpus/--cpuset-mems",
+    );
     ask(hc.pids_limit.is_some_and(|p| p > 0), "--pids-limit");
     ask(
         hc.blkio_weight != 0
-            || hc.blkio_weight_device.as_ref().is_some_and(|d| !d.is_empty())
-            || hc.blkio_device_read_bps.as_ref().is_some_and(|d| !d.is_empty()),
+            || hc
+                .blkio_weight_device
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+            || hc
+                .blkio_device_read_bps
+                .as_ref()
+                .is_some_and(|d| !d.is_empty()),
         "--blkio-weight/--device-read-bps",
     );
     v

@@ -117,66 +117,66 @@ pub fn info(d: &Daemon) -> Response<Body> {
     }
     let strings = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let mut info = Info {
-            id: d.id.clone(),
-            containers: running + paused + stopped,
-            containers_running: running,
-            containers_paused: paused,
-            containers_stopped: stopped,
-            images: d
-                .engine
-                .store()
-                .meta()
-                .images()
-                .map(|i| i.len())
-                .unwrap_or(0) as i64,
-            driver: "overlay2".into(),
-            driver_status: Some(vec![
-                ["Backing Filesystem".into(), "extfs".into()],
-                ["Supports d_type".into(), "true".into()],
-            ]),
-            docker_root_dir: d.settings.data_root.to_string_lossy().into_owned(),
-            logging_driver: "json-file".into(),
-            cgroup_driver: "cgroupfs".into(),
-            cgroup_version: cgroup_version.into(),
-            kernel_version: kernel(),
-            operating_system: "Linux".into(),
-            os_type: "linux".into(),
-            architecture: std::env::consts::ARCH.into(),
-            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
-            mem_total: mem as i64,
-            name: host,
-            server_version: env!("CARGO_PKG_VERSION").into(),
-            security_options: strings(&["name=seccomp,profile=builtin"]),
-            // `runc` and containerd's name for it are berth-runtime too
-            // (it takes runc's command line): clients that name Docker's
-            // default runtime (docker-py sends `runc`) get berth's.
-            runtimes: Some(
-                engine::spec::RUNTIMES
-                    .iter()
-                    .filter(|n| !n.is_empty())
-                    .map(|n| {
-                        let r = Runtime {
-                            path: "berth-runtime".into(),
-                            ..Default::default()
-                        };
-                        (n.to_string(), r)
-                    })
-                    .collect(),
-            ),
-            default_runtime: "berth-runtime".into(),
-            live_restore_enabled: true,
-            plugins: PluginsInfo {
-                volume: strings(&["local"]),
-                network: strings(&["bridge", "host", "none"]),
-                authorization: None,
-                log: strings(&["json-file", "local", "none"]),
-            },
-            swarm: SwarmInfo {
-                local_node_state: "inactive".into(),
-                ..Default::default()
-            },
-            warnings: Some(Vec::new()),
+        id: d.id.clone(),
+        containers: running + paused + stopped,
+        containers_running: running,
+        containers_paused: paused,
+        containers_stopped: stopped,
+        images: d
+            .engine
+            .store()
+            .meta()
+            .images()
+            .map(|i| i.len())
+            .unwrap_or(0) as i64,
+        driver: "overlay2".into(),
+        driver_status: Some(vec![
+            ["Backing Filesystem".into(), "extfs".into()],
+            ["Supports d_type".into(), "true".into()],
+        ]),
+        docker_root_dir: d.settings.data_root.to_string_lossy().into_owned(),
+        logging_driver: "json-file".into(),
+        cgroup_driver: "cgroupfs".into(),
+        cgroup_version: cgroup_version.into(),
+        kernel_version: kernel(),
+        operating_system: "Linux".into(),
+        os_type: "linux".into(),
+        architecture: std::env::consts::ARCH.into(),
+        ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+        mem_total: mem as i64,
+        name: host,
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        security_options: strings(&["name=seccomp,profile=builtin"]),
+        // `runc` and containerd's name for it are berth-runtime too
+        // (it takes runc's command line): clients that name Docker's
+        // default runtime (docker-py sends `runc`) get berth's.
+        runtimes: Some(
+            engine::spec::RUNTIMES
+                .iter()
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    let r = Runtime {
+                        path: "berth-runtime".into(),
+                        ..Default::default()
+                    };
+                    (n.to_string(), r)
+                })
+                .collect(),
+        ),
+        default_runtime: "berth-runtime".into(),
+        live_restore_enabled: true,
+        plugins: PluginsInfo {
+            volume: strings(&["local"]),
+            network: strings(&["bridge", "host", "none"]),
+            authorization: None,
+            log: strings(&["json-file", "local", "none"]),
+        },
+        swarm: SwarmInfo {
+            local_node_state: "inactive".into(),
             ..Default::default()
+        },
+        warnings: Some(Vec::new()),
+        ..Default::default()
     };
     if d.engine.is_rootless() {
         crate::rootless::info(&mut info);

@@ -34,7 +34,11 @@ fn delegated() -> Option<(String, Support)> {
         return None;
     };
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim().to_string();
+    let rel = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))?
+        .trim()
+        .to_string();
     let dir: PathBuf = root.join(rel.trim_start_matches('/'));
     let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
     if !writable(&dir) || !writable(&dir.join("cgroup.subtree_control")) {
@@ -49,7 +53,10 @@ fn delegated() -> Option<(String, Support)> {
         let _ = std::fs::write(leaf.join("cgroup.procs"), pid);
     }
     let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    for c in available.split_whitespace().filter(|c| CONTROLLERS.contains(c)) {
+    for c in available
+        .split_whitespace()
+        .filter(|c| CONTROLLERS.contains(c))
+    {
         let _ = std::fs::write(dir.join("cgroup.subtree_control"), format!("+{c}"));
     }
     // The leaf's controllers are what its siblings, the containers, get.

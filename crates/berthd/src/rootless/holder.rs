@@ -275,10 +275,7 @@ fn expect(sync: &mut UnixStream, want: &str) -> io::Result<()> {
 /// Starts a holder (from the daemon, before it joins anything): `maps` is
 /// called with the holder's pid once it is in its user namespace, to write
 /// its id maps. Returns the holder's record, also written to `<dir>`.
-pub fn spawn(
-    cfg: &Config,
-    maps: impl FnOnce(u32) -> anyhow::Result<()>,
-) -> anyhow::Result<Record> {
+pub fn spawn(cfg: &Config, maps: impl FnOnce(u32) -> anyhow::Result<()>) -> anyhow::Result<Record> {
     use anyhow::Context;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -350,8 +347,10 @@ pub fn join(rec: &Record) -> io::Result<()> {
             .map_err(|e| io::Error::new(e.kind(), format!("open the holder's {ns} namespace: {e}")))
     };
     let (user, mnt) = (open("user")?, open("mnt")?);
-    setns(&user, CloneFlags::CLONE_NEWUSER).map_err(|e| ctx("join the holder's user namespace", e))?;
-    setns(&mnt, CloneFlags::CLONE_NEWNS).map_err(|e| ctx("join the holder's mount namespace", e))?;
+    setns(&user, CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| ctx("join the holder's user namespace", e))?;
+    setns(&mnt, CloneFlags::CLONE_NEWNS)
+        .map_err(|e| ctx("join the holder's mount namespace", e))?;
     become_root()
 }
 

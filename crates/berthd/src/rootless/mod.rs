@@ -114,11 +114,11 @@ pub struct Rootless {
 /// Enters the rootless daemon's namespaces, starting their holder when
 /// none runs. Must be called while the process is single-threaded (joining
 /// a user namespace requires it).
-pub fn enter(
-    exec_root: &Path,
-    network: stack::Stack,
-    user: &UserEnv,
-) -> Result<Rootless> {
+pub fn enter(exec_root: &Path, network: stack::Stack, user: &UserEnv) -> Result<Rootless> {
+    // Read while ids are the host's: inside the user namespace, the range's
+    // groups read back as the overflow group.
+    let _ = PING_GROUP_RANGE
+        .set(std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default());
     let dir = exec_root.join("rootless");
     make_private_dir(exec_root)?;
     make_private_dir(&dir)?;
@@ -151,7 +151,11 @@ pub fn enter(
 
 fn make_private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
         Ok(()) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("create {}", dir.display())),
     }
@@ -159,8 +163,11 @@ fn make_private_dir(dir: &Path) -> Result<()> {
 
 /// What the stack needs from the host, said before anything starts.
 fn preflight(network: stack::Stack) -> Result<()> {
-    if nix::unistd::access("/dev/net/tun", nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK)
-        .is_err()
+    if nix::unistd::access(
+        "/dev/net/tun",
+        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+    )
+    .is_err()
     {
         bail!(
             "rootless networking ({}) needs /dev/net/tun readable and writable by this user \
@@ -208,6 +215,9 @@ fn write_maps(pid: u32, user: &UserEnv) -> Result<()> {
     Ok(())
 }
 
+/// The host's `net.ipv4.ping_group_range`, as read before entering.
+static PING_GROUP_RANGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// What `/info` says of a rootless daemon, in dockerd rootless's words:
 /// `name=rootless` among the security options, the `none` cgroup driver
 /// and its warning when nothing is delegated, and what the host's sysctls
@@ -217,7 +227,10 @@ pub fn info(info: &mut models::system::Info) {
         .get_or_insert_with(Vec::new)
         .push("name=rootless".into());
     let warnings = info.warnings.get_or_insert_with(Vec::new);
-    if matches!(engine::rootless::cgroups(), Some(engine::rootless::Cgroups::None)) {
+    if matches!(
+        engine::rootless::cgroups(),
+        Some(engine::rootless::Cgroups::None)
+    ) {
         info.cgroup_driver = "none".into();
         warnings.push(if info.cgroup_version == "2" {
             "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable cgroups in rootless-mode.".into()
@@ -227,8 +240,7 @@ pub fn info(info: &mut models::system::Info) {
     }
     // The host's sysctls (they are per network namespace).
     let read = |k: &'static str| {
-        hostnet::run(move || std::fs::read_to_string(k).unwrap_or_default())
-            .unwrap_or_default()
+        hostnet::run(move || std::fs::read_to_string(k).unwrap_or_default()).unwrap_or_default()
     };
     let start = read("/proc/sys/net/ipv4/ip_unprivileged_port_start");
     if let Ok(n) = start.trim().parse::<u32>() {
@@ -239,8 +251,10 @@ pub fn info(info: &mut models::system::Info) {
             ));
         }
     }
-    let range = read("/proc/sys/net/ipv4/ping_group_range");
-    let mut r = range.split_whitespace().filter_map(|v| v.parse::<u64>().ok());
+    let range = PING_GROUP_RANGE.get().map_or("", |s| s.as_str());
+    let mut r = range
+        .split_whitespace()
+        .filter_map(|v| v.parse::<u64>().ok());
     if let (Some(lo), Some(hi)) = (r.next(), r.next()) {
         if !(lo..=hi).contains(&u64::from(host_gid())) {
             warnings.push(format!(
@@ -259,7 +273,9 @@ fn host_gid() -> u32 {
         .and_then(|m| {
             m.lines().find_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                (f.first() == Some(&"0")).then(|| f.get(1)?.parse().ok()).flatten()
+                (f.first() == Some(&"0"))
+                    .then(|| f.get(1)?.parse().ok())
+                    .flatten()
             })
         })
         .unwrap_or(0)

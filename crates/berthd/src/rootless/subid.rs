@@ -77,8 +77,14 @@ mod tests {
         assert_eq!(
             ranges(text, "alice", 1001),
             vec![
-                Range { start: 100000, count: 65536 },
-                Range { start: 300000, count: 1000 }
+                Range {
+                    start: 100000,
+                    count: 65536
+                },
+                Range {
+                    start: 300000,
+                    count: 1000
+                }
             ]
         );
         assert_eq!(ranges(text, "carol", 1002), vec![]);

@@ -189,8 +189,7 @@ fn own_namespaces(hc: &HostConfig) -> security::OwnNamespaces {
 pub fn cgroup_parent(hc: &HostConfig) -> Result<String, EngineError> {
     let p = hc.cgroup_parent.as_str();
     if p.is_empty() {
-        if let Some(crate::rootless::Cgroups::Delegated { parent, .. }) =
-            crate::rootless::cgroups()
+        if let Some(crate::rootless::Cgroups::Delegated { parent, .. }) = crate::rootless::cgroups()
         {
             return Ok(parent.clone());
         }

@@ -136,10 +136,18 @@ pub fn limits_asked(r: &LinuxResources) -> Vec<&'static str> {
     if let Some(b) = r.block_io() {
         if b.weight().is_some()
             || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_iops_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_iops_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
         {
             asked.push("blkio");
         }
