@@ -4,8 +4,12 @@
 #      berthd, berth-shim and berth-runtime that the tests start: cargo only
 #      builds a package's binaries for its own tests); cargo test --no-run
 #   2. cargo test --workspace --no-fail-fast (the runtime's tests need root)
-#   3. tests/podman/smoke.sh target/release/berth-runtime, if that binary exists
-#      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose)
+#   3. scripts/quickstart-check.sh: the README's first command, as written, on
+#      private roots (BERTH_QUICKSTART_CHECK=0 skips it)
+#   4. tests/podman/smoke.sh target/release/berth-runtime, if that binary exists
+#      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose), then
+#      tests/podman/smoke-rootless.sh with it: rootless podman as a user made
+#      for it (BERTH_PODMAN_SMOKE_ROOTLESS=0 skips that one)
 # Every step runs even if an earlier test step failed, so one run shows all
 # failures; the exit code is non-zero if anything failed. The last line is a
 # plain total, "total: N passed, N failed, N skipped", summed from cargo's
@@ -51,6 +55,17 @@ if [ "$rc_cargo" != 0 ] && [ "$failed" = 0 ]; then
 	failed=1
 fi
 
+section "quickstart: the README's first command"
+rc_quick=0
+if [ "${BERTH_QUICKSTART_CHECK:-1}" = 0 ]; then
+	echo "SKIP quickstart check: BERTH_QUICKSTART_CHECK=0"
+	ignored=$((ignored + 1))
+else
+	# As the README says, on private roots, socket and bridge, removed after.
+	scripts/quickstart-check.sh 2>&1 | tee "$log" || rc_quick=$?
+	if [ "$rc_quick" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
 section "podman smoke test"
 rc_smoke=0
 bin=$target/release/berth-runtime
@@ -66,7 +81,21 @@ else
 	if [ "$rc_smoke" != 0 ]; then failed=$((failed + 1)); fi
 fi
 
+section "podman smoke test, rootless"
+if [ "${BERTH_PODMAN_SMOKE:-1}" = 0 ] || [ "${BERTH_PODMAN_SMOKE_ROOTLESS:-1}" = 0 ]; then
+	echo "SKIP rootless podman smoke test: BERTH_PODMAN_SMOKE(_ROOTLESS)=0"
+	ignored=$((ignored + 1))
+elif [ ! -x "$bin" ]; then
+	echo "SKIP rootless podman smoke test: $bin does not exist"
+	ignored=$((ignored + 1))
+else
+	rc=0
+	tests/podman/smoke-rootless.sh "$bin" 2>&1 | tee "$log" || rc=$?
+	passed=$((passed + $(grep -c ' ok$' "$log" || true)))
+	if [ "$rc" != 0 ]; then failed=$((failed + 1)); rc_smoke=$rc; fi
+fi
+
 section "done in $((SECONDS - start)) s"
-echo "cargo test exit code: $rc_cargo; podman smoke exit code: $rc_smoke"
+echo "cargo test exit code: $rc_cargo; quickstart check exit code: $rc_quick; podman smoke exit code: $rc_smoke"
 echo "total: $passed passed, $failed failed, $ignored skipped"
-[ "$rc_cargo" = 0 ] && [ "$rc_smoke" = 0 ]
+[ "$rc_cargo" = 0 ] && [ "$rc_quick" = 0 ] && [ "$rc_smoke" = 0 ]

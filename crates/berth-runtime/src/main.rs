@@ -14,6 +14,7 @@ use flags::{Cli, Command, LogFormat};
 use runtime::Runtime;
 
 fn main() -> ExitCode {
+    runtime::abort_on_panic();
     let cli = Cli::parse();
     // Every command that runs code in a container runs from a sealed copy.
     if matches!(

@@ -271,3 +271,108 @@ fn device_cgroup_denies_host_disks() {
     assert!(out.contains("Operation not permitted"), "{out}");
     assert!(out.ends_with("1\n"), "default devices stay usable: {out}");
 }
+
+/// A host directory bound onto itself and made shared, unmounted with
+/// everything below it (lazily) when dropped, also when the test fails.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(path: &std::path::Path) -> SharedMount {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some(path),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let guard = SharedMount(path.to_path_buf());
+        mount(
+            None::<&str>,
+            path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        guard
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// `rshared` bind with `rootfsPropagation: rshared` (what the CRI asks for
+/// a `Bidirectional` mount and dockerd for `-v SRC:DST:rshared`): a mount
+/// made inside the container under the bind shows on the host, and one
+/// made on the host shows inside (critest's "mount with 'rshared' should
+/// support propagation from host to container and vice versa").
+#[test]
+fn rshared_bind_propagates_both_ways() {
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("src");
+    for d in ["in", "out"] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+    }
+    let shared = SharedMount::new(&src);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "mount -t tmpfs from-ctr /mnt/in && echo made-inside > /mnt/in/f || exit 3; \
+         i=0; while [ ! -e /mnt/out/g ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
+         cat /mnt/out/g",
+    ]);
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": &src, "options": ["rbind", "rshared"]}));
+        c["linux"]["rootfsPropagation"] = json!("rshared");
+        let caps = c["process"]["capabilities"].as_object_mut().unwrap();
+        for set in ["bounding", "effective", "permitted"] {
+            caps[set].as_array_mut().unwrap().push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    let name = id("rshared");
+    let out_file = b.path().join("rshared.out");
+    let mut run = b
+        .cmd(&["run", &name])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .spawn()
+        .unwrap();
+    // Container to host.
+    let seen = src.join("in/f");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let from_ctr = std::fs::read_to_string(&seen).unwrap_or_default();
+    // Host to container.
+    let tmpfs = nix::mount::mount(
+        Some("from-host"),
+        &src.join("out"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    if tmpfs.is_ok() {
+        std::fs::write(src.join("out/g"), "made-on-host\n").unwrap();
+    }
+    let status = run.wait().unwrap();
+    let out = std::fs::read_to_string(&out_file).unwrap();
+    drop(shared);
+    tmpfs.unwrap();
+    assert_eq!(
+        from_ctr, "made-inside\n",
+        "the container's mount reached the host"
+    );
+    assert!(status.success(), "{status:?} {out}");
+    assert_eq!(
+        out, "made-on-host\n",
+        "the host's mount reached the container"
+    );
+    // Nothing is left mounted under the directory.
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!info.contains(src.to_str().unwrap()), "{info}");
+}

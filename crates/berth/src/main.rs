@@ -173,6 +173,8 @@ enum Verb {
     Wait(NamesArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(commands::update::UpdateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(DiffArgs),
     /// Create a new image from a container's changes
@@ -425,6 +427,7 @@ async fn verb(client: &client::Client, v: &Verb) -> Result<u8> {
         Verb::Unpause(a) => container::pause(client, a, "unpause").await,
         Verb::Wait(a) => container::wait(client, a).await,
         Verb::Rename(a) => container::rename(client, a).await,
+        Verb::Update(a) => commands::update::update(client, a).await,
         Verb::Diff(a) => filesystem::diff(client, a).await,
         Verb::Commit(a) => filesystem::commit(client, a).await,
         Verb::Export(a) => filesystem::export(client, a).await,

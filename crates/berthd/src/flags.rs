@@ -39,11 +39,32 @@ pub struct Flags {
     /// subnet clear of the host's routes, as Docker picks).
     #[arg(long)]
     pub bip: Option<String>,
-    /// Resolvers the embedded DNS server of user-defined networks forwards
-    /// to (default: the host's `/etc/resolv.conf`), as dockerd's `--dns`;
-    /// `IP` or `IP:PORT`.
+    /// Resolvers of containers: those the embedded DNS server of
+    /// user-defined networks forwards to (default: the host's
+    /// `/etc/resolv.conf`), and the nameservers of containers on the
+    /// default bridge, as dockerd's `--dns`; `IP` or `IP:PORT`.
     #[arg(long)]
     pub dns: Vec<String>,
+    /// Search domains of containers that set none (`--dns-search`).
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Resolver options of containers that set none (`--dns-opt`).
+    #[arg(long = "dns-opt")]
+    pub dns_opt: Vec<String>,
+    /// IPv6 on the default bridge, with `--fixed-cidr-v6`.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// The default bridge's IPv6 subnet, `fd00:1::/64` (its first address
+    /// is the gateway).
+    #[arg(long)]
+    pub fixed_cidr_v6: Option<String>,
+    /// MTU of the default bridge and its containers' interfaces (1500).
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// The address `--add-host NAME:host-gateway` stands for (default: the
+    /// default bridge's gateway).
+    #[arg(long)]
+    pub host_gateway_ip: Option<std::net::IpAddr>,
     /// A registry to reach over plain HTTP or unverified HTTPS
     /// (`host[:port]` or a CIDR), as dockerd's flag; repeatable.
     #[arg(long = "insecure-registry")]
@@ -66,6 +87,29 @@ pub struct Flags {
     /// (PATCH with `Content-Range`); smaller ones in one PUT.
     #[arg(long, default_value_t = registry::upload::DEFAULT_CHUNK)]
     pub push_chunk_size: u64,
+    /// A registry's mirror, `DOMAIN=HOST[:PORT]` (repeatable): pulls of
+    /// `DOMAIN/…` connect to the mirror and keep their names, as
+    /// containerd's `registry.mirrors` (e.g. `registry.k8s.io=10.0.0.5:5000`).
+    #[arg(long = "registry-mirror")]
+    pub registry_mirror: Vec<String>,
+    /// Serve the Kubernetes CRI (runtime.v1, gRPC) on this unix socket,
+    /// beside the Docker API (e.g. `/run/berth/cri.sock`); off unless given.
+    #[arg(long)]
+    pub cri_socket: Option<PathBuf>,
+    /// The CRI streaming server's address (exec, attach, port-forward
+    /// URLs), `IP:PORT`; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub cri_stream_address: std::net::SocketAddr,
+    /// CNI network configs for pods (`/etc/cni/net.d`); without one, a
+    /// default bridge network is used.
+    #[arg(long, default_value = "/etc/cni/net.d")]
+    pub cni_conf_dir: PathBuf,
+    /// Where CNI plugins are (repeatable; `/usr/lib/cni` and `/opt/cni/bin`).
+    #[arg(long)]
+    pub cni_bin_dir: Vec<PathBuf>,
+    /// The cgroup under which pods without a cgroup parent go.
+    #[arg(long, default_value = "/berth-cri")]
+    pub cri_cgroup_parent: String,
 }
 
 /// The config file's keys, as dockerd names them.
@@ -80,6 +124,14 @@ struct FileConfig {
     bridge: Option<String>,
     bip: Option<String>,
     dns: Option<Vec<String>>,
+    dns_search: Option<Vec<String>>,
+    dns_opts: Option<Vec<String>>,
+    ipv6: Option<bool>,
+    fixed_cidr_v6: Option<String>,
+    /// Always on in berth (its IPv6 rules are in its own `ip6` table).
+    ip6tables: Option<bool>,
+    mtu: Option<u32>,
+    host_gateway_ip: Option<std::net::IpAddr>,
     insecure_registries: Option<Vec<String>>,
     certs_dir: Option<PathBuf>,
 }
@@ -101,6 +153,9 @@ pub struct Settings {
     pub bridge: Option<engine::net::BridgeConfig>,
     /// Upstream resolvers of the embedded DNS server.
     pub dns: Vec<std::net::SocketAddr>,
+    /// Containers' networking defaults (`dns-search`, `dns-opts`,
+    /// `host-gateway-ip`).
+    pub net_options: engine::network::NetOptions,
     /// `insecure-registries`: flags and config file together, as dockerd.
     pub insecure_registries: Vec<String>,
     /// Per-registry CA directory.
@@ -109,6 +164,10 @@ pub struct Settings {
     pub push: engine::push::PushOptions,
     /// The user-mode network stack of a rootless daemon.
     pub rootless_network: crate::rootless::stack::Stack,
+    /// The CRI's settings, when it is served.
+    pub cri: Option<CriSettings>,
+    /// Registry mirrors: (domain, host).
+    pub registry_mirrors: Vec<(String, String)>,
 }
 
 /// `p` made absolute against the working directory: a rootless daemon
@@ -120,6 +179,21 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
     Ok(std::env::current_dir()
         .context("working directory")?
         .join(p))
+}
+
+/// What the CRI server is given from the flags.
+#[derive(Debug, Clone)]
+pub struct CriSettings {
+    /// Its gRPC socket.
+    pub socket: PathBuf,
+    /// The streaming server's address.
+    pub stream_address: std::net::SocketAddr,
+    /// CNI configs.
+    pub cni_conf_dir: PathBuf,
+    /// CNI plugins.
+    pub cni_bin_dirs: Vec<PathBuf>,
+    /// Pods' default cgroup parent.
+    pub cgroup_parent: String,
 }
 
 fn socket_path(host: &str) -> Result<PathBuf> {
@@ -173,10 +247,30 @@ impl Flags {
                     bail!("invalid bridge name {name:?}");
                 }
                 let mut cfg = engine::net::BridgeConfig::new(name);
-                if let Some(bip) = self.bip.clone().or(file.bip) {
+                if let Some(bip) = self.bip.clone().or(file.bip.clone()) {
                     cfg.bip = Some(engine::net::ipam::parse_cidr(&bip).with_context(|| {
                         format!("invalid bip {bip:?}: an address and prefix, like 172.17.0.1/16")
                     })?);
+                }
+                if let Some(mtu) = self.mtu.or(file.mtu) {
+                    if !(68..=65535).contains(&mtu) {
+                        bail!("invalid mtu {mtu}: between 68 and 65535");
+                    }
+                    cfg.mtu = mtu;
+                }
+                let ipv6 = self.ipv6 || file.ipv6.unwrap_or(false);
+                let cidr6 = self.fixed_cidr_v6.clone().or(file.fixed_cidr_v6.clone());
+                match (ipv6, cidr6) {
+                    (true, Some(c)) => {
+                        let sub = match engine::net::ipam::parse_any(&c) {
+                            Some(engine::net::ipam::AnySubnet::V6(s)) if s.prefix <= 126 => s,
+                            _ => bail!("invalid fixed-cidr-v6 {c:?}: an IPv6 subnet, like fd00:1::/64"),
+                        };
+                        cfg.v6 = Some((sub.first(), sub.prefix));
+                    }
+                    // dockerd's words.
+                    (true, None) => bail!("IPv6 is enabled for the default bridge, but no subnet is configured. Specify an IPv6 subnet using --fixed-cidr-v6"),
+                    (false, _) => {}
                 }
                 Some(cfg)
             }
@@ -194,10 +288,46 @@ impl Flags {
                 .with_context(|| format!("invalid dns {d:?}: an IP address, or IP:PORT"))?;
             dns.push(addr);
         }
+        let pick = |flag: &Vec<String>, file: &Option<Vec<String>>| {
+            if flag.is_empty() {
+                file.clone().unwrap_or_default()
+            } else {
+                flag.clone()
+            }
+        };
+        let net_options = engine::network::NetOptions {
+            dns_search: pick(&self.dns_search, &file.dns_search),
+            dns_options: pick(&self.dns_opt, &file.dns_opts),
+            host_gateway_ip: self.host_gateway_ip.or(file.host_gateway_ip),
+        };
+        let _ = file.ip6tables;
         let mut insecure_registries = file.insecure_registries.unwrap_or_default();
         insecure_registries.extend(self.insecure_registry.iter().cloned());
+        let cri = self.cri_socket.clone().map(|socket| CriSettings {
+            socket,
+            stream_address: self.cri_stream_address,
+            cni_conf_dir: self.cni_conf_dir.clone(),
+            cni_bin_dirs: if self.cni_bin_dir.is_empty() {
+                vec!["/usr/lib/cni".into(), "/opt/cni/bin".into()]
+            } else {
+                self.cni_bin_dir.clone()
+            },
+            cgroup_parent: self.cri_cgroup_parent.clone(),
+        });
+        let mut registry_mirrors = Vec::new();
+        for m in &self.registry_mirror {
+            match m.split_once('=') {
+                Some((d, h)) if !d.is_empty() && !h.is_empty() => {
+                    registry_mirrors.push((d.to_string(), h.to_string()))
+                }
+                _ => bail!("invalid --registry-mirror {m:?}: DOMAIN=HOST[:PORT]"),
+            }
+        }
         Ok(Settings {
+            registry_mirrors,
+            cri,
             dns,
+            net_options,
             bridge,
             insecure_registries,
             certs_dir: self.certs_dir.clone().or(file.certs_dir),
@@ -254,5 +384,27 @@ mod tests {
         assert_eq!(b.bip, Some(("10.9.0.1".parse().unwrap(), 16)));
         let f = Flags::parse_from(["berthd", "--bip", "10.9.0.1"]);
         assert!(f.settings().is_err(), "a bip needs its prefix");
+        std::fs::write(
+            &file,
+            r#"{"ipv6": true, "fixed-cidr-v6": "fd00:7::/64", "mtu": 1400, "dns-search": ["x.test"], "dns-opts": ["ndots:2"], "host-gateway-ip": "192.0.2.1"}"#,
+        )
+        .unwrap();
+        let f = Flags::parse_from(["berthd", "--config-file", file.to_str().unwrap()]);
+        let s = f.settings().unwrap();
+        let b = s.bridge.unwrap();
+        assert_eq!(b.v6, Some(("fd00:7::1".parse().unwrap(), 64)));
+        assert_eq!(b.mtu, 1400);
+        assert_eq!(s.net_options.dns_search, ["x.test"]);
+        assert_eq!(s.net_options.dns_options, ["ndots:2"]);
+        assert_eq!(
+            s.net_options.host_gateway_ip,
+            Some("192.0.2.1".parse().unwrap())
+        );
+        let f = Flags::parse_from(["berthd", "--ipv6"]);
+        assert!(f
+            .settings()
+            .unwrap_err()
+            .to_string()
+            .contains("--fixed-cidr-v6"));
     }
 }

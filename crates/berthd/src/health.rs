@@ -159,9 +159,9 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
         Err(err) => return (-1, err.to_string()),
     };
     let dir = d.settings.exec_root.join("execs");
-    let _ = std::fs::create_dir_all(&dir);
+    let _ = engine::perms::private_dir(&dir);
     let file = dir.join(format!("health-{id}.json"));
-    if std::fs::write(&file, process.to_string()).is_err() {
+    if engine::perms::write_private(&file, process.to_string()).is_err() {
         return (-1, "cannot write the check's process".into());
     }
     let child = crate::api::exec::runtime_exec(d, &file)
@@ -176,13 +176,10 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
     };
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let run = async {
-        let (mut o, mut e) = (Vec::new(), Vec::new());
-        if let Some(out) = out.as_mut() {
-            let _ = out.read_to_end(&mut o).await;
-        }
-        if let Some(err) = err.as_mut() {
-            let _ = err.read_to_end(&mut e).await;
-        }
+        // Both at once (a check filling its stderr pipe must not stall on
+        // us reading stdout), each kept to MAX_OUTPUT while read: a check
+        // that prints without end costs the daemon nothing.
+        let (mut o, e) = tokio::join!(read_capped(out.as_mut()), read_capped(err.as_mut()));
         o.extend_from_slice(&e);
         let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
         (code as i64, o)
@@ -195,6 +192,23 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
             (code, String::from_utf8_lossy(&o).into_owned())
         }
         Err(_) => (-1, format!("Health check exceeded timeout ({timeout:?})")),
+    }
+}
+
+/// The first [`MAX_OUTPUT`] bytes of `r` until its end; the rest is read
+/// and dropped, so that the writer never blocks on a full pipe.
+async fn read_capped(r: Option<&mut (impl tokio::io::AsyncRead + Unpin)>) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(r) = r else { return kept };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = MAX_OUTPUT.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
     }
 }
 

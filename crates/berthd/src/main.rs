@@ -7,9 +7,11 @@ mod detach;
 mod events;
 mod flags;
 mod health;
+mod host;
 mod monitor;
 mod phases;
 mod rootless;
+mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -153,8 +155,28 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) -> Result<()> {
+    // Every program run by name, checked once: one line for each missing.
+    let shim_path = beside("BERTH_SHIM", "berth-shim");
+    let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
+    match host::check(
+        settings.bridge.is_some(),
+        &[("berth-shim", &shim_path), ("berth-runtime", &runtime_path)],
+    ) {
+        Ok(warnings) => {
+            for w in warnings {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("berthd: warning: {w}\n").as_bytes(),
+                );
+            }
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    }
+    // Nothing under the roots is any host user's but root's (a container's
+    // root filesystem holds its setuid binaries); older roots are narrowed.
     for dir in [&settings.data_root, &settings.exec_root] {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        engine::perms::dir(dir, engine::perms::ROOT_DIR)
+            .with_context(|| format!("create {}", dir.display()))?;
     }
     let id = daemon_id(&settings.data_root)?;
     if let Some(parent) = settings.socket.parent() {
@@ -168,14 +190,14 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
         );
     }
     let _ = std::fs::remove_file(&settings.socket);
-    let listener = UnixListener::bind(&settings.socket)
+    let listener = bind_socket(&settings.socket)
         .with_context(|| format!("listen on {}", settings.socket.display()))?;
-    std::fs::set_permissions(&settings.socket, std::fs::Permissions::from_mode(0o660))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
     let bridge = settings.bridge.clone();
     let mut dns = settings.dns.clone();
+    let net_options = settings.net_options.clone();
     let mut port_driver: Option<Arc<dyn engine::rootless::PortDriver>> = None;
     if rootless.is_some() {
         engine::rootless::set_cgroups(rootless::cgroups::setup());
@@ -192,20 +214,21 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
         e.dns_servers = dns;
         e.port_driver = port_driver;
+        e.net_options = net_options;
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let shim = beside("BERTH_SHIM", "berth-shim");
+    let shim = shim_path;
     // One sealed copy of each binary whose processes enter containers: their
     // pages are shared, and none can overwrite the file (CVE-2019-5736).
     let (shim, shim_copy) = sealed(shim, "berth-shim");
-    let (runtime_bin, runtime_copy) =
-        sealed(beside("BERTH_RUNTIME", "berth-runtime"), "berth-runtime");
+    let (runtime_bin, runtime_copy) = sealed(runtime_path, "berth-runtime");
     let registry = registry::Client::new(registry::Config {
         insecure: settings.insecure_registries.clone(),
         certs_dir: settings.certs_dir.clone(),
+        mirrors: settings.registry_mirrors.clone(),
     });
     let daemon = Arc::new(Daemon {
         registry,
@@ -222,6 +245,37 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
         events: Default::default(),
     });
     monitor::adopt(daemon.clone()).await;
+    if let Some(c) = &daemon.settings.cri {
+        let cri = cri::Cri::new(
+            daemon.engine.clone(),
+            cri::Config {
+                socket: c.socket.clone(),
+                root: daemon.settings.data_root.join("cri"),
+                state: daemon.settings.exec_root.join("cri"),
+                runtime_root: daemon.settings.exec_root.join("runtime"),
+                shim: daemon.shim.clone(),
+                runtime_bin: daemon.runtime.clone(),
+                stream_addr: c.stream_address,
+                cni_conf_dir: c.cni_conf_dir.clone(),
+                cni_bin_dirs: c.cni_bin_dirs.clone(),
+                cgroup_parent: c.cgroup_parent.clone(),
+                registry: daemon.registry.clone(),
+            },
+        )
+        .with_context(|| format!("start the CRI server on {}", c.socket.display()))?;
+        // A CRI socket that cannot be served ends the daemon: the kubelet
+        // would otherwise wait on a runtime that never answers.
+        let socket = c.socket.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cri::serve(cri, std::future::pending()).await {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("berthd: CRI server on {}: {e}\n", socket.display()).as_bytes(),
+                );
+                std::process::exit(1);
+            }
+        });
+    }
     tokio::spawn(give_back_memory());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -234,11 +288,25 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
                 };
                 let d = daemon.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let d = d.clone();
-                        async move { Ok::<_, std::convert::Infallible>(api::handle(&d, req).await) }
+                        // A panic in a request is that request's 500.
+                        let handled = unwind::CatchUnwind::new(async move {
+                            unwind::test_panic(req.uri().path());
+                            api::handle(&d, req).await
+                        });
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                handled.await.unwrap_or_else(|m| api::panicked(&m)),
+                            )
+                        }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
+                    let _ = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_read_timeout())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
                 });
             }
             _ = term.recv() => break,
@@ -246,6 +314,9 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
         }
     }
     let _ = std::fs::remove_file(&daemon.settings.socket);
+    if let Some(c) = &daemon.settings.cri {
+        let _ = std::fs::remove_file(&c.socket);
+    }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
     if let Some(r) = &rootless {
         // The namespaces go with the holder once nothing runs in them;
@@ -258,6 +329,45 @@ async fn run(settings: flags::Settings, rootless: Option<rootless::Rootless>) ->
         }
     }
     Ok(())
+}
+
+/// How long a client may take to send a request's headers (and how long a
+/// kept-alive connection may sit idle before its next request): a client
+/// that trickles bytes, or opens connections and sends nothing, holds no
+/// connection longer. hyper's own default, which it applies only with a
+/// timer, which berthd had not set.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`HEADER_READ_TIMEOUT`]; test builds take `BERTHD_TEST_HEADER_TIMEOUT_MS`
+/// so that a test need not wait half a minute.
+fn header_read_timeout() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("BERTHD_TEST_HEADER_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_millis(ms);
+    }
+    HEADER_READ_TIMEOUT
+}
+
+/// The API socket, born with mode 0660 (root and group root): the umask is
+/// narrowed around the `bind`, so that there is no instant in which another
+/// user may connect, as a `chmod` after it would leave. No other thread
+/// creates files yet (the engine opens after).
+fn bind_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
+    use nix::sys::stat::{umask, Mode};
+    let old = umask(Mode::from_bits_truncate(0o117));
+    let bound = UnixListener::bind(path);
+    umask(old);
+    let listener = bound?;
+    // A pre-existing, wider mode cannot be: the path was removed above; still,
+    // say it plainly if the file system ignored the umask.
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if mode & 0o007 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    }
+    Ok(listener)
 }
 
 /// Every 30 s, hands the heap pages glibc keeps after large operations

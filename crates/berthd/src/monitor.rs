@@ -46,6 +46,7 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                 .await;
             match st {
                 Ok(Ok(State::Exited(code, _))) => {
+                    runtime::trace::mark("monitor saw exit");
                     // The event first: a client that waited for the exit and
                     // then reads the events finds the die there.
                     crate::api::containers::event(
@@ -56,6 +57,7 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     )
                     .await;
                     d.phases.publish(&id, Phase::Exited(code));
+                    runtime::trace::mark("exit published");
                     break code;
                 }
                 Ok(Ok(State::Running(..))) => {
@@ -95,6 +97,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
         if auto {
             // Attached clients read the last output before the files go.
             d.phases.drained(&c.id, Duration::from_secs(5)).await;
+            runtime::trace::mark("attached streams drained");
             let e = d.engine.clone();
             let removed = tokio::task::spawn_blocking(move || {
                 e.container_remove(&c.id, true, true).map(|_| c)
@@ -102,6 +105,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
             .await;
             if let Ok(Ok(c)) = removed {
                 d.phases.publish(&c.id, Phase::Removed(Some(code)));
+                runtime::trace::mark("removal published");
                 d.events.container(&c, "destroy", &[]);
             }
         }
@@ -143,7 +147,11 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 /// what their exit asks (restart policies apply as at a reboot).
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
-    let _ = tokio::task::spawn_blocking(move || e.remove_orphans()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = e.remove_orphans();
+        e.resume_interrupted_commits()
+    })
+    .await;
     let e = d.engine.clone();
     let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
         return;

@@ -286,7 +286,10 @@ fn failures_say_what_and_where() {
         "FROM busybox\nRUN echo partial && exit 3\n",
     );
     let (code, out, err) = build(&d, &[ctxs]);
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 3,
+        "the RUN's code, as the docker CLI exits against dockerd"
+    );
     assert!(
         err.contains("The command '/bin/sh -c echo partial && exit 3' returned a non-zero code: 3"),
         "{out}{err}"
@@ -439,5 +442,207 @@ fn add_extracts_local_archives_and_fetches_urls() {
             "cat /opt/pkg/bin/tool /opt/plain.txt /opt/remote.txt; stat -c %u:%g /opt/pkg/bin/tool; ls /opt"
         ])),
         "#!/bin/sh\necho tool\nplain\nfrom the web\n123:456\npkg\nplain.txt\nremote.txt\n"
+    );
+}
+
+/// `POST /build` with a tar body and query; the JSON lines.
+fn api_build(d: &Daemon, query: &str, tar: &[u8]) -> (u16, Vec<serde_json::Value>) {
+    d.curl_lines(
+        "POST",
+        &format!("/v1.47/build?{query}"),
+        &["Content-Type: application/x-tar"],
+        tar,
+    )
+}
+
+fn streams(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l["stream"].as_str().map(String::from))
+        .collect()
+}
+
+/// The messages as dockerd 20.10's classic builder sends them (recorded
+/// here): the step and its newline apart, `Removing intermediate
+/// container`, a `RUN`'s stderr between ESC[91m and ESC[0m, the `aux` id
+/// before `Successfully built` (docker-py reads the last line's `stream`),
+/// and a failed `RUN`'s exit code in `errorDetail.code`.
+#[test]
+fn api_stream_as_dockerd_writes_it() {
+    let d = Daemon::with_busybox();
+    let df = b"FROM busybox\nRUN echo out; echo err >&2\n";
+    let (status, lines) = api_build(&d, "t=s1&nocache=1", &tar_of(&[("Dockerfile", df)]));
+    assert_eq!(status, 200);
+    let s = streams(&lines);
+    assert_eq!(s[..2], ["Step 1/2 : FROM busybox", "\n"]);
+    assert_eq!(s[3..5], ["Step 2/2 : RUN echo out; echo err >&2", "\n"]);
+    assert!(s.contains(&"out\n".to_string()), "{s:?}");
+    assert!(s.contains(&"\x1b[91merr\n\x1b[0m".to_string()), "{s:?}");
+    assert!(
+        s.iter()
+            .any(|l| l.starts_with("Removing intermediate container ")),
+        "{s:?}"
+    );
+    let aux = lines
+        .iter()
+        .position(|l| l["aux"]["ID"].is_string())
+        .expect("an aux line");
+    assert!(
+        lines[aux + 1]["stream"]
+            .as_str()
+            .unwrap()
+            .starts_with("Successfully built "),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap()["stream"],
+        "Successfully tagged s1:latest\n"
+    );
+
+    let df = b"FROM busybox\nRUN exit 3\n";
+    let (status, lines) = api_build(&d, "nocache=1", &tar_of(&[("Dockerfile", df)]));
+    assert_eq!(status, 200);
+    let last = lines.last().unwrap();
+    assert_eq!(last["errorDetail"]["code"], 3, "{last}");
+    assert_eq!(
+        last["error"],
+        "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    );
+
+    // Refused as dockerd 20.10 refuses them (no experimental mode; the
+    // platform read by containerd's parser), before anything runs.
+    let one = tar_of(&[("Dockerfile", b"FROM busybox\n")]);
+    let (status, body) = d.curl("POST", "/v1.47/build?squash=1", &[], &one);
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        r#"{"message":"squash is only supported with experimental mode"}"#
+    );
+    let (status, body) = d.curl("POST", "/v1.47/build?platform=foobar", &[], &one);
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        r#"{"message":"\"foobar\": unknown operating system or architecture: invalid argument"}"#
+    );
+    let (status, _) = d.curl("POST", "/v1.47/build?platform=linux/amd64", &[], &one);
+    assert_eq!(status, 200);
+}
+
+/// `COPY . /dir` copies the whole context into a directory it makes (it
+/// used to spill the context into `/`); a Dockerfile sent from outside
+/// the context under a name that the sent `.dockerignore` lists leaves
+/// the context with it (Docker's `removeDockerfile`: how docker-py sends
+/// `dockerfile=/elsewhere/Dockerfile`); the first `dockerfile` value
+/// counts, as Go's `FormValue` reads it.
+#[test]
+fn copy_of_the_context_and_an_outside_dockerfile() {
+    let d = Daemon::with_busybox();
+    let df: &[u8] = b"FROM busybox\nCOPY . /src\nWORKDIR /src\n";
+    let tar = tar_of(&[
+        ("custom.dockerfile", df),
+        ("file.txt", b"hello world"),
+        ("sub/deeper.txt", b"x"),
+    ]);
+    let (status, _) = api_build(&d, "t=c1&dockerfile=custom.dockerfile", &tar);
+    assert_eq!(status, 200);
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "c1", "ls", "-a"])),
+        ".\n..\ncustom.dockerfile\nfile.txt\nsub\n"
+    );
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "c1", "ls", "/"]))
+            .lines()
+            .count(),
+        ok(d.docker(&["run", "--rm", "busybox", "ls", "/"]))
+            .lines()
+            .count()
+            + 1,
+        "only /src is new at the root"
+    );
+
+    let name = ".dockerfile.1f2e3d";
+    let tar = tar_of(&[
+        (".dockerignore", format!(".dockerignore\n{name}").as_bytes()),
+        (name, df),
+        ("file.txt", b"hello world"),
+    ]);
+    let (status, _) = api_build(
+        &d,
+        &format!("t=c2&dockerfile={name}&dockerfile=FROM%20scratch"),
+        &tar,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "c2", "ls", "-a"])),
+        ".\n..\nfile.txt\n"
+    );
+}
+
+/// `--cache-from` (classic builder): only the named images and what is
+/// below them serve as cache; a name that does not resolve leaves none.
+/// `--network` and `--add-host` reach the `RUN` containers.
+#[test]
+fn cache_from_network_and_hosts_of_run_steps() {
+    let d = Daemon::with_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let ctxs = c.to_str().unwrap();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nENV FOO=bar\nRUN touch baz\nRUN touch bax\n",
+    );
+    ok(build(&d, &["-t", "build1", ctxs]));
+    let out = ok(build(&d, &["--cache-from", "build1", "-t", "build2", ctxs]));
+    assert_eq!(out.matches("Using cache").count(), 3, "{out}");
+    let out = ok(build(
+        &d,
+        &["--cache-from", "nosuchtag", "-t", "build3", ctxs],
+    ));
+    assert_eq!(out.matches("Using cache").count(), 0, "{out}");
+    // Without --cache-from every image is a cache source again.
+    let out = ok(build(&d, &["-t", "build4", ctxs]));
+    assert_eq!(out.matches("Using cache").count(), 3, "{out}");
+
+    // --network none: loopback only; the default: an interface besides.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN grep -c : /proc/net/dev > /ifaces\n",
+    );
+    ok(build(
+        &d,
+        &["--no-cache", "--network", "none", "-t", "n1", ctxs],
+    ));
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "n1", "cat", "/ifaces"])),
+        "1\n"
+    );
+    ok(build(&d, &["--no-cache", "-t", "n2", ctxs]));
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "n2", "cat", "/ifaces"])),
+        "2\n"
+    );
+
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN cp /etc/hosts /hosts-file\n",
+    );
+    ok(build(
+        &d,
+        &[
+            "--no-cache",
+            "--add-host",
+            "extrahost.local.test:127.0.0.1",
+            "-t",
+            "h1",
+            ctxs,
+        ],
+    ));
+    let hosts = ok(d.docker(&["run", "--rm", "h1", "cat", "/hosts-file"]));
+    assert!(
+        hosts.contains("127.0.0.1\textrahost.local.test\n"),
+        "{hosts}"
     );
 }

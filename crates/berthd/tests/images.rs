@@ -211,3 +211,118 @@ fn docker_made_image_with_nulls_loads_runs_and_round_trips() {
     let out = ok(d.docker(&["image", "inspect", "dockermade", "--format", "{{.Id}}"]));
     assert_eq!(out.trim(), id);
 }
+
+/// `POST /images/load` answers as dockerd: chunked JSON lines (docker-py
+/// reads a body with a length as one document and failed on two "Loaded
+/// image" lines), a broken archive as 200 with the error as the last
+/// message (docker-py's ImageLoadError); `save` of several images loads
+/// back every one. A pull's invalid platform is containerd's 400.
+#[test]
+fn load_answers_in_lines_and_pull_checks_the_platform() {
+    let d = Daemon::start();
+    let tar = busybox_tar(d.dir.path());
+    ok(d.docker(&["import", tar.to_str().unwrap(), "busybox"]));
+    ok(d.docker(&[
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        tar.to_str().unwrap(),
+        "other:1",
+    ]));
+    let (status, head, body) = d.curl_head("POST", "/v1.47/images/load", &[], b"abc");
+    assert_eq!(status, 200);
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let last: serde_json::Value = serde_json::from_slice(
+        body.trim_ascii_end()
+            .split(|b| *b == b'\n')
+            .next_back()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        last["errorDetail"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a (compressed) tar"),
+        "{last}"
+    );
+
+    let (status, saved) = d.curl(
+        "GET",
+        "/v1.47/images/get?names=busybox&names=other:1",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    ok(d.docker(&["rmi", "busybox", "other:1"]));
+    let (status, head, body) = d.curl_head("POST", "/v1.47/images/load", &[], &saved);
+    assert_eq!(status, 200);
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(r#"{"stream":"Loaded image: busybox:latest\n"}"#)
+            && text.contains(r#"{"stream":"Loaded image: other:1\n"}"#),
+        "{text}"
+    );
+    ok(d.docker(&["image", "inspect", "busybox", "other:1"]));
+
+    // As moby's tarexport reads names: an id saves the image untagged
+    // (docker-py's `image.save()` then loads one image, not one per tag),
+    // a repository without a tag saves its every tag.
+    ok(d.docker(&["tag", "other:1", "other:2"]));
+    let id = ok(d.docker(&["inspect", "-f", "{{.Id}}", "other:1"]));
+    let id = id.trim();
+    for (name, tags, loaded) in [
+        (
+            id.to_string(),
+            "null".to_string(),
+            format!("Loaded image ID: {id}"),
+        ),
+        (
+            id[7..19].to_string(),
+            "null".to_string(),
+            format!("Loaded image ID: {id}"),
+        ),
+        (
+            "other".to_string(),
+            r#"["other:1","other:2"]"#.to_string(),
+            "Loaded image: other:2".to_string(),
+        ),
+    ] {
+        let (status, saved) = d.curl("GET", &format!("/v1.47/images/get?names={name}"), &[], b"");
+        assert_eq!(status, 200);
+        let mut ar = tar::Archive::new(&saved[..]);
+        let manifest = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+            .map(|mut e| {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+                s
+            })
+            .unwrap();
+        let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(m.as_array().unwrap().len(), 1, "{manifest}");
+        assert_eq!(m[0]["RepoTags"].to_string(), tags, "{name}: {manifest}");
+        let (_, text) = d.curl("POST", "/v1.47/images/load", &[], &saved);
+        assert!(
+            String::from_utf8_lossy(&text).contains(&loaded),
+            "{name}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+
+    let (status, body) = d.curl(
+        "POST",
+        "/v1.47/images/create?fromImage=busybox&tag=latest&platform=foobar",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        r#"{"message":"\"foobar\": unknown operating system or architecture: invalid argument"}"#
+    );
+}

@@ -421,7 +421,7 @@ fn network_modes_none_host_and_container() {
     );
     let (code, _, err) = d.docker(&["network", "create", "host"]);
     assert!(
-        code != 0 && err.contains("host is a pre-defined network and cannot be created"),
+        code != 0 && err.contains("operation is not permitted on predefined host network"),
         "{err}"
     );
 }
@@ -493,7 +493,7 @@ fn addresses_stay_unique_across_a_kill_9() {
         code != 0 && err.contains("port is already allocated"),
         "{err}"
     );
-    // berth's table holds only berth's chains.
+    // berth's table holds only berth's chains, and the admin's `firewall`.
     let table = sh(&format!("nft list table ip {}", d.nft_table()));
     let chains: Vec<&str> = table
         .lines()
@@ -502,6 +502,9 @@ fn addresses_stay_unique_across_a_kill_9() {
     assert_eq!(
         chains,
         [
+            "firewall {",
+            "localnet {",
+            "published {",
             "prerouting {",
             "output {",
             "ports {",

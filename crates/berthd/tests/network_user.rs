@@ -306,6 +306,23 @@ fn connect_disconnect_static_addresses_and_prune() {
     let (s1, s2) = (subnet(&d, 4), subnet(&d, 5));
     ok(d.docker(&["network", "create", "--subnet", &s1, "n1"]));
     ok(d.docker(&["network", "create", "--subnet", &s2, "n2"]));
+    // A network's name is anything but blank (libnetwork's rule, not a
+    // container's: dockerd creates docker-py's "test 01").
+    let s3 = subnet(&d, 6);
+    ok(d.docker(&["network", "create", "--subnet", &s3, "test 01"]));
+    assert_eq!(
+        ok(d.docker(&["network", "inspect", "-f", "{{.Name}}", "test 01"])).trim(),
+        "test 01"
+    );
+    ok(d.docker(&["network", "rm", "test 01"]));
+    let (status, body) = d.curl(
+        "POST",
+        "/networks/create",
+        &["Content-Type: application/json"],
+        br#"{"Name":" "}"#,
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("invalid name"));
     let fixed = s1.replace(".0/24", ".50");
     ok(d.docker(&[
         "run",

@@ -857,6 +857,29 @@ fn storage_flags() {
         // dockerd looks the driver up only when it makes a volume.
         t.refuses("--volume-driver nfs -v /data", "plugin \"nfs\" not found");
     }
+    // A container that makes no volume is created with any driver, which
+    // inspect shows (docker-py's test_create_with_volume_driver).
+    let vd = name("voldriver");
+    t.ok(&[
+        "create",
+        "--name",
+        &vd,
+        "--label",
+        "berth-flags-test",
+        "--volume-driver",
+        "nfs",
+        "busybox",
+        "true",
+    ]);
+    // And the runtime is Docker's default by name (docker-py checks `runc`).
+    let shown = t.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.VolumeDriver}} {{.HostConfig.Runtime}}",
+        &vd,
+    ]);
+    assert_eq!(shown.trim(), "nfs runc");
+    t.ok(&["rm", &vd]);
 }
 
 #[test]

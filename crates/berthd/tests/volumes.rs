@@ -528,6 +528,55 @@ fn symlinked_destinations_stay_in_the_root() {
         std::fs::read_to_string(bsrc.join("p")).unwrap(),
         "planted\n"
     );
+
+    // A volume's subpath (API 1.45's VolumeOptions.Subpath, docker-py's
+    // test_create_with_subpath_volume_mount): that directory or file alone,
+    // read-only when asked; its symlinks resolve inside the volume (a
+    // container planted `esc -> /` and `abs -> /sub`); `..` and a missing
+    // path refused with Docker's words; no staging mount left behind.
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "sv:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /v/sub && echo content > /v/sub/f && ln -s / /v/esc && ln -s /sub /v/abs",
+    ]));
+    let sub = |sp: &str, more: &str, cmd: &str| {
+        d.docker(&[
+            "run",
+            "--rm",
+            "--mount",
+            &format!("type=volume,src=sv,dst=/m,volume-subpath={sp}{more}"),
+            "busybox",
+            "sh",
+            "-c",
+            cmd,
+        ])
+    };
+    assert_eq!(ok(sub("sub", ",readonly", "cat /m/f")), "content\n");
+    let (_, _, err) = sub("sub", ",readonly", "touch /m/x");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(ok(sub("esc", "", "ls /m")), "abs\nesc\nsub\n");
+    assert_eq!(ok(sub("abs", "", "cat /m/f")), "content\n");
+    assert_eq!(ok(sub("sub/f", "", "cat /m")), "content\n");
+    let (code, _, err) = sub("../x", "", "true");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("subpath must be a relative path within the volume"),
+        "{err}"
+    );
+    let (code, _, err) = sub("nope", "", "true");
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot access path"), "{err}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let exec = d.dir.path().join("exec");
+    assert!(
+        !mounts.contains(exec.join("subpaths").to_str().unwrap()),
+        "a staging mount was left"
+    );
 }
 
 #[test]
@@ -616,4 +665,224 @@ fn volumes_survive_kill9_and_show_in_df() {
         ok(d.docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "w"])).trim(),
         "durable"
     );
+}
+
+/// `docker cp` into and out of a created or stopped container reaches its
+/// volumes and binds, as Docker mounts them for the copy (the data lands
+/// in the volume, not in the container's layer); a read-only mount is
+/// refused with dockerd's text, and nothing stays mounted after.
+#[test]
+fn cp_reaches_volumes_and_binds_of_stopped_containers() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let bind = host.path().join("bind");
+    let robind = host.path().join("robind");
+    std::fs::create_dir_all(&bind).unwrap();
+    std::fs::create_dir_all(&robind).unwrap();
+    let file = host.path().join("data.txt");
+    std::fs::write(&file, "Deaf To All But The Song\n").unwrap();
+    let (b, rb) = (
+        format!("{}:/b", bind.display()),
+        format!("{}:/rb:ro", robind.display()),
+    );
+    ok(d.docker(&[
+        "create",
+        "--name",
+        "c",
+        "-v",
+        "/vol1",
+        "-v",
+        "named:/vol2",
+        "-v",
+        &b,
+        "-v",
+        &rb,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /vol1/data.txt /vol2/data.txt /b/data.txt",
+    ]));
+    let f = file.to_str().unwrap();
+    for dest in ["c:/vol1/", "c:/vol2/", "c:/b/"] {
+        ok(d.docker(&["cp", f, dest]));
+    }
+    let (code, _, err) = d.docker(&["cp", f, "c:/rb/"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("mounted volume is marked read-only"), "{err}");
+    assert!(std::fs::read_dir(&robind).unwrap().next().is_none());
+    assert_eq!(
+        std::fs::read_to_string(bind.join("data.txt")).unwrap(),
+        "Deaf To All But The Song\n",
+        "the copy went through the bind"
+    );
+    let mp = ok(d.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", "named"]));
+    assert!(std::path::Path::new(mp.trim()).join("data.txt").exists());
+    ok(d.docker(&["start", "-a", "c"]));
+    assert_eq!(
+        ok(d.docker(&["logs", "c"])),
+        "Deaf To All But The Song\n".repeat(3)
+    );
+    // Stopped: out of the volume and the bind again.
+    for src in ["c:/vol1/data.txt", "c:/b/data.txt"] {
+        let out = host.path().join("out.txt");
+        let _ = std::fs::remove_file(&out);
+        ok(d.docker(&["cp", src, out.to_str().unwrap()]));
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "Deaf To All But The Song\n"
+        );
+    }
+    // The copy's layer holds no data of the volumes; nothing stays mounted.
+    let diff = ok(d.docker(&["diff", "c"]));
+    assert!(!diff.contains("data.txt"), "{diff}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(".archive-"),
+        "a copy's view stayed mounted"
+    );
+}
+
+/// `volume prune` as moby counts it: a volume created without a name is
+/// anonymous (moby 23+: docker-py's `create_volume()` then
+/// `prune_volumes()`), API 1.42+ prunes only anonymous volumes unless
+/// `all=true`, older clients prune every unused one; `VolumesDeleted` is
+/// `[]` when nothing went and `SpaceReclaimed` counts the data's bytes.
+#[test]
+fn prune_by_api_version_and_nameless_volumes() {
+    let d = daemon();
+    let post = |path: &str, body: &str| {
+        let (status, out) = d.curl(
+            "POST",
+            path,
+            &["Content-Type: application/json"],
+            body.as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+        )
+    };
+    let (status, v) = post("/v1.47/volumes/create", "{}");
+    assert_eq!(status, 201);
+    let anon = v["Name"].as_str().unwrap().to_string();
+    assert_eq!(anon.len(), 64, "{v}");
+    assert_eq!(v["Labels"]["com.docker.volume.anonymous"], "", "{v}");
+    post("/v1.47/volumes/create", r#"{"Name":"named1"}"#);
+    let mp = ok(d.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &anon]));
+    std::fs::write(
+        std::path::Path::new(mp.trim()).join("blob"),
+        vec![7u8; 10_000],
+    )
+    .unwrap();
+
+    let (_, r) = post("/v1.47/volumes/prune", "");
+    assert_eq!(r["VolumesDeleted"], serde_json::json!([anon]), "{r}");
+    assert!(r["SpaceReclaimed"].as_u64().unwrap() >= 10_000, "{r}");
+    let (_, raw) = d.curl("POST", "/v1.47/volumes/prune", &[], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&raw),
+        r#"{"VolumesDeleted":[],"SpaceReclaimed":0}"#
+    );
+    assert_eq!(volumes(&d, &[]), ["named1"]);
+    let (_, r) = post("/v1.41/volumes/prune", "");
+    assert_eq!(r["VolumesDeleted"], serde_json::json!(["named1"]), "{r}");
+    assert!(volumes(&d, &[]).is_empty());
+}
+
+/// A host directory bound onto itself and made shared; it and everything
+/// mounted below it are detached when dropped, also when the test fails.
+struct SharedMount(std::path::PathBuf);
+
+impl SharedMount {
+    fn new(path: &std::path::Path) -> SharedMount {
+        use nix::mount::{mount, MsFlags};
+        mount(
+            Some(path),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let guard = SharedMount(path.to_path_buf());
+        mount(
+            None::<&str>,
+            path,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        guard
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// `docker run -v SRC:DST:rshared` propagates mounts both ways, as on
+/// dockerd: one made inside the container under the bind shows on the
+/// host, one made on the host shows inside.
+#[test]
+fn rshared_bind_propagates_both_ways() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("src");
+    for sub in ["in", "out"] {
+        std::fs::create_dir_all(src.join(sub)).unwrap();
+    }
+    let shared = SharedMount::new(&src);
+    let vol = format!("{}:/mnt:rshared", src.display());
+    let out_file = host.path().join("out");
+    let mut run = d
+        .docker_command(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "-v",
+            &vol,
+            "busybox",
+            "sh",
+            "-c",
+            "mount -t tmpfs from-ctr /mnt/in && echo made-inside > /mnt/in/f || exit 3; \
+             i=0; while [ ! -e /mnt/out/g ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
+             cat /mnt/out/g",
+        ])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .spawn()
+        .unwrap();
+    let seen = src.join("in/f");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let from_ctr = std::fs::read_to_string(&seen).unwrap_or_default();
+    let tmpfs = nix::mount::mount(
+        Some("from-host"),
+        &src.join("out"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    if tmpfs.is_ok() {
+        std::fs::write(src.join("out/g"), "made-on-host\n").unwrap();
+    }
+    let status = run.wait().unwrap();
+    let out = std::fs::read_to_string(&out_file).unwrap();
+    drop(shared);
+    tmpfs.unwrap();
+    assert_eq!(
+        from_ctr, "made-inside\n",
+        "the container's mount reached the host"
+    );
+    assert!(status.success(), "{status:?} {out}");
+    assert_eq!(
+        out, "made-on-host\n",
+        "the host's mount reached the container"
+    );
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!info.contains(src.to_str().unwrap()), "{info}");
 }

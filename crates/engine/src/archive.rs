@@ -12,13 +12,13 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use models::container::PathStat;
 use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
@@ -66,11 +66,17 @@ fn stat_json(name: &str, st: &FileStat, link: &str) -> PathStat {
 }
 
 impl Engine {
+    /// The root a copy works on: a running container's own (its mounts are
+    /// there), or, for a stopped or created one, its layers with its
+    /// writable layer on top mounted for the copy, with its volumes and
+    /// binds mounted over it as Docker mounts them (read-only unless
+    /// `write`). The caller holds the container's lifecycle lock while a
+    /// stopped container's root is mounted (no start meanwhile).
     fn archive_root(
         &self,
-        name: &str,
-    ) -> Result<(crate::containers::ContainerRecord, Root), EngineError> {
-        let c = self.find_container(name)?;
+        c: &crate::containers::ContainerRecord,
+        write: bool,
+    ) -> Result<Root, EngineError> {
         let open_dir = |p: &Path| {
             nix::fcntl::open(
                 p,
@@ -79,51 +85,57 @@ impl Engine {
             )
             .map_err(|e| sys(format!("open {}: {e}", p.display())))
         };
-        if let State::Running(pid, _) = self.state(&c) {
+        if let State::Running(pid, _) = self.state(c) {
             if pid > 0 {
                 if let Ok(fd) = open_dir(Path::new(&format!("/proc/{pid}/root"))) {
-                    return Ok((c, Root { fd, view: None }));
+                    return Ok(Root { fd, view: None });
                 }
             }
         }
         let dir = self.container_dir(&c.id);
-        let mut lower = Vec::new();
-        if dir.join("upper").exists() {
-            lower.push(dir.join("upper"));
-        }
-        lower.extend(c.layers.iter().rev().map(|l| self.store().layer_dir(l)));
         let view = tempfile::Builder::new()
             .prefix(".archive-")
             .tempdir_in(&dir)
             .map_err(sys)?;
-        if lower.len() == 1 {
-            let fd = open_dir(&lower[0])?;
-            return Ok((c, Root { fd, view: None }));
-        }
-        store::mount::Overlay {
-            lower: &lower,
-            upper: None,
-        }
-        .mount(view.path())
-        .map_err(sys)?;
+        self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
         let root = Root {
             fd: open_dir(view.path())?,
             view: Some(view),
         };
-        Ok((c, root))
+        self.mount_volumes(&copy_mounts(c), &root, write)?;
+        Ok(root)
+    }
+
+    /// [`Engine::archive_root`] for `name`, with its lifecycle lock when it
+    /// is not running.
+    fn with_archive_root<T>(
+        &self,
+        name: &str,
+        write: bool,
+        f: impl FnOnce(&Root) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let c = self.find_container(name)?;
+        let lock = self.lifecycle(&c.id);
+        let _held = match self.state(&c) {
+            State::Running(..) => None,
+            _ => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
+        };
+        let root = self.archive_root(&c, write)?;
+        f(&root)
     }
 
     /// The stat of `path` in the container (Docker's path stat), as HEAD
     /// answers it; a missing path is 404.
     pub fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat, EngineError> {
-        let (_, root) = self.archive_root(name)?;
-        let o = open_path(&root, path, false)?;
-        let st = fstat(&o.fd).map_err(sys)?;
-        let link = o
-            .link
-            .as_ref()
-            .map_or("", |(_, resolved)| resolved.as_str());
-        Ok(stat_json(&o.base, &st, link))
+        self.with_archive_root(name, false, |root| {
+            let o = open_path(root, path, false)?;
+            let st = fstat(&o.fd).map_err(sys)?;
+            let link = o
+                .link
+                .as_ref()
+                .map_or("", |(_, resolved)| resolved.as_str());
+            Ok(stat_json(&o.base, &st, link))
+        })
     }
 
     /// Writes `path` of the container as a tar to `out` (entries named from
@@ -136,21 +148,60 @@ impl Engine {
         stat: impl FnOnce(PathStat),
         out: &mut dyn std::io::Write,
     ) -> Result<(), EngineError> {
-        let (_, root) = self.archive_root(name)?;
-        let Opened { fd, base, link } = open_path(&root, path, false)?;
-        let st = fstat(&fd).map_err(sys)?;
-        let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
-        stat(stat_json(&base, &st, resolved));
-        let mut tar = tar::Builder::new(out);
-        tar.follow_symlinks(false);
-        if let Some((target, _)) = &link {
-            let mut h = header(&st, tar::EntryType::Symlink, 0);
-            tar.append_link(&mut h, &base, target).map_err(sys)?;
+        self.with_archive_root(name, false, |root| {
+            let Opened { fd, base, link } = open_path(root, path, false)?;
+            let st = fstat(&fd).map_err(sys)?;
+            let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
+            stat(stat_json(&base, &st, resolved));
+            let mut tar = tar::Builder::new(out);
+            tar.follow_symlinks(false);
+            if let Some((target, _)) = &link {
+                let mut h = header(&st, tar::EntryType::Symlink, 0);
+                tar.append_link(&mut h, &base, target).map_err(sys)?;
+                tar.finish().map_err(sys)?;
+                return Ok(());
+            }
+            append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
             tar.finish().map_err(sys)?;
-            return Ok(());
+            Ok(())
+        })
+    }
+
+    /// Docker mounts a stopped container's volumes and binds for a copy
+    /// (`daemon/archive.go`): each over the view at its destination,
+    /// resolved inside the view (a symlink planted in the image cannot
+    /// send it elsewhere), a missing mount point made in the container's
+    /// layer as Docker's are. Read-only unless `writable` and the mount
+    /// is. Undone with the view.
+    fn mount_volumes(
+        &self,
+        mounts: &[crate::mounts::MountPoint],
+        root: &Root,
+        writable: bool,
+    ) -> Result<(), EngineError> {
+        use runtime::rootfs::resolve::{open_in_root, Create};
+        for m in mounts {
+            let source = if m.typ == "volume" {
+                self.volume_data(&m.name)
+            } else {
+                PathBuf::from(&m.source)
+            };
+            let Ok(meta) = std::fs::metadata(&source) else {
+                continue;
+            };
+            let create = if meta.is_dir() {
+                Create::Dir
+            } else {
+                Create::File
+            };
+            let Ok(target) = open_in_root(&root.fd, Path::new(&m.destination), create) else {
+                continue;
+            };
+            let dest = Path::new(&m.destination);
+            bind(&source, &target, writable && m.rw, &|| {
+                open_in_root(&root.fd, dest, Create::No).ok()
+            })?;
         }
-        append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
-        tar.finish().map_err(sys)?;
         Ok(())
     }
 }
@@ -169,47 +220,95 @@ impl Engine {
         tar: impl Read,
         keep_ids: bool,
     ) -> Result<(), EngineError> {
-        let c = self.find_container(name)?;
-        let running = matches!(self.state(&c), State::Running(..));
-        let (_, root) = if running {
-            self.archive_root(name)?
-        } else {
-            // A stopped container's writable layer, mounted for the copy.
-            let dir = self.container_dir(&c.id);
-            let view = tempfile::Builder::new()
-                .prefix(".archive-")
-                .tempdir_in(&dir)
-                .map_err(sys)?;
-            self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
-            let fd = nix::fcntl::open(
-                view.path(),
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(sys)?;
-            (
-                c.clone(),
-                Root {
-                    fd,
-                    view: Some(view),
-                },
-            )
-        };
-        let dest = open_path(&root, path, true)?.fd;
-        if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("extraction point is not a directory: {path}"),
-            ));
-        }
-        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        let owner = if keep_ids {
-            Owner::FromTar
-        } else {
-            Owner::Root
-        };
-        extract_into(&dest, tar, owner, None)
+        check_writable(&self.find_container(name)?, path)?;
+        self.with_archive_root(name, true, |root| {
+            let dest = open_path(root, path, true)?.fd;
+            if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("extraction point is not a directory: {path}"),
+                ));
+            }
+            let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+            let owner = if keep_ids {
+                Owner::FromTar
+            } else {
+                Owner::Root
+            };
+            // As Docker: the tar may be compressed (gzip, bzip2, xz; zstd too).
+            let tar = store::layer::decompressed(tar).map_err(|e| bad_tar(e.to_string()))?;
+            extract_into(&dest, tar, owner, None)
+        })
     }
+}
+
+/// Docker's `checkIfPathIsInAVolume` and read-only root check for a copy
+/// into `path`: a path in a read-only mount, or outside every mount of a
+/// container with a read-only root, is refused with dockerd's texts (500).
+fn check_writable(c: &crate::containers::ContainerRecord, path: &str) -> Result<(), EngineError> {
+    let abs = Path::new("/").join(path);
+    let inside = c
+        .mounts
+        .iter()
+        .filter(|m| abs.starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len());
+    match inside {
+        Some(m) if !m.rw => Err(sys("mounted volume is marked read-only")),
+        None if c.config.host_config.readonly_rootfs => {
+            Err(sys("container rootfs is marked read-only"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The mounts a copy sees in a stopped container: its binds and volumes
+/// (parents first); tmpfs mounts hold nothing once it stopped.
+fn copy_mounts(c: &crate::containers::ContainerRecord) -> Vec<crate::mounts::MountPoint> {
+    c.mounts
+        .iter()
+        .filter(|m| m.typ == "bind" || m.typ == "volume")
+        .cloned()
+        .collect()
+}
+
+/// Binds `source` (recursively) onto the directory or file `target` (a
+/// descriptor: the mount lands on the inode that was resolved), read-only
+/// unless `rw`; `reopen` opens the target anew, which now reaches the new
+/// mount (the old descriptor still names what is under it).
+fn bind(
+    source: &Path,
+    target: &OwnedFd,
+    rw: bool,
+    reopen: &dyn Fn() -> Option<OwnedFd>,
+) -> Result<(), EngineError> {
+    use nix::mount::{mount, MsFlags};
+    let at = runtime::rootfs::resolve::fd_path(target);
+    let what = |e| sys(format!("mount {} for the copy: {e}", source.display()));
+    mount(
+        Some(source),
+        &at,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(what)?;
+    if !rw {
+        // A remount of the new mount makes it read-only (the source's own
+        // mount stays as it is).
+        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        let done = reopen().ok_or(nix::errno::Errno::ENOENT).and_then(|top| {
+            let top = runtime::rootfs::resolve::fd_path(&top);
+            mount(None::<&str>, &top, None::<&str>, remount, None::<&str>)
+        });
+        if let Err(e) = done {
+            if let Some(top) = reopen() {
+                let top = runtime::rootfs::resolve::fd_path(&top);
+                let _ = nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH);
+            }
+            return Err(what(e));
+        }
+    }
+    Ok(())
 }
 
 /// Who owns what [`extract_into`] makes.
@@ -250,26 +349,41 @@ pub(crate) fn extract_into(
         }
         Ok(parts)
     };
-    let mut archive = tar::Archive::new(tar);
-    for entry in archive.entries().map_err(|e| bad_tar(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad_tar(e.to_string()))?;
-        let name = entry
-            .path()
-            .map_err(|e| bad_tar(e.to_string()))?
-            .into_owned();
+    // The same bounds as a layer's: a small compressed upload may expand
+    // to any size (a decompression bomb) or name millions of entries.
+    let mut archive = untar::Archive::new(Bounded {
+        inner: tar,
+        left: store::layer::MAX_BYTES + store::layer::MAX_ENTRIES * 1024,
+    });
+    // The directories along the last entry's path stay open: a deep tree
+    // costs one open per directory, not one per entry and level.
+    let mut dirs_open = store::walk::DirCache::new(dest.try_clone().map_err(sys)?);
+    let mut count = 0u64;
+    while let Some(mut entry) = archive.next_entry().map_err(|e| bad_tar(e.to_string()))? {
+        count += 1;
+        if count > store::layer::MAX_ENTRIES {
+            return Err(bad_tar(format!(
+                "more than {} entries",
+                store::layer::MAX_ENTRIES
+            )));
+        }
+        let name = PathBuf::from(OsStr::from_bytes(entry.path_bytes()));
         let parts = parts_of(&name)?;
         let parts: Vec<&OsStr> = parts.iter().map(|p| p.as_os_str()).collect();
         let Some((last, dirs)) = parts.split_last() else {
             continue;
         };
-        let parent = walk(dest, dirs)?;
-        let h = entry.header().clone();
+        let owned: Vec<std::ffi::OsString> = dirs.iter().map(|d| d.to_os_string()).collect();
+        let parent = dirs_open
+            .dir(&owned, true)
+            .and_then(|fd| Ok(fd.try_clone()?))
+            .map_err(|e| dir_error(&name, e))?;
         let (uid, gid) = match owner {
             Owner::Root => (0, 0),
-            Owner::FromTar => (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32),
+            Owner::FromTar => (entry.uid() as u32, entry.gid() as u32),
             Owner::Fixed(u, g) => (u, g),
         };
-        let mode = Mode::from_bits_truncate(chmod.unwrap_or(h.mode().unwrap_or(0o644)) & 0o7777);
+        let mode = Mode::from_bits_truncate(chmod.unwrap_or(entry.mode()) & 0o7777);
         let own = |fd: &OwnedFd| {
             let _ = nix::unistd::fchown(
                 fd,
@@ -278,13 +392,16 @@ pub(crate) fn extract_into(
             );
             let _ = nix::sys::stat::fchmod(fd, mode);
         };
-        match h.entry_type() {
+        match entry.kind() {
             tar::EntryType::Directory => {
                 let d = subdir(&parent, last)?;
                 own(&d);
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_non_dir(&parent, last);
+                // O_NONBLOCK: a FIFO the container puts here meanwhile
+                // must not hold this thread (opening one to write waits for
+                // a reader); it is refused below.
                 let f = openat(
                     &parent,
                     *last,
@@ -292,10 +409,17 @@ pub(crate) fn extract_into(
                         | OFlag::O_CREAT
                         | OFlag::O_TRUNC
                         | OFlag::O_NOFOLLOW
+                        | OFlag::O_NONBLOCK
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
                 .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                if fstat(&f).map(|st| kind(&st)).ok() != Some(SFlag::S_IFREG) {
+                    return Err(sys(format!(
+                        "create {}: not a regular file",
+                        name.display()
+                    )));
+                }
                 let mut file = std::fs::File::from(f);
                 std::io::copy(&mut entry, &mut file)
                     .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
@@ -303,11 +427,10 @@ pub(crate) fn extract_into(
                 own(&OwnedFd::from(file));
             }
             tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("symlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("symlink {} has no target", name.display()))
+                    })?));
                 remove_non_dir(&parent, last);
                 nix::unistd::symlinkat(target.as_path(), &parent, *last)
                     .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
@@ -320,11 +443,10 @@ pub(crate) fn extract_into(
                 );
             }
             tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad_tar(e.to_string()))?
-                    .ok_or_else(|| bad_tar(format!("hardlink {} has no target", name.display())))?
-                    .into_owned();
+                let target =
+                    PathBuf::from(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                        bad_tar(format!("hardlink {} has no target", name.display()))
+                    })?));
                 let tparts = parts_of(&target)?;
                 let tparts: Vec<&OsStr> = tparts.iter().map(|p| p.as_os_str()).collect();
                 let Some((tlast, tdirs)) = tparts.split_last() else {
@@ -333,7 +455,12 @@ pub(crate) fn extract_into(
                         name.display()
                     )));
                 };
-                let tparent = walk(dest, tdirs)?;
+                let towned: Vec<std::ffi::OsString> =
+                    tdirs.iter().map(|d| d.to_os_string()).collect();
+                let tparent = dirs_open
+                    .dir(&towned, true)
+                    .and_then(|fd| Ok(fd.try_clone()?))
+                    .map_err(|e| dir_error(&target, e))?;
                 remove_non_dir(&parent, last);
                 nix::unistd::linkat(
                     &tparent,
@@ -368,7 +495,7 @@ pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError>
 
 /// Appends the directory (with all below it) or file `fd` names, stat'ed
 /// as `st`, under the name `top`; anything else is refused (`what` names it).
-fn append_opened<W: std::io::Write>(
+pub(crate) fn append_opened<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     fd: &OwnedFd,
     st: &FileStat,
@@ -395,27 +522,40 @@ fn append_opened<W: std::io::Write>(
     }
 }
 
-/// Appends `path`, resolved inside the root `root` (an `O_PATH`
-/// directory; symlinks followed inside it), to `tar` under the name
-/// `top`: a directory with everything below it (walked by descriptors,
-/// symlinks stored), a file, or a symlink. `Ok(false)`: no such path.
-pub(crate) fn tar_from_root<W: std::io::Write>(
+/// Opens `path` inside the root `root` (an `O_PATH` directory; symlinks
+/// followed inside it, never out of it) as an `O_PATH` descriptor, with its
+/// stat. `Ok(None)`: no such path.
+pub(crate) fn open_source(
     root: &OwnedFd,
     path: &Path,
-    top: &Path,
-    tar: &mut tar::Builder<W>,
-) -> Result<bool, EngineError> {
+) -> Result<Option<(OwnedFd, FileStat)>, EngineError> {
     use runtime::rootfs::resolve::{open_in_root, Create};
     let fd = match open_in_root(root, path, Create::No) {
         Ok(fd) => fd,
         Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
-            return Ok(false)
+            return Ok(None)
         }
         Err(e) => return Err(sys(e)),
     };
     let st = fstat(&fd).map_err(sys)?;
-    append_opened(tar, &fd, &st, top, &path.to_string_lossy())?;
-    Ok(true)
+    Ok(Some((fd, st)))
+}
+
+/// A reader that fails past `left` bytes (not a silent cut, which would
+/// read as a truncated tar).
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other("the archive exceeds its size limit uncompressed")
+        })?;
+        Ok(n)
+    }
 }
 
 fn bad_tar(msg: String) -> EngineError {
@@ -446,13 +586,20 @@ fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
     })
 }
 
-/// The directory `dirs` below `dest`, made as needed.
-fn walk(dest: &OwnedFd, dirs: &[&OsStr]) -> Result<OwnedFd, EngineError> {
-    let mut cur = dest.try_clone().map_err(sys)?;
-    for d in dirs {
-        cur = subdir(&cur, d)?;
+/// An entry's directory could not be had.
+fn dir_error(entry: &Path, e: store::walk::DirError) -> EngineError {
+    use store::walk::DirError;
+    match e {
+        DirError::Io(e) => sys(format!("{}: {e}", entry.display())),
+        DirError::NotADirectory(n) => EngineError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}: not a directory here; berth does not write through symlinks",
+                n.to_string_lossy()
+            ),
+        ),
+        e => bad_tar(format!("entry {}: {e}", entry.display())),
     }
-    Ok(cur)
 }
 
 /// Makes room for a file or link: whatever non-directory is there goes.
@@ -650,8 +797,16 @@ fn append_file<W: std::io::Write>(
     st: &FileStat,
 ) -> Result<(), EngineError> {
     let mut h = header(st, tar::EntryType::Regular, st.st_size as u64);
-    // The size is what was stat'ed; a file that grows meanwhile is cut there.
-    append_entry(tar, &mut h, name, None, file.take(st.st_size as u64)).map_err(sys)
+    // The size is what was stat'ed; a file that grows meanwhile is cut
+    // there, one that shrinks padded (the header's size must hold).
+    append_entry(
+        tar,
+        &mut h,
+        name,
+        None,
+        store::walk::exactly(file, st.st_size as u64),
+    )
+    .map_err(sys)
 }
 
 /// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
@@ -675,70 +830,40 @@ fn pseudo_fs(fd: &OwnedFd) -> bool {
         || t.0 == MQUEUE_MAGIC
 }
 
-/// A directory and everything below it, through descriptors only.
+/// A directory and everything below it, through descriptors only
+/// (`store::walk`: each entry opened `O_PATH | O_NOFOLLOW` from its
+/// parent, iteratively, at most `store::walk::MAX_DEPTH` levels).
 fn append_dir<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     dir: OwnedFd,
     name: PathBuf,
     st: &FileStat,
 ) -> Result<(), EngineError> {
+    use store::walk::Descend;
     let mut h = header(st, tar::EntryType::Directory, 0);
     append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(sys)?;
-    let mut d = nix::dir::Dir::from_fd(dir).map_err(sys)?;
-    let dfd = d.as_fd().try_clone_to_owned().map_err(sys)?;
-    let mut names: Vec<Vec<u8>> = d
-        .iter()
-        .flatten()
-        .map(|e| e.file_name().to_bytes().to_vec())
-        .filter(|n| n != b"." && n != b"..")
-        .collect();
-    names.sort();
-    for n in names {
-        let child = OsStr::from_bytes(&n);
-        let Ok(cst) = fstatat(&dfd, child, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        let path = name.join(child);
-        match kind(&cst) {
+    store::walk::walk::<EngineError>(&dir, |n| {
+        let path = name.join(n.rel);
+        match n.kind() {
             SFlag::S_IFDIR => {
-                // O_NOFOLLOW: a directory swapped for a symlink since the stat fails here.
-                let Ok(sub) = openat(
-                    &dfd,
-                    child,
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                ) else {
-                    continue;
-                };
-                if pseudo_fs(&sub) {
-                    // /proc, /sys and the like: the mount point, not the kernel's tree.
-                    let mut h = header(&cst, tar::EntryType::Directory, 0);
-                    append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
-                    continue;
-                }
-                append_dir(tar, sub, path, &cst)?;
+                let mut h = header(n.stat, tar::EntryType::Directory, 0);
+                append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
+                // /proc, /sys and the like: the mount point, not the kernel's tree.
+                Ok(if pseudo_fs(n.fd) {
+                    Descend::No
+                } else {
+                    Descend::Yes
+                })
             }
             SFlag::S_IFREG => {
-                let Ok(f) = openat(
-                    &dfd,
-                    child,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                ) else {
-                    continue;
-                };
-                // Still the file that was stat'ed (not swapped for another).
-                let Ok(now) = fstat(&f) else { continue };
-                if now.st_ino != cst.st_ino || kind(&now) != SFlag::S_IFREG {
-                    continue;
-                }
-                append_file(tar, std::fs::File::from(f), &path, &now)?;
+                // The very inode stat'ed, opened for reading.
+                let f = reopen(n.fd, OFlag::O_RDONLY)?;
+                append_file(tar, std::fs::File::from(f), &path, n.stat)?;
+                Ok(Descend::No)
             }
             SFlag::S_IFLNK => {
-                let Ok(target) = nix::fcntl::readlinkat(&dfd, child) else {
-                    continue;
-                };
-                let mut h = header(&cst, tar::EntryType::Symlink, 0);
+                let target = nix::fcntl::readlinkat(n.fd, "").map_err(sys)?;
+                let mut h = header(n.stat, tar::EntryType::Symlink, 0);
                 append_entry(
                     tar,
                     &mut h,
@@ -747,9 +872,9 @@ fn append_dir<W: std::io::Write>(
                     std::io::empty(),
                 )
                 .map_err(sys)?;
+                Ok(Descend::No)
             }
-            _ => {}
+            _ => Ok(Descend::No),
         }
-    }
-    Ok(())
+    })
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use store::config::{History, ImageConfig};
 use store::meta::ImageRecord;
 use store::meta::Table;
 
-use crate::archive::{extract_into, reopen, tar_from_root, Owner};
+use crate::archive::{append_opened, extract_into, open_source, reopen, Owner};
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -46,8 +46,28 @@ pub struct BuildOptions {
     pub remove: bool,
     /// `--force-rm` (a failed step's container is always removed).
     pub force_remove: bool,
+    /// `--cache-from`: when given, a cached step counts only if its image
+    /// is one of these images or below one (Docker's classic builder);
+    /// names that do not resolve are ignored, so none left means no cache.
+    pub cache_from: Vec<String>,
+    /// `--network` of the `RUN` containers (`default`, `none`, `host`, a
+    /// network's name or id).
+    pub network_mode: String,
+    /// `--add-host` entries (`host:ip`) of the `RUN` containers.
+    pub extra_hosts: Vec<String>,
     /// The shim binary containers run under.
     pub shim: PathBuf,
+}
+
+/// What a build reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildEvent<'a> {
+    /// Progress text (Docker's `{"stream": …}`): step lines, a `RUN`'s
+    /// output (its stderr between `ESC[91m` and `ESC[0m`, as Docker's).
+    Stream(&'a str),
+    /// The final image's id, before the `Successfully built` line (Docker's
+    /// `{"aux": {"ID": …}}`).
+    Built(&'a str),
 }
 
 /// Largest Dockerfile read.
@@ -159,7 +179,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Go's `filepath.Match` for one path (no `/` matched by `*` or `?`).
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {
@@ -198,31 +218,37 @@ fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 }
 
 /// Every path below `dir` (relative, `/`-separated), not following
-/// symlinks.
-fn list_tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>, budget: &mut usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            if *budget == 0 {
-                return;
-            }
-            *budget -= 1;
-            let p = e.path();
-            if let Ok(rel) = p.strip_prefix(base) {
-                out.push(rel.to_string_lossy().into_owned());
-            }
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(base, &p, out, budget);
-            }
+/// symlinks: walked by descriptors, iteratively (a deep tree is refused at
+/// `store::walk::MAX_DEPTH` levels, not a stack overflow), at most a
+/// million entries.
+fn list_tree(dir: &Path) -> Result<Vec<String>, EngineError> {
+    /// Why the listing stopped.
+    enum Stop {
+        Budget,
+        Walk(store::walk::WalkError),
+    }
+    impl From<store::walk::WalkError> for Stop {
+        fn from(e: store::walk::WalkError) -> Stop {
+            Stop::Walk(e)
         }
     }
+    let top = open_root(dir)?;
     let mut out = Vec::new();
-    let mut budget = 1_000_000;
-    walk(dir, dir, &mut out, &mut budget);
+    let mut budget = 1_000_000usize;
+    let r = store::walk::walk::<Stop>(&top, |n| {
+        if budget == 0 {
+            return Err(Stop::Budget);
+        }
+        budget -= 1;
+        out.push(n.rel.to_string_lossy().into_owned());
+        Ok(store::walk::Descend::Yes)
+    });
+    match r {
+        Ok(()) | Err(Stop::Budget) => {}
+        Err(Stop::Walk(e)) => return Err(e.into()),
+    }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// Lexically cleans a source path of the context: `..` cannot climb
@@ -273,20 +299,16 @@ impl Drop for Mounted {
 }
 
 /// Parses `--chown` (`user[:group]`, names looked up in the root's
-/// `/etc/passwd` and `/etc/group`).
+/// `/etc/passwd` and `/etc/group`, read inside the root, regular files
+/// only, bounded: [`crate::rootfile`]).
 fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
-    let read = |path: &str| -> String {
-        runtime::rootfs::resolve::open_in_root(
-            root,
-            Path::new(path),
-            runtime::rootfs::resolve::Create::No,
-        )
-        .ok()
-        .and_then(|fd| std::fs::read_to_string(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok())
-        .unwrap_or_default()
+    let read = |path: &str| -> Result<String, EngineError> {
+        crate::rootfile::read(root, path)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| bad(format!("--chown={spec}: {e}")))
     };
-    let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
-        read(file).lines().find_map(|l| {
+    let lookup = |file: &str, name: &str| -> Result<Option<(u32, u32)>, EngineError> {
+        Ok(read(file)?.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() > 3 && f[0] == name).then(|| {
                 (
@@ -294,7 +316,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
                     f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
                 )
             })
-        })
+        }))
     };
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -302,7 +324,7 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
     };
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, n),
-        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| {
+        Err(_) => lookup("/etc/passwd", user)?.ok_or_else(|| {
             bad(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             ))
@@ -312,11 +334,13 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
         None => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => lookup("/etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
-                bad(format!(
-                    "unable to find group {g}: no matching entries in group file"
-                ))
-            })?,
+            Err(_) => lookup("/etc/group", g)?
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         },
     };
     Ok((uid, gid))
@@ -383,18 +407,16 @@ fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
 }
 
 /// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
-fn is_archive(path: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let Ok(mut r) = store::layer::decompressed(f) else {
-        return false;
-    };
-    let mut block = [0u8; 512];
-    if r.read_exact(&mut block).is_err() {
-        return false;
-    }
-    &block[257..262] == b"ustar"
+/// Reads its first block, then rewinds it.
+fn is_archive(f: &mut std::fs::File) -> bool {
+    let yes = (|| {
+        let mut r = store::layer::decompressed(&mut *f).ok()?;
+        let mut block = [0u8; 512];
+        r.read_exact(&mut block).ok()?;
+        Some(&block[257..262] == b"ustar")
+    })()
+    .unwrap_or(false);
+    f.rewind().is_ok() && yes
 }
 
 /// A Dockerfile read from a context and parsed, its meta ARGs resolved,
@@ -464,7 +486,6 @@ struct Sources<'a> {
     /// Here-documents: (name, body).
     heredocs: &'a [(String, String)],
     src_root: &'a OwnedFd,
-    src_dir: &'a Path,
     /// ADD from the context: local archives are unpacked, not copied.
     unpack_archives: bool,
     what: &'a str,
@@ -478,7 +499,7 @@ impl Sources<'_> {
         &self,
         tar: &mut tar::Builder<W>,
         single: Option<&str>,
-    ) -> Result<(Vec<&'static str>, Vec<PathBuf>), EngineError> {
+    ) -> Result<(Vec<&'static str>, Vec<std::fs::File>), EngineError> {
         let mut kinds = Vec::new();
         let mut archives = Vec::new();
         for ((src, _), fetched) in self.sources.iter().zip(self.fetched) {
@@ -493,15 +514,24 @@ impl Sources<'_> {
                 kinds.push("file");
                 continue;
             }
-            let host = self.src_dir.join(src);
-            if self.unpack_archives && is_archive(&host) {
-                archives.push(host);
-                kinds.push("file");
-                continue;
+            // Resolved inside the source root, symlinks followed only
+            // within it (Docker's FollowSymlinkInScope): the context is
+            // the client's, the files around it the daemon host's.
+            let Some((fd, st)) = open_source(self.src_root, &Path::new("/").join(src))? else {
+                return Err(bad(format!(
+                    "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
+                    self.what
+                )));
+            };
+            let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if self.unpack_archives && st.st_mode & libc::S_IFMT == libc::S_IFREG {
+                let mut f = std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?);
+                if is_archive(&mut f) {
+                    archives.push(f);
+                    kinds.push("file");
+                    continue;
+                }
             }
-            let is_dir = std::fs::symlink_metadata(&host)
-                .map(|m| m.is_dir())
-                .unwrap_or(false);
             let top = if is_dir {
                 PathBuf::from(".")
             } else {
@@ -513,12 +543,7 @@ impl Sources<'_> {
                 }))
             };
             kinds.push(if is_dir { "dir" } else { "file" });
-            if !tar_from_root(self.src_root, &Path::new("/").join(src), &top, tar)? {
-                return Err(bad(format!(
-                    "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
-                    self.what
-                )));
-            }
+            append_opened(tar, &fd, &st, &top, src)?;
         }
         for (name, body) in self.heredocs {
             let mut hd = tar::Header::new_gnu();
@@ -603,6 +628,10 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let mut out: Vec<String> = Vec::new();
         for (i, stage) in df.stages[..=last].iter().enumerate() {
             let base = expand(&stage.base, df.directives.escape, &meta)?;
@@ -619,17 +648,25 @@ impl Engine {
 }
 
 impl Engine {
-    /// Builds the Dockerfile of the context at `context`; `out` gets the
-    /// progress text as Docker's classic builder writes it. Returns the
-    /// final image's id.
+    /// Builds the Dockerfile of the context at `context`; `events` gets the
+    /// progress as Docker's classic builder writes it. Returns the final
+    /// image's id. A `RUN` that exits non-zero fails the build with its
+    /// code in the error (`EngineError::code`).
     pub fn build(
         &self,
         context: &Path,
         o: &BuildOptions,
-        out: &mut dyn FnMut(&str),
+        events: &mut dyn FnMut(BuildEvent),
     ) -> Result<String, EngineError> {
         let ctx_root = open_root(context)?;
         let Plan { df, meta, last } = plan(&ctx_root, o)?;
+        remove_ignored_dockerfile(&ctx_root, o)?;
+        let mut stream = |s: &str| events(BuildEvent::Stream(s));
+        let out: &mut dyn FnMut(&str) = &mut stream;
+        // Held for the whole build: its intermediate images are untagged
+        // until the end, and a prune meanwhile must not collect their
+        // layers from under the next step.
+        let _w = self.writing();
         let escape = df.directives.escape;
         let stages = &df.stages[..=last];
         let total: usize = stages.iter().map(|s| 1 + s.instructions.len()).sum();
@@ -638,7 +675,9 @@ impl Engine {
         let mut final_image: Option<ImageRecord> = None;
         for (si, stage) in stages.iter().enumerate() {
             step += 1;
-            out(&format!("Step {step}/{total} : {}\n", stage.from.text));
+            // dockerd writes the step and its newline as two messages.
+            out(&format!("Step {step}/{total} : {}", stage.from.text));
+            out("\n");
             let base = expand(&stage.base, escape, &meta)?;
             let mut st = if base == "scratch" {
                 let mut config = store::config::new_config(&crate::time::now());
@@ -690,7 +729,8 @@ impl Engine {
             }
             for ins in &stage.instructions {
                 step += 1;
-                out(&format!("Step {step}/{total} : {}\n", ins.source.text));
+                out(&format!("Step {step}/{total} : {}", ins.source.text));
+                out("\n");
                 self.step(
                     &mut st, ins, escape, context, &ctx_root, stages, &done, o, out,
                 )?;
@@ -698,7 +738,7 @@ impl Engine {
             // A stage without steps is its base (or an empty image).
             let image = match st.image.clone() {
                 Some(i) => i,
-                None => self.commit_config(&mut st, "", o.no_cache)?,
+                None => self.commit_config(&mut st, "", Some(o))?,
             };
             done.push(image.clone());
             final_image = Some(image);
@@ -715,8 +755,10 @@ impl Engine {
                 st.config.config.labels.insert(k.clone(), v.clone());
             }
             let sig = format!("labels {:?}", o.labels);
-            image = self.commit_config(&mut st, &sig, o.no_cache)?;
+            image = self.commit_config(&mut st, &sig, Some(o))?;
         }
+        events(BuildEvent::Built(&image.id));
+        let out = &mut |s: &str| events(BuildEvent::Stream(s));
         out(&format!("Successfully built {}\n", short(&image.id)));
         for t in &o.tags {
             let r = store::reference::Reference::parse(t)
@@ -736,7 +778,7 @@ impl Engine {
     /// A fresh directory for a build's context, removed when dropped.
     pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         tempfile::Builder::new()
             .prefix("context-")
             .tempdir_in(&base)
@@ -756,10 +798,44 @@ impl Engine {
         Ok(keys)
     }
 
-    /// A cached image for `key`, if it is still there.
-    fn cached(&self, key: &str) -> Option<ImageRecord> {
+    /// A cached image for `key`, if it is still there (and, with
+    /// `--cache-from`, one of those images or below one).
+    fn cached(&self, key: &str, o: &BuildOptions) -> Option<ImageRecord> {
+        if o.no_cache {
+            return None;
+        }
         let id: String = self.store().meta().get(Table::BuildCache, key).ok()??;
+        // Resolved at each hit: the images may change during a build,
+        // and a hit is rare enough that a walk of parents costs nothing.
+        if !o.cache_from.is_empty() && !self.cache_sources(&o.cache_from).contains(&id) {
+            return None;
+        }
         self.store().meta().image(&id).ok()?
+    }
+
+    /// The ids of `names` (those that resolve) and of every image below
+    /// them, following the parents recorded at build and commit.
+    fn cache_sources(&self, names: &[String]) -> std::collections::HashSet<String> {
+        let mut out = std::collections::HashSet::new();
+        for name in names {
+            let Ok(mut img) = store::images::find(self.store().meta(), name) else {
+                continue;
+            };
+            // Bounded: a parent chain is as long as an image's history.
+            for _ in 0..4096 {
+                if !out.insert(img.id.clone()) {
+                    break;
+                }
+                let Some(parent) = img.parent.clone() else {
+                    break;
+                };
+                match self.store().meta().image(&parent) {
+                    Ok(Some(p)) => img = p,
+                    _ => break,
+                }
+            }
+        }
+        out
     }
 
     fn remember(&self, key: &str, image: &ImageRecord) -> Result<(), EngineError> {
@@ -774,11 +850,11 @@ impl Engine {
         &self,
         st: &mut StageState,
         sig: &str,
-        no_cache: bool,
+        cache: Option<&BuildOptions>,
     ) -> Result<ImageRecord, EngineError> {
         let key = hex(format!("{}\n{sig}", st.parent_key()).as_bytes());
-        if !no_cache && !sig.is_empty() {
-            if let Some(img) = self.cached(&key) {
+        if let (false, Some(o)) = (sig.is_empty(), cache) {
+            if let Some(img) = self.cached(&key, o) {
                 st.config = self.store().config(&img)?;
                 st.image = Some(img.clone());
                 return Ok(img);
@@ -797,6 +873,11 @@ impl Engine {
             });
         }
         let parent = st.image.as_ref().map(|i| i.id.clone());
+        step_container_config(
+            &mut config,
+            parent.as_deref(),
+            &format!("/bin/sh -c #(nop)  {sig}"),
+        );
         let img = self
             .store()
             .commit_step(&st.chain(), None, config.clone(), parent.as_deref())?;
@@ -1033,18 +1114,16 @@ impl Engine {
         let before = st.image.as_ref().map(|i| i.id.clone());
         let key_parent = st.parent_key();
         let key = hex(format!("{key_parent}\n{sig}").as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                if before.as_deref() != Some(img.id.as_str()) {
-                    out(" ---> Using cache\n");
-                    out(&format!(" ---> {}\n", short(&img.id)));
-                    st.config = self.store().config(&img)?;
-                    st.image = Some(img);
-                    return Ok(());
-                }
+        if let Some(img) = self.cached(&key, o) {
+            if before.as_deref() != Some(img.id.as_str()) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
             }
         }
-        let img = self.commit_config(st, sig, true)?;
+        let img = self.commit_config(st, sig, None)?;
         self.remember(&key, &img)?;
         out(&format!(" ---> {}\n", short(&img.id)));
         Ok(())
@@ -1152,14 +1231,12 @@ impl Engine {
             .unwrap_or_default()
         )
         .as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                out(" ---> Using cache\n");
-                out(&format!(" ---> {}\n", short(&img.id)));
-                st.config = self.store().config(&img)?;
-                st.image = Some(img);
-                return Ok(());
-            }
+        if let Some(img) = self.cached(&key, o) {
+            out(" ---> Using cache\n");
+            out(&format!(" ---> {}\n", short(&img.id)));
+            st.config = self.store().config(&img)?;
+            st.image = Some(img);
+            return Ok(());
         }
         let Some(image) = st.image.clone() else {
             return Err(bad(format!(
@@ -1178,6 +1255,11 @@ impl Engine {
                 labels: Some(Default::default()),
                 ..Default::default()
             },
+            host_config: models::container::HostConfig {
+                network_mode: o.network_mode.clone(),
+                extra_hosts: Some(o.extra_hosts.clone()).filter(|h| !h.is_empty()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let id = self.container_create(None, body, crate::time::now())?;
@@ -1192,10 +1274,7 @@ impl Engine {
         if remove {
             let _ = self.container_remove(&id, true, true);
             if result.is_ok() {
-                out(&format!(
-                    " ---> Removed intermediate container {}\n",
-                    &id[..12]
-                ));
+                out(&format!("Removing intermediate container {}\n", &id[..12]));
             }
         }
         let img = result?;
@@ -1220,13 +1299,13 @@ impl Engine {
             let state = self.state(&c);
             let (lines, next) = self.container_log(&c, offset);
             offset = next;
-            for l in lines {
-                out(&String::from_utf8_lossy(&l.data));
+            for l in &lines {
+                run_output(l, out);
             }
             if let State::Exited(code, _) = state {
                 let (lines, _) = self.container_log(&c, offset);
-                for l in lines {
-                    out(&String::from_utf8_lossy(&l.data));
+                for l in &lines {
+                    run_output(l, out);
                 }
                 break code;
             }
@@ -1240,7 +1319,8 @@ impl Engine {
                     "The command '{}' returned a non-zero code: {code}",
                     created_by
                 ),
-            ));
+            )
+            .with_code(i64::from(code)));
         }
         let _w = self.writing();
         let mut config = st.config.clone();
@@ -1251,6 +1331,7 @@ impl Engine {
             created_by: created_by.to_string(),
             ..Default::default()
         });
+        step_container_config(&mut config, Some(&image.id), created_by);
         let img = self.store().commit_step(
             &c.layers,
             Some(&self.container_dir(id).join("upper")),
@@ -1265,7 +1346,7 @@ impl Engine {
     /// An image's layers mounted on a scratch upper under the data root.
     fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
         let base = self.data_root.join("build");
-        std::fs::create_dir_all(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(sys)?;
         let dir = tempfile::Builder::new()
             .prefix("step-")
             .tempdir_in(&base)
@@ -1360,7 +1441,7 @@ impl Engine {
             }
             let rel = clean_rel(&w);
             if rel.contains(['*', '?', '[']) {
-                let all = list_tree(&src_dir);
+                let all = list_tree(&src_dir)?;
                 let hits: Vec<&String> = all
                     .iter()
                     .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
@@ -1413,24 +1494,24 @@ impl Engine {
             fetched: &fetched,
             heredocs: &heredocs,
             src_root,
-            src_dir: &src_dir,
             unpack_archives: spec.add && from.is_none(),
             what,
         };
         // The cache key: what is copied, hashed as a tar of the sources
         // under their own names, mtimes left out, nothing written to disk.
         let mut hasher = TarHash::default();
-        let (kinds, archives) = {
+        let (kinds, mut archives) = {
             let mut tar = tar::Builder::new(&mut hasher);
             let r = input.append(&mut tar, None)?;
             tar.finish().map_err(sys)?;
             r
         };
         let mut hash = format!("{:x}", hasher.h.finalize());
-        for a in &archives {
-            let mut f = std::fs::File::open(a).map_err(sys)?;
+        // The archives hashed are the very files unpacked below.
+        for f in archives.iter_mut() {
             let mut h = sha2::Sha256::new();
-            std::io::copy(&mut f, &mut h).map_err(sys)?;
+            std::io::copy(f, &mut h).map_err(sys)?;
+            f.rewind().map_err(sys)?;
             hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
         }
         let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
@@ -1439,17 +1520,31 @@ impl Engine {
         // directory or not), so the key needs nothing of the mount.
         let key =
             hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
-        if !o.no_cache {
-            if let Some(img) = self.cached(&key) {
-                out(" ---> Using cache\n");
-                out(&format!(" ---> {}\n", short(&img.id)));
-                st.config = self.store().config(&img)?;
-                st.image = Some(img);
-                return Ok(());
-            }
+        if let Some(img) = self.cached(&key, o) {
+            out(" ---> Using cache\n");
+            out(&format!(" ---> {}\n", short(&img.id)));
+            st.config = self.store().config(&img)?;
+            st.image = Some(img);
+            return Ok(());
         }
         let target = self.mount_for_step(&st.chain())?;
         let root_fd = open_root(&target.root())?;
+        // One directory source: its contents go into the destination,
+        // made as a directory when it is missing (`COPY . /src`).
+        if let (false, [(src, false)], true) = (dest_is_dir, &sources[..], spec.heredocs.is_empty())
+        {
+            if runtime::rootfs::resolve::open_in_root(
+                src_root,
+                &Path::new("/").join(src),
+                runtime::rootfs::resolve::Create::No,
+            )
+            .ok()
+            .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+            .is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            {
+                dest_is_dir = true;
+            }
+        }
         if !dest_is_dir {
             // An existing directory at the destination takes the sources.
             if let Ok(fd) = runtime::rootfs::resolve::open_in_root(
@@ -1502,8 +1597,7 @@ impl Engine {
             .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
         tarf.rewind().map_err(sys)?;
         extract_into(&dest, &mut tarf, owner, chmod)?;
-        for a in &archives {
-            let f = std::fs::File::open(a).map_err(sys)?;
+        for f in archives {
             let r = store::layer::decompressed(f).map_err(sys)?;
             extract_into(&dest, r, Owner::FromTar, None)?;
         }
@@ -1513,6 +1607,11 @@ impl Engine {
         let mut config = st.config.clone();
         let now = crate::time::now();
         config.created = Some(now.clone());
+        step_container_config(
+            &mut config,
+            st.image.as_ref().map(|i| i.id.as_str()),
+            &created_by,
+        );
         config.history.push(History {
             created: now,
             created_by,
@@ -1534,6 +1633,32 @@ impl Engine {
         out(&format!(" ---> {}\n", short(&img.id)));
         Ok(())
     }
+}
+
+/// Records what dockerd 20.10's classic builder writes as a step's
+/// `container_config`: the config the step ran with, its image the parent,
+/// its command the step's own (`["/bin/sh", "-c", "#(nop) ", "CMD …"]` for a
+/// metadata step or a copy, the shell command for a RUN). docker-compose
+/// 1.29 reads an image's volumes from it (`ContainerConfig.Volumes`) to
+/// hand a service's anonymous volumes on when it recreates a container;
+/// without it the data under an image's `VOLUME` was lost.
+fn step_container_config(config: &mut ImageConfig, parent: Option<&str>, created_by: &str) {
+    let mut cc = models::container::Config::from(&config.config);
+    let shell = created_by
+        .find("/bin/sh -c ")
+        .map(|i| &created_by[i + 11..]);
+    cc.cmd = Some(match shell {
+        Some(rest) if rest.starts_with("#(nop) ") => vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "#(nop) ".into(),
+            rest["#(nop) ".len()..].trim_start().to_string(),
+        ],
+        Some(rest) => vec!["/bin/sh".into(), "-c".into(), rest.to_string()],
+        None => vec!["/bin/sh".into(), "-c".into(), created_by.to_string()],
+    });
+    cc.image = parent.unwrap_or_default().to_string();
+    config.container_config = Some(cc);
 }
 
 /// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).
@@ -1565,6 +1690,67 @@ fn go_duration_ns(s: &str) -> Option<i64> {
         rest = &rest[u..];
     }
     Some(total as i64)
+}
+
+/// A `RUN`'s output line as a `stream` message: stderr between
+/// `ESC[91m` and `ESC[0m`, as Docker's classic builder colours it.
+fn run_output(l: &crate::containers::LogLine, out: &mut dyn FnMut(&str)) {
+    let text = String::from_utf8_lossy(&l.data);
+    if l.stream == 2 {
+        out(&format!("\x1b[91m{text}\x1b[0m"));
+    } else {
+        out(&text);
+    }
+}
+
+/// Docker's `removeDockerfile`: when the context's `.dockerignore` matches
+/// itself or the Dockerfile, both leave the context once the Dockerfile
+/// is read, so `COPY .` does not copy them (docker-py sends a Dockerfile
+/// from outside the context this way, with a `.dockerignore` naming it).
+fn remove_ignored_dockerfile(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<(), EngineError> {
+    let Ok(fd) = runtime::rootfs::resolve::open_in_root(
+        ctx_root,
+        Path::new("/.dockerignore"),
+        runtime::rootfs::resolve::Create::No,
+    ) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?)
+        .take(MAX_DOCKERFILE)
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!(".dockerignore: {e}")))?;
+    let patterns = build::ignore::Patterns::parse(&text)
+        .map_err(|e| bad(format!("error reading .dockerignore: {e}")))?;
+    let dockerfile = if o.dockerfile.is_empty() {
+        "Dockerfile".to_string()
+    } else {
+        clean_rel(&o.dockerfile)
+    };
+    for name in [".dockerignore".to_string(), dockerfile] {
+        if name.is_empty() || !patterns.excluded(&name) {
+            continue;
+        }
+        // The parent is resolved inside the context (a symlinked
+        // directory in it cannot point the unlink elsewhere).
+        let rel = Path::new(&name);
+        let parent = Path::new("/").join(rel.parent().unwrap_or(Path::new("")));
+        let Some(base) = rel.file_name() else {
+            continue;
+        };
+        let Ok(dir) = runtime::rootfs::resolve::open_in_root(
+            ctx_root,
+            &parent,
+            runtime::rootfs::resolve::Create::No,
+        ) else {
+            continue;
+        };
+        match nix::unistd::unlinkat(&dir, base, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EISDIR) => {}
+            Err(e) => return Err(sys(format!("removing {name} from the context: {e}"))),
+        }
+    }
+    Ok(())
 }
 
 /// The build's context directory, extracted from the request body:

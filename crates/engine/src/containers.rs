@@ -9,8 +9,9 @@
 //! rootfs/       the overlay mount point; upper/ and work/ its writable layer
 //! etc/          hostname, hosts, resolv.conf bound into the container
 //! ctr.log       json-file log, written by the shim
-//! shim.pid      the shim's pid while it runs
+//! shim.pid      `PID START BOOT_ID` of the shim while it runs
 //! exit.json     {"ExitCode", "FinishedAt"}, written by the shim when the init exits
+//! commit-paused while a commit holds the container paused
 //! ```
 //!
 //! The record (name, image, create body, times) is in the metadata database;
@@ -23,13 +24,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use store::meta::Table;
 
-use models::container::{
-    Config, CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse,
-};
+use models::container::{CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse};
 use models::exec::ExecConfig;
 
 use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
+
+/// In a container's directory while a commit holds it paused.
+const COMMIT_PAUSED: &str = "commit-paused";
 
 /// What the store records about a container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -170,11 +172,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         // A live shim first: the previous run's exit.json stays until the
         // shim of this run replaces it.
-        let shim_alive = std::fs::read_to_string(dir.join("shim.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| runtime::state::pid_start_time(p).is_some());
-        if shim_alive {
+        if self.shim_pid(&c.id).is_some() {
             let st = self.runtime().state(&c.id);
             let pid = st.as_ref().map(|s| s.pid).unwrap_or(0);
             let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
@@ -194,7 +192,7 @@ impl Engine {
         }
     }
 
-    fn runtime(&self) -> runtime::Runtime {
+    pub(crate) fn runtime(&self) -> runtime::Runtime {
         runtime::Runtime::new(self.exec_root.join("runtime"))
     }
 
@@ -205,13 +203,13 @@ impl Engine {
         m.entry(id.to_string()).or_default().clone()
     }
 
-    /// The pid of the container's shim while it runs.
+    /// The pid of the container's shim while it runs: the pid in
+    /// `shim.pid`, if that process is the one that wrote it (same start
+    /// time, same boot), not another that got its pid after a reboot.
     pub fn shim_pid(&self, id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.container_dir(id).join("shim.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        let text = std::fs::read_to_string(self.container_dir(id).join("shim.pid")).ok()?;
+        let p = runtime::state::PidFile::parse(&text)?;
+        p.alive("berth-shim").then_some(p.pid)
     }
 
     /// At daemon start: container directories with no record (a create or
@@ -237,7 +235,7 @@ impl Engine {
             }
             let _ = store::mount::unmount(&e.path().join("rootfs"));
             let _ = self.runtime().delete(&name, true);
-            if std::fs::remove_dir_all(e.path()).is_ok() {
+            if store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -495,10 +493,22 @@ impl Engine {
         Ok(out)
     }
 
-    /// Every layer some container stands on, for the garbage collector.
+    /// Every layer some container stands on, for the garbage collector:
+    /// the Docker API's containers and the CRI's.
     pub fn container_layers(&self) -> Result<Vec<String>, EngineError> {
         let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        Ok(all.into_iter().flat_map(|c| c.layers).collect())
+        /// The part of a CRI container's record the collector reads.
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Held {
+            layers: Vec<String>,
+        }
+        let cri: Vec<Held> = self.store().meta().list(Table::CriContainers)?;
+        Ok(all
+            .into_iter()
+            .flat_map(|c| c.layers)
+            .chain(cri.into_iter().flat_map(|c| c.layers))
+            .collect())
     }
 
     /// `POST /containers/create`.
@@ -533,48 +543,43 @@ impl Engine {
         crate::logging::settings(&body.host_config.log_config)?;
         restart_policy_ok(&body.host_config)?;
         crate::mounts::parse_requested(&body.host_config)?;
-        self.network_check(&body)?;
+        let mut body = body;
+        spec::resources::adapt(&mut body.host_config, spec::support());
+        self.network_prepare(&mut body)?;
+        let _t = runtime::trace::span("engine create");
         let _w = self.writing();
         let image = store::images::find(self.store().meta(), &image_name)?;
         // Checks that the command resolves before anything is kept.
         let cfg = self.store().config(&image)?;
         spec::args(&cfg, &body.config)?;
         let id = random_hex(32);
-        let mut body = body;
         spec::merge(&cfg, &mut body, &id);
-        let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        let name = match name.filter(|n| !n.is_empty()) {
+        let wanted = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 valid_name(n)?;
+                // Early, so a refused create makes no volume; the check
+                // that counts is the one in the record's transaction.
+                let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
                 if let Some(c) = existing.iter().find(|c| c.name == n) {
                     return Err(name_conflict(n, &c.id));
                 }
-                n.to_string()
+                Some(n.to_string())
             }
-            None => loop {
-                let r = random_hex(2);
-                let i = usize::from_str_radix(&r, 16).unwrap_or(0);
-                let n = format!(
-                    "{}_{}",
-                    ADJECTIVES[i % ADJECTIVES.len()],
-                    NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
-                );
-                if !existing.iter().any(|c| c.name == n) {
-                    break n;
-                }
-            },
+            None => None,
         };
         // Volumes are made and the record written under the volumes lock:
         // no volume named here can be removed in between.
         let _vl = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mounts = self.resolve_mounts(&body, &created)?;
-        std::fs::create_dir_all(self.container_dir(&id)).map_err(sys)?;
+        crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
+        crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
+        runtime::trace::mark("create checked");
         let layers = store::config::chain_ids(&image.diff_ids);
-        let rec = ContainerRecord {
+        let mut rec = ContainerRecord {
             layers,
             id: id.clone(),
-            name,
+            name: String::new(),
             image: image.id,
             image_name,
             config: body,
@@ -583,9 +588,37 @@ impl Engine {
             mounts,
             ..Default::default()
         };
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Containers, &id, &rec))?;
+        // The name is checked in the transaction that records it: of two
+        // creates with one name, the second sees the first's record.
+        let recorded = self.store().meta().write(|w| {
+            let existing: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            let taken = |n: &str| existing.iter().find(|c| c.name == n);
+            rec.name = match &wanted {
+                Some(n) => match taken(n) {
+                    Some(c) => return Err(name_conflict(n, &c.id)),
+                    None => n.clone(),
+                },
+                None => loop {
+                    let n = random_name();
+                    if taken(&n).is_none() {
+                        break n;
+                    }
+                },
+            };
+            w.put(Table::Containers, &id, &rec)?;
+            Ok::<_, EngineError>(())
+        });
+        if let Err(e) = recorded {
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.typ == "volume" && m.anonymous)
+            {
+                let _ = self.remove_volume_locked(&m.name, true);
+            }
+            let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            return Err(e);
+        }
         Ok((id, warnings))
     }
 
@@ -644,6 +677,7 @@ impl Engine {
         now: String,
         attached: usize,
     ) -> Result<(), EngineError> {
+        let _t = runtime::trace::span("engine start");
         let c = self.find_container(name)?;
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -659,6 +693,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
         if !is_mounted(&rootfs) {
+            let _t = runtime::trace::span("overlay mount");
             self.store().mount_layers_rw(&c.layers, &dir, &rootfs)?;
         }
         // The create body holds the image's config merged in; the image
@@ -668,13 +703,16 @@ impl Engine {
             None => store::config::new_config(&c.created),
         };
         let req = c.config.clone();
-        let mounts = match self.prepare_mounts(&c, &rootfs) {
+        // `_held`: descriptors the runtime mounts (subpaths), kept open
+        // until the start is through.
+        let (mounts, _held) = match self.prepare_mounts(&c, &rootfs) {
             Ok(m) => m,
             Err(e) => {
                 let _ = store::mount::unmount(&rootfs);
                 return Err(e);
             }
         };
+        runtime::trace::mark("mounts prepared");
         let plan = match self.network_attach(&c) {
             Ok(p) => p,
             Err(e) => {
@@ -682,6 +720,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        runtime::trace::mark("network attached");
         let started = self.start_attached(
             &c,
             shim,
@@ -718,6 +757,12 @@ impl Engine {
         let mut req = req.clone();
         if let Some(h) = &plan.hostname {
             req.config.hostname = h.clone();
+        }
+        if !plan.env.is_empty() {
+            // Links' variables first: the container's own override them.
+            let mut env = plan.env.clone();
+            env.extend(req.config.env.take().unwrap_or_default());
+            req.config.env = Some(env);
         }
         let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
             let other = self.find_container(name)?;
@@ -762,27 +807,31 @@ impl Engine {
                 )
             })?;
         }
+        runtime::trace::mark("spec built");
         let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
         log.attrs = crate::logging::attrs(c)?;
-        std::fs::write(
-            dir.join("log-opts.json"),
+        crate::perms::write_private(
+            &dir.join("log-opts.json"),
             crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
-        spec::write_etc_files(
+        spec::write_etc_files_with(
             &dir.join("etc"),
             // With the host's UTS namespace the spec sets no name; the
             // file carries the one create recorded (the short id), as
             // Docker's does.
             spec.hostname().as_deref().unwrap_or(&req.config.hostname),
             &plan.etc,
+            &plan.extra,
         )
         .map_err(sys)?;
-        std::fs::write(
-            dir.join("config.json"),
+        // The whole environment is in it, often secrets.
+        crate::perms::write_private(
+            &dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(sys)?,
         )
         .map_err(sys)?;
+        runtime::trace::mark("bundle written");
         let out = {
             let mut cmd = Command::new(shim);
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
@@ -803,6 +852,7 @@ impl Engine {
         .arg(self.exec_root.join("runtime"))
         .output()
         .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
+        runtime::trace::mark("shim reported");
         let msg = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() || !msg.starts_with("started ") {
             let why = msg
@@ -824,7 +874,7 @@ impl Engine {
             ));
         }
         let tmp = dir.join(".started.tmp");
-        std::fs::write(&tmp, now)
+        crate::perms::write_private(&tmp, now)
             .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
             .map_err(sys)
     }
@@ -882,6 +932,7 @@ impl Engine {
 
     /// Unmounts an exited container's root filesystem.
     pub fn container_release(&self, c: &ContainerRecord) {
+        let _t = runtime::trace::span("engine release");
         // Not under a start that began meanwhile (a restart).
         let lock = self.lifecycle(&c.id);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -890,6 +941,7 @@ impl Engine {
         }
         let dir = self.container_dir(&c.id);
         let _ = store::mount::unmount(&dir.join("rootfs"));
+        runtime::trace::mark("rootfs unmounted");
         let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
         if is_mounted(&dir.join("shm")) {
             let _ = store::mount::unmount(&dir.join("shm"));
@@ -947,6 +999,11 @@ impl Engine {
         volumes: bool,
     ) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
+        // A container waiting for its restart is as good as running, as
+        // dockerd counts it (docker-py's test_create_with_restart_policy).
+        if !force && self.is_restarting(&c.id) {
+            return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove", c.name)));
+        }
         if let State::Running(..) = self.state(&c) {
             if !force {
                 return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", c.name)));
@@ -965,16 +1022,22 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&c.id);
+        let _t = runtime::trace::span("engine remove");
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);
         let shm = self.container_dir(&c.id).join("shm");
         if is_mounted(&shm) {
             let _ = store::mount::unmount(&shm);
         }
-        let _ = std::fs::remove_dir_all(self.container_dir(&c.id));
+        runtime::trace::mark("runtime state deleted");
+        // Iteratively: a container can leave a tree deep enough to
+        // overflow a recursive removal.
+        let _ = store::walk::remove_tree(&self.container_dir(&c.id));
+        runtime::trace::mark("container dir removed");
         self.store()
             .meta()
             .write(|w| w.delete(Table::Containers, &c.id))?;
+        runtime::trace::mark("record deleted");
         if volumes {
             self.remove_anonymous_volumes(&c);
         }
@@ -1129,17 +1192,24 @@ impl Engine {
         let c = self.find_container(name)?;
         let new_name = new_name.trim_start_matches('/');
         valid_name(new_name)?;
-        let all: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-        if let Some(other) = all.iter().find(|o| o.name == new_name) {
-            if other.id == c.id {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    "Renaming a container with the same name as its current name",
-                ));
+        // Checked and renamed in one transaction, as a create is.
+        self.store().meta().write(|w| {
+            let all: Vec<ContainerRecord> = w.list(Table::Containers)?;
+            if let Some(other) = all.iter().find(|o| o.name == new_name) {
+                if other.id == c.id {
+                    return Err(EngineError::new(
+                        ErrorKind::InvalidArgument,
+                        "Renaming a container with the same name as its current name",
+                    ));
+                }
+                return Err(name_conflict(new_name, &other.id));
             }
-            return Err(name_conflict(new_name, &other.id));
-        }
-        self.mark(&c.id, |r| r.name = new_name.to_string())
+            if let Some(mut r) = w.get::<ContainerRecord>(Table::Containers, &c.id)? {
+                r.name = new_name.to_string();
+                w.put(Table::Containers, &c.id, &r)?;
+            }
+            Ok(())
+        })
     }
 
     /// The layer directories under a container, top first.
@@ -1314,13 +1384,43 @@ impl Engine {
         };
         store::config::apply_changes(&mut run, o.changes)
             .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
-        let frozen = o.pause
-            && matches!(self.state(&c), State::Running(_, false))
-            && self.runtime().pause(&c.id).is_ok();
+        // Frozen while its layer is read, as Docker does; a pause that
+        // fails ends the commit rather than walking a live layer the
+        // caller asked to have frozen (the walk is by descriptors either
+        // way: `--pause=false` stays safe, only not consistent). The mark
+        // says so, so that a daemon killed before the resume lets it go at
+        // its next start.
+        let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
+        let running = match self.state(&c) {
+            State::Running(pid, false) => Some(pid),
+            _ => None,
+        };
+        let mut frozen = o.pause && running.is_some();
+        if frozen {
+            std::fs::write(&mark, "").map_err(|e| {
+                EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
+            })?;
+            match self.runtime().pause(&c.id) {
+                Ok(()) => {}
+                // It exited meanwhile (docker-py commits right after the
+                // start of a `touch`; the pause found it stopped, or its
+                // cgroup gone): nothing runs to freeze, its layer holds
+                // still; dockerd commits it too.
+                Err(_) if running.is_some_and(init_gone) => frozen = false,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&mark);
+                    return Err(EngineError::new(
+                        ErrorKind::System,
+                        format!("error pausing container: {e}"),
+                    ));
+                }
+            }
+        }
         let _w = self.writing();
         let history = store::config::History {
             created: o.created.clone(),
-            created_by: String::new(),
+            // As moby's commit: the container's command, joined.
+            created_by: cfg.cmd.clone().unwrap_or_default().join(" "),
             comment: o.comment.to_string(),
             author: o.author.to_string(),
             empty_layer: false,
@@ -1344,7 +1444,28 @@ impl Engine {
         if frozen {
             let _ = self.runtime().resume(&c.id);
         }
+        let _ = std::fs::remove_file(&mark);
         Ok(r?.id)
+    }
+
+    /// At daemon start: containers a commit paused when the daemon was
+    /// killed before it resumed them run again (a pause by a user, which
+    /// leaves no mark, stays).
+    pub fn resume_interrupted_commits(&self) -> Result<usize, EngineError> {
+        let mut resumed = 0;
+        for c in self.container_records()? {
+            let mark = self.container_dir(&c.id).join(COMMIT_PAUSED);
+            if !mark.exists() {
+                continue;
+            }
+            if matches!(self.state(&c), State::Running(_, true))
+                && self.runtime().resume(&c.id).is_ok()
+            {
+                resumed += 1;
+            }
+            let _ = std::fs::remove_file(&mark);
+        }
+        Ok(resumed)
     }
 
     /// Docker's `State` of a container.
@@ -1457,21 +1578,37 @@ impl Engine {
         all: bool,
         limit: Option<usize>,
         size: bool,
-        filters: &std::collections::BTreeMap<String, Vec<String>>,
+        filters: &crate::filters::Filters,
     ) -> Result<Vec<Summary>, EngineError> {
-        for k in filters.keys() {
-            if ![
-                "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
-            ]
-            .contains(&k.as_str())
-            {
-                return Err(EngineError::new(
+        // moby's `acceptedPsFilterTags` (daemon/list.go); `health` is the
+        // daemon's to apply (it keeps the health states).
+        filters.validate(&[
+            "ancestor",
+            "before",
+            "exited",
+            "id",
+            "isolation",
+            "label",
+            "name",
+            "status",
+            "health",
+            "since",
+            "volume",
+            "network",
+            "is-task",
+            "publish",
+            "expose",
+        ])?;
+        let mut exited = Vec::new();
+        for x in filters.get("exited") {
+            exited.push(x.parse::<i64>().map_err(|e| {
+                EngineError::new(
                     ErrorKind::InvalidArgument,
-                    format!("invalid filter '{k}'"),
-                ));
-            }
+                    format!("invalid filter 'exited={x}': {e}"),
+                )
+            })?);
         }
-        for s in filters.get("status").into_iter().flatten() {
+        for s in filters.get("status") {
             if ![
                 "created",
                 "restarting",
@@ -1489,29 +1626,37 @@ impl Engine {
                 ));
             }
         }
+        for h in filters.get("health") {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid filter 'health={h}'"),
+                ));
+            }
+        }
+        // No container of berth's is a swarm task.
+        let is_task = filters.bool_or("is-task", false)?;
+        let published = port_filter(filters, "publish")?;
+        let exposed = port_filter(filters, "expose")?;
         // A limit, before and since look at stopped containers too.
-        let all = all
-            || limit.is_some()
-            || filters.contains_key("before")
-            || filters.contains_key("since");
+        let all = all || limit.is_some() || filters.contains("before") || filters.contains("since");
         let mut list = self.container_records()?;
         list.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         let created_of = |name: &str| self.find_container(name).map(|c| c.created);
         let before = filters
             .get("before")
-            .and_then(|v| v.first())
+            .first()
             .map(|n| created_of(n))
             .transpose()?;
         let since = filters
             .get("since")
-            .and_then(|v| v.first())
+            .first()
             .map(|n| created_of(n))
             .transpose()?;
         // The ancestor filter names images; each becomes an image id.
         let ancestors: Vec<String> = filters
             .get("ancestor")
-            .into_iter()
-            .flatten()
+            .iter()
             .filter_map(|a| {
                 store::images::find(self.store().meta(), a)
                     .ok()
@@ -1523,35 +1668,59 @@ impl Engine {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let mut out = Vec::new();
+        // Legacy links name their targets too (`/parent/alias`).
+        let everyone = self.container_records()?;
         for c in list {
             let state = self.state_of(&c);
             let st = state.status.clone();
             let any = |key: &str, f: &dyn Fn(&str) -> bool| {
-                filters.get(key).is_none_or(|v| v.iter().any(|x| f(x)))
+                let v = filters.get(key);
+                v.is_empty() || v.iter().any(|x| f(x))
             };
-            let keep = (all
-                || st == "running"
-                || st == "paused"
-                || filters.contains_key("status")
-                || filters.contains_key("exited"))
-                && any("id", &|x| c.id.starts_with(x))
-                && any("name", &|x| regex_lite_match(x, &c.name))
-                && any("status", &|x| x == st)
+            let up = st == "running" || st == "paused";
+            let keep = (all || up || filters.contains("status") || filters.contains("exited"))
+                && filters.matches("id", &c.id)
+                && (filters.matches("name", &c.name)
+                    || filters.matches("name", &format!("/{}", c.name)))
+                && (!filters.contains("is-task") || !is_task)
+                && filters.matches("isolation", &c.config.host_config.isolation)
+                && filters.matches("status", &st)
                 && any("volume", &|x| {
                     c.mounts.iter().any(|m| {
                         m.destination == x || m.name == x || (m.typ == "bind" && m.source == x)
                     })
                 })
-                && any("exited", &|x| {
-                    st == "exited" && x.parse::<i64>().ok() == Some(state.exit_code)
-                })
-                && filters
-                    .get("label")
-                    .is_none_or(|v| v.iter().all(|l| label_matches(&c.config.config, l)))
-                && (!filters.contains_key("ancestor") || ancestors.contains(&c.image))
+                && (exited.is_empty()
+                    || (st == "exited"
+                        && !c.started.is_empty()
+                        && exited.contains(&state.exit_code)))
+                && filters.match_labels_with("label", |k| c.config.config.label(k))
+                && (!filters.contains("ancestor") || ancestors.contains(&c.image))
                 && before.as_ref().is_none_or(|b| c.created < *b)
                 && since.as_ref().is_none_or(|s| c.created > *s);
             if !keep {
+                continue;
+            }
+            let networks = self.network_settings(&c, up).networks;
+            if filters.contains("network")
+                && !filters.get("network").iter().any(|n| {
+                    networks.as_ref().is_some_and(|m| {
+                        m.contains_key(n.as_str())
+                            || m.values().any(|e| e.network_id.starts_with(n.as_str()))
+                    })
+                })
+            {
+                continue;
+            }
+            let ports = self.ports_summary(&c, up);
+            if (!published.is_empty() || !exposed.is_empty())
+                && !ports.iter().any(|p| {
+                    let proto = if p.typ.is_empty() { "tcp" } else { &p.typ };
+                    (p.public_port != 0
+                        && published.contains(&format!("{}/{proto}", p.public_port)))
+                        || exposed.contains(&format!("{}/{proto}", p.private_port))
+                })
+            {
                 continue;
             }
             let status = match st.as_str() {
@@ -1575,15 +1744,16 @@ impl Engine {
                     human_duration(now - crate::time::unix_seconds(&state.finished_at))
                 ),
             };
-            let up = st == "running" || st == "paused";
             let mut v = Summary {
                 id: c.id.clone(),
-                names: vec![format!("/{}", c.name)],
+                names: std::iter::once(format!("/{}", c.name))
+                    .chain(self.link_names(&c, &everyone))
+                    .collect(),
                 image: c.image_name.clone(),
                 image_id: c.image.clone(),
                 command: c.config.config.args().join(" "),
                 created: crate::time::unix_seconds(&c.created),
-                ports: self.ports_summary(&c, up),
+                ports,
                 labels: c.config.config.labels.clone(),
                 state: st.clone(),
                 status,
@@ -1591,9 +1761,7 @@ impl Engine {
                     network_mode: crate::network::mode_of(&c.config),
                     ..Default::default()
                 },
-                network_settings: Some(models::network::SummaryNetworkSettings {
-                    networks: self.network_settings(&c, up).networks,
-                }),
+                network_settings: Some(models::network::SummaryNetworkSettings { networks }),
                 mounts: self.mounts_of(&c),
                 ..Default::default()
             };
@@ -1723,28 +1891,39 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// `key` or `key=value` against a container's labels.
-fn label_matches(config: &Config, filter: &str) -> bool {
-    match filter.split_once('=') {
-        Some((k, v)) => config.label(k) == Some(v),
-        None => config.label(filter).is_some(),
+/// The `publish` or `expose` filter's ports, as `port/proto` (moby's
+/// `portOp`: `80`, `80/udp`, `8000-8010/tcp`).
+fn port_filter(
+    filters: &crate::filters::Filters,
+    key: &str,
+) -> Result<std::collections::HashSet<String>, EngineError> {
+    let mut out = std::collections::HashSet::new();
+    for value in filters.get(key) {
+        let bad = |why: &str| {
+            EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("error while looking up for {key} {value}: {why}"),
+            )
+        };
+        if value.contains(':') {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                format!("filter for '{key}' should not contain ':': {value}"),
+            ));
+        }
+        let (ports, proto) = value.split_once('/').unwrap_or((value, "tcp"));
+        let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+        let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
+            return Err(bad("invalid port"));
+        };
+        if hi < lo || u32::from(hi - lo) > 65535 {
+            return Err(bad("invalid range"));
+        }
+        for p in lo..=hi {
+            out.insert(format!("{p}/{}", proto.to_ascii_lowercase()));
+        }
     }
-}
-
-/// Docker matches the name filter as a regular expression; berth takes the
-/// common forms: a substring, with `^` and `$` anchors.
-fn regex_lite_match(pattern: &str, name: &str) -> bool {
-    let p = pattern.trim_start_matches('/');
-    let (start, p) = p
-        .strip_prefix('^')
-        .map_or((false, p), |r| (true, r.trim_start_matches('/')));
-    let (end, p) = p.strip_suffix('$').map_or((false, p), |r| (true, r));
-    match (start, end) {
-        (true, true) => name == p,
-        (true, false) => name.starts_with(p),
-        (false, true) => name.ends_with(p),
-        (false, false) => name.contains(p),
-    }
+    Ok(out)
 }
 
 /// Bytes of regular files under `dir` (not following symlinks).
@@ -1768,7 +1947,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Docker's checks of `RestartPolicy`.
-fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
+pub(crate) fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
     let p = &host_config.restart_policy;
     let name = p.name.as_str();
     let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));
@@ -1796,6 +1975,19 @@ pub fn signal_number(s: &str) -> Option<i32> {
 }
 
 /// Docker's rule for container names.
+/// Whether a container's init has exited (gone, or a zombie its shim has
+/// yet to reap): a pause that failed then had nothing left to freeze. A
+/// pid reused meanwhile reads as alive, which refuses: the safe side.
+fn init_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|st| st == 'Z' || st == 'X'),
+    }
+}
+
 fn valid_name(n: &str) -> Result<(), EngineError> {
     let ok = !n.is_empty()
         && n.bytes()
@@ -1812,6 +2004,17 @@ fn valid_name(n: &str) -> Result<(), EngineError> {
 }
 
 /// Docker's 409 for a name in use.
+/// A name as Docker makes one up: `adjective_name`.
+fn random_name() -> String {
+    let r = random_hex(2);
+    let i = usize::from_str_radix(&r, 16).unwrap_or(0);
+    format!(
+        "{}_{}",
+        ADJECTIVES[i % ADJECTIVES.len()],
+        NAMES[(i / ADJECTIVES.len()) % NAMES.len()]
+    )
+}
+
 fn name_conflict(n: &str, id: &str) -> EngineError {
     EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
 }

@@ -29,6 +29,9 @@ pub struct EngineError {
     pub kind: ErrorKind,
     /// Message, for `{"message": …}`.
     pub message: String,
+    /// The exit code of the process whose failure this is (a build's
+    /// `RUN`: Docker's `errorDetail.code`).
+    pub code: Option<i64>,
 }
 
 impl EngineError {
@@ -37,7 +40,24 @@ impl EngineError {
         EngineError {
             kind,
             message: message.into(),
+            code: None,
         }
+    }
+
+    /// The same error, caused by a process that exited with `code`.
+    pub fn with_code(mut self, code: i64) -> EngineError {
+        self.code = Some(code);
+        self
+    }
+}
+
+impl From<store::walk::WalkError> for EngineError {
+    fn from(e: store::walk::WalkError) -> EngineError {
+        let kind = match e {
+            store::walk::WalkError::TooDeep { .. } => ErrorKind::InvalidArgument,
+            store::walk::WalkError::Io { .. } => ErrorKind::System,
+        };
+        EngineError::new(kind, e.to_string())
     }
 }
 

@@ -182,8 +182,7 @@ impl Engine {
         let mut out = Vec::new();
         let chains = store::config::chain_ids(&img.diff_ids);
         let mut layer = 0;
-        let count = cfg.history.len();
-        for (i, h) in cfg.history.iter().enumerate() {
+        for h in &cfg.history {
             let size = if h.empty_layer {
                 0
             } else {
@@ -195,25 +194,29 @@ impl Engine {
                 layer += 1;
                 s
             };
-            let newest = i + 1 == count;
             out.push(HistoryItem {
-                id: if newest {
-                    img.id.clone()
-                } else {
-                    "<missing>".into()
-                },
+                id: "<missing>".into(),
                 created: unix_seconds(&h.created),
                 created_by: h.created_by.clone(),
-                tags: if newest {
-                    Some(self.repo_tags(&img.id)?)
-                } else {
-                    None
-                },
+                tags: None,
                 size: size as i64,
                 comment: h.comment.clone(),
             });
         }
         out.reverse();
+        // As moby: the ids (and tags) of the image and of its parents, as
+        // far as the parents recorded at build and commit are here.
+        let mut at = Some(img);
+        for item in out.iter_mut() {
+            let Some(i) = at.take() else { break };
+            item.id = i.id.clone();
+            let tags = self.repo_tags(&i.id)?;
+            item.tags = Some(tags).filter(|t| !t.is_empty());
+            at = i
+                .parent
+                .as_deref()
+                .and_then(|p| self.store.meta().image(p).ok().flatten());
+        }
         Ok(out)
     }
 
@@ -253,18 +256,33 @@ impl Engine {
     }
 
     /// `POST /images/prune`: dangling images (all unused with `all`).
+    ///
+    /// It runs alone from the list to the collection (the collector's turn
+    /// of the lock): a build, pull, load, import or commit in flight holds
+    /// it off, so the image it made and has not tagged yet is never taken
+    /// for a dangling one (a build's image was, and the build's tag went
+    /// with it: found by the torture harness).
     pub fn image_prune(&self, all: bool) -> Result<PruneReport, EngineError> {
+        let alone = self.gc_lock.exclusive();
         let users = self.image_users()?;
         let users = |id: &str| users.get(id).cloned().unwrap_or_default();
         let ids = ops::prunable(self.store.meta(), all, &users)?;
         let before: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         let mut deleted = Vec::new();
         for id in ids {
-            for r in ops::remove(self.store.meta(), &id, true, &users)? {
-                deleted.push(self::deleted(r));
+            // Tagged meanwhile (`docker tag` needs no lock): no longer dangling.
+            if !all && !ops::tags_of(self.store.meta(), &id)?.is_empty() {
+                continue;
+            }
+            // Removed meanwhile by another prune or rmi: nothing to do, as
+            // Docker's prune skips it (found by the torture harness).
+            match ops::remove(self.store.meta(), &id, true, &users) {
+                Ok(removed) => deleted.extend(removed.into_iter().map(self::deleted)),
+                Err(store::images::ImageError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        self.collect_garbage()?;
+        self.collect_garbage_alone(&alone)?;
         let after: u64 = self.store.meta().layers()?.iter().map(|l| l.size).sum();
         Ok(PruneReport {
             images_deleted: (!deleted.is_empty()).then_some(deleted),
@@ -292,40 +310,59 @@ impl Engine {
 
     /// `GET /images/get?names=…`: the archive of the named images.
     pub fn image_save<W: Write>(&self, names: &[String], out: W) -> Result<W, EngineError> {
-        let mut list: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+        // As moby's `tarexport` reads the names: an id (whole or short)
+        // saves the image untagged; a repository without a tag saves its
+        // every tag; a tag or digest saves that reference.
+        let mut wanted: Vec<(ImageRecord, Option<Reference>)> = Vec::new();
         for name in names {
-            let img = self.find(name)?;
-            // A name that is a reference saves that reference; an id saves
-            // every reference of the image, as Docker does.
-            let by_ref = Reference::parse(name)
-                .ok()
-                .map(Reference::with_default_tag)
-                .filter(|r| {
-                    self.store
+            let hex = name.strip_prefix("sha256:").unwrap_or(name);
+            let is_id = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            match Reference::parse(name).ok().filter(|_| !is_id) {
+                Some(r) if r.tag.is_none() && r.digest.is_none() => {
+                    let mut tagged: Vec<(String, String)> = self
+                        .store
                         .meta()
-                        .resolve(&r.to_string())
-                        .ok()
-                        .flatten()
-                        .as_deref()
-                        == Some(img.id.as_str())
-                });
-            let refs = match by_ref {
-                Some(r) => vec![r],
-                None => ops::tags_of(self.store.meta(), &img.id)?
-                    .iter()
-                    .filter_map(|r| Reference::parse(r).ok())
-                    .collect(),
-            };
+                        .refs()
+                        .map_err(StoreError::from)?
+                        .into_iter()
+                        .filter(|(t, _)| {
+                            Reference::parse(t).is_ok_and(|t| {
+                                t.domain == r.domain && t.path == r.path && t.tag.is_some()
+                            })
+                        })
+                        .collect();
+                    tagged.sort();
+                    if tagged.is_empty() {
+                        wanted.push((self.find(name)?, None));
+                    }
+                    for (t, _) in tagged {
+                        wanted.push((self.find(&t)?, Reference::parse(&t).ok()));
+                    }
+                }
+                Some(r) => wanted.push((self.find(name)?, Some(r))),
+                None => wanted.push((self.find(name)?, None)),
+            }
+        }
+        let mut list: Vec<(ImageRecord, Vec<Reference>)> = Vec::new();
+        for (img, r) in wanted {
+            let refs: Vec<Reference> = r.filter(|r| r.digest.is_none()).into_iter().collect();
             match list.iter_mut().find(|(i, _)| i.id == img.id) {
-                Some((_, existing)) => existing.extend(refs),
+                Some((_, existing)) => {
+                    for r in refs {
+                        if !existing.contains(&r) {
+                            existing.push(r);
+                        }
+                    }
+                }
                 None => list.push((img, refs)),
             }
         }
         Ok(store::archive::save(&self.store, &list, out)?)
     }
 
-    /// `berth system check`: re-hashes every blob and checks every image's
-    /// config and layers are there. Returns one line per problem.
+    /// `berth system check`: re-hashes every blob, checks every image's
+    /// config and layers are there, and every layer's directory against its
+    /// fingerprint. Returns one line per problem.
     pub fn system_check(&self) -> Result<Vec<String>, EngineError> {
         let mut problems = Vec::new();
         let content = self.store.content();
@@ -344,6 +381,7 @@ impl Engine {
                 }
             }
         }
+        problems.extend(self.store.check_layers()?);
         Ok(problems)
     }
 

@@ -6,16 +6,21 @@
 pub mod archive;
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod error;
+pub mod filters;
 pub mod images;
 pub mod logging;
 pub mod mounts;
 pub mod network;
+pub mod perms;
 pub mod pull;
 pub mod push;
+pub mod rootfile;
 pub mod rootless;
 pub mod spec;
 pub mod time;
+pub mod update;
 pub mod volumes;
 
 pub use error::{EngineError, ErrorKind};
@@ -30,10 +35,11 @@ pub struct Engine {
     store: store::Store,
     data_root: std::path::PathBuf,
     exec_root: std::path::PathBuf,
-    /// Writers of layers (import, load, container create) hold it shared;
-    /// the garbage collector exclusively, so that it never takes a layer
-    /// whose image is not recorded yet.
-    pub(crate) gc_lock: std::sync::RwLock<()>,
+    /// Writers of layers (import, load, container create, a whole build)
+    /// hold it shared; the garbage collector exclusively, so that it never
+    /// takes a layer whose image is not recorded yet, nor the intermediate
+    /// images a running build stands on.
+    pub(crate) gc_lock: GcLock,
     /// Per-container locks ordering start and release.
     lifecycles:
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
@@ -55,6 +61,9 @@ pub struct Engine {
     /// How published ports reach the host when the daemon's network
     /// namespace is not the host's (rootless); `None` as root.
     pub port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
+    /// Daemon-wide settings of containers' networking (`dns-search`,
+    /// `dns-opts`, `host-gateway-ip`).
+    pub net_options: network::NetOptions,
 }
 
 impl Engine {
@@ -62,7 +71,20 @@ impl Engine {
     /// the image store, `<data_root>/containers` the containers) with runtime
     /// state under `exec_root`.
     pub fn open(data_root: &Path, exec_root: &Path) -> Result<Engine, EngineError> {
+        let modes = |e: std::io::Error| {
+            EngineError::new(
+                ErrorKind::System,
+                format!("set the modes of {}: {e}", data_root.display()),
+            )
+        };
+        // The roots first, so nothing below is reachable even for an
+        // instant; then what an older berth left world-readable.
+        perms::dir(data_root, perms::ROOT_DIR).map_err(modes)?;
+        perms::dir(exec_root, perms::ROOT_DIR).map_err(modes)?;
         let store = store::Store::open(&data_root.join("image"))?;
+        perms::tighten(data_root, exec_root).map_err(modes)?;
+        sweep_build(data_root);
+        volumes::sweep_subpaths(exec_root);
         Ok(Engine {
             store,
             data_root: data_root.to_path_buf(),
@@ -76,17 +98,23 @@ impl Engine {
             dns: None,
             dns_servers: Vec::new(),
             port_driver: None,
+            net_options: Default::default(),
         })
     }
 
     /// Shared hold on the store against the garbage collector.
-    pub(crate) fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.gc_lock.read().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn writing(&self) -> Writing<'_> {
+        self.gc_lock.hold()
     }
 
     /// Collects unreferenced layers and blobs, keeping containers' layers.
     pub(crate) fn collect_garbage(&self) -> Result<(), EngineError> {
-        let _only = self.gc_lock.write().unwrap_or_else(|p| p.into_inner());
+        let only = self.gc_lock.exclusive();
+        self.collect_garbage_alone(&only)
+    }
+
+    /// [`Engine::collect_garbage`] for a caller already running alone.
+    pub(crate) fn collect_garbage_alone(&self, _alone: &Collecting<'_>) -> Result<(), EngineError> {
         self.store.gc(&self.container_layers()?)?;
         Ok(())
     }
@@ -94,5 +122,81 @@ impl Engine {
     /// The image store.
     pub fn store(&self) -> &store::Store {
         &self.store
+    }
+}
+
+/// At open, no build runs: what builds a crash cut short left under
+/// `<data-root>/build` (contexts, step overlays) is unmounted and removed,
+/// never deleted through a mount that stayed.
+fn sweep_build(data_root: &Path) {
+    for e in std::fs::read_dir(data_root.join("build"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let root = e.path().join("root");
+        let _ = store::mount::unmount(&root);
+        if volumes::is_mounted(&root) {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}
+
+/// The store's collector lock: any number of holders, or the collector
+/// alone. Unlike `std::sync::RwLock` (where a reader waits behind a waiting
+/// writer), a holder may take it again while it holds it (a build holds it
+/// for its whole run and its steps take it too), so holders never wait for
+/// the collector, which waits until no one holds it.
+#[derive(Debug, Default)]
+pub(crate) struct GcLock {
+    /// Holders, and whether the collector runs.
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+/// A hold of [`GcLock`], let go when dropped.
+pub(crate) struct Writing<'a>(&'a GcLock);
+
+/// The collector's turn of [`GcLock`], over when dropped.
+pub(crate) struct Collecting<'a>(&'a GcLock);
+
+impl GcLock {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds off the collector (waits only while it runs).
+    pub(crate) fn hold(&self) -> Writing<'_> {
+        let mut st = self.lock();
+        while st.1 {
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.0 += 1;
+        Writing(self)
+    }
+
+    /// Waits until no one holds it, then runs alone.
+    pub(crate) fn exclusive(&self) -> Collecting<'_> {
+        let mut st = self.lock();
+        while st.0 > 0 || st.1 {
+            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.1 = true;
+        Collecting(self)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().0 -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+impl Drop for Collecting<'_> {
+    fn drop(&mut self) {
+        self.0.lock().1 = false;
+        self.0.changed.notify_all();
     }
 }

@@ -55,6 +55,9 @@ pub struct MountPoint {
     pub create_source: bool,
     /// tmpfs data options (`size=…,mode=…`).
     pub tmpfs: String,
+    /// A volume's subdirectory mounted instead of all of it (API 1.45's
+    /// `VolumeOptions.Subpath`), relative; resolved inside the volume.
+    pub subpath: String,
     /// Left out of inspect's `Mounts` (`--tmpfs`, as Docker).
     pub hidden: bool,
     /// A bind of the source alone, not the mounts below it
@@ -305,8 +308,18 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                 return Err(invalid(format!("invalid volume name: {source:?}")));
             }
             let vo = v.volume_options.clone().unwrap_or_default();
-            if !vo.subpath.is_empty() {
-                return Err(invalid("volume subpaths are not supported".into()));
+            // moby's rule (`filepath.IsLocal`): relative, inside the volume.
+            let sub = std::path::Path::new(&vo.subpath);
+            if !vo.subpath.is_empty()
+                && (vo.subpath.len() > MAX_SPEC
+                    || sub.is_absolute()
+                    || sub
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir)))
+            {
+                return Err(invalid(
+                    "subpath must be a relative path within the volume".into(),
+                ));
             }
             let dc = vo.driver_config.clone().unwrap_or_default();
             let driver = dc.name.as_str();
@@ -319,7 +332,9 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             m.driver = "local".into();
             m.anonymous = source.is_empty();
             m.name = source;
-            m.copy_data = !vo.no_copy;
+            // A subpath is of what the volume holds: nothing copied into it.
+            m.copy_data = !vo.no_copy && vo.subpath.is_empty();
+            m.subpath = vo.subpath.clone();
             m.volume_labels = vo.labels;
             m.volume_opts = dc.options;
         }

@@ -274,6 +274,11 @@ impl Pull {
                 }
             }
         }
+        if let Err(e) = self.room_for(&missing) {
+            drop(release);
+            let _ = held.await;
+            return Err(e);
+        }
         let downloaded = !missing.is_empty();
         let mut jobs = Vec::new();
         for (n, &i) in missing.iter().enumerate() {
@@ -341,6 +346,47 @@ impl Pull {
             },
         ));
         Ok(image.id)
+    }
+}
+
+impl Pull {
+    /// Refuses, before a byte is fetched, layers that declare more than
+    /// the store takes ([`store::store::MAX_BLOB`], as for imports) or more
+    /// than the data root has free: a registry may declare any size, and
+    /// the bytes of each layer are kept as they come (the unpacked tree
+    /// comes on top). The stream itself never exceeds what was declared.
+    fn room_for(&self, missing: &[usize]) -> Result<(), EngineError> {
+        let layers = &self.resolved.layers;
+        let mut declared: u64 = 0;
+        for &i in missing {
+            let d = &layers[i];
+            if d.size > store::store::MAX_BLOB {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "layer {} declares {} bytes, more than the limit of {} bytes",
+                        d.digest,
+                        d.size,
+                        store::store::MAX_BLOB
+                    ),
+                ));
+            }
+            declared = declared.saturating_add(d.size);
+        }
+        let root = self.engine.data_root.join("image");
+        if let Ok(st) = nix::sys::statvfs::statvfs(&root) {
+            let free = st.blocks_available().saturating_mul(st.fragment_size());
+            if declared > free {
+                return Err(EngineError::new(
+                    ErrorKind::System,
+                    format!(
+                        "not enough space in {}: the layers to pull declare {declared} bytes, {free} are free",
+                        root.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

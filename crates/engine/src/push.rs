@@ -231,6 +231,11 @@ impl Push {
     /// Pushes the layers, the config and the manifest; records the repo
     /// digest. Reports each step to `sink`, the digest line included.
     pub async fn run(self, sink: Sink) -> Result<Pushed, EngineError> {
+        // The collector waits until the push is over: the blobs it read from
+        // the layer records are uploaded later, and an rmi or prune
+        // meanwhile took one whose record another image had rewritten
+        // (found by the torture harness). Let go when `_release` drops.
+        let (_release, _held) = self.engine.hold_writes().await;
         let r = &self.reference;
         let err = |e| push_error(e, r);
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());

@@ -21,6 +21,24 @@ use crate::Engine;
 pub trait Held: Send + Sync + Debug {}
 impl<T: Send + Sync + Debug> Held for T {}
 
+/// How a published port is held.
+pub(crate) enum Hold {
+    /// A socket bound in the daemon's (the host's) network namespace.
+    Socket(std::os::fd::OwnedFd),
+    /// What the rootless port driver keeps.
+    Driver(Box<dyn Held>),
+}
+
+impl Hold {
+    /// What keeps the port, whichever it is.
+    pub(crate) fn into_held(self) -> Box<dyn Held> {
+        match self {
+            Hold::Socket(fd) => Box::new(fd),
+            Hold::Driver(h) => h,
+        }
+    }
+}
+
 /// Exposes published ports on the host for a daemon whose network
 /// namespace is not the host's.
 pub trait PortDriver: Send + Sync + Debug {
@@ -35,11 +53,11 @@ impl Engine {
     /// Holds a published port: through the port driver when there is one
     /// (rootless), else by a bound socket in the daemon's namespace (the
     /// DNAT of berth's table carries the traffic).
-    pub(crate) fn hold_port(&self, f: &net::Forward) -> Result<(Box<dyn Held>, u16), String> {
+    pub(crate) fn hold_port(&self, f: &net::Forward) -> Result<(Hold, u16), String> {
         match &self.port_driver {
-            Some(d) => d.expose(f),
+            Some(d) => d.expose(f).map(|(h, port)| (Hold::Driver(h), port)),
             None => net::ports::reserve(f.proto, f.host_ip, f.host_port)
-                .map(|(fd, port)| (Box::new(fd) as Box<dyn Held>, port)),
+                .map(|(fd, port)| (Hold::Socket(fd), port)),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Times as the API shows them.
 
 /// Seconds since the epoch of an RFC 3339 time (`2026-11-22T10:00:00.123Z`,
-/// or with an offset); 0 when it cannot be read.
+/// or with an offset); 0 when it cannot be read. The text comes from image
+/// configs and is anyone's: it is only ever sliced with `get`, never `[..]`,
+/// so a multibyte character anywhere is a bad time, not a panic.
 pub fn unix_seconds(t: &str) -> i64 {
     let b = t.as_bytes();
     if b.len() < 19 {
@@ -20,7 +22,7 @@ pub fn unix_seconds(t: &str) -> i64 {
     let days = era * 146_097 + doe - 719_468;
     let mut secs = days * 86400 + hh * 3600 + mm * 60 + ss;
     // An offset after the seconds (and fraction): +hh:mm or -hh:mm.
-    if let Some(pos) = t[19..].find(['+', '-']).map(|p| p + 19) {
+    if let Some(pos) = t.get(19..).and_then(|r| r.find(['+', '-'])).map(|p| p + 19) {
         let sign = if b[pos] == b'+' { 1 } else { -1 };
         secs -= sign * (num(pos + 1..pos + 3) * 3600 + num(pos + 4..pos + 6) * 60);
     }
@@ -67,6 +69,17 @@ mod tests {
             1_795_305_600
         );
         assert_eq!(super::unix_seconds("bogus"), 0);
+        // Issue 15: a multibyte character across byte 19 (a hostile image's
+        // `created`) once panicked the daemon.
+        for t in [
+            "2024-01-01T00:00:0ééZ",
+            "2024-01-01T00:00:00é+0é:00",
+            "éééééééééééééééééééééé",
+            "2024-01-01T00:00:00+",
+        ] {
+            let _ = super::unix_seconds(t);
+            let _ = super::unix_seconds_f64(t);
+        }
         assert_eq!(super::rfc3339(1_795_305_600), "2026-11-22T00:00:00Z");
     }
 }

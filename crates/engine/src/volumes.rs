@@ -19,7 +19,7 @@
 //! starts and undone when the last one stops, as Docker's local driver does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +63,93 @@ pub struct VolumeRecord {
 
 fn sys(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::System, e.to_string())
+}
+
+/// Staging points of subpaths (see `prepare_mounts`), unmounted and
+/// removed when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Staged(Vec<PathBuf>);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for at in &self.0 {
+            // Detached, then the empty point: never a walk into the volume.
+            let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir(at).or_else(|_| std::fs::remove_file(at));
+        }
+    }
+}
+
+/// At open, no start runs: staging points a killed daemon left under
+/// `<exec-root>/subpaths` are unmounted and removed (never a walk into
+/// what they bind).
+pub(crate) fn sweep_subpaths(exec_root: &Path) {
+    let Ok(entries) = std::fs::read_dir(exec_root.join("subpaths")) else {
+        return;
+    };
+    let at: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    drop(Staged(at));
+}
+
+/// Binds what `fd` names onto `at` (made: a directory or an empty file,
+/// as what it names), privately.
+fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
+    use nix::mount::{mount, MsFlags};
+    let fail = |e: String| sys(format!("stage subpath at {}: {e}", at.display()));
+    if let Some(parent) = at.parent() {
+        crate::perms::private_dir(parent).map_err(|e| fail(e.to_string()))?;
+    }
+    let is_dir = nix::sys::stat::fstat(fd)
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+    if is_dir {
+        let _ = std::fs::remove_file(at);
+        if !at.is_dir() {
+            std::fs::create_dir(at).map_err(|e| fail(e.to_string()))?;
+        }
+    } else {
+        let _ = std::fs::remove_dir(at);
+        std::fs::File::create(at).map_err(|e| fail(e.to_string()))?;
+    }
+    let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    mount(Some(&src), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| fail(e.to_string()))?;
+    // Private: nothing mounted there shows anywhere else.
+    mount(
+        None::<&str>,
+        at,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// Opens `subpath` of the volume whose data is `data`, resolved inside it
+/// (`RESOLVE_IN_ROOT`: a symlink there cannot lead out); it must exist, as
+/// Docker's ("cannot access path").
+fn open_subpath(data: &Path, subpath: &str) -> Result<OwnedFd, EngineError> {
+    let shown = data.join(subpath);
+    let fail = |e: String| {
+        bad(format!(
+            "invalid mount config for type \"volume\": cannot access path {}: {e}",
+            shown.display()
+        ))
+    };
+    let root = nix::fcntl::open(
+        data,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    runtime::rootfs::resolve::open_in_root(
+        &root,
+        &Path::new("/").join(subpath),
+        runtime::rootfs::resolve::Create::No,
+    )
+    .map_err(|e| fail(e.to_string()))
 }
 
 fn bad(msg: impl Into<String>) -> EngineError {
@@ -204,7 +291,11 @@ impl Engine {
         labels: BTreeMap<String, String>,
         created: String,
     ) -> Result<VolumeRecord, EngineError> {
+        let mut labels = labels;
         let name = if name.is_empty() {
+            // A volume created without a name is anonymous (moby 23+), so
+            // a prune of API 1.42+ takes it as it takes containers' ones.
+            labels.insert(ANONYMOUS_LABEL.into(), String::new());
             crate::containers::random_hex(32)
         } else {
             name.to_string()
@@ -229,6 +320,11 @@ impl Engine {
             return Ok(r);
         }
         let data = self.volume_data(&name);
+        // `volumes/<name>` is root's; `_data` is the volume's root in
+        // containers and keeps the usual 0755.
+        if let Some(own) = data.parent() {
+            crate::perms::private_dir(own).map_err(|e| sys(format!("create {name}: {e}")))?;
+        }
         std::fs::create_dir_all(&data).map_err(|e| sys(format!("create {name}: {e}")))?;
         let rec = VolumeRecord {
             name: name.clone(),
@@ -289,7 +385,12 @@ impl Engine {
         self.remove_volume_locked(name, force)
     }
 
-    fn remove_volume_locked(&self, name: &str, force: bool) -> Result<bool, EngineError> {
+    /// [`Engine::volume_remove`] with the volumes lock held.
+    pub(crate) fn remove_volume_locked(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<bool, EngineError> {
         let Some(r) = self.volume_record(name)? else {
             return if force { Ok(false) } else { Err(no_such(name)) };
         };
@@ -314,7 +415,7 @@ impl Engine {
             .write(|w| w.delete(Table::Volumes, &r.name))?;
         // The record is gone: the volume is. A directory left by a crash
         // here goes at the next start (`sweep_volumes`).
-        let _ = std::fs::remove_dir_all(self.volumes_dir().join(&r.name));
+        let _ = store::walk::remove_tree(&self.volumes_dir().join(&r.name));
         Ok(true)
     }
 
@@ -394,7 +495,7 @@ impl Engine {
             }
             let data = e.path().join("_data");
             let _ = store::mount::unmount(&data);
-            if !is_mounted(&data) && std::fs::remove_dir_all(e.path()).is_ok() {
+            if !is_mounted(&data) && store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -474,7 +575,22 @@ impl Engine {
                 out.len()
             )));
         }
+        // `VolumeDriver` names the driver of the volumes made here; dockerd
+        // looks it up only then (a container that makes none is created
+        // with any: docker-py's test_create_with_volume_driver).
+        let wanted = match body.host_config.volume_driver.as_str() {
+            "" | "local" => None,
+            d => Some(d),
+        };
         for m in out.iter_mut().filter(|m| m.typ == "volume") {
+            let missing = m.name.is_empty() || self.volume_record(&m.name)?.is_none();
+            if let (Some(d), true) = (wanted, missing) {
+                // A 400, not the 404 of a volume create: the docker CLI
+                // takes a 404 of a container create for a missing image.
+                return Err(bad(format!(
+                    "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
+                )));
+            }
             if m.name.is_empty() {
                 let mut labels = std::mem::take(&mut m.volume_labels);
                 labels.insert(ANONYMOUS_LABEL.into(), String::new());
@@ -504,12 +620,21 @@ impl Engine {
     /// Before a start: each volume ready (its driver mount made), bind
     /// sources made where `-v` makes them, and empty volumes filled from the
     /// image (copy-up). Returns the mounts with their host sources.
+    ///
+    /// A volume's subpath is opened inside the volume (its symlinks cannot
+    /// lead out) and that descriptor is bound onto a root-only staging
+    /// point under the exec root, the source the runtime binds: what is
+    /// mounted is what was checked, even if a container swaps the path
+    /// meanwhile (the runtime cannot bind the descriptor itself: it is in a
+    /// mount namespace of its own by then). The staging points come back
+    /// with the mounts; hold them until the start is through.
     pub(crate) fn prepare_mounts(
         &self,
         c: &ContainerRecord,
         rootfs: &Path,
-    ) -> Result<Vec<MountPoint>, EngineError> {
+    ) -> Result<(Vec<MountPoint>, Staged), EngineError> {
         let mut out = c.mounts.clone();
+        let mut held = Staged::default();
         for m in &mut out {
             match m.typ.as_str() {
                 "volume" => {
@@ -527,6 +652,17 @@ impl Engine {
                         copy_up(rootfs, &m.destination, &data)?;
                     }
                     m.source = data.to_string_lossy().into_owned();
+                    if !m.subpath.is_empty() {
+                        let fd = open_subpath(&data, &m.subpath)?;
+                        let at = self.exec_root.join("subpaths").join(format!(
+                            "{}-{}",
+                            &c.id[..12],
+                            held.0.len()
+                        ));
+                        m.source = at.to_string_lossy().into_owned();
+                        held.0.push(at.clone());
+                        stage(&fd, &at)?;
+                    }
                 }
                 "bind" if m.create_source && !Path::new(&m.source).exists() => {
                     // Docker's -v makes a missing host directory.
@@ -542,7 +678,7 @@ impl Engine {
                 _ => {}
             }
         }
-        Ok(out)
+        Ok((out, held))
     }
 
     /// After a container stopped: driver-option volumes that no running
@@ -606,9 +742,13 @@ fn matches(r: &VolumeRecord, filters: &BTreeMap<String, Vec<String>>, used: bool
     filters
         .get("dangling")
         .is_none_or(|v| v.iter().all(|d| (d == "true" || d == "1") != used))
-        && filters
-            .get("name")
-            .is_none_or(|v| v.iter().any(|n| r.name.contains(n.as_str())))
+        && filters.get("name").is_none_or(|v| {
+            // Go's `Match`: the name, or a regular expression in it.
+            let f = crate::filters::Filters::from_pairs(
+                &v.iter().map(|n| ("name", n.as_str())).collect::<Vec<_>>(),
+            );
+            f.matches("name", &r.name)
+        })
         && filters.get("driver").is_none_or(|v| v.contains(&r.driver))
         && filters
             .get("label")
@@ -745,13 +885,25 @@ fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(), EngineErro
                 copy_dir(&s, &d, depth + 1)?;
             }
             SFlag::S_IFREG => {
+                // O_NONBLOCK and the check: never wait on a FIFO put in
+                // the file's place since the stat.
                 let s = openat(
                     src,
                     name,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
                 .map_err(|e| err("open", e))?;
+                if nix::sys::stat::fstat(&s)
+                    .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT)
+                    .ok()
+                    != Some(SFlag::S_IFREG)
+                {
+                    return Err(sys(format!(
+                        "copy-up: {}: not a regular file",
+                        name.to_string_lossy()
+                    )));
+                }
                 let d = openat(
                     dst,
                     name,

@@ -187,7 +187,16 @@ pub type ApiVersion = (u32, u32);
 impl Inspect {
     /// What dockerd 27 changes for older clients (moby's
     /// `getImagesByName`): `VirtualSize` and a zero `Created` before 1.44;
-    /// no `Container` or `ContainerConfig` from 1.45.
+    /// no `Container` from 1.45.
+    ///
+    /// One departure: dockerd drops `ContainerConfig` from 1.45 on too,
+    /// and writes none for an image no classic build made; berth always
+    /// writes one (empty, as dockerd 20.10 writes its struct for an
+    /// imported image). docker-compose 1.29 (Debian 12's) negotiates the
+    /// daemon's newest version and reads `ContainerConfig.Volumes` when it
+    /// recreates a container: without it, `KeyError: 'ContainerConfig'`, as
+    /// that Compose fails against Docker 26 and later. Clients of 1.45 and
+    /// later ignore a field they do not know.
     pub fn for_version(&mut self, v: ApiVersion) {
         if v < (1, 44) {
             self.virtual_size = self.size;
@@ -195,9 +204,11 @@ impl Inspect {
                 self.created = "0001-01-01T00:00:00Z".into();
             }
         }
+        if self.container_config.is_none() {
+            self.container_config = Some(Config::default());
+        }
         if v >= (1, 45) {
             self.container.clear();
-            self.container_config = None;
         }
     }
 }
@@ -219,6 +230,22 @@ impl Summary {
         }
         if v < (1, 44) {
             self.virtual_size = self.size;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_config_is_always_there() {
+        for v in [(1, 38), (1, 47)] {
+            let mut i = Inspect::default();
+            i.for_version(v);
+            let j = serde_json::to_value(&i).unwrap();
+            assert_eq!(j["ContainerConfig"]["Volumes"], serde_json::Value::Null);
+            assert_eq!(j["ContainerConfig"]["Hostname"], "");
         }
     }
 }

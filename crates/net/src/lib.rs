@@ -17,12 +17,13 @@ pub mod netlink;
 pub mod netns;
 pub mod nft;
 pub mod ports;
+pub mod proxy;
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipam::Subnet;
+use ipam::{Subnet, Subnet6};
 use netlink::Netlink;
 pub use ports::{Forward, Proto};
 
@@ -55,9 +56,12 @@ pub struct BridgeConfig {
     /// The gateway's address and prefix (`bip`); `None` picks a subnet
     /// clear of the host's routes, or keeps the bridge's own.
     pub bip: Option<(Ipv4Addr, u8)>,
+    /// The IPv6 gateway's address and prefix (dockerd's `fixed-cidr-v6`,
+    /// the gateway being the subnet's first address); `None`: IPv4 only.
+    pub v6: Option<(Ipv6Addr, u8)>,
     /// MTU of the bridge and the veths.
     pub mtu: u32,
-    /// The nftables table (family `ip`) berth owns.
+    /// The nftables tables (families `ip` and `ip6`) berth owns.
     pub table: String,
 }
 
@@ -67,6 +71,7 @@ impl BridgeConfig {
         BridgeConfig {
             name: name.to_string(),
             bip: None,
+            v6: None,
             mtu: 1500,
             table: if name == "berth0" {
                 "berth".into()
@@ -86,7 +91,37 @@ pub struct Bridge {
     pub gateway: Ipv4Addr,
     /// The subnet.
     pub subnet: Subnet,
+    /// The IPv6 gateway and subnet, when the bridge has IPv6.
+    pub v6: Option<(Ipv6Addr, Subnet6)>,
     index: i32,
+}
+
+/// What one interface of a container gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iface {
+    /// Its name inside the namespace (`eth0`, `eth1`…).
+    pub ifname: String,
+    /// Its IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a bridge with IPv6.
+    pub ip6: Option<Ipv6Addr>,
+    /// Its MAC (`--mac-address`); `None` derives one from `ip`.
+    pub mac: Option<[u8; 6]>,
+    /// Whether it holds the namespace's default routes.
+    pub default_route: bool,
+}
+
+impl Iface {
+    /// `eth0` at `ip`, the default route's holder.
+    pub fn eth0(ip: Ipv4Addr) -> Iface {
+        Iface {
+            ifname: "eth0".into(),
+            ip,
+            ip6: None,
+            mac: None,
+            default_route: true,
+        }
+    }
 }
 
 /// A container's interface on the bridge.
@@ -108,6 +143,15 @@ pub struct Endpoint {
     /// written before user-defined networks, which mean `eth0`.
     #[serde(default)]
     pub ifname: String,
+    /// Its IPv6 address, on a bridge with IPv6.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    /// The IPv6 prefix length.
+    #[serde(default)]
+    pub prefix6: u8,
+    /// The IPv6 gateway.
+    #[serde(default)]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
@@ -170,6 +214,33 @@ impl Bridge {
                 }
             }
         }
+        let v6 = match config.v6 {
+            Some((gw6, prefix6)) => {
+                sysctl(
+                    &format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", config.name),
+                    "0",
+                )?;
+                let have6 = nl
+                    .addresses6(index)
+                    .map_err(io_err(format!("IPv6 addresses of {}", config.name)))?;
+                if !have6.contains(&(gw6, prefix6)) {
+                    match nl.add_address6(index, gw6, prefix6) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(e) => {
+                            return Err(io_err(format!("add {gw6}/{prefix6} to {}", config.name))(
+                                e,
+                            ))
+                        }
+                    }
+                }
+                // IPv6 routing between the bridge and the host's
+                // interfaces, as Docker turns it on for an IPv6 network.
+                sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+                Some((gw6, Subnet6::new(gw6, prefix6)))
+            }
+            None => None,
+        };
         nl.set_up(index)
             .map_err(io_err(format!("set {} up", config.name)))?;
         // Routing between the bridge and the host's interfaces, as Docker.
@@ -182,17 +253,22 @@ impl Bridge {
         Ok(Bridge {
             subnet: Subnet::new(gateway, prefix),
             gateway,
+            v6,
             config,
             index,
         })
     }
 
-    /// Its part of the nftables table.
+    /// Its part of the nftables tables, with Docker's defaults (not
+    /// internal, containers talk to each other, outbound masquerade).
     pub fn rule(&self, internal: bool) -> nft::BridgeRule {
         nft::BridgeRule {
             name: self.config.name.clone(),
             subnet: self.subnet,
+            subnet6: self.v6.map(|(_, s)| s),
             internal,
+            icc: true,
+            masquerade: true,
         }
     }
 
@@ -210,12 +286,7 @@ impl Bridge {
     /// Writes berth's table with these published ports (all of them: the
     /// table is replaced whole).
     pub fn apply_forwards(&self, forwards: &[Forward]) -> Result<(), NetError> {
-        nft::apply(&nft::ruleset(
-            &self.config.table,
-            &[self.rule(false)],
-            forwards,
-        ))
-        .map_err(io_err(format!(
+        nft::apply_all(&self.config.table, &[self.rule(false)], forwards).map_err(io_err(format!(
             "write nftables table {}",
             self.config.table
         )))
@@ -227,16 +298,16 @@ impl Bridge {
     }
 
     /// Makes a network namespace kept at `netns`, a veth pair from the
-    /// bridge into it (`eth0`, address `ip`, up, MTU as the bridge's), `lo`
-    /// up and a default route through the gateway.
-    pub fn attach(&self, id: &str, ip: Ipv4Addr, netns: &Path) -> Result<Endpoint, NetError> {
+    /// bridge into it (`iface`: `eth0`, its addresses, up, MTU as the
+    /// bridge's), `lo` up and the default routes through the gateways.
+    pub fn attach(&self, id: &str, iface: &Iface, netns: &Path) -> Result<Endpoint, NetError> {
         let veth = Self::veth_name(id);
         let (ns, mut inside) =
             netns::create(netns).map_err(io_err(format!("create {}", netns.display())))?;
         let made = (|| {
             let lo = inside.index("lo").map_err(io_err("find lo"))?;
             inside.set_up(lo).map_err(io_err("set lo up"))?;
-            self.plug(&veth, (&ns, netns), &mut inside, "eth0", ip, true)
+            self.plug(&veth, (&ns, netns), &mut inside, iface)
         })();
         if made.is_err() {
             self.detach(&veth, netns);
@@ -244,22 +315,14 @@ impl Bridge {
         made
     }
 
-    /// Adds an interface `ifname` on this bridge (address `ip`) to the
-    /// namespace kept at `netns`, which exists (a user-defined network's
-    /// connect), with the default route through this bridge's gateway when
-    /// `default_route`.
-    pub fn connect(
-        &self,
-        veth: &str,
-        ifname: &str,
-        ip: Ipv4Addr,
-        netns: &Path,
-        default_route: bool,
-    ) -> Result<Endpoint, NetError> {
+    /// Adds interface `iface` on this bridge to the namespace kept at
+    /// `netns`, which exists (a user-defined network's connect), with the
+    /// default routes through this bridge's gateways when it holds them.
+    pub fn connect(&self, veth: &str, iface: &Iface, netns: &Path) -> Result<Endpoint, NetError> {
         let ns = std::fs::File::open(netns).map_err(io_err(format!("open {}", netns.display())))?;
         let mut inside =
             netns::netlink_in(netns).map_err(io_err(format!("enter {}", netns.display())))?;
-        let made = self.plug(veth, (&ns, netns), &mut inside, ifname, ip, default_route);
+        let made = self.plug(veth, (&ns, netns), &mut inside, iface);
         if made.is_err() {
             self.unplug(veth);
         }
@@ -271,11 +334,10 @@ impl Bridge {
         veth: &str,
         (ns, netns): (&std::fs::File, &Path),
         inside: &mut Netlink,
-        ifname: &str,
-        ip: Ipv4Addr,
-        default_route: bool,
+        iface: &Iface,
     ) -> Result<Endpoint, NetError> {
-        let mac = ipam::mac_of(ip);
+        let (ifname, ip) = (iface.ifname.as_str(), iface.ip);
+        let mac = iface.mac.unwrap_or_else(|| ipam::mac_of(ip));
         let mut nl = Netlink::open().map_err(io_err("open a netlink socket"))?;
         // A veth left by a crash under the same name goes first.
         let _ = nl.del_link(veth);
@@ -295,7 +357,8 @@ impl Bridge {
         // a host address gets the DNATed frame back out of the port it
         // came in by (when `br_netfilter` bridges the DNAT), as Docker
         // sets it without its userland proxy.
-        sysctl(&format!("/sys/class/net/{veth}/brport/hairpin_mode"), "1")?;
+        nl.set_hairpin(host_end)
+            .map_err(io_err(format!("set hairpin mode on {veth}")))?;
         let eth = inside
             .index(ifname)
             .map_err(io_err(format!("find {ifname}")))?;
@@ -305,10 +368,21 @@ impl Bridge {
         inside
             .set_up(eth)
             .map_err(io_err(format!("set {ifname} up")))?;
-        if default_route {
+        let v6 = self.v6.zip(iface.ip6);
+        if let Some(((_, subnet6), ip6)) = v6 {
+            inside
+                .add_address6(eth, ip6, subnet6.prefix)
+                .map_err(io_err(format!("add {ip6} to {ifname}")))?;
+        }
+        if iface.default_route {
             inside
                 .add_default_route(self.gateway)
                 .map_err(io_err("add the default route"))?;
+            if let Some(((gw6, _), _)) = v6 {
+                inside
+                    .add_default_route6(gw6)
+                    .map_err(io_err("add the IPv6 default route"))?;
+            }
         }
         Ok(Endpoint {
             veth: veth.to_string(),
@@ -318,6 +392,9 @@ impl Bridge {
             mac: ipam::mac_string(mac),
             netns: netns.to_path_buf(),
             ifname: ifname.to_string(),
+            ip6: v6.map(|(_, ip6)| ip6),
+            prefix6: v6.map_or(0, |((_, s), _)| s.prefix),
+            gateway6: v6.map(|((gw6, _), _)| gw6),
         })
     }
 

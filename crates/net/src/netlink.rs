@@ -10,7 +10,7 @@
 //! from anywhere afterwards.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const NLMSG_ERROR: u16 = 2;
@@ -25,6 +25,7 @@ const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
+const RTM_SETLINK: u16 = 19;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
@@ -35,6 +36,8 @@ const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_PROTINFO: u16 = 12;
+const IFLA_BRPORT_MODE: u16 = 4;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
@@ -43,6 +46,10 @@ const NLA_F_NESTED: u16 = 0x8000;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_BROADCAST: u16 = 4;
+const IFA_FLAGS: u16 = 8;
+/// No duplicate address detection: the address is usable at once (the
+/// bridge's subnet is berth's to hand out, so no one else has it).
+const IFA_F_NODAD: u32 = 0x02;
 
 const RTA_GATEWAY: u16 = 5;
 const RT_TABLE_MAIN: u8 = 254;
@@ -349,6 +356,18 @@ impl Netlink {
         self.request(&mut m)
     }
 
+    /// Turns hairpin mode on for bridge port `index` (what `bridge link
+    /// set dev X hairpin on` sends): a frame may leave by the port it came
+    /// in by. By netlink rather than `/sys/class/net/X/brport`, which shows
+    /// the links of the namespace sysfs was mounted in, not the caller's.
+    pub fn set_hairpin(&mut self, index: i32) -> io::Result<()> {
+        let mut h = ifinfo(index, 0, 0);
+        h[0] = libc::AF_BRIDGE as u8;
+        let mut m = Msg::new(RTM_SETLINK, NLM_F_ACK, &h);
+        m.begin(IFLA_PROTINFO).attr(IFLA_BRPORT_MODE, &[1]).end();
+        self.request(&mut m)
+    }
+
     /// Every link.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
         let mut m = Msg::new(RTM_GETLINK, NLM_F_DUMP, &ifinfo(0, 0, 0));
@@ -414,10 +433,61 @@ impl Netlink {
         self.request(&mut m)
     }
 
+    /// The IPv6 addresses of link `index` of global scope, with their
+    /// prefix lengths.
+    pub fn addresses6(&mut self, index: i32) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+        let mut m = Msg::new(
+            RTM_GETADDR,
+            NLM_F_DUMP,
+            &[libc::AF_INET6 as u8, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let seq = self.send(&mut m)?;
+        let mut out = Vec::new();
+        self.recv(seq, |_, p| {
+            // Scope 0 is global; link-local addresses (scope 253) are the
+            // kernel's own.
+            if p.len() < 8 || i32::from_ne_bytes([p[4], p[5], p[6], p[7]]) != index || p[3] != 0 {
+                return;
+            }
+            for (t, d) in attrs(&p[8..]) {
+                if t == IFA_ADDRESS && d.len() == 16 {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(d);
+                    out.push((Ipv6Addr::from(a), p[1]));
+                }
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Adds `addr/prefix` to link `index`, without duplicate address
+    /// detection (usable at once).
+    pub fn add_address6(&mut self, index: i32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut h = [0u8; 8];
+        h[0] = libc::AF_INET6 as u8;
+        h[1] = prefix;
+        h[2] = IFA_F_NODAD as u8;
+        h[4..8].copy_from_slice(&index.to_ne_bytes());
+        let mut m = Msg::new(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
+        m.attr(IFA_ADDRESS, &addr.octets())
+            .u32_attr(IFA_FLAGS, IFA_F_NODAD);
+        self.request(&mut m)
+    }
+
+    /// Adds an IPv6 default route through `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> io::Result<()> {
+        self.add_default_route_via(libc::AF_INET6, &gateway.octets())
+    }
+
     /// Adds a default route through `gateway`.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> io::Result<()> {
+        self.add_default_route_via(libc::AF_INET, &gateway.octets())
+    }
+
+    /// A default route of `family` through the gateway's address bytes.
+    fn add_default_route_via(&mut self, family: libc::c_int, gateway: &[u8]) -> io::Result<()> {
         let h = [
-            libc::AF_INET as u8,
+            family as u8,
             0, // dst_len: the default route
             0,
             0,
@@ -431,7 +501,7 @@ impl Netlink {
             0,
         ];
         let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &h);
-        m.attr(RTA_GATEWAY, &gateway.octets());
+        m.attr(RTA_GATEWAY, gateway);
         self.request(&mut m)
     }
 }

@@ -6,7 +6,7 @@
 //! a port in use by a host program is refused with Docker's words, and
 //! `-p 80` gets a free port from the kernel.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// A transport protocol.
@@ -29,19 +29,38 @@ impl Proto {
     }
 }
 
-/// One published port: traffic to `host_ip:host_port` goes to `ip:port`.
+/// One published port: traffic to `host_ip:host_port` goes to `ip:port`
+/// (IPv4) or `[ip6]:port` (IPv6, when the container has an address).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Forward {
     /// Protocol.
     pub proto: Proto,
-    /// The host address it is bound to; `None` is every address.
-    pub host_ip: Option<Ipv4Addr>,
+    /// The host address it is bound to; `None` is every address of both
+    /// families (`0.0.0.0` and `::`).
+    pub host_ip: Option<IpAddr>,
     /// The host's port.
     pub host_port: u16,
     /// The container's address.
     pub ip: Ipv4Addr,
     /// The container's port.
     pub port: u16,
+    /// The container's IPv6 address, if it has one.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+}
+
+impl Forward {
+    /// Whether IPv4 traffic to the host is forwarded (a wildcard or an
+    /// IPv4 host address).
+    pub fn v4(&self) -> bool {
+        !matches!(self.host_ip, Some(IpAddr::V6(_)))
+    }
+
+    /// Whether IPv6 traffic to the host is taken (a wildcard or an IPv6
+    /// host address).
+    pub fn v6(&self) -> bool {
+        !matches!(self.host_ip, Some(IpAddr::V4(_)))
+    }
 }
 
 /// Parses Docker's port key, `80`, `80/tcp` or `53/udp`.
@@ -57,12 +76,9 @@ pub fn parse_key(key: &str) -> Option<(u16, Proto)> {
 
 /// Holds `host_ip:port` (port 0: a free one the kernel picks) for `proto`;
 /// returns the socket and the port. Fails as Docker's port allocator does
-/// when it is taken.
-pub fn reserve(
-    proto: Proto,
-    host_ip: Option<Ipv4Addr>,
-    port: u16,
-) -> Result<(OwnedFd, u16), String> {
+/// when it is taken. An IPv6 address is held for IPv6 only (`IPV6_V6ONLY`),
+/// so that `0.0.0.0:P` and `[::]:P` are two reservations, as Docker's.
+pub fn reserve(proto: Proto, host_ip: Option<IpAddr>, port: u16) -> Result<(OwnedFd, u16), String> {
     bind(proto, host_ip, port, false)
 }
 
@@ -72,7 +88,7 @@ pub fn reserve(
 /// holds is still refused.
 pub fn reserve_to_listen(
     proto: Proto,
-    host_ip: Option<Ipv4Addr>,
+    host_ip: Option<IpAddr>,
     port: u16,
 ) -> Result<(OwnedFd, u16), String> {
     bind(proto, host_ip, port, proto == Proto::Tcp)
@@ -80,15 +96,97 @@ pub fn reserve_to_listen(
 
 fn bind(
     proto: Proto,
-    host_ip: Option<Ipv4Addr>,
+    host_ip: Option<IpAddr>,
     port: u16,
     reuse_addr: bool,
 ) -> Result<(OwnedFd, u16), String> {
-    let typ = match proto {
+    match host_ip {
+        Some(IpAddr::V6(ip)) => reserve6(proto, ip, port, reuse_addr),
+        Some(IpAddr::V4(ip)) => reserve4(proto, ip, port, reuse_addr),
+        None => reserve4(proto, Ipv4Addr::UNSPECIFIED, port, reuse_addr),
+    }
+}
+
+/// Sets a boolean socket option (best effort: a socket without it still
+/// works, only less well).
+fn set_flag(fd: &OwnedFd, level: i32, name: i32) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid int option of its size on an open socket we own.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw const one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
+fn socket_type(proto: Proto) -> i32 {
+    match proto {
         Proto::Tcp => libc::SOCK_STREAM,
         Proto::Udp => libc::SOCK_DGRAM,
+    }
+}
+
+fn reserve6(
+    proto: Proto,
+    ip: Ipv6Addr,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
+    // SAFETY: socket(2) with constant arguments returns a new fd or -1.
+    let raw = unsafe { libc::socket(libc::AF_INET6, socket_type(proto) | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(format!(
+            "a socket for port {port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: raw was just returned by socket(2) and is owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_flag(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY);
+    if reuse_addr {
+        set_flag(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR);
+    }
+    let mut sa = libc::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as libc::sa_family_t,
+        sin6_port: port.to_be(),
+        sin6_flowinfo: 0,
+        sin6_addr: libc::in6_addr {
+            s6_addr: ip.octets(),
+        },
+        sin6_scope_id: 0,
     };
-    let ip = host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    // SAFETY: sa is a valid sockaddr_in6 and len its size.
+    if unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len) } < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            format!("Bind for [{ip}]:{port} failed: port is already allocated")
+        } else {
+            format!("Bind for [{ip}]:{port} failed: {e}")
+        });
+    }
+    let mut got_len = len;
+    // SAFETY: sa is writable for got_len bytes, which getsockname updates.
+    if unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut sa).cast(), &mut got_len) } < 0 {
+        return Err(format!(
+            "the port bound for [{ip}]:{port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok((fd, u16::from_be(sa.sin6_port)))
+}
+
+fn reserve4(
+    proto: Proto,
+    ip: Ipv4Addr,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
+    let typ = socket_type(proto);
     // SAFETY: socket(2) with constant arguments returns a new fd or -1.
     let raw = unsafe { libc::socket(libc::AF_INET, typ | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
@@ -163,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_held_port_is_refused_and_zero_picks_one() {
-        let (_a, p) = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), 0).unwrap();
+        let (_a, p) = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST.into()), 0).unwrap();
         assert!(p > 0);
         let e = reserve(Proto::Tcp, None, p).unwrap_err();
         assert_eq!(
@@ -171,6 +269,14 @@ mod tests {
             format!("Bind for 0.0.0.0:{p} failed: port is already allocated")
         );
         // UDP is another space.
-        assert!(reserve(Proto::Udp, Some(Ipv4Addr::LOCALHOST), p).is_ok());
+        assert!(reserve(Proto::Udp, Some(Ipv4Addr::LOCALHOST.into()), p).is_ok());
+        // IPv6 is a space of its own too, and held like IPv4.
+        let (_b, p6) = reserve(Proto::Tcp, Some(Ipv6Addr::UNSPECIFIED.into()), p).unwrap();
+        assert_eq!(p6, p);
+        let e = reserve(Proto::Tcp, Some(Ipv6Addr::LOCALHOST.into()), p).unwrap_err();
+        assert!(
+            e.contains("[::1]") && e.contains("already allocated"),
+            "{e}"
+        );
     }
 }

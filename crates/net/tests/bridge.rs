@@ -44,7 +44,9 @@ fn bridge_endpoint_and_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let ns = dir.path().join("netns/c1");
     let id = "0123456789abcdef0123";
-    let ep = b.attach(id, "10.251.77.9".parse().unwrap(), &ns).unwrap();
+    let ep = b
+        .attach(id, &net::Iface::eth0("10.251.77.9".parse().unwrap()), &ns)
+        .unwrap();
     assert_eq!(ep.mac, "02:42:0a:fb:4d:09");
     let (ok, text) = sh(&format!("nsenter --net={} ip addr show eth0", ns.display()));
     assert!(

@@ -15,24 +15,61 @@ pub const MAX_AUTH_HEADER: usize = 64 << 10;
 /// Largest token answer we read.
 pub const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
-/// What a client gave to log in with. Its `Debug` hides the secrets.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+/// What a client gave to log in with (Docker's `AuthConfig`). Its `Debug`
+/// hides the secrets.
+///
+/// It reads JSON as Go's `encoding/json` reads an `AuthConfig`, since that
+/// is what clients are written against: keys match without regard to case,
+/// `null` leaves a field empty (bollard sends `"password":null`), unknown
+/// keys (`auth`, `email`) are ignored, and `null` for the whole object is
+/// no credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     /// User name.
-    #[serde(default)]
     pub username: String,
     /// Password.
-    #[serde(default)]
     pub password: String,
     /// An OAuth refresh token (`docker login` to a registry that issued one).
-    #[serde(default, rename = "identitytoken")]
     pub identity_token: String,
     /// A registry token, used as is (`registrytoken`).
-    #[serde(default, rename = "registrytoken")]
     pub registry_token: String,
     /// The registry these are for.
-    #[serde(default, rename = "serveraddress")]
     pub server_address: String,
+}
+
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let fields: Option<serde_json::Map<String, serde_json::Value>> = Option::deserialize(d)?;
+        let mut c = Credentials::default();
+        for (key, value) in fields.unwrap_or_default() {
+            let slot = match key.to_ascii_lowercase().as_str() {
+                "username" => &mut c.username,
+                "password" => &mut c.password,
+                "identitytoken" => &mut c.identity_token,
+                "registrytoken" => &mut c.registry_token,
+                "serveraddress" => &mut c.server_address,
+                _ => continue,
+            };
+            match value {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => *slot = s,
+                other => {
+                    // Go's words for the same mistake.
+                    let kind = match other {
+                        serde_json::Value::Bool(_) => "bool",
+                        serde_json::Value::Number(_) => "number",
+                        serde_json::Value::Array(_) => "array",
+                        _ => "object",
+                    };
+                    return Err(D::Error::custom(format!(
+                        "cannot unmarshal {kind} into Go struct field AuthConfig.{key} of type string"
+                    )));
+                }
+            }
+        }
+        Ok(c)
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -244,6 +281,22 @@ mod tests {
         let c = Credentials::from_header(&URL_SAFE.encode(r#"{"identitytoken":"t"}"#)).unwrap();
         assert_eq!(c.identity_token, "t");
         assert_eq!(c.basic(), "Basic Og==");
+        // As Go reads it: null is empty, keys in any case, unknown keys
+        // ignored, a whole null is nothing; a number is refused.
+        let c = Credentials::from_header(&URL_SAFE.encode(
+            r#"{"username":"bollard","password":null,"auth":null,"email":null,"serveraddress":"h:5000","identitytoken":null,"registrytoken":null}"#,
+        ))
+        .unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("bollard", ""));
+        assert_eq!(c.server_address, "h:5000");
+        let c = Credentials::from_header(&URL_SAFE.encode(r#"{"Username":"U","PassWord":"P"}"#))
+            .unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("U", "P"));
+        assert!(Credentials::from_header(&URL_SAFE.encode("null"))
+            .unwrap()
+            .is_empty());
+        let e = Credentials::from_header(&URL_SAFE.encode(r#"{"password":1}"#)).unwrap_err();
+        assert!(e.to_string().contains("cannot unmarshal number"), "{e}");
         let c = Credentials {
             username: "u".into(),
             password: "secret".into(),

@@ -52,6 +52,11 @@ pub struct Config {
     pub insecure: Vec<String>,
     /// Per-registry CA directory (default [`DEFAULT_CERTS_DIR`]).
     pub certs_dir: Option<PathBuf>,
+    /// Mirrors: a registry's domain (`registry.k8s.io`) and the `host[:port]`
+    /// that serves its repositories instead, as containerd's
+    /// `registry.mirrors`. References keep their domain; only the
+    /// connection goes to the mirror.
+    pub mirrors: Vec<(String, String)>,
 }
 
 impl Config {
@@ -65,10 +70,15 @@ impl Config {
     /// are dropped).
     pub fn endpoint_of(&self, domain: &str) -> Endpoint {
         let domain = normalize_server(domain);
-        let host = if domain == DEFAULT_DOMAIN {
-            DOCKER_HUB_HOST.to_string()
-        } else {
-            domain.clone()
+        let mirror = self
+            .mirrors
+            .iter()
+            .find(|(d, _)| normalize_server(d) == domain)
+            .map(|(_, m)| m.clone());
+        let host = match mirror {
+            Some(m) => m,
+            None if domain == DEFAULT_DOMAIN => DOCKER_HUB_HOST.to_string(),
+            None => domain.clone(),
         };
         let certs = self
             .certs_dir
@@ -181,6 +191,7 @@ mod tests {
         let cfg = Config {
             insecure: vec!["reg.lan:5000".into(), "10.1.0.0/16".into()],
             certs_dir: Some(PathBuf::from("/nonexistent")),
+            ..Default::default()
         };
         let unverified = vec![Scheme::HttpsUnverified, Scheme::Http];
         for (r, host, schemes) in [
@@ -213,10 +224,24 @@ mod tests {
         let cfg = Config {
             insecure: vec![],
             certs_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
         };
         let e = endpoint(&cfg, "127.0.0.1:5000/bb");
         assert_eq!(e.schemes, vec![Scheme::Https]);
         assert_eq!(e.ca_files, vec![dir.path().join("127.0.0.1:5000/ca.crt")]);
+    }
+
+    #[test]
+    fn mirrors_take_the_connection_not_the_name() {
+        let cfg = Config {
+            mirrors: vec![("registry.k8s.io".into(), "127.0.0.1:5000".into())],
+            ..Default::default()
+        };
+        let e = endpoint(&cfg, "registry.k8s.io/pause:3.9");
+        assert_eq!(e.domain, "registry.k8s.io");
+        assert_eq!(e.host, "127.0.0.1:5000");
+        assert_eq!(e.schemes, vec![Scheme::HttpsUnverified, Scheme::Http]);
+        assert_eq!(endpoint(&cfg, "gcr.io/x/y").host, "gcr.io");
     }
 
     #[test]

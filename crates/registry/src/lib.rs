@@ -15,6 +15,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod error;
 pub mod manifest;
+pub mod search;
 pub mod session;
 pub mod transport;
 pub mod upload;

@@ -72,35 +72,76 @@ impl Platform {
         }
     }
 
-    /// Parses `os[/arch[/variant]]` (the API's `platform` parameter);
-    /// missing parts are the host's.
+    /// Parses `os[/arch[/variant]]` (the API's `platform` parameter) as
+    /// containerd's `platforms.Parse` does, with its error texts (dockerd
+    /// answers them with 400): a lone word is an OS it knows (the host's
+    /// architecture) or an architecture it knows (linux); two or three
+    /// parts are taken as given, normalized. Empty is the host's.
     pub fn parse(s: &str) -> Result<Platform, RegistryError> {
         let host = Platform::host();
         let s = s.trim();
         if s.is_empty() {
             return Ok(host);
         }
-        let parts: Vec<&str> = s.split('/').collect();
-        if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(RegistryError::Invalid(format!(
-                "invalid platform {s:?}: want os[/arch[/variant]]"
-            )));
+        let invalid = |why: String| RegistryError::Invalid(why + ": invalid argument");
+        if s.contains('*') {
+            return Err(invalid(format!("{s:?}: wildcards not yet supported")));
         }
-        let os = parts[0].to_ascii_lowercase();
-        let architecture = match parts.get(1) {
-            Some(a) => normalize_arch(&a.to_ascii_lowercase()),
-            None => host.architecture.clone(),
+        let parts: Vec<&str> = s.split('/').collect();
+        for part in &parts {
+            let ok = !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(invalid(format!(
+                    "{part:?} is an invalid component of {s:?}: platform specifier component must match \"^[A-Za-z0-9_-]+$\""
+                )));
+            }
+        }
+        let os = |o: &str| match o.to_ascii_lowercase().as_str() {
+            "macos" => "darwin".to_string(),
+            other => other.to_string(),
         };
-        let variant = match parts.get(2) {
-            Some(v) => v.to_ascii_lowercase(),
-            None if parts.len() == 1 => host.variant.clone(),
-            None => String::new(),
-        };
-        Ok(Platform {
-            os,
-            architecture,
-            variant,
-        })
+        match parts[..] {
+            [one] => {
+                let o = os(one);
+                if KNOWN_OS.contains(&o.as_str()) {
+                    return Ok(Platform { os: o, ..host });
+                }
+                let (architecture, variant) = normalize(one, "");
+                if KNOWN_ARCH.contains(&architecture.as_str()) {
+                    return Ok(Platform {
+                        os: "linux".into(),
+                        architecture,
+                        variant,
+                    });
+                }
+                Err(invalid(format!(
+                    "{s:?}: unknown operating system or architecture"
+                )))
+            }
+            [o, a] => {
+                let (architecture, variant) = normalize(a, "");
+                Ok(Platform {
+                    os: os(o),
+                    architecture,
+                    variant,
+                })
+            }
+            [o, a, v] => {
+                let (architecture, mut variant) = normalize(a, v);
+                if architecture == "arm64" && variant.is_empty() {
+                    variant = "v8".into();
+                }
+                Ok(Platform {
+                    os: os(o),
+                    architecture,
+                    variant,
+                })
+            }
+            _ => Err(invalid(format!("{s:?}: cannot parse platform specifier"))),
+        }
     }
 
     /// Whether an index entry of `other` runs here. A missing variant on
@@ -125,10 +166,91 @@ impl std::fmt::Display for Platform {
 }
 
 fn normalize_arch(a: &str) -> String {
-    match a {
-        "x86_64" | "x86-64" => "amd64".into(),
-        "aarch64" => "arm64".into(),
-        other => other.into(),
+    normalize(a, "").0
+}
+
+/// containerd's `knownOS` (Go's GOOS list).
+const KNOWN_OS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "windows",
+    "zos",
+];
+
+/// containerd's `knownArch` (Go's GOARCH list).
+const KNOWN_ARCH: &[&str] = &[
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "ppc64",
+    "ppc64le",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
+
+/// containerd's `normalizeArch`: the architecture's usual name and its
+/// variant.
+fn normalize(arch: &str, variant: &str) -> (String, String) {
+    let arch = arch.to_ascii_lowercase();
+    let variant = variant.to_ascii_lowercase();
+    match arch.as_str() {
+        "i386" => ("386".into(), String::new()),
+        "x86_64" | "x86-64" | "amd64" => {
+            let v = if variant == "v1" {
+                String::new()
+            } else {
+                variant
+            };
+            ("amd64".into(), v)
+        }
+        "aarch64" | "arm64" => {
+            let v = match variant.as_str() {
+                "8" | "v8" => String::new(),
+                _ => variant,
+            };
+            ("arm64".into(), v)
+        }
+        "armhf" => ("arm".into(), "v7".into()),
+        "armel" => ("arm".into(), "v6".into()),
+        "arm" => {
+            let v = match variant.as_str() {
+                "" | "7" => "v7".into(),
+                "5" | "6" | "8" => format!("v{variant}"),
+                _ => variant,
+            };
+            ("arm".into(), v)
+        }
+        _ => (arch, variant),
     }
 }
 
@@ -291,7 +413,8 @@ mod tests {
         for (p, want) in [
             ("linux/amd64", 'c'),
             ("linux/arm/v7", 'b'),
-            ("linux/arm", 'a'),
+            // containerd reads a bare arm as arm/v7
+            ("linux/arm", 'b'),
             ("linux/arm64", 'd'),
             ("linux/aarch64", 'd'),
             ("windows/amd64", 'e'),
@@ -305,6 +428,43 @@ mod tests {
             "no matching manifest for linux/s390x in the manifest list entries"
         );
         assert!(Platform::parse("linux//x").is_err());
+    }
+
+    #[test]
+    fn platform_words_as_containerd_reads_them() {
+        let host = Platform::host();
+        for (s, want) in [
+            ("linux", format!("linux/{}", host)[6..].to_string()),
+            ("arm64", "linux/arm64".to_string()),
+            ("x86_64", "linux/amd64".to_string()),
+            ("linux/armhf", "linux/arm/v7".to_string()),
+            ("linux/arm64/8", "linux/arm64/v8".to_string()),
+            ("Windows/AMD64", "windows/amd64".to_string()),
+        ] {
+            let got = Platform::parse(s).unwrap().to_string();
+            let want = if s == "linux" { host.to_string() } else { want };
+            assert_eq!(got, want, "{s}");
+        }
+        for (s, err) in [
+            (
+                "foobar",
+                r#""foobar": unknown operating system or architecture: invalid argument"#,
+            ),
+            (
+                "linux//x",
+                r#""" is an invalid component of "linux//x": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument"#,
+            ),
+            (
+                "a/b/c/d",
+                r#""a/b/c/d": cannot parse platform specifier: invalid argument"#,
+            ),
+            (
+                "linux/*",
+                r#""linux/*": wildcards not yet supported: invalid argument"#,
+            ),
+        ] {
+            assert_eq!(Platform::parse(s).unwrap_err().to_string(), err);
+        }
     }
 
     #[test]

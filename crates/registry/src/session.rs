@@ -342,8 +342,20 @@ impl Session {
         Err(status_error(resp).await)
     }
 
+    /// Whether `url` is the registry itself: its host and port *and* the
+    /// scheme the session settled on. A redirect from `https://host` to
+    /// `http://host` is not: the registry's credentials never go over plain
+    /// HTTP that the registry did not speak itself (Go's client, and so
+    /// Docker's, drops them on any such change too).
+    pub(crate) fn is_own(&self, url: &Uri) -> bool {
+        let scheme = self.base.split("://").next();
+        url.authority().map(|a| a.as_str()) == Some(self.endpoint.host.as_str())
+            && url.scheme_str() == scheme
+    }
+
     /// A GET of `path` under the registry, authenticated for `scope`, with
-    /// redirects followed (authorization only to the registry's own host).
+    /// redirects followed (authorization only to the registry itself, same
+    /// host, port and scheme).
     pub async fn get(
         &self,
         path: &str,
@@ -369,7 +381,7 @@ impl Session {
             .map_err(|e| RegistryError::Invalid(format!("{path}: {e}")))?;
         let mut hops = 0;
         loop {
-            let own = url.authority().map(|a| a.as_str()) == Some(self.endpoint.host.as_str());
+            let own = self.is_own(&url);
             let mut b = Request::builder()
                 .method(Method::GET)
                 .uri(url.clone())

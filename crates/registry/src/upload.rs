@@ -104,7 +104,7 @@ impl Session {
             .ok_or_else(|| RegistryError::Invalid(format!("bad upload location {target:?}")))?;
         let mut hops = 0;
         loop {
-            let own = url.authority().map(|a| a.as_str()) == Some(self.endpoint.host.as_str());
+            let own = self.is_own(&url);
             let mut b = Request::builder()
                 .method(method.clone())
                 .uri(url.clone())

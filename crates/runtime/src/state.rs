@@ -135,11 +135,22 @@ impl StateDir {
     }
 
     /// Makes the directory of a new container; fails if the id is taken.
+    ///
+    /// The root is made 0700 (as runc's) and the container's directory is
+    /// 0700 whatever the root's mode: the exec fifo in it is writable by any
+    /// user (the container's user opens it, through its descriptor), so only
+    /// root may reach it by path, or a host user could start a created
+    /// container early.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        use std::os::unix::fs::DirBuilderExt;
         check_id(id)?;
-        fs::create_dir_all(root).map_err(|e| Error::io("create", root, e))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| Error::io("create", root, e))?;
         let path = root.join(id);
-        match fs::create_dir(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => Ok(StateDir { path }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::Exists(id.to_string()))
@@ -199,6 +210,70 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// The id the kernel gave this boot (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> Option<String> {
+    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string())
+}
+
+/// A process named in a file (a shim's `shim.pid`) so that a later reader can
+/// tell it from another process that got the same pid once it was gone: the
+/// pid, its start time and the boot's id, one line `PID START BOOT_ID`. After
+/// a reboot (another boot id) or with another start time, the pid is someone
+/// else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidFile {
+    /// The pid.
+    pub pid: i32,
+    /// Its start time in clock ticks after boot; `None` in files written
+    /// before the start time was recorded (a bare pid).
+    pub start: Option<u64>,
+    /// The boot it ran in.
+    pub boot: Option<String>,
+}
+
+impl PidFile {
+    /// The line naming the calling process.
+    pub fn of_self() -> String {
+        let pid = std::process::id() as i32;
+        format!(
+            "{pid} {} {}",
+            pid_start_time(pid).unwrap_or(0),
+            boot_id().unwrap_or_default()
+        )
+    }
+
+    /// Reads a line written by [`PidFile::of_self`] (or a bare pid).
+    pub fn parse(text: &str) -> Option<PidFile> {
+        let mut words = text.split_whitespace();
+        let pid = words.next()?.parse().ok().filter(|p| *p > 0)?;
+        Some(PidFile {
+            pid,
+            start: words.next().and_then(|w| w.parse().ok()),
+            boot: words.next().map(String::from),
+        })
+    }
+
+    /// Whether the named process still runs: same boot, same start time. A
+    /// bare pid (an older file) counts only if that process's `argv[0]` is
+    /// `legacy_name`.
+    pub fn alive(&self, legacy_name: &str) -> bool {
+        let Some(now) = pid_start_time(self.pid) else {
+            return false;
+        };
+        if let Some(boot) = &self.boot {
+            if boot_id().as_ref() != Some(boot) {
+                return false;
+            }
+        }
+        match self.start {
+            Some(start) => start == now,
+            None => fs::read(format!("/proc/{}/cmdline", self.pid))
+                .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(legacy_name.as_bytes())),
+        }
+    }
+}
+
 impl Record {
     /// Whether the recorded init still runs (and is the same process).
     pub fn alive(&self) -> bool {
@@ -255,6 +330,30 @@ mod tests {
         ] {
             assert_eq!(check_id(id).is_ok(), ok, "{id}");
         }
+    }
+
+    #[test]
+    fn pid_files_tell_a_recycled_pid() {
+        let me = PidFile::parse(&PidFile::of_self()).unwrap();
+        assert_eq!(me.pid, std::process::id() as i32);
+        assert!(me.alive("nobody"));
+        // Another start time, another boot: someone else with the same pid.
+        let other = PidFile {
+            start: me.start.map(|s| s + 1),
+            ..me.clone()
+        };
+        assert!(!other.alive("nobody"));
+        let rebooted = PidFile {
+            boot: Some("00000000-0000-0000-0000-000000000000".into()),
+            ..me.clone()
+        };
+        assert!(!rebooted.alive("nobody"));
+        // A bare pid counts only if the process is the one named.
+        let bare = PidFile::parse(&format!("{}\n", me.pid)).unwrap();
+        assert_eq!(bare.start, None);
+        assert!(!bare.alive("berth-shim"));
+        assert_eq!(PidFile::parse("x"), None);
+        assert_eq!(PidFile::parse("0 1 b"), None);
     }
 
     #[test]

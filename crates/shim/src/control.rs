@@ -11,6 +11,8 @@
 //!                  asks when an attached StdinOnce client reached its EOF,
 //!                  not when it detached)
 //! resize H W       -> ok; the TTY's window size
+//! reopen-log       -> ok once the log's path is opened anew (the kubelet
+//!                  renamed the file to rotate it), or error
 //! attach           -> ok, then the container's output as it comes, in
 //!                  frames (a byte: 1 stdout, 2 stderr; a big-endian u32
 //!                  length; the bytes), until the container has exited
@@ -19,7 +21,7 @@
 //! Connections are served on threads with small stacks: a slow stdin never
 //! stalls the log, and a resize goes through while a client types.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -104,6 +106,7 @@ pub fn serve(
     stdin: Option<OwnedFd>,
     pty: Option<OwnedFd>,
     output: Arc<Output>,
+    log: Arc<Mutex<Option<crate::log::Log>>>,
 ) {
     // Through a descriptor of the directory: a deep data root could make
     // the full path longer than a socket address may be (berthd connects
@@ -127,17 +130,64 @@ pub fn serve(
         .stack_size(STACK)
         .spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (input, output) = (input.clone(), output.clone());
+                if !peer_is_daemon(&conn) {
+                    continue;
+                }
+                let (input, output, log) = (input.clone(), output.clone(), log.clone());
                 // Out of threads, the connection is dropped: the daemon
                 // sees it end without an answer and says so.
                 let _ = std::thread::Builder::new()
                     .stack_size(STACK)
-                    .spawn(move || handle(conn, pid, &input, &output));
+                    .spawn(move || handle(conn, pid, &input, &output, &log));
             }
         });
 }
 
-fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
+/// Only root (the daemon) may drive the container: the socket is 0600 in a
+/// root-only directory already, and the peer's credentials are checked too,
+/// in case a descriptor of the directory leaked.
+fn peer_is_daemon(conn: &UnixStream) -> bool {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    getsockopt(conn, PeerCredentials)
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == nix::unistd::geteuid().as_raw())
+}
+
+/// Bytes read from one side per write to the other: on the connection
+/// thread's small stack.
+const PUMP_BYTES: usize = 8 * 1024;
+
+/// Copies `from` into `to` until EOF, with a read then a write.
+///
+/// Not `std::io::copy`: from a socket into a pipe it splices, and the
+/// kernel's `splice()` holds the pipe's lock while it waits on the socket.
+/// A client that keeps its connection open without writing would then hold
+/// the container's stdin locked: the container could neither read what came
+/// before nor exit (closing its end of the pipe takes that lock too), not
+/// even on SIGKILL. A plain `write` into a full pipe sleeps without the lock.
+/// And a splice from a unix socket waits for more than a typed line, so an
+/// interactive shell fed through a pipe saw its input only at EOF.
+fn pump(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<u64> {
+    let mut buf = [0u8; PUMP_BYTES];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
+fn handle(
+    conn: UnixStream,
+    pid: i32,
+    input: &Input,
+    output: &Output,
+    log: &Mutex<Option<crate::log::Log>>,
+) {
     let mut reader = BufReader::new(match conn.try_clone() {
         Ok(c) => c,
         Err(_) => return,
@@ -156,7 +206,7 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
             if let Some(m) = &input.pty {
                 let Ok(m) = m.try_clone() else { return };
                 let _ = writeln!(out, "ok");
-                let _ = std::io::copy(&mut reader, &mut std::fs::File::from(m));
+                let _ = pump(&mut reader, &mut std::fs::File::from(m));
                 let _ = writeln!(out, "done");
                 return;
             }
@@ -169,13 +219,28 @@ fn handle(conn: UnixStream, pid: i32, input: &Input, output: &Output) {
                 return;
             };
             let _ = writeln!(out, "ok");
-            let _ = std::io::copy(&mut reader, w);
+            let _ = pump(&mut reader, w);
             let _ = writeln!(out, "done");
         }
         ["attach"] => {
             if writeln!(out, "ok").is_ok() {
                 output.join(out);
             }
+        }
+        ["reopen-log"] => {
+            let reopened = log
+                .lock()
+                .ok()
+                .and_then(|mut l| l.as_mut().map(|l| l.reopen()));
+            let _ = writeln!(
+                out,
+                "{}",
+                match reopened {
+                    Some(true) => "ok",
+                    Some(false) => "error cannot open the log",
+                    None => "error the container has no log",
+                }
+            );
         }
         ["close-stdin"] => {
             if let Ok(mut guard) = input.pipe.lock() {

@@ -7,6 +7,11 @@
 //! - local: Docker's frames, `[u32 BE size][protobuf LogEntry][u32 BE size]`
 //!   (moby `daemon/logger/local`), the line without its newline and
 //!   `partial` set when the read ended mid-line;
+//! - cri (`{"driver": "cri", "path": "/var/log/pods/…/0.log"}`): the
+//!   Kubernetes CRI's format at the path the kubelet named,
+//!   `<RFC 3339 time> <stream> <F|P> <bytes>` per line (`P` when the read
+//!   ended mid-line); the kubelet rotates it itself (it renames the file,
+//!   then asks for a reopen: control `reopen-log`);
 //! - none: nothing is kept.
 //!
 //! Rotation as moby's `loggerutils.LogFile`: past `max_size`, `ctr.log`
@@ -16,6 +21,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Which format the file is in.
@@ -23,6 +29,7 @@ use std::path::{Path, PathBuf};
 enum Driver {
     JsonFile,
     Local,
+    Cri,
 }
 
 /// The open log of a container.
@@ -90,12 +97,17 @@ impl Log {
         let driver = match opts["driver"].as_str().unwrap_or("json-file") {
             "none" => return None,
             "local" => Driver::Local,
+            "cri" => Driver::Cri,
             _ => Driver::JsonFile,
         };
-        let path = dir.join("ctr.log");
+        let path = match driver {
+            Driver::Cri => PathBuf::from(opts["path"].as_str().filter(|p| p.starts_with('/'))?),
+            _ => dir.join("ctr.log"),
+        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
             .ok()?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -118,6 +130,23 @@ impl Log {
             attrs,
             compressing: None,
         })
+    }
+
+    /// Opens the log's path anew (the kubelet renamed the file); false
+    /// when it cannot be opened (the old file stays in use).
+    pub fn reopen(&mut self) -> bool {
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            Ok(f) => {
+                self.size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                self.file = f;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     fn name(&self, i: u32, gz: bool) -> PathBuf {
@@ -150,6 +179,7 @@ impl Log {
         if let Ok(f) = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&self.path)
         {
             self.file = f;
@@ -187,6 +217,20 @@ impl Log {
                         chunk
                     };
                     frame(&mut batch, stream, nanos, line, !whole);
+                }
+                Driver::Cri => {
+                    let (line, tag) = match chunk.strip_suffix(b"\n") {
+                        Some(line) => (line, b'F'),
+                        None => (chunk, b'P'),
+                    };
+                    batch.extend_from_slice(time.as_bytes());
+                    batch.push(b' ');
+                    batch.extend_from_slice(stream.as_bytes());
+                    batch.push(b' ');
+                    batch.push(tag);
+                    batch.push(b' ');
+                    batch.extend_from_slice(line);
+                    batch.push(b'\n');
                 }
             }
             let len = (batch.len() - start) as u64;
@@ -253,6 +297,34 @@ mod tests {
         assert_eq!(&f[..4], &(inner.len() as u32).to_be_bytes());
         assert_eq!(&f[4..4 + inner.len()], &inner);
         assert_eq!(&f[4 + inner.len()..], &(inner.len() as u32).to_be_bytes());
+    }
+
+    #[test]
+    fn cri_format_and_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("pods/c.log");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            d.path().join("log-opts.json"),
+            format!(r#"{{"driver":"cri","path":"{}"}}"#, path.display()),
+        )
+        .unwrap();
+        let mut log = Log::open(d.path()).unwrap();
+        log.write_lines("stdout", b"one\ntw");
+        log.write_lines("stderr", b"o\n");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let recs: Vec<Vec<&str>> = text.lines().map(|l| l.splitn(4, ' ').collect()).collect();
+        assert_eq!(recs.len(), 3, "{text}");
+        assert_eq!(&recs[0][1..], ["stdout", "F", "one"]);
+        assert_eq!(&recs[1][1..], ["stdout", "P", "tw"]);
+        assert_eq!(&recs[2][1..], ["stderr", "F", "o"]);
+        assert!(recs[0][0].ends_with('Z'));
+        std::fs::rename(&path, d.path().join("pods/c.log.1")).unwrap();
+        assert!(log.reopen());
+        log.write_lines("stdout", b"after\n");
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains(" stdout F after"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod log;
 use log::Log;
 
 fn main() {
+    runtime::abort_on_panic();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
         let _ = writeln!(
@@ -36,6 +37,10 @@ fn main() {
         );
         std::process::exit(2);
     }
+    runtime::trace::mark("shim main");
+    // What the shim makes (ctl.sock, ctr.log, exit.json, the runtime's
+    // state) is root's alone; the container's processes set their own umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // The container's init is a fork of this process: run from a sealed copy.
     if let Err(e) = runtime::sealed::ensure("berth-shim") {
         let _ = writeln!(std::io::stdout(), "error {e}");
@@ -89,7 +94,10 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let _ = dup2_stdout(out_w.as_fd());
     let _ = dup2_stderr(err_w.as_fd());
     let rt = runtime::Runtime::new(root);
-    let created = rt.create(id, dir, &runtime::CreateOptions::default());
+    let created = {
+        let _t = runtime::trace::span("runtime create");
+        rt.create(id, dir, &runtime::CreateOptions::default())
+    };
     // Our own copies of the write ends go, so EOF comes when the container's
     // do; and our stdin, so that the container alone holds its read end.
     let _ = dup2_stdin(null.as_fd());
@@ -118,28 +126,35 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // The control socket is up before the start: clients that attached
     // before it (`run`, `start -a`) join first and miss no output.
     let output = std::sync::Arc::new(control::Output::default());
-    control::serve(dir, pid, stdin_w, master, output.clone());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Log::open(dir)));
+    control::serve(dir, pid, stdin_w, master, output.clone(), log.clone());
     let waiting = std::env::var("BERTH_ATTACH_WAIT")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     output.wait_for(waiting, std::time::Duration::from_secs(5));
+    runtime::trace::mark("attached readers joined");
+    let start = runtime::trace::span("runtime start");
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
         let _ = write!(report, "error {e}");
         return 1;
     }
     let tmp = dir.join(".shim.pid.tmp");
-    if std::fs::write(&tmp, std::process::id().to_string()).is_ok() {
+    // With the start time and boot id: after a reboot, a pid in this file
+    // may be another process's.
+    if std::fs::write(&tmp, runtime::state::PidFile::of_self()).is_ok() {
         let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
     }
+    drop(start);
     let _ = write!(report, "started {pid}");
     drop(report);
     // Creating the container (spec, seccomp) used heap it no longer needs:
     // hand it back, since a shim lives as long as its container.
     // SAFETY: no arguments that could be invalid.
     unsafe { libc::malloc_trim(0) };
-    let code = supervise(dir, pid, out, err_r, &output);
+    let code = supervise(pid, out, err_r, &output, &log);
+    runtime::trace::mark("init reaped");
     let finished = runtime::now_rfc3339();
     // Whether the kernel's OOM killer struck in the container's cgroup, read
     // before the cgroup goes with the runtime state.
@@ -153,15 +168,22 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         let _ = std::fs::rename(&tmp, dir.join("exit.json"));
     }
     let _ = std::fs::remove_file(dir.join("shim.pid"));
+    runtime::trace::mark("exit recorded");
     // Attached readers see the end once the exit is there to be read.
     output.close();
     let _ = rt.delete(id, true);
+    runtime::trace::mark("shim done");
     0
 }
 
 /// Copies output into the log until both pipes close and the init is reaped.
-fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control::Output) -> i32 {
-    let mut log = Log::open(dir);
+fn supervise(
+    pid: i32,
+    out: OwnedFd,
+    err: OwnedFd,
+    output: &control::Output,
+    log: &std::sync::Mutex<Option<Log>>,
+) -> i32 {
     let mut open = [Some(out), Some(err)];
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 64 * 1024];
@@ -206,7 +228,7 @@ fn supervise(dir: &Path, pid: i32, out: OwnedFd, err: OwnedFd, output: &control:
             match nix::unistd::read(fd.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => open[i] = None,
                 Ok(n) => {
-                    if let Some(l) = &mut log {
+                    if let Some(l) = log.lock().ok().as_mut().and_then(|l| l.as_mut()) {
                         l.write_lines(stream, &buf[..n]);
                     }
                     output.send(i as u8 + 1, &buf[..n]);

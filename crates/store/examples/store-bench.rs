@@ -5,6 +5,10 @@
 //! - `store-bench shared ROOTFS_TAR ROOT`: imports the tar as a base image,
 //!   commits a small change on top as a second image, and prints
 //!   `on_disk_bytes sum_of_image_sizes`.
+//! - `store-bench durability BLOB DIR [ROUNDS]`: unpacks the blob with each
+//!   way of getting a layer to disk before its rename (none, one syncfs, an
+//!   fsync per file), rounds interleaved, each after a `sync` so it starts
+//!   with nothing else dirty; prints `mode seconds` per unpack.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -61,8 +65,38 @@ fn main() {
                 .unwrap_or(0);
             println!("{on_disk} {sum}");
         }
+        Some("durability") => {
+            use store::tree::Durability;
+            let rounds: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(3);
+            let dir = Path::new(&args[3]);
+            for round in 0..rounds {
+                for (name, d) in [
+                    ("none", Durability::None),
+                    ("syncfs", Durability::Syncfs),
+                    ("fsync", Durability::Fsync),
+                ] {
+                    let _ = std::fs::remove_dir_all(dir.join("layer"));
+                    // SAFETY: no arguments.
+                    unsafe { libc::sync() };
+                    let blob = std::fs::File::open(&args[2]).expect("blob");
+                    let t = Instant::now();
+                    store::layer::unpack(
+                        blob,
+                        dir,
+                        "layer",
+                        store::layer::Options {
+                            durability: d,
+                            ..Default::default()
+                        },
+                    )
+                    .expect("unpack");
+                    println!("{round} {name} {:.3}", t.elapsed().as_secs_f64());
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir.join("layer"));
+        }
         _ => {
-            eprintln!("usage: store-bench unpack BLOB DIR | shared ROOTFS_TAR ROOT");
+            eprintln!("usage: store-bench unpack BLOB DIR | shared ROOTFS_TAR ROOT | durability BLOB DIR [ROUNDS]");
             std::process::exit(2);
         }
     }

@@ -18,9 +18,13 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 
 use models::oci::{Descriptor, Index, Manifest};
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{chain_ids, ImageConfig};
@@ -184,7 +188,8 @@ pub fn save<W: Write>(
         }
         docker.push(DockerManifest {
             config: format!("blobs/sha256/{}", hex(&image.id)),
-            repo_tags: Some(tags),
+            // Go's nil slice: an image saved by id has no tags.
+            repo_tags: Some(tags).filter(|t| !t.is_empty()),
             layers: layer_paths,
         });
     }
@@ -240,17 +245,9 @@ fn layer_tar(store: &Store, rec: &LayerRecord) -> Result<(u64, Box<dyn Read>), S
                 source: e,
             })?
             .to_vec();
-        Ok(match crate::layer::detect(&head) {
-            crate::layer::Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
-            crate::layer::Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::with_buffer(f).map_err(|e| {
-                    StoreError::Io {
-                        path: PathBuf::from(blob),
-                        source: e,
-                    }
-                })?)
-            }
-            crate::layer::Compression::None => Box::new(f),
+        crate::layer::decoder(crate::layer::detect(&head), f).map_err(|e| StoreError::Io {
+            path: PathBuf::from(blob),
+            source: e,
         })
     };
     let size = std::io::copy(&mut open()?, &mut std::io::sink()).map_err(|e| StoreError::Io {
@@ -260,46 +257,78 @@ fn layer_tar(store: &Store, rec: &LayerRecord) -> Result<(u64, Box<dyn Read>), S
     Ok((size, open()?))
 }
 
-/// A path named by the archive, resolved inside its unpacked directory.
-fn inside(root: &Path, name: &str) -> Result<PathBuf, StoreError> {
-    let p = Path::new(name);
-    if p.components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(invalid(format!("archive path {name:?} leaves the archive")));
-    }
-    let full = root.join(p);
-    let meta = std::fs::symlink_metadata(&full)
-        .map_err(|_| invalid(format!("archive has no file {name:?}")))?;
-    if !meta.is_file() {
-        return Err(invalid(format!(
-            "archive entry {name:?} is not a regular file"
-        )));
-    }
-    Ok(full)
+/// The unpacked archive: its directory, open.
+struct Unpacked {
+    fd: std::os::fd::OwnedFd,
 }
 
-fn open_at(path: &Path) -> Result<File, StoreError> {
-    File::open(path).map_err(|source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn read_small(path: &Path) -> Result<Vec<u8>, StoreError> {
-    let mut buf = Vec::new();
-    open_at(path)?
-        .take(MAX_CONFIG + 1)
-        .read_to_end(&mut buf)
-        .map_err(|source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
+impl Unpacked {
+    fn at(dir: &Path) -> Result<Unpacked, StoreError> {
+        let fd = nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| StoreError::Io {
+            path: dir.to_path_buf(),
+            source: e.into(),
         })?;
+        Ok(Unpacked { fd })
+    }
+
+    /// Opens a path the archive names, resolved inside the archive: a
+    /// symlink among the archive's own entries is followed only inside it
+    /// (`openat2(RESOLVE_IN_ROOT)`, as Docker's FollowSymlinkInScope), never
+    /// to the host's files; the path must name a regular file. `Ok(None)`:
+    /// no such path in the archive.
+    fn open(&self, name: &str) -> Result<Option<File>, StoreError> {
+        let p = Path::new(name);
+        if p.components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(invalid(format!("archive path {name:?} leaves the archive")));
+        }
+        let how = OpenHow::new()
+            // O_NONBLOCK: a FIFO among the entries must not hang the load.
+            .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let fd = match openat2(self.fd.as_fd(), p, how) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => return Ok(None),
+            Err(e) => {
+                return Err(invalid(format!("archive entry {name:?}: {e}")));
+            }
+        };
+        let st = nix::sys::stat::fstat(&fd).map_err(|e| invalid(format!("{name:?}: {e}")))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(invalid(format!(
+                "archive entry {name:?} is not a regular file"
+            )));
+        }
+        Ok(Some(File::from(fd)))
+    }
+
+    /// [`Unpacked::open`] of a path that must be there.
+    fn file(&self, name: &str) -> Result<File, StoreError> {
+        self.open(name)?
+            .ok_or_else(|| invalid(format!("archive has no file {name:?}")))
+    }
+
+    /// The blob of `digest` in an OCI layout.
+    fn blob(&self, digest: &str) -> Result<File, StoreError> {
+        crate::content::parse_digest(digest)?;
+        self.file(&format!("blobs/sha256/{}", hex(digest)))
+    }
+}
+
+/// Reads a small file (a manifest, index or config) whole, bounded.
+fn read_small(f: File, name: &str) -> Result<Vec<u8>, StoreError> {
+    let mut buf = Vec::new();
+    f.take(MAX_CONFIG + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| invalid(format!("{name}: {e}")))?;
     if buf.len() as u64 > MAX_CONFIG {
-        return Err(invalid(format!(
-            "{} is larger than {MAX_CONFIG} bytes",
-            path.display()
-        )));
+        return Err(invalid(format!("{name} is larger than {MAX_CONFIG} bytes")));
     }
     Ok(buf)
 }
@@ -317,43 +346,51 @@ pub fn load(store: &Store, data: impl Read + Send) -> Result<Loaded, StoreError>
         path: std::env::temp_dir(),
         source,
     })?;
+    // A scratch tree, read once: no flush to disk.
     let u = crate::layer::unpack(
         data,
         work.path(),
         "archive",
-        crate::layer::Options::default(),
-    )?;
-    let root = u.path;
-    if root.join("manifest.json").exists() {
-        let list: Vec<DockerManifest> =
-            models::de::from_slice(&read_small(&root.join("manifest.json"))?)
-                .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+        crate::layer::Options {
+            durability: crate::tree::Durability::None,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| match e {
+        // Not a tar at all (`docker load` of a text file): say so.
+        crate::layer::LayerError::Read(e) => {
+            invalid(format!("the archive is not a (compressed) tar: {e}"))
+        }
+        crate::layer::LayerError::Tar(e) => {
+            invalid(format!("the archive is not a (compressed) tar: {e}"))
+        }
+        e => e.into(),
+    })?;
+    let root = Unpacked::at(&u.path)?;
+    if let Some(f) = root.open("manifest.json")? {
+        let list: Vec<DockerManifest> = models::de::from_slice(&read_small(f, "manifest.json")?)
+            .map_err(|e| invalid(format!("manifest.json: {e}")))?;
         let mut out = Loaded::default();
         for m in list {
-            let config = read_small(&inside(&root, &m.config)?)?;
+            let config = read_small(root.file(&m.config)?, &m.config)?;
             let files = m
                 .layers
                 .iter()
-                .map(|l| inside(&root, l))
+                .map(|l| root.file(l))
                 .collect::<Result<Vec<_>, _>>()?;
             let refs = m.repo_tags.unwrap_or_default();
-            out.images.push(load_one(store, &config, &files, &refs)?);
+            out.images.push(load_one(store, &config, files, &refs)?);
         }
         return Ok(out);
     }
-    if root.join("index.json").exists() {
-        return load_oci(store, &root);
+    if let Some(f) = root.open("index.json")? {
+        return load_oci(store, &root, f);
     }
     Err(invalid("archive has neither manifest.json nor index.json"))
 }
 
-fn blob_path(root: &Path, digest: &str) -> Result<PathBuf, StoreError> {
-    crate::content::parse_digest(digest)?;
-    inside(root, &format!("blobs/sha256/{}", hex(digest)))
-}
-
-fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
-    let index: Index = models::de::from_slice(&read_small(&root.join("index.json"))?)
+fn load_oci(store: &Store, root: &Unpacked, index: File) -> Result<Loaded, StoreError> {
+    let index: Index = models::de::from_slice(&read_small(index, "index.json")?)
         .map_err(|e| invalid(format!("index.json: {e}")))?;
     let mut out = Loaded::default();
     let mut manifests = index.manifests;
@@ -363,7 +400,7 @@ fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
             return Err(invalid("index entry without digest"));
         }
         let digest = desc.digest.as_str();
-        let bytes = read_small(&blob_path(root, digest)?)?;
+        let bytes = read_small(root.blob(digest)?, digest)?;
         if crate::config::sha256(&bytes) != digest {
             return Err(invalid(format!("blob {digest} does not match its digest")));
         }
@@ -396,11 +433,11 @@ fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
         if manifest.config.digest.is_empty() {
             return Err(invalid("manifest without config"));
         }
-        let config = read_small(&blob_path(root, &manifest.config.digest)?)?;
+        let config = read_small(root.blob(&manifest.config.digest)?, &manifest.config.digest)?;
         let files = manifest
             .layers
             .iter()
-            .map(|l| blob_path(root, &l.digest))
+            .map(|l| root.blob(&l.digest))
             .collect::<Result<Vec<_>, _>>()?;
         let ann = &desc.annotations;
         let name = ann.get(NAME_ANNOTATION).cloned().or_else(|| {
@@ -411,7 +448,7 @@ fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
         out.images.push(load_one(
             store,
             &config,
-            &files,
+            files,
             &name.into_iter().collect::<Vec<_>>(),
         )?);
     }
@@ -423,7 +460,7 @@ fn load_oci(store: &Store, root: &Path) -> Result<Loaded, StoreError> {
 fn load_one(
     store: &Store,
     config: &[u8],
-    layer_files: &[PathBuf],
+    layer_files: Vec<File>,
     refs: &[String],
 ) -> Result<(String, Vec<String>), StoreError> {
     let cfg: ImageConfig =
@@ -442,8 +479,8 @@ fn load_one(
         .map_err(|e| invalid(e.to_string()))?;
     let mut layers = Vec::new();
     let mut parent: Option<String> = None;
-    for (file, diff_id) in layer_files.iter().zip(&cfg.rootfs.diff_ids) {
-        let blob = store.content().ingest(open_at(file)?, None, MAX_BLOB)?;
+    for (file, diff_id) in layer_files.into_iter().zip(&cfg.rootfs.diff_ids) {
+        let blob = store.content().ingest(file, None, MAX_BLOB)?;
         let rec = store.unpack_blob(&blob.digest, parent.as_deref(), Some(diff_id))?;
         parent = Some(rec.chain_id.clone());
         layers.push(rec);

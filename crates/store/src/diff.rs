@@ -14,9 +14,13 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
+
+use crate::walk::{self, kind, Descend};
 
 /// Prefix of a whiteout entry in a layer tar.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
@@ -57,191 +61,198 @@ pub struct Change {
     pub kind: ChangeKind,
 }
 
-fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
+fn is_whiteout(st: &FileStat) -> bool {
+    kind(st) == SFlag::S_IFCHR && st.st_rdev == 0
 }
 
-fn is_opaque(path: &Path) -> bool {
+fn is_opaque(fd: &OwnedFd) -> bool {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
     matches!(
-        rustix::fs::lgetxattr(path, crate::userns::opaque_xattr(), &mut [0u8; 4]),
+        rustix::fs::getxattr(path.as_str(), crate::userns::opaque_xattr(), &mut [0u8; 4]),
         Ok(1)
     )
 }
 
-/// Entries of `dir`, sorted by name bytes (the order tars and diffs use).
-fn sorted(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        out.push((e.path(), e.metadata()?));
-    }
-    out.sort_by(|a, b| a.0.as_os_str().as_bytes().cmp(b.0.as_os_str().as_bytes()));
-    Ok(out)
+/// Opens `dir` for a walk.
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("{}: {e}", dir.display())))
 }
 
-/// Whether `rel` exists in the image below (the lower layers, top first).
-fn in_lower(lowers: &[PathBuf], rel: &Path) -> bool {
+/// Whether `rel` exists in the image below (the lower layers, top first),
+/// looked up beneath each layer without following any symlink.
+fn in_lower(lowers: &[OwnedFd], rel: &Path) -> bool {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
     for lower in lowers {
-        match fs::symlink_metadata(lower.join(rel)) {
-            Ok(m) => return !is_whiteout(&m),
+        match openat2(lower.as_fd(), rel, how) {
+            Ok(fd) => return fstat(&fd).map(|st| !is_whiteout(&st)).unwrap_or(false),
             Err(_) => continue,
         }
     }
     false
 }
 
-/// The change list of `upper` over `lowers` (top first), sorted by path.
-pub fn changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Change>> {
-    let mut out = Vec::new();
-    walk_changes(upper, Path::new(""), lowers, &mut out)?;
-    Ok(out)
+/// Tracks the opaque directory the walk is inside, if any.
+#[derive(Default)]
+struct Opaque(Option<usize>);
+
+impl Opaque {
+    /// Whether the entry at `depth` is below an opaque directory.
+    fn below(&mut self, depth: usize) -> bool {
+        if self.0.is_some_and(|d| depth <= d) {
+            self.0 = None;
+        }
+        self.0.is_some()
+    }
 }
 
-fn walk_changes(
-    dir: &Path,
-    rel: &Path,
-    lowers: &[PathBuf],
-    out: &mut Vec<Change>,
-) -> io::Result<()> {
-    for (path, meta) in sorted(dir)? {
-        let name = path.file_name().unwrap_or_default();
-        let r = rel.join(name);
-        let shown = format!("/{}", r.display());
-        if is_whiteout(&meta) {
+/// The change list of `upper` over `lowers` (top first), sorted by path.
+/// The upper directory is walked by descriptors (a running container may
+/// be changing it).
+pub fn changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Change>> {
+    let top = open_dir(upper)?;
+    let lowers: Vec<OwnedFd> = lowers.iter().filter_map(|l| open_dir(l).ok()).collect();
+    let mut out = Vec::new();
+    let mut opaque = Opaque::default();
+    walk::walk::<io::Error>(&top, |n| {
+        let shown = format!("/{}", n.rel.display());
+        let hidden = opaque.below(n.depth);
+        if is_whiteout(n.stat) {
             out.push(Change {
                 path: shown,
                 kind: ChangeKind::Deleted,
             });
-            continue;
+            return Ok(Descend::No);
         }
-        let kind = if in_lower(lowers, &r) {
+        // An opaque directory hides everything below it: its contents are
+        // all new.
+        let kind = if !hidden && in_lower(&lowers, n.rel) {
             ChangeKind::Modified
         } else {
             ChangeKind::Added
         };
         out.push(Change { path: shown, kind });
-        if meta.is_dir() {
-            // An opaque directory hides everything below it: its contents
-            // are all new.
-            let below: &[PathBuf] = if is_opaque(&path) { &[] } else { lowers };
-            walk_changes(&path, &r, below, out)?;
+        if n.kind() == SFlag::S_IFDIR && !hidden && is_opaque(n.fd) {
+            opaque.0 = Some(n.depth);
         }
-    }
-    Ok(())
+        Ok(Descend::Yes)
+    })?;
+    Ok(out)
 }
 
-/// Writes `upper` as an uncompressed layer tar to `out`.
+/// Writes `upper` as an uncompressed layer tar to `out`. The tree is walked
+/// by descriptors (`commit --pause=false` walks a running container's
+/// layer: a directory it swaps for a symlink is stored as that symlink,
+/// never followed to the host), iteratively, at most
+/// [`walk::MAX_DEPTH`] levels deep.
 pub fn write_layer<W: Write>(upper: &Path, out: W) -> io::Result<W> {
+    let top = open_dir(upper)?;
     let mut builder = tar::Builder::new(out);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    walk_tar(&mut builder, upper, Path::new(""), &mut links)?;
+    walk::walk::<io::Error>(&top, |n| {
+        append_node(&mut builder, n, &mut links)?;
+        Ok(Descend::Yes)
+    })?;
     builder.into_inner()
 }
 
-fn header(meta: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
+fn header(st: &FileStat, kind: tar::EntryType) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
-    h.set_mode(meta.mode() & 0o7777);
-    h.set_uid(u64::from(meta.uid()));
-    h.set_gid(u64::from(meta.gid()));
-    h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(u64::from(st.st_uid));
+    h.set_gid(u64::from(st.st_gid));
+    h.set_mtime(u64::try_from(st.st_mtime).unwrap_or(0));
     h.set_size(0);
     h
 }
 
-fn xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let mut names = vec![0u8; 4096];
-    let n = match rustix::fs::llistxattr(path, &mut names) {
-        Ok(n) => n,
-        Err(e) if e == rustix::io::Errno::NOTSUP => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut out = Vec::new();
-    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        // overlayfs' own bookkeeping is not part of the layer (`user.` in
-        // a user namespace, where the overlay is mounted with `userxattr`).
-        if name.starts_with("trusted.overlay.")
-            || (crate::userns::in_user_namespace() && name.starts_with("user.overlay."))
-        {
-            continue;
-        }
-        let mut value = vec![0u8; 65536];
-        let len = rustix::fs::lgetxattr(path, name.as_str(), &mut value)?;
-        value.truncate(len);
-        out.push((name, value));
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn walk_tar<W: Write>(
+fn append_node<W: Write>(
     b: &mut tar::Builder<W>,
-    dir: &Path,
-    rel: &Path,
+    n: &walk::Node<'_>,
     links: &mut HashMap<(u64, u64), PathBuf>,
 ) -> io::Result<()> {
-    for (path, meta) in sorted(dir)? {
-        let name = path.file_name().unwrap_or_default();
-        let r = rel.join(name);
-        if is_whiteout(&meta) {
-            let mut wh = OsStr::new(WHITEOUT_PREFIX).to_os_string();
-            wh.push(name);
-            let mut h = header(&meta, tar::EntryType::Regular);
-            h.set_mode(0o644);
-            h.set_uid(0);
-            h.set_gid(0);
-            b.append_data(&mut h, rel.join(wh), io::empty())?;
-            continue;
-        }
-        let x = xattrs(&path)?;
-        if !x.is_empty() {
-            let keys: Vec<(String, &[u8])> = x
-                .iter()
-                .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
-                .collect();
-            b.append_pax_extensions(keys.iter().map(|(k, v)| (k.as_str(), *v)))?;
-        }
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            let mut h = header(&meta, tar::EntryType::Directory);
-            b.append_data(&mut h, &r, io::empty())?;
-            if is_opaque(&path) {
-                let mut h = header(&meta, tar::EntryType::Regular);
+    let st = n.stat;
+    let r = n.rel;
+    let dir = r.parent().unwrap_or(Path::new(""));
+    if is_whiteout(st) {
+        let mut wh = OsStr::new(WHITEOUT_PREFIX).to_os_string();
+        wh.push(n.name);
+        let mut h = header(st, tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        return b.append_data(&mut h, dir.join(wh), io::empty());
+    }
+    // overlayfs' own bookkeeping is not part of the layer (`user.` in a
+    // user namespace, where the overlay is mounted with `userxattr`).
+    let userns = crate::userns::in_user_namespace();
+    let x: Vec<(String, Vec<u8>)> = walk::xattrs(n.fd)?
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.starts_with("trusted.overlay.") && !(userns && k.starts_with("user.overlay."))
+        })
+        .collect();
+    if !x.is_empty() {
+        let keys: Vec<(String, &[u8])> = x
+            .iter()
+            .map(|(k, v)| (format!("SCHILY.xattr.{k}"), v.as_slice()))
+            .collect();
+        b.append_pax_extensions(keys.iter().map(|(k, v)| (k.as_str(), *v)))?;
+    }
+    match n.kind() {
+        SFlag::S_IFDIR => {
+            let mut h = header(st, tar::EntryType::Directory);
+            b.append_data(&mut h, r, io::empty())?;
+            if is_opaque(n.fd) {
+                let mut h = header(st, tar::EntryType::Regular);
                 h.set_mode(0o644);
                 b.append_data(&mut h, r.join(OPAQUE_MARKER), io::empty())?;
             }
-            walk_tar(b, &path, &r, links)?;
-        } else if ft.is_symlink() {
-            let mut h = header(&meta, tar::EntryType::Symlink);
-            b.append_link(&mut h, &r, fs::read_link(&path)?)?;
-        } else if ft.is_file() {
-            if meta.nlink() > 1 {
-                if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                    let mut h = header(&meta, tar::EntryType::Link);
-                    b.append_link(&mut h, &r, first)?;
-                    continue;
+        }
+        SFlag::S_IFLNK => {
+            let target = nix::fcntl::readlinkat(n.fd, "").map_err(io::Error::from)?;
+            let mut h = header(st, tar::EntryType::Symlink);
+            b.append_link(&mut h, r, target)?;
+        }
+        SFlag::S_IFREG => {
+            if st.st_nlink > 1 {
+                if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
+                    let mut h = header(st, tar::EntryType::Link);
+                    return b.append_link(&mut h, r, first);
                 }
-                links.insert((meta.dev(), meta.ino()), r.clone());
+                links.insert((st.st_dev, st.st_ino), r.to_path_buf());
             }
-            let mut h = header(&meta, tar::EntryType::Regular);
-            h.set_size(meta.len());
-            b.append_data(&mut h, &r, fs::File::open(&path)?)?;
-        } else if ft.is_char_device() || ft.is_block_device() {
-            let kind = if ft.is_char_device() {
+            // The very inode stat'ed, opened again for reading.
+            let f = fs::File::from(walk::reopen(n.fd, OFlag::O_RDONLY)?);
+            let size = u64::try_from(st.st_size).unwrap_or(0);
+            let mut h = header(st, tar::EntryType::Regular);
+            h.set_size(size);
+            b.append_data(&mut h, r, walk::exactly(f, size))?;
+        }
+        SFlag::S_IFCHR | SFlag::S_IFBLK => {
+            let kind = if n.kind() == SFlag::S_IFCHR {
                 tar::EntryType::Char
             } else {
                 tar::EntryType::Block
             };
-            let mut h = header(&meta, kind);
-            h.set_device_major(libc::major(meta.rdev()))?;
-            h.set_device_minor(libc::minor(meta.rdev()))?;
-            b.append_data(&mut h, &r, io::empty())?;
-        } else if ft.is_fifo() {
-            let mut h = header(&meta, tar::EntryType::Fifo);
-            b.append_data(&mut h, &r, io::empty())?;
+            let mut h = header(st, kind);
+            h.set_device_major(libc::major(st.st_rdev))?;
+            h.set_device_minor(libc::minor(st.st_rdev))?;
+            b.append_data(&mut h, r, io::empty())?;
+        }
+        SFlag::S_IFIFO => {
+            let mut h = header(st, tar::EntryType::Fifo);
+            b.append_data(&mut h, r, io::empty())?;
         }
         // Sockets are not carried in layers (as Docker).
+        _ => {}
     }
     Ok(())
 }

@@ -108,7 +108,14 @@ pub fn tag(meta: &Meta, source: &str, target: &str) -> Result<(), ImageError> {
         ));
     }
     let r = r.with_default_tag();
-    meta.write(|w| w.tag(&r.to_string(), &image.id))?;
+    // An `rmi` may have deleted the image since `find`: no tag naming nothing.
+    meta.write(|w| {
+        if w.image(&image.id)?.is_none() {
+            return Err(ImageError::NotFound(source.to_string()));
+        }
+        w.tag(&r.to_string(), &image.id)?;
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -176,20 +183,26 @@ pub fn remove(
 }
 
 /// Removes every reference in `tags` and, with `delete`, that image, in one
-/// transaction; returns what `docker rmi` prints.
+/// transaction; returns what `docker rmi` prints. The image stays if a
+/// reference not in `tags` names it by then: a tag or a pull of it that
+/// committed after the caller listed its tags (the torture harness found a
+/// pull's tag left naming an image an `rmi` had deleted).
 fn untag_all(
     meta: &Meta,
     tags: &[String],
     delete: Option<&str>,
 ) -> Result<Vec<Removed>, ImageError> {
-    meta.write(|w| {
+    let delete = meta.write(|w| {
         for t in tags {
             w.untag(t)?;
         }
-        if let Some(id) = delete {
-            w.delete_image(id)?;
+        match delete {
+            Some(id) if w.refs_to(id)?.is_empty() => {
+                w.delete_image(id)?;
+                Ok::<_, MetaError>(Some(id))
+            }
+            _ => Ok(None),
         }
-        Ok::<_, MetaError>(())
     })?;
     let mut out: Vec<Removed> = tags
         .iter()
@@ -286,6 +299,23 @@ mod tests {
 
     fn nobody(_: &str) -> Vec<(String, bool)> {
         Vec::new()
+    }
+
+    /// An `rmi` lists the image's tags, then untags and deletes in one
+    /// transaction: a tag committed in between keeps the image.
+    #[test]
+    fn a_tag_made_after_rmi_listed_the_tags_keeps_the_image() {
+        let (_d, meta) = setup();
+        let listed = tags_of(&meta, A).unwrap();
+        meta.write(|w| w.tag("docker.io/library/pulled:p", A))
+            .unwrap();
+        let out = untag_all(&meta, &listed, Some(A)).unwrap();
+        assert!(
+            !out.iter().any(|r| matches!(r, Removed::Deleted(_))),
+            "{out:?}"
+        );
+        assert_eq!(find(&meta, "pulled:p").unwrap().id, A);
+        assert!(meta.image(A).unwrap().is_some());
     }
 
     #[test]

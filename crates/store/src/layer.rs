@@ -1,7 +1,7 @@
 //! Unpacking a layer blob into a directory of its own, overlay-ready.
 //!
-//! The blob is a tar, plain or compressed (gzip or zstd, told by their magic
-//! bytes). Its diff id (the digest of the uncompressed tar) is computed while
+//! The blob is a tar, plain or compressed (gzip, zstd, bzip2 or xz, told by
+//! their magic bytes). Its diff id (the digest of the uncompressed tar) is computed while
 //! it streams. Whiteouts become what overlayfs understands: `.wh.<name>` a 0/0
 //! character device `<name>`, `.wh..wh..opq` the `trusted.overlay.opaque=y`
 //! xattr on its directory. Owners, modes (setuid included), mtimes, xattrs,
@@ -39,6 +39,12 @@ pub const MAX_ENTRIES: u64 = 10_000_000;
 /// Most uncompressed bytes in one layer (64 GiB): beyond what any image
 /// needs, before a zip bomb fills the disk.
 pub const MAX_BYTES: u64 = 64 << 30;
+/// Most memory kept for restoring directory times after the entries are
+/// written (64 MiB: each directory costs its path and a few words; a
+/// million directories of ordinary depth fit, where real layers have tens
+/// of thousands). Each entry's own header is bounded by the tar reader
+/// ([`untar::MAX_META_BYTES`]).
+pub const MAX_DIR_BOOKKEEPING: usize = 64 << 20;
 
 /// Errors of unpacking.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +63,9 @@ pub enum LayerError {
     /// The stream is not a valid tar (or compressed tar).
     #[error("reading layer: {0}")]
     Read(io::Error),
+    /// A tar header is refused (too large, malformed).
+    #[error("reading layer: {0}")]
+    Tar(#[from] untar::Error),
     /// The filesystem failed.
     #[error("{path}: {source}")]
     Io {
@@ -78,6 +87,12 @@ pub struct Options {
     pub max_entries: u64,
     /// Limit of file bytes ([`MAX_BYTES`] by default).
     pub max_bytes: u64,
+    /// Limit of the directory-times bookkeeping ([`MAX_DIR_BOOKKEEPING`]
+    /// by default).
+    pub max_dir_bookkeeping: usize,
+    /// How the files reach the disk before the tree is renamed into place
+    /// (a layer's record may only name a tree that a power cut keeps).
+    pub durability: crate::tree::Durability,
 }
 
 impl Default for Options {
@@ -86,6 +101,8 @@ impl Default for Options {
             rootless: crate::userns::in_user_namespace(),
             max_entries: MAX_ENTRIES,
             max_bytes: MAX_BYTES,
+            max_dir_bookkeeping: MAX_DIR_BOOKKEEPING,
+            durability: crate::tree::Durability::Syncfs,
         }
     }
 }
@@ -99,9 +116,13 @@ pub struct Unpacked {
     pub size: u64,
     /// The final directory.
     pub path: PathBuf,
+    /// The tree's fingerprint ([`crate::tree::fingerprint`]).
+    pub tree: String,
 }
 
-/// Compression of a layer blob.
+/// Compression of a layer blob or an archive: what Docker's
+/// `DecompressStream` tells by the magic bytes (moby's
+/// `pkg/archive/archive.go`), and zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// A plain tar.
@@ -110,7 +131,16 @@ pub enum Compression {
     Gzip,
     /// zstd (28 b5 2f fd).
     Zstd,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (fd `7zXZ` 00).
+    Xz,
 }
+
+/// The most memory the xz decoder may take. xz's presets need at most
+/// 65 MiB to decode (`-9`, a 64 MiB dictionary); a hostile stream can name
+/// a dictionary of up to 4 GiB, which it is refused.
+pub const MAX_XZ_MEMORY: u64 = 128 << 20;
 
 /// Tells the compression from the first bytes.
 pub fn detect(head: &[u8]) -> Compression {
@@ -118,19 +148,39 @@ pub fn detect(head: &[u8]) -> Compression {
         Compression::Gzip
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
+    } else if head.starts_with(b"BZh") {
+        Compression::Bzip2
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Compression::Xz
     } else {
         Compression::None
     }
 }
 
-/// `reader` decompressed as its first bytes say (gzip, zstd, or plain).
+/// `reader` decompressed as its first bytes say (gzip, zstd, bzip2, xz, or
+/// plain).
 pub fn decompressed<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
     let mut buffered = BufReader::with_capacity(256 * 1024, reader);
     let head = buffered.fill_buf()?.to_vec();
-    Ok(match detect(&head) {
-        Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+    decoder(detect(&head), buffered)
+}
+
+/// A decoder of `kind` over `input` (concatenated streams read as one, as
+/// Go's readers and the command-line tools do).
+pub fn decoder<'a>(kind: Compression, input: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match kind {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        Compression::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                MAX_XZ_MEMORY,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(io::Error::other)?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(input, stream))
+        }
     })
 }
 
@@ -208,11 +258,7 @@ pub fn unpack(
         let producer = scope.spawn(move || -> Result<String, io::Error> {
             let mut buffered = BufReader::with_capacity(256 * 1024, reader);
             let head = buffered.fill_buf()?.to_vec();
-            let decoded: Box<dyn Read> = match detect(&head) {
-                Compression::None => Box::new(buffered),
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-                Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
-            };
+            let decoded = decoder(detect(&head), buffered)?;
             let mut hashing = Hashing {
                 inner: decoded,
                 hasher: Sha256::new(),
@@ -257,6 +303,11 @@ pub fn unpack(
         let size = extracted?;
         Ok((size, hashed.map_err(LayerError::Read)?))
     })?;
+    // Whole and on disk before it gets its name: a directory under its real
+    // name is a complete layer even after a power cut.
+    let (tree, _) =
+        crate::tree::fingerprint(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
+    crate::tree::flush(tmp.path(), opts.durability).map_err(io_at(tmp.path()))?;
     let dest = parent.join(name);
     let tmp_path = tmp.keep();
     match fs::rename(&tmp_path, &dest) {
@@ -266,10 +317,10 @@ pub fn unpack(
             if e.raw_os_error() == Some(libc::ENOTEMPTY)
                 || e.raw_os_error() == Some(libc::EEXIST) =>
         {
-            let _ = fs::remove_dir_all(&tmp_path);
+            let _ = crate::walk::remove_tree(&tmp_path);
         }
         Err(e) => {
-            let _ = fs::remove_dir_all(&tmp_path);
+            let _ = crate::walk::remove_tree(&tmp_path);
             return Err(LayerError::Io {
                 path: dest,
                 source: e,
@@ -281,6 +332,7 @@ pub fn unpack(
         diff_id,
         size,
         path: dest,
+        tree,
     })
 }
 
@@ -344,21 +396,27 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         path: root_path.to_path_buf(),
         source: e.into(),
     })?;
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = untar::Archive::new(reader);
     let mut count = 0u64;
     let mut bytes = 0u64;
-    // Directory times are set last: creating children changes them.
-    let mut dir_times: Vec<(Vec<OsString>, u64)> = Vec::new();
-    // Entries come grouped by directory: keep the last parent open.
-    let mut last_parent: Option<(Vec<OsString>, OwnedFd)> = None;
+    // Directory times are set last: creating children changes them. Kept
+    // as (path, mtime), bounded by `opts.max_dir_bookkeeping`.
+    let mut dir_times: Vec<(Box<[u8]>, u64)> = Vec::new();
+    let mut bookkeeping = 0usize;
+    // Entries come grouped by directory: the directories along the last
+    // entry's path stay open (each opened once, however deep the tree).
+    let mut dirs_open =
+        crate::walk::DirCache::new(root.try_clone().map_err(|e| LayerError::Io {
+            path: root_path.to_path_buf(),
+            source: e,
+        })?);
     let mut copy_buf = vec![0u8; 1 << 20];
-    for entry in archive.entries().map_err(LayerError::Read)? {
-        let mut entry = entry.map_err(LayerError::Read)?;
+    while let Some(mut entry) = archive.next_entry()? {
         count += 1;
         if count > opts.max_entries {
             return Err(LayerError::TooBig("the entry limit"));
         }
-        let raw = entry.path_bytes().into_owned();
+        let raw = entry.path_bytes().to_vec();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let bad = |why: String| LayerError::Entry {
             entry: shown.clone(),
@@ -368,13 +426,12 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         let Some((name, dirs)) = parts.split_last() else {
             continue;
         };
-        let parent = match last_parent.take() {
-            Some((d, fd)) if d.as_slice() == dirs => fd,
-            _ => dir_fd(&root, dirs, true).map_err(bad)?,
-        };
+        let parent = dirs_open
+            .dir(dirs, true)
+            .and_then(|fd| Ok(fd.try_clone()?))
+            .map_err(|e| bad(e.to_string()))?;
         let name_path = Path::new(name);
-        let h = entry.header().clone();
-        let kind = h.entry_type();
+        let kind = entry.kind();
         // Whiteouts.
         if name.as_bytes() == OPAQUE_MARKER.as_bytes() {
             let xattr = if opts.rootless {
@@ -388,15 +445,17 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         }
         if let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             let hidden = Path::new(OsStr::from_bytes(hidden));
-            remove_existing(&parent, hidden);
+            if remove_existing(&parent, hidden) {
+                dirs_open.forget();
+            }
             mknodat(parent.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
                 .map_err(|e| bad(format!("whiteout: {e}")))?;
             continue;
         }
-        let mode = Mode::from_bits_truncate(h.mode().unwrap_or(0o644) & 0o7777);
-        let uid = Uid::from_raw(h.uid().unwrap_or(0) as u32);
-        let gid = Gid::from_raw(h.gid().unwrap_or(0) as u32);
-        let mtime = h.mtime().unwrap_or(0);
+        let mode = Mode::from_bits_truncate(entry.mode());
+        let uid = Uid::from_raw(entry.uid() as u32);
+        let gid = Gid::from_raw(entry.gid() as u32);
+        let mtime = entry.mtime();
         if kind.is_dir() {
             match mkdirat(parent.as_fd(), name_path, mode) {
                 Ok(()) => {}
@@ -409,11 +468,17 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 }
                 Err(e) => return Err(bad(e.to_string())),
             }
-            dir_times.push((parts.clone(), mtime));
+            bookkeeping += raw.len() + std::mem::size_of::<(Box<[u8]>, u64)>();
+            if bookkeeping > opts.max_dir_bookkeeping {
+                return Err(LayerError::TooBig("the directory bookkeeping limit"));
+            }
+            dir_times.push((raw.clone().into_boxed_slice(), mtime));
         } else {
-            remove_existing(&parent, name_path);
+            if remove_existing(&parent, name_path) {
+                dirs_open.forget();
+            }
             if kind.is_file() || kind == tar::EntryType::Continuous {
-                let size = h.size().unwrap_or(0);
+                let size = entry.size();
                 bytes += size;
                 if bytes > opts.max_bytes {
                     return Err(LayerError::TooBig("the size limit"));
@@ -446,9 +511,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 }
             } else if kind.is_symlink() {
                 let target = entry
-                    .link_name_bytes()
+                    .link_bytes()
                     .ok_or_else(|| bad("symlink without target".into()))?
-                    .into_owned();
+                    .to_vec();
                 symlinkat(
                     Path::new(OsStr::from_bytes(&target)),
                     parent.as_fd(),
@@ -457,9 +522,9 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 .map_err(|e| bad(e.to_string()))?;
             } else if kind.is_hard_link() {
                 let target = entry
-                    .link_name_bytes()
+                    .link_bytes()
                     .ok_or_else(|| bad("hardlink without target".into()))?
-                    .into_owned();
+                    .to_vec();
                 let tparts =
                     components(&target).map_err(|why| bad(format!("hardlink target {why}")))?;
                 let Some((tname, tdirs)) = tparts.split_last() else {
@@ -496,15 +561,13 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 } else {
                     SFlag::S_IFIFO
                 };
-                let dev = libc::makedev(
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0),
-                );
+                let (major, minor) = entry.device();
+                let dev = libc::makedev(major, minor);
                 mknodat(parent.as_fd(), name_path, sflag, mode, dev)
                     .map_err(|e| bad(e.to_string()))?;
             } else {
-                // PAX/GNU metadata entries are consumed by the tar crate; other
-                // types (sparse, volume labels) carry nothing for a rootfs.
+                // PAX/GNU metadata entries are consumed by the tar reader;
+                // other types (sparse, volume labels) carry nothing for a rootfs.
                 continue;
             }
         }
@@ -532,29 +595,16 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 FchmodatFlags::FollowSymlink,
             )
             .map_err(|e| bad(format!("chmod: {e}")))?;
-            if let Some(exts) = entry.pax_extensions().map_err(LayerError::Read)? {
-                for ext in exts.flatten() {
-                    let Ok(key) = ext.key() else { continue };
-                    if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
-                        let fd = openat(
-                            parent.as_fd(),
-                            name_path,
-                            OFlag::O_RDONLY
-                                | OFlag::O_NOFOLLOW
-                                | OFlag::O_CLOEXEC
-                                | OFlag::O_NONBLOCK,
-                            Mode::empty(),
-                        )
-                        .map_err(|e| bad(e.to_string()))?;
-                        rustix::fs::fsetxattr(
-                            &fd,
-                            attr,
-                            ext.value_bytes(),
-                            rustix::fs::XattrFlags::empty(),
-                        )
-                        .map_err(|e| bad(format!("xattr {attr}: {e}")))?;
-                    }
-                }
+            for (attr, value) in entry.xattrs() {
+                let fd = openat(
+                    parent.as_fd(),
+                    name_path,
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+                    Mode::empty(),
+                )
+                .map_err(|e| bad(e.to_string()))?;
+                rustix::fs::fsetxattr(&fd, attr.as_str(), value, rustix::fs::XattrFlags::empty())
+                    .map_err(|e| bad(format!("xattr {attr}: {e}")))?;
             }
         }
         let t = TimeSpec::new(mtime as i64, 0);
@@ -566,11 +616,14 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
             UtimensatFlags::NoFollowSymlink,
         )
         .map_err(|e| bad(format!("mtime: {e}")))?;
-        last_parent = Some((dirs.to_vec(), parent));
     }
-    for (parts, mtime) in dir_times.into_iter().rev() {
+    dirs_open.forget();
+    for (raw, mtime) in dir_times.into_iter().rev() {
+        let Ok(parts) = components(&raw) else {
+            continue;
+        };
         if let Some((name, dirs)) = parts.split_last() {
-            if let Ok(parent) = dir_fd(&root, dirs, false) {
+            if let Ok(parent) = dirs_open.dir(dirs, false) {
                 let t = TimeSpec::new(mtime as i64, 0);
                 let _ = utimensat(
                     parent.as_fd(),
@@ -586,12 +639,12 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
 }
 
 /// Removes whatever sits at `name` (a later entry replaces an earlier one).
-fn remove_existing(parent: &OwnedFd, name: &Path) {
+/// True when that was a directory (open descriptors of it are stale).
+fn remove_existing(parent: &OwnedFd, name: &Path) -> bool {
     // EISDIR: a directory, removed only when empty, as tar does; ENOENT (the
     // usual case): nothing there.
-    if unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) == Err(Errno::EISDIR) {
-        let _ = unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir);
-    }
+    unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) == Err(Errno::EISDIR)
+        && unlinkat(parent.as_fd(), name, UnlinkatFlags::RemoveDir).is_ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ pub mod meta;
 pub mod mount;
 pub mod reference;
 pub mod store;
+pub mod tree;
 pub mod userns;
 
 pub use store::{ImportOptions, Store, StoreError};
 pub mod archive;
+pub mod walk;

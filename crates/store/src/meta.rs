@@ -12,6 +12,10 @@
 //! containers  container id -> the engine's JSON
 //! volumes     volume name -> the engine's JSON
 //! networks    network id -> the engine's JSON
+//! cri_sandboxes   pod sandbox id -> the CRI server's JSON
+//! cri_containers  CRI container id -> the CRI server's JSON (with the
+//!                 chain ids of its layers under "layers", which the
+//!                 garbage collector keeps)
 //! ```
 //!
 //! Records are JSON so that fields can be added without a migration (unknown
@@ -47,6 +51,10 @@ pub enum Table {
     Networks,
     /// The build cache: a step's key to the image it made.
     BuildCache,
+    /// The CRI's pod sandboxes.
+    CriSandboxes,
+    /// The CRI's containers.
+    CriContainers,
 }
 
 impl Table {
@@ -56,6 +64,8 @@ impl Table {
             Table::Volumes => TableDefinition::new("volumes"),
             Table::Networks => TableDefinition::new("networks"),
             Table::BuildCache => TableDefinition::new("build_cache"),
+            Table::CriSandboxes => TableDefinition::new("cri_sandboxes"),
+            Table::CriContainers => TableDefinition::new("cri_containers"),
         }
     }
 }
@@ -116,6 +126,9 @@ pub struct LayerRecord {
     pub size: u64,
     /// Compressed blobs known to hold this layer (digest, media type), for push.
     pub blobs: Vec<(String, String)>,
+    /// The unpacked directory's fingerprint ([`crate::tree::fingerprint`]),
+    /// checked by `system check`; empty in records older than it.
+    pub tree: String,
 }
 
 /// The database.
@@ -163,6 +176,8 @@ impl Meta {
                 Table::Volumes,
                 Table::Networks,
                 Table::BuildCache,
+                Table::CriSandboxes,
+                Table::CriContainers,
             ] {
                 tx.open_table(t.def()).map_err(dberr)?;
             }
@@ -341,6 +356,19 @@ impl Writer<'_> {
         Ok(old)
     }
 
+    /// The references naming image `id`, as this transaction sees them.
+    pub fn refs_to(&mut self, id: &str) -> Result<Vec<String>, MetaError> {
+        let refs = self.tx.open_table(REFS).map_err(dberr)?;
+        let mut out = Vec::new();
+        for entry in refs.iter().map_err(dberr)? {
+            let (k, v) = entry.map_err(dberr)?;
+            if v.value() == id {
+                out.push(k.value().to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// An image record as this transaction sees it (read-modify-write of
     /// its repo digests without a lost update).
     pub fn image(&mut self, id: &str) -> Result<Option<ImageRecord>, MetaError> {
@@ -378,6 +406,22 @@ impl Writer<'_> {
             Some(v) => Ok(Some(decode(key, v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// Every record of one of the engine's tables, as this transaction sees
+    /// it: a check over all of them (a name in use) and the write that
+    /// depends on it commit together, with no other writer in between.
+    pub fn list<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        table: Table,
+    ) -> Result<Vec<T>, MetaError> {
+        let t = self.tx.open_table(table.def()).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(dberr)? {
+            let (k, v) = item.map_err(dberr)?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
     }
 
     /// Adds or replaces a record in one of the engine's tables.

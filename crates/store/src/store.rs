@@ -9,10 +9,13 @@
 //! <root>/meta.redb             images, references, layer records
 //! ```
 //!
-//! Order of writes, so that a crash at any point leaves nothing visible that
-//! is not whole: blob (renamed in), layer directory (renamed in), then one
-//! metadata transaction naming them. A blob or layer directory no record names
-//! is garbage, collected by [`Store::gc`].
+//! Order of writes, so that a crash (or a power cut) at any point leaves
+//! nothing visible that is not whole: blob (fsynced, renamed in, directory
+//! fsynced), layer tree (unpacked under a temp name, flushed to disk,
+//! fingerprinted, renamed in, directory fsynced), then one metadata
+//! transaction naming them (redb commits durably). A blob or layer directory
+//! no record names is garbage, collected by [`Store::gc`], which renames a
+//! layer's directory away before removing it. See docs/CRASH-SAFETY.md.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -106,7 +109,7 @@ impl Store {
         {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with(".tmp-") || name.starts_with(".unpacked-") {
-                let _ = std::fs::remove_dir_all(e.path());
+                let _ = crate::walk::remove_tree(&e.path());
             }
         }
         let meta = Meta::open(&root.join("meta.redb"))?;
@@ -163,12 +166,13 @@ impl Store {
         }
         let blob = self.content.open_blob(digest)?;
         let parent_dir = self.root.join("layers");
-        let name = format!(".unpacked-{}", hex(digest));
-        let _ = std::fs::remove_dir_all(parent_dir.join(&name));
+        // A name of its own: two loads of one layer may run at once, and
+        // neither may touch the other's tree.
+        let name = unique_name(".unpacked-", digest);
         let u = layer::unpack(blob, &parent_dir, &name, layer::Options::default())?;
         if let Some(want) = expected_diff_id {
             if want != u.diff_id {
-                let _ = std::fs::remove_dir_all(&u.path);
+                let _ = crate::walk::remove_tree(&u.path);
                 return Err(StoreError::Invalid(format!(
                     "layer {digest} has diff id {}, its config says {want}",
                     u.diff_id
@@ -176,21 +180,14 @@ impl Store {
             }
         }
         let chain = chain_of(parent, &u.diff_id);
-        let dest = self.layer_dir(&chain);
-        if dest.exists() {
-            let _ = std::fs::remove_dir_all(&u.path);
-        } else {
-            std::fs::rename(&u.path, &dest).map_err(|source| StoreError::Io {
-                path: dest.clone(),
-                source,
-            })?;
-        }
+        self.place(&u, &chain)?;
         Ok(LayerRecord {
             chain_id: chain,
             diff_id: u.diff_id,
             parent: parent.map(String::from),
             size: u.size,
             blobs: vec![(digest.to_string(), String::new())],
+            tree: u.tree,
         })
     }
 
@@ -228,13 +225,7 @@ impl Store {
         };
         let parent_dir = self.root.join("layers");
         // A name of its own: two pulls of one layer may run at once.
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!(
-            ".unpacked-{}-{}-{}",
-            &hex(digest)[..12],
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        let name = unique_name(".unpacked-", digest);
         let u = layer::unpack(&mut tee, &parent_dir, &name, layer::Options::default())?;
         let checked = (|| {
             // The tar may end before the blob does: the rest must still be
@@ -258,24 +249,17 @@ impl Store {
             Ok(())
         })();
         if let Err(e) = checked {
-            let _ = std::fs::remove_dir_all(&u.path);
+            let _ = crate::walk::remove_tree(&u.path);
             return Err(e);
         }
-        let dest = self.layer_dir(&chain);
-        if dest.exists() {
-            let _ = std::fs::remove_dir_all(&u.path);
-        } else {
-            std::fs::rename(&u.path, &dest).map_err(|source| StoreError::Io {
-                path: dest.clone(),
-                source,
-            })?;
-        }
+        self.place(&u, &chain)?;
         Ok(LayerRecord {
             chain_id: chain,
             diff_id: u.diff_id,
             parent: parent.map(String::from),
             size: u.size,
             blobs: vec![(digest.to_string(), media_type.to_string())],
+            tree: u.tree,
         })
     }
 
@@ -345,7 +329,18 @@ impl Store {
         let old = self.meta.image(&record.id)?;
         self.meta.write(|w| {
             for l in layers {
-                w.put_layer(l)?;
+                // Blobs known to hold a layer only accumulate: a push's
+                // compressed blob stays named when an import of the same
+                // layer records it again (else the collector takes it).
+                let mut l = l.clone();
+                if let Some(known) = w.layer(&l.chain_id)? {
+                    for b in known.blobs {
+                        if !l.blobs.iter().any(|(d, _)| *d == b.0) {
+                            l.blobs.push(b);
+                        }
+                    }
+                }
+                w.put_layer(&l)?;
             }
             let mut rec = record.clone();
             if let Some(old) = &old {
@@ -558,14 +553,66 @@ impl Store {
             .into_iter()
             .filter(|l| !keep.contains(&l.chain_id))
             .collect();
+        // The records go first (one transaction), then each directory is
+        // renamed away (one atomic step), then the trees are removed: a
+        // crash at any point leaves a layer's directory whole under its name
+        // (with no record: reused by the next unpack after a fingerprint
+        // check, or collected below by the next gc) or not there at all (a
+        // `.tmp-gc-…` tree, removed at open); never a partial directory that
+        // a later pull or load could take for complete, and never a record
+        // whose directory is gone.
         self.meta.write(|w| {
             for l in &dead {
                 w.delete_layer(&l.chain_id)?;
             }
             Ok::<_, MetaError>(())
         })?;
-        for l in &dead {
-            let _ = std::fs::remove_dir_all(self.layer_dir(&l.chain_id));
+        let layers_dir = self.root.join("layers");
+        let mut doomed = Vec::new();
+        let mut away = |from: PathBuf, chain: &str| -> Result<(), StoreError> {
+            let to = layers_dir.join(unique_name(".tmp-gc-", chain));
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {
+                    doomed.push(to);
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(source) => Err(StoreError::Io { path: from, source }),
+            }
+        };
+        // Every directory no record names: the dead layers', and those an
+        // unpack left when a crash kept its image from being recorded (no
+        // writer is between the two while the collector runs).
+        let recorded: std::collections::BTreeSet<String> = self
+            .meta
+            .layers()?
+            .into_iter()
+            .map(|l| hex(&l.chain_id).to_string())
+            .collect();
+        let dead_names: std::collections::BTreeSet<String> =
+            dead.iter().map(|l| hex(&l.chain_id).to_string()).collect();
+        let mut orphans = 0;
+        for e in std::fs::read_dir(&layers_dir)
+            .map_err(|source| StoreError::Io {
+                path: layers_dir.clone(),
+                source,
+            })?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.len() == 64
+                && name.bytes().all(|b| b.is_ascii_hexdigit())
+                && !recorded.contains(&name)
+            {
+                away(e.path(), &name)?;
+                if !dead_names.contains(&name) {
+                    orphans += 1;
+                }
+            }
+        }
+        let _ = crate::content::sync_dir(&layers_dir);
+        for d in &doomed {
+            let _ = crate::walk::remove_tree(d);
         }
         // Blobs: configs of images, and layer blobs of layers, are live.
         let mut live: std::collections::BTreeSet<String> =
@@ -580,8 +627,92 @@ impl Store {
                 blobs += 1;
             }
         }
-        Ok((dead.len(), blobs))
+        Ok((dead.len() + orphans, blobs))
     }
+
+    /// Puts the freshly unpacked tree `u` at `chain`'s directory. A directory
+    /// already there is kept when a record names it (it was whole when it
+    /// was recorded) or when it has the same fingerprint (a twin unpacked
+    /// meanwhile, or one whose record a crash lost). Otherwise it is a tree
+    /// a crash cut short, and the new one takes its place in one atomic
+    /// exchange. The layers directory is synced, so the name is on disk
+    /// before any record names it.
+    fn place(&self, u: &layer::Unpacked, chain: &str) -> Result<(), StoreError> {
+        let dest = self.layer_dir(chain);
+        let layers_dir = self.root.join("layers");
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        match std::fs::rename(&u.path, &dest) {
+            Ok(()) => {
+                crate::content::sync_dir(&layers_dir).map_err(io(&layers_dir))?;
+                return Ok(());
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOTEMPTY)
+                    || e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => {
+                let _ = crate::walk::remove_tree(&u.path);
+                return Err(io(&dest)(e));
+            }
+        }
+        let whole = self.meta.layer(chain)?.is_some()
+            || crate::tree::fingerprint(&dest, crate::tree::Durability::None)
+                .is_ok_and(|(t, _)| t == u.tree);
+        if !whole {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &u.path,
+                rustix::fs::CWD,
+                &dest,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(|e| io(&dest)(e.into()))?;
+            crate::content::sync_dir(&layers_dir).map_err(io(&layers_dir))?;
+        }
+        // The new tree when the old one was kept, else the old one.
+        let _ = crate::walk::remove_tree(&u.path);
+        Ok(())
+    }
+
+    /// Checks every recorded layer's directory against the fingerprint taken
+    /// when it was unpacked; one line per problem.
+    pub fn check_layers(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        for l in self.meta.layers()? {
+            let dir = self.layer_dir(&l.chain_id);
+            if !dir.is_dir() {
+                problems.push(format!("layer {}: its directory is missing", l.chain_id));
+                continue;
+            }
+            if l.tree.is_empty() {
+                continue;
+            }
+            match crate::tree::fingerprint(&dir, crate::tree::Durability::None) {
+                Ok((t, _)) if t == l.tree => {}
+                Ok(_) => problems.push(format!(
+                    "layer {}: its directory differs from the layer as unpacked",
+                    l.chain_id
+                )),
+                Err(e) => problems.push(format!("layer {}: {e}", l.chain_id)),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// A name under `layers/` no other unpack or collection uses: `prefix`, a
+/// short digest, this process and a counter.
+fn unique_name(prefix: &str, digest: &str) -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let h = hex(digest);
+    format!(
+        "{prefix}{}-{}-{}",
+        &h[..h.len().min(12)],
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 /// Copies what it reads into a blob's temp file and checks, at the end,
@@ -639,5 +770,7 @@ pub fn chain_of(parent: Option<&str>, diff_id: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod crash_tests;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,8 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::Value;
+use models::image::BuildResult;
+use models::progress::Message;
 
 use super::Status;
 use crate::client::{self, Client, Query};
@@ -265,24 +266,29 @@ pub async fn build(client: &Client, a: &BuildArgs) -> Result<u8> {
         buf.extend_from_slice(data);
         while let Some(i) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=i).collect();
-            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            let Ok(m) = models::de::from_slice::<Message>(&line) else {
                 continue;
             };
-            if let Some(s) = v["stream"].as_str() {
-                if !a.quiet {
-                    super::out(s)?;
-                }
+            if !m.stream.is_empty() && !a.quiet {
+                super::out(&m.stream)?;
             }
-            if let Some(i) = v["aux"]["ID"].as_str() {
-                id = Some(i.to_string());
+            if let Some(r) = m
+                .aux
+                .and_then(|v| models::de::from_value::<BuildResult>(v).ok())
+            {
+                id = Some(r.id);
             }
-            if let Some(m) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
-                error = Some(m.to_string());
+            if let Some(d) = m.error_detail {
+                // As the docker CLI: the failed RUN's code, else 1.
+                let code = u8::try_from(d.code).ok().filter(|c| *c != 0).unwrap_or(1);
+                error = Some((code, d.message));
+            } else if !m.error.is_empty() {
+                error = Some((1, m.error));
             }
         }
     }
-    if let Some(e) = error {
-        return Err(Status::exit(1, e));
+    if let Some((code, e)) = error {
+        return Err(Status::exit(code, e));
     }
     let id = id.ok_or_else(|| anyhow!("the daemon did not say which image it built"))?;
     if a.quiet {

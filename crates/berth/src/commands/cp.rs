@@ -442,14 +442,12 @@ fn safe_relative(name: &str) -> Result<PathBuf> {
 /// modes and mtimes are.
 fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Result<()> {
     let root = fs::canonicalize(dir).with_context(|| format!("open {}", dir.display()))?;
-    let mut archive = tar::Archive::new(r);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_mtime(true);
-    archive.set_overwrite(true);
-    let mut dirs: Vec<(PathBuf, tar::Header)> = Vec::new();
-    for entry in archive.entries().context("read the archive")? {
-        let mut entry = entry.context("read the archive")?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    // The container's tar is hostile: untar bounds its headers (a huge GNU
+    // long name is refused, not read into memory).
+    let mut archive = untar::Archive::new(r);
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    while let Some(mut entry) = archive.next_entry().context("read the archive")? {
+        let name = String::from_utf8_lossy(entry.path_bytes()).into_owned();
         let rel = safe_relative(&rebase(&name, rename))?;
         if rel.as_os_str().is_empty() {
             continue;
@@ -465,11 +463,14 @@ fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Resul
             ));
         }
         let target = real_parent.join(rel.file_name().expect("a normal last component"));
-        let kind = entry.header().entry_type();
+        let kind = entry.kind();
+        let link = entry.link_bytes().map(|l| {
+            PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(l))
+        });
         match kind {
             tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name()?
+                let link = link
+                    .as_ref()
                     .ok_or_else(|| anyhow!("symlink {name:?} without a target"))?;
                 // As moby's `Untar`: the target joined to the link's
                 // directory (an absolute one too, as Go's `Join` does) must
@@ -487,8 +488,8 @@ fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Resul
                 }
             }
             tar::EntryType::Link => {
-                let link = entry
-                    .link_name()?
+                let link = link
+                    .as_ref()
                     .ok_or_else(|| anyhow!("hardlink {name:?} without a target"))?;
                 let src = root.join(safe_relative(&rebase(&link.to_string_lossy(), rename))?);
                 let real = fs::canonicalize(&src)
@@ -503,10 +504,8 @@ fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Resul
                     .with_context(|| format!("hardlink {}", target.display()))?;
                 continue;
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {}
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-            // Devices and fifos need no more than their entry; the kernel
-            // refuses what we may not make.
+            // Anything else is written as a file, as the tar crate (and
+            // POSIX, for types it does not know) does.
             _ => {}
         }
         if kind == tar::EntryType::Directory {
@@ -521,19 +520,32 @@ fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Resul
                 Err(_) => fs::create_dir(&target)
                     .with_context(|| format!("mkdir {}", target.display()))?,
             }
-            // Modes and mtimes last: a read-only directory must take its files first.
-            dirs.push((target, entry.header().clone()));
+            // Modes last: a read-only directory must take its files first.
+            // The list is bounded by the entries, each bounded by untar.
+            dirs.push((target, entry.mode()));
             continue;
         }
         remove_non_dir(&target, &name)?;
-        entry
-            .unpack(&target)
-            .with_context(|| format!("extract {}", target.display()))?;
-    }
-    for (path, h) in dirs.into_iter().rev() {
-        if let Ok(mode) = h.mode() {
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777));
+        if kind == tar::EntryType::Symlink {
+            let link = link.expect("checked above");
+            std::os::unix::fs::symlink(&link, &target)
+                .with_context(|| format!("symlink {}", target.display()))?;
+            continue;
         }
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .with_context(|| format!("extract {}", target.display()))?;
+        std::io::copy(&mut entry, &mut f)
+            .with_context(|| format!("extract {}", target.display()))?;
+        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime());
+        let _ = f.set_modified(mtime);
+        f.set_permissions(fs::Permissions::from_mode(entry.mode()))
+            .with_context(|| format!("chmod {}", target.display()))?;
+    }
+    for (path, mode) in dirs.into_iter().rev() {
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
     }
     Ok(())
 }

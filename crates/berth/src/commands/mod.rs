@@ -23,6 +23,7 @@ pub mod run_opts;
 pub mod stats;
 pub mod system;
 pub mod top;
+pub mod update;
 pub mod volume;
 
 use std::io::Write;

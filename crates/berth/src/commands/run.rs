@@ -187,7 +187,7 @@ pub struct CreateArgs {
     pub opts: ContainerOptions,
 }
 
-fn parse_cpus(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_cpus(s: &str) -> Result<i64, String> {
     let n: f64 = s
         .parse()
         .map_err(|_| format!("failed to parse {s} as a rational number"))?;
@@ -198,7 +198,7 @@ fn parse_cpus(s: &str) -> Result<i64, String> {
     Ok((n * 1e9).round() as i64)
 }
 
-fn parse_swap(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_swap(s: &str) -> Result<i64, String> {
     if s == "-1" {
         Ok(-1)
     } else {
@@ -207,7 +207,7 @@ fn parse_swap(s: &str) -> Result<i64, String> {
 }
 
 /// Docker's `opts.ParseRestartPolicy`, and the daemon's checks of it.
-fn restart_policy(p: &str) -> Result<Value, String> {
+pub(crate) fn restart_policy(p: &str) -> Result<Value, String> {
     let (name, count) = match p.split_once(':') {
         Some(("", _)) => {
             return Err("invalid restart policy format: no policy provided before colon".into())

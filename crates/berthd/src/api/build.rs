@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use engine::build::BuildEvent;
 use hyper::body::Incoming;
 use hyper::Response;
 use models::image::BuildResult;
@@ -43,7 +44,25 @@ pub async fn build(
             "building from a remote context (remote=) is not supported by berth: send the context in the body",
         ));
     }
-    let opts = engine::build::BuildOptions {
+    // As dockerd: squash needs its experimental mode, which berth has not.
+    if q.flag("squash") {
+        return Err(ApiError::bad_request(
+            "squash is only supported with experimental mode",
+        ));
+    }
+    // Checked as dockerd checks it (containerd's parser, its texts); the
+    // image a build starts from is the host's platform either way.
+    registry::Platform::parse(q.get("platform"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cache_from: Vec<String> = match q.get("cachefrom") {
+        "" => Vec::new(),
+        raw if raw.len() > 1 << 20 => {
+            return Err(ApiError::bad_request("cachefrom is larger than 1 MiB"))
+        }
+        raw => serde_json::from_str(raw)
+            .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?,
+    };
+    let mut opts = engine::build::BuildOptions {
         dockerfile: q.get("dockerfile").to_string(),
         tags: q.all("t").to_vec(),
         build_args: json_map(q, "buildargs")?,
@@ -55,8 +74,14 @@ pub async fn build(
         no_cache: q.flag("nocache"),
         remove: !matches!(q.get("rm"), "0" | "false" | "False"),
         force_remove: q.flag("forcerm"),
+        cache_from,
+        network_mode: q.get("networkmode").to_string(),
+        extra_hosts: q.all("extrahosts").to_vec(),
         shim: d.shim.clone(),
     };
+    if opts.network_mode.is_empty() {
+        opts.network_mode = "default".into();
+    }
     let quiet = q.flag("q");
     let pull_always = q.flag("pull");
     let auths = registry_auths(registry_config)?;
@@ -95,19 +120,25 @@ pub async fn build(
         let mut wrote = false;
         let mut failed = None;
         let result = {
-            let mut out = |text: &str| {
-                if quiet || failed.is_some() {
+            let mut out = |event: BuildEvent| {
+                let message = match event {
+                    // Quiet builds send the id alone, at the end.
+                    _ if quiet => return,
+                    BuildEvent::Stream(text) => Message {
+                        stream: text.to_string(),
+                        ..Default::default()
+                    },
+                    BuildEvent::Built(id) => Message {
+                        aux: serde_json::to_value(BuildResult { id: id.to_string() }).ok(),
+                        ..Default::default()
+                    },
+                };
+                if failed.is_some() {
                     return;
                 }
-                let line = serde_json::to_string(&Message {
-                    stream: text.to_string(),
-                    ..Default::default()
-                })
-                .unwrap_or_default();
-                if let Err(e) = w
-                    .write_all(line.as_bytes())
-                    .and_then(|()| w.write_all(b"\n"))
-                {
+                let mut line = serde_json::to_vec(&message).unwrap_or_default();
+                line.push(b'\n');
+                if let Err(e) = w.write_all(&line) {
                     failed = Some(e);
                 }
                 wrote = true;
@@ -116,20 +147,22 @@ pub async fn build(
         };
         match result {
             Ok(id) => {
-                let mut lines = vec![Message {
-                    aux: serde_json::to_value(BuildResult { id: id.clone() }).ok(),
-                    ..Default::default()
-                }];
                 if quiet {
-                    lines.push(Message {
-                        stream: format!("{id}\n"),
-                        ..Default::default()
-                    });
-                }
-                for l in lines {
-                    let mut b = serde_json::to_vec(&l).unwrap_or_default();
-                    b.push(b'\n');
-                    let _ = w.write_all(&b);
+                    let lines = [
+                        Message {
+                            aux: serde_json::to_value(BuildResult { id: id.clone() }).ok(),
+                            ..Default::default()
+                        },
+                        Message {
+                            stream: format!("{id}\n"),
+                            ..Default::default()
+                        },
+                    ];
+                    for l in lines {
+                        let mut b = serde_json::to_vec(&l).unwrap_or_default();
+                        b.push(b'\n');
+                        let _ = w.write_all(&b);
+                    }
                 }
                 Ok(())
             }
@@ -137,8 +170,11 @@ pub async fn build(
             // that does not parse, a missing base image).
             Err(err) if !wrote => Err(err),
             Err(err) => {
-                let m = err.to_string();
-                let mut b = serde_json::to_vec(&Message::error(m)).unwrap_or_default();
+                let mut m = Message::error(err.to_string());
+                if let (Some(code), Some(detail)) = (err.code, m.error_detail.as_mut()) {
+                    detail.code = code;
+                }
+                let mut b = serde_json::to_vec(&m).unwrap_or_default();
                 b.push(b'\n');
                 let _ = w.write_all(&b);
                 Ok(())
@@ -163,8 +199,10 @@ fn registry_auths(header: &str) -> Result<BTreeMap<String, registry::Credentials
         .decode(h)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(h))
         .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid base64: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid JSON: {e}")))
+    // `null` is no logins, as Go reads it into a map.
+    let auths: Option<BTreeMap<String, registry::Credentials>> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("X-Registry-Config: invalid JSON: {e}")))?;
+    Ok(auths.unwrap_or_default())
 }
 
 /// Pulls one base image of a build with the credentials for its registry;

@@ -15,6 +15,7 @@ use models::container::{CreateBody, CreateResponse, PathStat, PruneReport, WaitR
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::query::Query;
+use super::ws;
 use super::{blocking, json, ApiError, Body};
 use crate::phases::Phase;
 use crate::Daemon;
@@ -24,6 +25,9 @@ const MAX_CREATE_BODY: u64 = 1 << 20;
 
 /// How often waiting and following poll the shim's files.
 const POLL: Duration = Duration::from_millis(10);
+/// How long a hijacked attach holds output that is there at once (the
+/// log's replay) after its 101, so that the head travels alone.
+const HEAD_ALONE: Duration = Duration::from_millis(20);
 
 /// One multiplexed frame.
 pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
@@ -261,7 +265,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     let c2 = c.clone();
     let (state, exists) =
         blocking(move || Ok((e.state(&c2), e.find_container(&c2.id).is_ok()))).await?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(1);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(1);
     tokio::spawn(async move {
         let mut last = match state {
             engine::containers::State::Exited(code, _) => Some(code),
@@ -295,6 +299,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
             error: None,
         };
         let line = serde_json::to_string(&v).unwrap_or_default();
+        runtime::trace::mark("wait answered");
         let _ = tx.send_data(Bytes::from(format!("{line}\n"))).await;
     });
     let mut r = Response::new(body.boxed());
@@ -455,7 +460,7 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     let c = blocking(move || e.find_container(&name)).await?;
     engine::Engine::check_log_readable(&c)?;
     let o = LogOptions::from_query(q)?;
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(64);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(64);
     let ctype = if tty(&c) {
         "application/vnd.docker.raw-stream"
     } else {
@@ -480,15 +485,32 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
     Ok(r)
 }
 
-/// `POST /containers/{id}/attach`: the connection is upgraded (101) and the
-/// output streams on it until the container exits; with `stdin`, what the
-/// client sends goes to the container's stdin (or its pty) until the client
-/// closes its side or types the detach keys.
+/// How an attach's streams travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// The hijacked HTTP connection: raw for a TTY, else Docker's frames.
+    Hijacked,
+    /// A websocket (`/attach/ws`): never multiplexed, one frame per write,
+    /// binary frames from API 1.28 (text before), as dockerd's.
+    WebSocket {
+        /// Binary rather than text frames.
+        binary: bool,
+    },
+}
+
+/// `POST /containers/{id}/attach` and `GET /containers/{id}/attach/ws`: the
+/// connection is upgraded (101) and the output streams on it until the
+/// container exits; with `stdin`, what the client sends goes to the
+/// container's stdin (or its pty) until the client closes its side (a
+/// websocket's close ends the attach) or types the detach keys. `answer`
+/// is the 101 to send.
 pub async fn attach(
     d: &Arc<Daemon>,
     name: String,
     q: &Query,
     upgrade: hyper::upgrade::OnUpgrade,
+    wire: Wire,
+    answer: impl FnOnce(bool) -> Response<Body>,
 ) -> Result<Response<Body>, ApiError> {
     let keys = match q.get("detachKeys") {
         "" => crate::detach::DEFAULT.to_vec(),
@@ -521,23 +543,40 @@ pub async fn attach(
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
-        let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        // A websocket's frames are decoded into a pipe; pings and the close
+        // come back to the writer below.
+        let (input, mut control): (Box<dyn tokio::io::AsyncRead + Send + Unpin>, _) = match wire {
+            Wire::Hijacked => (Box::new(rd), None),
+            Wire::WebSocket { .. } => {
+                let (pipe_in, pipe_out) = tokio::io::duplex(64 * 1024);
+                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
+                tokio::spawn(websocket_input(rd, pipe_in, ctl_tx));
+                (Box::new(pipe_out), Some(ctl_rx))
+            }
+        };
         let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        // Input goes in once the output stream has joined the shim, so that
+        // what the input makes the container write reaches this client.
+        let (joined_tx, joined) = tokio::sync::oneshot::channel::<()>();
         if want_stdin {
             let (d, id) = (d.clone(), c.id.clone());
             tokio::spawn(async move {
                 // As Docker: the keys detach from a terminal only; other
                 // input is data, copied as it is.
                 let watch = crate::detach::Watch::new(if raw { keys } else { Vec::new() });
-                if feed_stdin(d, id, rd, watch, close_at_eof).await == Input::Detached {
+                // A dropped sender (no live stream, or it ended) lets it go.
+                let _ = joined.await;
+                if feed_stdin(d, id, input, watch, close_at_eof).await == Input::Detached {
                     let _ = detached_tx.send(());
                 }
             });
         } else {
             // Nothing to read; keep the half open until the stream ends.
             tokio::spawn(async move {
+                let mut input = input;
                 let mut sink = [0u8; 512];
-                while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+                while matches!(input.read(&mut sink).await, Ok(n) if n > 0) {}
             });
         }
         // Only a detach ends the output early; a dropped sender never does.
@@ -549,6 +588,14 @@ pub async fn attach(
         tokio::pin!(detached);
         let (btx, mut brx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
         let producing = tokio::spawn(async move {
+            if replay_wanted && wire == Wire::Hijacked {
+                // The log is there at once: given a moment, the client has
+                // read the 101's head before it comes. A client that reads
+                // the head through a buffer and then takes the bare socket
+                // (docker-py's attach(stream=False, logs=True)) lost the
+                // bytes that came with the head.
+                tokio::time::sleep(HEAD_ALONE).await;
+            }
             if replay_wanted {
                 // The log as it is (not followed), then the live stream.
                 let (utx, mut urx) = tokio::sync::mpsc::unbounded_channel();
@@ -563,38 +610,92 @@ pub async fn attach(
                 }
             }
             if let Some(waiting) = waiting {
-                follow_shim(&d, &c, &replay, waiting, &btx).await;
+                follow_shim(&d, &c, &replay, waiting, &btx, joined_tx).await;
             }
         });
         loop {
             tokio::select! {
                 b = brx.recv() => {
                     let Some(b) = b else { break };
+                    let b = match wire {
+                        Wire::Hijacked => b,
+                        // Each chunk is one write of the container (one
+                        // Docker frame, whose header goes, unless a TTY's).
+                        Wire::WebSocket { binary } => {
+                            let data = if raw { &b[..] } else { &b[b.len().min(8)..] };
+                            ws::frame(if binary { ws::BINARY } else { ws::TEXT }, data)
+                        }
+                    };
                     if wr.write_all(&b).await.is_err() {
                         break;
                     }
                     let _ = wr.flush().await;
                 }
+                m = async { control.as_mut().unwrap().recv().await }, if control.is_some() => match m {
+                    Some(ws::Message::Ping(p)) => {
+                        if wr.write_all(&ws::frame(ws::PONG, &p)).await.is_err() {
+                            break;
+                        }
+                    }
+                    // The client closed (or broke the protocol): the attach ends.
+                    _ => break,
+                },
                 _ = &mut detached => break,
             }
         }
         producing.abort();
+        if matches!(wire, Wire::WebSocket { .. }) {
+            // Normal closure (1000).
+            let _ = wr
+                .write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes()))
+                .await;
+        }
         let _ = wr.shutdown().await;
     });
-    Ok(super::upgraded(raw))
+    Ok(answer(raw))
+}
+
+/// Decodes a websocket client's messages: data into `pipe` (the attach's
+/// input), pings and the end to `control`. The pipe closes with the
+/// websocket, which the input sees as the client's EOF.
+async fn websocket_input(
+    mut rd: impl tokio::io::AsyncRead + Unpin,
+    mut pipe: tokio::io::DuplexStream,
+    control: tokio::sync::mpsc::Sender<ws::Message>,
+) {
+    let mut partial = Vec::new();
+    loop {
+        match ws::read_message(&mut rd, &mut partial).await {
+            Ok(ws::Message::Data(b)) => {
+                if pipe.write_all(&b).await.is_err() {
+                    // Nobody reads the input: keep answering pings.
+                    continue;
+                }
+            }
+            Ok(ws::Message::Ping(p)) => {
+                let _ = control.send(ws::Message::Ping(p)).await;
+            }
+            Ok(ws::Message::Close) | Err(_) => {
+                let _ = control.send(ws::Message::Close).await;
+                return;
+            }
+        }
+    }
 }
 
 /// Streams what the container writes from now on, read from its shim
 /// (`attach` on the control socket): this run's if it runs, else the next
 /// run's, joined before it starts (`waiting` counts this stream until then).
 /// Ends when the container has exited (the shim closes), was removed, or
-/// the client went.
+/// the client went. `joined` is told once the shim has taken this stream
+/// (the client's input waits for it).
 async fn follow_shim(
     d: &Arc<Daemon>,
     c: &engine::containers::ContainerRecord,
     o: &LogOptions,
     waiting: crate::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    joined: tokio::sync::oneshot::Sender<()>,
 ) {
     let dir = d.engine.container_dir(&c.id);
     let mut phase = d.phases.subscribe(&c.id);
@@ -632,6 +733,7 @@ async fn follow_shim(
         }
     };
     drop(waiting);
+    let _ = joined.send(());
     let raw = tty(c);
     let mut head = [0u8; 5];
     let mut data = Vec::new();
@@ -761,6 +863,17 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
+/// `DELETE /containers/{parent}/{alias}?link=1`: a legacy link goes.
+pub async fn remove_link(
+    d: &Daemon,
+    parent: String,
+    alias: String,
+) -> Result<Response<Body>, ApiError> {
+    let e = d.engine.clone();
+    blocking(move || e.container_remove_link(&parent, &alias)).await?;
+    Ok(super::empty(StatusCode::NO_CONTENT))
+}
+
 /// `GET /containers/{id}/json`.
 pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
@@ -785,10 +898,19 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
             }
         },
     };
-    let filters: std::collections::BTreeMap<String, Vec<String>> =
-        q.filters().into_iter().collect();
+    let filters = q.go_filters()?;
+    let health = filters.get("health").to_vec();
     let e = d.engine.clone();
     let mut list = blocking(move || e.container_list(all, limit, size, &filters)).await?;
+    if !health.is_empty() {
+        // The health states are the daemon's: a container without a
+        // healthcheck is `none`, as Docker's.
+        let map = d.health.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|c| {
+            let state = map.get(&c.id).map_or("none", |h| h.status.as_str());
+            health.iter().any(|h| h == state)
+        });
+    }
     crate::health::annotate_list(d, &mut list);
     Ok(json(StatusCode::OK, &list))
 }
@@ -875,14 +997,9 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let labels = filters.get("label").cloned().unwrap_or_default();
     let e = d.engine.clone();
     let (deleted, space) = blocking(move || {
-        let mut list = std::collections::BTreeMap::new();
-        list.insert(
-            "status".to_string(),
-            vec!["exited".to_string(), "created".to_string()],
-        );
-        if !labels.is_empty() {
-            list.insert("label".to_string(), labels);
-        }
+        let mut pairs = vec![("status", "exited"), ("status", "created")];
+        pairs.extend(labels.iter().map(|l| ("label", l.as_str())));
+        let list = engine::filters::Filters::from_pairs(&pairs);
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for c in e.container_list(true, None, true, &list)? {
@@ -938,7 +1055,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     let n = name.clone();
     let first = blocking(move || e.container_stats(&n)).await?;
     let engine = d.engine.clone();
-    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(2);
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(2);
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
@@ -1037,8 +1154,39 @@ pub async fn archive_put(
     Ok(super::empty(StatusCode::OK))
 }
 
+/// `POST /containers/{id}/update`: resources and restart policy, live in
+/// the cgroup of a running container (`{"Warnings": [...]}`).
+pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response<Body>, ApiError> {
+    let bytes = http_body_util::Limited::new(body, MAX_CREATE_BODY as usize)
+        .collect()
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "reading the update body (at most {MAX_CREATE_BODY} bytes): {e}"
+            ))
+        })?
+        .to_bytes();
+    let value: serde_json::Value = if bytes.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    let e = d.engine.clone();
+    let n = name.clone();
+    let warnings = blocking(move || e.container_update(&n, value)).await?;
+    event(d, &name, "update", vec![]).await;
+    Ok(json(
+        StatusCode::OK,
+        &models::container::UpdateResponse {
+            warnings: Some(warnings),
+        },
+    ))
+}
+
 /// `POST /containers/{id}/resize?h=&w=`: the TTY's size, set by the shim
-/// (it holds the pty master) through its control socket.
+/// (it holds the pty master) through its control socket; a container
+/// without a TTY takes it as a no-op, as dockerd does.
 pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
     let (h, w) = (q.get("h").parse::<u16>(), q.get("w").parse::<u16>());
     let (Ok(h), Ok(w)) = (h, w) else {
@@ -1062,11 +1210,16 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     let mut answer = String::new();
     let _ = conn.read_to_string(&mut answer).await;
     match answer.trim() {
-        "ok" => Ok(super::empty(StatusCode::OK)),
-        "error no tty" => Err(ApiError::bad_request(format!(
-            "container {} has no TTY to resize",
-            c.id
-        ))),
+        // Without a TTY there is nothing to resize: dockerd answers 200
+        // all the same (containerd's shim ignores it), and so do we.
+        "ok" | "error no tty" => {
+            d.events.container(
+                &c,
+                "resize",
+                &[("height", h.to_string()), ("width", w.to_string())],
+            );
+            Ok(super::empty(StatusCode::OK))
+        }
         other => Err(ApiError::internal(
             other.trim_start_matches("error ").to_string(),
         )),

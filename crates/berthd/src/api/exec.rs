@@ -139,7 +139,7 @@ pub async fn start(
         k => crate::detach::parse(k).map_err(ApiError::bad_request)?,
     };
     let dir = d.settings.exec_root.join("execs");
-    std::fs::create_dir_all(&dir)
+    engine::perms::private_dir(&dir)
         .map_err(|e| ApiError::internal(format!("create {}: {e}", dir.display())))?;
     let files = ExecFiles {
         process: dir.join(format!("{id}.json")),
@@ -147,60 +147,31 @@ pub async fn start(
         // Short: a socket path may have 107 bytes at most.
         console: dir.join(format!("{}.sock", &id[..16])),
     };
-    std::fs::write(&files.process, rec.process.to_string())
+    // The exec's environment: root's only.
+    engine::perms::write_private(&files.process, rec.process.to_string())
         .map_err(|e| ApiError::internal(format!("write {}: {e}", files.process.display())))?;
     let detach = opts.detach;
     let (tty, stdin) = (rec.tty, rec.stdin && !detach);
-    let console = if tty {
-        let _ = std::fs::remove_file(&files.console);
-        Some(
-            tokio::net::UnixListener::bind(&files.console)
-                .map_err(|e| ApiError::internal(format!("console socket: {e}")))?,
-        )
-    } else {
-        None
-    };
-    let mut cmd = runtime_exec(d, &files.process);
-    cmd.arg("--pid-file").arg(&files.pid);
-    if tty {
-        cmd.arg("--console-socket").arg(&files.console);
-    }
-    // Foreground even when detached: berth-runtime stays with the process
-    // and its exit code is the exec's.
-    let piped = |yes: bool| if yes { Stdio::piped() } else { Stdio::null() };
-    cmd.arg(&rec.container)
-        .stdin(piped(stdin && !tty))
-        .stdout(piped(!tty && !detach))
-        .stderr(Stdio::piped())
-        .kill_on_drop(false);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| ApiError::internal(format!("start {}: {e}", d.runtime.display())))?;
-    let pty = match console {
-        Some(l) => match receive_pty(&l, &mut child).await {
-            Ok(m) => Some(Arc::new(m)),
+    // As dockerd: the start's `Tty`, not the exec's, says whether the
+    // output is raw or in frames (docker-py starts TTY execs with
+    // `"Tty": false` and reads frames of the pty's bytes).
+    let framed = !opts.tty;
+    if detach {
+        let (mut child, pty) = match spawn_exec(d, &rec, &files, stdin, detach).await {
+            Ok(c) => c,
             Err(e) => {
                 files.remove();
                 update(d, &id, |r| r.exit_code = Some(126));
                 return Err(e);
             }
-        },
-        None => None,
-    };
-    update(d, &id, |r| {
-        r.running = true;
-        r.pty = pty.clone();
-    });
-    tokio::spawn(record_pid(d.clone(), id.clone(), files.pid.clone()));
-    super::containers::event(
-        d,
-        &rec.container,
-        "exec_start",
-        vec![("execID", id.clone())],
-    )
-    .await;
-    let mut err = child.stderr.take();
-    if detach {
+        };
+        update(d, &id, |r| {
+            r.running = true;
+            r.pty = pty.clone();
+        });
+        tokio::spawn(record_pid(d.clone(), id.clone(), files.pid.clone()));
+        exec_started(d, &rec, &id).await;
+        let mut err = child.stderr.take();
         if let Err(msg) = started(&mut child, &files.pid, &mut err).await {
             finish(d, &id, &files, 126).await;
             return Err(ApiError::bad_request(msg));
@@ -213,12 +184,40 @@ pub async fn start(
         tokio::spawn(finish_when_done(d.clone(), id, files, child));
         return Ok(super::empty(StatusCode::OK));
     }
-    let mut out = child.stdout.take();
-    let child_stdin = child.stdin.take();
+    // Attached: the process starts once the connection is the client's (as
+    // dockerd: hijack, then start), so no output goes out with the 101's
+    // headers, where clients that read them buffered (docker-py) lose it.
+    update(d, &id, |r| r.running = true);
     let d = d.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
+        let Ok(upgraded) = upgrade.await else {
+            finish(&d, &id, &files, 126).await;
+            return;
+        };
         let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (mut child, pty) = match spawn_exec(&d, &rec, &files, stdin, detach).await {
+            Ok(c) => c,
+            Err(e) => {
+                // As dockerd: a start that fails after the hijack says why
+                // on the stream.
+                let text = format!("{}\r\n", e.message);
+                let data = if framed {
+                    frame(1, text.as_bytes())
+                } else {
+                    text.into_bytes()
+                };
+                let _ = wr.write_all(&data).await;
+                finish(&d, &id, &files, 126).await;
+                let _ = wr.shutdown().await;
+                return;
+            }
+        };
+        update(&d, &id, |r| r.pty = pty.clone());
+        tokio::spawn(record_pid(d.clone(), id.clone(), files.pid.clone()));
+        exec_started(&d, &rec, &id).await;
+        let mut err = child.stderr.take();
+        let mut out = child.stdout.take();
+        let child_stdin = child.stdin.take();
         let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
         if stdin {
             let sink: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> = match &pty {
@@ -244,7 +243,7 @@ pub async fn start(
         tokio::pin!(detached);
         let mut tail: Vec<u8> = Vec::new();
         let left = tokio::select! {
-            _ = relay_output(&mut wr, pty.as_ref(), &mut out, &mut err, &mut tail) => false,
+            _ = relay_output(&mut wr, framed, pty.as_ref(), &mut out, &mut err, &mut tail) => false,
             _ = &mut detached => true,
         };
         if left {
@@ -275,7 +274,65 @@ pub async fn start(
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
-    Ok(super::upgraded(tty))
+    Ok(super::upgraded(!framed))
+}
+
+/// Starts `berth-runtime exec` for `rec`: its process and, for a TTY exec,
+/// the pty master it sends.
+async fn spawn_exec(
+    d: &Daemon,
+    rec: &ExecRecord,
+    files: &ExecFiles,
+    stdin: bool,
+    detach: bool,
+) -> Result<(tokio::process::Child, Option<Arc<std::os::fd::OwnedFd>>), ApiError> {
+    let tty = rec.tty;
+    let console = if tty {
+        let _ = std::fs::remove_file(&files.console);
+        let l = tokio::net::UnixListener::bind(&files.console)
+            .map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+        // In a root-only directory already; root's alone as well.
+        std::fs::set_permissions(
+            &files.console,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+        Some(l)
+    } else {
+        None
+    };
+    let mut cmd = runtime_exec(d, &files.process);
+    cmd.arg("--pid-file").arg(&files.pid);
+    if tty {
+        cmd.arg("--console-socket").arg(&files.console);
+    }
+    // Foreground even when detached: berth-runtime stays with the process
+    // and its exit code is the exec's.
+    let piped = |yes: bool| if yes { Stdio::piped() } else { Stdio::null() };
+    cmd.arg(&rec.container)
+        .stdin(piped(stdin && !tty))
+        .stdout(piped(!tty && !detach))
+        .stderr(Stdio::piped())
+        .kill_on_drop(false);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ApiError::internal(format!("start {}: {e}", d.runtime.display())))?;
+    let pty = match console {
+        Some(l) => Some(Arc::new(receive_pty(&l, &mut child).await?)),
+        None => None,
+    };
+    Ok((child, pty))
+}
+
+/// Docker's `exec_start` event.
+async fn exec_started(d: &Daemon, rec: &ExecRecord, id: &str) {
+    super::containers::event(
+        d,
+        &rec.container,
+        "exec_start",
+        vec![("execID", id.to_string())],
+    )
+    .await;
 }
 
 /// The files of one exec under `EXEC_ROOT/execs`.
@@ -356,9 +413,14 @@ async fn receive_pty(
     child: &mut tokio::process::Child,
 ) -> Result<std::os::fd::OwnedFd, ApiError> {
     let got = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        // Biased: a quick process's berth-runtime sends the terminal and
+        // exits before this task runs again; its connection, waiting in the
+        // backlog, must win over its exit (an unbiased pick failed such an
+        // exec with an empty 400 about once in twenty on a loaded machine).
         tokio::select! {
-            c = l.accept() => {
-                let (conn, _) = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
+            biased;
+            c = accept_root(l) => {
+                let conn = c.map_err(|e| ApiError::internal(format!("console socket: {e}")))?;
                 let conn = conn.into_std().map_err(|e| ApiError::internal(e.to_string()))?;
                 conn.set_nonblocking(false).map_err(|e| ApiError::internal(e.to_string()))?;
                 tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
@@ -377,6 +439,21 @@ async fn receive_pty(
     })
     .await;
     got.unwrap_or_else(|_| Err(ApiError::internal("the exec's pty did not come")))
+}
+
+/// The next connection from root (berth-runtime, as the daemon runs it):
+/// another user's is closed unanswered, never taken as the exec's terminal.
+async fn accept_root(l: &tokio::net::UnixListener) -> std::io::Result<tokio::net::UnixStream> {
+    loop {
+        let (conn, _) = l.accept().await?;
+        let me = nix::unistd::geteuid().as_raw();
+        if conn
+            .peer_cred()
+            .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
+        {
+            return Ok(conn);
+        }
+    }
 }
 
 /// Waits until a detached exec's process runs (its pid file is written) or
@@ -447,11 +524,12 @@ async fn forward_input(
     false
 }
 
-/// Relays an exec's output to the client until it ends: the pty's bytes
-/// raw, or stdout and stderr in frames. The end of stderr (berth-runtime's
-/// own error, if it failed) is kept in `tail`.
+/// Relays an exec's output to the client until it ends, in frames (the
+/// pty's bytes as stdout) or raw. The end of stderr (berth-runtime's own
+/// error, if it failed) is kept in `tail`.
 async fn relay_output(
     wr: &mut (impl tokio::io::AsyncWrite + Unpin),
+    framed: bool,
     pty: Option<&Arc<std::os::fd::OwnedFd>>,
     out: &mut Option<tokio::process::ChildStdout>,
     err: &mut Option<tokio::process::ChildStderr>,
@@ -466,19 +544,26 @@ async fn relay_output(
     while out.is_some() || err.is_some() || master.is_some() {
         tokio::select! {
             n = async { master.as_mut().unwrap().read(&mut tb).await }, if master.is_some() => match n {
-                Ok(n) if n > 0 => { if wr.write_all(&tb[..n]).await.is_err() { return } let _ = wr.flush().await; }
+                Ok(n) if n > 0 => {
+                    let data = if framed { frame(1, &tb[..n]) } else { tb[..n].to_vec() };
+                    if wr.write_all(&data).await.is_err() { return }
+                    let _ = wr.flush().await;
+                }
                 // EIO: the last process holding the pty is gone.
                 _ => master = None,
             },
             n = async { out.as_mut().unwrap().read(&mut ob).await }, if out.is_some() => match n {
-                Ok(n) if n > 0 => { if wr.write_all(&frame(1, &ob[..n])).await.is_err() { return } }
+                Ok(n) if n > 0 => {
+                    let data = if framed { frame(1, &ob[..n]) } else { ob[..n].to_vec() };
+                    if wr.write_all(&data).await.is_err() { return }
+                }
                 _ => *out = None,
             },
             n = async { err.as_mut().unwrap().read(&mut eb).await }, if err.is_some() => match n {
                 Ok(n) if n > 0 => {
                     tail.extend_from_slice(&eb[..n]);
                     tail.drain(..tail.len().saturating_sub(512));
-                    let data = if pty.is_some() { eb[..n].to_vec() } else { frame(2, &eb[..n]) };
+                    let data = if framed { frame(2, &eb[..n]) } else { eb[..n].to_vec() };
                     if wr.write_all(&data).await.is_err() { return }
                 }
                 _ => *err = None,

@@ -49,6 +49,11 @@ pub async fn spool(body: Incoming) -> Result<std::fs::File, ApiError> {
 /// A request body read as a blocking `Read` (on a blocking thread) while
 /// it arrives: a task forwards its frames, bounded like [`spool`]. A body
 /// that fails or passes the bound ends in a read error.
+/// Most bytes of a request body read and dropped after its reader gave up
+/// on it (64 MiB): enough for the rest of a build context or copy, before
+/// a client that keeps sending is cut off.
+const MAX_DRAIN: u64 = 64 << 20;
+
 pub struct BodyReader {
     rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
     cur: bytes::Bytes,
@@ -79,7 +84,22 @@ impl BodyReader {
                     Err(e) => Err(std::io::Error::other(format!("reading request body: {e}"))),
                 };
                 let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
+                if stop {
+                    let _ = tx.send(item).await;
+                    return;
+                }
+                if tx.send(item).await.is_err() {
+                    // The reader refused the input (a bad tar, say) and its
+                    // answer is on its way: read on and drop what the
+                    // client still sends, up to a bound, so that it reads
+                    // that answer rather than a broken pipe.
+                    let mut drained = 0u64;
+                    while let Some(Ok(f)) = body.frame().await {
+                        drained += f.data_ref().map_or(0, |d| d.len() as u64);
+                        if drained > MAX_DRAIN {
+                            break;
+                        }
+                    }
                     return;
                 }
             }
@@ -115,7 +135,13 @@ fn json_lines(messages: &[Message]) -> Response<Body> {
         body.extend_from_slice(&serde_json::to_vec(m).unwrap_or_default());
         body.push(b'\n');
     }
-    let mut r = Response::new(super::full(body));
+    // Chunked, as dockerd's progress answers always are: docker-py reads a
+    // body with a length as one JSON document, a chunked one line by line.
+    let (mut tx, ch) = http_body_util::channel::Channel::<bytes::Bytes, std::io::Error>::new(1);
+    tokio::spawn(async move {
+        let _ = tx.send_data(bytes::Bytes::from(body)).await;
+    });
+    let mut r = Response::new(http_body_util::BodyExt::boxed(ch));
     r.headers_mut().insert(
         "Content-Type",
         hyper::header::HeaderValue::from_static("application/json"),
@@ -123,18 +149,103 @@ fn json_lines(messages: &[Message]) -> Response<Body> {
     r
 }
 
-/// `GET /images/json`.
+/// `GET /images/json?filters=`: `dangling`, `label`, `before`, `since`,
+/// `reference`, `until`, as moby's `daemon/images/image_list.go` applies
+/// them.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let dangling = q
-        .filters()
-        .get("dangling")
-        .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
-    let e = d.engine.clone();
-    let mut list = blocking(move || e.image_list(dangling)).await?;
-    for i in &mut list {
-        i.for_version(q.version());
+    let f = q.go_filters()?;
+    f.validate(&["dangling", "label", "before", "since", "reference", "until"])?;
+    let dangling = f.bool_or("dangling", false)?;
+    // Created bounds: `before` the oldest named image, `since` the newest,
+    // `until` a time.
+    let mut until: Option<f64> = None;
+    for u in f.get("until") {
+        let t = crate::events::parse_time(u).ok_or_else(|| {
+            ApiError::bad_request(format!("invalid value for 'until' filter: {u:?}"))
+        })?;
+        until = Some(until.map_or(t, |x: f64| x.min(t)));
     }
-    Ok(json(StatusCode::OK, &list))
+    let e = d.engine.clone();
+    let f2 = f.clone();
+    let (list, before, since) = blocking(move || {
+        let created = |n: &String| -> Result<f64, engine::EngineError> {
+            Ok(engine::time::unix_seconds_f64(&e.image_inspect(n)?.created))
+        };
+        let before = f2
+            .get("before")
+            .iter()
+            .map(created)
+            .collect::<Result<Vec<_>, _>>()?;
+        let since = f2
+            .get("since")
+            .iter()
+            .map(created)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((e.image_list(dangling)?, before, since))
+    })
+    .await?;
+    let before = before.into_iter().chain(until).reduce(f64::min);
+    let since = since.into_iter().reduce(f64::max);
+    let mut kept = Vec::new();
+    for mut img in list {
+        let created = img.created as f64;
+        let labels = img.labels.as_ref();
+        if before.is_some_and(|b| created >= b.floor())
+            || since.is_some_and(|s| created <= s.floor())
+            || !f.match_labels_with("label", |k| {
+                labels.and_then(|l| l.get(k)).map(String::as_str)
+            })
+        {
+            continue;
+        }
+        let tagged = img.repo_tags.as_ref().is_some_and(|t| !t.is_empty());
+        if f.contains("reference") {
+            let tags: Vec<String> = img
+                .repo_tags
+                .iter()
+                .flatten()
+                .filter(|t| reference_matches(f.get("reference"), t))
+                .cloned()
+                .collect();
+            if tags.is_empty() {
+                continue;
+            }
+            img.repo_tags = Some(tags);
+        }
+        if f.contains("dangling") && !dangling && !tagged {
+            continue;
+        }
+        img.for_version(q.version());
+        kept.push(img);
+    }
+    Ok(json(StatusCode::OK, &kept))
+}
+
+/// Whether a tag (`name:tag`, familiar) matches one of the `reference`
+/// patterns, globbed against its familiar and full forms, with and without
+/// the tag, as Docker does.
+fn reference_matches(patterns: &[String], tag: &str) -> bool {
+    let (name, t) = match tag.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (tag, "latest"),
+    };
+    let first = name.split('/').next().unwrap_or("");
+    let full = if !name.contains('/') {
+        format!("docker.io/library/{name}")
+    } else if first.contains('.') || first.contains(':') || first == "localhost" {
+        name.to_string()
+    } else {
+        format!("docker.io/{name}")
+    };
+    let targets = [
+        tag.to_string(),
+        name.to_string(),
+        format!("{full}:{t}"),
+        full,
+    ];
+    patterns
+        .iter()
+        .any(|p| targets.iter().any(|t| engine::filters::glob(p, t)))
 }
 
 /// `GET /images/{name}/json`.
@@ -197,7 +308,12 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
 pub async fn load(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
     let file = spool(body).await?;
     let e = d.engine.clone();
-    let lines = blocking(move || e.image_load(file)).await?;
+    // As dockerd: a load that fails answers 200 with the error as the
+    // stream's last message (docker-py raises ImageLoadError from it).
+    let lines = match blocking(move || e.image_load(file)).await {
+        Ok(lines) => lines,
+        Err(err) => return Ok(json_lines(&[Message::error(err.message)])),
+    };
     for l in &lines {
         let name = l
             .strip_prefix("Loaded image: ")
@@ -426,8 +542,7 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
             let _ = tx.send(line(Message::status(status)));
         }
     });
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if btx.send_data(b).await.is_err() {

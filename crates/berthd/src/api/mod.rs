@@ -5,13 +5,16 @@
 
 pub mod build;
 pub mod containers;
+pub mod distribution;
 pub mod exec;
 pub mod images;
 pub mod networks;
 pub mod push;
 pub mod query;
+pub mod swarm;
 pub mod system;
 pub mod volumes;
+pub mod ws;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -27,12 +30,14 @@ pub const API_VERSION: &str = "1.47";
 pub const MIN_API_VERSION: &str = "1.24";
 
 /// A response body: whole, or streamed through a channel.
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+/// A response body. Its error aborts the connection (no last chunk): how a
+/// stream that fails after its first bytes tells the client so.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// A whole body.
 pub fn full(b: impl Into<Bytes>) -> Body {
     use http_body_util::BodyExt;
-    Full::new(b.into()).boxed()
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
 /// An API error: a status and Docker's message.
@@ -111,7 +116,7 @@ pub async fn stream_blocking(
     content_type: &'static str,
     f: impl FnOnce(&mut dyn std::io::Write) -> Result<(), engine::EngineError> + Send + 'static,
 ) -> Result<Response<Body>, ApiError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
     let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
     tokio::task::spawn_blocking(move || {
         let mut w = ChunkWriter {
@@ -123,19 +128,35 @@ pub async fn stream_blocking(
             std::io::Write::flush(&mut w)
                 .map_err(|e| engine::EngineError::new(engine::ErrorKind::System, e.to_string()))
         });
-        if let Some(first) = w.first.take() {
-            let _ = first.send(r.map_err(ApiError::from));
+        match w.first.take() {
+            Some(first) => {
+                let _ = first.send(r.map_err(ApiError::from));
+            }
+            // Failed after the answer began: the body is aborted, so the
+            // client sees a broken stream, not a short one that looks whole.
+            None => {
+                if let Err(e) = r {
+                    let _ = w.tx.blocking_send(Err(e.to_string()));
+                }
+            }
         }
     });
     first_rx
         .await
         .unwrap_or_else(|_| Err(ApiError::internal("the writer stopped")))?;
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
-            if btx.send_data(b).await.is_err() {
-                break;
+            match b {
+                Ok(b) => {
+                    if btx.send_data(b).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    btx.abort(std::io::Error::other(e));
+                    break;
+                }
             }
         }
     });
@@ -147,7 +168,7 @@ pub async fn stream_blocking(
 
 /// The `Write` side of `stream_blocking`.
 struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
     buf: Vec<u8>,
     /// Told once the first chunk goes (or the writer ends), so that an early
     /// error still becomes a proper error response.
@@ -175,7 +196,7 @@ impl std::io::Write for ChunkWriter {
             Vec::with_capacity(64 * 1024),
         ));
         self.tx
-            .blocking_send(chunk)
+            .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
     }
 }
@@ -198,6 +219,44 @@ pub fn upgraded(raw: bool) -> Response<Body> {
     r
 }
 
+/// The `Sec-WebSocket-Accept` of a websocket handshake, or why it is not
+/// one (400, as `x/net/websocket` answers).
+fn websocket_accept(req: &Request<hyper::body::Incoming>) -> Result<String, ApiError> {
+    let h = req.headers();
+    let has = |name: &str, token: &str| {
+        h.get_all(name).iter().any(|v| {
+            v.to_str()
+                .unwrap_or("")
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    if !has("Upgrade", "websocket") || !has("Connection", "upgrade") {
+        return Err(ApiError::bad_request(
+            "not a websocket handshake: Upgrade: websocket expected",
+        ));
+    }
+    let key = h
+        .get("Sec-WebSocket-Key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("not a websocket handshake: no Sec-WebSocket-Key"))?;
+    Ok(ws::accept_key(key))
+}
+
+/// The 101 that accepts a websocket.
+fn websocket_upgraded(accept: &str) -> Response<Body> {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("Connection", HeaderValue::from_static("Upgrade"));
+    h.insert("Upgrade", HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert("Sec-WebSocket-Accept", v);
+    }
+    r
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("responses serialise");
@@ -206,6 +265,13 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
+}
+
+/// The answer to a request whose handler panicked (see `unwind`).
+pub fn panicked(message: &str) -> Response<Body> {
+    error_response(&ApiError::internal(format!(
+        "internal error in berthd: {message}"
+    )))
 }
 
 /// A request body decoded as dockerd decodes it (Go's rules: `null` is the
@@ -261,7 +327,11 @@ pub async fn handle(
         }
     }
     let method = req.method().clone();
-    let path = path.to_string();
+    let path = query::decode_path(path);
+    let traced = runtime::trace::enabled().then(|| format!("api {method} {path}"));
+    if let Some(t) = &traced {
+        runtime::trace::mark(&format!("{t} >"));
+    }
     let mut q = query::Query::parse(req.uri().query());
     if let Some(v) = version {
         q = q.with_version(version_tuple(v));
@@ -280,9 +350,34 @@ pub async fn handle(
         .and_then(|p| p.strip_suffix("/start"))
         .filter(|_| method == Method::POST)
         .map(String::from);
+    let attach_ws = path
+        .strip_prefix("/containers/")
+        .and_then(|p| p.strip_suffix("/attach/ws"))
+        .filter(|_| method == Method::GET)
+        .map(String::from);
     let res = if let Some(name) = attach {
         let upgrade = hyper::upgrade::on(&mut req);
-        containers::attach(daemon, name, &q, upgrade).await
+        containers::attach(
+            daemon,
+            name,
+            &q,
+            upgrade,
+            containers::Wire::Hijacked,
+            upgraded,
+        )
+        .await
+    } else if let Some(name) = attach_ws {
+        match websocket_accept(&req) {
+            Ok(accept) => {
+                let upgrade = hyper::upgrade::on(&mut req);
+                let wire = containers::Wire::WebSocket {
+                    binary: q.version() >= (1, 28),
+                };
+                let answer = move |_raw: bool| websocket_upgraded(&accept);
+                containers::attach(daemon, name, &q, upgrade, wire, answer).await
+            }
+            Err(e) => Err(e),
+        }
     } else if let Some(id) = exec_start {
         let upgrade = hyper::upgrade::on(&mut req);
         exec::start(daemon, id, req.into_body(), upgrade).await
@@ -307,6 +402,25 @@ pub async fn handle(
             .unwrap_or("")
             .to_string();
         push::push(daemon, name.to_string(), &q, &auth).await
+    } else if method == Method::GET
+        && (path == "/images/search"
+            || (path.starts_with("/distribution/") && path.ends_with("/json")))
+    {
+        // Both ask the registry, with the client's credentials.
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if path == "/images/search" {
+            distribution::search(daemon, &q, &auth).await
+        } else {
+            let name = path
+                .trim_start_matches("/distribution/")
+                .trim_end_matches("/json");
+            distribution::inspect(daemon, name, &auth).await
+        }
     } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
         // These two read a header too: the registry credentials.
         let auth = req
@@ -321,6 +435,11 @@ pub async fn handle(
         } else {
             images::create(daemon, &q, body, &auth).await
         }
+    } else if let Some(e) = swarm::answer(&method, &path) {
+        Err(e)
+    } else if method == Method::POST && path == "/networks/create" {
+        // What a duplicate name means depends on the client's version.
+        networks::create(daemon, version.map(version_tuple), req.into_body()).await
     } else {
         let body = req.into_body();
         route(daemon, &method, &path, &q, body).await
@@ -334,6 +453,9 @@ pub async fn handle(
         HeaderValue::from_static(concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
     );
     h.insert("Ostype", HeaderValue::from_static("linux"));
+    if let Some(t) = &traced {
+        runtime::trace::mark(&format!("{t} <"));
+    }
     resp
 }
 
@@ -397,6 +519,9 @@ async fn route(
         (&Method::HEAD, Some((id, "archive"))) => {
             return containers::archive_head(d, id.to_string(), q).await
         }
+        (&Method::POST, Some((id, "update"))) => {
+            return containers::update(d, id.to_string(), body).await
+        }
         (&Method::POST, Some((id, "resize"))) => {
             return containers::resize(d, id.to_string(), q).await
         }
@@ -407,6 +532,10 @@ async fn route(
         (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
         (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,
+        // `docker rm --link PARENT/ALIAS`.
+        (&Method::DELETE, Some((parent, alias))) if q.flag("link") => {
+            return containers::remove_link(d, parent.to_string(), alias.to_string()).await
+        }
         _ => {}
     }
     match (method, path) {
@@ -419,7 +548,6 @@ async fn route(
         (&Method::POST, "/commit") => containers::commit(d, q).await,
         (&Method::GET, "/networks") => networks::list(d, q).await,
         (&Method::POST, "/networks/prune") => networks::prune(d, q).await,
-        (&Method::POST, "/networks/create") => networks::create(d, body).await,
         (&Method::POST, _) if path.starts_with("/networks/") => {
             let rest = path.trim_start_matches("/networks/");
             match rest.rsplit_once('/') {

@@ -33,38 +33,42 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     super::decode(&bytes)
 }
 
-fn labels_match(labels: &Option<BTreeMap<String, String>>, wanted: &str) -> bool {
-    let labels = labels.as_ref();
-    match wanted.split_once('=') {
-        Some((k, v)) => labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v),
-        None => labels.is_some_and(|l| l.contains_key(wanted)),
-    }
-}
-
-/// `GET /networks?filters=`: `name` (part of it), `id` (prefix), `label`,
-/// `driver`, `type` (`custom`, `builtin`), `dangling`, as Docker.
+/// `GET /networks?filters=`: `name` and `id` (regular expressions),
+/// `label`, `driver`, `scope`, `type` (`custom`, `builtin`), `dangling`, as
+/// moby's `daemon/network/filter.go`.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let filters = q.filters();
-    for key in filters.keys() {
-        if !matches!(
-            key.as_str(),
-            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
-        ) {
-            return Err(ApiError::bad_request(format!("invalid filter '{key}'")));
-        }
+    let filters = q.go_filters()?;
+    filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+    if let Some(bad) = filters
+        .get("type")
+        .iter()
+        .find(|t| *t != "custom" && *t != "builtin")
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid filter: 'type'='{bad}'"
+        )));
     }
-    if let Some(t) = filters.get("type") {
-        if let Some(bad) = t.iter().find(|t| *t != "custom" && *t != "builtin") {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter: 'type'='{bad}'"
-            )));
+    let dangling = match filters.get("dangling") {
+        [] => None,
+        [one] => match one.as_str() {
+            "1" | "true" => Some(true),
+            "0" | "false" => Some(false),
+            _ => {
+                return Err(ApiError::bad_request(
+                    r#"invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")"#,
+                ))
+            }
+        },
+        _ => {
+            return Err(ApiError::bad_request(
+                r#"got more than one value for filter key "dangling""#,
+            ))
         }
-    }
+    };
     let e = d.engine.clone();
-    let dangling = filters.contains_key("dangling");
     let all = blocking(move || {
         let mut all = e.network_list()?;
-        if dangling {
+        if dangling.is_some() {
             for n in &mut all {
                 n.containers = e.network_inspect(&n.id)?.containers;
             }
@@ -76,21 +80,20 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let kept: Vec<Network> = all
         .into_iter()
         .filter(|n| {
-            filters.iter().all(|(key, wanted)| {
-                wanted.iter().any(|w| match key.as_str() {
-                    "name" => n.name.contains(w.as_str()),
-                    "id" => n.id.starts_with(w.as_str()),
-                    "driver" => n.driver == *w,
-                    "label" => labels_match(&n.labels, w),
-                    "type" => (w == "builtin") == builtin(n),
-                    "dangling" => {
-                        let empty =
-                            n.containers.as_ref().is_none_or(|m| m.is_empty()) && !builtin(n);
-                        (w == "true" || w == "1") == empty
-                    }
-                    _ => true,
+            let in_use = n.containers.as_ref().is_some_and(|m| !m.is_empty());
+            let labels = n.labels.as_ref();
+            filters.exact("driver", &n.driver)
+                && filters.matches("name", &n.name)
+                && filters.matches("id", &n.id)
+                && filters.match_labels_with("label", |k| {
+                    labels.and_then(|l| l.get(k)).map(String::as_str)
                 })
-            })
+                && filters.exact("scope", &n.scope)
+                && dangling.is_none_or(|dangling| dangling == (!builtin(n) && !in_use))
+                && filters
+                    .get("type")
+                    .first()
+                    .is_none_or(|t| (t == "builtin") == builtin(n))
         })
         .map(|n| Network {
             containers: Some(BTreeMap::new()),
@@ -107,45 +110,67 @@ pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiErro
     Ok(super::json(StatusCode::OK, &v))
 }
 
-/// `POST /networks/create` with `{Name, Driver, Internal, IPAM: {Config:
-/// [{Subnet, Gateway, IPRange}]}, Labels, Options}`.
-pub async fn create(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError> {
+/// `POST /networks/create` (moby's `CreateRequest`, read as Go reads it:
+/// a wrong type is a 400): `Name`, `Driver`, `Scope`, `Internal`,
+/// `Attachable`, `Ingress`, `EnableIPv6`, `IPAM` (`Driver`, `Config` with a
+/// pool of each family and its `AuxiliaryAddresses`, `Options`), `Options`,
+/// `Labels`, `CheckDuplicate` (what API < 1.44 meant by it).
+pub async fn create(
+    d: &Daemon,
+    version: Option<(u32, u32)>,
+    body: Incoming,
+) -> Result<Response<Body>, ApiError> {
     let v: CreateRequest = read_json(body).await?;
     let name = v.name.clone();
     if name.is_empty() {
         return Err(ApiError::bad_request("network name must not be empty"));
     }
-    if v.enable_ipv6 == Some(true) {
-        return Err(ApiError::bad_request(
-            "IPv6 networks are not supported by berth",
-        ));
+    match v.scope.as_str() {
+        "" | "local" => {}
+        s => {
+            return Err(ApiError::bad_request(format!(
+                "invalid scope {s:?}: berth's networks are local"
+            )))
+        }
     }
-    let configs = v
-        .ipam
-        .as_ref()
-        .and_then(|i| i.config.clone())
-        .unwrap_or_default();
-    if configs.len() > 1 {
-        return Err(ApiError::bad_request(
-            "berth's networks take one IPv4 subnet",
-        ));
+    let ipam = v.ipam.clone().unwrap_or_default();
+    match ipam.driver.as_str() {
+        "" | "default" => {}
+        driver => {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{driver}\" not found"
+            )))
+        }
     }
-    let cfg = configs.first().cloned().unwrap_or_default();
-    let given = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-    if cfg.subnet.is_empty() && !cfg.gateway.is_empty() {
-        return Err(ApiError::bad_request(
-            "gateway needs a subnet (--subnet) to be given",
-        ));
+    let mut pools = Vec::new();
+    for c in ipam.config.clone().unwrap_or_default() {
+        if c.subnet.is_empty() && !c.gateway.is_empty() {
+            return Err(ApiError::bad_request(
+                "gateway needs a subnet (--subnet) to be given",
+            ));
+        }
+        pools.push(engine::network::IpamPool {
+            subnet: c.subnet,
+            ip_range: c.ip_range,
+            gateway: c.gateway,
+            aux: c.aux_address,
+        });
     }
+    // dockerd before API 1.44 made a second network of a name unless the
+    // client asked it not to; from 1.44 it always refuses.
+    let check_duplicate = version.is_none_or(|v| v >= (1, 44)) || v.check_duplicate == Some(true);
     let req = engine::network::NetworkCreate {
         name: name.clone(),
         driver: v.driver.clone(),
         internal: v.internal,
-        subnet: given(&cfg.subnet),
-        gateway: given(&cfg.gateway),
-        ip_range: given(&cfg.ip_range),
+        ipv6: v.enable_ipv6 == Some(true),
+        pools,
+        ipam_options: ipam.options,
         labels: v.labels.clone().unwrap_or_default(),
         options: v.options.clone().unwrap_or_default(),
+        attachable: v.attachable,
+        ingress: v.ingress,
+        check_duplicate,
     };
     let e = d.engine.clone();
     let id = blocking(move || e.network_create(req)).await?;

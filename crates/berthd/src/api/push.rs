@@ -93,8 +93,7 @@ pub async fn push(
             }
         }
     });
-    let (mut btx, body) =
-        http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(4);
+    let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if btx.send_data(b).await.is_err() {

@@ -3,12 +3,23 @@
 use std::collections::HashMap;
 
 fn decode(s: &str) -> String {
+    percent_decode(s, true)
+}
+
+/// A request path as Go's `net/http` hands it to dockerd's router:
+/// percent-decoded, `+` left as it is (`/networks/test%2001` names the
+/// network `test 01`).
+pub fn decode_path(s: &str) -> String {
+    percent_decode(s, false)
+}
+
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = b
                     .get(i + 1..i + 3)
@@ -75,6 +86,12 @@ impl Query {
         matches!(self.get(key), "1" | "true" | "True")
     }
 
+    /// Docker's `filters`, read as moby reads them: malformed JSON is a 400
+    /// (`invalid filter`), where [`Query::filters`] ignores it.
+    pub fn go_filters(&self) -> Result<engine::filters::Filters, super::ApiError> {
+        engine::filters::Filters::from_json(self.get("filters")).map_err(super::ApiError::from)
+    }
+
     /// Docker's `filters={"dangling":["true"]}` (or the old `{"dangling":{"true":true}}`).
     pub fn filters(&self) -> HashMap<String, Vec<String>> {
         let raw = self.get("filters");
@@ -109,5 +126,7 @@ mod tests {
         assert_eq!(q.filters()["dangling"], ["true"]);
         assert_eq!(q.get("bad"), "%zz");
         assert_eq!(q.get("missing"), "");
+        assert_eq!(decode_path("/networks/test%2001+x"), "/networks/test 01+x");
+        assert_eq!(decode_path("/images/me%2Fapp/json"), "/images/me/app/json");
     }
 }

@@ -50,6 +50,77 @@ fn arch() -> &'static str {
     }
 }
 
+fn git_commit() -> &'static str {
+    option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown")
+}
+
+/// `/etc/os-release`'s `VERSION_ID` (`12`), as dockerd's `OSVersion`.
+fn os_version() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_ID="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default()
+}
+
+/// The daemon's open descriptors and threads (dockerd's `NFd` and, for
+/// its goroutines, `NGoroutines`).
+fn fds_and_threads() -> (i64, i64) {
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64);
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (fds, threads)
+}
+
+/// `RegistryConfig` as dockerd reports it: loopback is always insecure;
+/// each `--insecure-registry` is a CIDR or a registry of its own.
+fn registry_config(insecure: &[String]) -> models::system::RegistryConfig {
+    use models::system::IndexInfo;
+    let mut cidrs = vec!["127.0.0.0/8".to_string()];
+    let mut index = std::collections::BTreeMap::new();
+    index.insert(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: "docker.io".into(),
+            mirrors: Vec::new(),
+            secure: true,
+            official: true,
+        },
+    );
+    for r in insecure {
+        let is_cidr = r.split_once('/').is_some_and(|(ip, bits)| {
+            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok()
+        });
+        if is_cidr {
+            if !cidrs.contains(r) {
+                cidrs.push(r.clone());
+            }
+        } else {
+            index.insert(
+                r.clone(),
+                IndexInfo {
+                    name: r.clone(),
+                    mirrors: Vec::new(),
+                    secure: false,
+                    official: false,
+                },
+            );
+        }
+    }
+    models::system::RegistryConfig {
+        allow_nondistributable_artifacts_cidrs: Some(Vec::new()),
+        allow_nondistributable_artifacts_hostnames: Some(Vec::new()),
+        insecure_registry_cidrs: Some(cidrs),
+        index_configs: index,
+        mirrors: Some(Vec::new()),
+    }
+}
+
 /// `/version`.
 pub fn version() -> Response<Body> {
     let v = env!("CARGO_PKG_VERSION");
@@ -59,6 +130,9 @@ pub fn version() -> Response<Body> {
         ("Os", "linux".into()),
         ("Arch", arch().into()),
         ("KernelVersion", kernel()),
+        ("Experimental", "false".into()),
+        ("GitCommit", git_commit().into()),
+        ("GoVersion", "none (Rust)".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -69,15 +143,26 @@ pub fn version() -> Response<Body> {
             platform: PlatformName {
                 name: "berth".into(),
             },
-            components: vec![ComponentVersion {
-                name: "Engine".into(),
-                version: v.into(),
-                details,
-            }],
+            // dockerd lists its runtime (runc) beside the engine: berth's
+            // is berth-runtime, built with it.
+            components: vec![
+                ComponentVersion {
+                    name: "Engine".into(),
+                    version: v.into(),
+                    details,
+                },
+                ComponentVersion {
+                    name: "berth-runtime".into(),
+                    version: v.into(),
+                    details: [("GitCommit".to_string(), git_commit().to_string())]
+                        .into_iter()
+                        .collect(),
+                },
+            ],
             version: v.into(),
             api_version: API_VERSION.into(),
             min_api_version: MIN_API_VERSION.into(),
-            git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").into(),
+            git_commit: git_commit().into(),
             go_version: "none (Rust)".into(),
             os: "linux".into(),
             arch: arch().into(),
@@ -116,6 +201,11 @@ pub fn info(d: &Daemon) -> Response<Body> {
         }
     }
     let strings = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let (n_fd, n_threads) = fds_and_threads();
+    // What the host's cgroups can limit (moby's `pkg/sysinfo`): the docker
+    // CLI warns about every limit `/info` says the host lacks.
+    let cg = runtime::cgroups::probe::Support::probe();
+    let sysctl_on = |p: &str| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "1");
     let mut info = Info {
         id: d.id.clone(),
         containers: running + paused + stopped,
@@ -163,11 +253,12 @@ pub fn info(d: &Daemon) -> Response<Body> {
                 })
                 .collect(),
         ),
-        default_runtime: "berth-runtime".into(),
+        default_runtime: engine::spec::DEFAULT_RUNTIME.into(),
         live_restore_enabled: true,
         plugins: PluginsInfo {
             volume: strings(&["local"]),
-            network: strings(&["bridge", "host", "none"]),
+            // Driver names: the `none` network's is `null`.
+            network: strings(&["bridge", "host", "null"]),
             authorization: None,
             log: strings(&["json-file", "local", "none"]),
         },
@@ -175,7 +266,25 @@ pub fn info(d: &Daemon) -> Response<Body> {
             local_node_state: "inactive".into(),
             ..Default::default()
         },
-        warnings: Some(Vec::new()),
+        memory_limit: cg.memory_limit,
+        swap_limit: cg.swap_limit,
+        cpu_cfs_period: cg.cpu_cfs,
+        cpu_cfs_quota: cg.cpu_cfs,
+        cpu_shares: cg.cpu_shares,
+        cpu_set: cg.cpuset,
+        pids_limit: cg.pids,
+        oom_kill_disable: cg.oom_kill_disable,
+        ipv4_forwarding: sysctl_on("/proc/sys/net/ipv4/ip_forward"),
+        bridge_nf_iptables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+        bridge_nf_ip6tables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
+        index_server_address: "https://index.docker.io/v1/".into(),
+        system_time: engine::time::now(),
+        // Go's nil slice when there is nothing to warn of.
+        warnings: None,
+        nfd: n_fd,
+        ngoroutines: n_threads,
+        os_version: os_version(),
+        registry_config: Some(registry_config(&d.settings.insecure_registries)),
         ..Default::default()
     };
     if d.engine.is_rootless() {
@@ -230,8 +339,7 @@ pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         return Err(bad("until"));
     }
     let (past, mut rx) = d.events.subscribe();
-    let (mut tx, body) =
-        http_body_util::channel::Channel::<bytes::Bytes, std::convert::Infallible>::new(16);
+    let (mut tx, body) = http_body_util::channel::Channel::<bytes::Bytes, std::io::Error>::new(16);
     tokio::spawn(async move {
         let line = |v: &models::events::Message| {
             let mut b = serde_json::to_vec(v).unwrap_or_default();

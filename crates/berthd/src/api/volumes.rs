@@ -26,9 +26,13 @@ fn event(d: &Daemon, name: &str, action: &str) {
     d.events.emit("volume", action, name, a);
 }
 
-/// `GET /volumes?filters=`.
+/// `GET /volumes?filters=`: `dangling`, `name`, `driver`, `label` (moby's
+/// `acceptedListFilters`; `label!` is for prune).
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let f = filters(q);
+    let parsed = q.go_filters()?;
+    parsed.validate(&["dangling", "name", "driver", "label"])?;
+    parsed.bool_or("dangling", false)?;
+    let f = parsed.as_map().clone();
     let e = d.engine.clone();
     let volumes = blocking(move || e.volume_list(&f)).await?;
     Ok(json(
@@ -94,7 +98,12 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
 
 /// `POST /volumes/prune?filters=`.
 pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let f = filters(q);
+    let mut f = filters(q);
+    // As moby: before API 1.42 a prune takes every unused volume, not only
+    // the anonymous ones.
+    if q.version() < (1, 42) {
+        f.insert("all".into(), vec!["true".into()]);
+    }
     let e = d.engine.clone();
     let (gone, space) = blocking(move || e.volume_prune(&f)).await?;
     for n in &gone {

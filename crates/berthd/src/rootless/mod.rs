@@ -226,12 +226,23 @@ pub fn info(info: &mut models::system::Info) {
     info.security_options
         .get_or_insert_with(Vec::new)
         .push("name=rootless".into());
-    let warnings = info.warnings.get_or_insert_with(Vec::new);
+    let mut warnings = info.warnings.take().unwrap_or_default();
     if matches!(
         engine::rootless::cgroups(),
         Some(engine::rootless::Cgroups::None)
     ) {
         info.cgroup_driver = "none".into();
+        // Nothing to limit with: the docker CLI then warns of each
+        // (`WARNING: No memory limit support`), as with dockerd rootless.
+        info.memory_limit = false;
+        info.swap_limit = false;
+        info.kernel_memory_tcp = false;
+        info.cpu_cfs_period = false;
+        info.cpu_cfs_quota = false;
+        info.cpu_shares = false;
+        info.cpu_set = false;
+        info.pids_limit = false;
+        info.oom_kill_disable = false;
         warnings.push(if info.cgroup_version == "2" {
             "WARNING: Running in rootless-mode without cgroups. Systemd is required to enable cgroups in rootless-mode.".into()
         } else {
@@ -264,6 +275,8 @@ pub fn info(info: &mut models::system::Info) {
             ));
         }
     }
+    // Go's nil slice when there is nothing to warn of.
+    info.warnings = (!warnings.is_empty()).then_some(warnings);
 }
 
 /// The daemon user's group on the host (0 inside the namespace maps to it).

@@ -99,7 +99,7 @@ impl PortDriver for Builtin {
 /// the host's namespace: the sysctl is per namespace.
 fn check_privileged(
     proto: Proto,
-    host_ip: Option<std::net::Ipv4Addr>,
+    host_ip: Option<std::net::IpAddr>,
     port: u16,
 ) -> Result<(), String> {
     let start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
@@ -109,12 +109,16 @@ fn check_privileged(
     if port == 0 || port >= start {
         return Ok(());
     }
-    let ip = host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    let (family, addr) = match host_ip {
+        Some(std::net::IpAddr::V6(ip)) => ("6", format!("[{ip}]:{port}")),
+        Some(std::net::IpAddr::V4(ip)) => ("4", format!("{ip}:{port}")),
+        None => ("4", format!("0.0.0.0:{port}")),
+    };
     Err(format!(
         "error while calling PortManager.AddPort(): cannot expose privileged port {port}, \
          you can add 'net.ipv4.ip_unprivileged_port_start={port}' to /etc/sysctl.conf \
          (currently {start}), or choose a larger port number (>= {start}): \
-         listen {}4 {ip}:{port}: bind: permission denied",
+         listen {}{family} {addr}: bind: permission denied",
         proto.as_str()
     ))
 }

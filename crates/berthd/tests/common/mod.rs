@@ -26,6 +26,10 @@ pub struct Daemon {
     pub bip: String,
     /// More flags for berthd (kept for a restart).
     pub extra: Vec<String>,
+    /// The network namespace it runs in (`ip netns exec`), if not the host's.
+    pub netns: Option<String>,
+    /// More environment for berthd (kept for a restart).
+    pub env: Vec<(String, String)>,
 }
 
 /// A bridge name and a /24 no route and no other test daemon uses: the
@@ -58,19 +62,64 @@ impl Daemon {
 
     /// A daemon with more flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// A daemon with more flags and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let (bridge, bip) = private_bridge();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let child = Self::spawn(dir.path(), &bridge, &bip, &extra);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(dir.path(), &bridge, &bip, &extra, &env, None);
         let d = Daemon {
             child,
             dir,
             bridge,
             bip,
             extra,
+            netns: None,
+            env,
         };
         d.wait_ready();
         d
+    }
+
+    /// A daemon with busybox, run in network namespace `netns` (made by the
+    /// caller, who deletes it after the daemon: its bridges and nftables
+    /// tables go with it), with its default bridge on `bip`.
+    pub fn with_busybox_in(netns: &str, bip: &str, extra: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let (bridge, _) = private_bridge();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(dir.path(), &bridge, bip, &extra, &[], Some(netns));
+        let d = Daemon {
+            child,
+            dir,
+            bridge,
+            bip: bip.to_string(),
+            extra,
+            netns: Some(netns.to_string()),
+            env: Vec::new(),
+        };
+        d.wait_ready();
+        d.import_busybox();
+        d
+    }
+
+    fn import_busybox(&self) {
+        let tar = busybox_tar(self.dir.path());
+        let (code, out, err) = self.docker(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            tar.to_str().unwrap(),
+            "busybox",
+        ]);
+        assert_eq!(code, 0, "import: {out}{err}");
     }
 
     /// The nftables table of this daemon's bridge.
@@ -86,20 +135,30 @@ impl Daemon {
     /// [`Daemon::with_busybox`] with more flags for berthd.
     pub fn with_busybox_and(extra: &[&str]) -> Daemon {
         let d = Daemon::start_with(extra);
-        let tar = busybox_tar(d.dir.path());
-        let (code, out, err) = d.docker(&[
-            "import",
-            "-c",
-            "CMD [\"sh\"]",
-            tar.to_str().unwrap(),
-            "busybox",
-        ]);
-        assert_eq!(code, 0, "import: {out}{err}");
+        d.import_busybox();
         d
     }
 
-    fn spawn(dir: &std::path::Path, bridge: &str, bip: &str, extra: &[String]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_berthd"))
+    fn spawn(
+        dir: &std::path::Path,
+        bridge: &str,
+        bip: &str,
+        extra: &[String],
+        env: &[(String, String)],
+        netns: Option<&str>,
+    ) -> Child {
+        // Only the network namespace: the host's mounts (its cgroups) stay
+        // in view, as `ip netns exec`'s fresh /sys would hide them.
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}"))
+                    .arg(env!("CARGO_BIN_EXE_berthd"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_berthd")),
+        };
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .args(["--bridge", bridge, "--bip", bip])
             .args(extra)
             .arg("-H")
@@ -128,8 +187,20 @@ impl Daemon {
 
     /// A new daemon on the same roots and socket.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path(), &self.bridge, &self.bip, &self.extra);
+        self.child = Self::spawn(
+            self.dir.path(),
+            &self.bridge,
+            &self.bip,
+            &self.extra,
+            &self.env,
+            self.netns.as_deref(),
+        );
         self.wait_ready();
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -172,6 +243,100 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// One API request through curl with `body` (sent as is) and extra
+    /// headers; returns the status and the body (de-chunked).
+    pub fn curl(&self, method: &str, path: &str, headers: &[&str], body: &[u8]) -> (u16, Vec<u8>) {
+        let (status, _, body) = self.curl_head(method, path, headers, body);
+        (status, body)
+    }
+
+    /// [`Daemon::curl`] with the response's headers (lower-cased names).
+    pub fn curl_head(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        use std::process::Stdio;
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-D",
+            "/dev/stderr",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(self.socket())
+        .args(["-X", method]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        if !body.is_empty() {
+            cmd.args(["--data-binary", "@-"]);
+        }
+        let mut child = cmd
+            .arg(format!("http://berth{path}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("curl is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(body).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "curl {method} {path}");
+        let mut text = out.stdout;
+        let nl = text.iter().rposition(|b| *b == b'\n').unwrap();
+        let status = std::str::from_utf8(&text[nl + 1..])
+            .unwrap()
+            .parse()
+            .unwrap();
+        text.truncate(nl);
+        let head = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+        (status, head, text)
+    }
+
+    /// A JSON-lines stream (build, pull, load) decoded line by line.
+    pub fn curl_lines(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &[u8],
+    ) -> (u16, Vec<serde_json::Value>) {
+        let (status, text) = self.curl(method, path, headers, body);
+        let lines = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                serde_json::from_slice(l)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)))
+            })
+            .collect();
+        (status, lines)
+    }
+}
+
+/// A tar of `(name, bytes)` files, for request bodies.
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // Containers outlive the daemon by design: remove them first.
@@ -190,10 +355,12 @@ impl Drop for Daemon {
             .args(["link", "del", &self.bridge])
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.nft_table()])
-            .stderr(std::process::Stdio::null())
-            .status();
+        for family in ["ip", "ip6"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.nft_table()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -251,6 +418,44 @@ pub fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> (i32, Str
         .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A static binary compiled here from C with `gcc -static` (build-essential),
+/// to put into busybox containers or run as a probe.
+pub fn static_c(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("gcc (build-essential) is installed");
+    assert!(
+        out.status.success(),
+        "gcc -static {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Runs `args` on the host as the unprivileged user `nobody` (65534, no
+/// supplementary groups); (exit code, stdout, stderr). Through a shell: setpriv
+/// keeps its capabilities until its own `execve`, so the command's path would
+/// be looked up with root's powers; the shell's lookup is nobody's.
+pub fn as_nobody(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["--", "/bin/sh", "-c", "exec \"$@\"", "sh"])
+        .args(args)
+        .output()
+        .expect("setpriv (util-linux) is installed");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -21,18 +21,30 @@
 //! User-defined networks (`user.rs`) are bridges of their own
 //! (`br-<id12>`), with their addresses in their own records of the same
 //! table, and the embedded DNS server (`net::dns`) for the containers on
-//! them; a container may be on several (`eth0`, `eth1`…).
+//! them; a container may be on several (`eth0`, `eth1`…). Which networks
+//! a container is on, and what each endpoint asks for, is `endpoint.rs`'s;
+//! published ports are `publish.rs`'s; legacy links `links.rs`'s; the
+//! `/etc` files `etc.rs`'s. A network with IPv6 (`EnableIPv6`, or the
+//! daemon's `--ipv6` for the default bridge) gives each container an IPv6
+//! address beside its IPv4 one, from the network's record too.
 
+mod connect;
+pub mod endpoint;
+pub mod etc;
+mod links;
+mod publish;
 mod shapes;
 mod user;
 
-pub use user::NetworkCreate;
+pub use user::{IpamPool, NetworkCreate};
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use models::container::{CreateBody, PortBinding};
+use models::container::CreateBody;
+use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
@@ -59,6 +71,10 @@ pub struct NetState {
     /// Whether this daemon has written the nftables table (a daemon without
     /// a default bridge writes it only once it has a user network).
     wrote: bool,
+    /// Whether it has written the IPv6 one.
+    wrote6: bool,
+    /// The relay of IPv6 connections the DNAT cannot carry.
+    pub(crate) proxy: Option<Arc<net::proxy::Proxy>>,
 }
 
 /// A user-defined network's bridge, set up.
@@ -66,6 +82,32 @@ pub struct NetState {
 pub(crate) struct UserBridge {
     bridge: net::Bridge,
     internal: bool,
+    /// `com.docker.network.bridge.enable_icc`.
+    icc: bool,
+    /// `com.docker.network.bridge.enable_ip_masquerade`.
+    masquerade: bool,
+}
+
+impl UserBridge {
+    fn rule(&self) -> net::nft::BridgeRule {
+        let mut r = self.bridge.rule(self.internal);
+        r.icc = self.icc;
+        r.masquerade = self.masquerade;
+        r
+    }
+}
+
+/// Daemon-wide settings of containers' networking (dockerd's `dns-search`,
+/// `dns-opts`, `host-gateway-ip`; its `dns` is [`Engine::dns_servers`]).
+#[derive(Debug, Clone, Default)]
+pub struct NetOptions {
+    /// Search domains of containers that set none.
+    pub dns_search: Vec<String>,
+    /// Resolver options of containers that set none.
+    pub dns_options: Vec<String>,
+    /// What `--add-host NAME:host-gateway` stands for (default: the
+    /// default bridge's gateway).
+    pub host_gateway_ip: Option<IpAddr>,
 }
 
 /// A network's record (table `networks`).
@@ -97,12 +139,34 @@ pub struct NetworkRecord {
     pub ip_range: String,
     /// Whether the subnet was given (a static `--ip` needs one, as Docker).
     pub user_subnet: bool,
+    /// Whether the IPv6 subnet was given (a static `--ip6` needs one).
+    pub user_subnet6: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Driver options, as given.
     pub options: BTreeMap<String, String>,
     /// MTU of the bridge and its veths.
     pub mtu: u32,
+    /// `EnableIPv6`: containers get an IPv6 address too.
+    pub ipv6: bool,
+    /// The IPv6 subnet (a network with IPv6).
+    pub subnet6: String,
+    /// The IPv6 gateway.
+    pub gateway6: String,
+    /// `--ip-range` of the IPv6 subnet (empty: the subnet).
+    pub ip_range6: String,
+    /// IPv6 addresses handed out: address -> container id.
+    pub allocated6: BTreeMap<String, String>,
+    /// The last IPv6 address handed out.
+    pub last6: Option<Ipv6Addr>,
+    /// The IPAM config as inspect shows it (the pools given, or picked).
+    pub ipam: Vec<IpamPool>,
+    /// `IPAM.Options`, as given (`None`: shown as `null`).
+    pub ipam_options: Option<BTreeMap<String, String>>,
+    /// `Attachable`.
+    pub attachable: bool,
+    /// `Ingress`.
+    pub ingress: bool,
 }
 
 impl NetworkRecord {
@@ -127,6 +191,13 @@ pub struct UserEndpoint {
     pub static_ip: bool,
     /// It holds the default route.
     pub default_route: bool,
+    /// The IPv6 address was asked for (`--ip6`).
+    #[serde(default)]
+    pub static_ip6: bool,
+    /// The endpoint config as given (echoed by inspect: `IPAMConfig`,
+    /// `Links`, `MacAddress`).
+    #[serde(default)]
+    pub config: EndpointSettings,
 }
 
 /// What a running container got (`network.json`).
@@ -181,6 +252,22 @@ pub struct NetPlan {
     pub etc: EtcNet,
     /// The host name when the network dictates it (`container:X`: X's).
     pub hostname: Option<String>,
+    /// What else goes into the `/etc` files.
+    pub extra: etc::EtcExtra,
+    /// Legacy links' environment, before the container's own.
+    pub env: Vec<String>,
+}
+
+impl NetPlan {
+    fn new(netns: NetNs, etc: EtcNet) -> NetPlan {
+        NetPlan {
+            netns,
+            etc,
+            hostname: None,
+            extra: Default::default(),
+            env: Vec::new(),
+        }
+    }
 }
 
 /// The three networks every Docker daemon has.
@@ -197,73 +284,6 @@ pub fn mode_of(config: &CreateBody) -> String {
         "" | "default" => "bridge".into(),
         m => m.to_string(),
     }
-}
-
-/// A port to publish: container port, protocol, host address (`None`:
-/// all), host port spec (empty: any).
-type Wanted = (u16, net::Proto, Option<Ipv4Addr>, String);
-
-/// The ports a container publishes: (container port, proto, host ip, host
-/// port spec) from `PortBindings`, and every `ExposedPorts` entry with a
-/// free port when `PublishAllPorts`.
-fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineError> {
-    let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
-    let mut out = Vec::new();
-    let hc = &config.host_config;
-    let bindings = hc.port_bindings.clone().unwrap_or_default();
-    for (key, list) in &bindings {
-        let (port, proto) = net::ports::parse_key(key)
-            .ok_or_else(|| bad(format!("invalid port specification: {key:?}")))?;
-        let list = list.clone().unwrap_or_default();
-        let list = if list.is_empty() {
-            vec![PortBinding::default()]
-        } else {
-            list
-        };
-        for b in list {
-            let host_ip = match b.host_ip.as_str() {
-                "" | "0.0.0.0" => None,
-                ip => match ip.parse::<Ipv4Addr>() {
-                    Ok(a) => Some(a),
-                    // IPv6 bindings (`::`) are left out: the bridge is IPv4.
-                    Err(_) if ip.contains(':') => continue,
-                    Err(_) => return Err(bad(format!("invalid IP address: {ip}"))),
-                },
-            };
-            out.push((port, proto, host_ip, b.host_port.clone()));
-        }
-    }
-    if hc.publish_all_ports {
-        for key in config.config.exposed_ports.keys() {
-            if bindings.contains_key(key) {
-                continue;
-            }
-            if let Some((port, proto)) = net::ports::parse_key(key) {
-                out.push((port, proto, None, String::new()));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The host ports a spec names: empty is any (0), `8080`, or a range
-/// `8000-8010`.
-fn host_ports(spec: &str) -> Result<Vec<u16>, EngineError> {
-    let bad = || {
-        EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!("invalid hostPort: {spec}"),
-        )
-    };
-    if spec.is_empty() {
-        return Ok(vec![0]);
-    }
-    let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
-    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    if a > b {
-        return Err(bad());
-    }
-    Ok((a..=b).collect())
 }
 
 /// The host's `resolv.conf` as a container on the bridge gets it, Docker's
@@ -371,6 +391,12 @@ impl Engine {
             net::dns::Server::start(Default::default(), upstreams)
                 .map_err(|e| sys(format!("start the embedded DNS server: {e}")))?,
         );
+        self.net_state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .proxy = Some(Arc::new(
+            net::proxy::Proxy::start().map_err(|e| sys(format!("start the port relay: {e}")))?,
+        ));
         let running: Vec<ContainerRecord> = self
             .container_records()?
             .into_iter()
@@ -404,16 +430,28 @@ impl Engine {
         bridge.sweep(&self.netns_dir(), &with_netns).map_err(sys)?;
         let subnet = bridge.subnet.to_string();
         let gateway = bridge.gateway.to_string();
+        let subnet6 = bridge.v6.map(|(_, s)| s.to_string()).unwrap_or_default();
+        let gateway6 = bridge.v6.map(|(g, _)| g.to_string()).unwrap_or_default();
+        let mtu = bridge.config.mtu;
         self.store().meta().write(|w| {
             if let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &bridge_id)? {
                 r.allocated.retain(|_, cid| keep.contains(cid));
+                r.allocated6.retain(|_, cid| keep.contains(cid));
                 if r.subnet != subnet {
                     // A new subnet (`bip` changed): old addresses mean nothing.
                     r.allocated.clear();
                     r.last = None;
                 }
+                if r.subnet6 != subnet6 {
+                    r.allocated6.clear();
+                    r.last6 = None;
+                }
                 r.subnet = subnet.clone();
                 r.gateway = gateway.clone();
+                r.ipv6 = !subnet6.is_empty();
+                r.subnet6 = subnet6.clone();
+                r.gateway6 = gateway6.clone();
+                r.mtu = mtu;
                 w.put(Table::Networks, &bridge_id, &r)?;
             }
             Ok::<_, store::meta::MetaError>(())
@@ -429,52 +467,140 @@ impl Engine {
             .map_or_else(|| "berth".to_string(), |c| c.bridge.config.table.clone())
     }
 
-    /// Writes berth's nftables table whole: every bridge, every published
-    /// port. Called with the state's lock held, so that writes go in order.
+    /// Writes berth's nftables tables whole: every bridge, every published
+    /// port; the IPv6 table once a bridge has IPv6. Called with the state's
+    /// lock held, so that writes go in order.
     fn apply_table(&self, st: &mut NetState) -> Result<(), EngineError> {
         let mut rules = Vec::new();
         if let Some(ctx) = &self.net {
             rules.push(ctx.bridge.rule(false));
         }
-        rules.extend(st.users.values().map(|u| u.bridge.rule(u.internal)));
+        rules.extend(st.users.values().map(UserBridge::rule));
         if rules.is_empty() && !st.wrote {
             return Ok(());
         }
         st.wrote = true;
         let all: Vec<net::Forward> = st.forwards.values().flatten().cloned().collect();
-        net::nft::apply(&net::nft::ruleset(&self.nft_table(), &rules, &all))
-            .map_err(|e| sys(format!("write nftables table {}: {e}", self.nft_table())))
+        let table = self.nft_table();
+        let write = |family| {
+            net::nft::apply_family(family, &table, &rules, &all)
+                .map_err(|e| sys(format!("write nftables table {table}: {e}")))
+        };
+        write(net::nft::Family::V4)?;
+        if st.wrote6 || rules.iter().any(|r| r.subnet6.is_some()) {
+            st.wrote6 = true;
+            write(net::nft::Family::V6)?;
+        }
+        Ok(())
     }
 
-    /// Checks a create body's network mode and ports (Docker's errors).
-    pub(crate) fn network_check(&self, config: &CreateBody) -> Result<(), EngineError> {
+    /// Checks a create body's network settings (Docker's errors) and puts
+    /// its `NetworkMode`'s network among its endpoints, each endpoint keyed
+    /// by its network's name, as Docker records them.
+    pub(crate) fn network_prepare(&self, config: &mut CreateBody) -> Result<(), EngineError> {
         let mode = mode_of(config);
-        match mode.as_str() {
-            "bridge" | "none" | "host" => {}
-            m if m.starts_with("container:") => {
-                self.find_container(&m["container:".len()..])?;
-            }
-            _ => {}
+        if let Some(other) = mode.strip_prefix("container:") {
+            self.find_container(other)?;
         }
-        self.user_network_check(config)?;
-        for (_, _, _, spec) in wanted_ports(config)? {
-            host_ports(&spec)?;
+        let hc = &config.host_config;
+        for (_, _, _, spec) in publish::wanted_ports(config)? {
+            publish::host_ports(&spec)?;
+        }
+        let extra: Vec<String> = hc.extra_hosts.clone().unwrap_or_default();
+        etc::extra_hosts(&extra, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+            .map_err(|m| EngineError::new(ErrorKind::InvalidArgument, m))?;
+        for l in hc.links.iter().flatten() {
+            let (target, _) = endpoint::parse_link(l);
+            self.find_container(&target).map_err(|_| {
+                EngineError::new(
+                    ErrorKind::NotFound,
+                    format!("could not get container for {target}"),
+                )
+            })?;
+        }
+        let mac = &config.config.mac_address;
+        if !mac.is_empty() {
+            endpoint::parse_mac(mac).ok_or_else(|| {
+                EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid MAC address {mac}"),
+                )
+            })?;
+        }
+        if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
+            return Ok(());
+        }
+        // The endpoints, keyed by their networks' names.
+        let given = config.networking_config.endpoints();
+        let mut eps = std::collections::BTreeMap::new();
+        for (name, ep) in given {
+            let r = self.find_network(&name)?;
+            if r.name == "host" || r.name == "none" {
+                return Err(EngineError::new(
+                    ErrorKind::InvalidArgument,
+                    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+                ));
+            }
+            self.check_endpoint(&r, &ep)?;
+            eps.insert(r.name, Some(ep));
+        }
+        let mode_net = match self.find_network(&mode) {
+            Ok(r) => r,
+            // No default bridge: such a container is on `none`.
+            Err(_) if mode == "bridge" && self.net.is_none() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !eps.contains_key(&mode_net.name) {
+            eps.insert(mode_net.name.clone(), Some(EndpointSettings::default()));
+        }
+        config.networking_config.endpoints_config = Some(eps);
+        Ok(())
+    }
+
+    /// Checks what an endpoint config asks of network `r` (Docker's rules:
+    /// a static address needs a subnet given by the user).
+    pub(crate) fn check_endpoint(
+        &self,
+        r: &NetworkRecord,
+        ep: &EndpointSettings,
+    ) -> Result<(), EngineError> {
+        let spec = endpoint::EndpointSpec::parse(ep)?;
+        // As moby's validateEndpointSettings: each family's static address
+        // needs a subnet of that family given by the user.
+        if (spec.ip.is_some() && !r.user_subnet) || (spec.ip6.is_some() && !r.user_subnet6) {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                if r.is_user() {
+                    "user specified IP address is supported only when connecting to networks with user configured subnets"
+                } else {
+                    "user specified IP address is supported on user defined networks only"
+                },
+            ));
+        }
+        if !spec.aliases.is_empty() && !r.is_user() {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
         }
         Ok(())
     }
 
     /// Before a start: the container's namespace, veth, address and ports
-    /// (bridge), or what the other modes need.
+    /// (bridge), or what the other modes need, and the `/etc` extras.
     pub(crate) fn network_attach(&self, c: &ContainerRecord) -> Result<NetPlan, EngineError> {
+        let mut plan = self.attach_mode(c)?;
+        if let Err(e) = self.plan_extras(c, &mut plan) {
+            self.network_detach(&c.id);
+            return Err(e);
+        }
+        Ok(plan)
+    }
+
+    fn attach_mode(&self, c: &ContainerRecord) -> Result<NetPlan, EngineError> {
         let mode = mode_of(&c.config);
-        let plan = |netns, etc| NetPlan {
-            netns,
-            etc,
-            hostname: None,
-        };
         match mode.as_str() {
             "none" => self.attach_none(c, mode),
-            "bridge" if self.net.is_none() => self.attach_none(c, "none".into()),
             "host" => {
                 self.write_attachment(
                     &c.id,
@@ -483,70 +609,80 @@ impl Engine {
                         ..Default::default()
                     },
                 )?;
-                Ok(plan(NetNs::Host, EtcNet::Host))
+                Ok(NetPlan::new(NetNs::Host, EtcNet::Host))
             }
-            "bridge" => {
-                let plan = self.attach_bridge(c)?;
-                // User networks connected to a container of the default
-                // bridge come after its `eth0`.
-                if let Err(e) = self.connect_wanted(c) {
-                    self.network_detach(&c.id);
-                    return Err(e);
-                }
-                Ok(plan)
-            }
-            m if m.starts_with("container:") => {
-                let other = self.find_container(&m["container:".len()..])?;
-                let State::Running(pid, _) = self.state(&other) else {
-                    return Err(EngineError::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "cannot join network of a non running container: {}",
-                            &m["container:".len()..]
-                        ),
-                    ));
-                };
-                if other.id == c.id {
-                    return Err(EngineError::new(
-                        ErrorKind::InvalidArgument,
-                        "cannot join own network",
-                    ));
-                }
-                let path = match self.attachment(&other.id) {
-                    Some(a) if a.mode.starts_with("container:") || a.mode == "host" => {
-                        PathBuf::from(format!("/proc/{pid}/ns/net"))
+            m if m.starts_with("container:") => self.attach_container(c, m),
+            _ => {
+                let eps = endpoint::endpoints(&c.config);
+                let on_bridge = eps.iter().any(|(n, _)| n == "bridge" || n == "default");
+                if on_bridge && self.net.is_some() {
+                    let plan = self.attach_bridge(c, &eps)?;
+                    // User networks come after its `eth0`.
+                    if let Err(e) = self.connect_wanted(c) {
+                        self.network_detach(&c.id);
+                        return Err(e);
                     }
-                    Some(Attachment {
-                        endpoint: Some(e), ..
-                    }) => e.netns,
-                    _ => PathBuf::from(format!("/proc/{pid}/ns/net")),
-                };
-                self.write_attachment(
-                    &c.id,
-                    &Attachment {
-                        mode: format!("container:{}", other.id),
-                        ..Default::default()
-                    },
-                )?;
-                let netns = if self.attachment(&other.id).is_some_and(|a| a.mode == "host") {
-                    NetNs::Host
+                    Ok(plan)
+                } else if eps.iter().all(|(n, _)| endpoint::predefined(n)) {
+                    self.attach_none(c, "none".into())
                 } else {
-                    NetNs::Join(path)
-                };
-                // X's name too, as Docker gives a container joining X.
-                let hostname =
-                    std::fs::read_to_string(self.container_dir(&other.id).join("etc/hostname"))
-                        .ok()
-                        .map(|h| h.trim().to_string())
-                        .filter(|h| !h.is_empty());
-                Ok(NetPlan {
-                    netns,
-                    etc: EtcNet::Shared(self.container_dir(&other.id).join("etc")),
-                    hostname,
-                })
+                    self.attach_user(c)
+                }
             }
-            _ => self.attach_user(c),
         }
+    }
+
+    /// `container:<name|id>`: that running container's namespace.
+    fn attach_container(&self, c: &ContainerRecord, m: &str) -> Result<NetPlan, EngineError> {
+        let other = self.find_container(&m["container:".len()..])?;
+        let State::Running(pid, _) = self.state(&other) else {
+            return Err(EngineError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "cannot join network of a non running container: {}",
+                    &m["container:".len()..]
+                ),
+            ));
+        };
+        if other.id == c.id {
+            return Err(EngineError::new(
+                ErrorKind::InvalidArgument,
+                "cannot join own network",
+            ));
+        }
+        let path = match self.attachment(&other.id) {
+            Some(a) if a.mode.starts_with("container:") || a.mode == "host" => {
+                PathBuf::from(format!("/proc/{pid}/ns/net"))
+            }
+            Some(Attachment {
+                endpoint: Some(e), ..
+            }) => e.netns,
+            Some(Attachment { netns: Some(p), .. }) => p,
+            _ => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        };
+        self.write_attachment(
+            &c.id,
+            &Attachment {
+                mode: format!("container:{}", other.id),
+                ..Default::default()
+            },
+        )?;
+        let netns = if self.attachment(&other.id).is_some_and(|a| a.mode == "host") {
+            NetNs::Host
+        } else {
+            NetNs::Join(path)
+        };
+        // X's name too, as Docker gives a container joining X.
+        let hostname = std::fs::read_to_string(self.container_dir(&other.id).join("etc/hostname"))
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty());
+        let mut plan = NetPlan::new(
+            netns,
+            EtcNet::Shared(self.container_dir(&other.id).join("etc")),
+        );
+        plan.hostname = hostname;
+        Ok(plan)
     }
 
     /// A namespace with `lo` up and nothing else.
@@ -562,25 +698,27 @@ impl Engine {
                 ..Default::default()
             },
         )?;
-        Ok(NetPlan {
-            netns: NetNs::Join(path),
-            etc: EtcNet::Loopback,
-            hostname: None,
-        })
+        Ok(NetPlan::new(NetNs::Join(path), EtcNet::Loopback))
     }
 
     fn write_attachment(&self, id: &str, a: &Attachment) -> Result<(), EngineError> {
         let path = self.attachment_path(id);
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(a).map_err(sys)?)
+        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(sys)?)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(sys)
     }
 
-    /// Takes the next free address of the bridge for `id`.
-    fn allocate(&self, ctx: &NetContext, id: &str) -> Result<Ipv4Addr, EngineError> {
+    /// Takes the next free address of the bridge for `id` (and an IPv6
+    /// one when the bridge has IPv6).
+    fn allocate(
+        &self,
+        ctx: &NetContext,
+        id: &str,
+    ) -> Result<(Ipv4Addr, Option<Ipv6Addr>), EngineError> {
         let subnet = ctx.bridge.subnet;
         let gateway = ctx.bridge.gateway;
+        let v6 = ctx.bridge.v6;
         self.store().meta().write(|w| {
             let mut r: NetworkRecord = w
                 .get(Table::Networks, &ctx.bridge_id)?
@@ -592,10 +730,25 @@ impl Engine {
                     format!("no available IPv4 addresses on this network's address pools: bridge ({subnet})"),
                 )));
             };
+            let ip6 = match v6 {
+                Some((gw6, sub6)) => {
+                    let taken6 = |ip: Ipv6Addr| r.allocated6.contains_key(&ip.to_string());
+                    let Some(ip6) = net::ipam::next_free6(sub6, gw6, r.last6, &taken6) else {
+                        return Ok(Err(EngineError::new(
+                            ErrorKind::System,
+                            format!("no available IPv6 addresses on this network's address pools: bridge ({sub6})"),
+                        )));
+                    };
+                    r.allocated6.insert(ip6.to_string(), id.to_string());
+                    r.last6 = Some(ip6);
+                    Some(ip6)
+                }
+                None => None,
+            };
             r.allocated.insert(ip.to_string(), id.to_string());
             r.last = Some(ip);
             w.put(Table::Networks, &ctx.bridge_id, &r)?;
-            Ok::<_, store::meta::MetaError>(Ok(ip))
+            Ok::<_, store::meta::MetaError>(Ok((ip, ip6)))
         })?
     }
 
@@ -606,31 +759,43 @@ impl Engine {
             .store()
             .meta()
             .get::<NetworkRecord>(Table::Networks, &ctx.bridge_id)?
-            .is_some_and(|r| r.allocated.values().any(|c| c == id));
+            .is_some_and(|r| {
+                r.allocated.values().any(|c| c == id) || r.allocated6.values().any(|c| c == id)
+            });
         if !held {
             return Ok(());
         }
-        self.store().meta().write(|w| {
-            if let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &ctx.bridge_id)? {
-                let before = r.allocated.len();
-                r.allocated.retain(|_, cid| cid != id);
-                if r.allocated.len() != before {
-                    w.put(Table::Networks, &ctx.bridge_id, &r)?;
-                }
-            }
-            Ok::<_, store::meta::MetaError>(())
-        })?;
-        Ok(())
+        self.free_in(&ctx.bridge_id, id)
     }
 
-    fn attach_bridge(&self, c: &ContainerRecord) -> Result<NetPlan, EngineError> {
+    fn attach_bridge(
+        &self,
+        c: &ContainerRecord,
+        eps: &[(String, EndpointSettings)],
+    ) -> Result<NetPlan, EngineError> {
         let Some(ctx) = &self.net else {
             return Err(sys("the default bridge is not set up"));
         };
-        wanted_ports(&c.config)?;
-        let ip = self.allocate(ctx, &c.id)?;
+        publish::wanted_ports(&c.config)?;
+        let ep = eps
+            .iter()
+            .find(|(n, _)| n == "bridge" || n == "default")
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default();
+        let spec = endpoint::EndpointSpec::parse(&ep)?;
+        // `Config.MacAddress` (API < 1.44) is the default network's.
+        let mac = spec
+            .mac
+            .or_else(|| endpoint::parse_mac(&c.config.config.mac_address));
+        let (ip, ip6) = self.allocate(ctx, &c.id)?;
+        runtime::trace::mark("address allocated");
         let netns = self.netns_dir().join(&c.id);
-        let endpoint = match ctx.bridge.attach(&c.id, ip, &netns) {
+        let iface = net::Iface {
+            ip6,
+            mac,
+            ..net::Iface::eth0(ip)
+        };
+        let endpoint = match ctx.bridge.attach(&c.id, &iface, &netns) {
             Ok(e) => e,
             Err(e) => {
                 let _ = self.free(ctx, &c.id);
@@ -642,86 +807,19 @@ impl Engine {
             endpoint: Some(endpoint.clone()),
             ..Default::default()
         };
+        runtime::trace::mark("netns and veth made");
         // Written before the ports: a release after a failure below finds it.
         self.write_attachment(&c.id, &a)?;
-        self.publish(c, &mut a, ip, &endpoint.veth)?;
-        Ok(NetPlan {
-            netns: NetNs::Join(netns),
-            etc: EtcNet::Address(ip),
-            hostname: None,
-        })
-    }
-
-    /// Publishes the ports the container asks for on its address `ip`:
-    /// holds the host ports, records the forwards in `a` and writes the
-    /// table. On failure the container's network is released.
-    fn publish(
-        &self,
-        c: &ContainerRecord,
-        a: &mut Attachment,
-        ip: Ipv4Addr,
-        veth: &str,
-    ) -> Result<(), EngineError> {
-        let wanted = wanted_ports(&c.config)?;
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held = Vec::new();
-        for (port, proto, host_ip, spec) in wanted {
-            let mut last_err = String::new();
-            let mut got = None;
-            for hp in host_ports(&spec)? {
-                let f = net::Forward {
-                    proto,
-                    host_ip,
-                    host_port: hp,
-                    ip,
-                    port,
-                };
-                match self.hold_port(&f) {
-                    Ok(r) => {
-                        got = Some(r);
-                        break;
-                    }
-                    Err(e) => last_err = e,
-                }
-            }
-            let Some((fd, host_port)) = got else {
-                drop(st);
-                self.network_detach(&c.id);
-                return Err(EngineError::new(
-                    ErrorKind::System,
-                    format!(
-                        "driver failed programming external connectivity on endpoint {} ({veth}): {last_err}",
-                        c.name
-                    ),
-                ));
-            };
-            held.push(fd);
-            a.forwards.push(net::Forward {
-                proto,
-                host_ip,
-                host_port,
-                ip,
-                port,
-            });
-        }
-        st.held.insert(c.id.clone(), held);
-        st.forwards.insert(c.id.clone(), a.forwards.clone());
-        let applied = self.apply_table(&mut st);
-        let written = self.write_attachment(&c.id, a);
-        drop(st);
-        if let Err(e) = applied.and(written) {
-            self.network_detach(&c.id);
-            return Err(e);
-        }
-        Ok(())
+        self.publish(c, &mut a, (ip, endpoint.ip6), &endpoint.veth)?;
+        let mut plan = NetPlan::new(NetNs::Join(netns), EtcNet::Address(ip));
+        plan.extra.ip6 = endpoint.ip6;
+        Ok(plan)
     }
 
     /// After a stop (or a failed start): the veth, namespace, address and
     /// ports go. Idempotent.
     pub(crate) fn network_detach(&self, id: &str) {
+        let _t = runtime::trace::span("network detach");
         let a = self.attachment(id);
         if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
             let _ = net::netns::remove(path);
@@ -729,6 +827,9 @@ impl Engine {
         {
             let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
             st.held.remove(id);
+            if let Some(p) = &st.proxy {
+                p.stop(id);
+            }
             if st.forwards.remove(id).is_some_and(|f| !f.is_empty()) {
                 let _ = self.apply_table(&mut st);
             }
@@ -745,6 +846,7 @@ impl Engine {
             if a.as_ref().is_some_and(|a| a.endpoint.is_some()) {
                 ctx.bridge.detach(&veth, &self.netns_dir().join(id));
             }
+            runtime::trace::mark("veth detached");
             let _ = self.free(ctx, id);
         }
         let _ = std::fs::remove_file(self.attachment_path(id));
@@ -753,9 +855,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+    use serde_json::json;
 
     fn body(v: serde_json::Value) -> CreateBody {
         models::de::from_value(v).unwrap()
@@ -771,32 +872,6 @@ mod tests {
             container_resolv_conf("search x\nnameserver 10.0.0.2\nnameserver 127.0.0.1\n"),
             "search x\nnameserver 10.0.0.2\n"
         );
-    }
-
-    #[test]
-    fn ports_wanted() {
-        let cfg = body(json!({
-            "ExposedPorts": {"80/tcp": {}, "53/udp": {}, "443/tcp": {}},
-            "HostConfig": {
-                "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}]},
-                "PublishAllPorts": true,
-            }
-        }));
-        let w = wanted_ports(&cfg).unwrap();
-        assert_eq!(w.len(), 3, "{w:?}");
-        assert_eq!(
-            w[0],
-            (
-                80,
-                net::Proto::Tcp,
-                Some(Ipv4Addr::LOCALHOST),
-                "8080".to_string()
-            )
-        );
-        assert!(w.contains(&(53, net::Proto::Udp, None, String::new())));
-        assert_eq!(host_ports("").unwrap(), vec![0]);
-        assert_eq!(host_ports("8000-8002").unwrap(), vec![8000, 8001, 8002]);
-        assert!(host_ports("x").is_err());
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! A container's network and the predefined networks in Docker's shapes:
 //! `NetworkSettings` of a container's inspect, `Ports` of its list entry,
-//! and `GET /networks[/{id}]` (moby `api/types/network`).
+//! and `GET /networks[/{id}]` (moby `api/types/network`), both families.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use models::container::{Port, PortBinding};
 use models::network::{
-    EndpointIpamConfig, EndpointResource, EndpointSettings, Ipam, IpamConfig, Network,
-    NetworkSettings,
+    EndpointResource, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings,
 };
 
-use super::{mode_of, NetworkRecord};
+use super::{endpoint, mode_of, NetworkRecord};
 use crate::containers::{ContainerRecord, State};
 use crate::{Engine, EngineError};
 
@@ -34,100 +32,99 @@ impl Engine {
         if let Some(a) = &a {
             for f in &a.forwards {
                 let key = format!("{}/{}", f.port, f.proto.as_str());
-                ports
-                    .entry(key)
-                    .or_default()
-                    .get_or_insert_with(Vec::new)
-                    .push(PortBinding {
-                        host_ip: f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                let list = ports.entry(key).or_default().get_or_insert_with(Vec::new);
+                for ip in super::publish::listed(f) {
+                    list.push(PortBinding {
+                        host_ip: ip.to_string(),
                         host_port: f.host_port.to_string(),
                     });
+                }
             }
         }
         let mode = mode_of(&c.config);
         let mut networks = BTreeMap::new();
         let ep = a.as_ref().and_then(|a| a.endpoint.clone());
-        let (ip, prefix, gw, mac) = match &ep {
-            Some(e) => (
-                e.ip.to_string(),
-                i64::from(e.prefix),
-                e.gateway.to_string(),
-                e.mac.clone(),
-            ),
-            None => (String::new(), 0, String::new(), String::new()),
-        };
-        let endpoint_id = if ep.is_some() {
-            endpoint_id(&c.id)
-        } else {
-            String::new()
-        };
-        let net_name = if mode == "bridge" && self.net.is_none() {
-            "none".to_string()
-        } else {
-            mode.clone()
-        };
-        let user = a.as_ref().map(|a| a.networks.clone()).unwrap_or_default();
         let records = self.network_records().unwrap_or_default();
+        let given: BTreeMap<String, EndpointSettings> =
+            endpoint::endpoints(&c.config).into_iter().collect();
+        let user = a.as_ref().map(|a| a.networks.clone()).unwrap_or_default();
         for n in &user {
-            let e = &n.endpoint;
             let name = records
                 .iter()
                 .find(|r| r.id == n.network)
                 .map_or_else(|| n.network.clone(), |r| r.name.clone());
             networks.insert(
                 name,
-                EndpointSettings {
-                    ipam_config: n.static_ip.then(|| EndpointIpamConfig {
-                        ipv4_address: e.ip.to_string(),
-                        ..Default::default()
-                    }),
-                    aliases: (!n.aliases.is_empty()).then(|| n.aliases.clone()),
-                    mac_address: e.mac.clone(),
-                    network_id: n.network.clone(),
-                    endpoint_id: derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                    gateway: e.gateway.to_string(),
-                    ip_address: e.ip.to_string(),
-                    ip_prefix_len: i64::from(e.prefix),
-                    dns_names: Some(n.dns_names.clone()),
-                    ..Default::default()
-                },
+                endpoint_settings(
+                    &n.config,
+                    &n.network,
+                    &derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                    Some(&n.endpoint),
+                    Some(n.dns_names.clone()),
+                ),
+            );
+        }
+        if let Some(e) = &ep {
+            let id = self
+                .net
+                .as_ref()
+                .map(|x| x.bridge_id.clone())
+                .unwrap_or_default();
+            let asked = given.get("bridge").cloned().unwrap_or_default();
+            networks.insert(
+                "bridge".into(),
+                endpoint_settings(&asked, &id, &endpoint_id(&c.id), Some(e), None),
             );
         }
         if !running {
             // A created container: the networks it will join, unaddressed.
-            for (name, ep) in c.config.networking_config.endpoints() {
+            for (name, epc) in &given {
+                let name = if name == "default" {
+                    "bridge"
+                } else {
+                    name.as_str()
+                };
+                if name == "bridge" && self.net.is_none() {
+                    continue;
+                }
                 let id = records
                     .iter()
-                    .find(|r| r.name == name)
-                    .map(|r| r.id.clone());
-                networks.entry(name).or_insert_with(|| EndpointSettings {
-                    ipam_config: ep.ipam_config,
-                    aliases: ep.aliases,
-                    network_id: id.unwrap_or_default(),
-                    ..Default::default()
-                });
+                    .find(|r| r.name == name || r.id == name)
+                    .map(|r| r.id.clone())
+                    .unwrap_or_default();
+                networks
+                    .entry(name.to_string())
+                    .or_insert_with(|| endpoint_settings(epc, &id, "", None, None));
             }
-        }
-        let on_user = records.iter().any(|r| r.is_user() && r.name == net_name);
-        if !net_name.starts_with("container:") && !on_user {
-            let net_id = records
+        } else if networks.is_empty() && !mode.starts_with("container:") {
+            // `none`, `host`, or no default bridge.
+            let name = if mode == "bridge" {
+                "none".to_string()
+            } else {
+                mode.clone()
+            };
+            let id = records
                 .iter()
-                .find(|r| r.name == net_name)
+                .find(|r| r.name == name)
                 .map(|r| r.id.clone())
                 .unwrap_or_default();
             networks.insert(
-                net_name.clone(),
-                EndpointSettings {
-                    mac_address: mac.clone(),
-                    network_id: net_id,
-                    endpoint_id: endpoint_id.clone(),
-                    gateway: gw.clone(),
-                    ip_address: ip.clone(),
-                    ip_prefix_len: prefix,
-                    ..Default::default()
-                },
+                name,
+                endpoint_settings(&EndpointSettings::default(), &id, "", None, None),
             );
         }
+        let top = ep
+            .as_ref()
+            .map(|e| {
+                endpoint_settings(
+                    &EndpointSettings::default(),
+                    "",
+                    &endpoint_id(&c.id),
+                    Some(e),
+                    None,
+                )
+            })
+            .unwrap_or_default();
         NetworkSettings {
             sandbox_id: if running {
                 sandbox_id(&c.id)
@@ -141,11 +138,14 @@ impl Engine {
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             ports: Some(ports),
-            endpoint_id,
-            gateway: gw,
-            ip_address: ip,
-            ip_prefix_len: prefix,
-            mac_address: mac,
+            endpoint_id: top.endpoint_id,
+            gateway: top.gateway,
+            ip_address: top.ip_address,
+            ip_prefix_len: top.ip_prefix_len,
+            ipv6_gateway: top.ipv6_gateway,
+            global_ipv6_address: top.global_ipv6_address,
+            global_ipv6_prefix_len: top.global_ipv6_prefix_len,
+            mac_address: top.mac_address,
             networks: Some(networks),
             ..Default::default()
         }
@@ -162,12 +162,14 @@ impl Engine {
             Vec::new()
         };
         for f in &forwards {
-            out.push(Port {
-                ip: f.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                private_port: f.port,
-                public_port: f.host_port,
-                typ: f.proto.as_str().into(),
-            });
+            for ip in super::publish::listed(f) {
+                out.push(Port {
+                    ip: ip.to_string(),
+                    private_port: f.port,
+                    public_port: f.host_port,
+                    typ: f.proto.as_str().into(),
+                });
+            }
         }
         for key in c.config.config.exposed_ports.keys() {
             if let Some((port, proto)) = net::ports::parse_key(key) {
@@ -205,6 +207,17 @@ impl Engine {
 
     fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Network, EngineError> {
         let mut members = BTreeMap::new();
+        let resource = |name: &str, id: String, e: Option<&net::Endpoint>| EndpointResource {
+            name: name.to_string(),
+            endpoint_id: id,
+            mac_address: e.map(|e| e.mac.clone()).unwrap_or_default(),
+            ipv4_address: e
+                .map(|e| format!("{}/{}", e.ip, e.prefix))
+                .unwrap_or_default(),
+            ipv6_address: e
+                .and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6)))
+                .unwrap_or_default(),
+        };
         if containers {
             for c in self.container_records()? {
                 if !matches!(self.state(&c), State::Running(..)) {
@@ -215,49 +228,35 @@ impl Engine {
                     .as_ref()
                     .and_then(|a| a.networks.iter().find(|n| n.network == r.id))
                 {
-                    let e = &n.endpoint;
-                    members.insert(
-                        c.id.clone(),
-                        EndpointResource {
-                            name: c.name.clone(),
-                            endpoint_id: derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                            mac_address: e.mac.clone(),
-                            ipv4_address: format!("{}/{}", e.ip, e.prefix),
-                            ipv6_address: String::new(),
-                        },
-                    );
+                    let id = derived(&format!("{}:{}", c.id, n.network), "endpoint");
+                    members.insert(c.id.clone(), resource(&c.name, id, Some(&n.endpoint)));
                     continue;
                 }
                 if r.is_user() {
                     continue;
                 }
+                let ep = a.as_ref().and_then(|a| a.endpoint.clone());
                 let mode = mode_of(&c.config);
-                let mode = if mode == "bridge" && self.net.is_none() {
-                    "none".to_string()
-                } else {
-                    mode
+                let on = match r.name.as_str() {
+                    "bridge" => ep.is_some(),
+                    "none" => {
+                        ep.is_none()
+                            && a.as_ref().is_some_and(|a| a.networks.is_empty())
+                            && mode != "host"
+                            && !mode.starts_with("container:")
+                    }
+                    "host" => mode == "host",
+                    _ => false,
                 };
-                if mode != r.name {
+                if !on {
                     continue;
                 }
-                let ep = self.attachment(&c.id).and_then(|a| a.endpoint);
-                members.insert(
-                    c.id.clone(),
-                    EndpointResource {
-                        name: c.name.clone(),
-                        endpoint_id: if ep.is_some() {
-                            endpoint_id(&c.id)
-                        } else {
-                            String::new()
-                        },
-                        mac_address: ep.as_ref().map(|e| e.mac.clone()).unwrap_or_default(),
-                        ipv4_address: ep
-                            .as_ref()
-                            .map(|e| format!("{}/{}", e.ip, e.prefix))
-                            .unwrap_or_default(),
-                        ipv6_address: String::new(),
-                    },
-                );
+                let id = if ep.is_some() {
+                    endpoint_id(&c.id)
+                } else {
+                    String::new()
+                };
+                members.insert(c.id.clone(), resource(&c.name, id, ep.as_ref()));
             }
         }
         let pool = |subnet: String, gateway: String, ip_range: String| IpamConfig {
@@ -267,55 +266,77 @@ impl Engine {
             ..Default::default()
         };
         let (ipam, options) = match (&self.net, r.name.as_str()) {
-            (Some(ctx), "bridge") => (
-                Ipam {
-                    driver: "default".into(),
-                    options: None,
-                    config: Some(vec![pool(
-                        ctx.bridge.subnet.to_string(),
-                        ctx.bridge.gateway.to_string(),
-                        String::new(),
-                    )]),
-                },
-                BTreeMap::from(
-                    [
-                        (
-                            "com.docker.network.bridge.default_bridge",
-                            "true".to_string(),
-                        ),
-                        ("com.docker.network.bridge.enable_icc", "true".into()),
-                        (
-                            "com.docker.network.bridge.enable_ip_masquerade",
-                            "true".into(),
-                        ),
-                        (
-                            "com.docker.network.bridge.host_binding_ipv4",
-                            "0.0.0.0".into(),
-                        ),
-                        (
-                            "com.docker.network.bridge.name",
-                            ctx.bridge.config.name.clone(),
-                        ),
-                        (
-                            "com.docker.network.driver.mtu",
-                            ctx.bridge.config.mtu.to_string(),
-                        ),
-                    ]
-                    .map(|(k, v)| (k.to_string(), v)),
-                ),
-            ),
-            _ if r.is_user() => (
-                Ipam {
-                    driver: "default".into(),
-                    options: Some(BTreeMap::new()),
-                    config: Some(vec![pool(
+            (Some(ctx), "bridge") => {
+                let mut config = vec![pool(
+                    ctx.bridge.subnet.to_string(),
+                    ctx.bridge.gateway.to_string(),
+                    String::new(),
+                )];
+                if let Some((gw6, sub6)) = ctx.bridge.v6 {
+                    config.push(pool(sub6.to_string(), gw6.to_string(), String::new()));
+                }
+                (
+                    Ipam {
+                        driver: "default".into(),
+                        options: None,
+                        config: Some(config),
+                    },
+                    BTreeMap::from(
+                        [
+                            (
+                                "com.docker.network.bridge.default_bridge",
+                                "true".to_string(),
+                            ),
+                            ("com.docker.network.bridge.enable_icc", "true".into()),
+                            (
+                                "com.docker.network.bridge.enable_ip_masquerade",
+                                "true".into(),
+                            ),
+                            (
+                                "com.docker.network.bridge.host_binding_ipv4",
+                                "0.0.0.0".into(),
+                            ),
+                            (
+                                "com.docker.network.bridge.name",
+                                ctx.bridge.config.name.clone(),
+                            ),
+                            (
+                                "com.docker.network.driver.mtu",
+                                ctx.bridge.config.mtu.to_string(),
+                            ),
+                        ]
+                        .map(|(k, v)| (k.to_string(), v)),
+                    ),
+                )
+            }
+            _ if r.is_user() => {
+                let config = if r.ipam.is_empty() {
+                    // A record from before berth kept the pools.
+                    vec![pool(
                         r.subnet.clone(),
                         r.gateway.clone(),
                         r.ip_range.clone(),
-                    )]),
-                },
-                r.options.clone(),
-            ),
+                    )]
+                } else {
+                    r.ipam
+                        .iter()
+                        .map(|p| IpamConfig {
+                            subnet: p.subnet.clone(),
+                            ip_range: p.ip_range.clone(),
+                            gateway: p.gateway.clone(),
+                            aux_address: p.aux.clone(),
+                        })
+                        .collect()
+                };
+                (
+                    Ipam {
+                        driver: "default".into(),
+                        options: r.ipam_options.clone(),
+                        config: Some(config),
+                    },
+                    r.options.clone(),
+                )
+            }
             _ => (
                 Ipam {
                     driver: "default".into(),
@@ -332,14 +353,48 @@ impl Engine {
             scope: "local".into(),
             driver: r.driver.clone(),
             enable_ipv4: r.driver == "bridge",
-            enable_ipv6: false,
+            enable_ipv6: r.ipv6,
             ipam,
             internal: r.internal,
+            attachable: r.attachable,
+            ingress: r.ingress,
             containers: Some(members),
             options: Some(options),
             labels: Some(r.labels.clone()),
             ..Default::default()
         })
+    }
+}
+
+/// One entry of `NetworkSettings.Networks`: what was asked for
+/// (`IPAMConfig`, `Aliases`, `Links`, `DriverOpts` as given) and what it
+/// got.
+fn endpoint_settings(
+    given: &EndpointSettings,
+    network_id: &str,
+    endpoint_id: &str,
+    e: Option<&net::Endpoint>,
+    dns_names: Option<Vec<String>>,
+) -> EndpointSettings {
+    EndpointSettings {
+        ipam_config: given.ipam_config.clone(),
+        links: given.links.clone(),
+        aliases: given.aliases.clone(),
+        mac_address: e.map_or_else(|| given.mac_address.clone(), |e| e.mac.clone()),
+        driver_opts: given.driver_opts.clone(),
+        network_id: network_id.to_string(),
+        endpoint_id: endpoint_id.to_string(),
+        gateway: e.map(|e| e.gateway.to_string()).unwrap_or_default(),
+        ip_address: e.map(|e| e.ip.to_string()).unwrap_or_default(),
+        ip_prefix_len: e.map_or(0, |e| i64::from(e.prefix)),
+        ipv6_gateway: e
+            .and_then(|e| e.gateway6.map(|g| g.to_string()))
+            .unwrap_or_default(),
+        global_ipv6_address: e
+            .and_then(|e| e.ip6.map(|g| g.to_string()))
+            .unwrap_or_default(),
+        global_ipv6_prefix_len: e.map_or(0, |e| i64::from(e.prefix6)),
+        dns_names,
     }
 }
 

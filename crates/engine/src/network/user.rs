@@ -1,24 +1,39 @@
 //! User-defined networks, as Docker's bridge driver makes them (moby
 //! `daemon/network.go`, libnetwork's `drivers/bridge`): each a bridge of its
-//! own named `br-<id12>`, a subnet given or picked clear of the host's
-//! routes and of the other networks, addresses in the network's record,
-//! isolation from every other bridge in berth's nftables table, and the
-//! embedded DNS server for the containers on it.
+//! own named `br-<id12>` (or `com.docker.network.bridge.name`), an IPv4
+//! subnet given or picked clear of the host's routes and of the other
+//! networks, with `EnableIPv6` an IPv6 subnet given or picked (a ULA /64),
+//! addresses in the network's record, isolation from every other bridge in
+//! berth's nftables tables, and the embedded DNS server for the containers
+//! on it. Containers join and leave them in `connect.rs`.
 //!
 //! Order of writes, for a crash at any point: a network's record is written
 //! before its bridge is made (a restart makes a recorded bridge again) and
 //! its bridge deleted before the record (so no bridge outlives its record).
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use models::container::CreateBody;
-use models::network::EndpointSettings;
+use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use super::{sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserBridge, UserEndpoint};
+use super::{sys, Attachment, NetworkRecord, UserBridge};
 use crate::containers::{random_hex, ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
+
+/// One pool of a network's IPAM config, as Docker's API names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IpamPool {
+    /// `Subnet`.
+    pub subnet: String,
+    /// `IPRange`.
+    pub ip_range: String,
+    /// `Gateway`.
+    pub gateway: String,
+    /// `AuxiliaryAddresses`: name -> address, never handed out.
+    pub aux: BTreeMap<String, String>,
+}
 
 /// A `POST /networks/create` body, read.
 #[derive(Debug, Clone, Default)]
@@ -29,89 +44,157 @@ pub struct NetworkCreate {
     pub driver: String,
     /// `--internal`.
     pub internal: bool,
-    /// `--subnet`.
-    pub subnet: Option<String>,
-    /// `--gateway`.
-    pub gateway: Option<String>,
-    /// `--ip-range`.
-    pub ip_range: Option<String>,
+    /// `--ipv6` (`EnableIPv6`).
+    pub ipv6: bool,
+    /// `IPAM.Config`: at most one pool of each family.
+    pub pools: Vec<IpamPool>,
+    /// `IPAM.Options`.
+    pub ipam_options: Option<BTreeMap<String, String>>,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
     /// `--opt`.
     pub options: BTreeMap<String, String>,
+    /// `Attachable`.
+    pub attachable: bool,
+    /// `Ingress`.
+    pub ingress: bool,
+    /// Refuse a name already taken (always from API 1.44; before, only
+    /// when `CheckDuplicate` asked, as dockerd 20.10).
+    pub check_duplicate: bool,
 }
 
 fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
     EngineError::new(kind, m)
 }
 
-fn parse_subnet(s: &str) -> Result<net::ipam::Subnet, EngineError> {
-    let bad = || err(ErrorKind::InvalidArgument, format!("invalid subnet {s}"));
-    let (a, p) = s.split_once('/').ok_or_else(bad)?;
-    let p: u8 = p
-        .parse()
-        .ok()
-        .filter(|p| (1..=30).contains(p))
-        .ok_or_else(bad)?;
-    let a: Ipv4Addr = a.parse().map_err(|_| bad())?;
-    Ok(net::ipam::Subnet::new(a, p))
+pub(crate) fn parse_subnet(s: &str) -> Result<net::ipam::Subnet, EngineError> {
+    match net::ipam::parse_any(s) {
+        Some(net::ipam::AnySubnet::V4(sub)) if sub.prefix <= 30 => Ok(sub),
+        _ => Err(err(
+            ErrorKind::InvalidArgument,
+            format!("invalid subnet {s}: invalid CIDR block notation"),
+        )),
+    }
 }
 
-/// Docker's rule for network names (moby `daemon/names`): a letter or
-/// digit, then letters, digits, `_`, `.`, `-`.
+pub(crate) fn parse_subnet6(s: &str) -> Result<net::ipam::Subnet6, EngineError> {
+    match net::ipam::parse_any(s) {
+        Some(net::ipam::AnySubnet::V6(sub)) if sub.prefix <= 126 => Ok(sub),
+        _ => Err(err(
+            ErrorKind::InvalidArgument,
+            format!("invalid subnet {s}: invalid CIDR block notation"),
+        )),
+    }
+}
+
+/// Docker's rule for network names (libnetwork's `IsValidName`): anything
+/// but blank. Container names' stricter rule (`daemon/names`) is not a
+/// network's: dockerd creates `test 01` (docker-py's
+/// test_create_remove_network_with_space_in_name).
 fn valid_name(n: &str) -> bool {
-    let mut b = n.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+    !n.trim().is_empty()
 }
 
-/// The user-defined networks a create body asks for, in order: the
-/// `NetworkMode`'s first, then the other `EndpointsConfig` entries; each
-/// with its endpoint config.
-fn wanted_networks(config: &CreateBody) -> Vec<(String, EndpointSettings)> {
-    let mode = super::mode_of(config);
-    let eps = config.networking_config.endpoints();
-    let predefined = |n: &str| {
-        matches!(n, "bridge" | "host" | "none" | "default") || n.starts_with("container:")
-    };
-    let mut out = Vec::new();
-    if !predefined(&mode) {
-        out.push((mode.clone(), eps.get(&mode).cloned().unwrap_or_default()));
+/// A driver option that is a boolean, Docker's way (`strconv.ParseBool`).
+fn bool_opt(
+    options: &BTreeMap<String, String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, EngineError> {
+    match options.get(key).map(String::as_str) {
+        None => Ok(default),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(v) => Err(err(
+            ErrorKind::InvalidArgument,
+            format!("failed to parse {key} value {v:?}: invalid syntax"),
+        )),
     }
-    for (name, ep) in eps {
-        if name != mode && !predefined(&name) {
-            out.push((name, ep));
-        }
-    }
-    out
+}
+
+/// A unique-local IPv6 /64 for a network given none (Docker 27 takes one
+/// from its default pool of `fd00::/8`): from the network's id, so that
+/// it is stable and unlikely to meet another.
+fn ula_for(id: &str) -> net::ipam::Subnet6 {
+    let hex = |i: usize| u16::from_str_radix(&id[i..i + 4], 16).unwrap_or(0);
+    let a = Ipv6Addr::new(0xfd00 | (hex(0) & 0xff), hex(4), hex(8), 0, 0, 0, 0, 0);
+    net::ipam::Subnet6::new(a, 64)
 }
 
 /// The host end's name of a container's veth on a user network: both ids
 /// in 15 bytes (IFNAMSIZ), apart from the default bridge's `veth…`.
-fn veth_of(container: &str, network: &str) -> String {
+pub(crate) fn veth_of(container: &str, network: &str) -> String {
     format!("ve{}{}", &container[..8], &network[..5])
 }
 
+/// Checks an address of a pool against its subnet: the error texts are
+/// Docker's (moby `api/types/network/ipam.go`).
+fn in_pool<A: std::str::FromStr>(
+    what: &str,
+    value: &str,
+    contains: impl Fn(&A) -> bool,
+    subnet: &str,
+) -> Result<Option<A>, EngineError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let a: A = value.parse().map_err(|_| {
+        err(
+            ErrorKind::InvalidArgument,
+            format!("invalid network config:\ninvalid {what} {value}: invalid address"),
+        )
+    })?;
+    if !contains(&a) {
+        return Err(err(
+            ErrorKind::InvalidArgument,
+            format!(
+                "invalid network config:\ninvalid {what} {value}: parent subnet {subnet} doesn't contain this address"
+            ),
+        ));
+    }
+    Ok(Some(a))
+}
+
 impl Engine {
-    /// A network by name, full id or unique id prefix.
+    /// A network by full id, name, or unique id prefix, as Docker finds
+    /// it (two networks of one name, made with API < 1.44, are ambiguous).
     pub(crate) fn find_network(&self, name: &str) -> Result<NetworkRecord, EngineError> {
-        let all = self.network_records()?;
-        let found = all
+        // The docker CLI's name of the daemon's default network.
+        let name = if name == "default" { "bridge" } else { name };
+        let all: Vec<NetworkRecord> = self
+            .network_records()?
+            .into_iter()
+            .filter(|r| !(r.name == "bridge" && self.net.is_none()))
+            .collect();
+        if let Some(r) = all.iter().find(|r| r.id == name) {
+            return Ok(r.clone());
+        }
+        let named: Vec<&NetworkRecord> = all.iter().filter(|r| r.name == name).collect();
+        match named.len() {
+            1 => return Ok(named[0].clone()),
+            n if n > 1 => {
+                return Err(err(
+                    ErrorKind::InvalidArgument,
+                    format!("network {name} is ambiguous ({n} matches found on name)"),
+                ))
+            }
+            _ => {}
+        }
+        let by_id: Vec<&NetworkRecord> = all
             .iter()
-            .find(|r| r.name == name || r.id == name)
-            .or_else(|| {
-                let mut p = all
-                    .iter()
-                    .filter(|r| !name.is_empty() && r.id.starts_with(name));
-                match (p.next(), p.next()) {
-                    (Some(r), None) => Some(r),
-                    _ => None,
-                }
-            })
-            .filter(|r| !(r.name == "bridge" && self.net.is_none()));
-        found
-            .cloned()
-            .ok_or_else(|| err(ErrorKind::NotFound, format!("network {name} not found")))
+            .filter(|r| !name.is_empty() && r.id.starts_with(name))
+            .collect();
+        match by_id.len() {
+            1 => Ok(by_id[0].clone()),
+            0 => Err(err(
+                ErrorKind::NotFound,
+                format!("network {name} not found"),
+            )),
+            n => Err(err(
+                ErrorKind::InvalidArgument,
+                format!("network {name} is ambiguous ({n} matches found based on ID prefix)"),
+            )),
+        }
     }
 
     /// The full id of a network by name, id or unique id prefix.
@@ -125,37 +208,123 @@ impl Engine {
         if !valid_name(&req.name) {
             return Err(err(
                 ErrorKind::InvalidArgument,
-                format!(
-                    "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                    req.name
-                ),
+                format!("invalid name: {}", req.name),
             ));
         }
         if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
             return Err(err(
                 ErrorKind::Forbidden,
                 format!(
-                    "{} is a pre-defined network and cannot be created",
+                    "operation is not permitted on predefined {} network ",
                     req.name
                 ),
             ));
         }
-        if !matches!(req.driver.as_str(), "" | "bridge") {
+        match req.driver.as_str() {
+            "" | "bridge" => {}
+            // libnetwork's host and null drivers: one network each.
+            d @ ("host" | "null") => {
+                return Err(err(
+                    ErrorKind::Forbidden,
+                    format!("only one instance of \"{d}\" network is allowed"),
+                ))
+            }
+            "overlay" => {
+                return Err(err(
+                    ErrorKind::Forbidden,
+                    "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+                ))
+            }
+            d => {
+                return Err(err(
+                    ErrorKind::NotFound,
+                    format!("plugin \"{d}\" not found"),
+                ))
+            }
+        }
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for p in &req.pools {
+            match net::ipam::parse_any(&p.subnet) {
+                Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
+                Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
+                None if p.subnet.is_empty() => {
+                    return Err(err(
+                        ErrorKind::InvalidArgument,
+                        "invalid network config:\ninvalid subnet : invalid CIDR block notation",
+                    ))
+                }
+                None => {
+                    return Err(err(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                        "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
+                        p.subnet
+                    ),
+                    ))
+                }
+            }
+        }
+        if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
             return Err(err(
-                ErrorKind::NotFound,
-                format!("plugin \"{}\" not found", req.driver),
+                ErrorKind::Forbidden,
+                "bridge driver doesn't support multiple subnets",
             ));
         }
+        let icc = bool_opt(&req.options, "com.docker.network.bridge.enable_icc", true)?;
+        let masquerade = bool_opt(
+            &req.options,
+            "com.docker.network.bridge.enable_ip_masquerade",
+            true,
+        )?;
+        let mtu = match req.options.get("com.docker.network.driver.mtu") {
+            Some(m) => m.parse::<u32>().ok().filter(|m| *m >= 68).ok_or_else(|| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid MTU value {m:?}: an integer of at least 68"),
+                )
+            })?,
+            None => self.net.as_ref().map_or(1500, |c| c.bridge.config.mtu),
+        };
+        let _ = (icc, masquerade);
         // One network operation at a time: the name and pool checks hold
         // until the record is written.
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
         let all = self.network_records()?;
-        if all.iter().any(|r| r.name == req.name) {
+        if req.check_duplicate && all.iter().any(|r| r.name == req.name) {
             return Err(err(
                 ErrorKind::Conflict,
                 format!("network with name {} already exists", req.name),
             ));
         }
+        let id = random_hex(32);
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!("invalid bridge name {bridge:?}"),
+            ));
+        }
+        if all.iter().any(|r| r.bridge == bridge)
+            || self
+                .net
+                .as_ref()
+                .is_some_and(|c| c.bridge.config.name == bridge)
+        {
+            return Err(err(
+                ErrorKind::Forbidden,
+                format!("bridge name {bridge} is in use by another network"),
+            ));
+        }
+        let overlap = || {
+            err(
+                ErrorKind::Forbidden,
+                "invalid pool request: Pool overlaps with other one on this address space",
+            )
+        };
         let mut taken: Vec<net::ipam::Subnet> = all
             .iter()
             .filter_map(|r| parse_subnet(&r.subnet).ok())
@@ -163,16 +332,12 @@ impl Engine {
         if let Some(ctx) = &self.net {
             taken.push(ctx.bridge.subnet);
         }
-        let (subnet, user_subnet) = match &req.subnet {
-            Some(s) => {
-                let sub = parse_subnet(s)?;
+        let (subnet, user_subnet, pool) = match v4.pop() {
+            Some((sub, pool)) => {
                 if taken.iter().any(|t| t.overlaps(&sub)) {
-                    return Err(err(
-                        ErrorKind::Forbidden,
-                        "invalid pool request: Pool overlaps with other one on this address space",
-                    ));
+                    return Err(overlap());
                 }
-                (sub, true)
+                (sub, true, pool)
             }
             None => {
                 let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
@@ -185,63 +350,135 @@ impl Engine {
                         "all predefined address pools have been fully subnetted",
                     )
                 })?;
-                (sub, false)
+                (sub, false, IpamPool::default())
             }
         };
-        let gateway = match &req.gateway {
-            Some(g) => {
-                let g: Ipv4Addr = g
-                    .parse()
-                    .map_err(|_| err(ErrorKind::InvalidArgument, format!("invalid gateway {g}")))?;
-                if !subnet.contains(g) {
-                    return Err(err(
-                        ErrorKind::Forbidden,
-                        format!("no matching subnet for gateway {g}"),
-                    ));
+        let sub_s = subnet.to_string();
+        let gateway =
+            in_pool::<Ipv4Addr>("gateway", &pool.gateway, |g| subnet.contains(*g), &sub_s)?
+                .unwrap_or_else(|| subnet.first());
+        let ip_range = if pool.ip_range.is_empty() {
+            String::new()
+        } else {
+            let range = parse_subnet(&pool.ip_range).map_err(|_| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
+                        pool.ip_range
+                    ),
+                )
+            })?;
+            if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
+                return Err(err(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
+                        pool.ip_range
+                    ),
+                ));
+            }
+            range.to_string()
+        };
+        let mut allocated = BTreeMap::new();
+        for (name, a) in &pool.aux {
+            let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
+                .map_err(|_| {
+                    err(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"),
+                    )
+                })?;
+            if let Some(a) = a {
+                allocated.insert(a.to_string(), format!("{AUX}{name}"));
+            }
+        }
+        // IPv6: the pool given or a ULA /64, only with `EnableIPv6` (a v6
+        // pool without it is kept in the config and unused, as Docker).
+        let (mut subnet6, mut gateway6, mut ip_range6, mut allocated6) =
+            (String::new(), String::new(), String::new(), BTreeMap::new());
+        let mut user_subnet6 = false;
+        let mut pools = Vec::new();
+        let mut shown = pool.clone();
+        shown.subnet = sub_s.clone();
+        shown.gateway = gateway.to_string();
+        pools.push(shown);
+        if req.ipv6 {
+            let taken6: Vec<net::ipam::Subnet6> = all
+                .iter()
+                .filter_map(|r| parse_subnet6(&r.subnet6).ok())
+                .chain(self.net.as_ref().and_then(|c| c.bridge.v6.map(|(_, s)| s)))
+                .collect();
+            let (sub6, pool6) = match v6.pop() {
+                Some((s, p)) => {
+                    if taken6.iter().any(|t| t.overlaps(&s)) {
+                        return Err(overlap());
+                    }
+                    user_subnet6 = true;
+                    (s, p)
                 }
-                g
-            }
-            None => subnet.first(),
-        };
-        let ip_range = match &req.ip_range {
-            Some(r) => {
-                let range = parse_subnet(r)?;
-                if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-                    return Err(err(
-                        ErrorKind::Forbidden,
-                        format!("no matching subnet for range {r}"),
-                    ));
+                None => (ula_for(&id), IpamPool::default()),
+            };
+            let s6 = sub6.to_string();
+            let gw6 = in_pool::<Ipv6Addr>("gateway", &pool6.gateway, |g| sub6.contains(*g), &s6)?
+                .unwrap_or_else(|| sub6.first());
+            if !pool6.ip_range.is_empty() {
+                match net::ipam::parse_any(&pool6.ip_range) {
+                    Some(net::ipam::AnySubnet::V6(r))
+                        if sub6.contains(r.addr) && r.prefix >= sub6.prefix =>
+                    {
+                        ip_range6 = r.to_string()
+                    }
+                    _ => {
+                        return Err(err(
+                            ErrorKind::InvalidArgument,
+                            format!(
+                                "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
+                                pool6.ip_range
+                            ),
+                        ))
+                    }
                 }
-                range.to_string()
             }
-            None => String::new(),
-        };
-        let id = random_hex(32);
-        let mtu = req
-            .options
-            .get("com.docker.network.driver.mtu")
-            .and_then(|m| m.parse().ok())
-            .or(self.net.as_ref().map(|c| c.bridge.config.mtu))
-            .unwrap_or(1500);
-        let bridge = req
-            .options
-            .get("com.docker.network.bridge.name")
-            .cloned()
-            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+            for (name, a) in &pool6.aux {
+                if let Ok(a) = a.parse::<Ipv6Addr>() {
+                    allocated6.insert(a.to_string(), format!("{AUX}{name}"));
+                }
+            }
+            let mut shown6 = pool6.clone();
+            shown6.subnet = s6.clone();
+            shown6.gateway = gw6.to_string();
+            pools.push(shown6);
+            subnet6 = s6;
+            gateway6 = gw6.to_string();
+        } else {
+            pools.extend(v6.into_iter().map(|(_, p)| p));
+        }
         let rec = NetworkRecord {
             id: id.clone(),
             name: req.name.clone(),
             driver: "bridge".into(),
             created: crate::time::now(),
-            subnet: subnet.to_string(),
+            subnet: sub_s,
             gateway: gateway.to_string(),
+            allocated,
             bridge,
             internal: req.internal,
             ip_range,
             user_subnet,
+            user_subnet6,
             labels: req.labels,
             options: req.options,
             mtu,
+            ipv6: req.ipv6,
+            subnet6,
+            gateway6,
+            ip_range6,
+            allocated6,
+            ipam: pools,
+            ipam_options: req.ipam_options,
+            attachable: req.attachable,
+            ingress: req.ingress,
             ..Default::default()
         };
         self.store()
@@ -271,12 +508,24 @@ impl Engine {
         let gateway: Ipv4Addr = r.gateway.parse().map_err(sys)?;
         let mut config = net::BridgeConfig::new(&r.bridge);
         config.bip = Some((gateway, subnet.prefix));
+        if r.ipv6 {
+            let sub6 = parse_subnet6(&r.subnet6)?;
+            let gw6: Ipv6Addr = r.gateway6.parse().map_err(sys)?;
+            config.v6 = Some((gw6, sub6.prefix));
+        }
         config.mtu = if r.mtu == 0 { 1500 } else { r.mtu };
         config.table = self.nft_table();
         let bridge = net::Bridge::create(config).map_err(sys)?;
         Ok(UserBridge {
             bridge,
             internal: r.internal,
+            icc: bool_opt(&r.options, "com.docker.network.bridge.enable_icc", true).unwrap_or(true),
+            masquerade: bool_opt(
+                &r.options,
+                "com.docker.network.bridge.enable_ip_masquerade",
+                true,
+            )
+            .unwrap_or(true),
         })
     }
 
@@ -349,412 +598,6 @@ impl Engine {
         Ok(out)
     }
 
-    /// Checks the user networks a create body names: they exist, and a
-    /// static address needs a subnet given by the user, as Docker.
-    pub(crate) fn user_network_check(&self, config: &CreateBody) -> Result<(), EngineError> {
-        for (name, ep) in wanted_networks(config) {
-            let r = self.find_network(&name)?;
-            let ip = ep.ipam_config.map(|i| i.ipv4_address).unwrap_or_default();
-            let ip = ip.as_str();
-            if !ip.is_empty() {
-                if !r.user_subnet {
-                    return Err(err(
-                        ErrorKind::InvalidArgument,
-                        "user specified IP address is supported only when connecting to networks with user configured subnets",
-                    ));
-                }
-                ip.parse::<Ipv4Addr>().map_err(|_| {
-                    err(
-                        ErrorKind::InvalidArgument,
-                        format!("invalid IPv4 address: {ip}"),
-                    )
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Start of a container whose `NetworkMode` is a user network: its own
-    /// namespace with `lo`, then an interface on each network it asks for.
-    pub(crate) fn attach_user(&self, c: &ContainerRecord) -> Result<NetPlan, EngineError> {
-        let mode = super::mode_of(&c.config);
-        self.find_network(&mode)?;
-        let path = self.netns_dir().join(&c.id);
-        net::netns::loopback_only(&path)
-            .map_err(|e| sys(format!("create {}: {e}", path.display())))?;
-        let mut a = Attachment {
-            mode,
-            netns: Some(path.clone()),
-            ..Default::default()
-        };
-        self.write_attachment(&c.id, &a)?;
-        for (name, ep) in wanted_networks(&c.config) {
-            if let Err(e) = self.connect_endpoint(c, &mut a, &name, &ep) {
-                self.network_detach(&c.id);
-                return Err(e);
-            }
-        }
-        let Some(first) = a.networks.first().map(|n| n.endpoint.clone()) else {
-            self.network_detach(&c.id);
-            return Err(sys("no network to attach"));
-        };
-        self.publish(c, &mut a, first.ip, &first.veth)?;
-        Ok(NetPlan {
-            netns: NetNs::Join(path),
-            etc: EtcNet::Embedded(first.ip),
-            hostname: None,
-        })
-    }
-
-    /// A container of the default bridge: the user networks it was
-    /// connected to while created.
-    pub(crate) fn connect_wanted(&self, c: &ContainerRecord) -> Result<(), EngineError> {
-        let wanted = wanted_networks(&c.config);
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let mut a = self.attachment(&c.id).unwrap_or_default();
-        for (name, ep) in wanted {
-            self.connect_endpoint(c, &mut a, &name, &ep)?;
-        }
-        Ok(())
-    }
-
-    /// One more interface for a container whose namespace exists: an
-    /// address, the veth (`ethN`, the first free N), its names in the DNS
-    /// and the DNS listener. Records it in `a` and on disk.
-    fn connect_endpoint(
-        &self,
-        c: &ContainerRecord,
-        a: &mut Attachment,
-        name: &str,
-        ep: &EndpointSettings,
-    ) -> Result<(), EngineError> {
-        let r = self.find_network(name)?;
-        if !r.is_user() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("container cannot be connected to network {}", r.name),
-            ));
-        }
-        if a.networks.iter().any(|n| n.network == r.id) {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
-                    "endpoint with name {} already exists in network {}",
-                    c.name, r.name
-                ),
-            ));
-        }
-        let Some(u) = self
-            .net_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .users
-            .get(&r.id)
-            .cloned()
-        else {
-            return Err(sys(format!("network {} has no bridge", r.name)));
-        };
-        let netns = a
-            .endpoint
-            .as_ref()
-            .map(|e| e.netns.clone())
-            .or(a.netns.clone())
-            .ok_or_else(|| sys("the container has no network namespace"))?;
-        let wanted_ip = ep
-            .ipam_config
-            .as_ref()
-            .map(|i| i.ipv4_address.as_str())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<Ipv4Addr>().map_err(|_| {
-                    err(
-                        ErrorKind::InvalidArgument,
-                        format!("invalid IPv4 address: {s}"),
-                    )
-                })
-            })
-            .transpose()?;
-        let ip = self.allocate_user(&r, &c.id, wanted_ip)?;
-        let used: Vec<String> = a
-            .endpoint
-            .iter()
-            .map(|_| "eth0".to_string())
-            .chain(a.networks.iter().map(|n| n.endpoint.ifname.clone()))
-            .collect();
-        let ifname = (0..)
-            .map(|i| format!("eth{i}"))
-            .find(|n| !used.contains(n))
-            .unwrap_or_default();
-        let default_route =
-            !u.internal && a.endpoint.is_none() && !a.networks.iter().any(|n| n.default_route);
-        let veth = veth_of(&c.id, &r.id);
-        let endpoint = match u.bridge.connect(&veth, &ifname, ip, &netns, default_route) {
-            Ok(e) => e,
-            Err(e) => {
-                let _ = self.free_in(&r.id, &c.id);
-                return Err(sys(e));
-            }
-        };
-        let aliases: Vec<String> = ep.aliases.clone().unwrap_or_default();
-        let mut dns_names = vec![c.name.clone(), c.id[..12].to_string()];
-        dns_names.extend(aliases.iter().cloned());
-        a.networks.push(UserEndpoint {
-            network: r.id.clone(),
-            endpoint,
-            aliases,
-            dns_names: dns_names.clone(),
-            static_ip: wanted_ip.is_some(),
-            default_route,
-        });
-        self.write_attachment(&c.id, a)?;
-        if let Some(dns) = &self.dns {
-            dns.names().set(&r.id, &c.id, &dns_names, ip);
-            if !dns.listening(&c.id) {
-                dns.listen(&c.id, &netns).map_err(|e| {
-                    sys(format!("start the DNS server in {}: {e}", netns.display()))
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `POST /networks/{id}/connect`: a running container gets the
-    /// interface now; a created one at its start. Either way the record
-    /// keeps the endpoint config, as Docker's does.
-    pub fn network_connect(
-        &self,
-        network: &str,
-        container: &str,
-        endpoint: EndpointSettings,
-    ) -> Result<(), EngineError> {
-        let r = self.find_network(network)?;
-        let c = self.find_container(container)?;
-        let lock = self.lifecycle(&c.id);
-        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mode = super::mode_of(&c.config);
-        if mode == "host" || mode == "none" || mode.starts_with("container:") {
-            return Err(err(
-                ErrorKind::Forbidden,
-                if mode == "host" {
-                    "container cannot be disconnected from host network or connected to host network".to_string()
-                } else {
-                    "container sharing network namespace with another container or host cannot be connected to any other network".to_string()
-                },
-            ));
-        }
-        if !r.is_user() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("container cannot be connected to network {}", r.name),
-            ));
-        }
-        let mut config = c.config.clone();
-        if wanted_networks(&config)
-            .iter()
-            .any(|(n, _)| self.find_network(n).is_ok_and(|x| x.id == r.id))
-            && !matches!(self.state(&c), State::Running(..))
-        {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
-                    "endpoint with name {} already exists in network {}",
-                    c.name, r.name
-                ),
-            ));
-        }
-        let mut probe = config.clone();
-        probe.host_config.network_mode = r.name.clone();
-        probe.networking_config.endpoints_config =
-            Some(BTreeMap::from([(r.name.clone(), Some(endpoint.clone()))]));
-        self.user_network_check(&probe)?;
-        if let State::Running(..) = self.state(&c) {
-            let mut a = self.attachment(&c.id).unwrap_or_default();
-            self.connect_endpoint(&c, &mut a, &r.id, &endpoint)?;
-        }
-        config
-            .networking_config
-            .endpoints_config
-            .get_or_insert_with(Default::default)
-            .insert(r.name.clone(), Some(endpoint));
-        self.update_config(&c.id, config)
-    }
-
-    /// `POST /networks/{id}/disconnect`: the interface goes now (running)
-    /// and the endpoint config from the record. A container not on the
-    /// network is an error unless `force`.
-    pub fn network_disconnect(
-        &self,
-        network: &str,
-        container: &str,
-        force: bool,
-    ) -> Result<(), EngineError> {
-        let r = self.find_network(network)?;
-        let c = self.find_container(container)?;
-        let lock = self.lifecycle(&c.id);
-        let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut config = c.config.clone();
-        let mut found = false;
-        if let Some(eps) = config.networking_config.endpoints_config.as_mut() {
-            let before = eps.len();
-            eps.retain(|n, _| n != &r.name && n != &r.id);
-            found |= eps.len() != before;
-        }
-        let mode = super::mode_of(&config);
-        if mode == r.name || mode == r.id {
-            found = true;
-            // The next network it is on becomes its mode; with none left,
-            // `none`, as a container of no network is.
-            let next = wanted_networks(&config)
-                .first()
-                .map_or_else(|| "none".to_string(), |(n, _)| n.clone());
-            config.host_config.network_mode = next;
-        }
-        if let State::Running(..) = self.state(&c) {
-            if let Some(mut a) = self.attachment(&c.id) {
-                if let Some(i) = a.networks.iter().position(|n| n.network == r.id) {
-                    found = true;
-                    let n = a.networks.remove(i);
-                    if let Some(u) = self
-                        .net_state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .users
-                        .get(&r.id)
-                    {
-                        u.bridge.unplug(&n.endpoint.veth);
-                    }
-                    let _ = self.free_in(&r.id, &c.id);
-                    if let Some(dns) = &self.dns {
-                        dns.names().remove(Some(&r.id), &c.id);
-                    }
-                    self.write_attachment(&c.id, &a)?;
-                }
-            }
-        }
-        if !found && !force {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("container {} is not connected to network {}", c.id, r.name),
-            ));
-        }
-        self.update_config(&c.id, config)
-    }
-
-    fn update_config(&self, id: &str, config: CreateBody) -> Result<(), EngineError> {
-        self.store().meta().write(|w| {
-            if let Some(mut c) = w.get::<ContainerRecord>(Table::Containers, id)? {
-                c.config = config;
-                w.put(Table::Containers, id, &c)?;
-            }
-            Ok::<_, store::meta::MetaError>(())
-        })?;
-        Ok(())
-    }
-
-    /// At a release: every user network's veth, address, DNS names and the
-    /// DNS listener of container `id`.
-    pub(crate) fn release_user(&self, id: &str, a: &Attachment) {
-        if let Some(dns) = &self.dns {
-            dns.stop(id);
-            dns.names().remove(None, id);
-        }
-        for n in &a.networks {
-            let u = self
-                .net_state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .users
-                .get(&n.network)
-                .cloned();
-            if let Some(u) = u {
-                // Gone with the namespace once the container's last process
-                // is; deleted here so that a restart never finds it.
-                u.bridge.unplug(&n.endpoint.veth);
-            }
-            let _ = self.free_in(&n.network, id);
-        }
-    }
-
-    /// The next free address of user network `r` for `id` (from the
-    /// `--ip-range` when set), or `wanted` if it is free.
-    fn allocate_user(
-        &self,
-        r: &NetworkRecord,
-        id: &str,
-        wanted: Option<Ipv4Addr>,
-    ) -> Result<Ipv4Addr, EngineError> {
-        let subnet = parse_subnet(&r.subnet)?;
-        let gateway: Ipv4Addr = r.gateway.parse().map_err(sys)?;
-        let range = if r.ip_range.is_empty() {
-            subnet
-        } else {
-            parse_subnet(&r.ip_range)?
-        };
-        if let Some(ip) = wanted {
-            if !subnet.contains(ip) || ip == subnet.addr || ip == subnet.broadcast() {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid address {ip}: it does not belong to any of this network's subnets"
-                    ),
-                ));
-            }
-        }
-        let net_id = r.id.clone();
-        let name = r.name.clone();
-        self.store().meta().write(|w| {
-            let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &net_id)? else {
-                return Ok(Err(err(ErrorKind::NotFound, format!("network {name} not found"))));
-            };
-            let taken = |ip: Ipv4Addr| {
-                r.allocated.contains_key(&ip.to_string())
-                    || ip == subnet.addr
-                    || ip == subnet.broadcast()
-            };
-            let ip = match wanted {
-                Some(ip) if taken(ip) || ip == gateway => {
-                    return Ok(Err(err(
-                        ErrorKind::Forbidden,
-                        "Address already in use",
-                    )))
-                }
-                Some(ip) => ip,
-                None => match net::ipam::next_free(range, gateway, r.last, &taken) {
-                    Some(ip) => {
-                        r.last = Some(ip);
-                        ip
-                    }
-                    None => {
-                        return Ok(Err(err(
-                            ErrorKind::System,
-                            format!("no available IPv4 addresses on this network's address pools: {name} ({subnet})"),
-                        )))
-                    }
-                },
-            };
-            r.allocated.insert(ip.to_string(), id.to_string());
-            w.put(Table::Networks, &net_id, &r)?;
-            Ok::<_, store::meta::MetaError>(Ok(ip))
-        })?
-    }
-
-    /// Frees what `id` holds on network `net_id`.
-    fn free_in(&self, net_id: &str, id: &str) -> Result<(), EngineError> {
-        self.store().meta().write(|w| {
-            if let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, net_id)? {
-                let before = r.allocated.len();
-                r.allocated.retain(|_, cid| cid != id);
-                if r.allocated.len() != before {
-                    w.put(Table::Networks, net_id, &r)?;
-                }
-            }
-            Ok::<_, store::meta::MetaError>(())
-        })?;
-        Ok(())
-    }
-
     /// At daemon start, after the default bridge: every user network's
     /// bridge made again, veths and addresses no running container holds
     /// let go, the published ports of running containers held again, the
@@ -785,11 +628,13 @@ impl Engine {
                 .filter(|(_, a)| a.networks.iter().any(|n| n.network == r.id))
                 .map(|(c, _)| c.id.clone())
                 .collect();
+            let kept = |cid: &String| cid.starts_with(AUX) || holders.contains(cid);
             self.store().meta().write(|w| {
                 if let Some(mut rec) = w.get::<NetworkRecord>(Table::Networks, &r.id)? {
-                    let before = rec.allocated.len();
-                    rec.allocated.retain(|_, cid| holders.contains(cid));
-                    if rec.allocated.len() != before {
+                    let before = (rec.allocated.len(), rec.allocated6.len());
+                    rec.allocated.retain(|_, cid| kept(cid));
+                    rec.allocated6.retain(|_, cid| kept(cid));
+                    if (rec.allocated.len(), rec.allocated6.len()) != before {
                         w.put(Table::Networks, &r.id, &rec)?;
                     }
                 }
@@ -798,74 +643,42 @@ impl Engine {
             st.users.insert(r.id.clone(), u);
         }
         for (c, a) in attachments {
-            let mut held = Vec::new();
-            for f in &a.forwards {
-                if let Ok((fd, _)) = self.hold_port(f) {
-                    held.push(fd);
-                }
-            }
-            st.held.insert(c.id.clone(), held);
-            st.forwards.insert(c.id.clone(), a.forwards.clone());
+            self.hold_again(&mut st, &c.id, &a.forwards);
         }
         self.apply_table(&mut st)?;
         drop(st);
-        if let Some(dns) = &self.dns {
-            for (c, a) in attachments {
-                for n in &a.networks {
-                    dns.names()
-                        .set(&n.network, &c.id, &n.dns_names, n.endpoint.ip);
-                }
-                if !a.networks.is_empty() {
-                    let netns = a
-                        .endpoint
-                        .as_ref()
-                        .map(|e| e.netns.clone())
-                        .or(a.netns.clone());
-                    if let Some(p) = netns {
-                        let _ = dns.listen(&c.id, &p);
-                    }
-                }
+        for (c, a) in attachments {
+            if !a.networks.is_empty() {
+                let _ = self.dns_register(c, a, records);
             }
         }
         Ok(())
     }
 }
 
+/// The owner recorded for an auxiliary address (never a container id).
+pub(crate) const AUX: &str = "aux:";
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn networks_wanted_in_order() {
-        let cfg: CreateBody = models::de::from_value(json!({
-            "HostConfig": {"NetworkMode": "front"},
-            "NetworkingConfig": {"EndpointsConfig": {
-                "back": {"Aliases": ["db"]}, "front": {"IPAMConfig": {"IPv4Address": "10.0.0.9"}},
-            }},
-        }))
-        .unwrap();
-        let w = wanted_networks(&cfg);
-        assert_eq!(w.len(), 2);
-        assert_eq!(w[0].0, "front");
-        assert_eq!(
-            w[0].1.ipam_config.as_ref().unwrap().ipv4_address,
-            "10.0.0.9"
-        );
-        assert_eq!(w[1].0, "back");
-        let bridge: CreateBody =
-            models::de::from_value(json!({"HostConfig": {"NetworkMode": "bridge"}})).unwrap();
-        assert!(wanted_networks(&bridge).is_empty());
-    }
-
-    #[test]
-    fn names_and_veths() {
+    fn names_veths_and_options() {
         assert!(valid_name("my-net_1.x"));
-        assert!(!valid_name("-x"));
+        assert!(valid_name("a b"));
         assert!(!valid_name(""));
-        assert!(!valid_name("a b"));
+        assert!(!valid_name(" \t"));
         let v = veth_of(&"a".repeat(64), &"b".repeat(64));
         assert_eq!(v, "veaaaaaaaabbbbb");
         assert!(v.len() <= 15);
+        let o = BTreeMap::from([("k".to_string(), "false".to_string())]);
+        assert!(!bool_opt(&o, "k", true).unwrap());
+        assert!(bool_opt(&o, "other", true).unwrap());
+        let o = BTreeMap::from([("k".to_string(), "maybe".to_string())]);
+        assert!(bool_opt(&o, "k", true).is_err());
+        let u = ula_for(&"ab".repeat(32));
+        assert_eq!(u.prefix, 64);
+        assert_eq!(u.addr.segments()[0] & 0xff00, 0xfd00);
     }
 }

@@ -153,7 +153,7 @@ pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
 
 /// Every device node of the host's `/dev` (a privileged container gets them
 /// all, as Docker's), except the container's own pts, shm and mqueue.
-pub(crate) fn host_devices() -> Vec<Value> {
+pub fn host_devices() -> Vec<Value> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from("/dev")];
@@ -209,27 +209,40 @@ pub fn write_etc_files(
     hostname: &str,
     net: &crate::network::EtcNet,
 ) -> std::io::Result<()> {
+    write_etc_files_with(etc_dir, hostname, net, &Default::default())
+}
+
+/// [`write_etc_files`] with the network's extras: the container's IPv6
+/// address, `--add-host`, links, `--dns*`, `--domainname`.
+pub fn write_etc_files_with(
+    etc_dir: &Path,
+    hostname: &str,
+    net: &crate::network::EtcNet,
+    extra: &crate::network::etc::EtcExtra,
+) -> std::io::Result<()> {
+    use crate::network::etc;
     use crate::network::EtcNet;
-    std::fs::create_dir_all(etc_dir)?;
+    // The directory is root's; the files are bound into the container,
+    // whose users read them.
+    crate::perms::private_dir(etc_dir)?;
     std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
-    const BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let (hosts, resolv) = match net {
-        EtcNet::Loopback => (format!("{BASE}127.0.1.1\t{hostname}\n"), host_resolv),
-        EtcNet::Address(ip) => (
-            format!("{BASE}{ip}\t{hostname}\n"),
-            crate::network::container_resolv_conf(&host_resolv),
+        EtcNet::Loopback => (
+            etc::hosts(hostname, None, extra),
+            etc::resolv_conf(net, &host_resolv, extra),
         ),
-        EtcNet::Embedded(ip) => (
-            format!("{BASE}{ip}\t{hostname}\n"),
-            crate::network::embedded_resolv_conf(&host_resolv),
+        EtcNet::Address(ip) | EtcNet::Embedded(ip) => (
+            etc::hosts(hostname, Some(*ip), extra),
+            etc::resolv_conf(net, &host_resolv, extra),
         ),
         EtcNet::Host => (
-            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| BASE.to_string()),
-            host_resolv,
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| etc::BASE_HOSTS.to_string()),
+            etc::resolv_conf(net, &host_resolv, extra),
         ),
         EtcNet::Shared(other) => (
-            std::fs::read_to_string(other.join("hosts")).unwrap_or_else(|_| BASE.to_string()),
+            std::fs::read_to_string(other.join("hosts"))
+                .unwrap_or_else(|_| etc::BASE_HOSTS.to_string()),
             std::fs::read_to_string(other.join("resolv.conf")).unwrap_or(host_resolv),
         ),
     };

@@ -28,7 +28,7 @@ use store::config::ImageConfig;
 
 use crate::{EngineError, ErrorKind};
 
-pub use files::{console_size, write_etc_files};
+pub use files::{console_size, host_devices, write_etc_files, write_etc_files_with};
 pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 
@@ -128,15 +128,6 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
             hc.runtime
         )));
     }
-    if !hc.volume_driver.is_empty() && hc.volume_driver != "local" {
-        // dockerd looks the plugin up when it makes a volume (a 404 the
-        // docker CLI takes for a missing image, and pulls); berth has only
-        // the local driver and says so at once.
-        let d = &hc.volume_driver;
-        return Err(bad(format!(
-            "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
-        )));
-    }
     cgroup_parent(hc)?;
     namespaces::check_modes(hc, &body.config.hostname)?;
     let r = resources::resources(hc, support(), ncpu())?;
@@ -172,6 +163,10 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
 /// Docker's clients send for Docker's default (docker-py sends `runc`).
 /// All are `berth-runtime`, which takes runc's command line.
 pub const RUNTIMES: &[&str] = &["", "berth-runtime", "runc", "io.containerd.runc.v2"];
+
+/// The runtime a container gets when it names none, by Docker's default
+/// name (it is berth-runtime, as every name of [`RUNTIMES`]).
+pub const DEFAULT_RUNTIME: &str = "runc";
 
 /// Which namespaces the container owns, for the sysctl rules (before the
 /// peers are resolved: a joined namespace is a container's, not the host's).

@@ -53,11 +53,14 @@ pub fn merge(cfg: &ImageConfig, body: &mut CreateBody, id: &str) {
             *mine = image.clone();
         }
     }
-    // The daemon's defaults, shown by inspect as dockerd shows its own.
+    // The daemon's defaults, shown by inspect as dockerd shows its own:
+    // the runtime by Docker's default name, `runc`, which is berth-runtime
+    // here (docker-py sends `Runtime` where dockerd ignores it and checks
+    // that inspect says `runc`).
     let hc = &mut body.host_config;
     for (mine, default) in [
         (&mut hc.ipc_mode, "private"),
-        (&mut hc.runtime, "berth-runtime"),
+        (&mut hc.runtime, crate::spec::DEFAULT_RUNTIME),
     ] {
         if mine.is_empty() {
             *mine = default.to_string();
@@ -140,12 +143,39 @@ pub fn env(cfg: &ImageConfig, req: &Config, hostname: &str) -> Vec<String> {
     out
 }
 
+/// A file of the container's root (`/etc/passwd`, `/etc/group`), read
+/// inside the root, regular files only, bounded ([`crate::rootfile`]);
+/// empty when missing (or when the root cannot be opened).
+fn id_file(rootfs: &Path, f: &str) -> Result<String, crate::rootfile::RootFileError> {
+    match crate::rootfile::open_root(rootfs) {
+        Ok(root) => crate::rootfile::read(&root, f).map(Option::unwrap_or_default),
+        Err(_) => Ok(String::new()),
+    }
+}
+
+/// ` (why)` when a file could not be read, for the lookup's error.
+fn why(r: &Result<String, crate::rootfile::RootFileError>) -> String {
+    match r {
+        Err(e) => format!(" ({e})"),
+        Ok(_) => String::new(),
+    }
+}
+
 /// Resolves `user[:group]` against the container's `/etc/passwd` and
 /// `/etc/group`: (uid, gid, additional gids).
+///
+/// The files are read inside the root, regular files only, bounded
+/// ([`crate::rootfile`]): a symlink out of the root, a FIFO or a device
+/// never reaches the host's files or holds the daemon. One that cannot be
+/// read counts as absent for numeric ids, and a name looked up in it is
+/// refused with the reason.
 pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), EngineError> {
-    let read = |f: &str| std::fs::read_to_string(rootfs.join(f)).unwrap_or_default();
-    let passwd = read("etc/passwd");
-    let group = read("etc/group");
+    let (passwd_file, group_file) = (
+        id_file(rootfs, "/etc/passwd"),
+        id_file(rootfs, "/etc/group"),
+    );
+    let passwd = passwd_file.as_deref().unwrap_or_default();
+    let group = group_file.as_deref().unwrap_or_default();
     let (u, g) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -165,7 +195,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
         (Ok(n), None) => (n, 0, None),
         (Err(_), None) => {
             return Err(bad(format!(
-                "unable to find user {u}: no matching entries in passwd file"
+                "unable to find user {u}: no matching entries in passwd file{}",
+                why(&passwd_file)
             )))
         }
     };
@@ -179,7 +210,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
                 .and_then(|f| f[2].parse().ok())
                 .ok_or_else(|| {
                     bad(format!(
-                        "unable to find group {g}: no matching entries in group file"
+                        "unable to find group {g}: no matching entries in group file{}",
+                        why(&group_file)
                     ))
                 })?,
         };
@@ -206,7 +238,8 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
 /// `--group-add`: numbers as they are, names looked up in the container's
 /// `/etc/group` (moby/sys/user `GetAdditionalGroupsPath`, its words).
 pub fn group_add(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, EngineError> {
-    let file = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let group_file = id_file(rootfs, "/etc/group");
+    let file = group_file.as_deref().unwrap_or_default();
     let mut out = Vec::new();
     for g in groups {
         let by_name = file
@@ -218,7 +251,8 @@ pub fn group_add(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, EngineErr
             (Some(id), _) | (None, Ok(id)) => id,
             (None, Err(_)) => {
                 return Err(bad(format!(
-                    "Unable to find group {g}: no matching entries in group file"
+                    "Unable to find group {g}: no matching entries in group file{}",
+                    why(&group_file)
                 )))
             }
         };

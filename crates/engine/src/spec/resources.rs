@@ -36,6 +36,26 @@ pub struct Resources {
     pub warnings: Vec<String>,
 }
 
+/// What dockerd keeps of the memory limits it was given (its create's
+/// `adaptContainerSettings` and the platform checks change the host config
+/// it stores): swap twice the memory when none was given, and -1 for what
+/// this host cannot limit. Inspect shows these, and an update's check
+/// ("Memory limit should be smaller than already set memoryswap limit")
+/// compares with them. Called after [`resources`] (whose warnings come from
+/// the values given).
+pub fn adapt(hc: &mut HostConfig, s: &Support) {
+    if hc.memory > 0 && hc.memory_swap == 0 {
+        hc.memory_swap = hc.memory * 2;
+    }
+    if hc.memory > 0 && !s.memory_limit {
+        hc.memory = 0;
+        hc.memory_swap = -1;
+    }
+    if hc.memory > 0 && hc.memory_swap != -1 && !s.swap_limit {
+        hc.memory_swap = -1;
+    }
+}
+
 /// Checks and converts; `ncpu` is the number of CPUs this host has.
 pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources, EngineError> {
     let mut warnings = Vec::new();

@@ -2,8 +2,12 @@
 //! (moby `libnetwork/resolver.go`): every container on a user network finds
 //! a server at `127.0.0.11:53` (UDP and TCP) in its own network namespace,
 //! which answers the names, short ids and aliases of the containers that
-//! share a network with it, and forwards every other query to the host's
-//! resolvers.
+//! share a network with it (A and AAAA records), the reverse lookups of
+//! their addresses (PTR, `name.network` as Docker answers), a container's
+//! legacy links (`--link target:alias` on a user network: `alias` resolves
+//! for it alone), and forwards every other query to the host's resolvers,
+//! but for a container whose networks are all `--internal`: nothing leaves
+//! those, so it gets SERVFAIL.
 //!
 //! How: the listening sockets are made by a short-lived thread that
 //! `setns(2)`s into the container's namespace (a socket stays in the
@@ -18,9 +22,9 @@
 
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -55,6 +59,25 @@ struct Entry {
     container: String,
     names: Vec<String>,
     ip: Ipv4Addr,
+    ip6: Option<Ipv6Addr>,
+    /// What a reverse lookup answers: `name.network`.
+    ptr: String,
+}
+
+/// One container's endpoint on a network, as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// The network's id (the key of its names).
+    pub network: &'a str,
+    /// The network's name (for reverse lookups' answers).
+    pub network_name: &'a str,
+    /// Its names there (name, short id, aliases, hostname; matched without
+    /// regard to case); the first is the one reverse lookups answer.
+    pub names: &'a [String],
+    /// Its IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// Names of containers by network: what the server answers. Kept by the
@@ -62,6 +85,10 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Names {
     by_network: RwLock<HashMap<String, Vec<Entry>>>,
+    /// Legacy links by container: alias -> the target's name.
+    links: RwLock<HashMap<String, Vec<(String, String)>>>,
+    /// Containers whose every network is internal: nothing is forwarded.
+    internal: RwLock<HashSet<String>>,
 }
 
 impl Names {
@@ -69,14 +96,69 @@ impl Names {
     /// (its name, short id, aliases; matched without regard to case).
     /// Replaces what it had there.
     pub fn set(&self, network: &str, container: &str, names: &[String], ip: Ipv4Addr) {
+        self.set_endpoint(
+            container,
+            &Endpoint {
+                network,
+                network_name: network,
+                names,
+                ip,
+                ip6: None,
+            },
+        );
+    }
+
+    /// Container `container` has endpoint `ep`; replaces what it had on
+    /// that network.
+    pub fn set_endpoint(&self, container: &str, ep: &Endpoint<'_>) {
         let mut m = self.by_network.write().unwrap_or_else(|p| p.into_inner());
-        let list = m.entry(network.to_string()).or_default();
+        let list = m.entry(ep.network.to_string()).or_default();
         list.retain(|e| e.container != container);
+        let ptr = format!(
+            "{}.{}",
+            ep.names.first().map_or("", |n| n.as_str()),
+            ep.network_name
+        );
         list.push(Entry {
             container: container.to_string(),
-            names: names.iter().map(|n| n.to_ascii_lowercase()).collect(),
-            ip,
+            names: ep.names.iter().map(|n| n.to_ascii_lowercase()).collect(),
+            ip: ep.ip,
+            ip6: ep.ip6,
+            ptr,
         });
+    }
+
+    /// Container `container`'s legacy links: `(alias, target name)`.
+    pub fn set_links(&self, container: &str, links: Vec<(String, String)>) {
+        let mut m = self.links.write().unwrap_or_else(|p| p.into_inner());
+        if links.is_empty() {
+            m.remove(container);
+        } else {
+            let links = links
+                .into_iter()
+                .map(|(a, t)| (a.to_ascii_lowercase(), t.to_ascii_lowercase()))
+                .collect();
+            m.insert(container.to_string(), links);
+        }
+    }
+
+    /// Whether container `container` is on internal networks only (its
+    /// queries for other names are then not forwarded).
+    pub fn set_internal(&self, container: &str, internal: bool) {
+        let mut s = self.internal.write().unwrap_or_else(|p| p.into_inner());
+        if internal {
+            s.insert(container.to_string());
+        } else {
+            s.remove(container);
+        }
+    }
+
+    fn forwards(&self, container: &str) -> bool {
+        !self
+            .internal
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(container)
     }
 
     /// Container `container` left `network` (`None`: every network).
@@ -88,24 +170,61 @@ impl Names {
             }
         }
         m.retain(|_, l| !l.is_empty());
+        if network.is_none() {
+            self.set_links(container, Vec::new());
+            self.set_internal(container, false);
+        }
     }
 
-    /// The addresses `name` has for container `asking`: on the networks
-    /// `asking` is on, only. Empty when it is no container's name there.
+    /// The IPv4 addresses `name` has for container `asking`: on the
+    /// networks `asking` is on, only. Empty when it is no container's name
+    /// there.
     pub fn lookup(&self, asking: &str, name: &str) -> Vec<Ipv4Addr> {
+        self.lookup_all(asking, name).0
+    }
+
+    /// The IPv4 and IPv6 addresses `name` has for container `asking`, a
+    /// link's alias of `asking` standing for its target's name.
+    pub fn lookup_all(&self, asking: &str, name: &str) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+        let target = self
+            .links
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(asking)
+            .and_then(|l| l.iter().find(|(a, _)| a == name).map(|(_, t)| t.clone()));
+        let name = target.as_deref().unwrap_or(name);
         let m = self.by_network.read().unwrap_or_else(|p| p.into_inner());
-        let mut out = Vec::new();
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
         for list in m.values() {
             if !list.iter().any(|e| e.container == asking) {
                 continue;
             }
             for e in list {
-                if e.names.iter().any(|n| n == name) && !out.contains(&e.ip) {
-                    out.push(e.ip);
+                if e.names.iter().any(|n| n == name) {
+                    if !v4.contains(&e.ip) {
+                        v4.push(e.ip);
+                    }
+                    if let Some(ip6) = e.ip6.filter(|a| !v6.contains(a)) {
+                        v6.push(ip6);
+                    }
                 }
             }
         }
-        out
+        (v4, v6)
+    }
+
+    /// The name of the container at `ip` on a network `asking` is on
+    /// (`name.network`), for a reverse lookup.
+    pub fn reverse(&self, asking: &str, ip: IpAddr) -> Option<String> {
+        let m = self.by_network.read().unwrap_or_else(|p| p.into_inner());
+        m.values()
+            .filter(|list| list.iter().any(|e| e.container == asking))
+            .flatten()
+            .find(|e| match ip {
+                IpAddr::V4(a) => e.ip == a,
+                IpAddr::V6(a) => e.ip6 == Some(a),
+            })
+            .map(|e| e.ptr.clone())
     }
 }
 
@@ -143,21 +262,41 @@ fn decide(names: &Names, asking: &str, pkt: &[u8]) -> Verdict {
             return wire::error_reply(pkt, Rcode::FormErr).map_or(Verdict::Drop, Verdict::Reply)
         }
     };
-    if q.qclass != wire::CLASS_IN && q.qclass != wire::CLASS_ANY {
-        return Verdict::Forward;
-    }
-    let ips = names.lookup(asking, &q.name);
-    if ips.is_empty() {
-        return Verdict::Forward;
-    }
-    // A container's name of another type (AAAA: the networks are IPv4):
-    // the name exists, with no record of that type, as Docker answers.
-    let ips = if q.qtype == wire::TYPE_A || q.qtype == 255 {
-        ips
-    } else {
-        Vec::new()
+    let forward = || {
+        if names.forwards(asking) {
+            Verdict::Forward
+        } else {
+            // Internal networks only: nothing leaves them, names included.
+            Verdict::Reply(wire::reply(&q, Rcode::ServFail, &[]))
+        }
     };
-    Verdict::Reply(wire::reply(&q, Rcode::NoError, &ips))
+    if q.qclass != wire::CLASS_IN && q.qclass != wire::CLASS_ANY {
+        return forward();
+    }
+    if q.qtype == wire::TYPE_PTR {
+        return match wire::reverse_ip(&q.name).and_then(|ip| names.reverse(asking, ip)) {
+            Some(name) => Verdict::Reply(wire::reply_records(
+                &q,
+                Rcode::NoError,
+                &[wire::Record::Ptr(name)],
+            )),
+            None => forward(),
+        };
+    }
+    let (v4, v6) = names.lookup_all(asking, &q.name);
+    if v4.is_empty() && v6.is_empty() {
+        return forward();
+    }
+    // A container's name asked for another type: the name exists, with no
+    // record of that type (NODATA), as Docker answers.
+    let mut records = Vec::new();
+    if q.qtype == wire::TYPE_A || q.qtype == wire::TYPE_ANY {
+        records.extend(v4.into_iter().map(wire::Record::A));
+    }
+    if q.qtype == wire::TYPE_AAAA || q.qtype == wire::TYPE_ANY {
+        records.extend(v6.into_iter().map(wire::Record::Aaaa));
+    }
+    Verdict::Reply(wire::reply_records(&q, Rcode::NoError, &records))
 }
 
 /// The server: one runtime thread and the listeners of each container.
@@ -205,7 +344,23 @@ impl Server {
     /// `netns`, answering as container `container`. A second call for the
     /// same container replaces the first.
     pub fn listen(&self, container: &str, netns: &Path) -> io::Result<()> {
+        self.listen_with(container, netns, Vec::new())
+    }
+
+    /// [`Server::listen`], forwarding to `upstreams` for this container
+    /// (its own `--dns`); empty: the server's.
+    pub fn listen_with(
+        &self,
+        container: &str,
+        netns: &Path,
+        upstreams: Vec<SocketAddr>,
+    ) -> io::Result<()> {
         self.stop(container);
+        let upstreams = if upstreams.is_empty() {
+            self.upstreams.clone()
+        } else {
+            Arc::new(upstreams)
+        };
         let ns = std::fs::File::open(netns)?;
         let (udp, tcp) = std::thread::spawn(move || -> io::Result<_> {
             // This thread alone enters the namespace, and ends there.
@@ -228,14 +383,10 @@ impl Server {
                 udp,
                 who.clone(),
                 self.names.clone(),
-                self.upstreams.clone(),
+                upstreams.clone(),
             )),
-            self.handle.spawn(serve_tcp(
-                tcp,
-                who,
-                self.names.clone(),
-                self.upstreams.clone(),
-            )),
+            self.handle
+                .spawn(serve_tcp(tcp, who, self.names.clone(), upstreams)),
         ];
         self.listeners
             .lock()
@@ -463,6 +614,61 @@ mod tests {
             panic!()
         };
         assert_eq!(r[3] & 0xf, 1, "FORMERR");
+    }
+
+    #[test]
+    fn aaaa_ptr_links_and_internal() {
+        let n = Names::default();
+        let names = ["web".to_string(), "www".to_string()];
+        n.set_endpoint(
+            "c1",
+            &Endpoint {
+                network: "id1",
+                network_name: "front",
+                names: &names,
+                ip: "10.0.0.2".parse().unwrap(),
+                ip6: Some("fd00::2".parse().unwrap()),
+            },
+        );
+        n.set("id1", "c2", &["cli".into()], "10.0.0.3".parse().unwrap());
+        let Verdict::Reply(r) = decide(&n, "c2", &query("web", 28)) else {
+            panic!()
+        };
+        assert_eq!(&r[6..8], &[0, 1], "one AAAA");
+        let ptr = |name: &str| {
+            let mut p = query(name, 12);
+            let l = p.len();
+            p[l - 3] = 12;
+            p
+        };
+        let Verdict::Reply(r) = decide(&n, "c2", &ptr("2.0.0.10.in-addr.arpa")) else {
+            panic!()
+        };
+        assert!(r.ends_with(b"\x03web\x05front\x00"));
+        assert_eq!(
+            decide(&n, "c2", &ptr("9.0.0.10.in-addr.arpa")),
+            Verdict::Forward
+        );
+        n.set_links("c2", vec![("db".into(), "web".into())]);
+        assert_eq!(
+            n.lookup("c2", "db"),
+            vec!["10.0.0.2".parse::<Ipv4Addr>().unwrap()]
+        );
+        assert!(
+            n.lookup("c1", "db").is_empty(),
+            "a link is its container's alone"
+        );
+        n.set_internal("c2", true);
+        let Verdict::Reply(r) = decide(&n, "c2", &query("example.com", 1)) else {
+            panic!()
+        };
+        assert_eq!(
+            r[3] & 0xf,
+            2,
+            "SERVFAIL: nothing leaves an internal network"
+        );
+        n.remove(None, "c2");
+        assert_eq!(decide(&n, "c2", &query("example.com", 1)), Verdict::Forward);
     }
 
     #[test]

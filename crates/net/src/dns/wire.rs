@@ -1,9 +1,10 @@
 //! The DNS wire format, as much of it as the embedded server needs (RFC
-//! 1035 §4): a query's header and single question read, and a reply with A
-//! records written. Everything read comes from a container, so every read
-//! is bounded and a malformed packet is an error, never a panic.
+//! 1035 §4): a query's header and single question read, and a reply with A,
+//! AAAA (RFC 3596) or PTR records written. Everything read comes from a
+//! container, so every read is bounded and a malformed packet is an error,
+//! never a panic.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The header's length.
 pub const HEADER: usize = 12;
@@ -17,6 +18,12 @@ pub const TTL: u32 = 600;
 
 /// Record type A.
 pub const TYPE_A: u16 = 1;
+/// Record type PTR.
+pub const TYPE_PTR: u16 = 12;
+/// Record type AAAA.
+pub const TYPE_AAAA: u16 = 28;
+/// QTYPE `*`.
+pub const TYPE_ANY: u16 = 255;
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
 /// Class ANY (QCLASS `*`).
@@ -151,9 +158,46 @@ pub fn parse_query(pkt: &[u8]) -> Result<Query, WireError> {
     })
 }
 
+/// One answer record, for the question's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An IPv4 address.
+    A(Ipv4Addr),
+    /// An IPv6 address.
+    Aaaa(Ipv6Addr),
+    /// A name (a reverse lookup's answer), without the final dot.
+    Ptr(String),
+}
+
+/// Most answers in one reply: a name has one address per network it is
+/// on; a reply stays far below 512 bytes.
+const MAX_ANSWERS: usize = 16;
+
 /// A reply to `q` with `rcode` and an A record for each of `ips`.
 pub fn reply(q: &Query, rcode: Rcode, ips: &[Ipv4Addr]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + q.question.len() + 16 * ips.len());
+    let records: Vec<Record> = ips.iter().map(|ip| Record::A(*ip)).collect();
+    reply_records(q, rcode, &records)
+}
+
+/// A name in wire form (labels, then a zero byte); labels longer than 63
+/// bytes are cut, names longer than 255 bytes end early.
+fn encode_name(name: &str, out: &mut Vec<u8>) {
+    let start = out.len();
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        let l = &label.as_bytes()[..label.len().min(MAX_LABEL)];
+        if out.len() - start + l.len() + 2 > MAX_NAME {
+            break;
+        }
+        out.push(l.len() as u8);
+        out.extend_from_slice(l);
+    }
+    out.push(0);
+}
+
+/// A reply to `q` with `rcode` and `records` (at most [`MAX_ANSWERS`]).
+pub fn reply_records(q: &Query, rcode: Rcode, records: &[Record]) -> Vec<u8> {
+    let records = &records[..records.len().min(MAX_ANSWERS)];
+    let mut out = Vec::with_capacity(HEADER + q.question.len() + 32 * records.len());
     out.extend_from_slice(&q.id.to_be_bytes());
     // QR, AA (the server is the authority for containers' names), RD as
     // asked, RA.
@@ -162,21 +206,64 @@ pub fn reply(q: &Query, rcode: Rcode, ips: &[Ipv4Addr]) -> Vec<u8> {
         flags |= 0x0100;
     }
     out.extend_from_slice(&flags.to_be_bytes());
-    let ancount = u16::try_from(ips.len()).unwrap_or(u16::MAX);
+    let ancount = records.len() as u16;
     for n in [1u16, ancount, 0, 0] {
         out.extend_from_slice(&n.to_be_bytes());
     }
     out.extend_from_slice(&q.question);
-    for ip in ips.iter().take(usize::from(ancount)) {
+    for r in records {
         // The name: a pointer to the question's, at offset 12.
         out.extend_from_slice(&[0xc0, 0x0c]);
-        out.extend_from_slice(&TYPE_A.to_be_bytes());
+        let (typ, data) = match r {
+            Record::A(ip) => (TYPE_A, ip.octets().to_vec()),
+            Record::Aaaa(ip) => (TYPE_AAAA, ip.octets().to_vec()),
+            Record::Ptr(name) => {
+                let mut d = Vec::new();
+                encode_name(name, &mut d);
+                (TYPE_PTR, d)
+            }
+        };
+        out.extend_from_slice(&typ.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&TTL.to_be_bytes());
-        out.extend_from_slice(&4u16.to_be_bytes());
-        out.extend_from_slice(&ip.octets());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
     }
     out
+}
+
+/// The address a reverse-lookup name asks for: `4.3.2.1.in-addr.arpa`
+/// (IPv4) or the 32 nibbles of `….ip6.arpa` (IPv6); `None` for any other
+/// name, or a partial one.
+pub fn reverse_ip(name: &str) -> Option<IpAddr> {
+    if let Some(v4) = name.strip_suffix(".in-addr.arpa") {
+        let mut o: Vec<u8> = v4
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<Vec<u8>>>()?;
+        if o.len() != 4 {
+            return None;
+        }
+        o.reverse();
+        return Some(IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], o[3])));
+    }
+    let v6 = name.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<u8> = v6
+        .split('.')
+        .map(|n| {
+            (n.len() == 1)
+                .then(|| u8::from_str_radix(n, 16).ok())
+                .flatten()
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    if nibbles.len() != 32 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for n in nibbles.iter().rev() {
+        v = (v << 4) | u128::from(*n);
+    }
+    Some(IpAddr::V6(Ipv6Addr::from(v)))
 }
 
 /// A bare error reply (no question) to a packet whose header could be
@@ -271,6 +358,34 @@ mod tests {
         assert_eq!(error_reply(&good[..5], Rcode::FormErr), None);
         let e = error_reply(&good, Rcode::FormErr).unwrap();
         assert_eq!(e, vec![0x12, 0x34, 0x81, 0x81, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn aaaa_ptr_and_reverse_names() {
+        let q = parse_query(&query("web", TYPE_AAAA)).unwrap();
+        let r = reply_records(
+            &q,
+            Rcode::NoError,
+            &[Record::Aaaa("fd00::2".parse().unwrap())],
+        );
+        assert_eq!(&r[6..8], &[0, 1]);
+        let ip6: Ipv6Addr = "fd00::2".parse().unwrap();
+        assert_eq!(&r[r.len() - 16..], &ip6.octets());
+        let q = parse_query(&query("2.0.20.10.in-addr.arpa", TYPE_PTR)).unwrap();
+        assert_eq!(reverse_ip(&q.name), Some("10.20.0.2".parse().unwrap()));
+        let r = reply_records(&q, Rcode::NoError, &[Record::Ptr("web.front".into())]);
+        assert!(r.ends_with(b"\x03web\x05front\x00"), "{r:?}");
+        let six = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa";
+        assert_eq!(reverse_ip(six), Some("fd00::2".parse().unwrap()));
+        for bad in [
+            "1.2.3.in-addr.arpa",
+            "a.2.3.4.in-addr.arpa",
+            "256.2.3.4.in-addr.arpa",
+            "2.0.ip6.arpa",
+            "example.com",
+        ] {
+            assert_eq!(reverse_ip(bad), None, "{bad}");
+        }
     }
 
     /// Every prefix and many byte flips of real queries: errors, no panic,

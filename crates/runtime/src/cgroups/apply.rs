@@ -441,6 +441,21 @@ fn tasks_io(procs: &Path) -> Vec<(u64, u64, u64, u64)> {
     vec![(0, 0, r, w)]
 }
 
+/// v1's block I/O: the blkio throttle counters, unless the tasks' own
+/// counters saw more (recent kernels leave the throttle counters at zero
+/// without a throttle rule, or count only part of a writeback).
+fn io_v1(
+    blkio: Vec<(u64, u64, u64, u64)>,
+    tasks: Vec<(u64, u64, u64, u64)>,
+) -> Vec<(u64, u64, u64, u64)> {
+    let total = |v: &[(u64, u64, u64, u64)]| v.iter().map(|e| e.2 + e.3).sum::<u64>();
+    if total(&tasks) > total(&blkio) {
+        tasks
+    } else {
+        blkio
+    }
+}
+
 /// Usage read back from whichever files exist.
 pub fn stats(cg: &Cgroup) -> Stats {
     match cg {
@@ -469,11 +484,12 @@ pub fn stats(cg: &Cgroup) -> Stats {
                 pids_current: number(&f("pids", "pids.current")),
                 pids_limit: number(&f("pids", "pids.max")),
                 inactive_file: keyed(&f("memory", "memory.stat"), "total_inactive_file"),
-                io_bytes: read(&f("blkio", "blkio.throttle.io_service_bytes_recursive"))
-                    .map(|s| io_service_bytes_v1(&s))
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| tasks_io(&f("pids", "cgroup.procs"))),
+                io_bytes: io_v1(
+                    read(&f("blkio", "blkio.throttle.io_service_bytes_recursive"))
+                        .map(|s| io_service_bytes_v1(&s))
+                        .unwrap_or_default(),
+                    tasks_io(&f("pids", "cgroup.procs")),
+                ),
             }
         }
     }

@@ -5,8 +5,17 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{io_err, read, write, Cgroup, CgroupError};
 
-/// v1 controllers berth manages (named hierarchies such as `name=systemd` are
-/// left alone).
+/// The key of the hybrid layout's cgroup2 tree among a v1 cgroup's paths
+/// (runc's too).
+pub const UNIFIED_KEY: &str = "";
+
+/// The parent under which containers without a cgroups path of their own
+/// go (`/berth/<id>`). It is berth's: removed when its last container goes
+/// (see [`super::Cgroup::destroy`]), so nothing is left once all are gone.
+pub const DEFAULT_PARENT: &str = "berth";
+
+/// v1 controllers berth manages. Named hierarchies (`name=systemd`) carry
+/// none, but the container is placed in them too (see [`Mounts::named`]).
 const V1_CONTROLLERS: &[&str] = &[
     "blkio",
     "cpu",
@@ -31,6 +40,11 @@ pub struct Mounts {
     pub v2: Option<PathBuf>,
     /// v1 controller to its hierarchy's mount point.
     pub v1: BTreeMap<String, PathBuf>,
+    /// Named v1 hierarchies without controllers (`name=systemd` to its
+    /// mount point). A container is placed in each, as runc does, so that
+    /// its cgroup namespace (and the hierarchy mounted in it) shows its own
+    /// cgroup, not the host's whole tree of every engine's cgroups.
+    pub named: BTreeMap<String, PathBuf>,
 }
 
 impl Mounts {
@@ -57,6 +71,12 @@ impl Mounts {
                 "cgroup" => {
                     for opt in sopts.split(',').filter(|o| V1_CONTROLLERS.contains(o)) {
                         m.v1.entry(opt.to_string()).or_insert_with(|| point.clone());
+                    }
+                    let has_controller = sopts.split(',').any(|o| V1_CONTROLLERS.contains(&o));
+                    if let Some(name) = sopts.split(',').find(|o| o.starts_with("name=")) {
+                        if !has_controller {
+                            m.named.entry(name.to_string()).or_insert(point);
+                        }
                     }
                 }
                 _ => {}
@@ -100,7 +120,7 @@ fn container_path(spec: Option<&Path>, id: &str, own: &str) -> Result<PathBuf, C
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let path = if given.is_empty() {
-        format!("/berth/{id}")
+        format!("/{DEFAULT_PARENT}/{id}")
     } else if !given.starts_with('/') && given.matches(':').count() == 2 {
         // systemd's "slice:prefix:name"; without systemd, a plain path.
         let mut it = given.split(':');
@@ -143,9 +163,18 @@ pub fn resolve(
         || mounts.v1.contains_key("cpu")
     {
         let mut paths = BTreeMap::new();
-        for (ctrl, mount) in &mounts.v1 {
+        for (ctrl, mount) in mounts.v1.iter().chain(&mounts.named) {
             let own = own_v1.get(ctrl).map(String::as_str).unwrap_or("/");
             paths.insert(ctrl.clone(), mount.join(container_path(spec, id, own)?));
+        }
+        // The hybrid layout's cgroup2 tree, controller-less: the container
+        // gets its own cgroup there too, or it would see the whole tree.
+        if let Some(v2) = &mounts.v2 {
+            let own = own_v2.as_deref().unwrap_or("/");
+            paths.insert(
+                UNIFIED_KEY.to_string(),
+                v2.join(container_path(spec, id, own)?),
+            );
         }
         return Ok(Cgroup::V1 { paths });
     }
@@ -157,15 +186,26 @@ pub fn resolve(
 }
 
 /// Creates a v2 cgroup, enabling in each ancestor the controllers it offers, so
-/// that the container's cgroup gets its limit files.
+/// that the container's cgroup gets its limit files. Ancestors missing below
+/// the mount are made one by one, each enabled before its child is made (a
+/// child made before its parent enables a controller lacks its files). The
+/// leaf is made last with `mkdir`, not `mkdir -p`: if a concurrent destroy
+/// removed an empty parent meanwhile, this fails with `NotFound` (and
+/// [`super::Cgroup::create`] tries again) instead of making the parent anew
+/// without its controllers.
 pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
     let mut ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
     ancestors.reverse();
     for dir in ancestors {
         if !dir.join("cgroup.controllers").exists() {
-            continue;
+            let in_cgroupfs = dir
+                .parent()
+                .is_some_and(|p| p.join("cgroup.controllers").exists());
+            if !in_cgroupfs {
+                continue;
+            }
+            mkdir(dir)?;
         }
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let available = read(&dir.join("cgroup.controllers")).unwrap_or_default();
         let wanted: Vec<String> = available
             .split_whitespace()
@@ -179,8 +219,38 @@ pub fn create_v2(path: &Path) -> Result<(), CgroupError> {
             let _ = write(&dir.join("cgroup.subtree_control"), &wanted.join(" "));
         }
     }
-    std::fs::create_dir_all(path).map_err(io_err(path))
+    mkdir(path)
 }
+
+/// `mkdir` with mode 0755 whatever the umask (see [`create_dir`]), an
+/// existing directory being fine; a missing parent is `NotFound`.
+fn mkdir(dir: &Path) -> Result<(), CgroupError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(CGROUP_DIR_MODE))
+            .map_err(io_err(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// Creates `path` and its missing parents with mode 0755 whatever the
+/// process's umask (the shim runs with 077): as runc makes them, so that a
+/// container's non-root user reads its own limits in `/sys/fs/cgroup` (the
+/// JVM, Go's automaxprocs, busybox `free` do), and host users can list them.
+pub fn create_dir(path: &Path) -> Result<(), CgroupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
+    std::fs::create_dir_all(path).map_err(io_err(path))?;
+    for dir in missing {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(CGROUP_DIR_MODE))
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+/// The mode of the cgroup directories the runtime makes (runc's).
+pub const CGROUP_DIR_MODE: u32 = 0o755;
 
 /// A new v1 cpuset cgroup starts with empty cpus and mems, and refuses tasks
 /// until they are set: copy them down from the first ancestor that has them.
@@ -223,6 +293,10 @@ mod tests {
             m.v1.keys().collect::<Vec<_>>(),
             ["cpu", "cpuacct", "memory"]
         );
+        assert_eq!(
+            m.named.get("name=systemd"),
+            Some(&PathBuf::from("/sys/fs/cgroup/systemd"))
+        );
         let own = "2:memory:/user.slice\n1:cpu:/\n0::/init.scope\n";
         let cg = resolve(&m, own, None, "abc").unwrap();
         let Cgroup::V1 { paths } = cg else {
@@ -235,6 +309,15 @@ mod tests {
         assert_eq!(
             paths["cpuacct"],
             Path::new("/sys/fs/cgroup/cpu,cpuacct/berth/abc")
+        );
+        // Issue 15: the named hierarchy and the hybrid cgroup2 tree too.
+        assert_eq!(
+            paths["name=systemd"],
+            Path::new("/sys/fs/cgroup/systemd/berth/abc")
+        );
+        assert_eq!(
+            paths[UNIFIED_KEY],
+            Path::new("/sys/fs/cgroup/unified/berth/abc")
         );
         // Relative paths go under the caller's own cgroup, per hierarchy.
         let cg = resolve(&m, own, Some(Path::new("sub/x")), "abc").unwrap();

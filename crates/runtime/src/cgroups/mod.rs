@@ -16,6 +16,7 @@ mod layout;
 pub mod probe;
 
 pub use apply::{blkio_to_io_weight, device_rule, shares_to_weight};
+pub use layout::UNIFIED_KEY;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -102,6 +103,10 @@ fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
 fn read(path: &Path) -> Result<String, CgroupError> {
     std::fs::read_to_string(path).map_err(io_err(path))
 }
+
+/// How often [`Cgroup::create`] makes its directories again when a
+/// concurrent destroy removed the default parent from under it.
+const CREATE_TRIES: usize = 20;
 
 impl CgroupError {
     /// Whether the hierarchy refused us (not delegated to this user).
@@ -209,13 +214,39 @@ impl Cgroup {
         }
     }
 
-    /// Creates the directories (parents included).
+    /// Creates the directories (parents included). A concurrent
+    /// [`Cgroup::destroy`] of the last other container may remove the shared
+    /// default parent between its making and the leaf's: made again then.
+    /// A cgroup just removed can still answer `mkdir` with `EEXIST` while
+    /// the kernel lets it go (`create_dir_all` then finds no directory):
+    /// tried again after a moment.
     pub fn create(&self) -> Result<(), CgroupError> {
+        use std::io::ErrorKind;
+        let mut tries = 0;
+        loop {
+            match self.create_once() {
+                Err(CgroupError::Io { source, .. })
+                    if matches!(
+                        source.kind(),
+                        ErrorKind::NotFound | ErrorKind::AlreadyExists
+                    ) && tries < CREATE_TRIES =>
+                {
+                    tries += 1;
+                    if source.kind() == ErrorKind::AlreadyExists {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn create_once(&self) -> Result<(), CgroupError> {
         match self {
             Cgroup::V2 { path } => layout::create_v2(path),
             Cgroup::V1 { paths } => {
                 for dir in self.dirs() {
-                    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+                    layout::create_dir(dir)?;
                 }
                 if let Some(cpuset) = paths.get("cpuset") {
                     layout::fill_cpuset(cpuset)?;
@@ -311,7 +342,10 @@ impl Cgroup {
         Ok(apply::stats(self))
     }
 
-    /// Removes the cgroup directories (they must be empty of processes).
+    /// Removes the cgroup directories (they must be empty of processes),
+    /// then the default parent (`berth`) where no other container is left in
+    /// it, so that a host where every container is gone keeps no cgroup of
+    /// berth's (parents a `cgroupsPath` names are the caller's and stay).
     pub fn destroy(&self) -> Result<(), CgroupError> {
         for dir in self.dirs() {
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -331,6 +365,14 @@ impl Cgroup {
                             source: e,
                         })
                     }
+                }
+            }
+        }
+        for dir in self.dirs() {
+            if let Some(parent) = dir.parent() {
+                if parent.file_name() == Some(std::ffi::OsStr::new(layout::DEFAULT_PARENT)) {
+                    // EBUSY or ENOTEMPTY: another container is in it.
+                    let _ = std::fs::remove_dir(parent);
                 }
             }
         }

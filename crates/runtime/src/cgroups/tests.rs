@@ -220,13 +220,51 @@ fn run_in(cg: &Cgroup, f: fn() -> i32) -> i32 {
     }
 }
 
+/// A cgroup path of this test's own, directly under the hierarchy's root: no
+/// shared parent (`/berth-test/…`) is left behind once the guard removes it.
 fn unique(name: &str) -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     format!(
-        "/berth-test/{name}-{}-{}",
+        "/berth-test-{name}-{}-{}",
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
+}
+
+/// Puts a cgroup2 directory's `cgroup.subtree_control` back as it was (the
+/// controllers a test's create enabled are disabled again), also when the
+/// test fails. On the hybrid layout a controller left enabled at the cgroup2
+/// root (hugetlb) stops crun from starting.
+struct SubtreeGuard {
+    dir: PathBuf,
+    before: Vec<String>,
+}
+
+impl SubtreeGuard {
+    fn new(dir: &Path) -> SubtreeGuard {
+        SubtreeGuard {
+            dir: dir.to_path_buf(),
+            before: controllers(dir),
+        }
+    }
+}
+
+fn controllers(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("cgroup.subtree_control"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+impl Drop for SubtreeGuard {
+    fn drop(&mut self) {
+        for c in controllers(&self.dir) {
+            if !self.before.contains(&c) {
+                let _ = std::fs::write(self.dir.join("cgroup.subtree_control"), format!("-{c}"));
+            }
+        }
+    }
 }
 
 fn memory_hog() -> i32 {
@@ -362,24 +400,32 @@ fn real_v2_freezer_and_device_filter() {
         eprintln!("SKIP: no cgroup2 mount on this host");
         return;
     };
-    let cg = Cgroup::V2 {
-        path: mount.join(unique("v2").trim_start_matches('/')),
-    };
-    cg.create().unwrap();
-    let cg = Guard(cg);
-    freeze_and_list(&cg.0);
-    let Cgroup::V2 { path } = &cg.0 else {
-        unreachable!()
-    };
-    let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])).unwrap();
-    devices::attach(path, &rules).unwrap();
-    let status = run_in(&cg.0, open_null_then_zero);
-    assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
-        "only /dev/null is allowed (code {})",
-        libc::WEXITSTATUS(status)
-    );
+    let before = controllers(&mount);
+    {
+        let cg = Cgroup::V2 {
+            path: mount.join(unique("v2").trim_start_matches('/')),
+        };
+        // Dropped last: after the cgroup is gone, the root's controllers are
+        // disabled again.
+        let _root = SubtreeGuard::new(&mount);
+        cg.create().unwrap();
+        let cg = Guard(cg);
+        freeze_and_list(&cg.0);
+        let Cgroup::V2 { path } = &cg.0 else {
+            unreachable!()
+        };
+        let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}])).unwrap();
+        devices::attach(path, &rules).unwrap();
+        let status = run_in(&cg.0, open_null_then_zero);
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "only /dev/null is allowed (code {})",
+            libc::WEXITSTATUS(status)
+        );
+    }
+    // As it found it (hugetlb left on the hybrid layout's root stops crun).
+    assert_eq!(controllers(&mount), before);
 }
 
 #[test]
@@ -395,4 +441,71 @@ fn io_bytes_parsed_from_both_versions() {
         apply::io_stat_v2(v2),
         vec![(8, 0, 100, 200), (259, 0, 5, 0)]
     );
+}
+
+/// Removes a directory tree of empty cgroups, deepest first (a test's own).
+struct TreeGuard(Vec<PathBuf>);
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        for top in &self.0 {
+            for dir in [top.join("berth/a"), top.join("berth/b"), top.join("berth")] {
+                let _ = std::fs::remove_dir(dir);
+            }
+            let _ = std::fs::remove_dir(top);
+        }
+    }
+}
+
+/// Issue 16: every test's containers went, and `berth` stayed in each
+/// hierarchy (the named `systemd` one and the hybrid cgroup2 tree too). The
+/// default parent now goes with its last container; one still in it keeps
+/// it, and a parent emptied under a create is made again.
+#[test]
+fn real_default_parent_goes_with_its_last_container() {
+    let top = unique("parent");
+    let open =
+        |leaf: &str| Cgroup::open(Some(Path::new(&format!("{top}/berth/{leaf}"))), leaf).unwrap();
+    let (a, b) = (open("a"), open("b"));
+    let tops: Vec<PathBuf> = a
+        .dirs()
+        .iter()
+        .map(|d| d.parent().unwrap().parent().unwrap().to_path_buf())
+        .collect();
+    let _guard = TreeGuard(tops.clone());
+    a.create().unwrap();
+    b.create().unwrap();
+    a.destroy().unwrap();
+    for t in &tops {
+        assert!(
+            t.join("berth/b").is_dir(),
+            "{}: b's parent went",
+            t.display()
+        );
+    }
+    b.destroy().unwrap();
+    for t in &tops {
+        assert!(
+            !t.join("berth").exists(),
+            "{}/berth left with no container in it",
+            t.display()
+        );
+        assert!(
+            t.is_dir(),
+            "{}: a parent the caller named went",
+            t.display()
+        );
+    }
+    // Racing creates and destroys under one parent never fail a create.
+    std::thread::scope(|s| {
+        for leaf in ["a", "b"] {
+            let cg = open(leaf);
+            s.spawn(move || {
+                for _ in 0..200 {
+                    cg.create().unwrap();
+                    cg.destroy().unwrap();
+                }
+            });
+        }
+    });
 }

@@ -52,6 +52,7 @@ impl Runtime {
     ) -> Result<Spawned> {
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
+        crate::trace::mark("bundle loaded");
         let cgroup = Cgroup::open(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
         let resources = with_device_rules(linux);
         let cgroup = match cgroup.create() {
@@ -63,7 +64,9 @@ impl Runtime {
             Err(e) => return Err(e.into()),
         };
         *cgroup_out = Some(cgroup.clone());
+        crate::trace::mark("cgroup made");
         cgroup.apply(&resources)?;
+        crate::trace::mark("cgroup limits applied");
         let fifo_path = dir.fifo();
         mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
             .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
@@ -84,7 +87,9 @@ impl Runtime {
             fifo,
             opts.preserve_fds,
         )?;
+        crate::trace::mark("plan made");
         let spawned = process::spawn(&plan)?;
+        crate::trace::mark("init ready");
         let record = Record {
             id: id.to_string(),
             pid: spawned.pid,

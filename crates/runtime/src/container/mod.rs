@@ -10,6 +10,7 @@ mod exec;
 mod kill;
 mod pause;
 mod start;
+mod update;
 
 use std::path::{Path, PathBuf};
 

@@ -57,9 +57,21 @@ fn reset_signals() {
 /// Stage 1: namespaces, then fork the process proper.
 pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
     reset_signals();
+    // A process joining a running container is non-dumpable until its
+    // execve (which resets it), as runc's: once it is in the container's
+    // pid namespace, the container's root could otherwise ptrace it or
+    // read its /proc/PID/mem, environ and fds (CVE-2016-9962) while it
+    // still runs the runtime with the host's descriptors. Not when it joins
+    // a user namespace: its own /proc files would then be owned by the
+    // host's root, out of its reach.
+    if !plan.init && !joins_user_ns(plan) {
+        // SAFETY: integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
     if let Err(e) = namespaces(plan, &ch) {
         fail(&ch, e);
     }
+    crate::trace::mark("stage1 namespaces made");
     // SAFETY: single-threaded (see `spawn`); the child ends in execve or _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
@@ -79,6 +91,12 @@ pub(super) fn stage1(plan: &Plan, ch: Channel) -> ! {
         }
         Err(e) => fail(&ch, Error::sys("fork init", e)),
     }
+}
+
+fn joins_user_ns(plan: &Plan) -> bool {
+    plan.join
+        .iter()
+        .any(|(flag, _)| *flag == CloneFlags::CLONE_NEWUSER)
 }
 
 fn namespaces(plan: &Plan, ch: &Channel) -> Result<()> {
@@ -150,11 +168,13 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             cgroupns: plan.new.contains(CloneFlags::CLONE_NEWCGROUP),
             terminal,
         };
+        crate::trace::mark("init mounting");
         pty = rootfs::prepare(&setup)?;
         hook_state = creation_hooks(plan, ch)?;
         rootfs::pivot(&plan.rootfs)?;
         sysctls(plan)?;
         rootfs::finish(spec, setup.userns)?;
+        crate::trace::mark("init rootfs done");
     } else if terminal {
         pty = Some(console::open_pty(Path::new("/dev/ptmx"))?);
     }
@@ -176,6 +196,7 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             .map_err(|e| Error::io("open exec fifo", &p, e))?;
         f.write_all(b"0")
             .map_err(|e| Error::io("write exec fifo", &p, e))?;
+        crate::trace::mark("init released");
     }
     let start_hooks = plan
         .spec
@@ -275,7 +296,12 @@ fn prepare_identity(plan: &Plan) -> Result<CString> {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
             .map_err(|e| Error::io("write", "/proc/self/oom_score_adj", e))?;
     }
-    let path = find_executable(plan)?;
+    // A pause init execs nothing: its executable is this binary.
+    let path = if plan.init && wants_init(plan, "pause") {
+        CString::default()
+    } else {
+        find_executable(plan)?
+    };
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it now,
     // while it is held (runc does the same); with it, as late as possible.
@@ -386,8 +412,52 @@ fn find_executable(plan: &Plan) -> Result<CString> {
     Err(not_found())
 }
 
-/// The annotation that asks for an init as pid 1 (`docker run --init`).
+/// The annotation that asks for an init as pid 1: `true` for `docker run
+/// --init` (it runs the process as its child), `pause` for a pod's infra
+/// process (it runs nothing: it holds the namespaces until it is stopped).
 pub const INIT_ANNOTATION: &str = "org.berth.init";
+
+/// Whether the spec's [`INIT_ANNOTATION`] is `value`.
+fn wants_init(plan: &Plan, value: &str) -> bool {
+    plan.spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == value)
+}
+
+/// A pod's infra process, as Kubernetes' `pause`: pid 1 of the pod's
+/// namespaces, which reaps whatever is reparented to it and exits 0 on
+/// SIGTERM or SIGINT. Nothing of the container's filesystem is executed.
+fn pause_init() -> ! {
+    let all = nix::sys::signal::SigSet::all();
+    let _ = all.thread_block();
+    let _ = nix::sys::prctl::set_name(c"pause");
+    // SAFETY: closes descriptors only.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    loop {
+        match all.wait() {
+            Ok(nix::sys::signal::Signal::SIGCHLD) => {
+                while let Ok(s) =
+                    nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+                {
+                    if s == nix::sys::wait::WaitStatus::StillAlive {
+                        break;
+                    }
+                }
+            }
+            Ok(nix::sys::signal::Signal::SIGTERM | nix::sys::signal::Signal::SIGINT) => exit(0),
+            _ => {}
+        }
+    }
+}
 
 /// `--init`: this process stays as the container's pid 1 and the user's
 /// command runs as its child. It forwards every signal it can catch to the
@@ -463,15 +533,13 @@ fn exec(plan: &Plan, ch: &Channel, path: &CStr) -> Result<std::convert::Infallib
     umask(Mode::from_bits_truncate(
         plan.process.user().umask().unwrap_or(0o022) & 0o777,
     ));
-    let wants_init = plan
-        .spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(INIT_ANNOTATION))
-        .is_some_and(|v| v == "true");
-    if plan.init && wants_init {
+    if plan.init && wants_init(plan, "pause") {
+        pause_init();
+    }
+    if plan.init && wants_init(plan, "true") {
         tiny_init();
     }
+    crate::trace::mark("execve");
     let e = execve(path, &plan.args, &plan.env).unwrap_err();
     let msg = format!("exec {}: {e}", path.to_string_lossy());
     let _ = ch.send(&Msg::Error(msg.clone()));

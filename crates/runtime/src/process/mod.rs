@@ -198,7 +198,9 @@ fn parent(plan: &Plan, ch: &sync::Channel, stage1: Pid) -> Result<Spawned> {
         ch.recv()
             .map_err(|e| Error::sys("read from container setup", e))
     };
+    crate::trace::mark("stage1 forked");
     plan.cgroup.add_pid(stage1.as_raw())?;
+    crate::trace::mark("stage1 in cgroup");
     if plan.new_user {
         match recv()? {
             Msg::UserNs => write_id_maps(stage1.as_raw(), plan)?,

@@ -1,8 +1,9 @@
 //! The container's root filesystem, set up by its init in a fresh mount
 //! namespace, in this order:
 //!
-//! 1. make the host's mounts stop propagating into ours (`/` slave or as the
-//!    spec's `rootfsPropagation` says) so nothing we do leaks back;
+//! 1. set the propagation of our copies of the host's mounts (`/` slave or
+//!    as the spec's `rootfsPropagation` says) and make the mount holding the
+//!    rootfs private, so nothing we mount under it leaks back;
 //! 2. bind the rootfs onto itself, so it is a mount point `pivot_root` accepts;
 //! 3. mount the spec's mounts in order, each destination resolved inside the
 //!    rootfs (see [`resolve`]);
@@ -50,11 +51,16 @@ pub struct Setup<'a> {
 /// Steps 1 to 4. Returns the pty (master, follower) when `terminal` is set.
 pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
     let linux = s.spec.linux().as_ref();
-    // 1. Our mount tree must not propagate back to the host.
+    // 1. The copies of the host's mounts take the spec's root propagation
+    //    (a slave by default), as runc's prepareRoot: `rshared` keeps them
+    //    peers of the host's, so that an `rshared` bind made from them
+    //    below propagates both ways. The mount holding the rootfs is then
+    //    made private, so that nothing mounted under the rootfs (the bind
+    //    of step 2 and all that follows) reaches the host, and so that
+    //    `pivot_root` accepts it (its parent must not be shared).
     let root_prop = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mount_opts::propagation)
-        .filter(|p| !p.contains(MsFlags::MS_SHARED))
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(
         None::<&str>,
@@ -63,7 +69,8 @@ pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
         root_prop | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| Error::sys("make / private", e))?;
+    .map_err(|e| Error::sys("set / propagation", e))?;
+    parent_mount_private(s.rootfs)?;
     // 2. The rootfs becomes a mount point of its own.
     mount(
         Some(s.rootfs),
@@ -108,6 +115,33 @@ pub fn prepare(s: &Setup<'_>) -> Result<Option<(OwnedFd, OwnedFd)>> {
     )
     .map_err(|e| Error::sys("bind /dev/console", e))?;
     Ok(Some((master, follower)))
+}
+
+/// Makes the mount that holds `path` private (not recursively): the first
+/// of `path` and its ancestors that is a mount point (runc's
+/// rootfsParentMountPrivate; EINVAL means "not a mount point").
+fn parent_mount_private(path: &Path) -> Result<()> {
+    let mut at = path;
+    loop {
+        match mount(
+            None::<&str>,
+            at,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        ) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) if at.parent().is_some() => {
+                at = at.parent().unwrap_or(Path::new("/"));
+            }
+            Err(e) => {
+                return Err(Error::sys(
+                    format!("make the mount of {} private", path.display()),
+                    e,
+                ))
+            }
+        }
+    }
 }
 
 fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
@@ -322,7 +356,12 @@ fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions)
                         Some(h.options.as_str()),
                     )
                     .map_err(what)?;
-                } else if let Some(p) = h.controllers.iter().find_map(|c| paths.get(c)) {
+                } else if let Some(p) = h
+                    .controllers
+                    .iter()
+                    .chain(&h.named)
+                    .find_map(|c| paths.get(c))
+                {
                     mount(
                         Some(p),
                         &fd_path(&target),
@@ -361,6 +400,9 @@ struct Hierarchy {
     options: String,
     /// Controllers it carries.
     controllers: Vec<String>,
+    /// Its key among a v1 cgroup's paths when it carries no controller:
+    /// `name=systemd`, or the hybrid layout's cgroup2 tree.
+    named: Option<String>,
 }
 
 fn v1_hierarchies() -> Vec<Hierarchy> {
@@ -414,11 +456,22 @@ fn v1_hierarchies() -> Vec<Hierarchy> {
         if fstype == "cgroup" && options.is_empty() {
             continue;
         }
+        let named = if fstype == "cgroup2" {
+            Some(crate::cgroups::UNIFIED_KEY.to_string())
+        } else if controllers.is_empty() {
+            sopts
+                .split(',')
+                .find(|o| o.starts_with("name="))
+                .map(String::from)
+        } else {
+            None
+        };
         out.push(Hierarchy {
             name,
             fstype: fstype.to_string(),
             options,
             controllers,
+            named,
         });
     }
     out
@@ -428,8 +481,20 @@ fn v1_hierarchies() -> Vec<Hierarchy> {
 /// `pivot_root(".", ".")`: the old root is stacked under the new one at `/`,
 /// then lazily unmounted, so no directory for it is needed in the image.
 pub fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("open /", e))?;
     chdir(rootfs).map_err(|e| Error::sys(format!("chdir {}", rootfs.display()), e))?;
     pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
+    // "." is still the new root's directory, under the old root stacked on
+    // it: a propagation change there would reach the new root's mounts
+    // (and turn `rshared` binds into slaves). Go to the old root itself, as
+    // runc does.
+    nix::unistd::fchdir(old_root.as_fd()).map_err(|e| Error::sys("fchdir old root", e))?;
+    drop(old_root);
     // The old root must not propagate our unmount to the host.
     mount(
         None::<&str>,
@@ -513,34 +578,6 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
         if p.contains(MsFlags::MS_SHARED) || p.contains(MsFlags::MS_UNBINDABLE) {
             mount(None::<&str>, "/", None::<&str>, p, None::<&str>)
                 .map_err(|e| Error::sys("set / propagation", e))?;
-        }
-    }
-    // The old root was made a slave recursively before it went (`pivot`),
-    // which turned the shared mounts asked for into slaves: they are made
-    // shared again, so that mounts made inside reach the source's peers.
-    for m in spec.mounts().iter().flatten() {
-        let opts = mount_opts::parse(m.options().as_deref().unwrap_or(&[]));
-        for p in opts
-            .propagation
-            .iter()
-            .filter(|p| p.contains(MsFlags::MS_SHARED))
-        {
-            let Some(target) = existing(&root, &m.destination().to_string_lossy())? else {
-                continue;
-            };
-            mount(
-                None::<&str>,
-                &fd_path(&target),
-                None::<&str>,
-                *p,
-                None::<&str>,
-            )
-            .map_err(|e| {
-                Error::sys(
-                    format!("set propagation of {}", m.destination().display()),
-                    e,
-                )
-            })?;
         }
     }
     if spec

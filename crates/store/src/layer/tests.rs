@@ -275,3 +275,160 @@ fn bounds_and_corrupt_streams() {
     assert!(unpack(truncated.as_slice(), d.path(), "c", Options::default()).is_err());
     assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
 }
+
+/// `data` through one of the system's compressors (`bzip2`, `xz`): the
+/// decoders read what the real tools write.
+fn with_tool(tool: &str, data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new(tool)
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn bzip2_and_xz_layers_unpack_and_concatenated_streams_read_whole() {
+    let tar = build(&[
+        E::File("a", b"one", 0o644),
+        E::File("b", &[7u8; 70_000], 0o600),
+    ]);
+    let want = crate::config::sha256(&tar);
+    for tool in ["bzip2", "xz"] {
+        let blob = with_tool(tool, &tar);
+        assert_ne!(detect(&blob), Compression::None, "{tool}");
+        let d = tempfile::tempdir().unwrap();
+        let u = unpack(blob.as_slice(), d.path(), "layer", Options::default()).unwrap();
+        assert_eq!(u.diff_id, want, "{tool}");
+        assert_eq!(fs::read(u.path.join("b")).unwrap().len(), 70_000);
+        // Two streams back to back (`cat a.xz b.xz`) read as one, as the
+        // tools and Go's readers do.
+        let (head, tail) = tar.split_at(1024);
+        let mut two = with_tool(tool, head);
+        two.extend(with_tool(tool, tail));
+        let mut back = Vec::new();
+        decompressed(two.as_slice())
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == tar, "{tool}: concatenated streams");
+    }
+}
+
+/// An xz stream whose block asks for a 4 GiB dictionary is refused before
+/// the decoder takes the memory: the block header's dictionary byte is
+/// rewritten to 40 (4 GiB - 1) and its CRC32 fixed.
+#[test]
+fn xz_with_a_huge_dictionary_is_refused() {
+    let mut xz = with_tool("xz", &build(&[E::File("a", b"x", 0o644)]));
+    // Stream header (12 bytes), then the block header: size byte, flags,
+    // filter id 0x21 (LZMA2), property size 1, the dictionary byte.
+    assert_eq!(
+        &xz[12..16],
+        &[0x02, 0x00, 0x21, 0x01],
+        "xz's default block header"
+    );
+    xz[16] = 40;
+    let mut crc = flate2::Crc::new();
+    crc.update(&xz[12..20]);
+    xz[20..24].copy_from_slice(&crc.sum().to_le_bytes());
+    let mut out = Vec::new();
+    let err = decompressed(xz.as_slice())
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap_err();
+    assert!(err.to_string().contains("memory limit"), "{err}");
+}
+
+/// A GNU long-name header declaring `size` bytes, then `size` bytes of 'a'
+/// made as they are read (nothing of it is ever in memory here).
+struct LongNameBomb {
+    header: Vec<u8>,
+    sent: u64,
+    size: u64,
+}
+
+impl LongNameBomb {
+    fn new(kind: tar::EntryType, size: u64) -> LongNameBomb {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        h.set_size(size);
+        h.set_cksum();
+        LongNameBomb {
+            header: h.as_bytes().to_vec(),
+            sent: 0,
+            size,
+        }
+    }
+}
+
+impl Read for LongNameBomb {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let head = self.header.len() as u64;
+        if self.sent < head {
+            let from = &self.header[self.sent as usize..];
+            let n = from.len().min(buf.len());
+            buf[..n].copy_from_slice(&from[..n]);
+            self.sent += n as u64;
+            return Ok(n);
+        }
+        let left = (head + self.size).saturating_sub(self.sent);
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        buf[..n].fill(b'a');
+        self.sent += n as u64;
+        Ok(n)
+    }
+}
+
+/// Issue 15: the tar crate read a GNU long name or PAX header whole, so an
+/// 8 GiB one (a few MB gzipped) grew the daemon by 8 GiB. Now refused from
+/// its header, having read next to nothing.
+#[test]
+fn metadata_header_bombs_are_refused_unread() {
+    for kind in [
+        tar::EntryType::GNULongName,
+        tar::EntryType::GNULongLink,
+        tar::EntryType::XHeader,
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let err = unpack(
+            LongNameBomb::new(kind, 8 << 30),
+            d.path(),
+            "bomb",
+            Options::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is over the limit of 1048576 bytes"),
+            "{kind:?}: {err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+}
+
+/// The directory-times list is bounded: a layer of many directories (here
+/// one directory repeated, which a tar may do) is refused once its
+/// bookkeeping passes the bound.
+#[test]
+fn directory_bookkeeping_is_bounded() {
+    let entries: Vec<E<'_>> = (0..200).map(|_| E::Dir("a/long-directory-name")).collect();
+    let tar = build(&entries);
+    let d = tempfile::tempdir().unwrap();
+    let tight = Options {
+        max_dir_bookkeeping: 100 * 48,
+        ..Options::default()
+    };
+    let err = unpack(tar.as_slice(), d.path(), "dirs", tight).unwrap_err();
+    assert!(err.to_string().contains("bookkeeping"), "{err}");
+    assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0);
+    unpack(tar.as_slice(), d.path(), "dirs", Options::default()).unwrap();
+}
