@@ -489,7 +489,11 @@ fn rootless_daemon_end_to_end() {
     // A build (classic builder): RUN, COPY with a chown inside the range.
     let ctx = u.share.path().join("ctx");
     std::fs::create_dir(&ctx).unwrap();
-    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN echo built > /b && adduser -D -u 4321 app\nCOPY --chown=4321:4321 f /f\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo built > /b && chown 4321:4321 /b\nCOPY --chown=4321:4321 f /f\n",
+    )
+    .unwrap();
     std::fs::write(ctx.join("f"), "copied\n").unwrap();
     for p in [ctx.clone(), ctx.join("Dockerfile"), ctx.join("f")] {
         let mode = if p.is_dir() { 0o755 } else { 0o644 };
@@ -502,9 +506,9 @@ fn rootless_daemon_end_to_end() {
         "rlbuilt",
         "sh",
         "-c",
-        "cat /b /f; stat -c %u /f",
+        "cat /b /f; stat -c %u /b /f",
     ]);
-    assert_eq!(got, "built\ncopied\n4321");
+    assert_eq!(got, "built\ncopied\n4321\n4321");
 
     // Push to and pull from the local registry (reached from the host's
     // network namespace: 127.0.0.1 is the host's).
