@@ -75,7 +75,7 @@ userenv=(env -i HOME="$home" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/u
 	XDG_RUNTIME_DIR="$run" DOCKER_HOST="unix://$run/berth.sock")
 asu() { setpriv --reuid "$uid" --regid "$gid" --init-groups -- "${userenv[@]}" "$@"; }
 # Root's client through setpriv too (as root to root): the same wrapper cost.
-asroot() { setpriv --reuid 0 --regid 0 -- env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+asroot() { setpriv --reuid 0 --regid 0 --keep-groups -- env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 	DOCKER_HOST="unix://$root/berth.sock" DOCKER_CONFIG="$root/docker-config" "$@"; }
 
 # busybox, from the project's script, readable by the user.

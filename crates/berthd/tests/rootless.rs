@@ -462,6 +462,66 @@ fn rootless_daemon_end_to_end() {
     ]);
     assert_eq!(got, "hello-rootless");
 
+    // The way out (slirp4netns): a container reaches a server on the
+    // host's own address, as the user's connection.
+    if let Some(host_ip) = common::tls::global_ipv4() {
+        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            c.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello-host").unwrap();
+        });
+        // nc, not wget: busybox-static 1.35's wget crashes on an address
+        // with a port, on the host as well.
+        let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {host_ip} {port}");
+        let got = u.docker_ok(&["run", "--rm", "busybox", "sh", "-c", &script]);
+        assert!(got.ends_with("hello-host"), "{got}");
+        server.join().unwrap();
+    }
+
+    // A restart policy and a healthcheck, as for root.
+    let id = u.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2; exit 3",
+    ]);
+    ids.insert(id);
+    common::eventually("two restarts", || {
+        u.docker(&["inspect", "-f", "{{.RestartCount}}", "flaky"])
+            .1
+            .trim()
+            == "2"
+    });
+    let id = u.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "healthy",
+        "--health-cmd",
+        "test -e /proc/1",
+        "--health-interval",
+        "1s",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    ids.insert(id);
+    common::eventually("healthy", || {
+        u.docker(&["inspect", "-f", "{{.State.Health.Status}}", "healthy"])
+            .1
+            .trim()
+            == "healthy"
+    });
+
     // A volume keeps data across containers.
     u.docker_ok(&["volume", "create", "rlvol"]);
     u.docker_ok(&[
@@ -582,7 +642,20 @@ fn rootless_daemon_end_to_end() {
     // host, cgroups, the user.
     let all = u.docker_ok(&["ps", "-aq", "--no-trunc"]);
     ids.extend(all.lines().map(str::to_string));
-    for c in ["d1", "web", "srv"] {
+    // `berth`, run by the user with no DOCKER_HOST, finds its daemon.
+    let berth = Path::new(env!("CARGO_BIN_EXE_berthd")).with_file_name("berth");
+    if berth.exists() {
+        let out = ok(u
+            .command("env")
+            .args(["-u", "DOCKER_HOST"])
+            .arg(&berth)
+            .args(["ps", "-q"]));
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+            "berth ps found no container"
+        );
+    }
+    for c in ["d1", "web", "srv", "flaky", "healthy"] {
         u.docker_ok(&["rm", "-f", c]);
     }
     u.docker_ok(&["network", "rm", "rlnet"]);
