@@ -196,7 +196,7 @@ fn append_node<W: Write>(
     let x: Vec<(String, Vec<u8>)> = walk::xattrs(n.fd)?
         .into_iter()
         .filter(|(k, _)| {
-            !k.starts_with("trusted.overlay.") && !(userns && k.starts_with("user.overlay."))
+            !(k.starts_with("trusted.overlay.") || userns && k.starts_with("user.overlay."))
         })
         .collect();
     if !x.is_empty() {
