@@ -419,6 +419,26 @@ fn rootless_daemon_end_to_end() {
     );
     common::eventually("logs", || u.docker(&["logs", "d1"]).1.contains("started"));
 
+    // commit: the container's changes (a file, a removed one: a whiteout
+    // made with the user namespace's overlay xattrs) become an image.
+    u.docker_ok(&[
+        "exec",
+        "d1",
+        "sh",
+        "-c",
+        "echo c > /committed && rm /etc/group",
+    ]);
+    u.docker_ok(&["commit", "d1", "rlcommit"]);
+    let got = u.docker_ok(&[
+        "run",
+        "--rm",
+        "rlcommit",
+        "sh",
+        "-c",
+        "cat /committed; test -e /etc/group || echo gone",
+    ]);
+    assert_eq!(got, "c\ngone");
+
     // -p: a published port answers on the host.
     let web = "mkdir -p /w && echo hello-rootless > /w/index.html && exec httpd -f -p 80 -h /w";
     let id = u.docker_ok(&[

@@ -97,6 +97,12 @@ pub fn cgroups() -> Option<&'static Cgroups> {
     CGROUPS.get()
 }
 
+/// Whether this is a rootless daemon without cgroups (nothing delegated):
+/// no limits, no freezer.
+pub(crate) fn without_cgroups() -> bool {
+    matches!(cgroups(), Some(Cgroups::None))
+}
+
 /// The support probe's answer for a rootless daemon.
 pub(crate) fn support() -> Option<&'static Support> {
     static NOTHING: OnceLock<Support> = OnceLock::new();
