@@ -64,7 +64,7 @@ fn inspect_and_table_formats_print_as_docker_does() {
         "{{if and .State.Running (eq .State.ExitCode 0)}}ok{{end}}",
         "{{with .Config}}{{.Image}} {{.Cmd}} {{.Entrypoint}}{{end}}",
         "{{with .State.Health}}health{{else}}no health{{end}}",
-        "{{json .Config.Labels}} {{json .Config.Env}} {{json .Mounts}}",
+        "{{json .Config.Labels}} {{json .Config.Env}} {{json .Config.Cmd}}",
         "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
         "{{range $i, $e := .Config.Env}}{{$i}}:{{index (split $e \"=\") 0}} {{end}}",
         "{{.HostConfig.Binds}} {{.HostConfig.Memory}} {{.State.Health}} {{.Config.Volumes}}",
@@ -77,10 +77,12 @@ fn inspect_and_table_formats_print_as_docker_does() {
     }
     // The Go structs of the config come out in their fields' order, ours
     // sorted; the values are the same.
-    let ours = d.ok(&["inspect", "--format", "{{json .Config}}", "web"]);
-    let theirs = docker(&d, &["inspect", "--format", "{{json .Config}}", "web"]);
-    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s.trim()).unwrap();
-    assert_eq!(parse(&ours), parse(&theirs.1));
+    for tmpl in ["{{json .Config}}", "{{json .Mounts}}"] {
+        let ours = d.ok(&["inspect", "--format", tmpl, "web"]);
+        let theirs = docker(&d, &["inspect", "--format", tmpl, "web"]);
+        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s.trim()).unwrap();
+        assert_eq!(parse(&ours), parse(&theirs.1), "{tmpl}");
+    }
 
     let table = same(
         &d,
@@ -114,7 +116,7 @@ fn inspect_and_table_formats_print_as_docker_does() {
         &[
             "version",
             "--format",
-            "{{.Server.ApiVersion}} {{with .Server}}{{len .Components}}{{end}}",
+            "{{.Server.Os}} {{with .Server}}{{len .Components}}{{end}}",
         ],
     );
 }

@@ -29,17 +29,20 @@ pub(super) struct State<'a> {
     zeros: &'a Zeros,
     /// A table's header: docker's functions pass their argument through.
     header: bool,
+    /// The data stands for docker's typed structs (see `funcs::call`).
+    typed: bool,
     vars: Vec<(String, Val)>,
     depth: usize,
     pub(super) out: String,
 }
 
 impl<'a> State<'a> {
-    pub(super) fn new(tree: &'a Tree, zeros: &'a Zeros, header: bool) -> State<'a> {
+    pub(super) fn new(tree: &'a Tree, zeros: &'a Zeros, header: bool, typed: bool) -> State<'a> {
         State {
             tree,
             zeros,
             header,
+            typed,
             vars: Vec::new(),
             depth: 0,
             out: String::new(),
@@ -252,7 +255,7 @@ impl<'a> State<'a> {
                 .next()
                 .unwrap_or_else(|| Val::from(Value::String(String::new()))));
         }
-        funcs::call(name, vals)
+        funcs::call(name, vals, self.typed)
     }
 
     fn arg(&mut self, dot: &Val, a: &Arg) -> Result<Val, String> {

@@ -39,8 +39,9 @@ fn string(s: String) -> Val {
     Val::from(Value::String(s))
 }
 
-/// Calls `f` (not `and`/`or`, which the executor runs lazily).
-pub(super) fn call(f: &str, args: Vec<Val>) -> Result<Val, String> {
+/// Calls `f` (not `and`/`or`, which the executor runs lazily); `typed`
+/// when the data stands for docker's typed structs.
+pub(super) fn call(f: &str, args: Vec<Val>, typed: bool) -> Result<Val, String> {
     Ok(match f {
         "json" => {
             want(f, &args, 1)?;
@@ -114,7 +115,7 @@ pub(super) fn call(f: &str, args: Vec<Val>) -> Result<Val, String> {
                 v => return Err(format!("error calling len: len of type {}", go_type(v))),
             }))
         }
-        "index" => index(args)?,
+        "index" => index(args, typed)?,
         "slice" => slice(args)?,
         "print" => string(print(&args)),
         "println" => {
@@ -186,7 +187,7 @@ fn title(t: &str) -> String {
     out
 }
 
-fn index(mut args: Vec<Val>) -> Result<Val, String> {
+fn index(mut args: Vec<Val>, typed: bool) -> Result<Val, String> {
     if args.is_empty() {
         return Err("wrong number of args for index: want at least 1 got 0".into());
     }
@@ -196,7 +197,10 @@ fn index(mut args: Vec<Val>) -> Result<Val, String> {
         item = match (&item.v, &k.v) {
             (Value::Object(o), Value::String(key)) => match o.get(key) {
                 Some(v) => item.child(key, v.clone()),
-                // The zero of `interface{}`, which prints `<no value>`.
+                // The zero of the map's values: docker's maps (labels,
+                // options) hold strings; a decoded `interface{}` map's zero
+                // prints `<no value>`.
+                None if typed => string(String::new()),
                 None => Val::missing(),
             },
             (Value::Array(a), Value::Number(n)) => {

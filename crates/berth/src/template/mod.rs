@@ -49,7 +49,7 @@ impl Template {
     /// `null` prints `<nil>` and a missing field `<no value>`, as Go's
     /// templates print a decoded `interface{}`.
     pub fn render(&self, data: &Value) -> Result<String, String> {
-        self.render_with(data, &Zeros::new(), false)
+        self.render_with(data, &Zeros::new(), false, false)
     }
 
     /// Renders the template against `data` of a Docker type, as docker's
@@ -57,7 +57,7 @@ impl Template {
     /// out prints its type's zero (`zeros`, from [`models::zero::zeros`]):
     /// `[]`, `map[]`, `<nil>`, `""`, `false`, `0`.
     pub fn render_typed(&self, data: &Value, zeros: &Zeros) -> Result<String, String> {
-        self.render_with(data, zeros, false)
+        self.render_with(data, zeros, false, true)
     }
 
     /// Renders a table's header: `headers` maps each field to its title and
@@ -66,18 +66,26 @@ impl Template {
     /// shows what it rendered before the failure.
     pub fn render_header(&self, headers: &Value) -> String {
         let zeros = Zeros::new();
-        let mut state = exec::State::new(&self.tree, &zeros, true);
+        let mut state = exec::State::new(&self.tree, &zeros, true, false);
         let _partial = state.run(headers);
         state.out
     }
 
-    fn render_with(&self, data: &Value, zeros: &Zeros, header: bool) -> Result<String, String> {
-        let mut state = exec::State::new(&self.tree, zeros, header);
+    fn render_with(
+        &self,
+        data: &Value,
+        zeros: &Zeros,
+        header: bool,
+        typed: bool,
+    ) -> Result<String, String> {
+        let mut state = exec::State::new(&self.tree, zeros, header, typed);
         state.run(data)?;
         Ok(state.out)
     }
 
-    /// Every field path read from dot (`.Actor.ID` is `["Actor", "ID"]`).
+    /// Every field path read from the data's root as dot (`.Actor.ID` is
+    /// `["Actor", "ID"]`); not those read inside `range` and `with`,
+    /// where dot is another value.
     pub fn fields(&self) -> Vec<&[String]> {
         let mut out = Vec::new();
         let lists = std::iter::once(&self.tree.root).chain(self.tree.defines.values());
@@ -110,9 +118,14 @@ fn fields_of<'a>(nodes: &'a [parse::Node], out: &mut Vec<&'a [String]>) {
     for n in nodes {
         match n {
             Node::Action(p) | Node::Template(_, Some(p)) => pipe(p, out),
-            Node::If(b) | Node::Range(b) | Node::With(b) => {
+            Node::If(b) => {
                 pipe(&b.pipe, out);
                 fields_of(&b.list, out);
+                fields_of(&b.else_list, out);
+            }
+            // Inside, dot is another value: only the `else` sees this one.
+            Node::Range(b) | Node::With(b) => {
+                pipe(&b.pipe, out);
                 fields_of(&b.else_list, out);
             }
             _ => {}
@@ -267,6 +280,17 @@ mod tests {
             h.render_header(&json!({"A": "Id", "B": "NAME", "C": "X"})),
             "Id|NAME|X   |"
         );
+    }
+
+    #[test]
+    fn fields_are_those_read_from_the_root() {
+        let t = Template::parse(
+            "{{.A.B}}{{if .C}}{{.D}}{{end}}{{with .E}}{{.Inner}}{{else}}{{.F}}{{end}}{{range .G}}{{.X}}{{end}}{{(index .H 0)}}",
+        )
+        .unwrap();
+        let got: Vec<String> = t.fields().iter().map(|f| f.join(".")).collect();
+        assert_eq!(got, ["A.B", "C", "D", "E", "F", "G", "H"]);
+        assert!(t.mentions("G") && !t.mentions("Inner"));
     }
 
     #[test]
