@@ -28,6 +28,7 @@ use store::meta::Table;
 use models::container::{CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse};
 use models::exec::ExecConfig;
 
+use crate::ids::random_hex;
 use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -112,14 +113,6 @@ const NAMES: &[&str] = &[
     "maxwell", "newton", "noether", "pascal", "ritchie", "shannon", "tesla", "thompson", "turing",
     "wozniak", "yalow",
 ];
-
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 fn sys(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::System, e.to_string())
