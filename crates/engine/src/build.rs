@@ -1658,33 +1658,8 @@ fn step_container_config(config: &mut ImageConfig, parent: Option<&str>, created
 
 /// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).
 fn go_duration_ns(s: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * mult;
-        rest = &rest[u..];
-    }
-    Some(total as i64)
+    #[allow(clippy::cast_possible_truncation)]
+    build::duration::go_nanos(s).map(|n| n as i64)
 }
 
 /// A `RUN`'s output line as a `stream` message: stderr between
