@@ -381,7 +381,7 @@ impl Cri {
                 "Error"
             }
             .to_string();
-            if let Ok(t) = std::fs::read(dir.join("exit.json")) {
+            if let Ok(t) = std::fs::read(dir.join(shim_proto::files::EXIT)) {
                 let v: serde_json::Value = serde_json::from_slice(&t).unwrap_or_default();
                 if let Some(m) = v["Error"].as_str() {
                     reason = "StartError".into();
