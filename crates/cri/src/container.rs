@@ -204,7 +204,7 @@ impl Cri {
         };
         let log = serde_json::to_string(&log)
             .map_err(|e| CriError::internal(format!("log-opts.json: {e}")))?;
-        write("log-opts.json", log)
+        write(shim_proto::files::LOG_OPTS, log)
     }
 
     /// `StartContainer`.
@@ -237,13 +237,13 @@ impl Cri {
         // The start time before the start: an exit can never precede it.
         let tmp = dir.join(".started.tmp");
         std::fs::write(&tmp, crate::time::now_ns().to_string())
-            .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
+            .and_then(|()| std::fs::rename(&tmp, dir.join(shim_proto::files::STARTED)))
             .map_err(|e| CriError::internal(format!("record the start: {e}")))?;
         if let Err(e) = crate::shim::start(&self.cfg, &dir, &c.id, config.stdin && !config.tty) {
             // Recorded as exited with the reason, as containerd reports a
             // failed start.
             let body = json!({"ExitCode": 128, "FinishedAt": runtime::now_rfc3339(), "OOMKilled": false, "Error": e.message});
-            let _ = std::fs::write(dir.join("exit.json"), body.to_string());
+            let _ = std::fs::write(dir.join(shim_proto::files::EXIT), body.to_string());
             return Err(e);
         }
         self.events
@@ -392,7 +392,7 @@ impl Cri {
                 "Error"
             }
             .to_string();
-            if let Ok(t) = std::fs::read(dir.join("exit.json")) {
+            if let Ok(t) = std::fs::read(dir.join(shim_proto::files::EXIT)) {
                 let v: serde_json::Value = serde_json::from_slice(&t).unwrap_or_default();
                 if let Some(m) = v["Error"].as_str() {
                     reason = "StartError".into();
@@ -501,13 +501,14 @@ impl Cri {
                 format!("container {} is not running", c.id),
             ));
         }
-        let answer = crate::shim::control(&self.container_dir(&c.id), "reopen-log")?;
-        match answer.as_str() {
-            "ok" => Ok(()),
+        let answer =
+            crate::shim::control(&self.container_dir(&c.id), shim_proto::Command::ReopenLog)?;
+        match answer {
+            shim_proto::Reply::Ok(_) => Ok(()),
             other => Err(CriError::internal(format!(
                 "reopen the log of {}: {}",
                 c.id,
-                other.strip_prefix("error ").unwrap_or(other)
+                other.why()
             ))),
         }
     }

@@ -23,6 +23,7 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use shim_proto::files;
 use store::meta::Table;
 
 use models::container::{CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse};
@@ -32,6 +33,7 @@ use models::stats::{
     StatsResponse,
 };
 
+use crate::ids::random_hex;
 use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -117,14 +119,6 @@ const NAMES: &[&str] = &[
     "wozniak", "yalow",
 ];
 
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn sys(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::System, e.to_string())
 }
@@ -183,7 +177,7 @@ impl Engine {
             let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
             return State::Running(pid, paused);
         }
-        if let Ok(text) = std::fs::read_to_string(dir.join("exit.json")) {
+        if let Ok(text) = std::fs::read_to_string(dir.join(files::EXIT)) {
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
             return State::Exited(
                 v["ExitCode"].as_i64().unwrap_or(-1) as i32,
@@ -212,7 +206,7 @@ impl Engine {
     /// `shim.pid`, if that process is the one that wrote it (same start
     /// time, same boot), not another that got its pid after a reboot.
     pub fn shim_pid(&self, id: &str) -> Option<i32> {
-        let text = std::fs::read_to_string(self.container_dir(id).join("shim.pid")).ok()?;
+        let text = std::fs::read_to_string(self.container_dir(id).join(files::SHIM_PID)).ok()?;
         let p = runtime::state::PidFile::parse(&text)?;
         p.alive("berth-shim").then_some(p.pid)
     }
@@ -472,7 +466,7 @@ impl Engine {
 
     /// Whether the last run was ended by the OOM killer (the shim records it).
     fn oom_killed(&self, c: &ContainerRecord) -> bool {
-        std::fs::read(self.container_dir(&c.id).join("exit.json"))
+        std::fs::read(self.container_dir(&c.id).join(files::EXIT))
             .ok()
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .is_some_and(|v| v["OOMKilled"].as_bool().unwrap_or(false))
@@ -489,7 +483,7 @@ impl Engine {
     /// path. A daemon crash cannot lose it (it is in the page cache); after
     /// a machine crash the container is not running anyway.
     fn with_started(&self, mut c: ContainerRecord) -> ContainerRecord {
-        if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join("started")) {
+        if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join(files::STARTED)) {
             c.started = t.trim().to_string();
         }
         // Records from before mounts were resolved at create had host binds
@@ -847,7 +841,7 @@ impl Engine {
         let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
         log.attrs = crate::logging::attrs(c)?;
         crate::perms::write_private(
-            &dir.join("log-opts.json"),
+            &dir.join(files::LOG_OPTS),
             serde_json::to_string(&crate::logging::shim_options(&log)).map_err(sys)?,
         )
         .map_err(sys)?;
@@ -875,10 +869,10 @@ impl Engine {
             // master); others get a stdin pipe when it was opened (`-i`).
             let tty = c.config.config.tty;
             if c.config.config.open_stdin && !tty {
-                cmd.env("BERTH_OPEN_STDIN", "1");
+                cmd.env(shim_proto::env::OPEN_STDIN, "1");
             }
             if attached > 0 {
-                cmd.env("BERTH_ATTACH_WAIT", attached.to_string());
+                cmd.env(shim_proto::env::ATTACH_WAIT, attached.to_string());
             }
             cmd.stdin(std::process::Stdio::null());
             cmd
@@ -889,13 +883,14 @@ impl Engine {
         .output()
         .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
         runtime::trace::mark("shim reported");
-        let msg = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() || !msg.starts_with("started ") {
-            let why = msg
-                .strip_prefix("error ")
-                .unwrap_or(&msg)
-                .trim()
-                .to_string();
+        let msg = String::from_utf8_lossy(&out.stdout);
+        let report = shim_proto::Report::parse(&msg);
+        let failed = match report {
+            shim_proto::Report::Started(_) if out.status.success() => None,
+            shim_proto::Report::Started(_) => Some(msg.trim().to_string()),
+            shim_proto::Report::Error(why) => Some(why),
+        };
+        if let Some(why) = failed {
             let _ = store::mount::unmount(&rootfs);
             // Docker's wording for a command that cannot run.
             let kind = if why.contains("executable file not found") || why.contains("no such file")
@@ -911,7 +906,7 @@ impl Engine {
         }
         let tmp = dir.join(".started.tmp");
         crate::perms::write_private(&tmp, now)
-            .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
+            .and_then(|()| std::fs::rename(&tmp, dir.join(files::STARTED)))
             .map_err(sys)
     }
 
@@ -960,7 +955,7 @@ impl Engine {
     /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
         let dir = self.container_dir(&c.id);
-        let _ = std::fs::remove_file(dir.join("shim.pid"));
+        let _ = std::fs::remove_file(dir.join(files::SHIM_PID));
         // A shim that died without cleaning up (killed, or a machine crash)
         // left the runtime's state of the old run behind.
         let _ = self.runtime().delete(&c.id, true);
@@ -1583,7 +1578,7 @@ impl Engine {
             resolv_conf_path: path(dir.join("etc/resolv.conf")),
             hostname_path: path(dir.join("etc/hostname")),
             hosts_path: path(dir.join("etc/hosts")),
-            log_path: path(dir.join("ctr.log")),
+            log_path: path(dir.join(files::LOG)),
             name: format!("/{}", c.name),
             restart_count: i64::from(c.restart_count),
             driver: "overlay2".into(),

@@ -146,7 +146,7 @@ impl Filters {
 
 /// Go's `path.Match` of `name` against `pattern` (`*` and `?` stop at `/`).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    crate::build::glob_match(pattern.as_bytes(), name.as_bytes())
+    build::ignore::path_match(pattern, name)
 }
 
 #[cfg(test)]

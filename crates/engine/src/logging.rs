@@ -475,7 +475,7 @@ impl Engine {
     pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
         let local = Self::log_driver(c) == "local";
         let dir = self.container_dir(&c.id);
-        let path = dir.join("ctr.log");
+        let path = dir.join(shim_proto::files::LOG);
         let mut out = Vec::new();
         if from == 0 {
             let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
@@ -484,7 +484,9 @@ impl Engine {
                 .flatten()
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let n = name.strip_prefix("ctr.log.")?;
+                    let n = name
+                        .strip_prefix(shim_proto::files::LOG)?
+                        .strip_prefix('.')?;
                     n.strip_suffix(".gz")
                         .unwrap_or(n)
                         .parse::<u32>()

@@ -90,7 +90,7 @@ impl Log {
     /// Opens the log as `CTRDIR/log-opts.json` says; None for `none` (or
     /// when the file cannot be opened).
     pub fn open(dir: &Path) -> Option<Log> {
-        let opts: models::log::LogOptions = std::fs::read(dir.join("log-opts.json"))
+        let opts: models::log::LogOptions = std::fs::read(dir.join(shim_proto::files::LOG_OPTS))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -103,7 +103,7 @@ impl Log {
         let path = match driver {
             Driver::Cri if opts.path.starts_with('/') => PathBuf::from(&opts.path),
             Driver::Cri => return None,
-            _ => dir.join("ctr.log"),
+            _ => dir.join(shim_proto::files::LOG),
         };
         let file = OpenOptions::new()
             .create(true)

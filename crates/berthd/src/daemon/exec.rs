@@ -37,14 +37,6 @@ pub struct ExecRecord {
 /// The daemon's execs by id.
 pub type Execs = std::sync::Mutex<std::collections::HashMap<String, ExecRecord>>;
 
-fn random_id() -> String {
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Creates an exec in container `name`; its id.
 pub async fn create(d: &Daemon, name: String, cfg: ExecConfig) -> Result<String, Error> {
     if !cfg.detach_keys.is_empty() {
@@ -53,7 +45,7 @@ pub async fn create(d: &Daemon, name: String, cfg: ExecConfig) -> Result<String,
     let e = d.engine.clone();
     let c2 = cfg.clone();
     let (c, process) = blocking(move || e.exec_process(&name, &c2)).await?;
-    let id = random_id();
+    let id = engine::ids::random_hex(32);
     let rec = ExecRecord {
         id: id.clone(),
         container: c.id.clone(),
