@@ -153,7 +153,7 @@ impl Filters {
 
 /// Go's `path.Match` of `name` against `pattern` (`*` and `?` stop at `/`).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    crate::build::glob_match(pattern.as_bytes(), name.as_bytes())
+    crate::builder::glob_match(pattern.as_bytes(), name.as_bytes())
 }
 
 #[cfg(test)]

@@ -4,8 +4,12 @@
 //! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
 
 pub mod archive;
-pub mod build;
-pub mod containers;
+pub mod builder;
+/// The old path of [`builder`], kept while berthd's `api/` moves to the new one.
+pub use builder as build;
+pub mod container;
+/// The old path of [`container`], kept while berthd's `api/` moves to the new one.
+pub use container as containers;
 pub mod distribution;
 pub mod error;
 pub mod filters;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use models::container::LogConfig;
 use serde_json::{json, Value};
 
-use crate::containers::{ContainerRecord, LogLine};
+use crate::container::{ContainerRecord, LogLine};
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The drivers Docker registers on Linux that berth does not have.

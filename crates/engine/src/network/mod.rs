@@ -49,7 +49,7 @@ use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use crate::containers::{random_hex, ContainerRecord, State};
+use crate::container::{random_hex, ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The default bridge once it is set up, and its network's id.

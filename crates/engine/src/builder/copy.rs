@@ -1,0 +1,444 @@
+//! `COPY` and `ADD`: written into an overlay of the previous step, committed without a container.
+
+use std::io::{Read, Seek, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use sha2::Digest;
+use store::config::History;
+use store::meta::ImageRecord;
+
+use super::*;
+use crate::archive::{extract_into, reopen, Owner};
+use crate::{Engine, EngineError};
+
+pub(super) struct Mounted {
+    pub(super) dir: tempfile::TempDir,
+}
+
+impl Mounted {
+    pub(super) fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub(super) fn upper(&self) -> PathBuf {
+        self.dir.path().join("upper")
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = store::mount::unmount(&self.root());
+    }
+}
+
+/// Parses `--chown` (`user[:group]`, names looked up in the root's
+/// `/etc/passwd` and `/etc/group`, read inside the root, regular files
+/// only, bounded: [`crate::rootfile`]).
+pub(super) fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
+    let read = |path: &str| -> Result<String, EngineError> {
+        crate::rootfile::read(root, path)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| bad(format!("--chown={spec}: {e}")))
+    };
+    let lookup = |file: &str, name: &str| -> Result<Option<(u32, u32)>, EngineError> {
+        Ok(read(file)?.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[0] == name).then(|| {
+                (
+                    f[2].parse().unwrap_or(0),
+                    f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
+                )
+            })
+        }))
+    };
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, primary) = match user.parse::<u32>() {
+        Ok(n) => (n, n),
+        Err(_) => lookup("/etc/passwd", user)?.ok_or_else(|| {
+            bad(format!(
+                "unable to find user {user}: no matching entries in passwd file"
+            ))
+        })?,
+    };
+    let gid = match group {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => lookup("/etc/group", g)?
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// `ADD http://…`: a plain-HTTP GET, bounded; the body and the file name.
+pub(super) fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
+    const MAX: u64 = 1 << 30;
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        bad(format!(
+            "ADD {url}: only http:// URLs are supported by berth's builder"
+        ))
+    })?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let mut s = std::net::TcpStream::connect(&addr).map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: berth\r\n\r\n"
+    )
+    .map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    let mut all = Vec::new();
+    s.take(MAX + 65536)
+        .read_to_end(&mut all)
+        .map_err(|e| bad(format!("ADD {url}: {e}")))?;
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad(format!("ADD {url}: not an HTTP answer")))?;
+    let head = String::from_utf8_lossy(&all[..end]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(bad(format!(
+            "ADD {url}: the server answered {}",
+            head.lines().next().unwrap_or("")
+        )));
+    }
+    let body = all[end + 4..].to_vec();
+    if body.len() as u64 > MAX {
+        return Err(bad(format!("ADD {url}: larger than 1 GiB")));
+    }
+    let name = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("index.html")
+        .to_string();
+    Ok((body, name))
+}
+
+/// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
+/// Reads its first block, then rewinds it.
+pub(super) fn is_archive(f: &mut std::fs::File) -> bool {
+    let yes = (|| {
+        let mut r = store::layer::decompressed(&mut *f).ok()?;
+        let mut block = [0u8; 512];
+        r.read_exact(&mut block).ok()?;
+        Some(&block[257..262] == b"ustar")
+    })()
+    .unwrap_or(false);
+    f.rewind().is_ok() && yes
+}
+
+impl Engine {
+    /// An image's layers mounted on a scratch upper under the data root.
+    pub(super) fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
+        let base = self.data_root.join("build");
+        crate::perms::private_dir(&base).map_err(sys)?;
+        let dir = tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(&base)
+            .map_err(sys)?;
+        let m = Mounted { dir };
+        self.store()
+            .mount_layers_rw(chain, m.dir.path(), &m.root())?;
+        Ok(m)
+    }
+
+    /// `COPY`/`ADD`: the sources, from the context or another stage or
+    /// image, written into an overlay of the current image at the
+    /// destination (resolved inside the image), committed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn copy_step(
+        &self,
+        st: &mut StageState,
+        spec: &build::CopySpec,
+        escape: char,
+        _context: &Path,
+        ctx_root: &OwnedFd,
+        stages: &[build::Stage],
+        done: &[ImageRecord],
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let what = if spec.add { "ADD" } else { "COPY" };
+        let vars = st.vars();
+        let mut from = None;
+        let mut chown = None;
+        let mut chmod = None;
+        for (k, v) in &spec.flags {
+            let v = expand(v, escape, &vars)?;
+            match k.as_str() {
+                "from" if !spec.add => from = Some(v),
+                "chown" => chown = Some(v),
+                "chmod" => {
+                    chmod = Some(
+                        u32::from_str_radix(&v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| bad(format!("{what} --chmod={v}: not an octal mode")))?,
+                    )
+                }
+                "link" => {}
+                other => {
+                    return Err(bad(format!(
+                        "{what} --{other} is not supported by the classic builder"
+                    )))
+                }
+            }
+        }
+        // Where the sources are read from.
+        let from_mount;
+        let src_root: &OwnedFd;
+        let src_dir: PathBuf;
+        let from_fd;
+        match &from {
+            None => {
+                src_root = ctx_root;
+                src_dir = _context.to_path_buf();
+            }
+            Some(f) => {
+                let image = match stages
+                    .iter()
+                    .take(done.len())
+                    .position(|s| s.name.as_deref() == Some(f.to_ascii_lowercase().as_str()))
+                    .or_else(|| f.parse::<usize>().ok().filter(|i| *i < done.len()))
+                {
+                    Some(i) => done[i].clone(),
+                    None => store::images::find(self.store().meta(), f).map_err(|_| {
+                        bad(format!(
+                            "invalid from flag value {f}: no stage or image of that name here"
+                        ))
+                    })?,
+                };
+                from_mount = self.mount_for_step(&store::config::chain_ids(&image.diff_ids))?;
+                from_fd = open_root(&from_mount.root())?;
+                src_root = &from_fd;
+                src_dir = from_mount.root();
+            }
+        }
+        // Sources: expanded, globbed, each a path in the source root.
+        let mut sources: Vec<(String, bool)> = Vec::new(); // (path, is_url)
+        for s in &spec.sources {
+            // Each source word is expanded on its own (BuildKit's way): a
+            // value with spaces stays one path.
+            let w = expand(s, escape, &vars)?;
+            if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
+                sources.push((w, true));
+                continue;
+            }
+            let rel = clean_rel(&w);
+            if rel.contains(['*', '?', '[']) {
+                let all = list_tree(&src_dir)?;
+                let hits: Vec<&String> = all
+                    .iter()
+                    .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
+                    .collect();
+                if hits.is_empty() {
+                    return Err(bad(format!(
+                        "{what} failed: no source files were specified"
+                    )));
+                }
+                sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
+            } else {
+                sources.push((rel, false));
+            }
+        }
+        let dest_raw = expand(&spec.dest, escape, &vars)?;
+        let workdir = if st.config.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            st.config.config.working_dir.clone()
+        };
+        let dest_abs = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{}/{}", workdir.trim_end_matches('/'), dest_raw)
+        };
+        let dest_clean = format!("/{}", clean_rel(&dest_abs));
+        let n_sources = sources.len() + spec.heredocs.len();
+        let mut dest_is_dir =
+            dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == "." || n_sources > 1;
+
+        // URLs are fetched once; heredocs expanded once.
+        let mut fetched: Vec<Option<(Vec<u8>, String)>> = Vec::new();
+        for (src, is_url) in &sources {
+            fetched.push(if *is_url { Some(fetch_url(src)?) } else { None });
+        }
+        let heredocs: Vec<(String, String)> = spec
+            .heredocs
+            .iter()
+            .map(|h| {
+                let body = if h.expand {
+                    expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
+                } else {
+                    h.content.clone()
+                };
+                (h.name.clone(), body)
+            })
+            .collect();
+        let input = Sources {
+            sources: &sources,
+            fetched: &fetched,
+            heredocs: &heredocs,
+            src_root,
+            unpack_archives: spec.add && from.is_none(),
+            what,
+        };
+        // The cache key: what is copied, hashed as a tar of the sources
+        // under their own names, mtimes left out, nothing written to disk.
+        let mut hasher = TarHash::default();
+        let (kinds, mut archives) = {
+            let mut tar = tar::Builder::new(&mut hasher);
+            let r = input.append(&mut tar, None)?;
+            tar.finish().map_err(sys)?;
+            r
+        };
+        let mut hash = format!("{:x}", hasher.h.finalize());
+        // The archives hashed are the very files unpacked below.
+        for f in archives.iter_mut() {
+            let mut h = sha2::Sha256::new();
+            std::io::copy(f, &mut h).map_err(sys)?;
+            f.rewind().map_err(sys)?;
+            hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
+        }
+        let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
+        let created_by = format!("/bin/sh -c #(nop) {what} {kind}:{hash} in {dest_raw} ");
+        // The parent image decides what the destination is (an existing
+        // directory or not), so the key needs nothing of the mount.
+        let key =
+            hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
+        if let Some(img) = self.cached(&key, o) {
+            out(" ---> Using cache\n");
+            out(&format!(" ---> {}\n", short(&img.id)));
+            st.config = self.store().config(&img)?;
+            st.image = Some(img);
+            return Ok(());
+        }
+        let target = self.mount_for_step(&st.chain())?;
+        let root_fd = open_root(&target.root())?;
+        // One directory source: its contents go into the destination,
+        // made as a directory when it is missing (`COPY . /src`).
+        if let (false, [(src, false)], true) = (dest_is_dir, &sources[..], spec.heredocs.is_empty())
+        {
+            if runtime::rootfs::resolve::open_in_root(
+                src_root,
+                &Path::new("/").join(src),
+                runtime::rootfs::resolve::Create::No,
+            )
+            .ok()
+            .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+            .is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            {
+                dest_is_dir = true;
+            }
+        }
+        if !dest_is_dir {
+            // An existing directory at the destination takes the sources.
+            if let Ok(fd) = runtime::rootfs::resolve::open_in_root(
+                &root_fd,
+                Path::new(&dest_clean),
+                runtime::rootfs::resolve::Create::No,
+            ) {
+                if nix::sys::stat::fstat(&fd)
+                    .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                    .unwrap_or(false)
+                {
+                    dest_is_dir = true;
+                }
+            }
+        }
+        let (dir, single_name) = if dest_is_dir {
+            (dest_clean.clone(), None)
+        } else {
+            let p = Path::new(&dest_clean);
+            (
+                p.parent()
+                    .map_or("/".into(), |d| d.to_string_lossy().into_owned()),
+                Some(
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                ),
+            )
+        };
+        let mut tarf = tempfile::tempfile().map_err(sys)?;
+        {
+            let mut tar = tar::Builder::new(&mut tarf);
+            input.append(&mut tar, single_name.as_deref())?;
+            tar.finish().map_err(sys)?;
+        }
+        let owner = match &chown {
+            Some(c) => {
+                let (u, g) = chown_ids(&root_fd, c)?;
+                Owner::Fixed(u, g)
+            }
+            None => Owner::Root,
+        };
+        let dest = runtime::rootfs::resolve::open_in_root(
+            &root_fd,
+            Path::new(&dir),
+            runtime::rootfs::resolve::Create::Dir,
+        )
+        .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
+        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
+        tarf.rewind().map_err(sys)?;
+        extract_into(&dest, &mut tarf, owner, chmod)?;
+        for f in archives {
+            let r = store::layer::decompressed(f).map_err(sys)?;
+            extract_into(&dest, r, Owner::FromTar, None)?;
+        }
+        drop(dest);
+        drop(root_fd);
+        let _w = self.writing();
+        let mut config = st.config.clone();
+        let now = crate::time::now();
+        config.created = Some(now.clone());
+        step_container_config(
+            &mut config,
+            st.image.as_ref().map(|i| i.id.as_str()),
+            &created_by,
+        );
+        config.history.push(History {
+            created: now,
+            created_by,
+            ..Default::default()
+        });
+        let upper = target.upper();
+        let _ = store::mount::unmount(&target.root());
+        let parent = st.image.as_ref().map(|i| i.id.clone());
+        let img = self.store().commit_step(
+            &st.chain(),
+            Some(&upper),
+            config.clone(),
+            parent.as_deref(),
+        )?;
+        drop(target);
+        self.remember(&key, &img)?;
+        st.config = config;
+        st.image = Some(img.clone());
+        out(&format!(" ---> {}\n", short(&img.id)));
+        Ok(())
+    }
+}

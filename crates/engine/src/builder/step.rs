@@ -1,0 +1,359 @@
+//! One Dockerfile instruction: the metadata ones, and the dispatch to `RUN` and `COPY`.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use build::{Command, Kind};
+use models::container::HealthConfig;
+use store::config::{History, ImageConfig};
+use store::meta::ImageRecord;
+
+use super::*;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// A metadata step's image: the stage's config over the same layers.
+    pub(super) fn commit_config(
+        &self,
+        st: &mut StageState,
+        sig: &str,
+        cache: Option<&BuildOptions>,
+    ) -> Result<ImageRecord, EngineError> {
+        let key = hex(format!("{}\n{sig}", st.parent_key()).as_bytes());
+        if let (false, Some(o)) = (sig.is_empty(), cache) {
+            if let Some(img) = self.cached(&key, o) {
+                st.config = self.store().config(&img)?;
+                st.image = Some(img.clone());
+                return Ok(img);
+            }
+        }
+        let _w = self.writing();
+        let mut config = st.config.clone();
+        let now = crate::time::now();
+        config.created = Some(now.clone());
+        if !sig.is_empty() {
+            config.history.push(History {
+                created: now,
+                created_by: format!("/bin/sh -c #(nop)  {sig}"),
+                empty_layer: true,
+                ..Default::default()
+            });
+        }
+        let parent = st.image.as_ref().map(|i| i.id.clone());
+        step_container_config(
+            &mut config,
+            parent.as_deref(),
+            &format!("/bin/sh -c #(nop)  {sig}"),
+        );
+        let img = self
+            .store()
+            .commit_step(&st.chain(), None, config.clone(), parent.as_deref())?;
+        if !sig.is_empty() {
+            self.remember(&key, &img)?;
+        }
+        st.config = config;
+        st.image = Some(img.clone());
+        Ok(img)
+    }
+
+    /// One instruction of a stage.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &self,
+        st: &mut StageState,
+        ins: &build::Instruction,
+        escape: char,
+        context: &Path,
+        ctx_root: &OwnedFd,
+        stages: &[build::Stage],
+        done: &[ImageRecord],
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let vars = st.vars();
+        let text = &ins.source.text;
+        let cfg = &mut st.config.config;
+        match &ins.kind {
+            Kind::Env(pairs) => {
+                let mut shown = Vec::new();
+                let mut vars = vars;
+                for (k, v) in pairs {
+                    let k = expand(k, escape, &vars)?;
+                    let v = expand(v, escape, &vars)?;
+                    vars.insert(k.clone(), v.clone());
+                    shown.push(format!("{k}={v}"));
+                    st.set_env(&k, &v);
+                }
+                self.meta_step(st, &format!("ENV {}", shown.join(" ")), o, out)
+            }
+            Kind::Arg(decls) => {
+                let mut shown = Vec::new();
+                for a in decls {
+                    let value = match o.build_args.get(&a.name) {
+                        Some(Some(v)) => Some(v.clone()),
+                        _ => match &a.default {
+                            Some(d) => Some(expand(d, escape, &st.vars())?),
+                            None => None,
+                        },
+                    };
+                    shown.push(match &a.default {
+                        Some(d) => format!("{}={d}", a.name),
+                        None => a.name.clone(),
+                    });
+                    if let Some(v) = value {
+                        st.args.insert(a.name.clone(), v);
+                    }
+                }
+                self.meta_step(st, &format!("ARG {}", shown.join(" ")), o, out)
+            }
+            Kind::Label(pairs) => {
+                let mut shown = Vec::new();
+                for (k, v) in pairs {
+                    let k = expand(k, escape, &vars)?;
+                    let v = expand(v, escape, &vars)?;
+                    shown.push(format!("{k}={v}"));
+                    cfg.labels.insert(k, v);
+                }
+                self.meta_step(st, &format!("LABEL {}", shown.join(" ")), o, out)
+            }
+            Kind::Expose(ports) => {
+                let mut shown = Vec::new();
+                for p in ports {
+                    for p in expand_words(p, escape, &vars)? {
+                        let p = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
+                        shown.push(p.clone());
+                        cfg.exposed_ports.insert(p, models::Empty {});
+                    }
+                }
+                self.meta_step(st, &format!("EXPOSE {}", shown.join(" ")), o, out)
+            }
+            Kind::Volume(vols) => {
+                let mut shown = Vec::new();
+                for v in vols {
+                    let v = expand(v, escape, &vars)?;
+                    if v.is_empty() {
+                        return Err(bad("VOLUME specified can not be an empty string"));
+                    }
+                    shown.push(v.clone());
+                    cfg.volumes.insert(v, models::Empty {});
+                }
+                self.meta_step(st, &format!("VOLUME [{}]", shown.join(" ")), o, out)
+            }
+            Kind::User(u) => {
+                cfg.user = expand(u, escape, &vars)?;
+                let sig = format!("USER {}", cfg.user);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Workdir(w) => {
+                let w = expand(w, escape, &vars)?;
+                let joined = if w.starts_with('/') {
+                    w
+                } else {
+                    let base = if cfg.working_dir.is_empty() {
+                        "/"
+                    } else {
+                        cfg.working_dir.as_str()
+                    };
+                    format!("{}/{w}", base.trim_end_matches('/'))
+                };
+                cfg.working_dir = format!("/{}", clean_rel(&joined));
+                let sig = format!("WORKDIR {}", cfg.working_dir);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Stopsignal(s) => {
+                cfg.stop_signal = expand(s, escape, &vars)?;
+                let sig = format!("STOPSIGNAL {}", cfg.stop_signal);
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Cmd(c) => {
+                let shell = st.shell();
+                st.config.config.cmd = Some(argv(&shell, c));
+                st.cmd_set = true;
+                let sig = format!(
+                    "CMD {}",
+                    serde_json::to_string(&st.config.config.cmd).unwrap_or_default()
+                );
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Entrypoint(c) => {
+                let shell = st.shell();
+                let cfg = &mut st.config.config;
+                cfg.entrypoint = Some(argv(&shell, c));
+                if !st.cmd_set {
+                    cfg.cmd = None;
+                }
+                let sig = format!(
+                    "ENTRYPOINT {}",
+                    serde_json::to_string(&cfg.entrypoint).unwrap_or_default()
+                );
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Shell(s) => {
+                cfg.shell = s.clone();
+                let sig = format!("SHELL {}", serde_json::to_string(s).unwrap_or_default());
+                self.meta_step(st, &sig, o, out)
+            }
+            Kind::Maintainer(m) => {
+                st.config.author = Some(m.clone());
+                self.meta_step(st, &format!("MAINTAINER {m}"), o, out)
+            }
+            Kind::Onbuild(inner) => {
+                let t = inner.source.text.clone();
+                cfg.on_build.push(t.clone());
+                self.meta_step(st, &format!("ONBUILD {t}"), o, out)
+            }
+            Kind::Healthcheck(h) => {
+                cfg.healthcheck = Some(match h {
+                    None => HealthConfig {
+                        test: vec!["NONE".into()],
+                        ..HealthConfig::default()
+                    },
+                    Some(h) => {
+                        let test = match &h.command {
+                            Command::Exec(v) => {
+                                let mut t = vec!["CMD".to_string()];
+                                t.extend(v.iter().cloned());
+                                t
+                            }
+                            Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
+                        };
+                        let mut v = HealthConfig {
+                            test,
+                            ..HealthConfig::default()
+                        };
+                        for (k, val) in &h.flags {
+                            let field = match k.as_str() {
+                                "interval" => &mut v.interval,
+                                "timeout" => &mut v.timeout,
+                                "start-period" => &mut v.start_period,
+                                "start-interval" => &mut v.start_interval,
+                                "retries" => {
+                                    v.retries = val.parse::<i64>().map_err(|_| {
+                                        bad(format!(
+                                            "HEALTHCHECK --retries: {val:?} is not a number"
+                                        ))
+                                    })?;
+                                    continue;
+                                }
+                                other => {
+                                    return Err(bad(format!("HEALTHCHECK: unknown flag --{other}")))
+                                }
+                            };
+                            *field = go_duration_ns(val).ok_or_else(|| {
+                                bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}"))
+                            })?;
+                        }
+                        v
+                    }
+                });
+                self.meta_step(st, text, o, out)
+            }
+            Kind::Run {
+                flags,
+                command,
+                heredocs,
+            } => {
+                if let Some((f, _)) = flags.first() {
+                    return Err(bad(format!(
+                        "RUN --{f} is not supported by the classic builder"
+                    )));
+                }
+                self.run_step(st, command, heredocs, escape, o, out)
+            }
+            Kind::Copy(spec) => {
+                self.copy_step(st, spec, escape, context, ctx_root, stages, done, o, out)
+            }
+        }
+    }
+
+    /// A step that changes only the config.
+    pub(super) fn meta_step(
+        &self,
+        st: &mut StageState,
+        sig: &str,
+        o: &BuildOptions,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let before = st.image.as_ref().map(|i| i.id.clone());
+        let key_parent = st.parent_key();
+        let key = hex(format!("{key_parent}\n{sig}").as_bytes());
+        if let Some(img) = self.cached(&key, o) {
+            if before.as_deref() != Some(img.id.as_str()) {
+                out(" ---> Using cache\n");
+                out(&format!(" ---> {}\n", short(&img.id)));
+                st.config = self.store().config(&img)?;
+                st.image = Some(img);
+                return Ok(());
+            }
+        }
+        let img = self.commit_config(st, sig, None)?;
+        self.remember(&key, &img)?;
+        out(&format!(" ---> {}\n", short(&img.id)));
+        Ok(())
+    }
+}
+
+/// Records what dockerd 20.10's classic builder writes as a step's
+/// `container_config`: the config the step ran with, its image the parent,
+/// its command the step's own (`["/bin/sh", "-c", "#(nop) ", "CMD …"]` for a
+/// metadata step or a copy, the shell command for a RUN). docker-compose
+/// 1.29 reads an image's volumes from it (`ContainerConfig.Volumes`) to
+/// hand a service's anonymous volumes on when it recreates a container;
+/// without it the data under an image's `VOLUME` was lost.
+pub(super) fn step_container_config(
+    config: &mut ImageConfig,
+    parent: Option<&str>,
+    created_by: &str,
+) {
+    let mut cc = models::container::Config::from(&config.config);
+    let shell = created_by
+        .find("/bin/sh -c ")
+        .map(|i| &created_by[i + 11..]);
+    cc.cmd = Some(match shell {
+        Some(rest) if rest.starts_with("#(nop) ") => vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "#(nop) ".into(),
+            rest["#(nop) ".len()..].trim_start().to_string(),
+        ],
+        Some(rest) => vec!["/bin/sh".into(), "-c".into(), rest.to_string()],
+        None => vec!["/bin/sh".into(), "-c".into(), created_by.to_string()],
+    });
+    cc.image = parent.unwrap_or_default().to_string();
+    config.container_config = Some(cc);
+}
+
+/// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).
+pub(super) fn go_duration_ns(s: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += value * mult;
+        rest = &rest[u..];
+    }
+    Some(total as i64)
+}

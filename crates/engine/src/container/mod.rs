@@ -1,0 +1,53 @@
+//! Containers: created from an image and a Docker `ContainerCreate` body,
+//! started through a shim (`berth-shim`, one per container, which outlives
+//! the daemon), waited for, logged, inspected, listed and removed.
+//!
+//! On disk, `<data-root>/containers/<id>/`:
+//!
+//! ```text
+//! config.json   the OCI bundle's spec (written at start)
+//! rootfs/       the overlay mount point; upper/ and work/ its writable layer
+//! etc/          hostname, hosts, resolv.conf bound into the container
+//! ctr.log       json-file log, written by the shim
+//! shim.pid      `PID START BOOT_ID` of the shim while it runs
+//! exit.json     {"ExitCode", "FinishedAt"}, written by the shim when the init exits
+//! commit-paused while a commit holds the container paused
+//! ```
+//!
+//! The record (name, image, create body, times) is in the metadata database;
+//! the live state is derived from those files, so a daemon restart finds it.
+
+mod changes;
+mod commit;
+mod create;
+mod exec;
+mod inspect;
+mod list;
+mod record;
+mod remove;
+mod start;
+mod stats;
+mod stop;
+mod top;
+
+use crate::{EngineError, ErrorKind};
+
+pub use commit::CommitOptions;
+pub use list::human_duration;
+pub use record::{ContainerRecord, LogLine, State};
+pub use stop::signal_number;
+
+pub(crate) use create::restart_policy_ok;
+use start::*;
+use stop::*;
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn sys(e: impl std::fmt::Display) -> EngineError {
+    EngineError::new(ErrorKind::System, e.to_string())
+}
