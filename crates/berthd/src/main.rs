@@ -176,8 +176,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
     let net_options = settings.net_options.clone();
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
-        e.dns_servers = dns;
-        e.net_options = net_options;
+        e.set_network_options(dns, net_options);
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })

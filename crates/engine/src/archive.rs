@@ -21,11 +21,8 @@ use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
 use crate::container::State;
+use crate::error::sys;
 use crate::{Engine, EngineError, ErrorKind};
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
-}
 
 /// A container's root, open, and what must be undone after.
 struct Root {

@@ -47,7 +47,7 @@ pub struct Engine {
     lifecycles:
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
     /// Containers waiting out a restart back-off.
-    pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
+    restarting: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Held by container creates (while they make volumes and record their
     /// mounts) and by volume removals (between the in-use check and the
     /// delete), so that no volume goes while a container takes it.
@@ -60,10 +60,10 @@ pub struct Engine {
     pub(crate) dns: Option<net::dns::Server>,
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
-    pub dns_servers: Vec<std::net::SocketAddr>,
+    pub(crate) dns_servers: Vec<std::net::SocketAddr>,
     /// Daemon-wide settings of containers' networking (`dns-search`,
     /// `dns-opts`, `host-gateway-ip`).
-    pub net_options: network::NetOptions,
+    pub(crate) net_options: network::NetOptions,
 }
 
 impl Engine {
@@ -99,6 +99,19 @@ impl Engine {
             dns_servers: Vec::new(),
             net_options: Default::default(),
         })
+    }
+
+    /// The daemon's settings of containers' networking, before
+    /// [`Engine::network_setup`]: the embedded DNS server's upstreams
+    /// (dockerd's `--dns`; none: the host's `/etc/resolv.conf`) and the
+    /// `dns-search`, `dns-opts` and `host-gateway-ip` of every container.
+    pub fn set_network_options(
+        &mut self,
+        dns_servers: Vec<std::net::SocketAddr>,
+        options: network::NetOptions,
+    ) {
+        self.dns_servers = dns_servers;
+        self.net_options = options;
     }
 
     /// Shared hold on the store against the garbage collector.

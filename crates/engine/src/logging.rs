@@ -20,6 +20,7 @@ use models::container::LogConfig;
 use serde_json::{json, Value};
 
 use crate::container::{ContainerRecord, LogLine};
+use crate::error::bad;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The drivers Docker registers on Linux that berth does not have.
@@ -44,10 +45,6 @@ const MAX_SIZE: u64 = 1 << 40;
 /// The local driver's defaults (moby `daemon/logger/local/local.go`).
 const LOCAL_MAX_SIZE: u64 = 20 * 1024 * 1024;
 const LOCAL_MAX_FILE: u64 = 5;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// A container's logging, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
 use crate::container::{ContainerRecord, State};
+use crate::error::{bad, sys};
 use crate::mounts::{self, MountPoint};
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -59,10 +60,6 @@ pub struct VolumeRecord {
     pub labels: BTreeMap<String, String>,
     /// Driver options: `type`, `device`, `o`.
     pub options: BTreeMap<String, String>,
-}
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
 }
 
 /// Staging points of subpaths (see `prepare_mounts`), unmounted and
@@ -150,10 +147,6 @@ fn open_subpath(data: &Path, subpath: &str) -> Result<OwnedFd, EngineError> {
         runtime::rootfs::resolve::Create::No,
     )
     .map_err(|e| fail(e.to_string()))
-}
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
 }
 
 fn no_such(name: &str) -> EngineError {

@@ -145,10 +145,7 @@ pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
     let stopped = blocking(move || {
         let c = e.find_container(&name)?;
         e.mark(&c.id, |r| r.stopped_by_user = true)?;
-        e.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&c.id);
+        e.end_restart_wait(&c.id);
         e.container_stop(&c.id, Some(&signal), t).map(|s| (s, c.id))
     })
     .await?;

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use store::meta::ImageRecord;
 
+use crate::error::{bad, sys};
 use crate::{Engine, EngineError, ErrorKind};
 
 /// What `POST /build` asks for besides the context.
@@ -76,14 +77,6 @@ pub enum BuildEvent<'a> {
 
 /// Largest Dockerfile read.
 const MAX_DOCKERFILE: u64 = 4 << 20;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
-}
 
 fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);

@@ -30,13 +30,12 @@ mod stats;
 mod stop;
 mod top;
 
-use crate::{EngineError, ErrorKind};
-
 pub use commit::CommitOptions;
 pub use list::human_duration;
 pub use record::{ContainerRecord, LogLine, State};
 pub use stop::signal_number;
 
+use crate::error::sys;
 pub(crate) use create::restart_policy_ok;
 use start::*;
 use stop::*;
@@ -46,8 +45,4 @@ pub(crate) fn random_hex(bytes: usize) -> String {
         let _ = std::io::Read::read_exact(&mut f, &mut b);
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
 }

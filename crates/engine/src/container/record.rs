@@ -178,11 +178,27 @@ impl Engine {
         c
     }
 
-    pub(super) fn is_restarting(&self, id: &str) -> bool {
-        self.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
+    fn restarting(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.restarting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the container waits out a restart back-off.
+    pub fn is_restarting(&self, id: &str) -> bool {
+        self.restarting().contains(id)
+    }
+
+    /// The restart supervisor's back-off for the container begins: until
+    /// [`Engine::end_restart_wait`], it shows as restarting and removing it
+    /// without force is refused.
+    pub fn begin_restart_wait(&self, id: &str) {
+        self.restarting().insert(id.to_string());
+    }
+
+    /// The back-off ends (the restart is due) or is cancelled (a stop, a
+    /// removal): true when it was still waiting, so the one who ends it
+    /// first decides.
+    pub fn end_restart_wait(&self, id: &str) -> bool {
+        self.restarting().remove(id)
     }
 
     /// Which containers use each image: (container id, running).

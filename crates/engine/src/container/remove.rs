@@ -65,10 +65,7 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         }
-        self.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&c.id);
+        self.end_restart_wait(&c.id);
         let _t = runtime::trace::span("engine remove");
         self.container_release(&c);
         let _ = self.runtime().delete(&c.id, true);

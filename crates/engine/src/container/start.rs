@@ -161,7 +161,7 @@ impl Engine {
             crate::logging::shim_options(&log).to_string(),
         )
         .map_err(sys)?;
-        spec::write_etc_files_with(
+        crate::network::write_etc_files_with(
             &dir.join("etc"),
             // With the host's UTS namespace the spec sets no name; the
             // file carries the one create recorded (the short id), as

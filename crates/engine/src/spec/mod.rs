@@ -28,7 +28,8 @@ use store::config::ImageConfig;
 
 use crate::{EngineError, ErrorKind};
 
-pub use files::{console_size, host_devices, write_etc_files, write_etc_files_with};
+use crate::error::bad;
+pub use files::{console_size, host_devices};
 pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 
@@ -75,8 +76,15 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
+/// The network namespace the spec asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetNs {
+    /// A new one (the runtime makes it): `none`.
+    New,
+    /// Join the one at this path.
+    Join(std::path::PathBuf),
+    /// The host's: no network namespace in the spec.
+    Host,
 }
 
 /// Go's text for an errno (`no such file or directory`), as dockerd's
@@ -204,7 +212,7 @@ pub fn build(
     rootfs: &Path,
     etc_dir: &Path,
     user_mounts: &[crate::mounts::MountPoint],
-    netns: &crate::network::NetNs,
+    netns: &NetNs,
     ns: &namespaces::Namespaces,
 ) -> Result<Spec, EngineError> {
     let hc = &body.host_config;
@@ -304,19 +312,17 @@ pub fn build(
     }
     let mut namespaces = namespaces::entries(ns);
     match netns {
-        crate::network::NetNs::New => namespaces.push(json!({"type": "network"})),
-        crate::network::NetNs::Join(path) => {
-            namespaces.push(json!({"type": "network", "path": path}))
-        }
+        NetNs::New => namespaces.push(json!({"type": "network"})),
+        NetNs::Join(path) => namespaces.push(json!({"type": "network", "path": path})),
         // The host's network: no namespace of its own.
-        crate::network::NetNs::Host => {}
+        NetNs::Host => {}
     }
     let sysctls = hc.sysctls.clone();
     security::check_sysctls(
         &sysctls,
         security::OwnNamespaces {
             ipc: ns.ipc != namespaces::Ns::Host,
-            net: !matches!(netns, crate::network::NetNs::Host),
+            net: !matches!(netns, NetNs::Host),
             uts: ns.uts != namespaces::Ns::Host,
         },
     )?;
