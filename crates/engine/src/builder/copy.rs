@@ -174,7 +174,7 @@ impl Engine {
         st: &mut StageState,
         spec: &build::CopySpec,
         escape: char,
-        _context: &Path,
+        context: &Path,
         ctx_root: &OwnedFd,
         stages: &[build::Stage],
         done: &[ImageRecord],
@@ -183,99 +183,23 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let what = if spec.add { "ADD" } else { "COPY" };
         let vars = st.vars();
-        let mut from = None;
-        let mut chown = None;
-        let mut chmod = None;
-        for (k, v) in &spec.flags {
-            let v = expand(v, escape, &vars)?;
-            match k.as_str() {
-                "from" if !spec.add => from = Some(v),
-                "chown" => chown = Some(v),
-                "chmod" => {
-                    chmod = Some(
-                        u32::from_str_radix(&v, 8)
-                            .ok()
-                            .filter(|m| *m <= 0o7777)
-                            .ok_or_else(|| bad(format!("{what} --chmod={v}: not an octal mode")))?,
-                    )
-                }
-                "link" => {}
-                other => {
-                    return Err(bad(format!(
-                        "{what} --{other} is not supported by the classic builder"
-                    )))
-                }
-            }
-        }
-        // Where the sources are read from.
+        let flags = CopyFlags::parse(spec, escape, &vars, what)?;
+        // Where the sources are read from: the context, or a stage's or
+        // an image's root (`--from`), mounted for the step.
         let from_mount;
-        let src_root: &OwnedFd;
-        let src_dir: PathBuf;
         let from_fd;
-        match &from {
-            None => {
-                src_root = ctx_root;
-                src_dir = _context.to_path_buf();
-            }
+        let (src_root, src_dir): (&OwnedFd, PathBuf) = match &flags.from {
+            None => (ctx_root, context.to_path_buf()),
             Some(f) => {
-                let image = match stages
-                    .iter()
-                    .take(done.len())
-                    .position(|s| s.name.as_deref() == Some(f.to_ascii_lowercase().as_str()))
-                    .or_else(|| f.parse::<usize>().ok().filter(|i| *i < done.len()))
-                {
-                    Some(i) => done[i].clone(),
-                    None => store::images::find(self.store().meta(), f).map_err(|_| {
-                        bad(format!(
-                            "invalid from flag value {f}: no stage or image of that name here"
-                        ))
-                    })?,
-                };
+                let image = self.copy_from_image(f, stages, done)?;
                 from_mount = self.mount_for_step(&store::config::chain_ids(&image.diff_ids))?;
                 from_fd = open_root(&from_mount.root())?;
-                src_root = &from_fd;
-                src_dir = from_mount.root();
+                (&from_fd, from_mount.root())
             }
-        }
-        // Sources: expanded, globbed, each a path in the source root.
-        let mut sources: Vec<(String, bool)> = Vec::new(); // (path, is_url)
-        for s in &spec.sources {
-            // Each source word is expanded on its own (BuildKit's way): a
-            // value with spaces stays one path.
-            let w = expand(s, escape, &vars)?;
-            if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
-                sources.push((w, true));
-                continue;
-            }
-            let rel = clean_rel(&w);
-            if rel.contains(['*', '?', '[']) {
-                let all = list_tree(&src_dir)?;
-                let hits: Vec<&String> = all
-                    .iter()
-                    .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
-                    .collect();
-                if hits.is_empty() {
-                    return Err(bad(format!(
-                        "{what} failed: no source files were specified"
-                    )));
-                }
-                sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
-            } else {
-                sources.push((rel, false));
-            }
-        }
+        };
+        let sources = copy_sources(spec, escape, &vars, &src_dir, what)?;
         let dest_raw = expand(&spec.dest, escape, &vars)?;
-        let workdir = if st.config.config.working_dir.is_empty() {
-            "/".to_string()
-        } else {
-            st.config.config.working_dir.clone()
-        };
-        let dest_abs = if dest_raw.starts_with('/') {
-            dest_raw.clone()
-        } else {
-            format!("{}/{}", workdir.trim_end_matches('/'), dest_raw)
-        };
-        let dest_clean = format!("/{}", clean_rel(&dest_abs));
+        let dest_clean = copy_destination(&st.config.config.working_dir, &dest_raw);
         let n_sources = sources.len() + spec.heredocs.len();
         let mut dest_is_dir =
             dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == "." || n_sources > 1;
@@ -302,32 +226,20 @@ impl Engine {
             fetched: &fetched,
             heredocs: &heredocs,
             src_root,
-            unpack_archives: spec.add && from.is_none(),
+            unpack_archives: spec.add && flags.from.is_none(),
             what,
         };
-        // The cache key: what is copied, hashed as a tar of the sources
-        // under their own names, mtimes left out, nothing written to disk.
-        let mut hasher = TarHash::default();
-        let (kinds, mut archives) = {
-            let mut tar = tar::Builder::new(&mut hasher);
-            let r = input.append(&mut tar, None)?;
-            tar.finish().map_err(sys)?;
-            r
-        };
-        let mut hash = format!("{:x}", hasher.h.finalize());
-        // The archives hashed are the very files unpacked below.
-        for f in archives.iter_mut() {
-            let mut h = sha2::Sha256::new();
-            std::io::copy(f, &mut h).map_err(sys)?;
-            f.rewind().map_err(sys)?;
-            hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
-        }
-        let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
+        let (kind, hash, archives) = content_hash(&input)?;
         let created_by = format!("/bin/sh -c #(nop) {what} {kind}:{hash} in {dest_raw} ");
         // The parent image decides what the destination is (an existing
         // directory or not), so the key needs nothing of the mount.
-        let key =
-            hex(format!("{}\n{created_by}\n{:?} {:?}", st.parent_key(), chown, chmod).as_bytes());
+        let key = hex(format!(
+            "{}\n{created_by}\n{:?} {:?}",
+            st.parent_key(),
+            flags.chown,
+            flags.chmod
+        )
+        .as_bytes());
         if let Some(img) = self.cached(&key, o) {
             out(" ---> Using cache\n");
             out(&format!(" ---> {}\n", short(&img.id)));
@@ -341,76 +253,49 @@ impl Engine {
         // made as a directory when it is missing (`COPY . /src`).
         if let (false, [(src, false)], true) = (dest_is_dir, &sources[..], spec.heredocs.is_empty())
         {
-            if runtime::rootfs::resolve::open_in_root(
-                src_root,
-                &Path::new("/").join(src),
-                runtime::rootfs::resolve::Create::No,
-            )
-            .ok()
-            .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
-            .is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-            {
-                dest_is_dir = true;
-            }
+            dest_is_dir = is_dir_in(src_root, &Path::new("/").join(src));
         }
-        if !dest_is_dir {
-            // An existing directory at the destination takes the sources.
-            if let Ok(fd) = runtime::rootfs::resolve::open_in_root(
-                &root_fd,
-                Path::new(&dest_clean),
-                runtime::rootfs::resolve::Create::No,
-            ) {
-                if nix::sys::stat::fstat(&fd)
-                    .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
-                    .unwrap_or(false)
-                {
-                    dest_is_dir = true;
-                }
-            }
-        }
-        let (dir, single_name) = if dest_is_dir {
-            (dest_clean.clone(), None)
-        } else {
-            let p = Path::new(&dest_clean);
-            (
-                p.parent()
-                    .map_or("/".into(), |d| d.to_string_lossy().into_owned()),
-                Some(
-                    p.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                ),
-            )
-        };
-        let mut tarf = tempfile::tempfile().map_err(sys)?;
-        {
-            let mut tar = tar::Builder::new(&mut tarf);
-            input.append(&mut tar, single_name.as_deref())?;
-            tar.finish().map_err(sys)?;
-        }
-        let owner = match &chown {
-            Some(c) => {
-                let (u, g) = chown_ids(&root_fd, c)?;
-                Owner::Fixed(u, g)
-            }
-            None => Owner::Root,
-        };
-        let dest = runtime::rootfs::resolve::open_in_root(
-            &root_fd,
-            Path::new(&dir),
-            runtime::rootfs::resolve::Create::Dir,
-        )
-        .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
-        let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-            .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
-        tarf.rewind().map_err(sys)?;
-        extract_into(&dest, &mut tarf, owner, chmod)?;
-        for f in archives {
-            let r = store::layer::decompressed(f).map_err(sys)?;
-            extract_into(&dest, r, Owner::FromTar, None)?;
-        }
-        drop(dest);
+        // An existing directory at the destination takes the sources.
+        dest_is_dir = dest_is_dir || is_dir_in(&root_fd, Path::new(&dest_clean));
+        let dest = CopyDest::new(&dest_clean, dest_is_dir);
+        write_copy(&root_fd, &input, &dest, &flags, archives, &dest_raw, what)?;
         drop(root_fd);
+        self.commit_copy(st, target, &key, created_by, out)
+    }
+
+    /// `COPY --from`'s image: an earlier stage's (by name or index) or an
+    /// image's.
+    fn copy_from_image(
+        &self,
+        f: &str,
+        stages: &[build::Stage],
+        done: &[ImageRecord],
+    ) -> Result<ImageRecord, EngineError> {
+        match stages
+            .iter()
+            .take(done.len())
+            .position(|s| s.name.as_deref() == Some(f.to_ascii_lowercase().as_str()))
+            .or_else(|| f.parse::<usize>().ok().filter(|i| *i < done.len()))
+        {
+            Some(i) => Ok(done[i].clone()),
+            None => store::images::find(self.store().meta(), f).map_err(|_| {
+                bad(format!(
+                    "invalid from flag value {f}: no stage or image of that name here"
+                ))
+            }),
+        }
+    }
+
+    /// The step's image: the stage's config with the step's history over
+    /// the overlay's upper, committed and remembered in the cache.
+    fn commit_copy(
+        &self,
+        st: &mut StageState,
+        target: Mounted,
+        key: &str,
+        created_by: String,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
         let _w = self.writing();
         let mut config = st.config.clone();
         let now = crate::time::now();
@@ -435,10 +320,216 @@ impl Engine {
             parent.as_deref(),
         )?;
         drop(target);
-        self.remember(&key, &img)?;
+        self.remember(key, &img)?;
         st.config = config;
         st.image = Some(img.clone());
         out(&format!(" ---> {}\n", short(&img.id)));
         Ok(())
     }
+}
+
+/// `COPY`/`ADD`'s flags, expanded.
+struct CopyFlags {
+    /// `--from` (not `ADD`'s).
+    from: Option<String>,
+    /// `--chown=user[:group]`.
+    chown: Option<String>,
+    /// `--chmod`, octal.
+    chmod: Option<u32>,
+}
+
+impl CopyFlags {
+    fn parse(
+        spec: &build::CopySpec,
+        escape: char,
+        vars: &BTreeMap<String, String>,
+        what: &str,
+    ) -> Result<CopyFlags, EngineError> {
+        let mut flags = CopyFlags {
+            from: None,
+            chown: None,
+            chmod: None,
+        };
+        for (k, v) in &spec.flags {
+            let v = expand(v, escape, vars)?;
+            match k.as_str() {
+                "from" if !spec.add => flags.from = Some(v),
+                "chown" => flags.chown = Some(v),
+                "chmod" => {
+                    flags.chmod = Some(
+                        u32::from_str_radix(&v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| bad(format!("{what} --chmod={v}: not an octal mode")))?,
+                    )
+                }
+                "link" => {}
+                other => {
+                    return Err(bad(format!(
+                        "{what} --{other} is not supported by the classic builder"
+                    )))
+                }
+            }
+        }
+        Ok(flags)
+    }
+}
+
+/// The sources: expanded, globbed, each a path in the source root, or a
+/// URL (`ADD`'s); `(path, is_url)`.
+fn copy_sources(
+    spec: &build::CopySpec,
+    escape: char,
+    vars: &BTreeMap<String, String>,
+    src_dir: &Path,
+    what: &str,
+) -> Result<Vec<(String, bool)>, EngineError> {
+    let mut sources: Vec<(String, bool)> = Vec::new();
+    for s in &spec.sources {
+        // Each source word is expanded on its own (BuildKit's way): a
+        // value with spaces stays one path.
+        let w = expand(s, escape, vars)?;
+        if spec.add && (w.starts_with("http://") || w.starts_with("https://")) {
+            sources.push((w, true));
+            continue;
+        }
+        let rel = clean_rel(&w);
+        if rel.contains(['*', '?', '[']) {
+            let all = list_tree(src_dir)?;
+            let hits: Vec<&String> = all
+                .iter()
+                .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
+                .collect();
+            if hits.is_empty() {
+                return Err(bad(format!(
+                    "{what} failed: no source files were specified"
+                )));
+            }
+            sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
+        } else {
+            sources.push((rel, false));
+        }
+    }
+    Ok(sources)
+}
+
+/// The destination as an absolute, cleaned path (a relative one is under
+/// the working directory).
+fn copy_destination(working_dir: &str, dest_raw: &str) -> String {
+    let workdir = if working_dir.is_empty() {
+        "/"
+    } else {
+        working_dir
+    };
+    let dest_abs = if dest_raw.starts_with('/') {
+        dest_raw.to_string()
+    } else {
+        format!("{}/{}", workdir.trim_end_matches('/'), dest_raw)
+    };
+    format!("/{}", clean_rel(&dest_abs))
+}
+
+/// The cache key's part of what is copied: a tar of the sources under
+/// their own names, mtimes left out, nothing written to disk, then the
+/// archives `ADD` unpacks. Returns the kind (`file`, `dir`, `multi`...),
+/// the hash, and the archives rewound for the copy itself.
+fn content_hash(
+    input: &Sources<'_>,
+) -> Result<(&'static str, String, Vec<std::fs::File>), EngineError> {
+    let mut hasher = TarHash::default();
+    let (kinds, mut archives) = {
+        let mut tar = tar::Builder::new(&mut hasher);
+        let r = input.append(&mut tar, None)?;
+        tar.finish().map_err(sys)?;
+        r
+    };
+    let mut hash = format!("{:x}", hasher.h.finalize());
+    // The archives hashed are the very files unpacked below.
+    for f in archives.iter_mut() {
+        let mut h = sha2::Sha256::new();
+        std::io::copy(f, &mut h).map_err(sys)?;
+        f.rewind().map_err(sys)?;
+        hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
+    }
+    let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
+    Ok((kind, hash, archives))
+}
+
+/// Whether `path` under `root` is a directory (not following a symlink
+/// out of the root).
+fn is_dir_in(root: &OwnedFd, path: &Path) -> bool {
+    runtime::rootfs::resolve::open_in_root(root, path, runtime::rootfs::resolve::Create::No)
+        .ok()
+        .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+        .is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// Where the copy lands: a directory, and the name of the one file copied
+/// when the destination names a file.
+struct CopyDest {
+    dir: String,
+    single_name: Option<String>,
+}
+
+impl CopyDest {
+    fn new(dest_clean: &str, dest_is_dir: bool) -> CopyDest {
+        if dest_is_dir {
+            return CopyDest {
+                dir: dest_clean.to_string(),
+                single_name: None,
+            };
+        }
+        let p = Path::new(dest_clean);
+        CopyDest {
+            dir: p
+                .parent()
+                .map_or("/".into(), |d| d.to_string_lossy().into_owned()),
+            single_name: Some(
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+/// Writes the sources into the step's root: a tar of them extracted at the
+/// destination (with `--chown`/`--chmod`), then `ADD`'s archives unpacked.
+fn write_copy(
+    root_fd: &OwnedFd,
+    input: &Sources<'_>,
+    dest: &CopyDest,
+    flags: &CopyFlags,
+    archives: Vec<std::fs::File>,
+    dest_raw: &str,
+    what: &str,
+) -> Result<(), EngineError> {
+    let mut tarf = tempfile::tempfile().map_err(sys)?;
+    {
+        let mut tar = tar::Builder::new(&mut tarf);
+        input.append(&mut tar, dest.single_name.as_deref())?;
+        tar.finish().map_err(sys)?;
+    }
+    let owner = match &flags.chown {
+        Some(c) => {
+            let (u, g) = chown_ids(root_fd, c)?;
+            Owner::Fixed(u, g)
+        }
+        None => Owner::Root,
+    };
+    let dest_fd = runtime::rootfs::resolve::open_in_root(
+        root_fd,
+        Path::new(&dest.dir),
+        runtime::rootfs::resolve::Create::Dir,
+    )
+    .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
+    let dest_fd = reopen(&dest_fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
+    tarf.rewind().map_err(sys)?;
+    extract_into(&dest_fd, &mut tarf, owner, flags.chmod)?;
+    for f in archives {
+        let r = store::layer::decompressed(f).map_err(sys)?;
+        extract_into(&dest_fd, r, Owner::FromTar, None)?;
+    }
+    Ok(())
 }
