@@ -87,24 +87,8 @@ impl Engine {
                 self.meta_step(st, &format!("ENV {}", shown.join(" ")), o, out)
             }
             Kind::Arg(decls) => {
-                let mut shown = Vec::new();
-                for a in decls {
-                    let value = match o.build_args.get(&a.name) {
-                        Some(Some(v)) => Some(v.clone()),
-                        _ => match &a.default {
-                            Some(d) => Some(expand(d, escape, &st.vars())?),
-                            None => None,
-                        },
-                    };
-                    shown.push(match &a.default {
-                        Some(d) => format!("{}={d}", a.name),
-                        None => a.name.clone(),
-                    });
-                    if let Some(v) = value {
-                        st.args.insert(a.name.clone(), v);
-                    }
-                }
-                self.meta_step(st, &format!("ARG {}", shown.join(" ")), o, out)
+                let sig = declare_args(st, decls, escape, o)?;
+                self.meta_step(st, &sig, o, out)
             }
             Kind::Label(pairs) => {
                 let mut shown = Vec::new();
@@ -150,17 +134,7 @@ impl Engine {
             }
             Kind::Workdir(w) => {
                 let w = expand(w, escape, &vars)?;
-                let joined = if w.starts_with('/') {
-                    w
-                } else {
-                    let base = if cfg.working_dir.is_empty() {
-                        "/"
-                    } else {
-                        cfg.working_dir.as_str()
-                    };
-                    format!("{}/{w}", base.trim_end_matches('/'))
-                };
-                cfg.working_dir = format!("/{}", clean_rel(&joined));
+                cfg.working_dir = join_workdir(&cfg.working_dir, &w);
                 let sig = format!("WORKDIR {}", cfg.working_dir);
                 self.meta_step(st, &sig, o, out)
             }
@@ -207,49 +181,7 @@ impl Engine {
                 self.meta_step(st, &format!("ONBUILD {t}"), o, out)
             }
             Kind::Healthcheck(h) => {
-                cfg.healthcheck = Some(match h {
-                    None => HealthConfig {
-                        test: vec!["NONE".into()],
-                        ..HealthConfig::default()
-                    },
-                    Some(h) => {
-                        let test = match &h.command {
-                            Command::Exec(v) => {
-                                let mut t = vec!["CMD".to_string()];
-                                t.extend(v.iter().cloned());
-                                t
-                            }
-                            Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
-                        };
-                        let mut v = HealthConfig {
-                            test,
-                            ..HealthConfig::default()
-                        };
-                        for (k, val) in &h.flags {
-                            let field = match k.as_str() {
-                                "interval" => &mut v.interval,
-                                "timeout" => &mut v.timeout,
-                                "start-period" => &mut v.start_period,
-                                "start-interval" => &mut v.start_interval,
-                                "retries" => {
-                                    v.retries = val.parse::<i64>().map_err(|_| {
-                                        bad(format!(
-                                            "HEALTHCHECK --retries: {val:?} is not a number"
-                                        ))
-                                    })?;
-                                    continue;
-                                }
-                                other => {
-                                    return Err(bad(format!("HEALTHCHECK: unknown flag --{other}")))
-                                }
-                            };
-                            *field = go_duration_ns(val).ok_or_else(|| {
-                                bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}"))
-                            })?;
-                        }
-                        v
-                    }
-                });
+                cfg.healthcheck = Some(health_config(h.as_ref())?);
                 self.meta_step(st, text, o, out)
             }
             Kind::Run {
@@ -356,4 +288,85 @@ pub(super) fn go_duration_ns(s: &str) -> Option<i64> {
         rest = &rest[u..];
     }
     Some(total as i64)
+}
+
+/// `ARG`: each name takes its `--build-arg` value, else its default
+/// (expanded), else stays unset. Returns the step's text.
+fn declare_args(
+    st: &mut StageState,
+    decls: &[build::ArgDecl],
+    escape: char,
+    o: &BuildOptions,
+) -> Result<String, EngineError> {
+    let mut shown = Vec::new();
+    for a in decls {
+        let value = match o.build_args.get(&a.name) {
+            Some(Some(v)) => Some(v.clone()),
+            _ => match &a.default {
+                Some(d) => Some(expand(d, escape, &st.vars())?),
+                None => None,
+            },
+        };
+        shown.push(match &a.default {
+            Some(d) => format!("{}={d}", a.name),
+            None => a.name.clone(),
+        });
+        if let Some(v) = value {
+            st.args.insert(a.name.clone(), v);
+        }
+    }
+    Ok(format!("ARG {}", shown.join(" ")))
+}
+
+/// `WORKDIR`: a relative directory is under the current one; the result
+/// cleaned and absolute.
+fn join_workdir(current: &str, w: &str) -> String {
+    let joined = if w.starts_with('/') {
+        w.to_string()
+    } else {
+        let base = if current.is_empty() { "/" } else { current };
+        format!("{}/{w}", base.trim_end_matches('/'))
+    };
+    format!("/{}", clean_rel(&joined))
+}
+
+/// `HEALTHCHECK`'s config: `NONE`, or the test with its durations (Go's
+/// syntax) and retries.
+fn health_config(h: Option<&build::Healthcheck>) -> Result<HealthConfig, EngineError> {
+    let Some(h) = h else {
+        return Ok(HealthConfig {
+            test: vec!["NONE".into()],
+            ..HealthConfig::default()
+        });
+    };
+    let test = match &h.command {
+        Command::Exec(v) => {
+            let mut t = vec!["CMD".to_string()];
+            t.extend(v.iter().cloned());
+            t
+        }
+        Command::Shell(s) => vec!["CMD-SHELL".to_string(), s.clone()],
+    };
+    let mut v = HealthConfig {
+        test,
+        ..HealthConfig::default()
+    };
+    for (k, val) in &h.flags {
+        let field = match k.as_str() {
+            "interval" => &mut v.interval,
+            "timeout" => &mut v.timeout,
+            "start-period" => &mut v.start_period,
+            "start-interval" => &mut v.start_interval,
+            "retries" => {
+                v.retries = val
+                    .parse::<i64>()
+                    .map_err(|_| bad(format!("HEALTHCHECK --retries: {val:?} is not a number")))?;
+                continue;
+            }
+            other => return Err(bad(format!("HEALTHCHECK: unknown flag --{other}"))),
+        };
+        *field = go_duration_ns(val)
+            .ok_or_else(|| bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}")))?;
+    }
+    Ok(v)
 }
