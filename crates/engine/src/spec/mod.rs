@@ -227,86 +227,15 @@ pub fn build(
     } else {
         req.user.clone()
     };
-    let (uid, gid, mut groups) = resolve_user(rootfs, &user)?;
-    // Docker's list: the primary group, the user's groups, --group-add.
-    groups.insert(0, gid);
-    for g in process::group_add(rootfs, hc.group_add.as_deref().unwrap_or(&[]))? {
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    let cwd = [req.working_dir.as_str(), cfg.config.working_dir.as_str()]
-        .into_iter()
-        .find(|w| !w.is_empty())
-        .unwrap_or("/")
-        .to_string();
-    if !cwd.starts_with('/') {
-        return Err(bad(format!(
-            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
-        )));
-    }
-    // Capabilities: Docker's `TweakCapabilities`. "All" is what this daemon
-    // may hand on: its bounding set (a host may lack some, CAP_SYS_RESOURCE
-    // on some VMs, and asking for more fails).
-    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
-    let mut all_caps: Vec<String> = caps::all()
-        .iter()
-        .filter(|c| bounding.contains(c))
-        .map(|c| c.to_string())
-        .collect();
-    all_caps.sort();
-    let caps = if hc.privileged {
-        all_caps.clone()
-    } else {
-        security::tweak_caps(
-            DEFAULT_CAPS,
-            &all_caps,
-            hc.cap_add.as_deref().unwrap_or(&[]),
-            hc.cap_drop.as_deref().unwrap_or(&[]),
-        )?
-    };
+    let (uid, gid, groups) = process_ids(rootfs, &user, hc)?;
+    let cwd = working_dir(cfg, req)?;
+    let caps = capabilities(hc)?;
     let sec = security::parse_opts(hc.security_opt.as_deref().unwrap_or(&[]))?;
-    // A privileged container runs unconfined unless a profile is named
-    // (moby `WithSeccomp`).
-    let seccomp = match (&sec.seccomp, hc.privileged) {
-        (security::Seccomp::Profile(text), _) => security::profile_to_oci(text, &caps)?,
-        (security::Seccomp::Unconfined, _) | (_, true) => None,
-        (security::Seccomp::Default, false) => {
-            let parsed: Vec<Capability> = caps
-                .iter()
-                .filter_map(|c| c.trim_start_matches("CAP_").parse().ok())
-                .collect();
-            serde_json::to_value(runtime::seccomp::docker_default(&parsed)).ok()
-        }
-    };
+    let seccomp = seccomp_of(&sec, hc.privileged, &caps)?;
     let mounts = files::mounts(hc, ns, etc_dir, user_mounts, sec.writable_cgroups)?;
     let res = resources::resources(hc, support(), ncpu())?;
     let mut resources = res.oci;
-    let mut spec_devices = Vec::new();
-    let mut rules = Vec::new();
-    if hc.privileged {
-        spec_devices = files::host_devices();
-        rules.push(json!({"allow": true, "access": "rwm"}));
-    }
-    for m in hc.devices.iter().flatten() {
-        // A privileged container has the host's nodes at their own paths.
-        if hc.privileged
-            && (m.path_in_container.is_empty() || m.path_in_container == m.path_on_host)
-        {
-            continue;
-        }
-        let (d, r) = devices::from_mapping(m)?;
-        spec_devices.retain(|x| !d.iter().any(|n| n["path"] == x["path"]));
-        spec_devices.extend(d);
-        if !hc.privileged {
-            rules.extend(r);
-        }
-    }
-    if !hc.privileged {
-        for rule in hc.device_cgroup_rules.iter().flatten() {
-            rules.push(devices::cgroup_rule(rule)?);
-        }
-    }
+    let (spec_devices, rules) = device_entries(hc)?;
     if !rules.is_empty() {
         resources.insert("devices".into(), Value::Array(rules));
     }
@@ -326,16 +255,7 @@ pub fn build(
             uts: ns.uts != namespaces::Ns::Host,
         },
     )?;
-    let masked = match (&hc.masked_paths, hc.privileged) {
-        (_, true) => vec![],
-        (Some(list), false) => list.clone(),
-        (None, false) => MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
-    };
-    let readonly = match (&hc.readonly_paths, hc.privileged) {
-        (_, true) => vec![],
-        (Some(list), false) => list.clone(),
-        (None, false) => READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
-    };
+    let (masked, readonly) = masked_and_readonly(hc);
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": Value::Object(resources),
@@ -390,4 +310,127 @@ pub fn build(
             format!("building the container's spec: {e}"),
         )
     })
+}
+
+/// The process's uid, gid and groups: Docker's list, the primary group,
+/// the user's groups, then `--group-add`.
+fn process_ids(
+    rootfs: &Path,
+    user: &str,
+    hc: &HostConfig,
+) -> Result<(u32, u32, Vec<u32>), EngineError> {
+    let (uid, gid, mut groups) = resolve_user(rootfs, user)?;
+    groups.insert(0, gid);
+    for g in process::group_add(rootfs, hc.group_add.as_deref().unwrap_or(&[]))? {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    Ok((uid, gid, groups))
+}
+
+/// The working directory: the request's, else the image's, else `/`;
+/// absolute, as Docker requires.
+fn working_dir(cfg: &ImageConfig, req: &models::container::Config) -> Result<String, EngineError> {
+    let cwd = [req.working_dir.as_str(), cfg.config.working_dir.as_str()]
+        .into_iter()
+        .find(|w| !w.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    if !cwd.starts_with('/') {
+        return Err(bad(format!(
+            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    Ok(cwd)
+}
+
+/// Capabilities: Docker's `TweakCapabilities`. "All" is what this daemon
+/// may hand on: its bounding set (a host may lack some, CAP_SYS_RESOURCE
+/// on some VMs, and asking for more fails).
+fn capabilities(hc: &HostConfig) -> Result<Vec<String>, EngineError> {
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut all_caps: Vec<String> = caps::all()
+        .iter()
+        .filter(|c| bounding.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    all_caps.sort();
+    if hc.privileged {
+        return Ok(all_caps);
+    }
+    security::tweak_caps(
+        DEFAULT_CAPS,
+        &all_caps,
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+    )
+}
+
+/// The seccomp profile: a named one, none (`unconfined`), or Docker's
+/// default for the capabilities. A privileged container runs unconfined
+/// unless a profile is named (moby `WithSeccomp`).
+fn seccomp_of(
+    sec: &security::SecurityOpts,
+    privileged: bool,
+    caps: &[String],
+) -> Result<Option<Value>, EngineError> {
+    Ok(match (&sec.seccomp, privileged) {
+        (security::Seccomp::Profile(text), _) => security::profile_to_oci(text, caps)?,
+        (security::Seccomp::Unconfined, _) | (_, true) => None,
+        (security::Seccomp::Default, false) => {
+            let parsed: Vec<Capability> = caps
+                .iter()
+                .filter_map(|c| c.trim_start_matches("CAP_").parse().ok())
+                .collect();
+            serde_json::to_value(runtime::seccomp::docker_default(&parsed)).ok()
+        }
+    })
+}
+
+/// The spec's device nodes and the device cgroup's rules: the host's all
+/// for a privileged container, `--device` mappings, `--device-cgroup-rule`.
+fn device_entries(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>), EngineError> {
+    let mut spec_devices = Vec::new();
+    let mut rules = Vec::new();
+    if hc.privileged {
+        spec_devices = files::host_devices();
+        rules.push(json!({"allow": true, "access": "rwm"}));
+    }
+    for m in hc.devices.iter().flatten() {
+        // A privileged container has the host's nodes at their own paths.
+        if hc.privileged
+            && (m.path_in_container.is_empty() || m.path_in_container == m.path_on_host)
+        {
+            continue;
+        }
+        let (d, r) = devices::from_mapping(m)?;
+        spec_devices.retain(|x| !d.iter().any(|n| n["path"] == x["path"]));
+        spec_devices.extend(d);
+        if !hc.privileged {
+            rules.extend(r);
+        }
+    }
+    if !hc.privileged {
+        for rule in hc.device_cgroup_rules.iter().flatten() {
+            rules.push(devices::cgroup_rule(rule)?);
+        }
+    }
+    Ok((spec_devices, rules))
+}
+
+/// The masked and read-only paths: the request's, else Docker's; none for
+/// a privileged container.
+fn masked_and_readonly(hc: &HostConfig) -> (Vec<String>, Vec<String>) {
+    let masked = match (&hc.masked_paths, hc.privileged) {
+        (_, true) => vec![],
+        (Some(list), false) => list.clone(),
+        (None, false) => MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+    let readonly = match (&hc.readonly_paths, hc.privileged) {
+        (_, true) => vec![],
+        (Some(list), false) => list.clone(),
+        (None, false) => READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+    (masked, readonly)
 }
