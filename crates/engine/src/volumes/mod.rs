@@ -22,8 +22,6 @@ mod copy_up;
 mod mount;
 
 pub use copy_up::copy_up;
-#[cfg(test)]
-use copy_up::*;
 pub(crate) use mount::{is_mounted, sweep_subpaths};
 
 use std::collections::{BTreeMap, HashMap};
@@ -432,6 +430,7 @@ fn matches(r: &VolumeRecord, filters: &BTreeMap<String, Vec<String>>, used: bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::stat::Mode;
     use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 
     #[test]
