@@ -23,9 +23,12 @@ pub struct Flags {
     /// File to write the daemon's pid to.
     #[arg(short, long)]
     pub pidfile: Option<PathBuf>,
-    /// debug, info, warn, error.
+    /// The log's level: debug, info, warn, error, fatal (`info`).
     #[arg(short, long)]
     pub log_level: Option<String>,
+    /// Debug logging (`--log-level debug`), as dockerd's `-D`.
+    #[arg(short = 'D', long)]
+    pub debug: bool,
     /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
     /// `pidfile`, `log-level`, `bridge`, `bip`, `dns`, `insecure-registries`,
     /// `certs-dir`), as dockerd's daemon.json.

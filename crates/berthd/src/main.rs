@@ -1,15 +1,14 @@
 //! `berthd`: berth's daemon. It serves the Docker Engine API on a unix socket
-//! (root-owned, mode 0660) and maps each route to an engine call.
+//! (root-owned, mode 0660): `api/` parses each request and calls one of
+//! the services in `daemon/`, which drive the engine.
 
 mod api;
 mod ctl;
+mod daemon;
 mod detach;
-mod events;
 mod flags;
-mod health;
 mod host;
-mod monitor;
-mod phases;
+mod log;
 mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
@@ -22,41 +21,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
 
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct Daemon {
-    /// Resolved settings.
-    pub settings: flags::Settings,
-    /// This daemon's id (kept in the data root).
-    pub id: String,
-    /// The engine.
-    pub engine: Arc<engine::Engine>,
-    /// What happened, for `/events`.
-    pub events: events::Events,
-    /// The registry client (settings and cached tokens).
-    pub registry: registry::Client,
-    /// Exits and removals, for waiters and attached streams.
-    pub phases: Arc<phases::Phases>,
-    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`), as
-    /// the path of its sealed copy when one could be made.
-    pub shim: std::path::PathBuf,
-    /// Keeps the sealed copy open.
-    _shim_copy: Option<std::os::fd::OwnedFd>,
-    /// `berth-runtime` (beside berthd, or `$BERTH_RUNTIME`), for execs; as
-    /// the path of its sealed copy when one could be made.
-    pub runtime: std::path::PathBuf,
-    /// Keeps that copy open.
-    _runtime_copy: Option<std::os::fd::OwnedFd>,
-    /// Execs, by id.
-    pub execs: api::exec::Execs,
-    /// Health of containers with a healthcheck, by id (`State.Health`).
-    pub health: std::sync::Mutex<std::collections::HashMap<String, models::container::Health>>,
-}
-
-/// The current time, RFC 3339, UTC.
-pub fn now_rfc3339() -> String {
-    engine::time::now()
-}
+pub use daemon::{now_rfc3339, Daemon};
 
 fn daemon_id(data_root: &std::path::Path) -> Result<String> {
     let path = data_root.join("engine-id");
@@ -131,6 +96,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(flags: flags::Flags) -> Result<()> {
     let settings = flags.settings()?;
+    log::init(log::level(&settings.log_level, flags.debug).map_err(anyhow::Error::msg)?);
     // Every program run by name, checked once: one line for each missing.
     let shim_path = beside("BERTH_SHIM", "berth-shim");
     let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
@@ -140,10 +106,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
     ) {
         Ok(warnings) => {
             for w in warnings {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: warning: {w}\n").as_bytes(),
-                );
+                tracing::warn!("{w}");
             }
         }
         Err(e) => anyhow::bail!("{e}"),
@@ -206,7 +169,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         phases: Default::default(),
         events: Default::default(),
     });
-    monitor::adopt(daemon.clone()).await;
+    daemon::monitor::adopt(daemon.clone()).await;
     if let Some(c) = &daemon.settings.cri {
         let cri = cri::Cri::new(
             daemon.engine.clone(),
@@ -230,15 +193,18 @@ async fn run(flags: flags::Flags) -> Result<()> {
         let socket = c.socket.clone();
         tokio::spawn(async move {
             if let Err(e) = cri::serve(cri, std::future::pending()).await {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: CRI server on {}: {e}\n", socket.display()).as_bytes(),
-                );
+                tracing::error!("CRI server on {}: {e}", socket.display());
                 std::process::exit(1);
             }
         });
     }
     tokio::spawn(give_back_memory());
+    tracing::info!(
+        "API listening on {} (data root {}, exec root {})",
+        daemon.settings.socket.display(),
+        daemon.settings.data_root.display(),
+        daemon.settings.exec_root.display()
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
@@ -275,6 +241,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
             _ = int.recv() => break,
         }
     }
+    tracing::info!("stopping: containers run on with their shims");
     let _ = std::fs::remove_file(&daemon.settings.socket);
     if let Some(c) = &daemon.settings.cri {
         let _ = std::fs::remove_file(&c.socket);

@@ -302,7 +302,7 @@ pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
 /// `GET /events?since=&until=&filters=`: past events from `since`, then
 /// live ones until `until` (or for ever), one JSON object per line.
 pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    use crate::events::{matches, parse_time, time_of};
+    use crate::daemon::events::{matches, parse_time, time_of};
     let filters: std::collections::BTreeMap<String, Vec<String>> =
         q.filters().into_iter().collect();
     for k in filters.keys() {

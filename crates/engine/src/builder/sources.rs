@@ -1,6 +1,6 @@
 //! What `COPY`/`ADD` copies, written as a tar, and the hash of its content for the cache key.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ pub(super) struct Sources<'a> {
     /// Paths in the source root (or URLs), in order.
     pub(super) sources: &'a [(String, bool)],
     /// The bodies of the URLs among them.
-    pub(super) fetched: &'a [Option<(Vec<u8>, String)>],
+    pub(super) fetched: &'a [Option<Fetched>],
     /// Here-documents: (name, body).
     pub(super) heredocs: &'a [(String, String)],
     pub(super) src_root: &'a OwnedFd,
@@ -42,13 +42,15 @@ impl Sources<'_> {
         let mut kinds = Vec::new();
         let mut archives = Vec::new();
         for ((src, _), fetched) in self.sources.iter().zip(self.fetched) {
-            if let Some((data, name)) = fetched {
+            if let Some(f) = fetched {
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o600);
-                h.set_size(data.len() as u64);
+                h.set_size(f.size);
                 h.set_mtime(0);
-                tar.append_data(&mut h, single.unwrap_or(name), &data[..])
+                let mut body = &f.file;
+                body.rewind().map_err(sys)?;
+                tar.append_data(&mut h, single.unwrap_or(&f.name), body.take(f.size))
                     .map_err(sys)?;
                 kinds.push("file");
                 continue;

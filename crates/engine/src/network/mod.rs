@@ -524,6 +524,11 @@ impl Engine {
         let given = config.networking_config.endpoints();
         let mut eps = std::collections::BTreeMap::new();
         for (name, ep) in given {
+            // The docker CLI names the daemon's default network `default`;
+            // without a default bridge that is `none` (below).
+            if name == "default" && self.net.is_none() {
+                continue;
+            }
             let r = self.find_network(&name)?;
             if r.name == "host" || r.name == "none" {
                 return Err(EngineError::new(
