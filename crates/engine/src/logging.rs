@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use models::container::LogConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::container::{ContainerRecord, LogLine};
 use crate::error::bad;
@@ -325,9 +325,15 @@ pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineErro
 }
 
 /// What the shim reads from `log-opts.json`.
-pub fn shim_options(s: &LogSettings) -> Value {
-    json!({"driver": s.driver, "max_size": s.max_size, "max_file": s.max_file,
-           "compress": s.compress, "attrs": s.attrs})
+pub fn shim_options(s: &LogSettings) -> models::log::LogOptions {
+    models::log::LogOptions {
+        driver: s.driver.clone(),
+        path: String::new(),
+        max_size: s.max_size,
+        max_file: s.max_file,
+        compress: s.compress,
+        attrs: s.attrs.clone(),
+    }
 }
 
 /// json-file lines into `out`.
@@ -521,6 +527,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn lc(t: &str, opts: Value) -> LogConfig {

@@ -692,9 +692,12 @@ pub async fn remove_link(
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
-/// `GET /containers/{id}/json`.
-pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
-    Ok(json(StatusCode::OK, &containers::inspect(d, name).await?))
+/// `GET /containers/{id}/json`, as dockerd writes it for the request's
+/// API version.
+pub async fn inspect(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let mut v = containers::inspect(d, name).await?;
+    v.for_version(q.version());
+    Ok(json(StatusCode::OK, &v))
 }
 
 /// `GET /containers/json?all=&limit=&size=&filters=`.
@@ -712,7 +715,8 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         },
     };
     let (all, size, filters) = (q.flag("all"), q.flag("size"), q.go_filters()?);
-    let list = containers::list(d, all, limit, size, filters).await?;
+    let mut list = containers::list(d, all, limit, size, filters).await?;
+    list.iter_mut().for_each(|c| c.for_version(q.version()));
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -807,7 +811,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
-            let _ = tx.send_data(Bytes::from(format!("{prev}\n"))).await;
+            let _ = tx.send_data(stats_line(&prev)).await;
             return;
         }
         loop {
@@ -817,9 +821,9 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
             else {
                 return;
             };
-            cur["precpu_stats"] = prev["cpu_stats"].clone();
-            cur["preread"] = prev["read"].clone();
-            if tx.send_data(Bytes::from(format!("{cur}\n"))).await.is_err() || !stream {
+            cur.precpu_stats = prev.cpu_stats.clone();
+            cur.preread = prev.read.clone();
+            if tx.send_data(stats_line(&cur)).await.is_err() || !stream {
                 return;
             }
             prev = cur;
@@ -831,6 +835,14 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+/// One sample of a stats stream: its JSON and a newline, as dockerd's
+/// encoder writes each.
+fn stats_line(s: &models::stats::StatsResponse) -> Bytes {
+    let mut line = serde_json::to_vec(s).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 /// Docker's `X-Docker-Container-Path-Stat`: the stat JSON in base64.
@@ -914,15 +926,17 @@ pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response
             ))
         })?
         .to_bytes();
-    let value: serde_json::Value = if bytes.is_empty() {
-        serde_json::json!({})
+    let upd: models::container::UpdateConfig = if bytes.is_empty() {
+        Default::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        models::de::from_slice(&bytes).map_err(|e| match e.path.is_empty() {
+            true => ApiError::bad_request(format!("invalid JSON: {e}")),
+            false => ApiError::bad_request(format!("invalid update body: {e}")),
+        })?
     };
     let e = d.engine.clone();
     let n = name.clone();
-    let warnings = blocking(move || e.container_update(&n, value)).await?;
+    let warnings = blocking(move || e.container_update(&n, &upd)).await?;
     containers::event(d, &name, "update", vec![]).await;
     Ok(json(
         StatusCode::OK,

@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use models::exec::{ExecConfig, ExecInspect, ProcessConfig};
-use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::{blocking, Daemon, Error};
@@ -24,7 +23,7 @@ pub struct ExecRecord {
     pub config: ExecConfig,
     /// The OCI process `berth-runtime exec --process` runs (runtime-spec
     /// JSON, written to a file as it is).
-    process: Value,
+    process: oci_spec::runtime::Process,
     running: bool,
     exit_code: Option<i32>,
     pid: i32,
@@ -113,7 +112,9 @@ pub fn prepare(d: &Daemon, id: &str) -> Result<(ExecRecord, ExecFiles), Error> {
         // Short: a socket path may have 107 bytes at most.
         console: dir.join(format!("{}.sock", &id[..16])),
     };
-    engine::perms::write_private(&files.process, rec.process.to_string())
+    let text = serde_json::to_string(&rec.process)
+        .map_err(|e| Error::Internal(format!("the exec process: {e}")))?;
+    engine::perms::write_private(&files.process, text)
         .map_err(|e| Error::Internal(format!("write {}: {e}", files.process.display())))?;
     Ok((rec, files))
 }

@@ -16,7 +16,7 @@ impl Engine {
         &self,
         name: &str,
         cfg: &ExecConfig,
-    ) -> Result<(ContainerRecord, Value), EngineError> {
+    ) -> Result<(ContainerRecord, oci_spec::runtime::Process), EngineError> {
         let c = self.find_container(name)?;
         match self.state(&c) {
             State::Running(_, false) => {}
@@ -80,6 +80,8 @@ impl Engine {
             let all: Vec<String> = bounding.iter().map(|c| c.to_string()).collect();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         }
+        // Patched as JSON (the spec's own keys), handed on typed.
+        let p = serde_json::from_value(p).map_err(|e| sys(format!("exec process: {e}")))?;
         Ok((c, p))
     }
 }

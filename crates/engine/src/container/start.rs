@@ -158,7 +158,7 @@ impl Engine {
         log.attrs = crate::logging::attrs(c)?;
         crate::perms::write_private(
             &dir.join("log-opts.json"),
-            crate::logging::shim_options(&log).to_string(),
+            serde_json::to_string(&crate::logging::shim_options(&log)).map_err(sys)?,
         )
         .map_err(sys)?;
         crate::network::write_etc_files_with(

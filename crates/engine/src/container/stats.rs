@@ -1,6 +1,11 @@
 //! `stats`: a running container's resource usage.
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use models::stats::{
+    BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
+    StatsResponse,
+};
 
 use super::*;
 use crate::{Engine, EngineError};
@@ -9,7 +14,7 @@ impl Engine {
     /// One sample of `GET /containers/{id}/stats` in Docker's shape (the
     /// caller fills `precpu_stats` from the previous sample). Zeros for a
     /// container that is not running, as Docker's.
-    pub fn container_stats(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_stats(&self, name: &str) -> Result<StatsResponse, EngineError> {
         let c = self.find_container(name)?;
         let pid = match self.state(&c) {
             State::Running(pid, _) => Some(pid),
@@ -21,14 +26,16 @@ impl Engine {
         } else {
             None
         };
-        let io: Vec<Value> = st
+        let io: Vec<BlkioStatEntry> = st
             .iter()
             .flat_map(|s| &s.io_bytes)
             .flat_map(|&(major, minor, r, w)| {
-                [
-                    json!({"major": major, "minor": minor, "op": "read", "value": r}),
-                    json!({"major": major, "minor": minor, "op": "write", "value": w}),
-                ]
+                [("read", r), ("write", w)].map(|(op, value)| BlkioStatEntry {
+                    major,
+                    minor,
+                    op: op.into(),
+                    value,
+                })
             })
             .collect();
         let inactive = st.as_ref().map_or(0, |s| s.inactive_file);
@@ -47,20 +54,47 @@ impl Engine {
             ),
             None => (0, 0, 0, 0, 0, 0),
         };
-        let mut v = json!({
-            "id": c.id, "name": format!("/{}", c.name),
-            "read": crate::time::now(), "preread": "0001-01-01T00:00:00Z",
-            "pids_stats": if pids_limit == u64::MAX { json!({"current": pids}) } else { json!({"current": pids, "limit": pids_limit}) },
-            "memory_stats": if running { json!({"usage": mem, "limit": limit, "failcnt": ooms, "stats": {"inactive_file": inactive}}) } else { json!({}) },
-            "cpu_stats": {"cpu_usage": {"total_usage": cpu, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
-            "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-            "blkio_stats": if io.is_empty() { json!({}) } else { json!({"io_service_bytes_recursive": io}) },
-            "num_procs": 0, "storage_stats": {},
-        });
-        if let Some(n) = networks {
-            v["networks"] = n;
-        }
-        Ok(v)
+        Ok(StatsResponse {
+            id: c.id.clone(),
+            name: format!("/{}", c.name),
+            read: crate::time::now(),
+            preread: "0001-01-01T00:00:00Z".into(),
+            pids_stats: PidsStats {
+                current: pids,
+                // No limit is `max`; Docker leaves it out.
+                limit: if pids_limit == u64::MAX {
+                    0
+                } else {
+                    pids_limit
+                },
+            },
+            memory_stats: if running {
+                MemoryStats {
+                    usage: mem,
+                    limit,
+                    failcnt: ooms,
+                    stats: Some([("inactive_file".to_string(), inactive)].into()),
+                    ..Default::default()
+                }
+            } else {
+                MemoryStats::default()
+            },
+            cpu_stats: CpuStats {
+                cpu_usage: CpuUsage {
+                    total_usage: cpu,
+                    ..Default::default()
+                },
+                system_cpu_usage: system_cpu_ns(),
+                online_cpus: u32::try_from(cpus).unwrap_or(u32::MAX),
+                throttling_data: Default::default(),
+            },
+            blkio_stats: BlkioStats {
+                io_service_bytes_recursive: (!io.is_empty()).then_some(io),
+                ..Default::default()
+            },
+            networks,
+            ..Default::default()
+        })
     }
 }
 
@@ -78,9 +112,9 @@ pub(super) fn host_memory() -> u64 {
 /// The interfaces of a process's network namespace but `lo`, from
 /// `/proc/PID/net/dev`, in the shape of Docker's `networks` stats; `None`
 /// when there are none (Docker leaves the key out).
-pub(super) fn net_dev(pid: i32) -> Option<Value> {
+pub(super) fn net_dev(pid: i32) -> Option<BTreeMap<String, NetworkStats>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
-    let mut nets = serde_json::Map::new();
+    let mut nets = BTreeMap::new();
     // Two header lines, then `  eth0: rx_bytes rx_packets rx_errs rx_drop
     // fifo frame compressed multicast tx_bytes tx_packets tx_errs tx_drop …`.
     for line in text.lines().skip(2) {
@@ -100,11 +134,19 @@ pub(super) fn net_dev(pid: i32) -> Option<Value> {
         }
         nets.insert(
             name.to_string(),
-            json!({"rx_bytes": f[0], "rx_packets": f[1], "rx_errors": f[2], "rx_dropped": f[3],
-                   "tx_bytes": f[8], "tx_packets": f[9], "tx_errors": f[10], "tx_dropped": f[11]}),
+            NetworkStats {
+                rx_bytes: f[0],
+                rx_packets: f[1],
+                rx_errors: f[2],
+                rx_dropped: f[3],
+                tx_bytes: f[8],
+                tx_packets: f[9],
+                tx_errors: f[10],
+                tx_dropped: f[11],
+            },
         );
     }
-    (!nets.is_empty()).then_some(Value::Object(nets))
+    (!nets.is_empty()).then_some(nets)
 }
 
 /// Docker's `system_cpu_usage`.
