@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use models::container::LogConfig;
 use serde_json::Value;
 
-use crate::container::{ContainerRecord, LogLine};
+use crate::container::record::{ContainerRecord, LogLine};
 use crate::error::bad;
 use crate::{Engine, EngineError, ErrorKind};
 

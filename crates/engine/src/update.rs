@@ -7,7 +7,7 @@
 
 use models::container::UpdateConfig;
 
-use crate::container::State;
+use crate::container::record::State;
 use crate::{Engine, EngineError, ErrorKind};
 
 fn invalid(msg: impl Into<String>) -> EngineError {

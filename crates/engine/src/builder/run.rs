@@ -7,7 +7,7 @@ use store::config::History;
 use store::meta::ImageRecord;
 
 use super::*;
-use crate::container::State;
+use crate::container::record::State;
 use crate::{Engine, EngineError, ErrorKind};
 
 impl Engine {
@@ -228,7 +228,7 @@ impl Engine {
 
 /// A `RUN`'s output line as a `stream` message: stderr between
 /// `ESC[91m` and `ESC[0m`, as Docker's classic builder colours it.
-pub(super) fn run_output(l: &crate::container::LogLine, out: &mut dyn FnMut(&str)) {
+pub(super) fn run_output(l: &crate::container::record::LogLine, out: &mut dyn FnMut(&str)) {
     let text = String::from_utf8_lossy(&l.data);
     if l.stream == 2 {
         out(&format!("\x1b[91m{text}\x1b[0m"));

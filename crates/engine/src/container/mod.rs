@@ -23,7 +23,9 @@ mod create;
 mod exec;
 mod inspect;
 mod list;
-mod record;
+/// The record of a container and its live state: a leaf the rest of the
+/// engine (networks, volumes, the builder, logs) reads without the verbs.
+pub mod record;
 mod remove;
 mod start;
 mod stats;
@@ -32,6 +34,7 @@ mod top;
 
 pub use commit::CommitOptions;
 pub use list::human_duration;
+pub(crate) use record::random_hex;
 pub use record::{ContainerRecord, LogLine, State};
 pub use stop::signal_number;
 
@@ -39,10 +42,3 @@ use crate::error::sys;
 pub(crate) use create::restart_policy_ok;
 use start::*;
 use stop::*;
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}

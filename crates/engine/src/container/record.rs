@@ -10,6 +10,15 @@ use models::container::CreateBody;
 
 use crate::{Engine, EngineError, ErrorKind};
 
+/// `bytes` random bytes in hex: ids of containers, networks, volumes.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// What the store records about a container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]

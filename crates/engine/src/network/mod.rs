@@ -52,7 +52,7 @@ use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use crate::container::{random_hex, ContainerRecord, State};
+use crate::container::record::{random_hex, ContainerRecord, State};
 use crate::error::sys;
 use crate::{Engine, EngineError, ErrorKind};
 

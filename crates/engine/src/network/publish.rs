@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use models::container::{CreateBody, PortBinding};
 
 use super::{Attachment, NetState};
-use crate::container::ContainerRecord;
+use crate::container::record::ContainerRecord;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// A port to publish: container port, protocol, host address (`None`:

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
 use super::{sys, Attachment, NetworkRecord, UserBridge};
-use crate::container::{random_hex, ContainerRecord, State};
+use crate::container::record::{random_hex, ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
 /// One pool of a network's IPAM config, as Docker's API names it.

@@ -196,7 +196,7 @@ impl Engine {
             // A volume created without a name is anonymous (moby 23+), so
             // a prune of API 1.42+ takes it as it takes containers' ones.
             labels.insert(ANONYMOUS_LABEL.into(), String::new());
-            crate::container::random_hex(32)
+            crate::container::record::random_hex(32)
         } else {
             name.to_string()
         };

@@ -8,7 +8,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag};
 
 use super::*;
-use crate::container::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
 use crate::error::{bad, sys};
 use crate::mounts::{self, MountPoint};
 use crate::{Engine, EngineError};
