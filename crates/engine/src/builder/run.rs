@@ -23,74 +23,8 @@ impl Engine {
         out: &mut dyn FnMut(&str),
     ) -> Result<(), EngineError> {
         let shell = st.shell();
-        let cmd = match command {
-            Command::Shell(s) if !heredocs.is_empty() => {
-                let vars = st.vars();
-                let trimmed = s.trim();
-                // `RUN <<EOF` alone: the body is the script.
-                if heredocs.len() == 1 && trimmed.starts_with("<<") && !trimmed.contains(' ') {
-                    let h = &heredocs[0];
-                    let body = if h.expand {
-                        expand(&h.content, escape, &vars).unwrap_or_else(|_| h.content.clone())
-                    } else {
-                        h.content.clone()
-                    };
-                    let mut v = shell.clone();
-                    v.push(body);
-                    v
-                } else {
-                    // The shell reads the here-documents itself.
-                    let mut script = s.clone();
-                    for h in heredocs {
-                        script.push('\n');
-                        script.push_str(&h.content);
-                        if !h.content.ends_with('\n') && !h.content.is_empty() {
-                            script.push('\n');
-                        }
-                        script.push_str(&h.name);
-                    }
-                    let mut v = shell.clone();
-                    v.push(script);
-                    v
-                }
-            }
-            c => argv(&shell, c),
-        };
-        // Build args are in the command's environment, not in the image.
-        let mut env = st.config.config.env.clone();
-        let mut used_args = Vec::new();
-        for (k, v) in &st.args {
-            if !env
-                .iter()
-                .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k.as_str()))
-            {
-                env.push(format!("{k}={v}"));
-                used_args.push(format!("{k}={v}"));
-            }
-        }
-        // Docker's predefined proxy args need no ARG and stay out of the
-        // history and the cache key.
-        for k in [
-            "HTTP_PROXY",
-            "http_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "FTP_PROXY",
-            "ftp_proxy",
-            "NO_PROXY",
-            "no_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            if let Some(Some(v)) = o.build_args.get(k) {
-                if !env
-                    .iter()
-                    .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k))
-                {
-                    env.push(format!("{k}={v}"));
-                }
-            }
-        }
+        let cmd = run_command(&shell, command, heredocs, escape, &st.vars());
+        let (env, used_args) = run_env(st, o);
         let created_by = if used_args.is_empty() {
             cmd.join(" ")
         } else {
@@ -235,4 +169,91 @@ pub(super) fn run_output(l: &crate::container::record::LogLine, out: &mut dyn Fn
     } else {
         out(&text);
     }
+}
+
+/// `RUN`'s argv: the exec form as written, the shell form through the
+/// stage's shell; with here-documents, `RUN <<EOF` alone runs the body as
+/// the script, else the shell reads them itself.
+fn run_command(
+    shell: &[String],
+    command: &Command,
+    heredocs: &[build::Heredoc],
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let shell = shell.to_vec();
+    match command {
+        Command::Shell(s) if !heredocs.is_empty() => {
+            let trimmed = s.trim();
+            // `RUN <<EOF` alone: the body is the script.
+            if heredocs.len() == 1 && trimmed.starts_with("<<") && !trimmed.contains(' ') {
+                let h = &heredocs[0];
+                let body = if h.expand {
+                    expand(&h.content, escape, vars).unwrap_or_else(|_| h.content.clone())
+                } else {
+                    h.content.clone()
+                };
+                let mut v = shell.clone();
+                v.push(body);
+                v
+            } else {
+                // The shell reads the here-documents itself.
+                let mut script = s.clone();
+                for h in heredocs {
+                    script.push('\n');
+                    script.push_str(&h.content);
+                    if !h.content.ends_with('\n') && !h.content.is_empty() {
+                        script.push('\n');
+                    }
+                    script.push_str(&h.name);
+                }
+                let mut v = shell.clone();
+                v.push(script);
+                v
+            }
+        }
+        c => argv(&shell, c),
+    }
+}
+
+/// `RUN`'s environment: the stage's, with the build args it does not set
+/// (returned apart: they go into the history and the cache key), and
+/// Docker's predefined proxy args given with `--build-arg`.
+fn run_env(st: &StageState, o: &BuildOptions) -> (Vec<String>, Vec<String>) {
+    // Build args are in the command's environment, not in the image.
+    let mut env = st.config.config.env.clone();
+    let mut used_args = Vec::new();
+    for (k, v) in &st.args {
+        if !env
+            .iter()
+            .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k.as_str()))
+        {
+            env.push(format!("{k}={v}"));
+            used_args.push(format!("{k}={v}"));
+        }
+    }
+    // Docker's predefined proxy args need no ARG and stay out of the
+    // history and the cache key.
+    for k in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "FTP_PROXY",
+        "ftp_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        if let Some(Some(v)) = o.build_args.get(k) {
+            if !env
+                .iter()
+                .any(|e| e.split_once('=').map(|(n, _)| n) == Some(k))
+            {
+                env.push(format!("{k}={v}"));
+            }
+        }
+    }
+    (env, used_args)
 }
