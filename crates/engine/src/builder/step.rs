@@ -91,41 +91,16 @@ impl Engine {
                 self.meta_step(st, &sig, o, out)
             }
             Kind::Label(pairs) => {
-                let mut shown = Vec::new();
-                for (k, v) in pairs {
-                    let k = expand(k, escape, &vars)?;
-                    let v = expand(v, escape, &vars)?;
-                    shown.push(format!("{k}={v}"));
-                    cfg.labels.insert(k, v);
-                }
-                self.meta_step(st, &format!("LABEL {}", shown.join(" ")), o, out)
+                let sig = label_step(cfg, pairs, escape, &vars)?;
+                self.meta_step(st, &sig, o, out)
             }
             Kind::Expose(ports) => {
-                let mut shown = Vec::new();
-                for p in ports {
-                    for p in expand_words(p, escape, &vars)? {
-                        let p = if p.contains('/') {
-                            p
-                        } else {
-                            format!("{p}/tcp")
-                        };
-                        shown.push(p.clone());
-                        cfg.exposed_ports.insert(p, models::Empty {});
-                    }
-                }
-                self.meta_step(st, &format!("EXPOSE {}", shown.join(" ")), o, out)
+                let sig = expose_step(cfg, ports, escape, &vars)?;
+                self.meta_step(st, &sig, o, out)
             }
             Kind::Volume(vols) => {
-                let mut shown = Vec::new();
-                for v in vols {
-                    let v = expand(v, escape, &vars)?;
-                    if v.is_empty() {
-                        return Err(bad("VOLUME specified can not be an empty string"));
-                    }
-                    shown.push(v.clone());
-                    cfg.volumes.insert(v, models::Empty {});
-                }
-                self.meta_step(st, &format!("VOLUME [{}]", shown.join(" ")), o, out)
+                let sig = volume_step(cfg, vols, escape, &vars)?;
+                self.meta_step(st, &sig, o, out)
             }
             Kind::User(u) => {
                 cfg.user = expand(u, escape, &vars)?;
@@ -369,4 +344,63 @@ fn health_config(h: Option<&build::Healthcheck>) -> Result<HealthConfig, EngineE
             .ok_or_else(|| bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}")))?;
     }
     Ok(v)
+}
+
+/// `LABEL`: the pairs, expanded, into the config. Returns the step's text.
+fn label_step(
+    cfg: &mut store::config::RunConfig,
+    pairs: &[(String, String)],
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, EngineError> {
+    let mut shown = Vec::new();
+    for (k, v) in pairs {
+        let k = expand(k, escape, vars)?;
+        let v = expand(v, escape, vars)?;
+        shown.push(format!("{k}={v}"));
+        cfg.labels.insert(k, v);
+    }
+    Ok(format!("LABEL {}", shown.join(" ")))
+}
+
+/// `EXPOSE`: each port (`tcp` when no protocol is named) into the config.
+fn expose_step(
+    cfg: &mut store::config::RunConfig,
+    ports: &[String],
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, EngineError> {
+    let mut shown = Vec::new();
+    for p in ports {
+        for p in expand_words(p, escape, vars)? {
+            let p = if p.contains('/') {
+                p
+            } else {
+                format!("{p}/tcp")
+            };
+            shown.push(p.clone());
+            cfg.exposed_ports.insert(p, models::Empty {});
+        }
+    }
+    Ok(format!("EXPOSE {}", shown.join(" ")))
+}
+
+/// `VOLUME`: each path into the config; an empty one refused in Docker's
+/// words.
+fn volume_step(
+    cfg: &mut store::config::RunConfig,
+    vols: &[String],
+    escape: char,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, EngineError> {
+    let mut shown = Vec::new();
+    for v in vols {
+        let v = expand(v, escape, vars)?;
+        if v.is_empty() {
+            return Err(bad("VOLUME specified can not be an empty string"));
+        }
+        shown.push(v.clone());
+        cfg.volumes.insert(v, models::Empty {});
+    }
+    Ok(format!("VOLUME [{}]", shown.join(" ")))
 }
