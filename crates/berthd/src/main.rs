@@ -9,6 +9,7 @@ mod detach;
 mod flags;
 mod host;
 mod log;
+mod rootless;
 mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
@@ -71,7 +72,37 @@ fn sealed(
 }
 
 fn main() -> std::process::ExitCode {
+    // A rootless daemon's holder is this binary too (rootless/holder.rs).
+    rootless::holder::run_if_holder();
     let flags = flags::Flags::parse();
+    let fail = |e: anyhow::Error| {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("berthd: {e:#}\n").as_bytes(),
+        );
+        std::process::ExitCode::from(1)
+    };
+    let user = if rootless::wanted() {
+        match rootless::UserEnv::current() {
+            Ok(u) => Some(u),
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+    let settings = match flags.settings_for(user.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // Rootless: into the user, mount and network namespaces while this
+    // process is still single-threaded (joining a user namespace needs it).
+    let rootless = match &user {
+        Some(u) => match rootless::enter(&settings.exec_root, settings.rootless_network, u) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(e.context("rootless")),
+        },
+        None => None,
+    };
     // Engine calls run on blocking threads; a burst of them should neither
     // leave dozens of threads behind nor a malloc arena for each.
     // SAFETY: plain integer arguments, before any thread exists.
@@ -82,21 +113,18 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(run(flags)) {
+    match rt.block_on(run(settings, rootless, flags.debug)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("berthd: {e:#}\n").as_bytes(),
-            );
-            std::process::ExitCode::from(1)
-        }
+        Err(e) => fail(e),
     }
 }
 
-async fn run(flags: flags::Flags) -> Result<()> {
-    let settings = flags.settings()?;
-    log::init(log::level(&settings.log_level, flags.debug).map_err(anyhow::Error::msg)?);
+async fn run(
+    settings: flags::Settings,
+    rootless: Option<rootless::Rootless>,
+    debug: bool,
+) -> Result<()> {
+    log::init(log::level(&settings.log_level, debug).map_err(anyhow::Error::msg)?);
     // Every program run by name, checked once: one line for each missing.
     let shim_path = beside("BERTH_SHIM", "berth-shim");
     let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
@@ -135,11 +163,24 @@ async fn run(flags: flags::Flags) -> Result<()> {
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
     let bridge = settings.bridge.clone();
-    let dns = settings.dns.clone();
+    let mut dns = settings.dns.clone();
     let net_options = settings.net_options.clone();
+    let mut port_driver: Option<Arc<dyn engine::rootless::PortDriver>> = None;
+    if rootless.is_some() {
+        engine::rootless::set_cgroups(rootless::cgroups::setup());
+        port_driver = Some(Arc::new(rootless::ports::Builtin::new(
+            tokio::runtime::Handle::current(),
+        )));
+        if dns.is_empty() && settings.rootless_network == rootless::stack::Stack::Slirp4netns {
+            // slirp4netns' forwarder reaches the host's resolvers, a
+            // loopback one (systemd-resolved's) included.
+            dns.push((rootless::stack::SLIRP_DNS, 53).into());
+        }
+    }
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
         e.set_network_options(dns, net_options);
+        e.set_port_driver(port_driver);
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })
@@ -247,6 +288,16 @@ async fn run(flags: flags::Flags) -> Result<()> {
         let _ = std::fs::remove_file(&c.socket);
     }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
+    if let Some(r) = &rootless {
+        // The namespaces go with the holder once nothing runs in them;
+        // running containers keep them (and it) for the next daemon.
+        if !rootless::holder::others_inside(r.holder.pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(r.holder.pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
     Ok(())
 }
 

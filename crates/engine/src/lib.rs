@@ -21,6 +21,7 @@ pub mod perms;
 pub mod pull;
 pub mod push;
 pub mod rootfile;
+pub mod rootless;
 pub mod spec;
 pub mod time;
 pub mod update;
@@ -61,6 +62,9 @@ pub struct Engine {
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
     pub(crate) dns_servers: Vec<std::net::SocketAddr>,
+    /// How published ports reach the host when the daemon's network
+    /// namespace is not the host's (rootless); `None` as root.
+    pub(crate) port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
     /// Daemon-wide settings of containers' networking (`dns-search`,
     /// `dns-opts`, `host-gateway-ip`).
     pub(crate) net_options: network::NetOptions,
@@ -97,6 +101,7 @@ impl Engine {
             net_state: Default::default(),
             dns: None,
             dns_servers: Vec::new(),
+            port_driver: None,
             net_options: Default::default(),
         })
     }
@@ -112,6 +117,13 @@ impl Engine {
     ) {
         self.dns_servers = dns_servers;
         self.net_options = options;
+    }
+
+    /// How published ports reach the host when the daemon's network
+    /// namespace is not the host's (a rootless daemon's port driver); none
+    /// as root, where the kernel's NAT does it.
+    pub fn set_port_driver(&mut self, driver: Option<std::sync::Arc<dyn rootless::PortDriver>>) {
+        self.port_driver = driver;
     }
 
     /// Shared hold on the store against the garbage collector.

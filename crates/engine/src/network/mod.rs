@@ -43,7 +43,6 @@ pub use user::{IpamPool, NetworkCreate};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -69,7 +68,7 @@ pub struct NetContext {
 /// by container. One lock, so that the nftables table is written in order.
 #[derive(Debug, Default)]
 pub struct NetState {
-    held: HashMap<String, Vec<OwnedFd>>,
+    held: HashMap<String, Vec<Box<dyn crate::rootless::Held>>>,
     forwards: BTreeMap<String, Vec<net::Forward>>,
     /// The user-defined networks' bridges, by network id.
     users: BTreeMap<String, UserBridge>,
