@@ -124,7 +124,7 @@ fn printer(format: Option<&str>) -> Result<Printer> {
 impl Printer {
     fn line(&self, m: &Message) -> Result<String> {
         Ok(match self {
-            Printer::Pretty => pretty(&m),
+            Printer::Pretty => pretty(m),
             Printer::Json => serde_json::to_string(m)?,
             Printer::Template(t) => t
                 .render(&fields(m))
