@@ -62,7 +62,7 @@ fn permissions(m: &DeviceMapping) -> Result<String, EngineError> {
 }
 
 /// The nodes and rules of one `--device`.
-pub fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>), EngineError> {
+pub(crate) fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>), EngineError> {
     let access = permissions(m)?;
     let host = Path::new(&m.path_on_host);
     let in_container = if m.path_in_container.is_empty() {
@@ -118,7 +118,7 @@ pub fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>), Engin
 
 /// One `--device-cgroup-rule` (`c 10:229 rwm`, `a *:* r`) as an allow rule
 /// (moby's `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`).
-pub fn cgroup_rule(rule: &str) -> Result<Value, EngineError> {
+pub(crate) fn cgroup_rule(rule: &str) -> Result<Value, EngineError> {
     let invalid = || bad(format!("invalid device cgroup rule format: '{rule}'"));
     let parts: Vec<&str> = rule.split(' ').collect();
     let [typ, nums, access] = parts.as_slice() else {

@@ -196,7 +196,7 @@ fn device_request_error(req: &Value) -> String {
 }
 
 /// Refuses a body that sets a refused field.
-pub fn check(body: &Value) -> Result<(), EngineError> {
+pub(crate) fn check(body: &Value) -> Result<(), EngineError> {
     let Some(hc) = body["HostConfig"].as_object() else {
         return Ok(());
     };

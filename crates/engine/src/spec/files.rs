@@ -142,7 +142,7 @@ fn source_mount(path: &Path) -> (String, String) {
 }
 
 /// A TTY's first size as the spec says it (`[0, 0]` is none).
-pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
+pub(crate) fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
     match size {
         [h, w] if tty && h > 0 && w > 0 => Some(json!({"height": h, "width": w})),
         _ => None,

@@ -29,7 +29,8 @@ use store::config::ImageConfig;
 use crate::{EngineError, ErrorKind};
 
 use crate::error::bad;
-pub use files::{console_size, host_devices};
+pub(crate) use files::console_size;
+pub use files::host_devices;
 pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 

@@ -163,7 +163,7 @@ pub fn resolve(
 }
 
 /// The spec's namespace entries but the network's.
-pub fn entries(ns: &Namespaces) -> Vec<Value> {
+pub(crate) fn entries(ns: &Namespaces) -> Vec<Value> {
     let mut out = Vec::new();
     for (typ, n, file) in [("pid", &ns.pid, "pid"), ("ipc", &ns.ipc, "ipc")] {
         match n {
@@ -186,7 +186,7 @@ pub fn entries(ns: &Namespaces) -> Vec<Value> {
 
 /// `/dev/shm` as the IPC mode gives it: a host directory bound (the
 /// host's, a shareable one's), none, or a tmpfs of `size` bytes.
-pub fn shm_mount(ns: &Namespaces, size: i64) -> Option<Value> {
+pub(crate) fn shm_mount(ns: &Namespaces, size: i64) -> Option<Value> {
     if ns.ipc_none {
         return None;
     }

@@ -282,7 +282,7 @@ const RLIMITS: &[&str] = &[
 /// what is asked: the daemon's own limits are inherited otherwise, as
 /// Docker's are, so nothing above the daemon's hard limit is asked for
 /// unless the user did.
-pub fn rlimits(ulimits: &[Ulimit]) -> Result<Vec<Value>, EngineError> {
+pub(crate) fn rlimits(ulimits: &[Ulimit]) -> Result<Vec<Value>, EngineError> {
     let mut out: Vec<Value> = Vec::new();
     for u in ulimits {
         if !RLIMITS.contains(&u.name.as_str()) {

@@ -183,7 +183,10 @@ fn min_kernel_ok(want: &str) -> Result<bool, EngineError> {
 /// OCI spec's `linux.seccomp`, for this host's architecture and the
 /// container's bounding set; `None` for a profile with no default action
 /// and no syscalls (seccomp off, as moby reads it).
-pub fn profile_to_oci(text: &str, bounding: &[String]) -> Result<Option<Value>, EngineError> {
+pub(crate) fn profile_to_oci(
+    text: &str,
+    bounding: &[String],
+) -> Result<Option<Value>, EngineError> {
     let p: Value = serde_json::from_str(text)
         .map_err(|e| bad(format!("Decoding seccomp profile failed: {e}")))?;
     let arr = |v: &Value| v.as_array().cloned().unwrap_or_default();
