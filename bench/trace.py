@@ -27,6 +27,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
 
 
 def mark(path, what):
@@ -152,6 +153,36 @@ def breakdown(all_runs):
              "step_ms": statistics.median(step_med.get(k.split(" #")[0], [0]))} for m, k, n in rows]
 
 
+def waterfall(res, path):
+    """An SVG of each build's marks: one row per mark, a bar from the mark
+    before it to it (median offsets), so the long steps stand out."""
+    import plot
+    W, LEFT, ROW = 900, 330, 16
+    builds = [(n, b) for n, b in res["builds"].items() if b["breakdown"]]
+    rows = sum(len(b["breakdown"]) + 2 for _, b in builds)
+    vmax = max(b["breakdown"][-1]["median_ms"] for _, b in builds) * 1.05
+    x0, x1 = LEFT, W - 60
+    body = [f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">'
+            f'{plot.esc(res["command"])}: median offset of each mark from the CLI\'s spawn (ms)</text>']
+    y = 36
+    for k, (name, b) in enumerate(builds):
+        c = plot.COLORS[k % len(plot.COLORS)]
+        body.append(f'<text x="10" y="{y + 12}" font-weight="bold">{plot.esc(name)}: median {b["median_ms"]:.1f} ms</text>')
+        y += ROW
+        prev = 0.0
+        for r in b["breakdown"]:
+            a, z = x0 + (x1 - x0) * prev / vmax, x0 + (x1 - x0) * r["median_ms"] / vmax
+            body.append(f'<text x="{LEFT - 8}" y="{y + 11}" text-anchor="end" font-size="11">{plot.esc(r["mark"])}</text>')
+            body.append(f'<rect x="{min(a, z):.1f}" y="{y + 2}" width="{max(abs(z - a), 1):.1f}" height="{ROW - 4}" fill="{c}"/>')
+            body.append(f'<text x="{max(a, z) + 4:.1f}" y="{y + 11}" font-size="10" fill="#444">{r["median_ms"] - prev:.1f}</text>')
+            prev = r["median_ms"]
+            y += ROW
+        y += ROW
+    plot.axis(body, x0, x1, y, vmax, "")
+    with open(path, "w") as f:
+        f.write(plot.svg(W, y + 30, body))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
@@ -207,6 +238,10 @@ def main():
         new, old = res["builds"]["new"]["median_ms"], res["builds"]["old"]["median_ms"]
         print(f"\nnew / old: {new / old:.3f}")
     print(f"JSON: {a.out}")
+    if any(b["breakdown"] for b in res["builds"].values()):
+        svg = os.path.splitext(a.out)[0] + ".svg"
+        waterfall(res, svg)
+        print(f"plot: {svg}")
 
 
 if __name__ == "__main__":
