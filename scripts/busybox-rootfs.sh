@@ -71,7 +71,11 @@ chmod 0644 etc/passwd etc/group
 chmod 0755 bin dev etc home proc sys usr usr/bin var
 chmod 0700 root
 chmod 1777 tmp
-chown -R -h 0:0 .
+# Owned by root; an ordinary user (rootless podman's setup) cannot, and tars
+# the tree with --owner=0 --group=0 instead.
+if [ "$(id -u)" = 0 ]; then
+	chown -R -h 0:0 .
+fi
 # Fixed mtimes, on links too (-h), deepest first so that touching entries
 # does not bump their parent directory again afterwards.
 find . -depth -exec touch -h -d @0 {} +

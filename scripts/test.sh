@@ -7,7 +7,9 @@
 #   3. scripts/quickstart-check.sh: the README's first command, as written, on
 #      private roots (BERTH_QUICKSTART_CHECK=0 skips it)
 #   4. tests/podman/smoke.sh target/release/berth-runtime, if that binary exists
-#      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose)
+#      (a SKIP line otherwise; BERTH_PODMAN_SMOKE=0 skips it on purpose), then
+#      tests/podman/smoke-rootless.sh with it: rootless podman as a user made
+#      for it (BERTH_PODMAN_SMOKE_ROOTLESS=0 skips that one)
 # Every step runs even if an earlier test step failed, so one run shows all
 # failures; the exit code is non-zero if anything failed. The last line is a
 # plain total, "total: N passed, N failed, N skipped", summed from cargo's
@@ -77,6 +79,20 @@ else
 	tests/podman/smoke.sh "$bin" 2>&1 | tee "$log" || rc_smoke=$?
 	passed=$((passed + $(grep -c ' ok$' "$log" || true)))
 	if [ "$rc_smoke" != 0 ]; then failed=$((failed + 1)); fi
+fi
+
+section "podman smoke test, rootless"
+if [ "${BERTH_PODMAN_SMOKE:-1}" = 0 ] || [ "${BERTH_PODMAN_SMOKE_ROOTLESS:-1}" = 0 ]; then
+	echo "SKIP rootless podman smoke test: BERTH_PODMAN_SMOKE(_ROOTLESS)=0"
+	ignored=$((ignored + 1))
+elif [ ! -x "$bin" ]; then
+	echo "SKIP rootless podman smoke test: $bin does not exist"
+	ignored=$((ignored + 1))
+else
+	rc=0
+	tests/podman/smoke-rootless.sh "$bin" 2>&1 | tee "$log" || rc=$?
+	passed=$((passed + $(grep -c ' ok$' "$log" || true)))
+	if [ "$rc" != 0 ]; then failed=$((failed + 1)); rc_smoke=$rc; fi
 fi
 
 section "done in $((SECONDS - start)) s"

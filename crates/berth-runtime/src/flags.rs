@@ -11,9 +11,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "berth-runtime", version, about)]
 pub struct Cli {
-    /// Directory for the containers' state.
-    #[arg(long, global = true, default_value = runtime::container::DEFAULT_ROOT)]
-    pub root: PathBuf,
+    /// Directory for the containers' state (`/run/berth-runtime`; rootless,
+    /// `$XDG_RUNTIME_DIR/berth-runtime`, as runc's default does).
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Also write errors to this file.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -27,12 +28,32 @@ pub struct Cli {
     /// them to plain cgroupfs paths).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Rootless mode (accepted; berth-runtime runs as root for now).
+    /// Rootless mode (accepted: berth-runtime finds out itself whether it
+    /// runs in a user namespace, see `runtime::userns`).
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The state directory: `--root`, else runc's rule: rootless (not root,
+    /// or root of a user namespace with `$USER` not `root`, as under
+    /// podman) with `$XDG_RUNTIME_DIR` set, `$XDG_RUNTIME_DIR/berth-runtime`.
+    pub fn root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        let honor = !nix::unistd::geteuid().is_root()
+            || (runtime::userns::in_user_namespace()
+                && std::env::var("USER").map_or(true, |u| u != "root"));
+        match xdg {
+            Some(dir) if honor => PathBuf::from(dir).join("berth-runtime"),
+            _ => PathBuf::from(runtime::container::DEFAULT_ROOT),
+        }
+    }
 }
 
 /// Log file formats.

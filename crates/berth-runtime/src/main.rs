@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
-    let rt = Runtime::new(&cli.root);
+    let rt = Runtime::new(cli.root());
     let mut out = std::io::stdout().lock();
     match &cli.command {
         Command::Create(f) => commands::create(&rt, f)?,

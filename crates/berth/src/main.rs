@@ -1,5 +1,6 @@
 //! `berth`: Docker's command line for berthd. It finds the daemon through
-//! `-H/--host`, then `BERTH_HOST`, then the default socket; it only ever talks
+//! `-H/--host`, then `BERTH_HOST`, then the default socket (root's, or for
+//! other users their rootless daemon's `$XDG_RUNTIME_DIR/berth.sock`); it only ever talks
 //! to the API. Exit codes are Docker's (28.x): 125 for a bad flag, and for
 //! `run` when berth or the daemon fails; 126 and 127 when `run`'s command
 //! cannot be invoked or is not found; otherwise the container's code, or 1
@@ -287,7 +288,22 @@ fn host(cli: &Cli) -> String {
     cli.host
         .clone()
         .or_else(|| std::env::var("BERTH_HOST").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| DEFAULT_HOST.into())
+        .unwrap_or_else(default_host)
+}
+
+/// Root's daemon, or for anyone else their rootless daemon's socket
+/// (`$XDG_RUNTIME_DIR/berth.sock`, where rootless berthd listens).
+fn default_host() -> String {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    let euid = unsafe { libc::geteuid() };
+    if euid == 0 {
+        return DEFAULT_HOST.into();
+    }
+    let dir = std::env::var("XDG_RUNTIME_DIR")
+        .ok()
+        .filter(|d| d.starts_with('/'))
+        .unwrap_or_else(|| format!("/run/user/{euid}"));
+    format!("unix://{dir}/berth.sock")
 }
 
 fn main() -> ExitCode {

@@ -23,9 +23,12 @@ pub struct Flags {
     /// File to write the daemon's pid to.
     #[arg(short, long)]
     pub pidfile: Option<PathBuf>,
-    /// debug, info, warn, error.
+    /// The log's level: debug, info, warn, error, fatal (`info`).
     #[arg(short, long)]
     pub log_level: Option<String>,
+    /// Debug logging (`--log-level debug`), as dockerd's `-D`.
+    #[arg(short = 'D', long)]
+    pub debug: bool,
     /// A JSON file with the same settings (`hosts`, `data-root`, `exec-root`,
     /// `pidfile`, `log-level`, `bridge`, `bip`, `dns`, `insecure-registries`,
     /// `certs-dir`), as dockerd's daemon.json.
@@ -78,6 +81,11 @@ pub struct Flags {
     /// manifest); a push's `compression=` query overrides it.
     #[arg(long, default_value = "gzip")]
     pub push_compression: String,
+    /// Rootless only: the user-mode network stack that gives containers
+    /// their way out, `slirp4netns` (the default, as Docker rootless's and
+    /// Podman 4's) or `pasta` (Debian's `passt`). See docs/ROOTLESS.md.
+    #[arg(long, value_enum, default_value = "slirp4netns")]
+    pub rootless_network: crate::rootless::stack::Stack,
     /// Blobs larger than this many bytes are pushed in chunks of this size
     /// (PATCH with `Content-Range`); smaller ones in one PUT.
     #[arg(long, default_value_t = registry::upload::DEFAULT_CHUNK)]
@@ -157,10 +165,23 @@ pub struct Settings {
     pub certs_dir: Option<PathBuf>,
     /// How pushes compress and chunk.
     pub push: engine::push::PushOptions,
+    /// The user-mode network stack of a rootless daemon.
+    pub rootless_network: crate::rootless::stack::Stack,
     /// The CRI's settings, when it is served.
     pub cri: Option<CriSettings>,
     /// Registry mirrors: (domain, host).
     pub registry_mirrors: Vec<(String, String)>,
+}
+
+/// `p` made absolute against the working directory: a rootless daemon
+/// changes namespaces (and its working directory) before using them.
+fn absolute(p: PathBuf) -> Result<PathBuf> {
+    if p.is_absolute() {
+        return Ok(p);
+    }
+    Ok(std::env::current_dir()
+        .context("working directory")?
+        .join(p))
 }
 
 /// What the CRI server is given from the flags.
@@ -186,8 +207,15 @@ fn socket_path(host: &str) -> Result<PathBuf> {
 }
 
 impl Flags {
-    /// Resolves the settings.
+    /// Resolves the settings of a daemon run by root.
+    #[cfg(test)]
     pub fn settings(&self) -> Result<Settings> {
+        self.settings_for(None)
+    }
+
+    /// Resolves the settings; a rootless daemon (`user`) gets Docker
+    /// rootless's placement by default (see `crate::rootless::UserEnv`).
+    pub fn settings_for(&self, user: Option<&crate::rootless::UserEnv>) -> Result<Settings> {
         let file: FileConfig = match &self.config_file {
             Some(p) => {
                 let text = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
@@ -203,15 +231,16 @@ impl Flags {
         if hosts.len() > 1 {
             bail!("berthd listens on one socket; got {}", hosts.len());
         }
-        let socket = match hosts.first() {
-            Some(h) => socket_path(h)?,
-            None => PathBuf::from("/run/berth/berth.sock"),
+        let socket = match (hosts.first(), user) {
+            (Some(h), _) => socket_path(h)?,
+            (None, Some(u)) => u.socket()?,
+            (None, None) => PathBuf::from("/run/berth/berth.sock"),
         };
-        let exec_root = self
-            .exec_root
-            .clone()
-            .or(file.exec_root)
-            .unwrap_or_else(|| PathBuf::from("/run/berth"));
+        let exec_root = match (self.exec_root.clone().or(file.exec_root), user) {
+            (Some(p), _) => p,
+            (None, Some(u)) => u.exec_root()?,
+            (None, None) => PathBuf::from("/run/berth"),
+        };
         let bridge = match self.bridge.clone().or(file.bridge).as_deref() {
             Some("none") => None,
             name => {
@@ -310,18 +339,22 @@ impl Flags {
                     .map_err(|e| anyhow::anyhow!("--push-compression: {}", e.message))?,
                 chunk: self.push_chunk_size.max(1),
             },
-            socket,
-            data_root: self
-                .data_root
-                .clone()
-                .or(file.data_root)
-                .unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
-            pidfile: self
-                .pidfile
-                .clone()
-                .or(file.pidfile)
-                .unwrap_or_else(|| Path::new(&exec_root).join("berthd.pid")),
-            exec_root,
+            socket: absolute(socket)?,
+            data_root: absolute(
+                self.data_root
+                    .clone()
+                    .or(file.data_root)
+                    .unwrap_or_else(|| {
+                        user.map_or_else(|| PathBuf::from("/var/lib/berth"), |u| u.data_root())
+                    }),
+            )?,
+            pidfile: absolute(match (self.pidfile.clone().or(file.pidfile), user) {
+                (Some(p), _) => p,
+                (None, Some(u)) => u.pidfile()?,
+                (None, None) => Path::new(&exec_root).join("berthd.pid"),
+            })?,
+            rootless_network: self.rootless_network,
+            exec_root: absolute(exec_root)?,
             log_level: self
                 .log_level
                 .clone()

@@ -1,15 +1,15 @@
 //! `berthd`: berth's daemon. It serves the Docker Engine API on a unix socket
-//! (root-owned, mode 0660) and maps each route to an engine call.
+//! (root-owned, mode 0660): `api/` parses each request and calls one of
+//! the services in `daemon/`, which drive the engine.
 
 mod api;
 mod ctl;
+mod daemon;
 mod detach;
-mod events;
 mod flags;
-mod health;
 mod host;
-mod monitor;
-mod phases;
+mod log;
+mod rootless;
 mod unwind;
 
 use std::os::unix::fs::PermissionsExt;
@@ -22,41 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
 
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct Daemon {
-    /// Resolved settings.
-    pub settings: flags::Settings,
-    /// This daemon's id (kept in the data root).
-    pub id: String,
-    /// The engine.
-    pub engine: Arc<engine::Engine>,
-    /// What happened, for `/events`.
-    pub events: events::Events,
-    /// The registry client (settings and cached tokens).
-    pub registry: registry::Client,
-    /// Exits and removals, for waiters and attached streams.
-    pub phases: Arc<phases::Phases>,
-    /// The shim binary (`berth-shim` beside berthd, or `$BERTH_SHIM`), as
-    /// the path of its sealed copy when one could be made.
-    pub shim: std::path::PathBuf,
-    /// Keeps the sealed copy open.
-    _shim_copy: Option<std::os::fd::OwnedFd>,
-    /// `berth-runtime` (beside berthd, or `$BERTH_RUNTIME`), for execs; as
-    /// the path of its sealed copy when one could be made.
-    pub runtime: std::path::PathBuf,
-    /// Keeps that copy open.
-    _runtime_copy: Option<std::os::fd::OwnedFd>,
-    /// Execs, by id.
-    pub execs: api::exec::Execs,
-    /// Health of containers with a healthcheck, by id (`State.Health`).
-    pub health: std::sync::Mutex<std::collections::HashMap<String, models::container::Health>>,
-}
-
-/// The current time, RFC 3339, UTC.
-pub fn now_rfc3339() -> String {
-    engine::time::now()
-}
+pub use daemon::{now_rfc3339, Daemon};
 
 fn daemon_id(data_root: &std::path::Path) -> Result<String> {
     let path = data_root.join("engine-id");
@@ -106,7 +72,37 @@ fn sealed(
 }
 
 fn main() -> std::process::ExitCode {
+    // A rootless daemon's holder is this binary too (rootless/holder.rs).
+    rootless::holder::run_if_holder();
     let flags = flags::Flags::parse();
+    let fail = |e: anyhow::Error| {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("berthd: {e:#}\n").as_bytes(),
+        );
+        std::process::ExitCode::from(1)
+    };
+    let user = if rootless::wanted() {
+        match rootless::UserEnv::current() {
+            Ok(u) => Some(u),
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+    let settings = match flags.settings_for(user.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // Rootless: into the user, mount and network namespaces while this
+    // process is still single-threaded (joining a user namespace needs it).
+    let rootless = match &user {
+        Some(u) => match rootless::enter(&settings.exec_root, settings.rootless_network, u) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(e.context("rootless")),
+        },
+        None => None,
+    };
     // Engine calls run on blocking threads; a burst of them should neither
     // leave dozens of threads behind nor a malloc arena for each.
     // SAFETY: plain integer arguments, before any thread exists.
@@ -120,20 +116,18 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(run(flags)) {
+    match rt.block_on(run(settings, rootless, flags.debug)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("berthd: {e:#}\n").as_bytes(),
-            );
-            std::process::ExitCode::from(1)
-        }
+        Err(e) => fail(e),
     }
 }
 
-async fn run(flags: flags::Flags) -> Result<()> {
-    let settings = flags.settings()?;
+async fn run(
+    settings: flags::Settings,
+    rootless: Option<rootless::Rootless>,
+    debug: bool,
+) -> Result<()> {
+    log::init(log::level(&settings.log_level, debug).map_err(anyhow::Error::msg)?);
     // Every program run by name, checked once: one line for each missing.
     let shim_path = beside("BERTH_SHIM", "berth-shim");
     let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
@@ -143,10 +137,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
     ) {
         Ok(warnings) => {
             for w in warnings {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: warning: {w}\n").as_bytes(),
-                );
+                tracing::warn!("{w}");
             }
         }
         Err(e) => anyhow::bail!("{e}"),
@@ -175,11 +166,24 @@ async fn run(flags: flags::Flags) -> Result<()> {
         .with_context(|| format!("write {}", settings.pidfile.display()))?;
     let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
     let bridge = settings.bridge.clone();
-    let dns = settings.dns.clone();
+    let mut dns = settings.dns.clone();
     let net_options = settings.net_options.clone();
+    let mut port_driver: Option<Arc<dyn engine::rootless::PortDriver>> = None;
+    if rootless.is_some() {
+        engine::rootless::set_cgroups(rootless::cgroups::setup());
+        port_driver = Some(Arc::new(rootless::ports::Builtin::new(
+            tokio::runtime::Handle::current(),
+        )));
+        if dns.is_empty() && settings.rootless_network == rootless::stack::Stack::Slirp4netns {
+            // slirp4netns' forwarder reaches the host's resolvers, a
+            // loopback one (systemd-resolved's) included.
+            dns.push((rootless::stack::SLIRP_DNS, 53).into());
+        }
+    }
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
         e.dns_servers = dns;
+        e.port_driver = port_driver;
         e.net_options = net_options;
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
@@ -210,7 +214,7 @@ async fn run(flags: flags::Flags) -> Result<()> {
         phases: Default::default(),
         events: Default::default(),
     });
-    monitor::adopt(daemon.clone()).await;
+    daemon::monitor::adopt(daemon.clone()).await;
     if let Some(c) = &daemon.settings.cri {
         let cri = cri::Cri::new(
             daemon.engine.clone(),
@@ -234,15 +238,18 @@ async fn run(flags: flags::Flags) -> Result<()> {
         let socket = c.socket.clone();
         tokio::spawn(async move {
             if let Err(e) = cri::serve(cri, std::future::pending()).await {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("berthd: CRI server on {}: {e}\n", socket.display()).as_bytes(),
-                );
+                tracing::error!("CRI server on {}: {e}", socket.display());
                 std::process::exit(1);
             }
         });
     }
     tokio::spawn(give_back_memory());
+    tracing::info!(
+        "API listening on {} (data root {}, exec root {})",
+        daemon.settings.socket.display(),
+        daemon.settings.data_root.display(),
+        daemon.settings.exec_root.display()
+    );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
@@ -279,11 +286,22 @@ async fn run(flags: flags::Flags) -> Result<()> {
             _ = int.recv() => break,
         }
     }
+    tracing::info!("stopping: containers run on with their shims");
     let _ = std::fs::remove_file(&daemon.settings.socket);
     if let Some(c) = &daemon.settings.cri {
         let _ = std::fs::remove_file(&c.socket);
     }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
+    if let Some(r) = &rootless {
+        // The namespaces go with the holder once nothing runs in them;
+        // running containers keep them (and it) for the next daemon.
+        if !rootless::holder::others_inside(r.holder.pid) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(r.holder.pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
     Ok(())
 }
 

@@ -406,17 +406,28 @@ fn add_extracts_local_archives_and_fetches_urls() {
     // A file served over HTTP on loopback.
     let www = tempfile::tempdir().unwrap();
     write(www.path(), "remote.txt", "from the web\n");
+    // 24 MiB, to be streamed (never held whole) and checked to the byte.
+    let big = std::fs::File::create(www.path().join("big.bin")).unwrap();
+    big.set_len(24 << 20).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
+    // Python's server, with /moved.txt redirected (302) to /remote.txt:
+    // ADD follows redirects, and names the file by the URL as written.
+    let serve = r#"
+import http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == '/moved.txt':
+            self.send_response(302)
+            self.send_header('Location', '/remote.txt')
+            self.end_headers()
+            return
+        super().do_GET()
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+"#;
     let mut server = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
+        .args(["-c", serve, &port.to_string()])
         .current_dir(www.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -429,7 +440,8 @@ fn add_extracts_local_archives_and_fetches_urls() {
         c,
         "Dockerfile",
         &format!(
-            "FROM busybox\nADD pkg.tar.gz /opt/\nADD plain.txt /opt/plain.txt\nADD http://127.0.0.1:{port}/remote.txt /opt/\n"
+            "FROM busybox\nADD pkg.tar.gz /opt/\nADD plain.txt /opt/plain.txt\nADD http://127.0.0.1:{port}/remote.txt /opt/\n\
+             ADD http://127.0.0.1:{port}/moved.txt /opt/\nADD http://127.0.0.1:{port}/big.bin /big/\n"
         ),
     );
     let r = build(&d, &["-t", "added", c.to_str().unwrap()]);
@@ -439,9 +451,9 @@ fn add_extracts_local_archives_and_fetches_urls() {
     assert_eq!(
         ok(d.docker(&[
             "run", "--rm", "added", "sh", "-c",
-            "cat /opt/pkg/bin/tool /opt/plain.txt /opt/remote.txt; stat -c %u:%g /opt/pkg/bin/tool; ls /opt"
+            "cat /opt/pkg/bin/tool /opt/plain.txt /opt/remote.txt /opt/moved.txt; stat -c %u:%g /opt/pkg/bin/tool; ls /opt; wc -c < /big/big.bin"
         ])),
-        "#!/bin/sh\necho tool\nplain\nfrom the web\n123:456\npkg\nplain.txt\nremote.txt\n"
+        "#!/bin/sh\necho tool\nplain\nfrom the web\nfrom the web\n123:456\nmoved.txt\npkg\nplain.txt\nremote.txt\n25165824\n"
     );
 }
 

@@ -658,3 +658,21 @@ fn published_udp_ports_answer() {
     let mut buf = [0u8; 8];
     assert!(sock.recv_from(&mut buf).is_err(), "an answer after stop");
 }
+
+/// berthd `--bridge none`: the docker CLI's `run` (which names the default
+/// network `default` in its endpoints) gives a container on `none`, with
+/// loopback only, as the flag's help says; not a 404 that the CLI takes
+/// for a missing image and answers with a pull.
+#[test]
+fn without_a_default_bridge_docker_run_is_on_none() {
+    let d = Daemon::with_busybox_and(&["--bridge", "none"]);
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net | tr '\\n' ' '",
+    ]));
+    assert_eq!(out.trim(), "lo");
+}

@@ -525,3 +525,55 @@ fn issue16_a_prune_never_takes_a_build_it_raced() {
     );
     assert_eq!(problems(&d), Vec::<String>::new());
 }
+
+/// The log as dockerd's flags set it: `-D` logs each request at debug, the
+/// default level does not, and a level dockerd does not know stops the
+/// start with one line.
+#[test]
+fn log_levels_as_dockerds_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let berthd = |extra: &[&str], log: &std::path::Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berthd"));
+        c.args(extra)
+            .args(["--bridge", "none", "-H"])
+            .arg(format!("unix://{}", dir.path().join("s.sock").display()))
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("berthd.pid"))
+            .stderr(std::fs::File::create(log).unwrap());
+        c
+    };
+    let out = berthd(&["--log-level", "loud"], &dir.path().join("bad"))
+        .status()
+        .unwrap();
+    assert_eq!(out.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("bad")).unwrap(),
+        "berthd: unable to parse logging level: loud\n"
+    );
+    for (flags, logged) in [(&["-D"][..], true), (&[][..], false)] {
+        let log = dir.path().join("log");
+        let mut child = berthd(flags, &log).spawn().unwrap();
+        common::eventually("berthd to listen", || {
+            UnixStream::connect(dir.path().join("s.sock")).is_ok()
+        });
+        let mut s = UnixStream::connect(dir.path().join("s.sock")).unwrap();
+        std::io::Write::write_all(&mut s, b"GET /v1.47/version HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut answer);
+        assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("berthd: info: API listening on "), "{text}");
+        assert_eq!(
+            text.contains("berthd: debug: GET /v1.47/version"),
+            logged,
+            "{flags:?}: {text}"
+        );
+    }
+}

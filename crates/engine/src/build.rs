@@ -346,59 +346,38 @@ fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), EngineError> {
     Ok((uid, gid))
 }
 
-/// `ADD http://…`: a plain-HTTP GET, bounded; the body and the file name.
-fn fetch_url(url: &str) -> Result<(Vec<u8>, String), EngineError> {
-    const MAX: u64 = 1 << 30;
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        bad(format!(
-            "ADD {url}: only http:// URLs are supported by berth's builder"
-        ))
-    })?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    let mut s = std::net::TcpStream::connect(&addr).map_err(|e| bad(format!("ADD {url}: {e}")))?;
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: berth\r\n\r\n"
-    )
-    .map_err(|e| bad(format!("ADD {url}: {e}")))?;
-    let mut all = Vec::new();
-    s.take(MAX + 65536)
-        .read_to_end(&mut all)
+/// Most bytes `ADD <url>` takes.
+const MAX_ADD_URL: u64 = 1 << 30;
+
+/// A file `ADD <url>` fetched: its body (in an unlinked temporary file),
+/// size and name.
+struct Fetched {
+    file: std::fs::File,
+    size: u64,
+    name: String,
+}
+
+/// `ADD <url>`: a GET on the registry's transport (http or https, redirects
+/// followed, bounded), streamed into a temporary file under `dir`; named
+/// by the last segment of the URL's path as written, as Docker names it
+/// (not the one a redirect led to).
+fn fetch_url(url: &str, dir: &Path) -> Result<Fetched, EngineError> {
+    crate::perms::private_dir(dir).map_err(sys)?;
+    let mut file = tempfile::tempfile_in(dir).map_err(sys)?;
+    registry::fetch::fetch_blocking(url, MAX_ADD_URL, &mut file)
         .map_err(|e| bad(format!("ADD {url}: {e}")))?;
-    let end = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad(format!("ADD {url}: not an HTTP answer")))?;
-    let head = String::from_utf8_lossy(&all[..end]).into_owned();
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(bad(format!(
-            "ADD {url}: the server answered {}",
-            head.lines().next().unwrap_or("")
-        )));
-    }
-    let body = all[end + 4..].to_vec();
-    if body.len() as u64 > MAX {
-        return Err(bad(format!("ADD {url}: larger than 1 GiB")));
-    }
+    let size = file.stream_position().map_err(sys)?;
+    file.rewind().map_err(sys)?;
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
     let name = path
-        .split('?')
-        .next()
-        .unwrap_or("")
+        .split_once('/')
+        .map_or("", |(_, p)| p)
         .rsplit('/')
         .find(|s| !s.is_empty())
         .unwrap_or("index.html")
         .to_string();
-    Ok((body, name))
+    Ok(Fetched { file, size, name })
 }
 
 /// Is this file a tar archive (plain, gzip or zstd) that `ADD` unpacks?
@@ -477,7 +456,7 @@ struct Sources<'a> {
     /// Paths in the source root (or URLs), in order.
     sources: &'a [(String, bool)],
     /// The bodies of the URLs among them.
-    fetched: &'a [Option<(Vec<u8>, String)>],
+    fetched: &'a [Option<Fetched>],
     /// Here-documents: (name, body).
     heredocs: &'a [(String, String)],
     src_root: &'a OwnedFd,
@@ -498,13 +477,15 @@ impl Sources<'_> {
         let mut kinds = Vec::new();
         let mut archives = Vec::new();
         for ((src, _), fetched) in self.sources.iter().zip(self.fetched) {
-            if let Some((data, name)) = fetched {
+            if let Some(f) = fetched {
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o600);
-                h.set_size(data.len() as u64);
+                h.set_size(f.size);
                 h.set_mtime(0);
-                tar.append_data(&mut h, single.unwrap_or(name), &data[..])
+                let mut body = &f.file;
+                body.rewind().map_err(sys)?;
+                tar.append_data(&mut h, single.unwrap_or(&f.name), body.take(f.size))
                     .map_err(sys)?;
                 kinds.push("file");
                 continue;
@@ -1468,9 +1449,15 @@ impl Engine {
             dest_raw.ends_with('/') || dest_raw.ends_with("/.") || dest_raw == "." || n_sources > 1;
 
         // URLs are fetched once; heredocs expanded once.
-        let mut fetched: Vec<Option<(Vec<u8>, String)>> = Vec::new();
+        // Into the data root's build directory (root's only), not /tmp.
+        let spool = self.data_root.join("build");
+        let mut fetched: Vec<Option<Fetched>> = Vec::new();
         for (src, is_url) in &sources {
-            fetched.push(if *is_url { Some(fetch_url(src)?) } else { None });
+            fetched.push(if *is_url {
+                Some(fetch_url(src, &spool)?)
+            } else {
+                None
+            });
         }
         let heredocs: Vec<(String, String)> = spec
             .heredocs

@@ -1439,7 +1439,10 @@ impl Engine {
             State::Running(pid, false) => Some(pid),
             _ => None,
         };
-        let mut frozen = o.pause && running.is_some();
+        // A rootless daemon without cgroups has no freezer: the layer is
+        // read unfrozen, as dockerd, whose commit ignores a failed pause,
+        // does on such hosts.
+        let mut frozen = o.pause && running.is_some() && !crate::rootless::without_cgroups();
         if frozen {
             std::fs::write(&mark, "").map_err(|e| {
                 EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))

@@ -17,6 +17,7 @@ pub mod perms;
 pub mod pull;
 pub mod push;
 pub mod rootfile;
+pub mod rootless;
 pub mod spec;
 pub mod time;
 pub mod update;
@@ -57,6 +58,9 @@ pub struct Engine {
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
     pub dns_servers: Vec<std::net::SocketAddr>,
+    /// How published ports reach the host when the daemon's network
+    /// namespace is not the host's (rootless); `None` as root.
+    pub port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
     /// Daemon-wide settings of containers' networking (`dns-search`,
     /// `dns-opts`, `host-gateway-ip`).
     pub net_options: network::NetOptions,
@@ -93,6 +97,7 @@ impl Engine {
             net_state: Default::default(),
             dns: None,
             dns_servers: Vec::new(),
+            port_driver: None,
             net_options: Default::default(),
         })
     }

@@ -79,11 +79,48 @@ pub fn parse_key(key: &str) -> Option<(u16, Proto)> {
 /// when it is taken. An IPv6 address is held for IPv6 only (`IPV6_V6ONLY`),
 /// so that `0.0.0.0:P` and `[::]:P` are two reservations, as Docker's.
 pub fn reserve(proto: Proto, host_ip: Option<IpAddr>, port: u16) -> Result<(OwnedFd, u16), String> {
+    bind(proto, host_ip, port, false)
+}
+
+/// [`reserve`] for a socket that will listen (a userland forwarder's):
+/// `SO_REUSEADDR` lets it bind over connections of an earlier listener
+/// still in `TIME_WAIT`, as every server does; a port another socket
+/// holds is still refused.
+pub fn reserve_to_listen(
+    proto: Proto,
+    host_ip: Option<IpAddr>,
+    port: u16,
+) -> Result<(OwnedFd, u16), String> {
+    bind(proto, host_ip, port, proto == Proto::Tcp)
+}
+
+fn bind(
+    proto: Proto,
+    host_ip: Option<IpAddr>,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
     match host_ip {
-        Some(IpAddr::V6(ip)) => reserve6(proto, ip, port),
-        Some(IpAddr::V4(ip)) => reserve4(proto, ip, port),
-        None => reserve4(proto, Ipv4Addr::UNSPECIFIED, port),
+        Some(IpAddr::V6(ip)) => reserve6(proto, ip, port, reuse_addr),
+        Some(IpAddr::V4(ip)) => reserve4(proto, ip, port, reuse_addr),
+        None => reserve4(proto, Ipv4Addr::UNSPECIFIED, port, reuse_addr),
     }
+}
+
+/// Sets a boolean socket option (best effort: a socket without it still
+/// works, only less well).
+fn set_flag(fd: &OwnedFd, level: i32, name: i32) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid int option of its size on an open socket we own.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw const one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 fn socket_type(proto: Proto) -> i32 {
@@ -93,7 +130,12 @@ fn socket_type(proto: Proto) -> i32 {
     }
 }
 
-fn reserve6(proto: Proto, ip: Ipv6Addr, port: u16) -> Result<(OwnedFd, u16), String> {
+fn reserve6(
+    proto: Proto,
+    ip: Ipv6Addr,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
     // SAFETY: socket(2) with constant arguments returns a new fd or -1.
     let raw = unsafe { libc::socket(libc::AF_INET6, socket_type(proto) | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
@@ -104,17 +146,10 @@ fn reserve6(proto: Proto, ip: Ipv6Addr, port: u16) -> Result<(OwnedFd, u16), Str
     }
     // SAFETY: raw was just returned by socket(2) and is owned by no one else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let one: libc::c_int = 1;
-    // SAFETY: a valid int option of its size on an open socket.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_V6ONLY,
-            (&raw const one).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
+    set_flag(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY);
+    if reuse_addr {
+        set_flag(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR);
+    }
     let mut sa = libc::sockaddr_in6 {
         sin6_family: libc::AF_INET6 as libc::sa_family_t,
         sin6_port: port.to_be(),
@@ -145,7 +180,12 @@ fn reserve6(proto: Proto, ip: Ipv6Addr, port: u16) -> Result<(OwnedFd, u16), Str
     Ok((fd, u16::from_be(sa.sin6_port)))
 }
 
-fn reserve4(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), String> {
+fn reserve4(
+    proto: Proto,
+    ip: Ipv4Addr,
+    port: u16,
+    reuse_addr: bool,
+) -> Result<(OwnedFd, u16), String> {
     let typ = socket_type(proto);
     // SAFETY: socket(2) with constant arguments returns a new fd or -1.
     let raw = unsafe { libc::socket(libc::AF_INET, typ | libc::SOCK_CLOEXEC, 0) };
@@ -157,6 +197,26 @@ fn reserve4(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), Str
     }
     // SAFETY: raw was just returned by socket(2) and is owned by no one else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    if reuse_addr {
+        let one: libc::c_int = 1;
+        // SAFETY: fd is a socket we own; `one` is a c_int alive for the call
+        // and its size is passed with it.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&raw const one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(format!(
+                "SO_REUSEADDR for port {port}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     let mut sa = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),

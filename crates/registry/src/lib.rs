@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod endpoint;
 pub mod error;
+pub mod fetch;
 pub mod manifest;
 pub mod search;
 pub mod session;

@@ -27,6 +27,42 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a body may stall between two chunks.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Makes a TCP connection to a host and port, blocking: how a daemon whose
+/// threads are not in the host's network namespace (rootless berthd) still
+/// reaches registries from the host's, loopback registries included.
+pub type Dialer = fn(&str, u16) -> std::io::Result<std::net::TcpStream>;
+
+static DIALER: OnceLock<Dialer> = OnceLock::new();
+
+/// Makes every later connection (registries, and the builder's `ADD`
+/// through [`connect_blocking`]) through `dialer`. Set once, at start.
+pub fn set_dialer(dialer: Dialer) {
+    let _ = DIALER.set(dialer);
+}
+
+/// A connection to `host:port`, through the dialer if one is set.
+pub async fn dial(host: &str, port: u16) -> std::io::Result<TcpStream> {
+    match DIALER.get() {
+        None => TcpStream::connect((host, port)).await,
+        Some(d) => {
+            let (d, host) = (*d, host.to_string());
+            let s = tokio::task::spawn_blocking(move || d(&host, port))
+                .await
+                .map_err(std::io::Error::other)??;
+            s.set_nonblocking(true)?;
+            TcpStream::from_std(s)
+        }
+    }
+}
+
+/// A blocking connection to `host:port`, through the dialer if one is set.
+pub fn connect_blocking(host: &str, port: u16) -> std::io::Result<std::net::TcpStream> {
+    match DIALER.get() {
+        None => std::net::TcpStream::connect((host, port)),
+        Some(d) => d(host, port),
+    }
+}
+
 /// How to check the server's certificate.
 #[derive(Debug, Clone)]
 pub enum Tls {
@@ -182,7 +218,7 @@ pub async fn send(
         .to_string();
     let https = uri.scheme_str() == Some("https");
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port)))
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, dial(&host, port))
         .await
         .map_err(|_| fail("dial tcp: i/o timeout".into()))?
         .map_err(|e| fail(format!("dial tcp {host}:{port}: {e}")))?;

@@ -21,6 +21,7 @@ pub mod spec;
 pub mod state;
 pub mod time;
 pub mod trace;
+pub mod userns;
 
 pub use container::{create::now_rfc3339, CreateOptions, ExecOptions, Runtime};
 pub use error::{Error, Kind, Result};

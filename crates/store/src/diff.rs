@@ -26,8 +26,9 @@ use crate::walk::{self, kind, Descend};
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 /// Name of the opaque-directory marker in a layer tar.
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
-/// The xattr overlayfs marks an opaque directory with.
-pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The xattr overlayfs marks an opaque directory with (as root; a rootless
+/// daemon's overlays use `user.overlay.opaque`, see [`crate::userns`]).
+pub const OPAQUE_XATTR: &str = crate::userns::TRUSTED_OPAQUE;
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,7 @@ fn is_whiteout(st: &FileStat) -> bool {
 fn is_opaque(fd: &OwnedFd) -> bool {
     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
     matches!(
-        rustix::fs::getxattr(path.as_str(), OPAQUE_XATTR, &mut [0u8; 4]),
+        rustix::fs::getxattr(path.as_str(), crate::userns::opaque_xattr(), &mut [0u8; 4]),
         Ok(1)
     )
 }
@@ -189,10 +190,14 @@ fn append_node<W: Write>(
         h.set_gid(0);
         return b.append_data(&mut h, dir.join(wh), io::empty());
     }
-    // overlayfs' own bookkeeping is not part of the layer.
+    // overlayfs' own bookkeeping is not part of the layer (`user.` in a
+    // user namespace, where the overlay is mounted with `userxattr`).
+    let userns = crate::userns::in_user_namespace();
     let x: Vec<(String, Vec<u8>)> = walk::xattrs(n.fd)?
         .into_iter()
-        .filter(|(k, _)| !k.starts_with("trusted.overlay."))
+        .filter(|(k, _)| {
+            !(k.starts_with("trusted.overlay.") || userns && k.starts_with("user.overlay."))
+        })
         .collect();
     if !x.is_empty() {
         let keys: Vec<(String, &[u8])> = x

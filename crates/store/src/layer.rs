@@ -79,7 +79,9 @@ pub enum LayerError {
 /// Options of [`unpack`].
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Refuse device nodes (and whiteouts need the xattr form; not done yet).
+    /// Unpacking in a user namespace (rootless): device nodes are skipped
+    /// and opaque directories get `user.overlay.opaque`. The default is
+    /// whether this process runs in one ([`crate::userns`]).
     pub rootless: bool,
     /// Entry limit ([`MAX_ENTRIES`] by default).
     pub max_entries: u64,
@@ -96,7 +98,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            rootless: false,
+            rootless: crate::userns::in_user_namespace(),
             max_entries: MAX_ENTRIES,
             max_bytes: MAX_BYTES,
             max_dir_bookkeeping: MAX_DIR_BOOKKEEPING,
@@ -432,16 +434,16 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         let kind = entry.kind();
         // Whiteouts.
         if name.as_bytes() == OPAQUE_MARKER.as_bytes() {
-            rustix::fs::fsetxattr(&parent, OPAQUE_XATTR, b"y", rustix::fs::XattrFlags::empty())
+            let xattr = if opts.rootless {
+                crate::userns::USER_OPAQUE
+            } else {
+                OPAQUE_XATTR
+            };
+            rustix::fs::fsetxattr(&parent, xattr, b"y", rustix::fs::XattrFlags::empty())
                 .map_err(|e| bad(format!("opaque xattr: {e}")))?;
             continue;
         }
         if let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            if opts.rootless {
-                return Err(bad(
-                    "whiteouts need root (rootless unpacking is not done yet)".into(),
-                ));
-            }
             let hidden = Path::new(OsStr::from_bytes(hidden));
             if remove_existing(&parent, hidden) {
                 dirs_open.forget();
@@ -546,9 +548,11 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
                 continue; // shares the target's metadata
             } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
                 if opts.rootless && !kind.is_fifo() {
-                    return Err(bad(
-                        "device nodes are refused when unpacking rootless".into()
-                    ));
+                    // A user namespace cannot make device nodes: skipped, as
+                    // Docker rootless skips them ("skipping device nodes in
+                    // a userns", moby's pkg/archive); a container gets its
+                    // /dev from the runtime anyway.
+                    continue;
                 }
                 let sflag = if kind.is_character_special() {
                     SFlag::S_IFCHR
@@ -575,7 +579,14 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
             Some(gid),
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .map_err(|e| bad(format!("chown: {e}")))?;
+        .map_err(|e| match e {
+            // The id has no mapping in this user namespace.
+            Errno::EINVAL if opts.rootless => bad(format!(
+                "chown to {uid}:{gid}: the id is outside this user namespace's range \
+                 (the user's ranges in /etc/subuid and /etc/subgid are too small for this image)"
+            )),
+            e => bad(format!("chown: {e}")),
+        })?;
         if !kind.is_symlink() {
             fchmodat(
                 parent.as_fd(),

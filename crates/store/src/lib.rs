@@ -13,6 +13,7 @@ pub mod mount;
 pub mod reference;
 pub mod store;
 pub mod tree;
+pub mod userns;
 
 pub use store::{ImportOptions, Store, StoreError};
 pub mod archive;

@@ -78,7 +78,15 @@ impl Overlay<'_> {
         // copy-ups), no redirect_dir (renamed directories), no index.
         fsconfig_set_string(fs.as_fd(), "index", "off")?;
         fsconfig_set_string(fs.as_fd(), "metacopy", "off")?;
-        fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
+        if crate::userns::in_user_namespace() {
+            // In a user namespace overlayfs keeps whiteouts' opaque marks in
+            // `user.overlay.*` (see `crate::userns`); there it refuses
+            // `redirect_dir=off` (which may follow) and wants `nofollow`.
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), "userxattr")?;
+            fsconfig_set_string(fs.as_fd(), "redirect_dir", "nofollow")?;
+        } else {
+            fsconfig_set_string(fs.as_fd(), "redirect_dir", "off")?;
+        }
         fsconfig_create(fs.as_fd())?;
         let attrs = if self.upper.is_some() {
             MountAttrFlags::empty()
@@ -111,10 +119,12 @@ impl Overlay<'_> {
             .iter()
             .map(|p| text(p))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut data = format!(
-            "lowerdir={},index=off,metacopy=off,redirect_dir=off",
-            lower.join(":")
-        );
+        let mut data = format!("lowerdir={},index=off,metacopy=off", lower.join(":"));
+        if crate::userns::in_user_namespace() {
+            data.push_str(",userxattr,redirect_dir=nofollow");
+        } else {
+            data.push_str(",redirect_dir=off");
+        }
         if let Some((upper, work)) = self.upper {
             data.push_str(&format!(
                 ",upperdir={},workdir={}",

@@ -244,7 +244,7 @@ async fn pull_base(
         sink_lines
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(super::images::progress_json(&p));
+            .push(crate::daemon::images::progress_json(&p));
     });
     plan.run(sink).await?;
     let out = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));

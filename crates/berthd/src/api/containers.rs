@@ -11,13 +11,14 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use models::container::{CreateBody, CreateResponse, PathStat, PruneReport, WaitResponse};
+use models::container::{CreateBody, PathStat, WaitResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::query::Query;
 use super::ws;
 use super::{blocking, json, ApiError, Body};
-use crate::phases::Phase;
+use crate::daemon::containers;
+use crate::daemon::phases::Phase;
 use crate::Daemon;
 
 /// Largest create body: a container's config is a few KiB.
@@ -42,7 +43,7 @@ fn tty(c: &engine::containers::ContainerRecord) -> bool {
     c.config.config.tty
 }
 
-/// `POST /containers/create?name=`.
+/// `POST /containers/create?name=&platform=`.
 pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Body>, ApiError> {
     let bytes = http_body_util::Limited::new(body, MAX_CREATE_BODY as usize)
         .collect()
@@ -54,113 +55,30 @@ pub async fn create(d: &Daemon, q: &Query, body: Incoming) -> Result<Response<Bo
         })?
         .to_bytes();
     let body: CreateBody = super::decode(&bytes)?;
-    let name = q.get("name").to_string();
-    let e = d.engine.clone();
-    let created = crate::now_rfc3339();
-    let platform = q.get("platform").to_string();
-    let (id, warnings) = blocking(move || {
-        e.check_platform(&body.config.image, &platform)?;
-        e.container_create_warned(Some(&name), body, created)
-    })
-    .await?;
-    event(d, &id, "create", vec![]).await;
-    Ok(json(StatusCode::CREATED, &CreateResponse { id, warnings }))
+    let (name, platform) = (q.get("name").to_string(), q.get("platform").to_string());
+    let created = containers::create(d, name, platform, body).await?;
+    Ok(json(StatusCode::CREATED, &created))
 }
 
-/// `POST /containers/{id}/start`: a user start (it clears an earlier
-/// user stop and the restart count); a monitor task follows the container.
+/// `POST /containers/{id}/start` (204, or 304 when it runs already).
 pub async fn start(d: &Arc<Daemon>, name: String) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let c = blocking(move || e.find_container(&name)).await?;
-    if let engine::containers::State::Running(..) = d.engine.state(&c) {
-        return Ok(super::empty(StatusCode::NOT_MODIFIED));
-    }
-    start_and_monitor(d, c, true).await?;
-    Ok(super::empty(StatusCode::NO_CONTENT))
-}
-
-/// Starts a container and spawns its monitor.
-pub async fn start_and_monitor(
-    d: &Arc<Daemon>,
-    c: engine::containers::ContainerRecord,
-    by_user: bool,
-) -> Result<(), ApiError> {
-    let id = c.id.clone();
-    start_container(d, c, by_user).await?;
-    tokio::spawn(crate::monitor::watch(d.clone(), id));
-    Ok(())
-}
-
-/// Starts a container. A user start forgets an earlier user stop; a failed
-/// start of an `--rm` container removes it (Docker's CLI waits for that
-/// before it reports the error).
-pub async fn start_container(
-    d: &Arc<Daemon>,
-    c: engine::containers::ContainerRecord,
-    by_user: bool,
-) -> Result<(), ApiError> {
-    let e = d.engine.clone();
-    let shim = d.shim.clone();
-    let now = crate::now_rfc3339();
-    let c2 = c.clone();
-    let attached = d.phases.shim_waiters(&c.id);
-    let started = blocking(move || {
-        if by_user {
-            e.mark(&c2.id, |r| {
-                r.stopped_by_user = false;
-                r.restart_count = 0;
-            })?;
-        }
-        match e.container_start(&c2.id, &shim, now, attached) {
-            Ok(()) => Ok(Ok(())),
-            Err(err) => {
-                let auto = c2.config.host_config.auto_remove;
-                let removed = auto && e.container_remove(&c2.id, true, true).is_ok();
-                Ok(Err((err, removed)))
-            }
-        }
-    })
-    .await?;
-    match started {
-        Ok(()) => {
-            d.phases.publish(&c.id, Phase::Running);
-            d.events.container(&c, "start", &[]);
-            crate::health::watch(d, &c);
-        }
-        Err((err, removed)) => {
-            if removed {
-                d.phases.publish(&c.id, Phase::Removed(None));
-            }
-            return Err(err.into());
-        }
-    }
-    Ok(())
-}
-
-/// `POST /containers/{id}/stop?t=&signal=` (204, or 304 when not running).
-pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let t = timeout(q)?;
-    let signal = q.get("signal").to_string();
-    let stopped = blocking(move || {
-        let c = e.find_container(&name)?;
-        e.mark(&c.id, |r| r.stopped_by_user = true)?;
-        e.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&c.id);
-        e.container_stop(&c.id, Some(&signal), t).map(|s| (s, c.id))
-    })
-    .await?;
-    let (stopped, id) = stopped;
-    if stopped {
-        event(d, &id, "stop", vec![]).await;
-    }
-    Ok(super::empty(if stopped {
+    Ok(super::empty(if containers::start(d, name).await? {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_MODIFIED
     }))
+}
+
+/// `POST /containers/{id}/stop?t=&signal=` (204, or 304 when not running).
+pub async fn stop(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let (t, signal) = (timeout(q)?, q.get("signal").to_string());
+    Ok(super::empty(
+        if containers::stop(d, name, signal, t).await? {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::NOT_MODIFIED
+        },
+    ))
 }
 
 fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
@@ -175,70 +93,26 @@ fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
 
 /// `POST /containers/{id}/restart?t=&signal=`.
 pub async fn restart(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let t = timeout(q)?;
-    let signal = q.get("signal").to_string();
-    let c = blocking(move || {
-        let c = e.find_container(&name)?;
-        // Stopped by us on the user's behalf: the monitor must not restart it.
-        e.mark(&c.id, |r| r.stopped_by_user = true)?;
-        e.container_stop(&c.id, Some(&signal), t)?;
-        e.container_release(&c);
-        Ok(c)
-    })
-    .await?;
-    let id = c.id.clone();
-    start_and_monitor(d, c, true).await?;
-    event(d, &id, "restart", vec![]).await;
+    let (t, signal) = (timeout(q)?, q.get("signal").to_string());
+    containers::restart(d, name, signal, t).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /containers/{id}/kill?signal=`.
 pub async fn kill(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let signal = q.get("signal").to_string();
-    let killed = blocking(move || {
-        let c = e.find_container(&name)?;
-        let sig = if signal.is_empty() {
-            "KILL".to_string()
-        } else {
-            signal
-        };
-        // Docker counts a kill with SIGKILL (or the default) as a user stop.
-        if matches!(sig.to_ascii_uppercase().as_str(), "KILL" | "SIGKILL" | "9") {
-            e.mark(&c.id, |r| r.stopped_by_user = true)?;
-        }
-        e.container_kill(&c.id, &sig).map(|()| (c.id, sig))
-    })
-    .await?;
-    let (id, sig) = killed;
-    let number = engine::containers::signal_number(&sig).map_or(sig, |n| n.to_string());
-    event(d, &id, "kill", vec![("signal", number)]).await;
+    containers::kill(d, name, q.get("signal").to_string()).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /containers/{id}/pause` and `/unpause`.
 pub async fn pause(d: &Daemon, name: String, pause: bool) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let n = name.clone();
-    blocking(move || e.container_pause(&n, pause)).await?;
-    event(d, &name, if pause { "pause" } else { "unpause" }, vec![]).await;
+    containers::pause(d, name, pause).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /containers/{id}/rename?name=`.
 pub async fn rename(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let new = q.get("name").to_string();
-    let (old, n) = (name.clone(), new.clone());
-    blocking(move || e.container_rename(&name, &n)).await?;
-    event(
-        d,
-        &new,
-        "rename",
-        vec![("oldName", format!("/{}", old.trim_start_matches('/')))],
-    )
-    .await;
+    containers::rename(d, name, q.get("name").to_string()).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -247,55 +121,21 @@ pub async fn rename(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
 /// starts the container); the body when the condition is met, from the
 /// phases the monitor and removals publish.
 pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let c = blocking(move || e.find_container(&name)).await?;
     let condition = match q.get("condition") {
-        "" | "not-running" => Condition::NotRunning,
-        "next-exit" => Condition::NextExit,
-        "removed" => Condition::Removed,
+        "" | "not-running" => containers::Condition::NotRunning,
+        "next-exit" => containers::Condition::NextExit,
+        "removed" => containers::Condition::Removed,
         other => {
             return Err(ApiError::bad_request(format!(
                 "invalid condition: {other:?}"
             )))
         }
     };
-    // Subscribed before the state is read: nothing published after it is missed.
-    let mut rx = d.phases.subscribe(&c.id);
-    let e = d.engine.clone();
-    let c2 = c.clone();
-    let (state, exists) =
-        blocking(move || Ok((e.state(&c2), e.find_container(&c2.id).is_ok()))).await?;
+    let exited = containers::wait(d, name, condition).await?;
     let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(1);
     tokio::spawn(async move {
-        let mut last = match state {
-            engine::containers::State::Exited(code, _) => Some(code),
-            _ => None,
-        };
-        let running = matches!(state, engine::containers::State::Running(..));
-        let mut done = match condition {
-            Condition::NotRunning => !running || !exists,
-            Condition::Removed | Condition::NextExit => !exists,
-        };
-        while !done {
-            let changed = rx.changed().await;
-            let phase = rx.borrow_and_update().clone();
-            match phase {
-                Phase::Exited(code) => {
-                    last = Some(code);
-                    done = condition != Condition::Removed;
-                }
-                Phase::Removed(code) => {
-                    last = code.or(last);
-                    done = true;
-                }
-                _ => {}
-            }
-            if changed.is_err() {
-                break;
-            }
-        }
         let v = WaitResponse {
-            status_code: i64::from(last.unwrap_or(0)),
+            status_code: exited.await,
             error: None,
         };
         let line = serde_json::to_string(&v).unwrap_or_default();
@@ -308,13 +148,6 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(r)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Condition {
-    NotRunning,
-    NextExit,
-    Removed,
 }
 
 /// What `logs` and `attach` read from the log.
@@ -693,7 +526,7 @@ async fn follow_shim(
     d: &Arc<Daemon>,
     c: &engine::containers::ContainerRecord,
     o: &LogOptions,
-    waiting: crate::phases::Attached,
+    waiting: crate::daemon::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,
     joined: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -842,24 +675,9 @@ async fn feed_stdin(
     how
 }
 
-/// `DELETE /containers/{id}`.
+/// `DELETE /containers/{id}?force=&v=`.
 pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
-    let force = q.flag("force");
-    let volumes = q.flag("v");
-    let e = d.engine.clone();
-    let (c, code) = blocking(move || {
-        let c = e.find_container(&name)?;
-        let code = e.exit_code(&c);
-        e.container_remove(&c.id, force, volumes)?;
-        Ok((c, code.or_else(|| force.then_some(137))))
-    })
-    .await?;
-    d.phases.publish(&c.id, Phase::Removed(code));
-    d.health
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&c.id);
-    d.events.container(&c, "destroy", &[]);
+    containers::remove(d, name, q.flag("force"), q.flag("v")).await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
@@ -876,16 +694,11 @@ pub async fn remove_link(
 
 /// `GET /containers/{id}/json`.
 pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
-    let e = d.engine.clone();
-    let mut v = blocking(move || e.container_inspect(&name)).await?;
-    crate::health::annotate_inspect(d, &mut v);
-    Ok(json(StatusCode::OK, &v))
+    Ok(json(StatusCode::OK, &containers::inspect(d, name).await?))
 }
 
 /// `GET /containers/json?all=&limit=&size=&filters=`.
 pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    let all = q.flag("all");
-    let size = q.flag("size");
     let limit = match q.get("limit") {
         "" => None,
         l => match l.parse::<i64>() {
@@ -898,20 +711,8 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
             }
         },
     };
-    let filters = q.go_filters()?;
-    let health = filters.get("health").to_vec();
-    let e = d.engine.clone();
-    let mut list = blocking(move || e.container_list(all, limit, size, &filters)).await?;
-    if !health.is_empty() {
-        // The health states are the daemon's: a container without a
-        // healthcheck is `none`, as Docker's.
-        let map = d.health.lock().unwrap_or_else(|p| p.into_inner());
-        list.retain(|c| {
-            let state = map.get(&c.id).map_or("none", |h| h.status.as_str());
-            health.iter().any(|h| h == state)
-        });
-    }
-    crate::health::annotate_list(d, &mut list);
+    let (all, size, filters) = (q.flag("all"), q.flag("size"), q.go_filters()?);
+    let list = containers::list(d, all, limit, size, filters).await?;
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -920,7 +721,7 @@ pub async fn export(d: &Daemon, name: String) -> Result<Response<Body>, ApiError
     let e = d.engine.clone();
     let n = name.clone();
     blocking(move || e.find_container(&n)).await?;
-    event(d, &name, "export", vec![]).await;
+    containers::event(d, &name, "export", vec![]).await;
     let e = d.engine.clone();
     super::stream_blocking("application/x-tar", move |w| e.container_export(&name, w)).await
 }
@@ -946,35 +747,15 @@ pub async fn commit(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         (r, "") => Some(r.to_string()),
         (r, t) => Some(format!("{r}:{t}")),
     };
-    let container = name.clone();
-    let (author, comment) = (q.get("author").to_string(), q.get("comment").to_string());
-    let comment_attr = comment.clone();
-    let changes = q.all("changes").to_vec();
-    let pause = q.get("pause") != "0" && q.get("pause") != "false";
-    let e = d.engine.clone();
-    let created = crate::now_rfc3339();
-    let id = blocking(move || {
-        let o = engine::containers::CommitOptions {
-            reference: reference.as_deref(),
-            author: &author,
-            comment: &comment,
-            changes: &changes,
-            pause,
-            created,
-        };
-        e.container_commit(&name, &o)
-    })
-    .await?;
-    event(d, &container, "commit", vec![("comment", comment_attr)]).await;
+    let o = containers::Commit {
+        reference,
+        author: q.get("author").to_string(),
+        comment: q.get("comment").to_string(),
+        changes: q.all("changes").to_vec(),
+        pause: q.get("pause") != "0" && q.get("pause") != "false",
+    };
+    let id = containers::commit(d, name, o).await?;
     Ok(json(StatusCode::CREATED, &models::image::IdResponse { id }))
-}
-
-/// Emits a container event; the record gives name, image and labels.
-pub async fn event(d: &Daemon, name: &str, action: &str, extra: Vec<(&'static str, String)>) {
-    let (e, n) = (d.engine.clone(), name.to_string());
-    if let Ok(Ok(c)) = tokio::task::spawn_blocking(move || e.find_container(&n)).await {
-        d.events.container(&c, action, &extra);
-    }
 }
 
 /// `POST /containers/prune?filters=`: every stopped container (`label`,
@@ -990,47 +771,14 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         .get("until")
         .and_then(|v| v.first())
         .map(|u| {
-            crate::events::parse_time(u)
+            crate::daemon::events::parse_time(u)
                 .ok_or_else(|| ApiError::bad_request(format!("invalid until: {u:?}")))
         })
         .transpose()?;
     let labels = filters.get("label").cloned().unwrap_or_default();
-    let e = d.engine.clone();
-    let (deleted, space) = blocking(move || {
-        let mut pairs = vec![("status", "exited"), ("status", "created")];
-        pairs.extend(labels.iter().map(|l| ("label", l.as_str())));
-        let list = engine::filters::Filters::from_pairs(&pairs);
-        let mut deleted = Vec::new();
-        let mut space = 0u64;
-        for c in e.container_list(true, None, true, &list)? {
-            if until.is_some_and(|u| c.created as f64 > u) {
-                continue;
-            }
-            if e.container_remove(&c.id, false, false).is_ok() {
-                space += u64::try_from(c.size_rw).unwrap_or(0);
-                deleted.push(c.id);
-            }
-        }
-        Ok((deleted, space))
-    })
-    .await?;
-    for id in &deleted {
-        d.phases.publish(id, Phase::Removed(None));
-        d.events
-            .emit("container", "destroy", id, Default::default());
-    }
-    d.events.emit(
-        "container",
-        "prune",
-        "",
-        std::collections::BTreeMap::from([("reclaimed".to_string(), space.to_string())]),
-    );
     Ok(json(
         StatusCode::OK,
-        &PruneReport {
-            containers_deleted: (!deleted.is_empty()).then_some(deleted),
-            space_reclaimed: space,
-        },
+        &containers::prune(d, until, labels).await?,
     ))
 }
 
@@ -1175,7 +923,7 @@ pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response
     let e = d.engine.clone();
     let n = name.clone();
     let warnings = blocking(move || e.container_update(&n, value)).await?;
-    event(d, &name, "update", vec![]).await;
+    containers::event(d, &name, "update", vec![]).await;
     Ok(json(
         StatusCode::OK,
         &models::container::UpdateResponse {

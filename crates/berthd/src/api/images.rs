@@ -9,13 +9,13 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
-use models::image::DeleteResponse;
-use models::progress::{Message, Progress};
+use models::progress::Message;
 use models::system::AuthResponse;
 use store::reference::Reference;
 
 use super::query::Query;
 use super::{blocking, json, ApiError, Body};
+use crate::daemon::images;
 use crate::Daemon;
 
 /// Largest request body spooled to disk (an image archive): 64 GiB.
@@ -160,7 +160,7 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     // `until` a time.
     let mut until: Option<f64> = None;
     for u in f.get("until") {
-        let t = crate::events::parse_time(u).ok_or_else(|| {
+        let t = crate::daemon::events::parse_time(u).ok_or_else(|| {
             ApiError::bad_request(format!("invalid value for 'until' filter: {u:?}"))
         })?;
         until = Some(until.map_or(t, |x: f64| x.min(t)));
@@ -276,7 +276,7 @@ pub async fn tag(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, 
     } else {
         format!("{repo}:{tag}")
     };
-    image_event(d, &name, "tag", &engine::images::familiar(&full)).await;
+    images::event(d, &name, "tag", &engine::images::familiar(&full)).await;
     Ok(super::empty(StatusCode::CREATED))
 }
 
@@ -285,7 +285,7 @@ pub async fn remove(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     let (force, noprune) = (q.flag("force"), q.flag("noprune"));
     let e = d.engine.clone();
     let items = blocking(move || e.image_remove(&name, force, noprune)).await?;
-    removal_events(d, &items);
+    images::removal_events(d, &items);
     Ok(json(StatusCode::OK, &items))
 }
 
@@ -299,7 +299,7 @@ pub async fn prune(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
     let e = d.engine.clone();
     let report = blocking(move || e.image_prune(all)).await?;
     if let Some(items) = &report.images_deleted {
-        removal_events(d, items);
+        images::removal_events(d, items);
     }
     Ok(json(StatusCode::OK, &report))
 }
@@ -319,7 +319,7 @@ pub async fn load(d: &Daemon, body: Incoming) -> Result<Response<Body>, ApiError
             .strip_prefix("Loaded image: ")
             .or_else(|| l.strip_prefix("Loaded image ID: "))
             .unwrap_or(l);
-        image_event(d, name, "load", name).await;
+        images::event(d, name, "load", name).await;
     }
     let messages: Vec<_> = lines
         .iter()
@@ -379,42 +379,8 @@ pub async fn create(
         )
     })
     .await?;
-    image_event(d, &id, "import", &id).await;
+    images::event(d, &id, "import", &id).await;
     Ok(json_lines(&[Message::status(id)]))
-}
-
-/// Emits an image event: `ID` the image id, `name` what the user named.
-pub async fn image_event(d: &Daemon, image: &str, action: &str, name: &str) {
-    let (e, i) = (d.engine.clone(), image.to_string());
-    let id = tokio::task::spawn_blocking(move || e.image_inspect(&i).ok().map(|v| v.id))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| image.to_string());
-    let attrs = std::collections::BTreeMap::from([("name".to_string(), name.to_string())]);
-    d.events.emit("image", action, &id, attrs);
-}
-
-/// `untag` and `delete` events for what `rmi` or prune did.
-fn removal_events(d: &Daemon, items: &[DeleteResponse]) {
-    for item in items {
-        if let Some(t) = Some(item.untagged.as_str()).filter(|t| !t.is_empty()) {
-            d.events.emit(
-                "image",
-                "untag",
-                t,
-                std::collections::BTreeMap::from([("name".to_string(), t.to_string())]),
-            );
-        }
-        if let Some(id) = Some(item.deleted.as_str()).filter(|t| !t.is_empty()) {
-            d.events.emit(
-                "image",
-                "delete",
-                id,
-                std::collections::BTreeMap::from([("name".to_string(), id.to_string())]),
-            );
-        }
-    }
 }
 
 /// The reference a pull names: `fromImage` (which may carry a tag or
@@ -434,26 +400,14 @@ fn pull_reference(from: &str, tag: &str) -> Result<Reference, ApiError> {
     Reference::parse(&full).map_err(bad)
 }
 
-/// One progress message as Docker's JSON message.
-pub fn progress_json(p: &engine::pull::Progress) -> Message {
-    Message {
-        status: p.status.clone(),
-        id: p.id.clone().unwrap_or_default(),
-        progress_detail: p.detail.map(|(current, total)| Progress {
-            current: current as i64,
-            total: total as i64,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// `POST /images/create?fromImage=…`: resolves at the registry first (its
 /// failures get dockerd's status codes: 404 for a missing tag or a denied
 /// repository, 500 for missing or wrong credentials; see
 /// `engine::pull::registry_error`),
 /// then streams Docker's progress messages; a later failure is the last
-/// message, as `{"errorDetail":…,"error":…}`.
+/// message, as `{"errorDetail":…,"error":…}`. A client that goes away
+/// (ctrl-c of `docker pull`) stops the pull, as dockerd cancels it with
+/// the request's context.
 async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Response<Body>, ApiError> {
     let reference = pull_reference(q.get("fromImage"), q.get("tag"))?;
     let platform = registry::Platform::parse(q.get("platform"))
@@ -464,92 +418,14 @@ async fn pull(d: &Arc<Daemon>, q: &Query, registry_auth: &str) -> Result<Respons
     let all_tags = q.get("tag").is_empty()
         && Reference::parse(q.get("fromImage"))
             .is_ok_and(|r| r.tag.is_none() && r.digest.is_none());
-    let references = if all_tags {
-        let bare = Reference {
-            tag: None,
-            digest: None,
-            ..reference.clone()
-        };
-        let tags = d
-            .engine
-            .pull_tags(&d.registry, &bare, credentials.clone())
-            .await?;
-        if tags.is_empty() {
-            return Err(ApiError::not_found(format!(
-                "no tags found for {}",
-                bare.familiar_name()
-            )));
-        }
-        tags.into_iter()
-            .map(|t| Reference {
-                tag: Some(t),
-                ..bare.clone()
-            })
-            .collect()
-    } else {
-        vec![reference.clone()]
-    };
-    // Every manifest resolved before the stream starts, so that a failure
-    // there still gets its status code.
-    let mut plans = Vec::new();
-    for r in &references {
-        plans.push(
-            d.engine
-                .pull_prepare(&d.registry, r.clone(), &platform, credentials.clone())
-                .await?,
-        );
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let line = |v: Message| {
-        let mut b = serde_json::to_vec(&v).unwrap_or_default();
-        b.push(b'\n');
-        Bytes::from(b)
-    };
-    let sink_tx = tx.clone();
-    // With every tag, one `Status:` line at the end for the repository, as
-    // dockerd prints it.
-    let newer = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = newer.clone();
-    let sink: engine::pull::Sink = Arc::new(move |p| {
-        if all_tags && p.id.is_none() && p.status.starts_with("Status: ") {
-            if p.status.starts_with("Status: Downloaded") {
-                seen.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            return;
-        }
-        let _ = sink_tx.send(line(progress_json(&p)));
-    });
-    let daemon = d.clone();
-    let pulling = tokio::spawn(async move {
-        for (plan, r) in plans.into_iter().zip(references) {
-            match plan.run(sink.clone()).await {
-                Ok(id) => {
-                    image_event(&daemon, &id, "pull", &r.familiar()).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(line(Message::error(e.message)));
-                    return;
-                }
-            }
-        }
-        if all_tags {
-            let name = reference.familiar_name();
-            let status = if newer.load(std::sync::atomic::Ordering::Relaxed) {
-                format!("Status: Downloaded newer image for {name}")
-            } else {
-                format!("Status: Image is up to date for {name}")
-            };
-            let _ = tx.send(line(Message::status(status)));
-        }
-    });
+    let mut pulling = images::pull(d, reference, all_tags, platform, credentials).await?;
     let (mut btx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
-        while let Some(b) = rx.recv().await {
-            if btx.send_data(b).await.is_err() {
-                // The client went away (ctrl-c of `docker pull`): the pull
-                // stops, as dockerd cancels it with the request's context.
-                // Its downloads end early and their unpacks clean up.
-                pulling.abort();
+        while let Some(m) = pulling.messages.recv().await {
+            let mut b = serde_json::to_vec(&m).unwrap_or_default();
+            b.push(b'\n');
+            if btx.send_data(Bytes::from(b)).await.is_err() {
+                pulling.task.abort();
                 break;
             }
         }

@@ -75,19 +75,33 @@ impl ApiError {
     }
 }
 
+/// Docker's status for an error of `kind`: the one place where kinds
+/// become statuses.
+fn status(kind: engine::ErrorKind) -> StatusCode {
+    match kind {
+        engine::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        engine::ErrorKind::Conflict => StatusCode::CONFLICT,
+        engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
+        engine::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        engine::ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<engine::EngineError> for ApiError {
     fn from(e: engine::EngineError) -> ApiError {
-        let status = match e.kind {
-            engine::ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            engine::ErrorKind::Conflict => StatusCode::CONFLICT,
-            engine::ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-            engine::ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            engine::ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
-            engine::ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         ApiError {
-            status,
+            status: status(e.kind),
             message: e.message,
+        }
+    }
+}
+
+impl From<crate::daemon::Error> for ApiError {
+    fn from(e: crate::daemon::Error) -> ApiError {
+        ApiError {
+            status: status(e.kind()),
+            message: e.to_string(),
         }
     }
 }
@@ -96,10 +110,7 @@ impl From<engine::EngineError> for ApiError {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, engine::EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ApiError::internal(format!("engine task failed: {e}"))),
-    }
+    Ok(crate::daemon::blocking(f).await?)
 }
 
 /// An empty response.
@@ -336,10 +347,7 @@ pub async fn handle(
     if let Some(v) = version {
         q = q.with_version(version_tuple(v));
     }
-    if daemon.settings.log_level == "debug" {
-        let line = format!("berthd: {} {}\n", method, req.uri());
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-    }
+    tracing::debug!("{method} {}", req.uri());
     let attach = path
         .strip_prefix("/containers/")
         .and_then(|p| p.strip_suffix("/attach"))

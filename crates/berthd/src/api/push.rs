@@ -61,7 +61,7 @@ pub async fn push(
     };
     let sink_tx = tx.clone();
     let sink: engine::pull::Sink = Arc::new(move |p| {
-        let _ = sink_tx.send(line(super::images::progress_json(&p)));
+        let _ = sink_tx.send(line(crate::daemon::images::progress_json(&p)));
     });
     let daemon = d.clone();
     tokio::spawn(async move {

@@ -206,90 +206,91 @@ pub fn info(d: &Daemon) -> Response<Body> {
     // CLI warns about every limit `/info` says the host lacks.
     let cg = runtime::cgroups::probe::Support::probe();
     let sysctl_on = |p: &str| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "1");
-    json(
-        StatusCode::OK,
-        &Info {
-            id: d.id.clone(),
-            containers: running + paused + stopped,
-            containers_running: running,
-            containers_paused: paused,
-            containers_stopped: stopped,
-            images: d
-                .engine
-                .store()
-                .meta()
-                .images()
-                .map(|i| i.len())
-                .unwrap_or(0) as i64,
-            driver: "overlay2".into(),
-            driver_status: Some(vec![
-                ["Backing Filesystem".into(), "extfs".into()],
-                ["Supports d_type".into(), "true".into()],
-            ]),
-            docker_root_dir: d.settings.data_root.to_string_lossy().into_owned(),
-            logging_driver: "json-file".into(),
-            cgroup_driver: "cgroupfs".into(),
-            cgroup_version: cgroup_version.into(),
-            kernel_version: kernel(),
-            operating_system: "Linux".into(),
-            os_type: "linux".into(),
-            architecture: std::env::consts::ARCH.into(),
-            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
-            mem_total: mem as i64,
-            name: host,
-            server_version: env!("CARGO_PKG_VERSION").into(),
-            security_options: strings(&["name=seccomp,profile=builtin"]),
-            // `runc` and containerd's name for it are berth-runtime too
-            // (it takes runc's command line): clients that name Docker's
-            // default runtime (docker-py sends `runc`) get berth's.
-            runtimes: Some(
-                engine::spec::RUNTIMES
-                    .iter()
-                    .filter(|n| !n.is_empty())
-                    .map(|n| {
-                        let r = Runtime {
-                            path: "berth-runtime".into(),
-                            ..Default::default()
-                        };
-                        (n.to_string(), r)
-                    })
-                    .collect(),
-            ),
-            default_runtime: engine::spec::DEFAULT_RUNTIME.into(),
-            live_restore_enabled: true,
-            plugins: PluginsInfo {
-                volume: strings(&["local"]),
-                // Driver names: the `none` network's is `null`.
-                network: strings(&["bridge", "host", "null"]),
-                authorization: None,
-                log: strings(&["json-file", "local", "none"]),
-            },
-            swarm: SwarmInfo {
-                local_node_state: "inactive".into(),
-                ..Default::default()
-            },
-            memory_limit: cg.memory_limit,
-            swap_limit: cg.swap_limit,
-            cpu_cfs_period: cg.cpu_cfs,
-            cpu_cfs_quota: cg.cpu_cfs,
-            cpu_shares: cg.cpu_shares,
-            cpu_set: cg.cpuset,
-            pids_limit: cg.pids,
-            oom_kill_disable: cg.oom_kill_disable,
-            ipv4_forwarding: sysctl_on("/proc/sys/net/ipv4/ip_forward"),
-            bridge_nf_iptables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables"),
-            bridge_nf_ip6tables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
-            index_server_address: "https://index.docker.io/v1/".into(),
-            system_time: engine::time::now(),
-            // Go's nil slice when there is nothing to warn of.
-            warnings: None,
-            nfd: n_fd,
-            ngoroutines: n_threads,
-            os_version: os_version(),
-            registry_config: Some(registry_config(&d.settings.insecure_registries)),
+    let mut info = Info {
+        id: d.id.clone(),
+        containers: running + paused + stopped,
+        containers_running: running,
+        containers_paused: paused,
+        containers_stopped: stopped,
+        images: d
+            .engine
+            .store()
+            .meta()
+            .images()
+            .map(|i| i.len())
+            .unwrap_or(0) as i64,
+        driver: "overlay2".into(),
+        driver_status: Some(vec![
+            ["Backing Filesystem".into(), "extfs".into()],
+            ["Supports d_type".into(), "true".into()],
+        ]),
+        docker_root_dir: d.settings.data_root.to_string_lossy().into_owned(),
+        logging_driver: "json-file".into(),
+        cgroup_driver: "cgroupfs".into(),
+        cgroup_version: cgroup_version.into(),
+        kernel_version: kernel(),
+        operating_system: "Linux".into(),
+        os_type: "linux".into(),
+        architecture: std::env::consts::ARCH.into(),
+        ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as i64),
+        mem_total: mem as i64,
+        name: host,
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        security_options: strings(&["name=seccomp,profile=builtin"]),
+        // `runc` and containerd's name for it are berth-runtime too
+        // (it takes runc's command line): clients that name Docker's
+        // default runtime (docker-py sends `runc`) get berth's.
+        runtimes: Some(
+            engine::spec::RUNTIMES
+                .iter()
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    let r = Runtime {
+                        path: "berth-runtime".into(),
+                        ..Default::default()
+                    };
+                    (n.to_string(), r)
+                })
+                .collect(),
+        ),
+        default_runtime: engine::spec::DEFAULT_RUNTIME.into(),
+        live_restore_enabled: true,
+        plugins: PluginsInfo {
+            volume: strings(&["local"]),
+            // Driver names: the `none` network's is `null`.
+            network: strings(&["bridge", "host", "null"]),
+            authorization: None,
+            log: strings(&["json-file", "local", "none"]),
+        },
+        swarm: SwarmInfo {
+            local_node_state: "inactive".into(),
             ..Default::default()
         },
-    )
+        memory_limit: cg.memory_limit,
+        swap_limit: cg.swap_limit,
+        cpu_cfs_period: cg.cpu_cfs,
+        cpu_cfs_quota: cg.cpu_cfs,
+        cpu_shares: cg.cpu_shares,
+        cpu_set: cg.cpuset,
+        pids_limit: cg.pids,
+        oom_kill_disable: cg.oom_kill_disable,
+        ipv4_forwarding: sysctl_on("/proc/sys/net/ipv4/ip_forward"),
+        bridge_nf_iptables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables"),
+        bridge_nf_ip6tables: sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
+        index_server_address: "https://index.docker.io/v1/".into(),
+        system_time: engine::time::now(),
+        // Go's nil slice when there is nothing to warn of.
+        warnings: None,
+        nfd: n_fd,
+        ngoroutines: n_threads,
+        os_version: os_version(),
+        registry_config: Some(registry_config(&d.settings.insecure_registries)),
+        ..Default::default()
+    };
+    if d.engine.is_rootless() {
+        crate::rootless::info(&mut info);
+    }
+    json(StatusCode::OK, &info)
 }
 
 /// `POST /berth/system/check` (berth's own): verifies the store.
@@ -302,7 +303,7 @@ pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
 /// `GET /events?since=&until=&filters=`: past events from `since`, then
 /// live ones until `until` (or for ever), one JSON object per line.
 pub async fn events(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
-    use crate::events::{matches, parse_time, time_of};
+    use crate::daemon::events::{matches, parse_time, time_of};
     let filters: std::collections::BTreeMap<String, Vec<String>> =
         q.filters().into_iter().collect();
     for k in filters.keys() {

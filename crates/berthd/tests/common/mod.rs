@@ -158,9 +158,12 @@ impl Daemon {
             }
             None => Command::new(env!("CARGO_BIN_EXE_berthd")),
         };
-        cmd.envs(env.iter().map(|(k, v)| (k, v)))
-            .args(["--bridge", bridge, "--bip", bip])
-            .args(extra)
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        // A test's own `--bridge` (`none`) replaces the private one.
+        if !extra.iter().any(|a| a == "--bridge") {
+            cmd.args(["--bridge", bridge, "--bip", bip]);
+        }
+        cmd.args(extra)
             .arg("-H")
             .arg(format!("unix://{}", dir.join("berth.sock").display()))
             .arg("--data-root")

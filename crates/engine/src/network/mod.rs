@@ -40,7 +40,6 @@ pub use user::{IpamPool, NetworkCreate};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -65,7 +64,7 @@ pub struct NetContext {
 /// by container. One lock, so that the nftables table is written in order.
 #[derive(Debug, Default)]
 pub struct NetState {
-    held: HashMap<String, Vec<OwnedFd>>,
+    held: HashMap<String, Vec<Box<dyn crate::rootless::Held>>>,
     forwards: BTreeMap<String, Vec<net::Forward>>,
     /// The user-defined networks' bridges, by network id.
     users: BTreeMap<String, UserBridge>,
@@ -535,6 +534,11 @@ impl Engine {
         let given = config.networking_config.endpoints();
         let mut eps = std::collections::BTreeMap::new();
         for (name, ep) in given {
+            // The docker CLI names the daemon's default network `default`;
+            // without a default bridge that is `none` (below).
+            if name == "default" && self.net.is_none() {
+                continue;
+            }
             let r = self.find_network(&name)?;
             if r.name == "host" || r.name == "none" {
                 return Err(EngineError::new(

@@ -13,6 +13,7 @@ use models::container::{CreateBody, PortBinding};
 
 use super::{Attachment, NetState};
 use crate::containers::ContainerRecord;
+use crate::rootless::{Held, Hold};
 use crate::{Engine, EngineError, ErrorKind};
 
 /// A port to publish: container port, protocol, host address (`None`:
@@ -108,13 +109,21 @@ impl Engine {
             return Ok(());
         }
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held = Vec::new();
+        let mut held: Vec<Box<dyn Held>> = Vec::new();
         let mut relays = Vec::new();
         for (port, proto, host_ip, spec) in wanted {
             let mut last_err = String::new();
             let mut got = None;
             for hp in host_ports(&spec)? {
-                match net::ports::reserve(proto, host_ip, hp) {
+                let f = net::Forward {
+                    proto,
+                    host_ip,
+                    host_port: hp,
+                    ip,
+                    port,
+                    ip6,
+                };
+                match self.hold_port(&f) {
                     Ok(r) => {
                         got = Some(r);
                         break;
@@ -141,17 +150,26 @@ impl Engine {
                 port,
                 ip6,
             };
+            let fd = match fd {
+                Hold::Socket(fd) => fd,
+                // Rootless: the port driver carries both families.
+                Hold::Driver(h) => {
+                    held.push(h);
+                    a.forwards.push(f);
+                    continue;
+                }
+            };
             // The IPv6 side: the socket itself for an IPv6 binding, a
             // socket of its own for a wildcard one (a host without IPv6
             // has none, and loses nothing).
             let v6_socket = match host_ip {
                 Some(IpAddr::V6(_)) => Some(fd),
                 Some(IpAddr::V4(_)) => {
-                    held.push(fd);
+                    held.push(Box::new(fd));
                     None
                 }
                 None => {
-                    held.push(fd);
+                    held.push(Box::new(fd));
                     net::ports::reserve(proto, Some(Ipv6Addr::UNSPECIFIED.into()), host_port)
                         .ok()
                         .map(|(fd6, _)| fd6)
@@ -161,7 +179,7 @@ impl Engine {
                 if proto == net::Proto::Tcp {
                     relays.push((fd6, relay_target(&f)));
                 } else {
-                    held.push(fd6);
+                    held.push(Box::new(fd6));
                 }
             }
             a.forwards.push(f);
@@ -186,10 +204,14 @@ impl Engine {
         st: &mut NetState,
         id: &str,
         relays: Vec<(std::os::fd::OwnedFd, SocketAddr)>,
-        held: &mut Vec<std::os::fd::OwnedFd>,
+        held: &mut Vec<Box<dyn Held>>,
     ) {
         let Some(proxy) = st.proxy.clone() else {
-            held.extend(relays.into_iter().map(|(fd, _)| fd));
+            held.extend(
+                relays
+                    .into_iter()
+                    .map(|(fd, _)| Box::new(fd) as Box<dyn Held>),
+            );
             return;
         };
         for (fd, to) in relays {
@@ -197,9 +219,9 @@ impl Engine {
                 Ok(copy) => {
                     // Not relayed (it failed to listen): held all the same.
                     let _ = proxy.serve(id, copy, to);
-                    held.push(fd);
+                    held.push(Box::new(fd));
                 }
-                Err(_) => held.push(fd),
+                Err(_) => held.push(Box::new(fd)),
             }
         }
     }
@@ -207,15 +229,22 @@ impl Engine {
     /// Holds the ports of a running container again after a daemon
     /// restart, and starts its relays.
     pub(crate) fn hold_again(&self, st: &mut NetState, id: &str, forwards: &[net::Forward]) {
-        let mut held = Vec::new();
+        let mut held: Vec<Box<dyn Held>> = Vec::new();
         let mut relays = Vec::new();
         for f in forwards {
+            if self.port_driver.is_some() {
+                // Rootless: the port driver exposes it again.
+                if let Ok((h, _)) = self.hold_port(f) {
+                    held.push(h.into_held());
+                }
+                continue;
+            }
             if let Ok((fd, _)) = net::ports::reserve(f.proto, f.host_ip, f.host_port) {
                 match f.host_ip {
                     Some(IpAddr::V6(_)) if f.proto == net::Proto::Tcp => {
                         relays.push((fd, relay_target(f)))
                     }
-                    _ => held.push(fd),
+                    _ => held.push(Box::new(fd)),
                 }
             }
             if f.host_ip.is_none() {
@@ -225,7 +254,7 @@ impl Engine {
                     if f.proto == net::Proto::Tcp {
                         relays.push((fd6, relay_target(f)));
                     } else {
-                        held.push(fd6);
+                        held.push(Box::new(fd6));
                     }
                 }
             }

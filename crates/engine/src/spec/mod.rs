@@ -97,6 +97,9 @@ pub(crate) fn go_error(e: &std::io::Error) -> String {
 /// What this host's cgroups can limit, probed once.
 pub fn support() -> &'static Support {
     static SUPPORT: OnceLock<Support> = OnceLock::new();
+    if let Some(s) = crate::rootless::support() {
+        return s;
+    }
     SUPPORT.get_or_init(Support::probe)
 }
 
@@ -153,7 +156,7 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
             ));
         }
     }
-    Ok(r.warnings)
+    Ok(crate::rootless::limit_warnings(hc, r.warnings))
 }
 
 /// The runtime names a container may ask for: berth's own, and the names
@@ -181,6 +184,10 @@ fn own_namespaces(hc: &HostConfig) -> security::OwnNamespaces {
 pub fn cgroup_parent(hc: &HostConfig) -> Result<String, EngineError> {
     let p = hc.cgroup_parent.as_str();
     if p.is_empty() {
+        if let Some(crate::rootless::Cgroups::Delegated { parent, .. }) = crate::rootless::cgroups()
+        {
+            return Ok(parent.clone());
+        }
         return Ok("/berth".into());
     }
     if p.len() > 1024 || p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {

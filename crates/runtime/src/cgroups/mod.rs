@@ -108,6 +108,61 @@ fn read(path: &Path) -> Result<String, CgroupError> {
 /// concurrent destroy removed the default parent from under it.
 const CREATE_TRIES: usize = 20;
 
+impl CgroupError {
+    /// Whether the hierarchy refused us (not delegated to this user).
+    pub fn is_permission(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)))
+    }
+}
+
+/// The limits `r` asks for beyond device rules (which every container
+/// gets), by name: what a rootless runtime without a delegated cgroup
+/// cannot apply.
+pub fn limits_asked(r: &LinuxResources) -> Vec<&'static str> {
+    let mut asked = Vec::new();
+    if let Some(m) = r.memory() {
+        if m.limit().is_some() || m.reservation().is_some() || m.swap().is_some() {
+            asked.push("memory");
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if c.shares().is_some_and(|s| s > 0)
+            || c.quota().is_some_and(|q| q > 0)
+            || c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+            || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+        {
+            asked.push("cpu");
+        }
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() > 0) {
+        asked.push("pids");
+    }
+    if let Some(b) = r.block_io() {
+        if b.weight().is_some()
+            || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+        {
+            asked.push("blkio");
+        }
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
+        asked.push("hugetlb");
+    }
+    asked
+}
+
 /// How long freezing may take before we give up.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -121,6 +176,21 @@ impl Cgroup {
         let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
         let own = read(Path::new("/proc/self/cgroup"))?;
         layout::resolve(&layout::Mounts::parse(&mountinfo), &own, cgroups_path, id)
+    }
+
+    /// No cgroup at all: a rootless runtime where no hierarchy was delegated
+    /// to the user (a v1 host, or a v2 tree owned by root). Nothing is
+    /// created, limited or counted; [`Cgroup::pids`] is empty and freezing
+    /// fails. Recorded as v1 without a controller.
+    pub fn none() -> Cgroup {
+        Cgroup::V1 {
+            paths: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Whether this is [`Cgroup::none`].
+    pub fn is_none(&self) -> bool {
+        matches!(self, Cgroup::V1 { paths } if paths.is_empty())
     }
 
     /// The distinct directories (v1 hierarchies mounted together share one).

@@ -54,10 +54,18 @@ impl Runtime {
         let linux = spec.linux().as_ref();
         crate::trace::mark("bundle loaded");
         let cgroup = Cgroup::open(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
-        cgroup.create()?;
+        let resources = with_device_rules(linux);
+        let cgroup = match cgroup.create() {
+            Ok(()) => cgroup,
+            Err(e) if e.is_permission() && crate::userns::rootless() => {
+                let _ = cgroup.destroy();
+                rootless_without_cgroup(&resources, e)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         *cgroup_out = Some(cgroup.clone());
         crate::trace::mark("cgroup made");
-        cgroup.apply(&with_device_rules(linux))?;
+        cgroup.apply(&resources)?;
         crate::trace::mark("cgroup limits applied");
         let fifo_path = dir.fifo();
         mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
@@ -103,6 +111,24 @@ impl Runtime {
         }
         Ok(spawned)
     }
+}
+
+/// A rootless container where the cgroup hierarchy is not the user's: it
+/// runs without a cgroup (as runc and crun do rootless on cgroup v1) unless
+/// it asks for limits, which are then refused by name rather than dropped.
+fn rootless_without_cgroup(
+    resources: &LinuxResources,
+    cause: crate::cgroups::CgroupError,
+) -> Result<Cgroup> {
+    let asked = crate::cgroups::limits_asked(resources);
+    if asked.is_empty() {
+        return Ok(Cgroup::none());
+    }
+    Err(Error::InvalidSpec(format!(
+        "rootless: {} limits need a cgroup delegated to this user, and this host has none \
+         ({cause}); run without the limits, or on a cgroup v2 host with the controllers delegated",
+        asked.join(", ")
+    )))
 }
 
 /// The spec's resources with the device rules every container gets, as runc

@@ -19,7 +19,9 @@ impl Runtime {
             &[Status::Created, Status::Running, Status::Paused],
             "kill",
         )?;
-        if all {
+        // Without a cgroup (rootless, nothing delegated) the container's
+        // processes cannot be listed: the init is signalled.
+        if all && !record.cgroup.is_none() {
             for pid in record.cgroup.pids()? {
                 let _ = kill(Pid::from_raw(pid), signal);
             }

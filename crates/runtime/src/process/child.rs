@@ -160,6 +160,7 @@ fn init(plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible> {
             rootfs: &plan.rootfs,
             cgroup: &plan.cgroup,
             userns: plan.new_user
+                || crate::userns::in_user_namespace()
                 || plan
                     .join
                     .iter()

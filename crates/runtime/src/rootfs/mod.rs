@@ -38,7 +38,8 @@ pub struct Setup<'a> {
     pub rootfs: &'a Path,
     /// The container's cgroup, for `cgroup` mounts.
     pub cgroup: &'a Cgroup,
-    /// Whether the container has its own user namespace.
+    /// Whether the container runs in a user namespace: its own, or the
+    /// runtime's (rootless).
     pub userns: bool,
     /// Whether it has its own cgroup namespace.
     pub cgroupns: bool,
@@ -184,8 +185,26 @@ fn mount_one(s: &Setup<'_>, root: &OwnedFd, m: &Mount) -> Result<()> {
         }
     } else {
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        mount(Some(&source), &target_path, Some(typ), opts.flags, data)
-            .map_err(|e| Error::sys(what(), e))?;
+        match mount(Some(&source), &target_path, Some(typ), opts.flags, data) {
+            // A user namespace may mount sysfs only for a network namespace
+            // it owns; sharing another's (the host's, under podman's
+            // rootless `--network host`), the host's /sys is bound, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && s.userns => {
+                mount(
+                    Some("/sys"),
+                    &target_path,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .map_err(|e| Error::sys(what(), e))?;
+                if opts.flags.contains(MsFlags::MS_RDONLY) {
+                    read_only_recursive(&open_in_root(root, dest, Create::No)?)
+                        .map_err(|e| Error::sys(what(), e))?;
+                }
+            }
+            r => r.map_err(|e| Error::sys(what(), e))?,
+        }
     }
     set_propagation(root, dest, &opts)
 }
@@ -275,6 +294,20 @@ fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions)
     let flags = opts.flags
         & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
     let what = |e| Error::sys(format!("mount cgroup on {}", dest.display()), e);
+    if s.cgroup.is_none() {
+        // No cgroup (rootless, nothing delegated): an empty read-only tree,
+        // rather than a view of cgroups that are not the container's.
+        let target = open_in_root(root, dest, Create::Dir)?;
+        mount(
+            Some("tmpfs"),
+            &fd_path(&target),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+            Some("mode=755"),
+        )
+        .map_err(what)?;
+        return Ok(());
+    }
     match s.cgroup {
         Cgroup::V2 { path } => {
             let target = open_in_root(root, dest, Create::Dir)?;

@@ -16,8 +16,8 @@ use models::container::{Health, HealthcheckResult, Inspect, Summary};
 use models::exec::ExecConfig;
 use tokio::io::AsyncReadExt;
 
-use crate::phases::Phase;
-use crate::Daemon;
+use super::phases::Phase;
+use super::Daemon;
 
 /// Docker's defaults.
 const INTERVAL: Duration = Duration::from_secs(30);
@@ -106,8 +106,7 @@ pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
                 return;
             };
             if now != before {
-                crate::api::containers::event(&d, &id, &format!("health_status: {now}"), vec![])
-                    .await;
+                super::containers::event(&d, &id, &format!("health_status: {now}"), vec![]).await;
             }
         }
     });
@@ -164,7 +163,7 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
     if engine::perms::write_private(&file, process.to_string()).is_err() {
         return (-1, "cannot write the check's process".into());
     }
-    let child = crate::api::exec::runtime_exec(d, &file)
+    let child = super::exec::runtime_exec(d, &file)
         .arg(id)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use engine::containers::State;
 
-use crate::phases::Phase;
-use crate::Daemon;
+use super::phases::Phase;
+use super::Daemon;
 
 /// How often a monitor looks for the exit where it cannot wait for it.
 const POLL: Duration = Duration::from_millis(10);
@@ -49,13 +49,8 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     runtime::trace::mark("monitor saw exit");
                     // The event first: a client that waited for the exit and
                     // then reads the events finds the die there.
-                    crate::api::containers::event(
-                        &d,
-                        &id,
-                        "die",
-                        vec![("exitCode", code.to_string())],
-                    )
-                    .await;
+                    super::containers::event(&d, &id, "die", vec![("exitCode", code.to_string())])
+                        .await;
                     d.phases.publish(&id, Phase::Exited(code));
                     runtime::trace::mark("exit published");
                     break code;
@@ -138,9 +133,14 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     let c2 = c.clone();
     let e3 = e.clone();
     let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
-    crate::api::containers::start_container(d, c, false)
-        .await
-        .is_ok()
+    let id = c.id.clone();
+    match super::containers::start_container(d, c, false).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!("restart of container {id} by its policy failed: {err}");
+            false
+        }
+    }
 }
 
 /// At daemon start: monitors for running containers, and for exited ones
@@ -148,18 +148,34 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = e.remove_orphans();
-        e.resume_interrupted_commits()
+        match e.remove_orphans() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} orphaned container directories"),
+            Err(err) => tracing::warn!("removing orphaned container directories: {err}"),
+        }
+        match e.resume_interrupted_commits() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("resumed {n} containers paused by an interrupted commit"),
+            Err(err) => tracing::warn!("resuming containers paused by a commit: {err}"),
+        }
     })
     .await;
     let e = d.engine.clone();
-    let Ok(Ok(all)) = tokio::task::spawn_blocking(move || e.container_records()).await else {
-        return;
+    let all = match tokio::task::spawn_blocking(move || e.container_records()).await {
+        Ok(Ok(all)) => all,
+        Ok(Err(err)) => {
+            tracing::error!("reading the container records: {err}");
+            return;
+        }
+        Err(err) => {
+            tracing::error!("reading the container records: {err}");
+            return;
+        }
     };
     for c in all {
         match d.engine.state(&c) {
             State::Running(..) => {
-                crate::health::watch(&d, &c);
+                super::health::watch(&d, &c);
                 tokio::spawn(watch(d.clone(), c.id.clone()));
             }
             State::Exited(code, _) if !c.started.is_empty() => {
