@@ -169,6 +169,7 @@ fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources
 }
 
 /// Works out what the children will do for a container's init.
+#[allow(clippy::too_many_arguments)]
 fn plan_init(
     root: &Path,
     id: &str,
