@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::net::UnixStream;
 
 /// The API version the client speaks.
@@ -264,16 +265,30 @@ impl Client {
             .context("request to berthd")
     }
 
-    /// Sends a request; returns the status and the whole body.
-    pub async fn request(
+    /// Sends a request without a body; returns the status and the whole
+    /// body of the answer.
+    pub async fn request(&self, method: Method, path: &str) -> Result<(StatusCode, Bytes)> {
+        self.request_bytes(method, path, Bytes::new()).await
+    }
+
+    /// Sends `body` (a model of the API) as JSON; returns the status and
+    /// the whole body of the answer.
+    pub async fn request_json<B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        body: Option<serde_json::Value>,
+        body: &B,
     ) -> Result<(StatusCode, Bytes)> {
-        let bytes = body
-            .map(|b| Bytes::from(serde_json::to_vec(&b).expect("json")))
-            .unwrap_or_default();
+        let bytes = serde_json::to_vec(body).context("encode the request")?;
+        self.request_bytes(method, path, Bytes::from(bytes)).await
+    }
+
+    async fn request_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        bytes: Bytes,
+    ) -> Result<(StatusCode, Bytes)> {
         let resp = self
             .send(method, path, full(bytes), "application/json")
             .await?;
@@ -281,28 +296,29 @@ impl Client {
         Ok((status, resp.into_body().collect().await?.to_bytes()))
     }
 
-    /// GET and decode JSON.
+    /// GET and decode JSON as Go's `encoding/json` does (the models'
+    /// rules: `null` is the zero value, keys match ignoring case).
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let (_, body) = self.request(Method::GET, path, None).await?;
-        serde_json::from_slice(&body).with_context(|| format!("decode the answer to {path}"))
+        let (_, body) = self.request(Method::GET, path).await?;
+        models::de::from_slice(&body).with_context(|| format!("decode the answer to {path}"))
     }
 
     /// POST without a body; returns the status (204, 304...).
     pub async fn post(&self, path: &str) -> Result<StatusCode> {
-        Ok(self.request(Method::POST, path, None).await?.0)
+        Ok(self.request(Method::POST, path).await?.0)
     }
 
     /// `POST /containers/{id}/attach` or `/exec/{id}/start` (with its JSON
     /// body): expects `101 Switching Protocols` and returns the raw
     /// connection the streams go over.
-    pub async fn attach(
+    pub async fn attach<B: Serialize>(
         &self,
         path: &str,
-        body: Option<serde_json::Value>,
+        body: Option<&B>,
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
         let (body, ctype) = match body {
             Some(v) => (
-                full(serde_json::to_vec(&v).expect("json")),
+                full(serde_json::to_vec(v).context("encode the request")?),
                 "application/json",
             ),
             None => (full(Bytes::new()), "text/plain"),
@@ -324,9 +340,10 @@ async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
         return Ok(resp);
     }
     let body = resp.into_body().collect().await?.to_bytes();
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
+    let message = models::de::from_slice::<models::system::ErrorResponse>(&body)
         .ok()
-        .and_then(|v| v["message"].as_str().map(String::from))
+        .map(|e| e.message)
+        .filter(|m| !m.is_empty())
         .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
     Err(ApiError { status, message }.into())
 }

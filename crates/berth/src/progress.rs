@@ -4,7 +4,7 @@
 //! one plain line per step, byte counts left out, so logs stay readable.
 
 use anyhow::Result;
-use serde_json::Value;
+use models::progress::Message;
 
 use crate::commands::{out, Status};
 
@@ -47,26 +47,35 @@ impl Renderer {
 
     /// Draws one message; an `{"error"}` message is returned as the error
     /// (exit status 1).
-    pub fn show(&mut self, v: &Value) -> Result<()> {
-        if let Some(e) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
+    pub fn show(&mut self, v: &Message) -> Result<()> {
+        let detail = v.error_detail.as_ref().map_or("", |d| d.message.as_str());
+        if let Some(e) = [detail, v.error.as_str()]
+            .into_iter()
+            .find(|e| !e.is_empty())
+        {
             return Err(Status::exit(1, e.to_string()));
         }
         if self.quiet {
             return Ok(());
         }
-        let Some(status) = v["status"].as_str() else {
+        let status = v.status.as_str();
+        if status.is_empty() {
             // `aux` and other status-less messages are for programs.
             return Ok(());
-        };
-        let detail = &v["progressDetail"];
+        }
         // Go leaves out a zero `current` (`omitempty`): a total alone is a
         // bar at its start.
-        let progress = match (detail["current"].as_u64(), detail["total"].as_u64()) {
-            (c, Some(t)) => Some(bar(c.unwrap_or(0), t)),
-            (Some(c), None) => Some(crate::units::human_size(c as f64)),
-            (None, None) => None,
+        let n = |x: i64| u64::try_from(x).unwrap_or(0);
+        let progress = match v
+            .progress_detail
+            .as_ref()
+            .map(|d| (n(d.current), n(d.total)))
+        {
+            Some((c, t)) if t > 0 => Some(bar(c, t)),
+            Some((c, _)) if c > 0 => Some(crate::units::human_size(c as f64)),
+            _ => None,
         };
-        let id = v["id"].as_str();
+        let id = Some(v.id.as_str()).filter(|i| !i.is_empty());
         if !self.tty {
             if progress.is_some() {
                 return Ok(());
@@ -111,12 +120,12 @@ pub async fn render(body: hyper::body::Incoming, r: &mut Renderer) -> Result<()>
         pending.extend_from_slice(data);
         while let Some(i) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=i).collect();
-            if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+            if let Ok(v) = models::de::from_slice::<Message>(&line) {
                 r.show(&v)?;
             }
         }
     }
-    if let Ok(v) = serde_json::from_slice::<Value>(&pending) {
+    if let Ok(v) = models::de::from_slice::<Message>(&pending) {
         r.show(&v)?;
     }
     Ok(())

@@ -115,39 +115,9 @@ pub fn ago(unix: i64) -> String {
     format!("{} ago", human_duration(now - unix))
 }
 
-/// Go's `time.ParseDuration`: `1h30m`, `10s`, `1.5h`, `300ms`.
+/// Go's `time.ParseDuration` in seconds: `1h30m`, `10s`, `1.5h`, `300ms`.
 pub fn go_duration(s: &str) -> Option<f64> {
-    let mut rest = s.strip_prefix('-').unwrap_or(s);
-    let negative = rest.len() != s.len();
-    if rest.is_empty() {
-        return None;
-    }
-    if rest == "0" {
-        return Some(0.0);
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter(|&e| e > 0)?;
-        let n: f64 = rest[..end].parse().ok()?;
-        rest = &rest[end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = &rest[unit_end..];
-    }
-    Some(if negative { -total } else { total })
+    build::duration::go_nanos(s).map(|n| n / 1e9)
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).

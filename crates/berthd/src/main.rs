@@ -29,11 +29,7 @@ fn daemon_id(data_root: &std::path::Path) -> Result<String> {
     if let Ok(id) = std::fs::read_to_string(&path) {
         return Ok(id.trim().to_string());
     }
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .context("read /dev/urandom")?;
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = engine::ids::random_hex(16);
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &id).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;

@@ -76,7 +76,8 @@ impl Patterns {
                     ".dockerignore has more than {MAX_PATTERNS} patterns"
                 ));
             }
-            let tokens = compile(&cleaned).map_err(|e| format!("{e}: {line:?}"))?;
+            let tokens =
+                compile(&cleaned, Dialect::Ignore).map_err(|e| format!("{e}: {line:?}"))?;
             patterns.push(Pattern { exception, tokens });
         }
         Ok(Patterns { patterns })
@@ -162,10 +163,28 @@ fn class_char(chars: &[char], i: &mut usize) -> Result<char, &'static str> {
     Ok(c)
 }
 
+/// Go's `filepath.Match` of all of `name` against `pattern` (`*`, `?` and
+/// `[…]` stop at `/`; `[!…]` negates as `[^…]`; `\` quotes), as `COPY`
+/// sources and the image filters match, with the linear matcher below; a
+/// malformed pattern matches nothing.
+pub fn path_match(pattern: &str, name: &str) -> bool {
+    let name: Vec<char> = name.chars().collect();
+    compile(pattern, Dialect::PathMatch).is_ok_and(|tokens| matches(&tokens, &name))
+}
+
+/// Which rules a pattern follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// moby's `.dockerignore` patterns (`**` crosses directories).
+    Ignore,
+    /// Go's `filepath.Match` (`**` is two stars).
+    PathMatch,
+}
+
 /// Turns a cleaned pattern into tokens, as moby's `Pattern.compile` turns
 /// it into a regexp; a `[` without its `]` is refused as
 /// `filepath.Match` refuses it.
-fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
+fn compile(pattern: &str, dialect: Dialect) -> Result<Vec<Token>, &'static str> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -173,7 +192,7 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
         let c = chars[i];
         i += 1;
         match c {
-            '*' if chars.get(i) == Some(&'*') => {
+            '*' if chars.get(i) == Some(&'*') && dialect == Dialect::Ignore => {
                 i += 1;
                 if chars.get(i) == Some(&'/') {
                     i += 1;
@@ -195,7 +214,8 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
             '[' => {
                 // Only `^` negates: moby hands `[…]` to Go's regexp, where
                 // `[!a]` is the class of `!` and `a`.
-                let negated = chars.get(i) == Some(&'^');
+                let negated = chars.get(i) == Some(&'^')
+                    || (dialect == Dialect::PathMatch && chars.get(i) == Some(&'!'));
                 if negated {
                     i += 1;
                 }
@@ -216,6 +236,10 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
                     }
                     ranges.push((lo, hi));
                 }
+                if dialect == Dialect::PathMatch && negated {
+                    // No class of `filepath.Match` crosses a `/`.
+                    ranges.push(('/', '/'));
+                }
                 tokens.push(Token::Class(negated, ranges));
             }
             c => tokens.push(Token::Literal(c)),
@@ -224,7 +248,8 @@ fn compile(pattern: &str) -> Result<Vec<Token>, &'static str> {
     // moby's `suffixMatch` fast path: `**` then plain text matches any
     // path ending in that text (`**foo` matches `xfoo`, where the regexp
     // would want `x/foo`).
-    if pattern.starts_with("**")
+    if dialect == Dialect::Ignore
+        && pattern.starts_with("**")
         && !pattern.starts_with("**/")
         && tokens[1..].iter().all(|t| matches!(t, Token::Literal(_)))
     {
@@ -301,6 +326,23 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(p.excluded(path), *want, "{ignore:?} on {path:?}");
         }
+    }
+
+    #[test]
+    fn path_match_is_go_filepath_match() {
+        // The builder's COPY sources (once engine::build::glob_match).
+        assert!(path_match("*.txt", "a.txt"));
+        assert!(!path_match("*.txt", "d/a.txt"));
+        assert!(path_match("d/*.txt", "d/a.txt"));
+        assert!(path_match("f?le", "file"));
+        assert!(path_match("[a-c]x", "bx"));
+        assert!(!path_match("[!a-c]x", "bx"));
+        assert!(!path_match("[^a]", "/"));
+        assert!(path_match("**.txt", "a.txt") && !path_match("**.txt", "d/a.txt"));
+        assert!(!path_match("[a", "a"), "malformed");
+        // Linear: a pattern that made the backtracking matcher exponential.
+        let long = "a".repeat(60);
+        assert!(!path_match(&"*a".repeat(30), &format!("{long}b")));
     }
 
     #[test]

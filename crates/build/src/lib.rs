@@ -8,6 +8,7 @@
 //! siblings, [`expand::MAX_NESTING`]).
 
 pub mod ast;
+pub mod duration;
 pub mod expand;
 pub mod ignore;
 pub mod parse;

@@ -184,16 +184,27 @@ impl Cri {
             std::fs::write(dir.join(name), body)
                 .map_err(|e| CriError::internal(format!("write {name}: {e}")))
         };
-        write("config.json", spec.to_string())?;
+        let spec = serde_json::to_string(&spec)
+            .map_err(|e| CriError::internal(format!("the spec: {e}")))?;
+        write("config.json", spec)?;
         let log = if rec.log_path.is_empty() {
-            json!({"driver": "none"})
+            models::log::LogOptions {
+                driver: "none".into(),
+                ..Default::default()
+            }
         } else {
             if let Some(parent) = Path::new(&rec.log_path).parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            json!({"driver": "cri", "path": rec.log_path})
+            models::log::LogOptions {
+                driver: "cri".into(),
+                path: rec.log_path.clone(),
+                ..Default::default()
+            }
         };
-        write("log-opts.json", log.to_string())
+        let log = serde_json::to_string(&log)
+            .map_err(|e| CriError::internal(format!("log-opts.json: {e}")))?;
+        write(shim_proto::files::LOG_OPTS, log)
     }
 
     /// `StartContainer`.
@@ -226,13 +237,13 @@ impl Cri {
         // The start time before the start: an exit can never precede it.
         let tmp = dir.join(".started.tmp");
         std::fs::write(&tmp, crate::time::now_ns().to_string())
-            .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
+            .and_then(|()| std::fs::rename(&tmp, dir.join(shim_proto::files::STARTED)))
             .map_err(|e| CriError::internal(format!("record the start: {e}")))?;
         if let Err(e) = crate::shim::start(&self.cfg, &dir, &c.id, config.stdin && !config.tty) {
             // Recorded as exited with the reason, as containerd reports a
             // failed start.
             let body = json!({"ExitCode": 128, "FinishedAt": runtime::now_rfc3339(), "OOMKilled": false, "Error": e.message});
-            let _ = std::fs::write(dir.join("exit.json"), body.to_string());
+            let _ = std::fs::write(dir.join(shim_proto::files::EXIT), body.to_string());
             return Err(e);
         }
         self.events
@@ -381,7 +392,7 @@ impl Cri {
                 "Error"
             }
             .to_string();
-            if let Ok(t) = std::fs::read(dir.join("exit.json")) {
+            if let Ok(t) = std::fs::read(dir.join(shim_proto::files::EXIT)) {
                 let v: serde_json::Value = serde_json::from_slice(&t).unwrap_or_default();
                 if let Some(m) = v["Error"].as_str() {
                     reason = "StartError".into();
@@ -456,21 +467,25 @@ impl Cri {
         let Some(r) = &req.linux else { return Ok(()) };
         let dir = self.container_dir(&c.id);
         let res = crate::spec::resources(r);
-        let mut spec: serde_json::Value = std::fs::read(dir.join("config.json"))
+        let mut spec: oci_spec::runtime::Spec = std::fs::read(dir.join("config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| CriError::internal(format!("container {} has no spec", c.id)))?;
-        let devices = spec["linux"]["resources"]["devices"].clone();
-        spec["linux"]["resources"] = res.clone();
-        spec["linux"]["resources"]["devices"] = devices;
         if let Live::Running(_) = self.container_live(&c) {
-            let parsed: oci_spec::runtime::LinuxResources = serde_json::from_value(res)
-                .map_err(|e| CriError::invalid(format!("resources: {e}")))?;
             runtime::Runtime::new(&self.cfg.runtime_root)
-                .update(&c.id, &parsed)
+                .update(&c.id, &res)
                 .map_err(|e| CriError::internal(format!("update container {}: {e}", c.id)))?;
         }
-        std::fs::write(dir.join("config.json"), spec.to_string())
+        // The spec keeps its device rules; the limits are the new ones.
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        let devices = linux.resources().as_ref().and_then(|r| r.devices().clone());
+        let mut res = res;
+        res.set_devices(devices);
+        linux.set_resources(Some(res));
+        spec.set_linux(Some(linux));
+        let text = serde_json::to_string(&spec)
+            .map_err(|e| CriError::internal(format!("the spec: {e}")))?;
+        std::fs::write(dir.join("config.json"), text)
             .map_err(|e| CriError::internal(format!("write the spec: {e}")))?;
         std::fs::write(dir.join("resources.pb"), r.encode_to_vec())
             .map_err(|e| CriError::internal(format!("record the resources: {e}")))?;
@@ -486,13 +501,14 @@ impl Cri {
                 format!("container {} is not running", c.id),
             ));
         }
-        let answer = crate::shim::control(&self.container_dir(&c.id), "reopen-log")?;
-        match answer.as_str() {
-            "ok" => Ok(()),
+        let answer =
+            crate::shim::control(&self.container_dir(&c.id), shim_proto::Command::ReopenLog)?;
+        match answer {
+            shim_proto::Reply::Ok(_) => Ok(()),
             other => Err(CriError::internal(format!(
                 "reopen the log of {}: {}",
                 c.id,
-                other.strip_prefix("error ").unwrap_or(other)
+                other.why()
             ))),
         }
     }

@@ -67,11 +67,7 @@ pub struct Cri {
 
 /// A new random id: 64 hex characters.
 pub fn random_id() -> String {
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    engine::ids::random_hex(32)
 }
 
 impl Cri {

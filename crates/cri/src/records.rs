@@ -128,7 +128,7 @@ pub struct Exit {
 /// Whether `dir`'s shim runs: the process `shim.pid` names (pid, start
 /// time and boot), as the engine checks it, not another with its pid.
 pub fn shim_alive(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("shim.pid"))
+    std::fs::read_to_string(dir.join(shim_proto::files::SHIM_PID))
         .ok()
         .and_then(|t| runtime::state::PidFile::parse(&t))
         .is_some_and(|p| p.alive("berth-shim"))
@@ -144,7 +144,7 @@ pub fn live(dir: &Path, runtime_root: &Path, id: &str) -> Live {
             .unwrap_or(0);
         return Live::Running(pid);
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join("exit.json")) {
+    if let Ok(text) = std::fs::read_to_string(dir.join(shim_proto::files::EXIT)) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         return Live::Exited(Exit {
             code: v["ExitCode"].as_i64().unwrap_or(-1) as i32,
@@ -153,7 +153,7 @@ pub fn live(dir: &Path, runtime_root: &Path, id: &str) -> Live {
             oom: v["OOMKilled"].as_bool().unwrap_or(false),
         });
     }
-    if dir.join("started").exists() {
+    if dir.join(shim_proto::files::STARTED).exists() {
         // Started, but neither running nor recorded an exit: its shim was
         // killed. Unknown exit, as a crashed task.
         return Live::Exited(Exit {
@@ -167,7 +167,7 @@ pub fn live(dir: &Path, runtime_root: &Path, id: &str) -> Live {
 
 /// The start time recorded in `dir/started` (ns), 0 if never started.
 pub fn started_at(dir: &Path) -> i64 {
-    std::fs::read_to_string(dir.join("started"))
+    std::fs::read_to_string(dir.join(shim_proto::files::STARTED))
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0)

@@ -192,8 +192,11 @@ impl Cri {
         let spec = pause_spec(rec, config, ns, &dir, &hostname);
         std::fs::write(dir.join("config.json"), spec.to_string())
             .map_err(|e| io("write", &dir, e))?;
-        std::fs::write(dir.join("log-opts.json"), r#"{"driver":"none"}"#)
-            .map_err(|e| io("write", &dir, e))?;
+        std::fs::write(
+            dir.join(shim_proto::files::LOG_OPTS),
+            r#"{"driver":"none"}"#,
+        )
+        .map_err(|e| io("write", &dir, e))?;
         crate::shim::start(&self.cfg, &dir, &rec.id, false)?;
         Ok(())
     }

@@ -7,6 +7,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use shim_proto::{Command as ShimCommand, Reply, Report};
+
 use crate::config::Config;
 use crate::error::{CriError, Kind, Result};
 
@@ -16,7 +18,7 @@ pub fn start(cfg: &Config, dir: &Path, id: &str, open_stdin: bool) -> Result<i32
     let mut cmd = Command::new(&cfg.shim);
     cmd.arg0("berth-shim");
     if open_stdin {
-        cmd.env("BERTH_OPEN_STDIN", "1");
+        cmd.env(shim_proto::env::OPEN_STDIN, "1");
     }
     let out = cmd
         .arg(dir)
@@ -27,14 +29,13 @@ pub fn start(cfg: &Config, dir: &Path, id: &str, open_stdin: bool) -> Result<i32
         .output()
         .map_err(|e| CriError::internal(format!("start shim {}: {e}", cfg.shim.display())))?;
     let msg = String::from_utf8_lossy(&out.stdout).into_owned();
-    match msg.strip_prefix("started ") {
-        Some(pid) if out.status.success() => Ok(pid.trim().parse().unwrap_or(0)),
-        _ => {
-            let why = msg
-                .strip_prefix("error ")
-                .unwrap_or(&msg)
-                .trim()
-                .to_string();
+    match Report::parse(&msg) {
+        Report::Started(pid) if out.status.success() => Ok(pid),
+        report => {
+            let why = match report {
+                Report::Error(why) => why,
+                Report::Started(_) => msg.trim().to_string(),
+            };
             Err(CriError::new(
                 Kind::Internal,
                 format!("failed to start container {id}: {why}"),
@@ -46,21 +47,26 @@ pub fn start(cfg: &Config, dir: &Path, id: &str, open_stdin: bool) -> Result<i32
 /// Connects to the shim of `dir`, sends `command` and reads its answer
 /// line; the connection stays open for what follows (attach frames, stdin
 /// bytes). Reads time out after 10 s until the caller changes that.
-pub fn connect(dir: &Path, command: &str) -> Result<(String, std::os::unix::net::UnixStream)> {
+pub fn connect(
+    dir: &Path,
+    command: ShimCommand,
+) -> Result<(Reply, std::os::unix::net::UnixStream)> {
     // Through a descriptor of the directory, as berthd connects: a deep
     // root could make the socket's path too long for an address.
     let d = std::fs::File::open(dir)
         .map_err(|e| CriError::internal(format!("open {}: {e}", dir.display())))?;
     let path = format!(
-        "/proc/self/fd/{}/ctl.sock",
-        std::os::fd::AsRawFd::as_raw_fd(&d)
+        "/proc/self/fd/{}/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&d),
+        shim_proto::files::CONTROL_SOCKET
     );
     let mut conn = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
         CriError::internal(format!("connect to the shim of {}: {e}", dir.display()))
     })?;
     drop(d);
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    writeln!(conn, "{command}").map_err(|e| CriError::internal(format!("shim: {e}")))?;
+    conn.write_all(command.line().as_bytes())
+        .map_err(|e| CriError::internal(format!("shim: {e}")))?;
     // Byte by byte: what follows the line belongs to the caller.
     let mut line = Vec::new();
     let mut b = [0u8; 1];
@@ -75,12 +81,11 @@ pub fn connect(dir: &Path, command: &str) -> Result<(String, std::os::unix::net:
             return Err(CriError::internal("shim: answer too long"));
         }
     }
-    Ok((String::from_utf8_lossy(&line).into_owned(), conn))
+    Ok((Reply::parse(&String::from_utf8_lossy(&line)), conn))
 }
 
-/// Sends one command line to the shim of `dir` and returns its answer
-/// line (without the newline).
-pub fn control(dir: &Path, command: &str) -> Result<String> {
+/// Sends one command to the shim of `dir` and returns its answer.
+pub fn control(dir: &Path, command: ShimCommand) -> Result<Reply> {
     connect(dir, command).map(|(answer, _)| answer)
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use oci_spec::runtime::{LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxResources, Spec};
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
@@ -250,27 +251,28 @@ fn device(d: &api::Device) -> Result<(Value, Value)> {
     ))
 }
 
-/// The linux resources of the CRI's `LinuxContainerResources`.
-pub fn resources(r: &api::LinuxContainerResources) -> Value {
-    let mut out = serde_json::Map::new();
-    let mut cpu = serde_json::Map::new();
+/// The linux resources of the CRI's `LinuxContainerResources`, as the
+/// runtime's spec types (no device rules: the caller adds them).
+pub fn resources(r: &api::LinuxContainerResources) -> LinuxResources {
+    let mut cpu = LinuxCpu::default();
     if r.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(r.cpu_shares));
+        cpu.set_shares(u64::try_from(r.cpu_shares).ok());
     }
     if r.cpu_quota > 0 {
-        cpu.insert("quota".into(), json!(r.cpu_quota));
+        cpu.set_quota(Some(r.cpu_quota));
     }
     if r.cpu_period > 0 {
-        cpu.insert("period".into(), json!(r.cpu_period));
+        cpu.set_period(u64::try_from(r.cpu_period).ok());
     }
     if !r.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(r.cpuset_cpus));
+        cpu.set_cpus(Some(r.cpuset_cpus.clone()));
     }
     if !r.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(r.cpuset_mems));
+        cpu.set_mems(Some(r.cpuset_mems.clone()));
     }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
+    let mut out = LinuxResources::default();
+    if cpu != LinuxCpu::default() {
+        out.set_cpu(Some(cpu));
     }
     if r.memory_limit_in_bytes > 0 {
         // No swap beyond the limit unless asked, as containerd.
@@ -279,25 +281,28 @@ pub fn resources(r: &api::LinuxContainerResources) -> Value {
         } else {
             r.memory_limit_in_bytes
         };
-        out.insert(
-            "memory".into(),
-            json!({"limit": r.memory_limit_in_bytes, "swap": swap}),
-        );
+        let mut memory = LinuxMemory::default();
+        memory.set_limit(Some(r.memory_limit_in_bytes));
+        memory.set_swap(Some(swap));
+        out.set_memory(Some(memory));
     }
     if !r.hugepage_limits.is_empty() {
-        out.insert(
-            "hugepageLimits".into(),
-            json!(r
-                .hugepage_limits
-                .iter()
-                .map(|h| json!({"pageSize": h.page_size, "limit": h.limit}))
-                .collect::<Vec<_>>()),
-        );
+        let limits = r
+            .hugepage_limits
+            .iter()
+            .map(|h| {
+                let mut l = LinuxHugepageLimit::default();
+                l.set_page_size(h.page_size.clone());
+                l.set_limit(i64::try_from(h.limit).unwrap_or(i64::MAX));
+                l
+            })
+            .collect();
+        out.set_hugepage_limits(Some(limits));
     }
     if !r.unified.is_empty() {
-        out.insert("unified".into(), json!(r.unified));
+        out.set_unified(Some(r.unified.clone().into_iter().collect()));
     }
-    Value::Object(out)
+    out
 }
 
 /// The OOM score adjustment a process can get: lowering it below the
@@ -320,8 +325,9 @@ pub fn oom_score_adj(wanted: i64) -> i64 {
     wanted.max(own)
 }
 
-/// Builds the container's spec.
-pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
+/// Builds the container's spec (its parts assembled as the spec's JSON,
+/// the whole checked and handed on as the runtime's type).
+pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Spec> {
     let linux = c.linux.clone().unwrap_or_default();
     let sc = linux.security_context.clone().unwrap_or_default();
     let ns = sc.namespace_options.clone().unwrap_or_default();
@@ -421,7 +427,8 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         devices.push(dev);
         device_rules.push(rule);
     }
-    let mut res = resources(&linux.resources.clone().unwrap_or_default());
+    let mut res = serde_json::to_value(resources(&linux.resources.clone().unwrap_or_default()))
+        .map_err(|e| CriError::internal(format!("resources: {e}")))?;
     res["devices"] = json!(device_rules);
     // Namespaces: the pod's, joined through its infra process; the network
     // through its file.
@@ -500,7 +507,7 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         "noNewPrivileges": sc.no_new_privs,
         "oomScoreAdj": oom,
     });
-    Ok(json!({
+    serde_json::from_value(json!({
         "ociVersion": "1.2.0",
         "root": {"path": i.rootfs, "readonly": sc.readonly_rootfs},
         "process": process,
@@ -508,6 +515,7 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
         "linux": linux_spec,
         "annotations": annotations,
     }))
+    .map_err(|e| CriError::internal(format!("the spec: {e}")))
 }
 
 /// Every device node of the host's `/dev` (what a privileged container
@@ -515,7 +523,8 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Value> {
 /// requested ones that are not among them.
 fn host_devices(requested: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = requested.to_vec();
-    for d in engine::spec::host_devices() {
+    let host = engine::spec::host_devices();
+    for d in host.iter().filter_map(|d| serde_json::to_value(d).ok()) {
         if !requested.iter().any(|r| r["path"] == d["path"]) {
             out.push(d);
         }

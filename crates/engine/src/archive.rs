@@ -12,7 +12,7 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -483,14 +483,11 @@ pub(crate) fn extract_into(
 }
 
 /// Opens again what an `O_PATH` descriptor names (the very inode that was
-/// checked, not a path that may have been swapped since).
+/// checked, not a path that may have been swapped since): the store's
+/// [`store::walk::reopen`], its error as the engine words an errno.
 pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError> {
-    nix::fcntl::open(
-        Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())),
-        flags | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(sys)
+    store::walk::reopen(fd, flags)
+        .map_err(|e| sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
 }
 
 /// Appends the directory (with all below it) or file `fd` names, stat'ed

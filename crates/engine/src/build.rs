@@ -178,45 +178,6 @@ fn hex(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
-/// Go's `filepath.Match` for one path (no `/` matched by `*` or `?`).
-pub(crate) fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], name)
-                || (!name.is_empty() && name[0] != b'/' && glob_match(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(&c)) if c != b'/' => glob_match(&pattern[1..], &name[1..]),
-        (Some(b'['), Some(&c)) if c != b'/' => {
-            let Some(end) = pattern[1..].iter().position(|&b| b == b']').map(|i| i + 1) else {
-                return false;
-            };
-            let class = &pattern[1..end];
-            let (negate, class) = match class.first() {
-                Some(b'^') | Some(b'!') => (true, &class[1..]),
-                _ => (false, class),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == b'-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            hit != negate && glob_match(&pattern[end + 1..], &name[1..])
-        }
-        (Some(b'\\'), Some(&c)) if pattern.len() > 1 => {
-            pattern[1] == c && glob_match(&pattern[2..], &name[1..])
-        }
-        (Some(&p), Some(&c)) => p == c && glob_match(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 /// Every path below `dir` (relative, `/`-separated), not following
 /// symlinks: walked by descriptors, iteratively (a deep tree is refused at
 /// `store::walk::MAX_DEPTH` levels, not a stack overflow), at most a
@@ -1420,7 +1381,7 @@ impl Engine {
                 let all = list_tree(&src_dir)?;
                 let hits: Vec<&String> = all
                     .iter()
-                    .filter(|p| glob_match(rel.as_bytes(), p.as_bytes()))
+                    .filter(|p| build::ignore::path_match(&rel, p))
                     .collect();
                 if hits.is_empty() {
                     return Err(bad(format!(
@@ -1645,33 +1606,8 @@ fn step_container_config(config: &mut ImageConfig, parent: Option<&str>, created
 
 /// Go's `time.ParseDuration` in nanoseconds (`30s`, `1m30s`, `500ms`).
 fn go_duration_ns(s: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * mult;
-        rest = &rest[u..];
-    }
-    Some(total as i64)
+    #[allow(clippy::cast_possible_truncation)]
+    build::duration::go_nanos(s).map(|n| n as i64)
 }
 
 /// A `RUN`'s output line as a `stream` message: stderr between
@@ -1752,16 +1688,6 @@ pub fn extract_context(tar: impl Read, dir: &Path) -> Result<(), EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"*.txt", b"a.txt"));
-        assert!(!glob_match(b"*.txt", b"d/a.txt"));
-        assert!(glob_match(b"d/*.txt", b"d/a.txt"));
-        assert!(glob_match(b"f?le", b"file"));
-        assert!(glob_match(b"[a-c]x", b"bx"));
-        assert!(!glob_match(b"[!a-c]x", b"bx"));
-    }
 
     #[test]
     fn durations() {

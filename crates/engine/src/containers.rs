@@ -17,16 +17,23 @@
 //! The record (name, image, create body, times) is in the metadata database;
 //! the live state is derived from those files, so a daemon restart finds it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use shim_proto::files;
 use store::meta::Table;
 
 use models::container::{CreateBody, FilesystemChange, HostConfig, Inspect, Summary, TopResponse};
 use models::exec::ExecConfig;
+use models::stats::{
+    BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
+    StatsResponse,
+};
 
+use crate::ids::random_hex;
 use crate::spec;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -112,14 +119,6 @@ const NAMES: &[&str] = &[
     "wozniak", "yalow",
 ];
 
-pub(crate) fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn sys(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::System, e.to_string())
 }
@@ -178,7 +177,7 @@ impl Engine {
             let paused = st.is_ok_and(|s| s.status == runtime::state::Status::Paused);
             return State::Running(pid, paused);
         }
-        if let Ok(text) = std::fs::read_to_string(dir.join("exit.json")) {
+        if let Ok(text) = std::fs::read_to_string(dir.join(files::EXIT)) {
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
             return State::Exited(
                 v["ExitCode"].as_i64().unwrap_or(-1) as i32,
@@ -207,7 +206,7 @@ impl Engine {
     /// `shim.pid`, if that process is the one that wrote it (same start
     /// time, same boot), not another that got its pid after a reboot.
     pub fn shim_pid(&self, id: &str) -> Option<i32> {
-        let text = std::fs::read_to_string(self.container_dir(id).join("shim.pid")).ok()?;
+        let text = std::fs::read_to_string(self.container_dir(id).join(files::SHIM_PID)).ok()?;
         let p = runtime::state::PidFile::parse(&text)?;
         p.alive("berth-shim").then_some(p.pid)
     }
@@ -257,7 +256,7 @@ impl Engine {
         &self,
         name: &str,
         cfg: &ExecConfig,
-    ) -> Result<(ContainerRecord, Value), EngineError> {
+    ) -> Result<(ContainerRecord, oci_spec::runtime::Process), EngineError> {
         let c = self.find_container(name)?;
         match self.state(&c) {
             State::Running(_, false) => {}
@@ -321,6 +320,8 @@ impl Engine {
             let all: Vec<String> = bounding.iter().map(|c| c.to_string()).collect();
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         }
+        // Patched as JSON (the spec's own keys), handed on typed.
+        let p = serde_json::from_value(p).map_err(|e| sys(format!("exec process: {e}")))?;
         Ok((c, p))
     }
 
@@ -387,7 +388,7 @@ impl Engine {
     /// One sample of `GET /containers/{id}/stats` in Docker's shape (the
     /// caller fills `precpu_stats` from the previous sample). Zeros for a
     /// container that is not running, as Docker's.
-    pub fn container_stats(&self, name: &str) -> Result<Value, EngineError> {
+    pub fn container_stats(&self, name: &str) -> Result<StatsResponse, EngineError> {
         let c = self.find_container(name)?;
         let pid = match self.state(&c) {
             State::Running(pid, _) => Some(pid),
@@ -399,14 +400,16 @@ impl Engine {
         } else {
             None
         };
-        let io: Vec<Value> = st
+        let io: Vec<BlkioStatEntry> = st
             .iter()
             .flat_map(|s| &s.io_bytes)
             .flat_map(|&(major, minor, r, w)| {
-                [
-                    json!({"major": major, "minor": minor, "op": "read", "value": r}),
-                    json!({"major": major, "minor": minor, "op": "write", "value": w}),
-                ]
+                [("read", r), ("write", w)].map(|(op, value)| BlkioStatEntry {
+                    major,
+                    minor,
+                    op: op.into(),
+                    value,
+                })
             })
             .collect();
         let inactive = st.as_ref().map_or(0, |s| s.inactive_file);
@@ -425,25 +428,52 @@ impl Engine {
             ),
             None => (0, 0, 0, 0, 0, 0),
         };
-        let mut v = json!({
-            "id": c.id, "name": format!("/{}", c.name),
-            "read": crate::time::now(), "preread": "0001-01-01T00:00:00Z",
-            "pids_stats": if pids_limit == u64::MAX { json!({"current": pids}) } else { json!({"current": pids, "limit": pids_limit}) },
-            "memory_stats": if running { json!({"usage": mem, "limit": limit, "failcnt": ooms, "stats": {"inactive_file": inactive}}) } else { json!({}) },
-            "cpu_stats": {"cpu_usage": {"total_usage": cpu, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "system_cpu_usage": system_cpu_ns(), "online_cpus": cpus, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
-            "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-            "blkio_stats": if io.is_empty() { json!({}) } else { json!({"io_service_bytes_recursive": io}) },
-            "num_procs": 0, "storage_stats": {},
-        });
-        if let Some(n) = networks {
-            v["networks"] = n;
-        }
-        Ok(v)
+        Ok(StatsResponse {
+            id: c.id.clone(),
+            name: format!("/{}", c.name),
+            read: crate::time::now(),
+            preread: "0001-01-01T00:00:00Z".into(),
+            pids_stats: PidsStats {
+                current: pids,
+                // No limit is `max`; Docker leaves it out.
+                limit: if pids_limit == u64::MAX {
+                    0
+                } else {
+                    pids_limit
+                },
+            },
+            memory_stats: if running {
+                MemoryStats {
+                    usage: mem,
+                    limit,
+                    failcnt: ooms,
+                    stats: Some([("inactive_file".to_string(), inactive)].into()),
+                    ..Default::default()
+                }
+            } else {
+                MemoryStats::default()
+            },
+            cpu_stats: CpuStats {
+                cpu_usage: CpuUsage {
+                    total_usage: cpu,
+                    ..Default::default()
+                },
+                system_cpu_usage: system_cpu_ns(),
+                online_cpus: u32::try_from(cpus).unwrap_or(u32::MAX),
+                throttling_data: Default::default(),
+            },
+            blkio_stats: BlkioStats {
+                io_service_bytes_recursive: (!io.is_empty()).then_some(io),
+                ..Default::default()
+            },
+            networks,
+            ..Default::default()
+        })
     }
 
     /// Whether the last run was ended by the OOM killer (the shim records it).
     fn oom_killed(&self, c: &ContainerRecord) -> bool {
-        std::fs::read(self.container_dir(&c.id).join("exit.json"))
+        std::fs::read(self.container_dir(&c.id).join(files::EXIT))
             .ok()
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .is_some_and(|v| v["OOMKilled"].as_bool().unwrap_or(false))
@@ -460,7 +490,7 @@ impl Engine {
     /// path. A daemon crash cannot lose it (it is in the page cache); after
     /// a machine crash the container is not running anyway.
     fn with_started(&self, mut c: ContainerRecord) -> ContainerRecord {
-        if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join("started")) {
+        if let Ok(t) = std::fs::read_to_string(self.container_dir(&c.id).join(files::STARTED)) {
             c.started = t.trim().to_string();
         }
         // Records from before mounts were resolved at create had host binds
@@ -818,8 +848,8 @@ impl Engine {
         let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
         log.attrs = crate::logging::attrs(c)?;
         crate::perms::write_private(
-            &dir.join("log-opts.json"),
-            crate::logging::shim_options(&log).to_string(),
+            &dir.join(files::LOG_OPTS),
+            serde_json::to_string(&crate::logging::shim_options(&log)).map_err(sys)?,
         )
         .map_err(sys)?;
         spec::write_etc_files_with(
@@ -846,10 +876,10 @@ impl Engine {
             // master); others get a stdin pipe when it was opened (`-i`).
             let tty = c.config.config.tty;
             if c.config.config.open_stdin && !tty {
-                cmd.env("BERTH_OPEN_STDIN", "1");
+                cmd.env(shim_proto::env::OPEN_STDIN, "1");
             }
             if attached > 0 {
-                cmd.env("BERTH_ATTACH_WAIT", attached.to_string());
+                cmd.env(shim_proto::env::ATTACH_WAIT, attached.to_string());
             }
             cmd.stdin(std::process::Stdio::null());
             cmd
@@ -860,13 +890,14 @@ impl Engine {
         .output()
         .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
         runtime::trace::mark("shim reported");
-        let msg = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() || !msg.starts_with("started ") {
-            let why = msg
-                .strip_prefix("error ")
-                .unwrap_or(&msg)
-                .trim()
-                .to_string();
+        let msg = String::from_utf8_lossy(&out.stdout);
+        let report = shim_proto::Report::parse(&msg);
+        let failed = match report {
+            shim_proto::Report::Started(_) if out.status.success() => None,
+            shim_proto::Report::Started(_) => Some(msg.trim().to_string()),
+            shim_proto::Report::Error(why) => Some(why),
+        };
+        if let Some(why) = failed {
             let _ = store::mount::unmount(&rootfs);
             // Docker's wording for a command that cannot run.
             let kind = if why.contains("executable file not found") || why.contains("no such file")
@@ -882,7 +913,7 @@ impl Engine {
         }
         let tmp = dir.join(".started.tmp");
         crate::perms::write_private(&tmp, now)
-            .and_then(|()| std::fs::rename(&tmp, dir.join("started")))
+            .and_then(|()| std::fs::rename(&tmp, dir.join(files::STARTED)))
             .map_err(sys)
     }
 
@@ -931,7 +962,7 @@ impl Engine {
     /// stays until the new shim records the next exit.
     fn cleanup_run(&self, c: &ContainerRecord) {
         let dir = self.container_dir(&c.id);
-        let _ = std::fs::remove_file(dir.join("shim.pid"));
+        let _ = std::fs::remove_file(dir.join(files::SHIM_PID));
         // A shim that died without cleaning up (killed, or a machine crash)
         // left the runtime's state of the old run behind.
         let _ = self.runtime().delete(&c.id, true);
@@ -1591,7 +1622,7 @@ impl Engine {
             resolv_conf_path: path(dir.join("etc/resolv.conf")),
             hostname_path: path(dir.join("etc/hostname")),
             hosts_path: path(dir.join("etc/hosts")),
-            log_path: path(dir.join("ctr.log")),
+            log_path: path(dir.join(files::LOG)),
             name: format!("/{}", c.name),
             restart_count: i64::from(c.restart_count),
             driver: "overlay2".into(),
@@ -1873,9 +1904,9 @@ fn host_memory() -> u64 {
 /// The interfaces of a process's network namespace but `lo`, from
 /// `/proc/PID/net/dev`, in the shape of Docker's `networks` stats; `None`
 /// when there are none (Docker leaves the key out).
-fn net_dev(pid: i32) -> Option<Value> {
+fn net_dev(pid: i32) -> Option<BTreeMap<String, NetworkStats>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
-    let mut nets = serde_json::Map::new();
+    let mut nets = BTreeMap::new();
     // Two header lines, then `  eth0: rx_bytes rx_packets rx_errs rx_drop
     // fifo frame compressed multicast tx_bytes tx_packets tx_errs tx_drop …`.
     for line in text.lines().skip(2) {
@@ -1895,11 +1926,19 @@ fn net_dev(pid: i32) -> Option<Value> {
         }
         nets.insert(
             name.to_string(),
-            json!({"rx_bytes": f[0], "rx_packets": f[1], "rx_errors": f[2], "rx_dropped": f[3],
-                   "tx_bytes": f[8], "tx_packets": f[9], "tx_errors": f[10], "tx_dropped": f[11]}),
+            NetworkStats {
+                rx_bytes: f[0],
+                rx_packets: f[1],
+                rx_errors: f[2],
+                rx_dropped: f[3],
+                tx_bytes: f[8],
+                tx_packets: f[9],
+                tx_errors: f[10],
+                tx_dropped: f[11],
+            },
         );
     }
-    (!nets.is_empty()).then_some(Value::Object(nets))
+    (!nets.is_empty()).then_some(nets)
 }
 
 /// Docker's `system_cpu_usage`.

@@ -3,7 +3,8 @@
 //! platforms it serves, moby `api/server/router/distribution`) and
 //! `GET /images/search` (the index's v1 search).
 
-use serde_json::{json, Value};
+use models::image::DistributionInspect;
+use models::oci::{Descriptor, ImageConfig, Platform};
 use store::reference::Reference;
 
 use crate::pull::registry_error;
@@ -15,15 +16,14 @@ pub const MAX_SEARCH_LIMIT: u32 = 100;
 pub const DEFAULT_SEARCH_LIMIT: u32 = 25;
 
 /// A platform in Docker's (OCI's) JSON: empty fields left out.
-fn platform_json(os: &str, arch: &str, variant: &str, os_version: &str) -> Value {
-    let mut p = json!({"architecture": arch, "os": os});
-    if !variant.is_empty() {
-        p["variant"] = json!(variant);
+fn platform(os: &str, arch: &str, variant: &str, os_version: &str) -> Platform {
+    Platform {
+        architecture: arch.into(),
+        os: os.into(),
+        variant: variant.into(),
+        os_version: os_version.into(),
+        ..Default::default()
     }
-    if !os_version.is_empty() {
-        p["os.version"] = json!(os_version);
-    }
-    p
 }
 
 impl Engine {
@@ -35,7 +35,7 @@ impl Engine {
         client: &registry::Client,
         reference: Reference,
         credentials: registry::Credentials,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<DistributionInspect, EngineError> {
         let reference = reference.with_default_tag();
         let err = |e| registry_error(e, &reference);
         let session = client.session(&reference, credentials).await.map_err(err)?;
@@ -46,42 +46,49 @@ impl Engine {
             .unwrap_or_else(|| "latest".into());
         let (bytes, digest, header) = session.manifest(&want).await.map_err(err)?;
         // The document's own media type where the header is vague.
-        let doc: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let media = doc["mediaType"]
-            .as_str()
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Doc {
+            media_type: String,
+        }
+        let doc: Doc = serde_json::from_slice(&bytes).unwrap_or_default();
+        let media = Some(doc.media_type)
             .filter(|m| !m.is_empty())
-            .map(String::from)
             .unwrap_or_else(|| header.split(';').next().unwrap_or("").trim().to_string());
         let platforms = match registry::manifest::parse(&bytes, &header).map_err(err)? {
             registry::manifest::Parsed::Index(entries) => entries
                 .iter()
                 .filter_map(|e| e.platform.as_ref())
-                .map(|p| platform_json(&p.os, &p.architecture, &p.variant, ""))
+                .map(|p| platform(&p.os, &p.architecture, &p.variant, ""))
                 .collect::<Vec<_>>(),
             registry::manifest::Parsed::Image { config, .. } => {
                 let bytes = session
                     .blob_bytes(&config, registry::session::MAX_CONFIG)
                     .await
                     .map_err(err)?;
-                let cfg: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                let cfg: ImageConfig = models::de::from_slice(&bytes).map_err(|e| {
                     EngineError::new(
                         ErrorKind::InvalidArgument,
                         format!("invalid image config: {e}"),
                     )
                 })?;
-                let s = |k: &str| cfg[k].as_str().unwrap_or("").to_string();
-                vec![platform_json(
-                    &s("os"),
-                    &s("architecture"),
-                    &s("variant"),
-                    &s("os.version"),
+                vec![platform(
+                    &cfg.os,
+                    &cfg.architecture,
+                    cfg.variant.as_deref().unwrap_or(""),
+                    &cfg.os_version,
                 )]
             }
         };
-        Ok(json!({
-            "Descriptor": {"mediaType": media, "digest": digest, "size": bytes.len()},
-            "Platforms": platforms,
-        }))
+        Ok(DistributionInspect {
+            descriptor: Descriptor {
+                media_type: media,
+                digest,
+                size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+                ..Default::default()
+            },
+            platforms,
+        })
     }
 
     /// `docker search TERM`: the index's results, at most `limit`, those
@@ -93,7 +100,7 @@ impl Engine {
         limit: u32,
         filters: &crate::filters::Filters,
         credentials: registry::Credentials,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<registry::search::SearchResult>, EngineError> {
         // moby's `acceptedSearchFilterTags` and its checks.
         filters.validate(&["is-automated", "is-official", "stars"])?;
         let automated = filters
@@ -136,7 +143,6 @@ impl Engine {
                     && r.star_count >= stars
             })
             .take(limit as usize)
-            .map(|r| serde_json::to_value(r).unwrap_or_default())
             .collect())
     }
 }

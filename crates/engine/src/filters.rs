@@ -112,16 +112,9 @@ impl Filters {
     }
 
     /// Go's `MatchKVList`: every `key` or `key=value` of `key` is among
-    /// `labels` (a JSON object of strings).
-    pub fn match_labels(&self, key: &str, labels: &Value) -> bool {
-        let v = self.get(key);
-        if v.is_empty() {
-            return true;
-        }
-        v.iter().all(|want| match want.split_once('=') {
-            Some((k, val)) => labels[k].as_str() == Some(val),
-            None => labels.get(want.as_str()).is_some(),
-        })
+    /// `labels`.
+    pub fn match_labels(&self, key: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels_with(key, |k| labels.get(k).map(String::as_str))
     }
 
     /// [`Filters::match_labels`] over labels looked up by `label`.
@@ -153,13 +146,11 @@ impl Filters {
 
 /// Go's `path.Match` of `name` against `pattern` (`*` and `?` stop at `/`).
 pub fn glob(pattern: &str, name: &str) -> bool {
-    crate::build::glob_match(pattern.as_bytes(), name.as_bytes())
+    build::ignore::path_match(pattern, name)
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
@@ -167,9 +158,14 @@ mod tests {
         let f = Filters::from_json(r#"{"name":["^we"],"label":["a","b=2"]}"#).unwrap();
         assert!(f.matches("name", "web") && !f.matches("name", "aweb"));
         assert!(f.matches("id", "anything"), "no values: no filter");
-        assert!(f.match_labels("label", &json!({"a": "", "b": "2"})));
+        let labels = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(f.match_labels("label", &labels(&[("a", ""), ("b", "2")])));
         assert!(
-            !f.match_labels("label", &json!({"a": ""})),
+            !f.match_labels("label", &labels(&[("a", "")])),
             "labels all match"
         );
         let old = Filters::from_json(r#"{"dangling":{"true":true}}"#).unwrap();

@@ -9,6 +9,7 @@ pub mod containers;
 pub mod distribution;
 pub mod error;
 pub mod filters;
+pub mod ids;
 pub mod images;
 pub mod logging;
 pub mod mounts;

@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use models::container::LogConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::containers::{ContainerRecord, LogLine};
 use crate::{Engine, EngineError, ErrorKind};
@@ -328,9 +328,15 @@ pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineErro
 }
 
 /// What the shim reads from `log-opts.json`.
-pub fn shim_options(s: &LogSettings) -> Value {
-    json!({"driver": s.driver, "max_size": s.max_size, "max_file": s.max_file,
-           "compress": s.compress, "attrs": s.attrs})
+pub fn shim_options(s: &LogSettings) -> models::log::LogOptions {
+    models::log::LogOptions {
+        driver: s.driver.clone(),
+        path: String::new(),
+        max_size: s.max_size,
+        max_file: s.max_file,
+        compress: s.compress,
+        attrs: s.attrs.clone(),
+    }
 }
 
 /// json-file lines into `out`.
@@ -469,7 +475,7 @@ impl Engine {
     pub fn container_log(&self, c: &ContainerRecord, from: u64) -> (Vec<LogLine>, u64) {
         let local = Self::log_driver(c) == "local";
         let dir = self.container_dir(&c.id);
-        let path = dir.join("ctr.log");
+        let path = dir.join(shim_proto::files::LOG);
         let mut out = Vec::new();
         if from == 0 {
             let mut rotated: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
@@ -478,7 +484,9 @@ impl Engine {
                 .flatten()
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    let n = name.strip_prefix("ctr.log.")?;
+                    let n = name
+                        .strip_prefix(shim_proto::files::LOG)?
+                        .strip_prefix('.')?;
                     n.strip_suffix(".gz")
                         .unwrap_or(n)
                         .parse::<u32>()
@@ -524,6 +532,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn lc(t: &str, opts: Value) -> LogConfig {

@@ -30,6 +30,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use shim_proto::files;
+
 /// The data root and the exec root: root and group root may enter.
 pub const ROOT_DIR: u32 = 0o710;
 /// Directories below them.
@@ -73,13 +75,13 @@ fn is_private_container_file(name: &str) -> bool {
     matches!(
         name,
         "config.json"
-            | "log-opts.json"
+            | files::LOG_OPTS
             | "network.json"
-            | "started"
-            | "exit.json"
-            | "shim.pid"
-            | "ctl.sock"
-    ) || name.starts_with("ctr.log")
+            | files::STARTED
+            | files::EXIT
+            | files::SHIM_PID
+            | files::CONTROL_SOCKET
+    ) || name.starts_with(files::LOG)
         || name.starts_with('.')
 }
 

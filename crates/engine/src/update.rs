@@ -5,8 +5,7 @@
 //! checks and their texts those of `daemon/daemon_unix.go`
 //! (`verifyPlatformContainerResources`) and `daemon/update.go`.
 
-use models::container::HostConfig;
-use serde_json::Value;
+use models::container::UpdateConfig;
 
 use crate::containers::State;
 use crate::{Engine, EngineError, ErrorKind};
@@ -17,19 +16,18 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 
 impl Engine {
     /// Applies an update body (moby's `UpdateConfig`: the resources and
-    /// `RestartPolicy`, read as Go reads them) to container `name`;
-    /// returns Docker's warnings.
-    pub fn container_update(&self, name: &str, body: Value) -> Result<Vec<String>, EngineError> {
-        if !body.is_object() {
-            return Err(invalid("invalid JSON: an object expected"));
-        }
-        let upd: HostConfig = models::de::from_value(body)
-            .map_err(|e| invalid(format!("invalid update body: {e}")))?;
+    /// `RestartPolicy`) to container `name`; returns Docker's warnings.
+    pub fn container_update(
+        &self,
+        name: &str,
+        body: &UpdateConfig,
+    ) -> Result<Vec<String>, EngineError> {
+        let upd = &body.0;
         let c = self.find_container(name)?;
         // dockerd checks the update's own values as it checks a create's
         // (`verifyContainerSettings`); its warnings are the answer's.
         let warnings =
-            crate::spec::resources::resources(&upd, crate::spec::support(), ncpu())?.warnings;
+            crate::spec::resources::resources(upd, crate::spec::support(), ncpu())?.warnings;
         let old = &c.config.host_config;
         // Nano CPUs set CFS's period and quota: one or the other, never
         // both, counting what the container has already.
@@ -99,7 +97,7 @@ impl Engine {
         // Live first: a limit the kernel refuses is not recorded.
         if matches!(self.state(&c), State::Running(..)) {
             let oci = crate::spec::resources::resources(&host, crate::spec::support(), ncpu())?.oci;
-            let resources = serde_json::from_value(Value::Object(oci))
+            let resources = serde_json::from_value(serde_json::Value::Object(oci))
                 .map_err(|e| EngineError::new(ErrorKind::System, format!("resources: {e}")))?;
             self.runtime().update(&c.id, &resources).map_err(|e| {
                 EngineError::new(

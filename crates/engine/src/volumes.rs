@@ -296,7 +296,7 @@ impl Engine {
             // A volume created without a name is anonymous (moby 23+), so
             // a prune of API 1.42+ takes it as it takes containers' ones.
             labels.insert(ANONYMOUS_LABEL.into(), String::new());
-            crate::containers::random_hex(32)
+            crate::ids::random_hex(32)
         } else {
             name.to_string()
         };

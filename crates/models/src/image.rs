@@ -181,6 +181,17 @@ pub struct BuildResult {
     pub id: String,
 }
 
+/// `GET /distribution/{name}/json` (moby's `registry.DistributionInspect`):
+/// what a registry has under a name, without pulling it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct DistributionInspect {
+    /// The manifest's (or index's) descriptor.
+    pub descriptor: crate::oci::Descriptor,
+    /// The platforms it serves.
+    pub platforms: Vec<crate::oci::Platform>,
+}
+
 /// An API version, `(1, 47)`.
 pub type ApiVersion = (u32, u32);
 
@@ -203,6 +214,8 @@ impl Inspect {
             if self.created.is_empty() {
                 self.created = "0001-01-01T00:00:00Z".into();
             }
+        } else {
+            self.virtual_size = 0;
         }
         if self.container_config.is_none() {
             self.container_config = Some(Config::default());
@@ -228,9 +241,7 @@ impl Summary {
             self.repo_tags.get_or_insert_with(Vec::new);
             self.repo_digests.get_or_insert_with(Vec::new);
         }
-        if v < (1, 44) {
-            self.virtual_size = self.size;
-        }
+        self.virtual_size = if v < (1, 44) { self.size } else { 0 };
     }
 }
 

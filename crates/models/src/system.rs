@@ -274,6 +274,15 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
+/// `POST /berth/system/check`'s answer (berth's own endpoint, not
+/// Docker's): what is damaged, a line each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct CheckReport {
+    /// One line a damaged blob or image; empty when all is well.
+    pub problems: Vec<String>,
+}
+
 /// `POST /auth`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self")]

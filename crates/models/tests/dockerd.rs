@@ -254,3 +254,87 @@ fn create_bodies_read_as_dockerd_reads_them() {
     assert_eq!(v["HostConfig"]["Binds"], Value::Null);
     assert!(v["HostConfig"].get("Mounts").is_none());
 }
+
+/// The differences between `typed` as written and `recorded`.
+fn written<T: Serialize>(typed: &T, recorded: &str) -> BTreeSet<String> {
+    let want: Value = serde_json::from_str(recorded).unwrap();
+    let mut out = BTreeSet::new();
+    diff(&serde_json::to_value(typed).unwrap(), &want, "", &mut out);
+    out
+}
+
+#[test]
+fn images_per_api_version_as_dockerd_27_writes_them() {
+    // 1.41 (dockerd 20.10's own version): as recorded, `VirtualSize` and
+    // the build's `Container` included.
+    let built: image::Inspect = models::de::from_slice(IMAGE_BUILT.as_bytes()).unwrap();
+    let mut old = built.clone();
+    old.for_version((1, 41));
+    assert_eq!(written(&old, IMAGE_BUILT), set(&[]));
+    // 1.47: `VirtualSize` gone (1.44), `Container` gone (1.45).
+    let mut new = built;
+    new.for_version((1, 47));
+    assert_eq!(
+        written(&new, IMAGE_BUILT),
+        set(&["-.VirtualSize", "-.Container"])
+    );
+    // The list: `VirtualSize` gone from 1.44, `RepoDigests` an empty list
+    // rather than null from 1.43.
+    let list: Vec<image::Summary> = models::de::from_slice(IMAGES.as_bytes()).unwrap();
+    let at = |v| {
+        let mut l = list.clone();
+        l.iter_mut().for_each(|i| i.for_version(v));
+        written(&l, IMAGES)
+    };
+    assert_eq!(at((1, 41)), set(&[]));
+    let want: BTreeSet<String> = (0..list.len())
+        .flat_map(|i| [format!("-[{i}].VirtualSize"), format!("-[{i}].RepoDigests")])
+        .collect();
+    assert_eq!(at((1, 47)), want);
+}
+
+#[test]
+fn containers_per_api_version_as_dockerd_27_writes_them() {
+    // The running container on a user-defined network `front`, created
+    // with the alias `web`: before 1.45 its `Aliases` also hold the short
+    // id and the hostname (here the same, so once); from 1.45 only `web`.
+    let on_front = INSPECT_RUNNING.replace(
+        r#""Networks":{"bridge":{"IPAMConfig":null,"Links":null,"Aliases":null"#,
+        r#""Networks":{"front":{"IPAMConfig":null,"Links":null,"Aliases":["web"]"#,
+    );
+    assert_ne!(on_front, INSPECT_RUNNING);
+    let c: container::Inspect = models::de::from_slice(on_front.as_bytes()).unwrap();
+    let aliases = |v| {
+        let mut c = c.clone();
+        c.for_version(v);
+        let n = c.network_settings.unwrap().networks.unwrap();
+        n["front"].aliases.clone().unwrap()
+    };
+    assert_eq!(aliases((1, 41)), ["web", "e52d602e5601"]);
+    assert_eq!(aliases((1, 44)), ["web", "e52d602e5601"]);
+    assert_eq!(aliases((1, 45)), ["web"]);
+    assert_eq!(aliases((1, 47)), ["web"]);
+    // The default bridge is left alone at every version: 1.41's answer is
+    // dockerd 20.10's, but for what 1.47 added.
+    for v in [(1, 41), (1, 47)] {
+        let mut c: container::Inspect = models::de::from_slice(INSPECT_RUNNING.as_bytes()).unwrap();
+        c.for_version(v);
+        assert_eq!(written(&c, INSPECT_RUNNING), set(INSPECT_1_47));
+    }
+    // The list: `HostConfig.Annotations` from 1.46 on only.
+    let mut list: Vec<container::Summary> = models::de::from_slice(PS.as_bytes()).unwrap();
+    list[0]
+        .host_config
+        .annotations
+        .insert("org.example".into(), "1".into());
+    let at = |v| {
+        let mut l = list.clone();
+        l.iter_mut().for_each(|c| c.for_version(v));
+        serde_json::to_value(&l).unwrap()[0]["HostConfig"].clone()
+    };
+    assert_eq!(at((1, 41)), serde_json::json!({"NetworkMode": "default"}));
+    assert_eq!(
+        at((1, 47)),
+        serde_json::json!({"NetworkMode": "default", "Annotations": {"org.example": "1"}})
+    );
+}

@@ -1,22 +1,9 @@
 //! The shim's control socket, `CTRDIR/ctl.sock`: berthd (this one or the
 //! next, after a restart) talks to the container through it. One command
-//! line per connection:
-//!
-//! ```text
-//! state            -> {"pid": N}
-//! stdin            -> ok, then the connection's bytes go to the container's
-//!                  stdin (its pipe, or the pty of a TTY container) until
-//!                  EOF, answered by "done" once all of them are written
-//! close-stdin      -> ok; the container's stdin pipe is closed (the daemon
-//!                  asks when an attached StdinOnce client reached its EOF,
-//!                  not when it detached)
-//! resize H W       -> ok; the TTY's window size
-//! reopen-log       -> ok once the log's path is opened anew (the kubelet
-//!                  renamed the file to rotate it), or error
-//! attach           -> ok, then the container's output as it comes, in
-//!                  frames (a byte: 1 stdout, 2 stderr; a big-endian u32
-//!                  length; the bytes), until the container has exited
-//! ```
+//! line per connection; the commands, replies and frames are
+//! [`shim_proto`]'s (`state`, `version`, `stdin`, `close-stdin`, `resize H
+//! W`, `reopen-log`, `attach`). `close-stdin` comes from the daemon when an
+//! attached StdinOnce client reached its EOF, not when it detached.
 //!
 //! Connections are served on threads with small stacks: a slow stdin never
 //! stalls the log, and a resize goes through while a client types.
@@ -27,6 +14,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use shim_proto::{Command, Frame, Refusal, Reply, Stream};
 
 /// Where client input goes.
 struct Input {
@@ -78,16 +67,14 @@ impl Output {
     }
 
     /// Sends a piece of output to every reader; one that fails is dropped.
-    pub fn send(&self, stream: u8, data: &[u8]) {
+    pub fn send(&self, stream: Stream, data: &[u8]) {
         let Ok(mut r) = self.readers.lock() else {
             return;
         };
         if r.is_empty() {
             return;
         }
-        let mut head = [0u8; 5];
-        head[0] = stream;
-        head[1..].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        let head = Frame::of(stream, data).encode();
         r.retain_mut(|c| c.write_all(&head).and_then(|()| c.write_all(data)).is_ok());
     }
 
@@ -114,7 +101,11 @@ pub fn serve(
     let Ok(d) = std::fs::File::open(dir) else {
         return;
     };
-    let path = format!("/proc/self/fd/{}/ctl.sock", d.as_raw_fd());
+    let path = format!(
+        "/proc/self/fd/{}/{}",
+        d.as_raw_fd(),
+        shim_proto::files::CONTROL_SOCKET
+    );
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path);
     drop(d);
@@ -197,17 +188,27 @@ fn handle(
         return;
     }
     let mut out = conn;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    match words.as_slice() {
-        ["state"] => {
-            let _ = writeln!(out, "{{\"pid\":{pid}}}");
+    let reply = |out: &mut UnixStream, r: Reply| out.write_all(r.line().as_bytes());
+    let command = match Command::parse(&line) {
+        Ok(c) => c,
+        Err(why) => {
+            let _ = reply(&mut out, Reply::Refused(why));
+            return;
         }
-        ["stdin"] => {
+    };
+    match command {
+        Command::State => {
+            let _ = reply(&mut out, Reply::State(pid));
+        }
+        Command::Version => {
+            let _ = reply(&mut out, Reply::Ok(shim_proto::VERSION.to_string()));
+        }
+        Command::Stdin => {
             if let Some(m) = &input.pty {
                 let Ok(m) = m.try_clone() else { return };
-                let _ = writeln!(out, "ok");
+                let _ = reply(&mut out, Reply::ok());
                 let _ = pump(&mut reader, &mut std::fs::File::from(m));
-                let _ = writeln!(out, "done");
+                let _ = reply(&mut out, Reply::Done);
                 return;
             }
             // One writer at a time; the pipe's write end stays ours.
@@ -215,60 +216,59 @@ fn handle(
                 return;
             };
             let Some(w) = guard.as_mut() else {
-                let _ = writeln!(out, "error stdin is not open");
+                let _ = reply(&mut out, Reply::Refused(Refusal::StdinNotOpen));
                 return;
             };
-            let _ = writeln!(out, "ok");
+            let _ = reply(&mut out, Reply::ok());
             let _ = pump(&mut reader, w);
-            let _ = writeln!(out, "done");
+            let _ = reply(&mut out, Reply::Done);
         }
-        ["attach"] => {
-            if writeln!(out, "ok").is_ok() {
+        Command::Attach => {
+            if reply(&mut out, Reply::ok()).is_ok() {
                 output.join(out);
             }
         }
-        ["reopen-log"] => {
+        Command::ReopenLog => {
             let reopened = log
                 .lock()
                 .ok()
                 .and_then(|mut l| l.as_mut().map(|l| l.reopen()));
-            let _ = writeln!(
-                out,
-                "{}",
+            let _ = reply(
+                &mut out,
                 match reopened {
-                    Some(true) => "ok",
-                    Some(false) => "error cannot open the log",
-                    None => "error the container has no log",
-                }
+                    Some(true) => Reply::ok(),
+                    Some(false) => Reply::Refused(Refusal::CannotOpenLog),
+                    None => Reply::Refused(Refusal::NoLog),
+                },
             );
         }
-        ["close-stdin"] => {
+        Command::CloseStdin => {
             if let Ok(mut guard) = input.pipe.lock() {
                 *guard = None;
             }
-            let _ = writeln!(out, "ok");
+            let _ = reply(&mut out, Reply::ok());
         }
-        ["resize", h, w] => {
-            let (Ok(rows), Ok(cols)) = (h.parse::<u16>(), w.parse::<u16>()) else {
-                let _ = writeln!(out, "error resize H W");
-                return;
-            };
+        Command::Resize { height, width } => {
             let Some(m) = &input.pty else {
-                let _ = writeln!(out, "error no tty");
+                let _ = reply(&mut out, Reply::Refused(Refusal::NoTty));
                 return;
             };
             let ws = libc::winsize {
-                ws_row: rows,
-                ws_col: cols,
+                ws_row: height,
+                ws_col: width,
                 ws_xpixel: 0,
                 ws_ypixel: 0,
             };
             // SAFETY: TIOCSWINSZ reads a winsize we own from a valid fd.
             let r = unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-            let _ = writeln!(out, "{}", if r == 0 { "ok" } else { "error resize failed" });
-        }
-        _ => {
-            let _ = writeln!(out, "error unknown command");
+            let _ = reply(
+                &mut out,
+                if r == 0 {
+                    Reply::ok()
+                } else {
+                    Reply::Refused(Refusal::ResizeFailed)
+                },
+            );
         }
     }
 }

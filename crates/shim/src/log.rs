@@ -90,19 +90,20 @@ impl Log {
     /// Opens the log as `CTRDIR/log-opts.json` says; None for `none` (or
     /// when the file cannot be opened).
     pub fn open(dir: &Path) -> Option<Log> {
-        let opts: serde_json::Value = std::fs::read(dir.join("log-opts.json"))
+        let opts: models::log::LogOptions = std::fs::read(dir.join(shim_proto::files::LOG_OPTS))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let driver = match opts["driver"].as_str().unwrap_or("json-file") {
+        let driver = match opts.driver.as_str() {
             "none" => return None,
             "local" => Driver::Local,
             "cri" => Driver::Cri,
             _ => Driver::JsonFile,
         };
         let path = match driver {
-            Driver::Cri => PathBuf::from(opts["path"].as_str().filter(|p| p.starts_with('/'))?),
-            _ => dir.join("ctr.log"),
+            Driver::Cri if opts.path.starts_with('/') => PathBuf::from(&opts.path),
+            Driver::Cri => return None,
+            _ => dir.join(shim_proto::files::LOG),
         };
         let file = OpenOptions::new()
             .create(true)
@@ -111,22 +112,21 @@ impl Log {
             .open(&path)
             .ok()?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let attrs = match opts["attrs"].as_object() {
-            Some(a) if !a.is_empty() => {
-                let mut v = b",\"attrs\":".to_vec();
-                let _ = serde_json::to_writer(&mut v, a);
-                v
-            }
-            _ => Vec::new(),
+        let attrs = if opts.attrs.is_empty() {
+            Vec::new()
+        } else {
+            let mut v = b",\"attrs\":".to_vec();
+            let _ = serde_json::to_writer(&mut v, &opts.attrs);
+            v
         };
         Some(Log {
             driver,
             path,
             file,
             size,
-            max_size: opts["max_size"].as_u64().unwrap_or(0),
-            max_file: opts["max_file"].as_u64().unwrap_or(1).clamp(1, 1000) as u32,
-            compress: opts["compress"].as_bool().unwrap_or(false),
+            max_size: opts.max_size,
+            max_file: opts.max_file.clamp(1, 1000) as u32,
+            compress: opts.compress,
             attrs,
             compressing: None,
         })

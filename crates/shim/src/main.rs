@@ -26,6 +26,7 @@ mod control;
 mod log;
 
 use log::Log;
+use shim_proto::{env, files, Report, Stream};
 
 fn main() {
     runtime::abort_on_panic();
@@ -43,7 +44,7 @@ fn main() {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // The container's init is a fork of this process: run from a sealed copy.
     if let Err(e) = runtime::sealed::ensure("berth-shim") {
-        let _ = writeln!(std::io::stdout(), "error {e}");
+        let _ = write!(std::io::stdout(), "{}", Report::Error(e.to_string()));
         std::process::exit(1);
     }
     let (dir, id, root) = (
@@ -59,7 +60,7 @@ fn main() {
             drop(report_w);
             let mut msg = String::new();
             let _ = File::from(report_r).read_to_string(&mut msg);
-            let ok = msg.starts_with("started ");
+            let ok = matches!(Report::parse(&msg), Report::Started(_));
             let _ = write!(std::io::stdout(), "{msg}");
             std::process::exit(if ok { 0 } else { 1 });
         }
@@ -83,7 +84,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     // The container inherits our 0, 1 and 2. Its stdin, when it was opened
     // (`-i`), is a pipe whose write end this shim keeps for the control
     // socket; else nothing.
-    let stdin_w = if std::env::var_os("BERTH_OPEN_STDIN").is_some() {
+    let stdin_w = if std::env::var_os(env::OPEN_STDIN).is_some() {
         let (r, w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
         let _ = dup2_stdin(r.as_fd());
         Some(w)
@@ -109,7 +110,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         Ok(s) => (s.pid, s.pty),
         Err(e) => {
             let _ = rt.delete(id, true);
-            let _ = write!(report, "error {e}");
+            let _ = write!(report, "{}", Report::Error(e.to_string()));
             return 1;
         }
     };
@@ -128,7 +129,7 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let output = std::sync::Arc::new(control::Output::default());
     let log = std::sync::Arc::new(std::sync::Mutex::new(Log::open(dir)));
     control::serve(dir, pid, stdin_w, master, output.clone(), log.clone());
-    let waiting = std::env::var("BERTH_ATTACH_WAIT")
+    let waiting = std::env::var(env::ATTACH_WAIT)
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
@@ -137,17 +138,17 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
     let start = runtime::trace::span("runtime start");
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
-        let _ = write!(report, "error {e}");
+        let _ = write!(report, "{}", Report::Error(e.to_string()));
         return 1;
     }
-    let tmp = dir.join(".shim.pid.tmp");
+    let tmp = dir.join(files::SHIM_PID_TMP);
     // With the start time and boot id: after a reboot, a pid in this file
     // may be another process's.
     if std::fs::write(&tmp, runtime::state::PidFile::of_self()).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join("shim.pid"));
+        let _ = std::fs::rename(&tmp, dir.join(files::SHIM_PID));
     }
     drop(start);
-    let _ = write!(report, "started {pid}");
+    let _ = write!(report, "{}", Report::Started(pid));
     drop(report);
     // Creating the container (spec, seccomp) used heap it no longer needs:
     // hand it back, since a shim lives as long as its container.
@@ -163,11 +164,11 @@ fn shim(dir: &Path, id: &str, root: &Path, mut report: File) -> i32 {
         serde_json::json!({"ExitCode": code, "FinishedAt": finished, "OOMKilled": oom}).to_string();
     // The exit first, then no shim: a reader sees this run as running
     // until its exit is there (the previous run's exit.json is replaced).
-    let tmp = dir.join(".exit.json.tmp");
+    let tmp = dir.join(files::EXIT_TMP);
     if std::fs::write(&tmp, body).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join("exit.json"));
+        let _ = std::fs::rename(&tmp, dir.join(files::EXIT));
     }
-    let _ = std::fs::remove_file(dir.join("shim.pid"));
+    let _ = std::fs::remove_file(dir.join(files::SHIM_PID));
     runtime::trace::mark("exit recorded");
     // Attached readers see the end once the exit is there to be read.
     output.close();
@@ -218,7 +219,7 @@ fn supervise(
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         let mut k = 0;
-        for (i, stream) in ["stdout", "stderr"].iter().enumerate() {
+        for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
             let Some(fd) = &open[i] else { continue };
             let is_ready = ready[k];
             k += 1;
@@ -229,9 +230,9 @@ fn supervise(
                 Ok(0) | Err(_) => open[i] = None,
                 Ok(n) => {
                     if let Some(l) = log.lock().ok().as_mut().and_then(|l| l.as_mut()) {
-                        l.write_lines(stream, &buf[..n]);
+                        l.write_lines(stream.name(), &buf[..n]);
                     }
-                    output.send(i as u8 + 1, &buf[..n]);
+                    output.send(stream, &buf[..n]);
                 }
             }
         }

@@ -6,7 +6,7 @@
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
-use serde_json::Value;
+use models::container::{Inspect, WaitResponse};
 
 use super::run::Attach;
 use super::{outln, Errors, Status};
@@ -123,16 +123,17 @@ pub async fn start(client: &Client, a: &StartArgs) -> Result<u8> {
                 "you cannot start and attach multiple containers at once",
             ));
         };
-        let c: Value = client
+        let c: Inspect = client
             .get(&format!("/containers/{}/json", client::path(name)))
             .await?;
-        let id = c["Id"].as_str().unwrap_or(name).to_string();
-        let auto_remove = c["HostConfig"]["AutoRemove"].as_bool().unwrap_or(false);
+        let id = c.id.clone();
+        let auto_remove = c.host_config.as_ref().is_some_and(|h| h.auto_remove);
+        let config = c.config.unwrap_or_default();
         let streams = Streams {
-            stdin: a.interactive && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+            stdin: a.interactive && config.open_stdin,
             stdout: true,
             stderr: true,
-            tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
+            tty: config.tty,
         };
         super::run::check_tty(streams.stdin, streams.tty)?;
         let path = format!("/containers/{id}/start");
@@ -194,10 +195,11 @@ pub async fn wait(client: &Client, a: &NamesArgs) -> Result<u8> {
     let mut errs = Errors::default();
     for n in &a.containers {
         let path = format!("/containers/{}/wait", client::path(n));
-        match client.request(Method::POST, &path, None).await {
+        match client.request(Method::POST, &path).await {
             Ok((_, body)) => {
-                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                outln(v["StatusCode"].as_i64().unwrap_or(-1))?;
+                let code =
+                    models::de::from_slice::<WaitResponse>(&body).map_or(-1, |w| w.status_code);
+                outln(code)?;
             }
             Err(e) => errs.push(e),
         }
@@ -243,7 +245,6 @@ pub async fn rm(client: &Client, a: &RmArgs) -> Result<u8> {
             .request(
                 Method::DELETE,
                 &format!("/containers/{}{q}", client::path(n)),
-                None,
             )
             .await
         {
@@ -284,9 +285,14 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
         Query::new().add("filters", &super::filters_json(&a.filter)?)
     };
     let (_, body) = client
-        .request(Method::POST, &format!("/containers/prune{q}"), None)
+        .request(Method::POST, &format!("/containers/prune{q}"))
         .await?;
-    super::print_prune_report(&body, "ContainersDeleted", "Containers")
+    let r: models::container::PruneReport = models::de::from_slice(&body)?;
+    super::print_prune_report(
+        r.containers_deleted.as_deref().unwrap_or_default(),
+        r.space_reclaimed,
+        "Containers",
+    )
 }
 
 /// `berth attach`.
@@ -310,27 +316,29 @@ pub struct AttachArgs {
 /// code) or the detach keys (docker 28 then says "read escape sequence" and
 /// exits 1).
 pub async fn attach(client: &Client, a: &AttachArgs) -> Result<u8> {
-    let c: Value = client
+    let c: Inspect = client
         .get(&format!("/containers/{}/json", client::path(&a.container)))
         .await?;
-    if c["State"]["Paused"].as_bool().unwrap_or(false) {
+    let state = c.state.unwrap_or_default();
+    if state.paused {
         return Err(Status::exit(
             1,
             "You cannot attach to a paused container, unpause it first",
         ));
     }
-    if !c["State"]["Running"].as_bool().unwrap_or(false) {
+    if !state.running {
         return Err(Status::exit(
             1,
             "You cannot attach to a stopped container, start it first",
         ));
     }
-    let id = c["Id"].as_str().unwrap_or(&a.container).to_string();
+    let id = c.id;
+    let config = c.config.unwrap_or_default();
     let streams = Streams {
-        stdin: !a.no_stdin && c["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+        stdin: !a.no_stdin && config.open_stdin,
         stdout: true,
         stderr: true,
-        tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
+        tty: config.tty,
     };
     super::run::check_tty(streams.stdin, streams.tty)?;
     if streams.tty {

@@ -6,6 +6,10 @@
 
 use anyhow::Result;
 use clap::Args;
+use models::container::Summary as ContainerSummary;
+use models::image::Summary as ImageSummary;
+use models::system::{BuildCache, DiskUsage};
+use models::volume::{UsageData, Volume};
 use serde_json::{json, Value};
 
 use super::{out, parse_format, print_rows, short_id, Status};
@@ -37,12 +41,14 @@ pub struct DfArgs {
     pub verbose: bool,
 }
 
-fn list<'a>(du: &'a Value, key: &str) -> &'a [Value] {
-    du[key].as_array().map_or(&[], Vec::as_slice)
+/// A list of the answer (none when `null`).
+fn list<T>(l: &Option<Vec<T>>) -> &[T] {
+    l.as_deref().unwrap_or_default()
 }
 
-fn int(v: &Value, key: &str) -> i64 {
-    v[key].as_i64().unwrap_or(0)
+/// A volume's usage figure (-1 when not counted).
+fn usage(v: &Volume, f: fn(&UsageData) -> i64) -> i64 {
+    v.usage_data.as_ref().map_or(-1, f)
 }
 
 /// `"12kB (50%)"`, or the size alone when the total is zero.
@@ -63,87 +69,82 @@ fn summary(typ: &str, total: usize, active: usize, size: i64, reclaim: String) -
 }
 
 /// The four summary rows, each computed as docker's `diskUsage*Context`.
-fn summary_rows(du: &Value) -> Vec<Value> {
-    let images = list(du, "Images");
-    let layers = int(du, "LayersSize");
+fn summary_rows(du: &DiskUsage) -> Vec<Value> {
+    let images = list(&du.images);
+    let layers = du.layers_size;
     // What images with containers hold uniquely cannot be reclaimed.
     let used: i64 = images
         .iter()
-        .filter(|i| int(i, "Containers") != 0 && int(i, "Size") != -1 && int(i, "SharedSize") != -1)
-        .map(|i| int(i, "Size") - int(i, "SharedSize"))
+        .filter(|i| i.containers != 0 && i.size != -1 && i.shared_size != -1)
+        .map(|i| i.size - i.shared_size)
         .sum();
     let image_row = summary(
         "Images",
         images.len(),
-        images.iter().filter(|i| int(i, "Containers") > 0).count(),
+        images.iter().filter(|i| i.containers > 0).count(),
         layers,
         reclaimable(layers - used, layers),
     );
 
-    let containers = list(du, "Containers");
-    let active = |c: &Value| {
-        let s = c["State"].as_str().unwrap_or_default();
+    let containers = list(&du.containers);
+    let active = |c: &&ContainerSummary| {
+        let s = &c.state;
         s.contains("running") || s.contains("paused") || s.contains("restarting")
     };
-    let rw: i64 = containers.iter().map(|c| int(c, "SizeRw")).sum();
+    let rw: i64 = containers.iter().map(|c| c.size_rw).sum();
     let idle_rw: i64 = containers
         .iter()
         .filter(|c| !active(c))
-        .map(|c| int(c, "SizeRw"))
+        .map(|c| c.size_rw)
         .sum();
     let container_row = summary(
         "Containers",
         containers.len(),
-        containers.iter().filter(|c| active(c)).count(),
+        containers.iter().filter(active).count(),
         rw,
         reclaimable(idle_rw, rw),
     );
 
-    let volumes = list(du, "Volumes");
-    let usage = |v: &Value, k: &str| v["UsageData"][k].as_i64().unwrap_or(-1);
-    let sized = || volumes.iter().filter(|v| usage(v, "Size") != -1);
-    let volume_size: i64 = sized().map(|v| usage(v, "Size")).sum();
-    let unused: i64 = sized()
-        .filter(|v| usage(v, "RefCount") == 0)
-        .map(|v| usage(v, "Size"))
-        .sum();
+    let volumes = list(&du.volumes);
+    let size = |v: &Volume| usage(v, |u| u.size);
+    let refs = |v: &Volume| usage(v, |u| u.ref_count);
+    let sized = || volumes.iter().filter(|v| size(v) != -1);
+    let volume_size: i64 = sized().map(size).sum();
+    let unused: i64 = sized().filter(|v| refs(v) == 0).map(size).sum();
     let volume_row = summary(
         "Local Volumes",
         volumes.len(),
-        volumes.iter().filter(|v| usage(v, "RefCount") > 0).count(),
+        volumes.iter().filter(|v| refs(v) > 0).count(),
         volume_size,
         reclaimable(unused, volume_size),
     );
 
-    let cache = list(du, "BuildCache");
-    let flag = |b: &Value, k: &str| b[k].as_bool().unwrap_or(false);
-    let own = || cache.iter().filter(|b| !flag(b, "Shared"));
+    let cache = list(&du.build_cache);
+    let own = || cache.iter().filter(|b| !b.shared);
     let cache_row = summary(
         "Build Cache",
         cache.len(),
-        cache.iter().filter(|b| flag(b, "InUse")).count(),
-        own().map(|b| int(b, "Size")).sum(),
+        cache.iter().filter(|b| b.in_use).count(),
+        own().map(|b| b.size).sum(),
         // docker gives no percentage here.
-        human_size(
-            own()
-                .filter(|b| !flag(b, "InUse"))
-                .map(|b| int(b, "Size"))
-                .sum::<i64>() as f64,
-        ),
+        human_size(own().filter(|b| !b.in_use).map(|b| b.size).sum::<i64>() as f64),
     );
     vec![image_row, container_row, volume_row, cache_row]
 }
 
 /// An image of `-v`: its first tag only, as docker's `verboseWrite`.
-fn image_row(i: &Value, trunc: bool) -> Value {
-    let first = i["RepoTags"][0].as_str().filter(|t| *t != "<none>:<none>");
+fn image_row(i: &ImageSummary, trunc: bool) -> Value {
+    let first = list(&i.repo_tags)
+        .first()
+        .map(String::as_str)
+        .filter(|t| *t != "<none>:<none>");
     let (repo, tag) = match first.map(super::image::split_tag) {
         Some((repo, Some(tag))) => (repo, tag),
         _ => ("<none>", "<none>"),
     };
-    let id = i["Id"].as_str().unwrap_or_default();
-    let (size, shared) = (int(i, "Size"), int(i, "SharedSize"));
-    let created = int(i, "Created");
+    let id = i.id.as_str();
+    let (size, shared) = (i.size, i.shared_size);
+    let created = i.created;
     let count = |n: i64| if n == -1 { "N/A".into() } else { n.to_string() };
     json!({
         "ID": if trunc { short_id(id) } else { id.to_string() },
@@ -154,23 +155,25 @@ fn image_row(i: &Value, trunc: bool) -> Value {
         "VirtualSize": human_size(size as f64),
         "SharedSize": if shared == -1 { "N/A".into() } else { human_size(shared as f64) },
         "UniqueSize": if size == -1 || shared == -1 { "N/A".into() } else { human_size((size - shared) as f64) },
-        "Containers": count(int(i, "Containers")),
+        "Containers": count(i.containers),
     })
 }
 
 /// A container of `-v`: `ps`'s row without the virtual size.
-fn container_row(c: &Value, trunc: bool) -> Value {
-    let mut c = c.clone();
-    c["SizeRootFs"] = json!(0);
+fn container_row(c: &ContainerSummary, trunc: bool) -> Value {
+    let c = ContainerSummary {
+        size_root_fs: 0,
+        ..c.clone()
+    };
     super::ps::row(&c, trunc)
 }
 
-fn volume_row(v: &Value) -> Value {
-    let u = &v["UsageData"];
+fn volume_row(v: &Volume) -> Value {
+    let u = v.usage_data.as_ref();
     json!({
-        "Name": v["Name"].as_str().unwrap_or_default(),
-        "Links": if u.is_object() { u["RefCount"].as_i64().unwrap_or(0).to_string() } else { "N/A".into() },
-        "Size": match u["Size"].as_i64() {
+        "Name": v.name,
+        "Links": u.map_or_else(|| "N/A".into(), |u| u.ref_count.to_string()),
+        "Size": match u.map(|u| u.size) {
             Some(s) if s != -1 => human_size(s as f64),
             _ => "N/A".into(),
         },
@@ -178,9 +181,8 @@ fn volume_row(v: &Value) -> Value {
 }
 
 /// `HumanDuration(now - t) + " ago"` of an RFC 3339 time.
-fn since(t: &Value) -> String {
-    t.as_str()
-        .and_then(units::parse_rfc3339)
+fn since(t: &str) -> String {
+    units::parse_rfc3339(t)
         .map(|s| {
             #[allow(clippy::cast_possible_truncation)]
             units::ago(s as i64)
@@ -188,19 +190,18 @@ fn since(t: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn build_cache_row(b: &Value, trunc: bool) -> Value {
-    let id = b["ID"].as_str().unwrap_or_default();
-    let mut id = if trunc { short_id(id) } else { id.to_string() };
-    let flag = |k: &str| b[k].as_bool().unwrap_or(false);
-    if flag("InUse") {
+fn build_cache_row(b: &BuildCache, trunc: bool) -> Value {
+    let mut id = if trunc { short_id(&b.id) } else { b.id.clone() };
+    if b.in_use {
         id.push('*');
     }
     json!({
-        "ID": id, "CacheType": b["Type"].as_str().unwrap_or_default(),
-        "Size": human_size_precision(int(b, "Size") as f64, 3),
-        "CreatedSince": since(&b["CreatedAt"]), "LastUsedSince": since(&b["LastUsedAt"]),
-        "UsageCount": int(b, "UsageCount").to_string(),
-        "Shared": flag("Shared").to_string(), "InUse": flag("InUse").to_string(),
+        "ID": id, "CacheType": b.typ,
+        "Size": human_size_precision(b.size as f64, 3),
+        "CreatedSince": since(&b.created_at),
+        "LastUsedSince": since(b.last_used_at.as_deref().unwrap_or("")),
+        "UsageCount": b.usage_count.to_string(),
+        "Shared": b.shared.to_string(), "InUse": b.in_use.to_string(),
     })
 }
 
@@ -214,7 +215,7 @@ fn go_html_escape(json: &str) -> String {
 
 /// `berth system df`.
 pub async fn df(client: &Client, a: &DfArgs) -> Result<u8> {
-    let du: Value = client.get("/system/df").await?;
+    let du: DiskUsage = client.get("/system/df").await?;
     let format = a
         .format
         .as_deref()
@@ -238,18 +239,18 @@ pub async fn df(client: &Client, a: &DfArgs) -> Result<u8> {
 
 /// `-v`: a table a type under its title, or one template over all four
 /// lists (`json`: docker's bytes, keys in its order, no final newline).
-fn verbose(du: &Value, format: &str) -> Result<u8> {
+fn verbose(du: &DiskUsage, format: &str) -> Result<u8> {
     let trunc = format.starts_with("table");
-    let images: Vec<Value> = list(du, "Images")
+    let images: Vec<Value> = list(&du.images)
         .iter()
         .map(|i| image_row(i, trunc))
         .collect();
-    let containers: Vec<Value> = list(du, "Containers")
+    let containers: Vec<Value> = list(&du.containers)
         .iter()
         .map(|c| container_row(c, trunc))
         .collect();
-    let volumes: Vec<Value> = list(du, "Volumes").iter().map(volume_row).collect();
-    let cache = build_cache_sorted(list(du, "BuildCache"));
+    let volumes: Vec<Value> = list(&du.volumes).iter().map(volume_row).collect();
+    let cache = build_cache_sorted(list(&du.build_cache));
     let cache: Vec<Value> = cache.iter().map(|b| build_cache_row(b, trunc)).collect();
     if format != "table" {
         if format == "json" || format.trim() == "{{json .}}" {
@@ -288,10 +289,10 @@ fn verbose(du: &Value, format: &str) -> Result<u8> {
     out("\nLocal Volumes space usage:\n\n")?;
     let volume_headers = json!({"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"});
     print_rows(&parse_format(VOLUMES_FORMAT)?, &volume_headers, &volumes)?;
-    let builder: i64 = list(du, "BuildCache")
+    let builder: i64 = list(&du.build_cache)
         .iter()
-        .filter(|b| !b["Shared"].as_bool().unwrap_or(false))
-        .map(|b| int(b, "Size"))
+        .filter(|b| !b.shared)
+        .map(|b| b.size)
         .sum();
     out(&format!(
         "\nBuild cache usage: {}\n\n",
@@ -306,9 +307,9 @@ fn verbose(du: &Value, format: &str) -> Result<u8> {
 }
 
 /// docker's `buildCacheSort`: most recently used first, never used last.
-fn build_cache_sorted(cache: &[Value]) -> Vec<Value> {
+fn build_cache_sorted(cache: &[BuildCache]) -> Vec<BuildCache> {
     let mut sorted = cache.to_vec();
-    let last_used = |b: &Value| b["LastUsedAt"].as_str().and_then(units::parse_rfc3339);
+    let last_used = |b: &BuildCache| b.last_used_at.as_deref().and_then(units::parse_rfc3339);
     sorted.sort_by(|a, b| match (last_used(a), last_used(b)) {
         (Some(x), Some(y)) => y.total_cmp(&x),
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -324,7 +325,7 @@ mod tests {
 
     #[test]
     fn summary_as_docker_computes_it() {
-        let du = json!({
+        let du: DiskUsage = models::de::from_value(json!({
             "LayersSize": 2_000_000,
             "Images": [
                 {"Id": "sha256:aa", "Size": 1_500_000, "SharedSize": 0, "Containers": 1},
@@ -336,7 +337,8 @@ mod tests {
             ],
             "Volumes": [{"Name": "v", "UsageData": {"Size": 1000, "RefCount": 0}}],
             "BuildCache": [],
-        });
+        }))
+        .unwrap();
         let rows = summary_rows(&du);
         let cols = |r: &Value| {
             ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
@@ -356,8 +358,11 @@ mod tests {
 
     #[test]
     fn verbose_rows() {
-        let i = json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["me/a:1", "b:2"],
-            "Size": 1_982_357, "SharedSize": 0, "Containers": 2, "Created": 0});
+        let i: ImageSummary = models::de::from_value(
+            json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["me/a:1", "b:2"],
+            "Size": 1_982_357, "SharedSize": 0, "Containers": 2, "Created": 0}),
+        )
+        .unwrap();
         let r = image_row(&i, true);
         assert_eq!(
             [
@@ -371,15 +376,19 @@ mod tests {
             ["me/a", "1", "0123456789ab", "1.98MB", "1.982MB", "2"]
         );
         let none = image_row(
-            &json!({"Id": "sha256:ff", "RepoTags": ["<none>:<none>"]}),
+            &models::de::from_value(json!({"Id": "sha256:ff", "RepoTags": ["<none>:<none>"]}))
+                .unwrap(),
             false,
         );
         assert_eq!(
             (&none["Repository"], &none["ID"]),
             (&json!("<none>"), &json!("sha256:ff"))
         );
-        let c = json!({"Id": "0123456789abcdef", "Names": ["/x"], "Command": "a<b",
-            "SizeRw": 100_000, "SizeRootFs": 2_000_000, "Created": 0});
+        let c: ContainerSummary = models::de::from_value(
+            json!({"Id": "0123456789abcdef", "Names": ["/x"], "Command": "a<b",
+            "SizeRw": 100_000, "SizeRootFs": 2_000_000, "Created": 0}),
+        )
+        .unwrap();
         assert_eq!(container_row(&c, true)["Size"], "100kB");
         assert_eq!(
             go_html_escape(r#"{"a":"x<>&"}"#),

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde::{Deserialize, Serialize};
+use models::events::Message;
 use serde_json::{json, Value};
 
 use super::{filters_json, out, Status};
@@ -38,79 +38,40 @@ pub struct EventsArgs {
     pub until: Option<String>,
 }
 
-/// Docker's `events.Message`, its fields in its order and with its
-/// `omitempty`s, so that `--format json` prints the same bytes.
-#[derive(Debug, Default, Deserialize, Serialize)]
-struct Message {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    status: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    from: String,
-    #[serde(rename = "Type", default)]
-    typ: String,
-    #[serde(rename = "Action", default)]
-    action: String,
-    #[serde(rename = "Actor", default)]
-    actor: Actor,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    scope: String,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    time: i64,
-    #[serde(rename = "timeNano", default, skip_serializing_if = "is_zero")]
-    time_nano: i64,
+/// The fields a template sees: the Go struct's names, not its JSON's.
+fn fields(m: &Message) -> Value {
+    json!({
+        "Status": m.status, "ID": m.id, "From": m.from,
+        "Type": m.typ, "Action": m.action,
+        "Actor": {"ID": m.actor.id, "Attributes": attributes_or_empty(m)},
+        "Scope": m.scope, "Time": m.time, "TimeNano": m.time_nano,
+    })
 }
 
-/// Docker's `events.Actor`.
-#[derive(Debug, Default, Deserialize, Serialize)]
-struct Actor {
-    #[serde(rename = "ID", default)]
-    id: String,
-    #[serde(rename = "Attributes", default)]
-    attributes: Option<BTreeMap<String, String>>,
+fn attributes_or_empty(m: &Message) -> BTreeMap<String, String> {
+    m.actor.attributes.clone().unwrap_or_default()
 }
 
-fn is_zero(n: &i64) -> bool {
-    *n == 0
-}
-
-impl Message {
-    /// The fields a template sees: the Go struct's names, not its JSON's.
-    fn fields(&self) -> Value {
-        json!({
-            "Status": self.status, "ID": self.id, "From": self.from,
-            "Type": self.typ, "Action": self.action,
-            "Actor": {"ID": self.actor.id, "Attributes": self.attributes_or_empty()},
-            "Scope": self.scope, "Time": self.time, "TimeNano": self.time_nano,
-        })
+/// docker's `prettyPrintEvent`: time, type, action, actor, and the
+/// attributes sorted by key.
+fn pretty(m: &Message) -> String {
+    let mut line = String::new();
+    if m.time_nano != 0 {
+        line.push_str(&units::rfc3339_nano_fixed(m.time_nano));
+        line.push(' ');
+    } else if m.time != 0 {
+        line.push_str(&units::rfc3339_nano_fixed(
+            m.time.saturating_mul(1_000_000_000),
+        ));
+        line.push(' ');
     }
-
-    fn attributes_or_empty(&self) -> BTreeMap<String, String> {
-        self.actor.attributes.clone().unwrap_or_default()
+    line.push_str(&format!("{} {} {}", m.typ, m.action, m.actor.id));
+    let attrs = attributes_or_empty(m);
+    if !attrs.is_empty() {
+        let pairs: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push_str(&format!(" ({})", pairs.join(", ")));
     }
-
-    /// docker's `prettyPrintEvent`: time, type, action, actor, and the
-    /// attributes sorted by key.
-    fn pretty(&self) -> String {
-        let mut line = String::new();
-        if self.time_nano != 0 {
-            line.push_str(&units::rfc3339_nano_fixed(self.time_nano));
-            line.push(' ');
-        } else if self.time != 0 {
-            line.push_str(&units::rfc3339_nano_fixed(
-                self.time.saturating_mul(1_000_000_000),
-            ));
-            line.push(' ');
-        }
-        line.push_str(&format!("{} {} {}", self.typ, self.action, self.actor.id));
-        let attrs = self.attributes_or_empty();
-        if !attrs.is_empty() {
-            let pairs: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            line.push_str(&format!(" ({})", pairs.join(", ")));
-        }
-        line
-    }
+    line
 }
 
 /// How each event prints.
@@ -163,10 +124,10 @@ fn printer(format: Option<&str>) -> Result<Printer> {
 impl Printer {
     fn line(&self, m: &Message) -> Result<String> {
         Ok(match self {
-            Printer::Pretty => m.pretty(),
+            Printer::Pretty => pretty(m),
             Printer::Json => serde_json::to_string(m)?,
             Printer::Template(t) => t
-                .render(&m.fields())
+                .render(&fields(m))
                 .map_err(|e| Status::exit(1, format!("template: {e}")))?,
         })
     }
@@ -208,7 +169,7 @@ pub async fn events(client: &Client, a: &EventsArgs) -> Result<u8> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let m: Message = serde_json::from_slice(&line)?;
+            let m: Message = models::de::from_slice(&line)?;
             out(&format!("{}\n", printer.line(&m)?))?;
         }
         if buf.len() > MAX_LINE {
@@ -223,7 +184,7 @@ mod tests {
     use super::*;
 
     fn message() -> Message {
-        serde_json::from_value(json!({
+        models::de::from_value(json!({
             "status": "die", "id": "abc", "from": "busybox", "Type": "container",
             "Action": "die", "Actor": {"ID": "abc", "Attributes":
                 {"name": "x", "exitCode": "0", "image": "busybox"}},
@@ -236,7 +197,7 @@ mod tests {
     fn events_print_as_docker_prints_them() {
         let m = message();
         assert_eq!(
-            m.pretty(),
+            pretty(&m),
             "2024-05-01T12:34:56.000000123Z container die abc (exitCode=0, image=busybox, name=x)"
         );
         assert_eq!(
@@ -252,7 +213,7 @@ mod tests {
             typ: "image".into(),
             ..Default::default()
         };
-        assert_eq!(bare.pretty(), "image  ");
+        assert_eq!(pretty(&bare), "image  ");
         assert_eq!(
             Printer::Json.line(&bare).unwrap(),
             r#"{"Type":"image","Action":"","Actor":{"ID":"","Attributes":null}}"#

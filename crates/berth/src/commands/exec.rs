@@ -5,7 +5,8 @@
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
-use serde_json::{json, Value};
+use models::exec::{ExecConfig, ExecInspect, ExecStart};
+use models::image::IdResponse;
 
 use super::Status;
 use crate::client::{self, Client};
@@ -53,37 +54,32 @@ pub struct ExecArgs {
 }
 
 /// The ExecConfig body of the flags.
-fn body(a: &ExecArgs) -> Result<Value> {
+fn body(a: &ExecArgs) -> Result<ExecConfig> {
     let mut env = Vec::new();
     for f in &a.env_file {
         env.extend(super::run::read_env_file(f).map_err(|e| Status::exit(125, e))?);
     }
     env.extend(a.env.iter().filter_map(|e| super::run::env_entry(e)));
     let attach = !a.detach;
-    let mut b = json!({
-        "AttachStdin": attach && a.interactive,
-        "AttachStdout": attach,
-        "AttachStderr": attach,
-        "Tty": a.tty,
-        "Privileged": a.privileged,
-        "Env": env,
-        "Cmd": &a.container_and_command[1..],
-    });
-    if a.tty {
-        if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
-            b["ConsoleSize"] = json!([h, w]);
-        }
-    }
-    for (k, v) in [
-        ("User", &a.user),
-        ("WorkingDir", &a.workdir),
-        ("DetachKeys", &a.detach_keys),
-    ] {
-        if let Some(v) = v {
-            b[k] = json!(v);
-        }
-    }
-    Ok(b)
+    let console_size = a
+        .tty
+        .then(|| crate::term::size(crate::term::STDOUT))
+        .flatten()
+        .map(|(h, w)| [u32::from(h), u32::from(w)]);
+    Ok(ExecConfig {
+        attach_stdin: attach && a.interactive,
+        attach_stdout: attach,
+        attach_stderr: attach,
+        tty: a.tty,
+        console_size,
+        privileged: a.privileged,
+        env: Some(env),
+        cmd: Some(a.container_and_command[1..].to_vec()),
+        user: a.user.clone().unwrap_or_default(),
+        working_dir: a.workdir.clone().unwrap_or_default(),
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
+        detach: false,
+    })
 }
 
 /// `berth exec`.
@@ -99,37 +95,47 @@ pub async fn exec(client: &Client, a: &ExecArgs) -> Result<u8> {
         super::run::check_tty(streams.stdin, streams.tty)?;
     }
     let (_, created) = client
-        .request(
+        .request_json(
             Method::POST,
             &format!("/containers/{}/exec", client::path(container)),
-            Some(body(a)?),
+            &body(a)?,
         )
         .await?;
-    let v: Value = serde_json::from_slice(&created)?;
-    let id = v["Id"].as_str().unwrap_or_default().to_string();
+    let id = models::de::from_slice::<IdResponse>(&created)?.id;
     let start = format!("/exec/{id}/start");
     if a.detach {
         client
-            .request(
+            .request_json(
                 Method::POST,
                 &start,
-                Some(json!({"Detach": true, "Tty": a.tty})),
+                &ExecStart {
+                    detach: true,
+                    tty: a.tty,
+                    console_size: None,
+                },
             )
             .await?;
         return Ok(0);
     }
     let io = client
-        .attach(&start, Some(json!({"Detach": false, "Tty": a.tty})))
+        .attach(
+            &start,
+            Some(&ExecStart {
+                detach: false,
+                tty: a.tty,
+                console_size: None,
+            }),
+        )
         .await?;
     let r = session::relay(client, io, streams, &format!("/exec/{id}/resize")).await?;
     if r == crate::stream::Copied::StdoutClosed {
         return Ok(0);
     }
-    let info: Value = client.get(&format!("/exec/{id}/json")).await?;
-    if info["Running"].as_bool().unwrap_or(false) {
+    let info: ExecInspect = client.get(&format!("/exec/{id}/json")).await?;
+    if info.running {
         // Detached with the keys: the process runs on.
         return Ok(0);
     }
-    let code = info["ExitCode"].as_i64().unwrap_or(126);
+    let code = info.exit_code.unwrap_or(126);
     Ok(u8::try_from(code.rem_euclid(256)).unwrap_or(126))
 }

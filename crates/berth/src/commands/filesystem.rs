@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
+use models::container::Config;
+use models::image::IdResponse;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{outln, Status};
 use crate::client::{self, Client, Query};
@@ -132,12 +133,12 @@ pub async fn commit(client: &Client, a: &CommitArgs) -> Result<u8> {
     for c in &a.change {
         q = q.add("changes", c);
     }
-    // The body is the config to merge; docker's CLI sends none either.
+    // The body is the config to merge; docker's CLI sends none (`null`).
     let (_, body) = client
-        .request(Method::POST, &format!("/commit{q}"), Some(json!({})))
+        .request_json(Method::POST, &format!("/commit{q}"), &None::<Config>)
         .await?;
-    let v: Value = serde_json::from_slice(&body)?;
-    outln(v["Id"].as_str().unwrap_or_default())?;
+    let v: IdResponse = models::de::from_slice(&body)?;
+    outln(&v.id)?;
     Ok(0)
 }
 

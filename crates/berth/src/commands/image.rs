@@ -9,6 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use http_body_util::BodyExt;
 use hyper::Method;
+use models::image::{DeleteResponse, HistoryItem, PruneReport, Summary};
+use models::progress::Message;
 use serde_json::{json, Value};
 
 use super::ps::ellipsis;
@@ -162,27 +164,20 @@ pub fn split_tag(r: &str) -> (&str, Option<&str>) {
 }
 
 /// One row a tag (or `<none>` when untagged), as docker's `imageFormat`.
-fn image_rows(img: &Value, trunc: bool, filter: Option<&str>) -> Vec<Value> {
-    let id = img["Id"].as_str().unwrap_or_default();
-    let created = img["Created"].as_i64().unwrap_or(0);
-    let strs = |k: &str| -> Vec<String> {
-        img[k]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect()
-    };
-    let (tags, digests) = (strs("RepoTags"), strs("RepoDigests"));
+fn image_rows(img: &Summary, trunc: bool, filter: Option<&str>) -> Vec<Value> {
+    let id = img.id.as_str();
+    let created = img.created;
+    let tags = img.repo_tags.as_deref().unwrap_or_default();
+    let digests = img.repo_digests.as_deref().unwrap_or_default();
     let base = |repo: &str, tag: &str, digest: &str| {
         json!({
             "ID": if trunc { short_id(id) } else { id.to_string() },
             "Repository": repo, "Tag": tag, "Digest": digest,
             "CreatedSince": units::ago(created),
             "CreatedAt": units::go_time_string(created),
-            "Size": units::human_size_precision(img["Size"].as_f64().unwrap_or(0.0), 3),
-            "VirtualSize": units::human_size_precision(img["Size"].as_f64().unwrap_or(0.0), 3),
-            "SharedSize": units::human_size_precision(img["SharedSize"].as_f64().unwrap_or(0.0), 3),
+            "Size": units::human_size_precision(img.size as f64, 3),
+            "VirtualSize": units::human_size_precision(img.size as f64, 3),
+            "SharedSize": units::human_size_precision(img.shared_size as f64, 3),
             "Containers": "N/A",
         })
     };
@@ -233,7 +228,7 @@ pub async fn images(client: &Client, a: &ImagesArgs) -> Result<u8> {
             filters_json(&a.filter)?
         },
     );
-    let list: Vec<Value> = client.get(&format!("/images/json{q}")).await?;
+    let list: Vec<Summary> = client.get(&format!("/images/json{q}")).await?;
     let rows: Vec<Value> = list
         .iter()
         .flat_map(|i| image_rows(i, !a.no_trunc, a.reference.as_deref()))
@@ -255,23 +250,23 @@ pub async fn history(client: &Client, a: &HistoryArgs) -> Result<u8> {
         _ => HISTORY_FORMAT,
     };
     let format = parse_format(format_text)?;
-    let list: Vec<Value> = client
+    let list: Vec<HistoryItem> = client
         .get(&format!("/images/{}/history", client::path(&a.image)))
         .await?;
     let rows: Vec<Value> = list
         .iter()
         .map(|h| {
-            let id = h["Id"].as_str().unwrap_or_default();
-            let created = h["Created"].as_i64().unwrap_or(0);
-            let by = h["CreatedBy"].as_str().unwrap_or_default().replace('\t', " ");
-            let size = h["Size"].as_i64().unwrap_or(0);
+            let id = h.id.as_str();
+            let created = h.created;
+            let by = h.created_by.replace('\t', " ");
+            let size = h.size;
             json!({
                 "ID": if a.no_trunc || id == "<missing>" { id.to_string() } else { short_id(id) },
                 "CreatedSince": if a.human { units::ago(created) } else { units::go_time_string(created) },
                 "CreatedAt": units::go_time_string(created),
                 "CreatedBy": if a.no_trunc { by } else { ellipsis(&by, 45) },
                 "Size": if a.human { units::human_size_precision(size as f64, 3) } else { size.to_string() },
-                "Comment": h["Comment"].as_str().unwrap_or_default(),
+                "Comment": h.comment,
             })
         })
         .collect();
@@ -306,18 +301,17 @@ pub async fn rmi(client: &Client, a: &RmiArgs) -> Result<u8> {
             .request(
                 Method::DELETE,
                 &format!("/images/{}{q}", client::path(name)),
-                None,
             )
             .await
         {
             Ok((_, body)) => {
-                let items: Vec<Value> = serde_json::from_slice(&body).unwrap_or_default();
+                let items: Vec<DeleteResponse> = models::de::from_slice(&body).unwrap_or_default();
                 for i in items {
-                    if let Some(t) = i["Untagged"].as_str() {
-                        outln(format!("Untagged: {t}"))?;
+                    if !i.untagged.is_empty() {
+                        outln(format!("Untagged: {}", i.untagged))?;
                     }
-                    if let Some(d) = i["Deleted"].as_str() {
-                        outln(format!("Deleted: {d}"))?;
+                    if !i.deleted.is_empty() {
+                        outln(format!("Deleted: {}", i.deleted))?;
                     }
                 }
             }
@@ -352,28 +346,25 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
         },
     );
     let (_, body) = client
-        .request(Method::POST, &format!("/images/prune{q}"), None)
+        .request(Method::POST, &format!("/images/prune{q}"))
         .await?;
-    let report: Value = serde_json::from_slice(&body)?;
-    let deleted = report["ImagesDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let report: PruneReport = models::de::from_slice(&body)?;
+    let deleted = report.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         let mut text = String::from("Deleted Images:\n");
         for d in &deleted {
-            if let Some(t) = d["Untagged"].as_str() {
-                text.push_str(&format!("untagged: {t}\n"));
+            if !d.untagged.is_empty() {
+                text.push_str(&format!("untagged: {}\n", d.untagged));
             }
-            if let Some(t) = d["Deleted"].as_str() {
-                text.push_str(&format!("deleted: {t}\n"));
+            if !d.deleted.is_empty() {
+                text.push_str(&format!("deleted: {}\n", d.deleted));
             }
         }
         outln(text)?;
     }
     outln(format!(
         "Total reclaimed space: {}",
-        units::human_size(report["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        units::human_size(report.space_reclaimed as f64)
     ))?;
     Ok(0)
 }
@@ -412,14 +403,15 @@ pub async fn save(client: &Client, a: &SaveArgs) -> Result<u8> {
 /// failing on an `{"error"}`.
 fn print_messages(body: &[u8]) -> Result<()> {
     for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or_default();
-        if let Some(e) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
-            return Err(Status::exit(1, e.to_string()));
+        let v: Message = models::de::from_slice(line).unwrap_or_default();
+        let detail = v.error_detail.map(|d| d.message).unwrap_or_default();
+        if let Some(e) = [detail, v.error].into_iter().find(|e| !e.is_empty()) {
+            return Err(Status::exit(1, e));
         }
-        if let Some(s) = v["stream"].as_str() {
-            out(s)?;
-        } else if let Some(s) = v["status"].as_str() {
-            outln(s)?;
+        if !v.stream.is_empty() {
+            out(&v.stream)?;
+        } else if !v.status.is_empty() {
+            outln(&v.status)?;
         }
     }
     Ok(())
@@ -510,8 +502,11 @@ mod tests {
 
     #[test]
     fn a_row_a_tag_and_none_when_untagged() {
-        let img = json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
-            "RepoDigests": [], "Created": 0, "Size": 4_100_000});
+        let img: Summary = models::de::from_value(
+            json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
+            "RepoDigests": [], "Created": 0, "Size": 4_100_000}),
+        )
+        .unwrap();
         let rows = image_rows(&img, true, None);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["Repository"], "a");
@@ -520,7 +515,10 @@ mod tests {
         assert_eq!(rows[0]["Size"], "4.1MB");
         assert_eq!(image_rows(&img, true, Some("b")).len(), 1);
         assert_eq!(image_rows(&img, true, Some("a:2")).len(), 0);
-        let none = json!({"Id": "sha256:ff", "RepoTags": [], "Created": 0, "Size": 0});
+        let none: Summary = models::de::from_value(
+            json!({"Id": "sha256:ff", "RepoTags": [], "Created": 0, "Size": 0}),
+        )
+        .unwrap();
         let rows = image_rows(&none, false, None);
         assert_eq!(
             (rows[0]["Repository"].as_str(), rows[0]["ID"].as_str()),

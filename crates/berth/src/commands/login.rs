@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, Result};
 use clap::Args;
 use hyper::Method;
-use serde_json::json;
+use models::system::{AuthConfig, AuthResponse};
 
 use super::{errln, out, outln, Status};
 use crate::client::Client;
@@ -123,10 +123,15 @@ pub async fn login(client: &Client, a: &LoginArgs) -> Result<u8> {
     if password.is_empty() {
         return Err(Status::exit(1, "Error: Password Required"));
     }
-    let body = json!({"username": username, "password": password, "serveraddress": server});
-    let (_, answer) = client.request(Method::POST, "/auth", Some(body)).await?;
-    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
-    let login = match answer["IdentityToken"].as_str().filter(|t| !t.is_empty()) {
+    let body = AuthConfig {
+        username: username.clone(),
+        password: password.clone(),
+        server_address: server.clone(),
+        ..Default::default()
+    };
+    let (_, answer) = client.request_json(Method::POST, "/auth", &body).await?;
+    let answer: AuthResponse = models::de::from_slice(&answer).unwrap_or_default();
+    let login = match Some(answer.identity_token.as_str()).filter(|t| !t.is_empty()) {
         // A registry that issued a token: it is kept instead of the
         // password, under Docker's `<token>` user.
         Some(token) => Login {
@@ -136,7 +141,10 @@ pub async fn login(client: &Client, a: &LoginArgs) -> Result<u8> {
         None => Login { username, password },
     };
     credentials::store(&server, &login).context("saving credentials")?;
-    outln(answer["Status"].as_str().unwrap_or("Login Succeeded"))?;
+    outln(match answer.status.as_str() {
+        "" => "Login Succeeded",
+        s => s,
+    })?;
     Ok(0)
 }
 

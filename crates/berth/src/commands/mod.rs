@@ -246,23 +246,21 @@ pub fn validate_output_path(path: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Prints a prune's answer as docker does: `Deleted <what>:` with the
-/// names in `key`, then the space reclaimed.
-pub fn print_prune_report(body: &[u8], key: &str, title: &str) -> anyhow::Result<u8> {
-    let report: serde_json::Value = serde_json::from_slice(body)?;
+/// Prints a prune's answer as docker does: `Deleted <title>:` with the
+/// names, then the space reclaimed.
+pub fn print_prune_report(deleted: &[String], reclaimed: u64, title: &str) -> anyhow::Result<u8> {
     let mut text = String::new();
-    let deleted = report[key].as_array().cloned().unwrap_or_default();
     if !deleted.is_empty() {
         text.push_str(&format!("Deleted {title}:\n"));
-        for n in &deleted {
-            text.push_str(n.as_str().unwrap_or_default());
+        for n in deleted {
+            text.push_str(n);
             text.push('\n');
         }
         text.push('\n');
     }
     text.push_str(&format!(
         "Total reclaimed space: {}\n",
-        crate::units::human_size(report["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        crate::units::human_size(reclaimed as f64)
     ));
     out(&text)?;
     Ok(0)

@@ -5,8 +5,13 @@
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
+use models::network::{
+    ConnectRequest, CreateRequest, CreateResponse, DisconnectRequest, EndpointIpamConfig,
+    EndpointSettings, Ipam, IpamConfig, Network, PruneReport,
+};
 use serde_json::{json, Value};
 
+use super::volume::map_of;
 use super::{filters_json, out, outln, parse_format, print_rows, Errors};
 use crate::client::{self, Client, Query};
 
@@ -113,40 +118,35 @@ pub struct DisconnectArgs {
     pub container: String,
 }
 
-fn map_of(list: &[String]) -> serde_json::Map<String, Value> {
-    list.iter()
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), json!(v))
-        })
-        .collect()
-}
-
 /// `berth network create`: prints the new network's id.
 pub async fn create(client: &Client, a: &CreateArgs) -> Result<u8> {
-    let mut ipam = json!({"Driver": "default", "Config": []});
+    let mut pools = Vec::new();
     if a.subnet.is_some() || a.gateway.is_some() || a.ip_range.is_some() {
-        let mut c = json!({});
-        for (k, v) in [
-            ("Subnet", &a.subnet),
-            ("Gateway", &a.gateway),
-            ("IPRange", &a.ip_range),
-        ] {
-            if let Some(v) = v {
-                c[k] = json!(v);
-            }
-        }
-        ipam["Config"] = json!([c]);
+        pools.push(IpamConfig {
+            subnet: a.subnet.clone().unwrap_or_default(),
+            gateway: a.gateway.clone().unwrap_or_default(),
+            ip_range: a.ip_range.clone().unwrap_or_default(),
+            ..Default::default()
+        });
     }
-    let body = json!({
-        "Name": a.name, "Driver": a.driver, "Internal": a.internal, "IPAM": ipam,
-        "Options": map_of(&a.opt), "Labels": map_of(&a.label),
-    });
+    let body = CreateRequest {
+        name: a.name.clone(),
+        driver: a.driver.clone(),
+        internal: a.internal,
+        ipam: Some(Ipam {
+            driver: "default".into(),
+            options: None,
+            config: Some(pools),
+        }),
+        options: Some(map_of(&a.opt)),
+        labels: Some(map_of(&a.label)),
+        ..Default::default()
+    };
     let (_, resp) = client
-        .request(Method::POST, "/networks/create", Some(body))
+        .request_json(Method::POST, "/networks/create", &body)
         .await?;
-    let v: Value = serde_json::from_slice(&resp)?;
-    outln(v["Id"].as_str().unwrap_or_default())?;
+    let v: CreateResponse = models::de::from_slice(&resp)?;
+    outln(&v.id)?;
     Ok(0)
 }
 
@@ -166,31 +166,27 @@ pub async fn ls(client: &Client, a: &LsArgs) -> Result<u8> {
             filters_json(&a.filter)?
         },
     );
-    let mut list: Vec<Value> = client.get(&format!("/networks{q}")).await?;
-    list.sort_by(|x, y| x["Name"].as_str().cmp(&y["Name"].as_str()));
+    let mut list: Vec<Network> = client.get(&format!("/networks{q}")).await?;
+    list.sort_by(|x, y| x.name.cmp(&y.name));
     let rows: Vec<Value> = list
         .iter()
         .map(|n| {
-            let id = n["Id"].as_str().unwrap_or_default();
             let id = if a.no_trunc {
-                id
+                &n.id
             } else {
-                &id[..id.len().min(12)]
+                &n.id[..n.id.len().min(12)]
             };
-            let mut labels: Vec<String> = n["Labels"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            labels.sort();
+            let labels: Vec<String> = n
+                .labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             json!({
-                "ID": id, "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
-                "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
-                "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
-                "Labels": labels.join(","), "CreatedAt": n["Created"],
+                "ID": id, "Name": n.name, "Driver": n.driver, "Scope": n.scope,
+                "IPv6": n.enable_ipv6.to_string(),
+                "Internal": n.internal.to_string(),
+                "Labels": labels.join(","), "CreatedAt": n.created,
             })
         })
         .collect();
@@ -207,11 +203,7 @@ pub async fn rm(client: &Client, a: &RmArgs) -> Result<u8> {
     let mut errs = Errors::default();
     for n in &a.networks {
         match client
-            .request(
-                Method::DELETE,
-                &format!("/networks/{}", client::path(n)),
-                None,
-            )
+            .request(Method::DELETE, &format!("/networks/{}", client::path(n)))
             .await
         {
             Ok(_) => outln(n)?,
@@ -240,17 +232,14 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
         Query::new().add("filters", &filters_json(&a.filter)?)
     };
     let (_, body) = client
-        .request(Method::POST, &format!("/networks/prune{q}"), None)
+        .request(Method::POST, &format!("/networks/prune{q}"))
         .await?;
-    let report: Value = serde_json::from_slice(&body)?;
-    let deleted = report["NetworksDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let report: PruneReport = models::de::from_slice(&body)?;
+    let deleted = report.networks_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         let mut text = "Deleted Networks:\n".to_string();
         for n in &deleted {
-            text.push_str(n.as_str().unwrap_or_default());
+            text.push_str(n);
             text.push('\n');
         }
         out(&text)?;
@@ -260,23 +249,30 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
 
 /// `berth network connect`.
 pub async fn connect(client: &Client, a: &ConnectArgs) -> Result<u8> {
-    let mut ep = json!({});
-    if let Some(ip) = &a.ip {
-        ep["IPAMConfig"] = json!({ "IPv4Address": ip });
-    }
-    if !a.alias.is_empty() {
-        ep["Aliases"] = json!(a.alias);
-    }
+    let ep = EndpointSettings {
+        ipam_config: a.ip.as_ref().map(|ip| EndpointIpamConfig {
+            ipv4_address: ip.clone(),
+            ..Default::default()
+        }),
+        aliases: (!a.alias.is_empty()).then(|| a.alias.clone()),
+        ..Default::default()
+    };
     let path = format!("/networks/{}/connect", client::path(&a.network));
-    let body = json!({"Container": a.container, "EndpointConfig": ep});
-    client.request(Method::POST, &path, Some(body)).await?;
+    let body = ConnectRequest {
+        container: a.container.clone(),
+        endpoint_config: Some(ep),
+    };
+    client.request_json(Method::POST, &path, &body).await?;
     Ok(0)
 }
 
 /// `berth network disconnect`.
 pub async fn disconnect(client: &Client, a: &DisconnectArgs) -> Result<u8> {
     let path = format!("/networks/{}/disconnect", client::path(&a.network));
-    let body = json!({"Container": a.container, "Force": a.force});
-    client.request(Method::POST, &path, Some(body)).await?;
+    let body = DisconnectRequest {
+        container: a.container.clone(),
+        force: a.force,
+    };
+    client.request_json(Method::POST, &path, &body).await?;
     Ok(0)
 }

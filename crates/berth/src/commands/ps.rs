@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use models::container::Summary;
 use serde_json::{json, Value};
 
 use super::{filters_json, parse_format, print_rows, short_id};
@@ -82,73 +83,68 @@ pub fn go_quote(s: &str) -> String {
 }
 
 /// One API `ContainerSummary` as the fields docker's templates see.
-pub fn row(c: &Value, trunc: bool) -> Value {
-    let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-    let id = if trunc { short_id(&s("Id")) } else { s("Id") };
-    let names: Vec<String> = c["Names"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+pub fn row(c: &Summary, trunc: bool) -> Value {
+    let id = if trunc { short_id(&c.id) } else { c.id.clone() };
+    let names: Vec<&str> = c
+        .names
+        .iter()
         .map(|n| n.strip_prefix('/').unwrap_or(n))
         // Names with a '/' are links' aliases, which docker leaves out.
         .filter(|n| !n.contains('/'))
-        .map(String::from)
         .collect();
-    let mut image = s("Image");
+    let mut image = c.image.clone();
     if trunc && image.starts_with("sha256:") {
         image = short_id(&image);
     }
     let command = if trunc {
-        ellipsis(&s("Command"), 20)
+        ellipsis(&c.command, 20)
     } else {
-        s("Command")
+        c.command.clone()
     };
-    let created = c["Created"].as_i64().unwrap_or(0);
-    let mut labels: Vec<String> = c["Labels"]
-        .as_object()
-        .into_iter()
+    let labels: Vec<String> = c
+        .labels
+        .iter()
         .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    labels.sort();
-    let size = match (c["SizeRw"].as_i64(), c["SizeRootFs"].as_i64()) {
-        (Some(rw), Some(root)) if root > 0 => format!(
+    let size = if c.size_root_fs > 0 {
+        format!(
             "{} (virtual {})",
-            units::human_size_precision(rw as f64, 3),
-            units::human_size_precision(root as f64, 3)
-        ),
-        (rw, _) => units::human_size_precision(rw.unwrap_or(0) as f64, 3),
+            units::human_size_precision(c.size_rw as f64, 3),
+            units::human_size_precision(c.size_root_fs as f64, 3)
+        )
+    } else {
+        units::human_size_precision(c.size_rw as f64, 3)
     };
     // docker's ContainerContext: a volume by its name, a bind by its source;
     // local volumes counted by their driver.
-    let mounts: Vec<&Value> = c["Mounts"].as_array().into_iter().flatten().collect();
-    let mount_names: Vec<String> = mounts
+    let mount_names: Vec<String> = c
+        .mounts
         .iter()
         .map(|m| {
-            let name = m["Name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .or(m["Source"].as_str())
-                .unwrap_or_default();
+            let name = if m.name.is_empty() {
+                &m.source
+            } else {
+                &m.name
+            };
             if trunc {
                 ellipsis(name, 15)
             } else {
-                name.to_string()
+                name.clone()
             }
         })
         .collect();
-    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
+    let local = c.mounts.iter().filter(|m| m.driver == "local").count();
     json!({
         "ID": id,
         "Names": names.join(","),
         "Image": image,
         "Command": go_quote(&command),
-        "CreatedAt": units::go_time_string(created),
-        "RunningFor": units::ago(created),
+        "CreatedAt": units::go_time_string(c.created),
+        "RunningFor": units::ago(c.created),
         "Ports": "",
-        "State": s("State"),
-        "Status": s("Status"),
+        "State": c.state,
+        "Status": c.status,
         "Size": size,
         "Labels": labels.join(","),
         "Mounts": mount_names.join(","),
@@ -189,7 +185,7 @@ pub async fn ps(client: &Client, a: &PsArgs) -> Result<u8> {
                 filters_json(&a.filter)?
             },
         );
-    let list: Vec<Value> = client.get(&format!("/containers/json{q}")).await?;
+    let list: Vec<Summary> = client.get(&format!("/containers/json{q}")).await?;
     let rows: Vec<Value> = list.iter().map(|c| row(c, !a.no_trunc)).collect();
     print_rows(&format, &headers(), &rows)?;
     Ok(0)
@@ -201,11 +197,12 @@ mod tests {
 
     #[test]
     fn rows_as_docker_shows_them() {
-        let c = json!({
+        let c: Summary = models::de::from_value(json!({
             "Id": "0123456789abcdef0123", "Names": ["/web", "/other/alias"], "Image": "busybox",
             "Command": "sh -c 'while true; do sleep 1; done'", "Created": 0, "State": "running",
             "Status": "Up 2 seconds", "Labels": {"b": "2", "a": "1"}, "SizeRw": 12, "SizeRootFs": 4_100_000,
-        });
+        }))
+        .unwrap();
         let r = row(&c, true);
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Names"], "web");

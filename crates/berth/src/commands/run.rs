@@ -12,7 +12,12 @@ use anyhow::Result;
 use clap::{ArgAction, Args};
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::{json, Value};
+use models::container::{
+    Config, CreateBody, CreateResponse, HostConfig, Inspect, LogConfig, RestartPolicy, WaitResponse,
+};
+use models::mount::{BindOptions, Mount, TmpfsOptions, VolumeOptions};
+use models::network::{EndpointIpamConfig, EndpointSettings, NetworkingConfig};
+use models::Empty;
 
 use super::{outln, Status};
 use crate::client::{self, Client, Query};
@@ -207,7 +212,7 @@ pub(crate) fn parse_swap(s: &str) -> Result<i64, String> {
 }
 
 /// Docker's `opts.ParseRestartPolicy`, and the daemon's checks of it.
-pub(crate) fn restart_policy(p: &str) -> Result<Value, String> {
+pub(crate) fn restart_policy(p: &str) -> Result<RestartPolicy, String> {
     let (name, count) = match p.split_once(':') {
         Some(("", _)) => {
             return Err("invalid restart policy format: no policy provided before colon".into())
@@ -225,7 +230,10 @@ pub(crate) fn restart_policy(p: &str) -> Result<Value, String> {
             "invalid restart policy: maximum retry count can only be used with 'on-failure'".into(),
         ),
         "" | "no" | "always" | "unless-stopped" | "on-failure" => {
-            Ok(json!({"Name": if name.is_empty() { "no" } else { name }, "MaximumRetryCount": count}))
+            Ok(RestartPolicy {
+                name: if name.is_empty() { "no" } else { name }.into(),
+                maximum_retry_count: count,
+            })
         }
         _ => Err(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
     }
@@ -253,7 +261,7 @@ pub fn read_env_file(path: &PathBuf) -> Result<Vec<String>, String> {
 
 /// The ContainerCreate body of the flags; `attach` when the output is
 /// copied to us (a foreground `run`).
-pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> {
+pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<CreateBody, String> {
     let image = &o.image_and_command[0];
     let cmd = &o.image_and_command[1..];
     let mut env = Vec::new();
@@ -263,137 +271,112 @@ pub fn create_body(o: &ContainerOptions, attach: bool) -> Result<Value, String> 
     env.extend(o.env.iter().filter_map(|e| env_entry(e)));
     // --label-file first, then --label (the later value wins), as docker.
     let label_lines = super::run_opts::label_file_lines(&o.host.label_file)?;
-    let labels: BTreeMap<&str, &str> = label_lines
+    let labels: BTreeMap<String, String> = label_lines
         .iter()
         .chain(&o.label)
         .map(|l| l.split_once('=').unwrap_or((l, "")))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let restart = restart_policy(&o.restart)?;
-    if o.rm && restart["Name"] != "no" {
+    if o.rm && restart.name != "no" {
         return Err("Conflicting options: --restart and --rm".into());
     }
-    let mut host = json!({
-        "AutoRemove": o.rm,
-        "ReadonlyRootfs": o.read_only,
-        "Privileged": o.privileged,
-        "RestartPolicy": restart,
-        "NetworkMode": o.network.first().map_or("default", String::as_str),
-    });
-    if o.init {
-        host["Init"] = json!(true);
-    }
+    let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let mut host = HostConfig {
+        auto_remove: o.rm,
+        readonly_rootfs: o.read_only,
+        privileged: o.privileged,
+        restart_policy: restart,
+        network_mode: o.network.first().map_or("default", String::as_str).into(),
+        init: o.init.then_some(true),
+        memory: o.memory.unwrap_or(0),
+        memory_swap: o.memory_swap.unwrap_or(0),
+        nano_cpus: o.cpus.unwrap_or(0),
+        cpu_shares: o.cpu_shares.unwrap_or(0),
+        pids_limit: o.pids_limit,
+        cap_add: non_empty(&o.cap_add),
+        cap_drop: non_empty(&o.cap_drop),
+        security_opt: non_empty(&o.security_opt),
+        volumes_from: non_empty(&o.volumes_from),
+        ..Default::default()
+    };
     // A terminal starts at our size (docker sends it too), before any resize.
     if o.tty {
         if let Some((h, w)) = crate::term::size(crate::term::STDOUT) {
-            host["ConsoleSize"] = json!([h, w]);
+            host.console_size = [u32::from(h), u32::from(w)];
         }
     }
     if !o.log_opt.is_empty() {
-        let mut cfg = serde_json::Map::new();
+        let mut cfg = BTreeMap::new();
         for kv in &o.log_opt {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| format!("invalid log opt {kv:?}: key=value"))?;
-            cfg.insert(k.to_string(), json!(v));
+            cfg.insert(k.to_string(), v.to_string());
         }
-        host["LogConfig"] = json!({"Type": "", "Config": cfg});
-    }
-    for (k, v) in [
-        ("Memory", o.memory),
-        ("MemorySwap", o.memory_swap),
-        ("NanoCpus", o.cpus),
-        ("CpuShares", o.cpu_shares),
-        ("PidsLimit", o.pids_limit),
-    ] {
-        if let Some(v) = v {
-            host[k] = json!(v);
-        }
-    }
-    for (k, v) in [
-        ("CapAdd", &o.cap_add),
-        ("CapDrop", &o.cap_drop),
-        ("SecurityOpt", &o.security_opt),
-        ("VolumesFrom", &o.volumes_from),
-    ] {
-        if !v.is_empty() {
-            host[k] = json!(v);
-        }
+        host.log_config = LogConfig {
+            typ: String::new(),
+            config: Some(cfg),
+        };
     }
     let (binds, anonymous) = split_volumes(&o.volume);
-    if !binds.is_empty() {
-        host["Binds"] = json!(binds);
-    }
-    if !o.mount.is_empty() {
-        let mounts: Vec<Value> = o
-            .mount
-            .iter()
-            .map(|m| parse_mount(m))
-            .collect::<Result<_, _>>()?;
-        host["Mounts"] = json!(mounts);
-    }
-    if !o.tmpfs.is_empty() {
-        let t: BTreeMap<&str, &str> = o
-            .tmpfs
-            .iter()
-            .map(|t| t.split_once(':').unwrap_or((t, "")))
-            .collect();
-        host["Tmpfs"] = json!(t);
-    }
-    let mut body = json!({
-        "Image": image,
-        "Env": env,
-        "Labels": labels,
-        "Tty": o.tty,
-        "OpenStdin": o.interactive,
+    host.binds = (!binds.is_empty()).then_some(binds);
+    host.mounts = o
+        .mount
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<Result<_, _>>()?;
+    host.tmpfs = o
+        .tmpfs
+        .iter()
+        .map(|t| t.split_once(':').unwrap_or((t, "")))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let config = Config {
+        image: image.clone(),
+        env: Some(env),
+        labels: Some(labels),
+        tty: o.tty,
+        open_stdin: o.interactive,
         // An attached -i client's EOF is the container's (docker's StdinOnce).
-        "AttachStdin": attach && o.attaches("stdin"),
-        "StdinOnce": attach && o.attaches("stdin"),
-        "AttachStdout": attach && o.attaches("stdout"),
-        "AttachStderr": attach && o.attaches("stderr"),
-        "HostConfig": host,
-    });
-    if !cmd.is_empty() {
-        body["Cmd"] = json!(cmd);
-    }
-    // An empty --entrypoint resets the image's, as Docker sends it.
-    if let Some(e) = &o.entrypoint {
-        body["Entrypoint"] = json!([e]);
-    }
-    for (k, v) in [
-        ("WorkingDir", &o.workdir),
-        ("User", &o.user),
-        ("Hostname", &o.hostname),
-        ("StopSignal", &o.stop_signal),
-    ] {
-        if let Some(v) = v {
-            body[k] = json!(v);
-        }
-    }
-    if let Some(t) = o.stop_timeout {
-        body["StopTimeout"] = json!(t);
-    }
+        attach_stdin: attach && o.attaches("stdin"),
+        stdin_once: attach && o.attaches("stdin"),
+        attach_stdout: attach && o.attaches("stdout"),
+        attach_stderr: attach && o.attaches("stderr"),
+        cmd: (!cmd.is_empty()).then(|| cmd.to_vec()),
+        // An empty --entrypoint resets the image's, as Docker sends it.
+        entrypoint: o.entrypoint.as_ref().map(|e| vec![e.clone()]),
+        working_dir: opt(&o.workdir),
+        user: opt(&o.user),
+        hostname: opt(&o.hostname),
+        stop_signal: opt(&o.stop_signal),
+        stop_timeout: o.stop_timeout,
+        volumes: (!anonymous.is_empty())
+            .then(|| anonymous.into_iter().map(|a| (a, Empty {})).collect()),
+        ..Default::default()
+    };
     // Each network an endpoint; `--ip` and `--network-alias` are the
     // first's, as docker sends them.
-    let mut endpoints = serde_json::Map::new();
+    let mut endpoints = BTreeMap::new();
     for (i, n) in o.network.iter().enumerate() {
-        let mut ep = json!({});
+        let mut ep = EndpointSettings::default();
         if i == 0 {
-            if let Some(ip) = &o.ip {
-                ep["IPAMConfig"] = json!({ "IPv4Address": ip });
-            }
-            if !o.network_alias.is_empty() {
-                ep["Aliases"] = json!(o.network_alias);
-            }
+            ep.ipam_config = o.ip.as_ref().map(|ip| EndpointIpamConfig {
+                ipv4_address: ip.clone(),
+                ..Default::default()
+            });
+            ep.aliases = (!o.network_alias.is_empty()).then(|| o.network_alias.clone());
         }
-        endpoints.insert(n.clone(), ep);
+        endpoints.insert(n.clone(), Some(ep));
     }
-    if !endpoints.is_empty() {
-        body["NetworkingConfig"] = json!({ "EndpointsConfig": endpoints });
-    }
-    if !anonymous.is_empty() {
-        let v: BTreeMap<&str, Value> = anonymous.iter().map(|a| (a.as_str(), json!({}))).collect();
-        body["Volumes"] = json!(v);
-    }
+    let mut body = CreateBody {
+        config,
+        host_config: host,
+        networking_config: NetworkingConfig {
+            endpoints_config: (!endpoints.is_empty()).then_some(endpoints),
+        },
+    };
     super::run_opts::apply(&o.host, &mut body)?;
     Ok(body)
 }
@@ -418,10 +401,25 @@ fn split_volumes(list: &[String]) -> (Vec<String>, Vec<String>) {
     (binds, anonymous)
 }
 
+fn bind(m: &mut Mount) -> &mut BindOptions {
+    m.bind_options.get_or_insert_with(Default::default)
+}
+
+fn vol(m: &mut Mount) -> &mut VolumeOptions {
+    m.volume_options.get_or_insert_with(Default::default)
+}
+
+fn tmpfs(m: &mut Mount) -> &mut TmpfsOptions {
+    m.tmpfs_options.get_or_insert_with(Default::default)
+}
+
 /// docker's `--mount` (`opts/mount.go`): comma-separated `key=value`
 /// fields as one `HostConfig.Mounts` entry.
-fn parse_mount(spec: &str) -> Result<Value, String> {
-    let mut m = json!({"Type": "volume"});
+fn parse_mount(spec: &str) -> Result<Mount, String> {
+    let mut m = Mount {
+        typ: "volume".into(),
+        ..Default::default()
+    };
     let bool_of = |k: &str, v: Option<&str>| -> Result<bool, String> {
         match v {
             None | Some("1") | Some("true") => Ok(true),
@@ -439,41 +437,51 @@ fn parse_mount(spec: &str) -> Result<Value, String> {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v)),
             None => (field.trim().to_ascii_lowercase(), None),
         };
-        let need =
-            || value.ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"));
+        let need = || {
+            value
+                .map(String::from)
+                .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
+        };
         match key.as_str() {
-            "type" => m["Type"] = json!(need()?),
-            "source" | "src" => m["Source"] = json!(need()?),
-            "target" | "dst" | "destination" => m["Target"] = json!(need()?),
-            "readonly" | "ro" => m["ReadOnly"] = json!(bool_of(&key, value)?),
-            "consistency" => m["Consistency"] = json!(need()?),
-            "bind-propagation" => m["BindOptions"]["Propagation"] = json!(need()?),
-            "bind-nonrecursive" => m["BindOptions"]["NonRecursive"] = json!(bool_of(&key, value)?),
-            "bind-create-mountpoint" => {
-                m["BindOptions"]["CreateMountpoint"] = json!(bool_of(&key, value)?)
-            }
-            "volume-nocopy" => m["VolumeOptions"]["NoCopy"] = json!(bool_of(&key, value)?),
+            "type" => m.typ = need()?,
+            "source" | "src" => m.source = need()?,
+            "target" | "dst" | "destination" => m.target = need()?,
+            "readonly" | "ro" => m.read_only = bool_of(&key, value)?,
+            "consistency" => m.consistency = need()?,
+            "bind-propagation" => bind(&mut m).propagation = need()?,
+            "bind-nonrecursive" => bind(&mut m).non_recursive = bool_of(&key, value)?,
+            "bind-create-mountpoint" => bind(&mut m).create_mountpoint = bool_of(&key, value)?,
+            "volume-nocopy" => vol(&mut m).no_copy = bool_of(&key, value)?,
             "volume-label" => {
                 let (k, v) = kv(value, field)?;
-                m["VolumeOptions"]["Labels"][k] = json!(v);
+                vol(&mut m).labels.insert(k, v);
             }
-            "volume-driver" => m["VolumeOptions"]["DriverConfig"]["Name"] = json!(need()?),
+            "volume-driver" => {
+                let name = need()?;
+                vol(&mut m)
+                    .driver_config
+                    .get_or_insert_with(Default::default)
+                    .name = name;
+            }
             "volume-opt" => {
                 let (k, v) = kv(value, field)?;
-                m["VolumeOptions"]["DriverConfig"]["Options"][k] = json!(v);
+                let d = vol(&mut m)
+                    .driver_config
+                    .get_or_insert_with(Default::default);
+                d.options.insert(k, v);
             }
-            "volume-subpath" => m["VolumeOptions"]["Subpath"] = json!(need()?),
-            "tmpfs-size" => m["TmpfsOptions"]["SizeBytes"] = json!(units::ram_in_bytes(need()?)?),
+            "volume-subpath" => vol(&mut m).subpath = need()?,
+            "tmpfs-size" => tmpfs(&mut m).size_bytes = units::ram_in_bytes(&need()?)?,
             "tmpfs-mode" => {
                 let v = need()?;
-                let mode = u32::from_str_radix(v, 8)
+                let mode = u32::from_str_radix(&v, 8)
                     .map_err(|_| format!("invalid value for {key}: {v}"))?;
-                m["TmpfsOptions"]["Mode"] = json!(mode);
+                tmpfs(&mut m).mode = mode;
             }
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
         }
     }
-    if m["Target"].is_null() {
+    if m.target.is_empty() {
         return Err("target is required".into());
     }
     Ok(m)
@@ -506,10 +514,7 @@ async fn create(
         .opt("name", o.name.as_deref().unwrap_or(""))
         .opt("platform", platform);
     let path = format!("/containers/create{q}");
-    let resp = match client
-        .request(Method::POST, &path, Some(body.clone()))
-        .await
-    {
+    let resp = match client.request_json(Method::POST, &path, &body).await {
         // --pull missing (the default): a missing image is pulled, then made.
         Err(e)
             if o.host.pull == "missing"
@@ -525,26 +530,24 @@ async fn create(
                 .as_bytes(),
             );
             pull_image(client, image, platform, o.host.quiet).await?;
-            client.request(Method::POST, &path, Some(body)).await?.1
+            client.request_json(Method::POST, &path, &body).await?.1
         }
         r => r?.1,
     };
-    let v: Value = serde_json::from_slice(&resp)?;
+    let v: CreateResponse = models::de::from_slice(&resp)?;
     if let Some(f) = &o.host.cidfile {
-        std::fs::write(f, v["Id"].as_str().unwrap_or_default()).map_err(|e| {
+        std::fs::write(f, &v.id).map_err(|e| {
             Status::exit(
                 125,
                 format!("berth: failed to write the container ID to the file: {e}"),
             )
         })?;
     }
-    for w in v["Warnings"].as_array().into_iter().flatten() {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!("WARNING: {}\n", w.as_str().unwrap_or_default()).as_bytes(),
-        );
+    for w in &v.warnings {
+        let _ =
+            std::io::Write::write_all(&mut std::io::stderr(), format!("WARNING: {w}\n").as_bytes());
     }
-    Ok(v["Id"].as_str().unwrap_or_default().to_string())
+    Ok(v.id)
 }
 
 /// `busybox` → `busybox:latest`, as the docker CLI names a missing image.
@@ -717,7 +720,7 @@ pub async fn attached(
                     .flag("stderr", a.streams.stderr)
                     .opt("detachKeys", a.detach_keys.unwrap_or("")),
             ),
-            None,
+            None::<&()>,
         )
         .await
         .map_err(fail)?;
@@ -763,23 +766,28 @@ pub async fn attached(
         return Ok(None);
     }
     let body = wait.into_body().collect().await?.to_bytes();
-    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
+    let v: Option<WaitResponse> = models::de::from_slice(&body).ok();
+    if let Some(m) = v
+        .as_ref()
+        .and_then(|v| v.error.as_ref())
+        .map(|e| e.message.as_str())
+        .filter(|m| !m.is_empty())
+    {
         return Err(Status::exit(
             125,
             format!("Error waiting for container: {m}"),
         ));
     }
-    let code = v["StatusCode"].as_i64().unwrap_or(125);
+    let code = v.map_or(125, |v| v.status_code);
     Ok(Some(u8::try_from(code.rem_euclid(256)).unwrap_or(125)))
 }
 
 /// Whether the container still runs (false once it is gone).
 async fn running(client: &Client, id: &str) -> bool {
     client
-        .get::<Value>(&format!("/containers/{id}/json"))
+        .get::<Inspect>(&format!("/containers/{id}/json"))
         .await
-        .is_ok_and(|c| c["State"]["Running"].as_bool().unwrap_or(false))
+        .is_ok_and(|c| c.state.is_some_and(|s| s.running))
 }
 
 /// docker's check before it puts a terminal into raw mode.
@@ -792,8 +800,10 @@ pub fn check_tty(stdin: bool, tty: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use clap::Parser;
+    use serde_json::{json, Value};
+
+    use super::*;
 
     #[derive(Parser)]
     #[command(disable_help_flag = true)]
@@ -802,10 +812,11 @@ mod tests {
         o: ContainerOptions,
     }
 
+    /// The body as it goes on the wire.
     fn body(args: &[&str]) -> Result<Value, String> {
         let t = T::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        create_body(&t.o, true)
+        Ok(serde_json::to_value(create_body(&t.o, true)?).unwrap())
     }
 
     #[test]
@@ -870,6 +881,9 @@ mod tests {
             json!({"Name": "on-failure", "MaximumRetryCount": 3})
         );
         assert!(b.get("Cmd").is_some());
+        // Read back by the daemon's model, as sent.
+        let typed: CreateBody = models::de::from_value(b).unwrap();
+        assert_eq!(typed.host_config.memory, 64 << 20);
     }
 
     #[test]
@@ -878,7 +892,8 @@ mod tests {
         assert_eq!(b["Cmd"], json!(["ls", "-l", "--rm", "-d"]));
         assert_eq!(b["HostConfig"]["AutoRemove"], true);
         let b = body(&["busybox"]).unwrap();
-        assert!(b.get("Cmd").is_none() && b.get("Entrypoint").is_none());
+        // No command, no entrypoint: null, as the docker CLI sends them.
+        assert!(b["Cmd"].is_null() && b["Entrypoint"].is_null());
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::{json, Value};
+use models::container::{
+    CreateBody, DeviceMapping, DeviceRequest, HealthConfig, HostConfig, ThrottleDevice, Ulimit,
+    WeightDevice,
+};
 
 use crate::units;
 
@@ -218,7 +221,7 @@ fn check_sysctl(kv: &str) -> Result<(), String> {
 }
 
 /// `nofile=1024[:2048]` (go-units' `ParseUlimit`; -1 is unlimited).
-fn ulimit(s: &str) -> Result<Value, String> {
+fn ulimit(s: &str) -> Result<Ulimit, String> {
     let bad = || format!("invalid ulimit argument: {s}");
     let (name, limits) = s.split_once('=').ok_or_else(bad)?;
     let (soft, hard) = match limits.split_once(':') {
@@ -232,28 +235,51 @@ fn ulimit(s: &str) -> Result<Value, String> {
             "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
         ));
     }
-    Ok(json!({"Name": name, "Soft": soft, "Hard": hard}))
+    Ok(Ulimit {
+        name: name.into(),
+        soft,
+        hard,
+    })
 }
 
-/// `/dev/sda:VALUE` lists of the blkio flags.
-fn per_device(
+/// `/dev/sda:VALUE` lists of the blkio flags: each path and its value.
+fn per_device<T>(
     list: &[String],
-    key: &str,
-    value: impl Fn(&str) -> Result<i64, String>,
-) -> Result<Vec<Value>, String> {
+    value: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<(String, T)>, String> {
     list.iter()
         .map(|d| {
             let (path, v) = d
                 .rsplit_once(':')
                 .filter(|(p, _)| p.starts_with("/dev/"))
                 .ok_or_else(|| format!("bad format: {d}"))?;
-            Ok(json!({"Path": path, key: value(v)?}))
+            Ok((path.to_string(), value(v)?))
         })
         .collect()
 }
 
+/// The throttles of one blkio flag.
+fn throttles(
+    list: &[String],
+    value: impl Fn(&str) -> Result<i64, String>,
+) -> Result<Option<Vec<ThrottleDevice>>, String> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let rate = |v: &str| {
+        let n = value(v)?;
+        u64::try_from(n).map_err(|_| format!("invalid rate for device: {v}"))
+    };
+    Ok(Some(
+        per_device(list, rate)?
+            .into_iter()
+            .map(|(path, rate)| ThrottleDevice { path, rate })
+            .collect(),
+    ))
+}
+
 /// `host[:container][:rwm]` (docker's `parseDevice`).
-fn device(s: &str) -> Result<Value, String> {
+fn device(s: &str) -> Result<DeviceMapping, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let mode = |p: &str| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| "rwm".contains(c));
     let (src, mut dst, mut perms) = (parts[0], "", "rwm");
@@ -273,20 +299,30 @@ fn device(s: &str) -> Result<Value, String> {
     if dst.is_empty() {
         dst = src;
     }
-    Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perms}))
+    Ok(DeviceMapping {
+        path_on_host: src.into(),
+        path_in_container: dst.into(),
+        cgroup_permissions: perms.into(),
+    })
 }
 
 /// `--gpus all|N|device=ID,…|capabilities=…` as a device request.
-fn gpus(s: &str) -> Value {
-    let mut r = json!({"Driver": "", "Count": 0, "DeviceIDs": null, "Capabilities": [["gpu"]], "Options": {}});
+fn gpus(s: &str) -> DeviceRequest {
+    let mut r = DeviceRequest {
+        capabilities: Some(vec![vec!["gpu".into()]]),
+        options: Some(BTreeMap::new()),
+        ..Default::default()
+    };
     for part in s.split(',') {
         match part.split_once('=') {
-            Some(("device", ids)) => r["DeviceIDs"] = json!(ids.split(',').collect::<Vec<_>>()),
-            Some(("driver", d)) => r["Driver"] = json!(d),
-            _ if part == "all" => r["Count"] = json!(-1),
+            Some(("device", ids)) => {
+                r.device_ids = Some(ids.split(',').map(String::from).collect())
+            }
+            Some(("driver", d)) => r.driver = d.into(),
+            _ if part == "all" => r.count = -1,
             _ => {
                 if let Ok(n) = part.parse::<i64>() {
-                    r["Count"] = json!(n);
+                    r.count = n;
                 }
             }
         }
@@ -309,7 +345,7 @@ fn nanos(flag: &str, s: &str) -> Result<i64, String> {
 /// docker's `parseSecurityOpts` and `parseSystemPaths`: a seccomp profile
 /// named by file is sent as its text; `systempaths=unconfined` empties
 /// the masked and read-only paths.
-fn security_opts(list: &[String], host: &mut Value) -> Result<(), String> {
+fn security_opts(list: &[String], host: &mut HostConfig) -> Result<(), String> {
     let mut out = Vec::new();
     for opt in list {
         let (k, v) = opt
@@ -319,12 +355,12 @@ fn security_opts(list: &[String], host: &mut Value) -> Result<(), String> {
         if k == "seccomp" && !["unconfined", "builtin", ""].contains(&v) {
             let text = std::fs::read(v)
                 .map_err(|e| format!("opening seccomp profile ({v}) failed: {e}"))?;
-            let parsed: Value = serde_json::from_slice(&text)
+            let parsed: serde_json::Value = serde_json::from_slice(&text)
                 .map_err(|e| format!("compacting json for seccomp profile ({v}) failed: {e}"))?;
             out.push(format!("seccomp={parsed}"));
         } else if k == "systempaths" && v == "unconfined" {
-            host["MaskedPaths"] = json!([]);
-            host["ReadonlyPaths"] = json!([]);
+            host.masked_paths = Some(Vec::new());
+            host.readonly_paths = Some(Vec::new());
         } else if k == "systempaths" {
             return Err(format!("invalid --security-opt: {opt:?}"));
         } else if !opt.contains(['=', ':'])
@@ -337,9 +373,7 @@ fn security_opts(list: &[String], host: &mut Value) -> Result<(), String> {
             out.push(opt.clone());
         }
     }
-    if !out.is_empty() {
-        host["SecurityOpt"] = json!(out);
-    }
+    host.security_opt = (!out.is_empty()).then_some(out);
     Ok(())
 }
 
@@ -359,7 +393,7 @@ pub fn label_file_lines(files: &[PathBuf]) -> Result<Vec<String>, String> {
 }
 
 /// Puts the flags' fields into the create body (its `HostConfig` made).
-pub fn apply(h: &HostOptions, body: &mut Value) -> Result<(), String> {
+pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
     if h.disable_content_trust == Some(false) {
         return Err("content trust is not supported by berth: images are not verified against signatures (--disable-content-trust=false)".into());
     }
@@ -369,194 +403,199 @@ pub fn apply(h: &HostOptions, body: &mut Value) -> Result<(), String> {
             h.memory_swappiness
         ));
     }
-    let host = &mut body["HostConfig"];
-    for (k, v) in [
-        ("CpuPeriod", h.cpu_period),
-        ("CpuQuota", h.cpu_quota),
-        ("CpuRealtimePeriod", h.cpu_rt_period),
-        ("CpuRealtimeRuntime", h.cpu_rt_runtime),
-        ("CpuCount", h.cpu_count),
-        ("CpuPercent", h.cpu_percent),
-        ("MemoryReservation", h.memory_reservation),
-        ("KernelMemory", h.kernel_memory),
-        ("ShmSize", h.shm_size),
-        ("OomScoreAdj", h.oom_score_adj),
-        ("IOMaximumBandwidth", h.io_maxbandwidth),
+    let host = &mut body.host_config;
+    for (field, v) in [
+        (&mut host.cpu_period, h.cpu_period),
+        (&mut host.cpu_quota, h.cpu_quota),
+        (&mut host.cpu_realtime_period, h.cpu_rt_period),
+        (&mut host.cpu_realtime_runtime, h.cpu_rt_runtime),
+        (&mut host.cpu_count, h.cpu_count),
+        (&mut host.cpu_percent, h.cpu_percent),
+        (&mut host.memory_reservation, h.memory_reservation),
+        (&mut host.kernel_memory, h.kernel_memory),
+        (&mut host.shm_size, h.shm_size),
+        (&mut host.oom_score_adj, h.oom_score_adj),
     ] {
         if let Some(v) = v {
-            host[k] = json!(v);
+            *field = v;
         }
     }
+    if let Some(b) = h.io_maxbandwidth {
+        host.io_maximum_bandwidth =
+            u64::try_from(b).map_err(|_| format!("invalid --io-maxbandwidth: {b}"))?;
+    }
     if let Some(w) = h.blkio_weight {
-        host["BlkioWeight"] = json!(w);
+        host.blkio_weight = w;
     }
     if let Some(n) = h.io_maxiops {
-        host["IOMaximumIOps"] = json!(n);
+        host.io_maximum_iops = n;
     }
-    host["MemorySwappiness"] = json!(h.memory_swappiness);
+    host.memory_swappiness = Some(h.memory_swappiness);
     if h.oom_kill_disable {
-        host["OomKillDisable"] = json!(true);
+        host.oom_kill_disable = Some(true);
     }
-    for (k, v) in [
-        ("CgroupParent", &h.cgroup_parent),
-        ("CgroupnsMode", &h.cgroupns),
-        ("CpusetCpus", &h.cpuset_cpus),
-        ("CpusetMems", &h.cpuset_mems),
-        ("IpcMode", &h.ipc),
-        ("PidMode", &h.pid),
-        ("UTSMode", &h.uts),
-        ("UsernsMode", &h.userns),
-        ("Isolation", &h.isolation),
-        ("Runtime", &h.runtime),
-        ("VolumeDriver", &h.volume_driver),
+    for (field, v) in [
+        (&mut host.cgroup_parent, &h.cgroup_parent),
+        (&mut host.cgroupns_mode, &h.cgroupns),
+        (&mut host.cpuset_cpus, &h.cpuset_cpus),
+        (&mut host.cpuset_mems, &h.cpuset_mems),
+        (&mut host.ipc_mode, &h.ipc),
+        (&mut host.pid_mode, &h.pid),
+        (&mut host.uts_mode, &h.uts),
+        (&mut host.userns_mode, &h.userns),
+        (&mut host.isolation, &h.isolation),
+        (&mut host.runtime, &h.runtime),
+        (&mut host.volume_driver, &h.volume_driver),
     ] {
         if let Some(v) = v {
-            host[k] = json!(v);
+            *field = v.clone();
         }
     }
     if !h.blkio_weight_device.is_empty() {
-        host["BlkioWeightDevice"] = json!(per_device(&h.blkio_weight_device, "Weight", |v| {
+        let weight = |v: &str| {
             v.parse::<u16>()
-                .map(i64::from)
                 .map_err(|_| format!("invalid weight for device: {v}"))
-        })?);
+        };
+        host.blkio_weight_device = Some(
+            per_device(&h.blkio_weight_device, weight)?
+                .into_iter()
+                .map(|(path, weight)| WeightDevice { path, weight })
+                .collect(),
+        );
     }
     let bps = |v: &str| units::ram_in_bytes(v);
     let iops = |v: &str| {
         v.parse::<i64>()
             .map_err(|_| format!("invalid rate for device: {v}"))
     };
-    for (k, list, bytes) in [
-        ("BlkioDeviceReadBps", &h.device_read_bps, true),
-        ("BlkioDeviceWriteBps", &h.device_write_bps, true),
-        ("BlkioDeviceReadIOps", &h.device_read_iops, false),
-        ("BlkioDeviceWriteIOps", &h.device_write_iops, false),
-    ] {
-        if !list.is_empty() {
-            host[k] = if bytes {
-                json!(per_device(list, "Rate", bps)?)
-            } else {
-                json!(per_device(list, "Rate", iops)?)
-            };
-        }
-    }
+    host.blkio_device_read_bps = throttles(&h.device_read_bps, bps)?;
+    host.blkio_device_write_bps = throttles(&h.device_write_bps, bps)?;
+    host.blkio_device_read_iops = throttles(&h.device_read_iops, iops)?;
+    host.blkio_device_write_iops = throttles(&h.device_write_iops, iops)?;
     if !h.device.is_empty() {
-        host["Devices"] = json!(h
-            .device
-            .iter()
-            .map(|d| device(d))
-            .collect::<Result<Vec<_>, _>>()?);
+        host.devices = Some(
+            h.device
+                .iter()
+                .map(|d| device(d))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     if !h.device_cgroup_rule.is_empty() {
-        host["DeviceCgroupRules"] = json!(h.device_cgroup_rule);
+        host.device_cgroup_rules = Some(h.device_cgroup_rule.clone());
     }
     if let Some(g) = &h.gpus {
-        host["DeviceRequests"] = json!([gpus(g)]);
+        host.device_requests = Some(vec![gpus(g)]);
     }
     if !h.group_add.is_empty() {
-        host["GroupAdd"] = json!(h.group_add);
+        host.group_add = Some(h.group_add.clone());
     }
     for kv in &h.sysctl {
         check_sysctl(kv)?;
     }
-    for (k, list, what) in [
-        ("Sysctls", &h.sysctl, "sysctl"),
-        ("StorageOpt", &h.storage_opt, "storage-opt"),
-        ("Annotations", &h.annotation, "annotation"),
-    ] {
-        if !list.is_empty() {
-            host[k] = json!(map(list, what)?);
-        }
-    }
+    host.sysctls = map(&h.sysctl, "sysctl")?;
+    host.storage_opt = map(&h.storage_opt, "storage-opt")?;
+    host.annotations = map(&h.annotation, "annotation")?;
     if !h.ulimit.is_empty() {
-        host["Ulimits"] = json!(h
-            .ulimit
-            .iter()
-            .map(|u| ulimit(u))
-            .collect::<Result<Vec<_>, _>>()?);
+        host.ulimits = Some(
+            h.ulimit
+                .iter()
+                .map(|u| ulimit(u))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     if let Some(d) = &h.log_driver {
-        host["LogConfig"]["Type"] = json!(d);
-        if host["LogConfig"]["Config"].is_null() {
-            host["LogConfig"]["Config"] = json!({});
-        }
+        host.log_config.typ = d.clone();
+        host.log_config.config.get_or_insert_with(BTreeMap::new);
     }
-    let opts = host["SecurityOpt"].as_array().cloned().unwrap_or_default();
-    let opts: Vec<String> = opts
-        .iter()
-        .filter_map(|o| o.as_str().map(String::from))
-        .collect();
+    let opts = host.security_opt.clone().unwrap_or_default();
     security_opts(&opts, host)?;
     // The container's own settings.
+    let config = &mut body.config;
     if let Some(d) = &h.domainname {
-        body["Domainname"] = json!(d);
+        config.domainname = d.clone();
     }
-    let timed = [
-        ("Interval", "health-interval", &h.health_interval),
-        ("Timeout", "health-timeout", &h.health_timeout),
-        ("StartPeriod", "health-start-period", &h.health_start_period),
-        (
-            "StartInterval",
-            "health-start-interval",
-            &h.health_start_interval,
-        ),
-    ];
     let any_health = h.health_cmd.is_some()
         || h.health_retries.is_some()
-        || timed.iter().any(|(_, _, v)| v.is_some());
+        || [
+            &h.health_interval,
+            &h.health_timeout,
+            &h.health_start_period,
+            &h.health_start_interval,
+        ]
+        .iter()
+        .any(|v| v.is_some());
     if h.no_healthcheck {
         if any_health {
             return Err("--no-healthcheck conflicts with --health-* options".into());
         }
-        body["Healthcheck"] = json!({"Test": ["NONE"]});
+        config.healthcheck = Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
     } else if any_health {
-        let mut hc = json!({});
+        let mut hc = HealthConfig::default();
         if let Some(c) = &h.health_cmd {
-            hc["Test"] = json!(["CMD-SHELL", c]);
+            hc.test = vec!["CMD-SHELL".into(), c.clone()];
         }
-        for (key, flag, v) in timed {
+        for (field, flag, v) in [
+            (&mut hc.interval, "health-interval", &h.health_interval),
+            (&mut hc.timeout, "health-timeout", &h.health_timeout),
+            (
+                &mut hc.start_period,
+                "health-start-period",
+                &h.health_start_period,
+            ),
+            (
+                &mut hc.start_interval,
+                "health-start-interval",
+                &h.health_start_interval,
+            ),
+        ] {
             if let Some(v) = v {
-                hc[key] = json!(nanos(flag, v)?);
+                *field = nanos(flag, v)?;
             }
         }
         if let Some(r) = h.health_retries {
             if r < 0 {
                 return Err("--health-retries cannot be negative".into());
             }
-            hc["Retries"] = json!(r);
+            hc.retries = r;
         }
-        body["Healthcheck"] = hc;
+        config.healthcheck = Some(hc);
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn fields_as_the_docker_cli_makes_them() {
         assert_eq!(
-            device("/dev/fuse").unwrap(),
+            serde_json::to_value(device("/dev/fuse").unwrap()).unwrap(),
             json!({"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"})
         );
-        assert_eq!(device("/dev/null:r").unwrap()["CgroupPermissions"], "r");
+        assert_eq!(device("/dev/null:r").unwrap().cgroup_permissions, "r");
         assert_eq!(
-            device("/dev/null:/dev/n:rw").unwrap()["PathInContainer"],
+            device("/dev/null:/dev/n:rw").unwrap().path_in_container,
             "/dev/n"
         );
         assert!(device("/dev/null:/x:q").is_err());
         assert_eq!(
-            ulimit("nofile=1024:2048").unwrap(),
+            serde_json::to_value(ulimit("nofile=1024:2048").unwrap()).unwrap(),
             json!({"Name": "nofile", "Soft": 1024, "Hard": 2048})
         );
-        assert_eq!(ulimit("nproc=10").unwrap()["Hard"], 10);
+        assert_eq!(ulimit("nproc=10").unwrap().hard, 10);
         assert!(ulimit("nofile=2:1").is_err());
         assert_eq!(
-            per_device(&["/dev/sda:1mb".into()], "Rate", units::ram_in_bytes).unwrap(),
-            [json!({"Path": "/dev/sda", "Rate": 1048576})]
+            serde_json::to_value(throttles(&["/dev/sda:1mb".into()], units::ram_in_bytes).unwrap())
+                .unwrap(),
+            json!([{"Path": "/dev/sda", "Rate": 1048576}])
         );
-        assert_eq!(gpus("all")["Count"], -1);
+        assert_eq!(gpus("all").count, -1);
         assert!(check_sysctl("net.ipv4.ip_forward=1").is_ok());
         assert!(check_sysctl("vm.swappiness=1").is_err());
         assert_eq!(nanos("health-interval", "1m30s").unwrap(), 90_000_000_000);
@@ -564,8 +603,10 @@ mod tests {
 
     #[test]
     fn health_and_security_options() {
-        let mut body =
-            json!({"HostConfig": {"SecurityOpt": ["systempaths=unconfined", "no-new-privileges"]}});
+        let mut body: CreateBody = models::de::from_value(
+            json!({"HostConfig": {"SecurityOpt": ["systempaths=unconfined", "no-new-privileges"]}}),
+        )
+        .unwrap();
         let h = HostOptions {
             health_cmd: Some("true".into()),
             health_interval: Some("2s".into()),
@@ -574,6 +615,7 @@ mod tests {
             ..Default::default()
         };
         apply(&h, &mut body).unwrap();
+        let body = serde_json::to_value(&body).unwrap();
         assert_eq!(
             body["Healthcheck"],
             json!({"Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000i64})
@@ -589,6 +631,6 @@ mod tests {
             memory_swappiness: -1,
             ..Default::default()
         };
-        assert!(apply(&h, &mut json!({"HostConfig": {}})).is_err());
+        assert!(apply(&h, &mut CreateBody::default()).is_err());
     }
 }

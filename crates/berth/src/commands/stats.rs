@@ -12,6 +12,8 @@ use anyhow::Result;
 use clap::Args;
 use http_body_util::BodyExt;
 use hyper::Method;
+use models::container::{Inspect, Summary};
+use models::stats::StatsResponse;
 use serde_json::{json, Value};
 
 use super::{parse_format, short_id, Errors, Status};
@@ -52,24 +54,24 @@ fn headers() -> Value {
 
 /// One row: what a sample says, in docker's words. `sample` is `None`
 /// until the first one came.
-fn row(container: &str, sample: Option<&Value>, no_trunc: bool) -> Value {
+fn row(container: &str, sample: Option<&StatsResponse>, no_trunc: bool) -> Value {
     let Some(v) = sample else {
         return json!({
             "Container": container, "ID": container, "Name": "--", "CPUPerc": "--",
             "MemUsage": "-- / --", "MemPerc": "--", "NetIO": "--", "BlockIO": "--", "PIDs": "--",
         });
     };
-    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let id = v["id"].as_str().unwrap_or(container);
+    let id = if v.id.is_empty() { container } else { &v.id };
     let cpu = {
-        let cur = &v["cpu_stats"];
-        let pre = &v["precpu_stats"];
-        let cpu_delta = n(&cur["cpu_usage"]["total_usage"]) - n(&pre["cpu_usage"]["total_usage"]);
-        let sys_delta = n(&cur["system_cpu_usage"]) - n(&pre["system_cpu_usage"]);
-        let mut cpus = n(&cur["online_cpus"]);
+        let (cur, pre) = (&v.cpu_stats, &v.precpu_stats);
+        let cpu_delta = cur.cpu_usage.total_usage as f64 - pre.cpu_usage.total_usage as f64;
+        let sys_delta = cur.system_cpu_usage as f64 - pre.system_cpu_usage as f64;
+        let mut cpus = f64::from(cur.online_cpus);
         if cpus == 0.0 {
-            cpus = cur["cpu_usage"]["percpu_usage"]
-                .as_array()
+            cpus = cur
+                .cpu_usage
+                .percpu_usage
+                .as_ref()
                 .map_or(0.0, |a| a.len() as f64);
         }
         if sys_delta > 0.0 && cpu_delta > 0.0 {
@@ -78,36 +80,30 @@ fn row(container: &str, sample: Option<&Value>, no_trunc: bool) -> Value {
             0.0
         }
     };
-    let mem = &v["memory_stats"];
-    let usage = n(&mem["usage"]);
+    let mem = &v.memory_stats;
+    let usage = mem.usage as f64;
     // docker's calculateMemUsageUnixNoCache.
-    let cache = match mem["stats"]["total_inactive_file"].as_f64() {
-        Some(c) => c,
-        None => n(&mem["stats"]["inactive_file"]),
-    };
+    let stat = |k: &str| mem.stats.as_ref().and_then(|s| s.get(k)).copied();
+    let cache = stat("total_inactive_file")
+        .or_else(|| stat("inactive_file"))
+        .unwrap_or(0) as f64;
     let usage = if cache < usage { usage - cache } else { usage };
-    let limit = n(&mem["limit"]);
+    let limit = mem.limit as f64;
     let mem_perc = if limit > 0.0 {
         usage / limit * 100.0
     } else {
         0.0
     };
     let (mut rx, mut tx) = (0.0, 0.0);
-    if let Some(nets) = v["networks"].as_object() {
-        for i in nets.values() {
-            rx += n(&i["rx_bytes"]);
-            tx += n(&i["tx_bytes"]);
-        }
+    for i in v.networks.iter().flat_map(|n| n.values()) {
+        rx += i.rx_bytes as f64;
+        tx += i.tx_bytes as f64;
     }
     let (mut read, mut write) = (0.0, 0.0);
-    for e in v["blkio_stats"]["io_service_bytes_recursive"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        match e["op"].as_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("read") => read += n(&e["value"]),
-            Some("write") => write += n(&e["value"]),
+    for e in v.blkio_stats.io_service_bytes_recursive.iter().flatten() {
+        match e.op.to_ascii_lowercase().as_str() {
+            "read" => read += e.value as f64,
+            "write" => write += e.value as f64,
             _ => {}
         }
     }
@@ -121,33 +117,30 @@ fn row(container: &str, sample: Option<&Value>, no_trunc: bool) -> Value {
     json!({
         "Container": container,
         "ID": if no_trunc { id.to_string() } else { short_id(id) },
-        "Name": v["name"].as_str().unwrap_or("").trim_start_matches('/'),
+        "Name": v.name.trim_start_matches('/'),
         "CPUPerc": format!("{cpu:.2}%"),
         "MemUsage": format!("{} / {}", bytes_size(usage), bytes_size(limit)),
         "MemPerc": format!("{mem_perc:.2}%"),
         "NetIO": pair(rx, tx),
         "BlockIO": pair(read, write),
-        "PIDs": v["pids_stats"]["current"].as_u64().unwrap_or(0).to_string(),
+        "PIDs": v.pids_stats.current.to_string(),
     })
 }
 
 /// The containers to watch when none are named: running ones (all with `-a`).
 async fn listed(client: &Client, all: bool) -> Result<Vec<String>> {
-    let list: Vec<Value> = client
+    let list: Vec<Summary> = client
         .get(&format!(
             "/containers/json{}",
             Query::new().flag("all", all)
         ))
         .await?;
-    Ok(list
-        .iter()
-        .filter_map(|c| c["Id"].as_str().map(short_id))
-        .collect())
+    Ok(list.iter().map(|c| short_id(&c.id)).collect())
 }
 
 /// One sample (`stream=false`: the daemon reads twice, a second apart, so
 /// that the CPU share has a base).
-async fn one_sample(client: &Client, container: &str) -> Result<Value> {
+async fn one_sample(client: &Client, container: &str) -> Result<StatsResponse> {
     client
         .get(&format!(
             "/containers/{}/stats{}",
@@ -158,7 +151,7 @@ async fn one_sample(client: &Client, container: &str) -> Result<Value> {
 }
 
 /// Latest samples by container, filled by one task a container.
-type Samples = Arc<Mutex<BTreeMap<String, Option<Value>>>>;
+type Samples = Arc<Mutex<BTreeMap<String, Option<StatsResponse>>>>;
 
 /// Follows a container's stream of samples until it ends; the entry goes
 /// when the container does.
@@ -181,7 +174,7 @@ async fn follow(client: Client, container: String, samples: Samples) {
             buf.extend_from_slice(data);
             while let Some(i) = buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=i).collect();
-                if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+                if let Ok(v) = models::de::from_slice::<StatsResponse>(&line) {
                     samples
                         .lock()
                         .expect("samples")
@@ -228,7 +221,7 @@ pub async fn stats(client: &Client, a: &StatsArgs) -> Result<u8> {
     }
     // Named containers must exist: docker fails at once otherwise.
     for n in &a.containers {
-        let _: Value = client
+        let _: Inspect = client
             .get(&format!("/containers/{}/json", client::path(n)))
             .await?;
     }
@@ -275,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_row_from_a_sample() {
-        let v = json!({
+        let v: StatsResponse = models::de::from_value(json!({
             "id": "0123456789abcdef", "name": "/web",
             "cpu_stats": {"cpu_usage": {"total_usage": 300}, "system_cpu_usage": 2000, "online_cpus": 2},
             "precpu_stats": {"cpu_usage": {"total_usage": 100}, "system_cpu_usage": 1000},
@@ -285,7 +278,8 @@ mod tests {
                 {"major": 8, "minor": 0, "op": "read", "value": 2_000_000},
                 {"major": 8, "minor": 0, "op": "Write", "value": 0}]},
             "pids_stats": {"current": 3},
-        });
+        }))
+        .unwrap();
         let r = row("web", Some(&v), false);
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Name"], "web");

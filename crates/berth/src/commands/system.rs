@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
+use models::system::{CheckReport, Info, Version};
 use serde_json::Value;
 
 use super::{out, outln, Status};
@@ -35,7 +36,8 @@ pub async fn version(client: &Client, format: Option<&str>) -> Result<u8> {
             "Os": std::env::consts::OS,
             "Arch": std::env::consts::ARCH,
         });
-        let server: Value = client.get("/version").await?;
+        let server: Version = client.get("/version").await?;
+        // The template's data: serialized here, for the template only.
         let all = serde_json::json!({"Client": client_info, "Server": server});
         if let Some(text) = formatted(format, &all)? {
             outln(text)?;
@@ -47,61 +49,59 @@ pub async fn version(client: &Client, format: Option<&str>) -> Result<u8> {
         env!("CARGO_PKG_VERSION"),
         client::API_VERSION
     ))?;
-    let v: Value = client.get("/version").await?;
-    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let v: Version = client.get("/version").await?;
     let mut text = String::new();
-    writeln!(
-        text,
-        "\nServer: {}",
-        v["Platform"]["Name"].as_str().unwrap_or("berth")
-    )?;
-    writeln!(text, " Version:\t{}", s("Version"))?;
+    let platform = match v.platform.name.as_str() {
+        "" => "berth",
+        n => n,
+    };
+    writeln!(text, "\nServer: {platform}")?;
+    writeln!(text, " Version:\t{}", v.version)?;
     writeln!(
         text,
         " API version:\t{} (minimum version {})",
-        s("ApiVersion"),
-        s("MinAPIVersion")
+        v.api_version, v.min_api_version
     )?;
-    writeln!(text, " OS/Arch:\t{}/{}", s("Os"), s("Arch"))?;
-    writeln!(text, " Kernel:\t{}", s("KernelVersion"))?;
+    writeln!(text, " OS/Arch:\t{}/{}", v.os, v.arch)?;
+    writeln!(text, " Kernel:\t{}", v.kernel_version)?;
     out(&text)?;
     Ok(0)
 }
 
 /// `berth info`; a `--format` sees the daemon's `/info`.
 pub async fn info(client: &Client, format: Option<&str>) -> Result<u8> {
-    let i: Value = client.get("/info").await?;
-    if let Some(text) = formatted(format, &i)? {
-        outln(text)?;
+    let i: Info = client.get("/info").await?;
+    if format.is_some_and(|f| !f.is_empty()) {
+        // The template's data: serialized here, for the template only.
+        let v = serde_json::to_value(&i)?;
+        if let Some(text) = formatted(format, &v)? {
+            outln(text)?;
+        }
         return Ok(0);
     }
     let mut text = String::new();
-    writeln!(text, "Containers: {}", i["Containers"])?;
+    writeln!(text, "Containers: {}", i.containers)?;
     writeln!(
         text,
         " Running: {}\n Paused: {}\n Stopped: {}",
-        i["ContainersRunning"], i["ContainersPaused"], i["ContainersStopped"]
+        i.containers_running, i.containers_paused, i.containers_stopped
     )?;
-    writeln!(text, "Images: {}", i["Images"])?;
-    for (label, key) in [
-        ("Server Version", "ServerVersion"),
-        ("Storage Driver", "Driver"),
-        ("Cgroup Driver", "CgroupDriver"),
-        ("Cgroup Version", "CgroupVersion"),
-        ("Kernel Version", "KernelVersion"),
-        ("Operating System", "OperatingSystem"),
-        ("Architecture", "Architecture"),
-        ("Berth Root Dir", "DockerRootDir"),
-        ("Name", "Name"),
-        ("ID", "ID"),
+    writeln!(text, "Images: {}", i.images)?;
+    for (label, v) in [
+        ("Server Version", &i.server_version),
+        ("Storage Driver", &i.driver),
+        ("Cgroup Driver", &i.cgroup_driver),
+        ("Cgroup Version", &i.cgroup_version),
+        ("Kernel Version", &i.kernel_version),
+        ("Operating System", &i.operating_system),
+        ("Architecture", &i.architecture),
+        ("Berth Root Dir", &i.docker_root_dir),
+        ("Name", &i.name),
+        ("ID", &i.id),
     ] {
-        let v = i[key]
-            .as_str()
-            .map(String::from)
-            .unwrap_or_else(|| i[key].to_string());
         writeln!(text, "{label}: {v}")?;
     }
-    writeln!(text, "CPUs: {}\nTotal Memory: {}", i["NCPU"], i["MemTotal"])?;
+    writeln!(text, "CPUs: {}\nTotal Memory: {}", i.ncpu, i.mem_total)?;
     out(&text)?;
     Ok(0)
 }
@@ -110,12 +110,11 @@ pub async fn info(client: &Client, format: Option<&str>) -> Result<u8> {
 /// image is damaged.
 pub async fn check(client: &Client) -> Result<u8> {
     let (_, body) = client
-        .request(hyper::Method::POST, "/berth/system/check", None)
+        .request(hyper::Method::POST, "/berth/system/check")
         .await?;
-    let v: Value = serde_json::from_slice(&body)?;
-    let problems = v["Problems"].as_array().cloned().unwrap_or_default();
+    let problems = models::de::from_slice::<CheckReport>(&body)?.problems;
     for p in &problems {
-        outln(p.as_str().unwrap_or_default())?;
+        outln(p)?;
     }
     if !problems.is_empty() {
         return Ok(1);

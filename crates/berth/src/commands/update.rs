@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
-use serde_json::{json, Map, Value};
+use models::container::{HostConfig, RestartPolicy, UpdateConfig, UpdateResponse};
 
 use super::run::{parse_cpus, parse_swap, restart_policy};
 use super::{outln, Errors, Status};
@@ -63,37 +63,49 @@ pub struct UpdateArgs {
 }
 
 impl UpdateArgs {
-    /// The update body, as the docker CLI builds it: only the flags given.
-    fn body(&self) -> Result<Value, String> {
-        let mut b = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                b.insert(k.into(), v);
-            }
+    /// The update body, as the docker CLI builds it: the flags given, the
+    /// rest zero (which keeps what the container has).
+    fn body(&self) -> Result<UpdateConfig, String> {
+        let h = HostConfig {
+            blkio_weight: self.blkio_weight.unwrap_or(0),
+            cpu_period: self.cpu_period.unwrap_or(0),
+            cpu_quota: self.cpu_quota.unwrap_or(0),
+            cpu_realtime_period: self.cpu_rt_period.unwrap_or(0),
+            cpu_realtime_runtime: self.cpu_rt_runtime.unwrap_or(0),
+            cpu_shares: self.cpu_shares.unwrap_or(0),
+            nano_cpus: self.cpus.unwrap_or(0),
+            cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
+            cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
+            memory: self.memory.unwrap_or(0),
+            memory_reservation: self.memory_reservation.unwrap_or(0),
+            memory_swap: self.memory_swap.unwrap_or(0),
+            pids_limit: self.pids_limit,
+            restart_policy: match &self.restart {
+                Some(r) => restart_policy(r)?,
+                None => RestartPolicy::default(),
+            },
+            ..Default::default()
         };
-        put("BlkioWeight", self.blkio_weight.map(|x| json!(x)));
-        put("CpuPeriod", self.cpu_period.map(|x| json!(x)));
-        put("CpuQuota", self.cpu_quota.map(|x| json!(x)));
-        put("CpuRealtimePeriod", self.cpu_rt_period.map(|x| json!(x)));
-        put("CpuRealtimeRuntime", self.cpu_rt_runtime.map(|x| json!(x)));
-        put("CpuShares", self.cpu_shares.map(|x| json!(x)));
-        put("NanoCpus", self.cpus.map(|x| json!(x)));
-        put("CpusetCpus", self.cpuset_cpus.clone().map(Value::String));
-        put("CpusetMems", self.cpuset_mems.clone().map(Value::String));
-        put("Memory", self.memory.map(|x| json!(x)));
-        put(
-            "MemoryReservation",
-            self.memory_reservation.map(|x| json!(x)),
-        );
-        put("MemorySwap", self.memory_swap.map(|x| json!(x)));
-        put("PidsLimit", self.pids_limit.map(|x| json!(x)));
-        if let Some(r) = &self.restart {
-            put("RestartPolicy", Some(restart_policy(r)?));
-        }
-        if b.is_empty() {
+        let given = [
+            self.blkio_weight.is_some(),
+            self.cpu_period.is_some(),
+            self.cpu_quota.is_some(),
+            self.cpu_rt_period.is_some(),
+            self.cpu_rt_runtime.is_some(),
+            self.cpu_shares.is_some(),
+            self.cpus.is_some(),
+            self.cpuset_cpus.is_some(),
+            self.cpuset_mems.is_some(),
+            self.memory.is_some(),
+            self.memory_reservation.is_some(),
+            self.memory_swap.is_some(),
+            self.pids_limit.is_some(),
+            self.restart.is_some(),
+        ];
+        if !given.contains(&true) {
             return Err("you must provide one or more flags when using this command".into());
         }
-        Ok(Value::Object(b))
+        Ok(UpdateConfig(h))
     }
 }
 
@@ -104,17 +116,17 @@ pub async fn update(client: &Client, a: &UpdateArgs) -> Result<u8> {
     let mut errs = Errors::default();
     for n in &a.containers {
         match client
-            .request(
+            .request_json(
                 Method::POST,
                 &format!("/containers/{}/update", client::path(n)),
-                Some(body.clone()),
+                &body,
             )
             .await
         {
             Ok((_, answer)) => {
-                let v: Value = serde_json::from_slice(&answer).unwrap_or_default();
-                for w in v["Warnings"].as_array().into_iter().flatten() {
-                    super::errln(w.as_str().unwrap_or_default());
+                let v: UpdateResponse = models::de::from_slice(&answer).unwrap_or_default();
+                for w in v.warnings.iter().flatten() {
+                    super::errln(w);
                 }
                 outln(n)?;
             }
@@ -152,11 +164,25 @@ mod tests {
             "on-failure:3",
             "c1",
         ]);
+        let b = t.a.body().unwrap().0;
         assert_eq!(
-            t.a.body().unwrap(),
-            json!({"Memory": 300 << 20, "MemorySwap": -1, "NanoCpus": 1_500_000_000i64,
-                   "PidsLimit": -1, "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}})
+            (b.memory, b.memory_swap, b.nano_cpus, b.pids_limit),
+            (300 << 20, -1, 1_500_000_000, Some(-1))
         );
+        assert_eq!(
+            b.restart_policy,
+            RestartPolicy {
+                name: "on-failure".into(),
+                maximum_retry_count: 3
+            }
+        );
+        // Written as Docker's `UpdateConfig`: the other limits zero.
+        let v = serde_json::to_value(UpdateConfig(b)).unwrap();
+        assert_eq!(v["Memory"], 300 << 20);
+        assert_eq!(v["CpuShares"], 0);
+        // A flag given as zero is still a flag.
+        let t = T::parse_from(["t", "--cpu-shares", "0", "c1"]);
+        assert!(t.a.body().is_ok());
         let t = T::parse_from(["t", "c1"]);
         assert_eq!(
             t.a.body().unwrap_err(),

@@ -1,9 +1,12 @@
 //! `berth volume create | ls | inspect | rm | prune`, with docker's flags
 //! and output (`cli/command/volume/`, `cli/command/formatter/volume.go`).
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use clap::Args;
 use hyper::Method;
+use models::volume::{CreateOptions, ListResponse, PruneReport, Volume};
 use serde_json::{json, Value};
 
 use super::{filters_json, outln, parse_format, print_rows, Errors, Status};
@@ -72,12 +75,12 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-/// `key=value` flags as a JSON object (a bare key has an empty value).
-fn map_of(list: &[String]) -> serde_json::Map<String, Value> {
+/// `key=value` flags as a map (a bare key has an empty value).
+pub fn map_of(list: &[String]) -> BTreeMap<String, String> {
     list.iter()
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), json!(v))
+            (k.to_string(), v.to_string())
         })
         .collect()
 }
@@ -94,32 +97,31 @@ pub async fn create(client: &Client, a: &CreateArgs) -> Result<u8> {
         (Some(n), _) | (None, Some(n)) => n.clone(),
         (None, None) => String::new(),
     };
-    let body = json!({
-        "Name": name, "Driver": a.driver,
-        "DriverOpts": map_of(&a.opt), "Labels": map_of(&a.label),
-    });
+    let body = CreateOptions {
+        name,
+        driver: a.driver.clone(),
+        driver_opts: map_of(&a.opt),
+        labels: map_of(&a.label),
+    };
     let (_, resp) = client
-        .request(Method::POST, "/volumes/create", Some(body))
+        .request_json(Method::POST, "/volumes/create", &body)
         .await?;
-    let v: Value = serde_json::from_slice(&resp)?;
-    outln(v["Name"].as_str().unwrap_or_default())?;
+    let v: Volume = models::de::from_slice(&resp)?;
+    outln(&v.name)?;
     Ok(0)
 }
 
 /// A volume as docker's `volumeContext` shows it.
-fn row(v: &Value) -> Value {
-    let mut labels: Vec<String> = v["Labels"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels.sort();
+fn row(v: &Volume) -> Value {
+    let labels: Vec<String> = v
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     json!({
-        "Name": v["Name"], "Driver": v["Driver"], "Scope": v["Scope"],
-        "Mountpoint": v["Mountpoint"], "Labels": labels.join(","),
+        "Name": v.name, "Driver": v.driver, "Scope": v.scope,
+        "Mountpoint": v.mountpoint, "Labels": labels.join(","),
         "Links": "N/A", "Size": "N/A",
     })
 }
@@ -140,9 +142,9 @@ pub async fn ls(client: &Client, a: &LsArgs) -> Result<u8> {
             filters_json(&a.filter)?
         },
     );
-    let list: Value = client.get(&format!("/volumes{q}")).await?;
-    let mut vols: Vec<Value> = list["Volumes"].as_array().cloned().unwrap_or_default();
-    vols.sort_by(|x, y| x["Name"].as_str().cmp(&y["Name"].as_str()));
+    let list: ListResponse = client.get(&format!("/volumes{q}")).await?;
+    let mut vols = list.volumes.unwrap_or_default();
+    vols.sort_by(|x, y| x.name.cmp(&y.name));
     let rows: Vec<Value> = vols.iter().map(row).collect();
     let headers = json!({
         "Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
@@ -158,11 +160,7 @@ pub async fn rm(client: &Client, a: &RmArgs) -> Result<u8> {
     let mut errs = Errors::default();
     for n in &a.volumes {
         match client
-            .request(
-                Method::DELETE,
-                &format!("/volumes/{}{q}", client::path(n)),
-                None,
-            )
+            .request(Method::DELETE, &format!("/volumes/{}{q}", client::path(n)))
             .await
         {
             Ok(_) => outln(n)?,
@@ -192,7 +190,12 @@ pub async fn prune(client: &Client, a: &PruneArgs) -> Result<u8> {
         Query::new().add("filters", &filters_json(&filters)?)
     };
     let (_, body) = client
-        .request(Method::POST, &format!("/volumes/prune{q}"), None)
+        .request(Method::POST, &format!("/volumes/prune{q}"))
         .await?;
-    super::print_prune_report(&body, "VolumesDeleted", "Volumes")
+    let r: PruneReport = models::de::from_slice(&body)?;
+    super::print_prune_report(
+        r.volumes_deleted.as_deref().unwrap_or_default(),
+        r.space_reclaimed,
+        "Volumes",
+    )
 }

@@ -536,10 +536,8 @@ async fn follow_shim(
     let since = std::time::Instant::now();
     let mut conn = loop {
         if let Ok(mut s) = crate::ctl::connect(&dir).await {
-            let mut answer = [0u8; 3];
-            if s.write_all(b"attach\n").await.is_ok()
-                && s.read_exact(&mut answer).await.is_ok()
-                && &answer == b"ok\n"
+            if let Ok(shim_proto::Reply::Ok(_)) =
+                crate::ctl::ask(&mut s, shim_proto::Command::Attach).await
             {
                 break s;
             }
@@ -568,10 +566,11 @@ async fn follow_shim(
     drop(waiting);
     let _ = joined.send(());
     let raw = tty(c);
-    let mut head = [0u8; 5];
+    let mut head = [0u8; shim_proto::Frame::HEAD];
     let mut data = Vec::new();
     while conn.read_exact(&mut head).await.is_ok() {
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let head = shim_proto::Frame::decode(head);
+        let len = head.len as usize;
         // The shim reads at most 64 KiB at a time.
         if len > 1 << 20 {
             return;
@@ -580,14 +579,15 @@ async fn follow_shim(
         if conn.read_exact(&mut data).await.is_err() {
             return;
         }
-        let wanted = if head[0] == 2 { o.stderr } else { o.stdout };
+        let stderr = head.stream == shim_proto::Stream::Stderr as u8;
+        let wanted = if stderr { o.stderr } else { o.stdout };
         if !wanted {
             continue;
         }
         let b = if raw {
             data.clone()
         } else {
-            frame(head[0], &data)
+            frame(head.stream, &data)
         };
         if out.send(b).await.is_err() {
             return;
@@ -638,11 +638,10 @@ async fn feed_stdin(
             }
         }
     };
-    if conn.write_all(b"stdin\n").await.is_err() {
-        return Input::Ended;
-    }
-    let mut answer = [0u8; 3];
-    if conn.read_exact(&mut answer).await.is_err() || &answer != b"ok\n" {
+    if !matches!(
+        crate::ctl::ask(&mut conn, shim_proto::Command::Stdin).await,
+        Ok(shim_proto::Reply::Ok(_))
+    ) {
         return Input::Ended;
     }
     let mut buf = vec![0u8; 32 * 1024];
@@ -668,7 +667,9 @@ async fn feed_stdin(
     let _ = conn.read_to_end(&mut done).await;
     if how == Input::Ended && close_at_eof {
         if let Ok(mut c) = crate::ctl::connect(&dir).await {
-            let _ = c.write_all(b"close-stdin\n").await;
+            let _ = c
+                .write_all(shim_proto::Command::CloseStdin.line().as_bytes())
+                .await;
             let _ = c.read_to_end(&mut done).await;
         }
     }
@@ -692,9 +693,12 @@ pub async fn remove_link(
     Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
-/// `GET /containers/{id}/json`.
-pub async fn inspect(d: &Daemon, name: String) -> Result<Response<Body>, ApiError> {
-    Ok(json(StatusCode::OK, &containers::inspect(d, name).await?))
+/// `GET /containers/{id}/json`, as dockerd writes it for the request's
+/// API version.
+pub async fn inspect(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>, ApiError> {
+    let mut v = containers::inspect(d, name).await?;
+    v.for_version(q.version());
+    Ok(json(StatusCode::OK, &v))
 }
 
 /// `GET /containers/json?all=&limit=&size=&filters=`.
@@ -712,7 +716,8 @@ pub async fn list(d: &Daemon, q: &Query) -> Result<Response<Body>, ApiError> {
         },
     };
     let (all, size, filters) = (q.flag("all"), q.flag("size"), q.go_filters()?);
-    let list = containers::list(d, all, limit, size, filters).await?;
+    let mut list = containers::list(d, all, limit, size, filters).await?;
+    list.iter_mut().for_each(|c| c.for_version(q.version()));
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -807,7 +812,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
-            let _ = tx.send_data(Bytes::from(format!("{prev}\n"))).await;
+            let _ = tx.send_data(stats_line(&prev)).await;
             return;
         }
         loop {
@@ -817,9 +822,9 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
             else {
                 return;
             };
-            cur["precpu_stats"] = prev["cpu_stats"].clone();
-            cur["preread"] = prev["read"].clone();
-            if tx.send_data(Bytes::from(format!("{cur}\n"))).await.is_err() || !stream {
+            cur.precpu_stats = prev.cpu_stats.clone();
+            cur.preread = prev.read.clone();
+            if tx.send_data(stats_line(&cur)).await.is_err() || !stream {
                 return;
             }
             prev = cur;
@@ -831,6 +836,14 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+/// One sample of a stats stream: its JSON and a newline, as dockerd's
+/// encoder writes each.
+fn stats_line(s: &models::stats::StatsResponse) -> Bytes {
+    let mut line = serde_json::to_vec(s).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 /// Docker's `X-Docker-Container-Path-Stat`: the stat JSON in base64.
@@ -914,15 +927,17 @@ pub async fn update(d: &Daemon, name: String, body: Incoming) -> Result<Response
             ))
         })?
         .to_bytes();
-    let value: serde_json::Value = if bytes.is_empty() {
-        serde_json::json!({})
+    let upd: models::container::UpdateConfig = if bytes.is_empty() {
+        Default::default()
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        models::de::from_slice(&bytes).map_err(|e| match e.path.is_empty() {
+            true => ApiError::bad_request(format!("invalid JSON: {e}")),
+            false => ApiError::bad_request(format!("invalid update body: {e}")),
+        })?
     };
     let e = d.engine.clone();
     let n = name.clone();
-    let warnings = blocking(move || e.container_update(&n, value)).await?;
+    let warnings = blocking(move || e.container_update(&n, &upd)).await?;
     containers::event(d, &name, "update", vec![]).await;
     Ok(json(
         StatusCode::OK,
@@ -952,15 +967,19 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     let mut conn = crate::ctl::connect(&dir)
         .await
         .map_err(|e| ApiError::internal(format!("the container's shim: {e}")))?;
-    conn.write_all(format!("resize {h} {w}\n").as_bytes())
+    let resize = shim_proto::Command::Resize {
+        height: h,
+        width: w,
+    };
+    conn.write_all(resize.line().as_bytes())
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut answer = String::new();
     let _ = conn.read_to_string(&mut answer).await;
-    match answer.trim() {
+    match shim_proto::Reply::parse(&answer) {
         // Without a TTY there is nothing to resize: dockerd answers 200
         // all the same (containerd's shim ignores it), and so do we.
-        "ok" | "error no tty" => {
+        shim_proto::Reply::Ok(_) | shim_proto::Reply::Refused(shim_proto::Refusal::NoTty) => {
             d.events.container(
                 &c,
                 "resize",
@@ -968,8 +987,6 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
             );
             Ok(super::empty(StatusCode::OK))
         }
-        other => Err(ApiError::internal(
-            other.trim_start_matches("error ").to_string(),
-        )),
+        other => Err(ApiError::internal(other.why())),
     }
 }

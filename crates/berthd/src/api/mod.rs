@@ -538,7 +538,9 @@ async fn route(
             return containers::changes(d, id.to_string()).await
         }
         (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
-        (&Method::GET, Some((id, "json"))) => return containers::inspect(d, id.to_string()).await,
+        (&Method::GET, Some((id, "json"))) => {
+            return containers::inspect(d, id.to_string(), q).await
+        }
         (&Method::DELETE, Some((id, ""))) => return containers::remove(d, id.to_string(), q).await,
         // `docker rm --link PARENT/ALIAS`.
         (&Method::DELETE, Some((parent, alias))) if q.flag("link") => {

@@ -7,7 +7,6 @@ use hyper::{Method, Response, StatusCode};
 use models::system::{
     ComponentVersion, Info, PlatformName, PluginsInfo, Runtime, SwarmInfo, Version,
 };
-use serde_json::json;
 
 use super::query::Query;
 use super::{json, ApiError, Body, API_VERSION, MIN_API_VERSION};
@@ -297,7 +296,10 @@ pub fn info(d: &Daemon) -> Response<Body> {
 pub async fn check(d: &Daemon) -> Result<Response<Body>, super::ApiError> {
     let e = d.engine.clone();
     let problems = super::blocking(move || e.system_check()).await?;
-    Ok(json(StatusCode::OK, &json!({"Problems": problems})))
+    Ok(json(
+        StatusCode::OK,
+        &models::system::CheckReport { problems },
+    ))
 }
 
 /// `GET /events?since=&until=&filters=`: past events from `since`, then

@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use models::exec::{ExecConfig, ExecInspect, ProcessConfig};
-use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::{blocking, Daemon, Error};
@@ -24,7 +23,7 @@ pub struct ExecRecord {
     pub config: ExecConfig,
     /// The OCI process `berth-runtime exec --process` runs (runtime-spec
     /// JSON, written to a file as it is).
-    process: Value,
+    process: oci_spec::runtime::Process,
     running: bool,
     exit_code: Option<i32>,
     pid: i32,
@@ -38,14 +37,6 @@ pub struct ExecRecord {
 /// The daemon's execs by id.
 pub type Execs = std::sync::Mutex<std::collections::HashMap<String, ExecRecord>>;
 
-fn random_id() -> String {
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Creates an exec in container `name`; its id.
 pub async fn create(d: &Daemon, name: String, cfg: ExecConfig) -> Result<String, Error> {
     if !cfg.detach_keys.is_empty() {
@@ -54,7 +45,7 @@ pub async fn create(d: &Daemon, name: String, cfg: ExecConfig) -> Result<String,
     let e = d.engine.clone();
     let c2 = cfg.clone();
     let (c, process) = blocking(move || e.exec_process(&name, &c2)).await?;
-    let id = random_id();
+    let id = engine::ids::random_hex(32);
     let rec = ExecRecord {
         id: id.clone(),
         container: c.id.clone(),
@@ -113,7 +104,9 @@ pub fn prepare(d: &Daemon, id: &str) -> Result<(ExecRecord, ExecFiles), Error> {
         // Short: a socket path may have 107 bytes at most.
         console: dir.join(format!("{}.sock", &id[..16])),
     };
-    engine::perms::write_private(&files.process, rec.process.to_string())
+    let text = serde_json::to_string(&rec.process)
+        .map_err(|e| Error::Internal(format!("the exec process: {e}")))?;
+    engine::perms::write_private(&files.process, text)
         .map_err(|e| Error::Internal(format!("write {}: {e}", files.process.display())))?;
     Ok((rec, files))
 }

@@ -160,7 +160,8 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
     let dir = d.settings.exec_root.join("execs");
     let _ = engine::perms::private_dir(&dir);
     let file = dir.join(format!("health-{id}.json"));
-    if engine::perms::write_private(&file, process.to_string()).is_err() {
+    let text = serde_json::to_string(&process).unwrap_or_default();
+    if engine::perms::write_private(&file, text).is_err() {
         return (-1, "cannot write the check's process".into());
     }
     let child = super::exec::runtime_exec(d, &file)

@@ -420,7 +420,7 @@ fn healthcheck(flags: Flags, rest: &str) -> Result<Kind, Fail> {
                 }
             }
         } else {
-            match go_duration_nanos(value) {
+            match crate::duration::go_nanos(value) {
                 None => return fail(format!("time: invalid duration {value:?}")),
                 Some(n) if n != 0.0 && n < 1e6 => {
                     return fail(format!("Interval {name:?} cannot be less than 1ms"))
@@ -433,49 +433,6 @@ fn healthcheck(flags: Flags, rest: &str) -> Result<Kind, Fail> {
         flags,
         command: command(cmd)?,
     })))
-}
-
-/// Go's `time.ParseDuration`, for validation: `300ms`, `-1.5h`, `2h45m`;
-/// units ns, us (µs, μs), ms, s, m, h; a bare `0` is allowed. The value
-/// in nanoseconds.
-fn go_duration_nanos(s: &str) -> Option<f64> {
-    let (negative, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += value * scale;
-    }
-    Some(if negative { -total } else { total })
 }
 
 /// `ONBUILD <instruction>`: the trigger parsed as an instruction of its

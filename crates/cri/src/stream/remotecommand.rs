@@ -344,8 +344,9 @@ async fn run_attach(
     let c = cri.container(&req.container_id).map_err(|e| e.message)?;
     let config = c.config();
     let dir = cri.container_dir(&c.id);
-    let (answer, output) = crate::shim::connect(&dir, "attach").map_err(|e| e.message)?;
-    if answer != "ok" {
+    let (answer, output) =
+        crate::shim::connect(&dir, shim_proto::Command::Attach).map_err(|e| e.message)?;
+    if !matches!(answer, shim_proto::Reply::Ok(_)) {
         return Err(format!("attach: {answer}"));
     }
     let _ = output.set_read_timeout(None);
@@ -354,18 +355,22 @@ async fn run_attach(
     let (stdout, stderr) = (s.stdout, if req.tty { s.stdout } else { s.stderr });
     let out2 = out.clone();
     let relay = async move {
-        // Frames: a byte (1 stdout, 2 stderr), a big-endian u32 length.
-        let mut head = [0u8; 5];
+        let mut head = [0u8; shim_proto::Frame::HEAD];
         loop {
             if output.read_exact(&mut head).await.is_err() {
                 return;
             }
-            let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            let frame = shim_proto::Frame::decode(head);
+            let n = frame.len as usize;
             let mut data = vec![0u8; n.min(1 << 20)];
             if output.read_exact(&mut data).await.is_err() {
                 return;
             }
-            let id = if head[0] == 2 { stderr } else { stdout };
+            let id = if frame.stream == shim_proto::Stream::Stderr as u8 {
+                stderr
+            } else {
+                stdout
+            };
             if let Some(id) = id {
                 if out2
                     .send(Out::Data(id, false, Bytes::from(data)))
@@ -384,12 +389,14 @@ async fn run_attach(
             let once = config.stdin_once && !config.tty;
             tokio::spawn(async move {
                 let d = dir.clone();
-                let conn = tokio::task::spawn_blocking(move || crate::shim::connect(&d, "stdin"))
-                    .await
-                    .ok()
-                    .and_then(|r| r.ok());
-                if let Some((answer, conn)) = conn.filter(|(a, _)| a == "ok") {
-                    let _ = answer;
+                let conn = tokio::task::spawn_blocking(move || {
+                    crate::shim::connect(&d, shim_proto::Command::Stdin)
+                })
+                .await
+                .ok()
+                .and_then(|r| r.ok());
+                if let Some((_, conn)) = conn.filter(|(a, _)| matches!(a, shim_proto::Reply::Ok(_)))
+                {
                     if conn.set_nonblocking(true).is_ok() {
                         if let Ok(w) = tokio::net::UnixStream::from_std(conn) {
                             pump_in(stdin.data, w).await;
@@ -415,7 +422,11 @@ async fn run_attach(
     if let Some(r) = s.resize.take() {
         let dir = dir.clone();
         tokio::spawn(resizes(r.data, move |h, w| {
-            let _ = crate::shim::control(&dir, &format!("resize {h} {w}"));
+            let resize = shim_proto::Command::Resize {
+                height: h,
+                width: w,
+            };
+            let _ = crate::shim::control(&dir, resize);
         }));
     }
     tokio::select! {
@@ -429,6 +440,6 @@ async fn run_attach(
 fn cri_dir_close(dir: &std::path::Path) -> impl FnOnce() + Send + 'static {
     let dir = dir.to_path_buf();
     move || {
-        let _ = crate::shim::control(&dir, "close-stdin");
+        let _ = crate::shim::control(&dir, shim_proto::Command::CloseStdin);
     }
 }

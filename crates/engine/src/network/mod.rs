@@ -48,7 +48,8 @@ use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use crate::containers::{random_hex, ContainerRecord, State};
+use crate::containers::{ContainerRecord, State};
+use crate::ids::random_hex;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The default bridge once it is set up, and its network's id.

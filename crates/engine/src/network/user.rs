@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
 use super::{sys, Attachment, NetworkRecord, UserBridge};
-use crate::containers::{random_hex, ContainerRecord, State};
+use crate::containers::{ContainerRecord, State};
+use crate::ids::random_hex;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// One pool of a network's IPAM config, as Docker's API names it.

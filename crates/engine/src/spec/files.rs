@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
 use serde_json::{json, Value};
 
 use super::namespaces::Namespaces;
@@ -153,7 +154,7 @@ pub fn console_size(tty: bool, size: [u32; 2]) -> Option<Value> {
 
 /// Every device node of the host's `/dev` (a privileged container gets them
 /// all, as Docker's), except the container's own pts, shm and mqueue.
-pub fn host_devices() -> Vec<Value> {
+pub fn host_devices() -> Vec<LinuxDevice> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from("/dev")];
@@ -177,9 +178,9 @@ pub fn host_devices() -> Vec<Value> {
                 continue;
             }
             let typ = if ft.is_char_device() {
-                "c"
+                LinuxDeviceType::C
             } else if ft.is_block_device() {
-                "b"
+                LinuxDeviceType::B
             } else {
                 continue;
             };
@@ -188,14 +189,19 @@ pub fn host_devices() -> Vec<Value> {
                 continue;
             }
             let rdev = md.rdev();
-            out.push(json!({
-                "path": path, "type": typ,
-                "major": libc::major(rdev), "minor": libc::minor(rdev),
-                "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
-            }));
+            let built = LinuxDeviceBuilder::default()
+                .path(path)
+                .typ(typ)
+                .major(i64::from(libc::major(rdev)))
+                .minor(i64::from(libc::minor(rdev)))
+                .file_mode(md.mode() & 0o7777)
+                .uid(md.uid())
+                .gid(md.gid())
+                .build();
+            out.extend(built.ok());
         }
     }
-    out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    out.sort_by(|a, b| a.path().cmp(b.path()));
     out
 }
 

@@ -284,7 +284,10 @@ pub fn build(
     let mut spec_devices = Vec::new();
     let mut rules = Vec::new();
     if hc.privileged {
-        spec_devices = files::host_devices();
+        spec_devices = files::host_devices()
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect();
         rules.push(json!({"allow": true, "access": "rwm"}));
     }
     for m in hc.devices.iter().flatten() {

@@ -206,3 +206,55 @@ pub struct Port {
     #[serde(rename = "Type")]
     pub typ: String,
 }
+
+/// Whether a network of a container's `Networks` is one the user made
+/// (Go's `NetworkMode.IsUserDefined`): not `default`, `bridge`, `host`,
+/// `none`, nor a `container:` peer.
+fn user_defined(network: &str) -> bool {
+    !matches!(network, "default" | "bridge" | "host" | "none") && !network.starts_with("container:")
+}
+
+impl Inspect {
+    /// What dockerd 27 changes for older clients (moby's
+    /// `daemon.ContainerInspect`, API version history): before 1.45 the
+    /// `Aliases` of an endpoint on a user-defined network also hold the
+    /// short container id and the hostname (`DNSNames` took them over
+    /// from 1.45 on, `Aliases` then being what the create asked for).
+    pub fn for_version(&mut self, v: crate::image::ApiVersion) {
+        if v >= (1, 45) {
+            return;
+        }
+        let short: String = self.id.chars().take(12).collect();
+        let hostname = self
+            .config
+            .as_ref()
+            .map(|c| c.hostname.clone())
+            .unwrap_or_default();
+        let networks = self
+            .network_settings
+            .iter_mut()
+            .flat_map(|n| n.networks.iter_mut().flatten());
+        for (name, ep) in networks {
+            if !user_defined(name) {
+                continue;
+            }
+            // `sliceutil.Dedup(append(Aliases, shortCID, Hostname))`: the
+            // first of each value stays, in order.
+            let mut all = ep.aliases.take().unwrap_or_default();
+            all.extend([short.clone(), hostname.clone()]);
+            let mut seen = std::collections::BTreeSet::new();
+            all.retain(|a| seen.insert(a.clone()));
+            ep.aliases = Some(all);
+        }
+    }
+}
+
+impl Summary {
+    /// What dockerd 27 changes for older clients (moby's
+    /// `getContainersJSON`): no `HostConfig.Annotations` before 1.46.
+    pub fn for_version(&mut self, v: crate::image::ApiVersion) {
+        if v < (1, 46) {
+            self.host_config.annotations.clear();
+        }
+    }
+}

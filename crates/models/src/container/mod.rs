@@ -122,6 +122,15 @@ pub struct PruneReport {
     pub space_reclaimed: u64,
 }
 
+/// `POST /containers/{id}/update`'s body: moby's `UpdateConfig`, the
+/// `Resources` of a `HostConfig` and its `RestartPolicy`. It is those
+/// fields of a [`HostConfig`], read with Go's rules (the others are
+/// ignored, as dockerd ignores keys its struct lacks); a zero keeps what
+/// the container has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UpdateConfig(pub HostConfig);
+
 /// `POST /containers/{id}/update`'s answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
