@@ -50,7 +50,7 @@ fn an_imported_image_runs_with_dockers_defaults() {
         &engine::spec::namespaces::Namespaces::default(),
     )
     .unwrap();
-    engine::spec::write_etc_files(
+    engine::network::write_etc_files(
         &ctr.join("etc"),
         &spec.hostname().clone().unwrap(),
         &engine::network::EtcNet::Loopback,

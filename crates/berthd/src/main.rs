@@ -178,9 +178,8 @@ async fn run(
     }
     let engine = tokio::task::spawn_blocking(move || {
         let mut e = engine::Engine::open(&data_root, &exec_root)?;
-        e.dns_servers = dns;
-        e.port_driver = port_driver;
-        e.net_options = net_options;
+        e.set_network_options(dns, net_options);
+        e.set_port_driver(port_driver);
         e.network_setup(bridge)?;
         Ok::<_, engine::EngineError>(e)
     })

@@ -20,12 +20,9 @@ use models::container::PathStat;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
-use crate::containers::State;
+use crate::container::record::State;
+use crate::error::sys;
 use crate::{Engine, EngineError, ErrorKind};
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
-}
 
 /// A container's root, open, and what must be undone after.
 struct Root {
@@ -74,7 +71,7 @@ impl Engine {
     /// stopped container's root is mounted (no start meanwhile).
     fn archive_root(
         &self,
-        c: &crate::containers::ContainerRecord,
+        c: &crate::container::record::ContainerRecord,
         write: bool,
     ) -> Result<Root, EngineError> {
         let open_dir = |p: &Path| {
@@ -245,7 +242,10 @@ impl Engine {
 /// Docker's `checkIfPathIsInAVolume` and read-only root check for a copy
 /// into `path`: a path in a read-only mount, or outside every mount of a
 /// container with a read-only root, is refused with dockerd's texts (500).
-fn check_writable(c: &crate::containers::ContainerRecord, path: &str) -> Result<(), EngineError> {
+fn check_writable(
+    c: &crate::container::record::ContainerRecord,
+    path: &str,
+) -> Result<(), EngineError> {
     let abs = Path::new("/").join(path);
     let inside = c
         .mounts
@@ -263,7 +263,7 @@ fn check_writable(c: &crate::containers::ContainerRecord, path: &str) -> Result<
 
 /// The mounts a copy sees in a stopped container: its binds and volumes
 /// (parents first); tmpfs mounts hold nothing once it stopped.
-fn copy_mounts(c: &crate::containers::ContainerRecord) -> Vec<crate::mounts::MountPoint> {
+fn copy_mounts(c: &crate::container::record::ContainerRecord) -> Vec<crate::mounts::MountPoint> {
     c.mounts
         .iter()
         .filter(|m| m.typ == "bind" || m.typ == "volume")

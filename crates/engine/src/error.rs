@@ -44,11 +44,28 @@ impl EngineError {
         }
     }
 
+    /// What sort of failure, for the daemon's status code.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     /// The same error, caused by a process that exited with `code`.
     pub fn with_code(mut self, code: i64) -> EngineError {
         self.code = Some(code);
         self
     }
+}
+
+/// A refusal of what the caller asked (400); `msg` is Docker's text where
+/// Docker has one.
+pub(crate) fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::new(ErrorKind::InvalidArgument, msg)
+}
+
+/// A failure of the system (500); `e` says what failed and on what (the
+/// path, the id).
+pub(crate) fn sys(e: impl std::fmt::Display) -> EngineError {
+    EngineError::new(ErrorKind::System, e.to_string())
 }
 
 impl From<store::walk::WalkError> for EngineError {

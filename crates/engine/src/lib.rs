@@ -4,8 +4,12 @@
 //! API returns) but knows nothing of HTTP: `berthd` maps routes onto it.
 
 pub mod archive;
-pub mod build;
-pub mod containers;
+pub mod builder;
+/// The old path of [`builder`], kept while berthd's `api/` moves to the new one.
+pub use builder as build;
+pub mod container;
+/// The old path of [`container`], kept while berthd's `api/` moves to the new one.
+pub use container as containers;
 pub mod distribution;
 pub mod error;
 pub mod filters;
@@ -45,7 +49,7 @@ pub struct Engine {
     lifecycles:
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
     /// Containers waiting out a restart back-off.
-    pub restarting: std::sync::Mutex<std::collections::HashSet<String>>,
+    restarting: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Held by container creates (while they make volumes and record their
     /// mounts) and by volume removals (between the in-use check and the
     /// delete), so that no volume goes while a container takes it.
@@ -58,13 +62,13 @@ pub struct Engine {
     pub(crate) dns: Option<net::dns::Server>,
     /// Where it forwards what is not a container's name (dockerd's `--dns`);
     /// empty: the host's `/etc/resolv.conf`.
-    pub dns_servers: Vec<std::net::SocketAddr>,
+    pub(crate) dns_servers: Vec<std::net::SocketAddr>,
     /// How published ports reach the host when the daemon's network
     /// namespace is not the host's (rootless); `None` as root.
-    pub port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
+    pub(crate) port_driver: Option<std::sync::Arc<dyn rootless::PortDriver>>,
     /// Daemon-wide settings of containers' networking (`dns-search`,
     /// `dns-opts`, `host-gateway-ip`).
-    pub net_options: network::NetOptions,
+    pub(crate) net_options: network::NetOptions,
 }
 
 impl Engine {
@@ -101,6 +105,26 @@ impl Engine {
             port_driver: None,
             net_options: Default::default(),
         })
+    }
+
+    /// The daemon's settings of containers' networking, before
+    /// [`Engine::network_setup`]: the embedded DNS server's upstreams
+    /// (dockerd's `--dns`; none: the host's `/etc/resolv.conf`) and the
+    /// `dns-search`, `dns-opts` and `host-gateway-ip` of every container.
+    pub fn set_network_options(
+        &mut self,
+        dns_servers: Vec<std::net::SocketAddr>,
+        options: network::NetOptions,
+    ) {
+        self.dns_servers = dns_servers;
+        self.net_options = options;
+    }
+
+    /// How published ports reach the host when the daemon's network
+    /// namespace is not the host's (a rootless daemon's port driver); none
+    /// as root, where the kernel's NAT does it.
+    pub fn set_port_driver(&mut self, driver: Option<std::sync::Arc<dyn rootless::PortDriver>>) {
+        self.port_driver = driver;
     }
 
     /// Shared hold on the store against the garbage collector.

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use models::container::LogConfig;
 use serde_json::Value;
 
-use crate::containers::{ContainerRecord, LogLine};
+use crate::container::record::{ContainerRecord, LogLine};
+use crate::error::bad;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The drivers Docker registers on Linux that berth does not have.
@@ -44,10 +45,6 @@ const MAX_SIZE: u64 = 1 << 40;
 /// The local driver's defaults (moby `daemon/logger/local/local.go`).
 const LOCAL_MAX_SIZE: u64 = 20 * 1024 * 1024;
 const LOCAL_MAX_FILE: u64 = 5;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// A container's logging, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,8 @@ use models::container::HostConfig;
 use models::mount::Mount;
 use serde::{Deserialize, Serialize};
 
-use crate::{EngineError, ErrorKind};
+use crate::error::bad;
+use crate::EngineError;
 
 /// Longest mount specification or path taken from a request: far beyond
 /// any real path (`PATH_MAX` is 4096), short of a memory problem.
@@ -104,10 +105,6 @@ impl MountPoint {
             },
         }
     }
-}
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
 }
 
 const PROPAGATIONS: &[&str] = &[

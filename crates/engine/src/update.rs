@@ -7,7 +7,7 @@
 
 use models::container::UpdateConfig;
 
-use crate::containers::State;
+use crate::container::record::State;
 use crate::{Engine, EngineError, ErrorKind};
 
 fn invalid(msg: impl Into<String>) -> EngineError {
@@ -83,7 +83,7 @@ impl Engine {
                 ));
             }
             host.restart_policy = upd.restart_policy.clone();
-            crate::containers::restart_policy_ok(&host)?;
+            crate::container::restart_policy_ok(&host)?;
         }
         if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
             return Err(invalid(

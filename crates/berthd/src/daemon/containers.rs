@@ -121,10 +121,7 @@ pub async fn stop(
     let (stopped, id) = blocking(move || {
         let c = e.find_container(&name)?;
         e.mark(&c.id, |r| r.stopped_by_user = true)?;
-        e.restarting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&c.id);
+        e.end_restart_wait(&c.id);
         e.container_stop(&c.id, Some(&signal), timeout)
             .map(|s| (s, c.id))
     })

@@ -106,18 +106,10 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
         }
         return false;
     }
-    e.restarting
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(c.id.clone());
+    e.begin_restart_wait(&c.id);
     tokio::time::sleep(if at_boot { Duration::ZERO } else { delay }).await;
     // A stop or removal during the back-off cancels the restart.
-    if !e
-        .restarting
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&c.id)
-    {
+    if !e.end_restart_wait(&c.id) {
         return false;
     }
     let e2 = e.clone();

@@ -14,7 +14,7 @@ use store::meta::Table;
 use super::endpoint::{self, EndpointSpec};
 use super::user::{parse_subnet, parse_subnet6, veth_of};
 use super::{sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserEndpoint};
-use crate::containers::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
 fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {

@@ -14,11 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use models::container::CreateBody;
 use models::network::EndpointSettings;
 
-use crate::{EngineError, ErrorKind};
-
-fn bad(m: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, m)
-}
+use crate::error::bad;
+use crate::EngineError;
 
 /// Whether `mode` names one of the networks every daemon has, or another
 /// container's namespace.

@@ -6,6 +6,7 @@
 //! container's, else the daemon's, else the host's).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 
 use super::EtcNet;
 
@@ -148,6 +149,50 @@ pub fn extra_hosts(
         out.push((ip, name.to_string()));
     }
     Ok(out)
+}
+
+/// Writes the files bound into the container's `/etc`: `hostname`, and
+/// `hosts` and `resolv.conf` as its network gives them (Docker's: the
+/// container's address and name in `hosts`; the host's resolvers without
+/// loopback ones on a bridge; the host's files on the host's network; the
+/// other container's files when it joins another's network).
+pub fn write_etc_files(etc_dir: &Path, hostname: &str, net: &EtcNet) -> std::io::Result<()> {
+    write_etc_files_with(etc_dir, hostname, net, &Default::default())
+}
+
+/// [`write_etc_files`] with the network's extras: the container's IPv6
+/// address, `--add-host`, links, `--dns*`, `--domainname`.
+pub fn write_etc_files_with(
+    etc_dir: &Path,
+    hostname: &str,
+    net: &EtcNet,
+    extra: &EtcExtra,
+) -> std::io::Result<()> {
+    // The directory is root's; the files are bound into the container,
+    // whose users read them.
+    crate::perms::private_dir(etc_dir)?;
+    std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = match net {
+        EtcNet::Loopback => (
+            hosts(hostname, None, extra),
+            resolv_conf(net, &host_resolv, extra),
+        ),
+        EtcNet::Address(ip) | EtcNet::Embedded(ip) => (
+            hosts(hostname, Some(*ip), extra),
+            resolv_conf(net, &host_resolv, extra),
+        ),
+        EtcNet::Host => (
+            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| BASE_HOSTS.to_string()),
+            resolv_conf(net, &host_resolv, extra),
+        ),
+        EtcNet::Shared(other) => (
+            std::fs::read_to_string(other.join("hosts")).unwrap_or_else(|_| BASE_HOSTS.to_string()),
+            std::fs::read_to_string(other.join("resolv.conf")).unwrap_or(host_resolv),
+        ),
+    };
+    std::fs::write(etc_dir.join("hosts"), hosts)?;
+    std::fs::write(etc_dir.join("resolv.conf"), resolv)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use store::meta::Table;
 
 use super::{endpoint, EtcNet, NetPlan};
-use crate::containers::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
 use crate::{Engine, EngineError, ErrorKind};
 
 impl Engine {

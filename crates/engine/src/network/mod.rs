@@ -31,11 +31,14 @@
 mod connect;
 pub mod endpoint;
 pub mod etc;
+pub use etc::{write_etc_files, write_etc_files_with};
 mod links;
 mod publish;
 mod shapes;
 mod user;
 
+/// The spec takes its network namespace as a plain input; the plans here make it.
+pub use crate::spec::NetNs;
 pub use user::{IpamPool, NetworkCreate};
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,7 +51,8 @@ use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use crate::containers::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
+use crate::error::sys;
 use crate::ids::random_hex;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -218,17 +222,6 @@ pub struct Attachment {
     pub networks: Vec<UserEndpoint>,
 }
 
-/// The network namespace the spec asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetNs {
-    /// A new one (the runtime makes it): `none`.
-    New,
-    /// Join the one at this path.
-    Join(PathBuf),
-    /// The host's: no network namespace in the spec.
-    Host,
-}
-
 /// What goes into the container's `/etc/hosts` and `resolv.conf`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EtcNet {
@@ -273,10 +266,6 @@ impl NetPlan {
 
 /// The three networks every Docker daemon has.
 const PREDEFINED: [(&str, &str); 3] = [("bridge", "bridge"), ("host", "host"), ("none", "null")];
-
-fn sys(e: impl std::fmt::Display) -> EngineError {
-    EngineError::new(ErrorKind::System, e.to_string())
-}
 
 /// The network mode of a create body, resolved: `bridge`, `none`, `host`,
 /// `container:<name>`, or another name (refused: no user-defined networks).

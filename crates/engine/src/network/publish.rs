@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use models::container::{CreateBody, PortBinding};
 
 use super::{Attachment, NetState};
-use crate::containers::ContainerRecord;
+use crate::container::record::ContainerRecord;
 use crate::rootless::{Held, Hold};
 use crate::{Engine, EngineError, ErrorKind};
 

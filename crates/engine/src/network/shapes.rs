@@ -10,7 +10,7 @@ use models::network::{
 };
 
 use super::{endpoint, mode_of, NetworkRecord};
-use crate::containers::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
 use crate::{Engine, EngineError};
 
 impl Engine {

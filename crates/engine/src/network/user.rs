@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
 use super::{sys, Attachment, NetworkRecord, UserBridge};
-use crate::containers::{ContainerRecord, State};
+use crate::container::record::{ContainerRecord, State};
 use crate::ids::random_hex;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -206,71 +206,7 @@ impl Engine {
     /// `POST /networks/create`: the record, then the bridge, then the table.
     /// Returns the new network's id.
     pub fn network_create(&self, req: NetworkCreate) -> Result<String, EngineError> {
-        if !valid_name(&req.name) {
-            return Err(err(
-                ErrorKind::InvalidArgument,
-                format!("invalid name: {}", req.name),
-            ));
-        }
-        if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
-                    "operation is not permitted on predefined {} network ",
-                    req.name
-                ),
-            ));
-        }
-        match req.driver.as_str() {
-            "" | "bridge" => {}
-            // libnetwork's host and null drivers: one network each.
-            d @ ("host" | "null") => {
-                return Err(err(
-                    ErrorKind::Forbidden,
-                    format!("only one instance of \"{d}\" network is allowed"),
-                ))
-            }
-            "overlay" => {
-                return Err(err(
-                    ErrorKind::Forbidden,
-                    "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
-                ))
-            }
-            d => {
-                return Err(err(
-                    ErrorKind::NotFound,
-                    format!("plugin \"{d}\" not found"),
-                ))
-            }
-        }
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for p in &req.pools {
-            match net::ipam::parse_any(&p.subnet) {
-                Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
-                Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
-                None if p.subnet.is_empty() => {
-                    return Err(err(
-                        ErrorKind::InvalidArgument,
-                        "invalid network config:\ninvalid subnet : invalid CIDR block notation",
-                    ))
-                }
-                None => {
-                    return Err(err(
-                        ErrorKind::InvalidArgument,
-                        format!(
-                        "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
-                        p.subnet
-                    ),
-                    ))
-                }
-            }
-        }
-        if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "bridge driver doesn't support multiple subnets",
-            ));
-        }
+        let (mut v4, mut v6) = check_create(&req)?;
         let icc = bool_opt(&req.options, "com.docker.network.bridge.enable_icc", true)?;
         let masquerade = bool_opt(
             &req.options,
@@ -358,42 +294,7 @@ impl Engine {
         let gateway =
             in_pool::<Ipv4Addr>("gateway", &pool.gateway, |g| subnet.contains(*g), &sub_s)?
                 .unwrap_or_else(|| subnet.first());
-        let ip_range = if pool.ip_range.is_empty() {
-            String::new()
-        } else {
-            let range = parse_subnet(&pool.ip_range).map_err(|_| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
-                        pool.ip_range
-                    ),
-                )
-            })?;
-            if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
-                        pool.ip_range
-                    ),
-                ));
-            }
-            range.to_string()
-        };
-        let mut allocated = BTreeMap::new();
-        for (name, a) in &pool.aux {
-            let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
-                .map_err(|_| {
-                    err(
-                        ErrorKind::InvalidArgument,
-                        format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"),
-                    )
-                })?;
-            if let Some(a) = a {
-                allocated.insert(a.to_string(), format!("{AUX}{name}"));
-            }
-        }
+        let (ip_range, allocated) = v4_range_and_aux(&subnet, &pool)?;
         // IPv6: the pool given or a ULA /64, only with `EnableIPv6` (a v6
         // pool without it is kept in the config and unused, as Docker).
         let (mut subnet6, mut gateway6, mut ip_range6, mut allocated6) =
@@ -423,29 +324,7 @@ impl Engine {
             let s6 = sub6.to_string();
             let gw6 = in_pool::<Ipv6Addr>("gateway", &pool6.gateway, |g| sub6.contains(*g), &s6)?
                 .unwrap_or_else(|| sub6.first());
-            if !pool6.ip_range.is_empty() {
-                match net::ipam::parse_any(&pool6.ip_range) {
-                    Some(net::ipam::AnySubnet::V6(r))
-                        if sub6.contains(r.addr) && r.prefix >= sub6.prefix =>
-                    {
-                        ip_range6 = r.to_string()
-                    }
-                    _ => {
-                        return Err(err(
-                            ErrorKind::InvalidArgument,
-                            format!(
-                                "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
-                                pool6.ip_range
-                            ),
-                        ))
-                    }
-                }
-            }
-            for (name, a) in &pool6.aux {
-                if let Ok(a) = a.parse::<Ipv6Addr>() {
-                    allocated6.insert(a.to_string(), format!("{AUX}{name}"));
-                }
-            }
+            (ip_range6, allocated6) = v6_range_and_aux(&sub6, &pool6)?;
             let mut shown6 = pool6.clone();
             shown6.subnet = s6.clone();
             shown6.gateway = gw6.to_string();
@@ -659,6 +538,163 @@ impl Engine {
 
 /// The owner recorded for an auxiliary address (never a container id).
 pub(crate) const AUX: &str = "aux:";
+
+/// Pools of a create request, by family, with their IPAM settings.
+type Pools<S> = Vec<(S, IpamPool)>;
+
+/// The checks of a create request that need no state, with Docker's words:
+/// the name, the driver (only `bridge`), the pools (at most one of each
+/// family). Returns the pools by family.
+fn check_create(
+    req: &NetworkCreate,
+) -> Result<(Pools<net::ipam::Subnet>, Pools<net::ipam::Subnet6>), EngineError> {
+    if !valid_name(&req.name) {
+        return Err(err(
+            ErrorKind::InvalidArgument,
+            format!("invalid name: {}", req.name),
+        ));
+    }
+    if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
+        return Err(err(
+            ErrorKind::Forbidden,
+            format!(
+                "operation is not permitted on predefined {} network ",
+                req.name
+            ),
+        ));
+    }
+    match req.driver.as_str() {
+        "" | "bridge" => {}
+        // libnetwork's host and null drivers: one network each.
+        d @ ("host" | "null") => {
+            return Err(err(
+                ErrorKind::Forbidden,
+                format!("only one instance of \"{d}\" network is allowed"),
+            ))
+        }
+        "overlay" => {
+            return Err(err(
+                ErrorKind::Forbidden,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+            ))
+        }
+        d => {
+            return Err(err(
+                ErrorKind::NotFound,
+                format!("plugin \"{d}\" not found"),
+            ))
+        }
+    }
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for p in &req.pools {
+        match net::ipam::parse_any(&p.subnet) {
+            Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
+            Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
+            None if p.subnet.is_empty() => {
+                return Err(err(
+                    ErrorKind::InvalidArgument,
+                    "invalid network config:\ninvalid subnet : invalid CIDR block notation",
+                ))
+            }
+            None => {
+                return Err(err(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
+                        p.subnet
+                    ),
+                ))
+            }
+        }
+    }
+    if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
+        return Err(err(
+            ErrorKind::Forbidden,
+            "bridge driver doesn't support multiple subnets",
+        ));
+    }
+    Ok((v4, v6))
+}
+
+/// An IPv4 pool's `ip-range` (inside the subnet) and auxiliary addresses
+/// (reserved), with Docker's words for what is outside it.
+fn v4_range_and_aux(
+    subnet: &net::ipam::Subnet,
+    pool: &IpamPool,
+) -> Result<(String, BTreeMap<String, String>), EngineError> {
+    let sub_s = subnet.to_string();
+    let ip_range = if pool.ip_range.is_empty() {
+        String::new()
+    } else {
+        let range = parse_subnet(&pool.ip_range).map_err(|_| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
+                    pool.ip_range
+                ),
+            )
+        })?;
+        if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
+            return Err(err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
+                    pool.ip_range
+                ),
+            ));
+        }
+        range.to_string()
+    };
+    let mut allocated = BTreeMap::new();
+    for (name, a) in &pool.aux {
+        let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
+            .map_err(|_| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"),
+                )
+            })?;
+        if let Some(a) = a {
+            allocated.insert(a.to_string(), format!("{AUX}{name}"));
+        }
+    }
+    Ok((ip_range, allocated))
+}
+
+/// An IPv6 pool's `ip-range` (inside the subnet) and auxiliary addresses.
+fn v6_range_and_aux(
+    sub6: &net::ipam::Subnet6,
+    pool6: &IpamPool,
+) -> Result<(String, BTreeMap<String, String>), EngineError> {
+    let s6 = sub6.to_string();
+    let mut ip_range6 = String::new();
+    let mut allocated6 = BTreeMap::new();
+    if !pool6.ip_range.is_empty() {
+        match net::ipam::parse_any(&pool6.ip_range) {
+            Some(net::ipam::AnySubnet::V6(r))
+                if sub6.contains(r.addr) && r.prefix >= sub6.prefix =>
+            {
+                ip_range6 = r.to_string()
+            }
+            _ => {
+                return Err(err(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
+                        pool6.ip_range
+                    ),
+                ))
+            }
+        }
+    }
+    for (name, a) in &pool6.aux {
+        if let Ok(a) = a.parse::<Ipv6Addr>() {
+            allocated6.insert(a.to_string(), format!("{AUX}{name}"));
+        }
+    }
+    Ok((ip_range6, allocated6))
+}
 
 #[cfg(test)]
 mod tests {

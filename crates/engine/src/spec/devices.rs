@@ -9,16 +9,13 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::{EngineError, ErrorKind};
+use crate::error::bad;
+use crate::EngineError;
 use models::container::DeviceMapping;
 
 /// Bound on the nodes one `--device` directory may add (a `/dev` holds a
 /// few hundred): a directory of millions is refused, not walked for ever.
 const MAX_DEVICES: usize = 4096;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// A device node's spec entry and its cgroup rule.
 fn node(host: &Path, in_container: &str, access: &str) -> Result<(Value, Value), &'static str> {

@@ -9,13 +9,10 @@ use serde_json::{json, Value};
 
 use super::namespaces::Namespaces;
 use super::resources::DEFAULT_SHM_SIZE;
+use crate::error::bad;
 use crate::mounts::MountPoint;
-use crate::{EngineError, ErrorKind};
+use crate::EngineError;
 use models::container::HostConfig;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// The spec's mounts: Docker's defaults (`/dev/shm` as the IPC mode says,
 /// `/sys/fs/cgroup` read-only unless privileged or `writable-cgroups`),
@@ -203,55 +200,4 @@ pub fn host_devices() -> Vec<LinuxDevice> {
     }
     out.sort_by(|a, b| a.path().cmp(b.path()));
     out
-}
-
-/// Writes the files bound into the container's `/etc`: `hostname`, and
-/// `hosts` and `resolv.conf` as its network gives them (Docker's: the
-/// container's address and name in `hosts`; the host's resolvers without
-/// loopback ones on a bridge; the host's files on the host's network; the
-/// other container's files when it joins another's network).
-pub fn write_etc_files(
-    etc_dir: &Path,
-    hostname: &str,
-    net: &crate::network::EtcNet,
-) -> std::io::Result<()> {
-    write_etc_files_with(etc_dir, hostname, net, &Default::default())
-}
-
-/// [`write_etc_files`] with the network's extras: the container's IPv6
-/// address, `--add-host`, links, `--dns*`, `--domainname`.
-pub fn write_etc_files_with(
-    etc_dir: &Path,
-    hostname: &str,
-    net: &crate::network::EtcNet,
-    extra: &crate::network::etc::EtcExtra,
-) -> std::io::Result<()> {
-    use crate::network::etc;
-    use crate::network::EtcNet;
-    // The directory is root's; the files are bound into the container,
-    // whose users read them.
-    crate::perms::private_dir(etc_dir)?;
-    std::fs::write(etc_dir.join("hostname"), format!("{hostname}\n"))?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let (hosts, resolv) = match net {
-        EtcNet::Loopback => (
-            etc::hosts(hostname, None, extra),
-            etc::resolv_conf(net, &host_resolv, extra),
-        ),
-        EtcNet::Address(ip) | EtcNet::Embedded(ip) => (
-            etc::hosts(hostname, Some(*ip), extra),
-            etc::resolv_conf(net, &host_resolv, extra),
-        ),
-        EtcNet::Host => (
-            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| etc::BASE_HOSTS.to_string()),
-            etc::resolv_conf(net, &host_resolv, extra),
-        ),
-        EtcNet::Shared(other) => (
-            std::fs::read_to_string(other.join("hosts"))
-                .unwrap_or_else(|_| etc::BASE_HOSTS.to_string()),
-            std::fs::read_to_string(other.join("resolv.conf")).unwrap_or(host_resolv),
-        ),
-    };
-    std::fs::write(etc_dir.join("hosts"), hosts)?;
-    std::fs::write(etc_dir.join("resolv.conf"), resolv)
 }

@@ -28,7 +28,8 @@ use store::config::ImageConfig;
 
 use crate::{EngineError, ErrorKind};
 
-pub use files::{console_size, host_devices, write_etc_files, write_etc_files_with};
+use crate::error::bad;
+pub use files::{console_size, host_devices};
 pub use models::container::{CreateBody, HostConfig};
 pub use process::{args, env, merge, resolve_user, DEFAULT_PATH};
 
@@ -75,8 +76,15 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
+/// The network namespace the spec asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetNs {
+    /// A new one (the runtime makes it): `none`.
+    New,
+    /// Join the one at this path.
+    Join(std::path::PathBuf),
+    /// The host's: no network namespace in the spec.
+    Host,
 }
 
 /// Go's text for an errno (`no such file or directory`), as dockerd's
@@ -211,7 +219,7 @@ pub fn build(
     rootfs: &Path,
     etc_dir: &Path,
     user_mounts: &[crate::mounts::MountPoint],
-    netns: &crate::network::NetNs,
+    netns: &NetNs,
     ns: &namespaces::Namespaces,
 ) -> Result<Spec, EngineError> {
     let hc = &body.host_config;
@@ -226,120 +234,35 @@ pub fn build(
     } else {
         req.user.clone()
     };
-    let (uid, gid, mut groups) = resolve_user(rootfs, &user)?;
-    // Docker's list: the primary group, the user's groups, --group-add.
-    groups.insert(0, gid);
-    for g in process::group_add(rootfs, hc.group_add.as_deref().unwrap_or(&[]))? {
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    let cwd = [req.working_dir.as_str(), cfg.config.working_dir.as_str()]
-        .into_iter()
-        .find(|w| !w.is_empty())
-        .unwrap_or("/")
-        .to_string();
-    if !cwd.starts_with('/') {
-        return Err(bad(format!(
-            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
-        )));
-    }
-    // Capabilities: Docker's `TweakCapabilities`. "All" is what this daemon
-    // may hand on: its bounding set (a host may lack some, CAP_SYS_RESOURCE
-    // on some VMs, and asking for more fails).
-    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
-    let mut all_caps: Vec<String> = caps::all()
-        .iter()
-        .filter(|c| bounding.contains(c))
-        .map(|c| c.to_string())
-        .collect();
-    all_caps.sort();
-    let caps = if hc.privileged {
-        all_caps.clone()
-    } else {
-        security::tweak_caps(
-            DEFAULT_CAPS,
-            &all_caps,
-            hc.cap_add.as_deref().unwrap_or(&[]),
-            hc.cap_drop.as_deref().unwrap_or(&[]),
-        )?
-    };
+    let (uid, gid, groups) = process_ids(rootfs, &user, hc)?;
+    let cwd = working_dir(cfg, req)?;
+    let caps = capabilities(hc)?;
     let sec = security::parse_opts(hc.security_opt.as_deref().unwrap_or(&[]))?;
-    // A privileged container runs unconfined unless a profile is named
-    // (moby `WithSeccomp`).
-    let seccomp = match (&sec.seccomp, hc.privileged) {
-        (security::Seccomp::Profile(text), _) => security::profile_to_oci(text, &caps)?,
-        (security::Seccomp::Unconfined, _) | (_, true) => None,
-        (security::Seccomp::Default, false) => {
-            let parsed: Vec<Capability> = caps
-                .iter()
-                .filter_map(|c| c.trim_start_matches("CAP_").parse().ok())
-                .collect();
-            serde_json::to_value(runtime::seccomp::docker_default(&parsed)).ok()
-        }
-    };
+    let seccomp = seccomp_of(&sec, hc.privileged, &caps)?;
     let mounts = files::mounts(hc, ns, etc_dir, user_mounts, sec.writable_cgroups)?;
     let res = resources::resources(hc, support(), ncpu())?;
     let mut resources = res.oci;
-    let mut spec_devices = Vec::new();
-    let mut rules = Vec::new();
-    if hc.privileged {
-        spec_devices = files::host_devices()
-            .iter()
-            .filter_map(|d| serde_json::to_value(d).ok())
-            .collect();
-        rules.push(json!({"allow": true, "access": "rwm"}));
-    }
-    for m in hc.devices.iter().flatten() {
-        // A privileged container has the host's nodes at their own paths.
-        if hc.privileged
-            && (m.path_in_container.is_empty() || m.path_in_container == m.path_on_host)
-        {
-            continue;
-        }
-        let (d, r) = devices::from_mapping(m)?;
-        spec_devices.retain(|x| !d.iter().any(|n| n["path"] == x["path"]));
-        spec_devices.extend(d);
-        if !hc.privileged {
-            rules.extend(r);
-        }
-    }
-    if !hc.privileged {
-        for rule in hc.device_cgroup_rules.iter().flatten() {
-            rules.push(devices::cgroup_rule(rule)?);
-        }
-    }
+    let (spec_devices, rules) = device_entries(hc)?;
     if !rules.is_empty() {
         resources.insert("devices".into(), Value::Array(rules));
     }
     let mut namespaces = namespaces::entries(ns);
     match netns {
-        crate::network::NetNs::New => namespaces.push(json!({"type": "network"})),
-        crate::network::NetNs::Join(path) => {
-            namespaces.push(json!({"type": "network", "path": path}))
-        }
+        NetNs::New => namespaces.push(json!({"type": "network"})),
+        NetNs::Join(path) => namespaces.push(json!({"type": "network", "path": path})),
         // The host's network: no namespace of its own.
-        crate::network::NetNs::Host => {}
+        NetNs::Host => {}
     }
     let sysctls = hc.sysctls.clone();
     security::check_sysctls(
         &sysctls,
         security::OwnNamespaces {
             ipc: ns.ipc != namespaces::Ns::Host,
-            net: !matches!(netns, crate::network::NetNs::Host),
+            net: !matches!(netns, NetNs::Host),
             uts: ns.uts != namespaces::Ns::Host,
         },
     )?;
-    let masked = match (&hc.masked_paths, hc.privileged) {
-        (_, true) => vec![],
-        (Some(list), false) => list.clone(),
-        (None, false) => MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
-    };
-    let readonly = match (&hc.readonly_paths, hc.privileged) {
-        (_, true) => vec![],
-        (Some(list), false) => list.clone(),
-        (None, false) => READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
-    };
+    let (masked, readonly) = masked_and_readonly(hc);
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": Value::Object(resources),
@@ -394,4 +317,130 @@ pub fn build(
             format!("building the container's spec: {e}"),
         )
     })
+}
+
+/// The process's uid, gid and groups: Docker's list, the primary group,
+/// the user's groups, then `--group-add`.
+fn process_ids(
+    rootfs: &Path,
+    user: &str,
+    hc: &HostConfig,
+) -> Result<(u32, u32, Vec<u32>), EngineError> {
+    let (uid, gid, mut groups) = resolve_user(rootfs, user)?;
+    groups.insert(0, gid);
+    for g in process::group_add(rootfs, hc.group_add.as_deref().unwrap_or(&[]))? {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    Ok((uid, gid, groups))
+}
+
+/// The working directory: the request's, else the image's, else `/`;
+/// absolute, as Docker requires.
+fn working_dir(cfg: &ImageConfig, req: &models::container::Config) -> Result<String, EngineError> {
+    let cwd = [req.working_dir.as_str(), cfg.config.working_dir.as_str()]
+        .into_iter()
+        .find(|w| !w.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    if !cwd.starts_with('/') {
+        return Err(bad(format!(
+            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    Ok(cwd)
+}
+
+/// Capabilities: Docker's `TweakCapabilities`. "All" is what this daemon
+/// may hand on: its bounding set (a host may lack some, CAP_SYS_RESOURCE
+/// on some VMs, and asking for more fails).
+fn capabilities(hc: &HostConfig) -> Result<Vec<String>, EngineError> {
+    let bounding = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut all_caps: Vec<String> = caps::all()
+        .iter()
+        .filter(|c| bounding.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    all_caps.sort();
+    if hc.privileged {
+        return Ok(all_caps);
+    }
+    security::tweak_caps(
+        DEFAULT_CAPS,
+        &all_caps,
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+    )
+}
+
+/// The seccomp profile: a named one, none (`unconfined`), or Docker's
+/// default for the capabilities. A privileged container runs unconfined
+/// unless a profile is named (moby `WithSeccomp`).
+fn seccomp_of(
+    sec: &security::SecurityOpts,
+    privileged: bool,
+    caps: &[String],
+) -> Result<Option<Value>, EngineError> {
+    Ok(match (&sec.seccomp, privileged) {
+        (security::Seccomp::Profile(text), _) => security::profile_to_oci(text, caps)?,
+        (security::Seccomp::Unconfined, _) | (_, true) => None,
+        (security::Seccomp::Default, false) => {
+            let parsed: Vec<Capability> = caps
+                .iter()
+                .filter_map(|c| c.trim_start_matches("CAP_").parse().ok())
+                .collect();
+            serde_json::to_value(runtime::seccomp::docker_default(&parsed)).ok()
+        }
+    })
+}
+
+/// The spec's device nodes and the device cgroup's rules: the host's all
+/// for a privileged container, `--device` mappings, `--device-cgroup-rule`.
+fn device_entries(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>), EngineError> {
+    let mut spec_devices = Vec::new();
+    let mut rules = Vec::new();
+    if hc.privileged {
+        spec_devices = files::host_devices()
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect();
+        rules.push(json!({"allow": true, "access": "rwm"}));
+    }
+    for m in hc.devices.iter().flatten() {
+        // A privileged container has the host's nodes at their own paths.
+        if hc.privileged
+            && (m.path_in_container.is_empty() || m.path_in_container == m.path_on_host)
+        {
+            continue;
+        }
+        let (d, r) = devices::from_mapping(m)?;
+        spec_devices.retain(|x| !d.iter().any(|n| n["path"] == x["path"]));
+        spec_devices.extend(d);
+        if !hc.privileged {
+            rules.extend(r);
+        }
+    }
+    if !hc.privileged {
+        for rule in hc.device_cgroup_rules.iter().flatten() {
+            rules.push(devices::cgroup_rule(rule)?);
+        }
+    }
+    Ok((spec_devices, rules))
+}
+
+/// The masked and read-only paths: the request's, else Docker's; none for
+/// a privileged container.
+fn masked_and_readonly(hc: &HostConfig) -> (Vec<String>, Vec<String>) {
+    let masked = match (&hc.masked_paths, hc.privileged) {
+        (_, true) => vec![],
+        (Some(list), false) => list.clone(),
+        (None, false) => MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+    let readonly = match (&hc.readonly_paths, hc.privileged) {
+        (_, true) => vec![],
+        (Some(list), false) => list.clone(),
+        (None, false) => READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+    };
+    (masked, readonly)
 }

@@ -8,12 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use crate::error::bad;
 use crate::{EngineError, ErrorKind};
 use models::container::HostConfig;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// One namespace's source.
 #[derive(Debug, Clone, PartialEq, Eq)]

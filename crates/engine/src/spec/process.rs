@@ -8,12 +8,9 @@ use std::path::Path;
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
-use crate::{EngineError, ErrorKind};
+use crate::error::bad;
+use crate::EngineError;
 use models::container::{Config, CreateBody, Ulimit};
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// The default `PATH` when the image sets none (Docker's).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -12,7 +12,8 @@ use std::os::unix::fs::MetadataExt;
 use runtime::cgroups::probe::Support;
 use serde_json::{json, Map, Value};
 
-use crate::{EngineError, ErrorKind};
+use crate::error::bad;
+use crate::EngineError;
 use models::container::{HostConfig, ThrottleDevice};
 
 /// moby's `linuxMinMemory`: 6 MiB.
@@ -20,10 +21,6 @@ const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Docker's default `/dev/shm`: 64 MiB.
 pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
 
 /// The resources after Docker's checks: the OCI `linux.resources` (without
 /// devices, which [`super::devices`] adds) and the warnings of what the

@@ -12,11 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::{EngineError, ErrorKind};
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
-}
+use crate::error::bad;
+use crate::EngineError;
 
 /// Which seccomp filter a container gets.
 #[derive(Debug, Clone, PartialEq)]
