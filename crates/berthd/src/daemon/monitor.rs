@@ -47,6 +47,18 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
             match st {
                 Ok(Ok(State::Exited(code, _))) => {
                     runtime::trace::mark("monitor saw exit");
+                    // A container its policy restarts shows as restarting
+                    // before anyone hears of the exit: a client that waited
+                    // for it and then removes it without force is refused.
+                    let (e, i) = (d.engine.clone(), id.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if let Ok(c) = e.find_container(&i) {
+                            if e.should_restart(&c, code, false) {
+                                e.begin_restart_wait(&i);
+                            }
+                        }
+                    })
+                    .await;
                     // The event first: a client that waited for the exit and
                     // then reads the events finds the die there.
                     super::containers::event(&d, &id, "die", vec![("exitCode", code.to_string())])
@@ -86,6 +98,8 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     };
     let e = d.engine.clone();
     if !e.should_restart(&c, code, at_boot) {
+        // Marked at the exit, but its record says otherwise now.
+        e.end_restart_wait(&c.id);
         let auto = c.config.host_config.auto_remove;
         let c2 = c.clone();
         let _ = tokio::task::spawn_blocking(move || e.container_release(&c2)).await;
