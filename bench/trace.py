@@ -27,6 +27,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
 
 
 def mark(path, what):
@@ -152,6 +153,98 @@ def breakdown(all_runs):
              "step_ms": statistics.median(step_med.get(k.split(" #")[0], [0]))} for m, k, n in rows]
 
 
+# The issue's steps: (name, from mark, to mark), each the median over the
+# runs of that run's interval (not a difference of medians).
+STEPS = [
+("CLI start → create request arrives","run >","api POST /containers/create >"),
+("create: checks, dirs, record (1 commit)","api POST /containers/create >","api POST /containers/create <"),
+("  of which the record's commit + fsync","meta commit >","meta commit <"),
+("CLI: attach and wait requests, then start","api POST /containers/create <","api POST /containers/{id}/start >"),
+("start: user-start mark (1 commit)","api POST /containers/{id}/start >","engine start >"),
+("overlay mount","overlay mount >","overlay mount <"),
+("address (1 commit)","mounts prepared","address allocated"),
+("netns + veth (netlink)","address allocated","netns and veth made"),
+("spec + bundle files","network attached","bundle written"),
+("shim spawn (exec, sealed memfd copy, fork)","bundle written","runtime create >"),
+("runtime: load bundle, make cgroup, limits","runtime create >","cgroup limits applied"),
+("runtime: plan (seccomp compile or cache)","cgroup limits applied","plan made"),
+("runtime: fork stage1","plan made","stage1 forked"),
+("runtime: pid into cgroup v1 (RCU grace period)","stage1 forked","stage1 in cgroup"),
+("runtime: namespaces, init fork","stage1 in cgroup","init mounting"),
+("runtime: rootfs (mounts, pivot_root)","init mounting","init rootfs done"),
+("runtime: init ready → create returns","init rootfs done","runtime create <"),
+("shim: control socket, attached readers join","runtime create <","attached readers joined"),
+("runtime start (barrier released, execve)","runtime start >","runtime start <"),
+("shim report → API start answered","runtime start <","api POST /containers/{id}/start <"),
+("container runs `true`, exits, reaped","api POST /containers/{id}/start <","init reaped"),
+("shim: exit.json, runtime delete (cgroup rmdir)","init reaped","shim done"),
+("monitor sees the shim's exit, publishes","shim done","exit published"),
+("release: unmount rootfs","engine release >","rootfs unmounted"),
+("release: network detach (1 commit)","rootfs unmounted","engine release <"),
+("remove: runtime state","engine remove >","runtime state deleted"),
+("remove: container directory","runtime state deleted","container dir removed"),
+("remove: record deleted (1 commit)","container dir removed","record deleted"),
+("wait answered → CLI exits","wait answered","run <"),
+("total","run >","run <")]
+
+
+def per_run(trace):
+    """Each timed run's marks as {what: offset ms}; a repeated mark is numbered."""
+    out = []
+    for r in runs(trace):
+        cur = {"run >": 0.0}
+        for off, what in r:
+            k, n = what, 2
+            while k in cur:
+                k, n = f"{what} #{n}", n + 1
+            cur[k] = off
+        out.append(cur)
+    return out
+
+
+def step_table(trace):
+    rs = per_run(trace)
+    rows = []
+    for name, a, z in STEPS:
+        v = [r[z] - r[a] for r in rs if a in r and z in r]
+        rows.append({"step": name, "from": a, "to": z,
+                     "median_ms": statistics.median(v) if v else None})
+    return rows
+
+
+def steps_svg(res, path):
+    """One row per step, a bar per build (median ms)."""
+    import plot
+    names = [n for n, b in res["builds"].items() if b.get("steps")]
+    W, LEFT, BAR = 900, 370, 11
+    rows = res["builds"][names[0]]["steps"]
+    vmax = max(r["median_ms"] or 0 for n in names for r in res["builds"][n]["steps"]
+               if r["step"] != "total") * 1.1
+    x0, x1 = LEFT, W - 60
+    body = [f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">'
+            f'{plot.esc(res["command"])}: median ms of each step (bench/trace.py)</text>']
+    y = 34
+    for k, n in enumerate(names):
+        body.append(f'<rect x="{LEFT + 160 * k}" y="{y}" width="10" height="10" fill="{plot.COLORS[k % 5]}"/>')
+        b = res["builds"][n]
+        body.append(f'<text x="{LEFT + 160 * k + 14}" y="{y + 9}" font-size="11">{plot.esc(n)}: {b["median_ms"]:.0f} ms</text>')
+    y += 20
+    for i, r in enumerate(rows):
+        if r["step"] == "total":
+            continue
+        body.append(f'<text x="{LEFT - 8}" y="{y + BAR * len(names) / 2 + 4}" text-anchor="end" font-size="11">{plot.esc(r["step"].strip())}</text>')
+        for k, n in enumerate(names):
+            v = res["builds"][n]["steps"][i]["median_ms"] or 0
+            w = max((x1 - x0) * v / vmax, 1)
+            body.append(f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{BAR - 1}" fill="{plot.COLORS[k % 5]}"/>')
+            body.append(f'<text x="{x0 + w + 4:.1f}" y="{y + BAR - 2}" font-size="9" fill="#444">{v:.1f}</text>')
+            y += BAR
+        y += 5
+    plot.axis(body, x0, x1, y + 4, vmax, "")
+    with open(path, "w") as f:
+        f.write(plot.svg(W, y + 34, body))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
@@ -193,7 +286,8 @@ def main():
         rs = runs(d.trace) if not a.no_trace else []
         res["builds"][d.name] = {"bin": d.bin, "wall_ms": walls[d.name],
                                  "median_ms": statistics.median(walls[d.name]),
-                                 "breakdown": breakdown(rs) if rs else []}
+                                 "breakdown": breakdown(rs) if rs else [],
+                                 "steps": step_table(d.trace) if rs else []}
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     print(f"{a.cli} {' '.join(args)}: {a.n} interleaved rounds, load average {' '.join(load)}")
@@ -207,6 +301,16 @@ def main():
         new, old = res["builds"]["new"]["median_ms"], res["builds"]["old"]["median_ms"]
         print(f"\nnew / old: {new / old:.3f}")
     print(f"JSON: {a.out}")
+    if any(b["steps"] for b in res["builds"].values()):
+        names = [n for n, b in res["builds"].items() if b["steps"]]
+        print("\n| step | " + " | ".join(f"{n} (ms)" for n in names) + " |")
+        print("| --- |" + " --- |" * len(names))
+        for i, r in enumerate(res["builds"][names[0]]["steps"]):
+            cells = [res["builds"][n]["steps"][i]["median_ms"] for n in names]
+            print(f"| {r['step']} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+        svg = os.path.splitext(a.out)[0] + ".svg"
+        steps_svg(res, svg)
+        print(f"plot: {svg}")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ fn main() -> std::process::ExitCode {
     // leave dozens of threads behind nor a malloc arena for each.
     // SAFETY: plain integer arguments, before any thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    if runtime::trace::enabled() {
+        store::meta::set_trace(runtime::trace::mark);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(16)
         .thread_keep_alive(std::time::Duration::from_secs(2))

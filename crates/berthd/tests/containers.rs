@@ -57,6 +57,11 @@ fn run_in_the_foreground() {
     ]));
     assert_eq!(out, "1 /tmp 1000:1000 box\n");
     assert_eq!(ok(d.docker(&["ps", "-aq"])), "", "--rm left containers");
+    // Their directories go too (renamed away, then removed on a thread).
+    let cdir = d.dir.path().join(common::DATA_ROOT).join("containers");
+    eventually("removed containers' directories to go", || {
+        std::fs::read_dir(&cdir).map_or(true, |r| r.count() == 0)
+    });
     // Without --rm the container stays, exited, with its code.
     let (code, _, _) = d.docker(&["run", "--name", "once", "busybox", "sh", "-c", "exit 4"]);
     assert_eq!(code, 4);
@@ -1019,9 +1024,13 @@ fn restart_policies_at_daemon_start() {
         .join("containers")
         .join("ab".repeat(32));
     std::fs::create_dir_all(orphan.join("upper")).unwrap();
+    // A removal cut short: its directory renamed away, not yet removed.
+    let doomed = orphan.with_file_name(format!(".rm-{}", "cd".repeat(32)));
+    std::fs::create_dir_all(doomed.join("upper/deep")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     d.restart();
     eventually("the orphan directory to go", || !orphan.exists());
+    eventually("the half-removed directory to go", || !doomed.exists());
     eventually("always to run again", || {
         inspect(&d, "always", "{{.State.Status}}") == "running"
     });

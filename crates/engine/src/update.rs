@@ -106,7 +106,7 @@ impl Engine {
                 )
             })?;
         }
-        self.mark(&c.id, |r| r.config.host_config = host)?;
+        self.mark(&c.id, |r| r.config.host_config = host.clone())?;
         Ok(warnings)
     }
 }

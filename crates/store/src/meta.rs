@@ -32,6 +32,16 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+/// A hook called with `"meta commit >"` and `"meta commit <"` around each
+/// write transaction's durable commit (berthd sets `runtime::trace::mark`
+/// when `BERTH_TRACE` is set), so a trace shows each commit and its fsync.
+static TRACE: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Sets the commit hook (once; later calls are ignored).
+pub fn set_trace(mark: fn(&str)) {
+    let _ = TRACE.set(mark);
+}
+
 /// The schema version this code writes.
 pub const VERSION: u64 = 1;
 
@@ -194,7 +204,14 @@ impl Meta {
     ) -> Result<T, E> {
         let tx = self.db.begin_write().map_err(dberr)?;
         let out = f(&mut Writer { tx: &tx })?;
+        let mark = TRACE.get();
+        if let Some(m) = mark {
+            m("meta commit >");
+        }
         tx.commit().map_err(dberr)?;
+        if let Some(m) = mark {
+            m("meta commit <");
+        }
         Ok(out)
     }
 

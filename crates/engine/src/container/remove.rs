@@ -21,6 +21,13 @@ impl Engine {
             .flatten()
         {
             let name = e.file_name().to_string_lossy().into_owned();
+            // What a removal had renamed away and not finished removing.
+            if name.starts_with(DOOMED) {
+                if store::walk::remove_tree(&e.path()).is_ok() {
+                    removed += 1;
+                }
+                continue;
+            }
             if known.contains(&name)
                 || name.len() != 64
                 || !name.bytes().all(|b| b.is_ascii_hexdigit())
@@ -74,9 +81,7 @@ impl Engine {
             let _ = store::mount::unmount(&shm);
         }
         runtime::trace::mark("runtime state deleted");
-        // Iteratively: a container can leave a tree deep enough to
-        // overflow a recursive removal.
-        let _ = store::walk::remove_tree(&self.container_dir(&c.id));
+        self.remove_dir_later(&c.id);
         runtime::trace::mark("container dir removed");
         self.store()
             .meta()
@@ -87,4 +92,36 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// Takes a removed container's directory out of the way with one
+    /// rename (`containers/.rm-<id>`) and removes the tree on a thread: on
+    /// a loaded ext4 each unlink can wait 5-20 ms for the journal, and a
+    /// container's directory holds a dozen files, its upper and work dirs.
+    /// The rename is what the caller waits for; a crash before the thread
+    /// is through leaves the `.rm-` directory to `remove_orphans` at the
+    /// next start. Without the rename (another filesystem, an error) the
+    /// tree goes here and now, as before.
+    fn remove_dir_later(&self, id: &str) {
+        let dir = self.container_dir(id);
+        let doomed = self.containers_dir().join(format!("{DOOMED}{id}"));
+        if std::fs::rename(&dir, &doomed).is_err() {
+            // Iteratively: a container can leave a tree deep enough to
+            // overflow a recursive removal.
+            let _ = store::walk::remove_tree(&dir);
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("rm-dir".into()).spawn({
+            let doomed = doomed.clone();
+            move || {
+                let _ = store::walk::remove_tree(&doomed);
+            }
+        });
+        if spawned.is_err() {
+            let _ = store::walk::remove_tree(&doomed);
+        }
+    }
 }
+
+/// The prefix of a removed container's directory while a thread removes it
+/// (`Engine::remove_dir_later`); never a container id (those are hex).
+const DOOMED: &str = ".rm-";

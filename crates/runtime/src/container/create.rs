@@ -79,6 +79,7 @@ impl Runtime {
         let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
         let plan = plan_init(
+            &self.root,
             id,
             &bundle.dir,
             spec,
@@ -168,7 +169,9 @@ fn with_device_rules(linux: Option<&oci_spec::runtime::Linux>) -> LinuxResources
 }
 
 /// Works out what the children will do for a container's init.
+#[allow(clippy::too_many_arguments)]
 fn plan_init(
+    root: &Path,
     id: &str,
     bundle: &Path,
     spec: &Spec,
@@ -201,7 +204,7 @@ fn plan_init(
         .process()
         .clone()
         .ok_or_else(|| Error::InvalidSpec("process is missing".into()))?;
-    let (caps, args, env, seccomp) = process::process_parts(spec, &process)?;
+    let (caps, args, env, seccomp) = process::process_parts(spec, &process, root)?;
     Ok(Plan {
         init: true,
         spec: spec.clone(),

@@ -43,7 +43,7 @@ impl Runtime {
             .map_err(|e| Error::sys(format!("open {path}"), e))?;
             join.push((ns_flag(ns.typ()), fd));
         }
-        let (caps, args, env, seccomp) = process::process_parts(&spec, &process)?;
+        let (caps, args, env, seccomp) = process::process_parts(&spec, &process, self.root())?;
         let plan = Plan {
             init: false,
             caps,

@@ -28,7 +28,7 @@ pub mod sync;
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
@@ -151,10 +151,12 @@ pub fn cstrings(what: &str, items: &[String]) -> Result<Vec<CString>> {
 /// Capability masks, argv, envp and the compiled seccomp filter.
 pub type ProcessParts = (CapSets, Vec<CString>, Vec<CString>, Option<Program>);
 
-/// The parts of a plan that come from the process and the spec alone.
-pub fn process_parts(spec: &Spec, process: &Process) -> Result<ProcessParts> {
+/// The parts of a plan that come from the process and the spec alone; the
+/// seccomp filter compiled once and kept under `root`, the runtime's state
+/// directory (see `seccomp::compile_cached`).
+pub fn process_parts(spec: &Spec, process: &Process, root: &Path) -> Result<ProcessParts> {
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(crate::seccomp::compile(profile)?),
+        Some(profile) => Some(crate::seccomp::compile_cached(profile, root)?),
         None => None,
     };
     Ok((

@@ -4,8 +4,10 @@
 //!
 //! Compilation happens in the runtime before it forks the container; the child
 //! only installs the ready program with one `prctl`, so the container's start
-//! path does no parsing or allocation for it.
+//! path does no parsing or allocation for it. A compiled profile is kept
+//! under the runtime's state root and read back next time (`cache`).
 
+mod cache;
 mod default;
 
 use std::io::{Read, Seek};
@@ -16,6 +18,7 @@ use libseccomp::{
 };
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
+pub use cache::compile_cached;
 pub use default::docker_default;
 
 /// Errors from compiling or loading a filter.
