@@ -100,16 +100,7 @@ fn decode(bytes: &[u8]) -> Option<Program> {
     if Sha256::digest(body).as_slice() != sum {
         return None;
     }
-    let instructions = body
-        .chunks_exact(INSN)
-        .map(|c| libc::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect();
-    Some(Program { instructions })
+    Some(super::from_bytes(body))
 }
 
 fn load(dir: &Path, key: &str) -> Option<Program> {

@@ -183,8 +183,14 @@ fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
             bytes.len()
         )));
     }
+    Ok(from_bytes(&bytes))
+}
+
+/// A program from its instructions in the kernel's layout, as libseccomp
+/// exports them (whole `sock_filter`s: the caller checked the length).
+pub(crate) fn from_bytes(bytes: &[u8]) -> Program {
     let instructions = bytes
-        .chunks_exact(size)
+        .chunks_exact(std::mem::size_of::<libc::sock_filter>())
         .map(|c| libc::sock_filter {
             code: u16::from_ne_bytes([c[0], c[1]]),
             jt: c[2],
@@ -192,7 +198,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Program, SeccompError> {
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    Ok(Program { instructions })
+    Program { instructions }
 }
 
 /// Installs `program` in the calling thread. Call after `no_new_privs` is set or
