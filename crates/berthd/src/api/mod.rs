@@ -11,6 +11,7 @@ pub mod images;
 pub mod networks;
 pub mod push;
 pub mod query;
+pub mod streams;
 pub mod swarm;
 pub mod system;
 pub mod volumes;
@@ -365,24 +366,16 @@ pub async fn handle(
         .map(String::from);
     let res = if let Some(name) = attach {
         let upgrade = hyper::upgrade::on(&mut req);
-        containers::attach(
-            daemon,
-            name,
-            &q,
-            upgrade,
-            containers::Wire::Hijacked,
-            upgraded,
-        )
-        .await
+        streams::attach(daemon, name, &q, upgrade, streams::Wire::Hijacked, upgraded).await
     } else if let Some(name) = attach_ws {
         match websocket_accept(&req) {
             Ok(accept) => {
                 let upgrade = hyper::upgrade::on(&mut req);
-                let wire = containers::Wire::WebSocket {
+                let wire = streams::Wire::WebSocket {
                     binary: q.version() >= (1, 28),
                 };
                 let answer = move |_raw: bool| websocket_upgraded(&accept);
-                containers::attach(daemon, name, &q, upgrade, wire, answer).await
+                streams::attach(daemon, name, &q, upgrade, wire, answer).await
             }
             Err(e) => Err(e),
         }
@@ -537,7 +530,7 @@ async fn route(
         (&Method::GET, Some((id, "changes"))) => {
             return containers::changes(d, id.to_string()).await
         }
-        (&Method::GET, Some((id, "logs"))) => return containers::logs(d, id.to_string(), q).await,
+        (&Method::GET, Some((id, "logs"))) => return streams::logs(d, id.to_string(), q).await,
         (&Method::GET, Some((id, "json"))) => {
             return containers::inspect(d, id.to_string(), q).await
         }
