@@ -57,6 +57,7 @@ cleanup() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	ip link del "$bridge" 2>/dev/null
 	nft delete table ip "berth_$bridge" 2>/dev/null
+	nft delete table ip6 "berth_$bridge" 2>/dev/null || true
 }
 trap cleanup EXIT
 

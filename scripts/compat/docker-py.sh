@@ -64,6 +64,7 @@ cleanup() {
 	fi
 	ip link del "$bridge" 2>/dev/null
 	nft delete table ip "berth_$bridge" 2>/dev/null
+	nft delete table ip6 "berth_$bridge" 2>/dev/null || true
 	umount -R "$work/root" 2>/dev/null
 	[ -n "${DPY_LOG:-}" ] && cp "$work/berthd.log" "$DPY_LOG"
 	rm -rf "$work"
