@@ -112,11 +112,8 @@ fn commit_reference(r: &str) -> Result<(String, String)> {
             "refusing to create a tag with a digest reference",
         ));
     }
-    let slash = r.rfind('/').map_or(0, |i| i + 1);
-    Ok(match r[slash..].rfind(':') {
-        Some(i) => (r[..slash + i].to_string(), r[slash + i + 1..].to_string()),
-        None => (r.to_string(), "latest".to_string()),
-    })
+    let (name, tag) = super::image::split_tag(r);
+    Ok((name.to_string(), tag.unwrap_or("latest").to_string()))
 }
 
 /// `berth commit`: prints the new image's ID (`sha256:…`).

@@ -35,14 +35,8 @@ pub fn normalize(reference: &str) -> String {
     let (name, suffix) = match reference.split_once('@') {
         Some((n, d)) => (n.to_string(), format!("@{d}")),
         None => {
-            let slash = reference.rfind('/').map_or(0, |i| i + 1);
-            match reference[slash..].rfind(':') {
-                Some(i) => (
-                    reference[..slash + i].to_string(),
-                    reference[slash + i..].to_string(),
-                ),
-                None => (reference.to_string(), ":latest".to_string()),
-            }
+            let (name, tag) = super::image::split_tag(reference);
+            (name.to_string(), format!(":{}", tag.unwrap_or("latest")))
         }
     };
     let qualified = match name.split_once('/') {
@@ -60,14 +54,8 @@ fn split(reference: &str) -> (String, String) {
     if let Some((n, d)) = reference.split_once('@') {
         return (n.to_string(), d.to_string());
     }
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[slash..].rfind(':') {
-        Some(i) => (
-            reference[..slash + i].to_string(),
-            reference[slash + i + 1..].to_string(),
-        ),
-        None => (reference.to_string(), "latest".to_string()),
-    }
+    let (name, tag) = super::image::split_tag(reference);
+    (name.to_string(), tag.unwrap_or("latest").to_string())
 }
 
 /// `berth pull`.

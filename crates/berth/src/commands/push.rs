@@ -28,14 +28,8 @@ pub struct PushArgs {
 
 /// Splits `NAME[:TAG]` (a tag after the last `/` only).
 fn split(reference: &str) -> (String, Option<String>) {
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[slash..].rfind(':') {
-        Some(i) => (
-            reference[..slash + i].to_string(),
-            Some(reference[slash + i + 1..].to_string()),
-        ),
-        None => (reference.to_string(), None),
-    }
+    let (name, tag) = super::image::split_tag(reference);
+    (name.to_string(), tag.map(String::from))
 }
 
 /// `berth push`.

@@ -552,8 +552,7 @@ async fn create(
 
 /// `busybox` → `busybox:latest`, as the docker CLI names a missing image.
 fn normalize_short(image: &str) -> String {
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    if image.contains('@') || image[slash..].contains(':') {
+    if image.contains('@') || super::image::split_tag(image).1.is_some() {
         image.to_string()
     } else {
         format!("{image}:latest")
@@ -566,9 +565,8 @@ async fn pull_image(client: &Client, image: &str, platform: &str, quiet: bool) -
     let (from, tag) = match image.split_once('@') {
         Some((n, d)) => (n.to_string(), d.to_string()),
         None => {
-            let full = normalize_short(image);
-            let i = full.rfind(':').unwrap_or(full.len());
-            (full[..i].to_string(), full[i + 1..].to_string())
+            let (name, tag) = super::image::split_tag(image);
+            (name.to_string(), tag.unwrap_or("latest").to_string())
         }
     };
     let q = Query::new()
