@@ -64,23 +64,7 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     t
 }
 
-/// Go's `strconv.Quote`, for the printable text commands are.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::template::go_quote;
 
 /// One API `ContainerSummary` as the fields docker's templates see.
 pub fn row(c: &Summary, trunc: bool) -> Value {

@@ -21,6 +21,8 @@ mod go_tests;
 mod lex;
 mod parse;
 mod printf;
+
+pub(crate) use printf::quote as go_quote;
 mod tabwrite;
 mod value;
 
