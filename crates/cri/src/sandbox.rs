@@ -22,9 +22,6 @@ use crate::error::{CriError, Result};
 use crate::records::{self, Live, SandboxRecord};
 use crate::Cri;
 
-/// The pod's `/dev/shm`, as Docker's and containerd's default.
-const SHM_SIZE: &str = "size=65536k";
-
 impl Cri {
     pub(crate) fn sandbox_dir(&self, id: &str) -> PathBuf {
         self.cfg.root.join("sandboxes").join(id)
@@ -178,16 +175,8 @@ impl Cri {
         if ns.ipc != NamespaceMode::Node as i32 {
             let shm = dir.join("shm");
             std::fs::create_dir_all(&shm).map_err(|e| io("create", &shm, e))?;
-            nix::mount::mount(
-                Some("shm"),
-                &shm,
-                Some("tmpfs"),
-                nix::mount::MsFlags::MS_NOSUID
-                    | nix::mount::MsFlags::MS_NODEV
-                    | nix::mount::MsFlags::MS_NOEXEC,
-                Some(format!("mode=1777,{SHM_SIZE}").as_str()),
-            )
-            .map_err(|e| CriError::internal(format!("mount the pod's shm: {e}")))?;
+            engine::spec::namespaces::mount_shm(&shm, engine::spec::resources::DEFAULT_SHM_SIZE)
+                .map_err(|e| CriError::internal(format!("mount the pod's shm: {e}")))?;
         }
         let spec = pause_spec(rec, config, ns, &dir, &hostname);
         std::fs::write(dir.join("config.json"), spec.to_string())

@@ -248,16 +248,8 @@ impl Engine {
                 } else {
                     spec::resources::DEFAULT_SHM_SIZE
                 };
-                nix::mount::mount(
-                    Some("shm"),
-                    &shm,
-                    Some("tmpfs"),
-                    nix::mount::MsFlags::MS_NOSUID
-                        | nix::mount::MsFlags::MS_NODEV
-                        | nix::mount::MsFlags::MS_NOEXEC,
-                    Some(spec::namespaces::shm_options(size).as_str()),
-                )
-                .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
+                spec::namespaces::mount_shm(&shm, size)
+                    .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
             }
             ns.shm_source = Some(shm);
         }

@@ -205,6 +205,20 @@ pub fn shm_options(size: i64) -> String {
     format!("mode=1777,size={size}")
 }
 
+/// Mounts a `shareable` IPC namespace's `/dev/shm` (a tmpfs of `size`
+/// bytes, nosuid, nodev, noexec, as Docker's) on `dir` on the host.
+pub fn mount_shm(dir: &std::path::Path, size: i64) -> nix::Result<()> {
+    nix::mount::mount(
+        Some("shm"),
+        dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        Some(shm_options(size).as_str()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
