@@ -139,6 +139,14 @@ fn detached_lifecycle() {
     assert_eq!(inspect(&d, "web", "{{.State.Status}}"), "running");
     ok(d.docker(&["rename", "web", "web2"]));
     assert_eq!(inspect(&d, id, "{{.Name}}"), "/web2");
+    // The old name is free again, the new one taken (the names index).
+    ok(d.docker(&["create", "--name", "web", "busybox", "true"]));
+    ok(d.docker(&["rm", "web"]));
+    let (code, _, err) = d.docker(&["create", "--name", "web2", "busybox", "true"]);
+    assert!(
+        code != 0 && err.contains("is already in use by container"),
+        "{err}"
+    );
     // A running container is not removed without force.
     let (code, _, err) = d.docker(&["rm", "web2"]);
     assert!(

@@ -88,6 +88,7 @@ impl Engine {
         perms::dir(exec_root, perms::ROOT_DIR).map_err(modes)?;
         let store = store::Store::open(&data_root.join("image"))?;
         perms::tighten(data_root, exec_root).map_err(modes)?;
+        container::record::index_names(store.meta())?;
         sweep_build(data_root);
         volumes::sweep_subpaths(exec_root);
         Ok(Engine {

@@ -65,6 +65,10 @@ pub enum Table {
     CriSandboxes,
     /// The CRI's containers.
     CriContainers,
+    /// Container names to ids: an index of `Containers`, written in the
+    /// same transactions as the records, so that a create checks its name
+    /// with one lookup instead of reading every record.
+    ContainerNames,
 }
 
 impl Table {
@@ -76,6 +80,7 @@ impl Table {
             Table::BuildCache => TableDefinition::new("build_cache"),
             Table::CriSandboxes => TableDefinition::new("cri_sandboxes"),
             Table::CriContainers => TableDefinition::new("cri_containers"),
+            Table::ContainerNames => TableDefinition::new("container_names"),
         }
     }
 }
@@ -188,6 +193,7 @@ impl Meta {
                 Table::BuildCache,
                 Table::CriSandboxes,
                 Table::CriContainers,
+                Table::ContainerNames,
             ] {
                 tx.open_table(t.def()).map_err(dberr)?;
             }
@@ -437,6 +443,18 @@ impl Writer<'_> {
         for item in t.iter().map_err(dberr)? {
             let (k, v) = item.map_err(dberr)?;
             out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The keys of one of the engine's tables, as this transaction sees
+    /// them.
+    pub fn keys(&mut self, table: Table) -> Result<Vec<String>, MetaError> {
+        let t = self.tx.open_table(table.def()).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(dberr)? {
+            let (k, _) = item.map_err(dberr)?;
+            out.push(k.value().to_string());
         }
         Ok(out)
     }

@@ -69,9 +69,12 @@ impl Engine {
                 valid_name(n)?;
                 // Early, so a refused create makes no volume; the check
                 // that counts is the one in the record's transaction.
-                let existing: Vec<ContainerRecord> = self.store().meta().list(Table::Containers)?;
-                if let Some(c) = existing.iter().find(|c| c.name == n) {
-                    return Err(name_conflict(n, &c.id));
+                if let Some(owner) = self
+                    .store()
+                    .meta()
+                    .get::<String>(Table::ContainerNames, n)?
+                {
+                    return Err(name_conflict(n, &owner));
                 }
                 Some(n.to_string())
             }
@@ -100,21 +103,20 @@ impl Engine {
         // The name is checked in the transaction that records it: of two
         // creates with one name, the second sees the first's record.
         let recorded = self.store().meta().write(|w| {
-            let existing: Vec<ContainerRecord> = w.list(Table::Containers)?;
-            let taken = |n: &str| existing.iter().find(|c| c.name == n);
             rec.name = match &wanted {
-                Some(n) => match taken(n) {
-                    Some(c) => return Err(name_conflict(n, &c.id)),
+                Some(n) => match w.get::<String>(Table::ContainerNames, n)? {
+                    Some(owner) => return Err(name_conflict(n, &owner)),
                     None => n.clone(),
                 },
                 None => loop {
                     let n = random_name();
-                    if taken(&n).is_none() {
+                    if w.get::<String>(Table::ContainerNames, &n)?.is_none() {
                         break n;
                     }
                 },
             };
             w.put(Table::Containers, &id, &rec)?;
+            w.put(Table::ContainerNames, &rec.name, &id)?;
             Ok::<_, EngineError>(())
         });
         if let Err(e) = recorded {
@@ -180,19 +182,20 @@ impl Engine {
         valid_name(new_name)?;
         // Checked and renamed in one transaction, as a create is.
         self.store().meta().write(|w| {
-            let all: Vec<ContainerRecord> = w.list(Table::Containers)?;
-            if let Some(other) = all.iter().find(|o| o.name == new_name) {
-                if other.id == c.id {
+            if let Some(owner) = w.get::<String>(Table::ContainerNames, new_name)? {
+                if owner == c.id {
                     return Err(EngineError::new(
                         ErrorKind::InvalidArgument,
                         "Renaming a container with the same name as its current name",
                     ));
                 }
-                return Err(name_conflict(new_name, &other.id));
+                return Err(name_conflict(new_name, &owner));
             }
             if let Some(mut r) = w.get::<ContainerRecord>(Table::Containers, &c.id)? {
+                unindex_name(w, &r.name, &c.id)?;
                 r.name = new_name.to_string();
                 w.put(Table::Containers, &c.id, &r)?;
+                w.put(Table::ContainerNames, new_name, &c.id)?;
             }
             Ok(())
         })

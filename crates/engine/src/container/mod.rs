@@ -35,6 +35,7 @@ mod top;
 pub use commit::CommitOptions;
 pub use list::human_duration;
 pub(crate) use record::random_hex;
+use record::unindex_name;
 pub use record::{ContainerRecord, LogLine, State};
 pub use stop::signal_number;
 

@@ -76,7 +76,7 @@ impl Engine {
     /// Finds a container by full id, unique id prefix, or name.
     pub fn find_container(&self, name_or_id: &str) -> Result<ContainerRecord, EngineError> {
         let wanted = name_or_id.trim_start_matches('/');
-        // A full id is one lookup; names and prefixes need the list.
+        // A full id and a name are one lookup each; a prefix reads the ids.
         if wanted.len() == 64 {
             if let Some(c) = self
                 .store()
@@ -86,23 +86,35 @@ impl Engine {
                 return Ok(self.with_started(c));
             }
         }
-        let all = self.container_records()?;
-        if let Some(c) = all.iter().find(|c| c.id == wanted || c.name == wanted) {
-            return Ok(c.clone());
+        let meta = self.store().meta();
+        let by_name = meta.get::<String>(Table::ContainerNames, wanted)?;
+        if let Some(c) = by_name.and_then(|id| {
+            meta.get::<ContainerRecord>(Table::Containers, &id)
+                .ok()
+                .flatten()
+        }) {
+            return Ok(self.with_started(c));
         }
-        let mut prefixed = all
+        let not_found = || {
+            EngineError::new(
+                ErrorKind::NotFound,
+                format!("No such container: {name_or_id}"),
+            )
+        };
+        let ids = meta.keys(Table::Containers)?;
+        let mut prefixed = ids
             .iter()
-            .filter(|c| !wanted.is_empty() && c.id.starts_with(wanted));
+            .filter(|id| !wanted.is_empty() && id.starts_with(wanted));
         match (prefixed.next(), prefixed.next()) {
-            (Some(c), None) => Ok(c.clone()),
+            (Some(id), None) => meta
+                .get::<ContainerRecord>(Table::Containers, id)?
+                .map(|c| self.with_started(c))
+                .ok_or_else(not_found),
             (Some(_), Some(_)) => Err(EngineError::new(
                 ErrorKind::InvalidArgument,
                 format!("multiple IDs found with provided prefix: {wanted}"),
             )),
-            _ => Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("No such container: {name_or_id}"),
-            )),
+            _ => Err(not_found()),
         }
     }
 
@@ -274,4 +286,33 @@ impl Engine {
             _ => None,
         }
     }
+}
+
+/// Drops `name` from the names index if it is `id`'s (an index rebuilt
+/// since may have given it to no one).
+pub(super) fn unindex_name(
+    w: &mut store::meta::Writer<'_>,
+    name: &str,
+    id: &str,
+) -> Result<(), EngineError> {
+    if !name.is_empty() && w.get::<String>(Table::ContainerNames, name)?.as_deref() == Some(id) {
+        w.delete(Table::ContainerNames, name)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the names index (`Table::ContainerNames`) from the records, in
+/// one transaction: once per start of the engine, so a database written by
+/// an older berth, which had no index, gets one.
+pub(crate) fn index_names(meta: &store::meta::Meta) -> Result<(), EngineError> {
+    meta.write(|w| {
+        for name in w.keys(Table::ContainerNames)? {
+            w.delete(Table::ContainerNames, &name)?;
+        }
+        let all: Vec<ContainerRecord> = w.list(Table::Containers)?;
+        for c in all.iter().filter(|c| !c.name.is_empty()) {
+            w.put(Table::ContainerNames, &c.name, &c.id)?;
+        }
+        Ok(())
+    })
 }

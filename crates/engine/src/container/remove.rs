@@ -83,9 +83,13 @@ impl Engine {
         runtime::trace::mark("runtime state deleted");
         self.remove_dir_later(&c.id);
         runtime::trace::mark("container dir removed");
-        self.store()
-            .meta()
-            .write(|w| w.delete(Table::Containers, &c.id))?;
+        self.store().meta().write(|w| {
+            if let Some(r) = w.get::<ContainerRecord>(Table::Containers, &c.id)? {
+                unindex_name(w, &r.name, &c.id)?;
+            }
+            w.delete(Table::Containers, &c.id)?;
+            Ok::<_, EngineError>(())
+        })?;
         runtime::trace::mark("record deleted");
         if volumes {
             self.remove_anonymous_volumes(&c);

@@ -311,8 +311,4 @@ impl Engine {
 /// `/dev/shm`, while it runs with one to share.
 pub(super) const SHM_SOURCE: &str = "shm.source";
 
-pub(super) fn is_mounted(path: &Path) -> bool {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let p = path.to_string_lossy();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(&p))
-}
+pub(super) use crate::volumes::is_mounted;
