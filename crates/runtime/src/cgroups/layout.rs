@@ -48,42 +48,211 @@ pub struct Mounts {
 }
 
 impl Mounts {
+    /// The host's cgroup mounts (see [`Hierarchy::of_host`]); `own` is
+    /// `/proc/self/cgroup`.
+    pub fn of_host(own: &str) -> Result<Mounts, CgroupError> {
+        Ok(Mounts::from_hierarchies(&Hierarchy::of_host(own)?))
+    }
+
     /// Reads `/proc/self/mountinfo` text.
+    #[cfg(test)]
     pub fn parse(mountinfo: &str) -> Mounts {
+        Mounts::from_hierarchies(&from_mountinfo(mountinfo))
+    }
+
+    /// The first mount of each controller, of the cgroup2 tree and of each
+    /// named hierarchy.
+    fn from_hierarchies(all: &[Hierarchy]) -> Mounts {
         let mut m = Mounts::default();
-        for line in mountinfo.lines() {
-            // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
-            let Some((left, right)) = line.split_once(" - ") else {
+        for h in all {
+            if h.v2 {
+                m.v2.get_or_insert_with(|| h.point.clone());
                 continue;
-            };
-            let mut r = right.split(' ');
-            let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else {
-                continue;
-            };
-            let Some(point) = left.split(' ').nth(4) else {
-                continue;
-            };
-            let point = PathBuf::from(unescape(point));
-            match fstype {
-                "cgroup2" => {
-                    m.v2.get_or_insert(point);
-                }
-                "cgroup" => {
-                    for opt in sopts.split(',').filter(|o| V1_CONTROLLERS.contains(o)) {
-                        m.v1.entry(opt.to_string()).or_insert_with(|| point.clone());
-                    }
-                    let has_controller = sopts.split(',').any(|o| V1_CONTROLLERS.contains(&o));
-                    if let Some(name) = sopts.split(',').find(|o| o.starts_with("name=")) {
-                        if !has_controller {
-                            m.named.entry(name.to_string()).or_insert(point);
-                        }
-                    }
-                }
-                _ => {}
+            }
+            for c in &h.controllers {
+                m.v1.entry(c.clone()).or_insert_with(|| h.point.clone());
+            }
+            if let (Some(name), true) = (&h.name, h.controllers.is_empty()) {
+                m.named
+                    .entry(name.clone())
+                    .or_insert_with(|| h.point.clone());
             }
         }
         m
     }
+}
+
+/// One cgroup hierarchy as this host mounts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Its mount point.
+    pub point: PathBuf,
+    /// The cgroup2 tree (else a v1 hierarchy).
+    pub v2: bool,
+    /// The v1 controllers it carries (those berth knows), in the kernel's
+    /// order (`cpu,cpuacct`).
+    pub controllers: Vec<String>,
+    /// A v1 hierarchy's `name=…` option (`name=systemd`).
+    pub name: Option<String>,
+}
+
+/// Where hosts mount their cgroup hierarchies.
+const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
+
+impl Hierarchy {
+    /// The host's hierarchies; `own` is `/proc/self/cgroup`.
+    ///
+    /// The usual layout (cgroup2 at `/sys/fs/cgroup`, or a tmpfs there with
+    /// each hierarchy of `/proc/self/cgroup` mounted under its name) is
+    /// found with `statfs`, as runc finds it: `/proc/self/mountinfo` lists
+    /// every mount of the host, with each running container's overlay and
+    /// its long options, so reading it costs more with every container (the
+    /// kernel formats 180 KB for 220 containers). Any other layout is read
+    /// from mountinfo.
+    pub fn of_host(own: &str) -> Result<Vec<Hierarchy>, CgroupError> {
+        if let Some(found) = from_default_root(Path::new(DEFAULT_ROOT), own) {
+            return Ok(found);
+        }
+        Ok(from_mountinfo(&read(Path::new("/proc/self/mountinfo"))?))
+    }
+
+    /// A v1 hierarchy's options to mount it again (`cpu,cpuacct`,
+    /// `name=systemd`).
+    pub fn options(&self) -> String {
+        self.controllers
+            .iter()
+            .map(String::as_str)
+            .chain(self.name.as_deref())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Every cgroup mount of mountinfo text that berth can use.
+fn from_mountinfo(mountinfo: &str) -> Vec<Hierarchy> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
+        let Some(point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let point = PathBuf::from(unescape(point));
+        match fstype {
+            "cgroup2" => out.push(Hierarchy {
+                point,
+                v2: true,
+                controllers: Vec::new(),
+                name: None,
+            }),
+            "cgroup" => {
+                if let Some(h) = v1_hierarchy(point, sopts) {
+                    out.push(h);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A v1 hierarchy from its options (mountinfo's super options, or the
+/// controllers of a `/proc/self/cgroup` line): none if it carries neither a
+/// known controller nor a name.
+fn v1_hierarchy(point: PathBuf, opts: &str) -> Option<Hierarchy> {
+    let controllers: Vec<String> = opts
+        .split(',')
+        .filter(|o| V1_CONTROLLERS.contains(o))
+        .map(String::from)
+        .collect();
+    let name = opts
+        .split(',')
+        .find(|o| o.starts_with("name="))
+        .map(String::from);
+    (!controllers.is_empty() || name.is_some()).then_some(Hierarchy {
+        point,
+        v2: false,
+        controllers,
+        name,
+    })
+}
+
+/// The hierarchies of `own` (`/proc/self/cgroup`) found under `root` by
+/// name, each checked to be a cgroup mount of the right version (a
+/// directory, not a symlink, on a device other than `root`'s); none when
+/// `root` is not laid out that way, or a hierarchy is not where its name
+/// says (then mountinfo decides). The cgroup2 tree of a tmpfs root is its
+/// `unified` directory (systemd's hybrid layout), absent if nothing is
+/// there.
+pub(super) fn from_default_root(root: &Path, own: &str) -> Option<Vec<Hierarchy>> {
+    use std::os::unix::fs::MetadataExt;
+    let fs_type = |p: &Path| {
+        nix::sys::statfs::statfs(p)
+            .ok()
+            .map(|s| s.filesystem_type())
+    };
+    let root_type = fs_type(root)?;
+    if root_type == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+        return Some(vec![Hierarchy {
+            point: root.to_path_buf(),
+            v2: true,
+            controllers: Vec::new(),
+            name: None,
+        }]);
+    }
+    if root_type != nix::sys::statfs::TMPFS_MAGIC {
+        return None;
+    }
+    let root_dev = std::fs::symlink_metadata(root).ok()?.dev();
+    let mounted = |p: &Path, want| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.dev() != root_dev)
+            && fs_type(p) == Some(want)
+    };
+    let mut out = Vec::new();
+    for line in own.lines() {
+        let Some((_, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let Some((opts, _)) = rest.split_once(':') else {
+            continue;
+        };
+        if opts.is_empty() {
+            let unified = root.join("unified");
+            if mounted(&unified, nix::sys::statfs::CGROUP2_SUPER_MAGIC) {
+                out.push(Hierarchy {
+                    point: unified,
+                    v2: true,
+                    controllers: Vec::new(),
+                    name: None,
+                });
+            } else if std::fs::symlink_metadata(&unified).is_ok() {
+                return None;
+            }
+            continue;
+        }
+        let Some(h) = v1_hierarchy(PathBuf::new(), opts) else {
+            continue;
+        };
+        let names: Vec<&str> = match h.name.as_deref() {
+            Some(n) if h.controllers.is_empty() => vec![n.trim_start_matches("name=")],
+            _ => std::iter::once(opts)
+                .chain(h.controllers.iter().map(String::as_str))
+                .collect(),
+        };
+        let point = names
+            .iter()
+            .filter(|n| !n.is_empty() && !n.contains('/') && **n != "." && **n != "..")
+            .map(|n| root.join(n))
+            .find(|p| mounted(p, nix::sys::statfs::CGROUP_SUPER_MAGIC))?;
+        out.push(Hierarchy { point, ..h });
+    }
+    Some(out)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.

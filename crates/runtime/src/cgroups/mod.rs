@@ -16,7 +16,7 @@ mod layout;
 pub mod probe;
 
 pub use apply::{blkio_to_io_weight, device_rule, shares_to_weight};
-pub use layout::UNIFIED_KEY;
+pub use layout::{Hierarchy, UNIFIED_KEY};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -173,9 +173,8 @@ impl Cgroup {
     /// against the hierarchies mounted on this host. v1 controllers win when
     /// any is mounted (the hybrid layout keeps none on cgroup2).
     pub fn open(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
-        let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
         let own = read(Path::new("/proc/self/cgroup"))?;
-        layout::resolve(&layout::Mounts::parse(&mountinfo), &own, cgroups_path, id)
+        layout::resolve(&layout::Mounts::of_host(&own)?, &own, cgroups_path, id)
     }
 
     /// No cgroup at all: a rootless runtime where no hierarchy was delegated

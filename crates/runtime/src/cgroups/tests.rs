@@ -377,6 +377,25 @@ fn v2_mount() -> Option<PathBuf> {
     layout::Mounts::parse(&info).v2
 }
 
+/// The hierarchies found by name under `/sys/fs/cgroup` are mountinfo's:
+/// the fast path gives the same cgroup paths as reading every mount.
+#[test]
+fn default_root_agrees_with_mountinfo() {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let fast = layout::from_default_root(Path::new("/sys/fs/cgroup"), &own)
+        .expect("this host mounts its hierarchies under /sys/fs/cgroup by name");
+    assert!(!fast.is_empty());
+    let slow = layout::Mounts::parse(&info);
+    assert_eq!(layout::Mounts::of_host(&own).unwrap(), slow);
+    for h in &fast {
+        assert!(h.point.starts_with("/sys/fs/cgroup"), "{h:?}");
+    }
+    // Not a cgroup root: mountinfo decides.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(layout::from_default_root(dir.path(), &own), None);
+}
+
 fn open_null_then_zero() -> i32 {
     // SAFETY: opening device nodes with static paths; raw syscalls only.
     unsafe {

@@ -406,75 +406,27 @@ struct Hierarchy {
 }
 
 fn v1_hierarchies() -> Vec<Hierarchy> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out = Vec::new();
-    for line in info.lines() {
-        // "<id> <parent> <maj:min> <root> <mount point> <opts> [tags] - <fstype> <source> <super opts>"
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split(' ');
-        let (Some(fstype), Some(_), Some(sopts)) = (r.next(), r.next(), r.next()) else {
-            continue;
-        };
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let Some(point) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let name = Path::new(point)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let known = [
-            "cpu",
-            "cpuacct",
-            "cpuset",
-            "memory",
-            "devices",
-            "freezer",
-            "blkio",
-            "pids",
-            "net_cls",
-            "net_prio",
-            "perf_event",
-            "hugetlb",
-            "rdma",
-            "misc",
-        ];
-        let controllers: Vec<String> = sopts
-            .split(',')
-            .filter(|o| known.contains(o))
-            .map(String::from)
-            .collect();
-        let options = sopts
-            .split(',')
-            .filter(|o| known.contains(o) || o.starts_with("name="))
-            .collect::<Vec<_>>()
-            .join(",");
-        if fstype == "cgroup" && options.is_empty() {
-            continue;
-        }
-        let named = if fstype == "cgroup2" {
-            Some(crate::cgroups::UNIFIED_KEY.to_string())
-        } else if controllers.is_empty() {
-            sopts
-                .split(',')
-                .find(|o| o.starts_with("name="))
-                .map(String::from)
-        } else {
-            None
-        };
-        out.push(Hierarchy {
-            name,
-            fstype: fstype.to_string(),
-            options,
-            controllers,
-            named,
-        });
-    }
-    out
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let all = crate::cgroups::Hierarchy::of_host(&own).unwrap_or_default();
+    all.into_iter()
+        .map(|h| Hierarchy {
+            name: h
+                .point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            fstype: if h.v2 { "cgroup2" } else { "cgroup" }.to_string(),
+            options: h.options(),
+            named: if h.v2 {
+                Some(crate::cgroups::UNIFIED_KEY.to_string())
+            } else if h.controllers.is_empty() {
+                h.name.clone()
+            } else {
+                None
+            },
+            controllers: h.controllers,
+        })
+        .collect()
 }
 
 /// Step 5: make the rootfs `/` and detach the host's tree, as runc does with
