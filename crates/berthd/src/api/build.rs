@@ -161,6 +161,7 @@ pub async fn build(
                     for l in lines {
                         let mut b = serde_json::to_vec(&l).unwrap_or_default();
                         b.push(b'\n');
+                        // The client hung up: the build's output has no one to go to.
                         let _ = w.write_all(&b);
                     }
                 }
@@ -176,6 +177,7 @@ pub async fn build(
                 }
                 let mut b = serde_json::to_vec(&m).unwrap_or_default();
                 b.push(b'\n');
+                // The client hung up: the build's output has no one to go to.
                 let _ = w.write_all(&b);
                 Ok(())
             }
