@@ -45,7 +45,8 @@ pub fn now() -> String {
 }
 
 /// RFC 3339 (UTC, whole seconds) of seconds since the epoch; times beyond
-/// the years 9999 (a hostile tar's mtime) show as the last second of 9999.
+/// ±9999 years (a hostile tar's mtime) show as the last (first) second
+/// jiff holds, late on 9999-12-30.
 pub fn rfc3339(secs: i64) -> String {
     let ts = Timestamp::from_second(secs).unwrap_or(if secs < 0 {
         Timestamp::MIN
@@ -103,7 +104,8 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(super::rfc3339(-62_135_596_800), "0001-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(i64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(super::rfc3339(i64::MAX), "9999-12-30T22:00:00Z");
+        assert_eq!(super::rfc3339(i64::MIN), "-009999-01-02T01:59:59Z");
         assert_eq!(
             super::from_unix_nanos(1_795_305_600_000_000_005),
             "2026-11-22T00:00:00.000000005Z"

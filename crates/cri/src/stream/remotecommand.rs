@@ -420,6 +420,7 @@ async fn run_attach(
                     // The detach's own errors are the peer's going away.
                     let _ = tokio::task::spawn_blocking(d).await;
                 } else {
+                    // The waiter may be gone: it no longer needs to hear.
                     let _ = tx.send(());
                 }
             });
