@@ -251,9 +251,9 @@ pub fn extract(
                 dir_modes.push((owned_parts.clone(), mode));
             }
             EntryType::Symlink => {
-                let target = Path::new(OsStr::from_bytes(entry.link_bytes().ok_or_else(
-                    || ExtractError::Invalid(format!("symlink {} has no target", name.display())),
-                )?))
+                let target = Path::new(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+                    ExtractError::Invalid(format!("symlink {} has no target", name.display()))
+                })?))
                 .to_path_buf();
                 if opts.confine_symlinks && !link_stays_inside(dirs, &target) {
                     return Err(ExtractError::Invalid(format!(
@@ -288,8 +288,14 @@ pub fn extract(
                     .and_then(|fd| Ok(fd.try_clone()?))
                     .map_err(|e| dir_error(&target, e))?;
                 remove_non_dir(&parent, last);
-                nix::unistd::linkat(&tparent, tlast.as_os_str(), &parent, *last, AtFlags::empty())
-                    .map_err(|e| ExtractError::io(format!("hardlink {}", name.display()), e))?;
+                nix::unistd::linkat(
+                    &tparent,
+                    tlast.as_os_str(),
+                    &parent,
+                    *last,
+                    AtFlags::empty(),
+                )
+                .map_err(|e| ExtractError::io(format!("hardlink {}", name.display()), e))?;
             }
             EntryType::Regular | EntryType::Continuous => {
                 write_file(&parent, last, &name, &mut entry, mtime, &own, mode)?;
@@ -355,7 +361,8 @@ fn write_file(
         ));
     }
     let mut file = std::fs::File::from(f);
-    io::copy(entry, &mut file).map_err(|e| ExtractError::io(format!("write {}", name.display()), e))?;
+    io::copy(entry, &mut file)
+        .map_err(|e| ExtractError::io(format!("write {}", name.display()), e))?;
     if let Some(secs) = mtime {
         file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
             .map_err(|e| ExtractError::io(format!("set the time of {}", name.display()), e))?;
@@ -380,7 +387,10 @@ fn set_dir_modes(
         };
         nix::sys::stat::fchmod(fd.as_fd(), mode).map_err(|e| {
             ExtractError::io(
-                format!("chmod {}", Path::new(&parts.join(OsStr::new("/"))).display()),
+                format!(
+                    "chmod {}",
+                    Path::new(&parts.join(OsStr::new("/"))).display()
+                ),
                 e,
             )
         })?;

@@ -60,8 +60,12 @@ fn writes_files_dirs_links_with_modes_and_times() {
     assert_eq!(fs::read(ro.join("f")).unwrap(), b"data");
     assert_eq!(fs::metadata(ro.join("f")).unwrap().mode() & 0o7777, 0o640);
     assert_eq!(fs::metadata(ro.join("f")).unwrap().mtime(), 1_000_000_000);
-    // The read-only directory took its entries: its mode came last.
-    assert_eq!(fs::metadata(&ro).unwrap().permissions().mode() & 0o7777, 0o555);
+    // The read-only directory has its mode, set after its entries (an
+    // extractor without CAP_DAC_OVERRIDE could not write into 0555).
+    assert_eq!(
+        fs::metadata(&ro).unwrap().permissions().mode() & 0o7777,
+        0o555
+    );
     assert_eq!(fs::read_link(ro.join("l")).unwrap(), Path::new("f"));
     assert_eq!(fs::metadata(ro.join("h")).unwrap().nlink(), 2);
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
@@ -70,8 +74,15 @@ fn writes_files_dirs_links_with_modes_and_times() {
 #[test]
 fn renames_entries_and_link_targets() {
     let tmp = tempfile::tempdir().unwrap();
-    let t = tar(&[("a/", D, "", b"", 0o755), ("a/f", F, "", b"x", 0o644), ("a/h", L, "a/f", b"", 0o644)]);
-    let rename = |n: &[u8]| n.strip_prefix(b"a").map(|rest| [b"b".as_slice(), rest].concat());
+    let t = tar(&[
+        ("a/", D, "", b"", 0o755),
+        ("a/f", F, "", b"x", 0o644),
+        ("a/h", L, "a/f", b"", 0o644),
+    ]);
+    let rename = |n: &[u8]| {
+        n.strip_prefix(b"a")
+            .map(|rest| [b"b".as_slice(), rest].concat())
+    };
     extract(&dest(tmp.path()), t.as_slice(), &Options::default(), rename).unwrap();
     assert_eq!(fs::read(tmp.path().join("b/h")).unwrap(), b"x");
     assert!(!tmp.path().join("a").exists());
@@ -83,15 +94,27 @@ fn refuses_names_and_links_leaving_the_destination() {
     let inside = tmp.path().join("in");
     fs::create_dir(&inside).unwrap();
     for (t, why) in [
-        (tar(&[("../f", F, "", b"x", 0o644)]), "leaves the destination"),
-        (tar(&[("/abs", F, "", b"x", 0o644)]), "leaves the destination"),
-        (tar(&[("h", L, "../../etc/passwd", b"", 0o644)]), "leaves the destination"),
+        (
+            tar(&[("../f", F, "", b"x", 0o644)]),
+            "leaves the destination",
+        ),
+        (
+            tar(&[("/abs", F, "", b"x", 0o644)]),
+            "leaves the destination",
+        ),
+        (
+            tar(&[("h", L, "../../etc/passwd", b"", 0o644)]),
+            "leaves the destination",
+        ),
     ] {
         let e = run(&inside, &t, &Options::default()).unwrap_err();
         assert!(e.to_string().contains(why), "{e}");
     }
     // A symlink out is stored as a link by the daemon (never followed)...
-    let up = tar(&[("d/", D, "", b"", 0o755), ("d/up", S, "../../..", b"", 0o777)]);
+    let up = tar(&[
+        ("d/", D, "", b"", 0o755),
+        ("d/up", S, "../../..", b"", 0o777),
+    ]);
     run(&inside, &up, &Options::default()).unwrap();
     // ...and refused where links get followed later (the CLI's copy out).
     let confined = Options {
@@ -102,9 +125,16 @@ fn refuses_names_and_links_leaving_the_destination() {
     let e = run(&inside, &up, &confined).unwrap_err();
     assert!(e.to_string().contains("invalid symlink"), "{e}");
     // A link climbing back down stays inside: allowed.
-    let ok = tar(&[("d/", D, "", b"", 0o755), ("d/ok", S, "../d/./x", b"", 0o777), ("d/abs", S, "/etc/passwd", b"", 0o777)]);
+    let ok = tar(&[
+        ("d/", D, "", b"", 0o755),
+        ("d/ok", S, "../d/./x", b"", 0o777),
+        ("d/abs", S, "/etc/passwd", b"", 0o777),
+    ]);
     run(&inside, &ok, &confined).unwrap();
-    assert!(fs::read_dir(tmp.path()).unwrap().count() == 1, "nothing outside");
+    assert!(
+        fs::read_dir(tmp.path()).unwrap().count() == 1,
+        "nothing outside"
+    );
 }
 
 #[test]
@@ -122,7 +152,12 @@ fn never_writes_through_a_symlink_at_the_destination() {
         assert!(matches!(e, ExtractError::NotADirectory { .. }), "{e}");
     }
     // A file entry replaces the link itself, not what it points at.
-    run(&inside, &tar(&[("evil", F, "", b"mine", 0o644)]), &Options::default()).unwrap();
+    run(
+        &inside,
+        &tar(&[("evil", F, "", b"mine", 0o644)]),
+        &Options::default(),
+    )
+    .unwrap();
     assert_eq!(fs::read(inside.join("evil")).unwrap(), b"mine");
     assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
 }
@@ -135,7 +170,10 @@ fn bounds_entries_and_bytes_and_kinds() {
         max_entries: 1,
         ..Options::default()
     };
-    assert!(run(tmp.path(), &t, &few).unwrap_err().to_string().contains("more than 1 entries"));
+    assert!(run(tmp.path(), &t, &few)
+        .unwrap_err()
+        .to_string()
+        .contains("more than 1 entries"));
     let small = Options {
         max_bytes: 600,
         ..Options::default()
