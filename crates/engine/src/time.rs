@@ -7,6 +7,11 @@ use jiff::Timestamp;
 /// a zone it is UTC) as a timestamp; `None` when it cannot be read. The text
 /// comes from image configs and is anyone's.
 fn parse(t: &str) -> Option<Timestamp> {
+    // A date and a time at least (`2026-11-22T10:00:00`): a date alone is
+    // no time Docker writes.
+    if t.len() < 19 {
+        return None;
+    }
     t.parse::<Timestamp>().ok().or_else(|| {
         let civil = t.parse::<jiff::civil::DateTime>().ok()?;
         jiff::tz::Offset::UTC.to_timestamp(civil).ok()
@@ -79,6 +84,7 @@ mod tests {
         assert_eq!(super::unix_seconds("1969-12-31T23:59:59.5Z"), -1);
         assert_eq!(super::unix_seconds("bogus"), 0);
         assert_eq!(super::unix_seconds(""), 0);
+        assert_eq!(super::unix_seconds("2026-11-22"), 0);
         // Issue 15: a multibyte character across byte 19 (a hostile image's
         // `created`) once panicked the daemon.
         for t in [
