@@ -4,6 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::Timestamp;
+
 /// Seconds since the epoch, now.
 pub fn now_f64() -> f64 {
     SystemTime::now()
@@ -89,24 +91,8 @@ pub fn human_size(size: f64) -> String {
     human_size_precision(size, 4)
 }
 
-/// `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let (m, h) = (s / 60, s / 3600);
-    match () {
-        _ if s < 1 => "Less than a second".into(),
-        _ if s == 1 => "1 second".into(),
-        _ if s < 60 => format!("{s} seconds"),
-        _ if m == 1 => "About a minute".into(),
-        _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
-        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
-        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
-        _ => format!("{} years", h / 24 / 365),
-    }
-}
+/// `units.HumanDuration`, the one of `build::duration`.
+pub use build::duration::human as human_duration;
 
 /// `HumanDuration(now - t) + " ago"`, as `CREATED` columns print.
 pub fn ago(unix: i64) -> String {
@@ -120,87 +106,50 @@ pub fn go_duration(s: &str) -> Option<f64> {
     build::duration::go_nanos(s).map(|n| n / 1e9)
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Go's `time.Unix(t, 0).UTC().String()`: `2024-05-01 12:34:56 +0000 UTC`.
 pub fn go_time_string(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    timestamp_of(unix, 0)
+        .strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+        .to_string()
 }
 
 /// Go's `Format` with docker's `rfc3339NanoFixed` layout
 /// (`2006-01-02T15:04:05.000000000Z07:00`) of a time in nanoseconds, in
 /// UTC: `2024-05-01T12:34:56.000000123Z`.
 pub fn rfc3339_nano_fixed(nanos: i64) -> String {
-    let (secs, frac) = (
-        nanos.div_euclid(1_000_000_000),
-        nanos.rem_euclid(1_000_000_000),
-    );
-    let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
+        "{:.9}",
+        timestamp_of(
+            nanos.div_euclid(1_000_000_000),
+            nanos.rem_euclid(1_000_000_000)
+        )
     )
+}
+
+/// The timestamp of seconds and nanoseconds since the epoch, held to the
+/// years 1 to 9999 that Go's formats print.
+fn timestamp_of(secs: i64, nanos: i64) -> Timestamp {
+    let ts = if secs < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    };
+    Timestamp::new(secs, nanos as i32).unwrap_or(ts)
 }
 
 /// An RFC 3339 time (`2024-05-01T12:34:56.123Z`, `…+02:00`, a date alone,
 /// or no zone meaning UTC) as seconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<f64> {
-    let num = |a: &str| a.parse::<i64>().ok();
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let mut dp = date.split('-');
-    let (y, mo, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
-    if dp.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&time[..i], &time[i..]),
-        None => (time, "Z"),
-    };
-    let offset_secs = match offset {
-        "Z" | "z" => 0,
-        o => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let (h, m) = o[1..].split_once(':').unwrap_or((&o[1..], "0"));
-            sign * (num(h)? * 3600 + num(m)? * 60)
-        }
-    };
-    let mut cp = clock.split(':');
-    let h = num(cp.next()?)?;
-    let mi = cp.next().map(num).unwrap_or(Some(0))?;
-    let sec: f64 = cp.next().map(|x| x.parse().ok()).unwrap_or(Some(0.0))?;
-    let whole = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 - offset_secs;
-    Some(whole as f64 + sec)
+    let ts = parse_time(s)?;
+    Some(ts.as_second() as f64 + f64::from(ts.subsec_nanosecond()) / 1e9)
+}
+
+/// [`parse_rfc3339`]'s timestamp.
+fn parse_time(s: &str) -> Option<Timestamp> {
+    s.parse::<Timestamp>().ok().or_else(|| {
+        let civil = s.parse::<jiff::civil::DateTime>().ok()?;
+        jiff::tz::Offset::UTC.to_timestamp(civil).ok()
+    })
 }
 
 /// What `--since`/`--until` accept, as `timetypes.GetTimestamp` does: a Go
@@ -208,17 +157,22 @@ pub fn parse_rfc3339(s: &str) -> Option<f64> {
 /// Unix seconds (`0` is the epoch, not a duration); sent to the daemon as
 /// `seconds[.nanoseconds]`.
 pub fn timestamp(value: &str, now: f64) -> Result<String, String> {
-    let secs = if let Some(d) = go_duration(value).filter(|_| value != "0") {
+    if let Some(d) = go_duration(value).filter(|_| value != "0") {
         // Whole seconds, as docker's `reference.Add(-d).Unix()`: `--until 0s`
         // leaves out what happened earlier in the current second.
         return Ok(format!("{}", (now - d).floor()));
-    } else if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    }
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Ok(value.to_string());
-    } else {
-        parse_rfc3339(value)
-            .ok_or_else(|| format!("failed to parse value as time or duration: \"{value}\""))?
-    };
-    Ok(format!("{secs:.9}"))
+    }
+    let t = parse_time(value)
+        .ok_or_else(|| format!("failed to parse value as time or duration: \"{value}\""))?;
+    // `%d.%09d` of `t.Unix()` and `t.Nanosecond()`, as docker sends it.
+    let secs = t.as_second() - i64::from(t.subsec_nanosecond() < 0);
+    Ok(format!(
+        "{secs}.{:09}",
+        t.subsec_nanosecond().rem_euclid(1_000_000_000)
+    ))
 }
 
 #[cfg(test)]
@@ -280,6 +234,14 @@ mod tests {
         assert_eq!(timestamp("10s", 100.7).unwrap(), "90");
         assert_eq!(timestamp("0", 100.0).unwrap(), "0");
         assert_eq!(
+            timestamp("2024-05-01T12:34:56.123456789Z", 0.0).unwrap(),
+            "1714566896.123456789"
+        );
+        assert_eq!(
+            timestamp("2024-05-01", 0.0).unwrap(),
+            "1714521600.000000000"
+        );
+        assert_eq!(
             timestamp("yesterday", 0.0).unwrap_err(),
             "failed to parse value as time or duration: \"yesterday\""
         );
@@ -288,5 +250,18 @@ mod tests {
             "2024-05-01T12:34:56.000000123Z"
         );
         assert_eq!(rfc3339_nano_fixed(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339_nano_fixed(-1), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            parse_rfc3339("2024-05-01T12:34:56.5Z"),
+            Some(1_714_566_896.5)
+        );
+        assert_eq!(parse_rfc3339("2024-05-01T12:34:56"), Some(1_714_566_896.0));
+        assert_eq!(parse_rfc3339("2024-05-01T12:34:56z"), Some(1_714_566_896.0));
+        assert_eq!(parse_rfc3339("2024-13-01"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(
+            go_time_string(-62_135_596_800),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
     }
 }

@@ -249,6 +249,7 @@ impl Flags {
             dns_options: pick(&self.dns_opt, &file.dns_opts),
             host_gateway_ip: self.host_gateway_ip.or(file.host_gateway_ip),
         };
+        // Not a Result: the key is accepted and always on (see its field).
         let _ = file.ip6tables;
         let mut insecure_registries = file.insecure_registries.unwrap_or_default();
         insecure_registries.extend(self.insecure_registry.iter().cloned());

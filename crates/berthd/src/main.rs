@@ -72,6 +72,7 @@ fn main() -> std::process::ExitCode {
     rootless::holder::run_if_holder();
     let flags = flags::Flags::parse();
     let fail = |e: anyhow::Error| {
+        // Stderr is where this goes; if it cannot be written, there is nowhere else.
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
             format!("berthd: {e:#}\n").as_bytes(),
@@ -206,7 +207,9 @@ fn claim_socket(settings: &flags::Settings) -> Result<UnixListener> {
             settings.socket.display()
         );
     }
-    let _ = std::fs::remove_file(&settings.socket);
+    if let Err(e) = std::fs::remove_file(&settings.socket) {
+        tracing::debug!(path = ?&settings.socket, "remove a stale API socket: {e}");
+    }
     let listener = bind_socket(&settings.socket)
         .with_context(|| format!("listen on {}", settings.socket.display()))?;
     std::fs::write(&settings.pidfile, std::process::id().to_string())
@@ -306,12 +309,14 @@ async fn serve(listener: UnixListener, daemon: &Arc<Daemon>) -> Result<()> {
                             )
                         }
                     });
-                    let _ = http1::Builder::new()
+                    if let Err(e) = http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())
                         .header_read_timeout(header_read_timeout())
                         .serve_connection(TokioIo::new(stream), svc)
                         .with_upgrades()
-                        .await;
+                        .await {
+                        tracing::debug!("serve a connection: {e}");
+                    }
                 });
             }
             _ = term.recv() => break,
@@ -325,19 +330,27 @@ async fn serve(listener: UnixListener, daemon: &Arc<Daemon>) -> Result<()> {
 /// shims (rootless: the namespaces' holder goes once nothing runs in them).
 fn shut_down(daemon: &Daemon, rootless: Option<&rootless::Rootless>) {
     tracing::info!("stopping: containers run on with their shims");
-    let _ = std::fs::remove_file(&daemon.settings.socket);
-    if let Some(c) = &daemon.settings.cri {
-        let _ = std::fs::remove_file(&c.socket);
+    if let Err(e) = std::fs::remove_file(&daemon.settings.socket) {
+        tracing::debug!(path = ?&daemon.settings.socket, "remove the API socket: {e}");
     }
-    let _ = std::fs::remove_file(&daemon.settings.pidfile);
+    if let Some(c) = &daemon.settings.cri {
+        if let Err(e) = std::fs::remove_file(&c.socket) {
+            tracing::debug!(path = ?&c.socket, "remove the CRI socket: {e}");
+        }
+    }
+    if let Err(e) = std::fs::remove_file(&daemon.settings.pidfile) {
+        tracing::debug!(path = ?&daemon.settings.pidfile, "remove the pid file: {e}");
+    }
     if let Some(r) = rootless {
         // The namespaces go with the holder once nothing runs in them;
         // running containers keep them (and it) for the next daemon.
         if !rootless::holder::others_inside(r.holder.pid) {
-            let _ = nix::sys::signal::kill(
+            if let Err(e) = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(r.holder.pid),
                 nix::sys::signal::Signal::SIGTERM,
-            );
+            ) {
+                tracing::debug!("stop the rootless holder: {e}");
+            }
         }
     }
 }

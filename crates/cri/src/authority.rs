@@ -128,6 +128,7 @@ async fn upstream(
     let mut head = [0u8; 9];
     loop {
         if client.read_exact(&mut head).await.is_err() {
+            // The peer may be gone: nothing is owed to it.
             let _ = server.shutdown().await;
             return Ok(());
         }
@@ -159,10 +160,13 @@ pub fn relay(client: tokio::net::UnixStream) -> tokio::io::DuplexStream {
     let (cr, mut cw) = client.into_split();
     let (sr, sw) = tokio::io::split(ours);
     tokio::spawn(async move {
-        let _ = upstream(cr, sw).await;
+        if let Err(e) = upstream(cr, sw).await {
+            tracing::debug!("proxy to the upstream: {e}");
+        }
     });
     tokio::spawn(async move {
         let mut sr = sr;
+        // The peer may be gone: the proxy ends with it.
         let _ = tokio::io::copy(&mut sr, &mut cw).await;
         let _ = cw.shutdown().await;
     });

@@ -162,9 +162,13 @@ impl Cni {
         }
         let result = prev.unwrap_or_else(|| json!({}));
         if let Some(parent) = self.cache(id).parent() {
-            let _ = std::fs::create_dir_all(parent);
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                tracing::debug!(path = ?parent, "make the CNI cache directory: {e}");
+            }
         }
-        let _ = std::fs::write(self.cache(id), result.to_string());
+        if let Err(e) = std::fs::write(self.cache(id), result.to_string()) {
+            tracing::debug!(path = ?self.cache(id), "write the CNI result cache: {e}");
+        }
         let ip = result["ips"]
             .as_array()
             .into_iter()
@@ -185,7 +189,9 @@ impl Cni {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         self.del_with(id, netns, &net, prev.as_ref(), config);
-        let _ = std::fs::remove_file(self.cache(id));
+        if let Err(e) = std::fs::remove_file(self.cache(id)) {
+            tracing::debug!(path = ?self.cache(id), "remove the CNI result cache: {e}");
+        }
     }
 
     fn del_with(
@@ -199,7 +205,9 @@ impl Cni {
         let args = pod_args(config);
         for p in net["plugins"].as_array().into_iter().flatten().rev() {
             let conf = plugin_conf(net, p, prev, config);
-            let _ = self.exec("DEL", id, netns, &conf, &args);
+            if let Err(e) = self.exec("DEL", id, netns, &conf, &args) {
+                tracing::debug!("CNI DEL of {id}: {e}");
+            }
         }
     }
 
@@ -231,6 +239,7 @@ impl Cni {
             .spawn()
             .map_err(|e| CriError::internal(format!("run cni plugin {}: {e}", bin.display())))?;
         if let Some(mut stdin) = child.stdin.take() {
+            // A plugin that exits without reading its config fails, and says why, below.
             let _ = stdin.write_all(conf.to_string().as_bytes());
         }
         let out = child

@@ -118,7 +118,9 @@ impl Cri {
             target_pid,
         );
         if let Err(e) = made {
-            let _ = self.remove_container(&id);
+            if let Err(e) = self.remove_container(&id) {
+                tracing::debug!("remove the container whose creation failed: {e}");
+            }
             return Err(e);
         }
         self.events
@@ -194,7 +196,9 @@ impl Cri {
             }
         } else {
             if let Some(parent) = Path::new(&rec.log_path).parent() {
-                let _ = std::fs::create_dir_all(parent);
+                if let Err(e) = std::fs::create_dir_all(parent) {
+                    tracing::debug!(path = ?parent, "make the log directory: {e}");
+                }
             }
             models::log::LogOptions {
                 driver: "cri".into(),
@@ -243,7 +247,9 @@ impl Cri {
             // Recorded as exited with the reason, as containerd reports a
             // failed start.
             let body = json!({"ExitCode": 128, "FinishedAt": runtime::now_rfc3339(), "OOMKilled": false, "Error": e.message});
-            let _ = std::fs::write(dir.join(shim_proto::files::EXIT), body.to_string());
+            if let Err(e) = std::fs::write(dir.join(shim_proto::files::EXIT), body.to_string()) {
+                tracing::debug!(path = ?dir.join(shim_proto::files::EXIT), "record the failed start's exit: {e}");
+            }
             return Err(e);
         }
         self.events
@@ -306,7 +312,9 @@ impl Cri {
             crate::shim::wait_exit(&dir, std::time::Duration::from_secs(30));
         }
         crate::shim::delete(&self.cfg, &c.id);
-        let _ = store::mount::unmount(&dir.join("rootfs"));
+        if let Err(e) = store::mount::unmount(&dir.join("rootfs")) {
+            tracing::debug!("unmount the container's rootfs: {e}");
+        }
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

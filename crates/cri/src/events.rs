@@ -26,6 +26,7 @@ impl Default for Events {
 impl Events {
     /// A container changed.
     pub fn container(&self, id: &str, what: api::ContainerEventType) {
+        // No one follows the events now: they are state, read again on demand.
         let _ = self.tx.send((id.to_string(), what));
     }
 

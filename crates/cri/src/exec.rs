@@ -34,7 +34,9 @@ impl Files {
     /// Removes them.
     pub fn remove(&self) {
         for p in [&self.process, &self.pid, &self.console] {
-            let _ = std::fs::remove_file(p);
+            if let Err(e) = std::fs::remove_file(p) {
+                tracing::debug!(path = ?p, "remove exec file: {e}");
+            }
         }
     }
 
@@ -126,6 +128,7 @@ impl Cri {
             let (mut o, mut e) = (Vec::new(), Vec::new());
             let read_out = async {
                 if let Some(r) = out.as_mut() {
+                    // What was read is the output: a read error ends it, as the process's end does.
                     let _ = r.read_to_end(&mut o).await;
                 }
             };
@@ -163,10 +166,12 @@ impl Cri {
             Err(_) => {
                 // The process and whatever it started in the container go.
                 if let Some(pid) = files.pid() {
-                    let _ = nix::sys::signal::kill(
+                    if let Err(e) = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(pid),
                         nix::sys::signal::Signal::SIGKILL,
-                    );
+                    ) {
+                        tracing::debug!("kill the timed-out exec: {e}");
+                    }
                 }
                 Err(CriError::new(
                     Kind::Timeout,

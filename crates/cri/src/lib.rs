@@ -171,7 +171,9 @@ pub async fn serve(
             socket.display()
         )));
     }
-    let _ = std::fs::remove_file(&socket);
+    if let Err(e) = std::fs::remove_file(&socket) {
+        tracing::debug!(path = ?&socket, "remove a stale CRI socket: {e}");
+    }
     let listener = tokio::net::UnixListener::bind(&socket)?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
     if let Some(l) = cri
@@ -195,6 +197,8 @@ pub async fn serve(
         .add_service(api::image_service_server::ImageServiceServer::new(services))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    let _ = std::fs::remove_file(&socket);
+    if let Err(e) = std::fs::remove_file(&socket) {
+        tracing::debug!(path = ?&socket, "remove the CRI socket: {e}");
+    }
     served.map_err(std::io::Error::other)
 }

@@ -148,7 +148,7 @@ pub fn live(dir: &Path, runtime_root: &Path, id: &str) -> Live {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         return Live::Exited(Exit {
             code: v["ExitCode"].as_i64().unwrap_or(-1) as i32,
-            finished_at: crate::time::parse_rfc3339(v["FinishedAt"].as_str().unwrap_or(""))
+            finished_at: engine::time::unix_nanos(v["FinishedAt"].as_str().unwrap_or(""))
                 .unwrap_or(0),
             oom: v["OOMKilled"].as_bool().unwrap_or(false),
         });

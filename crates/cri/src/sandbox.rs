@@ -120,12 +120,17 @@ impl Cri {
                 Ok(id)
             }
             Err(e) => {
-                let _ = self.remove_sandbox_files(&rec);
-                let _ = self
+                if let Err(e) = self.remove_sandbox_files(&rec) {
+                    tracing::debug!("remove the files of a sandbox whose creation failed: {e}");
+                }
+                if let Err(e) = self
                     .engine
                     .store()
                     .meta()
-                    .write(|w| w.delete(Table::CriSandboxes, &id));
+                    .write(|w| w.delete(Table::CriSandboxes, &id))
+                {
+                    tracing::debug!("release a sandbox whose creation failed: {e}");
+                }
                 Err(e)
             }
         }
@@ -261,9 +266,13 @@ impl Cri {
                 self.cni
                     .del(&s.id, Path::new(&s.netns), &s.config(), &s.cni_network);
             }
-            let _ = engine::net::netns::remove(Path::new(&s.netns));
+            if let Err(e) = engine::net::netns::remove(Path::new(&s.netns)) {
+                tracing::debug!("remove the sandbox's network namespace: {e}");
+            }
         }
-        let _ = nix::mount::umount2(&dir.join("shm"), nix::mount::MntFlags::MNT_DETACH);
+        if let Err(e) = nix::mount::umount2(&dir.join("shm"), nix::mount::MntFlags::MNT_DETACH) {
+            tracing::debug!("unmount the sandbox's shm: {e}");
+        }
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

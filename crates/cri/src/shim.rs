@@ -64,7 +64,9 @@ pub fn connect(
         CriError::internal(format!("connect to the shim of {}: {e}", dir.display()))
     })?;
     drop(d);
-    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    if let Err(e) = conn.set_read_timeout(Some(std::time::Duration::from_secs(10))) {
+        tracing::debug!("set the shim socket's read timeout: {e}");
+    }
     conn.write_all(command.line().as_bytes())
         .map_err(|e| CriError::internal(format!("shim: {e}")))?;
     // Byte by byte: what follows the line belongs to the caller.
@@ -91,12 +93,16 @@ pub fn control(dir: &Path, command: ShimCommand) -> Result<Reply> {
 
 /// Sends `sig` to container `id`'s init (all its processes with `all`).
 pub fn kill(cfg: &Config, id: &str, sig: nix::sys::signal::Signal, all: bool) {
-    let _ = runtime::Runtime::new(&cfg.runtime_root).kill(id, sig, all);
+    if let Err(e) = runtime::Runtime::new(&cfg.runtime_root).kill(id, sig, all) {
+        tracing::debug!("kill the container {id}: {e}");
+    }
 }
 
 /// Removes what the runtime keeps of container `id`.
 pub fn delete(cfg: &Config, id: &str) {
-    let _ = runtime::Runtime::new(&cfg.runtime_root).delete(id, true);
+    if let Err(e) = runtime::Runtime::new(&cfg.runtime_root).delete(id, true) {
+        tracing::debug!("delete the container {id} from the runtime: {e}");
+    }
 }
 
 /// Waits until `dir`'s shim is gone, at most `limit`; true when it is.

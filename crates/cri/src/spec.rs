@@ -333,141 +333,17 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Spec> {
     let ns = sc.namespace_options.clone().unwrap_or_default();
     let (uid, gid, extra) = user(i.rootfs, i.image, &sc)?;
     let caps = capabilities(&sc);
-    let ic = &i.image.config;
-    let cwd = [c.working_dir.as_str(), ic.working_dir.as_str()]
-        .into_iter()
-        .find(|w| !w.is_empty())
-        .unwrap_or("/")
-        .to_string();
-    if !cwd.starts_with('/') {
-        return Err(invalid(format!(
-            "working directory {cwd:?} must be absolute"
-        )));
-    }
-    // The image's environment, then the config's.
-    let mut env: Vec<String> = Vec::new();
-    let mut set = |kv: String| {
-        let key = kv.split('=').next().unwrap_or("").to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(kv);
-    };
-    for kv in &ic.env {
-        set(kv.clone());
-    }
-    for kv in &c.envs {
-        set(format!("{}={}", kv.key, kv.value));
-    }
-    if c.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into());
-    }
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, engine::spec::DEFAULT_PATH.into());
-    }
-    let host_net = i.netns.is_empty();
+    let cwd = working_dir(c, &i.image.config)?;
+    let env = environment(c, &i.image.config);
     let host_ipc = ns.ipc == NamespaceMode::Node as i32;
     let privileged = sc.privileged;
-    let sys_opts = if privileged {
-        json!(["nosuid", "noexec", "nodev", "rw"])
-    } else {
-        json!(["nosuid", "noexec", "nodev", "ro"])
-    };
-    let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
-    ];
-    let shm = if host_ipc {
-        Path::new("/dev/shm").to_path_buf()
-    } else {
-        i.sandbox_dir.join("shm")
-    };
-    let user_has = |dest: &str| c.mounts.iter().any(|m| m.container_path == dest);
-    for (dest, src) in [
-        ("/etc/hostname", i.sandbox_dir.join("hostname")),
-        ("/etc/hosts", i.sandbox_dir.join("hosts")),
-        ("/etc/resolv.conf", i.sandbox_dir.join("resolv.conf")),
-        ("/dev/shm", shm),
-    ] {
-        if !user_has(dest) {
-            mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"]}));
-        }
-    }
-    let mut root_propagation: Option<&str> = None;
-    let mut sorted = c.mounts.clone();
-    // Parents before children.
-    sorted.sort_by_key(|m| Path::new(&m.container_path).components().count());
-    for m in &sorted {
-        if m.container_path.is_empty() || m.host_path.is_empty() {
-            return Err(invalid("a mount needs a container path and a host path"));
-        }
-        // A symlinked host path binds its target.
-        let source = std::fs::canonicalize(&m.host_path)
-            .map_err(|e| invalid(format!("mount source {}: {e}", m.host_path)))?;
-        let (prop, root) = propagation(m);
-        match (root, root_propagation) {
-            (Some("rshared"), _) => root_propagation = Some("rshared"),
-            (Some(r), None) => root_propagation = Some(r),
-            _ => {}
-        }
-        let mut options = vec!["rbind".to_string(), prop.to_string()];
-        options.push(if m.readonly { "ro" } else { "rw" }.into());
-        mounts.retain(|x| x["destination"] != m.container_path.as_str());
-        mounts.push(json!({"destination": m.container_path, "type": "bind", "source": source, "options": options}));
-    }
-    let mut devices = Vec::new();
-    let mut device_rules = vec![json!({"allow": false, "access": "rwm"})];
-    if privileged {
-        device_rules = vec![json!({"allow": true, "access": "rwm"})];
-    }
-    for d in &c.devices {
-        let (dev, rule) = device(d)?;
-        devices.push(dev);
-        device_rules.push(rule);
-    }
+    let (mounts, root_propagation) = mounts(c, i, privileged, host_ipc)?;
+    let (devices, device_rules) = devices(c, privileged)?;
     let mut res = serde_json::to_value(resources(&linux.resources.clone().unwrap_or_default()))
         .map_err(|e| CriError::internal(format!("resources: {e}")))?;
     res["devices"] = json!(device_rules);
-    // Namespaces: the pod's, joined through its infra process; the network
-    // through its file.
-    let pause = |t: &str| format!("/proc/{}/ns/{t}", i.pause_pid);
-    let mut namespaces = vec![json!({"type": "mount"})];
-    match NamespaceMode::try_from(ns.pid) {
-        Ok(NamespaceMode::Node) => {}
-        Ok(NamespaceMode::Pod) => namespaces.push(json!({"type": "pid", "path": pause("pid")})),
-        Ok(NamespaceMode::Target) => match i.target_pid {
-            Some(p) => namespaces.push(json!({"type": "pid", "path": format!("/proc/{p}/ns/pid")})),
-            None => {
-                return Err(invalid(
-                    "target container of the pid namespace is not running",
-                ))
-            }
-        },
-        _ => namespaces.push(json!({"type": "pid"})),
-    }
-    if !host_ipc {
-        namespaces.push(json!({"type": "ipc", "path": pause("ipc")}));
-    }
-    if !host_net {
-        namespaces.push(json!({"type": "uts", "path": pause("uts")}));
-        namespaces.push(json!({"type": "network", "path": i.netns}));
-    }
-    let masked = if privileged {
-        Vec::new()
-    } else if sc.masked_paths.is_empty() {
-        MASKED_PATHS.iter().map(|s| s.to_string()).collect()
-    } else {
-        sc.masked_paths.clone()
-    };
-    let readonly = if privileged {
-        Vec::new()
-    } else if sc.readonly_paths.is_empty() {
-        READONLY_PATHS.iter().map(|s| s.to_string()).collect()
-    } else {
-        sc.readonly_paths.clone()
-    };
+    let namespaces = namespaces(&ns, i, host_ipc)?;
+    let (masked, readonly) = masked_and_readonly(&sc);
     let oom = oom_score_adj(
         linux
             .resources
@@ -516,6 +392,171 @@ pub fn build(c: &api::ContainerConfig, i: &Inputs<'_>) -> Result<Spec> {
         "annotations": annotations,
     }))
     .map_err(|e| CriError::internal(format!("the spec: {e}")))
+}
+
+/// The config's working directory, else the image's, else `/`; absolute.
+fn working_dir(c: &api::ContainerConfig, ic: &models::oci::RunConfig) -> Result<String> {
+    let cwd = [c.working_dir.as_str(), ic.working_dir.as_str()]
+        .into_iter()
+        .find(|w| !w.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    if !cwd.starts_with('/') {
+        return Err(invalid(format!(
+            "working directory {cwd:?} must be absolute"
+        )));
+    }
+    Ok(cwd)
+}
+
+/// The image's environment, then the config's (a later key replaces an
+/// earlier one); `TERM` for a terminal and a default `PATH` when missing.
+fn environment(c: &api::ContainerConfig, ic: &models::oci::RunConfig) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let mut set = |kv: String| {
+        let key = kv.split('=').next().unwrap_or("").to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(kv);
+    };
+    for kv in &ic.env {
+        set(kv.clone());
+    }
+    for kv in &c.envs {
+        set(format!("{}={}", kv.key, kv.value));
+    }
+    if c.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, engine::spec::DEFAULT_PATH.into());
+    }
+    env
+}
+
+/// The mounts: the kernel filesystems, the pod's files (hostname, hosts,
+/// resolv.conf, shm) unless the config mounts its own there, then the
+/// config's binds, parents first; with the root propagation they ask for.
+fn mounts(
+    c: &api::ContainerConfig,
+    i: &Inputs<'_>,
+    privileged: bool,
+    host_ipc: bool,
+) -> Result<(Vec<Value>, Option<&'static str>)> {
+    let sys_opts = if privileged {
+        json!(["nosuid", "noexec", "nodev", "rw"])
+    } else {
+        json!(["nosuid", "noexec", "nodev", "ro"])
+    };
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_opts}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+    ];
+    let shm = if host_ipc {
+        Path::new("/dev/shm").to_path_buf()
+    } else {
+        i.sandbox_dir.join("shm")
+    };
+    let user_has = |dest: &str| c.mounts.iter().any(|m| m.container_path == dest);
+    for (dest, src) in [
+        ("/etc/hostname", i.sandbox_dir.join("hostname")),
+        ("/etc/hosts", i.sandbox_dir.join("hosts")),
+        ("/etc/resolv.conf", i.sandbox_dir.join("resolv.conf")),
+        ("/dev/shm", shm),
+    ] {
+        if !user_has(dest) {
+            mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate", "rw"]}));
+        }
+    }
+    let mut root_propagation: Option<&'static str> = None;
+    let mut sorted = c.mounts.clone();
+    // Parents before children.
+    sorted.sort_by_key(|m| Path::new(&m.container_path).components().count());
+    for m in &sorted {
+        if m.container_path.is_empty() || m.host_path.is_empty() {
+            return Err(invalid("a mount needs a container path and a host path"));
+        }
+        // A symlinked host path binds its target.
+        let source = std::fs::canonicalize(&m.host_path)
+            .map_err(|e| invalid(format!("mount source {}: {e}", m.host_path)))?;
+        let (prop, root) = propagation(m);
+        match (root, root_propagation) {
+            (Some("rshared"), _) => root_propagation = Some("rshared"),
+            (Some(r), None) => root_propagation = Some(r),
+            _ => {}
+        }
+        let mut options = vec!["rbind".to_string(), prop.to_string()];
+        options.push(if m.readonly { "ro" } else { "rw" }.into());
+        mounts.retain(|x| x["destination"] != m.container_path.as_str());
+        mounts.push(json!({"destination": m.container_path, "type": "bind", "source": source, "options": options}));
+    }
+    Ok((mounts, root_propagation))
+}
+
+/// The config's devices and the device cgroup rules: all denied but those
+/// (all allowed when privileged).
+fn devices(c: &api::ContainerConfig, privileged: bool) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut devices = Vec::new();
+    let mut device_rules = vec![json!({"allow": false, "access": "rwm"})];
+    if privileged {
+        device_rules = vec![json!({"allow": true, "access": "rwm"})];
+    }
+    for d in &c.devices {
+        let (dev, rule) = device(d)?;
+        devices.push(dev);
+        device_rules.push(rule);
+    }
+    Ok((devices, device_rules))
+}
+
+/// Namespaces: the pod's, joined through its infra process; the network
+/// through its file; the target container's pid namespace when asked.
+fn namespaces(ns: &api::NamespaceOption, i: &Inputs<'_>, host_ipc: bool) -> Result<Vec<Value>> {
+    let pause = |t: &str| format!("/proc/{}/ns/{t}", i.pause_pid);
+    let mut namespaces = vec![json!({"type": "mount"})];
+    match NamespaceMode::try_from(ns.pid) {
+        Ok(NamespaceMode::Node) => {}
+        Ok(NamespaceMode::Pod) => namespaces.push(json!({"type": "pid", "path": pause("pid")})),
+        Ok(NamespaceMode::Target) => match i.target_pid {
+            Some(p) => namespaces.push(json!({"type": "pid", "path": format!("/proc/{p}/ns/pid")})),
+            None => {
+                return Err(invalid(
+                    "target container of the pid namespace is not running",
+                ))
+            }
+        },
+        _ => namespaces.push(json!({"type": "pid"})),
+    }
+    if !host_ipc {
+        namespaces.push(json!({"type": "ipc", "path": pause("ipc")}));
+    }
+    if !i.netns.is_empty() {
+        namespaces.push(json!({"type": "uts", "path": pause("uts")}));
+        namespaces.push(json!({"type": "network", "path": i.netns}));
+    }
+    Ok(namespaces)
+}
+
+/// The masked and read-only paths: the config's, else the defaults; none
+/// when privileged.
+fn masked_and_readonly(sc: &api::LinuxContainerSecurityContext) -> (Vec<String>, Vec<String>) {
+    if sc.privileged {
+        return (Vec::new(), Vec::new());
+    }
+    let or_default = |given: &[String], default: &[&str]| {
+        if given.is_empty() {
+            default.iter().map(|s| s.to_string()).collect()
+        } else {
+            given.to_vec()
+        }
+    };
+    (
+        or_default(&sc.masked_paths, MASKED_PATHS),
+        or_default(&sc.readonly_paths, READONLY_PATHS),
+    )
 }
 
 /// Every device node of the host's `/dev` (what a privileged container

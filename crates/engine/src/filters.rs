@@ -107,7 +107,7 @@ impl Filters {
             || v.iter().any(|p| {
                 p == source
                     || (p.len() <= MAX_PATTERN
-                        && regex_lite::Regex::new(p).is_ok_and(|r| r.is_match(source)))
+                        && regex::Regex::new(p).is_ok_and(|r| r.is_match(source)))
             })
     }
 

@@ -1,4 +1,7 @@
-//! Times as RFC 3339 strings, without a date crate.
+//! Times as RFC 3339 strings, without a date crate: this crate is linked
+//! into `berth-shim` and `berth-runtime`, on every container's start path,
+//! and only ever formats a clock reading; the engine, the CRI and the CLI,
+//! which also parse times, use `jiff`.
 
 /// `secs` after the epoch as RFC 3339 in UTC, with nanoseconds when given.
 pub fn rfc3339(secs: i64, nanos: Option<u32>) -> String {

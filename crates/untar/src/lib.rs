@@ -20,11 +20,16 @@
 //! caller to refuse or skip). The stream ends at the first zero block or at
 //! the end of the input on a block boundary.
 //!
-//! Writing tars is left to the `tar` crate.
+//! [`extract`] writes an archive below a directory descriptor, never
+//! through a symlink ([`dirs`]): the one extractor of copies. Writing tars
+//! is left to the `tar` crate.
 
 use std::io::{self, Read};
 
 pub use tar::EntryType;
+
+pub mod dirs;
+pub mod extract;
 
 /// Largest GNU long name, long link, PAX header or GNU sparse extension
 /// run accepted (1 MiB): Go's `archive/tar` (`maxSpecialFileSize`) bounds

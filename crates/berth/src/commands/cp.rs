@@ -13,8 +13,7 @@
 
 use std::fs;
 use std::io::{IsTerminal, Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
@@ -416,151 +415,26 @@ impl Read for ChannelReader {
     }
 }
 
-/// The relative path an entry name stands for: only normal components;
-/// `..` or an absolute name is an error naming the entry.
-fn safe_relative(name: &str) -> Result<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in Path::new(name).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::CurDir => {}
-            _ => {
-                return Err(anyhow!(
-                    "invalid tar entry {name:?}: it leaves the destination"
-                ))
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Extracts a tar from a container into `dir`, each top entry renamed as
-/// `rename` says. Every entry's parent is checked to lie inside `dir` after
-/// symlinks (those already there and those the archive made), and a
-/// symlink or hardlink whose target leaves `dir` is refused, as moby's
-/// `Untar` refuses a breakout. Ownership is not kept (`NoLchown`);
-/// modes and mtimes are.
+/// `rename` says, with the one extractor ([`untar::extract`]): every entry
+/// made relative to a descriptor of its directory, never through a
+/// symlink, and a symlink whose target leaves `dir` refused, as moby's
+/// `Untar` refuses a breakout. Ownership is not kept (`NoLchown`); modes
+/// and files' mtimes are.
 fn extract(r: impl Read, dir: &Path, rename: &Option<(String, String)>) -> Result<()> {
-    let root = fs::canonicalize(dir).with_context(|| format!("open {}", dir.display()))?;
-    // The container's tar is hostile: untar bounds its headers (a huge GNU
-    // long name is refused, not read into memory).
-    let mut archive = untar::Archive::new(r);
-    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
-    while let Some(mut entry) = archive.next_entry().context("read the archive")? {
-        let name = String::from_utf8_lossy(entry.path_bytes()).into_owned();
-        let rel = safe_relative(&rebase(&name, rename))?;
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let target = root.join(&rel);
-        let parent = target.parent().expect("joined onto the root");
-        fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
-        let real_parent = fs::canonicalize(parent)?;
-        if !real_parent.starts_with(&root) {
-            return Err(anyhow!(
-                "invalid tar entry {name:?}: its directory leads outside {}",
-                root.display()
-            ));
-        }
-        let target = real_parent.join(rel.file_name().expect("a normal last component"));
-        let kind = entry.kind();
-        let link = entry.link_bytes().map(|l| {
-            PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(l))
-        });
-        match kind {
-            tar::EntryType::Symlink => {
-                let link = link
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("symlink {name:?} without a target"))?;
-                // As moby's `Untar`: the target joined to the link's
-                // directory (an absolute one too, as Go's `Join` does) must
-                // stay inside. Later entries never go through a link out:
-                // every parent is checked after symlinks above.
-                let resolved = join_clean(
-                    &real_parent.to_string_lossy(),
-                    link.to_string_lossy().trim_start_matches('/'),
-                );
-                if !Path::new(&resolved).starts_with(&root) {
-                    return Err(anyhow!(
-                        "invalid symlink {name:?} -> {:?}: it leads outside the destination",
-                        link
-                    ));
-                }
-            }
-            tar::EntryType::Link => {
-                let link = link
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("hardlink {name:?} without a target"))?;
-                let src = root.join(safe_relative(&rebase(&link.to_string_lossy(), rename))?);
-                let real = fs::canonicalize(&src)
-                    .with_context(|| format!("hardlink {name:?} to {}", link.display()))?;
-                if !real.starts_with(&root) {
-                    return Err(anyhow!(
-                        "invalid hardlink {name:?}: it leads outside the destination"
-                    ));
-                }
-                remove_non_dir(&target, &name)?;
-                fs::hard_link(&real, &target)
-                    .with_context(|| format!("hardlink {}", target.display()))?;
-                continue;
-            }
-            // Anything else is written as a file, as the tar crate (and
-            // POSIX, for types it does not know) does.
-            _ => {}
-        }
-        if kind == tar::EntryType::Directory {
-            match fs::symlink_metadata(&target) {
-                Ok(m) if !m.is_dir() => {
-                    return Err(anyhow!(
-                        "cannot overwrite non-directory {} with directory {name:?}",
-                        target.display()
-                    ))
-                }
-                Ok(_) => {}
-                Err(_) => fs::create_dir(&target)
-                    .with_context(|| format!("mkdir {}", target.display()))?,
-            }
-            // Modes last: a read-only directory must take its files first.
-            // The list is bounded by the entries, each bounded by untar.
-            dirs.push((target, entry.mode()));
-            continue;
-        }
-        remove_non_dir(&target, &name)?;
-        if kind == tar::EntryType::Symlink {
-            let link = link.expect("checked above");
-            std::os::unix::fs::symlink(&link, &target)
-                .with_context(|| format!("symlink {}", target.display()))?;
-            continue;
-        }
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .with_context(|| format!("extract {}", target.display()))?;
-        std::io::copy(&mut entry, &mut f)
-            .with_context(|| format!("extract {}", target.display()))?;
-        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.mtime());
-        let _ = f.set_modified(mtime);
-        f.set_permissions(fs::Permissions::from_mode(entry.mode()))
-            .with_context(|| format!("chmod {}", target.display()))?;
-    }
-    for (path, mode) in dirs.into_iter().rev() {
-        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
-    }
-    Ok(())
-}
-
-/// Makes room for a non-directory entry: an existing file or link goes,
-/// an existing directory is an error (`NoOverwriteDirNonDir`).
-fn remove_non_dir(target: &Path, name: &str) -> Result<()> {
-    match fs::symlink_metadata(target) {
-        Ok(m) if m.is_dir() => Err(anyhow!(
-            "cannot overwrite directory {} with non-directory {name:?}",
-            target.display()
-        )),
-        Ok(_) => fs::remove_file(target).with_context(|| format!("remove {}", target.display())),
-        Err(_) => Ok(()),
-    }
+    let root = fs::File::open(dir).with_context(|| format!("open {}", dir.display()))?;
+    let opts = untar::extract::Options {
+        mtimes: true,
+        confine_symlinks: true,
+        others_as_files: true,
+        ..Default::default()
+    };
+    let rebased = |name: &[u8]| {
+        rename
+            .as_ref()
+            .map(|_| rebase(&String::from_utf8_lossy(name), rename).into_bytes())
+    };
+    untar::extract::extract(&root.into(), r, &opts, rebased).map_err(|e| anyhow!("{e}"))
 }
 
 /// A writer that counts what goes through it (docker reports the size of

@@ -19,6 +19,7 @@ pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod run;
+pub mod run_body;
 pub mod run_opts;
 pub mod stats;
 pub mod system;

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use models::container::{
-    CreateBody, DeviceMapping, DeviceRequest, HealthConfig, HostConfig, ThrottleDevice, Ulimit,
-    WeightDevice,
+    Config, CreateBody, DeviceMapping, DeviceRequest, HealthConfig, HostConfig, ThrottleDevice,
+    Ulimit, WeightDevice,
 };
 
 use crate::units;
@@ -394,6 +394,28 @@ pub fn label_file_lines(files: &[PathBuf]) -> Result<Vec<String>, String> {
 
 /// Puts the flags' fields into the create body (its `HostConfig` made).
 pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
+    check(h)?;
+    let host = &mut body.host_config;
+    limits(h, host)?;
+    modes(h, host);
+    devices(h, host)?;
+    kernel(h, host)?;
+    if let Some(d) = &h.log_driver {
+        host.log_config.typ = d.clone();
+        host.log_config.config.get_or_insert_with(BTreeMap::new);
+    }
+    let opts = host.security_opt.clone().unwrap_or_default();
+    security_opts(&opts, host)?;
+    // The container's own settings.
+    let config = &mut body.config;
+    if let Some(d) = &h.domainname {
+        config.domainname = d.clone();
+    }
+    healthcheck(h, config)
+}
+
+/// The flags refused before anything is made of them.
+fn check(h: &HostOptions) -> Result<(), String> {
     if h.disable_content_trust == Some(false) {
         return Err("content trust is not supported by berth: images are not verified against signatures (--disable-content-trust=false)".into());
     }
@@ -403,7 +425,11 @@ pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
             h.memory_swappiness
         ));
     }
-    let host = &mut body.host_config;
+    Ok(())
+}
+
+/// The numeric limits: CPU, memory, block IO weights and rates, OOM.
+fn limits(h: &HostOptions, host: &mut HostConfig) -> Result<(), String> {
     for (field, v) in [
         (&mut host.cpu_period, h.cpu_period),
         (&mut host.cpu_quota, h.cpu_quota),
@@ -434,6 +460,12 @@ pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
     if h.oom_kill_disable {
         host.oom_kill_disable = Some(true);
     }
+    Ok(())
+}
+
+/// The modes and names taken as given: cgroup parent, cpusets,
+/// namespaces, isolation, runtime, volume driver.
+fn modes(h: &HostOptions, host: &mut HostConfig) {
     for (field, v) in [
         (&mut host.cgroup_parent, &h.cgroup_parent),
         (&mut host.cgroupns_mode, &h.cgroupns),
@@ -451,6 +483,11 @@ pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
             *field = v.clone();
         }
     }
+}
+
+/// Devices: per-device block IO weights and throttles, `--device`, device
+/// cgroup rules, `--gpus`.
+fn devices(h: &HostOptions, host: &mut HostConfig) -> Result<(), String> {
     if !h.blkio_weight_device.is_empty() {
         let weight = |v: &str| {
             v.parse::<u16>()
@@ -486,6 +523,12 @@ pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
     if let Some(g) = &h.gpus {
         host.device_requests = Some(vec![gpus(g)]);
     }
+    Ok(())
+}
+
+/// What the kernel is told for the process: groups, sysctls, storage
+/// options, annotations, ulimits.
+fn kernel(h: &HostOptions, host: &mut HostConfig) -> Result<(), String> {
     if !h.group_add.is_empty() {
         host.group_add = Some(h.group_add.clone());
     }
@@ -503,17 +546,11 @@ pub fn apply(h: &HostOptions, body: &mut CreateBody) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?,
         );
     }
-    if let Some(d) = &h.log_driver {
-        host.log_config.typ = d.clone();
-        host.log_config.config.get_or_insert_with(BTreeMap::new);
-    }
-    let opts = host.security_opt.clone().unwrap_or_default();
-    security_opts(&opts, host)?;
-    // The container's own settings.
-    let config = &mut body.config;
-    if let Some(d) = &h.domainname {
-        config.domainname = d.clone();
-    }
+    Ok(())
+}
+
+/// `--health-*` and `--no-healthcheck` as the config's healthcheck.
+fn healthcheck(h: &HostOptions, config: &mut Config) -> Result<(), String> {
     let any_health = h.health_cmd.is_some()
         || h.health_retries.is_some()
         || [

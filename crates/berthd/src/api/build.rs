@@ -183,6 +183,7 @@ fn build_end(
                 for l in lines {
                     let mut b = serde_json::to_vec(&l).unwrap_or_default();
                     b.push(b'\n');
+                    // The client hung up: the build's output has no one to go to.
                     let _ = w.write_all(&b);
                 }
             }
@@ -198,6 +199,7 @@ fn build_end(
             }
             let mut b = serde_json::to_vec(&m).unwrap_or_default();
             b.push(b'\n');
+            // The client hung up: the build's output has no one to go to.
             let _ = w.write_all(&b);
             Ok(())
         }

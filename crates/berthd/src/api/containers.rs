@@ -127,6 +127,7 @@ pub async fn wait(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>,
         };
         let line = serde_json::to_string(&v).unwrap_or_default();
         runtime::trace::mark("wait answered");
+        // The client hung up: the rest has no one to go to.
         let _ = tx.send_data(Bytes::from(format!("{line}\n"))).await;
     });
     let mut r = Response::new(body.boxed());
@@ -273,6 +274,7 @@ pub async fn stats(d: &Daemon, name: String, q: &Query) -> Result<Response<Body>
     tokio::spawn(async move {
         let mut prev = first;
         if !stream && one_shot {
+            // The client hung up: the rest has no one to go to.
             let _ = tx.send_data(stats_line(&prev)).await;
             return;
         }
@@ -436,6 +438,7 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut answer = String::new();
+    // The answer is optional: what was read, if anything, is used below.
     let _ = conn.read_to_string(&mut answer).await;
     match shim_proto::Reply::parse(&answer) {
         // Without a TTY there is nothing to resize: dockerd answers 200

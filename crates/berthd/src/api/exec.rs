@@ -88,6 +88,7 @@ pub async fn start(
                 } else {
                     text.into_bytes()
                 };
+                // The stream's peer may be gone (a detach, a hang-up): nothing is owed to it.
                 let _ = wr.write_all(&data).await;
                 exec::finish(&d, &id, &files, 126).await;
                 let _ = wr.shutdown().await;
@@ -110,6 +111,7 @@ pub async fn start(
                 let watch = crate::detach::Watch::new(if tty { keys } else { Vec::new() });
                 tokio::spawn(async move {
                     if forward_input(rd, sink, watch).await {
+                        // The attach may be over already: no one waits for the detach.
                         let _ = detached_tx.send(());
                     }
                 });
@@ -129,6 +131,7 @@ pub async fn start(
         if left {
             // Detached: the exec runs on; its exit is recorded when it comes.
             tokio::spawn(exec::finish_when_done(d.clone(), id, files, child));
+            // The stream's peer may be gone: nothing is owed to it.
             let _ = wr.shutdown().await;
             return;
         }
@@ -136,6 +139,7 @@ pub async fn start(
         let code = exec::exit_code(status, &tail);
         // Recorded before the stream ends: the client asks for it right after.
         exec::finish(&d, &id, &files, code).await;
+        // The stream's peer may be gone: nothing is owed to it.
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
@@ -166,6 +170,7 @@ async fn forward_input(
             return true;
         }
     }
+    // The stream's peer may be gone: nothing is owed to it.
     let _ = sink.shutdown().await;
     false
 }
@@ -193,6 +198,7 @@ async fn relay_output(
                 Ok(n) if n > 0 => {
                     let data = if framed { frame(1, &tb[..n]) } else { tb[..n].to_vec() };
                     if wr.write_all(&data).await.is_err() { return }
+                    // The stream's peer may be gone: nothing is owed to it.
                     let _ = wr.flush().await;
                 }
                 // EIO: the last process holding the pty is gone.

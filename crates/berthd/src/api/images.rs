@@ -85,6 +85,7 @@ impl BodyReader {
                 };
                 let stop = item.is_err();
                 if stop {
+                    // The client hung up: the rest has no one to go to.
                     let _ = tx.send(item).await;
                     return;
                 }
@@ -139,6 +140,7 @@ fn json_lines(messages: &[Message]) -> Response<Body> {
     // body with a length as one JSON document, a chunked one line by line.
     let (mut tx, ch) = http_body_util::channel::Channel::<bytes::Bytes, std::io::Error>::new(1);
     tokio::spawn(async move {
+        // The client hung up: the rest has no one to go to.
         let _ = tx.send_data(bytes::Bytes::from(body)).await;
     });
     let mut r = Response::new(http_body_util::BodyExt::boxed(ch));

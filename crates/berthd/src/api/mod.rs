@@ -142,12 +142,14 @@ pub async fn stream_blocking(
         });
         match w.first.take() {
             Some(first) => {
+                // The request is gone (the client hung up): no one waits for the answer.
                 let _ = first.send(r.map_err(ApiError::from));
             }
             // Failed after the answer began: the body is aborted, so the
             // client sees a broken stream, not a short one that looks whole.
             None => {
                 if let Err(e) = r {
+                    // The request is gone (the client hung up): no one waits for the answer.
                     let _ = w.tx.blocking_send(Err(e.to_string()));
                 }
             }
@@ -201,6 +203,7 @@ impl std::io::Write for ChunkWriter {
             return Ok(());
         }
         if let Some(first) = self.first.take() {
+            // The request is gone (the client hung up): no one waits for the answer.
             let _ = first.send(Ok(()));
         }
         let chunk = Bytes::from(std::mem::replace(

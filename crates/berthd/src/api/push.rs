@@ -61,6 +61,7 @@ pub async fn push(
     };
     let sink_tx = tx.clone();
     let sink: engine::pull::Sink = Arc::new(move |p| {
+        // The progress reader went away (the client hung up): the push goes on.
         let _ = sink_tx.send(line(crate::daemon::images::progress_json(&p)));
     });
     let daemon = d.clone();
@@ -73,6 +74,7 @@ pub async fn push(
                         digest: pushed.digest,
                         size: pushed.size as i64,
                     };
+                    // The client hung up: nobody is left to tell.
                     let _ = tx.send(line(Message {
                         progress_detail: Some(Default::default()),
                         aux: serde_json::to_value(aux).ok(),
@@ -87,6 +89,7 @@ pub async fn push(
                     );
                 }
                 Err(e) => {
+                    // The client hung up: nobody is left to tell.
                     let _ = tx.send(line(Message::error(e.message)));
                     return;
                 }

@@ -162,6 +162,7 @@ async fn pump(
         // The shim writes the last lines before it records the exit.
         if let Ok((lines, ..)) = read(offset).await {
             for l in lines.iter().filter(|l| o.keep(l)) {
+                // The client hung up: the rest has no one to go to.
                 let _ = send(encode(l));
             }
         }
@@ -189,6 +190,7 @@ pub async fn logs(d: &Arc<Daemon>, name: String, q: &Query) -> Result<Response<B
                 break;
             }
         }
+        // The pump's end is the stream's: its own errors were the client's going away.
         let _ = pumping.await;
     });
     let mut r = Response::new(body.boxed());
@@ -330,6 +332,7 @@ impl AttachSession {
                 // A dropped sender (no live stream, or it ended) lets it go.
                 let _ = joined.await;
                 if feed_stdin(d, id, input, watch, close_at_eof).await == Input::Detached {
+                    // The attach may be over already: no one waits for the detach.
                     let _ = detached_tx.send(());
                 }
             });
@@ -443,6 +446,7 @@ async fn relay<W: tokio::io::AsyncWrite + Unpin>(
                 if wr.write_all(&b).await.is_err() {
                     break;
                 }
+                // The stream's peer may be gone: nothing is owed to it.
                 let _ = wr.flush().await;
             }
             m = async { control.as_mut().unwrap().recv().await }, if control.is_some() => match m {
@@ -464,6 +468,7 @@ async fn relay<W: tokio::io::AsyncWrite + Unpin>(
 async fn close(mut wr: impl tokio::io::AsyncWrite + Unpin, wire: Wire) {
     if matches!(wire, Wire::WebSocket { .. }) {
         // Normal closure (1000).
+        // The stream's peer may be gone: the closing frame is a courtesy.
         let _ = wr
             .write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes()))
             .await;
@@ -489,6 +494,7 @@ async fn websocket_input(
                 }
             }
             Ok(ws::Message::Ping(p)) => {
+                // The socket may be gone: the reader below ends with it.
                 let _ = control.send(ws::Message::Ping(p)).await;
             }
             Ok(ws::Message::Close) | Err(_) => {
@@ -547,6 +553,7 @@ async fn follow_shim(
         }
     };
     drop(waiting);
+    // The waiter may be gone: it no longer needs to hear.
     let _ = joined.send(());
     let raw = tty(c);
     let mut head = [0u8; shim_proto::Frame::HEAD];
@@ -645,11 +652,13 @@ async fn feed_stdin(
         }
     };
     // The shim says "done" when all of it is in the pipe.
+    // The shim may be gone already: then its output is all in the pipe.
     let _ = conn.shutdown().await;
     let mut done = Vec::new();
     let _ = conn.read_to_end(&mut done).await;
     if how == Input::Ended && close_at_eof {
         if let Ok(mut c) = crate::ctl::connect(&dir).await {
+            // The shim may be gone already: then its output is all in the pipe.
             let _ = c
                 .write_all(shim_proto::Command::CloseStdin.line().as_bytes())
                 .await;

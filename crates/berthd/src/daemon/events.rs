@@ -59,6 +59,7 @@ impl Events {
         past.push_back(v.clone());
         // Sent under the lock: a subscriber that read the past under it
         // misses nothing and sees nothing twice.
+        // No subscriber is listening: the event is in the log all the same.
         let _ = self.tx.send(v);
     }
 

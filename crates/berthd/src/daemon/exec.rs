@@ -194,7 +194,9 @@ pub async fn spawn(
 ) -> Result<(tokio::process::Child, Option<Arc<std::os::fd::OwnedFd>>), Error> {
     let tty = rec.tty;
     let console = if tty {
-        let _ = std::fs::remove_file(&files.console);
+        if let Err(e) = std::fs::remove_file(&files.console) {
+            tracing::debug!(path = ?&files.console, "remove the exec's console socket: {e}");
+        }
         let l = tokio::net::UnixListener::bind(&files.console)
             .map_err(|e| Error::Internal(format!("console socket: {e}")))?;
         // In a root-only directory already; root's alone as well.
@@ -253,7 +255,9 @@ impl ExecFiles {
     /// Lets them go.
     pub fn remove(&self) {
         for f in [&self.process, &self.pid, &self.console] {
-            let _ = std::fs::remove_file(f);
+            if let Err(e) = std::fs::remove_file(f) {
+                tracing::debug!(path = ?f, "remove exec file: {e}");
+            }
         }
     }
 }
@@ -339,6 +343,7 @@ async fn receive_pty(
             _ = child.wait() => {
                 let mut msg = String::new();
                 if let Some(e) = child.stderr.as_mut() {
+                    // The error is what stderr holds; an unreadable stderr leaves it empty.
                     let _ = e.read_to_string(&mut msg).await;
                 }
                 Err(Error::Invalid(msg.trim().trim_start_matches("berth-runtime: ").to_string()))
@@ -381,6 +386,7 @@ async fn started(
             }
             let mut msg = String::new();
             if let Some(e) = err.as_mut() {
+                // The error is what stderr holds; an unreadable stderr leaves it empty.
                 let _ = e.read_to_string(&mut msg).await;
             }
             return Err(msg.trim().trim_start_matches("berth-runtime: ").to_string());

@@ -158,7 +158,9 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
         Err(err) => return (-1, err.to_string()),
     };
     let dir = d.settings.exec_root.join("execs");
-    let _ = engine::perms::private_dir(&dir);
+    if let Err(e) = engine::perms::private_dir(&dir) {
+        tracing::debug!("make the health check directory private: {e}");
+    }
     let file = dir.join(format!("health-{id}.json"));
     let text = serde_json::to_string(&process).unwrap_or_default();
     if engine::perms::write_private(&file, text).is_err() {
@@ -185,7 +187,9 @@ async fn run_check(d: &Daemon, id: &str, cmd: &[String], timeout: Duration) -> (
         (code as i64, o)
     };
     let r = tokio::time::timeout(timeout, run).await;
-    let _ = std::fs::remove_file(&file);
+    if let Err(e) = std::fs::remove_file(&file) {
+        tracing::debug!(path = ?&file, "remove the health check's file: {e}");
+    }
     match r {
         Ok((code, mut o)) => {
             o.truncate(MAX_OUTPUT);

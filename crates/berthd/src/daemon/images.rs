@@ -125,6 +125,7 @@ pub async fn pull(
             }
             return;
         }
+        // The progress reader went away (the client hung up): the pull goes on.
         let _ = sink_tx.send(progress_json(&p));
     });
     let daemon = d.clone();
@@ -133,6 +134,7 @@ pub async fn pull(
             match plan.run(sink.clone()).await {
                 Ok(id) => event(&daemon, &id, "pull", &r.familiar()).await,
                 Err(e) => {
+                    // The client hung up: nobody is left to tell.
                     let _ = tx.send(Message::error(e.message));
                     return;
                 }
@@ -145,6 +147,7 @@ pub async fn pull(
             } else {
                 format!("Status: Image is up to date for {name}")
             };
+            // The client hung up: nobody is left to tell.
             let _ = tx.send(Message::status(status));
         }
     });

@@ -31,6 +31,7 @@ async fn pid_exit(pid: i32) -> bool {
     let Ok(afd) = (unsafe { tokio::io::unix::AsyncFd::register(fd) }) else {
         return false;
     };
+    // An error readable is readable: the caller reads the exit either way.
     let _ = afd.readable().await;
     true
 }
@@ -51,6 +52,7 @@ pub async fn watch(d: Arc<Daemon>, id: String) {
                     // before anyone hears of the exit: a client that waited
                     // for it and then removes it without force is refused.
                     let (e, i) = (d.engine.clone(), id.clone());
+                    // The task only marks the restart wait; a panic in it is the engine's own log.
                     let _ = tokio::task::spawn_blocking(move || {
                         if let Ok(c) = e.find_container(&i) {
                             if e.should_restart(&c, code, false) {
@@ -102,6 +104,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
         e.end_restart_wait(&c.id);
         let auto = c.config.host_config.auto_remove;
         let c2 = c.clone();
+        // The task logs nothing of its own: a failed release is retried at the next adopt.
         let _ = tokio::task::spawn_blocking(move || e.container_release(&c2)).await;
         if auto {
             // Attached clients read the last output before the files go.
@@ -138,6 +141,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
     };
     let c2 = c.clone();
     let e3 = e.clone();
+    // The task logs nothing of its own: a failed release is retried at the next adopt.
     let _ = tokio::task::spawn_blocking(move || e3.container_release(&c2)).await;
     let id = c.id.clone();
     match super::containers::start_container(d, c, false).await {
@@ -153,6 +157,7 @@ async fn after_exit(d: &Arc<Daemon>, id: &str, code: i32, at_boot: bool, delay: 
 /// what their exit asks (restart policies apply as at a reboot).
 pub async fn adopt(d: Arc<Daemon>) {
     let e = d.engine.clone();
+    // The task logs its own outcomes (above); a panic in it is tokio's to report.
     let _ = tokio::task::spawn_blocking(move || {
         match e.remove_orphans() {
             Ok(0) => {}

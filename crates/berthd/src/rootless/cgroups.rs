@@ -50,14 +50,18 @@ fn delegated() -> Option<(String, Support)> {
     std::fs::create_dir_all(&leaf).ok()?;
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
     for pid in procs.lines() {
-        let _ = std::fs::write(leaf.join("cgroup.procs"), pid);
+        if let Err(e) = std::fs::write(leaf.join("cgroup.procs"), pid) {
+            tracing::debug!(path = ?leaf.join("cgroup.procs"), "move the process into the rootless leaf cgroup: {e}");
+        }
     }
     let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     for c in available
         .split_whitespace()
         .filter(|c| CONTROLLERS.contains(c))
     {
-        let _ = std::fs::write(dir.join("cgroup.subtree_control"), format!("+{c}"));
+        if let Err(e) = std::fs::write(dir.join("cgroup.subtree_control"), format!("+{c}")) {
+            tracing::debug!(path = ?dir.join("cgroup.subtree_control"), "enable a controller for the rootless cgroups: {e}");
+        }
     }
     // The leaf's controllers are what its siblings, the containers, get.
     let support = Support::of(&Cgroup::V2 { path: leaf });

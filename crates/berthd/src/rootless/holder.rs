@@ -106,16 +106,19 @@ fn holder_main(cfg: &Config) -> i32 {
     {
         Ok(f) => f,
         Err(e) => {
+            // The sync pipe is the only channel to the parent: if it is gone, so is the parent.
             let _ = writeln!(sync, "e open holder.log: {e}");
             return 1;
         }
     };
     match setup(cfg, &mut sync, &log) {
         Err(e) => {
+            // The sync pipe is the only channel to the parent: if it is gone, so is the parent.
             let _ = writeln!(sync, "e {e}");
             1
         }
         Ok(child) => {
+            // The sync pipe is the only channel to the parent: if it is gone, so is the parent.
             let _ = sync.write_all(b"r\n");
             drop(sync);
             serve(cfg, child, log)
@@ -144,7 +147,9 @@ fn setup(cfg: &Config, sync: &mut UnixStream, log: &File) -> io::Result<Child> {
     .map_err(|e| ctx("make / a slave", e))?;
     // 4. The containers' network namespace, with lo up.
     let netns = netns_path(&cfg.dir);
-    let _ = engine::net::netns::remove(&netns);
+    if let Err(e) = engine::net::netns::remove(&netns) {
+        tracing::debug!("remove the holder's network namespace: {e}");
+    }
     engine::net::netns::loopback_only(&netns)
         .map_err(|e| io::Error::new(e.kind(), format!("make {}: {e}", netns.display())))?;
     // 5. /sys for that namespace (sysfs shows the devices of its
@@ -191,7 +196,9 @@ fn remount_sys(dir: &Path, netns: &Path) -> io::Result<()> {
         None::<&str>,
     )
     .map_err(|e| ctx("move the cgroup tree back", e))?;
-    let _ = std::fs::remove_dir(&aside);
+    if let Err(e) = std::fs::remove_dir(&aside) {
+        tracing::debug!(path = ?&aside, "remove the set-aside directory: {e}");
+    }
     Ok(())
 }
 
@@ -225,6 +232,7 @@ fn serve(cfg: &Config, mut child: Child, mut log: File) -> i32 {
                 let Ok(Some(status)) = child.try_wait() else {
                     continue;
                 };
+                // The holder's log is where errors go; failing to write it leaves nowhere else.
                 let _ = writeln!(
                     log,
                     "{} exited ({status}); starting it again",
@@ -234,15 +242,24 @@ fn serve(cfg: &Config, mut child: Child, mut log: File) -> i32 {
                 match stack::spawn(cfg.stack, &netns, &log) {
                     Ok(c) => child = c,
                     Err(e) => {
+                        // The holder's log is where errors go; failing to write it leaves nowhere else.
                         let _ = writeln!(log, "{e}; the containers have no way out");
                     }
                 }
             }
             Ok(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = engine::net::netns::remove(&netns);
-                let _ = std::fs::remove_file(record_path(&cfg.dir));
+                if let Err(e) = child.kill() {
+                    tracing::debug!("kill the network helper: {e}");
+                }
+                if let Err(e) = child.wait() {
+                    tracing::debug!("reap the network helper: {e}");
+                }
+                if let Err(e) = engine::net::netns::remove(&netns) {
+                    tracing::debug!("remove the holder's network namespace: {e}");
+                }
+                if let Err(e) = std::fs::remove_file(record_path(&cfg.dir)) {
+                    tracing::debug!(path = ?record_path(&cfg.dir), "remove the holder's record: {e}");
+                }
                 return 0;
             }
             Err(_) => return 1,
@@ -321,8 +338,12 @@ pub fn spawn(cfg: &Config, maps: impl FnOnce(u32) -> anyhow::Result<()>) -> anyh
         Ok(())
     })();
     if let Err(e) = started {
-        let _ = child.kill();
-        let _ = child.wait();
+        if let Err(e) = child.kill() {
+            tracing::debug!("kill the network helper: {e}");
+        }
+        if let Err(e) = child.wait() {
+            tracing::debug!("reap the network helper: {e}");
+        }
         return Err(e);
     }
     let pid = i32::try_from(pid).context("pid")?;

@@ -33,6 +33,7 @@ pub fn start() -> io::Result<()> {
         .spawn(move || {
             for job in rx {
                 // A thread per job: a slow connect holds up no one else.
+                // A thread that cannot be made drops its job, whose caller sees its channel close.
                 let _ = std::thread::Builder::new()
                     .name("host-net-job".into())
                     .stack_size(256 * 1024)
@@ -51,6 +52,7 @@ pub fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> io::Res
         .ok_or_else(|| io::Error::other("no host network thread"))?;
     let (tx, rx) = channel();
     let job: Job = Box::new(move || {
+        // The caller gave up waiting: the answer has no one to go to.
         let _ = tx.send(f());
     });
     host.lock()

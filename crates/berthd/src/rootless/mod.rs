@@ -117,6 +117,7 @@ pub struct Rootless {
 pub fn enter(exec_root: &Path, network: stack::Stack, user: &UserEnv) -> Result<Rootless> {
     // Read while ids are the host's: inside the user namespace, the range's
     // groups read back as the overflow group.
+    // Set once per process: a second set keeps the first value, the same one.
     let _ = PING_GROUP_RANGE
         .set(std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default());
     let dir = exec_root.join("rootless");
@@ -136,7 +137,9 @@ pub fn enter(exec_root: &Path, network: stack::Stack, user: &UserEnv) -> Result<
     let cwd = std::env::current_dir().ok();
     holder::join(&rec).context("join the rootless namespaces")?;
     if let Some(cwd) = cwd {
-        let _ = std::env::set_current_dir(cwd);
+        if let Err(e) = std::env::set_current_dir(cwd) {
+            tracing::debug!("go back to the working directory: {e}");
+        }
     }
     // The one thread left in the host's network namespace, made before
     // this one moves.

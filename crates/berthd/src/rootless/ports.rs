@@ -137,8 +137,13 @@ async fn tcp(l: TcpListener, target: SocketAddrV4) {
             let Ok(mut out) = TcpStream::connect(target).await else {
                 return;
             };
-            let _ = inbound.set_nodelay(true);
-            let _ = out.set_nodelay(true);
+            if let Err(e) = inbound.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on a forwarded connection: {e}");
+            }
+            if let Err(e) = out.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on a forwarded connection: {e}");
+            }
+            // The connection ends when either side ends it, however it ends.
             let _ = tokio::io::copy_bidirectional_with_sizes(
                 &mut inbound,
                 &mut out,
@@ -191,6 +196,7 @@ async fn udp(host: UdpSocket, target: SocketAddrV4) {
             let back = tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
                 while let Ok(Ok(n)) = tokio::time::timeout(UDP_IDLE, s.recv(&mut buf)).await {
+                    // UDP is lossy by contract: a datagram that cannot be sent is dropped.
                     let _ = h.send_to(&buf[..n], from).await;
                 }
             });
@@ -205,6 +211,7 @@ async fn udp(host: UdpSocket, target: SocketAddrV4) {
         }
         if let Some(f) = flows.get_mut(&from) {
             f.last = now;
+            // UDP is lossy by contract: a datagram that cannot be sent is dropped.
             let _ = f.sock.send(&buf[..n]).await;
         }
     }

@@ -126,8 +126,12 @@ pub fn spawn(stack: Stack, netns: &Path, log: &std::fs::File) -> io::Result<Chil
             )));
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            if let Err(e) = child.kill() {
+                tracing::debug!("kill the network stack's helper: {e}");
+            }
+            if let Err(e) = child.wait() {
+                tracing::debug!("reap the network stack's helper: {e}");
+            }
             return Err(io::Error::other(format!(
                 "{} did not configure the network within {READY_TIMEOUT:?}",
                 stack.program()

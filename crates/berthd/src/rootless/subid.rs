@@ -56,6 +56,7 @@ pub fn map_args(own: u32, ranges: &[Range]) -> Vec<String> {
 pub fn describe(ranges: &[Range]) -> String {
     let mut s = String::new();
     for (i, r) in ranges.iter().enumerate() {
+        // Writing to a String cannot fail.
         let _ = write!(
             s,
             "{}{}-{}",

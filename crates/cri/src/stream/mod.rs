@@ -180,10 +180,13 @@ pub async fn serve(cri: Arc<Cri>, listener: tokio::net::TcpListener) {
                 let cri = cri.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(cri, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .with_upgrades()
-                .await;
+                .await
+            {
+                tracing::debug!("serve a streaming connection: {e}");
+            }
         });
     }
 }

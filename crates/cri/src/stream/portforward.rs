@@ -27,6 +27,7 @@ pub async fn run(cri: Arc<Cri>, mut conn: Conn, req: api::PortForwardRequest) {
     let netns = match cri.sandbox(&req.pod_sandbox_id) {
         Ok(s) => s.netns,
         Err(_) => {
+            // The connection may be gone: nothing is owed to it.
             let _ = conn.out.send(Out::Close).await;
             return;
         }
@@ -53,6 +54,7 @@ pub async fn run(cri: Arc<Cri>, mut conn: Conn, req: api::PortForwardRequest) {
                         .remove(&request);
                     if let Some(id) = id {
                         if let Err(msg) = e {
+                            // The connection may be gone: nothing is owed to it.
                             let _ = out.send(Out::Data(id, false, Bytes::from(msg))).await;
                         }
                         let _ = out.send(Out::Data(id, true, Bytes::new())).await;
@@ -62,6 +64,7 @@ pub async fn run(cri: Arc<Cri>, mut conn: Conn, req: api::PortForwardRequest) {
             _ => {}
         }
     }
+    // The connection may be gone: nothing is owed to it.
     let _ = conn.out.send(Out::Close).await;
 }
 
@@ -104,6 +107,7 @@ async fn forward(
                 break;
             }
         }
+        // The peer may be gone: nothing is owed to it.
         let _ = w.shutdown().await;
     };
     let out2 = out.clone();
@@ -123,6 +127,7 @@ async fn forward(
                 }
             }
         }
+        // The connection may be gone: nothing is owed to it.
         let _ = out2.send(Out::Data(id, true, Bytes::new())).await;
     };
     tokio::join!(upstream, downstream);

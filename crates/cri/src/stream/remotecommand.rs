@@ -104,6 +104,7 @@ async fn finish(
         (Err(e), _) => e.clone(),
     };
     for id in [s.stdout, s.stderr].into_iter().flatten() {
+        // The connection may be gone: nothing is owed to it.
         let _ = out.send(Out::Data(id, true, Bytes::new())).await;
     }
     if let Some(id) = s.error {
@@ -143,6 +144,7 @@ async fn pump_in(mut data: mpsc::Receiver<Bytes>, mut w: impl AsyncWrite + Unpin
             return;
         }
     }
+    // The peer may be gone: nothing is owed to it.
     let _ = w.shutdown().await;
 }
 
@@ -191,6 +193,7 @@ pub async fn exec(cri: Arc<Cri>, mut conn: Conn, req: api::ExecRequest, protocol
         tty: req.tty,
     };
     let Some(mut s) = collect(&mut conn, want, protocol).await else {
+        // The connection may be gone: nothing is owed to it.
         let _ = conn.out.send(Out::Close).await;
         return;
     };
@@ -228,7 +231,9 @@ async fn run_exec(
         }
     };
     let console = if req.tty {
-        let _ = std::fs::remove_file(&files.console);
+        if let Err(e) = std::fs::remove_file(&files.console) {
+            tracing::debug!(path = ?&files.console, "remove the exec's console socket: {e}");
+        }
         Some(
             tokio::net::UnixListener::bind(&files.console)
                 .map_err(|e| format!("console socket: {e}"))?,
@@ -248,7 +253,9 @@ async fn run_exec(
         // it, with the connection still waiting in the backlog.
         let receive = |conn: tokio::net::UnixStream| async move {
             let conn = conn.into_std().map_err(|e| e.to_string())?;
-            let _ = conn.set_nonblocking(false);
+            if let Err(e) = conn.set_nonblocking(false) {
+                tracing::debug!("make the console connection blocking: {e}");
+            }
             tokio::task::spawn_blocking(move || runtime::console::recv_from(&conn))
                 .await
                 .map_err(|e| e.to_string())?
@@ -304,6 +311,7 @@ async fn run_exec(
             .map(|r| tokio::spawn(pump_out(r, s.stderr, out.clone())));
         let status = child.wait().await;
         for t in [o, e].into_iter().flatten() {
+            // The copier's end is the stream's: its errors were the peer's going away.
             let _ = t.await;
         }
         status
@@ -327,6 +335,7 @@ pub async fn attach(cri: Arc<Cri>, mut conn: Conn, req: api::AttachRequest, prot
         tty: req.tty,
     };
     let Some(mut s) = collect(&mut conn, want, protocol).await else {
+        // The connection may be gone: nothing is owed to it.
         let _ = conn.out.send(Out::Close).await;
         return;
     };
@@ -349,7 +358,9 @@ async fn run_attach(
     if !matches!(answer, shim_proto::Reply::Ok(_)) {
         return Err(format!("attach: {answer}"));
     }
-    let _ = output.set_read_timeout(None);
+    if let Err(e) = output.set_read_timeout(None) {
+        tracing::debug!("clear the output's read timeout: {e}");
+    }
     output.set_nonblocking(true).map_err(|e| e.to_string())?;
     let mut output = tokio::net::UnixStream::from_std(output).map_err(|e| e.to_string())?;
     let (stdout, stderr) = (s.stdout, if req.tty { s.stdout } else { s.stderr });
@@ -406,8 +417,10 @@ async fn run_attach(
                 if once {
                     // Output goes on until the container exits.
                     let d = cri_dir_close(&dir);
+                    // The detach's own errors are the peer's going away.
                     let _ = tokio::task::spawn_blocking(d).await;
                 } else {
+                    // The waiter may be gone: it no longer needs to hear.
                     let _ = tx.send(());
                 }
             });
@@ -426,7 +439,9 @@ async fn run_attach(
                 height: h,
                 width: w,
             };
-            let _ = crate::shim::control(&dir, resize);
+            if let Err(e) = crate::shim::control(&dir, resize) {
+                tracing::debug!("resize the terminal: {e}");
+            }
         }));
     }
     tokio::select! {
@@ -440,6 +455,8 @@ async fn run_attach(
 fn cri_dir_close(dir: &std::path::Path) -> impl FnOnce() + Send + 'static {
     let dir = dir.to_path_buf();
     move || {
-        let _ = crate::shim::control(&dir, shim_proto::Command::CloseStdin);
+        if let Err(e) = crate::shim::control(&dir, shim_proto::Command::CloseStdin) {
+            tracing::debug!("close the container's stdin: {e}");
+        }
     }
 }

@@ -300,6 +300,7 @@ pub struct Writer {
 impl Default for Writer {
     fn default() -> Writer {
         let mut deflate = Compress::new(Compression::default(), true);
+        // The dictionary is SPDY's constant: setting it on a new stream cannot fail.
         let _ = deflate.set_dictionary(&dictionary());
         Writer { deflate }
     }
@@ -330,6 +331,7 @@ impl Writer {
         loop {
             out.reserve(256);
             let before = self.deflate.total_in();
+            // Sync flush into a vector with room cannot fail; progress is read from the counters.
             let _ = self
                 .deflate
                 .compress_vec(input, &mut out, FlushCompress::Sync);
@@ -458,6 +460,7 @@ impl Conn {
                     break;
                 }
             }
+            // The peer may be gone: the goaway is a courtesy.
             let _ = w.write_all(&Writer::goaway(0)).await;
             let _ = w.shutdown().await;
         });
@@ -479,6 +482,7 @@ impl Conn {
                     } => {
                         opened += 1;
                         if opened > MAX_STREAMS {
+                            // The writer may be gone: the connection is closing.
                             let _ = raw_tx.send(Ctl::Raw(Writer::reset(stream))).await;
                             continue;
                         }
@@ -517,6 +521,7 @@ impl Conn {
                         routes.remove(&stream);
                     }
                     Frame::Ping(id) => {
+                        // The writer may be gone: the connection is closing.
                         let _ = raw_tx.send(Ctl::Raw(Writer::ping(id))).await;
                     }
                     Frame::GoAway => break,
@@ -525,6 +530,7 @@ impl Conn {
             }
             // The peer is gone: every stream ends, and the writer stops.
             routes.clear();
+            // The writer may be gone: the connection is closing.
             let _ = raw_tx.send(Ctl::Stop).await;
         });
         Conn {

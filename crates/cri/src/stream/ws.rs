@@ -130,6 +130,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             }
             match op {
                 OP_PING => {
+                    // The peer may be gone: the reader ends with it.
                     let _ = ctl.send(frame(OP_PONG, &data)).await;
                 }
                 OP_PONG => {}
@@ -166,6 +167,7 @@ fn writer<W: AsyncWrite + Send + Unpin + 'static>(mut w: W) -> mpsc::Sender<Vec<
                 break;
             }
         }
+        // The peer may be gone: nothing is owed to it.
         let _ = w.shutdown().await;
     });
     tx
@@ -259,6 +261,7 @@ where
         if readable {
             routes_lock(&routes).insert(ch, tx);
         }
+        // A full or closed queue: the stream is refused by the client's timeout, as in the kubelet.
         let _ = streams_tx.try_send(Stream {
             id: u32::from(ch),
             headers,
@@ -294,6 +297,7 @@ where
                 Out::Close => break,
             }
         }
+        // The peer may be gone: the closing frame is a courtesy.
         let _ = w.send(close_frame()).await;
     });
     // Reader side: the peer's messages to their channel, until the peer
@@ -308,6 +312,7 @@ where
             };
             let Ok(Some(msg)) = msg else { break };
             if msg == Message::Close {
+                // The peer may be gone: the closing frame is a courtesy.
                 let _ = frames.send(close_frame()).await;
                 break;
             }
@@ -360,6 +365,7 @@ where
                 }
             }
         }
+        // The peer may be gone: the closing frame is a courtesy.
         let _ = f.send(close_frame()).await;
     });
     tokio::spawn(async move {
@@ -378,11 +384,13 @@ where
                 }
                 Message::Text(_) => {}
                 Message::Close => {
+                    // The peer may be gone: the closing frame is a courtesy.
                     let _ = frames.send(close_frame()).await;
                     break;
                 }
             }
         }
+        // The peer may be gone: nothing is owed to it.
         let _ = to.shutdown().await;
     });
     ours

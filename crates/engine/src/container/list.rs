@@ -190,7 +190,7 @@ impl<'a> PsFilters<'a> {
 
 /// `ps`'s STATUS column: `Up 2 hours`, `Exited (0) 5 minutes ago`...
 fn status_text(c: &ContainerRecord, state: &models::container::State, now: i64) -> String {
-    let since = |t: &str| human_duration(now - crate::time::unix_seconds(t));
+    let since = |t: &str| build::duration::human(now - crate::time::unix_seconds(t));
     match state.status.as_str() {
         "created" => "Created".to_string(),
         "running" => format!("Up {}", since(&c.started)),
@@ -289,25 +289,6 @@ impl Engine {
             })
             .unwrap_or(0);
         (rw as i64, (rw + base) as i64)
-    }
-}
-
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let (m, h) = (s / 60, s / 3600);
-    match () {
-        _ if s < 1 => "Less than a second".into(),
-        _ if s == 1 => "1 second".into(),
-        _ if s < 60 => format!("{s} seconds"),
-        _ if m == 1 => "About a minute".into(),
-        _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
-        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
-        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
-        _ => format!("{} years", h / 24 / 365),
     }
 }
 

@@ -33,7 +33,6 @@ mod stop;
 mod top;
 
 pub use commit::CommitOptions;
-pub use list::human_duration;
 pub(crate) use record::random_hex;
 use record::unindex_name;
 pub use record::{ContainerRecord, LogLine, State};
