@@ -21,7 +21,7 @@ use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
 
 use crate::container::record::State;
-use crate::error::sys;
+use crate::error::Cause;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// A container's root, open, and what must be undone after.
@@ -34,7 +34,10 @@ struct Root {
 impl Drop for Root {
     fn drop(&mut self) {
         if let Some(v) = &self.view {
-            let _ = store::mount::unmount(v.path());
+            crate::error::ignore(
+                format_args!("unmount the read-only view {}", v.path().display()),
+                store::mount::unmount(v.path()),
+            );
         }
     }
 }
@@ -80,7 +83,7 @@ impl Engine {
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(|e| sys(format!("open {}: {e}", p.display())))
+            .map_err(|e| ArchiveError::failed(format!("open {}", p.display()), e))
         };
         if let State::Running(pid, _) = self.state(c) {
             if pid > 0 {
@@ -93,7 +96,7 @@ impl Engine {
         let view = tempfile::Builder::new()
             .prefix(".archive-")
             .tempdir_in(&dir)
-            .map_err(sys)?;
+            .map_err(ArchiveError::sys)?;
         self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
         let root = Root {
             fd: open_dir(view.path())?,
@@ -126,7 +129,7 @@ impl Engine {
     pub fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat, EngineError> {
         self.with_archive_root(name, false, |root| {
             let o = open_path(root, path, false)?;
-            let st = fstat(&o.fd).map_err(sys)?;
+            let st = fstat(&o.fd).map_err(ArchiveError::sys)?;
             let link = o
                 .link
                 .as_ref()
@@ -147,19 +150,20 @@ impl Engine {
     ) -> Result<(), EngineError> {
         self.with_archive_root(name, false, |root| {
             let Opened { fd, base, link } = open_path(root, path, false)?;
-            let st = fstat(&fd).map_err(sys)?;
+            let st = fstat(&fd).map_err(ArchiveError::sys)?;
             let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
             stat(stat_json(&base, &st, resolved));
             let mut tar = tar::Builder::new(out);
             tar.follow_symlinks(false);
             if let Some((target, _)) = &link {
                 let mut h = header(&st, tar::EntryType::Symlink, 0);
-                tar.append_link(&mut h, &base, target).map_err(sys)?;
-                tar.finish().map_err(sys)?;
+                tar.append_link(&mut h, &base, target)
+                    .map_err(ArchiveError::sys)?;
+                tar.finish().map_err(ArchiveError::sys)?;
                 return Ok(());
             }
             append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
-            tar.finish().map_err(sys)?;
+            tar.finish().map_err(ArchiveError::sys)?;
             Ok(())
         })
     }
@@ -220,11 +224,11 @@ impl Engine {
         check_writable(&self.find_container(name)?, path)?;
         self.with_archive_root(name, true, |root| {
             let dest = open_path(root, path, true)?.fd;
-            if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("extraction point is not a directory: {path}"),
-                ));
+            if kind(&fstat(&dest).map_err(ArchiveError::sys)?) != SFlag::S_IFDIR {
+                return Err(ArchiveError::Invalid(format!(
+                    "extraction point is not a directory: {path}"
+                ))
+                .into());
             }
             let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
             let owner = if keep_ids {
@@ -253,9 +257,9 @@ fn check_writable(
         .filter(|m| abs.starts_with(&m.destination))
         .max_by_key(|m| m.destination.len());
     match inside {
-        Some(m) if !m.rw => Err(sys("mounted volume is marked read-only")),
+        Some(m) if !m.rw => Err(ArchiveError::sys("mounted volume is marked read-only").into()),
         None if c.config.host_config.readonly_rootfs => {
-            Err(sys("container rootfs is marked read-only"))
+            Err(ArchiveError::sys("container rootfs is marked read-only").into())
         }
         _ => Ok(()),
     }
@@ -283,7 +287,7 @@ fn bind(
 ) -> Result<(), EngineError> {
     use nix::mount::{mount, MsFlags};
     let at = runtime::rootfs::resolve::fd_path(target);
-    let what = |e| sys(format!("mount {} for the copy: {e}", source.display()));
+    let what = |e| ArchiveError::failed(format!("mount {} for the copy", source.display()), e);
     mount(
         Some(source),
         &at,
@@ -303,9 +307,12 @@ fn bind(
         if let Err(e) = done {
             if let Some(top) = reopen() {
                 let top = runtime::rootfs::resolve::fd_path(&top);
-                let _ = nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH);
+                crate::error::ignore(
+                    format_args!("detach the copy mount {}", top.display()),
+                    nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH),
+                );
             }
-            return Err(what(e));
+            return Err(what(e).into());
         }
     }
     Ok(())
@@ -357,7 +364,7 @@ pub(crate) fn extract_into(
     });
     // The directories along the last entry's path stay open: a deep tree
     // costs one open per directory, not one per entry and level.
-    let mut dirs_open = store::walk::DirCache::new(dest.try_clone().map_err(sys)?);
+    let mut dirs_open = store::walk::DirCache::new(dest.try_clone().map_err(ArchiveError::sys)?);
     let mut count = 0u64;
     while let Some(mut entry) = archive.next_entry().map_err(|e| bad_tar(e.to_string()))? {
         count += 1;
@@ -385,12 +392,15 @@ pub(crate) fn extract_into(
         };
         let mode = Mode::from_bits_truncate(chmod.unwrap_or(entry.mode()) & 0o7777);
         let own = |fd: &OwnedFd| {
-            let _ = nix::unistd::fchown(
-                fd,
-                Some(nix::unistd::Uid::from_raw(uid)),
-                Some(nix::unistd::Gid::from_raw(gid)),
+            crate::error::ignore(
+                format_args!("chown to {uid}:{gid} while extracting"),
+                nix::unistd::fchown(
+                    fd,
+                    Some(nix::unistd::Uid::from_raw(uid)),
+                    Some(nix::unistd::Gid::from_raw(gid)),
+                ),
             );
-            let _ = nix::sys::stat::fchmod(fd, mode);
+            crate::error::ignore("chmod while extracting", nix::sys::stat::fchmod(fd, mode));
         };
         match entry.kind() {
             tar::EntryType::Directory => {
@@ -413,16 +423,17 @@ pub(crate) fn extract_into(
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
-                .map_err(|e| sys(format!("create {}: {e}", name.display())))?;
+                .map_err(|e| ArchiveError::failed(format!("create {}", name.display()), e))?;
                 if fstat(&f).map(|st| kind(&st)).ok() != Some(SFlag::S_IFREG) {
-                    return Err(sys(format!(
+                    return Err(ArchiveError::sys(format!(
                         "create {}: not a regular file",
                         name.display()
-                    )));
+                    ))
+                    .into());
                 }
                 let mut file = std::fs::File::from(f);
                 std::io::copy(&mut entry, &mut file)
-                    .map_err(|e| sys(format!("write {}: {e}", name.display())))?;
+                    .map_err(|e| ArchiveError::failed(format!("write {}", name.display()), e))?;
                 // After the data: a setuid bit survives only the owner's chown.
                 own(&OwnedFd::from(file));
             }
@@ -433,13 +444,16 @@ pub(crate) fn extract_into(
                     })?));
                 remove_non_dir(&parent, last);
                 nix::unistd::symlinkat(target.as_path(), &parent, *last)
-                    .map_err(|e| sys(format!("symlink {}: {e}", name.display())))?;
-                let _ = nix::unistd::fchownat(
-                    &parent,
-                    *last,
-                    Some(nix::unistd::Uid::from_raw(uid)),
-                    Some(nix::unistd::Gid::from_raw(gid)),
-                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                    .map_err(|e| ArchiveError::failed(format!("symlink {}", name.display()), e))?;
+                crate::error::ignore(
+                    format_args!("chown symlink {}", name.display()),
+                    nix::unistd::fchownat(
+                        &parent,
+                        *last,
+                        Some(nix::unistd::Uid::from_raw(uid)),
+                        Some(nix::unistd::Gid::from_raw(gid)),
+                        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                    ),
                 );
             }
             tar::EntryType::Link => {
@@ -469,7 +483,7 @@ pub(crate) fn extract_into(
                     *last,
                     nix::fcntl::AtFlags::empty(),
                 )
-                .map_err(|e| sys(format!("hardlink {}: {e}", name.display())))?;
+                .map_err(|e| ArchiveError::failed(format!("hardlink {}", name.display()), e))?;
             }
             other => {
                 return Err(bad_tar(format!(
@@ -487,7 +501,8 @@ pub(crate) fn extract_into(
 /// [`store::walk::reopen`], its error as the engine words an errno.
 pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError> {
     store::walk::reopen(fd, flags)
-        .map_err(|e| sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        .map_err(|e| ArchiveError::sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        .map_err(EngineError::from)
 }
 
 /// Appends the directory (with all below it) or file `fd` names, stat'ed
@@ -512,10 +527,7 @@ pub(crate) fn append_opened<W: std::io::Write>(
             top,
             st,
         ),
-        _ => Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!("{what}: not a file or a directory"),
-        )),
+        _ => Err(ArchiveError::Invalid(format!("{what}: not a file or a directory")).into()),
     }
 }
 
@@ -532,9 +544,9 @@ pub(crate) fn open_source(
         Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
             return Ok(None)
         }
-        Err(e) => return Err(sys(e)),
+        Err(e) => return Err(ArchiveError::sys(e).into()),
     };
-    let st = fstat(&fd).map_err(sys)?;
+    let st = fstat(&fd).map_err(ArchiveError::sys)?;
     Ok(Some((fd, st)))
 }
 
@@ -556,7 +568,7 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 fn bad_tar(msg: String) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, format!("bad archive: {msg}"))
+    ArchiveError::Invalid(format!("bad archive: {msg}")).into()
 }
 
 /// Opens (making it if missing) directory `name` below `parent`, refusing
@@ -564,7 +576,9 @@ fn bad_tar(msg: String) -> EngineError {
 fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
     match nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o755)) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(sys(format!("mkdir {}: {e}", name.to_string_lossy()))),
+        Err(e) => {
+            return Err(ArchiveError::failed(format!("mkdir {}", name.to_string_lossy()), e).into())
+        }
     }
     openat(
         parent,
@@ -573,34 +587,32 @@ fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
         Mode::empty(),
     )
     .map_err(|e| {
-        EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{}: not a directory here ({e}); berth does not write through symlinks",
-                name.to_string_lossy()
-            ),
-        )
+        ArchiveError::Invalid(format!(
+            "{}: not a directory here ({e}); berth does not write through symlinks",
+            name.to_string_lossy()
+        ))
     })
+    .map_err(EngineError::from)
 }
 
 /// An entry's directory could not be had.
 fn dir_error(entry: &Path, e: store::walk::DirError) -> EngineError {
     use store::walk::DirError;
     match e {
-        DirError::Io(e) => sys(format!("{}: {e}", entry.display())),
-        DirError::NotADirectory(n) => EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{}: not a directory here; berth does not write through symlinks",
-                n.to_string_lossy()
-            ),
-        ),
+        DirError::Io(e) => ArchiveError::failed(format!("{}", entry.display()), e).into(),
+        DirError::NotADirectory(n) => ArchiveError::Invalid(format!(
+            "{}: not a directory here; berth does not write through symlinks",
+            n.to_string_lossy()
+        ))
+        .into(),
         e => bad_tar(format!("entry {}: {e}", entry.display())),
     }
 }
 
 /// Makes room for a file or link: whatever non-directory is there goes.
 fn remove_non_dir(parent: &OwnedFd, name: &OsStr) {
+    // Nothing there (ENOENT) is the common case, and a directory (EISDIR) is
+    // left for the create after this to refuse with its own error.
     let _ = nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
 }
 
@@ -622,10 +634,7 @@ struct Opened {
 fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, EngineError> {
     use runtime::rootfs::resolve::{open_in_root, Create};
     if path.is_empty() {
-        return Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            "a path is required",
-        ));
+        return Err(ArchiveError::Invalid("a path is required".into()).into());
     }
     let p = Path::new(path);
     let p = if p.is_absolute() {
@@ -635,12 +644,9 @@ fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, Engin
     };
     let not_found = |e: runtime::Error| {
         if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
-            EngineError::new(
-                ErrorKind::NotFound,
-                format!("Could not find the file {path} in container"),
-            )
+            ArchiveError::NotFound(format!("Could not find the file {path} in container"))
         } else {
-            sys(e)
+            ArchiveError::sys(e)
         }
     };
     // `dir/.` means the directory's contents: its entries are `./…`.
@@ -661,7 +667,7 @@ fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, Engin
                     OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(sys)?;
+                .map_err(ArchiveError::sys)?;
                 let resolved = resolve_in_root(root, &p);
                 return Ok(Opened {
                     fd,
@@ -803,7 +809,8 @@ fn append_file<W: std::io::Write>(
         None,
         store::walk::exactly(file, st.st_size as u64),
     )
-    .map_err(sys)
+    .map_err(ArchiveError::sys)
+    .map_err(EngineError::from)
 }
 
 /// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
@@ -838,13 +845,14 @@ fn append_dir<W: std::io::Write>(
 ) -> Result<(), EngineError> {
     use store::walk::Descend;
     let mut h = header(st, tar::EntryType::Directory, 0);
-    append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(sys)?;
+    append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(ArchiveError::sys)?;
     store::walk::walk::<EngineError>(&dir, |n| {
         let path = name.join(n.rel);
         match n.kind() {
             SFlag::S_IFDIR => {
                 let mut h = header(n.stat, tar::EntryType::Directory, 0);
-                append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
+                append_entry(tar, &mut h, &path, None, std::io::empty())
+                    .map_err(ArchiveError::sys)?;
                 // /proc, /sys and the like: the mount point, not the kernel's tree.
                 Ok(if pseudo_fs(n.fd) {
                     Descend::No
@@ -859,7 +867,7 @@ fn append_dir<W: std::io::Write>(
                 Ok(Descend::No)
             }
             SFlag::S_IFLNK => {
-                let target = nix::fcntl::readlinkat(n.fd, "").map_err(sys)?;
+                let target = nix::fcntl::readlinkat(n.fd, "").map_err(ArchiveError::sys)?;
                 let mut h = header(n.stat, tar::EntryType::Symlink, 0);
                 append_entry(
                     tar,
@@ -868,10 +876,58 @@ fn append_dir<W: std::io::Write>(
                     Some(Path::new(&target)),
                     std::io::empty(),
                 )
-                .map_err(sys)?;
+                .map_err(ArchiveError::sys)?;
                 Ok(Descend::No)
             }
             _ => Ok(Descend::No),
         }
     })
+}
+
+/// An error of a copy into or out of a container or of an export; hostile archives are refused with a 400.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// What was asked for does not exist (404), in Docker's words.
+    #[error("{0}")]
+    NotFound(String),
+    /// A refusal of what the caller asked (400), in Docker's words.
+    #[error("{0}")]
+    Invalid(String),
+    /// An OS-level step that failed: what it did, on what, and the
+    /// error (500).
+    #[error("{context}: {source}")]
+    Failed {
+        /// What was being done, on what (the path, the id).
+        context: String,
+        /// The call's error.
+        #[source]
+        source: Cause,
+    },
+    /// A failure of the system whose text says it all (500).
+    #[error(transparent)]
+    Sys(#[from] Cause),
+}
+
+impl ArchiveError {
+    /// What sort of failure, for the status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ArchiveError::NotFound(_) => ErrorKind::NotFound,
+            ArchiveError::Invalid(_) => ErrorKind::InvalidArgument,
+            ArchiveError::Failed { .. } | ArchiveError::Sys(_) => ErrorKind::System,
+        }
+    }
+
+    /// `context` failed with `source`.
+    pub(crate) fn failed(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        ArchiveError::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A failure of the system: a call's error, or a message.
+    pub(crate) fn sys(e: impl Into<Cause>) -> Self {
+        ArchiveError::Sys(e.into())
+    }
 }

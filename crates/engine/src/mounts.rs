@@ -20,7 +20,7 @@ use models::container::HostConfig;
 use models::mount::Mount;
 use serde::{Deserialize, Serialize};
 
-use crate::error::bad;
+use crate::spec::SpecError;
 use crate::EngineError;
 
 /// Longest mount specification or path taken from a request: far beyond
@@ -124,22 +124,21 @@ pub fn valid_volume_name(name: &str) -> bool {
 
 fn check_destination(spec: &str, dst: &str) -> Result<(), EngineError> {
     let invalid = |why: String| {
-        bad(format!(
+        SpecError::Invalid(format!(
             "invalid volume specification: '{spec}': invalid mount config for type \"bind\": {why}"
         ))
     };
     if !dst.starts_with('/') {
         return Err(invalid(format!(
             "invalid mount path: '{dst}' mount path must be absolute"
-        )));
+        ))
+        .into());
     }
     if clean(dst) == "/" {
-        return Err(invalid(
-            "invalid specification: destination can't be '/'".into(),
-        ));
+        return Err(invalid("invalid specification: destination can't be '/'".into()).into());
     }
     if dst.split('/').any(|c| c == "..") {
-        return Err(invalid(format!("invalid mount path: '{dst}'")));
+        return Err(invalid(format!("invalid mount path: '{dst}'")).into());
     }
     Ok(())
 }
@@ -156,16 +155,20 @@ fn clean(p: &str) -> String {
 /// Parses one `Binds` entry: `/host:/ctr[:opts]` or `name:/ctr[:opts]`.
 pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
     if spec.len() > MAX_SPEC {
-        return Err(bad("invalid volume specification: too long"));
+        return Err(SpecError::Invalid("invalid volume specification: too long".into()).into());
     }
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, m] => (*s, *d, *m),
-        _ => return Err(bad(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(
+                SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into(),
+            )
+        }
     };
     if src.is_empty() {
-        return Err(bad(format!("invalid volume specification: '{spec}'")));
+        return Err(SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into());
     }
     check_destination(spec, dst)?;
     let mut m = MountPoint {
@@ -184,12 +187,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
             "z" | "Z" => {}
             "nocopy" => nocopy = true,
             p if PROPAGATIONS.contains(&p) => m.propagation = p.to_string(),
-            _ => return Err(bad(format!("invalid mode: {o}"))),
+            _ => return Err(SpecError::Invalid(format!("invalid mode: {o}")).into()),
         }
     }
     if src.starts_with('/') {
         if nocopy {
-            return Err(bad(format!("invalid mode: {mode}")));
+            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "bind".into();
         m.source = clean(src);
@@ -199,10 +202,10 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
         }
     } else {
         if !valid_volume_name(src) {
-            return Err(bad(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+            return Err(SpecError::Invalid(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")).into());
         }
         if !m.propagation.is_empty() {
-            return Err(bad(format!("invalid mode: {mode}")));
+            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "volume".into();
         m.name = src.to_string();
@@ -217,20 +220,22 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
     let typ = v.typ.clone();
     let target = v.target.clone();
     let source = v.source.clone();
-    let invalid = |why: String| bad(format!("invalid mount config for type \"{typ}\": {why}"));
+    let invalid =
+        |why: String| SpecError::Invalid(format!("invalid mount config for type \"{typ}\": {why}"));
     if target.is_empty() {
-        return Err(invalid("field Target must not be empty".into()));
+        return Err(invalid("field Target must not be empty".into()).into());
     }
     if target.len() > MAX_SPEC || source.len() > MAX_SPEC {
-        return Err(invalid("path too long".into()));
+        return Err(invalid("path too long".into()).into());
     }
     if !target.starts_with('/') {
         return Err(invalid(format!(
             "invalid mount path: '{target}' mount path must be absolute"
-        )));
+        ))
+        .into());
     }
     if clean(&target) == "/" || target.split('/').any(|c| c == "..") {
-        return Err(invalid(format!("invalid mount path: '{target}'")));
+        return Err(invalid(format!("invalid mount path: '{target}'")).into());
     }
     let ro = v.read_only;
     let mut m = MountPoint {
@@ -246,7 +251,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
     };
     let only = |k: &str, allowed: &str| -> Result<(), EngineError> {
         if given(k) && k != allowed {
-            return Err(invalid(format!("field {k} must not be specified")));
+            return Err(invalid(format!("field {k} must not be specified")).into());
         }
         Ok(())
     };
@@ -256,17 +261,18 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                 only(k, "BindOptions")?;
             }
             if source.is_empty() {
-                return Err(invalid("field Source must not be empty".into()));
+                return Err(invalid("field Source must not be empty".into()).into());
             }
             if !source.starts_with('/') {
                 return Err(invalid(format!(
                     "invalid mount path: '{source}' mount path must be absolute"
-                )));
+                ))
+                .into());
             }
             let bo = v.bind_options.clone().unwrap_or_default();
             let prop = bo.propagation.as_str();
             if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
-                return Err(invalid(format!("invalid propagation mode: {prop}")));
+                return Err(invalid(format!("invalid propagation mode: {prop}")).into());
             }
             m.typ = "bind".into();
             m.source = clean(&source);
@@ -278,23 +284,24 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             if top && force {
                 return Err(invalid(
                     "must not specify both ReadOnlyNonRecursive and ReadOnlyForceRecursive".into(),
-                ));
+                )
+                .into());
             }
             if (top || force) && !ro {
-                return Err(invalid("must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly".into()));
+                return Err(invalid("must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly".into()).into());
             }
             if force && (m.non_recursive || m.propagation != "rprivate") {
                 return Err(invalid(
                     "ReadOnlyForceRecursive requires a recursive, rprivate bind".into(),
-                ));
+                )
+                .into());
             }
             // --mount never makes the source unless asked (CreateMountpoint).
             m.create_source = bo.create_mountpoint;
             if !m.create_source && !std::path::Path::new(&m.source).exists() {
-                return Err(invalid(format!(
-                    "bind source path does not exist: {}",
-                    m.source
-                )));
+                return Err(
+                    invalid(format!("bind source path does not exist: {}", m.source)).into(),
+                );
             }
         }
         "volume" => {
@@ -302,7 +309,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                 only(k, "VolumeOptions")?;
             }
             if !source.is_empty() && !valid_volume_name(&source) {
-                return Err(invalid(format!("invalid volume name: {source:?}")));
+                return Err(invalid(format!("invalid volume name: {source:?}")).into());
             }
             let vo = v.volume_options.clone().unwrap_or_default();
             // moby's rule (`filepath.IsLocal`): relative, inside the volume.
@@ -314,16 +321,16 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                         .components()
                         .any(|c| matches!(c, std::path::Component::ParentDir)))
             {
-                return Err(invalid(
-                    "subpath must be a relative path within the volume".into(),
-                ));
+                return Err(
+                    invalid("subpath must be a relative path within the volume".into()).into(),
+                );
             }
             let dc = vo.driver_config.clone().unwrap_or_default();
             let driver = dc.name.as_str();
             if !driver.is_empty() && driver != "local" {
-                return Err(bad(format!(
+                return Err(SpecError::Invalid(format!(
                     "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
-                )));
+                )).into());
             }
             m.typ = "volume".into();
             m.driver = "local".into();
@@ -340,7 +347,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                 only(k, "TmpfsOptions")?;
             }
             if !source.is_empty() {
-                return Err(invalid("field Source must not be specified".into()));
+                return Err(invalid("field Source must not be specified".into()).into());
             }
             let t = v.tmpfs_options.clone().unwrap_or_default();
             // Docker's ConvertTmpfsOptions: ro, mode, size.
@@ -356,7 +363,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
                 let opt = match o.as_slice() {
                     [k] => k.clone(),
                     [k, v] => format!("{k}={v}"),
-                    _ => return Err(invalid(format!("invalid tmpfs option {o:?}"))),
+                    _ => return Err(invalid(format!("invalid tmpfs option {o:?}")).into()),
                 };
                 check_tmpfs(&target, &opt)?;
                 data.push(opt);
@@ -373,11 +380,16 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             m.typ = "tmpfs".into();
             m.tmpfs = data.join(",");
         }
-        "" => return Err(bad("invalid mount config: mount type unknown")),
+        "" => {
+            return Err(
+                SpecError::Invalid("invalid mount config: mount type unknown".into()).into(),
+            )
+        }
         other => {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "invalid mount config for type \"{other}\": mount type unknown"
-            )))
+            ))
+            .into())
         }
     }
     Ok(m)
@@ -425,7 +437,9 @@ fn check_tmpfs(dst: &str, opts: &str) -> Result<(), EngineError> {
             "notmpcopyup",
         ];
         if !known.contains(&key) {
-            return Err(bad(format!("invalid tmpfs option [\"{o}\"] for {dst}")));
+            return Err(
+                SpecError::Invalid(format!("invalid tmpfs option [\"{o}\"] for {dst}")).into(),
+            );
         }
     }
     Ok(())
@@ -437,7 +451,10 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     let mut out: Vec<MountPoint> = Vec::new();
     let push = |out: &mut Vec<MountPoint>, m: MountPoint| {
         if out.iter().any(|x| x.destination == m.destination) {
-            return Err(bad(format!("Duplicate mount point: {}", m.destination)));
+            return Err(EngineError::from(SpecError::Invalid(format!(
+                "Duplicate mount point: {}",
+                m.destination
+            ))));
         }
         out.push(m);
         Ok(())
@@ -450,10 +467,10 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     }
     for (dst, opts) in &host.tmpfs {
         if dst.len() > MAX_SPEC || opts.len() > MAX_SPEC {
-            return Err(bad("invalid tmpfs: too long"));
+            return Err(SpecError::Invalid("invalid tmpfs: too long".into()).into());
         }
         if !dst.starts_with('/') || clean(dst) == "/" || dst.split('/').any(|c| c == "..") {
-            return Err(bad(format!("invalid tmpfs destination: {dst}")));
+            return Err(SpecError::Invalid(format!("invalid tmpfs destination: {dst}")).into());
         }
         check_tmpfs(dst, opts)?;
         push(
@@ -478,13 +495,16 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
 /// stay writable (`None`: as they are).
 pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> {
     if v.is_empty() {
-        return Err(bad("volumes-from specification cannot be an empty string"));
+        return Err(SpecError::Invalid(
+            "volumes-from specification cannot be an empty string".into(),
+        )
+        .into());
     }
     match v.split_once(':') {
         None => Ok((v, None)),
         Some((c, "rw")) => Ok((c, Some(true))),
         Some((c, "ro")) => Ok((c, Some(false))),
-        Some((_, m)) => Err(bad(format!("invalid mode: {m}"))),
+        Some((_, m)) => Err(SpecError::Invalid(format!("invalid mode: {m}")).into()),
     }
 }
 

@@ -87,7 +87,7 @@ pub async fn push(
                     );
                 }
                 Err(e) => {
-                    let _ = tx.send(line(Message::error(e.message)));
+                    let _ = tx.send(line(Message::error(e.to_string())));
                     return;
                 }
             }

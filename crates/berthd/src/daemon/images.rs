@@ -133,7 +133,7 @@ pub async fn pull(
             match plan.run(sink.clone()).await {
                 Ok(id) => event(&daemon, &id, "pull", &r.familiar()).await,
                 Err(e) => {
-                    let _ = tx.send(Message::error(e.message));
+                    let _ = tx.send(Message::error(e.to_string()));
                     return;
                 }
             }

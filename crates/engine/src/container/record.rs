@@ -8,7 +8,8 @@ use store::meta::Table;
 
 use models::container::CreateBody;
 
-use crate::{Engine, EngineError, ErrorKind};
+use super::ContainerError;
+use crate::{Engine, EngineError};
 
 pub(crate) use crate::ids::random_hex;
 
@@ -95,14 +96,11 @@ impl Engine {
             .filter(|c| !wanted.is_empty() && c.id.starts_with(wanted));
         match (prefixed.next(), prefixed.next()) {
             (Some(c), None) => Ok(c.clone()),
-            (Some(_), Some(_)) => Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("multiple IDs found with provided prefix: {wanted}"),
-            )),
-            _ => Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("No such container: {name_or_id}"),
-            )),
+            (Some(_), Some(_)) => Err(ContainerError::Invalid(format!(
+                "multiple IDs found with provided prefix: {wanted}"
+            ))
+            .into()),
+            _ => Err(ContainerError::NoSuchContainer(name_or_id.to_string()).into()),
         }
     }
 

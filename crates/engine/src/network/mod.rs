@@ -30,7 +30,9 @@
 
 mod connect;
 pub mod endpoint;
+mod error;
 pub mod etc;
+pub use error::NetworkError;
 pub use etc::{write_etc_files, write_etc_files_with};
 mod links;
 mod publish;
@@ -52,9 +54,8 @@ use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
 use crate::container::record::{ContainerRecord, State};
-use crate::error::sys;
 use crate::ids::random_hex;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// The default bridge once it is set up, and its network's id.
 #[derive(Debug)]
@@ -379,14 +380,15 @@ impl Engine {
         };
         self.dns = Some(
             net::dns::Server::start(Default::default(), upstreams)
-                .map_err(|e| sys(format!("start the embedded DNS server: {e}")))?,
+                .map_err(|e| NetworkError::failed("start the embedded DNS server", e))?,
         );
         self.net_state
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
-            .proxy = Some(Arc::new(
-            net::proxy::Proxy::start().map_err(|e| sys(format!("start the port relay: {e}")))?,
-        ));
+            .proxy =
+            Some(Arc::new(net::proxy::Proxy::start().map_err(|e| {
+                NetworkError::failed("start the port relay", e)
+            })?));
         let running: Vec<ContainerRecord> = self
             .container_records()?
             .into_iter()
@@ -401,7 +403,7 @@ impl Engine {
             net::netns::sweep(&self.netns_dir(), &keep);
             return self.users_setup(&records, &attachments);
         };
-        let bridge = net::Bridge::create(config).map_err(sys)?;
+        let bridge = net::Bridge::create(config).map_err(NetworkError::sys)?;
         let bridge_id = records
             .iter()
             .find(|r| r.name == "bridge")
@@ -417,7 +419,9 @@ impl Engine {
             .filter(|(_, a)| a.endpoint.is_some() || a.netns.is_some())
             .map(|(c, _)| c.id.clone())
             .collect();
-        bridge.sweep(&self.netns_dir(), &with_netns).map_err(sys)?;
+        bridge
+            .sweep(&self.netns_dir(), &with_netns)
+            .map_err(NetworkError::sys)?;
         let subnet = bridge.subnet.to_string();
         let gateway = bridge.gateway.to_string();
         let subnet6 = bridge.v6.map(|(_, s)| s.to_string()).unwrap_or_default();
@@ -474,7 +478,7 @@ impl Engine {
         let table = self.nft_table();
         let write = |family| {
             net::nft::apply_family(family, &table, &rules, &all)
-                .map_err(|e| sys(format!("write nftables table {table}: {e}")))
+                .map_err(|e| NetworkError::failed(format!("write nftables table {table}"), e))
         };
         write(net::nft::Family::V4)?;
         if st.wrote6 || rules.iter().any(|r| r.subnet6.is_some()) {
@@ -498,24 +502,17 @@ impl Engine {
         }
         let extra: Vec<String> = hc.extra_hosts.clone().unwrap_or_default();
         etc::extra_hosts(&extra, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
-            .map_err(|m| EngineError::new(ErrorKind::InvalidArgument, m))?;
+            .map_err(|m| NetworkError::Invalid(m.to_string()))?;
         for l in hc.links.iter().flatten() {
             let (target, _) = endpoint::parse_link(l);
             self.find_container(&target).map_err(|_| {
-                EngineError::new(
-                    ErrorKind::NotFound,
-                    format!("could not get container for {target}"),
-                )
+                NetworkError::NotFound(format!("could not get container for {target}"))
             })?;
         }
         let mac = &config.config.mac_address;
         if !mac.is_empty() {
-            endpoint::parse_mac(mac).ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid MAC address {mac}"),
-                )
-            })?;
+            endpoint::parse_mac(mac)
+                .ok_or_else(|| NetworkError::Invalid(format!("invalid MAC address {mac}")))?;
         }
         if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
             return Ok(());
@@ -531,10 +528,7 @@ impl Engine {
             }
             let r = self.find_network(&name)?;
             if r.name == "host" || r.name == "none" {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-                ));
+                return Err(NetworkError::Invalid("container cannot be connected to multiple networks with one of the networks in private (none) mode".into()).into());
             }
             self.check_endpoint(&r, &ep)?;
             eps.insert(r.name, Some(ep));
@@ -563,20 +557,18 @@ impl Engine {
         // As moby's validateEndpointSettings: each family's static address
         // needs a subnet of that family given by the user.
         if (spec.ip.is_some() && !r.user_subnet) || (spec.ip6.is_some() && !r.user_subnet6) {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                if r.is_user() {
+            return Err(NetworkError::Invalid(if r.is_user() {
                     "user specified IP address is supported only when connecting to networks with user configured subnets"
                 } else {
                     "user specified IP address is supported on user defined networks only"
-                },
-            ));
+                }.to_string()).into());
         }
         if !spec.aliases.is_empty() && !r.is_user() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "network-scoped alias is supported only for containers in user defined networks",
-            ));
+            return Err(NetworkError::Invalid(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            )
+            .into());
         }
         Ok(())
     }
@@ -631,19 +623,14 @@ impl Engine {
     fn attach_container(&self, c: &ContainerRecord, m: &str) -> Result<NetPlan, EngineError> {
         let other = self.find_container(&m["container:".len()..])?;
         let State::Running(pid, _) = self.state(&other) else {
-            return Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "cannot join network of a non running container: {}",
-                    &m["container:".len()..]
-                ),
-            ));
+            return Err(NetworkError::Conflict(format!(
+                "cannot join network of a non running container: {}",
+                &m["container:".len()..]
+            ))
+            .into());
         };
         if other.id == c.id {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "cannot join own network",
-            ));
+            return Err(NetworkError::Invalid("cannot join own network".into()).into());
         }
         let path = match self.attachment(&other.id) {
             Some(a) if a.mode.starts_with("container:") || a.mode == "host" => {
@@ -684,7 +671,7 @@ impl Engine {
     fn attach_none(&self, c: &ContainerRecord, mode: String) -> Result<NetPlan, EngineError> {
         let path = self.netns_dir().join(&c.id);
         net::netns::loopback_only(&path)
-            .map_err(|e| sys(format!("create {}: {e}", path.display())))?;
+            .map_err(|e| NetworkError::failed(format!("create {}", path.display()), e))?;
         self.write_attachment(
             &c.id,
             &Attachment {
@@ -699,9 +686,10 @@ impl Engine {
     fn write_attachment(&self, id: &str, a: &Attachment) -> Result<(), EngineError> {
         let path = self.attachment_path(id);
         let tmp = path.with_extension("tmp");
-        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(sys)?)
+        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(NetworkError::sys)?)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(sys)
+            .map_err(NetworkError::sys)
+            .map_err(EngineError::from)
     }
 
     /// Takes the next free address of the bridge for `id` (and an IPv6
@@ -720,19 +708,13 @@ impl Engine {
                 .unwrap_or_default();
             let taken = |ip: Ipv4Addr| r.allocated.contains_key(&ip.to_string());
             let Some(ip) = net::ipam::next_free(subnet, gateway, r.last, &taken) else {
-                return Ok(Err(EngineError::new(
-                    ErrorKind::System,
-                    format!("no available IPv4 addresses on this network's address pools: bridge ({subnet})"),
-                )));
+                return Ok(Err(NetworkError::sys(format!("no available IPv4 addresses on this network's address pools: bridge ({subnet})")).into()));
             };
             let ip6 = match v6 {
                 Some((gw6, sub6)) => {
                     let taken6 = |ip: Ipv6Addr| r.allocated6.contains_key(&ip.to_string());
                     let Some(ip6) = net::ipam::next_free6(sub6, gw6, r.last6, &taken6) else {
-                        return Ok(Err(EngineError::new(
-                            ErrorKind::System,
-                            format!("no available IPv6 addresses on this network's address pools: bridge ({sub6})"),
-                        )));
+                        return Ok(Err(NetworkError::sys(format!("no available IPv6 addresses on this network's address pools: bridge ({sub6})")).into()));
                     };
                     r.allocated6.insert(ip6.to_string(), id.to_string());
                     r.last6 = Some(ip6);
@@ -769,7 +751,7 @@ impl Engine {
         eps: &[(String, EndpointSettings)],
     ) -> Result<NetPlan, EngineError> {
         let Some(ctx) = &self.net else {
-            return Err(sys("the default bridge is not set up"));
+            return Err(NetworkError::sys("the default bridge is not set up").into());
         };
         publish::wanted_ports(&c.config)?;
         let ep = eps
@@ -793,8 +775,11 @@ impl Engine {
         let endpoint = match ctx.bridge.attach(&c.id, &iface, &netns) {
             Ok(e) => e,
             Err(e) => {
-                let _ = self.free(ctx, &c.id);
-                return Err(sys(e));
+                crate::error::ignore(
+                    format_args!("release the address of {}", c.id),
+                    self.free(ctx, &c.id),
+                );
+                return Err(NetworkError::sys(e).into());
             }
         };
         let mut a = Attachment {
@@ -817,7 +802,10 @@ impl Engine {
         let _t = runtime::trace::span("network detach");
         let a = self.attachment(id);
         if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
-            let _ = net::netns::remove(path);
+            crate::error::ignore(
+                format_args!("remove network namespace {}", path.display()),
+                net::netns::remove(path),
+            );
         }
         {
             let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
@@ -826,7 +814,9 @@ impl Engine {
                 p.stop(id);
             }
             if st.forwards.remove(id).is_some_and(|f| !f.is_empty()) {
-                let _ = self.apply_table(&mut st);
+                if let Err(e) = self.apply_table(&mut st) {
+                    tracing::warn!("removing the port forwards of {id}: {e}");
+                }
             }
         }
         if let Some(a) = &a {
@@ -842,9 +832,15 @@ impl Engine {
                 ctx.bridge.detach(&veth, &self.netns_dir().join(id));
             }
             runtime::trace::mark("veth detached");
-            let _ = self.free(ctx, id);
+            crate::error::ignore(
+                format_args!("release the address of {id}"),
+                self.free(ctx, id),
+            );
         }
-        let _ = std::fs::remove_file(self.attachment_path(id));
+        crate::error::ignore(
+            format_args!("remove the network attachment of {id}"),
+            std::fs::remove_file(self.attachment_path(id)),
+        );
     }
 }
 

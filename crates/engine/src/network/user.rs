@@ -17,10 +17,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use super::{sys, Attachment, NetworkRecord, UserBridge};
+use super::NetworkError;
+use super::{Attachment, NetworkRecord, UserBridge};
 use crate::container::record::{ContainerRecord, State};
 use crate::ids::random_hex;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// One pool of a network's IPAM config, as Docker's API names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,27 +65,23 @@ pub struct NetworkCreate {
     pub check_duplicate: bool,
 }
 
-fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
-    EngineError::new(kind, m)
-}
-
 pub(crate) fn parse_subnet(s: &str) -> Result<net::ipam::Subnet, EngineError> {
     match net::ipam::parse_any(s) {
         Some(net::ipam::AnySubnet::V4(sub)) if sub.prefix <= 30 => Ok(sub),
-        _ => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid subnet {s}: invalid CIDR block notation"),
-        )),
+        _ => Err(
+            NetworkError::Invalid(format!("invalid subnet {s}: invalid CIDR block notation"))
+                .into(),
+        ),
     }
 }
 
 pub(crate) fn parse_subnet6(s: &str) -> Result<net::ipam::Subnet6, EngineError> {
     match net::ipam::parse_any(s) {
         Some(net::ipam::AnySubnet::V6(sub)) if sub.prefix <= 126 => Ok(sub),
-        _ => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid subnet {s}: invalid CIDR block notation"),
-        )),
+        _ => Err(
+            NetworkError::Invalid(format!("invalid subnet {s}: invalid CIDR block notation"))
+                .into(),
+        ),
     }
 }
 
@@ -106,10 +103,10 @@ fn bool_opt(
         None => Ok(default),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("failed to parse {key} value {v:?}: invalid syntax"),
-        )),
+        Some(v) => Err(NetworkError::Invalid(format!(
+            "failed to parse {key} value {v:?}: invalid syntax"
+        ))
+        .into()),
     }
 }
 
@@ -140,18 +137,14 @@ fn in_pool<A: std::str::FromStr>(
         return Ok(None);
     }
     let a: A = value.parse().map_err(|_| {
-        err(
-            ErrorKind::InvalidArgument,
-            format!("invalid network config:\ninvalid {what} {value}: invalid address"),
-        )
+        NetworkError::Invalid(format!(
+            "invalid network config:\ninvalid {what} {value}: invalid address"
+        ))
     })?;
     if !contains(&a) {
-        return Err(err(
-            ErrorKind::InvalidArgument,
-            format!(
+        return Err(NetworkError::Invalid(format!(
                 "invalid network config:\ninvalid {what} {value}: parent subnet {subnet} doesn't contain this address"
-            ),
-        ));
+            )).into());
     }
     Ok(Some(a))
 }
@@ -174,10 +167,10 @@ impl Engine {
         match named.len() {
             1 => return Ok(named[0].clone()),
             n if n > 1 => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!("network {name} is ambiguous ({n} matches found on name)"),
+                return Err(NetworkError::Invalid(format!(
+                    "network {name} is ambiguous ({n} matches found on name)"
                 ))
+                .into())
             }
             _ => {}
         }
@@ -187,14 +180,11 @@ impl Engine {
             .collect();
         match by_id.len() {
             1 => Ok(by_id[0].clone()),
-            0 => Err(err(
-                ErrorKind::NotFound,
-                format!("network {name} not found"),
-            )),
-            n => Err(err(
-                ErrorKind::InvalidArgument,
-                format!("network {name} is ambiguous ({n} matches found based on ID prefix)"),
-            )),
+            0 => Err(NetworkError::NotFound(format!("network {name} not found")).into()),
+            n => Err(NetworkError::Invalid(format!(
+                "network {name} is ambiguous ({n} matches found based on ID prefix)"
+            ))
+            .into()),
         }
     }
 
@@ -215,23 +205,24 @@ impl Engine {
         )?;
         let mtu = match req.options.get("com.docker.network.driver.mtu") {
             Some(m) => m.parse::<u32>().ok().filter(|m| *m >= 68).ok_or_else(|| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid MTU value {m:?}: an integer of at least 68"),
-                )
+                NetworkError::Invalid(format!(
+                    "invalid MTU value {m:?}: an integer of at least 68"
+                ))
             })?,
             None => self.net.as_ref().map_or(1500, |c| c.bridge.config.mtu),
         };
+        // Accepted and recorded as Docker does, without effect here yet.
         let _ = (icc, masquerade);
         // One network operation at a time: the name and pool checks hold
         // until the record is written.
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
         let all = self.network_records()?;
         if req.check_duplicate && all.iter().any(|r| r.name == req.name) {
-            return Err(err(
-                ErrorKind::Conflict,
-                format!("network with name {} already exists", req.name),
-            ));
+            return Err(NetworkError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            ))
+            .into());
         }
         let id = random_hex(32);
         let bridge = req
@@ -240,10 +231,7 @@ impl Engine {
             .cloned()
             .unwrap_or_else(|| format!("br-{}", &id[..12]));
         if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
-            return Err(err(
-                ErrorKind::InvalidArgument,
-                format!("invalid bridge name {bridge:?}"),
-            ));
+            return Err(NetworkError::Invalid(format!("invalid bridge name {bridge:?}")).into());
         }
         if all.iter().any(|r| r.bridge == bridge)
             || self
@@ -251,15 +239,14 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|c| c.bridge.config.name == bridge)
         {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("bridge name {bridge} is in use by another network"),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "bridge name {bridge} is in use by another network"
+            ))
+            .into());
         }
         let overlap = || {
-            err(
-                ErrorKind::Forbidden,
-                "invalid pool request: Pool overlaps with other one on this address space",
+            NetworkError::Forbidden(
+                "invalid pool request: Pool overlaps with other one on this address space".into(),
             )
         };
         let mut taken: Vec<net::ipam::Subnet> = all
@@ -272,7 +259,7 @@ impl Engine {
         let (subnet, user_subnet, pool) = match v4.pop() {
             Some((sub, pool)) => {
                 if taken.iter().any(|t| t.overlaps(&sub)) {
-                    return Err(overlap());
+                    return Err(overlap().into());
                 }
                 (sub, true, pool)
             }
@@ -282,9 +269,8 @@ impl Engine {
                 busy.retain(|r| r.prefix > 0);
                 busy.extend(taken);
                 let sub = net::ipam::choose(&busy).ok_or_else(|| {
-                    err(
-                        ErrorKind::Forbidden,
-                        "all predefined address pools have been fully subnetted",
+                    NetworkError::Forbidden(
+                        "all predefined address pools have been fully subnetted".into(),
                     )
                 })?;
                 (sub, false, IpamPool::default())
@@ -314,7 +300,7 @@ impl Engine {
             let (sub6, pool6) = match v6.pop() {
                 Some((s, p)) => {
                     if taken6.iter().any(|t| t.overlaps(&s)) {
-                        return Err(overlap());
+                        return Err(overlap().into());
                     }
                     user_subnet6 = true;
                     (s, p)
@@ -371,12 +357,19 @@ impl Engine {
         });
         if let Err(e) = made {
             if let Some(u) = st.users.remove(&id) {
-                let _ = u.bridge.remove();
+                if let Err(e) = u.bridge.remove() {
+                    tracing::warn!(
+                        "removing the bridge of network {id} after a failed create: {e}"
+                    );
+                }
             }
-            let _ = self
+            if let Err(e) = self
                 .store()
                 .meta()
-                .write(|w| w.delete(Table::Networks, &id));
+                .write(|w| w.delete(Table::Networks, &id))
+            {
+                tracing::warn!("removing the record of network {id} after a failed create: {e}");
+            }
             return Err(e);
         }
         Ok(id)
@@ -385,17 +378,17 @@ impl Engine {
     /// Makes (or finds) a user network's bridge.
     fn user_bridge(&self, r: &NetworkRecord) -> Result<UserBridge, EngineError> {
         let subnet = parse_subnet(&r.subnet)?;
-        let gateway: Ipv4Addr = r.gateway.parse().map_err(sys)?;
+        let gateway: Ipv4Addr = r.gateway.parse().map_err(NetworkError::sys)?;
         let mut config = net::BridgeConfig::new(&r.bridge);
         config.bip = Some((gateway, subnet.prefix));
         if r.ipv6 {
             let sub6 = parse_subnet6(&r.subnet6)?;
-            let gw6: Ipv6Addr = r.gateway6.parse().map_err(sys)?;
+            let gw6: Ipv6Addr = r.gateway6.parse().map_err(NetworkError::sys)?;
             config.v6 = Some((gw6, sub6.prefix));
         }
         config.mtu = if r.mtu == 0 { 1500 } else { r.mtu };
         config.table = self.nft_table();
-        let bridge = net::Bridge::create(config).map_err(sys)?;
+        let bridge = net::Bridge::create(config).map_err(NetworkError::sys)?;
         Ok(UserBridge {
             bridge,
             internal: r.internal,
@@ -428,27 +421,28 @@ impl Engine {
     pub fn network_remove(&self, name: &str) -> Result<(), EngineError> {
         let r = self.find_network(name)?;
         if !r.is_user() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("{} is a pre-defined network and cannot be removed", r.name),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                r.name
+            ))
+            .into());
         }
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((cid, cname)) = self.endpoints_on(&r.id)?.into_iter().next() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
+            return Err(NetworkError::Forbidden(format!(
                     "error while removing network: network {} has active endpoints (name:{cname:?} id:{:?})",
                     r.name,
                     &cid[..12]
-                ),
-            ));
+                )).into());
         }
         if let Some(u) = st.users.remove(&r.id) {
-            u.bridge.remove().map_err(sys)?;
+            u.bridge.remove().map_err(NetworkError::sys)?;
         } else {
-            let mut nl = net::netlink::Netlink::open().map_err(sys)?;
-            let _ = nl.del_link(&r.bridge);
+            let mut nl = net::netlink::Netlink::open().map_err(NetworkError::sys)?;
+            crate::error::ignore(
+                format_args!("delete bridge {} of network {}", r.bridge, r.id),
+                nl.del_link(&r.bridge),
+            );
         }
         self.apply_table(&mut st)?;
         self.store()
@@ -502,7 +496,10 @@ impl Engine {
                 .filter(|n| n.network == r.id)
                 .collect();
             let veths: Vec<String> = on.iter().map(|n| n.endpoint.veth.clone()).collect();
-            let _ = u.bridge.sweep_veths(&veths);
+            crate::error::ignore(
+                format_args!("sweep stale veths of network {}", r.id),
+                u.bridge.sweep_veths(&veths),
+            );
             let holders: Vec<String> = attachments
                 .iter()
                 .filter(|(_, a)| a.networks.iter().any(|n| n.network == r.id))
@@ -529,7 +526,9 @@ impl Engine {
         drop(st);
         for (c, a) in attachments {
             if !a.networks.is_empty() {
-                let _ = self.dns_register(c, a, records);
+                if let Err(e) = self.dns_register(c, a, records) {
+                    tracing::warn!("registering container {} in the embedded DNS: {e}", c.id);
+                }
             }
         }
         Ok(())
@@ -549,40 +548,26 @@ fn check_create(
     req: &NetworkCreate,
 ) -> Result<(Pools<net::ipam::Subnet>, Pools<net::ipam::Subnet6>), EngineError> {
     if !valid_name(&req.name) {
-        return Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid name: {}", req.name),
-        ));
+        return Err(NetworkError::Invalid(format!("invalid name: {}", req.name)).into());
     }
     if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
-        return Err(err(
-            ErrorKind::Forbidden,
-            format!(
-                "operation is not permitted on predefined {} network ",
-                req.name
-            ),
-        ));
+        return Err(NetworkError::Forbidden(format!(
+            "operation is not permitted on predefined {} network ",
+            req.name
+        ))
+        .into());
     }
     match req.driver.as_str() {
         "" | "bridge" => {}
         // libnetwork's host and null drivers: one network each.
         d @ ("host" | "null") => {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("only one instance of \"{d}\" network is allowed"),
-            ))
+            return Err(NetworkError::Forbidden(format!("only one instance of \"{d}\" network is allowed")).into())
         }
         "overlay" => {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
-            ))
+            return Err(NetworkError::Forbidden("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.".into()).into())
         }
         d => {
-            return Err(err(
-                ErrorKind::NotFound,
-                format!("plugin \"{d}\" not found"),
-            ))
+            return Err(NetworkError::NotFound(format!("plugin \"{d}\" not found")).into())
         }
     }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
@@ -591,27 +576,25 @@ fn check_create(
             Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
             Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
             None if p.subnet.is_empty() => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    "invalid network config:\ninvalid subnet : invalid CIDR block notation",
-                ))
+                return Err(NetworkError::Invalid(
+                    "invalid network config:\ninvalid subnet : invalid CIDR block notation".into(),
+                )
+                .into())
             }
             None => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
-                        p.subnet
-                    ),
+                return Err(NetworkError::Invalid(format!(
+                    "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
+                    p.subnet
                 ))
+                .into())
             }
         }
     }
     if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
-        return Err(err(
-            ErrorKind::Forbidden,
-            "bridge driver doesn't support multiple subnets",
-        ));
+        return Err(NetworkError::Forbidden(
+            "bridge driver doesn't support multiple subnets".into(),
+        )
+        .into());
     }
     Ok((v4, v6))
 }
@@ -627,22 +610,16 @@ fn v4_range_and_aux(
         String::new()
     } else {
         let range = parse_subnet(&pool.ip_range).map_err(|_| {
-            err(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
-                    pool.ip_range
-                ),
-            )
+            NetworkError::Invalid(format!(
+                "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
+                pool.ip_range
+            ))
         })?;
         if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-            return Err(err(
-                ErrorKind::InvalidArgument,
-                format!(
+            return Err(NetworkError::Invalid(format!(
                     "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
                     pool.ip_range
-                ),
-            ));
+                )).into());
         }
         range.to_string()
     };
@@ -650,10 +627,7 @@ fn v4_range_and_aux(
     for (name, a) in &pool.aux {
         let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
             .map_err(|_| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"),
-                )
+                NetworkError::Invalid(format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"))
             })?;
         if let Some(a) = a {
             allocated.insert(a.to_string(), format!("{AUX}{name}"));
@@ -678,13 +652,10 @@ fn v6_range_and_aux(
                 ip_range6 = r.to_string()
             }
             _ => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
+                return Err(NetworkError::Invalid(format!(
                         "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
                         pool6.ip_range
-                    ),
-                ))
+                    )).into())
             }
         }
     }

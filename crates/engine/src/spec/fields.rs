@@ -13,7 +13,8 @@
 
 use serde_json::Value;
 
-use crate::{EngineError, ErrorKind};
+use super::SpecError;
+use crate::EngineError;
 
 /// What berth does with one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +209,7 @@ pub(crate) fn check(body: &Value) -> Result<(), EngineError> {
             Some(RefusedAs(words)) => words.to_string(),
             _ => continue,
         };
-        return Err(EngineError::new(ErrorKind::InvalidArgument, message));
+        return Err(SpecError::Invalid(message.to_string()).into());
     }
     Ok(())
 }
