@@ -568,7 +568,7 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 fn bad_tar(msg: String) -> EngineError {
-    ArchiveError::Invalid(format!("bad archive: {msg}")).into()
+    ArchiveError::BadArchive(msg).into()
 }
 
 /// Opens (making it if missing) directory `name` below `parent`, refusing
@@ -599,7 +599,7 @@ fn subdir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd, EngineError> {
 fn dir_error(entry: &Path, e: store::walk::DirError) -> EngineError {
     use store::walk::DirError;
     match e {
-        DirError::Io(e) => ArchiveError::failed(format!("{}", entry.display()), e).into(),
+        DirError::Io(e) => ArchiveError::failed(entry.display().to_string(), e).into(),
         DirError::NotADirectory(n) => ArchiveError::Invalid(format!(
             "{}: not a directory here; berth does not write through symlinks",
             n.to_string_lossy()
@@ -644,7 +644,7 @@ fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, Engin
     };
     let not_found = |e: runtime::Error| {
         if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
-            ArchiveError::NotFound(format!("Could not find the file {path} in container"))
+            ArchiveError::NoSuchPath(path.to_string())
         } else {
             ArchiveError::sys(e)
         }
@@ -887,9 +887,12 @@ fn append_dir<W: std::io::Write>(
 /// An error of a copy into or out of a container or of an export; hostile archives are refused with a 400.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// What was asked for does not exist (404), in Docker's words.
-    #[error("{0}")]
-    NotFound(String),
+    /// The path is not in the container (404), in Docker's words.
+    #[error("Could not find the file {0} in container")]
+    NoSuchPath(String),
+    /// The archive is malformed or hostile (400): what is wrong with it.
+    #[error("bad archive: {0}")]
+    BadArchive(String),
     /// A refusal of what the caller asked (400), in Docker's words.
     #[error("{0}")]
     Invalid(String),
@@ -912,7 +915,8 @@ impl ArchiveError {
     /// What sort of failure, for the status.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ArchiveError::NotFound(_) => ErrorKind::NotFound,
+            ArchiveError::NoSuchPath(_) => ErrorKind::NotFound,
+            ArchiveError::BadArchive(_) => ErrorKind::InvalidArgument,
             ArchiveError::Invalid(_) => ErrorKind::InvalidArgument,
             ArchiveError::Failed { .. } | ArchiveError::Sys(_) => ErrorKind::System,
         }

@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn kinds_and_texts_pass_through() {
-        let e: EngineError = ContainerError::NotFound("abc".into()).into();
+        let e: EngineError = ContainerError::NoSuchContainer("abc".into()).into();
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.to_string(), "No such container: abc");
         let coded = e.with_code(3);

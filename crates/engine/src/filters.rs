@@ -174,19 +174,19 @@ mod tests {
         assert!(Filters::from_json("").unwrap().is_empty());
         for bad in ["[1]", "{", r#"{"a":[1]}"#, r#"{"a":"x"}"#] {
             assert_eq!(
-                Filters::from_json(bad).unwrap_err().message,
+                Filters::from_json(bad).unwrap_err().to_string(),
                 "invalid filter",
                 "{bad}"
             );
         }
         let e = f.validate(&["name"]).unwrap_err();
-        assert_eq!(e.message, "invalid filter 'label'");
+        assert_eq!(e.to_string(), "invalid filter 'label'");
         let both = Filters::from_pairs(&[("dangling", "true"), ("dangling", "0")]);
         assert!(both.bool_or("dangling", false).is_err());
         let bad = Filters::from_pairs(&[("name", "a(")]);
         assert!(bad.matches("name", "a(") && !bad.matches("name", "xa("));
         assert_eq!(
-            both.bool_or("dangling", false).unwrap_err().message,
+            both.bool_or("dangling", false).unwrap_err().to_string(),
             "invalid filter 'dangling=[true 0]'"
         );
     }

@@ -631,14 +631,14 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                settings(&lc(t, opts.clone())).unwrap_err().message,
+                settings(&lc(t, opts.clone())).unwrap_err().to_string(),
                 want,
                 "{t} {opts}"
             );
         }
         assert!(settings(&lc("syslog", json!({})))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("not supported by berth"));
         let s = settings(&lc("json-file", json!({"max-size": "1k", "max-file": "3"}))).unwrap();
         assert_eq!((s.max_size, s.max_file, s.compress), (1000, 3, false));

@@ -586,7 +586,7 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir/here"
         );
         assert!(parse_mount(&mount(
@@ -601,7 +601,7 @@ mod tests {
         let host: HostConfig =
             models::de::from_value(json!({"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}})).unwrap();
         assert_eq!(
-            parse_requested(&host).unwrap_err().message,
+            parse_requested(&host).unwrap_err().to_string(),
             "Duplicate mount point: /x"
         );
     }

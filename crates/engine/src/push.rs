@@ -413,7 +413,7 @@ impl LayerJob {
             .map_err(store::store::StoreError::from)?;
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| ImageError::failed(format!("{}", path.display()), e))?;
+            .map_err(|e| ImageError::failed(path.display().to_string(), e))?;
         let total = desc.size;
         let sink = self.sink.clone();
         let mut reported = 0u64;
@@ -478,7 +478,7 @@ fn layer_blob(
     let _hold = engine.writing();
     let content = engine.store().content();
     let io = |path: &std::path::Path, e: std::io::Error| {
-        ImageError::failed(format!("{}", path.display()), e)
+        ImageError::failed(path.display().to_string(), e)
     };
     let mut source = None;
     for (digest, _) in &record.blobs {

@@ -221,7 +221,7 @@ mod tests {
             vec![("up".into(), "bar".into()), ("x".into(), "x".into())]
         );
         let e = EndpointSpec::parse(&ep(json!({"MacAddress": "02:42"}))).unwrap_err();
-        assert_eq!(e.message, "invalid MAC address 02:42");
+        assert_eq!(e.to_string(), "invalid MAC address 02:42");
         assert!(EndpointSpec::parse(&ep(json!({"IPAMConfig": {"IPv6Address": "x"}}))).is_err());
         assert_eq!(parse_link("/db:/web/alias"), ("db".into(), "alias".into()));
     }

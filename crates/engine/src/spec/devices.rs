@@ -186,9 +186,9 @@ mod tests {
     #[test]
     fn refusals_in_dockers_words() {
         let e = from_mapping(&mapping("/dev/nosuchdevice", "", "")).unwrap_err();
-        assert_eq!(e.message, "error gathering device information while adding custom device \"/dev/nosuchdevice\": no such file or directory");
+        assert_eq!(e.to_string(), "error gathering device information while adding custom device \"/dev/nosuchdevice\": no such file or directory");
         let e = from_mapping(&mapping("/etc/hostname", "", "")).unwrap_err();
-        assert!(e.message.ends_with("not a device node"), "{}", e.message);
+        assert!(e.to_string().ends_with("not a device node"), "{}", e.to_string());
         assert!(from_mapping(&mapping("/dev/null", "", "rx")).is_err());
         assert!(from_mapping(&mapping("/dev/null", "rel", "")).is_err());
     }
@@ -212,7 +212,7 @@ mod tests {
             "c -1:1 r",
         ] {
             assert_eq!(
-                cgroup_rule(r).unwrap_err().message,
+                cgroup_rule(r).unwrap_err().to_string(),
                 format!("invalid device cgroup rule format: '{r}'")
             );
         }

@@ -241,12 +241,12 @@ mod tests {
                 "invalid cgroup namespace mode: x",
             ),
         ] {
-            assert_eq!(check_modes(&hc(v), "").unwrap_err().message, want);
+            assert_eq!(check_modes(&hc(v), "").unwrap_err().to_string(), want);
         }
         assert_eq!(
             check_modes(&hc(json!({"UTSMode": "host"})), "box")
                 .unwrap_err()
-                .message,
+                .to_string(),
             "conflicting options: hostname and the UTS mode"
         );
         check_modes(
@@ -281,10 +281,10 @@ mod tests {
         );
         assert_eq!(shm_mount(&ns, 1).unwrap()["source"], "/c/a/shm");
         let e = resolve(&h, peer(None, 42)).unwrap_err();
-        assert!(e.message.contains("non-shareable IPC"), "{}", e.message);
+        assert!(e.to_string().contains("non-shareable IPC"), "{}", e.to_string());
         let e = resolve(&h, peer(Some("/c/a/shm"), 0)).unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "failed to join IPC namespace: container a is not running"
         );
         let host = resolve(&hc(json!({"PidMode": "host", "IpcMode": "host", "UTSMode": "host", "CgroupnsMode": "host"})), peer(None, 0)).unwrap();

@@ -360,12 +360,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            rlimits(&[u("bogus", 1, 1)]).unwrap_err().message,
+            rlimits(&[u("bogus", 1, 1)]).unwrap_err().to_string(),
             "invalid ulimit type: bogus"
         );
         assert!(rlimits(&[u("nofile", 2, 1)])
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("ulimit soft limit must be"));
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("etc")).unwrap();
@@ -375,7 +375,7 @@ mod tests {
             [50, 1234]
         );
         assert_eq!(
-            group_add(d.path(), &["nosuch".into()]).unwrap_err().message,
+            group_add(d.path(), &["nosuch".into()]).unwrap_err().to_string(),
             "Unable to find group nosuch: no matching entries in group file"
         );
     }

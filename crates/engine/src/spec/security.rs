@@ -389,15 +389,15 @@ mod tests {
                 "invalid --security-opt 2: \"no-new-privileges=maybe\"",
             ),
         ] {
-            assert_eq!(opts(&[o]).unwrap_err().message, want);
+            assert_eq!(opts(&[o]).unwrap_err().to_string(), want);
         }
         assert!(opts(&["apparmor=docker-default"])
             .unwrap_err()
-            .message
+            .to_string()
             .contains("AppArmor"));
         assert!(opts(&["label=type:svirt_t"])
             .unwrap_err()
-            .message
+            .to_string()
             .contains("SELinux"));
     }
 
@@ -424,7 +424,7 @@ mod tests {
         assert_eq!(
             tweak_caps(basics, &all, &s(&["FOO"]), &[])
                 .unwrap_err()
-                .message,
+                .to_string(),
             "unknown capability: \"CAP_FOO\""
         );
     }
@@ -453,7 +453,7 @@ mod tests {
         }
         assert!(profile_to_oci("{not json", &[])
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("Decoding seccomp profile failed: "));
         assert_eq!(profile_to_oci("{}", &[]).unwrap(), None);
     }
@@ -486,7 +486,7 @@ mod tests {
             ("vm.swappiness", "sysctl \"vm.swappiness\" is not in a separate kernel namespace"),
             ("net/../x", "sysctl \"net/../x\" is not a valid name"),
         ] {
-            assert_eq!(check_sysctls(&m(k), host).unwrap_err().message, want);
+            assert_eq!(check_sysctls(&m(k), host).unwrap_err().to_string(), want);
         }
     }
 }
