@@ -127,7 +127,7 @@ impl Engine {
                 .await
                 .map_err(|e| {
                     // dockerd answers a failed search with a 500 and the error.
-                    ImageError::sys(e.to_string())
+                    ImageError::sys(e)
                 })?;
         Ok(results
             .into_iter()

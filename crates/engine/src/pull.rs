@@ -127,7 +127,7 @@ where
                 break;
             }
             Err(e) => {
-                failure = Some(ImageError::failed(format!("{what}"), e).into());
+                failure = Some(ImageError::failed(what, e).into());
                 break;
             }
         }
@@ -261,8 +261,8 @@ impl Pull {
         }
         if let Err(e) = self.room_for(&missing) {
             drop(release);
-            // Only waits for the holder thread to let go; its send cannot fail
-            // while it runs.
+            // Waits for the holder thread to let go; an `Err` (the thread gone
+            // without a word) leaves nothing to undo.
             let _ = held.await;
             return Err(e);
         }
@@ -296,8 +296,8 @@ impl Pull {
             }
             Err(e) => {
                 drop(release);
-                // Only waits for the holder thread to let go; its send cannot fail
-                // while it runs.
+                // Waits for the holder thread to let go; an `Err` (the thread gone
+                // without a word) leaves nothing to undo.
                 let _ = held.await;
                 return Err(e);
             }
@@ -314,8 +314,8 @@ impl Pull {
         .await
         .map_err(|e| ImageError::failed("recording the image", e));
         drop(release);
-        // Only waits for the holder thread to let go; its send cannot fail
-        // while it runs.
+        // Waits for the holder thread to let go; an `Err` (the thread gone
+        // without a word) leaves nothing to undo.
         let _ = held.await;
         let image = added??;
         sink(Progress::new(
@@ -390,7 +390,7 @@ impl LayerJob {
     async fn run(self) -> Result<LayerRecord, EngineError> {
         let id = short(&self.desc.digest);
         let total = self.desc.size;
-        let fail = |e: RegistryError| ImageError::sys(e.to_string());
+        let fail = |e: RegistryError| ImageError::sys(e);
         let mut stream = self.session.blob(&self.desc).await.map_err(fail)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(CHANNEL_CHUNKS);
         let engine = self.engine.clone();

@@ -204,9 +204,7 @@ impl Engine {
 /// from a pull's.
 fn push_error(e: registry::RegistryError, reference: &Reference) -> EngineError {
     match e.kind() {
-        registry::Kind::Unauthorized | registry::Kind::Denied => {
-            ImageError::sys(e.to_string()).into()
-        }
+        registry::Kind::Unauthorized | registry::Kind::Denied => ImageError::sys(e).into(),
         _ => registry_error(e, reference),
     }
 }
@@ -376,7 +374,7 @@ fn manifest_bytes(media: &str, config: &Descriptor, layers: &[Descriptor]) -> Ve
 impl LayerJob {
     async fn run(self) -> Result<Descriptor, EngineError> {
         let id = short(&self.record.diff_id);
-        let fail = |e: registry::RegistryError| ImageError::sys(e.to_string());
+        let fail = |e: registry::RegistryError| ImageError::sys(e);
         let engine = self.engine.clone();
         let (record, compression) = (self.record.clone(), self.compression);
         let desc = tokio::task::spawn_blocking(move || layer_blob(&engine, &record, compression))

@@ -188,7 +188,11 @@ mod tests {
         let e = from_mapping(&mapping("/dev/nosuchdevice", "", "")).unwrap_err();
         assert_eq!(e.to_string(), "error gathering device information while adding custom device \"/dev/nosuchdevice\": no such file or directory");
         let e = from_mapping(&mapping("/etc/hostname", "", "")).unwrap_err();
-        assert!(e.to_string().ends_with("not a device node"), "{}", e.to_string());
+        assert!(
+            e.to_string().ends_with("not a device node"),
+            "{}",
+            e.to_string()
+        );
         assert!(from_mapping(&mapping("/dev/null", "", "rx")).is_err());
         assert!(from_mapping(&mapping("/dev/null", "rel", "")).is_err());
     }

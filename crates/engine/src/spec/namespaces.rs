@@ -281,7 +281,11 @@ mod tests {
         );
         assert_eq!(shm_mount(&ns, 1).unwrap()["source"], "/c/a/shm");
         let e = resolve(&h, peer(None, 42)).unwrap_err();
-        assert!(e.to_string().contains("non-shareable IPC"), "{}", e.to_string());
+        assert!(
+            e.to_string().contains("non-shareable IPC"),
+            "{}",
+            e.to_string()
+        );
         let e = resolve(&h, peer(Some("/c/a/shm"), 0)).unwrap_err();
         assert_eq!(
             e.to_string(),

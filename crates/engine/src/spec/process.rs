@@ -375,7 +375,9 @@ mod tests {
             [50, 1234]
         );
         assert_eq!(
-            group_add(d.path(), &["nosuch".into()]).unwrap_err().to_string(),
+            group_add(d.path(), &["nosuch".into()])
+                .unwrap_err()
+                .to_string(),
             "Unable to find group nosuch: no matching entries in group file"
         );
     }

@@ -478,7 +478,7 @@ mod tests {
             (json!({"BlkioDeviceReadBps": [{"Path": "/no/such/dev", "Rate": 1}]}), "stat /no/such/dev: no such file or directory"),
         ] {
             let e = resources(&hc(body.clone()), &all(), 2).unwrap_err();
-            assert!(e.to_string().starts_with(want), "{body}: {}", e.to_string());
+            assert!(e.to_string().starts_with(want), "{body}: {e}");
         }
     }
 

@@ -516,7 +516,9 @@ mod tests {
         ]))
         .is_ok());
         assert_eq!(
-            check_options(&m(&[("foo", "bar")])).unwrap_err().to_string(),
+            check_options(&m(&[("foo", "bar")]))
+                .unwrap_err()
+                .to_string(),
             "invalid option: \"foo\""
         );
         assert!(check_options(&m(&[("type", "tmpfs")])).is_err());

@@ -10,6 +10,7 @@ use nix::sys::stat::{Mode, SFlag};
 use super::VolumeError;
 use super::*;
 use crate::container::record::{ContainerRecord, State};
+use crate::error::Cause;
 use crate::mounts::{self, MountPoint};
 use crate::{Engine, EngineError};
 
@@ -49,13 +50,13 @@ pub(crate) fn sweep_subpaths(exec_root: &Path) {
 /// as what it names), privately.
 pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
     use nix::mount::{mount, MsFlags};
-    let fail = |e: String| VolumeError::failed(format!("stage subpath at {}", at.display()), e);
+    let fail = |e: Cause| VolumeError::failed(format!("stage subpath at {}", at.display()), e);
     if let Some(parent) = at.parent() {
-        crate::perms::private_dir(parent).map_err(|e| fail(e.to_string()))?;
+        crate::perms::private_dir(parent).map_err(|e| fail(e.into()))?;
     }
     let is_dir = nix::sys::stat::fstat(fd)
         .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     crate::error::ignore(
         format_args!("unmount a stale staging point {}", at.display()),
         nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH),
@@ -66,18 +67,18 @@ pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
             std::fs::remove_file(at),
         );
         if !at.is_dir() {
-            std::fs::create_dir(at).map_err(|e| fail(e.to_string()))?;
+            std::fs::create_dir(at).map_err(|e| fail(e.into()))?;
         }
     } else {
         crate::error::ignore(
             format_args!("remove a stale staging directory {}", at.display()),
             std::fs::remove_dir(at),
         );
-        std::fs::File::create(at).map_err(|e| fail(e.to_string()))?;
+        std::fs::File::create(at).map_err(|e| fail(e.into()))?;
     }
     let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     mount(Some(&src), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     // Private: nothing mounted there shows anywhere else.
     mount(
         None::<&str>,
@@ -86,7 +87,7 @@ pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
         MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| fail(e.into()))?;
     Ok(())
 }
 
