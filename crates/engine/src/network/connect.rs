@@ -485,7 +485,7 @@ impl Engine {
         let name = r.name.clone();
         self.store().meta().write(|w| {
             let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &net_id)? else {
-                return Ok(Err(NetworkError::NotFound(format!("network {name} not found")).into()));
+                return Ok(Err(NetworkError::NoSuchNetwork(name.clone()).into()));
             };
             let taken = |ip: Ipv4Addr| {
                 r.allocated.contains_key(&ip.to_string())

@@ -6,6 +6,9 @@ use crate::ErrorKind;
 /// An error of a network operation (create, connect, publish, remove).
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
+    /// No network by that name or id (404).
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
     /// What was asked for does not exist (404), in Docker's words.
     #[error("{0}")]
     NotFound(String),
@@ -37,6 +40,7 @@ impl NetworkError {
     /// What sort of failure, for the status.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            NetworkError::NoSuchNetwork(_) => ErrorKind::NotFound,
             NetworkError::NotFound(_) => ErrorKind::NotFound,
             NetworkError::Conflict(_) => ErrorKind::Conflict,
             NetworkError::Invalid(_) => ErrorKind::InvalidArgument,

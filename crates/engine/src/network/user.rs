@@ -180,7 +180,7 @@ impl Engine {
             .collect();
         match by_id.len() {
             1 => Ok(by_id[0].clone()),
-            0 => Err(NetworkError::NotFound(format!("network {name} not found")).into()),
+            0 => Err(NetworkError::NoSuchNetwork(name.to_string()).into()),
             n => Err(NetworkError::Invalid(format!(
                 "network {name} is ambiguous ({n} matches found based on ID prefix)"
             ))
