@@ -1,18 +1,20 @@
 //! Engine errors. Each module with failure modes of its own has a
 //! `thiserror` enum (`container::ContainerError`, `images::ImageError`,
 //! `network::NetworkError`, `volumes::VolumeError`, `builder::BuildError`,
-//! `archive::ArchiveError`, `spec::SpecError`, `logging::LogError`) whose
-//! `kind()` says what sort of failure it is; [`EngineError`], what the
-//! engine's calls return, gathers them and the store's errors with `#[from]`
-//! and keeps their text (Docker's messages) and their source chain. The
-//! daemon maps a [`ErrorKind`] to an HTTP status in one place (berthd's
-//! `api::status`), the CRI to a gRPC code in one place (`cri::error`).
+//! `archive::ArchiveError`, `spec::SpecError`, `logging::LogError`,
+//! `filters::FilterError`) whose `kind()` says what sort of failure it is;
+//! [`EngineError`], what the engine's calls return, gathers them and the
+//! store's errors with `#[from]` and keeps their text (Docker's messages)
+//! and their source chain. The daemon maps an [`ErrorKind`] to an HTTP
+//! status in one place (berthd's `api::status`), the CRI to a gRPC code in
+//! one place (`cri::error`).
 
 use store::StoreError;
 
 use crate::archive::ArchiveError;
 use crate::builder::BuildError;
 use crate::container::ContainerError;
+use crate::filters::FilterError;
 use crate::images::ImageError;
 use crate::logging::LogError;
 use crate::network::NetworkError;
@@ -65,6 +67,9 @@ pub enum EngineError {
     /// A container's log driver's.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// A list filter's.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// The store's.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -79,7 +84,7 @@ pub enum EngineError {
     Walk(#[from] store::walk::WalkError),
     /// An error with a kind of its own made where no module's enum fits:
     /// above the engine (berthd's request checks, a failed blocking task),
-    /// a list filter that does not parse, the roots' modes at open.
+    /// the roots' modes at open.
     #[error("{message}")]
     Other {
         /// What sort of failure.
@@ -119,6 +124,7 @@ impl EngineError {
             EngineError::Archive(e) => e.kind(),
             EngineError::Spec(e) => e.kind(),
             EngineError::Log(e) => e.kind(),
+            EngineError::Filter(e) => e.kind(),
             EngineError::Store(e) => store_kind(e),
             EngineError::StoreImage(e) => store_image_kind(e),
             EngineError::Meta(_) => ErrorKind::System,

@@ -18,8 +18,21 @@ const MAX_PATTERN: usize = 1024;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
+/// A filter that does not parse or is not accepted here (400), in Docker's
+/// words (`invalid filter 'KEY'`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterError(String);
+
+impl FilterError {
+    /// Always a refusal of what the caller asked.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
+    FilterError(msg.into()).into()
 }
 
 impl Filters {
