@@ -8,7 +8,6 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::BuildError;
 use super::*;
 use crate::archive::{extract_into, reopen, Owner};
 use crate::{Engine, EngineError};

@@ -9,7 +9,6 @@ use sha2::Digest;
 use store::config::History;
 use store::meta::ImageRecord;
 
-use super::BuildError;
 use super::*;
 use crate::archive::{extract_into, reopen, Owner};
 use crate::{Engine, EngineError};

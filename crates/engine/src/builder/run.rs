@@ -6,7 +6,6 @@ use build::Command;
 use store::config::History;
 use store::meta::ImageRecord;
 
-use super::BuildError;
 use super::*;
 use crate::container::record::State;
 use crate::{Engine, EngineError};

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use sha2::Digest;
 
-use super::BuildError;
 use super::*;
 use crate::archive::{append_opened, open_source, reopen};
 use crate::EngineError;

@@ -8,7 +8,6 @@ use models::container::HealthConfig;
 use store::config::{History, ImageConfig};
 use store::meta::ImageRecord;
 
-use super::BuildError;
 use super::*;
 use crate::{Engine, EngineError};
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use models::container::FilesystemChange;
 
-use super::ContainerError;
 use super::*;
 use crate::{Engine, EngineError};
 

@@ -1,6 +1,5 @@
 //! `commit`: a container's changes as a new image.
 
-use super::ContainerError;
 use super::*;
 use crate::{Engine, EngineError};
 

@@ -4,7 +4,6 @@ use store::meta::Table;
 
 use models::container::{CreateBody, HostConfig};
 
-use super::ContainerError;
 use super::*;
 use crate::spec;
 use crate::{Engine, EngineError};

@@ -4,7 +4,6 @@ use serde_json::{json, Value};
 
 use models::exec::ExecConfig;
 
-use super::ContainerError;
 use super::*;
 use crate::spec;
 use crate::{Engine, EngineError};

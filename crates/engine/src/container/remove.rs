@@ -2,7 +2,6 @@
 
 use store::meta::Table;
 
-use super::ContainerError;
 use super::*;
 use crate::{Engine, EngineError};
 

@@ -6,7 +6,6 @@ use std::process::Command;
 
 use models::container::CreateBody;
 
-use super::ContainerError;
 use super::*;
 use crate::spec;
 use crate::{Engine, EngineError};

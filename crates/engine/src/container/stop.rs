@@ -1,6 +1,5 @@
 //! Stopping, killing and pausing a running container.
 
-use super::ContainerError;
 use super::*;
 use crate::{Engine, EngineError};
 

@@ -4,7 +4,6 @@ use std::process::Command;
 
 use models::container::TopResponse;
 
-use super::ContainerError;
 use super::*;
 use crate::{Engine, EngineError};
 

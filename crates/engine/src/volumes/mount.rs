@@ -7,7 +7,6 @@ use models::container::CreateBody;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag};
 
-use super::VolumeError;
 use super::*;
 use crate::container::record::{ContainerRecord, State};
 use crate::error::Cause;
