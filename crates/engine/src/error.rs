@@ -267,6 +267,95 @@ mod tests {
         assert_eq!(coded.to_string(), "No such container: abc");
     }
 
+    /// Docker's texts and statuses of the typed variants, as clients
+    /// (the docker CLI, docker-py) read them.
+    #[test]
+    fn typed_variants_say_what_docker_says() {
+        let cases: Vec<(EngineError, ErrorKind, &str)> = vec![
+            (
+                ContainerError::NameInUse {
+                    name: "web".into(),
+                    id: "abc".into(),
+                }
+                .into(),
+                ErrorKind::Conflict,
+                "Conflict. The container name \"/web\" is already in use by container \"abc\". You have to remove (or rename) that container to be able to reuse that name.",
+            ),
+            (
+                ContainerError::NotRunning("abc".into()).into(),
+                ErrorKind::Conflict,
+                "Container abc is not running",
+            ),
+            (
+                ContainerError::CreateTask {
+                    why: "exec: \"nope\": executable file not found in $PATH".into(),
+                    not_runnable: true,
+                }
+                .into(),
+                ErrorKind::InvalidArgument,
+                "failed to create task for container: exec: \"nope\": executable file not found in $PATH",
+            ),
+            (
+                ContainerError::CreateTask {
+                    why: "shim died".into(),
+                    not_runnable: false,
+                }
+                .into(),
+                ErrorKind::System,
+                "failed to create task for container: shim died",
+            ),
+            (
+                VolumeError::NoSuchVolume("v".into()).into(),
+                ErrorKind::NotFound,
+                "get v: no such volume",
+            ),
+            (
+                VolumeError::InUse {
+                    name: "v".into(),
+                    ids: vec!["a".into(), "b".into()],
+                }
+                .into(),
+                ErrorKind::Conflict,
+                "remove v: volume is in use - [a, b]",
+            ),
+            (
+                NetworkError::NoSuchNetwork("n".into()).into(),
+                ErrorKind::NotFound,
+                "network n not found",
+            ),
+            (
+                NetworkError::Forbidden("Address already in use".into()).into(),
+                ErrorKind::Forbidden,
+                "Address already in use",
+            ),
+            (
+                ArchiveError::NoSuchPath("/x".into()).into(),
+                ErrorKind::NotFound,
+                "Could not find the file /x in container",
+            ),
+            (
+                ArchiveError::BadArchive("entry a: too long".into()).into(),
+                ErrorKind::InvalidArgument,
+                "bad archive: entry a: too long",
+            ),
+            (
+                LogError::NotImplemented("configured logging driver does not support reading".into())
+                    .into(),
+                ErrorKind::NotImplemented,
+                "configured logging driver does not support reading",
+            ),
+            (
+                EngineError::new(ErrorKind::Forbidden, "no"),
+                ErrorKind::Forbidden,
+                "no",
+            ),
+        ];
+        for (e, kind, text) in cases {
+            assert_eq!((e.kind(), e.to_string().as_str()), (kind, text));
+            assert_eq!(e.code(), None);
+        }
+    }
+
     #[test]
     fn os_failures_keep_their_source() {
         let e: EngineError = VolumeError::failed(
