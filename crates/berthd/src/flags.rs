@@ -216,17 +216,11 @@ impl Flags {
     /// Resolves the settings; a rootless daemon (`user`) gets Docker
     /// rootless's placement by default (see `crate::rootless::UserEnv`).
     pub fn settings_for(&self, user: Option<&crate::rootless::UserEnv>) -> Result<Settings> {
-        let file: FileConfig = match &self.config_file {
-            Some(p) => {
-                let text = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
-                serde_json::from_slice(&text).with_context(|| format!("parse {}", p.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let file = self.file_config()?;
         let hosts = if !self.host.is_empty() {
             self.host.clone()
         } else {
-            file.hosts.unwrap_or_default()
+            file.hosts.clone().unwrap_or_default()
         };
         if hosts.len() > 1 {
             bail!("berthd listens on one socket; got {}", hosts.len());
@@ -236,61 +230,13 @@ impl Flags {
             (None, Some(u)) => u.socket()?,
             (None, None) => PathBuf::from("/run/berth/berth.sock"),
         };
-        let exec_root = match (self.exec_root.clone().or(file.exec_root), user) {
+        let exec_root = match (self.exec_root.clone().or(file.exec_root.clone()), user) {
             (Some(p), _) => p,
             (None, Some(u)) => u.exec_root()?,
             (None, None) => PathBuf::from("/run/berth"),
         };
-        let bridge = match self.bridge.clone().or(file.bridge).as_deref() {
-            Some("none") => None,
-            name => {
-                let name = name.unwrap_or("berth0");
-                // IFNAMSIZ: 15 bytes and a NUL.
-                if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-                    bail!("invalid bridge name {name:?}");
-                }
-                let mut cfg = engine::net::BridgeConfig::new(name);
-                if let Some(bip) = self.bip.clone().or(file.bip.clone()) {
-                    cfg.bip = Some(engine::net::ipam::parse_cidr(&bip).with_context(|| {
-                        format!("invalid bip {bip:?}: an address and prefix, like 172.17.0.1/16")
-                    })?);
-                }
-                if let Some(mtu) = self.mtu.or(file.mtu) {
-                    if !(68..=65535).contains(&mtu) {
-                        bail!("invalid mtu {mtu}: between 68 and 65535");
-                    }
-                    cfg.mtu = mtu;
-                }
-                let ipv6 = self.ipv6 || file.ipv6.unwrap_or(false);
-                let cidr6 = self.fixed_cidr_v6.clone().or(file.fixed_cidr_v6.clone());
-                match (ipv6, cidr6) {
-                    (true, Some(c)) => {
-                        let sub = match engine::net::ipam::parse_any(&c) {
-                            Some(engine::net::ipam::AnySubnet::V6(s)) if s.prefix <= 126 => s,
-                            _ => bail!("invalid fixed-cidr-v6 {c:?}: an IPv6 subnet, like fd00:1::/64"),
-                        };
-                        cfg.v6 = Some((sub.first(), sub.prefix));
-                    }
-                    // dockerd's words.
-                    (true, None) => bail!("IPv6 is enabled for the default bridge, but no subnet is configured. Specify an IPv6 subnet using --fixed-cidr-v6"),
-                    (false, _) => {}
-                }
-                Some(cfg)
-            }
-        };
-        let dns_flags = if self.dns.is_empty() {
-            file.dns.clone().unwrap_or_default()
-        } else {
-            self.dns.clone()
-        };
-        let mut dns = Vec::new();
-        for d in dns_flags {
-            let addr = d
-                .parse::<std::net::SocketAddr>()
-                .or_else(|_| d.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
-                .with_context(|| format!("invalid dns {d:?}: an IP address, or IP:PORT"))?;
-            dns.push(addr);
-        }
+        let bridge = self.bridge_config(&file)?;
+        let dns = self.dns_servers(&file)?;
         let pick = |flag: &Vec<String>, file: &Option<Vec<String>>| {
             if flag.is_empty() {
                 file.clone().unwrap_or_default()
@@ -306,26 +252,8 @@ impl Flags {
         let _ = file.ip6tables;
         let mut insecure_registries = file.insecure_registries.unwrap_or_default();
         insecure_registries.extend(self.insecure_registry.iter().cloned());
-        let cri = self.cri_socket.clone().map(|socket| CriSettings {
-            socket,
-            stream_address: self.cri_stream_address,
-            cni_conf_dir: self.cni_conf_dir.clone(),
-            cni_bin_dirs: if self.cni_bin_dir.is_empty() {
-                vec!["/usr/lib/cni".into(), "/opt/cni/bin".into()]
-            } else {
-                self.cni_bin_dir.clone()
-            },
-            cgroup_parent: self.cri_cgroup_parent.clone(),
-        });
-        let mut registry_mirrors = Vec::new();
-        for m in &self.registry_mirror {
-            match m.split_once('=') {
-                Some((d, h)) if !d.is_empty() && !h.is_empty() => {
-                    registry_mirrors.push((d.to_string(), h.to_string()))
-                }
-                _ => bail!("invalid --registry-mirror {m:?}: DOMAIN=HOST[:PORT]"),
-            }
-        }
+        let cri = self.cri_settings();
+        let registry_mirrors = self.registry_mirrors()?;
         Ok(Settings {
             registry_mirrors,
             cri,
@@ -361,6 +289,110 @@ impl Flags {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
         })
+    }
+
+    /// `--config-file`'s settings (daemon.json), or none.
+    fn file_config(&self) -> Result<FileConfig> {
+        Ok(match &self.config_file {
+            Some(p) => {
+                let text = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
+                serde_json::from_slice(&text).with_context(|| format!("parse {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        })
+    }
+
+    /// The default bridge (`None`: `--bridge=none`): its name, `--bip`,
+    /// `--mtu`, and IPv6 (`--ipv6` needs `--fixed-cidr-v6`).
+    fn bridge_config(&self, file: &FileConfig) -> Result<Option<engine::net::BridgeConfig>> {
+        Ok(
+            match self.bridge.clone().or(file.bridge.clone()).as_deref() {
+                Some("none") => None,
+                name => {
+                    let name = name.unwrap_or("berth0");
+                    // IFNAMSIZ: 15 bytes and a NUL.
+                    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                        bail!("invalid bridge name {name:?}");
+                    }
+                    let mut cfg = engine::net::BridgeConfig::new(name);
+                    if let Some(bip) = self.bip.clone().or(file.bip.clone()) {
+                        cfg.bip = Some(engine::net::ipam::parse_cidr(&bip).with_context(|| {
+                            format!(
+                                "invalid bip {bip:?}: an address and prefix, like 172.17.0.1/16"
+                            )
+                        })?);
+                    }
+                    if let Some(mtu) = self.mtu.or(file.mtu) {
+                        if !(68..=65535).contains(&mtu) {
+                            bail!("invalid mtu {mtu}: between 68 and 65535");
+                        }
+                        cfg.mtu = mtu;
+                    }
+                    let ipv6 = self.ipv6 || file.ipv6.unwrap_or(false);
+                    let cidr6 = self.fixed_cidr_v6.clone().or(file.fixed_cidr_v6.clone());
+                    match (ipv6, cidr6) {
+                (true, Some(c)) => {
+                    let sub = match engine::net::ipam::parse_any(&c) {
+                        Some(engine::net::ipam::AnySubnet::V6(s)) if s.prefix <= 126 => s,
+                        _ => bail!("invalid fixed-cidr-v6 {c:?}: an IPv6 subnet, like fd00:1::/64"),
+                    };
+                    cfg.v6 = Some((sub.first(), sub.prefix));
+                }
+                // dockerd's words.
+                (true, None) => bail!("IPv6 is enabled for the default bridge, but no subnet is configured. Specify an IPv6 subnet using --fixed-cidr-v6"),
+                (false, _) => {}
+            }
+                    Some(cfg)
+                }
+            },
+        )
+    }
+
+    /// `--dns`: each an address, port 53 unless given.
+    fn dns_servers(&self, file: &FileConfig) -> Result<Vec<std::net::SocketAddr>> {
+        let dns_flags = if self.dns.is_empty() {
+            file.dns.clone().unwrap_or_default()
+        } else {
+            self.dns.clone()
+        };
+        let mut dns = Vec::new();
+        for d in dns_flags {
+            let addr = d
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| d.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                .with_context(|| format!("invalid dns {d:?}: an IP address, or IP:PORT"))?;
+            dns.push(addr);
+        }
+        Ok(dns)
+    }
+
+    /// `--cri-socket` and the CRI server's other flags, if it is asked for.
+    fn cri_settings(&self) -> Option<CriSettings> {
+        self.cri_socket.clone().map(|socket| CriSettings {
+            socket,
+            stream_address: self.cri_stream_address,
+            cni_conf_dir: self.cni_conf_dir.clone(),
+            cni_bin_dirs: if self.cni_bin_dir.is_empty() {
+                vec!["/usr/lib/cni".into(), "/opt/cni/bin".into()]
+            } else {
+                self.cni_bin_dir.clone()
+            },
+            cgroup_parent: self.cri_cgroup_parent.clone(),
+        })
+    }
+
+    /// `--registry-mirror DOMAIN=HOST[:PORT]`, each.
+    fn registry_mirrors(&self) -> Result<Vec<(String, String)>> {
+        let mut registry_mirrors = Vec::new();
+        for m in &self.registry_mirror {
+            match m.split_once('=') {
+                Some((d, h)) if !d.is_empty() && !h.is_empty() => {
+                    registry_mirrors.push((d.to_string(), h.to_string()))
+                }
+                _ => bail!("invalid --registry-mirror {m:?}: DOMAIN=HOST[:PORT]"),
+            }
+        }
+        Ok(registry_mirrors)
     }
 }
 

@@ -118,26 +118,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The daemon: checks the host, claims the roots and the socket, opens
+/// the engine, adopts what runs, serves until SIGTERM or SIGINT.
 async fn run(
     settings: flags::Settings,
     rootless: Option<rootless::Rootless>,
     debug: bool,
 ) -> Result<()> {
     log::init(log::level(&settings.log_level, debug).map_err(anyhow::Error::msg)?);
-    // Every program run by name, checked once: one line for each missing.
-    let shim_path = beside("BERTH_SHIM", "berth-shim");
-    let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
-    match host::check(
-        settings.bridge.is_some(),
-        &[("berth-shim", &shim_path), ("berth-runtime", &runtime_path)],
-    ) {
-        Ok(warnings) => {
-            for w in warnings {
-                tracing::warn!("{w}");
-            }
-        }
-        Err(e) => anyhow::bail!("{e}"),
-    }
+    let (shim_path, runtime_path) = check_host(&settings)?;
     // Nothing under the roots is any host user's but root's (a container's
     // root filesystem holds its setuid binaries); older roots are narrowed.
     for dir in [&settings.data_root, &settings.exec_root] {
@@ -145,46 +134,8 @@ async fn run(
             .with_context(|| format!("create {}", dir.display()))?;
     }
     let id = daemon_id(&settings.data_root)?;
-    if let Some(parent) = settings.socket.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
-    }
-    // A socket left by a daemon that died; a live one answers and we refuse.
-    if std::os::unix::net::UnixStream::connect(&settings.socket).is_ok() {
-        anyhow::bail!(
-            "another daemon is listening on {}",
-            settings.socket.display()
-        );
-    }
-    let _ = std::fs::remove_file(&settings.socket);
-    let listener = bind_socket(&settings.socket)
-        .with_context(|| format!("listen on {}", settings.socket.display()))?;
-    std::fs::write(&settings.pidfile, std::process::id().to_string())
-        .with_context(|| format!("write {}", settings.pidfile.display()))?;
-    let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
-    let bridge = settings.bridge.clone();
-    let mut dns = settings.dns.clone();
-    let net_options = settings.net_options.clone();
-    let mut port_driver: Option<Arc<dyn engine::rootless::PortDriver>> = None;
-    if rootless.is_some() {
-        engine::rootless::set_cgroups(rootless::cgroups::setup());
-        port_driver = Some(Arc::new(rootless::ports::Builtin::new(
-            tokio::runtime::Handle::current(),
-        )));
-        if dns.is_empty() && settings.rootless_network == rootless::stack::Stack::Slirp4netns {
-            // slirp4netns' forwarder reaches the host's resolvers, a
-            // loopback one (systemd-resolved's) included.
-            dns.push((rootless::stack::SLIRP_DNS, 53).into());
-        }
-    }
-    let engine = tokio::task::spawn_blocking(move || {
-        let mut e = engine::Engine::open(&data_root, &exec_root)?;
-        e.set_network_options(dns, net_options);
-        e.set_port_driver(port_driver);
-        e.network_setup(bridge)?;
-        Ok::<_, engine::EngineError>(e)
-    })
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = claim_socket(&settings)?;
+    let engine = open_engine(&settings, rootless.is_some()).await?;
     let shim = shim_path;
     // One sealed copy of each binary whose processes enter containers: their
     // pages are shared, and none can overwrite the file (CVE-2019-5736).
@@ -210,6 +161,93 @@ async fn run(
         events: Default::default(),
     });
     daemon::monitor::adopt(daemon.clone()).await;
+    start_cri(&daemon)?;
+    tokio::spawn(give_back_memory());
+    tracing::info!(
+        "API listening on {} (data root {}, exec root {})",
+        daemon.settings.socket.display(),
+        daemon.settings.data_root.display(),
+        daemon.settings.exec_root.display()
+    );
+    serve(listener, &daemon).await?;
+    shut_down(&daemon, rootless.as_ref());
+    Ok(())
+}
+
+/// Every program run by name, checked once: one line for each missing.
+/// Returns the shim's and the runtime's paths.
+fn check_host(settings: &flags::Settings) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let shim_path = beside("BERTH_SHIM", "berth-shim");
+    let runtime_path = beside("BERTH_RUNTIME", "berth-runtime");
+    match host::check(
+        settings.bridge.is_some(),
+        &[("berth-shim", &shim_path), ("berth-runtime", &runtime_path)],
+    ) {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    }
+    Ok((shim_path, runtime_path))
+}
+
+/// The API socket, taken from a daemon that died (a live one answers, and
+/// this one refuses to start), and the pid file.
+fn claim_socket(settings: &flags::Settings) -> Result<UnixListener> {
+    if let Some(parent) = settings.socket.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    // A socket left by a daemon that died; a live one answers and we refuse.
+    if std::os::unix::net::UnixStream::connect(&settings.socket).is_ok() {
+        anyhow::bail!(
+            "another daemon is listening on {}",
+            settings.socket.display()
+        );
+    }
+    let _ = std::fs::remove_file(&settings.socket);
+    let listener = bind_socket(&settings.socket)
+        .with_context(|| format!("listen on {}", settings.socket.display()))?;
+    std::fs::write(&settings.pidfile, std::process::id().to_string())
+        .with_context(|| format!("write {}", settings.pidfile.display()))?;
+    Ok(listener)
+}
+
+/// Opens the engine on the roots, with the network settings (rootless:
+/// its cgroups, its port driver, slirp4netns' resolver), and sets the
+/// networks up.
+async fn open_engine(settings: &flags::Settings, rootless: bool) -> Result<engine::Engine> {
+    let (data_root, exec_root) = (settings.data_root.clone(), settings.exec_root.clone());
+    let bridge = settings.bridge.clone();
+    let mut dns = settings.dns.clone();
+    let net_options = settings.net_options.clone();
+    let mut port_driver: Option<Arc<dyn engine::rootless::PortDriver>> = None;
+    if rootless {
+        engine::rootless::set_cgroups(rootless::cgroups::setup());
+        port_driver = Some(Arc::new(rootless::ports::Builtin::new(
+            tokio::runtime::Handle::current(),
+        )));
+        if dns.is_empty() && settings.rootless_network == rootless::stack::Stack::Slirp4netns {
+            // slirp4netns' forwarder reaches the host's resolvers, a
+            // loopback one (systemd-resolved's) included.
+            dns.push((rootless::stack::SLIRP_DNS, 53).into());
+        }
+    }
+    let engine = tokio::task::spawn_blocking(move || {
+        let mut e = engine::Engine::open(&data_root, &exec_root)?;
+        e.set_network_options(dns, net_options);
+        e.set_port_driver(port_driver);
+        e.network_setup(bridge)?;
+        Ok::<_, engine::EngineError>(e)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(engine)
+}
+
+/// With `--cri-socket`: the CRI server, whose failure ends the daemon.
+fn start_cri(daemon: &Arc<Daemon>) -> Result<()> {
     if let Some(c) = &daemon.settings.cri {
         let cri = cri::Cri::new(
             daemon.engine.clone(),
@@ -238,13 +276,12 @@ async fn run(
             }
         });
     }
-    tokio::spawn(give_back_memory());
-    tracing::info!(
-        "API listening on {} (data root {}, exec root {})",
-        daemon.settings.socket.display(),
-        daemon.settings.data_root.display(),
-        daemon.settings.exec_root.display()
-    );
+    Ok(())
+}
+
+/// Serves the API on `listener`, a task per connection, until SIGTERM or
+/// SIGINT.
+async fn serve(listener: UnixListener, daemon: &Arc<Daemon>) -> Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
@@ -281,13 +318,19 @@ async fn run(
             _ = int.recv() => break,
         }
     }
+    Ok(())
+}
+
+/// At exit: the socket and pid files go; containers run on with their
+/// shims (rootless: the namespaces' holder goes once nothing runs in them).
+fn shut_down(daemon: &Daemon, rootless: Option<&rootless::Rootless>) {
     tracing::info!("stopping: containers run on with their shims");
     let _ = std::fs::remove_file(&daemon.settings.socket);
     if let Some(c) = &daemon.settings.cri {
         let _ = std::fs::remove_file(&c.socket);
     }
     let _ = std::fs::remove_file(&daemon.settings.pidfile);
-    if let Some(r) = &rootless {
+    if let Some(r) = rootless {
         // The namespaces go with the holder once nothing runs in them;
         // running containers keep them (and it) for the next daemon.
         if !rootless::holder::others_inside(r.holder.pid) {
@@ -297,7 +340,6 @@ async fn run(
             );
         }
     }
-    Ok(())
 }
 
 /// How long a client may take to send a request's headers (and how long a

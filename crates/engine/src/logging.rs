@@ -115,6 +115,28 @@ pub fn settings(log_config: &LogConfig) -> Result<LogSettings, EngineError> {
     if driver == "none" {
         return Ok(out);
     }
+    check_options(driver, &cfg)?;
+    if driver == "local" {
+        local_rotation(&cfg, &mut out)?;
+    } else {
+        json_file_rotation(&cfg, &mut out)?;
+    }
+    // Without max-size nothing rotates, whatever max-file says (Docker's).
+    if out.max_size == 0 {
+        out.max_file = 1;
+    }
+    if out.max_file > MAX_FILES || out.max_size > MAX_SIZE {
+        return Err(LogError::Invalid(format!(
+            "LogConfig: berth keeps at most {MAX_FILES} files of at most {MAX_SIZE} bytes"
+        ))
+        .into());
+    }
+    Ok(out)
+}
+
+/// The options every driver takes (moby `builtInLogOpts`), the drivers
+/// berth lacks, and the options that are not the driver's own.
+fn check_options(driver: &str, cfg: &BTreeMap<String, String>) -> Result<(), EngineError> {
     // The options every driver takes (moby `builtInLogOpts`).
     match cfg.get("mode").map(String::as_str).unwrap_or("") {
         "" | "blocking" => {}
@@ -168,94 +190,102 @@ pub fn settings(log_config: &LogConfig) -> Result<LogSettings, EngineError> {
             .into());
         }
     }
+    Ok(())
+}
+
+/// The local driver's rotation options, its defaults where not given.
+fn local_rotation(
+    cfg: &BTreeMap<String, String>,
+    out: &mut LogSettings,
+) -> Result<(), EngineError> {
     let size = cfg.get("max-size");
     let file = cfg.get("max-file");
     let compress = cfg.get("compress");
-    if driver == "local" {
-        out.max_size = match size {
-            None => LOCAL_MAX_SIZE,
-            Some(s) => {
-                let n = from_human_size(s).ok_or_else(|| {
-                    LogError::Invalid(format!(
-                        "invalid value for max-size: {s}: invalid size: '{s}'"
-                    ))
-                })?;
-                if n < 0 {
-                    return Err(
-                        LogError::Invalid("max size should be a positive number".into()).into(),
-                    );
-                }
-                n as u64
+    out.max_size = match size {
+        None => LOCAL_MAX_SIZE,
+        Some(s) => {
+            let n = from_human_size(s).ok_or_else(|| {
+                LogError::Invalid(format!(
+                    "invalid value for max-size: {s}: invalid size: '{s}'"
+                ))
+            })?;
+            if n < 0 {
+                return Err(
+                    LogError::Invalid("max size should be a positive number".into()).into(),
+                );
             }
-        };
-        out.max_file = match file {
-            None => LOCAL_MAX_FILE,
-            Some(s) => {
-                let n: i64 = s.parse().map_err(|_| {
-                    LogError::Invalid(format!("invalid value for max-file: {s}: strconv.Atoi: parsing {s:?}: invalid syntax"))
-                })?;
-                if n < 0 {
-                    return Err(
-                        LogError::Invalid("max file count cannot be less than 0".into()).into(),
-                    );
-                }
-                n.max(1) as u64
+            n as u64
+        }
+    };
+    out.max_file = match file {
+        None => LOCAL_MAX_FILE,
+        Some(s) => {
+            let n: i64 = s.parse().map_err(|_| {
+                LogError::Invalid(format!(
+                    "invalid value for max-file: {s}: strconv.Atoi: parsing {s:?}: invalid syntax"
+                ))
+            })?;
+            if n < 0 {
+                return Err(
+                    LogError::Invalid("max file count cannot be less than 0".into()).into(),
+                );
             }
-        };
-        out.compress = match compress {
-            None => true,
-            Some(s) => parse_bool(s).ok_or_else(|| {
-                LogError::Invalid(format!("error reading compress log option: strconv.ParseBool: parsing {s:?}: invalid syntax"))
-            })?,
-        };
-        if out.compress && out.max_file <= 1 {
+            n.max(1) as u64
+        }
+    };
+    out.compress = match compress {
+        None => true,
+        Some(s) => parse_bool(s).ok_or_else(|| {
+            LogError::Invalid(format!("error reading compress log option: strconv.ParseBool: parsing {s:?}: invalid syntax"))
+        })?,
+    };
+    if out.compress && out.max_file <= 1 {
+        return Err(LogError::Invalid(
+            "compression cannot be enabled when max file count is 1".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// json-file's rotation options, with its words for bad values.
+fn json_file_rotation(
+    cfg: &BTreeMap<String, String>,
+    out: &mut LogSettings,
+) -> Result<(), EngineError> {
+    let size = cfg.get("max-size");
+    let file = cfg.get("max-file");
+    let compress = cfg.get("compress");
+    if let Some(s) = size {
+        let n =
+            from_human_size(s).ok_or_else(|| LogError::Invalid(format!("invalid size: '{s}'")))?;
+        if n <= 0 {
+            return Err(LogError::Invalid("max-size must be a positive number".into()).into());
+        }
+        out.max_size = n as u64;
+    }
+    if let Some(s) = file {
+        let n: i64 = s.parse().map_err(|_| {
+            LogError::Invalid(format!("strconv.Atoi: parsing {s:?}: invalid syntax"))
+        })?;
+        if n < 1 {
+            return Err(LogError::Invalid("max-file cannot be less than 1".into()).into());
+        }
+        out.max_file = n as u64;
+    }
+    if let Some(s) = compress {
+        out.compress = parse_bool(s).ok_or_else(|| {
+            LogError::Invalid(format!("strconv.ParseBool: parsing {s:?}: invalid syntax"))
+        })?;
+        if out.compress && (out.max_file == 1 || out.max_size == 0) {
             return Err(LogError::Invalid(
-                "compression cannot be enabled when max file count is 1".into(),
+                "compress cannot be true when max-file is less than 2 or max-size is not set"
+                    .into(),
             )
             .into());
         }
-    } else {
-        if let Some(s) = size {
-            let n = from_human_size(s)
-                .ok_or_else(|| LogError::Invalid(format!("invalid size: '{s}'")))?;
-            if n <= 0 {
-                return Err(LogError::Invalid("max-size must be a positive number".into()).into());
-            }
-            out.max_size = n as u64;
-        }
-        if let Some(s) = file {
-            let n: i64 = s.parse().map_err(|_| {
-                LogError::Invalid(format!("strconv.Atoi: parsing {s:?}: invalid syntax"))
-            })?;
-            if n < 1 {
-                return Err(LogError::Invalid("max-file cannot be less than 1".into()).into());
-            }
-            out.max_file = n as u64;
-        }
-        if let Some(s) = compress {
-            out.compress = parse_bool(s).ok_or_else(|| {
-                LogError::Invalid(format!("strconv.ParseBool: parsing {s:?}: invalid syntax"))
-            })?;
-            if out.compress && (out.max_file == 1 || out.max_size == 0) {
-                return Err(LogError::Invalid(
-                    "compress cannot be true when max-file is less than 2 or max-size is not set"
-                        .into(),
-                )
-                .into());
-            }
-        }
     }
-    // Without max-size nothing rotates, whatever max-file says (Docker's).
-    if out.max_size == 0 {
-        out.max_file = 1;
-    }
-    if out.max_file > MAX_FILES || out.max_size > MAX_SIZE {
-        return Err(LogError::Invalid(format!(
-            "LogConfig: berth keeps at most {MAX_FILES} files of at most {MAX_SIZE} bytes"
-        ))
-        .into());
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// json-file's `attrs`, as moby's `Info.ExtraAttributes` and the `tag`

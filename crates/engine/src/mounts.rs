@@ -220,8 +220,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
     let typ = v.typ.clone();
     let target = v.target.clone();
     let source = v.source.clone();
-    let invalid =
-        |why: String| SpecError::Invalid(format!("invalid mount config for type \"{typ}\": {why}"));
+    let invalid = |why: String| invalid_mount(&typ, why);
     if target.is_empty() {
         return Err(invalid("field Target must not be empty".into()).into());
     }
@@ -237,148 +236,24 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
     if clean(&target) == "/" || target.split('/').any(|c| c == "..") {
         return Err(invalid(format!("invalid mount path: '{target}'")).into());
     }
-    let ro = v.read_only;
     let mut m = MountPoint {
         destination: clean(&target),
-        rw: !ro,
+        rw: !v.read_only,
         mode: String::new(),
         ..Default::default()
     };
-    let given = |k: &str| match k {
-        "BindOptions" => v.bind_options.is_some(),
-        "VolumeOptions" => v.volume_options.is_some(),
-        _ => v.tmpfs_options.is_some(),
-    };
-    let only = |k: &str, allowed: &str| -> Result<(), EngineError> {
-        if given(k) && k != allowed {
-            return Err(invalid(format!("field {k} must not be specified")).into());
-        }
-        Ok(())
-    };
     match typ.as_str() {
         "bind" => {
-            for k in ["VolumeOptions", "TmpfsOptions"] {
-                only(k, "BindOptions")?;
-            }
-            if source.is_empty() {
-                return Err(invalid("field Source must not be empty".into()).into());
-            }
-            if !source.starts_with('/') {
-                return Err(invalid(format!(
-                    "invalid mount path: '{source}' mount path must be absolute"
-                ))
-                .into());
-            }
-            let bo = v.bind_options.clone().unwrap_or_default();
-            let prop = bo.propagation.as_str();
-            if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
-                return Err(invalid(format!("invalid propagation mode: {prop}")).into());
-            }
-            m.typ = "bind".into();
-            m.source = clean(&source);
-            m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
-            m.non_recursive = bo.non_recursive;
-            m.ro_top_only = bo.read_only_non_recursive;
-            // moby's ValidateMountConfig rules for the recursive options.
-            let (top, force) = (bo.read_only_non_recursive, bo.read_only_force_recursive);
-            if top && force {
-                return Err(invalid(
-                    "must not specify both ReadOnlyNonRecursive and ReadOnlyForceRecursive".into(),
-                )
-                .into());
-            }
-            if (top || force) && !ro {
-                return Err(invalid("must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly".into()).into());
-            }
-            if force && (m.non_recursive || m.propagation != "rprivate") {
-                return Err(invalid(
-                    "ReadOnlyForceRecursive requires a recursive, rprivate bind".into(),
-                )
-                .into());
-            }
-            // --mount never makes the source unless asked (CreateMountpoint).
-            m.create_source = bo.create_mountpoint;
-            if !m.create_source && !std::path::Path::new(&m.source).exists() {
-                return Err(
-                    invalid(format!("bind source path does not exist: {}", m.source)).into(),
-                );
-            }
+            only_options(v, "BindOptions")?;
+            bind_mount(v, &mut m)?;
         }
         "volume" => {
-            for k in ["BindOptions", "TmpfsOptions"] {
-                only(k, "VolumeOptions")?;
-            }
-            if !source.is_empty() && !valid_volume_name(&source) {
-                return Err(invalid(format!("invalid volume name: {source:?}")).into());
-            }
-            let vo = v.volume_options.clone().unwrap_or_default();
-            // moby's rule (`filepath.IsLocal`): relative, inside the volume.
-            let sub = std::path::Path::new(&vo.subpath);
-            if !vo.subpath.is_empty()
-                && (vo.subpath.len() > MAX_SPEC
-                    || sub.is_absolute()
-                    || sub
-                        .components()
-                        .any(|c| matches!(c, std::path::Component::ParentDir)))
-            {
-                return Err(
-                    invalid("subpath must be a relative path within the volume".into()).into(),
-                );
-            }
-            let dc = vo.driver_config.clone().unwrap_or_default();
-            let driver = dc.name.as_str();
-            if !driver.is_empty() && driver != "local" {
-                return Err(SpecError::Invalid(format!(
-                    "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
-                )).into());
-            }
-            m.typ = "volume".into();
-            m.driver = "local".into();
-            m.anonymous = source.is_empty();
-            m.name = source;
-            // A subpath is of what the volume holds: nothing copied into it.
-            m.copy_data = !vo.no_copy && vo.subpath.is_empty();
-            m.subpath = vo.subpath.clone();
-            m.volume_labels = vo.labels;
-            m.volume_opts = dc.options;
+            only_options(v, "VolumeOptions")?;
+            volume_mount(v, &mut m)?;
         }
         "tmpfs" => {
-            for k in ["BindOptions", "VolumeOptions"] {
-                only(k, "TmpfsOptions")?;
-            }
-            if !source.is_empty() {
-                return Err(invalid("field Source must not be specified".into()).into());
-            }
-            let t = v.tmpfs_options.clone().unwrap_or_default();
-            // Docker's ConvertTmpfsOptions: ro, mode, size.
-            let mut data = Vec::new();
-            if ro {
-                data.push("ro".to_string());
-            }
-            if t.mode > 0 {
-                data.push(format!("mode={:o}", t.mode & 0o7777));
-            }
-            // API 1.46's `Options`: `[["noexec"], ["nr_inodes", "1k"]]`.
-            for o in &t.options {
-                let opt = match o.as_slice() {
-                    [k] => k.clone(),
-                    [k, v] => format!("{k}={v}"),
-                    _ => return Err(invalid(format!("invalid tmpfs option {o:?}")).into()),
-                };
-                check_tmpfs(&target, &opt)?;
-                data.push(opt);
-            }
-            if t.size_bytes > 0 {
-                let size = t.size_bytes;
-                // Docker's ConvertTmpfsOptions: the largest unit that divides.
-                let (n, unit) = [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)]
-                    .iter()
-                    .find(|(_, d)| size % d == 0)
-                    .map_or((size, ""), |(u, d)| (size / d, *u));
-                data.push(format!("size={n}{unit}"));
-            }
-            m.typ = "tmpfs".into();
-            m.tmpfs = data.join(",");
+            only_options(v, "TmpfsOptions")?;
+            tmpfs_mount(v, &mut m)?;
         }
         "" => {
             return Err(
@@ -393,6 +268,163 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
         }
     }
     Ok(m)
+}
+
+/// Docker's words for a `--mount` it refuses.
+fn invalid_mount(typ: &str, why: String) -> EngineError {
+    SpecError::Invalid(format!("invalid mount config for type \"{typ}\": {why}")).into()
+}
+
+/// Refuses the options of another type than the mount's (`allowed`).
+fn only_options(v: &Mount, allowed: &str) -> Result<(), EngineError> {
+    let given = |k: &str| match k {
+        "BindOptions" => v.bind_options.is_some(),
+        "VolumeOptions" => v.volume_options.is_some(),
+        _ => v.tmpfs_options.is_some(),
+    };
+    for k in ["BindOptions", "VolumeOptions", "TmpfsOptions"] {
+        if given(k) && k != allowed {
+            return Err(invalid_mount(
+                &v.typ,
+                format!("field {k} must not be specified"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `type=bind` mount: an absolute source that exists (unless
+/// `CreateMountpoint`), its propagation and recursive read-only options.
+fn bind_mount(v: &Mount, m: &mut MountPoint) -> Result<(), EngineError> {
+    let source = &v.source;
+    let ro = v.read_only;
+    let invalid = |why: String| invalid_mount(&v.typ, why);
+    if source.is_empty() {
+        return Err(invalid("field Source must not be empty".into()));
+    }
+    if !source.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid mount path: '{source}' mount path must be absolute"
+        )));
+    }
+    let bo = v.bind_options.clone().unwrap_or_default();
+    let prop = bo.propagation.as_str();
+    if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
+        return Err(invalid(format!("invalid propagation mode: {prop}")));
+    }
+    m.typ = "bind".into();
+    m.source = clean(source);
+    m.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
+    m.non_recursive = bo.non_recursive;
+    m.ro_top_only = bo.read_only_non_recursive;
+    // moby's ValidateMountConfig rules for the recursive options.
+    let (top, force) = (bo.read_only_non_recursive, bo.read_only_force_recursive);
+    if top && force {
+        return Err(invalid(
+            "must not specify both ReadOnlyNonRecursive and ReadOnlyForceRecursive".into(),
+        ));
+    }
+    if (top || force) && !ro {
+        return Err(invalid(
+            "must not specify ReadOnlyNonRecursive or ReadOnlyForceRecursive without ReadOnly"
+                .into(),
+        ));
+    }
+    if force && (m.non_recursive || m.propagation != "rprivate") {
+        return Err(invalid(
+            "ReadOnlyForceRecursive requires a recursive, rprivate bind".into(),
+        ));
+    }
+    // --mount never makes the source unless asked (CreateMountpoint).
+    m.create_source = bo.create_mountpoint;
+    if !m.create_source && !std::path::Path::new(&m.source).exists() {
+        return Err(invalid(format!(
+            "bind source path does not exist: {}",
+            m.source
+        )));
+    }
+    Ok(())
+}
+
+/// A `type=volume` mount: a named (or anonymous) local volume, its
+/// subpath inside it, its labels and driver options.
+fn volume_mount(v: &Mount, m: &mut MountPoint) -> Result<(), EngineError> {
+    let source = v.source.clone();
+    let invalid = |why: String| invalid_mount(&v.typ, why);
+    if !source.is_empty() && !valid_volume_name(&source) {
+        return Err(invalid(format!("invalid volume name: {source:?}")));
+    }
+    let vo = v.volume_options.clone().unwrap_or_default();
+    // moby's rule (`filepath.IsLocal`): relative, inside the volume.
+    let sub = std::path::Path::new(&vo.subpath);
+    if !vo.subpath.is_empty()
+        && (vo.subpath.len() > MAX_SPEC
+            || sub.is_absolute()
+            || sub
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir)))
+    {
+        return Err(invalid(
+            "subpath must be a relative path within the volume".into(),
+        ));
+    }
+    let dc = vo.driver_config.clone().unwrap_or_default();
+    let driver = dc.name.as_str();
+    if !driver.is_empty() && driver != "local" {
+        return Err(SpecError::Invalid(format!(
+            "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
+        )).into());
+    }
+    m.typ = "volume".into();
+    m.driver = "local".into();
+    m.anonymous = source.is_empty();
+    m.name = source;
+    // A subpath is of what the volume holds: nothing copied into it.
+    m.copy_data = !vo.no_copy && vo.subpath.is_empty();
+    m.subpath = vo.subpath.clone();
+    m.volume_labels = vo.labels;
+    m.volume_opts = dc.options;
+    Ok(())
+}
+
+/// A `type=tmpfs` mount: its options as the `mount(2)` data string.
+fn tmpfs_mount(v: &Mount, m: &mut MountPoint) -> Result<(), EngineError> {
+    let ro = v.read_only;
+    let invalid = |why: String| invalid_mount(&v.typ, why);
+    if !v.source.is_empty() {
+        return Err(invalid("field Source must not be specified".into()));
+    }
+    let t = v.tmpfs_options.clone().unwrap_or_default();
+    // Docker's ConvertTmpfsOptions: ro, mode, size.
+    let mut data = Vec::new();
+    if ro {
+        data.push("ro".to_string());
+    }
+    if t.mode > 0 {
+        data.push(format!("mode={:o}", t.mode & 0o7777));
+    }
+    // API 1.46's `Options`: `[["noexec"], ["nr_inodes", "1k"]]`.
+    for o in &t.options {
+        let opt = match o.as_slice() {
+            [k] => k.clone(),
+            [k, v] => format!("{k}={v}"),
+            _ => return Err(invalid(format!("invalid tmpfs option {o:?}"))),
+        };
+        check_tmpfs(&v.target, &opt)?;
+        data.push(opt);
+    }
+    if t.size_bytes > 0 {
+        let size = t.size_bytes;
+        // Docker's ConvertTmpfsOptions: the largest unit that divides.
+        let (n, unit) = [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)]
+            .iter()
+            .find(|(_, d)| size % d == 0)
+            .map_or((size, ""), |(u, d)| (size / d, *u));
+        data.push(format!("size={n}{unit}"));
+    }
+    m.typ = "tmpfs".into();
+    m.tmpfs = data.join(",");
+    Ok(())
 }
 
 /// Checks a `--tmpfs` option string: what `mount(2)` takes for tmpfs.

@@ -202,29 +202,12 @@ impl Pull {
     /// to `sink`, the summary lines (`Digest:`, `Status:`) included.
     pub async fn run(self, sink: Sink) -> Result<String, EngineError> {
         let r = &self.reference;
-        let err = |e| registry_error(e, r);
         let first_id = r.digest.clone().or_else(|| r.tag.clone());
         sink(Progress::new(
             first_id.as_deref(),
             format!("Pulling from {}", r.path),
         ));
-        let config_bytes = self
-            .session
-            .blob_bytes(&self.resolved.config, registry::session::MAX_CONFIG)
-            .await
-            .map_err(err)?;
-        let config: ImageConfig = store::config::parse(&config_bytes)
-            .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
-        let diff_ids = config.rootfs.diff_ids.clone();
-        let layers = &self.resolved.layers;
-        if diff_ids.len() != layers.len() {
-            return Err(ImageError::Invalid(format!(
-                "the config lists {} layers, the manifest {}",
-                diff_ids.len(),
-                layers.len()
-            ))
-            .into());
-        }
+        let (config_bytes, diff_ids) = self.fetch_config().await?;
         let image_id = self.resolved.config.digest.clone();
         let store = self.engine.store();
         let tag_ref = r.tag.as_ref().map(|_| r.clone());
@@ -239,26 +222,8 @@ impl Pull {
         let (release, held) = self.engine.hold_writes().await;
 
         let chains = chain_ids(&diff_ids);
-        let mut records: Vec<Option<LayerRecord>> = Vec::with_capacity(layers.len());
-        let mut missing = Vec::new();
-        for (i, (desc, chain)) in layers.iter().zip(&chains).enumerate() {
-            let known = store.meta().layer(chain)?;
-            let id = short(&desc.digest);
-            match known.filter(|_| store.layer_dir(chain).is_dir()) {
-                Some(rec) => {
-                    // Nothing to say per layer when the tag is already there.
-                    if current.as_deref() != Some(image_id.as_str()) {
-                        sink(Progress::new(Some(&id), "Already exists"));
-                    }
-                    records.push(Some(rec));
-                }
-                None => {
-                    sink(Progress::new(Some(&id), "Pulling fs layer"));
-                    records.push(None);
-                    missing.push(i);
-                }
-            }
-        }
+        let tag_current = current.as_deref() == Some(image_id.as_str());
+        let (mut records, missing) = self.known_layers(&chains, tag_current, &sink)?;
         if let Err(e) = self.room_for(&missing) {
             drop(release);
             // Waits for the holder thread to let go; an `Err` (the thread gone
@@ -267,28 +232,9 @@ impl Pull {
             return Err(e);
         }
         let downloaded = !missing.is_empty();
-        let mut jobs = Vec::new();
-        for (n, &i) in missing.iter().enumerate() {
-            if n >= PARALLEL {
-                sink(Progress::new(Some(&short(&layers[i].digest)), "Waiting"));
-            }
-            let job = LayerJob {
-                engine: self.engine.clone(),
-                session: self.session.clone(),
-                desc: layers[i].clone(),
-                parent: if i == 0 {
-                    None
-                } else {
-                    Some(chains[i - 1].clone())
-                },
-                diff_id: diff_ids[i].clone(),
-                sink: sink.clone(),
-            };
-            jobs.push((i, async move { job.run().await }));
-        }
         // A failure aborts the other downloads; their unpacks see the
         // stream end early and clean up after themselves.
-        match run_bounded(jobs, "layer download").await {
+        match self.download(&missing, &chains, &diff_ids, &sink).await {
             Ok(done) => {
                 for (i, rec) in done {
                     records[i] = Some(rec);
@@ -325,7 +271,7 @@ impl Pull {
         let shown = r.familiar();
         let up_to_date = !downloaded
             && match &tag_ref {
-                Some(_) => current.as_deref() == Some(image_id.as_str()),
+                Some(_) => tag_current,
                 None => true,
             };
         sink(Progress::new(
@@ -337,6 +283,98 @@ impl Pull {
             },
         ));
         Ok(image.id)
+    }
+
+    /// The image's config (bounded), and its layers' diff ids, as many as
+    /// the manifest has layers.
+    async fn fetch_config(&self) -> Result<(Vec<u8>, Vec<String>), EngineError> {
+        let r = &self.reference;
+        let err = |e| registry_error(e, r);
+        let config_bytes = self
+            .session
+            .blob_bytes(&self.resolved.config, registry::session::MAX_CONFIG)
+            .await
+            .map_err(err)?;
+        let config: ImageConfig = store::config::parse(&config_bytes)
+            .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
+        let diff_ids = config.rootfs.diff_ids.clone();
+        let layers = &self.resolved.layers;
+        if diff_ids.len() != layers.len() {
+            return Err(ImageError::Invalid(format!(
+                "the config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                layers.len()
+            ))
+            .into());
+        }
+        Ok((config_bytes, diff_ids))
+    }
+
+    /// The layers the store already has (their records), and the indexes
+    /// of those missing; says which is which to `sink` (nothing per known
+    /// layer when the tag already names this image: `tag_current`).
+    #[allow(clippy::type_complexity)]
+    fn known_layers(
+        &self,
+        chains: &[String],
+        tag_current: bool,
+        sink: &Sink,
+    ) -> Result<(Vec<Option<LayerRecord>>, Vec<usize>), EngineError> {
+        let store = self.engine.store();
+        let layers = &self.resolved.layers;
+        let mut records: Vec<Option<LayerRecord>> = Vec::with_capacity(layers.len());
+        let mut missing = Vec::new();
+        for (i, (desc, chain)) in layers.iter().zip(chains).enumerate() {
+            let known = store.meta().layer(chain)?;
+            let id = short(&desc.digest);
+            match known.filter(|_| store.layer_dir(chain).is_dir()) {
+                Some(rec) => {
+                    // Nothing to say per layer when the tag is already there.
+                    if !tag_current {
+                        sink(Progress::new(Some(&id), "Already exists"));
+                    }
+                    records.push(Some(rec));
+                }
+                None => {
+                    sink(Progress::new(Some(&id), "Pulling fs layer"));
+                    records.push(None);
+                    missing.push(i);
+                }
+            }
+        }
+        Ok((records, missing))
+    }
+
+    /// Downloads and unpacks the `missing` layers, [`PARALLEL`] at a time
+    /// (the others `Waiting`); returns each one's record by index.
+    async fn download(
+        &self,
+        missing: &[usize],
+        chains: &[String],
+        diff_ids: &[String],
+        sink: &Sink,
+    ) -> Result<Vec<(usize, LayerRecord)>, EngineError> {
+        let layers = &self.resolved.layers;
+        let mut jobs = Vec::new();
+        for (n, &i) in missing.iter().enumerate() {
+            if n >= PARALLEL {
+                sink(Progress::new(Some(&short(&layers[i].digest)), "Waiting"));
+            }
+            let job = LayerJob {
+                engine: self.engine.clone(),
+                session: self.session.clone(),
+                desc: layers[i].clone(),
+                parent: if i == 0 {
+                    None
+                } else {
+                    Some(chains[i - 1].clone())
+                },
+                diff_id: diff_ids[i].clone(),
+                sink: sink.clone(),
+            };
+            jobs.push((i, async move { job.run().await }));
+        }
+        run_bounded(jobs, "layer download").await
     }
 }
 

@@ -469,15 +469,61 @@ fn layer_blob(
     record: &LayerRecord,
     compression: Compression,
 ) -> Result<Descriptor, EngineError> {
+    let _hold = engine.writing();
+    let content = engine.store().content();
+    let (path, kind) = match stored_blob(content, record, compression)? {
+        Stored::Ready(d) => return Ok(d),
+        Stored::Other(path, kind) => (path, kind),
+    };
+    let (tmp, digest, size) = recompress(content, record, &path, kind, compression)?;
+    if !content.exists(&digest) {
+        content
+            .commit(tmp, &digest)
+            .map_err(store::store::StoreError::from)?;
+    }
+    let media = compression.layer_media().to_string();
+    let chain = record.chain_id.clone();
+    engine.store().meta().write(|w| {
+        if let Some(mut rec) = w.layer(&chain)? {
+            if !rec.blobs.iter().any(|(d, _)| *d == digest) {
+                rec.blobs.push((digest.clone(), media.clone()));
+                w.put_layer(&rec)?;
+            }
+        }
+        Ok::<_, store::meta::MetaError>(())
+    })?;
+    Ok(Descriptor {
+        media_type: media,
+        digest,
+        size,
+        ..Default::default()
+    })
+}
+
+/// What the store holds of a layer: a blob already in the compression
+/// wanted, or another one (the first found) to make it from.
+enum Stored {
+    Ready(Descriptor),
+    Other(std::path::PathBuf, Kind),
+}
+
+/// An I/O error on `path`, as the push reports it.
+fn io_error(path: &std::path::Path, e: std::io::Error) -> EngineError {
+    ImageError::failed(path.display().to_string(), e).into()
+}
+
+/// Looks through the blobs the layer's record names for one in
+/// `compression`; an error when the store has none of them.
+fn stored_blob(
+    content: &store::content::Content,
+    record: &LayerRecord,
+    compression: Compression,
+) -> Result<Stored, EngineError> {
     let want = match compression {
         Compression::Gzip => Kind::Gzip,
         Compression::Zstd => Kind::Zstd,
     };
-    let _hold = engine.writing();
-    let content = engine.store().content();
-    let io = |path: &std::path::Path, e: std::io::Error| {
-        ImageError::failed(path.display().to_string(), e)
-    };
+    let io = io_error;
     let mut source = None;
     for (digest, _) in &record.blobs {
         let Ok(path) = content.path(digest) else {
@@ -488,12 +534,12 @@ fn layer_blob(
         };
         let kind = sniff(&path).map_err(|e| io(&path, e))?;
         if kind == want {
-            return Ok(Descriptor {
+            return Ok(Stored::Ready(Descriptor {
                 media_type: compression.layer_media().into(),
                 digest: digest.clone(),
                 size: meta.len(),
                 ..Default::default()
-            });
+            }));
         }
         source.get_or_insert((path, kind));
     }
@@ -504,10 +550,24 @@ fn layer_blob(
         ))
         .into());
     };
-    let file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
+    Ok(Stored::Other(path, kind))
+}
+
+/// Decompresses the blob at `path` (of `kind`) and compresses its tar in
+/// `compression` into a new uncommitted blob, checking the tar against
+/// the layer's diff id. Returns the blob, its digest and size.
+fn recompress(
+    content: &store::content::Content,
+    record: &LayerRecord,
+    path: &std::path::Path,
+    kind: Kind,
+    compression: Compression,
+) -> Result<(tempfile::NamedTempFile, String, u64), EngineError> {
+    let io = io_error;
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
     let mut tar: Box<dyn Read> = match kind {
         Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| io(&path, e))?),
+        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| io(path, e))?),
         Kind::Tar => Box::new(file),
     };
     let tmp = content.begin().map_err(store::store::StoreError::from)?;
@@ -537,13 +597,13 @@ fn layer_blob(
     let out = match compression {
         Compression::Gzip => {
             let mut enc = flate2::GzBuilder::new().write(out, flate2::Compression::default());
-            copy(&mut enc, &mut tar, &mut diff_hasher).map_err(|e| io(&path, e))?;
-            enc.finish().map_err(|e| io(&path, e))?
+            copy(&mut enc, &mut tar, &mut diff_hasher).map_err(|e| io(path, e))?;
+            enc.finish().map_err(|e| io(path, e))?
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(out, 3).map_err(|e| io(&path, e))?;
-            copy(&mut enc, &mut tar, &mut diff_hasher).map_err(|e| io(&path, e))?;
-            enc.finish().map_err(|e| io(&path, e))?
+            let mut enc = zstd::stream::write::Encoder::new(out, 3).map_err(|e| io(path, e))?;
+            copy(&mut enc, &mut tar, &mut diff_hasher).map_err(|e| io(path, e))?;
+            enc.finish().map_err(|e| io(path, e))?
         }
     };
     let diff_id = store::config::digest_string(&diff_hasher.finalize());
@@ -559,30 +619,9 @@ fn layer_blob(
         hasher,
         size,
     } = out;
-    inner.into_inner().map_err(|e| io(&path, e.into_error()))?;
+    inner.into_inner().map_err(|e| io(path, e.into_error()))?;
     let digest = store::config::digest_string(&hasher.finalize());
-    if !content.exists(&digest) {
-        content
-            .commit(tmp, &digest)
-            .map_err(store::store::StoreError::from)?;
-    }
-    let media = compression.layer_media().to_string();
-    let chain = record.chain_id.clone();
-    engine.store().meta().write(|w| {
-        if let Some(mut rec) = w.layer(&chain)? {
-            if !rec.blobs.iter().any(|(d, _)| *d == digest) {
-                rec.blobs.push((digest.clone(), media.clone()));
-                w.put_layer(&rec)?;
-            }
-        }
-        Ok::<_, store::meta::MetaError>(())
-    })?;
-    Ok(Descriptor {
-        media_type: media,
-        digest,
-        size,
-        ..Default::default()
-    })
+    Ok((tmp, digest, size))
 }
 
 /// Hashes and counts what goes through to `inner`.

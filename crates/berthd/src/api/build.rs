@@ -39,49 +39,7 @@ pub async fn build(
     registry_config: &str,
     body: Incoming,
 ) -> Result<Response<Body>, ApiError> {
-    if !q.get("remote").is_empty() {
-        return Err(ApiError::bad_request(
-            "building from a remote context (remote=) is not supported by berth: send the context in the body",
-        ));
-    }
-    // As dockerd: squash needs its experimental mode, which berth has not.
-    if q.flag("squash") {
-        return Err(ApiError::bad_request(
-            "squash is only supported with experimental mode",
-        ));
-    }
-    // Checked as dockerd checks it (containerd's parser, its texts); the
-    // image a build starts from is the host's platform either way.
-    registry::Platform::parse(q.get("platform"))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let cache_from: Vec<String> = match q.get("cachefrom") {
-        "" => Vec::new(),
-        raw if raw.len() > 1 << 20 => {
-            return Err(ApiError::bad_request("cachefrom is larger than 1 MiB"))
-        }
-        raw => serde_json::from_str(raw)
-            .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?,
-    };
-    let mut opts = engine::builder::BuildOptions {
-        dockerfile: q.get("dockerfile").to_string(),
-        tags: q.all("t").to_vec(),
-        build_args: json_map(q, "buildargs")?,
-        labels: json_map(q, "labels")?
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect(),
-        target: Some(q.get("target").to_string()).filter(|t| !t.is_empty()),
-        no_cache: q.flag("nocache"),
-        remove: !matches!(q.get("rm"), "0" | "false" | "False"),
-        force_remove: q.flag("forcerm"),
-        cache_from,
-        network_mode: q.get("networkmode").to_string(),
-        extra_hosts: q.all("extrahosts").to_vec(),
-        shim: d.shim.clone(),
-    };
-    if opts.network_mode.is_empty() {
-        opts.network_mode = "default".into();
-    }
+    let opts = build_options(d, q)?;
     let quiet = q.flag("q");
     let pull_always = q.flag("pull");
     let auths = registry_auths(registry_config)?;
@@ -145,43 +103,105 @@ pub async fn build(
             };
             e.build(dir.path(), &opts, &mut out)
         };
-        match result {
-            Ok(id) => {
-                if quiet {
-                    let lines = [
-                        Message {
-                            aux: serde_json::to_value(BuildResult { id: id.clone() }).ok(),
-                            ..Default::default()
-                        },
-                        Message {
-                            stream: format!("{id}\n"),
-                            ..Default::default()
-                        },
-                    ];
-                    for l in lines {
-                        let mut b = serde_json::to_vec(&l).unwrap_or_default();
-                        b.push(b'\n');
-                        let _ = w.write_all(&b);
-                    }
-                }
-                Ok(())
-            }
-            // Nothing streamed yet: a plain error status (a Dockerfile
-            // that does not parse, a missing base image).
-            Err(err) if !wrote => Err(err),
-            Err(err) => {
-                let mut m = Message::error(err.to_string());
-                if let (Some(code), Some(detail)) = (err.code(), m.error_detail.as_mut()) {
-                    detail.code = code;
-                }
-                let mut b = serde_json::to_vec(&m).unwrap_or_default();
-                b.push(b'\n');
-                let _ = w.write_all(&b);
-                Ok(())
-            }
-        }
+        build_end(result, wrote, quiet, w)
     })
     .await
+}
+
+/// The build's options from the query, refused where dockerd refuses
+/// them (a remote context, `squash`, a bad platform or `cachefrom`).
+fn build_options(d: &Arc<Daemon>, q: &Query) -> Result<engine::builder::BuildOptions, ApiError> {
+    if !q.get("remote").is_empty() {
+        return Err(ApiError::bad_request(
+            "building from a remote context (remote=) is not supported by berth: send the context in the body",
+        ));
+    }
+    // As dockerd: squash needs its experimental mode, which berth has not.
+    if q.flag("squash") {
+        return Err(ApiError::bad_request(
+            "squash is only supported with experimental mode",
+        ));
+    }
+    // Checked as dockerd checks it (containerd's parser, its texts); the
+    // image a build starts from is the host's platform either way.
+    registry::Platform::parse(q.get("platform"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cache_from: Vec<String> = match q.get("cachefrom") {
+        "" => Vec::new(),
+        raw if raw.len() > 1 << 20 => {
+            return Err(ApiError::bad_request("cachefrom is larger than 1 MiB"))
+        }
+        raw => serde_json::from_str(raw)
+            .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?,
+    };
+    let mut opts = engine::builder::BuildOptions {
+        dockerfile: q.get("dockerfile").to_string(),
+        tags: q.all("t").to_vec(),
+        build_args: json_map(q, "buildargs")?,
+        labels: json_map(q, "labels")?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
+        target: Some(q.get("target").to_string()).filter(|t| !t.is_empty()),
+        no_cache: q.flag("nocache"),
+        remove: !matches!(q.get("rm"), "0" | "false" | "False"),
+        force_remove: q.flag("forcerm"),
+        cache_from,
+        network_mode: q.get("networkmode").to_string(),
+        extra_hosts: q.all("extrahosts").to_vec(),
+        shim: d.shim.clone(),
+    };
+    if opts.network_mode.is_empty() {
+        opts.network_mode = "default".into();
+    }
+    Ok(opts)
+}
+
+/// The end of a build's stream: a quiet build's id; an error as the
+/// stream's last message once anything was streamed (before that, a
+/// plain error status: a Dockerfile that does not parse, a missing base
+/// image).
+fn build_end(
+    result: Result<String, engine::EngineError>,
+    wrote: bool,
+    quiet: bool,
+    w: &mut dyn std::io::Write,
+) -> Result<(), engine::EngineError> {
+    match result {
+        Ok(id) => {
+            if quiet {
+                let lines = [
+                    Message {
+                        aux: serde_json::to_value(BuildResult { id: id.clone() }).ok(),
+                        ..Default::default()
+                    },
+                    Message {
+                        stream: format!("{id}\n"),
+                        ..Default::default()
+                    },
+                ];
+                for l in lines {
+                    let mut b = serde_json::to_vec(&l).unwrap_or_default();
+                    b.push(b'\n');
+                    let _ = w.write_all(&b);
+                }
+            }
+            Ok(())
+        }
+        // Nothing streamed yet: a plain error status (a Dockerfile
+        // that does not parse, a missing base image).
+        Err(err) if !wrote => Err(err),
+        Err(err) => {
+            let mut m = Message::error(err.to_string());
+            if let (Some(code), Some(detail)) = (err.code(), m.error_detail.as_mut()) {
+                detail.code = code;
+            }
+            let mut b = serde_json::to_vec(&m).unwrap_or_default();
+            b.push(b'\n');
+            let _ = w.write_all(&b);
+            Ok(())
+        }
+    }
 }
 
 /// Docker's `X-Registry-Config`: base64url JSON of registry → credentials

@@ -323,19 +323,12 @@ pub(crate) fn version_tuple(v: &str) -> (u32, u32) {
 /// Routes one request.
 pub async fn handle(
     daemon: &std::sync::Arc<Daemon>,
-    mut req: Request<hyper::body::Incoming>,
+    req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
     let (version, path) = split_version(req.uri().path());
     if let Some(v) = version {
-        if version_tuple(v) < version_tuple(MIN_API_VERSION) {
-            return error_response(&ApiError::bad_request(format!(
-                "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
-            )));
-        }
-        if version_tuple(v) > version_tuple(API_VERSION) {
-            return error_response(&ApiError::bad_request(format!(
-                "client version {v} is too new. Maximum supported API version is {API_VERSION}"
-            )));
+        if let Err(e) = check_version(v) {
+            return error_response(&e);
         }
     }
     let method = req.method().clone();
@@ -349,102 +342,8 @@ pub async fn handle(
         q = q.with_version(version_tuple(v));
     }
     tracing::debug!("{method} {}", req.uri());
-    let attach = path
-        .strip_prefix("/containers/")
-        .and_then(|p| p.strip_suffix("/attach"))
-        .filter(|_| method == Method::POST)
-        .map(String::from);
-    let exec_start = path
-        .strip_prefix("/exec/")
-        .and_then(|p| p.strip_suffix("/start"))
-        .filter(|_| method == Method::POST)
-        .map(String::from);
-    let attach_ws = path
-        .strip_prefix("/containers/")
-        .and_then(|p| p.strip_suffix("/attach/ws"))
-        .filter(|_| method == Method::GET)
-        .map(String::from);
-    let res = if let Some(name) = attach {
-        let upgrade = hyper::upgrade::on(&mut req);
-        streams::attach(daemon, name, &q, upgrade, streams::Wire::Hijacked, upgraded).await
-    } else if let Some(name) = attach_ws {
-        match websocket_accept(&req) {
-            Ok(accept) => {
-                let upgrade = hyper::upgrade::on(&mut req);
-                let wire = streams::Wire::WebSocket {
-                    binary: q.version() >= (1, 28),
-                };
-                let answer = move |_raw: bool| websocket_upgraded(&accept);
-                streams::attach(daemon, name, &q, upgrade, wire, answer).await
-            }
-            Err(e) => Err(e),
-        }
-    } else if let Some(id) = exec_start {
-        let upgrade = hyper::upgrade::on(&mut req);
-        exec::start(daemon, id, req.into_body(), upgrade).await
-    } else if method == Method::POST && path == "/build" {
-        // The docker CLI sends every login it has for the base images.
-        let config = req
-            .headers()
-            .get("X-Registry-Config")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        build::build(daemon, &q, &config, req.into_body()).await
-    } else if let Some(name) = path
-        .strip_prefix("/images/")
-        .and_then(|p| p.strip_suffix("/push"))
-        .filter(|_| method == Method::POST)
-    {
-        let auth = req
-            .headers()
-            .get("X-Registry-Auth")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        push::push(daemon, name.to_string(), &q, &auth).await
-    } else if method == Method::GET
-        && (path == "/images/search"
-            || (path.starts_with("/distribution/") && path.ends_with("/json")))
-    {
-        // Both ask the registry, with the client's credentials.
-        let auth = req
-            .headers()
-            .get("X-Registry-Auth")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        if path == "/images/search" {
-            distribution::search(daemon, &q, &auth).await
-        } else {
-            let name = path
-                .trim_start_matches("/distribution/")
-                .trim_end_matches("/json");
-            distribution::inspect(daemon, name, &auth).await
-        }
-    } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
-        // These two read a header too: the registry credentials.
-        let auth = req
-            .headers()
-            .get("X-Registry-Auth")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = req.into_body();
-        if path == "/auth" {
-            images::auth(daemon, body).await
-        } else {
-            images::create(daemon, &q, body, &auth).await
-        }
-    } else if let Some(e) = swarm::answer(&method, &path) {
-        Err(e)
-    } else if method == Method::POST && path == "/networks/create" {
-        // What a duplicate name means depends on the client's version.
-        networks::create(daemon, version.map(version_tuple), req.into_body()).await
-    } else {
-        let body = req.into_body();
-        route(daemon, &method, &path, &q, body).await
-    };
+    let version = version.map(version_tuple);
+    let res = route_request(daemon, req, &method, &path, &q, version).await;
     let mut resp = res.unwrap_or_else(|e| error_response(&e));
     // Every answer says who it is, as dockerd's do.
     let h = resp.headers_mut();
@@ -460,6 +359,120 @@ pub async fn handle(
     resp
 }
 
+/// The API version a client asks for (`/v1.xx/`), refused outside
+/// [`MIN_API_VERSION`]..=[`API_VERSION`] with dockerd's words.
+fn check_version(v: &str) -> Result<(), ApiError> {
+    if version_tuple(v) < version_tuple(MIN_API_VERSION) {
+        return Err(ApiError::bad_request(format!(
+            "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    if version_tuple(v) > version_tuple(API_VERSION) {
+        return Err(ApiError::bad_request(format!(
+            "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+/// A request header as text (empty when absent or not text).
+fn header(req: &Request<hyper::body::Incoming>, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The routes that need the request itself (an upgrade of its connection,
+/// a header, the client's version), then [`route`] for the rest.
+async fn route_request(
+    daemon: &std::sync::Arc<Daemon>,
+    mut req: Request<hyper::body::Incoming>,
+    method: &Method,
+    path: &str,
+    q: &query::Query,
+    version: Option<(u32, u32)>,
+) -> Result<Response<Body>, ApiError> {
+    let method = method.clone();
+    let attach = path
+        .strip_prefix("/containers/")
+        .and_then(|p| p.strip_suffix("/attach"))
+        .filter(|_| method == Method::POST)
+        .map(String::from);
+    let exec_start = path
+        .strip_prefix("/exec/")
+        .and_then(|p| p.strip_suffix("/start"))
+        .filter(|_| method == Method::POST)
+        .map(String::from);
+    let attach_ws = path
+        .strip_prefix("/containers/")
+        .and_then(|p| p.strip_suffix("/attach/ws"))
+        .filter(|_| method == Method::GET)
+        .map(String::from);
+    if let Some(name) = attach {
+        let upgrade = hyper::upgrade::on(&mut req);
+        streams::attach(daemon, name, q, upgrade, streams::Wire::Hijacked, upgraded).await
+    } else if let Some(name) = attach_ws {
+        match websocket_accept(&req) {
+            Ok(accept) => {
+                let upgrade = hyper::upgrade::on(&mut req);
+                let wire = streams::Wire::WebSocket {
+                    binary: q.version() >= (1, 28),
+                };
+                let answer = move |_raw: bool| websocket_upgraded(&accept);
+                streams::attach(daemon, name, q, upgrade, wire, answer).await
+            }
+            Err(e) => Err(e),
+        }
+    } else if let Some(id) = exec_start {
+        let upgrade = hyper::upgrade::on(&mut req);
+        exec::start(daemon, id, req.into_body(), upgrade).await
+    } else if method == Method::POST && path == "/build" {
+        // The docker CLI sends every login it has for the base images.
+        let config = header(&req, "X-Registry-Config");
+        build::build(daemon, q, &config, req.into_body()).await
+    } else if let Some(name) = path
+        .strip_prefix("/images/")
+        .and_then(|p| p.strip_suffix("/push"))
+        .filter(|_| method == Method::POST)
+    {
+        let auth = header(&req, "X-Registry-Auth");
+        push::push(daemon, name.to_string(), q, &auth).await
+    } else if method == Method::GET
+        && (path == "/images/search"
+            || (path.starts_with("/distribution/") && path.ends_with("/json")))
+    {
+        // Both ask the registry, with the client's credentials.
+        let auth = header(&req, "X-Registry-Auth");
+        if path == "/images/search" {
+            distribution::search(daemon, q, &auth).await
+        } else {
+            let name = path
+                .trim_start_matches("/distribution/")
+                .trim_end_matches("/json");
+            distribution::inspect(daemon, name, &auth).await
+        }
+    } else if method == Method::POST && (path == "/images/create" || path == "/auth") {
+        // These two read a header too: the registry credentials.
+        let auth = header(&req, "X-Registry-Auth");
+        let body = req.into_body();
+        if path == "/auth" {
+            images::auth(daemon, body).await
+        } else {
+            images::create(daemon, q, body, &auth).await
+        }
+    } else if let Some(e) = swarm::answer(&method, path) {
+        Err(e)
+    } else if method == Method::POST && path == "/networks/create" {
+        // What a duplicate name means depends on the client's version.
+        networks::create(daemon, version, req.into_body()).await
+    } else {
+        let body = req.into_body();
+        route(daemon, &method, path, q, body).await
+    }
+}
+
 /// `{name}` of `/volumes/{name}` (volume names have no `/`).
 fn volume(path: &str) -> Option<String> {
     path.strip_prefix("/volumes/")
@@ -469,6 +482,9 @@ fn volume(path: &str) -> Option<String> {
 
 /// Maps a method and path to its handler. Image names may contain `/`, so
 /// `/images/{name}/json` is matched by its suffix, as Docker's router does.
+///
+/// Long on purpose: it is the route table, one flat match with an arm per
+/// route, each a call into its handler; split, it would read worse.
 async fn route(
     d: &std::sync::Arc<Daemon>,
     method: &Method,

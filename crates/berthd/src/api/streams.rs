@@ -212,12 +212,6 @@ pub enum Wire {
     },
 }
 
-/// `POST /containers/{id}/attach` and `GET /containers/{id}/attach/ws`: the
-/// connection is upgraded (101) and the output streams on it until the
-/// container exits; with `stdin`, what the client sends goes to the
-/// container's stdin (or its pty) until the client closes its side (a
-/// websocket's close ends the attach) or types the detach keys. `answer`
-/// is the 101 to send.
 pub async fn attach(
     d: &Arc<Daemon>,
     name: String,
@@ -254,27 +248,81 @@ pub async fn attach(
     // The client's EOF closes the container's stdin when it asked for that
     // (`docker run -i`); a pty is never closed by a client.
     let close_at_eof = c.config.config.stdin_once && !raw;
+    let session = AttachSession {
+        d,
+        c,
+        wire,
+        raw,
+        keys,
+        want_stdin,
+        close_at_eof,
+        replay,
+        replay_wanted,
+        waiting,
+    };
     tokio::spawn(async move {
         let _attached = attached;
         let Ok(upgraded) = upgrade.await else { return };
-        let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
-        // A websocket's frames are decoded into a pipe; pings and the close
-        // come back to the writer below.
-        let (input, mut control): (Box<dyn tokio::io::AsyncRead + Send + Unpin>, _) = match wire {
-            Wire::Hijacked => (Box::new(rd), None),
-            Wire::WebSocket { .. } => {
-                let (pipe_in, pipe_out) = tokio::io::duplex(64 * 1024);
-                let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
-                tokio::spawn(websocket_input(rd, pipe_in, ctl_tx));
-                (Box::new(pipe_out), Some(ctl_rx))
-            }
-        };
-        let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        session.run(upgraded).await;
+    });
+    Ok(answer(raw))
+}
+
+/// What an attach's connection does once it is upgraded, as the request
+/// asked it.
+struct AttachSession {
+    d: Arc<Daemon>,
+    c: engine::container::ContainerRecord,
+    wire: Wire,
+    /// A TTY's raw stream (no Docker frames).
+    raw: bool,
+    /// The detach keys.
+    keys: Vec<u8>,
+    /// The client's input goes to the container's stdin.
+    want_stdin: bool,
+    /// The client's EOF closes the container's stdin.
+    close_at_eof: bool,
+    /// Which streams the log's replay takes.
+    replay: LogOptions,
+    /// `logs`: the log is replayed first.
+    replay_wanted: bool,
+    /// `stream`: the live stream, once the shim takes it.
+    waiting: Option<crate::daemon::phases::Attached>,
+}
+
+/// The client's input, as bytes.
+type ClientInput = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+impl AttachSession {
+    /// Input in, output out, until the container's output ends, the
+    /// client goes or detaches.
+    async fn run(self, upgraded: hyper::upgrade::Upgraded) {
+        let (rd, wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (input, control) = wire_input(rd, self.wire);
         // Input goes in once the output stream has joined the shim, so that
         // what the input makes the container write reaches this client.
         let (joined_tx, joined) = tokio::sync::oneshot::channel::<()>();
-        if want_stdin {
-            let (d, id) = (d.clone(), c.id.clone());
+        let detached = self.spawn_input(input, joined);
+        let (btx, brx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+        let (wire, raw) = (self.wire, self.raw);
+        let producing = tokio::spawn(self.produce(btx, joined_tx));
+        let wr = relay(wr, brx, control, detached, wire, raw).await;
+        producing.abort();
+        close(wr, wire).await;
+    }
+
+    /// Copies the client's input to the container's stdin (watching for
+    /// the detach keys), or drains it; the receiver hears of a detach.
+    fn spawn_input(
+        &self,
+        input: ClientInput,
+        joined: tokio::sync::oneshot::Receiver<()>,
+    ) -> tokio::sync::oneshot::Receiver<()> {
+        let (detached_tx, detached) = tokio::sync::oneshot::channel::<()>();
+        if self.want_stdin {
+            let (d, id) = (self.d.clone(), self.c.id.clone());
+            let keys = self.keys.clone();
+            let (raw, close_at_eof) = (self.raw, self.close_at_eof);
             tokio::spawn(async move {
                 // As Docker: the keys detach from a terminal only; other
                 // input is data, copied as it is.
@@ -293,80 +341,134 @@ pub async fn attach(
                 while matches!(input.read(&mut sink).await, Ok(n) if n > 0) {}
             });
         }
-        // Only a detach ends the output early; a dropped sender never does.
-        let detached = async {
-            if detached.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::pin!(detached);
-        let (btx, mut brx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
-        let producing = tokio::spawn(async move {
-            if replay_wanted && wire == Wire::Hijacked {
-                // The log is there at once: given a moment, the client has
-                // read the 101's head before it comes. A client that reads
-                // the head through a buffer and then takes the bare socket
-                // (docker-py's attach(stream=False, logs=True)) lost the
-                // bytes that came with the head.
-                tokio::time::sleep(HEAD_ALONE).await;
-            }
-            if replay_wanted {
-                // The log as it is (not followed), then the live stream.
-                let (utx, mut urx) = tokio::sync::mpsc::unbounded_channel();
-                pump(d.clone(), c.clone(), replay.clone(), move |b| {
-                    utx.send(b).is_ok()
-                })
-                .await;
-                while let Ok(b) = urx.try_recv() {
-                    if btx.send(b).await.is_err() {
-                        return;
-                    }
+        detached
+    }
+
+    /// The output, into `btx`: the log's replay (with `logs`), then the
+    /// live stream from the shim (with `stream`); `joined_tx` says when
+    /// the live stream has joined.
+    async fn produce(
+        self,
+        btx: tokio::sync::mpsc::Sender<Vec<u8>>,
+        joined_tx: tokio::sync::oneshot::Sender<()>,
+    ) {
+        let AttachSession {
+            d,
+            c,
+            wire,
+            replay,
+            replay_wanted,
+            waiting,
+            ..
+        } = self;
+        if replay_wanted && wire == Wire::Hijacked {
+            // The log is there at once: given a moment, the client has
+            // read the 101's head before it comes. A client that reads
+            // the head through a buffer and then takes the bare socket
+            // (docker-py's attach(stream=False, logs=True)) lost the
+            // bytes that came with the head.
+            tokio::time::sleep(HEAD_ALONE).await;
+        }
+        if replay_wanted {
+            // The log as it is (not followed), then the live stream.
+            let (utx, mut urx) = tokio::sync::mpsc::unbounded_channel();
+            pump(d.clone(), c.clone(), replay.clone(), move |b| {
+                utx.send(b).is_ok()
+            })
+            .await;
+            while let Ok(b) = urx.try_recv() {
+                if btx.send(b).await.is_err() {
+                    return;
                 }
             }
-            if let Some(waiting) = waiting {
-                follow_shim(&d, &c, &replay, waiting, &btx, joined_tx).await;
+        }
+        if let Some(waiting) = waiting {
+            follow_shim(&d, &c, &replay, waiting, &btx, joined_tx).await;
+        }
+    }
+}
+
+/// The client's input as bytes: the hijacked connection itself, or a
+/// websocket's frames decoded into a pipe, its pings and close coming
+/// back on the receiver.
+fn wire_input(
+    rd: impl tokio::io::AsyncRead + Send + Unpin + 'static,
+    wire: Wire,
+) -> (
+    ClientInput,
+    Option<tokio::sync::mpsc::Receiver<ws::Message>>,
+) {
+    match wire {
+        Wire::Hijacked => (Box::new(rd), None),
+        Wire::WebSocket { .. } => {
+            let (pipe_in, pipe_out) = tokio::io::duplex(64 * 1024);
+            let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
+            tokio::spawn(websocket_input(rd, pipe_in, ctl_tx));
+            (Box::new(pipe_out), Some(ctl_rx))
+        }
+    }
+}
+
+/// Writes the output to the client (as websocket frames on a websocket,
+/// answering its pings) until it ends, the client closes, or `detached`
+/// fires. Returns the writer.
+async fn relay<W: tokio::io::AsyncWrite + Unpin>(
+    mut wr: W,
+    mut brx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    mut control: Option<tokio::sync::mpsc::Receiver<ws::Message>>,
+    detached: tokio::sync::oneshot::Receiver<()>,
+    wire: Wire,
+    raw: bool,
+) -> W {
+    // Only a detach ends the output early; a dropped sender never does.
+    let detached = async {
+        if detached.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(detached);
+    loop {
+        tokio::select! {
+            b = brx.recv() => {
+                let Some(b) = b else { break };
+                let b = match wire {
+                    Wire::Hijacked => b,
+                    // Each chunk is one write of the container (one
+                    // Docker frame, whose header goes, unless a TTY's).
+                    Wire::WebSocket { binary } => {
+                        let data = if raw { &b[..] } else { &b[b.len().min(8)..] };
+                        ws::frame(if binary { ws::BINARY } else { ws::TEXT }, data)
+                    }
+                };
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+                let _ = wr.flush().await;
             }
-        });
-        loop {
-            tokio::select! {
-                b = brx.recv() => {
-                    let Some(b) = b else { break };
-                    let b = match wire {
-                        Wire::Hijacked => b,
-                        // Each chunk is one write of the container (one
-                        // Docker frame, whose header goes, unless a TTY's).
-                        Wire::WebSocket { binary } => {
-                            let data = if raw { &b[..] } else { &b[b.len().min(8)..] };
-                            ws::frame(if binary { ws::BINARY } else { ws::TEXT }, data)
-                        }
-                    };
-                    if wr.write_all(&b).await.is_err() {
+            m = async { control.as_mut().unwrap().recv().await }, if control.is_some() => match m {
+                Some(ws::Message::Ping(p)) => {
+                    if wr.write_all(&ws::frame(ws::PONG, &p)).await.is_err() {
                         break;
                     }
-                    let _ = wr.flush().await;
                 }
-                m = async { control.as_mut().unwrap().recv().await }, if control.is_some() => match m {
-                    Some(ws::Message::Ping(p)) => {
-                        if wr.write_all(&ws::frame(ws::PONG, &p)).await.is_err() {
-                            break;
-                        }
-                    }
-                    // The client closed (or broke the protocol): the attach ends.
-                    _ => break,
-                },
-                _ = &mut detached => break,
-            }
+                // The client closed (or broke the protocol): the attach ends.
+                _ => break,
+            },
+            _ = &mut detached => break,
         }
-        producing.abort();
-        if matches!(wire, Wire::WebSocket { .. }) {
-            // Normal closure (1000).
-            let _ = wr
-                .write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes()))
-                .await;
-        }
-        let _ = wr.shutdown().await;
-    });
-    Ok(answer(raw))
+    }
+    wr
+}
+
+/// Ends the connection (a websocket's with its normal closure).
+async fn close(mut wr: impl tokio::io::AsyncWrite + Unpin, wire: Wire) {
+    if matches!(wire, Wire::WebSocket { .. }) {
+        // Normal closure (1000).
+        let _ = wr
+            .write_all(&ws::frame(ws::CLOSE, &1000u16.to_be_bytes()))
+            .await;
+    }
+    let _ = wr.shutdown().await;
 }
 
 /// Decodes a websocket client's messages: data into `pipe` (the attach's

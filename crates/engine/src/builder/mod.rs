@@ -143,33 +143,7 @@ impl Engine {
             out(&format!("Step {step}/{total} : {}", stage.from.text));
             out("\n");
             let base = expand(&stage.base, escape, &meta)?;
-            let mut st = if base == "scratch" {
-                let mut config = store::config::new_config(&crate::time::now());
-                config.config = Default::default();
-                StageState {
-                    image: None,
-                    config,
-                    args: BTreeMap::new(),
-                    cmd_set: false,
-                }
-            } else {
-                let image = match stages[..si]
-                    .iter()
-                    .position(|s| s.name.as_deref() == Some(base.to_ascii_lowercase().as_str()))
-                {
-                    Some(i) => done[i].clone(),
-                    None => store::images::find(self.store().meta(), &base).map_err(|_| {
-                        BuildError::NotFound(format!("pull access denied for {base}, repository does not exist or may require 'docker login'"))
-                    })?,
-                };
-                out(&format!(" ---> {}\n", short(&image.id)));
-                StageState {
-                    config: self.store().config(&image)?,
-                    image: Some(image),
-                    args: BTreeMap::new(),
-                    cmd_set: false,
-                }
-            };
+            let mut st = self.base_state(&base, &stages[..si], &done, out)?;
             // The base's ONBUILD triggers run first, then are not inherited.
             let triggers = std::mem::take(&mut st.config.config.on_build);
             if !triggers.is_empty() {
@@ -204,7 +178,58 @@ impl Engine {
             done.push(image.clone());
             final_image = Some(image);
         }
-        let mut image = final_image.expect("at least one stage");
+        let image = self.with_labels(final_image.expect("at least one stage"), o)?;
+        events(BuildEvent::Built(&image.id));
+        let out = &mut |s: &str| events(BuildEvent::Stream(s));
+        out(&format!("Successfully built {}\n", short(&image.id)));
+        self.tag_built(&image.id, &o.tags, out)?;
+        Ok(image.id)
+    }
+
+    /// The state a stage starts from: `scratch` (an empty config), an
+    /// earlier stage of this build by name, or an image of the store.
+    fn base_state(
+        &self,
+        base: &str,
+        earlier: &[build::Stage],
+        done: &[ImageRecord],
+        out: &mut dyn FnMut(&str),
+    ) -> Result<StageState, EngineError> {
+        Ok(if base == "scratch" {
+            let mut config = store::config::new_config(&crate::time::now());
+            config.config = Default::default();
+            StageState {
+                image: None,
+                config,
+                args: BTreeMap::new(),
+                cmd_set: false,
+            }
+        } else {
+            let image = match earlier
+                .iter()
+                .position(|s| s.name.as_deref() == Some(base.to_ascii_lowercase().as_str()))
+            {
+                Some(i) => done[i].clone(),
+                None => store::images::find(self.store().meta(), base).map_err(|_| {
+                    BuildError::NotFound(format!("pull access denied for {base}, repository does not exist or may require 'docker login'"))
+                })?,
+            };
+            out(&format!(" ---> {}\n", short(&image.id)));
+            StageState {
+                config: self.store().config(&image)?,
+                image: Some(image),
+                args: BTreeMap::new(),
+                cmd_set: false,
+            }
+        })
+    }
+
+    /// `--label`s: one more image on top of the last stage's with them.
+    fn with_labels(
+        &self,
+        mut image: ImageRecord,
+        o: &BuildOptions,
+    ) -> Result<ImageRecord, EngineError> {
         if !o.labels.is_empty() {
             let mut st = StageState {
                 config: self.store().config(&image)?,
@@ -218,22 +243,27 @@ impl Engine {
             let sig = format!("labels {:?}", o.labels);
             image = self.commit_config(&mut st, &sig, Some(o))?;
         }
-        events(BuildEvent::Built(&image.id));
-        let out = &mut |s: &str| events(BuildEvent::Stream(s));
-        out(&format!("Successfully built {}\n", short(&image.id)));
-        for t in &o.tags {
+        Ok(image)
+    }
+
+    /// `--tag`s: each name given to the image built, as Docker says it.
+    fn tag_built(
+        &self,
+        id: &str,
+        tags: &[String],
+        out: &mut dyn FnMut(&str),
+    ) -> Result<(), EngineError> {
+        for t in tags {
             let r = store::reference::Reference::parse(t)
                 .map_err(|e| BuildError::Invalid(format!("invalid tag {t:?}: {e}")))?
                 .with_default_tag();
-            self.store()
-                .meta()
-                .write(|w| w.tag(&r.to_string(), &image.id))?;
+            self.store().meta().write(|w| w.tag(&r.to_string(), id))?;
             out(&format!(
                 "Successfully tagged {}\n",
                 crate::images::familiar(&r.to_string())
             ));
         }
-        Ok(image.id)
+        Ok(())
     }
 }
 

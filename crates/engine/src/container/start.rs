@@ -4,7 +4,7 @@ use shim_proto::files;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use models::container::CreateBody;
+use models::container::{CreateBody, HostConfig};
 
 use super::*;
 use crate::spec;
@@ -110,16 +110,37 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let dir = self.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
-        let mut req = req.clone();
-        if let Some(h) = &plan.hostname {
-            req.config.hostname = h.clone();
-        }
-        if !plan.env.is_empty() {
-            // Links' variables first: the container's own override them.
-            let mut env = plan.env.clone();
-            env.extend(req.config.env.take().unwrap_or_default());
-            req.config.env = Some(env);
-        }
+        let req = with_plan(req, plan);
+        let ns = self.start_namespaces(&dir, &req)?;
+        let spec = spec::build(
+            &c.id,
+            image_config,
+            &req,
+            &rootfs,
+            &dir.join("etc"),
+            mounts,
+            &plan.netns,
+            &ns,
+        )?;
+        init_realtime(&spec, &req.host_config)?;
+        runtime::trace::mark("spec built");
+        write_bundle(c, &dir, &spec, &req, plan)?;
+        runtime::trace::mark("bundle written");
+        self.run_shim(c, shim, &dir, attached)?;
+        let tmp = dir.join(".started.tmp");
+        crate::perms::write_private(&tmp, now)
+            .and_then(|()| std::fs::rename(&tmp, dir.join(files::STARTED)))
+            .map_err(ContainerError::sys)
+            .map_err(EngineError::from)
+    }
+
+    /// The namespaces the container joins or makes (`container:<x>`
+    /// modes resolved to running peers), its `/dev/shm` shared when asked.
+    fn start_namespaces(
+        &self,
+        dir: &Path,
+        req: &CreateBody,
+    ) -> Result<spec::namespaces::Namespaces, EngineError> {
         let mut ns = spec::namespaces::resolve(&req.host_config, |name| {
             let other = self.find_container(name)?;
             let pid = match self.state(&other) {
@@ -131,59 +152,21 @@ impl Engine {
                 .map(PathBuf::from);
             Ok(spec::namespaces::Peer { pid, shm })
         })?;
-        self.share_shm(&dir, &req.host_config, &mut ns)?;
-        let spec = spec::build(
-            &c.id,
-            image_config,
-            &req,
-            &rootfs,
-            &dir.join("etc"),
-            mounts,
-            &plan.netns,
-            &ns,
-        )?;
-        // A real-time budget needs one in every ancestor (moby's
-        // `initCPURtController`).
-        let hc = &req.host_config;
-        if hc.cpu_realtime_runtime > 0 {
-            let path = spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.cgroups_path().clone())
-                .unwrap_or_default();
-            runtime::cgroups::probe::init_realtime(
-                &path,
-                hc.cpu_realtime_period,
-                hc.cpu_realtime_runtime,
-            )
-            .map_err(|e| ContainerError::failed("unable to init CPU RT controller", e))?;
-        }
-        runtime::trace::mark("spec built");
-        let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
-        log.attrs = crate::logging::attrs(c)?;
-        crate::perms::write_private(
-            &dir.join(files::LOG_OPTS),
-            serde_json::to_string(&crate::logging::shim_options(&log))
-                .map_err(ContainerError::sys)?,
-        )
-        .map_err(ContainerError::sys)?;
-        crate::network::write_etc_files_with(
-            &dir.join("etc"),
-            // With the host's UTS namespace the spec sets no name; the
-            // file carries the one create recorded (the short id), as
-            // Docker's does.
-            spec.hostname().as_deref().unwrap_or(&req.config.hostname),
-            &plan.etc,
-            &plan.extra,
-        )
-        .map_err(ContainerError::sys)?;
-        // The whole environment is in it, often secrets.
-        crate::perms::write_private(
-            &dir.join("config.json"),
-            serde_json::to_vec(&spec).map_err(ContainerError::sys)?,
-        )
-        .map_err(ContainerError::sys)?;
-        runtime::trace::mark("bundle written");
+        self.share_shm(dir, &req.host_config, &mut ns)?;
+        Ok(ns)
+    }
+
+    /// Starts the shim on the bundle in `dir` and waits for its report
+    /// (`attached`: how many attach streams it waits for before the
+    /// start). A container that did not start has its rootfs unmounted.
+    fn run_shim(
+        &self,
+        c: &ContainerRecord,
+        shim: &Path,
+        dir: &Path,
+        attached: usize,
+    ) -> Result<(), EngineError> {
+        let rootfs = dir.join("rootfs");
         let out = {
             let mut cmd = Command::new(shim);
             std::os::unix::process::CommandExt::arg0(&mut cmd, "berth-shim");
@@ -199,7 +182,7 @@ impl Engine {
             cmd.stdin(std::process::Stdio::null());
             cmd
         }
-        .arg(&dir)
+        .arg(dir)
         .arg(&c.id)
         .arg(self.exec_root.join("runtime"))
         .output()
@@ -222,11 +205,7 @@ impl Engine {
                 why.contains("executable file not found") || why.contains("no such file");
             return Err(ContainerError::CreateTask { why, not_runnable }.into());
         }
-        let tmp = dir.join(".started.tmp");
-        crate::perms::write_private(&tmp, now)
-            .and_then(|()| std::fs::rename(&tmp, dir.join(files::STARTED)))
-            .map_err(ContainerError::sys)
-            .map_err(EngineError::from)
+        Ok(())
     }
 
     /// A `shareable` container's `/dev/shm` is a tmpfs mounted under its
@@ -336,4 +315,75 @@ pub(super) fn is_mounted(path: &Path) -> bool {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let p = path.to_string_lossy();
     info.lines().any(|l| l.split(' ').nth(4) == Some(&p))
+}
+
+/// The create body as this start runs it: the network plan's hostname
+/// (`container:<x>`'s) and links' variables (before the container's own,
+/// which override them).
+fn with_plan(req: &CreateBody, plan: &crate::network::NetPlan) -> CreateBody {
+    let mut req = req.clone();
+    if let Some(h) = &plan.hostname {
+        req.config.hostname = h.clone();
+    }
+    if !plan.env.is_empty() {
+        // Links' variables first: the container's own override them.
+        let mut env = plan.env.clone();
+        env.extend(req.config.env.take().unwrap_or_default());
+        req.config.env = Some(env);
+    }
+    req
+}
+
+/// A real-time budget needs one in every ancestor (moby's
+/// `initCPURtController`).
+fn init_realtime(spec: &oci_spec::runtime::Spec, hc: &HostConfig) -> Result<(), EngineError> {
+    if hc.cpu_realtime_runtime > 0 {
+        let path = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().clone())
+            .unwrap_or_default();
+        runtime::cgroups::probe::init_realtime(
+            &path,
+            hc.cpu_realtime_period,
+            hc.cpu_realtime_runtime,
+        )
+        .map_err(|e| ContainerError::failed("unable to init CPU RT controller", e))?;
+    }
+    Ok(())
+}
+
+/// Writes what the shim and the runtime read from the container's
+/// directory: the log options, the `/etc` files, the spec.
+fn write_bundle(
+    c: &ContainerRecord,
+    dir: &Path,
+    spec: &oci_spec::runtime::Spec,
+    req: &CreateBody,
+    plan: &crate::network::NetPlan,
+) -> Result<(), EngineError> {
+    let mut log = crate::logging::settings(&c.config.host_config.log_config)?;
+    log.attrs = crate::logging::attrs(c)?;
+    crate::perms::write_private(
+        &dir.join(files::LOG_OPTS),
+        serde_json::to_string(&crate::logging::shim_options(&log)).map_err(ContainerError::sys)?,
+    )
+    .map_err(ContainerError::sys)?;
+    crate::network::write_etc_files_with(
+        &dir.join("etc"),
+        // With the host's UTS namespace the spec sets no name; the
+        // file carries the one create recorded (the short id), as
+        // Docker's does.
+        spec.hostname().as_deref().unwrap_or(&req.config.hostname),
+        &plan.etc,
+        &plan.extra,
+    )
+    .map_err(ContainerError::sys)?;
+    // The whole environment is in it, often secrets.
+    crate::perms::write_private(
+        &dir.join("config.json"),
+        serde_json::to_vec(spec).map_err(ContainerError::sys)?,
+    )
+    .map_err(ContainerError::sys)
+    .map_err(EngineError::from)
 }

@@ -9,7 +9,7 @@ use models::network::{
     EndpointResource, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings,
 };
 
-use super::{endpoint, mode_of, NetworkRecord};
+use super::{endpoint, mode_of, Attachment, NetContext, NetworkRecord};
 use crate::container::record::{ContainerRecord, State};
 use crate::{Engine, EngineError};
 
@@ -21,98 +21,14 @@ impl Engine {
         } else {
             None
         };
-        // Exposed ports are listed, unpublished (null), as Docker does.
-        let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = c
-            .config
-            .config
-            .exposed_ports
-            .keys()
-            .map(|k| (k.clone(), None))
-            .collect();
-        if let Some(a) = &a {
-            for f in &a.forwards {
-                let key = format!("{}/{}", f.port, f.proto.as_str());
-                let list = ports.entry(key).or_default().get_or_insert_with(Vec::new);
-                for ip in super::publish::listed(f) {
-                    list.push(PortBinding {
-                        host_ip: ip.to_string(),
-                        host_port: f.host_port.to_string(),
-                    });
-                }
-            }
-        }
+        let ports = port_map(c, a.as_ref());
         let mode = mode_of(&c.config);
-        let mut networks = BTreeMap::new();
         let ep = a.as_ref().and_then(|a| a.endpoint.clone());
         let records = self.network_records().unwrap_or_default();
         let given: BTreeMap<String, EndpointSettings> =
             endpoint::endpoints(&c.config).into_iter().collect();
-        let user = a.as_ref().map(|a| a.networks.clone()).unwrap_or_default();
-        for n in &user {
-            let name = records
-                .iter()
-                .find(|r| r.id == n.network)
-                .map_or_else(|| n.network.clone(), |r| r.name.clone());
-            networks.insert(
-                name,
-                endpoint_settings(
-                    &n.config,
-                    &n.network,
-                    &derived(&format!("{}:{}", c.id, n.network), "endpoint"),
-                    Some(&n.endpoint),
-                    Some(n.dns_names.clone()),
-                ),
-            );
-        }
-        if let Some(e) = &ep {
-            let id = self
-                .net
-                .as_ref()
-                .map(|x| x.bridge_id.clone())
-                .unwrap_or_default();
-            let asked = given.get("bridge").cloned().unwrap_or_default();
-            networks.insert(
-                "bridge".into(),
-                endpoint_settings(&asked, &id, &endpoint_id(&c.id), Some(e), None),
-            );
-        }
-        if !running {
-            // A created container: the networks it will join, unaddressed.
-            for (name, epc) in &given {
-                let name = if name == "default" {
-                    "bridge"
-                } else {
-                    name.as_str()
-                };
-                if name == "bridge" && self.net.is_none() {
-                    continue;
-                }
-                let id = records
-                    .iter()
-                    .find(|r| r.name == name || r.id == name)
-                    .map(|r| r.id.clone())
-                    .unwrap_or_default();
-                networks
-                    .entry(name.to_string())
-                    .or_insert_with(|| endpoint_settings(epc, &id, "", None, None));
-            }
-        } else if networks.is_empty() && !mode.starts_with("container:") {
-            // `none`, `host`, or no default bridge.
-            let name = if mode == "bridge" {
-                "none".to_string()
-            } else {
-                mode.clone()
-            };
-            let id = records
-                .iter()
-                .find(|r| r.name == name)
-                .map(|r| r.id.clone())
-                .unwrap_or_default();
-            networks.insert(
-                name,
-                endpoint_settings(&EndpointSettings::default(), &id, "", None, None),
-            );
-        }
+        let mut networks = self.joined_endpoints(c, a.as_ref(), &records, &given);
+        self.add_idle_endpoints(&mut networks, &records, &given, running, &mode);
         let top = ep
             .as_ref()
             .map(|e| {
@@ -148,6 +64,99 @@ impl Engine {
             mac_address: top.mac_address,
             networks: Some(networks),
             ..Default::default()
+        }
+    }
+
+    /// The endpoints a running container holds: on user networks (keyed
+    /// by the network's name), and on the default bridge.
+    fn joined_endpoints(
+        &self,
+        c: &ContainerRecord,
+        a: Option<&Attachment>,
+        records: &[NetworkRecord],
+        given: &BTreeMap<String, EndpointSettings>,
+    ) -> BTreeMap<String, EndpointSettings> {
+        let mut networks = BTreeMap::new();
+        let ep = a.and_then(|a| a.endpoint.clone());
+        let user = a.map(|a| a.networks.clone()).unwrap_or_default();
+        for n in &user {
+            let name = records
+                .iter()
+                .find(|r| r.id == n.network)
+                .map_or_else(|| n.network.clone(), |r| r.name.clone());
+            networks.insert(
+                name,
+                endpoint_settings(
+                    &n.config,
+                    &n.network,
+                    &derived(&format!("{}:{}", c.id, n.network), "endpoint"),
+                    Some(&n.endpoint),
+                    Some(n.dns_names.clone()),
+                ),
+            );
+        }
+        if let Some(e) = &ep {
+            let id = self
+                .net
+                .as_ref()
+                .map(|x| x.bridge_id.clone())
+                .unwrap_or_default();
+            let asked = given.get("bridge").cloned().unwrap_or_default();
+            networks.insert(
+                "bridge".into(),
+                endpoint_settings(&asked, &id, &endpoint_id(&c.id), Some(e), None),
+            );
+        }
+        networks
+    }
+
+    /// The networks shown without an address: for a created container,
+    /// those it will join; for a running one on none of them, its mode's
+    /// (`none`, `host`, or `none` without a default bridge).
+    fn add_idle_endpoints(
+        &self,
+        networks: &mut BTreeMap<String, EndpointSettings>,
+        records: &[NetworkRecord],
+        given: &BTreeMap<String, EndpointSettings>,
+        running: bool,
+        mode: &str,
+    ) {
+        if !running {
+            // A created container: the networks it will join, unaddressed.
+            for (name, epc) in given {
+                let name = if name == "default" {
+                    "bridge"
+                } else {
+                    name.as_str()
+                };
+                if name == "bridge" && self.net.is_none() {
+                    continue;
+                }
+                let id = records
+                    .iter()
+                    .find(|r| r.name == name || r.id == name)
+                    .map(|r| r.id.clone())
+                    .unwrap_or_default();
+                networks
+                    .entry(name.to_string())
+                    .or_insert_with(|| endpoint_settings(epc, &id, "", None, None));
+            }
+        } else if networks.is_empty() && !mode.starts_with("container:") {
+            // `none`, `host`, or no default bridge.
+            let name = if mode == "bridge" {
+                "none".to_string()
+            } else {
+                mode.to_string()
+            };
+            let id = records
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
+            networks.insert(
+                name,
+                endpoint_settings(&EndpointSettings::default(), &id, "", None, None),
+            );
         }
     }
 
@@ -205,138 +214,17 @@ impl Engine {
         self.network_json(&r, true)
     }
 
+    /// One network in Docker's shape, with its running containers when
+    /// `containers` (its inspect; the list leaves them out).
     fn network_json(&self, r: &NetworkRecord, containers: bool) -> Result<Network, EngineError> {
-        let mut members = BTreeMap::new();
-        let resource = |name: &str, id: String, e: Option<&net::Endpoint>| EndpointResource {
-            name: name.to_string(),
-            endpoint_id: id,
-            mac_address: e.map(|e| e.mac.clone()).unwrap_or_default(),
-            ipv4_address: e
-                .map(|e| format!("{}/{}", e.ip, e.prefix))
-                .unwrap_or_default(),
-            ipv6_address: e
-                .and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6)))
-                .unwrap_or_default(),
-        };
-        if containers {
-            for c in self.container_records()? {
-                if !matches!(self.state(&c), State::Running(..)) {
-                    continue;
-                }
-                let a = self.attachment(&c.id);
-                if let Some(n) = a
-                    .as_ref()
-                    .and_then(|a| a.networks.iter().find(|n| n.network == r.id))
-                {
-                    let id = derived(&format!("{}:{}", c.id, n.network), "endpoint");
-                    members.insert(c.id.clone(), resource(&c.name, id, Some(&n.endpoint)));
-                    continue;
-                }
-                if r.is_user() {
-                    continue;
-                }
-                let ep = a.as_ref().and_then(|a| a.endpoint.clone());
-                let mode = mode_of(&c.config);
-                let on = match r.name.as_str() {
-                    "bridge" => ep.is_some(),
-                    "none" => {
-                        ep.is_none()
-                            && a.as_ref().is_some_and(|a| a.networks.is_empty())
-                            && mode != "host"
-                            && !mode.starts_with("container:")
-                    }
-                    "host" => mode == "host",
-                    _ => false,
-                };
-                if !on {
-                    continue;
-                }
-                let id = if ep.is_some() {
-                    endpoint_id(&c.id)
-                } else {
-                    String::new()
-                };
-                members.insert(c.id.clone(), resource(&c.name, id, ep.as_ref()));
-            }
-        }
-        let pool = |subnet: String, gateway: String, ip_range: String| IpamConfig {
-            subnet,
-            gateway,
-            ip_range,
-            ..Default::default()
+        let members = if containers {
+            self.network_members(r)?
+        } else {
+            BTreeMap::new()
         };
         let (ipam, options) = match (&self.net, r.name.as_str()) {
-            (Some(ctx), "bridge") => {
-                let mut config = vec![pool(
-                    ctx.bridge.subnet.to_string(),
-                    ctx.bridge.gateway.to_string(),
-                    String::new(),
-                )];
-                if let Some((gw6, sub6)) = ctx.bridge.v6 {
-                    config.push(pool(sub6.to_string(), gw6.to_string(), String::new()));
-                }
-                (
-                    Ipam {
-                        driver: "default".into(),
-                        options: None,
-                        config: Some(config),
-                    },
-                    BTreeMap::from(
-                        [
-                            (
-                                "com.docker.network.bridge.default_bridge",
-                                "true".to_string(),
-                            ),
-                            ("com.docker.network.bridge.enable_icc", "true".into()),
-                            (
-                                "com.docker.network.bridge.enable_ip_masquerade",
-                                "true".into(),
-                            ),
-                            (
-                                "com.docker.network.bridge.host_binding_ipv4",
-                                "0.0.0.0".into(),
-                            ),
-                            (
-                                "com.docker.network.bridge.name",
-                                ctx.bridge.config.name.clone(),
-                            ),
-                            (
-                                "com.docker.network.driver.mtu",
-                                ctx.bridge.config.mtu.to_string(),
-                            ),
-                        ]
-                        .map(|(k, v)| (k.to_string(), v)),
-                    ),
-                )
-            }
-            _ if r.is_user() => {
-                let config = if r.ipam.is_empty() {
-                    // A record from before berth kept the pools.
-                    vec![pool(
-                        r.subnet.clone(),
-                        r.gateway.clone(),
-                        r.ip_range.clone(),
-                    )]
-                } else {
-                    r.ipam
-                        .iter()
-                        .map(|p| IpamConfig {
-                            subnet: p.subnet.clone(),
-                            ip_range: p.ip_range.clone(),
-                            gateway: p.gateway.clone(),
-                            aux_address: p.aux.clone(),
-                        })
-                        .collect()
-                };
-                (
-                    Ipam {
-                        driver: "default".into(),
-                        options: r.ipam_options.clone(),
-                        config: Some(config),
-                    },
-                    r.options.clone(),
-                )
-            }
+            (Some(ctx), "bridge") => default_bridge_ipam(ctx),
+            _ if r.is_user() => user_ipam(r),
             _ => (
                 Ipam {
                     driver: "default".into(),
@@ -364,6 +252,186 @@ impl Engine {
             ..Default::default()
         })
     }
+
+    /// `Containers` of a network's inspect: the running containers on it,
+    /// keyed by id (on `none` and `host`: those in that mode).
+    fn network_members(
+        &self,
+        r: &NetworkRecord,
+    ) -> Result<BTreeMap<String, EndpointResource>, EngineError> {
+        let mut members = BTreeMap::new();
+        for c in self.container_records()? {
+            if !matches!(self.state(&c), State::Running(..)) {
+                continue;
+            }
+            let a = self.attachment(&c.id);
+            if let Some(n) = a
+                .as_ref()
+                .and_then(|a| a.networks.iter().find(|n| n.network == r.id))
+            {
+                let id = derived(&format!("{}:{}", c.id, n.network), "endpoint");
+                members.insert(
+                    c.id.clone(),
+                    endpoint_resource(&c.name, id, Some(&n.endpoint)),
+                );
+                continue;
+            }
+            if r.is_user() {
+                continue;
+            }
+            let ep = a.as_ref().and_then(|a| a.endpoint.clone());
+            let mode = mode_of(&c.config);
+            let on = match r.name.as_str() {
+                "bridge" => ep.is_some(),
+                "none" => {
+                    ep.is_none()
+                        && a.as_ref().is_some_and(|a| a.networks.is_empty())
+                        && mode != "host"
+                        && !mode.starts_with("container:")
+                }
+                "host" => mode == "host",
+                _ => false,
+            };
+            if !on {
+                continue;
+            }
+            let id = if ep.is_some() {
+                endpoint_id(&c.id)
+            } else {
+                String::new()
+            };
+            members.insert(c.id.clone(), endpoint_resource(&c.name, id, ep.as_ref()));
+        }
+        Ok(members)
+    }
+}
+
+/// Exposed ports are listed, unpublished (null), as Docker does; the
+/// published ones with their host addresses.
+fn port_map(
+    c: &ContainerRecord,
+    a: Option<&Attachment>,
+) -> BTreeMap<String, Option<Vec<PortBinding>>> {
+    let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = c
+        .config
+        .config
+        .exposed_ports
+        .keys()
+        .map(|k| (k.clone(), None))
+        .collect();
+    if let Some(a) = a {
+        for f in &a.forwards {
+            let key = format!("{}/{}", f.port, f.proto.as_str());
+            let list = ports.entry(key).or_default().get_or_insert_with(Vec::new);
+            for ip in super::publish::listed(f) {
+                list.push(PortBinding {
+                    host_ip: ip.to_string(),
+                    host_port: f.host_port.to_string(),
+                });
+            }
+        }
+    }
+    ports
+}
+
+/// One entry of a network's `Containers`.
+fn endpoint_resource(name: &str, id: String, e: Option<&net::Endpoint>) -> EndpointResource {
+    EndpointResource {
+        name: name.to_string(),
+        endpoint_id: id,
+        mac_address: e.map(|e| e.mac.clone()).unwrap_or_default(),
+        ipv4_address: e
+            .map(|e| format!("{}/{}", e.ip, e.prefix))
+            .unwrap_or_default(),
+        ipv6_address: e
+            .and_then(|e| e.ip6.map(|i| format!("{i}/{}", e.prefix6)))
+            .unwrap_or_default(),
+    }
+}
+
+/// One pool of an `IPAM.Config`.
+fn ipam_pool(subnet: String, gateway: String, ip_range: String) -> IpamConfig {
+    IpamConfig {
+        subnet,
+        gateway,
+        ip_range,
+        ..Default::default()
+    }
+}
+
+/// The default bridge's `IPAM` and `Options`, as dockerd shows them.
+fn default_bridge_ipam(ctx: &NetContext) -> (Ipam, BTreeMap<String, String>) {
+    let mut config = vec![ipam_pool(
+        ctx.bridge.subnet.to_string(),
+        ctx.bridge.gateway.to_string(),
+        String::new(),
+    )];
+    if let Some((gw6, sub6)) = ctx.bridge.v6 {
+        config.push(ipam_pool(sub6.to_string(), gw6.to_string(), String::new()));
+    }
+    (
+        Ipam {
+            driver: "default".into(),
+            options: None,
+            config: Some(config),
+        },
+        BTreeMap::from(
+            [
+                (
+                    "com.docker.network.bridge.default_bridge",
+                    "true".to_string(),
+                ),
+                ("com.docker.network.bridge.enable_icc", "true".into()),
+                (
+                    "com.docker.network.bridge.enable_ip_masquerade",
+                    "true".into(),
+                ),
+                (
+                    "com.docker.network.bridge.host_binding_ipv4",
+                    "0.0.0.0".into(),
+                ),
+                (
+                    "com.docker.network.bridge.name",
+                    ctx.bridge.config.name.clone(),
+                ),
+                (
+                    "com.docker.network.driver.mtu",
+                    ctx.bridge.config.mtu.to_string(),
+                ),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        ),
+    )
+}
+
+/// A user network's `IPAM` (its pools as created) and `Options`.
+fn user_ipam(r: &NetworkRecord) -> (Ipam, BTreeMap<String, String>) {
+    let config = if r.ipam.is_empty() {
+        // A record from before berth kept the pools.
+        vec![ipam_pool(
+            r.subnet.clone(),
+            r.gateway.clone(),
+            r.ip_range.clone(),
+        )]
+    } else {
+        r.ipam
+            .iter()
+            .map(|p| IpamConfig {
+                subnet: p.subnet.clone(),
+                ip_range: p.ip_range.clone(),
+                gateway: p.gateway.clone(),
+                aux_address: p.aux.clone(),
+            })
+            .collect()
+    };
+    (
+        Ipam {
+            driver: "default".into(),
+            options: r.ipam_options.clone(),
+            config: Some(config),
+        },
+        r.options.clone(),
+    )
 }
 
 /// One entry of `NetworkSettings.Networks`: what was asked for

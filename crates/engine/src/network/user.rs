@@ -5,7 +5,8 @@
 //! networks, with `EnableIPv6` an IPv6 subnet given or picked (a ULA /64),
 //! addresses in the network's record, isolation from every other bridge in
 //! berth's nftables tables, and the embedded DNS server for the containers
-//! on it. Containers join and leave them in `connect.rs`.
+//! on it. They are made in `create.rs`; containers join and leave them in
+//! `connect.rs`.
 //!
 //! Order of writes, for a crash at any point: a network's record is written
 //! before its bridge is made (a restart makes a recorded bridge again) and
@@ -20,7 +21,6 @@ use store::meta::Table;
 use super::NetworkError;
 use super::{Attachment, NetworkRecord, UserBridge};
 use crate::container::record::{ContainerRecord, State};
-use crate::ids::random_hex;
 use crate::{Engine, EngineError};
 
 /// One pool of a network's IPAM config, as Docker's API names it.
@@ -89,12 +89,12 @@ pub(crate) fn parse_subnet6(s: &str) -> Result<net::ipam::Subnet6, EngineError> 
 /// but blank. Container names' stricter rule (`daemon/names`) is not a
 /// network's: dockerd creates `test 01` (docker-py's
 /// test_create_remove_network_with_space_in_name).
-fn valid_name(n: &str) -> bool {
+pub(super) fn valid_name(n: &str) -> bool {
     !n.trim().is_empty()
 }
 
 /// A driver option that is a boolean, Docker's way (`strconv.ParseBool`).
-fn bool_opt(
+pub(super) fn bool_opt(
     options: &BTreeMap<String, String>,
     key: &str,
     default: bool,
@@ -113,7 +113,7 @@ fn bool_opt(
 /// A unique-local IPv6 /64 for a network given none (Docker 27 takes one
 /// from its default pool of `fd00::/8`): from the network's id, so that
 /// it is stable and unlikely to meet another.
-fn ula_for(id: &str) -> net::ipam::Subnet6 {
+pub(super) fn ula_for(id: &str) -> net::ipam::Subnet6 {
     let hex = |i: usize| u16::from_str_radix(&id[i..i + 4], 16).unwrap_or(0);
     let a = Ipv6Addr::new(0xfd00 | (hex(0) & 0xff), hex(4), hex(8), 0, 0, 0, 0, 0);
     net::ipam::Subnet6::new(a, 64)
@@ -127,7 +127,7 @@ pub(crate) fn veth_of(container: &str, network: &str) -> String {
 
 /// Checks an address of a pool against its subnet: the error texts are
 /// Docker's (moby `api/types/network/ipam.go`).
-fn in_pool<A: std::str::FromStr>(
+pub(super) fn in_pool<A: std::str::FromStr>(
     what: &str,
     value: &str,
     contains: impl Fn(&A) -> bool,
@@ -193,190 +193,8 @@ impl Engine {
         Ok(self.find_network(name)?.id)
     }
 
-    /// `POST /networks/create`: the record, then the bridge, then the table.
-    /// Returns the new network's id.
-    pub fn network_create(&self, req: NetworkCreate) -> Result<String, EngineError> {
-        let (mut v4, mut v6) = check_create(&req)?;
-        let icc = bool_opt(&req.options, "com.docker.network.bridge.enable_icc", true)?;
-        let masquerade = bool_opt(
-            &req.options,
-            "com.docker.network.bridge.enable_ip_masquerade",
-            true,
-        )?;
-        let mtu = match req.options.get("com.docker.network.driver.mtu") {
-            Some(m) => m.parse::<u32>().ok().filter(|m| *m >= 68).ok_or_else(|| {
-                NetworkError::Invalid(format!(
-                    "invalid MTU value {m:?}: an integer of at least 68"
-                ))
-            })?,
-            None => self.net.as_ref().map_or(1500, |c| c.bridge.config.mtu),
-        };
-        // Accepted and recorded as Docker does, without effect here yet.
-        let _ = (icc, masquerade);
-        // One network operation at a time: the name and pool checks hold
-        // until the record is written.
-        let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
-        let all = self.network_records()?;
-        if req.check_duplicate && all.iter().any(|r| r.name == req.name) {
-            return Err(NetworkError::Conflict(format!(
-                "network with name {} already exists",
-                req.name
-            ))
-            .into());
-        }
-        let id = random_hex(32);
-        let bridge = req
-            .options
-            .get("com.docker.network.bridge.name")
-            .cloned()
-            .unwrap_or_else(|| format!("br-{}", &id[..12]));
-        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
-            return Err(NetworkError::Invalid(format!("invalid bridge name {bridge:?}")).into());
-        }
-        if all.iter().any(|r| r.bridge == bridge)
-            || self
-                .net
-                .as_ref()
-                .is_some_and(|c| c.bridge.config.name == bridge)
-        {
-            return Err(NetworkError::Forbidden(format!(
-                "bridge name {bridge} is in use by another network"
-            ))
-            .into());
-        }
-        let overlap = || {
-            NetworkError::Forbidden(
-                "invalid pool request: Pool overlaps with other one on this address space".into(),
-            )
-        };
-        let mut taken: Vec<net::ipam::Subnet> = all
-            .iter()
-            .filter_map(|r| parse_subnet(&r.subnet).ok())
-            .collect();
-        if let Some(ctx) = &self.net {
-            taken.push(ctx.bridge.subnet);
-        }
-        let (subnet, user_subnet, pool) = match v4.pop() {
-            Some((sub, pool)) => {
-                if taken.iter().any(|t| t.overlaps(&sub)) {
-                    return Err(overlap().into());
-                }
-                (sub, true, pool)
-            }
-            None => {
-                let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-                let mut busy = net::ipam::routes_from_proc(&routes);
-                busy.retain(|r| r.prefix > 0);
-                busy.extend(taken);
-                let sub = net::ipam::choose(&busy).ok_or_else(|| {
-                    NetworkError::Forbidden(
-                        "all predefined address pools have been fully subnetted".into(),
-                    )
-                })?;
-                (sub, false, IpamPool::default())
-            }
-        };
-        let sub_s = subnet.to_string();
-        let gateway =
-            in_pool::<Ipv4Addr>("gateway", &pool.gateway, |g| subnet.contains(*g), &sub_s)?
-                .unwrap_or_else(|| subnet.first());
-        let (ip_range, allocated) = v4_range_and_aux(&subnet, &pool)?;
-        // IPv6: the pool given or a ULA /64, only with `EnableIPv6` (a v6
-        // pool without it is kept in the config and unused, as Docker).
-        let (mut subnet6, mut gateway6, mut ip_range6, mut allocated6) =
-            (String::new(), String::new(), String::new(), BTreeMap::new());
-        let mut user_subnet6 = false;
-        let mut pools = Vec::new();
-        let mut shown = pool.clone();
-        shown.subnet = sub_s.clone();
-        shown.gateway = gateway.to_string();
-        pools.push(shown);
-        if req.ipv6 {
-            let taken6: Vec<net::ipam::Subnet6> = all
-                .iter()
-                .filter_map(|r| parse_subnet6(&r.subnet6).ok())
-                .chain(self.net.as_ref().and_then(|c| c.bridge.v6.map(|(_, s)| s)))
-                .collect();
-            let (sub6, pool6) = match v6.pop() {
-                Some((s, p)) => {
-                    if taken6.iter().any(|t| t.overlaps(&s)) {
-                        return Err(overlap().into());
-                    }
-                    user_subnet6 = true;
-                    (s, p)
-                }
-                None => (ula_for(&id), IpamPool::default()),
-            };
-            let s6 = sub6.to_string();
-            let gw6 = in_pool::<Ipv6Addr>("gateway", &pool6.gateway, |g| sub6.contains(*g), &s6)?
-                .unwrap_or_else(|| sub6.first());
-            (ip_range6, allocated6) = v6_range_and_aux(&sub6, &pool6)?;
-            let mut shown6 = pool6.clone();
-            shown6.subnet = s6.clone();
-            shown6.gateway = gw6.to_string();
-            pools.push(shown6);
-            subnet6 = s6;
-            gateway6 = gw6.to_string();
-        } else {
-            pools.extend(v6.into_iter().map(|(_, p)| p));
-        }
-        let rec = NetworkRecord {
-            id: id.clone(),
-            name: req.name.clone(),
-            driver: "bridge".into(),
-            created: crate::time::now(),
-            subnet: sub_s,
-            gateway: gateway.to_string(),
-            allocated,
-            bridge,
-            internal: req.internal,
-            ip_range,
-            user_subnet,
-            user_subnet6,
-            labels: req.labels,
-            options: req.options,
-            mtu,
-            ipv6: req.ipv6,
-            subnet6,
-            gateway6,
-            ip_range6,
-            allocated6,
-            ipam: pools,
-            ipam_options: req.ipam_options,
-            attachable: req.attachable,
-            ingress: req.ingress,
-            ..Default::default()
-        };
-        self.store()
-            .meta()
-            .write(|w| w.put(Table::Networks, &id, &rec))?;
-        let made = self.user_bridge(&rec);
-        let made = made.and_then(|b| {
-            st.users.insert(id.clone(), b);
-            self.apply_table(&mut st)
-        });
-        if let Err(e) = made {
-            if let Some(u) = st.users.remove(&id) {
-                if let Err(e) = u.bridge.remove() {
-                    tracing::warn!(
-                        "removing the bridge of network {id} after a failed create: {e}"
-                    );
-                }
-            }
-            if let Err(e) = self
-                .store()
-                .meta()
-                .write(|w| w.delete(Table::Networks, &id))
-            {
-                tracing::warn!("removing the record of network {id} after a failed create: {e}");
-            }
-            return Err(e);
-        }
-        Ok(id)
-    }
-
     /// Makes (or finds) a user network's bridge.
-    fn user_bridge(&self, r: &NetworkRecord) -> Result<UserBridge, EngineError> {
+    pub(super) fn user_bridge(&self, r: &NetworkRecord) -> Result<UserBridge, EngineError> {
         let subnet = parse_subnet(&r.subnet)?;
         let gateway: Ipv4Addr = r.gateway.parse().map_err(NetworkError::sys)?;
         let mut config = net::BridgeConfig::new(&r.bridge);
@@ -537,135 +355,6 @@ impl Engine {
 
 /// The owner recorded for an auxiliary address (never a container id).
 pub(crate) const AUX: &str = "aux:";
-
-/// Pools of a create request, by family, with their IPAM settings.
-type Pools<S> = Vec<(S, IpamPool)>;
-
-/// The checks of a create request that need no state, with Docker's words:
-/// the name, the driver (only `bridge`), the pools (at most one of each
-/// family). Returns the pools by family.
-fn check_create(
-    req: &NetworkCreate,
-) -> Result<(Pools<net::ipam::Subnet>, Pools<net::ipam::Subnet6>), EngineError> {
-    if !valid_name(&req.name) {
-        return Err(NetworkError::Invalid(format!("invalid name: {}", req.name)).into());
-    }
-    if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
-        return Err(NetworkError::Forbidden(format!(
-            "operation is not permitted on predefined {} network ",
-            req.name
-        ))
-        .into());
-    }
-    match req.driver.as_str() {
-        "" | "bridge" => {}
-        // libnetwork's host and null drivers: one network each.
-        d @ ("host" | "null") => {
-            return Err(NetworkError::Forbidden(format!("only one instance of \"{d}\" network is allowed")).into())
-        }
-        "overlay" => {
-            return Err(NetworkError::Forbidden("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.".into()).into())
-        }
-        d => {
-            return Err(NetworkError::NotFound(format!("plugin \"{d}\" not found")).into())
-        }
-    }
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for p in &req.pools {
-        match net::ipam::parse_any(&p.subnet) {
-            Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
-            Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
-            None if p.subnet.is_empty() => {
-                return Err(NetworkError::Invalid(
-                    "invalid network config:\ninvalid subnet : invalid CIDR block notation".into(),
-                )
-                .into())
-            }
-            None => {
-                return Err(NetworkError::Invalid(format!(
-                    "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
-                    p.subnet
-                ))
-                .into())
-            }
-        }
-    }
-    if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
-        return Err(NetworkError::Forbidden(
-            "bridge driver doesn't support multiple subnets".into(),
-        )
-        .into());
-    }
-    Ok((v4, v6))
-}
-
-/// An IPv4 pool's `ip-range` (inside the subnet) and auxiliary addresses
-/// (reserved), with Docker's words for what is outside it.
-fn v4_range_and_aux(
-    subnet: &net::ipam::Subnet,
-    pool: &IpamPool,
-) -> Result<(String, BTreeMap<String, String>), EngineError> {
-    let sub_s = subnet.to_string();
-    let ip_range = if pool.ip_range.is_empty() {
-        String::new()
-    } else {
-        let range = parse_subnet(&pool.ip_range).map_err(|_| {
-            NetworkError::Invalid(format!(
-                "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
-                pool.ip_range
-            ))
-        })?;
-        if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-            return Err(NetworkError::Invalid(format!(
-                    "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
-                    pool.ip_range
-                )).into());
-        }
-        range.to_string()
-    };
-    let mut allocated = BTreeMap::new();
-    for (name, a) in &pool.aux {
-        let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
-            .map_err(|_| {
-                NetworkError::Invalid(format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"))
-            })?;
-        if let Some(a) = a {
-            allocated.insert(a.to_string(), format!("{AUX}{name}"));
-        }
-    }
-    Ok((ip_range, allocated))
-}
-
-/// An IPv6 pool's `ip-range` (inside the subnet) and auxiliary addresses.
-fn v6_range_and_aux(
-    sub6: &net::ipam::Subnet6,
-    pool6: &IpamPool,
-) -> Result<(String, BTreeMap<String, String>), EngineError> {
-    let s6 = sub6.to_string();
-    let mut ip_range6 = String::new();
-    let mut allocated6 = BTreeMap::new();
-    if !pool6.ip_range.is_empty() {
-        match net::ipam::parse_any(&pool6.ip_range) {
-            Some(net::ipam::AnySubnet::V6(r))
-                if sub6.contains(r.addr) && r.prefix >= sub6.prefix =>
-            {
-                ip_range6 = r.to_string()
-            }
-            _ => {
-                return Err(NetworkError::Invalid(format!(
-                        "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
-                        pool6.ip_range
-                    )).into())
-            }
-        }
-    }
-    for (name, a) in &pool6.aux {
-        if let Ok(a) = a.parse::<Ipv6Addr>() {
-            allocated6.insert(a.to_string(), format!("{AUX}{name}"));
-        }
-    }
-    Ok((ip_range6, allocated6))
-}
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,29 @@ pub fn adapt(hc: &mut HostConfig, s: &Support) {
 pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources, EngineError> {
     let mut warnings = Vec::new();
     let mut r = hc.clone();
+    check_runconfig(&r, s)?;
+    check_memory(&mut r, s, &mut warnings)?;
+    check_pids(&mut r, s, &mut warnings);
+    check_cpu(&mut r, s, ncpu, &mut warnings)?;
+    check_blkio(&mut r, s, &mut warnings)?;
+    if hc.shm_size < 0 {
+        return Err(SpecError::Invalid("SHM size can not be less than 0".into()).into());
+    }
+    if !(-1000..=1000).contains(&hc.oom_score_adj) {
+        return Err(SpecError::Invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            hc.oom_score_adj
+        ))
+        .into());
+    }
+    Ok(Resources {
+        oci: convert(&r)?,
+        warnings,
+    })
+}
+
+/// runconfig's checks: real-time scheduling and CPU shares.
+fn check_runconfig(r: &HostConfig, s: &Support) -> Result<(), EngineError> {
     // runconfig's checks, made when the body is decoded (its QoS ones are
     // `fields`' refusals).
     if (r.cpu_realtime_period != 0 || r.cpu_realtime_runtime != 0) && !s.cpu_realtime {
@@ -80,6 +103,16 @@ pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources,
         ))
         .into());
     }
+    Ok(())
+}
+
+/// Memory, swap, swappiness, reservation and the OOM killer: dropped
+/// (with Docker's warning) where the host cannot limit them, else checked.
+fn check_memory(
+    r: &mut HostConfig,
+    s: &Support,
+    warnings: &mut Vec<String>,
+) -> Result<(), EngineError> {
     // The daemon's: adaptContainerSettings, then the checks.
     if r.memory > 0 && r.memory_swap == 0 {
         r.memory_swap = r.memory * 2;
@@ -147,12 +180,27 @@ pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources,
     if r.oom_kill_disable == Some(true) && r.memory == 0 {
         warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
     }
+    Ok(())
+}
+
+/// The PIDs limit, dropped where the host cannot apply it.
+fn check_pids(r: &mut HostConfig, s: &Support, warnings: &mut Vec<String>) {
     if r.pids_limit.is_some() && !s.pids {
         if r.pids_limit.is_some_and(|p| p > 0) {
             warnings.push("Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.".into());
         }
         r.pids_limit = None;
     }
+}
+
+/// CPUs: nano CPUs, shares, the CFS period and quota, cpusets (checked
+/// against the `ncpu` CPUs and the nodes this host has).
+fn check_cpu(
+    r: &mut HostConfig,
+    s: &Support,
+    ncpu: usize,
+    warnings: &mut Vec<String>,
+) -> Result<(), EngineError> {
     if r.nano_cpus > 0 && r.cpu_period > 0 {
         return Err(SpecError::Invalid(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
@@ -214,6 +262,15 @@ pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources,
         check_cpuset(&r.cpuset_cpus, &cpus, "cpus", "CPUs")?;
         check_cpuset(&r.cpuset_mems, &mems, "mems", "memory nodes")?;
     }
+    Ok(())
+}
+
+/// Block I/O: the weight, per-device weights and throttles.
+fn check_blkio(
+    r: &mut HostConfig,
+    s: &Support,
+    warnings: &mut Vec<String>,
+) -> Result<(), EngineError> {
     if r.blkio_weight > 0 && !s.blkio_weight {
         warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
         r.blkio_weight = 0;
@@ -240,20 +297,7 @@ pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources,
             *list = None;
         }
     }
-    if hc.shm_size < 0 {
-        return Err(SpecError::Invalid("SHM size can not be less than 0".into()).into());
-    }
-    if !(-1000..=1000).contains(&hc.oom_score_adj) {
-        return Err(SpecError::Invalid(format!(
-            "Invalid value {}, range for oom score adj is [-1000, 1000]",
-            hc.oom_score_adj
-        ))
-        .into());
-    }
-    Ok(Resources {
-        oci: convert(&r)?,
-        warnings,
-    })
+    Ok(())
 }
 
 /// Docker's check of a cpuset list against what the host offers.
