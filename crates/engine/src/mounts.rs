@@ -222,19 +222,18 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
     let source = v.source.clone();
     let invalid = |why: String| invalid_mount(&typ, why);
     if target.is_empty() {
-        return Err(invalid("field Target must not be empty".into()).into());
+        return Err(invalid("field Target must not be empty".into()));
     }
     if target.len() > MAX_SPEC || source.len() > MAX_SPEC {
-        return Err(invalid("path too long".into()).into());
+        return Err(invalid("path too long".into()));
     }
     if !target.starts_with('/') {
         return Err(invalid(format!(
             "invalid mount path: '{target}' mount path must be absolute"
-        ))
-        .into());
+        )));
     }
     if clean(&target) == "/" || target.split('/').any(|c| c == "..") {
-        return Err(invalid(format!("invalid mount path: '{target}'")).into());
+        return Err(invalid(format!("invalid mount path: '{target}'")));
     }
     let mut m = MountPoint {
         destination: clean(&target),
