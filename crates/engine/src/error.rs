@@ -58,7 +58,7 @@ pub enum EngineError {
     /// A build's.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// A copy into or out of a container, an export.
+    /// A copy into or out of a container (docker cp).
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     /// A create body's (its mounts, its host config) or its spec's.
