@@ -424,7 +424,8 @@ impl Engine {
     }
 }
 
-/// An error of an image operation (pull, push, tag, search, import, load, save).
+/// An error of an image operation (pull, push, tag, search, import, load,
+/// save).
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// The registry refused or failed, in Docker's words for the common

@@ -3,7 +3,8 @@
 use crate::error::Cause;
 use crate::ErrorKind;
 
-/// An error of a copy into or out of a container (docker cp); hostile archives are refused with a 400.
+/// An error of a copy into or out of a container (docker cp); hostile archives
+/// are refused with a 400.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// The path is not in the container (404), in Docker's words.

@@ -3,7 +3,8 @@
 use crate::error::Cause;
 use crate::ErrorKind;
 
-/// An error of a container operation (create, start, stop, remove, commit, exec, update...).
+/// An error of a container operation (create, start, stop, remove, commit,
+/// exec, update...).
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     /// No container by that name or id (404).

@@ -3,7 +3,8 @@
 use crate::error::Cause;
 use crate::ErrorKind;
 
-/// An error of a create body (its host config, its mounts) or of the OCI spec made from it: Docker's refusals are 400s.
+/// An error of a create body (its host config, its mounts) or of the OCI spec
+/// made from it: Docker's refusals are 400s.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The request conflicts with the object's state (409), in Docker's words.
