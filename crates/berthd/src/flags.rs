@@ -265,7 +265,7 @@ impl Flags {
             certs_dir: self.certs_dir.clone().or(file.certs_dir),
             push: engine::push::PushOptions {
                 compression: engine::push::Compression::parse(&self.push_compression)
-                    .map_err(|e| anyhow::anyhow!("--push-compression: {}", e.message))?,
+                    .map_err(|e| anyhow::anyhow!("--push-compression: {e}"))?,
                 chunk: self.push_chunk_size.max(1),
             },
             socket: absolute(socket)?,

@@ -58,14 +58,14 @@ pub type Result<T, E = CriError> = std::result::Result<T, E>;
 
 impl From<engine::EngineError> for CriError {
     fn from(e: engine::EngineError) -> CriError {
-        let kind = match e.kind {
+        let kind = match e.kind() {
             engine::ErrorKind::NotFound => Kind::NotFound,
             engine::ErrorKind::InvalidArgument => Kind::Invalid,
             engine::ErrorKind::Conflict | engine::ErrorKind::Forbidden => Kind::State,
             engine::ErrorKind::NotImplemented => Kind::Unimplemented,
             engine::ErrorKind::System => Kind::Internal,
         };
-        CriError::new(kind, e.message)
+        CriError::new(kind, e.to_string())
     }
 }
 

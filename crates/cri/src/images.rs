@@ -160,7 +160,7 @@ pub fn remove(engine: &engine::Engine, spec: Option<&api::ImageSpec>) -> Result<
     };
     match engine.image_remove(&img.id, true, false) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind == engine::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == engine::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

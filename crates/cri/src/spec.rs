@@ -89,7 +89,7 @@ pub fn user(
         None => spec_user,
     };
     let (uid, gid, mut extra) =
-        engine::spec::resolve_user(rootfs, &spec_user).map_err(|e| invalid(e.message))?;
+        engine::spec::resolve_user(rootfs, &spec_user).map_err(|e| invalid(e.to_string()))?;
     for g in &sc.supplemental_groups {
         let g = u32::try_from(*g).map_err(|_| invalid(format!("invalid group {g}")))?;
         if !extra.contains(&g) {

@@ -7,8 +7,9 @@ use models::image::DistributionInspect;
 use models::oci::{Descriptor, ImageConfig, Platform};
 use store::reference::Reference;
 
+use crate::images::ImageError;
 use crate::pull::registry_error;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// Docker's most search results (and its default).
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -66,12 +67,8 @@ impl Engine {
                     .blob_bytes(&config, registry::session::MAX_CONFIG)
                     .await
                     .map_err(err)?;
-                let cfg: ImageConfig = models::de::from_slice(&bytes).map_err(|e| {
-                    EngineError::new(
-                        ErrorKind::InvalidArgument,
-                        format!("invalid image config: {e}"),
-                    )
-                })?;
+                let cfg: ImageConfig = models::de::from_slice(&bytes)
+                    .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
                 vec![platform(
                     &cfg.os,
                     &cfg.architecture,
@@ -113,19 +110,16 @@ impl Engine {
             .transpose()?;
         let mut stars = 0i64;
         for s in filters.get("stars") {
-            let n = s.parse::<i64>().map_err(|_| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid filter 'stars={s}'"),
-                )
-            })?;
+            let n = s
+                .parse::<i64>()
+                .map_err(|_| ImageError::Invalid(format!("invalid filter 'stars={s}'")))?;
             stars = stars.max(n);
         }
         if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("limit {limit} is outside the range of [1, {MAX_SEARCH_LIMIT}]"),
-            ));
+            return Err(ImageError::Invalid(format!(
+                "limit {limit} is outside the range of [1, {MAX_SEARCH_LIMIT}]"
+            ))
+            .into());
         }
         let (domain, remote) = registry::search::split_term(term);
         let results =
@@ -133,7 +127,7 @@ impl Engine {
                 .await
                 .map_err(|e| {
                     // dockerd answers a failed search with a 500 and the error.
-                    EngineError::new(ErrorKind::System, e.to_string())
+                    ImageError::sys(e)
                 })?;
         Ok(results
             .into_iter()

@@ -18,8 +18,21 @@ const MAX_PATTERN: usize = 1024;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
+/// A filter that does not parse or is not accepted here (400), in Docker's
+/// words (`invalid filter 'KEY'`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterError(String);
+
+impl FilterError {
+    /// Always a refusal of what the caller asked.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
+    FilterError(msg.into()).into()
 }
 
 impl Filters {
@@ -174,19 +187,19 @@ mod tests {
         assert!(Filters::from_json("").unwrap().is_empty());
         for bad in ["[1]", "{", r#"{"a":[1]}"#, r#"{"a":"x"}"#] {
             assert_eq!(
-                Filters::from_json(bad).unwrap_err().message,
+                Filters::from_json(bad).unwrap_err().to_string(),
                 "invalid filter",
                 "{bad}"
             );
         }
         let e = f.validate(&["name"]).unwrap_err();
-        assert_eq!(e.message, "invalid filter 'label'");
+        assert_eq!(e.to_string(), "invalid filter 'label'");
         let both = Filters::from_pairs(&[("dangling", "true"), ("dangling", "0")]);
         assert!(both.bool_or("dangling", false).is_err());
         let bad = Filters::from_pairs(&[("name", "a(")]);
         assert!(bad.matches("name", "a(") && !bad.matches("name", "xa("));
         assert_eq!(
-            both.bool_or("dangling", false).unwrap_err().message,
+            both.bool_or("dangling", false).unwrap_err().to_string(),
             "invalid filter 'dangling=[true 0]'"
         );
     }

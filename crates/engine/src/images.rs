@@ -14,6 +14,7 @@ use store::meta::ImageRecord;
 use store::reference::Reference;
 use store::{ImportOptions, StoreError};
 
+use crate::error::Cause;
 use crate::time::unix_seconds;
 use crate::{Engine, EngineError, ErrorKind};
 
@@ -223,10 +224,10 @@ impl Engine {
     /// `POST /images/{name}/tag?repo=&tag=`.
     pub fn image_tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
         if repo.is_empty() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "repository name must have at least one component",
-            ));
+            return Err(ImageError::Invalid(
+                "repository name must have at least one component".into(),
+            )
+            .into());
         }
         let target = if tag.is_empty() {
             repo.to_string()
@@ -404,10 +405,7 @@ impl Engine {
                 } else {
                     format!("{r}:{tag}")
                 };
-                Some(
-                    Reference::parse(&full)
-                        .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?,
-                )
+                Some(Reference::parse(&full).map_err(|e| ImageError::Invalid(e.to_string()))?)
             }
         };
         let img = self
@@ -423,5 +421,74 @@ impl Engine {
             )
             .map_err(|e: StoreError| EngineError::from(e))?;
         Ok(img.id)
+    }
+}
+
+/// An error of an image operation (pull, push, tag, search, import, load,
+/// save).
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The registry refused or failed, in Docker's words for the common
+    /// cases; the kind follows dockerd's (a denial is a 404).
+    #[error("{message}")]
+    Registry {
+        /// Docker's message.
+        message: String,
+        /// The registry client's error.
+        #[source]
+        source: registry::RegistryError,
+    },
+    /// What was asked for does not exist (404), in Docker's words.
+    #[error("{0}")]
+    NotFound(String),
+    /// A refusal of what the caller asked (400), in Docker's words.
+    #[error("{0}")]
+    Invalid(String),
+    /// An OS-level step that failed: what it did, on what, and the
+    /// error (500).
+    #[error("{context}: {source}")]
+    Failed {
+        /// What was being done, on what (the path, the id).
+        context: String,
+        /// The call's error.
+        #[source]
+        source: Cause,
+    },
+    /// A failure of the system whose text says it all (500).
+    #[error(transparent)]
+    Sys(#[from] Cause),
+}
+
+impl ImageError {
+    /// What sort of failure, for the status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            // dockerd's statuses (distribution/errors.go, translatePullError): a
+            // denial is a 404 ("pull access denied"), an unauthorized answer an
+            // unknown error (500). Not 401: the docker CLI answers a 401 with a
+            // login prompt and a retry, which dockerd never triggers on pull.
+            ImageError::Registry { source, .. } => match source.kind() {
+                registry::Kind::NotFound | registry::Kind::Denied => ErrorKind::NotFound,
+                registry::Kind::Unauthorized => ErrorKind::System,
+                registry::Kind::Invalid => ErrorKind::InvalidArgument,
+                registry::Kind::Unavailable => ErrorKind::System,
+            },
+            ImageError::NotFound(_) => ErrorKind::NotFound,
+            ImageError::Invalid(_) => ErrorKind::InvalidArgument,
+            ImageError::Failed { .. } | ImageError::Sys(_) => ErrorKind::System,
+        }
+    }
+
+    /// `context` failed with `source`.
+    pub(crate) fn failed(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        ImageError::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A failure of the system: a call's error, or a message.
+    pub(crate) fn sys(e: impl Into<Cause>) -> Self {
+        ImageError::Sys(e.into())
     }
 }

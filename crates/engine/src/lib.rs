@@ -5,11 +5,7 @@
 
 pub mod archive;
 pub mod builder;
-/// The old path of [`builder`], kept while berthd's `api/` moves to the new one.
-pub use builder as build;
 pub mod container;
-/// The old path of [`container`], kept while berthd's `api/` moves to the new one.
-pub use container as containers;
 pub mod distribution;
 pub mod error;
 pub mod filters;
@@ -161,11 +157,19 @@ fn sweep_build(data_root: &Path) {
         .flatten()
     {
         let root = e.path().join("root");
-        let _ = store::mount::unmount(&root);
+        crate::error::ignore(
+            format_args!("unmount leftover build root {}", root.display()),
+            store::mount::unmount(&root),
+        );
         if volumes::is_mounted(&root) {
             continue;
         }
-        let _ = std::fs::remove_dir_all(e.path());
+        if let Err(err) = std::fs::remove_dir_all(e.path()) {
+            tracing::warn!(
+                "removing leftover build directory {}: {err}",
+                e.path().display()
+            );
+        }
     }
 }
 

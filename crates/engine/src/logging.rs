@@ -20,7 +20,6 @@ use models::container::LogConfig;
 use serde_json::Value;
 
 use crate::container::record::{ContainerRecord, LogLine};
-use crate::error::bad;
 use crate::{Engine, EngineError, ErrorKind};
 
 /// The drivers Docker registers on Linux that berth does not have.
@@ -127,9 +126,10 @@ pub fn settings(log_config: &LogConfig) -> Result<LogSettings, EngineError> {
         out.max_file = 1;
     }
     if out.max_file > MAX_FILES || out.max_size > MAX_SIZE {
-        return Err(bad(format!(
+        return Err(LogError::Invalid(format!(
             "LogConfig: berth keeps at most {MAX_FILES} files of at most {MAX_SIZE} bytes"
-        )));
+        ))
+        .into());
     }
     Ok(out)
 }
@@ -140,18 +140,20 @@ fn check_options(driver: &str, cfg: &BTreeMap<String, String>) -> Result<(), Eng
     // The options every driver takes (moby `builtInLogOpts`).
     match cfg.get("mode").map(String::as_str).unwrap_or("") {
         "" | "blocking" => {}
-        "non-blocking" => return Err(bad("LogConfig: mode=non-blocking is not supported by berth: its shim writes each read of the container's output to the log as it comes (mode=blocking)")),
-        m => return Err(bad(format!("logger: logging mode not supported: {m}"))),
+        "non-blocking" => return Err(LogError::Invalid("LogConfig: mode=non-blocking is not supported by berth: its shim writes each read of the container's output to the log as it comes (mode=blocking)".into()).into()),
+        m => return Err(LogError::Invalid(format!("logger: logging mode not supported: {m}")).into()),
     }
     if cfg.contains_key("max-buffer-size") {
-        return Err(bad(
-            "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
-        ));
+        return Err(LogError::Invalid(
+            "logger: max-buffer-size option is only supported with 'mode=non-blocking'".into(),
+        )
+        .into());
     }
     if DOCKER_ONLY.contains(&driver) {
-        return Err(bad(format!(
+        return Err(LogError::Invalid(format!(
             "logging driver {driver:?} is not supported by berth (json-file, local and none are)"
-        )));
+        ))
+        .into());
     }
     let own: &[&str] = match driver {
         "json-file" => &[
@@ -166,9 +168,10 @@ fn check_options(driver: &str, cfg: &BTreeMap<String, String>) -> Result<(), Eng
         ],
         "local" => &["max-file", "max-size", "compress"],
         other => {
-            return Err(bad(format!(
+            return Err(LogError::Invalid(format!(
                 "logger: no log driver named '{other}' is registered"
-            )))
+            ))
+            .into())
         }
     };
     for key in cfg
@@ -176,11 +179,15 @@ fn check_options(driver: &str, cfg: &BTreeMap<String, String>) -> Result<(), Eng
         .filter(|k| !["mode", "max-buffer-size"].contains(&k.as_str()))
     {
         if !own.contains(&key.as_str()) {
-            return Err(bad(if driver == "local" {
-                format!("unknown log opt '{key}' for log driver local")
-            } else {
-                format!("unknown log opt '{key}' for json-file log driver")
-            }));
+            return Err(LogError::Invalid(
+                if driver == "local" {
+                    format!("unknown log opt '{key}' for log driver local")
+                } else {
+                    format!("unknown log opt '{key}' for json-file log driver")
+                }
+                .to_string(),
+            )
+            .into());
         }
     }
     Ok(())
@@ -198,12 +205,14 @@ fn local_rotation(
         None => LOCAL_MAX_SIZE,
         Some(s) => {
             let n = from_human_size(s).ok_or_else(|| {
-                bad(format!(
+                LogError::Invalid(format!(
                     "invalid value for max-size: {s}: invalid size: '{s}'"
                 ))
             })?;
             if n < 0 {
-                return Err(bad("max size should be a positive number"));
+                return Err(
+                    LogError::Invalid("max size should be a positive number".into()).into(),
+                );
             }
             n as u64
         }
@@ -212,12 +221,14 @@ fn local_rotation(
         None => LOCAL_MAX_FILE,
         Some(s) => {
             let n: i64 = s.parse().map_err(|_| {
-                bad(format!(
+                LogError::Invalid(format!(
                     "invalid value for max-file: {s}: strconv.Atoi: parsing {s:?}: invalid syntax"
                 ))
             })?;
             if n < 0 {
-                return Err(bad("max file count cannot be less than 0"));
+                return Err(
+                    LogError::Invalid("max file count cannot be less than 0".into()).into(),
+                );
             }
             n.max(1) as u64
         }
@@ -225,13 +236,14 @@ fn local_rotation(
     out.compress = match compress {
         None => true,
         Some(s) => parse_bool(s).ok_or_else(|| {
-            bad(format!("error reading compress log option: strconv.ParseBool: parsing {s:?}: invalid syntax"))
+            LogError::Invalid(format!("error reading compress log option: strconv.ParseBool: parsing {s:?}: invalid syntax"))
         })?,
     };
     if out.compress && out.max_file <= 1 {
-        return Err(bad(
-            "compression cannot be enabled when max file count is 1",
-        ));
+        return Err(LogError::Invalid(
+            "compression cannot be enabled when max file count is 1".into(),
+        )
+        .into());
     }
     Ok(())
 }
@@ -245,28 +257,32 @@ fn json_file_rotation(
     let file = cfg.get("max-file");
     let compress = cfg.get("compress");
     if let Some(s) = size {
-        let n = from_human_size(s).ok_or_else(|| bad(format!("invalid size: '{s}'")))?;
+        let n =
+            from_human_size(s).ok_or_else(|| LogError::Invalid(format!("invalid size: '{s}'")))?;
         if n <= 0 {
-            return Err(bad("max-size must be a positive number"));
+            return Err(LogError::Invalid("max-size must be a positive number".into()).into());
         }
         out.max_size = n as u64;
     }
     if let Some(s) = file {
-        let n: i64 = s
-            .parse()
-            .map_err(|_| bad(format!("strconv.Atoi: parsing {s:?}: invalid syntax")))?;
+        let n: i64 = s.parse().map_err(|_| {
+            LogError::Invalid(format!("strconv.Atoi: parsing {s:?}: invalid syntax"))
+        })?;
         if n < 1 {
-            return Err(bad("max-file cannot be less than 1"));
+            return Err(LogError::Invalid("max-file cannot be less than 1".into()).into());
         }
         out.max_file = n as u64;
     }
     if let Some(s) = compress {
-        out.compress = parse_bool(s)
-            .ok_or_else(|| bad(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")))?;
+        out.compress = parse_bool(s).ok_or_else(|| {
+            LogError::Invalid(format!("strconv.ParseBool: parsing {s:?}: invalid syntax"))
+        })?;
         if out.compress && (out.max_file == 1 || out.max_size == 0) {
-            return Err(bad(
-                "compress cannot be true when max-file is less than 2 or max-size is not set",
-            ));
+            return Err(LogError::Invalid(
+                "compress cannot be true when max-file is less than 2 or max-size is not set"
+                    .into(),
+            )
+            .into());
         }
     }
     Ok(())
@@ -309,7 +325,8 @@ pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineErro
             s if s.is_empty() => Ok(None),
             s => regex::Regex::new(&s)
                 .map(Some)
-                .map_err(|e| bad(format!("error parsing regexp: {e}"))),
+                .map_err(|e| LogError::Invalid(format!("error parsing regexp: {e}")))
+                .map_err(EngineError::from),
         }
     };
     if let Some(re) = regex("labels-regex")? {
@@ -345,9 +362,9 @@ pub fn attrs(c: &ContainerRecord) -> Result<BTreeMap<String, String>, EngineErro
             }
         }
         if rendered.contains("{{") {
-            return Err(bad(format!(
+            return Err(LogError::Invalid(format!(
                 "LogConfig: tag {tag:?}: berth's templates know .ID, .FullID, .Name, .ImageID, .ImageFullID, .ImageName and .DaemonName"
-            )));
+            )).into());
         }
         out.insert("tag".into(), rendered);
     }
@@ -465,11 +482,17 @@ fn read_rotated(p: &Path) -> Vec<u8> {
     };
     let mut data = Vec::new();
     if p.extension().is_some_and(|e| e == "gz") {
-        let _ = flate2::read::GzDecoder::new(f)
-            .take(MAX_SIZE)
-            .read_to_end(&mut data);
+        crate::error::ignore(
+            format_args!("read rotated log {}", p.display()),
+            flate2::read::GzDecoder::new(f)
+                .take(MAX_SIZE)
+                .read_to_end(&mut data),
+        );
     } else {
-        let _ = f.take(MAX_SIZE).read_to_end(&mut data);
+        crate::error::ignore(
+            format_args!("read rotated log {}", p.display()),
+            f.take(MAX_SIZE).read_to_end(&mut data),
+        );
     }
     data
 }
@@ -486,10 +509,10 @@ impl Engine {
     /// Refuses to read a log the driver keeps none of (dockerd's 501).
     pub fn check_log_readable(c: &ContainerRecord) -> Result<(), EngineError> {
         if Self::log_driver(c) == "none" {
-            return Err(EngineError::new(
-                ErrorKind::NotImplemented,
-                "configured logging driver does not support reading",
-            ));
+            return Err(LogError::NotImplemented(
+                "configured logging driver does not support reading".into(),
+            )
+            .into());
         }
         Ok(())
     }
@@ -557,6 +580,27 @@ impl Engine {
     }
 }
 
+/// An error of a container's log driver: its options, its reading.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A refusal of what the caller asked (400), in Docker's words.
+    #[error("{0}")]
+    Invalid(String),
+    /// What the driver cannot do (501).
+    #[error("{0}")]
+    NotImplemented(String),
+}
+
+impl LogError {
+    /// What sort of failure, for the status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LogError::Invalid(_) => ErrorKind::InvalidArgument,
+            LogError::NotImplemented(_) => ErrorKind::NotImplemented,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -617,14 +661,14 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                settings(&lc(t, opts.clone())).unwrap_err().message,
+                settings(&lc(t, opts.clone())).unwrap_err().to_string(),
                 want,
                 "{t} {opts}"
             );
         }
         assert!(settings(&lc("syslog", json!({})))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("not supported by berth"));
         let s = settings(&lc("json-file", json!({"max-size": "1k", "max-file": "3"}))).unwrap();
         assert_eq!((s.max_size, s.max_file, s.compress), (1000, 3, false));

@@ -20,7 +20,7 @@ use models::container::HostConfig;
 use models::mount::Mount;
 use serde::{Deserialize, Serialize};
 
-use crate::error::bad;
+use crate::spec::SpecError;
 use crate::EngineError;
 
 /// Longest mount specification or path taken from a request: far beyond
@@ -124,22 +124,21 @@ pub fn valid_volume_name(name: &str) -> bool {
 
 fn check_destination(spec: &str, dst: &str) -> Result<(), EngineError> {
     let invalid = |why: String| {
-        bad(format!(
+        SpecError::Invalid(format!(
             "invalid volume specification: '{spec}': invalid mount config for type \"bind\": {why}"
         ))
     };
     if !dst.starts_with('/') {
         return Err(invalid(format!(
             "invalid mount path: '{dst}' mount path must be absolute"
-        )));
+        ))
+        .into());
     }
     if clean(dst) == "/" {
-        return Err(invalid(
-            "invalid specification: destination can't be '/'".into(),
-        ));
+        return Err(invalid("invalid specification: destination can't be '/'".into()).into());
     }
     if dst.split('/').any(|c| c == "..") {
-        return Err(invalid(format!("invalid mount path: '{dst}'")));
+        return Err(invalid(format!("invalid mount path: '{dst}'")).into());
     }
     Ok(())
 }
@@ -156,16 +155,20 @@ fn clean(p: &str) -> String {
 /// Parses one `Binds` entry: `/host:/ctr[:opts]` or `name:/ctr[:opts]`.
 pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
     if spec.len() > MAX_SPEC {
-        return Err(bad("invalid volume specification: too long"));
+        return Err(SpecError::Invalid("invalid volume specification: too long".into()).into());
     }
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, m] => (*s, *d, *m),
-        _ => return Err(bad(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(
+                SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into(),
+            )
+        }
     };
     if src.is_empty() {
-        return Err(bad(format!("invalid volume specification: '{spec}'")));
+        return Err(SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into());
     }
     check_destination(spec, dst)?;
     let mut m = MountPoint {
@@ -184,12 +187,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
             "z" | "Z" => {}
             "nocopy" => nocopy = true,
             p if PROPAGATIONS.contains(&p) => m.propagation = p.to_string(),
-            _ => return Err(bad(format!("invalid mode: {o}"))),
+            _ => return Err(SpecError::Invalid(format!("invalid mode: {o}")).into()),
         }
     }
     if src.starts_with('/') {
         if nocopy {
-            return Err(bad(format!("invalid mode: {mode}")));
+            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "bind".into();
         m.source = clean(src);
@@ -199,10 +202,10 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
         }
     } else {
         if !valid_volume_name(src) {
-            return Err(bad(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+            return Err(SpecError::Invalid(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")).into());
         }
         if !m.propagation.is_empty() {
-            return Err(bad(format!("invalid mode: {mode}")));
+            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "volume".into();
         m.name = src.to_string();
@@ -251,11 +254,16 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
             only_options(v, "TmpfsOptions")?;
             tmpfs_mount(v, &mut m)?;
         }
-        "" => return Err(bad("invalid mount config: mount type unknown")),
+        "" => {
+            return Err(
+                SpecError::Invalid("invalid mount config: mount type unknown".into()).into(),
+            )
+        }
         other => {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "invalid mount config for type \"{other}\": mount type unknown"
-            )))
+            ))
+            .into())
         }
     }
     Ok(m)
@@ -263,7 +271,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
 
 /// Docker's words for a `--mount` it refuses.
 fn invalid_mount(typ: &str, why: String) -> EngineError {
-    bad(format!("invalid mount config for type \"{typ}\": {why}"))
+    SpecError::Invalid(format!("invalid mount config for type \"{typ}\": {why}")).into()
 }
 
 /// Refuses the options of another type than the mount's (`allowed`).
@@ -362,9 +370,9 @@ fn volume_mount(v: &Mount, m: &mut MountPoint) -> Result<(), EngineError> {
     let dc = vo.driver_config.clone().unwrap_or_default();
     let driver = dc.name.as_str();
     if !driver.is_empty() && driver != "local" {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
-        )));
+        )).into());
     }
     m.typ = "volume".into();
     m.driver = "local".into();
@@ -460,7 +468,9 @@ fn check_tmpfs(dst: &str, opts: &str) -> Result<(), EngineError> {
             "notmpcopyup",
         ];
         if !known.contains(&key) {
-            return Err(bad(format!("invalid tmpfs option [\"{o}\"] for {dst}")));
+            return Err(
+                SpecError::Invalid(format!("invalid tmpfs option [\"{o}\"] for {dst}")).into(),
+            );
         }
     }
     Ok(())
@@ -472,7 +482,10 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     let mut out: Vec<MountPoint> = Vec::new();
     let push = |out: &mut Vec<MountPoint>, m: MountPoint| {
         if out.iter().any(|x| x.destination == m.destination) {
-            return Err(bad(format!("Duplicate mount point: {}", m.destination)));
+            return Err(EngineError::from(SpecError::Invalid(format!(
+                "Duplicate mount point: {}",
+                m.destination
+            ))));
         }
         out.push(m);
         Ok(())
@@ -485,10 +498,10 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     }
     for (dst, opts) in &host.tmpfs {
         if dst.len() > MAX_SPEC || opts.len() > MAX_SPEC {
-            return Err(bad("invalid tmpfs: too long"));
+            return Err(SpecError::Invalid("invalid tmpfs: too long".into()).into());
         }
         if !dst.starts_with('/') || clean(dst) == "/" || dst.split('/').any(|c| c == "..") {
-            return Err(bad(format!("invalid tmpfs destination: {dst}")));
+            return Err(SpecError::Invalid(format!("invalid tmpfs destination: {dst}")).into());
         }
         check_tmpfs(dst, opts)?;
         push(
@@ -513,13 +526,16 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
 /// stay writable (`None`: as they are).
 pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> {
     if v.is_empty() {
-        return Err(bad("volumes-from specification cannot be an empty string"));
+        return Err(SpecError::Invalid(
+            "volumes-from specification cannot be an empty string".into(),
+        )
+        .into());
     }
     match v.split_once(':') {
         None => Ok((v, None)),
         Some((c, "rw")) => Ok((c, Some(true))),
         Some((c, "ro")) => Ok((c, Some(false))),
-        Some((_, m)) => Err(bad(format!("invalid mode: {m}"))),
+        Some((_, m)) => Err(SpecError::Invalid(format!("invalid mode: {m}")).into()),
     }
 }
 
@@ -601,7 +617,7 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir/here"
         );
         assert!(parse_mount(&mount(
@@ -616,7 +632,7 @@ mod tests {
         let host: HostConfig =
             models::de::from_value(json!({"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}})).unwrap();
         assert_eq!(
-            parse_requested(&host).unwrap_err().message,
+            parse_requested(&host).unwrap_err().to_string(),
             "Duplicate mount point: /x"
         );
     }

@@ -94,7 +94,10 @@ pub fn tighten(data_root: &Path, exec_root: &Path) -> std::io::Result<()> {
     let chmod = |p: &Path, mode: u32| {
         if let Ok(meta) = std::fs::symlink_metadata(p) {
             if !meta.file_type().is_symlink() && meta.permissions().mode() & 0o7777 & !mode != 0 {
-                let _ = std::fs::set_permissions(p, Permissions::from_mode(mode));
+                crate::error::ignore(
+                    format_args!("tighten the mode of {}", p.display()),
+                    std::fs::set_permissions(p, Permissions::from_mode(mode)),
+                );
             }
         }
     };

@@ -17,7 +17,8 @@ use store::config::{chain_ids, ImageConfig};
 use store::meta::LayerRecord;
 use store::reference::Reference;
 
-use crate::{Engine, EngineError, ErrorKind};
+use crate::images::ImageError;
+use crate::{Engine, EngineError};
 
 /// Layers downloaded at once, as Docker's default `max-concurrent-downloads`.
 pub const PARALLEL: usize = 3;
@@ -72,16 +73,6 @@ impl std::fmt::Debug for Pull {
 /// A registry error as the engine reports it, in Docker's words for the
 /// common cases.
 pub fn registry_error(e: RegistryError, reference: &Reference) -> EngineError {
-    // dockerd's statuses (distribution/errors.go, translatePullError): a
-    // denial is a 404 ("pull access denied"), an unauthorized answer an
-    // unknown error (500). Not 401: the docker CLI answers a 401 with a
-    // login prompt and a retry, which dockerd never triggers on pull.
-    let kind = match e.kind() {
-        registry::Kind::NotFound | registry::Kind::Denied => ErrorKind::NotFound,
-        registry::Kind::Unauthorized => ErrorKind::System,
-        registry::Kind::Invalid => ErrorKind::InvalidArgument,
-        registry::Kind::Unavailable => ErrorKind::System,
-    };
     let message = match &e {
         RegistryError::Status { code, message, .. } if code == "MANIFEST_UNKNOWN" => {
             format!(
@@ -102,7 +93,7 @@ pub fn registry_error(e: RegistryError, reference: &Reference) -> EngineError {
         ),
         other => other.to_string(),
     };
-    EngineError::new(kind, message)
+    ImageError::Registry { message, source: e }.into()
 }
 
 /// Runs `jobs` (each with its index), at most [`PARALLEL`] at once, and
@@ -136,7 +127,7 @@ where
                 break;
             }
             Err(e) => {
-                failure = Some(EngineError::new(ErrorKind::System, format!("{what}: {e}")));
+                failure = Some(ImageError::failed(what, e).into());
                 break;
             }
         }
@@ -235,6 +226,8 @@ impl Pull {
         let (mut records, missing) = self.known_layers(&chains, tag_current, &sink)?;
         if let Err(e) = self.room_for(&missing) {
             drop(release);
+            // Waits for the holder thread to let go; an `Err` (the thread gone
+            // without a word) leaves nothing to undo.
             let _ = held.await;
             return Err(e);
         }
@@ -249,6 +242,8 @@ impl Pull {
             }
             Err(e) => {
                 drop(release);
+                // Waits for the holder thread to let go; an `Err` (the thread gone
+                // without a word) leaves nothing to undo.
                 let _ = held.await;
                 return Err(e);
             }
@@ -263,8 +258,10 @@ impl Pull {
                 .add_image(&config_bytes, &records, tag.as_ref(), Some(rd))
         })
         .await
-        .map_err(|e| EngineError::new(ErrorKind::System, format!("recording the image: {e}")));
+        .map_err(|e| ImageError::failed("recording the image", e));
         drop(release);
+        // Waits for the holder thread to let go; an `Err` (the thread gone
+        // without a word) leaves nothing to undo.
         let _ = held.await;
         let image = added??;
         sink(Progress::new(
@@ -298,23 +295,17 @@ impl Pull {
             .blob_bytes(&self.resolved.config, registry::session::MAX_CONFIG)
             .await
             .map_err(err)?;
-        let config: ImageConfig = store::config::parse(&config_bytes).map_err(|e| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid image config: {e}"),
-            )
-        })?;
+        let config: ImageConfig = store::config::parse(&config_bytes)
+            .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
         let diff_ids = config.rootfs.diff_ids.clone();
         let layers = &self.resolved.layers;
         if diff_ids.len() != layers.len() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "the config lists {} layers, the manifest {}",
-                    diff_ids.len(),
-                    layers.len()
-                ),
-            ));
+            return Err(ImageError::Invalid(format!(
+                "the config lists {} layers, the manifest {}",
+                diff_ids.len(),
+                layers.len()
+            ))
+            .into());
         }
         Ok((config_bytes, diff_ids))
     }
@@ -399,15 +390,13 @@ impl Pull {
         for &i in missing {
             let d = &layers[i];
             if d.size > store::store::MAX_BLOB {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "layer {} declares {} bytes, more than the limit of {} bytes",
-                        d.digest,
-                        d.size,
-                        store::store::MAX_BLOB
-                    ),
-                ));
+                return Err(ImageError::Invalid(format!(
+                    "layer {} declares {} bytes, more than the limit of {} bytes",
+                    d.digest,
+                    d.size,
+                    store::store::MAX_BLOB
+                ))
+                .into());
             }
             declared = declared.saturating_add(d.size);
         }
@@ -415,13 +404,10 @@ impl Pull {
         if let Ok(st) = nix::sys::statvfs::statvfs(&root) {
             let free = st.blocks_available().saturating_mul(st.fragment_size());
             if declared > free {
-                return Err(EngineError::new(
-                    ErrorKind::System,
-                    format!(
+                return Err(ImageError::sys(format!(
                         "not enough space in {}: the layers to pull declare {declared} bytes, {free} are free",
                         root.display()
-                    ),
-                ));
+                    )).into());
             }
         }
         Ok(())
@@ -442,7 +428,7 @@ impl LayerJob {
     async fn run(self) -> Result<LayerRecord, EngineError> {
         let id = short(&self.desc.digest);
         let total = self.desc.size;
-        let fail = |e: RegistryError| EngineError::new(ErrorKind::System, e.to_string());
+        let fail = |e: RegistryError| ImageError::sys(e);
         let mut stream = self.session.blob(&self.desc).await.map_err(fail)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(CHANNEL_CHUNKS);
         let engine = self.engine.clone();
@@ -480,6 +466,7 @@ impl LayerJob {
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => {
+                    // The reader gone (it failed first) has its own error to report.
                     let _ = tx.send(Err(e.to_string())).await;
                     break Err(e);
                 }
@@ -490,16 +477,10 @@ impl LayerJob {
             (self.sink)(Progress::new(Some(&id), "Verifying Checksum"));
             (self.sink)(Progress::new(Some(&id), "Download complete"));
         }
-        let unpacked = unpack
-            .await
-            .map_err(|e| EngineError::new(ErrorKind::System, format!("unpack: {e}")))?;
+        let unpacked = unpack.await.map_err(|e| ImageError::failed("unpack", e))?;
         streamed.map_err(fail)?;
-        let rec = unpacked.map_err(|e| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("failed to register layer: {e}"),
-            )
-        })?;
+        let rec =
+            unpacked.map_err(|e| ImageError::Invalid(format!("failed to register layer: {e}")))?;
         (self.sink)(Progress {
             id: Some(id.clone()),
             status: "Extracting".into(),
@@ -527,7 +508,7 @@ impl std::io::Read for ChannelReader {
         }
         let n = buf.len().min(self.chunk.len());
         buf[..n].copy_from_slice(&self.chunk[..n]);
-        let _ = self.chunk.split_to(n);
+        bytes::Buf::advance(&mut self.chunk, n);
         Ok(n)
     }
 }
@@ -548,11 +529,15 @@ impl Engine {
         let engine = self.clone();
         std::thread::spawn(move || {
             let guard = engine.writing();
+            // The awaiting side is gone only if its task was dropped: nothing to tell.
             let _ = held_tx.send(());
+            // `Err` is the release: the sender was dropped.
             let _ = release_rx.recv();
             drop(guard);
+            // The awaiting side is gone only if its task was dropped: nothing to tell.
             let _ = done_tx.send(());
         });
+        // The holder thread always sends before it can end.
         let _ = held_rx.await;
         (release_tx, done_rx)
     }

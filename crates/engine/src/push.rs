@@ -27,8 +27,9 @@ use store::config::{chain_ids, ImageConfig};
 use store::meta::{ImageRecord, LayerRecord};
 use store::reference::Reference;
 
+use crate::images::ImageError;
 use crate::pull::{registry_error, Progress, Sink};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// Layers pushed at once (Docker's default `max-concurrent-uploads` is 5;
 /// two cores here).
@@ -60,10 +61,10 @@ impl Compression {
         match s {
             "" | "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
-            other => Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("unsupported compression {other:?}: gzip or zstd"),
-            )),
+            other => Err(ImageError::Invalid(format!(
+                "unsupported compression {other:?}: gzip or zstd"
+            ))
+            .into()),
         }
     }
 
@@ -155,13 +156,11 @@ impl Engine {
             .collect();
         out.sort_by(|a, b| a.tag.cmp(&b.tag));
         if out.is_empty() {
-            return Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!(
-                    "An image does not exist locally with the tag: {}",
-                    repository.familiar_name()
-                ),
-            ));
+            return Err(ImageError::NotFound(format!(
+                "An image does not exist locally with the tag: {}",
+                repository.familiar_name()
+            ))
+            .into());
         }
         Ok(out)
     }
@@ -182,13 +181,10 @@ impl Engine {
             .resolve(&reference.to_string())?
             .and_then(|id| self.store().meta().image(&id).ok().flatten())
             .ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "An image does not exist locally with the tag: {}",
-                        reference.familiar_name()
-                    ),
-                )
+                ImageError::NotFound(format!(
+                    "An image does not exist locally with the tag: {}",
+                    reference.familiar_name()
+                ))
             })?;
         let session = client
             .session(&reference, credentials)
@@ -208,9 +204,7 @@ impl Engine {
 /// from a pull's.
 fn push_error(e: registry::RegistryError, reference: &Reference) -> EngineError {
     match e.kind() {
-        registry::Kind::Unauthorized | registry::Kind::Denied => {
-            EngineError::new(ErrorKind::System, e.to_string())
-        }
+        registry::Kind::Unauthorized | registry::Kind::Denied => ImageError::sys(e).into(),
         _ => registry_error(e, reference),
     }
 }
@@ -248,15 +242,15 @@ impl Push {
             .content()
             .read(&self.image.id, registry::session::MAX_CONFIG)
             .map_err(store::store::StoreError::from)?;
-        let config: ImageConfig = store::config::parse(&config_bytes).map_err(|e| {
-            EngineError::new(ErrorKind::System, format!("config {}: {e}", self.image.id))
-        })?;
+        let config: ImageConfig = store::config::parse(&config_bytes)
+            .map_err(|e| ImageError::failed(format!("config {}", self.image.id), e))?;
         let chains = chain_ids(&config.rootfs.diff_ids);
         let mut records = Vec::new();
         for c in &chains {
-            let rec = store.meta().layer(c)?.ok_or_else(|| {
-                EngineError::new(ErrorKind::System, format!("layer {c} is not in the store"))
-            })?;
+            let rec = store
+                .meta()
+                .layer(c)?
+                .ok_or_else(|| ImageError::sys(format!("layer {c} is not in the store")))?;
             records.push(rec);
         }
         let candidates = self.mount_candidates()?;
@@ -380,12 +374,12 @@ fn manifest_bytes(media: &str, config: &Descriptor, layers: &[Descriptor]) -> Ve
 impl LayerJob {
     async fn run(self) -> Result<Descriptor, EngineError> {
         let id = short(&self.record.diff_id);
-        let fail = |e: registry::RegistryError| EngineError::new(ErrorKind::System, e.to_string());
+        let fail = |e: registry::RegistryError| ImageError::sys(e);
         let engine = self.engine.clone();
         let (record, compression) = (self.record.clone(), self.compression);
         let desc = tokio::task::spawn_blocking(move || layer_blob(&engine, &record, compression))
             .await
-            .map_err(|e| EngineError::new(ErrorKind::System, format!("compressing: {e}")))??;
+            .map_err(|e| ImageError::failed("compressing", e))??;
         if self.session.blob_exists(&desc).await.map_err(fail)? {
             (self.sink)(status(Some(&id), "Layer already exists"));
             return Ok(desc);
@@ -417,7 +411,7 @@ impl LayerJob {
             .map_err(store::store::StoreError::from)?;
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| EngineError::new(ErrorKind::System, format!("{}: {e}", path.display())))?;
+            .map_err(|e| ImageError::failed(path.display().to_string(), e))?;
         let total = desc.size;
         let sink = self.sink.clone();
         let mut reported = 0u64;
@@ -515,7 +509,7 @@ enum Stored {
 
 /// An I/O error on `path`, as the push reports it.
 fn io_error(path: &std::path::Path, e: std::io::Error) -> EngineError {
-    EngineError::new(ErrorKind::System, format!("{}: {e}", path.display()))
+    ImageError::failed(path.display().to_string(), e).into()
 }
 
 /// Looks through the blobs the layer's record names for one in
@@ -550,13 +544,11 @@ fn stored_blob(
         source.get_or_insert((path, kind));
     }
     let Some((path, kind)) = source else {
-        return Err(EngineError::new(
-            ErrorKind::System,
-            format!(
-                "layer {}: no blob of it is in the store to push",
-                record.diff_id
-            ),
-        ));
+        return Err(ImageError::sys(format!(
+            "layer {}: no blob of it is in the store to push",
+            record.diff_id
+        ))
+        .into());
     };
     Ok(Stored::Other(path, kind))
 }
@@ -616,13 +608,11 @@ fn recompress(
     };
     let diff_id = store::config::digest_string(&diff_hasher.finalize());
     if diff_id != record.diff_id {
-        return Err(EngineError::new(
-            ErrorKind::System,
-            format!(
-                "layer {}: its stored blob holds a tar with diff id {diff_id}",
-                record.diff_id
-            ),
-        ));
+        return Err(ImageError::sys(format!(
+            "layer {}: its stored blob holds a tar with diff id {diff_id}",
+            record.diff_id
+        ))
+        .into());
     }
     let HashingWriter {
         inner,

@@ -89,6 +89,7 @@ static CGROUPS: OnceLock<Cgroups> = OnceLock::new();
 
 /// Sets this (rootless) daemon's cgroups; once, at start.
 pub fn set_cgroups(c: Cgroups) {
+    // Set once at start; a second call keeps the first value.
     let _ = CGROUPS.set(c);
 }
 

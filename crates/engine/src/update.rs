@@ -8,10 +8,11 @@
 use models::container::UpdateConfig;
 
 use crate::container::record::State;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::container::ContainerError;
+use crate::{Engine, EngineError};
 
 fn invalid(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, msg)
+    ContainerError::Invalid(msg.into()).into()
 }
 
 impl Engine {
@@ -98,12 +99,9 @@ impl Engine {
         if matches!(self.state(&c), State::Running(..)) {
             let oci = crate::spec::resources::resources(&host, crate::spec::support(), ncpu())?.oci;
             let resources = serde_json::from_value(serde_json::Value::Object(oci))
-                .map_err(|e| EngineError::new(ErrorKind::System, format!("resources: {e}")))?;
+                .map_err(|e| ContainerError::failed("resources", e))?;
             self.runtime().update(&c.id, &resources).map_err(|e| {
-                EngineError::new(
-                    ErrorKind::System,
-                    format!("Cannot update container {}: {e}", c.id),
-                )
+                ContainerError::failed(format!("Cannot update container {}", c.id), e)
             })?;
         }
         self.mark(&c.id, |r| r.config.host_config = host.clone())?;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use engine::build::BuildEvent;
+use engine::builder::BuildEvent;
 use hyper::body::Incoming;
 use hyper::Response;
 use models::image::BuildResult;
@@ -50,7 +50,7 @@ pub async fn build(
     let rt = tokio::runtime::Handle::current();
     super::stream_blocking("application/json", move |w| {
         let dir = e.build_context_dir()?;
-        engine::build::extract_context(context, dir.path())?;
+        engine::builder::extract_context(context, dir.path())?;
         // Base images not here (or all, with --pull) come from their
         // registries first; their progress goes out as the pull's lines.
         for base in e.build_bases(dir.path(), &opts)? {
@@ -61,8 +61,8 @@ pub async fn build(
                 .block_on(pull_base(&daemon, &base, &auths))
                 .map_err(|e| {
                     engine::EngineError::new(
-                        e.kind,
-                        format!("pulling the base image {base}: {}", e.message),
+                        e.kind(),
+                        format!("pulling the base image {base}: {e}"),
                     )
                 })?;
             if !quiet {
@@ -110,7 +110,7 @@ pub async fn build(
 
 /// The build's options from the query, refused where dockerd refuses
 /// them (a remote context, `squash`, a bad platform or `cachefrom`).
-fn build_options(d: &Arc<Daemon>, q: &Query) -> Result<engine::build::BuildOptions, ApiError> {
+fn build_options(d: &Arc<Daemon>, q: &Query) -> Result<engine::builder::BuildOptions, ApiError> {
     if !q.get("remote").is_empty() {
         return Err(ApiError::bad_request(
             "building from a remote context (remote=) is not supported by berth: send the context in the body",
@@ -134,7 +134,7 @@ fn build_options(d: &Arc<Daemon>, q: &Query) -> Result<engine::build::BuildOptio
         raw => serde_json::from_str(raw)
             .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?,
     };
-    let mut opts = engine::build::BuildOptions {
+    let mut opts = engine::builder::BuildOptions {
         dockerfile: q.get("dockerfile").to_string(),
         tags: q.all("t").to_vec(),
         build_args: json_map(q, "buildargs")?,
@@ -194,7 +194,7 @@ fn build_end(
         Err(err) if !wrote => Err(err),
         Err(err) => {
             let mut m = Message::error(err.to_string());
-            if let (Some(code), Some(detail)) = (err.code, m.error_detail.as_mut()) {
+            if let (Some(code), Some(detail)) = (err.code(), m.error_detail.as_mut()) {
                 detail.code = code;
             }
             let mut b = serde_json::to_vec(&m).unwrap_or_default();

@@ -420,7 +420,7 @@ pub async fn resize(d: &Daemon, name: String, q: &Query) -> Result<Response<Body
     };
     let e = d.engine.clone();
     let c = blocking(move || e.find_container(&name)).await?;
-    if !matches!(d.engine.state(&c), engine::containers::State::Running(..)) {
+    if !matches!(d.engine.state(&c), engine::container::State::Running(..)) {
         return Err(ApiError {
             status: StatusCode::CONFLICT,
             message: format!("Container {} is not running", c.id),

@@ -92,8 +92,8 @@ fn status(kind: engine::ErrorKind) -> StatusCode {
 impl From<engine::EngineError> for ApiError {
     fn from(e: engine::EngineError) -> ApiError {
         ApiError {
-            status: status(e.kind),
-            message: e.message,
+            status: status(e.kind()),
+            message: e.to_string(),
         }
     }
 }

@@ -90,7 +90,7 @@ pub async fn push(
                 }
                 Err(e) => {
                     // The client hung up: nobody is left to tell.
-                    let _ = tx.send(line(Message::error(e.message)));
+                    let _ = tx.send(line(Message::error(e.to_string())));
                     return;
                 }
             }

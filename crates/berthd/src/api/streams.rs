@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// log's replay) after its 101, so that the head travels alone.
 const HEAD_ALONE: Duration = Duration::from_millis(20);
 
-fn tty(c: &engine::containers::ContainerRecord) -> bool {
+fn tty(c: &engine::container::ContainerRecord) -> bool {
     c.config.config.tty
 }
 
@@ -82,7 +82,7 @@ impl LogOptions {
         Ok(o)
     }
 
-    fn keep(&self, l: &engine::containers::LogLine) -> bool {
+    fn keep(&self, l: &engine::container::LogLine) -> bool {
         let t = || engine::time::unix_seconds_f64(&l.time);
         (if l.stream == 2 {
             self.stderr
@@ -97,13 +97,13 @@ impl LogOptions {
 /// (or its end), once or until it has exited and everything was sent.
 async fn pump(
     d: Arc<Daemon>,
-    c: engine::containers::ContainerRecord,
+    c: engine::container::ContainerRecord,
     o: LogOptions,
     mut send: impl FnMut(Vec<u8>) -> bool,
 ) {
     let raw = tty(&c);
     let mut phase = d.phases.subscribe(&c.id);
-    let encode = |l: &engine::containers::LogLine| {
+    let encode = |l: &engine::container::LogLine| {
         let mut data = Vec::with_capacity(l.data.len() + 32);
         if o.timestamps {
             data.extend_from_slice(l.time.as_bytes());
@@ -121,7 +121,7 @@ async fn pump(
         let (e, c2) = (d.engine.clone(), c.clone());
         tokio::task::spawn_blocking(move || {
             let finished = match e.state(&c2) {
-                engine::containers::State::Exited(_, at) => Some(at),
+                engine::container::State::Exited(_, at) => Some(at),
                 _ => None,
             };
             let removed = e.find_container(&c2.id).is_err();
@@ -274,7 +274,7 @@ pub async fn attach(
 /// asked it.
 struct AttachSession {
     d: Arc<Daemon>,
-    c: engine::containers::ContainerRecord,
+    c: engine::container::ContainerRecord,
     wire: Wire,
     /// A TTY's raw stream (no Docker frames).
     raw: bool,
@@ -513,7 +513,7 @@ async fn websocket_input(
 /// (the client's input waits for it).
 async fn follow_shim(
     d: &Arc<Daemon>,
-    c: &engine::containers::ContainerRecord,
+    c: &engine::container::ContainerRecord,
     o: &LogOptions,
     waiting: crate::daemon::phases::Attached,
     out: &tokio::sync::mpsc::Sender<Vec<u8>>,

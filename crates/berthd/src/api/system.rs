@@ -194,8 +194,8 @@ pub fn info(d: &Daemon) -> Response<Body> {
     let (mut running, mut paused, mut stopped) = (0, 0, 0);
     for c in d.engine.container_records().unwrap_or_default() {
         match d.engine.state(&c) {
-            engine::containers::State::Running(_, true) => paused += 1,
-            engine::containers::State::Running(..) => running += 1,
+            engine::container::State::Running(_, true) => paused += 1,
+            engine::container::State::Running(..) => running += 1,
             _ => stopped += 1,
         }
     }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use engine::containers::{ContainerRecord, State};
+use engine::container::{ContainerRecord, State};
 use models::container::{CreateBody, CreateResponse, Inspect, PruneReport, Summary};
 
 use super::phases::Phase;
@@ -172,7 +172,7 @@ pub async fn kill(d: &Daemon, name: String, signal: String) -> Result<(), Error>
         e.container_kill(&c.id, &sig).map(|()| (c.id, sig))
     })
     .await?;
-    let number = engine::containers::signal_number(&sig).map_or(sig, |n| n.to_string());
+    let number = engine::container::signal_number(&sig).map_or(sig, |n| n.to_string());
     event(d, &id, "kill", vec![("signal", number)]).await;
     Ok(())
 }
@@ -270,7 +270,7 @@ pub async fn commit(d: &Daemon, container: String, o: Commit) -> Result<String, 
     let comment = o.comment.clone();
     let name = container.clone();
     let id = blocking(move || {
-        let o = engine::containers::CommitOptions {
+        let o = engine::container::CommitOptions {
             reference: o.reference.as_deref(),
             author: &o.author,
             comment: &o.comment,

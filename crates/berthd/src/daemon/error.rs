@@ -27,7 +27,7 @@ impl Error {
     /// The kind, for the status.
     pub fn kind(&self) -> Kind {
         match self {
-            Error::Engine(e) => e.kind,
+            Error::Engine(e) => e.kind(),
             Error::Invalid(_) => Kind::InvalidArgument,
             Error::NotFound(_) => Kind::NotFound,
             Error::Conflict(_) => Kind::Conflict,

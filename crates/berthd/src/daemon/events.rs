@@ -66,7 +66,7 @@ impl Events {
     /// A container event, with its name, image and labels as attributes.
     pub fn container(
         &self,
-        c: &engine::containers::ContainerRecord,
+        c: &engine::container::ContainerRecord,
         action: &str,
         extra: &[(&str, String)],
     ) {

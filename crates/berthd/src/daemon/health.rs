@@ -44,7 +44,7 @@ fn command(t: &[String]) -> Option<Vec<String>> {
 }
 
 /// Starts the checks of a just-started container, if it has any.
-pub fn watch(d: &Arc<Daemon>, c: &engine::containers::ContainerRecord) {
+pub fn watch(d: &Arc<Daemon>, c: &engine::container::ContainerRecord) {
     let hc = c.config.config.healthcheck.clone().unwrap_or_default();
     let Some(cmd) = command(&hc.test) else {
         return;

@@ -135,7 +135,7 @@ pub async fn pull(
                 Ok(id) => event(&daemon, &id, "pull", &r.familiar()).await,
                 Err(e) => {
                     // The client hung up: nobody is left to tell.
-                    let _ = tx.send(Message::error(e.message));
+                    let _ = tx.send(Message::error(e.to_string()));
                     return;
                 }
             }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::containers::State;
+use engine::container::State;
 
 use super::phases::Phase;
 use super::Daemon;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, SFlag};
 
-use crate::error::sys;
-use crate::{EngineError, ErrorKind};
+use super::ArchiveError;
+use crate::EngineError;
 
 use super::{kind, reopen};
 
@@ -35,10 +35,7 @@ pub(crate) fn append_opened<W: std::io::Write>(
             top,
             st,
         ),
-        _ => Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!("{what}: not a file or a directory"),
-        )),
+        _ => Err(ArchiveError::Invalid(format!("{what}: not a file or a directory")).into()),
     }
 }
 
@@ -117,7 +114,8 @@ fn append_file<W: std::io::Write>(
         None,
         store::walk::exactly(file, st.st_size as u64),
     )
-    .map_err(sys)
+    .map_err(ArchiveError::sys)
+    .map_err(EngineError::from)
 }
 
 /// Whether a directory is on a kernel filesystem (proc, sysfs, cgroup,
@@ -152,13 +150,14 @@ fn append_dir<W: std::io::Write>(
 ) -> Result<(), EngineError> {
     use store::walk::Descend;
     let mut h = header(st, tar::EntryType::Directory, 0);
-    append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(sys)?;
+    append_entry(tar, &mut h, &name, None, std::io::empty()).map_err(ArchiveError::sys)?;
     store::walk::walk::<EngineError>(&dir, |n| {
         let path = name.join(n.rel);
         match n.kind() {
             SFlag::S_IFDIR => {
                 let mut h = header(n.stat, tar::EntryType::Directory, 0);
-                append_entry(tar, &mut h, &path, None, std::io::empty()).map_err(sys)?;
+                append_entry(tar, &mut h, &path, None, std::io::empty())
+                    .map_err(ArchiveError::sys)?;
                 // /proc, /sys and the like: the mount point, not the kernel's tree.
                 Ok(if pseudo_fs(n.fd) {
                     Descend::No
@@ -173,7 +172,7 @@ fn append_dir<W: std::io::Write>(
                 Ok(Descend::No)
             }
             SFlag::S_IFLNK => {
-                let target = nix::fcntl::readlinkat(n.fd, "").map_err(sys)?;
+                let target = nix::fcntl::readlinkat(n.fd, "").map_err(ArchiveError::sys)?;
                 let mut h = header(n.stat, tar::EntryType::Symlink, 0);
                 append_entry(
                     tar,
@@ -182,7 +181,7 @@ fn append_dir<W: std::io::Write>(
                     Some(Path::new(&target)),
                     std::io::empty(),
                 )
-                .map_err(sys)?;
+                .map_err(ArchiveError::sys)?;
                 Ok(Descend::No)
             }
             _ => Ok(Descend::No),

@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::os::fd::OwnedFd;
 
-use crate::error::sys;
-use crate::{EngineError, ErrorKind};
+use super::ArchiveError;
+use crate::EngineError;
 
 /// Who owns what [`extract_into`] makes: the shared extractor's owners
 /// (`Root` for `docker cp` without `-a` and `COPY` without `--chown`,
@@ -39,13 +39,11 @@ pub(crate) fn extract_into(
     };
     untar::extract::extract(dest, tar, &opts, |_: &[u8]| None).map_err(|e| match e {
         ExtractError::Invalid(msg) => bad_tar(msg),
-        e @ ExtractError::NotADirectory { .. } => {
-            EngineError::new(ErrorKind::InvalidArgument, e.to_string())
-        }
-        e @ ExtractError::Io { .. } => sys(e.to_string()),
+        e @ ExtractError::NotADirectory { .. } => ArchiveError::Invalid(e.to_string()).into(),
+        e @ ExtractError::Io { .. } => ArchiveError::sys(e.to_string()).into(),
     })
 }
 
 pub(super) fn bad_tar(msg: String) -> EngineError {
-    EngineError::new(ErrorKind::InvalidArgument, format!("bad archive: {msg}"))
+    ArchiveError::BadArchive(msg).into()
 }

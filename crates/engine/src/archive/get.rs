@@ -6,7 +6,7 @@ use std::path::Path;
 use models::container::PathStat;
 use nix::sys::stat::{fstat, FileStat, SFlag};
 
-use crate::error::sys;
+use super::ArchiveError;
 use crate::{Engine, EngineError};
 
 use super::append::{append_opened, header};
@@ -38,7 +38,7 @@ impl Engine {
     pub fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat, EngineError> {
         self.with_archive_root(name, false, |root| {
             let o = open_path(root, path, false)?;
-            let st = fstat(&o.fd).map_err(sys)?;
+            let st = fstat(&o.fd).map_err(ArchiveError::sys)?;
             let link = o
                 .link
                 .as_ref()
@@ -59,19 +59,20 @@ impl Engine {
     ) -> Result<(), EngineError> {
         self.with_archive_root(name, false, |root| {
             let Opened { fd, base, link } = open_path(root, path, false)?;
-            let st = fstat(&fd).map_err(sys)?;
+            let st = fstat(&fd).map_err(ArchiveError::sys)?;
             let resolved = link.as_ref().map_or("", |(_, r)| r.as_str());
             stat(stat_json(&base, &st, resolved));
             let mut tar = tar::Builder::new(out);
             tar.follow_symlinks(false);
             if let Some((target, _)) = &link {
                 let mut h = header(&st, tar::EntryType::Symlink, 0);
-                tar.append_link(&mut h, &base, target).map_err(sys)?;
-                tar.finish().map_err(sys)?;
+                tar.append_link(&mut h, &base, target)
+                    .map_err(ArchiveError::sys)?;
+                tar.finish().map_err(ArchiveError::sys)?;
                 return Ok(());
             }
             append_opened(&mut tar, &fd, &st, Path::new(&base), path)?;
-            tar.finish().map_err(sys)?;
+            tar.finish().map_err(ArchiveError::sys)?;
             Ok(())
         })
     }

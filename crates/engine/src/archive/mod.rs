@@ -11,6 +11,7 @@
 //! binds included, are there), or a read-only overlay of a stopped one.
 
 mod append;
+mod error;
 mod extract;
 mod get;
 mod path;
@@ -22,10 +23,10 @@ use std::os::fd::OwnedFd;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, SFlag};
 
-use crate::error::sys;
 use crate::EngineError;
 
 pub(crate) use append::append_opened;
+pub use error::ArchiveError;
 pub(crate) use extract::{extract_into, Owner};
 pub(crate) use path::open_source;
 
@@ -39,5 +40,6 @@ fn kind(st: &FileStat) -> SFlag {
 /// [`store::walk::reopen`], its error as the engine words an errno.
 pub(crate) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, EngineError> {
     store::walk::reopen(fd, flags)
-        .map_err(|e| sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        .map_err(|e| ArchiveError::sys(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        .map_err(EngineError::from)
 }

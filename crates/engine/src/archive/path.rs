@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode};
 
-use crate::error::sys;
-use crate::{EngineError, ErrorKind};
+use super::ArchiveError;
+use crate::EngineError;
 
 use super::root::Root;
 
@@ -29,10 +29,7 @@ pub(super) struct Opened {
 pub(super) fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Opened, EngineError> {
     use runtime::rootfs::resolve::{open_in_root, Create};
     if path.is_empty() {
-        return Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            "a path is required",
-        ));
+        return Err(ArchiveError::Invalid("a path is required".into()).into());
     }
     let p = Path::new(path);
     let p = if p.is_absolute() {
@@ -42,12 +39,9 @@ pub(super) fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Op
     };
     let not_found = |e: runtime::Error| {
         if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") {
-            EngineError::new(
-                ErrorKind::NotFound,
-                format!("Could not find the file {path} in container"),
-            )
+            ArchiveError::NoSuchPath(path.to_string())
         } else {
-            sys(e)
+            ArchiveError::sys(e)
         }
     };
     // `dir/.` means the directory's contents: its entries are `./…`.
@@ -68,7 +62,7 @@ pub(super) fn open_path(root: &Root, path: &str, follow_last: bool) -> Result<Op
                     OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(sys)?;
+                .map_err(ArchiveError::sys)?;
                 let resolved = resolve_in_root(root, &p);
                 return Ok(Opened {
                     fd,
@@ -148,8 +142,8 @@ pub(crate) fn open_source(
         Err(e) if e.to_string().contains("No such file") || e.to_string().contains("ENOENT") => {
             return Ok(None)
         }
-        Err(e) => return Err(sys(e)),
+        Err(e) => return Err(ArchiveError::sys(e).into()),
     };
-    let st = fstat(&fd).map_err(sys)?;
+    let st = fstat(&fd).map_err(ArchiveError::sys)?;
     Ok(Some((fd, st)))
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fstat, SFlag};
 
-use crate::error::sys;
-use crate::{Engine, EngineError, ErrorKind};
+use super::ArchiveError;
+use crate::{Engine, EngineError};
 
 use super::extract::{bad_tar, extract_into, Owner};
 use super::path::open_path;
@@ -31,11 +31,11 @@ impl Engine {
         check_writable(&self.find_container(name)?, path)?;
         self.with_archive_root(name, true, |root| {
             let dest = open_path(root, path, true)?.fd;
-            if kind(&fstat(&dest).map_err(sys)?) != SFlag::S_IFDIR {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("extraction point is not a directory: {path}"),
-                ));
+            if kind(&fstat(&dest).map_err(ArchiveError::sys)?) != SFlag::S_IFDIR {
+                return Err(ArchiveError::Invalid(format!(
+                    "extraction point is not a directory: {path}"
+                ))
+                .into());
             }
             let dest = reopen(&dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
             let owner = if keep_ids {
@@ -64,9 +64,9 @@ fn check_writable(
         .filter(|m| abs.starts_with(&m.destination))
         .max_by_key(|m| m.destination.len());
     match inside {
-        Some(m) if !m.rw => Err(sys("mounted volume is marked read-only")),
+        Some(m) if !m.rw => Err(ArchiveError::sys("mounted volume is marked read-only").into()),
         None if c.config.host_config.readonly_rootfs => {
-            Err(sys("container rootfs is marked read-only"))
+            Err(ArchiveError::sys("container rootfs is marked read-only").into())
         }
         _ => Ok(()),
     }

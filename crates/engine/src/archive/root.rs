@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use super::ArchiveError;
 use crate::container::record::State;
-use crate::error::sys;
 use crate::{Engine, EngineError};
 
 /// A container's root, open, and what must be undone after.
@@ -21,7 +21,10 @@ pub(super) struct Root {
 impl Drop for Root {
     fn drop(&mut self) {
         if let Some(v) = &self.view {
-            let _ = store::mount::unmount(v.path());
+            crate::error::ignore(
+                format_args!("unmount the read-only view {}", v.path().display()),
+                store::mount::unmount(v.path()),
+            );
         }
     }
 }
@@ -44,7 +47,7 @@ impl Engine {
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(|e| sys(format!("open {}: {e}", p.display())))
+            .map_err(|e| ArchiveError::failed(format!("open {}", p.display()), e))
         };
         if let State::Running(pid, _) = self.state(c) {
             if pid > 0 {
@@ -57,7 +60,7 @@ impl Engine {
         let view = tempfile::Builder::new()
             .prefix(".archive-")
             .tempdir_in(&dir)
-            .map_err(sys)?;
+            .map_err(ArchiveError::sys)?;
         self.store().mount_layers_rw(&c.layers, &dir, view.path())?;
         let root = Root {
             fd: open_dir(view.path())?,
@@ -146,7 +149,7 @@ fn bind(
 ) -> Result<(), EngineError> {
     use nix::mount::{mount, MsFlags};
     let at = runtime::rootfs::resolve::fd_path(target);
-    let what = |e| sys(format!("mount {} for the copy: {e}", source.display()));
+    let what = |e| ArchiveError::failed(format!("mount {} for the copy", source.display()), e);
     mount(
         Some(source),
         &at,
@@ -166,9 +169,12 @@ fn bind(
         if let Err(e) = done {
             if let Some(top) = reopen() {
                 let top = runtime::rootfs::resolve::fd_path(&top);
-                let _ = nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH);
+                crate::error::ignore(
+                    format_args!("detach the copy mount {}", top.display()),
+                    nix::mount::umount2(&top, nix::mount::MntFlags::MNT_DETACH),
+                );
             }
-            return Err(what(e));
+            return Err(what(e).into());
         }
     }
     Ok(())

@@ -69,7 +69,8 @@ pub(super) fn open_root(p: &Path) -> Result<OwnedFd, EngineError> {
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| sys(format!("open {}: {e}", p.display())))
+    .map_err(|e| BuildError::failed(format!("open {}", p.display()), e))
+    .map_err(EngineError::from)
 }
 
 /// An image's layers mounted (writable, on a scratch upper) at `dir/root`.
@@ -93,18 +94,20 @@ pub(super) fn plan(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<Plan, EngineE
             &Path::new("/").join(clean_rel(dockerfile)),
             runtime::rootfs::resolve::Create::No,
         )
-        .map_err(|_| bad(format!("Cannot locate specified Dockerfile: {dockerfile}")))?;
+        .map_err(|_| {
+            BuildError::Invalid(format!("Cannot locate specified Dockerfile: {dockerfile}"))
+        })?;
         let f = std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?);
         let mut s = String::new();
         f.take(MAX_DOCKERFILE + 1)
             .read_to_string(&mut s)
-            .map_err(|e| bad(format!("{dockerfile}: {e}")))?;
+            .map_err(|e| BuildError::Invalid(format!("{dockerfile}: {e}")))?;
         if s.len() as u64 > MAX_DOCKERFILE {
-            return Err(bad(format!("{dockerfile}: larger than 4 MiB")));
+            return Err(BuildError::Invalid(format!("{dockerfile}: larger than 4 MiB")).into());
         }
         s
     };
-    let df = build::parse(&text, dockerfile).map_err(|e| bad(e.to_string()))?;
+    let df = build::parse(&text, dockerfile).map_err(|e| BuildError::Invalid(e.to_string()))?;
     let escape = df.directives.escape;
     // Meta ARGs: their defaults, or what --build-arg says.
     let mut meta: BTreeMap<String, String> = BTreeMap::new();
@@ -125,7 +128,9 @@ pub(super) fn plan(ctx_root: &OwnedFd, o: &BuildOptions) -> Result<Plan, EngineE
             .stages
             .iter()
             .position(|s| s.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
-            .ok_or_else(|| bad(format!("failed to reach build target {t} in Dockerfile")))?,
+            .ok_or_else(|| {
+                BuildError::Invalid(format!("failed to reach build target {t} in Dockerfile"))
+            })?,
         None => df.stages.len() - 1,
     };
     Ok(Plan { df, meta, last })
@@ -135,11 +140,12 @@ impl Engine {
     /// A fresh directory for a build's context, removed when dropped.
     pub fn build_context_dir(&self) -> Result<tempfile::TempDir, EngineError> {
         let base = self.data_root.join("build");
-        crate::perms::private_dir(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(BuildError::sys)?;
         tempfile::Builder::new()
             .prefix("context-")
             .tempdir_in(&base)
-            .map_err(sys)
+            .map_err(BuildError::sys)
+            .map_err(EngineError::from)
     }
 }
 
@@ -162,9 +168,9 @@ pub(super) fn remove_ignored_dockerfile(
     std::fs::File::from(reopen(&fd, OFlag::O_RDONLY)?)
         .take(MAX_DOCKERFILE)
         .read_to_string(&mut text)
-        .map_err(|e| bad(format!(".dockerignore: {e}")))?;
+        .map_err(|e| BuildError::Invalid(format!(".dockerignore: {e}")))?;
     let patterns = build::ignore::Patterns::parse(&text)
-        .map_err(|e| bad(format!("error reading .dockerignore: {e}")))?;
+        .map_err(|e| BuildError::Invalid(format!("error reading .dockerignore: {e}")))?;
     let dockerfile = if o.dockerfile.is_empty() {
         "Dockerfile".to_string()
     } else {
@@ -190,7 +196,11 @@ pub(super) fn remove_ignored_dockerfile(
         };
         match nix::unistd::unlinkat(&dir, base, nix::unistd::UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(nix::errno::Errno::ENOENT) | Err(nix::errno::Errno::EISDIR) => {}
-            Err(e) => return Err(sys(format!("removing {name} from the context: {e}"))),
+            Err(e) => {
+                return Err(
+                    BuildError::failed(format!("removing {name} from the context"), e).into(),
+                )
+            }
         }
     }
     Ok(())
@@ -205,7 +215,8 @@ pub fn extract_context(tar: impl Read, dir: &Path) -> Result<(), EngineError> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(sys)?;
-    let r = store::layer::decompressed(tar).map_err(|e| bad(format!("build context: {e}")))?;
+    .map_err(BuildError::sys)?;
+    let r = store::layer::decompressed(tar)
+        .map_err(|e| BuildError::Invalid(format!("build context: {e}")))?;
     extract_into(&fd, r, Owner::FromTar, None)
 }

@@ -29,7 +29,10 @@ impl Mounted {
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        let _ = store::mount::unmount(&self.root());
+        crate::error::ignore(
+            format_args!("unmount build step root {}", self.root().display()),
+            store::mount::unmount(&self.root()),
+        );
     }
 }
 
@@ -40,7 +43,8 @@ pub(super) fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), Engine
     let read = |path: &str| -> Result<String, EngineError> {
         crate::rootfile::read(root, path)
             .map(Option::unwrap_or_default)
-            .map_err(|e| bad(format!("--chown={spec}: {e}")))
+            .map_err(|e| BuildError::Invalid(format!("--chown={spec}: {e}")))
+            .map_err(EngineError::from)
     };
     let lookup = |file: &str, name: &str| -> Result<Option<(u32, u32)>, EngineError> {
         Ok(read(file)?.lines().find_map(|l| {
@@ -60,7 +64,7 @@ pub(super) fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), Engine
     let (uid, primary) = match user.parse::<u32>() {
         Ok(n) => (n, n),
         Err(_) => lookup("/etc/passwd", user)?.ok_or_else(|| {
-            bad(format!(
+            BuildError::Invalid(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             ))
         })?,
@@ -72,7 +76,7 @@ pub(super) fn chown_ids(root: &OwnedFd, spec: &str) -> Result<(u32, u32), Engine
             Err(_) => lookup("/etc/group", g)?
                 .map(|(gid, _)| gid)
                 .ok_or_else(|| {
-                    bad(format!(
+                    BuildError::Invalid(format!(
                         "unable to find group {g}: no matching entries in group file"
                     ))
                 })?,
@@ -97,12 +101,12 @@ pub(super) struct Fetched {
 /// by the last segment of the URL's path as written, as Docker names it
 /// (not the one a redirect led to).
 pub(super) fn fetch_url(url: &str, dir: &Path) -> Result<Fetched, EngineError> {
-    crate::perms::private_dir(dir).map_err(sys)?;
-    let mut file = tempfile::tempfile_in(dir).map_err(sys)?;
+    crate::perms::private_dir(dir).map_err(BuildError::sys)?;
+    let mut file = tempfile::tempfile_in(dir).map_err(BuildError::sys)?;
     registry::fetch::fetch_blocking(url, MAX_ADD_URL, &mut file)
-        .map_err(|e| bad(format!("ADD {url}: {e}")))?;
-    let size = file.stream_position().map_err(sys)?;
-    file.rewind().map_err(sys)?;
+        .map_err(|e| BuildError::Invalid(format!("ADD {url}: {e}")))?;
+    let size = file.stream_position().map_err(BuildError::sys)?;
+    file.rewind().map_err(BuildError::sys)?;
     let path = url.split(['?', '#']).next().unwrap_or("");
     let path = path.split_once("://").map_or(path, |(_, rest)| rest);
     let name = path
@@ -132,11 +136,11 @@ impl Engine {
     /// An image's layers mounted on a scratch upper under the data root.
     pub(super) fn mount_for_step(&self, chain: &[String]) -> Result<Mounted, EngineError> {
         let base = self.data_root.join("build");
-        crate::perms::private_dir(&base).map_err(sys)?;
+        crate::perms::private_dir(&base).map_err(BuildError::sys)?;
         let dir = tempfile::Builder::new()
             .prefix("step-")
             .tempdir_in(&base)
-            .map_err(sys)?;
+            .map_err(BuildError::sys)?;
         let m = Mounted { dir };
         self.store()
             .mount_layers_rw(chain, m.dir.path(), &m.root())?;
@@ -262,11 +266,13 @@ impl Engine {
             .or_else(|| f.parse::<usize>().ok().filter(|i| *i < done.len()))
         {
             Some(i) => Ok(done[i].clone()),
-            None => store::images::find(self.store().meta(), f).map_err(|_| {
-                bad(format!(
-                    "invalid from flag value {f}: no stage or image of that name here"
-                ))
-            }),
+            None => store::images::find(self.store().meta(), f)
+                .map_err(|_| {
+                    BuildError::Invalid(format!(
+                        "invalid from flag value {f}: no stage or image of that name here"
+                    ))
+                })
+                .map_err(EngineError::from),
         }
     }
 
@@ -295,7 +301,10 @@ impl Engine {
             ..Default::default()
         });
         let upper = target.upper();
-        let _ = store::mount::unmount(&target.root());
+        crate::error::ignore(
+            format_args!("unmount build step root {}", target.root().display()),
+            store::mount::unmount(&target.root()),
+        );
         let parent = st.image.as_ref().map(|i| i.id.clone());
         let img = self.store().commit_step(
             &st.chain(),
@@ -344,14 +353,19 @@ impl CopyFlags {
                         u32::from_str_radix(&v, 8)
                             .ok()
                             .filter(|m| *m <= 0o7777)
-                            .ok_or_else(|| bad(format!("{what} --chmod={v}: not an octal mode")))?,
+                            .ok_or_else(|| {
+                                BuildError::Invalid(format!(
+                                    "{what} --chmod={v}: not an octal mode"
+                                ))
+                            })?,
                     )
                 }
                 "link" => {}
                 other => {
-                    return Err(bad(format!(
+                    return Err(BuildError::Invalid(format!(
                         "{what} --{other} is not supported by the classic builder"
-                    )))
+                    ))
+                    .into())
                 }
             }
         }
@@ -385,9 +399,10 @@ fn copy_sources(
                 .filter(|p| build::ignore::path_match(&rel, p))
                 .collect();
             if hits.is_empty() {
-                return Err(bad(format!(
+                return Err(BuildError::Invalid(format!(
                     "{what} failed: no source files were specified"
-                )));
+                ))
+                .into());
             }
             sources.extend(hits.into_iter().map(|p| (p.clone(), false)));
         } else {
@@ -424,15 +439,15 @@ fn content_hash(
     let (kinds, mut archives) = {
         let mut tar = tar::Builder::new(&mut hasher);
         let r = input.append(&mut tar, None)?;
-        tar.finish().map_err(sys)?;
+        tar.finish().map_err(BuildError::sys)?;
         r
     };
     let mut hash = format!("{:x}", hasher.h.finalize());
     // The archives hashed are the very files unpacked below.
     for f in archives.iter_mut() {
         let mut h = sha2::Sha256::new();
-        std::io::copy(f, &mut h).map_err(sys)?;
-        f.rewind().map_err(sys)?;
+        std::io::copy(f, &mut h).map_err(BuildError::sys)?;
+        f.rewind().map_err(BuildError::sys)?;
         hash = hex(format!("{hash}{:x}", h.finalize()).as_bytes());
     }
     let kind = if kinds.len() == 1 { kinds[0] } else { "multi" };
@@ -488,11 +503,11 @@ fn write_copy(
     dest_raw: &str,
     what: &str,
 ) -> Result<(), EngineError> {
-    let mut tarf = tempfile::tempfile().map_err(sys)?;
+    let mut tarf = tempfile::tempfile().map_err(BuildError::sys)?;
     {
         let mut tar = tar::Builder::new(&mut tarf);
         input.append(&mut tar, dest.single_name.as_deref())?;
-        tar.finish().map_err(sys)?;
+        tar.finish().map_err(BuildError::sys)?;
     }
     let owner = match &flags.chown {
         Some(c) => {
@@ -506,13 +521,14 @@ fn write_copy(
         Path::new(&dest.dir),
         runtime::rootfs::resolve::Create::Dir,
     )
-    .map_err(|e| bad(format!("{what} failed: {dest_raw}: {e}")))?;
-    let dest_fd = reopen(&dest_fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-        .map_err(|e| bad(format!("{what} failed: {dest_raw} is not a directory: {e}")))?;
-    tarf.rewind().map_err(sys)?;
+    .map_err(|e| BuildError::Invalid(format!("{what} failed: {dest_raw}: {e}")))?;
+    let dest_fd = reopen(&dest_fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| {
+        BuildError::Invalid(format!("{what} failed: {dest_raw} is not a directory: {e}"))
+    })?;
+    tarf.rewind().map_err(BuildError::sys)?;
     extract_into(&dest_fd, &mut tarf, owner, flags.chmod)?;
     for f in archives {
-        let r = store::layer::decompressed(f).map_err(sys)?;
+        let r = store::layer::decompressed(f).map_err(BuildError::sys)?;
         extract_into(&dest_fd, r, Owner::FromTar, None)?;
     }
     Ok(())

@@ -11,6 +11,7 @@
 mod cache;
 mod context;
 mod copy;
+mod error;
 mod run;
 mod sources;
 mod stage;
@@ -19,6 +20,7 @@ mod step;
 pub use context::extract_context;
 use context::*;
 use copy::*;
+pub use error::BuildError;
 use sources::*;
 use stage::*;
 use step::*;
@@ -28,8 +30,7 @@ use std::path::{Path, PathBuf};
 
 use store::meta::ImageRecord;
 
-use crate::error::{bad, sys};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// What `POST /build` asks for besides the context.
 #[derive(Debug, Clone, Default)]
@@ -153,7 +154,7 @@ impl Engine {
                 ));
                 for t in &triggers {
                     let parsed = build::parse(&format!("FROM scratch\n{t}\n"), "ONBUILD")
-                        .map_err(|e| bad(e.to_string()))?;
+                        .map_err(|e| BuildError::Invalid(e.to_string()))?;
                     for ins in &parsed.stages[0].instructions {
                         self.step(
                             &mut st, ins, escape, context, &ctx_root, stages, &done, o, out,
@@ -210,10 +211,7 @@ impl Engine {
             {
                 Some(i) => done[i].clone(),
                 None => store::images::find(self.store().meta(), base).map_err(|_| {
-                    EngineError::new(
-                        ErrorKind::NotFound,
-                        format!("pull access denied for {base}, repository does not exist or may require 'docker login'"),
-                    )
+                    BuildError::NotFound(format!("pull access denied for {base}, repository does not exist or may require 'docker login'"))
                 })?,
             };
             out(&format!(" ---> {}\n", short(&image.id)));
@@ -257,7 +255,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         for t in tags {
             let r = store::reference::Reference::parse(t)
-                .map_err(|e| bad(format!("invalid tag {t:?}: {e}")))?
+                .map_err(|e| BuildError::Invalid(format!("invalid tag {t:?}: {e}")))?
                 .with_default_tag();
             self.store().meta().write(|w| w.tag(&r.to_string(), id))?;
             out(&format!(

@@ -8,7 +8,7 @@ use store::meta::ImageRecord;
 
 use super::*;
 use crate::container::record::State;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// `RUN`: a container of the current image runs the command; its
@@ -55,10 +55,11 @@ impl Engine {
             return Ok(());
         }
         let Some(image) = st.image.clone() else {
-            return Err(bad(format!(
+            return Err(BuildError::Invalid(format!(
                 "The command '{}' cannot run: the stage has no files (FROM scratch)",
                 cmd.join(" ")
-            )));
+            ))
+            .into());
         };
         let body = models::container::CreateBody {
             config: models::container::Config {
@@ -88,7 +89,9 @@ impl Engine {
             Err(_) => true,
         };
         if remove {
-            let _ = self.container_remove(&id, true, true);
+            if let Err(e) = self.container_remove(&id, true, true) {
+                tracing::warn!("removing intermediate container {id}: {e}");
+            }
             if result.is_ok() {
                 out(&format!("Removing intermediate container {}\n", &id[..12]));
             }
@@ -129,13 +132,9 @@ impl Engine {
         };
         self.container_release(&c);
         if code != 0 {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "The command '{}' returned a non-zero code: {code}",
-                    created_by
-                ),
-            )
+            return Err(EngineError::from(BuildError::Invalid(format!(
+                "The command '{created_by}' returned a non-zero code: {code}"
+            )))
             .with_code(i64::from(code)));
         }
         let _w = self.writing();

@@ -49,9 +49,9 @@ impl Sources<'_> {
                 h.set_size(f.size);
                 h.set_mtime(0);
                 let mut body = &f.file;
-                body.rewind().map_err(sys)?;
+                body.rewind().map_err(BuildError::sys)?;
                 tar.append_data(&mut h, single.unwrap_or(&f.name), body.take(f.size))
-                    .map_err(sys)?;
+                    .map_err(BuildError::sys)?;
                 kinds.push("file");
                 continue;
             }
@@ -59,10 +59,10 @@ impl Sources<'_> {
             // within it (Docker's FollowSymlinkInScope): the context is
             // the client's, the files around it the daemon host's.
             let Some((fd, st)) = open_source(self.src_root, &Path::new("/").join(src))? else {
-                return Err(bad(format!(
+                return Err(BuildError::Invalid(format!(
                     "{} failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist",
                     self.what
-                )));
+                )).into());
             };
             let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
             if self.unpack_archives && st.st_mode & libc::S_IFMT == libc::S_IFREG {
@@ -93,7 +93,7 @@ impl Sources<'_> {
             hd.set_size(body.len() as u64);
             hd.set_mtime(0);
             tar.append_data(&mut hd, single.unwrap_or(name), body.as_bytes())
-                .map_err(sys)?;
+                .map_err(BuildError::sys)?;
             kinds.push("file");
         }
         Ok((kinds, archives))

@@ -6,7 +6,7 @@ use build::Command;
 use store::config::ImageConfig;
 use store::meta::ImageRecord;
 
-use super::*;
+use super::BuildError;
 use crate::EngineError;
 
 /// Where a stage stands: its image so far (none for `scratch` before the
@@ -72,7 +72,9 @@ pub(super) fn expand(
     escape: char,
     vars: &BTreeMap<String, String>,
 ) -> Result<String, EngineError> {
-    build::expand(word, escape, &|k| vars.get(k).cloned()).map_err(bad)
+    build::expand(word, escape, &|k| vars.get(k).cloned())
+        .map_err(|e| BuildError::Invalid(e.to_string()))
+        .map_err(EngineError::from)
 }
 
 /// Docker's `shell.Lex` words of `text` with `vars`.
@@ -81,7 +83,9 @@ pub(super) fn expand_words(
     escape: char,
     vars: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, EngineError> {
-    build::expand_words(text, escape, &|k| vars.get(k).cloned()).map_err(bad)
+    build::expand_words(text, escape, &|k| vars.get(k).cloned())
+        .map_err(|e| BuildError::Invalid(e.to_string()))
+        .map_err(EngineError::from)
 }
 
 /// A command's argv: exec form as is, shell form through the shell.

@@ -165,9 +165,10 @@ impl Engine {
                 heredocs,
             } => {
                 if let Some((f, _)) = flags.first() {
-                    return Err(bad(format!(
+                    return Err(BuildError::Invalid(format!(
                         "RUN --{f} is not supported by the classic builder"
-                    )));
+                    ))
+                    .into());
                 }
                 self.run_step(st, command, heredocs, escape, o, out)
             }
@@ -308,15 +309,20 @@ fn health_config(h: Option<&build::Healthcheck>) -> Result<HealthConfig, EngineE
             "start-period" => &mut v.start_period,
             "start-interval" => &mut v.start_interval,
             "retries" => {
-                v.retries = val
-                    .parse::<i64>()
-                    .map_err(|_| bad(format!("HEALTHCHECK --retries: {val:?} is not a number")))?;
+                v.retries = val.parse::<i64>().map_err(|_| {
+                    BuildError::Invalid(format!("HEALTHCHECK --retries: {val:?} is not a number"))
+                })?;
                 continue;
             }
-            other => return Err(bad(format!("HEALTHCHECK: unknown flag --{other}"))),
+            other => {
+                return Err(
+                    BuildError::Invalid(format!("HEALTHCHECK: unknown flag --{other}")).into(),
+                )
+            }
         };
-        *field = go_duration_ns(val)
-            .ok_or_else(|| bad(format!("HEALTHCHECK --{k}: invalid duration {val:?}")))?;
+        *field = go_duration_ns(val).ok_or_else(|| {
+            BuildError::Invalid(format!("HEALTHCHECK --{k}: invalid duration {val:?}"))
+        })?;
     }
     Ok(v)
 }
@@ -372,7 +378,9 @@ fn volume_step(
     for v in vols {
         let v = expand(v, escape, vars)?;
         if v.is_empty() {
-            return Err(bad("VOLUME specified can not be an empty string"));
+            return Err(
+                BuildError::Invalid("VOLUME specified can not be an empty string".into()).into(),
+            );
         }
         shown.push(v.clone());
         cfg.volumes.insert(v, models::Empty {});

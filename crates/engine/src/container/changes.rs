@@ -34,16 +34,16 @@ impl Engine {
         lower.extend(self.lowers(&c));
         if lower.is_empty() {
             lower.push(self.store().layer_dir("empty"));
-            std::fs::create_dir_all(&lower[0]).map_err(sys)?;
+            std::fs::create_dir_all(&lower[0]).map_err(ContainerError::sys)?;
         }
         // A read-only overlay of its own: the upper's whiteouts hide what
         // the container deleted, and a running container is not disturbed.
         let view = tempfile::Builder::new()
             .prefix(".export-")
             .tempdir_in(&dir)
-            .map_err(sys)?;
+            .map_err(ContainerError::sys)?;
         if lower.len() == 1 {
-            store::diff::write_layer(&lower[0], out).map_err(sys)?;
+            store::diff::write_layer(&lower[0], out).map_err(ContainerError::sys)?;
             return Ok(());
         }
         store::mount::Overlay {
@@ -51,10 +51,13 @@ impl Engine {
             upper: None,
         }
         .mount(view.path())
-        .map_err(sys)?;
-        let r = store::diff::write_layer(view.path(), out).map_err(sys);
-        let _ = store::mount::unmount(view.path());
-        r.map(|_| ())
+        .map_err(ContainerError::sys)?;
+        let r = store::diff::write_layer(view.path(), out).map_err(ContainerError::sys);
+        crate::error::ignore(
+            format_args!("unmount the view {}", view.path().display()),
+            store::mount::unmount(view.path()),
+        );
+        r.map(|_| ()).map_err(EngineError::from)
     }
 
     /// `GET /containers/{id}/changes`: `[{"Path", "Kind"}]`, Kind 0 changed,
@@ -70,7 +73,8 @@ impl Engine {
         if !upper.exists() {
             return Ok(None);
         }
-        let changes = store::diff::changes(&upper, &self.lowers(&c)).map_err(sys)?;
+        let changes =
+            store::diff::changes(&upper, &self.lowers(&c)).map_err(ContainerError::sys)?;
         // What berth mounts over: the /etc files, and the mount points the
         // runtime makes when an image lacks them (Docker's init layer holds
         // these, so they are not the container's changes).

@@ -1,7 +1,7 @@
 //! `commit`: a container's changes as a new image.
 
 use super::*;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// In a container's directory while a commit holds it paused.
 pub(super) const COMMIT_PAUSED: &str = "commit-paused";
@@ -35,18 +35,15 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let c = self.find_container(name)?;
         let image = self.store().meta().image(&c.image)?.ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "the image of container {} was removed; it cannot be committed",
-                    c.id
-                ),
-            )
+            ContainerError::Conflict(format!(
+                "the image of container {} was removed; it cannot be committed",
+                c.id
+            ))
         })?;
         let reference = match o.reference {
             Some(r) => Some(
                 store::reference::Reference::parse(r)
-                    .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?
+                    .map_err(|e| ContainerError::Invalid(e.to_string()))?
                     .with_default_tag(),
             ),
             None => None,
@@ -68,7 +65,7 @@ impl Engine {
             ..Default::default()
         };
         store::config::apply_changes(&mut run, o.changes)
-            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+            .map_err(|e| ContainerError::Invalid(e.to_string()))?;
         // Frozen while its layer is read, as Docker does; a pause that
         // fails ends the commit rather than walking a live layer the
         // caller asked to have frozen (the walk is by descriptors either
@@ -85,9 +82,8 @@ impl Engine {
         // does on such hosts.
         let mut frozen = o.pause && running.is_some() && !crate::rootless::without_cgroups();
         if frozen {
-            std::fs::write(&mark, "").map_err(|e| {
-                EngineError::new(ErrorKind::System, format!("error pausing container: {e}"))
-            })?;
+            std::fs::write(&mark, "")
+                .map_err(|e| ContainerError::failed("error pausing container", e))?;
             match self.runtime().pause(&c.id) {
                 Ok(()) => {}
                 // It exited meanwhile (docker-py commits right after the
@@ -96,11 +92,11 @@ impl Engine {
                 // still; dockerd commits it too.
                 Err(_) if running.is_some_and(init_gone) => frozen = false,
                 Err(e) => {
-                    let _ = std::fs::remove_file(&mark);
-                    return Err(EngineError::new(
-                        ErrorKind::System,
-                        format!("error pausing container: {e}"),
-                    ));
+                    crate::error::ignore(
+                        format_args!("remove the commit mark of {}", c.id),
+                        std::fs::remove_file(&mark),
+                    );
+                    return Err(ContainerError::failed("error pausing container", e).into());
                 }
             }
         }
@@ -130,9 +126,14 @@ impl Engine {
             },
         );
         if frozen {
-            let _ = self.runtime().resume(&c.id);
+            if let Err(e) = self.runtime().resume(&c.id) {
+                tracing::warn!("resuming container {} after a commit: {e}", c.id);
+            }
         }
-        let _ = std::fs::remove_file(&mark);
+        crate::error::ignore(
+            format_args!("remove the commit mark of {}", c.id),
+            std::fs::remove_file(&mark),
+        );
         Ok(r?.id)
     }
 
@@ -151,7 +152,10 @@ impl Engine {
             {
                 resumed += 1;
             }
-            let _ = std::fs::remove_file(&mark);
+            crate::error::ignore(
+                format_args!("remove the commit mark {}", mark.display()),
+                std::fs::remove_file(&mark),
+            );
         }
         Ok(resumed)
     }

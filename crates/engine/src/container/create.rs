@@ -6,7 +6,7 @@ use models::container::{CreateBody, HostConfig};
 
 use super::*;
 use crate::spec;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 pub(super) const ADJECTIVES: &[&str] = &[
     "admiring", "bold", "brave", "calm", "clever", "eager", "focused", "gentle", "happy", "jolly",
@@ -44,10 +44,10 @@ impl Engine {
         warnings.extend(crate::mounts::warnings(&body.host_config));
         let image_name = body.config.image.clone();
         if image_name.is_empty() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "config cannot be empty in order to create a container",
-            ));
+            return Err(ContainerError::Invalid(
+                "config cannot be empty in order to create a container".into(),
+            )
+            .into());
         }
         crate::logging::settings(&body.host_config.log_config)?;
         restart_policy_ok(&body.host_config)?;
@@ -84,8 +84,8 @@ impl Engine {
         // no volume named here can be removed in between.
         let _vl = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mounts = self.resolve_mounts(&body, &created)?;
-        crate::perms::private_dir(&self.containers_dir()).map_err(sys)?;
-        crate::perms::private_dir(&self.container_dir(&id)).map_err(sys)?;
+        crate::perms::private_dir(&self.containers_dir()).map_err(ContainerError::sys)?;
+        crate::perms::private_dir(&self.container_dir(&id)).map_err(ContainerError::sys)?;
         runtime::trace::mark("create checked");
         let layers = store::config::chain_ids(&image.diff_ids);
         let mut rec = ContainerRecord {
@@ -125,9 +125,15 @@ impl Engine {
                 .iter()
                 .filter(|m| m.typ == "volume" && m.anonymous)
             {
-                let _ = self.remove_volume_locked(&m.name, true);
+                crate::error::ignore(
+                    format_args!("remove volume {} of a failed create", m.name),
+                    self.remove_volume_locked(&m.name, true),
+                );
             }
-            let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            crate::error::ignore(
+                format_args!("remove the directory of failed create {id}"),
+                std::fs::remove_dir_all(self.container_dir(&id)),
+            );
             return Err(e);
         }
         Ok((id, warnings))
@@ -169,10 +175,7 @@ impl Engine {
             Some(v) => format!("{have_os}/{have_arch}/{v}"),
             None => format!("{have_os}/{have_arch}"),
         };
-        Err(EngineError::new(
-            ErrorKind::NotFound,
-            format!("image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})"),
-        ))
+        Err(ContainerError::NotFound(format!("image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})")).into())
     }
 
     /// `POST /containers/{id}/rename?name=`.
@@ -184,10 +187,10 @@ impl Engine {
         self.store().meta().write(|w| {
             if let Some(owner) = w.get::<String>(Table::ContainerNames, new_name)? {
                 if owner == c.id {
-                    return Err(EngineError::new(
-                        ErrorKind::InvalidArgument,
-                        "Renaming a container with the same name as its current name",
-                    ));
+                    return Err(ContainerError::Invalid(
+                        "Renaming a container with the same name as its current name".into(),
+                    )
+                    .into());
                 }
                 return Err(name_conflict(new_name, &owner));
             }
@@ -206,7 +209,7 @@ impl Engine {
 pub(crate) fn restart_policy_ok(host_config: &HostConfig) -> Result<(), EngineError> {
     let p = &host_config.restart_policy;
     let name = p.name.as_str();
-    let bad = |m: String| Err(EngineError::new(ErrorKind::InvalidArgument, m));
+    let bad = |m: String| Err(ContainerError::Invalid(m).into());
     if !["", "no", "always", "unless-stopped", "on-failure"].contains(&name) {
         return bad(format!("invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"));
     }
@@ -233,14 +236,13 @@ pub(super) fn valid_name(n: &str) -> Result<(), EngineError> {
     if ok {
         Ok(())
     } else {
-        Err(EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
+        Err(ContainerError::Invalid(format!(
+            "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         ))
+        .into())
     }
 }
 
-/// Docker's 409 for a name in use.
 /// A name as Docker makes one up: `adjective_name`.
 pub(super) fn random_name() -> String {
     let r = random_hex(2);
@@ -252,6 +254,11 @@ pub(super) fn random_name() -> String {
     )
 }
 
+/// Docker's 409 for a name in use.
 pub(super) fn name_conflict(n: &str, id: &str) -> EngineError {
-    EngineError::new(ErrorKind::Conflict, format!("Conflict. The container name \"/{n}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."))
+    ContainerError::NameInUse {
+        name: n.to_string(),
+        id: id.to_string(),
+    }
+    .into()
 }

@@ -6,7 +6,7 @@ use models::exec::ExecConfig;
 
 use super::*;
 use crate::spec;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// The OCI process of an exec into a running container (Docker's
@@ -21,28 +21,25 @@ impl Engine {
         match self.state(&c) {
             State::Running(_, false) => {}
             State::Running(_, true) => {
-                return Err(EngineError::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "Container {} is paused, unpause the container before exec",
-                        c.id
-                    ),
+                return Err(ContainerError::Conflict(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    c.id
                 ))
+                .into())
             }
             _ => return Err(Self::not_running(&c)),
         }
         let cmd: Vec<String> = cfg.cmd.clone().unwrap_or_default();
         if cmd.is_empty() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "No exec command specified",
-            ));
+            return Err(ContainerError::Invalid("No exec command specified".into()).into());
         }
         let dir = self.container_dir(&c.id);
         let spec: Value = std::fs::read(dir.join("config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| sys(format!("container {} has no readable spec", c.id)))?;
+            .ok_or_else(|| {
+                ContainerError::sys(format!("container {} has no readable spec", c.id))
+            })?;
         let mut p = spec["process"].clone();
         p["args"] = json!(cmd);
         let tty = cfg.tty;
@@ -62,12 +59,10 @@ impl Engine {
         p["env"] = json!(env);
         if let Some(w) = Some(cfg.working_dir.as_str()).filter(|w| !w.is_empty()) {
             if !w.starts_with('/') {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "the working directory '{w}' is invalid, it needs to be an absolute path"
-                    ),
-                ));
+                return Err(ContainerError::Invalid(format!(
+                    "the working directory '{w}' is invalid, it needs to be an absolute path"
+                ))
+                .into());
             }
             p["cwd"] = json!(w);
         }
@@ -81,7 +76,7 @@ impl Engine {
             p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
         }
         // Patched as JSON (the spec's own keys), handed on typed.
-        let p = serde_json::from_value(p).map_err(|e| sys(format!("exec process: {e}")))?;
+        let p = serde_json::from_value(p).map_err(|e| ContainerError::failed("exec process", e))?;
         Ok((c, p))
     }
 }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use models::container::Summary;
 
+use super::ContainerError;
 use super::ContainerRecord;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// moby's `acceptedPsFilterTags` (daemon/list.go); `health` is the
 /// daemon's to apply (it keeps the health states).
@@ -69,26 +70,17 @@ impl<'a> PsFilters<'a> {
         let mut exited = Vec::new();
         for x in filters.get("exited") {
             exited.push(x.parse::<i64>().map_err(|e| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid filter 'exited={x}': {e}"),
-                )
+                ContainerError::Invalid(format!("invalid filter 'exited={x}': {e}"))
             })?);
         }
         for s in filters.get("status") {
             if !STATUSES.contains(&s.as_str()) {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid filter 'status={s}'"),
-                ));
+                return Err(ContainerError::Invalid(format!("invalid filter 'status={s}'")).into());
             }
         }
         for h in filters.get("health") {
             if !HEALTHS.contains(&h.as_str()) {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid filter 'health={h}'"),
-                ));
+                return Err(ContainerError::Invalid(format!("invalid filter 'health={h}'")).into());
             }
         }
         // No container of berth's is a swarm task.
@@ -301,24 +293,21 @@ pub(super) fn port_filter(
     let mut out = std::collections::HashSet::new();
     for value in filters.get(key) {
         let bad = |why: &str| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("error while looking up for {key} {value}: {why}"),
-            )
+            ContainerError::Invalid(format!("error while looking up for {key} {value}: {why}"))
         };
         if value.contains(':') {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("filter for '{key}' should not contain ':': {value}"),
-            ));
+            return Err(ContainerError::Invalid(format!(
+                "filter for '{key}' should not contain ':': {value}"
+            ))
+            .into());
         }
         let (ports, proto) = value.split_once('/').unwrap_or((value, "tcp"));
         let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
         let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
-            return Err(bad("invalid port"));
+            return Err(bad("invalid port").into());
         };
         if hi < lo || u32::from(hi - lo) > 65535 {
-            return Err(bad("invalid range"));
+            return Err(bad("invalid range").into());
         }
         for p in lo..=hi {
             out.insert(format!("{p}/{}", proto.to_ascii_lowercase()));

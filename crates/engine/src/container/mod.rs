@@ -20,6 +20,7 @@
 mod changes;
 mod commit;
 mod create;
+mod error;
 mod exec;
 mod inspect;
 mod list;
@@ -33,12 +34,12 @@ mod stop;
 mod top;
 
 pub use commit::CommitOptions;
+pub use error::ContainerError;
 pub(crate) use record::random_hex;
 use record::unindex_name;
 pub use record::{ContainerRecord, LogLine, State};
 pub use stop::signal_number;
 
-use crate::error::sys;
 pub(crate) use create::restart_policy_ok;
 use start::*;
 use stop::*;

@@ -8,7 +8,8 @@ use store::meta::Table;
 
 use models::container::CreateBody;
 
-use crate::{Engine, EngineError, ErrorKind};
+use super::ContainerError;
+use crate::{Engine, EngineError};
 
 pub(crate) use crate::ids::random_hex;
 
@@ -95,11 +96,8 @@ impl Engine {
         }) {
             return Ok(self.with_started(c));
         }
-        let not_found = || {
-            EngineError::new(
-                ErrorKind::NotFound,
-                format!("No such container: {name_or_id}"),
-            )
+        let not_found = || -> EngineError {
+            ContainerError::NoSuchContainer(name_or_id.to_string()).into()
         };
         let ids = meta.keys(Table::Containers)?;
         let mut prefixed = ids
@@ -110,10 +108,10 @@ impl Engine {
                 .get::<ContainerRecord>(Table::Containers, id)?
                 .map(|c| self.with_started(c))
                 .ok_or_else(not_found),
-            (Some(_), Some(_)) => Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("multiple IDs found with provided prefix: {wanted}"),
-            )),
+            (Some(_), Some(_)) => Err(ContainerError::Invalid(format!(
+                "multiple IDs found with provided prefix: {wanted}"
+            ))
+            .into()),
             _ => Err(not_found()),
         }
     }

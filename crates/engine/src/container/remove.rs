@@ -3,7 +3,7 @@
 use store::meta::Table;
 
 use super::*;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// At daemon start: container directories with no record (a create or
@@ -34,8 +34,14 @@ impl Engine {
             {
                 continue;
             }
-            let _ = store::mount::unmount(&e.path().join("rootfs"));
-            let _ = self.runtime().delete(&name, true);
+            crate::error::ignore(
+                format_args!("unmount the rootfs of orphaned container {name}"),
+                store::mount::unmount(&e.path().join("rootfs")),
+            );
+            crate::error::ignore(
+                format_args!("delete the runtime state of orphaned container {name}"),
+                self.runtime().delete(&name, true),
+            );
             if store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
@@ -56,15 +62,17 @@ impl Engine {
         // A container waiting for its restart is as good as running, as
         // dockerd counts it (docker-py's test_create_with_restart_policy).
         if !force && self.is_restarting(&c.id) {
-            return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove", c.name)));
+            return Err(ContainerError::Conflict(format!("cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove", c.name)).into());
         }
         if let State::Running(..) = self.state(&c) {
             if !force {
-                return Err(EngineError::new(ErrorKind::Conflict, format!("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", c.name)));
+                return Err(ContainerError::Conflict(format!("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", c.name)).into());
             }
-            let _ = self
-                .runtime()
-                .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true);
+            crate::error::ignore(
+                format_args!("kill container {} to remove it", c.id),
+                self.runtime()
+                    .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true),
+            );
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while matches!(self.state(&c), State::Running(..))
                 && std::time::Instant::now() < deadline
@@ -75,10 +83,16 @@ impl Engine {
         self.end_restart_wait(&c.id);
         let _t = runtime::trace::span("engine remove");
         self.container_release(&c);
-        let _ = self.runtime().delete(&c.id, true);
+        crate::error::ignore(
+            format_args!("delete the runtime state of {}", c.id),
+            self.runtime().delete(&c.id, true),
+        );
         let shm = self.container_dir(&c.id).join("shm");
         if is_mounted(&shm) {
-            let _ = store::mount::unmount(&shm);
+            crate::error::ignore(
+                format_args!("unmount {}", shm.display()),
+                store::mount::unmount(&shm),
+            );
         }
         runtime::trace::mark("runtime state deleted");
         self.remove_dir_later(&c.id);
@@ -111,17 +125,32 @@ impl Engine {
         if std::fs::rename(&dir, &doomed).is_err() {
             // Iteratively: a container can leave a tree deep enough to
             // overflow a recursive removal.
-            let _ = store::walk::remove_tree(&dir);
+            if let Err(e) = store::walk::remove_tree(&dir) {
+                tracing::warn!(
+                    "removing the directory {} of a removed container: {e}",
+                    dir.display()
+                );
+            }
             return;
         }
         let spawned = std::thread::Builder::new().name("rm-dir".into()).spawn({
             let doomed = doomed.clone();
             move || {
-                let _ = store::walk::remove_tree(&doomed);
+                if let Err(e) = store::walk::remove_tree(&doomed) {
+                    tracing::warn!(
+                        "removing the directory {} of a removed container: {e}",
+                        doomed.display()
+                    );
+                }
             }
         });
         if spawned.is_err() {
-            let _ = store::walk::remove_tree(&doomed);
+            if let Err(e) = store::walk::remove_tree(&doomed) {
+                tracing::warn!(
+                    "removing the directory {} of a removed container: {e}",
+                    doomed.display()
+                );
+            }
         }
     }
 }

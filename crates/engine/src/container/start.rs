@@ -8,7 +8,7 @@ use models::container::{CreateBody, HostConfig};
 
 use super::*;
 use crate::spec;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// `POST /containers/{id}/start`: mounts the root filesystem, writes the
@@ -55,7 +55,10 @@ impl Engine {
         let (mounts, _held) = match self.prepare_mounts(&c, &rootfs) {
             Ok(m) => m,
             Err(e) => {
-                let _ = store::mount::unmount(&rootfs);
+                crate::error::ignore(
+                    format_args!("unmount {} after a failed start", rootfs.display()),
+                    store::mount::unmount(&rootfs),
+                );
                 return Err(e);
             }
         };
@@ -63,7 +66,10 @@ impl Engine {
         let plan = match self.network_attach(&c) {
             Ok(p) => p,
             Err(e) => {
-                let _ = store::mount::unmount(&rootfs);
+                crate::error::ignore(
+                    format_args!("unmount {} after a failed start", rootfs.display()),
+                    store::mount::unmount(&rootfs),
+                );
                 return Err(e);
             }
         };
@@ -80,7 +86,10 @@ impl Engine {
         );
         if started.is_err() {
             self.network_detach(&c.id);
-            let _ = store::mount::unmount(&rootfs);
+            crate::error::ignore(
+                format_args!("unmount {} after a failed start", rootfs.display()),
+                store::mount::unmount(&rootfs),
+            );
         }
         started
     }
@@ -121,7 +130,8 @@ impl Engine {
         let tmp = dir.join(".started.tmp");
         crate::perms::write_private(&tmp, now)
             .and_then(|()| std::fs::rename(&tmp, dir.join(files::STARTED)))
-            .map_err(sys)
+            .map_err(ContainerError::sys)
+            .map_err(EngineError::from)
     }
 
     /// The namespaces the container joins or makes (`container:<x>`
@@ -176,7 +186,7 @@ impl Engine {
         .arg(&c.id)
         .arg(self.exec_root.join("runtime"))
         .output()
-        .map_err(|e| sys(format!("start shim {}: {e}", shim.display())))?;
+        .map_err(|e| ContainerError::failed(format!("start shim {}", shim.display()), e))?;
         runtime::trace::mark("shim reported");
         let msg = String::from_utf8_lossy(&out.stdout);
         let report = shim_proto::Report::parse(&msg);
@@ -186,18 +196,14 @@ impl Engine {
             shim_proto::Report::Error(why) => Some(why),
         };
         if let Some(why) = failed {
-            let _ = store::mount::unmount(&rootfs);
+            crate::error::ignore(
+                format_args!("unmount {} after a failed start", rootfs.display()),
+                store::mount::unmount(&rootfs),
+            );
             // Docker's wording for a command that cannot run.
-            let kind = if why.contains("executable file not found") || why.contains("no such file")
-            {
-                ErrorKind::InvalidArgument
-            } else {
-                ErrorKind::System
-            };
-            return Err(EngineError::new(
-                kind,
-                format!("failed to create task for container: {why}"),
-            ));
+            let not_runnable =
+                why.contains("executable file not found") || why.contains("no such file");
+            return Err(ContainerError::CreateTask { why, not_runnable }.into());
         }
         Ok(())
     }
@@ -213,24 +219,28 @@ impl Engine {
         hc: &spec::HostConfig,
         ns: &mut spec::namespaces::Namespaces,
     ) -> Result<(), EngineError> {
-        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        crate::error::ignore(
+            format_args!("remove the stale shm source in {}", dir.display()),
+            std::fs::remove_file(dir.join(SHM_SOURCE)),
+        );
         if hc.ipc_mode == "shareable" {
             let shm = dir.join("shm");
             if !is_mounted(&shm) {
-                std::fs::create_dir_all(&shm).map_err(sys)?;
+                std::fs::create_dir_all(&shm).map_err(ContainerError::sys)?;
                 let size = if hc.shm_size > 0 {
                     hc.shm_size
                 } else {
                     spec::resources::DEFAULT_SHM_SIZE
                 };
-                spec::namespaces::mount_shm(&shm, size)
-                    .map_err(|e| sys(format!("mount shm on {}: {e}", shm.display())))?;
+                spec::namespaces::mount_shm(&shm, size).map_err(|e| {
+                    ContainerError::failed(format!("mount shm on {}", shm.display()), e)
+                })?;
             }
             ns.shm_source = Some(shm);
         }
         if let Some(src) = &ns.shm_source {
             std::fs::write(dir.join(SHM_SOURCE), src.as_os_str().as_encoded_bytes())
-                .map_err(sys)?;
+                .map_err(ContainerError::sys)?;
         }
         Ok(())
     }
@@ -239,10 +249,16 @@ impl Engine {
     /// stays until the new shim records the next exit.
     pub(super) fn cleanup_run(&self, c: &ContainerRecord) {
         let dir = self.container_dir(&c.id);
-        let _ = std::fs::remove_file(dir.join(files::SHIM_PID));
+        crate::error::ignore(
+            format_args!("remove the stale shim pid of {}", c.id),
+            std::fs::remove_file(dir.join(files::SHIM_PID)),
+        );
         // A shim that died without cleaning up (killed, or a machine crash)
         // left the runtime's state of the old run behind.
-        let _ = self.runtime().delete(&c.id, true);
+        crate::error::ignore(
+            format_args!("delete the runtime state of the last run of {}", c.id),
+            self.runtime().delete(&c.id, true),
+        );
     }
 
     /// Unmounts an exited container's root filesystem.
@@ -255,11 +271,20 @@ impl Engine {
             return;
         }
         let dir = self.container_dir(&c.id);
-        let _ = store::mount::unmount(&dir.join("rootfs"));
+        crate::error::ignore(
+            format_args!("unmount the rootfs of {}", c.id),
+            store::mount::unmount(&dir.join("rootfs")),
+        );
         runtime::trace::mark("rootfs unmounted");
-        let _ = std::fs::remove_file(dir.join(SHM_SOURCE));
+        crate::error::ignore(
+            format_args!("remove the shm source of {}", c.id),
+            std::fs::remove_file(dir.join(SHM_SOURCE)),
+        );
         if is_mounted(&dir.join("shm")) {
-            let _ = store::mount::unmount(&dir.join("shm"));
+            crate::error::ignore(
+                format_args!("unmount the shm of {}", c.id),
+                store::mount::unmount(&dir.join("shm")),
+            );
         }
         self.network_detach(&c.id);
         self.release_volumes(c);
@@ -319,12 +344,7 @@ fn init_realtime(spec: &oci_spec::runtime::Spec, hc: &HostConfig) -> Result<(), 
             hc.cpu_realtime_period,
             hc.cpu_realtime_runtime,
         )
-        .map_err(|e| {
-            EngineError::new(
-                ErrorKind::System,
-                format!("unable to init CPU RT controller: {e}"),
-            )
-        })?;
+        .map_err(|e| ContainerError::failed("unable to init CPU RT controller", e))?;
     }
     Ok(())
 }
@@ -342,9 +362,9 @@ fn write_bundle(
     log.attrs = crate::logging::attrs(c)?;
     crate::perms::write_private(
         &dir.join(files::LOG_OPTS),
-        serde_json::to_string(&crate::logging::shim_options(&log)).map_err(sys)?,
+        serde_json::to_string(&crate::logging::shim_options(&log)).map_err(ContainerError::sys)?,
     )
-    .map_err(sys)?;
+    .map_err(ContainerError::sys)?;
     crate::network::write_etc_files_with(
         &dir.join("etc"),
         // With the host's UTS namespace the spec sets no name; the
@@ -354,11 +374,12 @@ fn write_bundle(
         &plan.etc,
         &plan.extra,
     )
-    .map_err(sys)?;
+    .map_err(ContainerError::sys)?;
     // The whole environment is in it, often secrets.
     crate::perms::write_private(
         &dir.join("config.json"),
-        serde_json::to_vec(spec).map_err(sys)?,
+        serde_json::to_vec(spec).map_err(ContainerError::sys)?,
     )
-    .map_err(sys)
+    .map_err(ContainerError::sys)
+    .map_err(EngineError::from)
 }

@@ -1,30 +1,24 @@
 //! Stopping, killing and pausing a running container.
 
 use super::*;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     pub(super) fn not_running(c: &ContainerRecord) -> EngineError {
-        EngineError::new(
-            ErrorKind::Conflict,
-            format!("Container {} is not running", c.id),
-        )
+        ContainerError::NotRunning(c.id.clone()).into()
     }
 
     /// `POST /containers/{id}/kill?signal=`: any signal, by name or number.
     pub fn container_kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
         let sig = runtime::container::parse_signal(if signal.is_empty() { "KILL" } else { signal })
-            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+            .map_err(|e| ContainerError::Invalid(e.to_string()))?;
         if !matches!(self.state(&c), State::Running(..)) {
             return Err(Self::not_running(&c));
         }
-        self.runtime().kill(&c.id, sig, false).map_err(|e| {
-            EngineError::new(
-                ErrorKind::System,
-                format!("cannot kill container {}: {e}", c.id),
-            )
-        })?;
+        self.runtime()
+            .kill(&c.id, sig, false)
+            .map_err(|e| ContainerError::failed(format!("cannot kill container {}", c.id), e))?;
         // As dockerd: a SIGKILL returns once the container is down, so that
         // a remove right after it finds it stopped.
         if sig == nix::sys::signal::Signal::SIGKILL
@@ -82,13 +76,19 @@ impl Engine {
             .or(image_signal)
             .unwrap_or_else(|| "SIGTERM".into());
         let sig = runtime::container::parse_signal(&sig)
-            .map_err(|e| EngineError::new(ErrorKind::InvalidArgument, e.to_string()))?;
+            .map_err(|e| ContainerError::Invalid(e.to_string()))?;
         let timeout = timeout.or(c.config.config.stop_timeout).unwrap_or(10);
         if let State::Running(_, true) = self.state(&c) {
             // A frozen process cannot act on the signal: thaw it first.
-            let _ = self.runtime().resume(&c.id);
+            crate::error::ignore(
+                format_args!("resume {} before stopping it", c.id),
+                self.runtime().resume(&c.id),
+            );
         }
-        let _ = self.runtime().kill(&c.id, sig, false);
+        crate::error::ignore(
+            format_args!("signal {} to stop", c.id),
+            self.runtime().kill(&c.id, sig, false),
+        );
         // A negative timeout waits for ever, as Docker's does.
         let wait = if timeout < 0 {
             std::time::Duration::from_secs(u64::MAX / 4)
@@ -96,17 +96,17 @@ impl Engine {
             std::time::Duration::from_secs(timeout as u64)
         };
         if !self.wait_stopped(&c, wait) {
-            let _ = self
-                .runtime()
-                .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true);
+            crate::error::ignore(
+                format_args!("kill {} after the stop timeout", c.id),
+                self.runtime()
+                    .kill(&c.id, nix::sys::signal::Signal::SIGKILL, true),
+            );
             if !self.wait_stopped(&c, std::time::Duration::from_secs(30)) {
-                return Err(EngineError::new(
-                    ErrorKind::System,
-                    format!(
-                        "cannot stop container {}: it did not exit after SIGKILL",
-                        c.id
-                    ),
-                ));
+                return Err(ContainerError::sys(format!(
+                    "cannot stop container {}: it did not exit after SIGKILL",
+                    c.id
+                ))
+                .into());
             }
         }
         // A script's next `run -p` finds the ports free, as with Docker.
@@ -118,14 +118,14 @@ impl Engine {
     pub fn container_pause(&self, name: &str, pause: bool) -> Result<(), EngineError> {
         let c = self.find_container(name)?;
         match (self.state(&c), pause) {
-            (State::Running(_, true), true) => Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!("Container {} is already paused", c.id),
-            )),
-            (State::Running(_, false), false) => Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!("Container {} is not paused", c.id),
-            )),
+            (State::Running(_, true), true) => Err(ContainerError::Conflict(format!(
+                "Container {} is already paused",
+                c.id
+            ))
+            .into()),
+            (State::Running(_, false), false) => {
+                Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)).into())
+            }
             (State::Running(..), _) => {
                 let r = if pause {
                     self.runtime().pause(&c.id)
@@ -133,15 +133,16 @@ impl Engine {
                     self.runtime().resume(&c.id)
                 };
                 r.map_err(|e| {
-                    EngineError::new(
-                        ErrorKind::System,
+                    ContainerError::failed(
                         format!(
-                            "cannot {} container {}: {e}",
+                            "cannot {} container {}",
                             if pause { "pause" } else { "unpause" },
                             c.id
                         ),
+                        e,
                     )
                 })
+                .map_err(EngineError::from)
             }
             _ => Err(Self::not_running(&c)),
         }

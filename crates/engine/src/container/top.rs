@@ -5,7 +5,7 @@ use std::process::Command;
 use models::container::TopResponse;
 
 use super::*;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// `GET /containers/{id}/top?ps_args=`: the host's `ps` (default `-ef`)
@@ -18,7 +18,7 @@ impl Engine {
         let pids = self
             .runtime()
             .pids(&c.id)
-            .map_err(|e| sys(format!("the container's processes: {e}")))?;
+            .map_err(|e| ContainerError::failed("the container's processes", e))?;
         let args: Vec<&str> = if ps_args.trim().is_empty() {
             vec!["-ef"]
         } else {
@@ -27,22 +27,20 @@ impl Engine {
         let out = Command::new("ps")
             .args(&args)
             .output()
-            .map_err(|e| sys(format!("run ps: {e}")))?;
+            .map_err(|e| ContainerError::failed("run ps", e))?;
         if !out.status.success() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("ps: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            ));
+            return Err(ContainerError::Invalid(format!(
+                "ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+            .into());
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut lines = text.lines();
         let header = lines.next().unwrap_or("");
         let titles: Vec<&str> = header.split_whitespace().collect();
         let pid_col = titles.iter().position(|t| *t == "PID").ok_or_else(|| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                "Couldn't find PID field in ps output",
-            )
+            ContainerError::Invalid("Couldn't find PID field in ps output".into())
         })?;
         let mut procs = Vec::new();
         for line in lines {

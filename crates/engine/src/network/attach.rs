@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use crate::container::record::{ContainerRecord, State};
-use crate::error::sys;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 use super::*;
 
@@ -64,19 +63,14 @@ impl Engine {
     ) -> Result<NetPlan, EngineError> {
         let other = self.find_container(&m["container:".len()..])?;
         let State::Running(pid, _) = self.state(&other) else {
-            return Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "cannot join network of a non running container: {}",
-                    &m["container:".len()..]
-                ),
-            ));
+            return Err(NetworkError::Conflict(format!(
+                "cannot join network of a non running container: {}",
+                &m["container:".len()..]
+            ))
+            .into());
         };
         if other.id == c.id {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "cannot join own network",
-            ));
+            return Err(NetworkError::Invalid("cannot join own network".into()).into());
         }
         let path = match self.attachment(&other.id) {
             Some(a) if a.mode.starts_with("container:") || a.mode == "host" => {
@@ -121,7 +115,7 @@ impl Engine {
     ) -> Result<NetPlan, EngineError> {
         let path = self.netns_dir().join(&c.id);
         net::netns::loopback_only(&path)
-            .map_err(|e| sys(format!("create {}: {e}", path.display())))?;
+            .map_err(|e| NetworkError::failed(format!("create {}", path.display()), e))?;
         self.write_attachment(
             &c.id,
             &Attachment {
@@ -136,9 +130,10 @@ impl Engine {
     pub(super) fn write_attachment(&self, id: &str, a: &Attachment) -> Result<(), EngineError> {
         let path = self.attachment_path(id);
         let tmp = path.with_extension("tmp");
-        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(sys)?)
+        crate::perms::write_private(&tmp, serde_json::to_vec(a).map_err(NetworkError::sys)?)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(sys)
+            .map_err(NetworkError::sys)
+            .map_err(EngineError::from)
     }
 
     /// After a stop (or a failed start): the veth, namespace, address and
@@ -147,7 +142,10 @@ impl Engine {
         let _t = runtime::trace::span("network detach");
         let a = self.attachment(id);
         if let Some(path) = a.as_ref().and_then(|a| a.netns.as_ref()) {
-            let _ = net::netns::remove(path);
+            crate::error::ignore(
+                format_args!("remove network namespace {}", path.display()),
+                net::netns::remove(path),
+            );
         }
         {
             let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
@@ -156,7 +154,9 @@ impl Engine {
                 p.stop(id);
             }
             if st.forwards.remove(id).is_some_and(|f| !f.is_empty()) {
-                let _ = self.apply_table(&mut st);
+                if let Err(e) = self.apply_table(&mut st) {
+                    tracing::warn!("removing the port forwards of {id}: {e}");
+                }
             }
         }
         if let Some(a) = &a {
@@ -172,8 +172,14 @@ impl Engine {
                 ctx.bridge.detach(&veth, &self.netns_dir().join(id));
             }
             runtime::trace::mark("veth detached");
-            let _ = self.free(ctx, id);
+            crate::error::ignore(
+                format_args!("release the address of {id}"),
+                self.free(ctx, id),
+            );
         }
-        let _ = std::fs::remove_file(self.attachment_path(id));
+        crate::error::ignore(
+            format_args!("remove the network attachment of {id}"),
+            std::fs::remove_file(self.attachment_path(id)),
+        );
     }
 }

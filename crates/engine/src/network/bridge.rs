@@ -6,8 +6,7 @@ use models::network::EndpointSettings;
 use store::meta::Table;
 
 use crate::container::record::ContainerRecord;
-use crate::error::sys;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 use super::*;
 
@@ -28,19 +27,13 @@ impl Engine {
                 .unwrap_or_default();
             let taken = |ip: Ipv4Addr| r.allocated.contains_key(&ip.to_string());
             let Some(ip) = net::ipam::next_free(subnet, gateway, r.last, &taken) else {
-                return Ok(Err(EngineError::new(
-                    ErrorKind::System,
-                    format!("no available IPv4 addresses on this network's address pools: bridge ({subnet})"),
-                )));
+                return Ok(Err(NetworkError::sys(format!("no available IPv4 addresses on this network's address pools: bridge ({subnet})")).into()));
             };
             let ip6 = match v6 {
                 Some((gw6, sub6)) => {
                     let taken6 = |ip: Ipv6Addr| r.allocated6.contains_key(&ip.to_string());
                     let Some(ip6) = net::ipam::next_free6(sub6, gw6, r.last6, &taken6) else {
-                        return Ok(Err(EngineError::new(
-                            ErrorKind::System,
-                            format!("no available IPv6 addresses on this network's address pools: bridge ({sub6})"),
-                        )));
+                        return Ok(Err(NetworkError::sys(format!("no available IPv6 addresses on this network's address pools: bridge ({sub6})")).into()));
                     };
                     r.allocated6.insert(ip6.to_string(), id.to_string());
                     r.last6 = Some(ip6);
@@ -77,7 +70,7 @@ impl Engine {
         eps: &[(String, EndpointSettings)],
     ) -> Result<NetPlan, EngineError> {
         let Some(ctx) = &self.net else {
-            return Err(sys("the default bridge is not set up"));
+            return Err(NetworkError::sys("the default bridge is not set up").into());
         };
         publish::wanted_ports(&c.config)?;
         let ep = eps
@@ -101,8 +94,11 @@ impl Engine {
         let endpoint = match ctx.bridge.attach(&c.id, &iface, &netns) {
             Ok(e) => e,
             Err(e) => {
-                let _ = self.free(ctx, &c.id);
-                return Err(sys(e));
+                crate::error::ignore(
+                    format_args!("release the address of {}", c.id),
+                    self.free(ctx, &c.id),
+                );
+                return Err(NetworkError::sys(e).into());
             }
         };
         let mut a = Attachment {

@@ -13,13 +13,9 @@ use store::meta::Table;
 
 use super::endpoint::{self, EndpointSpec};
 use super::user::{parse_subnet, parse_subnet6, veth_of};
-use super::{sys, Attachment, EtcNet, NetNs, NetPlan, NetworkRecord, UserEndpoint};
+use super::{Attachment, EtcNet, NetNs, NetPlan, NetworkError, NetworkRecord, UserEndpoint};
 use crate::container::record::{ContainerRecord, State};
-use crate::{Engine, EngineError, ErrorKind};
-
-fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
-    EngineError::new(kind, m)
-}
+use crate::{Engine, EngineError};
 
 /// The user networks among a container's endpoints, in order.
 pub(crate) fn wanted_networks(config: &CreateBody) -> Vec<(String, EndpointSettings)> {
@@ -37,7 +33,7 @@ impl Engine {
         let mode = super::mode_of(&c.config);
         let path = self.netns_dir().join(&c.id);
         net::netns::loopback_only(&path)
-            .map_err(|e| sys(format!("create {}: {e}", path.display())))?;
+            .map_err(|e| NetworkError::failed(format!("create {}", path.display()), e))?;
         let mut a = Attachment {
             mode,
             netns: Some(path.clone()),
@@ -155,10 +151,11 @@ impl Engine {
             .as_ref()
             .map(|e| e.netns.clone())
             .or(a.netns.clone())
-            .ok_or_else(|| sys("the container has no network namespace"))?;
+            .ok_or_else(|| NetworkError::sys("the container has no network namespace"))?;
         if !dns.listening(&c.id) {
-            dns.listen_with(&c.id, &netns, own)
-                .map_err(|e| sys(format!("start the DNS server in {}: {e}", netns.display())))?;
+            dns.listen_with(&c.id, &netns, own).map_err(|e| {
+                NetworkError::failed(format!("start the DNS server in {}", netns.display()), e)
+            })?;
         }
         Ok(())
     }
@@ -175,19 +172,18 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let r = self.find_network(name)?;
         if !r.is_user() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("container cannot be connected to network {}", r.name),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "container cannot be connected to network {}",
+                r.name
+            ))
+            .into());
         }
         if a.networks.iter().any(|n| n.network == r.id) {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
-                    "endpoint with name {} already exists in network {}",
-                    c.name, r.name
-                ),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, r.name
+            ))
+            .into());
         }
         let Some(u) = self
             .net_state
@@ -197,14 +193,14 @@ impl Engine {
             .get(&r.id)
             .cloned()
         else {
-            return Err(sys(format!("network {} has no bridge", r.name)));
+            return Err(NetworkError::sys(format!("network {} has no bridge", r.name)).into());
         };
         let netns = a
             .endpoint
             .as_ref()
             .map(|e| e.netns.clone())
             .or(a.netns.clone())
-            .ok_or_else(|| sys("the container has no network namespace"))?;
+            .ok_or_else(|| NetworkError::sys("the container has no network namespace"))?;
         let spec = EndpointSpec::parse(ep)?;
         // `Config.MacAddress` (API < 1.44) is the first network's.
         let mac = spec.mac.or_else(|| {
@@ -236,8 +232,11 @@ impl Engine {
         let endpoint = match u.bridge.connect(&veth, &iface, &netns) {
             Ok(e) => e,
             Err(e) => {
-                let _ = self.free_in(&r.id, &c.id);
-                return Err(sys(e));
+                crate::error::ignore(
+                    format_args!("release the address of {} in network {}", c.id, r.id),
+                    self.free_in(&r.id, &c.id),
+                );
+                return Err(NetworkError::sys(e).into());
             }
         };
         let dns_names = Self::dns_names(c, &spec.aliases);
@@ -272,22 +271,17 @@ impl Engine {
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         let mode = super::mode_of(&c.config);
         if mode == "host" || r.name == "host" {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "container cannot be disconnected from host network or connected to host network",
-            ));
+            return Err(NetworkError::Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+                    .into(),
+            )
+            .into());
         }
         if mode.starts_with("container:") {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "container sharing network namespace with another container or host cannot be connected to any other network",
-            ));
+            return Err(NetworkError::Forbidden("container sharing network namespace with another container or host cannot be connected to any other network".into()).into());
         }
         if mode == "none" || r.name == "none" {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-            ));
+            return Err(NetworkError::Forbidden("container cannot be connected to multiple networks with one of the networks in private (none) mode".into()).into());
         }
         self.check_endpoint(&r, &endpoint)?;
         let running = matches!(self.state(&c), State::Running(..));
@@ -295,13 +289,10 @@ impl Engine {
         let mut config = c.config.clone();
         if running {
             if !r.is_user() {
-                return Err(err(
-                    ErrorKind::Forbidden,
-                    format!(
+                return Err(NetworkError::Forbidden(format!(
                         "berth connects a running container to user-defined networks only, not to {}; connect it while it is created",
                         r.name
-                    ),
-                ));
+                    )).into());
             }
             let mut a = self.attachment(&c.id).unwrap_or_default();
             self.connect_endpoint(&c, &mut a, &r.id, &endpoint)?;
@@ -341,10 +332,11 @@ impl Engine {
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         let mode = super::mode_of(&c.config);
         if mode == "host" && r.name == "host" {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "container cannot be disconnected from host network or connected to host network",
-            ));
+            return Err(NetworkError::Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+                    .into(),
+            )
+            .into());
         }
         let running = matches!(self.state(&c), State::Running(..));
         let mut config = c.config.clone();
@@ -353,12 +345,13 @@ impl Engine {
             let mut a = self.attachment(&c.id).unwrap_or_default();
             let Some(i) = a.networks.iter().position(|n| n.network == r.id) else {
                 return Err(if force {
-                    err(ErrorKind::NotFound, format!("No such endpoint: {}", c.name))
+                    NetworkError::NotFound(format!("No such endpoint: {}", c.name)).into()
                 } else {
-                    err(
-                        ErrorKind::System,
-                        format!("container {} is not connected to network {}", c.id, r.name),
-                    )
+                    NetworkError::sys(format!(
+                        "container {} is not connected to network {}",
+                        c.id, r.name
+                    ))
+                    .into()
                 });
             };
             let n = a.networks.remove(i);
@@ -371,19 +364,20 @@ impl Engine {
             {
                 u.bridge.unplug(&n.endpoint.veth);
             }
-            let _ = self.free_in(&r.id, &c.id);
+            crate::error::ignore(
+                format_args!("release the address of {} in network {}", c.id, r.id),
+                self.free_in(&r.id, &c.id),
+            );
             if let Some(dns) = &self.dns {
                 dns.names().remove(Some(&r.id), &c.id);
             }
             self.write_attachment(&c.id, &a)?;
         } else if recorded.is_empty() {
-            return Err(err(
-                ErrorKind::System,
-                format!(
-                    "container {} is not connected to the network {}",
-                    c.id, r.name
-                ),
-            ));
+            return Err(NetworkError::sys(format!(
+                "container {} is not connected to the network {}",
+                c.id, r.name
+            ))
+            .into());
         }
         config
             .networking_config
@@ -435,7 +429,10 @@ impl Engine {
                 // is; deleted here so that a restart never finds it.
                 u.bridge.unplug(&n.endpoint.veth);
             }
-            let _ = self.free_in(&n.network, id);
+            crate::error::ignore(
+                format_args!("release the address of {id} in network {}", n.network),
+                self.free_in(&n.network, id),
+            );
         }
     }
 
@@ -451,7 +448,7 @@ impl Engine {
         wanted6: Option<Ipv6Addr>,
     ) -> Result<(Ipv4Addr, Option<Ipv6Addr>), EngineError> {
         let subnet = parse_subnet(&r.subnet)?;
-        let gateway: Ipv4Addr = r.gateway.parse().map_err(sys)?;
+        let gateway: Ipv4Addr = r.gateway.parse().map_err(NetworkError::sys)?;
         let range = if r.ip_range.is_empty() {
             subnet
         } else {
@@ -459,7 +456,7 @@ impl Engine {
         };
         let v6 = if r.ipv6 {
             let sub6 = parse_subnet6(&r.subnet6)?;
-            let gw6: Ipv6Addr = r.gateway6.parse().map_err(sys)?;
+            let gw6: Ipv6Addr = r.gateway6.parse().map_err(NetworkError::sys)?;
             let range6 = if r.ip_range6.is_empty() {
                 sub6
             } else {
@@ -470,35 +467,32 @@ impl Engine {
             None
         };
         let outside = |ip: String| {
-            err(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "invalid address {ip}: it does not belong to any of this network's subnets"
-                ),
-            )
+            NetworkError::Invalid(format!(
+                "invalid address {ip}: it does not belong to any of this network's subnets"
+            ))
         };
         if let Some(ip) = wanted {
             if !subnet.contains(ip) || ip == subnet.addr || ip == subnet.broadcast() {
-                return Err(outside(ip.to_string()));
+                return Err(outside(ip.to_string()).into());
             }
         }
         if let (Some(ip6), Some((sub6, _, _))) = (wanted6, v6) {
             if !sub6.contains(ip6) || ip6 == sub6.addr {
-                return Err(outside(ip6.to_string()));
+                return Err(outside(ip6.to_string()).into());
             }
         }
         let net_id = r.id.clone();
         let name = r.name.clone();
         self.store().meta().write(|w| {
             let Some(mut r) = w.get::<NetworkRecord>(Table::Networks, &net_id)? else {
-                return Ok(Err(err(ErrorKind::NotFound, format!("network {name} not found"))));
+                return Ok(Err(NetworkError::NoSuchNetwork(name.clone()).into()));
             };
             let taken = |ip: Ipv4Addr| {
                 r.allocated.contains_key(&ip.to_string())
                     || ip == subnet.addr
                     || ip == subnet.broadcast()
             };
-            let in_use = || err(ErrorKind::Forbidden, "Address already in use");
+            let in_use = || EngineError::from(NetworkError::Forbidden("Address already in use".into()));
             let ip = match wanted {
                 Some(ip) if taken(ip) || ip == gateway => return Ok(Err(in_use())),
                 Some(ip) => ip,
@@ -508,10 +502,7 @@ impl Engine {
                         ip
                     }
                     None => {
-                        return Ok(Err(err(
-                            ErrorKind::System,
-                            format!("no available IPv4 addresses on this network's address pools: {name} ({subnet})"),
-                        )))
+                        return Ok(Err(NetworkError::sys(format!("no available IPv4 addresses on this network's address pools: {name} ({subnet})")).into()))
                     }
                 },
             };
@@ -528,10 +519,7 @@ impl Engine {
                                 Some(ip6)
                             }
                             None => {
-                                return Ok(Err(err(
-                                    ErrorKind::System,
-                                    format!("no available IPv6 addresses on this network's address pools: {name} ({sub6})"),
-                                )))
+                                return Ok(Err(NetworkError::sys(format!("no available IPv6 addresses on this network's address pools: {name} ({sub6})")).into()))
                             }
                         },
                     }

@@ -6,10 +6,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use store::meta::Table;
 
-use super::user::{bool_opt, err, in_pool, parse_subnet, parse_subnet6, ula_for, valid_name, AUX};
+use super::user::{bool_opt, in_pool, parse_subnet, parse_subnet6, ula_for, valid_name, AUX};
+use super::NetworkError;
 use super::{IpamPool, NetState, NetworkCreate, NetworkRecord};
 use crate::ids::random_hex;
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// Pools of a create request, by family, with their IPAM settings.
 type Pools<S> = Vec<(S, IpamPool)>;
@@ -26,10 +27,10 @@ struct V6Plan {
 
 /// Docker's refusal of a pool that overlaps another network's.
 fn overlap() -> EngineError {
-    err(
-        ErrorKind::Forbidden,
-        "invalid pool request: Pool overlaps with other one on this address space",
+    NetworkError::Forbidden(
+        "invalid pool request: Pool overlaps with other one on this address space".into(),
     )
+    .into()
 }
 
 impl Engine {
@@ -43,10 +44,11 @@ impl Engine {
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
         let all = self.network_records()?;
         if req.check_duplicate && all.iter().any(|r| r.name == req.name) {
-            return Err(err(
-                ErrorKind::Conflict,
-                format!("network with name {} already exists", req.name),
-            ));
+            return Err(NetworkError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            ))
+            .into());
         }
         let id = random_hex(32);
         let bridge = self.new_bridge_name(&req, &id, &all)?;
@@ -112,13 +114,13 @@ impl Engine {
         )?;
         let mtu = match req.options.get("com.docker.network.driver.mtu") {
             Some(m) => m.parse::<u32>().ok().filter(|m| *m >= 68).ok_or_else(|| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid MTU value {m:?}: an integer of at least 68"),
-                )
+                NetworkError::Invalid(format!(
+                    "invalid MTU value {m:?}: an integer of at least 68"
+                ))
             })?,
             None => self.net.as_ref().map_or(1500, |c| c.bridge.config.mtu),
         };
+        // Accepted and recorded as Docker does, without effect here yet.
         let _ = (icc, masquerade);
         Ok(mtu)
     }
@@ -137,10 +139,7 @@ impl Engine {
             .cloned()
             .unwrap_or_else(|| format!("br-{}", &id[..12]));
         if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
-            return Err(err(
-                ErrorKind::InvalidArgument,
-                format!("invalid bridge name {bridge:?}"),
-            ));
+            return Err(NetworkError::Invalid(format!("invalid bridge name {bridge:?}")).into());
         }
         if all.iter().any(|r| r.bridge == bridge)
             || self
@@ -148,10 +147,10 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|c| c.bridge.config.name == bridge)
         {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("bridge name {bridge} is in use by another network"),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "bridge name {bridge} is in use by another network"
+            ))
+            .into());
         }
         Ok(bridge)
     }
@@ -184,9 +183,8 @@ impl Engine {
                 busy.retain(|r| r.prefix > 0);
                 busy.extend(taken);
                 let sub = net::ipam::choose(&busy).ok_or_else(|| {
-                    err(
-                        ErrorKind::Forbidden,
-                        "all predefined address pools have been fully subnetted",
+                    NetworkError::Forbidden(
+                        "all predefined address pools have been fully subnetted".into(),
                     )
                 })?;
                 (sub, false, IpamPool::default())
@@ -246,9 +244,15 @@ impl Engine {
         });
         if let Err(e) = made {
             if let Some(u) = st.users.remove(id) {
-                let _ = u.bridge.remove();
+                if let Err(e) = u.bridge.remove() {
+                    tracing::warn!(
+                        "removing the bridge of network {id} after a failed create: {e}"
+                    );
+                }
             }
-            let _ = self.store().meta().write(|w| w.delete(Table::Networks, id));
+            if let Err(e) = self.store().meta().write(|w| w.delete(Table::Networks, id)) {
+                tracing::warn!("removing the record of network {id} after a failed create: {e}");
+            }
             return Err(e);
         }
         Ok(())
@@ -262,40 +266,26 @@ fn check_create(
     req: &NetworkCreate,
 ) -> Result<(Pools<net::ipam::Subnet>, Pools<net::ipam::Subnet6>), EngineError> {
     if !valid_name(&req.name) {
-        return Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid name: {}", req.name),
-        ));
+        return Err(NetworkError::Invalid(format!("invalid name: {}", req.name)).into());
     }
     if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
-        return Err(err(
-            ErrorKind::Forbidden,
-            format!(
-                "operation is not permitted on predefined {} network ",
-                req.name
-            ),
-        ));
+        return Err(NetworkError::Forbidden(format!(
+            "operation is not permitted on predefined {} network ",
+            req.name
+        ))
+        .into());
     }
     match req.driver.as_str() {
         "" | "bridge" => {}
         // libnetwork's host and null drivers: one network each.
         d @ ("host" | "null") => {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("only one instance of \"{d}\" network is allowed"),
-            ))
+            return Err(NetworkError::Forbidden(format!("only one instance of \"{d}\" network is allowed")).into())
         }
         "overlay" => {
-            return Err(err(
-                ErrorKind::Forbidden,
-                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
-            ))
+            return Err(NetworkError::Forbidden("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.".into()).into())
         }
         d => {
-            return Err(err(
-                ErrorKind::NotFound,
-                format!("plugin \"{d}\" not found"),
-            ))
+            return Err(NetworkError::NotFound(format!("plugin \"{d}\" not found")).into())
         }
     }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
@@ -304,27 +294,25 @@ fn check_create(
             Some(net::ipam::AnySubnet::V4(s)) => v4.push((s, p.clone())),
             Some(net::ipam::AnySubnet::V6(s)) => v6.push((s, p.clone())),
             None if p.subnet.is_empty() => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    "invalid network config:\ninvalid subnet : invalid CIDR block notation",
-                ))
+                return Err(NetworkError::Invalid(
+                    "invalid network config:\ninvalid subnet : invalid CIDR block notation".into(),
+                )
+                .into())
             }
             None => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
-                        p.subnet
-                    ),
+                return Err(NetworkError::Invalid(format!(
+                    "invalid network config:\ninvalid subnet {}: invalid CIDR block notation",
+                    p.subnet
                 ))
+                .into())
             }
         }
     }
     if v4.len() > 1 || (req.ipv6 && v6.len() > 1) {
-        return Err(err(
-            ErrorKind::Forbidden,
-            "bridge driver doesn't support multiple subnets",
-        ));
+        return Err(NetworkError::Forbidden(
+            "bridge driver doesn't support multiple subnets".into(),
+        )
+        .into());
     }
     Ok((v4, v6))
 }
@@ -340,22 +328,16 @@ fn v4_range_and_aux(
         String::new()
     } else {
         let range = parse_subnet(&pool.ip_range).map_err(|_| {
-            err(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
-                    pool.ip_range
-                ),
-            )
+            NetworkError::Invalid(format!(
+                "invalid network config:\ninvalid ip-range {}: invalid CIDR block notation",
+                pool.ip_range
+            ))
         })?;
         if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-            return Err(err(
-                ErrorKind::InvalidArgument,
-                format!(
+            return Err(NetworkError::Invalid(format!(
                     "invalid network config:\ninvalid ip-range {}: parent subnet {sub_s} doesn't contain ip-range",
                     pool.ip_range
-                ),
-            ));
+                )).into());
         }
         range.to_string()
     };
@@ -363,10 +345,7 @@ fn v4_range_and_aux(
     for (name, a) in &pool.aux {
         let a = in_pool::<Ipv4Addr>("auxiliary address", a, |x| subnet.contains(*x), &sub_s)
             .map_err(|_| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"),
-                )
+                NetworkError::Invalid(format!("invalid network config:\ninvalid auxiliary address {name}: parent subnet {sub_s} doesn't contain this address"))
             })?;
         if let Some(a) = a {
             allocated.insert(a.to_string(), format!("{AUX}{name}"));
@@ -391,13 +370,10 @@ fn v6_range_and_aux(
                 ip_range6 = r.to_string()
             }
             _ => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!(
+                return Err(NetworkError::Invalid(format!(
                         "invalid network config:\ninvalid ip-range {}: parent subnet {s6} doesn't contain ip-range",
                         pool6.ip_range
-                    ),
-                ))
+                    )).into())
             }
         }
     }

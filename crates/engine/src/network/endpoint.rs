@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use models::container::CreateBody;
 use models::network::EndpointSettings;
 
-use crate::error::bad;
+use super::NetworkError;
 use crate::EngineError;
 
 /// Whether `mode` names one of the networks every daemon has, or another
@@ -93,17 +93,20 @@ impl EndpointSpec {
         let ip = text(&ipam.ipv4_address)
             .map(|s| {
                 s.parse::<Ipv4Addr>()
-                    .map_err(|_| bad(format!("invalid IPv4 address: {s}")))
+                    .map_err(|_| NetworkError::Invalid(format!("invalid IPv4 address: {s}")))
             })
             .transpose()?;
         let ip6 = text(&ipam.ipv6_address)
             .map(|s| {
                 s.parse::<Ipv6Addr>()
-                    .map_err(|_| bad(format!("invalid IPv6 address: {s}")))
+                    .map_err(|_| NetworkError::Invalid(format!("invalid IPv6 address: {s}")))
             })
             .transpose()?;
         let mac = text(&ep.mac_address)
-            .map(|s| parse_mac(&s).ok_or_else(|| bad(format!("invalid MAC address {s}"))))
+            .map(|s| {
+                parse_mac(&s)
+                    .ok_or_else(|| NetworkError::Invalid(format!("invalid MAC address {s}")))
+            })
             .transpose()?;
         Ok(EndpointSpec {
             ip,
@@ -218,7 +221,7 @@ mod tests {
             vec![("up".into(), "bar".into()), ("x".into(), "x".into())]
         );
         let e = EndpointSpec::parse(&ep(json!({"MacAddress": "02:42"}))).unwrap_err();
-        assert_eq!(e.message, "invalid MAC address 02:42");
+        assert_eq!(e.to_string(), "invalid MAC address 02:42");
         assert!(EndpointSpec::parse(&ep(json!({"IPAMConfig": {"IPv6Address": "x"}}))).is_err());
         assert_eq!(parse_link("/db:/web/alias"), ("db".into(), "alias".into()));
     }

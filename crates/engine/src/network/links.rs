@@ -11,9 +11,10 @@ use std::net::IpAddr;
 
 use store::meta::Table;
 
+use super::NetworkError;
 use super::{endpoint, EtcNet, NetPlan};
 use crate::container::record::{ContainerRecord, State};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 impl Engine {
     /// What `host-gateway` stands for: the daemon's `host-gateway-ip`,
@@ -32,7 +33,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let hc = &c.config.host_config;
         let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
-        let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
+        let bad = NetworkError::Invalid;
         plan.extra.hosts =
             super::etc::extra_hosts(&list(&hc.extra_hosts), self.host_gateway()).map_err(bad)?;
         plan.extra.domainname = c.config.config.domainname.clone();
@@ -65,23 +66,18 @@ impl Engine {
             for l in links {
                 let (target, alias) = endpoint::parse_link(&l);
                 let t = self.find_container(&target).map_err(|_| {
-                    EngineError::new(
-                        ErrorKind::NotFound,
-                        format!("could not get container for {target}"),
-                    )
+                    NetworkError::NotFound(format!("could not get container for {target}"))
                 })?;
                 let ep = match (self.state(&t), self.attachment(&t.id)) {
                     (State::Running(..), Some(a)) => a.endpoint,
                     _ => None,
                 };
                 let Some(ep) = ep else {
-                    return Err(EngineError::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "Cannot link to a non running container: /{} AS /{}/{alias}",
-                            t.name, c.name
-                        ),
-                    ));
+                    return Err(NetworkError::Conflict(format!(
+                        "Cannot link to a non running container: /{} AS /{}/{alias}",
+                        t.name, c.name
+                    ))
+                    .into());
                 };
                 let ip = ep.ip;
                 // The alias, the target's host name, and its name unless
@@ -128,10 +124,9 @@ impl Engine {
             .cloned()
             .collect();
         if kept.len() == links.len() {
-            return Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("No such link: /{}/{alias}", p.name),
-            ));
+            return Err(
+                NetworkError::NotFound(format!("No such link: /{}/{alias}", p.name)).into(),
+            );
         }
         config.host_config.links = (!kept.is_empty()).then_some(kept);
         self.store().meta().write(|w| {

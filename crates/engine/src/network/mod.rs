@@ -38,7 +38,9 @@ mod bridge;
 mod connect;
 mod create;
 pub mod endpoint;
+mod error;
 pub mod etc;
+pub use error::NetworkError;
 pub use etc::{write_etc_files, write_etc_files_with};
 mod links;
 mod prepare;
@@ -60,7 +62,6 @@ use models::container::CreateBody;
 use models::network::EndpointSettings;
 use serde::{Deserialize, Serialize};
 
-use crate::error::sys;
 use crate::Engine;
 
 /// The default bridge once it is set up, and its network's id.

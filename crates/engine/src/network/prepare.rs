@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use models::container::CreateBody;
 use models::network::EndpointSettings;
 
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 use super::*;
 
@@ -24,24 +24,17 @@ impl Engine {
         }
         let extra: Vec<String> = hc.extra_hosts.clone().unwrap_or_default();
         etc::extra_hosts(&extra, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
-            .map_err(|m| EngineError::new(ErrorKind::InvalidArgument, m))?;
+            .map_err(|m| NetworkError::Invalid(m.to_string()))?;
         for l in hc.links.iter().flatten() {
             let (target, _) = endpoint::parse_link(l);
             self.find_container(&target).map_err(|_| {
-                EngineError::new(
-                    ErrorKind::NotFound,
-                    format!("could not get container for {target}"),
-                )
+                NetworkError::NotFound(format!("could not get container for {target}"))
             })?;
         }
         let mac = &config.config.mac_address;
         if !mac.is_empty() {
-            endpoint::parse_mac(mac).ok_or_else(|| {
-                EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("invalid MAC address {mac}"),
-                )
-            })?;
+            endpoint::parse_mac(mac)
+                .ok_or_else(|| NetworkError::Invalid(format!("invalid MAC address {mac}")))?;
         }
         if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
             return Ok(());
@@ -57,10 +50,7 @@ impl Engine {
             }
             let r = self.find_network(&name)?;
             if r.name == "host" || r.name == "none" {
-                return Err(EngineError::new(
-                    ErrorKind::InvalidArgument,
-                    "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-                ));
+                return Err(NetworkError::Invalid("container cannot be connected to multiple networks with one of the networks in private (none) mode".into()).into());
             }
             self.check_endpoint(&r, &ep)?;
             eps.insert(r.name, Some(ep));
@@ -89,20 +79,18 @@ impl Engine {
         // As moby's validateEndpointSettings: each family's static address
         // needs a subnet of that family given by the user.
         if (spec.ip.is_some() && !r.user_subnet) || (spec.ip6.is_some() && !r.user_subnet6) {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                if r.is_user() {
+            return Err(NetworkError::Invalid(if r.is_user() {
                     "user specified IP address is supported only when connecting to networks with user configured subnets"
                 } else {
                     "user specified IP address is supported on user defined networks only"
-                },
-            ));
+                }.to_string()).into());
         }
         if !spec.aliases.is_empty() && !r.is_user() {
-            return Err(EngineError::new(
-                ErrorKind::InvalidArgument,
-                "network-scoped alias is supported only for containers in user defined networks",
-            ));
+            return Err(NetworkError::Invalid(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            )
+            .into());
         }
         Ok(())
     }

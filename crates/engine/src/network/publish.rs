@@ -11,10 +11,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use models::container::{CreateBody, PortBinding};
 
+use super::NetworkError;
 use super::{Attachment, NetState};
 use crate::container::record::ContainerRecord;
 use crate::rootless::{Held, Hold};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// A port to publish: container port, protocol, host address (`None`:
 /// both families' every address), host port spec (empty: any).
@@ -24,13 +25,12 @@ pub(crate) type Wanted = (u16, net::Proto, Option<IpAddr>, String);
 /// port spec) from `PortBindings`, and every `ExposedPorts` entry with a
 /// free port when `PublishAllPorts`.
 pub(crate) fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineError> {
-    let bad = |m: String| EngineError::new(ErrorKind::InvalidArgument, m);
     let mut out = Vec::new();
     let hc = &config.host_config;
     let bindings = hc.port_bindings.clone().unwrap_or_default();
     for (key, list) in &bindings {
         let (port, proto) = net::ports::parse_key(key)
-            .ok_or_else(|| bad(format!("invalid port specification: {key:?}")))?;
+            .ok_or_else(|| NetworkError::Invalid(format!("invalid port specification: {key:?}")))?;
         let list = list.clone().unwrap_or_default();
         let list = if list.is_empty() {
             vec![PortBinding::default()]
@@ -43,7 +43,7 @@ pub(crate) fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineErr
                 "" => None,
                 ip => Some(
                     ip.parse::<IpAddr>()
-                        .map_err(|_| bad(format!("invalid IP address: {ip}")))?,
+                        .map_err(|_| NetworkError::Invalid(format!("invalid IP address: {ip}")))?,
                 ),
             };
             out.push((port, proto, host_ip, b.host_port.clone()));
@@ -66,19 +66,14 @@ pub(crate) fn wanted_ports(config: &CreateBody) -> Result<Vec<Wanted>, EngineErr
 /// range, as Docker's allocator takes it from `ip_local_port_range`),
 /// `8080`, or a range `8000-8010`.
 pub(crate) fn host_ports(spec: &str) -> Result<Vec<u16>, EngineError> {
-    let bad = || {
-        EngineError::new(
-            ErrorKind::InvalidArgument,
-            format!("invalid hostPort: {spec}"),
-        )
-    };
+    let bad = || NetworkError::Invalid(format!("invalid hostPort: {spec}"));
     if spec.is_empty() {
         return Ok(vec![0]);
     }
     let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
     let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
     if a > b {
-        return Err(bad());
+        return Err(bad().into());
     }
     Ok((a..=b).collect())
 }
@@ -134,13 +129,14 @@ impl Engine {
             let Some((fd, host_port)) = got else {
                 drop(st);
                 self.network_detach(&c.id);
-                return Err(EngineError::new(
-                    ErrorKind::System,
+                return Err(NetworkError::failed(
                     format!(
-                        "driver failed programming external connectivity on endpoint {} ({veth}): {last_err}",
+                        "driver failed programming external connectivity on endpoint {} ({veth})",
                         c.name
                     ),
-                ));
+                    last_err,
+                )
+                .into());
             };
             let f = net::Forward {
                 proto,
@@ -218,7 +214,9 @@ impl Engine {
             match fd.try_clone() {
                 Ok(copy) => {
                     // Not relayed (it failed to listen): held all the same.
-                    let _ = proxy.serve(id, copy, to);
+                    if let Err(e) = proxy.serve(id, copy, to) {
+                        tracing::warn!("relaying published port of {id} to {to}: {e}");
+                    }
                     held.push(Box::new(fd));
                 }
                 Err(_) => held.push(Box::new(fd)),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use store::meta::Table;
 
 use crate::container::record::{ContainerRecord, State};
-use crate::error::sys;
 use crate::ids::random_hex;
 use crate::{Engine, EngineError};
 
@@ -56,14 +55,15 @@ impl Engine {
         };
         self.dns = Some(
             net::dns::Server::start(Default::default(), upstreams)
-                .map_err(|e| sys(format!("start the embedded DNS server: {e}")))?,
+                .map_err(|e| NetworkError::failed("start the embedded DNS server", e))?,
         );
         self.net_state
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
-            .proxy = Some(Arc::new(
-            net::proxy::Proxy::start().map_err(|e| sys(format!("start the port relay: {e}")))?,
-        ));
+            .proxy =
+            Some(Arc::new(net::proxy::Proxy::start().map_err(|e| {
+                NetworkError::failed("start the port relay", e)
+            })?));
         let running: Vec<ContainerRecord> = self
             .container_records()?
             .into_iter()
@@ -78,7 +78,7 @@ impl Engine {
             net::netns::sweep(&self.netns_dir(), &keep);
             return self.users_setup(&records, &attachments);
         };
-        let bridge = net::Bridge::create(config).map_err(sys)?;
+        let bridge = net::Bridge::create(config).map_err(NetworkError::sys)?;
         let bridge_id = records
             .iter()
             .find(|r| r.name == "bridge")
@@ -94,7 +94,9 @@ impl Engine {
             .filter(|(_, a)| a.endpoint.is_some() || a.netns.is_some())
             .map(|(c, _)| c.id.clone())
             .collect();
-        bridge.sweep(&self.netns_dir(), &with_netns).map_err(sys)?;
+        bridge
+            .sweep(&self.netns_dir(), &with_netns)
+            .map_err(NetworkError::sys)?;
         let subnet = bridge.subnet.to_string();
         let gateway = bridge.gateway.to_string();
         let subnet6 = bridge.v6.map(|(_, s)| s.to_string()).unwrap_or_default();
@@ -151,7 +153,7 @@ impl Engine {
         let table = self.nft_table();
         let write = |family| {
             net::nft::apply_family(family, &table, &rules, &all)
-                .map_err(|e| sys(format!("write nftables table {table}: {e}")))
+                .map_err(|e| NetworkError::failed(format!("write nftables table {table}"), e))
         };
         write(net::nft::Family::V4)?;
         if st.wrote6 || rules.iter().any(|r| r.subnet6.is_some()) {

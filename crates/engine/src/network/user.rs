@@ -18,9 +18,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use super::{sys, Attachment, NetworkRecord, UserBridge};
+use super::NetworkError;
+use super::{Attachment, NetworkRecord, UserBridge};
 use crate::container::record::{ContainerRecord, State};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// One pool of a network's IPAM config, as Docker's API names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,27 +65,23 @@ pub struct NetworkCreate {
     pub check_duplicate: bool,
 }
 
-pub(super) fn err(kind: ErrorKind, m: impl Into<String>) -> EngineError {
-    EngineError::new(kind, m)
-}
-
 pub(crate) fn parse_subnet(s: &str) -> Result<net::ipam::Subnet, EngineError> {
     match net::ipam::parse_any(s) {
         Some(net::ipam::AnySubnet::V4(sub)) if sub.prefix <= 30 => Ok(sub),
-        _ => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid subnet {s}: invalid CIDR block notation"),
-        )),
+        _ => Err(
+            NetworkError::Invalid(format!("invalid subnet {s}: invalid CIDR block notation"))
+                .into(),
+        ),
     }
 }
 
 pub(crate) fn parse_subnet6(s: &str) -> Result<net::ipam::Subnet6, EngineError> {
     match net::ipam::parse_any(s) {
         Some(net::ipam::AnySubnet::V6(sub)) if sub.prefix <= 126 => Ok(sub),
-        _ => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("invalid subnet {s}: invalid CIDR block notation"),
-        )),
+        _ => Err(
+            NetworkError::Invalid(format!("invalid subnet {s}: invalid CIDR block notation"))
+                .into(),
+        ),
     }
 }
 
@@ -106,10 +103,10 @@ pub(super) fn bool_opt(
         None => Ok(default),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(err(
-            ErrorKind::InvalidArgument,
-            format!("failed to parse {key} value {v:?}: invalid syntax"),
-        )),
+        Some(v) => Err(NetworkError::Invalid(format!(
+            "failed to parse {key} value {v:?}: invalid syntax"
+        ))
+        .into()),
     }
 }
 
@@ -140,18 +137,14 @@ pub(super) fn in_pool<A: std::str::FromStr>(
         return Ok(None);
     }
     let a: A = value.parse().map_err(|_| {
-        err(
-            ErrorKind::InvalidArgument,
-            format!("invalid network config:\ninvalid {what} {value}: invalid address"),
-        )
+        NetworkError::Invalid(format!(
+            "invalid network config:\ninvalid {what} {value}: invalid address"
+        ))
     })?;
     if !contains(&a) {
-        return Err(err(
-            ErrorKind::InvalidArgument,
-            format!(
+        return Err(NetworkError::Invalid(format!(
                 "invalid network config:\ninvalid {what} {value}: parent subnet {subnet} doesn't contain this address"
-            ),
-        ));
+            )).into());
     }
     Ok(Some(a))
 }
@@ -174,10 +167,10 @@ impl Engine {
         match named.len() {
             1 => return Ok(named[0].clone()),
             n if n > 1 => {
-                return Err(err(
-                    ErrorKind::InvalidArgument,
-                    format!("network {name} is ambiguous ({n} matches found on name)"),
+                return Err(NetworkError::Invalid(format!(
+                    "network {name} is ambiguous ({n} matches found on name)"
                 ))
+                .into())
             }
             _ => {}
         }
@@ -187,14 +180,11 @@ impl Engine {
             .collect();
         match by_id.len() {
             1 => Ok(by_id[0].clone()),
-            0 => Err(err(
-                ErrorKind::NotFound,
-                format!("network {name} not found"),
-            )),
-            n => Err(err(
-                ErrorKind::InvalidArgument,
-                format!("network {name} is ambiguous ({n} matches found based on ID prefix)"),
-            )),
+            0 => Err(NetworkError::NoSuchNetwork(name.to_string()).into()),
+            n => Err(NetworkError::Invalid(format!(
+                "network {name} is ambiguous ({n} matches found based on ID prefix)"
+            ))
+            .into()),
         }
     }
 
@@ -206,17 +196,17 @@ impl Engine {
     /// Makes (or finds) a user network's bridge.
     pub(super) fn user_bridge(&self, r: &NetworkRecord) -> Result<UserBridge, EngineError> {
         let subnet = parse_subnet(&r.subnet)?;
-        let gateway: Ipv4Addr = r.gateway.parse().map_err(sys)?;
+        let gateway: Ipv4Addr = r.gateway.parse().map_err(NetworkError::sys)?;
         let mut config = net::BridgeConfig::new(&r.bridge);
         config.bip = Some((gateway, subnet.prefix));
         if r.ipv6 {
             let sub6 = parse_subnet6(&r.subnet6)?;
-            let gw6: Ipv6Addr = r.gateway6.parse().map_err(sys)?;
+            let gw6: Ipv6Addr = r.gateway6.parse().map_err(NetworkError::sys)?;
             config.v6 = Some((gw6, sub6.prefix));
         }
         config.mtu = if r.mtu == 0 { 1500 } else { r.mtu };
         config.table = self.nft_table();
-        let bridge = net::Bridge::create(config).map_err(sys)?;
+        let bridge = net::Bridge::create(config).map_err(NetworkError::sys)?;
         Ok(UserBridge {
             bridge,
             internal: r.internal,
@@ -249,27 +239,28 @@ impl Engine {
     pub fn network_remove(&self, name: &str) -> Result<(), EngineError> {
         let r = self.find_network(name)?;
         if !r.is_user() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!("{} is a pre-defined network and cannot be removed", r.name),
-            ));
+            return Err(NetworkError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                r.name
+            ))
+            .into());
         }
         let mut st = self.net_state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((cid, cname)) = self.endpoints_on(&r.id)?.into_iter().next() {
-            return Err(err(
-                ErrorKind::Forbidden,
-                format!(
+            return Err(NetworkError::Forbidden(format!(
                     "error while removing network: network {} has active endpoints (name:{cname:?} id:{:?})",
                     r.name,
                     &cid[..12]
-                ),
-            ));
+                )).into());
         }
         if let Some(u) = st.users.remove(&r.id) {
-            u.bridge.remove().map_err(sys)?;
+            u.bridge.remove().map_err(NetworkError::sys)?;
         } else {
-            let mut nl = net::netlink::Netlink::open().map_err(sys)?;
-            let _ = nl.del_link(&r.bridge);
+            let mut nl = net::netlink::Netlink::open().map_err(NetworkError::sys)?;
+            crate::error::ignore(
+                format_args!("delete bridge {} of network {}", r.bridge, r.id),
+                nl.del_link(&r.bridge),
+            );
         }
         self.apply_table(&mut st)?;
         self.store()
@@ -323,7 +314,10 @@ impl Engine {
                 .filter(|n| n.network == r.id)
                 .collect();
             let veths: Vec<String> = on.iter().map(|n| n.endpoint.veth.clone()).collect();
-            let _ = u.bridge.sweep_veths(&veths);
+            crate::error::ignore(
+                format_args!("sweep stale veths of network {}", r.id),
+                u.bridge.sweep_veths(&veths),
+            );
             let holders: Vec<String> = attachments
                 .iter()
                 .filter(|(_, a)| a.networks.iter().any(|n| n.network == r.id))
@@ -350,7 +344,9 @@ impl Engine {
         drop(st);
         for (c, a) in attachments {
             if !a.networks.is_empty() {
-                let _ = self.dns_register(c, a, records);
+                if let Err(e) = self.dns_register(c, a, records) {
+                    tracing::warn!("registering container {} in the embedded DNS: {e}", c.id);
+                }
             }
         }
         Ok(())

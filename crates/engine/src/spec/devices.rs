@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::error::bad;
+use super::SpecError;
 use crate::EngineError;
 use models::container::DeviceMapping;
 
@@ -51,10 +51,11 @@ fn permissions(m: &DeviceMapping) -> Result<String, EngineError> {
     let mut seen = String::new();
     for c in p.chars() {
         if !"rwm".contains(c) || seen.contains(c) {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "Devices: invalid cgroup permissions {p:?} for {}: any of r, w and m",
                 m.path_on_host
-            )));
+            ))
+            .into());
         }
         seen.push(c);
     }
@@ -71,9 +72,10 @@ pub(crate) fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>)
         m.path_in_container.as_str()
     };
     if !in_container.starts_with('/') || in_container.split('/').any(|c| c == "..") {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "Devices: {in_container:?} is not an absolute path in the container"
-        )));
+        ))
+        .into());
     }
     // A symlink (`/dev/disk/by-id/…`) stands for its target.
     let resolved = std::fs::canonicalize(host).unwrap_or_else(|_| host.to_path_buf());
@@ -95,10 +97,11 @@ pub(crate) fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>)
                 let dest = format!("{}/{}", in_container.trim_end_matches('/'), rel.display());
                 if let Ok((d, r)) = node(&p, &dest, &access) {
                     if devs.len() == MAX_DEVICES {
-                        return Err(bad(format!(
+                        return Err(SpecError::Invalid(format!(
                             "Devices: {} holds more than {MAX_DEVICES} device nodes",
                             m.path_on_host
-                        )));
+                        ))
+                        .into());
                     }
                     devs.push(d);
                     rules.push(r);
@@ -107,10 +110,11 @@ pub(crate) fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>)
         }
     }
     if devs.is_empty() {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "error gathering device information while adding custom device {:?}: {why}",
             m.path_on_host
-        )));
+        ))
+        .into());
     }
     devs.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
     Ok((devs, rules))
@@ -119,13 +123,13 @@ pub(crate) fn from_mapping(m: &DeviceMapping) -> Result<(Vec<Value>, Vec<Value>)
 /// One `--device-cgroup-rule` (`c 10:229 rwm`, `a *:* r`) as an allow rule
 /// (moby's `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`).
 pub(crate) fn cgroup_rule(rule: &str) -> Result<Value, EngineError> {
-    let invalid = || bad(format!("invalid device cgroup rule format: '{rule}'"));
+    let invalid = || SpecError::Invalid(format!("invalid device cgroup rule format: '{rule}'"));
     let parts: Vec<&str> = rule.split(' ').collect();
     let [typ, nums, access] = parts.as_slice() else {
-        return Err(invalid());
+        return Err(invalid().into());
     };
     if !["a", "b", "c"].contains(typ) {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     let (maj, min) = nums.split_once(':').ok_or_else(invalid)?;
     let num = |s: &str| -> Result<Value, EngineError> {
@@ -133,13 +137,15 @@ pub(crate) fn cgroup_rule(rule: &str) -> Result<Value, EngineError> {
             return Ok(Value::Null);
         }
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
+            return Err(invalid().into());
         }
-        s.parse::<i64>().map(|n| json!(n)).map_err(|_| invalid())
+        s.parse::<i64>()
+            .map(|n| json!(n))
+            .map_err(|_| invalid().into())
     };
     let (major, minor) = (num(maj)?, num(min)?);
     if access.is_empty() || access.len() > 3 || !access.chars().all(|c| "rwm".contains(c)) {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     let mut r = json!({"allow": true, "type": typ, "access": access});
     if !major.is_null() {
@@ -180,9 +186,13 @@ mod tests {
     #[test]
     fn refusals_in_dockers_words() {
         let e = from_mapping(&mapping("/dev/nosuchdevice", "", "")).unwrap_err();
-        assert_eq!(e.message, "error gathering device information while adding custom device \"/dev/nosuchdevice\": no such file or directory");
+        assert_eq!(e.to_string(), "error gathering device information while adding custom device \"/dev/nosuchdevice\": no such file or directory");
         let e = from_mapping(&mapping("/etc/hostname", "", "")).unwrap_err();
-        assert!(e.message.ends_with("not a device node"), "{}", e.message);
+        assert!(
+            e.to_string().ends_with("not a device node"),
+            "{}",
+            e.to_string()
+        );
         assert!(from_mapping(&mapping("/dev/null", "", "rx")).is_err());
         assert!(from_mapping(&mapping("/dev/null", "rel", "")).is_err());
     }
@@ -206,7 +216,7 @@ mod tests {
             "c -1:1 r",
         ] {
             assert_eq!(
-                cgroup_rule(r).unwrap_err().message,
+                cgroup_rule(r).unwrap_err().to_string(),
                 format!("invalid device cgroup rule format: '{r}'")
             );
         }

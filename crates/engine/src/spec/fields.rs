@@ -13,7 +13,8 @@
 
 use serde_json::Value;
 
-use crate::{EngineError, ErrorKind};
+use super::SpecError;
+use crate::EngineError;
 
 /// What berth does with one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +209,7 @@ pub(crate) fn check(body: &Value) -> Result<(), EngineError> {
             Some(RefusedAs(words)) => words.to_string(),
             _ => continue,
         };
-        return Err(EngineError::new(ErrorKind::InvalidArgument, message));
+        return Err(SpecError::Invalid(message.to_string()).into());
     }
     Ok(())
 }
@@ -351,16 +352,16 @@ mod tests {
         }
         let e = check(&json!({"HostConfig": {"KernelMemory": 1048576}})).unwrap_err();
         assert!(e
-            .message
+            .to_string()
             .starts_with("KernelMemory: kernel memory limits are not supported"));
         let e = check(&json!({"HostConfig": {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]}})).unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "could not select device driver \"\" with capabilities: [[gpu]]"
         );
         let e = check(&json!({"HostConfig": {"IOMaximumIOps": 5}})).unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "invalid option: QoS maximum IOPs configuration is not supported on linux"
         );
         check(&json!({"HostConfig": {"KernelMemory": 0, "CpuCount": 0, "DeviceRequests": null}}))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::namespaces::Namespaces;
 use super::resources::DEFAULT_SHM_SIZE;
-use crate::error::bad;
+use super::SpecError;
 use crate::mounts::MountPoint;
 use crate::EngineError;
 use models::container::HostConfig;
@@ -97,20 +97,22 @@ pub fn root_propagation(user_mounts: &[MountPoint]) -> Result<Option<&'static st
             "shared" | "rshared" => {
                 let (at, tags) = source_mount(Path::new(&m.source));
                 if !tags.contains("shared:") {
-                    return Err(bad(format!(
+                    return Err(SpecError::Invalid(format!(
                         "path {} is mounted on {at} but it is not a shared mount",
                         m.source
-                    )));
+                    ))
+                    .into());
                 }
                 root = Some("shared");
             }
             "slave" | "rslave" => {
                 let (at, tags) = source_mount(Path::new(&m.source));
                 if !tags.contains("shared:") && !tags.contains("master:") {
-                    return Err(bad(format!(
+                    return Err(SpecError::Invalid(format!(
                         "path {} is mounted on {at} but it is not a shared or slave mount",
                         m.source
-                    )));
+                    ))
+                    .into());
                 }
                 root.get_or_insert("rslave");
             }

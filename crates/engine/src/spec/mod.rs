@@ -10,6 +10,7 @@
 //! dockerd's checks and words.
 
 pub mod devices;
+mod error;
 pub mod fields;
 mod files;
 pub mod namespaces;
@@ -26,9 +27,9 @@ use runtime::cgroups::probe::Support;
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
-use crate::{EngineError, ErrorKind};
+use crate::EngineError;
 
-use crate::error::bad;
+pub use error::SpecError;
 pub(crate) use files::console_size;
 pub use files::host_devices;
 pub use models::container::{CreateBody, HostConfig};
@@ -122,20 +123,19 @@ fn ncpu() -> usize {
 /// Docker drops with those words too).
 pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
     let hc = &body.host_config;
-    let written = serde_json::to_value(hc)
-        .map_err(|e| EngineError::new(ErrorKind::System, format!("HostConfig: {e}")))?;
+    let written = serde_json::to_value(hc).map_err(|e| SpecError::failed("HostConfig", e))?;
     fields::check(&json!({ "HostConfig": written }))?;
     if !hc.isolation.is_empty() && !hc.isolation.eq_ignore_ascii_case("default") {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "invalid isolation ({}): linux only supports 'default'",
             hc.isolation
-        )));
+        ))
+        .into());
     }
     if !RUNTIMES.contains(&hc.runtime.as_str()) {
-        return Err(bad(format!(
-            "unknown or invalid runtime name: {}",
-            hc.runtime
-        )));
+        return Err(
+            SpecError::Invalid(format!("unknown or invalid runtime name: {}", hc.runtime)).into(),
+        );
     }
     cgroup_parent(hc)?;
     namespaces::check_modes(hc, &body.config.hostname)?;
@@ -160,9 +160,11 @@ pub fn check_create(body: &CreateBody) -> Result<Vec<String>, EngineError> {
     process::rlimits(hc.ulimits.as_deref().unwrap_or(&[]))?;
     for k in hc.annotations.keys() {
         if k.is_empty() {
-            return Err(bad(
-                "invalid Annotations: the empty string is not permitted as an annotation key",
-            ));
+            return Err(SpecError::Invalid(
+                "invalid Annotations: the empty string is not permitted as an annotation key"
+                    .into(),
+            )
+            .into());
         }
     }
     Ok(crate::rootless::limit_warnings(hc, r.warnings))
@@ -200,7 +202,9 @@ pub fn cgroup_parent(hc: &HostConfig) -> Result<String, EngineError> {
         return Ok("/berth".into());
     }
     if p.len() > 1024 || p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
-        return Err(bad(format!("CgroupParent {p:?}: not a plain cgroup path")));
+        return Err(
+            SpecError::Invalid(format!("CgroupParent {p:?}: not a plain cgroup path")).into(),
+        );
     }
     Ok(format!("/{}", p.trim_matches('/')))
 }
@@ -312,12 +316,9 @@ pub fn build(
     if let Some(size) = console_size(req.tty, hc.console_size) {
         spec["process"]["consoleSize"] = size;
     }
-    serde_json::from_value(spec).map_err(|e| {
-        EngineError::new(
-            ErrorKind::System,
-            format!("building the container's spec: {e}"),
-        )
-    })
+    serde_json::from_value(spec)
+        .map_err(|e| SpecError::failed("building the container's spec", e))
+        .map_err(EngineError::from)
 }
 
 /// The process's uid, gid and groups: Docker's list, the primary group,
@@ -346,9 +347,10 @@ fn working_dir(cfg: &ImageConfig, req: &models::container::Config) -> Result<Str
         .unwrap_or("/")
         .to_string();
     if !cwd.starts_with('/') {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "the working directory '{cwd}' is invalid, it needs to be an absolute path"
-        )));
+        ))
+        .into());
     }
     Ok(cwd)
 }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::error::bad;
-use crate::{EngineError, ErrorKind};
+use super::SpecError;
+use crate::EngineError;
 use models::container::HostConfig;
 
 /// One namespace's source.
@@ -67,31 +67,35 @@ pub fn check_modes(hc: &HostConfig, hostname: &str) -> Result<(), EngineError> {
     if !(["", "none", "private", "host", "shareable"].contains(&ipc)
         || container_of(ipc).is_some_and(|c| !c.is_empty()))
     {
-        return Err(bad(format!("invalid IPC mode: {ipc}")));
+        return Err(SpecError::Invalid(format!("invalid IPC mode: {ipc}")).into());
     }
     let pid = hc.pid_mode.as_str();
     if !(["", "host"].contains(&pid) || container_of(pid).is_some_and(|c| !c.is_empty())) {
-        return Err(bad(format!("invalid PID mode: {pid}")));
+        return Err(SpecError::Invalid(format!("invalid PID mode: {pid}")).into());
     }
     if !["", "host"].contains(&hc.uts_mode.as_str()) {
-        return Err(bad(format!("invalid UTS mode: {}", hc.uts_mode)));
+        return Err(SpecError::Invalid(format!("invalid UTS mode: {}", hc.uts_mode)).into());
     }
     if !["", "host", "private"].contains(&hc.cgroupns_mode.as_str()) {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "invalid cgroup namespace mode: {}",
             hc.cgroupns_mode
-        )));
+        ))
+        .into());
     }
     // Without user namespace remapping (berth has none), "host" is what
     // every container gets.
     if !["", "host"].contains(&hc.userns_mode.as_str()) {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "invalid USER mode: {} (berth does no user namespace remapping: \"\" or \"host\")",
             hc.userns_mode
-        )));
+        ))
+        .into());
     }
     if hc.uts_mode == "host" && !hostname.is_empty() {
-        return Err(bad("conflicting options: hostname and the UTS mode"));
+        return Err(
+            SpecError::Invalid("conflicting options: hostname and the UTS mode".into()).into(),
+        );
     }
     Ok(())
 }
@@ -114,17 +118,13 @@ pub fn resolve(
 ) -> Result<Namespaces, EngineError> {
     let mut ns = Namespaces::default();
     let running = |name: &str, what: &str| -> Result<Peer, EngineError> {
-        let p = peer(name).map_err(|e| {
-            EngineError::new(
-                ErrorKind::InvalidArgument,
-                format!("failed to join {what} namespace: {}", e.message),
-            )
-        })?;
+        let p = peer(name)
+            .map_err(|e| SpecError::Invalid(format!("failed to join {what} namespace: {e}")))?;
         if p.pid <= 0 {
-            return Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!("failed to join {what} namespace: container {name} is not running"),
-            ));
+            return Err(SpecError::Conflict(format!(
+                "failed to join {what} namespace: container {name} is not running"
+            ))
+            .into());
         }
         Ok(p)
     };
@@ -138,7 +138,7 @@ pub fn resolve(
             if let Some(name) = container_of(m) {
                 let p = running(name, "IPC")?;
                 let Some(shm) = p.shm else {
-                    return Err(bad(format!("failed to join IPC namespace: container {name}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)")));
+                    return Err(SpecError::Invalid(format!("failed to join IPC namespace: container {name}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)")).into());
                 };
                 ns.ipc = Ns::Join(p.pid);
                 ns.shm_source = Some(shm);
@@ -241,12 +241,12 @@ mod tests {
                 "invalid cgroup namespace mode: x",
             ),
         ] {
-            assert_eq!(check_modes(&hc(v), "").unwrap_err().message, want);
+            assert_eq!(check_modes(&hc(v), "").unwrap_err().to_string(), want);
         }
         assert_eq!(
             check_modes(&hc(json!({"UTSMode": "host"})), "box")
                 .unwrap_err()
-                .message,
+                .to_string(),
             "conflicting options: hostname and the UTS mode"
         );
         check_modes(
@@ -281,10 +281,14 @@ mod tests {
         );
         assert_eq!(shm_mount(&ns, 1).unwrap()["source"], "/c/a/shm");
         let e = resolve(&h, peer(None, 42)).unwrap_err();
-        assert!(e.message.contains("non-shareable IPC"), "{}", e.message);
+        assert!(
+            e.to_string().contains("non-shareable IPC"),
+            "{}",
+            e.to_string()
+        );
         let e = resolve(&h, peer(Some("/c/a/shm"), 0)).unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "failed to join IPC namespace: container a is not running"
         );
         let host = resolve(&hc(json!({"PidMode": "host", "IpcMode": "host", "UTSMode": "host", "CgroupnsMode": "host"})), peer(None, 0)).unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use store::config::ImageConfig;
 
-use crate::error::bad;
+use super::SpecError;
 use crate::EngineError;
 use models::container::{Config, CreateBody, Ulimit};
 
@@ -113,7 +113,7 @@ pub fn args(cfg: &ImageConfig, req: &Config) -> Result<Vec<String>, EngineError>
     };
     let all: Vec<String> = entry.into_iter().chain(cmd).collect();
     if all.is_empty() {
-        return Err(bad("no command specified"));
+        return Err(SpecError::Invalid("no command specified".into()).into());
     }
     Ok(all)
 }
@@ -191,10 +191,11 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
         // A uid the image does not know runs with gid 0, as Docker.
         (Ok(n), None) => (n, 0, None),
         (Err(_), None) => {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "unable to find user {u}: no matching entries in passwd file{}",
                 why(&passwd_file)
-            )))
+            ))
+            .into())
         }
     };
     if let Some(g) = g {
@@ -206,7 +207,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), E
                 .find(|f| f.len() >= 3 && f[0] == g)
                 .and_then(|f| f[2].parse().ok())
                 .ok_or_else(|| {
-                    bad(format!(
+                    SpecError::Invalid(format!(
                         "unable to find group {g}: no matching entries in group file{}",
                         why(&group_file)
                     ))
@@ -247,10 +248,11 @@ pub fn group_add(rootfs: &Path, groups: &[String]) -> Result<Vec<u32>, EngineErr
         let id = match (by_name, g.parse::<u32>()) {
             (Some(id), _) | (None, Ok(id)) => id,
             (None, Err(_)) => {
-                return Err(bad(format!(
+                return Err(SpecError::Invalid(format!(
                     "Unable to find group {g}: no matching entries in group file{}",
                     why(&group_file)
-                )))
+                ))
+                .into())
             }
         };
         out.push(id);
@@ -286,13 +288,14 @@ pub(crate) fn rlimits(ulimits: &[Ulimit]) -> Result<Vec<Value>, EngineError> {
     let mut out: Vec<Value> = Vec::new();
     for u in ulimits {
         if !RLIMITS.contains(&u.name.as_str()) {
-            return Err(bad(format!("invalid ulimit type: {}", u.name)));
+            return Err(SpecError::Invalid(format!("invalid ulimit type: {}", u.name)).into());
         }
         if u.soft > u.hard {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "ulimit soft limit must be less than or equal to hard limit: {} > {}",
                 u.soft, u.hard
-            )));
+            ))
+            .into());
         }
         // -1 is "unlimited" (RLIM_INFINITY).
         let lim = |n: i64| if n < 0 { u64::MAX } else { n as u64 };
@@ -357,12 +360,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            rlimits(&[u("bogus", 1, 1)]).unwrap_err().message,
+            rlimits(&[u("bogus", 1, 1)]).unwrap_err().to_string(),
             "invalid ulimit type: bogus"
         );
         assert!(rlimits(&[u("nofile", 2, 1)])
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("ulimit soft limit must be"));
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("etc")).unwrap();
@@ -372,7 +375,9 @@ mod tests {
             [50, 1234]
         );
         assert_eq!(
-            group_add(d.path(), &["nosuch".into()]).unwrap_err().message,
+            group_add(d.path(), &["nosuch".into()])
+                .unwrap_err()
+                .to_string(),
             "Unable to find group nosuch: no matching entries in group file"
         );
     }

@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use runtime::cgroups::probe::Support;
 use serde_json::{json, Map, Value};
 
-use crate::error::bad;
+use super::SpecError;
 use crate::EngineError;
 use models::container::{HostConfig, ThrottleDevice};
 
@@ -63,13 +63,14 @@ pub fn resources(hc: &HostConfig, s: &Support, ncpu: usize) -> Result<Resources,
     check_cpu(&mut r, s, ncpu, &mut warnings)?;
     check_blkio(&mut r, s, &mut warnings)?;
     if hc.shm_size < 0 {
-        return Err(bad("SHM size can not be less than 0"));
+        return Err(SpecError::Invalid("SHM size can not be less than 0".into()).into());
     }
     if !(-1000..=1000).contains(&hc.oom_score_adj) {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "Invalid value {}, range for oom score adj is [-1000, 1000]",
             hc.oom_score_adj
-        )));
+        ))
+        .into());
     }
     Ok(Resources {
         oci: convert(&r)?,
@@ -82,21 +83,25 @@ fn check_runconfig(r: &HostConfig, s: &Support) -> Result<(), EngineError> {
     // runconfig's checks, made when the body is decoded (its QoS ones are
     // `fields`' refusals).
     if (r.cpu_realtime_period != 0 || r.cpu_realtime_runtime != 0) && !s.cpu_realtime {
-        return Err(bad("kernel does not support CPU real-time scheduler"));
+        return Err(
+            SpecError::Invalid("kernel does not support CPU real-time scheduler".into()).into(),
+        );
     }
     if r.cpu_realtime_period != 0
         && r.cpu_realtime_runtime != 0
         && r.cpu_realtime_runtime > r.cpu_realtime_period
     {
-        return Err(bad(
-            "cpu real-time runtime cannot be higher than cpu real-time period",
-        ));
+        return Err(SpecError::Invalid(
+            "cpu real-time runtime cannot be higher than cpu real-time period".into(),
+        )
+        .into());
     }
     if s.cpu_shares && r.cpu_shares < 0 {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "invalid CPU shares ({}): value must be a positive integer",
             r.cpu_shares
-        )));
+        ))
+        .into());
     }
     Ok(())
 }
@@ -116,7 +121,7 @@ fn check_memory(
         r.memory_swappiness = None;
     }
     if r.memory != 0 && r.memory < MIN_MEMORY {
-        return Err(bad("Minimum memory limit allowed is 6MB"));
+        return Err(SpecError::Invalid("Minimum memory limit allowed is 6MB".into()).into());
     }
     if r.memory > 0 && !s.memory_limit {
         warnings.push("Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.".into());
@@ -128,14 +133,16 @@ fn check_memory(
         r.memory_swap = -1;
     }
     if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
-        return Err(bad(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
+        return Err(SpecError::Invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        )
+        .into());
     }
     if r.memory == 0 && r.memory_swap > 0 {
-        return Err(bad(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
+        return Err(SpecError::Invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        )
+        .into());
     }
     if r.memory_swappiness.is_some() && !s.memory_swappiness {
         warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
@@ -143,9 +150,10 @@ fn check_memory(
     }
     if let Some(sw) = r.memory_swappiness {
         if !(0..=100).contains(&sw) {
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "Invalid value: {sw}, valid memory swappiness range is 0-100"
-            )));
+            ))
+            .into());
         }
     }
     if r.memory_reservation > 0 && !s.memory_reservation {
@@ -153,12 +161,13 @@ fn check_memory(
         r.memory_reservation = 0;
     }
     if r.memory_reservation > 0 && r.memory_reservation < MIN_MEMORY {
-        return Err(bad("Minimum memory reservation allowed is 6MB"));
+        return Err(SpecError::Invalid("Minimum memory reservation allowed is 6MB".into()).into());
     }
     if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
-        return Err(bad(
-            "Minimum memory limit can not be less than memory reservation limit, see usage",
-        ));
+        return Err(SpecError::Invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        )
+        .into());
     }
     if r.oom_kill_disable.is_some() && !s.oom_kill_disable {
         if r.oom_kill_disable == Some(true) {
@@ -193,22 +202,25 @@ fn check_cpu(
     warnings: &mut Vec<String>,
 ) -> Result<(), EngineError> {
     if r.nano_cpus > 0 && r.cpu_period > 0 {
-        return Err(bad(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-        ));
+        return Err(SpecError::Invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        )
+        .into());
     }
     if r.nano_cpus > 0 && r.cpu_quota > 0 {
-        return Err(bad(
-            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
-        ));
+        return Err(SpecError::Invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set".into(),
+        )
+        .into());
     }
     if r.nano_cpus > 0 && !s.cpu_cfs {
-        return Err(bad("NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted"));
+        return Err(SpecError::Invalid("NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted".into()).into());
     }
     if r.nano_cpus != 0 && (r.nano_cpus < 0 || r.nano_cpus > ncpu as i64 * 1_000_000_000) {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-        )));
+        ))
+        .into());
     }
     if r.cpu_shares > 0 && !s.cpu_shares {
         warnings.push(
@@ -225,12 +237,17 @@ fn check_cpu(
         r.cpu_quota = 0;
     }
     if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
-        return Err(bad(
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-        ));
+        return Err(SpecError::Invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        )
+        .into());
     }
     if r.cpu_quota > 0 && r.cpu_quota < 1000 {
-        return Err(bad("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+        return Err(SpecError::Invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        )
+        .into());
     }
     if (!r.cpuset_cpus.is_empty() || !r.cpuset_mems.is_empty()) && !s.cpuset {
         warnings.push(
@@ -259,7 +276,7 @@ fn check_blkio(
         r.blkio_weight = 0;
     }
     if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
-        return Err(bad("Range of blkio weight is from 10 to 1000"));
+        return Err(SpecError::Invalid("Range of blkio weight is from 10 to 1000".into()).into());
     }
     if r.blkio_weight_device
         .as_ref()
@@ -289,15 +306,16 @@ fn check_cpuset(want: &str, have: &str, what: &str, long: &str) -> Result<(), En
         return Ok(());
     }
     let parsed = parse_list(want).ok_or_else(|| {
-        bad(format!(
+        SpecError::Invalid(format!(
             "Invalid value {want} for cpuset {what}: invalid format: {want}"
         ))
     })?;
     let available = parse_list(have).unwrap_or_default();
     if parsed.iter().any(|c| !available.contains(c)) {
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "Requested {long} are not available - requested {want}, available: {have}"
-        )));
+        ))
+        .into());
     }
     Ok(())
 }
@@ -327,7 +345,7 @@ fn parse_list(s: &str) -> Option<Vec<u32>> {
 /// The device numbers of a block device's host path (moby stats it).
 fn major_minor(path: &str) -> Result<(u64, u64), EngineError> {
     let md = std::fs::metadata(path)
-        .map_err(|e| bad(format!("stat {path}: {}", super::go_error(&e))))?;
+        .map_err(|e| SpecError::Invalid(format!("stat {path}: {}", super::go_error(&e))))?;
     let rdev = md.rdev();
     Ok((u64::from(libc::major(rdev)), u64::from(libc::minor(rdev))))
 }
@@ -504,7 +522,7 @@ mod tests {
             (json!({"BlkioDeviceReadBps": [{"Path": "/no/such/dev", "Rate": 1}]}), "stat /no/such/dev: no such file or directory"),
         ] {
             let e = resources(&hc(body.clone()), &all(), 2).unwrap_err();
-            assert!(e.message.starts_with(want), "{body}: {}", e.message);
+            assert!(e.to_string().starts_with(want), "{body}: {e}");
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::error::bad;
+use super::SpecError;
 use crate::EngineError;
 
 /// Which seccomp filter a container gets.
@@ -48,7 +48,7 @@ pub fn parse_opts(opts: &[String]) -> Result<SecurityOpts, EngineError> {
         match v {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
             "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-            _ => Err(bad(format!("invalid --security-opt 2: {opt:?}"))),
+            _ => Err(SpecError::Invalid(format!("invalid --security-opt 2: {opt:?}")).into()),
         }
     };
     for opt in opts {
@@ -71,20 +71,20 @@ pub fn parse_opts(opts: &[String]) -> Result<SecurityOpts, EngineError> {
             opt.split_once(':')
         };
         let Some((k, v)) = cut else {
-            return Err(bad(format!("invalid --security-opt 1: {opt:?}")));
+            return Err(SpecError::Invalid(format!("invalid --security-opt 1: {opt:?}")).into());
         };
         match k {
             "label" if v == "disable" => {}
             "label" => {
-                return Err(bad(format!(
+                return Err(SpecError::Invalid(format!(
                     "SecurityOpt {opt:?}: berth applies no SELinux labels (only label=disable is accepted)"
-                )))
+                )).into())
             }
             "apparmor" if v == "unconfined" => {}
             "apparmor" => {
-                return Err(bad(format!(
+                return Err(SpecError::Invalid(format!(
                     "SecurityOpt {opt:?}: berth applies no AppArmor profiles (only apparmor=unconfined is accepted)"
-                )))
+                )).into())
             }
             "seccomp" => {
                 out.seccomp = match v {
@@ -95,7 +95,7 @@ pub fn parse_opts(opts: &[String]) -> Result<SecurityOpts, EngineError> {
             }
             "no-new-privileges" => out.no_new_privileges = boolean(v, opt)?,
             "writable-cgroups" => out.writable_cgroups = boolean(v, opt)?,
-            _ => return Err(bad(format!("invalid --security-opt 2: {opt:?}"))),
+            _ => return Err(SpecError::Invalid(format!("invalid --security-opt 2: {opt:?}")).into()),
         }
     }
     Ok(out)
@@ -132,7 +132,7 @@ pub fn tweak_caps(
                 if known.contains(&n) {
                     Ok(n)
                 } else {
-                    Err(bad(format!("unknown capability: {n:?}")))
+                    Err(SpecError::Invalid(format!("unknown capability: {n:?}")).into())
                 }
             })
             .collect()
@@ -173,7 +173,7 @@ fn min_kernel_ok(want: &str) -> Result<bool, EngineError> {
     let mut it = want.split('.');
     let p = |s: Option<&str>| s.and_then(|s| s.trim().parse::<u32>().ok());
     let (Some(maj), Some(min)) = (p(it.next()), p(it.next())) else {
-        return Err(bad(format!("invalid kernel version: {want}")));
+        return Err(SpecError::Invalid(format!("invalid kernel version: {want}")).into());
     };
     Ok(kernel_version() >= (maj, min))
 }
@@ -188,7 +188,7 @@ pub(crate) fn profile_to_oci(
     bounding: &[String],
 ) -> Result<Option<Value>, EngineError> {
     let p: Value = serde_json::from_str(text)
-        .map_err(|e| bad(format!("Decoding seccomp profile failed: {e}")))?;
+        .map_err(|e| SpecError::Invalid(format!("Decoding seccomp profile failed: {e}")))?;
     let arr = |v: &Value| v.as_array().cloned().unwrap_or_default();
     let strs = |v: &Value| -> Vec<String> {
         arr(v)
@@ -201,7 +201,7 @@ pub(crate) fn profile_to_oci(
         return Ok(None);
     }
     if !arr(&p["architectures"]).is_empty() && !arr(&p["archMap"]).is_empty() {
-        return Err(bad("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'"));
+        return Err(SpecError::Invalid("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".into()).into());
     }
     // moby's names: the profile says `amd64`, libseccomp `SCMP_ARCH_X86_64`.
     let (native, scmp) = match std::env::consts::ARCH {
@@ -239,7 +239,7 @@ pub(crate) fn profile_to_oci(
         let mut names = strs(&call["names"]);
         if let Some(n) = call["name"].as_str().filter(|n| !n.is_empty()) {
             if !names.is_empty() {
-                return Err(bad("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'"));
+                return Err(SpecError::Invalid("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'".into()).into());
             }
             names = vec![n.to_string()];
         }
@@ -312,38 +312,42 @@ pub fn check_sysctls(
     for key in sysctls.keys() {
         if key.is_empty() || key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..")
         {
-            return Err(bad(format!("sysctl {key:?} is not a valid name")));
+            return Err(SpecError::Invalid(format!("sysctl {key:?} is not a valid name")).into());
         }
         if IPC_SYSCTLS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
             if own.ipc {
                 continue;
             }
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "sysctl {key:?} is not allowed in the hosts ipc namespace"
-            )));
+            ))
+            .into());
         }
         if key.starts_with("net.") {
             if own.net {
                 continue;
             }
-            return Err(bad(format!(
+            return Err(SpecError::Invalid(format!(
                 "sysctl {key:?} not allowed in host network namespace"
-            )));
+            ))
+            .into());
         }
         if own.uts {
             match key.as_str() {
                 "kernel.domainname" => continue,
                 "kernel.hostname" => {
-                    return Err(bad(format!(
+                    return Err(SpecError::Invalid(format!(
                     "sysctl {key:?} is not allowed as it conflicts with the OCI \"hostname\" field"
-                )))
+                ))
+                    .into())
                 }
                 _ => {}
             }
         }
-        return Err(bad(format!(
+        return Err(SpecError::Invalid(format!(
             "sysctl {key:?} is not in a separate kernel namespace"
-        )));
+        ))
+        .into());
     }
     Ok(())
 }
@@ -385,15 +389,15 @@ mod tests {
                 "invalid --security-opt 2: \"no-new-privileges=maybe\"",
             ),
         ] {
-            assert_eq!(opts(&[o]).unwrap_err().message, want);
+            assert_eq!(opts(&[o]).unwrap_err().to_string(), want);
         }
         assert!(opts(&["apparmor=docker-default"])
             .unwrap_err()
-            .message
+            .to_string()
             .contains("AppArmor"));
         assert!(opts(&["label=type:svirt_t"])
             .unwrap_err()
-            .message
+            .to_string()
             .contains("SELinux"));
     }
 
@@ -420,7 +424,7 @@ mod tests {
         assert_eq!(
             tweak_caps(basics, &all, &s(&["FOO"]), &[])
                 .unwrap_err()
-                .message,
+                .to_string(),
             "unknown capability: \"CAP_FOO\""
         );
     }
@@ -449,7 +453,7 @@ mod tests {
         }
         assert!(profile_to_oci("{not json", &[])
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("Decoding seccomp profile failed: "));
         assert_eq!(profile_to_oci("{}", &[]).unwrap(), None);
     }
@@ -482,7 +486,7 @@ mod tests {
             ("vm.swappiness", "sysctl \"vm.swappiness\" is not in a separate kernel namespace"),
             ("net/../x", "sysctl \"net/../x\" is not a valid name"),
         ] {
-            assert_eq!(check_sysctls(&m(k), host).unwrap_err().message, want);
+            assert_eq!(check_sysctls(&m(k), host).unwrap_err().to_string(), want);
         }
     }
 }

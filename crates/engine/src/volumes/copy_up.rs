@@ -7,7 +7,7 @@ use std::path::Path;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstatat, Mode, SFlag};
 
-use crate::error::{bad, sys};
+use super::VolumeError;
 use crate::EngineError;
 
 pub(super) fn stat_kind(st: &nix::sys::stat::FileStat) -> SFlag {
@@ -21,7 +21,11 @@ pub(super) fn stat_kind(st: &nix::sys::stat::FileStat) -> SFlag {
 /// out), and the tree below is walked by descriptors, every open
 /// `O_NOFOLLOW`; symlinks are copied as symlinks, never followed.
 pub fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<(), EngineError> {
-    if std::fs::read_dir(data).map_err(sys)?.next().is_some() {
+    if std::fs::read_dir(data)
+        .map_err(VolumeError::sys)?
+        .next()
+        .is_some()
+    {
         return Ok(());
     }
     let root = nix::fcntl::open(
@@ -29,7 +33,7 @@ pub fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<(), EngineError
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| sys(format!("open {}: {e}", rootfs.display())))?;
+    .map_err(|e| VolumeError::failed(format!("open {}", rootfs.display()), e))?;
     let src = match runtime::rootfs::resolve::open_in_root(
         &root,
         Path::new(dest),
@@ -43,15 +47,22 @@ pub fn copy_up(rootfs: &Path, dest: &str, data: &Path) -> Result<(), EngineError
     let Ok(src) = openat(&src, ".", rd, Mode::empty()) else {
         return Ok(()); // not a directory
     };
-    let dst = nix::fcntl::open(data, rd | OFlag::O_NOFOLLOW, Mode::empty()).map_err(sys)?;
+    let dst =
+        nix::fcntl::open(data, rd | OFlag::O_NOFOLLOW, Mode::empty()).map_err(VolumeError::sys)?;
     // The volume's root takes the owner and mode of the image's directory.
-    let st = nix::sys::stat::fstat(&src).map_err(sys)?;
-    let _ = nix::unistd::fchown(
-        &dst,
-        Some(nix::unistd::Uid::from_raw(st.st_uid)),
-        Some(nix::unistd::Gid::from_raw(st.st_gid)),
+    let st = nix::sys::stat::fstat(&src).map_err(VolumeError::sys)?;
+    crate::error::ignore(
+        format_args!("copy-up: chown {}", data.display()),
+        nix::unistd::fchown(
+            &dst,
+            Some(nix::unistd::Uid::from_raw(st.st_uid)),
+            Some(nix::unistd::Gid::from_raw(st.st_gid)),
+        ),
     );
-    let _ = nix::sys::stat::fchmod(&dst, Mode::from_bits_truncate(st.st_mode & 0o7777));
+    crate::error::ignore(
+        format_args!("copy-up: chmod {}", data.display()),
+        nix::sys::stat::fchmod(&dst, Mode::from_bits_truncate(st.st_mode & 0o7777)),
+    );
     copy_dir(&src, &dst, 0)
 }
 
@@ -63,11 +74,13 @@ pub(super) fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(),
     use nix::sys::stat::{fchmodat, mknodat, utimensat, FchmodatFlags, UtimensatFlags};
     use nix::sys::time::TimeSpec;
     if depth > MAX_DEPTH {
-        return Err(bad(format!(
+        return Err(VolumeError::Invalid(format!(
             "copy-up: directories nested deeper than {MAX_DEPTH}"
-        )));
+        ))
+        .into());
     }
-    let dir = nix::dir::Dir::from_fd(src.try_clone().map_err(sys)?).map_err(sys)?;
+    let dir = nix::dir::Dir::from_fd(src.try_clone().map_err(VolumeError::sys)?)
+        .map_err(VolumeError::sys)?;
     let names: Vec<std::ffi::CString> = dir
         .into_iter()
         .flatten()
@@ -81,8 +94,9 @@ pub(super) fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(),
             Err(_) => continue,
         };
         let perm = Mode::from_bits_truncate(st.st_mode & 0o7777);
-        let err =
-            |op: &str, e: nix::Error| sys(format!("copy-up: {op} {}: {e}", name.to_string_lossy()));
+        let err = |op: &str, e: nix::Error| {
+            VolumeError::failed(format!("copy-up: {op} {}", name.to_string_lossy()), e)
+        };
         match stat_kind(&st) {
             SFlag::S_IFDIR => {
                 nix::sys::stat::mkdirat(dst, name, Mode::from_bits_truncate(0o700))
@@ -108,10 +122,11 @@ pub(super) fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(),
                     .ok()
                     != Some(SFlag::S_IFREG)
                 {
-                    return Err(sys(format!(
+                    return Err(VolumeError::sys(format!(
                         "copy-up: {}: not a regular file",
                         name.to_string_lossy()
-                    )));
+                    ))
+                    .into());
                 }
                 let d = openat(
                     dst,
@@ -126,7 +141,7 @@ pub(super) fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(),
                 .map_err(|e| err("create", e))?;
                 let mut s = std::fs::File::from(s);
                 let mut d = std::fs::File::from(d);
-                std::io::copy(&mut s, &mut d).map_err(|e| sys(format!("copy-up: {e}")))?;
+                std::io::copy(&mut s, &mut d).map_err(|e| VolumeError::failed("copy-up", e))?;
             }
             SFlag::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(src, name).map_err(|e| err("readlink", e))?;
@@ -139,23 +154,32 @@ pub(super) fn copy_dir(src: &OwnedFd, dst: &OwnedFd, depth: usize) -> Result<(),
             }
             _ => continue, // sockets
         }
-        let _ = nix::unistd::fchownat(
-            dst,
-            name,
-            Some(nix::unistd::Uid::from_raw(st.st_uid)),
-            Some(nix::unistd::Gid::from_raw(st.st_gid)),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        crate::error::ignore(
+            format_args!("copy-up: chown {}", name.to_string_lossy()),
+            nix::unistd::fchownat(
+                dst,
+                name,
+                Some(nix::unistd::Uid::from_raw(st.st_uid)),
+                Some(nix::unistd::Gid::from_raw(st.st_gid)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ),
         );
         if stat_kind(&st) != SFlag::S_IFLNK {
             // After the chown, which clears set-id bits.
-            let _ = fchmodat(dst, name, perm, FchmodatFlags::FollowSymlink);
+            crate::error::ignore(
+                format_args!("copy-up: chmod {}", name.to_string_lossy()),
+                fchmodat(dst, name, perm, FchmodatFlags::FollowSymlink),
+            );
         }
-        let _ = utimensat(
-            dst,
-            name,
-            &TimeSpec::new(st.st_atime, st.st_atime_nsec),
-            &TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
-            UtimensatFlags::NoFollowSymlink,
+        crate::error::ignore(
+            format_args!("copy-up: set the times of {}", name.to_string_lossy()),
+            utimensat(
+                dst,
+                name,
+                &TimeSpec::new(st.st_atime, st.st_atime_nsec),
+                &TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
+                UtimensatFlags::NoFollowSymlink,
+            ),
         );
     }
     Ok(())

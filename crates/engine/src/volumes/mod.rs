@@ -19,9 +19,11 @@
 //! starts and undone when the last one stops, as Docker's local driver does.
 
 mod copy_up;
+mod error;
 mod mount;
 
 pub use copy_up::copy_up;
+pub use error::VolumeError;
 pub(crate) use mount::{is_mounted, sweep_subpaths};
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,9 +33,8 @@ use models::volume::{UsageData, Volume};
 use serde::{Deserialize, Serialize};
 use store::meta::Table;
 
-use crate::error::{bad, sys};
 use crate::mounts::{self};
-use crate::{Engine, EngineError, ErrorKind};
+use crate::{Engine, EngineError};
 
 /// The label Docker puts on anonymous volumes (moby `volume/service`).
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -63,7 +64,7 @@ pub struct VolumeRecord {
 }
 
 fn no_such(name: &str) -> EngineError {
-    EngineError::new(ErrorKind::NotFound, format!("get {name}: no such volume"))
+    VolumeError::NoSuchVolume(name.to_string()).into()
 }
 
 /// Docker's local driver options (moby `volume/local/local_unix.go`).
@@ -71,25 +72,29 @@ fn check_options(opts: &BTreeMap<String, String>) -> Result<(), EngineError> {
     for k in opts.keys() {
         if !["type", "device", "o"].contains(&k.as_str()) {
             if k == "size" {
-                return Err(bad("quota size requested but no quota support"));
+                return Err(VolumeError::Invalid(
+                    "quota size requested but no quota support".into(),
+                )
+                .into());
             }
-            return Err(bad(format!("invalid option: \"{k}\"")));
+            return Err(VolumeError::Invalid(format!("invalid option: \"{k}\"")).into());
         }
     }
     if !opts.is_empty() && opts.get("device").is_none_or(|d| d.is_empty()) {
-        return Err(bad("missing required option: \"device\""));
+        return Err(VolumeError::Invalid("missing required option: \"device\"".into()).into());
     }
     if !opts.is_empty() && opts.get("type").is_none_or(|d| d.is_empty()) {
-        return Err(bad("missing required option: \"type\""));
+        return Err(VolumeError::Invalid("missing required option: \"type\"".into()).into());
     }
     Ok(())
 }
 
 fn check_map(what: &str, m: &BTreeMap<String, String>) -> Result<(), EngineError> {
     if m.len() > MAX_ENTRIES || m.iter().any(|(k, v)| k.len() + v.len() > 4096) {
-        return Err(bad(format!(
+        return Err(VolumeError::Invalid(format!(
             "too many or too long {what} (at most {MAX_ENTRIES}, 4096 bytes each)"
-        )));
+        ))
+        .into());
     }
     Ok(())
 }
@@ -201,21 +206,18 @@ impl Engine {
             name.to_string()
         };
         if name.len() < 2 {
-            return Err(bad(format!("create {name}: volume name is too short, names should be at least two alphanumeric characters")));
+            return Err(VolumeError::Invalid(format!("create {name}: volume name is too short, names should be at least two alphanumeric characters")).into());
         }
         if !mounts::valid_volume_name(&name) {
-            return Err(bad(format!("create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+            return Err(VolumeError::Invalid(format!("create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")).into());
         }
         let driver = if driver.is_empty() { "local" } else { driver };
         if driver != "local" {
-            return Err(EngineError::new(
-                ErrorKind::NotFound,
-                format!("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"),
-            ));
+            return Err(VolumeError::NotFound(format!("create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found")).into());
         }
         check_map("labels", &labels)?;
         check_map("options", &options)?;
-        check_options(&options).map_err(|e| bad(format!("create {name}: {}", e.message)))?;
+        check_options(&options).map_err(|e| VolumeError::Invalid(format!("create {name}: {e}")))?;
         if let Some(r) = self.volume_record(&name)? {
             return Ok(r);
         }
@@ -223,9 +225,11 @@ impl Engine {
         // `volumes/<name>` is root's; `_data` is the volume's root in
         // containers and keeps the usual 0755.
         if let Some(own) = data.parent() {
-            crate::perms::private_dir(own).map_err(|e| sys(format!("create {name}: {e}")))?;
+            crate::perms::private_dir(own)
+                .map_err(|e| VolumeError::failed(format!("create {name}"), e))?;
         }
-        std::fs::create_dir_all(&data).map_err(|e| sys(format!("create {name}: {e}")))?;
+        std::fs::create_dir_all(&data)
+            .map_err(|e| VolumeError::failed(format!("create {name}"), e))?;
         let rec = VolumeRecord {
             name: name.clone(),
             driver: driver.into(),
@@ -253,14 +257,15 @@ impl Engine {
     ) -> Result<Vec<Volume>, EngineError> {
         for (k, vals) in filters {
             if !["dangling", "name", "label", "label!", "driver"].contains(&k.as_str()) {
-                return Err(bad(format!("invalid filter '{k}'")));
+                return Err(VolumeError::Invalid(format!("invalid filter '{k}'")).into());
             }
             if k == "dangling" {
                 for v in vals {
                     if !["true", "false", "1", "0"].contains(&v.as_str()) {
-                        return Err(bad(format!(
+                        return Err(VolumeError::Invalid(format!(
                             "invalid filter 'dangling={v}': must be 'true' or 'false'"
-                        )));
+                        ))
+                        .into());
                     }
                 }
             }
@@ -295,27 +300,34 @@ impl Engine {
             return if force { Ok(false) } else { Err(no_such(name)) };
         };
         if let Some(ids) = self.volume_users()?.get(&r.name) {
-            return Err(EngineError::new(
-                ErrorKind::Conflict,
-                format!("remove {}: volume is in use - [{}]", r.name, ids.join(", ")),
-            ));
+            return Err(VolumeError::InUse {
+                name: r.name.clone(),
+                ids: ids.clone(),
+            }
+            .into());
         }
         let data = self.volume_data(&r.name);
         // Never delete through a mount (a volume binding a host path).
-        let _ = store::mount::unmount(&data);
+        crate::error::ignore(
+            format_args!("unmount volume {} before removing it", r.name),
+            store::mount::unmount(&data),
+        );
         if is_mounted(&data) {
-            return Err(sys(format!(
+            return Err(VolumeError::sys(format!(
                 "remove {}: {} is still mounted",
                 r.name,
                 data.display()
-            )));
+            ))
+            .into());
         }
         self.store()
             .meta()
             .write(|w| w.delete(Table::Volumes, &r.name))?;
         // The record is gone: the volume is. A directory left by a crash
         // here goes at the next start (`sweep_volumes`).
-        let _ = store::walk::remove_tree(&self.volumes_dir().join(&r.name));
+        if let Err(e) = store::walk::remove_tree(&self.volumes_dir().join(&r.name)) {
+            tracing::warn!("removing the data of volume {}: {e}", r.name);
+        }
         Ok(true)
     }
 
@@ -328,7 +340,7 @@ impl Engine {
     ) -> Result<(Vec<String>, u64), EngineError> {
         for k in filters.keys() {
             if !["label", "label!", "all"].contains(&k.as_str()) {
-                return Err(bad(format!("invalid filter '{k}'")));
+                return Err(VolumeError::Invalid(format!("invalid filter '{k}'")).into());
             }
         }
         let all = filters
@@ -394,7 +406,10 @@ impl Engine {
                 continue;
             }
             let data = e.path().join("_data");
-            let _ = store::mount::unmount(&data);
+            crate::error::ignore(
+                format_args!("unmount orphaned volume data {}", data.display()),
+                store::mount::unmount(&data),
+            );
             if !is_mounted(&data) && store::walk::remove_tree(&e.path()).is_ok() {
                 removed += 1;
             }
@@ -501,7 +516,9 @@ mod tests {
         ]))
         .is_ok());
         assert_eq!(
-            check_options(&m(&[("foo", "bar")])).unwrap_err().message,
+            check_options(&m(&[("foo", "bar")]))
+                .unwrap_err()
+                .to_string(),
             "invalid option: \"foo\""
         );
         assert!(check_options(&m(&[("type", "tmpfs")])).is_err());

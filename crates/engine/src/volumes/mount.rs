@@ -9,7 +9,7 @@ use nix::sys::stat::{Mode, SFlag};
 
 use super::*;
 use crate::container::record::{ContainerRecord, State};
-use crate::error::{bad, sys};
+use crate::error::Cause;
 use crate::mounts::{self, MountPoint};
 use crate::{Engine, EngineError};
 
@@ -22,8 +22,14 @@ impl Drop for Staged {
     fn drop(&mut self) {
         for at in &self.0 {
             // Detached, then the empty point: never a walk into the volume.
-            let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_dir(at).or_else(|_| std::fs::remove_file(at));
+            crate::error::ignore(
+                format_args!("unmount staged subpath {}", at.display()),
+                nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH),
+            );
+            crate::error::ignore(
+                format_args!("remove staged subpath {}", at.display()),
+                std::fs::remove_dir(at).or_else(|_| std::fs::remove_file(at)),
+            );
         }
     }
 }
@@ -43,26 +49,35 @@ pub(crate) fn sweep_subpaths(exec_root: &Path) {
 /// as what it names), privately.
 pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
     use nix::mount::{mount, MsFlags};
-    let fail = |e: String| sys(format!("stage subpath at {}: {e}", at.display()));
+    let fail = |e: Cause| VolumeError::failed(format!("stage subpath at {}", at.display()), e);
     if let Some(parent) = at.parent() {
-        crate::perms::private_dir(parent).map_err(|e| fail(e.to_string()))?;
+        crate::perms::private_dir(parent).map_err(|e| fail(e.into()))?;
     }
     let is_dir = nix::sys::stat::fstat(fd)
         .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
-        .map_err(|e| fail(e.to_string()))?;
-    let _ = nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH);
+        .map_err(|e| fail(e.into()))?;
+    crate::error::ignore(
+        format_args!("unmount a stale staging point {}", at.display()),
+        nix::mount::umount2(at, nix::mount::MntFlags::MNT_DETACH),
+    );
     if is_dir {
-        let _ = std::fs::remove_file(at);
+        crate::error::ignore(
+            format_args!("remove a stale staging file {}", at.display()),
+            std::fs::remove_file(at),
+        );
         if !at.is_dir() {
-            std::fs::create_dir(at).map_err(|e| fail(e.to_string()))?;
+            std::fs::create_dir(at).map_err(|e| fail(e.into()))?;
         }
     } else {
-        let _ = std::fs::remove_dir(at);
-        std::fs::File::create(at).map_err(|e| fail(e.to_string()))?;
+        crate::error::ignore(
+            format_args!("remove a stale staging directory {}", at.display()),
+            std::fs::remove_dir(at),
+        );
+        std::fs::File::create(at).map_err(|e| fail(e.into()))?;
     }
     let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     mount(Some(&src), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.into()))?;
     // Private: nothing mounted there shows anywhere else.
     mount(
         None::<&str>,
@@ -71,7 +86,7 @@ pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
         MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| fail(e.into()))?;
     Ok(())
 }
 
@@ -81,7 +96,7 @@ pub(super) fn stage(fd: &OwnedFd, at: &Path) -> Result<(), EngineError> {
 pub(super) fn open_subpath(data: &Path, subpath: &str) -> Result<OwnedFd, EngineError> {
     let shown = data.join(subpath);
     let fail = |e: String| {
-        bad(format!(
+        VolumeError::Invalid(format!(
             "invalid mount config for type \"volume\": cannot access path {}: {e}",
             shown.display()
         ))
@@ -98,6 +113,7 @@ pub(super) fn open_subpath(data: &Path, subpath: &str) -> Result<OwnedFd, Engine
         runtime::rootfs::resolve::Create::No,
     )
     .map_err(|e| fail(e.to_string()))
+    .map_err(EngineError::from)
 }
 
 /// Whether `path` (its last component not followed) is the root of a
@@ -133,7 +149,9 @@ impl Engine {
         for v in body.host_config.volumes_from.iter().flatten() {
             let (name, rw) = mounts::split_volumes_from(v)?;
             // A 404 here would read to the docker CLI as a missing image.
-            let other = self.find_container(name).map_err(|e| bad(e.message))?;
+            let other = self
+                .find_container(name)
+                .map_err(|e| VolumeError::Invalid(e.to_string()))?;
             // Its `--tmpfs` mounts are no mount points in Docker: not copied.
             for m in other.mounts.into_iter().filter(|m| !m.hidden) {
                 let mut m = MountPoint {
@@ -163,7 +181,9 @@ impl Engine {
         image_volumes.sort();
         for dst in image_volumes {
             if !dst.starts_with('/') || dst.len() > 4096 || dst.split('/').any(|c| c == "..") {
-                return Err(bad(format!("invalid volume destination: {dst:?}")));
+                return Err(
+                    VolumeError::Invalid(format!("invalid volume destination: {dst:?}")).into(),
+                );
             }
             let dst = format!(
                 "/{}",
@@ -173,7 +193,7 @@ impl Engine {
                     .join("/")
             );
             if dst == "/" {
-                return Err(bad("invalid volume destination: '/'"));
+                return Err(VolumeError::Invalid("invalid volume destination: '/'".into()).into());
             }
             if out.iter().any(|m| m.destination == dst) {
                 continue;
@@ -189,10 +209,11 @@ impl Engine {
             });
         }
         if out.len() > MAX_MOUNTS {
-            return Err(bad(format!(
+            return Err(VolumeError::Invalid(format!(
                 "too many mounts: {} (at most {MAX_MOUNTS})",
                 out.len()
-            )));
+            ))
+            .into());
         }
         // `VolumeDriver` names the driver of the volumes made here; dockerd
         // looks it up only then (a container that makes none is created
@@ -206,9 +227,9 @@ impl Engine {
             if let (Some(d), true) = (wanted, missing) {
                 // A 400, not the 404 of a volume create: the docker CLI
                 // takes a 404 of a container create for a missing image.
-                return Err(bad(format!(
+                return Err(VolumeError::Invalid(format!(
                     "error looking up volume plugin {d}: plugin \"{d}\" not found (berth has only the local volume driver)"
-                )));
+                )).into());
             }
             if m.name.is_empty() {
                 let mut labels = std::mem::take(&mut m.volume_labels);
@@ -285,14 +306,15 @@ impl Engine {
                 }
                 "bind" if m.create_source && !Path::new(&m.source).exists() => {
                     // Docker's -v makes a missing host directory.
-                    std::fs::create_dir_all(&m.source)
-                        .map_err(|e| sys(format!("create bind source {}: {e}", m.source)))?;
+                    std::fs::create_dir_all(&m.source).map_err(|e| {
+                        VolumeError::failed(format!("create bind source {}", m.source), e)
+                    })?;
                 }
                 "bind" if !Path::new(&m.source).exists() => {
-                    return Err(bad(format!(
+                    return Err(VolumeError::Invalid(format!(
                         "invalid mount config for type \"bind\": bind source path does not exist: {}",
                         m.source
-                    )));
+                    )).into());
                 }
                 _ => {}
             }
@@ -337,7 +359,10 @@ impl Engine {
                     .iter()
                     .any(|x| x.typ == "volume" && x.name == m.name)
             }) {
-                let _ = store::mount::unmount(&self.volume_data(&m.name));
+                crate::error::ignore(
+                    format_args!("unmount volume {} after its last user", m.name),
+                    store::mount::unmount(&self.volume_data(&m.name)),
+                );
             }
         }
     }
@@ -348,7 +373,13 @@ impl Engine {
     pub(crate) fn remove_anonymous_volumes(&self, c: &ContainerRecord) {
         let _l = self.volumes_lock.lock().unwrap_or_else(|p| p.into_inner());
         for m in c.mounts.iter().filter(|m| m.typ == "volume" && m.anonymous) {
-            let _ = self.remove_volume_locked(&m.name, true);
+            if let Err(e) = self.remove_volume_locked(&m.name, true) {
+                tracing::warn!(
+                    "removing anonymous volume {} of container {}: {e}",
+                    m.name,
+                    c.id
+                );
+            }
         }
     }
 }
@@ -373,12 +404,9 @@ pub(super) fn mount_driver_options(r: &VolumeRecord, data: &Path) -> Result<(), 
     };
     let data_opt = (!parsed.data.is_empty()).then_some(parsed.data.as_str());
     let what = |e: nix::Error| {
-        sys(format!(
-            "error while mounting volume '{}': failed to mount local volume: mount {device}:{} (type {typ}, options {}): {e}",
+        VolumeError::failed(format!("error while mounting volume '{}': failed to mount local volume: mount {device}:{} (type {typ}, options {})", data.display(),
             data.display(),
-            data.display(),
-            o.join(",")
-        ))
+            o.join(",")), e)
     };
     nix::mount::mount(Some(device), data, fstype, parsed.flags, data_opt).map_err(what)?;
     if bind && parsed.flags.contains(nix::mount::MsFlags::MS_RDONLY) {
