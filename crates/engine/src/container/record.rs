@@ -96,9 +96,8 @@ impl Engine {
         }) {
             return Ok(self.with_started(c));
         }
-        let not_found = || -> EngineError {
-            ContainerError::NoSuchContainer(name_or_id.to_string()).into()
-        };
+        let not_found =
+            || -> EngineError { ContainerError::NoSuchContainer(name_or_id.to_string()).into() };
         let ids = meta.keys(Table::Containers)?;
         let mut prefixed = ids
             .iter()
