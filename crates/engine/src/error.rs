@@ -1,25 +1,16 @@
 //! Engine errors. Each module with failure modes of its own has a
 //! `thiserror` enum (`container::ContainerError`, `images::ImageError`,
 //! `network::NetworkError`, `volumes::VolumeError`, `builder::BuildError`,
-//! `archive::ArchiveError`, `spec::SpecError`, `logging::LogError`,
+//! `archive::ArchiveError`, `spec::SpecError`, `mounts::MountError`, `logging::LogError`,
 //! `filters::FilterError`) whose `kind()` says what sort of failure it is;
-//! [`EngineError`], what the engine's calls return, gathers them and the
-//! store's errors with `#[from]` and keeps their text (Docker's messages)
+//! [`EngineError`], what the engine's calls return, takes them through
+//! [`ModuleError`] (so this module knows none of them: no module cycle)
+//! and the store's errors with `#[from]`, and keeps their text (Docker's messages)
 //! and their source chain. The daemon maps an [`ErrorKind`] to an HTTP
 //! status in one place (berthd's `api::status`), the CRI to a gRPC code in
 //! one place (`cri::error`).
 
 use store::StoreError;
-
-use crate::archive::ArchiveError;
-use crate::builder::BuildError;
-use crate::container::ContainerError;
-use crate::filters::FilterError;
-use crate::images::ImageError;
-use crate::logging::LogError;
-use crate::network::NetworkError;
-use crate::spec::SpecError;
-use crate::volumes::VolumeError;
 
 /// What sort of failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,33 +34,17 @@ pub enum ErrorKind {
 /// Docker's message as its `Display`.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// A container operation's.
-    #[error(transparent)]
-    Container(#[from] ContainerError),
-    /// An image operation's (pull, push, tag, search, import, load, save).
-    #[error(transparent)]
-    Image(#[from] ImageError),
-    /// A network's.
-    #[error(transparent)]
-    Network(#[from] NetworkError),
-    /// A volume's.
-    #[error(transparent)]
-    Volume(#[from] VolumeError),
-    /// A build's.
-    #[error(transparent)]
-    Build(#[from] BuildError),
-    /// A copy into or out of a container (docker cp).
-    #[error(transparent)]
-    Archive(#[from] ArchiveError),
-    /// A create body's (its mounts, its host config) or its spec's.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// A container's log driver's.
-    #[error(transparent)]
-    Log(#[from] LogError),
-    /// A list filter's.
-    #[error(transparent)]
-    Filter(#[from] FilterError),
+    /// A module's own error (`container::ContainerError`,
+    /// `images::ImageError`, …; see [`ModuleError`]), with its kind: the
+    /// text is the module's, the module's error is the source.
+    #[error("{source}")]
+    Module {
+        /// What sort of failure, from the module's `kind()`.
+        kind: ErrorKind,
+        /// The module's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The store's.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -104,6 +79,22 @@ pub enum EngineError {
     },
 }
 
+/// A module's error enum, turned into an [`EngineError`] by `?` with its
+/// kind: the engine's modules depend on this module, never the reverse.
+pub trait ModuleError: std::error::Error + Send + Sync + 'static {
+    /// What sort of failure.
+    fn kind(&self) -> ErrorKind;
+}
+
+impl<E: ModuleError> From<E> for EngineError {
+    fn from(e: E) -> EngineError {
+        EngineError::Module {
+            kind: e.kind(),
+            source: Box::new(e),
+        }
+    }
+}
+
 impl EngineError {
     /// An error of `kind` with `message`, for callers above the engine.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> EngineError {
@@ -116,15 +107,7 @@ impl EngineError {
     /// What sort of failure, for the daemon's status code.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Container(e) => e.kind(),
-            EngineError::Image(e) => e.kind(),
-            EngineError::Network(e) => e.kind(),
-            EngineError::Volume(e) => e.kind(),
-            EngineError::Build(e) => e.kind(),
-            EngineError::Archive(e) => e.kind(),
-            EngineError::Spec(e) => e.kind(),
-            EngineError::Log(e) => e.kind(),
-            EngineError::Filter(e) => e.kind(),
+            EngineError::Module { kind, .. } => *kind,
             EngineError::Store(e) => store_kind(e),
             EngineError::StoreImage(e) => store_image_kind(e),
             EngineError::Meta(_) => ErrorKind::System,

@@ -31,6 +31,12 @@ impl FilterError {
     }
 }
 
+impl crate::error::ModuleError for FilterError {
+    fn kind(&self) -> crate::ErrorKind {
+        FilterError::kind(self)
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> EngineError {
     FilterError(msg.into()).into()
 }

@@ -492,3 +492,9 @@ impl ImageError {
         ImageError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for ImageError {
+    fn kind(&self) -> crate::ErrorKind {
+        ImageError::kind(self)
+    }
+}

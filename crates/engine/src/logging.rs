@@ -601,6 +601,12 @@ impl LogError {
     }
 }
 
+impl crate::error::ModuleError for LogError {
+    fn kind(&self) -> crate::ErrorKind {
+        LogError::kind(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

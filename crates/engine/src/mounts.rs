@@ -20,8 +20,24 @@ use models::container::HostConfig;
 use models::mount::Mount;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::SpecError;
-use crate::EngineError;
+use crate::{EngineError, ErrorKind};
+
+/// A refusal of a create body's mounts (its binds, `Mounts`, tmpfs and
+/// volumes-from), in Docker's words: a 400.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// What is wrong with the mount asked for.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl crate::error::ModuleError for MountError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MountError::Invalid(_) => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 /// Longest mount specification or path taken from a request: far beyond
 /// any real path (`PATH_MAX` is 4096), short of a memory problem.
@@ -124,7 +140,7 @@ pub fn valid_volume_name(name: &str) -> bool {
 
 fn check_destination(spec: &str, dst: &str) -> Result<(), EngineError> {
     let invalid = |why: String| {
-        SpecError::Invalid(format!(
+        MountError::Invalid(format!(
             "invalid volume specification: '{spec}': invalid mount config for type \"bind\": {why}"
         ))
     };
@@ -155,7 +171,7 @@ fn clean(p: &str) -> String {
 /// Parses one `Binds` entry: `/host:/ctr[:opts]` or `name:/ctr[:opts]`.
 pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
     if spec.len() > MAX_SPEC {
-        return Err(SpecError::Invalid("invalid volume specification: too long".into()).into());
+        return Err(MountError::Invalid("invalid volume specification: too long".into()).into());
     }
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, mode) = match parts.as_slice() {
@@ -163,12 +179,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
         [s, d, m] => (*s, *d, *m),
         _ => {
             return Err(
-                SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into(),
+                MountError::Invalid(format!("invalid volume specification: '{spec}'")).into(),
             )
         }
     };
     if src.is_empty() {
-        return Err(SpecError::Invalid(format!("invalid volume specification: '{spec}'")).into());
+        return Err(MountError::Invalid(format!("invalid volume specification: '{spec}'")).into());
     }
     check_destination(spec, dst)?;
     let mut m = MountPoint {
@@ -187,12 +203,12 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
             "z" | "Z" => {}
             "nocopy" => nocopy = true,
             p if PROPAGATIONS.contains(&p) => m.propagation = p.to_string(),
-            _ => return Err(SpecError::Invalid(format!("invalid mode: {o}")).into()),
+            _ => return Err(MountError::Invalid(format!("invalid mode: {o}")).into()),
         }
     }
     if src.starts_with('/') {
         if nocopy {
-            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
+            return Err(MountError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "bind".into();
         m.source = clean(src);
@@ -202,10 +218,10 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, EngineError> {
         }
     } else {
         if !valid_volume_name(src) {
-            return Err(SpecError::Invalid(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")).into());
+            return Err(MountError::Invalid(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")).into());
         }
         if !m.propagation.is_empty() {
-            return Err(SpecError::Invalid(format!("invalid mode: {mode}")).into());
+            return Err(MountError::Invalid(format!("invalid mode: {mode}")).into());
         }
         m.typ = "volume".into();
         m.name = src.to_string();
@@ -256,11 +272,11 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
         }
         "" => {
             return Err(
-                SpecError::Invalid("invalid mount config: mount type unknown".into()).into(),
+                MountError::Invalid("invalid mount config: mount type unknown".into()).into(),
             )
         }
         other => {
-            return Err(SpecError::Invalid(format!(
+            return Err(MountError::Invalid(format!(
                 "invalid mount config for type \"{other}\": mount type unknown"
             ))
             .into())
@@ -271,7 +287,7 @@ pub fn parse_mount(v: &Mount) -> Result<MountPoint, EngineError> {
 
 /// Docker's words for a `--mount` it refuses.
 fn invalid_mount(typ: &str, why: String) -> EngineError {
-    SpecError::Invalid(format!("invalid mount config for type \"{typ}\": {why}")).into()
+    MountError::Invalid(format!("invalid mount config for type \"{typ}\": {why}")).into()
 }
 
 /// Refuses the options of another type than the mount's (`allowed`).
@@ -370,7 +386,7 @@ fn volume_mount(v: &Mount, m: &mut MountPoint) -> Result<(), EngineError> {
     let dc = vo.driver_config.clone().unwrap_or_default();
     let driver = dc.name.as_str();
     if !driver.is_empty() && driver != "local" {
-        return Err(SpecError::Invalid(format!(
+        return Err(MountError::Invalid(format!(
             "error looking up volume plugin {driver}: plugin \"{driver}\" not found (berth has only the local volume driver)"
         )).into());
     }
@@ -469,7 +485,7 @@ fn check_tmpfs(dst: &str, opts: &str) -> Result<(), EngineError> {
         ];
         if !known.contains(&key) {
             return Err(
-                SpecError::Invalid(format!("invalid tmpfs option [\"{o}\"] for {dst}")).into(),
+                MountError::Invalid(format!("invalid tmpfs option [\"{o}\"] for {dst}")).into(),
             );
         }
     }
@@ -482,7 +498,7 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     let mut out: Vec<MountPoint> = Vec::new();
     let push = |out: &mut Vec<MountPoint>, m: MountPoint| {
         if out.iter().any(|x| x.destination == m.destination) {
-            return Err(EngineError::from(SpecError::Invalid(format!(
+            return Err(EngineError::from(MountError::Invalid(format!(
                 "Duplicate mount point: {}",
                 m.destination
             ))));
@@ -498,10 +514,10 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
     }
     for (dst, opts) in &host.tmpfs {
         if dst.len() > MAX_SPEC || opts.len() > MAX_SPEC {
-            return Err(SpecError::Invalid("invalid tmpfs: too long".into()).into());
+            return Err(MountError::Invalid("invalid tmpfs: too long".into()).into());
         }
         if !dst.starts_with('/') || clean(dst) == "/" || dst.split('/').any(|c| c == "..") {
-            return Err(SpecError::Invalid(format!("invalid tmpfs destination: {dst}")).into());
+            return Err(MountError::Invalid(format!("invalid tmpfs destination: {dst}")).into());
         }
         check_tmpfs(dst, opts)?;
         push(
@@ -526,7 +542,7 @@ pub fn parse_requested(host: &HostConfig) -> Result<Vec<MountPoint>, EngineError
 /// stay writable (`None`: as they are).
 pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> {
     if v.is_empty() {
-        return Err(SpecError::Invalid(
+        return Err(MountError::Invalid(
             "volumes-from specification cannot be an empty string".into(),
         )
         .into());
@@ -535,7 +551,7 @@ pub fn split_volumes_from(v: &str) -> Result<(&str, Option<bool>), EngineError> 
         None => Ok((v, None)),
         Some((c, "rw")) => Ok((c, Some(true))),
         Some((c, "ro")) => Ok((c, Some(false))),
-        Some((_, m)) => Err(SpecError::Invalid(format!("invalid mode: {m}")).into()),
+        Some((_, m)) => Err(MountError::Invalid(format!("invalid mode: {m}")).into()),
     }
 }
 

@@ -55,3 +55,9 @@ impl ArchiveError {
         ArchiveError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for ArchiveError {
+    fn kind(&self) -> crate::ErrorKind {
+        ArchiveError::kind(self)
+    }
+}

@@ -50,3 +50,9 @@ impl BuildError {
         BuildError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for BuildError {
+    fn kind(&self) -> crate::ErrorKind {
+        BuildError::kind(self)
+    }
+}

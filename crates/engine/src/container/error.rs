@@ -87,3 +87,9 @@ impl ContainerError {
         ContainerError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for ContainerError {
+    fn kind(&self) -> crate::ErrorKind {
+        ContainerError::kind(self)
+    }
+}

@@ -62,3 +62,9 @@ impl NetworkError {
         NetworkError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for NetworkError {
+    fn kind(&self) -> crate::ErrorKind {
+        NetworkError::kind(self)
+    }
+}

@@ -46,3 +46,9 @@ impl SpecError {
         }
     }
 }
+
+impl crate::error::ModuleError for SpecError {
+    fn kind(&self) -> crate::ErrorKind {
+        SpecError::kind(self)
+    }
+}

@@ -67,3 +67,9 @@ impl VolumeError {
         VolumeError::Sys(e.into())
     }
 }
+
+impl crate::error::ModuleError for VolumeError {
+    fn kind(&self) -> crate::ErrorKind {
+        VolumeError::kind(self)
+    }
+}
