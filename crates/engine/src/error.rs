@@ -35,16 +35,9 @@ pub enum ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A module's own error (`container::ContainerError`,
-    /// `images::ImageError`, …; see [`ModuleError`]), with its kind: the
-    /// text is the module's, the module's error is the source.
-    #[error("{source}")]
-    Module {
-        /// What sort of failure, from the module's `kind()`.
-        kind: ErrorKind,
-        /// The module's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    /// `images::ImageError`, …; see [`ModuleError`]).
+    #[error(transparent)]
+    Module(Kinded),
     /// The store's.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,10 +81,30 @@ pub trait ModuleError: std::error::Error + Send + Sync + 'static {
 
 impl<E: ModuleError> From<E> for EngineError {
     fn from(e: E) -> EngineError {
-        EngineError::Module {
+        EngineError::Module(Kinded {
             kind: e.kind(),
-            source: Box::new(e),
-        }
+            error: Box::new(e),
+        })
+    }
+}
+
+/// A module's error with its kind: shown as the module's error (Docker's
+/// message), with the module error's source as its own.
+#[derive(Debug)]
+pub struct Kinded {
+    kind: ErrorKind,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for Kinded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Kinded {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
     }
 }
 
@@ -107,7 +120,7 @@ impl EngineError {
     /// What sort of failure, for the daemon's status code.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Module { kind, .. } => *kind,
+            EngineError::Module(m) => m.kind,
             EngineError::Store(e) => store_kind(e),
             EngineError::StoreImage(e) => store_image_kind(e),
             EngineError::Meta(_) => ErrorKind::System,
@@ -238,6 +251,11 @@ pub(crate) fn ignore<T, E: std::fmt::Display>(what: impl std::fmt::Display, r: R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::ArchiveError;
+    use crate::container::ContainerError;
+    use crate::logging::LogError;
+    use crate::network::NetworkError;
+    use crate::volumes::VolumeError;
 
     #[test]
     fn kinds_and_texts_pass_through() {
