@@ -402,6 +402,7 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
 struct Extractor {
     /// The layer's root directory.
     root: OwnedFd,
+    /// The bounds, and whether rootless (see [`Options`]).
     opts: Options,
     /// Entries seen (bounded by `opts.max_entries`).
     count: u64,

@@ -209,6 +209,7 @@ pub fn extract(
 /// One extraction under way: its options, the directories open and those
 /// whose modes are set at the end.
 struct Extractor<'o, F> {
+    /// Owner, modes, bounds (see [`Options`]).
     opts: &'o Options,
     /// Renames entries and hardlink targets (see [`extract`]).
     rename: F,

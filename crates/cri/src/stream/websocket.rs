@@ -73,7 +73,17 @@ type Run = Box<dyn FnOnce(hyper::upgrade::Upgraded) -> Session + Send>;
 /// A session over the upgraded connection.
 type Session = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 /// The subprotocol answered and what runs once upgraded, or the refusal.
-type Chosen = Result<(&'static str, Run), Response<Body>>;
+type Chosen = Result<(&'static str, Run), Refused>;
+
+/// An upgrade refused: the status and the message answered ([`plain`]).
+struct Refused(StatusCode, String);
+
+impl Refused {
+    /// A refusal answering `msg` with `status`.
+    fn new(status: StatusCode, msg: &str) -> Refused {
+        Refused(status, msg.to_string())
+    }
+}
 
 /// Answers a WebSocket upgrade of `/KIND/TOKEN`.
 pub fn handle(
@@ -84,7 +94,7 @@ pub fn handle(
 ) -> Response<Body> {
     let accept = match accept_key(&req) {
         Ok(accept) => accept,
-        Err(refused) => return refused,
+        Err(Refused(status, msg)) => return plain(status, &msg),
     };
     let offered = offered(&req);
     let Some(pending) = cri.streams.take(token) else {
@@ -99,7 +109,7 @@ pub fn handle(
     };
     let (chosen, run) = match chosen {
         Ok(chosen) => chosen,
-        Err(refused) => return refused,
+        Err(Refused(status, msg)) => return plain(status, &msg),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -121,13 +131,13 @@ pub fn handle(
 
 /// The `Sec-WebSocket-Accept` answering the request's key; a 400 when the
 /// request is no version 13 handshake.
-fn accept_key(req: &Request<hyper::body::Incoming>) -> Result<String, Response<Body>> {
+fn accept_key(req: &Request<hyper::body::Incoming>) -> Result<String, Refused> {
     let h = req.headers();
     if h.get(hyper::header::SEC_WEBSOCKET_VERSION)
         .and_then(|v| v.to_str().ok())
         != Some("13")
     {
-        return Err(plain(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "WebSocket version 13 only (Sec-WebSocket-Version: 13)",
         ));
@@ -136,7 +146,10 @@ fn accept_key(req: &Request<hyper::body::Incoming>) -> Result<String, Response<B
         .get(hyper::header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(plain(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key"));
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "no Sec-WebSocket-Key",
+        ));
     };
     Ok(ws::accept_key(key))
 }
@@ -227,7 +240,7 @@ fn portforward_session(cri: Arc<Cri>, r: api::PortForwardRequest, offered: &[Str
         return Err(refuse(&ours));
     };
     if r.port.is_empty() || r.port.len() > 64 {
-        return Err(plain(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "port forwarding over WebSocket channels needs the request's ports (1 to 64)",
         ));
@@ -264,9 +277,10 @@ fn portforward_channels(ports: &[i32]) -> Channels {
     shape
 }
 
-fn refuse(ours: &[&str]) -> Response<Body> {
-    plain(
+/// None of the client's subprotocols is one of `ours`.
+fn refuse(ours: &[&str]) -> Refused {
+    Refused(
         StatusCode::FORBIDDEN,
-        &format!("none of the client's WebSocket subprotocols is supported: {ours:?}"),
+        format!("none of the client's WebSocket subprotocols is supported: {ours:?}"),
     )
 }
