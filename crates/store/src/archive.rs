@@ -71,158 +71,209 @@ pub fn save<W: Write>(
     images: &[(ImageRecord, Vec<Reference>)],
     out: W,
 ) -> Result<W, StoreError> {
-    let mut b = tar::Builder::new(out);
-    let io = |e: std::io::Error| StoreError::Io {
+    let mut w = ArchiveWriter {
+        b: tar::Builder::new(out),
+        written: std::collections::BTreeSet::new(),
+    };
+    let mut lists = SaveLists::default();
+    w.dir("blobs")?;
+    w.dir("blobs/sha256")?;
+    for (image, refs) in images {
+        save_image(store, &mut w, image, refs, &mut lists)?;
+    }
+    lists.write(&mut w)?;
+    w.b.into_inner().map_err(archive_io)
+}
+
+/// An error of writing the archive.
+fn archive_io(e: std::io::Error) -> StoreError {
+    StoreError::Io {
         path: PathBuf::from("<archive>"),
         source: e,
-    };
-    let mut written = std::collections::BTreeSet::new();
-    let mut docker = Vec::new();
-    let mut index = Vec::new();
-    let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let add = |b: &mut tar::Builder<W>,
-               name: &str,
-               data: &mut dyn Read,
-               size: u64|
-     -> Result<(), StoreError> {
+    }
+}
+
+/// The archive being written, with fixed headers (mode, mtime 0) so that
+/// the same images make the same archive, and each blob once.
+struct ArchiveWriter<W: Write> {
+    b: tar::Builder<W>,
+    /// Digests of the blobs written.
+    written: std::collections::BTreeSet<String>,
+}
+
+impl<W: Write> ArchiveWriter<W> {
+    /// Adds the file `name` of `size` bytes read from `data`.
+    fn file(&mut self, name: &str, data: &mut dyn Read, size: u64) -> Result<(), StoreError> {
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o644);
         h.set_mtime(0);
         h.set_size(size);
-        b.append_data(&mut h, name, data).map_err(io)
-    };
-    let dir = |b: &mut tar::Builder<W>, name: &str| -> Result<(), StoreError> {
+        self.b.append_data(&mut h, name, data).map_err(archive_io)
+    }
+
+    /// Adds the directory `name`.
+    fn dir(&mut self, name: &str) -> Result<(), StoreError> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(0o755);
         h.set_mtime(0);
         h.set_size(0);
-        b.append_data(&mut h, name, std::io::empty()).map_err(io)
-    };
-    dir(&mut b, "blobs")?;
-    dir(&mut b, "blobs/sha256")?;
-    for (image, refs) in images {
-        let config_bytes = store.content().read(&image.id, MAX_CONFIG)?;
-        if written.insert(image.id.clone()) {
-            add(
-                &mut b,
-                &format!("blobs/sha256/{}", hex(&image.id)),
-                &mut config_bytes.as_slice(),
-                config_bytes.len() as u64,
-            )?;
+        self.b
+            .append_data(&mut h, name, std::io::empty())
+            .map_err(archive_io)
+    }
+
+    /// Adds the blob `digest` under `blobs/sha256/`, unless it is there
+    /// already (images share layers and configs).
+    fn blob(&mut self, digest: &str, data: &mut dyn Read, size: u64) -> Result<(), StoreError> {
+        if self.written.insert(digest.to_string()) {
+            self.file(&format!("blobs/sha256/{}", hex(digest)), data, size)?;
         }
-        let mut layer_descs = Vec::new();
-        let mut layer_paths = Vec::new();
-        for (diff_id, chain) in image.diff_ids.iter().zip(chain_ids(&image.diff_ids)) {
-            let rec = store
-                .meta()
-                .layer(&chain)?
-                .ok_or_else(|| invalid(format!("layer {chain} of {} is missing", image.id)))?;
-            let (size, mut reader) = layer_tar(store, &rec)?;
-            if written.insert(diff_id.clone()) {
-                add(
-                    &mut b,
-                    &format!("blobs/sha256/{}", hex(diff_id)),
-                    &mut reader,
-                    size,
-                )?;
-            }
-            layer_descs.push(Descriptor {
-                media_type: OCI_LAYER.into(),
-                digest: diff_id.clone(),
-                size: size as i64,
-                ..Descriptor::default()
-            });
-            layer_paths.push(format!("blobs/sha256/{}", hex(diff_id)));
-        }
-        let manifest = serde_json::to_vec(&Manifest {
+        Ok(())
+    }
+}
+
+/// What the archive's top files list, gathered image by image.
+#[derive(Default)]
+struct SaveLists {
+    /// Docker's `manifest.json`.
+    docker: Vec<DockerManifest>,
+    /// The OCI `index.json`'s manifests.
+    index: Vec<Descriptor>,
+    /// Docker's `repositories`: name, tag, top layer's diff id.
+    repositories: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl SaveLists {
+    /// Writes `index.json`, `manifest.json`, `oci-layout` and
+    /// `repositories`, in that order.
+    fn write<W: Write>(self, w: &mut ArchiveWriter<W>) -> Result<(), StoreError> {
+        let index = serde_json::to_vec(&Index {
             schema_version: 2,
-            media_type: OCI_MANIFEST.into(),
-            config: Descriptor {
-                media_type: OCI_CONFIG.into(),
-                digest: image.id.clone(),
-                size: config_bytes.len() as i64,
-                ..Descriptor::default()
-            },
-            layers: layer_descs,
-            ..Manifest::default()
+            media_type: OCI_INDEX.into(),
+            manifests: self.index,
+            ..Index::default()
         })
         .expect("json");
-        let manifest_digest = crate::config::sha256(&manifest);
-        if written.insert(manifest_digest.clone()) {
-            add(
-                &mut b,
-                &format!("blobs/sha256/{}", hex(&manifest_digest)),
-                &mut manifest.as_slice(),
-                manifest.len() as u64,
-            )?;
-        }
-        let tags: Vec<String> = refs
-            .iter()
-            .filter(|r| r.tag.is_some())
-            .map(|r| r.familiar())
-            .collect();
-        let mut desc = Descriptor {
-            media_type: OCI_MANIFEST.into(),
-            digest: manifest_digest,
-            size: manifest.len() as i64,
-            ..Descriptor::default()
-        };
-        if let Some(r) = refs.iter().find(|r| r.tag.is_some()) {
-            desc.annotations = BTreeMap::from([
-                (NAME_ANNOTATION.to_string(), r.to_string()),
-                (
-                    REF_ANNOTATION.to_string(),
-                    r.tag.clone().unwrap_or_default(),
-                ),
-            ]);
-        }
-        index.push(desc);
-        for r in refs {
-            if let (Some(tag), Some(top)) = (&r.tag, image.diff_ids.last()) {
-                repositories
-                    .entry(r.familiar_name())
-                    .or_default()
-                    .insert(tag.clone(), hex(top).to_string());
-            }
-        }
-        docker.push(DockerManifest {
-            config: format!("blobs/sha256/{}", hex(&image.id)),
-            // Go's nil slice: an image saved by id has no tags.
-            repo_tags: Some(tags).filter(|t| !t.is_empty()),
-            layers: layer_paths,
-        });
+        w.file("index.json", &mut index.as_slice(), index.len() as u64)?;
+        let m = serde_json::to_vec(&self.docker).expect("json");
+        w.file("manifest.json", &mut m.as_slice(), m.len() as u64)?;
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        w.file("oci-layout", &mut layout.as_slice(), layout.len() as u64)?;
+        let repos = serde_json::to_vec(&self.repositories).expect("json");
+        w.file("repositories", &mut repos.as_slice(), repos.len() as u64)
     }
-    let index = serde_json::to_vec(&Index {
+}
+
+/// Writes one image's blobs (config, layers, OCI manifest) and lists it
+/// under its references.
+fn save_image<W: Write>(
+    store: &Store,
+    w: &mut ArchiveWriter<W>,
+    image: &ImageRecord,
+    refs: &[Reference],
+    lists: &mut SaveLists,
+) -> Result<(), StoreError> {
+    let config_bytes = store.content().read(&image.id, MAX_CONFIG)?;
+    w.blob(
+        &image.id,
+        &mut config_bytes.as_slice(),
+        config_bytes.len() as u64,
+    )?;
+    let layer_descs = save_layers(store, w, image)?;
+    let layer_paths = layer_descs
+        .iter()
+        .map(|d| format!("blobs/sha256/{}", hex(&d.digest)))
+        .collect();
+    let manifest = serde_json::to_vec(&Manifest {
         schema_version: 2,
-        media_type: OCI_INDEX.into(),
-        manifests: index,
-        ..Index::default()
+        media_type: OCI_MANIFEST.into(),
+        config: Descriptor {
+            media_type: OCI_CONFIG.into(),
+            digest: image.id.clone(),
+            size: config_bytes.len() as i64,
+            ..Descriptor::default()
+        },
+        layers: layer_descs,
+        ..Manifest::default()
     })
     .expect("json");
-    add(
-        &mut b,
-        "index.json",
-        &mut index.as_slice(),
-        index.len() as u64,
+    let manifest_digest = crate::config::sha256(&manifest);
+    w.blob(
+        &manifest_digest,
+        &mut manifest.as_slice(),
+        manifest.len() as u64,
     )?;
-    let m = serde_json::to_vec(&docker).expect("json");
-    add(&mut b, "manifest.json", &mut m.as_slice(), m.len() as u64)?;
-    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    add(
-        &mut b,
-        "oci-layout",
-        &mut layout.as_slice(),
-        layout.len() as u64,
-    )?;
-    let repos = serde_json::to_vec(&repositories).expect("json");
-    add(
-        &mut b,
-        "repositories",
-        &mut repos.as_slice(),
-        repos.len() as u64,
-    )?;
-    b.into_inner().map_err(io)
+    let tags: Vec<String> = refs
+        .iter()
+        .filter(|r| r.tag.is_some())
+        .map(|r| r.familiar())
+        .collect();
+    lists
+        .index
+        .push(index_entry(manifest_digest, manifest.len(), refs));
+    for r in refs {
+        if let (Some(tag), Some(top)) = (&r.tag, image.diff_ids.last()) {
+            lists
+                .repositories
+                .entry(r.familiar_name())
+                .or_default()
+                .insert(tag.clone(), hex(top).to_string());
+        }
+    }
+    lists.docker.push(DockerManifest {
+        config: format!("blobs/sha256/{}", hex(&image.id)),
+        // Go's nil slice: an image saved by id has no tags.
+        repo_tags: Some(tags).filter(|t| !t.is_empty()),
+        layers: layer_paths,
+    });
+    Ok(())
+}
+
+/// Writes an image's layers as uncompressed tars (each once in the
+/// archive); their descriptors, bottom first.
+fn save_layers<W: Write>(
+    store: &Store,
+    w: &mut ArchiveWriter<W>,
+    image: &ImageRecord,
+) -> Result<Vec<Descriptor>, StoreError> {
+    let mut layer_descs = Vec::new();
+    for (diff_id, chain) in image.diff_ids.iter().zip(chain_ids(&image.diff_ids)) {
+        let rec = store
+            .meta()
+            .layer(&chain)?
+            .ok_or_else(|| invalid(format!("layer {chain} of {} is missing", image.id)))?;
+        let (size, mut reader) = layer_tar(store, &rec)?;
+        w.blob(diff_id, &mut reader, size)?;
+        layer_descs.push(Descriptor {
+            media_type: OCI_LAYER.into(),
+            digest: diff_id.clone(),
+            size: size as i64,
+            ..Descriptor::default()
+        });
+    }
+    Ok(layer_descs)
+}
+
+/// The index's descriptor of an image's manifest, annotated with its
+/// first tagged reference as containerd and Docker 25+ name images.
+fn index_entry(manifest_digest: String, size: usize, refs: &[Reference]) -> Descriptor {
+    let mut desc = Descriptor {
+        media_type: OCI_MANIFEST.into(),
+        digest: manifest_digest,
+        size: size as i64,
+        ..Descriptor::default()
+    };
+    if let Some(r) = refs.iter().find(|r| r.tag.is_some()) {
+        desc.annotations = BTreeMap::from([
+            (NAME_ANNOTATION.to_string(), r.to_string()),
+            (
+                REF_ANNOTATION.to_string(),
+                r.tag.clone().unwrap_or_default(),
+            ),
+        ]);
+    }
+    desc
 }
 
 /// The uncompressed tar of a layer: its blob as received, decompressed when

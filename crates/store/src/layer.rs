@@ -386,34 +386,74 @@ fn dir_fd(root: &OwnedFd, parts: &[OsString], create: bool) -> Result<OwnedFd, S
     Ok(cur)
 }
 
+/// Writes the tar `reader` below `root_path`, entry by entry, then gives the
+/// directories their times back; the bytes of file data written.
 fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u64, LayerError> {
-    let root = nix::fcntl::open(
-        root_path,
-        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
-        Mode::empty(),
-    )
-    .map_err(|e| LayerError::Io {
-        path: root_path.to_path_buf(),
-        source: e.into(),
-    })?;
+    let mut extractor = Extractor::open(root_path, opts)?;
     let mut archive = untar::Archive::new(reader);
-    let mut count = 0u64;
-    let mut bytes = 0u64;
-    // Directory times are set last: creating children changes them. Kept
-    // as (path, mtime), bounded by `opts.max_dir_bookkeeping`.
-    let mut dir_times: Vec<(Box<[u8]>, u64)> = Vec::new();
-    let mut bookkeeping = 0usize;
-    // Entries come grouped by directory: the directories along the last
-    // entry's path stay open (each opened once, however deep the tree).
-    let mut dirs_open =
-        crate::walk::DirCache::new(root.try_clone().map_err(|e| LayerError::Io {
-            path: root_path.to_path_buf(),
-            source: e,
-        })?);
-    let mut copy_buf = vec![0u8; 1 << 20];
     while let Some(mut entry) = archive.next_entry()? {
-        count += 1;
-        if count > opts.max_entries {
+        extractor.entry(&mut entry)?;
+    }
+    Ok(extractor.finish())
+}
+
+/// One extraction under way: the layer's root, the counts its bounds are
+/// kept by, and the directories whose times are set at the end.
+struct Extractor {
+    /// The layer's root directory.
+    root: OwnedFd,
+    /// The bounds, and whether rootless (see [`Options`]).
+    opts: Options,
+    /// Entries seen (bounded by `opts.max_entries`).
+    count: u64,
+    /// File bytes written (bounded by `opts.max_bytes`).
+    bytes: u64,
+    /// Directory times are set last: creating children changes them. Kept
+    /// as (path, mtime), bounded by `opts.max_dir_bookkeeping`.
+    dir_times: Vec<(Box<[u8]>, u64)>,
+    /// Bytes `dir_times` costs.
+    bookkeeping: usize,
+    /// Entries come grouped by directory: the directories along the last
+    /// entry's path stay open (each opened once, however deep the tree).
+    dirs_open: crate::walk::DirCache,
+    /// The buffer file data is copied through.
+    copy_buf: Vec<u8>,
+}
+
+impl Extractor {
+    /// Opens the layer's root `root_path`.
+    fn open(root_path: &Path, opts: Options) -> Result<Extractor, LayerError> {
+        let root = nix::fcntl::open(
+            root_path,
+            OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+            Mode::empty(),
+        )
+        .map_err(|e| LayerError::Io {
+            path: root_path.to_path_buf(),
+            source: e.into(),
+        })?;
+        let dirs_open =
+            crate::walk::DirCache::new(root.try_clone().map_err(|e| LayerError::Io {
+                path: root_path.to_path_buf(),
+                source: e,
+            })?);
+        Ok(Extractor {
+            root,
+            opts,
+            count: 0,
+            bytes: 0,
+            dir_times: Vec::new(),
+            bookkeeping: 0,
+            dirs_open,
+            copy_buf: vec![0u8; 1 << 20],
+        })
+    }
+
+    /// Writes one entry: a whiteout, a directory or another node, then its
+    /// owner, mode, xattrs and time.
+    fn entry<R: Read>(&mut self, entry: &mut untar::Entry<'_, R>) -> Result<(), LayerError> {
+        self.count += 1;
+        if self.count > self.opts.max_entries {
             return Err(LayerError::TooBig("the entry limit"));
         }
         let raw = entry.path_bytes().to_vec();
@@ -424,218 +464,299 @@ fn extract(reader: &mut impl Read, root_path: &Path, opts: Options) -> Result<u6
         };
         let parts = components(&raw).map_err(bad)?;
         let Some((name, dirs)) = parts.split_last() else {
-            continue;
+            return Ok(());
         };
-        let parent = dirs_open
+        let parent = self
+            .dirs_open
             .dir(dirs, true)
             .and_then(|fd| Ok(fd.try_clone()?))
             .map_err(|e| bad(e.to_string()))?;
         let name_path = Path::new(name);
-        let kind = entry.kind();
-        // Whiteouts.
+        if self.whiteout(&parent, name, &bad)? {
+            return Ok(());
+        }
+        let mode = Mode::from_bits_truncate(entry.mode());
+        if entry.kind().is_dir() {
+            make_dir(&parent, name, mode, &bad)?;
+            self.keep_dir_time(&raw, entry.mtime())?;
+        } else {
+            if remove_existing(&parent, name_path) {
+                self.dirs_open.forget();
+            }
+            if !self.make_node(&parent, name_path, entry, mode, &bad)? {
+                return Ok(());
+            }
+        }
+        set_metadata(&parent, name_path, entry, mode, self.opts.rootless, &bad)
+    }
+
+    /// Applies `name` when it is a whiteout, as overlayfs reads them: the
+    /// opaque marker becomes an xattr on `parent`, `.wh.<name>` a 0/0
+    /// character device `<name>`. False when `name` is no whiteout.
+    fn whiteout(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        bad: &impl Fn(String) -> LayerError,
+    ) -> Result<bool, LayerError> {
         if name.as_bytes() == OPAQUE_MARKER.as_bytes() {
-            let xattr = if opts.rootless {
+            let xattr = if self.opts.rootless {
                 crate::userns::USER_OPAQUE
             } else {
                 OPAQUE_XATTR
             };
-            rustix::fs::fsetxattr(&parent, xattr, b"y", rustix::fs::XattrFlags::empty())
+            rustix::fs::fsetxattr(parent, xattr, b"y", rustix::fs::XattrFlags::empty())
                 .map_err(|e| bad(format!("opaque xattr: {e}")))?;
-            continue;
+            return Ok(true);
         }
-        if let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            let hidden = Path::new(OsStr::from_bytes(hidden));
-            if remove_existing(&parent, hidden) {
-                dirs_open.forget();
-            }
-            mknodat(parent.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
-                .map_err(|e| bad(format!("whiteout: {e}")))?;
-            continue;
-        }
-        let mode = Mode::from_bits_truncate(entry.mode());
-        let uid = Uid::from_raw(entry.uid() as u32);
-        let gid = Gid::from_raw(entry.gid() as u32);
-        let mtime = entry.mtime();
-        if kind.is_dir() {
-            match mkdirat(parent.as_fd(), name_path, mode) {
-                Ok(()) => {}
-                Err(Errno::EEXIST) => {
-                    // An earlier entry made it (or a file sits there: replace).
-                    if dir_fd(&parent, std::slice::from_ref(name), false).is_err() {
-                        remove_existing(&parent, name_path);
-                        mkdirat(parent.as_fd(), name_path, mode).map_err(|e| bad(e.to_string()))?;
-                    }
-                }
-                Err(e) => return Err(bad(e.to_string())),
-            }
-            bookkeeping += raw.len() + std::mem::size_of::<(Box<[u8]>, u64)>();
-            if bookkeeping > opts.max_dir_bookkeeping {
-                return Err(LayerError::TooBig("the directory bookkeeping limit"));
-            }
-            dir_times.push((raw.clone().into_boxed_slice(), mtime));
-        } else {
-            if remove_existing(&parent, name_path) {
-                dirs_open.forget();
-            }
-            if kind.is_file() || kind == tar::EntryType::Continuous {
-                let size = entry.size();
-                bytes += size;
-                if bytes > opts.max_bytes {
-                    return Err(LayerError::TooBig("the size limit"));
-                }
-                let fd = openat(
-                    parent.as_fd(),
-                    name_path,
-                    OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_WRONLY
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(|e| bad(e.to_string()))?;
-                let mut f = File::from(fd);
-                let mut left = size;
-                while left > 0 {
-                    let want = copy_buf
-                        .len()
-                        .min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = entry
-                        .read(&mut copy_buf[..want])
-                        .map_err(LayerError::Read)?;
-                    if n == 0 {
-                        return Err(LayerError::Read(io::ErrorKind::UnexpectedEof.into()));
-                    }
-                    io::Write::write_all(&mut f, &copy_buf[..n]).map_err(|e| bad(e.to_string()))?;
-                    left -= n as u64;
-                }
-            } else if kind.is_symlink() {
-                let target = entry
-                    .link_bytes()
-                    .ok_or_else(|| bad("symlink without target".into()))?
-                    .to_vec();
-                symlinkat(
-                    Path::new(OsStr::from_bytes(&target)),
-                    parent.as_fd(),
-                    name_path,
-                )
-                .map_err(|e| bad(e.to_string()))?;
-            } else if kind.is_hard_link() {
-                let target = entry
-                    .link_bytes()
-                    .ok_or_else(|| bad("hardlink without target".into()))?
-                    .to_vec();
-                let tparts =
-                    components(&target).map_err(|why| bad(format!("hardlink target {why}")))?;
-                let Some((tname, tdirs)) = tparts.split_last() else {
-                    return Err(bad("empty hardlink target".into()));
-                };
-                let tparent = dir_fd(&root, tdirs, false)
-                    .map_err(|why| bad(format!("hardlink target {why}")))?;
-                linkat(
-                    tparent.as_fd(),
-                    Path::new(tname),
-                    parent.as_fd(),
-                    name_path,
-                    AtFlags::empty(),
-                )
-                .map_err(|e| {
-                    bad(format!(
-                        "hardlink to {}: {e}",
-                        String::from_utf8_lossy(&target)
-                    ))
-                })?;
-                continue; // shares the target's metadata
-            } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-                if opts.rootless && !kind.is_fifo() {
-                    // A user namespace cannot make device nodes: skipped, as
-                    // Docker rootless skips them ("skipping device nodes in
-                    // a userns", moby's pkg/archive); a container gets its
-                    // /dev from the runtime anyway.
-                    continue;
-                }
-                let sflag = if kind.is_character_special() {
-                    SFlag::S_IFCHR
-                } else if kind.is_block_special() {
-                    SFlag::S_IFBLK
-                } else {
-                    SFlag::S_IFIFO
-                };
-                let (major, minor) = entry.device();
-                let dev = libc::makedev(major, minor);
-                mknodat(parent.as_fd(), name_path, sflag, mode, dev)
-                    .map_err(|e| bad(e.to_string()))?;
-            } else {
-                // PAX/GNU metadata entries are consumed by the tar reader;
-                // other types (sparse, volume labels) carry nothing for a rootfs.
-                continue;
-            }
-        }
-        // Ownership, then mode (chown clears setuid), xattrs, time.
-        fchownat(
-            parent.as_fd(),
-            name_path,
-            Some(uid),
-            Some(gid),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| match e {
-            // The id has no mapping in this user namespace.
-            Errno::EINVAL if opts.rootless => bad(format!(
-                "chown to {uid}:{gid}: the id is outside this user namespace's range \
-                 (the user's ranges in /etc/subuid and /etc/subgid are too small for this image)"
-            )),
-            e => bad(format!("chown: {e}")),
-        })?;
-        if !kind.is_symlink() {
-            fchmodat(
-                parent.as_fd(),
-                name_path,
-                mode,
-                FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| bad(format!("chmod: {e}")))?;
-            for (attr, value) in entry.xattrs() {
-                let fd = openat(
-                    parent.as_fd(),
-                    name_path,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-                    Mode::empty(),
-                )
-                .map_err(|e| bad(e.to_string()))?;
-                rustix::fs::fsetxattr(&fd, attr.as_str(), value, rustix::fs::XattrFlags::empty())
-                    .map_err(|e| bad(format!("xattr {attr}: {e}")))?;
-            }
-        }
-        let t = TimeSpec::new(mtime as i64, 0);
-        utimensat(
-            parent.as_fd(),
-            name_path,
-            &t,
-            &t,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|e| bad(format!("mtime: {e}")))?;
-    }
-    dirs_open.forget();
-    for (raw, mtime) in dir_times.into_iter().rev() {
-        let Ok(parts) = components(&raw) else {
-            continue;
+        let Some(hidden) = name.as_bytes().strip_prefix(WHITEOUT_PREFIX.as_bytes()) else {
+            return Ok(false);
         };
-        if let Some((name, dirs)) = parts.split_last() {
-            if let Ok(parent) = dirs_open.dir(dirs, false) {
-                let t = TimeSpec::new(mtime as i64, 0);
-                let _ = utimensat(
-                    parent.as_fd(),
-                    Path::new(name),
-                    &t,
-                    &t,
-                    UtimensatFlags::NoFollowSymlink,
-                );
+        let hidden = Path::new(OsStr::from_bytes(hidden));
+        if remove_existing(parent, hidden) {
+            self.dirs_open.forget();
+        }
+        mknodat(parent.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
+            .map_err(|e| bad(format!("whiteout: {e}")))?;
+        Ok(true)
+    }
+
+    /// Keeps a directory's time for [`Extractor::finish`], within
+    /// `opts.max_dir_bookkeeping`.
+    fn keep_dir_time(&mut self, raw: &[u8], mtime: u64) -> Result<(), LayerError> {
+        self.bookkeeping += raw.len() + std::mem::size_of::<(Box<[u8]>, u64)>();
+        if self.bookkeeping > self.opts.max_dir_bookkeeping {
+            return Err(LayerError::TooBig("the directory bookkeeping limit"));
+        }
+        self.dir_times
+            .push((raw.to_vec().into_boxed_slice(), mtime));
+        Ok(())
+    }
+
+    /// Makes a node other than a directory at `name` (whatever was there is
+    /// gone). False when nothing more is owed to it: a hardlink shares its
+    /// target's metadata, and kinds without a place in a rootfs are skipped.
+    fn make_node<R: Read>(
+        &mut self,
+        parent: &OwnedFd,
+        name: &Path,
+        entry: &mut untar::Entry<'_, R>,
+        mode: Mode,
+        bad: &impl Fn(String) -> LayerError,
+    ) -> Result<bool, LayerError> {
+        let kind = entry.kind();
+        if kind.is_file() || kind == tar::EntryType::Continuous {
+            self.write_file(parent, name, entry, bad)?;
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_bytes()
+                .ok_or_else(|| bad("symlink without target".into()))?
+                .to_vec();
+            symlinkat(Path::new(OsStr::from_bytes(&target)), parent.as_fd(), name)
+                .map_err(|e| bad(e.to_string()))?;
+        } else if kind.is_hard_link() {
+            self.make_hardlink(parent, name, entry, bad)?;
+            return Ok(false); // shares the target's metadata
+        } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+            if self.opts.rootless && !kind.is_fifo() {
+                // A user namespace cannot make device nodes: skipped, as
+                // Docker rootless skips them ("skipping device nodes in
+                // a userns", moby's pkg/archive); a container gets its
+                // /dev from the runtime anyway.
+                return Ok(false);
+            }
+            let sflag = if kind.is_character_special() {
+                SFlag::S_IFCHR
+            } else if kind.is_block_special() {
+                SFlag::S_IFBLK
+            } else {
+                SFlag::S_IFIFO
+            };
+            let (major, minor) = entry.device();
+            let dev = libc::makedev(major, minor);
+            mknodat(parent.as_fd(), name, sflag, mode, dev).map_err(|e| bad(e.to_string()))?;
+        } else {
+            // PAX/GNU metadata entries are consumed by the tar reader;
+            // other types (sparse, volume labels) carry nothing for a rootfs.
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Writes a regular file's data (0600 until its mode is set), within
+    /// `opts.max_bytes` for the whole layer.
+    fn write_file<R: Read>(
+        &mut self,
+        parent: &OwnedFd,
+        name: &Path,
+        entry: &mut untar::Entry<'_, R>,
+        bad: &impl Fn(String) -> LayerError,
+    ) -> Result<(), LayerError> {
+        let size = entry.size();
+        self.bytes += size;
+        if self.bytes > self.opts.max_bytes {
+            return Err(LayerError::TooBig("the size limit"));
+        }
+        let fd = openat(
+            parent.as_fd(),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let mut f = File::from(fd);
+        let copy_buf = &mut self.copy_buf;
+        let mut left = size;
+        while left > 0 {
+            let want = copy_buf
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = entry
+                .read(&mut copy_buf[..want])
+                .map_err(LayerError::Read)?;
+            if n == 0 {
+                return Err(LayerError::Read(io::ErrorKind::UnexpectedEof.into()));
+            }
+            io::Write::write_all(&mut f, &copy_buf[..n]).map_err(|e| bad(e.to_string()))?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Links `name` to the entry's target, which must name an entry already
+    /// in the layer, reached below its root without following symlinks.
+    fn make_hardlink<R: Read>(
+        &self,
+        parent: &OwnedFd,
+        name: &Path,
+        entry: &untar::Entry<'_, R>,
+        bad: &impl Fn(String) -> LayerError,
+    ) -> Result<(), LayerError> {
+        let target = entry
+            .link_bytes()
+            .ok_or_else(|| bad("hardlink without target".into()))?
+            .to_vec();
+        let tparts = components(&target).map_err(|why| bad(format!("hardlink target {why}")))?;
+        let Some((tname, tdirs)) = tparts.split_last() else {
+            return Err(bad("empty hardlink target".into()));
+        };
+        let tparent = dir_fd(&self.root, tdirs, false)
+            .map_err(|why| bad(format!("hardlink target {why}")))?;
+        linkat(
+            tparent.as_fd(),
+            Path::new(tname),
+            parent.as_fd(),
+            name,
+            AtFlags::empty(),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "hardlink to {}: {e}",
+                String::from_utf8_lossy(&target)
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// Gives each directory its time back, deepest (latest) first, once
+    /// nothing more is written in them; the bytes of file data written.
+    fn finish(mut self) -> u64 {
+        self.dirs_open.forget();
+        for (raw, mtime) in self.dir_times.into_iter().rev() {
+            let Ok(parts) = components(&raw) else {
+                continue;
+            };
+            if let Some((name, dirs)) = parts.split_last() {
+                if let Ok(parent) = self.dirs_open.dir(dirs, false) {
+                    let t = TimeSpec::new(mtime as i64, 0);
+                    let _ = utimensat(
+                        parent.as_fd(),
+                        Path::new(name),
+                        &t,
+                        &t,
+                        UtimensatFlags::NoFollowSymlink,
+                    );
+                }
             }
         }
+        self.bytes
     }
-    Ok(bytes)
+}
+
+/// Makes the directory `name` in `parent`; one made by an earlier entry is
+/// kept, a non-directory there is replaced.
+fn make_dir(
+    parent: &OwnedFd,
+    name: &OsString,
+    mode: Mode,
+    bad: &impl Fn(String) -> LayerError,
+) -> Result<(), LayerError> {
+    let name_path = Path::new(name);
+    match mkdirat(parent.as_fd(), name_path, mode) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            // An earlier entry made it (or a file sits there: replace).
+            if dir_fd(parent, std::slice::from_ref(name), false).is_err() {
+                remove_existing(parent, name_path);
+                mkdirat(parent.as_fd(), name_path, mode).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        Err(e) => return Err(bad(e.to_string())),
+    }
+    Ok(())
+}
+
+/// Sets an entry's metadata as its header says: ownership, then mode (chown
+/// clears setuid), xattrs, time. A symlink gets no mode and no xattrs.
+fn set_metadata<R: Read>(
+    parent: &OwnedFd,
+    name: &Path,
+    entry: &untar::Entry<'_, R>,
+    mode: Mode,
+    rootless: bool,
+    bad: &impl Fn(String) -> LayerError,
+) -> Result<(), LayerError> {
+    let uid = Uid::from_raw(entry.uid() as u32);
+    let gid = Gid::from_raw(entry.gid() as u32);
+    fchownat(
+        parent.as_fd(),
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| match e {
+        // The id has no mapping in this user namespace.
+        Errno::EINVAL if rootless => bad(format!(
+            "chown to {uid}:{gid}: the id is outside this user namespace's range \
+             (the user's ranges in /etc/subuid and /etc/subgid are too small for this image)"
+        )),
+        e => bad(format!("chown: {e}")),
+    })?;
+    if !entry.kind().is_symlink() {
+        fchmodat(parent.as_fd(), name, mode, FchmodatFlags::FollowSymlink)
+            .map_err(|e| bad(format!("chmod: {e}")))?;
+        for (attr, value) in entry.xattrs() {
+            let fd = openat(
+                parent.as_fd(),
+                name,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+                Mode::empty(),
+            )
+            .map_err(|e| bad(e.to_string()))?;
+            rustix::fs::fsetxattr(&fd, attr.as_str(), value, rustix::fs::XattrFlags::empty())
+                .map_err(|e| bad(format!("xattr {attr}: {e}")))?;
+        }
+    }
+    let t = TimeSpec::new(entry.mtime() as i64, 0);
+    utimensat(
+        parent.as_fd(),
+        name,
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| bad(format!("mtime: {e}")))
 }
 
 /// Removes whatever sits at `name` (a later entry replaces an earlier one).

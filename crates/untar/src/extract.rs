@@ -25,7 +25,7 @@ use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::unistd::{Gid, Uid};
 
 use crate::dirs::{DirCache, DirError};
-use crate::{Archive, EntryType};
+use crate::{Archive, Entry, EntryType};
 
 /// Most entries in one archive: real trees have up to a few hundred
 /// thousand; ten million is no copy, only an attack on the inode table.
@@ -186,46 +186,69 @@ pub fn extract(
         inner: tar,
         left: opts.max_bytes,
     });
-    // The directories along the last entry's path stay open: a deep tree
-    // costs one open per directory, not one per entry and level.
-    let mut dirs_open = DirCache::new(
-        dest.try_clone()
-            .map_err(|e| ExtractError::io("the destination", e))?,
-    );
-    // Directories made or met, with their modes, set once all is written.
-    let mut dir_modes: Vec<(Vec<OsString>, Mode)> = Vec::new();
-    let mut bookkeeping = 0usize;
-    let mut count = 0u64;
+    let mut extractor = Extractor {
+        opts,
+        rename,
+        dirs_open: DirCache::new(
+            dest.try_clone()
+                .map_err(|e| ExtractError::io("the destination", e))?,
+        ),
+        dir_modes: Vec::new(),
+        bookkeeping: 0,
+        count: 0,
+    };
     while let Some(mut entry) = archive
         .next_entry()
         .map_err(|e| ExtractError::Invalid(e.to_string()))?
     {
-        count += 1;
-        if count > opts.max_entries {
+        extractor.entry(&mut entry)?;
+    }
+    set_dir_modes(&mut extractor.dirs_open, extractor.dir_modes)
+}
+
+/// One extraction under way: its options, the directories open and those
+/// whose modes are set at the end.
+struct Extractor<'o, F> {
+    /// Owner, modes, bounds (see [`Options`]).
+    opts: &'o Options,
+    /// Renames entries and hardlink targets (see [`extract`]).
+    rename: F,
+    /// The directories along the last entry's path stay open: a deep tree
+    /// costs one open per directory, not one per entry and level.
+    dirs_open: DirCache,
+    /// Directories made or met, with their modes, set once all is written.
+    dir_modes: Vec<(Vec<OsString>, Mode)>,
+    /// Bytes `dir_modes` costs (bounded by [`MAX_DIR_BOOKKEEPING`]).
+    bookkeeping: usize,
+    /// Entries seen (bounded by `opts.max_entries`).
+    count: u64,
+}
+
+impl<F: Fn(&[u8]) -> Option<Vec<u8>>> Extractor<'_, F> {
+    /// Writes one entry in its directory, as its kind says.
+    fn entry<R: Read>(&mut self, entry: &mut Entry<'_, R>) -> Result<(), ExtractError> {
+        self.count += 1;
+        if self.count > self.opts.max_entries {
             return Err(ExtractError::Invalid(format!(
                 "more than {} entries",
-                opts.max_entries
+                self.opts.max_entries
             )));
         }
-        let renamed = rename(entry.path_bytes()).unwrap_or_else(|| entry.path_bytes().to_vec());
+        let renamed =
+            (self.rename)(entry.path_bytes()).unwrap_or_else(|| entry.path_bytes().to_vec());
         let name = Path::new(OsStr::from_bytes(&renamed)).to_path_buf();
         let owned_parts = parts_of(&name)?;
         let parts: Vec<&OsStr> = owned_parts.iter().map(|p| p.as_os_str()).collect();
         let Some((last, dirs)) = parts.split_last() else {
-            continue;
+            return Ok(());
         };
-        let parent = dirs_open
+        let parent = self
+            .dirs_open
             .dir(&owned_parts[..dirs.len()], true)
             .and_then(|fd| Ok(fd.try_clone()?))
             .map_err(|e| dir_error(&name, e))?;
-        let (uid, gid) = match opts.owner {
-            Owner::Caller => (None, None),
-            Owner::Root => (Some(0), Some(0)),
-            Owner::FromTar => (Some(entry.uid() as u32), Some(entry.gid() as u32)),
-            Owner::Fixed(u, g) => (Some(u), Some(g)),
-        };
-        let (uid, gid) = (uid.map(Uid::from_raw), gid.map(Gid::from_raw));
-        let mode = Mode::from_bits_truncate(opts.chmod.unwrap_or(entry.mode()) & 0o7777);
+        let (uid, gid) = owner_ids(self.opts.owner, entry);
+        let mode = Mode::from_bits_truncate(self.opts.chmod.unwrap_or(entry.mode()) & 0o7777);
         // Ownership first: a setuid bit survives only the owner's chown.
         let own = |fd: &OwnedFd| -> Result<(), ExtractError> {
             if uid.is_some() {
@@ -235,83 +258,126 @@ pub fn extract(
             }
             Ok(())
         };
-        let mtime = opts.mtimes.then(|| entry.mtime());
-        let kind = entry.kind();
-        match kind {
+        let mtime = self.opts.mtimes.then(|| entry.mtime());
+        match entry.kind() {
             EntryType::Directory => {
                 let d = crate::dirs::open_subdir(&parent, last, true)
                     .map_err(|e| dir_error(&name, e))?;
                 own(&d)?;
-                bookkeeping += renamed.len() + 64;
-                if bookkeeping > MAX_DIR_BOOKKEEPING {
-                    return Err(ExtractError::Invalid(format!(
-                        "more directories than {MAX_DIR_BOOKKEEPING} bytes of bookkeeping hold"
-                    )));
-                }
-                dir_modes.push((owned_parts.clone(), mode));
+                self.keep_dir_mode(renamed.len(), &owned_parts, mode)
             }
             EntryType::Symlink => {
-                let target = Path::new(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
-                    ExtractError::Invalid(format!("symlink {} has no target", name.display()))
-                })?))
-                .to_path_buf();
-                if opts.confine_symlinks && !link_stays_inside(dirs, &target) {
-                    return Err(ExtractError::Invalid(format!(
-                        "invalid symlink {:?} -> {:?}: it leads outside the destination",
-                        name, target
-                    )));
-                }
-                remove_non_dir(&parent, last);
-                nix::unistd::symlinkat(target.as_path(), &parent, *last)
-                    .map_err(|e| ExtractError::io(format!("symlink {}", name.display()), e))?;
-                if uid.is_some() {
-                    nix::unistd::fchownat(&parent, *last, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-                        .map_err(|e| ExtractError::io(format!("chown {}", name.display()), e))
-                        .or_else(best_effort)?;
-                }
+                let confine = self.opts.confine_symlinks;
+                make_symlink(&parent, last, dirs, &name, entry, confine, (uid, gid))
             }
-            EntryType::Link => {
-                let link = entry.link_bytes().ok_or_else(|| {
-                    ExtractError::Invalid(format!("hardlink {} has no target", name.display()))
-                })?;
-                let target = rename(link).unwrap_or_else(|| link.to_vec());
-                let target = Path::new(OsStr::from_bytes(&target)).to_path_buf();
-                let towned = parts_of(&target)?;
-                let Some((tlast, tdirs)) = towned.split_last() else {
-                    return Err(ExtractError::Invalid(format!(
-                        "hardlink {} names no file",
-                        name.display()
-                    )));
-                };
-                let tparent = dirs_open
-                    .dir(tdirs, true)
-                    .and_then(|fd| Ok(fd.try_clone()?))
-                    .map_err(|e| dir_error(&target, e))?;
-                remove_non_dir(&parent, last);
-                nix::unistd::linkat(
-                    &tparent,
-                    tlast.as_os_str(),
-                    &parent,
-                    *last,
-                    AtFlags::empty(),
-                )
-                .map_err(|e| ExtractError::io(format!("hardlink {}", name.display()), e))?;
-            }
+            EntryType::Link => self.make_hardlink(&parent, last, &name, entry),
             EntryType::Regular | EntryType::Continuous => {
-                write_file(&parent, last, &name, &mut entry, mtime, &own, mode)?;
+                write_file(&parent, last, &name, entry, mtime, &own, mode)
             }
-            _ if opts.others_as_files => {
-                write_file(&parent, last, &name, &mut entry, mtime, &own, mode)?;
+            _ if self.opts.others_as_files => {
+                write_file(&parent, last, &name, entry, mtime, &own, mode)
             }
-            other => {
-                return Err(ExtractError::Invalid(format!(
-                    "entry {} is a {other:?}, which copies do not take",
-                    name.display()
-                )))
-            }
+            other => Err(ExtractError::Invalid(format!(
+                "entry {} is a {other:?}, which copies do not take",
+                name.display()
+            ))),
         }
     }
-    set_dir_modes(&mut dirs_open, dir_modes)
+
+    /// Keeps a directory's mode for [`set_dir_modes`], within
+    /// [`MAX_DIR_BOOKKEEPING`] (`name_len`: its name's length).
+    fn keep_dir_mode(
+        &mut self,
+        name_len: usize,
+        parts: &[OsString],
+        mode: Mode,
+    ) -> Result<(), ExtractError> {
+        self.bookkeeping += name_len + 64;
+        if self.bookkeeping > MAX_DIR_BOOKKEEPING {
+            return Err(ExtractError::Invalid(format!(
+                "more directories than {MAX_DIR_BOOKKEEPING} bytes of bookkeeping hold"
+            )));
+        }
+        self.dir_modes.push((parts.to_vec(), mode));
+        Ok(())
+    }
+
+    /// Links `last` in `parent` to the entry's target (renamed as entry
+    /// names are), reached below the destination; whatever non-directory
+    /// was at `last` goes first.
+    fn make_hardlink<R: Read>(
+        &mut self,
+        parent: &OwnedFd,
+        last: &OsStr,
+        name: &Path,
+        entry: &Entry<'_, R>,
+    ) -> Result<(), ExtractError> {
+        let link = entry.link_bytes().ok_or_else(|| {
+            ExtractError::Invalid(format!("hardlink {} has no target", name.display()))
+        })?;
+        let target = (self.rename)(link).unwrap_or_else(|| link.to_vec());
+        let target = Path::new(OsStr::from_bytes(&target)).to_path_buf();
+        let towned = parts_of(&target)?;
+        let Some((tlast, tdirs)) = towned.split_last() else {
+            return Err(ExtractError::Invalid(format!(
+                "hardlink {} names no file",
+                name.display()
+            )));
+        };
+        let tparent = self
+            .dirs_open
+            .dir(tdirs, true)
+            .and_then(|fd| Ok(fd.try_clone()?))
+            .map_err(|e| dir_error(&target, e))?;
+        remove_non_dir(parent, last);
+        nix::unistd::linkat(&tparent, tlast.as_os_str(), parent, last, AtFlags::empty())
+            .map_err(|e| ExtractError::io(format!("hardlink {}", name.display()), e))?;
+        Ok(())
+    }
+}
+
+/// Who is to own an entry, as [`Owner`] says (`None`: no `chown`).
+fn owner_ids<R: Read>(owner: Owner, entry: &Entry<'_, R>) -> (Option<Uid>, Option<Gid>) {
+    let (uid, gid) = match owner {
+        Owner::Caller => (None, None),
+        Owner::Root => (Some(0), Some(0)),
+        Owner::FromTar => (Some(entry.uid() as u32), Some(entry.gid() as u32)),
+        Owner::Fixed(u, g) => (Some(u), Some(g)),
+    };
+    (uid.map(Uid::from_raw), gid.map(Gid::from_raw))
+}
+
+/// Makes the symlink `last` in `parent` (directories `dirs` below the
+/// destination), refusing one that leads outside it when `confine`;
+/// whatever non-directory was there goes first.
+fn make_symlink<R: Read>(
+    parent: &OwnedFd,
+    last: &OsStr,
+    dirs: &[&OsStr],
+    name: &Path,
+    entry: &Entry<'_, R>,
+    confine: bool,
+    (uid, gid): (Option<Uid>, Option<Gid>),
+) -> Result<(), ExtractError> {
+    let target = Path::new(OsStr::from_bytes(entry.link_bytes().ok_or_else(|| {
+        ExtractError::Invalid(format!("symlink {} has no target", name.display()))
+    })?))
+    .to_path_buf();
+    if confine && !link_stays_inside(dirs, &target) {
+        return Err(ExtractError::Invalid(format!(
+            "invalid symlink {:?} -> {:?}: it leads outside the destination",
+            name, target
+        )));
+    }
+    remove_non_dir(parent, last);
+    nix::unistd::symlinkat(target.as_path(), parent, last)
+        .map_err(|e| ExtractError::io(format!("symlink {}", name.display()), e))?;
+    if uid.is_some() {
+        nix::unistd::fchownat(parent, last, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| ExtractError::io(format!("chown {}", name.display()), e))
+            .or_else(best_effort)?;
+    }
+    Ok(())
 }
 
 /// A `chown` refused for want of the right (an unprivileged extractor

@@ -8,7 +8,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::ws::{self, Channels, Framing};
 use super::{plain, portforward, remotecommand, spdy, switching, Body, Pending};
-use crate::Cri;
+use crate::{api, Cri};
 
 /// Exec and attach subprotocols, ours; the SPDY protocol whose rules
 /// (status format, resize) each follows.
@@ -68,6 +68,23 @@ fn headers(pairs: &[(&str, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What runs once upgraded.
+type Run = Box<dyn FnOnce(hyper::upgrade::Upgraded) -> Session + Send>;
+/// A session over the upgraded connection.
+type Session = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// The subprotocol answered and what runs once upgraded, or the refusal.
+type Chosen = Result<(&'static str, Run), Refused>;
+
+/// An upgrade refused: the status and the message answered ([`plain`]).
+struct Refused(StatusCode, String);
+
+impl Refused {
+    /// A refusal answering `msg` with `status`.
+    fn new(status: StatusCode, msg: &str) -> Refused {
+        Refused(status, msg.to_string())
+    }
+}
+
 /// Answers a WebSocket upgrade of `/KIND/TOKEN`.
 pub fn handle(
     cri: Arc<Cri>,
@@ -75,131 +92,24 @@ pub fn handle(
     kind: &str,
     token: &str,
 ) -> Response<Body> {
-    let h = req.headers();
-    if h.get(hyper::header::SEC_WEBSOCKET_VERSION)
-        .and_then(|v| v.to_str().ok())
-        != Some("13")
-    {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "WebSocket version 13 only (Sec-WebSocket-Version: 13)",
-        );
-    }
-    let Some(key) = h
-        .get(hyper::header::SEC_WEBSOCKET_KEY)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return plain(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key");
+    let accept = match accept_key(&req) {
+        Ok(accept) => accept,
+        Err(Refused(status, msg)) => return plain(status, &msg),
     };
-    let accept = ws::accept_key(key);
     let offered = offered(&req);
     let Some(pending) = cri.streams.take(token) else {
         return plain(StatusCode::NOT_FOUND, "unknown or expired streaming token");
     };
-    // What runs once upgraded, and the subprotocol answered.
-    type Run = Box<dyn FnOnce(hyper::upgrade::Upgraded) -> Session + Send>;
-    type Session = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-    let (chosen, run): (&str, Run) = match (pending, kind) {
+    let chosen = match (pending, kind) {
         (p @ (Pending::Exec(_) | Pending::Attach(_)), "exec" | "attach") => {
-            let Some(&(name, framing, rules)) = offered
-                .iter()
-                .find_map(|o| REMOTECOMMAND.iter().find(|(n, ..)| *n == o.as_str()))
-            else {
-                return refuse(&REMOTECOMMAND.map(|(n, ..)| n));
-            };
-            let (stdin, stdout, stderr, tty) = match &p {
-                Pending::Exec(r) => (r.stdin, r.stdout, r.stderr, r.tty),
-                Pending::Attach(r) => (r.stdin, r.stdout, r.stderr, r.tty),
-                Pending::PortForward(_) => unreachable!("matched above"),
-            };
-            let stream = |t: &str| headers(&[("streamtype", t.to_string())]);
-            let mut streams = vec![(ERROR, stream("error"), false)];
-            for (on, ch, t) in [
-                (stdin, STDIN, "stdin"),
-                (stdout, STDOUT, "stdout"),
-                (stderr, STDERR, "stderr"),
-                (tty, RESIZE, "resize"),
-            ] {
-                if on {
-                    streams.push((ch, stream(t), ch == STDIN || ch == RESIZE));
-                }
-            }
-            // An empty message on the first channel we write tells the
-            // client the session is up (the kubelet's).
-            let first = if stdout {
-                STDOUT
-            } else if stderr {
-                STDERR
-            } else {
-                ERROR
-            };
-            let shape = Channels {
-                streams,
-                first: vec![(first, Vec::new())],
-                close_after: Vec::new(),
-                v5: name == "v5.channel.k8s.io",
-            };
-            let run: Run = Box::new(move |up| {
-                let conn = ws::channels(hyper_util::rt::TokioIo::new(up), framing, shape);
-                Box::pin(async move {
-                    match p {
-                        Pending::Exec(r) => remotecommand::exec(cri, conn, r, rules).await,
-                        Pending::Attach(r) => remotecommand::attach(cri, conn, r, rules).await,
-                        Pending::PortForward(_) => {}
-                    }
-                })
-            });
-            (name, run)
+            remotecommand_session(cri, p, &offered)
         }
-        (Pending::PortForward(r), "portforward") => {
-            if offered.iter().any(|o| o == TUNNEL) {
-                let run: Run = Box::new(move |up| {
-                    let io = ws::tunnel(hyper_util::rt::TokioIo::new(up));
-                    let conn = spdy::Conn::start(io);
-                    Box::pin(portforward::run(cri, conn, r))
-                });
-                (TUNNEL, run)
-            } else {
-                let Some(&(name, framing)) = offered
-                    .iter()
-                    .find_map(|o| PORTFORWARD.iter().find(|(n, _)| *n == o.as_str()))
-                else {
-                    let mut ours = vec![TUNNEL];
-                    ours.extend(PORTFORWARD.map(|(n, _)| n));
-                    return refuse(&ours);
-                };
-                if r.port.is_empty() || r.port.len() > 64 {
-                    return plain(
-                        StatusCode::BAD_REQUEST,
-                        "port forwarding over WebSocket channels needs the request's ports (1 to 64)",
-                    );
-                }
-                let mut shape = Channels::default();
-                for (i, port) in r.port.iter().enumerate() {
-                    let (data, error) = ((2 * i) as u8, (2 * i + 1) as u8);
-                    let port = u16::try_from(*port).unwrap_or(0);
-                    for (ch, t, readable) in [(error, "error", false), (data, "data", true)] {
-                        shape.streams.push((
-                            ch,
-                            headers(&[
-                                ("streamtype", t.to_string()),
-                                ("requestid", i.to_string()),
-                                ("port", port.to_string()),
-                            ]),
-                            readable,
-                        ));
-                        shape.first.push((ch, port.to_le_bytes().to_vec()));
-                    }
-                    shape.close_after.push(error);
-                }
-                let run: Run = Box::new(move |up| {
-                    let conn = ws::channels(hyper_util::rt::TokioIo::new(up), framing, shape);
-                    Box::pin(portforward::run(cri, conn, r))
-                });
-                (name, run)
-            }
-        }
+        (Pending::PortForward(r), "portforward") => portforward_session(cri, r, &offered),
         _ => return plain(StatusCode::NOT_FOUND, "unknown streaming request"),
+    };
+    let (chosen, run) = match chosen {
+        Ok(chosen) => chosen,
+        Err(Refused(status, msg)) => return plain(status, &msg),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -219,9 +129,158 @@ pub fn handle(
     })
 }
 
-fn refuse(ours: &[&str]) -> Response<Body> {
-    plain(
+/// The `Sec-WebSocket-Accept` answering the request's key; a 400 when the
+/// request is no version 13 handshake.
+fn accept_key(req: &Request<hyper::body::Incoming>) -> Result<String, Refused> {
+    let h = req.headers();
+    if h.get(hyper::header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "WebSocket version 13 only (Sec-WebSocket-Version: 13)",
+        ));
+    }
+    let Some(key) = h
+        .get(hyper::header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "no Sec-WebSocket-Key",
+        ));
+    };
+    Ok(ws::accept_key(key))
+}
+
+/// An exec or attach (`p`) over the first of the client's subprotocols
+/// that [`REMOTECOMMAND`] knows.
+fn remotecommand_session(cri: Arc<Cri>, p: Pending, offered: &[String]) -> Chosen {
+    let Some(&(name, framing, rules)) = offered
+        .iter()
+        .find_map(|o| REMOTECOMMAND.iter().find(|(n, ..)| *n == o.as_str()))
+    else {
+        return Err(refuse(&REMOTECOMMAND.map(|(n, ..)| n)));
+    };
+    let (stdin, stdout, stderr, tty) = match &p {
+        Pending::Exec(r) => (r.stdin, r.stdout, r.stderr, r.tty),
+        Pending::Attach(r) => (r.stdin, r.stdout, r.stderr, r.tty),
+        Pending::PortForward(_) => unreachable!("matched above"),
+    };
+    let shape = remotecommand_channels(stdin, stdout, stderr, tty, name == "v5.channel.k8s.io");
+    let run: Run = Box::new(move |up| {
+        let conn = ws::channels(hyper_util::rt::TokioIo::new(up), framing, shape);
+        Box::pin(async move {
+            match p {
+                Pending::Exec(r) => remotecommand::exec(cri, conn, r, rules).await,
+                Pending::Attach(r) => remotecommand::attach(cri, conn, r, rules).await,
+                Pending::PortForward(_) => {}
+            }
+        })
+    });
+    Ok((name, run))
+}
+
+/// The channels of an exec or attach: error always, stdin, stdout, stderr
+/// and resize as asked.
+fn remotecommand_channels(
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    tty: bool,
+    v5: bool,
+) -> Channels {
+    let stream = |t: &str| headers(&[("streamtype", t.to_string())]);
+    let mut streams = vec![(ERROR, stream("error"), false)];
+    for (on, ch, t) in [
+        (stdin, STDIN, "stdin"),
+        (stdout, STDOUT, "stdout"),
+        (stderr, STDERR, "stderr"),
+        (tty, RESIZE, "resize"),
+    ] {
+        if on {
+            streams.push((ch, stream(t), ch == STDIN || ch == RESIZE));
+        }
+    }
+    // An empty message on the first channel we write tells the
+    // client the session is up (the kubelet's).
+    let first = if stdout {
+        STDOUT
+    } else if stderr {
+        STDERR
+    } else {
+        ERROR
+    };
+    Channels {
+        streams,
+        first: vec![(first, Vec::new())],
+        close_after: Vec::new(),
+        v5,
+    }
+}
+
+/// A port forward (`r`): the SPDY tunnel when the client offers it, else
+/// the first of its subprotocols that [`PORTFORWARD`] knows.
+fn portforward_session(cri: Arc<Cri>, r: api::PortForwardRequest, offered: &[String]) -> Chosen {
+    if offered.iter().any(|o| o == TUNNEL) {
+        let run: Run = Box::new(move |up| {
+            let io = ws::tunnel(hyper_util::rt::TokioIo::new(up));
+            let conn = spdy::Conn::start(io);
+            Box::pin(portforward::run(cri, conn, r))
+        });
+        return Ok((TUNNEL, run));
+    }
+    let Some(&(name, framing)) = offered
+        .iter()
+        .find_map(|o| PORTFORWARD.iter().find(|(n, _)| *n == o.as_str()))
+    else {
+        let mut ours = vec![TUNNEL];
+        ours.extend(PORTFORWARD.map(|(n, _)| n));
+        return Err(refuse(&ours));
+    };
+    if r.port.is_empty() || r.port.len() > 64 {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "port forwarding over WebSocket channels needs the request's ports (1 to 64)",
+        ));
+    }
+    let shape = portforward_channels(&r.port);
+    let run: Run = Box::new(move |up| {
+        let conn = ws::channels(hyper_util::rt::TokioIo::new(up), framing, shape);
+        Box::pin(portforward::run(cri, conn, r))
+    });
+    Ok((name, run))
+}
+
+/// The channels of a port forward: for the `i`th port, an error channel
+/// `2i + 1` and a data channel `2i`, each opened with the port number.
+fn portforward_channels(ports: &[i32]) -> Channels {
+    let mut shape = Channels::default();
+    for (i, port) in ports.iter().enumerate() {
+        let (data, error) = ((2 * i) as u8, (2 * i + 1) as u8);
+        let port = u16::try_from(*port).unwrap_or(0);
+        for (ch, t, readable) in [(error, "error", false), (data, "data", true)] {
+            shape.streams.push((
+                ch,
+                headers(&[
+                    ("streamtype", t.to_string()),
+                    ("requestid", i.to_string()),
+                    ("port", port.to_string()),
+                ]),
+                readable,
+            ));
+            shape.first.push((ch, port.to_le_bytes().to_vec()));
+        }
+        shape.close_after.push(error);
+    }
+    shape
+}
+
+/// None of the client's subprotocols is one of `ours`.
+fn refuse(ours: &[&str]) -> Refused {
+    Refused(
         StatusCode::FORBIDDEN,
-        &format!("none of the client's WebSocket subprotocols is supported: {ours:?}"),
+        format!("none of the client's WebSocket subprotocols is supported: {ours:?}"),
     )
 }
