@@ -114,6 +114,11 @@ def stats(vals):
     return {"n": len(s), "median": statistics.median(s), "p90": p90, "min": s[0], "max": s[-1]}
 
 
+# The benchmark berthd's bridge (not the default `berth0` a real daemon on
+# this machine may use), removed by teardown.
+BRIDGE = f"bb{os.getpid() % 100000}"
+
+
 def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
     os.makedirs(work, exist_ok=True)
     engines, children = [], []
@@ -124,7 +129,8 @@ def setup(work, busybox_tar, berth_bin, with_berth_cli, podman_crun):
     log = open(os.path.join(bd, "log"), "w")
     p = subprocess.Popen([os.path.join(berth_bin, "berthd"), "-H", f"unix://{sock}",
                           "--data-root", os.path.join(bd, "data"), "--exec-root", os.path.join(bd, "exec"),
-                          "--pidfile", os.path.join(bd, "pid")], stdout=log, stderr=log, start_new_session=True)
+                          "--pidfile", os.path.join(bd, "pid"), "--bridge", BRIDGE],
+                         stdout=log, stderr=log, start_new_session=True)
     children.append(p)
     wait_socket(sock, p, "berthd")
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_CONFIG=os.path.join(work, "docker-config"))
@@ -188,6 +194,10 @@ def teardown(engines, children):
             c.wait(timeout=30)
         except subprocess.TimeoutExpired:
             c.kill()
+    # berthd leaves its bridge and nftables table for its next start: this
+    # one is the benchmark's own, removed as the benchmark found the machine.
+    sh(["ip", "link", "del", BRIDGE], check=False)
+    sh(["nft", "delete", "table", "ip", f"berth_{BRIDGE}"], check=False)
 
 
 def net_args(e):
