@@ -116,24 +116,6 @@ impl Hierarchy {
         Ok(from_mountinfo(&read(Path::new("/proc/self/mountinfo"))?))
     }
 
-    /// This hierarchy's directory among a v1 cgroup's `paths`: by one of
-    /// its controllers, else by its name (`name=systemd`), or the cgroup2
-    /// tree's [`UNIFIED_KEY`].
-    pub fn path_in<'a>(&self, paths: &'a BTreeMap<String, PathBuf>) -> Option<&'a PathBuf> {
-        let named = if self.v2 {
-            Some(UNIFIED_KEY)
-        } else if self.controllers.is_empty() {
-            self.name.as_deref()
-        } else {
-            None
-        };
-        self.controllers
-            .iter()
-            .map(String::as_str)
-            .chain(named)
-            .find_map(|k| paths.get(k))
-    }
-
     /// A v1 hierarchy's options to mount it again (`cpu,cpuacct`,
     /// `name=systemd`).
     pub fn options(&self) -> String {

@@ -344,23 +344,24 @@ fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions)
                 Some("mode=755"),
             )
             .map_err(what)?;
-            let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-            for h in crate::cgroups::Hierarchy::of_host(&own).unwrap_or_default() {
-                let Some(dir) = h.point.file_name() else {
-                    continue;
-                };
-                let sub = dest.join(dir);
+            for h in v1_hierarchies() {
+                let sub = dest.join(&h.name);
                 let target = open_in_root(root, &sub, Create::Dir)?;
                 if s.cgroupns {
                     mount(
                         Some("cgroup"),
                         &fd_path(&target),
-                        Some(if h.v2 { "cgroup2" } else { "cgroup" }),
+                        Some(h.fstype.as_str()),
                         flags,
-                        Some(h.options().as_str()),
+                        Some(h.options.as_str()),
                     )
                     .map_err(what)?;
-                } else if let Some(p) = h.path_in(paths) {
+                } else if let Some(p) = h
+                    .controllers
+                    .iter()
+                    .chain(&h.named)
+                    .find_map(|c| paths.get(c))
+                {
                     mount(
                         Some(p),
                         &fd_path(&target),
@@ -387,6 +388,45 @@ fn mount_cgroup(s: &Setup<'_>, root: &OwnedFd, dest: &Path, opts: &MountOptions)
         }
     }
     Ok(())
+}
+
+/// A v1 hierarchy (or the hybrid layout's cgroup2 tree) as the host mounts it.
+struct Hierarchy {
+    /// Directory name under `/sys/fs/cgroup` (`memory`, `cpu,cpuacct`, `unified`).
+    name: String,
+    /// `cgroup` or `cgroup2`.
+    fstype: String,
+    /// Super options to mount it again (`memory`, `name=systemd`).
+    options: String,
+    /// Controllers it carries.
+    controllers: Vec<String>,
+    /// Its key among a v1 cgroup's paths when it carries no controller:
+    /// `name=systemd`, or the hybrid layout's cgroup2 tree.
+    named: Option<String>,
+}
+
+fn v1_hierarchies() -> Vec<Hierarchy> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let all = crate::cgroups::Hierarchy::of_host(&own).unwrap_or_default();
+    all.into_iter()
+        .map(|h| Hierarchy {
+            name: h
+                .point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            fstype: if h.v2 { "cgroup2" } else { "cgroup" }.to_string(),
+            options: h.options(),
+            named: if h.v2 {
+                Some(crate::cgroups::UNIFIED_KEY.to_string())
+            } else if h.controllers.is_empty() {
+                h.name.clone()
+            } else {
+                None
+            },
+            controllers: h.controllers,
+        })
+        .collect()
 }
 
 /// Step 5: make the rootfs `/` and detach the host's tree, as runc does with
